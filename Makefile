@@ -1,0 +1,59 @@
+# OMS — the two commands are `make run` and `make test`; everything else supports them.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+PORT ?= 8000
+
+.PHONY: run test lint format typecheck bench e2e lock clean-venv
+
+# The virtualenv is rebuilt whenever a lock file changes.
+$(BIN)/.installed: requirements-dev.lock
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet --require-hashes -r requirements-dev.lock
+	@touch $@
+
+## run: start PostgreSQL (embedded unless DATABASE_URL is set), migrate, seed, web + worker + beat
+run: $(BIN)/.installed
+	PORT=$(PORT) $(BIN)/python -m oms.devrun
+
+## test: ruff and the whole pytest suite against PostgreSQL (DATABASE_URL, else the embedded one)
+test: $(BIN)/.installed
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	@if [ -z "$$DATABASE_URL" ]; then \
+		export DATABASE_URL=$$($(BIN)/python -m oms.embedded start) || exit 1; \
+		$(BIN)/pytest $(PYTEST_ARGS); status=$$?; \
+		$(BIN)/python -m oms.embedded stop; exit $$status; \
+	else \
+		$(BIN)/pytest $(PYTEST_ARGS); \
+	fi
+
+lint: $(BIN)/.installed
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: $(BIN)/.installed
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+typecheck: $(BIN)/.installed
+	$(BIN)/mypy .
+
+## bench: every benchmark under bench/; each prints one JSON line last
+bench: $(BIN)/.installed
+	$(BIN)/python -m bench
+
+## e2e: end-to-end browser checks (headless Chromium)
+e2e: $(BIN)/.installed
+	$(BIN)/pytest -m e2e tests
+
+## lock: re-resolve pyproject.toml into the hashed lock files
+lock:
+	$(BIN)/python -m pip install --quiet uv
+	$(BIN)/uv pip compile pyproject.toml --python-version 3.11 --generate-hashes -o requirements.lock
+	$(BIN)/uv pip compile pyproject.toml --extra dev --python-version 3.11 --generate-hashes -o requirements-dev.lock
+
+clean-venv:
+	rm -rf $(VENV)

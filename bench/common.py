@@ -1,0 +1,50 @@
+"""Shared plumbing for benchmarks: Django setup, timing, and the final JSON line."""
+
+from __future__ import annotations
+
+import json
+import os
+import statistics
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def setup_django() -> None:
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "oms.settings")
+    os.environ.setdefault("DEBUG", "true")
+    import django
+
+    django.setup()
+
+
+def timed(fn: Callable[[], Any], *, repeat: int = 1) -> list[float]:
+    """Wall-clock seconds of each of `repeat` calls."""
+    samples = []
+    for _ in range(repeat):
+        started = time.perf_counter()
+        fn()
+        samples.append(time.perf_counter() - started)
+    return samples
+
+
+def percentile(samples: list[float], pct: float) -> float:
+    ordered = sorted(samples)
+    index = min(len(ordered) - 1, max(0, round(pct / 100 * (len(ordered) - 1))))
+    return ordered[index]
+
+
+def median(samples: list[float]) -> float:
+    return statistics.median(samples)
+
+
+def report(**result: Any) -> None:
+    """Print the result as the last line and keep a copy under var/bench/ for `make bench`."""
+    line = json.dumps(result, sort_keys=False)
+    out = ROOT / "var" / "bench" / f"{result['bench']}.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(line)
+    print(line, flush=True)

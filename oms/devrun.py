@@ -1,0 +1,434 @@
+"""`make run`: the whole of OMS on one machine, in the foreground, stopped by Ctrl-C.
+
+    python -m oms.devrun            # what `make run` calls; PORT=8001 moves the web server
+
+1. Uses DATABASE_URL / CELERY_BROKER_URL when set; otherwise starts the embedded PostgreSQL and the
+   filesystem broker under var/ (oms/embedded.py) and exports DATABASE_URL to the children.
+2. Defaults DEBUG=true for the children (this launcher is for local use only).
+3. Runs `migrate`, `collectstatic` when DEBUG is false (with DEBUG the dev server serves static files
+   from the app folders), and `seed_demo` when the database has no users yet.
+4. Starts three children: the web server on 127.0.0.1:$PORT, a Celery worker on every queue and
+   Celery beat, then prints the URL and the demo logins.
+
+The web server is Django's `runserver --noreload`, not gunicorn. Reasons: with DEBUG it serves
+static files and shows Django's debug pages, so a fresh checkout works without collectstatic; it
+runs wherever Python runs (gunicorn needs a POSIX fork server, so not on Windows); and its request
+log is what a developer wants to read. `--noreload` because this launcher supervises its children:
+the autoreloader would respawn the server under a grandchild whose restarts look like crashes, and
+it would reload only the web tier while the worker kept running old code. After a code change,
+Ctrl-C and `make run` again (a restart takes seconds; migrations and seeding are skipped when done).
+Production runs gunicorn (docker-compose.yml).
+
+Shutdown and crash recovery:
+- Every child runs in its own session, so Ctrl-C reaches only this launcher, which then stops the
+  children in order: SIGTERM to each child's process group (Celery's pool included), a grace
+  period, then SIGKILL. It then stops the embedded PostgreSQL if this run started it (or inherited
+  it from a launcher that crashed); a server someone else started, e.g. `make test`, is left alone.
+- If a child dies on its own, everything is stopped and we exit non-zero, naming the child.
+- On Linux each child asks the kernel for SIGTERM when the launcher dies (PR_SET_PDEATHSIG), so a
+  `kill -9` of the launcher takes the children with it. Everywhere, var/run/devrun.json records
+  the children, and the next run ends any that survived before starting (matched by PID and start
+  time, so a reused PID is never hit). A flock on var/run/devrun.lock (released by the kernel on
+  any death) tells a running launcher from a crashed one.
+- A port held by anything else is reported with its PID and command line, never killed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import fcntl
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import FrameType
+from typing import Any, TextIO
+from urllib.parse import urlsplit, urlunsplit
+
+from oms import embedded
+
+PROJECT_ROOT = embedded.PROJECT_ROOT
+QUEUES = "default,tracking,documents,billing"
+GRACE_SECONDS = 15.0  # Celery's warm shutdown lets running tasks finish; then we kill
+DEMO_LOGINS = [
+    ("admin@oms.example", "administrator: staff screens and the admin console"),
+    ("sales@oms.example", "sales"),
+    ("ops@oms.example", "operations"),
+    ("docs@oms.example", "documentation"),
+    ("finance@oms.example", "finance"),
+    ("portal@acme.example", "customer portal, Acme (ACME)"),
+    ("portal@globex.example", "customer portal, Globex (GLOBEX)"),
+    ("carrier@oms.example", "carrier partner"),
+]
+
+
+class LaunchError(Exception):
+    """Startup cannot go on; the message tells the user what to do."""
+
+
+class StopRequested(Exception):
+    """SIGINT or SIGTERM asked the launcher to stop."""
+
+
+def say(message: str, stream: TextIO = sys.stderr) -> None:
+    print(f"oms: {message}", file=stream, flush=True)
+
+
+# --- Children --------------------------------------------------------------------------------
+
+_PR_SET_PDEATHSIG = 1
+_libc: Any = None
+
+
+def _child_setup() -> None:
+    """Runs in the child between fork and exec: die with the launcher (Linux)."""
+    if _libc is not None:
+        _libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
+@dataclass
+class Child:
+    name: str
+    proc: subprocess.Popen[bytes]
+    started_at: float = field(default_factory=time.monotonic)
+
+    def record(self) -> dict[str, Any]:
+        return {"name": self.name, "pid": self.proc.pid, "create_time": _create_time(self.proc.pid)}
+
+
+def _spawn(name: str, args: Sequence[str], env: dict[str, str]) -> Child:
+    proc = subprocess.Popen(
+        list(args),
+        cwd=PROJECT_ROOT,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        start_new_session=True,  # Ctrl-C goes to us only; we stop children in order
+        preexec_fn=_child_setup if _libc is not None else None,  # we are single-threaded
+    )
+    return Child(name=name, proc=proc)
+
+
+def _signal_group(pid: int, sig: signal.Signals) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pid, sig)  # each child leads its own session, so its pgid is its pid
+
+
+def stop_children(children: Sequence[Child], hurry: Any = lambda: False) -> None:
+    """SIGTERM every child's process group, wait up to GRACE_SECONDS, then SIGKILL what is left."""
+    alive = [c for c in children if c.proc.poll() is None]
+    if not alive:
+        return
+    say("stopping " + ", ".join(c.name for c in alive) + " ...")
+    for child in alive:
+        _signal_group(child.proc.pid, signal.SIGTERM)
+    deadline = time.monotonic() + GRACE_SECONDS
+    while any(c.proc.poll() is None for c in alive) and time.monotonic() < deadline and not hurry():
+        time.sleep(0.1)
+    for child in alive:
+        if child.proc.poll() is None:
+            say(f"{child.name} did not stop in time; killing it")
+        _signal_group(child.proc.pid, signal.SIGKILL)  # also reaps a group left behind by its leader
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            child.proc.wait(timeout=5)
+
+
+# --- State of the previous run ---------------------------------------------------------------
+
+
+def run_dir() -> Path:
+    return embedded.var_dir() / "run"
+
+
+def _create_time(pid: int) -> float | None:
+    import psutil
+
+    try:
+        return float(psutil.Process(pid).create_time())
+    except psutil.Error:
+        return None
+
+
+class State:
+    """var/run/devrun.json: what this run started, for the next run to clean up after a crash."""
+
+    def __init__(self) -> None:
+        self.path = run_dir() / "devrun.json"
+        self.data: dict[str, Any] = {"launcher": os.getpid(), "owns_postgres": False, "children": []}
+
+    def load_previous(self) -> dict[str, Any]:
+        try:
+            return dict(json.loads(self.path.read_text()))
+        except (OSError, ValueError):
+            return {}
+
+    def save(self, children: Sequence[Child] = ()) -> None:
+        self.data["children"] = [c.record() for c in children if c.proc.poll() is None]
+        tmp = self.path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(self.data, indent=2))
+        tmp.replace(self.path)
+
+    def remove(self) -> None:
+        self.path.unlink(missing_ok=True)
+
+
+def _acquire_launcher_lock() -> None:
+    """An exclusive flock for the launcher's lifetime; the kernel drops it however we die."""
+    folder = run_dir()
+    folder.mkdir(parents=True, exist_ok=True)
+    fd = os.open(folder / "devrun.lock", os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        previous = State().load_previous().get("launcher", "?")
+        raise LaunchError(
+            f"another `make run` (pid {previous}) is already running from {PROJECT_ROOT}; "
+            "stop it first (Ctrl-C in its terminal, or `kill <pid>`)."
+        ) from None
+    os.set_inheritable(fd, False)  # deliberately never closed: the lock lives as long as we do
+
+
+def end_survivors(previous: dict[str, Any]) -> None:
+    """Stop children of a crashed launcher that are still running (same PID and start time)."""
+    import psutil
+
+    survivors = []
+    for record in previous.get("children", []):
+        pid, created = record.get("pid"), record.get("create_time")
+        if pid and created and _create_time(pid) == created:
+            survivors.append((record.get("name", "?"), pid))
+    if not survivors:
+        return
+    say(
+        "a previous `make run` ended without cleaning up; stopping what it left: "
+        + ", ".join(f"{name} (pid {pid})" for name, pid in survivors)
+    )
+    for _, pid in survivors:
+        _signal_group(pid, signal.SIGTERM)
+    procs = []
+    for _, pid in survivors:
+        with contextlib.suppress(psutil.Error):
+            procs.append(psutil.Process(pid))
+    _, alive = psutil.wait_procs(procs, timeout=GRACE_SECONDS)
+    for proc in alive:
+        _signal_group(proc.pid, signal.SIGKILL)
+
+
+# --- Checks ----------------------------------------------------------------------------------
+
+
+def _port_holder(port: int) -> str:
+    import psutil
+
+    with contextlib.suppress(psutil.Error, OSError):
+        for conn in psutil.net_connections(kind="tcp"):
+            if conn.laddr and conn.laddr.port == port and conn.status == psutil.CONN_LISTEN and conn.pid:
+                with contextlib.suppress(psutil.Error):
+                    return f"pid {conn.pid}: {' '.join(psutil.Process(conn.pid).cmdline())}"
+                return f"pid {conn.pid}"
+    return "a process this user cannot inspect"
+
+
+def ensure_port_free(port: int) -> None:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as runserver binds
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            raise LaunchError(
+                f"port {port} on 127.0.0.1 is already in use by {_port_holder(port)}.\n"
+                f"     Stop that process, or choose another port: PORT={port + 1} make run"
+            ) from None
+
+
+def _wait_for_port(port: int, children: Sequence[Child], timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        _check_children(children)
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+            sock.settimeout(0.5)
+            if sock.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.2)
+    raise LaunchError(f"the web server did not open port {port} within {timeout:.0f} s")
+
+
+class ChildDied(Exception):
+    def __init__(self, child: Child, code: int) -> None:
+        how = f"was killed by signal {-code}" if code < 0 else f"exited with code {code}"
+        super().__init__(f"{child.name} {how}; stopping everything (its output is above).")
+
+
+def _check_children(children: Sequence[Child]) -> None:
+    for child in children:
+        code = child.proc.poll()
+        if code is not None:
+            raise ChildDied(child, code)
+
+
+# --- Steps -----------------------------------------------------------------------------------
+
+
+def _redact(url: str) -> str:
+    parts = urlsplit(url)
+    if parts.password:
+        netloc = parts.netloc.replace(f":{parts.password}@", ":***@")
+        return urlunsplit(parts._replace(netloc=netloc))
+    return url
+
+
+def _run_step(name: str, args: Sequence[str], env: dict[str, str], ok_codes: Sequence[int] = (0,)) -> int:
+    """Run one setup command as a supervised child, so Ctrl-C and crashes are handled alike."""
+    started = time.monotonic()
+    child = _spawn(name, args, env)
+    try:
+        code = child.proc.wait()
+    finally:
+        stop_children([child])
+    if code not in ok_codes:
+        raise LaunchError(f"`{name}` failed with exit code {code} (its output is above).")
+    say(f"{name}: {time.monotonic() - started:.1f} s")
+    return code
+
+
+_HAS_USERS = (
+    "import django, sys; django.setup(); "
+    "from django.contrib.auth import get_user_model; "
+    "sys.exit(0 if get_user_model().objects.exists() else 3)"
+)
+
+
+def _manage(*args: str) -> list[str]:
+    return [sys.executable, str(PROJECT_ROOT / "manage.py"), *args]
+
+
+def _celery(*args: str) -> list[str]:
+    return [sys.executable, "-m", "celery", "-A", "oms", *args]
+
+
+# --- The launcher ----------------------------------------------------------------------------
+
+
+def _on_signal(signum: int, frame: FrameType | None) -> None:
+    raise StopRequested(signal.Signals(signum).name)
+
+
+def main() -> int:
+    global _libc
+    if sys.platform == "linux":
+        _libc = ctypes.CDLL(None, use_errno=True)
+    signal.signal(signal.SIGINT, _on_signal)
+    signal.signal(signal.SIGTERM, _on_signal)
+    began = time.monotonic()
+    children: list[Child] = []
+    state: State | None = None
+    stop_postgres = False
+    hurry = False
+    try:
+        try:
+            port = int(os.environ.get("PORT", "8000"))
+        except ValueError:
+            raise LaunchError(f"PORT must be a number, not {os.environ['PORT']!r}") from None
+        _acquire_launcher_lock()  # held until this process exits; never inherited by children
+        state = State()
+        previous = state.load_previous()
+        end_survivors(previous)
+        ensure_port_free(port)
+
+        env = dict(os.environ)
+        env.setdefault("DEBUG", "true")
+        env.setdefault("PYTHONUNBUFFERED", "1")
+        env["DJANGO_SETTINGS_MODULE"] = env.get("DJANGO_SETTINGS_MODULE", "oms.settings")
+        using_embedded_db = not env.get("DATABASE_URL")
+        if using_embedded_db:
+            was_running = embedded.status().running
+            say(f"starting the embedded PostgreSQL ({embedded.pgdata_dir()}) ...")
+            env["DATABASE_URL"] = embedded.start()
+            # Ours to stop if we started it, or if the launcher that started it crashed.
+            stop_postgres = not was_running or bool(previous.get("owns_postgres"))
+            state.data["owns_postgres"] = stop_postgres
+            state.save()
+            say(f"database: {env['DATABASE_URL']}")
+        else:
+            say(f"database: {_redact(env['DATABASE_URL'])} (from DATABASE_URL)")
+        if env.get("CELERY_BROKER_URL"):
+            say(f"broker: {_redact(env['CELERY_BROKER_URL'])} (from CELERY_BROKER_URL)")
+        else:
+            embedded.broker_transport_options()  # creates the folders
+            say(f"broker: filesystem, {embedded.var_dir() / 'broker'}")
+
+        _run_step("migrate", _manage("migrate", "--noinput"), env)
+        if env["DEBUG"].lower() in {"0", "false", "no", "off", ""}:
+            _run_step("collectstatic", _manage("collectstatic", "--noinput", "-v", "0"), env)
+        seeded = False
+        if _run_step("check for users", [sys.executable, "-c", _HAS_USERS], env, ok_codes=(0, 3)) == 3:
+            _run_step("seed_demo", _manage("seed_demo"), env)
+            seeded = True
+
+        beat_pidfile = run_dir() / "celerybeat.pid"
+        beat_pidfile.unlink(missing_ok=True)  # survivors are gone (above): any pidfile is stale
+        children.append(_spawn("web", _manage("runserver", f"127.0.0.1:{port}", "--noreload"), env))
+        children.append(
+            _spawn("worker", _celery("worker", "-l", "info", "-Q", QUEUES, "--concurrency", "2"), env)
+        )
+        beat = _celery(
+            "beat",
+            *("-l", "info"),
+            *("--scheduler", "django_celery_beat.schedulers:DatabaseScheduler"),
+            *("--pidfile", str(beat_pidfile)),
+            *("--schedule", str(run_dir() / "celerybeat-schedule")),
+        )
+        children.append(_spawn("beat", beat, env))
+        state.save(children)
+        _wait_for_port(port, children)
+        _print_banner(port, env, seeded or using_embedded_db, time.monotonic() - began)
+        while True:
+            _check_children(children)
+            time.sleep(0.3)
+    except StopRequested as stop:
+        say(f"{stop} received")
+        return_code = 0
+    except (LaunchError, ChildDied, embedded.EmbeddedError) as exc:
+        say(f"error: {exc}")
+        return_code = 1
+    finally:
+        # A second Ctrl-C while stopping means "faster": skip the grace period.
+        def hurry_up(signum: int, frame: FrameType | None) -> None:
+            nonlocal hurry
+            hurry = True
+
+        signal.signal(signal.SIGINT, hurry_up)
+        signal.signal(signal.SIGTERM, hurry_up)
+        stop_children(children, hurry=lambda: hurry)
+        if stop_postgres:
+            say("stopping the embedded PostgreSQL ...")
+            embedded.stop()
+        if state is not None:
+            state.remove()
+    say("stopped.")
+    return return_code
+
+
+def _print_banner(port: int, env: dict[str, str], show_logins: bool, elapsed: float) -> None:
+    password = env.get("OMS_DEMO_PASSWORD") or "demo"
+    lines = ["", f"OMS is running at http://127.0.0.1:{port}/  (ready in {elapsed:.1f} s)"]
+    if show_logins:
+        lines.append(f"Demo logins, password {password!r}:")
+        lines += [f"    {email:<24} {role}" for email, role in DEMO_LOGINS]
+    lines += [
+        f"Health: http://127.0.0.1:{port}/healthz  http://127.0.0.1:{port}/readyz",
+        "Ctrl-C stops it all.",
+        "",
+    ]
+    print("\n".join(lines), flush=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

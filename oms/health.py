@@ -1,0 +1,73 @@
+"""Health endpoints: /healthz says the process is alive, /readyz that it can do its job."""
+
+import time
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import connection
+from django.http import HttpRequest, JsonResponse
+from django.utils import timezone
+from django.views.decorators.cache import never_cache
+from kombu import Connection
+
+from oms.models import WorkerHeartbeat
+
+
+def record_heartbeat(*, name: str) -> None:
+    """Upsert the worker's heartbeat row."""
+    WorkerHeartbeat.objects.update_or_create(name=name, defaults={"beat_at": timezone.now()})
+
+
+def _check_database() -> str | None:
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+    except Exception as exc:
+        return f"database unreachable: {exc.__class__.__name__}"
+    return None
+
+
+def _check_broker() -> str | None:
+    try:
+        with Connection(
+            settings.CELERY_BROKER_URL, transport_options=settings.CELERY_BROKER_TRANSPORT_OPTIONS
+        ) as conn:
+            conn.ensure_connection(max_retries=1, timeout=2)
+    except Exception as exc:
+        return f"broker unreachable: {exc.__class__.__name__}"
+    return None
+
+
+def _check_worker() -> str | None:
+    max_age = timedelta(seconds=settings.OMS_WORKER_HEARTBEAT_MAX_AGE)
+    try:
+        latest = WorkerHeartbeat.objects.order_by("-beat_at").values_list("beat_at", flat=True).first()
+    except Exception as exc:
+        return f"heartbeat unreadable: {exc.__class__.__name__}"
+    if latest is None:
+        return "no worker heartbeat recorded yet"
+    age = timezone.now() - latest
+    if age > max_age:
+        return (
+            f"last worker heartbeat {int(age.total_seconds())} s ago (limit {int(max_age.total_seconds())} s)"
+        )
+    return None
+
+
+@never_cache
+def healthz(request: HttpRequest) -> JsonResponse:
+    return JsonResponse({"status": "ok"})
+
+
+@never_cache
+def readyz(request: HttpRequest) -> JsonResponse:
+    started = time.monotonic()
+    checks = {"database": _check_database(), "broker": _check_broker()}
+    checks["worker"] = _check_worker() if checks["database"] is None else "database unreachable"
+    ok = all(problem is None for problem in checks.values())
+    body = {
+        "status": "ok" if ok else "unavailable",
+        "checks": {name: problem or "ok" for name, problem in checks.items()},
+        "elapsed_ms": round((time.monotonic() - started) * 1000, 1),
+    }
+    return JsonResponse(body, status=200 if ok else 503)

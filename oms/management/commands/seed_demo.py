@@ -1,0 +1,27 @@
+"""Create the demo data set (idempotent): organisations, logins and, as apps grow, their data."""
+
+from typing import Any
+
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError
+
+from partners.demo import LOGINS, seed_partners
+
+
+class Command(BaseCommand):
+    help = "Create demo organisations and logins (password from OMS_DEMO_PASSWORD, default 'demo')."
+
+    def add_arguments(self, parser: Any) -> None:
+        parser.add_argument("--password", default=None, help="Password for every demo login.")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        password = options["password"] or settings.OMS_DEMO_PASSWORD
+        if not settings.DEBUG and password == "demo":  # noqa: S105
+            raise CommandError(
+                "Refusing the default demo password in production mode (DEBUG=false): "
+                "set OMS_DEMO_PASSWORD or pass --password."
+            )
+        seed_partners(password=password)
+        self.stdout.write(self.style.SUCCESS("Demo data ready. Logins:"))
+        for email, _name, code, roles in LOGINS:
+            self.stdout.write(f"  {email:<24} {', '.join(roles):<14} {code}")

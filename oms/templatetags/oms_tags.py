@@ -1,0 +1,48 @@
+"""Template filters that let templates render form widgets with Bootstrap classes.
+
+Forms stay free of presentation: the widget's own attributes are kept and the
+CSS classes are added at render time.
+"""
+
+from django import template
+from django.forms import BoundField
+from django.utils.safestring import SafeString
+
+register = template.Library()
+
+# Bootstrap's class for each `BoundField.widget_type`; anything else is a text-like input.
+_WIDGET_CLASSES = {
+    "checkbox": "form-check-input",
+    "radioselect": "form-check-input",
+    "checkboxselectmultiple": "form-check-input",
+    "select": "form-select",
+    "selectmultiple": "form-select",
+    "nullbooleanselect": "form-select",
+}
+
+
+def _render_with_classes(field: BoundField, classes: str) -> SafeString:
+    existing = field.field.widget.attrs.get("class", "")
+    merged = " ".join(dict.fromkeys(f"{existing} {classes}".split()))
+    return field.as_widget(attrs={"class": merged})
+
+
+@register.filter
+def add_class(field: BoundField, classes: str) -> SafeString:
+    """Render the field's widget with extra CSS classes: `{{ form.q|add_class:"form-control-sm" }}`."""
+    return _render_with_classes(field, classes)
+
+
+@register.filter
+def bootstrap_widget(field: BoundField, size: str = "") -> SafeString:
+    """Render the widget with the Bootstrap class for its type, `is-invalid` when the field has errors.
+
+    `size` is "sm" or "lg" for the compact or large control variants.
+    """
+    base = _WIDGET_CLASSES.get(field.widget_type, "form-control")
+    classes = [base]
+    if size and base != "form-check-input":
+        classes.append(f"{base}-{size}")
+    if field.errors:
+        classes.append("is-invalid")
+    return _render_with_classes(field, " ".join(classes))

@@ -1,0 +1,30 @@
+"""URL map: staff screens, the portal, accounts, the API and the admin console."""
+
+from django.conf import settings
+from django.contrib import admin
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView
+
+from oms import api, health, views
+
+admin.site.site_header = "OMS configuration console"
+admin.site.site_title = "OMS console"
+admin.site.index_title = "Configuration"
+
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("search/", views.search, name="search"),
+    path("organisations/", include("partners.urls")),
+    path("portal/", include("portal.urls")),
+    path("accounts/", include("django.contrib.auth.urls")),
+    path("api/v1/me/", api.me, name="api-me"),
+    path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    path("admin/", admin.site.urls),
+    path("healthz", health.healthz, name="healthz"),
+    path("readyz", health.readyz, name="readyz"),
+]
+
+if settings.DEBUG:
+    from django.conf.urls.static import static
+
+    urlpatterns += static(settings.MEDIA_URL, document_root=settings.MEDIA_ROOT)

@@ -1,0 +1,41 @@
+"""Project-level screens: the staff home and the global search."""
+
+from django.db.models import Count, Q
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+
+from partners import selectors as partner_selectors
+from partners.models import Organisation, OrganisationKind
+from partners.permissions import staff_required
+from partners.scoping import scope_for_request
+
+
+def home(request: HttpRequest) -> HttpResponse:
+    """Staff land on their home; customers and partners on the portal."""
+    if not request.user.is_authenticated:
+        return redirect("login")
+    if not scope_for_request(request).is_staff:
+        return redirect("portal:home")
+    return staff_home(request)
+
+
+@staff_required
+def staff_home(request: HttpRequest) -> HttpResponse:
+    scope = scope_for_request(request)
+    counts = Organisation.objects.filter(is_active=True).aggregate(
+        **{kind: Count("pk", filter=Q(kinds__contains=[kind])) for kind in OrganisationKind.values}
+    )
+    kinds = [(value, label, counts[value]) for value, label in OrganisationKind.choices]
+    branches = Organisation.objects.branches().active().order_by("code")
+    my_organisations = Organisation.objects.filter(pk__in=scope.organisation_ids).order_by("code")
+    context = {"kinds": kinds, "branches": branches, "my_organisations": my_organisations, "scope": scope}
+    return render(request, "oms/home.html", context)
+
+
+@staff_required
+def search(request: HttpRequest) -> HttpResponse:
+    query = request.GET.get("q", "").strip()
+    organisations = (
+        partner_selectors.organisation_search(scope=scope_for_request(request), query=query) if query else []
+    )
+    return render(request, "oms/search.html", {"query": query, "organisations": organisations})

@@ -1,0 +1,247 @@
+"""Configuration console for organisations, people, roles and API keys."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.contrib import admin, messages
+from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+from django.contrib.auth.forms import UserChangeForm, UserCreationForm
+from django.db.models import QuerySet
+from django.http import HttpRequest
+
+from partners import services
+from partners.errors import PartnersError
+from partners.models import (
+    Address,
+    ApiKey,
+    Contact,
+    Membership,
+    Organisation,
+    OrganisationKind,
+    User,
+)
+
+
+class OrganisationForm(forms.ModelForm):
+    kinds = forms.MultipleChoiceField(
+        choices=OrganisationKind.choices,
+        widget=forms.CheckboxSelectMultiple,
+        help_text="What this organisation is to us; tick several if it plays several parts.",
+    )
+
+    class Meta:
+        model = Organisation
+        fields = (
+            "code",
+            "name",
+            "legal_name",
+            "kinds",
+            "parent",
+            "tax_id",
+            "default_currency",
+            "time_zone",
+            "email",
+            "phone",
+            "website",
+            "is_active",
+            "may_place_orders",
+            "notes",
+        )
+
+    def clean_code(self) -> str:
+        return self.cleaned_data["code"].strip().upper()
+
+
+class MembershipInlineForm(forms.ModelForm):
+    class Meta:
+        model = Membership
+        fields = ("user", "organisation", "role", "is_active")
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        if cleaned.get("role") and cleaned.get("organisation"):
+            try:
+                services.membership_check(role=cleaned["role"], organisation=cleaned["organisation"])
+            except PartnersError as exc:
+                raise forms.ValidationError(str(exc)) from exc
+        return cleaned
+
+
+class AddressInline(admin.TabularInline):
+    model = Address
+    extra = 0
+
+
+class ContactInline(admin.TabularInline):
+    model = Contact
+    extra = 0
+
+
+class OrganisationMembershipInline(admin.TabularInline):
+    model = Membership
+    form = MembershipInlineForm
+    extra = 0
+    autocomplete_fields = ("user",)
+
+
+class UserMembershipInline(admin.TabularInline):
+    model = Membership
+    form = MembershipInlineForm
+    extra = 0
+    autocomplete_fields = ("organisation",)
+
+
+def _sync_groups_of(users: list[User]) -> None:
+    for user in users:
+        services.user_groups_sync(user=user)
+
+
+@admin.register(Organisation)
+class OrganisationAdmin(admin.ModelAdmin):
+    form = OrganisationForm
+    list_display = (
+        "code",
+        "name",
+        "kinds_display",
+        "parent",
+        "default_currency",
+        "is_active",
+        "may_place_orders",
+    )
+    list_filter = ("is_active", "may_place_orders", "default_currency")
+    search_fields = ("code", "name", "legal_name", "tax_id")
+    inlines = (AddressInline, ContactInline, OrganisationMembershipInline)
+    fieldsets = (
+        (None, {"fields": ("code", "name", "legal_name", "kinds", "parent")}),
+        ("Details", {"fields": ("tax_id", "default_currency", "time_zone", "email", "phone", "website")}),
+        ("Status", {"fields": ("is_active", "may_place_orders", "notes")}),
+    )
+
+    @admin.display(description="kinds")
+    def kinds_display(self, obj: Organisation) -> str:
+        return obj.get_kinds_display()
+
+    def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
+        super().save_related(request, form, formsets, change)
+        _sync_groups_of(list(User.objects.filter(memberships__organisation=form.instance).distinct()))
+
+
+class OmsUserCreationForm(UserCreationForm):
+    class Meta:
+        model = User
+        fields = ("email", "full_name")
+
+
+class OmsUserChangeForm(UserChangeForm):
+    class Meta:
+        model = User
+        fields = "__all__"
+
+
+@admin.register(User)
+class UserAdmin(DjangoUserAdmin):
+    form = OmsUserChangeForm
+    add_form = OmsUserCreationForm
+    ordering = ("email",)
+    list_display = ("email", "full_name", "roles_display", "is_active", "is_staff", "last_login")
+    list_filter = ("is_active", "is_staff", "memberships__role")
+    search_fields = ("email", "full_name")
+    inlines = (UserMembershipInline,)
+    readonly_fields = ("last_login", "date_joined")
+    fieldsets = (
+        (None, {"fields": ("email", "password")}),
+        ("Person", {"fields": ("full_name",)}),
+        ("Access", {"fields": ("is_active", "is_staff", "is_superuser")}),
+        (
+            "Extra permissions",
+            {
+                "classes": ("collapse",),
+                "description": "Roles give permissions through their groups; add more only by exception.",
+                "fields": ("user_permissions",),
+            },
+        ),
+        ("Dates", {"fields": ("last_login", "date_joined")}),
+    )
+    add_fieldsets = (
+        (None, {"classes": ("wide",), "fields": ("email", "full_name", "password1", "password2")}),
+    )
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[User]:
+        return super().get_queryset(request).prefetch_related("memberships__organisation")
+
+    @admin.display(description="roles")
+    def roles_display(self, obj: User) -> str:
+        return ", ".join(
+            f"{m.get_role_display()} @ {m.organisation.code}" for m in obj.memberships.all() if m.is_active
+        )
+
+    def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
+        super().save_related(request, form, formsets, change)
+        services.user_groups_sync(user=form.instance)
+
+
+@admin.register(Membership)
+class MembershipAdmin(admin.ModelAdmin):
+    form = MembershipInlineForm
+    list_display = ("user", "organisation", "role", "is_active", "created_at")
+    list_filter = ("role", "is_active")
+    search_fields = ("user__email", "organisation__code", "organisation__name")
+    autocomplete_fields = ("user", "organisation")
+
+    def save_model(self, request: HttpRequest, obj: Membership, form: Any, change: bool) -> None:
+        super().save_model(request, obj, form, change)
+        services.user_groups_sync(user=obj.user)
+
+    def delete_model(self, request: HttpRequest, obj: Membership) -> None:
+        user = obj.user
+        super().delete_model(request, obj)
+        services.user_groups_sync(user=user)
+
+
+class ApiKeyAddForm(forms.ModelForm):
+    class Meta:
+        model = ApiKey
+        fields = ("organisation", "name")
+
+
+@admin.register(ApiKey)
+class ApiKeyAdmin(admin.ModelAdmin):
+    list_display = ("name", "organisation", "masked", "created_at", "last_used_at", "revoked_at")
+    list_filter = ("revoked_at",)
+    search_fields = ("name", "organisation__code", "prefix")
+    autocomplete_fields = ("organisation",)
+    readonly_fields = ("masked", "created_by", "created_at", "last_used_at")
+    actions = ("revoke_keys",)
+
+    def get_form(self, request: HttpRequest, obj: ApiKey | None = None, **kwargs: Any) -> Any:
+        if obj is None:
+            kwargs["form"] = ApiKeyAddForm
+        return super().get_form(request, obj, **kwargs)
+
+    def get_fields(self, request: HttpRequest, obj: ApiKey | None = None) -> Any:
+        if obj is None:
+            return ("organisation", "name")
+        return ("organisation", "name", "masked", "created_by", "created_at", "last_used_at", "revoked_at")
+
+    @admin.display(description="key")
+    def masked(self, obj: ApiKey) -> str:
+        return f"{ApiKey.PREFIX}_{obj.prefix}_…" if obj.prefix else "—"
+
+    def save_model(self, request: HttpRequest, obj: ApiKey, form: Any, change: bool) -> None:
+        if change:
+            super().save_model(request, obj, form, change)
+            return
+        api_key, raw_key = services.api_key_create(
+            organisation=obj.organisation, name=obj.name, created_by=request.user
+        )
+        obj.pk = api_key.pk
+        obj.prefix, obj.key_hash, obj.created_at = api_key.prefix, api_key.key_hash, api_key.created_at
+        messages.warning(request, f"Copy this key now; it will not be shown again: {raw_key}")
+
+    @admin.action(description="Revoke the selected keys")
+    def revoke_keys(self, request: HttpRequest, queryset: QuerySet[ApiKey]) -> None:
+        for api_key in queryset:
+            services.api_key_revoke(api_key=api_key)
+        self.message_user(request, f"Revoked {queryset.count()} key(s).")

@@ -1,0 +1,130 @@
+"""The one scoping rule every screen and API uses.
+
+- Staff (a staff role in our company or a branch, or a key of ours) see all of the company's data.
+  One OMS installation serves one company; its customers and partners are the tenants.
+- Customer users and customer keys see only their own organisation's data.
+- Partner users and partner keys see only what is assigned to their organisation.
+- Anyone else sees nothing.
+
+Selectors call `scope.restrict(queryset, customer=..., partner=...)` naming the lookups that tie a
+row to its customer and to its assigned partner; a queryset without a partner lookup is invisible
+to partners. `scope_for_request` is cached on the request, so it costs one query per request.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from django.db.models import Model, QuerySet
+
+from partners.models import INTERNAL_KINDS, STAFF_ROLES, ApiKey, Membership, OrganisationKind, Role
+
+if TYPE_CHECKING:
+    from django.http import HttpRequest
+
+M = TypeVar("M", bound=Model)
+
+
+class Audience(StrEnum):
+    STAFF = "staff"
+    CUSTOMER = "customer"
+    PARTNER = "partner"
+    NOBODY = "nobody"
+
+
+@dataclass(frozen=True)
+class Scope:
+    audience: Audience
+    organisation_ids: frozenset[int] = field(default_factory=frozenset)
+    roles: frozenset[str] = field(default_factory=frozenset)
+
+    @property
+    def is_staff(self) -> bool:
+        return self.audience is Audience.STAFF
+
+    @property
+    def is_customer(self) -> bool:
+        return self.audience is Audience.CUSTOMER
+
+    @property
+    def is_partner(self) -> bool:
+        return self.audience is Audience.PARTNER
+
+    def has_role(self, *roles: str) -> bool:
+        return Role.ADMIN in self.roles or bool(self.roles.intersection(roles))
+
+    def restrict(
+        self, queryset: QuerySet[M], *, customer: str | None = None, partner: str | None = None
+    ) -> QuerySet[M]:
+        """The rows of `queryset` this scope may see.
+
+        `customer` and `partner` are lookups to an organisation id, e.g. "customer_id" or
+        "shipments__legs__carrier_id"; a lookup crossing a to-many relation may repeat rows, so
+        the queryset is then made distinct.
+        """
+        if self.audience is Audience.STAFF:
+            return queryset
+        lookup = customer if self.audience is Audience.CUSTOMER else partner
+        if self.audience is Audience.NOBODY or lookup is None:
+            return queryset.none()
+        restricted = queryset.filter(**{f"{lookup}__in": sorted(self.organisation_ids)})
+        return restricted.distinct() if "__" in lookup else restricted
+
+    def owns(self, organisation_id: int | None) -> bool:
+        """Whether this scope may act for that organisation (staff: any)."""
+        return self.is_staff or (organisation_id is not None and organisation_id in self.organisation_ids)
+
+
+NOBODY = Scope(Audience.NOBODY)
+
+
+def scope_for_user(user: Any) -> Scope:
+    """The scope of a logged-in person, from their active memberships."""
+    if user is None or not user.is_authenticated or not user.is_active:
+        return NOBODY
+    memberships = list(
+        Membership.objects.filter(user=user, is_active=True, organisation__is_active=True).values_list(
+            "role", "organisation_id", "organisation__kinds"
+        )
+    )
+    staff = [
+        (role, org) for role, org, kinds in memberships if role in STAFF_ROLES and INTERNAL_KINDS & set(kinds)
+    ]
+    if staff:
+        return Scope(Audience.STAFF, frozenset(org for _, org in staff), frozenset(role for role, _ in staff))
+    customers = [
+        org
+        for role, org, kinds in memberships
+        if role == Role.CUSTOMER and OrganisationKind.CUSTOMER in kinds
+    ]
+    if customers:
+        return Scope(Audience.CUSTOMER, frozenset(customers), frozenset({Role.CUSTOMER}))
+    partners = [org for role, org, _ in memberships if role == Role.PARTNER]
+    if partners:
+        return Scope(Audience.PARTNER, frozenset(partners), frozenset({Role.PARTNER}))
+    return NOBODY
+
+
+def scope_for_api_key(api_key: ApiKey) -> Scope:
+    """An API key acts with its organisation's scope: our company's keys are staff keys."""
+    organisation = api_key.organisation
+    kinds = set(organisation.kinds)
+    ids = frozenset({organisation.pk})
+    if kinds & INTERNAL_KINDS:
+        return Scope(Audience.STAFF, ids, frozenset({Role.OPERATIONS}))
+    if OrganisationKind.CUSTOMER in kinds:
+        return Scope(Audience.CUSTOMER, ids, frozenset({Role.CUSTOMER}))
+    return Scope(Audience.PARTNER, ids, frozenset({Role.PARTNER}))
+
+
+def scope_for_request(request: HttpRequest) -> Scope:
+    """The scope of whoever made the request (API key or session), computed once per request."""
+    cached = getattr(request, "_oms_scope", None)
+    if cached is not None:
+        return cached
+    auth = getattr(request, "auth", None)
+    scope = scope_for_api_key(auth) if isinstance(auth, ApiKey) else scope_for_user(request.user)
+    request._oms_scope = scope  # type: ignore[attr-defined]
+    return scope

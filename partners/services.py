@@ -1,0 +1,104 @@
+"""Writes about people, organisations, memberships and API keys."""
+
+from __future__ import annotations
+
+from django.db import transaction
+from django.utils import timezone
+
+from partners.errors import PartnersError
+from partners.models import (
+    INTERNAL_KINDS,
+    PARTNER_KINDS,
+    STAFF_ROLES,
+    ApiKey,
+    Membership,
+    Organisation,
+    OrganisationKind,
+    Role,
+    User,
+)
+from partners.roles import group_for
+
+
+def _role_fits_organisation(role: str, organisation: Organisation) -> bool:
+    kinds = set(organisation.kinds)
+    if role in STAFF_ROLES:
+        return bool(kinds & INTERNAL_KINDS)
+    if role == Role.CUSTOMER:
+        return OrganisationKind.CUSTOMER in kinds
+    return bool(kinds & PARTNER_KINDS)
+
+
+def membership_check(*, role: str, organisation: Organisation) -> None:
+    """Raise PartnersError when the role cannot be held in that organisation."""
+    if not _role_fits_organisation(role, organisation):
+        raise PartnersError(
+            f"The {Role(role).label.lower()} role cannot be held in {organisation.code} "
+            f"({organisation.get_kinds_display()}): staff roles belong to our company or a branch, "
+            "the customer role to a customer, the partner role to a carrier, agent, warehouse or vendor."
+        )
+
+
+def user_groups_sync(*, user: User) -> None:
+    """Make the user's role groups match their active memberships."""
+    roles = set(user.memberships.filter(is_active=True).values_list("role", flat=True))
+    role_groups = {group_for(role) for role in Role.values}
+    wanted = {group_for(role) for role in roles}
+    user.groups.remove(*(role_groups - wanted))
+    user.groups.add(*wanted)
+
+
+@transaction.atomic
+def membership_grant(*, user: User, organisation: Organisation, role: str) -> Membership:
+    """Give the user a role in an organisation (idempotent) and update their groups."""
+    membership_check(role=role, organisation=organisation)
+    membership, _ = Membership.objects.update_or_create(
+        user=user, organisation=organisation, role=role, defaults={"is_active": True}
+    )
+    user_groups_sync(user=user)
+    return membership
+
+
+@transaction.atomic
+def membership_revoke(*, membership: Membership) -> None:
+    """End a membership and take the role's group away if no other membership grants it."""
+    membership.is_active = False
+    membership.save(update_fields=["is_active"])
+    user_groups_sync(user=membership.user)
+
+
+def api_key_create(
+    *, organisation: Organisation, name: str, created_by: User | None = None
+) -> tuple[ApiKey, str]:
+    """Create an API key for the organisation; return it with the raw key, which is never stored."""
+    if not organisation.is_active:
+        raise PartnersError(f"{organisation.code} is inactive; it cannot get an API key.")
+    if not name.strip():
+        raise PartnersError("Give the key a name that says what uses it.")
+    raw_key, prefix, key_hash = ApiKey.generate()
+    api_key = ApiKey.objects.create(
+        organisation=organisation, name=name.strip(), prefix=prefix, key_hash=key_hash, created_by=created_by
+    )
+    return api_key, raw_key
+
+
+def api_key_revoke(*, api_key: ApiKey) -> None:
+    """Revoke the key; it stops working with the next request."""
+    if api_key.revoked_at is None:
+        api_key.revoked_at = timezone.now()
+        api_key.save(update_fields=["revoked_at"])
+
+
+def api_key_authenticate(*, raw_key: str) -> ApiKey | None:
+    """The active key matching the raw secret, or None. Records when it was last used (once a minute)."""
+    parts = raw_key.split("_", 2)
+    if len(parts) != 3 or parts[0] != ApiKey.PREFIX:
+        return None
+    api_key = ApiKey.objects.active().select_related("organisation").filter(prefix=parts[1]).first()
+    if api_key is None or not api_key.matches(raw_key):
+        return None
+    now = timezone.now()
+    if api_key.last_used_at is None or (now - api_key.last_used_at).total_seconds() > 60:
+        ApiKey.objects.filter(pk=api_key.pk).update(last_used_at=now)
+        api_key.last_used_at = now
+    return api_key

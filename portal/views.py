@@ -1,0 +1,28 @@
+"""The customer's and partner's screens."""
+
+from django.db.models import Prefetch
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+
+from partners import selectors as partner_selectors
+from partners.models import Membership
+from partners.permissions import external_required
+from partners.scoping import scope_for_request
+
+
+@external_required
+def home(request: HttpRequest) -> HttpResponse:
+    """The portal landing page: your organisation, its people and its contacts with us."""
+    scope = scope_for_request(request)
+    team = Prefetch(
+        "memberships",
+        queryset=Membership.objects.filter(is_active=True).select_related("user").order_by("user__email"),
+        to_attr="active_memberships",
+    )
+    organisations = (
+        partner_selectors.organisations_visible_to(scope=scope)
+        .filter(pk__in=scope.organisation_ids)
+        .prefetch_related("addresses", "contacts", team)
+        .order_by("code")
+    )
+    return render(request, "portal/home.html", {"organisations": organisations, "scope": scope})

@@ -1,0 +1,49 @@
+from django.urls import reverse
+
+from partners import services
+
+
+def test_bearer_key_identifies_its_organisation(client, customer_a):
+    _key, raw_key = services.api_key_create(organisation=customer_a, name="ERP")
+    response = client.get(reverse("api-me"), HTTP_AUTHORIZATION=f"Bearer {raw_key}")
+    assert response.status_code == 200
+    assert response.json() == {"audience": "customer", "organisations": ["ACME"], "key_name": "ERP"}
+
+
+def test_unknown_key_is_401_with_a_reason(client, db):
+    response = client.get(reverse("api-me"), HTTP_AUTHORIZATION="Bearer oms_123456789abc_nope")
+    assert response.status_code == 401
+    assert response.json()["detail"] == "Unknown or revoked API key."
+    assert response["WWW-Authenticate"].startswith("Bearer")
+
+
+def test_revoked_key_is_401(client, customer_a):
+    api_key, raw_key = services.api_key_create(organisation=customer_a, name="ERP")
+    services.api_key_revoke(api_key=api_key)
+    assert client.get(reverse("api-me"), HTTP_AUTHORIZATION=f"Bearer {raw_key}").status_code == 401
+
+
+def test_no_credentials_is_401(client, db):
+    assert client.get(reverse("api-me")).status_code == 401
+
+
+def test_staff_key_is_a_staff_scope(client, branch):
+    _key, raw_key = services.api_key_create(organisation=branch, name="BI export")
+    assert client.get(reverse("api-me"), HTTP_AUTHORIZATION=f"Bearer {raw_key}").json()["audience"] == "staff"
+
+
+def test_api_key_requests_are_rate_limited_per_key(client, customer_a, monkeypatch):
+    from django.core.cache import cache
+
+    from partners.auth import ApiKeyRateThrottle
+
+    monkeypatch.setattr(ApiKeyRateThrottle, "THROTTLE_RATES", {"api_key": "3/min"})
+    cache.clear()
+    _key, raw_key = services.api_key_create(organisation=customer_a, name="ERP")
+    _other, other_key = services.api_key_create(organisation=customer_a, name="Shop")
+    statuses = [
+        client.get(reverse("api-me"), HTTP_AUTHORIZATION=f"Bearer {raw_key}").status_code for _ in range(4)
+    ]
+    assert statuses == [200, 200, 200, 429]
+    assert client.get(reverse("api-me"), HTTP_AUTHORIZATION=f"Bearer {other_key}").status_code == 200
+    cache.clear()

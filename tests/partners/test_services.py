@@ -1,0 +1,80 @@
+import pytest
+
+from partners import services
+from partners.errors import PartnersError
+from partners.models import ApiKey, Role
+from tests.factories import UserFactory
+
+
+def test_membership_grant_puts_the_user_in_the_role_group(branch):
+    user = UserFactory()
+    services.membership_grant(user=user, organisation=branch, role=Role.OPERATIONS)
+    assert list(user.groups.values_list("name", flat=True)) == ["role:operations"]
+    assert user.has_perm("partners.view_organisation")
+    assert not user.has_perm("partners.delete_organisation")
+
+
+def test_membership_grant_is_idempotent(branch):
+    user = UserFactory()
+    first = services.membership_grant(user=user, organisation=branch, role=Role.SALES)
+    second = services.membership_grant(user=user, organisation=branch, role=Role.SALES)
+    assert first.pk == second.pk
+
+
+@pytest.mark.parametrize(
+    ("organisation_fixture", "role"),
+    [
+        ("customer_a", Role.OPERATIONS),
+        ("branch", Role.CUSTOMER),
+        ("carrier", Role.CUSTOMER),
+        ("customer_a", Role.PARTNER),
+    ],
+)
+def test_membership_grant_refuses_a_role_the_organisation_cannot_hold(request, organisation_fixture, role):
+    organisation = request.getfixturevalue(organisation_fixture)
+    with pytest.raises(PartnersError, match="cannot be held"):
+        services.membership_grant(user=UserFactory(), organisation=organisation, role=role)
+
+
+def test_membership_revoke_takes_the_group_away(branch):
+    user = UserFactory()
+    membership = services.membership_grant(user=user, organisation=branch, role=Role.FINANCE)
+    services.membership_revoke(membership=membership)
+    assert not user.groups.exists()
+
+
+def test_api_key_is_stored_hashed_and_authenticates(customer_a):
+    api_key, raw_key = services.api_key_create(organisation=customer_a, name="ERP")
+    assert raw_key not in (api_key.key_hash, api_key.prefix)
+    assert ApiKey.objects.get(pk=api_key.pk).key_hash == ApiKey.hash_secret(raw_key)
+    assert services.api_key_authenticate(raw_key=raw_key) == api_key
+
+
+def test_api_key_with_underscores_in_its_secret_authenticates(customer_a, monkeypatch):
+    monkeypatch.setattr("secrets.token_urlsafe", lambda n: "abc_def_ghi")
+    api_key, raw_key = services.api_key_create(organisation=customer_a, name="ERP")
+    assert services.api_key_authenticate(raw_key=raw_key) == api_key
+
+
+@pytest.mark.parametrize("raw_key", ["", "oms_", "oms_abc", "nope_abc_def", "oms_000000000000_wrong"])
+def test_api_key_authenticate_refuses_malformed_or_unknown_keys(customer_a, raw_key):
+    services.api_key_create(organisation=customer_a, name="ERP")
+    assert services.api_key_authenticate(raw_key=raw_key) is None
+
+
+def test_revoked_key_stops_working(customer_a):
+    api_key, raw_key = services.api_key_create(organisation=customer_a, name="ERP")
+    services.api_key_revoke(api_key=api_key)
+    assert services.api_key_authenticate(raw_key=raw_key) is None
+
+
+def test_key_of_an_inactive_organisation_stops_working(customer_a):
+    _api_key, raw_key = services.api_key_create(organisation=customer_a, name="ERP")
+    customer_a.is_active = False
+    customer_a.save()
+    assert services.api_key_authenticate(raw_key=raw_key) is None
+
+
+def test_a_wrong_secret_with_a_known_prefix_is_refused(customer_a):
+    _api_key, raw_key = services.api_key_create(organisation=customer_a, name="ERP")
+    assert services.api_key_authenticate(raw_key=raw_key[:-2] + "xx") is None
