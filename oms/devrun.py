@@ -6,7 +6,8 @@
    filesystem broker under var/ (oms/embedded.py) and exports DATABASE_URL to the children.
 2. Defaults DEBUG=true for the children (this launcher is for local use only).
 3. Runs `migrate`, `collectstatic` when DEBUG is false (with DEBUG the dev server serves static files
-   from the app folders), and `seed_demo` when the database has no users yet.
+   from the app folders), and `seed_demo` when the database has no users yet; all three in one
+   child process, `python -m oms.devrun prepare`, since every Django start costs 1-2 s of imports.
 4. Starts three children: the web server on 127.0.0.1:$PORT, a Celery worker on every queue and
    Celery beat, then prints the URL and the demo logins.
 
@@ -45,7 +46,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
@@ -56,7 +57,9 @@ from oms import embedded
 
 PROJECT_ROOT = embedded.PROJECT_ROOT
 QUEUES = "default,tracking,documents,billing"
-GRACE_SECONDS = 15.0  # Celery's warm shutdown lets running tasks finish; then we kill
+# Celery's warm shutdown lets running tasks finish; on the filesystem broker even an idle worker
+# takes about 8 s (it polls). After the grace period, or a second Ctrl-C, we kill.
+GRACE_SECONDS = 30.0
 DEMO_LOGINS = [
     ("admin@oms.example", "administrator: staff screens and the admin console"),
     ("sales@oms.example", "sales"),
@@ -120,14 +123,19 @@ def _signal_group(pid: int, sig: signal.Signals) -> None:
         os.killpg(pid, sig)  # each child leads its own session, so its pgid is its pid
 
 
-def stop_children(children: Sequence[Child], hurry: Any = lambda: False) -> None:
-    """SIGTERM every child's process group, wait up to GRACE_SECONDS, then SIGKILL what is left."""
+def stop_children(children: Sequence[Child], hurry: Callable[[], bool] = lambda: False) -> None:
+    """SIGTERM each child, wait up to GRACE_SECONDS, then SIGKILL each child's process group.
+
+    SIGTERM goes to the child alone: Celery's main process shuts its pool down in order, whereas
+    signalling the whole group would kill pool processes under a running task.
+    """
     alive = [c for c in children if c.proc.poll() is None]
     if not alive:
         return
-    say("stopping " + ", ".join(c.name for c in alive) + " ...")
+    say("stopping " + ", ".join(c.name for c in alive) + " (Ctrl-C again to kill them now) ...")
     for child in alive:
-        _signal_group(child.proc.pid, signal.SIGTERM)
+        with contextlib.suppress(ProcessLookupError):
+            child.proc.send_signal(signal.SIGTERM)
     deadline = time.monotonic() + GRACE_SECONDS
     while any(c.proc.poll() is None for c in alive) and time.monotonic() < deadline and not hurry():
         time.sleep(0.1)
@@ -211,14 +219,15 @@ def end_survivors(previous: dict[str, Any]) -> None:
         + ", ".join(f"{name} (pid {pid})" for name, pid in survivors)
     )
     for _, pid in survivors:
-        _signal_group(pid, signal.SIGTERM)
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGTERM)
     procs = []
     for _, pid in survivors:
         with contextlib.suppress(psutil.Error):
             procs.append(psutil.Process(pid))
-    _, alive = psutil.wait_procs(procs, timeout=GRACE_SECONDS)
-    for proc in alive:
-        _signal_group(proc.pid, signal.SIGKILL)
+    psutil.wait_procs(procs, timeout=GRACE_SECONDS)
+    for _, pid in survivors:
+        _signal_group(pid, signal.SIGKILL)  # what is left of each group, pool processes included
 
 
 # --- Checks ----------------------------------------------------------------------------------
@@ -284,25 +293,15 @@ def _redact(url: str) -> str:
     return url
 
 
-def _run_step(name: str, args: Sequence[str], env: dict[str, str], ok_codes: Sequence[int] = (0,)) -> int:
+def _run_step(name: str, args: Sequence[str], env: dict[str, str]) -> None:
     """Run one setup command as a supervised child, so Ctrl-C and crashes are handled alike."""
-    started = time.monotonic()
     child = _spawn(name, args, env)
     try:
         code = child.proc.wait()
     finally:
         stop_children([child])
-    if code not in ok_codes:
+    if code != 0:
         raise LaunchError(f"`{name}` failed with exit code {code} (its output is above).")
-    say(f"{name}: {time.monotonic() - started:.1f} s")
-    return code
-
-
-_HAS_USERS = (
-    "import django, sys; django.setup(); "
-    "from django.contrib.auth import get_user_model; "
-    "sys.exit(0 if get_user_model().objects.exists() else 3)"
-)
 
 
 def _manage(*args: str) -> list[str]:
@@ -364,13 +363,7 @@ def main() -> int:
             embedded.broker_transport_options()  # creates the folders
             say(f"broker: filesystem, {embedded.var_dir() / 'broker'}")
 
-        _run_step("migrate", _manage("migrate", "--noinput"), env)
-        if env["DEBUG"].lower() in {"0", "false", "no", "off", ""}:
-            _run_step("collectstatic", _manage("collectstatic", "--noinput", "-v", "0"), env)
-        seeded = False
-        if _run_step("check for users", [sys.executable, "-c", _HAS_USERS], env, ok_codes=(0, 3)) == 3:
-            _run_step("seed_demo", _manage("seed_demo"), env)
-            seeded = True
+        _run_step("prepare", [sys.executable, "-m", "oms.devrun", "prepare"], env)
 
         beat_pidfile = run_dir() / "celerybeat.pid"
         beat_pidfile.unlink(missing_ok=True)  # survivors are gone (above): any pidfile is stale
@@ -388,7 +381,7 @@ def main() -> int:
         children.append(_spawn("beat", beat, env))
         state.save(children)
         _wait_for_port(port, children)
-        _print_banner(port, env, seeded or using_embedded_db, time.monotonic() - began)
+        _print_banner(port, env, time.monotonic() - began)
         while True:
             _check_children(children)
             time.sleep(0.3)
@@ -416,12 +409,11 @@ def main() -> int:
     return return_code
 
 
-def _print_banner(port: int, env: dict[str, str], show_logins: bool, elapsed: float) -> None:
+def _print_banner(port: int, env: dict[str, str], elapsed: float) -> None:
     password = env.get("OMS_DEMO_PASSWORD") or "demo"
     lines = ["", f"OMS is running at http://127.0.0.1:{port}/  (ready in {elapsed:.1f} s)"]
-    if show_logins:
-        lines.append(f"Demo logins, password {password!r}:")
-        lines += [f"    {email:<24} {role}" for email, role in DEMO_LOGINS]
+    lines.append(f"Demo logins (seed_demo), password {password!r}:")
+    lines += [f"    {email:<24} {role}" for email, role in DEMO_LOGINS]
     lines += [
         f"Health: http://127.0.0.1:{port}/healthz  http://127.0.0.1:{port}/readyz",
         "Ctrl-C stops it all.",
@@ -430,5 +422,31 @@ def _print_banner(port: int, env: dict[str, str], show_logins: bool, elapsed: fl
     print("\n".join(lines), flush=True)
 
 
+def _timed(name: str, step: Callable[[], object]) -> None:
+    started = time.monotonic()
+    step()
+    say(f"{name}: {time.monotonic() - started:.1f} s")
+
+
+def prepare() -> int:
+    """The setup steps, in one Django process (each `manage.py` start costs 1-2 s of imports).
+
+    Equivalent to `manage.py migrate --noinput`, then `manage.py collectstatic --noinput` when
+    DEBUG is false, then `manage.py seed_demo` when the database has no users yet.
+    """
+    import django
+    from django.conf import settings
+    from django.contrib.auth import get_user_model
+    from django.core.management import call_command
+
+    django.setup()
+    _timed("migrate", lambda: call_command("migrate", interactive=False))
+    if not settings.DEBUG:  # with DEBUG, runserver serves static files straight from the app folders
+        _timed("collectstatic", lambda: call_command("collectstatic", interactive=False, verbosity=0))
+    if not get_user_model().objects.exists():
+        _timed("seed_demo", lambda: call_command("seed_demo"))
+    return 0
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(prepare() if sys.argv[1:] == ["prepare"] else main())

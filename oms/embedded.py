@@ -44,6 +44,7 @@ import hashlib
 import os
 import shlex
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -494,12 +495,38 @@ def status() -> Status:
     )
 
 
+def run_with_server(command: list[str]) -> int:
+    """Run `command` with DATABASE_URL pointing at the embedded server; stop it after only if we
+    started it, so `make test` never pulls the database from under a running `make run`."""
+    was_running = status().running
+    url = start()
+    child = subprocess.Popen(command, env={**os.environ, "DATABASE_URL": url})
+    # Like a shell: Ctrl-C reaches the child through the terminal; we wait for it to finish.
+    previous_int = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    previous_term = signal.signal(signal.SIGTERM, lambda signum, frame: child.terminate())
+    try:
+        return child.wait()
+    finally:
+        signal.signal(signal.SIGINT, previous_int)
+        signal.signal(signal.SIGTERM, previous_term)
+        if not was_running:
+            stop()
+
+
 def main(argv: list[str] | None = None) -> int:
     import argparse
 
-    parser = argparse.ArgumentParser(prog="python -m oms.embedded", description=__doc__.splitlines()[0])
-    parser.add_argument("command", choices=["start", "stop", "status", "url"])
-    command = parser.parse_args(argv).command
+    parser = argparse.ArgumentParser(
+        prog="python -m oms.embedded",
+        description="Control the embedded PostgreSQL under var/. "
+        "`run -- CMD ...` runs CMD with DATABASE_URL set and stops the server after if it started it.",
+    )
+    parser.add_argument("command", choices=["start", "stop", "status", "url", "run"])
+    parser.add_argument("args", nargs=argparse.REMAINDER, help="for `run`: the command to run")
+    options = parser.parse_args(argv)
+    command, args = options.command, options.args[1:] if options.args[:1] == ["--"] else options.args
+    if (command == "run") != bool(args):
+        parser.error("`run` needs a command after it (and only `run` takes one)")
     try:
         if command == "start":
             print(start())
@@ -507,6 +534,8 @@ def main(argv: list[str] | None = None) -> int:
             stop()
         elif command == "url":
             print(database_url())
+        elif command == "run":
+            return run_with_server(args)
         else:
             current = status()
             state = f"running (pid {current.pid})" if current.running else "stopped"

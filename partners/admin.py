@@ -39,6 +39,7 @@ class OrganisationForm(forms.ModelForm):
             "legal_name",
             "kinds",
             "parent",
+            "account_branch",
             "tax_id",
             "default_currency",
             "time_zone",
@@ -114,7 +115,7 @@ class OrganisationAdmin(admin.ModelAdmin):
     search_fields = ("code", "name", "legal_name", "tax_id")
     inlines = (AddressInline, ContactInline, OrganisationMembershipInline)
     fieldsets = (
-        (None, {"fields": ("code", "name", "legal_name", "kinds", "parent")}),
+        (None, {"fields": ("code", "name", "legal_name", "kinds", "parent", "account_branch")}),
         ("Details", {"fields": ("tax_id", "default_currency", "time_zone", "email", "phone", "website")}),
         ("Status", {"fields": ("is_active", "may_place_orders", "notes")}),
     )

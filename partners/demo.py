@@ -23,6 +23,7 @@ class DemoOrg:
     address: tuple[str, str, str, str]  # line1, postal code, city, country
     tax_id: str = ""
     parent: str = ""
+    account_branch: str = ""
 
 
 ORGANISATIONS = (
@@ -65,6 +66,7 @@ ORGANISATIONS = (
         "Europe/London",
         ("12 Wharf Street", "M1 2AB", "Manchester", "GB"),
         tax_id="GB123456789",
+        account_branch="HAM",
     ),
     DemoOrg(
         "GLOBEX",
@@ -75,6 +77,7 @@ ORGANISATIONS = (
         "America/Chicago",
         ("400 W Madison St", "60606", "Chicago", "US"),
         tax_id="36-4567890",
+        account_branch="SHA",
     ),
     DemoOrg(
         "MAEU",
@@ -170,6 +173,7 @@ def seed_partners(*, password: str) -> dict[str, Organisation]:
                 "time_zone": demo.time_zone,
                 "tax_id": demo.tax_id,
                 "parent": organisations.get(demo.parent),
+                "account_branch": organisations.get(demo.account_branch),
                 "email": f"contact@{demo.code.lower()}.example",
             },
         )

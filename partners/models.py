@@ -146,6 +146,15 @@ class Organisation(models.Model):
         related_name="children",
         help_text="For a branch: our company.",
     )
+    account_branch = models.ForeignKey(
+        "self",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="accounts",
+        limit_choices_to={"kinds__contains": ["branch"]},
+        help_text="For customers: the branch that handles their orders unless an order names another.",
+    )
     tax_id = models.CharField("tax id", max_length=40, blank=True, help_text="VAT, EIN or other tax number.")
     default_currency = models.CharField(
         max_length=3,

@@ -13,12 +13,13 @@ register = template.Library()
 # Bootstrap's class for each `BoundField.widget_type`; anything else is a text-like input.
 _WIDGET_CLASSES = {
     "checkbox": "form-check-input",
-    "radioselect": "form-check-input",
-    "checkboxselectmultiple": "form-check-input",
     "select": "form-select",
     "selectmultiple": "form-select",
     "nullbooleanselect": "form-select",
 }
+# Django puts a choice list's attrs on its wrapper <div> as well as on every <input>, so these get
+# no class here; components/form_field.html wraps them in .oms-choice-list, which oms.css styles.
+_CHOICE_LISTS = {"radioselect", "checkboxselectmultiple"}
 
 
 def _render_with_classes(field: BoundField, classes: str) -> SafeString:
@@ -39,6 +40,8 @@ def bootstrap_widget(field: BoundField, size: str = "") -> SafeString:
 
     `size` is "sm" or "lg" for the compact or large control variants.
     """
+    if field.widget_type in _CHOICE_LISTS:
+        return field.as_widget()
     base = _WIDGET_CLASSES.get(field.widget_type, "form-control")
     classes = [base]
     if size and base != "form-check-input":

@@ -5,6 +5,7 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
+from orders.demo import seed_orders
 from partners.demo import LOGINS, seed_partners
 
 
@@ -22,6 +23,8 @@ class Command(BaseCommand):
                 "set OMS_DEMO_PASSWORD or pass --password."
             )
         seed_partners(password=password)
+        created = seed_orders()
+        self.stdout.write(f"Orders: {created} created.")
         self.stdout.write(self.style.SUCCESS("Demo data ready. Logins:"))
         for email, _name, code, roles in LOGINS:
             self.stdout.write(f"  {email:<24} {', '.join(roles):<14} {code}")

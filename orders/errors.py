@@ -1,0 +1,24 @@
+"""Domain errors of the orders app. Interfaces turn them into form errors, messages or HTTP codes."""
+
+from __future__ import annotations
+
+
+class OrderError(Exception):
+    """Something asked of an order cannot be done; the message says why."""
+
+
+class OrderValidationError(OrderError):
+    """The order data has errors: `errors` maps each field to its messages."""
+
+    def __init__(self, errors: dict[str, list[str]]) -> None:
+        self.errors = errors
+        count = sum(len(messages) for messages in errors.values())
+        super().__init__(f"The order has {count} error{'s' if count != 1 else ''}.")
+
+
+class TransitionNotAllowed(OrderError):
+    """The transition cannot be taken now (wrong state, a guard, or no permission)."""
+
+
+class ConcurrentChange(TransitionNotAllowed):
+    """The order changed between the moment the user saw it and the moment they acted."""

@@ -1,0 +1,60 @@
+"""What: Harmonized System (HS) codes: load the HS 2022 list and check a code against it (pure Python).
+
+``data/harmonized-system.csv`` is the UN Comtrade list repackaged by datasets/harmonized-system
+(columns section, hscode, description, parent, level). Its rows carry the HS 2022 nomenclature: it has
+the headings new in the 7th amendment (e.g. 3827, 8524, 8549, 8806) and its total row reads
+"Total of all HS2022 commodities". UN Comtrade's own pseudo-codes (section "TOTAL": 99, 9999, 999999,
+TOTAL) are not part of the WCO nomenclature and are left out.
+
+A declared code has 6 digits (international), 8 (e.g. EU CN) or 10 (e.g. EU TARIC, US HTS); only its
+first 6 digits can be checked against the international list, the national extension needs the
+destination's tariff.
+"""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Mapping
+from os import PathLike
+from pathlib import Path
+
+HS_EDITION = "HS 2022"
+HS_CODES_PATH = Path(__file__).resolve().parent / "data" / "harmonized-system.csv"
+HS_CODE_LENGTHS = (6, 8, 10)
+
+_HEADING_LENGTHS = (2, 4, 6)
+_NOT_HS = "TOTAL"  # UN Comtrade's section for its pseudo-codes
+
+
+def load_hs_codes(path: str | PathLike[str] = HS_CODES_PATH) -> dict[str, str]:
+    """Code -> description for every chapter (2 digits), heading (4) and subheading (6) in the file."""
+    codes: dict[str, str] = {}
+    with open(path, encoding="utf-8-sig", newline="") as file:
+        for row in csv.DictReader(file):
+            code = row["hscode"].strip()
+            if row["section"].strip() == _NOT_HS or not code.isdigit() or len(code) not in _HEADING_LENGTHS:
+                continue
+            codes[code] = row["description"].strip()
+    return codes
+
+
+def normalize_hs_code(code: str) -> str:
+    """``" 8471.30 "`` -> ``"847130"``: dots and whitespace removed, nothing else changed."""
+    return "".join(code.split()).replace(".", "")
+
+
+def hs_code_problem(code: str, known: Mapping[str, str]) -> str | None:
+    """A message saying what is wrong with a declared HS code, or None when it is acceptable.
+
+    ``known`` is the mapping from ``load_hs_codes``. Dots and spaces are ignored ("8471.30").
+    """
+    digits = normalize_hs_code(code)
+    if not digits:
+        return "HS code is empty (e.g. 8471.30)"
+    if not digits.isascii() or not digits.isdigit():
+        return "HS code must contain only digits, dots and spaces (e.g. 8471.30)"
+    if len(digits) not in HS_CODE_LENGTHS:
+        return "HS code must be 6, 8 or 10 digits (e.g. 8471.30)"
+    if digits[:6] not in known:
+        return f"HS heading {digits[:6]} does not exist in {HS_EDITION}"
+    return None

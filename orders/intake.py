@@ -1,0 +1,524 @@
+"""One validation layer for every intake channel: screen, API, file and webhook.
+
+`validate_order(data, scope=..., lookups=...)` takes the raw vocabulary every channel shares (the bulk
+template's columns; lines as a list) and returns the clean values ready for the model, or every error
+it found as `{field: [messages]}`, with line fields named `lines[0].hs_code`. It reads the database
+only through `Lookups`, which a batch (a file of 100,000 rows) fills once.
+"""
+
+from __future__ import annotations
+
+import datetime
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+from functools import cache
+from typing import Any
+
+import pycountry
+
+from orders import identifiers
+from orders.cargo import totals
+from orders.hs import hs_code_problem, load_hs_codes, normalize_hs_code
+from orders.models import (
+    SEA_MODES,
+    SEA_ONLY_INCOTERMS,
+    Incoterm,
+    Location,
+    Mode,
+    PackageType,
+    PackingGroup,
+    ServiceLevel,
+)
+from partners.models import Organisation, OrganisationKind
+from partners.scoping import Scope
+
+ORDER_FIELDS = (
+    "customer_code", "customer_reference", "branch_code", "mode", "service_level", "incoterm", "named_place",
+    "origin", "origin_address", "destination", "destination_address",
+    "shipper_name", "shipper_address", "consignee_name", "consignee_address", "notify_name", "notify_address",
+    "description", "requested_pickup_on", "requested_delivery_on", "declared_value", "currency",
+    "special_instructions",
+)  # fmt: skip
+LINE_FIELDS = (
+    "pieces", "package_type", "gross_weight_kg", "volume_m3", "description", "hs_code",
+    "length_cm", "width_cm", "height_cm", "container_number", "container_type", "seal_numbers",
+    "awb_number", "un_number", "dg_class", "packing_group",
+)  # fmt: skip
+REQUIRED_ORDER_FIELDS = (
+    "customer_reference", "mode", "incoterm", "origin", "destination", "shipper_name", "consignee_name",
+    "requested_pickup_on",
+)  # fmt: skip
+MAX_LINES = 500
+
+# E and F terms: the seller hands over at origin; C and D terms name the destination.
+_ORIGIN_PLACE_TERMS = frozenset({Incoterm.EXW, Incoterm.FCA, Incoterm.FAS, Incoterm.FOB})
+_PACKAGE_ALIASES = {label.lower(): value for value, label in PackageType.choices} | {
+    "pallet": "PX", "pallets": "PX", "plt": "PX", "carton": "CT", "cartons": "CT", "ctn": "CT", "box": "BX",
+    "boxes": "BX", "case": "CS", "crate": "CR", "drum": "DR", "bag": "BG", "bale": "BL", "roll": "RO",
+    "package": "PK", "packages": "PK", "pkg": "PK", "envelope": "EN", "ibc": "WA", "piece": "PCE", "pcs": "PCE",
+}  # fmt: skip
+
+
+@cache
+def hs_codes() -> dict[str, str]:
+    return load_hs_codes()
+
+
+def currency_problem(code: str) -> str | None:
+    if len(code) != 3 or not code.isalpha() or pycountry.currencies.get(alpha_3=code) is None:
+        return f"{code} is not an ISO 4217 currency code, e.g. EUR or USD."
+    return None
+
+
+@dataclass
+class Lookups:
+    """The rows validation needs, fetched once per batch rather than once per order."""
+
+    customers: dict[str, Organisation | None] = field(default_factory=dict)
+    branches: dict[str, Organisation | None] = field(default_factory=dict)
+    locations: dict[str, tuple[bool, str] | None] = field(default_factory=dict)  # code -> (is_active, name)
+
+    def preload(self, *, customer_codes: Iterable[str] = (), location_codes: Iterable[str] = ()) -> Lookups:
+        wanted = {c for c in customer_codes if c and c not in self.customers}
+        if wanted:
+            found = {o.code: o for o in Organisation.objects.filter(code__in=wanted).select_related("account_branch")}
+            for code in wanted:
+                self.customers[code] = found.get(code)
+        wanted = {c for c in location_codes if c and c not in self.locations}
+        if wanted:
+            found = {
+                code: (is_active, name)
+                for code, is_active, name in Location.objects.filter(code__in=wanted).values_list(
+                    "code", "is_active", "name"
+                )
+            }
+            for code in wanted:
+                self.locations[code] = found.get(code)
+        return self
+
+    def customer(self, code: str) -> Organisation | None:
+        if code not in self.customers:
+            self.preload(customer_codes=[code])
+        return self.customers[code]
+
+    def branch(self, code: str) -> Organisation | None:
+        if code not in self.branches:
+            self.branches[code] = Organisation.objects.filter(code=code).first()
+        return self.branches[code]
+
+    def location(self, code: str) -> tuple[bool, str] | None:
+        """(is_active, name), or None for a code we do not know."""
+        if code not in self.locations:
+            self.preload(location_codes=[code])
+        return self.locations[code]
+
+
+@dataclass
+class CleanOrder:
+    order: dict[str, Any]
+    lines: list[dict[str, Any]]
+    equipment: list[dict[str, Any]]
+
+
+class _Errors:
+    def __init__(self) -> None:
+        self.by_field: dict[str, list[str]] = {}
+
+    def add(self, name: str, message: str) -> None:
+        self.by_field.setdefault(name, []).append(message)
+
+    def __contains__(self, name: str) -> bool:
+        return name in self.by_field
+
+
+def _text(data: Mapping[str, Any], name: str) -> str:
+    value = data.get(name)
+    if value is None:
+        return ""
+    return str(value).strip()
+
+
+def _decimal(raw: Any, name: str, errors: _Errors, *, places: int, required: bool = False) -> Decimal | None:
+    text = "" if raw is None else str(raw).strip().replace(" ", "")
+    if not text:
+        if required:
+            errors.add(name, "This field is required.")
+        return None
+    if "," in text and "." not in text:
+        text = text.replace(",", ".")  # a decimal comma, as many European spreadsheets write it
+    try:
+        value = Decimal(text)
+    except InvalidOperation:
+        errors.add(name, f"{raw} is not a number.")
+        return None
+    if not value.is_finite():
+        errors.add(name, f"{raw} is not a number.")
+        return None
+    if value <= 0:
+        errors.add(name, "Must be greater than zero.")
+        return None
+    if value != value.quantize(Decimal(1).scaleb(-places)) or value >= Decimal(10) ** 9:
+        errors.add(name, f"Use at most {places} decimal places and a value below 1,000,000,000.")
+        return None
+    return value
+
+
+def _integer(raw: Any, name: str, errors: _Errors) -> int | None:
+    text = "" if raw is None else str(raw).strip()
+    if not text:
+        errors.add(name, "This field is required.")
+        return None
+    try:
+        value = Decimal(text)
+    except InvalidOperation:
+        errors.add(name, f"{raw} is not a whole number.")
+        return None
+    if not value.is_finite() or value != value.to_integral_value():
+        errors.add(name, f"{raw} is not a whole number.")
+        return None
+    if value <= 0:
+        errors.add(name, "Must be at least 1.")
+        return None
+    if value > 1_000_000:
+        errors.add(name, "Must be at most 1,000,000.")
+        return None
+    return int(value)
+
+
+def _date(raw: Any, name: str, errors: _Errors, *, required: bool) -> datetime.date | None:
+    if isinstance(raw, datetime.datetime):
+        return raw.date()
+    if isinstance(raw, datetime.date):
+        return raw
+    text = "" if raw is None else str(raw).strip()
+    if not text:
+        if required:
+            errors.add(name, "This field is required.")
+        return None
+    try:
+        return datetime.date.fromisoformat(text[:10])
+    except ValueError:
+        errors.add(name, f"{raw} is not a date: use YYYY-MM-DD, e.g. 2026-12-01.")
+        return None
+
+
+def _choice(raw: str, name: str, errors: _Errors, choices: Iterable[str], example: str) -> str:
+    value = raw.strip()
+    options = list(choices)
+    lowered = {option.lower(): option for option in options}
+    if value.lower() in lowered:
+        return lowered[value.lower()]
+    errors.add(name, f"{raw} is not one of {', '.join(options)} (e.g. {example}).")
+    return ""
+
+
+def _location(code: str, name: str, errors: _Errors, lookups: Lookups) -> str:
+    code = code.replace(" ", "").upper()
+    if not code:
+        return ""
+    problem = identifiers.unlocode_shape_problem(code)
+    if problem:
+        errors.add(name, problem)
+        return ""
+    known = lookups.location(code)
+    if known is None:
+        errors.add(name, f"{code} is not in our UN/LOCODE list. Check the code, or ask an admin to import it.")
+        return ""
+    if not known[0]:
+        errors.add(name, f"{code} is a retired UN/LOCODE; use its replacement.")
+        return ""
+    return code
+
+
+def _customer(data: Mapping[str, Any], scope: Scope, lookups: Lookups, errors: _Errors) -> Organisation | None:
+    code = _text(data, "customer_code").upper()
+    if scope.is_customer:
+        (own_id,) = sorted(scope.organisation_ids)[:1] or (None,)
+        own = next((o for o in lookups.customers.values() if o is not None and o.pk == own_id), None)
+        if own is None:
+            own = Organisation.objects.select_related("account_branch").get(pk=own_id)
+            lookups.customers[own.code] = own
+        if code and code != own.code:
+            errors.add("customer_code", f"You can only place orders for {own.code}.")
+            return None
+        customer: Organisation | None = own
+    elif scope.is_staff:
+        if not code:
+            errors.add("customer_code", "This field is required.")
+            return None
+        customer = lookups.customer(code)
+        if customer is None:
+            errors.add("customer_code", f"There is no customer with code {code}.")
+            return None
+    else:
+        errors.add("customer_code", "Only our staff and customers can place orders.")
+        return None
+    if OrganisationKind.CUSTOMER not in customer.kinds:
+        errors.add("customer_code", f"{customer.code} is not a customer.")
+        return None
+    if not customer.is_active:
+        errors.add("customer_code", f"{customer.code} is inactive and cannot place orders.")
+        return None
+    if not customer.may_place_orders:
+        errors.add("customer_code", f"{customer.code} may not place orders at the moment (e.g. credit hold).")
+        return None
+    return customer
+
+
+def _branch(data: Mapping[str, Any], customer: Organisation | None, scope: Scope, lookups: Lookups, errors: _Errors):
+    code = _text(data, "branch_code").upper()
+    if code:
+        if not scope.is_staff:
+            errors.add("branch_code", "Only our staff choose the handling branch.")
+            return None
+        branch = lookups.branch(code)
+        if branch is None or OrganisationKind.BRANCH not in branch.kinds or not branch.is_active:
+            errors.add("branch_code", f"{code} is not one of our active branches.")
+            return None
+        return branch
+    if customer is not None and customer.account_branch_id:
+        return customer.account_branch
+    if scope.is_staff:
+        for organisation_id in sorted(scope.organisation_ids):
+            branch = next((b for b in lookups.branches.values() if b and b.pk == organisation_id), None)
+            branch = branch or Organisation.objects.filter(pk=organisation_id, kinds__contains=["branch"]).first()
+            if branch is not None:
+                lookups.branches[branch.code] = branch
+                return branch
+    errors.add("branch_code", "Name the branch that handles this order (the customer has no account branch).")
+    return None
+
+
+def _lines(raw_lines: Any, mode: str, order_description: str, errors: _Errors) -> list[dict[str, Any]]:
+    if not isinstance(raw_lines, list | tuple) or not raw_lines:
+        errors.add("lines", "An order needs at least one cargo line.")
+        return []
+    if len(raw_lines) > MAX_LINES:
+        errors.add("lines", f"An order can have at most {MAX_LINES} cargo lines.")
+        return []
+    clean = []
+    for index, raw in enumerate(raw_lines):
+        prefix = f"lines[{index}]."
+        if not isinstance(raw, Mapping):
+            errors.add(f"lines[{index}]", "Each cargo line must be an object with its fields.")
+            continue
+        line = _line(raw, prefix, mode, order_description, errors)
+        line["line_no"] = index + 1
+        clean.append(line)
+    return clean
+
+
+def _line(raw: Mapping[str, Any], prefix: str, mode: str, order_description: str, errors: _Errors) -> dict[str, Any]:
+    line: dict[str, Any] = {
+        "pieces": _integer(raw.get("pieces"), prefix + "pieces", errors),
+        "gross_weight_kg": _decimal(
+            raw.get("gross_weight_kg"), prefix + "gross_weight_kg", errors, places=3, required=True
+        ),
+        "volume_m3": _decimal(raw.get("volume_m3"), prefix + "volume_m3", errors, places=4),
+        "length_cm": _decimal(raw.get("length_cm"), prefix + "length_cm", errors, places=1),
+        "width_cm": _decimal(raw.get("width_cm"), prefix + "width_cm", errors, places=1),
+        "height_cm": _decimal(raw.get("height_cm"), prefix + "height_cm", errors, places=1),
+    }  # fmt: skip
+    description = _text(raw, "description") or order_description
+    if not description:
+        errors.add(prefix + "description", "Describe the goods, e.g. 'Machine parts'.")
+    line["description"] = description[:300]
+
+    package = _text(raw, "package_type")
+    line["package_type"] = PackageType.PACKAGE
+    if package:
+        code = package.upper() if package.upper() in PackageType.values else _PACKAGE_ALIASES.get(package.lower())
+        if code is None:
+            errors.add(
+                prefix + "package_type",
+                f"{package} is not a package type we know, e.g. PX (pallet), CT (carton).",
+            )
+        else:
+            line["package_type"] = code
+
+    hs_code = _text(raw, "hs_code")
+    line["hs_code"] = ""
+    if hs_code:
+        problem = hs_code_problem(hs_code, hs_codes())
+        if problem:
+            errors.add(prefix + "hs_code", problem + ".")
+        else:
+            line["hs_code"] = normalize_hs_code(hs_code)
+
+    container = _text(raw, "container_number")
+    line["container_number"] = ""
+    if container:
+        problem = identifiers.container_number_problem(container)
+        if problem:
+            errors.add(prefix + "container_number", problem)
+        else:
+            line["container_number"] = identifiers.normalize_container_number(container)
+        if mode not in SEA_MODES and mode != Mode.RAIL:
+            errors.add(prefix + "container_number", "Container numbers belong on ocean or rail orders.")
+    container_type = _text(raw, "container_type").upper()
+    line["container_type"] = ""
+    if container_type:
+        problem = identifiers.iso_size_type_problem(container_type)
+        if problem:
+            errors.add(prefix + "container_type", problem)
+        line["container_type"] = container_type
+    seals = raw.get("seal_numbers") or []
+    if isinstance(seals, str):
+        seals = seals.replace(";", ",").split(",")
+    line["seal_numbers"] = [str(s).strip().upper() for s in seals if str(s).strip()][:5]
+
+    awb = _text(raw, "awb_number")
+    line["awb_number"] = ""
+    if awb:
+        problem = identifiers.awb_number_problem(awb)
+        if problem:
+            errors.add(prefix + "awb_number", problem)
+        else:
+            line["awb_number"] = identifiers.normalize_awb_number(awb)
+        if mode != Mode.AIR:
+            errors.add(prefix + "awb_number", "Air waybill numbers belong on air orders.")
+
+    un_number, dg_class, packing_group = (
+        _text(raw, "un_number"),
+        _text(raw, "dg_class"),
+        _text(raw, "packing_group"),
+    )
+    line["un_number"] = line["dg_class"] = line["packing_group"] = ""
+    if un_number:
+        problem = identifiers.un_number_problem(un_number)
+        if problem:
+            errors.add(prefix + "un_number", problem)
+        else:
+            line["un_number"] = un_number.upper().removeprefix("UN").strip()
+        if not dg_class:
+            errors.add(prefix + "dg_class", "Dangerous goods need their class, e.g. 3.")
+    if dg_class:
+        problem = identifiers.dg_class_problem(dg_class)
+        if problem:
+            errors.add(prefix + "dg_class", problem)
+        line["dg_class"] = dg_class
+        if not un_number:
+            errors.add(prefix + "un_number", "A dangerous-goods class needs the UN number too, e.g. 1203.")
+    if packing_group:
+        group = packing_group.upper().replace("PG", "").strip()
+        if group not in PackingGroup.values:
+            errors.add(prefix + "packing_group", f"{packing_group} is not a packing group: use I, II or III.")
+        line["packing_group"] = group
+    return line
+
+
+def _equipment(lines: list[dict[str, Any]], errors: _Errors) -> list[dict[str, Any]]:
+    """One row per container named on the lines (and one per typed but unnumbered line)."""
+    boxes: dict[str, dict[str, Any]] = {}
+    unnumbered = []
+    for index, line in enumerate(lines):
+        number, iso_type, seals = (
+            line["container_number"],
+            line.pop("container_type"),
+            line.pop("seal_numbers"),
+        )
+        if not number and not iso_type:
+            continue
+        if not number:
+            unnumbered.append({"container_number": "", "iso_type": iso_type, "seal_numbers": seals})
+            continue
+        box = boxes.setdefault(number, {"container_number": number, "iso_type": iso_type, "seal_numbers": []})
+        if iso_type and box["iso_type"] and iso_type != box["iso_type"]:
+            errors.add(f"lines[{index}].container_type", f"{number} is already given as a {box['iso_type']}.")
+        box["iso_type"] = box["iso_type"] or iso_type
+        box["seal_numbers"] = sorted({*box["seal_numbers"], *seals})
+    for box in boxes.values():
+        if not box["iso_type"]:
+            box["iso_type"] = "22G1"
+    return [*boxes.values(), *unnumbered]
+
+
+def validate_order(
+    data: Mapping[str, Any], *, scope: Scope, lookups: Lookups | None = None
+) -> tuple[CleanOrder | None, dict[str, list[str]]]:
+    """Check raw order data; return (clean order, {}) or (None, errors by field)."""
+    lookups = lookups or Lookups()
+    errors = _Errors()
+    if not isinstance(data, Mapping):
+        return None, {"non_field_errors": ["Send the order as an object of fields."]}
+    unknown = set(data) - set(ORDER_FIELDS) - {"lines", "submit"}
+    for name in sorted(unknown):
+        errors.add(name, "This field is not part of an order (state and references are set by OMS).")
+    for name in REQUIRED_ORDER_FIELDS:
+        if not _text(data, name):
+            errors.add(name, "This field is required.")
+
+    customer = _customer(data, scope, lookups, errors)
+    branch = _branch(data, customer, scope, lookups, errors)
+    mode = _choice(_text(data, "mode"), "mode", errors, Mode.values, "ocean_fcl") if "mode" not in errors else ""
+    service_level = _text(data, "service_level") or ServiceLevel.STANDARD
+    service_level = _choice(service_level, "service_level", errors, ServiceLevel.values, "standard")
+    incoterm = _text(data, "incoterm").upper()
+    if incoterm:
+        incoterm = _choice(incoterm, "incoterm", errors, Incoterm.values, "FCA")
+        if incoterm in SEA_ONLY_INCOTERMS and mode and mode not in SEA_MODES:
+            errors.add(
+                "incoterm",
+                f"{incoterm} is for sea and inland waterway only; for {Mode(mode).label} use FCA, CPT or CIP.",
+            )
+
+    origin = _location(_text(data, "origin"), "origin", errors, lookups)
+    destination = _location(_text(data, "destination"), "destination", errors, lookups)
+    if origin and origin == destination:
+        errors.add("destination", "Destination must differ from the origin.")
+
+    pickup = _date(data.get("requested_pickup_on"), "requested_pickup_on", errors, required=False)
+    delivery = _date(data.get("requested_delivery_on"), "requested_delivery_on", errors, required=False)
+    if pickup and delivery and delivery < pickup:
+        errors.add("requested_delivery_on", "Delivery cannot be before pickup.")
+
+    declared_value = _decimal(data.get("declared_value"), "declared_value", errors, places=2)
+    currency = _text(data, "currency").upper()
+    if currency:
+        problem = currency_problem(currency)
+        if problem:
+            errors.add("currency", problem)
+    if declared_value is not None and not currency:
+        errors.add("currency", "Give the currency of the declared value, e.g. EUR.")
+    if currency and declared_value is None and "declared_value" not in errors:
+        errors.add("declared_value", "Give the declared value for this currency, or leave both empty.")
+
+    description = _text(data, "description")
+    lines = _lines(data.get("lines"), mode, description, errors)
+    equipment = _equipment(lines, errors)
+    if errors.by_field:
+        return None, errors.by_field
+
+    named_place = _text(data, "named_place")
+    if incoterm and not named_place:
+        # Incoterms need a named place; the lane gives the obvious one.
+        known = lookups.location(origin if incoterm in _ORIGIN_PLACE_TERMS else destination)
+        named_place = known[1] if known else ""
+    order = {
+        "customer": customer,
+        "customer_reference": _text(data, "customer_reference")[:64],
+        "branch": branch,
+        "mode": mode,
+        "service_level": service_level,
+        "incoterm": incoterm,
+        "named_place": named_place[:100],
+        "origin_id": origin,
+        "origin_address": _text(data, "origin_address"),
+        "destination_id": destination,
+        "destination_address": _text(data, "destination_address"),
+        "shipper_name": _text(data, "shipper_name")[:200],
+        "shipper_address": _text(data, "shipper_address"),
+        "consignee_name": _text(data, "consignee_name")[:200],
+        "consignee_address": _text(data, "consignee_address"),
+        "notify_name": _text(data, "notify_name")[:200],
+        "notify_address": _text(data, "notify_address"),
+        "description": description[:300],
+        "requested_pickup_on": pickup,
+        "requested_delivery_on": delivery,
+        "declared_value_amount": declared_value,
+        "declared_value_currency": currency,
+        "special_instructions": _text(data, "special_instructions"),
+        **totals(lines, mode=mode),
+    }
+    return CleanOrder(order=order, lines=lines, equipment=equipment), {}

@@ -1,0 +1,182 @@
+"""Every write to orders: create, update while draft, submit, cancel. Each intake channel calls these.
+
+Effects after commit: `order_created` and `order_status_changed` domain events (orders/events.py).
+History: django-pghistory triggers record every row change; `pghistory.context` adds who and which
+channel, so the audit trail is the same whichever way an order came in.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import pghistory
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from orders import events, lifecycle
+from orders.errors import OrderError, OrderValidationError
+from orders.intake import CleanOrder, Lookups, validate_order
+from orders.models import CargoLine, Equipment, Order, OrderStatus
+from orders.references import issue_references
+from partners.scoping import Scope
+
+
+def search_text_for(order: Mapping[str, Any], lines: list[dict[str, Any]], *, reference: str) -> str:
+    """The words an order is found by: references, customer, parties, lane, goods and equipment."""
+    customer = order["customer"]
+    parts = [
+        reference, order["customer_reference"], customer.code, customer.name, order["shipper_name"],
+        order["consignee_name"], order["notify_name"], order["origin_id"], order["destination_id"],
+        order["description"],
+    ]  # fmt: skip
+    for line in lines:
+        parts += [line["description"], line["container_number"], line["awb_number"], line["hs_code"]]
+    return " ".join(part for part in parts if part)
+
+
+def _history_context(*, by: Any, api_key: Any, channel: str) -> pghistory.context:
+    return pghistory.context(user=getattr(by, "pk", None), api_key=getattr(api_key, "pk", None), channel=channel)
+
+
+def _duplicate_message(customer_code: str, customer_reference: str) -> dict[str, list[str]]:
+    existing = Order.objects.filter(customer__code=customer_code, customer_reference=customer_reference).first()
+    where = f" ({existing.reference})" if existing else ""
+    return {"customer_reference": [f"{customer_code} already has an order with reference {customer_reference}{where}."]}
+
+
+def _write_lines(order: Order, clean: CleanOrder) -> None:
+    CargoLine.objects.bulk_create([CargoLine(order=order, **line) for line in clean.lines])
+    Equipment.objects.bulk_create([Equipment(order=order, **box) for box in clean.equipment])
+
+
+def order_create(
+    *,
+    data: Mapping[str, Any],
+    scope: Scope,
+    channel: str,
+    by: Any = None,
+    api_key: Any = None,
+    submit: bool = False,
+    lookups: Lookups | None = None,
+) -> Order:
+    """Validate raw order data and create the order (as a draft, or submitted). After commit: order_created,
+    and order_status_changed when submitted. Raises OrderValidationError with every error by field."""
+    clean, errors = validate_order(data, scope=scope, lookups=lookups)
+    if clean is None:
+        raise OrderValidationError(errors)
+    values = clean.order
+    (reference,) = issue_references(branch_code=values["branch"].code, year=timezone.localdate().year)
+    with transaction.atomic(), _history_context(by=by, api_key=api_key, channel=channel):
+        try:
+            with transaction.atomic():
+                order = Order.objects.create(
+                    reference=reference,
+                    channel=channel,
+                    created_by=by if getattr(by, "pk", None) else None,
+                    search_text=search_text_for(values, clean.lines, reference=reference),
+                    **values,
+                )
+        except IntegrityError as exc:
+            if "order_customer_reference_unique" in str(exc):
+                raise OrderValidationError(
+                    _duplicate_message(values["customer"].code, values["customer_reference"])
+                ) from exc
+            raise
+        _write_lines(order, clean)
+        order_id = order.pk
+        transaction.on_commit(lambda: events.order_created.send(sender=Order, order_id=order_id, channel=channel))
+        if submit:
+            order = lifecycle.apply(order, "submit", scope=scope, by=by, api_key=api_key, channel=channel)
+    return order
+
+
+def order_update(
+    *, order: Order, data: Mapping[str, Any], scope: Scope, channel: str, by: Any = None, api_key: Any = None
+) -> Order:
+    """Replace a draft order's data and cargo with `data` (the same vocabulary as creation)."""
+    clean, errors = validate_order(data, scope=scope)
+    if clean is None:
+        raise OrderValidationError(errors)
+    with transaction.atomic(), _history_context(by=by, api_key=api_key, channel=channel):
+        locked = Order.objects.select_for_update().get(pk=order.pk)
+        if locked.status != OrderStatus.DRAFT:
+            raise OrderError(
+                f"Only draft orders can be edited; {locked.reference} is {locked.get_status_display().lower()}."
+            )
+        if clean.order["customer"].pk != locked.customer_id:
+            raise OrderValidationError(
+                {"customer_code": ["The customer of an order cannot change; cancel it and create a new one."]}
+            )
+        for name, value in clean.order.items():
+            setattr(locked, name, value)
+        locked.search_text = search_text_for(clean.order, clean.lines, reference=locked.reference)
+        try:
+            with transaction.atomic():
+                locked.save()
+        except IntegrityError as exc:
+            if "order_customer_reference_unique" in str(exc):
+                raise OrderValidationError(
+                    _duplicate_message(locked.customer.code, clean.order["customer_reference"])
+                ) from exc
+            raise
+        locked.lines.all().delete()
+        locked.equipment.all().delete()
+        _write_lines(locked, clean)
+    return locked
+
+
+def order_submit(*, order: Order, scope: Scope, channel: str, by: Any = None, api_key: Any = None) -> Order:
+    """Submit a draft order to operations. After commit: order_status_changed."""
+    with _history_context(by=by, api_key=api_key, channel=channel):
+        return lifecycle.apply(order, "submit", scope=scope, by=by, api_key=api_key, channel=channel)
+
+
+def order_cancel(
+    *, order: Order, scope: Scope, channel: str, reason: str, by: Any = None, api_key: Any = None
+) -> Order:
+    """Cancel an order, with the reason. After commit: order_status_changed."""
+    with _history_context(by=by, api_key=api_key, channel=channel):
+        return lifecycle.apply(order, "cancel", scope=scope, by=by, api_key=api_key, channel=channel, reason=reason)
+
+
+def order_as_data(order: Order) -> dict[str, Any]:
+    """The order in the intake vocabulary: what the edit form starts from and what duplication copies."""
+    lines = []
+    boxes = {box.container_number: box for box in order.equipment.all() if box.container_number}
+    for line in order.lines.all():
+        box = boxes.get(line.container_number)
+        lines.append({
+            "pieces": line.pieces, "package_type": line.package_type, "description": line.description,
+            "gross_weight_kg": line.gross_weight_kg, "volume_m3": line.volume_m3, "hs_code": line.hs_code,
+            "length_cm": line.length_cm, "width_cm": line.width_cm, "height_cm": line.height_cm,
+            "container_number": line.container_number, "container_type": box.iso_type if box else "",
+            "seal_numbers": ", ".join(box.seal_numbers) if box else "", "awb_number": line.awb_number,
+            "un_number": line.un_number, "dg_class": line.dg_class, "packing_group": line.packing_group,
+        })  # fmt: skip
+    return {
+        "customer_code": order.customer.code, "customer_reference": order.customer_reference,
+        "branch_code": order.branch.code, "mode": order.mode, "service_level": order.service_level,
+        "incoterm": order.incoterm, "named_place": order.named_place, "origin": order.origin_id,
+        "origin_address": order.origin_address, "destination": order.destination_id,
+        "destination_address": order.destination_address, "shipper_name": order.shipper_name,
+        "shipper_address": order.shipper_address, "consignee_name": order.consignee_name,
+        "consignee_address": order.consignee_address, "notify_name": order.notify_name,
+        "notify_address": order.notify_address, "description": order.description,
+        "requested_pickup_on": order.requested_pickup_on, "requested_delivery_on": order.requested_delivery_on,
+        "declared_value": order.declared_value_amount, "currency": order.declared_value_currency,
+        "special_instructions": order.special_instructions, "lines": lines,
+    }  # fmt: skip
+
+
+def order_duplicate_data(*, order: Order) -> dict[str, Any]:
+    """A new order's starting data copied from `order`: same parties, lane and cargo; new reference and dates."""
+    data = order_as_data(order)
+    data["customer_reference"] = ""
+    data["requested_pickup_on"] = None
+    data["requested_delivery_on"] = None
+    for line in data["lines"]:
+        line["container_number"] = ""
+        line["awb_number"] = ""
+        line["seal_numbers"] = ""
+    return data
