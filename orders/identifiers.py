@@ -7,7 +7,8 @@ import re
 from stdnum import iso6346
 
 UNLOCODE_RE = re.compile(r"^[A-Z]{2}[A-Z2-9]{3}$")
-ISO_SIZE_TYPE_RE = re.compile(r"^[1-9L][0-9A-Z][A-Z][0-9A-Z]$")
+# size code (length, height/width) + type code (group letter, detail digit), e.g. 22G1, 45G1, L5R1
+ISO_SIZE_TYPE_RE = re.compile(r"^[1-9A-R][0-9C-FL-P][A-Z][0-9]$")
 UN_NUMBER_RE = re.compile(r"^\d{4}$")
 DG_CLASS_RE = re.compile(r"^[1-9](\.[1-6][A-L]?)?$")
 

@@ -279,6 +279,14 @@ def _branch(data: Mapping[str, Any], customer: Organisation | None, scope: Scope
         return branch
     if customer is not None and customer.account_branch_id:
         return customer.account_branch
+    if scope.is_customer:
+        if "" not in lookups.branches:  # cache "the only branch" (None when there are several)
+            branches = list(Organisation.objects.branches().active()[:2])
+            lookups.branches[""] = branches[0] if len(branches) == 1 else None
+        if lookups.branches[""] is not None:
+            return lookups.branches[""]
+        errors.add("branch_code", "Your account has no handling branch yet; please ask your account manager.")
+        return None
     if scope.is_staff:
         for organisation_id in sorted(scope.organisation_ids):
             branch = next((b for b in lookups.branches.values() if b and b.pk == organisation_id), None)
@@ -354,7 +362,7 @@ def _line(raw: Mapping[str, Any], prefix: str, mode: str, order_description: str
             errors.add(prefix + "container_number", problem)
         else:
             line["container_number"] = identifiers.normalize_container_number(container)
-        if mode not in SEA_MODES and mode != Mode.RAIL:
+        if mode and mode not in SEA_MODES and mode != Mode.RAIL:
             errors.add(prefix + "container_number", "Container numbers belong on ocean or rail orders.")
     container_type = _text(raw, "container_type").upper()
     line["container_type"] = ""
@@ -376,7 +384,7 @@ def _line(raw: Mapping[str, Any], prefix: str, mode: str, order_description: str
             errors.add(prefix + "awb_number", problem)
         else:
             line["awb_number"] = identifiers.normalize_awb_number(awb)
-        if mode != Mode.AIR:
+        if mode and mode != Mode.AIR:
             errors.add(prefix + "awb_number", "Air waybill numbers belong on air orders.")
 
     un_number, dg_class, packing_group = (

@@ -29,9 +29,7 @@ def customer_a(db) -> Organisation:
 
 @pytest.fixture
 def customer_b(db) -> Organisation:
-    return OrganisationFactory(
-        code="GLOBEX", name="Globex Retail", kinds=[K.CUSTOMER], default_currency="USD"
-    )
+    return OrganisationFactory(code="GLOBEX", name="Globex Retail", kinds=[K.CUSTOMER], default_currency="USD")
 
 
 @pytest.fixture
@@ -92,3 +90,49 @@ def login(client):
         return client
 
     return _login
+
+
+@pytest.fixture
+def locations(db):
+    """The demo UN/LOCODE set (394 real places)."""
+    from orders.locations import locations_load_demo
+
+    locations_load_demo()
+
+
+@pytest.fixture
+def order_data(customer_a, branch, locations):
+    """A valid raw order in the intake vocabulary; tweak it per test."""
+
+    def make(**overrides):
+        data = {
+            "customer_code": "ACME",
+            "customer_reference": "PO-1001",
+            "branch_code": "HAM",
+            "mode": "ocean_fcl",
+            "incoterm": "FOB",
+            "origin": "CNSHA",
+            "destination": "DEHAM",
+            "shipper_name": "Shanghai Bright Lighting Co.",
+            "consignee_name": "Acme Industrial",
+            "requested_pickup_on": "2026-12-01",
+            "requested_delivery_on": "2027-01-05",
+            "description": "LED lamps",
+            "lines": [
+                {
+                    "pieces": 20,
+                    "package_type": "PX",
+                    "gross_weight_kg": "4200.5",
+                    "volume_m3": "28.4",
+                    "description": "LED lamps",
+                    "hs_code": "9405.42",
+                    "container_number": "CSQU3054383",
+                    "container_type": "45G1",
+                    "seal_numbers": "SEAL123",
+                }
+            ],
+        }
+        data.update(overrides)
+        return data
+
+    return make

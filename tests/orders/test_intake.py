@@ -1,0 +1,293 @@
+"""Every validation rule of the one intake layer, with the message a person sees."""
+
+from decimal import Decimal
+
+import pytest
+
+from orders.intake import Lookups, validate_order
+from orders.models import Location
+from partners.models import Organisation
+from partners.scoping import scope_for_user
+
+
+@pytest.fixture
+def staff_scope(ops_user):
+    return scope_for_user(ops_user)
+
+
+def errors_for(data, scope):
+    clean, errors = validate_order(data, scope=scope)
+    assert (clean is None) == bool(errors)
+    return errors
+
+
+def test_a_valid_order_is_cleaned_into_model_values(order_data, staff_scope):
+    clean, errors = validate_order(order_data(), scope=staff_scope)
+    assert errors == {}
+    assert clean.order["customer"].code == "ACME"
+    assert clean.order["origin_id"] == "CNSHA"
+    assert clean.order["named_place"] == "Shanghai"  # FOB names the port of shipment by default
+    assert clean.lines[0]["hs_code"] == "940542"
+    assert clean.lines[0]["gross_weight_kg"] == Decimal("4200.5")
+    assert clean.equipment == [{"container_number": "CSQU3054383", "iso_type": "45G1", "seal_numbers": ["SEAL123"]}]
+    assert clean.order["pieces_total"] == 20
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "customer_reference",
+        "mode",
+        "incoterm",
+        "origin",
+        "destination",
+        "shipper_name",
+        "consignee_name",
+        "requested_pickup_on",
+    ],
+)
+def test_required_fields(order_data, staff_scope, name):
+    assert errors_for(order_data(**{name: ""}), staff_scope)[name] == ["This field is required."]
+
+
+def test_staff_must_name_the_customer(order_data, staff_scope):
+    assert errors_for(order_data(customer_code=""), staff_scope)["customer_code"] == ["This field is required."]
+
+
+def test_unknown_customer(order_data, staff_scope):
+    assert errors_for(order_data(customer_code="NOPE"), staff_scope)["customer_code"] == [
+        "There is no customer with code NOPE."
+    ]
+
+
+def test_an_organisation_that_is_not_a_customer_cannot_order(order_data, staff_scope, carrier):
+    assert errors_for(order_data(customer_code="NORDTRUCK"), staff_scope)["customer_code"] == [
+        "NORDTRUCK is not a customer."
+    ]
+
+
+def test_inactive_customer(order_data, staff_scope, customer_a):
+    Organisation.objects.filter(pk=customer_a.pk).update(is_active=False)
+    assert "inactive" in errors_for(order_data(), staff_scope)["customer_code"][0]
+
+
+def test_customer_not_allowed_to_order(order_data, staff_scope, customer_a):
+    Organisation.objects.filter(pk=customer_a.pk).update(may_place_orders=False)
+    assert "may not place orders" in errors_for(order_data(), staff_scope)["customer_code"][0]
+
+
+def test_a_customer_user_orders_for_its_own_organisation_implicitly(order_data, customer_a_user, customer_a, branch):
+    customer_a.account_branch = branch
+    customer_a.save()
+    clean, errors = validate_order(order_data(customer_code="", branch_code=""), scope=scope_for_user(customer_a_user))
+    assert errors == {}
+    assert clean.order["customer"].code == "ACME"
+
+
+def test_a_customer_cannot_order_for_another_customer(order_data, customer_a_user, customer_b):
+    errors = errors_for(order_data(customer_code="GLOBEX"), scope_for_user(customer_a_user))
+    assert errors["customer_code"] == ["You can only place orders for ACME."]
+
+
+def test_a_customer_cannot_choose_the_branch(order_data, customer_a_user):
+    errors = errors_for(order_data(customer_code=""), scope_for_user(customer_a_user))
+    assert errors["branch_code"] == ["Only our staff choose the handling branch."]
+
+
+def test_partners_cannot_order(order_data, carrier_user):
+    assert "customer_code" in errors_for(order_data(), scope_for_user(carrier_user))
+
+
+def test_branch_defaults_to_the_customers_account_branch(order_data, staff_scope, customer_a, branch):
+    customer_a.account_branch = branch
+    customer_a.save()
+    clean, _ = validate_order(order_data(branch_code=""), scope=staff_scope)
+    assert clean.order["branch"] == branch
+
+
+def test_unknown_branch(order_data, staff_scope):
+    assert errors_for(order_data(branch_code="XXX"), staff_scope)["branch_code"] == [
+        "XXX is not one of our active branches."
+    ]
+
+
+@pytest.mark.parametrize(
+    ("mode", "incoterm"), [("air", "FOB"), ("road_ftl", "CIF"), ("rail", "FAS"), ("parcel", "CFR")]
+)
+def test_sea_only_incoterms_are_refused_for_other_modes(order_data, staff_scope, mode, incoterm):
+    data = order_data(mode=mode, incoterm=incoterm)
+    data["lines"][0].pop("container_number")
+    data["lines"][0].pop("container_type")
+    message = errors_for(data, staff_scope)["incoterm"][0]
+    assert f"{incoterm} is for sea and inland waterway only" in message
+
+
+@pytest.mark.parametrize("mode", ["ocean_fcl", "ocean_lcl"])
+@pytest.mark.parametrize("incoterm", ["FAS", "FOB", "CFR", "CIF", "FCA", "DAP"])
+def test_every_incoterm_is_allowed_at_sea(order_data, staff_scope, mode, incoterm):
+    assert errors_for(order_data(mode=mode, incoterm=incoterm), staff_scope) == {}
+
+
+def test_unknown_incoterm_and_mode(order_data, staff_scope):
+    errors = errors_for(order_data(incoterm="DDU", mode="teleport"), staff_scope)
+    assert errors["incoterm"][0].startswith("DDU is not one of EXW, FCA")
+    assert errors["mode"][0].startswith("teleport is not one of ocean_fcl")
+
+
+def test_unknown_unlocode(order_data, staff_scope):
+    assert "not in our UN/LOCODE list" in errors_for(order_data(origin="CNZZZ"), staff_scope)["origin"][0]
+
+
+def test_malformed_unlocode(order_data, staff_scope):
+    assert "is not a UN/LOCODE" in errors_for(order_data(destination="HAMBURG"), staff_scope)["destination"][0]
+
+
+def test_printed_unlocode_with_a_space_is_accepted(order_data, staff_scope):
+    assert errors_for(order_data(destination="de ham"), staff_scope) == {}
+
+
+def test_retired_unlocode(order_data, staff_scope):
+    Location.objects.filter(code="DEHAM").update(is_active=False)
+    assert "retired" in errors_for(order_data(), staff_scope)["destination"][0]
+
+
+def test_origin_and_destination_differ(order_data, staff_scope):
+    assert errors_for(order_data(destination="CNSHA"), staff_scope)["destination"] == [
+        "Destination must differ from the origin."
+    ]
+
+
+def test_pickup_before_delivery(order_data, staff_scope):
+    errors = errors_for(order_data(requested_delivery_on="2026-11-30"), staff_scope)
+    assert errors["requested_delivery_on"] == ["Delivery cannot be before pickup."]
+
+
+def test_dates_must_be_iso(order_data, staff_scope):
+    assert (
+        "use YYYY-MM-DD"
+        in errors_for(order_data(requested_pickup_on="01/12/2026"), staff_scope)["requested_pickup_on"][0]
+    )
+
+
+def test_currency_must_be_iso_4217(order_data, staff_scope):
+    errors = errors_for(order_data(declared_value="1000", currency="EURO"), staff_scope)
+    assert errors["currency"] == ["EURO is not an ISO 4217 currency code, e.g. EUR or USD."]
+
+
+def test_declared_value_needs_a_currency_and_vice_versa(order_data, staff_scope):
+    assert "Give the currency" in errors_for(order_data(declared_value="10"), staff_scope)["currency"][0]
+    assert "Give the declared value" in errors_for(order_data(currency="EUR"), staff_scope)["declared_value"][0]
+
+
+def test_declared_value_must_be_positive(order_data, staff_scope):
+    assert errors_for(order_data(declared_value="-5", currency="EUR"), staff_scope)["declared_value"] == [
+        "Must be greater than zero."
+    ]
+
+
+def test_an_order_needs_lines(order_data, staff_scope):
+    assert errors_for(order_data(lines=[]), staff_scope)["lines"] == ["An order needs at least one cargo line."]
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("pieces", "0", "Must be at least 1."),
+        ("pieces", "2.5", "2.5 is not a whole number."),
+        ("pieces", "", "This field is required."),
+        ("gross_weight_kg", "-1", "Must be greater than zero."),
+        ("gross_weight_kg", "heavy", "heavy is not a number."),
+        ("gross_weight_kg", "1.23456", "Use at most 3 decimal places and a value below 1,000,000,000."),
+        ("volume_m3", "0", "Must be greater than zero."),
+        ("length_cm", "-20", "Must be greater than zero."),
+        ("hs_code", "12AB", "HS code must contain only digits, dots and spaces (e.g. 8471.30)."),
+        ("hs_code", "8471", "HS code must be 6, 8 or 10 digits (e.g. 8471.30)."),
+        ("hs_code", "999999", "HS heading 999999 does not exist in HS 2022."),
+        ("package_type", "barrel-ish", "barrel-ish is not a package type we know, e.g. PX (pallet), CT (carton)."),
+        (
+            "container_type",
+            "40HC",
+            "40HC is not an ISO 6346 size-type code, e.g. 22G1 (20' general purpose) or 45G1 (40' high cube).",
+        ),
+        ("packing_group", "IV", "IV is not a packing group: use I, II or III."),
+    ],
+)
+def test_line_field_rules(order_data, staff_scope, field, value, message):
+    data = order_data()
+    data["lines"][0][field] = value
+    assert errors_for(data, staff_scope)[f"lines[0].{field}"] == [message]
+
+
+def test_decimal_comma_is_understood(order_data, staff_scope):
+    data = order_data()
+    data["lines"][0]["gross_weight_kg"] = "4200,5"
+    clean, _ = validate_order(data, scope=staff_scope)
+    assert clean.lines[0]["gross_weight_kg"] == Decimal("4200.5")
+
+
+def test_container_check_digit_on_the_second_line(order_data, staff_scope):
+    data = order_data()
+    data["lines"].append({**data["lines"][0], "container_number": "CSQU3054384"})
+    errors = errors_for(data, staff_scope)
+    assert list(errors) == ["lines[1].container_number"]
+    assert "should be 3" in errors["lines[1].container_number"][0]
+
+
+def test_container_numbers_belong_on_ocean_or_rail(order_data, staff_scope):
+    data = order_data(mode="road_ftl", incoterm="DAP")
+    assert errors_for(data, staff_scope)["lines[0].container_number"] == [
+        "Container numbers belong on ocean or rail orders."
+    ]
+
+
+def test_awb_numbers_are_checked_and_belong_on_air(order_data, staff_scope):
+    data = order_data(mode="air", incoterm="FCA", origin="CNPVG", destination="DEFRA")
+    line = data["lines"][0]
+    del line["container_number"], line["container_type"]
+    line["awb_number"] = "020-12345676"
+    assert "should be 5" in errors_for(data, staff_scope)["lines[0].awb_number"][0]
+    line["awb_number"] = "020-12345675"
+    assert errors_for(data, staff_scope) == {}
+    assert errors_for({**data, "mode": "ocean_lcl"}, staff_scope)["lines[0].awb_number"] == [
+        "Air waybill numbers belong on air orders."
+    ]
+
+
+def test_dangerous_goods_need_un_number_and_class_together(order_data, staff_scope):
+    data = order_data()
+    data["lines"][0]["un_number"] = "1203"
+    assert errors_for(data, staff_scope)["lines[0].dg_class"] == ["Dangerous goods need their class, e.g. 3."]
+    data["lines"][0].update(un_number="", dg_class="3")
+    assert "needs the UN number" in errors_for(data, staff_scope)["lines[0].un_number"][0]
+    data["lines"][0].update(un_number="UN1203", dg_class="3", packing_group="II")
+    clean, _ = validate_order(data, scope=staff_scope)
+    assert (clean.lines[0]["un_number"], clean.lines[0]["packing_group"]) == ("1203", "II")
+
+
+def test_a_container_given_two_types_is_an_error(order_data, staff_scope):
+    data = order_data()
+    data["lines"].append({**data["lines"][0], "container_type": "22G1"})
+    assert "already given as a 45G1" in errors_for(data, staff_scope)["lines[1].container_type"][0]
+
+
+def test_state_and_reference_cannot_be_set(order_data, staff_scope):
+    errors = errors_for(order_data(status="delivered", reference="HAM-26-999999"), staff_scope)
+    assert errors["status"] == ["This field is not part of an order (state and references are set by OMS)."]
+    assert "reference" in errors
+
+
+def test_all_errors_are_reported_at_once(order_data, staff_scope):
+    data = order_data(origin="XXXXX", incoterm="ABC", requested_pickup_on="soon")
+    data["lines"][0]["pieces"] = "-1"
+    assert {"origin", "incoterm", "requested_pickup_on", "lines[0].pieces"} <= set(errors_for(data, staff_scope))
+
+
+def test_lookups_are_batched(order_data, staff_scope, django_assert_max_num_queries):
+    lookups = Lookups().preload(customer_codes=["ACME"], location_codes=["CNSHA", "DEHAM"])
+    lookups.branch("HAM")
+    with django_assert_max_num_queries(0):
+        for n in range(20):
+            _clean, errors = validate_order(
+                order_data(customer_reference=f"PO-{n}"), scope=staff_scope, lookups=lookups
+            )
+            assert errors == {}

@@ -1,0 +1,180 @@
+"""The order services: creation, update while draft, history, duplication, references."""
+
+import datetime
+import re
+from decimal import Decimal
+
+import pghistory.models
+import pytest
+from django.db import connection
+
+from orders import services
+from orders.errors import OrderError, OrderValidationError
+from orders.models import CargoLine, Channel, Equipment, Order, OrderStatus, OrderTransition
+from orders.references import issue_references
+from partners.scoping import scope_for_user
+
+
+@pytest.fixture
+def scope(ops_user):
+    return scope_for_user(ops_user)
+
+
+def create(order_data, scope, ops_user, **kwargs):
+    return services.order_create(data=order_data(**kwargs), scope=scope, by=ops_user, channel=Channel.SCREEN)
+
+
+def test_create_makes_a_draft_with_our_reference_lines_equipment_and_totals(order_data, scope, ops_user):
+    order = create(order_data, scope, ops_user)
+    year = datetime.date.today().year % 100
+    assert re.fullmatch(rf"HAM-{year:02d}-\d{{6}}", order.reference)
+    assert order.status == OrderStatus.DRAFT
+    assert order.created_by == ops_user
+    assert order.channel == Channel.SCREEN
+    assert CargoLine.objects.get(order=order).container_number == "CSQU3054383"
+    assert Equipment.objects.get(order=order).iso_type == "45G1"
+    assert order.gross_weight_kg_total == Decimal("4200.5")
+
+
+def test_create_and_submit(order_data, scope, ops_user, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        order = services.order_create(data=order_data(), scope=scope, by=ops_user, channel=Channel.API, submit=True)
+    assert order.status == OrderStatus.SUBMITTED
+    assert order.submitted_at is not None
+    transition = OrderTransition.objects.get(order=order)
+    assert (transition.source, transition.target, transition.channel, transition.by) == (
+        "draft",
+        "submitted",
+        "api",
+        ops_user,
+    )
+    assert len(callbacks) == 2  # order_created, order_status_changed
+
+
+def test_invalid_data_creates_nothing_and_reports_every_error(order_data, scope, ops_user):
+    with pytest.raises(OrderValidationError) as excinfo:
+        create(order_data, scope, ops_user, origin="XXXXX", mode="boat")
+    assert set(excinfo.value.errors) == {"origin", "mode"}
+    assert not Order.objects.exists()
+
+
+def test_a_customer_reference_is_unique_per_customer(order_data, scope, ops_user, customer_b):
+    first = create(order_data, scope, ops_user)
+    with pytest.raises(OrderValidationError) as excinfo:
+        create(order_data, scope, ops_user)
+    assert excinfo.value.errors["customer_reference"] == [
+        f"ACME already has an order with reference PO-1001 ({first.reference})."
+    ]
+    create(order_data, scope, ops_user, customer_code="GLOBEX")  # the same number at another customer is fine
+
+
+def test_history_records_who_and_which_channel(order_data, scope, ops_user):
+    order = create(order_data, scope, ops_user)
+    event = pghistory.models.Events.objects.tracks(order).order_by("pgh_created_at").first()
+    assert event.pgh_label == "insert"
+    assert event.pgh_context["user"] == ops_user.pk
+    assert event.pgh_context["channel"] == "screen"
+
+
+def test_history_captures_bulk_writes_too(order_data, scope, ops_user):
+    order = create(order_data, scope, ops_user)
+    Order.objects.filter(pk=order.pk).update(special_instructions="Call before delivery")  # a queryset update
+    labels = list(
+        pghistory.models.Events.objects.tracks(order).order_by("pgh_created_at").values_list("pgh_label", flat=True)
+    )
+    assert labels == ["insert", "update"]
+
+
+def test_update_replaces_a_drafts_data_and_lines(order_data, scope, ops_user):
+    order = create(order_data, scope, ops_user)
+    data = order_data(destination="NLRTM")
+    data["lines"] = [{"pieces": 3, "gross_weight_kg": "90", "description": "Spare parts"}]
+    updated = services.order_update(order=order, data=data, scope=scope, by=ops_user, channel=Channel.SCREEN)
+    assert updated.destination_id == "NLRTM"
+    assert list(updated.lines.values_list("description", flat=True)) == ["Spare parts"]
+    assert not updated.equipment.exists()
+    assert updated.pieces_total == 3
+
+
+def test_update_refuses_a_submitted_order(order_data, scope, ops_user):
+    order = services.order_create(data=order_data(), scope=scope, by=ops_user, channel=Channel.SCREEN, submit=True)
+    with pytest.raises(OrderError, match="Only draft orders can be edited"):
+        services.order_update(order=order, data=order_data(), scope=scope, by=ops_user, channel=Channel.SCREEN)
+
+
+def test_update_cannot_move_an_order_to_another_customer(order_data, scope, ops_user, customer_b):
+    order = create(order_data, scope, ops_user)
+    with pytest.raises(OrderValidationError) as excinfo:
+        services.order_update(
+            order=order, data=order_data(customer_code="GLOBEX"), scope=scope, by=ops_user, channel="screen"
+        )
+    assert "cannot change" in excinfo.value.errors["customer_code"][0]
+
+
+def test_cancel_needs_a_reason_and_records_it(order_data, scope, ops_user):
+    order = create(order_data, scope, ops_user)
+    with pytest.raises(OrderError, match="Say why"):
+        services.order_cancel(order=order, scope=scope, by=ops_user, channel=Channel.SCREEN, reason=" ")
+    cancelled = services.order_cancel(order=order, scope=scope, by=ops_user, channel=Channel.SCREEN, reason="Duplicate")
+    assert (cancelled.status, cancelled.cancel_reason) == (OrderStatus.CANCELLED, "Duplicate")
+
+
+def test_duplicate_copies_parties_lane_and_cargo_but_not_identifiers(order_data, scope, ops_user):
+    order = create(order_data, scope, ops_user)
+    data = services.order_duplicate_data(order=order)
+    assert data["customer_reference"] == ""
+    assert data["requested_pickup_on"] is None
+    assert data["origin"] == "CNSHA"
+    assert data["lines"][0]["container_number"] == ""
+    assert data["lines"][0]["description"] == "LED lamps"
+    copy = services.order_create(
+        data={**data, "customer_reference": "PO-1002", "requested_pickup_on": "2026-12-10"},
+        scope=scope,
+        by=ops_user,
+        channel=Channel.SCREEN,
+    )
+    assert copy.reference != order.reference
+
+
+def test_order_as_data_round_trips_through_update(order_data, scope, ops_user):
+    order = create(order_data, scope, ops_user)
+    again = services.order_update(
+        order=order, data=services.order_as_data(order), scope=scope, by=ops_user, channel=Channel.SCREEN
+    )
+    assert services.order_as_data(again) == services.order_as_data(order)
+
+
+def test_search_finds_orders_by_reference_party_and_goods(order_data, scope, ops_user):
+    order = create(order_data, scope, ops_user)
+    create(
+        order_data,
+        scope,
+        ops_user,
+        customer_reference="PO-2",
+        shipper_name="Ningbo Sunpower",
+        description="Solar panels",
+    )
+    for query in (order.reference, "PO-1001", "Bright Lighting", "Shanghai Bright", "ACME PO-1001"):
+        assert list(Order.objects.search(query)) == [order], query
+
+
+def test_references_are_unique_and_increasing_per_branch_and_year(db):
+    first = issue_references(branch_code="HAM", year=2031, count=3)
+    second = issue_references(branch_code="HAM", year=2031)
+    assert len(set(first + second)) == 4
+    assert first == sorted(first)
+    assert second[0] > first[-1]
+    assert issue_references(branch_code="SHA", year=2031)[0] == "SHA-31-000001"
+
+
+def test_reference_sequences_survive_a_rollback_with_a_gap(db):
+    from django.db import transaction
+
+    (before,) = issue_references(branch_code="HAM", year=2032)
+    with transaction.atomic():
+        issue_references(branch_code="HAM", year=2032)
+        transaction.set_rollback(True)
+    (after,) = issue_references(branch_code="HAM", year=2032)
+    assert int(after[-6:]) == int(before[-6:]) + 2  # gap-tolerant: the rolled-back number is not reused
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1")
