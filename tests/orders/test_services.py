@@ -1,12 +1,12 @@
 """The order services: creation, update while draft, history, duplication, references."""
 
-import datetime
 import re
 from decimal import Decimal
 
 import pghistory.models
 import pytest
 from django.db import connection
+from django.utils import timezone
 
 from orders import services
 from orders.errors import OrderError, OrderValidationError
@@ -26,7 +26,7 @@ def create(order_data, scope, ops_user, **kwargs):
 
 def test_create_makes_a_draft_with_our_reference_lines_equipment_and_totals(order_data, scope, ops_user):
     order = create(order_data, scope, ops_user)
-    year = datetime.date.today().year % 100
+    year = timezone.localdate().year % 100
     assert re.fullmatch(rf"HAM-{year:02d}-\d{{6}}", order.reference)
     assert order.status == OrderStatus.DRAFT
     assert order.created_by == ops_user
