@@ -23,9 +23,7 @@ test: $(BIN)/.installed
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	@if [ -z "$$DATABASE_URL" ]; then \
-		export DATABASE_URL=$$($(BIN)/python -m oms.embedded start) || exit 1; \
-		$(BIN)/pytest $(PYTEST_ARGS); status=$$?; \
-		$(BIN)/python -m oms.embedded stop; exit $$status; \
+		$(BIN)/python -m oms.embedded run -- $(BIN)/pytest $(PYTEST_ARGS); \
 	else \
 		$(BIN)/pytest $(PYTEST_ARGS); \
 	fi

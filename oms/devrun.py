@@ -47,10 +47,10 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
-from typing import Any, TextIO
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from oms import embedded
@@ -60,15 +60,17 @@ QUEUES = "default,tracking,documents,billing"
 # Celery's warm shutdown lets running tasks finish; on the filesystem broker even an idle worker
 # takes about 8 s (it polls). After the grace period, or a second Ctrl-C, we kill.
 GRACE_SECONDS = 30.0
+# Mirrors partners/demo.py LOGINS (which needs Django loaded; the launcher does not load it).
 DEMO_LOGINS = [
-    ("admin@oms.example", "administrator: staff screens and the admin console"),
-    ("sales@oms.example", "sales"),
-    ("ops@oms.example", "operations"),
-    ("docs@oms.example", "documentation"),
-    ("finance@oms.example", "finance"),
+    ("admin@oms.example", "admin: staff screens and the admin console"),
+    ("sales@oms.example", "sales, Hamburg branch"),
+    ("ops@oms.example", "operations, Hamburg branch"),
+    ("docs@oms.example", "documentation, Hamburg branch"),
+    ("finance@oms.example", "finance, Hamburg branch"),
+    ("ops.sha@oms.example", "operations, Shanghai branch"),
     ("portal@acme.example", "customer portal, Acme (ACME)"),
     ("portal@globex.example", "customer portal, Globex (GLOBEX)"),
-    ("carrier@oms.example", "carrier partner"),
+    ("carrier@oms.example", "carrier partner (NORDTRUCK)"),
 ]
 
 
@@ -80,8 +82,8 @@ class StopRequested(Exception):
     """SIGINT or SIGTERM asked the launcher to stop."""
 
 
-def say(message: str, stream: TextIO = sys.stderr) -> None:
-    print(f"oms: {message}", file=stream, flush=True)
+def say(message: str) -> None:
+    print(f"oms: {message}", file=sys.stderr, flush=True)
 
 
 # --- Children --------------------------------------------------------------------------------
@@ -100,7 +102,6 @@ def _child_setup() -> None:
 class Child:
     name: str
     proc: subprocess.Popen[bytes]
-    started_at: float = field(default_factory=time.monotonic)
 
     def record(self) -> dict[str, Any]:
         return {"name": self.name, "pid": self.proc.pid, "create_time": _create_time(self.proc.pid)}
@@ -141,7 +142,7 @@ def stop_children(children: Sequence[Child], hurry: Callable[[], bool] = lambda:
         time.sleep(0.1)
     for child in alive:
         if child.proc.poll() is None:
-            say(f"{child.name} did not stop in time; killing it")
+            say(f"killing {child.name}")
         _signal_group(child.proc.pid, signal.SIGKILL)  # also reaps a group left behind by its leader
         with contextlib.suppress(subprocess.TimeoutExpired):
             child.proc.wait(timeout=5)
@@ -197,7 +198,7 @@ def _acquire_launcher_lock() -> None:
         os.close(fd)
         previous = State().load_previous().get("launcher", "?")
         raise LaunchError(
-            f"another `make run` (pid {previous}) is already running from {PROJECT_ROOT}; "
+            f"another `make run` (pid {previous}) is already running with {embedded.var_dir()}; "
             "stop it first (Ctrl-C in its terminal, or `kill <pid>`)."
         ) from None
     os.set_inheritable(fd, False)  # deliberately never closed: the lock lives as long as we do
@@ -338,25 +339,27 @@ def main() -> int:
         _acquire_launcher_lock()  # held until this process exits; never inherited by children
         state = State()
         previous = state.load_previous()
+        # A crashed launcher's embedded PostgreSQL is ours to stop now, even if we fail early.
+        stop_postgres = bool(previous.get("owns_postgres"))
         end_survivors(previous)
         ensure_port_free(port)
 
         env = dict(os.environ)
         env.setdefault("DEBUG", "true")
         env.setdefault("PYTHONUNBUFFERED", "1")
-        env["DJANGO_SETTINGS_MODULE"] = env.get("DJANGO_SETTINGS_MODULE", "oms.settings")
+        env.setdefault("DJANGO_SETTINGS_MODULE", "oms.settings")
         using_embedded_db = not env.get("DATABASE_URL")
         if using_embedded_db:
             was_running = embedded.status().running
             say(f"starting the embedded PostgreSQL ({embedded.pgdata_dir()}) ...")
             env["DATABASE_URL"] = embedded.start()
-            # Ours to stop if we started it, or if the launcher that started it crashed.
-            stop_postgres = not was_running or bool(previous.get("owns_postgres"))
-            state.data["owns_postgres"] = stop_postgres
-            state.save()
+            # Ours to stop if we start it now, or if the launcher that started it crashed.
+            stop_postgres = stop_postgres or not was_running
             say(f"database: {env['DATABASE_URL']}")
         else:
             say(f"database: {_redact(env['DATABASE_URL'])} (from DATABASE_URL)")
+        state.data["owns_postgres"] = stop_postgres
+        state.save()
         if env.get("CELERY_BROKER_URL"):
             say(f"broker: {_redact(env['CELERY_BROKER_URL'])} (from CELERY_BROKER_URL)")
         else:
@@ -368,9 +371,7 @@ def main() -> int:
         beat_pidfile = run_dir() / "celerybeat.pid"
         beat_pidfile.unlink(missing_ok=True)  # survivors are gone (above): any pidfile is stale
         children.append(_spawn("web", _manage("runserver", f"127.0.0.1:{port}", "--noreload"), env))
-        children.append(
-            _spawn("worker", _celery("worker", "-l", "info", "-Q", QUEUES, "--concurrency", "2"), env)
-        )
+        children.append(_spawn("worker", _celery("worker", "-l", "info", "-Q", QUEUES, "--concurrency", "2"), env))
         beat = _celery(
             "beat",
             *("-l", "info"),

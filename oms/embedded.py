@@ -53,6 +53,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
 
 if TYPE_CHECKING:
     import psutil
@@ -95,11 +96,7 @@ def socket_dir() -> Path:
 
 def database_url() -> str:
     """URL of the embedded `oms` database over its unix socket (no TCP port, so no port clashes)."""
-    return f"postgres://{DATABASE_USER}@/{DATABASE_NAME}?host={socket_dir()}"
-
-
-def _libpq_conninfo(dbname: str) -> str:
-    return f"host={socket_dir()} port=5432 user={DATABASE_USER} dbname={dbname} connect_timeout=10"
+    return f"postgres://{DATABASE_USER}@/{DATABASE_NAME}?host={quote(str(socket_dir()), safe='/')}"
 
 
 # --- Celery broker ---------------------------------------------------------------------------
@@ -423,7 +420,9 @@ def _ensure_database() -> None:
     import psycopg
     from psycopg import errors, sql
 
-    with psycopg.connect(_libpq_conninfo("postgres"), autocommit=True) as conn:
+    with psycopg.connect(
+        host=str(socket_dir()), user=DATABASE_USER, dbname="postgres", connect_timeout=10, autocommit=True
+    ) as conn:
         exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [DATABASE_NAME]).fetchone()
         if not exists:
             with contextlib.suppress(errors.DuplicateDatabase):
@@ -500,7 +499,13 @@ def run_with_server(command: list[str]) -> int:
     started it, so `make test` never pulls the database from under a running `make run`."""
     was_running = status().running
     url = start()
-    child = subprocess.Popen(command, env={**os.environ, "DATABASE_URL": url})
+    env = {**os.environ, "DATABASE_URL": url}
+    # Importing the `oms` package (oms/celery.py) set DJANGO_SETTINGS_MODULE=oms.settings in our own
+    # environment; passed on, it would override pytest's `oms.settings_test`. Every OMS entry point
+    # defaults to oms.settings anyway, so dropping that value loses nothing.
+    if env.get("DJANGO_SETTINGS_MODULE") == "oms.settings":
+        del env["DJANGO_SETTINGS_MODULE"]
+    child = subprocess.Popen(command, env=env)
     # Like a shell: Ctrl-C reaches the child through the terminal; we wait for it to finish.
     previous_int = signal.signal(signal.SIGINT, signal.SIG_IGN)
     previous_term = signal.signal(signal.SIGTERM, lambda signum, frame: child.terminate())
