@@ -26,9 +26,7 @@ from partners.scoping import scope_for_request
 def me(request: Request) -> Response:
     scope = scope_for_request(request)
     codes = list(
-        Organisation.objects.filter(pk__in=scope.organisation_ids)
-        .order_by("code")
-        .values_list("code", flat=True)
+        Organisation.objects.filter(pk__in=scope.organisation_ids).order_by("code").values_list("code", flat=True)
     )
     key_name = request.auth.name if isinstance(request.auth, ApiKey) else None
     return Response({"audience": scope.audience.value, "organisations": codes, "key_name": key_name})

@@ -29,9 +29,7 @@ def _check_database() -> str | None:
 
 def _check_broker() -> str | None:
     try:
-        with Connection(
-            settings.CELERY_BROKER_URL, transport_options=settings.CELERY_BROKER_TRANSPORT_OPTIONS
-        ) as conn:
+        with Connection(settings.CELERY_BROKER_URL, transport_options=settings.CELERY_BROKER_TRANSPORT_OPTIONS) as conn:
             conn.ensure_connection(max_retries=1, timeout=2)
     except Exception as exc:
         return f"broker unreachable: {exc.__class__.__name__}"
@@ -48,9 +46,7 @@ def _check_worker() -> str | None:
         return "no worker heartbeat recorded yet"
     age = timezone.now() - latest
     if age > max_age:
-        return (
-            f"last worker heartbeat {int(age.total_seconds())} s ago (limit {int(max_age.total_seconds())} s)"
-        )
+        return f"last worker heartbeat {int(age.total_seconds())} s ago (limit {int(max_age.total_seconds())} s)"
     return None
 
 

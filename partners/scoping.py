@@ -89,15 +89,11 @@ def scope_for_user(user: Any) -> Scope:
             "role", "organisation_id", "organisation__kinds"
         )
     )
-    staff = [
-        (role, org) for role, org, kinds in memberships if role in STAFF_ROLES and INTERNAL_KINDS & set(kinds)
-    ]
+    staff = [(role, org) for role, org, kinds in memberships if role in STAFF_ROLES and INTERNAL_KINDS & set(kinds)]
     if staff:
         return Scope(Audience.STAFF, frozenset(org for _, org in staff), frozenset(role for role, _ in staff))
     customers = [
-        org
-        for role, org, kinds in memberships
-        if role == Role.CUSTOMER and OrganisationKind.CUSTOMER in kinds
+        org for role, org, kinds in memberships if role == Role.CUSTOMER and OrganisationKind.CUSTOMER in kinds
     ]
     if customers:
         return Scope(Audience.CUSTOMER, frozenset(customers), frozenset({Role.CUSTOMER}))

@@ -23,10 +23,7 @@ def organisation_list_for(*, scope: Scope, kind: str = "", query: str = "") -> Q
         organisations = organisations.of_kind(kind)
     if query:
         organisations = organisations.filter(
-            Q(code__iexact=query)
-            | Q(name__icontains=query)
-            | Q(legal_name__icontains=query)
-            | Q(tax_id__iexact=query)
+            Q(code__iexact=query) | Q(name__icontains=query) | Q(legal_name__icontains=query) | Q(tax_id__iexact=query)
         )
     return organisations.select_related("parent").order_by("code")
 
@@ -52,8 +49,6 @@ def organisation_search(*, scope: Scope, query: str, limit: int = 20) -> QuerySe
     return (
         organisations_visible_to(scope=scope)
         .annotate(search=vector)
-        .filter(
-            Q(search=SearchQuery(query, config="simple", search_type="websearch")) | Q(code__iexact=query)
-        )
+        .filter(Q(search=SearchQuery(query, config="simple", search_type="websearch")) | Q(code__iexact=query))
         .order_by("code")[:limit]
     )

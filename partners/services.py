@@ -67,9 +67,7 @@ def membership_revoke(*, membership: Membership) -> None:
     user_groups_sync(user=membership.user)
 
 
-def api_key_create(
-    *, organisation: Organisation, name: str, created_by: User | None = None
-) -> tuple[ApiKey, str]:
+def api_key_create(*, organisation: Organisation, name: str, created_by: User | None = None) -> tuple[ApiKey, str]:
     """Create an API key for the organisation; return it with the raw key, which is never stored."""
     if not organisation.is_active:
         raise PartnersError(f"{organisation.code} is inactive; it cannot get an API key.")

@@ -20,9 +20,7 @@ def organisation_list(request: HttpRequest) -> HttpResponse:
     organisations = selectors.organisation_list_for(scope=scope_for_request(request), kind=kind, query=query)
     page = Paginator(organisations, 50).get_page(request.GET.get("page"))
     context = {"page": page, "kind": kind, "query": query, "kinds": OrganisationKind.choices}
-    template = (
-        "partners/organisation_list.html#results" if request.htmx else "partners/organisation_list.html"
-    )
+    template = "partners/organisation_list.html#results" if request.htmx else "partners/organisation_list.html"
     response = render(request, template, context)
     patch_vary_headers(response, ["HX-Request"])
     return response

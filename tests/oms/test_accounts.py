@@ -22,9 +22,7 @@ def test_staff_log_in_with_email_and_land_on_the_staff_home(client, ops_user):
 
 
 def test_customer_logs_in_and_lands_on_the_portal(client, customer_a_user):
-    response = client.post(
-        reverse("login"), {"username": "alice@acme.test", "password": PASSWORD}, follow=True
-    )
+    response = client.post(reverse("login"), {"username": "alice@acme.test", "password": PASSWORD}, follow=True)
     assert response.redirect_chain[-1][0] == reverse("portal:home")
     assert response.context["portal_organisation"].code == "ACME"
 

@@ -41,9 +41,7 @@ def test_api_key_requests_are_rate_limited_per_key(client, customer_a, monkeypat
     cache.clear()
     _key, raw_key = services.api_key_create(organisation=customer_a, name="ERP")
     _other, other_key = services.api_key_create(organisation=customer_a, name="Shop")
-    statuses = [
-        client.get(reverse("api-me"), HTTP_AUTHORIZATION=f"Bearer {raw_key}").status_code for _ in range(4)
-    ]
+    statuses = [client.get(reverse("api-me"), HTTP_AUTHORIZATION=f"Bearer {raw_key}").status_code for _ in range(4)]
     assert statuses == [200, 200, 200, 429]
     assert client.get(reverse("api-me"), HTTP_AUTHORIZATION=f"Bearer {other_key}").status_code == 200
     cache.clear()

@@ -89,9 +89,7 @@ def test_utf8_with_bom_is_read():
 
 
 def test_utf8_and_cp1252_lines_may_be_mixed():
-    data = DUSSELDORF.encode("utf-8") + ',"DE","MUC","München","Munchen","BY","AI","-2345---",,,,\r\n'.encode(
-        "cp1252"
-    )
+    data = DUSSELDORF.encode("utf-8") + ',"DE","MUC","München","Munchen","BY","AI","-2345---",,,,\r\n'.encode("cp1252")
     names = [row.name for row in parse_unlocode_csv(io.BytesIO(data))]
     assert names == ["Düsseldorf", "München"]
 
@@ -193,9 +191,7 @@ def test_coordinates_become_decimal_degrees_with_four_places(text, latitude, lon
     assert str(parse_coordinates(text)[0]) == latitude
 
 
-@pytest.mark.parametrize(
-    "text", ["5360N 00959E", "9100N 00000E", "0000N 18100E", "5333N00959E", "5333X 00959E", ""]
-)
+@pytest.mark.parametrize("text", ["5360N 00959E", "9100N 00000E", "0000N 18100E", "5333N00959E", "5333X 00959E", ""])
 def test_bad_coordinates_are_rejected(text):
     with pytest.raises(ValueError, match="coordinates"):
         parse_coordinates(text)

@@ -62,9 +62,7 @@ def test_api_keys_carry_their_organisations_scope(request, organisation_fixture,
     assert scope.organisation_ids == {organisation.pk}
 
 
-def test_owns_is_true_for_staff_and_for_the_own_organisation_only(
-    ops_user, customer_a_user, customer_a, customer_b
-):
+def test_owns_is_true_for_staff_and_for_the_own_organisation_only(ops_user, customer_a_user, customer_a, customer_b):
     assert scope_for_user(ops_user).owns(customer_b.pk)
     customer_scope = scope_for_user(customer_a_user)
     assert customer_scope.owns(customer_a.pk)
