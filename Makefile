@@ -4,6 +4,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 PORT ?= 8000
+PYTEST_ARGS ?= -n 2
 
 .PHONY: run test lint format typecheck bench e2e lock clean-venv
 

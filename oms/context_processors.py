@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.http import HttpRequest
+from django.utils.functional import SimpleLazyObject
 
 from oms.navigation import nav_items_for
 from partners.models import Organisation
@@ -14,9 +15,9 @@ def navigation(request: HttpRequest) -> dict[str, object]:
     if user is None or not user.is_authenticated:
         return {"nav_items": [], "is_staff_user": False, "portal_organisation": None}
     scope = scope_for_request(request)
-    organisation = None
-    if scope.organisation_ids:
-        organisation = Organisation.objects.filter(pk__in=scope.organisation_ids).order_by("pk").first()
+    ids = sorted(scope.organisation_ids)
+    # Lazy: htmx fragments and pages that never show the organisation don't pay for the query.
+    organisation = SimpleLazyObject(lambda: Organisation.objects.filter(pk__in=ids).order_by("pk").first())
     return {
         "nav_items": nav_items_for(request, scope),
         "is_staff_user": scope.is_staff,

@@ -8,6 +8,7 @@ from django.http import HttpRequest
 from django.urls import reverse
 
 from partners.scoping import Scope
+from workflows.selectors import nav_counts
 
 
 @dataclass(frozen=True)
@@ -16,24 +17,36 @@ class NavEntry:
     url_name: str
     icon: str
     roles: tuple[str, ...] = ()  # empty: every staff role
+    count: str = ""  # key of a badge count from workflows.selectors.nav_counts ("tasks", "notifications")
 
 
 STAFF_NAV = (
     NavEntry("Home", "home", "speedometer2"),
+    NavEntry("Orders", "orders:list", "box-seam"),
+    NavEntry("Imports", "imports:list", "upload"),
+    NavEntry("Planning", "tracking:index", "diagram-3"),
+    NavEntry("Schedule", "tracking:schedule", "calendar-week"),
     NavEntry("Organisations", "partners:organisation_list", "buildings"),
+    NavEntry("My tasks", "workflows:my_tasks", "check2-square", count="tasks"),
+    NavEntry("Notifications", "workflows:notifications", "bell", count="notifications"),
 )
 PORTAL_NAV = (NavEntry("Overview", "portal:home", "house"),)
 
 
 def nav_items_for(request: HttpRequest, scope: Scope) -> list[dict[str, object]]:
     entries = STAFF_NAV if scope.is_staff and not request.path.startswith("/portal/") else PORTAL_NAV
+    # One query for every badge, and none when the entries shown have no badge (the portal).
+    counts = nav_counts(user=request.user) if any(entry.count for entry in entries) else {}
     items = []
     for entry in entries:
         if entry.roles and not scope.has_role(*entry.roles):
             continue
         url = reverse(entry.url_name)
-        active = (
-            request.path == url if url == "/" or url.endswith("/portal/") else request.path.startswith(url)
-        )
-        items.append({"label": entry.label, "url": url, "icon": entry.icon, "active": active, "count": None})
+        active = request.path == url if url == "/" or url.endswith("/portal/") else request.path.startswith(url)
+        count = counts.get(entry.count) if entry.count else None
+        items.append({"label": entry.label, "url": url, "icon": entry.icon, "active": active, "count": count})
+    # Nested URLs (/tasks/ and /tasks/notifications/): only the most specific entry is the active one.
+    deepest = max((len(str(item["url"])) for item in items if item["active"]), default=0)
+    for item in items:
+        item["active"] = item["active"] and len(str(item["url"])) == deepest
     return items

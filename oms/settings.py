@@ -43,6 +43,7 @@ INSTALLED_APPS = [
     "django_htmx",
     "rest_framework",
     "drf_spectacular",
+    "drf_spectacular_sidecar",  # Swagger UI served from our static files, no CDN (/api/docs/)
     "django_celery_beat",
     "import_export",
     "pgtrigger",
@@ -188,30 +189,83 @@ CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_BEAT_SCHEDULE = {
     "record-worker-heartbeat": {"task": "oms.tasks.record_worker_heartbeat", "schedule": 30.0},
     "purge-expired-sessions": {"task": "oms.tasks.purge_expired_sessions", "schedule": crontab(minute=17)},
+    "workflows-process-pending-transitions": {"task": "workflows.tasks.process_pending_transitions", "schedule": 60.0},
+    "workflows-open-scheduled-tasks": {"task": "workflows.tasks.open_scheduled_tasks", "schedule": 60.0},
+    "workflows-escalate-overdue-tasks": {"task": "workflows.tasks.escalate_overdue_tasks", "schedule": 300.0},
+    "reap-idempotency-keys": {"task": "partners.tasks.delete_expired_idempotency_keys", "schedule": crontab(minute=41)},
+    # Tracking events (tracking/ingest): poll what is due, follow shipments, move the demo carrier.
+    "tracking-poll-due-subscriptions": {
+        "task": "tracking.ingest.tasks.poll_due_subscriptions",
+        "schedule": 60.0,
+        "options": {"queue": "tracking"},
+    },
+    "tracking-sync-subscriptions": {
+        "task": "tracking.ingest.tasks.sync_tracking_subscriptions",
+        "schedule": 300.0,
+        "options": {"queue": "tracking"},
+    },
+    "tracking-simulated-carrier": {
+        "task": "tracking.ingest.tasks.advance_simulated_carrier",
+        "schedule": 30.0,
+        "options": {"queue": "tracking"},
+    },
+    "tracking-catch-up-orders": {
+        "task": "tracking.ingest.tasks.catch_up_orders",
+        "schedule": 300.0,
+        "options": {"queue": "tracking"},
+    },
 }
+# Task modules outside an app's tasks.py (autodiscovery finds only <app>.tasks).
+CELERY_IMPORTS = ("tracking.ingest.tasks",)
 OMS_WORKER_HEARTBEAT_MAX_AGE = 120  # seconds; /readyz fails when the last heartbeat is older
 
 # --- API ------------------------------------------------------------------------------------
+# The throttle (partners.auth.ApiKeyRateThrottle, OMS_API_RATE per key, default 600/min) counts in
+# the default cache. It must be a cache every gunicorn worker and web host shares: with LocMemCache
+# each worker process would count for itself and a key would get N workers times its rate. See Caches.
+# DRF says throttling is no security control; it keeps one noisy integration from starving the rest.
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "partners.auth.ApiKeyAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "oms.api_errors.ApiAutoSchema",
     "DEFAULT_THROTTLE_CLASSES": ["partners.auth.ApiKeyRateThrottle"],
     "DEFAULT_THROTTLE_RATES": {"api_key": env.str("OMS_API_RATE", default="600/min")},
+    "EXCEPTION_HANDLER": "oms.api_errors.api_exception_handler",  # one error shape for every API error
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "OMS API",
-    "DESCRIPTION": "Order intake, tracking and visibility for OMS. "
-    "Authenticate with `Authorization: Bearer <api key>`.",
+    "DESCRIPTION": (
+        "Order intake, tracking and visibility for OMS. Authenticate with `Authorization: Bearer <api key>`; "
+        "a customer's key sees and creates only its own organisation's orders.\n\n"
+        "Orders use the same vocabulary as the bulk upload template. POSTs accept an `Idempotency-Key` header "
+        '(kept 24 hours). Every error has one shape, `{"error": {"code", "message", "fields"}}` '
+        "(schema `ApiError`), and each API key may make OMS_API_RATE requests (default 600 a minute); "
+        "beyond it the answer is 429 with Retry-After."
+    ),
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    "SCHEMA_PATH_PREFIX": r"/api/v[0-9]+",  # tags and operation ids from what follows: "orders", "me"
+    "COMPONENT_SPLIT_REQUEST": True,  # separate request and response components (OrderInput vs Order)
+    # Several serializers have a "mode" field with different choices; name the transport modes' enum.
+    "ENUM_NAME_OVERRIDES": {"TransportModeEnum": "orders.models.Mode"},
+    # Swagger UI from the drf-spectacular-sidecar wheel through our static files: no CDN, and no
+    # validator badge calling out to validator.swagger.io.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "SWAGGER_UI_SETTINGS": {"deepLinking": True, "persistAuthorization": True, "validatorUrl": None},
 }
 
 # --- Caches ---------------------------------------------------------------------------------
-CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+# Shared by every web process and host, because the API rate limit counts in it (see API above). The
+# default is a table in our PostgreSQL (`oms_cache`, made by the partners migrations), which needs no
+# other service and costs a few indexed queries per API request. CACHE_URL=redis://host:6379/1 moves it
+# to Redis; give it a database of its own, never the Celery broker's: cache.clear() empties the whole
+# Redis database.
+CACHES = {"default": env.cache_url("CACHE_URL", default="dbcache://oms_cache")}
 
 # --- OMS ------------------------------------------------------------------------------------
 OMS_BASE_CURRENCY = env.str("OMS_BASE_CURRENCY", default="EUR")
@@ -225,3 +279,20 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
     "loggers": {"django.db.backends": {"level": "WARNING"}},
 }
+
+# --- Bulk intake: order files and webhooks (orders/imports, orders/webhooks) -----------------
+# django-import-export serves templates, formats and admin export; RELIABILITY §0.1–0.2: imports in the
+# admin need the model's "add" permission, exports "view"; its formula flag only strips "=", so it stays
+# off and orders.resources.SAFE_FORMATS escape per OWASP ASVS 1.2.10.
+IMPORT_EXPORT_IMPORT_PERMISSION_CODE = "add"
+IMPORT_EXPORT_EXPORT_PERMISSION_CODE = "view"
+IMPORT_EXPORT_ESCAPE_FORMULAE_ON_EXPORT = False
+IMPORT_EXPORT_ESCAPE_ILLEGAL_CHARS_ON_EXPORT = True
+IMPORT_EXPORT_IMPORT_IGNORE_BLANK_LINES = True
+OMS_IMPORT_MAX_BYTES = env.int("OMS_IMPORT_MAX_BYTES", default=20 * 1024 * 1024)
+OMS_IMPORT_MAX_ROWS = env.int("OMS_IMPORT_MAX_ROWS", default=200_000)
+OMS_IMPORT_MAX_XLSX_UNPACKED_BYTES = env.int("OMS_IMPORT_MAX_XLSX_UNPACKED_BYTES", default=300 * 1024 * 1024)
+OMS_IMPORT_INLINE_MAX_BYTES = env.int("OMS_IMPORT_INLINE_MAX_BYTES", default=256 * 1024)  # larger: Celery
+OMS_IMPORT_MAX_STORED_ERRORS = env.int("OMS_IMPORT_MAX_STORED_ERRORS", default=10_000)
+OMS_WEBHOOK_MAX_BYTES = env.int("OMS_WEBHOOK_MAX_BYTES", default=1024 * 1024)
+OMS_WEBHOOK_TOLERANCE_SECONDS = 300

@@ -3,7 +3,7 @@
 from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path
-from drf_spectacular.views import SpectacularAPIView
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from oms import api, health, views
 
@@ -16,12 +16,16 @@ urlpatterns = [
     path("search/", views.search, name="search"),
     path("organisations/", include("partners.urls")),
     path("orders/", include("orders.urls")),
+    path("tasks/", include("workflows.urls")),
     path("imports/", include("orders.urls_imports")),
+    path("planning/", include("tracking.urls")),
+    path("tracking/", include("tracking.ingest.urls")),
     path("portal/", include("portal.urls")),
     path("accounts/", include("django.contrib.auth.urls")),
     path("api/v1/me/", api.me, name="api-me"),
     path("api/v1/", include("oms.api_urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("admin/", admin.site.urls),
     path("healthz", health.healthz, name="healthz"),
     path("readyz", health.readyz, name="readyz"),

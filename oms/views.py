@@ -4,6 +4,7 @@ from django.db.models import Count, Q
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 
+from orders.models import Mode, Order, OrderStatus
 from partners import selectors as partner_selectors
 from partners.models import Organisation, OrganisationKind
 from partners.permissions import staff_required
@@ -21,6 +22,7 @@ def home(request: HttpRequest) -> HttpResponse:
 
 @staff_required
 def staff_home(request: HttpRequest) -> HttpResponse:
+    """The day's overview: orders by state and mode, the newest orders, organisations and branches."""
     scope = scope_for_request(request)
     counts = Organisation.objects.filter(is_active=True).aggregate(
         **{kind: Count("pk", filter=Q(kinds__contains=[kind])) for kind in OrganisationKind.values}
@@ -28,7 +30,18 @@ def staff_home(request: HttpRequest) -> HttpResponse:
     kinds = [(value, label, counts[value]) for value, label in OrganisationKind.choices]
     branches = Organisation.objects.branches().active().order_by("code")
     my_organisations = Organisation.objects.filter(pk__in=scope.organisation_ids).order_by("code")
-    context = {"kinds": kinds, "branches": branches, "my_organisations": my_organisations, "scope": scope}
+    orders = scope.restrict(Order.objects.all(), customer="customer_id")
+    by_status = dict(orders.values_list("status").annotate(n=Count("pk")).order_by())
+    by_mode = dict(orders.open().values_list("mode").annotate(n=Count("pk")).order_by())
+    context = {
+        "kinds": kinds,
+        "branches": branches,
+        "my_organisations": my_organisations,
+        "scope": scope,
+        "status_counts": [(value, label, by_status.get(value, 0)) for value, label in OrderStatus.choices],
+        "mode_counts": [(value, label, by_mode.get(value, 0)) for value, label in Mode.choices],
+        "recent_orders": orders.select_related("customer", "origin", "destination").order_by("-created_at", "-id")[:10],
+    }
     return render(request, "oms/home.html", context)
 
 

@@ -25,8 +25,8 @@ def container_number_problem(value: str) -> str | None:
             f"{value} is not a container number: it needs 4 letters (owner code ending in U, J or Z) "
             "and 7 digits, e.g. CSQU3054383."
         )
-    if not iso6346.is_valid(number):
-        expected = iso6346.calc_check_digit(number[:10])
+    expected = iso6346.calc_check_digit(number[:10])
+    if number[10] != expected:
         return f"{number} fails the ISO 6346 check digit: the last digit should be {expected}. Check for a typo."
     return None
 

@@ -60,11 +60,23 @@ _PACKAGE_ALIASES = {label.lower(): value for value, label in PackageType.choices
 }  # fmt: skip
 
 
+# Choice lists, built once: TextChoices.values rebuilds its list on every access, and a 100,000-row
+# import asks for them several times per row.
+_MODES, _SERVICE_LEVELS, _INCOTERMS = tuple(Mode.values), tuple(ServiceLevel.values), tuple(Incoterm.values)
+_PACKAGE_CODES, _PACKING_GROUPS = frozenset(PackageType.values), frozenset(PackingGroup.values)
+
+
 @cache
 def hs_codes() -> dict[str, str]:
     return load_hs_codes()
 
 
+@cache
+def _lowered(choices: tuple[str, ...]) -> dict[str, str]:
+    return {option.lower(): option for option in choices}
+
+
+@cache
 def currency_problem(code: str) -> str | None:
     if len(code) != 3 or not code.isalpha() or pycountry.currencies.get(alpha_3=code) is None:
         return f"{code} is not an ISO 4217 currency code, e.g. EUR or USD."
@@ -136,7 +148,7 @@ def _text(data: Mapping[str, Any], name: str) -> str:
     value = data.get(name)
     if value is None:
         return ""
-    return str(value).strip()
+    return value.strip() if type(value) is str else str(value).strip()
 
 
 def _decimal(raw: Any, name: str, errors: _Errors, *, places: int, required: bool = False) -> Decimal | None:
@@ -203,13 +215,11 @@ def _date(raw: Any, name: str, errors: _Errors, *, required: bool) -> datetime.d
         return None
 
 
-def _choice(raw: str, name: str, errors: _Errors, choices: Iterable[str], example: str) -> str:
-    value = raw.strip()
-    options = list(choices)
-    lowered = {option.lower(): option for option in options}
-    if value.lower() in lowered:
-        return lowered[value.lower()]
-    errors.add(name, f"{raw} is not one of {', '.join(options)} (e.g. {example}).")
+def _choice(raw: str, name: str, errors: _Errors, choices: tuple[str, ...], example: str) -> str:
+    found = _lowered(choices).get(raw.strip().lower())
+    if found is not None:
+        return found
+    errors.add(name, f"{raw} is not one of {', '.join(choices)} (e.g. {example}).")
     return ""
 
 
@@ -336,7 +346,7 @@ def _line(raw: Mapping[str, Any], prefix: str, mode: str, order_description: str
     package = _text(raw, "package_type")
     line["package_type"] = PackageType.PACKAGE
     if package:
-        code = package.upper() if package.upper() in PackageType.values else _PACKAGE_ALIASES.get(package.lower())
+        code = package.upper() if package.upper() in _PACKAGE_CODES else _PACKAGE_ALIASES.get(package.lower())
         if code is None:
             errors.add(
                 prefix + "package_type",
@@ -410,7 +420,7 @@ def _line(raw: Mapping[str, Any], prefix: str, mode: str, order_description: str
             errors.add(prefix + "un_number", "A dangerous-goods class needs the UN number too, e.g. 1203.")
     if packing_group:
         group = packing_group.upper().replace("PG", "").strip()
-        if group not in PackingGroup.values:
+        if group not in _PACKING_GROUPS:
             errors.add(prefix + "packing_group", f"{packing_group} is not a packing group: use I, II or III.")
         line["packing_group"] = group
     return line
@@ -442,6 +452,19 @@ def _equipment(lines: list[dict[str, Any]], errors: _Errors) -> list[dict[str, A
     return [*boxes.values(), *unnumbered]
 
 
+def _refuse_control_characters(data: Mapping[str, Any], errors: _Errors) -> None:
+    """NUL cannot be stored by PostgreSQL; it only ever arrives by mistake or malice."""
+    fields = [(name, value) for name, value in data.items() if name != "lines"]
+    raw_lines = data.get("lines")
+    if isinstance(raw_lines, list | tuple):
+        for index, line in enumerate(raw_lines):
+            if isinstance(line, Mapping):
+                fields += [(f"lines[{index}].{name}", value) for name, value in line.items()]
+    for name, value in fields:
+        if isinstance(value, str) and "\x00" in value:
+            errors.add(name, "Contains a NUL character; remove it.")
+
+
 def validate_order(
     data: Mapping[str, Any], *, scope: Scope, lookups: Lookups | None = None
 ) -> tuple[CleanOrder | None, dict[str, list[str]]]:
@@ -450,6 +473,7 @@ def validate_order(
     errors = _Errors()
     if not isinstance(data, Mapping):
         return None, {"non_field_errors": ["Send the order as an object of fields."]}
+    _refuse_control_characters(data, errors)
     unknown = set(data) - set(ORDER_FIELDS) - {"lines", "submit"}
     for name in sorted(unknown):
         errors.add(name, "This field is not part of an order (state and references are set by OMS).")
@@ -459,12 +483,12 @@ def validate_order(
 
     customer = _customer(data, scope, lookups, errors)
     branch = _branch(data, customer, scope, lookups, errors)
-    mode = _choice(_text(data, "mode"), "mode", errors, Mode.values, "ocean_fcl") if "mode" not in errors else ""
+    mode = _choice(_text(data, "mode"), "mode", errors, _MODES, "ocean_fcl") if "mode" not in errors else ""
     service_level = _text(data, "service_level") or ServiceLevel.STANDARD
-    service_level = _choice(service_level, "service_level", errors, ServiceLevel.values, "standard")
+    service_level = _choice(service_level, "service_level", errors, _SERVICE_LEVELS, "standard")
     incoterm = _text(data, "incoterm").upper()
     if incoterm:
-        incoterm = _choice(incoterm, "incoterm", errors, Incoterm.values, "FCA")
+        incoterm = _choice(incoterm, "incoterm", errors, _INCOTERMS, "FCA")
         if incoterm in SEA_ONLY_INCOTERMS and mode and mode not in SEA_MODES:
             errors.add(
                 "incoterm",

@@ -1,12 +1,21 @@
 """The order lifecycle: which transitions exist, who may take them, and the one function that applies them.
 
+    draft → submitted → confirmed → planned → in_transit → arrived → delivered → completed → invoiced → closed
+    hold: any live state (submitted … completed) → on_hold;  release: on_hold → the state it was held in
+    cancel: draft, submitted, confirmed, planned (or on_hold when held in one of those) → cancelled
+
+`TRANSITIONS` is the table: for each transition its label, the staff roles that may take it ("admin" may
+take all), whether a customer may take it on their own order and from which states, and whether a reason
+is required. The model methods on `Order` say which state each one leaves from and goes to.
+
 `apply()` locks the order row, checks that the state the caller saw is still the state in the database,
 asks `can_proceed` and every registered guard, runs the transition, saves, writes an OrderTransition row
 and sends `order_status_changed` after commit. Two people acting on the same order at once: one wins,
 the other gets ConcurrentChange ("the order changed meanwhile") and none of their side effects happen.
 
 Higher apps add conditions without `orders` importing them: `register_guard("complete", fn)` where
-`fn(order) -> str | None` returns the reason the transition is blocked.
+`fn(order) -> str | None` returns the reason the transition is blocked (e.g. workflows: "2 tasks must be
+done first"; later documents: "no proof of delivery yet", tracking: "no confirmed carrier booking").
 """
 
 from __future__ import annotations
@@ -29,32 +38,87 @@ from partners.scoping import Scope
 
 Guard = Callable[[Order], str | None]
 
+S = OrderStatus
+
 
 @dataclass(frozen=True)
 class TransitionSpec:
     name: str
     label: str
+    done: str  # past participle for messages: "A draft order cannot be <done>."
     roles: frozenset[str]  # staff roles that may take it ("admin" may take all)
-    customer_may: bool
     button: str  # bootstrap variant for the button
+    description: str
+    customer_sources: frozenset[str] = frozenset()  # states from which a customer may take it on their own order
     needs_reason: bool = False
+    condition_message: str = ""  # why the model's transition condition failed, when it has one
 
+
+_MOVERS = frozenset({Role.OPERATIONS})
+_ANY_STAFF = frozenset({Role.SALES, Role.OPERATIONS, Role.DOCUMENTATION, Role.FINANCE})
 
 TRANSITIONS: dict[str, TransitionSpec] = {
     "submit": TransitionSpec(
-        "submit", "Submit", frozenset({Role.SALES, Role.OPERATIONS}), customer_may=True, button="primary"
+        "submit", "Submit", "submitted", frozenset({Role.SALES, Role.OPERATIONS}), "primary",
+        "Hand a draft to operations.", customer_sources=frozenset({S.DRAFT}),
+    ),
+    "confirm": TransitionSpec(
+        "confirm", "Confirm", "confirmed", frozenset({Role.SALES, Role.OPERATIONS}), "primary",
+        "Accept the order on the agreed terms.",
+    ),
+    "plan": TransitionSpec(
+        "plan", "Mark planned", "planned", _MOVERS, "primary",
+        "Routing and carrier booking are settled.",
+    ),
+    "depart": TransitionSpec(
+        "depart", "Mark departed", "marked departed", _MOVERS, "primary",
+        "The goods were picked up or left origin.",
+    ),
+    "arrive": TransitionSpec(
+        "arrive", "Mark arrived", "marked arrived", _MOVERS, "primary",
+        "The goods reached the destination terminal or hub.",
+    ),
+    "deliver": TransitionSpec(
+        "deliver", "Mark delivered", "marked delivered", _MOVERS, "primary",
+        "The consignee received the goods.",
+    ),
+    "complete": TransitionSpec(
+        "complete", "Complete", "completed", _MOVERS, "primary",
+        "Operations are finished; the order is ready to bill.",
+    ),
+    "invoice": TransitionSpec(
+        "invoice", "Mark invoiced", "invoiced", frozenset({Role.FINANCE}), "primary",
+        "The customer has been invoiced.",
+    ),
+    "close": TransitionSpec(
+        "close", "Close", "closed", frozenset({Role.FINANCE}), "outline-secondary",
+        "Nothing is left to do or collect.",
+    ),
+    "hold": TransitionSpec(
+        "hold", "Put on hold", "put on hold", _ANY_STAFF, "outline-warning",
+        "Stop work until someone releases it (credit, customs, missing documents).", needs_reason=True,
+    ),
+    "release": TransitionSpec(
+        "release", "Release hold", "released", _ANY_STAFF, "outline-primary",
+        "Resume work where the order was when it was held.",
     ),
     "cancel": TransitionSpec(
-        "cancel", "Cancel order", frozenset({Role.SALES, Role.OPERATIONS}), customer_may=True,
-        button="outline-danger", needs_reason=True,
+        "cancel", "Cancel order", "cancelled", frozenset({Role.SALES, Role.OPERATIONS}), "outline-danger",
+        "Stop the order before the goods move.", customer_sources=frozenset({S.DRAFT, S.SUBMITTED}),
+        needs_reason=True, condition_message="An order held after it was planned cannot be cancelled.",
     ),
 }  # fmt: skip
+
+# Fields a transition may change; apply() saves exactly these.
+_LIFECYCLE_FIELDS = ("status", "status_before_hold", "submitted_at", "cancelled_at", "cancel_reason", "updated_at")
 
 _guards: dict[str, list[Guard]] = defaultdict(list)
 
 
 def register_guard(transition: str, guard: Guard) -> None:
     """Let another app veto a transition; `guard(order)` returns the reason, or None to allow."""
+    if transition not in TRANSITIONS:
+        raise ValueError(f"There is no transition called {transition}.")
     if guard not in _guards[transition]:
         _guards[transition].append(guard)
 
@@ -62,28 +126,31 @@ def register_guard(transition: str, guard: Guard) -> None:
 def _permission_problem(spec: TransitionSpec, order: Order, scope: Scope) -> str | None:
     if scope.is_staff:
         return None if scope.has_role(*spec.roles) else f"Your role may not {spec.label.lower()} orders."
-    if scope.is_customer and spec.customer_may and scope.owns(order.customer_id):
+    if scope.is_customer and order.status in spec.customer_sources and scope.owns(order.customer_id):
         return None
+    if scope.is_customer and spec.customer_sources and scope.owns(order.customer_id):
+        return f"This order is {OrderStatus(order.status).label.lower()}; ask your OMS contact."
     return f"You may not {spec.label.lower()} this order."
+
+
+def _state_problem(spec: TransitionSpec, order: Order) -> str | None:
+    method = getattr(order, spec.name)
+    if not can_proceed(method, check_conditions=False):
+        return f"A {OrderStatus(order.status).label.lower()} order cannot be {spec.done}."
+    if not can_proceed(method):
+        return spec.condition_message or f"This order cannot be {spec.done} now."
+    return None
 
 
 def blocked_reason(order: Order, name: str, scope: Scope) -> str | None:
     """Why this scope cannot take the transition on the order now, or None when it can."""
     spec = TRANSITIONS[name]
-    problem = _permission_problem(spec, order, scope)
+    problem = _permission_problem(spec, order, scope) or _state_problem(spec, order)
     if problem:
         return problem
-    if not can_proceed(getattr(order, name)):
-        return f"A {OrderStatus(order.status).label.lower()} order cannot be {_past(name)}."
-    for guard in _guards[name]:
-        reason = guard(order)
-        if reason:
-            return reason
-    return None
-
-
-def _past(name: str) -> str:
-    return {"submit": "submitted", "cancel": "cancelled"}.get(name, f"{name}ed")
+    # Every guard's reason, not just the first: the person sees all that stands in the way at once.
+    reasons = [reason for guard in _guards[name] if (reason := guard(order))]
+    return " ".join(reasons) or None
 
 
 def available_transitions(order: Order, scope: Scope) -> list[dict[str, Any]]:
@@ -92,15 +159,15 @@ def available_transitions(order: Order, scope: Scope) -> list[dict[str, Any]]:
     Transitions the scope's role never may take are left out; ones blocked by a guard are kept, with
     the reason, so a screen can show a disabled button and say why.
     """
+    leaving = {t.name for t in order.get_available_status_transitions()}
     result = []
     for name, spec in TRANSITIONS.items():
-        if not any(t.name == name for t in order.get_available_status_transitions()):
-            continue
-        if _permission_problem(spec, order, scope):
+        if name not in leaving or _permission_problem(spec, order, scope):
             continue
         reason = blocked_reason(order, name, scope)
         result.append({"name": name, "label": spec.label, "button": spec.button, "allowed": reason is None,
-                       "reason": reason, "needs_reason": spec.needs_reason})  # fmt: skip
+                       "reason": reason, "needs_reason": spec.needs_reason,
+                       "description": spec.description})  # fmt: skip
     return result
 
 
@@ -134,16 +201,13 @@ def apply(
         source = locked.status
         getattr(locked, name)()
         now = timezone.now()
-        update_fields = ["status", "updated_at"]
-        if locked.status == OrderStatus.SUBMITTED:
+        if locked.status == OrderStatus.SUBMITTED and source == OrderStatus.DRAFT:
             locked.submitted_at = now
-            update_fields.append("submitted_at")
         if locked.status == OrderStatus.CANCELLED:
             locked.cancelled_at, locked.cancel_reason = now, reason.strip()[:300]
-            update_fields += ["cancelled_at", "cancel_reason"]
         with pghistory.context(channel=channel, transition=name):
-            locked.save(update_fields=update_fields)
-        OrderTransition.objects.create(
+            locked.save(update_fields=_LIFECYCLE_FIELDS)
+        record = OrderTransition.objects.create(
             order=locked, name=name, source=source, target=locked.status, by=by if by and by.pk else None,
             api_key=api_key, channel=channel, reason=reason.strip()[:300], payload=payload or {},
         )  # fmt: skip
@@ -156,6 +220,7 @@ def apply(
                 target=locked.status,
                 by_id=getattr(by, "pk", None),
                 channel=channel,
+                transition_id=record.pk,
             )
         )
     return locked

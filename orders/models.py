@@ -7,6 +7,7 @@ recorded by Postgres triggers (django-pghistory), so bulk writes and raw SQL are
 
 from __future__ import annotations
 
+import uuid
 from decimal import Decimal
 
 import pghistory
@@ -18,7 +19,8 @@ from django.db import models
 from django.db.models import F, Q
 from django.db.models.functions import Upper
 from django.urls import reverse
-from django_fsm import FSMField, FSMModelMixin, transition
+from django.utils import timezone
+from django_fsm import RETURN_VALUE, FSMField, FSMModelMixin, transition
 
 from partners.models import Organisation
 
@@ -114,9 +116,38 @@ class Channel(models.TextChoices):
 
 
 class OrderStatus(models.TextChoices):
+    """The order lifecycle, in the order an order normally moves through it (see orders/lifecycle.py)."""
+
     DRAFT = "draft", "Draft"
     SUBMITTED = "submitted", "Submitted"
+    CONFIRMED = "confirmed", "Confirmed"
+    PLANNED = "planned", "Planned"
+    IN_TRANSIT = "in_transit", "In transit"
+    ARRIVED = "arrived", "Arrived"
+    DELIVERED = "delivered", "Delivered"
+    COMPLETED = "completed", "Completed"
+    INVOICED = "invoiced", "Invoiced"
+    CLOSED = "closed", "Closed"
+    ON_HOLD = "on_hold", "On hold"
     CANCELLED = "cancelled", "Cancelled"
+
+
+# The forward path; on_hold and cancelled are side states.
+STATUS_PATH = (
+    OrderStatus.DRAFT, OrderStatus.SUBMITTED, OrderStatus.CONFIRMED, OrderStatus.PLANNED, OrderStatus.IN_TRANSIT,
+    OrderStatus.ARRIVED, OrderStatus.DELIVERED, OrderStatus.COMPLETED, OrderStatus.INVOICED, OrderStatus.CLOSED,
+)  # fmt: skip
+# Held orders are live ones: not yet submitted, or already invoiced, there is nothing to hold.
+HOLDABLE_STATUSES = (
+    OrderStatus.SUBMITTED, OrderStatus.CONFIRMED, OrderStatus.PLANNED, OrderStatus.IN_TRANSIT,
+    OrderStatus.ARRIVED, OrderStatus.DELIVERED, OrderStatus.COMPLETED,
+)  # fmt: skip
+# Once goods move, stopping them is an exception handled by people, not a cancellation.
+CANCELLABLE_STATUSES = (OrderStatus.DRAFT, OrderStatus.SUBMITTED, OrderStatus.CONFIRMED, OrderStatus.PLANNED)
+
+
+def _held_while_cancellable(order: Order) -> bool:
+    return order.status != OrderStatus.ON_HOLD or order.status_before_hold in CANCELLABLE_STATUSES
 
 
 class PackageType(models.TextChoices):
@@ -210,6 +241,9 @@ class Order(FSMModelMixin, models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
     status = FSMField(max_length=20, choices=OrderStatus.choices, default=OrderStatus.DRAFT, protected=True)
+    status_before_hold = models.CharField(
+        max_length=20, choices=OrderStatus.choices, blank=True, editable=False, help_text="Where release returns to."
+    )
     submitted_at = models.DateTimeField(null=True, blank=True)
     cancelled_at = models.DateTimeField(null=True, blank=True)
     cancel_reason = models.CharField(max_length=300, blank=True)
@@ -256,14 +290,64 @@ class Order(FSMModelMixin, models.Model):
     def is_editable(self) -> bool:
         return self.status == OrderStatus.DRAFT
 
-    # Transitions change in-memory state only; orders.lifecycle applies them (lock, check, save, event).
+    # Transitions change in-memory state only; orders.lifecycle applies them (lock, check, save, event)
+    # and holds who may take each one. The table of them all is lifecycle.TRANSITIONS.
     @transition(field=status, source=OrderStatus.DRAFT, target=OrderStatus.SUBMITTED)
     def submit(self) -> None:
         """Hand the order to operations."""
 
-    @transition(field=status, source=[OrderStatus.DRAFT, OrderStatus.SUBMITTED], target=OrderStatus.CANCELLED)
+    @transition(field=status, source=OrderStatus.SUBMITTED, target=OrderStatus.CONFIRMED)
+    def confirm(self) -> None:
+        """Accept the order: we will carry it on the agreed terms."""
+
+    @transition(field=status, source=OrderStatus.CONFIRMED, target=OrderStatus.PLANNED)
+    def plan(self) -> None:
+        """Routing and carrier booking are settled."""
+
+    @transition(field=status, source=OrderStatus.PLANNED, target=OrderStatus.IN_TRANSIT)
+    def depart(self) -> None:
+        """The goods were picked up or left origin."""
+
+    @transition(field=status, source=OrderStatus.IN_TRANSIT, target=OrderStatus.ARRIVED)
+    def arrive(self) -> None:
+        """The goods reached the destination terminal or hub."""
+
+    @transition(field=status, source=OrderStatus.ARRIVED, target=OrderStatus.DELIVERED)
+    def deliver(self) -> None:
+        """The consignee received the goods."""
+
+    @transition(field=status, source=OrderStatus.DELIVERED, target=OrderStatus.COMPLETED)
+    def complete(self) -> None:
+        """Operations are finished; the order is ready to bill."""
+
+    @transition(field=status, source=OrderStatus.COMPLETED, target=OrderStatus.INVOICED)
+    def invoice(self) -> None:
+        """The customer has been invoiced."""
+
+    @transition(field=status, source=OrderStatus.INVOICED, target=OrderStatus.CLOSED)
+    def close(self) -> None:
+        """Nothing is left to do or collect."""
+
+    @transition(field=status, source=list(HOLDABLE_STATUSES), target=OrderStatus.ON_HOLD)
+    def hold(self) -> None:
+        """Stop work on the order until someone releases it; remember where it was."""
+        self.status_before_hold = self.status
+
+    @transition(field=status, source=OrderStatus.ON_HOLD, target=RETURN_VALUE(*HOLDABLE_STATUSES))
+    def release(self) -> str:
+        """Resume work where the order was when it was put on hold."""
+        previous, self.status_before_hold = self.status_before_hold, ""
+        return previous
+
+    @transition(
+        field=status,
+        source=[*CANCELLABLE_STATUSES, OrderStatus.ON_HOLD],
+        target=OrderStatus.CANCELLED,
+        conditions=[_held_while_cancellable],
+    )
     def cancel(self) -> None:
         """Stop the order; nothing further happens to it."""
+        self.status_before_hold = ""
 
 
 @pghistory.track(pghistory.InsertEvent(), pghistory.UpdateEvent(), pghistory.DeleteEvent(), model_name="CargoLineEvent")
@@ -346,3 +430,212 @@ class OrderTransition(models.Model):
 
     def __str__(self) -> str:
         return f"{self.order_id}: {self.source} → {self.target}"
+
+
+# --- Bulk intake: import jobs (orders/imports) and eCommerce/partner integrations (orders/webhooks) ---
+
+
+class ImportMode(models.TextChoices):
+    ALL_OR_NOTHING = "all_or_nothing", "All or nothing"
+    VALID_ONLY = "valid_only", "Valid orders only"
+
+
+class ImportStatus(models.TextChoices):
+    PENDING = "pending", "Waiting to be checked"
+    CHECKING = "checking", "Checking"
+    CHECKED = "checked", "Checked"
+    REJECTED = "rejected", "Rejected"
+    QUEUED = "queued", "Waiting to import"
+    IMPORTING = "importing", "Importing"
+    IMPORTED = "imported", "Imported"
+    FAILED = "failed", "Not imported"
+    CANCELLED = "cancelled", "Cancelled"
+
+
+IMPORT_RUNNING_STATUSES = frozenset({ImportStatus.PENDING, ImportStatus.CHECKING, ImportStatus.QUEUED,
+                                     ImportStatus.IMPORTING})  # fmt: skip
+
+
+def import_file_path(instance: ImportJob, filename: str) -> str:
+    """Where an uploaded file is kept: a generated name, never the uploader's (OWASP File Upload)."""
+    return f"imports/{timezone.now():%Y/%m}/{uuid.uuid4().hex}"
+
+
+class ImportJob(models.Model):
+    """One uploaded order file: its check (the preview), the user's decision and the import's outcome."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    customer = models.ForeignKey(
+        Organisation,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        help_text="Set when a customer uploads: the only customer the file may create orders for.",
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    api_key = models.ForeignKey("partners.ApiKey", on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    source = models.CharField(max_length=10, choices=Channel.choices, help_text="Where the file was uploaded.")
+    file = models.FileField(upload_to=import_file_path, max_length=200)
+    file_name = models.CharField(max_length=255, help_text="The uploader's file name, for display only.")
+    file_size = models.PositiveBigIntegerField(default=0)
+    file_sha256 = models.CharField(max_length=64, blank=True)
+    file_format = models.CharField(max_length=4, blank=True)
+    encoding = models.CharField(max_length=20, blank=True)
+    delimiter = models.CharField(max_length=1, blank=True)
+    mode = models.CharField(max_length=14, choices=ImportMode.choices, default=ImportMode.ALL_OR_NOTHING)
+    dry_run = models.BooleanField(default=False, help_text="Only check the file; never import it.")
+    status = models.CharField(max_length=10, choices=ImportStatus.choices, default=ImportStatus.PENDING)
+    rows_total = models.PositiveIntegerField(default=0)
+    rows_done = models.PositiveIntegerField(default=0)
+    orders_total = models.PositiveIntegerField(default=0)
+    orders_valid = models.PositiveIntegerField(default=0)
+    orders_invalid = models.PositiveIntegerField(default=0)
+    orders_duplicate = models.PositiveIntegerField(default=0)
+    orders_created = models.PositiveIntegerField(default=0)
+    error_count = models.PositiveIntegerField(default=0, help_text="Every error found, also those not stored.")
+    file_error = models.TextField(blank=True, help_text="Why the whole file was refused.")
+    preview = models.JSONField(default=list, blank=True, help_text="The first orders the file would create.")
+    confirmed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    confirmed_at = models.DateTimeField(null=True, blank=True)
+    checked_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [
+            models.Index(fields=["-created_at"], name="import_job_newest"),
+            models.Index(fields=["customer", "-created_at"], name="import_job_customer_newest"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.file_name} ({self.get_status_display()})"
+
+    def get_absolute_url(self) -> str:
+        return reverse("imports:detail", args=[self.pk])
+
+    @property
+    def is_running(self) -> bool:
+        return self.status in IMPORT_RUNNING_STATUSES
+
+    @property
+    def progress_percent(self) -> int:
+        if not self.rows_total:
+            return 0
+        return min(100, round(100 * self.rows_done / self.rows_total))
+
+
+class ImportRowError(models.Model):
+    """One problem found in an import file: where (row as the spreadsheet numbers it, column), what, why."""
+
+    job = models.ForeignKey(ImportJob, on_delete=models.CASCADE, related_name="errors")
+    row = models.PositiveIntegerField(null=True, blank=True, help_text="Spreadsheet row (header = 1); empty: file.")
+    column = models.CharField(max_length=64, blank=True)
+    value = models.CharField(max_length=300, blank=True)
+    message = models.TextField()
+    customer_reference = models.CharField(max_length=64, blank=True)
+    is_duplicate = models.BooleanField(default=False, help_text="The order exists already; it was left unchanged.")
+
+    class Meta:
+        ordering = ["job", "row", "id"]
+        indexes = [models.Index(fields=["job", "row"], name="import_error_job_row")]
+
+    def __str__(self) -> str:
+        return f"row {self.row} {self.column}: {self.message}"
+
+
+class ImportedOrder(models.Model):
+    """Which job created an order, from which row: the result page, and how a re-run knows its own orders."""
+
+    job = models.ForeignKey(ImportJob, on_delete=models.CASCADE, related_name="imported")
+    order = models.OneToOneField(Order, on_delete=models.CASCADE, related_name="import_record")
+    row = models.PositiveIntegerField()
+
+    class Meta:
+        ordering = ["job", "row"]
+
+    def __str__(self) -> str:
+        return f"{self.order_id} from row {self.row}"
+
+
+class IntegrationKind(models.TextChoices):
+    SHOPIFY = "shopify", "Shopify orders/create webhook"
+    GENERIC = "generic", "Signed JSON intake (Standard Webhooks)"
+
+
+class Integration(models.Model):
+    """A customer's system that sends us orders by webhook, with the secret that signs its deliveries."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    customer = models.ForeignKey(Organisation, on_delete=models.PROTECT, related_name="integrations")
+    kind = models.CharField(max_length=10, choices=IntegrationKind.choices)
+    name = models.CharField(max_length=100, help_text="e.g. 'Shopify store acme-shop' or 'SAP production'.")
+    secret = models.CharField(
+        max_length=200,
+        help_text="Shopify: the app's client secret that signs its webhooks. Generic: the whsec_ secret we "
+        "generated (shown once) or one you set.",
+    )
+    default_origin = models.ForeignKey(
+        Location, on_delete=models.PROTECT, null=True, blank=True, related_name="+",
+        help_text="Shopify: where parcels leave from (the shop's warehouse).",
+    )  # fmt: skip
+    default_branch = models.ForeignKey(
+        Organisation, on_delete=models.PROTECT, null=True, blank=True, related_name="+",
+        limit_choices_to={"kinds__contains": ["branch"]},
+        help_text="Shopify: our branch handling the parcels; blank: the customer's account branch.",
+    )  # fmt: skip
+    default_service_level = models.CharField(max_length=12, choices=ServiceLevel.choices, default=ServiceLevel.STANDARD)
+    default_incoterm = models.CharField(max_length=3, choices=Incoterm.choices, default=Incoterm.DAP)
+    destination_by_country = models.JSONField(
+        default=dict, blank=True,
+        help_text='Shopify: UN/LOCODE to use per destination country when the city is not known, '
+        'e.g. {"DE": "DEHAM", "FR": "FRPAR"}.',
+    )  # fmt: skip
+    is_active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["customer", "name"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.get_kind_display()})"
+
+
+class DeliveryOutcome(models.TextChoices):
+    CREATED = "created", "Order created"
+    DUPLICATE = "duplicate", "Order existed already"
+    INVALID = "invalid", "Order data has errors"
+    MALFORMED = "malformed", "Not readable"
+
+
+class WebhookDelivery(models.Model):
+    """One signed delivery we accepted; its id makes repeats harmless (one order however often it comes)."""
+
+    integration = models.ForeignKey(Integration, on_delete=models.CASCADE, related_name="deliveries")
+    delivery_id = models.CharField(max_length=200, help_text="X-Shopify-Webhook-Id or webhook-id.")
+    outcome = models.CharField(max_length=10, choices=DeliveryOutcome.choices)
+    status_code = models.PositiveSmallIntegerField()
+    response = models.JSONField(default=dict, blank=True, help_text="What we answered; repeats get it again.")
+    external_id = models.CharField(max_length=100, blank=True, help_text="The sender's order id.")
+    order = models.ForeignKey(Order, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    body = models.TextField(blank=True, help_text="The raw body, kept for support.")
+    attempts = models.PositiveIntegerField(default=1)
+    received_at = models.DateTimeField(auto_now_add=True)
+    processed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name_plural = "webhook deliveries"
+        ordering = ["-received_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["integration", "delivery_id"], name="webhook_delivery_once"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.delivery_id} ({self.get_outcome_display()})"

@@ -180,3 +180,22 @@ def order_duplicate_data(*, order: Order) -> dict[str, Any]:
         line["awb_number"] = ""
         line["seal_numbers"] = ""
     return data
+
+
+def order_transition(
+    *,
+    order: Order,
+    name: str,
+    scope: Scope,
+    channel: str,
+    by: Any = None,
+    api_key: Any = None,
+    reason: str = "",
+    payload: dict[str, Any] | None = None,
+) -> Order:
+    """Take any lifecycle transition by name (confirm, plan, hold, release, …; see lifecycle.TRANSITIONS).
+    After commit: order_status_changed. Raises TransitionNotAllowed (ConcurrentChange for a lost race)."""
+    with _history_context(by=by, api_key=api_key, channel=channel):
+        return lifecycle.apply(
+            order, name, scope=scope, by=by, api_key=api_key, channel=channel, reason=reason, payload=payload
+        )

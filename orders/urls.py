@@ -1,5 +1,19 @@
+"""Staff order screens, under /orders/."""
+
 from django.urls import path
+
+from orders import views
 
 app_name = "orders"
 
-urlpatterns: list = []
+urlpatterns = [
+    path("", views.order_list, name="list"),
+    path("export/<str:fmt>/", views.order_export, name="export"),
+    path("new/", views.order_new, name="new"),
+    path("new/line/", views.order_line_row, name="line_row"),
+    path("locations/", views.location_options, name="locations"),
+    path("<str:reference>/", views.order_detail, name="detail"),
+    path("<str:reference>/edit/", views.order_edit, name="edit"),
+    path("<str:reference>/duplicate/", views.order_duplicate, name="duplicate"),
+    path("<str:reference>/transition/<str:name>/", views.order_transition, name="transition"),
+]

@@ -101,9 +101,7 @@ PARTNER_KINDS = frozenset(
     {OrganisationKind.CARRIER, OrganisationKind.AGENT, OrganisationKind.WAREHOUSE, OrganisationKind.VENDOR}
 )
 
-code_validator = RegexValidator(
-    r"^[A-Z0-9]{2,10}$", "Use 2 to 10 upper-case letters or digits, e.g. ACME or HAM."
-)
+code_validator = RegexValidator(r"^[A-Z0-9]{2,10}$", "Use 2 to 10 upper-case letters or digits, e.g. ACME or HAM.")
 
 
 class OrganisationQuerySet(models.QuerySet["Organisation"]):
@@ -130,9 +128,7 @@ class Organisation(models.Model):
         help_text="Short unique code used on orders and in files, e.g. ACME, HAM.",
     )
     name = models.CharField(max_length=200, help_text="Trading name shown on screens.")
-    legal_name = models.CharField(
-        max_length=200, blank=True, help_text="Registered name for documents and invoices."
-    )
+    legal_name = models.CharField(max_length=200, blank=True, help_text="Registered name for documents and invoices.")
     kinds = ArrayField(
         models.CharField(max_length=20, choices=OrganisationKind.choices),
         default=list,
@@ -333,3 +329,43 @@ class ApiKey(models.Model):
 
     def matches(self, raw_key: str) -> bool:
         return hmac.compare_digest(self.key_hash, self.hash_secret(raw_key))
+
+
+class IdempotencyKeyStatus(models.TextChoices):
+    IN_PROGRESS = "in_progress", "In progress"
+    COMPLETED = "completed", "Completed"
+
+
+class IdempotencyKey(models.Model):
+    """One `Idempotency-Key` an API client sent, with the response to replay when it comes again.
+
+    Keys are scoped to their owner, as Stripe scopes them per account: the API key, or the user for
+    session requests (exactly one of the two is set). The unique constraint over (api_key, user, key)
+    treats NULLs as equal, so it is what makes claiming a key atomic (partners/idempotency.py).
+    """
+
+    api_key = models.ForeignKey(ApiKey, on_delete=models.CASCADE, null=True, blank=True, related_name="+")
+    user = models.ForeignKey(User, on_delete=models.CASCADE, null=True, blank=True, related_name="+")
+    key = models.CharField(max_length=255)
+    fingerprint = models.CharField(max_length=64, help_text="SHA-256 of method, path and canonical JSON body.")
+    status = models.CharField(max_length=12, choices=IdempotencyKeyStatus.choices)
+    response_status = models.PositiveSmallIntegerField(null=True, blank=True)
+    response_body = models.JSONField(null=True, blank=True)
+    locked_at = models.DateTimeField(help_text="When the request now executing claimed the key.")
+    created_at = models.DateTimeField()
+    expires_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["api_key", "user", "key"], nulls_distinct=False, name="idempotency_key_unique_per_owner"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(api_key__isnull=True) ^ models.Q(user__isnull=True),
+                name="idempotency_key_has_one_owner",
+            ),
+        ]
+        indexes = [models.Index(fields=["expires_at"], name="idempotency_key_expires")]
+
+    def __str__(self) -> str:
+        return f"{self.key} ({self.get_status_display()})"

@@ -4,6 +4,7 @@ from django.db.models import Prefetch
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
+from orders.models import Order
 from partners import selectors as partner_selectors
 from partners.models import Membership
 from partners.permissions import external_required
@@ -12,7 +13,7 @@ from partners.scoping import scope_for_request
 
 @external_required
 def home(request: HttpRequest) -> HttpResponse:
-    """The portal landing page: your organisation, its people and its contacts with us."""
+    """The portal landing page: your latest orders, your organisation, its people and its contacts with us."""
     scope = scope_for_request(request)
     team = Prefetch(
         "memberships",
@@ -25,4 +26,9 @@ def home(request: HttpRequest) -> HttpResponse:
         .prefetch_related("addresses", "contacts", team)
         .order_by("code")
     )
-    return render(request, "portal/home.html", {"organisations": organisations, "scope": scope})
+    orders = (
+        scope.restrict(Order.objects.all(), customer="customer_id")
+        .select_related("origin", "destination")
+        .order_by("-created_at", "-id")[:15]
+    )
+    return render(request, "portal/home.html", {"organisations": organisations, "scope": scope, "orders": orders})

@@ -7,3 +7,11 @@ class TrackingConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
     name = "tracking"
     verbose_name = "Tracking"
+
+    def ready(self) -> None:
+        from orders import lifecycle
+        from tracking import guards
+
+        name = guards.plan_transition_name()
+        if name is not None:  # None while the lifecycle has no planning step; the report says so
+            lifecycle.register_guard(name, guards.order_booking_problem)

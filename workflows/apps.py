@@ -7,3 +7,9 @@ class WorkflowsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
     name = "workflows"
     verbose_name = "Workflows"
+
+    def ready(self) -> None:
+        from workflows import receivers  # noqa: F401  (connects the order_status_changed receiver)
+        from workflows.guards import register_guards
+
+        register_guards()

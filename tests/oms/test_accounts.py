@@ -79,3 +79,16 @@ def test_password_reset_for_an_unknown_email_sends_nothing_and_says_the_same(cli
 def test_admin_console_is_branded(client, admin_user):
     client.force_login(admin_user)
     assert "OMS configuration console" in client.get(reverse("admin:index")).content.decode()
+
+
+def test_staff_home_shows_order_counts_and_newest_orders(client, ops_user, order_data, django_assert_max_num_queries):
+    from orders import services
+    from partners.scoping import scope_for_user
+
+    order = services.order_create(data=order_data(), scope=scope_for_user(ops_user), by=ops_user, channel="screen")
+    client.force_login(ops_user)
+    client.get(reverse("home"))
+    with django_assert_max_num_queries(12):
+        response = client.get(reverse("home"))
+    assert order.reference in response.content.decode()
+    assert ("draft", "Draft", 1) in response.context["status_counts"]

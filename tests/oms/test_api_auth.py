@@ -13,7 +13,11 @@ def test_bearer_key_identifies_its_organisation(client, customer_a):
 def test_unknown_key_is_401_with_a_reason(client, db):
     response = client.get(reverse("api-me"), HTTP_AUTHORIZATION="Bearer oms_123456789abc_nope")
     assert response.status_code == 401
-    assert response.json()["detail"] == "Unknown or revoked API key."
+    assert response.json()["error"] == {
+        "code": "authentication_failed",
+        "message": "Unknown or revoked API key.",
+        "fields": {},
+    }
     assert response["WWW-Authenticate"].startswith("Bearer")
 
 

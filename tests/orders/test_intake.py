@@ -291,3 +291,11 @@ def test_lookups_are_batched(order_data, staff_scope, django_assert_max_num_quer
                 order_data(customer_reference=f"PO-{n}"), scope=staff_scope, lookups=lookups
             )
             assert errors == {}
+
+
+def test_nul_characters_are_refused_with_their_field(order_data, staff_scope):
+    data = order_data(shipper_name="Bright\x00Lighting")
+    data["lines"][0]["description"] = "LED\x00"
+    errors = errors_for(data, staff_scope)
+    assert errors["shipper_name"] == ["Contains a NUL character; remove it."]
+    assert errors["lines[0].description"] == ["Contains a NUL character; remove it."]

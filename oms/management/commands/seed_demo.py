@@ -7,6 +7,9 @@ from django.core.management.base import BaseCommand, CommandError
 
 from orders.demo import seed_orders
 from partners.demo import LOGINS, seed_partners
+from tracking.demo import seed_planning
+from tracking.ingest.demo import seed_tracking_demo
+from workflows.demo import seed_workflows
 
 
 class Command(BaseCommand):
@@ -25,6 +28,9 @@ class Command(BaseCommand):
         seed_partners(password=password)
         created = seed_orders()
         self.stdout.write(f"Orders: {created} created.")
+        self.stdout.write(f"Workflows: {seed_workflows(password=password)}")
+        self.stdout.write(f"Planning: {seed_planning()} demo shipments.")
+        self.stdout.write(f"Tracking: {seed_tracking_demo()}")
         self.stdout.write(self.style.SUCCESS("Demo data ready. Logins:"))
         for email, _name, code, roles in LOGINS:
             self.stdout.write(f"  {email:<24} {', '.join(roles):<14} {code}")

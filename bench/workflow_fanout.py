@@ -1,0 +1,213 @@
+"""Workflow fan-out: submit 10,000 orders through the real service with the demo templates and rules active.
+
+    python -m bench.workflow_fanout [--orders 10000] [--processes 2]
+
+The script creates and migrates a scratch database (oms_bench_workflow, on the server of DATABASE_URL) and
+seeds the demo organisations and logins, the demo UN/LOCODE set, and the demo workflow set-up: teams in
+both branches, account owners, business hours, the six templates and the automation rules (Globex is
+auto-accept, so its orders are also confirmed, with that state's tasks). The draft orders are written
+straight to the table (setting them up is not what is measured).
+
+It times, in one run:
+- the figure: `orders.services.order_submit` for every order from `--processes` processes at once (two by
+  default: this machine's cores, as two web workers would), as a person or the API would: the locked
+  transition, its history row, and after commit the workflow receiver binding the order to its template
+  version, creating and assigning its tasks with business-hours due times, notifying the assignees and
+  running the rules (for Globex, the automatic confirmation and its tasks);
+- queries per order, for the first and the last thousand orders (constant: they must not grow), and
+  whether every transition's workflow handling happened (none left for the catch-up sweep);
+- the anchor: a bare `Task.objects.bulk_create` of as many task rows as the run created, in batches of
+  1,000 — the cost of merely storing the rows. ratio = our time ÷ anchor time;
+- for context, the same submits of another tenth of the orders with the workflow receiver disconnected:
+  what the transition alone costs on this machine now, so the workflow's share can be read off.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import multiprocessing
+import os
+import statistics
+import time
+from collections.abc import Callable
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import psycopg
+
+from bench.common import report, setup_django
+
+DB_NAME = "oms_bench_workflow"
+PASSWORD = "bench-password-not-secret"  # noqa: S105 - logins of a throwaway scratch database
+TARGET_ORDERS_PER_S = 200
+SAMPLE = 1000
+
+
+def _scratch_database_url() -> str:
+    base = os.environ.get("DATABASE_URL") or "postgres://postgres@127.0.0.1:5432/postgres"
+    parts = urlsplit(base)
+    admin_url = urlunsplit(parts._replace(path="/postgres"))
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{DB_NAME}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{DB_NAME}"')
+    return urlunsplit(parts._replace(path=f"/{DB_NAME}"))
+
+
+def _seed(count: int) -> list[int]:
+    """Migrate, seed the demo set-up without demo orders, and write `count` draft orders; their ids."""
+    from django.core.management import call_command
+
+    from orders.demo import LANES
+    from orders.locations import locations_load_demo
+    from orders.models import Order
+    from partners.demo import seed_partners
+    from partners.models import Organisation
+    from workflows import demo
+
+    call_command("migrate", verbosity=0)
+    seed_partners(password=PASSWORD)
+    locations_load_demo()
+    people = demo.seed_people(PASSWORD)
+    demo.seed_templates(people["admin@oms.example"])
+    demo.seed_rules(people)
+    customers = [Organisation.objects.get(code=code) for code in ("ACME", "GLOBEX", "ACME", "ACME")]
+    branches = {o.code: o for o in Organisation.objects.branches()}
+    pickup = datetime.date.today() + datetime.timedelta(days=10)  # noqa: DTZ011 - a date a week or two ahead
+    drafts = []
+    for n in range(count):
+        mode, origin, destination, incoterm, branch, goods, _hs, _package = LANES[n % len(LANES)]
+        customer = customers[n % len(customers)]
+        drafts.append(Order(
+            reference=f"BEN-26-{n:06d}", customer=customer, customer_reference=f"BENCH-{n:06d}",
+            branch=branches[branch], mode=mode, incoterm=incoterm, origin_id=origin, destination_id=destination,
+            shipper_name="Bench Shipper Ltd", consignee_name="Bench Consignee GmbH", requested_pickup_on=pickup,
+            description=goods, declared_value_amount=(n % 40) * 2500 or None,
+            declared_value_currency="EUR" if n % 40 else "",
+        ))  # fmt: skip
+    return [order.pk for order in Order.objects.bulk_create(drafts, batch_size=2000)]
+
+
+class _QueryCounter:
+    def __init__(self) -> None:
+        self.count = 0
+
+    def __call__(self, execute: Callable[..., Any], sql: str, params: Any, many: bool, context: Any) -> Any:
+        self.count += 1
+        return execute(sql, params, many, context)
+
+
+def _submit_all(order_ids: list[int]) -> list[int]:
+    """Submit every order through the service; the queries each submit took."""
+    from django.db import connection
+
+    from orders import services
+    from orders.models import Channel, Order
+    from partners.models import User
+    from partners.scoping import scope_for_user
+
+    ops = User.objects.get(email="ops@oms.example")
+    scope = scope_for_user(ops)
+    counter = _QueryCounter()
+    per_order = []
+    with connection.execute_wrapper(counter):
+        for order_id in order_ids:
+            before = counter.count
+            order = Order.objects.get(pk=order_id)  # what a view or the API reads first
+            services.order_submit(order=order, scope=scope, by=ops, channel=Channel.API)
+            per_order.append(counter.count - before)
+    return per_order
+
+
+def _submit_in_processes(order_ids: list[int], processes: int) -> tuple[float, list[int]]:
+    """Wall time for all processes together, and the per-order query counts in submission order."""
+    from django.db import connections
+
+    connections.close_all()  # each process opens its own connection
+    slices = [order_ids[n::processes] for n in range(processes)]
+    with multiprocessing.get_context("fork").Pool(processes) as pool:
+        started = time.perf_counter()
+        results = pool.map(_submit_all, slices)
+        elapsed = time.perf_counter() - started
+    per_order = [count for group in zip(*results, strict=False) for count in group]
+    return elapsed, per_order
+
+
+def _bare_submits(order_ids: list[int], processes: int) -> float:
+    """Orders per second for the same submits without the workflow receiver (the transition alone)."""
+    from orders import events
+    from workflows.receivers import _order_status_changed
+
+    events.order_status_changed.disconnect(_order_status_changed, dispatch_uid="workflows.order_status_changed")
+    try:
+        elapsed, _ = _submit_in_processes(order_ids, processes)
+    finally:
+        events.order_status_changed.connect(_order_status_changed, dispatch_uid="workflows.order_status_changed")
+    return len(order_ids) / elapsed
+
+
+def _anchor(task_count: int) -> float:
+    """A bare bulk_create of as many task rows, in batches of 1,000, each in its own transaction."""
+    from django.db import transaction
+
+    from orders.models import Order
+    from workflows.models import Task
+
+    order_ids = list(Order.objects.values_list("pk", flat=True)[:1000])
+    rows = [Task(order_id=order_ids[n % len(order_ids)], name="Anchor task", team_function="operations")
+            for n in range(task_count)]  # fmt: skip
+    started = time.perf_counter()
+    for start in range(0, len(rows), 1000):
+        with transaction.atomic():
+            Task.objects.bulk_create(rows[start : start + 1000])
+    elapsed = time.perf_counter() - started
+    Task.objects.filter(name="Anchor task").delete()
+    return elapsed
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--orders", type=int, default=10_000)
+    parser.add_argument("--processes", type=int, default=2)
+    args = parser.parse_args()
+
+    os.environ["DATABASE_URL"] = _scratch_database_url()
+    os.environ.setdefault("CELERY_TASK_ALWAYS_EAGER", "true")  # notification emails inline, no broker needed
+    os.environ.setdefault("EMAIL_URL", "dummymail://")
+    setup_django()
+
+    from orders.models import OrderTransition
+    from workflows.models import ProcessedTransition, Task
+
+    print(f"seeding {args.orders + args.orders // 10} draft orders into {DB_NAME} …", flush=True)
+    all_ids = _seed(args.orders + args.orders // 10)
+    order_ids, bare_ids = all_ids[: args.orders], all_ids[args.orders :]
+    print(f"submitting from {args.processes} processes (load average before: {os.getloadavg()[0]:.1f}) …", flush=True)
+    elapsed, per_order = _submit_in_processes(order_ids, args.processes)
+    load = os.getloadavg()[0]
+    tasks = Task.objects.count()
+    unhandled = OrderTransition.objects.count() - ProcessedTransition.objects.count()
+    bare = _bare_submits(bare_ids, args.processes)
+    orders_per_s = len(order_ids) / elapsed
+    first, last = per_order[:SAMPLE], per_order[-SAMPLE:]
+    print(f"{len(order_ids)} orders in {elapsed:.1f} s: {orders_per_s:.0f} orders/s, {tasks} tasks "
+          f"({tasks / elapsed:.0f} tasks/s); queries per order: first {SAMPLE} mean {statistics.mean(first):.1f}, "
+          f"last {SAMPLE} mean {statistics.mean(last):.1f}, max {max(per_order)}", flush=True)  # fmt: skip
+    anchor = _anchor(tasks)
+    print(f"anchor: bulk_create of {tasks} task rows in {anchor:.2f} s; transitions left unhandled: {unhandled}; "
+          f"the transition alone: {bare:.0f} orders/s; load average after: {load:.1f}", flush=True)  # fmt: skip
+    report(
+        bench="workflow_fanout", metric="orders_per_s", value=round(orders_per_s, 1), unit="orders/s",
+        anchor="task_bulk_create_s", anchor_value=round(anchor, 3), ratio=round(elapsed / anchor, 1),
+        target=f">= {TARGET_ORDERS_PER_S} orders/s, constant queries per order", orders=len(order_ids),
+        tasks_created=tasks, tasks_per_s=round(tasks / elapsed, 1), elapsed_s=round(elapsed, 2),
+        queries_per_order_first=round(statistics.mean(first), 2),
+        queries_per_order_last=round(statistics.mean(last), 2),
+        queries_per_order_max=max(per_order), processes=args.processes, transitions_unhandled=unhandled,
+        load_average=round(load, 1), bare_submit_orders_per_s=round(bare, 1),
+        workflow_share=round(1 - orders_per_s / bare, 2),
+    )  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()

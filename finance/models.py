@@ -1,0 +1,267 @@
+"""Money, part one: rate cards. One rate system for carrier buy rates now and customer sell tariffs later.
+
+A RateCard is one price list of one party (a carrier or vendor we buy from; later a customer we sell
+to) for one mode, in one currency, valid between two dates. Its RateLines price a lane (origin and
+destination by UN/LOCODE, country or zone), optionally an ISO equipment type, on a basis (per
+chargeable kg, per container, per shipment, per W/M) with weight breaks and a minimum. Surcharges
+(BAF, fuel, peak season…) are fixed amounts or a percentage of the freight, with their own validity.
+`finance.rating.rate_quote` prices cargo against a card without touching the database.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from django.contrib.postgres.fields import ArrayField
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.db.models import F, Q
+
+from orders.identifiers import iso_size_type_problem
+from orders.models import Mode, ServiceLevel
+from partners.models import Organisation
+from partners.validators import validate_currency_code
+
+
+class RateDirection(models.TextChoices):
+    BUY = "buy", "Buy (cost from a carrier or vendor)"
+    SELL = "sell", "Sell (tariff to a customer)"
+
+
+class RateBasis(models.TextChoices):
+    PER_KG = "per_kg", "Per kg chargeable"
+    PER_CONTAINER = "per_container", "Per container"
+    PER_SHIPMENT = "per_shipment", "Per shipment"
+    PER_WM = "per_wm", "Per W/M (revenue ton)"
+
+
+class SurchargeKind(models.TextChoices):
+    FIXED = "fixed", "Fixed amount"
+    PERCENT = "percent", "% of freight"
+
+
+def _lane_code_problem(value: str) -> str | None:
+    """A lane end is blank (anywhere), an ISO country (DE) or a UN/LOCODE (DEHAM)."""
+    if value and not (len(value) in (2, 5) and value.isalnum() and value.isupper()):
+        return f"{value} is neither a country code (DE) nor a UN/LOCODE (DEHAM)."
+    return None
+
+
+class RateZone(models.Model):
+    """A carrier's zone (parcel and express tariffs): countries and places priced alike, e.g. DHL zone 3."""
+
+    carrier = models.ForeignKey(
+        Organisation,
+        on_delete=models.CASCADE,
+        related_name="rate_zones",
+        null=True,
+        blank=True,
+        help_text="Blank for our own zones (sell tariffs).",
+    )
+    code = models.CharField(max_length=20, help_text="e.g. EU1, ZONE3.")
+    name = models.CharField(max_length=100)
+    countries = ArrayField(models.CharField(max_length=2), default=list, blank=True, help_text="ISO 3166 codes.")
+    locations = ArrayField(models.CharField(max_length=5), default=list, blank=True, help_text="UN/LOCODEs.")
+
+    class Meta:
+        ordering = ["carrier", "code"]
+        constraints = [models.UniqueConstraint(fields=["carrier", "code"], name="rate_zone_code_per_carrier")]
+
+    def __str__(self) -> str:
+        return f"{self.code} · {self.name}"
+
+    def covers(self, locode: str) -> bool:
+        return locode in self.locations or locode[:2] in self.countries
+
+
+class RateCardQuerySet(models.QuerySet["RateCard"]):
+    def buy(self) -> RateCardQuerySet:
+        return self.filter(direction=RateDirection.BUY, is_active=True)
+
+    def valid_on(self, day) -> RateCardQuerySet:  # type: ignore[no-untyped-def]
+        return self.filter(Q(expires_on__isnull=True) | Q(expires_on__gte=day), effective_on__lte=day)
+
+
+class RateCard(models.Model):
+    """One price list of one party for one mode and currency, valid from `effective_on` to `expires_on`."""
+
+    name = models.CharField(max_length=120)
+    reference = models.CharField(max_length=60, blank=True, help_text="Contract, quotation or tariff number.")
+    version = models.PositiveSmallIntegerField(default=1, help_text="Raise it when the same contract is re-issued.")
+    direction = models.CharField(max_length=4, choices=RateDirection.choices, default=RateDirection.BUY)
+    party = models.ForeignKey(
+        Organisation,
+        on_delete=models.PROTECT,
+        related_name="rate_cards",
+        null=True,
+        blank=True,
+        help_text="Buy: the carrier or vendor. Sell: the customer, or blank for the public tariff.",
+    )
+    mode = models.CharField(max_length=12, choices=Mode.choices)
+    service_level = models.CharField(
+        max_length=12, choices=ServiceLevel.choices, blank=True, help_text="Blank: every service level."
+    )
+    currency = models.CharField(max_length=3, validators=[validate_currency_code])
+    effective_on = models.DateField()
+    expires_on = models.DateField(null=True, blank=True, help_text="Blank: until replaced.")
+    is_active = models.BooleanField(default=True)
+    notes = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = RateCardQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["party__code", "mode", "-effective_on"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(expires_on__isnull=True) | Q(expires_on__gte=F("effective_on")),
+                name="rate_card_expires_after_effective",
+            ),
+            models.CheckConstraint(
+                condition=Q(direction=RateDirection.SELL) | Q(party__isnull=False), name="rate_card_buy_has_party"
+            ),
+        ]
+        indexes = [models.Index(fields=["direction", "mode", "effective_on"], name="rate_card_lookup")]
+
+    def __str__(self) -> str:
+        party = self.party.code if self.party_id else "all"
+        return f"{party} {self.get_mode_display()} {self.name} v{self.version}"
+
+    def is_valid_on(self, day) -> bool:  # type: ignore[no-untyped-def]
+        return self.effective_on <= day and (self.expires_on is None or self.expires_on >= day)
+
+
+class RateLine(models.Model):
+    """The price of one lane (and equipment type) on a card: breaks by quantity, a minimum, a maximum."""
+
+    card = models.ForeignKey(RateCard, on_delete=models.CASCADE, related_name="lines")
+    origin_code = models.CharField(
+        max_length=5, blank=True, help_text="UN/LOCODE (CNSHA) or country (CN); blank with no zone: anywhere."
+    )
+    origin_zone = models.ForeignKey(RateZone, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    destination_code = models.CharField(max_length=5, blank=True, help_text="UN/LOCODE (DEHAM) or country (DE).")
+    destination_zone = models.ForeignKey(RateZone, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    equipment_type = models.CharField(
+        "ISO size-type", max_length=4, blank=True, help_text="For per-container rates, e.g. 22G1; blank: any."
+    )
+    basis = models.CharField(max_length=16, choices=RateBasis.choices)
+    minimum_amount = models.DecimalField(max_digits=12, decimal_places=2, default=Decimal(0))
+    maximum_quantity = models.DecimalField(
+        max_digits=12,
+        decimal_places=3,
+        null=True,
+        blank=True,
+        help_text="Largest chargeable kg (or containers, W/M) this line takes, e.g. 31.5 kg for a parcel.",
+    )
+    charge_code = models.CharField(max_length=12, default="FRT", help_text="e.g. FRT-SEA, FRT-AIR.")
+
+    class Meta:
+        ordering = ["card", "origin_code", "destination_code", "equipment_type", "id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(origin_zone__isnull=True) | Q(origin_code=""), name="rate_line_origin_code_or_zone"
+            ),
+            models.CheckConstraint(
+                condition=Q(destination_zone__isnull=True) | Q(destination_code=""),
+                name="rate_line_destination_code_or_zone",
+            ),
+            models.CheckConstraint(condition=Q(minimum_amount__gte=0), name="rate_line_minimum_not_negative"),
+        ]
+        indexes = [models.Index(fields=["origin_code", "destination_code"], name="rate_line_lane")]
+
+    def __str__(self) -> str:
+        origin = self.origin_code or (self.origin_zone.code if self.origin_zone_id else "*")
+        destination = self.destination_code or (self.destination_zone.code if self.destination_zone_id else "*")
+        return f"{origin} → {destination} {self.equipment_type} {self.get_basis_display()}".strip()
+
+    def clean(self) -> None:
+        errors = {}
+        for name in ("origin_code", "destination_code"):
+            problem = _lane_code_problem(getattr(self, name))
+            if problem:
+                errors[name] = problem
+        if self.equipment_type:
+            problem = iso_size_type_problem(self.equipment_type)
+            if problem:
+                errors["equipment_type"] = problem
+        if self.basis == RateBasis.PER_CONTAINER and not self.equipment_type:
+            errors["equipment_type"] = "A per-container rate names its container type, e.g. 22G1 or 45G1."
+        if errors:
+            raise ValidationError(errors)
+
+
+class RateBreak(models.Model):
+    """From this quantity on, this rate applies (IATA N/Q45/Q100…; a weight band for per-shipment lines)."""
+
+    line = models.ForeignKey(RateLine, on_delete=models.CASCADE, related_name="breaks")
+    from_quantity = models.DecimalField(max_digits=12, decimal_places=3, default=Decimal(0))
+    rate = models.DecimalField(
+        max_digits=12, decimal_places=4, help_text="Per unit of the basis; for per-shipment lines the flat price."
+    )
+
+    class Meta:
+        ordering = ["line", "from_quantity"]
+        constraints = [
+            models.UniqueConstraint(fields=["line", "from_quantity"], name="rate_break_once_per_quantity"),
+            models.CheckConstraint(condition=Q(from_quantity__gte=0) & Q(rate__gte=0), name="rate_break_positive"),
+        ]
+
+    def __str__(self) -> str:
+        return f"≥ {self.from_quantity.normalize()}: {self.rate.normalize()}"
+
+
+class Surcharge(models.Model):
+    """An addition to the freight on a card: fixed per basis unit, or a percentage of the freight."""
+
+    card = models.ForeignKey(RateCard, on_delete=models.CASCADE, related_name="surcharges")
+    code = models.CharField(max_length=12, help_text="e.g. BAF, FSC, SSC, PSS, OTHC.")
+    name = models.CharField(max_length=100)
+    kind = models.CharField(max_length=8, choices=SurchargeKind.choices, default=SurchargeKind.FIXED)
+    basis = models.CharField(
+        max_length=16, choices=RateBasis.choices, default=RateBasis.PER_SHIPMENT, help_text="For fixed amounts."
+    )
+    amount = models.DecimalField(max_digits=12, decimal_places=4, default=Decimal(0), help_text="Fixed: per unit.")
+    percent = models.DecimalField(max_digits=6, decimal_places=3, default=Decimal(0), help_text="% of freight.")
+    equipment_type = models.CharField(max_length=4, blank=True, help_text="Only on this container type; blank: all.")
+    effective_on = models.DateField(null=True, blank=True, help_text="Blank: as the card.")
+    expires_on = models.DateField(null=True, blank=True, help_text="Blank: as the card.")
+
+    class Meta:
+        ordering = ["card", "code"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(kind=SurchargeKind.FIXED, amount__gte=0) | Q(kind=SurchargeKind.PERCENT, percent__gte=0),
+                name="surcharge_value_not_negative",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        value = f"{self.percent.normalize()}%" if self.kind == SurchargeKind.PERCENT else f"{self.amount.normalize()}"
+        return f"{self.code} {value}"
+
+    def is_valid_on(self, day) -> bool:  # type: ignore[no-untyped-def]
+        return (self.effective_on is None or self.effective_on <= day) and (
+            self.expires_on is None or self.expires_on >= day
+        )
+
+
+class ExchangeRate(models.Model):
+    """1 `base_currency` = `rate` x `quote_currency` from `rate_on` until a newer row (to compare offers)."""
+
+    base_currency = models.CharField(max_length=3, validators=[validate_currency_code])
+    quote_currency = models.CharField(max_length=3, validators=[validate_currency_code])
+    rate = models.DecimalField(max_digits=18, decimal_places=8)
+    rate_on = models.DateField()
+    source = models.CharField(max_length=60, blank=True, help_text="e.g. ECB reference rate.")
+
+    class Meta:
+        ordering = ["base_currency", "quote_currency", "-rate_on"]
+        constraints = [
+            models.UniqueConstraint(fields=["base_currency", "quote_currency", "rate_on"], name="fx_rate_once_a_day"),
+            models.CheckConstraint(condition=Q(rate__gt=0), name="fx_rate_positive"),
+            models.CheckConstraint(condition=~Q(base_currency=F("quote_currency")), name="fx_rate_two_currencies"),
+        ]
+
+    def __str__(self) -> str:
+        return f"1 {self.base_currency} = {self.rate.normalize()} {self.quote_currency} ({self.rate_on})"

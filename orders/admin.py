@@ -1,0 +1,119 @@
+"""Configuration console for the orders app.
+
+Import jobs and webhook integrations (orders/imports, orders/webhooks) are kept in their own classes
+below; other order admin classes live beside them.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.contrib import admin, messages
+from django.http import HttpRequest
+from import_export.admin import ExportMixin
+
+from orders.models import ImportJob, ImportRowError, Integration, IntegrationKind, WebhookDelivery
+from orders.resources import SAFE_FORMATS, ImportJobResource
+from orders.webhooks import generate_secret
+
+# --- Bulk intake: import jobs --------------------------------------------------------------------------------
+
+
+class ImportRowErrorInline(admin.TabularInline):
+    model = ImportRowError
+    extra = 0
+    max_num = 0
+    can_delete = False
+    fields = ("row", "column", "value", "message", "is_duplicate")
+    readonly_fields = fields
+    show_change_link = False
+
+    def get_queryset(self, request: HttpRequest) -> Any:
+        return super().get_queryset(request).order_by("row", "id")
+
+
+@admin.register(ImportJob)
+class ImportJobAdmin(ExportMixin, admin.ModelAdmin):
+    """Read-only: jobs are created by uploads and change only through orders.imports.service."""
+
+    resource_classes = [ImportJobResource]
+    formats = SAFE_FORMATS
+    list_display = ("file_name", "created_at", "created_by", "customer", "source", "status", "mode", "rows_total",
+                    "orders_created", "orders_invalid", "orders_duplicate")  # fmt: skip
+    list_filter = ("status", "source", "mode", "dry_run")
+    search_fields = ("file_name", "created_by__email", "customer__code", "file_sha256")
+    date_hierarchy = "created_at"
+    inlines = [ImportRowErrorInline]
+    readonly_fields = [field.name for field in ImportJob._meta.fields]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+# --- Bulk intake: webhook integrations ------------------------------------------------------------------------
+
+
+class IntegrationForm(forms.ModelForm):
+    secret = forms.CharField(
+        required=False,
+        widget=forms.PasswordInput(render_value=False),
+        help_text="Shopify: paste the app's client secret. Generic: leave blank to generate a whsec_ secret, "
+        "shown once after saving. Leave blank when editing to keep the current secret.",
+    )
+
+    class Meta:
+        model = Integration
+        fields = ("customer", "kind", "name", "secret", "default_origin", "default_branch", "default_service_level",
+                  "default_incoterm", "destination_by_country", "is_active")  # fmt: skip
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        has_secret = bool(cleaned.get("secret")) or bool(self.instance and self.instance.secret)
+        if not has_secret and cleaned.get("kind") == IntegrationKind.SHOPIFY:
+            self.add_error("secret", "Paste the Shopify app's client secret: Shopify signs with it.")
+        return cleaned
+
+
+@admin.register(Integration)
+class IntegrationAdmin(admin.ModelAdmin):
+    form = IntegrationForm
+    list_display = ("name", "customer", "kind", "is_active", "created_at")
+    list_filter = ("kind", "is_active")
+    search_fields = ("name", "customer__code")
+    readonly_fields = ("endpoint", "created_at", "updated_at")
+
+    @admin.display(description="Endpoint path")
+    def endpoint(self, obj: Integration) -> str:
+        if not obj.pk:
+            return "Shown after saving."
+        if obj.kind == IntegrationKind.SHOPIFY:
+            return f"/api/v1/webhooks/shopify/{obj.pk}/orders-create/"
+        return f"/api/v1/webhooks/intake/{obj.pk}/"
+
+    def save_model(self, request: HttpRequest, obj: Integration, form: Any, change: bool) -> None:
+        typed = form.cleaned_data.get("secret")
+        if typed:
+            obj.secret = typed
+        elif not obj.secret:
+            obj.secret = generate_secret()
+            messages.warning(request, f"The signing secret of {obj.name} is {obj.secret} — copy it now; "
+                             "it is not shown again.")  # fmt: skip
+        super().save_model(request, obj, form, change)
+
+
+@admin.register(WebhookDelivery)
+class WebhookDeliveryAdmin(admin.ModelAdmin):
+    list_display = ("delivery_id", "integration", "outcome", "status_code", "attempts", "order", "received_at")
+    list_filter = ("outcome", "integration__kind")
+    search_fields = ("delivery_id", "external_id", "order__reference")
+    readonly_fields = [field.name for field in WebhookDelivery._meta.fields]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False

@@ -1,0 +1,725 @@
+"""The orders REST API (/api/v1/orders/): serializers and views over orders.services.
+
+The API speaks the intake vocabulary (`orders.intake.ORDER_FIELDS`, cargo as a `lines` list), so a body
+that works here works as a row of the bulk template and vice versa. `orders.intake` is the one
+validation layer: the input serializers only check what JSON transport adds (an object, a boolean
+`submit`, no NUL characters) and hand everything else, unknown fields included, to the service, which
+rejects `status`, `reference` and any other field that is not part of an order. Views read through
+`scope.restrict` (another customer's order is a 404, never a 403) and write only through services.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from django.db.models import Prefetch, QuerySet, prefetch_related_objects
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import (
+    OpenApiExample,
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_view,
+)
+from rest_framework import exceptions, serializers, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.pagination import CursorPagination
+from rest_framework.parsers import JSONParser
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from orders import lifecycle, services
+from orders.intake import MAX_LINES
+from orders.models import (
+    CargoLine,
+    Channel,
+    Equipment,
+    Incoterm,
+    Mode,
+    Order,
+    OrderStatus,
+    PackageType,
+    PackingGroup,
+    ServiceLevel,
+)
+from partners import idempotency
+from partners.models import ApiKey, User
+from partners.scoping import Scope, scope_for_request
+
+# --- Input ---------------------------------------------------------------------------------------
+
+_NUL = "\x00"
+_NUL_MESSAGE = "Text cannot contain NUL (\\u0000) characters."
+
+
+def _nul_fields(data: Mapping[str, Any]) -> dict[str, list[str]]:
+    """Fields whose text holds a NUL character, which PostgreSQL cannot store in a text column."""
+    found: dict[str, list[str]] = {}
+    for name, value in data.items():
+        if isinstance(value, str) and _NUL in value:
+            found[str(name)] = [_NUL_MESSAGE]
+    lines = data.get("lines")
+    for index, line in enumerate(lines if isinstance(lines, list) else []):
+        if not isinstance(line, Mapping):
+            continue
+        for name, value in line.items():
+            values = value if isinstance(value, list) else [value]
+            if any(isinstance(item, str) and _NUL in item for item in values):
+                found[f"lines[{index}].{name}"] = [_NUL_MESSAGE]
+    return found
+
+
+class CargoLineInputSerializer(serializers.Serializer):
+    """One cargo line, in the bulk template's vocabulary."""
+
+    pieces = serializers.IntegerField(min_value=1, help_text="Number of packages.")
+    package_type = serializers.ChoiceField(
+        PackageType.choices, required=False, help_text="UN/ECE Rec. 21 code, e.g. PX (pallet); default PK."
+    )
+    gross_weight_kg = serializers.DecimalField(max_digits=12, decimal_places=3)
+    volume_m3 = serializers.DecimalField(max_digits=12, decimal_places=4, required=False, allow_null=True)
+    description = serializers.CharField(required=False, help_text="Defaults to the order's description.")
+    hs_code = serializers.CharField(required=False, help_text="6, 8 or 10 digits, e.g. 847130.")
+    length_cm = serializers.DecimalField(max_digits=8, decimal_places=1, required=False, allow_null=True)
+    width_cm = serializers.DecimalField(max_digits=8, decimal_places=1, required=False, allow_null=True)
+    height_cm = serializers.DecimalField(max_digits=8, decimal_places=1, required=False, allow_null=True)
+    container_number = serializers.CharField(required=False, help_text="ISO 6346, e.g. CSQU3054383 (ocean, rail).")
+    container_type = serializers.CharField(required=False, help_text="ISO size-type, e.g. 22G1 or 45G1.")
+    seal_numbers = serializers.ListField(
+        child=serializers.CharField(), required=False, help_text="A list, or one string separated by commas."
+    )
+    awb_number = serializers.CharField(required=False, help_text="Air waybill, 11 digits (air orders).")
+    un_number = serializers.CharField(required=False, help_text="Dangerous goods: UN number, e.g. 1203.")
+    dg_class = serializers.CharField(required=False, help_text="Dangerous goods class, e.g. 3.")
+    packing_group = serializers.ChoiceField(PackingGroup.choices, required=False)
+
+
+class OrderInputSerializer(serializers.Serializer):
+    """An order in the intake vocabulary. The declared fields describe it for the schema; `to_internal_value`
+    passes the body through unchanged after the transport checks, because orders.intake validates it once,
+    with its messages, and must see unknown fields (such as `status`) to reject them."""
+
+    customer_code = serializers.CharField(
+        required=False, help_text="Staff keys: required. Customer keys: implied (and must match when sent)."
+    )
+    customer_reference = serializers.CharField(max_length=64, help_text="Your order number; unique per customer.")
+    branch_code = serializers.CharField(required=False, help_text="Staff only; defaults to the account branch.")
+    mode = serializers.ChoiceField(Mode.choices)
+    service_level = serializers.ChoiceField(ServiceLevel.choices, required=False)
+    incoterm = serializers.ChoiceField(Incoterm.choices, help_text="FAS, FOB, CFR and CIF are for sea only.")
+    named_place = serializers.CharField(required=False, help_text="Defaults to the origin or destination name.")
+    origin = serializers.CharField(help_text="UN/LOCODE, e.g. DEHAM.")
+    origin_address = serializers.CharField(required=False)
+    destination = serializers.CharField(help_text="UN/LOCODE, e.g. CNSHA.")
+    destination_address = serializers.CharField(required=False)
+    shipper_name = serializers.CharField()
+    shipper_address = serializers.CharField(required=False)
+    consignee_name = serializers.CharField()
+    consignee_address = serializers.CharField(required=False)
+    notify_name = serializers.CharField(required=False)
+    notify_address = serializers.CharField(required=False)
+    description = serializers.CharField(required=False, help_text="Summary of the goods.")
+    requested_pickup_on = serializers.DateField()
+    requested_delivery_on = serializers.DateField(required=False, allow_null=True)
+    declared_value = serializers.DecimalField(max_digits=14, decimal_places=2, required=False, allow_null=True)
+    currency = serializers.CharField(required=False, help_text="ISO 4217, required with declared_value.")
+    special_instructions = serializers.CharField(required=False)
+    # ListSerializer takes max_length since DRF 3.14; the stubs do not know it yet.
+    lines = CargoLineInputSerializer(many=True, max_length=MAX_LINES)  # type: ignore[call-arg]
+    submit = serializers.BooleanField(
+        required=False, default=False, help_text="true: create the order submitted instead of as a draft."
+    )
+
+    allows_submit = True
+
+    def to_internal_value(self, data: Any) -> dict[str, Any]:
+        if not isinstance(data, Mapping):
+            raise exceptions.ValidationError({"non_field_errors": ["Send the order as a JSON object of fields."]})
+        errors = _nul_fields(data)
+        if "submit" in data and (not self.allows_submit or not isinstance(data["submit"], bool)):
+            errors["submit"] = [
+                "Must be true or false." if self.allows_submit else "To submit an order, POST to its submit/ action."
+            ]
+        if errors:
+            raise exceptions.ValidationError(errors)
+        return dict(data)
+
+
+class OrderUpdateInputSerializer(OrderInputSerializer):
+    """The order's new data: PUT sends all of it, PATCH only what changes (`lines`, when sent, replaces
+    every cargo line)."""
+
+    allows_submit = False
+
+    def get_fields(self) -> dict[str, serializers.Field]:
+        fields = super().get_fields()
+        fields.pop("submit")
+        return fields
+
+
+class CancelInputSerializer(serializers.Serializer):
+    reason = serializers.CharField(max_length=300, help_text="Why, for the team and the customer.")
+
+
+class OrderFilterSerializer(serializers.Serializer):
+    """The list's query parameters."""
+
+    status = serializers.ChoiceField(OrderStatus.choices, required=False)
+    customer_code = serializers.CharField(
+        required=False, help_text="Staff keys; a customer key only ever sees its own orders."
+    )
+    mode = serializers.ChoiceField(Mode.choices, required=False)
+    origin = serializers.CharField(required=False, help_text="UN/LOCODE, e.g. DEHAM.")
+    destination = serializers.CharField(required=False, help_text="UN/LOCODE, e.g. CNSHA.")
+    customer_reference = serializers.CharField(required=False)
+    created_after = serializers.DateTimeField(required=False, help_text="ISO 8601, e.g. 2026-11-01T00:00:00Z.")
+    created_before = serializers.DateTimeField(required=False, help_text="ISO 8601, exclusive.")
+
+
+def filter_orders(queryset: QuerySet[Order], filters: Mapping[str, Any]) -> QuerySet[Order]:
+    lookups = {
+        "status": "status",
+        "customer_code": "customer__code",
+        "mode": "mode",
+        "origin": "origin_id",
+        "destination": "destination_id",
+        "customer_reference": "customer_reference",
+        "created_after": "created_at__gte",
+        "created_before": "created_at__lt",
+    }
+    upper = {"customer_code", "origin", "destination"}
+    conditions = {
+        lookup: filters[name].strip().upper() if name in upper else filters[name]
+        for name, lookup in lookups.items()
+        if name in filters
+    }
+    return queryset.filter(**conditions)
+
+
+# --- Output --------------------------------------------------------------------------------------
+
+
+class CargoLineSerializer(serializers.Serializer):
+    """A cargo line as stored: the input vocabulary, normalised (codes upper-case, numbers as decimals)."""
+
+    pieces = serializers.IntegerField()
+    package_type = serializers.ChoiceField(PackageType.choices)
+    gross_weight_kg = serializers.DecimalField(max_digits=12, decimal_places=3)
+    volume_m3 = serializers.DecimalField(max_digits=12, decimal_places=4, allow_null=True)
+    description = serializers.CharField()
+    hs_code = serializers.CharField(allow_blank=True)
+    length_cm = serializers.DecimalField(max_digits=8, decimal_places=1, allow_null=True)
+    width_cm = serializers.DecimalField(max_digits=8, decimal_places=1, allow_null=True)
+    height_cm = serializers.DecimalField(max_digits=8, decimal_places=1, allow_null=True)
+    container_number = serializers.CharField(allow_blank=True)
+    container_type = serializers.CharField(allow_blank=True)
+    seal_numbers = serializers.CharField(allow_blank=True, help_text="Separated by commas.")
+    awb_number = serializers.CharField(allow_blank=True)
+    un_number = serializers.CharField(allow_blank=True)
+    dg_class = serializers.CharField(allow_blank=True)
+    packing_group = serializers.CharField(allow_blank=True)
+
+
+# The transitions this API has an endpoint for (POST /api/v1/orders/{reference}/{name}/). The order's
+# `transitions` lists only these, so a client never sees one it cannot take here.
+API_TRANSITIONS = ("submit", "cancel")
+
+
+class TransitionSerializer(serializers.Serializer):
+    name = serializers.ChoiceField(API_TRANSITIONS, help_text="POST /api/v1/orders/{reference}/{name}/ takes it.")
+    # DRF's metaclass moves declared fields out of the class, so this does not shadow Field.label.
+    label = serializers.CharField()  # type: ignore[assignment]
+    allowed = serializers.BooleanField(help_text="false: the reason says what blocks it now.")
+    reason = serializers.CharField(allow_null=True)
+    needs_reason = serializers.BooleanField(help_text='true: send {"reason": ...}.')
+
+
+class OrderSummarySerializer(serializers.Serializer):
+    """An order in a list: the intake vocabulary plus what OMS sets (reference, status, totals, timestamps).
+
+    Lists leave out `transitions`: whether one is allowed now asks the guards other apps register
+    (workflow tasks, bookings), a query or more per order, and a list must cost the same few queries for
+    5 orders as for 100. Read the order itself for its transitions.
+    """
+
+    reference = serializers.CharField(help_text="Ours, e.g. HAM-26-000123.")
+    status = serializers.ChoiceField(OrderStatus.choices)
+    channel = serializers.ChoiceField(Channel.choices, help_text="How the order came in.")
+    customer_code = serializers.CharField()
+    customer_reference = serializers.CharField()
+    branch_code = serializers.CharField()
+    mode = serializers.ChoiceField(Mode.choices)
+    service_level = serializers.ChoiceField(ServiceLevel.choices)
+    incoterm = serializers.CharField(allow_blank=True)
+    named_place = serializers.CharField(allow_blank=True)
+    origin = serializers.CharField()
+    origin_address = serializers.CharField(allow_blank=True)
+    destination = serializers.CharField()
+    destination_address = serializers.CharField(allow_blank=True)
+    shipper_name = serializers.CharField()
+    shipper_address = serializers.CharField(allow_blank=True)
+    consignee_name = serializers.CharField()
+    consignee_address = serializers.CharField(allow_blank=True)
+    notify_name = serializers.CharField(allow_blank=True)
+    notify_address = serializers.CharField(allow_blank=True)
+    description = serializers.CharField(allow_blank=True)
+    requested_pickup_on = serializers.DateField()
+    requested_delivery_on = serializers.DateField(allow_null=True)
+    declared_value = serializers.DecimalField(max_digits=14, decimal_places=2, allow_null=True)
+    currency = serializers.CharField(allow_blank=True)
+    special_instructions = serializers.CharField(allow_blank=True)
+    lines = CargoLineSerializer(many=True)
+    pieces_total = serializers.IntegerField()
+    gross_weight_kg_total = serializers.DecimalField(max_digits=14, decimal_places=3)
+    volume_m3_total = serializers.DecimalField(max_digits=14, decimal_places=4)
+    chargeable_weight_kg = serializers.DecimalField(
+        max_digits=14, decimal_places=3, help_text="Greater of gross and volumetric weight for the mode."
+    )
+    created_at = serializers.DateTimeField()
+    updated_at = serializers.DateTimeField()
+    submitted_at = serializers.DateTimeField(allow_null=True)
+    cancelled_at = serializers.DateTimeField(allow_null=True)
+    cancel_reason = serializers.CharField(allow_blank=True)
+
+    def values(self, instance: Order) -> dict[str, Any]:
+        return {
+            **services.order_as_data(instance),
+            "reference": instance.reference,
+            "status": instance.status,
+            "channel": instance.channel,
+            "pieces_total": instance.pieces_total,
+            "gross_weight_kg_total": instance.gross_weight_kg_total,
+            "volume_m3_total": instance.volume_m3_total,
+            "chargeable_weight_kg": instance.chargeable_weight_kg,
+            "created_at": instance.created_at,
+            "updated_at": instance.updated_at,
+            "submitted_at": instance.submitted_at,
+            "cancelled_at": instance.cancelled_at,
+            "cancel_reason": instance.cancel_reason,
+        }
+
+    def to_representation(self, instance: Order) -> dict[str, Any]:
+        return super().to_representation(self.values(instance))
+
+
+class OrderSerializer(OrderSummarySerializer):
+    """An order, with the transitions the caller may take now (and why a blocked one is blocked)."""
+
+    transitions = TransitionSerializer(many=True)
+
+    def values(self, instance: Order) -> dict[str, Any]:
+        scope: Scope = self.context["scope"]
+        transitions = lifecycle.available_transitions(instance, scope)
+        return {**super().values(instance), "transitions": [t for t in transitions if t["name"] in API_TRANSITIONS]}
+
+
+class OrderCursorPagination(CursorPagination):
+    """Newest first. A cursor, not a page number, so deep pages stay as fast as the first and no COUNT runs."""
+
+    ordering = ("-created_at", "-id")
+    page_size = 25
+    page_size_query_param = "page_size"
+    max_page_size = 100
+
+
+# --- Schema examples -----------------------------------------------------------------------------
+
+# The one error shape (oms/api_errors.py) is registered as this component by the project's AutoSchema,
+# which adds it to every operation; referring to it by name keeps orders free of imports from oms.
+_API_ERROR = {"$ref": "#/components/schemas/ApiError"}
+
+
+def error_example(name: str, code: str, message: str, fields: dict[str, list[str]] | None = None) -> OpenApiExample:
+    return OpenApiExample(
+        name, value={"error": {"code": code, "message": message, "fields": fields or {}}}, response_only=True
+    )
+
+
+def error_response(description: str, *examples: OpenApiExample) -> OpenApiResponse:
+    return OpenApiResponse(_API_ERROR, description=description, examples=list(examples))
+
+
+ORDER_REQUEST_EXAMPLE = {
+    "customer_reference": "PO-4711",
+    "mode": "ocean_fcl",
+    "incoterm": "FOB",
+    "origin": "CNSHA",
+    "destination": "DEHAM",
+    "shipper_name": "Shenzhen Bright Lighting Co.",
+    "consignee_name": "Nordwind Handel GmbH",
+    "description": "LED lamps",
+    "requested_pickup_on": "2026-12-01",
+    "requested_delivery_on": "2027-01-15",
+    "declared_value": "48000.00",
+    "currency": "USD",
+    "lines": [
+        {
+            "pieces": 20,
+            "package_type": "PX",
+            "gross_weight_kg": "8400.000",
+            "volume_m3": "52.5000",
+            "hs_code": "940542",
+            "container_number": "CSQU3054383",
+            "container_type": "45G1",
+            "seal_numbers": ["SL123456"],
+        }
+    ],
+}
+ORDER_RESPONSE_EXAMPLE: dict[str, Any] = {
+    "reference": "SHA-26-000123",
+    "status": "draft",
+    "channel": "api",
+    "customer_code": "ACME",
+    "customer_reference": "PO-4711",
+    "branch_code": "SHA",
+    "mode": "ocean_fcl",
+    "service_level": "standard",
+    "incoterm": "FOB",
+    "named_place": "Shanghai",
+    "origin": "CNSHA",
+    "origin_address": "",
+    "destination": "DEHAM",
+    "destination_address": "",
+    "shipper_name": "Shenzhen Bright Lighting Co.",
+    "shipper_address": "",
+    "consignee_name": "Nordwind Handel GmbH",
+    "consignee_address": "",
+    "notify_name": "",
+    "notify_address": "",
+    "description": "LED lamps",
+    "requested_pickup_on": "2026-12-01",
+    "requested_delivery_on": "2027-01-15",
+    "declared_value": "48000.00",
+    "currency": "USD",
+    "special_instructions": "",
+    "lines": [
+        {
+            "pieces": 20,
+            "package_type": "PX",
+            "gross_weight_kg": "8400.000",
+            "volume_m3": "52.5000",
+            "description": "LED lamps",
+            "hs_code": "940542",
+            "length_cm": None,
+            "width_cm": None,
+            "height_cm": None,
+            "container_number": "CSQU3054383",
+            "container_type": "45G1",
+            "seal_numbers": "SL123456",
+            "awb_number": "",
+            "un_number": "",
+            "dg_class": "",
+            "packing_group": "",
+        }
+    ],
+    "pieces_total": 20,
+    "gross_weight_kg_total": "8400.000",
+    "volume_m3_total": "52.5000",
+    "chargeable_weight_kg": "8400.000",
+    "created_at": "2026-11-29T10:15:00.123456Z",
+    "updated_at": "2026-11-29T10:15:00.123456Z",
+    "submitted_at": None,
+    "cancelled_at": None,
+    "cancel_reason": "",
+    "transitions": [
+        {"name": "submit", "label": "Submit", "allowed": True, "reason": None, "needs_reason": False},
+        {"name": "cancel", "label": "Cancel order", "allowed": True, "reason": None, "needs_reason": True},
+    ],
+}
+_SUBMITTED_EXAMPLE = {
+    **ORDER_RESPONSE_EXAMPLE,
+    "status": "submitted",
+    "submitted_at": "2026-11-29T10:16:02.000000Z",
+    "transitions": [ORDER_RESPONSE_EXAMPLE["transitions"][1]],
+}
+_CANCELLED_EXAMPLE = {
+    **ORDER_RESPONSE_EXAMPLE,
+    "status": "cancelled",
+    "cancelled_at": "2026-11-29T10:17:30.000000Z",
+    "cancel_reason": "Customer postponed the shipment.",
+    "transitions": [],
+}
+
+_IDEMPOTENCY_KEY = OpenApiParameter(
+    idempotency.HEADER,
+    OpenApiTypes.STR,
+    OpenApiParameter.HEADER,
+    description=(
+        "Optional, up to 255 printable ASCII characters, e.g. a UUID. A retry with the same key and body "
+        "replays the first success (header Idempotent-Replayed: true) and changes nothing; the same key "
+        "with another body is a 422; a retry while the first is still running is a 409 with Retry-After. "
+        "Errors are not stored, so a corrected request may reuse the key. Keys are kept 24 hours."
+    ),
+)
+_REFERENCE = OpenApiParameter("reference", OpenApiTypes.STR, OpenApiParameter.PATH, description="e.g. HAM-26-000123")
+_VALIDATION_ERROR = error_response(
+    "The order has errors: every one of them, by field.",
+    error_example(
+        "Validation errors",
+        "validation_error",
+        "The order has 3 errors.",
+        {
+            "origin": ["XXABC is not in our UN/LOCODE list. Check the code, or ask an admin to import it."],
+            "status": ["This field is not part of an order (state and references are set by OMS)."],
+            "lines[0].hs_code": ["No HS heading 9999 in HS 2022."],
+        },
+    ),
+    error_example(
+        "Duplicate customer reference",
+        "validation_error",
+        "The order has 1 error.",
+        {"customer_reference": ["ACME already has an order with reference PO-4711 (SHA-26-000123)."]},
+    ),
+)
+_IDEMPOTENCY_IN_PROGRESS = error_example(
+    "Same key still running", "idempotency_key_in_progress", idempotency.IdempotencyKeyInProgress.default_detail
+)
+_IDEMPOTENCY_REUSED = error_response(
+    "The Idempotency-Key was used before with a different request.",
+    error_example("Key reused", "idempotency_key_reused", idempotency.IdempotencyKeyReused.default_detail),
+)
+
+
+def _transition_conflict(verb: str, state: str) -> OpenApiResponse:
+    return error_response(
+        "The transition cannot be taken now; the message says why. A 409 is also the answer when the "
+        "order changed meanwhile (concurrent_change) or the same Idempotency-Key is still running.",
+        error_example("Not now", "transition_not_allowed", f"A {state} order cannot be {verb}."),
+        error_example(
+            "Changed meanwhile",
+            "concurrent_change",
+            "The order changed meanwhile: it is now cancelled. Reload it and try again.",
+        ),
+        _IDEMPOTENCY_IN_PROGRESS,
+    )
+
+
+def _order_response(description: str, example: dict[str, Any]) -> OpenApiResponse:
+    return OpenApiResponse(
+        OrderSerializer, description=description, examples=[OpenApiExample("Order", value=example, response_only=True)]
+    )
+
+
+# --- Views ---------------------------------------------------------------------------------------
+
+
+def _actor(request: Request) -> dict[str, Any]:
+    """Who acts, as the services record it: the API key, and the person for session requests."""
+    return {
+        "by": request.user if isinstance(request.user, User) else None,
+        "api_key": request.auth if isinstance(request.auth, ApiKey) else None,
+    }
+
+
+@extend_schema_view(
+    list=extend_schema(
+        summary="List orders",
+        description="The caller's orders, newest first, with cursor pagination (`next`/`previous` links). "
+        "Customer keys see only their organisation's orders; staff keys see all. Items leave out "
+        "`transitions`; get the order for those.",
+        parameters=[OrderFilterSerializer],
+        responses={
+            200: OrderSummarySerializer,
+            400: error_response(
+                "A filter has a bad value.",
+                error_example(
+                    "Bad filter",
+                    "validation_error",
+                    "The request has 1 error.",
+                    {"status": ['"shipped" is not a valid choice.']},
+                ),
+            ),
+            404: error_response("The cursor is not valid.", error_example("Bad cursor", "not_found", "Invalid cursor")),
+        },
+    ),
+    retrieve=extend_schema(
+        summary="Get an order",
+        description="The order, with the transitions the caller may take now and why a blocked one is blocked.",
+        parameters=[_REFERENCE],
+        responses={200: _order_response("The order.", ORDER_RESPONSE_EXAMPLE)},
+    ),
+    create=extend_schema(
+        summary="Create an order",
+        description="Validates the order as every intake channel does and creates it as a draft, or "
+        'submitted with `"submit": true`. A customer key places orders for its own organisation only.',
+        parameters=[_IDEMPOTENCY_KEY],
+        request=OrderInputSerializer,
+        examples=[OpenApiExample("Ocean FCL order", value=ORDER_REQUEST_EXAMPLE, request_only=True)],
+        responses={
+            201: _order_response(
+                "Created (or, with Idempotent-Replayed: true, the replayed creation).", ORDER_RESPONSE_EXAMPLE
+            ),
+            400: _VALIDATION_ERROR,
+            409: error_response(
+                "The same Idempotency-Key is still running; retry after Retry-After.", _IDEMPOTENCY_IN_PROGRESS
+            ),
+            422: _IDEMPOTENCY_REUSED,
+        },
+    ),
+    update=extend_schema(
+        summary="Replace a draft order",
+        description="Replaces the order's data and cargo. Only drafts can be edited; afterwards the answer is 409.",
+        parameters=[_REFERENCE],
+        request=OrderUpdateInputSerializer,
+        examples=[OpenApiExample("Whole order", value=ORDER_REQUEST_EXAMPLE, request_only=True)],
+        responses={
+            200: _order_response("The updated order.", ORDER_RESPONSE_EXAMPLE),
+            400: _VALIDATION_ERROR,
+            409: error_response(
+                "The order is no longer a draft.",
+                error_example(
+                    "Not a draft", "conflict", "Only draft orders can be edited; SHA-26-000123 is submitted."
+                ),
+            ),
+        },
+    ),
+    partial_update=extend_schema(
+        summary="Change a draft order",
+        description="Changes only the fields sent; `lines`, when sent, replaces all cargo lines.",
+        parameters=[_REFERENCE],
+        request=OrderUpdateInputSerializer,
+        examples=[OpenApiExample("New pickup date", value={"requested_pickup_on": "2026-12-03"}, request_only=True)],
+        responses={
+            200: _order_response("The updated order.", ORDER_RESPONSE_EXAMPLE),
+            400: _VALIDATION_ERROR,
+            409: error_response(
+                "The order is no longer a draft.",
+                error_example(
+                    "Not a draft", "conflict", "Only draft orders can be edited; SHA-26-000123 is submitted."
+                ),
+            ),
+        },
+    ),
+    submit=extend_schema(
+        summary="Submit an order",
+        description="Hands a draft order to operations.",
+        parameters=[_REFERENCE, _IDEMPOTENCY_KEY],
+        request=None,
+        responses={
+            200: _order_response("The submitted order.", _SUBMITTED_EXAMPLE),
+            409: _transition_conflict("submitted", "cancelled"),
+            422: _IDEMPOTENCY_REUSED,
+        },
+    ),
+    cancel=extend_schema(
+        summary="Cancel an order",
+        description="Cancels a draft or submitted order, with the reason.",
+        parameters=[_REFERENCE, _IDEMPOTENCY_KEY],
+        request=CancelInputSerializer,
+        examples=[OpenApiExample("Reason", value={"reason": "Customer postponed the shipment."}, request_only=True)],
+        responses={
+            200: _order_response("The cancelled order.", _CANCELLED_EXAMPLE),
+            400: error_response(
+                "The reason is missing.",
+                error_example(
+                    "No reason", "validation_error", "The request has 1 error.", {"reason": ["This field is required."]}
+                ),
+            ),
+            409: _transition_conflict("cancelled", "cancelled"),
+            422: _IDEMPOTENCY_REUSED,
+        },
+    ),
+)
+class OrderViewSet(viewsets.GenericViewSet):
+    """Orders: create, list, read, edit while draft, submit and cancel."""
+
+    serializer_class = OrderSerializer
+    pagination_class = OrderCursorPagination
+    parser_classes = [JSONParser]  # orders are JSON; a form or anything else is a 415
+    lookup_field = "reference"
+    lookup_value_regex = r"[A-Za-z0-9-]+"
+
+    def get_queryset(self) -> QuerySet[Order]:
+        orders = Order.objects.select_related("customer", "branch").prefetch_related(
+            Prefetch("lines", queryset=CargoLine.objects.order_by("line_no")),
+            Prefetch("equipment", queryset=Equipment.objects.order_by("id")),
+        )
+        return self.scope.restrict(orders, customer="customer_id")
+
+    @property
+    def scope(self) -> Scope:
+        return scope_for_request(self.request)
+
+    def get_serializer_class(self) -> type[serializers.Serializer]:
+        return OrderSummarySerializer if self.action == "list" else OrderSerializer
+
+    def get_serializer_context(self) -> dict[str, Any]:
+        return {**super().get_serializer_context(), "scope": self.scope}
+
+    def _respond(self, order: Order, status_code: int = status.HTTP_200_OK) -> Response:
+        # Services return the row they wrote; its relations are loaded here in one query each.
+        prefetch_related_objects([order], "customer", "branch", "lines", "equipment")
+        return Response(self.get_serializer(order).data, status=status_code)
+
+    def list(self, request: Request) -> Response:
+        filters = OrderFilterSerializer(data=request.query_params)
+        filters.is_valid(raise_exception=True)
+        page = self.paginate_queryset(filter_orders(self.get_queryset(), filters.validated_data))
+        return self.get_paginated_response(self.get_serializer(page, many=True).data)
+
+    def retrieve(self, request: Request, reference: str) -> Response:
+        return Response(self.get_serializer(self.get_object()).data)
+
+    def create(self, request: Request) -> Response:
+        return idempotency.idempotent(request, execute=lambda: self._create(request))
+
+    def _create(self, request: Request) -> Response:
+        if not (self.scope.is_staff or self.scope.is_customer):
+            raise exceptions.PermissionDenied("Only our staff and customers can place orders.")
+        payload = OrderInputSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        data = payload.validated_data
+        submit = data.pop("submit", False)
+        order = services.order_create(
+            data=data, scope=self.scope, channel=Channel.API, submit=submit, **_actor(request)
+        )
+        return self._respond(order, status.HTTP_201_CREATED)
+
+    def update(self, request: Request, reference: str) -> Response:
+        return self._update(request, partial=False)
+
+    def partial_update(self, request: Request, reference: str) -> Response:
+        return self._update(request, partial=True)
+
+    def _update(self, request: Request, *, partial: bool) -> Response:
+        order = self.get_object()
+        payload = OrderUpdateInputSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        data = payload.validated_data
+        if partial:
+            current = services.order_as_data(order)
+            if not self.scope.is_staff:
+                # order_as_data names the branch, and intake lets only staff name one: a customer's
+                # PATCH would otherwise fail on a field it never sent.
+                current.pop("branch_code")
+            data = {**current, **data}
+        order = services.order_update(order=order, data=data, scope=self.scope, channel=Channel.API, **_actor(request))
+        return self._respond(order)
+
+    @action(detail=True, methods=["post"])
+    def submit(self, request: Request, reference: str) -> Response:
+        def execute() -> Response:
+            order = services.order_submit(
+                order=self.get_object(), scope=self.scope, channel=Channel.API, **_actor(request)
+            )
+            return self._respond(order)
+
+        return idempotency.idempotent(request, execute=execute)
+
+    @action(detail=True, methods=["post"])
+    def cancel(self, request: Request, reference: str) -> Response:
+        def execute() -> Response:
+            order = self.get_object()
+            payload = CancelInputSerializer(data=request.data)
+            payload.is_valid(raise_exception=True)
+            order = services.order_cancel(
+                order=order,
+                scope=self.scope,
+                channel=Channel.API,
+                reason=payload.validated_data["reason"],
+                **_actor(request),
+            )
+            return self._respond(order)
+
+        return idempotency.idempotent(request, execute=execute)

@@ -1,0 +1,159 @@
+"""The import API: upload an order file as a job, then read its state, counts and errors.
+
+POST /api/v1/order-imports/ (multipart: file, mode, dry_run) checks the file and, unless dry_run,
+imports it straight away (no interactive preview over the API); small files are done when the 201
+answers, large ones run in the worker: poll GET /api/v1/order-imports/{id}/. A customer's key imports
+only its own orders (customer_code is implied and checked) and sees only its own jobs.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.urls import reverse
+from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema
+from rest_framework import serializers, status
+from rest_framework.decorators import api_view, parser_classes
+from rest_framework.exceptions import PermissionDenied
+from rest_framework.parsers import FormParser, MultiPartParser
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from orders.errors import OrderError
+from orders.imports import selectors, service
+from orders.imports.columns import ImportFileError
+from orders.imports.forms import ALLOWED_EXTENSIONS
+from orders.models import Channel, ImportJob, ImportMode
+from partners.models import ApiKey
+from partners.scoping import scope_for_request
+
+ERRORS_RETURNED = 1000
+
+
+class ImportCreateInput(serializers.Serializer):
+    file = serializers.FileField(help_text="CSV or XLSX order file, one row per cargo line (see the template).")
+    mode = serializers.ChoiceField(
+        choices=ImportMode.choices, default=ImportMode.ALL_OR_NOTHING,
+        help_text="all_or_nothing: import nothing while any order has errors. valid_only: import the valid orders.",
+    )  # fmt: skip
+    dry_run = serializers.BooleanField(default=False, help_text="Only check the file; import nothing.")
+
+    def validate_file(self, upload: Any) -> Any:
+        if not (upload.name or "").lower().endswith(ALLOWED_EXTENSIONS):
+            raise serializers.ValidationError("Upload a .csv or .xlsx file.")
+        return upload
+
+
+class ImportErrorOutput(serializers.Serializer):
+    row = serializers.IntegerField(allow_null=True, help_text="Spreadsheet row (the header is row 1); null: the file.")
+    column = serializers.CharField()
+    value = serializers.CharField()
+    message = serializers.CharField()
+    duplicate = serializers.BooleanField(source="is_duplicate")
+
+
+class ImportJobOutput(serializers.Serializer):
+    id = serializers.UUIDField()
+    url = serializers.SerializerMethodField()
+    state = serializers.CharField(source="status", help_text="pending, checking, checked, rejected, queued, "
+                                  "importing, imported, failed or cancelled.")  # fmt: skip
+    mode = serializers.CharField()
+    dry_run = serializers.BooleanField()
+    file_name = serializers.CharField()
+    counts = serializers.SerializerMethodField()
+    file_error = serializers.CharField()
+    errors = serializers.SerializerMethodField()
+    errors_truncated = serializers.SerializerMethodField()
+    created_at = serializers.DateTimeField()
+    finished_at = serializers.DateTimeField(allow_null=True)
+
+    def get_url(self, job: ImportJob) -> str:
+        request = self.context.get("request")
+        path = reverse("api-order-import-detail", args=[job.pk])
+        return request.build_absolute_uri(path) if request else path
+
+    def get_counts(self, job: ImportJob) -> dict[str, int]:
+        return {
+            "rows": job.rows_total, "rows_done": job.rows_done, "orders": job.orders_total,
+            "valid": job.orders_valid, "invalid": job.orders_invalid, "duplicates": job.orders_duplicate,
+            "created": job.orders_created, "errors": job.error_count,
+        }  # fmt: skip
+
+    def get_errors(self, job: ImportJob) -> list[dict[str, Any]]:
+        if not self.context.get("with_errors"):
+            return []
+        errors = service.import_job_errors(job)[:ERRORS_RETURNED]
+        return ImportErrorOutput(errors, many=True).data
+
+    def get_errors_truncated(self, job: ImportJob) -> bool:
+        return bool(self.context.get("with_errors")) and job.error_count > ERRORS_RETURNED
+
+
+# The one error shape (oms/api_errors.py), registered by the project's AutoSchema; named, not imported.
+_API_ERROR = {"$ref": "#/components/schemas/ApiError"}
+
+_EXAMPLE = {
+    "id": "6f0b1c9e-2d4a-4c1e-9f0e-3b8a1d2c4e5f", "url": "https://oms.example/api/v1/order-imports/6f0b…/",
+    "state": "failed", "mode": "all_or_nothing", "dry_run": False, "file_name": "orders-week-48.csv",
+    "counts": {"rows": 3, "rows_done": 3, "orders": 2, "valid": 1, "invalid": 1, "duplicates": 0, "created": 0,
+               "errors": 1},
+    "file_error": "",
+    "errors": [{"row": 3, "column": "gross_weight_kg", "value": "-5", "message": "Must be greater than zero.",
+                "duplicate": False}],
+    "errors_truncated": False, "created_at": "2026-11-29T10:00:00Z", "finished_at": "2026-11-29T10:00:01Z",
+}  # fmt: skip
+
+
+def _require_importer(request: Request) -> None:
+    if not selectors.may_import(scope_for_request(request)):
+        raise PermissionDenied("This key or user may not import orders.")
+
+
+@extend_schema(
+    methods=["POST"],
+    summary="Upload an order file",
+    description="Multipart upload (field `file`). The file is checked; unless `dry_run`, it is then imported "
+    "with the chosen `mode`. Small files are finished when this answers; large ones run in the background "
+    "(poll the job's `url`). A file-level problem (encoding, structure, size) ends in state `rejected`.",
+    request={"multipart/form-data": ImportCreateInput},
+    responses={201: OpenApiResponse(ImportJobOutput, examples=[OpenApiExample("failed", value=_EXAMPLE)]),
+               400: OpenApiResponse(_API_ERROR, description="No file, or not a .csv/.xlsx file, or too large."),
+               403: OpenApiResponse(_API_ERROR, description="This key may not import orders.")},
+)  # fmt: skip
+@extend_schema(methods=["GET"], summary="List order imports", responses=ImportJobOutput(many=True))
+@api_view(["GET", "POST"])
+@parser_classes([MultiPartParser, FormParser])
+def order_import_list_create(request: Request) -> Response:
+    scope = scope_for_request(request)
+    if request.method == "GET":
+        jobs = selectors.import_job_list_for(scope=scope)[:100]
+        return Response(ImportJobOutput(jobs, many=True, context={"request": request}).data)
+    _require_importer(request)
+    data = ImportCreateInput(data=request.data)
+    data.is_valid(raise_exception=True)
+    api_key = request.auth if isinstance(request.auth, ApiKey) else None
+    user = request.user if api_key is None else None
+    try:
+        job = service.import_job_create(
+            upload=data.validated_data["file"], scope=scope, source=Channel.API, by=user, api_key=api_key,
+            mode=data.validated_data["mode"], dry_run=data.validated_data["dry_run"], confirm=True,
+        )  # fmt: skip
+    except ImportFileError as exc:
+        raise serializers.ValidationError({"file": [str(exc)]}) from exc
+    except OrderError as exc:
+        raise PermissionDenied(str(exc)) from exc
+    output = ImportJobOutput(job, context={"request": request, "with_errors": True}).data
+    return Response(output, status=status.HTTP_201_CREATED, headers={"Location": output["url"]})
+
+
+@extend_schema(
+    summary="An order import: state, counts and errors",
+    description="Errors are `[{row, column, value, message}]`, rows as a spreadsheet numbers them (header = 1); "
+    "at most 1,000 are listed (`errors_truncated`).",
+    responses={200: OpenApiResponse(ImportJobOutput, examples=[OpenApiExample("failed", value=_EXAMPLE)]),
+               404: OpenApiResponse(_API_ERROR, description="No such import for this key.")},
+)  # fmt: skip
+@api_view(["GET"])
+def order_import_detail(request: Request, pk: Any) -> Response:
+    job = selectors.import_job_get_for(scope=scope_for_request(request), pk=pk)  # DRF answers Http404 with 404
+    return Response(ImportJobOutput(job, context={"request": request, "with_errors": True}).data)

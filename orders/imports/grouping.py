@@ -1,0 +1,233 @@
+"""Rows to orders: rows that share (customer_code, customer_reference) are the cargo lines of one order.
+
+Two streaming passes keep memory bounded by the orders still "open" rather than by the file:
+`scan` checks the structure and notes the last row of every order; `iter_groups` then hands each order
+over as soon as its last row has been read. `build_intake` turns a group into the intake vocabulary and
+remembers which row gave which value, so `map_errors` can put every intake error back on its row.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from orders.imports.columns import LINE_COLUMNS, ORDER_COLUMNS, ImportFileError, check_header
+from orders.imports.reading import FileInfo, Limits, Opener, iter_rows
+
+Key = tuple[str, str]
+_LINE_ERROR = re.compile(r"^lines\[(\d+)\](?:\.(\w+))?$")
+MAX_VALUE_LENGTH = 300
+
+
+@dataclass(frozen=True)
+class RowError:
+    """One problem, where a person finds it in the spreadsheet (header = row 1; row None: the whole file)."""
+
+    row: int | None
+    column: str
+    value: str
+    message: str
+    customer_reference: str = ""
+    is_duplicate: bool = False
+
+
+@dataclass
+class Scan:
+    columns: list[str]
+    rows_total: int = 0  # data rows, blank rows not counted
+    last_row: dict[Key, int] = field(default_factory=dict)
+    customer_codes: set[str] = field(default_factory=set)
+    location_codes: set[str] = field(default_factory=set)
+
+    @property
+    def orders_total(self) -> int:
+        return len(self.last_row)
+
+
+@dataclass
+class RowGroup:
+    key: Key
+    rows: list[tuple[int, list[object]]]
+
+
+@dataclass
+class GroupIntake:
+    data: dict[str, Any]
+    first_row: int
+    customer_reference: str
+    order_rows: dict[str, int]
+    line_rows: list[int]
+    conflicts: list[RowError]
+
+
+def _key(cells: list[object], index: dict[str, int], number: int, implied_customer: str) -> Key:
+    code = implied_customer or str(_cell(cells, index.get("customer_code"))).strip().upper()
+    reference = str(_cell(cells, index.get("customer_reference"))).strip()
+    # A row without a reference cannot be joined to others: it stands alone (and fails validation).
+    return (code, reference) if reference else (code, f"\x00row{number}")
+
+
+def _cell(cells: list[object], position: int | None) -> object:
+    if position is None or position >= len(cells):
+        return ""
+    return cells[position]
+
+
+def _check_width(cells: list[object], width: int, number: int, *, pad_short: bool) -> list[object]:
+    if len(cells) > width and any(cell not in ("", None) for cell in cells[width:]):
+        raise ImportFileError(
+            f"This row has values in {len(cells)} columns but the header names only {width}: "
+            "a value holds an unquoted delimiter, or a column has no header.",
+            row=number,
+        )
+    if len(cells) < width and not pad_short:
+        raise ImportFileError(
+            f"This row has {len(cells)} values but the header names {width} columns: a delimiter is "
+            "missing (every row needs as many separators as the header).",
+            row=number,
+        )
+    return cells
+
+
+def scan(opener: Opener, info: FileInfo, limits: Limits, *, is_staff: bool, implied_customer: str = "") -> Scan:
+    """Pass 1: the header, the shape of every row, the last row of each order and the codes to preload."""
+    rows = iter_rows(opener, info, limits)
+    first = next(rows, None)
+    if first is None:
+        raise ImportFileError("The file is empty: its first row should hold the column names.", row=1)
+    columns = check_header(first[1], is_staff=is_staff, customer_implied=bool(implied_customer))
+    index = {name: position for position, name in enumerate(columns)}
+    result = Scan(columns=columns)
+    location_positions = [index[name] for name in ("origin", "destination") if name in index]
+    pad_short = info.format == "xlsx"  # a spreadsheet has no "missing" cells, only empty ones
+    for number, cells in rows:
+        _check_width(cells, len(columns), number, pad_short=pad_short)
+        result.rows_total += 1
+        key = _key(cells, index, number, implied_customer)
+        result.last_row[key] = number
+        if key[0]:
+            result.customer_codes.add(key[0])
+        for position in location_positions:
+            code = str(_cell(cells, position)).replace(" ", "").upper()
+            if code:
+                result.location_codes.add(code)
+    if not result.rows_total:
+        raise ImportFileError("The file has its header but no orders below it.", row=2)
+    return result
+
+
+def iter_groups(
+    opener: Opener, info: FileInfo, limits: Limits, scanned: Scan, *, implied_customer: str = ""
+) -> Iterator[tuple[int, RowGroup]]:
+    """Pass 2: (rows read so far, group) for each order, in the order their last rows appear."""
+    index = {name: position for position, name in enumerate(scanned.columns)}
+    open_groups: dict[Key, list[tuple[int, list[object]]]] = {}
+    rows = iter_rows(opener, info, limits)
+    next(rows, None)  # the header, checked by scan()
+    width = len(scanned.columns)
+    for done, (number, cells) in enumerate(rows, start=1):
+        if len(cells) < width:  # a spreadsheet row ending in empty cells (scan refused short CSV rows)
+            cells = [*cells, *[""] * (width - len(cells))]
+        key = _key(cells, index, number, implied_customer)
+        group_rows = open_groups.setdefault(key, [])
+        group_rows.append((number, cells))
+        if scanned.last_row.get(key) == number:
+            del open_groups[key]
+            yield done, RowGroup(key=key, rows=group_rows)
+    if open_groups:  # the file changed between the passes
+        raise ImportFileError("The file changed while it was being read; upload it again.")
+
+
+def _same(a: object, b: object) -> bool:
+    return str(a).strip().casefold() == str(b).strip().casefold()
+
+
+@dataclass(frozen=True)
+class Layout:
+    """Where each vocabulary column sits in this file's rows, worked out once per file."""
+
+    order: tuple[tuple[str, int], ...]
+    line: tuple[tuple[str, int], ...]
+    reference: int
+
+    @classmethod
+    def of(cls, columns: list[str]) -> Layout:
+        return cls(
+            order=tuple((name, i) for i, name in enumerate(columns) if name in ORDER_COLUMNS),
+            line=tuple((name, i) for i, name in enumerate(columns) if name in LINE_COLUMNS),
+            reference=columns.index("customer_reference"),
+        )
+
+
+def build_intake(group: RowGroup, layout: Layout) -> GroupIntake:
+    """The group in the intake vocabulary: order columns from the rows that give them, one line per row.
+    Rows are as wide as the header (iter_groups pads short spreadsheet rows)."""
+    first_row, first_cells = group.rows[0]
+    reference = str(first_cells[layout.reference]).strip()
+    data: dict[str, Any] = {}
+    order_rows: dict[str, int] = {}
+    conflicts: list[RowError] = []
+    lines: list[dict[str, object]] = []
+    line_rows: list[int] = []
+    for number, cells in group.rows:
+        for name, position in layout.order:
+            value = cells[position]
+            if value == "":
+                continue  # blank after the first row: the order's value applies
+            if name not in data:
+                data[name], order_rows[name] = value, number
+            elif value != data[name] and not _same(value, data[name]):
+                conflicts.append(
+                    RowError(
+                        row=number,
+                        column=name,
+                        value=_shown(value),
+                        message=f"Rows {order_rows[name]} and {number} are lines of order {reference} but give "
+                        f"different {name}: “{_shown(data[name])}” and “{_shown(value)}”. Order columns must "
+                        "agree on every row of an order (or be left blank after its first row).",
+                        customer_reference=reference,
+                    )
+                )
+        lines.append({name: value for name, position in layout.line if (value := cells[position]) != ""})
+        line_rows.append(number)
+    data["description"] = lines[0].get("description", "")
+    data["lines"] = lines
+    return GroupIntake(
+        data=data,
+        first_row=first_row,
+        customer_reference=reference,
+        order_rows=order_rows,
+        line_rows=line_rows,
+        conflicts=conflicts,
+    )
+
+
+def _shown(value: object) -> str:
+    text = "" if value is None else str(value)
+    return text if len(text) <= MAX_VALUE_LENGTH else text[: MAX_VALUE_LENGTH - 1] + "…"
+
+
+def map_errors(errors: dict[str, list[str]], intake: GroupIntake) -> list[RowError]:
+    """Intake errors (`field` or `lines[i].field`) as row errors on the row that carried the value."""
+    mapped = []
+    for name, messages in errors.items():
+        match = _LINE_ERROR.match(name)
+        if match:
+            position = int(match.group(1))
+            column = match.group(2) or ""
+            row = intake.line_rows[position] if position < len(intake.line_rows) else intake.first_row
+            lines = intake.data.get("lines") or []
+            value = lines[position].get(column, "") if column and position < len(lines) else ""
+        elif name in ("lines", "non_field_errors"):
+            row, column, value = intake.first_row, "", ""
+        else:
+            row = intake.order_rows.get(name, intake.first_row)
+            column, value = name, intake.data.get(name, "")
+        mapped.extend(
+            RowError(row=row, column=column, value=_shown(value), message=message,
+                     customer_reference=intake.customer_reference)
+            for message in messages
+        )  # fmt: skip
+    return mapped

@@ -1,0 +1,255 @@
+"""From bytes to rows: recognise the format, decode text, and stream the rows of CSV and XLSX files.
+
+Everything structural is a file-level `ImportFileError` with the row at fault: empty, binary or legacy
+files, unknown encodings, unbalanced quotes, ragged rows, too many rows, zip and XML bombs. Rows are
+streamed from the stored file (`opener` reopens it), so memory does not grow with the file.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import datetime
+import io
+import zipfile
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import IO
+
+import defusedxml
+import openpyxl
+from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
+from openpyxl.utils.exceptions import InvalidFileException
+
+from orders.imports.columns import ImportFileError
+
+Opener = Callable[[], IO[bytes]]
+CHUNK = 1 << 20
+XLSX_MAX_RATIO = 200  # a member that inflates more than this is a zip bomb, not a spreadsheet
+
+_MAGIC = (
+    (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", "This is an old Excel (.xls) workbook: save it as .xlsx or CSV UTF-8."),
+    (b"%PDF", "This is a PDF, not a spreadsheet: upload the CSV or XLSX file."),
+    (b"\x89PNG", "This is an image, not a spreadsheet: upload the CSV or XLSX file."),
+    (b"\xff\xd8\xff", "This is an image, not a spreadsheet: upload the CSV or XLSX file."),
+    (b"GIF8", "This is an image, not a spreadsheet: upload the CSV or XLSX file."),
+    (b"\x1f\x8b", "This is a compressed (gzip) file: upload the CSV or XLSX file itself."),
+    (b"\xff\xfe", "This file is UTF-16 text: save it as CSV UTF-8 (or CSV) and upload it again."),
+    (b"\xfe\xff", "This file is UTF-16 text: save it as CSV UTF-8 (or CSV) and upload it again."),
+)
+
+
+@dataclass(frozen=True)
+class Limits:
+    max_bytes: int
+    max_rows: int
+    max_xlsx_unpacked_bytes: int
+
+    @classmethod
+    def from_settings(cls) -> Limits:
+        return cls(
+            max_bytes=settings.OMS_IMPORT_MAX_BYTES,
+            max_rows=settings.OMS_IMPORT_MAX_ROWS,
+            max_xlsx_unpacked_bytes=settings.OMS_IMPORT_MAX_XLSX_UNPACKED_BYTES,
+        )
+
+
+@dataclass(frozen=True)
+class FileInfo:
+    format: str  # "csv" or "xlsx"
+    encoding: str = ""
+    delimiter: str = ""
+
+
+def size_problem(size: int, limits: Limits) -> str | None:
+    if size == 0:
+        return "The file is empty."
+    if size > limits.max_bytes:
+        most = limits.max_bytes / 1e6
+        return f"The file is {size / 1e6:.1f} MB; the limit is {most:.0f} MB. Split it into smaller files."
+    return None
+
+
+def detect(opener: Opener, *, size: int, limits: Limits) -> FileInfo:
+    """The file's format, text encoding and delimiter, or ImportFileError saying why it cannot be read."""
+    problem = size_problem(size, limits)
+    if problem:
+        raise ImportFileError(problem)
+    with opener() as stream:
+        head = stream.read(8)
+        if head.startswith(b"PK\x03\x04"):
+            return FileInfo(format="xlsx")
+        for magic, message in _MAGIC:
+            if head.startswith(magic):
+                raise ImportFileError(message)
+        stream.seek(0)
+        encoding = _text_encoding(stream)
+        stream.seek(0)
+        first_line = io.TextIOWrapper(stream, encoding=encoding, newline="").readline(64 * 1024)
+    if not first_line.strip():
+        raise ImportFileError("The file is empty: its first row should hold the column names.", row=1)
+    return FileInfo(format="csv", encoding=encoding, delimiter=_delimiter(first_line))
+
+
+def _text_encoding(stream: IO[bytes]) -> str:
+    """UTF-8 (with or without a BOM) when every byte decodes as UTF-8, else Windows-1252 (Excel's "CSV")."""
+    bom = stream.read(3) == codecs.BOM_UTF8
+    stream.seek(0)
+    utf8, cp1252 = codecs.getincrementaldecoder("utf-8")(), codecs.getincrementaldecoder("cp1252")()
+    utf8_ok = cp1252_ok = True
+    while chunk := stream.read(CHUNK):
+        if b"\x00" in chunk:
+            raise ImportFileError("This is not a text file (it contains NUL bytes): upload a CSV or XLSX file.")
+        if utf8_ok:
+            try:
+                utf8.decode(chunk)
+            except UnicodeDecodeError:
+                utf8_ok = False
+        if not utf8_ok and cp1252_ok:
+            try:
+                cp1252.decode(chunk)
+            except UnicodeDecodeError:
+                cp1252_ok = False
+    if utf8_ok:
+        try:
+            utf8.decode(b"", final=True)
+        except UnicodeDecodeError:
+            utf8_ok = False
+    if utf8_ok:
+        return "utf-8-sig" if bom else "utf-8"
+    if cp1252_ok:
+        return "cp1252"
+    raise ImportFileError("The file is neither UTF-8 nor Windows-1252 text: save it as CSV UTF-8 and upload it again.")
+
+
+def _delimiter(header_line: str) -> str:
+    """The header is our vocabulary (no commas or semicolons inside names), so counting is reliable."""
+    counts = {delimiter: header_line.count(delimiter) for delimiter in (",", ";", "\t")}
+    best = max(counts, key=lambda d: counts[d])
+    return best if counts[best] else ","
+
+
+def iter_rows(opener: Opener, info: FileInfo, limits: Limits) -> Iterator[tuple[int, list[object]]]:
+    """(spreadsheet row number, cells) for every row, the header (row 1) included; blank rows are skipped."""
+    reader = _csv_rows if info.format == "csv" else _xlsx_rows
+    data_rows = 0
+    for number, cells in reader(opener, info, limits):
+        if number > 1 and all(cell is None or cell == "" for cell in cells):
+            continue
+        if number > 1:
+            data_rows += 1
+            if data_rows > limits.max_rows:
+                raise ImportFileError(
+                    f"The file has more than {limits.max_rows:,} rows; split it into smaller files.", row=number
+                )
+        yield number, cells
+
+
+def _csv_rows(opener: Opener, info: FileInfo, limits: Limits) -> Iterator[tuple[int, list[object]]]:
+    with opener() as stream:
+        text = io.TextIOWrapper(stream, encoding=info.encoding, newline="")
+        reader = csv.reader(text, delimiter=info.delimiter, strict=True)
+        number = 0
+        try:
+            for number, cells in enumerate(reader, start=1):
+                yield number, cells
+        except csv.Error as exc:
+            raise ImportFileError(_csv_problem(str(exc)), row=number + 1) from exc
+        except UnicodeDecodeError as exc:  # the file changed since it was checked
+            raise ImportFileError("The file is not valid text in its encoding.", row=number + 1) from exc
+
+
+def _csv_problem(message: str) -> str:
+    if "unexpected end of data" in message or "field larger than field limit" in message:
+        return (
+            'A quoted value is never closed: check this row for a stray " (a value that starts with a quote '
+            "must end with one). Nothing was imported."
+        )
+    if "delimiter" in message or "quotechar" in message or "expected" in message:
+        return f'This row has a quote (") in the wrong place ({message}). Put values containing quotes in quotes.'
+    return f"This row cannot be read as CSV ({message})."
+
+
+def _xlsx_rows(opener: Opener, info: FileInfo, limits: Limits) -> Iterator[tuple[int, list[object]]]:
+    if not openpyxl.DEFUSEDXML:
+        # openpyxl falls back to the stdlib parser without defusedxml, which expands XML entities.
+        raise ImproperlyConfigured("defusedxml must be installed (and OPENPYXL_DEFUSEDXML not False) to read XLSX.")
+    with opener() as stream:
+        _check_zip(stream, limits)
+        stream.seek(0)
+        try:
+            workbook = openpyxl.load_workbook(stream, read_only=True, data_only=True)
+        except (zipfile.BadZipFile, InvalidFileException, KeyError, ValueError, OSError, EOFError) as exc:
+            if _caused_by_entities(exc):  # openpyxl wraps defusedxml's refusal in a ValueError
+                raise ImportFileError("The workbook contains XML entity declarations, which we refuse.") from exc
+            raise ImportFileError("This is not a readable XLSX workbook: save it again from Excel or as CSV.") from exc
+        try:
+            sheet = workbook.worksheets[0]
+            # Blank rows are skipped by iter_rows, but a sheet of a million empty formatted rows must not keep
+            # a worker busy: physical rows are capped too.
+            physical_cap = 2 * limits.max_rows + 1000
+            number = 0
+            try:
+                for number, values in enumerate(sheet.iter_rows(values_only=True), start=1):
+                    if number > physical_cap:
+                        raise ImportFileError(
+                            f"The sheet has more than {physical_cap:,} rows (many may be empty formatted rows): "
+                            "copy the data into a new sheet.",
+                            row=number,
+                        )
+                    yield number, [_cell_text(value) for value in values]
+            except defusedxml.DefusedXmlException as exc:
+                raise ImportFileError("The workbook contains XML entity declarations, which we refuse.") from exc
+            except (zipfile.BadZipFile, KeyError, ValueError, OSError, EOFError) as exc:
+                raise ImportFileError("This row of the workbook cannot be read.", row=number + 1) from exc
+        finally:
+            workbook.close()
+
+
+def _caused_by_entities(exc: BaseException | None) -> bool:
+    while exc is not None:
+        if isinstance(exc, defusedxml.DefusedXmlException):
+            return True
+        exc = exc.__cause__ or exc.__context__
+    return False
+
+
+def _check_zip(stream: IO[bytes], limits: Limits) -> None:
+    try:
+        members = zipfile.ZipFile(stream).infolist()
+    except (zipfile.BadZipFile, OSError, EOFError) as exc:
+        raise ImportFileError("This is not a readable XLSX workbook (the zip container is damaged).") from exc
+    names = {member.filename for member in members}
+    if "xl/workbook.xml" not in names:
+        raise ImportFileError("This zip file is not an XLSX workbook: upload the CSV or XLSX file itself.")
+    unpacked = sum(member.file_size for member in members)
+    if unpacked > limits.max_xlsx_unpacked_bytes:
+        raise ImportFileError(
+            f"The workbook unpacks to {unpacked / 1e6:.0f} MB; the limit is "
+            f"{limits.max_xlsx_unpacked_bytes / 1e6:.0f} MB. Save the data as CSV or split it."
+        )
+    for member in members:
+        if member.file_size > CHUNK and member.file_size > XLSX_MAX_RATIO * max(member.compress_size, 1):
+            raise ImportFileError("The workbook is compressed suspiciously well (a zip bomb?); it was refused.")
+
+
+def _cell_text(value: object) -> object:
+    """Spreadsheet cells as the text a person typed; dates stay dates for the validation layer."""
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        # 1001.0 is the integer 1001 a person typed; repr keeps 12.345 from becoming 12.3449999.
+        return str(int(value)) if value.is_integer() else repr(value)
+    if isinstance(value, int | Decimal):
+        return str(value)
+    if isinstance(value, datetime.datetime):
+        return value.date() if value.time() == datetime.time() else value.isoformat(sep=" ")
+    if isinstance(value, datetime.date | datetime.time):
+        return value
+    return str(value)

@@ -1,0 +1,489 @@
+"""Import jobs: upload → check (the preview: a dry run with no side effects) → confirm → import.
+
+Every write of the import goes through here; screens, the API and the Celery task are interfaces to it.
+
+- `import_job_create` stores the upload under a generated name and checks it (inline when small, in
+  the worker when large), or, for API uploads without dry_run, queues the import straight away.
+- `import_job_process` is the task's body: it checks a pending job or imports a queued one. Safe to run
+  twice: a PostgreSQL advisory lock lets one run at a time, finished jobs are left alone, and a run
+  after a crash recognises the orders the job created before (ImportedOrder) instead of calling them
+  duplicates.
+- The check reads the stored file twice as a stream (see grouping), validates each order with
+  `orders.intake.validate_order` against lookups loaded once, and looks duplicates up once per batch.
+  It writes only the job row and its error rows: no orders, no references, no history, no events.
+- The import validates again (the world may have changed since the preview), then, if the policy
+  allows, writes every valid order through `orders.bulk` in one transaction with the job's outcome.
+
+Policy: all-or-nothing (default) imports nothing when any order has an error; valid-only imports the
+valid orders and reports the rest. Orders that exist already are never changed: they are reported as
+duplicates under both policies, so uploading a corrected file again creates only what is new.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import logging
+import os
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from itertools import islice
+from typing import IO, Any
+
+import psycopg
+from django.conf import settings
+from django.core.files.base import File
+from django.core.files.storage import default_storage
+from django.db import OperationalError, connection, transaction
+from django.db.models import QuerySet
+from django.utils import timezone
+from psycopg import errors as psycopg_errors
+
+from orders import bulk
+from orders.errors import OrderError
+from orders.imports import grouping, reading
+from orders.imports.columns import ImportFileError
+from orders.imports.grouping import RowError
+from orders.intake import CleanOrder, Lookups, validate_order
+from orders.models import (
+    Channel,
+    ImportedOrder,
+    ImportJob,
+    ImportMode,
+    ImportRowError,
+    ImportStatus,
+)
+from orders.resources import escape_formula
+from partners.models import Organisation
+from partners.scoping import NOBODY, Scope, scope_for_api_key, scope_for_user
+
+logger = logging.getLogger(__name__)
+
+BATCH_ORDERS = 1000
+PREVIEW_ORDERS = 50
+ERROR_FILE_COLUMNS = ("row", "column", "value", "message", "customer_reference", "kind")
+
+
+class ImportStateError(OrderError):
+    """The job is not in a state that allows what was asked (e.g. confirming a job twice)."""
+
+
+class TransientImportError(Exception):
+    """The database lost a race (deadlock, serialization failure) or the connection: try the job again."""
+
+
+_TRANSIENT = (psycopg_errors.DeadlockDetected, psycopg_errors.SerializationFailure, psycopg.OperationalError)
+
+
+@dataclass
+class ValidOrder:
+    clean: CleanOrder
+    first_row: int
+
+
+@dataclass
+class CheckResult:
+    rows_total: int = 0
+    orders_total: int = 0
+    invalid: int = 0
+    duplicates: int = 0
+    created_before: int = 0  # orders this job created in an earlier, interrupted run
+    valid: list[ValidOrder] = field(default_factory=list)
+    valid_count: int = 0
+    errors: list[RowError] = field(default_factory=list)
+    error_count: int = 0
+    preview: list[dict[str, Any]] = field(default_factory=list)
+
+    def add_errors(self, errors: list[RowError], limit: int) -> None:
+        self.error_count += len(errors)
+        room = limit - len(self.errors)
+        if room > 0:
+            self.errors.extend(errors[:room])
+
+
+# --- Scope and storage -----------------------------------------------------------------------------
+
+
+def job_scope(job: ImportJob) -> Scope:
+    """Whose rights the job's orders are created with: the uploader's, as they are now."""
+    if job.api_key_id:
+        api_key = job.api_key
+        if api_key is None or not api_key.is_active:
+            return NOBODY
+        return scope_for_api_key(api_key)
+    return scope_for_user(job.created_by)
+
+
+def _implied_customer_code(job: ImportJob) -> str:
+    return job.customer.code if job.customer_id else ""
+
+
+def _opener(job: ImportJob) -> reading.Opener:
+    name = job.file.name
+    return lambda: default_storage.open(name, "rb")
+
+
+def _safe_file_name(name: str) -> str:
+    """The uploader's file name for display only: no path, no control characters, bounded length."""
+    base = os.path.basename(name.replace("\\", "/"))
+    base = re.sub(r"[\x00-\x1f\x7f\u202a-\u202e\u2066-\u2069]", "", base).strip() or "upload"
+    return base[-120:]
+
+
+def _customer_of(scope: Scope) -> Organisation | None:
+    if scope.is_staff:
+        return None
+    if scope.is_customer and len(scope.organisation_ids) == 1:
+        return Organisation.objects.get(pk=next(iter(scope.organisation_ids)))
+    raise ImportStateError("Only OMS staff and customers can import orders.")
+
+
+# --- Create, confirm, cancel ------------------------------------------------------------------------
+
+
+def import_job_create(
+    *,
+    upload: File,
+    scope: Scope,
+    source: str,
+    by: Any = None,
+    api_key: Any = None,
+    mode: str = ImportMode.ALL_OR_NOTHING,
+    dry_run: bool = False,
+    confirm: bool = False,
+) -> ImportJob:
+    """Store an uploaded order file and check it. With `confirm` (the API without dry_run), import it
+    straight after the check. Small files are handled now; large ones in the worker after commit.
+    Raises ImportFileError for a file too large to store; every other file problem ends up on the job."""
+    limits = reading.Limits.from_settings()
+    problem = reading.size_problem(upload.size or 0, limits)
+    if problem:
+        raise ImportFileError(problem)
+    customer = _customer_of(scope)
+    digest = hashlib.sha256()
+    for chunk in upload.chunks():
+        digest.update(chunk)
+    upload.seek(0)
+    job = ImportJob(
+        customer=customer,
+        created_by=by if getattr(by, "pk", None) else None,
+        api_key=api_key,
+        source=source,
+        file_name=_safe_file_name(upload.name or "upload"),
+        file_size=upload.size or 0,
+        file_sha256=digest.hexdigest(),
+        mode=mode if mode in ImportMode.values else ImportMode.ALL_OR_NOTHING,
+        dry_run=dry_run,
+        status=ImportStatus.QUEUED if confirm and not dry_run else ImportStatus.PENDING,
+    )
+    if job.status == ImportStatus.QUEUED:
+        job.confirmed_by, job.confirmed_at = job.created_by, timezone.now()
+    job.file.save("upload", upload, save=False)  # the name comes from import_file_path, not the user
+    job.save()
+    _dispatch(job)
+    job.refresh_from_db()
+    return job
+
+
+def _dispatch(job: ImportJob) -> None:
+    """Process small files in this request; queue large ones for the worker once the job is committed."""
+    if job.file_size <= settings.OMS_IMPORT_INLINE_MAX_BYTES:
+        import_job_process(job_id=job.pk)
+        return
+    from orders import tasks  # tasks import this module
+
+    tasks.process_order_import.delay_on_commit(str(job.pk))
+
+
+def import_job_confirm(*, job: ImportJob, by: Any, mode: str) -> ImportJob:
+    """Import a checked file with the chosen policy. Idempotent: confirming twice imports once."""
+    with transaction.atomic():
+        locked = ImportJob.objects.select_for_update().get(pk=job.pk)
+        if locked.dry_run:
+            raise ImportStateError("This upload was a check only (dry run); upload the file again to import it.")
+        if locked.status in (ImportStatus.QUEUED, ImportStatus.IMPORTING, ImportStatus.IMPORTED):
+            return locked  # a second click, or a second tab: the first confirmation stands
+        if locked.status != ImportStatus.CHECKED:
+            raise ImportStateError(f"This import is {locked.get_status_display().lower()}; it cannot be confirmed.")
+        if locked.orders_valid == 0:
+            raise ImportStateError("The file has no new valid orders to import.")
+        locked.status = ImportStatus.QUEUED
+        locked.mode = mode if mode in ImportMode.values else locked.mode
+        locked.confirmed_by, locked.confirmed_at = (by if getattr(by, "pk", None) else None), timezone.now()
+        locked.rows_done = 0
+        locked.save(update_fields=["status", "mode", "confirmed_by", "confirmed_at", "rows_done", "updated_at"])
+    _dispatch(locked)
+    locked.refresh_from_db()
+    return locked
+
+
+def import_job_cancel(*, job: ImportJob) -> ImportJob:
+    """Drop a checked (or still pending) upload; nothing was imported and nothing will be."""
+    with transaction.atomic():
+        locked = ImportJob.objects.select_for_update().get(pk=job.pk)
+        if locked.status not in (ImportStatus.PENDING, ImportStatus.CHECKED, ImportStatus.REJECTED):
+            raise ImportStateError(f"This import is {locked.get_status_display().lower()}; it cannot be cancelled.")
+        locked.status = ImportStatus.CANCELLED
+        locked.finished_at = timezone.now()
+        locked.save(update_fields=["status", "finished_at", "updated_at"])
+    return locked
+
+
+# --- Processing (the task's body) ---------------------------------------------------------------------
+
+
+@contextmanager
+def _exclusive(job_id: Any) -> Iterator[bool]:
+    """A session advisory lock per job: True when this run may work on it, False when another run does."""
+    key = job_id.int & 0x7FFF_FFFF_FFFF_FFFF
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_try_advisory_lock(%s)", [key])
+        acquired = bool(cursor.fetchone()[0])
+    try:
+        yield acquired
+    finally:
+        if acquired:
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_advisory_unlock(%s)", [key])
+
+
+def import_job_process(*, job_id: Any) -> None:
+    """Do whatever the job waits for: check a pending upload, import a confirmed one. Safe to run twice."""
+    job = ImportJob.objects.select_related("customer", "created_by", "api_key__organisation").filter(pk=job_id).first()
+    if job is None:
+        return
+    with _exclusive(job.pk) as acquired:
+        if not acquired:
+            return  # another worker is on it
+        job.refresh_from_db()
+        try:
+            if job.status in (ImportStatus.PENDING, ImportStatus.CHECKING):
+                _check_job(job)
+            elif job.status in (ImportStatus.QUEUED, ImportStatus.IMPORTING):
+                _import_job(job)
+        except OperationalError as exc:
+            if isinstance(exc.__cause__, _TRANSIENT):
+                raise TransientImportError(str(exc)) from exc  # the job keeps its status; the retry resumes it
+            _fail(job)
+            raise
+        except Exception:
+            _fail(job)  # recorded for the people waiting on the page, then raised for the logs
+            raise
+
+
+def _fail(job: ImportJob) -> None:
+    logger.exception("Order import %s stopped", job.pk)
+    _set(
+        job, status=ImportStatus.FAILED, finished_at=timezone.now(),
+        file_error="The import stopped because of an unexpected error; nothing was imported. We have been told.",
+    )  # fmt: skip
+
+
+def _set(job: ImportJob, **values: Any) -> None:
+    """Save fields at once (outside any transaction), so the progress page sees them."""
+    for name, value in values.items():
+        setattr(job, name, value)
+    ImportJob.objects.filter(pk=job.pk).update(updated_at=timezone.now(), **values)
+
+
+def _check_job(job: ImportJob) -> None:
+    _set(job, status=ImportStatus.CHECKING, rows_done=0)
+    try:
+        result = check_file(job, keep_valid=False)
+    except ImportFileError as exc:
+        _reject(job, exc)
+        return
+    _store_result(job, result, status=ImportStatus.CHECKED, checked_at=timezone.now())
+
+
+def _reject(job: ImportJob, exc: ImportFileError) -> None:
+    with transaction.atomic():
+        job.errors.all().delete()
+        ImportRowError.objects.create(job=job, row=exc.row, message=str(exc))
+        _set(
+            job, status=ImportStatus.REJECTED, file_error=str(exc), error_count=1, finished_at=timezone.now(),
+            checked_at=timezone.now(),
+        )  # fmt: skip
+
+
+def _store_result(job: ImportJob, result: CheckResult, *, status: str, **extra: Any) -> None:
+    with transaction.atomic():
+        job.errors.all().delete()
+        ImportRowError.objects.bulk_create(
+            [
+                ImportRowError(job=job, row=e.row, column=e.column, value=e.value[:300], message=e.message,
+                               customer_reference=e.customer_reference[:64], is_duplicate=e.is_duplicate)
+                for e in result.errors
+            ],
+            batch_size=2000,
+        )  # fmt: skip
+        _set(
+            job, status=status, rows_total=result.rows_total, rows_done=result.rows_total,
+            orders_total=result.orders_total, orders_valid=result.valid_count, orders_invalid=result.invalid,
+            orders_duplicate=result.duplicates, error_count=result.error_count, preview=result.preview,
+            file_error="", **extra,
+        )  # fmt: skip
+
+
+def _import_job(job: ImportJob) -> None:
+    _set(job, status=ImportStatus.IMPORTING, rows_done=0)
+    try:
+        result = check_file(job, keep_valid=True)
+    except ImportFileError as exc:
+        _reject(job, exc)
+        return
+    if job.mode == ImportMode.ALL_OR_NOTHING and result.invalid:
+        _store_result(job, result, status=ImportStatus.FAILED, orders_created=0, finished_at=timezone.now())
+        return
+    scope = job_scope(job)
+    valid = result.valid
+    with transaction.atomic():
+        outcome = bulk.orders_bulk_create(
+            orders=[item.clean for item in valid], scope=scope, channel=Channel.FILE, by=job.created_by,
+            api_key=job.api_key, submit=True, history={"import_job": str(job.pk)},
+        )  # fmt: skip
+        bulk.copy_rows(
+            ImportedOrder, ["job_id", "order_id", "row"],
+            ((job.pk, item.order_id, valid[item.index].first_row) for item in outcome.created),
+        )  # fmt: skip
+        for lost in outcome.duplicates:  # won by a concurrent import since the check
+            item = valid[lost.index]
+            result.add_errors([_duplicate_error(item.clean, item.first_row, lost.existing_reference)], _max_errors())
+        result.duplicates += len(outcome.duplicates)
+        result.valid_count -= len(outcome.duplicates)
+        _store_result(
+            job, result, status=ImportStatus.IMPORTED, orders_created=len(outcome.created) + result.created_before,
+            finished_at=timezone.now(),
+        )  # fmt: skip
+
+
+def _max_errors() -> int:
+    return settings.OMS_IMPORT_MAX_STORED_ERRORS
+
+
+def _duplicate_error(clean: CleanOrder, row: int, existing_reference: str) -> RowError:
+    customer, reference = clean.order["customer"], clean.order["customer_reference"]
+    return RowError(
+        row=row, column="customer_reference", value=reference, is_duplicate=True, customer_reference=reference,
+        message=f"{customer.code} already has an order with reference {reference} ({existing_reference}); "
+        "it was left unchanged.",
+    )  # fmt: skip
+
+
+# --- The check ------------------------------------------------------------------------------------------
+
+
+def check_file(job: ImportJob, *, keep_valid: bool) -> CheckResult:
+    """Read, group and validate the whole file; nothing but the job's progress is written.
+    Raises ImportFileError for a file-level problem."""
+    limits = reading.Limits.from_settings()
+    opener = _opener(job)
+    info = reading.detect(opener, size=job.file_size, limits=limits)
+    if (job.file_format, job.encoding, job.delimiter) != (info.format, info.encoding, info.delimiter):
+        _set(job, file_format=info.format, encoding=info.encoding, delimiter=info.delimiter)
+    scope = job_scope(job)
+    implied = _implied_customer_code(job)
+    scanned = grouping.scan(opener, info, limits, is_staff=scope.is_staff, implied_customer=implied)
+    _set(job, rows_total=scanned.rows_total)
+    lookups = Lookups().preload(customer_codes=scanned.customer_codes, location_codes=scanned.location_codes)
+    ours = set(ImportedOrder.objects.filter(job=job).values_list("order_id", flat=True))
+    result = CheckResult(rows_total=scanned.rows_total, orders_total=scanned.orders_total)
+    groups = grouping.iter_groups(opener, info, limits, scanned, implied_customer=implied)
+    layout = grouping.Layout.of(scanned.columns)
+    submit_check = bulk.SubmitCheck(scope)
+    while batch := list(islice(groups, BATCH_ORDERS)):
+        _check_batch(batch, layout, scope, lookups, ours, result, submit_check=submit_check, keep_valid=keep_valid)
+        _set(job, rows_done=batch[-1][0])
+    return result
+
+
+def _check_batch(
+    batch: list[tuple[int, grouping.RowGroup]],
+    layout: grouping.Layout,
+    scope: Scope,
+    lookups: Lookups,
+    ours: set[int],
+    result: CheckResult,
+    *,
+    submit_check: bulk.SubmitCheck,
+    keep_valid: bool,
+) -> None:
+    limit = _max_errors()
+    candidates: list[tuple[CleanOrder, grouping.GroupIntake]] = []
+    for _done, group in batch:
+        intake = grouping.build_intake(group, layout)
+        clean, errors = validate_order(intake.data, scope=scope, lookups=lookups)
+        problems = intake.conflicts + grouping.map_errors(errors, intake)
+        if clean is not None and not problems:
+            blocked = submit_check.problem(clean)
+            if blocked:
+                problems.append(RowError(row=intake.first_row, column="", value="", message=blocked,
+                                         customer_reference=intake.customer_reference))  # fmt: skip
+        if problems or clean is None:
+            result.invalid += 1
+            result.add_errors(problems, limit)
+            continue
+        candidates.append((clean, intake))
+    existing = bulk.existing_references(
+        (clean.order["customer"].pk, clean.order["customer_reference"]) for clean, _ in candidates
+    )
+    for clean, intake in candidates:
+        found = existing.get((clean.order["customer"].pk, clean.order["customer_reference"]))
+        if found and found[0] in ours:
+            result.created_before += 1
+            continue
+        if found:
+            result.duplicates += 1
+            result.add_errors([_duplicate_error(clean, intake.first_row, found[1])], limit)
+            continue
+        result.valid_count += 1
+        if keep_valid:
+            result.valid.append(ValidOrder(clean=clean, first_row=intake.first_row))
+        if len(result.preview) < PREVIEW_ORDERS:
+            result.preview.append(_preview_row(clean, intake))
+
+
+def _preview_row(clean: CleanOrder, intake: grouping.GroupIntake) -> dict[str, Any]:
+    order = clean.order
+    return {
+        "row": intake.first_row, "customer": order["customer"].code, "customer_reference": order["customer_reference"],
+        "mode": order["mode"], "origin": order["origin_id"], "destination": order["destination_id"],
+        "lines": len(clean.lines), "pieces": order["pieces_total"],
+        "gross_weight_kg": str(order["gross_weight_kg_total"]),
+        "requested_pickup_on": order["requested_pickup_on"].isoformat() if order["requested_pickup_on"] else "",
+    }  # fmt: skip
+
+
+# --- Reading results ----------------------------------------------------------------------------------------
+
+
+def import_job_errors(job: ImportJob) -> QuerySet[ImportRowError]:
+    return job.errors.order_by("row", "id")
+
+
+def import_job_error_file(job: ImportJob) -> Iterator[str]:
+    """The errors as CSV lines (streamed), formula-escaped: the file opens in a spreadsheet."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, quoting=csv.QUOTE_MINIMAL)
+
+    def line(values: list[Any]) -> str:
+        writer.writerow(values)
+        text = buffer.getvalue()
+        buffer.seek(0)
+        buffer.truncate()
+        return text
+
+    yield "\ufeff" + line(list(ERROR_FILE_COLUMNS))  # a BOM so Excel reads UTF-8
+    for error in import_job_errors(job).iterator(chunk_size=2000):
+        kind = "file" if error.row is None else ("duplicate" if error.is_duplicate else "error")
+        yield line([
+            error.row or "", escape_formula(error.column), escape_formula(error.value), escape_formula(error.message),
+            escape_formula(error.customer_reference), kind,
+        ])  # fmt: skip
+
+
+def import_job_open_file(job: ImportJob) -> IO[bytes]:
+    return default_storage.open(job.file.name, "rb")

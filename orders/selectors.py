@@ -1,0 +1,608 @@
+"""Reads about orders that staff screens and exports share, already scoped and already joined.
+
+Every read starts from `orders_visible_to`, which applies the one scoping rule
+(`scope.restrict(..., customer="customer_id")`; partners see no orders until shipments assign them).
+The list pages with a keyset ("seek") cursor instead of OFFSET and never counts: a deep page costs the
+same as the first, because the database starts reading the index at the cursor instead of skipping rows.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import datetime
+import json
+import re
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from dataclasses import field as dataclass_field
+from decimal import Decimal
+from operator import attrgetter
+from typing import Any
+
+from django.contrib.auth import get_user_model
+from django.db.models import Case, F, Prefetch, Q, QuerySet, Subquery, Value, When
+from django.db.models.fields.tuple_lookups import Tuple, TupleGreaterThan, TupleLessThan  # (a, b) < (x, y)
+from django.db.models.functions import Upper
+from django.shortcuts import get_object_or_404
+from django.utils import timezone
+from pghistory.models import Events
+
+from orders import lifecycle
+from orders.models import CargoLine, Channel, Equipment, Location, Order, OrderStatus, OrderTransition
+from partners.models import ApiKey, Organisation
+from partners.scoping import Scope
+
+PAGE_SIZES = (25, 50, 100)
+DEFAULT_PAGE_SIZE = 25
+# The columns the list shows and sorts by, and those of the rows it joins: nothing wider is read, so a page
+# is one narrow query (addresses, instructions and search text stay on disk). The branch is not joined:
+# the list does not show it (our reference starts with its code) and every joined row costs a model.
+LIST_RELATED = ("customer", "origin", "destination")
+LIST_COLUMNS = (
+    "reference", "customer_reference", "mode", "status", "requested_pickup_on", "pieces_total",
+    "gross_weight_kg_total", "volume_m3_total", "chargeable_weight_kg", "created_at",
+    "customer__code", "customer__name", "origin__name", "origin__country", "destination__name",
+    "destination__country",
+)  # fmt: skip
+# A reference we issue: branch code, two-digit year, serial (HAM-26-000123).
+REFERENCE_RE = re.compile(r"^[A-Z0-9]{2,10}-\d{2}-\d{4,}$")
+
+
+# --- Sorting and the keyset cursor ------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SortKey:
+    """One column of a sort: the ORM path, how to read it from a row, and how to read it from a cursor."""
+
+    path: str
+    descending: bool
+    read: Callable[[Order], Any]
+    parse: Callable[[Any], Any]
+
+
+def _parse_datetime(value: Any) -> datetime.datetime:
+    parsed = datetime.datetime.fromisoformat(str(value))
+    if timezone.is_naive(parsed):
+        raise ValueError("cursor timestamps carry their offset")
+    return parsed
+
+
+def _parse_date(value: Any) -> datetime.date:
+    return datetime.date.fromisoformat(str(value))
+
+
+def _parse_int(value: Any) -> int:
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise ValueError("not an integer")
+    return value
+
+
+def _parse_str(value: Any) -> str:
+    if not isinstance(value, str):
+        raise ValueError("not a string")
+    return value
+
+
+# For each sortable column: how to read it from a row and from a cursor.
+_READERS: dict[str, tuple[Callable[[Order], Any], Callable[[Any], Any]]] = {
+    "created_at": (attrgetter("created_at"), _parse_datetime),
+    "requested_pickup_on": (attrgetter("requested_pickup_on"), _parse_date),
+    "reference": (attrgetter("reference"), _parse_str),
+    "customer__code": (attrgetter("customer.code"), _parse_str),
+    "id": (attrgetter("pk"), _parse_int),
+}
+
+
+def _key(path: str, descending: bool) -> SortKey:
+    read, parse = _READERS[path]
+    return SortKey(path, descending, read, parse)
+
+
+@dataclass(frozen=True)
+class Sort:
+    label: str
+    keys: tuple[SortKey, ...]  # the last key is always the id, so every position is unique
+
+    def reversed(self) -> tuple[SortKey, ...]:
+        return tuple(SortKey(k.path, not k.descending, k.read, k.parse) for k in self.keys)
+
+
+# Every sort that keeps one direction compares whole rows, `(created_at, id) < (%s, %s)`, which
+# PostgreSQL turns into an index boundary; the customer sort mixes directions and spells it out.
+SORTS: dict[str, Sort] = {
+    "-created": Sort("Newest first", (_key("created_at", True), _key("id", True))),
+    "created": Sort("Oldest first", (_key("created_at", False), _key("id", False))),
+    "pickup": Sort("Pickup date, earliest first", (_key("requested_pickup_on", False), _key("id", False))),
+    "-pickup": Sort("Pickup date, latest first", (_key("requested_pickup_on", True), _key("id", True))),
+    "reference": Sort("Reference A–Z", (_key("reference", False), _key("id", False))),
+    "-reference": Sort("Reference Z–A", (_key("reference", True), _key("id", True))),
+    "customer": Sort(
+        "Customer A–Z, newest first", (_key("customer__code", False), _key("created_at", True), _key("id", True))
+    ),
+    "-customer": Sort(
+        "Customer Z–A, newest first", (_key("customer__code", True), _key("created_at", True), _key("id", True))
+    ),
+}
+DEFAULT_SORT = "-created"
+
+
+def _ordering(keys: Sequence[SortKey]) -> list[Any]:
+    return [F(k.path).desc() if k.descending else F(k.path).asc() for k in keys]
+
+
+def _after(keys: Sequence[SortKey], values: Sequence[Any]) -> Q:
+    """Rows strictly after `values` in the order `keys` describes."""
+    if len({k.descending for k in keys}) == 1:
+        row = Tuple(*(F(k.path) for k in keys))
+        lookup = TupleLessThan if keys[0].descending else TupleGreaterThan
+        return Q(lookup(row, tuple(values)))
+    condition, equal_so_far = Q(pk__in=[]), Q()
+    for k, value in zip(keys, values, strict=True):
+        condition |= equal_so_far & Q(**{f"{k.path}__{'lt' if k.descending else 'gt'}": value})
+        equal_so_far &= Q(**{k.path: value})
+    return condition
+
+
+def _encode_cursor(sort: str, direction: str, row: Order) -> str:
+    values = [SORTS[sort].keys[i].read(row) for i in range(len(SORTS[sort].keys))]
+    payload = {"s": sort, "d": direction, "k": [v.isoformat() if hasattr(v, "isoformat") else v for v in values]}
+    raw = json.dumps(payload, separators=(",", ":")).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+@dataclass(frozen=True)
+class Cursor:
+    direction: str  # "next": rows after the key; "prev": rows before it
+    values: tuple[Any, ...]
+
+
+def decode_cursor(token: str, *, sort: str) -> Cursor | None:
+    """The cursor in `token` when it is well formed and made for this sort; None sends the reader to page 1."""
+    if not token:
+        return None
+    try:
+        raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
+        payload = json.loads(raw)
+        if payload["s"] != sort or payload["d"] not in ("next", "prev"):
+            return None
+        keys = SORTS[sort].keys
+        if len(payload["k"]) != len(keys):
+            return None
+        values = tuple(k.parse(v) for k, v in zip(keys, payload["k"], strict=True))
+    except (binascii.Error, ValueError, TypeError, KeyError, UnicodeDecodeError):
+        return None
+    return Cursor(payload["d"], values)
+
+
+# --- The list ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class OrderFilters:
+    """What the order list is asked for. Empty values filter nothing."""
+
+    status: str = ""
+    customer: str = ""  # organisation code
+    mode: str = ""
+    branch: str = ""  # organisation code
+    origin: str = ""  # UN/LOCODE
+    destination: str = ""  # UN/LOCODE
+    created_from: datetime.date | None = None
+    created_to: datetime.date | None = None
+    pickup_from: datetime.date | None = None
+    pickup_to: datetime.date | None = None
+    q: str = ""
+    sort: str = DEFAULT_SORT
+    cursor: str = ""
+    page_size: int = DEFAULT_PAGE_SIZE
+
+
+@dataclass
+class OrderPage:
+    """One page of the list, with the cursors of its neighbours (None at either end)."""
+
+    orders: list[Order]
+    sort: str
+    page_size: int
+    next_cursor: str | None = None
+    previous_cursor: str | None = None
+    is_first: bool = True
+
+    def __iter__(self) -> Iterator[Order]:
+        return iter(self.orders)
+
+    def __len__(self) -> int:
+        return len(self.orders)
+
+
+def orders_visible_to(*, scope: Scope) -> QuerySet[Order]:
+    """Staff see every order, customers their own; partners none until shipments assign them orders."""
+    return scope.restrict(Order.objects.all(), customer="customer_id")
+
+
+def _start_of_day(day: datetime.date) -> datetime.datetime:
+    return timezone.make_aware(datetime.datetime.combine(day, datetime.time.min))
+
+
+def _organisation_id(code: str) -> Subquery:
+    # A sub-select rather than a join: PostgreSQL resolves it once and then seeks the order indexes
+    # that start with customer_id or branch_id.
+    return Subquery(Organisation.objects.filter(code=code.upper()).values("pk")[:1])
+
+
+def _search(queryset: QuerySet[Order], q: str) -> QuerySet[Order]:
+    matches = queryset.search(q)  # type: ignore[attr-defined]
+    candidate = q.strip().upper()
+    if REFERENCE_RE.fullmatch(candidate):
+        # Our references are exact keys; the unique index finds them even where search text lags.
+        matches = matches | queryset.filter(reference=candidate)
+    return matches
+
+
+def _filtered(queryset: QuerySet[Order], filters: OrderFilters) -> QuerySet[Order]:
+    conditions: dict[str, Any] = {}
+    if filters.status:
+        conditions["status"] = filters.status
+    if filters.customer:
+        conditions["customer_id"] = _organisation_id(filters.customer)
+    if filters.branch:
+        conditions["branch_id"] = _organisation_id(filters.branch)
+    if filters.mode:
+        conditions["mode"] = filters.mode
+    if filters.origin:
+        conditions["origin_id"] = filters.origin.replace(" ", "").upper()
+    if filters.destination:
+        conditions["destination_id"] = filters.destination.replace(" ", "").upper()
+    if filters.created_from:
+        conditions["created_at__gte"] = _start_of_day(filters.created_from)
+    if filters.created_to:
+        conditions["created_at__lt"] = _start_of_day(filters.created_to + datetime.timedelta(days=1))
+    if filters.pickup_from:
+        conditions["requested_pickup_on__gte"] = filters.pickup_from
+    if filters.pickup_to:
+        conditions["requested_pickup_on__lte"] = filters.pickup_to
+    queryset = queryset.filter(**conditions)
+    if filters.q.strip():
+        queryset = _search(queryset, filters.q)
+    return queryset
+
+
+def order_queryset_for(*, scope: Scope, filters: OrderFilters) -> QuerySet[Order]:
+    """Every order the scope may see that matches the filters, in the filters' sort; unpaginated (exports)."""
+    sort = SORTS.get(filters.sort, SORTS[DEFAULT_SORT])
+    return _filtered(orders_visible_to(scope=scope), filters).order_by(*_ordering(sort.keys))
+
+
+def order_list_for(*, scope: Scope, filters: OrderFilters) -> OrderPage:
+    """One page of the orders the scope may see, in one query whatever the page size or depth."""
+    sort_name = filters.sort if filters.sort in SORTS else DEFAULT_SORT
+    sort = SORTS[sort_name]
+    size = filters.page_size if filters.page_size in PAGE_SIZES else DEFAULT_PAGE_SIZE
+    cursor = decode_cursor(filters.cursor, sort=sort_name)
+    backwards = cursor is not None and cursor.direction == "prev"
+    keys = sort.reversed() if backwards else sort.keys
+
+    queryset = _filtered(orders_visible_to(scope=scope), filters)
+    if cursor is not None:
+        queryset = queryset.filter(_after(keys, cursor.values))
+    queryset = queryset.select_related(*LIST_RELATED).only(*LIST_COLUMNS).order_by(*_ordering(keys))
+    rows = list(queryset[: size + 1])  # one extra row says whether another page follows
+    more = len(rows) > size
+    rows = rows[:size]
+    if backwards:
+        rows.reverse()
+
+    page = OrderPage(orders=rows, sort=sort_name, page_size=size, is_first=cursor is None)
+    if not rows:
+        return page
+    has_next = more if not backwards else True
+    has_previous = cursor is not None and (more if backwards else True)
+    if has_next:
+        page.next_cursor = _encode_cursor(sort_name, "next", rows[-1])
+    if has_previous:
+        page.previous_cursor = _encode_cursor(sort_name, "prev", rows[0])
+    page.is_first = not has_previous
+    return page
+
+
+# --- One order --------------------------------------------------------------------------------
+
+
+def order_get_for(*, scope: Scope, reference: str) -> Order:
+    """The order with that reference, with its parties, cargo, equipment and transitions; 404 when not visible."""
+    transitions = Prefetch("transitions", queryset=OrderTransition.objects.select_related("by", "api_key"))
+    queryset = orders_visible_to(scope=scope).select_related(
+        "customer", "branch", "origin", "destination", "created_by", "shipper", "consignee", "notify_party"
+    )
+    return get_object_or_404(
+        queryset.prefetch_related("lines", "equipment", transitions), reference=reference.strip().upper()
+    )
+
+
+def location_search(*, query: str, limit: int = 10) -> list[Location]:
+    """Active locations for a picker: by UN/LOCODE prefix, IATA code or name, best matches first."""
+    text = query.strip().upper()
+    if not text:
+        return []
+    code = text.replace(" ", "")
+    # UPPER(name_ascii) LIKE '%...%' is what the location_name_trgm index serves.
+    rank = [When(name_upper__startswith=text, then=Value(3))]
+    condition = Q(name_upper__contains=text)
+    if code.isalnum() and len(code) <= 5:
+        condition |= Q(code__startswith=code)
+        rank = [When(code=code, then=Value(0)), When(code__startswith=code, then=Value(2)), *rank]
+    if len(code) == 3 and code.isalpha():
+        condition |= Q(iata=code)
+        rank.insert(1, When(iata=code, then=Value(1)))
+    return list(
+        Location.objects.filter(is_active=True)
+        .alias(name_upper=Upper("name_ascii"))
+        .filter(condition)
+        .annotate(rank=Case(*rank, default=Value(4)))
+        .order_by("rank", "name_ascii", "code")[:limit]
+    )
+
+
+def locations_by_code(codes: Sequence[str]) -> dict[str, Location]:
+    wanted = {c.replace(" ", "").upper() for c in codes if c}
+    if not wanted:
+        return {}
+    return {location.code: location for location in Location.objects.filter(code__in=wanted)}
+
+
+# --- History ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Change:
+    label: str
+    old: str
+    new: str
+
+
+@dataclass
+class HistoryEntry:
+    """One thing that happened to an order: one request or service call, or one state change."""
+
+    at: datetime.datetime
+    title: str
+    who: str = "System"
+    channel: str = ""
+    reason: str = ""
+    changes: list[Change] = dataclass_field(default_factory=list)
+    notes: list[str] = dataclass_field(default_factory=list)
+
+
+# Columns that say nothing a reader needs: bookkeeping, or restated by the entry's title.
+_QUIET_ORDER_FIELDS = frozenset({
+    "id", "created_at", "created_by_id", "submitted_at", "cancelled_at", "cancel_reason", "channel",
+    "status_before_hold",
+})  # fmt: skip
+_QUIET_ROW_FIELDS = frozenset({"id", "order_id", "line_no"})
+_ORGANISATION_FIELDS = frozenset({"customer_id", "branch_id", "shipper_id", "consignee_id", "notify_party_id"})
+# Column names that read badly as generated from the field name.
+_LABELS = {
+    "pieces_total": "Pieces", "gross_weight_kg_total": "Gross weight (kg)", "volume_m3_total": "Volume (m³)",
+    "chargeable_weight_kg": "Chargeable weight (kg)", "gross_weight_kg": "Gross weight (kg)",
+    "volume_m3": "Volume (m³)", "declared_value_amount": "Declared value", "declared_value_currency": "Currency",
+    "requested_pickup_on": "Requested pickup", "requested_delivery_on": "Requested delivery",
+    "origin_id": "Origin", "destination_id": "Destination", "branch_id": "Handling branch",
+}  # fmt: skip
+
+
+def _plain(value: Any) -> str:
+    if value is None or value == "" or value == []:
+        return "—"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, float | int | Decimal):
+        number = Decimal(str(value)).normalize()
+        return f"{number:f}"
+    if isinstance(value, list):
+        return ", ".join(str(v) for v in value)
+    return str(value)
+
+
+def _field_label(model: type, attname: str) -> tuple[str, dict[str, str]]:
+    """The reader's name of a column and, for choice fields, the labels of its values."""
+    for model_field in model._meta.concrete_fields:  # type: ignore[attr-defined]
+        if model_field.attname == attname:
+            name = _LABELS.get(attname) or str(model_field.verbose_name)
+            return name[:1].upper() + name[1:], {str(k): str(v) for k, v in model_field.flatchoices}
+    return attname.replace("_", " ").capitalize(), {}
+
+
+def _display(model: type, attname: str, value: Any, organisations: dict[int, str]) -> str:
+    if attname in _ORGANISATION_FIELDS and isinstance(value, int):
+        return organisations.get(value, f"#{value}")
+    choices = _field_label(model, attname)[1]
+    if isinstance(value, str) and value in choices:
+        return choices[value]
+    return _plain(value)
+
+
+def _row_summary(event: Any) -> str:
+    data = event.pgh_data
+    if event.pgh_model == "orders.CargoLineEvent":
+        return f"{data.get('pieces')} × {data.get('package_type')} {data.get('description', '')}".strip()
+    return f"{data.get('container_number') or 'unnumbered'} {data.get('iso_type', '')}".strip()
+
+
+class _GroupReader:
+    """Turns the row events of one context (one request or service call) into what a person reads."""
+
+    def __init__(self, organisations: dict[int, str]) -> None:
+        self.organisations = organisations
+
+    def changes(self, model: type, diff: dict[str, Any], prefix: str = "") -> list[Change]:
+        quiet = _QUIET_ORDER_FIELDS if model is Order else _QUIET_ROW_FIELDS
+        result = []
+        for attname, (old, new) in diff.items():
+            if attname in quiet or old == new:
+                continue
+            label = _field_label(model, attname)[0]
+            result.append(
+                Change(
+                    f"{prefix}{label}",
+                    _display(model, attname, old, self.organisations),
+                    _display(model, attname, new, self.organisations),
+                )
+            )
+        return result
+
+    def rows(self, model: type, events: list[Any], noun: str, key: Callable[[dict[str, Any]], Any]) -> tuple:
+        """Changes and notes for cargo lines or equipment: a draft edit deletes and re-inserts every row,
+        so a deleted and an inserted row with the same key are one row that changed."""
+        removed = {key(e.pgh_data): e for e in events if e.pgh_label == "delete"}
+        added = {key(e.pgh_data): e for e in events if e.pgh_label == "insert"}
+        changes: list[Change] = []
+        notes: list[str] = []
+        for event in events:
+            if event.pgh_label == "update" and event.pgh_diff:
+                changes += self.changes(model, event.pgh_diff, f"{noun} {key(event.pgh_data)} · ")
+        for row_key in sorted(set(removed) | set(added), key=str):
+            before, after = removed.get(row_key), added.get(row_key)
+            if before is not None and after is not None:
+                diff = {
+                    name: (before.pgh_data.get(name), value)
+                    for name, value in after.pgh_data.items()
+                    if before.pgh_data.get(name) != value
+                }
+                changes += self.changes(model, diff, f"{noun} {row_key} · ")
+            elif after is not None:
+                notes.append(f"{noun} {row_key} added: {_row_summary(after)}")
+            elif before is not None:
+                notes.append(f"{noun} {row_key} removed: {_row_summary(before)}")
+        return changes, notes
+
+
+def _plural(count: int, noun: str) -> str:
+    return f"{count} {noun}{'' if count == 1 else 's'}"
+
+
+def _line_key(data: dict[str, Any]) -> Any:
+    return data.get("line_no")
+
+
+def _equipment_key(data: dict[str, Any]) -> Any:
+    return data.get("container_number") or f"({data.get('iso_type', '')})"
+
+
+def _who(context: dict[str, Any], users: dict[int, Any], api_keys: dict[int, Any]) -> str:
+    if context.get("api_key") in api_keys:
+        return f"API key “{api_keys[context['api_key']].name}”"
+    if context.get("user") in users:
+        return users[context["user"]].email
+    return "System"
+
+
+def _channel_label(value: str | None) -> str:
+    return Channel(value).label if value in Channel.values else ""
+
+
+def order_history_for(*, order: Order) -> list[HistoryEntry]:
+    """Every recorded change to the order, its cargo lines and equipment, oldest first.
+
+    Row changes come from django-pghistory, grouped by their context (one request or service call),
+    with who and which channel from that context. Each OrderTransition is folded into the group that
+    made it, so a state change reads as one entry with its reason. Four queries whatever the history.
+    """
+    events = list(
+        Events.objects.across("orders.OrderEvent", "orders.CargoLineEvent", "orders.EquipmentEvent")
+        .references(order)
+        .order_by("pgh_created_at", "pgh_model", "pgh_id")
+    )
+    transitions = list(order.transitions.all())
+    contexts = [e.pgh_context or {} for e in events]
+    user_ids: set[int] = {c["user"] for c in contexts if isinstance(c.get("user"), int)}
+    key_ids: set[int] = {c["api_key"] for c in contexts if isinstance(c.get("api_key"), int)}
+    organisation_ids = {
+        value
+        for e in events
+        if e.pgh_model == "orders.OrderEvent"
+        for name, pair in (e.pgh_diff or {}).items()
+        if name in _ORGANISATION_FIELDS
+        for value in pair
+        if isinstance(value, int)
+    }
+    users = {u.pk: u for u in get_user_model().objects.filter(pk__in=user_ids)} if user_ids else {}
+    api_keys = {k.pk: k for k in ApiKey.objects.filter(pk__in=key_ids)} if key_ids else {}
+    organisations = (
+        dict(Organisation.objects.filter(pk__in=organisation_ids).values_list("pk", "code")) if organisation_ids else {}
+    )
+    reader = _GroupReader(organisations)
+
+    groups: dict[str, list[Any]] = {}
+    for event in events:
+        groups.setdefault(str(event.pgh_context_id or event.pgh_slug), []).append(event)
+
+    entries: list[HistoryEntry] = []
+    unmatched = list(transitions)
+    for group in groups.values():
+        context = group[0].pgh_context or {}
+        order_events = [e for e in group if e.pgh_model == "orders.OrderEvent"]
+        created = any(e.pgh_label == "insert" for e in order_events)
+        entry = HistoryEntry(
+            at=group[0].pgh_created_at,
+            title="Created as draft" if created else "Edited",
+            who=_who(context, users, api_keys),
+            channel=_channel_label(context.get("channel")),
+        )
+        for event in order_events:
+            if event.pgh_label == "update" and event.pgh_diff:
+                entry.changes += reader.changes(Order, event.pgh_diff)
+        line_events = [e for e in group if e.pgh_model == "orders.CargoLineEvent"]
+        box_events = [e for e in group if e.pgh_model == "orders.EquipmentEvent"]
+        if created:
+            entry.notes.append(_plural(len(line_events), "cargo line"))
+            if box_events:
+                entry.notes.append(_plural(len(box_events), "container"))
+        else:
+            for model, noun, key, group_events in (
+                (CargoLine, "Line", _line_key, line_events),
+                (Equipment, "Container", _equipment_key, box_events),
+            ):
+                changes, notes = reader.rows(model, group_events, noun, key)
+                entry.changes += changes
+                entry.notes += notes
+        transition = _matching_transition(unmatched, context, entry.at)
+        if transition is not None:
+            unmatched.remove(transition)
+            _fold_transition(entry, transition, created=created)
+        if entry.changes or entry.notes or created or transition is not None:
+            entries.append(entry)
+    for transition in unmatched:
+        entry = HistoryEntry(at=transition.at, title="")
+        _fold_transition(entry, transition, created=False)
+        entries.append(entry)
+    entries.sort(key=attrgetter("at"))
+    return entries
+
+
+def _matching_transition(
+    candidates: list[OrderTransition], context: dict[str, Any], at: datetime.datetime
+) -> OrderTransition | None:
+    name = context.get("transition")
+    if not name:
+        return None
+    same = [t for t in candidates if t.name == name and abs((t.at - at).total_seconds()) < 60]
+    return min(same, key=lambda t: abs((t.at - at).total_seconds()), default=None)
+
+
+def _fold_transition(entry: HistoryEntry, transition: OrderTransition, *, created: bool) -> None:
+    spec = lifecycle.TRANSITIONS.get(transition.name)
+    done = getattr(spec, "done", "") or transition.name.replace("_", " ")  # "submitted", "put on hold"
+    entry.title = f"Created and {done}" if created else done[:1].upper() + done[1:]
+    entry.at = min(entry.at, transition.at)
+    entry.reason = transition.reason
+    if transition.api_key is not None:
+        entry.who = f"API key “{transition.api_key.name}”"
+    elif transition.by is not None:
+        entry.who = transition.by.email
+    entry.channel = _channel_label(transition.channel) or entry.channel
+    status_change = Change("Status", OrderStatus(transition.source).label, OrderStatus(transition.target).label)
+    entry.changes = [c for c in entry.changes if c.label != "Status"]
+    if not created:
+        entry.changes.insert(0, status_change)

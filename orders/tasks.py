@@ -1,0 +1,33 @@
+"""Celery tasks of the orders app: thin, idempotent, retried only on named transient errors."""
+
+from __future__ import annotations
+
+import uuid
+
+from celery import shared_task
+
+from orders import bulk
+from orders.imports import service
+from orders.imports.service import TransientImportError
+
+
+@shared_task(
+    name="orders.tasks.process_order_import",
+    ignore_result=True,
+    autoretry_for=(TransientImportError,),
+    retry_backoff=5,
+    retry_backoff_max=300,
+    retry_jitter=True,
+    max_retries=5,
+)
+def process_order_import(job_id: str) -> None:
+    """Check a pending order file, or import a confirmed one. Returns quietly when the job is gone or done."""
+    service.import_job_process(job_id=uuid.UUID(job_id))
+
+
+@shared_task(name="orders.tasks.send_order_created_events", ignore_result=True)
+def send_order_created_events(
+    *, order_ids: list[int], channel: str, by_id: int | None, transition_ids: list[int | None] | None
+) -> None:
+    """The domain events of orders created in bulk (orders.bulk), sent from the worker in chunks."""
+    bulk.send_created_events(order_ids=order_ids, channel=channel, by_id=by_id, transition_ids=transition_ids)

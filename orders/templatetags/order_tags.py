@@ -1,0 +1,93 @@
+"""Display helpers for the order screens: mode icons, quantities, container type names."""
+
+from __future__ import annotations
+
+import datetime
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from django import template
+from django.utils import timezone
+from django.utils.formats import number_format
+
+from orders.forms import COMMON_CONTAINER_TYPES
+
+register = template.Library()
+
+_MODE_ICONS = {
+    "ocean_fcl": "water",
+    "ocean_lcl": "water",
+    "air": "airplane",
+    "road_ftl": "truck",
+    "road_ltl": "truck",
+    "rail": "train-front",
+    "parcel": "box2",
+}
+_CONTAINER_TYPES = dict(COMMON_CONTAINER_TYPES)
+
+
+@register.filter
+def mode_icon(mode: str) -> str:
+    """The Bootstrap icon name for a transport mode."""
+    return _MODE_ICONS.get(mode, "box-seam")
+
+
+@register.filter
+def qty(value: Any, places: int = 3) -> str:
+    """A quantity with thousands separators and no trailing zeros: 12500.500 -> 12,500.5."""
+    if value is None or value == "":
+        return "—"
+    try:
+        number = Decimal(value).quantize(Decimal(1).scaleb(-int(places)))
+    except (InvalidOperation, ValueError, TypeError):
+        return str(value)
+    text = f"{number:,f}"
+    if "." in text:
+        text = text.rstrip("0").rstrip(".")
+    return text
+
+
+@register.filter
+def money(value: Any) -> str:
+    if value is None:
+        return "—"
+    return number_format(value, decimal_pos=2, force_grouping=True)
+
+
+@register.filter
+def container_type_label(code: str) -> str:
+    """The plain name of a common ISO 6346 size-type code, e.g. 45G1 -> 40' high cube."""
+    return _CONTAINER_TYPES.get(code, "")
+
+
+@register.filter
+def get_location(locations: dict[str, Any], code: Any) -> Any:
+    """The Location for a code the person typed (spaces and case ignored), or None."""
+    if not code or not isinstance(locations, dict):
+        return None
+    return locations.get(str(code).replace(" ", "").upper())
+
+
+_CHARGEABLE_RULES = {
+    "air": "Air: the greater of gross weight and volume at 1:6000 (167 kg per m³).",
+    "road_ftl": "Road: the greater of gross weight and volume at 1:3000 (333 kg per m³).",
+    "road_ltl": "Road: the greater of gross weight and volume at 1:3000 (333 kg per m³).",
+    "parcel": "Parcel: the greater of gross weight and volume at 1:5000 (200 kg per m³).",
+    "ocean_lcl": "LCL, weight or measure: 1 m³ counts as 1,000 kg.",
+    "ocean_fcl": "FCL is charged per container; this is the gross weight.",
+    "rail": "Rail is charged per unit; this is the gross weight.",
+}
+
+
+@register.filter
+def chargeable_rule(mode: str) -> str:
+    """How the mode turns weight and volume into chargeable weight (orders.cargo)."""
+    return _CHARGEABLE_RULES.get(mode, "")
+
+
+@register.filter
+def stamp(value: datetime.datetime | None) -> str:
+    """A timestamp in local time to the minute, e.g. 2026-11-29 14:05 (a tenth of the cost of `date`)."""
+    if value is None:
+        return ""
+    return timezone.localtime(value).strftime("%Y-%m-%d %H:%M")

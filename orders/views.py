@@ -1,0 +1,377 @@
+"""Staff screens for orders: the list and its exports, the entry form, the detail page, transitions.
+
+Each view serves its page and its htmx fragments (`template#partial`, `Vary: HX-Request`). Reads go
+through orders.selectors (scoped); writes through orders.services, the one path every channel shares.
+The entry form hands services the raw intake vocabulary and shows intake's messages next to the fields.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import wraps
+from typing import Any
+from urllib.parse import urlencode
+
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase
+from django.shortcuts import redirect, render
+from django.template.loader import get_template
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.cache import patch_vary_headers
+from django.utils.html import format_html_join
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from orders import export, forms, lifecycle, selectors, services
+from orders.errors import ConcurrentChange, OrderError, OrderValidationError, TransitionNotAllowed
+from orders.models import Channel, Mode, Order, OrderStatus
+from partners.models import Organisation, OrganisationKind, Role
+from partners.permissions import staff_required
+from partners.scoping import Scope, scope_for_request
+
+ENTRY_ROLES = (Role.SALES, Role.OPERATIONS)  # admin may do everything (Scope.has_role)
+FILTER_PARAMS = (
+    "q", "status", "customer", "mode", "branch", "origin", "destination",
+    "created_from", "created_to", "pickup_from", "pickup_to",
+)  # fmt: skip
+
+# Sortable columns of the list, each with the sort a first click on its header gives.
+SORT_COLUMNS = (("created", "-created"), ("pickup", "pickup"), ("reference", "reference"), ("customer", "customer"))
+
+View = Callable[..., HttpResponse]
+
+
+def may_enter_orders(scope: Scope) -> bool:
+    return scope.is_staff and scope.has_role(*ENTRY_ROLES)
+
+
+def order_entry_required(view: View) -> View:
+    """Staff whose role creates and edits orders (sales, operations, admin)."""
+
+    @staff_required
+    @wraps(view)
+    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        if not may_enter_orders(scope_for_request(request)):
+            raise PermissionDenied("Your role may not create or edit orders.")
+        return view(request, *args, **kwargs)
+
+    return wrapper
+
+
+Choices = list[tuple[str, str]]
+
+
+def _organisation_choices() -> tuple[Choices, Choices]:
+    """Active customers and our branches as (code, "CODE · Name") pairs, in one query."""
+    kinds = [OrganisationKind.CUSTOMER, OrganisationKind.BRANCH]
+    organisations = Organisation.objects.active().filter(kinds__overlap=kinds).order_by("code")
+    rows = list(organisations.values_list("code", "name", "kinds"))
+    customers = [(code, f"{code} · {name}") for code, name, kinds_ in rows if OrganisationKind.CUSTOMER in kinds_]
+    branches = [(code, f"{code} · {name}") for code, name, kinds_ in rows if OrganisationKind.BRANCH in kinds_]
+    return customers, branches
+
+
+def _fragment_response(response: HttpResponse) -> HttpResponse:
+    patch_vary_headers(response, ["HX-Request"])
+    return response
+
+
+def _is_fragment_request(request: HttpRequest) -> bool:
+    # A history restore after a cache miss asks for the whole page.
+    htmx: Any = getattr(request, "htmx", None)  # set by django_htmx's middleware
+    return bool(htmx) and not htmx.history_restore_request
+
+
+# --- The list ---------------------------------------------------------------------------------
+
+
+def _list_query(filters: selectors.OrderFilters, **changes: Any) -> str:
+    """The list's query string with only the parameters in use, e.g. `status=submitted&sort=pickup`."""
+    params: dict[str, Any] = {name: getattr(filters, name) for name in FILTER_PARAMS}
+    params["sort"] = filters.sort if filters.sort != selectors.DEFAULT_SORT else ""
+    params["page_size"] = filters.page_size if filters.page_size != selectors.DEFAULT_PAGE_SIZE else ""
+    params.update(changes)
+    return urlencode({k: v.isoformat() if hasattr(v, "isoformat") else v for k, v in params.items() if v})
+
+
+def _filter_selects(filters: selectors.OrderFilters, *, customers: Choices, branches: Choices) -> list[dict[str, Any]]:
+    """The filter bar's drop-downs, their options already HTML: a template loop costs a node per option
+    attribute, and the customer list alone has dozens of options on every page."""
+    specs = (
+        ("status", "State", "All states", OrderStatus.choices),
+        ("customer", "Customer", "All customers", customers),
+        ("mode", "Mode", "All modes", Mode.choices),
+        ("branch", "Branch", "All branches", branches),
+    )
+    return [
+        {
+            "name": name,
+            "label": label,
+            "options": format_html_join(
+                "",
+                '<option value="{}"{}>{}</option>',
+                (
+                    (value, " selected" if value == getattr(filters, name) else "", text)
+                    for value, text in [("", everything), *options]
+                ),
+            ),
+        }
+        for name, label, everything, options in specs
+    ]
+
+
+def _sort_links(filters: selectors.OrderFilters) -> dict[str, dict[str, str]]:
+    """For each sortable column: the link that sorts by it (or flips it) and the current direction."""
+    links = {}
+    for column, first in SORT_COLUMNS:
+        current = filters.sort.lstrip("-") == column
+        target = (filters.sort[1:] if filters.sort.startswith("-") else f"-{column}") if current else first
+        direction = ("desc" if filters.sort.startswith("-") else "asc") if current else ""
+        links[column] = {"url": "?" + _list_query(filters, sort=target, cursor=""), "direction": direction}
+    return links
+
+
+@staff_required
+@require_GET
+def order_list(request: HttpRequest) -> HttpResponse:
+    scope = scope_for_request(request)
+    customers, branches = _organisation_choices()
+    filters = forms.OrderFilterForm(request.GET, customers=customers, branches=branches).to_filters()
+    page = selectors.order_list_for(scope=scope, filters=filters)
+    query = _list_query(filters)
+    context = {
+        "list_path": reverse("orders:list"),
+        "selects": _filter_selects(filters, customers=customers, branches=branches),
+        "filters": filters,
+        "page": page,
+        "sort_label": selectors.SORTS[page.sort].label,
+        "sort_links": _sort_links(filters),
+        "export_query": query,
+        "next_url": "?" + _list_query(filters, cursor=page.next_cursor) if page.next_cursor else "",
+        "previous_url": "?" + _list_query(filters, cursor=page.previous_cursor) if page.previous_cursor else "",
+        "first_url": "?" + query if not page.is_first else "",
+        "size_links": [
+            {
+                "size": size,
+                "url": "?" + _list_query(filters, page_size=size if size != selectors.DEFAULT_PAGE_SIZE else ""),
+                "current": size == page.page_size,
+            }
+            for size in selectors.PAGE_SIZES
+        ],
+        "has_filters": any(getattr(filters, name) for name in FILTER_PARAMS),
+        "may_enter": may_enter_orders(scope),
+    }
+    if _is_fragment_request(request):
+        # The results alone, without the request's context processors: the fragment shows no navigation,
+        # and computing it (menu counts, the user's organisation) would double the cost of each filter change.
+        response = HttpResponse(get_template("orders/order_list.html#results").render(context))
+        # The address bar shows the tidy query (no empty parameters), so it can be bookmarked and shared.
+        canonical = _list_query(filters, cursor=filters.cursor)
+        response["HX-Push-Url"] = reverse("orders:list") + (f"?{canonical}" if canonical else "")
+        return _fragment_response(response)
+    return _fragment_response(render(request, "orders/order_list.html", context))
+
+
+@staff_required  # type: ignore[arg-type]  # typed for HttpResponse; streamed responses pass through alike
+@require_GET
+def order_export(request: HttpRequest, fmt: str) -> HttpResponseBase:
+    """Every order matching the list's filters (not only the page shown), as CSV or XLSX."""
+    customers, branches = _organisation_choices()
+    filters = forms.OrderFilterForm(request.GET, customers=customers, branches=branches).to_filters()
+    queryset = selectors.order_queryset_for(scope=scope_for_request(request), filters=filters)
+    filename = f"orders-{timezone.localtime():%Y%m%d-%H%M}.{fmt}"
+    if fmt == "csv":
+        return export.csv_response(queryset, filename=filename)
+    if fmt == "xlsx":
+        return export.xlsx_response(queryset, filename=filename)
+    raise Http404("Export as csv or xlsx.")
+
+
+# --- Entry form -------------------------------------------------------------------------------
+
+
+def _render_entry(
+    request: HttpRequest, entry: forms.OrderEntry, *, order: Order | None = None, source: Order | None = None
+) -> HttpResponse:
+    codes = [entry.order[name].value() or "" for name in ("origin", "destination")]
+    context = {
+        "entry": entry,
+        "order": order,
+        "source": source,
+        "locations": selectors.locations_by_code(codes),
+        "customer_name": order.customer.name if order else "",
+        "action": reverse("orders:edit", args=[order.reference]) if order else reverse("orders:new"),
+        "container_types": forms.COMMON_CONTAINER_TYPES,
+        "next_line_key": entry.next_line_key,
+    }
+    status = 422 if entry.error_count else 200
+    return render(request, "orders/order_form.html", context, status=status)
+
+
+def _wants_submit(request: HttpRequest) -> bool:
+    return request.POST.get("action") == "submit"
+
+
+@order_entry_required
+@require_http_methods(["GET", "POST"])
+def order_new(request: HttpRequest) -> HttpResponse:
+    scope = scope_for_request(request)
+    customers, branches = _organisation_choices()
+    if request.method != "POST":
+        return _render_entry(request, forms.entry_from_data({}, customers=customers, branches=branches))
+    entry = forms.entry_from_post(request.POST, customers=customers, branches=branches)
+    submit = _wants_submit(request)
+    try:
+        order = services.order_create(
+            data=entry.as_intake_data(), scope=scope, by=request.user, channel=Channel.SCREEN, submit=submit
+        )
+    except OrderValidationError as exc:
+        entry.attach_errors(exc.errors)
+        return _render_entry(request, entry)
+    except OrderError as exc:  # e.g. the role may save drafts but not submit them
+        entry.errors.append(str(exc))
+        return _render_entry(request, entry)
+    messages.success(request, f"{order.reference} {'submitted' if submit else 'saved as a draft'}.")
+    return redirect(order)
+
+
+@order_entry_required
+@require_http_methods(["GET", "POST"])
+def order_edit(request: HttpRequest, reference: str) -> HttpResponse:
+    scope = scope_for_request(request)
+    order = selectors.order_get_for(scope=scope, reference=reference)
+    if not order.is_editable:
+        messages.info(request, f"{order.reference} is {order.get_status_display().lower()}; only drafts can be edited.")
+        return redirect(order)
+    customers, branches = _organisation_choices()
+    if request.method != "POST":
+        data = services.order_as_data(order)
+        entry = forms.entry_from_data(data, customers=customers, branches=branches, customer_locked=True)
+        return _render_entry(request, entry, order=order)
+    entry = forms.entry_from_post(
+        request.POST, customers=customers, branches=branches, locked_customer=order.customer.code
+    )
+    try:
+        order = services.order_update(
+            order=order, data=entry.as_intake_data(), scope=scope, by=request.user, channel=Channel.SCREEN
+        )
+    except OrderValidationError as exc:
+        entry.attach_errors(exc.errors)
+        return _render_entry(request, entry, order=order)
+    except OrderError as exc:  # it stopped being a draft while the form was open
+        messages.error(request, str(exc))
+        return redirect(order)
+    if not _wants_submit(request):
+        messages.success(request, f"{order.reference} saved.")
+        return redirect(order)
+    try:
+        order = services.order_submit(order=order, scope=scope, by=request.user, channel=Channel.SCREEN)
+    except TransitionNotAllowed as exc:
+        messages.warning(request, f"{order.reference} saved, but not submitted: {exc}")
+        return redirect(order)
+    messages.success(request, f"{order.reference} saved and submitted.")
+    return redirect(order)
+
+
+@order_entry_required
+@require_GET
+def order_duplicate(request: HttpRequest, reference: str) -> HttpResponse:
+    """The entry form prefilled from an existing order: same parties, lane and cargo; new references and dates."""
+    source = selectors.order_get_for(scope=scope_for_request(request), reference=reference)
+    data = services.order_duplicate_data(order=source)
+    customers, branches = _organisation_choices()
+    entry = forms.entry_from_data(data, customers=customers, branches=branches)
+    return _render_entry(request, entry, source=source)
+
+
+@order_entry_required
+@require_GET
+def order_line_row(request: HttpRequest) -> HttpResponse:
+    """A blank cargo-line row for the entry form, and the "Add line" button that will ask for the next one."""
+    try:
+        key = int(request.GET.get("key", ""))
+    except ValueError:
+        key = -1
+    if not 0 <= key < 10_000:
+        raise Http404("Line key out of range.")
+    context = {"line": forms.LineForm(prefix=f"lines-{key}"), "next_line_key": key + 1}
+    return _fragment_response(render(request, "orders/order_form.html#new-line", context))
+
+
+@staff_required
+@require_GET
+def location_options(request: HttpRequest) -> HttpResponse:
+    """The location picker's dropdown: locations matching `q` by code, IATA code or name."""
+    query = request.GET.get("q", "")[:60]
+    context = {"locations": selectors.location_search(query=query), "query": query.strip()}
+    return _fragment_response(render(request, "orders/location_options.html", context))
+
+
+# --- Detail and transitions -------------------------------------------------------------------
+
+
+def _detail_context(order: Order, scope: Scope) -> dict[str, Any]:
+    return {
+        "order": order,
+        "transitions": lifecycle.available_transitions(order, scope),
+        "history": selectors.order_history_for(order=order),
+        "may_enter": may_enter_orders(scope),
+        "lines": list(order.lines.all()),
+        "equipment": list(order.equipment.all()),
+        "parties": [
+            ("Shipper", order.shipper_name, order.shipper_address),
+            ("Consignee", order.consignee_name, order.consignee_address),
+            ("Notify party", order.notify_name, order.notify_address),
+        ],
+        "route": [
+            ("Origin", order.origin, order.origin_address),
+            ("Destination", order.destination, order.destination_address),
+        ],
+    }
+
+
+@staff_required
+@require_GET
+def order_detail(request: HttpRequest, reference: str) -> HttpResponse:
+    scope = scope_for_request(request)
+    order = selectors.order_get_for(scope=scope, reference=reference)
+    return render(request, "orders/order_detail.html", _detail_context(order, scope))
+
+
+def _take_transition(*, order: Order, name: str, request: HttpRequest, scope: Scope) -> Order:
+    reason = request.POST.get("reason", "").strip()
+    common: dict[str, Any] = {"order": order, "scope": scope, "by": request.user, "channel": Channel.SCREEN}
+    if name == "submit":
+        return services.order_submit(**common)
+    if name == "cancel":
+        return services.order_cancel(**common, reason=reason)
+    return services.order_transition(**common, name=name, reason=reason)
+
+
+@staff_required
+@require_POST
+def order_transition(request: HttpRequest, reference: str, name: str) -> HttpResponse:
+    """Take one lifecycle transition; the form says which state its user saw, so a stale page cannot win."""
+    if name not in lifecycle.TRANSITIONS:
+        raise Http404("No such transition.")
+    scope = scope_for_request(request)
+    order = selectors.order_get_for(scope=scope, reference=reference)
+    seen = request.POST.get("seen_status", "")
+    try:
+        if seen and seen != order.status:
+            # The page was older than the order: the same refusal lifecycle.apply gives a lost race.
+            now = OrderStatus(order.status).label.lower()
+            raise ConcurrentChange(f"The order changed meanwhile: it is now {now}. Reload it and try again.")
+        order = _take_transition(order=order, name=name, request=request, scope=scope)
+    except TransitionNotAllowed as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(request, f"{order.reference} is now {OrderStatus(order.status).label.lower()}.")
+    if _is_fragment_request(request):
+        order = selectors.order_get_for(scope=scope, reference=order.reference)
+        context = _detail_context(order, scope)
+        response = _fragment_response(render(request, "orders/order_detail.html#transition-response", context))
+        response["HX-Trigger"] = "oms:tasks-changed"  # the tasks panel (workflows) reloads itself on it
+        return response
+    return redirect(order)

@@ -1,0 +1,132 @@
+"""Staff screens for order files: the list, upload, the preview with every error, progress and result.
+
+One page per job (`import_detail`) shows what the job is waiting for: a progress bar while the worker
+checks or imports (the `progress` fragment, polled by htmx; it asks for a full reload when the job is
+done), the preview with Confirm / Import valid only / Cancel when checked, the result afterwards.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied
+from django.core.paginator import Paginator
+from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
+from django.shortcuts import redirect, render
+from django.utils.cache import patch_vary_headers
+from django.views.decorators.http import require_POST
+
+from orders.errors import OrderError
+from orders.imports import selectors, service
+from orders.imports.columns import ImportFileError
+from orders.imports.forms import ImportUploadForm
+from orders.models import Channel, ImportMode, ImportStatus
+from orders.resources import order_file_template
+from partners.permissions import staff_required
+from partners.scoping import scope_for_request
+
+ERRORS_SHOWN = 500
+
+
+def _require_importer(request: HttpRequest) -> None:
+    if not selectors.may_import(scope_for_request(request)):
+        raise PermissionDenied("Your role may not import orders.")
+
+
+@staff_required
+def import_list(request: HttpRequest) -> HttpResponse:
+    scope = scope_for_request(request)
+    page = Paginator(selectors.import_job_list_for(scope=scope), 50).get_page(request.GET.get("page"))
+    return render(request, "imports/import_list.html", {"page": page, "may_import": selectors.may_import(scope)})
+
+
+@staff_required
+def import_upload(request: HttpRequest) -> HttpResponse:
+    _require_importer(request)
+    form = ImportUploadForm(request.POST or None, request.FILES or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            job = service.import_job_create(
+                upload=form.cleaned_data["file"], scope=scope_for_request(request), source=Channel.SCREEN,
+                by=request.user, mode=form.cleaned_data["mode"],
+            )  # fmt: skip
+        except ImportFileError as exc:
+            form.add_error("file", str(exc))
+        else:
+            return redirect(job)
+    limits = {"max_mb": settings.OMS_IMPORT_MAX_BYTES // 1_000_000, "max_rows": settings.OMS_IMPORT_MAX_ROWS}
+    return render(request, "imports/import_upload.html", {"form": form, **limits})
+
+
+@staff_required
+def import_template(request: HttpRequest, file_format: str) -> HttpResponse:
+    if file_format not in ("csv", "xlsx"):
+        raise Http404("Templates come as csv or xlsx.")
+    content, content_type, filename = order_file_template(file_format=file_format)
+    response = HttpResponse(content, content_type=content_type)
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response
+
+
+@staff_required
+def import_detail(request: HttpRequest, pk: Any) -> HttpResponse:
+    scope = scope_for_request(request)
+    job = selectors.import_job_get_for(scope=scope, pk=pk)
+    if request.htmx:
+        response = render(request, "imports/import_detail.html#progress", {"job": job})
+        if not job.is_running:
+            response["HX-Refresh"] = "true"  # the job is done: show its preview or result page
+        patch_vary_headers(response, ["HX-Request"])
+        return response
+    errors = list(service.import_job_errors(job)[:ERRORS_SHOWN])
+    context = {
+        "job": job,
+        "errors": errors,
+        "errors_hidden": max(0, job.error_count - len(errors)),
+        "created": selectors.import_job_created_orders(job=job) if job.status == ImportStatus.IMPORTED else [],
+        "may_import": selectors.may_import(scope),
+        "modes": ImportMode,
+    }
+    response = render(request, "imports/import_detail.html", context)
+    patch_vary_headers(response, ["HX-Request"])
+    return response
+
+
+@staff_required
+@require_POST
+def import_confirm(request: HttpRequest, pk: Any) -> HttpResponse:
+    _require_importer(request)
+    job = selectors.import_job_get_for(scope=scope_for_request(request), pk=pk)
+    mode = request.POST.get("mode", job.mode)
+    if mode not in ImportMode.values:
+        mode = job.mode
+    try:
+        service.import_job_confirm(job=job, by=request.user, mode=mode)
+    except OrderError as exc:
+        messages.error(request, str(exc))
+    return redirect(job)
+
+
+@staff_required
+@require_POST
+def import_cancel(request: HttpRequest, pk: Any) -> HttpResponse:
+    _require_importer(request)
+    job = selectors.import_job_get_for(scope=scope_for_request(request), pk=pk)
+    try:
+        service.import_job_cancel(job=job)
+    except OrderError as exc:
+        messages.error(request, str(exc))
+        return redirect(job)
+    messages.info(request, f"The upload of {job.file_name} was cancelled; nothing was imported.")
+    return redirect("imports:list")
+
+
+@staff_required
+def import_error_file(request: HttpRequest, pk: Any) -> StreamingHttpResponse:
+    job = selectors.import_job_get_for(scope=scope_for_request(request), pk=pk)
+    response = StreamingHttpResponse(service.import_job_error_file(job), content_type="text/csv; charset=utf-8")
+    stem = job.file_name.rsplit(".", 1)[0].replace('"', "")[:80] or "import"
+    response["Content-Disposition"] = f'attachment; filename="{stem}-errors.csv"'
+    return response

@@ -1,0 +1,204 @@
+"""File-level input: every encoding, delimiter and format the issue names is read, and every malformed
+or hostile file is refused as a whole with a clear message, importing nothing."""
+
+from __future__ import annotations
+
+import io
+import zipfile
+
+import openpyxl
+import pytest
+
+from orders.models import ImportStatus, Order
+from tests.orders.fixtures.imports import COLUMNS, csv_bytes, errors_of, import_file, order_row, world, xlsx_bytes
+
+__all__ = ["world"]  # the fixture, used by name
+
+
+def _rejected(job, fragment: str) -> None:
+    assert job.status == ImportStatus.REJECTED, (job.status, job.file_error)
+    assert fragment in job.file_error, job.file_error
+    assert Order.objects.count() == 0
+
+
+@pytest.mark.parametrize(
+    ("label", "content", "encoding", "delimiter"),
+    [
+        ("utf-8 with BOM", b"\xef\xbb\xbf" + csv_bytes([order_row(consignee_name="Müller GmbH")]), "utf-8-sig", ","),
+        ("utf-8", csv_bytes([order_row(consignee_name="Müller GmbH")]), "utf-8", ","),
+        ("windows-1252", csv_bytes([order_row(consignee_name="Müller GmbH")], encoding="cp1252"), "cp1252", ","),
+        ("semicolons", csv_bytes([order_row(consignee_name="Müller GmbH", gross_weight_kg="120,5")], delimiter=";"),
+         "utf-8", ";"),
+    ],
+)  # fmt: skip
+def test_csv_encodings_and_delimiters_are_recognised(world, label, content, encoding, delimiter):
+    job = import_file(world["ops"], content)
+    assert job.status == ImportStatus.CHECKED, errors_of(job)
+    assert (job.encoding, job.delimiter) == (encoding, delimiter)
+    assert job.orders_valid == 1
+    job = job.__class__.objects.get(pk=job.pk)
+    from orders.imports import service
+
+    service.import_job_confirm(job=job, by=world["ops"], mode="all_or_nothing")
+    order = Order.objects.get()
+    assert order.consignee_name == "Müller GmbH"  # never mojibake such as MÃ¼ller
+    assert order.gross_weight_kg_total == order.lines.get().gross_weight_kg == 120.5
+
+
+def test_xlsx_is_read_with_numbers_and_dates_as_typed(world):
+    import datetime
+
+    values = order_row(pieces=3, gross_weight_kg=99.5, requested_pickup_on=datetime.date(2026, 12, 3))
+    values["customer_reference"] = 1001.0  # a number in Excel is still the reference "1001"
+    content = xlsx_bytes([COLUMNS, [values[name] for name in COLUMNS]])
+    job = import_file(world["ops"], content, name="orders.xlsx")
+    assert job.status == ImportStatus.CHECKED, errors_of(job)
+    assert job.file_format == "xlsx"
+    assert job.preview[0]["customer_reference"] == "1001"
+    assert job.preview[0]["requested_pickup_on"] == "2026-12-03"
+    assert job.preview[0]["pieces"] == 3
+
+
+@pytest.mark.parametrize(
+    ("content", "fragment"),
+    [
+        (b"   \n\n", "empty"),
+        (",".join(COLUMNS).encode() + b"\n", "no orders"),
+        (b"\x89PNG\r\n\x1a\n" + b"\x00" * 64, "image"),
+        (b"%PDF-1.7\n", "PDF"),
+        (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\x00" * 64, "old Excel"),
+        (b"\xff\xfe" + "customer_code".encode("utf-16-le"), "UTF-16"),
+        (b"customer_code,customer_reference\nACME,\x00PO\n", "NUL"),
+        (b"customer_code,customer_reference\nACME,\x81\x8d\x8f\x90\x9d\n", "neither UTF-8 nor Windows-1252"),
+        (b"PK\x03\x04garbage", "zip"),
+    ],
+)
+def test_unreadable_files_are_rejected_as_a_whole(world, content, fragment):
+    _rejected(import_file(world["ops"], content), fragment)
+
+
+def test_a_row_with_more_values_than_the_header_is_named(world):
+    content = (
+        csv_bytes([order_row("PO-1"), order_row("PO-2")])
+        + b"ACME,PO-3,air,FCA,DEFRA,USCHI,a,b,1,1,x,2026-12-01,extra\n"
+    )
+    job = import_file(world["ops"], content)
+    _rejected(job, "header names only 12")
+    assert errors_of(job) == [(4, "", job.file_error)]
+
+
+def test_a_row_with_fewer_values_than_the_header_is_named(world):
+    content = csv_bytes([order_row("PO-1")]) + b"ACME,PO-2,air,FCA\n"
+    job = import_file(world["ops"], content)
+    _rejected(job, "a delimiter is missing")
+    assert job.errors.get().row == 3
+
+
+def test_an_unbalanced_quote_is_named_and_nothing_is_imported(world):
+    content = csv_bytes([order_row("PO-1")]) + b'ACME,"PO-2,air,FCA,DEFRA,USCHI,a,b,1,1,x,2026-12-01\n'
+    job = import_file(world["ops"], content)
+    _rejected(job, "never closed")
+    assert job.errors.get().row == 3
+
+
+def test_an_oversized_file_is_refused_before_it_is_stored(world, settings):
+    from orders.imports.columns import ImportFileError
+
+    settings.OMS_IMPORT_MAX_BYTES = 100
+    with pytest.raises(ImportFileError, match="limit is"):
+        import_file(world["ops"], csv_bytes([order_row()]))
+    from orders.models import ImportJob
+
+    assert ImportJob.objects.count() == 0
+
+
+def test_an_empty_upload_is_refused_before_it_is_stored(world):
+    from orders.imports.columns import ImportFileError
+    from orders.models import ImportJob
+
+    with pytest.raises(ImportFileError, match="empty"):
+        import_file(world["ops"], b"")
+    assert ImportJob.objects.count() == 0
+
+
+def test_too_many_rows_is_a_file_error(world, settings):
+    settings.OMS_IMPORT_MAX_ROWS = 2
+    job = import_file(world["ops"], csv_bytes([order_row(f"PO-{n}") for n in range(3)]))
+    _rejected(job, "more than 2 rows")
+
+
+@pytest.mark.parametrize(
+    ("column", "fragment"),
+    [
+        ("status", "orders from a file are created submitted"),
+        ("state", "orders from a file are created submitted"),
+        ("reference", "OMS issues its own references"),
+        ("organisation", "customer_code"),
+        ("price", "price is not a column we know"),
+    ],
+)
+def test_columns_a_file_may_not_set_are_refused(world, column, fragment):
+    rows = [{**order_row(), column: "delivered"}]
+    job = import_file(world["ops"], csv_bytes(rows, columns=[*COLUMNS, column]))
+    _rejected(job, fragment)
+    assert job.errors.get().row == 1
+
+
+def test_duplicated_header_names_are_refused(world):
+    content = (",".join([*COLUMNS, "mode"]) + "\n").encode() + b"x\n"
+    _rejected(import_file(world["ops"], content), "mode appears twice")
+
+
+def test_headers_are_forgiving_about_case_spaces_and_a_bom(world):
+    header = ",".join(name.replace("_", " ").title() for name in COLUMNS)
+    body = csv_bytes([order_row()]).split(b"\n", 1)[1]
+    job = import_file(world["ops"], b"\xef\xbb\xbf" + header.encode() + b"\n" + body)
+    assert job.status == ImportStatus.CHECKED, job.file_error
+
+
+def test_blank_lines_are_skipped_but_keep_the_row_numbers(world):
+    content = csv_bytes([order_row("PO-1")]) + b"\n" + csv_bytes([order_row("PO-2", pieces="0")]).split(b"\n", 1)[1]
+    job = import_file(world["ops"], content)
+    assert job.status == ImportStatus.CHECKED
+    assert errors_of(job) == [(4, "pieces", "Must be at least 1.")]
+
+
+def test_openpyxl_parses_with_defusedxml():
+    assert openpyxl.DEFUSEDXML is True
+
+
+def _xlsx_with_entities() -> bytes:
+    """A real workbook whose sheet XML declares nested entities (the "billion laughs" shape, kept small)."""
+    source = zipfile.ZipFile(io.BytesIO(xlsx_bytes([COLUMNS, ["x"] * len(COLUMNS)])))
+    doctype = b'<!DOCTYPE lolz [<!ENTITY lol "lol"><!ENTITY lol2 "&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;">]>'
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as target:
+        for item in source.infolist():
+            data = source.read(item.filename)
+            if item.filename == "xl/worksheets/sheet1.xml":
+                data = doctype + data.replace(b"<t>customer_code</t>", b"<t>&lol2;</t>", 1)
+            target.writestr(item, data)
+    return out.getvalue()
+
+
+def test_an_xlsx_with_xml_entities_billion_laughs_is_refused(world):
+    job = import_file(world["ops"], _xlsx_with_entities(), name="bomb.xlsx")
+    _rejected(job, "XML entity declarations")
+
+
+def test_an_xlsx_zip_bomb_is_refused_before_it_is_unpacked(world, settings):
+    settings.OMS_IMPORT_MAX_XLSX_UNPACKED_BYTES = 5 * 1024 * 1024
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED) as bomb:
+        bomb.writestr("xl/workbook.xml", b"<workbook/>")
+        bomb.writestr("xl/worksheets/sheet1.xml", b"<" + b" " * (20 * 1024 * 1024) + b"/>")
+    job = import_file(world["ops"], out.getvalue(), name="bomb.xlsx")
+    _rejected(job, "unpacks to")
+
+
+def test_the_stored_file_has_a_generated_name_not_the_uploaders(world):
+    job = import_file(world["ops"], csv_bytes([order_row()]), name="../../etc/passwd\u202e.csv")
+    assert job.file.name.startswith("imports/")
+    assert "passwd" not in job.file.name
+    assert ".." not in job.file.name
+    assert job.file_name == "passwd.csv"

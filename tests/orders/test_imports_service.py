@@ -1,0 +1,405 @@
+"""The import service: rows grouped into orders, errors back on their rows, the two policies, duplicates,
+a preview without side effects, the same history as the single-order path, and a task safe to run twice."""
+
+from __future__ import annotations
+
+import pytest
+from django.db import connection
+
+from orders import events
+from orders.imports import service
+from orders.models import (
+    CargoLine,
+    Channel,
+    ImportedOrder,
+    ImportJob,
+    ImportStatus,
+    Order,
+    OrderEvent,
+    OrderStatus,
+    OrderTransition,
+)
+from orders.references import _sequence_name
+from partners.scoping import scope_for_user
+from tests.orders.fixtures.imports import csv_bytes, errors_of, import_file, order_row, world
+
+__all__ = ["world"]
+
+
+def _confirm(job: ImportJob, user, mode: str = "all_or_nothing") -> ImportJob:
+    return service.import_job_confirm(job=job, by=user, mode=mode)
+
+
+def _sequence_value(branch_code: str = "HAM") -> int | None:
+    from django.utils import timezone
+
+    name = _sequence_name(branch_code, timezone.localdate().year)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT last_value FROM pg_sequences WHERE sequencename = %s", [name])
+        row = cursor.fetchone()
+    return None if row is None else row[0]
+
+
+def test_rows_sharing_a_customer_reference_become_lines_of_one_order(world):
+    rows = [
+        order_row("PO-1", pieces="2", gross_weight_kg="100", description="Pumps"),
+        order_row("PO-2"),
+        {"customer_code": "ACME", "customer_reference": "PO-1", "pieces": "3", "gross_weight_kg": "50.5",
+         "description": "Spare parts"},
+    ]  # fmt: skip
+    job = _confirm(import_file(world["ops"], csv_bytes(rows)), world["ops"])
+    assert job.status == ImportStatus.IMPORTED
+    assert (job.rows_total, job.orders_total, job.orders_created) == (3, 2, 2)
+    order = Order.objects.get(customer_reference="PO-1")
+    assert list(order.lines.values_list("line_no", "pieces", "description")) == [
+        (1, 2, "Pumps"),
+        (2, 3, "Spare parts"),
+    ]
+    assert (order.pieces_total, str(order.gross_weight_kg_total)) == (5, "150.500")
+    assert order.description == "Pumps"  # the first row's goods summarise the order
+    assert list(ImportedOrder.objects.filter(job=job).order_by("row").values_list("row", flat=True)) == [2, 3]
+
+
+def test_every_row_error_names_its_row_column_and_value(world):
+    rows = [
+        order_row("PO-1"),
+        order_row("PO-2", requested_pickup_on="31/02/2026"),
+        order_row("PO-3", gross_weight_kg="-5"),
+        order_row("PO-4", customer="NOPE"),
+        order_row("PO-5", consignee_name="<script>alert(1)</script>", origin="XXZZZ"),
+    ]
+    job = import_file(world["ops"], csv_bytes(rows))
+    assert job.status == ImportStatus.CHECKED
+    assert (job.orders_valid, job.orders_invalid) == (1, 4)
+    found = {(e.row, e.column, e.value) for e in job.errors.all()}
+    assert (3, "requested_pickup_on", "31/02/2026") in found
+    assert (4, "gross_weight_kg", "-5") in found
+    assert (5, "customer_code", "NOPE") in found
+    assert (6, "origin", "XXZZZ") in found
+    messages = {(e.row, e.column): e.message for e in job.errors.all()}
+    assert messages[(4, "gross_weight_kg")] == "Must be greater than zero."  # the intake layer's own words
+    assert messages[(5, "customer_code")] == "There is no customer with code NOPE."
+
+
+def test_a_line_error_lands_on_the_row_that_carried_the_line(world):
+    second_line = {"customer_code": "ACME", "customer_reference": "PO-1", "pieces": "1", "gross_weight_kg": "1"}
+    rows = [order_row("PO-1"), second_line, {**second_line, "pieces": "abc"}]
+    job = import_file(world["ops"], csv_bytes(rows))
+    assert errors_of(job) == [(4, "pieces", "abc is not a whole number.")]
+
+
+def test_conflicting_order_values_in_rows_of_one_order_name_both_rows(world):
+    rows = [order_row("PO-1"), order_row("PO-1", consignee_name="Someone Else Ltd")]
+    job = import_file(world["ops"], csv_bytes(rows))
+    assert job.orders_invalid == 1
+    ((row, column, message),) = errors_of(job)
+    assert (row, column) == (3, "consignee_name")
+    assert "Rows 2 and 3" in message
+    assert "Someone Else Ltd" in message
+
+
+def test_the_preview_has_no_side_effects(world):
+    received = []
+    events.order_created.connect(lambda **kw: received.append(kw), weak=False, dispatch_uid="test-preview")
+    try:
+        before = _sequence_value()
+        job = import_file(world["ops"], csv_bytes([order_row("PO-1"), order_row("PO-2")]))
+    finally:
+        events.order_created.disconnect(dispatch_uid="test-preview")
+    assert job.status == ImportStatus.CHECKED
+    assert job.orders_valid == 2
+    assert Order.objects.count() == 0
+    assert CargoLine.objects.count() == 0
+    assert OrderEvent.objects.count() == 0
+    assert OrderTransition.objects.count() == 0
+    assert _sequence_value() == before  # no reference issued
+    assert received == []
+    assert [p["customer_reference"] for p in job.preview] == ["PO-1", "PO-2"]
+
+
+def test_all_or_nothing_imports_nothing_when_one_order_has_an_error(world):
+    job = import_file(world["ops"], csv_bytes([order_row("PO-1"), order_row("PO-2", pieces="0")]))
+    job = _confirm(job, world["ops"], mode="all_or_nothing")
+    assert job.status == ImportStatus.FAILED
+    assert Order.objects.count() == 0
+    assert errors_of(job) == [(3, "pieces", "Must be at least 1.")]
+
+
+def test_valid_only_imports_the_valid_orders_and_reports_the_rest(world):
+    job = import_file(world["ops"], csv_bytes([order_row("PO-1"), order_row("PO-2", pieces="0")]))
+    job = _confirm(job, world["ops"], mode="valid_only")
+    assert job.status == ImportStatus.IMPORTED
+    assert (job.orders_created, job.orders_invalid) == (1, 1)
+    assert list(Order.objects.values_list("customer_reference", flat=True)) == ["PO-1"]
+    assert errors_of(job) == [(3, "pieces", "Must be at least 1.")]
+
+
+def test_an_existing_order_is_reported_as_duplicate_and_left_unchanged(world):
+    first = _confirm(import_file(world["ops"], csv_bytes([order_row("PO-1")])), world["ops"])
+    existing = Order.objects.get()
+    job = import_file(world["ops"], csv_bytes([order_row("PO-1", consignee_name="Changed"), order_row("PO-2")]))
+    assert (job.orders_valid, job.orders_duplicate, job.orders_invalid) == (1, 1, 0)
+    duplicate = job.errors.get()
+    assert duplicate.is_duplicate
+    assert duplicate.row == 2
+    assert existing.reference in duplicate.message
+    assert "left unchanged" in duplicate.message
+    job = _confirm(job, world["ops"])
+    assert job.orders_created == 1
+    existing.refresh_from_db()
+    assert existing.consignee_name == "Great Lakes Supply Co."
+    assert first.orders_created == 1
+
+
+def test_uploading_the_same_corrected_file_twice_creates_its_orders_once(world):
+    content = csv_bytes([order_row("PO-1"), order_row("PO-2"), order_row("PO-3", customer="GLOBEX")])
+    _confirm(import_file(world["ops"], content), world["ops"])
+    second = import_file(world["ops"], content)
+    assert (second.orders_valid, second.orders_duplicate) == (0, 3)
+    with pytest.raises(service.ImportStateError, match="no new valid orders"):
+        _confirm(second, world["ops"])
+    assert Order.objects.count() == 3
+
+
+def test_confirming_twice_imports_once(world):
+    job = import_file(world["ops"], csv_bytes([order_row("PO-1")]))
+    _confirm(job, world["ops"])
+    again = _confirm(job, world["ops"])
+    assert again.status == ImportStatus.IMPORTED
+    assert again.orders_created == 1
+    assert Order.objects.count() == 1
+
+
+def test_imported_orders_are_submitted_with_the_same_history_as_order_create(world):
+    from orders import services
+
+    ops = world["ops"]
+    scope = scope_for_user(ops)
+    data = {k: v for k, v in order_row("SINGLE").items() if k not in ("pieces", "gross_weight_kg")}
+    data["lines"] = [{"pieces": "2", "gross_weight_kg": "120.5", "description": "Medical instruments"}]
+    single = services.order_create(data=data, scope=scope, channel=Channel.FILE, by=ops, submit=True)
+    job = _confirm(import_file(ops, csv_bytes([order_row("BULK")])), ops)
+    bulk = Order.objects.get(customer_reference="BULK")
+
+    def history(order: Order) -> list[tuple]:
+        return [
+            (e.pgh_label, e.status, e.submitted_at is None, e.pgh_context.metadata.get("user"),
+             e.pgh_context.metadata.get("channel"), e.pgh_context.metadata.get("transition"))
+            for e in OrderEvent.objects.filter(pgh_obj_id=order.pk).select_related("pgh_context").order_by("pgh_id")
+        ]  # fmt: skip
+
+    assert (
+        history(bulk)
+        == history(single)
+        == [
+            ("insert", "draft", True, ops.pk, "file", "submit"),
+            ("update", "submitted", False, ops.pk, "file", "submit"),
+        ]
+    )
+    for order in (single, bulk):
+        order.refresh_from_db()
+        transition = order.transitions.get()
+        seen = (order.status, transition.name, transition.source, transition.target, transition.by_id)
+        assert seen == (OrderStatus.SUBMITTED, "submit", "draft", "submitted", ops.pk)
+        assert transition.channel == "file"
+        assert order.submitted_at is not None
+        assert order.channel == Channel.FILE
+        assert order.created_by_id == ops.pk
+    assert bulk.search_text.startswith(bulk.reference + " BULK ACME")
+    line_event = bulk.lines.get().pk
+    assert OrderEvent.objects.filter(pgh_obj_id=bulk.pk).first().pgh_context.metadata["import_job"] == str(job.pk)
+    from orders.models import CargoLineEvent
+
+    assert CargoLineEvent.objects.filter(pgh_obj_id=line_event, pgh_label="insert").count() == 1
+
+
+@pytest.fixture
+def eager_celery():
+    from oms.celery import app
+
+    app.conf.task_always_eager = True
+    yield
+    app.conf.task_always_eager = False
+
+
+def test_events_are_sent_after_commit_for_each_created_order(world, eager_celery, django_capture_on_commit_callbacks):
+    created, changed = [], []
+    events.order_created.connect(lambda **kw: created.append(kw["order_id"]), weak=False, dispatch_uid="t-created")
+    events.order_status_changed.connect(lambda **kw: changed.append(kw), weak=False, dispatch_uid="t-changed")
+    try:
+        job = import_file(world["ops"], csv_bytes([order_row("PO-1"), order_row("PO-2")]))
+        with django_capture_on_commit_callbacks(execute=True):
+            _confirm(job, world["ops"])
+    finally:
+        events.order_created.disconnect(dispatch_uid="t-created")
+        events.order_status_changed.disconnect(dispatch_uid="t-changed")
+    assert sorted(created) == sorted(Order.objects.values_list("pk", flat=True))
+    assert {(c["transition"], c["source"], c["target"], c["channel"]) for c in changed} == {
+        ("submit", "draft", "submitted", "file")
+    }
+    assert {c["transition_id"] for c in changed} == set(OrderTransition.objects.values_list("pk", flat=True))
+
+
+def test_a_customer_imports_only_its_own_orders(world, customer_a_user):
+    content = csv_bytes([order_row("PO-1", customer="ACME"), order_row("PO-2", customer="GLOBEX")])
+    job = import_file(customer_a_user, content)
+    assert job.customer == world["acme"]
+    assert errors_of(job) == [(3, "customer_code", "You can only place orders for ACME.")]
+
+
+def test_a_customer_file_may_leave_out_customer_code(world, customer_a_user):
+    columns = ["customer_reference", "mode", "incoterm", "origin", "destination", "shipper_name", "consignee_name",
+               "pieces", "gross_weight_kg", "description", "requested_pickup_on"]  # fmt: skip
+    job = _confirm(import_file(customer_a_user, csv_bytes([order_row("PO-1")], columns=columns)), customer_a_user)
+    assert job.status == ImportStatus.IMPORTED
+    assert Order.objects.get().customer == world["acme"]
+
+
+def test_a_customer_may_not_choose_the_branch(world, customer_a_user):
+    rows = [{**order_row(), "branch_code": "HAM"}]
+    job = import_file(customer_a_user, csv_bytes(rows, columns=[*list(rows[0])]))
+    assert job.status == ImportStatus.REJECTED
+    assert "branch_code cannot be set" in job.file_error
+
+
+def test_the_task_is_safe_to_run_twice(world, settings, django_capture_on_commit_callbacks):
+    from orders import tasks
+
+    settings.OMS_IMPORT_INLINE_MAX_BYTES = 0  # everything goes to the worker
+    with django_capture_on_commit_callbacks(execute=False) as queued:
+        job = import_file(world["ops"], csv_bytes([order_row("PO-1"), order_row("PO-2")]))
+    assert job.status == ImportStatus.PENDING
+    assert len(queued) == 1
+    tasks.process_order_import(str(job.pk))
+    tasks.process_order_import(str(job.pk))
+    job.refresh_from_db()
+    assert job.status == ImportStatus.CHECKED
+    assert job.orders_valid == 2
+    with django_capture_on_commit_callbacks(execute=False):
+        job = _confirm(job, world["ops"])
+    assert job.status == ImportStatus.QUEUED
+    tasks.process_order_import(str(job.pk))
+    tasks.process_order_import(str(job.pk))
+    job.refresh_from_db()
+    assert (job.status, job.orders_created) == (ImportStatus.IMPORTED, 2)
+    assert Order.objects.count() == 2
+
+
+def test_a_rerun_after_an_interrupted_import_counts_the_jobs_own_orders(world):
+    job = import_file(world["ops"], csv_bytes([order_row("PO-1"), order_row("PO-2")]))
+    job = _confirm(job, world["ops"])
+    # The worker died after committing but before recording the outcome: the job is still "importing".
+    ImportJob.objects.filter(pk=job.pk).update(status=ImportStatus.IMPORTING)
+    service.import_job_process(job_id=job.pk)
+    job.refresh_from_db()
+    assert (job.status, job.orders_created, job.orders_duplicate) == (ImportStatus.IMPORTED, 2, 0)
+    assert Order.objects.count() == 2
+
+
+def test_a_running_job_is_left_to_the_run_that_holds_it(world, transactional_db):
+    import threading
+
+    job = import_file(world["ops"], csv_bytes([order_row("PO-1")]))
+    ImportJob.objects.filter(pk=job.pk).update(status=ImportStatus.QUEUED)
+
+    def other_worker() -> None:
+        try:
+            service.import_job_process(job_id=job.pk)
+        finally:
+            connection.close()
+
+    with service._exclusive(job.pk) as mine:  # this run holds the job
+        assert mine
+        thread = threading.Thread(target=other_worker)
+        thread.start()
+        thread.join(10)
+    job.refresh_from_db()
+    assert job.status == ImportStatus.QUEUED  # the other run saw the lock and left the job alone
+    assert Order.objects.count() == 0
+    other_worker_after_release = threading.Thread(target=other_worker)
+    other_worker_after_release.start()
+    other_worker_after_release.join(10)
+    job.refresh_from_db()
+    assert job.status == ImportStatus.IMPORTED
+
+
+def test_a_file_error_found_at_import_time_rejects_the_job(world):
+    job = import_file(world["ops"], csv_bytes([order_row("PO-1")]))
+    with job.file.open("wb") as handle:  # the stored file was damaged since the check
+        handle.write(b"\x89PNG\r\n")
+    ImportJob.objects.filter(pk=job.pk).update(file_size=6)
+    job = _confirm(ImportJob.objects.get(pk=job.pk), world["ops"])
+    assert job.status == ImportStatus.REJECTED
+    assert Order.objects.count() == 0
+
+
+def test_two_concurrent_imports_of_one_file_create_its_orders_once(world, transactional_db):
+    import threading
+
+    from django.db import transaction
+
+    content = csv_bytes([order_row("PO-1"), order_row("PO-2"), order_row("PO-3")])
+    job_a, job_b = import_file(world["ops"], content), import_file(world["ops"], content)
+    assert job_a.orders_valid == job_b.orders_valid == 3  # both checks saw no duplicates
+    a_inserted, release_a, failures = threading.Event(), threading.Event(), []
+
+    def confirm_a() -> None:
+        try:
+            with transaction.atomic():  # A's orders stay uncommitted until B is blocked on them
+                _confirm(job_a, world["ops"])
+                a_inserted.set()
+                release_a.wait(10)
+        except Exception as exc:
+            failures.append(exc)
+        finally:
+            connection.close()
+
+    def confirm_b() -> None:
+        try:
+            _confirm(job_b, world["ops"])
+        except Exception as exc:
+            failures.append(exc)
+        finally:
+            connection.close()
+
+    thread_a = threading.Thread(target=confirm_a)
+    thread_a.start()
+    assert a_inserted.wait(10)
+    thread_b = threading.Thread(target=confirm_b)
+    thread_b.start()
+    thread_b.join(1.0)
+    assert thread_b.is_alive()  # B waits on the unique index entries A holds
+    release_a.set()
+    thread_a.join(10)
+    thread_b.join(10)
+    assert failures == []
+    job_a.refresh_from_db()
+    job_b.refresh_from_db()
+    assert Order.objects.count() == 3
+    assert (job_a.orders_created, job_b.orders_created, job_b.orders_duplicate) == (3, 0, 3)
+    assert job_b.status == ImportStatus.IMPORTED
+    assert all(error.is_duplicate for error in job_b.errors.all())
+
+
+def test_the_done_when_story_mistakes_then_corrected_file_then_the_same_file_again(world):
+    """Windows-1252, semicolons and decimal commas, as Excel saves them in much of Europe."""
+    from tests.orders.fixtures.imports import HERE
+
+    ops = world["ops"]
+    draft = import_file(ops, (HERE / "orders_with_mistakes.csv").read_bytes(), name="orders_with_mistakes.csv")
+    assert (draft.encoding, draft.delimiter) == ("cp1252", ";")
+    assert {(row, column) for row, column, _message in errors_of(draft)} == {
+        (6, "incoterm"), (6, "gross_weight_kg"), (6, "requested_pickup_on"),  # PO-48-103
+        (7, "consignee_name"),  # contradicts row 2 of PO-48-101
+        (8, "customer_code"),  # NOPE
+        (9, "destination"), (9, "container_number"),  # GX-7783
+    }  # fmt: skip
+    assert (draft.orders_valid, draft.orders_invalid) == (2, 4)
+    corrected = (HERE / "orders_corrected.csv").read_bytes()
+    first = _confirm(import_file(ops, corrected, name="orders_corrected.csv"), ops)
+    assert (first.status, first.orders_created) == (ImportStatus.IMPORTED, 5)
+    assert Order.objects.get(customer_reference="PO-48-102").consignee_name == "Müller Medizintechnik"
+    assert Order.objects.get(customer_reference="PO-48-101").lines.count() == 3
+    again = import_file(ops, corrected, name="orders_corrected.csv")
+    assert (again.orders_valid, again.orders_duplicate) == (0, 5)
+    assert Order.objects.count() == 5

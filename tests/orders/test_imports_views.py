@@ -1,0 +1,144 @@
+"""The import screens: templates, upload, preview with every error, confirm, progress polling, the error
+file (formula-escaped), and who may open them."""
+
+from __future__ import annotations
+
+import csv
+import io
+
+import openpyxl
+import pytest
+from django.urls import reverse
+
+from orders.imports.columns import TEMPLATE_COLUMNS
+from orders.models import ImportJob, ImportStatus, Order
+from tests.orders.fixtures.imports import csv_bytes, import_file, order_row, upload, world
+
+__all__ = ["world"]
+
+
+def test_list_shows_jobs_with_status_and_counts(world, login):
+    import_file(world["ops"], csv_bytes([order_row("PO-1"), order_row("PO-2", pieces="0")]), name="week-48.csv")
+    response = login(world["ops"]).get(reverse("imports:list"))
+    assert response.status_code == 200
+    body = response.content.decode()
+    assert "week-48.csv" in body
+    assert "Has errors" in body
+    assert reverse("imports:upload") in body
+
+
+@pytest.mark.parametrize("file_format", ["csv", "xlsx"])
+def test_templates_hold_the_vocabulary_and_a_valid_example_row(world, login, file_format):
+    response = login(world["ops"]).get(reverse("imports:template", args=[file_format]))
+    assert response.status_code == 200
+    assert "attachment" in response["Content-Disposition"]
+    if file_format == "csv":
+        rows = list(csv.reader(io.StringIO(response.content.decode("utf-8-sig"))))
+    else:
+        sheet = openpyxl.load_workbook(io.BytesIO(response.content), read_only=True).worksheets[0]
+        rows = [[cell if cell is not None else "" for cell in row] for row in sheet.iter_rows(values_only=True)]
+    assert tuple(rows[0]) == TEMPLATE_COLUMNS
+    # The template's own example row imports cleanly.
+    content = response.content
+    job = import_file(world["ops"], content, name=f"template.{file_format}")
+    assert job.status == ImportStatus.CHECKED, list(job.errors.values_list("message"))
+    assert job.orders_valid == 1
+
+
+def test_upload_shows_the_preview_with_every_error_escaped(world, login):
+    client = login(world["ops"])
+    content = csv_bytes([order_row("PO-1"), order_row("PO-2", consignee_name="<script>alert(1)</script>",
+                                                      gross_weight_kg="-5")])  # fmt: skip
+    response = client.post(reverse("imports:upload"), {"file": upload(content), "mode": "all_or_nothing"})
+    job = ImportJob.objects.get()
+    assert response.status_code == 302
+    assert response["Location"] == job.get_absolute_url()
+    page = client.get(job.get_absolute_url()).content.decode()
+    assert "Must be greater than zero." in page
+    assert "gross_weight_kg" in page
+    assert "<script>alert(1)</script>" not in page
+    assert "Import the 1 valid order only" in page
+    assert "Upload a corrected file" in page
+    assert Order.objects.count() == 0
+
+
+def test_upload_refuses_other_extensions_with_a_form_error(world, login):
+    response = login(world["ops"]).post(reverse("imports:upload"), {"file": upload(b"x", "orders.exe")})
+    assert response.status_code == 200
+    assert "Upload a .csv or .xlsx file" in response.content.decode()
+    assert ImportJob.objects.count() == 0
+
+
+def test_confirm_imports_and_shows_the_result(world, login):
+    client = login(world["ops"])
+    job = import_file(world["ops"], csv_bytes([order_row("PO-1"), order_row("PO-2")]))
+    response = client.post(reverse("imports:confirm", args=[job.pk]), {"mode": "all_or_nothing"})
+    assert response.status_code == 302
+    page = client.get(job.get_absolute_url()).content.decode()
+    assert "2 orders created and submitted" in page
+    for order in Order.objects.all():
+        assert order.reference in page
+
+
+def test_confirm_valid_only_is_an_explicit_choice(world, login):
+    client = login(world["ops"])
+    job = import_file(world["ops"], csv_bytes([order_row("PO-1"), order_row("PO-2", pieces="0")]))
+    client.post(reverse("imports:confirm", args=[job.pk]), {"mode": "valid_only"})
+    job.refresh_from_db()
+    assert (job.status, job.mode, job.orders_created) == (ImportStatus.IMPORTED, "valid_only", 1)
+
+
+def test_cancel_drops_a_checked_upload(world, login):
+    client = login(world["ops"])
+    job = import_file(world["ops"], csv_bytes([order_row("PO-1")]))
+    response = client.post(reverse("imports:cancel", args=[job.pk]))
+    assert response.status_code == 302
+    job.refresh_from_db()
+    assert job.status == ImportStatus.CANCELLED
+    assert client.post(reverse("imports:confirm", args=[job.pk])).status_code == 302
+    assert Order.objects.count() == 0
+
+
+def test_progress_fragment_polls_while_running_and_refreshes_when_done(world, login):
+    client = login(world["ops"])
+    job = import_file(world["ops"], csv_bytes([order_row("PO-1")]))
+    ImportJob.objects.filter(pk=job.pk).update(status=ImportStatus.IMPORTING, rows_total=10, rows_done=4)
+    response = client.get(job.get_absolute_url(), HTTP_HX_REQUEST="true")
+    body = response.content.decode()
+    assert 'hx-trigger="every 1s"' in body
+    assert "4 of 10 rows" in body
+    assert "40%" in body
+    assert "HX-Refresh" not in response
+    assert "HX-Request" in response["Vary"]
+    ImportJob.objects.filter(pk=job.pk).update(status=ImportStatus.IMPORTED)
+    response = client.get(job.get_absolute_url(), HTTP_HX_REQUEST="true")
+    assert response["HX-Refresh"] == "true"
+
+
+def test_error_file_lists_every_error_and_escapes_formulas(world, login):
+    client = login(world["ops"])
+    rows = [order_row('=HYPERLINK("http://evil/","x")', origin="+cmd"), order_row("PO-2", gross_weight_kg="-12.5")]
+    job = import_file(world["ops"], csv_bytes(rows))
+    response = client.get(reverse("imports:errors", args=[job.pk]))
+    assert response.status_code == 200
+    assert "attachment" in response["Content-Disposition"]
+    lines = list(csv.reader(io.StringIO(b"".join(response.streaming_content).decode("utf-8-sig"))))
+    assert lines[0] == ["row", "column", "value", "message", "customer_reference", "kind"]
+    by_column = {line[1]: line for line in lines[1:]}
+    assert by_column["origin"][2] == "'+cmd"
+    assert by_column["origin"][4].startswith("'=HYPERLINK")
+    assert by_column["gross_weight_kg"][2] == "'-12.5"  # text cells are escaped; the file holds text only
+    assert len(lines) - 1 == job.error_count
+
+
+def test_customers_and_roles_without_submit_may_not_import(world, login, customer_a_user, finance_user):
+    assert login(customer_a_user).get(reverse("imports:list")).status_code == 403
+    client = login(finance_user)
+    assert client.get(reverse("imports:list")).status_code == 200
+    assert client.get(reverse("imports:upload")).status_code == 403
+
+
+def test_staff_screens_404_for_unknown_jobs(world, login):
+    import uuid
+
+    assert login(world["ops"]).get(reverse("imports:detail", args=[uuid.uuid4()])).status_code == 404

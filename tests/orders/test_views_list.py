@@ -1,0 +1,126 @@
+"""The order list screen: filters, search, sort links, keyset pager, htmx fragment, query counts."""
+
+from __future__ import annotations
+
+import re
+from urllib.parse import parse_qs, urlparse
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+
+from orders.models import Order
+
+LIST = reverse("orders:list")
+
+
+def references_in(response_or_html) -> list[str]:
+    html = response_or_html if isinstance(response_or_html, str) else response_or_html.content.decode()
+    return re.findall(r'class="oms-code" href="/orders/([A-Z]+-\d+-\d+)/"', html)
+
+
+@pytest.fixture
+def ops(login, ops_user):
+    return login(ops_user)
+
+
+def test_list_shows_the_columns_of_each_order(ops, order_factory):
+    order = order_factory(customer_reference="ACM-4711", submit=True)
+    response = ops.get(LIST)
+    assert response.status_code == 200
+    page = response.content.decode()
+    for text in (order.reference, "ACM-4711", "Ocean FCL", "CNSHA", "DEHAM", "2026-12-01", "4,200.5", "Submitted"):
+        assert text in page
+    assert f'href="{order.get_absolute_url()}"' in page  # rows link to orders:detail
+    assert 'href="/orders/new/"' in page  # operations may enter orders
+
+
+def test_filters_and_search_narrow_the_list(ops, order_factory, customer_b):
+    acme = order_factory(customer_reference="ACM-1", submit=True)
+    order_factory(customer_reference="ACM-2")
+    globex = order_factory(
+        customer_code="GLOBEX", customer_reference="GLO-1", consignee_name="Globex Hafen", submit=True
+    )
+    response = ops.get(LIST, {"status": "submitted", "customer": "ACME"})
+    assert references_in(response) == [acme.reference]
+    page = response.content.decode()
+    assert '<option value="submitted" selected>Submitted</option>' in page  # the filter bar shows the filters
+    assert '<option value="ACME" selected>ACME · Acme Industrial</option>' in page
+    assert references_in(ops.get(LIST, {"q": "hafen"})) == [globex.reference]
+
+
+def test_malformed_filters_are_ignored_not_fatal(ops, order_factory):
+    order = order_factory()
+    response = ops.get(LIST, {"status": "bogus", "created_from": "yesterday", "page_size": "7", "cursor": "%%%"})
+    assert response.status_code == 200
+    assert references_in(response) == [order.reference]
+
+
+def test_htmx_request_gets_the_results_fragment_and_a_tidy_address(ops, order_factory):
+    order = order_factory()
+    response = ops.get(LIST, {"q": "", "status": "draft", "mode": "", "sort": "-created"}, HTTP_HX_REQUEST="true")
+    page = response.content.decode()
+    assert response.status_code == 200
+    assert page.lstrip().startswith('<div id="order-results"')
+    assert "<html" not in page
+    assert order.reference in page
+    assert response["HX-Push-Url"] == "/orders/?status=draft"
+    assert "HX-Request" in response["Vary"]
+
+
+def test_sort_headers_link_to_the_sort_and_flip_it(ops, order_factory):
+    order_factory()
+    page = ops.get(LIST, {"sort": "reference", "status": "draft"}).content.decode()
+    assert 'href="?status=draft&amp;sort=-reference"' in page  # the sorted column flips
+    assert 'href="?status=draft&amp;sort=pickup"' in page  # another column starts ascending
+    assert 'aria-sort="ascending"' in page
+
+
+def test_pager_next_and_previous_links(ops, order_factory):
+    orders = [order_factory() for _ in range(27)]
+    first = ops.get(LIST).content.decode()
+    next_link = re.search(r'href="\?([^"]+)" rel="next"', first).group(1).replace("&amp;", "&")
+    assert "cursor" in parse_qs(next_link)
+    second = ops.get(f"{LIST}?{next_link}")
+    second_refs = references_in(second)
+    assert second_refs == [o.reference for o in orders[:2]][::-1]  # the two oldest
+    previous_link = re.search(r'href="\?([^"]+)" rel="prev"', second.content.decode()).group(1).replace("&amp;", "&")
+    assert references_in(ops.get(f"{LIST}?{previous_link}")) == references_in(first)
+
+
+def test_export_links_carry_the_filters_but_not_the_cursor(ops, order_factory):
+    [order_factory() for _ in range(26)]
+    first = ops.get(LIST, {"status": "draft"}).content.decode()
+    next_link = re.search(r'href="\?([^"]+)" rel="next"', first).group(1).replace("&amp;", "&")
+    page = ops.get(f"{LIST}?{next_link}").content.decode()
+    export = re.search(r'href="(/orders/export/csv/[^"]*)"', page).group(1).replace("&amp;", "&")
+    assert parse_qs(urlparse(export).query) == {"status": ["draft"]}
+
+
+def test_list_queries_do_not_grow_with_page_size(ops, order_factory, django_assert_max_num_queries):
+    for _ in range(30):
+        order_factory()
+    counts = {}
+    for size in (25, 100):
+        with CaptureQueriesContext(connection) as queries:
+            response = ops.get(LIST, {"page_size": size})
+        assert len(references_in(response)) == min(size, 30)
+        counts[size] = len(queries)
+    assert counts[25] == counts[100]
+    with django_assert_max_num_queries(counts[25]):
+        ops.get(LIST, {"page_size": 100, "q": "lamps", "customer": "ACME"})
+    assert counts[25] <= 10  # session, user, scope, navigation, filter choices, the page
+
+
+def test_finance_may_read_the_list_but_gets_no_new_order_button(login, finance_user, order_factory):
+    order = order_factory()
+    page = login(finance_user).get(LIST).content.decode()
+    assert order.reference in page
+    assert 'href="/orders/new/"' not in page
+
+
+def test_empty_list_says_so(ops, locations):
+    assert Order.objects.count() == 0
+    page = ops.get(LIST, {"mode": "air"}).content.decode()
+    assert "No order matches these filters" in page

@@ -1,0 +1,205 @@
+"""Milestone files (CSV/XLSX) by operations and partners: row-level errors like the order import,
+all-or-nothing unless asked otherwise, and a partner reaching only the shipments it carries."""
+
+import io
+
+import openpyxl
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+
+from orders.models import OrderStatus
+from partners import services as partner_services
+from partners.models import Role
+from tests.factories import UserFactory
+from tests.tracking.test_ingest_support import *  # noqa: F403 - fixtures
+from tests.tracking.test_ingest_support import BILL, CONTAINER, ETD
+from tracking.ingest import files
+from tracking.ingest.models import EventUpload, TrackingEvent
+
+WHEN = ETD.strftime("%Y-%m-%d %H:%M")
+
+
+def csv_file(*rows, header="reference,reference_type,milestone,occurred_at,classifier,location,note"):
+    text = "\r\n".join([header, *rows]) + "\r\n"
+    return SimpleUploadedFile("milestones.csv", text.encode(), content_type="text/csv")
+
+
+def upload(client, file, **extra):
+    return client.post("/tracking/uploads/", {"file": file, "time_zone": "UTC", **extra})
+
+
+@pytest.fixture
+def maersk_user(ocean_carriers):
+    user = UserFactory(email="desk@maersk.test")
+    partner_services.membership_grant(user=user, organisation=ocean_carriers[0], role=Role.PARTNER)
+    return user
+
+
+@pytest.fixture
+def hapag_user(ocean_carriers):
+    user = UserFactory(email="desk@hapag.test")
+    partner_services.membership_grant(user=user, organisation=ocean_carriers[1], role=Role.PARTNER)
+    return user
+
+
+def test_operations_upload_milestones_and_the_order_follows(login, ops_user, booked_fcl):
+    order, _ = booked_fcl
+    response = upload(
+        login(ops_user),
+        csv_file(f"{CONTAINER},container,LOADED,{WHEN},ACT,CNSHA,", f"{BILL},,DEPARTED,{WHEN},ACT,CNSHA,On time"),
+    )
+    result = EventUpload.objects.get()
+    assert response.url == f"/tracking/uploads/{result.pk}/"
+    assert (result.rows_total, result.events_stored, result.error_count) == (2, 2, 0)
+    assert set(TrackingEvent.objects.values_list("source", "milestone")) == {
+        ("file:ops", "LOADED"),
+        ("file:ops", "DEPARTED"),
+    }
+    order.refresh_from_db()
+    assert order.status == OrderStatus.IN_TRANSIT
+
+
+def test_every_problem_is_reported_by_row_and_column_and_nothing_is_recorded(login, ops_user, booked_fcl):
+    upload(
+        login(ops_user),
+        csv_file(
+            f"{CONTAINER},container,DEPARTED,{WHEN},ACT,CNSHA,",
+            f"{CONTAINER},container,SAILED,{WHEN},ACT,CNSHA,",
+            f"{CONTAINER},container,ARRIVED,31/02/2026,ACT,DEHAM,",
+            f"MSKU9070323,container,ARRIVED,{WHEN},ACT,DEHAM,",
+            f"{CONTAINER},container,DELIVERED,2027-06-01 10:00,ACT,DEHAM,",
+            f"{CONTAINER},container,ARRIVED,{WHEN},MAYBE,DEHAM,",
+        ),
+    )
+    result = EventUpload.objects.get()
+    assert result.events_stored == 0
+    assert not TrackingEvent.objects.exists()
+    assert [(e["row"], e["column"]) for e in result.errors] == [
+        (3, "milestone"),
+        (4, "occurred_at"),
+        (5, "reference"),
+        (6, "occurred_at"),
+        (7, "classifier"),
+    ]
+    assert "SAILED is not one of our milestones" in result.errors[0]["message"]
+    assert "No shipment or order of yours has container number MSKU9070323" in result.errors[2]["message"]
+    assert "cannot lie in the future" in result.errors[3]["message"]
+
+
+def test_the_result_page_lists_the_problems(login, ops_user, booked_fcl):
+    client = login(ops_user)
+    upload(client, csv_file(f"{CONTAINER},container,SAILED,{WHEN},ACT,CNSHA,"))
+    html = client.get(f"/tracking/uploads/{EventUpload.objects.get().pk}/").content.decode()
+    assert "Nothing was recorded" in html
+    assert "SAILED is not one of our milestones" in html
+
+
+def test_valid_rows_only_records_those_and_lists_the_rest(login, ops_user, booked_fcl):
+    upload(
+        login(ops_user),
+        csv_file(
+            f"{CONTAINER},container,DEPARTED,{WHEN},ACT,CNSHA,", f"{CONTAINER},container,SAILED,{WHEN},ACT,CNSHA,"
+        ),
+        valid_only="on",
+    )
+    result = EventUpload.objects.get()
+    assert (result.events_stored, result.error_count) == (1, 1)
+
+
+def test_the_same_file_twice_records_nothing_new(login, ops_user, booked_fcl):
+    client = login(ops_user)
+    upload(client, csv_file(f"{CONTAINER},container,DEPARTED,{WHEN},ACT,CNSHA,"))
+    upload(client, csv_file(f"{CONTAINER},container,DEPARTED,{WHEN},ACT,CNSHA,"))
+    second = EventUpload.objects.order_by("created_at").last()
+    assert (second.events_stored, second.duplicates) == (0, 1)
+    assert TrackingEvent.objects.count() == 1
+
+
+def test_a_partner_records_milestones_for_what_it_carries(login, maersk_user, booked_fcl):
+    order, _ = booked_fcl
+    response = upload(login(maersk_user), csv_file(f"{CONTAINER},container,DEPARTED,{WHEN},ACT,CNSHA,"))
+    assert response.status_code == 302
+    assert TrackingEvent.objects.get().source == "file:MAEU"
+    order.refresh_from_db()
+    assert order.status == OrderStatus.IN_TRANSIT
+
+
+def test_another_partner_cannot_touch_shipments_it_does_not_carry(login, hapag_user, booked_fcl):
+    order, _ = booked_fcl
+    upload(login(hapag_user), csv_file(f"{CONTAINER},container,DEPARTED,{WHEN},ACT,CNSHA,"))
+    result = EventUpload.objects.get()
+    assert result.events_stored == 0
+    assert "No shipment or order of yours has container number" in result.errors[0]["message"]
+    order.refresh_from_db()
+    assert order.status == OrderStatus.PLANNED
+
+
+def test_a_partner_sees_only_its_own_uploads(login, client, ops_user, maersk_user, hapag_user, booked_fcl):
+    upload(login(maersk_user), csv_file(f"{CONTAINER},container,DEPARTED,{WHEN},ACT,CNSHA,"))
+    mine = EventUpload.objects.get()
+    client.logout()
+    assert login(hapag_user).get(f"/tracking/uploads/{mine.pk}/").status_code == 404
+
+
+def test_customers_may_not_upload_milestones(login, customer_a_user, booked_fcl):
+    response = upload(login(customer_a_user), csv_file(f"{CONTAINER},container,DEPARTED,{WHEN},ACT,CNSHA,"))
+    assert response.status_code == 403
+    assert not EventUpload.objects.exists()
+
+
+def test_an_xlsx_file_with_codes_of_a_standard(login, ops_user, booked_fcl):
+    book = openpyxl.Workbook()
+    sheet = book.active
+    sheet.append(["Reference", "Code", "Scheme", "Occurred at", "Location", "Event ID"])
+    sheet.append([BILL, "VD", "x12_315", ETD.replace(tzinfo=None), "CNSHA", "edi-42"])
+    buffer = io.BytesIO()
+    book.save(buffer)
+    file = SimpleUploadedFile(
+        "milestones.xlsx",
+        buffer.getvalue(),
+        content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    )
+    upload(login(ops_user), file)
+    result = EventUpload.objects.get()
+    assert (result.events_stored, result.errors) == (1, [])
+    event = TrackingEvent.objects.get()
+    assert (event.scheme, event.raw_code, event.milestone_id, event.source_event_id) == (
+        "x12_315",
+        "VD",
+        "DEPARTED",
+        "edi-42",
+    )
+
+
+def test_a_file_that_is_not_a_spreadsheet_is_one_file_level_error(login, ops_user, booked_fcl):
+    pdf = SimpleUploadedFile("milestones.csv", b"%PDF-1.4 not a spreadsheet", content_type="text/csv")
+    upload(login(ops_user), pdf)
+    (error,) = EventUpload.objects.get().errors
+    assert "This is a PDF" in error["message"]
+
+
+def test_unknown_and_missing_columns_are_named(login, ops_user, booked_fcl):
+    upload(login(ops_user), csv_file(f"{CONTAINER},x", header="reference,vessel"))
+    (error,) = EventUpload.objects.get().errors
+    assert "Unknown columns: vessel" in error["message"]
+
+
+def test_the_template_is_a_valid_file(login, ops_user, booked_fcl):
+    response = login(ops_user).get("/tracking/uploads/template.csv")
+    assert response["Content-Disposition"] == 'attachment; filename="milestones-template.csv"'
+    header = response.content.decode().splitlines()[0]
+    assert header == ",".join(files.COLUMNS)
+
+
+@pytest.mark.parametrize(
+    ("reference", "kind"),
+    [
+        ("MSCU 1234565", "container"),
+        ("M-HAM-26-000012", "shipment"),
+        ("HAM-26-000123", "order"),
+        ("020-12345675", "awb"),
+        ("MAEU262000001", "bill"),
+    ],
+)
+def test_a_reference_without_a_type_is_recognised_by_its_shape(reference, kind):
+    assert files.guess_subject_type(reference) == kind

@@ -1,0 +1,277 @@
+"""The ingest service: raw first then mapped, dedupe, out-of-order arrival, actual vs estimated, status
+following milestones through the lifecycle only, unmapped codes and re-mapping."""
+
+import datetime
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from orders.models import Order, OrderStatus, OrderTransition
+from tests.tracking.test_ingest_support import *  # noqa: F403 - fixtures
+from tests.tracking.test_ingest_support import CONTAINER, ETA, ETD, NOW, dcsa_event, oms_event
+from tracking.ingest import events as domain_events
+from tracking.ingest import remapping, services
+from tracking.ingest.formats import dcsa_event as read_dcsa
+from tracking.ingest.formats import oms_event as read_oms
+from tracking.ingest.models import EtaHistory, MappingAlert, MappingRule, MappingStatus, SourceKind, TrackingEvent
+from tracking.ingest.services import Source
+from tracking.models import Leg, LegRole, Shipment, ShipmentStatus
+
+H = datetime.timedelta(hours=1)
+FEED = Source(kind=SourceKind.WEBHOOK, name="feed")
+
+
+def ingest(*raw, source=FEED):
+    return services.events_ingest(
+        events=[read_dcsa(e) if "eventType" in e else read_oms(e) for e in raw], source=source
+    )
+
+
+def main_leg(master):
+    return Leg.objects.get(shipment=master, role=LegRole.MAIN)
+
+
+def test_an_event_is_stored_raw_and_mapped(booked_fcl):
+    _order, master = booked_fcl
+    raw = dcsa_event("EQUIPMENT", "LOAD", ETD - 6 * H, event_id="e-load", place="CNSHA")
+    result = ingest(raw)
+    assert (result.stored, result.duplicates, result.unmapped) == (1, 0, 0)
+    event = TrackingEvent.objects.get()
+    assert event.raw_payload == raw
+    assert (event.scheme, event.raw_code, event.source, event.source_event_id) == (
+        "dcsa",
+        "EQUIPMENT:LOAD:LADEN",
+        "webhook:feed",
+        "e-load",
+    )
+    assert (event.milestone_id, event.classifier, event.mapping_status) == ("LOADED", "ACT", MappingStatus.MAPPED)
+    assert (event.subject_type, event.subject_value, event.location_code, event.location_role) == (
+        "container",
+        CONTAINER,
+        "CNSHA",
+        "origin",
+    )
+    assert event.shipment == master
+    assert event.leg == main_leg(master)
+    assert event.event_at == ETD - 6 * H
+    assert event.event_offset_minutes == 0
+
+
+def test_the_same_event_twice_is_stored_once(booked_fcl):
+    raw = dcsa_event("TRANSPORT", "DEPA", ETD, event_id="dep-1")
+    first, second = ingest(raw), ingest(raw)
+    assert (first.stored, second.stored, second.duplicates) == (1, 0, 1)
+    assert TrackingEvent.objects.count() == 1
+
+
+def test_the_same_fact_under_another_id_is_stored_once(booked_fcl):
+    ingest(dcsa_event("TRANSPORT", "DEPA", ETD, event_id="dep-1"))
+    again = ingest(dcsa_event("TRANSPORT", "DEPA", ETD, event_id="dep-1-resent-by-another-system"))
+    assert again.duplicates == 1
+    assert TrackingEvent.objects.count() == 1
+
+
+def test_duplicates_inside_one_batch_are_stored_once(booked_fcl):
+    raw = oms_event("DEPARTED", ETD, place="CNSHA")
+    result = ingest(raw, raw, dict(raw))
+    assert (result.stored, result.duplicates) == (1, 2)
+
+
+def test_the_database_refuses_a_second_copy_even_without_the_service(booked_fcl):
+    ingest(dcsa_event("TRANSPORT", "DEPA", ETD, event_id="dep-1"))
+    event = TrackingEvent.objects.get()
+    event.pk = None
+    with pytest.raises(Exception, match="tracking_event_"):
+        event.save()
+
+
+def test_actual_departure_moves_the_order_in_transit_through_the_lifecycle(booked_fcl):
+    order, master = booked_fcl
+    assert order.status == OrderStatus.PLANNED
+    ingest(dcsa_event("TRANSPORT", "DEPA", ETD + H, event_id="dep"))
+    order.refresh_from_db()
+    assert order.status == OrderStatus.IN_TRANSIT
+    transition = OrderTransition.objects.filter(order=order).latest("at")
+    assert (transition.name, transition.source, transition.target, transition.channel) == (
+        "depart",
+        "planned",
+        "in_transit",
+        "system",
+    )
+    assert transition.payload["milestone"] == "DEPARTED"
+    assert main_leg(master).actual_departure_at == ETD + H
+    assert Shipment.objects.get(pk=master.pk).status == ShipmentStatus.IN_TRANSIT
+
+
+def test_estimated_events_change_the_eta_and_never_the_status(booked_fcl):
+    order, master = booked_fcl
+    ingest(dcsa_event("TRANSPORT", "ARRI", ETA, classifier="EST", place="DEHAM", created=NOW - 2 * H))
+    ingest(dcsa_event("TRANSPORT", "ARRI", ETA + 30 * H, classifier="EST", place="DEHAM", created=NOW - H))
+    order.refresh_from_db()
+    assert order.status == OrderStatus.PLANNED
+    history = list(EtaHistory.objects.filter(shipment=master, milestone="ARRIVED").order_by("recorded_at", "id"))
+    assert [(h.estimated_at, h.previous_at) for h in history] == [(ETA, None), (ETA + 30 * H, ETA)]
+    assert history[-1].slip == 30 * H
+
+
+def test_an_older_estimate_arriving_late_does_not_overwrite_a_newer_one(booked_fcl):
+    _, master = booked_fcl
+    ingest(dcsa_event("TRANSPORT", "ARRI", ETA + 30 * H, classifier="EST", place="DEHAM", created=NOW - H))
+    ingest(dcsa_event("TRANSPORT", "ARRI", ETA, classifier="EST", place="DEHAM", created=NOW - 5 * H))
+    assert list(EtaHistory.objects.filter(shipment=master).values_list("estimated_at", flat=True)) == [ETA + 30 * H]
+
+
+def test_events_out_of_order_never_move_the_status_backwards(booked_fcl):
+    order, master = booked_fcl
+    ingest(
+        dcsa_event("TRANSPORT", "ARRI", ETD + 20 * H, place="DEHAM", event_id="arr"),
+        dcsa_event("TRANSPORT", "DEPA", ETD, place="CNSHA", event_id="dep"),
+    )
+    order.refresh_from_db()
+    assert order.status == OrderStatus.ARRIVED
+    ingest(dcsa_event("EQUIPMENT", "LOAD", ETD - H, place="CNSHA", event_id="late-load"))
+    order.refresh_from_db()
+    assert order.status == OrderStatus.ARRIVED
+    assert list(OrderTransition.objects.filter(order=order).values_list("target", flat=True))[-2:] == [
+        "in_transit",
+        "arrived",
+    ]
+    leg = main_leg(master)
+    assert (leg.actual_departure_at, leg.actual_arrival_at) == (ETD, ETD + 20 * H)
+
+
+def test_an_arrival_before_its_departure_waits_for_the_departure_on_the_leg(booked_fcl):
+    _, master = booked_fcl
+    ingest(dcsa_event("TRANSPORT", "ARRI", ETD + 20 * H, place="DEHAM", event_id="arr"))
+    assert main_leg(master).actual_arrival_at is None
+    ingest(dcsa_event("TRANSPORT", "DEPA", ETD, place="CNSHA", event_id="dep"))
+    leg = main_leg(master)
+    assert (leg.actual_departure_at, leg.actual_arrival_at) == (ETD, ETD + 20 * H)
+
+
+def test_delivery_walks_the_order_through_every_step_and_delivers_the_shipment(booked_fcl):
+    order, master = booked_fcl
+    ingest(dcsa_event("EQUIPMENT", "DROP", ETD + 2 * H, place="DEHAM", event_id="drop"))
+    order.refresh_from_db()
+    assert order.status == OrderStatus.DELIVERED
+    assert list(OrderTransition.objects.filter(order=order).values_list("name", flat=True))[-3:] == [
+        "depart",
+        "arrive",
+        "deliver",
+    ]
+    assert Shipment.objects.get(pk=master.pk).status == ShipmentStatus.DELIVERED
+
+
+def test_an_order_not_yet_planned_keeps_its_status_and_the_event_says_why(make_order, order_data, fresh_mapping):
+    order = make_order(mode="ocean_fcl", lines=order_data()["lines"])  # confirmed, on no shipment
+    result = ingest(oms_event("DEPARTED", ETD, subject=("order", order.reference)))
+    assert result.stored == 1
+    order.refresh_from_db()
+    assert order.status == OrderStatus.CONFIRMED
+    event = TrackingEvent.objects.get()
+    assert event.order == order
+    assert "only once they are planned" in event.effect
+
+
+def test_an_order_on_hold_is_left_alone(booked_fcl, ops_scope, ops_user):
+    from orders import services as order_services
+
+    order, _ = booked_fcl
+    order_services.order_transition(
+        order=order, name="hold", scope=ops_scope, channel="screen", by=ops_user, reason="Credit check"
+    )
+    ingest(dcsa_event("TRANSPORT", "DEPA", ETD, event_id="dep"))
+    order.refresh_from_db()
+    assert order.status == OrderStatus.ON_HOLD
+    assert "on hold" in TrackingEvent.objects.get().effect
+
+
+def test_a_guard_that_refuses_leaves_the_order_and_records_the_reason(booked_fcl, monkeypatch):
+    from orders import lifecycle
+
+    order, _ = booked_fcl
+    monkeypatch.setitem(lifecycle._guards, "depart", [lambda o: "Export declaration not filed yet."])
+    ingest(dcsa_event("TRANSPORT", "DEPA", ETD, event_id="dep"))
+    order.refresh_from_db()
+    assert order.status == OrderStatus.PLANNED
+    assert "Export declaration not filed yet." in TrackingEvent.objects.get().effect
+    monkeypatch.setitem(lifecycle._guards, "depart", [])
+    remapping.order_status_sync(order_id=order.pk)
+    order.refresh_from_db()
+    assert order.status == OrderStatus.IN_TRANSIT
+
+
+def test_an_unmapped_code_is_kept_moves_nothing_and_raises_one_alert(booked_fcl):
+    order, _ = booked_fcl
+    result = ingest(
+        oms_event("X", ETD, code="ZZ9", scheme="x12_214") | {"milestone": None},
+        oms_event("X", ETD + H, code="ZZ9", scheme="x12_214") | {"milestone": None},
+    )
+    assert (result.stored, result.unmapped) == (2, 2)
+    assert set(TrackingEvent.objects.values_list("mapping_status", "milestone")) == {("unmapped", None)}
+    alert = MappingAlert.objects.get()
+    assert (alert.scheme, alert.code, alert.event_count, alert.is_open) == ("x12_214", "ZZ9", 2, True)
+    order.refresh_from_db()
+    assert order.status == OrderStatus.PLANNED
+
+
+def test_mapping_the_code_and_re_mapping_applies_the_stored_events(booked_fcl, admin_user):
+    order, _ = booked_fcl
+    ingest(oms_event("X", ETD, code="ZZ9", scheme="x12_214", place="CNSHA") | {"milestone": None})
+    MappingRule.objects.create(scheme="x12_214", code="ZZ9", milestone_id="DEPARTED")
+    changed, resolved = remapping.alert_resolve(alert=MappingAlert.objects.get(), by=admin_user)
+    assert (changed, resolved) == (1, True)
+    assert TrackingEvent.objects.get().milestone_id == "DEPARTED"
+    order.refresh_from_db()
+    assert order.status == OrderStatus.IN_TRANSIT
+    assert MappingAlert.objects.get().resolved_by == admin_user
+
+
+def test_a_known_code_that_is_no_milestone_raises_no_alert(booked_fcl):
+    result = ingest(dcsa_event("SHIPMENT", "ISSU", ETD, document="TRD"))
+    assert (result.stored, result.unmapped) == (1, 0)
+    assert TrackingEvent.objects.get().mapping_status == MappingStatus.NOT_A_MILESTONE
+    assert not MappingAlert.objects.exists()
+
+
+def test_an_actual_event_in_the_future_is_rejected(booked_fcl):
+    result = ingest(dcsa_event("TRANSPORT", "DEPA", NOW + 2 * H, created=NOW))
+    assert result.stored == 0
+    assert "cannot lie in the future" in result.rejected[0][1]
+
+
+def test_an_event_for_an_unknown_reference_is_kept_unlinked(booked_fcl):
+    result = ingest(oms_event("DEPARTED", ETD, subject=("container", "MSKU9070323")))
+    assert (result.stored, result.unlinked) == (1, 1)
+    event = TrackingEvent.objects.get()
+    assert event.shipment is None
+    assert event.order is None
+
+
+def test_milestone_recorded_is_announced_after_commit(booked_fcl, django_capture_on_commit_callbacks):
+    order, _ = booked_fcl
+    received = []
+    domain_events.milestone_recorded.connect(lambda **kw: received.append(kw), weak=False, dispatch_uid="t")
+    try:
+        with django_capture_on_commit_callbacks(execute=True):
+            ingest(dcsa_event("TRANSPORT", "DEPA", ETD, event_id="dep"))
+    finally:
+        domain_events.milestone_recorded.disconnect(dispatch_uid="t")
+    assert [(kw["order_id"], kw["code"]) for kw in received] == [(order.pk, "DEPARTED")]
+
+
+def test_a_batch_costs_the_same_queries_whatever_its_size(booked_fcl):
+    def batch(size, offset):
+        return [
+            dcsa_event("EQUIPMENT", "GTIN", ETD - datetime.timedelta(minutes=offset + n), place="CNSHA")
+            for n in range(size)
+        ]
+
+    ingest(*batch(5, 0))  # warm: first effects (in transit) happen here
+    with CaptureQueriesContext(connection) as small:
+        ingest(*batch(10, 100))
+    with CaptureQueriesContext(connection) as large:
+        ingest(*batch(500, 1000))
+    assert len(large) == len(small)
+    assert Order.objects.get().status == OrderStatus.IN_TRANSIT

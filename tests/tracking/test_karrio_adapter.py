@@ -1,0 +1,243 @@
+"""Parcels through a self-hosted Karrio trackers API, against a local stub answering Karrio's documented
+shapes (TrackingStatus: carrier_name, tracking_number, status, delivered, estimated_delivery, events with
+date/time/code/description/location, and on newer servers a per-event status and timestamp)."""
+
+import datetime
+
+import pytest
+
+from orders.models import Order, OrderStatus
+from tests.factories import OrganisationFactory
+from tests.tracking.conftest import lcl_line
+from tests.tracking.test_ingest_support import *  # noqa: F403 - fixtures
+from tests.tracking.test_ingest_support import Reply, book
+from tracking.ingest import polling
+from tracking.ingest.adapters.karrio import tracker_events
+from tracking.ingest.models import (
+    AdapterKind,
+    CarrierEndpoint,
+    EtaHistory,
+    MappingAlert,
+    MappingRule,
+    TrackingEvent,
+    TrackingSubscription,
+)
+from tracking.models import Shipment, ShipmentStatus
+
+NUMBER = "JD014600006281230004"
+
+
+@pytest.fixture
+def parcel(make_order, ops_user, ops_scope, fresh_mapping, stub_server, monkeypatch):
+    dhl = OrganisationFactory(code="DHLX", name="DHL Express", kinds=["carrier", "vendor"])
+    order = make_order(
+        mode="parcel",
+        incoterm="DAP",
+        origin="DEHAM",
+        destination="GBLON",
+        lines=[lcl_line(12, "0.05", pieces=1, description="Fashion accessories")],
+    )
+    master = book(order=order, carrier=dhl, ops_user=ops_user, ops_scope=ops_scope, reference="DHL-BKG-1", bill=NUMBER)
+    CarrierEndpoint.objects.create(
+        carrier=dhl,
+        kind=AdapterKind.KARRIO,
+        base_url=stub_server.url,
+        credentials_env="TEST_KARRIO_KEY",
+        karrio_carrier_name="dhl_express",
+        time_zone="Europe/Berlin",
+    )
+    monkeypatch.setenv("TEST_KARRIO_KEY", "key_0123")
+    polling.subscriptions_sync()
+    return Order.objects.get(pk=order.pk), master, TrackingSubscription.objects.get()
+
+
+def tracker(*events, status="in_transit", delivered=False, estimated_delivery=None):
+    return {
+        "id": "trk_26e12fc85d04425e81bbf39622b7b68f",
+        "object_type": "tracker",
+        "carrier_name": "dhl_express",
+        "carrier_id": "dhl_express",
+        "tracking_number": NUMBER,
+        "test_mode": False,
+        "status": status,
+        "delivered": delivered,
+        "estimated_delivery": estimated_delivery,
+        "events": list(events),
+        "info": {"carrier_tracking_link": None, "shipment_service": "Express Worldwide", "source": "api"},
+        "messages": [],
+        "metadata": {},
+        "meta": {},
+    }
+
+
+def scan(date, time, code, description, location="HAMBURG - GERMANY", **newer):
+    return {
+        "date": date,
+        "time": time,
+        "code": code,
+        "description": description,
+        "location": location,
+        "latitude": None,
+        "longitude": None,
+        **newer,
+    }
+
+
+def poll(subscription):
+    return polling.subscription_poll(subscription_id=subscription.pk)
+
+
+def test_an_unknown_tracking_number_is_registered_once_then_read(parcel, stub_server):
+    _, _, subscription = parcel
+    stub_server.script(
+        Reply(status=404, body={"errors": [{"code": "not_found"}]}), Reply(status=201, body=tracker(status="pending"))
+    )
+    assert poll(subscription).ok
+    get, post = stub_server.seen
+    assert (get.method, get.path) == ("GET", f"/v1/trackers/{NUMBER}")
+    assert (post.method, post.path, post.query) == ("POST", "/v1/trackers", {"pending_pickup": "true"})
+    assert b'"carrier_name": "dhl_express"' in post.body
+    assert get.headers["authorization"] == "Token key_0123"
+
+
+def test_normalised_statuses_map_per_the_domain_table_and_move_the_order(parcel, stub_server):
+    order, _master, subscription = parcel
+    stub_server.script(
+        Reply(
+            body=tracker(
+                scan(
+                    "2026-11-27",
+                    "14:05",
+                    "PU",
+                    "Shipment picked up",
+                    status="picked_up",
+                    timestamp="2026-11-27T14:05:00+01:00",
+                ),
+                scan(
+                    "2026-11-28",
+                    "02:10",
+                    "PL",
+                    "Processed at LEIPZIG",
+                    location="LEIPZIG - GERMANY",
+                    status="in_transit",
+                    timestamp="2026-11-28T02:10:00+01:00",
+                ),
+                estimated_delivery="2026-11-30",
+            )
+        )
+    )
+    assert poll(subscription).ok
+    assert list(TrackingEvent.objects.order_by("event_at").values_list("raw_code", "milestone", "classifier")) == [
+        ("PICKED_UP", "PICKED_UP", "ACT"),
+        ("IN_TRANSIT", "DEPARTED", "ACT"),
+        ("DELIVERED", "DELIVERED", "EST"),
+    ]
+    order.refresh_from_db()
+    assert order.status == OrderStatus.IN_TRANSIT
+    estimate = EtaHistory.objects.get(milestone="DELIVERED")
+    assert estimate.estimated_at == datetime.datetime(2026, 11, 30, 11, 0, tzinfo=datetime.UTC)  # 12:00 Berlin
+
+
+def test_times_without_an_offset_are_read_in_the_endpoint_time_zone(parcel, stub_server):
+    _, _, subscription = parcel
+    stub_server.script(Reply(body=tracker(scan("2026-11-27", "02:05 PM", "PU", "Picked up"), status="picked_up")))
+    poll(subscription)
+    event = TrackingEvent.objects.get()
+    assert event.event_at == datetime.datetime(2026, 11, 27, 13, 5, tzinfo=datetime.UTC)
+    assert event.event_offset_minutes == 60
+
+
+def test_an_older_server_gives_the_tracker_status_to_the_latest_scan_and_keeps_carrier_codes(parcel, stub_server):
+    _, _, subscription = parcel
+    pickup = scan("2026-11-27", "14:05", "PU", "Shipment picked up")
+    hub = scan("2026-11-28", "02:10", "PL", "Processed at LEIPZIG", location="LEIPZIG - GERMANY")
+    stub_server.script(Reply(body=tracker(pickup, hub, status="in_transit")))
+    poll(subscription)
+    assert dict(TrackingEvent.objects.values_list("raw_code", "mapping_status")) == {
+        "DHL_EXPRESS:PU": "unmapped",
+        "IN_TRANSIT": "mapped",
+    }
+    alert = MappingAlert.objects.get()
+    assert (alert.scheme, alert.code) == ("karrio", "DHL_EXPRESS:PU")
+    # the next poll has a newer scan: the earlier ones are not stored again, whatever code they carry now
+    out = scan("2026-11-29", "07:30", "WC", "With courier for delivery", location="LONDON - UK")
+    stub_server.script(Reply(body=tracker(pickup, hub, out, status="out_for_delivery")))
+    outcome = poll(TrackingSubscription.objects.get())
+    assert (outcome.stored, outcome.duplicates) == (1, 2)
+    assert TrackingEvent.objects.filter(milestone="OUT_FOR_DELIVERY").count() == 1
+
+
+def test_a_carrier_code_mapped_for_that_carrier_alone(parcel, stub_server):
+    _, _, subscription = parcel
+    MappingRule.objects.create(
+        scheme="karrio", code="DHL_EXPRESS:PU", milestone_id="PICKED_UP", note="DHL Express pick-up scan"
+    )
+    stub_server.script(
+        Reply(
+            body=tracker(
+                scan("2026-11-27", "14:05", "PU", "Picked up"),
+                scan("2026-11-28", "02:10", "PL", "Hub"),
+                status="in_transit",
+            )
+        )
+    )
+    poll(subscription)
+    assert set(TrackingEvent.objects.values_list("milestone", flat=True)) == {"PICKED_UP", "DEPARTED"}
+    assert not MappingAlert.objects.exists()
+
+
+def test_delivered_delivers_the_order_and_the_shipment_and_polling_ends(parcel, stub_server):
+    order, master, subscription = parcel
+    stub_server.script(
+        Reply(
+            body=tracker(
+                scan("2026-11-27", "14:05", "PU", "Picked up", status="picked_up"),
+                scan(
+                    "2026-11-29",
+                    "10:12",
+                    "OK",
+                    "Delivered - signed by M. SMITH",
+                    location="LONDON - UK",
+                    status="delivered",
+                ),
+                status="delivered",
+                delivered=True,
+            )
+        )
+    )
+    poll(subscription)
+    order.refresh_from_db()
+    assert order.status == OrderStatus.DELIVERED
+    assert Shipment.objects.get(pk=master.pk).status == ShipmentStatus.DELIVERED
+    polling.subscriptions_sync()
+    assert not TrackingSubscription.objects.get().is_active
+
+
+def test_on_hold_is_a_customs_hold_and_a_delay_is_no_milestone():
+    page = tracker_events(
+        tracker(
+            scan("2026-11-28", "09:00", "CH", "Held by customs", status="on_hold"),
+            scan("2026-11-28", "11:00", "DD", "Delivery delayed", status="delivery_delayed"),
+        ),
+        time_zone="UTC",
+    )
+    assert [event.raw_code for event in page.events] == ["ON_HOLD", "DELIVERY_DELAYED"]
+
+
+def test_a_karrio_server_error_is_a_recorded_failure(parcel, stub_server):
+    _, _, subscription = parcel
+    stub_server.script(Reply(status=502, body={"errors": []}))
+    assert not poll(subscription).ok
+    assert "502" in TrackingSubscription.objects.get().last_error
+
+
+def test_an_unreadable_event_time_is_rejected_and_the_rest_kept():
+    page = tracker_events(
+        tracker(
+            scan("28/11/2026", "09:00", "PU", "Picked up", status="picked_up"),
+            scan("2026-11-28", "11:00", "PL", "Hub", status="in_transit"),
+        ),
+        time_zone="UTC",
+    )
+    assert [event.raw_code for event in page.events] == ["IN_TRANSIT"]
+    assert "not YYYY-MM-DD" in page.rejected[0][1]

@@ -1,0 +1,228 @@
+"""The timeline: the staff card (full, htmx fragment, 15 s body), the customer-safe version, the API,
+manual entry on the order page, and scoping with two customers and two carriers."""
+
+import datetime
+
+import pytest
+
+from orders.models import OrderStatus
+from partners import services as partner_services
+from partners.models import Role
+from tests.factories import UserFactory
+from tests.tracking.test_ingest_support import *  # noqa: F403 - fixtures
+from tests.tracking.test_ingest_support import ETA, ETD, NOW, dcsa_event, oms_event
+from tracking.ingest import services
+from tracking.ingest.formats import dcsa_event as read_dcsa
+from tracking.ingest.formats import oms_event as read_oms
+from tracking.ingest.models import SourceKind, TrackingEvent
+from tracking.ingest.services import Source
+
+H = datetime.timedelta(hours=1)
+
+
+@pytest.fixture
+def tracked(booked_fcl):
+    """The booked FCL order after a few events: gate-in, loaded, departed, an ETA that slipped, one unknown code."""
+    order, master = booked_fcl
+    raw = [
+        dcsa_event("EQUIPMENT", "GTIN", ETD - 30 * H, event_id="g"),
+        dcsa_event("EQUIPMENT", "LOAD", ETD - 6 * H, event_id="l"),
+        dcsa_event("TRANSPORT", "DEPA", ETD, event_id="d"),
+        dcsa_event("TRANSPORT", "ARRI", ETA, classifier="EST", place="DEHAM", created=ETD - 2 * H, event_id="e1"),
+        dcsa_event("TRANSPORT", "ARRI", ETA + 30 * H, classifier="EST", place="DEHAM", created=NOW - H, event_id="e2"),
+    ]
+    source = Source(kind=SourceKind.DCSA, name="MAEU")
+    services.events_ingest(events=[read_dcsa(e) for e in raw], source=source)
+    unknown = oms_event("X", ETD + H, code="ZZ9", scheme="x12_214") | {"milestone": None}
+    services.events_ingest(events=[read_oms(unknown)], source=Source(kind=SourceKind.WEBHOOK, name="acme"))
+    order.refresh_from_db()
+    return order, master
+
+
+def member(email, organisation, role):
+    user = UserFactory(email=email)
+    partner_services.membership_grant(user=user, organisation=organisation, role=role)
+    return user
+
+
+@pytest.fixture
+def maersk_user(ocean_carriers):
+    return member("desk@maersk.test", ocean_carriers[0], Role.PARTNER)
+
+
+@pytest.fixture
+def hapag_user(ocean_carriers):
+    return member("desk@hapag.test", ocean_carriers[1], Role.PARTNER)
+
+
+def page(client, order, **extra):
+    return client.get(f"/tracking/orders/{order.reference}/", **extra)
+
+
+def test_staff_see_every_milestone_with_plan_estimate_actual_and_the_raw_events(login, ops_user, tracked):
+    order, _ = tracked
+    response = page(login(ops_user), order)
+    assert response.status_code == 200
+    html = response.content.decode()
+    for text in (
+        "Departed",
+        "Loaded",
+        "Received at origin",
+        "EQUIPMENT:LOAD:LADEN",
+        "dcsa:MAEU",
+        "Record a milestone",
+        "later than planned",
+        "How the ETA moved (2 estimates)",
+        "x12_214 ZZ9",
+        "Legs",
+        "Maersk Essen",
+    ):
+        assert text in html, text
+    assert order.status == OrderStatus.IN_TRANSIT
+
+
+def test_the_order_page_fragment_loads_then_refreshes_its_body_every_15_seconds(login, ops_user, tracked):
+    order, _ = tracked
+    client = login(ops_user)
+    card = page(client, order, HTTP_HX_REQUEST="true")
+    assert b"<html" not in card.content
+    assert b'id="order-timeline"' in card.content
+    assert b'hx-trigger="every 15s"' in card.content
+    assert "HX-Request" in card["Vary"]
+    body = client.get(f"/tracking/orders/{order.reference}/?part=body", HTTP_HX_REQUEST="true")
+    assert body.content.decode().lstrip().startswith('<div id="order-timeline-body"')
+    assert b"Record a milestone" not in body.content  # the form is outside what refreshes
+
+
+def test_the_placeholder_needs_only_the_order(rf, tracked):
+    from django.template.loader import render_to_string
+
+    order, _ = tracked
+    html = render_to_string("tracking/ingest/_order_timeline.html", {"order": order})
+    assert f'hx-get="/tracking/orders/{order.reference}/"' in html
+    assert 'hx-trigger="load"' in html
+
+
+def test_a_customer_sees_its_own_timeline_without_codes_sources_or_errors(login, customer_a_user, tracked):
+    order, _ = tracked
+    html = page(login(customer_a_user), order).content.decode()
+    assert "Departed" in html
+    assert "oms-portal" in html
+    for hidden in ("EQUIPMENT:LOAD:LADEN", "dcsa:MAEU", "x12_214", "Record a milestone", "Source"):
+        assert hidden not in html, hidden
+
+
+def test_another_customer_gets_404(login, customer_b_user, tracked):
+    order, _ = tracked
+    assert page(login(customer_b_user), order).status_code == 404
+
+
+def test_the_carrier_sees_the_order_it_carries_and_another_carrier_does_not(
+    login, client, maersk_user, hapag_user, tracked
+):
+    order, _ = tracked
+    assert page(login(maersk_user), order).status_code == 200
+    client.logout()
+    assert page(login(hapag_user), order).status_code == 404
+
+
+def test_the_api_timeline_for_staff_has_the_events_behind_each_milestone(login, ops_user, tracked):
+    order, _ = tracked
+    data = login(ops_user).get(f"/api/v1/orders/{order.reference}/timeline/").json()
+    assert data["order"] == order.reference
+    assert data["status"] == "in_transit"
+    departed = next(m for m in data["milestones"] if m["code"] == "DEPARTED")
+    assert departed["state"] == "done"
+    assert departed["location"] == "CNSHA"
+    assert departed["events"][0]["code"] == "TRANSPORT:DEPA"
+    assert [h["estimated_at"] for h in data["eta_history"]][-1].startswith((ETA + 30 * H).strftime("%Y-%m-%dT%H"))
+    assert data["tracking_stale"] is False
+    assert data["legs"][0]["conveyance"].startswith("Maersk Essen")
+
+
+def test_the_api_timeline_for_a_customer_key_is_customer_safe_and_scoped(client, customer_a, customer_b, tracked):
+    order, _ = tracked
+    own = partner_services.api_key_create(organisation=customer_a, name="ERP")[1]
+    other = partner_services.api_key_create(organisation=customer_b, name="ERP")[1]
+    url = f"/api/v1/orders/{order.reference}/timeline/"
+    data = client.get(url, HTTP_AUTHORIZATION=f"Bearer {own}").json()
+    assert "tracking_stale" not in data
+    assert all("events" not in milestone for milestone in data["milestones"])
+    assert "ZZ9" not in str(data)
+    missing = client.get(url, HTTP_AUTHORIZATION=f"Bearer {other}")
+    assert missing.status_code == 404
+    assert missing.json()["error"]["code"] == "not_found"
+
+
+def test_the_api_timeline_for_a_carrier_key_only_covers_what_it_carries(client, ocean_carriers, tracked):
+    order, _ = tracked
+    maersk, hapag = ocean_carriers
+    url = f"/api/v1/orders/{order.reference}/timeline/"
+    maersk_key = partner_services.api_key_create(organisation=maersk, name="EDI")[1]
+    hapag_key = partner_services.api_key_create(organisation=hapag, name="EDI")[1]
+    assert client.get(url, HTTP_AUTHORIZATION=f"Bearer {maersk_key}").status_code == 200
+    assert client.get(url, HTTP_AUTHORIZATION=f"Bearer {hapag_key}").status_code == 404
+
+
+def test_operations_record_a_milestone_by_hand_and_the_card_comes_back(login, ops_user, tracked):
+    order, master = tracked
+    arrived = (ETD + 20 * H).astimezone(datetime.timezone(datetime.timedelta(hours=1))).replace(second=0)
+    response = login(ops_user).post(
+        f"/tracking/orders/{order.reference}/events/",
+        {
+            "milestone": "ARRIVED",
+            "classifier": "ACT",
+            "occurred_at": arrived.strftime("%Y-%m-%dT%H:%M"),
+            "time_zone": "Europe/Berlin",
+            "location": "de ham",
+            "note": "Berthed at CTA",
+        },
+        HTTP_HX_REQUEST="true",
+    )
+    assert response.status_code == 200
+    assert b'id="order-timeline"' in response.content
+    event = TrackingEvent.objects.get(milestone="ARRIVED", classifier="ACT")
+    assert (event.source_kind, event.recorded_by, event.location_code, event.reason) == (
+        "manual",
+        ops_user,
+        "DEHAM",
+        "Berthed at CTA",
+    )
+    assert event.event_offset_minutes == 60
+    order.refresh_from_db()
+    assert order.status == OrderStatus.ARRIVED
+    assert master.legs.get().actual_arrival_at == arrived
+
+
+def test_a_manual_actual_in_the_future_is_refused_with_the_reason(login, ops_user, tracked):
+    order, _ = tracked
+    later = (NOW + 48 * H).strftime("%Y-%m-%dT%H:%M")
+    response = login(ops_user).post(
+        f"/tracking/orders/{order.reference}/events/",
+        {"milestone": "DELIVERED", "classifier": "ACT", "occurred_at": later, "time_zone": "UTC"},
+        HTTP_HX_REQUEST="true",
+    )
+    assert b"cannot lie in the future" in response.content
+    assert not TrackingEvent.objects.filter(milestone="DELIVERED").exists()
+
+
+@pytest.mark.parametrize("who", ["sales_user", "customer_a_user"])
+def test_only_operations_record_milestones(request, login, tracked, who):
+    order, _ = tracked
+    response = login(request.getfixturevalue(who)).post(
+        f"/tracking/orders/{order.reference}/events/",
+        {"milestone": "ARRIVED", "classifier": "ACT", "occurred_at": "2026-11-20T10:00", "time_zone": "UTC"},
+    )
+    assert response.status_code == 403
+    assert not TrackingEvent.objects.filter(milestone="ARRIVED", classifier="ACT").exists()
+
+
+def test_the_monitor_lists_feeds_alerts_and_latest_events(login, ops_user, tracked):
+    html = login(ops_user).get("/tracking/").content.decode()
+    assert "Codes without a mapping" in html
+    assert "ZZ9" in html
+    assert "TRANSPORT:DEPA" in html
+
+
+def test_the_monitor_is_for_staff(login, customer_a_user):
+    assert login(customer_a_user).get("/tracking/").status_code == 403

@@ -1,0 +1,213 @@
+"""POST /api/v1/tracking/webhooks/{source}/: the signature matrix (RELIABILITY.md F1), replays and duplicates
+(F2), the batch limit, unreadable bodies, rotation, and a carrier's source reaching only its own shipments."""
+
+import datetime
+import json
+import time
+
+import pytest
+
+from orders.models import OrderStatus
+from tests.tracking.test_ingest_support import *  # noqa: F403 - fixtures
+from tests.tracking.test_ingest_support import CONTAINER, ETD, SECRET, body_of, dcsa_event, oms_event, signed_headers
+from tracking.ingest import webhooks
+from tracking.ingest.models import RejectedDelivery, TrackingEvent, WebhookSource
+
+URL = "/api/v1/tracking/webhooks/acme-tms/"
+
+
+def post(client, body, headers):
+    extra = {f"HTTP_{name.upper().replace('-', '_')}": value for name, value in headers.items()}
+    return client.post(URL, data=body, content_type="application/json", **extra)
+
+
+@pytest.fixture
+def delivery(booked_fcl, webhook_source):
+    return body_of([oms_event("DEPARTED", ETD, place="CNSHA", event_id="acme-1")])
+
+
+def test_a_correctly_signed_delivery_is_stored_and_moves_the_order(client, booked_fcl, delivery):
+    order, _ = booked_fcl
+    response = post(client, delivery, signed_headers(delivery))
+    assert response.status_code == 200
+    assert response.json() == {
+        "received": 1,
+        "stored": 1,
+        "duplicates": 0,
+        "unmapped": 0,
+        "unlinked": 0,
+        "rejected": [],
+    }
+    event = TrackingEvent.objects.get()
+    assert (event.source, event.source_kind, event.milestone_id) == ("webhook:acme-tms", "webhook", "DEPARTED")
+    order.refresh_from_db()
+    assert order.status == OrderStatus.IN_TRANSIT
+
+
+@pytest.mark.parametrize(
+    ("case", "headers"),
+    [
+        ("no headers", lambda body: {}),
+        ("no signature", lambda body: {webhooks.TIMESTAMP_HEADER: str(int(time.time()))}),
+        ("wrong secret", lambda body: signed_headers(body, secret="whsec_someone_else")),
+        ("body changed by one byte", lambda body: signed_headers(body.replace(b"DEPARTED", b"DEPARTEd"))),
+        ("stale, ten minutes old", lambda body: signed_headers(body, at=time.time() - 600)),
+        ("ten minutes in the future", lambda body: signed_headers(body, at=time.time() + 600)),
+        ("not a timestamp", lambda body: {**signed_headers(body), webhooks.TIMESTAMP_HEADER: "yesterday"}),
+        (
+            "no v1 prefix",
+            lambda body: {
+                **signed_headers(body),
+                webhooks.SIGNATURE_HEADER: signed_headers(body)[webhooks.SIGNATURE_HEADER][3:],
+            },
+        ),
+    ],
+)
+def test_a_wrong_missing_or_stale_signature_is_refused_and_nothing_is_stored(client, delivery, case, headers):
+    response = post(client, delivery, headers(delivery))
+    assert response.status_code == 401, case
+    assert response.json()["error"]["code"] == "authentication_failed"
+    assert not TrackingEvent.objects.exists()
+    assert not RejectedDelivery.objects.exists()
+
+
+def test_re_serialised_json_does_not_verify_the_signature_is_over_the_raw_bytes(client, delivery):
+    headers = signed_headers(delivery)
+    reformatted = json.dumps(json.loads(delivery), indent=2).encode()
+    assert post(client, reformatted, headers).status_code == 401
+
+
+def test_an_unknown_source_is_refused_like_a_bad_signature(client, delivery):
+    response = client.post(
+        "/api/v1/tracking/webhooks/nobody/",
+        data=delivery,
+        content_type="application/json",
+        **{"HTTP_X_OMS_TIMESTAMP": str(int(time.time())), "HTTP_X_OMS_SIGNATURE": "v1=" + "0" * 64},
+    )
+    assert response.status_code == 401
+
+
+def test_a_replay_within_the_tolerance_is_answered_and_stored_once(client, booked_fcl, delivery):
+    headers = signed_headers(delivery)
+    first, replay = post(client, delivery, headers), post(client, delivery, headers)
+    assert (first.status_code, replay.status_code) == (200, 200)
+    assert replay.json()["duplicates"] == 1
+    assert TrackingEvent.objects.count() == 1
+
+
+def test_a_late_older_event_is_kept_but_the_order_stays_where_it_is(client, booked_fcl, webhook_source):
+    order, _ = booked_fcl
+    later = body_of([oms_event("DELIVERED", ETD + datetime.timedelta(hours=40), place="DEHAM")])
+    earlier = body_of([oms_event("DEPARTED", ETD, place="CNSHA")])
+    post(client, later, signed_headers(later))
+    post(client, earlier, signed_headers(earlier))
+    order.refresh_from_db()
+    assert order.status == OrderStatus.DELIVERED
+    assert TrackingEvent.objects.count() == 2
+
+
+def test_the_previous_secret_still_verifies_during_a_rotation(client, delivery, webhook_source):
+    WebhookSource.objects.filter(pk=webhook_source.pk).update(
+        secret="whsec_new_secret_abcdef0123456789", previous_secret=SECRET
+    )
+    assert post(client, delivery, signed_headers(delivery)).status_code == 200
+    both = signed_headers(delivery, secret="whsec_new_secret_abcdef0123456789")
+    both[webhooks.SIGNATURE_HEADER] += ", v1=" + "f" * 64
+    assert post(client, delivery, both).status_code == 200
+
+
+def test_dcsa_events_are_accepted_as_a_bare_array(client, booked_fcl, webhook_source):
+    body = json.dumps(
+        [dcsa_event("EQUIPMENT", "LOAD", ETD, event_id="d-1"), dcsa_event("TRANSPORT", "DEPA", ETD, event_id="d-2")]
+    ).encode()
+    response = post(client, body, signed_headers(body))
+    assert response.json()["stored"] == 2
+    assert set(TrackingEvent.objects.values_list("scheme", "milestone")) == {("dcsa", "LOADED"), ("dcsa", "DEPARTED")}
+
+
+def test_a_thousand_events_are_one_delivery(client, booked_fcl, webhook_source):
+    events = [oms_event("RECEIVED_AT_ORIGIN", ETD - datetime.timedelta(minutes=n), place="CNSHA") for n in range(1000)]
+    body = body_of(events)
+    response = post(client, body, signed_headers(body))
+    assert response.status_code == 200
+    assert response.json()["stored"] == 1000
+
+
+def test_more_than_a_thousand_events_are_refused_with_413(client, booked_fcl, webhook_source):
+    body = body_of([oms_event("RECEIVED_AT_ORIGIN", ETD, place="CNSHA")] * 1001)
+    response = post(client, body, signed_headers(body))
+    assert response.status_code == 413
+    assert "at most 1,000 events; this one has 1,001" in response.json()["error"]["message"]
+    assert not TrackingEvent.objects.exists()
+
+
+def test_an_oversized_body_is_refused_before_it_is_read(client, webhook_source, monkeypatch):
+    monkeypatch.setattr(webhooks, "MAX_BYTES", 100)
+    body = body_of([{"padding": "x" * 200}])
+    response = post(client, body, signed_headers(body))
+    assert response.status_code == 413
+    assert response.json()["error"]["code"] == "payload_too_large"
+
+
+def test_a_signed_body_that_is_not_json_gets_400_and_is_kept_for_investigation(client, webhook_source):
+    body = b"<xml>not json</xml>"
+    response = post(client, body, signed_headers(body))
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == "parse_error"
+    kept = RejectedDelivery.objects.get()
+    assert (kept.webhook_source, kept.status_code, kept.body) == (webhook_source, 400, "<xml>not json</xml>")
+
+
+def test_unreadable_events_are_listed_and_the_readable_ones_stored(client, booked_fcl, webhook_source):
+    body = body_of(
+        [
+            {"milestone": "DEPARTED", "subject": {"type": "container", "value": CONTAINER}},
+            oms_event("DEPARTED", ETD, place="CNSHA"),
+        ]
+    )
+    answer = post(client, body, signed_headers(body)).json()
+    assert answer["stored"] == 1
+    assert answer["rejected"][0]["index"] == 0
+    assert "occurred_at is missing" in answer["rejected"][0]["message"]
+
+
+def test_a_carriers_source_reaches_only_the_shipments_it_carries(client, booked_fcl, ocean_carriers):
+    order, _ = booked_fcl  # carried by Maersk
+    _, hapag = ocean_carriers
+    WebhookSource.objects.create(name="hapag", secret=SECRET, carrier=hapag)
+    body = body_of([oms_event("DEPARTED", ETD, place="CNSHA")])
+    response = client.post(
+        "/api/v1/tracking/webhooks/hapag/",
+        data=body,
+        content_type="application/json",
+        **{f"HTTP_{k.upper().replace('-', '_')}": v for k, v in signed_headers(body).items()},
+    )
+    assert response.json()["unlinked"] == 1
+    event = TrackingEvent.objects.get()
+    assert (event.shipment, event.order) == (None, None)
+    order.refresh_from_db()
+    assert order.status == OrderStatus.PLANNED
+
+
+def test_another_carriers_mapping_rules_do_not_apply(booked_fcl, ocean_carriers):
+    from tracking.ingest.formats import oms_event as read
+    from tracking.ingest.models import MappingRule
+    from tracking.ingest.services import events_ingest
+    from tracking.ingest.webhooks import source_for
+
+    maersk, hapag = ocean_carriers
+    MappingRule.objects.create(scheme="x12_214", code="ZZ", partner=hapag, milestone_id="DEPARTED")
+    maersk_source = WebhookSource.objects.create(name="maersk", secret=SECRET, carrier=maersk)
+    event = read(oms_event("X", ETD, code="ZZ", scheme="x12_214") | {"milestone": None})
+    result = events_ingest(events=[event], source=source_for(maersk_source))
+    assert result.unmapped == 1
+
+
+def test_the_same_id_twice_in_one_delivery_is_stored_once(client, booked_fcl, webhook_source):
+    body = body_of(
+        [
+            oms_event("DEPARTED", ETD, place="CNSHA", event_id="x"),
+            oms_event("DEPARTED", ETD, place="CNSHA", event_id="x"),
+        ]
+    )
+    assert post(client, body, signed_headers(body)).json()["duplicates"] == 1

@@ -1,0 +1,132 @@
+"""The workflow console: an admin creates a template, adds its tasks to a draft, publishes it and the next
+order gets those tasks; published versions are read-only; rules have a dry run; loads can be recounted."""
+
+from __future__ import annotations
+
+import pytest
+from django.urls import reverse
+
+from workflows.models import Rule, RuleCondition, RuleEvent, TaskDefinition, VersionStatus, WorkflowVersion
+
+from .conftest import definition, tasks_of
+
+
+def inline_data(definitions: list[dict], initial: int = 0) -> dict:
+    data = {
+        "definitions-TOTAL_FORMS": str(len(definitions)), "definitions-INITIAL_FORMS": str(initial),
+        "definitions-MIN_NUM_FORMS": "0", "definitions-MAX_NUM_FORMS": "1000",
+    }  # fmt: skip
+    for n, fields in enumerate(definitions):
+        values = {
+            "position": n, "key": "", "name": "", "team_function": "operations", "instructions": "",
+            "trigger_kind": "state", "trigger_state": "submitted", "trigger_code": "", "date_anchor": "",
+            "date_offset_hours": "0", "due_in_hours": "8", "due_in_business_hours": "on", "due_anchor": "",
+            "assign_rule": "least_loaded", "assignee": "", "depends_on": "", "auto_complete_kind": "",
+            "auto_complete_value": "",
+        }  # fmt: skip
+        values.update(fields)
+        for name, value in values.items():
+            data[f"definitions-{n}-{name}"] = value
+    return data
+
+
+def test_an_admin_builds_a_template_in_the_console_and_the_next_order_gets_its_tasks(
+    client, admin_user, make_order, ops_team, committed
+):
+    client.force_login(admin_user)
+    created = client.post(reverse("admin:workflows_workflowtemplate_add"), {
+        "name": "Ocean imports", "description": "", "is_active": "on", "mode": "ocean_fcl", "service_level": "",
+        "trade_direction": "import", "customer": "", "branch": "",
+    })  # fmt: skip
+    draft = WorkflowVersion.objects.get(template__name="Ocean imports")
+    assert created.url == reverse("admin:workflows_workflowversion_change", args=[draft.pk])
+    data = {"note": "First cut", "_publish": "Save and publish"}
+    data.update(inline_data([
+        {"key": "customs", "name": "Clear import customs", "blocks": ["deliver"]},
+        {"key": "notify", "name": "Send the arrival notice", "depends_on": "customs", "team_function": "documentation"},
+    ]))  # fmt: skip
+    response = client.post(reverse("admin:workflows_workflowversion_change", args=[draft.pk]), data)
+    assert response.status_code == 302, response.context["inline_admin_formsets"][0].formset.errors
+    draft.refresh_from_db()
+    assert draft.status == VersionStatus.PUBLISHED
+    with committed():
+        order = make_order(submit=True)
+    tasks = tasks_of(order)
+    assert set(tasks) == {"customs", "notify"}
+    assert (tasks["customs"].blocks, tasks["notify"].waiting_on) == (["deliver"], ["customs"])
+
+
+def test_a_version_that_does_not_make_sense_is_not_published_from_the_console(client, admin_user, make_template):
+    template = make_template("Ocean", [definition("a")])
+    client.force_login(admin_user)
+    client.post(reverse("admin:workflows_workflowtemplate_changelist"),
+                {"action": "edit_tasks", "_selected_action": [template.pk]})  # fmt: skip
+    draft = WorkflowVersion.objects.get(template=template, status=VersionStatus.DRAFT)
+    existing = draft.definitions.get()
+    data = {"note": "", "_publish": "1"}
+    data.update(inline_data([{"id": existing.pk, "version": draft.pk, "key": "a", "name": "A", "depends_on": "ghost"}],
+                            initial=1))  # fmt: skip
+    response = client.post(reverse("admin:workflows_workflowversion_change", args=[draft.pk]), data, follow=True)
+    assert "unknown task keys: ghost" in response.content.decode()
+    draft.refresh_from_db()
+    assert draft.status == VersionStatus.DRAFT
+
+
+def test_published_versions_are_read_only(client, admin_user, make_template):
+    template = make_template("Ocean", [definition("a")])
+    client.force_login(admin_user)
+    page = client.get(reverse("admin:workflows_workflowversion_change", args=[template.current_version.pk]))
+    body = page.content.decode()
+    assert "orders run on it, so its tasks cannot change" in body
+    assert "Save and publish" not in body
+    assert not page.context["inline_admin_formsets"][0].has_add_permission
+
+
+def test_the_dry_run_action_shows_matching_orders(client, admin_user, make_order, ops_team, committed):
+    with committed():
+        big = make_order(submit=True, declared_value="90000", currency="EUR")
+    rule = Rule.objects.create(name="High value", event=RuleEvent.ORDER_SUBMITTED)
+    RuleCondition.objects.create(rule=rule, field="declared_value_amount", operator="gt", value="75000")
+    client.force_login(admin_user)
+    response = client.post(reverse("admin:workflows_rule_changelist"),
+                           {"action": "dry_run", "_selected_action": [rule.pk]})  # fmt: skip
+    body = response.content.decode()
+    assert response.status_code == 200
+    assert big.reference in body
+    assert "1 match" in body
+
+
+def test_the_migrate_action_moves_orders_onto_the_new_version(
+    client, admin_user, make_template, make_order, ops_team, committed
+):
+    template = make_template("Ocean", [definition("a")])
+    with committed():
+        order = make_order(submit=True)
+    client.force_login(admin_user)
+    client.post(reverse("admin:workflows_workflowtemplate_changelist"),
+                {"action": "edit_tasks", "_selected_action": [template.pk]})  # fmt: skip
+    draft = WorkflowVersion.objects.get(template=template, status=VersionStatus.DRAFT)
+    TaskDefinition.objects.create(version=draft, **definition("b"))
+    client.post(reverse("admin:workflows_workflowversion_changelist"),
+                {"action": "publish", "_selected_action": [draft.pk]})  # fmt: skip
+    response = client.post(reverse("admin:workflows_workflowversion_changelist"),
+                           {"action": "migrate_orders", "_selected_action": [draft.pk]}, follow=True)  # fmt: skip
+    assert "1 orders moved" in response.content.decode()
+    assert set(tasks_of(order)) == {"a", "b"}
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["admin:workflows_team_changelist", "admin:workflows_rule_changelist", "admin:workflows_task_changelist",
+     "admin:workflows_notification_changelist", "admin:workflows_orderworkflow_changelist",
+     "admin:workflows_accountowner_changelist", "admin:workflows_branchcalendar_changelist",
+     "admin:workflows_customersettings_changelist", "admin:workflows_rulerun_changelist"],
+)  # fmt: skip
+def test_every_console_list_opens(client, admin_user, url):
+    client.force_login(admin_user)
+    assert client.get(reverse(url)).status_code == 200
+
+
+def test_staff_without_console_access_are_sent_to_log_in(client, ops_user):
+    client.force_login(ops_user)
+    assert client.get(reverse("admin:workflows_rule_changelist")).status_code == 302

@@ -1,0 +1,182 @@
+"""The workflow API: one endpoint per transition answering 409 with the reason, the transitions an order
+offers the caller, and tasks for staff keys (list, complete, reassign)."""
+
+from __future__ import annotations
+
+import pytest
+from django.urls import resolve
+
+from orders.models import OrderStatus, OrderTransition
+from partners import services as partner_services
+from workflows.models import AssignRule, Task, TaskState
+
+from .conftest import definition, tasks_of
+
+
+def bearer(raw_key: str) -> dict[str, str]:
+    return {"HTTP_AUTHORIZATION": f"Bearer {raw_key}"}
+
+
+@pytest.fixture
+def staff_key(company) -> str:
+    return partner_services.api_key_create(organisation=company, name="Control tower")[1]
+
+
+@pytest.fixture
+def acme_key(customer_a) -> str:
+    return partner_services.api_key_create(organisation=customer_a, name="ACME ERP")[1]
+
+
+@pytest.fixture
+def order(make_template, make_order, ops_team, committed):
+    make_template("Ocean", [
+        definition("book", name="Book container space", blocks=["confirm"]),
+        definition("prealert", depends_on=["book"], assign_rule=AssignRule.TEAM_QUEUE),
+    ])  # fmt: skip
+    with committed():
+        return make_order(submit=True)
+
+
+def post(client, url, key, data=None, **headers):
+    return client.post(url, data or {}, content_type="application/json", **bearer(key), **headers)
+
+
+def test_submit_and_cancel_stay_with_the_orders_api_and_the_rest_come_here():
+    assert resolve("/api/v1/orders/HAM-26-000001/submit/").func.__module__ == "orders.api"
+    assert resolve("/api/v1/orders/HAM-26-000001/cancel/").func.__module__ == "orders.api"
+    for name in ("confirm", "plan", "depart", "arrive", "deliver", "complete", "invoice", "close", "hold", "release"):
+        assert resolve(f"/api/v1/orders/HAM-26-000001/{name}/").url_name == "api-order-transition"
+
+
+def test_a_blocked_transition_answers_409_with_the_reason(client, order, staff_key):
+    response = post(client, f"/api/v1/orders/{order.reference}/confirm/", staff_key)
+    assert response.status_code == 409
+    assert response.json() == {"error": {"code": "transition_not_allowed", "fields": {},
+                                         "message": "Finish first: Book container space."}}  # fmt: skip
+
+
+def test_a_transition_that_is_allowed_moves_the_order(client, order, staff_key, committed):
+    Task.objects.filter(order=order).update(state=TaskState.DONE)
+    with committed():
+        response = post(client, f"/api/v1/orders/{order.reference}/confirm/", staff_key)
+    assert response.status_code == 200
+    assert response.json()["status"] == "confirmed"
+    assert OrderTransition.objects.get(order=order, name="confirm").channel == "api"
+
+
+def test_hold_needs_a_reason_and_release_returns(client, order, staff_key, committed):
+    url = f"/api/v1/orders/{order.reference}/"
+    assert post(client, url + "hold/", staff_key).json()["error"]["message"].startswith("Say why")
+    with committed():
+        held = post(client, url + "hold/", staff_key, {"reason": "Waiting for the L/C."})
+        released = post(client, url + "release/", staff_key)
+    assert (held.json()["status"], released.json()["status"]) == ("on_hold", "submitted")
+
+
+def test_a_transition_the_keys_role_may_not_take_is_409(client, order, staff_key):
+    response = post(client, f"/api/v1/orders/{order.reference}/invoice/", staff_key)
+    assert response.status_code == 409
+    assert "Your role may not" in response.json()["error"]["message"]
+
+
+def test_customers_get_409_on_their_own_order_and_404_on_anyone_elses(client, order, acme_key, customer_b):
+    mine = post(client, f"/api/v1/orders/{order.reference}/confirm/", acme_key)
+    assert (mine.status_code, mine.json()["error"]["message"]) == (409, "You may not confirm this order.")
+    other_key = partner_services.api_key_create(organisation=customer_b, name="Globex")[1]
+    assert post(client, f"/api/v1/orders/{order.reference}/confirm/", other_key).status_code == 404
+
+
+def test_the_same_idempotency_key_takes_the_transition_once(client, order, staff_key, committed):
+    url = f"/api/v1/orders/{order.reference}/hold/"
+    with committed():
+        first = post(client, url, staff_key, {"reason": "Credit."}, HTTP_IDEMPOTENCY_KEY="hold-1")
+        again = post(client, url, staff_key, {"reason": "Credit."}, HTTP_IDEMPOTENCY_KEY="hold-1")
+    assert (first.status_code, again.status_code) == (200, 200)
+    assert OrderTransition.objects.filter(order=order, name="hold").count() == 1
+
+
+def test_the_transitions_the_caller_may_take_with_reasons(client, order, staff_key):
+    response = client.get(f"/api/v1/orders/{order.reference}/transitions/", **bearer(staff_key))
+    offered = {t["name"]: t for t in response.json()}
+    assert set(offered) == {"confirm", "hold", "cancel"}
+    assert (offered["confirm"]["allowed"], offered["confirm"]["reason"]) == (
+        False,
+        "Finish first: Book container space.",
+    )
+    assert offered["hold"]["needs_reason"] is True
+
+
+def test_staff_keys_list_an_orders_tasks(client, order, staff_key):
+    response = client.get("/api/v1/tasks/", {"order": order.reference}, **bearer(staff_key))
+    assert response.status_code == 200
+    rows = {row["name"]: row for row in response.json()["results"]}
+    book = rows["Book container space"]
+    assert book["order"] == order.reference
+    assert book["team"] == "HAM Operations"
+    assert book["state"] == "open"
+    assert book["blocks"] == ["confirm"]
+    assert book["is_overdue"] is False
+    assert rows["Prealert"]["assignee"] is None
+    assert rows["Prealert"]["waiting_on"] == ["book"]
+
+
+def test_the_task_list_costs_the_same_queries_for_many_tasks(
+    client, order, staff_key, make_order, committed, django_assert_max_num_queries
+):
+    client.get("/api/v1/tasks/", **bearer(staff_key))  # the key's throttle row exists from here on
+    with django_assert_max_num_queries(12) as few:
+        client.get("/api/v1/tasks/", **bearer(staff_key))
+    with committed():
+        for _ in range(5):
+            make_order(submit=True)
+    with django_assert_max_num_queries(len(few.captured_queries)):
+        response = client.get("/api/v1/tasks/", **bearer(staff_key))
+    assert len(response.json()["results"]) == 12
+
+
+def test_tasks_filter_by_state_and_assignee(client, order, staff_key, ops_user):
+    mine = client.get("/api/v1/tasks/", {"assignee": ops_user.email, "state": "open"}, **bearer(staff_key)).json()
+    assert {row["assignee"] for row in mine["results"]} <= {ops_user.email}
+    done = client.get("/api/v1/tasks/", {"state": "done"}, **bearer(staff_key)).json()
+    assert done["results"] == []
+
+
+@pytest.mark.parametrize("who", ["customer", "nobody"])
+def test_tasks_are_for_staff_only(client, order, acme_key, who):
+    headers = bearer(acme_key) if who == "customer" else {}
+    response = client.get("/api/v1/tasks/", **headers)
+    assert response.status_code == (403 if who == "customer" else 401)
+
+
+def test_completing_over_the_api(client, order, staff_key):
+    tasks = tasks_of(order)
+    waiting = post(client, f"/api/v1/tasks/{tasks['prealert'].pk}/complete/", staff_key)
+    assert (waiting.status_code, waiting.json()["error"]["code"]) == (409, "conflict")
+    done = post(client, f"/api/v1/tasks/{tasks['book'].pk}/complete/", staff_key, {"note": "Booked by the TMS."})
+    assert (done.status_code, done.json()["state"], done.json()["completed_at"] is not None) == (200, "done", True)
+    assert post(client, f"/api/v1/tasks/{tasks['prealert'].pk}/complete/", staff_key).status_code == 200
+    assert post(client, f"/api/v1/tasks/{tasks['book'].pk}/complete/", staff_key).status_code == 409
+
+
+def test_reassigning_over_the_api(client, order, staff_key, ops2_user):
+    task = tasks_of(order)["prealert"]
+    moved = post(client, f"/api/v1/tasks/{task.pk}/reassign/", staff_key, {"assignee": ops2_user.email})
+    assert moved.json()["assignee"] == ops2_user.email
+    queued = post(client, f"/api/v1/tasks/{task.pk}/reassign/", staff_key, {"assignee": None})
+    assert queued.json()["assignee"] is None
+    unknown = post(client, f"/api/v1/tasks/{task.pk}/reassign/", staff_key, {"assignee": "who@nowhere.test"})
+    assert (unknown.status_code, unknown.json()["error"]["fields"]) == (
+        400, {"assignee": ["No OMS user has this email address."]})  # fmt: skip
+
+
+def test_a_missing_task_is_404(client, order, staff_key):
+    assert post(client, "/api/v1/tasks/999999/complete/", staff_key).status_code == 404
+
+
+def test_the_schema_documents_every_workflow_endpoint(client, admin_user):
+    client.force_login(admin_user)
+    schema = client.get("/api/schema/").content.decode()
+    for path in ("/api/v1/orders/{reference}/{transition}/", "/api/v1/orders/{reference}/transitions/",
+                 "/api/v1/tasks/", "/api/v1/tasks/{id}/complete/", "/api/v1/tasks/{id}/reassign/"):  # fmt: skip
+        assert path in schema
+    assert OrderStatus.ON_HOLD in schema

@@ -1,0 +1,85 @@
+"""SLA escalation: an overdue task tells its team lead once, however often (or how concurrently) the
+periodic job runs, and fires the "task overdue" rules once."""
+
+from __future__ import annotations
+
+import datetime
+import threading
+
+import pytest
+from django.core import mail
+from django.db import connection
+from django.utils import timezone
+
+from workflows import services
+from workflows.models import Notification, Rule, RuleAction, RuleEvent, RuleRun, Task, TaskState
+
+from .conftest import definition, tasks_of
+
+LATER = datetime.timedelta(days=30)
+
+
+@pytest.fixture
+def overdue_order(make_template, make_order, ops_team, committed):
+    make_template("Ocean", [definition("late"), definition("done"), definition("queue", assign_rule="team_queue")])
+    with committed():
+        order = make_order(submit=True)
+    Task.objects.filter(order=order, key="done").update(state=TaskState.DONE)
+    return order
+
+
+def test_an_overdue_task_tells_the_team_lead_once(overdue_order, ops_user, committed):
+    mail.outbox.clear()
+    with committed():
+        assert services.overdue_tasks_escalate(now=timezone.now() + LATER) == 2  # late and queue; done is done
+        assert services.overdue_tasks_escalate(now=timezone.now() + LATER) == 0
+    escalations = Notification.objects.filter(kind="escalated")
+    assert sorted(n.task.key for n in escalations) == ["late", "queue"]
+    assert {n.recipient for n in escalations} == {ops_user}
+    assert all(task.escalated_at for task in Task.objects.filter(key__in=["late", "queue"]))
+    assert len(mail.outbox) == 2  # leads get escalations by email unless they opt out
+    assert "Overdue" in mail.outbox[0].subject
+
+
+def test_tasks_not_yet_due_are_left_alone(overdue_order):
+    assert services.overdue_tasks_escalate(now=timezone.now()) == 0
+    assert not Notification.objects.filter(kind="escalated").exists()
+
+
+def test_a_team_without_a_lead_still_records_the_escalation(overdue_order, ops_team):
+    ops_team.lead = None
+    ops_team.save()
+    assert services.overdue_tasks_escalate(now=timezone.now() + LATER) == 2
+    assert not Notification.objects.filter(kind="escalated").exists()
+    assert Task.objects.filter(escalated_at__isnull=False).count() == 2
+
+
+def test_task_overdue_rules_fire_once_per_task(overdue_order, docs_user):
+    overdue_rule = Rule.objects.create(name="Tell docs", event=RuleEvent.TASK_OVERDUE, event_value="operations")
+    RuleAction.objects.create(rule=overdue_rule, kind="notify", user=docs_user, message="Ops is late.")
+    services.overdue_tasks_escalate(now=timezone.now() + LATER)
+    services.overdue_tasks_escalate(now=timezone.now() + LATER)
+    assert RuleRun.objects.filter(rule=overdue_rule).count() == 2
+    assert Notification.objects.filter(recipient=docs_user, kind="rule").count() == 2
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_escalation_runs_at_once_escalate_each_task_once(overdue_order):
+    barrier = threading.Barrier(2)
+    counts: list[int] = []
+
+    def run() -> None:
+        try:
+            barrier.wait(timeout=10)
+            counts.append(services.overdue_tasks_escalate(now=timezone.now() + LATER))
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=run) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert sum(counts) == 2
+    assert Notification.objects.filter(kind="escalated").count() == 2
+    assert sorted(tasks_of(overdue_order)) == ["done", "late", "queue"]

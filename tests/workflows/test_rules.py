@@ -1,0 +1,218 @@
+"""Automation rules: conditions on the order, each action, once per event, never in a loop, and the dry run
+that shows which existing orders a rule would have matched."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+from django.core.exceptions import ValidationError
+
+from orders.models import OrderStatus, OrderTransition
+from workflows import services
+from workflows.models import (
+    CustomerSettings,
+    Notification,
+    Rule,
+    RuleAction,
+    RuleCondition,
+    RuleEvent,
+    RuleRun,
+    Task,
+    TaskState,
+)
+from workflows.services.engine import order_run
+from workflows.services.rules import OrderFacts, RuleTrigger, condition_holds, rules_fire
+
+from .conftest import definition, force_status, tasks_of
+
+
+def rule(name, event, *, value="", conditions=(), actions=()):
+    made = Rule.objects.create(name=name, event=event, event_value=value)
+    for field, operator, expected in conditions:
+        RuleCondition.objects.create(rule=made, field=field, operator=operator, value=expected)
+    for position, action in enumerate(actions):
+        RuleAction.objects.create(rule=made, position=position, **action)
+    return made
+
+
+@pytest.fixture
+def auto_accept(customer_a):
+    CustomerSettings.objects.create(customer=customer_a, auto_accept=True)
+    return rule(
+        "Auto-accept", RuleEvent.ORDER_SUBMITTED, conditions=[("customer_auto_accept", "true", "")],
+        actions=[{"kind": "transition", "transition": "confirm", "message": "Customer is set to auto-accept."}],
+    )  # fmt: skip
+
+
+def test_orders_of_an_auto_accept_customer_are_confirmed_on_submit(auto_accept, make_order, ops_team, committed):
+    with committed():
+        order = make_order(submit=True)
+    order.refresh_from_db()
+    assert order.status == OrderStatus.CONFIRMED
+    confirm = OrderTransition.objects.get(order=order, name="confirm")
+    assert (confirm.channel, confirm.by, confirm.reason) == ("system", None, "Customer is set to auto-accept.")
+    assert confirm.payload == {"automation": {"rule": auto_accept.pk, "chain": [auto_accept.pk]}}
+    assert RuleRun.objects.get(rule=auto_accept).outcome == "done"
+
+
+def test_other_customers_orders_wait_for_a_person(auto_accept, make_order, customer_b, ops_team, committed):
+    CustomerSettings.objects.filter(customer__code="ACME").update(auto_accept=False)
+    with committed():
+        order = make_order(submit=True)
+    order.refresh_from_db()
+    assert order.status == OrderStatus.SUBMITTED
+    assert not RuleRun.objects.exists()
+
+
+def test_a_blocking_task_stops_the_automatic_confirmation_and_the_run_says_why(
+    auto_accept, make_template, make_order, ops_team, committed
+):
+    make_template("Ocean", [definition("credit", name="Credit check", blocks=["confirm"])])
+    with committed():
+        order = make_order(submit=True)
+    order.refresh_from_db()
+    assert order.status == OrderStatus.SUBMITTED
+    run = RuleRun.objects.get(rule=auto_accept)
+    assert run.outcome == "skipped"
+    assert "Finish first: Credit check" in run.detail
+
+
+def test_rules_never_loop_on_themselves(make_order, ops_team, admin_user, committed):
+    # confirmed → hold; on hold → release (back to confirmed) → the first rule would hold again, forever.
+    holder = rule("Hold confirmed orders", RuleEvent.ORDER_ENTERED_STATE, value="confirmed",
+                  actions=[{"kind": "hold", "message": "Check the paperwork."}])  # fmt: skip
+    releaser = rule("Release held orders", RuleEvent.ORDER_ENTERED_STATE, value="on_hold",
+                    actions=[{"kind": "transition", "transition": "release"}])  # fmt: skip
+    with committed():
+        order = make_order(submit=True)
+    from orders import services as order_services
+    from workflows.services.rules import AUTOMATION_SCOPE
+
+    with committed():
+        order_services.order_transition(order=order, name="confirm", scope=AUTOMATION_SCOPE, channel="screen")
+    history = list(OrderTransition.objects.filter(order=order).values_list("name", flat=True))
+    assert history == ["submit", "confirm", "hold", "release"]
+    skipped = RuleRun.objects.get(outcome="skipped")
+    assert (skipped.rule, "would loop" in skipped.detail) == (holder, True)
+    assert RuleRun.objects.filter(rule=releaser, outcome="done").count() == 1
+    order.refresh_from_db()
+    assert order.status == OrderStatus.CONFIRMED
+
+
+def test_a_rule_runs_once_per_event(auto_accept, make_order, ops_team, committed):
+    with committed():
+        order = make_order()
+    run = order_run(order=order, now=order.created_at)
+    trigger = RuleTrigger(RuleEvent.ORDER_SUBMITTED, "transition:test")
+    first = rules_fire(run=run, triggers=[trigger])
+    second = rules_fire(run=run, triggers=[trigger])
+    assert (len(first), second) == (1, [])
+
+
+def test_a_milestone_rule_holds_the_order_and_creates_a_task(make_order, ops_team, committed):
+    rule("Customs hold", RuleEvent.MILESTONE_RECORDED, value="CUSTOMS_HOLD", actions=[
+        {"kind": "hold", "message": "Customs hold reported by the carrier."},
+        {"kind": "create_task", "task_name": "Resolve the customs hold", "team_function": "operations",
+         "due_in_hours": Decimal(4)},
+    ])  # fmt: skip
+    with committed():
+        order = make_order(submit=True)
+    with committed():
+        services.milestone_record(order_id=order.pk, code="CUSTOMS_HOLD", event_id="m1")
+        services.milestone_record(order_id=order.pk, code="CUSTOMS_HOLD", event_id="m1")  # redelivered
+    order.refresh_from_db()
+    assert (order.status, order.status_before_hold) == (OrderStatus.ON_HOLD, OrderStatus.SUBMITTED)
+    (task,) = Task.objects.filter(order=order)
+    assert (task.name, task.state, task.assignee is not None, task.rule is not None) == (
+        "Resolve the customs hold", TaskState.OPEN, True, True)  # fmt: skip
+
+
+def test_assign_and_notify_actions(make_template, make_order, ops_team, ops2_user, docs_user, committed):
+    make_template("Ocean", [definition("a"), definition("b")])
+    rule("Big orders go to Otto", RuleEvent.ORDER_SUBMITTED, conditions=[("declared_value_amount", "gt", "1000")],
+         actions=[{"kind": "assign", "team_function": "operations", "user": ops2_user},
+                  {"kind": "notify", "user": docs_user, "message": "Check insurance."},
+                  {"kind": "notify", "team_function": "operations", "message": "Big one."}])  # fmt: skip
+    with committed():
+        order = make_order(submit=True, declared_value="25000", currency="EUR")
+    assert {task.assignee for task in tasks_of(order).values()} == {ops2_user}
+    rule_notes = Notification.objects.filter(kind="rule").order_by("pk")
+    assert [(n.recipient.email, n.body) for n in rule_notes] == [
+        ("docs@oms.test", "Check insurance."), ("ops@oms.test", "Big one."),  # ops@ leads HAM operations
+    ]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("field", "operator", "value", "holds"),
+    [
+        ("customer", "eq", "acme", True), ("customer", "ne", "ACME", False), ("customer", "in", "GLOBEX, ACME", True),
+        ("customer", "not_in", "GLOBEX", True), ("mode", "eq", "ocean_fcl", True), ("branch", "eq", "HAM", True),
+        ("origin_country", "eq", "CN", True), ("destination", "in", "DEHAM,NLRTM", True),
+        ("trade_direction", "eq", "import", True), ("trade_direction", "eq", "export", False),
+        ("declared_value_amount", "gt", "1000", True), ("declared_value_amount", "lt", "1000", False),
+        ("gross_weight_kg", "gt", "4000", True), ("channel", "eq", "screen", True), ("status", "eq", "draft", True),
+        ("customer_auto_accept", "true", "", False), ("customer_auto_accept", "false", "", True),
+    ],
+)  # fmt: skip
+def test_conditions(make_order, field, operator, value, holds):
+    order = make_order(declared_value="5000", currency="EUR")
+    facts = OrderFacts(order, direction="import")
+    assert condition_holds(RuleCondition(field=field, operator=operator, value=value), facts) is holds
+
+
+def test_a_number_condition_on_a_missing_value_does_not_hold(make_order):
+    order = make_order()  # no declared value
+    facts = OrderFacts(order, direction="import")
+    assert condition_holds(RuleCondition(field="declared_value_amount", operator="lt", value="1"), facts) is False
+
+
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [
+        ({"field": "customer_auto_accept", "operator": "eq", "value": "x"}, "yes/no field"),
+        ({"field": "mode", "operator": "true", "value": ""}, "for yes/no fields"),
+        ({"field": "declared_value_amount", "operator": "gt", "value": "lots"}, "Enter a number"),
+        ({"field": "declared_value_amount", "operator": "in", "value": "1,2"}, "Compare numbers"),
+        ({"field": "mode", "operator": "gt", "value": "air"}, "are for numbers"),
+        ({"field": "mode", "operator": "eq", "value": " "}, "Enter the value"),
+    ],
+)
+def test_conditions_that_cannot_work_are_refused_in_the_console(fields, message):
+    with pytest.raises(ValidationError, match=message):
+        RuleCondition(**fields).clean()
+
+
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [
+        ({"kind": "transition"}, "Pick the transition"),
+        ({"kind": "create_task", "task_name": "x"}, "Pick the team"),
+        ({"kind": "assign"}, "Pick the person"),
+        ({"kind": "hold"}, "Say why"),
+        ({"kind": "notify"}, "Pick a person, or a team"),
+    ],
+)
+def test_actions_missing_what_they_need_are_refused_in_the_console(fields, message):
+    with pytest.raises(ValidationError, match=message):
+        RuleAction(**fields).clean()
+
+
+def test_the_dry_run_lists_the_submitted_orders_the_rule_would_match(make_order, customer_b, ops_team, committed):
+    with committed():
+        big = make_order(submit=True, declared_value="90000", currency="EUR")
+        make_order(submit=True, declared_value="100", currency="EUR")
+        make_order(declared_value="95000", currency="EUR")  # a draft: never submitted, so never an event
+    high_value = rule("High value", RuleEvent.ORDER_SUBMITTED, conditions=[("declared_value_amount", "gt", "75000")])
+    result = services.rule_dry_run(rule=high_value)
+    assert (result.checked, [order.reference for order in result.matched]) == (2, [big.reference])
+
+
+def test_the_dry_run_of_a_state_rule_looks_at_orders_that_entered_the_state(make_order, ops_team, committed):
+    with committed():
+        held = make_order(submit=True)
+        make_order(submit=True)
+    force_status(held, OrderStatus.SUBMITTED)
+    OrderTransition.objects.create(order=held, name="hold", source="submitted", target="on_hold", channel="screen")
+    on_hold = rule("Held", RuleEvent.ORDER_ENTERED_STATE, value="on_hold")
+    assert [order.pk for order in services.rule_dry_run(rule=on_hold).matched] == [held.pk]

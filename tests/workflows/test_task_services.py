@@ -1,0 +1,163 @@
+"""What people do with tasks: claim, complete, reopen, reassign, comment with @mentions, in bulk; who may
+do it; and the team load that least-loaded assignment counts on."""
+
+from __future__ import annotations
+
+import pytest
+from django.core import mail
+
+from partners.scoping import scope_for_user
+from workflows import services
+from workflows.errors import TaskChangedMeanwhile, TaskNotAllowed, TaskPermissionDenied
+from workflows.models import AssignRule, Notification, NotificationPreference, Task, TaskState, TeamMember
+
+from .conftest import definition, staff, tasks_of
+
+
+@pytest.fixture
+def order(make_template, make_order, ops_team, committed):
+    make_template("Ocean", [
+        definition("queue", assign_rule=AssignRule.TEAM_QUEUE), definition("mine"), definition("other"),
+    ])  # fmt: skip
+    with committed():
+        return make_order(submit=True)
+
+
+def load(user) -> int:
+    return TeamMember.objects.get(user=user).open_tasks
+
+
+def test_claiming_takes_a_queued_task_and_counts_it(order, ops2_user):
+    task = tasks_of(order)["queue"]
+    before = load(ops2_user)
+    services.task_claim(task=task, scope=scope_for_user(ops2_user), by=ops2_user)
+    task.refresh_from_db()
+    assert task.assignee == ops2_user
+    assert load(ops2_user) == before + 1
+    assert task.events.get().verb == "claimed"
+
+
+def test_a_task_someone_has_cannot_be_claimed(order, ops_user, ops2_user):
+    task = tasks_of(order)["queue"]
+    services.task_claim(task=task, scope=scope_for_user(ops_user), by=ops_user)
+    with pytest.raises(TaskChangedMeanwhile, match="already has this task"):
+        services.task_claim(task=task, scope=scope_for_user(ops2_user), by=ops2_user)
+
+
+def test_completing_closes_the_task_and_frees_the_load(order, ops_user):
+    task = tasks_of(order)["mine"]
+    owner = task.assignee
+    before = load(owner)
+    services.task_complete(task=task, scope=scope_for_user(ops_user), by=ops_user, note="Booked with MSC.")
+    task.refresh_from_db()
+    assert (task.state, task.completed_by, load(owner)) == (TaskState.DONE, ops_user, before - 1)
+    assert task.events.get().detail == "Booked with MSC."
+
+
+def test_a_stale_page_cannot_complete_a_task_twice(order, ops_user):
+    task = tasks_of(order)["mine"]
+    scope = scope_for_user(ops_user)
+    services.task_complete(task=task, scope=scope, by=ops_user)
+    with pytest.raises(TaskChangedMeanwhile):
+        services.task_complete(task=task, scope=scope, by=ops_user)  # `task` still says open
+
+
+def test_reopening_puts_the_task_back_on_its_assignee(order, ops_user):
+    task = tasks_of(order)["mine"]
+    owner = task.assignee
+    scope = scope_for_user(ops_user)
+    services.task_complete(task=task, scope=scope, by=ops_user)
+    before = load(owner)
+    services.task_reopen(task=Task.objects.get(pk=task.pk), scope=scope, by=ops_user, reason="Wrong booking.")
+    task.refresh_from_db()
+    assert (task.state, task.completed_at, load(owner)) == (TaskState.OPEN, None, before + 1)
+
+
+def test_reassigning_moves_the_load_and_tells_the_new_assignee(order, ops_user, ops2_user):
+    task = tasks_of(order)["mine"]
+    old, new = task.assignee, (ops2_user if task.assignee == ops_user else ops_user)
+    old_load, new_load = load(old), load(new)
+    services.task_reassign(task=task, scope=scope_for_user(ops_user), by=ops_user, assignee_id=new.pk)
+    task.refresh_from_db()
+    assert task.assignee == new
+    assert (load(old), load(new)) == (old_load - 1, new_load + 1)
+    assert Notification.objects.filter(recipient=new, task=task, kind="assigned").exists() == (new != ops_user)
+
+
+def test_back_to_the_queue_and_only_to_staff(order, ops_user, customer_a_user):
+    task = tasks_of(order)["mine"]
+    scope = scope_for_user(ops_user)
+    services.task_reassign(task=task, scope=scope, by=ops_user, assignee_id=None)
+    assert Task.objects.get(pk=task.pk).assignee is None
+    with pytest.raises(TaskNotAllowed, match="active OMS staff"):
+        services.task_reassign(task=task, scope=scope, by=ops_user, assignee_id=customer_a_user.pk)
+
+
+def test_only_the_assignee_the_team_its_lead_or_an_admin_may_work_a_task(order, ham, admin_user, finance_user):
+    task = tasks_of(order)["mine"]
+    with pytest.raises(TaskPermissionDenied, match="Only the assignee, the team and its lead"):
+        services.task_complete(task=task, scope=scope_for_user(finance_user), by=finance_user)
+    services.task_complete(task=task, scope=scope_for_user(admin_user), by=admin_user)
+    assert Task.objects.get(pk=task.pk).state == TaskState.DONE
+
+
+def test_customers_cannot_work_tasks(order, customer_a_user):
+    with pytest.raises(TaskPermissionDenied):
+        services.task_complete(task=tasks_of(order)["mine"], scope=scope_for_user(customer_a_user), by=customer_a_user)
+
+
+def test_a_mention_notifies_the_person_and_emails_them(order, ops_user, ops2_user, ham, committed):
+    NotificationPreference.objects.create(user=ops2_user, email_mentioned=True)
+    task = tasks_of(order)["mine"]
+    mail.outbox.clear()
+    with committed():
+        services.task_comment(
+            task=task, scope=scope_for_user(ops_user), by=ops_user,
+            body="@ops2 can you call the shipper? cc @ops@oms.test and @nobody",
+        )  # fmt: skip
+    mentions = Notification.objects.filter(kind="mentioned")
+    assert [n.recipient for n in mentions] == [ops2_user]  # the author is not told about their own mention
+    assert "call the shipper" in mentions[0].body
+    assert [m.to for m in mail.outbox] == [["ops2@oms.test"]]
+
+
+def test_an_ambiguous_mention_names_nobody(order, ops_user, ham):
+    staff("ops2@other.test", ham)
+    services.task_comment(task=tasks_of(order)["mine"], scope=scope_for_user(ops_user), by=ops_user, body="@ops2 ?")
+    assert not Notification.objects.filter(kind="mentioned").exists()
+
+
+def test_mentions_only_reach_staff(order, ops_user, customer_a_user):
+    found = services.mentioned_users(f"@{customer_a_user.email} @alice", exclude_id=ops_user.pk)
+    assert found == []
+
+
+def test_an_empty_comment_is_refused(order, ops_user):
+    with pytest.raises(TaskNotAllowed, match="Write something"):
+        services.task_comment(task=tasks_of(order)["mine"], scope=scope_for_user(ops_user), by=ops_user, body="  ")
+
+
+def test_bulk_complete_does_what_it_can_and_says_why_for_the_rest(order, ops_user, finance_user):
+    tasks = list(tasks_of(order).values())
+    services.task_complete(task=tasks[0], scope=scope_for_user(ops_user), by=ops_user)
+    result = services.tasks_bulk_complete(tasks=tasks, scope=scope_for_user(ops_user), by=ops_user)
+    assert len(result.done) == 2
+    assert len(result.problems) == 1
+    assert order.reference in result.problems[0]
+    assert set(Task.objects.values_list("state", flat=True)) == {TaskState.DONE}
+
+
+def test_bulk_reassign(order, ops_user, ops2_user):
+    tasks = list(tasks_of(order).values())
+    result = services.tasks_bulk_reassign(tasks=tasks, scope=scope_for_user(ops_user), by=ops_user,
+                                          assignee_id=ops2_user.pk)  # fmt: skip
+    assert (len(result.done), result.problems) == (3, [])
+    assert set(Task.objects.values_list("assignee", flat=True)) == {ops2_user.pk}
+    assert load(ops2_user) == 3
+
+
+def test_loads_can_be_recounted_from_the_tasks(order, ops_team):
+    expected = dict(TeamMember.objects.values_list("user_id", "open_tasks"))
+    TeamMember.objects.update(open_tasks=42)
+    services.team_loads_recount(team_ids=[ops_team.pk])
+    assert dict(TeamMember.objects.values_list("user_id", "open_tasks")) == expected

@@ -1,0 +1,126 @@
+"""Template versions: drafts copy the current version, publishing checks the tasks make sense, orders in
+flight keep their version, and an admin's migration moves them over without duplicating anything."""
+
+from __future__ import annotations
+
+import pytest
+
+from workflows import services
+from workflows.errors import WorkflowError
+from workflows.models import OrderWorkflow, Task, TaskDefinition, TaskState, VersionStatus, WorkflowVersion
+
+from .conftest import definition, tasks_of
+
+
+def _draft_with(template, admin_user, *definitions):
+    draft = services.version_draft_start(template=template, by=admin_user)
+    draft.definitions.all().delete()
+    for position, fields in enumerate(definitions):
+        TaskDefinition.objects.create(version=draft, position=position, **fields)
+    return draft
+
+
+def test_a_draft_starts_as_a_copy_of_the_current_version_and_there_is_only_one(make_template, admin_user):
+    template = make_template("Ocean", [definition("a"), definition("b", depends_on=["a"], blocks=["confirm"])])
+    draft = services.version_draft_start(template=template, by=admin_user)
+    assert (draft.number, draft.status) == (2, VersionStatus.DRAFT)
+    copied = {d.key: (d.depends_on, d.blocks) for d in draft.definitions.all()}
+    assert copied == {"a": ([], []), "b": (["a"], ["confirm"])}
+    assert services.version_draft_start(template=template, by=admin_user) == draft
+
+
+def test_publishing_makes_the_draft_current_and_retires_the_old_one(make_template, admin_user):
+    template = make_template("Ocean", [definition("a")])
+    first = template.current_version
+    draft = _draft_with(template, admin_user, definition("a"), definition("c"))
+    services.version_publish(version=draft, by=admin_user)
+    template.refresh_from_db()
+    first.refresh_from_db()
+    assert template.current_version == draft
+    assert first.status == VersionStatus.RETIRED
+    with pytest.raises(WorkflowError, match="not a draft"):
+        services.version_publish(version=draft, by=admin_user)
+
+
+@pytest.mark.parametrize(
+    ("definitions", "problem"),
+    [
+        ([], "at least one task"),
+        ([definition("a", depends_on=["nope"])], "unknown task keys: nope"),
+        ([definition("a", depends_on=["b"]), definition("b", depends_on=["a"])], "in a circle: a → b → a"),
+        ([definition("a", trigger_state="")], "Pick the state"),
+        ([definition("a", trigger_kind="milestone", trigger_state="")], "milestone code"),
+        ([definition("a", assign_rule="named_user")], "Name the person"),
+        ([definition("a", auto_complete_kind="state", auto_complete_value="planned", blocks=["plan"])],
+         "cannot block plan"),
+    ],
+)  # fmt: skip
+def test_a_version_that_would_misbehave_is_not_published(make_template, admin_user, definitions, problem):
+    template = make_template("Ocean", [definition("a")])
+    draft = _draft_with(template, admin_user, *definitions)
+    with pytest.raises(WorkflowError, match=problem):
+        services.version_publish(version=draft, by=admin_user)
+    draft.refresh_from_db()
+    assert draft.status == VersionStatus.DRAFT
+
+
+def test_orders_in_flight_keep_their_version_and_new_orders_take_the_new_one(
+    make_template, make_order, ops_team, admin_user, committed
+):
+    template = make_template("Ocean", [definition("check")])
+    with committed():
+        before = make_order(submit=True)
+    services.version_publish(version=_draft_with(template, admin_user, definition("check"), definition("extra")),
+                             by=admin_user)  # fmt: skip
+    with committed():
+        after = make_order(submit=True)
+    assert set(tasks_of(before)) == {"check"}
+    assert set(tasks_of(after)) == {"check", "extra"}
+    assert OrderWorkflow.objects.get(order=before).version.number == 1
+    assert OrderWorkflow.objects.get(order=after).version.number == 2
+
+
+def test_migrating_keeps_shared_tasks_cancels_dropped_ones_and_adds_new_ones(
+    make_template, make_order, ops_team, admin_user, committed
+):
+    template = make_template(
+        "Ocean", [definition("check"), definition("dropped"), definition("later", trigger_state="confirmed")]
+    )
+    with committed():
+        order = make_order(submit=True)
+    check_before = tasks_of(order)["check"]
+    renamed = definition("check", name="Check the order (v2)")
+    draft = _draft_with(
+        template, admin_user, renamed, definition("new"), definition("later", trigger_state="confirmed")
+    )
+    services.version_publish(version=draft, by=admin_user)
+    result = services.version_migrate_orders(version=draft)
+    assert (result.orders, result.tasks_moved, result.tasks_cancelled, result.tasks_created) == (1, 1, 1, 1)
+    tasks = tasks_of(order)
+    assert tasks["check"].pk == check_before.pk
+    assert (tasks["check"].name, tasks["check"].assignee) == ("Check the order (v2)", check_before.assignee)
+    assert tasks["dropped"].state == TaskState.CANCELLED
+    assert tasks["new"].state == TaskState.OPEN
+    assert "later" not in tasks  # its trigger (confirmed) has not happened
+    assert OrderWorkflow.objects.get(order=order).version == draft
+    again = services.version_migrate_orders(version=draft)
+    assert again.orders == 0
+    assert Task.objects.filter(order=order).count() == 3
+
+
+def test_only_a_published_version_takes_over_orders(make_template, admin_user):
+    template = make_template("Ocean", [definition("check")])
+    draft = services.version_draft_start(template=template, by=admin_user)
+    with pytest.raises(WorkflowError, match="publish it first"):
+        services.version_migrate_orders(version=draft)
+
+
+def test_orders_without_a_workflow_get_the_template_that_matches_now(make_template, make_order, ops_team, committed):
+    with committed():
+        order = make_order(submit=True)  # no template yet
+    assert OrderWorkflow.objects.get(order=order).version is None
+    make_template("Ocean", [definition("check"), definition("later", trigger_state="confirmed")])
+    assert services.orders_attach_workflows() == 1
+    assert set(tasks_of(order)) == {"check"}
+    assert services.orders_attach_workflows() == 0
+    assert WorkflowVersion.objects.count() == 1

@@ -1,0 +1,227 @@
+"""Task screens: who sees them, what they list and filter, their htmx fragments, their actions, the order
+panel, notifications and the navigation badges; list screens cost the same queries for 3 rows as for 30."""
+
+from __future__ import annotations
+
+import datetime
+
+import pytest
+from django.urls import reverse
+from django.utils import timezone
+
+from workflows.models import AssignRule, Notification, NotificationPreference, Task, TaskState
+
+from .conftest import definition, tasks_of
+
+HX = {"HTTP_HX_REQUEST": "true"}
+SCREENS = ["workflows:my_tasks", "workflows:team_tasks", "workflows:overdue_tasks", "workflows:notifications",
+           "workflows:notification_preferences"]  # fmt: skip
+
+
+@pytest.fixture
+def template(make_template, ops_team):
+    return make_template("Ocean", [
+        definition("book", name="Book container space", blocks=["confirm"]),
+        definition("queue", name="Check the cargo list", assign_rule=AssignRule.TEAM_QUEUE),
+    ])  # fmt: skip
+
+
+@pytest.fixture
+def order(template, make_order, committed):
+    with committed():
+        return make_order(submit=True)
+
+
+def orders(make_order, committed, n):
+    with committed():
+        return [make_order(submit=True) for _ in range(n)]
+
+
+@pytest.mark.parametrize("name", SCREENS)
+def test_customers_partners_and_strangers_are_kept_out(client, login, name, customer_a_user, carrier_user, outsider):
+    assert client.get(reverse(name)).status_code == 302  # to the login page
+    for user in (customer_a_user, carrier_user, outsider):
+        assert login(user).get(reverse(name)).status_code == 403
+
+
+def test_my_tasks_lists_what_is_assigned_to_me(login, order, ops_user):
+    response = login(ops_user).get(reverse("workflows:my_tasks"))
+    assert response.status_code == 200
+    mine = [t for t in tasks_of(order).values() if t.assignee == ops_user]
+    assert list(response.context["page"]) == mine
+    assert "Book container space" in response.content.decode()
+
+
+def test_team_tasks_include_the_unassigned_queue_with_a_claim_button(login, order, ops2_user):
+    response = login(ops2_user).get(reverse("workflows:team_tasks"), {"assignee": "none"})
+    assert [t.key for t in response.context["page"]] == ["queue"]
+    assert reverse("workflows:task_claim", args=[tasks_of(order)["queue"].pk]) in response.content.decode()
+
+
+def test_filters_by_order_customer_and_due(login, order, make_order, committed, ops_user):
+    (other,) = orders(make_order, committed, 1)
+    client = login(ops_user)
+    by_order = client.get(reverse("workflows:team_tasks"), {"order": other.reference[-6:]})
+    assert {t.order for t in by_order.context["page"]} == {other}
+    assert list(client.get(reverse("workflows:team_tasks"), {"customer": "GLOBEX"}).context["page"]) == []
+    assert list(client.get(reverse("workflows:team_tasks"), {"due": "overdue"}).context["page"]) == []
+    Task.objects.filter(order=other).update(due_at=timezone.now() - datetime.timedelta(hours=1))
+    overdue = client.get(reverse("workflows:team_tasks"), {"due": "overdue"})
+    assert {t.order for t in overdue.context["page"]} == {other}
+    assert "late" in overdue.content.decode()
+
+
+def test_filtering_with_htmx_returns_only_the_results(login, order, ops_user):
+    response = login(ops_user).get(reverse("workflows:my_tasks"), {"due": "week"}, **HX)
+    body = response.content.decode()
+    assert body.lstrip().startswith('<div id="task-results"')
+    assert "<html" not in body
+    assert response["Vary"].count("HX-Request") == 1
+
+
+def test_the_overdue_view_is_for_team_leads(login, order, ops_user, ops2_user):
+    Task.objects.filter(order=order).update(due_at=timezone.now() - datetime.timedelta(hours=2))
+    lead = login(ops_user).get(reverse("workflows:overdue_tasks"))
+    assert len(lead.context["page"]) == 2
+    assert any(tab["key"] == "overdue" for tab in lead.context["tabs"])
+    member = login(ops2_user).get(reverse("workflows:overdue_tasks"))
+    assert list(member.context["page"]) == []
+    assert not any(tab["key"] == "overdue" for tab in member.context["tabs"])
+
+
+@pytest.mark.parametrize("name", ["workflows:my_tasks", "workflows:team_tasks", "workflows:overdue_tasks"])
+def test_list_screens_cost_the_same_queries_for_few_and_many_tasks(
+    login, name, ops_user, template, make_order, committed, django_assert_max_num_queries
+):
+    client = login(ops_user)
+    orders(make_order, committed, 2)
+    Task.objects.update(due_at=timezone.now() - datetime.timedelta(hours=1))
+    client.get(reverse(name))  # warm the session and caches
+    with django_assert_max_num_queries(16) as few:
+        shown = len(client.get(reverse(name)).context["page"])
+    orders(make_order, committed, 15)
+    Task.objects.update(due_at=timezone.now() - datetime.timedelta(hours=1))
+    with django_assert_max_num_queries(len(few.captured_queries)) as many:
+        response = client.get(reverse(name))
+    assert len(response.context["page"]) >= shown + 7
+    assert len(many.captured_queries) == len(few.captured_queries)
+
+
+def test_the_task_page_shows_the_order_and_why_it_cannot_move_yet(login, order, ops_user):
+    task = tasks_of(order)["book"]
+    response = login(ops_user).get(reverse("workflows:task_detail", args=[task.pk]))
+    body = response.content.decode()
+    assert response.status_code == 200
+    assert "Finish first: Book container space." in body
+    assert order.reference in body
+
+
+def test_completing_from_the_task_page_lets_the_order_move_on(login, order, ops_user, committed):
+    task = tasks_of(order)["book"]
+    client = login(ops_user)
+    with committed():
+        response = client.post(reverse("workflows:task_complete", args=[task.pk]), {"note": "Booked."})
+    assert response.status_code == 302
+    assert Task.objects.get(pk=task.pk).state == TaskState.DONE
+    page = client.get(reverse("workflows:task_detail", args=[task.pk])).content.decode()
+    assert "Finish first" not in page
+    assert "is done" in page  # the message
+
+
+def test_actions_claim_reassign_reopen_and_comment(login, order, ops_user, ops2_user):
+    client = login(ops2_user)
+    queue = tasks_of(order)["queue"]
+    client.post(reverse("workflows:task_claim", args=[queue.pk]))
+    assert Task.objects.get(pk=queue.pk).assignee == ops2_user
+    client.post(reverse("workflows:task_reassign", args=[queue.pk]), {"assignee": ops_user.pk})
+    assert Task.objects.get(pk=queue.pk).assignee == ops_user
+    client.post(reverse("workflows:task_complete", args=[queue.pk]))
+    client.post(reverse("workflows:task_reopen", args=[queue.pk]))
+    assert Task.objects.get(pk=queue.pk).state == TaskState.OPEN
+    client.post(reverse("workflows:task_comment", args=[queue.pk]), {"body": "Over to you @ops"})
+    assert Notification.objects.filter(recipient=ops_user, kind="mentioned").exists()
+    page = client.get(reverse("workflows:task_detail", args=[queue.pk])).content.decode()
+    assert "Over to you @ops" in page
+    assert "Reopened" in page
+
+
+def test_refused_actions_say_why(login, order, finance_user):
+    task = tasks_of(order)["book"]
+    response = login(finance_user).post(reverse("workflows:task_complete", args=[task.pk]), follow=True)
+    assert "Only the assignee, the team and its lead" in response.content.decode()
+    assert Task.objects.get(pk=task.pk).state == TaskState.OPEN
+
+
+def test_get_is_not_allowed_on_actions(login, order, ops_user):
+    task = tasks_of(order)["book"]
+    assert login(ops_user).get(reverse("workflows:task_complete", args=[task.pk])).status_code == 405
+
+
+def test_the_order_panel_loads_with_htmx_and_answers_its_own_actions(login, order, ops_user, committed):
+    client = login(ops_user)
+    url = reverse("workflows:order_tasks", args=[order.reference])
+    panel = client.get(url, **HX)
+    assert panel.content.decode().count('id="order-tasks"') == 1
+    assert "<html" not in panel.content.decode()
+    task = tasks_of(order)["book"]
+    with committed():
+        done = client.post(reverse("workflows:task_complete", args=[task.pk]), {"panel": "order"}, **HX)
+    assert done["HX-Trigger"] == "oms:order-changed"
+    assert 'id="order-tasks"' in done.content.decode()
+    assert 'hx-swap-oob="true"' in done.content.decode()  # the messages area
+    assert "<html" in client.get(url).content.decode()  # without htmx: a page of its own
+
+
+def test_bulk_complete_and_reassign(login, order, make_order, committed, ops_user, ops2_user):
+    client = login(ops_user)
+    ids = list(Task.objects.filter(order=order).values_list("pk", flat=True))
+    back = reverse("workflows:team_tasks")
+    response = client.post(reverse("workflows:bulk"), {"action": "reassign", "ids": ids, "assignee": ops2_user.pk,
+                                                       "next": back})  # fmt: skip
+    assert response.url == back
+    assert set(Task.objects.values_list("assignee", flat=True)) == {ops2_user.pk}
+    client.post(reverse("workflows:bulk"), {"action": "complete", "ids": ids})
+    assert set(Task.objects.values_list("state", flat=True)) == {TaskState.DONE}
+
+
+def test_bulk_needs_ticked_tasks_and_never_redirects_off_site(login, order, ops_user):
+    response = login(ops_user).post(reverse("workflows:bulk"), {"action": "complete", "next": "https://evil.test/"})
+    assert response.url == reverse("workflows:my_tasks")
+
+
+def test_notifications_open_mark_read_and_the_nav_counts_them(login, order, ops_user):
+    client = login(ops_user)
+    home = client.get(reverse("workflows:my_tasks"))
+    badges = {item["label"]: item["count"] for item in home.context["nav_items"]}
+    unread = Notification.objects.filter(recipient=ops_user, read_at__isnull=True)
+    assert badges["My tasks"] == Task.objects.filter(assignee=ops_user, state="open").count() > 0
+    assert badges["Notifications"] == unread.count() > 0
+    note = unread.first()
+    opened = client.post(reverse("workflows:notification_open", args=[note.pk]))
+    assert opened.url == note.url
+    assert Notification.objects.get(pk=note.pk).read_at is not None
+    client.post(reverse("workflows:notifications_read_all"))
+    assert not unread.exists()
+    page = client.get(reverse("workflows:notifications"), {"show": "unread"})
+    assert "No notifications left to read" in page.content.decode()
+
+
+def test_someone_elses_notification_cannot_be_opened(login, order, ops_user, ops2_user):
+    note = Notification.objects.filter(recipient=ops_user).first()
+    assert login(ops2_user).post(reverse("workflows:notification_open", args=[note.pk])).status_code == 404
+
+
+def test_email_preferences_are_saved(login, ops_user):
+    client = login(ops_user)
+    form = client.get(reverse("workflows:notification_preferences")).context["form"]
+    assert form.initial["email_mentioned"] is True
+    client.post(reverse("workflows:notification_preferences"), {"email_assigned": "on"})
+    saved = NotificationPreference.objects.get(user=ops_user)
+    assert (saved.email_assigned, saved.email_mentioned, saved.email_escalated) == (True, False, False)
+
+
+def test_the_navigation_costs_one_query_for_both_badges(login, ops_user, django_assert_num_queries):
+    from workflows.selectors import nav_counts
+
+    with django_assert_num_queries(1):
+        assert nav_counts(user=ops_user) == {"tasks": 0, "notifications": 0}

@@ -1,0 +1,162 @@
+"""Workflow Celery tasks on real workers: queued work runs, and killing the worker in the middle of an
+escalation run loses nothing and duplicates nothing once a worker is back."""
+
+from __future__ import annotations
+
+import datetime
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+import redis
+from celery.contrib.testing.worker import start_worker
+from django.conf import settings
+from django.core import mail
+from django.db import connection
+from django.db.models import Count
+from django.utils import timezone
+
+from oms.celery import app
+from orders import events
+from workflows.models import Notification, NotificationPreference, ProcessedTransition, Task, TaskEvent
+from workflows.receivers import _order_status_changed
+from workflows.tasks import escalate_overdue_tasks, process_pending_transitions, send_notification_email
+
+from .conftest import definition
+
+ROOT = Path(__file__).resolve().parents[2]
+QUEUE = f"test-workflows-{uuid.uuid4().hex[:8]}"
+PAST = datetime.timedelta(hours=3)
+
+
+def wait_for(predicate: Callable[[], bool], timeout: float = 20.0, every: float = 0.05) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(every)
+    return False
+
+
+@pytest.fixture
+def real_broker() -> Iterator[None]:
+    app.conf.task_always_eager = False
+    yield
+    redis.Redis.from_url(settings.CELERY_BROKER_URL).delete(QUEUE)
+
+
+@pytest.fixture
+def overdue(make_template, make_order, ops_team, ops_user, committed):
+    """An order with one overdue task per call of the returned function's `count`."""
+    make_template("Ocean", [definition("check")])
+    order = make_order(submit=True)
+
+    def make(count: int) -> list[Task]:
+        due = timezone.now() - PAST
+        return Task.objects.bulk_create(
+            Task(order=order, source_key=f"late-{n}", key=f"late-{n}", name=f"Late {n}", team=ops_team,
+                 team_function="operations", assignee=ops_user, due_at=due)
+            for n in range(count)
+        )  # fmt: skip
+
+    return make
+
+
+@pytest.mark.worker
+@pytest.mark.django_db(transaction=True)
+def test_an_in_process_worker_escalates_and_emails_the_lead(overdue, ops_user, real_broker):
+    tasks = overdue(3)
+    with start_worker(app, queues=[QUEUE], perform_ping_check=False, shutdown_timeout=20):
+        escalate_overdue_tasks.apply_async(queue=QUEUE)
+        assert wait_for(lambda: Task.objects.filter(escalated_at__isnull=False).count() == 3)
+        notes = list(Notification.objects.filter(kind="escalated", email_wanted=True).values_list("pk", flat=True))
+        for pk in notes:
+            send_notification_email.apply_async((pk,), queue=QUEUE)
+        assert wait_for(lambda: Notification.objects.filter(pk__in=notes, emailed_at__isnull=False).count() == 3)
+    assert [m.to for m in mail.outbox] == [[ops_user.email]] * 3
+    assert {n.task_id for n in Notification.objects.filter(kind="escalated")} == {t.pk for t in tasks}
+
+
+def _start_worker_process() -> subprocess.Popen:
+    database = settings.DATABASES["default"]
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "tests.workflows.worker_settings",
+        "DATABASE_URL": f"postgres://{database['USER']}@{database['HOST']}:{database['PORT']}/{database['NAME']}",
+        "CELERY_BROKER_URL": settings.CELERY_BROKER_URL,
+        "PYTHONPATH": str(ROOT),
+    }
+    command = [sys.executable, "-m", "celery", "-A", "oms", "worker", "-Q", QUEUE, "--concurrency=1",
+               "--without-gossip", "--without-mingle", "--without-heartbeat", "--loglevel=WARNING",
+               "-n", f"{QUEUE}-{uuid.uuid4().hex[:4]}@%h"]  # fmt: skip
+    # Its own session, so the whole worker (main process and pool child) dies together.
+    return subprocess.Popen(  # noqa: S603 - our own interpreter running celery, no shell
+        command, cwd=ROOT, env=env, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+
+
+def _kill(worker: subprocess.Popen) -> None:
+    os.killpg(worker.pid, signal.SIGKILL)
+    worker.wait(timeout=10)
+
+
+def _kill_mid_run_and_restart(send: Callable[[], None], progress: Callable[[], int], total: int) -> int:
+    """Start a worker, send the task, kill -9 the whole worker once it has done some of the work, check
+    nothing moves while no worker runs, start a new worker and wait for the rest. Returns the progress at
+    the moment of the kill."""
+    connection.close()  # the workers use the test database too; keep no idle transaction open
+    worker = _start_worker_process()
+    try:
+        send()
+        assert wait_for(lambda: progress() >= 5, timeout=30), "the worker never started"
+        _kill(worker)
+        at_kill = progress()
+        assert 0 < at_kill < total, "the kill did not land mid-run"
+        time.sleep(1)
+        assert progress() == at_kill  # nothing runs while no worker is up
+        worker = _start_worker_process()  # the unacked message comes back after the visibility timeout
+        assert wait_for(lambda: progress() == total, timeout=40), f"{progress()} of {total}"
+    finally:
+        if worker.poll() is None:
+            _kill(worker)
+    return at_kill
+
+
+@pytest.mark.worker
+@pytest.mark.django_db(transaction=True)
+def test_a_worker_killed_mid_escalation_loses_nothing_and_repeats_nothing(overdue, ops_user, real_broker):
+    NotificationPreference.objects.create(user=ops_user, email_escalated=False)  # no emails queued elsewhere
+    total = 300
+    overdue(total)
+    escalated = Task.objects.filter(escalated_at__isnull=False)
+    _kill_mid_run_and_restart(lambda: escalate_overdue_tasks.apply_async(queue=QUEUE), escalated.count, total)
+    per_task = Notification.objects.filter(kind="escalated").values("task").annotate(n=Count("pk"))
+    assert len(per_task) == total
+    assert {row["n"] for row in per_task} == {1}
+    assert TaskEvent.objects.filter(verb="escalated").count() == total
+
+
+@pytest.mark.worker
+@pytest.mark.django_db(transaction=True)
+def test_a_worker_killed_mid_catch_up_creates_every_task_once(make_template, make_order, ops_team, real_broker):
+    make_template("Ocean", [definition("check"), definition("book")])
+    total = 120
+    events.order_status_changed.disconnect(dispatch_uid="workflows.order_status_changed")
+    try:  # the processes that submitted these orders "died" before the workflow heard of them
+        orders = [make_order(submit=True) for _ in range(total)]
+    finally:
+        events.order_status_changed.connect(_order_status_changed, dispatch_uid="workflows.order_status_changed")
+    assert not Task.objects.exists()
+    handled = ProcessedTransition.objects.count
+    _kill_mid_run_and_restart(
+        lambda: process_pending_transitions.apply_async(kwargs={"older_than_seconds": 0}, queue=QUEUE), handled, total
+    )
+    per_order = Task.objects.values("order").annotate(n=Count("pk"))
+    assert len(per_order) == len(orders)
+    assert {row["n"] for row in per_order} == {2}

@@ -1,0 +1,92 @@
+"""Carrier adapters: how a booking request reaches a carrier.
+
+One small interface, `CarrierAdapter.book()`; the tracking work adds `poll()` and `track()` to the same
+interface. Carriers without an API get the email adapter, which renders the request document and sends
+it through Django's email backend. The registry is a plain dict: carrier code → adapter.
+"""
+
+from __future__ import annotations
+
+import smtplib
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Protocol
+
+from django.conf import settings
+from django.core.mail import EmailMultiAlternatives
+from django.template.loader import render_to_string
+
+from tracking.errors import AdapterError
+
+if TYPE_CHECKING:
+    from tracking.models import Booking
+
+
+@dataclass(frozen=True)
+class BookingDocument:
+    """The booking request as a person reads it: subject, plain text and HTML, and who it goes to."""
+
+    subject: str
+    text: str
+    html: str
+    to: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Submission:
+    """What the adapter reports back: the channel used and any reference the carrier gave at once."""
+
+    channel: str
+    reference: str = ""
+    detail: str = ""
+
+
+class CarrierAdapter(Protocol):
+    channel: str
+
+    def book(self, booking: Booking, document: BookingDocument) -> Submission:
+        """Hand the booking request to the carrier; raise AdapterError when it could not be delivered."""
+        ...
+
+
+def booking_document(booking: Booking) -> BookingDocument:
+    """Render the booking request (templates/tracking/email/booking_request.*) for the booking."""
+    from tracking.selectors import booking_document_context
+
+    context = booking_document_context(booking)
+    carrier = booking.carrier
+    to = tuple(address for address in [carrier.email, *context["carrier_contacts"]] if address)
+    subject = f"Booking request {booking.shipment.reference} · {booking.shipment.lane}"
+    return BookingDocument(
+        subject=subject,
+        text=render_to_string("tracking/email/booking_request.txt", context),
+        html=render_to_string("tracking/email/booking_request.html", context),
+        to=tuple(dict.fromkeys(to)),
+    )
+
+
+class EmailBookingAdapter:
+    """Sends the request document by email to the carrier's booking desk."""
+
+    channel = "email"
+
+    def book(self, booking: Booking, document: BookingDocument) -> Submission:
+        if not document.to:
+            raise AdapterError(f"{booking.carrier.name} has no email address: add one to the organisation first.")
+        message = EmailMultiAlternatives(
+            subject=document.subject, body=document.text, from_email=settings.DEFAULT_FROM_EMAIL, to=list(document.to)
+        )
+        message.attach_alternative(document.html, "text/html")
+        try:
+            message.send()
+        except (smtplib.SMTPException, OSError) as exc:
+            raise AdapterError(f"The booking email to {', '.join(document.to)} could not be sent: {exc}") from exc
+        return Submission(channel=self.channel, detail=f"emailed to {', '.join(document.to)}")
+
+
+EMAIL_ADAPTER = EmailBookingAdapter()
+# Carriers with an API adapter, by organisation code. Empty until the tracking work adds the first one.
+ADAPTERS: dict[str, CarrierAdapter] = {}
+
+
+def adapter_for(carrier_code: str) -> CarrierAdapter:
+    return ADAPTERS.get(carrier_code, EMAIL_ADAPTER)

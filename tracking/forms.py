@@ -1,0 +1,231 @@
+"""Forms of the planning screens. They check input shape; services decide what is allowed."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.core.exceptions import ValidationError
+from stdnum import imo
+
+from orders.identifiers import container_number_problem, normalize_container_number
+from orders.models import Location, Mode
+from partners.models import Organisation, OrganisationKind
+from tracking.equipment import CONTAINER_TYPE_CHOICES
+from tracking.models import AppointmentKind, AppointmentStatus, LegRole
+
+DATETIME = forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M")
+
+
+def _datetime(label: str, *, required: bool = True, help_text: str = "") -> forms.DateTimeField:
+    return forms.DateTimeField(label=label, required=required, widget=DATETIME, help_text=help_text)
+
+
+class LocationCodeField(forms.CharField):
+    """A UN/LOCODE typed by hand (DEHAM or "DE HAM"), returned as the Location."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("max_length", 6)
+        kwargs.setdefault(
+            "widget", forms.TextInput(attrs={"placeholder": "DEHAM", "class": "font-monospace", "autocomplete": "off"})
+        )
+        super().__init__(**kwargs)
+
+    def clean(self, value: Any) -> Location | None:
+        code = (super().clean(value) or "").replace(" ", "").upper()
+        if not code:
+            return None
+        location = Location.objects.filter(code=code, is_active=True).first()
+        if location is None:
+            raise ValidationError(f"{code} is not a UN/LOCODE we know.")
+        return location
+
+
+def carriers() -> Any:
+    return Organisation.objects.of_kind(OrganisationKind.CARRIER).active().order_by("name")
+
+
+class ConsolidateForm(forms.Form):
+    orders = forms.CharField(widget=forms.HiddenInput, required=False)  # filled from the ticked rows
+    container_type = forms.ChoiceField(
+        label="Container", required=False, choices=[("", "No container (air, road, parcel)"), *CONTAINER_TYPE_CHOICES]
+    )
+    containers = forms.IntegerField(label="How many", min_value=1, max_value=20, initial=1)
+
+
+class AddHouseForm(forms.Form):
+    candidate = forms.ChoiceField(label="Order or house")
+
+    def __init__(self, *args: Any, candidates: list[tuple[str, str]], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["candidate"].choices = [("", "Choose…"), *candidates]
+
+
+class SplitForm(forms.Form):
+    """Pieces per house line to move into a new house; fields are built from the house's lines."""
+
+    def __init__(self, *args: Any, house_lines: list[Any], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.house_lines = house_lines
+        for hl in house_lines:
+            self.fields[f"line_{hl.cargo_line_id}"] = forms.IntegerField(
+                label=f"Line {hl.cargo_line.line_no}: {hl.cargo_line.description}",
+                min_value=0,
+                max_value=hl.pieces,
+                initial=0,
+                help_text=f"of {hl.pieces} pieces",
+            )
+
+    def allocations(self) -> dict[int, int]:
+        return {hl.cargo_line_id: self.cleaned_data[f"line_{hl.cargo_line_id}"] or 0 for hl in self.house_lines}
+
+
+class ContainerForm(forms.Form):
+    iso_type = forms.ChoiceField(label="ISO size-type", choices=CONTAINER_TYPE_CHOICES)
+    container_number = forms.CharField(
+        label="Container number",
+        required=False,
+        max_length=13,
+        help_text="ISO 6346, e.g. CSQU3054383; blank until the box is released.",
+    )
+    seal_numbers = forms.CharField(label="Seals", required=False, max_length=100, help_text="Comma-separated.")
+    vgm_kg = forms.DecimalField(label="VGM (kg)", required=False, min_value=0, decimal_places=1)
+
+    def clean_container_number(self) -> str:
+        number = normalize_container_number(self.cleaned_data["container_number"])
+        if number:
+            problem = container_number_problem(number)
+            if problem:
+                raise ValidationError(problem)
+        return number
+
+    def clean_seal_numbers(self) -> list[str]:
+        return [seal.strip().upper() for seal in self.cleaned_data["seal_numbers"].split(",") if seal.strip()]
+
+
+class LegForm(forms.Form):
+    role = forms.ChoiceField(choices=LegRole.choices, initial=LegRole.MAIN)
+    mode = forms.ChoiceField(choices=Mode.choices)
+    carrier = forms.ModelChoiceField(queryset=Organisation.objects.none(), required=False)
+    origin = LocationCodeField(label="From")
+    destination = LocationCodeField(label="To")
+    planned_departure_at = _datetime("Planned departure", required=False)
+    planned_arrival_at = _datetime("Planned arrival", required=False)
+    vessel_name = forms.CharField(required=False, max_length=60)
+    vessel_imo = forms.CharField(label="IMO number", required=False, max_length=11)
+    voyage_number = forms.CharField(required=False, max_length=20)
+    flight_number = forms.CharField(required=False, max_length=10)
+    truck_plate = forms.CharField(required=False, max_length=20)
+    train_number = forms.CharField(required=False, max_length=20)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["carrier"].queryset = carriers()
+
+    def clean_vessel_imo(self) -> str:
+        value = self.cleaned_data["vessel_imo"].strip()
+        if not value:
+            return ""
+        if not imo.is_valid(value):
+            raise ValidationError(f"{value} is not a valid IMO ship number (7 digits, the last a check digit).")
+        return imo.compact(value).removeprefix("IMO")
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        departure, arrival = data.get("planned_departure_at"), data.get("planned_arrival_at")
+        if departure and arrival and arrival < departure:
+            self.add_error("planned_arrival_at", "The arrival is before the departure.")
+        return data
+
+    def service_data(self) -> dict[str, Any]:
+        data = dict(self.cleaned_data)
+        data["carrier_id"] = data.pop("carrier").pk if data.get("carrier") else None
+        data["origin_id"], data["destination_id"] = data.pop("origin").pk, data.pop("destination").pk
+        return data
+
+
+class _CutoffsMixin(forms.Form):
+    documentation_cutoff_at = _datetime("Documentation cut-off", required=False)
+    vgm_cutoff_at = _datetime("VGM cut-off", required=False)
+    cargo_cutoff_at = _datetime("Cargo cut-off", required=False)
+
+
+class BookingConfirmForm(_CutoffsMixin):
+    carrier_reference = forms.CharField(label="Confirmation number", max_length=40)
+    departure_at = _datetime("Confirmed ETD")
+    arrival_at = _datetime("Confirmed ETA")
+    vessel_name = forms.CharField(required=False, max_length=60)
+    vessel_imo = forms.CharField(label="IMO number", required=False, max_length=11)
+    voyage_number = forms.CharField(required=False, max_length=20)
+    flight_number = forms.CharField(required=False, max_length=10)
+
+    field_order = [
+        "carrier_reference",
+        "departure_at",
+        "arrival_at",
+        "documentation_cutoff_at",
+        "vgm_cutoff_at",
+        "cargo_cutoff_at",
+        "vessel_name",
+        "vessel_imo",
+        "voyage_number",
+        "flight_number",
+    ]
+
+    clean_vessel_imo = LegForm.clean_vessel_imo
+
+
+class BookingRejectForm(forms.Form):
+    reason = forms.CharField(
+        max_length=300, widget=forms.TextInput(attrs={"placeholder": "e.g. no space on the sailing"})
+    )
+
+
+class BookingRollForm(_CutoffsMixin):
+    departure_at = _datetime("New ETD")
+    arrival_at = _datetime("New ETA")
+    reason = forms.CharField(max_length=300, widget=forms.TextInput(attrs={"placeholder": "e.g. vessel full"}))
+    vessel_name = forms.CharField(required=False, max_length=60)
+    vessel_imo = forms.CharField(label="IMO number", required=False, max_length=11)
+    voyage_number = forms.CharField(required=False, max_length=20)
+
+    field_order = ["departure_at", "arrival_at", "reason", "vessel_name", "vessel_imo", "voyage_number"]
+
+    clean_vessel_imo = LegForm.clean_vessel_imo
+
+
+class AppointmentForm(forms.Form):
+    kind = forms.ChoiceField(choices=AppointmentKind.choices)
+    location = LocationCodeField(label="Place")
+    address = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}))
+    window_start_at = _datetime("From")
+    window_end_at = _datetime("Until")
+    reference = forms.CharField(required=False, max_length=40, help_text="Slot number; confirms the appointment.")
+    contact = forms.CharField(required=False, max_length=120)
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        start, end = data.get("window_start_at"), data.get("window_end_at")
+        if start and end and end <= start:
+            self.add_error("window_end_at", "The window must end after it starts.")
+        return data
+
+    def service_data(self) -> dict[str, Any]:
+        data = dict(self.cleaned_data)
+        data["location_id"] = data.pop("location").pk
+        return data
+
+
+class LegActualForm(forms.Form):
+    kind = forms.ChoiceField(choices=[("departure", "Departed"), ("arrival", "Arrived")])
+    at = forms.DateTimeField(required=False, widget=DATETIME, help_text="Blank: now.")
+
+
+class AppointmentOutcomeForm(forms.Form):
+    status = forms.ChoiceField(
+        choices=[
+            (AppointmentStatus.DONE, "Done"),
+            (AppointmentStatus.MISSED, "Missed"),
+            (AppointmentStatus.CANCELLED, "Cancelled"),
+        ]
+    )

@@ -1,0 +1,186 @@
+"""Parcels through a self-hosted Karrio server's trackers API (karrio is an open-source multi-carrier API).
+
+    GET  {base_url}/v1/trackers/{tracking_number}        the tracker, with its events
+    POST {base_url}/v1/trackers                          {"tracking_number", "carrier_name"}: create it once
+    Authorization: Token <key from the endpoint's environment variable>
+
+A tracker (Karrio's TrackingStatus) carries `status` (its normalised TrackerStatus: pending, in_transit,
+out_for_delivery, delivered, on_hold, …), `delivered`, `estimated_delivery`, and `events`. Each event has
+`date` (YYYY-MM-DD), `time` (HH:MM, or HH:MM AM/PM), `code` (the carrier's own), `description`, `location`
+(free text) and, on newer servers, its own normalised `status` and an ISO `timestamp`.
+
+Mapping follows DOMAIN.md §1.2/§1.8: an event's normalised status is a code of the `karrio` scheme. An
+event without one keeps the carrier's raw code as `<CARRIER>:<code>` (one mapping table per carrier, as
+the domain notes advise: Karrio's own fallback to in_transit would hide gaps), except the latest scan,
+which the tracker's `status` describes. Karrio events have no id, so each scan's identity is its tracking
+number, time and carrier code: a scan polled again is a duplicate, whatever code it carried. Karrio's
+times carry no offset: they are read in the endpoint's time zone.
+"""
+
+from __future__ import annotations
+
+import datetime
+import os
+import urllib.parse
+import zoneinfo
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
+
+from tracking.ingest.adapters import MalformedResponse, PollPage, TakeToken, http
+from tracking.ingest.formats import FormatError, IncomingEvent, clean_location, clean_subject
+from tracking.ingest.models import AdapterKind, Classifier, Scheme, SubjectType
+
+if TYPE_CHECKING:
+    from tracking.ingest.models import CarrierEndpoint, TrackingSubscription
+
+ESTIMATED_DELIVERY_HOUR = 12  # a date-only estimate is shown as midday local time
+
+
+def _local_time(date: str, time: str, zone: zoneinfo.ZoneInfo) -> datetime.datetime:
+    text = (time or "00:00").strip().upper()
+    for pattern in ("%H:%M", "%I:%M %p", "%H:%M:%S"):
+        try:
+            clock = datetime.datetime.strptime(text, pattern).time()  # noqa: DTZ007 - the clock time only
+            break
+        except ValueError:
+            continue
+    else:
+        raise FormatError(f"Karrio event time {time!r} is not HH:MM or HH:MM AM/PM.")
+    try:
+        day = datetime.date.fromisoformat(date)
+    except (TypeError, ValueError) as exc:
+        raise FormatError(f"Karrio event date {date!r} is not YYYY-MM-DD.") from exc
+    return datetime.datetime.combine(day, clock, tzinfo=zone)
+
+
+def _event_time(event: dict[str, Any], zone: zoneinfo.ZoneInfo) -> datetime.datetime:
+    if event.get("timestamp"):
+        try:
+            parsed = datetime.datetime.fromisoformat(str(event["timestamp"]))
+        except ValueError as exc:
+            raise FormatError(f"Karrio timestamp {event['timestamp']!r} is not ISO 8601.") from exc
+        return parsed if parsed.tzinfo else parsed.replace(tzinfo=zone)
+    return _local_time(str(event.get("date") or ""), str(event.get("time") or ""), zone)
+
+
+def _incoming(
+    *,
+    code: str,
+    at: datetime.datetime,
+    subject: tuple[str, str],
+    payload: dict[str, Any],
+    classifier: str = Classifier.ACTUAL,
+    event_id: str = "",
+    location: str = "",
+    reason: str = "",
+) -> IncomingEvent:
+    offset = at.utcoffset()
+    location_code, location_text = clean_location(location)
+    return IncomingEvent(
+        scheme=Scheme.KARRIO,
+        raw_code=code.upper()[:60],
+        classifier=classifier,
+        event_at=at.astimezone(datetime.UTC),
+        offset_minutes=int(offset.total_seconds() // 60) if offset is not None else None,
+        subjects=[subject],
+        payload=payload,
+        source_event_id=event_id,
+        location_code=location_code,
+        location_text=location_text,
+        reason=reason[:300],
+    )
+
+
+def tracker_events(tracker: Any, *, time_zone: str = "UTC") -> PollPage:
+    """A Karrio tracker as IncomingEvents (see the module docstring for how codes are chosen)."""
+    if not isinstance(tracker, dict) or not isinstance(tracker.get("events", []), list):
+        raise MalformedResponse("A Karrio tracker is a JSON object with an `events` list.")
+    zone = zoneinfo.ZoneInfo(time_zone)
+    try:
+        subject = clean_subject(SubjectType.PARCEL, tracker.get("tracking_number"))
+    except FormatError as exc:
+        raise MalformedResponse(f"The tracker has no tracking_number: {exc}") from exc
+    carrier = str(tracker.get("carrier_name") or "carrier").upper()
+    status = "delivered" if tracker.get("delivered") else str(tracker.get("status") or "")
+    page = PollPage(events=[])
+    read: list[tuple[datetime.datetime, IncomingEvent]] = []
+    for index, raw in enumerate(tracker.get("events") or []):
+        try:
+            if not isinstance(raw, dict):
+                raise FormatError("Each Karrio event must be an object.")
+            at = _event_time(raw, zone)
+            code = str(raw.get("status") or (f"{carrier}:{raw['code']}" if raw.get("code") else ""))
+            if not code:
+                raise FormatError("The Karrio event has neither a status nor a carrier code.")
+            # Karrio events have no id: this one is the carrier's scan at that time, whatever we call it.
+            identity = f"{subject[1]}:{at.isoformat()}:{raw.get('code') or raw.get('description') or code}"[:100]
+            event = _incoming(
+                code=code,
+                at=at,
+                subject=subject,
+                payload=raw,
+                event_id=identity,
+                location=str(raw.get("location") or ""),
+                reason=str(raw.get("description") or ""),
+            )
+        except FormatError as exc:
+            page.rejected.append((index, str(exc)))
+            continue
+        event.position = index
+        read.append((at, event))
+    if read and status and not any(e.payload.get("status") for _, e in read):
+        # An older server: only the tracker has a normalised status, and it describes the latest scan. The
+        # scan keeps its identity, so when a newer one comes the stored (mapped) version stays as it is.
+        _, latest = max(read, key=lambda pair: pair[0])
+        latest.raw_code = status.upper()
+    page.events.extend(event for _, event in read)
+    if tracker.get("estimated_delivery"):
+        try:
+            day = datetime.date.fromisoformat(str(tracker["estimated_delivery"])[:10])
+        except ValueError:
+            page.rejected.append((-1, f"estimated_delivery {tracker['estimated_delivery']!r} is not a date."))
+        else:
+            at = datetime.datetime.combine(day, datetime.time(ESTIMATED_DELIVERY_HOUR), tzinfo=zone)
+            page.events.append(
+                _incoming(
+                    code="delivered",
+                    at=at,
+                    subject=subject,
+                    classifier=Classifier.ESTIMATED,
+                    event_id=f"{subject[1]}:eta:{day.isoformat()}",
+                    payload={"estimated_delivery": tracker["estimated_delivery"]},
+                )
+            )
+    return page
+
+
+class KarrioAdapter:
+    kind: str = AdapterKind.KARRIO
+
+    def __init__(self, endpoint: CarrierEndpoint) -> None:
+        self.endpoint = endpoint
+        self.base = endpoint.base_url.rstrip("/")
+
+    def _headers(self) -> dict[str, str]:
+        token = os.environ.get(self.endpoint.credentials_env, "") if self.endpoint.credentials_env else ""
+        return {"Authorization": f"Token {token}"} if token else {}
+
+    def poll(self, subscription: TrackingSubscription, *, take_token: TakeToken) -> Iterator[PollPage]:
+        number = urllib.parse.quote(subscription.reference, safe="")
+        take_token()
+        response = http.request_json("GET", f"{self.base}/v1/trackers/{number}", headers=self._headers(), allow=(404,))
+        if response.status == 404:
+            # Not yet known to Karrio: create it once ("creates or retrieves", so a repeat is harmless).
+            take_token()
+            body = {"tracking_number": subscription.reference, "carrier_name": self.endpoint.karrio_carrier_name}
+            response = http.request_json(
+                "POST",
+                f"{self.base}/v1/trackers",
+                body=body,
+                headers=self._headers(),
+                params={"pending_pickup": "true"},
+            )
+        yield tracker_events(response.data, time_zone=self.endpoint.time_zone)
+
+    def next_poll_in(self, subscription: TrackingSubscription) -> datetime.timedelta | None:
+        return None

@@ -1,0 +1,259 @@
+"""The simulated carrier of the demo: each demo shipment gets a realistic event sequence for its mode, timed
+from its plan, and every tick sends the steps that are due, through the same ingest path as a real feed.
+
+    ocean (DCSA events):   gate-in, loaded, departed, arrived, discharged, gate-out, delivered
+    air (IATA codes):      booked, received from shipper, departed, arrived, notified, delivered
+    road, parcel (Karrio): picked up, in transit, out for delivery, delivered
+    rail (UN/ECE Rec 24):  picked up, departed, arrived, delivered
+
+Some shipments run late (an EST event moves the ETA, the arrival follows it) and some are held by customs
+(CUSTOMS_HOLD, then the release): chosen from a hash of the shipment reference, so a rerun plans the same.
+Each step has a fixed event id (`sim:<shipment>:<step>`): a step sent twice is stored once.
+"""
+
+from __future__ import annotations
+
+import datetime
+import hashlib
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from django.utils import timezone
+
+from orders.models import Mode
+from tracking.ingest.adapters import PollPage, TakeToken
+from tracking.ingest.formats import IncomingEvent, dcsa_event, oms_event
+from tracking.ingest.models import AdapterKind
+from tracking.models import Leg, LegRole, Shipment
+
+if TYPE_CHECKING:
+    from tracking.ingest.models import CarrierEndpoint, TrackingSubscription
+
+H = datetime.timedelta(hours=1)
+D = datetime.timedelta(days=1)
+STEPS_PER_TICK = 2  # a shipment far behind its plan catches up a step or two a tick: the demo moves
+TICK = datetime.timedelta(seconds=45)
+TRANSIT: dict[str, datetime.timedelta] = {
+    Mode.AIR: 2 * D,
+    Mode.PARCEL: 3 * D,
+    Mode.ROAD_FTL: 2 * D,
+    Mode.ROAD_LTL: 3 * D,
+    Mode.RAIL: 18 * D,
+}
+
+
+@dataclass(frozen=True)
+class Plan:
+    reference: str
+    mode: str
+    origin: str
+    destination: str
+    etd: datetime.datetime
+    eta: datetime.datetime
+    container: str
+    bill: str
+    late_by: datetime.timedelta
+    held: bool
+
+
+def _chance(reference: str, salt: str) -> int:
+    return int(hashlib.sha256(f"{salt}:{reference}".encode()).hexdigest()[:8], 16) % 100
+
+
+def plan_for(shipment: Shipment) -> Plan:
+    legs = list(Leg.objects.filter(shipment=shipment).order_by("sequence"))
+    leg = next((item for item in legs if item.role == LegRole.MAIN), legs[0] if legs else None)
+    etd = (leg.planned_departure_at if leg else None) or shipment.created_at + D
+    eta = (leg.planned_arrival_at if leg else None) or etd + TRANSIT.get(shipment.mode, 30 * D)
+    box = shipment.containers.exclude(container_number="").values_list("container_number", flat=True).first()
+    late = _chance(shipment.reference, "late") < 25
+    return Plan(
+        reference=shipment.reference,
+        mode=shipment.mode,
+        origin=shipment.origin_id,
+        destination=shipment.destination_id,
+        etd=etd,
+        eta=eta,
+        container=box or "",
+        bill=shipment.bill_number,
+        late_by=(1 + _chance(shipment.reference, "slip") % 3) * D if late else datetime.timedelta(0),
+        held=shipment.mode not in (Mode.ROAD_FTL, Mode.ROAD_LTL) and _chance(shipment.reference, "hold") < 20,
+    )
+
+
+def _iso(at: datetime.datetime) -> str:
+    return at.astimezone(datetime.UTC).isoformat()
+
+
+def _ocean_steps(plan: Plan) -> list[dict[str, Any]]:
+    arrival = plan.eta + plan.late_by
+    hold = 20 * H if plan.held else datetime.timedelta(0)
+    steps = [
+        ("EST", "TRANSPORT", "ARRI", plan.destination, plan.eta, plan.etd - 3 * D),
+        ("ACT", "EQUIPMENT", "GTIN", plan.origin, plan.etd - 2 * D, None),
+        ("ACT", "EQUIPMENT", "LOAD", plan.origin, plan.etd - 8 * H, None),
+        ("ACT", "TRANSPORT", "DEPA", plan.origin, plan.etd, None),
+    ]
+    if plan.late_by:
+        steps.append(("EST", "TRANSPORT", "ARRI", plan.destination, arrival, plan.etd + D))
+    steps += [
+        ("ACT", "TRANSPORT", "ARRI", plan.destination, arrival, None),
+        ("ACT", "EQUIPMENT", "DISC", plan.destination, arrival + 8 * H, None),
+    ]
+    if plan.held:
+        steps += [
+            ("ACT", "SHIPMENT", "CUS:HOLD", plan.destination, arrival + 10 * H, None),
+            ("ACT", "SHIPMENT", "CUS:RELS", plan.destination, arrival + 10 * H + hold, None),
+        ]
+    steps += [
+        ("ACT", "EQUIPMENT", "GTOT", plan.destination, arrival + 36 * H + hold, None),
+        ("ACT", "EQUIPMENT", "DROP", plan.destination, arrival + 60 * H + hold, None),
+    ]
+    return [_dcsa(plan, *step) for step in steps]
+
+
+def _dcsa(
+    plan: Plan,
+    classifier: str,
+    kind: str,
+    code: str,
+    place: str,
+    at: datetime.datetime,
+    said_at: datetime.datetime | None,
+) -> dict[str, Any]:
+    created = said_at or at
+    event: dict[str, Any] = {
+        "eventCreatedDateTime": _iso(created),
+        "eventType": kind,
+        "eventClassifierCode": classifier,
+        "eventDateTime": _iso(created if kind == "SHIPMENT" else at),
+        "references": [{"referenceType": "FF", "referenceValue": plan.reference}],
+    }
+    if plan.bill:
+        event["documentReferences"] = [{"documentReferenceType": "TRD", "documentReferenceValue": plan.bill}]
+    call = {
+        "transportCallID": f"{plan.reference}-{place}",
+        "modeOfTransport": "VESSEL",
+        "UNLocationCode": place,
+        "facilityTypeCode": "POTE",
+    }
+    if kind == "TRANSPORT":
+        event.update(transportEventTypeCode=code, transportCall=call)
+    elif kind == "EQUIPMENT":
+        event.update(equipmentEventTypeCode=code, emptyIndicatorCode="LADEN", transportCall=call)
+        if plan.container:
+            event["equipmentReference"] = plan.container
+    else:
+        document, status = code.split(":")
+        event.update(shipmentEventTypeCode=status, documentTypeCode=document, documentID=plan.bill or plan.reference)
+    return {"format": "dcsa", "emit_at": _iso(created), "event": event}
+
+
+def _ours(
+    plan: Plan,
+    scheme: str,
+    code: str,
+    place: str,
+    at: datetime.datetime,
+    *,
+    classifier: str = "ACT",
+    emit_at: datetime.datetime | None = None,
+) -> dict[str, Any]:
+    event = {
+        "scheme": scheme,
+        "code": code,
+        "classifier": classifier,
+        "occurred_at": _iso(at),
+        "location": place,
+        "subject": {"type": "shipment", "value": plan.reference},
+    }
+    if scheme == "oms":
+        event = {**event, "milestone": code}
+    return {"format": "oms", "emit_at": _iso(emit_at or at), "event": event}
+
+
+def _air_steps(plan: Plan) -> list[dict[str, Any]]:
+    arrival = plan.eta + plan.late_by
+    hold = 8 * H if plan.held else datetime.timedelta(0)
+    steps = [
+        _ours(plan, "iata", "BKD", plan.origin, plan.etd - D),
+        _ours(plan, "iata", "RCS", plan.origin, plan.etd - 8 * H),
+        _ours(plan, "iata", "DEP", plan.origin, plan.etd),
+    ]
+    if plan.late_by:
+        steps.append(_ours(plan, "oms", "ARRIVED", plan.destination, arrival, classifier="EST", emit_at=plan.etd + H))
+    steps += [_ours(plan, "iata", "ARR", plan.destination, arrival)]
+    if plan.held:
+        steps += [
+            _ours(plan, "iata", "CRC", plan.destination, arrival + 2 * H),
+            _ours(plan, "iata", "CCD", plan.destination, arrival + 2 * H + hold),
+        ]
+    steps += [
+        _ours(plan, "iata", "NFD", plan.destination, arrival + 3 * H + hold),
+        _ours(plan, "iata", "DDL", plan.destination, arrival + D + hold),
+    ]
+    return steps
+
+
+def _road_steps(plan: Plan, scheme: str, codes: tuple[str, str, str, str]) -> list[dict[str, Any]]:
+    arrival = plan.eta + plan.late_by
+    halfway = plan.etd + (arrival - plan.etd) / 2
+    on_the_road = plan.etd + 2 * H  # left the shipper's yard or the origin hub
+    steps = [_ours(plan, scheme, codes[0], plan.origin, plan.etd), _ours(plan, scheme, codes[1], "", on_the_road)]
+    if plan.late_by:
+        steps.append(_ours(plan, "oms", "DELIVERED", plan.destination, arrival, classifier="EST", emit_at=halfway + H))
+    steps += [
+        _ours(plan, scheme, codes[2], plan.destination, arrival - 4 * H),
+        _ours(plan, scheme, codes[3], plan.destination, arrival),
+    ]
+    return steps
+
+
+def steps_for(plan: Plan) -> list[dict[str, Any]]:
+    if plan.mode in (Mode.OCEAN_FCL, Mode.OCEAN_LCL):
+        return _ocean_steps(plan)
+    if plan.mode == Mode.AIR:
+        return _air_steps(plan)
+    if plan.mode == Mode.RAIL:
+        return _road_steps(plan, "edifact", ("13", "24", "40", "21"))
+    return _road_steps(plan, "karrio", ("picked_up", "in_transit", "out_for_delivery", "delivered"))
+
+
+def _read(step: dict[str, Any], number: int, reference: str) -> IncomingEvent:
+    event = dcsa_event(step["event"]) if step["format"] == "dcsa" else oms_event(step["event"])
+    event.source_event_id = f"sim:{reference}:{number}"
+    return event
+
+
+class SimulatedAdapter:
+    """Sends the due steps of each demo shipment's plan; the plan is kept in the subscription's state."""
+
+    kind: str = AdapterKind.SIMULATED
+
+    def __init__(self, endpoint: CarrierEndpoint) -> None:
+        self.endpoint = endpoint
+
+    def poll(self, subscription: TrackingSubscription, *, take_token: TakeToken) -> Iterator[PollPage]:
+        state = subscription.state
+        if "steps" not in state:
+            state["steps"] = steps_for(plan_for(subscription.shipment))
+            state["next"] = 0
+        now = timezone.now()
+        due: list[IncomingEvent] = []
+        number = state["next"]
+        while number < len(state["steps"]) and len(due) < STEPS_PER_TICK:
+            step = state["steps"][number]
+            if datetime.datetime.fromisoformat(step["emit_at"]) > now:
+                break
+            due.append(_read(step, number, subscription.shipment.reference))
+            number += 1
+        state["next"] = number  # saved by polling.py only after the events are stored
+        yield PollPage(events=due)
+
+    def next_poll_in(self, subscription: TrackingSubscription) -> datetime.timedelta | None:
+        steps, number = subscription.state.get("steps", []), subscription.state.get("next", 0)
+        if number >= len(steps):
+            return 6 * H  # the plan is done; the subscription ends when the shipment is delivered
+        due = datetime.datetime.fromisoformat(steps[number]["emit_at"])
+        return max(TICK, min(due - timezone.now(), 6 * H))

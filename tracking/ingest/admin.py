@@ -1,0 +1,249 @@
+"""Configuration console for tracking: milestones and mapping rules (data, not code), carrier endpoints,
+webhook sources, and read-only views of events, ETA history, polling state and uploads.
+
+The way an unmapped code gets fixed: open its alert, "Add a mapping rule for this code" (pre-filled), save
+the rule, then run "Re-map the stored events" on the alert: every stored event with that code is mapped
+again and applied (estimates, legs, order status) as if it had just arrived.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlencode
+
+from django.contrib import admin, messages
+from django.db.models import QuerySet
+from django.http import HttpRequest
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.html import format_html
+
+from tracking.ingest import mapping, remapping, tasks
+from tracking.ingest.models import (
+    CarrierEndpoint,
+    EtaHistory,
+    EventUpload,
+    MappingAlert,
+    MappingRule,
+    Milestone,
+    RejectedDelivery,
+    TrackingEvent,
+    TrackingSubscription,
+    WebhookSource,
+    generate_webhook_secret,
+)
+
+INLINE_REMAP_LIMIT = 5000  # more events than this are re-mapped by a worker
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """What happened is a record: shown, never edited here."""
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(Milestone)
+class MilestoneAdmin(admin.ModelAdmin):
+    list_display = ("code", "name", "rank", "order_status", "is_exception", "is_customer_visible", "is_active")
+    list_editable = ("name", "rank", "is_customer_visible", "is_active")
+    list_filter = ("is_exception", "is_active", "order_status")
+    search_fields = ("code", "name")
+
+    def save_model(self, request: HttpRequest, obj: Milestone, form: Any, change: bool) -> None:
+        super().save_model(request, obj, form, change)
+        mapping.invalidate()
+
+
+def _remap(request: HttpRequest, pairs: set[tuple[str, str, int | None]]) -> None:
+    for scheme, code, partner_id in sorted(pairs, key=str):
+        count = TrackingEvent.objects.filter(scheme=scheme, raw_code=code).count()
+        if count > INLINE_REMAP_LIMIT:
+            tasks.remap_events.apply_async(args=[scheme, code, partner_id], queue=tasks.QUEUE)
+            messages.info(request, f"{scheme} {code}: {count:,} events will be re-mapped by a worker.")
+        else:
+            changed = remapping.events_remap(scheme=scheme, code=code, partner_id=partner_id)
+            messages.success(request, f"{scheme} {code}: {changed} of {count} stored events changed.")
+
+
+@admin.register(MappingRule)
+class MappingRuleAdmin(admin.ModelAdmin):
+    list_display = ("scheme", "code", "location_role", "partner", "milestone", "classifier", "is_active", "note")
+    list_filter = ("scheme", "milestone", "location_role", "is_active")
+    search_fields = ("code", "note", "partner__code")
+    list_select_related = ("partner", "milestone")
+    autocomplete_fields = ("partner",)
+    actions = ["remap_stored_events"]
+
+    def get_changeform_initial_data(self, request: HttpRequest) -> dict[str, Any]:
+        initial = super().get_changeform_initial_data(request)
+        return {**initial, "code": str(initial.get("code", "")).upper()}
+
+    def save_model(self, request: HttpRequest, obj: MappingRule, form: Any, change: bool) -> None:
+        obj.code = obj.code.strip().upper()
+        super().save_model(request, obj, form, change)
+        mapping.invalidate()
+
+    @admin.action(description="Re-map the stored events with these codes")
+    def remap_stored_events(self, request: HttpRequest, queryset: QuerySet[MappingRule]) -> None:
+        _remap(request, {(rule.scheme, rule.code, rule.partner_id) for rule in queryset})
+
+
+@admin.register(MappingAlert)
+class MappingAlertAdmin(admin.ModelAdmin):
+    list_display = ("code", "scheme", "partner", "event_count", "first_seen_at", "last_seen_at", "is_open", "add_rule")
+    list_filter = ("scheme", ("resolved_at", admin.EmptyFieldListFilter))
+    search_fields = ("code",)
+    readonly_fields = (
+        "scheme",
+        "code",
+        "partner",
+        "event_count",
+        "example_event",
+        "first_seen_at",
+        "last_seen_at",
+        "resolved_at",
+        "resolved_by",
+        "add_rule",
+    )
+    actions = ["remap_and_resolve"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    @admin.display(boolean=True, description="Open")
+    def is_open(self, alert: MappingAlert) -> bool:
+        return alert.is_open
+
+    @admin.display(description="Mapping")
+    def add_rule(self, alert: MappingAlert) -> str:
+        query = urlencode(
+            {"scheme": alert.scheme, "code": alert.code, **({"partner": alert.partner_id} if alert.partner_id else {})}
+        )
+        return format_html(
+            '<a href="{}?{}">Add a mapping rule for this code</a>', reverse("admin:tracking_mappingrule_add"), query
+        )
+
+    @admin.action(description="Re-map the stored events (after adding the mapping) and close what is mapped")
+    def remap_and_resolve(self, request: HttpRequest, queryset: QuerySet[MappingAlert]) -> None:
+        for alert in queryset:
+            changed, resolved = remapping.alert_resolve(alert=alert, by=request.user)
+            state = "resolved" if resolved else "still unmapped: add a rule for it first"
+            messages.info(request, f"{alert.scheme} {alert.code}: {changed} events re-mapped; {state}.")
+
+
+@admin.register(TrackingEvent)
+class TrackingEventAdmin(ReadOnlyAdmin):
+    list_display = (
+        "received_at",
+        "source",
+        "scheme",
+        "raw_code",
+        "milestone",
+        "classifier",
+        "event_at",
+        "subject_value",
+        "shipment",
+        "order",
+        "mapping_status",
+    )
+    list_filter = ("mapping_status", "source_kind", "scheme", "classifier", "milestone")
+    search_fields = ("subject_value", "raw_code", "source_event_id", "order__reference", "shipment__reference")
+    list_select_related = ("milestone", "shipment", "order")
+    date_hierarchy = "received_at"
+    show_full_result_count = False  # the table is large; counting it on every page is not worth it
+
+
+@admin.register(EtaHistory)
+class EtaHistoryAdmin(ReadOnlyAdmin):
+    list_display = ("recorded_at", "shipment", "order", "milestone", "estimated_at", "previous_at", "source")
+    list_select_related = ("shipment", "order", "milestone")
+    search_fields = ("shipment__reference", "order__reference")
+
+
+@admin.register(CarrierEndpoint)
+class CarrierEndpointAdmin(admin.ModelAdmin):
+    list_display = ("carrier", "kind", "base_url", "rate_limit_per_minute", "blocked_until", "is_active")
+    list_filter = ("kind", "is_active")
+    search_fields = ("carrier__code", "carrier__name", "base_url")
+    autocomplete_fields = ("carrier",)
+    readonly_fields = ("bucket_tokens", "bucket_updated_at")
+
+
+@admin.register(TrackingSubscription)
+class TrackingSubscriptionAdmin(admin.ModelAdmin):
+    list_display = (
+        "shipment",
+        "endpoint",
+        "reference",
+        "next_poll_at",
+        "last_success_at",
+        "consecutive_failures",
+        "is_stale",
+        "is_active",
+    )
+    list_filter = ("is_stale", "is_active", "endpoint__kind")
+    search_fields = ("reference", "shipment__reference")
+    list_select_related = ("shipment", "endpoint__carrier")
+    readonly_fields = (
+        "shipment",
+        "endpoint",
+        "last_polled_at",
+        "last_success_at",
+        "cursor_created_at",
+        "consecutive_failures",
+        "last_error",
+        "stale_since",
+        "state",
+        "created_at",
+    )
+    actions = ["poll_now"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False  # subscriptions follow shipments (polling.subscriptions_sync)
+
+    @admin.action(description="Poll at the next beat (within a minute)")
+    def poll_now(self, request: HttpRequest, queryset: QuerySet[TrackingSubscription]) -> None:
+        count = queryset.update(next_poll_at=timezone.now())
+        messages.success(request, f"{count} subscription(s) will be polled within a minute.")
+
+
+@admin.register(WebhookSource)
+class WebhookSourceAdmin(admin.ModelAdmin):
+    list_display = ("name", "carrier", "scheme", "is_active", "last_delivery_at", "endpoint_url")
+    list_filter = ("is_active", "scheme")
+    search_fields = ("name", "carrier__code")
+    autocomplete_fields = ("carrier",)
+    readonly_fields = ("last_delivery_at", "created_at", "endpoint_url")
+    actions = ["rotate_secret"]
+
+    @admin.display(description="POST to")
+    def endpoint_url(self, source: WebhookSource) -> str:
+        return reverse("api-tracking-webhook", args=[source.name]) if source.pk else "—"
+
+    @admin.action(description="Rotate the secret (the old one keeps working until the next rotation)")
+    def rotate_secret(self, request: HttpRequest, queryset: QuerySet[WebhookSource]) -> None:
+        for source in queryset:
+            source.previous_secret, source.secret = source.secret, generate_webhook_secret()
+            source.save(update_fields=["previous_secret", "secret"])
+            messages.warning(
+                request, f"New secret for {source.name}: {source.secret} (shown once; give it to the sender)."
+            )
+
+
+@admin.register(EventUpload)
+class EventUploadAdmin(ReadOnlyAdmin):
+    list_display = ("created_at", "file_name", "uploaded_by", "partner", "rows_total", "events_stored", "error_count")
+    list_select_related = ("uploaded_by", "partner")
+
+
+@admin.register(RejectedDelivery)
+class RejectedDeliveryAdmin(ReadOnlyAdmin):
+    list_display = ("received_at", "webhook_source", "status_code", "reason")
+    list_select_related = ("webhook_source",)

@@ -1,0 +1,270 @@
+"""Milestone files (CSV or XLSX) from operations or partners: one event per row, errors row by row.
+
+Reading is the order import's (orders/imports/reading.py: formats, encodings, delimiters, size and row
+limits, zip and XML bombs); errors are reported the same way, as RowError (row as the spreadsheet numbers
+it, column, offending value, message). By default a file with any error records nothing, like the order
+import; "record the valid rows" records the rest and lists the others.
+
+Columns (header names are forgiving about case, spaces and dashes):
+    reference       container, B/L, booking, AWB, parcel number, shipment or order reference   (required)
+    reference_type  container, bill, booking, awb, parcel, shipment, order (blank: recognised by its shape)
+    milestone       one of ours (DEPARTED …), or `code` with `scheme` (x12_214, iata, dcsa …)
+    occurred_at     2026-03-05 08:55 or ISO 8601 with offset; without one, the upload's time zone applies
+    classifier      ACT (default), EST or PLN
+    location        UN/LOCODE or IATA airport code
+    note, event_id  free text; the sender's id makes a re-sent row a duplicate
+A partner's file reaches only the shipments it carries: any other reference is "not found", exactly as
+one that does not exist.
+"""
+
+from __future__ import annotations
+
+import datetime
+import io
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import IO, Any
+
+from django.db import transaction
+from django.utils import timezone
+
+from orders.imports.columns import ImportFileError, normalise_header
+from orders.imports.grouping import RowError
+from orders.imports.reading import Limits, detect, iter_rows
+from orders.models import Channel
+from partners.models import Organisation
+from tracking.ingest import mapping, subjects
+from tracking.ingest.formats import FormatError, IncomingEvent, clean_location, clean_subject, parse_time
+from tracking.ingest.models import EventUpload, Scheme, SourceKind, SubjectType
+from tracking.ingest.services import MAX_BATCH, Source, event_problem, events_ingest
+
+MAX_ROWS = 5000
+MAX_STORED_ERRORS = 500
+COLUMNS = (
+    "reference",
+    "reference_type",
+    "milestone",
+    "code",
+    "scheme",
+    "occurred_at",
+    "classifier",
+    "location",
+    "note",
+    "event_id",
+)
+TEMPLATE_ROWS = (
+    ("CSQU3054383", "container", "DEPARTED", "", "", "2026-03-05 08:55", "ACT", "CNSHA", "Sailed on time", ""),
+    ("MAEU262000001", "bill", "ARRIVED", "", "", "2026-04-02 06:00", "EST", "DEHAM", "New ETA from the line", ""),
+    ("02012345675", "awb", "", "DEP", "iata", "2026-03-05T22:10+01:00", "ACT", "FRA", "", "LH8401-DEP"),
+)
+_CONTAINER = re.compile(r"^[A-Z]{4}\d{7}$")
+_ORDER_REF = re.compile(r"^[A-Z0-9]{2,10}-\d{2}-\d{4,}$")
+_SHIPMENT_REF = re.compile(r"^[MH]-[A-Z0-9]{2,10}-\d{2}-\d{4,}$")
+
+
+@dataclass
+class Checked:
+    rows_total: int = 0
+    events: list[IncomingEvent] = field(default_factory=list)
+    rows_of: list[int] = field(default_factory=list)  # spreadsheet row of each event
+    errors: list[RowError] = field(default_factory=list)
+
+
+def guess_subject_type(reference: str) -> str:
+    compact = re.sub(r"\s+", "", reference).upper()
+    if _CONTAINER.match(compact):
+        return SubjectType.CONTAINER
+    if _SHIPMENT_REF.match(compact):
+        return SubjectType.SHIPMENT
+    if _ORDER_REF.match(compact):
+        return SubjectType.ORDER
+    if re.fullmatch(r"\d{3}-?\d{8}", compact):
+        return SubjectType.AWB
+    return SubjectType.BILL
+
+
+def _cell(cells: list[object], index: dict[str, int], name: str) -> str:
+    position = index.get(name)
+    value = cells[position] if position is not None and position < len(cells) else ""
+    if isinstance(value, datetime.datetime | datetime.date):
+        return value.isoformat(sep=" ") if isinstance(value, datetime.datetime) else value.isoformat()
+    return str(value or "").strip()
+
+
+def _header(cells: list[object]) -> dict[str, int]:
+    names = [normalise_header(cell) for cell in cells]
+    unknown = [name for name in names if name and name not in COLUMNS]
+    if unknown:
+        raise ImportFileError(f"Unknown columns: {', '.join(unknown)}. Use {', '.join(COLUMNS)}.", row=1)
+    index = {name: position for position, name in enumerate(names) if name}
+    missing = [name for name in ("reference", "occurred_at") if name not in index]
+    if "milestone" not in index and "code" not in index:
+        missing.append("milestone (or code and scheme)")
+    if missing:
+        raise ImportFileError(f"Missing columns: {', '.join(missing)} (download the template).", row=1)
+    return index
+
+
+def _row_event(
+    cells: list[object], index: dict[str, int], *, time_zone: str, now: datetime.datetime, milestones: set[str]
+) -> tuple[IncomingEvent | None, list[tuple[str, str, str]]]:
+    """The row as an event, or its problems as (column, value, message)."""
+    problems: list[tuple[str, str, str]] = []
+    value = {name: _cell(cells, index, name) for name in COLUMNS}
+    kind = value["reference_type"].lower() or guess_subject_type(value["reference"])
+    try:
+        subject = clean_subject(kind, value["reference"])
+    except FormatError as exc:
+        problems.append(("reference", value["reference"], str(exc)))
+        subject = None
+    scheme: str
+    if value["milestone"]:
+        scheme, code = Scheme.OMS, value["milestone"].upper()
+        if code not in milestones:
+            problems.append(("milestone", value["milestone"], f"{value['milestone']} is not one of our milestones."))
+    else:
+        scheme, code = (value["scheme"].lower() or Scheme.OMS), value["code"].upper()
+        if scheme not in Scheme.values:
+            problems.append(("scheme", value["scheme"], f"Unknown scheme; use one of {', '.join(Scheme.values)}."))
+        if not code:
+            problems.append(("milestone", "", "Give a milestone, or a code with its scheme."))
+    classifier = (value["classifier"] or "ACT").upper()
+    if classifier not in ("ACT", "EST", "PLN"):
+        problems.append(("classifier", value["classifier"], "Use ACT, EST or PLN."))
+    try:
+        text = value["occurred_at"].replace(" ", "T", 1) if "T" not in value["occurred_at"] else value["occurred_at"]
+        event_at, offset = parse_time(text, what="occurred_at", time_zone=time_zone)
+    except FormatError as exc:
+        problems.append(("occurred_at", value["occurred_at"], str(exc)))
+        event_at, offset = now, None
+    if problems or subject is None:
+        return None, problems
+    location_code, location_text = clean_location(value["location"])
+    event = IncomingEvent(
+        scheme=scheme,
+        raw_code=code,
+        classifier=classifier,
+        event_at=event_at,
+        offset_minutes=offset,
+        subjects=[subject],
+        payload={name: v for name, v in value.items() if v},
+        source_event_id=value["event_id"][:100],
+        location_code=location_code,
+        location_text=location_text,
+        reason=value["note"][:300],
+    )
+    problem = event_problem(event, now)
+    if problem:
+        return None, [("occurred_at", value["occurred_at"], problem)]
+    return event, []
+
+
+def check_rows(rows: Iterator[tuple[int, list[object]]], *, time_zone: str) -> Checked:
+    """Read every row; the events and every problem, by row."""
+    checked = Checked()
+    now = timezone.now()
+    milestones = set(mapping.table().milestones)
+    index: dict[str, int] | None = None
+    for number, cells in rows:
+        if index is None:
+            index = _header(cells)
+            continue
+        checked.rows_total += 1
+        if checked.rows_total > MAX_ROWS:
+            raise ImportFileError(f"A milestone file holds at most {MAX_ROWS:,} rows; split it.", row=number)
+        event, problems = _row_event(cells, index, time_zone=time_zone, now=now, milestones=milestones)
+        reference = _cell(cells, index, "reference")
+        checked.errors += [
+            RowError(number, column, str(value)[:300], message, reference) for column, value, message in problems
+        ]
+        if event is not None:
+            event.position = number
+            checked.events.append(event)
+            checked.rows_of.append(number)
+    if index is None:
+        raise ImportFileError("The file is empty: its first row should hold the column names.", row=1)
+    return checked
+
+
+def _unreachable(checked: Checked, carrier_ids: frozenset[int] | None) -> None:
+    """Rows whose reference matches nothing this uploader may reach become errors."""
+    resolution = subjects.resolve(checked.events, carrier_ids=carrier_ids)
+    kept_events, kept_rows = [], []
+    for event, row in zip(checked.events, checked.rows_of, strict=True):
+        link, subject = resolution.link_for(event)
+        if link == subjects.NO_LINK:
+            label = SubjectType(subject[0]).label.lower()
+            checked.errors.append(
+                RowError(
+                    row, "reference", subject[1], f"No shipment or order of yours has {label} {subject[1]}.", subject[1]
+                )
+            )
+            continue
+        kept_events.append(event)
+        kept_rows.append(row)
+    checked.events, checked.rows_of = kept_events, kept_rows
+
+
+def _as_json(errors: list[RowError]) -> list[dict[str, Any]]:
+    return [
+        {"row": e.row, "column": e.column, "value": e.value, "message": e.message}
+        for e in sorted(errors, key=lambda e: (e.row or 0, e.column))[:MAX_STORED_ERRORS]
+    ]
+
+
+def upload_process(
+    *,
+    stream: IO[bytes],
+    file_name: str,
+    by: Any,
+    partner: Organisation | None,
+    time_zone: str,
+    valid_only: bool = False,
+) -> EventUpload:
+    """Check the file and record its events (all of them, or the valid ones when `valid_only`).
+    Returns the upload with its counts and errors; a file that cannot be read at all has one error, row 1."""
+    upload = EventUpload(
+        uploaded_by=by if getattr(by, "pk", None) else None, partner=partner, file_name=file_name[:255]
+    )
+    limits = Limits.from_settings()
+    data = stream.read(limits.max_bytes + 1)  # small files (MAX_ROWS): each reading pass gets its own copy
+
+    def opener() -> IO[bytes]:
+        return io.BytesIO(data)
+
+    try:
+        info = detect(opener, size=len(data), limits=limits)
+        checked = check_rows(iter_rows(opener, info, limits), time_zone=time_zone)
+    except ImportFileError as exc:
+        upload.errors = [{"row": exc.row, "column": "", "value": "", "message": str(exc)}]
+        upload.error_count = 1
+        upload.save()
+        return upload
+    carrier_ids = frozenset({partner.pk}) if partner is not None else None
+    _unreachable(checked, carrier_ids)
+    upload.rows_total = checked.rows_total
+    if not checked.errors or valid_only:
+        source = Source(
+            kind=SourceKind.FILE,
+            name=partner.code if partner else "ops",
+            partner_id=None,
+            carrier_ids=carrier_ids,
+            channel=Channel.FILE,
+            by=upload.uploaded_by,
+        )
+        with transaction.atomic():
+            for start in range(0, len(checked.events), MAX_BATCH):
+                result = events_ingest(events=checked.events[start : start + MAX_BATCH], source=source)
+                upload.events_stored += result.stored
+                upload.duplicates += result.duplicates
+                checked.errors += [RowError(row, "", "", message) for row, message in result.rejected]
+    upload.error_count = len(checked.errors)
+    upload.errors = _as_json(checked.errors)
+    upload.save()
+    return upload
+
+
+def template_csv() -> str:
+    lines = [",".join(COLUMNS), *(",".join(row) for row in TEMPLATE_ROWS)]
+    return "\r\n".join(lines) + "\r\n"

@@ -1,0 +1,349 @@
+"""What newly stored events change: estimates (ETA/ETD history), legs and shipments, and orders.
+
+Only ACTUAL events are facts: they record actual departures and arrivals on legs (through planning's
+`leg_record_actual`), deliver shipments, and move orders forward through the lifecycle (through
+`orders.services.order_transition`, never by writing the state). Planned and estimated events only change
+estimates. Nothing moves backwards: an order already further along, on hold or cancelled is left alone,
+and the reason is written on the event (`effect`) and logged.
+
+The lifecycle may refuse (a workflow task still open, the order not yet planned): the event is kept, the
+order stays, and `order_status_sync` catches up when the order can move (tracking/ingest/receivers.py).
+"""
+
+from __future__ import annotations
+
+import datetime
+import logging
+from collections import defaultdict
+from dataclasses import dataclass, field
+from functools import partial
+from typing import Any
+
+from django.db import transaction
+from django.db.models import Min
+
+from orders import services as order_services
+from orders.errors import TransitionNotAllowed
+from orders.models import STATUS_PATH, Order, OrderStatus
+from partners.models import Role
+from partners.scoping import Audience, Scope
+from tracking.errors import PlanningError
+from tracking.ingest import events as domain_events
+from tracking.ingest.mapping import MappingTable
+from tracking.ingest.models import Classifier, EtaHistory, TrackingEvent
+from tracking.ingest.subjects import Link, Resolution
+from tracking.models import OPEN_SHIPMENT_STATUSES, Leg, Shipment, ShipmentStatus
+from tracking.services.planning import leg_record_actual, shipment_set_status
+
+logger = logging.getLogger(__name__)
+
+# Milestones actually taking place are facts the system reports; the lifecycle records them as done by
+# operations (the role that may take depart, arrive and deliver), on behalf of whoever sent the event.
+SYSTEM_SCOPE = Scope(Audience.STAFF, frozenset(), frozenset({Role.OPERATIONS}))
+ESTIMATED_MILESTONES = frozenset({"DEPARTED", "ARRIVED", "DELIVERED"})
+LEG_MILESTONES = {"DEPARTED": "departure", "ARRIVED": "arrival"}
+_PATH_INDEX: dict[str, int] = {str(status): index for index, status in enumerate(STATUS_PATH)}
+
+
+@dataclass
+class StoredEvent:
+    """An event that the batch inserted (duplicates never get here)."""
+
+    id: int
+    milestone: str | None
+    classifier: str
+    event_at: datetime.datetime
+    reported_at: datetime.datetime
+    link: Link
+    leg_id: int | None
+    source: str
+    notes: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Actor:
+    channel: str
+    source: str
+    by: Any = None
+
+
+def _transition_to(target: str) -> str | None:
+    """The lifecycle transition whose target is `target` (looked up, never typed: the lifecycle may grow)."""
+    from orders import lifecycle
+
+    field_ = Order._meta.get_field("status")
+    for transition in field_.get_all_transitions(Order):  # type: ignore[attr-defined]
+        if transition.target == target and transition.name in lifecycle.TRANSITIONS:
+            return str(transition.name)
+    return None
+
+
+# --- estimates --------------------------------------------------------------------------------------
+
+
+# The latest estimate per (shipment or order, milestone): one probe of the (target, milestone, reported_at)
+# index each, however long the history has grown.
+_LATEST = """
+    SELECT e.* FROM unnest(%s::bigint[], %s::text[]) AS k(target, milestone_id)
+    CROSS JOIN LATERAL (
+        SELECT * FROM tracking_etahistory h WHERE h.{column} = k.target AND h.milestone_id = k.milestone_id
+        {extra} ORDER BY h.reported_at DESC, h.id DESC LIMIT 1
+    ) AS e
+"""
+_LATEST_FOR_SHIPMENTS = _LATEST.format(column="shipment_id", extra="")
+_LATEST_FOR_ORDERS = _LATEST.format(column="order_id", extra="AND h.shipment_id IS NULL")
+
+
+def _current_estimates(
+    keys: set[tuple[int | None, int | None, str]],
+) -> dict[tuple[int | None, int | None, str], EtaHistory]:
+    current: dict[tuple[int | None, int | None, str], EtaHistory] = {}
+    for sql, position in ((_LATEST_FOR_SHIPMENTS, 0), (_LATEST_FOR_ORDERS, 1)):
+        wanted = sorted((key[position], key[2]) for key in keys if key[position] is not None)
+        if not wanted:
+            continue
+        for row in EtaHistory.objects.raw(sql, [[w[0] for w in wanted], [w[1] for w in wanted]]):
+            current[(row.shipment_id, row.order_id if not row.shipment_id else None, row.milestone_id)] = row
+    return current
+
+
+def follow_estimates(stored: list[StoredEvent], resolution: Resolution) -> None:
+    """Planned and estimated times become ETA/ETD history when they change; older news never wins."""
+    estimates = [e for e in stored if e.classifier != Classifier.ACTUAL and e.milestone in ESTIMATED_MILESTONES]
+    estimates = [e for e in estimates if e.link.shipment_id or e.link.order_id]
+    if not estimates:
+        return
+
+    def key(event: StoredEvent) -> tuple[int | None, int | None, str]:
+        shipment = event.link.shipment_id
+        return shipment, None if shipment else event.link.order_id, str(event.milestone)
+
+    current = _current_estimates({key(e) for e in estimates})
+    added: list[EtaHistory] = []
+    changed: list[tuple[StoredEvent, datetime.datetime | None]] = []
+    for event in sorted(estimates, key=lambda e: (e.reported_at, e.id)):
+        now = current.get(key(event))
+        if now is not None and (event.reported_at < now.reported_at or event.event_at == now.estimated_at):
+            continue
+        shipment_id, order_id, milestone = key(event)
+        row = EtaHistory(
+            shipment_id=shipment_id,
+            order_id=order_id,
+            milestone_id=milestone,
+            classifier=event.classifier,
+            estimated_at=event.event_at,
+            previous_at=now.estimated_at if now else None,
+            reported_at=event.reported_at,
+            event_id=event.id,
+            source=event.source,
+        )
+        current[key(event)] = row
+        added.append(row)
+        changed.append((event, row.previous_at))
+    EtaHistory.objects.bulk_create(added)
+    for event, previous in changed:
+        for order_id in resolution.orders_of(event.link):
+            transaction.on_commit(
+                partial(
+                    domain_events.estimate_changed.send,
+                    sender=TrackingEvent,
+                    order_id=order_id,
+                    code=event.milestone,
+                    estimated_at=event.event_at,
+                    previous_at=previous,
+                )
+            )
+
+
+# --- legs and shipments -----------------------------------------------------------------------------
+
+
+def _leg_actuals(leg_ids: set[int]) -> dict[int, dict[str, datetime.datetime]]:
+    """The earliest actual departure and arrival ever reported for each leg (out-of-order safe)."""
+    rows = (
+        TrackingEvent.objects.filter(leg_id__in=leg_ids, classifier=Classifier.ACTUAL, milestone_id__in=LEG_MILESTONES)
+        .values("leg_id", "milestone_id")
+        .annotate(first=Min("event_at"))
+    )
+    found: dict[int, dict[str, datetime.datetime]] = defaultdict(dict)
+    for row in rows:
+        found[row["leg_id"]][LEG_MILESTONES[row["milestone_id"]]] = row["first"]
+    return found
+
+
+def follow_legs(stored: list[StoredEvent], resolution: Resolution, *, by: Any = None) -> None:
+    """Actual departures and arrivals go on their leg (planning moves the shipment in transit / arrived).
+
+    Only what a leg does not have yet, as read with the batch: once a shipment moves, its events cost no
+    query here. A departure recorded late picks up an arrival that came before it (out of order).
+    """
+    known = {leg.id: leg for info in resolution.shipments.values() for leg in info.legs}
+    departures: dict[int, datetime.datetime] = {}
+    arrivals: dict[int, datetime.datetime] = {}
+    events_of: dict[int, list[StoredEvent]] = defaultdict(list)
+    for event in stored:
+        leg = known.get(event.leg_id) if event.leg_id else None
+        if leg is None or event.classifier != Classifier.ACTUAL or event.milestone not in LEG_MILESTONES:
+            continue
+        events_of[leg.id].append(event)
+        if event.milestone == "DEPARTED" and leg.actual_departure_at is None:
+            departures[leg.id] = min(event.event_at, departures.get(leg.id, event.event_at))
+        elif event.milestone == "ARRIVED" and leg.actual_arrival_at is None:
+            arrivals[leg.id] = min(event.event_at, arrivals.get(leg.id, event.event_at))
+    if not departures and not arrivals:
+        return
+    earlier = _leg_actuals(set(departures)) if departures else {}
+    for leg_id in sorted(set(departures) | set(arrivals)):
+        leg, before = known[leg_id], earlier.get(leg_id, {})
+        departed = min(filter(None, [departures.get(leg_id), before.get("departure")]), default=None)
+        arrived = min(filter(None, [arrivals.get(leg_id), before.get("arrival")]), default=None)
+        arrived = arrived if leg.actual_arrival_at is None else None
+        if arrived and not (leg.actual_departure_at or departed):
+            continue  # planning records an arrival only after a departure: it waits for DEPARTED
+        try:
+            with transaction.atomic():
+                leg_record_actual(leg=Leg.objects.get(pk=leg_id), departed_at=departed, arrived_at=arrived, by=by)
+        except PlanningError as exc:
+            for event in events_of[leg_id]:
+                event.notes.append(f"Leg not updated: {exc}")
+            logger.info("tracking: leg %s not updated: %s", leg_id, exc)
+
+
+def follow_deliveries(stored: list[StoredEvent], resolution: Resolution, table: MappingTable) -> None:
+    """An actual delivery closes the shipment that carried it (and, for a master, its houses)."""
+    delivered: set[int] = set()
+    for event in stored:
+        if event.classifier == Classifier.ACTUAL and table.order_status(event.milestone) == OrderStatus.DELIVERED:
+            info = resolution.carrying(event.link.shipment_id) if event.link.shipment_id else None
+            if info is not None and info.status in OPEN_SHIPMENT_STATUSES:
+                delivered.add(info.id)
+    for shipment in Shipment.objects.filter(pk__in=delivered).order_by("pk"):
+        shipment_set_status(shipment=shipment, status=ShipmentStatus.DELIVERED)
+
+
+# --- orders -------------------------------------------------------------------------------------------
+
+
+@dataclass
+class OrderMove:
+    order_id: int
+    target: str
+    events: list[StoredEvent]
+
+    @property
+    def driver(self) -> StoredEvent:
+        return self.events[-1]
+
+
+def _order_targets(stored: list[StoredEvent], resolution: Resolution, table: MappingTable) -> list[OrderMove]:
+    moves: dict[int, OrderMove] = {}
+    for event in sorted(stored, key=lambda e: (e.event_at, e.id)):
+        target = table.order_status(event.milestone) if event.classifier == Classifier.ACTUAL else ""
+        if not target:
+            continue
+        for order_id in resolution.orders_of(event.link):
+            move = moves.get(order_id)
+            if move is None or _PATH_INDEX[target] > _PATH_INDEX[move.target]:
+                moves[order_id] = OrderMove(order_id, target, [*(move.events if move else []), event])
+            else:
+                move.events.append(event)
+    return [moves[order_id] for order_id in sorted(moves)]  # one lock order for every batch: no deadlocks
+
+
+def advance_order(order: Order, *, target: str, actor: Actor, reason: str, payload: dict[str, Any]) -> str:
+    """Take the order forward to `target` one lifecycle step at a time; returns what happened, for the record."""
+    if order.status not in _PATH_INDEX:
+        return f"{order.reference} is {OrderStatus(order.status).label.lower()}: status left as it is."
+    if _PATH_INDEX[order.status] >= _PATH_INDEX[target]:
+        return ""
+    for status in STATUS_PATH[_PATH_INDEX[order.status] + 1 : _PATH_INDEX[target] + 1]:
+        name = (
+            _transition_to(status)
+            if status in (OrderStatus.IN_TRANSIT, OrderStatus.ARRIVED, OrderStatus.DELIVERED)
+            else None
+        )
+        if name is None:
+            return (
+                f"{order.reference} is {OrderStatus(order.status).label.lower()}: events move orders only once "
+                f"they are planned; it stays until operations plan it."
+            )
+        try:
+            order = order_services.order_transition(
+                order=order,
+                name=name,
+                scope=SYSTEM_SCOPE,
+                channel=actor.channel,
+                by=actor.by,
+                reason=reason[:300],
+                payload=payload,
+            )
+        except TransitionNotAllowed as exc:
+            logger.info("tracking: %s not moved to %s: %s", order.reference, status, exc)
+            return f"{order.reference} stays {OrderStatus(order.status).label.lower()}: {exc}"
+    return f"{order.reference} is now {OrderStatus(order.status).label.lower()}."
+
+
+def follow_orders(stored: list[StoredEvent], resolution: Resolution, table: MappingTable, actor: Actor) -> None:
+    """Each order concerned by an actual event goes forward to the furthest status its events imply."""
+    moves = [
+        move for move in _order_targets(stored, resolution, table)
+        if _PATH_INDEX.get(resolution.order_status.get(move.order_id, ""), -1) < _PATH_INDEX[move.target]
+    ]  # fmt: skip
+    if not moves:
+        return  # every order is already as far as these events take it: no query
+    orders = Order.objects.in_bulk([move.order_id for move in moves])
+    for move in moves:
+        order = orders.get(move.order_id)
+        if order is None or _PATH_INDEX.get(order.status, -1) >= _PATH_INDEX[move.target]:
+            continue
+        driver = move.driver
+        name = table.milestones[str(driver.milestone)].name
+        note = advance_order(
+            order,
+            target=move.target,
+            actor=actor,
+            reason=f"{name} reported by {actor.source}",
+            payload={"tracking_event_id": driver.id, "milestone": driver.milestone},
+        )
+        if note:
+            driver.notes.append(note)
+
+
+def announce_milestones(stored: list[StoredEvent], resolution: Resolution) -> None:
+    """milestone_recorded on commit, once per order and milestone in the batch."""
+    seen: set[tuple[int, str]] = set()
+    for event in stored:
+        if event.classifier != Classifier.ACTUAL or not event.milestone:
+            continue
+        for order_id in resolution.orders_of(event.link):
+            if (order_id, event.milestone) in seen:
+                continue
+            seen.add((order_id, event.milestone))
+            transaction.on_commit(
+                partial(
+                    domain_events.milestone_recorded.send,
+                    sender=TrackingEvent,
+                    order_id=order_id,
+                    code=event.milestone,
+                    event_id=event.id,
+                    classifier=event.classifier,
+                    occurred_at=event.event_at,
+                )
+            )
+
+
+def write_notes(stored: list[StoredEvent]) -> None:
+    """Keep on each event what it changed or why it changed nothing (shown on the staff timeline)."""
+    for event in stored:
+        if event.notes:
+            TrackingEvent.objects.filter(pk=event.id).update(effect=" ".join(event.notes)[:300])
+
+
+def follow(stored: list[StoredEvent], resolution: Resolution, table: MappingTable, actor: Actor) -> None:
+    """Everything newly stored events change, in order: estimates, legs, shipments, orders, then the record."""
+    follow_estimates(stored, resolution)
+    follow_legs(stored, resolution, by=actor.by)
+    follow_deliveries(stored, resolution, table)
+    follow_orders(stored, resolution, table, actor)
+    announce_milestones(stored, resolution)
+    write_notes(stored)

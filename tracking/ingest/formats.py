@@ -1,0 +1,287 @@
+"""Raw events → IncomingEvent: the one shape every source is turned into before it is stored.
+
+Two wire formats are read here, because both the webhook and the pollers receive them:
+- DCSA Track & Trace 2.2 events (shared/data/dcsa/tnt_v2.2.0.yaml): TRANSPORT, EQUIPMENT and SHIPMENT;
+- our own JSON event (documented in docs/tracking-events.md and the API schema):
+      {"id": "evt-1", "milestone": "DEPARTED" | "code": "AF", "scheme": "x12_214", "classifier": "ACT",
+       "occurred_at": "2026-03-05T08:55:00+08:00", "location": "CNSHA",
+       "subject": {"type": "container", "value": "MSCU1234565"}, "reason": "…"}
+Karrio's tracker shape is read by its adapter (adapters/karrio.py), which builds IncomingEvents too.
+
+Everything a sender can get wrong raises FormatError with a message for that sender; nothing is guessed.
+"""
+
+from __future__ import annotations
+
+import datetime
+import re
+import zoneinfo
+from dataclasses import dataclass, field
+from typing import Any
+
+from tracking.ingest.models import Classifier, Scheme, SubjectType
+
+CLASSIFIERS = frozenset(Classifier.values)
+SCHEMES = frozenset(Scheme.values)
+SUBJECT_TYPES = frozenset(SubjectType.values)  # Django recomputes .values on every access: once here
+_LOCODE = re.compile(r"^[A-Z]{2}[A-Z2-9]{3}$")
+_IATA_AIRPORT = re.compile(r"^[A-Z]{3}$")
+_OUR_SHIPMENT = re.compile(r"^[MH]-[A-Z0-9]{2,10}-\d{2}-\d{4,}$")
+MAX_CODE = 60
+MAX_SUBJECT = 40
+
+
+class FormatError(ValueError):
+    """The event cannot be read; the message tells the sender what to fix."""
+
+
+@dataclass
+class IncomingEvent:
+    """One event as understood before it meets the database."""
+
+    scheme: str
+    raw_code: str
+    classifier: str
+    event_at: datetime.datetime
+    offset_minutes: int | None
+    subjects: list[tuple[str, str]]  # (SubjectType, value), most specific first; the first is stored
+    payload: dict[str, Any]
+    source_event_id: str = ""
+    reported_at: datetime.datetime | None = None
+    location_code: str = ""  # a UN/LOCODE, or a 3-letter IATA airport code until subjects.py resolves it
+    location_text: str = ""
+    reason: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)
+    position: int | None = None  # where it was in the delivery or file, for error reports
+
+    @property
+    def subject(self) -> tuple[str, str]:
+        return self.subjects[0]
+
+
+def parse_time(value: Any, *, what: str, time_zone: str = "") -> tuple[datetime.datetime, int | None]:
+    """An ISO 8601 time with its offset (UTC when aware), or FormatError. Times without an offset are refused
+    unless the source's time zone is known (Karrio's local times), so no event silently shifts hours."""
+    if not isinstance(value, str) or not value.strip():
+        raise FormatError(f"{what} is missing: give an ISO 8601 time with its offset, e.g. 2026-03-05T08:55:00+08:00.")
+    try:
+        parsed = datetime.datetime.fromisoformat(value.strip())
+    except ValueError as exc:
+        raise FormatError(f"{what} {value[:40]!r} is not an ISO 8601 time.") from exc
+    if parsed.tzinfo is None:
+        if not time_zone:
+            raise FormatError(f"{what} {value[:40]!r} has no UTC offset; add one (e.g. +08:00 or Z).")
+        parsed = parsed.replace(tzinfo=zoneinfo.ZoneInfo(time_zone))
+    offset = parsed.utcoffset()
+    minutes = int(offset.total_seconds() // 60) if offset is not None else None
+    return parsed.astimezone(datetime.UTC), minutes
+
+
+def clean_subject(kind: str, value: Any) -> tuple[str, str]:
+    """A reference in the form we store it: upper case, no spaces; AWBs as their 11 digits."""
+    if kind not in SUBJECT_TYPES:
+        raise FormatError(f"Unknown subject type {kind!r}; use one of {', '.join(SubjectType.values)}.")
+    text = str(value or "").strip().upper()
+    if " " in text or "\t" in text or "\n" in text:
+        text = "".join(text.split())
+    if kind == SubjectType.AWB:
+        text = "".join(char for char in text if char.isdigit())
+    if not text:
+        raise FormatError(f"The {SubjectType(kind).label.lower()} is empty.")
+    if len(text) > MAX_SUBJECT:
+        raise FormatError(
+            f"The {SubjectType(kind).label.lower()} {text[:20]}… is longer than {MAX_SUBJECT} characters."
+        )
+    return kind, text
+
+
+def clean_location(value: Any) -> tuple[str, str]:
+    """(code, text): a UN/LOCODE ("DE HAM" → DEHAM) or IATA airport code, else free text."""
+    text = str(value or "").strip()
+    compact = text.replace(" ", "").upper()
+    if _LOCODE.match(compact) or _IATA_AIRPORT.match(compact):
+        return compact, ""
+    return "", text[:200]
+
+
+def _classifier(value: Any) -> str:
+    code = str(value or "").strip().upper()
+    if code not in CLASSIFIERS:
+        raise FormatError(f"eventClassifierCode {value!r} is not one of ACT, EST, PLN.")
+    return code
+
+
+def _code(*parts: Any) -> str:
+    code = ":".join(str(part).strip().upper() for part in parts if part)
+    if not code or len(code) > MAX_CODE:
+        raise FormatError("The event has no code, or one longer than 60 characters.")
+    return code
+
+
+# --- DCSA Track & Trace 2.2 ---------------------------------------------------------------------
+
+_DCSA_CODE_FIELDS = {
+    "TRANSPORT": "transportEventTypeCode",
+    "EQUIPMENT": "equipmentEventTypeCode",
+    "SHIPMENT": "shipmentEventTypeCode",
+}
+
+
+def _document_type(value: Any) -> str:
+    """ "BKG (Booking)" as the 2.2 YAML's enum spells it, or plain "BKG" (DOMAIN.md §1.1)."""
+    return str(value or "").partition(" ")[0].strip().upper()
+
+
+_EQUIPMENT_FIRST = (
+    SubjectType.CONTAINER,
+    SubjectType.BILL,
+    SubjectType.BOOKING,
+    SubjectType.SHIPMENT,
+    SubjectType.ORDER,
+)
+_DOCUMENT_FIRST = (
+    SubjectType.BILL,
+    SubjectType.BOOKING,
+    SubjectType.SHIPMENT,
+    SubjectType.ORDER,
+    SubjectType.CONTAINER,
+)
+
+
+def _dcsa_subjects(event: dict[str, Any], event_type: str) -> list[tuple[str, str]]:
+    found: dict[str, str] = {}
+    if event.get("equipmentReference"):
+        found[SubjectType.CONTAINER] = event["equipmentReference"]
+    for reference in event.get("documentReferences") or []:
+        if not isinstance(reference, dict):
+            continue
+        kind = {"BKG": SubjectType.BOOKING, "TRD": SubjectType.BILL}.get(
+            _document_type(reference.get("documentReferenceType"))
+        )
+        if kind and reference.get("documentReferenceValue"):
+            found.setdefault(kind, reference["documentReferenceValue"])
+    if event_type == "SHIPMENT" and event.get("documentID"):
+        kind = {"TRD": SubjectType.BILL, "BKG": SubjectType.BOOKING, "CBR": SubjectType.BOOKING}.get(
+            _document_type(event.get("documentTypeCode"))
+        )
+        if kind:
+            found.setdefault(kind, event["documentID"])
+    for reference in event.get("references") or []:
+        if isinstance(reference, dict) and reference.get("referenceType") == "FF" and reference.get("referenceValue"):
+            value = str(reference["referenceValue"]).strip().upper()
+            found.setdefault(SubjectType.SHIPMENT if _OUR_SHIPMENT.match(value) else SubjectType.ORDER, value)
+    # The physical thing first for equipment events; the document first for vessel and document events.
+    order = _EQUIPMENT_FIRST if event_type == "EQUIPMENT" else _DOCUMENT_FIRST
+    subjects = [clean_subject(kind, found[kind]) for kind in order if kind in found]
+    if not subjects:
+        raise FormatError("The event names no equipmentReference, B/L, booking or FF reference to attach it to.")
+    return subjects
+
+
+def dcsa_event(event: Any) -> IncomingEvent:
+    """A DCSA T&T 2.2 event (transportEvent, equipmentEvent or shipmentEvent) as an IncomingEvent."""
+    if not isinstance(event, dict):
+        raise FormatError("Each DCSA event must be a JSON object.")
+    event_type = str(event.get("eventType") or "").upper()
+    if event_type not in _DCSA_CODE_FIELDS:
+        raise FormatError(f"eventType {event.get('eventType')!r} is not TRANSPORT, EQUIPMENT or SHIPMENT.")
+    code = event.get(_DCSA_CODE_FIELDS[event_type]) or event.get("eventTypeCode")  # the deprecated field of 2.0
+    if not code:
+        raise FormatError(f"A {event_type} event needs {_DCSA_CODE_FIELDS[event_type]}.")
+    classifier = _classifier(event.get("eventClassifierCode"))
+    event_at, offset = parse_time(event.get("eventDateTime"), what="eventDateTime")
+    reported_at, _ = parse_time(event.get("eventCreatedDateTime"), what="eventCreatedDateTime")
+    call: dict[str, Any] = event["transportCall"] if isinstance(event.get("transportCall"), dict) else {}
+    if event_type == "TRANSPORT" and not call:
+        raise FormatError("A TRANSPORT event needs its transportCall.")
+    if event_type == "EQUIPMENT":
+        raw_code = _code(event_type, code, event.get("emptyIndicatorCode") or "LADEN")
+    elif event_type == "SHIPMENT":
+        raw_code = _code(event_type, _document_type(event.get("documentTypeCode")), code)
+    else:
+        raw_code = _code(event_type, code)
+    place: dict[str, Any] = event["eventLocation"] if isinstance(event.get("eventLocation"), dict) else {}
+    location_code, location_text = clean_location(call.get("UNLocationCode") or place.get("UNLocationCode") or "")
+    if not location_code:
+        location_text = str(place.get("locationName") or call.get("otherFacility") or "")[:200]
+    reason = event.get("changeRemark") or event.get("reason") or event.get("delayReasonCode") or ""
+    return IncomingEvent(
+        scheme=Scheme.DCSA,
+        raw_code=raw_code,
+        classifier=classifier,
+        event_at=event_at,
+        offset_minutes=offset,
+        subjects=_dcsa_subjects(event, event_type),
+        payload=event,
+        source_event_id=str(event.get("eventID") or "")[:100],
+        reported_at=reported_at,
+        location_code=location_code,
+        location_text=location_text,
+        reason=str(reason)[:300],
+        extra={"facility_type": call.get("facilityTypeCode") or "", "mode": call.get("modeOfTransport") or ""},
+    )
+
+
+# --- Our JSON event -----------------------------------------------------------------------------
+
+_SUBJECT_KEYS = {
+    "shipment": SubjectType.SHIPMENT,
+    "order": SubjectType.ORDER,
+    "container": SubjectType.CONTAINER,
+    "bill_of_lading": SubjectType.BILL,
+    "booking": SubjectType.BOOKING,
+    "awb": SubjectType.AWB,
+    "tracking_number": SubjectType.PARCEL,
+}
+
+
+def _oms_subjects(event: dict[str, Any]) -> list[tuple[str, str]]:
+    subject = event.get("subject")
+    if isinstance(subject, dict):
+        return [clean_subject(str(subject.get("type") or ""), subject.get("value"))]
+    subjects = [clean_subject(kind, event[key]) for key, kind in _SUBJECT_KEYS.items() if event.get(key)]
+    if not subjects:
+        raise FormatError('Say what the event is about: "subject": {"type": "container", "value": "MSCU1234565"}.')
+    return subjects
+
+
+def oms_event(event: Any, *, default_scheme: str = Scheme.OMS) -> IncomingEvent:
+    """An event in our JSON format: a milestone code of ours, or a code of a named scheme."""
+    if not isinstance(event, dict):
+        raise FormatError("Each event must be a JSON object.")
+    scheme: str
+    if event.get("milestone"):
+        scheme, code = Scheme.OMS, str(event["milestone"])
+    else:
+        scheme, code = str(event.get("scheme") or default_scheme), str(event.get("code") or "")
+        if scheme not in SCHEMES:
+            raise FormatError(f"Unknown scheme {scheme!r}; use one of {', '.join(sorted(SCHEMES))}.")
+        if not code:
+            raise FormatError('Give "milestone" (one of ours, e.g. DEPARTED) or "code" with its "scheme".')
+    event_at, offset = parse_time(event.get("occurred_at") or event.get("event_at"), what="occurred_at")
+    reported_at = parse_time(event["reported_at"], what="reported_at")[0] if event.get("reported_at") else None
+    location = event.get("location")
+    if isinstance(location, dict):
+        location = location.get("unlocode") or location.get("iata") or location.get("name") or ""
+    location_code, location_text = clean_location(location)
+    return IncomingEvent(
+        scheme=scheme,
+        raw_code=_code(code),
+        classifier=_classifier(event.get("classifier") or "ACT"),
+        event_at=event_at,
+        offset_minutes=offset,
+        subjects=_oms_subjects(event),
+        payload=event,
+        source_event_id=str(event.get("id") or "")[:100],
+        reported_at=reported_at,
+        location_code=location_code,
+        location_text=location_text,
+        reason=str(event.get("reason") or event.get("description") or "")[:300],
+    )
+
+
+def any_event(event: Any, *, default_scheme: str = Scheme.OMS) -> IncomingEvent:
+    """DCSA when the object has a DCSA eventType, else our format: one webhook takes both."""
+    if isinstance(event, dict) and "eventType" in event and "eventClassifierCode" in event:
+        return dcsa_event(event)
+    return oms_event(event, default_scheme=default_scheme)

@@ -1,0 +1,85 @@
+"""Forms of the tracking screens: a milestone entered by hand, and a milestone file."""
+
+from __future__ import annotations
+
+import re
+import zoneinfo
+
+from django import forms
+from django.conf import settings
+from django.core.files.uploadedfile import UploadedFile
+
+from tracking.ingest.models import Classifier, Milestone
+
+ALLOWED_EXTENSIONS = (".csv", ".txt", ".xlsx")
+
+
+def _valid_zone(value: str) -> None:
+    try:
+        zoneinfo.ZoneInfo(value)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError) as exc:
+        raise forms.ValidationError(f"{value} is not a time zone name (e.g. Europe/Hamburg, Asia/Shanghai).") from exc
+
+
+_SELECT = {"class": "form-select form-select-sm"}
+_INPUT = {"class": "form-control form-control-sm"}
+
+
+class MilestoneEntryForm(forms.Form):
+    milestone = forms.ModelChoiceField(
+        queryset=Milestone.objects.filter(is_active=True),
+        to_field_name="code",
+        empty_label=None,
+        widget=forms.Select(attrs=_SELECT),
+    )
+    classifier = forms.ChoiceField(
+        choices=Classifier.choices,
+        initial=Classifier.ACTUAL,
+        widget=forms.Select(attrs=_SELECT),
+        help_text="Actual moves the order on; estimated and planned change the ETA only.",
+    )
+    occurred_at = forms.CharField(
+        label="When",
+        widget=forms.DateTimeInput(attrs={**_INPUT, "type": "datetime-local"}),
+        help_text="Local time at the place.",
+    )
+    time_zone = forms.CharField(max_length=40, validators=[_valid_zone], widget=forms.TextInput(attrs=_INPUT))
+    location = forms.CharField(
+        max_length=8, required=False, widget=forms.TextInput(attrs={**_INPUT, "placeholder": "DEHAM"})
+    )
+    note = forms.CharField(max_length=300, required=False, widget=forms.TextInput(attrs=_INPUT))
+
+    def clean_location(self) -> str:
+        code = self.cleaned_data["location"].replace(" ", "").upper()
+        if code and not re.fullmatch(r"[A-Z]{2}[A-Z2-9]{3}", code):
+            raise forms.ValidationError("Give the place as a UN/LOCODE: five letters, e.g. DEHAM or DE HAM.")
+        return code
+
+
+class MilestoneUploadForm(forms.Form):
+    file = forms.FileField(
+        label="Milestone file",
+        widget=forms.ClearableFileInput(attrs={"accept": ".csv,.xlsx,text/csv"}),
+        help_text="CSV or XLSX, one milestone per row (download the template).",
+    )
+    time_zone = forms.CharField(
+        max_length=40,
+        validators=[_valid_zone],
+        initial="UTC",
+        help_text="For times in the file written without a UTC offset.",
+    )
+    valid_only = forms.BooleanField(
+        required=False,
+        label="Record the valid rows and list the others",
+        help_text="Otherwise nothing is recorded until every row is correct.",
+    )
+
+    def clean_file(self) -> UploadedFile:
+        upload: UploadedFile = self.cleaned_data["file"]
+        if not (upload.name or "").lower().endswith(ALLOWED_EXTENSIONS):
+            raise forms.ValidationError("Upload a .csv or .xlsx file (made from the template).")
+        if upload.size and upload.size > settings.OMS_IMPORT_MAX_BYTES:
+            raise forms.ValidationError(
+                f"The file is {upload.size / 1e6:.1f} MB; the limit is {settings.OMS_IMPORT_MAX_BYTES / 1e6:.0f} MB."
+            )
+        return upload

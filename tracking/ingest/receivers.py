@@ -1,0 +1,71 @@
+"""What tracking events react to (connect() is called from TrackingConfig.ready(); see the report):
+
+- tracking.events.leg_actual_recorded (planning's execution screen recorded a departure or arrival)
+  → the same fact as a DEPARTED/ARRIVED event on the timeline, unless an event already says so (our own
+  ingest records leg actuals too, so this is how the two never echo each other).
+- orders.events.order_status_changed, when an order is planned or released from hold
+  → catch it up with the events that arrived while it could not move (tasks.sync_order_status).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from django.db import transaction
+
+from orders import events as order_events
+from partners.models import User
+from tracking import events as planning_events
+from tracking.ingest import services
+from tracking.ingest.models import Classifier, SourceKind, SubjectType, TrackingEvent
+from tracking.models import Leg
+
+logger = logging.getLogger(__name__)
+MILESTONE_OF_KIND = {"departure": "DEPARTED", "arrival": "ARRIVED"}
+CATCH_UP_TRANSITIONS = frozenset({"plan", "release"})
+
+
+def leg_actual_to_event(*, leg_id: int, kind: str, at: Any, by_id: int | None) -> TrackingEvent | None:
+    """Record planning's actual departure or arrival as an event, once."""
+    milestone = MILESTONE_OF_KIND.get(kind)
+    leg = Leg.objects.select_related("shipment").filter(pk=leg_id).first()
+    if milestone is None or leg is None:
+        return None
+    if TrackingEvent.objects.filter(
+        leg=leg, milestone_id=milestone, classifier=Classifier.ACTUAL, event_at=at
+    ).exists():
+        return None
+    by = User.objects.filter(pk=by_id).first() if by_id else None
+    source = services.Source(kind=SourceKind.PLANNING, name=getattr(by, "email", "")[:50], by=by)
+    place = leg.origin_id if milestone == "DEPARTED" else leg.destination_id
+    try:
+        return services.event_record(
+            milestone=milestone,
+            occurred_at=at,
+            source=source,
+            location=place,
+            subject=(SubjectType.SHIPMENT, leg.shipment.reference),
+        )
+    except services.TrackingError as exc:
+        logger.info("tracking: leg %s %s not recorded as an event: %s", leg_id, kind, exc)
+        return None
+
+
+def _leg_actual_recorded(
+    sender: Any, *, leg_id: int, kind: str, at: Any, by_id: int | None = None, **kwargs: Any
+) -> None:
+    leg_actual_to_event(leg_id=leg_id, kind=kind, at=at, by_id=by_id)
+
+
+def _order_status_changed(sender: Any, *, order_id: int, transition: str, **kwargs: Any) -> None:
+    if transition in CATCH_UP_TRANSITIONS:
+        from tracking.ingest import tasks
+
+        transaction.on_commit(lambda: tasks.sync_order_status.apply_async(args=[order_id], queue=tasks.QUEUE))
+
+
+def connect() -> None:
+    """Connect the receivers (idempotent: dispatch_uid)."""
+    planning_events.leg_actual_recorded.connect(_leg_actual_recorded, dispatch_uid="tracking.ingest.leg_actual")
+    order_events.order_status_changed.connect(_order_status_changed, dispatch_uid="tracking.ingest.order_status")

@@ -1,0 +1,179 @@
+"""After the rules change: re-map stored events, resolve mapping alerts, and bring orders up to date.
+
+An admin who adds the missing rule for an alert (or changes one) runs "re-map stored events" on it: every
+stored event of that scheme and code is mapped again with today's rules, and the events that now mean a
+different milestone are applied as if they had just arrived (estimates, legs, orders), with the same
+no-backwards guarantees. `order_status_sync` takes one order to the furthest status its actual events
+imply: after a hold is released, after it was planned, or when a workflow task stopped it before.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from orders.models import STATUS_PATH, Channel, Order, OrderStatus
+from tracking.ingest import following, mapping, subjects
+from tracking.ingest.models import Classifier, MappingAlert, MappingStatus, TrackingEvent
+from tracking.ingest.services import location_role
+from tracking.ingest.subjects import Link, Resolution
+from tracking.models import ConsolidatedHouse, Shipment
+
+logger = logging.getLogger(__name__)
+CHUNK = 1000
+_PATH_INDEX: dict[str, int] = {str(status): index for index, status in enumerate(STATUS_PATH)}
+
+
+def _resolution_for(events: list[TrackingEvent]) -> Resolution:
+    ids = {event.shipment_id for event in events if event.shipment_id}
+    status: dict[int, str] = {}
+    infos, order_of_house = subjects._shipment_infos(ids, status) if ids else ({}, {})
+    return Resolution(links={}, shipments=infos, order_of_house=order_of_house, iata_to_locode={}, order_status=status)
+
+
+def _remap_chunk(events: list[TrackingEvent], table: mapping.MappingTable, partner_id: int | None) -> list[Any]:
+    resolution = _resolution_for(events)
+    changed, applied = [], []
+    for event in events:
+        carrier = resolution.carrying(event.shipment_id) if event.shipment_id else None
+        role = location_role(event.location_code, carrier)
+        found = table.lookup(scheme=event.scheme, code=event.raw_code, partner_id=partner_id, role=role)
+        classifier = found.classifier or event.sent_classifier
+        if (found.status, found.milestone, classifier) == (event.mapping_status, event.milestone_id, event.classifier):
+            continue
+        event.mapping_status, event.milestone_id, event.classifier = found.status, found.milestone, classifier
+        event.location_role = role
+        changed.append(event)
+        if found.milestone:
+            link = Link(event.shipment_id, event.order_id)
+            applied.append(
+                following.StoredEvent(
+                    event.pk,
+                    found.milestone,
+                    classifier,
+                    event.event_at,
+                    event.reported_at,
+                    link,
+                    event.leg_id,
+                    event.source,
+                )
+            )
+    TrackingEvent.objects.bulk_update(changed, ["mapping_status", "milestone", "classifier", "location_role"])
+    if applied:
+        actor = following.Actor(channel=Channel.ADMIN, source="re-mapping")
+        following.follow(applied, resolution, table, actor)
+    return changed
+
+
+def events_remap(*, scheme: str, code: str, partner_id: int | None = None) -> int:
+    """Map every stored event of (scheme, code) again with the current rules; apply those that changed.
+    Returns how many changed. One transaction per thousand events, so a long re-map keeps its progress."""
+    mapping.invalidate()
+    table = mapping.table()
+    total, last_id = 0, 0
+    while True:
+        with transaction.atomic():
+            chunk = list(
+                TrackingEvent.objects.filter(scheme=scheme, raw_code=code.upper(), pk__gt=last_id).order_by("pk")[
+                    :CHUNK
+                ]
+            )
+            if not chunk:
+                return total
+            total += len(_remap_chunk(chunk, table, partner_id))
+            last_id = chunk[-1].pk
+
+
+@transaction.atomic
+def alert_resolve(*, alert: MappingAlert, by: Any) -> tuple[int, bool]:
+    """Re-map the alert's events; the alert closes when none of them is unmapped any more.
+    Returns (events changed, whether it is resolved)."""
+    changed = events_remap(scheme=alert.scheme, code=alert.code, partner_id=alert.partner_id)
+    still = TrackingEvent.objects.filter(
+        scheme=alert.scheme, raw_code=alert.code, mapping_status=MappingStatus.UNMAPPED
+    ).exists()
+    if not still:
+        MappingAlert.objects.filter(pk=alert.pk).update(resolved_at=timezone.now(), resolved_by=by)
+    return changed, not still
+
+
+def _order_shipments(order: Order) -> list[int]:
+    houses = list(Shipment.objects.filter(order=order).values_list("pk", flat=True))
+    masters = ConsolidatedHouse.objects.filter(house_id__in=houses, removed_at__isnull=True).values_list(
+        "master_id", flat=True
+    )
+    return [*houses, *masters]
+
+
+def order_status_sync(*, order_id: int) -> str:
+    """Take the order to the furthest status its actual events imply, if the lifecycle lets it now.
+    Returns what happened (empty when nothing was to do)."""
+    order = Order.objects.filter(pk=order_id).first()
+    if order is None or order.status not in _PATH_INDEX:
+        return ""
+    table = mapping.table()
+    actuals = TrackingEvent.objects.filter(
+        Q(order=order) | Q(shipment_id__in=_order_shipments(order)),
+        classifier=Classifier.ACTUAL,
+        mapping_status=MappingStatus.MAPPED,
+    ).values_list("milestone_id", "pk", "source")
+    best: tuple[int, str, int, str] | None = None
+    for milestone, pk, source in actuals:
+        target = table.order_status(milestone)
+        if target and (best is None or _PATH_INDEX[target] > best[0]):
+            best = (_PATH_INDEX[target], milestone, pk, source)
+    if best is None or best[0] <= _PATH_INDEX[order.status]:
+        return ""
+    _, milestone, pk, source = best
+    actor = following.Actor(channel=Channel.SYSTEM, source=source)
+    with transaction.atomic():
+        note = following.advance_order(
+            order,
+            target=STATUS_PATH[best[0]],
+            actor=actor,
+            reason=f"{table.milestones[milestone].name} reported by {source} (caught up)",
+            payload={"tracking_event_id": pk, "milestone": milestone},
+        )
+    logger.info("tracking: sync %s: %s", order.reference, note)
+    return note
+
+
+LAGGING_STATUSES = (OrderStatus.PLANNED, OrderStatus.IN_TRANSIT, OrderStatus.ARRIVED, OrderStatus.ON_HOLD)
+
+
+def orders_catch_up(*, limit: int = 500) -> int:
+    """Every open order whose actual milestones are ahead of its status gets `order_status_sync` (a workflow
+    task finished, a hold released, an order planned after its goods moved). Three queries to find them;
+    returns how many moved. The beat runs it every few minutes: nothing stays behind for long."""
+    houses = dict(
+        Shipment.objects.filter(order__status__in=LAGGING_STATUSES).values_list("pk", "order_id")[: 20 * limit]
+    )
+    if not houses:
+        return 0
+    carriers = dict(
+        ConsolidatedHouse.objects.filter(house_id__in=houses, removed_at__isnull=True).values_list(
+            "master_id", "house_id"
+        )
+    )
+    table = mapping.table()
+    moving = [code for code, info in table.milestones.items() if info.order_status]
+    reported = (
+        TrackingEvent.objects.filter(Q(shipment_id__in=[*houses, *carriers]) | Q(order_id__in=set(houses.values())),
+                                     classifier=Classifier.ACTUAL, milestone_id__in=moving)
+        .values_list("shipment_id", "order_id", "milestone_id").distinct()
+    )  # fmt: skip
+    best: dict[int, int] = {}
+    for shipment_id, order_id, milestone in reported:
+        owner = order_id or houses.get(shipment_id) or houses.get(carriers.get(shipment_id, 0))
+        if owner:
+            best[owner] = max(best.get(owner, -1), _PATH_INDEX[table.order_status(milestone)])
+    status = dict(Order.objects.filter(pk__in=best).values_list("pk", "status"))
+    behind = [pk for pk, index in best.items() if _PATH_INDEX.get(status.get(pk, ""), len(_PATH_INDEX)) < index]
+    moved = 0
+    for order_id in sorted(behind)[:limit]:
+        moved += "is now" in order_status_sync(order_id=order_id)
+    return moved

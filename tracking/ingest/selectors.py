@@ -1,0 +1,279 @@
+"""The timeline of an order, for staff and customer-safe, and the other reads of tracking's screens.
+
+Scoping (partners/scoping.py): staff see every order; a customer only its own; a partner only the orders
+on shipments it carries (the house's or its master's carrier, or any of their legs). Anything else is a
+404, the same as an order that does not exist.
+
+The customer-safe timeline (customers, partners, the API for their keys, later the public tracking page)
+shows milestones marked customer-visible with their planned, estimated and actual times and places, the
+legs, and the ETA with its history. It never shows raw codes, payloads, sources, internal notes on what
+an event changed, unmapped events, or polling errors.
+"""
+
+from __future__ import annotations
+
+import datetime
+from dataclasses import dataclass, field
+
+from django.db.models import Q, QuerySet
+from django.shortcuts import get_object_or_404
+from django.utils import timezone
+
+from orders.models import STATUS_PATH, Location, Order
+from partners.scoping import Scope
+from tracking.ingest import mapping
+from tracking.ingest.models import (
+    Classifier,
+    EtaHistory,
+    MappingAlert,
+    MappingStatus,
+    TrackingEvent,
+    TrackingSubscription,
+)
+from tracking.models import ConsolidatedHouse, Leg, Shipment
+
+LATE_AFTER = datetime.timedelta(hours=2)  # an actual or estimate this far past the plan shows as late
+PLANNED_FROM_LEGS = {"DEPARTED": "planned_departure_at", "ARRIVED": "planned_arrival_at"}
+
+
+def orders_visible_to(*, scope: Scope) -> QuerySet[Order]:
+    """The orders whose timeline this scope may see."""
+    if scope.is_staff:
+        return Order.objects.all()
+    if scope.is_customer:
+        return Order.objects.filter(customer_id__in=scope.organisation_ids)
+    if scope.is_partner:
+        orgs = sorted(scope.organisation_ids)
+        carried = Q(carrier_id__in=orgs) | Q(legs__carrier_id__in=orgs)
+        on_master = Q(consolidations__removed_at__isnull=True) & (
+            Q(consolidations__master__carrier_id__in=orgs) | Q(consolidations__master__legs__carrier_id__in=orgs)
+        )
+        houses = Shipment.objects.houses().filter(carried | on_master).values("order_id")
+        return Order.objects.filter(pk__in=houses)
+    return Order.objects.none()
+
+
+def order_get_for(*, scope: Scope, reference: str) -> Order:
+    return get_object_or_404(
+        orders_visible_to(scope=scope).select_related("customer", "branch", "origin", "destination"),
+        reference=reference.upper(),
+    )
+
+
+@dataclass
+class EventRow:
+    event: TrackingEvent
+    at: datetime.datetime  # in the sender's own offset when it gave one
+
+    @property
+    def source_label(self) -> str:
+        return self.event.get_source_kind_display()
+
+
+@dataclass
+class MilestoneRow:
+    code: str
+    name: str
+    rank: int
+    is_exception: bool
+    planned_at: datetime.datetime | None = None
+    estimated_at: datetime.datetime | None = None
+    actual_at: datetime.datetime | None = None
+    location: str = ""
+    location_name: str = ""
+    source: str = ""
+    events: list[EventRow] = field(default_factory=list)
+
+    @property
+    def state(self) -> str:
+        """done, expected (an estimate or plan exists) or pending."""
+        if self.actual_at:
+            return "done"
+        return "expected" if self.estimated_at or self.planned_at else "pending"
+
+    @property
+    def is_late(self) -> bool:
+        reference = self.actual_at or self.estimated_at
+        return bool(self.planned_at and reference and reference - self.planned_at > LATE_AFTER)
+
+
+@dataclass
+class LegRow:
+    leg: Leg
+
+    @property
+    def is_late(self) -> bool:
+        leg = self.leg
+        arrived = leg.actual_arrival_at
+        return bool(arrived and leg.planned_arrival_at and arrived - leg.planned_arrival_at > LATE_AFTER)
+
+
+@dataclass
+class Timeline:
+    order: Order
+    customer_safe: bool
+    milestones: list[MilestoneRow]
+    legs: list[LegRow]
+    shipments: list[Shipment]
+    eta: EtaHistory | None
+    eta_history: list[EtaHistory]
+    planned_arrival_at: datetime.datetime | None
+    unmapped: list[TrackingEvent] = field(default_factory=list)
+    stale: list[TrackingSubscription] = field(default_factory=list)
+    held_back: str = ""  # staff: why the order's status is behind its milestones (a guard, a hold, not planned)
+    last_event_at: datetime.datetime | None = None
+    generated_at: datetime.datetime = field(default_factory=timezone.now)
+
+    @property
+    def current(self) -> MilestoneRow | None:
+        done = [row for row in self.milestones if row.actual_at and not row.is_exception]
+        return max(done, key=lambda row: row.rank) if done else None
+
+    @property
+    def eta_slip(self) -> datetime.timedelta | None:
+        if self.eta is None or self.planned_arrival_at is None:
+            return None
+        return self.eta.estimated_at - self.planned_arrival_at
+
+
+def _local(at: datetime.datetime, offset_minutes: int | None) -> datetime.datetime:
+    if offset_minutes is None:
+        return at
+    return at.astimezone(datetime.timezone(datetime.timedelta(minutes=offset_minutes)))
+
+
+def _shipments_of(order: Order) -> list[Shipment]:
+    houses = list(Shipment.objects.filter(order=order).select_related("carrier").order_by("created_at"))
+    masters = Shipment.objects.filter(
+        pk__in=ConsolidatedHouse.objects.filter(house__in=houses, removed_at__isnull=True).values("master_id")
+    ).select_related("carrier")
+    return [*masters.order_by("created_at"), *houses]
+
+
+def _milestone_rows(
+    order: Order, events: list[TrackingEvent], legs: list[Leg], eta: EtaHistory | None, *, customer_safe: bool
+) -> list[MilestoneRow]:
+    """One row per milestone: the plan from the legs (and planned events), the latest estimate,
+    the first actual; exception milestones only when they happened."""
+    table = mapping.table()
+    rows = {
+        code: MilestoneRow(code, info.name, info.rank, info.is_exception)
+        for code, info in table.milestones.items()
+        if not customer_safe or info.is_customer_visible
+    }
+    main = next((leg for leg in legs if leg.role == "main"), legs[0] if legs else None)
+    for code, attribute in PLANNED_FROM_LEGS.items():
+        if main is not None and code in rows:
+            rows[code].planned_at = getattr(main, attribute)
+    newest_estimate: dict[str, datetime.datetime] = {}
+    for event in events:
+        row = rows.get(event.milestone_id or "")
+        if row is None:
+            continue
+        row.events.append(EventRow(event, _local(event.event_at, event.event_offset_minutes)))
+        if event.classifier == Classifier.ACTUAL:
+            if row.actual_at is None or event.event_at < row.actual_at:
+                row.actual_at, row.location = event.event_at, event.location_code
+                row.source = event.get_source_kind_display()
+        elif event.classifier == Classifier.ESTIMATED:
+            if row.code not in newest_estimate or event.reported_at >= newest_estimate[row.code]:
+                newest_estimate[row.code], row.estimated_at = event.reported_at, event.event_at
+        elif row.planned_at is None:
+            row.planned_at = event.event_at
+    if eta is not None and "ARRIVED" in rows:
+        rows["ARRIVED"].estimated_at = eta.estimated_at
+    shown = [
+        row
+        for code, row in rows.items()
+        if row.events or (not row.is_exception and table.milestones[code].applies_to(order.mode))
+    ]
+    places = {row.location for row in shown if row.location}
+    names = dict(Location.objects.filter(code__in=places).values_list("code", "name")) if places else {}
+    for row in shown:
+        row.location_name = names.get(row.location, "")
+    return sorted(shown, key=lambda row: (row.rank, row.code))
+
+
+def _held_back(order: Order, events: list[TrackingEvent]) -> str:
+    """What the last event that could not move the order said, while the order is still behind."""
+    table = mapping.table()
+    path: dict[str, int] = {str(status): index for index, status in enumerate(STATUS_PATH)}
+    targets = [table.order_status(e.milestone_id) for e in events if e.classifier == Classifier.ACTUAL]
+    implied = max((path[target] for target in targets if target), default=-1)
+    if order.status in path and implied <= path[order.status]:
+        return ""
+    notes = [e.effect for e in events if e.classifier == Classifier.ACTUAL and order.reference in e.effect]
+    moved = ("now in transit.", "now arrived.", "now delivered.")
+    return notes[-1] if notes and not notes[-1].endswith(moved) else ""
+
+
+def order_timeline(*, order: Order, customer_safe: bool) -> Timeline:
+    """Every milestone in order with planned, estimated and actual times; the legs; the ETA and how it
+    slipped; and, for staff, what could not be mapped and which feeds are stale."""
+    shipments = _shipments_of(order)
+    ids = [s.pk for s in shipments]
+    legs = list(
+        Leg.objects.filter(shipment_id__in=ids)
+        .select_related("carrier", "origin", "destination")
+        .order_by("shipment__kind", "sequence")
+    )
+    events = list(
+        TrackingEvent.objects.filter(Q(order=order) | Q(shipment_id__in=ids))
+        .select_related("milestone")
+        .defer("raw_payload")
+        .order_by("event_at", "id")
+    )
+    history = list(
+        EtaHistory.objects.filter(Q(shipment_id__in=ids) | Q(order=order), milestone_id="ARRIVED").order_by(
+            "reported_at", "id"
+        )
+    )
+    eta = max(history, key=lambda h: (h.reported_at, h.id)) if history else None
+    main = next((leg for leg in legs if leg.role == "main"), legs[0] if legs else None)
+    timeline = Timeline(
+        order=order,
+        customer_safe=customer_safe,
+        milestones=_milestone_rows(
+            order,
+            [e for e in events if e.mapping_status == MappingStatus.MAPPED],
+            legs,
+            eta,
+            customer_safe=customer_safe,
+        ),
+        legs=[LegRow(leg) for leg in legs],
+        shipments=shipments,
+        eta=eta,
+        eta_history=history,
+        planned_arrival_at=main.planned_arrival_at if main else None,
+        last_event_at=max((e.received_at for e in events), default=None),
+    )
+    if not customer_safe:
+        timeline.held_back = _held_back(order, events)
+        timeline.unmapped = [e for e in events if e.mapping_status == MappingStatus.UNMAPPED]
+        timeline.stale = list(
+            TrackingSubscription.objects.filter(shipment_id__in=ids, is_active=True, is_stale=True).select_related(
+                "endpoint__carrier"
+            )
+        )
+    return timeline
+
+
+def open_alerts() -> QuerySet[MappingAlert]:
+    return MappingAlert.objects.filter(resolved_at__isnull=True).select_related("partner").order_by("-last_seen_at")
+
+
+def feeds() -> QuerySet[TrackingSubscription]:
+    """Every active polling subscription, stale and failing first (the tracking monitor)."""
+    return (
+        TrackingSubscription.objects.filter(is_active=True)
+        .select_related("shipment", "endpoint__carrier")
+        .order_by("-is_stale", "-consecutive_failures", "next_poll_at")
+    )
+
+
+def recent_events(*, limit: int = 30) -> list[TrackingEvent]:
+    return list(
+        TrackingEvent.objects.select_related("milestone", "order", "shipment")
+        .defer("raw_payload")
+        .order_by("-received_at", "-id")[:limit]
+    )

@@ -1,0 +1,513 @@
+"""The one write path for tracking events: every source (webhook, poll, file, screen, demo) ends here.
+
+`events_ingest` takes a batch of IncomingEvents and, in one transaction and a constant number of queries:
+checks them, links their references, maps their codes, inserts them with INSERT … ON CONFLICT DO NOTHING
+(the two unique keys are the dedupe: the sender's event id, and subject + code + classifier + time + place),
+raises mapping alerts for unknown codes, and lets the newly stored ones change estimates, legs, shipments
+and orders (following.py). A duplicate is counted, never stored twice and never applied twice.
+
+After commit: `milestone_recorded` and `estimate_changed` (tracking/ingest/events.py) and the lifecycle's
+own `order_status_changed`.
+"""
+
+from __future__ import annotations
+
+import datetime
+import hashlib
+import json
+import logging
+import zoneinfo
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.db import connection, transaction
+from django.utils import timezone
+
+from orders.models import Channel, Order
+from tracking.ingest import following, mapping, subjects
+from tracking.ingest.formats import FormatError, IncomingEvent, clean_location, clean_subject, parse_time
+from tracking.ingest.models import (
+    Classifier,
+    LocationRole,
+    MappingStatus,
+    Scheme,
+    SourceKind,
+    SubjectType,
+    TrackingEvent,
+)
+from tracking.ingest.subjects import Link, Resolution, ShipmentInfo, main_leg
+from tracking.models import Shipment, ShipmentStatus
+
+logger = logging.getLogger(__name__)
+
+# planning refuses actual times more than five minutes ahead; an ACTUAL event from the future is an error
+FUTURE_TOLERANCE = datetime.timedelta(minutes=5)
+OLDEST = datetime.datetime(2000, 1, 1, tzinfo=datetime.UTC)
+MAX_BATCH = 1000
+
+
+class TrackingError(Exception):
+    """Something asked of tracking cannot be done; the message says why."""
+
+
+@dataclass(frozen=True)
+class Source:
+    """Who sent a batch: kind and name (the dedupe namespace of event ids), whose rules and shipments apply,
+    and how order transitions it causes are recorded."""
+
+    kind: str
+    name: str = ""
+    partner_id: int | None = None  # the sender's own mapping rules (X12 partners redefine codes)
+    carrier_ids: frozenset[int] | None = None  # reach only shipments these organisations carry; None: all
+    channel: str = Channel.SYSTEM
+    by: Any = None
+
+    @property
+    def key(self) -> str:
+        return f"{self.kind}:{self.name}"[:60] if self.name else self.kind
+
+
+@dataclass
+class IngestResult:
+    received: int = 0
+    stored: int = 0
+    duplicates: int = 0
+    unmapped: int = 0
+    unlinked: int = 0
+    rejected: list[tuple[int, str]] = field(default_factory=list)  # (index in the batch, why)
+    stored_ids: list[int] = field(default_factory=list)
+    newest_reported_at: datetime.datetime | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "received": self.received,
+            "stored": self.stored,
+            "duplicates": self.duplicates,
+            "unmapped": self.unmapped,
+            "unlinked": self.unlinked,
+            "rejected": [{"index": index, "message": message} for index, message in self.rejected],
+        }
+
+
+@dataclass
+class Row:
+    event: IncomingEvent
+    link: Link
+    subject: tuple[str, str]
+    location_code: str
+    role: str
+    mapping_status: str
+    milestone: str | None
+    classifier: str
+    leg_id: int | None
+    content_key: str  # the UUID's canonical text, as PostgreSQL prints it
+
+
+def content_key(
+    *, scheme: str, subject: tuple[str, str], code: str, classifier: str, event_at: datetime.datetime, location: str
+) -> str:
+    """The identity of an event without an id: what, about what, when (UTC) and where; as a UUID in its
+    canonical text form (the column is a uuid; a thousand of these are compared as strings, not objects)."""
+    when = event_at if event_at.tzinfo is datetime.UTC else event_at.astimezone(datetime.UTC)
+    return _uuid_text(f"{scheme}|{subject[0]}|{subject[1]}|{code}|{classifier}|{when.isoformat()}|{location}")
+
+
+def _uuid_text(text: str) -> str:
+    """A UUID from the first 16 bytes of the text's SHA-256, in PostgreSQL's text form."""
+    h = hashlib.sha256(text.encode()).hexdigest()
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:32]}"
+
+
+def event_problem(event: IncomingEvent, now: datetime.datetime) -> str | None:
+    """Why an event cannot be stored (a time out of range, an actual event in the future), or None."""
+    if event.event_at < OLDEST or event.event_at > now + datetime.timedelta(days=730):
+        return f"The event time {event.event_at:%Y-%m-%d} is outside 2000 … two years ahead."
+    if event.classifier == Classifier.ACTUAL and event.event_at > now + FUTURE_TOLERANCE:
+        return f"An actual event cannot lie in the future ({event.event_at:%Y-%m-%d %H:%M} UTC); send it as EST or PLN."
+    return None
+
+
+def location_role(code: str, info: ShipmentInfo | None) -> str:
+    """Origin, destination or in between, relative to the shipment that carries the goods (its main leg's
+    ports count as well). Without a place: origin until the shipment has departed, destination after."""
+    if info is None:
+        return LocationRole.ANY
+    if not code:
+        return LocationRole.DESTINATION if info.has_departed else LocationRole.ORIGIN
+    main = main_leg(info)
+    if code in {info.origin_id, *([main.origin_id] if main else [])}:
+        return LocationRole.ORIGIN
+    if code in {info.destination_id, *([main.destination_id] if main else [])}:
+        return LocationRole.DESTINATION
+    return LocationRole.INTERMEDIATE
+
+
+def _leg_for(milestone: str | None, code: str, info: ShipmentInfo | None) -> int | None:
+    """The leg an event happened on: the one leaving (departures) or reaching (arrivals) its place, else the
+    main leg for departures and arrivals; other milestones only when the place names one leg."""
+    if info is None or not info.legs:
+        return None
+    leaving = [leg for leg in info.legs if leg.origin_id == code]
+    reaching = [leg for leg in info.legs if leg.destination_id == code]
+    main = main_leg(info)
+    if milestone in ("DEPARTED", "LOADED", "PICKED_UP", "RECEIVED_AT_ORIGIN"):
+        chosen = leaving[0] if leaving else main
+        return chosen.id if chosen else None
+    if milestone in ("ARRIVED", "DISCHARGED"):
+        chosen = reaching[-1] if reaching else main
+        return chosen.id if chosen else None
+    candidates = leaving or reaching
+    return candidates[0].id if len(candidates) == 1 else None
+
+
+def _build_rows(
+    events: Sequence[IncomingEvent],
+    source: Source,
+    resolution: Resolution,
+    table: mapping.MappingTable,
+    result: IngestResult,
+    now: datetime.datetime,
+) -> list[Row]:
+    """Each readable event with its link, place, mapping, leg and content key; duplicates within the batch
+    counted and dropped. The per-place answers are memoised: a batch is mostly the same few shipments."""
+    rows: list[Row] = []
+    seen: set[Any] = set()
+    places: dict[tuple[int | None, str], tuple[str, ShipmentInfo | None]] = {}
+    for index, event in enumerate(events):
+        problem = event_problem(event, now)
+        if problem:
+            result.rejected.append((index if event.position is None else event.position, problem))
+            continue
+        link, subject = resolution.link_for(event)
+        location = resolution.iata_to_locode.get(event.location_code, event.location_code)
+        location = location if len(location) == 5 else ""
+        place_key = (link.shipment_id, location)
+        if place_key not in places:
+            carrier = resolution.carrying(link.shipment_id) if link.shipment_id else None
+            places[place_key] = (location_role(location, carrier), carrier)
+        role, carrier = places[place_key]
+        found = table.lookup(scheme=event.scheme, code=event.raw_code, partner_id=source.partner_id, role=role)
+        classifier = found.classifier or event.classifier
+        key = content_key(scheme=event.scheme, subject=subject, code=event.raw_code, classifier=classifier,
+                          event_at=event.event_at, location=location or event.location_code)  # fmt: skip
+        identity = (source.key, event.source_event_id) if event.source_event_id else key
+        if identity in seen or key in seen:
+            result.duplicates += 1
+            continue
+        seen.add(identity)
+        seen.add(key)
+        leg = _leg_for(found.milestone, location, carrier)
+        rows.append(Row(event, link, subject, location, role, found.status, found.milestone, classifier, leg, key))
+    return rows
+
+
+# Columns of tracking_trackingevent: the same for the whole batch, and one value per row (with its SQL type).
+_BATCH_COLUMNS = {
+    "source": "%(source)s",
+    "source_kind": "%(kind)s",
+    "received_at": "%(now)s",
+    "effect": "''",
+    "recorded_by_id": "%(by)s",
+}
+_ROW_COLUMNS = (
+    ("source_event_id", "text"),
+    ("scheme", "text"),
+    ("raw_code", "text"),
+    ("raw_payload", "jsonb"),
+    ("reported_at", "timestamptz"),
+    ("mapping_status", "text"),
+    ("milestone_id", "text"),
+    ("classifier", "text"),
+    ("sent_classifier", "text"),
+    ("event_at", "timestamptz"),
+    ("event_offset_minutes", "smallint"),
+    ("location_code", "text"),
+    ("location_text", "text"),
+    ("location_role", "text"),
+    ("subject_type", "text"),
+    ("subject_value", "text"),
+    ("reason", "text"),
+    ("shipment_id", "bigint"),
+    ("leg_id", "bigint"),
+    ("order_id", "bigint"),
+    ("content_key", "uuid"),
+    ("id_key", "uuid"),
+)
+# One statement for the whole batch: the rows travel as one JSON document (one string to send, parsed once by
+# PostgreSQL; a thousand separately quoted parameters cost more than the insert), duplicates of either
+# unique key are skipped.
+_TARGET = ", ".join([*_BATCH_COLUMNS, *(column for column, _ in _ROW_COLUMNS)])
+_VALUES = ", ".join([*_BATCH_COLUMNS.values(), *(f"t.{column}" for column, _ in _ROW_COLUMNS)])
+_RECORD = ", ".join(f"{column} {kind}" for column, kind in _ROW_COLUMNS)
+_INSERT = (
+    f"INSERT INTO tracking_trackingevent ({_TARGET}) SELECT {_VALUES} "  # noqa: S608 - constant names only
+    f"FROM jsonb_to_recordset(%(rows)s::jsonb) AS t({_RECORD}) ON CONFLICT DO NOTHING RETURNING id, content_key::text"
+)
+_NUL = "\\u0000"  # how json.dumps writes a NUL character, which PostgreSQL cannot store in text or jsonb
+
+
+def _record(
+    row: Row, now: datetime.datetime, iso: Callable[[datetime.datetime], str], source_key: str
+) -> dict[str, Any]:
+    event = row.event
+    return {
+        "source_event_id": event.source_event_id,
+        "scheme": event.scheme,
+        "raw_code": event.raw_code,
+        "raw_payload": event.payload,
+        "reported_at": iso(event.reported_at or now),
+        "mapping_status": row.mapping_status,
+        "milestone_id": row.milestone,
+        "classifier": row.classifier,
+        "sent_classifier": event.classifier,
+        "event_at": iso(event.event_at),
+        "event_offset_minutes": event.offset_minutes,
+        "location_code": row.location_code,
+        "location_text": event.location_text,
+        "location_role": row.role,
+        "subject_type": row.subject[0],
+        "subject_value": row.subject[1],
+        "reason": event.reason,
+        "shipment_id": row.link.shipment_id,
+        "leg_id": row.leg_id,
+        "order_id": row.link.order_id,
+        "content_key": row.content_key,
+        "id_key": _uuid_text(f"{source_key}|{event.source_event_id}") if event.source_event_id else None,
+    }
+
+
+def _dumps(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False, default=str)
+
+
+def _document(rows: list[Row], now: datetime.datetime, result: IngestResult, source_key: str) -> tuple[list[Row], str]:
+    """The batch as one JSON array; rows holding a NUL anywhere are rejected (looked for only when there is one)."""
+    texts: dict[datetime.datetime, str] = {}  # events of a batch share many times: format each once
+
+    def iso(at: datetime.datetime) -> str:
+        text = texts.get(at)
+        if text is None:
+            text = texts[at] = at.isoformat()
+        return text
+
+    records = [_record(row, now, iso, source_key) for row in rows]
+    document = _dumps(records)
+    if _NUL not in document:
+        return rows, document
+    kept: list[tuple[Row, dict[str, Any]]] = []
+    for position, (row, record) in enumerate(zip(rows, records, strict=True)):
+        if _NUL in _dumps(record):
+            where = position if row.event.position is None else row.event.position
+            result.rejected.append((where, "The event contains a NUL (\\u0000) character, which cannot be stored."))
+        else:
+            kept.append((row, record))
+    return [row for row, _ in kept], _dumps([record for _, record in kept])
+
+
+def _insert(
+    rows: list[Row], source: Source, now: datetime.datetime, result: IngestResult
+) -> tuple[list[Row], dict[str, int]]:
+    """One INSERT for the whole batch; returns the rows sent and content key → id of the rows that were new."""
+    rows, document = _document(rows, now, result, source.key)
+    if not rows:
+        return rows, {}
+    params = {
+        "source": source.key,
+        "kind": source.kind,
+        "now": now,
+        "by": getattr(source.by, "pk", None),
+        "rows": document,
+    }
+    with connection.cursor() as cursor:
+        cursor.execute(_INSERT, params)
+        return rows, {key: pk for pk, key in cursor.fetchall()}
+
+
+def _raise_alerts(rows: list[Row], inserted: dict[str, int], source: Source, now: datetime.datetime) -> None:
+    """One alert per unknown (scheme, code, partner), counting its events; reopened if it comes back."""
+    counts: dict[tuple[str, str], list[int]] = {}
+    for row in rows:
+        if row.mapping_status == MappingStatus.UNMAPPED and row.content_key in inserted:
+            counts.setdefault((row.event.scheme, row.event.raw_code), []).append(inserted[row.content_key])
+    if not counts:
+        return
+    values = [(scheme, code, source.partner_id, len(ids), ids[0]) for (scheme, code), ids in counts.items()]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            INSERT INTO tracking_mappingalert (scheme, code, partner_id, event_count, example_event_id,
+                                               first_seen_at, last_seen_at, resolved_at, resolved_by_id)
+            SELECT t.scheme, t.code, t.partner_id, t.n, t.example, %(now)s, %(now)s, NULL, NULL
+            FROM unnest(%(scheme)s::text[], %(code)s::text[], %(partner)s::bigint[], %(n)s::int[],
+                        %(example)s::bigint[]) AS t(scheme, code, partner_id, n, example)
+            ON CONFLICT (scheme, code, partner_id) DO UPDATE
+               SET event_count = tracking_mappingalert.event_count + EXCLUDED.event_count,
+                   last_seen_at = EXCLUDED.last_seen_at, resolved_at = NULL, resolved_by_id = NULL
+            """,
+            {
+                "now": now,
+                "scheme": [v[0] for v in values],
+                "code": [v[1] for v in values],
+                "partner": [v[2] for v in values],
+                "n": [v[3] for v in values],
+                "example": [v[4] for v in values],
+            },
+        )
+    for (scheme, code), ids in counts.items():
+        logger.warning("tracking: no mapping for %s %s (%d events, e.g. #%d)", scheme, code, len(ids), ids[0])
+
+
+def events_ingest(
+    *,
+    events: Sequence[IncomingEvent],
+    source: Source,
+    shipment_hint: int | None = None,
+    rejected: Sequence[tuple[int, str]] = (),
+) -> IngestResult:
+    """Store a batch (at most MAX_BATCH) once each and apply what the new ones change. `rejected` are events
+    the caller could not even read, reported back with the rest. After commit: see the module docstring."""
+    if len(events) > MAX_BATCH:
+        raise TrackingError(f"A batch holds at most {MAX_BATCH:,} events; this one has {len(events):,}.")
+    now = timezone.now()
+    result = IngestResult(received=len(events) + len(rejected), rejected=list(rejected))
+    table = mapping.table()
+    with transaction.atomic():
+        resolution = subjects.resolve(list(events), carrier_ids=source.carrier_ids, shipment_hint=shipment_hint)
+        rows = _build_rows(events, source, resolution, table, result, now)
+        rows, inserted = _insert(rows, source, now, result)
+        _raise_alerts(rows, inserted, source, now)
+        stored = [
+            following.StoredEvent(
+                inserted[r.content_key],
+                r.milestone,
+                r.classifier,
+                r.event.event_at,
+                r.event.reported_at or now,
+                r.link,
+                r.leg_id,
+                source.key,
+            )
+            for r in rows
+            if r.content_key in inserted
+        ]
+        actor = following.Actor(channel=source.channel, source=source.key, by=source.by)
+        following.follow(stored, resolution, table, actor)
+    result.rejected.sort()
+    result.stored = len(stored)
+    result.duplicates += len(rows) - len(stored)
+    result.unmapped = sum(1 for r in rows if r.content_key in inserted and r.mapping_status == MappingStatus.UNMAPPED)
+    result.unlinked = sum(1 for r in rows if r.content_key in inserted and r.link == subjects.NO_LINK)
+    result.stored_ids = [event.id for event in stored]
+    reported = [r.event.reported_at for r in rows if r.event.reported_at]
+    result.newest_reported_at = max(reported) if reported else None
+    return result
+
+
+# --- one event by hand ------------------------------------------------------------------------------
+
+
+def event_record(
+    *,
+    milestone: str,
+    occurred_at: datetime.datetime,
+    subject: tuple[str, str],
+    source: Source,
+    classifier: str = Classifier.ACTUAL,
+    location: str = "",
+    note: str = "",
+) -> TrackingEvent:
+    """Record one milestone for a shipment or order (the order page, the planning screen, a file row).
+    Raises TrackingError when it is not valid or was already recorded."""
+    table = mapping.table()
+    if milestone not in table.milestones:
+        raise TrackingError(f"{milestone} is not a milestone we know.")
+    if timezone.is_naive(occurred_at):
+        raise TrackingError("Give the time with its time zone.")
+    try:
+        kind, value = clean_subject(*subject)
+    except FormatError as exc:
+        raise TrackingError(str(exc)) from exc
+    location_code, location_text = clean_location(location)
+    offset = occurred_at.utcoffset()
+    event = IncomingEvent(
+        scheme=Scheme.OMS,
+        raw_code=milestone,
+        classifier=classifier,
+        event_at=occurred_at.astimezone(datetime.UTC),
+        offset_minutes=int(offset.total_seconds() // 60) if offset is not None else None,
+        subjects=[(kind, value)],
+        payload={
+            "milestone": milestone,
+            "classifier": classifier,
+            "occurred_at": occurred_at.isoformat(),
+            "location": location,
+            "subject": {"type": kind, "value": value},
+            "note": note,
+        },
+        location_code=location_code,
+        location_text=location_text,
+        reason=note[:300],
+    )
+    result = events_ingest(events=[event], source=source)
+    if result.rejected:
+        raise TrackingError(result.rejected[0][1])
+    if not result.stored_ids:
+        raise TrackingError("This milestone was already recorded at that time and place.")
+    stored = TrackingEvent.objects.get(pk=result.stored_ids[0])
+    if stored.shipment_id is None and stored.order_id is None:
+        logger.info("tracking: event #%s for %s %s matches no shipment or order", stored.pk, kind, value)
+    return stored
+
+
+def event_record_for_order(
+    *,
+    order: Order,
+    milestone: str,
+    occurred_at: datetime.datetime,
+    by: Any,
+    classifier: str = Classifier.ACTUAL,
+    location: str = "",
+    note: str = "",
+    channel: str = Channel.SCREEN,
+) -> TrackingEvent:
+    """A milestone entered on the order page: about the order's house when it has one, else the order."""
+    houses = Shipment.objects.houses().filter(order=order).exclude(status=ShipmentStatus.CANCELLED)
+    house = houses.order_by("created_at").values_list("reference", flat=True).first()
+    subject = (SubjectType.SHIPMENT, house) if house else (SubjectType.ORDER, order.reference)
+    source = Source(kind=SourceKind.MANUAL, name=getattr(by, "email", "")[:50], channel=channel, by=by)
+    return event_record(
+        milestone=milestone,
+        occurred_at=occurred_at,
+        subject=subject,
+        source=source,
+        classifier=classifier,
+        location=location,
+        note=note,
+    )
+
+
+def event_record_for_leg(*, leg: Any, milestone: str, occurred_at: datetime.datetime, by: Any) -> TrackingEvent:
+    """DEPARTED or ARRIVED entered on the planning execution screen: the event, and the leg's actual time."""
+    if milestone not in following.LEG_MILESTONES:
+        raise TrackingError("The planning screen records DEPARTED or ARRIVED.")
+    place = leg.origin_id if milestone == "DEPARTED" else leg.destination_id
+    source = Source(kind=SourceKind.PLANNING, name=getattr(by, "email", "")[:50], channel=Channel.SCREEN, by=by)
+    return event_record(
+        milestone=milestone,
+        occurred_at=occurred_at,
+        subject=(SubjectType.SHIPMENT, leg.shipment.reference),
+        source=source,
+        location=place,
+    )
+
+
+def parse_entered_time(value: str, *, time_zone: str) -> datetime.datetime:
+    """A time typed on a screen or in a file ("2026-03-05T08:55", or with an offset), in `time_zone` when it
+    has none; the result keeps its own offset so the event shows the local time it was entered in."""
+    try:
+        parse_time(value, what="The time", time_zone=time_zone)  # the checks and messages of every source
+        parsed = datetime.datetime.fromisoformat(value.strip())
+    except FormatError as exc:
+        raise TrackingError(str(exc)) from exc
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=zoneinfo.ZoneInfo(time_zone))

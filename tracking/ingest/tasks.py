@@ -1,0 +1,89 @@
+"""Tracking's Celery tasks: thin, named for their effect, safe to run twice, on the `tracking` queue.
+
+Schedules live in settings.CELERY_BEAT_SCHEDULE (with `"options": {"queue": "tracking"}`); tasks queued from
+code name the queue too (QUEUE), because the task routes match `tracking.tasks.*` and these live one level
+down. Long waits (Retry-After, backoff) are a subscription's `next_poll_at` read by the next beat, never a
+countdown longer than the broker's visibility timeout.
+Tasks ack late and are requeued if their worker dies (settings): a poll that is redelivered stores
+nothing twice, because every event is stored at most once.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from celery import shared_task
+from django.db import InterfaceError, OperationalError
+
+from tracking.ingest import polling, remapping
+from tracking.ingest.models import AdapterKind
+
+logger = logging.getLogger(__name__)
+QUEUE = "tracking"
+_TRANSIENT_DB = (OperationalError, InterfaceError)  # the database restarting: retry with backoff, then give up
+
+
+@shared_task(name="tracking.ingest.tasks.sync_tracking_subscriptions", ignore_result=True)
+def sync_tracking_subscriptions() -> None:
+    """Poll exactly the active shipments of carriers with a tracking endpoint."""
+    counts = polling.subscriptions_sync()
+    if any(counts.values()):
+        logger.info("tracking: subscriptions %s", counts)
+
+
+@shared_task(name="tracking.ingest.tasks.poll_due_subscriptions", ignore_result=True)
+def poll_due_subscriptions() -> None:
+    """Queue a poll for every carrier subscription whose time has come (claimed with a lease first)."""
+    for subscription_id in polling.subscriptions_claim_due(kinds=(AdapterKind.DCSA, AdapterKind.KARRIO)):
+        poll_carrier_events.apply_async(args=[subscription_id], queue=QUEUE)
+
+
+@shared_task(
+    name="tracking.ingest.tasks.poll_carrier_events",
+    ignore_result=True,
+    acks_late=True,
+    autoretry_for=_TRANSIENT_DB,
+    retry_backoff=True,
+    retry_backoff_max=600,
+    retry_jitter=True,
+    max_retries=5,
+)
+def poll_carrier_events(subscription_id: int) -> None:
+    """Fetch and store what the carrier has for one shipment. Carrier errors are recorded on the
+    subscription (backoff, stale flag), not raised: a carrier that is down is no reason to retry the task."""
+    polling.subscription_poll(subscription_id=subscription_id)
+
+
+@shared_task(name="tracking.ingest.tasks.advance_simulated_carrier", ignore_result=True)
+def advance_simulated_carrier() -> None:
+    """Send the due steps of the demo carrier's shipments (no network: done here, one after the other)."""
+    polling.subscriptions_sync()
+    for subscription_id in polling.subscriptions_claim_due(kinds=(AdapterKind.SIMULATED,)):
+        polling.subscription_poll(subscription_id=subscription_id)
+
+
+@shared_task(
+    name="tracking.ingest.tasks.sync_order_status",
+    ignore_result=True,
+    acks_late=True,
+    autoretry_for=_TRANSIENT_DB,
+    retry_backoff=True,
+    max_retries=5,
+)
+def sync_order_status(order_id: int) -> None:
+    """Bring an order up to the status its actual events imply (after it was planned or released)."""
+    remapping.order_status_sync(order_id=order_id)
+
+
+@shared_task(name="tracking.ingest.tasks.catch_up_orders", ignore_result=True)
+def catch_up_orders() -> None:
+    """Orders whose milestones are ahead of their status move on once the lifecycle lets them."""
+    moved = remapping.orders_catch_up()
+    if moved:
+        logger.info("tracking: %d orders caught up with their milestones", moved)
+
+
+@shared_task(name="tracking.ingest.tasks.remap_events", ignore_result=True, acks_late=True)
+def remap_events(scheme: str, code: str, partner_id: int | None = None) -> None:
+    """Re-map the stored events of one code (admin action on many events)."""
+    remapping.events_remap(scheme=scheme, code=code, partner_id=partner_id)

@@ -1,0 +1,541 @@
+"""Movement, planned: shipments (houses and masters), their legs, containers, bookings and appointments,
+and what we know about carriers (services per lane, preferences, on-time record).
+
+A *house* carries (part of) one customer order: its cargo is a set of HouseLines. A *master* is what
+a carrier moves: it has the legs, the containers and the booking. Houses join a master through a
+ConsolidatedHouse row; a direct shipment is a master with a single house. A house is on at most one
+master at a time, enforced by a partial unique index, not by code.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from django.conf import settings
+from django.contrib.postgres.fields import ArrayField
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.db.models import F, Q
+from django.urls import reverse
+from stdnum import imo
+
+from orders.identifiers import container_number_problem, normalize_container_number
+from orders.models import CargoLine, Location, Mode, Order
+from partners.models import Organisation
+from tracking.equipment import CONTAINER_TYPE_CHOICES, CONTAINER_TYPES
+
+
+class ShipmentKind(models.TextChoices):
+    HOUSE = "house", "House"
+    MASTER = "master", "Master"
+
+
+class ShipmentStatus(models.TextChoices):
+    PLANNING = "planning", "Planning"
+    BOOKED = "booked", "Booked"
+    IN_TRANSIT = "in_transit", "In transit"
+    ARRIVED = "arrived", "Arrived"
+    DELIVERED = "delivered", "Delivered"
+    CANCELLED = "cancelled", "Cancelled"
+
+
+OPEN_SHIPMENT_STATUSES = (
+    ShipmentStatus.PLANNING,
+    ShipmentStatus.BOOKED,
+    ShipmentStatus.IN_TRANSIT,
+    ShipmentStatus.ARRIVED,
+)
+
+
+class ShipmentQuerySet(models.QuerySet["Shipment"]):
+    def masters(self) -> ShipmentQuerySet:
+        return self.filter(kind=ShipmentKind.MASTER)
+
+    def houses(self) -> ShipmentQuerySet:
+        return self.filter(kind=ShipmentKind.HOUSE)
+
+    def open(self) -> ShipmentQuerySet:
+        return self.filter(status__in=OPEN_SHIPMENT_STATUSES)
+
+
+class Shipment(models.Model):
+    """A house (a customer's cargo, HBL/HAWB) or a master (a carrier's movement, MBL/MAWB)."""
+
+    reference = models.CharField(max_length=24, unique=True, editable=False, help_text="e.g. M-HAM-26-000012.")
+    kind = models.CharField(max_length=6, choices=ShipmentKind.choices)
+    branch = models.ForeignKey(Organisation, on_delete=models.PROTECT, related_name="branch_shipments")
+    order = models.ForeignKey(
+        Order,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="houses",
+        help_text="Houses only: the customer order whose cargo this house carries (all of it or a split part).",
+    )
+    mode = models.CharField(max_length=12, choices=Mode.choices)
+    origin = models.ForeignKey(Location, on_delete=models.PROTECT, related_name="+")
+    destination = models.ForeignKey(Location, on_delete=models.PROTECT, related_name="+")
+    carrier = models.ForeignKey(
+        Organisation,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="carried_shipments",
+        help_text="Masters: the main carrier, once chosen.",
+    )
+    bill_number = models.CharField(
+        max_length=20, blank=True, help_text="HBL/HAWB for a house (our series), MBL/MAWB for a master (carrier's)."
+    )
+    status = models.CharField(
+        max_length=12, choices=ShipmentStatus.choices, default=ShipmentStatus.PLANNING, editable=False
+    )
+    notes = models.TextField(blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = ShipmentQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(kind=ShipmentKind.HOUSE, order__isnull=False)
+                | Q(kind=ShipmentKind.MASTER, order__isnull=True),
+                name="shipment_house_has_order_master_not",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["kind", "status", "branch"], name="shipment_kind_status_branch"),
+            models.Index(fields=["origin", "destination", "mode"], name="shipment_lane"),
+        ]
+
+    def __str__(self) -> str:
+        return self.reference
+
+    def get_absolute_url(self) -> str:
+        return reverse("tracking:shipment_detail", args=[self.reference])
+
+    @property
+    def is_master(self) -> bool:
+        return self.kind == ShipmentKind.MASTER
+
+    @property
+    def bill_label(self) -> str:
+        """What the bill is called for this kind and mode: HBL, MBL, HAWB, MAWB or CMR."""
+        if self.mode == Mode.AIR:
+            return "HAWB" if self.kind == ShipmentKind.HOUSE else "MAWB"
+        if self.mode in (Mode.ROAD_FTL, Mode.ROAD_LTL):
+            return "CMR"
+        if self.mode == Mode.PARCEL:
+            return "Tracking no."
+        return "HBL" if self.kind == ShipmentKind.HOUSE else "MBL"
+
+    @property
+    def lane(self) -> str:
+        return f"{self.origin_id} → {self.destination_id}"
+
+
+class HouseLine(models.Model):
+    """The part of one order cargo line a house carries: all of it, or some pieces after a split."""
+
+    house = models.ForeignKey(Shipment, on_delete=models.CASCADE, related_name="house_lines")
+    cargo_line = models.ForeignKey(CargoLine, on_delete=models.PROTECT, related_name="house_lines")
+    pieces = models.PositiveIntegerField()
+    gross_weight_kg = models.DecimalField(max_digits=12, decimal_places=3)
+    volume_m3 = models.DecimalField(max_digits=12, decimal_places=4, default=Decimal(0))
+
+    class Meta:
+        ordering = ["house", "cargo_line__line_no"]
+        constraints = [
+            models.UniqueConstraint(fields=["house", "cargo_line"], name="house_line_once_per_house"),
+            models.CheckConstraint(condition=Q(pieces__gt=0), name="house_line_pieces_positive"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.house_id}: {self.pieces} of line {self.cargo_line_id}"
+
+
+class ConsolidatedHouse(models.Model):
+    """A house on a master. Removed or deconsolidated rows stay as history; only a live row binds."""
+
+    master = models.ForeignKey(Shipment, on_delete=models.PROTECT, related_name="consolidated_houses")
+    house = models.ForeignKey(Shipment, on_delete=models.PROTECT, related_name="consolidations")
+    added_at = models.DateTimeField(auto_now_add=True)
+    added_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+")
+    removed_at = models.DateTimeField(null=True, blank=True)
+    deconsolidated_at = models.DateTimeField(null=True, blank=True, help_text="Separated at destination.")
+
+    class Meta:
+        ordering = ["master", "added_at", "id"]
+        constraints = [
+            # The rule "a house is never booked on two masters" lives here, so no race can break it.
+            models.UniqueConstraint(
+                fields=["house"],
+                condition=Q(removed_at__isnull=True, deconsolidated_at__isnull=True),
+                name="house_on_one_live_master",
+            ),
+            models.CheckConstraint(condition=~Q(master=F("house")), name="consolidation_master_is_not_house"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.house_id} on {self.master_id}"
+
+    @property
+    def is_live(self) -> bool:
+        return self.removed_at is None and self.deconsolidated_at is None
+
+
+class LegRole(models.TextChoices):
+    PRE_CARRIAGE = "pre_carriage", "Pre-carriage"
+    MAIN = "main", "Main carriage"
+    ON_CARRIAGE = "on_carriage", "On-carriage"
+    LAST_MILE = "last_mile", "Last mile"
+
+
+def validate_imo_number(value: str) -> None:
+    if value and not imo.is_valid(value):
+        raise ValidationError(f"{value} is not a valid IMO ship number (IMO + 7 digits, check digit last).")
+
+
+class Leg(models.Model):
+    """One movement of a shipment by one carrier between two places, planned and actual."""
+
+    shipment = models.ForeignKey(Shipment, on_delete=models.CASCADE, related_name="legs")
+    sequence = models.PositiveSmallIntegerField()
+    role = models.CharField(max_length=14, choices=LegRole.choices, default=LegRole.MAIN)
+    mode = models.CharField(max_length=12, choices=Mode.choices)
+    carrier = models.ForeignKey(
+        Organisation, on_delete=models.PROTECT, null=True, blank=True, related_name="carrier_legs"
+    )
+    origin = models.ForeignKey(Location, on_delete=models.PROTECT, related_name="+")
+    destination = models.ForeignKey(Location, on_delete=models.PROTECT, related_name="+")
+    planned_departure_at = models.DateTimeField(null=True, blank=True)
+    planned_arrival_at = models.DateTimeField(null=True, blank=True)
+    actual_departure_at = models.DateTimeField(null=True, blank=True)
+    actual_arrival_at = models.DateTimeField(null=True, blank=True)
+    vessel_name = models.CharField(max_length=60, blank=True)
+    vessel_imo = models.CharField("IMO number", max_length=7, blank=True, validators=[validate_imo_number])
+    voyage_number = models.CharField(max_length=20, blank=True)
+    flight_number = models.CharField(max_length=10, blank=True, help_text="e.g. LH8401.")
+    truck_plate = models.CharField(max_length=20, blank=True)
+    train_number = models.CharField(max_length=20, blank=True)
+
+    class Meta:
+        ordering = ["shipment", "sequence"]
+        constraints = [
+            models.UniqueConstraint(fields=["shipment", "sequence"], name="leg_sequence_unique"),
+            models.CheckConstraint(
+                condition=Q(planned_arrival_at__isnull=True)
+                | Q(planned_departure_at__isnull=True)
+                | Q(planned_arrival_at__gte=F("planned_departure_at")),
+                name="leg_planned_arrival_after_departure",
+            ),
+            models.CheckConstraint(
+                condition=Q(actual_arrival_at__isnull=True)
+                | Q(actual_departure_at__isnull=True)
+                | Q(actual_arrival_at__gte=F("actual_departure_at")),
+                name="leg_actual_arrival_after_departure",
+            ),
+            models.CheckConstraint(condition=Q(vessel_imo="") | Q(vessel_imo__regex=r"^\d{7}$"), name="leg_imo_shape"),
+        ]
+        indexes = [
+            models.Index(fields=["planned_departure_at"], name="leg_planned_departure"),
+            models.Index(fields=["planned_arrival_at"], name="leg_planned_arrival"),
+            models.Index(fields=["carrier", "planned_departure_at"], name="leg_carrier_departure"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.shipment_id} #{self.sequence} {self.origin_id} → {self.destination_id}"
+
+    def clean(self) -> None:
+        if self.vessel_imo:
+            self.vessel_imo = imo.compact(self.vessel_imo).removeprefix("IMO")
+
+    @property
+    def conveyance(self) -> str:
+        """Vessel and voyage, flight, truck plate or train: what a person reads on the board."""
+        if self.vessel_name:
+            parts = [self.vessel_name]
+            if self.vessel_imo:
+                parts.append(f"IMO {self.vessel_imo}")
+            if self.voyage_number:
+                parts.append(f"voy. {self.voyage_number}")
+            return " · ".join(parts)
+        return self.flight_number or self.truck_plate or self.train_number
+
+
+class ShipmentEquipment(models.Model):
+    """A container on a master: ISO size-type, number (ISO 6346, once assigned), seals and VGM."""
+
+    shipment = models.ForeignKey(Shipment, on_delete=models.CASCADE, related_name="containers")
+    iso_type = models.CharField("ISO size-type", max_length=4, choices=CONTAINER_TYPE_CHOICES)
+    container_number = models.CharField(max_length=11, blank=True, help_text="Blank until the box is released.")
+    seal_numbers = ArrayField(models.CharField(max_length=15), default=list, blank=True)
+    vgm_kg = models.DecimalField("VGM (kg)", max_digits=9, decimal_places=1, null=True, blank=True)
+    tare_kg = models.PositiveIntegerField(null=True, blank=True, help_text="From the CSC plate; blank: type default.")
+    max_gross_kg = models.PositiveIntegerField(
+        null=True, blank=True, help_text="From the CSC plate; blank: type default."
+    )
+
+    class Meta:
+        ordering = ["shipment", "id"]
+        verbose_name = "container"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["shipment", "container_number"],
+                condition=~Q(container_number=""),
+                name="shipment_container_once",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.container_number or 'unassigned'} {self.iso_type}"
+
+    def clean(self) -> None:
+        if self.container_number:
+            self.container_number = normalize_container_number(self.container_number)
+            problem = container_number_problem(self.container_number)
+            if problem:
+                raise ValidationError({"container_number": problem})
+        if self.vgm_kg is not None and self.vgm_kg > self.effective_max_gross_kg:
+            raise ValidationError(
+                {
+                    "vgm_kg": f"A VGM of {self.vgm_kg:,.0f} kg is above this box's maximum gross "
+                    f"mass of {self.effective_max_gross_kg:,} kg."
+                }
+            )
+
+    @property
+    def spec(self):  # type: ignore[no-untyped-def]
+        return CONTAINER_TYPES[self.iso_type]
+
+    @property
+    def effective_tare_kg(self) -> int:
+        return self.tare_kg or self.spec.tare_kg
+
+    @property
+    def effective_max_gross_kg(self) -> int:
+        return self.max_gross_kg or self.spec.max_gross_kg
+
+    @property
+    def max_payload_kg(self) -> int:
+        return self.effective_max_gross_kg - self.effective_tare_kg
+
+
+class CarrierService(models.Model):
+    """A scheduled service a carrier offers on a lane and mode: transit days, weekly departures, cut-offs."""
+
+    carrier = models.ForeignKey(Organisation, on_delete=models.CASCADE, related_name="carrier_services")
+    mode = models.CharField(max_length=12, choices=Mode.choices)
+    name = models.CharField(max_length=80, help_text="e.g. AE7 Asia–North Europe, Express Worldwide.")
+    origin_code = models.CharField(max_length=5, help_text="UN/LOCODE or ISO country code.")
+    destination_code = models.CharField(max_length=5, help_text="UN/LOCODE or ISO country code.")
+    transit_days = models.PositiveSmallIntegerField()
+    departure_weekdays = ArrayField(
+        models.PositiveSmallIntegerField(),
+        default=list,
+        blank=True,
+        help_text="0 = Monday … 6 = Sunday; blank: departs every day.",
+    )
+    cargo_cutoff_hours = models.PositiveSmallIntegerField(default=24, help_text="Before departure.")
+    documentation_cutoff_hours = models.PositiveSmallIntegerField(default=48)
+    vgm_cutoff_hours = models.PositiveSmallIntegerField(default=24)
+    is_active = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["carrier", "mode", "origin_code", "destination_code"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["carrier", "mode", "origin_code", "destination_code", "name"], name="carrier_service_unique"
+            ),
+            models.CheckConstraint(condition=Q(transit_days__gt=0), name="carrier_service_transit_positive"),
+        ]
+        indexes = [models.Index(fields=["mode", "origin_code", "destination_code"], name="carrier_service_lane")]
+
+    def __str__(self) -> str:
+        return f"{self.carrier_id} {self.name} {self.origin_code} → {self.destination_code}"
+
+
+class PreferenceKind(models.TextChoices):
+    PREFERRED = "preferred", "Preferred"
+    EXCLUDED = "excluded", "Excluded"
+
+
+class CarrierPreference(models.Model):
+    """Prefer or exclude a carrier, for one customer and/or one lane (and mode); blank fields match all."""
+
+    carrier = models.ForeignKey(Organisation, on_delete=models.CASCADE, related_name="carrier_preferences")
+    kind = models.CharField(max_length=10, choices=PreferenceKind.choices)
+    customer = models.ForeignKey(
+        Organisation, on_delete=models.CASCADE, null=True, blank=True, related_name="customer_carrier_preferences"
+    )
+    mode = models.CharField(max_length=12, choices=Mode.choices, blank=True)
+    origin_code = models.CharField(max_length=5, blank=True, help_text="UN/LOCODE or country; blank: any.")
+    destination_code = models.CharField(max_length=5, blank=True, help_text="UN/LOCODE or country; blank: any.")
+    reason = models.CharField(max_length=200, help_text="Shown in the ranking, e.g. 'Customer contract 2026'.")
+
+    class Meta:
+        ordering = ["carrier", "customer", "kind"]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} {self.carrier_id}"
+
+    def matches(self, *, customer_id: int | None, mode: str, origin: str, destination: str) -> bool:
+        return (
+            (self.customer_id is None or self.customer_id == customer_id)
+            and (not self.mode or self.mode == mode)
+            and (not self.origin_code or self.origin_code in (origin, origin[:2]))
+            and (not self.destination_code or self.destination_code in (destination, destination[:2]))
+        )
+
+
+NEUTRAL_ON_TIME_SCORE = Decimal("0.500")
+
+
+class CarrierRecord(models.Model):
+    """A carrier's on-time record, 0 to 1. Neutral (0.5) until tracking measures real departures and arrivals."""
+
+    carrier = models.OneToOneField(Organisation, on_delete=models.CASCADE, related_name="carrier_record")
+    on_time_score = models.DecimalField(max_digits=4, decimal_places=3, default=NEUTRAL_ON_TIME_SCORE)
+    measured_legs = models.PositiveIntegerField(default=0)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(on_time_score__gte=0) & Q(on_time_score__lte=1), name="carrier_record_score_0_1"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.carrier_id}: {self.on_time_score}"
+
+
+class BookingStatus(models.TextChoices):
+    REQUESTED = "requested", "To send"
+    SENT = "sent", "Sent"
+    CONFIRMED = "confirmed", "Confirmed"
+    ROLLED = "rolled", "Rolled"
+    REJECTED = "rejected", "Rejected"
+    CANCELLED = "cancelled", "Cancelled"
+
+
+LIVE_BOOKING_STATUSES = (BookingStatus.REQUESTED, BookingStatus.SENT, BookingStatus.CONFIRMED, BookingStatus.ROLLED)
+CONFIRMED_BOOKING_STATUSES = (BookingStatus.CONFIRMED, BookingStatus.ROLLED)
+
+
+class Booking(models.Model):
+    """Space requested from a carrier for a master, and what the carrier answered."""
+
+    shipment = models.ForeignKey(Shipment, on_delete=models.PROTECT, related_name="bookings")
+    carrier = models.ForeignKey(Organisation, on_delete=models.PROTECT, related_name="carrier_bookings")
+    service = models.ForeignKey(CarrierService, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    rate_card = models.ForeignKey(
+        "finance.RateCard",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        help_text="The buy rate the choice was based on (pinned).",
+    )
+    status = models.CharField(
+        max_length=10, choices=BookingStatus.choices, default=BookingStatus.REQUESTED, editable=False
+    )
+    quoted_amount = models.DecimalField(max_digits=12, decimal_places=2, null=True, blank=True)
+    quoted_currency = models.CharField(max_length=3, blank=True)
+    selection = models.JSONField(default=dict, blank=True, help_text="The ranked option as shown when chosen.")
+    requested_departure_on = models.DateField(null=True, blank=True)
+    carrier_reference = models.CharField("confirmation number", max_length=40, blank=True)
+    confirmed_departure_at = models.DateTimeField("confirmed ETD", null=True, blank=True)
+    confirmed_arrival_at = models.DateTimeField("confirmed ETA", null=True, blank=True)
+    original_departure_at = models.DateTimeField(null=True, blank=True, help_text="ETD before the first roll.")
+    documentation_cutoff_at = models.DateTimeField(null=True, blank=True)
+    vgm_cutoff_at = models.DateTimeField("VGM cut-off", null=True, blank=True)
+    cargo_cutoff_at = models.DateTimeField(null=True, blank=True)
+    roll_count = models.PositiveSmallIntegerField(default=0)
+    rejection_reason = models.CharField(max_length=300, blank=True)
+    sent_via = models.CharField(max_length=20, blank=True)
+    request_text = models.TextField(blank=True, help_text="The request as sent, for the record.")
+    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+")
+    requested_at = models.DateTimeField(auto_now_add=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    answered_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-requested_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["shipment"], condition=Q(status__in=LIVE_BOOKING_STATUSES), name="booking_one_live_per_shipment"
+            ),
+            models.CheckConstraint(
+                condition=Q(confirmed_arrival_at__isnull=True)
+                | Q(confirmed_departure_at__isnull=True)
+                | Q(confirmed_arrival_at__gte=F("confirmed_departure_at")),
+                name="booking_eta_after_etd",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["status", "cargo_cutoff_at"], name="booking_status_cutoff"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.shipment_id} with {self.carrier_id} ({self.status})"
+
+    @property
+    def is_confirmed(self) -> bool:
+        return self.status in CONFIRMED_BOOKING_STATUSES
+
+    @property
+    def cutoffs(self) -> list[tuple[str, object]]:
+        return [
+            ("Documentation", self.documentation_cutoff_at),
+            ("VGM", self.vgm_cutoff_at),
+            ("Cargo", self.cargo_cutoff_at),
+        ]
+
+
+class AppointmentKind(models.TextChoices):
+    PICKUP = "pickup", "Pickup"
+    DELIVERY = "delivery", "Delivery"
+
+
+class AppointmentStatus(models.TextChoices):
+    REQUESTED = "requested", "Requested"
+    CONFIRMED = "confirmed", "Confirmed"
+    DONE = "done", "Done"
+    MISSED = "missed", "Missed"
+    CANCELLED = "cancelled", "Cancelled"
+
+
+class Appointment(models.Model):
+    """A pickup or delivery slot at an address, with the time window agreed."""
+
+    shipment = models.ForeignKey(Shipment, on_delete=models.CASCADE, related_name="appointments")
+    kind = models.CharField(max_length=8, choices=AppointmentKind.choices)
+    location = models.ForeignKey(Location, on_delete=models.PROTECT, related_name="+")
+    address = models.TextField(blank=True)
+    window_start_at = models.DateTimeField()
+    window_end_at = models.DateTimeField()
+    status = models.CharField(
+        max_length=10, choices=AppointmentStatus.choices, default=AppointmentStatus.REQUESTED, editable=False
+    )
+    reference = models.CharField(max_length=40, blank=True, help_text="Slot or dock booking number.")
+    contact = models.CharField(max_length=120, blank=True)
+    actual_at = models.DateTimeField(null=True, blank=True)
+    notes = models.CharField(max_length=300, blank=True)
+
+    class Meta:
+        ordering = ["window_start_at", "id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(window_end_at__gt=F("window_start_at")), name="appointment_window"),
+        ]
+        indexes = [models.Index(fields=["window_start_at"], name="appointment_window_start")]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} {self.shipment_id} {self.window_start_at:%Y-%m-%d %H:%M}"
+
+
+from tracking.ingest.models import *  # noqa: E402,F403  (tracking events live in tracking/ingest/)

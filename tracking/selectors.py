@@ -1,0 +1,414 @@
+"""Reads of planning, already scoped and prefetched: the only way screens read shipments, legs and bookings.
+
+Scoping (partners/scoping.py): staff see everything; a customer sees the houses of its own orders (and
+the legs of the masters carrying them); a carrier or other partner sees the shipments and legs it
+carries (`legs__carrier_id`), never the houses of other parties' customers.
+"""
+
+from __future__ import annotations
+
+import datetime
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.db.models import F, OuterRef, Prefetch, Q, QuerySet, Subquery, Sum
+from django.db.models.functions import Coalesce
+from django.shortcuts import get_object_or_404
+from django.utils import timezone
+
+from orders.models import Order
+from partners.models import Contact, Organisation, OrganisationKind
+from partners.scoping import Scope
+from tracking.models import (
+    LIVE_BOOKING_STATUSES,
+    Appointment,
+    AppointmentStatus,
+    Booking,
+    BookingStatus,
+    ConsolidatedHouse,
+    HouseLine,
+    Leg,
+    Shipment,
+    ShipmentKind,
+    ShipmentStatus,
+)
+from tracking.services.consolidation import JOINABLE, Totals, master_totals
+from tracking.services.planning import PLANNABLE
+
+CUTOFF_SOON = datetime.timedelta(hours=48)
+
+
+def shipments_visible_to(*, scope: Scope) -> QuerySet[Shipment]:
+    return scope.restrict(Shipment.objects.all(), customer="order__customer_id", partner="legs__carrier_id")
+
+
+def legs_visible_to(*, scope: Scope) -> QuerySet[Leg]:
+    """Staff: all legs. Partners: the legs they carry. Customers: their houses' legs and their masters' legs."""
+    if scope.is_customer:
+        houses = shipments_visible_to(scope=scope)
+        masters = ConsolidatedHouse.objects.filter(house__in=houses, removed_at__isnull=True).values("master_id")
+        return Leg.objects.filter(Q(shipment__in=houses.values("pk")) | Q(shipment__in=masters))
+    return scope.restrict(Leg.objects.all(), customer=None, partner="carrier_id")
+
+
+def _live_links() -> Prefetch:
+    links = (
+        ConsolidatedHouse.objects.filter(removed_at__isnull=True, deconsolidated_at__isnull=True)
+        .select_related("house", "house__order", "house__order__customer")
+        .prefetch_related("house__house_lines__cargo_line")
+        .order_by("house__reference")
+    )
+    return Prefetch("consolidated_houses", queryset=links, to_attr="live_links")
+
+
+def _legs() -> Prefetch:
+    return Prefetch(
+        "legs", queryset=Leg.objects.select_related("carrier", "origin", "destination").order_by("sequence")
+    )
+
+
+def _live_bookings() -> Prefetch:
+    live = Booking.objects.filter(status__in=LIVE_BOOKING_STATUSES).select_related("carrier", "service")
+    return Prefetch("bookings", queryset=live, to_attr="live_bookings")
+
+
+def shipment_get_for(*, scope: Scope, reference: str) -> Shipment:
+    """The shipment with everything its page shows, or 404 when the scope may not see it."""
+    history = Booking.objects.select_related("carrier", "requested_by").order_by("-requested_at")
+    return get_object_or_404(
+        shipments_visible_to(scope=scope)
+        .select_related("branch", "carrier", "origin", "destination", "order", "order__customer")
+        .prefetch_related(
+            _legs(),
+            _live_links(),
+            "containers",
+            Prefetch("bookings", queryset=history, to_attr="booking_history"),
+            Prefetch("appointments", queryset=Appointment.objects.select_related("location")),
+            Prefetch(
+                "consolidations", queryset=ConsolidatedHouse.objects.select_related("master"), to_attr="master_links"
+            ),
+            "house_lines__cargo_line",
+        ),
+        reference=reference.upper(),
+    )
+
+
+@dataclass(frozen=True)
+class MasterRow:
+    shipment: Shipment
+    totals: Totals
+    booking: Booking | None
+
+
+def master_list_for(*, scope: Scope, branch_id: int | None = None, mode: str = "", status: str = "") -> list[MasterRow]:
+    """Open masters with their totals against capacity and their live booking (six queries)."""
+    masters = shipments_visible_to(scope=scope).masters().open()
+    if branch_id:
+        masters = masters.filter(branch_id=branch_id)
+    if mode:
+        masters = masters.filter(mode=mode)
+    if status:
+        masters = masters.filter(status=status)
+    masters = (
+        masters.select_related("carrier", "branch")
+        .prefetch_related(_live_links(), "containers", _live_bookings())
+        .order_by("status", "-created_at")[:200]
+    )
+    rows = []
+    for master in masters:
+        houses = [link.house for link in master.live_links]
+        totals = master_totals(master=master, houses=houses, containers=list(master.containers.all()))
+        rows.append(MasterRow(master, totals, master.live_bookings[0] if master.live_bookings else None))
+    return rows
+
+
+def _allocated_subquery() -> Subquery:
+    allocated = (
+        HouseLine.objects.filter(cargo_line__order=OuterRef("pk"))
+        .exclude(house__status=ShipmentStatus.CANCELLED)
+        .values("cargo_line__order")
+        .annotate(total=Sum("pieces"))
+        .values("total")
+    )
+    return Subquery(allocated)
+
+
+def orders_to_plan(
+    *,
+    scope: Scope,
+    branch_id: int | None = None,
+    modes: Iterable[str] = (),
+    origin: str = "",
+    destination: str = "",
+    references: Iterable[str] | None = None,
+    limit: int | None = 200,
+) -> QuerySet[Order]:
+    """Orders operations may plan that still have cargo on no shipment, oldest pickup first."""
+    orders = scope.restrict(Order.objects.all(), customer="customer_id", partner=None).filter(
+        status__in=sorted(PLANNABLE)
+    )
+    orders = orders.annotate(planned_pieces=Coalesce(_allocated_subquery(), 0)).filter(
+        planned_pieces__lt=F("pieces_total")
+    )
+    if branch_id:
+        orders = orders.filter(branch_id=branch_id)
+    if modes:
+        orders = orders.filter(mode__in=list(modes))
+    if origin:
+        orders = orders.filter(origin_id=origin.upper())
+    if destination:
+        orders = orders.filter(destination_id=destination.upper())
+    if references is not None:
+        orders = orders.filter(reference__in=list(references))
+    orders = orders.select_related("customer", "branch", "origin", "destination").order_by(
+        "requested_pickup_on", "reference"
+    )
+    return orders[:limit] if limit is not None else orders
+
+
+def order_get_for_planning(*, scope: Scope, reference: str) -> Order:
+    orders = scope.restrict(Order.objects.all(), customer="customer_id", partner=None)
+    return get_object_or_404(
+        orders.select_related("customer", "branch", "origin", "destination").prefetch_related("lines", "equipment"),
+        reference=reference.upper(),
+    )
+
+
+def houses_of_order(*, order: Order) -> list[Shipment]:
+    """The order's houses (cancelled ones too, for the record) with their lines and live master."""
+    return list(
+        Shipment.objects.filter(order=order)
+        .prefetch_related(
+            "house_lines__cargo_line",
+            Prefetch(
+                "consolidations",
+                queryset=ConsolidatedHouse.objects.filter(removed_at__isnull=True).select_related(
+                    "master", "master__carrier"
+                ),
+                to_attr="master_links",
+            ),
+        )
+        .order_by("reference")
+    )
+
+
+def masters_open_on_lane(*, origin: str, destination: str, mode_family: Iterable[str]) -> QuerySet[Shipment]:
+    """Masters a house on this lane may still join."""
+    return (
+        Shipment.objects.masters()
+        .filter(origin_id=origin, destination_id=destination, mode__in=list(mode_family), status__in=JOINABLE)
+        .select_related("carrier")
+        .order_by("-created_at")[:50]
+    )
+
+
+def loose_houses_on_lane(*, origin: str, destination: str) -> QuerySet[Shipment]:
+    """Houses on the lane that are on no live master (split-off parts, removed houses)."""
+    return (
+        Shipment.objects.houses()
+        .filter(origin_id=origin, destination_id=destination, status=ShipmentStatus.PLANNING)
+        .exclude(consolidations__removed_at__isnull=True, consolidations__deconsolidated_at__isnull=True)
+        .select_related("order", "order__customer")
+        .order_by("reference")[:50]
+    )
+
+
+def shipments_for_order(order: Order, scope: Scope) -> list[Shipment]:
+    """For the order page: the order's houses the scope may see, each with its master, legs and booking."""
+    masters = Shipment.objects.select_related("carrier").prefetch_related(_legs(), _live_bookings())
+    links = ConsolidatedHouse.objects.filter(removed_at__isnull=True).prefetch_related(
+        Prefetch("master", queryset=masters)
+    )
+    return list(
+        shipments_visible_to(scope=scope)
+        .filter(order=order, kind=ShipmentKind.HOUSE)
+        .prefetch_related(
+            "house_lines__cargo_line", _legs(), Prefetch("consolidations", queryset=links, to_attr="master_links")
+        )
+        .order_by("reference")
+    )
+
+
+# --- schedule board and execution ------------------------------------------------------------
+
+
+@dataclass
+class Day:
+    day: datetime.date
+    departures: list[Leg] = field(default_factory=list)
+    arrivals: list[Leg] = field(default_factory=list)
+    cutoffs: list[tuple[str, datetime.datetime, Booking]] = field(default_factory=list)
+    appointments: list[Appointment] = field(default_factory=list)
+
+    @property
+    def is_empty(self) -> bool:
+        return not (self.departures or self.arrivals or self.cutoffs or self.appointments)
+
+
+def _in_window(start: datetime.date, days: int) -> tuple[datetime.datetime, datetime.datetime]:
+    tz = timezone.get_current_timezone()
+    begin = datetime.datetime.combine(start, datetime.time.min, tzinfo=tz)
+    return begin, begin + datetime.timedelta(days=days)
+
+
+def _board_legs(scope: Scope, branch_id: int | None, mode: str, carrier_id: int | None) -> QuerySet[Leg]:
+    legs = legs_visible_to(scope=scope).exclude(shipment__status=ShipmentStatus.CANCELLED)
+    if branch_id:
+        legs = legs.filter(shipment__branch_id=branch_id)
+    if mode:
+        legs = legs.filter(mode=mode)
+    if carrier_id:
+        legs = legs.filter(carrier_id=carrier_id)
+    return legs.select_related("shipment", "carrier", "origin", "destination")
+
+
+def schedule_board(
+    *,
+    scope: Scope,
+    start: datetime.date,
+    days: int = 14,
+    branch_id: int | None = None,
+    mode: str = "",
+    carrier_id: int | None = None,
+) -> list[Day]:
+    """Each day from `start`: departures, arrivals, cut-offs and appointments (four queries)."""
+    begin, end = _in_window(start, days)
+    board = {start + datetime.timedelta(days=n): Day(start + datetime.timedelta(days=n)) for n in range(days)}
+    legs = _board_legs(scope, branch_id, mode, carrier_id)
+
+    def local_day(at: datetime.datetime) -> datetime.date:
+        return timezone.localtime(at).date()
+
+    for leg in legs.filter(planned_departure_at__gte=begin, planned_departure_at__lt=end).order_by(
+        "planned_departure_at"
+    ):
+        board[local_day(leg.planned_departure_at)].departures.append(leg)
+    for leg in legs.filter(planned_arrival_at__gte=begin, planned_arrival_at__lt=end).order_by("planned_arrival_at"):
+        board[local_day(leg.planned_arrival_at)].arrivals.append(leg)
+    bookings = Booking.objects.filter(
+        status__in=(BookingStatus.CONFIRMED, BookingStatus.ROLLED),
+        shipment__in=shipments_visible_to(scope=scope).values("pk"),
+    ).filter(
+        Q(documentation_cutoff_at__range=(begin, end))
+        | Q(vgm_cutoff_at__range=(begin, end))
+        | Q(cargo_cutoff_at__range=(begin, end))
+    )
+    if branch_id:
+        bookings = bookings.filter(shipment__branch_id=branch_id)
+    if carrier_id:
+        bookings = bookings.filter(carrier_id=carrier_id)
+    if mode:
+        bookings = bookings.filter(shipment__mode=mode)
+    for booking in bookings.select_related("shipment", "carrier"):
+        for label, at in booking.cutoffs:
+            if at is not None and begin <= at < end:
+                board[local_day(at)].cutoffs.append((label, at, booking))
+    for day in board.values():
+        day.cutoffs.sort(key=lambda item: item[1])
+    for appointment in _appointments(scope, branch_id, mode).filter(
+        window_start_at__gte=begin, window_start_at__lt=end
+    ):
+        board[local_day(appointment.window_start_at)].appointments.append(appointment)
+    return list(board.values())
+
+
+def _appointments(scope: Scope, branch_id: int | None, mode: str) -> QuerySet[Appointment]:
+    appointments = Appointment.objects.filter(shipment__in=shipments_visible_to(scope=scope).values("pk")).exclude(
+        status=AppointmentStatus.CANCELLED
+    )
+    if branch_id:
+        appointments = appointments.filter(shipment__branch_id=branch_id)
+    if mode:
+        appointments = appointments.filter(shipment__mode=mode)
+    return appointments.select_related("shipment", "location").order_by("window_start_at")
+
+
+@dataclass
+class Execution:
+    day: datetime.date
+    pickups: list[Appointment]
+    departures: list[Leg]
+    arrivals: list[Leg]
+    deliveries: list[Appointment]
+    overdue: list[Leg]
+
+
+def execution_for(*, scope: Scope, day: datetime.date, branch_id: int | None = None) -> Execution:
+    """What should happen today, and departures or arrivals of the last week still not recorded (five queries)."""
+    begin, end = _in_window(day, 1)
+    legs = _board_legs(scope, branch_id, "", None)
+    appointments = list(_appointments(scope, branch_id, "").filter(window_start_at__gte=begin, window_start_at__lt=end))
+    week_ago = begin - datetime.timedelta(days=7)
+    overdue = legs.filter(
+        Q(planned_departure_at__range=(week_ago, begin), actual_departure_at__isnull=True)
+        | Q(planned_arrival_at__range=(week_ago, begin), actual_arrival_at__isnull=True)
+    ).order_by("planned_departure_at")
+    return Execution(
+        day=day,
+        pickups=[a for a in appointments if a.kind == "pickup"],
+        departures=list(
+            legs.filter(planned_departure_at__gte=begin, planned_departure_at__lt=end).order_by("planned_departure_at")
+        ),
+        arrivals=list(
+            legs.filter(planned_arrival_at__gte=begin, planned_arrival_at__lt=end).order_by("planned_arrival_at")
+        ),
+        deliveries=[a for a in appointments if a.kind == "delivery"],
+        overdue=list(overdue),
+    )
+
+
+def branches_for(scope: Scope) -> QuerySet[Organisation]:
+    return Organisation.objects.branches().active().order_by("code")
+
+
+def default_branch_id(scope: Scope, branches: Iterable[Organisation]) -> int | None:
+    """The user's own branch when they belong to one, else all branches."""
+    for branch in branches:
+        if branch.pk in scope.organisation_ids:
+            return branch.pk
+    return None
+
+
+def carriers_for_filter() -> QuerySet[Organisation]:
+    return Organisation.objects.of_kind(OrganisationKind.CARRIER).active().order_by("name")
+
+
+def leg_get_for(*, scope: Scope, pk: int) -> Leg:
+    return get_object_or_404(
+        legs_visible_to(scope=scope).select_related("shipment", "carrier", "origin", "destination"), pk=pk
+    )
+
+
+def booking_get_for(*, scope: Scope, pk: int) -> Booking:
+    visible = shipments_visible_to(scope=scope).values("pk")
+    return get_object_or_404(Booking.objects.filter(shipment__in=visible).select_related("shipment", "carrier"), pk=pk)
+
+
+def appointment_get_for(*, scope: Scope, pk: int) -> Appointment:
+    visible = shipments_visible_to(scope=scope).values("pk")
+    return get_object_or_404(Appointment.objects.filter(shipment__in=visible).select_related("shipment"), pk=pk)
+
+
+def booking_document_context(booking: Booking) -> dict[str, Any]:
+    """Everything the booking request document shows: shipment, cargo totals, containers, legs, our branch."""
+    shipment = (
+        Shipment.objects.select_related("branch", "origin", "destination")
+        .prefetch_related(_legs(), _live_links(), "containers")
+        .get(pk=booking.shipment_id)
+    )
+    houses = [link.house for link in shipment.live_links]
+    contacts = Contact.objects.filter(organisation=booking.carrier).exclude(email="").values_list("email", flat=True)
+    return {
+        "booking": booking,
+        "shipment": shipment,
+        "houses": houses,
+        "carrier": booking.carrier,
+        "totals": master_totals(master=shipment, houses=houses, containers=list(shipment.containers.all())),
+        "containers": list(shipment.containers.all()),
+        "legs": list(shipment.legs.all()),
+        "branch": shipment.branch,
+        "carrier_contacts": list(contacts)[:3],
+        "goods": sorted({house.order.description for house in houses if house.order.description}),
+        "dangerous": any(hl.cargo_line.un_number for house in houses for hl in house.house_lines.all()),
+    }

@@ -1,0 +1,381 @@
+"""Bookings: ask a carrier for space on a master, send the request, record the answer (confirmed with
+ETD/ETA and cut-offs, rejected, or rolled to a later sailing), or cancel.
+
+Effects after commit: booking_confirmed, booking_rejected, booking_rolled (tracking/events.py).
+A confirmed booking moves the master's orders to `planned` through the order lifecycle, never by
+writing their state; orders the lifecycle does not let through yet are reported back, not forced.
+"""
+
+from __future__ import annotations
+
+import datetime
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from orders import services as order_services
+from orders.errors import TransitionNotAllowed
+from orders.models import Channel, Order
+from partners.models import Organisation
+from partners.scoping import Scope
+from tracking import adapters, events, guards
+from tracking.errors import BookingError
+from tracking.models import (
+    CONFIRMED_BOOKING_STATUSES,
+    LIVE_BOOKING_STATUSES,
+    Booking,
+    BookingStatus,
+    Leg,
+    LegRole,
+    Shipment,
+    ShipmentKind,
+    ShipmentStatus,
+)
+from tracking.services.consolidation import live_houses
+from tracking.services.planning import leg_add, shipment_set_status
+from tracking.services.ranking import Option
+
+NOON = datetime.time(12, 0)
+
+
+@dataclass
+class ConfirmOutcome:
+    booking: Booking
+    planned: list[Order] = field(default_factory=list)
+    not_planned: list[tuple[Order, str]] = field(default_factory=list)
+
+
+def _by(by: Any) -> Any:
+    return by if getattr(by, "pk", None) else None
+
+
+def _lock(booking: Booking) -> Booking:
+    return Booking.objects.select_for_update().select_related("shipment", "carrier").get(pk=booking.pk)
+
+
+def _expect(booking: Booking, *statuses: str, doing: str) -> None:
+    if booking.status not in statuses:
+        raise BookingError(f"A booking that is {booking.get_status_display().lower()} cannot be {doing}.")
+
+
+def _main_leg(shipment: Shipment) -> Leg:
+    """The master's main-carriage leg (made on the fly for a master planned without legs)."""
+    legs = list(shipment.legs.order_by("sequence"))
+    main = next((leg for leg in legs if leg.role == LegRole.MAIN), legs[0] if legs else None)
+    if main is None:
+        main = leg_add(
+            shipment=shipment,
+            data={
+                "role": LegRole.MAIN,
+                "mode": shipment.mode,
+                "origin_id": shipment.origin_id,
+                "destination_id": shipment.destination_id,
+            },
+        )
+    return main
+
+
+def _at_noon(day: datetime.date | None) -> datetime.datetime | None:
+    return timezone.make_aware(datetime.datetime.combine(day, NOON)) if day else None
+
+
+@transaction.atomic
+def booking_request(
+    *,
+    shipment: Shipment,
+    option: Option | None = None,
+    carrier: Organisation | None = None,
+    by: Any = None,
+    automatic: bool = False,
+) -> Booking:
+    """Choose a carrier for a master (a ranked option, or a carrier by hand): a booking to send.
+
+    The option's quote, rate card and explanation are pinned on the booking; the main leg gets the carrier
+    and, until the carrier confirms, the service's next departure and arrival as its plan.
+    """
+    shipment = Shipment.objects.select_for_update().get(pk=shipment.pk)
+    if shipment.kind != ShipmentKind.MASTER:
+        raise BookingError("Bookings are made for master shipments.")
+    if shipment.status != ShipmentStatus.PLANNING:
+        raise BookingError(f"{shipment.reference} is {shipment.get_status_display().lower()}; it is not being planned.")
+    if not live_houses(shipment):
+        raise BookingError(f"{shipment.reference} carries no house yet.")
+    chosen = option.carrier if option is not None else carrier
+    if chosen is None:
+        raise BookingError("Choose a carrier.")
+    live = shipment.bookings.filter(status__in=LIVE_BOOKING_STATUSES).select_related("carrier").first()
+    if live is not None:
+        raise BookingError(
+            f"{shipment.reference} already has a booking with {live.carrier.name} "
+            f"({live.get_status_display().lower()}); cancel it first."
+        )
+    booking = Booking(shipment=shipment, carrier=chosen, requested_by=_by(by))
+    if option is not None:
+        booking.service = option.service
+        booking.requested_departure_on = option.departure_on
+        if option.quote is not None:
+            booking.rate_card_id = option.quote.card_id
+            booking.quoted_amount, booking.quoted_currency = option.quote.total_amount, option.quote.currency
+        booking.selection = {**option.snapshot(), "automatic": automatic}
+    try:
+        with transaction.atomic():
+            booking.save()
+    except IntegrityError as exc:  # a colleague chose a carrier for the same master a moment ago
+        raise BookingError(f"{shipment.reference} got a booking meanwhile; reload the page.") from exc
+    Shipment.objects.filter(pk=shipment.pk).update(carrier=chosen)
+    main = _main_leg(shipment)
+    main.carrier = chosen
+    if option is not None and option.departure_on and not main.planned_departure_at:
+        main.planned_departure_at, main.planned_arrival_at = _at_noon(option.departure_on), _at_noon(option.arrival_on)
+    main.save()
+    return booking
+
+
+def booking_send(*, booking: Booking, by: Any = None) -> Booking:
+    """Send the request through the carrier's adapter (email where the carrier has no API).
+
+    The adapter runs outside any transaction: a slow mail server or carrier API holds no row lock, and a
+    failure leaves the booking "to send" with the reason raised as AdapterError.
+    """
+    with transaction.atomic():
+        booking = _lock(booking)
+        _expect(booking, BookingStatus.REQUESTED, doing="sent")
+        document = adapters.booking_document(booking)
+    submission = adapters.adapter_for(booking.carrier.code).book(booking, document)
+    with transaction.atomic():
+        booking = _lock(booking)
+        _expect(booking, BookingStatus.REQUESTED, doing="sent")
+        booking.status, booking.sent_at, booking.sent_via = BookingStatus.SENT, timezone.now(), submission.channel
+        booking.request_text = document.text
+        if submission.reference:
+            booking.carrier_reference = submission.reference
+        booking.save(update_fields=["status", "sent_at", "sent_via", "request_text", "carrier_reference"])
+    return booking
+
+
+def _check_times(
+    departure_at: datetime.datetime, arrival_at: datetime.datetime, cutoffs: dict[str, datetime.datetime | None]
+) -> None:
+    if arrival_at < departure_at:
+        raise BookingError("The ETA is before the ETD.")
+    for name, at in cutoffs.items():
+        if at is not None and at > departure_at:
+            label = name.removesuffix("_cutoff_at").replace("vgm", "VGM").replace("_", " ")
+            raise BookingError(f"The {label} cut-off is after the ETD; check the dates.")
+
+
+def _apply_sailing(
+    main: Leg, *, departure_at: datetime.datetime, arrival_at: datetime.datetime, conveyance: dict[str, str]
+) -> None:
+    main.planned_departure_at, main.planned_arrival_at = departure_at, arrival_at
+    for key, value in conveyance.items():
+        if value:
+            setattr(main, key, value)
+    try:
+        main.full_clean(exclude=["shipment", "carrier", "origin", "destination"], validate_unique=False)
+    except ValidationError as exc:
+        raise BookingError(" ".join(" ".join(messages) for messages in exc.message_dict.values())) from exc
+    main.save()
+
+
+def _plan_orders(shipment: Shipment, *, scope: Scope, by: Any, channel: str, outcome: ConfirmOutcome) -> None:
+    """Take each order of the master to `planned` through the lifecycle; report those that cannot go yet."""
+    name = guards.plan_transition_name()
+    orders = sorted({house.order.pk: house.order for house in live_houses(shipment)}.values(), key=lambda o: o.pk)
+    for order in orders:
+        if name is None:
+            outcome.not_planned.append((order, "the order lifecycle has no planning step yet"))
+            continue
+        if order.status == guards.PLANNED:
+            continue
+        try:
+            with transaction.atomic():
+                planned = order_services.order_transition(
+                    order=order,
+                    name=name,
+                    scope=scope,
+                    by=_by(by),
+                    channel=channel,
+                    reason=f"Carrier booking {outcome.booking.carrier_reference} confirmed",
+                    payload={"booking_id": outcome.booking.pk, "shipment": shipment.reference},
+                )
+            outcome.planned.append(planned)
+        except TransitionNotAllowed as exc:
+            outcome.not_planned.append((order, str(exc)))
+
+
+@transaction.atomic
+def booking_confirm(
+    *,
+    booking: Booking,
+    carrier_reference: str,
+    departure_at: datetime.datetime,
+    arrival_at: datetime.datetime,
+    scope: Scope,
+    by: Any = None,
+    documentation_cutoff_at: datetime.datetime | None = None,
+    vgm_cutoff_at: datetime.datetime | None = None,
+    cargo_cutoff_at: datetime.datetime | None = None,
+    vessel_name: str = "",
+    vessel_imo: str = "",
+    voyage_number: str = "",
+    flight_number: str = "",
+    channel: str = Channel.SCREEN,
+) -> ConfirmOutcome:
+    """Record the carrier's confirmation: number, ETD/ETA, cut-offs, conveyance. The master is booked and
+    its orders move to planned through the lifecycle. After commit: booking_confirmed."""
+    booking = _lock(booking)
+    _expect(booking, BookingStatus.REQUESTED, BookingStatus.SENT, doing="confirmed")
+    if not carrier_reference.strip():
+        raise BookingError("Enter the carrier's confirmation number.")
+    cutoffs = {
+        "documentation_cutoff_at": documentation_cutoff_at,
+        "vgm_cutoff_at": vgm_cutoff_at,
+        "cargo_cutoff_at": cargo_cutoff_at,
+    }
+    _check_times(departure_at, arrival_at, cutoffs)
+    booking.status, booking.answered_at = BookingStatus.CONFIRMED, timezone.now()
+    booking.carrier_reference = carrier_reference.strip()
+    booking.confirmed_departure_at, booking.confirmed_arrival_at = departure_at, arrival_at
+    for key, value in cutoffs.items():
+        setattr(booking, key, value)
+    booking.save()
+    shipment = booking.shipment
+    _apply_sailing(
+        _main_leg(shipment),
+        departure_at=departure_at,
+        arrival_at=arrival_at,
+        conveyance={
+            "vessel_name": vessel_name,
+            "vessel_imo": vessel_imo,
+            "voyage_number": voyage_number,
+            "flight_number": flight_number,
+        },
+    )
+    shipment_set_status(shipment=shipment, status=ShipmentStatus.BOOKED)
+    outcome = ConfirmOutcome(booking)
+    _plan_orders(shipment, scope=scope, by=by, channel=channel, outcome=outcome)
+    transaction.on_commit(
+        lambda: events.booking_confirmed.send(
+            sender=Booking, booking_id=booking.pk, shipment_id=shipment.pk, carrier_id=booking.carrier_id
+        )
+    )
+    return outcome
+
+
+@transaction.atomic
+def booking_reject(*, booking: Booking, reason: str, by: Any = None) -> Booking:
+    """Record that the carrier declined; the master is free for another carrier. After commit: booking_rejected."""
+    booking = _lock(booking)
+    _expect(booking, BookingStatus.REQUESTED, BookingStatus.SENT, doing="rejected")
+    if not reason.strip():
+        raise BookingError("Say why the carrier declined (e.g. no space on the sailing).")
+    booking.status, booking.answered_at = BookingStatus.REJECTED, timezone.now()
+    booking.rejection_reason = reason.strip()[:300]
+    booking.save(update_fields=["status", "answered_at", "rejection_reason"])
+    _release_carrier(booking.shipment)
+    transaction.on_commit(
+        lambda: events.booking_rejected.send(
+            sender=Booking,
+            booking_id=booking.pk,
+            shipment_id=booking.shipment_id,
+            carrier_id=booking.carrier_id,
+            reason=booking.rejection_reason,
+        )
+    )
+    return booking
+
+
+def _release_carrier(shipment: Shipment) -> None:
+    Shipment.objects.filter(pk=shipment.pk).update(carrier=None)
+    Leg.objects.filter(shipment=shipment, role=LegRole.MAIN, actual_departure_at__isnull=True).update(carrier=None)
+
+
+@transaction.atomic
+def booking_roll(
+    *,
+    booking: Booking,
+    departure_at: datetime.datetime,
+    arrival_at: datetime.datetime,
+    reason: str,
+    by: Any = None,
+    vessel_name: str = "",
+    vessel_imo: str = "",
+    voyage_number: str = "",
+    documentation_cutoff_at: datetime.datetime | None = None,
+    vgm_cutoff_at: datetime.datetime | None = None,
+    cargo_cutoff_at: datetime.datetime | None = None,
+) -> Booking:
+    """The carrier moved a confirmed booking to a later sailing: new ETD/ETA (and cut-offs, vessel), the main
+    leg and every later leg shift with it. After commit: booking_rolled (the exception rules react to it)."""
+    booking = _lock(booking)
+    _expect(booking, *CONFIRMED_BOOKING_STATUSES, doing="rolled")
+    previous = booking.confirmed_departure_at
+    if previous is not None and departure_at <= previous:
+        raise BookingError(f"A roll moves the booking to a later sailing; the ETD was {previous:%Y-%m-%d %H:%M}.")
+    if not reason.strip():
+        raise BookingError("Say why the carrier rolled the booking (e.g. vessel full, blank sailing).")
+    cutoffs = {
+        "documentation_cutoff_at": documentation_cutoff_at,
+        "vgm_cutoff_at": vgm_cutoff_at,
+        "cargo_cutoff_at": cargo_cutoff_at,
+    }
+    _check_times(departure_at, arrival_at, cutoffs)
+    booking.original_departure_at = booking.original_departure_at or previous
+    booking.roll_count += 1
+    booking.status = BookingStatus.ROLLED
+    old_arrival = booking.confirmed_arrival_at
+    booking.confirmed_departure_at, booking.confirmed_arrival_at = departure_at, arrival_at
+    delay = departure_at - previous if previous else datetime.timedelta(0)
+    for key, value in cutoffs.items():
+        old = getattr(booking, key)
+        # cut-offs the carrier did not restate move with the sailing, so none stays on the old vessel's dates
+        setattr(booking, key, value if value is not None else (old + delay if old else None))
+    booking.save()
+    main = _main_leg(booking.shipment)
+    _apply_sailing(
+        main,
+        departure_at=departure_at,
+        arrival_at=arrival_at,
+        conveyance={"vessel_name": vessel_name, "vessel_imo": vessel_imo, "voyage_number": voyage_number},
+    )
+    shift = arrival_at - old_arrival if old_arrival else datetime.timedelta(0)
+    for leg in booking.shipment.legs.filter(sequence__gt=main.sequence, actual_departure_at__isnull=True):
+        leg.planned_departure_at = leg.planned_departure_at + shift if leg.planned_departure_at else None
+        leg.planned_arrival_at = leg.planned_arrival_at + shift if leg.planned_arrival_at else None
+        leg.save(update_fields=["planned_departure_at", "planned_arrival_at"])
+    transaction.on_commit(
+        lambda: events.booking_rolled.send(
+            sender=Booking,
+            booking_id=booking.pk,
+            shipment_id=booking.shipment_id,
+            carrier_id=booking.carrier_id,
+            previous_departure_at=previous,
+            new_departure_at=departure_at,
+            delay=delay,
+            reason=reason.strip(),
+        )
+    )
+    return booking
+
+
+@transaction.atomic
+def booking_cancel(*, booking: Booking, by: Any = None) -> Booking:
+    """Withdraw a booking before departure; the master goes back to planning, free for another carrier.
+
+    Orders already planned stay planned: stepping an order back is the workflow's decision, not ours.
+    """
+    booking = _lock(booking)
+    _expect(booking, *LIVE_BOOKING_STATUSES, doing="cancelled")
+    shipment = booking.shipment
+    if shipment.status not in (ShipmentStatus.PLANNING, ShipmentStatus.BOOKED):
+        raise BookingError(f"{shipment.reference} is {shipment.get_status_display().lower()}; the booking stays.")
+    booking.status = BookingStatus.CANCELLED
+    booking.save(update_fields=["status"])
+    _release_carrier(shipment)
+    if shipment.status == ShipmentStatus.BOOKED:
+        shipment_set_status(shipment=shipment, status=ShipmentStatus.PLANNING)
+    return booking

@@ -1,0 +1,283 @@
+"""Consolidation: houses on a master and its containers, the capacity rules, and deconsolidation.
+
+A house joins a master only on the same port pair and mode family, while the master is still being
+planned or booked, and only if the master's containers still hold the cargo. The database refuses a
+house on two live masters (ConsolidatedHouse.house_on_one_live_master); the service turns that
+refusal into a sentence.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from orders.models import Mode, Order
+from partners.models import Organisation
+from tracking.equipment import CONTAINER_TYPES
+from tracking.errors import CapacityError, ConsolidationError
+from tracking.models import ConsolidatedHouse, LegRole, Shipment, ShipmentEquipment, ShipmentKind, ShipmentStatus
+from tracking.services import planning
+
+MODE_FAMILY = {
+    Mode.OCEAN_FCL: "sea",
+    Mode.OCEAN_LCL: "sea",
+    Mode.AIR: "air",
+    Mode.ROAD_FTL: "road",
+    Mode.ROAD_LTL: "road",
+    Mode.RAIL: "rail",
+    Mode.PARCEL: "parcel",
+}
+CONTAINER_MODES = frozenset({Mode.OCEAN_FCL, Mode.OCEAN_LCL, Mode.RAIL})
+JOINABLE = (ShipmentStatus.PLANNING, ShipmentStatus.BOOKED)
+
+
+@dataclass(frozen=True)
+class Totals:
+    """What a master carries against what its containers hold."""
+
+    houses: int
+    pieces: int
+    gross_weight_kg: Decimal
+    volume_m3: Decimal
+    teu: Decimal
+    payload_kg: int
+    capacity_m3: Decimal
+
+    @property
+    def weight_pct(self) -> int | None:
+        return round(self.gross_weight_kg * 100 / self.payload_kg) if self.payload_kg else None
+
+    @property
+    def volume_pct(self) -> int | None:
+        return round(self.volume_m3 * 100 / self.capacity_m3) if self.capacity_m3 else None
+
+
+def live_houses(master: Shipment) -> list[Shipment]:
+    """The houses on the master now (uses `live_links` when the selector prefetched it)."""
+    links = getattr(master, "live_links", None)
+    if links is None:
+        links = master.consolidated_houses.filter(removed_at__isnull=True, deconsolidated_at__isnull=True)
+        links = links.select_related("house", "house__order").prefetch_related("house__house_lines")
+    return [link.house for link in links]
+
+
+def house_weight_volume(house: Shipment) -> tuple[Decimal, Decimal, int]:
+    lines = house.house_lines.all()
+    return (
+        sum((hl.gross_weight_kg for hl in lines), Decimal(0)),
+        sum((hl.volume_m3 for hl in lines), Decimal(0)),
+        sum(hl.pieces for hl in lines),
+    )
+
+
+def master_totals(
+    *, master: Shipment, houses: Sequence[Shipment] | None = None, containers: Sequence[ShipmentEquipment] | None = None
+) -> Totals:
+    houses = live_houses(master) if houses is None else houses
+    boxes = list(master.containers.all()) if containers is None else containers
+    weight, volume, pieces = Decimal(0), Decimal(0), 0
+    for house in houses:
+        w, v, p = house_weight_volume(house)
+        weight, volume, pieces = weight + w, volume + v, pieces + p
+    return Totals(
+        houses=len(houses),
+        pieces=pieces,
+        gross_weight_kg=weight,
+        volume_m3=volume,
+        teu=sum((box.spec.teu for box in boxes), Decimal(0)),
+        payload_kg=sum(box.max_payload_kg for box in boxes),
+        capacity_m3=sum((box.spec.capacity_m3 for box in boxes), Decimal(0)),
+    )
+
+
+def _containers_phrase(boxes: Sequence[ShipmentEquipment]) -> tuple[str, str, str]:
+    """("A 40' general purpose container", "takes", "holds") or ("2 containers (…)", "take", "hold")."""
+    if len(boxes) == 1:
+        return f"A {boxes[0].spec.name} container", "takes", "holds"
+    counts = Counter(box.spec.name for box in boxes)
+    listed = ", ".join(f"{count} × {name}" for name, count in counts.items())
+    return f"{len(boxes)} containers ({listed})", "take", "hold"
+
+
+def capacity_problems(
+    *, containers: Sequence[ShipmentEquipment], weight_kg: Decimal, volume_m3: Decimal, what: str = "these houses"
+) -> list[str]:
+    """Each way the cargo does not fit the containers, as a sentence; empty when it fits."""
+    if not containers:
+        return []
+    phrase, takes, holds = _containers_phrase(containers)
+    payload = sum(box.max_payload_kg for box in containers)
+    capacity = sum((box.spec.capacity_m3 for box in containers), Decimal(0))
+    problems = []
+    if weight_kg > payload:
+        problems.append(f"{phrase} {takes} at most {payload:,} kg of cargo; {what} weigh {weight_kg:,.0f} kg.")
+    if volume_m3 > capacity:
+        problems.append(f"{phrase} {holds} {capacity:,.1f} m³; {what} measure {volume_m3:,.1f} m³.")
+    return problems
+
+
+def master_capacity_problems(
+    *, master: Shipment, containers: Sequence[ShipmentEquipment] | None = None, extra: Iterable[Shipment] = ()
+) -> list[str]:
+    """Capacity problems of the master's live houses (plus `extra` houses) in its (or the given) containers."""
+    totals = master_totals(master=master, houses=[*live_houses(master), *extra], containers=containers)
+    boxes = list(master.containers.all()) if containers is None else containers
+    return capacity_problems(containers=boxes, weight_kg=totals.gross_weight_kg, volume_m3=totals.volume_m3)
+
+
+def _join_problem(master: Shipment, house: Shipment) -> str | None:
+    if master.kind != ShipmentKind.MASTER:
+        return f"{master.reference} is a house; houses join masters."
+    if house.kind != ShipmentKind.HOUSE:
+        return f"{house.reference} is a master; only houses join a master."
+    if master.status not in JOINABLE:
+        return f"{master.reference} is {master.get_status_display().lower()}; houses join only before departure."
+    if house.status == ShipmentStatus.CANCELLED:
+        return f"{house.reference} is cancelled."
+    if MODE_FAMILY.get(house.mode) != MODE_FAMILY.get(master.mode):
+        return (
+            f"{house.reference} moves by {house.get_mode_display()}; {master.reference} by {master.get_mode_display()}."
+        )
+    if (house.origin_id, house.destination_id) != (master.origin_id, master.destination_id):
+        return (
+            f"{house.reference} goes {house.origin_id} → {house.destination_id}; "
+            f"{master.reference} goes {master.origin_id} → {master.destination_id}."
+        )
+    return None
+
+
+def _by(by: Any) -> Any:
+    return by if getattr(by, "pk", None) else None
+
+
+@transaction.atomic
+def house_add(*, master: Shipment, house: Shipment, by: Any = None) -> ConsolidatedHouse:
+    """Put a house on a master, if lane, mode, state and capacity allow; raises ConsolidationError saying why not."""
+    master = Shipment.objects.select_for_update().get(pk=master.pk)  # one capacity decision at a time per master
+    house = Shipment.objects.get(pk=house.pk)
+    problem = _join_problem(master, house)
+    if problem:
+        raise ConsolidationError(problem)
+    problems = master_capacity_problems(master=master, extra=[house])
+    if problems:
+        raise CapacityError(problems)
+    try:
+        with transaction.atomic():
+            link = ConsolidatedHouse.objects.create(master=master, house=house, added_by=_by(by))
+    except IntegrityError as exc:
+        other = (
+            ConsolidatedHouse.objects.filter(house=house, removed_at__isnull=True, deconsolidated_at__isnull=True)
+            .select_related("master")
+            .first()
+        )
+        where = other.master.reference if other else "another master"
+        raise ConsolidationError(f"{house.reference} is already on {where}; remove it there first.") from exc
+    if house.status != master.status:
+        Shipment.objects.filter(pk=house.pk).update(status=master.status)
+    return link
+
+
+@transaction.atomic
+def order_add_to_master(*, order: Order, master: Shipment, by: Any = None) -> Shipment:
+    """A new house with the order's unplanned cargo, put on the master: both or neither. Returns the house."""
+    house = planning.house_create(order=order, by=by)
+    house_add(master=master, house=house, by=by)
+    return house
+
+
+@transaction.atomic
+def house_remove(*, master: Shipment, house: Shipment, by: Any = None) -> None:
+    """Take a house off a master before departure; it goes back to planning, ready for another master."""
+    master = Shipment.objects.select_for_update().get(pk=master.pk)
+    if master.status not in JOINABLE:
+        raise ConsolidationError(f"{master.reference} is {master.get_status_display().lower()}; its houses stay on.")
+    updated = ConsolidatedHouse.objects.filter(
+        master=master, house=house, removed_at__isnull=True, deconsolidated_at__isnull=True
+    ).update(removed_at=timezone.now())
+    if not updated:
+        raise ConsolidationError(f"{house.reference} is not on {master.reference}.")
+    Shipment.objects.filter(pk=house.pk).update(status=ShipmentStatus.PLANNING)
+
+
+def _master_mode(orders: Sequence[Order], container_type: str) -> str:
+    families = {MODE_FAMILY[order.mode] for order in orders}
+    if len(families) > 1:
+        raise ConsolidationError("These orders travel by different modes; consolidate one mode at a time.")
+    family = families.pop()
+    if container_type and family == "sea":
+        return Mode.OCEAN_FCL  # the forwarder's consol box goes to the carrier as an FCL booking
+    if container_type and family != "rail":
+        raise ConsolidationError(f"Containers are planned for sea and rail; these orders go by {family}.")
+    return orders[0].mode
+
+
+@transaction.atomic
+def consolidation_create(
+    *,
+    orders: Sequence[Order],
+    container_type: str = "",
+    containers: int = 1,
+    branch: Organisation | None = None,
+    by: Any = None,
+) -> Shipment:
+    """A new master with a main leg and `containers` x `container_type`, carrying a house for each order.
+
+    All or nothing: a lane, mode or capacity problem with any order leaves nothing behind.
+    """
+    if not orders:
+        raise ConsolidationError("Pick the orders to consolidate.")
+    lanes = {(order.origin_id, order.destination_id) for order in orders}
+    if len(lanes) > 1:
+        listed = ", ".join(f"{o.reference} {o.origin_id} → {o.destination_id}" for o in orders)
+        raise ConsolidationError(f"A master goes from one port to one port; these orders do not: {listed}.")
+    if container_type and container_type not in CONTAINER_TYPES:
+        raise ConsolidationError(f"{container_type} is not a container type we plan with.")
+    mode = _master_mode(orders, container_type)
+    first = orders[0]
+    master = planning._shipment_create(
+        kind=ShipmentKind.MASTER,
+        branch=branch or first.branch,
+        mode=mode,
+        by=by,
+        origin_id=first.origin_id,
+        destination_id=first.destination_id,
+    )
+    planning.leg_add(
+        shipment=master,
+        data={"role": LegRole.MAIN, "mode": mode, "origin_id": first.origin_id, "destination_id": first.destination_id},
+    )
+    for _ in range(containers if container_type else 0):
+        planning.container_add(shipment=master, data={"iso_type": container_type})
+    houses = [planning.house_create(order=order, by=by) for order in orders]
+    problems = master_capacity_problems(master=master, extra=houses)
+    if problems:
+        raise CapacityError(problems)
+    for house in houses:
+        house_add(master=master, house=house, by=by)
+    return master
+
+
+@transaction.atomic
+def master_deconsolidate(*, master: Shipment, by: Any = None) -> list[Shipment]:
+    """Separate the houses of an arrived master at destination; each continues on its own (on-carriage, delivery)."""
+    master = Shipment.objects.select_for_update().get(pk=master.pk)
+    if master.kind != ShipmentKind.MASTER:
+        raise ConsolidationError(f"{master.reference} is not a master.")
+    if master.status != ShipmentStatus.ARRIVED:
+        raise ConsolidationError(
+            f"{master.reference} has not arrived yet: record the arrival of its last leg, then deconsolidate."
+        )
+    links = list(master.consolidated_houses.filter(removed_at__isnull=True, deconsolidated_at__isnull=True))
+    if not links:
+        raise ConsolidationError(f"{master.reference} has no houses left to deconsolidate.")
+    now = timezone.now()
+    ConsolidatedHouse.objects.filter(pk__in=[link.pk for link in links]).update(deconsolidated_at=now)
+    houses = list(Shipment.objects.filter(pk__in=[link.house_id for link in links]).order_by("reference"))
+    Shipment.objects.filter(pk__in=[house.pk for house in houses]).update(status=ShipmentStatus.ARRIVED)
+    return houses

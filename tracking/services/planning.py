@@ -1,0 +1,485 @@
+"""Planning writes: houses from orders (whole or split), direct shipments, legs, containers, appointments
+and the actual departures and arrivals recorded by operations.
+
+Effects after commit: `leg_actual_recorded` (tracking/events.py) when a departure or arrival is recorded.
+"""
+
+from __future__ import annotations
+
+import datetime
+from collections.abc import Mapping
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import connection, transaction
+from django.db.models import Sum
+from django.utils import timezone
+
+from orders.models import CargoLine, Mode, Order
+from partners.models import Organisation
+from tracking import events
+from tracking.equipment import CONTAINER_TYPES
+from tracking.errors import PlanningError
+from tracking.models import (
+    OPEN_SHIPMENT_STATUSES,
+    Appointment,
+    AppointmentStatus,
+    ConsolidatedHouse,
+    HouseLine,
+    Leg,
+    LegRole,
+    Shipment,
+    ShipmentEquipment,
+    ShipmentKind,
+    ShipmentStatus,
+)
+
+# Orders are planned once accepted from intake and until their goods move (planned orders may still get
+# a split-off part planned). Held, cancelled and moving orders are left alone.
+PLANNABLE = frozenset({"submitted", "confirmed", "planned"})
+KG = Decimal("0.001")
+M3 = Decimal("0.0001")
+
+
+def order_plan_problem(order: Order) -> str | None:
+    """Why the order cannot be put on a shipment now, or None."""
+    if order.status not in PLANNABLE:
+        return (
+            f"{order.reference} is {order.get_status_display().lower()}: "
+            "only submitted, confirmed or planned orders go on shipments."
+        )
+    return None
+
+
+def shipment_reference_issue(*, kind: str, branch_code: str) -> str:
+    """M-HAM-26-000012 for a master, H-HAM-26-000013 for a house (one sequence, gaps possible)."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT nextval('tracking_shipment_reference')")
+        (serial,) = cursor.fetchone()
+    prefix = "M" if kind == ShipmentKind.MASTER else "H"
+    return f"{prefix}-{branch_code}-{timezone.localdate().year % 100:02d}-{serial:06d}"
+
+
+def _shipment_create(
+    *,
+    kind: str,
+    branch: Organisation,
+    mode: str,
+    origin_id: str,
+    destination_id: str,
+    order: Order | None = None,
+    by: Any = None,
+) -> Shipment:
+    return Shipment.objects.create(
+        reference=shipment_reference_issue(kind=kind, branch_code=branch.code),
+        kind=kind,
+        branch=branch,
+        order=order,
+        mode=mode,
+        origin_id=origin_id,
+        destination_id=destination_id,
+        created_by=by if getattr(by, "pk", None) else None,
+    )
+
+
+def allocated_pieces(order: Order) -> dict[int, int]:
+    """Pieces of each of the order's cargo lines already on a house that is not cancelled."""
+    rows = (
+        HouseLine.objects.filter(cargo_line__order=order)
+        .exclude(house__status=ShipmentStatus.CANCELLED)
+        .values("cargo_line_id")
+        .annotate(pieces=Sum("pieces"))
+    )
+    return {row["cargo_line_id"]: row["pieces"] for row in rows}
+
+
+def unallocated_pieces(order: Order) -> dict[int, int]:
+    """Pieces of each cargo line not yet on any house: what is still to plan."""
+    taken = allocated_pieces(order)
+    return {
+        line.pk: line.pieces - taken.get(line.pk, 0)
+        for line in order.lines.all()
+        if line.pieces > taken.get(line.pk, 0)
+    }
+
+
+def _share(line: CargoLine, pieces: int) -> tuple[Decimal, Decimal]:
+    """Weight and volume of `pieces` of the line, pro rata to its pieces."""
+    fraction = Decimal(pieces) / Decimal(line.pieces)
+    weight = (line.gross_weight_kg * fraction).quantize(KG, rounding=ROUND_HALF_UP)
+    volume = ((line.volume_m3 or Decimal(0)) * fraction).quantize(M3, rounding=ROUND_HALF_UP)
+    return weight, volume
+
+
+def _lock_order(order: Order) -> Order:
+    """Lock the order row: allocations of its cargo to houses are decided one at a time."""
+    return Order.objects.select_for_update().select_related("branch").get(pk=order.pk)
+
+
+@transaction.atomic
+def house_create(*, order: Order, allocations: Mapping[int, int] | None = None, by: Any = None) -> Shipment:
+    """A house carrying `allocations` (cargo line id → pieces) of the order, or all that is still unplanned."""
+    order = _lock_order(order)
+    problem = order_plan_problem(order)
+    if problem:
+        raise PlanningError(problem)
+    lines = {line.pk: line for line in order.lines.all()}
+    remaining = unallocated_pieces(order)
+    wanted = dict(allocations) if allocations is not None else remaining
+    wanted = {line_id: pieces for line_id, pieces in wanted.items() if pieces}
+    if not wanted:
+        raise PlanningError(f"All cargo of {order.reference} is already on a shipment.")
+    for line_id, pieces in wanted.items():
+        if line_id not in lines:
+            raise PlanningError(f"Line {line_id} is not a cargo line of {order.reference}.")
+        if pieces < 0 or pieces > remaining.get(line_id, 0):
+            line = lines[line_id]
+            raise PlanningError(
+                f"Line {line.line_no} of {order.reference} has {remaining.get(line_id, 0)} of {line.pieces} pieces "
+                f"left to plan; {pieces} asked."
+            )
+    house = _shipment_create(
+        kind=ShipmentKind.HOUSE,
+        branch=order.branch,
+        mode=order.mode,
+        order=order,
+        origin_id=order.origin_id,
+        destination_id=order.destination_id,
+        by=by,
+    )
+    HouseLine.objects.bulk_create(
+        HouseLine(
+            house=house,
+            cargo_line=lines[line_id],
+            pieces=pieces,
+            gross_weight_kg=_share(lines[line_id], pieces)[0],
+            volume_m3=_share(lines[line_id], pieces)[1],
+        )
+        for line_id, pieces in sorted(wanted.items())
+    )
+    return house
+
+
+def _house_is_movable(house: Shipment) -> None:
+    if house.kind != ShipmentKind.HOUSE:
+        raise PlanningError(f"{house.reference} is a master, not a house.")
+    link = (
+        house.consolidations.filter(removed_at__isnull=True, deconsolidated_at__isnull=True)
+        .select_related("master")
+        .first()
+    )
+    if link and link.master.status not in (ShipmentStatus.PLANNING,):
+        raise PlanningError(
+            f"{house.reference} is on {link.master.reference}, which is already "
+            f"{link.master.get_status_display().lower()}; remove it from there first."
+        )
+
+
+@transaction.atomic
+def house_split(*, house: Shipment, allocations: Mapping[int, int], by: Any = None) -> Shipment:
+    """Move `allocations` (cargo line id → pieces) out of the house into a new house of the same order.
+
+    The new house is on no master yet, so it can travel on another shipment.
+    """
+    order = _lock_order(house.order)  # the order lock also serialises splits of its houses
+    house = Shipment.objects.get(pk=house.pk)
+    _house_is_movable(house)
+    current = {hl.cargo_line_id: hl for hl in house.house_lines.select_related("cargo_line")}
+    wanted = {line_id: pieces for line_id, pieces in allocations.items() if pieces}
+    if not wanted:
+        raise PlanningError("Say how many pieces of which line go to the new house.")
+    for line_id, pieces in wanted.items():
+        house_line = current.get(line_id)
+        if house_line is None or pieces < 0 or pieces > house_line.pieces:
+            have = house_line.pieces if house_line else 0
+            raise PlanningError(f"{house.reference} carries {have} pieces of that line; {pieces} asked.")
+    if all(wanted.get(line_id, 0) == hl.pieces for line_id, hl in current.items()):
+        raise PlanningError("That would move everything; keep at least one piece on the original house.")
+    new_house = _shipment_create(
+        kind=ShipmentKind.HOUSE,
+        branch=order.branch,
+        mode=house.mode,
+        order=order,
+        origin_id=house.origin_id,
+        destination_id=house.destination_id,
+        by=by,
+    )
+    for line_id, pieces in wanted.items():
+        house_line = current[line_id]
+        weight, volume = _share(house_line.cargo_line, pieces)
+        HouseLine.objects.create(
+            house=new_house, cargo_line_id=line_id, pieces=pieces, gross_weight_kg=weight, volume_m3=volume
+        )
+        if pieces == house_line.pieces:
+            house_line.delete()
+        else:
+            house_line.pieces -= pieces
+            house_line.gross_weight_kg, house_line.volume_m3 = _share(house_line.cargo_line, house_line.pieces)
+            house_line.save(update_fields=["pieces", "gross_weight_kg", "volume_m3"])
+    return new_house
+
+
+def _default_containers(order: Order) -> list[dict[str, Any]]:
+    """The order's own FCL equipment (type, number, seals, VGM) as containers for its master."""
+    return [
+        {
+            "iso_type": box.iso_type,
+            "container_number": box.container_number,
+            "seal_numbers": list(box.seal_numbers),
+            "vgm_kg": box.vgm_kg,
+        }
+        for box in order.equipment.all()
+        if box.iso_type in CONTAINER_TYPES
+    ]
+
+
+@transaction.atomic
+def shipment_plan_direct(*, order: Order, by: Any = None) -> Shipment:
+    """Ship an order on its own: a house with all its unplanned cargo on a new master with one main leg.
+
+    FCL orders bring their containers along. Returns the master.
+    """
+    house = house_create(order=order, by=by)
+    master = _shipment_create(
+        kind=ShipmentKind.MASTER,
+        branch=order.branch,
+        mode=order.mode,
+        by=by,
+        origin_id=order.origin_id,
+        destination_id=order.destination_id,
+    )
+    ConsolidatedHouse.objects.create(master=master, house=house, added_by=by if getattr(by, "pk", None) else None)
+    leg_add(
+        shipment=master,
+        data={
+            "role": LegRole.MAIN,
+            "mode": order.mode,
+            "origin_id": order.origin_id,
+            "destination_id": order.destination_id,
+        },
+    )
+    for box in _default_containers(order) if order.mode in (Mode.OCEAN_FCL, Mode.RAIL) else []:
+        container_add(shipment=master, data=box)
+    return master
+
+
+# --- legs -----------------------------------------------------------------------------------
+
+LEG_FIELDS = (
+    "role",
+    "mode",
+    "carrier_id",
+    "origin_id",
+    "destination_id",
+    "planned_departure_at",
+    "planned_arrival_at",
+    "vessel_name",
+    "vessel_imo",
+    "voyage_number",
+    "flight_number",
+    "truck_plate",
+    "train_number",
+)
+
+
+def _check_leg_times(leg: Leg) -> None:
+    if leg.planned_departure_at and leg.planned_arrival_at and leg.planned_arrival_at < leg.planned_departure_at:
+        raise PlanningError("The planned arrival is before the planned departure.")
+
+
+@transaction.atomic
+def leg_add(*, shipment: Shipment, data: Mapping[str, Any]) -> Leg:
+    """Append a leg to the shipment (next sequence number)."""
+    Shipment.objects.select_for_update().get(pk=shipment.pk)  # sequence numbers are handed out one at a time
+    last = shipment.legs.order_by("-sequence").values_list("sequence", flat=True).first() or 0
+    leg = Leg(shipment=shipment, sequence=last + 1, **{k: v for k, v in data.items() if k in LEG_FIELDS})
+    leg.mode = leg.mode or shipment.mode
+    _check_leg_times(leg)
+    leg.save()
+    return leg
+
+
+@transaction.atomic
+def leg_update(*, leg: Leg, data: Mapping[str, Any]) -> Leg:
+    """Change a leg's plan: places, carrier, times, conveyance."""
+    leg = Leg.objects.select_for_update().get(pk=leg.pk)
+    for key, value in data.items():
+        if key in LEG_FIELDS:
+            setattr(leg, key, value)
+    _check_leg_times(leg)
+    leg.save()
+    return leg
+
+
+@transaction.atomic
+def leg_remove(*, leg: Leg) -> None:
+    if leg.actual_departure_at:
+        raise PlanningError("This leg has departed; it stays on record.")
+    leg.delete()
+
+
+def _status_from_legs(shipment: Shipment) -> str:
+    legs = list(shipment.legs.order_by("sequence"))
+    if not legs:
+        return shipment.status
+    if legs[-1].actual_arrival_at:
+        return ShipmentStatus.ARRIVED
+    if any(leg.actual_departure_at for leg in legs):
+        return ShipmentStatus.IN_TRANSIT
+    return shipment.status
+
+
+def shipment_set_status(*, shipment: Shipment, status: str) -> None:
+    """Set a master's status and carry it to its live houses (a house travels as its master does)."""
+    Shipment.objects.filter(pk=shipment.pk).update(status=status, updated_at=timezone.now())
+    if shipment.kind == ShipmentKind.MASTER:
+        Shipment.objects.filter(
+            consolidations__master=shipment,
+            consolidations__removed_at__isnull=True,
+            consolidations__deconsolidated_at__isnull=True,
+        ).update(status=status, updated_at=timezone.now())
+    shipment.status = status
+
+
+@transaction.atomic
+def leg_record_actual(
+    *,
+    leg: Leg,
+    departed_at: datetime.datetime | None = None,
+    arrived_at: datetime.datetime | None = None,
+    by: Any = None,
+) -> Leg:
+    """Record when a leg really departed and/or arrived. After commit: leg_actual_recorded per time.
+
+    The shipment follows: in transit after its first departure, arrived after its last leg arrives.
+    """
+    leg = Leg.objects.select_for_update().select_related("shipment").get(pk=leg.pk)
+    now = timezone.now()
+    recorded: list[tuple[str, datetime.datetime]] = []
+    if departed_at is not None:
+        if departed_at > now + datetime.timedelta(minutes=5):
+            raise PlanningError("A departure cannot be recorded in the future.")
+        leg.actual_departure_at = departed_at
+        recorded.append(("departure", departed_at))
+    if arrived_at is not None:
+        if arrived_at > now + datetime.timedelta(minutes=5):
+            raise PlanningError("An arrival cannot be recorded in the future.")
+        if leg.actual_departure_at is None:
+            raise PlanningError("Record the departure of this leg before its arrival.")
+        if arrived_at < leg.actual_departure_at:
+            raise PlanningError("The arrival is before the recorded departure.")
+        leg.actual_arrival_at = arrived_at
+        recorded.append(("arrival", arrived_at))
+    if not recorded:
+        raise PlanningError("Give a departure or an arrival time.")
+    leg.save(update_fields=["actual_departure_at", "actual_arrival_at"])
+    shipment = leg.shipment
+    status = _status_from_legs(shipment)
+    if status != shipment.status and shipment.status in OPEN_SHIPMENT_STATUSES:
+        shipment_set_status(shipment=shipment, status=status)
+    by_id = getattr(by, "pk", None)
+    for kind, at in recorded:
+        transaction.on_commit(
+            lambda kind=kind, at=at: events.leg_actual_recorded.send(
+                sender=Leg, leg_id=leg.pk, shipment_id=shipment.pk, kind=kind, at=at, by_id=by_id
+            )
+        )
+    return leg
+
+
+# --- containers -----------------------------------------------------------------------------
+
+CONTAINER_FIELDS = ("iso_type", "container_number", "seal_numbers", "vgm_kg", "tare_kg", "max_gross_kg")
+
+
+def _save_container(box: ShipmentEquipment) -> ShipmentEquipment:
+    try:
+        box.full_clean(exclude=["shipment"])
+    except ValidationError as exc:
+        raise PlanningError(" ".join(" ".join(messages) for messages in exc.message_dict.values())) from exc
+    box.save()
+    return box
+
+
+@transaction.atomic
+def container_add(*, shipment: Shipment, data: Mapping[str, Any]) -> ShipmentEquipment:
+    """Add a container (ISO size-type, and once known its ISO 6346 number, seals and VGM) to a master."""
+    if shipment.kind != ShipmentKind.MASTER:
+        raise PlanningError("Containers belong to the master shipment.")
+    box = ShipmentEquipment(shipment=shipment, **{k: v for k, v in data.items() if k in CONTAINER_FIELDS})
+    return _save_container(box)
+
+
+@transaction.atomic
+def container_update(*, container: ShipmentEquipment, data: Mapping[str, Any]) -> ShipmentEquipment:
+    """Assign the number, seals, VGM or plate figures of a container."""
+    box = ShipmentEquipment.objects.select_for_update().get(pk=container.pk)
+    for key, value in data.items():
+        if key in CONTAINER_FIELDS:
+            setattr(box, key, value)
+    return _save_container(box)
+
+
+@transaction.atomic
+def container_remove(*, container: ShipmentEquipment) -> None:
+    """Take a container off a master that is still being planned; the rest must still hold the cargo."""
+    from tracking.services.consolidation import master_capacity_problems  # consolidation builds on planning
+
+    master = Shipment.objects.select_for_update().get(pk=container.shipment_id)
+    if master.status != ShipmentStatus.PLANNING:
+        raise PlanningError(f"{master.reference} is {master.get_status_display().lower()}; its containers stay.")
+    remaining = [box for box in master.containers.all() if box.pk != container.pk]
+    problems = master_capacity_problems(master=master, containers=remaining) if remaining else []
+    if problems:
+        raise PlanningError(" ".join(problems))
+    container.delete()
+
+
+# --- appointments ---------------------------------------------------------------------------
+
+APPOINTMENT_FIELDS = (
+    "kind",
+    "location_id",
+    "address",
+    "window_start_at",
+    "window_end_at",
+    "reference",
+    "contact",
+    "notes",
+)
+
+
+@transaction.atomic
+def appointment_schedule(*, shipment: Shipment, data: Mapping[str, Any]) -> Appointment:
+    """Agree a pickup or delivery time window for a shipment."""
+    appointment = Appointment(shipment=shipment, **{k: v for k, v in data.items() if k in APPOINTMENT_FIELDS})
+    if appointment.window_end_at <= appointment.window_start_at:
+        raise PlanningError("The window must end after it starts.")
+    appointment.status = AppointmentStatus.CONFIRMED if appointment.reference else AppointmentStatus.REQUESTED
+    appointment.save()
+    return appointment
+
+
+@transaction.atomic
+def appointment_record(
+    *, appointment: Appointment, status: str, at: datetime.datetime | None = None, notes: str = ""
+) -> Appointment:
+    """Record that a pickup or delivery happened (done), did not (missed), or was called off."""
+    appointment = Appointment.objects.select_for_update().get(pk=appointment.pk)
+    if status not in (
+        AppointmentStatus.CONFIRMED,
+        AppointmentStatus.DONE,
+        AppointmentStatus.MISSED,
+        AppointmentStatus.CANCELLED,
+    ):
+        raise PlanningError("Unknown appointment outcome.")
+    if appointment.status in (AppointmentStatus.DONE, AppointmentStatus.CANCELLED):
+        raise PlanningError(f"This appointment is already {appointment.get_status_display().lower()}.")
+    appointment.status = status
+    if status == AppointmentStatus.DONE:
+        appointment.actual_at = at or timezone.now()
+    if notes:
+        appointment.notes = notes[:300]
+    appointment.save(update_fields=["status", "actual_at", "notes"])
+    return appointment

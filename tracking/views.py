@@ -1,0 +1,389 @@
+"""Planning screens: orders to plan and open masters, an order's planning page, consolidation, and the
+shipment page with its houses, containers, legs and appointments. Booking actions: views_booking.py;
+schedule board and execution: views_schedule.py."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import messages
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils.cache import patch_vary_headers
+from django.views.decorators.http import require_POST
+
+from orders.models import Mode, Order
+from partners.permissions import staff_required
+from partners.scoping import Scope, scope_for_request
+from tracking import selectors
+from tracking.errors import PlanningError
+from tracking.forms import (
+    AddHouseForm,
+    AppointmentForm,
+    ConsolidateForm,
+    ContainerForm,
+    LegForm,
+    SplitForm,
+)
+from tracking.models import LIVE_BOOKING_STATUSES, ShipmentEquipment, ShipmentKind, ShipmentStatus
+from tracking.services import consolidation, planning, ranking
+from tracking.services.consolidation import MODE_FAMILY
+
+
+def _htmx_render(request: HttpRequest, template: str, fragment: str, context: dict[str, Any]) -> HttpResponse:
+    response = render(request, f"{template}#{fragment}" if request.htmx else template, context)
+    patch_vary_headers(response, ["HX-Request"])
+    return response
+
+
+def _branch_filter(request: HttpRequest) -> tuple[list[Any], int | None]:
+    scope = scope_for_request(request)
+    branches = list(selectors.branches_for(scope))
+    raw = request.GET.get("branch")
+    if raw == "all":
+        return branches, None
+    if raw and raw.isdigit() and any(branch.pk == int(raw) for branch in branches):
+        return branches, int(raw)
+    return branches, selectors.default_branch_id(scope, branches)
+
+
+@staff_required
+def planning_index(request: HttpRequest) -> HttpResponse:
+    """Orders with cargo still to plan (tick LCL orders to consolidate them) and the open masters."""
+    scope = scope_for_request(request)
+    branches, branch_id = _branch_filter(request)
+    mode = request.GET.get("mode", "") if request.GET.get("mode", "") in Mode.values else ""
+    origin, destination = request.GET.get("origin", "").strip(), request.GET.get("destination", "").strip()
+    orders = selectors.orders_to_plan(
+        scope=scope,
+        branch_id=branch_id,
+        modes=[mode] if mode else [],
+        origin=origin,
+        destination=destination,
+        limit=None,
+    )
+    context = {
+        "orders": orders[:100],
+        "orders_total": orders.count(),
+        "masters": selectors.master_list_for(scope=scope, branch_id=branch_id, mode=mode),
+        "branches": branches,
+        "branch_id": branch_id,
+        "mode": mode,
+        "modes": Mode.choices,
+        "origin": origin,
+        "destination": destination,
+        "consolidate_form": ConsolidateForm(),
+    }
+    return _htmx_render(request, "tracking/planning_index.html", "lists", context)
+
+
+@staff_required
+@require_POST
+def consolidate(request: HttpRequest) -> HttpResponse:
+    """A master with a container carrying a house for each ticked order."""
+    scope = scope_for_request(request)
+    form = ConsolidateForm(request.POST)
+    references = request.POST.getlist("order")
+    if not form.is_valid() or not references:
+        messages.error(request, "Tick the orders to consolidate and choose the container.")
+        return redirect("tracking:index")
+    orders = list(selectors.orders_to_plan(scope=scope, references=references))
+    try:
+        master = consolidation.consolidation_create(
+            orders=sorted(orders, key=lambda o: o.reference),
+            container_type=form.cleaned_data["container_type"],
+            containers=form.cleaned_data["containers"],
+            by=request.user,
+        )
+    except PlanningError as exc:
+        messages.error(request, str(exc))
+        return redirect("tracking:index")
+    messages.success(request, f"{master.reference} created with {len(orders)} houses.")
+    return redirect(master)
+
+
+@staff_required
+def order_plan(request: HttpRequest, reference: str) -> HttpResponse:
+    """An order's planning page: its cargo and what is planned of it, ranked carriers, and the ways to plan."""
+    scope = scope_for_request(request)
+    order = selectors.order_get_for_planning(scope=scope, reference=reference)
+    houses = selectors.houses_of_order(order=order)
+    remaining = planning.unallocated_pieces(order)
+    context = {
+        "order": order,
+        "houses": houses,
+        "remaining": remaining,
+        "lines": [(line, remaining.get(line.pk, 0)) for line in order.lines.all()],
+        "masters": selectors.masters_open_on_lane(
+            origin=order.origin_id,
+            destination=order.destination_id,
+            mode_family=[m for m, f in MODE_FAMILY.items() if f == MODE_FAMILY[order.mode]],
+        ),
+        "problem": planning.order_plan_problem(order),
+        "ranking": ranking.ranking_for_order(order=order) if remaining else None,
+    }
+    return render(request, "tracking/order_plan.html", context)
+
+
+def _order_for_action(request: HttpRequest, reference: str) -> Order:
+    return selectors.order_get_for_planning(scope=scope_for_request(request), reference=reference)
+
+
+@staff_required
+@require_POST
+def order_plan_direct(request: HttpRequest, reference: str) -> HttpResponse:
+    """Ship the order's unplanned cargo on its own master."""
+    order = _order_for_action(request, reference)
+    try:
+        master = planning.shipment_plan_direct(order=order, by=request.user)
+    except PlanningError as exc:
+        messages.error(request, str(exc))
+        return redirect("tracking:order_plan", reference=order.reference)
+    messages.success(request, f"{master.reference} created for {order.reference}. Pick a carrier next.")
+    return redirect(master)
+
+
+@staff_required
+@require_POST
+def order_add_to_master(request: HttpRequest, reference: str) -> HttpResponse:
+    """Put the order's unplanned cargo, as a new house, on an open master of the same lane."""
+    scope = scope_for_request(request)
+    order = _order_for_action(request, reference)
+    master = get_object_or_404(selectors.shipments_visible_to(scope=scope).masters(), pk=request.POST.get("master"))
+    try:
+        consolidation.order_add_to_master(order=order, master=master, by=request.user)
+    except PlanningError as exc:
+        messages.error(request, str(exc))
+        return redirect("tracking:order_plan", reference=order.reference)
+    messages.success(request, f"{order.reference} is on {master.reference}.")
+    return redirect(master)
+
+
+@staff_required
+def shipment_detail(request: HttpRequest, reference: str) -> HttpResponse:
+    scope = scope_for_request(request)
+    shipment = selectors.shipment_get_for(scope=scope, reference=reference)
+    return render(request, "tracking/shipment_detail.html", _shipment_context(shipment, scope))
+
+
+def _shipment_context(shipment: Any, scope: Scope, **forms: Any) -> dict[str, Any]:
+    context: dict[str, Any] = {"shipment": shipment, "statuses": ShipmentStatus}
+    if shipment.kind == ShipmentKind.MASTER:
+        houses = [link.house for link in shipment.live_links]
+        containers = list(shipment.containers.all())
+        context |= {
+            "houses": houses,
+            "containers": containers,
+            "totals": consolidation.master_totals(master=shipment, houses=houses, containers=containers),
+            "capacity_problems": consolidation.master_capacity_problems(master=shipment, containers=containers),
+            "booking": next((b for b in shipment.booking_history if b.status in LIVE_BOOKING_STATUSES), None),
+            "candidates": _candidates(shipment, scope) if shipment.status in consolidation.JOINABLE else [],
+        }
+    else:
+        context["house_lines"] = list(shipment.house_lines.all())
+        context["split_form"] = forms.pop("split_form", None) or SplitForm(house_lines=context["house_lines"])
+    context["container_form"] = forms.pop("container_form", None) or ContainerForm()
+    context["leg_form"] = forms.pop("leg_form", None) or LegForm(
+        initial={"mode": shipment.mode, "origin": shipment.origin_id, "destination": shipment.destination_id}
+    )
+    context["appointment_form"] = forms.pop("appointment_form", None) or AppointmentForm(
+        initial={"location": shipment.destination_id}
+    )
+    context.update(forms)
+    return context
+
+
+def _candidates(master: Any, scope: Scope) -> list[tuple[str, str]]:
+    """Orders with unplanned cargo and loose houses on the master's lane and mode family, for "Add house"."""
+    family = [m for m, f in MODE_FAMILY.items() if f == MODE_FAMILY[master.mode]]
+    orders = selectors.orders_to_plan(
+        scope=scope, modes=family, origin=master.origin_id, destination=master.destination_id, limit=50
+    )
+    houses = selectors.loose_houses_on_lane(origin=master.origin_id, destination=master.destination_id)
+    return [
+        *[(f"order:{o.pk}", f"{o.reference} · {o.customer.code} · {o.gross_weight_kg_total:,.0f} kg") for o in orders],
+        *[(f"house:{h.pk}", f"{h.reference} (split of {h.order.reference})") for h in houses if h.mode in family],
+    ]
+
+
+def _shipment_for_action(request: HttpRequest, reference: str) -> Any:
+    return selectors.shipment_get_for(scope=scope_for_request(request), reference=reference)
+
+
+@staff_required
+@require_POST
+def house_add(request: HttpRequest, reference: str) -> HttpResponse:
+    master = _shipment_for_action(request, reference)
+    form = AddHouseForm(request.POST, candidates=_candidates(master, scope_for_request(request)))
+    if not form.is_valid():
+        messages.error(request, "Choose an order or house to add.")
+        return redirect(master)
+    kind, pk = form.cleaned_data["candidate"].split(":")
+    try:
+        if kind == "order":
+            consolidation.order_add_to_master(order=Order.objects.get(pk=pk), master=master, by=request.user)
+        else:
+            house = selectors.shipments_visible_to(scope=scope_for_request(request)).houses().get(pk=pk)
+            consolidation.house_add(master=master, house=house, by=request.user)
+    except PlanningError as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(request, "House added.")
+    return redirect(master)
+
+
+@staff_required
+@require_POST
+def house_remove(request: HttpRequest, reference: str, house_reference: str) -> HttpResponse:
+    scope = scope_for_request(request)
+    master = _shipment_for_action(request, reference)
+    house = get_object_or_404(selectors.shipments_visible_to(scope=scope).houses(), reference=house_reference)
+    try:
+        consolidation.house_remove(master=master, house=house, by=request.user)
+    except PlanningError as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(request, f"{house.reference} taken off {master.reference}; it is back in planning.")
+    return redirect(master)
+
+
+@staff_required
+@require_POST
+def house_split(request: HttpRequest, reference: str) -> HttpResponse:
+    house = _shipment_for_action(request, reference)
+    form = SplitForm(request.POST, house_lines=list(house.house_lines.all()))
+    if form.is_valid():
+        try:
+            new_house = planning.house_split(house=house, allocations=form.allocations(), by=request.user)
+        except PlanningError as exc:
+            form.add_error(None, str(exc))
+        else:
+            messages.success(request, f"{new_house.reference} split off; add it to a master for its own sailing.")
+            return redirect(new_house)
+    return render(
+        request,
+        "tracking/shipment_detail.html",
+        _shipment_context(house, scope_for_request(request), split_form=form),
+        status=400,
+    )
+
+
+@staff_required
+@require_POST
+def master_deconsolidate(request: HttpRequest, reference: str) -> HttpResponse:
+    master = _shipment_for_action(request, reference)
+    try:
+        houses = consolidation.master_deconsolidate(master=master, by=request.user)
+    except PlanningError as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(request, f"Deconsolidated {len(houses)} houses; plan their on-carriage and delivery.")
+    return redirect(master)
+
+
+@staff_required
+@require_POST
+def container_add(request: HttpRequest, reference: str) -> HttpResponse:
+    shipment = _shipment_for_action(request, reference)
+    form = ContainerForm(request.POST)
+    if form.is_valid():
+        try:
+            planning.container_add(shipment=shipment, data=form.cleaned_data)
+        except PlanningError as exc:
+            form.add_error(None, str(exc))
+        else:
+            messages.success(request, "Container added.")
+            return redirect(shipment)
+    return render(
+        request,
+        "tracking/shipment_detail.html",
+        _shipment_context(shipment, scope_for_request(request), container_form=form),
+        status=400,
+    )
+
+
+@staff_required
+@require_POST
+def container_update(request: HttpRequest, reference: str, pk: int) -> HttpResponse:
+    shipment = _shipment_for_action(request, reference)
+    container = get_object_or_404(ShipmentEquipment, pk=pk, shipment=shipment)
+    form = ContainerForm(request.POST)
+    if form.is_valid():
+        try:
+            planning.container_update(container=container, data=form.cleaned_data)
+        except PlanningError as exc:
+            messages.error(request, str(exc))
+        else:
+            messages.success(request, f"{form.cleaned_data['container_number'] or 'Container'} saved.")
+    else:
+        messages.error(request, " ".join(" ".join(errors) for errors in form.errors.values()))
+    return redirect(shipment)
+
+
+@staff_required
+@require_POST
+def container_remove(request: HttpRequest, reference: str, pk: int) -> HttpResponse:
+    shipment = _shipment_for_action(request, reference)
+    container = get_object_or_404(ShipmentEquipment, pk=pk, shipment=shipment)
+    try:
+        planning.container_remove(container=container)
+    except PlanningError as exc:
+        messages.error(request, str(exc))
+    return redirect(shipment)
+
+
+@staff_required
+@require_POST
+def leg_add(request: HttpRequest, reference: str) -> HttpResponse:
+    shipment = _shipment_for_action(request, reference)
+    form = LegForm(request.POST)
+    if form.is_valid():
+        try:
+            planning.leg_add(shipment=shipment, data=form.service_data())
+        except PlanningError as exc:
+            form.add_error(None, str(exc))
+        else:
+            messages.success(request, "Leg added.")
+            return redirect(shipment)
+    return render(
+        request,
+        "tracking/shipment_detail.html",
+        _shipment_context(shipment, scope_for_request(request), leg_form=form),
+        status=400,
+    )
+
+
+@staff_required
+@require_POST
+def appointment_add(request: HttpRequest, reference: str) -> HttpResponse:
+    shipment = _shipment_for_action(request, reference)
+    form = AppointmentForm(request.POST)
+    if form.is_valid():
+        try:
+            planning.appointment_schedule(shipment=shipment, data=form.service_data())
+        except PlanningError as exc:
+            form.add_error(None, str(exc))
+        else:
+            messages.success(request, "Appointment scheduled.")
+            return redirect(shipment)
+    return render(
+        request,
+        "tracking/shipment_detail.html",
+        _shipment_context(shipment, scope_for_request(request), appointment_form=form),
+        status=400,
+    )
+
+
+@staff_required
+def shipment_ranking(request: HttpRequest, reference: str) -> HttpResponse:
+    """The ranked carrier options for a master (loaded into its page by htmx)."""
+    shipment = _shipment_for_action(request, reference)
+    live = any(booking.status in LIVE_BOOKING_STATUSES for booking in shipment.booking_history)
+    open_for_booking = shipment.status == ShipmentStatus.PLANNING and not live
+    context = {
+        "shipment": shipment,
+        "ranking": ranking.ranking_for_shipment(shipment=shipment),
+        "choose_url": reverse("tracking:booking_choose", args=[shipment.reference]) if open_for_booking else "",
+    }
+    return _htmx_render(request, "tracking/shipment_ranking.html", "ranking", context)

@@ -1,0 +1,137 @@
+"""The schedule board (two weeks by day, per branch) and the execution screen (today, with quick actions)."""
+
+from __future__ import annotations
+
+import datetime
+
+from django.contrib import messages
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.utils.cache import patch_vary_headers
+from django.views.decorators.http import require_POST
+
+from orders.models import Mode
+from partners.permissions import staff_required
+from partners.scoping import scope_for_request
+from tracking import selectors
+from tracking.errors import PlanningError
+from tracking.forms import AppointmentOutcomeForm, LegActualForm
+from tracking.services import planning
+from tracking.views import _branch_filter
+
+BOARD_DAYS = 14
+
+
+def _start(request: HttpRequest) -> datetime.date:
+    try:
+        return datetime.date.fromisoformat(request.GET.get("start", ""))
+    except ValueError:
+        return timezone.localdate()
+
+
+@staff_required
+def schedule_board(request: HttpRequest) -> HttpResponse:
+    """Departures, arrivals, cut-offs and appointments by day for the next two weeks; cut-offs due soon stand out."""
+    scope = scope_for_request(request)
+    branches, branch_id = _branch_filter(request)
+    mode = request.GET.get("mode", "") if request.GET.get("mode", "") in Mode.values else ""
+    carrier = request.GET.get("carrier", "")
+    carrier_id = int(carrier) if carrier.isdigit() else None
+    start = _start(request)
+    days = selectors.schedule_board(
+        scope=scope, start=start, days=BOARD_DAYS, branch_id=branch_id, mode=mode, carrier_id=carrier_id
+    )
+    context = {
+        "days": days,
+        "start": start,
+        "today": timezone.localdate(),
+        "now": timezone.now(),
+        "soon": timezone.now() + selectors.CUTOFF_SOON,
+        "branches": branches,
+        "branch_id": branch_id,
+        "mode": mode,
+        "modes": Mode.choices,
+        "carrier_id": carrier_id,
+        "carriers": selectors.carriers_for_filter(),
+        "end": start + datetime.timedelta(days=BOARD_DAYS - 1),
+        "previous": start - datetime.timedelta(days=7),
+        "next": start + datetime.timedelta(days=7),
+        "counts": {
+            "departures": sum(len(d.departures) for d in days),
+            "arrivals": sum(len(d.arrivals) for d in days),
+            "cutoffs": sum(len(d.cutoffs) for d in days),
+            "appointments": sum(len(d.appointments) for d in days),
+        },
+    }
+    template = "tracking/schedule_board.html#board" if request.htmx else "tracking/schedule_board.html"
+    response = render(request, template, context)
+    patch_vary_headers(response, ["HX-Request"])
+    return response
+
+
+@staff_required
+def execution(request: HttpRequest) -> HttpResponse:
+    """Today's pickups, departures, arrivals and deliveries, with buttons to record what happened."""
+    scope = scope_for_request(request)
+    branches, branch_id = _branch_filter(request)
+    today = timezone.localdate()
+    context = {
+        "execution": selectors.execution_for(scope=scope, day=today, branch_id=branch_id),
+        "branches": branches,
+        "branch_id": branch_id,
+        "now": timezone.now(),
+    }
+    return render(request, "tracking/execution.html", context)
+
+
+@staff_required
+@require_POST
+def leg_record_actual(request: HttpRequest, pk: int) -> HttpResponse:
+    """Quick action: the leg departed or arrived (now, or at the time given). htmx gets the leg's row back."""
+    leg = selectors.leg_get_for(scope=scope_for_request(request), pk=pk)
+    form = LegActualForm(request.POST)
+    error = ""
+    if form.is_valid():
+        at = form.cleaned_data["at"] or timezone.now()
+        kind = form.cleaned_data["kind"]
+        try:
+            leg = planning.leg_record_actual(
+                leg=leg,
+                by=request.user,
+                departed_at=at if kind == "departure" else None,
+                arrived_at=at if kind == "arrival" else None,
+            )
+        except PlanningError as exc:
+            error = str(exc)
+    else:
+        error = "Say whether it departed or arrived."
+    if request.htmx:
+        leg = selectors.leg_get_for(scope=scope_for_request(request), pk=pk)
+        response = render(
+            request,
+            "tracking/execution.html#leg-row",
+            {"leg": leg, "error": error, "now": timezone.now(), "section": request.POST.get("section")},
+        )
+        patch_vary_headers(response, ["HX-Request"])
+        return response
+    if error:
+        messages.error(request, error)
+    else:
+        messages.success(request, f"{leg.shipment.reference}: {form.cleaned_data['kind']} recorded.")
+    return redirect(request.POST.get("next") or "tracking:today")
+
+
+@staff_required
+@require_POST
+def appointment_record(request: HttpRequest, pk: int) -> HttpResponse:
+    appointment = selectors.appointment_get_for(scope=scope_for_request(request), pk=pk)
+    form = AppointmentOutcomeForm(request.POST)
+    if form.is_valid():
+        try:
+            planning.appointment_record(appointment=appointment, status=form.cleaned_data["status"])
+        except PlanningError as exc:
+            messages.error(request, str(exc))
+        else:
+            messages.success(request, f"{appointment} recorded as {form.cleaned_data['status']}.")
+    return redirect(request.POST.get("next") or "tracking:today")

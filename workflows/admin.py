@@ -1,0 +1,351 @@
+"""The workflow console: teams, account owners, business hours, templates and their versions, automation
+rules (with a dry run), and read-only views of tasks, rule runs and notifications for support.
+
+Every write an admin action makes goes through workflows.services; the admin only collects the input.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.contrib import admin, messages
+from django.db.models import Count, QuerySet
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.template.response import TemplateResponse
+from django.urls import reverse
+from django.utils.html import format_html, format_html_join
+
+from workflows import services
+from workflows.errors import WorkflowError
+from workflows.models import (
+    TRANSITION_CHOICES,
+    AccountOwner,
+    BranchCalendar,
+    CustomerSettings,
+    Notification,
+    OrderWorkflow,
+    Rule,
+    RuleAction,
+    RuleCondition,
+    RuleRun,
+    Task,
+    TaskDefinition,
+    Team,
+    TeamMember,
+    WorkflowTemplate,
+    WorkflowVersion,
+)
+
+
+class TeamMemberInline(admin.TabularInline):
+    model = TeamMember
+    extra = 1
+    fields = ("user", "is_active", "open_tasks", "last_assigned_at")
+    readonly_fields = ("open_tasks", "last_assigned_at")
+    autocomplete_fields = ("user",)
+
+
+@admin.register(Team)
+class TeamAdmin(admin.ModelAdmin):
+    list_display = ("name", "branch", "function", "lead", "member_count", "is_active")
+    list_filter = ("function", "branch", "is_active")
+    search_fields = ("name", "branch__code")
+    autocomplete_fields = ("lead",)
+    inlines = [TeamMemberInline]
+    actions = ["recount_loads"]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Team]:
+        return super().get_queryset(request).select_related("branch", "lead").annotate(n=Count("members"))
+
+    @admin.display(description="members", ordering="n")
+    def member_count(self, team: Team) -> int:
+        return team.n  # type: ignore[attr-defined]
+
+    @admin.action(description="Recount open-task loads from the tasks")
+    def recount_loads(self, request: HttpRequest, queryset: QuerySet[Team]) -> None:
+        changed = services.team_loads_recount(team_ids=list(queryset.values_list("pk", flat=True)))
+        self.message_user(request, f"Recounted the load of {changed} team members.")
+
+
+@admin.register(AccountOwner)
+class AccountOwnerAdmin(admin.ModelAdmin):
+    list_display = ("customer", "function", "user")
+    list_filter = ("function",)
+    search_fields = ("customer__code", "customer__name", "user__email")
+    autocomplete_fields = ("customer", "user")
+
+
+@admin.register(BranchCalendar)
+class BranchCalendarAdmin(admin.ModelAdmin):
+    list_display = ("branch", "opens_at", "closes_at", "workdays", "country")
+
+
+@admin.register(CustomerSettings)
+class CustomerSettingsAdmin(admin.ModelAdmin):
+    list_display = ("customer", "auto_accept")
+    list_filter = ("auto_accept",)
+    search_fields = ("customer__code", "customer__name")
+    autocomplete_fields = ("customer",)
+
+
+# ---- Templates and versions ----------------------------------------------------------------------
+
+
+class TaskDefinitionForm(forms.ModelForm):
+    blocks = forms.MultipleChoiceField(
+        choices=TRANSITION_CHOICES,
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        help_text="The order cannot take these steps while the task is open.",
+    )
+
+    class Meta:
+        model = TaskDefinition
+        fields = [
+            "position", "key", "name", "team_function", "instructions", "trigger_kind", "trigger_state", "trigger_code",
+            "date_anchor", "date_offset_hours", "due_in_hours", "due_in_business_hours", "due_anchor", "assign_rule",
+            "assignee", "depends_on", "blocks", "auto_complete_kind", "auto_complete_value",
+        ]  # fmt: skip
+
+
+class TaskDefinitionInline(admin.StackedInline):
+    model = TaskDefinition
+    form = TaskDefinitionForm
+    extra = 0
+    fieldsets = (
+        (None, {"fields": (("position", "key", "name", "team_function"), "instructions")}),
+        ("When it appears", {"fields": (("trigger_kind", "trigger_state", "trigger_code"),
+                                        ("date_anchor", "date_offset_hours"))}),
+        ("Due and owner", {"fields": (("due_in_hours", "due_in_business_hours", "due_anchor"),
+                                      ("assign_rule", "assignee"))}),
+        ("Order of work", {"fields": ("depends_on", "blocks", ("auto_complete_kind", "auto_complete_value"))}),
+    )  # fmt: skip
+    autocomplete_fields = ("assignee",)
+
+    def _editable(self, obj: WorkflowVersion | None) -> bool:
+        return obj is None or obj.is_editable
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return self._editable(obj) and super().has_add_permission(request, obj)
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return self._editable(obj) and super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return self._editable(obj) and super().has_delete_permission(request, obj)
+
+
+@admin.register(WorkflowVersion)
+class WorkflowVersionAdmin(admin.ModelAdmin):
+    """Edit a draft's tasks, then Publish. Published versions are read-only: orders run on them."""
+
+    list_display = ("template", "number", "status", "note", "published_at", "orders_on_it")
+    list_filter = ("status", "template")
+    readonly_fields = ("template", "number", "status", "published_at", "created_by", "orders_on_it")
+    fields = ("template", "number", "status", "note", "published_at", "created_by", "orders_on_it")
+    inlines = [TaskDefinitionInline]
+    actions = ["publish", "migrate_orders", "start_draft"]
+    change_form_template = "workflows/admin/version_change_form.html"
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[WorkflowVersion]:
+        return super().get_queryset(request).select_related("template").annotate(n=Count("order_workflows"))
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False  # versions start from a template ("Start a new draft version")
+
+    @admin.display(description="orders on it")
+    def orders_on_it(self, version: WorkflowVersion) -> int:
+        return getattr(version, "n", None) or version.order_workflows.count()
+
+    def response_change(self, request: HttpRequest, obj: WorkflowVersion) -> HttpResponse:
+        if "_publish" in request.POST:
+            self._publish(request, obj)
+            return HttpResponseRedirect(reverse("admin:workflows_workflowversion_change", args=[obj.pk]))
+        return super().response_change(request, obj)
+
+    def _publish(self, request: HttpRequest, version: WorkflowVersion) -> None:
+        try:
+            services.version_publish(version=version, by=request.user)
+        except WorkflowError as exc:
+            self.message_user(request, f"{version} was not published: {exc}", messages.ERROR)
+        else:
+            self.message_user(request, f"Published {version.template} v{version.number}: new orders start on it.")
+
+    @admin.action(description="Publish the selected drafts")
+    def publish(self, request: HttpRequest, queryset: QuerySet[WorkflowVersion]) -> None:
+        for version in queryset:
+            self._publish(request, version)
+
+    @admin.action(description="Move in-flight orders of older versions onto the selected version")
+    def migrate_orders(self, request: HttpRequest, queryset: QuerySet[WorkflowVersion]) -> None:
+        for version in queryset:
+            try:
+                result = services.version_migrate_orders(version=version)
+            except WorkflowError as exc:
+                self.message_user(request, f"{version}: {exc}", messages.ERROR)
+                continue
+            self.message_user(
+                request,
+                f"{version}: {result.orders} orders moved; {result.tasks_moved} open tasks kept, "
+                f"{result.tasks_cancelled} cancelled (no longer in the version), {result.tasks_created} created.",
+            )
+
+    @admin.action(description="Start a new draft from the template's current version")
+    def start_draft(self, request: HttpRequest, queryset: QuerySet[WorkflowVersion]) -> HttpResponse | None:
+        drafts = [services.version_draft_start(template=v.template, by=request.user) for v in queryset]
+        if len(drafts) == 1:
+            return HttpResponseRedirect(reverse("admin:workflows_workflowversion_change", args=[drafts[0].pk]))
+        self.message_user(request, f"{len(drafts)} drafts ready.")
+        return None
+
+
+@admin.register(WorkflowTemplate)
+class WorkflowTemplateAdmin(admin.ModelAdmin):
+    """Which orders a template applies to. Its tasks live in versions: use "Edit tasks" to start a draft."""
+
+    list_display = ("name", "criteria_display", "current_version", "is_active", "versions_link")
+    list_filter = ("is_active", "mode", "trade_direction")
+    search_fields = ("name",)
+    autocomplete_fields = ("customer", "branch")
+    readonly_fields = ("current_version", "versions_link")
+    fieldsets = (
+        (None, {"fields": ("name", "description", "is_active")}),
+        ("Applies to orders with (blank: any; the most specific template wins)",
+         {"fields": (("mode", "service_level", "trade_direction"), ("customer", "branch"))}),
+        ("Tasks", {"fields": ("current_version", "versions_link")}),
+    )  # fmt: skip
+    actions = ["edit_tasks"]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[WorkflowTemplate]:
+        return super().get_queryset(request).select_related("customer", "branch", "current_version")
+
+    @admin.display(description="applies to")
+    def criteria_display(self, template: WorkflowTemplate) -> str:
+        return " · ".join(f"{label}: {value}" for label, value in template.criteria()) or "any order (fallback)"
+
+    @admin.display(description="versions")
+    def versions_link(self, template: WorkflowTemplate) -> str:
+        if not template.pk:
+            return "—"
+        url = reverse("admin:workflows_workflowversion_changelist") + f"?template__id__exact={template.pk}"
+        return format_html('<a href="{}">All versions</a>', url)
+
+    @admin.action(description="Edit tasks (opens the draft version, starting one if needed)")
+    def edit_tasks(self, request: HttpRequest, queryset: QuerySet[WorkflowTemplate]) -> HttpResponse | None:
+        drafts = [services.version_draft_start(template=t, by=request.user) for t in queryset]
+        if len(drafts) == 1:
+            return HttpResponseRedirect(reverse("admin:workflows_workflowversion_change", args=[drafts[0].pk]))
+        self.message_user(request, f"{len(drafts)} drafts ready; open them under Workflow versions.")
+        return None
+
+    def response_add(self, request: HttpRequest, obj: WorkflowTemplate, post_url_continue: Any = None) -> HttpResponse:
+        draft = services.version_draft_start(template=obj, by=request.user, note="First version.")
+        self.message_user(request, "Now add the template's tasks to its first version and publish it.")
+        return HttpResponseRedirect(reverse("admin:workflows_workflowversion_change", args=[draft.pk]))
+
+
+@admin.register(OrderWorkflow)
+class OrderWorkflowAdmin(admin.ModelAdmin):
+    list_display = ("order", "template", "version", "trade_direction", "bound_at", "migrated_at")
+    list_filter = ("template", "trade_direction")
+    search_fields = ("order__reference",)
+    readonly_fields = ("order", "template", "version", "trade_direction", "bound_at", "migrated_at")
+    actions = ["attach"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    @admin.action(description="Give orders without a workflow the template that matches them now")
+    def attach(self, request: HttpRequest, queryset: QuerySet[OrderWorkflow]) -> None:
+        ids = list(queryset.filter(version__isnull=True).values_list("order_id", flat=True))
+        attached = services.orders_attach_workflows(order_ids=ids)
+        self.message_user(request, f"{attached} of {len(ids)} orders without a workflow got one.")
+
+
+# ---- Rules ----------------------------------------------------------------------------------------
+
+
+class RuleConditionInline(admin.TabularInline):
+    model = RuleCondition
+    extra = 1
+
+
+class RuleActionInline(admin.StackedInline):
+    model = RuleAction
+    extra = 1
+    fields = (("position", "kind"), ("transition", "task_name", "team_function", "due_in_hours"), ("user", "message"))
+    autocomplete_fields = ("user",)
+
+
+@admin.register(Rule)
+class RuleAdmin(admin.ModelAdmin):
+    list_display = ("name", "event", "event_value", "is_active", "conditions_display", "actions_display")
+    list_filter = ("event", "is_active")
+    search_fields = ("name",)
+    inlines = [RuleConditionInline, RuleActionInline]
+    actions = ["dry_run"]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Rule]:
+        return super().get_queryset(request).prefetch_related("conditions", "actions")
+
+    @admin.display(description="when")
+    def conditions_display(self, rule: Rule) -> str:
+        return " and ".join(str(c) for c in rule.conditions.all()) or "always"
+
+    @admin.display(description="then")
+    def actions_display(self, rule: Rule) -> str:
+        return format_html_join(", ", "{}", ((str(a),) for a in rule.actions.all())) or "—"
+
+    @admin.action(description="Dry run: which existing orders would the rule match?")
+    def dry_run(self, request: HttpRequest, queryset: QuerySet[Rule]) -> TemplateResponse:
+        results = [(rule, services.rule_dry_run(rule=rule)) for rule in queryset]
+        context = {**self.admin_site.each_context(request), "title": "Rule dry run", "results": results,
+                   "opts": self.model._meta}  # fmt: skip
+        return TemplateResponse(request, "workflows/admin/rule_dry_run.html", context)
+
+
+@admin.register(RuleRun)
+class RuleRunAdmin(admin.ModelAdmin):
+    list_display = ("at", "rule", "order", "event_key", "outcome")
+    list_filter = ("outcome", "rule")
+    search_fields = ("order__reference", "event_key")
+    readonly_fields = ("rule", "order", "event_key", "outcome", "detail", "at")
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+# ---- Support views --------------------------------------------------------------------------------
+
+
+@admin.register(Task)
+class TaskAdmin(admin.ModelAdmin):
+    """Read-only: tasks change through the task screens so that loads and history stay right."""
+
+    list_display = ("name", "order", "team", "assignee", "state", "due_at", "escalated_at")
+    list_filter = ("state", "team_function", "team")
+    search_fields = ("name", "order__reference")
+    list_select_related = ("order", "team", "assignee")
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(Notification)
+class NotificationAdmin(admin.ModelAdmin):
+    list_display = ("created_at", "recipient", "kind", "title", "read_at", "emailed_at")
+    list_filter = ("kind",)
+    search_fields = ("recipient__email", "title")
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False

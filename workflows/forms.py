@@ -1,0 +1,63 @@
+"""Forms of the task screens: comment, reassign, bulk actions, notification preferences."""
+
+from __future__ import annotations
+
+from typing import Any, cast
+
+from django import forms
+from django.http import QueryDict
+
+from workflows.models import NotificationPreference
+
+
+class CommentForm(forms.Form):
+    body = forms.CharField(
+        label="Comment",
+        max_length=5000,
+        widget=forms.Textarea(attrs={"rows": 3, "placeholder": "Write a comment; @name notifies a colleague."}),
+    )
+
+
+class NoteForm(forms.Form):
+    note = forms.CharField(label="Note", max_length=300, required=False)
+
+
+class ReassignForm(forms.Form):
+    assignee = forms.TypedChoiceField(label="Give to", coerce=int, empty_value=None, required=False)
+
+    def __init__(self, *args: Any, people: list[Any], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        choices = [("", "Nobody: back to the team queue")]
+        choices += [(person.pk, person.get_full_name()) for person in people]
+        cast(forms.ChoiceField, self.fields["assignee"]).choices = choices
+
+
+class BulkForm(forms.Form):
+    ACTIONS = (("complete", "Complete"), ("reassign", "Reassign"))
+
+    action = forms.ChoiceField(choices=ACTIONS)
+    ids = forms.TypedMultipleChoiceField(coerce=int, choices=())
+    assignee = forms.TypedChoiceField(coerce=int, empty_value=None, required=False, choices=())
+
+    def __init__(self, *args: Any, people: list[Any], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        ticked = self.data.getlist("ids") if isinstance(self.data, QueryDict) else []
+        cast(forms.ChoiceField, self.fields["ids"]).choices = [
+            (value, value) for value in ticked if str(value).isdigit()
+        ]
+        people_choices = [("", "Team queue"), *((p.pk, p.get_full_name()) for p in people)]
+        cast(forms.ChoiceField, self.fields["assignee"]).choices = people_choices
+
+    def clean_ids(self) -> list[int]:
+        ids = self.cleaned_data["ids"]
+        if not ids:
+            raise forms.ValidationError("Tick at least one task.")
+        if len(ids) > 200:
+            raise forms.ValidationError("Up to 200 tasks at a time.")
+        return ids
+
+
+class NotificationPreferenceForm(forms.ModelForm):
+    class Meta:
+        model = NotificationPreference
+        fields = ["email_assigned", "email_mentioned", "email_escalated", "email_rule"]

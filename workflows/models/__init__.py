@@ -1,0 +1,49 @@
+"""Workflow data, split by sub-domain: teams, templates, tasks, rules and notifications."""
+
+from workflows.models.notifications import (
+    DEFAULT_PREFERENCE,
+    Notification,
+    NotificationKind,
+    NotificationPreference,
+)
+from workflows.models.rules import (
+    BOOLEAN_FIELDS,
+    MAX_RULE_DEPTH,
+    NUMERIC_FIELDS,
+    ActionKind,
+    ConditionField,
+    Operator,
+    Rule,
+    RuleAction,
+    RuleCondition,
+    RuleEvent,
+    RuleOutcome,
+    RuleRun,
+)
+from workflows.models.tasks import ProcessedTransition, Task, TaskComment, TaskEvent, TaskQuerySet, TaskState
+from workflows.models.teams import AccountOwner, BranchCalendar, CustomerSettings, Team, TeamFunction, TeamMember
+from workflows.models.templates import (
+    ORDER_DATE_FIELDS,
+    TRANSITION_CHOICES,
+    AssignRule,
+    AutoComplete,
+    DateAnchor,
+    OrderKeyDate,
+    OrderWorkflow,
+    TaskDefinition,
+    TradeDirection,
+    TriggerKind,
+    VersionStatus,
+    WorkflowTemplate,
+    WorkflowVersion,
+)
+
+__all__ = [
+    "BOOLEAN_FIELDS", "DEFAULT_PREFERENCE", "MAX_RULE_DEPTH", "NUMERIC_FIELDS", "ORDER_DATE_FIELDS",
+    "TRANSITION_CHOICES", "AccountOwner", "ActionKind", "AssignRule", "AutoComplete", "BranchCalendar",
+    "ConditionField", "CustomerSettings", "DateAnchor", "Notification", "NotificationKind", "NotificationPreference",
+    "Operator", "OrderKeyDate", "OrderWorkflow", "ProcessedTransition", "Rule", "RuleAction", "RuleCondition",
+    "RuleEvent", "RuleOutcome", "RuleRun", "Task", "TaskComment", "TaskDefinition", "TaskEvent", "TaskQuerySet",
+    "TaskState", "Team", "TeamFunction", "TeamMember", "TradeDirection", "TriggerKind", "VersionStatus",
+    "WorkflowTemplate", "WorkflowVersion",
+]  # fmt: skip

@@ -1,0 +1,58 @@
+"""Notifications: in-app, with an email copy when the person's preferences ask for it."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+
+class NotificationKind(models.TextChoices):
+    ASSIGNED = "assigned", "Task assigned to you"
+    MENTIONED = "mentioned", "You were mentioned"
+    ESCALATED = "escalated", "Task overdue in your team"
+    RULE = "rule", "Automation"
+
+
+class Notification(models.Model):
+    recipient = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notifications")
+    kind = models.CharField(max_length=10, choices=NotificationKind.choices)
+    title = models.CharField(max_length=200)
+    body = models.TextField(blank=True)
+    url = models.CharField(max_length=300, blank=True)
+    task = models.ForeignKey("workflows.Task", on_delete=models.CASCADE, null=True, blank=True, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    read_at = models.DateTimeField(null=True, blank=True)
+    email_wanted = models.BooleanField(default=False, editable=False)
+    emailed_at = models.DateTimeField(null=True, blank=True, editable=False)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(fields=["recipient", "-created_at"], name="notification_recipient_newest"),
+            models.Index(fields=["recipient"], condition=Q(read_at__isnull=True), name="notification_unread"),
+        ]
+
+    def __str__(self) -> str:
+        return self.title
+
+
+class NotificationPreference(models.Model):
+    """Which notifications a person also wants by email; in-app ones always appear."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notification_preference"
+    )
+    email_assigned = models.BooleanField("email me when a task is assigned to me", default=False)
+    email_mentioned = models.BooleanField("email me when someone mentions me", default=True)
+    email_escalated = models.BooleanField("email me when a task in my team is overdue", default=True)
+    email_rule = models.BooleanField("email me automation notices", default=True)
+
+    def __str__(self) -> str:
+        return f"Preferences of {self.user}"
+
+    def wants_email(self, kind: str) -> bool:
+        return bool(getattr(self, f"email_{kind}", False))
+
+
+DEFAULT_PREFERENCE = NotificationPreference(email_assigned=False, email_mentioned=True, email_escalated=True)

@@ -1,0 +1,153 @@
+"""Tasks: a piece of work on one order for one team, with an owner, a due time and a state.
+
+`source_key` makes creation idempotent: "<definition key>@<occurrence>" for template tasks (the same key
+across versions, so a migrated order never gets a task twice), "rule:<rule>:<event>:<action>" for rule
+tasks. Processing the same trigger twice therefore cannot create a second task.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.contrib.postgres.fields import ArrayField
+from django.db import models
+from django.db.models import Q
+from django.urls import reverse
+from django.utils import timezone
+
+from orders.models import Order, OrderTransition
+from workflows.models.teams import Team, TeamFunction
+from workflows.models.templates import TaskDefinition
+
+
+class TaskState(models.TextChoices):
+    SCHEDULED = "scheduled", "Scheduled"
+    OPEN = "open", "Open"
+    DONE = "done", "Done"
+    CANCELLED = "cancelled", "Cancelled"
+
+
+class TaskQuerySet(models.QuerySet["Task"]):
+    def open(self) -> TaskQuerySet:
+        return self.filter(state=TaskState.OPEN)
+
+    def overdue(self, now=None) -> TaskQuerySet:  # type: ignore[no-untyped-def]
+        return self.filter(state=TaskState.OPEN, due_at__lt=now or timezone.now())
+
+
+class Task(models.Model):
+    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="tasks")
+    definition = models.ForeignKey(TaskDefinition, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    rule = models.ForeignKey("workflows.Rule", on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    source_key = models.CharField(max_length=120, blank=True, editable=False)
+    key = models.SlugField(max_length=40, blank=True, help_text="The definition's key, for dependencies.")
+    name = models.CharField(max_length=120)
+    instructions = models.TextField(blank=True)
+    team = models.ForeignKey(Team, on_delete=models.PROTECT, null=True, blank=True, related_name="tasks")
+    team_function = models.CharField("team", max_length=20, choices=TeamFunction.choices)
+    assignee = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="tasks"
+    )
+    state = models.CharField(max_length=10, choices=TaskState.choices, default=TaskState.OPEN)
+    available_at = models.DateTimeField(null=True, blank=True, help_text="When a scheduled task opens.")
+    due_at = models.DateTimeField(null=True, blank=True)
+    blocks = ArrayField(models.CharField(max_length=20), default=list, blank=True)
+    depends_on = ArrayField(models.SlugField(max_length=40), default=list, blank=True)
+    waiting_on = ArrayField(
+        models.SlugField(max_length=40), default=list, blank=True, help_text="Keys of dependencies not done yet."
+    )
+    auto_complete_on = models.CharField(max_length=60, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    assigned_at = models.DateTimeField(null=True, blank=True)
+    completed_at = models.DateTimeField(null=True, blank=True)
+    completed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    escalated_at = models.DateTimeField(null=True, blank=True)
+
+    objects = TaskQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["due_at", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["order", "source_key"], condition=~Q(source_key=""), name="task_once_per_source"
+            ),
+            models.CheckConstraint(
+                condition=Q(state="scheduled", available_at__isnull=False) | ~Q(state="scheduled"),
+                name="task_scheduled_has_time",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["assignee", "state", "due_at"], name="task_assignee_state_due"),
+            models.Index(fields=["team", "state", "due_at"], name="task_team_state_due"),
+            models.Index(fields=["order", "state"], name="task_order_state"),
+            models.Index(
+                fields=["due_at"], condition=Q(state="open", escalated_at__isnull=True), name="task_to_escalate"
+            ),
+            models.Index(fields=["available_at"], condition=Q(state="scheduled"), name="task_to_open"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.order_id})"
+
+    def get_absolute_url(self) -> str:
+        return reverse("workflows:task_detail", args=[self.pk])
+
+    @property
+    def is_open(self) -> bool:
+        return self.state == TaskState.OPEN
+
+    @property
+    def is_overdue(self) -> bool:
+        return self.is_open and self.due_at is not None and self.due_at < timezone.now()
+
+    @property
+    def sla_state(self) -> str:
+        """overdue, due (within 4 hours), ok, scheduled, done or cancelled: the badge a list shows."""
+        if self.state != TaskState.OPEN:
+            return self.state
+        if self.due_at is None:
+            return "ok"
+        left = (self.due_at - timezone.now()).total_seconds()
+        return "overdue" if left < 0 else "due" if left < 4 * 3600 else "ok"
+
+
+class TaskComment(models.Model):
+    task = models.ForeignKey(Task, on_delete=models.CASCADE, related_name="comments")
+    author = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+")
+    body = models.TextField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["task", "created_at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.author}: {self.body[:40]}"
+
+
+class TaskEvent(models.Model):
+    """What happened to a task (created, assigned, completed, reopened …): its history on screen."""
+
+    task = models.ForeignKey(Task, on_delete=models.CASCADE, related_name="events")
+    verb = models.CharField(max_length=20)
+    by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    detail = models.CharField(max_length=300, blank=True)
+    at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["task", "at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.task_id} {self.verb}"
+
+
+class ProcessedTransition(models.Model):
+    """An order transition whose workflow effects are done. Inserted in the same transaction as those
+    effects, so each transition is handled exactly once whoever gets to it first (the on-commit receiver
+    or the catch-up sweep)."""
+
+    transition = models.OneToOneField(OrderTransition, on_delete=models.CASCADE, primary_key=True, related_name="+")
+    processed_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    def __str__(self) -> str:
+        return f"transition {self.transition_id}"

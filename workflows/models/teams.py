@@ -1,0 +1,142 @@
+"""Who does the work: teams per branch and function, their members, customers' account owners, and the
+business hours each branch keeps."""
+
+from __future__ import annotations
+
+import datetime
+
+from django.conf import settings
+from django.contrib.postgres.fields import ArrayField
+from django.db import models
+from django.db.models import F, Q
+
+from partners.models import Organisation
+
+
+class TeamFunction(models.TextChoices):
+    SALES = "sales", "Sales"
+    OPERATIONS = "operations", "Operations"
+    DOCUMENTATION = "documentation", "Documentation"
+    CUSTOMS = "customs", "Customs"
+    FINANCE = "finance", "Finance"
+
+
+class Team(models.Model):
+    """The people of one branch who do one kind of work; task definitions name the function, and the
+    order's branch decides which team that is."""
+
+    name = models.CharField(max_length=100)
+    function = models.CharField(max_length=20, choices=TeamFunction.choices)
+    branch = models.ForeignKey(
+        Organisation, on_delete=models.PROTECT, related_name="teams", limit_choices_to={"kinds__contains": ["branch"]}
+    )
+    lead = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="led_teams",
+        help_text="Sees the team's overdue tasks and is told when one escalates.",
+    )
+    is_active = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["branch__code", "function"]
+        constraints = [models.UniqueConstraint(fields=["branch", "function"], name="team_one_per_branch_function")]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class TeamMember(models.Model):
+    """A person in a team. `open_tasks` is their current load in this team, kept by workflows.services so
+    that picking the least-loaded member is one indexed read rather than a count over every task."""
+
+    team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="members")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="team_memberships")
+    is_active = models.BooleanField(default=True, help_text="Untick to stop new tasks going to this person.")
+    open_tasks = models.PositiveIntegerField(default=0, editable=False)
+    last_assigned_at = models.DateTimeField(null=True, blank=True, editable=False)
+
+    class Meta:
+        ordering = ["team", "user__email"]
+        constraints = [models.UniqueConstraint(fields=["team", "user"], name="team_member_once")]
+
+    def __str__(self) -> str:
+        return f"{self.user} in {self.team}"
+
+
+class AccountOwner(models.Model):
+    """The person who looks after a customer for one team: their tasks go to this person first."""
+
+    customer = models.ForeignKey(
+        Organisation,
+        on_delete=models.CASCADE,
+        related_name="account_owners",
+        limit_choices_to={"kinds__contains": ["customer"]},
+    )
+    function = models.CharField("team", max_length=20, choices=TeamFunction.choices)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="owned_accounts")
+
+    class Meta:
+        ordering = ["customer__code", "function"]
+        constraints = [models.UniqueConstraint(fields=["customer", "function"], name="account_owner_per_team")]
+
+    def __str__(self) -> str:
+        return f"{self.customer.code} · {self.get_function_display()}: {self.user}"
+
+
+def _weekdays() -> list[int]:
+    return [0, 1, 2, 3, 4]
+
+
+class BranchCalendar(models.Model):
+    """A branch's business hours, in the branch's time zone (Organisation.time_zone). Without a row a
+    branch works Monday to Friday, 08:00 to 18:00."""
+
+    branch = models.OneToOneField(
+        Organisation,
+        on_delete=models.CASCADE,
+        related_name="calendar",
+        limit_choices_to={"kinds__contains": ["branch"]},
+    )
+    opens_at = models.TimeField(default=datetime.time(8))
+    closes_at = models.TimeField(default=datetime.time(18))
+    workdays = ArrayField(
+        models.PositiveSmallIntegerField(), default=_weekdays, help_text="0 = Monday … 6 = Sunday, e.g. 0,1,2,3,4."
+    )
+    holidays = ArrayField(models.DateField(), default=list, blank=True, help_text="Dates the branch is closed.")
+    country = models.CharField(
+        max_length=2,
+        blank=True,
+        help_text="ISO country for trade direction (import/export); blank: the branch's registered address.",
+    )
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(condition=Q(closes_at__gt=F("opens_at")), name="calendar_closes_after_opening"),
+            models.CheckConstraint(condition=~Q(workdays=[]), name="calendar_has_workdays"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.branch.code} {self.opens_at:%H:%M}–{self.closes_at:%H:%M}"
+
+
+class CustomerSettings(models.Model):
+    """Workflow settings per customer, read by automation rules (e.g. "auto-accept")."""
+
+    customer = models.OneToOneField(
+        Organisation,
+        on_delete=models.CASCADE,
+        related_name="workflow_settings",
+        limit_choices_to={"kinds__contains": ["customer"]},
+    )
+    auto_accept = models.BooleanField(
+        default=False, help_text="Rules may confirm this customer's orders as soon as they are submitted."
+    )
+
+    class Meta:
+        verbose_name_plural = "customer settings"
+
+    def __str__(self) -> str:
+        return f"{self.customer.code} workflow settings"

@@ -1,0 +1,183 @@
+"""Reads the task screens, the order page partial and the API share: already scoped and prefetched.
+
+Tasks are the company's own work, so they are visible to staff only; customers and partners see none.
+"""
+
+from __future__ import annotations
+
+import datetime
+from dataclasses import dataclass
+from typing import Any
+
+from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet, Subquery
+from django.db.models.functions import Coalesce
+from django.http import Http404
+from django.utils import timezone
+
+from orders.models import Order
+from partners.models import INTERNAL_KINDS, STAFF_ROLES, User
+from partners.scoping import Scope
+from workflows.models import Notification, Task, TaskState, Team, TeamMember
+
+_TASK_RELATED = ("order", "order__customer", "order__branch", "team", "assignee")
+
+
+@dataclass(frozen=True)
+class TaskFilters:
+    due: str = ""  # "", "overdue", "today", "week", "done"
+    order: str = ""  # order reference (or part of it)
+    customer: str = ""  # customer code
+    assignee: str = ""  # user id, or "none" for the team queue
+    team: str = ""  # team id
+
+    @classmethod
+    def from_query(cls, query: Any) -> TaskFilters:
+        return cls(**{name: (query.get(name) or "").strip() for name in cls.__dataclass_fields__})
+
+
+def _visible(scope: Scope) -> QuerySet[Task]:
+    if not scope.is_staff:
+        return Task.objects.none()
+    return Task.objects.select_related(*_TASK_RELATED)
+
+
+def _apply(tasks: QuerySet[Task], filters: TaskFilters, *, now: datetime.datetime) -> QuerySet[Task]:
+    if filters.due == "done":
+        tasks = tasks.filter(state=TaskState.DONE).order_by("-completed_at", "-id")
+    else:
+        tasks = tasks.filter(state=TaskState.OPEN)
+    if filters.due == "overdue":
+        tasks = tasks.filter(due_at__lt=now)
+    elif filters.due in ("today", "week"):
+        horizon = now + datetime.timedelta(days=1 if filters.due == "today" else 7)
+        tasks = tasks.filter(due_at__lt=horizon)
+    if filters.order:
+        tasks = tasks.filter(order__reference__icontains=filters.order)
+    if filters.customer:
+        tasks = tasks.filter(order__customer__code__iexact=filters.customer)
+    if filters.assignee == "none":
+        tasks = tasks.filter(assignee__isnull=True)
+    elif filters.assignee.isdigit():
+        tasks = tasks.filter(assignee_id=int(filters.assignee))
+    if filters.team.isdigit():
+        tasks = tasks.filter(team_id=int(filters.team))
+    return tasks
+
+
+def teams_of(*, user: Any) -> QuerySet[Team]:
+    """The teams the person works in or leads."""
+    return (
+        Team.objects.filter(Q(members__user=user, members__is_active=True) | Q(lead=user), is_active=True)
+        .select_related("branch")
+        .distinct()
+        .order_by("branch__code", "function")
+    )
+
+
+def led_teams(*, user: Any, scope: Scope) -> QuerySet[Team]:
+    """The teams whose overdue work this person watches: the ones they lead (admins: all)."""
+    teams = Team.objects.filter(is_active=True).select_related("branch").order_by("branch__code", "function")
+    return teams if "admin" in scope.roles else teams.filter(lead=user)
+
+
+def my_tasks(*, user: Any, scope: Scope, filters: TaskFilters) -> QuerySet[Task]:
+    """Tasks assigned to the person."""
+    return _apply(_visible(scope).filter(assignee=user), filters, now=timezone.now())
+
+
+def team_tasks(*, user: Any, scope: Scope, filters: TaskFilters) -> QuerySet[Task]:
+    """Tasks of the teams the person works in or leads, including the unassigned queue."""
+    team_ids = list(teams_of(user=user).values_list("pk", flat=True))
+    return _apply(_visible(scope).filter(team_id__in=team_ids), filters, now=timezone.now())
+
+
+def overdue_tasks(*, user: Any, scope: Scope, filters: TaskFilters) -> QuerySet[Task]:
+    """Overdue tasks of the teams the person leads (every team for admins), most overdue first."""
+    team_ids = list(led_teams(user=user, scope=scope).values_list("pk", flat=True))
+    tasks = _visible(scope).filter(team_id__in=team_ids)
+    return _apply(tasks, TaskFilters(**{**filters.__dict__, "due": "overdue"}), now=timezone.now()).order_by(
+        "due_at", "id"
+    )
+
+
+def task_get_for(*, scope: Scope, pk: int) -> Task:
+    """One task with what its page shows; 404 for what this scope may not see."""
+    task = _visible(scope).select_related("order__branch", "definition", "completed_by").filter(pk=pk).first()
+    if task is None:
+        raise Http404("No such task.")
+    return task
+
+
+def tasks_get_for(*, scope: Scope, ids: list[int]) -> list[Task]:
+    return list(_visible(scope).filter(pk__in=ids))
+
+
+def tasks_for_order(*, order: Order, scope: Scope) -> list[Task]:
+    """The order's tasks for its page: open ones first (by due time), then scheduled, then closed."""
+    rank = {TaskState.OPEN: 0, TaskState.SCHEDULED: 1, TaskState.DONE: 2, TaskState.CANCELLED: 3}
+    tasks = list(_visible(scope).filter(order=order).select_related("completed_by"))
+    far = timezone.now() + datetime.timedelta(days=3650)
+    names = {task.key: task.name for task in tasks if task.key}
+    for task in tasks:
+        task.waiting_names = [names.get(key, key) for key in task.waiting_on]  # type: ignore[attr-defined]
+    return sorted(tasks, key=lambda t: (rank[TaskState(t.state)], t.due_at or t.available_at or far, t.pk))
+
+
+def order_get_for(*, scope: Scope, reference: str) -> Order:
+    """The order a task screen talks about; staff only."""
+    order = Order.objects.select_related("customer", "branch").filter(reference=reference).first()
+    if order is None or not scope.is_staff:
+        raise Http404("No such order.")
+    return order
+
+
+def assignable_people(*, team: Team | None = None) -> QuerySet[User]:
+    """Who a task can be given to: the team's active members first when there is a team, else all staff."""
+    staff = User.objects.filter(
+        is_active=True,
+        memberships__is_active=True,
+        memberships__role__in=STAFF_ROLES,
+        memberships__organisation__kinds__overlap=sorted(INTERNAL_KINDS),
+    ).distinct()
+    if team is not None:
+        in_team = TeamMember.objects.filter(team=team, user=OuterRef("pk"), is_active=True)
+        staff = staff.annotate(in_team=Exists(in_team)).order_by(F("in_team").desc(), "full_name", "email")
+    return staff.order_by("full_name", "email") if team is None else staff
+
+
+def nav_counts(*, user: Any) -> dict[str, int]:
+    """The person's open tasks and unread notifications, in one query (for the navigation badges)."""
+    open_tasks = (
+        Task.objects.filter(assignee=OuterRef("pk"), state=TaskState.OPEN)
+        .order_by()
+        .values("assignee")
+        .annotate(n=Count("pk"))
+        .values("n")
+    )
+    unread = (
+        Notification.objects.filter(recipient=OuterRef("pk"), read_at__isnull=True)
+        .order_by()
+        .values("recipient")
+        .annotate(n=Count("pk"))
+        .values("n")
+    )
+    row = (
+        User.objects.filter(pk=user.pk)
+        .values(open_n=Coalesce(Subquery(open_tasks), 0), unread_n=Coalesce(Subquery(unread), 0))
+        .first()
+    )
+    return {"tasks": row["open_n"], "notifications": row["unread_n"]} if row else {"tasks": 0, "notifications": 0}
+
+
+def notifications_for(*, user: Any, unread_only: bool = False) -> QuerySet[Notification]:
+    notifications = Notification.objects.filter(recipient=user).select_related("task__order")
+    return notifications.filter(read_at__isnull=True) if unread_only else notifications
+
+
+def task_history(*, task: Task) -> list[dict[str, Any]]:
+    """The task's events and comments, oldest first, for its page."""
+    items = [{"at": e.at, "who": e.by, "verb": e.verb, "text": e.detail, "is_comment": False}
+             for e in task.events.select_related("by")]  # fmt: skip
+    items += [{"at": c.created_at, "who": c.author, "verb": "commented", "text": c.body, "is_comment": True}
+              for c in task.comments.select_related("author")]  # fmt: skip
+    return sorted(items, key=lambda item: item["at"])

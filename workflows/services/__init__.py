@@ -1,0 +1,55 @@
+"""Every write the workflows app makes, by sub-domain:
+
+- triggers: transitions, milestones, documents, key dates, scheduled tasks, escalation, catch-up sweep
+- tasks: what people do with tasks (claim, complete, reopen, reassign, comment, bulk)
+- versions: drafting, publishing and migrating template versions
+- rules: automation rules and their dry run
+- notify: notifications and preferences
+- engine, assignment, profiles, matching: the building blocks the others share
+"""
+
+from workflows.services.assignment import team_loads_recount
+from workflows.services.notify import notification_preferences_save, notifications_mark_read
+from workflows.services.rules import AUTOMATION_SCOPE, rule_dry_run
+from workflows.services.tasks import (
+    BulkResult,
+    may_work,
+    mentioned_users,
+    task_claim,
+    task_comment,
+    task_complete,
+    task_reassign,
+    task_reopen,
+    tasks_bulk_complete,
+    tasks_bulk_reassign,
+)
+from workflows.services.triggers import (
+    document_record,
+    exception_record,
+    key_date_record,
+    milestone_record,
+    on_order_status_changed,
+    overdue_tasks_escalate,
+    pending_transitions_process,
+    scheduled_tasks_open,
+    transition_handle,
+)
+from workflows.services.versions import (
+    MigrationResult,
+    order_workflow_migrate,
+    orders_attach_workflows,
+    version_draft_start,
+    version_migrate_orders,
+    version_problems,
+    version_publish,
+)
+
+__all__ = [
+    "AUTOMATION_SCOPE", "BulkResult", "MigrationResult", "document_record", "exception_record", "key_date_record",
+    "may_work", "mentioned_users", "milestone_record", "notification_preferences_save", "notifications_mark_read",
+    "on_order_status_changed", "order_workflow_migrate", "orders_attach_workflows", "overdue_tasks_escalate",
+    "pending_transitions_process", "rule_dry_run", "scheduled_tasks_open", "task_claim", "task_comment",
+    "task_complete", "task_reassign", "task_reopen", "tasks_bulk_complete", "tasks_bulk_reassign",
+    "team_loads_recount", "transition_handle", "version_draft_start", "version_migrate_orders", "version_problems",
+    "version_publish",
+]  # fmt: skip

@@ -1,0 +1,326 @@
+"""The workflow engine's building blocks: an order's workflow context, creating tasks from definitions,
+and closing or reopening tasks with everything that hangs off them (load counts, dependencies, history).
+
+Callers hold a transaction; nothing here commits or talks to the network.
+"""
+
+from __future__ import annotations
+
+import datetime
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from django.db import connection
+from django.utils import timezone
+
+from orders.models import STATUS_PATH, Order, OrderStatus
+from workflows.models import (
+    ORDER_DATE_FIELDS,
+    NotificationKind,
+    OrderKeyDate,
+    OrderWorkflow,
+    Task,
+    TaskDefinition,
+    TaskEvent,
+    TaskState,
+    TriggerKind,
+    VersionStatus,
+    WorkflowVersion,
+)
+from workflows.services.assignment import Draft, assign_drafts, loads_adjust
+from workflows.services.matching import template_match
+from workflows.services.notify import Notice, notify
+from workflows.services.profiles import BranchProfile, branch_profile, trade_direction
+
+_RANK: dict[str, int] = {status: rank for rank, status in enumerate(STATUS_PATH)}
+_SATISFIED = (TaskState.DONE, TaskState.CANCELLED)
+
+
+# A published version never changes (its tasks are read-only in the console), so its definitions can be
+# kept per process; the key includes the publication time, so a reused id cannot serve stale rows.
+_DEFINITIONS: dict[tuple[int, datetime.datetime | None], list[TaskDefinition]] = {}
+_DEFINITIONS_KEPT = 256
+
+
+def _definitions_of(version: WorkflowVersion) -> list[TaskDefinition]:
+    key = (version.pk, version.published_at)
+    if version.status == VersionStatus.DRAFT:
+        return list(TaskDefinition.objects.filter(version=version))
+    if key not in _DEFINITIONS:
+        if len(_DEFINITIONS) >= _DEFINITIONS_KEPT:
+            _DEFINITIONS.clear()
+        _DEFINITIONS[key] = list(TaskDefinition.objects.filter(version=version))
+    return _DEFINITIONS[key]
+
+
+@dataclass
+class ExistingTask:
+    key: str
+    state: str
+    auto_complete_on: str
+
+
+@dataclass
+class OrderRun:
+    """One order's workflow context while an event is handled: loaded on first use, shared by every step."""
+
+    order: Order
+    workflow: OrderWorkflow
+    now: datetime.datetime
+    _profile: BranchProfile | None = None
+    _key_dates: dict[str, datetime.datetime] | None = None
+    _tasks: dict[str, ExistingTask] | None = field(default=None)
+    # Tasks found when the order was bound (date-triggered ones), saved with the next batch: one insert.
+    pending: list[Draft] = field(default_factory=list)
+
+    @property
+    def profile(self) -> BranchProfile:
+        if self._profile is None:
+            self._profile = branch_profile(branch_id=self.order.branch_id)
+        return self._profile
+
+    def definitions(self) -> list[TaskDefinition]:
+        version = self.workflow.version
+        return _definitions_of(version) if version is not None else []
+
+    def anchor_at(self, anchor: str) -> datetime.datetime | None:
+        """When a date anchor falls: an order date at the branch's opening time, or a recorded key date."""
+        if anchor in ORDER_DATE_FIELDS:
+            day = getattr(self.order, ORDER_DATE_FIELDS[anchor])
+            return self.profile.calendar.opening_on(day) if day else None
+        if self._key_dates is None:
+            self._key_dates = dict(OrderKeyDate.objects.filter(order=self.order).values_list("anchor", "at"))
+        return self._key_dates.get(anchor)
+
+    def existing_tasks(self) -> dict[str, ExistingTask]:
+        """source_key → the order's task (key, state, auto-completion); read once, kept up to date here."""
+        if self._tasks is None:
+            rows = Task.objects.filter(order=self.order).values_list("source_key", "key", "state", "auto_complete_on")
+            self._tasks = {
+                source or f"#{n}": ExistingTask(key, state, auto) for n, (source, key, state, auto) in enumerate(rows)
+            }
+        return self._tasks
+
+    def forget_tasks(self) -> None:
+        """Tasks changed outside create_tasks (closed, cancelled): read them again when next needed."""
+        self._tasks = None
+
+    def due_at(
+        self, *, hours: Decimal, anchor: str, business: bool, start: datetime.datetime
+    ) -> datetime.datetime | None:
+        base = self.anchor_at(anchor) if anchor else start
+        if base is None:
+            return None
+        if business:
+            return self.profile.calendar.add(base, hours)
+        return base + datetime.timedelta(hours=float(hours))
+
+
+def _insert_workflow(workflow: OrderWorkflow) -> bool:
+    """Insert the binding unless the order has one already; one statement, no savepoint. False: it had one."""
+    table = OrderWorkflow._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {table} (order_id, template_id, version_id, trade_direction, bound_at) "  # noqa: S608 - table name from the model
+            "VALUES (%s, %s, %s, %s, %s) ON CONFLICT (order_id) DO NOTHING RETURNING id",
+            [workflow.order_id, workflow.template_id, workflow.version_id, workflow.trade_direction, timezone.now()],
+        )
+        row = cursor.fetchone()
+    if row is None:
+        return False
+    workflow.pk = row[0]
+    return True
+
+
+def order_run(*, order: Order, now: datetime.datetime) -> OrderRun:
+    """The order's workflow context; binds the order to the matching template version the first time."""
+    workflow = OrderWorkflow.objects.select_related("version").filter(order=order).first()
+    if workflow is not None:
+        return OrderRun(order, workflow, now)
+    run = OrderRun(order, OrderWorkflow(order=order), now)
+    direction = trade_direction(
+        origin_country=order.origin_id[:2], destination_country=order.destination_id[:2],
+        branch_country=run.profile.country,
+    )  # a UN/LOCODE starts with its ISO country code  # fmt: skip
+    template = template_match(order=order, direction=direction)
+    run.workflow.template, run.workflow.trade_direction = template, direction
+    run.workflow.version = template.current_version if template else None
+    if not _insert_workflow(run.workflow):
+        # Two events of one order handled at once both bound it: the first row wins, this one reads it.
+        run.workflow = OrderWorkflow.objects.select_related("version").get(order=order)
+        return run
+    run._tasks = {}  # a newly bound order has no workflow tasks yet
+    run.pending = date_drafts(run)
+    return run
+
+
+def status_reached(order: Order, status: str) -> bool:
+    """Whether the order is at or past `status` on the forward path (a held order counts where it was held)."""
+    current = order.status_before_hold if order.status == OrderStatus.ON_HOLD else order.status
+    return status in _RANK and current in _RANK and _RANK[current] >= _RANK[status]
+
+
+def draft_from_definition(
+    definition: TaskDefinition, run: OrderRun, *, occurrence: str, start: datetime.datetime
+) -> Draft:
+    task = Task(
+        order=run.order, definition=definition, source_key=f"{definition.key}@{occurrence}", key=definition.key,
+        name=definition.name, instructions=definition.instructions, team_function=definition.team_function,
+        state=TaskState.OPEN, blocks=list(definition.blocks), depends_on=list(definition.depends_on),
+        auto_complete_on=definition.auto_complete_on,
+    )  # fmt: skip
+    task.due_at = run.due_at(
+        hours=definition.due_in_hours, anchor=definition.due_anchor, business=definition.due_in_business_hours,
+        start=start,
+    )  # fmt: skip
+    return Draft(task, definition.assign_rule, definition.assignee_id)
+
+
+def date_drafts(run: OrderRun, *, anchors: set[str] | None = None) -> list[Draft]:
+    """The order's date-triggered tasks whose date is known: scheduled to open at the date plus its offset
+    (or open now when that moment has passed)."""
+    drafts = []
+    for definition in run.definitions():
+        if definition.trigger_kind != TriggerKind.DATE or (
+            anchors is not None and definition.date_anchor not in anchors
+        ):
+            continue
+        anchor_at = run.anchor_at(definition.date_anchor)
+        if anchor_at is None:
+            continue
+        opens_at = anchor_at + datetime.timedelta(hours=definition.date_offset_hours)
+        draft = draft_from_definition(definition, run, occurrence="date", start=max(opens_at, run.now))
+        if opens_at > run.now:
+            draft.task.state, draft.task.available_at = TaskState.SCHEDULED, opens_at
+        drafts.append(draft)
+    return drafts
+
+
+def create_tasks(run: OrderRun, drafts: list[Draft], *, by: Any = None) -> list[Task]:
+    """Save the drafts the order does not have yet (by source key), with their dependencies, team, assignee
+    and load; notify the assignees. Tasks whose auto-completion already happened are created done."""
+    drafts, run.pending = run.pending + drafts, []
+    if not drafts:
+        return []
+    existing = run.existing_tasks()
+    drafts = [d for d in drafts if not d.task.source_key or d.task.source_key not in existing]
+    if not drafts:
+        return []
+    satisfied = {task.key for task in existing.values() if task.state in _SATISFIED and task.key}
+    for draft in drafts:
+        task = draft.task
+        task.waiting_on = [key for key in task.depends_on if key not in satisfied]
+        kind, _, value = task.auto_complete_on.partition(":")
+        if kind == "state" and status_reached(run.order, value):
+            task.state, task.completed_at = TaskState.DONE, run.now
+    assign_drafts(drafts, order=run.order, now=run.now)
+    created = Task.objects.bulk_create([d.task for d in drafts])
+    for task in created:
+        existing[task.source_key or f"#new{task.pk}"] = ExistingTask(task.key, task.state, task.auto_complete_on)
+    notify(
+        Notice(
+            task.assignee_id, NotificationKind.ASSIGNED, f"{task.name} · {run.order.reference}",
+            body=_due_text(task, run.profile), url=task.get_absolute_url(), task=task,
+        )
+        for task in created
+        if task.assignee_id and task.state == TaskState.OPEN and task.assignee_id != getattr(by, "pk", None)
+    )  # fmt: skip
+    return created
+
+
+def _due_text(task: Task, profile: BranchProfile) -> str:
+    if task.due_at is None:
+        return "No due time."
+    local = task.due_at.astimezone(profile.calendar.time_zone)
+    return f"Due {local:%a %d %b %H:%M} ({profile.calendar.time_zone.key})."
+
+
+def close_tasks(tasks: list[Task], *, state: str, by: Any, now: datetime.datetime, verb: str, detail: str = "") -> None:
+    """Mark tasks done or cancelled; release their load and the tasks that waited on them."""
+    tasks = [t for t in tasks if t.state in (TaskState.OPEN, TaskState.SCHEDULED)]
+    if not tasks:
+        return
+    by_id = getattr(by, "pk", None)
+    Task.objects.filter(pk__in=[t.pk for t in tasks]).update(state=state, completed_at=now, completed_by_id=by_id)
+    loads_adjust(((t.team_id, t.assignee_id, -1) for t in tasks if t.state == TaskState.OPEN), now=now)
+    for task in tasks:
+        task.state, task.completed_at, task.completed_by_id = state, now, by_id
+    _unblock_dependents(tasks)
+    TaskEvent.objects.bulk_create(TaskEvent(task=t, verb=verb, by_id=by_id, detail=detail[:300], at=now) for t in tasks)
+
+
+def _unblock_dependents(finished: list[Task]) -> None:
+    keys_by_order: dict[int, set[str]] = {}
+    for task in finished:
+        if task.key:
+            keys_by_order.setdefault(task.order_id, set()).add(task.key)
+    if not keys_by_order:
+        return
+    waiting = []
+    for order_id, keys in keys_by_order.items():
+        waiting += list(
+            Task.objects.filter(order_id=order_id, waiting_on__overlap=sorted(keys)).exclude(state__in=_SATISFIED)
+        )
+    for task in waiting:
+        task.waiting_on = [key for key in task.waiting_on if key not in keys_by_order[task.order_id]]
+    if waiting:
+        Task.objects.bulk_update(waiting, ["waiting_on"])
+
+
+def reopen_task(task: Task, *, by: Any, now: datetime.datetime, detail: str = "") -> None:
+    """Put a done task back to open: its assignee carries it again and tasks after it wait again."""
+    by_id = getattr(by, "pk", None)
+    Task.objects.filter(pk=task.pk).update(state=TaskState.OPEN, completed_at=None, completed_by=None)
+    task.state, task.completed_at, task.completed_by_id = TaskState.OPEN, None, None
+    loads_adjust([(task.team_id, task.assignee_id, 1)], now=now)
+    if task.key:
+        dependents = list(
+            Task.objects.filter(order_id=task.order_id, depends_on__contains=[task.key]).exclude(state__in=_SATISFIED)
+        )
+        for dependent in dependents:
+            if task.key not in dependent.waiting_on:
+                dependent.waiting_on = [*dependent.waiting_on, task.key]
+        Task.objects.bulk_update(dependents, ["waiting_on"])
+    TaskEvent.objects.create(task=task, verb="reopened", by_id=by_id, detail=detail[:300], at=now)
+
+
+def auto_complete(run: OrderRun, events: list[str]) -> list[Task]:
+    """Complete the order's open and scheduled tasks that these events ("state:planned", "document:HBL")
+    complete."""
+    live = (TaskState.OPEN, TaskState.SCHEDULED)
+    wanted = set(events)
+    if not any(t.state in live and t.auto_complete_on in wanted for t in run.existing_tasks().values()):
+        return []  # the order's tasks were just read: nothing to lock or complete
+    due = list(
+        Task.objects.select_for_update().filter(
+            order=run.order, state__in=[TaskState.OPEN, TaskState.SCHEDULED], auto_complete_on__in=events
+        )
+    )
+    close_tasks(due, state=TaskState.DONE, by=None, now=run.now, verb="auto-completed", detail=", ".join(events))
+    run.forget_tasks()
+    return due
+
+
+def state_events(order: Order) -> list[str]:
+    """The "state:<status>" auto-completion events an order at this state has reached."""
+    return [f"state:{status}" for status in STATUS_PATH if status_reached(order, status)]
+
+
+def set_assignee(task: Task, *, user_id: int | None, by: Any, now: datetime.datetime, verb: str) -> bool:
+    """Give an open (or scheduled) task to `user_id` (None: back to the team queue), moving the load and
+    telling the new assignee. Returns False when nothing changed."""
+    if task.assignee_id == user_id:
+        return False
+    previous = task.assignee_id
+    Task.objects.filter(pk=task.pk).update(assignee_id=user_id, assigned_at=now if user_id else None)
+    if task.state == TaskState.OPEN:
+        loads_adjust([(task.team_id, previous, -1), (task.team_id, user_id, 1)], now=now)
+    task.assignee_id, task.assigned_at = user_id, now if user_id else None
+    TaskEvent.objects.create(task=task, verb=verb, by_id=getattr(by, "pk", None), at=now)
+    if user_id and user_id != getattr(by, "pk", None):
+        notify([
+            Notice(user_id, NotificationKind.ASSIGNED, f"{task.name} · {task.order.reference}",
+                   body=f"{by or 'Automation'} gave you this task.", url=task.get_absolute_url(), task=task)
+        ])  # fmt: skip
+    return True

@@ -1,0 +1,316 @@
+"""Automation rules: evaluate conditions on an order, run the actions of the rules an event triggers, and
+show which existing orders a rule would have matched (dry run).
+
+One evaluation serves both the live path and the dry run, so what the dry run shows is what the rule does.
+"""
+
+from __future__ import annotations
+
+import datetime
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+from functools import partial
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.db.models import Count, Exists, Max, OuterRef
+from django.urls import reverse
+
+from orders import services as order_services
+from orders.errors import TransitionNotAllowed
+from orders.lifecycle import TRANSITIONS
+from orders.models import Channel, Order, OrderStatus, OrderTransition
+from partners.models import Role
+from partners.scoping import Audience, Scope
+from workflows.models import (
+    BOOLEAN_FIELDS,
+    MAX_RULE_DEPTH,
+    NUMERIC_FIELDS,
+    ActionKind,
+    AssignRule,
+    ConditionField,
+    CustomerSettings,
+    NotificationKind,
+    Operator,
+    Rule,
+    RuleAction,
+    RuleCondition,
+    RuleEvent,
+    RuleOutcome,
+    RuleRun,
+    Task,
+    TaskState,
+    Team,
+)
+from workflows.services.assignment import Draft
+from workflows.services.engine import OrderRun, create_tasks, set_assignee
+from workflows.services.notify import Notice, notify
+from workflows.services.profiles import branch_profile, trade_direction
+
+# Automation acts as the company with every staff role; guards (open blocking tasks …) still apply.
+AUTOMATION_SCOPE = Scope(Audience.STAFF, frozenset(), frozenset({Role.ADMIN}))
+
+
+class OrderFacts:
+    """The order's values that conditions test, each computed on first use."""
+
+    def __init__(self, order: Order, *, direction: str, auto_accept: Callable[[], bool] | None = None) -> None:
+        self.order = order
+        self.direction = direction
+        self._auto_accept = auto_accept or (
+            lambda: CustomerSettings.objects.filter(customer_id=order.customer_id, auto_accept=True).exists()
+        )
+        self._cache: dict[str, Any] = {}
+
+    def get(self, name: str) -> Any:
+        if name not in self._cache:
+            self._cache[name] = self._compute(name)
+        return self._cache[name]
+
+    def _compute(self, name: str) -> Any:
+        order = self.order
+        computed: dict[str, Callable[[], Any]] = {
+            ConditionField.CUSTOMER: lambda: order.customer.code,
+            ConditionField.CUSTOMER_AUTO_ACCEPT: self._auto_accept,
+            ConditionField.BRANCH: lambda: order.branch.code,
+            ConditionField.TRADE_DIRECTION: lambda: self.direction,
+            ConditionField.ORIGIN: lambda: order.origin_id,
+            ConditionField.DESTINATION: lambda: order.destination_id,
+            ConditionField.ORIGIN_COUNTRY: lambda: order.origin_id[:2],
+            ConditionField.DESTINATION_COUNTRY: lambda: order.destination_id[:2],
+            ConditionField.GROSS_WEIGHT: lambda: order.gross_weight_kg_total,
+        }
+        return computed[name]() if name in computed else getattr(order, name)
+
+
+def _decimal(text: str) -> Decimal | None:
+    try:
+        return Decimal(text.strip())
+    except (InvalidOperation, AttributeError):
+        return None
+
+
+def condition_holds(condition: RuleCondition, facts: OrderFacts) -> bool:
+    """Whether one condition is true of the order. Text compares ignore case; lists are comma-separated."""
+    actual = facts.get(condition.field)
+    operator = condition.operator
+    if condition.field in BOOLEAN_FIELDS or operator in (Operator.IS_TRUE, Operator.IS_FALSE):
+        return bool(actual) is (operator != Operator.IS_FALSE)
+    if condition.field in NUMERIC_FIELDS:
+        expected = _decimal(condition.value)
+        if actual is None or expected is None:
+            return False
+        numeric: dict[str, bool] = {
+            Operator.EQUALS: actual == expected, Operator.NOT_EQUALS: actual != expected,
+            Operator.GREATER: actual > expected, Operator.LESS: actual < expected,
+        }  # fmt: skip
+        return numeric.get(operator, False)
+    text = str(actual or "").strip().upper()
+    values = [value.strip().upper() for value in condition.value.split(",") if value.strip()]
+    first = values[0] if values else ""
+    textual: dict[str, bool] = {
+        Operator.EQUALS: text == first, Operator.NOT_EQUALS: text != first,
+        Operator.IN: text in values, Operator.NOT_IN: text not in values,
+    }  # fmt: skip
+    return textual.get(operator, False)
+
+
+def conditions_hold(conditions: Iterable[RuleCondition], facts: OrderFacts) -> bool:
+    return all(condition_holds(condition, facts) for condition in conditions)
+
+
+class _ActionFailed(Exception):
+    pass
+
+
+def _claim_run(rule: Rule, order: Order, event_key: str) -> RuleRun | None:
+    try:
+        with transaction.atomic():
+            return RuleRun.objects.create(rule=rule, order=order, event_key=event_key[:120])
+    except IntegrityError:
+        return None  # this rule already ran for this event
+
+
+@dataclass
+class _RulesCache:
+    stamp: tuple[int, datetime.datetime | None] | None = None
+    rules: list[Rule] = field(default_factory=list)
+
+
+_rules_cache = _RulesCache()
+
+
+def _active_rules() -> list[Rule]:
+    """Active rules with their conditions and actions, kept per process until the rules table changes (its
+    row count or newest change time): one small query per event instead of three. The console saves the
+    rule with its conditions and actions, so an edit always moves the stamp."""
+    stamp = Rule.objects.aggregate(n=Count("pk"), changed=Max("updated_at"))
+    key = (stamp["n"], stamp["changed"])
+    if _rules_cache.stamp != key:
+        rules = Rule.objects.filter(is_active=True).prefetch_related("conditions", "actions").order_by("position", "id")
+        _rules_cache.rules, _rules_cache.stamp = list(rules), key
+    return _rules_cache.rules
+
+
+@dataclass(frozen=True)
+class RuleTrigger:
+    """An event rules can react to: its kind, its value (state, code, type, team) and its unique key."""
+
+    event: str
+    event_key: str
+    value: str = ""
+
+
+def rules_fire(*, run: OrderRun, triggers: list[RuleTrigger], chain: tuple[int, ...] = ()) -> list[RuleRun]:
+    """Run every active rule for these events whose conditions hold, once per event (one query when no rule
+    applies). `chain` lists the rules whose actions led here: they are not run again, so rules cannot loop."""
+    events = {trigger.event for trigger in triggers}
+    rules = [rule for rule in _active_rules() if rule.event in events]
+    if not rules:
+        return []
+    facts = OrderFacts(run.order, direction=run.workflow.trade_direction)
+    runs = []
+    for trigger in triggers:
+        for rule in rules:
+            if rule.event != trigger.event or rule.event_value.upper() not in ("", trigger.value.upper()):
+                continue
+            record = _run_rule(rule, run=run, facts=facts, event_key=trigger.event_key, chain=chain)
+            if record is not None:
+                runs.append(record)
+    return runs
+
+
+def _run_rule(
+    rule: Rule, *, run: OrderRun, facts: OrderFacts, event_key: str, chain: tuple[int, ...]
+) -> RuleRun | None:
+    if not conditions_hold(rule.conditions.all(), facts):
+        return None
+    record = _claim_run(rule, run.order, event_key)
+    if record is None:
+        return None
+    if rule.pk in chain or len(chain) >= MAX_RULE_DEPTH:
+        record.outcome = RuleOutcome.SKIPPED
+        record.detail = "Not run: this rule's own actions led to this event (it would loop)."
+    else:
+        record.outcome, record.detail = _perform_all(rule, run=run, event_key=event_key, chain=(*chain, rule.pk))
+    record.save(update_fields=["outcome", "detail"])
+    return record
+
+
+def _perform_all(rule: Rule, *, run: OrderRun, event_key: str, chain: tuple[int, ...]) -> tuple[str, str]:
+    notes, failed = [], 0
+    for action in rule.actions.all():
+        try:
+            notes.append(_perform(action, rule=rule, run=run, event_key=event_key, chain=chain))
+        except _ActionFailed as exc:
+            failed += 1
+            notes.append(f"{action.get_kind_display()}: not done — {exc}")
+    if not failed:
+        return RuleOutcome.DONE, "\n".join(notes)
+    return (RuleOutcome.SKIPPED if failed == len(notes) else RuleOutcome.PARTLY), "\n".join(notes)
+
+
+def _perform(action: RuleAction, *, rule: Rule, run: OrderRun, event_key: str, chain: tuple[int, ...]) -> str:
+    if action.kind in (ActionKind.TRANSITION, ActionKind.HOLD):
+        return _take_transition(action, rule=rule, run=run, chain=chain)
+    if action.kind == ActionKind.CREATE_TASK:
+        return _create_task(action, rule=rule, run=run, event_key=event_key)
+    if action.kind == ActionKind.ASSIGN:
+        return _assign(action, run=run)
+    return _notify(action, rule=rule, run=run)
+
+
+def _take_transition(action: RuleAction, *, rule: Rule, run: OrderRun, chain: tuple[int, ...]) -> str:
+    name = "hold" if action.kind == ActionKind.HOLD else action.transition
+    if name not in TRANSITIONS:
+        raise _ActionFailed("no transition is set")
+    fresh = Order.objects.get(pk=run.order.pk)
+    try:
+        order_services.order_transition(
+            order=fresh, name=name, scope=AUTOMATION_SCOPE, channel=Channel.SYSTEM,
+            reason=action.message or f"Automation: {rule.name}",
+            payload={"automation": {"rule": rule.pk, "chain": list(chain)}},
+        )  # fmt: skip
+    except TransitionNotAllowed as exc:
+        raise _ActionFailed(str(exc)) from exc
+    return f"{TRANSITIONS[name].label}: done"
+
+
+def _create_task(action: RuleAction, *, rule: Rule, run: OrderRun, event_key: str) -> str:
+    if not action.task_name or not action.team_function:
+        raise _ActionFailed("the task needs a name and a team")
+    task = Task(
+        order=run.order, rule=rule, source_key=f"rule:{rule.pk}:{event_key}:{action.pk}"[:120],
+        name=action.task_name, instructions=action.message, team_function=action.team_function,
+        state=TaskState.OPEN,
+    )  # fmt: skip
+    task.due_at = run.due_at(hours=action.due_in_hours, anchor="", business=True, start=run.now)
+    rule_for_user = AssignRule.NAMED_USER if action.user_id else AssignRule.LEAST_LOADED
+    created = create_tasks(run, [Draft(task, rule_for_user, action.user_id)])
+    return f"Created task “{action.task_name}”" if created else "Task already existed"
+
+
+def _assign(action: RuleAction, *, run: OrderRun) -> str:
+    if not action.user_id:
+        raise _ActionFailed("no person is set")
+    tasks = Task.objects.select_for_update().filter(order=run.order, state=TaskState.OPEN).select_related("order")
+    if action.team_function:
+        tasks = tasks.filter(team_function=action.team_function)
+    changed = sum(set_assignee(t, user_id=action.user_id, by=None, now=run.now, verb="assigned by rule") for t in tasks)
+    return f"Assigned {changed} task{'s' if changed != 1 else ''}"
+
+
+def _notify(action: RuleAction, *, rule: Rule, run: OrderRun) -> str:
+    recipient = action.user_id
+    if recipient is None and action.team_function:
+        recipient = (
+            Team.objects.filter(branch_id=run.order.branch_id, function=action.team_function)
+            .values_list("lead_id", flat=True)
+            .first()
+        )
+    if recipient is None:
+        raise _ActionFailed("nobody to notify (no person, or the team has no lead)")
+    url = reverse("workflows:order_tasks", args=[run.order.reference])
+    notify([Notice(recipient, NotificationKind.RULE, f"{rule.name} · {run.order.reference}", action.message, url)])
+    return "Notified"
+
+
+def _in_set(value: int, values: set[int]) -> bool:
+    return value in values
+
+
+@dataclass(frozen=True)
+class DryRun:
+    checked: int
+    matched: list[Order]
+    limit: int
+
+
+def rule_dry_run(*, rule: Rule, limit: int = 2000) -> DryRun:
+    """The most recent orders (up to `limit`) the rule's conditions match now, among orders the event could
+    have happened to (submitted ones; for "enters a state", ones that entered it)."""
+    orders = Order.objects.select_related("customer", "branch", "workflow").order_by("-created_at", "-id")
+    if rule.event == RuleEvent.ORDER_ENTERED_STATE and rule.event_value:
+        entered = OrderTransition.objects.filter(order=OuterRef("pk"), target=rule.event_value.lower())
+        orders = orders.filter(Exists(entered))
+    else:
+        orders = orders.exclude(status=OrderStatus.DRAFT)
+    auto_accept = set(CustomerSettings.objects.filter(auto_accept=True).values_list("customer_id", flat=True))
+    conditions = list(rule.conditions.all())
+    countries: dict[int, str] = {}
+    matched, checked = [], 0
+    for order in orders[:limit]:
+        checked += 1
+        direction = getattr(getattr(order, "workflow", None), "trade_direction", "")
+        if not direction:
+            if order.branch_id not in countries:
+                countries[order.branch_id] = branch_profile(branch_id=order.branch_id).country
+            direction = trade_direction(
+                origin_country=order.origin_id[:2], destination_country=order.destination_id[:2],
+                branch_country=countries[order.branch_id],
+            )  # fmt: skip
+        facts = OrderFacts(order, direction=direction, auto_accept=partial(_in_set, order.customer_id, auto_accept))
+        if conditions_hold(conditions, facts):
+            matched.append(order)
+    return DryRun(checked=checked, matched=matched, limit=limit)

@@ -1,0 +1,211 @@
+"""Template versions: start a draft, publish it, and migrate in-flight orders onto it.
+
+Publishing never touches orders already running: they keep their version. Migrating is an explicit admin
+action: open tasks whose definition still exists (same key) follow the new definition, open tasks whose
+definition is gone are cancelled, and new tasks for the order's current state are created.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.db.models import Max
+from django.utils import timezone
+
+from orders.models import Order, OrderStatus, OrderTransition
+from workflows.errors import WorkflowError
+from workflows.models import (
+    OrderWorkflow,
+    Task,
+    TaskDefinition,
+    TaskState,
+    TriggerKind,
+    VersionStatus,
+    WorkflowTemplate,
+    WorkflowVersion,
+)
+from workflows.services.engine import close_tasks, create_tasks, date_drafts, draft_from_definition, order_run
+
+_FINISHED = (OrderStatus.CLOSED, OrderStatus.CANCELLED)
+_COPIED_FIELDS = (
+    "position", "key", "name", "instructions", "team_function", "trigger_kind", "trigger_state", "trigger_code",
+    "date_anchor", "date_offset_hours", "due_in_hours", "due_anchor", "due_in_business_hours", "assign_rule",
+    "assignee_id", "depends_on", "blocks", "auto_complete_kind", "auto_complete_value",
+)  # fmt: skip
+
+
+def version_draft_start(*, template: WorkflowTemplate, by: Any = None, note: str = "") -> WorkflowVersion:
+    """The template's draft version, started as a copy of the current one if there is no draft yet."""
+    with transaction.atomic():
+        template = WorkflowTemplate.objects.select_for_update().get(pk=template.pk)
+        draft = template.versions.filter(status=VersionStatus.DRAFT).first()
+        if draft is not None:
+            return draft
+        number = (template.versions.aggregate(n=Max("number"))["n"] or 0) + 1
+        draft = WorkflowVersion.objects.create(
+            template=template, number=number, note=note, created_by=by if getattr(by, "pk", None) else None
+        )
+        if template.current_version_id:
+            TaskDefinition.objects.bulk_create(
+                TaskDefinition(version=draft, **{name: getattr(d, name) for name in _COPIED_FIELDS})
+                for d in TaskDefinition.objects.filter(version_id=template.current_version_id)
+            )
+    return draft
+
+
+def version_problems(version: WorkflowVersion) -> list[str]:
+    """What would make this version misbehave: invalid definitions, unknown or circular dependencies."""
+    definitions = list(version.definitions.all())
+    problems = []
+    if not definitions:
+        problems.append("A version needs at least one task.")
+    for definition in definitions:
+        try:
+            definition.full_clean(exclude=["version"])
+        except ValidationError as exc:
+            problems += [f"{definition.name}: {message}" for message in exc.messages]
+    keys = Counter(d.key for d in definitions)
+    problems += [f"The key {key} is used by {n} tasks." for key, n in keys.items() if n > 1]
+    graph = {d.key: set(d.depends_on) for d in definitions}
+    for definition in definitions:
+        unknown = set(definition.depends_on) - set(graph)
+        if unknown:
+            problems.append(f"{definition.name} depends on unknown task keys: {', '.join(sorted(unknown))}.")
+    problems += [f"Tasks depend on each other in a circle: {' → '.join(cycle)}." for cycle in _cycles(graph)]
+    return problems
+
+
+def _cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    cycles, state = [], dict.fromkeys(graph, 0)  # 0 new, 1 on the current path, 2 done
+
+    def visit(node: str, path: list[str]) -> None:
+        state[node] = 1
+        for nxt in sorted(graph.get(node, ())):
+            if state.get(nxt) == 1:
+                cycles.append([*path[path.index(nxt) :], nxt])
+            elif state.get(nxt) == 0:
+                visit(nxt, [*path, nxt])
+        state[node] = 2
+
+    for node in sorted(graph):
+        if state[node] == 0:
+            visit(node, [node])
+    return cycles
+
+
+def version_publish(*, version: WorkflowVersion, by: Any = None) -> WorkflowVersion:
+    """Make a draft the version new orders start on; the previous one is retired (its orders keep it)."""
+    with transaction.atomic():
+        template = WorkflowTemplate.objects.select_for_update().get(pk=version.template_id)
+        version = WorkflowVersion.objects.select_for_update().get(pk=version.pk)
+        if version.status != VersionStatus.DRAFT:
+            raise WorkflowError(f"Version {version.number} is {version.get_status_display().lower()}, not a draft.")
+        problems = version_problems(version)
+        if problems:
+            raise WorkflowError(" ".join(problems))
+        if template.current_version_id:
+            WorkflowVersion.objects.filter(pk=template.current_version_id).update(status=VersionStatus.RETIRED)
+        version.status, version.published_at = VersionStatus.PUBLISHED, timezone.now()
+        version.save(update_fields=["status", "published_at"])
+        template.current_version = version
+        template.save(update_fields=["current_version", "updated_at"])
+    return version
+
+
+@dataclass(frozen=True)
+class MigrationResult:
+    orders: int
+    tasks_moved: int
+    tasks_cancelled: int
+    tasks_created: int
+
+
+def _last_entry(order: Order) -> int | None:
+    return (
+        OrderTransition.objects.filter(order=order, target=order.status)
+        .exclude(name="release")
+        .order_by("-pk")
+        .values_list("pk", flat=True)
+        .first()
+    )
+
+
+def _current_state_tasks(order: Order, run: Any) -> list[Task]:
+    occurrence = order.status
+    if order.status == OrderStatus.ON_HOLD:
+        occurrence = f"{order.status}#{_last_entry(order)}"
+    definitions = [
+        d for d in run.definitions() if d.trigger_kind == TriggerKind.STATE and d.trigger_state == order.status
+    ]
+    return create_tasks(run, [draft_from_definition(d, run, occurrence=occurrence, start=run.now) for d in definitions])
+
+
+def order_workflow_migrate(*, workflow: OrderWorkflow, version: WorkflowVersion) -> MigrationResult:
+    """Move one in-flight order onto `version` (see the module docstring)."""
+    with transaction.atomic():
+        workflow = (
+            OrderWorkflow.objects.select_for_update()
+            .select_related("order__customer", "order__branch")
+            .get(pk=workflow.pk)
+        )
+        if workflow.version_id == version.pk or workflow.order.status in _FINISHED:
+            return MigrationResult(0, 0, 0, 0)
+        now = timezone.now()
+        workflow.template_id, workflow.version, workflow.migrated_at = version.template_id, version, now
+        workflow.save(update_fields=["template", "version", "migrated_at"])
+        new_by_key = {d.key: d for d in version.definitions.all()}
+        live = list(
+            Task.objects.select_for_update().filter(
+                order=workflow.order, state__in=[TaskState.OPEN, TaskState.SCHEDULED], definition__isnull=False
+            )
+        )
+        moved = [t for t in live if t.key in new_by_key]
+        for task in moved:
+            definition = new_by_key[task.key]
+            task.definition, task.name, task.instructions = definition, definition.name, definition.instructions
+            task.blocks, task.auto_complete_on = list(definition.blocks), definition.auto_complete_on
+        Task.objects.bulk_update(moved, ["definition", "name", "instructions", "blocks", "auto_complete_on"])
+        gone = [t for t in live if t.key not in new_by_key]
+        close_tasks(gone, state=TaskState.CANCELLED, by=None, now=now, verb="cancelled",
+                    detail=f"Not in {version} any more")  # fmt: skip
+        run = order_run(order=workflow.order, now=now)
+        created = _current_state_tasks(workflow.order, run) + create_tasks(run, date_drafts(run))
+    return MigrationResult(1, len(moved), len(gone), len(created))
+
+
+def version_migrate_orders(*, version: WorkflowVersion) -> MigrationResult:
+    """Move every in-flight order on an older version of the template onto this published version."""
+    version = WorkflowVersion.objects.get(pk=version.pk)
+    if version.status != VersionStatus.PUBLISHED:
+        raise WorkflowError("Only a published version can take over orders; publish it first.")
+    workflows = OrderWorkflow.objects.filter(version__template_id=version.template_id).exclude(version=version)
+    workflows = workflows.exclude(order__status__in=_FINISHED)
+    totals = [0, 0, 0, 0]
+    for workflow in workflows.iterator():
+        result = order_workflow_migrate(workflow=workflow, version=version)
+        totals = [a + b for a, b in zip(totals, (result.orders, result.tasks_moved, result.tasks_cancelled,
+                                                   result.tasks_created), strict=True)]  # fmt: skip
+    return MigrationResult(*totals)
+
+
+def orders_attach_workflows(*, order_ids: list[int] | None = None, limit: int = 5000) -> int:
+    """Give in-flight orders that run on no template (none matched when they started) the template that
+    matches them now, with the tasks of their current state. Returns how many orders got a workflow."""
+    unbound = Order.objects.exclude(status__in=[*_FINISHED, OrderStatus.DRAFT]).exclude(workflow__version__isnull=False)
+    if order_ids is not None:
+        unbound = unbound.filter(pk__in=order_ids)
+    unbound = unbound.select_related("customer", "branch").order_by("pk")[:limit]
+    attached = 0
+    for order in unbound:
+        with transaction.atomic():
+            OrderWorkflow.objects.filter(order=order, version__isnull=True).delete()
+            run = order_run(order=order, now=timezone.now())
+            if run.workflow.version_id is None:
+                continue
+            _current_state_tasks(order, run)
+            attached += 1
+    return attached

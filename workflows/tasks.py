@@ -1,0 +1,68 @@
+"""Celery tasks of the workflow: thin, idempotent, safe to run twice or to be killed half-way.
+
+Periodic (CELERY_BEAT_SCHEDULE): catch up transitions, open scheduled tasks, escalate overdue ones.
+Queued: the email copy of a notification.
+"""
+
+from __future__ import annotations
+
+import datetime
+import smtplib
+
+from celery import shared_task
+from django.conf import settings
+from django.core.mail import send_mail
+from django.db import OperationalError
+from django.utils import timezone
+
+from workflows import services
+from workflows.models import Notification
+
+_TRANSIENT = (OperationalError,)
+
+
+@shared_task(name="workflows.tasks.process_pending_transitions", ignore_result=True,
+             autoretry_for=_TRANSIENT, retry_backoff=True, retry_jitter=True, max_retries=5)  # fmt: skip
+def process_pending_transitions(older_than_seconds: int = 30) -> int:
+    """Handle order transitions whose on-commit handling was lost (a process died right after commit);
+    younger ones are left to the process that made them."""
+    return services.pending_transitions_process(older_than=datetime.timedelta(seconds=older_than_seconds))
+
+
+@shared_task(name="workflows.tasks.open_scheduled_tasks", ignore_result=True,
+             autoretry_for=_TRANSIENT, retry_backoff=True, retry_jitter=True, max_retries=5)  # fmt: skip
+def open_scheduled_tasks() -> int:
+    """Open the date-triggered tasks whose time has come."""
+    return services.scheduled_tasks_open()
+
+
+@shared_task(name="workflows.tasks.escalate_overdue_tasks", ignore_result=True,
+             autoretry_for=_TRANSIENT, retry_backoff=True, retry_jitter=True, max_retries=5)  # fmt: skip
+def escalate_overdue_tasks() -> int:
+    """Tell team leads about overdue tasks, once per task."""
+    return services.overdue_tasks_escalate()
+
+
+@shared_task(name="workflows.tasks.send_notification_email", ignore_result=True,
+             autoretry_for=(smtplib.SMTPException, OSError), retry_backoff=True, retry_jitter=True,
+             max_retries=5)  # fmt: skip
+def send_notification_email(notification_id: int) -> None:
+    """Email a notification's copy at most once: the send is claimed by setting `emailed_at` first, and the
+    claim is undone if the mail server refuses, so the retry can send it."""
+    claimed = Notification.objects.filter(pk=notification_id, email_wanted=True, emailed_at__isnull=True).update(
+        emailed_at=timezone.now()
+    )
+    if not claimed:
+        return
+    notification = Notification.objects.select_related("recipient").get(pk=notification_id)
+    link = f"{getattr(settings, 'OMS_BASE_URL', '').rstrip('/')}{notification.url}" if notification.url else ""
+    try:
+        send_mail(
+            subject=f"[OMS] {notification.title}",
+            message="\n\n".join(part for part in (notification.body, link) if part),
+            from_email=None,
+            recipient_list=[notification.recipient.email],
+        )
+    except (smtplib.SMTPException, OSError):
+        Notification.objects.filter(pk=notification_id).update(emailed_at=None)
+        raise

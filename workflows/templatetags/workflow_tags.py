@@ -1,0 +1,61 @@
+"""How task screens say when something is due: relative ("in 3 h", "2 d late") at a glance, the exact time in
+the branch's own time zone on hover."""
+
+from __future__ import annotations
+
+import datetime
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from django import template
+from django.utils import timezone
+
+from workflows.models import Task
+
+register = template.Library()
+
+
+def _span(delta: datetime.timedelta) -> str:
+    seconds = abs(delta.total_seconds())
+    if seconds < 3600:
+        return f"{max(1, round(seconds / 60))} min"
+    if seconds < 48 * 3600:
+        return f"{round(seconds / 3600)} h"
+    return f"{round(seconds / 86400)} d"
+
+
+@register.filter
+def due_relative(task: Task) -> str:
+    """ "in 3 h", "2 d late", "opens in 5 d" or ""."""
+    now = timezone.now()
+    if task.state == "scheduled" and task.available_at:
+        return f"opens in {_span(task.available_at - now)}"
+    if task.due_at is None or task.state != "open":
+        return ""
+    delta = task.due_at - now
+    return f"{_span(delta)} late" if delta.total_seconds() < 0 else f"in {_span(delta)}"
+
+
+@register.filter
+def branch_time(moment: datetime.datetime | None, order: object) -> str:
+    """The moment on the wall clock of the order's branch, e.g. "Fri 14 Mar 16:00 Europe/Berlin"."""
+    if moment is None:
+        return ""
+    branch = getattr(order, "branch", None)
+    try:
+        zone = ZoneInfo(getattr(branch, "time_zone", "") or "UTC")
+    except (ZoneInfoNotFoundError, ValueError):
+        zone = ZoneInfo("UTC")
+    return f"{moment.astimezone(zone):%a %d %b %H:%M} {zone.key}"
+
+
+@register.filter
+def auto_complete_text(spec: str) -> str:
+    """ "state:planned" → "the order is planned"; "document:HBL" → "a HBL document is uploaded"."""
+    kind, _, value = spec.partition(":")
+    if kind == "state":
+        return f"the order is {value.replace('_', ' ')}"
+    if kind == "document":
+        return f"a {value} document is uploaded"
+    if kind == "milestone":
+        return f"milestone {value} is recorded"
+    return spec
