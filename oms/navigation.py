@@ -26,6 +26,7 @@ STAFF_NAV = (
     NavEntry("Imports", "imports:list", "upload"),
     NavEntry("Planning", "tracking:index", "diagram-3"),
     NavEntry("Schedule", "tracking:schedule", "calendar-week"),
+    NavEntry("Tracking", "tracking_ingest:monitor", "broadcast"),
     NavEntry("Organisations", "partners:organisation_list", "buildings"),
     NavEntry("My tasks", "workflows:my_tasks", "check2-square", count="tasks"),
     NavEntry("Notifications", "workflows:notifications", "bell", count="notifications"),

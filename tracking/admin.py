@@ -107,3 +107,6 @@ class AppointmentAdmin(admin.ModelAdmin):
     list_select_related = ("shipment",)
     raw_id_fields = ("shipment", "location")
     readonly_fields = ("status",)
+
+
+from tracking.ingest import admin as _ingest_admin  # noqa: E402,F401  (tracking events live in tracking/ingest/)

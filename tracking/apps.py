@@ -11,6 +11,9 @@ class TrackingConfig(AppConfig):
     def ready(self) -> None:
         from orders import lifecycle
         from tracking import guards
+        from tracking.ingest import receivers
+
+        receivers.connect()  # leg actuals and lifecycle changes feed the timeline
 
         name = guards.plan_transition_name()
         if name is not None:  # None while the lifecycle has no planning step; the report says so

@@ -275,3 +275,46 @@ def test_a_batch_costs_the_same_queries_whatever_its_size(booked_fcl):
         ingest(*batch(500, 1000))
     assert len(large) == len(small)
     assert Order.objects.get().status == OrderStatus.IN_TRANSIT
+
+
+@pytest.fixture
+def booked_road(make_order, carrier, ops_user, ops_scope, fresh_mapping):
+    """A road FTL order Hamburg → Warsaw, booked with Nordtruck: the shipment has one truck leg."""
+    from tests.tracking.conftest import lcl_line
+    from tests.tracking.test_ingest_support import book
+
+    order = make_order(
+        mode="road_ftl",
+        incoterm="DAP",
+        origin="DEHAM",
+        destination="PLWAW",
+        lines=[lcl_line(9000, 30, pieces=20, description="Beverages")],
+    )
+    master = book(order=order, carrier=carrier, ops_user=ops_user, ops_scope=ops_scope, reference="NT-1", bill="CMR-1")
+    return Order.objects.get(pk=order.pk), master
+
+
+def test_a_trucks_pick_up_and_delivery_are_its_legs_departure_and_arrival(booked_road):
+    order, master = booked_road
+    ingest(
+        oms_event("PICKED_UP", ETD, subject=("bill", "CMR-1"), place="DEHAM", code="picked_up", scheme="karrio")
+        | {"milestone": None}
+    )
+    leg = main_leg(master)
+    assert leg.actual_departure_at == ETD
+    assert Shipment.objects.get(pk=master.pk).status == ShipmentStatus.IN_TRANSIT
+    ingest(oms_event("DELIVERED", ETD + 30 * H, subject=("bill", "CMR-1"), place="PLWAW"))
+    leg.refresh_from_db()
+    assert leg.actual_arrival_at == ETD + 30 * H
+    order.refresh_from_db()
+    assert order.status == OrderStatus.DELIVERED
+    assert Shipment.objects.get(pk=master.pk).status == ShipmentStatus.DELIVERED
+
+
+def test_an_ocean_pick_up_is_not_the_vessels_departure(booked_fcl):
+    order, master = booked_fcl
+    ingest(dcsa_event("EQUIPMENT", "GTOT", ETD - 50 * H, event_id="pickup", place="CNSHA"))
+    assert TrackingEvent.objects.get().milestone_id == "PICKED_UP"
+    assert main_leg(master).actual_departure_at is None
+    order.refresh_from_db()
+    assert order.status == OrderStatus.IN_TRANSIT

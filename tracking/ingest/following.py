@@ -24,7 +24,7 @@ from django.db.models import Min
 
 from orders import services as order_services
 from orders.errors import TransitionNotAllowed
-from orders.models import STATUS_PATH, Order, OrderStatus
+from orders.models import STATUS_PATH, Mode, Order, OrderStatus
 from partners.models import Role
 from partners.scoping import Audience, Scope
 from tracking.errors import PlanningError
@@ -42,6 +42,17 @@ logger = logging.getLogger(__name__)
 SYSTEM_SCOPE = Scope(Audience.STAFF, frozenset(), frozenset({Role.OPERATIONS}))
 ESTIMATED_MILESTONES = frozenset({"DEPARTED", "ARRIVED", "DELIVERED"})
 LEG_MILESTONES = {"DEPARTED": "departure", "ARRIVED": "arrival"}
+# On a truck (or courier) leg the pick-up is the leg's departure and the delivery its arrival: road and parcel
+# feeds often report nothing else (Karrio: picked_up, in_transit, out_for_delivery, delivered).
+ROAD_LEG_MILESTONES = {**LEG_MILESTONES, "PICKED_UP": "departure", "DELIVERED": "arrival"}
+ROAD_MODES = frozenset({Mode.ROAD_FTL, Mode.ROAD_LTL, Mode.PARCEL})
+
+
+def leg_moment(milestone: str | None, leg_mode: str) -> str | None:
+    """ "departure" or "arrival" when an actual event of this milestone is one on a leg of this mode."""
+    return (ROAD_LEG_MILESTONES if leg_mode in ROAD_MODES else LEG_MILESTONES).get(milestone or "")
+
+
 _PATH_INDEX: dict[str, int] = {str(status): index for index, status in enumerate(STATUS_PATH)}
 
 
@@ -158,16 +169,20 @@ def follow_estimates(stored: list[StoredEvent], resolution: Resolution) -> None:
 # --- legs and shipments -----------------------------------------------------------------------------
 
 
-def _leg_actuals(leg_ids: set[int]) -> dict[int, dict[str, datetime.datetime]]:
-    """The earliest actual departure and arrival ever reported for each leg (out-of-order safe)."""
+def _leg_actuals(legs: dict[int, str]) -> dict[int, dict[str, datetime.datetime]]:
+    """The earliest actual departure and arrival ever reported for each leg (id → mode; out-of-order safe)."""
     rows = (
-        TrackingEvent.objects.filter(leg_id__in=leg_ids, classifier=Classifier.ACTUAL, milestone_id__in=LEG_MILESTONES)
+        TrackingEvent.objects.filter(
+            leg_id__in=list(legs), classifier=Classifier.ACTUAL, milestone_id__in=list(ROAD_LEG_MILESTONES)
+        )
         .values("leg_id", "milestone_id")
         .annotate(first=Min("event_at"))
     )
     found: dict[int, dict[str, datetime.datetime]] = defaultdict(dict)
     for row in rows:
-        found[row["leg_id"]][LEG_MILESTONES[row["milestone_id"]]] = row["first"]
+        moment = leg_moment(row["milestone_id"], legs[row["leg_id"]])
+        if moment and (moment not in found[row["leg_id"]] or row["first"] < found[row["leg_id"]][moment]):
+            found[row["leg_id"]][moment] = row["first"]
     return found
 
 
@@ -183,16 +198,17 @@ def follow_legs(stored: list[StoredEvent], resolution: Resolution, *, by: Any = 
     events_of: dict[int, list[StoredEvent]] = defaultdict(list)
     for event in stored:
         leg = known.get(event.leg_id) if event.leg_id else None
-        if leg is None or event.classifier != Classifier.ACTUAL or event.milestone not in LEG_MILESTONES:
+        moment = leg_moment(event.milestone, leg.mode) if leg is not None else None
+        if leg is None or moment is None or event.classifier != Classifier.ACTUAL:
             continue
         events_of[leg.id].append(event)
-        if event.milestone == "DEPARTED" and leg.actual_departure_at is None:
+        if moment == "departure" and leg.actual_departure_at is None:
             departures[leg.id] = min(event.event_at, departures.get(leg.id, event.event_at))
-        elif event.milestone == "ARRIVED" and leg.actual_arrival_at is None:
+        elif moment == "arrival" and leg.actual_arrival_at is None:
             arrivals[leg.id] = min(event.event_at, arrivals.get(leg.id, event.event_at))
     if not departures and not arrivals:
         return
-    earlier = _leg_actuals(set(departures)) if departures else {}
+    earlier = _leg_actuals({leg_id: known[leg_id].mode for leg_id in departures}) if departures else {}
     for leg_id in sorted(set(departures) | set(arrivals)):
         leg, before = known[leg_id], earlier.get(leg_id, {})
         departed = min(filter(None, [departures.get(leg_id), before.get("departure")]), default=None)

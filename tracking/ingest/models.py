@@ -297,7 +297,7 @@ class TrackingEvent(models.Model):
             ),
             models.Index(
                 fields=["leg"],
-                condition=Q(classifier="ACT", milestone__in=["DEPARTED", "ARRIVED"]),
+                condition=Q(classifier="ACT", milestone__in=["DEPARTED", "ARRIVED", "PICKED_UP", "DELIVERED"]),
                 name="tracking_event_leg_actuals",
             ),
             BrinIndex(fields=["received_at"], name="tracking_event_received_brin"),

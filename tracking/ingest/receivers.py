@@ -18,6 +18,7 @@ from orders import events as order_events
 from partners.models import User
 from tracking import events as planning_events
 from tracking.ingest import services
+from tracking.ingest.following import ROAD_LEG_MILESTONES
 from tracking.ingest.models import Classifier, SourceKind, SubjectType, TrackingEvent
 from tracking.models import Leg
 
@@ -32,10 +33,11 @@ def leg_actual_to_event(*, leg_id: int, kind: str, at: Any, by_id: int | None) -
     leg = Leg.objects.select_related("shipment").filter(pk=leg_id).first()
     if milestone is None or leg is None:
         return None
+    same_moment = [code for code, moment in ROAD_LEG_MILESTONES.items() if moment == kind]  # DEPARTED, PICKED_UP
     if TrackingEvent.objects.filter(
-        leg=leg, milestone_id=milestone, classifier=Classifier.ACTUAL, event_at=at
+        leg=leg, milestone_id__in=same_moment, classifier=Classifier.ACTUAL, event_at=at
     ).exists():
-        return None
+        return None  # an event said so first (our own ingest records leg times too): nothing to echo
     by = User.objects.filter(pk=by_id).first() if by_id else None
     source = services.Source(kind=SourceKind.PLANNING, name=getattr(by, "email", "")[:50], by=by)
     place = leg.origin_id if milestone == "DEPARTED" else leg.destination_id

@@ -151,7 +151,11 @@ def _leg_for(milestone: str | None, code: str, info: ShipmentInfo | None) -> int
     leaving = [leg for leg in info.legs if leg.origin_id == code]
     reaching = [leg for leg in info.legs if leg.destination_id == code]
     main = main_leg(info)
-    if milestone in ("DEPARTED", "LOADED", "PICKED_UP", "RECEIVED_AT_ORIGIN"):
+    if milestone == "PICKED_UP":  # collected at the shipper: the first leg (by truck, it is its departure)
+        return (leaving[0] if leaving else info.legs[0]).id
+    if milestone == "DELIVERED":  # handed to the consignee: the last leg (by truck, it is its arrival)
+        return (reaching[-1] if reaching else info.legs[-1]).id
+    if milestone in ("DEPARTED", "LOADED", "RECEIVED_AT_ORIGIN"):
         chosen = leaving[0] if leaving else main
         return chosen.id if chosen else None
     if milestone in ("ARRIVED", "DISCHARGED"):

@@ -46,6 +46,7 @@ class LegInfo:
     carrier_id: int | None
     actual_departure_at: datetime.datetime | None
     actual_arrival_at: datetime.datetime | None
+    mode: str = ""
 
 
 @dataclass
@@ -241,6 +242,7 @@ def _shipment_infos(ids: set[int], status: dict[int, str]) -> tuple[dict[int, Sh
         "carrier_id",
         "actual_departure_at",
         "actual_arrival_at",
+        "mode",
     ):
         infos[shipment_id].legs.append(LegInfo(*leg))  # type: ignore[arg-type]  # the columns, in field order
     return infos, order_of_house
