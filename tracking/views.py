@@ -333,24 +333,28 @@ def container_remove(request: HttpRequest, reference: str, pk: int) -> HttpRespo
     return redirect(shipment)
 
 
+def _shipment_form_post(
+    request: HttpRequest, shipment: Any, form: Any, service: Any, *, done: str, form_name: str
+) -> HttpResponse:
+    """Run a shipment-page form through its service: redirect on success, re-render with errors (400)."""
+    if form.is_valid():
+        try:
+            service(shipment=shipment, data=form.service_data())
+        except PlanningError as exc:
+            form.add_error(None, str(exc))
+        else:
+            messages.success(request, done)
+            return redirect(shipment)
+    context = _shipment_context(shipment, scope_for_request(request), **{form_name: form})
+    return render(request, "tracking/shipment_detail.html", context, status=400)
+
+
 @staff_required
 @require_POST
 def leg_add(request: HttpRequest, reference: str) -> HttpResponse:
     shipment = _shipment_for_action(request, reference)
-    form = LegForm(request.POST)
-    if form.is_valid():
-        try:
-            planning.leg_add(shipment=shipment, data=form.service_data())
-        except PlanningError as exc:
-            form.add_error(None, str(exc))
-        else:
-            messages.success(request, "Leg added.")
-            return redirect(shipment)
-    return render(
-        request,
-        "tracking/shipment_detail.html",
-        _shipment_context(shipment, scope_for_request(request), leg_form=form),
-        status=400,
+    return _shipment_form_post(
+        request, shipment, LegForm(request.POST), planning.leg_add, done="Leg added.", form_name="leg_form"
     )
 
 
@@ -358,20 +362,13 @@ def leg_add(request: HttpRequest, reference: str) -> HttpResponse:
 @require_POST
 def appointment_add(request: HttpRequest, reference: str) -> HttpResponse:
     shipment = _shipment_for_action(request, reference)
-    form = AppointmentForm(request.POST)
-    if form.is_valid():
-        try:
-            planning.appointment_schedule(shipment=shipment, data=form.service_data())
-        except PlanningError as exc:
-            form.add_error(None, str(exc))
-        else:
-            messages.success(request, "Appointment scheduled.")
-            return redirect(shipment)
-    return render(
+    return _shipment_form_post(
         request,
-        "tracking/shipment_detail.html",
-        _shipment_context(shipment, scope_for_request(request), appointment_form=form),
-        status=400,
+        shipment,
+        AppointmentForm(request.POST),
+        planning.appointment_schedule,
+        done="Appointment scheduled.",
+        form_name="appointment_form",
     )
 
 
