@@ -19,7 +19,7 @@ def record_marker(name: str) -> None:
     WorkerHeartbeat.objects.create(name=name, beat_at="2026-01-01T00:00:00Z")
 
 
-def _wait_for(predicate, timeout: float = 15.0) -> bool:
+def _wait_for(predicate, timeout: float = 45.0) -> bool:  # generous: CI machines run two suites at once
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if predicate():
