@@ -31,11 +31,15 @@ def _wait_for(predicate, timeout: float = 45.0) -> bool:  # generous: CI machine
 @pytest.fixture
 def worker(transactional_db, settings):
     settings.CELERY_TASK_ALWAYS_EAGER = False
-    app.conf.task_always_eager = False
-    app.conf.task_routes = {**settings.CELERY_TASK_ROUTES, "tests.record_marker": {"queue": QUEUE}}
-    app.amqp.__dict__.pop("router", None)
-    with start_worker(app, queues=[QUEUE], perform_ping_check=False, shutdown_timeout=20) as running:
-        yield running
+    eager, routes = app.conf.task_always_eager, app.conf.task_routes
+    # conf.update (not attribute assignment) flushes the route table Celery caches on first use: another
+    # test in this process may already have built it without our queue.
+    app.conf.update(task_always_eager=False, task_routes={**routes, "tests.record_marker": {"queue": QUEUE}})
+    try:
+        with start_worker(app, queues=[QUEUE], perform_ping_check=False, shutdown_timeout=20) as running:
+            yield running
+    finally:
+        app.conf.update(task_always_eager=eager, task_routes=routes)
 
 
 @pytest.mark.worker

@@ -46,8 +46,10 @@ def wait_for(predicate: Callable[[], bool], timeout: float = 20.0, every: float 
 
 @pytest.fixture
 def real_broker() -> Iterator[None]:
+    eager = app.conf.task_always_eager
     app.conf.task_always_eager = False
     yield
+    app.conf.task_always_eager = eager
     redis.Redis.from_url(settings.CELERY_BROKER_URL).delete(QUEUE)
 
 
