@@ -26,6 +26,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from orders import export, forms, lifecycle, selectors, services
 from orders.errors import ConcurrentChange, OrderError, OrderValidationError, TransitionNotAllowed
 from orders.models import Channel, Mode, Order, OrderStatus
+from orders.templatetags import order_tags
 from partners.models import Organisation, OrganisationKind, Role
 from partners.permissions import staff_required
 from partners.scoping import Scope, scope_for_request
@@ -84,6 +85,38 @@ def _is_fragment_request(request: HttpRequest) -> bool:
 
 
 # --- The list ---------------------------------------------------------------------------------
+
+
+_MODE_LABELS = dict(Mode.choices)
+_STATUS_LABELS = dict(OrderStatus.choices)
+
+
+def _list_rows(orders: list[Order], *, list_path: str) -> list[dict[str, Any]]:
+    """The page's rows as plain strings, so the template's row loop resolves each cell with one dict lookup
+    (a model attribute lookup, a display method and a filter cost several times as much, 25 rows of 10 cells
+    on the busiest screen). The markup stays in the template."""
+    return [
+        {
+            "url": f"{list_path}{order.reference}/",
+            "reference": order.reference,
+            "customer_code": order.customer.code,
+            "customer_name": order.customer.name,
+            "customer_reference": order.customer_reference,
+            "mode_icon": order_tags.mode_icon(order.mode),
+            "mode_label": _MODE_LABELS.get(order.mode, order.mode),
+            "origin": order.origin_id,
+            "destination": order.destination_id,
+            "lane_names": f"{order.origin.name} → {order.destination.name}",
+            "pickup": order.requested_pickup_on.isoformat() if order.requested_pickup_on else "",
+            "pieces": order.pieces_total,
+            "gross": order_tags.qty(order.gross_weight_kg_total, 1),
+            "chargeable": order_tags.qty(order.chargeable_weight_kg, 1),
+            "status": order.status,
+            "status_label": _STATUS_LABELS.get(order.status, order.status),
+            "created": order_tags.stamp(order.created_at),
+        }
+        for order in orders
+    ]
 
 
 def _list_query(filters: selectors.OrderFilters, **changes: Any) -> str:
@@ -145,6 +178,7 @@ def order_list(request: HttpRequest) -> HttpResponse:
         "selects": _filter_selects(filters, customers=customers, branches=branches),
         "filters": filters,
         "page": page,
+        "rows": _list_rows(page.orders, list_path=reverse("orders:list")),
         "sort_label": selectors.SORTS[page.sort].label,
         "sort_links": _sort_links(filters),
         "export_query": query,

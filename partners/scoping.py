@@ -18,6 +18,7 @@ from enum import StrEnum
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from django.db.models import Model, QuerySet
+from django.db.models.functions import JSONObject
 
 from partners.models import INTERNAL_KINDS, STAFF_ROLES, ApiKey, Membership, OrganisationKind, Role
 
@@ -80,15 +81,45 @@ class Scope:
 NOBODY = Scope(Audience.NOBODY)
 
 
+# Where partners.backends.MembershipModelBackend leaves the signed-in person's memberships (see there).
+MEMBERSHIPS_ATTRIBUTE = "oms_memberships"
+
+
+@dataclass(frozen=True)
+class OrganisationRef:
+    """What the layouts show of the person's organisation, without loading the whole row."""
+
+    pk: int
+    code: str
+    name: str
+
+
+def membership_rows(*, user: Any) -> QuerySet[Membership, dict[str, Any]]:
+    """The active memberships of `user` (a user, id or OuterRef), one JSON object each."""
+    return Membership.objects.filter(user=user, is_active=True, organisation__is_active=True).values(
+        row=JSONObject(
+            role="role",
+            organisation_id="organisation_id",
+            kinds="organisation__kinds",
+            code="organisation__code",
+            name="organisation__name",
+        )
+    )
+
+
+def _memberships(user: Any) -> list[dict[str, Any]]:
+    loaded = getattr(user, MEMBERSHIPS_ATTRIBUTE, None)  # loaded with the request's user: see MEMBERSHIPS_ATTRIBUTE
+    if loaded is not None:
+        return loaded
+    # Not kept on the object: a user object held across changes of its memberships must see them.
+    return [row["row"] for row in membership_rows(user=user.pk).order_by("organisation_id")]
+
+
 def scope_for_user(user: Any) -> Scope:
     """The scope of a logged-in person, from their active memberships."""
     if user is None or not user.is_authenticated or not user.is_active:
         return NOBODY
-    memberships = list(
-        Membership.objects.filter(user=user, is_active=True, organisation__is_active=True).values_list(
-            "role", "organisation_id", "organisation__kinds"
-        )
-    )
+    memberships = [(row["role"], row["organisation_id"], row["kinds"]) for row in _memberships(user)]
     staff = [(role, org) for role, org, kinds in memberships if role in STAFF_ROLES and INTERNAL_KINDS & set(kinds)]
     if staff:
         return Scope(Audience.STAFF, frozenset(org for _, org in staff), frozenset(role for role, _ in staff))
@@ -113,6 +144,13 @@ def scope_for_api_key(api_key: ApiKey) -> Scope:
     if OrganisationKind.CUSTOMER in kinds:
         return Scope(Audience.CUSTOMER, ids, frozenset({Role.CUSTOMER}))
     return Scope(Audience.PARTNER, ids, frozenset({Role.PARTNER}))
+
+
+def organisation_for_user(user: Any, scope: Scope) -> OrganisationRef | None:
+    """The organisation the layouts name for this person: the first (by id) of those their scope acts for."""
+    rows = [row for row in _memberships(user) if row["organisation_id"] in scope.organisation_ids]
+    first = min(rows, key=lambda row: row["organisation_id"], default=None)
+    return OrganisationRef(first["organisation_id"], first["code"], first["name"]) if first else None
 
 
 def scope_for_request(request: HttpRequest) -> Scope:

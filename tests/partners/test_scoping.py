@@ -68,3 +68,34 @@ def test_owns_is_true_for_staff_and_for_the_own_organisation_only(ops_user, cust
     assert customer_scope.owns(customer_a.pk)
     assert not customer_scope.owns(customer_b.pk)
     assert not customer_scope.owns(None)
+
+
+def test_the_login_backend_loads_memberships_with_the_user_in_one_query(
+    customer_a_user, customer_a, django_assert_num_queries
+):
+    from partners.backends import MembershipModelBackend
+    from partners.scoping import organisation_for_user
+
+    with django_assert_num_queries(1):
+        user = MembershipModelBackend().get_user(customer_a_user.pk)
+        scope = scope_for_user(user)
+        organisation = organisation_for_user(user, scope)
+    assert scope.audience is Audience.CUSTOMER
+    assert scope.organisation_ids == {customer_a.pk}
+    assert (organisation.pk, organisation.code, organisation.name) == (customer_a.pk, "ACME", customer_a.name)
+
+
+def test_the_login_backend_sees_revoked_memberships_on_the_next_request(customer_a_user):
+    from partners.backends import MembershipModelBackend
+
+    services.membership_revoke(membership=customer_a_user.memberships.get())
+    user = MembershipModelBackend().get_user(customer_a_user.pk)
+    assert scope_for_user(user).audience is Audience.NOBODY
+
+
+def test_the_login_backend_refuses_deactivated_people(customer_a_user):
+    from partners.backends import MembershipModelBackend
+
+    customer_a_user.is_active = False
+    customer_a_user.save(update_fields=["is_active"])
+    assert MembershipModelBackend().get_user(customer_a_user.pk) is None

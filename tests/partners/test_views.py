@@ -49,7 +49,7 @@ def test_organisation_list_runs_a_constant_number_of_queries(login, ops_user, dj
     for n in range(40):
         OrganisationFactory(code=f"C{n:03d}")
     client.get(reverse("partners:organisation_list"))  # warm the session
-    with django_assert_max_num_queries(10):  # session, user, scope, nav counts, the page itself
+    with django_assert_max_num_queries(8):  # session, user with its memberships, nav counts, the page itself
         response = client.get(reverse("partners:organisation_list"))
     assert len(response.context["page"]) > 40
 
