@@ -19,7 +19,14 @@ It times, in one run:
 - the anchor: a bare `Task.objects.bulk_create` of as many task rows as the run created, in batches of
   1,000 — the cost of merely storing the rows. ratio = our time ÷ anchor time;
 - for context, the same submits of another tenth of the orders with the workflow receiver disconnected:
-  what the transition alone costs on this machine now, so the workflow's share can be read off.
+  what the transition alone costs on this machine now, so the workflow's share can be read off;
+- where the time goes, in CPU milliseconds per order: the submitting processes' own (Python) and their
+  database backends' (read from /proc when the server runs on this machine), measured around the submits
+  only. Unlike the wall-clock figure these hardly move when other work shares the machine; what is left of
+  the wall time is waiting: for the disk on each commit, for a core, for the other process's locks.
+
+It runs in production mode (DEBUG off, as the test suite does): with DEBUG on, Django keeps every query
+in a log and times it, work no server does.
 """
 
 from __future__ import annotations
@@ -31,6 +38,7 @@ import os
 import statistics
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
@@ -97,8 +105,22 @@ class _QueryCounter:
         return execute(sql, params, many, context)
 
 
-def _submit_all(order_ids: list[int]) -> list[int]:
-    """Submit every order through the service; the queries each submit took."""
+def _backend_cpu_s(connection: Any) -> float | None:
+    """CPU seconds the connection's database backend has used so far; None when it is not on this machine."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        (pid,) = cursor.fetchone()
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            fields = stat.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
+
+
+def _submit_all(order_ids: list[int]) -> tuple[list[int], float, float | None]:
+    """Submit every order through the service; the queries each submit took, and the CPU seconds this
+    process and its database backend spent on them."""
     from django.db import connection
 
     from orders import services
@@ -110,17 +132,29 @@ def _submit_all(order_ids: list[int]) -> list[int]:
     scope = scope_for_user(ops)
     counter = _QueryCounter()
     per_order = []
+    backend_before, cpu_before = _backend_cpu_s(connection), time.process_time()
     with connection.execute_wrapper(counter):
         for order_id in order_ids:
             before = counter.count
             order = Order.objects.get(pk=order_id)  # what a view or the API reads first
             services.order_submit(order=order, scope=scope, by=ops, channel=Channel.API)
             per_order.append(counter.count - before)
-    return per_order
+    cpu = time.process_time() - cpu_before
+    backend_after = _backend_cpu_s(connection)
+    backend = backend_after - backend_before if backend_before is not None and backend_after is not None else None
+    return per_order, cpu, backend
 
 
-def _submit_in_processes(order_ids: list[int], processes: int) -> tuple[float, list[int]]:
-    """Wall time for all processes together, and the per-order query counts in submission order."""
+@dataclass
+class Submitted:
+    elapsed: float  # wall seconds, all processes together
+    per_order: list[int]  # queries of each submit, in submission order
+    python_cpu_ms: float  # per order, summed over the processes
+    database_cpu_ms: float | None  # per order, their backends; None when the server is elsewhere
+
+
+def _submit_in_processes(order_ids: list[int], processes: int) -> Submitted:
+    """Submit from `processes` processes at once: wall time, per-order query counts and CPU per order."""
     from django.db import connections
 
     connections.close_all()  # each process opens its own connection
@@ -129,21 +163,22 @@ def _submit_in_processes(order_ids: list[int], processes: int) -> tuple[float, l
         started = time.perf_counter()
         results = pool.map(_submit_all, slices)
         elapsed = time.perf_counter() - started
-    per_order = [count for group in zip(*results, strict=False) for count in group]
-    return elapsed, per_order
+    per_order = [count for group in zip(*(r[0] for r in results), strict=False) for count in group]
+    backends = [r[2] for r in results]
+    database = None if None in backends else sum(b for b in backends if b is not None) * 1000 / len(order_ids)
+    return Submitted(elapsed, per_order, sum(r[1] for r in results) * 1000 / len(order_ids), database)
 
 
-def _bare_submits(order_ids: list[int], processes: int) -> float:
-    """Orders per second for the same submits without the workflow receiver (the transition alone)."""
+def _bare_submits(order_ids: list[int], processes: int) -> Submitted:
+    """The same submits without the workflow receiver (the transition alone)."""
     from orders import events
     from workflows.receivers import _order_status_changed
 
     events.order_status_changed.disconnect(_order_status_changed, dispatch_uid="workflows.order_status_changed")
     try:
-        elapsed, _ = _submit_in_processes(order_ids, processes)
+        return _submit_in_processes(order_ids, processes)
     finally:
         events.order_status_changed.connect(_order_status_changed, dispatch_uid="workflows.order_status_changed")
-    return len(order_ids) / elapsed
 
 
 def _anchor(task_count: int) -> float:
@@ -174,6 +209,9 @@ def main() -> None:
     os.environ["DATABASE_URL"] = _scratch_database_url()
     os.environ.setdefault("CELERY_TASK_ALWAYS_EAGER", "true")  # notification emails inline, no broker needed
     os.environ.setdefault("EMAIL_URL", "dummymail://")
+    os.environ.setdefault("DEBUG", "false")  # production mode: no query log (see the docstring)
+    os.environ.setdefault("SECRET_KEY", f"bench-{os.urandom(24).hex()}")  # a throwaway key for this run
+    os.environ.setdefault("ALLOWED_HOSTS", "localhost")
     setup_django()
 
     from orders.models import OrderTransition
@@ -183,11 +221,13 @@ def main() -> None:
     all_ids = _seed(args.orders + args.orders // 10)
     order_ids, bare_ids = all_ids[: args.orders], all_ids[args.orders :]
     print(f"submitting from {args.processes} processes (load average before: {os.getloadavg()[0]:.1f}) …", flush=True)
-    elapsed, per_order = _submit_in_processes(order_ids, args.processes)
+    run = _submit_in_processes(order_ids, args.processes)
+    elapsed, per_order = run.elapsed, run.per_order
     load = os.getloadavg()[0]
     tasks = Task.objects.count()
     unhandled = OrderTransition.objects.count() - ProcessedTransition.objects.count()
     bare = _bare_submits(bare_ids, args.processes)
+    bare_per_s = len(bare_ids) / bare.elapsed
     orders_per_s = len(order_ids) / elapsed
     first, last = per_order[:SAMPLE], per_order[-SAMPLE:]
     print(f"{len(order_ids)} orders in {elapsed:.1f} s: {orders_per_s:.0f} orders/s, {tasks} tasks "
@@ -195,7 +235,11 @@ def main() -> None:
           f"last {SAMPLE} mean {statistics.mean(last):.1f}, max {max(per_order)}", flush=True)  # fmt: skip
     anchor = _anchor(tasks)
     print(f"anchor: bulk_create of {tasks} task rows in {anchor:.2f} s; transitions left unhandled: {unhandled}; "
-          f"the transition alone: {bare:.0f} orders/s; load average after: {load:.1f}", flush=True)  # fmt: skip
+          f"the transition alone: {bare_per_s:.0f} orders/s; load average after: {load:.1f}", flush=True)  # fmt: skip
+    wall_ms = elapsed * args.processes * 1000 / len(order_ids)
+    print(f"CPU per order: submitting processes {run.python_cpu_ms:.1f} ms, database backends "
+          f"{_ms(run.database_cpu_ms)}; wall per order in each process {wall_ms:.1f} ms (the transition alone: "
+          f"{bare.python_cpu_ms:.1f} ms + {_ms(bare.database_cpu_ms)} of CPU)", flush=True)  # fmt: skip
     report(
         bench="workflow_fanout", metric="orders_per_s", value=round(orders_per_s, 1), unit="orders/s",
         anchor="task_bulk_create_s", anchor_value=round(anchor, 3), ratio=round(elapsed / anchor, 1),
@@ -204,9 +248,20 @@ def main() -> None:
         queries_per_order_first=round(statistics.mean(first), 2),
         queries_per_order_last=round(statistics.mean(last), 2),
         queries_per_order_max=max(per_order), processes=args.processes, transitions_unhandled=unhandled,
-        load_average=round(load, 1), bare_submit_orders_per_s=round(bare, 1),
-        workflow_share=round(1 - orders_per_s / bare, 2),
+        load_average=round(load, 1), bare_submit_orders_per_s=round(bare_per_s, 1),
+        workflow_share=round(1 - orders_per_s / bare_per_s, 2),
+        python_cpu_ms_per_order=round(run.python_cpu_ms, 2), database_cpu_ms_per_order=_round(run.database_cpu_ms),
+        bare_python_cpu_ms_per_order=round(bare.python_cpu_ms, 2),
+        bare_database_cpu_ms_per_order=_round(bare.database_cpu_ms),
     )  # fmt: skip
+
+
+def _ms(value: float | None) -> str:
+    return "n/a (server elsewhere)" if value is None else f"{value:.1f} ms"
+
+
+def _round(value: float | None) -> float | None:
+    return None if value is None else round(value, 2)
 
 
 if __name__ == "__main__":

@@ -12,6 +12,10 @@ is required. The model methods on `Order` say which state each one leaves from a
 asks `can_proceed` and every registered guard, runs the transition, saves, writes an OrderTransition row
 and sends `order_status_changed` after commit. Two people acting on the same order at once: one wins,
 the other gets ConcurrentChange ("the order changed meanwhile") and none of their side effects happen.
+The history context (who, API key, channel, transition: pghistory) is opened inside the transaction and
+closed before it commits, so the receivers of `order_status_changed` run outside it: their writes are
+not history and do not each carry the context's set_config() prefix, and a transition they take (a rule's
+automatic confirmation) gets a context of its own instead of rewriting the one of the person who acted.
 
 Higher apps add conditions without `orders` importing them: `register_guard("complete", fn)` where
 `fn(order) -> str | None` returns the reason the transition is blocked (e.g. workflows: "2 tasks must be
@@ -186,7 +190,8 @@ def apply(
     if name not in TRANSITIONS:
         raise TransitionNotAllowed(f"There is no transition called {name}.")
     seen_status = order.status
-    with transaction.atomic():
+    who = {"user": getattr(by, "pk", None), "api_key": getattr(api_key, "pk", None), "channel": channel}
+    with transaction.atomic(), pghistory.context(**who, transition=name):
         locked = Order.objects.select_for_update().get(pk=order.pk)
         if locked.status != seen_status:
             raise ConcurrentChange(
@@ -205,8 +210,7 @@ def apply(
             locked.submitted_at = now
         if locked.status == OrderStatus.CANCELLED:
             locked.cancelled_at, locked.cancel_reason = now, reason.strip()[:300]
-        with pghistory.context(channel=channel, transition=name):
-            locked.save(update_fields=_LIFECYCLE_FIELDS)
+        locked.save(update_fields=_LIFECYCLE_FIELDS)
         record = OrderTransition.objects.create(
             order=locked, name=name, source=source, target=locked.status, by=by if by and by.pk else None,
             api_key=api_key, channel=channel, reason=reason.strip()[:300], payload=payload or {},

@@ -126,18 +126,19 @@ def order_update(
     return locked
 
 
+# The transitions below record who and which channel in their history context themselves (lifecycle.apply).
+
+
 def order_submit(*, order: Order, scope: Scope, channel: str, by: Any = None, api_key: Any = None) -> Order:
     """Submit a draft order to operations. After commit: order_status_changed."""
-    with _history_context(by=by, api_key=api_key, channel=channel):
-        return lifecycle.apply(order, "submit", scope=scope, by=by, api_key=api_key, channel=channel)
+    return lifecycle.apply(order, "submit", scope=scope, by=by, api_key=api_key, channel=channel)
 
 
 def order_cancel(
     *, order: Order, scope: Scope, channel: str, reason: str, by: Any = None, api_key: Any = None
 ) -> Order:
     """Cancel an order, with the reason. After commit: order_status_changed."""
-    with _history_context(by=by, api_key=api_key, channel=channel):
-        return lifecycle.apply(order, "cancel", scope=scope, by=by, api_key=api_key, channel=channel, reason=reason)
+    return lifecycle.apply(order, "cancel", scope=scope, by=by, api_key=api_key, channel=channel, reason=reason)
 
 
 def order_as_data(order: Order) -> dict[str, Any]:
@@ -195,7 +196,6 @@ def order_transition(
 ) -> Order:
     """Take any lifecycle transition by name (confirm, plan, hold, release, …; see lifecycle.TRANSITIONS).
     After commit: order_status_changed. Raises TransitionNotAllowed (ConcurrentChange for a lost race)."""
-    with _history_context(by=by, api_key=api_key, channel=channel):
-        return lifecycle.apply(
-            order, name, scope=scope, by=by, api_key=api_key, channel=channel, reason=reason, payload=payload
-        )
+    return lifecycle.apply(
+        order, name, scope=scope, by=by, api_key=api_key, channel=channel, reason=reason, payload=payload
+    )

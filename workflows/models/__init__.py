@@ -1,5 +1,6 @@
 """Workflow data, split by sub-domain: teams, templates, tasks, rules and notifications."""
 
+from workflows.models.config import ConfigStamp
 from workflows.models.notifications import (
     DEFAULT_PREFERENCE,
     Notification,
@@ -41,9 +42,9 @@ from workflows.models.templates import (
 __all__ = [
     "BOOLEAN_FIELDS", "DEFAULT_PREFERENCE", "MAX_RULE_DEPTH", "NUMERIC_FIELDS", "ORDER_DATE_FIELDS",
     "TRANSITION_CHOICES", "AccountOwner", "ActionKind", "AssignRule", "AutoComplete", "BranchCalendar",
-    "ConditionField", "CustomerSettings", "DateAnchor", "Notification", "NotificationKind", "NotificationPreference",
-    "Operator", "OrderKeyDate", "OrderWorkflow", "ProcessedTransition", "Rule", "RuleAction", "RuleCondition",
-    "RuleEvent", "RuleOutcome", "RuleRun", "Task", "TaskComment", "TaskDefinition", "TaskEvent", "TaskQuerySet",
-    "TaskState", "Team", "TeamFunction", "TeamMember", "TradeDirection", "TriggerKind", "VersionStatus",
-    "WorkflowTemplate", "WorkflowVersion",
+    "ConditionField", "ConfigStamp", "CustomerSettings", "DateAnchor", "Notification", "NotificationKind",
+    "NotificationPreference", "Operator", "OrderKeyDate", "OrderWorkflow", "ProcessedTransition", "Rule",
+    "RuleAction", "RuleCondition", "RuleEvent", "RuleOutcome", "RuleRun", "Task", "TaskComment", "TaskDefinition",
+    "TaskEvent", "TaskQuerySet", "TaskState", "Team", "TeamFunction", "TeamMember", "TradeDirection", "TriggerKind",
+    "VersionStatus", "WorkflowTemplate", "WorkflowVersion",
 ]  # fmt: skip

@@ -6,6 +6,8 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
+from workflows.models.config import config_changed_trigger
+
 
 class NotificationKind(models.TextChoices):
     ASSIGNED = "assigned", "Task assigned to you"
@@ -47,6 +49,9 @@ class NotificationPreference(models.Model):
     email_mentioned = models.BooleanField("email me when someone mentions me", default=True)
     email_escalated = models.BooleanField("email me when a task in my team is overdue", default=True)
     email_rule = models.BooleanField("email me automation notices", default=True)
+
+    class Meta:
+        triggers = [config_changed_trigger()]
 
     def __str__(self) -> str:
         return f"Preferences of {self.user}"

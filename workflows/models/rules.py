@@ -14,6 +14,7 @@ from django.core.exceptions import ValidationError
 from django.db import models
 
 from orders.models import Order
+from workflows.models.config import config_changed_trigger
 from workflows.models.teams import TeamFunction
 from workflows.models.templates import TRANSITION_CHOICES
 
@@ -45,6 +46,7 @@ class Rule(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
+        triggers = [config_changed_trigger()]
         ordering = ["event", "position", "id"]
 
     def __str__(self) -> str:
@@ -94,6 +96,7 @@ class RuleCondition(models.Model):
     value = models.CharField(max_length=200, blank=True)
 
     class Meta:
+        triggers = [config_changed_trigger()]
         ordering = ["rule", "id"]
 
     def __str__(self) -> str:
@@ -151,6 +154,7 @@ class RuleAction(models.Model):
     message = models.CharField(max_length=300, blank=True, help_text="Reason, instructions or notification text.")
 
     class Meta:
+        triggers = [config_changed_trigger()]
         ordering = ["rule", "position", "id"]
 
     def __str__(self) -> str:

@@ -11,6 +11,7 @@ from django.db import models
 from django.db.models import F, Q
 
 from partners.models import Organisation
+from workflows.models.config import config_changed_trigger
 
 
 class TeamFunction(models.TextChoices):
@@ -41,6 +42,7 @@ class Team(models.Model):
     is_active = models.BooleanField(default=True)
 
     class Meta:
+        triggers = [config_changed_trigger()]
         ordering = ["branch__code", "function"]
         constraints = [models.UniqueConstraint(fields=["branch", "function"], name="team_one_per_branch_function")]
 
@@ -113,6 +115,7 @@ class BranchCalendar(models.Model):
     )
 
     class Meta:
+        triggers = [config_changed_trigger()]
         constraints = [
             models.CheckConstraint(condition=Q(closes_at__gt=F("opens_at")), name="calendar_closes_after_opening"),
             models.CheckConstraint(condition=~Q(workdays=[]), name="calendar_has_workdays"),
@@ -136,6 +139,7 @@ class CustomerSettings(models.Model):
     )
 
     class Meta:
+        triggers = [config_changed_trigger()]
         verbose_name_plural = "customer settings"
 
     def __str__(self) -> str:

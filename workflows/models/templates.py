@@ -19,6 +19,7 @@ from django.db.models import Q
 from orders.lifecycle import TRANSITIONS
 from orders.models import Mode, Order, OrderStatus, ServiceLevel
 from partners.models import Organisation
+from workflows.models.config import config_changed_trigger
 from workflows.models.teams import TeamFunction
 
 
@@ -73,6 +74,7 @@ class WorkflowTemplate(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
+        triggers = [config_changed_trigger()]
         ordering = ["name"]
 
     def __str__(self) -> str:
@@ -120,6 +122,7 @@ class WorkflowVersion(models.Model):
     published_at = models.DateTimeField(null=True, blank=True, editable=False)
 
     class Meta:
+        triggers = [config_changed_trigger()]
         ordering = ["template", "-number"]
         constraints = [
             models.UniqueConstraint(fields=["template", "number"], name="workflow_version_number_unique"),

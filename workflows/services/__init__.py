@@ -6,6 +6,7 @@
 - rules: automation rules and their dry run
 - notify: notifications and preferences
 - engine, assignment, profiles, matching: the building blocks the others share
+- config: the configuration each process keeps between events, and when it reads it again
 """
 
 from workflows.services.assignment import team_loads_recount

@@ -1,14 +1,21 @@
-"""Notifications: written in the caller's transaction; the email copy is queued after commit."""
+"""Notifications: written in the caller's transaction; the email copy is queued after commit.
+
+Whether a person wants the email comes from their preferences: read from the event's kept configuration
+when the caller has one (services.config, invalidated by any change to a preference), else queried.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.utils import timezone
 
 from workflows.models import DEFAULT_PREFERENCE, Notification, NotificationPreference, Task
+
+if TYPE_CHECKING:
+    from workflows.services.config import WorkflowConfig
 
 
 @dataclass(frozen=True)
@@ -21,13 +28,16 @@ class Notice:
     task: Task | None = None
 
 
-def notify(notices: Iterable[Notice]) -> list[Notification]:
+def notify(notices: Iterable[Notice], *, config: WorkflowConfig | None = None) -> list[Notification]:
     """Store the notices (one insert) and queue an email for each recipient who wants that kind by email."""
     notices = [notice for notice in notices if notice.recipient_id]
     if not notices:
         return []
     recipients = {notice.recipient_id for notice in notices}
-    preferences = {p.user_id: p for p in NotificationPreference.objects.filter(user_id__in=recipients)}
+    if config is not None:
+        preferences = config.preferences(recipients)
+    else:
+        preferences = {p.user_id: p for p in NotificationPreference.objects.filter(user_id__in=recipients)}
     rows = [
         Notification(
             recipient_id=notice.recipient_id, kind=notice.kind, title=notice.title[:200], body=notice.body,

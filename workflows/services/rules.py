@@ -2,20 +2,22 @@
 show which existing orders a rule would have matched (dry run).
 
 One evaluation serves both the live path and the dry run, so what the dry run shows is what the rule does.
+The live path reads the rules, the auto-accept flags and the team leads from the event's kept
+configuration (services.config), so an event that no rule applies to costs no query here.
 """
 
 from __future__ import annotations
 
-import datetime
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from functools import partial
 from typing import Any
 
-from django.db import IntegrityError, transaction
-from django.db.models import Count, Exists, Max, OuterRef
+from django.db import connection
+from django.db.models import Exists, OuterRef
 from django.urls import reverse
+from django.utils import timezone
 
 from orders import services as order_services
 from orders.errors import TransitionNotAllowed
@@ -41,7 +43,6 @@ from workflows.models import (
     RuleRun,
     Task,
     TaskState,
-    Team,
 )
 from workflows.services.assignment import Draft
 from workflows.services.engine import OrderRun, create_tasks, set_assignee
@@ -125,32 +126,19 @@ class _ActionFailed(Exception):
 
 
 def _claim_run(rule: Rule, order: Order, event_key: str) -> RuleRun | None:
-    try:
-        with transaction.atomic():
-            return RuleRun.objects.create(rule=rule, order=order, event_key=event_key[:120])
-    except IntegrityError:
+    """Record that the rule runs for this event; None when it already did (one statement, no savepoint)."""
+    record = RuleRun(rule=rule, order=order, event_key=event_key[:120], at=timezone.now())
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {RuleRun._meta.db_table} (rule_id, order_id, event_key, outcome, detail, at) "  # noqa: S608 - table name from the model
+            "VALUES (%s, %s, %s, %s, '', %s) ON CONFLICT (rule_id, event_key) DO NOTHING RETURNING id",
+            [rule.pk, order.pk, record.event_key, record.outcome, record.at],
+        )
+        row = cursor.fetchone()
+    if row is None:
         return None  # this rule already ran for this event
-
-
-@dataclass
-class _RulesCache:
-    stamp: tuple[int, datetime.datetime | None] | None = None
-    rules: list[Rule] = field(default_factory=list)
-
-
-_rules_cache = _RulesCache()
-
-
-def _active_rules() -> list[Rule]:
-    """Active rules with their conditions and actions, kept per process until the rules table changes (its
-    row count or newest change time): one small query per event instead of three. The console saves the
-    rule with its conditions and actions, so an edit always moves the stamp."""
-    stamp = Rule.objects.aggregate(n=Count("pk"), changed=Max("updated_at"))
-    key = (stamp["n"], stamp["changed"])
-    if _rules_cache.stamp != key:
-        rules = Rule.objects.filter(is_active=True).prefetch_related("conditions", "actions").order_by("position", "id")
-        _rules_cache.rules, _rules_cache.stamp = list(rules), key
-    return _rules_cache.rules
+    record.pk = row[0]
+    return record
 
 
 @dataclass(frozen=True)
@@ -166,10 +154,13 @@ def rules_fire(*, run: OrderRun, triggers: list[RuleTrigger], chain: tuple[int, 
     """Run every active rule for these events whose conditions hold, once per event (one query when no rule
     applies). `chain` lists the rules whose actions led here: they are not run again, so rules cannot loop."""
     events = {trigger.event for trigger in triggers}
-    rules = [rule for rule in _active_rules() if rule.event in events]
+    rules = [rule for rule in run.config.rules() if rule.event in events]
     if not rules:
         return []
-    facts = OrderFacts(run.order, direction=run.workflow.trade_direction)
+    customer_id = run.order.customer_id
+    facts = OrderFacts(
+        run.order, direction=run.workflow.trade_direction, auto_accept=lambda: run.config.is_auto_accept(customer_id)
+    )
     runs = []
     for trigger in triggers:
         for rule in rules:
@@ -225,15 +216,17 @@ def _take_transition(action: RuleAction, *, rule: Rule, run: OrderRun, chain: tu
     name = "hold" if action.kind == ActionKind.HOLD else action.transition
     if name not in TRANSITIONS:
         raise _ActionFailed("no transition is set")
-    fresh = Order.objects.get(pk=run.order.pk)
     try:
-        order_services.order_transition(
-            order=fresh, name=name, scope=AUTOMATION_SCOPE, channel=Channel.SYSTEM,
+        # The order as this event's handling read it (and as earlier actions left it): the transition locks
+        # the row and refuses, as "changed meanwhile", if someone moved the order since.
+        moved = order_services.order_transition(
+            order=run.order, name=name, scope=AUTOMATION_SCOPE, channel=Channel.SYSTEM,
             reason=action.message or f"Automation: {rule.name}",
             payload={"automation": {"rule": rule.pk, "chain": list(chain)}},
         )  # fmt: skip
     except TransitionNotAllowed as exc:
         raise _ActionFailed(str(exc)) from exc
+    run.order_moved(moved)
     return f"{TRANSITIONS[name].label}: done"
 
 
@@ -264,15 +257,14 @@ def _assign(action: RuleAction, *, run: OrderRun) -> str:
 def _notify(action: RuleAction, *, rule: Rule, run: OrderRun) -> str:
     recipient = action.user_id
     if recipient is None and action.team_function:
-        recipient = (
-            Team.objects.filter(branch_id=run.order.branch_id, function=action.team_function)
-            .values_list("lead_id", flat=True)
-            .first()
-        )
+        recipient = run.config.team_lead(branch_id=run.order.branch_id, function=action.team_function)
     if recipient is None:
         raise _ActionFailed("nobody to notify (no person, or the team has no lead)")
     url = reverse("workflows:order_tasks", args=[run.order.reference])
-    notify([Notice(recipient, NotificationKind.RULE, f"{rule.name} · {run.order.reference}", action.message, url)])
+    notify(
+        [Notice(recipient, NotificationKind.RULE, f"{rule.name} · {run.order.reference}", action.message, url)],
+        config=run.config,
+    )
     return "Notified"
 
 

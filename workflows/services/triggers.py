@@ -2,7 +2,8 @@
 
 Each entry point runs in one transaction and is idempotent, so the on-commit receiver, a redelivered
 Celery task and the catch-up sweep can all call it without creating anything twice:
-- a transition is claimed in ProcessedTransition before its effects are written;
+- a transition is claimed in ProcessedTransition before its effects are written (engine.transition_claim:
+  the claim and the loading of the order are one statement);
 - a task is unique per (order, source key); a rule run is unique per (rule, event key);
 - opening a scheduled task and escalating an overdue one are conditional UPDATEs.
 
@@ -16,11 +17,11 @@ import datetime
 import logging
 from typing import Any
 
-from django.db import DatabaseError, connection, transaction
+from django.db import DatabaseError, transaction
 from django.db.models import Exists, Max, OuterRef
 from django.utils import timezone
 
-from orders.models import Order, OrderStatus, OrderTransition
+from orders.models import OrderStatus, OrderTransition
 from workflows.models import (
     NotificationKind,
     OrderKeyDate,
@@ -40,29 +41,18 @@ from workflows.services.engine import (
     create_tasks,
     date_drafts,
     draft_from_definition,
+    order_for_event,
     order_run,
     state_events,
+    transition_claim,
 )
 from workflows.services.notify import Notice, notify
 from workflows.services.rules import RuleTrigger, rules_fire
 
 logger = logging.getLogger(__name__)
 
-_ORDER_RELATED = ("customer", "branch")
 # Nothing further happens to a cancelled or closed order: whatever is still open about it is moot.
 _FINAL = (OrderStatus.CANCELLED, OrderStatus.CLOSED)
-
-
-def _claim_transition(transition_id: int) -> bool:
-    """Insert the 'processed' marker; False when another run already has it. A concurrent claimer waits on
-    the unique key until the first one commits (then gets nothing) or rolls back (then gets it)."""
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"INSERT INTO {ProcessedTransition._meta.db_table} (transition_id, processed_at) VALUES (%s, %s) "  # noqa: S608 - table name from the model
-            "ON CONFLICT DO NOTHING",
-            [transition_id, timezone.now()],
-        )
-        return cursor.rowcount == 1
 
 
 def _occurrence(record: OrderTransition) -> str:
@@ -74,12 +64,11 @@ def transition_handle(*, transition_id: int) -> bool:
     """Create, complete or cancel the tasks an order's state change calls for and run the rules it triggers.
     Exactly once per transition; returns False when it had already been handled."""
     with transaction.atomic():
-        if not _claim_transition(transition_id):
+        record = transition_claim(transition_id)
+        if record is None:
             return False
-        record = OrderTransition.objects.select_related(*(f"order__{name}" for name in _ORDER_RELATED)).get(
-            pk=transition_id
-        )
         run = order_run(order=record.order, now=timezone.now())
+        run.hold_loads()  # written just before the commit: see services.assignment
         if record.target in _FINAL:
             _cancel_remaining(run, why=f"Order {OrderStatus(record.target).label.lower()}")
         else:
@@ -92,6 +81,7 @@ def transition_handle(*, transition_id: int) -> bool:
             triggers.insert(0, RuleTrigger(RuleEvent.ORDER_SUBMITTED, f"transition:{record.pk}"))
         rules_fire(run=run, triggers=triggers, chain=chain)
         create_tasks(run, [])  # the date-triggered tasks found if this event bound the order (release)
+        run.write_loads()
     return True
 
 
@@ -114,8 +104,7 @@ def _cancel_remaining(run: OrderRun, *, why: str) -> None:
 
 
 def _run_for(order_id: int) -> OrderRun:
-    order = Order.objects.select_related(*_ORDER_RELATED).get(pk=order_id)
-    return order_run(order=order, now=timezone.now())
+    return order_run(order=order_for_event(order_id), now=timezone.now())
 
 
 def milestone_record(*, order_id: int, code: str, event_id: str = "") -> list[Task]:

@@ -1,0 +1,36 @@
+"""The order's history says who took each transition, also when a rule reacts to a person's transition
+right after it commits: the automatic confirmation has its own context, the person's stays theirs."""
+
+from __future__ import annotations
+
+import pytest
+from pghistory.models import Context
+
+from orders import services as order_services
+from orders.models import Channel, OrderStatus
+from partners.scoping import scope_for_user
+from workflows.models import CustomerSettings, Rule, RuleAction, RuleCondition, RuleEvent
+
+
+@pytest.mark.django_db(transaction=True)  # real commits: the receiver runs after the submit's commit
+def test_an_automatic_confirmation_keeps_the_submitters_name_on_the_submit(customer_a, make_order, ops_user, ops_team):
+    CustomerSettings.objects.create(customer=customer_a, auto_accept=True)
+    rule = Rule.objects.create(name="Auto-accept", event=RuleEvent.ORDER_SUBMITTED)
+    RuleCondition.objects.create(rule=rule, field="customer_auto_accept", operator="true")
+    RuleAction.objects.create(rule=rule, kind="transition", transition="confirm")
+    draft = make_order()
+
+    order_services.order_submit(order=draft, scope=scope_for_user(ops_user), by=ops_user, channel=Channel.API)
+
+    draft.refresh_from_db()
+    assert draft.status == OrderStatus.CONFIRMED
+    contexts = {
+        event.status: Context.objects.get(pk=event.pgh_context_id).metadata
+        for event in draft.events.filter(pgh_label="update")
+    }
+    assert contexts[OrderStatus.SUBMITTED] == {
+        "user": ops_user.pk, "api_key": None, "channel": "api", "transition": "submit"
+    }  # fmt: skip
+    assert contexts[OrderStatus.CONFIRMED] == {
+        "user": None, "api_key": None, "channel": "system", "transition": "confirm"
+    }  # fmt: skip
