@@ -1,6 +1,7 @@
 """Bulk import of 100,000 CSV rows through the real upload service, against PostgreSQL COPY of the same rows.
 
-    python -m bench.import_orders [--rows 100000]
+    python -m bench.import_orders [--rows 100000] [--statements] [--profile var/bench/import_orders.prof]
+                                  [--db-name NAME]
 
 The script creates and migrates a scratch database (oms_bench_import, on the server of DATABASE_URL),
 seeds customers, a branch, an operations user and the demo UN/LOCODE set, and generates a realistic file:
@@ -12,21 +13,36 @@ It times, in one run:
   looked up; nothing written but the job);
 - the import (`import_job_confirm`: validated again, then every order written by orders.bulk with its
   lines, equipment, references, submit transition and pghistory events) — the figure reported;
-- the anchor: `COPY scratch FROM STDIN (FORMAT csv)` of the same file into a table of the same columns.
+- the anchor: `COPY scratch FROM STDIN (FORMAT csv)` of the same file into a table of the same columns, three
+  times (a fresh table each time); the median is the anchor, so one lucky or unlucky second on a shared
+  machine does not decide the ratio.
 
 Peak memory is the process's maximum resident set size (getrusage), which includes Django itself.
+
+Besides the figure, it prints where the import's time went: the check the import repeats (read, group,
+validate, duplicates) with the job's bookkeeping, the writes (orders.bulk), the commit (PostgreSQL checks the
+deferred foreign keys then) and the cyclic garbage collector, with the number of statements and COPYs.
+`--statements` adds the slowest statements with their count and time; with `--profile` the import runs
+under cProfile (slower: compare profiles with profiles, never with timings) and its hottest functions are
+printed. Another engineer's run of this benchmark would drop the same scratch database: `--db-name`.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import cProfile
 import datetime
+import gc
 import os
+import pstats
 import random
 import resource
+import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
@@ -36,17 +52,18 @@ from bench.common import report, setup_django
 
 DB_NAME = "oms_bench_import"
 TARGET_RATIO = 6
+ANCHOR_RUNS = 3
 TARGET_PEAK_MB = 500
 
 
-def _scratch_database_url() -> str:
+def _scratch_database_url(db_name: str) -> str:
     base = os.environ.get("DATABASE_URL") or "postgres://postgres@127.0.0.1:5432/postgres"
     parts = urlsplit(base)
     admin_url = urlunsplit(parts._replace(path="/postgres"))
     with psycopg.connect(admin_url, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{DB_NAME}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{DB_NAME}"')
-    return urlunsplit(parts._replace(path=f"/{DB_NAME}"))
+        conn.execute(f'DROP DATABASE IF EXISTS "{db_name}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{db_name}"')
+    return urlunsplit(parts._replace(path=f"/{db_name}"))
 
 
 def _seed() -> object:
@@ -176,12 +193,95 @@ def copy_anchor(path: Path) -> float:
     return elapsed
 
 
+class _Phases:
+    """Where the import's time goes: time inside orders.bulk.orders_bulk_create (the writes; the rest is the
+    check the import repeats and the commit), SQL statements and COPYs with their time, garbage collection."""
+
+    def __init__(self) -> None:
+        self.write_s = 0.0
+        self.statements = 0
+        self.copies = 0
+        self.by_statement: dict[str, list[float]] = {}  # the statement's first words -> [count, seconds]
+        self.gc_s = 0.0
+        self._gc_started = 0.0
+
+    def _gc(self, phase: str, info: dict) -> None:
+        if phase == "start":
+            self._gc_started = time.perf_counter()
+        else:
+            self.gc_s += time.perf_counter() - self._gc_started
+
+    def _note(self, what: str, started: float) -> None:
+        entry = self.by_statement.setdefault(" ".join(what.split())[:90], [0, 0.0])
+        entry[0] += 1
+        entry[1] += time.perf_counter() - started
+
+    @contextlib.contextmanager
+    def watching(self) -> Iterator[_Phases]:
+        from django.db import connection, connections
+        from django.db.backends.signals import connection_created
+
+        from orders import bulk
+
+        create, copy_rows = bulk.orders_bulk_create, bulk.copy_rows
+
+        def timed_create(**kwargs):
+            started = time.perf_counter()
+            try:
+                return create(**kwargs)
+            finally:
+                self.write_s += time.perf_counter() - started
+
+        def counted_copy(model, *args, **kwargs):
+            self.copies += 1
+            started = time.perf_counter()
+            try:
+                return copy_rows(model, *args, **kwargs)
+            finally:
+                self._note(f"COPY {model._meta.db_table} (with its rows built)", started)
+
+        def count(execute, sql, params, many, context):
+            self.statements += 1
+            started = time.perf_counter()
+            try:
+                return execute(sql, params, many, context)
+            finally:
+                self._note(sql, started)
+
+        wrapper_class = type(connections["default"])
+        commit = wrapper_class._commit
+
+        def timed_commit(wrapper):
+            started = time.perf_counter()
+            try:
+                return commit(wrapper)
+            finally:
+                self._note("COMMIT (deferred foreign-key checks)", started)
+
+        def watch_connection(sender, connection, **kwargs):
+            connection.execute_wrappers.append(count)
+
+        bulk.orders_bulk_create, bulk.copy_rows, wrapper_class._commit = timed_create, counted_copy, timed_commit
+        connection_created.connect(watch_connection)
+        gc.callbacks.append(self._gc)
+        try:
+            with connection.execute_wrapper(count):
+                yield self
+        finally:
+            bulk.orders_bulk_create, bulk.copy_rows, wrapper_class._commit = create, copy_rows, commit
+            connection_created.disconnect(watch_connection)
+            gc.callbacks.remove(self._gc)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rows", type=int, default=100_000)
+    parser.add_argument("--profile", type=Path, help="run the import under cProfile and save its stats here")
+    parser.add_argument("--db-name", default=DB_NAME, help="scratch database to (re)create")
+    parser.add_argument("--statements", action="store_true", help="print the import's slowest SQL statements")
     args = parser.parse_args()
 
-    os.environ["DATABASE_URL"] = _scratch_database_url()
+    os.environ["DATABASE_URL"] = _scratch_database_url(args.db_name)
     os.environ["OMS_IMPORT_INLINE_MAX_BYTES"] = str(1 << 40)  # run in this process, no worker
     # The per-order events go to the worker in chunks (orders.bulk); here they are published to an in-memory
     # broker and not consumed: what receivers then do (workflows) is theirs to measure.
@@ -204,8 +304,13 @@ def main() -> int:
         size_mb = path.stat().st_size / 1e6
         print(f"file: {args.rows:,} rows, {order_count:,} orders, {size_mb:.1f} MB", flush=True)
 
-        anchor_s = copy_anchor(path)
-        print(f"COPY anchor: {anchor_s:.2f} s = {args.rows / anchor_s:,.0f} rows/s", flush=True)
+        anchor_runs = [copy_anchor(path) for _ in range(ANCHOR_RUNS)]
+        anchor_s = statistics.median(anchor_runs)
+        print(
+            f"COPY anchor: {anchor_s:.2f} s = {args.rows / anchor_s:,.0f} rows/s "
+            f"(median of {', '.join(f'{run:.2f}' for run in anchor_runs)} s)",
+            flush=True,
+        )
 
         started = time.perf_counter()
         with path.open("rb") as handle:
@@ -219,9 +324,15 @@ def main() -> int:
             print(list(job.errors.values_list("row", "column", "message")[:10]), file=sys.stderr)
             return 1
 
-        started = time.perf_counter()
-        job = service.import_job_confirm(job=job, by=user, mode="all_or_nothing")
-        import_s = time.perf_counter() - started
+        profiler = cProfile.Profile() if args.profile else None
+        with _Phases().watching() as phases:
+            started = time.perf_counter()
+            if profiler:
+                profiler.enable()
+            job = service.import_job_confirm(job=job, by=user, mode="all_or_nothing")
+            if profiler:
+                profiler.disable()
+            import_s = time.perf_counter() - started
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     if job.status != ImportStatus.IMPORTED or job.orders_created != order_count:
         print(f"import did not complete: {job.status} {job.orders_created} {job.file_error}", file=sys.stderr)
@@ -232,6 +343,25 @@ def main() -> int:
         f"history events {OrderEvent.objects.count():,}; peak RSS {peak_mb:.0f} MB",
         flush=True,
     )
+    commit_s = phases.by_statement.get("COMMIT (deferred foreign-key checks)", [0, 0.0])[1]
+    check_s = import_s - phases.write_s - commit_s
+    print(
+        f"  check (read twice, group, validate, look up duplicates) and job bookkeeping: {check_s:.2f} s; "
+        f"write (orders.bulk: rows, COPY, history): {phases.write_s:.2f} s; commit (deferred foreign-key "
+        f"checks): {commit_s:.2f} s; {phases.statements} statements and {phases.copies} COPYs; "
+        f"garbage collection: {phases.gc_s:.2f} s",
+        flush=True,
+    )
+    if args.statements:
+        slowest = sorted(phases.by_statement.items(), key=lambda item: -item[1][1])[:15]
+        for what, (count, seconds) in slowest:
+            print(f"  {seconds:7.2f} s {count:6} x  {what}")
+    if profiler:
+        args.profile.parent.mkdir(parents=True, exist_ok=True)
+        profiler.dump_stats(args.profile)
+        stats = pstats.Stats(str(args.profile))
+        stats.sort_stats("tottime").print_stats(30)
+        stats.sort_stats("cumulative").print_stats(45)
     rows_per_s = args.rows / import_s
     copy_rows_per_s = args.rows / anchor_s
     ratio = import_s / anchor_s
@@ -239,7 +369,9 @@ def main() -> int:
         bench="import_orders", metric="rows_per_s", value=round(rows_per_s), unit="rows/s",
         anchor="copy_rows_per_s", anchor_value=round(copy_rows_per_s), ratio=round(ratio, 2),
         target=f"ratio <= {TARGET_RATIO} and peak < {TARGET_PEAK_MB} MB", peak_mb=round(peak_mb),
-        preview_rows_per_s=round(args.rows / preview_s), orders=order_count,
+        preview_rows_per_s=round(args.rows / preview_s), orders=order_count, check_s=round(check_s, 2),
+        write_s=round(phases.write_s, 2), commit_s=round(commit_s, 2), gc_s=round(phases.gc_s, 2),
+        profiled=bool(profiler),
     )  # fmt: skip
     return 0
 

@@ -1,9 +1,13 @@
 """The fast creation path for many orders that `orders.intake.validate_order` has already cleaned.
 
 It writes exactly what `orders.services.order_create(..., submit=True)` writes, in bulk:
-- references: one `issue_references` call per branch for the whole set;
-- orders, cargo lines and equipment: PostgreSQL COPY (measured in bench/import_orders.py: several
-  times faster than `bulk_create`, which adapts every value through the ORM);
+- references: one `issue_references` call per branch for the whole set (`nextval` over
+  `generate_series`: one round trip for any count);
+- primary keys of orders and submit transitions: one `nextval` query each for the whole set, so rows
+  written by COPY can refer to each other at once;
+- orders, cargo lines, equipment and transitions: PostgreSQL COPY (measured in bench/import_orders.py:
+  several times faster than `bulk_create`, which adapts every value through the ORM), rows built as
+  plain lists in column order;
 - search_text and totals from the same functions the single-order path uses;
 - the submit: orders are inserted as drafts, then one UPDATE moves them to submitted under the
   transition's history context, and one OrderTransition row per order is written, so the history
@@ -16,9 +20,16 @@ It writes exactly what `orders.services.order_create(..., submit=True)` writes, 
 - events: after commit, one callback sends `order_created` and `order_status_changed` for each order
   (the same signals, with the same arguments, as the single-order path).
 
-Duplicates: (customer, customer_reference) is unique in the database. When a concurrent writer wins a
-reference between the caller's check and our insert, the batch is rolled back to its savepoint, the
+Duplicates: (customer, customer_reference) is unique in the database. `existing_references` looks any
+number of pairs up in one query (the import asks once per batch of 1,000 orders). When a concurrent writer
+wins a reference between the caller's check and our insert, the batch is rolled back to its savepoint, the
 winners are reported as duplicates, and the rest is inserted again with the same references.
+
+Where the time goes (bench/import_orders.py --statements, 100,000 rows, 44,497 orders): PostgreSQL's own
+work dominates — the orders' 17 indexes, of which the full-text GIN index alone costs about 45 µs an order;
+two history rows per order into an event table with 13 indexes; one row-level trigger call per order, line
+and container that pghistory's ignore switch turns into a no-op; and about 600,000 deferred foreign-key
+checks at commit. See docs/decisions/0002-orders-and-intake.md, "Bulk import performance".
 """
 
 from __future__ import annotations
@@ -93,18 +104,24 @@ class SubmitCheck:
 
 
 def existing_references(pairs: Iterable[tuple[int, str]]) -> dict[tuple[int, str], tuple[int, str]]:
-    """{(customer_id, customer_reference): (order id, our reference)} for the pairs that exist already."""
-    by_customer: dict[int, set[str]] = {}
-    for customer_id, customer_reference in pairs:
-        by_customer.setdefault(customer_id, set()).add(customer_reference)
-    found: dict[tuple[int, str], tuple[int, str]] = {}
-    for customer_id, references in by_customer.items():
-        rows = Order.objects.filter(customer_id=customer_id, customer_reference__in=references).values_list(
-            "customer_reference", "pk", "reference"
-        )
-        for customer_reference, pk, reference in rows:
-            found[(customer_id, customer_reference)] = (pk, reference)
-    return found
+    """{(customer_id, customer_reference): (order id, our reference)} for the pairs that exist already.
+    One query for any number of pairs, served by the (customer, customer_reference) unique index."""
+    keys = set(pairs)
+    if not keys:
+        return {}
+    customer_ids, references = zip(*keys, strict=True)
+    table = connection.ops.quote_name(Order._meta.db_table)
+    sql = (
+        f"SELECT o.customer_id, o.customer_reference, o.id, o.reference FROM {table} o "  # noqa: S608 - from the model
+        "JOIN unnest(%s::bigint[], %s::text[]) AS k(customer_id, customer_reference) "
+        "ON o.customer_id = k.customer_id AND o.customer_reference = k.customer_reference"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [list(customer_ids), list(references)])
+        return {
+            (customer_id, customer_reference): (pk, reference)
+            for customer_id, customer_reference, pk, reference in cursor.fetchall()
+        }
 
 
 def copy_rows(model: type[models.Model], columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
@@ -122,11 +139,14 @@ def copy_rows(model: type[models.Model], columns: Sequence[str], rows: Iterable[
 
 
 def _next_ids(model: type[models.Model], count: int) -> list[int]:
-    """Primary keys from the table's own sequence, so rows written by COPY can be referred to at once."""
+    """Primary keys from the table's own sequence, so rows written by COPY can be referred to at once.
+    One row holding an array: fetching 45,000 keys as rows took half as long again (0.25 s against 0.16 s)."""
     table = model._meta.db_table
     with connection.cursor() as cursor:
-        cursor.execute("SELECT nextval(pg_get_serial_sequence(%s, 'id')) FROM generate_series(1, %s)", [table, count])
-        return [row[0] for row in cursor.fetchall()]
+        cursor.execute(
+            "SELECT array_agg(nextval(pg_get_serial_sequence(%s, 'id'))) FROM generate_series(1, %s)", [table, count]
+        )
+        return cursor.fetchone()[0] or []
 
 
 def _attach_history_context() -> Any:
@@ -150,10 +170,13 @@ class _Columns:
         self.fields = [f for f in model._meta.concrete_fields if f.attname not in skipped]
         self.names = [f.column for f in self.fields]
         self.defaults = {f.attname: (None if f.null and not f.has_default() else f.get_default()) for f in self.fields}
+        self._items = list(self.defaults.items())
+        self.position = {attname: index for index, attname in enumerate(self.defaults)}
 
-    def row(self, values: Mapping[str, Any]) -> tuple[Any, ...]:
-        defaults = self.defaults
-        return tuple(values[name] if name in values else defaults[name] for name in defaults)
+    def row(self, values: Mapping[str, Any]) -> list[Any]:
+        """The values in column order, the field's default for each one missing."""
+        get = values.get
+        return [get(attname, default) for attname, default in self._items]
 
 
 class _HistoryWriter:
@@ -252,7 +275,7 @@ def _order_values(clean: CleanOrder) -> dict[str, Any]:
 
 @dataclass
 class _Plan:
-    """What one call writes: the cleaned orders and the references reserved for them."""
+    """What one call writes: the cleaned orders, their references and primary keys."""
 
     orders: Sequence[CleanOrder]
     references: dict[int, str]
@@ -266,6 +289,10 @@ class _Plan:
     # Write orders submitted at once (their insert event still shows the draft), when the history of
     # both the insert and the submit is written here; otherwise insert drafts and UPDATE them.
     direct_submit: bool
+    # Primary keys taken from the tables' sequences in one query each, by position in `orders`
+    # (a batch written again after losing a reference to a concurrent writer reuses its own).
+    order_ids: list[int] = field(default_factory=list)
+    submit_ids: list[int] = field(default_factory=list)
     transition_ids: dict[int, int] = field(default_factory=dict)  # order id -> its submit OrderTransition id
 
 
@@ -304,6 +331,8 @@ def orders_bulk_create(
             orders=orders, references=references, channel=channel, by_id=by_id, api_key_id=api_key_id,
             submit=submit, now=timezone.now(), history=writer, context_id=_attach_history_context(),
             direct_submit=submit and writer.replaces(Order, "INSERT") and writer.replaces(Order, "UPDATE"),
+            order_ids=_next_ids(Order, len(orders)),
+            submit_ids=_next_ids(OrderTransition, len(orders)) if submit else [],
         )  # fmt: skip
         pending = list(range(len(orders)))
         for start in range(0, len(pending), batch_size):
@@ -358,9 +387,11 @@ def _columns() -> tuple[_Columns, _Columns, _Columns, _Columns]:
 
 def _insert(plan: _Plan, indexes: list[int]) -> tuple[list[CreatedOrder], dict[int, int]]:
     order_cols, line_cols, box_cols, transition_cols = _columns()
-    ids = _next_ids(Order, len(indexes))
+    ids = [plan.order_ids[index] for index in indexes]
     now = plan.now
     order_rows, line_rows, box_rows, created = [], [], [], []
+    line_row, box_row = line_cols.row, box_cols.row
+    line_order, box_order = line_cols.position["order_id"], box_cols.position["order_id"]
     for index, order_id in zip(indexes, ids, strict=True):
         clean = plan.orders[index]
         reference = plan.references[index]
@@ -372,8 +403,14 @@ def _insert(plan: _Plan, indexes: list[int]) -> tuple[list[CreatedOrder], dict[i
             search_text=search_text_for(clean.order, clean.lines, reference=reference),
         )  # fmt: skip
         order_rows.append(order_cols.row(values))
-        line_rows.extend(line_cols.row({**line, "order_id": order_id}) for line in clean.lines)
-        box_rows.extend(box_cols.row({**box, "order_id": order_id}) for box in clean.equipment)
+        for line in clean.lines:
+            row = line_row(line)
+            row[line_order] = order_id
+            line_rows.append(row)
+        for box in clean.equipment:
+            row = box_row(box)
+            row[box_order] = order_id
+            box_rows.append(row)
         created.append(CreatedOrder(index=index, order_id=order_id, reference=reference))
     copy_rows(Order, order_cols.names, order_rows)
     copy_rows(CargoLine, line_cols.names, line_rows)
@@ -389,7 +426,7 @@ def _insert(plan: _Plan, indexes: list[int]) -> tuple[list[CreatedOrder], dict[i
         if not plan.direct_submit:
             _update_to_submitted(plan, ids)  # pghistory's own triggers record the update
         history.write(Order, "UPDATE", "id", ids, plan.context_id)
-        transition_ids = _record_submits(plan, ids, transition_cols)
+        transition_ids = _record_submits(plan, indexes, ids, transition_cols)
     return created, transition_ids
 
 
@@ -406,9 +443,9 @@ def _update_to_submitted(plan: _Plan, order_ids: list[int]) -> None:
         )
 
 
-def _record_submits(plan: _Plan, order_ids: list[int], transition_cols: _Columns) -> dict[int, int]:
+def _record_submits(plan: _Plan, indexes: list[int], order_ids: list[int], transition_cols: _Columns) -> dict[int, int]:
     """One OrderTransition per order, as lifecycle.apply writes it; returns {order id: transition id}."""
-    transition_ids = _next_ids(OrderTransition, len(order_ids))
+    transition_ids = [plan.submit_ids[index] for index in indexes]
     common = {
         "name": "submit", "source": OrderStatus.DRAFT, "target": OrderStatus.SUBMITTED, "by_id": plan.by_id,
         "api_key_id": plan.api_key_id, "channel": plan.channel, "reason": "", "at": plan.now,

@@ -28,16 +28,18 @@ def _ensure_sequence(name: str) -> None:
 
 
 def issue_references(*, branch_code: str, year: int, count: int = 1) -> list[str]:
-    """`count` new references for the branch and year, in increasing order."""
+    """`count` new references for the branch and year, in increasing order: one round trip, whatever the count.
+
+    A missing sequence (the branch's first order of the year) yields no rows rather than an error, then is
+    created. Not by catching the error: a caught database error ties the caller's frames into a reference
+    cycle, which keeps a whole file's orders alive for the cycle collector, paused during imports."""
     name = _sequence_name(branch_code, year)
-    sql = f"SELECT nextval('{name}') FROM generate_series(1, %s)"  # noqa: S608 - name built from [a-z0-9_]
-    try:
-        with transaction.atomic(), connection.cursor() as cursor:
-            cursor.execute(sql, [count])
-            serials = [row[0] for row in cursor.fetchall()]
-    except ProgrammingError:
-        _ensure_sequence(name)
-        with connection.cursor() as cursor:
-            cursor.execute(sql, [count])
+    sql = "SELECT nextval(s.seq) FROM (SELECT to_regclass(%s) AS seq) s, generate_series(1, %s) WHERE s.seq IS NOT NULL"
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [name, count])
+        serials = [row[0] for row in cursor.fetchall()]
+        if len(serials) < count:
+            _ensure_sequence(name)
+            cursor.execute(sql, [name, count])
             serials = [row[0] for row in cursor.fetchall()]
     return [f"{branch_code}-{year % 100:02d}-{serial:06d}" for serial in sorted(serials)]
