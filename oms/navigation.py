@@ -17,7 +17,7 @@ class NavEntry:
     url_name: str
     icon: str
     roles: tuple[str, ...] = ()  # empty: every staff role
-    count: str = ""  # key of a badge count from workflows.selectors.nav_counts ("tasks", "notifications")
+    count: str = ""  # key of a badge count from workflows.selectors.nav_counts ("tasks", "notifications", …)
 
 
 STAFF_NAV = (
@@ -27,6 +27,7 @@ STAFF_NAV = (
     NavEntry("Planning", "tracking:index", "diagram-3"),
     NavEntry("Schedule", "tracking:schedule", "calendar-week"),
     NavEntry("Tracking", "tracking_ingest:monitor", "broadcast"),
+    NavEntry("Exceptions", "tracking_exceptions:inbox", "exclamation-triangle", count="exceptions"),
     NavEntry("Organisations", "partners:organisation_list", "buildings"),
     NavEntry("My tasks", "workflows:my_tasks", "check2-square", count="tasks"),
     NavEntry("Notifications", "workflows:notifications", "bell", count="notifications"),

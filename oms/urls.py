@@ -20,6 +20,7 @@ urlpatterns = [
     path("imports/", include("orders.urls_imports")),
     path("planning/", include("tracking.urls")),
     path("tracking/", include("tracking.ingest.urls")),
+    path("exceptions/", include("tracking.exceptions.urls")),
     path("portal/", include("portal.urls")),
     path("accounts/", include("django.contrib.auth.urls")),
     path("api/v1/me/", api.me, name="api-me"),

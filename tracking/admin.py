@@ -109,4 +109,5 @@ class AppointmentAdmin(admin.ModelAdmin):
     readonly_fields = ("status",)
 
 
+from tracking.exceptions import admin as _exceptions_admin  # noqa: E402,F401  (exceptions live in tracking/exceptions/)
 from tracking.ingest import admin as _ingest_admin  # noqa: E402,F401  (tracking events live in tracking/ingest/)

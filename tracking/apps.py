@@ -11,9 +11,11 @@ class TrackingConfig(AppConfig):
     def ready(self) -> None:
         from orders import lifecycle
         from tracking import guards
+        from tracking.exceptions import receivers as exception_receivers
         from tracking.ingest import receivers
 
         receivers.connect()  # leg actuals and lifecycle changes feed the timeline
+        exception_receivers.connect()  # new events and plan changes run the exception rules
 
         name = guards.plan_transition_name()
         if name is not None:  # None while the lifecycle has no planning step; the report says so

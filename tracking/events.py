@@ -6,6 +6,11 @@ booking_rolled(booking_id, shipment_id, carrier_id, previous_departure_at, new_d
     a carrier moved the booking to a later sailing; the exception rules will open an exception from it
 leg_actual_recorded(leg_id, shipment_id, kind, at, by_id)
     kind is "departure" or "arrival"; milestone tracking will turn it into a milestone event
+exception_opened(exception_id, kind, shipment_id, order_ids)
+    an exception opened (tracking/exceptions/; sent after commit by the worker that announces it); order_ids
+    are every order the shipment carries: workflows runs its "exception opened" rules, picks the owner, alerts
+exception_resolved(exception_id, kind, owner_id, automatic)
+    it was resolved by a person, or by itself when its condition cleared (automatic)
 """
 
 from django.dispatch import Signal
@@ -14,3 +19,5 @@ booking_confirmed = Signal()
 booking_rejected = Signal()
 booking_rolled = Signal()
 leg_actual_recorded = Signal()
+exception_opened = Signal()
+exception_resolved = Signal()

@@ -538,4 +538,5 @@ class Appointment(models.Model):
         return f"{self.get_kind_display()} {self.shipment_id} {self.window_start_at:%Y-%m-%d %H:%M}"
 
 
+from tracking.exceptions.models import *  # noqa: E402,F403  (exceptions live in tracking/exceptions/)
 from tracking.ingest.models import *  # noqa: E402,F403  (tracking events live in tracking/ingest/)

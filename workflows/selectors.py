@@ -9,7 +9,7 @@ import datetime
 from dataclasses import dataclass
 from typing import Any
 
-from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet, Subquery
+from django.db.models import Count, Exists, F, Func, OuterRef, Q, QuerySet, Subquery
 from django.db.models.functions import Coalesce
 from django.http import Http404
 from django.utils import timezone
@@ -17,6 +17,7 @@ from django.utils import timezone
 from orders.models import Order
 from partners.models import INTERNAL_KINDS, STAFF_ROLES, User
 from partners.scoping import Scope
+from tracking.models import ExceptionStatus, ShipmentException
 from workflows.models import Notification, Task, TaskState, Team, TeamMember
 
 _TASK_RELATED = ("order", "order__customer", "order__branch", "team", "assignee")
@@ -146,7 +147,7 @@ def assignable_people(*, team: Team | None = None) -> QuerySet[User]:
 
 
 def nav_counts(*, user: Any) -> dict[str, int]:
-    """The person's open tasks and unread notifications, in one query (for the navigation badges)."""
+    """The person's open tasks, unread notifications and open exceptions, in one query (navigation badges)."""
     open_tasks = (
         Task.objects.filter(assignee=OuterRef("pk"), state=TaskState.OPEN)
         .order_by()
@@ -161,12 +162,24 @@ def nav_counts(*, user: Any) -> dict[str, int]:
         .annotate(n=Count("pk"))
         .values("n")
     )
+    # tracking's exceptions not yet acknowledged that are the person's or nobody's (the inbox's "act on these")
+    exceptions = (
+        ShipmentException.objects.filter(Q(owner=OuterRef("pk")) | Q(owner__isnull=True), status=ExceptionStatus.OPEN)
+        .order_by()
+        .values(n=Func(F("pk"), function="COUNT"))
+    )
     row = (
         User.objects.filter(pk=user.pk)
-        .values(open_n=Coalesce(Subquery(open_tasks), 0), unread_n=Coalesce(Subquery(unread), 0))
+        .values(
+            open_n=Coalesce(Subquery(open_tasks), 0),
+            unread_n=Coalesce(Subquery(unread), 0),
+            exceptions_n=Coalesce(Subquery(exceptions), 0),
+        )
         .first()
     )
-    return {"tasks": row["open_n"], "notifications": row["unread_n"]} if row else {"tasks": 0, "notifications": 0}
+    if not row:
+        return {"tasks": 0, "notifications": 0, "exceptions": 0}
+    return {"tasks": row["open_n"], "notifications": row["unread_n"], "exceptions": row["exceptions_n"]}
 
 
 def notifications_for(*, user: Any, unread_only: bool = False) -> QuerySet[Notification]:

@@ -6,6 +6,7 @@ import json
 import time
 
 import pytest
+from django.db import connection
 
 from orders.models import OrderStatus
 from tests.tracking.test_ingest_support import *  # noqa: F403 - fixtures
@@ -211,3 +212,62 @@ def test_the_same_id_twice_in_one_delivery_is_stored_once(client, booked_fcl, we
         ]
     )
     assert post(client, body, signed_headers(body)).json()["duplicates"] == 1
+
+
+def test_the_raw_payload_is_the_senders_own_json_not_a_re_serialisation(client, booked_fcl, webhook_source):
+    text = '{"id":"w-1","milestone":"DEPARTED","occurred_at":"2026-03-01T08:00:00+01:00","location":"CNSHA",'
+    text += '"subject":{"type":"container","value":"' + CONTAINER + '"},"weight_kg":12345678901234567890.5}'
+    body = b'{"events": [ ' + text.encode() + b" ]}"
+    assert post(client, body, signed_headers(body)).json()["stored"] == 1
+    with connection.cursor() as cursor:  # Python's float would have rounded it; jsonb keeps the number sent
+        cursor.execute("SELECT raw_payload->>'weight_kg' FROM tracking_trackingevent")
+        assert cursor.fetchone() == ("12345678901234567890.5",)
+
+
+def test_nan_is_not_json_the_delivery_gets_400_and_is_kept(client, webhook_source):
+    body = b'[{"milestone": "DEPARTED", "weight_kg": NaN}]'
+    response = post(client, body, signed_headers(body))
+    assert response.status_code == 400
+    assert "NaN" in response.json()["error"]["message"]
+    assert RejectedDelivery.objects.count() == 1
+    assert not TrackingEvent.objects.exists()
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"[]",
+        b' [ {"a": 1} , {"b": [1, 2], "c": "\\u00e9"} ] ',
+        b'{"events": [{"a": 1}], "source": {"events": []}}',
+        b'{"events": [1], "events": 2}',
+        b'{"events": 5}',
+        b"{}",
+        b'"text"',
+        b'\xef\xbb\xbf[{"a": 1}]',
+        '[{"a": "\u00e9"}]'.encode("utf-16"),
+        b"",
+        b"[1,]",
+        b"[1 2]",
+        b'{"events": []} trailing',
+        b'{"events" []}',
+        b"{events: []}",
+        b'{"events": [], }',
+        b"\xff\xfe\x00",
+    ],
+)
+def test_reading_a_delivery_agrees_with_json_loads_and_keeps_each_events_text(body):
+    try:
+        document = json.loads(body)
+    except ValueError as exc:
+        with pytest.raises(ValueError, match=str(exc).split(":")[0]):
+            webhooks.read_events(body)
+        return
+    expected = document if isinstance(document, list) else None
+    if isinstance(document, dict) and isinstance(document.get("events"), list):
+        expected = document["events"]
+    found = webhooks.read_events(body)
+    if expected is None:
+        assert found is None
+    else:
+        assert [item for item, _ in found] == expected
+        assert [json.loads(text) for _, text in found] == expected

@@ -220,8 +220,8 @@ def test_email_preferences_are_saved(login, ops_user):
     assert (saved.email_assigned, saved.email_mentioned, saved.email_escalated) == (True, False, False)
 
 
-def test_the_navigation_costs_one_query_for_both_badges(login, ops_user, django_assert_num_queries):
+def test_the_navigation_costs_one_query_for_every_badge(login, ops_user, django_assert_num_queries):
     from workflows.selectors import nav_counts
 
     with django_assert_num_queries(1):
-        assert nav_counts(user=ops_user) == {"tasks": 0, "notifications": 0}
+        assert nav_counts(user=ops_user) == {"tasks": 0, "notifications": 0, "exceptions": 0}

@@ -19,8 +19,9 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Min
+from django.utils import timezone
 
 from orders import services as order_services
 from orders.errors import TransitionNotAllowed
@@ -29,8 +30,9 @@ from partners.models import Role
 from partners.scoping import Audience, Scope
 from tracking.errors import PlanningError
 from tracking.ingest import events as domain_events
+from tracking.ingest import storage
 from tracking.ingest.mapping import MappingTable
-from tracking.ingest.models import Classifier, EtaHistory, TrackingEvent
+from tracking.ingest.models import Classifier, TrackingEvent
 from tracking.ingest.subjects import Link, Resolution
 from tracking.models import OPEN_SHIPMENT_STATUSES, Leg, Shipment, ShipmentStatus
 from tracking.services.planning import leg_record_actual, shipment_set_status
@@ -95,75 +97,86 @@ def _transition_to(target: str) -> str | None:
 # The latest estimate per (shipment or order, milestone): one probe of the (target, milestone, reported_at)
 # index each, however long the history has grown.
 _LATEST = """
-    SELECT e.* FROM unnest(%s::bigint[], %s::text[]) AS k(target, milestone_id)
+    SELECT k.target, k.milestone_id, e.estimated_at, e.reported_at
+    FROM unnest(%s::bigint[], %s::text[]) AS k(target, milestone_id)
     CROSS JOIN LATERAL (
-        SELECT * FROM tracking_etahistory h WHERE h.{column} = k.target AND h.milestone_id = k.milestone_id
-        {extra} ORDER BY h.reported_at DESC, h.id DESC LIMIT 1
+        SELECT h.estimated_at, h.reported_at FROM tracking_etahistory h
+        WHERE h.{column} = k.target AND h.milestone_id = k.milestone_id {extra}
+        ORDER BY h.reported_at DESC, h.id DESC LIMIT 1
     ) AS e
 """
 _LATEST_FOR_SHIPMENTS = _LATEST.format(column="shipment_id", extra="")
 _LATEST_FOR_ORDERS = _LATEST.format(column="order_id", extra="AND h.shipment_id IS NULL")
+# New history rows go in with one binary COPY (storage.copy_rows), as the events do: no ids are needed back.
+_ETA_COLUMNS = (
+    ("shipment_id", "int8"),
+    ("order_id", "int8"),
+    ("milestone_id", "text"),
+    ("classifier", "text"),
+    ("estimated_at", "timestamptz"),
+    ("previous_at", "timestamptz"),
+    ("reported_at", "timestamptz"),
+    ("event_id", "int8"),
+    ("source", "text"),
+    ("recorded_at", "timestamptz"),
+)
+_COPY_ETA = f"COPY tracking_etahistory ({', '.join(name for name, _ in _ETA_COLUMNS)}) FROM STDIN (FORMAT BINARY)"
+EstimateKey = tuple[int | None, int | None, str]  # (shipment, order when no shipment, milestone)
 
 
-def _current_estimates(
-    keys: set[tuple[int | None, int | None, str]],
-) -> dict[tuple[int | None, int | None, str], EtaHistory]:
-    current: dict[tuple[int | None, int | None, str], EtaHistory] = {}
-    for sql, position in ((_LATEST_FOR_SHIPMENTS, 0), (_LATEST_FOR_ORDERS, 1)):
-        wanted = sorted((key[position], key[2]) for key in keys if key[position] is not None)
-        if not wanted:
-            continue
-        for row in EtaHistory.objects.raw(sql, [[w[0] for w in wanted], [w[1] for w in wanted]]):
-            current[(row.shipment_id, row.order_id if not row.shipment_id else None, row.milestone_id)] = row
+@dataclass(frozen=True)
+class Estimate:
+    estimated_at: datetime.datetime
+    reported_at: datetime.datetime
+
+
+def _current_estimates(keys: set[EstimateKey]) -> dict[EstimateKey, Estimate]:
+    current: dict[EstimateKey, Estimate] = {}
+    with connection.cursor() as cursor:
+        for sql, position in ((_LATEST_FOR_SHIPMENTS, 0), (_LATEST_FOR_ORDERS, 1)):
+            wanted = sorted((key[position], key[2]) for key in keys if key[position] is not None)
+            if not wanted:
+                continue
+            cursor.execute(sql, [[w[0] for w in wanted], [w[1] for w in wanted]])
+            for target, milestone, estimated_at, reported_at in cursor.fetchall():
+                key = (target, None, milestone) if position == 0 else (None, target, milestone)
+                current[key] = Estimate(estimated_at, reported_at)
     return current
 
 
 def follow_estimates(stored: list[StoredEvent], resolution: Resolution) -> None:
-    """Planned and estimated times become ETA/ETD history when they change; older news never wins."""
+    """Planned and estimated times become ETA/ETD history when they change; older news never wins.
+    After commit: estimate_changed per order (events.announce_estimates, one callback for the batch)."""
     estimates = [e for e in stored if e.classifier != Classifier.ACTUAL and e.milestone in ESTIMATED_MILESTONES]
     estimates = [e for e in estimates if e.link.shipment_id or e.link.order_id]
     if not estimates:
         return
 
-    def key(event: StoredEvent) -> tuple[int | None, int | None, str]:
+    def key(event: StoredEvent) -> EstimateKey:
         shipment = event.link.shipment_id
         return shipment, None if shipment else event.link.order_id, str(event.milestone)
 
     current = _current_estimates({key(e) for e in estimates})
-    added: list[EtaHistory] = []
-    changed: list[tuple[StoredEvent, datetime.datetime | None]] = []
+    now = timezone.now()
+    added: list[tuple[Any, ...]] = []
+    changes: list[domain_events.EstimateChanged] = []
     for event in sorted(estimates, key=lambda e: (e.reported_at, e.id)):
-        now = current.get(key(event))
-        if now is not None and (event.reported_at < now.reported_at or event.event_at == now.estimated_at):
+        known = current.get(key(event))
+        if known is not None and (event.reported_at < known.reported_at or event.event_at == known.estimated_at):
             continue
         shipment_id, order_id, milestone = key(event)
-        row = EtaHistory(
-            shipment_id=shipment_id,
-            order_id=order_id,
-            milestone_id=milestone,
-            classifier=event.classifier,
-            estimated_at=event.event_at,
-            previous_at=now.estimated_at if now else None,
-            reported_at=event.reported_at,
-            event_id=event.id,
-            source=event.source,
+        previous_at = known.estimated_at if known else None
+        current[key(event)] = Estimate(event.event_at, event.reported_at)
+        added.append((shipment_id, order_id, milestone, event.classifier, event.event_at, previous_at,
+                      event.reported_at, event.id, event.source, now))  # fmt: skip
+        changes.extend(
+            domain_events.EstimateChanged(concerned, milestone, event.event_at, previous_at)
+            for concerned in resolution.orders_of(event.link)
         )
-        current[key(event)] = row
-        added.append(row)
-        changed.append((event, row.previous_at))
-    EtaHistory.objects.bulk_create(added)
-    for event, previous in changed:
-        for order_id in resolution.orders_of(event.link):
-            transaction.on_commit(
-                partial(
-                    domain_events.estimate_changed.send,
-                    sender=TrackingEvent,
-                    order_id=order_id,
-                    code=event.milestone,
-                    estimated_at=event.event_at,
-                    previous_at=previous,
-                )
-            )
+    if added:
+        storage.copy_rows(_COPY_ETA, [kind for _, kind in _ETA_COLUMNS], added)
+    if changes:
+        transaction.on_commit(partial(domain_events.announce_estimates, sender=TrackingEvent, changes=changes))
 
 
 # --- legs and shipments -----------------------------------------------------------------------------
@@ -326,8 +339,10 @@ def follow_orders(stored: list[StoredEvent], resolution: Resolution, table: Mapp
 
 
 def announce_milestones(stored: list[StoredEvent], resolution: Resolution) -> None:
-    """milestone_recorded on commit, once per order and milestone in the batch."""
+    """milestone_recorded on commit, once per order and milestone in the batch (events.announce_milestones, one
+    callback for the batch)."""
     seen: set[tuple[int, str]] = set()
+    records: list[domain_events.MilestoneRecorded] = []
     for event in stored:
         if event.classifier != Classifier.ACTUAL or not event.milestone:
             continue
@@ -335,24 +350,31 @@ def announce_milestones(stored: list[StoredEvent], resolution: Resolution) -> No
             if (order_id, event.milestone) in seen:
                 continue
             seen.add((order_id, event.milestone))
-            transaction.on_commit(
-                partial(
-                    domain_events.milestone_recorded.send,
-                    sender=TrackingEvent,
-                    order_id=order_id,
-                    code=event.milestone,
-                    event_id=event.id,
-                    classifier=event.classifier,
-                    occurred_at=event.event_at,
-                )
+            records.append(
+                domain_events.MilestoneRecorded(order_id, event.milestone, event.id, event.classifier, event.event_at)
             )
+    if records:
+        transaction.on_commit(partial(domain_events.announce_milestones, sender=TrackingEvent, records=records))
+
+
+# What each event changed, for all of a batch's events in one statement (event_at too: the partition key).
+_WRITE_NOTES = """
+    UPDATE tracking_trackingevent AS e SET effect = n.effect
+    FROM unnest(%s::bigint[], %s::timestamptz[], %s::text[]) AS n(id, event_at, effect)
+    WHERE e.id = n.id AND e.event_at = n.event_at
+"""
 
 
 def write_notes(stored: list[StoredEvent]) -> None:
     """Keep on each event what it changed or why it changed nothing (shown on the staff timeline)."""
-    for event in stored:
-        if event.notes:
-            TrackingEvent.objects.filter(pk=event.id).update(effect=" ".join(event.notes)[:300])
+    noted = [event for event in stored if event.notes]
+    if not noted:
+        return
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _WRITE_NOTES,
+            [[e.id for e in noted], [e.event_at for e in noted], [" ".join(e.notes)[:300] for e in noted]],
+        )
 
 
 def follow(stored: list[StoredEvent], resolution: Resolution, table: MappingTable, actor: Actor) -> None:

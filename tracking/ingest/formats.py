@@ -14,6 +14,7 @@ Everything a sender can get wrong raises FormatError with a message for that sen
 from __future__ import annotations
 
 import datetime
+import functools
 import re
 import zoneinfo
 from dataclasses import dataclass, field
@@ -53,15 +54,34 @@ class IncomingEvent:
     reason: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
     position: int | None = None  # where it was in the delivery or file, for error reports
+    payload_text: str = ""  # the payload's JSON exactly as received, when the source has it (webhook): stored as is
 
     @property
     def subject(self) -> tuple[str, str]:
         return self.subjects[0]
 
 
+@functools.lru_cache(maxsize=4096)
+def _aware(value: str) -> tuple[datetime.datetime, int | None] | None:
+    """A time with an offset, in UTC, and the offset in minutes; None without an offset. Cached: a batch
+    repeats times (DCSA: eventCreatedDateTime is often eventDateTime; a poll sees its last page again)."""
+    parsed = datetime.datetime.fromisoformat(value)
+    offset = parsed.utcoffset()
+    if offset is None:
+        return None
+    return parsed.astimezone(datetime.UTC), int(offset.total_seconds() // 60)
+
+
 def parse_time(value: Any, *, what: str, time_zone: str = "") -> tuple[datetime.datetime, int | None]:
     """An ISO 8601 time with its offset (UTC when aware), or FormatError. Times without an offset are refused
     unless the source's time zone is known (Karrio's local times), so no event silently shifts hours."""
+    if isinstance(value, str) and not time_zone:
+        try:
+            found = _aware(value.strip())
+        except ValueError:
+            found = None  # the messages below say what is wrong
+        if found is not None:
+            return found
     if not isinstance(value, str) or not value.strip():
         raise FormatError(f"{what} is missing: give an ISO 8601 time with its offset, e.g. 2026-03-05T08:55:00+08:00.")
     try:
@@ -97,6 +117,8 @@ def clean_subject(kind: str, value: Any) -> tuple[str, str]:
 
 def clean_location(value: Any) -> tuple[str, str]:
     """(code, text): a UN/LOCODE ("DE HAM" → DEHAM) or IATA airport code, else free text."""
+    if isinstance(value, str) and len(value) == 5 and _LOCODE.match(value):
+        return value, ""  # already as we store it: the usual case
     text = str(value or "").strip()
     compact = text.replace(" ", "").upper()
     if _LOCODE.match(compact) or _IATA_AIRPORT.match(compact):
@@ -105,6 +127,8 @@ def clean_location(value: Any) -> tuple[str, str]:
 
 
 def _classifier(value: Any) -> str:
+    if value in CLASSIFIERS:
+        return str(value)
     code = str(value or "").strip().upper()
     if code not in CLASSIFIERS:
         raise FormatError(f"eventClassifierCode {value!r} is not one of ACT, EST, PLN.")

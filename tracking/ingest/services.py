@@ -1,23 +1,30 @@
 """The one write path for tracking events: every source (webhook, poll, file, screen, demo) ends here.
 
-`events_ingest` takes a batch of IncomingEvents and, in one transaction and a constant number of queries:
-checks them, links their references, maps their codes, inserts them with INSERT … ON CONFLICT DO NOTHING
-(the two unique keys are the dedupe: the sender's event id, and subject + code + classifier + time + place),
-raises mapping alerts for unknown codes, and lets the newly stored ones change estimates, legs, shipments
-and orders (following.py). A duplicate is counted, never stored twice and never applied twice.
+`events_ingest` takes a batch of IncomingEvents and, in one transaction and a constant number of statements
+(a dozen for a webhook delivery, whatever its size): checks them, links their references (subjects.py), maps
+their codes (mapping.py), stores them with a binary COPY into a staging table and one INSERT … ON CONFLICT DO
+NOTHING (storage.py; the two unique keys are the dedupe: the sender's event id, and subject + code +
+classifier + time + place), raises mapping alerts for unknown codes, and lets the newly stored ones change
+estimates, legs, shipments and orders (following.py). A duplicate is counted, never stored twice and never
+applied twice.
 
-After commit: `milestone_recorded` and `estimate_changed` (tracking/ingest/events.py) and the lifecycle's
-own `order_status_changed`.
+Per event the work is Python only, and kept small: what depends on (shipment, place, scheme, code) — location
+role, mapping rule, leg — is worked out once per batch; a row is one tuple handed to COPY; the raw payload is
+the sender's own JSON text when the source has it (webhook). The statements that grow with what happens, not
+with the batch: a leg's first actual times, a delivered shipment, and each order that moves (through the
+lifecycle, one step and one order at a time, as the lifecycle wants).
+
+After commit: `milestone_recorded` and `estimate_changed` (tracking/ingest/events.py: one callback per batch,
+with batch signals beside the per-order ones) and the lifecycle's own `order_status_changed`.
 """
 
 from __future__ import annotations
 
 import datetime
 import hashlib
-import json
 import logging
 import zoneinfo
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,7 +32,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from orders.models import Channel, Order
-from tracking.ingest import following, mapping, subjects
+from tracking.ingest import following, mapping, storage, subjects
 from tracking.ingest.formats import FormatError, IncomingEvent, clean_location, clean_subject, parse_time
 from tracking.ingest.models import (
     Classifier,
@@ -121,6 +128,8 @@ def _uuid_text(text: str) -> str:
 
 def event_problem(event: IncomingEvent, now: datetime.datetime) -> str | None:
     """Why an event cannot be stored (a time out of range, an actual event in the future), or None."""
+    if OLDEST <= event.event_at <= now + FUTURE_TOLERANCE:
+        return None  # the usual case, whatever the classifier
     if event.event_at < OLDEST or event.event_at > now + datetime.timedelta(days=730):
         return f"The event time {event.event_at:%Y-%m-%d} is outside 2000 … two years ahead."
     if event.classifier == Classifier.ACTUAL and event.event_at > now + FUTURE_TOLERANCE:
@@ -174,10 +183,11 @@ def _build_rows(
     now: datetime.datetime,
 ) -> list[Row]:
     """Each readable event with its link, place, mapping, leg and content key; duplicates within the batch
-    counted and dropped. The per-place answers are memoised: a batch is mostly the same few shipments."""
+    counted and dropped. What depends only on (shipment, place, scheme, code), its location role, mapping and
+    leg, is worked out once per batch: a batch is mostly the same few shipments reporting the same few codes."""
     rows: list[Row] = []
     seen: set[Any] = set()
-    places: dict[tuple[int | None, str], tuple[str, ShipmentInfo | None]] = {}
+    known: dict[tuple[int | None, str, str, str], tuple[str, mapping.Mapping, int | None]] = {}
     for index, event in enumerate(events):
         problem = event_problem(event, now)
         if problem:
@@ -186,12 +196,14 @@ def _build_rows(
         link, subject = resolution.link_for(event)
         location = resolution.iata_to_locode.get(event.location_code, event.location_code)
         location = location if len(location) == 5 else ""
-        place_key = (link.shipment_id, location)
-        if place_key not in places:
+        facts = known.get((link.shipment_id, location, event.scheme, event.raw_code))
+        if facts is None:
             carrier = resolution.carrying(link.shipment_id) if link.shipment_id else None
-            places[place_key] = (location_role(location, carrier), carrier)
-        role, carrier = places[place_key]
-        found = table.lookup(scheme=event.scheme, code=event.raw_code, partner_id=source.partner_id, role=role)
+            role = location_role(location, carrier)
+            found = table.lookup(scheme=event.scheme, code=event.raw_code, partner_id=source.partner_id, role=role)
+            facts = (role, found, _leg_for(found.milestone, location, carrier))
+            known[(link.shipment_id, location, event.scheme, event.raw_code)] = facts
+        role, found, leg = facts
         classifier = found.classifier or event.classifier
         key = content_key(scheme=event.scheme, subject=subject, code=event.raw_code, classifier=classifier,
                           event_at=event.event_at, location=location or event.location_code)  # fmt: skip
@@ -201,131 +213,66 @@ def _build_rows(
             continue
         seen.add(identity)
         seen.add(key)
-        leg = _leg_for(found.milestone, location, carrier)
         rows.append(Row(event, link, subject, location, role, found.status, found.milestone, classifier, leg, key))
     return rows
 
 
-# Columns of tracking_trackingevent: the same for the whole batch, and one value per row (with its SQL type).
-_BATCH_COLUMNS = {
-    "source": "%(source)s",
-    "source_kind": "%(kind)s",
-    "received_at": "%(now)s",
-    "effect": "''",
-    "recorded_by_id": "%(by)s",
-}
-_ROW_COLUMNS = (
-    ("source_event_id", "text"),
-    ("scheme", "text"),
-    ("raw_code", "text"),
-    ("raw_payload", "jsonb"),
-    ("reported_at", "timestamptz"),
-    ("mapping_status", "text"),
-    ("milestone_id", "text"),
-    ("classifier", "text"),
-    ("sent_classifier", "text"),
-    ("event_at", "timestamptz"),
-    ("event_offset_minutes", "smallint"),
-    ("location_code", "text"),
-    ("location_text", "text"),
-    ("location_role", "text"),
-    ("subject_type", "text"),
-    ("subject_value", "text"),
-    ("reason", "text"),
-    ("shipment_id", "bigint"),
-    ("leg_id", "bigint"),
-    ("order_id", "bigint"),
-    ("content_key", "uuid"),
-    ("id_key", "uuid"),
-)
-# One statement for the whole batch: the rows travel as one JSON document (one string to send, parsed once by
-# PostgreSQL; a thousand separately quoted parameters cost more than the insert), duplicates of either
-# unique key are skipped.
-_TARGET = ", ".join([*_BATCH_COLUMNS, *(column for column, _ in _ROW_COLUMNS)])
-_VALUES = ", ".join([*_BATCH_COLUMNS.values(), *(f"t.{column}" for column, _ in _ROW_COLUMNS)])
-_RECORD = ", ".join(f"{column} {kind}" for column, kind in _ROW_COLUMNS)
-_INSERT = (
-    f"INSERT INTO tracking_trackingevent ({_TARGET}) SELECT {_VALUES} "  # noqa: S608 - constant names only
-    f"FROM jsonb_to_recordset(%(rows)s::jsonb) AS t({_RECORD}) ON CONFLICT DO NOTHING RETURNING id, content_key::text"
-)
-_NUL = "\\u0000"  # how json.dumps writes a NUL character, which PostgreSQL cannot store in text or jsonb
+_NUL = "\\u0000"  # how json.dumps writes a NUL character, which PostgreSQL cannot store in jsonb
 
 
-def _record(
-    row: Row, now: datetime.datetime, iso: Callable[[datetime.datetime], str], source_key: str
-) -> dict[str, Any]:
+def _values(row: Row, now: datetime.datetime, source_key: str) -> tuple[Any, ...] | None:
+    """The row's values in storage.ROW_COLUMNS order; None when it holds a NUL character (PostgreSQL stores none
+    in text or jsonb: the event is rejected, never the batch)."""
     event = row.event
-    return {
-        "source_event_id": event.source_event_id,
-        "scheme": event.scheme,
-        "raw_code": event.raw_code,
-        "raw_payload": event.payload,
-        "reported_at": iso(event.reported_at or now),
-        "mapping_status": row.mapping_status,
-        "milestone_id": row.milestone,
-        "classifier": row.classifier,
-        "sent_classifier": event.classifier,
-        "event_at": iso(event.event_at),
-        "event_offset_minutes": event.offset_minutes,
-        "location_code": row.location_code,
-        "location_text": event.location_text,
-        "location_role": row.role,
-        "subject_type": row.subject[0],
-        "subject_value": row.subject[1],
-        "reason": event.reason,
-        "shipment_id": row.link.shipment_id,
-        "leg_id": row.leg_id,
-        "order_id": row.link.order_id,
-        "content_key": row.content_key,
-        "id_key": _uuid_text(f"{source_key}|{event.source_event_id}") if event.source_event_id else None,
-    }
-
-
-def _dumps(value: Any) -> str:
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False, default=str)
-
-
-def _document(rows: list[Row], now: datetime.datetime, result: IngestResult, source_key: str) -> tuple[list[Row], str]:
-    """The batch as one JSON array; rows holding a NUL anywhere are rejected (looked for only when there is one)."""
-    texts: dict[datetime.datetime, str] = {}  # events of a batch share many times: format each once
-
-    def iso(at: datetime.datetime) -> str:
-        text = texts.get(at)
-        if text is None:
-            text = texts[at] = at.isoformat()
-        return text
-
-    records = [_record(row, now, iso, source_key) for row in rows]
-    document = _dumps(records)
-    if _NUL not in document:
-        return rows, document
-    kept: list[tuple[Row, dict[str, Any]]] = []
-    for position, (row, record) in enumerate(zip(rows, records, strict=True)):
-        if _NUL in _dumps(record):
-            where = position if row.event.position is None else row.event.position
-            result.rejected.append((where, "The event contains a NUL (\\u0000) character, which cannot be stored."))
-        else:
-            kept.append((row, record))
-    return [row for row, _ in kept], _dumps([record for _, record in kept])
+    payload = event.payload_text or storage.dumps(event.payload)
+    event_id = event.source_event_id
+    if _NUL in payload or "\x00" in f"{event_id}{event.raw_code}{event.location_text}{row.subject[1]}{event.reason}":
+        return None
+    return (
+        event_id,
+        event.scheme,
+        event.raw_code,
+        payload,
+        event.reported_at or now,
+        row.mapping_status,
+        row.milestone,
+        row.classifier,
+        event.classifier,
+        event.event_at,
+        event.offset_minutes,
+        row.location_code,
+        event.location_text,
+        row.role,
+        row.subject[0],
+        row.subject[1],
+        event.reason,
+        row.link.shipment_id,
+        row.leg_id,
+        row.link.order_id,
+        row.content_key,
+        _uuid_text(f"{source_key}|{event_id}") if event_id else None,
+    )
 
 
 def _insert(
     rows: list[Row], source: Source, now: datetime.datetime, result: IngestResult
 ) -> tuple[list[Row], dict[str, int]]:
-    """One INSERT for the whole batch; returns the rows sent and content key → id of the rows that were new."""
-    rows, document = _document(rows, now, result, source.key)
-    if not rows:
-        return rows, {}
-    params = {
-        "source": source.key,
-        "kind": source.kind,
-        "now": now,
-        "by": getattr(source.by, "pk", None),
-        "rows": document,
-    }
-    with connection.cursor() as cursor:
-        cursor.execute(_INSERT, params)
-        return rows, {key: pk for pk, key in cursor.fetchall()}
+    """Store the batch (storage.py: COPY into a staging table, one INSERT … ON CONFLICT DO NOTHING); returns the
+    rows sent and content key → id of the rows that were new."""
+    kept: list[Row] = []
+    values: list[tuple[Any, ...]] = []
+    for position, row in enumerate(rows):
+        row_values = _values(row, now, source.key)
+        if row_values is None:
+            where = position if row.event.position is None else row.event.position
+            result.rejected.append((where, "The event contains a NUL (\\u0000) character, which cannot be stored."))
+            continue
+        kept.append(row)
+        values.append(row_values)
+    if not kept:
+        return kept, {}
+    by = getattr(source.by, "pk", None)
+    return kept, storage.insert_batch(values, source=source.key, kind=source.kind, now=now, by=by)
 
 
 def _raise_alerts(rows: list[Row], inserted: dict[str, int], source: Source, now: datetime.datetime) -> None:

@@ -91,8 +91,8 @@ class Resolution:
     def link_for(self, event: IncomingEvent) -> tuple[Link, tuple[str, str]]:
         """The first of the event's references that resolves, and which one it was (else the first)."""
         for subject in event.subjects:
-            link = self.links.get(subject, NO_LINK)
-            if link != NO_LINK:
+            link = self.links.get(subject)  # only references that resolved are keys
+            if link is not None:
                 return link, subject
         return NO_LINK, event.subjects[0]
 

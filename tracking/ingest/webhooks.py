@@ -14,11 +14,17 @@ is stored once (dedupe), so a replay only reports duplicates.
 
 The body is a JSON array of events, or {"events": [...]}; each event is a DCSA T&T 2.2 event or one of ours
 (tracking/ingest/formats.py). At most MAX_EVENTS events and MAX_BYTES bytes per delivery (413 beyond);
-unreadable JSON with a valid signature is 400 and kept for investigation (RejectedDelivery).
+unreadable JSON with a valid signature is 400 and kept for investigation (RejectedDelivery). NaN and Infinity
+are not JSON (Python reads them, PostgreSQL's jsonb does not): 400 as well.
+
+`read_events` parses the body once and keeps each event's own JSON text beside the parsed object; that text
+is the raw payload we store (the sender's JSON as sent, numbers exactly as written), so nothing is
+serialised again. "Last delivery" on the source is written at most once a minute.
 """
 
 from __future__ import annotations
 
+import datetime
 import hashlib
 import hmac
 import json
@@ -41,6 +47,9 @@ SIGNATURE_HEADER = "X-OMS-Signature"
 MAX_EVENTS = MAX_BATCH
 MAX_BYTES = getattr(settings, "OMS_TRACKING_WEBHOOK_MAX_BYTES", 4 * 1024 * 1024)
 KEPT_BODY_BYTES = 64 * 1024
+# "Last delivery" (console) is kept to the minute: a sender that delivers many times a second would otherwise
+# rewrite, and commit, its source's row with every delivery.
+LAST_DELIVERY_RESOLUTION = datetime.timedelta(minutes=1)
 _SIGNATURE = re.compile(r"v1=([0-9a-fA-F]{64})")
 
 
@@ -104,12 +113,93 @@ def _reject(source: WebhookSource, status: int, code: str, message: str, body: b
     return _error(status, code, message)
 
 
-def _items(document: Any) -> list[Any] | None:
-    if isinstance(document, list):
-        return document
-    if isinstance(document, dict) and isinstance(document.get("events"), list):
-        return document["events"]
-    return None
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON value")  # Python's json reads NaN and Infinity; jsonb does not
+
+
+_DECODER = json.JSONDecoder(parse_constant=_refuse_constant)
+_SPACE = re.compile(r"[ \t\n\r]*")
+_SPACES = frozenset(" \t\n\r")
+
+
+def _skip(text: str, position: int) -> int:
+    if text[position : position + 1] not in _SPACES:  # compact JSON: no call to the regex
+        return position
+    return _SPACE.match(text, position).end()  # type: ignore[union-attr]  # matches the empty string too
+
+
+def _value(text: str, position: int) -> tuple[Any, int]:
+    """The JSON value at `position` and where it ends (JSONDecoder.raw_decode without its extra call)."""
+    try:
+        return _DECODER.scan_once(text, position)  # type: ignore[attr-defined,no-any-return]  # set in __init__
+    except StopIteration as exc:
+        raise json.JSONDecodeError("Expecting value", text, exc.value) from None
+
+
+def _array(text: str, position: int) -> tuple[list[tuple[Any, str]], int]:
+    """The JSON array at `position`, each element with its own text; and where the array ends."""
+    items: list[tuple[Any, str]] = []
+    position = _skip(text, position + 1)
+    if text.startswith("]", position):
+        return items, position + 1
+    while True:
+        item, end = _value(text, position)
+        items.append((item, text[position:end]))
+        position = _skip(text, end)
+        if text.startswith(",", position):
+            position = _skip(text, position + 1)
+        elif text.startswith("]", position):
+            return items, position + 1
+        else:
+            raise json.JSONDecodeError("Expecting ',' delimiter", text, position)
+
+
+def _object_events(text: str, position: int) -> tuple[list[tuple[Any, str]] | None, int]:
+    """The "events" array of the JSON object at `position` (None without one; the last wins, as in json.loads)."""
+    events: list[tuple[Any, str]] | None = None
+    position = _skip(text, position + 1)
+    if text.startswith("}", position):
+        return None, position + 1
+    while True:
+        if not text.startswith('"', position):
+            raise json.JSONDecodeError("Expecting property name enclosed in double quotes", text, position)
+        key, position = _value(text, position)
+        position = _skip(text, position)
+        if not text.startswith(":", position):
+            raise json.JSONDecodeError("Expecting ':' delimiter", text, position)
+        position = _skip(text, position + 1)
+        if key == "events" and text.startswith("[", position):
+            events, position = _array(text, position)
+        else:
+            _, position = _value(text, position)
+            events = None if key == "events" else events
+        position = _skip(text, position)
+        if text.startswith(",", position):
+            position = _skip(text, position + 1)
+        elif text.startswith("}", position):
+            return events, position + 1
+        else:
+            raise json.JSONDecodeError("Expecting ',' delimiter", text, position)
+
+
+def read_events(body: bytes) -> list[tuple[Any, str]] | None:
+    """The events of a delivery, each with its exact JSON text: the raw payload we store is what the sender
+    sent, never re-serialised (that cost as much as parsing). The body is a JSON array of events or an object
+    with an "events" array; None for other JSON. Raises ValueError (JSONDecodeError, UnicodeDecodeError) for a
+    body json.loads refuses, and for NaN or Infinity, which PostgreSQL's jsonb refuses."""
+    text = body.decode(json.detect_encoding(body), "surrogatepass")  # as json.loads reads bytes
+    position = _skip(text, 0)
+    events: list[tuple[Any, str]] | None = None
+    if text.startswith("[", position):
+        events, position = _array(text, position)
+    elif text.startswith("{", position):
+        events, position = _object_events(text, position)
+    else:
+        _, position = _value(text, position)
+    end = _skip(text, position)
+    if end != len(text):
+        raise json.JSONDecodeError("Extra data", text, end)
+    return events
 
 
 def source_for(source: WebhookSource) -> Source:
@@ -141,8 +231,8 @@ def webhook_receive(
     if problem or source is None:
         return _error(401, "authentication_failed", problem or "The signature does not verify for this source.")
     try:
-        items = _items(json.loads(body))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        items = read_events(body)
+    except ValueError as exc:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
         return _reject(source, 400, "parse_error", f"The body is not JSON: {exc}.", body)
     if items is None:
         return _reject(source, 400, "parse_error", 'Send a JSON array of events, or {"events": [...]}.', body)
@@ -153,20 +243,24 @@ def webhook_receive(
             f"A delivery holds at most {MAX_EVENTS:,} events; this one has {len(items):,}. Split it.",
         )
     result = ingest_items(items, source=source)
-    WebhookSource.objects.filter(pk=source.pk).update(last_delivery_at=timezone.now())
+    received_at = timezone.now()
+    if source.last_delivery_at is None or received_at - source.last_delivery_at >= LAST_DELIVERY_RESOLUTION:
+        WebhookSource.objects.filter(pk=source.pk).update(last_delivery_at=received_at)
     return WebhookOutcome(200, result.as_dict())
 
 
-def ingest_items(items: list[Any], *, source: WebhookSource) -> IngestResult:
-    """Read each item (DCSA or ours) and ingest the readable ones; the rest come back as rejected."""
+def ingest_items(items: list[tuple[Any, str]], *, source: WebhookSource) -> IngestResult:
+    """Read each item (DCSA or ours, with its JSON text) and ingest the readable ones; the rest come back as
+    rejected."""
     events: list[IncomingEvent] = []
     rejected: list[tuple[int, str]] = []
-    for index, item in enumerate(items):
+    for index, (item, text) in enumerate(items):
         try:
             event = any_event(item, default_scheme=source.scheme)
         except FormatError as exc:
             rejected.append((index, str(exc)))
             continue
         event.position = index
+        event.payload_text = text
         events.append(event)
     return events_ingest(events=events, source=source_for(source), rejected=rejected)

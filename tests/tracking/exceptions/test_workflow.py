@@ -1,0 +1,121 @@
+"""Exceptions feed the workflow: an "exception opened" rule creates a task for the right team with its SLA,
+the owner is picked by workflows' assignment and written back, and is alerted in the app and by email;
+customers are emailed only where a rule says so, and only about their own orders."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+from django.core import mail
+
+from tracking.exceptions.models import ExceptionKind, ExceptionRule, ShipmentException
+from workflows.models import AccountOwner, Notification, Rule, RuleAction, RuleEvent, RuleRun, Task, TeamFunction
+
+from .conftest import detect, ingest
+
+
+@pytest.fixture
+def exception_rule(db):
+    rule = Rule.objects.create(name="Exception: task for operations", event=RuleEvent.EXCEPTION_OPENED)
+    RuleAction.objects.create(rule=rule, kind="create_task", task_name="Handle the exception",
+                              team_function=TeamFunction.OPERATIONS, due_in_hours=Decimal(4))  # fmt: skip
+    return rule
+
+
+def test_an_exception_opened_rule_creates_a_task_and_its_assignee_owns_the_exception(
+    booked_fcl, ops_team, ops_user, exception_rule, django_capture_on_commit_callbacks
+):
+    order, master = booked_fcl
+    mail.outbox.clear()
+    with django_capture_on_commit_callbacks(execute=True):
+        detect(master)
+    exception = ShipmentException.objects.get()
+    task = Task.objects.get(rule=exception_rule)
+    assert task.order == order
+    assert task.team == ops_team
+    assert task.assignee == ops_user
+    assert task.due_at
+    assert f":exception:{exception.pk}:{order.pk}:" in task.source_key
+    assert exception.owner == ops_user
+    assert exception.announced_at
+    assert "assignee of the task" in exception.entries.get(verb="assigned").text
+    notice = Notification.objects.get(recipient=ops_user, title__startswith="Exception:")
+    assert notice.url == exception.get_absolute_url()
+    assert [m.to for m in mail.outbox] == [[ops_user.email]]
+
+
+def test_an_exception_is_announced_once(booked_fcl, ops_team, exception_rule, django_capture_on_commit_callbacks):
+    from tracking.exceptions import services
+
+    _, master = booked_fcl
+    with django_capture_on_commit_callbacks(execute=True):
+        detect(master)
+    exception = ShipmentException.objects.get()
+    assert services.exception_announce(exception_id=exception.pk) is False
+    assert RuleRun.objects.count() == 1
+    assert Task.objects.count() == 1
+
+
+def test_without_a_rule_the_customers_operations_account_owner_owns_it(
+    booked_fcl, ops_team, admin_user, django_capture_on_commit_callbacks
+):
+    order, master = booked_fcl
+    AccountOwner.objects.create(customer=order.customer, function=TeamFunction.OPERATIONS, user=admin_user)
+    with django_capture_on_commit_callbacks(execute=True):
+        detect(master)
+    assert ShipmentException.objects.get().owner == admin_user
+    assert not Task.objects.exists()
+
+
+def test_without_rule_or_account_owner_the_operations_lead_owns_it(
+    booked_fcl, ops_team, ops_user, django_capture_on_commit_callbacks
+):
+    _, master = booked_fcl
+    with django_capture_on_commit_callbacks(execute=True):
+        detect(master)
+    exception = ShipmentException.objects.get()
+    assert exception.owner == ops_user
+    assert "lead" in exception.entries.get(verb="assigned").text
+
+
+def test_the_owner_is_told_when_it_resolves_itself(booked_fcl, ops_team, ops_user, django_capture_on_commit_callbacks):
+    from tests.tracking.test_ingest_support import ETD, dcsa_event
+
+    _, master = booked_fcl
+    with django_capture_on_commit_callbacks(execute=True):
+        detect(master)
+        ingest(dcsa_event("TRANSPORT", "DEPA", ETD, place="CNSHA"))
+        detect(master)
+    notice = Notification.objects.get(recipient=ops_user, title__startswith="Resolved itself")
+    assert notice.body.startswith("DEPARTED reported")
+
+
+@pytest.fixture
+def globex_late(make_order, order_data, ocean_carriers, ops_user, ops_scope, customer_b):
+    from tests.tracking.test_ingest_support import book
+
+    order = make_order(mode="ocean_fcl", lines=order_data()["lines"], customer_code="GLOBEX", customer_reference="G-1")
+    return book(order=order, carrier=ocean_carriers[0], ops_user=ops_user, ops_scope=ops_scope, bill="MAEU26999")
+
+
+def test_a_customer_rule_emails_that_customer_only(
+    booked_fcl, globex_late, customer_a, customer_b, django_capture_on_commit_callbacks
+):
+    customer_a.email, customer_b.email = "ops@acme.test", "ops@globex.test"
+    customer_a.save(), customer_b.save()
+    ExceptionRule.objects.create(kind=ExceptionKind.MILESTONE_OVERDUE, mode="ocean_fcl", customer=customer_a,
+                                 threshold_hours=Decimal(24), notify_customer=True)  # fmt: skip
+    order, master = booked_fcl
+    mail.outbox.clear()
+    with django_capture_on_commit_callbacks(execute=True):
+        detect(master)
+        detect(globex_late)
+    assert ShipmentException.objects.count() == 2
+    [message] = mail.outbox
+    assert message.to == ["ops@acme.test"]
+    assert order.reference in message.subject
+    assert order.reference in message.body
+    assert "GLOBEX" not in message.body
+    assert "dcsa" not in message.body
+    assert ShipmentException.objects.get(customer=customer_a).entries.filter(verb="notified").exists()

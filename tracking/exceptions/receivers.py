@@ -1,0 +1,94 @@
+"""What exception detection reacts to (connect() is called from TrackingConfig.ready()):
+
+- tracking.ingest.events.milestones_recorded, estimates_changed (one call per ingest batch, its records'
+  order ids): new events on those orders' shipments
+- tracking.events.booking_rolled, leg_actual_recorded (shipment_id): planning changed the plan or the facts
+  → remember the order or shipment; one detection task per burst (tasks.detect_exceptions).
+
+Ingest stores thousands of events a second. A receiver therefore costs no query and no broker message: it
+adds the ids to this thread's pending set (it takes the batch signals, not the per-order ones: one call per
+batch), which is handed to one task when the request or Celery task ends, or once it holds FLUSH_SIZE ids or
+is FLUSH_SECONDS old.
+Ids still pending when a process dies are caught by the periodic scan.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterable
+from typing import Any
+
+from celery.signals import task_postrun
+from django.core.signals import request_finished
+from django.db import transaction
+
+from tracking import events as planning_events
+from tracking.ingest import events as ingest_events
+
+FLUSH_SIZE = 500
+FLUSH_SECONDS = 2.0
+
+
+class _Pending(threading.local):
+    def __init__(self) -> None:
+        self.orders: set[int] = set()
+        self.shipments: set[int] = set()
+        self.since: float | None = None
+
+
+_pending = _Pending()
+
+
+def note(*, order_ids: Iterable[int] = (), shipment_ids: Iterable[int] = ()) -> None:
+    """Remember what changed; queue detection when enough has gathered."""
+    _pending.orders.update(order_ids)
+    _pending.shipments.update(shipment_ids)
+    if _pending.since is None:
+        _pending.since = time.monotonic()
+    if (
+        len(_pending.orders) + len(_pending.shipments) >= FLUSH_SIZE
+        or time.monotonic() - _pending.since >= FLUSH_SECONDS
+    ):
+        flush()
+
+
+def pending() -> tuple[list[int], list[int]]:
+    return sorted(_pending.orders), sorted(_pending.shipments)
+
+
+def flush(**_: Any) -> None:
+    """Queue one detection task for everything pending (after the current transaction, if any)."""
+    if not _pending.orders and not _pending.shipments:
+        return
+    order_ids, shipment_ids = pending()
+    _pending.orders, _pending.shipments, _pending.since = set(), set(), None
+    from tracking.exceptions import tasks
+
+    transaction.on_commit(
+        lambda: tasks.detect_exceptions.apply_async(
+            kwargs={"order_ids": order_ids, "shipment_ids": shipment_ids}, queue=tasks.QUEUE
+        )
+    )
+
+
+def _on_milestones(sender: Any, *, records: Iterable[Any], **kwargs: Any) -> None:
+    note(order_ids=[record.order_id for record in records])
+
+
+def _on_estimates(sender: Any, *, changes: Iterable[Any], **kwargs: Any) -> None:
+    note(order_ids=[change.order_id for change in changes])
+
+
+def _on_shipment(sender: Any, *, shipment_id: int, **kwargs: Any) -> None:
+    note(shipment_ids=(shipment_id,))
+
+
+def connect() -> None:
+    """Connect the receivers (idempotent: dispatch_uid)."""
+    ingest_events.milestones_recorded.connect(_on_milestones, dispatch_uid="tracking.exceptions.milestones")
+    ingest_events.estimates_changed.connect(_on_estimates, dispatch_uid="tracking.exceptions.estimates")
+    planning_events.booking_rolled.connect(_on_shipment, dispatch_uid="tracking.exceptions.rolled")
+    planning_events.leg_actual_recorded.connect(_on_shipment, dispatch_uid="tracking.exceptions.leg_actual")
+    request_finished.connect(flush, dispatch_uid="tracking.exceptions.flush_request")
+    task_postrun.connect(flush, dispatch_uid="tracking.exceptions.flush_task")

@@ -1,0 +1,313 @@
+"""The detection rules: given a shipment's facts (facts.py), the configured thresholds (ExceptionRule rows) and
+the time, which exceptions hold right now. Pure functions, no queries: the same evaluation serves the
+periodic scan and the reaction to new events, and a finding that no longer holds is what resolves an
+open exception by itself.
+
+Each finding has a trigger key (the event, planned time or roll behind it): an exception a person resolved
+is not reopened for the same trigger, only for a new one.
+"""
+
+from __future__ import annotations
+
+import datetime
+from collections.abc import Iterable
+from dataclasses import dataclass
+from decimal import Decimal
+
+from django.db.models import Count, Max
+
+from tracking.exceptions import codes
+from tracking.exceptions.facts import LegFacts, ShipmentFacts, Signal
+from tracking.exceptions.models import ExceptionKind, ExceptionRule
+
+ACTIVE = frozenset({"booked", "in_transit", "arrived"})
+MOVING = frozenset({"in_transit", "arrived"})
+UTC = datetime.UTC
+
+
+def _when(at: datetime.datetime | None) -> str:
+    return at.astimezone(UTC).strftime("%d %b %H:%M UTC") if at else "—"
+
+
+def _hours(delta: datetime.timedelta) -> str:
+    hours = delta.total_seconds() / 3600
+    return f"{hours:.0f} h" if hours < 72 else f"{hours / 24:.1f} days"
+
+
+@dataclass(frozen=True)
+class Finding:
+    """An exception condition that holds now."""
+
+    kind: str
+    shipment_id: int
+    leg_id: int | None
+    severity: int
+    rule_id: int
+    notify_customer: bool
+    detail: str
+    trigger_key: str
+    milestone: str = ""
+    expected_at: datetime.datetime | None = None
+    observed_at: datetime.datetime | None = None
+    carrier_reason_code: str = ""
+    canonical_reason: str = ""
+    source_event_ids: tuple[int, ...] = ()
+
+    @property
+    def key(self) -> tuple[str, int, int | None]:
+        return self.kind, self.shipment_id, self.leg_id
+
+
+class RuleBook:
+    """The active rules, most specific first for each (kind, mode, customer)."""
+
+    def __init__(self, rules: Iterable[ExceptionRule]) -> None:
+        self._by_kind: dict[str, list[ExceptionRule]] = {}
+        self._chosen: dict[tuple[str, str, int | None], ExceptionRule | None] = {}
+        for rule in sorted(rules, key=lambda r: -r.specificity):
+            self._by_kind.setdefault(rule.kind, []).append(rule)
+
+    def rule(self, kind: str, *, mode: str, customer_id: int | None) -> ExceptionRule | None:
+        key = (kind, mode, customer_id)
+        if key not in self._chosen:
+            self._chosen[key] = next(
+                (
+                    rule for rule in self._by_kind.get(kind, ())
+                    if (not rule.mode or rule.mode == mode) and rule.customer_id in (None, customer_id)
+                ),
+                None,
+            )  # fmt: skip
+        return self._chosen[key]
+
+
+_cache: dict[str, object] = {}
+
+
+def rulebook() -> RuleBook:
+    """The rules, kept per process until the table changes (its row count or newest change): one small query."""
+    stamp = ExceptionRule.objects.aggregate(n=Count("pk"), changed=Max("updated_at"))
+    key = (stamp["n"], stamp["changed"])
+    if _cache.get("stamp") != key:
+        _cache["book"] = RuleBook(ExceptionRule.objects.filter(is_active=True))
+        _cache["stamp"] = key
+    return _cache["book"]  # type: ignore[return-value]
+
+
+def _threshold(rule: ExceptionRule) -> datetime.timedelta:
+    return datetime.timedelta(hours=float(rule.threshold_hours or Decimal(0)))
+
+
+class _Evaluation:
+    def __init__(self, facts: ShipmentFacts, book: RuleBook, now: datetime.datetime) -> None:
+        self.facts, self.book, self.now = facts, book, now
+        self.findings: list[Finding] = []
+
+    def rule(self, kind: str) -> ExceptionRule | None:
+        return self.book.rule(kind, mode=self.facts.mode, customer_id=self.facts.customer_id)
+
+    def add(
+        self, rule: ExceptionRule, kind: str, leg_id: int | None, detail: str, trigger: str, **extra: object
+    ) -> None:
+        self.findings.append(
+            Finding(
+                kind=kind, shipment_id=self.facts.id, leg_id=leg_id, severity=rule.severity, rule_id=rule.pk,
+                notify_customer=rule.notify_customer, detail=detail[:300], trigger_key=trigger[:80], **extra,  # type: ignore[arg-type]
+            )
+        )  # fmt: skip
+
+    # --- movement against the plan ------------------------------------------------------------------
+
+    def overdue(self) -> None:
+        """The first leg still missing an actual time: its departure (else arrival) is late against plan."""
+        rule = self.rule(ExceptionKind.MILESTONE_OVERDUE)
+        if rule is None or self.facts.status not in ACTIVE:
+            return
+        leg = next((leg for leg in self.facts.legs if leg.actual_arrival_at is None), None)
+        if leg is None:
+            return
+        if leg.actual_departure_at is None:
+            milestone, planned, place = "DEPARTED", leg.planned_departure_at, "departure"
+        else:
+            milestone, planned, place = "ARRIVED", leg.planned_arrival_at, "arrival"
+        if planned is None or self.now <= planned + _threshold(rule):
+            return
+        self.add(
+            rule, ExceptionKind.MILESTONE_OVERDUE, leg.id,
+            f"{milestone} (leg {leg.sequence} {place}) was planned for {_when(planned)}: "
+            f"{_hours(self.now - planned)} overdue.",
+            f"{milestone}:{planned.isoformat()}", milestone=milestone, expected_at=planned,
+            canonical_reason="late_departure" if milestone == "DEPARTED" else "late_arrival",
+        )  # fmt: skip
+
+    def eta(self) -> None:
+        """The latest estimate of the arrival (else the delivery) is later than planned by more than N h."""
+        rule = self.rule(ExceptionKind.ETA_DELAY)
+        if rule is None or self.facts.status not in ACTIVE:
+            return
+        f = self.facts
+        worst: tuple[datetime.timedelta, str, LegFacts, datetime.datetime, datetime.datetime, int | None] | None = None
+        for milestone, estimate, leg, event in (
+            ("ARRIVED", f.eta_arrival, f.main_leg, f.eta_arrival_event),
+            ("DELIVERED", f.eta_delivery, f.last_leg, f.eta_delivery_event),
+        ):
+            if estimate is None or leg is None or leg.planned_arrival_at is None or leg.actual_arrival_at:
+                continue
+            slip = estimate - leg.planned_arrival_at
+            if slip > _threshold(rule) and (worst is None or slip > worst[0]):
+                worst = (slip, milestone, leg, leg.planned_arrival_at, estimate, event)
+        if worst is None:
+            return
+        slip, milestone, leg, planned, estimate, event = worst
+        self.add(
+            rule, ExceptionKind.ETA_DELAY, leg.id,
+            f"Estimated {milestone} {_when(estimate)}, {_hours(slip)} later than planned ({_when(planned)}).",
+            f"{milestone}:{event or estimate.isoformat()}", milestone=milestone, expected_at=planned,
+            observed_at=estimate, canonical_reason="eta_slip", source_event_ids=(event,) if event else (),
+        )  # fmt: skip
+
+    def silence(self) -> None:
+        """A moving shipment with no actual event for more than N h (counted from the last event, or from the
+        next planned milestone when that is later: a vessel at sea is silent until it is due)."""
+        rule = self.rule(ExceptionKind.NO_MOVEMENT)
+        if rule is None or self.facts.status not in MOVING:
+            return
+        moments = [self.facts.last_actual_at]
+        moments += [at for leg in self.facts.legs for at in (leg.actual_departure_at, leg.actual_arrival_at)]
+        # Nothing is expected before the next planned milestone (weeks at sea): silence counts from then.
+        leg = next((leg for leg in self.facts.legs if leg.actual_arrival_at is None), None)
+        if leg is not None:
+            moments.append(leg.planned_arrival_at if leg.actual_departure_at else leg.planned_departure_at)
+        last = max(filter(None, moments), default=None)
+        if last is None or self.now - last <= _threshold(rule):
+            return
+        self.add(
+            rule, ExceptionKind.NO_MOVEMENT, None,
+            f"No event since {_when(last)} ({_hours(self.now - last)}).",
+            f"silent:{last.isoformat()}", observed_at=last, canonical_reason="no_events",
+        )  # fmt: skip
+
+    def roll(self) -> None:
+        """The carrier moved the booking to a later departure by more than N h, and it has not left yet."""
+        rule = self.rule(ExceptionKind.ROLLED_BOOKING)
+        f = self.facts
+        main = f.main_leg
+        if rule is None or f.status not in ACTIVE or f.booking_status != "rolled" or not f.roll_count:
+            return
+        if main is None or main.actual_departure_at or not (f.original_departure_at and f.confirmed_departure_at):
+            return
+        delay = f.confirmed_departure_at - f.original_departure_at
+        if delay <= _threshold(rule):
+            return
+        times = "once" if f.roll_count == 1 else f"{f.roll_count} times"
+        self.add(
+            rule, ExceptionKind.ROLLED_BOOKING, main.id,
+            f"Booking rolled {times}: departure {_when(f.confirmed_departure_at)} instead of "
+            f"{_when(f.original_departure_at)} ({_hours(delay)} later).",
+            f"roll:{f.original_departure_at.isoformat()}", milestone="DEPARTED", expected_at=f.original_departure_at,
+            observed_at=f.confirmed_departure_at, canonical_reason="booking_rolled",
+        )  # fmt: skip
+
+    def cutoff(self) -> None:
+        """The cargo cut-off passed (plus N h) and the cargo is not at the terminal."""
+        rule = self.rule(ExceptionKind.MISSED_CUTOFF)
+        f = self.facts
+        main = f.main_leg
+        if rule is None or f.status not in ACTIVE or f.cargo_cutoff_at is None or main is None:
+            return
+        if main.actual_departure_at or self.now <= f.cargo_cutoff_at + _threshold(rule):
+            return
+        if any(signal.milestone in codes.AT_TERMINAL for signal in f.signals):
+            return
+        self.add(
+            rule, ExceptionKind.MISSED_CUTOFF, main.id,
+            f"Cargo cut-off {_when(f.cargo_cutoff_at)} passed {_hours(self.now - f.cargo_cutoff_at)} ago and the "
+            "cargo is not reported at the terminal.",
+            f"cutoff:{f.cargo_cutoff_at.isoformat()}", milestone="RECEIVED_AT_ORIGIN", expected_at=f.cargo_cutoff_at,
+            canonical_reason="cargo_cutoff_missed",
+        )  # fmt: skip
+
+    # --- what the carrier reports ---------------------------------------------------------------------
+
+    def reports(self) -> None:
+        """Holds and failed deliveries still standing; returns and damage (they stand until a person closes them)."""
+        standing: dict[str, list[Signal]] = {}
+        canonical: dict[str, str] = {}
+        for signal in self.facts.signals:
+            if signal.milestone == codes.HOLD:
+                kind, reason = codes.hold_kind(signal.raw_code)
+                standing.setdefault(kind, []).append(signal)
+                canonical.setdefault(kind, reason)
+            elif signal.milestone == codes.ATTEMPT:
+                standing.setdefault(ExceptionKind.FAILED_DELIVERY, []).append(signal)
+                canonical.setdefault(ExceptionKind.FAILED_DELIVERY, "delivery_failed")
+            elif signal.milestone == codes.RETURNED:
+                standing[ExceptionKind.RETURNED_TO_SENDER] = [signal]
+                canonical[ExceptionKind.RETURNED_TO_SENDER] = "returned_to_sender"
+            elif codes.damage_reason(signal.scheme, signal.raw_code):
+                standing[ExceptionKind.DAMAGE] = [signal]
+                canonical[ExceptionKind.DAMAGE] = str(codes.damage_reason(signal.scheme, signal.raw_code))
+            for kind, clearing in codes.CLEARS.items():
+                if signal.milestone in clearing and kind in standing:
+                    del standing[kind]
+                    canonical.pop(kind, None)
+        for kind, signals in standing.items():
+            rule = self.rule(kind)
+            first = signals[0]
+            if rule is None or self.now - first.event_at < _threshold(rule):
+                continue
+            label = ExceptionKind(kind).label
+            remark = f": {first.reason}" if first.reason else ""
+            leg = first.leg_id if kind in (ExceptionKind.DAMAGE, ExceptionKind.RETURNED_TO_SENDER) else None
+            self.add(
+                rule, kind, leg, f"{label} reported {_when(first.event_at)} ({first.scheme} {first.raw_code}){remark}.",
+                f"event:{first.id}", milestone=first.milestone or "", observed_at=first.event_at,
+                carrier_reason_code=first.carrier_code, canonical_reason=canonical.get(kind, ""),
+                source_event_ids=tuple(signal.id for signal in signals[-20:]),
+            )  # fmt: skip
+
+
+def evaluate(facts: ShipmentFacts, book: RuleBook, now: datetime.datetime) -> list[Finding]:
+    """Every exception that holds for this shipment now."""
+    run = _Evaluation(facts, book, now)
+    if facts.status in ("delivered", "cancelled"):
+        run.reports()  # only what a person must close (damage, return) outlives the movement
+        run.findings = [f for f in run.findings if f.kind in (ExceptionKind.DAMAGE, ExceptionKind.RETURNED_TO_SENDER)]
+        return run.findings
+    run.overdue()
+    run.eta()
+    run.silence()
+    run.roll()
+    run.cutoff()
+    run.reports()
+    return run.findings
+
+
+def why_clear(*, kind: str, milestone: str, leg_id: int | None, facts: ShipmentFacts | None) -> str:
+    """What cleared an exception's condition, for its record ("resolved itself: …")."""
+    if facts is None:
+        return "The shipment is no longer followed."
+    if facts.status in ("delivered", "cancelled"):
+        return f"The shipment is {facts.status}."
+    leg = next((item for item in facts.legs if item.id == leg_id), None)
+    if kind in (ExceptionKind.MILESTONE_OVERDUE, ExceptionKind.ETA_DELAY, ExceptionKind.ROLLED_BOOKING) and leg:
+        if milestone == "DEPARTED" and leg.actual_departure_at:
+            return f"DEPARTED reported {_when(leg.actual_departure_at)}."
+        if leg.actual_arrival_at:
+            return f"{milestone or 'ARRIVED'} reported {_when(leg.actual_arrival_at)}."
+    if kind == ExceptionKind.ETA_DELAY:
+        latest = facts.eta_delivery if milestone == "DELIVERED" else facts.eta_arrival
+        return f"The latest estimate ({_when(latest)}) is back within the threshold."
+    if kind == ExceptionKind.NO_MOVEMENT:
+        return f"Not silent any more (last event {_when(facts.last_actual_at)}; nothing else is due yet)."
+    if kind == ExceptionKind.MISSED_CUTOFF:
+        terminal = [s for s in facts.signals if s.milestone in codes.AT_TERMINAL]
+        if terminal:
+            return f"{terminal[0].milestone} reported {_when(terminal[0].event_at)}."
+        return f"The cargo cut-off is now {_when(facts.cargo_cutoff_at)}."
+    if kind in codes.CLEARS:
+        clearing = [s for s in facts.signals if s.milestone in codes.CLEARS[kind]]
+        if clearing:
+            return f"{clearing[-1].milestone} reported {_when(clearing[-1].event_at)}."
+    if kind == ExceptionKind.MILESTONE_OVERDUE:
+        return "The plan moved: the milestone is no longer overdue."
+    return "The condition no longer holds (rule changed or switched off)."

@@ -1,0 +1,260 @@
+"""Reads the exception screens share: already scoped (staff only: exceptions are our own work queue, like
+tasks) and prefetched. The inbox pages by keyset on its sort, so a page costs the same at any depth."""
+
+from __future__ import annotations
+
+import datetime
+from dataclasses import dataclass
+from typing import Any
+
+from django.db import connection
+from django.db.models import Count, Q, QuerySet, Value
+from django.db.models.functions import Coalesce
+from django.http import Http404
+from django.utils import timezone
+
+from orders.models import Order
+from partners.models import Organisation
+from partners.scoping import Scope
+from tracking.exceptions.models import (
+    UNRESOLVED_STATUSES,
+    ExceptionEntry,
+    ExceptionKind,
+    ExceptionStatus,
+    Severity,
+    ShipmentException,
+)
+from tracking.ingest.models import TrackingEvent
+from tracking.models import ConsolidatedHouse, Shipment
+
+_RELATED = ("shipment", "shipment__origin", "shipment__destination", "order", "customer", "carrier", "owner", "leg")
+PAGE_SIZE = 50
+
+# sort name → (fields, label); the id is always the last field, so the keyset is a total order
+SORTS: dict[str, tuple[tuple[str, ...], str]] = {
+    "severity": (("-severity", "opened_at", "id"), "Most severe first, then oldest"),
+    "oldest": (("opened_at", "id"), "Oldest first"),
+    "newest": (("-opened_at", "-id"), "Newest first"),
+    "customer": (("customer_code", "-severity", "opened_at", "id"), "By customer"),
+}
+VIEWS = {
+    "mine": "Mine",
+    "open": "All open",
+    "unowned": "Unowned",
+    "resolved": "Resolved",
+}
+
+
+@dataclass(frozen=True)
+class InboxFilters:
+    view: str = "open"
+    kind: str = ""
+    severity: str = ""
+    customer: str = ""
+    q: str = ""
+    sort: str = "severity"
+    after: str = ""  # keyset cursor: the sort values of the last row shown
+
+    @classmethod
+    def from_query(cls, query: Any) -> InboxFilters:
+        values = {name: (query.get(name) or "").strip() for name in cls.__dataclass_fields__}
+        values["view"] = values["view"] if values["view"] in VIEWS else "open"
+        values["sort"] = values["sort"] if values["sort"] in SORTS else "severity"
+        values["kind"] = values["kind"] if values["kind"] in ExceptionKind.values else ""
+        values["severity"] = values["severity"] if values["severity"] in {str(v) for v in Severity.values} else ""
+        return cls(**values)
+
+    def query(self, **changes: str) -> str:
+        from urllib.parse import urlencode
+
+        values = {**self.__dict__, **changes}
+        return urlencode({k: v for k, v in values.items() if v and not (k == "view" and v == "open")
+                          and not (k == "sort" and v == "severity")})  # fmt: skip
+
+
+def _visible(scope: Scope) -> QuerySet[ShipmentException]:
+    if not scope.is_staff:
+        return ShipmentException.objects.none()
+    return ShipmentException.objects.select_related(*_RELATED)
+
+
+def _filtered(scope: Scope, user: Any, filters: InboxFilters) -> QuerySet[ShipmentException]:
+    rows = _visible(scope)
+    if filters.view == "resolved":
+        rows = rows.filter(status=ExceptionStatus.RESOLVED)
+    else:
+        rows = rows.filter(status__in=UNRESOLVED_STATUSES)
+    if filters.view == "mine":
+        rows = rows.filter(owner=user)
+    elif filters.view == "unowned":
+        rows = rows.filter(owner__isnull=True)
+    if filters.kind:
+        rows = rows.filter(kind=filters.kind)
+    if filters.severity:
+        rows = rows.filter(severity=int(filters.severity))
+    if filters.customer:
+        rows = rows.filter(customer__code__iexact=filters.customer)
+    if filters.q:
+        rows = rows.filter(
+            Q(shipment__reference__icontains=filters.q)
+            | Q(order__reference__icontains=filters.q)
+            | Q(shipment__bill_number__iexact=filters.q)
+        )
+    return rows
+
+
+def _keyset(fields: tuple[str, ...], values: list[str]) -> Q:
+    """Rows after `values` in the order of `fields` ("-x" descending): (a > x) or (a = x and b > y) or …"""
+    condition = Q(pk__in=[])
+    for position, name in enumerate(fields):
+        column = name.lstrip("-")
+        step = Q(**{f"{column}__lt" if name.startswith("-") else f"{column}__gt": values[position]})
+        for earlier in fields[:position]:
+            step &= Q(**{earlier.lstrip("-"): values[fields.index(earlier)]})
+        condition |= step
+    return condition
+
+
+def _cursor_values(row: ShipmentException, fields: tuple[str, ...]) -> list[str]:
+    out = []
+    for name in fields:
+        value = getattr(row, name.lstrip("-"))
+        out.append(value.isoformat() if isinstance(value, datetime.datetime) else str(value))
+    return out
+
+
+@dataclass
+class InboxPage:
+    rows: list[ShipmentException]
+    next_after: str
+    is_first: bool
+
+
+def inbox_page(*, scope: Scope, user: Any, filters: InboxFilters, size: int = PAGE_SIZE) -> InboxPage:
+    """One page of the inbox: size + 1 rows read, so the next page is known without a count."""
+    fields, _ = SORTS[filters.sort]
+    rows = _filtered(scope, user, filters)
+    if filters.sort == "customer":
+        rows = rows.annotate(customer_code=Coalesce("customer__code", Value("~")))
+    if filters.after:
+        values = filters.after.split("|")
+        if len(values) == len(fields):
+            rows = rows.filter(_keyset(fields, values))
+    found = list(rows.order_by(*fields)[: size + 1])
+    more = len(found) > size
+    found = found[:size]
+    next_after = "|".join(_cursor_values(found[-1], fields)) if more and found else ""
+    return InboxPage(rows=found, next_after=next_after, is_first=not filters.after)
+
+
+def inbox_counts(*, scope: Scope, user: Any) -> dict[str, int]:
+    """The tab counts, in one query."""
+    if not scope.is_staff:
+        return dict.fromkeys(VIEWS, 0)
+    unresolved = Q(status__in=UNRESOLVED_STATUSES)
+    week = timezone.now() - datetime.timedelta(days=7)
+    return ShipmentException.objects.aggregate(
+        mine=Count("pk", filter=unresolved & Q(owner=user)),
+        open=Count("pk", filter=unresolved),
+        unowned=Count("pk", filter=unresolved & Q(owner__isnull=True)),
+        resolved=Count("pk", filter=Q(status=ExceptionStatus.RESOLVED, resolved_at__gte=week)),
+    )
+
+
+def exception_get_for(*, scope: Scope, pk: int) -> ShipmentException:
+    """One exception with what its page shows; 404 for what this scope may not see."""
+    exception = (
+        _visible(scope)
+        .select_related("rule", "acknowledged_by", "resolved_by", "order__branch", "shipment__branch")
+        .filter(pk=pk)
+        .first()
+    )
+    if exception is None:
+        raise Http404("No such exception.")
+    return exception
+
+
+def exception_history(*, exception: ShipmentException) -> list[ExceptionEntry]:
+    return list(exception.entries.select_related("by"))
+
+
+def exception_source_events(*, exception: ShipmentException) -> list[TrackingEvent]:
+    if not exception.source_event_ids:
+        return []
+    return list(TrackingEvent.objects.filter(pk__in=exception.source_event_ids).order_by("event_at", "id"))
+
+
+def exceptions_for_order(*, scope: Scope, order: Order) -> list[ShipmentException]:
+    """The order's exceptions for its page: its own, and those of the shipments carrying it (unresolved first)."""
+    houses = Shipment.objects.filter(order=order).values("pk")
+    masters = ConsolidatedHouse.objects.filter(house__in=houses, removed_at__isnull=True).values("master_id")
+    rows = _visible(scope).filter(Q(order=order) | Q(shipment__in=houses) | Q(shipment__in=masters))
+    return sorted(rows[:50], key=lambda e: (e.status == ExceptionStatus.RESOLVED, -e.severity, e.opened_at))
+
+
+def exceptions_for_shipment(*, scope: Scope, shipment: Shipment) -> list[ShipmentException]:
+    rows = _visible(scope).filter(shipment=shipment)
+    return sorted(rows[:50], key=lambda e: (e.status == ExceptionStatus.RESOLVED, -e.severity, e.opened_at))
+
+
+def customers_with_open_exceptions() -> list[Organisation]:
+    ids = ShipmentException.objects.filter(status__in=UNRESOLVED_STATUSES).values("customer_id")
+    return list(Organisation.objects.filter(pk__in=ids).order_by("code").only("code", "name"))
+
+
+# --- the weekly view ----------------------------------------------------------------------------------
+
+_WEEKLY = """
+SELECT CASE WHEN GROUPING(e.kind) = 0 THEN 'kind' WHEN GROUPING(e.customer_id) = 0 THEN 'customer'
+            WHEN GROUPING(e.carrier_id) = 0 THEN 'carrier' ELSE 'lane' END AS dimension,
+       e.kind, e.customer_id, e.carrier_id, s.origin_id, s.destination_id,
+       count(*) AS opened,
+       count(*) FILTER (WHERE e.status = 'resolved') AS resolved,
+       count(*) FILTER (WHERE e.is_auto_resolved) AS auto_resolved,
+       count(*) FILTER (WHERE e.status <> 'resolved') AS still_open,
+       count(*) FILTER (WHERE e.severity >= 3) AS severe,
+       avg(extract(epoch FROM e.resolved_at - e.opened_at)) FILTER (WHERE e.status = 'resolved') AS avg_seconds,
+       percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM e.resolved_at - e.opened_at))
+           FILTER (WHERE e.status = 'resolved') AS median_seconds
+  FROM tracking_shipmentexception e
+  JOIN tracking_shipment s ON s.id = e.shipment_id
+ WHERE e.opened_at >= %(start)s AND e.opened_at < %(end)s
+ GROUP BY GROUPING SETS ((e.kind), (e.customer_id), (e.carrier_id), (s.origin_id, s.destination_id))
+ ORDER BY opened DESC
+"""
+
+
+@dataclass
+class WeeklyRow:
+    label: str
+    code: str
+    opened: int
+    resolved: int
+    auto_resolved: int
+    still_open: int
+    severe: int
+    avg_hours: float | None
+    median_hours: float | None
+
+
+def weekly_summary(*, scope: Scope, start: datetime.datetime) -> dict[str, list[WeeklyRow]]:
+    """Exceptions opened in the week from `start`, by kind, customer, carrier and lane, with how many were
+    resolved (by themselves or by a person) and how long it took: one grouping-sets query, one for names."""
+    groups: dict[str, list[WeeklyRow]] = {"kind": [], "customer": [], "carrier": [], "lane": []}
+    if not scope.is_staff:
+        return groups
+    with connection.cursor() as cursor:
+        cursor.execute(_WEEKLY, {"start": start, "end": start + datetime.timedelta(days=7)})
+        rows = cursor.fetchall()
+    names = {o.pk: o for o in Organisation.objects.filter(pk__in={r[2] for r in rows} | {r[3] for r in rows})}
+    for dim, kind, customer, carrier, origin, destination, opened, resolved, auto, still, severe, avg, median in rows:
+        if dim == "kind":
+            label, code = ExceptionKind(kind).label, kind
+        elif dim in ("customer", "carrier"):
+            org = names.get(customer if dim == "customer" else carrier)
+            label, code = (org.name, org.code) if org else ("(several or none)", "")
+        else:
+            label, code = f"{origin} → {destination}", ""
+        hours = [round(float(v) / 3600, 1) if v is not None else None for v in (avg, median)]
+        groups[dim].append(WeeklyRow(label, code, opened, resolved, auto, still, severe, hours[0], hours[1]))
+    return groups

@@ -1,0 +1,411 @@
+"""Exception writes: detection over a batch of shipments (set-wise, idempotent), the full scan (batches
+committed one by one behind a cursor), what people do (acknowledge, note, resolve with a root cause, take
+ownership) and the owner written back by workflows.
+
+Detection for a batch, in one transaction and at most six queries whatever its size (the scan adds two: the
+batch's ids and its cursor): JIT off for the transaction, the shipments' facts (two), their exceptions (one),
+one INSERT … ON CONFLICT DO NOTHING RETURNING for what opens (the partial unique index on unresolved (kind,
+shipment, leg) is the dedupe, so a second run or a concurrent worker opens nothing twice) and one UPDATE …
+RETURNING for what resolved itself, each writing its history rows in the same statement.
+After commit: one task announces the batch's changes (tracking.events.exception_opened /
+exception_resolved, sent from the worker), so a scan never waits for workflows, notifications or email.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import logging
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.db import connection, transaction
+from django.utils import timezone
+
+from tracking import events
+from tracking.exceptions import rules
+from tracking.exceptions.facts import shipment_facts
+from tracking.exceptions.models import (
+    SELF_RESOLVING_KINDS,
+    UNRESOLVED_STATUSES,
+    ExceptionEntry,
+    ExceptionScan,
+    ExceptionStatus,
+    RootCause,
+    ShipmentException,
+)
+from tracking.models import ConsolidatedHouse, Shipment, ShipmentKind
+
+logger = logging.getLogger(__name__)
+
+BATCH = 1000
+SCAN_LOCK = 0x0E5C_A7  # pg advisory lock key: one full scan at a time
+ACTIVE_STATUSES = ("booked", "in_transit", "arrived")
+ANNOUNCE_GRACE = datetime.timedelta(minutes=2)
+Entry = ExceptionEntry.Verb
+
+
+class ExceptionError(Exception):
+    """Something asked of an exception cannot be done; the message says why."""
+
+
+@dataclass
+class Outcome:
+    shipments: int = 0
+    opened: list[int] = field(default_factory=list)
+    resolved: list[int] = field(default_factory=list)
+
+
+# --- detection ----------------------------------------------------------------------------------------
+
+_COLUMNS = (
+    ("kind", "text"),
+    ("severity", "smallint"),
+    ("shipment_id", "bigint"),
+    ("leg_id", "bigint"),
+    ("order_id", "bigint"),
+    ("customer_id", "bigint"),
+    ("carrier_id", "bigint"),
+    ("mode", "text"),
+    ("rule_id", "bigint"),
+    ("milestone", "text"),
+    ("expected_at", "timestamptz"),
+    ("observed_at", "timestamptz"),
+    ("detail", "text"),
+    ("carrier_reason_code", "text"),
+    ("canonical_reason", "text"),
+    ("trigger_key", "text"),
+    ("source_event_ids", "bigint[]"),
+    ("notify_customer", "boolean"),
+)
+_TARGET = ", ".join(column for column, _ in _COLUMNS)
+_INSERT = (
+    f"INSERT INTO tracking_shipmentexception ({_TARGET}, status, opened_at, is_auto_resolved, root_cause, "  # noqa: S608 - constant names
+    f"resolution_note) SELECT {', '.join(f't.{c}' for c, _ in _COLUMNS)}, 'open', %(now)s, false, '', '' "
+    f"FROM jsonb_to_recordset(%(rows)s::jsonb) AS t({', '.join(f'{c} {k}' for c, k in _COLUMNS)}) "
+    "ON CONFLICT DO NOTHING RETURNING id, detail"
+)
+# The history row of each opened or resolved exception is written by the same statement (a data-modifying CTE).
+_OPEN = (
+    f"WITH opened AS ({_INSERT}), entries AS (INSERT INTO tracking_exceptionentry (exception_id, verb, at, text) "  # noqa: S608 - constant names
+    "SELECT id, 'opened', %(now)s, detail FROM opened) SELECT id FROM opened"
+)
+_RESOLVE = """
+WITH resolved AS (
+    UPDATE tracking_shipmentexception e
+       SET status = 'resolved', resolved_at = %(now)s, is_auto_resolved = true, resolution_note = t.note
+      FROM unnest(%(ids)s::bigint[], %(notes)s::text[]) AS t(id, note)
+     WHERE e.id = t.id AND e.status <> 'resolved'
+    RETURNING e.id, t.note
+), entries AS (
+    INSERT INTO tracking_exceptionentry (exception_id, verb, at, text)
+    SELECT id, 'auto_resolved', %(now)s, note FROM resolved
+)
+SELECT id FROM resolved
+"""
+_EXISTING = """
+SELECT id, kind, shipment_id, leg_id, status, milestone, trigger_key FROM tracking_shipmentexception
+ WHERE shipment_id = ANY(%(ids)s) AND (status <> 'resolved' OR NOT is_auto_resolved)
+"""
+
+
+def _iso(at: datetime.datetime | None) -> str | None:
+    return at.isoformat() if at else None
+
+
+def _row(finding: rules.Finding, facts: Any) -> dict[str, Any]:
+    return {
+        "kind": finding.kind, "severity": finding.severity, "shipment_id": finding.shipment_id,
+        "leg_id": finding.leg_id, "order_id": facts.order_id, "customer_id": facts.customer_id,
+        "carrier_id": facts.carrier_id, "mode": facts.mode, "rule_id": finding.rule_id, "milestone": finding.milestone,
+        "expected_at": _iso(finding.expected_at), "observed_at": _iso(finding.observed_at), "detail": finding.detail,
+        "carrier_reason_code": finding.carrier_reason_code, "canonical_reason": finding.canonical_reason,
+        "trigger_key": finding.trigger_key, "source_event_ids": list(finding.source_event_ids),
+        "notify_customer": finding.notify_customer,
+    }  # fmt: skip
+
+
+def exceptions_detect(
+    *, shipment_ids: Sequence[int], now: datetime.datetime | None = None, book: rules.RuleBook | None = None
+) -> Outcome:
+    """Open what holds and is not open yet; resolve what is open and no longer holds (self-resolving kinds).
+    Idempotent. After commit: one announce task for what changed."""
+    now = now or timezone.now()
+    book = book or rules.rulebook()
+    outcome = Outcome(shipments=len(shipment_ids))
+    if not shipment_ids:
+        return outcome
+    with transaction.atomic():
+        with connection.cursor() as cursor:
+            # The facts query's cost estimate passes jit_above_cost: compiling it costs more than running it.
+            cursor.execute("SET LOCAL jit = off")
+        facts = shipment_facts(shipment_ids)
+        findings = [finding for info in facts.values() for finding in rules.evaluate(info, book, now)]
+        with connection.cursor() as cursor:
+            cursor.execute(_EXISTING, {"ids": list(facts)})
+            existing = cursor.fetchall()
+        unresolved = {
+            (kind, shipment, leg): (pk, milestone)
+            for pk, kind, shipment, leg, status, milestone, _ in existing
+            if status in UNRESOLVED_STATUSES
+        }
+        closed_by_hand = {(kind, shipment, leg, trigger) for _, kind, shipment, leg, status, _, trigger in existing
+                          if status == ExceptionStatus.RESOLVED}  # fmt: skip
+        holding = {finding.key for finding in findings}
+        to_open = [
+            f for f in findings
+            if f.key not in unresolved and (*f.key, f.trigger_key) not in closed_by_hand
+        ]  # fmt: skip
+        to_resolve = [
+            (pk, rules.why_clear(kind=kind, milestone=milestone, leg_id=leg, facts=facts.get(shipment)))
+            for (kind, shipment, leg), (pk, milestone) in unresolved.items()
+            if (kind, shipment, leg) not in holding and kind in SELF_RESOLVING_KINDS
+        ]
+        with connection.cursor() as cursor:
+            if to_open:
+                rows = [_row(finding, facts[finding.shipment_id]) for finding in to_open]
+                cursor.execute(_OPEN, {"now": now, "rows": json.dumps(rows)})
+                outcome.opened = [pk for (pk,) in cursor.fetchall()]
+            if to_resolve:
+                cursor.execute(
+                    _RESOLVE,
+                    {"now": now, "ids": [pk for pk, _ in to_resolve], "notes": [n[:300] for _, n in to_resolve]},
+                )
+                outcome.resolved = [pk for (pk,) in cursor.fetchall()]
+        if outcome.opened or outcome.resolved:
+            _announce_on_commit(outcome.opened, outcome.resolved)
+    return outcome
+
+
+def _announce_on_commit(opened: list[int], resolved: list[int]) -> None:
+    from tracking.exceptions import tasks  # tasks import services
+
+    transaction.on_commit(lambda: tasks.announce_exceptions.apply_async(args=[opened, resolved], queue=tasks.QUEUE))
+
+
+def carrying_shipments(*, order_ids: Iterable[int] = (), shipment_ids: Iterable[int] = ()) -> list[int]:
+    """The shipments whose legs carry these orders and shipments: a house's live master, else itself."""
+    order_ids, shipment_ids = sorted(set(order_ids)), sorted(set(shipment_ids))
+    if not order_ids and not shipment_ids:
+        return []
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            SELECT DISTINCT coalesce(ch.master_id, s.id)
+              FROM tracking_shipment s
+              LEFT JOIN tracking_consolidatedhouse ch ON ch.house_id = s.id AND ch.removed_at IS NULL
+             WHERE s.order_id = ANY(%(orders)s) OR s.id = ANY(%(shipments)s)
+            """,
+            {"orders": order_ids, "shipments": shipment_ids},
+        )
+        return sorted(row[0] for row in cursor.fetchall())
+
+
+def exceptions_detect_for(
+    *, order_ids: Iterable[int] = (), shipment_ids: Iterable[int] = (), now: datetime.datetime | None = None
+) -> Outcome:
+    """Detection for what these orders and shipments touch (the reaction to new events), in batches."""
+    ids = carrying_shipments(order_ids=order_ids, shipment_ids=shipment_ids)
+    total = Outcome()
+    book = rules.rulebook()
+    for start in range(0, len(ids), BATCH):
+        outcome = exceptions_detect(shipment_ids=ids[start : start + BATCH], now=now, book=book)
+        total.shipments += outcome.shipments
+        total.opened += outcome.opened
+        total.resolved += outcome.resolved
+    return total
+
+
+# --- the full scan ------------------------------------------------------------------------------------
+
+
+def _scan_batch(cursor_id: int, size: int) -> list[int]:
+    return list(
+        Shipment.objects.filter(pk__gt=cursor_id, kind=ShipmentKind.MASTER, status__in=ACTIVE_STATUSES)
+        .order_by("pk")
+        .values_list("pk", flat=True)[:size]
+    )
+
+
+def _left_behind() -> list[int]:
+    """Shipments no longer active that still have unresolved exceptions (delivered, cancelled, replanned)."""
+    return sorted(
+        set(
+            ShipmentException.objects.filter(status__in=UNRESOLVED_STATUSES)
+            .exclude(shipment__status__in=ACTIVE_STATUSES, shipment__kind=ShipmentKind.MASTER)
+            .values_list("shipment_id", flat=True)[:BATCH]
+        )
+    )
+
+
+def exceptions_scan(
+    *, batch_size: int = BATCH, now: datetime.datetime | None = None, max_batches: int | None = None
+) -> ExceptionScan | None:
+    """Detection over every active shipment, `batch_size` at a time, each batch committed with the scan's
+    cursor; an unfinished scan (the worker died) is continued from its cursor. One scan at a time (advisory
+    lock): returns None when another is running. `max_batches` bounds one call; the next call continues."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_try_advisory_lock(%s)", [SCAN_LOCK])
+        if not cursor.fetchone()[0]:
+            return None
+    try:
+        return _scan(batch_size=batch_size, now=now, max_batches=max_batches)
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_unlock(%s)", [SCAN_LOCK])
+
+
+def _scan(*, batch_size: int, now: datetime.datetime | None, max_batches: int | None) -> ExceptionScan:
+    scan = ExceptionScan.objects.filter(finished_at__isnull=True).order_by("started_at", "pk").first()
+    scan = scan or ExceptionScan.objects.create()
+    book = rules.rulebook()
+    done = 0
+    while max_batches is None or done < max_batches:
+        with transaction.atomic():
+            ids = _scan_batch(scan.cursor, batch_size)
+            if not ids:
+                break
+            outcome = exceptions_detect(shipment_ids=ids, now=now or timezone.now(), book=book)
+            scan.cursor, scan.batches, scan.shipments = ids[-1], scan.batches + 1, scan.shipments + len(ids)
+            scan.opened, scan.resolved = scan.opened + len(outcome.opened), scan.resolved + len(outcome.resolved)
+            scan.save(update_fields=["cursor", "batches", "shipments", "opened", "resolved"])
+        done += 1
+    else:
+        return scan  # stopped by max_batches: the next call continues from the cursor
+    with transaction.atomic():
+        outcome = exceptions_detect(shipment_ids=_left_behind(), now=now or timezone.now(), book=book)
+        scan.opened += len(outcome.opened)
+        scan.resolved += len(outcome.resolved)
+        scan.finished_at = timezone.now()
+        scan.save(update_fields=["opened", "resolved", "finished_at"])
+    _announce_missed()
+    return scan
+
+
+def _announce_missed() -> None:
+    """Exceptions whose announcement never ran (the worker died after the commit): announce them now."""
+    missed = list(
+        ShipmentException.objects.filter(announced_at__isnull=True, opened_at__lt=timezone.now() - ANNOUNCE_GRACE)
+        .order_by("opened_at")
+        .values_list("pk", flat=True)[:BATCH]
+    )
+    if missed:
+        _announce_on_commit(missed, [])
+
+
+# --- announcing ---------------------------------------------------------------------------------------
+
+
+def orders_of(exception: ShipmentException) -> list[int]:
+    """Every order the exception concerns: its own, or those of every live house on its shipment."""
+    if exception.order_id:
+        return [exception.order_id]
+    houses = ConsolidatedHouse.objects.filter(master_id=exception.shipment_id, removed_at__isnull=True)
+    ids = Shipment.objects.filter(pk__in=houses.values("house_id")).exclude(order__isnull=True)
+    own = [exception.shipment.order_id] if exception.shipment.order_id else []
+    return sorted(set(own) | set(ids.values_list("order_id", flat=True)))
+
+
+def exception_announce(*, exception_id: int) -> bool:
+    """Tell higher apps an exception opened (workflows: rules, owner, alerts), once: the claim and what the
+    receivers write commit together, so a failure leaves it to be announced again. Then the customer's email."""
+    with transaction.atomic():
+        claimed = ShipmentException.objects.filter(pk=exception_id, announced_at__isnull=True).update(
+            announced_at=timezone.now()
+        )
+        if not claimed:
+            return False
+        exception = ShipmentException.objects.select_related("shipment").get(pk=exception_id)
+        order_ids = orders_of(exception)
+        events.exception_opened.send(
+            sender=ShipmentException, exception_id=exception.pk, kind=exception.kind,
+            shipment_id=exception.shipment_id, order_ids=order_ids,
+        )  # fmt: skip
+        if exception.notify_customer and exception.customer_id:
+            from tracking.exceptions import tasks
+
+            tasks.email_exception_to_customer.delay_on_commit(exception.pk)
+    return True
+
+
+def exception_resolved_announce(*, exception_id: int) -> None:
+    exception = ShipmentException.objects.filter(pk=exception_id).values("kind", "owner_id", "is_auto_resolved").first()
+    if exception is None:
+        return
+    events.exception_resolved.send(
+        sender=ShipmentException, exception_id=exception_id, kind=exception["kind"], owner_id=exception["owner_id"],
+        automatic=exception["is_auto_resolved"],
+    )  # fmt: skip
+
+
+# --- what people do -----------------------------------------------------------------------------------
+
+
+def _lock(exception: ShipmentException) -> ShipmentException:
+    return ShipmentException.objects.select_for_update().get(pk=exception.pk)
+
+
+def _name(user: Any) -> str:
+    return (user.get_full_name() or user.email) if user else "nobody"
+
+
+@transaction.atomic
+def exception_assign_owner(*, exception_id: int, owner: Any, by: Any = None, how: str = "") -> ShipmentException:
+    """Give the exception an owner (workflows' assignment on opening, or a person taking it)."""
+    exception = ShipmentException.objects.select_for_update().get(pk=exception_id)
+    if exception.owner_id == getattr(owner, "pk", None):
+        return exception
+    exception.owner = owner
+    exception.save(update_fields=["owner"])
+    text = f"Owner: {_name(owner)}" + (f" ({how})" if how else "")
+    ExceptionEntry.objects.create(exception=exception, verb=Entry.ASSIGNED, by=by, text=text)
+    return exception
+
+
+@transaction.atomic
+def exception_acknowledge(*, exception: ShipmentException, by: Any) -> ShipmentException:
+    """Someone has seen it and is on it: open → acknowledged (it stays in the inbox until resolved)."""
+    exception = _lock(exception)
+    if exception.status != ExceptionStatus.OPEN:
+        raise ExceptionError(f"This exception is already {exception.get_status_display().lower()}.")
+    exception.status = ExceptionStatus.ACKNOWLEDGED
+    exception.acknowledged_at, exception.acknowledged_by = timezone.now(), by
+    if exception.owner_id is None:
+        exception.owner = by  # who acknowledges an unowned exception takes it
+    exception.save(update_fields=["status", "acknowledged_at", "acknowledged_by", "owner"])
+    ExceptionEntry.objects.create(exception=exception, verb=Entry.ACKNOWLEDGED, by=by)
+    return exception
+
+
+@transaction.atomic
+def exception_note_add(*, exception: ShipmentException, by: Any, text: str) -> ExceptionEntry:
+    """What was done or learnt (called the carrier, broker has the documents …)."""
+    text = text.strip()
+    if not text:
+        raise ExceptionError("Write the note first.")
+    return ExceptionEntry.objects.create(exception=exception, verb=Entry.NOTED, by=by, text=text[:4000])
+
+
+@transaction.atomic
+def exception_resolve(*, exception: ShipmentException, by: Any, root_cause: str, note: str = "") -> ShipmentException:
+    """Close it by hand with a root cause. After commit: exception_resolved."""
+    exception = _lock(exception)
+    if exception.status == ExceptionStatus.RESOLVED:
+        raise ExceptionError("This exception is already resolved.")
+    if root_cause not in RootCause.values:
+        raise ExceptionError("Pick the root cause.")
+    exception.status, exception.resolved_at, exception.resolved_by = ExceptionStatus.RESOLVED, timezone.now(), by
+    exception.root_cause, exception.resolution_note, exception.is_auto_resolved = root_cause, note.strip()[:300], False
+    exception.save(
+        update_fields=["status", "resolved_at", "resolved_by", "root_cause", "resolution_note", "is_auto_resolved"]
+    )
+    text = RootCause(root_cause).label + (f": {exception.resolution_note}" if exception.resolution_note else "")
+    ExceptionEntry.objects.create(exception=exception, verb=Entry.RESOLVED, by=by, text=text)
+    _announce_on_commit([], [exception.pk])
+    return exception
+
+
+def exception_customer_notified(*, exception_id: int, to: str) -> None:
+    """Keep in the history that the customer was told."""
+    ExceptionEntry.objects.create(exception_id=exception_id, verb=Entry.NOTIFIED, text=f"Customer emailed ({to}).")

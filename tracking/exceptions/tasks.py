@@ -1,0 +1,88 @@
+"""Exception tasks: thin, named for their effect, safe to run twice, on the `tracking` queue.
+
+The scan is periodic (settings.CELERY_BEAT_SCHEDULE); detection for what new events touch is queued by the
+receivers, one task per burst of events; announcing runs after each batch that opened or resolved something.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from celery import shared_task
+from django.conf import settings
+from django.core.mail import EmailMultiAlternatives
+from django.db import InterfaceError, OperationalError
+from django.template.loader import render_to_string
+
+from tracking.exceptions import services
+from tracking.exceptions.models import ShipmentException
+
+logger = logging.getLogger(__name__)
+QUEUE = "tracking"
+_TRANSIENT_DB = (OperationalError, InterfaceError)
+
+
+@shared_task(name="tracking.exceptions.tasks.scan_exceptions", ignore_result=True)
+def scan_exceptions() -> None:
+    """Run the rules over every active shipment (catches what no event announces: silence, overdue plans)."""
+    scan = services.exceptions_scan()
+    if scan is not None and (scan.opened or scan.resolved):
+        logger.info("exceptions: scan %s opened %d, resolved %d", scan.pk, scan.opened, scan.resolved)
+
+
+@shared_task(
+    name="tracking.exceptions.tasks.detect_exceptions",
+    ignore_result=True,
+    acks_late=True,
+    autoretry_for=_TRANSIENT_DB,
+    retry_backoff=True,
+    retry_jitter=True,
+    max_retries=5,
+)
+def detect_exceptions(order_ids: list[int] | None = None, shipment_ids: list[int] | None = None) -> None:
+    """Run the rules over the shipments these orders and shipments touch (new events arrived)."""
+    services.exceptions_detect_for(order_ids=order_ids or [], shipment_ids=shipment_ids or [])
+
+
+@shared_task(
+    name="tracking.exceptions.tasks.announce_exceptions",
+    ignore_result=True,
+    acks_late=True,
+    autoretry_for=_TRANSIENT_DB,
+    retry_backoff=True,
+    max_retries=5,
+)
+def announce_exceptions(opened: list[int], resolved: list[int]) -> None:
+    """Tell workflows (owner, rules, alerts) about each opened exception once, and about resolved ones."""
+    for exception_id in opened:
+        services.exception_announce(exception_id=exception_id)
+    for exception_id in resolved:
+        services.exception_resolved_announce(exception_id=exception_id)
+
+
+@shared_task(
+    name="tracking.exceptions.tasks.email_exception_to_customer",
+    ignore_result=True,
+    autoretry_for=(OSError,),
+    retry_backoff=True,
+    max_retries=5,
+)
+def email_exception_to_customer(exception_id: int) -> None:
+    """The customer's copy (rules with "notify customer"): what happened to which order, without our codes."""
+    exception = (
+        ShipmentException.objects.select_related("customer", "order", "shipment").filter(pk=exception_id).first()
+    )
+    if exception is None or exception.customer is None or not exception.customer.email:
+        return
+    context = {"exception": exception, "customer": exception.customer}
+    about = exception.order.reference if exception.order else exception.shipment.reference
+    subject = f"{exception.get_kind_display()} · {about}"
+    message = EmailMultiAlternatives(
+        subject=subject,
+        body=render_to_string("tracking/exceptions/email/customer_notice.txt", context),
+        from_email=settings.DEFAULT_FROM_EMAIL,
+        to=[exception.customer.email],
+    )
+    message.attach_alternative(render_to_string("tracking/exceptions/email/customer_notice.html", context), "text/html")
+    message.send()
+    services.exception_customer_notified(exception_id=exception_id, to=exception.customer.email)

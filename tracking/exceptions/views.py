@@ -1,0 +1,189 @@
+"""Exception screens (/exceptions/): the inbox (filters re-render the results through htmx, keyset pages),
+one exception with its history and actions (acknowledge, take, note, resolve with a root cause: POSTs that
+redirect, or answer the fragment to htmx), and the weekly view. Staff only: customers and partners get 403.
+"""
+
+from __future__ import annotations
+
+import datetime
+
+from django.contrib import messages
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.utils.cache import patch_vary_headers
+from django.views.decorators.http import require_GET, require_POST
+
+from orders.models import Order
+from partners.permissions import staff_required
+from partners.scoping import scope_for_request
+from tracking.exceptions import selectors, services
+from tracking.exceptions.forms import NoteForm, ResolveForm
+from tracking.exceptions.models import ExceptionKind, ExceptionStatus, Severity, ShipmentException
+from tracking.models import Shipment
+
+DETAIL = "tracking/exceptions/exception_detail.html"
+
+
+def _vary(response: HttpResponse) -> HttpResponse:
+    patch_vary_headers(response, ["HX-Request"])
+    return response
+
+
+@staff_required
+@require_GET
+def inbox(request: HttpRequest) -> HttpResponse:
+    scope = scope_for_request(request)
+    filters = selectors.InboxFilters.from_query(request.GET)
+    page = selectors.inbox_page(scope=scope, user=request.user, filters=filters)
+    context = {
+        "page": page,
+        "filters": filters,
+        "now": timezone.now(),
+        "sorts": [(name, label) for name, (_, label) in selectors.SORTS.items()],
+        "kinds": ExceptionKind.choices,
+        "severities": Severity.choices,
+        "next_url": f"?{filters.query(after=page.next_after)}" if page.next_after else "",
+        "first_url": f"?{filters.query(after='')}" if not page.is_first else "",
+    }
+    if getattr(request, "htmx", False) and not getattr(request.htmx, "boosted", False):
+        return _vary(render(request, "tracking/exceptions/exception_list.html#results", context))
+    counts = selectors.inbox_counts(scope=scope, user=request.user)
+    context["tabs"] = [
+        {"label": label, "count": counts[name], "active": filters.view == name,
+         "url": f"?{selectors.InboxFilters(view=name).query()}"}
+        for name, label in selectors.VIEWS.items()
+    ]  # fmt: skip
+    return _vary(render(request, "tracking/exceptions/exception_list.html", context))
+
+
+def _detail_context(request: HttpRequest, exception: ShipmentException, **extra: object) -> dict[str, object]:
+    context: dict[str, object] = {
+        "exception": exception,
+        "history": selectors.exception_history(exception=exception),
+        "source_events": selectors.exception_source_events(exception=exception),
+        "note_form": NoteForm(),
+        "resolve_form": ResolveForm(),
+        "now": timezone.now(),
+    }
+    context.update(extra)
+    return context
+
+
+@staff_required
+@require_GET
+def detail(request: HttpRequest, pk: int) -> HttpResponse:
+    exception = selectors.exception_get_for(scope=scope_for_request(request), pk=pk)
+    return _vary(render(request, DETAIL, _detail_context(request, exception)))
+
+
+@staff_required
+@require_POST
+def acknowledge(request: HttpRequest, pk: int) -> HttpResponse:
+    exception = selectors.exception_get_for(scope=scope_for_request(request), pk=pk)
+    try:
+        services.exception_acknowledge(exception=exception, by=request.user)
+        messages.success(request, "Acknowledged: it stays in the inbox until it is resolved.")
+    except services.ExceptionError as exc:
+        messages.error(request, str(exc))
+    return redirect(exception)
+
+
+@staff_required
+@require_POST
+def take(request: HttpRequest, pk: int) -> HttpResponse:
+    exception = selectors.exception_get_for(scope=scope_for_request(request), pk=pk)
+    if exception.status == ExceptionStatus.RESOLVED:
+        messages.error(request, "This exception is already resolved.")
+    else:
+        services.exception_assign_owner(exception_id=exception.pk, owner=request.user, by=request.user, how="took it")
+        messages.success(request, "It is yours now.")
+    return redirect(exception)
+
+
+@staff_required
+@require_POST
+def note_add(request: HttpRequest, pk: int) -> HttpResponse:
+    exception = selectors.exception_get_for(scope=scope_for_request(request), pk=pk)
+    form = NoteForm(request.POST)
+    if form.is_valid():
+        services.exception_note_add(exception=exception, by=request.user, text=form.cleaned_data["text"])
+        form = NoteForm()
+    if getattr(request, "htmx", False):
+        context = _detail_context(request, exception, note_form=form)
+        return _vary(render(request, f"{DETAIL}#history", context))
+    if form.errors:
+        messages.error(request, "Write the note first.")
+    return redirect(exception)
+
+
+@staff_required
+@require_POST
+def resolve(request: HttpRequest, pk: int) -> HttpResponse:
+    exception = selectors.exception_get_for(scope=scope_for_request(request), pk=pk)
+    form = ResolveForm(request.POST)
+    if not form.is_valid():
+        response = render(request, DETAIL, _detail_context(request, exception, resolve_form=form), status=400)
+        return _vary(response)
+    try:
+        services.exception_resolve(exception=exception, by=request.user, **form.cleaned_data)
+        messages.success(request, "Resolved.")
+    except services.ExceptionError as exc:
+        messages.error(request, str(exc))
+    return redirect(exception)
+
+
+PANEL = "tracking/exceptions/_panel.html"
+
+
+@staff_required
+@require_GET
+def order_panel(request: HttpRequest, reference: str) -> HttpResponse:
+    """The order page's card (loaded by htmx): the exceptions of the order and its shipments."""
+    order = get_object_or_404(Order, reference=reference)
+    exceptions = selectors.exceptions_for_order(scope=scope_for_request(request), order=order)
+    return _vary(render(request, PANEL, {"exceptions": exceptions}))
+
+
+@staff_required
+@require_GET
+def shipment_panel(request: HttpRequest, reference: str) -> HttpResponse:
+    """The shipment page's card (loaded by htmx)."""
+    shipment = get_object_or_404(Shipment, reference=reference)
+    exceptions = selectors.exceptions_for_shipment(scope=scope_for_request(request), shipment=shipment)
+    return _vary(render(request, PANEL, {"exceptions": exceptions}))
+
+
+def _week_start(value: str) -> datetime.datetime:
+    """Monday 00:00 UTC of the ISO week `2026-W10`, else of the current week."""
+    try:
+        day = datetime.date.fromisoformat(f"{value}-1") if value else None
+    except ValueError:
+        day = None
+    today = timezone.now().date()
+    day = day or today - datetime.timedelta(days=today.weekday())
+    return datetime.datetime.combine(day, datetime.time(0), tzinfo=datetime.UTC)
+
+
+@staff_required
+@require_GET
+def weekly(request: HttpRequest) -> HttpResponse:
+    start = _week_start(request.GET.get("week", "").strip())
+    groups = selectors.weekly_summary(scope=scope_for_request(request), start=start)
+    iso = start.isocalendar()
+    week = datetime.timedelta(days=7)
+    context = {
+        "start": start,
+        "end": start + week - datetime.timedelta(seconds=1),
+        "week_label": f"{iso.year}-W{iso.week:02d}",
+        "previous_week": "{}-W{:02d}".format(*(start - week).isocalendar()[:2]),
+        "next_week": "{}-W{:02d}".format(*(start + week).isocalendar()[:2]) if start + week <= timezone.now() else "",
+        "groups": [
+            ("By type", "kind", groups["kind"]),
+            ("By customer", "customer", groups["customer"]),
+            ("By carrier", "carrier", groups["carrier"]),
+            ("By lane", "lane", groups["lane"]),
+        ],
+        "total": sum(row.opened for row in groups["kind"]),
+    }
+    return _vary(render(request, "tracking/exceptions/exception_weekly.html", context))
