@@ -40,9 +40,8 @@ import time
 import uuid
 from collections.abc import Callable
 from typing import Any, cast
-from urllib.parse import urlsplit, urlunsplit
 
-from bench.common import ROOT, median, percentile, report
+from bench.common import ROOT, fresh_database_url, median, percentile, report
 
 DB_NAME = "oms_bench_api"
 TARGET_RATIO = 2
@@ -123,18 +122,6 @@ def wsgi_application() -> Any:
 
 
 # --- The harness -----------------------------------------------------------------------------------
-
-
-def _scratch_database_url() -> str:
-    import psycopg
-
-    base = os.environ.get("DATABASE_URL") or "postgres://postgres@127.0.0.1:5432/postgres"
-    parts = urlsplit(base)
-    admin_url = urlunsplit(parts._replace(path="/postgres"))
-    with psycopg.connect(admin_url, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{DB_NAME}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{DB_NAME}"')
-    return urlunsplit(parts._replace(path=f"/{DB_NAME}"))
 
 
 def _seed() -> str:
@@ -313,7 +300,7 @@ def main() -> None:
     args = parser.parse_args()
 
     os.environ.update(SERVER_ENV)
-    os.environ["DATABASE_URL"] = _scratch_database_url()
+    os.environ["DATABASE_URL"] = fresh_database_url(DB_NAME)
     raw_key = _seed()
     port = _free_port()
     static_root = tempfile.TemporaryDirectory(prefix="oms-bench-static-")  # WhiteNoise wants one to exist

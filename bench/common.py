@@ -21,6 +21,22 @@ def setup_django() -> None:
     django.setup()
 
 
+def fresh_database_url(name: str) -> str:
+    """A new, empty database `name` on the server of DATABASE_URL (dropped first if it exists): benchmarks
+    measure on scratch databases, never on the data they were pointed at."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    import psycopg
+
+    base = os.environ.get("DATABASE_URL") or "postgres://postgres@127.0.0.1:5432/postgres"
+    parts = urlsplit(base)
+    admin_url = urlunsplit(parts._replace(path="/postgres"))
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{name}"')
+    return urlunsplit(parts._replace(path=f"/{name}"))
+
+
 def timed(fn: Callable[[], Any], *, repeat: int = 1) -> list[float]:
     """Wall-clock seconds of each of `repeat` calls."""
     samples = []

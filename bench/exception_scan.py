@@ -35,24 +35,11 @@ import sys
 import time
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
-import psycopg
-
-from bench.common import report, setup_django
+from bench.common import fresh_database_url, report, setup_django
 
 DB_NAME = "oms_bench_exceptions"
 TARGET_SECONDS = 30.0
-
-
-def _scratch_database_url() -> str:
-    base = os.environ.get("DATABASE_URL") or "postgres://postgres@127.0.0.1:5432/postgres"
-    parts = urlsplit(base)
-    admin_url = urlunsplit(parts._replace(path="/postgres"))
-    with psycopg.connect(admin_url, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{DB_NAME}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{DB_NAME}"')
-    return urlunsplit(parts._replace(path=f"/{DB_NAME}"))
 
 
 def _template() -> dict[str, int]:
@@ -289,7 +276,7 @@ def main() -> int:
     parser.add_argument("--shipments", type=int, default=100_000)
     parser.add_argument("--batch", type=int, default=1000)
     args = parser.parse_args()
-    os.environ["DATABASE_URL"] = _scratch_database_url()
+    os.environ["DATABASE_URL"] = fresh_database_url(DB_NAME)
     os.environ["CELERY_BROKER_URL"] = "memory://"  # the announce tasks are queued, not run: the scan is measured
     setup_django()
     started = time.perf_counter()

@@ -47,26 +47,13 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
-import psycopg
-
-from bench.common import percentile, report, setup_django
+from bench.common import fresh_database_url, percentile, report, setup_django
 
 DB_NAME = "oms_bench_tracking"
 TARGET_RATIO = 7.5
 TARGET_RATE = 5000
 SECRET = "whsec_bench_secret_0123456789abcdefghijklmnop"  # noqa: S105 - the scratch database's only source
-
-
-def _scratch_database_url() -> str:
-    base = os.environ.get("DATABASE_URL") or "postgres://postgres@127.0.0.1:5432/postgres"
-    parts = urlsplit(base)
-    admin_url = urlunsplit(parts._replace(path="/postgres"))
-    with psycopg.connect(admin_url, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{DB_NAME}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{DB_NAME}"')
-    return urlunsplit(parts._replace(path=f"/{DB_NAME}"))
 
 
 def _container(n: int) -> str:
@@ -275,7 +262,7 @@ def main() -> int:
     parser.add_argument("--orders", type=int, default=100)
     parser.add_argument("--profile", metavar="FILE", help="write cProfile stats of the timed handler calls to FILE")
     args = parser.parse_args()
-    os.environ["DATABASE_URL"] = _scratch_database_url()
+    os.environ["DATABASE_URL"] = fresh_database_url(DB_NAME)
     os.environ["CELERY_BROKER_URL"] = "memory://"
     setup_django()
     logging.getLogger("tracking").setLevel(logging.ERROR)  # one warning per unmapped code per delivery is noise here

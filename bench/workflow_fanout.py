@@ -40,26 +40,13 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
-import psycopg
-
-from bench.common import report, setup_django
+from bench.common import fresh_database_url, report, setup_django
 
 DB_NAME = "oms_bench_workflow"
 PASSWORD = "bench-password-not-secret"  # noqa: S105 - logins of a throwaway scratch database
 TARGET_ORDERS_PER_S = 200
 SAMPLE = 1000
-
-
-def _scratch_database_url() -> str:
-    base = os.environ.get("DATABASE_URL") or "postgres://postgres@127.0.0.1:5432/postgres"
-    parts = urlsplit(base)
-    admin_url = urlunsplit(parts._replace(path="/postgres"))
-    with psycopg.connect(admin_url, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{DB_NAME}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{DB_NAME}"')
-    return urlunsplit(parts._replace(path=f"/{DB_NAME}"))
 
 
 def _seed(count: int) -> list[int]:
@@ -206,7 +193,7 @@ def main() -> None:
     parser.add_argument("--processes", type=int, default=2)
     args = parser.parse_args()
 
-    os.environ["DATABASE_URL"] = _scratch_database_url()
+    os.environ["DATABASE_URL"] = fresh_database_url(DB_NAME)
     os.environ.setdefault("CELERY_TASK_ALWAYS_EAGER", "true")  # notification emails inline, no broker needed
     os.environ.setdefault("EMAIL_URL", "dummymail://")
     os.environ.setdefault("DEBUG", "false")  # production mode: no query log (see the docstring)
