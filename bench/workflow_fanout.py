@@ -1,6 +1,6 @@
 """Workflow fan-out: submit 10,000 orders through the real service with the demo templates and rules active.
 
-    python -m bench.workflow_fanout [--orders 10000] [--processes 2]
+    python -m bench.workflow_fanout [--orders 10000] [--processes 2] [--db-name NAME]
 
 The script creates and migrates a scratch database (oms_bench_workflow, on the server of DATABASE_URL) and
 seeds the demo organisations and logins, the demo UN/LOCODE set, and the demo workflow set-up: teams in
@@ -191,9 +191,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--orders", type=int, default=10_000)
     parser.add_argument("--processes", type=int, default=2)
+    parser.add_argument("--db-name", default=DB_NAME, help="scratch database to (re)create")
     args = parser.parse_args()
 
-    os.environ["DATABASE_URL"] = fresh_database_url(DB_NAME)
+    os.environ["DATABASE_URL"] = fresh_database_url(args.db_name)
     os.environ.setdefault("CELERY_TASK_ALWAYS_EAGER", "true")  # notification emails inline, no broker needed
     os.environ.setdefault("EMAIL_URL", "dummymail://")
     os.environ.setdefault("DEBUG", "false")  # production mode: no query log (see the docstring)
@@ -204,7 +205,7 @@ def main() -> None:
     from orders.models import OrderTransition
     from workflows.models import ProcessedTransition, Task
 
-    print(f"seeding {args.orders + args.orders // 10} draft orders into {DB_NAME} …", flush=True)
+    print(f"seeding {args.orders + args.orders // 10} draft orders into {args.db_name} …", flush=True)
     all_ids = _seed(args.orders + args.orders // 10)
     order_ids, bare_ids = all_ids[: args.orders], all_ids[args.orders :]
     print(f"submitting from {args.processes} processes (load average before: {os.getloadavg()[0]:.1f}) …", flush=True)

@@ -24,19 +24,21 @@ done first"; later documents: "no proof of delivery yet", tracking: "no confirme
 
 from __future__ import annotations
 
+import functools
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import pghistory
-from django.db import transaction
+from django.db import connection, models, transaction
 from django.utils import timezone
 from django_fsm import can_proceed
 
 from orders import events
 from orders.errors import ConcurrentChange, TransitionNotAllowed
 from orders.models import Order, OrderStatus, OrderTransition
+from orders.rows import order_columns, order_from_row
 from partners.models import Role
 from partners.scoping import Scope
 
@@ -113,8 +115,9 @@ TRANSITIONS: dict[str, TransitionSpec] = {
     ),
 }  # fmt: skip
 
-# Fields a transition may change; apply() saves exactly these.
+# Fields a transition may change; apply() writes exactly these.
 _LIFECYCLE_FIELDS = ("status", "status_before_hold", "submitted_at", "cancelled_at", "cancel_reason", "updated_at")
+_TRANSITION_FIELDS = ("name", "source", "target", "by_id", "api_key_id", "channel", "reason", "payload", "at")
 
 _guards: dict[str, list[Guard]] = defaultdict(list)
 
@@ -175,6 +178,61 @@ def available_transitions(order: Order, scope: Scope) -> list[dict[str, Any]]:
     return result
 
 
+# The two statements every transition runs are written out once (orders.rows says why: the ORM took
+# 0.8 ms of CPU to compile the 45-column lock, the statement itself 0.3 ms). Names come from the models,
+# values are parameters; both run inside the history context, so pghistory records the update as usual.
+@functools.cache
+def _lock_sql() -> str:
+    return f"SELECT {order_columns()} FROM {Order._meta.db_table} WHERE id = %s FOR UPDATE"  # noqa: S608
+
+
+def _columns(model: type[models.Model], attnames: tuple[str, ...]) -> list[models.Field[Any, Any]]:
+    by_attname = {field.attname: field for field in model._meta.concrete_fields}
+    return [by_attname[name] for name in attnames]
+
+
+@functools.cache
+def _write_sql() -> str:
+    """Move the order and record its transition in one statement (the transition row only if the update
+    found the order, which the lock guarantees)."""
+    moved = ", ".join(f"{field.column} = %s" for field in _columns(Order, _LIFECYCLE_FIELDS))
+    columns = ", ".join(str(field.column) for field in _columns(OrderTransition, _TRANSITION_FIELDS))
+    placeholders = ", ".join("%s" for _ in _TRANSITION_FIELDS)
+    return (
+        f"WITH moved AS (UPDATE {Order._meta.db_table} SET {moved} WHERE id = %s RETURNING id) "  # noqa: S608
+        f"INSERT INTO {OrderTransition._meta.db_table} (order_id, {columns}) SELECT id, {placeholders} FROM moved "
+        "RETURNING id"
+    )
+
+
+def _locked(order_id: int) -> Order:
+    """The order's row, locked until the transaction ends (Order.DoesNotExist when it is gone)."""
+    with connection.cursor() as cursor:
+        cursor.execute(_lock_sql(), [order_id])
+        row = cursor.fetchone()
+    if row is None:
+        raise Order.DoesNotExist(f"There is no order {order_id}.")
+    return order_from_row(row)
+
+
+def _write(locked: Order, **transition: Any) -> int:
+    """Save the lifecycle fields of the locked order and write its OrderTransition row; the row's id."""
+    transition["target"] = locked.status
+    values = [
+        field.get_db_prep_save(getattr(locked, field.attname), connection)
+        for field in _columns(Order, _LIFECYCLE_FIELDS)
+    ]
+    values.append(locked.pk)
+    values += [
+        field.get_db_prep_save(transition[field.attname], connection)
+        for field in _columns(OrderTransition, _TRANSITION_FIELDS)
+    ]
+    with connection.cursor() as cursor:
+        cursor.execute(_write_sql(), values)
+        (transition_id,) = cursor.fetchone()
+    return transition_id
+
+
 def apply(
     order: Order,
     name: str,
@@ -192,7 +250,7 @@ def apply(
     seen_status = order.status
     who = {"user": getattr(by, "pk", None), "api_key": getattr(api_key, "pk", None), "channel": channel}
     with transaction.atomic(), pghistory.context(**who, transition=name):
-        locked = Order.objects.select_for_update().get(pk=order.pk)
+        locked = _locked(order.pk)
         if locked.status != seen_status:
             raise ConcurrentChange(
                 f"The order changed meanwhile: it is now {OrderStatus(locked.status).label.lower()}. "
@@ -210,10 +268,10 @@ def apply(
             locked.submitted_at = now
         if locked.status == OrderStatus.CANCELLED:
             locked.cancelled_at, locked.cancel_reason = now, reason.strip()[:300]
-        locked.save(update_fields=_LIFECYCLE_FIELDS)
-        record = OrderTransition.objects.create(
-            order=locked, name=name, source=source, target=locked.status, by=by if by and by.pk else None,
-            api_key=api_key, channel=channel, reason=reason.strip()[:300], payload=payload or {},
+        locked.updated_at = now
+        transition_id = _write(
+            locked, name=name, source=source, by_id=getattr(by, "pk", None), api_key_id=getattr(api_key, "pk", None),
+            channel=channel, reason=reason.strip()[:300], payload=payload or {}, at=now,
         )  # fmt: skip
         transaction.on_commit(
             lambda: events.order_status_changed.send(
@@ -224,7 +282,7 @@ def apply(
                 target=locked.status,
                 by_id=getattr(by, "pk", None),
                 channel=channel,
-                transition_id=record.pk,
+                transition_id=transition_id,
             )
         )
     return locked

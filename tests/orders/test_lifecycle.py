@@ -275,3 +275,36 @@ def test_every_guard_that_blocks_is_named(order_in):
     lifecycle.register_guard("deliver", lambda order: "No delivery slot booked.")
     with pytest.raises(TransitionNotAllowed, match=r"^Customs not cleared\. No delivery slot booked\.$"):
         take(order_in(S.ARRIVED), "deliver")
+
+
+def test_a_transition_writes_its_fields_its_row_and_its_history_with_who_and_how(order_in, ops_user):
+    from django.apps import apps
+
+    order = order_in(S.DRAFT)
+    before = Order.objects.get(pk=order.pk)
+
+    moved = lifecycle.apply(
+        order, "submit", scope=scope_for_user(ops_user), by=ops_user, channel=Channel.API, payload={"via": "test"}
+    )
+
+    stored = Order.objects.get(pk=order.pk)
+    assert (stored.status, stored.submitted_at, stored.updated_at) == (S.SUBMITTED, moved.submitted_at, moved.updated_at)
+    assert stored.updated_at > before.updated_at
+    untouched = {f.attname for f in Order._meta.concrete_fields} - {"status", "submitted_at", "updated_at"}
+    assert {name: getattr(stored, name) for name in untouched} == {name: getattr(before, name) for name in untouched}
+    record = OrderTransition.objects.get(order=order)
+    assert (record.name, record.source, record.target, record.by_id, record.api_key_id, record.channel) == (
+        "submit", S.DRAFT, S.SUBMITTED, ops_user.pk, None, Channel.API,
+    )  # fmt: skip
+    assert (record.payload, record.at) == ({"via": "test"}, moved.submitted_at)
+    event = apps.get_model("orders", "OrderEvent").objects.filter(pgh_obj_id=order.pk).latest("pgh_id")
+    assert (event.pgh_label, event.status) == ("update", S.SUBMITTED)
+    assert event.pgh_context.metadata == {"user": ops_user.pk, "api_key": None, "channel": "api", "transition": "submit"}
+
+
+def test_a_transition_on_an_order_deleted_meanwhile_says_it_does_not_exist(order_in):
+    order = order_in(S.SUBMITTED)
+    Order.objects.filter(pk=order.pk).delete()
+
+    with pytest.raises(Order.DoesNotExist):
+        take(order, "confirm")

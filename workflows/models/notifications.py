@@ -17,7 +17,10 @@ class NotificationKind(models.TextChoices):
 
 
 class Notification(models.Model):
-    recipient = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notifications")
+    # Indexed by the composite indexes of Meta, which start with it.
+    recipient = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notifications", db_index=False
+    )
     kind = models.CharField(max_length=10, choices=NotificationKind.choices)
     title = models.CharField(max_length=200)
     body = models.TextField(blank=True)

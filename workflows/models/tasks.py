@@ -35,17 +35,24 @@ class TaskQuerySet(models.QuerySet["Task"]):
 
 
 class Task(models.Model):
-    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="tasks")
+    # No single-column index where a composite one of Meta.indexes starts with the column (order, team,
+    # assignee), and none on `key`, which is only ever read with its order: each index is written on every
+    # task insert and state change (docs/decisions/0003).
+    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="tasks", db_index=False)
     definition = models.ForeignKey(TaskDefinition, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
     rule = models.ForeignKey("workflows.Rule", on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
     source_key = models.CharField(max_length=120, blank=True, editable=False)
-    key = models.SlugField(max_length=40, blank=True, help_text="The definition's key, for dependencies.")
+    key = models.SlugField(
+        max_length=40, blank=True, db_index=False, help_text="The definition's key, for dependencies."
+    )
     name = models.CharField(max_length=120)
     instructions = models.TextField(blank=True)
-    team = models.ForeignKey(Team, on_delete=models.PROTECT, null=True, blank=True, related_name="tasks")
+    team = models.ForeignKey(
+        Team, on_delete=models.PROTECT, null=True, blank=True, related_name="tasks", db_index=False
+    )
     team_function = models.CharField("team", max_length=20, choices=TeamFunction.choices)
     assignee = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="tasks"
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="tasks", db_index=False
     )
     state = models.CharField(max_length=10, choices=TaskState.choices, default=TaskState.OPEN)
     available_at = models.DateTimeField(null=True, blank=True, help_text="When a scheduled task opens.")
