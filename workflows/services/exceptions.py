@@ -2,26 +2,39 @@
 
 `exception_opened_handle` runs the "exception opened" automation rules for each order on the exception
 (a task for a team, with its SLA), picks the owner by the workflow's assignment and writes it back through
-tracking's service (workflows sits above tracking), then alerts the owner. `exception_resolved_handle` tells
-the owner when an exception resolved itself.
+tracking's service (workflows sits above tracking), then alerts the owner. `exception_resolved_handle`
+completes the tasks the exception's rules created that are still open or scheduled — whoever resolved it,
+a person or the exception's own condition clearing, there is nothing left for them to do — and tells the
+owner when it resolved itself.
 """
 
 from __future__ import annotations
+
+from django.db import transaction
+from django.db.models import QuerySet
+from django.utils import timezone
 
 from orders.models import Order
 from partners.models import User
 from tracking.exceptions import services as exception_services
 from tracking.models import ShipmentException
-from workflows.models import AccountOwner, NotificationKind, Task, Team, TeamFunction
+from workflows.models import AccountOwner, NotificationKind, Task, TaskState, Team, TeamFunction
+from workflows.services.engine import close_tasks
 from workflows.services.notify import Notice, notify
 from workflows.services.triggers import exception_record
+
+
+def _exception_tasks(exception_id: int) -> QuerySet[Task]:
+    # A rule's task has source key "rule:<rule>:exception:<exception>:<order>:<action>" (services.rules).
+    return Task.objects.filter(source_key__contains=f":exception:{exception_id}:")
 
 
 def exception_owner(exception: ShipmentException, order_ids: list[int]) -> tuple[int | None, str]:
     """Who owns an exception, by the workflow's assignment: the person a rule gave its task to, the customer's
     operations account owner, else the lead of the operations team of the order's (or shipment's) branch."""
     task = (
-        Task.objects.filter(source_key__contains=f":exception:{exception.pk}:", assignee__isnull=False)
+        _exception_tasks(exception.pk)
+        .filter(assignee__isnull=False)
         .order_by("pk")
         .values_list("assignee_id", "name")
         .first()
@@ -55,9 +68,19 @@ def exception_opened_handle(*, exception_id: int, kind: str, order_ids: list[int
 
 
 def exception_resolved_handle(*, exception_id: int, owner_id: int | None, automatic: bool) -> None:
+    exception = ShipmentException.objects.select_related("shipment", "order").get(pk=exception_id)
+    with transaction.atomic():
+        open_tasks = list(
+            _exception_tasks(exception_id)
+            .select_for_update()
+            .filter(state__in=[TaskState.OPEN, TaskState.SCHEDULED])
+            .order_by("pk")
+        )
+        why = f"The exception {'resolved itself' if automatic else 'was resolved'}"
+        why += f": {exception.resolution_note}" if exception.resolution_note else "."
+        close_tasks(open_tasks, state=TaskState.DONE, by=None, now=timezone.now(), verb="completed", detail=why)
     if not (automatic and owner_id):
         return
-    exception = ShipmentException.objects.select_related("shipment", "order").get(pk=exception_id)
     subject = exception.order.reference if exception.order else exception.shipment.reference
     notify([Notice(owner_id, NotificationKind.RULE, f"Resolved itself: {exception.get_kind_display()} · {subject}",
                    body=exception.resolution_note, url=exception.get_absolute_url())])  # fmt: skip

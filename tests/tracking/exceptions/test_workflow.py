@@ -91,6 +91,51 @@ def test_the_owner_is_told_when_it_resolves_itself(booked_fcl, ops_team, ops_use
     assert notice.body.startswith("DEPARTED reported")
 
 
+def test_the_exceptions_task_completes_when_the_exception_resolves_itself(
+    booked_fcl, ops_team, ops_user, exception_rule, django_capture_on_commit_callbacks
+):
+    from tests.tracking.test_ingest_support import ETD, dcsa_event
+    from workflows.models import TaskEvent, TaskState
+
+    _, master = booked_fcl
+    with django_capture_on_commit_callbacks(execute=True):
+        detect(master)
+    task = Task.objects.get(rule=exception_rule)
+    assert task.state == TaskState.OPEN
+    with django_capture_on_commit_callbacks(execute=True):
+        ingest(dcsa_event("TRANSPORT", "DEPA", ETD, place="CNSHA"))
+        detect(master)
+
+    task.refresh_from_db()
+    assert ShipmentException.objects.get().is_auto_resolved
+    assert (task.state, task.completed_by) == (TaskState.DONE, None)
+    event = TaskEvent.objects.get(task=task, verb="completed")
+    assert event.detail.startswith("The exception resolved itself: DEPARTED reported")
+    assert ops_user.team_memberships.get(team=ops_team).open_tasks == 0  # the assignee's load is released
+
+
+def test_the_exceptions_task_completes_when_a_person_resolves_it_and_a_done_task_is_left_alone(
+    booked_fcl, ops_team, ops_user, exception_rule, django_capture_on_commit_callbacks
+):
+    from tracking.exceptions import services
+    from tracking.exceptions.models import RootCause
+    from workflows.models import TaskEvent, TaskState
+
+    _, master = booked_fcl
+    with django_capture_on_commit_callbacks(execute=True):
+        detect(master)
+    exception = ShipmentException.objects.get()
+    with django_capture_on_commit_callbacks(execute=True):
+        services.exception_resolve(exception=exception, by=ops_user, root_cause=RootCause.CARRIER)
+    task = Task.objects.get(rule=exception_rule)
+    assert task.state == TaskState.DONE
+    assert TaskEvent.objects.get(task=task, verb="completed").detail == "The exception was resolved."
+
+    with django_capture_on_commit_callbacks(execute=True):  # announced again: nothing more happens
+        services.exception_resolved_announce(exception_id=exception.pk)
+    assert TaskEvent.objects.filter(task=task, verb="completed").count() == 1
+
+
 @pytest.fixture
 def globex_late(make_order, order_data, ocean_carriers, ops_user, ops_scope, customer_b):
     from tests.tracking.test_ingest_support import book
