@@ -288,7 +288,8 @@ def test_a_transition_writes_its_fields_its_row_and_its_history_with_who_and_how
     )
 
     stored = Order.objects.get(pk=order.pk)
-    assert (stored.status, stored.submitted_at, stored.updated_at) == (S.SUBMITTED, moved.submitted_at, moved.updated_at)
+    assert (stored.status, stored.submitted_at) == (S.SUBMITTED, moved.submitted_at)
+    assert stored.updated_at == moved.updated_at
     assert stored.updated_at > before.updated_at
     untouched = {f.attname for f in Order._meta.concrete_fields} - {"status", "submitted_at", "updated_at"}
     assert {name: getattr(stored, name) for name in untouched} == {name: getattr(before, name) for name in untouched}
@@ -299,7 +300,8 @@ def test_a_transition_writes_its_fields_its_row_and_its_history_with_who_and_how
     assert (record.payload, record.at) == ({"via": "test"}, moved.submitted_at)
     event = apps.get_model("orders", "OrderEvent").objects.filter(pgh_obj_id=order.pk).latest("pgh_id")
     assert (event.pgh_label, event.status) == ("update", S.SUBMITTED)
-    assert event.pgh_context.metadata == {"user": ops_user.pk, "api_key": None, "channel": "api", "transition": "submit"}
+    context = {"user": ops_user.pk, "api_key": None, "channel": "api", "transition": "submit"}
+    assert event.pgh_context.metadata == context
 
 
 def test_a_transition_on_an_order_deleted_meanwhile_says_it_does_not_exist(order_in):
