@@ -9,14 +9,17 @@ It writes exactly what `orders.services.order_create(..., submit=True)` writes, 
   several times faster than `bulk_create`, which adapts every value through the ORM), rows built as
   plain lists in column order;
 - search_text and totals from the same functions the single-order path uses;
-- the submit: orders are inserted as drafts, then one UPDATE moves them to submitted under the
-  transition's history context, and one OrderTransition row per order is written, so the history
-  (insert event, update event, transition row, context with who and channel) matches
-  `lifecycle.apply` order for order. No row locks are needed: nobody else can see rows this
-  transaction has just inserted. `lifecycle.blocked_reason` is still asked for every order, so the
-  registered guards keep their say.
-- history: django-pghistory triggers fire for COPY as for INSERT; the context (who, channel, job) is
-  attached once per transaction before the first COPY, because COPY bypasses Django's execute wrappers.
+- the submit: orders are written submitted, and one OrderTransition row per order is written, so the history
+  (insert event of the draft, update event of the submit, transition row, context with who, channel and
+  transition) matches `order_create(..., submit=True)` order for order. No row locks are needed: nobody else
+  can see rows this transaction has just inserted. `lifecycle.blocked_reason` is still asked (`SubmitCheck`),
+  so the registered guards keep their say.
+- history: django-pghistory's statement-level triggers record the COPYs of lines and equipment (and of
+  orders that stay drafts): one trigger call per COPY, reading the rows from its transition table. A submitted
+  order's two events are written by `_record_submitted_orders`, two INSERT ... SELECT per batch with its insert
+  trigger ignored, because letting the trigger see them would take inserting drafts and updating every one
+  (a second version of each order row in all its indexes: +7 s for 100,000 rows, measured). The context
+  (who, channel, job) is set once before the first COPY, because COPY bypasses Django's execute wrappers.
 - events: after commit, one callback sends `order_created` and `order_status_changed` for each order
   (the same signals, with the same arguments, as the single-order path).
 
@@ -27,16 +30,16 @@ winners are reported as duplicates, and the rest is inserted again with the same
 
 Where the time goes (bench/import_orders.py --statements, 100,000 rows, 44,497 orders): PostgreSQL's own
 work dominates — the orders' 17 indexes, of which the full-text GIN index alone costs about 45 µs an order;
-two history rows per order into an event table with 13 indexes; one row-level trigger call per order, line
-and container that pghistory's ignore switch turns into a no-op; and about 600,000 deferred foreign-key
-checks at commit. See docs/decisions/0002-orders-and-intake.md, "Bulk import performance".
+two history rows per order into an event table with three indexes (object, context, key); and about
+600,000 deferred foreign-key checks at commit. See docs/decisions/0002-orders-and-intake.md, "Bulk import
+performance".
 """
 
 from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
-from contextlib import AbstractContextManager, nullcontext
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cache
@@ -47,13 +50,12 @@ import pgtrigger
 from django.db import IntegrityError, connection, models, transaction
 from django.utils import timezone
 from pghistory import config as pghistory_config
-from pghistory.trigger import Event as PghistoryEvent
 from psycopg.types.json import Jsonb
 
 from orders import events, lifecycle
 from orders.errors import TransitionNotAllowed
 from orders.intake import CleanOrder
-from orders.models import CargoLine, Equipment, Order, OrderStatus, OrderTransition
+from orders.models import CargoLine, Equipment, Order, OrderEvent, OrderStatus, OrderTransition
 from orders.references import issue_references
 from orders.services import search_text_for
 from partners.scoping import Scope
@@ -149,17 +151,41 @@ def _next_ids(model: type[models.Model], count: int) -> list[int]:
         return cursor.fetchone()[0] or []
 
 
-def _attach_history_context() -> Any:
-    """Set pghistory's (and pgtrigger's) transaction-local variables, and return the context id.
+def _set_history_context() -> None:
+    """Set pghistory's and pgtrigger's transaction-local variables (the context: who, channel, job; the ignored
+    trigger) for the rest of the transaction.
 
     Both libraries prefix each statement Django runs with them; COPY does not go through Django's execute
-    wrappers, so one wrapped no-op sets them for the rest of the transaction. `_pgh_attach_context()` is
-    pghistory's own function: it records the context row (who, channel) and returns its id.
+    wrappers, so one wrapped no-op sets them before the first COPY.
     """
     with connection.cursor() as cursor:
         cursor.execute("DO $$ BEGIN END $$")
-        cursor.execute("SELECT _pgh_attach_context()")
-        return cursor.fetchone()[0]
+
+
+# Submitted orders are written submitted, with this trigger ignored; _record_submitted_orders writes their
+# two events (the module docstring says why).
+_ORDER_INSERT_TRIGGER = f"{Order._meta.label}:insert_insert"
+_DRAFT = {"status": OrderStatus.DRAFT, "submitted_at": None}  # the order as order_create inserts it
+
+
+def _record_submitted_orders(order_ids: list[int]) -> None:
+    """The insert event (the draft) and the update event (the submit) of each order, as the trigger records them:
+    the columns OrderEvent copies from Order, label, creation time, object and the transaction's context."""
+    quote = connection.ops.quote_name
+    copied = {f.name for f in Order._meta.concrete_fields}
+    fields = [f for f in OrderEvent._meta.concrete_fields if f.name in copied]
+    columns = ", ".join(quote(f.column) for f in fields)
+    event_table, table = quote(OrderEvent._meta.db_table), quote(Order._meta.db_table)
+    for label, overrides in (("insert", _DRAFT), ("update", {})):
+        values = ", ".join("%s" if f.name in overrides else f"o.{quote(f.column)}" for f in fields)
+        params = [overrides[f.name] for f in fields if f.name in overrides]
+        sql = (
+            f"INSERT INTO {event_table} ({columns}, pgh_created_at, pgh_label, pgh_obj_id, pgh_context_id) "  # noqa: S608 - names from models
+            f"SELECT {values}, {pghistory_config.created_at_function()}, %s, o.id, (SELECT _pgh_attach_context()) "
+            f"FROM {table} o WHERE o.id = ANY(%s) ORDER BY o.id"
+        )
+        with connection.cursor() as cursor:
+            cursor.execute(sql, [*params, label, order_ids])
 
 
 class _Columns:
@@ -177,92 +203,6 @@ class _Columns:
         """The values in column order, the field's default for each one missing."""
         get = values.get
         return [get(attname, default) for attname, default in self._items]
-
-
-class _HistoryWriter:
-    """pghistory's row-level tracker triggers, replaced by one INSERT ... SELECT per statement we run.
-
-    Measured here, those triggers cost 80-190 µs per row and grow with the transaction (20,000 cargo lines:
-    3.4 s with them, 0.3 s without), which alone would put a 100,000-row file far outside its budget.
-    pghistory offers statement-level triggers for this (a project-wide choice in orders/models.py); until
-    then, this writer produces the same event rows set-based: the same event table, the same columns
-    (chosen by the rule pghistory's trigger uses), label, created-at function, object id and context.
-    Only trackers it fully understands are replaced (row level, snapshot of NEW, after insert without a
-    condition or after update on any change); any other trigger keeps firing as usual.
-    """
-
-    def __init__(self, trackers: dict[tuple[type[models.Model], str], tuple[Any, str]]) -> None:
-        self.trackers = trackers  # (model, "INSERT"|"UPDATE") -> (pghistory trigger, pgtrigger uri)
-
-    @classmethod
-    def for_models(cls, *tracked: type[models.Model]) -> _HistoryWriter:
-        trackers = {}
-        for model in tracked:
-            for trigger in getattr(model._meta, "triggers", []):
-                operation = str(trigger.operation)
-                if isinstance(trigger, PghistoryEvent) and cls._understood(model, trigger, operation):
-                    trackers[(model, operation)] = (trigger, trigger.get_uri(model))
-        return cls(trackers)
-
-    @staticmethod
-    def _understood(model: type[models.Model], trigger: Any, operation: str) -> bool:
-        context = (
-            trigger.event_model._meta.get_field("pgh_context") if hasattr(trigger.event_model, "pgh_context") else None
-        )
-        return (
-            trigger.level == pgtrigger.Row
-            and trigger.row == "NEW"
-            and str(trigger.when) == str(pgtrigger.After)
-            and hasattr(trigger.event_model, "pgh_obj")
-            and isinstance(context, models.ForeignKey)
-            and (
-                (operation == "INSERT" and trigger.condition is None)
-                or (
-                    operation == "UPDATE"
-                    and (trigger.condition is None or isinstance(trigger.condition, pgtrigger.AnyChange))
-                )
-            )
-        )
-
-    def replaces(self, model: type[models.Model], operation: str) -> bool:
-        return (model, operation) in self.trackers
-
-    def replacing_triggers(self) -> AbstractContextManager[None]:
-        uris = [uri for _trigger, uri in self.trackers.values()]
-        return pgtrigger.ignore(*uris) if uris else nullcontext()
-
-    def write(
-        self, model: type[models.Model], operation: str, key: str, ids: list[int], context_id: Any,
-        *, overrides: Mapping[str, Any] | None = None,
-    ) -> None:  # fmt: skip
-        """Record the `operation` event of every row of `model` whose `key` is in `ids`, as its trigger would."""
-        if not self.replaces(model, operation):
-            return  # its trigger fired for each row already
-        trigger, _uri = self.trackers[(model, operation)]
-        event_model = trigger.event_model
-        tracked = {f.name for f in model._meta.fields}
-        quote = connection.ops.quote_name
-        columns, values, params = [], [], []
-        for f in event_model._meta.fields:
-            if isinstance(f, models.AutoField | models.GeneratedField) or not f.concrete or f.name not in tracked:
-                continue
-            columns.append(quote(f.column))
-            if overrides and f.name in overrides:
-                values.append("%s")
-                params.append(overrides[f.name])
-            else:
-                values.append(f"t.{quote(f.column)}")
-        pk = quote(model._meta.pk.column)
-        columns += ["pgh_created_at", "pgh_label", "pgh_obj_id", "pgh_context_id"]
-        values += [pghistory_config.created_at_function(), "%s", f"t.{pk}", "%s"]
-        params += [trigger.label, context_id, ids]
-        table = quote(model._meta.db_table)
-        sql = (
-            f"INSERT INTO {quote(event_model._meta.db_table)} ({', '.join(columns)}) "  # noqa: S608 - names from models
-            f"SELECT {', '.join(values)} FROM {table} t WHERE t.{quote(key)} = ANY(%s) ORDER BY t.{pk}"
-        )
-        with connection.cursor() as cursor:
-            cursor.execute(sql, params)
 
 
 def _order_values(clean: CleanOrder) -> dict[str, Any]:
@@ -284,11 +224,6 @@ class _Plan:
     api_key_id: int | None
     submit: bool
     now: datetime
-    history: _HistoryWriter
-    context_id: Any  # the pghistory context every event of this call points to
-    # Write orders submitted at once (their insert event still shows the draft), when the history of
-    # both the insert and the submit is written here; otherwise insert drafts and UPDATE them.
-    direct_submit: bool
     # Primary keys taken from the tables' sequences in one query each, by position in `orders`
     # (a batch written again after losing a reference to a concurrent writer reuses its own).
     order_ids: list[int] = field(default_factory=list)
@@ -325,13 +260,12 @@ def orders_bulk_create(
     context = {"user": by_id, "api_key": api_key_id, "channel": channel, **(history or {})}
     if submit:
         context["transition"] = "submit"  # what lifecycle.apply adds to the context of a single submit
-    writer = _HistoryWriter.for_models(Order, CargoLine, Equipment)
-    with transaction.atomic(), pghistory.context(**context), writer.replacing_triggers():
+    ignored = pgtrigger.ignore(_ORDER_INSERT_TRIGGER) if submit else nullcontext()
+    with transaction.atomic(), pghistory.context(**context), ignored:
+        _set_history_context()
         plan = _Plan(
             orders=orders, references=references, channel=channel, by_id=by_id, api_key_id=api_key_id,
-            submit=submit, now=timezone.now(), history=writer, context_id=_attach_history_context(),
-            direct_submit=submit and writer.replaces(Order, "INSERT") and writer.replaces(Order, "UPDATE"),
-            order_ids=_next_ids(Order, len(orders)),
+            submit=submit, now=timezone.now(), order_ids=_next_ids(Order, len(orders)),
             submit_ids=_next_ids(OrderTransition, len(orders)) if submit else [],
         )  # fmt: skip
         pending = list(range(len(orders)))
@@ -398,8 +332,8 @@ def _insert(plan: _Plan, indexes: list[int]) -> tuple[list[CreatedOrder], dict[i
         values = _order_values(clean)
         values.update(
             id=order_id, reference=reference, channel=plan.channel, created_by_id=plan.by_id,
-            status=OrderStatus.SUBMITTED if plan.direct_submit else OrderStatus.DRAFT,
-            submitted_at=now if plan.direct_submit else None, created_at=now, updated_at=now,
+            status=OrderStatus.SUBMITTED if plan.submit else OrderStatus.DRAFT,
+            submitted_at=now if plan.submit else None, created_at=now, updated_at=now,
             search_text=search_text_for(clean.order, clean.lines, reference=reference),
         )  # fmt: skip
         order_rows.append(order_cols.row(values))
@@ -416,31 +350,11 @@ def _insert(plan: _Plan, indexes: list[int]) -> tuple[list[CreatedOrder], dict[i
     copy_rows(CargoLine, line_cols.names, line_rows)
     if box_rows:
         copy_rows(Equipment, box_cols.names, box_rows)
-    history = plan.history
-    # The insert event shows the order as order_create inserts it: a draft, even when written submitted.
-    history.write(Order, "INSERT", "id", ids, plan.context_id, overrides=_DRAFT if plan.direct_submit else {})
-    history.write(CargoLine, "INSERT", "order_id", ids, plan.context_id)
-    history.write(Equipment, "INSERT", "order_id", ids, plan.context_id)
     transition_ids = {}
     if plan.submit:
-        if not plan.direct_submit:
-            _update_to_submitted(plan, ids)  # pghistory's own triggers record the update
-        history.write(Order, "UPDATE", "id", ids, plan.context_id)
+        _record_submitted_orders(ids)
         transition_ids = _record_submits(plan, indexes, ids, transition_cols)
     return created, transition_ids
-
-
-_DRAFT = {"status": OrderStatus.DRAFT, "submitted_at": None}
-
-
-def _update_to_submitted(plan: _Plan, order_ids: list[int]) -> None:
-    """The submit as a physical UPDATE, for when pghistory's triggers must record it themselves."""
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"UPDATE {connection.ops.quote_name(Order._meta.db_table)} "  # noqa: S608 - table name from the model
-            "SET status = %s, submitted_at = %s, updated_at = %s WHERE id = ANY(%s)",
-            [OrderStatus.SUBMITTED, plan.now, plan.now, order_ids],
-        )
 
 
 def _record_submits(plan: _Plan, indexes: list[int], order_ids: list[int], transition_cols: _Columns) -> dict[int, int]:
