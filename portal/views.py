@@ -9,11 +9,13 @@ from partners import selectors as partner_selectors
 from partners.models import Membership
 from partners.permissions import external_required
 from partners.scoping import scope_for_request
+from tracking.exceptions import selectors as exception_selectors
 
 
 @external_required
 def home(request: HttpRequest) -> HttpResponse:
-    """The portal landing page: your latest orders, your organisation, its people and its contacts with us."""
+    """The portal landing page: your latest orders, the delays and holds on them, your organisation, its people
+    and its contacts with us."""
     scope = scope_for_request(request)
     team = Prefetch(
         "memberships",
@@ -31,4 +33,8 @@ def home(request: HttpRequest) -> HttpResponse:
         .select_related("origin", "destination")
         .order_by("-created_at", "-id")[:15]
     )
-    return render(request, "portal/home.html", {"organisations": organisations, "scope": scope, "orders": orders})
+    notices = exception_selectors.exceptions_for_customer(scope=scope)
+    return render(
+        request, "portal/home.html",
+        {"organisations": organisations, "scope": scope, "orders": orders, "notices": notices},
+    )  # fmt: skip
