@@ -198,6 +198,7 @@ class CustomerNotice:
 
     kind: str
     kind_label: str
+    milestone: str  # the milestone concerned in words ("Received at origin" for RECEIVED_AT_ORIGIN), or ""
     opened_at: datetime.datetime
     resolved_at: datetime.datetime | None
     expected_at: datetime.datetime | None  # ETA slipped: the planned time
@@ -231,7 +232,7 @@ def exceptions_for_customer(*, scope: Scope, recent_days: int = 7, limit: int = 
             Q(status__in=UNRESOLVED_STATUSES) | Q(resolved_at__gte=since),
         )
         .select_related("order")
-        .only("kind", "opened_at", "resolved_at", "expected_at", "observed_at", "shipment_id",
+        .only("kind", "milestone", "opened_at", "resolved_at", "expected_at", "observed_at", "shipment_id",
               "order__reference", "order__customer_reference")
         .order_by("-opened_at", "-id")[:limit]
     )  # fmt: skip
@@ -251,7 +252,8 @@ def exceptions_for_customer(*, scope: Scope, recent_days: int = 7, limit: int = 
             carried.setdefault(shipment_id, []).append((reference, theirs))
     return [
         CustomerNotice(
-            kind=e.kind, kind_label=e.get_kind_display(), opened_at=e.opened_at, resolved_at=e.resolved_at,
+            kind=e.kind, kind_label=e.get_kind_display(), milestone=e.milestone.replace("_", " ").capitalize(), opened_at=e.opened_at,
+            resolved_at=e.resolved_at,
             expected_at=e.expected_at, observed_at=e.observed_at,
             orders=[(e.order.reference, e.order.customer_reference)] if e.order else sorted(carried[e.shipment_id]),
         )

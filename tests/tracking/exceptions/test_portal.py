@@ -44,6 +44,8 @@ def test_a_customer_sees_the_delay_on_their_order_in_customer_safe_words(
     assert order.reference in body
     assert order.customer_reference in body
     assert exception.get_kind_display() in body
+    assert exception.milestone == "DEPARTED"
+    assert "· Departed" in body  # which milestone, in words
     assert "Our operations team is on it" in body
     for internal in (exception.detail, ops_user.get_full_name(), ops_user.email, exception.get_absolute_url(), "MAEU"):
         assert internal not in body, internal
