@@ -35,10 +35,10 @@ from django.db import connection, models, transaction
 from django.utils import timezone
 from django_fsm import can_proceed
 
+from oms.compiled import model_columns, model_from_row
 from orders import events
 from orders.errors import ConcurrentChange, TransitionNotAllowed
 from orders.models import Order, OrderStatus, OrderTransition
-from orders.rows import order_columns, order_from_row
 from partners.models import Role
 from partners.scoping import Scope
 
@@ -178,12 +178,12 @@ def available_transitions(order: Order, scope: Scope) -> list[dict[str, Any]]:
     return result
 
 
-# The two statements every transition runs are written out once (orders.rows says why: the ORM took
+# The two statements every transition runs are written out once (oms.compiled says why: the ORM took
 # 0.8 ms of CPU to compile the 45-column lock, the statement itself 0.3 ms). Names come from the models,
 # values are parameters; both run inside the history context, so pghistory records the update as usual.
 @functools.cache
 def _lock_sql() -> str:
-    return f"SELECT {order_columns()} FROM {Order._meta.db_table} WHERE id = %s FOR UPDATE"  # noqa: S608
+    return f"SELECT {model_columns(Order)} FROM {Order._meta.db_table} WHERE id = %s FOR UPDATE"  # noqa: S608
 
 
 def _columns(model: type[models.Model], attnames: tuple[str, ...]) -> list[models.Field[Any, Any]]:
@@ -212,7 +212,7 @@ def _locked(order_id: int) -> Order:
         row = cursor.fetchone()
     if row is None:
         raise Order.DoesNotExist(f"There is no order {order_id}.")
-    return order_from_row(row)
+    return model_from_row(Order, row)
 
 
 def _write(locked: Order, **transition: Any) -> int:

@@ -23,8 +23,8 @@ from typing import Any, cast
 from django.db import connection
 from django.utils import timezone
 
+from oms.compiled import model_columns, model_from_row, model_width
 from orders.models import STATUS_PATH, Order, OrderStatus, OrderTransition
-from orders.rows import order_columns, order_count_columns, order_from_row
 from partners.models import Address, AddressKind, Organisation
 from workflows.models import (
     ORDER_DATE_FIELDS,
@@ -91,7 +91,7 @@ def _event_sql(source: str) -> tuple[str, tuple[str, ...]]:
     same statement: no row when it was claimed before), with the names of the columns after the order's own.
     Written as SQL because it runs for every event and the ORM took several times longer to compile it than
     Postgres to run it (2 ms against 0.3 ms measured); table and column names come from the models, and the
-    order is built from its columns as orders.rows builds it."""
+    order is built from its columns as oms.compiled builds it."""
     order, workflow = Order._meta.db_table, OrderWorkflow._meta.db_table
     transition, stamp = OrderTransition._meta.db_table, ConfigStamp._meta.db_table
     organisation, address = Organisation._meta.db_table, Address._meta.db_table
@@ -111,7 +111,7 @@ def _event_sql(source: str) -> tuple[str, tuple[str, ...]]:
         )
         origin, where = f"claim JOIN {origin} ON t.id = claim.transition_id", "TRUE"
     sql = (
-        f"{claim}SELECT {order_columns('o')}, {', '.join(columns)}, "  # noqa: S608 - names from the models
+        f"{claim}SELECT {model_columns(Order, 'o')}, {', '.join(columns)}, "  # noqa: S608 - names from the models
         f"(SELECT token FROM {stamp} WHERE id = 1) AS {_STAMP}, "
         f"(SELECT time_zone FROM {organisation} WHERE id = o.branch_id) AS {_TIME_ZONE}, "
         f"(SELECT country FROM {address} a WHERE a.organisation_id = o.branch_id "
@@ -131,8 +131,8 @@ def _order_for_event(source: str, params: list[Any]) -> Order | None:
         row = cursor.fetchone()
     if row is None:
         return None
-    order = order_from_row(row)
-    for name, value in zip(names, row[order_count_columns() :], strict=True):
+    order = model_from_row(Order, row)
+    for name, value in zip(names, row[model_width(Order) :], strict=True):
         setattr(order, name, value)
     values = [getattr(order, f"event_workflow_{name}") for name in _WORKFLOW_FIELDS]
     binding = OrderWorkflow.from_db("default", _WORKFLOW_FIELDS, values) if values[0] is not None else None
