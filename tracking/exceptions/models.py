@@ -256,6 +256,10 @@ class ShipmentException(models.Model):
             models.Index(fields=["shipment", "status"], name="exception_shipment"),
             models.Index(fields=["owner", "status"], name="exception_owner"),
             models.Index(fields=["opened_at"], name="exception_opened"),
+            # The portal's "resolved in the last days", beside exception_inbox's unresolved ones.
+            models.Index(
+                fields=["resolved_at"], condition=Q(status=ExceptionStatus.RESOLVED), name="exception_resolved_at"
+            ),
             models.Index(fields=["opened_at"], condition=Q(announced_at__isnull=True), name="exception_unannounced"),
         ]
 
