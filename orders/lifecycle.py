@@ -10,7 +10,8 @@ is required. The model methods on `Order` say which state each one leaves from a
 
 `apply()` locks the order row, checks that the state the caller saw is still the state in the database,
 asks `can_proceed` and every registered guard, runs the transition, saves, writes an OrderTransition row
-and sends `order_status_changed` after commit. Two people acting on the same order at once: one wins,
+with its QueuedTransition (the event's durable copy, for workers to drain) and sends `order_status_changed`
+after commit. Two people acting on the same order at once: one wins,
 the other gets ConcurrentChange ("the order changed meanwhile") and none of their side effects happen.
 The history context (who, API key, channel, transition: pghistory) is opened inside the transaction and
 closed before it commits, so the receivers of `order_status_changed` run outside it: their writes are
@@ -38,7 +39,7 @@ from django_fsm import can_proceed
 from oms.compiled import model_columns, model_from_row
 from orders import events
 from orders.errors import ConcurrentChange, TransitionNotAllowed
-from orders.models import Order, OrderStatus, OrderTransition
+from orders.models import Order, OrderStatus, OrderTransition, QueuedTransition
 from partners.models import Role
 from partners.scoping import Scope
 
@@ -193,15 +194,17 @@ def _columns(model: type[models.Model], attnames: tuple[str, ...]) -> list[model
 
 @functools.cache
 def _write_sql() -> str:
-    """Move the order and record its transition in one statement (the transition row only if the update
-    found the order, which the lock guarantees)."""
+    """Move the order, record its transition and queue its event in one statement (the transition row only
+    if the update found the order, which the lock guarantees; QueuedTransition says why the queue row)."""
     moved = ", ".join(f"{field.column} = %s" for field in _columns(Order, _LIFECYCLE_FIELDS))
     columns = ", ".join(str(field.column) for field in _columns(OrderTransition, _TRANSITION_FIELDS))
     placeholders = ", ".join("%s" for _ in _TRANSITION_FIELDS)
     return (
-        f"WITH moved AS (UPDATE {Order._meta.db_table} SET {moved} WHERE id = %s RETURNING id) "  # noqa: S608
-        f"INSERT INTO {OrderTransition._meta.db_table} (order_id, {columns}) SELECT id, {placeholders} FROM moved "
-        "RETURNING id"
+        f"WITH moved AS (UPDATE {Order._meta.db_table} SET {moved} WHERE id = %s RETURNING id), "  # noqa: S608
+        f"recorded AS (INSERT INTO {OrderTransition._meta.db_table} (order_id, {columns}) "
+        f"SELECT id, {placeholders} FROM moved RETURNING id, at) "
+        f"INSERT INTO {QueuedTransition._meta.db_table} (transition_id, queued_at) SELECT id, at FROM recorded "
+        "RETURNING transition_id"
     )
 
 
@@ -283,6 +286,7 @@ def apply(
                 by_id=getattr(by, "pk", None),
                 channel=channel,
                 transition_id=transition_id,
+                queued=True,
             )
         )
     return locked

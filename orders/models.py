@@ -472,6 +472,22 @@ class OrderTransition(models.Model):
         return f"{self.order_id}: {self.source} → {self.target}"
 
 
+class QueuedTransition(models.Model):
+    """The durable copy of a transition's `order_status_changed` event until a receiver has handled it.
+
+    `lifecycle.apply` writes it in the same statement as the transition, so an event cannot be lost
+    between the commit and its delivery: the receiver handling it deletes the row in its own transaction
+    (workflows: with the transition's claim), and whatever is left is work a worker drains, in batches,
+    with `FOR UPDATE SKIP LOCKED`. Rows are short-lived; the table is a queue, not a record (that is
+    OrderTransition). See docs/decisions/0004."""
+
+    transition = models.OneToOneField(OrderTransition, on_delete=models.CASCADE, primary_key=True, related_name="+")
+    queued_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"transition {self.transition_id} queued {self.queued_at:%Y-%m-%d %H:%M:%S}"
+
+
 # --- Bulk intake: import jobs (orders/imports) and eCommerce/partner integrations (orders/webhooks) ---
 
 

@@ -1,6 +1,8 @@
 """Who in workflows reacts to what (connected in WorkflowsConfig.ready):
 
-- orders.events.order_status_changed → transition_handle: create, complete and cancel tasks; run rules.
+- orders.events.order_status_changed → transition_handle: create, complete and cancel tasks; run rules. At
+  once for transitions people take on a screen; those made through the API, webhooks and files are left
+  queued for the workflow worker, which handles them in batches (services.triggers.INLINE_CHANNELS).
 - tracking.events.exception_opened → exception_record per order ("exception opened" rules: a task for a team
   with its SLA), then the exception's owner (the assignee of that task, else the customer's operations
   account owner, else the branch's operations lead), written back through tracking's service, and alerted.
@@ -26,8 +28,11 @@ from workflows.services.exceptions import exception_opened_handle, exception_res
 
 
 @receiver(order_events.order_status_changed, dispatch_uid="workflows.order_status_changed")
-def _order_status_changed(sender: Any, *, order_id: int, transition_id: int | None = None, **kwargs: Any) -> None:
-    on_order_status_changed(order_id=order_id, transition_id=transition_id)
+def _order_status_changed(
+    sender: Any, *, order_id: int, transition_id: int | None = None, channel: str = "", queued: bool = False,
+    **kwargs: Any,
+) -> None:  # fmt: skip
+    on_order_status_changed(order_id=order_id, transition_id=transition_id, channel=channel, queued=queued)
 
 
 @receiver(tracking_events.exception_opened, dispatch_uid="workflows.exception_opened")

@@ -1,7 +1,8 @@
 """Celery tasks of the workflow: thin, idempotent, safe to run twice or to be killed half-way.
 
 Periodic (CELERY_BEAT_SCHEDULE): catch up transitions, open scheduled tasks, escalate overdue ones.
-Queued: the email copy of a notification.
+Queued: draining the queue of order transitions (asked for by the processes that made them), the email copy
+of a notification.
 """
 
 from __future__ import annotations
@@ -27,6 +28,15 @@ def process_pending_transitions(older_than_seconds: int = 30) -> int:
     """Handle order transitions whose on-commit handling was lost (a process died right after commit);
     younger ones are left to the process that made them."""
     return services.pending_transitions_process(older_than=datetime.timedelta(seconds=older_than_seconds))
+
+
+@shared_task(name="workflows.tasks.handle_queued_transitions", ignore_result=True,
+             autoretry_for=_TRANSIENT, retry_backoff=True, retry_jitter=True, max_retries=5)  # fmt: skip
+def handle_queued_transitions(linger_seconds: float = 0.0) -> int:
+    """Handle the queued order transitions (those made through the API, webhooks and files) in batches, until
+    the queue has been empty for `linger_seconds`. Safe to run twice or at once on several workers: each
+    batch takes what no other holds, and a worker killed mid-batch leaves that batch queued."""
+    return services.queued_transitions_drain(linger=linger_seconds)
 
 
 @shared_task(name="workflows.tasks.open_scheduled_tasks", ignore_result=True,

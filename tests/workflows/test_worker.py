@@ -24,6 +24,7 @@ from django.utils import timezone
 
 from oms.celery import app
 from orders import events
+from orders.models import QueuedTransition
 from workflows.models import Notification, NotificationPreference, ProcessedTransition, Task, TaskEvent
 from workflows.receivers import _order_status_changed
 from workflows.tasks import escalate_overdue_tasks, process_pending_transitions, send_notification_email
@@ -162,3 +163,69 @@ def test_a_worker_killed_mid_catch_up_creates_every_task_once(make_template, mak
     per_order = Task.objects.values("order").annotate(n=Count("pk"))
     assert len(per_order) == len(orders)
     assert {row["n"] for row in per_order} == {2}
+
+
+@pytest.fixture
+def api_submit(ops_user):
+    from orders import services as order_services
+    from orders.models import Channel
+    from partners.scoping import scope_for_user
+
+    def submit(order):
+        return order_services.order_transition(
+            order=order, name="submit", scope=scope_for_user(ops_user), by=ops_user, channel=Channel.API
+        )
+
+    return submit
+
+
+@pytest.mark.worker
+@pytest.mark.django_db(transaction=True)
+def test_api_submits_are_handled_by_the_worker_the_commit_wakes(
+    make_template, make_order, ops_team, api_submit, real_broker, monkeypatch
+):
+    from workflows.services import triggers
+    from workflows.tasks import handle_queued_transitions
+
+    make_template("Ocean", [definition("check"), definition("book")])
+    orders = [make_order() for _ in range(6)]
+    sent = []
+
+    def to_test_queue(**kwargs):
+        sent.append(kwargs)
+        return handle_queued_transitions.apply_async(kwargs=kwargs, queue=QUEUE)
+
+    monkeypatch.setattr(handle_queued_transitions, "delay", to_test_queue)
+    monkeypatch.setattr(triggers, "_last_wake", -1.0)
+    with start_worker(app, queues=[QUEUE], perform_ping_check=False, shutdown_timeout=20):
+        for order in orders:  # each commits on its own (transaction=True): the receiver runs after it
+            api_submit(order)
+        assert 1 <= len(sent) < len(orders)  # asked once, not once per order: the worker lingers
+        assert wait_for(lambda: Task.objects.count() == 2 * len(orders))
+    assert not QueuedTransition.objects.exists()
+    assert ProcessedTransition.objects.count() == len(orders)
+
+
+@pytest.mark.worker
+@pytest.mark.django_db(transaction=True)
+def test_a_worker_killed_mid_drain_loses_no_transition_and_repeats_none(
+    make_template, make_order, ops_team, api_submit, real_broker, monkeypatch
+):
+    from workflows.services import triggers
+    from workflows.tasks import handle_queued_transitions
+
+    make_template("Ocean", [definition("check"), definition("book")])
+    monkeypatch.setattr(triggers, "_wake_worker", lambda: None)  # queued, and no worker asked for yet
+    total = 500  # five batches
+    for _ in range(total):
+        api_submit(make_order())
+    assert QueuedTransition.objects.count() == total
+    assert not Task.objects.exists()
+    _kill_mid_run_and_restart(
+        lambda: handle_queued_transitions.apply_async(kwargs={"linger_seconds": 0}, queue=QUEUE),
+        ProcessedTransition.objects.count, total,
+    )  # fmt: skip
+    per_order = Task.objects.values("order").annotate(n=Count("pk"))
+    assert len(per_order) == total
+    assert {row["n"] for row in per_order} == {2}
+    assert not QueuedTransition.objects.exists()

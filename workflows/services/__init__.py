@@ -32,8 +32,11 @@ from workflows.services.triggers import (
     on_order_status_changed,
     overdue_tasks_escalate,
     pending_transitions_process,
+    queued_transitions_drain,
+    queued_transitions_handle,
     scheduled_tasks_open,
     transition_handle,
+    transitions_handle,
 )
 from workflows.services.versions import (
     MigrationResult,
@@ -49,8 +52,8 @@ __all__ = [
     "AUTOMATION_SCOPE", "BulkResult", "MigrationResult", "document_record", "exception_record", "key_date_record",
     "may_work", "mentioned_users", "milestone_record", "notification_preferences_save", "notifications_mark_read",
     "on_order_status_changed", "order_workflow_migrate", "orders_attach_workflows", "overdue_tasks_escalate",
-    "pending_transitions_process", "rule_dry_run", "scheduled_tasks_open", "task_claim", "task_comment",
-    "task_complete", "task_reassign", "task_reopen", "tasks_bulk_complete", "tasks_bulk_reassign",
-    "team_loads_recount", "transition_handle", "version_draft_start", "version_migrate_orders", "version_problems",
-    "version_publish",
+    "pending_transitions_process", "queued_transitions_drain", "queued_transitions_handle", "rule_dry_run",
+    "scheduled_tasks_open", "task_claim", "task_comment", "task_complete", "task_reassign", "task_reopen",
+    "tasks_bulk_complete", "tasks_bulk_reassign", "team_loads_recount", "transition_handle", "transitions_handle",
+    "version_draft_start", "version_migrate_orders", "version_problems", "version_publish",
 ]  # fmt: skip

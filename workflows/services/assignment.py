@@ -15,6 +15,7 @@ events queue on those rows for the commit only, not for the whole handling.
 from __future__ import annotations
 
 import datetime
+import functools
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -54,14 +55,10 @@ class Member:
     last_assigned_at: datetime.datetime | None
 
 
-def _pick_least_loaded(members: list[Member], now: datetime.datetime) -> Member | None:
+def _pick_least_loaded(members: list[Member]) -> Member | None:
     if not members:
         return None
-    chosen = min(members, key=lambda m: (m.open_tasks, m.last_assigned_at or _NEVER, m.pk))
-    chosen.open_tasks += 1
-    # Later picks in the same batch must see this one as the most recently assigned.
-    chosen.last_assigned_at = max(now, (chosen.last_assigned_at or now)) + datetime.timedelta(microseconds=1)
-    return chosen
+    return min(members, key=lambda m: (m.open_tasks, m.last_assigned_at or _NEVER, m.pk))
 
 
 @dataclass
@@ -72,6 +69,50 @@ class People:
     teams: dict[str, int]
     members: dict[int, list[Member]]
     owners: dict[str, int]
+
+    def count(self, team_id: int | None, user_id: int | None, delta: int, now: datetime.datetime) -> None:
+        """Count an assignment (+1) in the member's load as read, so the next pick compares it; a member
+        given a task becomes the most recently assigned (round-robin on ties)."""
+        for member in self.members.get(team_id, ()) if team_id else ():
+            if member.user_id == user_id:
+                member.open_tasks = max(member.open_tasks + delta, 0)
+                if delta > 0:
+                    later = max(now, member.last_assigned_at or now) + datetime.timedelta(microseconds=1)
+                    member.last_assigned_at = later
+
+
+class PeopleCache:
+    """The people of every branch and customer of a batch of orders, read in one query on first use and
+    shared by the batch: an assignment made for one order is counted in the load the next order's picks
+    compare. Load released within the batch (a task auto-completed) counts from the next batch on: the
+    members' rows are written once, at the batch's end (loads_adjust), and read afresh by the next."""
+
+    def __init__(self, orders: Iterable[Order]) -> None:
+        self._orders = list(orders)
+        self._teams: dict[int, dict[str, int]] = {}  # branch -> function -> team
+        self._members: dict[int, list[Member]] = defaultdict(list)  # team -> its members
+        self._owners: dict[int, dict[str, int]] = {}  # customer -> function -> user
+
+    def people(self, order: Order) -> People:
+        if order.branch_id not in self._teams or order.customer_id not in self._owners:
+            self._read([*self._orders, order])
+        return People(self._teams[order.branch_id], self._members, self._owners[order.customer_id])
+
+    def _read(self, orders: list[Order]) -> None:
+        branches = sorted({o.branch_id for o in orders} - set(self._teams))
+        customers = sorted({o.customer_id for o in orders} - set(self._owners))
+        with connection.cursor() as cursor:
+            cursor.execute(_people_of_many_sql(), {"branches": branches, "customers": customers})
+            rows = cursor.fetchall()
+        self._teams.update({branch_id: {} for branch_id in branches})
+        self._owners.update({customer_id: {} for customer_id in customers})
+        for kind, owner_id, team_id, function, member_id, user_id, open_tasks, last_assigned_at in rows:
+            if kind == "team":
+                self._teams[owner_id][function] = team_id
+            elif kind == "member":
+                self._members[team_id].append(Member(member_id, user_id, open_tasks, last_assigned_at))
+            else:
+                self._owners[owner_id].setdefault(function, user_id)
 
 
 def _people_sql(*, with_owners: bool) -> str:
@@ -92,6 +133,22 @@ def _people_sql(*, with_owners: bool) -> str:
             f"WHERE o.customer_id = %(customer)s AND o.function = ANY(%(functions)s) AND u.is_active"
         )
     return sql
+
+
+@functools.cache
+def _people_of_many_sql() -> str:
+    team, member = Team._meta.db_table, TeamMember._meta.db_table
+    owner, user = AccountOwner._meta.db_table, get_user_model()._meta.db_table
+    return (
+        f"SELECT 'team', t.branch_id, t.id, t.function, NULL::bigint, NULL::bigint, NULL::integer, "  # noqa: S608 - table names from the models
+        f"NULL::timestamptz FROM {team} t WHERE t.branch_id = ANY(%(branches)s) AND t.is_active "
+        f"UNION ALL SELECT 'member', t.branch_id, t.id, t.function, m.id, m.user_id, m.open_tasks, m.last_assigned_at "
+        f"FROM {member} m JOIN {team} t ON t.id = m.team_id JOIN {user} u ON u.id = m.user_id "
+        f"WHERE t.branch_id = ANY(%(branches)s) AND t.is_active AND m.is_active AND u.is_active "
+        f"UNION ALL SELECT 'owner', o.customer_id, NULL, o.function, NULL, o.user_id, NULL, NULL "
+        f"FROM {owner} o JOIN {user} u ON u.id = o.user_id "
+        f"WHERE o.customer_id = ANY(%(customers)s) AND u.is_active"
+    )
 
 
 def people_for(
@@ -121,17 +178,22 @@ def people_for(
 
 
 def assign_drafts(
-    drafts: list[Draft], *, order: Order, now: datetime.datetime, pending: list[LoadChange] | None = None
-) -> None:
+    drafts: list[Draft], *, order: Order, now: datetime.datetime, pending: list[LoadChange] | None = None,
+    cache: PeopleCache | None = None,
+) -> None:  # fmt: skip
     """Set team and (for open tasks) assignee on unsaved tasks, and count the new load (two queries). With
-    `pending`, the load changes are added to it for the caller to write at the end of its transaction."""
+    `pending`, the load changes are added to it for the caller to write at the end of its transaction; with
+    `cache`, the people come from the batch's (see PeopleCache) instead of a query of their own."""
     if not drafts:
         return
     to_assign = [d for d in drafts if d.task.state == "open" and d.task.assignee_id is None]
-    people = people_for(
-        order=order, functions={d.task.team_function for d in drafts},
-        with_owners=any(d.assign_rule == AssignRule.ACCOUNT_OWNER for d in to_assign), pending=pending,
-    )  # fmt: skip
+    if cache is not None:
+        people = cache.people(order)
+    else:
+        people = people_for(
+            order=order, functions={d.task.team_function for d in drafts},
+            with_owners=any(d.assign_rule == AssignRule.ACCOUNT_OWNER for d in to_assign), pending=pending,
+        )  # fmt: skip
     for draft in drafts:
         draft.task.team_id = people.teams.get(draft.task.team_function)
     for draft in to_assign:
@@ -142,10 +204,11 @@ def assign_drafts(
             task.assignee_id = people.owners[task.team_function]
         elif draft.assign_rule in (AssignRule.LEAST_LOADED, AssignRule.ACCOUNT_OWNER) and task.team_id is not None:
             # an account without an owner for this team falls back to the least-loaded member
-            chosen = _pick_least_loaded(people.members[task.team_id], now)
+            chosen = _pick_least_loaded(people.members.get(task.team_id, []))
             task.assignee_id = chosen.user_id if chosen else None
         if task.assignee_id:
             task.assigned_at = now
+            people.count(task.team_id, task.assignee_id, 1, now)
     changes = [(t.team_id, t.assignee_id, 1) for t in (d.task for d in to_assign)]
     if pending is None:
         loads_adjust(changes, now=now)

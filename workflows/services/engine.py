@@ -24,7 +24,7 @@ from django.db import connection
 from django.utils import timezone
 
 from oms.compiled import model_columns, model_from_row, model_width
-from orders.models import STATUS_PATH, Order, OrderStatus, OrderTransition
+from orders.models import STATUS_PATH, Order, OrderStatus, OrderTransition, QueuedTransition
 from partners.models import Address, AddressKind, Organisation
 from workflows.models import (
     ORDER_DATE_FIELDS,
@@ -41,7 +41,7 @@ from workflows.models import (
     VersionStatus,
     WorkflowVersion,
 )
-from workflows.services.assignment import Draft, LoadChange, assign_drafts, loads_adjust
+from workflows.services.assignment import Draft, LoadChange, PeopleCache, assign_drafts, loads_adjust
 from workflows.services.config import WorkflowConfig, config_token, workflow_config
 from workflows.services.matching import template_pick
 from workflows.services.notify import Notice, notify
@@ -87,16 +87,19 @@ _TRANSITION_FIELDS = ("id", "name", "source", "target", "by_id", "api_key_id", "
 @functools.cache
 def _event_sql(source: str) -> tuple[str, tuple[str, ...]]:
     """The one statement an event starts from, by `source`: "order" (its id), "transition" (the transition's
-    id; its columns come too) or "claim" (as "transition", after claiming it in ProcessedTransition in the
-    same statement: no row when it was claimed before), with the names of the columns after the order's own.
+    id; its columns come too), "claim" (as "transition" for an array of ids, after claiming each in
+    ProcessedTransition and taking it off the queue in the same statement: no row for one claimed before)
+    or "queued" (as "claim", for up to %s transitions off the queue that no other worker holds), with the
+    names of the columns after the order's own. Transitions come in their order (by id).
     Written as SQL because it runs for every event and the ORM took several times longer to compile it than
     Postgres to run it (2 ms against 0.3 ms measured); table and column names come from the models, and the
     order is built from its columns as oms.compiled builds it."""
     order, workflow = Order._meta.db_table, OrderWorkflow._meta.db_table
     transition, stamp = OrderTransition._meta.db_table, ConfigStamp._meta.db_table
     organisation, address = Organisation._meta.db_table, Address._meta.db_table
+    queue, processed = QueuedTransition._meta.db_table, ProcessedTransition._meta.db_table
     columns = [f"w.{name} AS event_workflow_{name}" for name in _WORKFLOW_FIELDS]
-    claim, where = "", "o.id = %s"
+    claim, where, order_by = "", "o.id = %s", ""
     if source == "order":
         origin = f"{order} o"
     else:
@@ -104,42 +107,56 @@ def _event_sql(source: str) -> tuple[str, tuple[str, ...]]:
         origin, where = f"{transition} t JOIN {order} o ON o.id = t.order_id", "t.id = %s"
     if source == "claim":
         # A concurrent claimer waits on the unique key until the first commits (then gets no row) or rolls
-        # back (then claims it); a transition that does not exist is not claimed.
+        # back (then claims it); a transition that does not exist is not claimed. The queue row goes too
+        # (a worker holding it makes this wait for the worker's commit, then find it gone).
         claim = (
-            f"WITH claim AS (INSERT INTO {ProcessedTransition._meta.db_table} (transition_id, processed_at) "  # noqa: S608
-            f"SELECT id, %s FROM {transition} WHERE id = %s ON CONFLICT DO NOTHING RETURNING transition_id) "
+            f"WITH dequeued AS (DELETE FROM {queue} WHERE transition_id = ANY(%s)), "  # noqa: S608
+            f"claim AS (INSERT INTO {processed} (transition_id, processed_at) "
+            f"SELECT id, %s FROM {transition} WHERE id = ANY(%s) ON CONFLICT DO NOTHING RETURNING transition_id) "
         )
-        origin, where = f"claim JOIN {origin} ON t.id = claim.transition_id", "TRUE"
+    elif source == "queued":
+        # The oldest queued transitions no other worker holds (SKIP LOCKED), taken off the queue and claimed.
+        claim = (
+            f"WITH picked AS (SELECT transition_id FROM {queue} ORDER BY transition_id LIMIT %s "  # noqa: S608
+            f"FOR UPDATE SKIP LOCKED), dequeued AS (DELETE FROM {queue} q USING picked "
+            f"WHERE q.transition_id = picked.transition_id RETURNING q.transition_id), "
+            f"claim AS (INSERT INTO {processed} (transition_id, processed_at) SELECT transition_id, %s "
+            f"FROM dequeued ON CONFLICT DO NOTHING RETURNING transition_id) "
+        )
+    if claim:
+        origin, where, order_by = f"claim JOIN {origin} ON t.id = claim.transition_id", "TRUE", " ORDER BY t.id"
     sql = (
         f"{claim}SELECT {model_columns(Order, 'o')}, {', '.join(columns)}, "  # noqa: S608 - names from the models
         f"(SELECT token FROM {stamp} WHERE id = 1) AS {_STAMP}, "
         f"(SELECT time_zone FROM {organisation} WHERE id = o.branch_id) AS {_TIME_ZONE}, "
         f"(SELECT country FROM {address} a WHERE a.organisation_id = o.branch_id "
         f"ORDER BY CASE WHEN a.kind = '{AddressKind.REGISTERED}' THEN 0 ELSE 1 END, a.id LIMIT 1) AS {_COUNTRY} "
-        f"FROM {origin} LEFT JOIN {workflow} w ON w.order_id = o.id WHERE {where}"
+        f"FROM {origin} LEFT JOIN {workflow} w ON w.order_id = o.id WHERE {where}{order_by}"
     )
     names = (*(column.rsplit(" AS ", 1)[1] for column in columns), _STAMP, _TIME_ZONE, _COUNTRY)
     return sql, names
 
 
-def _order_for_event(source: str, params: list[Any]) -> Order | None:
-    """The order with its binding, its branch's time zone and address country and the configuration token
-    (and the transition's columns): one statement, see _event_sql."""
+def _orders_for_event(source: str, params: list[Any]) -> list[Order]:
+    """The orders with their binding, their branch's time zone and address country and the configuration
+    token (and the transition's columns): one statement, see _event_sql."""
     sql, names = _event_sql(source)
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
-        row = cursor.fetchone()
-    if row is None:
-        return None
-    order = model_from_row(Order, row)
-    for name, value in zip(names, row[model_width(Order) :], strict=True):
-        setattr(order, name, value)
-    values = [getattr(order, f"event_workflow_{name}") for name in _WORKFLOW_FIELDS]
-    binding = OrderWorkflow.from_db("default", _WORKFLOW_FIELDS, values) if values[0] is not None else None
-    Order.workflow.related.set_cached_value(order, binding)
-    if binding is not None:
-        OrderWorkflow.order.field.set_cached_value(binding, order)
-    return order
+        rows = cursor.fetchall()
+    orders = []
+    width = model_width(Order)
+    for row in rows:
+        order = model_from_row(Order, row)
+        for name, value in zip(names, row[width:], strict=True):
+            setattr(order, name, value)
+        values = [getattr(order, f"event_workflow_{name}") for name in _WORKFLOW_FIELDS]
+        binding = OrderWorkflow.from_db("default", _WORKFLOW_FIELDS, values) if values[0] is not None else None
+        Order.workflow.related.set_cached_value(order, binding)
+        if binding is not None:
+            OrderWorkflow.order.field.set_cached_value(binding, order)
+        orders.append(order)
+    return orders
 
 
 def _transition_of(order: Order) -> OrderTransition:
@@ -152,25 +169,85 @@ def _transition_of(order: Order) -> OrderTransition:
 
 def order_for_event(order_id: int) -> Order:
     """The order loaded with everything handling an event on it reads (see the module docstring)."""
-    order = _order_for_event("order", [order_id])
-    if order is None:
+    orders = _orders_for_event("order", [order_id])
+    if not orders:
         raise Order.DoesNotExist(f"There is no order {order_id}.")
-    return order
+    return orders[0]
 
 
 def transition_for_event(transition_id: int) -> OrderTransition:
     """The transition with its order loaded as `order_for_event` loads it: one query."""
-    order = _order_for_event("transition", [transition_id])
-    if order is None:
+    orders = _orders_for_event("transition", [transition_id])
+    if not orders:
         raise OrderTransition.DoesNotExist(f"There is no transition {transition_id}.")
-    return _transition_of(order)
+    return _transition_of(orders[0])
 
 
-def transition_claim(transition_id: int) -> OrderTransition | None:
-    """Claim the transition for handling and load it as `transition_for_event` does, in one statement; None
-    when it was handled (or is being handled) already, or does not exist."""
-    order = _order_for_event("claim", [timezone.now(), transition_id])
-    return _transition_of(order) if order is not None else None
+def transitions_claim(transition_ids: list[int]) -> list[OrderTransition]:
+    """Claim these transitions for handling and load them as `transition_for_event` does, in one statement,
+    in their order; those handled (or being handled) already, or that do not exist, are left out."""
+    orders = _orders_for_event("claim", [transition_ids, timezone.now(), transition_ids])
+    return [_transition_of(order) for order in orders]
+
+
+def transitions_claim_queued(limit: int) -> list[OrderTransition]:
+    """Take up to `limit` transitions off the queue (orders.QueuedTransition) that no other worker holds,
+    claim them and load them as `transitions_claim` does: one statement."""
+    orders = _orders_for_event("queued", [limit, timezone.now()])
+    return [_transition_of(order) for order in orders]
+
+
+@dataclass
+class _NewTask:
+    task: Task
+    run: OrderRun
+    notify_unless: int | None  # who acted: they are not told about a task they made themselves
+
+
+class Batch:
+    """The writes of one transaction's event handling, gathered over its orders and made together.
+
+    New tasks are inserted in one statement and their assignees told in one more when the batch is
+    flushed: before anything reads tasks back from the database (a rule's transition asks the blocking-
+    tasks guard; a second event of the same order reads its tasks), and at the end. Load changes are
+    written once, at the end (`finish`), as OrderRun.hold_loads does for one order. The people who can be
+    assigned are read once for every branch and customer of the batch (assignment.PeopleCache). A batch
+    of one is what a single event costs; a worker's batch of a hundred shares each statement."""
+
+    def __init__(self, now: datetime.datetime, orders: list[Order] | None = None) -> None:
+        self.now = now
+        self.load_changes: list[LoadChange] = []
+        self.people = PeopleCache(orders or [])
+        self._new: list[_NewTask] = []
+
+    def add(self, run: OrderRun, tasks: list[Task], *, by: Any) -> None:
+        by_id = getattr(by, "pk", None)
+        self._new += [_NewTask(task, run, by_id) for task in tasks]
+
+    def flush(self) -> list[Task]:
+        """Insert the tasks gathered so far and notify their assignees; the tasks, saved."""
+        new, self._new = self._new, []
+        if not new:
+            return []
+        created = Task.objects.bulk_create([item.task for item in new])
+        notices = [
+            Notice(
+                item.task.assignee_id, NotificationKind.ASSIGNED, f"{item.task.name} · {item.run.order.reference}",
+                body=_due_text(item.task, item.run.profile), url=item.task.get_absolute_url(), task=item.task,
+            )
+            for item in new
+            if item.task.assignee_id and item.task.state == TaskState.OPEN
+            and item.task.assignee_id != item.notify_unless
+        ]  # fmt: skip
+        notify(notices, config=new[0].run.config)
+        return created
+
+    def finish(self) -> None:
+        """Flush, and write the load changes of the whole batch in one UPDATE."""
+        self.flush()
+        if self.load_changes:
+            loads_adjust(self.load_changes, now=self.now)
+        self.load_changes = []
 
 
 @dataclass
@@ -188,6 +265,12 @@ class OrderRun:
     pending: list[Draft] = field(default_factory=list)
     # Load changes held back until the handler's end (write_loads), or None to write each at once.
     load_changes: list[LoadChange] | None = None
+    # The batch this run's writes go to (a worker's batch of events, or one event's): see Batch.
+    batch: Batch | None = None
+
+    def __post_init__(self) -> None:
+        if self.batch is not None:
+            self.load_changes = self.batch.load_changes
 
     @property
     def profile(self) -> BranchProfile:
@@ -236,10 +319,14 @@ class OrderRun:
         self.order = moved
 
     def hold_loads(self) -> None:
-        """Collect load changes from now on; write_loads() writes them (see services.assignment)."""
-        self.load_changes = []
+        """Collect load changes from now on; write_loads() writes them (see services.assignment). In a batch
+        they are held from the start and the batch writes them."""
+        if self.batch is None:
+            self.load_changes = []
 
     def write_loads(self) -> None:
+        if self.batch is not None:
+            return
         if self.load_changes:
             loads_adjust(self.load_changes, now=self.now)
         self.load_changes = None
@@ -259,20 +346,22 @@ class OrderRun:
         return base + datetime.timedelta(hours=float(hours))
 
 
-def _insert_workflow(workflow: OrderWorkflow) -> bool:
-    """Insert the binding unless the order has one already; one statement, no savepoint. False: it had one."""
-    table = OrderWorkflow._meta.db_table
+def _insert_workflows(workflows: list[OrderWorkflow]) -> set[int]:
+    """Insert the bindings of orders that have none yet; one statement, no savepoint. Returns the order ids
+    whose binding this inserted (the others had one: their workflow's pk stays None)."""
+    table, now = OrderWorkflow._meta.db_table, timezone.now()
+    values = ", ".join(["(%s, %s, %s, %s, %s)"] * len(workflows))
+    params = [value for w in workflows for value in (w.order_id, w.template_id, w.version_id, w.trade_direction, now)]
     with connection.cursor() as cursor:
         cursor.execute(
             f"INSERT INTO {table} (order_id, template_id, version_id, trade_direction, bound_at) "  # noqa: S608 - table name from the model
-            "VALUES (%s, %s, %s, %s, %s) ON CONFLICT (order_id) DO NOTHING RETURNING id",
-            [workflow.order_id, workflow.template_id, workflow.version_id, workflow.trade_direction, timezone.now()],
+            f"VALUES {values} ON CONFLICT (order_id) DO NOTHING RETURNING order_id, id",
+            params,
         )
-        row = cursor.fetchone()
-    if row is None:
-        return False
-    workflow.pk = row[0]
-    return True
+        inserted = dict(cursor.fetchall())
+    for workflow in workflows:
+        workflow.pk = inserted.get(workflow.order_id)
+    return set(inserted)
 
 
 def _loaded_binding(order: Order) -> tuple[bool, OrderWorkflow | None]:
@@ -284,8 +373,8 @@ def _loaded_binding(order: Order) -> tuple[bool, OrderWorkflow | None]:
     return True, cast(OrderWorkflow | None, workflow)
 
 
-def order_run(*, order: Order, now: datetime.datetime) -> OrderRun:
-    """The order's workflow context; binds the order to the matching template version the first time."""
+def _run_or_unbound(order: Order, now: datetime.datetime, batch: Batch | None) -> tuple[OrderRun, bool]:
+    """The order's run; True when the order has no binding yet (the run carries the one to insert)."""
     config = workflow_config(getattr(order, _STAMP) if hasattr(order, _STAMP) else config_token())
     loaded, workflow = _loaded_binding(order)
     if not loaded:
@@ -293,8 +382,8 @@ def order_run(*, order: Order, now: datetime.datetime) -> OrderRun:
     elif workflow is not None and workflow.version_id is not None:
         workflow.version = config.version(workflow.version_id)
     if workflow is not None:
-        return OrderRun(order, workflow, now, config)
-    run = OrderRun(order, OrderWorkflow(order=order), now, config)
+        return OrderRun(order, workflow, now, config, batch=batch), False
+    run = OrderRun(order, OrderWorkflow(order=order), now, config, batch=batch)
     direction = trade_direction(
         origin_country=order.origin_id[:2], destination_country=order.destination_id[:2],
         branch_country=run.profile.country,
@@ -302,13 +391,33 @@ def order_run(*, order: Order, now: datetime.datetime) -> OrderRun:
     template = template_pick(config.templates(), order=order, direction=direction)
     run.workflow.template, run.workflow.trade_direction = template, direction
     run.workflow.version = template.current_version if template else None
-    if not _insert_workflow(run.workflow):
-        # Two events of one order handled at once both bound it: the first row wins, this one reads it.
-        run.workflow = OrderWorkflow.objects.select_related("version").get(order=order)
-        return run
-    run._tasks = {}  # a newly bound order has no workflow tasks yet
-    run.pending = date_drafts(run)
-    return run
+    return run, True
+
+
+def order_runs(orders: list[Order], *, now: datetime.datetime, batch: Batch | None = None) -> list[OrderRun]:
+    """The orders' workflow contexts, in their order; binds those not bound yet to their matching template
+    version, all in one statement. An order listed twice gets one run, listed twice."""
+    runs: dict[int, OrderRun] = {}
+    unbound: list[OrderRun] = []
+    for order in orders:
+        if order.pk not in runs:
+            runs[order.pk], needs_binding = _run_or_unbound(order, now, batch)
+            if needs_binding:
+                unbound.append(runs[order.pk])
+    inserted = _insert_workflows([run.workflow for run in unbound]) if unbound else set()
+    for run in unbound:
+        if run.order.pk not in inserted:
+            # Two events of one order handled at once both bound it: the first row wins, this one reads it.
+            run.workflow = OrderWorkflow.objects.select_related("version").get(order=run.order)
+            continue
+        run._tasks = {}  # a newly bound order has no workflow tasks yet
+        run.pending = date_drafts(run)
+    return [runs[order.pk] for order in orders]
+
+
+def order_run(*, order: Order, now: datetime.datetime, batch: Batch | None = None) -> OrderRun:
+    """The order's workflow context; binds the order to the matching template version the first time."""
+    return order_runs([order], now=now, batch=batch)[0]
 
 
 def status_reached(order: Order, status: str) -> bool:
@@ -355,7 +464,8 @@ def date_drafts(run: OrderRun, *, anchors: set[str] | None = None) -> list[Draft
 
 def create_tasks(run: OrderRun, drafts: list[Draft], *, by: Any = None) -> list[Task]:
     """Save the drafts the order does not have yet (by source key), with their dependencies, team, assignee
-    and load; notify the assignees. Tasks whose auto-completion already happened are created done."""
+    and load; notify the assignees. Tasks whose auto-completion already happened are created done. In a
+    batch (run.batch) the tasks are saved and announced when the batch flushes; returned unsaved."""
     drafts, run.pending = run.pending + drafts, []
     if not drafts:
         return []
@@ -370,22 +480,19 @@ def create_tasks(run: OrderRun, drafts: list[Draft], *, by: Any = None) -> list[
         kind, _, value = task.auto_complete_on.partition(":")
         if kind == "state" and status_reached(run.order, value):
             task.state, task.completed_at = TaskState.DONE, run.now
-    assign_drafts(drafts, order=run.order, now=run.now, pending=run.load_changes)
-    created = Task.objects.bulk_create([d.task for d in drafts])
-    for task in created:
-        existing[task.source_key or f"#new{task.pk}"] = ExistingTask(
+    batch = run.batch
+    assign_drafts(drafts, order=run.order, now=run.now, pending=run.load_changes, cache=batch.people if batch else None)
+    tasks = [d.task for d in drafts]
+    for task in tasks:
+        existing[task.source_key or f"#new{id(task)}"] = ExistingTask(
             task.key, task.state, task.auto_complete_on, list(task.waiting_on)
         )
-    notices = [
-        Notice(
-            task.assignee_id, NotificationKind.ASSIGNED, f"{task.name} · {run.order.reference}",
-            body=_due_text(task, run.profile), url=task.get_absolute_url(), task=task,
-        )
-        for task in created
-        if task.assignee_id and task.state == TaskState.OPEN and task.assignee_id != getattr(by, "pk", None)
-    ]  # fmt: skip
-    notify(notices, config=run.config)
-    return created
+    if batch is not None:
+        batch.add(run, tasks, by=by)
+        return tasks
+    alone = Batch(run.now)
+    alone.add(run, tasks, by=by)
+    return alone.flush()
 
 
 def _due_text(task: Task, profile: BranchProfile) -> str:
@@ -395,14 +502,18 @@ def _due_text(task: Task, profile: BranchProfile) -> str:
     return f"Due {local:%a %d %b %H:%M} ({profile.calendar.time_zone.key})."
 
 
-def close_tasks(tasks: list[Task], *, state: str, by: Any, now: datetime.datetime, verb: str, detail: str = "") -> None:
-    """Mark tasks done or cancelled; release their load and the tasks that waited on them."""
+def close_tasks(
+    tasks: list[Task], *, state: str, by: Any, now: datetime.datetime, verb: str, detail: str = "",
+    pending: list[LoadChange] | None = None,
+) -> None:  # fmt: skip
+    """Mark tasks done or cancelled; release their load and the tasks that waited on them. `pending`: the
+    caller's held load changes (OrderRun.load_changes), which the release joins; else it is written now."""
     tasks = [t for t in tasks if t.state in (TaskState.OPEN, TaskState.SCHEDULED)]
     if not tasks:
         return
     by_id = getattr(by, "pk", None)
     Task.objects.filter(pk__in=[t.pk for t in tasks]).update(state=state, completed_at=now, completed_by_id=by_id)
-    _after_close(tasks, state=state, by_id=by_id, now=now, verb=verb, detail=detail)
+    _after_close(tasks, state=state, by_id=by_id, now=now, verb=verb, detail=detail, pending=pending)
 
 
 def _after_close(
@@ -511,15 +622,23 @@ def state_events(order: Order) -> list[str]:
     return [f"state:{status}" for status in STATUS_PATH if status_reached(order, status)]
 
 
-def set_assignee(task: Task, *, user_id: int | None, by: Any, now: datetime.datetime, verb: str) -> bool:
-    """Give an open (or scheduled) task to `user_id` (None: back to the team queue), moving the load and
-    telling the new assignee. Returns False when nothing changed."""
+def set_assignee(
+    task: Task, *, user_id: int | None, by: Any, now: datetime.datetime, verb: str,
+    pending: list[LoadChange] | None = None,
+) -> bool:  # fmt: skip
+    """Give an open (or scheduled) task to `user_id` (None: back to the team queue), moving the load (into
+    `pending` when the caller holds its load changes) and telling the new assignee. Returns False when
+    nothing changed."""
     if task.assignee_id == user_id:
         return False
     previous = task.assignee_id
     Task.objects.filter(pk=task.pk).update(assignee_id=user_id, assigned_at=now if user_id else None)
     if task.state == TaskState.OPEN:
-        loads_adjust([(task.team_id, previous, -1), (task.team_id, user_id, 1)], now=now)
+        moved = [(task.team_id, previous, -1), (task.team_id, user_id, 1)]
+        if pending is None:
+            loads_adjust(moved, now=now)
+        else:
+            pending += moved
     task.assignee_id, task.assigned_at = user_id, now if user_id else None
     TaskEvent.objects.create(task=task, verb=verb, by_id=getattr(by, "pk", None), at=now)
     if user_id and user_id != getattr(by, "pk", None):

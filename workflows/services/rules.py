@@ -216,6 +216,8 @@ def _take_transition(action: RuleAction, *, rule: Rule, run: OrderRun, chain: tu
     name = "hold" if action.kind == ActionKind.HOLD else action.transition
     if name not in TRANSITIONS:
         raise _ActionFailed("no transition is set")
+    if run.batch is not None:
+        run.batch.flush()  # the transition's guards read the order's tasks
     try:
         # The order as this event's handling read it (and as earlier actions left it): the transition locks
         # the row and refuses, as "changed meanwhile", if someone moved the order since.
@@ -247,10 +249,15 @@ def _create_task(action: RuleAction, *, rule: Rule, run: OrderRun, event_key: st
 def _assign(action: RuleAction, *, run: OrderRun) -> str:
     if not action.user_id:
         raise _ActionFailed("no person is set")
+    if run.batch is not None:
+        run.batch.flush()  # the order's open tasks are read from the database
     tasks = Task.objects.select_for_update().filter(order=run.order, state=TaskState.OPEN).select_related("order")
     if action.team_function:
         tasks = tasks.filter(team_function=action.team_function)
-    changed = sum(set_assignee(t, user_id=action.user_id, by=None, now=run.now, verb="assigned by rule") for t in tasks)
+    changed = sum(
+        set_assignee(t, user_id=action.user_id, by=None, now=run.now, verb="assigned by rule", pending=run.load_changes)
+        for t in tasks
+    )
     return f"Assigned {changed} task{'s' if changed != 1 else ''}"
 
 

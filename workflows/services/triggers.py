@@ -2,8 +2,9 @@
 
 Each entry point runs in one transaction and is idempotent, so the on-commit receiver, a redelivered
 Celery task and the catch-up sweep can all call it without creating anything twice:
-- a transition is claimed in ProcessedTransition before its effects are written (engine.transition_claim:
-  the claim and the loading of the order are one statement);
+- a transition is claimed in ProcessedTransition and taken off the queue before its effects are written
+  (engine.transitions_claim, transitions_claim_queued: the claim and the loading of the orders are one
+  statement); a worker's batch is one transaction, so a worker killed half-way leaves it all queued;
 - a task is unique per (order, source key); a rule run is unique per (rule, event key);
 - opening a scheduled task and escalating an overdue one are conditional UPDATEs.
 
@@ -13,15 +14,17 @@ The hooks for apps that do not exist yet (tracking's milestones and exceptions, 
 
 from __future__ import annotations
 
+import contextvars
 import datetime
 import logging
+import time
 from typing import Any
 
 from django.db import DatabaseError, transaction
 from django.db.models import Exists, Max, OuterRef
 from django.utils import timezone
 
-from orders.models import OrderStatus, OrderTransition
+from orders.models import Channel, OrderStatus, OrderTransition, QueuedTransition
 from workflows.models import (
     NotificationKind,
     OrderKeyDate,
@@ -35,6 +38,7 @@ from workflows.models import (
 )
 from workflows.services.assignment import Draft, assign_drafts
 from workflows.services.engine import (
+    Batch,
     OrderRun,
     auto_complete,
     close_tasks,
@@ -43,8 +47,10 @@ from workflows.services.engine import (
     draft_from_definition,
     order_for_event,
     order_run,
+    order_runs,
     state_events,
-    transition_claim,
+    transitions_claim,
+    transitions_claim_queued,
 )
 from workflows.services.notify import Notice, notify
 from workflows.services.rules import RuleTrigger, rules_fire
@@ -63,26 +69,59 @@ def _occurrence(record: OrderTransition) -> str:
 def transition_handle(*, transition_id: int) -> bool:
     """Create, complete or cancel the tasks an order's state change calls for and run the rules it triggers.
     Exactly once per transition; returns False when it had already been handled."""
+    return transitions_handle(transition_ids=[transition_id]) == 1
+
+
+def transitions_handle(*, transition_ids: list[int]) -> int:
+    """transition_handle for several transitions in one transaction (in their order); how many were not
+    handled before."""
     with transaction.atomic():
-        record = transition_claim(transition_id)
-        if record is None:
-            return False
-        run = order_run(order=record.order, now=timezone.now())
-        run.hold_loads()  # written just before the commit: see services.assignment
-        if record.target in _FINAL:
-            _cancel_remaining(run, why=f"Order {OrderStatus(record.target).label.lower()}")
-        else:
-            auto_complete(run, state_events(run.order))
-        if record.name != "release":  # release returns to a state already entered: its tasks exist
-            _fire(run, kind=TriggerKind.STATE, match=record.target, occurrence=_occurrence(record))
-        chain = tuple((record.payload or {}).get("automation", {}).get("chain", []))
-        triggers = [RuleTrigger(RuleEvent.ORDER_ENTERED_STATE, f"transition:{record.pk}:state", record.target)]
-        if record.name == "submit":
-            triggers.insert(0, RuleTrigger(RuleEvent.ORDER_SUBMITTED, f"transition:{record.pk}"))
-        rules_fire(run=run, triggers=triggers, chain=chain)
-        create_tasks(run, [])  # the date-triggered tasks found if this event bound the order (release)
-        run.write_loads()
-    return True
+        records = transitions_claim(transition_ids)
+        _handle(records)
+    return len(records)
+
+
+def queued_transitions_handle(*, limit: int = 100) -> int:
+    """Handle up to `limit` queued transitions (orders.QueuedTransition) that no other worker holds, as one
+    batch in one transaction; how many. 0: the queue is empty (or every row is held by another worker)."""
+    with transaction.atomic():
+        records = transitions_claim_queued(limit)
+        _handle(records)
+    return len(records)
+
+
+def _handle(records: list[OrderTransition]) -> None:
+    """Each transition's workflow effects, in order, as one batch (engine.Batch): one statement binds the
+    new orders, one reads the people, one inserts the tasks, one the notifications, one writes the loads."""
+    if not records:
+        return
+    now = timezone.now()
+    batch = Batch(now, [record.order for record in records])
+    seen: set[int] = set()
+    for record, run in zip(records, order_runs([r.order for r in records], now=now, batch=batch), strict=True):
+        if record.order_id in seen:
+            # The order's second event in this batch: the order as the first left it, and its tasks.
+            batch.flush()
+            run = order_run(order=order_for_event(record.order_id), now=now, batch=batch)
+        seen.add(record.order_id)
+        _handle_one(record, run, batch)
+    batch.finish()
+
+
+def _handle_one(record: OrderTransition, run: OrderRun, batch: Batch) -> None:
+    if record.target in _FINAL:
+        batch.flush()  # the tasks are read back to be cancelled
+        _cancel_remaining(run, why=f"Order {OrderStatus(record.target).label.lower()}")
+    else:
+        auto_complete(run, state_events(run.order))
+    if record.name != "release":  # release returns to a state already entered: its tasks exist
+        _fire(run, kind=TriggerKind.STATE, match=record.target, occurrence=_occurrence(record))
+    chain = tuple((record.payload or {}).get("automation", {}).get("chain", []))
+    triggers = [RuleTrigger(RuleEvent.ORDER_ENTERED_STATE, f"transition:{record.pk}:state", record.target)]
+    if record.name == "submit":
+        triggers.insert(0, RuleTrigger(RuleEvent.ORDER_SUBMITTED, f"transition:{record.pk}"))
+    rules_fire(run=run, triggers=triggers, chain=chain)
+    create_tasks(run, [])  # the date-triggered tasks found if this event bound the order (release)
 
 
 def _fire(run: OrderRun, *, kind: str, match: str, occurrence: str) -> list[Task]:
@@ -99,7 +138,10 @@ def _cancel_remaining(run: OrderRun, *, why: str) -> None:
     remaining = list(
         Task.objects.select_for_update().filter(order=run.order, state__in=[TaskState.OPEN, TaskState.SCHEDULED])
     )
-    close_tasks(remaining, state=TaskState.CANCELLED, by=None, now=run.now, verb="cancelled", detail=why)
+    close_tasks(
+        remaining, state=TaskState.CANCELLED, by=None, now=run.now, verb="cancelled", detail=why,
+        pending=run.load_changes,
+    )  # fmt: skip
     run.forget_tasks()
 
 
@@ -274,8 +316,32 @@ def pending_transitions_process(
     return done
 
 
-def on_order_status_changed(*, transition_id: int | None, order_id: int, **_: Any) -> None:
-    """The order_status_changed receiver's work: handle the transition now, in the process that made it."""
+# Transitions people take on a screen (and the automation their handling sets off) are handled at once,
+# in the same process, so the page they land on shows the tasks. Those that other systems make through the
+# API, webhooks and files stay queued (orders.QueuedTransition) for the workflow worker, which handles
+# them in batches (docs/decisions/0004), as it does automation set off by its own batches.
+INLINE_CHANNELS = frozenset({Channel.SCREEN, Channel.PORTAL, Channel.ADMIN, Channel.SYSTEM})
+# A worker asked to drain the queue keeps polling it for LINGER seconds once it is empty; a process asks
+# at most once every WAKE_EVERY seconds. As WAKE_EVERY < LINGER, a transition queued after a skipped
+# request is still seen by the worker the last request started (see queued_transitions_drain).
+LINGER = 1.0
+WAKE_EVERY = 0.25
+POLL = 0.02
+BATCH = 100
+
+_draining: contextvars.ContextVar[bool] = contextvars.ContextVar("workflows_draining", default=False)
+_last_wake = -WAKE_EVERY
+
+
+def on_order_status_changed(
+    *, transition_id: int | None, order_id: int, channel: str = "", queued: bool = False, **_: Any
+) -> None:
+    """The order_status_changed receiver's work: handle the transition now, in the process that made it, or
+    leave it queued and make sure a worker drains the queue soon (INLINE_CHANNELS says which)."""
+    if queued and (channel not in INLINE_CHANNELS or _draining.get()):
+        if not _draining.get():  # a draining worker carries on until the queue is empty
+            _wake_worker()
+        return
     if transition_id is None:  # an event from before apply() sent the id: find the newest transition
         transition_id = (
             OrderTransition.objects.filter(order_id=order_id).order_by("-pk").values_list("pk", flat=True).first()
@@ -285,6 +351,64 @@ def on_order_status_changed(*, transition_id: int | None, order_id: int, **_: An
     try:
         transition_handle(transition_id=transition_id)
     except DatabaseError:
-        # The order's change is committed and its transition row is the durable record: the catch-up
-        # sweep (pending_transitions_process) handles it shortly. The person's action must not fail.
-        logger.exception("Workflow handling of order transition %s failed; the sweep will retry", transition_id)
+        # The order's change is committed and its transition row is the durable record: the queue (or, for
+        # a bulk import's, the catch-up sweep) handles it shortly. The person's action must not fail.
+        logger.exception("Workflow handling of order transition %s failed; a worker will retry", transition_id)
+
+
+def _wake_worker() -> None:
+    """Ask a worker to drain the queue, unless this process asked less than WAKE_EVERY seconds ago. Run
+    eagerly (tests, no broker), the drain happens here and now and does not linger."""
+    global _last_wake
+    from workflows.tasks import handle_queued_transitions  # tasks import services: keep the graph acyclic
+
+    if handle_queued_transitions.app.conf.task_always_eager:
+        handle_queued_transitions.delay(linger_seconds=0)
+        return
+    now = time.monotonic()
+    if now - _last_wake < WAKE_EVERY:
+        return
+    _last_wake = now
+    handle_queued_transitions.delay(linger_seconds=LINGER)
+
+
+def queued_transitions_drain(*, linger: float = 0.0, batch: int = BATCH) -> int:
+    """Handle the queued transitions in batches until the queue has stayed empty for `linger` seconds
+    (polling it every POLL seconds meanwhile); how many were handled. Automation that a batch sets off is
+    queued and handled by a later batch of the same drain.
+
+    A batch that fails (a task row made meanwhile by a concurrent handler of the same order, a lost
+    connection) is rolled back whole and done again one transition at a time; a transition that still
+    fails leaves the queue and is retried by the catch-up sweep (pending_transitions_process), as a failed
+    inline handling is, so one bad transition cannot hold up the queue."""
+    handled, idle_since = 0, None
+    token = _draining.set(True)
+    try:
+        while True:
+            try:
+                done = queued_transitions_handle(limit=batch)
+            except DatabaseError:
+                logger.exception("A batch of queued order transitions failed; handling them one by one")
+                done = _handle_one_by_one(batch)
+            handled += done
+            if done:
+                idle_since = None
+                continue
+            now = time.monotonic()
+            idle_since = now if idle_since is None else idle_since
+            if now - idle_since >= linger:
+                return handled
+            time.sleep(POLL)
+    finally:
+        _draining.reset(token)
+
+
+def _handle_one_by_one(limit: int) -> int:
+    done = 0
+    for pk in QueuedTransition.objects.order_by("pk").values_list("pk", flat=True)[:limit]:
+        try:
+            done += transitions_handle(transition_ids=[pk])
+        except DatabaseError:
+            logger.exception("Workflow handling of order transition %s failed; the sweep will retry", pk)
+            QueuedTransition.objects.filter(pk=pk).delete()
+    return done
