@@ -1,6 +1,6 @@
 """Workflow fan-out: submit 10,000 orders through the real service with the demo templates and rules active.
 
-    python -m bench.workflow_fanout [--orders 10000] [--processes 2] [--db-name NAME]
+    python -m bench.workflow_fanout [--orders 10000] [--processes 2] [--db-name NAME] [--broker URL]
 
 The script creates and migrates a scratch database (oms_bench_workflow, on the server of DATABASE_URL) and
 seeds the demo organisations and logins, the demo UN/LOCODE set, and the demo workflow set-up: teams in
@@ -8,22 +8,31 @@ both branches, account owners, business hours, the six templates and the automat
 auto-accept, so its orders are also confirmed, with that state's tasks). The draft orders are written
 straight to the table (setting them up is not what is measured).
 
+The orders are submitted as an external system submits them, through the API channel, so their workflow
+handling is queued and done by the workflow worker in batches (docs/decisions/0004): the script starts a
+real Celery worker (one process, on the Redis broker of --broker, default CELERY_BROKER_URL or
+redis://127.0.0.1:6379/14, whose queue it empties first), as a deployment runs one beside its web workers.
+
 It times, in one run:
-- the figure: `orders.services.order_submit` for every order from `--processes` processes at once (two by
-  default: this machine's cores, as two web workers would), as a person or the API would: the locked
-  transition, its history row, and after commit the workflow receiver binding the order to its template
-  version, creating and assigning its tasks with business-hours due times, notifying the assignees and
-  running the rules (for Globex, the automatic confirmation and its tasks);
-- queries per order, for the first and the last thousand orders (constant: they must not grow), and
-  whether every transition's workflow handling happened (none left for the catch-up sweep);
+- the figure: from the first submit until the workflow of every order is handled — the locked transition
+  and its history row in `--processes` submitting processes (two by default: this machine's cores, as two
+  web workers would), and in the worker, for each batch: binding the orders to their template version,
+  creating and assigning their tasks with business-hours due times, notifying the assignees, running the
+  rules (for Globex, the automatic confirmation, then that transition's own tasks). The worker shares the
+  two cores with the submitters;
+- how long the submits alone took, and how long the worker needed after the last one (its lag);
+- queries per order: the submit's, for the first and the last thousand orders (constant: they must not
+  grow), and the worker's, from a further thousand orders drained in this process; whether every
+  transition's workflow handling happened (none left queued or unhandled);
 - the anchor: a bare `Task.objects.bulk_create` of as many task rows as the run created, in batches of
   1,000 — the cost of merely storing the rows. ratio = our time ÷ anchor time;
-- for context, the same submits of another tenth of the orders with the workflow receiver disconnected:
-  what the transition alone costs on this machine now, so the workflow's share can be read off;
+- for context, the same submits of another tenth of the orders with the workflow receiver disconnected
+  (what the transition alone costs on this machine now), and then the drain of their queue in this
+  process (what the workflow costs per order in batches);
 - where the time goes, in CPU milliseconds per order: the submitting processes' own (Python) and their
-  database backends' (read from /proc when the server runs on this machine), measured around the submits
-  only. Unlike the wall-clock figure these hardly move when other work shares the machine; what is left of
-  the wall time is waiting: for the disk on each commit, for a core, for the other process's locks.
+  database backends' (read from /proc when the server runs on this machine), and the worker's processes,
+  measured over the run. Unlike the wall-clock figure these hardly move when other work shares the
+  machine.
 
 It runs in production mode (DEBUG off, as the test suite does): with DEBUG on, Django keeps every query
 in a log and times it, work no server does.
@@ -157,7 +166,7 @@ def _submit_in_processes(order_ids: list[int], processes: int) -> Submitted:
 
 
 def _bare_submits(order_ids: list[int], processes: int) -> Submitted:
-    """The same submits without the workflow receiver (the transition alone)."""
+    """The same submits without the workflow receiver (the transition alone): their transitions stay queued."""
     from orders import events
     from workflows.receivers import _order_status_changed
 
@@ -166,6 +175,112 @@ def _bare_submits(order_ids: list[int], processes: int) -> Submitted:
         return _submit_in_processes(order_ids, processes)
     finally:
         events.order_status_changed.connect(_order_status_changed, dispatch_uid="workflows.order_status_changed")
+
+
+@dataclass
+class Drained:
+    orders: int
+    queries_per_order: float
+    python_cpu_ms: float
+    database_cpu_ms: float | None
+    elapsed: float
+
+
+def _drain_here() -> Drained:
+    """Drain the queue in this process (what the worker does), counting its queries and CPU."""
+    from django.db import connection
+
+    from orders.models import QueuedTransition
+    from workflows import services
+
+    orders = QueuedTransition.objects.count()
+    counter = _QueryCounter()
+    backend_before, cpu_before, started = _backend_cpu_s(connection), time.process_time(), time.perf_counter()
+    with connection.execute_wrapper(counter):
+        services.queued_transitions_drain()
+    elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu_before
+    backend_after = _backend_cpu_s(connection)
+    backend = backend_after - backend_before if backend_before is not None and backend_after is not None else None
+    per = 1000 / max(orders, 1)
+    return Drained(orders, counter.count / max(orders, 1), cpu * per, None if backend is None else backend * per,
+                   elapsed)  # fmt: skip
+
+
+class Worker:
+    """A real Celery worker on the bench's database and broker, in a session of its own."""
+
+    APP_NAME = "oms-bench-worker"
+
+    def __init__(self, database_url: str, broker: str) -> None:
+        import subprocess
+        import sys
+
+        from bench.common import ROOT
+
+        env = {**os.environ, "DATABASE_URL": database_url, "CELERY_BROKER_URL": broker,
+               "CELERY_TASK_ALWAYS_EAGER": "false", "PGAPPNAME": self.APP_NAME}  # fmt: skip
+        command = [sys.executable, "-m", "celery", "-A", "oms", "worker", "-Q", "default", "--concurrency=1",
+                   "--without-gossip", "--without-mingle", "--loglevel=WARNING", "-n", "bench-workflow@%h"]  # fmt: skip
+        self.process = subprocess.Popen(command, cwd=ROOT, env=env, start_new_session=True)
+
+    def wait_ready(self, timeout: float = 60) -> None:
+        from oms.celery import app
+
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            # A connection of its own, closed after: a pooled one would be inherited by the forked
+            # submitters, whose after-fork clean-up then waits on the parent's socket.
+            with app.connection_for_write() as connection:
+                if app.control.ping(timeout=0.5, connection=connection):
+                    return
+        raise RuntimeError("the bench's Celery worker did not start")
+
+    def cpu_s(self) -> float:
+        """CPU seconds of the worker's processes (main and pool) so far."""
+        import psutil
+
+        main = psutil.Process(self.process.pid)
+        total = 0.0
+        for process in [main, *main.children(recursive=True)]:
+            times = process.cpu_times()
+            total += times.user + times.system
+        return total
+
+    def backends_cpu_s(self) -> float | None:
+        """CPU seconds of the worker's database backends so far (None when the server is elsewhere)."""
+        from django.db import connection
+
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pid FROM pg_stat_activity WHERE application_name = %s", [self.APP_NAME])
+            pids = [row[0] for row in cursor.fetchall()]
+        total = 0.0
+        for pid in pids:
+            try:
+                with open(f"/proc/{pid}/stat") as stat:
+                    fields = stat.read().rsplit(")", 1)[1].split()
+            except OSError:
+                return None
+            total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        return total
+
+    def stop(self) -> None:
+        self.process.terminate()  # a warm shutdown: the main process lets its pool finish the drain
+        self.process.wait(timeout=60)
+
+
+def _wait_until_handled(timeout: float = 600) -> float:
+    """Wait until no transition is queued or unhandled; the moment it was so (perf_counter)."""
+    from orders.models import OrderTransition, QueuedTransition
+    from workflows.models import ProcessedTransition
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if not QueuedTransition.objects.exists() and (
+            OrderTransition.objects.count() == ProcessedTransition.objects.count()
+        ):
+            return time.perf_counter()
+        time.sleep(0.02)
+    raise RuntimeError("the worker did not handle every transition in time")
 
 
 def _anchor(task_count: int) -> float:
@@ -192,55 +307,86 @@ def main() -> None:
     parser.add_argument("--orders", type=int, default=10_000)
     parser.add_argument("--processes", type=int, default=2)
     parser.add_argument("--db-name", default=DB_NAME, help="scratch database to (re)create")
+    parser.add_argument("--broker", default=os.environ.get("CELERY_BROKER_URL") or "redis://127.0.0.1:6379/14",
+                        help="the Redis broker the worker uses (its queue is emptied first)")  # fmt: skip
     args = parser.parse_args()
 
-    os.environ["DATABASE_URL"] = fresh_database_url(args.db_name)
-    os.environ.setdefault("CELERY_TASK_ALWAYS_EAGER", "true")  # notification emails inline, no broker needed
+    database_url = fresh_database_url(args.db_name)
+    os.environ.update(DATABASE_URL=database_url, CELERY_BROKER_URL=args.broker, CELERY_TASK_ALWAYS_EAGER="false")
     os.environ.setdefault("EMAIL_URL", "dummymail://")
     os.environ.setdefault("DEBUG", "false")  # production mode: no query log (see the docstring)
     os.environ.setdefault("SECRET_KEY", f"bench-{os.urandom(24).hex()}")  # a throwaway key for this run
     os.environ.setdefault("ALLOWED_HOSTS", "localhost")
     setup_django()
 
-    from orders.models import OrderTransition
+    import redis
+
+    from orders.models import OrderTransition, QueuedTransition
     from workflows.models import ProcessedTransition, Task
 
+    redis.Redis.from_url(args.broker).delete("default")  # a queue left by an earlier, interrupted run
     print(f"seeding {args.orders + args.orders // 10} draft orders into {args.db_name} …", flush=True)
     all_ids = _seed(args.orders + args.orders // 10)
     order_ids, bare_ids = all_ids[: args.orders], all_ids[args.orders :]
-    print(f"submitting from {args.processes} processes (load average before: {os.getloadavg()[0]:.1f}) …", flush=True)
-    run = _submit_in_processes(order_ids, args.processes)
-    elapsed, per_order = run.elapsed, run.per_order
+    worker = Worker(database_url, args.broker)
+    try:
+        worker.wait_ready()
+        worker_cpu_before, worker_db_before = worker.cpu_s(), worker.backends_cpu_s()
+        print(f"submitting from {args.processes} processes, one worker (load average before: "
+              f"{os.getloadavg()[0]:.1f}) …", flush=True)  # fmt: skip
+        started = time.perf_counter()
+        run = _submit_in_processes(order_ids, args.processes)
+        handled_at = _wait_until_handled()
+        elapsed, lag = handled_at - started, handled_at - started - run.elapsed
+        worker_cpu = (worker.cpu_s() - worker_cpu_before) * 1000 / len(order_ids)
+        worker_db_after = worker.backends_cpu_s()
+        worker_db = None if None in (worker_db_before, worker_db_after) else (
+            (worker_db_after - worker_db_before) * 1000 / len(order_ids)  # type: ignore[operator]
+        )  # fmt: skip
+    finally:
+        worker.stop()
     load = os.getloadavg()[0]
     tasks = Task.objects.count()
     unhandled = OrderTransition.objects.count() - ProcessedTransition.objects.count()
+    per_order = run.per_order
     bare = _bare_submits(bare_ids, args.processes)
     bare_per_s = len(bare_ids) / bare.elapsed
+    assert QueuedTransition.objects.count() == len(bare_ids), "the bare submits' transitions stay queued"
+    drained = _drain_here()
     orders_per_s = len(order_ids) / elapsed
     first, last = per_order[:SAMPLE], per_order[-SAMPLE:]
-    print(f"{len(order_ids)} orders in {elapsed:.1f} s: {orders_per_s:.0f} orders/s, {tasks} tasks "
-          f"({tasks / elapsed:.0f} tasks/s); queries per order: first {SAMPLE} mean {statistics.mean(first):.1f}, "
-          f"last {SAMPLE} mean {statistics.mean(last):.1f}, max {max(per_order)}", flush=True)  # fmt: skip
+    print(f"{len(order_ids)} orders handled in {elapsed:.1f} s: {orders_per_s:.0f} orders/s, {tasks} tasks "
+          f"({tasks / elapsed:.0f} tasks/s); the submits took {run.elapsed:.1f} s "
+          f"({len(order_ids) / run.elapsed:.0f}/s), the worker finished {lag:.2f} s after the last",
+          flush=True)  # fmt: skip
+    print(f"queries per order: the submit, first {SAMPLE} mean {statistics.mean(first):.1f}, last {SAMPLE} mean "
+          f"{statistics.mean(last):.1f}, max {max(per_order)}; the worker {drained.queries_per_order:.2f} "
+          f"(draining {drained.orders} here)", flush=True)  # fmt: skip
     anchor = _anchor(tasks)
     print(f"anchor: bulk_create of {tasks} task rows in {anchor:.2f} s; transitions left unhandled: {unhandled}; "
           f"the transition alone: {bare_per_s:.0f} orders/s; load average after: {load:.1f}", flush=True)  # fmt: skip
-    wall_ms = elapsed * args.processes * 1000 / len(order_ids)
-    print(f"CPU per order: submitting processes {run.python_cpu_ms:.1f} ms, database backends "
-          f"{_ms(run.database_cpu_ms)}; wall per order in each process {wall_ms:.1f} ms (the transition alone: "
-          f"{bare.python_cpu_ms:.1f} ms + {_ms(bare.database_cpu_ms)} of CPU)", flush=True)  # fmt: skip
+    print(f"CPU per order: submitting processes {run.python_cpu_ms:.1f} ms, their database backends "
+          f"{_ms(run.database_cpu_ms)}; the worker {worker_cpu:.1f} ms, its backends {_ms(worker_db)}; "
+          f"the transition alone {bare.python_cpu_ms:.1f} ms + {_ms(bare.database_cpu_ms)}; the workflow drained "
+          f"here {drained.python_cpu_ms:.1f} ms + {_ms(drained.database_cpu_ms)} "
+          f"({drained.orders / drained.elapsed:.0f} orders/s)", flush=True)  # fmt: skip
     report(
         bench="workflow_fanout", metric="orders_per_s", value=round(orders_per_s, 1), unit="orders/s",
         anchor="task_bulk_create_s", anchor_value=round(anchor, 3), ratio=round(elapsed / anchor, 1),
         target=f">= {TARGET_ORDERS_PER_S} orders/s, constant queries per order", orders=len(order_ids),
         tasks_created=tasks, tasks_per_s=round(tasks / elapsed, 1), elapsed_s=round(elapsed, 2),
+        submit_s=round(run.elapsed, 2), worker_lag_s=round(lag, 2),
         queries_per_order_first=round(statistics.mean(first), 2),
         queries_per_order_last=round(statistics.mean(last), 2),
-        queries_per_order_max=max(per_order), processes=args.processes, transitions_unhandled=unhandled,
-        load_average=round(load, 1), bare_submit_orders_per_s=round(bare_per_s, 1),
-        workflow_share=round(1 - orders_per_s / bare_per_s, 2),
+        queries_per_order_max=max(per_order), worker_queries_per_order=round(drained.queries_per_order, 2),
+        processes=args.processes, transitions_unhandled=unhandled, load_average=round(load, 1),
+        bare_submit_orders_per_s=round(bare_per_s, 1),
         python_cpu_ms_per_order=round(run.python_cpu_ms, 2), database_cpu_ms_per_order=_round(run.database_cpu_ms),
+        worker_cpu_ms_per_order=round(worker_cpu, 2), worker_database_cpu_ms_per_order=_round(worker_db),
         bare_python_cpu_ms_per_order=round(bare.python_cpu_ms, 2),
         bare_database_cpu_ms_per_order=_round(bare.database_cpu_ms),
+        drained_python_cpu_ms_per_order=round(drained.python_cpu_ms, 2),
+        drained_database_cpu_ms_per_order=_round(drained.database_cpu_ms),
     )  # fmt: skip
 
 
