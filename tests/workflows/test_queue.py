@@ -207,3 +207,36 @@ def test_a_process_asks_for_a_worker_at_most_every_quarter_second(monkeypatch):
     assert delay.call_count == 3  # at 100.0, 100.3 and 100.6
     assert {call.kwargs["linger_seconds"] for call in delay.call_args_list} == {triggers.LINGER}
     assert triggers.WAKE_EVERY < triggers.LINGER
+
+
+def test_one_drain_at_a_time_and_the_running_one_sees_what_came_meanwhile(queued_orders, settings):
+    import psycopg
+
+    queued_orders(3)
+    database = settings.DATABASES["default"]
+    dsn = f"host={database['HOST']} port={database['PORT']} user={database['USER']} dbname={database['NAME']}"
+    with psycopg.connect(dsn, autocommit=True) as other:  # another worker's drain holds the lock
+        other.execute("SELECT pg_advisory_lock(%s)", [triggers.DRAIN_LOCK])
+        assert services.queued_transitions_drain() == 0
+        assert QueuedTransition.objects.count() == 3  # left to the running drain
+        other.execute("SELECT pg_advisory_unlock(%s)", [triggers.DRAIN_LOCK])
+    assert services.queued_transitions_drain() == 3
+    with psycopg.connect(dsn, autocommit=True) as other:  # and this one let go of it
+        assert other.execute("SELECT pg_try_advisory_lock(%s)", [triggers.DRAIN_LOCK]).fetchone() == (True,)
+
+
+def test_a_drain_about_to_stop_takes_what_was_queued_after_its_last_look(queued_orders, monkeypatch):
+    (first,) = queued_orders(1)
+    late = []
+    real = triggers._drain_until_idle
+
+    def then_another_arrives(**kwargs):
+        done = real(**kwargs)
+        if not late:  # queued after the drain's last look, while it still held the lock
+            late.extend(queued_orders(1))
+        return done
+
+    monkeypatch.setattr(triggers, "_drain_until_idle", then_another_arrives)
+    assert services.queued_transitions_drain() == 2
+    assert set(tasks_of(first)) == {"check", "docs"}
+    assert set(tasks_of(late[0])) == {"check", "docs"}

@@ -14,13 +14,14 @@ The hooks for apps that do not exist yet (tracking's milestones and exceptions, 
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
 import datetime
 import logging
 import time
 from typing import Any
 
-from django.db import DatabaseError, transaction
+from django.db import DatabaseError, connection, transaction
 from django.db.models import Exists, Max, OuterRef
 from django.utils import timezone
 
@@ -372,35 +373,70 @@ def _wake_worker() -> None:
     handle_queued_transitions.delay(linger_seconds=LINGER)
 
 
+# The session-level advisory lock only one drain holds at a time (any 64-bit number no other code uses).
+DRAIN_LOCK = 0x0F5D_7A1E_0004
+
+
 def queued_transitions_drain(*, linger: float = 0.0, batch: int = BATCH) -> int:
     """Handle the queued transitions in batches until the queue has stayed empty for `linger` seconds
     (polling it every POLL seconds meanwhile); how many were handled. Automation that a batch sets off is
     queued and handled by a later batch of the same drain.
 
+    One drain runs at a time (DRAIN_LOCK): a request that finds another drain running returns at once, so
+    however many requests a burst of submits makes, one worker process drains and the others stay free for
+    other work. This loses nothing: the running drain lets go of the lock before it looks at the queue a
+    last time, and carries on if it finds anything, so a transition committed before a request gave up is
+    seen. A worker killed mid-drain drops its connection and with it the lock.
+
     A batch that fails (a task row made meanwhile by a concurrent handler of the same order, a lost
     connection) is rolled back whole and done again one transition at a time; a transition that still
     fails leaves the queue and is retried by the catch-up sweep (pending_transitions_process), as a failed
     inline handling is, so one bad transition cannot hold up the queue."""
-    handled, idle_since = 0, None
+    if not _drain_lock(take=True):
+        return 0
+    handled, held = 0, True
     token = _draining.set(True)
     try:
         while True:
-            try:
-                done = queued_transitions_handle(limit=batch)
-            except DatabaseError:
-                logger.exception("A batch of queued order transitions failed; handling them one by one")
-                done = _handle_one_by_one(batch)
-            handled += done
-            if done:
-                idle_since = None
-                continue
-            now = time.monotonic()
-            idle_since = now if idle_since is None else idle_since
-            if now - idle_since >= linger:
+            handled += _drain_until_idle(linger=linger, batch=batch)
+            held = _drain_lock(take=False)
+            if not QueuedTransition.objects.exists():
                 return handled
-            time.sleep(POLL)
+            held = _drain_lock(take=True)
+            if not held:  # another drain took over: it looks at the queue again before it stops
+                return handled
     finally:
         _draining.reset(token)
+        if held:
+            with contextlib.suppress(DatabaseError):  # a lost connection has let go of it already
+                _drain_lock(take=False)
+
+
+def _drain_lock(*, take: bool) -> bool:
+    """Take (True: taken) or let go of (returns False) the drain lock."""
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT {'pg_try_advisory_lock' if take else 'pg_advisory_unlock'}(%s)", [DRAIN_LOCK])
+        (result,) = cursor.fetchone()
+    return bool(result) if take else False
+
+
+def _drain_until_idle(*, linger: float, batch: int) -> int:
+    handled, idle_since = 0, None
+    while True:
+        try:
+            done = queued_transitions_handle(limit=batch)
+        except DatabaseError:
+            logger.exception("A batch of queued order transitions failed; handling them one by one")
+            done = _handle_one_by_one(batch)
+        handled += done
+        if done:
+            idle_since = None
+            continue
+        now = time.monotonic()
+        idle_since = now if idle_since is None else idle_since
+        if now - idle_since >= linger:
+            return handled
+        time.sleep(POLL)
 
 
 def _handle_one_by_one(limit: int) -> int:
