@@ -593,7 +593,8 @@ def _actor(request: Request) -> dict[str, Any]:
     ),
     submit=extend_schema(
         summary="Submit an order",
-        description="Hands a draft order to operations.",
+        description="Hands a draft order to operations. Its workflow tasks are made by the workflow worker right "
+        "after, in batches (under a second at normal load): GET /tasks/?order={reference} lists them.",
         parameters=[_REFERENCE, _IDEMPOTENCY_KEY],
         request=None,
         responses={

@@ -76,7 +76,9 @@ _CONFLICT = error_response(
     operation_id="orders_transition",
     summary="Take a lifecycle transition",
     description="One endpoint per transition: " + ", ".join(WORKFLOW_TRANSITIONS) + ". Accepts an "
-    "`Idempotency-Key` header. The answer is the order, as GET /orders/{reference}/ returns it.",
+    "`Idempotency-Key` header. The answer is the order, as GET /orders/{reference}/ returns it. The tasks "
+    "and automation the transition sets off are made by the workflow worker right after, in batches (under "
+    "a second at normal load): poll GET /tasks/?order={reference} rather than expect them in this answer.",
     parameters=[OpenApiParameter("transition", str, OpenApiParameter.PATH, enum=list(WORKFLOW_TRANSITIONS))],
     request=TransitionInputSerializer,
     responses={200: OrderSerializer, 409: _CONFLICT},
