@@ -12,6 +12,7 @@ from tracking.exceptions.demo import seed_exceptions_demo
 from tracking.ingest.demo import seed_tracking_demo
 from workflows.demo import seed_workflows
 from workflows.models import ActionKind, Rule, RuleAction, RuleEvent, TeamFunction
+from workflows.services import queued_transitions_drain
 
 
 def seed_exception_automation() -> None:
@@ -43,7 +44,10 @@ class Command(BaseCommand):
             )
         seed_partners(password=password)
         created = seed_orders()
-        self.stdout.write(f"Orders: {created} created.")
+        # The demo's API and file orders are queued for the workflow worker; handle them here, so the demo
+        # is whole whether or not a worker runs yet.
+        handled = queued_transitions_drain()
+        self.stdout.write(f"Orders: {created} created ({handled} queued transitions handled).")
         self.stdout.write(f"Workflows: {seed_workflows(password=password)}")
         self.stdout.write(f"Planning: {seed_planning()} demo shipments.")
         self.stdout.write(f"Tracking: {seed_tracking_demo()}")
