@@ -25,8 +25,8 @@ _TRANSIENT = (OperationalError,)
 @shared_task(name="workflows.tasks.process_pending_transitions", ignore_result=True,
              autoretry_for=_TRANSIENT, retry_backoff=True, retry_jitter=True, max_retries=5)  # fmt: skip
 def process_pending_transitions(older_than_seconds: int = 30) -> int:
-    """Handle order transitions whose on-commit handling was lost (a process died right after commit);
-    younger ones are left to the process that made them."""
+    """Drain the queue of order transitions, then handle those whose on-commit handling was lost (a process
+    died right after commit) or failed; younger ones are left to the process that made them."""
     return services.pending_transitions_process(older_than=datetime.timedelta(seconds=older_than_seconds))
 
 

@@ -240,3 +240,11 @@ def test_a_drain_about_to_stop_takes_what_was_queued_after_its_last_look(queued_
     assert services.queued_transitions_drain() == 2
     assert set(tasks_of(first)) == {"check", "docs"}
     assert set(tasks_of(late[0])) == {"check", "docs"}
+
+
+def test_the_periodic_sweep_drains_a_queue_nobody_asked_a_worker_for(queued_orders, quiet_wake):
+    orders = queued_orders(3)  # their worker was killed, say: the request's message is gone for hours
+    assert quiet_wake.called
+    assert services.pending_transitions_process(older_than=datetime.timedelta(seconds=30)) == 3
+    assert all(set(tasks_of(order)) == {"check", "docs"} for order in orders)
+    assert not QueuedTransition.objects.exists()

@@ -295,8 +295,14 @@ def pending_transitions_process(
     *, older_than: datetime.timedelta = datetime.timedelta(seconds=30), limit: int = 500
 ) -> int:
     """Handle transitions whose on-commit handling never happened (the process died after the order's
-    commit). The transition row is written with the state change, so nothing is lost; the claim makes a
-    late duplicate harmless. Looks back to what was handled a day ago."""
+    commit) or failed. The transition row is written with the state change, so nothing is lost; the claim
+    makes a late duplicate harmless. Looks back to what was handled a day ago.
+
+    Queued transitions are drained first, in batches: a worker killed mid-drain leaves its batch queued,
+    and its task comes back only after the broker's visibility timeout (hours), so this periodic sweep is
+    what picks the queue up again meanwhile. Those another drain holds are left to it."""
+    done = queued_transitions_drain()
+    queued = QueuedTransition.objects.filter(transition_id=OuterRef("pk"))
     cutoff = timezone.now() - older_than
     floor = (
         ProcessedTransition.objects.filter(processed_at__lt=timezone.now() - datetime.timedelta(days=1)).aggregate(
@@ -308,10 +314,10 @@ def pending_transitions_process(
     pending = list(
         OrderTransition.objects.filter(pk__gt=floor, at__lt=cutoff)
         .exclude(Exists(handled))
+        .exclude(Exists(queued))
         .order_by("pk")
         .values_list("pk", flat=True)[:limit]
     )
-    done = 0
     for pk in pending:
         done += transition_handle(transition_id=pk)
     return done
