@@ -50,6 +50,22 @@ def _check_worker() -> str | None:
     return None
 
 
+def _check_workflow_queue() -> str | None:
+    """The oldest order transition still waiting for the workflow worker (docs/decisions/0004) must be
+    younger than OMS_WORKFLOW_QUEUE_MAX_AGE: older means no drain is running, or it cannot keep up."""
+    from orders.models import QueuedTransition
+
+    max_age = timedelta(seconds=settings.OMS_WORKFLOW_QUEUE_MAX_AGE)
+    try:  # the oldest by id, which follows time, read through the primary key's index
+        oldest = QueuedTransition.objects.order_by("transition_id").values_list("queued_at", flat=True).first()
+    except Exception as exc:
+        return f"workflow queue unreadable: {exc.__class__.__name__}"
+    if oldest is not None and timezone.now() - oldest > max_age:
+        waited, limit = int((timezone.now() - oldest).total_seconds()), int(max_age.total_seconds())
+        return f"an order transition has waited {waited} s for the workflow worker (limit {limit} s)"
+    return None
+
+
 @never_cache
 def healthz(request: HttpRequest) -> JsonResponse:
     return JsonResponse({"status": "ok"})
@@ -60,6 +76,7 @@ def readyz(request: HttpRequest) -> JsonResponse:
     started = time.monotonic()
     checks = {"database": _check_database(), "broker": _check_broker()}
     checks["worker"] = _check_worker() if checks["database"] is None else "database unreachable"
+    checks["workflow_queue"] = _check_workflow_queue() if checks["database"] is None else "database unreachable"
     ok = all(problem is None for problem in checks.values())
     body = {
         "status": "ok" if ok else "unavailable",

@@ -230,6 +230,8 @@ CELERY_BEAT_SCHEDULE = {
 # Task modules outside an app's tasks.py (autodiscovery finds only <app>.tasks).
 CELERY_IMPORTS = ("tracking.ingest.tasks", "tracking.exceptions.tasks")
 OMS_WORKER_HEARTBEAT_MAX_AGE = 120  # seconds; /readyz fails when the last heartbeat is older
+# seconds; /readyz fails when an order transition has waited longer for the workflow worker (its backlog)
+OMS_WORKFLOW_QUEUE_MAX_AGE = env.int("OMS_WORKFLOW_QUEUE_MAX_AGE", default=300)
 
 # --- API ------------------------------------------------------------------------------------
 # The throttle (partners.auth.ApiKeyRateThrottle, OMS_API_RATE per key, default 600/min) counts in

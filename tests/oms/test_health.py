@@ -17,7 +17,7 @@ def test_readyz_is_green_with_database_broker_and_a_recent_worker_heartbeat(clie
     record_heartbeat(name="celery@test")
     response = client.get(reverse("readyz"))
     assert response.status_code == 200, response.json()
-    assert response.json()["checks"] == {"database": "ok", "broker": "ok", "worker": "ok"}
+    assert response.json()["checks"] == {"database": "ok", "broker": "ok", "worker": "ok", "workflow_queue": "ok"}
 
 
 def test_readyz_is_red_without_a_worker_heartbeat(client, db):
@@ -40,3 +40,22 @@ def test_readyz_is_red_when_the_broker_is_unreachable(client, db, settings):
     response = client.get(reverse("readyz"))
     assert response.status_code == 503
     assert response.json()["checks"]["broker"].startswith("broker unreachable")
+
+
+def test_readyz_is_red_when_an_order_transition_waits_too_long_for_the_workflow_worker(
+    client, order_data, ops_user, settings
+):
+    from orders import services
+    from orders.models import Channel, QueuedTransition
+    from partners.scoping import scope_for_user
+
+    record_heartbeat(name="celery@test")
+    services.order_create(data=order_data(), scope=scope_for_user(ops_user), by=ops_user, channel=Channel.API,
+                          submit=True)  # fmt: skip
+    assert client.get(reverse("readyz")).json()["checks"]["workflow_queue"] == "ok"  # just queued
+    QueuedTransition.objects.update(
+        queued_at=timezone.now() - timedelta(seconds=settings.OMS_WORKFLOW_QUEUE_MAX_AGE + 5)
+    )
+    response = client.get(reverse("readyz"))
+    assert response.status_code == 503
+    assert response.json()["checks"]["workflow_queue"].startswith("an order transition has waited")
