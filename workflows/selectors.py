@@ -16,7 +16,7 @@ from django.http import Http404
 from django.utils import timezone
 
 from oms.compiled import CompiledQuery, compile_once
-from orders.models import Order
+from orders.models import Order, QueuedTransition
 from partners.models import INTERNAL_KINDS, STAFF_ROLES, User
 from partners.scoping import Scope
 from tracking.models import ExceptionStatus, ShipmentException
@@ -124,6 +124,12 @@ def tasks_for_order(*, order: Order, scope: Scope) -> list[Task]:
     for task in tasks:
         task.waiting_names = [names.get(key, key) for key in task.waiting_on]  # type: ignore[attr-defined]
     return sorted(tasks, key=lambda t: (rank[TaskState(t.state)], t.due_at or t.available_at or far, t.pk))
+
+
+def order_changes_waiting(*, order: Order) -> int:
+    """How many of the order's transitions still wait for the workflow worker (orders.QueuedTransition):
+    their tasks are about to appear."""
+    return QueuedTransition.objects.filter(transition__order=order).count()
 
 
 def order_get_for(*, scope: Scope, reference: str) -> Order:

@@ -218,7 +218,10 @@ def order_tasks(request: HttpRequest, reference: str) -> HttpResponse:
     """The order's tasks: the panel the order page loads with htmx, or a page of its own."""
     scope = scope_for_request(request)
     order = selectors.order_get_for(scope=scope, reference=reference)
-    context = {"order": order, "tasks": selectors.tasks_for_order(order=order, scope=scope)}
+    context = {
+        "order": order, "tasks": selectors.tasks_for_order(order=order, scope=scope),
+        "waiting": selectors.order_changes_waiting(order=order),
+    }  # fmt: skip
     if request.htmx and not request.htmx.boosted:
         return render(request, "workflows/_order_tasks.html", context)
     return render(request, "workflows/order_tasks.html", {**context, **_order_panel(order, scope)})

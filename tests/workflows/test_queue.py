@@ -248,3 +248,22 @@ def test_the_periodic_sweep_drains_a_queue_nobody_asked_a_worker_for(queued_orde
     assert services.pending_transitions_process(older_than=datetime.timedelta(seconds=30)) == 3
     assert all(set(tasks_of(order)) == {"check", "docs"} for order in orders)
     assert not QueuedTransition.objects.exists()
+
+
+def test_the_order_page_says_tasks_are_coming_and_reloads_until_they_are_there(
+    queued_orders, login, ops_user, django_assert_max_num_queries
+):
+    from django.urls import reverse
+
+    (order,) = queued_orders(1)
+    client = login(ops_user)
+    url = reverse("workflows:order_tasks", args=[order.reference])
+    with django_assert_max_num_queries(8):
+        waiting = client.get(url, HTTP_HX_REQUEST="true").content.decode()
+    assert "Making the tasks of 1 change made through the API or a file" in waiting
+    assert "every 2s" in waiting
+    services.queued_transitions_handle()
+    done = client.get(url, HTTP_HX_REQUEST="true").content.decode()
+    assert "Making the tasks" not in done
+    assert "every 2s" not in done
+    assert "Check" in done
