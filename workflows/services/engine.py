@@ -210,9 +210,10 @@ class Batch:
     New tasks are inserted in one statement and their assignees told in one more when the batch is
     flushed: before anything reads tasks back from the database (a rule's transition asks the blocking-
     tasks guard; a second event of the same order reads its tasks), and at the end. Load changes are
-    written once, at the end (`finish`), as OrderRun.hold_loads does for one order. The people who can be
-    assigned are read once for every branch and customer of the batch (assignment.PeopleCache). A batch
-    of one is what a single event costs; a worker's batch of a hundred shares each statement."""
+    written once, at the end (`finish`), so concurrent handlers queue on the members' rows for the commit
+    only (see services.assignment). The people who can be assigned are read once for every branch and
+    customer of the batch (assignment.PeopleCache). A batch of one is what a single event costs; a
+    worker's batch of a hundred shares each statement."""
 
     def __init__(self, now: datetime.datetime, orders: list[Order] | None = None) -> None:
         self.now = now
@@ -263,7 +264,7 @@ class OrderRun:
     _tasks: dict[str, ExistingTask] | None = field(default=None)
     # Tasks found when the order was bound (date-triggered ones), saved with the next batch: one insert.
     pending: list[Draft] = field(default_factory=list)
-    # Load changes held back until the handler's end (write_loads), or None to write each at once.
+    # Load changes held back until the batch's end (Batch.finish), or None to write each at once.
     load_changes: list[LoadChange] | None = None
     # The batch this run's writes go to (a worker's batch of events, or one event's): see Batch.
     batch: Batch | None = None
@@ -317,19 +318,6 @@ class OrderRun:
                 setattr(moved, name, getattr(self.order, name))
         Order.workflow.related.set_cached_value(moved, self.workflow)
         self.order = moved
-
-    def hold_loads(self) -> None:
-        """Collect load changes from now on; write_loads() writes them (see services.assignment). In a batch
-        they are held from the start and the batch writes them."""
-        if self.batch is None:
-            self.load_changes = []
-
-    def write_loads(self) -> None:
-        if self.batch is not None:
-            return
-        if self.load_changes:
-            loads_adjust(self.load_changes, now=self.now)
-        self.load_changes = None
 
     def forget_tasks(self) -> None:
         """Tasks changed outside create_tasks (closed, cancelled): read them again when next needed."""
