@@ -21,7 +21,9 @@ It writes exactly what `orders.services.order_create(..., submit=True)` writes, 
   (a second version of each order row in all its indexes: +7 s for 100,000 rows, measured). The context
   (who, channel, job) is set once before the first COPY, because COPY bypasses Django's execute wrappers.
 - events: after commit, one callback sends `order_created` and `order_status_changed` for each order
-  (the same signals, with the same arguments, as the single-order path).
+  (the same signals, with the same arguments, as the single-order path). Each submit's transition is queued
+  (QueuedTransition, one COPY) as lifecycle.apply queues one, so the workflow worker handles an import's
+  orders in batches (docs/decisions/0004) while the events' task merely asks for it.
 
 Duplicates: (customer, customer_reference) is unique in the database. `existing_references` looks any
 number of pairs up in one query (the import asks once per batch of 1,000 orders). When a concurrent writer
@@ -55,7 +57,7 @@ from psycopg.types.json import Jsonb
 from orders import events, lifecycle
 from orders.errors import TransitionNotAllowed
 from orders.intake import CleanOrder
-from orders.models import CargoLine, Equipment, Order, OrderEvent, OrderStatus, OrderTransition
+from orders.models import CargoLine, Equipment, Order, OrderEvent, OrderStatus, OrderTransition, QueuedTransition
 from orders.references import issue_references
 from orders.services import search_text_for
 from partners.scoping import Scope
@@ -369,6 +371,8 @@ def _record_submits(plan: _Plan, indexes: list[int], order_ids: list[int], trans
         for order_id, transition_id in zip(order_ids, transition_ids, strict=True)
     )
     copy_rows(OrderTransition, transition_cols.names, rows)
+    # Their events are queued, as lifecycle.apply queues one: the workflow worker handles them in batches.
+    copy_rows(QueuedTransition, ["transition_id", "queued_at"], ((pk, plan.now) for pk in transition_ids))
     return dict(zip(order_ids, transition_ids, strict=True))
 
 
@@ -401,4 +405,5 @@ def send_created_events(
             events.order_status_changed.send(
                 sender=Order, order_id=order_id, transition="submit", source=OrderStatus.DRAFT,
                 target=OrderStatus.SUBMITTED, by_id=by_id, channel=channel, transition_id=transition_ids[position],
+                queued=True,
             )  # fmt: skip

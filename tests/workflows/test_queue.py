@@ -267,3 +267,26 @@ def test_the_order_page_says_tasks_are_coming_and_reloads_until_they_are_there(
     assert "Making the tasks" not in done
     assert "every 2s" not in done
     assert "Check" in done
+
+
+def test_an_imports_submits_are_queued_and_drained_in_batches(
+    make_template, order_data, ops_team, docs_team, ops_user, committed, quiet_wake
+):
+    from orders import bulk
+    from orders.intake import validate_order
+
+    make_template("Ocean", [definition("check"), definition("docs", team_function="documentation")])
+    scope = scope_for_user(ops_user)
+    cleans = []
+    for n in range(5):
+        clean, errors = validate_order(order_data(customer_reference=f"FILE-{n}"), scope=scope)
+        assert not errors
+        cleans.append(clean)
+    with committed():  # the import's commit queues the chunk task, run eagerly here: it asks for a worker
+        result = bulk.orders_bulk_create(orders=cleans, scope=scope, channel=Channel.FILE, by=ops_user)
+    assert QueuedTransition.objects.count() == 5
+    assert quiet_wake.called
+    assert not Task.objects.exists()
+    assert services.queued_transitions_drain() == 5
+    for created in result.created:
+        assert Task.objects.filter(order_id=created.order_id).count() == 2
