@@ -18,6 +18,7 @@ from django.utils import timezone
 
 from workflows import services
 from workflows.models import Notification
+from workflows.services import triggers
 
 _TRANSIENT = (OperationalError,)
 
@@ -34,9 +35,10 @@ def process_pending_transitions(older_than_seconds: int = 30) -> int:
              autoretry_for=_TRANSIENT, retry_backoff=True, retry_jitter=True, max_retries=5)  # fmt: skip
 def handle_queued_transitions(linger_seconds: float = 0.0) -> int:
     """Handle the queued order transitions (those made through the API, webhooks and files) in batches, until
-    the queue has been empty for `linger_seconds`. Safe to run twice or at once on several workers: each
-    batch takes what no other holds, and a worker killed mid-batch leaves that batch queued."""
-    return services.queued_transitions_drain(linger=linger_seconds)
+    the queue has been empty for `linger_seconds`, handing over to a fresh task after a minute of a long
+    burst. Safe to run twice or at once on several workers: one drains, the others return at once, and a
+    worker killed mid-batch leaves that batch queued."""
+    return services.queued_transitions_drain(linger=linger_seconds, budget=triggers.DRAIN_BUDGET)
 
 
 @shared_task(name="workflows.tasks.open_scheduled_tasks", ignore_result=True,

@@ -290,3 +290,16 @@ def test_an_imports_submits_are_queued_and_drained_in_batches(
     assert services.queued_transitions_drain() == 5
     for created in result.created:
         assert Task.objects.filter(order_id=created.order_id).count() == 2
+
+
+def test_a_drain_out_of_time_hands_over_to_a_new_task_between_batches(queued_orders, monkeypatch):
+    from workflows.tasks import handle_queued_transitions
+
+    queued_orders(3)
+    handed = mock.Mock()
+    monkeypatch.setattr(handle_queued_transitions, "delay", handed)
+    assert services.queued_transitions_drain(batch=2, budget=0) == 0  # the budget is spent before a batch
+    handed.assert_called_once_with(linger_seconds=0.0)
+    assert QueuedTransition.objects.count() == 3
+    assert services.queued_transitions_drain(batch=2) == 3  # the next drain takes it all
+    assert handed.call_count == 1

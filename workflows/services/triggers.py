@@ -333,6 +333,8 @@ INLINE_CHANNELS = frozenset({Channel.SCREEN, Channel.PORTAL, Channel.ADMIN, Chan
 # request is still seen by the worker the last request started (see queued_transitions_drain).
 LINGER = 1.0
 WAKE_EVERY = 0.25
+# A drain asked for by a process hands over to a fresh task after this long (Celery's soft limit is 25 min).
+DRAIN_BUDGET = 60.0
 POLL = 0.02
 BATCH = 100
 
@@ -383,10 +385,12 @@ def _wake_worker() -> None:
 DRAIN_LOCK = 0x0F5D_7A1E_0004
 
 
-def queued_transitions_drain(*, linger: float = 0.0, batch: int = BATCH) -> int:
+def queued_transitions_drain(*, linger: float = 0.0, batch: int = BATCH, budget: float | None = None) -> int:
     """Handle the queued transitions in batches until the queue has stayed empty for `linger` seconds
     (polling it every POLL seconds meanwhile); how many were handled. Automation that a batch sets off is
-    queued and handled by a later batch of the same drain.
+    queued and handled by a later batch of the same drain. With a `budget` (seconds), a drain that has run
+    that long hands over to a new drain task between two batches, so a worker process under a long burst
+    is freed for its other tasks now and then and never meets Celery's time limit.
 
     One drain runs at a time (DRAIN_LOCK): a request that finds another drain running returns at once, so
     however many requests a burst of submits makes, one worker process drains and the others stay free for
@@ -403,9 +407,14 @@ def queued_transitions_drain(*, linger: float = 0.0, batch: int = BATCH) -> int:
     handled, held = 0, True
     token = _draining.set(True)
     try:
+        deadline = None if budget is None else time.monotonic() + budget
         while True:
-            handled += _drain_until_idle(linger=linger, batch=batch)
+            done, out_of_time = _drain_until_idle(linger=linger, batch=batch, deadline=deadline)
+            handled += done
             held = _drain_lock(take=False)
+            if out_of_time:
+                _hand_over(linger=linger)
+                return handled
             if not QueuedTransition.objects.exists():
                 return handled
             held = _drain_lock(take=True)
@@ -426,9 +435,20 @@ def _drain_lock(*, take: bool) -> bool:
     return bool(result) if take else False
 
 
-def _drain_until_idle(*, linger: float, batch: int) -> int:
+def _hand_over(*, linger: float) -> None:
+    """Queue a new drain to carry on where this one stopped (the lock is let go of already)."""
+    from workflows.tasks import handle_queued_transitions  # tasks import services: keep the graph acyclic
+
+    handle_queued_transitions.delay(linger_seconds=linger)
+
+
+def _drain_until_idle(*, linger: float, batch: int, deadline: float | None) -> tuple[int, bool]:
+    """Batches until the queue stays empty for `linger` seconds (False) or the deadline passes with work
+    left (True); how many were handled."""
     handled, idle_since = 0, None
     while True:
+        if deadline is not None and time.monotonic() >= deadline and QueuedTransition.objects.exists():
+            return handled, True
         try:
             done = queued_transitions_handle(limit=batch)
         except DatabaseError:
@@ -441,7 +461,7 @@ def _drain_until_idle(*, linger: float, batch: int) -> int:
         now = time.monotonic()
         idle_since = now if idle_since is None else idle_since
         if now - idle_since >= linger:
-            return handled
+            return handled, False
         time.sleep(POLL)
 
 
