@@ -176,14 +176,14 @@ def test_automation_a_batch_sets_off_is_handled_by_the_next_batch_of_the_drain(q
 def test_a_failing_batch_is_retried_one_by_one_and_the_bad_transition_left_to_the_sweep(queued_orders):
     orders = queued_orders(4)
     bad = OrderTransition.objects.get(order=orders[2], name="submit").pk
-    real = triggers._handle_one
+    real = triggers._state_tasks
 
     def handle(record, run, batch):
         if record.pk == bad:
             raise IntegrityError("a task row made meanwhile")
         real(record, run, batch)
 
-    with mock.patch.object(triggers, "_handle_one", handle):
+    with mock.patch.object(triggers, "_state_tasks", handle):
         assert services.queued_transitions_drain() == 3
     assert not QueuedTransition.objects.exists()
     assert [bool(tasks_of(order)) for order in orders] == [True, True, False, True]
@@ -303,3 +303,22 @@ def test_a_drain_out_of_time_hands_over_to_a_new_task_between_batches(queued_ord
     assert QueuedTransition.objects.count() == 3
     assert services.queued_transitions_drain(batch=2) == 3  # the next drain takes it all
     assert handed.call_count == 1
+
+
+def test_a_batch_whose_rules_take_transitions_still_saves_its_tasks_in_one_insert(queued_orders, customer_a):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    CustomerSettings.objects.create(customer=customer_a, auto_accept=True)
+    rule = Rule.objects.create(name="Auto-accept", event=RuleEvent.ORDER_SUBMITTED)
+    RuleCondition.objects.create(rule=rule, field="customer_auto_accept", operator="true")
+    RuleAction.objects.create(rule=rule, kind=ActionKind.TRANSITION, transition="confirm")
+    orders = queued_orders(10)
+    with CaptureQueriesContext(connection) as queries:
+        assert services.queued_transitions_handle(limit=100) == 10
+    task_inserts = [q for q in queries.captured_queries if q["sql"].startswith('INSERT INTO "workflows_task"')]
+    assert len(task_inserts) == 1  # not one before each rule's transition
+    for order in orders:
+        order.refresh_from_db()
+        assert order.status == OrderStatus.CONFIRMED
+        assert set(tasks_of(order)) == {"check", "docs"}  # the confirmation's own tasks come with its batch

@@ -93,23 +93,38 @@ def queued_transitions_handle(*, limit: int = 100) -> int:
 
 def _handle(records: list[OrderTransition]) -> None:
     """Each transition's workflow effects, in order, as one batch (engine.Batch): one statement binds the
-    new orders, one reads the people, one inserts the tasks, one the notifications, one writes the loads."""
+    new orders, one reads the people, one inserts the tasks, one the notifications, one writes the loads.
+
+    In two passes over the batch: first every transition's own tasks (created, completed, cancelled), then
+    every transition's rules. A rule reads the tasks back when it takes a transition (the guards), so the
+    tasks of all the batch are saved once between the passes, instead of once before each such rule. An
+    order met a second time starts a new segment of the batch: it sees the first event's tasks and rules."""
     if not records:
         return
     now = timezone.now()
     batch = Batch(now, [record.order for record in records])
-    seen: set[int] = set()
-    for record, run in zip(records, order_runs([r.order for r in records], now=now, batch=batch), strict=True):
-        if record.order_id in seen:
+    runs = order_runs([r.order for r in records], now=now, batch=batch)
+    segment: list[tuple[OrderTransition, OrderRun]] = []
+    for record, run in zip(records, runs, strict=True):
+        if any(record.order_id == earlier.order_id for earlier, _run in segment):
+            _handle_segment(segment, batch)
+            segment = []
             # The order's second event in this batch: the order as the first left it, and its tasks.
-            batch.flush()
             run = order_run(order=order_for_event(record.order_id), now=now, batch=batch)
-        seen.add(record.order_id)
-        _handle_one(record, run, batch)
+        segment.append((record, run))
+    _handle_segment(segment, batch)
     batch.finish()
 
 
-def _handle_one(record: OrderTransition, run: OrderRun, batch: Batch) -> None:
+def _handle_segment(segment: list[tuple[OrderTransition, OrderRun]], batch: Batch) -> None:
+    for record, run in segment:
+        _state_tasks(record, run, batch)
+    batch.flush()
+    for record, run in segment:
+        _rules(record, run)
+
+
+def _state_tasks(record: OrderTransition, run: OrderRun, batch: Batch) -> None:
     if record.target in _FINAL:
         batch.flush()  # the tasks are read back to be cancelled
         _cancel_remaining(run, why=f"Order {OrderStatus(record.target).label.lower()}")
@@ -117,6 +132,9 @@ def _handle_one(record: OrderTransition, run: OrderRun, batch: Batch) -> None:
         auto_complete(run, state_events(run.order))
     if record.name != "release":  # release returns to a state already entered: its tasks exist
         _fire(run, kind=TriggerKind.STATE, match=record.target, occurrence=_occurrence(record))
+
+
+def _rules(record: OrderTransition, run: OrderRun) -> None:
     chain = tuple((record.payload or {}).get("automation", {}).get("chain", []))
     triggers = [RuleTrigger(RuleEvent.ORDER_ENTERED_STATE, f"transition:{record.pk}:state", record.target)]
     if record.name == "submit":
