@@ -33,12 +33,14 @@ def process_pending_transitions(older_than_seconds: int = 30) -> int:
 
 @shared_task(name="workflows.tasks.handle_queued_transitions", ignore_result=True,
              autoretry_for=_TRANSIENT, retry_backoff=True, retry_jitter=True, max_retries=5)  # fmt: skip
-def handle_queued_transitions(linger_seconds: float = 0.0) -> int:
+def handle_queued_transitions(linger_seconds: float = 0.0, retry: bool = True) -> int:
     """Handle the queued order transitions (those made through the API, webhooks and files) in batches, until
     the queue has been empty for `linger_seconds`, handing over to a fresh task after a minute of a long
-    burst. Safe to run twice or at once on several workers: one drains, the others return at once, and a
-    worker killed mid-batch leaves that batch queued."""
-    return services.queued_transitions_drain(linger=linger_seconds, budget=triggers.DRAIN_BUDGET)
+    burst. Safe to run twice or at once on several workers: one drains, the others return at once (asking
+    once more a moment later, when `retry`), and a worker killed mid-batch leaves that batch queued."""
+    return services.queued_transitions_drain(
+        linger=linger_seconds, budget=triggers.DRAIN_BUDGET, retry_if_busy=retry and linger_seconds > 0
+    )
 
 
 @shared_task(name="workflows.tasks.open_scheduled_tasks", ignore_result=True,

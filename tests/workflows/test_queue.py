@@ -297,9 +297,9 @@ def test_a_drain_out_of_time_hands_over_to_a_new_task_between_batches(queued_ord
 
     queued_orders(3)
     handed = mock.Mock()
-    monkeypatch.setattr(handle_queued_transitions, "delay", handed)
+    monkeypatch.setattr(handle_queued_transitions, "apply_async", handed)
     assert services.queued_transitions_drain(batch=2, budget=0) == 0  # the budget is spent before a batch
-    handed.assert_called_once_with(linger_seconds=0.0)
+    handed.assert_called_once_with(kwargs={"linger_seconds": 0.0, "retry": False}, countdown=0.0)
     assert QueuedTransition.objects.count() == 3
     assert services.queued_transitions_drain(batch=2) == 3  # the next drain takes it all
     assert handed.call_count == 1
@@ -322,3 +322,22 @@ def test_a_batch_whose_rules_take_transitions_still_saves_its_tasks_in_one_inser
         order.refresh_from_db()
         assert order.status == OrderStatus.CONFIRMED
         assert set(tasks_of(order)) == {"check", "docs"}  # the confirmation's own tasks come with its batch
+
+
+def test_a_request_that_finds_a_drain_running_asks_once_more_a_linger_later(queued_orders, settings, monkeypatch):
+    import psycopg
+
+    from workflows.tasks import handle_queued_transitions
+
+    queued_orders(1)
+    again = mock.Mock()
+    monkeypatch.setattr(handle_queued_transitions, "apply_async", again)
+    database = settings.DATABASES["default"]
+    dsn = f"host={database['HOST']} port={database['PORT']} user={database['USER']} dbname={database['NAME']}"
+    with psycopg.connect(dsn, autocommit=True) as other:  # the running drain, about to stop, say
+        other.execute("SELECT pg_advisory_lock(%s)", [triggers.DRAIN_LOCK])
+        assert handle_queued_transitions.run(linger_seconds=triggers.LINGER) == 0
+        again.assert_called_once_with(kwargs={"linger_seconds": triggers.LINGER, "retry": False},
+                                      countdown=triggers.LINGER)  # fmt: skip
+        assert handle_queued_transitions.run(linger_seconds=triggers.LINGER, retry=False) == 0
+        assert again.call_count == 1  # once only: a retry does not ask again

@@ -403,7 +403,9 @@ def _wake_worker() -> None:
 DRAIN_LOCK = 0x0F5D_7A1E_0004
 
 
-def queued_transitions_drain(*, linger: float = 0.0, batch: int = BATCH, budget: float | None = None) -> int:
+def queued_transitions_drain(
+    *, linger: float = 0.0, batch: int = BATCH, budget: float | None = None, retry_if_busy: bool = False
+) -> int:
     """Handle the queued transitions in batches until the queue has stayed empty for `linger` seconds
     (polling it every POLL seconds meanwhile); how many were handled. Automation that a batch sets off is
     queued and handled by a later batch of the same drain. With a `budget` (seconds), a drain that has run
@@ -414,13 +416,19 @@ def queued_transitions_drain(*, linger: float = 0.0, batch: int = BATCH, budget:
     however many requests a burst of submits makes, one worker process drains and the others stay free for
     other work. This loses nothing: the running drain lets go of the lock before it looks at the queue a
     last time, and carries on if it finds anything, so a transition committed before a request gave up is
-    seen. A worker killed mid-drain drops its connection and with it the lock.
+    seen. A request that processes skipped (WAKE_EVERY) relied on, though, must also cover what was
+    committed just after it gave up, while the running drain was about to stop: with `retry_if_busy` it
+    asks once more, `linger` seconds later (a countdown, holding no worker process meanwhile). Then it
+    either drains and lingers itself, or the lock is still held, and its holder looks at the queue after
+    that moment. A worker killed mid-drain drops its connection and with it the lock.
 
     A batch that fails (a task row made meanwhile by a concurrent handler of the same order, a lost
     connection) is rolled back whole and done again one transition at a time; a transition that still
     fails leaves the queue and is retried by the catch-up sweep (pending_transitions_process), as a failed
     inline handling is, so one bad transition cannot hold up the queue."""
     if not _drain_lock(take=True):
+        if retry_if_busy:
+            _hand_over(linger=linger, countdown=linger)
         return 0
     handled, held = 0, True
     token = _draining.set(True)
@@ -453,11 +461,12 @@ def _drain_lock(*, take: bool) -> bool:
     return bool(result) if take else False
 
 
-def _hand_over(*, linger: float) -> None:
-    """Queue a new drain to carry on where this one stopped (the lock is let go of already)."""
+def _hand_over(*, linger: float, countdown: float = 0.0) -> None:
+    """Queue a new drain (which will not retry when busy) to carry on where this one stopped or, after
+    `countdown` seconds, to try again; the lock is not held by this one."""
     from workflows.tasks import handle_queued_transitions  # tasks import services: keep the graph acyclic
 
-    handle_queued_transitions.delay(linger_seconds=linger)
+    handle_queued_transitions.apply_async(kwargs={"linger_seconds": linger, "retry": False}, countdown=countdown)
 
 
 def _drain_until_idle(*, linger: float, batch: int, deadline: float | None) -> tuple[int, bool]:
