@@ -23,7 +23,8 @@ from partners.scoping import Scope
 
 
 def search_text_for(order: Mapping[str, Any], lines: list[dict[str, Any]], *, reference: str) -> str:
-    """The words an order is found by: references, customer, parties, lane, goods and equipment."""
+    """The words an order is found by: references, customer, parties, lane, goods and equipment. Each part once:
+    lines often repeat the order's description and HS code, and PostgreSQL tokenises every copy for the index."""
     customer = order["customer"]
     parts = [
         reference, order["customer_reference"], customer.code, customer.name, order["shipper_name"],
@@ -32,7 +33,7 @@ def search_text_for(order: Mapping[str, Any], lines: list[dict[str, Any]], *, re
     ]  # fmt: skip
     for line in lines:
         parts += [line["description"], line["container_number"], line["awb_number"], line["hs_code"]]
-    return " ".join(part for part in parts if part)
+    return " ".join(dict.fromkeys(part for part in parts if part))
 
 
 def _history_context(*, by: Any, api_key: Any, channel: str) -> pghistory.context:

@@ -158,6 +158,15 @@ def test_search_finds_orders_by_reference_party_and_goods(order_data, scope, ops
         assert list(Order.objects.search(query)) == [order], query
 
 
+def test_search_text_holds_each_part_once(order_data, scope, ops_user):
+    line = order_data()["lines"][0]
+    order = create(order_data, scope, ops_user, lines=[line, {**line, "pieces": 3}])
+    assert order.search_text.count("LED lamps") == 1  # the order's description and both lines' are the same
+    assert order.search_text.count("940542") == 1
+    for query in ("LED lamps", '"LED lamps"', "940542"):
+        assert list(Order.objects.search(query)) == [order], query
+
+
 def test_references_are_unique_and_increasing_per_branch_and_year(db):
     first = issue_references(branch_code="HAM", year=2031, count=3)
     second = issue_references(branch_code="HAM", year=2031)
