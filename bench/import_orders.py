@@ -15,7 +15,12 @@ It times, in one run:
   lines, equipment, references, submit transition and pghistory events) — the figure reported;
 - the anchor: `COPY scratch FROM STDIN (FORMAT csv)` of the same file into a table of the same columns, three
   times (a fresh table each time); the median is the anchor, so one lucky or unlucky second on a shared
-  machine does not decide the ratio.
+  machine does not decide the ratio;
+- the schema floor, after the import: the rows the import wrote (orders, lines, equipment, transitions, the
+  workflow queue, the import's record and the history events, about 470,000) COPYed into copies of their
+  tables with the same indexes, constraints and deferred foreign keys, and committed. It is what PostgreSQL
+  alone needs to store this import in this schema, with no Python at all; `schema_floor_ratio` says how far
+  the ratio could fall if the import's own work cost nothing (decision 0002, "Where the import stands").
 
 Peak memory is the process's maximum resident set size (getrusage), which includes Django itself.
 
@@ -193,6 +198,62 @@ def copy_anchor(path: Path) -> float:
     return elapsed
 
 
+# The tables an import writes, parents first, with the rows the benchmark's import left in them.
+WRITTEN_TABLES = (
+    "orders_order", "orders_cargoline", "orders_equipment", "orders_ordertransition", "orders_queuedtransition",
+    "orders_importedorder", "orders_orderevent", "orders_cargolineevent", "orders_equipmentevent",
+)  # fmt: skip
+
+
+def schema_floor(tmp: Path) -> tuple[float, int]:
+    """Seconds to COPY the rows the import wrote (every table, history included) into copies of their tables
+    with the same indexes, constraints and deferred foreign keys, and commit; and the row count.
+
+    What PostgreSQL alone needs to store this import in this schema, with no Python at all: the floor any
+    import with the same rows, indexes and keys stands on. The rows are taken out with binary COPY into files
+    first (not timed), so only the writes and the commit's key checks are measured."""
+    from django.db import connection
+
+    floor = {table: f"bench_floor_{table}" for table in WRITTEN_TABLES}
+    rows = 0
+    with connection.cursor() as cursor:
+        for table in WRITTEN_TABLES:
+            with (tmp / table).open("wb") as out, cursor.copy(f"COPY {table} TO STDOUT (FORMAT binary)") as copy:
+                for chunk in copy:
+                    out.write(chunk)
+            cursor.execute(f"SELECT count(*) FROM {table}")  # noqa: S608 - our table names
+            rows += cursor.fetchone()[0]
+        cursor.execute(
+            "SELECT conrelid::regclass::text, pg_get_constraintdef(oid) FROM pg_constraint "
+            "WHERE contype = 'f' AND conrelid::regclass::text = ANY(%s)",
+            [list(WRITTEN_TABLES)],
+        )
+        keys = cursor.fetchall()
+    with connection.cursor() as cursor:
+        cursor.execute("BEGIN")
+        for table in WRITTEN_TABLES:
+            cursor.execute(f"CREATE TABLE {floor[table]} (LIKE {table} INCLUDING ALL)")
+        for table, definition in keys:
+            parent = definition.split("REFERENCES ", 1)[1].split("(", 1)[0]
+            if parent in floor:
+                definition = definition.replace(f"REFERENCES {parent}(", f"REFERENCES {floor[parent]}(")
+            cursor.execute(f"ALTER TABLE {floor[table]} ADD {definition}")
+        cursor.execute("COMMIT")
+        started = time.perf_counter()
+        cursor.execute("BEGIN")
+        for table in WRITTEN_TABLES:
+            with (
+                (tmp / table).open("rb") as handle,
+                cursor.copy(f"COPY {floor[table]} FROM STDIN (FORMAT binary)") as copy,
+            ):
+                while chunk := handle.read(1 << 20):
+                    copy.write(chunk)
+        cursor.execute("COMMIT")
+        elapsed = time.perf_counter() - started
+        cursor.execute(f"DROP TABLE {', '.join(floor.values())}")
+    return elapsed, rows
+
+
 class _Phases:
     """Where the import's time goes: time inside orders.bulk.orders_bulk_create (the writes; the rest is the
     check the import repeats and the commit), SQL statements and COPYs with their time, garbage collection."""
@@ -352,6 +413,14 @@ def main() -> int:
         f"garbage collection: {phases.gc_s:.2f} s",
         flush=True,
     )
+    with tempfile.TemporaryDirectory() as tmp:  # after the peak was read: this holds no rows in memory
+        floor_s, floor_rows = schema_floor(Path(tmp))
+    print(
+        f"schema floor: {floor_s:.2f} s = {floor_s / anchor_s:.1f}x the anchor to COPY the {floor_rows:,} rows the "
+        f"import wrote into copies of their tables (same indexes, constraints, deferred foreign keys) and commit; "
+        f"the import took {import_s / floor_s:.2f}x that",
+        flush=True,
+    )
     if args.statements:
         slowest = sorted(phases.by_statement.items(), key=lambda item: -item[1][1])[:15]
         for what, (count, seconds) in slowest:
@@ -371,6 +440,7 @@ def main() -> int:
         target=f"ratio <= {TARGET_RATIO} and peak < {TARGET_PEAK_MB} MB", peak_mb=round(peak_mb),
         preview_rows_per_s=round(args.rows / preview_s), orders=order_count, check_s=round(check_s, 2),
         write_s=round(phases.write_s, 2), commit_s=round(commit_s, 2), gc_s=round(phases.gc_s, 2),
+        schema_floor_s=round(floor_s, 2), schema_floor_rows=floor_rows, schema_floor_ratio=round(floor_s / anchor_s, 2),
         profiled=bool(profiler),
     )  # fmt: skip
     return 0
