@@ -110,6 +110,13 @@ def test_progress_fragment_polls_while_running_and_refreshes_when_done(world, lo
     assert "40%" in body
     assert "HX-Refresh" not in response
     assert "HX-Request" in response["Vary"]
+    # Every row checked, the orders being written in one transaction: no percentage that sits at 100 %.
+    ImportJob.objects.filter(pk=job.pk).update(rows_done=10, orders_valid=7)
+    body = client.get(job.get_absolute_url(), HTTP_HX_REQUEST="true").content.decode()
+    assert "Saving the orders — they appear together once all 7 are saved" in body
+    assert "10 rows checked" in body
+    assert "progress-bar-animated" in body
+    assert "· 100%" not in body
     ImportJob.objects.filter(pk=job.pk).update(status=ImportStatus.IMPORTED)
     response = client.get(job.get_absolute_url(), HTTP_HX_REQUEST="true")
     assert response["HX-Refresh"] == "true"
