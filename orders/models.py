@@ -546,6 +546,11 @@ class ImportJob(models.Model):
     file = models.FileField(upload_to=import_file_path, max_length=200)
     file_name = models.CharField(max_length=255, help_text="The uploader's file name, for display only.")
     file_size = models.PositiveBigIntegerField(default=0)
+    rows_file = models.FileField(
+        max_length=220, blank=True, editable=False,
+        help_text="A workbook's rows as CSV, written on its first read: later reads take this copy (much faster "
+        "than the workbook). Deleted when the job is done.",
+    )  # fmt: skip
     file_sha256 = models.CharField(max_length=64, blank=True)
     file_format = models.CharField(max_length=4, blank=True)
     encoding = models.CharField(max_length=20, blank=True)

@@ -101,7 +101,7 @@ def scan(opener: Opener, info: FileInfo, limits: Limits, *, is_staff: bool, impl
     index = {name: position for position, name in enumerate(columns)}
     result = Scan(columns=columns)
     location_positions = [index[name] for name in ("origin", "destination") if name in index]
-    pad_short = info.format == "xlsx"  # a spreadsheet has no "missing" cells, only empty ones
+    pad_short = info.pads_short_rows
     for number, cells in rows:
         _check_width(cells, len(columns), number, pad_short=pad_short)
         result.rows_total += 1

@@ -8,7 +8,9 @@ Every write of the import goes through here; screens, the API and the Celery tas
   twice: a PostgreSQL advisory lock lets one run at a time, finished jobs are left alone, and a run
   after a crash recognises the orders the job created before (ImportedOrder) instead of calling them
   duplicates.
-- The check reads the stored file twice as a stream (see grouping), validates each order with
+- The check reads the stored file twice as a stream (see grouping); a workbook is read once, into a CSV copy
+  of its rows kept beside it (`ImportJob.rows_file`) that every later pass reads, until the job is done. It
+  validates each order with
   `orders.intake.validate_order` against lookups loaded once, and looks duplicates up once per batch.
   It writes only the job row and its error rows: no orders, no references, no history, no events.
 - The import validates again (the world may have changed since the preview), then, if the policy
@@ -28,6 +30,7 @@ import io
 import logging
 import os
 import re
+import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -232,6 +235,7 @@ def import_job_cancel(*, job: ImportJob) -> ImportJob:
         locked.status = ImportStatus.CANCELLED
         locked.finished_at = timezone.now()
         locked.save(update_fields=["status", "finished_at", "updated_at"])
+    _drop_rows_copy(locked)
     return locked
 
 
@@ -295,10 +299,13 @@ def import_job_process(*, job_id: Any) -> None:
         except Exception:
             _fail(job)  # recorded for the people waiting on the page, then raised for the logs
             raise
+        if job.status != ImportStatus.CHECKED or job.dry_run:
+            _drop_rows_copy(job)  # nothing reads the file again
 
 
 def _fail(job: ImportJob) -> None:
     logger.exception("Order import %s stopped", job.pk)
+    _drop_rows_copy(job)
     _set(
         job, status=ImportStatus.FAILED, finished_at=timezone.now(),
         file_error="The import stopped because of an unexpected error; nothing was imported. We have been told.",
@@ -400,13 +407,13 @@ def _duplicate_error(clean: CleanOrder, row: int, existing_reference: str) -> Ro
 
 
 def check_file(job: ImportJob, *, keep_valid: bool) -> CheckResult:
-    """Read, group and validate the whole file; nothing but the job's progress is written.
-    Raises ImportFileError for a file-level problem."""
+    """Read, group and validate the whole file; nothing but the job's progress (and a workbook's CSV copy of
+    its rows) is written. Raises ImportFileError for a file-level problem."""
     limits = reading.Limits.from_settings()
-    opener = _opener(job)
-    info = reading.detect(opener, size=job.file_size, limits=limits)
+    info = reading.detect(_opener(job), size=job.file_size, limits=limits)
     if (job.file_format, job.encoding, job.delimiter) != (info.format, info.encoding, info.delimiter):
         _set(job, file_format=info.format, encoding=info.encoding, delimiter=info.delimiter)
+    opener, info = _rows_source(job, info, limits)
     scope = job_scope(job)
     implied = _implied_customer_code(job)
     scanned = grouping.scan(opener, info, limits, is_staff=scope.is_staff, implied_customer=implied)
@@ -424,6 +431,45 @@ def check_file(job: ImportJob, *, keep_valid: bool) -> CheckResult:
             _set(job, rows_done=batch[-1][0])
             reported = time.monotonic()
     return result
+
+
+def _rows_source(
+    job: ImportJob, info: reading.FileInfo, limits: reading.Limits
+) -> tuple[reading.Opener, reading.FileInfo]:
+    """Where the passes read the rows: a CSV file itself; for a workbook, the CSV copy of its rows, made on the
+    first read (reading.spool_xlsx) and kept until the job is done."""
+    if info.format != "xlsx":
+        return _opener(job), info
+    name = job.rows_file.name
+    if not name or not default_storage.exists(name):
+        name = _copy_rows(job, info, limits)
+    return (lambda: default_storage.open(name, "rb")), reading.SPOOL_INFO
+
+
+def _copy_rows(job: ImportJob, info: reading.FileInfo, limits: reading.Limits) -> str:
+    reported = time.monotonic()
+
+    def progress(rows: int) -> None:
+        nonlocal reported
+        if time.monotonic() - reported >= PROGRESS_EVERY_S:
+            _set(job, rows_done=rows, rows_total=0)  # "N rows read" on the page
+            reported = time.monotonic()
+
+    with tempfile.TemporaryFile() as spool:
+        text = io.TextIOWrapper(spool, encoding="utf-8", newline="")
+        reading.spool_xlsx(_opener(job), info, limits, text, progress=progress)
+        text.flush()
+        text.detach()
+        spool.seek(0)
+        name = default_storage.save(f"{job.file.name}.rows.csv", File(spool))
+    _set(job, rows_file=name)
+    return name
+
+
+def _drop_rows_copy(job: ImportJob) -> None:
+    if job.rows_file.name:
+        default_storage.delete(job.rows_file.name)
+        _set(job, rows_file="")
 
 
 def _check_batch(

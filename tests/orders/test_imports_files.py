@@ -9,6 +9,7 @@ import zipfile
 import openpyxl
 import pytest
 
+from orders.imports import service
 from orders.models import ImportStatus, Order
 from tests.orders.fixtures.imports import COLUMNS, csv_bytes, errors_of, import_file, order_row, world, xlsx_bytes
 
@@ -19,6 +20,85 @@ def _rejected(job, fragment: str) -> None:
     assert job.status == ImportStatus.REJECTED, (job.status, job.file_error)
     assert fragment in job.file_error, job.file_error
     assert Order.objects.count() == 0
+
+
+def test_a_workbook_is_read_once_and_its_rows_copy_is_dropped_when_the_job_is_done(world, monkeypatch):
+    """The check and the import read a CSV copy of the workbook's rows, made on the first read: openpyxl
+    parses a workbook at about 3,000 rows a second, CSV at over 100,000, and a job reads its file four times."""
+    import datetime
+
+    from django.core.files.storage import default_storage
+
+    from orders.imports import reading
+
+    opened = []
+    real = reading.openpyxl.load_workbook
+    monkeypatch.setattr(reading.openpyxl, "load_workbook", lambda *a, **k: opened.append(1) or real(*a, **k))
+    rows = [order_row("PO-1"), order_row("PO-1", description="Spare parts"), order_row("PO-2")]
+    typed = [[row[name] for name in COLUMNS] for row in rows]
+    typed[0][COLUMNS.index("requested_pickup_on")] = datetime.date(2026, 12, 3)
+    typed[1][COLUMNS.index("requested_pickup_on")] = datetime.datetime(2026, 12, 3)  # noqa: DTZ001 - a date cell, as openpyxl reads it
+    typed[2][COLUMNS.index("pieces")] = 4.0
+    job = import_file(world["ops"], xlsx_bytes([COLUMNS, *typed]), name="orders.xlsx")
+    assert job.status == ImportStatus.CHECKED, errors_of(job)
+    assert (job.orders_total, job.orders_valid) == (2, 2)  # the two PO-1 rows agree on their date
+    copy = job.rows_file.name
+    assert copy
+    assert default_storage.exists(copy)
+    assert job.file_format == "xlsx"
+    assert job.encoding == ""
+    job = service.import_job_confirm(job=job, by=world["ops"], mode="all_or_nothing")
+    assert job.status == ImportStatus.IMPORTED
+    assert job.orders_created == 2
+    assert len(opened) == 1  # the preview read the workbook; its second pass and the import read the copy
+    assert job.rows_file.name == ""
+    assert not default_storage.exists(copy)
+    order = Order.objects.get(customer_reference="PO-1")
+    assert order.requested_pickup_on == datetime.date(2026, 12, 3)
+    assert Order.objects.get(customer_reference="PO-2").lines.get().pieces == 4
+
+
+def test_a_workbook_row_may_leave_out_its_trailing_empty_cells(world):
+    """Excel writes no element for an empty cell, so a row can end before the header does; its copy of rows
+    must read the same way (short rows are padded for workbooks, an error for CSV)."""
+    workbook = openpyxl.Workbook(write_only=True)
+    sheet = workbook.create_sheet("Orders")
+    sheet.append([*COLUMNS, "hs_code", "special_instructions"])
+    sheet.append([order_row("PO-1")[c] for c in COLUMNS])  # no cells for the two last columns
+    sheet.append([*(order_row("PO-2")[c] for c in COLUMNS), "940542"])
+    out = io.BytesIO()
+    workbook.save(out)
+    job = import_file(world["ops"], out.getvalue(), name="orders.xlsx")
+    assert job.status == ImportStatus.CHECKED, (job.file_error, errors_of(job))
+    assert job.orders_valid == 2
+    job = service.import_job_confirm(job=job, by=world["ops"], mode="all_or_nothing")
+    assert job.orders_created == 2
+
+
+def test_a_workbooks_errors_keep_the_sheets_row_numbers(world):
+    blank = [None] * len(COLUMNS)
+    bad = order_row("PO-2", pieces=0, requested_pickup_on="03/12/2026")
+    content = xlsx_bytes([COLUMNS, [order_row("PO-1")[c] for c in COLUMNS], blank, blank, [bad[c] for c in COLUMNS]])
+    job = import_file(world["ops"], content, name="orders.xlsx")
+    assert errors_of(job) == [
+        (5, "requested_pickup_on", "03/12/2026 is not a date: use YYYY-MM-DD, e.g. 2026-12-01."),
+        (5, "pieces", "Must be at least 1."),
+    ]
+
+
+def test_a_dry_run_or_a_cancelled_workbook_leaves_no_rows_copy(world):
+    from django.core.files.storage import default_storage
+
+    content = xlsx_bytes([COLUMNS, [order_row("PO-1")[c] for c in COLUMNS]])
+    dry = import_file(world["ops"], content, name="orders.xlsx", dry_run=True)
+    assert dry.status == ImportStatus.CHECKED
+    assert dry.rows_file.name == ""
+    job = import_file(world["ops"], content, name="orders.xlsx")
+    copy = job.rows_file.name
+    assert default_storage.exists(copy)
+    job = service.import_job_cancel(job=job)
+    assert job.rows_file.name == ""
+    assert not default_storage.exists(copy)
 
 
 @pytest.mark.parametrize(

@@ -110,6 +110,10 @@ def test_progress_fragment_polls_while_running_and_refreshes_when_done(world, lo
     assert "40%" in body
     assert "HX-Refresh" not in response
     assert "HX-Request" in response["Vary"]
+    ImportJob.objects.filter(pk=job.pk).update(status=ImportStatus.CHECKING, rows_total=0, rows_done=3000)
+    body = client.get(job.get_absolute_url(), HTTP_HX_REQUEST="true").content.decode()
+    assert "reading the workbook: 3,000 rows" in body  # a workbook's first read, before the rows are counted
+    ImportJob.objects.filter(pk=job.pk).update(status=ImportStatus.IMPORTING, rows_total=10, rows_done=4)
     # Every row checked, the orders being written in one transaction: no percentage that sits at 100 %.
     ImportJob.objects.filter(pk=job.pk).update(rows_done=10, orders_valid=7)
     body = client.get(job.get_absolute_url(), HTTP_HX_REQUEST="true").content.decode()
