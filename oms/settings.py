@@ -199,6 +199,10 @@ CELERY_BEAT_SCHEDULE = {
     "workflows-open-scheduled-tasks": {"task": "workflows.tasks.open_scheduled_tasks", "schedule": 60.0},
     "workflows-escalate-overdue-tasks": {"task": "workflows.tasks.escalate_overdue_tasks", "schedule": 300.0},
     "reap-idempotency-keys": {"task": "partners.tasks.delete_expired_idempotency_keys", "schedule": crontab(minute=41)},
+    "drop-idle-import-rows-copies": {
+        "task": "orders.tasks.drop_idle_import_rows_copies",
+        "schedule": crontab(minute=53),
+    },
     # Tracking events (tracking/ingest): poll what is due, follow shipments, move the demo carrier.
     "tracking-poll-due-subscriptions": {
         "task": "tracking.ingest.tasks.poll_due_subscriptions",
@@ -308,5 +312,6 @@ OMS_IMPORT_MAX_ROWS = env.int("OMS_IMPORT_MAX_ROWS", default=200_000)
 OMS_IMPORT_MAX_XLSX_UNPACKED_BYTES = env.int("OMS_IMPORT_MAX_XLSX_UNPACKED_BYTES", default=300 * 1024 * 1024)
 OMS_IMPORT_INLINE_MAX_BYTES = env.int("OMS_IMPORT_INLINE_MAX_BYTES", default=256 * 1024)  # larger: Celery
 OMS_IMPORT_MAX_STORED_ERRORS = env.int("OMS_IMPORT_MAX_STORED_ERRORS", default=10_000)
+OMS_IMPORT_ROWS_COPY_DAYS = env.int("OMS_IMPORT_ROWS_COPY_DAYS", default=2)  # an idle checked workbook's rows copy
 OMS_WEBHOOK_MAX_BYTES = env.int("OMS_WEBHOOK_MAX_BYTES", default=1024 * 1024)
 OMS_WEBHOOK_TOLERANCE_SECONDS = 300

@@ -25,6 +25,12 @@ def process_order_import(job_id: str) -> None:
     service.import_job_process(job_id=uuid.UUID(job_id))
 
 
+@shared_task(name="orders.tasks.drop_idle_import_rows_copies", ignore_result=True)
+def drop_idle_import_rows_copies() -> int:
+    """Delete the rows copies of workbook uploads checked and left alone for OMS_IMPORT_ROWS_COPY_DAYS (beat)."""
+    return service.import_rows_copies_drop_idle()
+
+
 @shared_task(name="orders.tasks.send_order_created_events", ignore_result=True)
 def send_order_created_events(
     *, order_ids: list[int], channel: str, by_id: int | None, transition_ids: list[int | None] | None

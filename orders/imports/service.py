@@ -35,6 +35,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import timedelta
 from itertools import islice
 from typing import IO, Any
 
@@ -464,6 +465,24 @@ def _copy_rows(job: ImportJob, info: reading.FileInfo, limits: reading.Limits) -
         name = default_storage.save(f"{job.file.name}.rows.csv", File(spool))
     _set(job, rows_file=name)
     return name
+
+
+def import_rows_copies_drop_idle() -> int:
+    """Delete the rows copy of every upload that waits, checked, untouched for OMS_IMPORT_ROWS_COPY_DAYS; return
+    how many. Confirming one later makes its copy again from the workbook (`_rows_source`)."""
+    idle_since = timezone.now() - timedelta(days=settings.OMS_IMPORT_ROWS_COPY_DAYS)
+    idle = ImportJob.objects.exclude(rows_file="").filter(status=ImportStatus.CHECKED, updated_at__lt=idle_since)
+    dropped = 0
+    for pk in list(idle.values_list("pk", flat=True)):
+        with transaction.atomic():  # under the row lock import_job_confirm takes: a confirmation and a drop never cross
+            job = idle.select_for_update().filter(pk=pk).only("pk", "rows_file").first()
+            if job is None:
+                continue  # confirmed, cancelled or touched meanwhile
+            name = job.rows_file.name
+            ImportJob.objects.filter(pk=pk).update(rows_file="")
+            transaction.on_commit(lambda name=name: default_storage.delete(name))
+            dropped += 1
+    return dropped
 
 
 def _drop_rows_copy(job: ImportJob) -> None:

@@ -58,6 +58,32 @@ def test_a_workbook_is_read_once_and_its_rows_copy_is_dropped_when_the_job_is_do
     assert Order.objects.get(customer_reference="PO-2").lines.get().pieces == 4
 
 
+def test_an_idle_checked_workbook_loses_its_rows_copy_and_still_imports(
+    world, settings, django_capture_on_commit_callbacks
+):
+    import datetime
+
+    from django.core.files.storage import default_storage
+    from django.utils import timezone
+
+    from orders import tasks
+    from orders.models import ImportJob
+
+    content = xlsx_bytes([COLUMNS, [order_row("PO-1")[c] for c in COLUMNS]])
+    idle, fresh = (import_file(world["ops"], content, name="orders.xlsx") for _ in range(2))
+    ImportJob.objects.filter(pk=idle.pk).update(updated_at=timezone.now() - datetime.timedelta(days=3))
+    assert "orders.tasks.drop_idle_import_rows_copies" in {e["task"] for e in settings.CELERY_BEAT_SCHEDULE.values()}
+    with django_capture_on_commit_callbacks(execute=True):
+        assert tasks.drop_idle_import_rows_copies() == 1
+    idle.refresh_from_db()
+    fresh.refresh_from_db()
+    assert idle.rows_file.name == ""
+    assert default_storage.exists(fresh.rows_file.name)  # checked two days ago at most: kept
+    job = service.import_job_confirm(job=idle, by=world["ops"], mode="all_or_nothing")
+    assert job.status == ImportStatus.IMPORTED  # the copy is made again from the workbook
+    assert job.orders_created == 1
+
+
 def test_a_workbook_row_may_leave_out_its_trailing_empty_cells(world):
     """Excel writes no element for an empty cell, so a row can end before the header does; its copy of rows
     must read the same way (short rows are padded for workbooks, an error for CSV)."""
