@@ -549,7 +549,7 @@ class ImportJob(models.Model):
     rows_file = models.FileField(
         max_length=220, blank=True, editable=False,
         help_text="A workbook's rows as CSV, written on its first read: later reads take this copy (much faster "
-        "than the workbook). Deleted when the job is done.",
+        "than the workbook). Deleted when the job is done, or left unconfirmed for OMS_IMPORT_ROWS_COPY_DAYS.",
     )  # fmt: skip
     file_sha256 = models.CharField(max_length=64, blank=True)
     file_format = models.CharField(max_length=4, blank=True)

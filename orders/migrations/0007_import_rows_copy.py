@@ -13,6 +13,6 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name='importjob',
             name='rows_file',
-            field=models.FileField(blank=True, editable=False, help_text="A workbook's rows as CSV, written on its first read: later reads take this copy (much faster than the workbook). Deleted when the job is done.", max_length=220, upload_to=''),
+            field=models.FileField(blank=True, editable=False, help_text="A workbook's rows as CSV, written on its first read: later reads take this copy (much faster than the workbook). Deleted when the job is done, or left unconfirmed for OMS_IMPORT_ROWS_COPY_DAYS.", max_length=220, upload_to=''),
         ),
     ]
