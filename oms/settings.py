@@ -203,6 +203,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "orders.tasks.drop_idle_import_rows_copies",
         "schedule": crontab(minute=53),
     },
+    "delete-expired-import-files": {
+        "task": "orders.tasks.delete_expired_import_files",
+        "schedule": crontab(hour=3, minute=23),
+    },
     # Tracking events (tracking/ingest): poll what is due, follow shipments, move the demo carrier.
     "tracking-poll-due-subscriptions": {
         "task": "tracking.ingest.tasks.poll_due_subscriptions",
@@ -313,5 +317,8 @@ OMS_IMPORT_MAX_XLSX_UNPACKED_BYTES = env.int("OMS_IMPORT_MAX_XLSX_UNPACKED_BYTES
 OMS_IMPORT_INLINE_MAX_BYTES = env.int("OMS_IMPORT_INLINE_MAX_BYTES", default=256 * 1024)  # larger: Celery
 OMS_IMPORT_MAX_STORED_ERRORS = env.int("OMS_IMPORT_MAX_STORED_ERRORS", default=10_000)
 OMS_IMPORT_ROWS_COPY_DAYS = env.int("OMS_IMPORT_ROWS_COPY_DAYS", default=2)  # an idle checked workbook's rows copy
+# Uploaded order files are deleted this many days after their job ended; an upload left checked and unconfirmed
+# that long is cancelled first. The job, its counts, errors and orders stay. 0 keeps files forever.
+OMS_IMPORT_FILE_DAYS = env.int("OMS_IMPORT_FILE_DAYS", default=90)
 OMS_WEBHOOK_MAX_BYTES = env.int("OMS_WEBHOOK_MAX_BYTES", default=1024 * 1024)
 OMS_WEBHOOK_TOLERANCE_SECONDS = 300

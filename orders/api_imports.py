@@ -66,6 +66,9 @@ class ImportJobOutput(serializers.Serializer):
     errors_truncated = serializers.SerializerMethodField()
     created_at = serializers.DateTimeField()
     finished_at = serializers.DateTimeField(allow_null=True)
+    file_deleted_at = serializers.DateTimeField(
+        allow_null=True, help_text="When the uploaded file was deleted, OMS_IMPORT_FILE_DAYS after the job ended."
+    )
 
     def get_url(self, job: ImportJob) -> str:
         request = self.context.get("request")

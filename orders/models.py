@@ -543,7 +543,14 @@ class ImportJob(models.Model):
     )
     api_key = models.ForeignKey("partners.ApiKey", on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
     source = models.CharField(max_length=10, choices=Channel.choices, help_text="Where the file was uploaded.")
-    file = models.FileField(upload_to=import_file_path, max_length=200)
+    file = models.FileField(
+        upload_to=import_file_path, max_length=200, blank=True,
+        help_text="The uploaded file as received. Deleted OMS_IMPORT_FILE_DAYS after the job ended (file_deleted_at); "
+        "the job, its counts, errors and orders stay.",
+    )  # fmt: skip
+    file_deleted_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the retention task deleted the uploaded file (OMS_IMPORT_FILE_DAYS)."
+    )
     file_name = models.CharField(max_length=255, help_text="The uploader's file name, for display only.")
     file_size = models.PositiveBigIntegerField(default=0)
     rows_file = models.FileField(

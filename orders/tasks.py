@@ -31,6 +31,12 @@ def drop_idle_import_rows_copies() -> int:
     return service.import_rows_copies_drop_idle()
 
 
+@shared_task(name="orders.tasks.delete_expired_import_files", ignore_result=True)
+def delete_expired_import_files() -> int:
+    """Delete uploaded order files whose jobs ended OMS_IMPORT_FILE_DAYS ago (beat, daily)."""
+    return service.import_files_delete_expired()
+
+
 @shared_task(name="orders.tasks.send_order_created_events", ignore_result=True)
 def send_order_created_events(
     *, order_ids: list[int], channel: str, by_id: int | None, transition_ids: list[int | None] | None

@@ -88,6 +88,7 @@ def import_detail(request: HttpRequest, pk: Any) -> HttpResponse:
         "created": selectors.import_job_created_orders(job=job) if job.status == ImportStatus.IMPORTED else [],
         "may_import": selectors.may_import(scope),
         "modes": ImportMode,
+        "file_days": settings.OMS_IMPORT_FILE_DAYS,
     }
     response = render(request, "imports/import_detail.html", context)
     patch_vary_headers(response, ["HX-Request"])

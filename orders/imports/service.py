@@ -37,7 +37,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
 from itertools import islice
-from typing import IO, Any
+from typing import Any
 
 import psycopg
 from django.conf import settings
@@ -485,6 +485,43 @@ def import_rows_copies_drop_idle() -> int:
     return dropped
 
 
+_ENDED_STATUSES = (ImportStatus.IMPORTED, ImportStatus.FAILED, ImportStatus.REJECTED, ImportStatus.CANCELLED)
+
+
+def import_files_delete_expired() -> int:
+    """Delete the uploaded file of every job untouched for OMS_IMPORT_FILE_DAYS; return how many were deleted.
+
+    Order files carry customers' names and addresses: they are kept long enough to answer "what did we
+    receive?", then deleted. Jobs that ended (imported, not imported, rejected, cancelled, or checked as a
+    dry run) lose their file; an upload checked but never confirmed is cancelled first, under the row lock
+    that confirming takes, so a confirmation and a deletion never cross. Running jobs are never touched. The
+    job stays, with its counts, its errors (and error file) and the orders it created; `file_deleted_at`
+    says when its file went. OMS_IMPORT_FILE_DAYS = 0 keeps files forever."""
+    if settings.OMS_IMPORT_FILE_DAYS <= 0:
+        return 0
+    now = timezone.now()
+    expired = ImportJob.objects.exclude(file="").filter(
+        updated_at__lt=now - timedelta(days=settings.OMS_IMPORT_FILE_DAYS),
+        status__in=(*_ENDED_STATUSES, ImportStatus.CHECKED),
+    )
+    deleted = 0
+    for pk in list(expired.values_list("pk", flat=True)):
+        with transaction.atomic():
+            job = expired.select_for_update().filter(pk=pk).only("pk", "status", "dry_run", "file", "rows_file").first()
+            if job is None:
+                continue  # confirmed or touched meanwhile
+            changes: dict[str, Any] = {"file": "", "rows_file": "", "file_deleted_at": now, "updated_at": now}
+            if job.status == ImportStatus.CHECKED and not job.dry_run:
+                changes.update(status=ImportStatus.CANCELLED, finished_at=now)  # nobody confirmed it in time
+            ImportJob.objects.filter(pk=pk).update(**changes)
+            names = [name for name in (job.file.name, job.rows_file.name) if name]
+            transaction.on_commit(lambda names=names: [default_storage.delete(name) for name in names])
+            deleted += 1
+    if deleted:
+        logger.info("Deleted %d uploaded order files older than %d days.", deleted, settings.OMS_IMPORT_FILE_DAYS)
+    return deleted
+
+
 def _drop_rows_copy(job: ImportJob) -> None:
     if job.rows_file.name:
         default_storage.delete(job.rows_file.name)
@@ -574,7 +611,3 @@ def import_job_error_file(job: ImportJob) -> Iterator[str]:
             error.row or "", escape_formula(error.column), escape_formula(error.value), escape_formula(error.message),
             escape_formula(error.customer_reference), kind,
         ])  # fmt: skip
-
-
-def import_job_open_file(job: ImportJob) -> IO[bytes]:
-    return default_storage.open(job.file.name, "rb")
