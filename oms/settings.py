@@ -203,6 +203,7 @@ CELERY_BEAT_SCHEDULE = {
         "task": "orders.tasks.drop_idle_import_rows_copies",
         "schedule": crontab(minute=53),
     },
+    "requeue-stalled-imports": {"task": "orders.tasks.requeue_stalled_imports", "schedule": 600.0},
     "delete-expired-import-files": {
         "task": "orders.tasks.delete_expired_import_files",
         "schedule": crontab(hour=3, minute=23),

@@ -87,6 +87,17 @@ _DECIMAL_LIMIT = Decimal(10) ** 9
 _QUANTUM = {places: Decimal(1).scaleb(-places) for places in range(5)}
 _NUL_MESSAGE = "Contains a NUL character; remove it."
 _REQUIRED = "This field is required."
+# The order's text columns and their lengths. A longer value is an error, never cut short: a cut reference
+# would no longer match the customer's own (and two references differing after the cut would collide).
+_TEXT_LIMITS = (
+    ("customer_reference", 64), ("named_place", 100), ("shipper_name", 200), ("consignee_name", 200),
+    ("notify_name", 200), ("description", 300),
+)  # fmt: skip
+_LINE_DESCRIPTION_LIMIT = 300
+
+
+def _too_long(value: str, limit: int) -> str:
+    return f"Use at most {limit} characters (this value has {len(value)})."
 
 
 @cache
@@ -243,7 +254,9 @@ def _date(raw: Any, name: str, errors: _Errors, *, required: bool) -> datetime.d
             errors.add(name, _REQUIRED)
         return None
     try:
-        return datetime.date.fromisoformat(text[:10])
+        if len(text) > 10:  # a date with its time, as spreadsheets and the workbook copy write it
+            return datetime.datetime.fromisoformat(text).date()
+        return datetime.date.fromisoformat(text)
     except ValueError:
         errors.add(name, f"{raw} is not a date: use YYYY-MM-DD, e.g. 2026-12-01.")
         return None
@@ -374,10 +387,13 @@ def _line(raw: Mapping[str, Any], prefix: str, mode: str, order_description: str
         value = get(name)
         if value is not None and value != "":
             line[name] = _decimal(value, prefix + name, errors, places=places)
-    description = _str(get("description")) or order_description
+    own_description = _str(get("description"))
+    description = own_description or order_description
     if not description:
         errors.add(prefix + "description", "Describe the goods, e.g. 'Machine parts'.")
-    line["description"] = description[:300]
+    elif len(own_description) > _LINE_DESCRIPTION_LIMIT:  # the order's own description is checked with the order
+        errors.add(prefix + "description", _too_long(own_description, _LINE_DESCRIPTION_LIMIT))
+    line["description"] = description
 
     package = _str(get("package_type"))
     line["package_type"] = PackageType.PACKAGE
@@ -528,6 +544,10 @@ def validate_order(
     for name in REQUIRED_ORDER_FIELDS:
         if not field_text(name):
             errors.add(name, _REQUIRED)
+    for name, limit in _TEXT_LIMITS:
+        value = field_text(name)
+        if value and len(value) > limit:
+            errors.add(name, _too_long(value, limit))
 
     customer = _customer(field_text("customer_code", ""), scope, lookups, errors)
     branch = _branch(field_text("branch_code", ""), customer, scope, lookups, errors)
@@ -577,23 +597,23 @@ def validate_order(
         named_place = known[1] if known else ""
     order = {
         "customer": customer,
-        "customer_reference": field_text("customer_reference", "")[:64],
+        "customer_reference": field_text("customer_reference", ""),
         "branch": branch,
         "mode": mode,
         "service_level": service_level,
         "incoterm": incoterm,
-        "named_place": named_place[:100],
+        "named_place": named_place,
         "origin_id": origin,
         "origin_address": field_text("origin_address", ""),
         "destination_id": destination,
         "destination_address": field_text("destination_address", ""),
-        "shipper_name": field_text("shipper_name", "")[:200],
+        "shipper_name": field_text("shipper_name", ""),
         "shipper_address": field_text("shipper_address", ""),
-        "consignee_name": field_text("consignee_name", "")[:200],
+        "consignee_name": field_text("consignee_name", ""),
         "consignee_address": field_text("consignee_address", ""),
-        "notify_name": field_text("notify_name", "")[:200],
+        "notify_name": field_text("notify_name", ""),
         "notify_address": field_text("notify_address", ""),
-        "description": description[:300],
+        "description": description,
         "requested_pickup_on": pickup,
         "requested_delivery_on": delivery,
         "declared_value_amount": declared_value,

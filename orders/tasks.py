@@ -12,6 +12,7 @@ from orders.imports.service import TransientImportError
 
 
 @shared_task(
+    bind=True,
     name="orders.tasks.process_order_import",
     ignore_result=True,
     autoretry_for=(TransientImportError,),
@@ -20,9 +21,21 @@ from orders.imports.service import TransientImportError
     retry_jitter=True,
     max_retries=5,
 )
-def process_order_import(job_id: str) -> None:
-    """Check a pending order file, or import a confirmed one. Returns quietly when the job is gone or done."""
-    service.import_job_process(job_id=uuid.UUID(job_id))
+def process_order_import(self, job_id: str) -> None:
+    """Check a pending order file, or import a confirmed one. Returns quietly when the job is gone or done.
+    Transient database errors are retried; when the last retry fails too, the job is marked not imported."""
+    try:
+        service.import_job_process(job_id=uuid.UUID(job_id))
+    except TransientImportError:
+        if self.request.retries >= self.max_retries:
+            service.import_job_give_up(job_id=uuid.UUID(job_id))
+        raise
+
+
+@shared_task(name="orders.tasks.requeue_stalled_imports", ignore_result=True)
+def requeue_stalled_imports() -> int:
+    """Queue again the order imports that should be running but have not moved for 15 minutes (beat)."""
+    return service.import_jobs_requeue_stalled()
 
 
 @shared_task(name="orders.tasks.drop_idle_import_rows_copies", ignore_result=True)

@@ -62,11 +62,30 @@ class GroupIntake:
     conflicts: list[RowError]
 
 
-def _key(cells: list[object], index: dict[str, int], number: int, implied_customer: str) -> Key:
-    code = implied_customer or str(_cell(cells, index.get("customer_code"))).strip().upper()
-    reference = str(_cell(cells, index.get("customer_reference"))).strip()
-    # A row without a reference cannot be joined to others: it stands alone (and fails validation).
-    return (code, reference) if reference else (code, f"\x00row{number}")
+class _Keys:
+    """The order key of each row, read in file order (both passes read the same rows in the same order).
+
+    A later line of an order may leave its order columns blank, customer_code included (merged cells in a
+    spreadsheet are read so): a row with a reference but no customer code joins the order the last row with
+    that reference belonged to. A row without a reference cannot be joined to others: it stands alone (and
+    fails validation)."""
+
+    def __init__(self, index: dict[str, int], implied_customer: str) -> None:
+        self.code_at = index.get("customer_code")
+        self.reference_at = index.get("customer_reference")
+        self.implied_customer = implied_customer
+        self.last_code: dict[str, str] = {}  # reference -> customer code of its last row that gave one
+
+    def __call__(self, cells: list[object], number: int) -> Key:
+        reference = str(_cell(cells, self.reference_at)).strip()
+        if not reference:
+            return (self.implied_customer or str(_cell(cells, self.code_at)).strip().upper(), f"\x00row{number}")
+        code = self.implied_customer or str(_cell(cells, self.code_at)).strip().upper()
+        if code:
+            self.last_code[reference] = code
+        else:
+            code = self.last_code.get(reference, "")
+        return (code, reference)
 
 
 def _cell(cells: list[object], position: int | None) -> object:
@@ -102,10 +121,11 @@ def scan(opener: Opener, info: FileInfo, limits: Limits, *, is_staff: bool, impl
     result = Scan(columns=columns)
     location_positions = [index[name] for name in ("origin", "destination") if name in index]
     pad_short = info.pads_short_rows
+    key_of = _Keys(index, implied_customer)
     for number, cells in rows:
         _check_width(cells, len(columns), number, pad_short=pad_short)
         result.rows_total += 1
-        key = _key(cells, index, number, implied_customer)
+        key = key_of(cells, number)
         result.last_row[key] = number
         if key[0]:
             result.customer_codes.add(key[0])
@@ -127,10 +147,11 @@ def iter_groups(
     rows = iter_rows(opener, info, limits)
     next(rows, None)  # the header, checked by scan()
     width = len(scanned.columns)
+    key_of = _Keys(index, implied_customer)
     for done, (number, cells) in enumerate(rows, start=1):
         if len(cells) < width:  # a spreadsheet row ending in empty cells (scan refused short CSV rows)
             cells = [*cells, *[""] * (width - len(cells))]
-        key = _key(cells, index, number, implied_customer)
+        key = key_of(cells, number)
         group_rows = open_groups.setdefault(key, [])
         group_rows.append((number, cells))
         if scanned.last_row.get(key) == number:

@@ -11,6 +11,8 @@ import codecs
 import csv
 import datetime
 import io
+import logging
+import re
 import zipfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -21,9 +23,10 @@ import defusedxml
 import openpyxl
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
-from openpyxl.utils.exceptions import InvalidFileException
 
 from orders.imports.columns import ImportFileError
+
+logger = logging.getLogger(__name__)
 
 Opener = Callable[[], IO[bytes]]
 CHUNK = 1 << 20
@@ -99,25 +102,40 @@ def detect(opener: Opener, *, size: int, limits: Limits) -> FileInfo:
     return FileInfo(format="csv", encoding=encoding, delimiter=_delimiter(first_line))
 
 
+# A well-formed UTF-8 sequence of two or more bytes (U+0080 and above). Windows-1252 text rarely holds one: it
+# would take an upper-case accented letter followed by a character such as “ or °.
+_UTF8_MULTIBYTE = re.compile(rb"[\xc2-\xdf][\x80-\xbf]|[\xe0-\xef][\x80-\xbf]{2}|[\xf0-\xf4][\x80-\xbf]{3}")
+
+
 def _text_encoding(stream: IO[bytes]) -> str:
-    """UTF-8 (with or without a BOM) when every byte decodes as UTF-8, else Windows-1252 (Excel's "CSV")."""
+    """UTF-8 (with or without a BOM) when every byte decodes as UTF-8, else Windows-1252 (Excel's "CSV").
+
+    A file that is UTF-8 in parts and something else in others (rows pasted together from two exports) is
+    refused: read as Windows-1252, its UTF-8 text would be stored as mojibake (“MÃ¼ller”), read as UTF-8 the
+    rest cannot be decoded. The message names the first line that is not UTF-8."""
     bom = stream.read(3) == codecs.BOM_UTF8
     stream.seek(0)
     utf8, cp1252 = codecs.getincrementaldecoder("utf-8")(), codecs.getincrementaldecoder("cp1252")()
     utf8_ok = cp1252_ok = True
+    has_utf8_text = False
+    lines_before = 0  # newlines in the chunks before this one
+    first_bad_line = 0
     while chunk := stream.read(CHUNK):
         if b"\x00" in chunk:
             raise ImportFileError("This is not a text file (it contains NUL bytes): upload a CSV or XLSX file.")
+        has_utf8_text = has_utf8_text or _UTF8_MULTIBYTE.search(chunk) is not None
         if utf8_ok:
             try:
                 utf8.decode(chunk)
-            except UnicodeDecodeError:
+            except UnicodeDecodeError as exc:
                 utf8_ok = False
+                first_bad_line = lines_before + chunk[: max(exc.start, 0)].count(b"\n") + 1
         if not utf8_ok and cp1252_ok:
             try:
                 cp1252.decode(chunk)
             except UnicodeDecodeError:
                 cp1252_ok = False
+        lines_before += chunk.count(b"\n")
     if utf8_ok:
         try:
             utf8.decode(b"", final=True)
@@ -125,6 +143,12 @@ def _text_encoding(stream: IO[bytes]) -> str:
             utf8_ok = False
     if utf8_ok:
         return "utf-8-sig" if bom else "utf-8"
+    if has_utf8_text or bom:
+        raise ImportFileError(
+            "The file mixes encodings: it holds UTF-8 text, but this line is not UTF-8 (it looks like "
+            "Windows-1252). Save the whole file as CSV UTF-8 and upload it again.",
+            row=first_bad_line or None,
+        )
     if cp1252_ok:
         return "cp1252"
     raise ImportFileError("The file is neither UTF-8 nor Windows-1252 text: save it as CSV UTF-8 and upload it again.")
@@ -185,14 +209,24 @@ def _xlsx_rows(opener: Opener, info: FileInfo, limits: Limits) -> Iterator[tuple
     with opener() as stream:
         _check_zip(stream, limits)
         stream.seek(0)
+        # A damaged or hand-made workbook can make openpyxl raise almost anything (ParseError, zlib.error,
+        # IndexError, TypeError...): whatever the parser raises on the upload is the upload's fault, and the
+        # user gets a file error, never a 500. The consumer's own exceptions never pass through a generator's
+        # body, so these handlers only see openpyxl's.
         try:
             workbook = openpyxl.load_workbook(stream, read_only=True, data_only=True)
-        except (zipfile.BadZipFile, InvalidFileException, KeyError, ValueError, OSError, EOFError) as exc:
+            sheet = workbook.worksheets[0] if workbook.worksheets else None
+        except Exception as exc:
             if _caused_by_entities(exc):  # openpyxl wraps defusedxml's refusal in a ValueError
                 raise ImportFileError("The workbook contains XML entity declarations, which we refuse.") from exc
+            logger.info("Unreadable workbook: %r", exc)
             raise ImportFileError("This is not a readable XLSX workbook: save it again from Excel or as CSV.") from exc
         try:
-            sheet = workbook.worksheets[0]
+            if sheet is None:
+                raise ImportFileError("The workbook has no worksheet: put the orders on its first sheet.")
+            # The <dimension> tag is written by the program that saved the file and some get it wrong: trusting
+            # it would drop rows and columns without a word. Read what the sheet holds instead.
+            sheet.reset_dimensions()
             # Blank rows are skipped by iter_rows, but a sheet of a million empty formatted rows must not keep
             # a worker busy: physical rows are capped too.
             physical_cap = 2 * limits.max_rows + 1000
@@ -206,9 +240,12 @@ def _xlsx_rows(opener: Opener, info: FileInfo, limits: Limits) -> Iterator[tuple
                             row=number,
                         )
                     yield number, [_cell_text(value) for value in values]
-            except defusedxml.DefusedXmlException as exc:
-                raise ImportFileError("The workbook contains XML entity declarations, which we refuse.") from exc
-            except (zipfile.BadZipFile, KeyError, ValueError, OSError, EOFError) as exc:
+            except ImportFileError:
+                raise
+            except Exception as exc:
+                if _caused_by_entities(exc):
+                    raise ImportFileError("The workbook contains XML entity declarations, which we refuse.") from exc
+                logger.info("Unreadable workbook row %d: %r", number + 1, exc)
                 raise ImportFileError("This row of the workbook cannot be read.", row=number + 1) from exc
         finally:
             workbook.close()
@@ -229,7 +266,9 @@ def spool_xlsx(
     row numbers in errors stay the sheet's), each cell as `_cell_text` gives it, dates and times in ISO form
     (which the validation reads as it reads the date cells themselves). The workbook's own problems (entities,
     bombs, damaged rows, too many physical rows) are raised here as ImportFileError, as on any read."""
-    writer = csv.writer(out, lineterminator="\n")
+    # "\r\n" ends each record: the csv module quotes a value holding any character of the line terminator, and a
+    # cell may hold a lone carriage return (&#13;), which the reader would otherwise take for the end of the row.
+    writer = csv.writer(out, lineterminator="\r\n")
     number = 0
     for number, cells in _xlsx_rows(opener, info, limits):
         writer.writerow(

@@ -55,6 +55,7 @@ from orders.imports.columns import ImportFileError
 from orders.imports.grouping import RowError
 from orders.intake import CleanOrder, Lookups, validate_order
 from orders.models import (
+    IMPORT_RUNNING_STATUSES,
     Channel,
     ImportedOrder,
     ImportJob,
@@ -196,13 +197,44 @@ def import_job_create(
 
 
 def _dispatch(job: ImportJob) -> None:
-    """Process small files in this request; queue large ones for the worker once the job is committed."""
-    if job.file_size <= settings.OMS_IMPORT_INLINE_MAX_BYTES:
-        import_job_process(job_id=job.pk)
-        return
+    """Process small files in this request; queue large ones for the worker once the job is committed.
+    A small file that meets a transient database error (a deadlock with another import, a dropped connection)
+    goes to the worker too, which retries it: the job keeps its status and the page shows it running."""
     from orders import tasks  # tasks import this module
 
+    if job.file_size <= settings.OMS_IMPORT_INLINE_MAX_BYTES:
+        try:
+            import_job_process(job_id=job.pk)
+            return
+        except TransientImportError as exc:
+            logger.warning("Order import %s met a transient error; the worker retries it: %s", job.pk, exc)
     tasks.process_order_import.delay_on_commit(str(job.pk))
+
+
+STALLED_AFTER = timedelta(minutes=15)
+
+
+def import_jobs_requeue_stalled() -> int:
+    """Queue again every job that should be running but has not moved for STALLED_AFTER; return how many.
+
+    A running job writes its progress at least every few seconds. One that has not moved lost its worker or its
+    message: a web process killed during a small file, a broker emptied, retries used up by a long outage.
+    Queueing it again is safe: a job is processed by one run at a time (advisory lock) and resumes where it
+    stands (a check starts over; an import counts the orders it created already)."""
+    from orders import tasks  # tasks import this module
+
+    now = timezone.now()
+    stalled = list(
+        ImportJob.objects.filter(status__in=IMPORT_RUNNING_STATUSES, updated_at__lt=now - STALLED_AFTER).values_list(
+            "pk", flat=True
+        )
+    )
+    for pk in stalled:
+        ImportJob.objects.filter(pk=pk).update(updated_at=now)  # one message per STALLED_AFTER, not one per run
+        tasks.process_order_import.delay(str(pk))
+    if stalled:
+        logger.warning("Queued %d stalled order imports again.", len(stalled))
+    return len(stalled)
 
 
 def import_job_confirm(*, job: ImportJob, by: Any, mode: str) -> ImportJob:
@@ -304,6 +336,13 @@ def import_job_process(*, job_id: Any) -> None:
             _drop_rows_copy(job)  # nothing reads the file again
 
 
+def import_job_give_up(*, job_id: Any) -> None:
+    """Record that a job's transient errors outlasted its retries: it is not imported, and the page says so."""
+    job = ImportJob.objects.filter(pk=job_id, status__in=IMPORT_RUNNING_STATUSES).first()
+    if job is not None:
+        _fail(job)
+
+
 def _fail(job: ImportJob) -> None:
     logger.exception("Order import %s stopped", job.pk)
     _drop_rows_copy(job)
@@ -321,7 +360,13 @@ def _set(job: ImportJob, **values: Any) -> None:
 
 
 def _check_job(job: ImportJob) -> None:
-    _set(job, status=ImportStatus.CHECKING, rows_done=0)
+    # Only a job still waiting for its check: one cancelled after this run read it stays cancelled.
+    started = ImportJob.objects.filter(pk=job.pk, status__in=(ImportStatus.PENDING, ImportStatus.CHECKING)).update(
+        status=ImportStatus.CHECKING, rows_done=0, updated_at=timezone.now()
+    )
+    if not started:
+        return
+    job.status, job.rows_done = ImportStatus.CHECKING, 0
     try:
         result = check_file(job, keep_valid=False)
     except ImportFileError as exc:

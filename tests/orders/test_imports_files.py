@@ -308,3 +308,93 @@ def test_the_stored_file_has_a_generated_name_not_the_uploaders(world):
     assert "passwd" not in job.file.name
     assert ".." not in job.file.name
     assert job.file_name == "passwd.csv"
+
+
+def _sheet_xml_edited(content: bytes, member: str, edit) -> bytes:
+    """The workbook with one XML part changed, as a damaged or hand-made file would be."""
+    source = zipfile.ZipFile(io.BytesIO(content))
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as target:
+        for name in source.namelist():
+            data = source.read(name)
+            target.writestr(name, edit(data) if name == member else data)
+    return out.getvalue()
+
+
+def test_a_carriage_return_inside_a_workbook_cell_stays_in_its_cell(world):
+    """`&#13;` in a cell is a lone carriage return; the workbook's rows copy must not take it for a row end."""
+    header = [*COLUMNS, "special_instructions"]
+    rows = [
+        [*(order_row("PO-1")[c] for c in COLUMNS), "Call beforeCRMARKdelivery"],
+        [*(order_row("PO-2")[c] for c in COLUMNS), ""],
+        [*(order_row("PO-3", pieces="-1")[c] for c in COLUMNS), ""],
+    ]
+    content = _sheet_xml_edited(
+        xlsx_bytes([header, *rows]), "xl/worksheets/sheet1.xml", lambda d: d.replace(b"CRMARK", b"&#13;")
+    )
+    job = import_file(world["ops"], content, name="orders.xlsx")
+    assert job.orders_total == 3
+    assert errors_of(job) == [(4, "pieces", "Must be at least 1.")]
+    job = service.import_job_confirm(job=job, by=world["ops"], mode="valid_only")
+    assert Order.objects.get(customer_reference="PO-1").special_instructions == "Call before\rdelivery"
+
+
+def test_a_workbook_with_a_wrong_used_range_is_read_whole(world):
+    """Some programs write a <dimension> smaller than the data; every row and column is read all the same."""
+    import re
+
+    header = [*COLUMNS, "special_instructions"]
+    rows = [[*(order_row(f"PO-{n}")[c] for c in COLUMNS), "Fragile"] for n in range(1, 5)]
+    content = _sheet_xml_edited(
+        xlsx_bytes([header, *rows]),
+        "xl/worksheets/sheet1.xml",
+        lambda d: re.sub(rb'<dimension ref="[^"]*"', b'<dimension ref="A1:L2"', d),
+    )
+    job = import_file(world["ops"], content, name="orders.xlsx")
+    assert (job.status, job.orders_total, job.orders_valid) == (ImportStatus.CHECKED, 4, 4), errors_of(job)
+    service.import_job_confirm(job=job, by=world["ops"], mode="all_or_nothing")
+    assert set(Order.objects.values_list("special_instructions", flat=True)) == {"Fragile"}
+
+
+@pytest.mark.parametrize(
+    ("member", "edit", "fragment"),
+    [
+        ("xl/worksheets/sheet1.xml", lambda d: d[: len(d) // 2], "cannot be read"),
+        ("xl/workbook.xml", lambda d: d.replace(b"<sheets>", b"<sheets><<"), "not a readable XLSX"),
+        ("xl/workbook.xml", lambda d: __import__("re").sub(rb"<sheets>.*</sheets>", b"<sheets/>", d), "no worksheet"),
+    ],
+    ids=["truncated sheet", "malformed workbook part", "no sheet"],
+)
+def test_a_damaged_workbook_is_a_file_error_not_a_crash(world, login, member, edit, fragment):
+    from django.urls import reverse
+
+    from orders.models import ImportJob
+    from tests.orders.fixtures.imports import upload
+
+    content = _sheet_xml_edited(xlsx_bytes([COLUMNS, [order_row("PO-1")[c] for c in COLUMNS]]), member, edit)
+    client = login(world["ops"])
+    response = client.post(
+        reverse("imports:upload"), {"file": upload(content, "orders.xlsx"), "mode": "all_or_nothing"}
+    )
+    assert response.status_code == 302
+    _rejected(ImportJob.objects.get(), fragment)
+
+
+def test_a_file_mixing_utf8_and_windows_1252_is_refused_never_stored_as_mojibake(world):
+    utf8 = csv_bytes([order_row("PO-1", consignee_name="Müller GmbH")])
+    cp1252_row = csv_bytes([order_row("PO-2", consignee_name="Straße AG")], encoding="cp1252").split(b"\r\n", 1)[1]
+    job = import_file(world["ops"], utf8 + cp1252_row)
+    _rejected(job, "mixes encodings")
+    assert job.errors.get().row == 3  # the first line that is not UTF-8
+
+
+def test_a_later_line_may_leave_the_customer_code_blank(world):
+    """Merged customer cells in a spreadsheet leave the later lines of an order without a customer code."""
+    later = dict.fromkeys(COLUMNS, "")
+    later.update(customer_reference="PO-7", pieces="1", gross_weight_kg="10", description="Spare parts")
+    other = order_row("PO-7", customer="GLOBEX")  # the same reference at another customer: another order
+    job = import_file(world["ops"], csv_bytes([order_row("PO-7"), later, other]))
+    assert (job.orders_total, job.orders_valid) == (2, 2), errors_of(job)
+    service.import_job_confirm(job=job, by=world["ops"], mode="all_or_nothing")
+    assert Order.objects.get(customer__code="ACME").lines.count() == 2
+    assert Order.objects.get(customer__code="GLOBEX").lines.count() == 1

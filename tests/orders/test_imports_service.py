@@ -403,3 +403,102 @@ def test_the_done_when_story_mistakes_then_corrected_file_then_the_same_file_aga
     again = import_file(ops, corrected, name="orders_corrected.csv")
     assert (again.orders_valid, again.orders_duplicate) == (0, 5)
     assert Order.objects.count() == 5
+
+
+def test_a_reference_longer_than_its_column_is_an_error_never_cut(world):
+    long_a, long_b = "R" * 64 + "-A", "R" * 64 + "-B"  # the same first 64 characters
+    job = import_file(world["ops"], csv_bytes([order_row(long_a), order_row(long_b), order_row("R" * 64)]))
+    assert errors_of(job) == [
+        (2, "customer_reference", "Use at most 64 characters (this value has 66)."),
+        (3, "customer_reference", "Use at most 64 characters (this value has 66)."),
+    ]
+    assert job.orders_valid == 1  # 64 characters fit
+
+
+def test_a_date_with_trailing_characters_is_an_error(world):
+    rows = [
+        order_row("PO-1", requested_pickup_on="2026-12-015"),
+        order_row("PO-2", requested_pickup_on="2026-12-01 08:30"),
+    ]
+    job = import_file(world["ops"], csv_bytes(rows))
+    assert errors_of(job) == [(2, "requested_pickup_on", "2026-12-015 is not a date: use YYYY-MM-DD, e.g. 2026-12-01.")]
+
+
+def _deadlock(**kwargs):
+    import psycopg
+    from django.db import OperationalError
+
+    try:
+        raise psycopg.errors.DeadlockDetected("deadlock detected")
+    except psycopg.errors.DeadlockDetected as exc:
+        raise OperationalError("deadlock detected") from exc
+
+
+def test_a_transient_error_in_the_request_hands_the_job_to_the_worker(
+    world, monkeypatch, django_capture_on_commit_callbacks
+):
+    from orders import bulk, tasks
+
+    job = import_file(world["ops"], csv_bytes([order_row("PO-1")]))
+    real = bulk.orders_bulk_create
+    monkeypatch.setattr(bulk, "orders_bulk_create", _deadlock)
+    queued = []
+    monkeypatch.setattr(tasks.process_order_import, "delay_on_commit", queued.append)
+    job = _confirm(job, world["ops"])  # no exception reaches the request
+    assert job.status == ImportStatus.IMPORTING  # the page keeps polling
+    assert queued == [str(job.pk)]
+    monkeypatch.setattr(bulk, "orders_bulk_create", real)
+    tasks.process_order_import(queued[0])  # what the worker runs
+    job.refresh_from_db()
+    assert (job.status, job.orders_created) == (ImportStatus.IMPORTED, 1)
+
+
+def test_a_job_whose_retries_run_out_is_marked_not_imported(world, monkeypatch, settings):
+    from orders import bulk, tasks
+
+    settings.OMS_IMPORT_INLINE_MAX_BYTES = 0  # every file goes to the worker
+    settings.CELERY_TASK_ALWAYS_EAGER = True
+    job = import_file(world["ops"], csv_bytes([order_row("PO-1")]))
+    job.refresh_from_db()
+    monkeypatch.setattr(bulk, "orders_bulk_create", _deadlock)
+    ImportJob.objects.filter(pk=job.pk).update(status=ImportStatus.QUEUED)
+    task = tasks.process_order_import
+    with pytest.raises(service.TransientImportError):
+        task.apply(args=[str(job.pk)], retries=task.max_retries, throw=True)
+    job.refresh_from_db()
+    assert job.status == ImportStatus.FAILED
+    assert "nothing was imported" in job.file_error
+    assert Order.objects.count() == 0
+
+
+def test_stalled_jobs_are_queued_again_and_finish(world, monkeypatch, settings):
+    import datetime
+
+    from django.utils import timezone
+
+    from orders import tasks
+
+    job = import_file(world["ops"], csv_bytes([order_row("PO-1")]))
+    fresh = import_file(world["ops"], csv_bytes([order_row("PO-2")]))
+    ImportJob.objects.filter(pk__in=[job.pk, fresh.pk]).update(status=ImportStatus.IMPORTING)
+    ImportJob.objects.filter(pk=job.pk).update(updated_at=timezone.now() - datetime.timedelta(minutes=20))
+    queued = []
+    monkeypatch.setattr(tasks.process_order_import, "delay", queued.append)
+    assert "orders.tasks.requeue_stalled_imports" in {e["task"] for e in settings.CELERY_BEAT_SCHEDULE.values()}
+    assert tasks.requeue_stalled_imports() == 1
+    assert queued == [str(job.pk)]
+    assert tasks.requeue_stalled_imports() == 0  # queued once per stall, not on every run
+    service.import_job_process(job_id=job.pk)  # what the worker runs: the import resumes
+    job.refresh_from_db()
+    assert (job.status, job.orders_created) == (ImportStatus.IMPORTED, 1)
+
+
+def test_an_upload_cancelled_while_the_worker_starts_stays_cancelled(world, settings):
+    settings.OMS_IMPORT_INLINE_MAX_BYTES = 0  # checked by the worker
+    job = import_file(world["ops"], csv_bytes([order_row("PO-1")]))
+    worker_view = ImportJob.objects.get(pk=job.pk)  # the worker has read the job: still pending
+    assert worker_view.status == ImportStatus.PENDING
+    service.import_job_cancel(job=job)  # the user cancels in that moment
+    service._check_job(worker_view)  # the worker goes on with what it read
+    job.refresh_from_db()
+    assert (job.status, job.orders_total) == (ImportStatus.CANCELLED, 0)
