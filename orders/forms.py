@@ -66,18 +66,18 @@ class OrderForm(forms.Form):
     """The order's own fields, in the intake vocabulary."""
 
     customer_code = _select("Customer", [])
-    customer_reference = _text("Customer reference", autocomplete="off")
+    customer_reference = _text("Customer reference", autocomplete="off", maxlength=64)
     branch_code = _select("Handling branch", [])
     mode = _select("Mode", [("", "Choose a mode…"), *Mode.choices])
     service_level = _select("Service level", ServiceLevel.choices)
     incoterm = _select("Incoterm", [("", "—"), *Incoterm.choices])
-    named_place = _text("Named place", placeholder="Filled from the lane when empty")
+    named_place = _text("Named place", placeholder="Filled from the lane when empty", maxlength=100)
 
-    shipper_name = _text("Shipper")
+    shipper_name = _text("Shipper", maxlength=200)
     shipper_address = _area("Shipper address", rows=3)
-    consignee_name = _text("Consignee")
+    consignee_name = _text("Consignee", maxlength=200)
     consignee_address = _area("Consignee address", rows=3)
-    notify_name = _text("Notify party")
+    notify_name = _text("Notify party", maxlength=200)
     notify_address = _area("Notify party address", rows=3)
 
     origin = _text("Origin", placeholder="UN/LOCODE, city or airport", autocomplete="off", spellcheck="false")
@@ -87,7 +87,7 @@ class OrderForm(forms.Form):
     requested_pickup_on = _date("Requested pickup")
     requested_delivery_on = _date("Requested delivery")
 
-    description = _text("Goods description", placeholder="Summary of the goods, e.g. Machine parts")
+    description = _text("Goods description", placeholder="Summary of the goods, e.g. Machine parts", maxlength=300)
     declared_value = _number("Declared value")
     currency = _text("Currency", placeholder="EUR", maxlength=3, autocomplete="off")
     special_instructions = _area("Special instructions", rows=3)
