@@ -691,6 +691,7 @@ class DeliveryOutcome(models.TextChoices):
     DUPLICATE = "duplicate", "Order existed already"
     INVALID = "invalid", "Order data has errors"
     MALFORMED = "malformed", "Not readable"
+    IGNORED = "ignored", "Nothing to ship"
 
 
 class WebhookDelivery(models.Model):

@@ -1,16 +1,27 @@
 """Inbound order webhooks: a Shopify-compatible `orders/create` endpoint and a generic signed JSON intake.
 
-Both verify the signature over the raw body, in constant time, before anything is parsed or stored
-(wrong, missing or stale signatures: 401, nothing stored). Each accepted delivery is recorded once per
-integration and delivery id (X-Shopify-Webhook-Id, webhook-id); a repeat gets the stored answer and
-creates nothing. Orders go through `orders.services.order_create` (the single-order path: the same
-validation, history and events), submitted, with channel "webhook".
+Both read at most OMS_WEBHOOK_MAX_BYTES + 1 bytes of the body, with or without Content-Length (a chunked
+request has none), and verify the signature over the raw bytes, in constant time and as bytes, before
+anything is parsed or stored (wrong, missing or stale signatures: 401, nothing stored). Each accepted
+delivery is recorded once per integration and delivery id (X-Shopify-Webhook-Id, webhook-id), NUL kept as
+U+FFFD (PostgreSQL text cannot hold it); a repeat gets the stored answer and creates nothing. Orders go
+through `orders.services.order_create` (the single-order path: the same validation, history and events),
+submitted, with channel "webhook".
 
 - Shopify: base64(HMAC-SHA256(secret, body)) in X-Shopify-Hmac-Sha256. A Shopify order becomes a parcel
-  order: line items are cargo lines (quantity → pieces, grams times quantity → kg, title and SKU →
-  description), the shipping address is the consignee and the destination (country + city → UN/LOCODE
-  when we know the place, else the integration's destination for that country). Its name (e.g. "#1001")
-  is the customer reference, so a second delivery of the same Shopify order is a duplicate, not a copy.
+  order: line items that require shipping are cargo lines (quantity → pieces, checked by the shared
+  validation; grams times quantity → kg, title and SKU → description), the shipping address is the
+  consignee and the destination (country + city → UN/LOCODE when we know the place, else the integration's
+  destination for that country). An order with nothing to ship (every line item `requires_shipping: false`:
+  gift cards, downloads) is answered 200 "ignored" and creates nothing: an error answer would only make
+  Shopify retry and, in the end, drop the subscription. A line that must ship but weighs 0 g is a 422: a
+  parcel of unknown weight cannot be booked, and the delivery stays visible to staff as invalid.
+  References: a name ("#1001") is unique only within its store, the id across Shopify. The customer
+  reference is the name, unless the customer already has an order with it that is not this Shopify order
+  (another store's, or one entered another way): then the store's handle and the name, "acme-us #1001"
+  (acme-us.myshopify.com in X-Shopify-Shop-Domain, else the integration's name). A single store keeps its
+  plain references and a second store never loses an order to the first. A delivery is a duplicate when
+  this integration has already delivered an order for the same Shopify id (the body's `id`, external_id).
 - Generic (Standard Webhooks): webhook-id, webhook-timestamp (±5 minutes), webhook-signature
   "v1,<base64 HMAC-SHA256 of '{id}.{timestamp}.{body}'>" (several, space-separated, during a secret
   rotation). The body is the intake vocabulary: one order or a list; all or nothing per delivery.
@@ -23,11 +34,13 @@ import binascii
 import hashlib
 import hmac
 import json
+import re
 import secrets
 import time
 from collections.abc import Callable, Mapping
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
-from typing import Any
+from decimal import ROUND_HALF_UP, Decimal
+from functools import partial
+from typing import Any, NamedTuple
 
 import pghistory
 from django.conf import settings
@@ -58,6 +71,8 @@ from partners.scoping import Audience, Scope
 
 MAX_ORDERS_PER_DELIVERY = 100
 SECRET_PREFIX = "whsec_"  # noqa: S105 - the Standard Webhooks prefix, not a secret
+_KG_LIMIT = Decimal(10) ** 9  # validate_order's limit; quantizing beyond it would exceed Decimal's precision
+_MAX_TIMESTAMP_DIGITS = 12  # Unix seconds until the year 33658; longer ones would overflow a float
 
 
 # --- Signatures ------------------------------------------------------------------------------------------
@@ -77,9 +92,14 @@ def _key(secret: str) -> bytes:
     return secret.encode()
 
 
+def _same(expected: str, given: str) -> bool:
+    # As bytes: compare_digest refuses text with non-ASCII characters, and a header may hold any.
+    return hmac.compare_digest(expected.encode(), given.encode("utf-8", errors="replace"))
+
+
 def shopify_signature_valid(*, secret: str, body: bytes, header: str) -> bool:
     expected = base64.b64encode(hmac.new(secret.encode(), body, hashlib.sha256).digest()).decode()
-    return bool(header) and hmac.compare_digest(expected, header.strip())
+    return bool(header) and _same(expected, header.strip())
 
 
 def standard_signature_valid(*, secret: str, msg_id: str, timestamp: str, body: bytes, header: str) -> bool:
@@ -87,16 +107,15 @@ def standard_signature_valid(*, secret: str, msg_id: str, timestamp: str, body: 
     expected = base64.b64encode(hmac.new(_key(secret), signed, hashlib.sha256).digest()).decode()
     for candidate in header.split():
         version, _, signature = candidate.partition(",")
-        if version == "v1" and hmac.compare_digest(expected, signature):
+        if version == "v1" and _same(expected, signature):
             return True
     return False
 
 
 def timestamp_fresh(timestamp: str, *, now: float | None = None) -> bool:
-    try:
-        sent = int(timestamp)
-    except ValueError:
+    if not (timestamp.isascii() and timestamp.isdigit()) or len(timestamp) > _MAX_TIMESTAMP_DIGITS:
         return False
+    sent = int(timestamp)
     return abs((now if now is not None else time.time()) - sent) <= settings.OMS_WEBHOOK_TOLERANCE_SECONDS
 
 
@@ -109,7 +128,7 @@ def _destination(address: Mapping[str, Any], integration: Integration) -> tuple[
     city = str(address.get("city") or "").strip()
     if not country:
         return "", "The shipping address has no country code."
-    if city:
+    if city and "\x00" not in country + city:  # PostgreSQL cannot compare with NUL; validation refuses it
         match = (
             Location.objects.filter(country=country, is_active=True)
             .filter(Q(name__iexact=city) | Q(name_ascii__iexact=city))
@@ -133,16 +152,42 @@ def _address_text(address: Mapping[str, Any]) -> str:
     return ", ".join(str(part).strip() for part in parts if part and str(part).strip())
 
 
-def _kg(grams: Any, quantity: int) -> str:
+def _whole_quantity(raw: Any) -> int | None:
+    """The quantity when it is a whole number from 1 to 1,000,000, else None (validate_order says why)."""
     try:
-        total = Decimal(str(grams or 0)) * quantity / 1000
-    except InvalidOperation:
-        return ""
-    return str(total.quantize(Decimal("0.001"), rounding=ROUND_HALF_UP)) if total > 0 else "0"
+        value = Decimal(str(raw).strip())
+        if value.is_finite() and value == value.to_integral_value() and 0 < value <= 1_000_000:
+            return int(value)
+    except ArithmeticError:  # not a number (decimal's errors are ArithmeticErrors)
+        pass
+    return None
+
+
+def _kg(grams: Any, quantity: int) -> str:
+    """grams times quantity in kg, three places; a value that is no weight is passed on for validate_order to name."""
+    try:
+        total = Decimal(str(grams if grams not in (None, "") else 0).strip()) * quantity / 1000
+        if abs(total) < _KG_LIMIT:
+            total = total.quantize(Decimal("0.001"), rounding=ROUND_HALF_UP)
+    except ArithmeticError:  # not a number, NaN, or beyond Decimal's range
+        return str(grams)
+    return str(total)
+
+
+def _line_items(payload: Mapping[str, Any]) -> list[Any]:
+    items = payload.get("line_items")
+    return items if isinstance(items, list) else []
+
+
+def nothing_to_ship(payload: Mapping[str, Any]) -> bool:
+    """Every line item says it does not ship (gift cards, services, downloads): there is no parcel."""
+    items = _line_items(payload)
+    return bool(items) and all(isinstance(item, Mapping) and item.get("requires_shipping") is False for item in items)
 
 
 def shopify_order_to_intake(payload: Mapping[str, Any], integration: Integration) -> tuple[dict[str, Any], dict]:
-    """(intake data, errors): a Shopify order as a parcel order in the intake vocabulary."""
+    """(intake data, errors): a Shopify order as a parcel order in the intake vocabulary. The customer
+    reference is the order's name; `_create_shopify` qualifies it with the store when the name is taken."""
     errors: dict[str, list[str]] = {}
     address = payload.get("shipping_address") or {}
     if not isinstance(address, Mapping) or not address:
@@ -154,14 +199,17 @@ def shopify_order_to_intake(payload: Mapping[str, Any], integration: Integration
     if integration.default_origin_id is None:
         errors["origin"] = ["The integration has no default origin: set where the parcels leave from (admin)."]
     lines = []
-    for item in payload.get("line_items") or []:
+    for item in _line_items(payload):
         if not isinstance(item, Mapping) or item.get("requires_shipping") is False:
             continue  # gift cards, services and downloads do not travel
-        quantity = int(item.get("quantity") or 0)
+        quantity = item.get("quantity")
         title = " – ".join(str(part) for part in (item.get("title"), item.get("variant_title")) if part)
         sku = str(item.get("sku") or "").strip()
+        # The quantity as sent: the shared validation says what is wrong with it. The weight of one piece
+        # when it is not a whole number, so that only the quantity is reported.
         lines.append({
-            "pieces": quantity, "package_type": "PK", "gross_weight_kg": _kg(item.get("grams"), quantity),
+            "pieces": quantity, "package_type": "PK",
+            "gross_weight_kg": _kg(item.get("grams"), _whole_quantity(quantity) or 1),
             "description": (f"{title} (SKU {sku})" if sku else title)[:300],
         })  # fmt: skip
     reference = str(payload.get("name") or payload.get("order_number") or payload.get("id") or "").strip()
@@ -175,12 +223,24 @@ def shopify_order_to_intake(payload: Mapping[str, Any], integration: Integration
         "requested_pickup_on": timezone.localdate(), "description": lines[0]["description"] if lines else "",
         "special_instructions": str(payload.get("note") or "")[:1000], "lines": lines,
     }  # fmt: skip
-    if integration.default_branch_id:
+    if integration.default_branch is not None:
         data["branch_code"] = integration.default_branch.code
     total = str(payload.get("total_price") or "").strip()
     if total and payload.get("currency"):
         data["declared_value"], data["currency"] = total, str(payload["currency"])
     return data, errors
+
+
+def store_handle(shop_domain: str, integration: Integration) -> str:
+    """The store's permanent handle, "acme-us" of acme-us.myshopify.com (X-Shopify-Shop-Domain), else the
+    integration's name."""
+    handle = re.sub(r"[^a-z0-9-]", "", shop_domain.strip().lower().removesuffix(".myshopify.com"))
+    return handle or integration.name.strip()
+
+
+def store_reference(handle: str, name: str) -> str:
+    """The customer reference of a Shopify order whose name the customer already uses: "acme-us #1001"."""
+    return f"{handle[: max(1, 63 - len(name))]} {name}"
 
 
 def _shopify_scope(integration: Integration) -> Scope:
@@ -199,18 +259,28 @@ def _customer_scope(integration: Integration) -> Scope:
 # --- Deliveries ----------------------------------------------------------------------------------------------
 
 
-Handler = Callable[[Integration, Any], tuple[int, DeliveryOutcome, dict[str, Any], Order | None]]
+class Handled(NamedTuple):
+    """What a handler made of a delivery: the answer, the outcome to record, the order, the sender's order id."""
+
+    status: int
+    outcome: DeliveryOutcome
+    response: dict[str, Any]
+    order: Order | None
+    external_id: str = ""
+
+
+Handler = Callable[[Integration, Any], Handled]
 
 
 def delivery_receive(
-    *, integration: Integration, delivery_id: str, body: bytes, handle: Handler, external_id: str = ""
+    *, integration: Integration, delivery_id: str, body: bytes, handle: Handler
 ) -> tuple[int, dict[str, Any]]:
     """Record a verified delivery once and process it; a repeat of a processed delivery gets the stored
     answer. Concurrent repeats wait for the first (the row is locked) and then get its answer."""
     with transaction.atomic():
         delivery, created = WebhookDelivery.objects.select_for_update().get_or_create(
             integration=integration,
-            delivery_id=delivery_id[:200],
+            delivery_id=_storable(delivery_id)[:200],
             defaults={"outcome": DeliveryOutcome.MALFORMED, "status_code": 0, "body": _body_text(body)},
         )
         if not created:
@@ -220,28 +290,54 @@ def delivery_receive(
                 return 200, {**delivery.response, "repeated": True}
         try:
             payload = json.loads(body)
-        except (UnicodeDecodeError, json.JSONDecodeError):
-            status, outcome, order = 400, DeliveryOutcome.MALFORMED, None
-            response = _error_body("parse_error", "The body is not JSON.")
+        except (ValueError, RecursionError):  # not UTF-8, not JSON, an integer over 4,300 digits, nested too deep
+            handled = Handled(400, DeliveryOutcome.MALFORMED, _error_body("parse_error", "The body is not JSON."), None)
         else:
-            status, outcome, response, order = handle(integration, payload)
-        delivery.outcome, delivery.status_code, delivery.response = outcome, status, response
-        delivery.order, delivery.external_id, delivery.processed_at = order, external_id[:100], timezone.now()
+            handled = handle(integration, payload)
+        response = _storable(handled.response)
+        delivery.outcome, delivery.status_code, delivery.response = handled.outcome, handled.status, response
+        delivery.order, delivery.processed_at = handled.order, timezone.now()
+        delivery.external_id = _storable(handled.external_id)[:100]
         delivery.body = _body_text(body)
         delivery.save()
-    return status, response
+    return handled.status, response
 
 
 def _error_body(code: str, message: str, fields: Mapping[str, list[str]] | None = None) -> dict[str, Any]:
     return {"error": {"code": code, "message": message, "fields": dict(fields or {})}}
 
 
+def _storable(value: Any) -> Any:
+    """The value with NUL replaced by U+FFFD in every text, key and value: PostgreSQL text and jsonb refuse NUL."""
+    if isinstance(value, str):
+        return value.replace("\x00", "\ufffd")
+    if isinstance(value, Mapping):
+        return {_storable(key): _storable(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_storable(item) for item in value]
+    return value
+
+
 def _body_text(body: bytes) -> str:
-    return body.decode("utf-8", errors="replace")
+    return _storable(body.decode("utf-8", errors="replace"))
 
 
 def _existing(integration: Integration, customer_reference: str) -> Order | None:
+    if "\x00" in customer_reference:  # cannot be stored, so no order has it (and PostgreSQL cannot compare it)
+        return None
     return Order.objects.filter(customer_id=integration.customer_id, customer_reference=customer_reference).first()
+
+
+def _submit(data: Mapping[str, Any], scope: Scope, integration: Integration) -> tuple[Order | None, dict]:
+    """Create one order through the single-order path (submitted unless the data says `"submit": false`)."""
+    try:
+        with pghistory.context(integration=str(integration.pk)):
+            order = services.order_create(
+                data=data, scope=scope, channel=Channel.WEBHOOK, submit=data.get("submit", True) is not False
+            )
+    except OrderValidationError as exc:
+        return None, exc.errors
+    return order, {}
 
 
 def _create(
@@ -252,16 +348,49 @@ def _create(
     existing = _existing(integration, reference) if reference else None
     if existing:
         return DeliveryOutcome.DUPLICATE, existing, {}
-    try:
-        with pghistory.context(integration=str(integration.pk)):
-            order = services.order_create(
-                data=data, scope=scope, channel=Channel.WEBHOOK, submit=data.get("submit", True) is not False
-            )
-    except OrderValidationError as exc:
+    order, errors = _submit(data, scope, integration)
+    if order is None:
         existing = _existing(integration, reference) if reference else None
         if existing:  # a concurrent delivery of the same order won the customer reference
             return DeliveryOutcome.DUPLICATE, existing, {}
-        return DeliveryOutcome.INVALID, None, exc.errors
+        return DeliveryOutcome.INVALID, None, errors
+    return DeliveryOutcome.CREATED, order, {}
+
+
+def _delivered(integration: Integration, shopify_id: str, references: list[str]) -> Order | None:
+    """The order this integration already made of this Shopify order, under either form of its reference."""
+    references = [reference for reference in references if reference and "\x00" not in reference]
+    if not references:
+        return None
+    made = WebhookDelivery.objects.filter(integration=integration, external_id=shopify_id).values("order_id")
+    return Order.objects.filter(
+        customer_id=integration.customer_id, customer_reference__in=references, pk__in=made
+    ).first()
+
+
+def _create_shopify(
+    data: dict[str, Any], integration: Integration, *, shopify_id: str, handle: str
+) -> tuple[DeliveryOutcome, Order | None, dict]:
+    """Create (submitted) one Shopify order, or say this store's order exists already, or give its errors.
+    The name is the reference unless the customer uses it already; then the store's handle comes first."""
+    name = data["customer_reference"]
+    qualified = store_reference(handle, name) if name else ""
+    existing = _delivered(integration, shopify_id, [name, qualified])
+    if existing:
+        return DeliveryOutcome.DUPLICATE, existing, {}
+    if name and _existing(integration, name):
+        data = {**data, "customer_reference": qualified}
+    scope = _shopify_scope(integration)
+    order, errors = _submit(data, scope, integration)
+    if order is None:
+        existing = _delivered(integration, shopify_id, [name, qualified])
+        if existing:  # a concurrent delivery of the same order won the reference
+            return DeliveryOutcome.DUPLICATE, existing, {}
+        if name and data["customer_reference"] == name and _existing(integration, name):
+            # another store's order took the name while this one was being validated
+            order, errors = _submit({**data, "customer_reference": qualified}, scope, integration)
+    if order is None:
+        return DeliveryOutcome.INVALID, None, errors
     return DeliveryOutcome.CREATED, order, {}
 
 
@@ -269,31 +398,35 @@ def _order_json(order: Order, outcome: DeliveryOutcome) -> dict[str, Any]:
     return {"status": outcome.value, "reference": order.reference, "customer_reference": order.customer_reference}
 
 
-def handle_shopify(integration: Integration, payload: Any) -> tuple[int, DeliveryOutcome, dict[str, Any], Order | None]:
+def handle_shopify(integration: Integration, payload: Any, *, shop_domain: str = "") -> Handled:
     if not isinstance(payload, Mapping):
-        return 400, DeliveryOutcome.MALFORMED, _error_body("parse_error", "A Shopify order is a JSON object."), None
+        response = _error_body("parse_error", "A Shopify order is a JSON object.")
+        return Handled(400, DeliveryOutcome.MALFORMED, response, None)
+    shopify_id = _storable(str(payload.get("id") or "").strip())[:100]
+    if nothing_to_ship(payload):
+        detail = "No line item of this order requires shipping (gift cards, digital goods): no order was created."
+        outcome = DeliveryOutcome.IGNORED
+        return Handled(200, outcome, {"status": outcome.value, "detail": detail}, None, shopify_id)
     data, errors = shopify_order_to_intake(payload, integration)
     if errors:
-        return (
-            422,
-            DeliveryOutcome.INVALID,
-            _error_body("validation_error", "The order cannot be created.", errors),
-            None,
-        )
-    outcome, order, errors = _create(data, _shopify_scope(integration), integration)
+        response = _error_body("validation_error", "The order cannot be created.", errors)
+        return Handled(422, DeliveryOutcome.INVALID, response, None, shopify_id)
+    handle = store_handle(shop_domain, integration)
+    outcome, order, errors = _create_shopify(data, integration, shopify_id=shopify_id, handle=handle)
     if order is None:
-        return 422, outcome, _error_body("validation_error", "The order cannot be created.", errors), None
-    return 200, outcome, _order_json(order, outcome), order
+        response = _error_body("validation_error", "The order cannot be created.", errors)
+        return Handled(422, outcome, response, None, shopify_id)
+    return Handled(200, outcome, _order_json(order, outcome), order, shopify_id)
 
 
-def handle_generic(integration: Integration, payload: Any) -> tuple[int, DeliveryOutcome, dict[str, Any], Order | None]:
+def handle_generic(integration: Integration, payload: Any) -> Handled:
     orders = payload if isinstance(payload, list) else [payload]
     if not orders or len(orders) > MAX_ORDERS_PER_DELIVERY:
         detail = f"Send one order or a list of 1 to {MAX_ORDERS_PER_DELIVERY} orders."
-        return 400, DeliveryOutcome.MALFORMED, _error_body("parse_error", detail), None
+        return Handled(400, DeliveryOutcome.MALFORMED, _error_body("parse_error", detail), None)
     if not all(isinstance(order, Mapping) for order in orders):
         detail = "Each order is a JSON object of intake fields."
-        return 400, DeliveryOutcome.MALFORMED, _error_body("parse_error", detail), None
+        return Handled(400, DeliveryOutcome.MALFORMED, _error_body("parse_error", detail), None)
     scope = _customer_scope(integration)
     results: list[dict[str, Any]] = []
     invalid = False
@@ -316,16 +449,12 @@ def handle_generic(integration: Integration, payload: Any) -> tuple[int, Deliver
             for name, messages in result.get("errors", {}).items():
                 fields[f"[{result['index']}].{name}"] = messages
         message = "Some orders have errors; none of this delivery was created."
-        return (
-            422,
-            DeliveryOutcome.INVALID,
-            {**_error_body("validation_error", message, fields), "results": results},
-            None,
-        )
+        response = {**_error_body("validation_error", message, fields), "results": results}
+        return Handled(422, DeliveryOutcome.INVALID, response, None)
     created = any(result["status"] == "created" for result in results)
     outcome = DeliveryOutcome.CREATED if created else DeliveryOutcome.DUPLICATE
     first = _existing(integration, results[0]["customer_reference"]) if results else None
-    return 200, outcome, {"status": outcome.value, "results": results}, first
+    return Handled(200, outcome, {"status": outcome.value, "results": results}, first)
 
 
 # --- Endpoints ------------------------------------------------------------------------------------------------
@@ -339,9 +468,19 @@ def _integration(integration_id: Any, kind: str) -> Integration | None:
     )
 
 
-def _too_large(request: Request) -> bool:
-    length = request.META.get("CONTENT_LENGTH") or "0"
-    return (int(length) if length.isdigit() else 0) > settings.OMS_WEBHOOK_MAX_BYTES
+def _read_body(request: Request) -> bytes | None:
+    """The raw body, or None when it is larger than OMS_WEBHOOK_MAX_BYTES. Reads at most one byte more than
+    the limit, whatever Content-Length says or whether there is one (a chunked request has none)."""
+    limit = settings.OMS_WEBHOOK_MAX_BYTES
+    chunks: list[bytes] = []
+    size = 0
+    while size <= limit:
+        chunk = request.read(limit + 1 - size)
+        if not chunk:
+            break
+        chunks.append(chunk)
+        size += len(chunk)
+    return None if size > limit else b"".join(chunks)
 
 
 def _error(status: int, code: str, message: str) -> Response:
@@ -361,9 +500,12 @@ def _too_large_response() -> Response:
 _API_ERROR = {"$ref": "#/components/schemas/ApiError"}
 
 _RESULT = OpenApiResponse(
-    description="Created, or already created by an earlier delivery (then `repeated` is true).",
+    description="Created, or already created by an earlier delivery (then `repeated` is true), or ignored "
+    "(nothing to ship).",
     examples=[OpenApiExample("created", value={"status": "created", "reference": "HAM-26-000123",
-                                               "customer_reference": "#1001"})],
+                                               "customer_reference": "#1001"}),
+              OpenApiExample("ignored", value={"status": "ignored", "detail": "No line item of this order requires "
+                                               "shipping (gift cards, digital goods): no order was created."})],
 )  # fmt: skip
 
 
@@ -372,13 +514,17 @@ _RESULT = OpenApiResponse(
     description="Point a Shopify `orders/create` webhook at this URL (one per integration). The body is "
     "verified with X-Shopify-Hmac-Sha256 (base64 HMAC-SHA256 of the raw body with the integration's secret) "
     "before it is read. Each Shopify order becomes one submitted parcel order; repeated deliveries "
-    "(same X-Shopify-Webhook-Id, or the same Shopify order) create nothing more and answer 200.",
+    "(same X-Shopify-Webhook-Id, or the same Shopify order) create nothing more and answer 200. An order "
+    "with nothing to ship (every line item `requires_shipping: false`) answers 200 with status `ignored`. "
+    "The customer reference is the order's name; when the customer already uses that name (e.g. a second "
+    "store), it is prefixed with the store's handle from X-Shopify-Shop-Domain: `acme-us #1001`.",
     auth=[],
     request={"application/json": OpenApiTypes.OBJECT},
     parameters=[
         OpenApiParameter("X-Shopify-Hmac-Sha256", str, OpenApiParameter.HEADER, required=True),
         OpenApiParameter("X-Shopify-Webhook-Id", str, OpenApiParameter.HEADER, required=True),
         OpenApiParameter("X-Shopify-Topic", str, OpenApiParameter.HEADER, description="orders/create"),
+        OpenApiParameter("X-Shopify-Shop-Domain", str, OpenApiParameter.HEADER, description="acme.myshopify.com"),
     ],
     responses={200: _RESULT, 400: OpenApiResponse(_API_ERROR, description="Not a JSON order."),
                401: OpenApiResponse(_API_ERROR, description="Missing or invalid signature; nothing stored."),
@@ -390,10 +536,10 @@ _RESULT = OpenApiResponse(
 @permission_classes([AllowAny])
 @throttle_classes([])
 def shopify_orders_create(request: Request, integration_id: Any) -> Response:
-    if _too_large(request):
+    body = _read_body(request)
+    if body is None:
         return _too_large_response()
     integration = _integration(integration_id, IntegrationKind.SHOPIFY)
-    body = request.body
     header = request.headers.get("X-Shopify-Hmac-Sha256", "")
     if integration is None or not shopify_signature_valid(secret=integration.secret, body=body, header=header):
         return _unauthorised()
@@ -403,10 +549,8 @@ def shopify_orders_create(request: Request, integration_id: Any) -> Response:
     delivery_id = request.headers.get("X-Shopify-Webhook-Id", "").strip()
     if not delivery_id:
         return _error(400, "validation_error", "X-Shopify-Webhook-Id is missing.")
-    status, response = delivery_receive(
-        integration=integration, delivery_id=delivery_id, body=body, handle=handle_shopify,
-        external_id=request.headers.get("X-Shopify-Order-Id", ""),
-    )  # fmt: skip
+    handle = partial(handle_shopify, shop_domain=request.headers.get("X-Shopify-Shop-Domain", ""))
+    status, response = delivery_receive(integration=integration, delivery_id=delivery_id, body=body, handle=handle)
     return Response(response, status=status)
 
 
@@ -436,10 +580,10 @@ def shopify_orders_create(request: Request, integration_id: Any) -> Response:
 @permission_classes([AllowAny])
 @throttle_classes([])
 def generic_intake(request: Request, integration_id: Any) -> Response:
-    if _too_large(request):
+    body = _read_body(request)
+    if body is None:
         return _too_large_response()
     integration = _integration(integration_id, IntegrationKind.GENERIC)
-    body = request.body
     msg_id = request.headers.get("webhook-id", "").strip()
     timestamp = request.headers.get("webhook-timestamp", "").strip()
     signature = request.headers.get("webhook-signature", "")

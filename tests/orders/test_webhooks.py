@@ -11,6 +11,7 @@ import json
 import time
 
 import pytest
+from django.test import RequestFactory
 from rest_framework.test import APIClient
 
 from orders.models import (
@@ -23,7 +24,7 @@ from orders.models import (
     OrderStatus,
     WebhookDelivery,
 )
-from orders.webhooks import generate_secret
+from orders.webhooks import generate_secret, generic_intake, shopify_orders_create
 from tests.orders.fixtures.imports import world
 
 __all__ = ["world"]
@@ -155,13 +156,15 @@ def test_the_same_shopify_order_in_a_new_delivery_is_a_duplicate(shopify):
 
 
 @pytest.mark.parametrize(
-    "case", ["missing", "wrong secret", "body changed", "reserialised", "unknown integration", "inactive"]
+    "case", ["missing", "wrong secret", "non-ascii", "body changed", "reserialised", "unknown integration", "inactive"]
 )
 def test_a_bad_signature_is_401_and_nothing_is_stored(shopify, case):
     body = _body(SHOPIFY_ORDER)
     wrong = base64.b64encode(hmac.new(b"another secret", body, hashlib.sha256).digest()).decode()
     if case == "missing":
         response = _shopify_post(shopify, body, signature=False)
+    elif case == "non-ascii":  # compare_digest raises TypeError on text with non-ASCII characters
+        response = _shopify_post(shopify, body, signature="é")
     elif case == "wrong secret":
         response = _shopify_post(shopify, body, signature=wrong)
     elif case == "body changed":
@@ -195,6 +198,185 @@ def test_an_oversized_body_is_413(shopify, settings):
     settings.OMS_WEBHOOK_MAX_BYTES = 100
     assert _shopify_post(shopify, _body(SHOPIFY_ORDER)).status_code == 413
     assert WebhookDelivery.objects.count() == 0
+
+
+def _unsized_request(url: str, body: bytes, **headers: str):
+    """A request whose body comes without Content-Length, as a chunked one does."""
+    request = RequestFactory().generic("POST", url, body, content_type="application/json", **headers)
+    del request.META["CONTENT_LENGTH"]
+    return request
+
+
+def test_an_oversized_body_without_content_length_is_413(shopify, settings):
+    settings.OMS_WEBHOOK_MAX_BYTES = 100
+    body = _body(SHOPIFY_ORDER)
+    digest = base64.b64encode(hmac.new(shopify.secret.encode(), body, hashlib.sha256).digest()).decode()
+    url = f"/api/v1/webhooks/shopify/{shopify.pk}/orders-create/"
+    request = _unsized_request(url, body, HTTP_X_SHOPIFY_HMAC_SHA256=digest, HTTP_X_SHOPIFY_WEBHOOK_ID="wh-1")
+    response = shopify_orders_create(request, integration_id=shopify.pk)
+    assert response.status_code == 413
+    assert response.data["error"]["code"] == "too_large"
+    assert WebhookDelivery.objects.count() == 0
+
+
+def test_a_body_within_the_limit_without_content_length_is_read(shopify):
+    body = _body(SHOPIFY_ORDER)
+    digest = base64.b64encode(hmac.new(shopify.secret.encode(), body, hashlib.sha256).digest()).decode()
+    url = f"/api/v1/webhooks/shopify/{shopify.pk}/orders-create/"
+    request = _unsized_request(url, body, HTTP_X_SHOPIFY_HMAC_SHA256=digest, HTTP_X_SHOPIFY_WEBHOOK_ID="wh-1")
+    response = shopify_orders_create(request, integration_id=shopify.pk)
+    assert response.status_code == 200, response.data
+    assert response.data["status"] == "created"
+
+
+@pytest.mark.parametrize("quantity", [2, "2", "2.0"])
+def test_a_whole_quantity_is_the_pieces_and_weighs_grams_times_quantity(shopify, quantity):
+    payload = copy.deepcopy(SHOPIFY_ORDER)
+    payload["line_items"][0]["quantity"] = quantity
+    response = _shopify_post(shopify, _body(payload))
+    assert response.status_code == 200, response.content
+    line = Order.objects.get().lines.get()
+    assert (line.pieces, str(line.gross_weight_kg)) == (2, "0.400")
+
+
+@pytest.mark.parametrize(
+    ("quantity", "message"),
+    [("2.5", "2.5 is not a whole number."), ("abc", "abc is not a whole number."),
+     ({"value": 2}, "{'value': 2} is not a whole number."), (-2, "Must be at least 1."), (0, "Must be at least 1."),
+     (None, "This field is required."), (True, "True is not a whole number.")],
+)  # fmt: skip
+def test_a_quantity_that_is_not_a_whole_number_is_a_422_on_the_lines_pieces(shopify, quantity, message):
+    payload = copy.deepcopy(SHOPIFY_ORDER)
+    payload["line_items"][0]["quantity"] = quantity
+    response = _shopify_post(shopify, _body(payload))
+    assert response.status_code == 422
+    assert response.json()["error"]["fields"] == {"lines[0].pieces": [message]}
+    assert Order.objects.count() == 0
+    assert WebhookDelivery.objects.get().outcome == DeliveryOutcome.INVALID
+
+
+@pytest.mark.parametrize(
+    ("grams", "message"),
+    [("heavy", "heavy is not a number."), ("NaN", "NaN is not a number."), ({"g": 1}, "{'g': 1} is not a number."),
+     (1e30, "Use at most 3 decimal places and a value below 1,000,000,000."), (-200, "Must be greater than zero.")],
+)  # fmt: skip
+def test_grams_that_are_no_weight_are_a_422_on_the_lines_weight(shopify, grams, message):
+    payload = copy.deepcopy(SHOPIFY_ORDER)
+    payload["line_items"][0]["grams"] = grams
+    response = _shopify_post(shopify, _body(payload))
+    assert response.status_code == 422
+    assert response.json()["error"]["fields"] == {"lines[0].gross_weight_kg": [message]}
+    assert Order.objects.count() == 0
+
+
+def test_a_shippable_item_of_zero_grams_is_a_422_staff_see(shopify):
+    payload = copy.deepcopy(SHOPIFY_ORDER)
+    payload["line_items"][0]["grams"] = 0  # the merchant never weighed the product: a parcel we cannot book
+    response = _shopify_post(shopify, _body(payload))
+    assert response.status_code == 422
+    assert response.json()["error"]["fields"] == {"lines[0].gross_weight_kg": ["Must be greater than zero."]}
+    assert WebhookDelivery.objects.get().outcome == DeliveryOutcome.INVALID
+
+
+def test_an_order_with_nothing_to_ship_is_ignored_with_200(shopify):
+    payload = copy.deepcopy(SHOPIFY_ORDER)
+    payload["line_items"] = [{"title": "Gift card", "quantity": 1, "grams": 0, "requires_shipping": False},
+                             {"title": "E-book", "quantity": 2, "grams": 0, "requires_shipping": False}]  # fmt: skip
+    del payload["shipping_address"]  # a digital order has none
+    response = _shopify_post(shopify, _body(payload))
+    assert response.status_code == 200  # an error answer would make Shopify retry and drop the subscription
+    assert response.json()["status"] == "ignored"
+    assert Order.objects.count() == 0
+    delivery = WebhookDelivery.objects.get()
+    assert (delivery.outcome, delivery.status_code, delivery.order) == (DeliveryOutcome.IGNORED, 200, None)
+    assert delivery.external_id == str(SHOPIFY_ORDER["id"])
+
+
+def test_an_order_without_line_items_is_still_a_422(shopify):
+    payload = {**copy.deepcopy(SHOPIFY_ORDER), "line_items": []}
+    response = _shopify_post(shopify, _body(payload))
+    assert response.status_code == 422
+    assert "lines" in response.json()["error"]["fields"]
+
+
+@pytest.fixture
+def second_store(world) -> Integration:
+    return Integration.objects.create(
+        customer=world["acme"], kind=IntegrationKind.SHOPIFY, name="acme-us-shop", secret=SHOPIFY_SECRET + "-us",
+        default_origin=Location.objects.get(code="DEHAM"), destination_by_country={"FR": "FRPAR"},
+    )  # fmt: skip
+
+
+def _store_order(shopify_id: int, consignee: str) -> dict:
+    payload = copy.deepcopy(SHOPIFY_ORDER)  # the same name, #1001: names are unique only within a store
+    payload["id"] = shopify_id
+    payload["shipping_address"]["name"] = consignee
+    return payload
+
+
+def test_a_second_store_of_the_customer_gets_its_own_order_with_the_same_name(shopify, second_store):
+    eu = _shopify_post(shopify, _body(_store_order(1, "Jane Doe")), webhook_id="eu-1",
+                       HTTP_X_SHOPIFY_SHOP_DOMAIN="acme-eu.myshopify.com")  # fmt: skip
+    us = _shopify_post(second_store, _body(_store_order(2, "John Smith")), webhook_id="us-1",
+                       HTTP_X_SHOPIFY_SHOP_DOMAIN="acme-us.myshopify.com")  # fmt: skip
+    assert (eu.status_code, eu.json()["status"], eu.json()["customer_reference"]) == (200, "created", "#1001")
+    assert (us.status_code, us.json()["status"], us.json()["customer_reference"]) == (200, "created", "acme-us #1001")
+    assert dict(Order.objects.values_list("customer_reference", "consignee_name")) == {
+        "#1001": "Jane Doe", "acme-us #1001": "John Smith"}  # fmt: skip
+
+
+def test_each_store_s_order_in_a_new_delivery_is_a_duplicate_of_its_own(shopify, second_store):
+    for webhook_id in ("eu-1", "eu-2"):
+        _shopify_post(shopify, _body(_store_order(1, "Jane Doe")), webhook_id=webhook_id,
+                      HTTP_X_SHOPIFY_SHOP_DOMAIN="acme-eu.myshopify.com")  # fmt: skip
+    first = _shopify_post(second_store, _body(_store_order(2, "John Smith")), webhook_id="us-1",
+                          HTTP_X_SHOPIFY_SHOP_DOMAIN="acme-us.myshopify.com")  # fmt: skip
+    again = _shopify_post(second_store, _body(_store_order(2, "John Smith")), webhook_id="us-2",
+                          HTTP_X_SHOPIFY_SHOP_DOMAIN="acme-us.myshopify.com")  # fmt: skip
+    assert again.json() == {**first.json(), "status": "duplicate"}
+    assert Order.objects.count() == 2
+
+
+def test_one_integration_for_two_stores_tells_them_apart_by_shop_domain(shopify):
+    # One Shopify app (one secret) installed in two stores: the shop domain names the store.
+    _shopify_post(shopify, _body(_store_order(1, "Jane Doe")), webhook_id="a",
+                  HTTP_X_SHOPIFY_SHOP_DOMAIN="acme-eu.myshopify.com")  # fmt: skip
+    response = _shopify_post(shopify, _body(_store_order(2, "John Smith")), webhook_id="b",
+                             HTTP_X_SHOPIFY_SHOP_DOMAIN="acme-us.myshopify.com")  # fmt: skip
+    assert (response.json()["status"], response.json()["customer_reference"]) == ("created", "acme-us #1001")
+
+
+def test_without_a_shop_domain_the_integration_name_tells_the_stores_apart(shopify, second_store):
+    _shopify_post(shopify, _body(_store_order(1, "Jane Doe")), webhook_id="eu-1")
+    response = _shopify_post(second_store, _body(_store_order(2, "John Smith")), webhook_id="us-1")
+    assert (response.json()["status"], response.json()["customer_reference"]) == ("created", "acme-us-shop #1001")
+
+
+def test_a_shopify_name_the_customer_used_elsewhere_is_not_taken_for_a_duplicate(shopify, generic):
+    _generic_post(generic, _body(_intake_order("#1001")))  # the customer's ERP numbers its orders the same way
+    response = _shopify_post(shopify, _body(SHOPIFY_ORDER), HTTP_X_SHOPIFY_SHOP_DOMAIN="acme-eu.myshopify.com")
+    assert (response.json()["status"], response.json()["customer_reference"]) == ("created", "acme-eu #1001")
+    assert Order.objects.count() == 2
+
+
+@pytest.mark.parametrize("where", ["name", "city", "id"])
+def test_a_nul_in_a_shopify_order_is_an_error_not_a_crash(shopify, where):
+    payload = copy.deepcopy(SHOPIFY_ORDER)
+    if where == "name":
+        payload["name"] = "#10\x0001"
+    elif where == "city":
+        payload["shipping_address"]["city"] = "Par\x00is"
+    else:
+        payload["id"] = "8209\x00"
+    response = _shopify_post(shopify, _body(payload))
+    delivery = WebhookDelivery.objects.get()
+    if where == "id":  # not an order field: the order is created, the id kept without the NUL
+        assert response.status_code == 200
+        assert delivery.external_id == "8209\ufffd"
+    else:
+        assert response.status_code == 422
+        assert "Contains a NUL character; remove it." in str(response.json()["error"]["fields"])
+        assert "\x00" not in json.dumps(delivery.response, ensure_ascii=False)
 
 
 # --- Generic (Standard Webhooks) ----------------------------------------------------------------------------
@@ -234,7 +416,7 @@ def test_a_stale_or_future_timestamp_is_401(generic, skew):
     assert WebhookDelivery.objects.count() == 0
 
 
-@pytest.mark.parametrize("signature", ["", "v1,AAAA", "v2,abc"])
+@pytest.mark.parametrize("signature", ["", "v1,AAAA", "v2,abc", "v1,é", "v1,é v1,AAAA"])
 def test_a_wrong_or_missing_generic_signature_is_401(generic, signature):
     response = _generic_post(generic, _body(_intake_order()), signature=signature)
     assert response.status_code == 401
@@ -261,3 +443,57 @@ def test_a_generic_delivery_cannot_order_for_another_customer(generic):
     response = _generic_post(generic, _body(_intake_order(customer_code="GLOBEX")))
     assert response.status_code == 422
     assert response.json()["error"]["fields"]["[0].customer_code"] == ["You can only place orders for ACME."]
+
+
+def test_a_timestamp_that_is_not_unix_seconds_is_401(generic):
+    body = _body(_intake_order())
+    for timestamp in ("9" * 400, "1.7e9", "-1"):  # 400 digits overflowed the float comparison (a 500)
+        signature = _sign(generic.secret, "msg_1", timestamp, body)
+        headers = {"HTTP_WEBHOOK_ID": "msg_1", "HTTP_WEBHOOK_TIMESTAMP": timestamp, "HTTP_WEBHOOK_SIGNATURE": signature}
+        response = APIClient().generic("POST", f"/api/v1/webhooks/intake/{generic.pk}/", body,
+                                       content_type="application/json", **headers)  # fmt: skip
+        assert response.status_code == 401, timestamp
+    assert WebhookDelivery.objects.count() == 0
+
+
+def test_a_nul_in_the_customer_reference_is_a_422_and_the_delivery_is_kept(generic):
+    response = _generic_post(generic, _body([_intake_order("SO-\x001")]))
+    assert response.status_code == 422
+    body = response.json()
+    assert body["error"]["fields"]["[0].customer_reference"] == ["Contains a NUL character; remove it."]
+    delivery = WebhookDelivery.objects.get()
+    assert (delivery.outcome, delivery.status_code) == (DeliveryOutcome.INVALID, 422)
+    assert delivery.response["results"][0]["customer_reference"] == "SO-\ufffd1"  # PostgreSQL keeps no NUL
+    assert "\\u0000" in delivery.body  # the body as sent: JSON's escape is six plain characters
+    assert Order.objects.count() == 0
+
+
+def test_a_raw_nul_byte_in_the_body_is_kept_for_support_without_it(generic):
+    response = _generic_post(generic, b'{"customer_reference": "SO-\x001"}')
+    assert response.status_code == 400
+    delivery = WebhookDelivery.objects.get()
+    assert (delivery.outcome, delivery.body) == (DeliveryOutcome.MALFORMED, '{"customer_reference": "SO-\ufffd1"}')
+
+
+@pytest.mark.parametrize(
+    "body",
+    [b'{"customer_reference": "SO-1", "declared_value": ' + b"9" * 5000 + b"}",  # int() refuses > 4,300 digits
+     b"[" * 100_000 + b"]" * 100_000, b"\xff\xfe{}", b"{not json"],
+    ids=["huge integer", "nested too deep", "not utf-8", "not json"],
+)  # fmt: skip
+def test_a_body_that_is_not_json_is_a_400_parse_error(generic, body):
+    response = _generic_post(generic, body)
+    assert response.status_code == 400
+    assert response.json() == {"error": {"code": "parse_error", "message": "The body is not JSON.", "fields": {}}}
+    assert WebhookDelivery.objects.get().outcome == DeliveryOutcome.MALFORMED
+
+
+def test_an_oversized_generic_body_without_content_length_is_413(generic, settings):
+    settings.OMS_WEBHOOK_MAX_BYTES = 100
+    body, timestamp = _body(_intake_order()), str(int(time.time()))
+    request = _unsized_request(
+        f"/api/v1/webhooks/intake/{generic.pk}/", body, HTTP_WEBHOOK_ID="msg_1", HTTP_WEBHOOK_TIMESTAMP=timestamp,
+        HTTP_WEBHOOK_SIGNATURE=_sign(generic.secret, "msg_1", timestamp, body),
+    )  # fmt: skip
+    assert generic_intake(request, integration_id=generic.pk).status_code == 413
+    assert WebhookDelivery.objects.count() == 0
