@@ -54,6 +54,7 @@ from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from oms.http import read_body_within
 from orders import services
 from orders.errors import OrderValidationError
 from orders.models import (
@@ -468,21 +469,6 @@ def _integration(integration_id: Any, kind: str) -> Integration | None:
     )
 
 
-def _read_body(request: Request) -> bytes | None:
-    """The raw body, or None when it is larger than OMS_WEBHOOK_MAX_BYTES. Reads at most one byte more than
-    the limit, whatever Content-Length says or whether there is one (a chunked request has none)."""
-    limit = settings.OMS_WEBHOOK_MAX_BYTES
-    chunks: list[bytes] = []
-    size = 0
-    while size <= limit:
-        chunk = request.read(limit + 1 - size)
-        if not chunk:
-            break
-        chunks.append(chunk)
-        size += len(chunk)
-    return None if size > limit else b"".join(chunks)
-
-
 def _error(status: int, code: str, message: str) -> Response:
     """The API's one error shape (oms/api_errors.py)."""
     return Response(_error_body(code, message), status=status)
@@ -536,7 +522,7 @@ _RESULT = OpenApiResponse(
 @permission_classes([AllowAny])
 @throttle_classes([])
 def shopify_orders_create(request: Request, integration_id: Any) -> Response:
-    body = _read_body(request)
+    body = read_body_within(request, settings.OMS_WEBHOOK_MAX_BYTES)
     if body is None:
         return _too_large_response()
     integration = _integration(integration_id, IntegrationKind.SHOPIFY)
@@ -580,7 +566,7 @@ def shopify_orders_create(request: Request, integration_id: Any) -> Response:
 @permission_classes([AllowAny])
 @throttle_classes([])
 def generic_intake(request: Request, integration_id: Any) -> Response:
-    body = _read_body(request)
+    body = read_body_within(request, settings.OMS_WEBHOOK_MAX_BYTES)
     if body is None:
         return _too_large_response()
     integration = _integration(integration_id, IntegrationKind.GENERIC)

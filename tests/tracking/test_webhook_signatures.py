@@ -55,6 +55,8 @@ def test_a_correctly_signed_delivery_is_stored_and_moves_the_order(client, booke
         ("stale, ten minutes old", lambda body: signed_headers(body, at=time.time() - 600)),
         ("ten minutes in the future", lambda body: signed_headers(body, at=time.time() + 600)),
         ("not a timestamp", lambda body: {**signed_headers(body), webhooks.TIMESTAMP_HEADER: "yesterday"}),
+        ("400 digits", lambda body: {**signed_headers(body), webhooks.TIMESTAMP_HEADER: "9" * 400}),
+        ("non-ASCII digits", lambda body: {**signed_headers(body), webhooks.TIMESTAMP_HEADER: "١٧٠٠٠٠٠٠٠٠"}),
         (
             "no v1 prefix",
             lambda body: {
@@ -271,3 +273,21 @@ def test_reading_a_delivery_agrees_with_json_loads_and_keeps_each_events_text(bo
     else:
         assert [item for item, _ in found] == expected
         assert [json.loads(text) for _, text in found] == expected
+
+
+def test_an_oversized_body_without_content_length_is_413_and_not_read_whole(booked_fcl, webhook_source, monkeypatch):
+    """A chunked request has no Content-Length: the limit holds all the same."""
+    from django.test import RequestFactory
+
+    from tracking.ingest.api import tracking_webhook
+
+    monkeypatch.setattr(webhooks, "MAX_BYTES", 100)
+    body = body_of([oms_event("DEPARTED", ETD, place="CNSHA", event_id="acme-1")])
+    assert len(body) > 100
+    extra = {f"HTTP_{name.upper().replace('-', '_')}": value for name, value in signed_headers(body).items()}
+    request = RequestFactory().generic("POST", URL, body, content_type="application/json", **extra)
+    del request.META["CONTENT_LENGTH"]
+    response = tracking_webhook(request, source="acme-tms")
+    assert response.status_code == 413
+    assert response.data["error"]["message"].startswith("The body is more than 100 bytes")
+    assert not TrackingEvent.objects.exists()

@@ -20,6 +20,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from oms.api_errors import error_example, error_response
+from oms.http import read_body_within
 from partners.scoping import scope_for_request
 from tracking.ingest import selectors, webhooks
 from tracking.ingest.selectors import Timeline
@@ -216,8 +217,10 @@ class TrackingWebhookView(APIView):
         declared = request.headers.get("Content-Length", "")
         if declared.isdigit() and int(declared) > webhooks.MAX_BYTES:  # refuse before reading it
             outcome = webhooks.too_large(int(declared))
+        elif (body := read_body_within(request, webhooks.MAX_BYTES)) is None:  # no or a wrong Content-Length
+            outcome = webhooks.too_large(None)
         else:
-            outcome = webhooks.webhook_receive(source_name=source, headers=request.headers, body=request.body)
+            outcome = webhooks.webhook_receive(source_name=source, headers=request.headers, body=body)
         return Response(outcome.body, status=outcome.status)
 
 

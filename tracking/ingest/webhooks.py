@@ -69,7 +69,8 @@ def signature_problem(
     """Why the delivery is not authentic, or None. Never says which secret or signature came closest."""
     if not timestamp or not signature:
         return f"Sign the delivery: send {TIMESTAMP_HEADER} and {SIGNATURE_HEADER} (see the API documentation)."
-    if not timestamp.strip().isdigit():
+    stripped = timestamp.strip()
+    if not (stripped.isascii() and stripped.isdigit()) or len(stripped) > 12:  # a longer one overflows a float
         return f"{TIMESTAMP_HEADER} must be the Unix time in seconds."
     now = time.time() if now is None else now
     if abs(now - int(timestamp)) > tolerance_seconds():
@@ -94,11 +95,11 @@ def _error(status: int, code: str, message: str) -> WebhookOutcome:
     return WebhookOutcome(status, {"error": {"code": code, "message": message, "fields": {}}})
 
 
-def too_large(size: int) -> WebhookOutcome:
+def too_large(size: int | None) -> WebhookOutcome:
+    """413 for a body of `size` bytes, or of more than MAX_BYTES when it was sent without a length."""
+    said = f"{size:,} bytes" if size is not None else f"more than {MAX_BYTES:,} bytes"
     return _error(
-        413,
-        "payload_too_large",
-        f"The body is {size:,} bytes; a delivery holds at most {MAX_BYTES:,}. Send smaller batches.",
+        413, "payload_too_large", f"The body is {said}; a delivery holds at most {MAX_BYTES:,}. Send smaller batches."
     )
 
 
