@@ -64,7 +64,7 @@ from orders.models import (
     ImportStatus,
 )
 from orders.resources import escape_formula
-from partners.models import Organisation
+from partners.models import ApiKey, Organisation
 from partners.scoping import NOBODY, Scope, scope_for_api_key, scope_for_user
 
 logger = logging.getLogger(__name__)
@@ -118,10 +118,9 @@ class CheckResult:
 def job_scope(job: ImportJob) -> Scope:
     """Whose rights the job's orders are created with: the uploader's, as they are now."""
     if job.api_key_id:
-        api_key = job.api_key
-        if api_key is None or not api_key.is_active:
-            return NOBODY
-        return scope_for_api_key(api_key)
+        # As the API authenticates a key: not revoked, and its organisation still active.
+        api_key = ApiKey.objects.active().select_related("organisation").filter(pk=job.api_key_id).first()
+        return scope_for_api_key(api_key) if api_key is not None else NOBODY
     return scope_for_user(job.created_by)
 
 
@@ -459,8 +458,13 @@ def check_file(job: ImportJob, *, keep_valid: bool) -> CheckResult:
     info = reading.detect(_opener(job), size=job.file_size, limits=limits)
     if (job.file_format, job.encoding, job.delimiter) != (info.format, info.encoding, info.delimiter):
         _set(job, file_format=info.format, encoding=info.encoding, delimiter=info.delimiter)
-    opener, info = _rows_source(job, info, limits)
     scope = job_scope(job)
+    if not (scope.is_staff or scope.is_customer):
+        raise ImportFileError(
+            "Whoever uploaded this file can no longer import orders (the API key was revoked, or the account or "
+            "its organisation deactivated); nothing was imported."
+        )
+    opener, info = _rows_source(job, info, limits)
     implied = _implied_customer_code(job)
     scanned = grouping.scan(opener, info, limits, is_staff=scope.is_staff, implied_customer=implied)
     _set(job, rows_total=scanned.rows_total)

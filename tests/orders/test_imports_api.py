@@ -117,3 +117,28 @@ def test_staff_key_imports_for_any_customer(world, company):
     job = _post(staff, csv_bytes([order_row("PO-1"), order_row("PO-2", customer="GLOBEX")]))
     assert job["state"] == ImportStatus.IMPORTED
     assert job["counts"]["created"] == 2
+
+
+@pytest.mark.parametrize("what", ["key revoked", "organisation deactivated"])
+def test_a_queued_job_imports_nothing_once_its_key_no_longer_works(world, what, settings):
+    """The import runs with the key's rights as they are when it runs, exactly as a request would."""
+    from django.utils import timezone
+
+    from orders.imports import service
+    from partners.models import ApiKey
+
+    settings.OMS_IMPORT_INLINE_MAX_BYTES = 0  # the worker imports it later
+    client = _client(world["acme"])
+    job_id = _post(client, csv_bytes([order_row("PO-1", customer="ACME")]))["id"]
+    job = ImportJob.objects.get(pk=job_id)
+    assert job.status == ImportStatus.QUEUED  # waiting for the worker
+    if what == "key revoked":
+        ApiKey.objects.filter(pk=job.api_key_id).update(revoked_at=timezone.now())
+    else:
+        world["acme"].is_active = False
+        world["acme"].save(update_fields=["is_active"])
+    service.import_job_process(job_id=job_id)  # the worker, after the change
+    job.refresh_from_db()
+    assert job.status == ImportStatus.REJECTED
+    assert "can no longer import orders" in job.file_error
+    assert Order.objects.count() == 0
