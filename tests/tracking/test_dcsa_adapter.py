@@ -185,6 +185,63 @@ def test_one_malformed_event_is_rejected_and_the_others_are_stored(feed):
     assert (outcome.ok, outcome.stored, outcome.rejected) == (True, 1, 1)
 
 
+@pytest.mark.parametrize("classifier", [["ACT"], {"code": "ACT"}])
+def test_an_event_whose_classifier_is_not_text_is_rejected_and_the_poll_completes(feed, classifier):
+    subscription, stub = feed
+    bad = dcsa_event("TRANSPORT", "DEPA", ETD, event_id="bad") | {"eventClassifierCode": classifier}
+    stub.script(page(bad, dcsa_event("EQUIPMENT", "GTIN", ETD - 30 * H, event_id="ok", created=ETD - 30 * H)))
+    outcome = poll(subscription)
+    assert (outcome.ok, outcome.stored, outcome.rejected) == (True, 1, 1)
+    subscription = fresh(subscription)
+    assert (subscription.consecutive_failures, subscription.cursor_created_at) == (0, ETD - 30 * H)
+
+
+def test_an_unforeseen_error_reading_one_event_rejects_it_the_poll_completes_and_it_is_logged(
+    feed, monkeypatch, caplog
+):
+    from tracking.ingest.adapters import dcsa
+
+    read = dcsa.dcsa_event
+
+    def failing(item):
+        if item.get("eventID") == "odd":
+            raise KeyError("a field the reader did not foresee")
+        return read(item)
+
+    monkeypatch.setattr(dcsa, "dcsa_event", failing)
+    subscription, stub = feed
+    stub.script(page(dcsa_event("TRANSPORT", "DEPA", ETD, event_id="odd"), dcsa_event("TRANSPORT", "DEPA", ETD)))
+    outcome = poll(subscription)
+    assert (outcome.ok, outcome.stored, outcome.rejected) == (True, 1, 1)
+    logged = [r for r in caplog.records if r.name == "tracking.ingest.formats"]
+    assert logged[0].levelname == "ERROR"
+    assert logged[0].exc_info[0] is KeyError
+
+
+def test_an_event_created_in_the_future_is_stored_and_the_cursor_stays_at_now(feed):
+    subscription, stub = feed
+    typo = dcsa_event("EQUIPMENT", "GTIN", ETD - 30 * H, event_id="e1", created=NOW + datetime.timedelta(days=365))
+    stub.script(page(typo), page())
+    assert poll(subscription).stored == 1
+    cursor = fresh(subscription).cursor_created_at
+    assert cursor <= timezone.now()
+    poll(fresh(subscription))  # asks for what the carrier created since then (less the hour of overlap)
+    asked = datetime.datetime.fromisoformat(stub.seen[-1].query["eventCreatedDateTime:gte"])
+    assert asked == cursor - H
+
+
+def test_a_cursor_left_in_the_future_is_dropped_and_the_feed_read_again_from_the_start(feed):
+    subscription, stub = feed
+    TrackingSubscription.objects.filter(pk=subscription.pk).update(
+        cursor_created_at=NOW + datetime.timedelta(days=365)  # written before reported times were capped
+    )
+    stub.script(page(dcsa_event("TRANSPORT", "DEPA", ETD, event_id="e2", created=ETD + H)))
+    outcome = poll(fresh(subscription))
+    assert (outcome.ok, outcome.stored) == (True, 1)
+    assert "eventCreatedDateTime:gte" not in stub.seen[0].query
+    assert fresh(subscription).cursor_created_at == ETD + H
+
+
 def test_a_carrier_that_hangs_times_out(feed, monkeypatch):
     subscription, stub = feed
     monkeypatch.setattr(http, "TIMEOUT_SECONDS", 0.3)

@@ -241,6 +241,11 @@ def test_a_dcsa_time_keeps_its_offset():
     [
         ({"eventType": "VESSEL"}, "is not TRANSPORT, EQUIPMENT or SHIPMENT"),
         ({"eventClassifierCode": "GUESS"}, "is not one of ACT, EST, PLN"),
+        ({"eventClassifierCode": ["ACT"]}, r"eventClassifierCode \['ACT'\] is not one of ACT, EST, PLN"),
+        ({"eventClassifierCode": {"code": "ACT"}}, r"eventClassifierCode \{'code': 'ACT'\} is not one of"),
+        ({"eventDateTime": "0001-01-01T00:30:00+01:00"}, "eventDateTime '0001-01-01T00:30:00.*outside the calendar"),
+        ({"eventDateTime": "9999-12-31T23:30:00-01:00"}, "eventDateTime '9999-12-31T23:30:00.*outside the calendar"),
+        ({"eventCreatedDateTime": "9999-12-31T23:30:00-01:00"}, "eventCreatedDateTime .*outside the calendar"),
         ({"eventDateTime": "2026-03-05 08:55"}, "has no UTC offset"),
         ({"transportCall": None}, "needs its transportCall"),
         ({"transportEventTypeCode": None}, "needs transportEventTypeCode"),
@@ -275,3 +280,24 @@ def test_our_json_event_with_a_standard_code():
 def test_an_awb_is_kept_as_its_eleven_digits():
     event = read_oms({"milestone": "DEPARTED", "occurred_at": "2026-03-05T08:55:00Z", "awb": "020-1234 5675"})
     assert event.subjects == [("awb", "02012345675")]
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"classifier": ["ACT"]}, r"classifier \['ACT'\] is not one of ACT, EST, PLN"),
+        ({"classifier": {"ACT": 1}}, r"classifier \{'ACT': 1\} is not one of ACT, EST, PLN"),
+        ({"occurred_at": "0001-01-01T00:30:00+01:00"}, "occurred_at '0001-01-01T00:30:00.*outside the calendar"),
+        ({"reported_at": "9999-12-31T23:30:00-01:00"}, "reported_at '9999-12-31T23:30:00.*outside the calendar"),
+    ],
+)
+def test_a_malformed_event_of_ours_says_what_is_wrong(change, message):
+    raw = {"milestone": "DEPARTED", "occurred_at": "2026-03-05T08:55:00Z", "container": "CSQU3054383"} | change
+    with pytest.raises(FormatError, match=message):
+        read_oms(raw)
+
+
+def test_a_classifier_in_lower_case_or_with_spaces_is_still_read():
+    event = read_oms({"milestone": "ARRIVED", "occurred_at": "2026-03-05T08:55:00Z", "container": "CSQU3054383",
+                      "classifier": " est "})  # fmt: skip
+    assert event.classifier == "EST"

@@ -6,6 +6,7 @@ import datetime
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 
 from orders.models import Order, OrderStatus, OrderTransition
 from tests.tracking.test_ingest_support import *  # noqa: F403 - fixtures
@@ -120,6 +121,45 @@ def test_an_older_estimate_arriving_late_does_not_overwrite_a_newer_one(booked_f
     ingest(dcsa_event("TRANSPORT", "ARRI", ETA + 30 * H, classifier="EST", place="DEHAM", created=NOW - H))
     ingest(dcsa_event("TRANSPORT", "ARRI", ETA, classifier="EST", place="DEHAM", created=NOW - 5 * H))
     assert list(EtaHistory.objects.filter(shipment=master).values_list("estimated_at", flat=True)) == [ETA + 30 * H]
+
+
+def test_an_actual_event_reported_in_the_future_is_kept_as_reported_when_received(booked_fcl):
+    before = timezone.now()
+    result = ingest(dcsa_event("EQUIPMENT", "GTIN", ETD - 30 * H, created=NOW + datetime.timedelta(days=365)))
+    after = timezone.now()
+    assert result.stored == 1
+    event = TrackingEvent.objects.get()
+    assert before <= event.reported_at <= after
+    assert result.newest_reported_at == event.reported_at  # what moves a poll's cursor
+    assert event.raw_payload["eventCreatedDateTime"].startswith(str((NOW + datetime.timedelta(days=365)).year))
+
+
+def test_an_estimate_reported_in_the_future_is_rejected_and_the_carriers_current_one_is_the_eta(booked_fcl):
+    _, master = booked_fcl
+    bogus = oms_event("ARRIVED", ETA, classifier="EST", place="DEHAM", event_id="est-1",
+                      reported_at=(NOW + datetime.timedelta(days=300)).isoformat())  # fmt: skip
+    result = ingest(bogus)
+    assert result.stored == 0
+    assert "The estimate says it was made on" in result.rejected[0][1]
+    current = oms_event("ARRIVED", ETA + 48 * H, classifier="EST", place="DEHAM", event_id="est-2",
+                        reported_at=NOW.isoformat())  # fmt: skip
+    assert ingest(current).stored == 1
+    latest = EtaHistory.objects.filter(shipment=master, milestone="ARRIVED").order_by("-reported_at", "-id").first()
+    assert (latest.estimated_at, latest.reported_at) == (ETA + 48 * H, NOW)
+
+
+def test_an_estimate_from_a_clock_a_little_ahead_counts_as_made_when_received_and_the_next_one_replaces_it(
+    booked_fcl,
+):
+    _, master = booked_fcl
+    ahead = timezone.now() + datetime.timedelta(minutes=3)  # within the tolerance: skew, not a wrong time
+    assert ingest(dcsa_event("TRANSPORT", "ARRI", ETA, classifier="EST", place="DEHAM", created=ahead)).stored == 1
+    first = EtaHistory.objects.get(shipment=master)
+    assert first.reported_at <= timezone.now() < ahead
+    later = timezone.now()  # the carrier's next estimate, made after we received the first one
+    ingest(dcsa_event("TRANSPORT", "ARRI", ETA + 30 * H, classifier="EST", place="DEHAM", created=later))
+    latest = EtaHistory.objects.filter(shipment=master, milestone="ARRIVED").order_by("-reported_at", "-id").first()
+    assert (latest.estimated_at, latest.previous_at) == (ETA + 30 * H, ETA)
 
 
 def test_events_out_of_order_never_move_the_status_backwards(booked_fcl):

@@ -3,11 +3,12 @@ statement counted, NUL characters refused per event, and the domain events sent 
 
 import datetime
 
+import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from tests.tracking.test_ingest_support import *  # noqa: F403 - fixtures
-from tests.tracking.test_ingest_support import ETA, ETD, NOW, dcsa_event, oms_event
+from tests.tracking.test_ingest_support import CONTAINER, ETA, ETD, NOW, dcsa_event, oms_event
 from tracking.ingest import events as domain_events
 from tracking.ingest import services
 from tracking.ingest.formats import dcsa_event as read_dcsa
@@ -61,6 +62,35 @@ def test_an_event_holding_a_nul_character_is_rejected_and_the_rest_stored(booked
     assert result.stored == 1
     assert result.rejected == [(1, "The event contains a NUL (\\u0000) character, which cannot be stored.")]
     assert TrackingEvent.objects.get().milestone_id == "LOADED"
+
+
+@pytest.mark.parametrize(
+    ("where", "change"),
+    [
+        ("the id", {"id": "bad-\ud800"}),
+        ("the code", {"milestone": None, "scheme": "x12_214", "code": "A\udc00"}),
+        ("the subject", {"subject": {"type": "container", "value": "MSCU\udc00"}}),
+        ("a second reference", {"bill_of_lading": "MAEU\ud800"}),
+        ("the reason", {"reason": "late \udc00"}),
+        ("the place's name", {"location": "Hamburg \ud800"}),
+        ("a field we do not read", {"note": ["\udc00"]}),
+    ],
+)
+def test_an_event_holding_a_lone_surrogate_is_rejected_and_the_rest_stored(booked_fcl, where, change):
+    bad = oms_event("DEPARTED", ETD, place="CNSHA") | change
+    if where == "a second reference":
+        bad |= {"container": CONTAINER} | {"subject": None}
+    result = ingest(oms_event("LOADED", ETD - H, place="CNSHA", event_id="ok"), bad)
+    assert result.stored == 1, where
+    assert result.rejected == [(1, services.SURROGATE_PROBLEM)]
+    assert TrackingEvent.objects.get().source_event_id == "ok"
+
+
+def test_a_nul_in_a_reference_is_rejected_before_the_references_are_looked_up(booked_fcl):
+    bad = oms_event("DEPARTED", ETD, place="CNSHA", subject=("container", "MSCU\x00"))
+    result = ingest(oms_event("LOADED", ETD - H, place="CNSHA"), bad)
+    assert result.stored == 1
+    assert result.rejected == [(1, services.NUL_PROBLEM)]
 
 
 def test_the_batch_signals_carry_every_record_once_and_the_per_order_signals_still_come(

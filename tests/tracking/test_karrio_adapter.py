@@ -241,3 +241,24 @@ def test_an_unreadable_event_time_is_rejected_and_the_rest_kept():
     )
     assert [event.raw_code for event in page.events] == ["IN_TRANSIT"]
     assert "not YYYY-MM-DD" in page.rejected[0][1]
+
+
+@pytest.mark.parametrize(
+    "newer",
+    [
+        {"timestamp": "0001-01-01T00:30:00+01:00"},
+        {"timestamp": "9999-12-31T23:30:00-01:00"},
+        {"date": "0001-01-01", "time": "00:30"},  # local time in Berlin: before year 1 in UTC
+    ],
+)
+def test_a_time_at_the_edge_of_the_calendar_is_rejected_and_the_rest_kept(newer):
+    page = tracker_events(
+        tracker(
+            scan("2026-11-28", "09:00", "PU", "Picked up", status="picked_up") | newer,
+            scan("2026-11-28", "11:00", "PL", "Hub", status="in_transit"),
+        ),
+        time_zone="Europe/Berlin",
+    )
+    assert [event.raw_code for event in page.events] == ["IN_TRANSIT"]
+    assert page.rejected[0][0] == 0
+    assert "outside the calendar" in page.rejected[0][1]

@@ -6,12 +6,12 @@ import json
 import time
 
 import pytest
-from django.db import connection
+from django.db import OperationalError, connection
 
 from orders.models import OrderStatus
 from tests.tracking.test_ingest_support import *  # noqa: F403 - fixtures
 from tests.tracking.test_ingest_support import CONTAINER, ETD, SECRET, body_of, dcsa_event, oms_event, signed_headers
-from tracking.ingest import webhooks
+from tracking.ingest import formats, webhooks
 from tracking.ingest.models import RejectedDelivery, TrackingEvent, WebhookSource
 
 URL = "/api/v1/tracking/webhooks/acme-tms/"
@@ -291,3 +291,108 @@ def test_an_oversized_body_without_content_length_is_413_and_not_read_whole(book
     assert response.status_code == 413
     assert response.data["error"]["message"].startswith("The body is more than 100 bytes")
     assert not TrackingEvent.objects.exists()
+
+
+# --- one bad event, never a bad delivery: rejected with why, the others stored ---------------------------
+
+
+def answer_for(client, events, *, replace=(b"", b"")):
+    body = body_of(events).replace(*replace) if replace[0] else body_of(events)
+    response = post(client, body, signed_headers(body))
+    assert response.status_code == 200
+    return response.json()
+
+
+@pytest.mark.parametrize("classifier", [["ACT"], {"code": "ACT"}])
+def test_a_classifier_that_is_a_list_or_an_object_is_rejected_and_the_rest_stored(
+    client, booked_fcl, webhook_source, classifier
+):
+    bad = oms_event("LOADED", ETD, place="CNSHA", event_id="bad") | {"classifier": classifier}
+    answer = answer_for(client, [oms_event("DEPARTED", ETD, place="CNSHA", event_id="ok"), bad])
+    assert answer["stored"] == 1
+    assert [r["index"] for r in answer["rejected"]] == [1]
+    assert "classifier" in answer["rejected"][0]["message"]
+    assert "is not one of ACT, EST, PLN" in answer["rejected"][0]["message"]
+
+
+def test_a_dcsa_classifier_that_is_a_list_is_rejected_and_the_rest_stored(client, booked_fcl, webhook_source):
+    bad = dcsa_event("TRANSPORT", "DEPA", ETD, event_id="bad") | {"eventClassifierCode": ["ACT"]}
+    answer = answer_for(client, [bad, dcsa_event("EQUIPMENT", "LOAD", ETD - datetime.timedelta(hours=6))])
+    assert answer["stored"] == 1
+    assert answer["rejected"][0]["index"] == 0
+    assert "eventClassifierCode" in answer["rejected"][0]["message"]
+
+
+@pytest.mark.parametrize("when", ["0001-01-01T00:30:00+01:00", "9999-12-31T23:30:00-01:00"])
+def test_a_time_at_the_edge_of_the_calendar_is_rejected_naming_the_field(client, booked_fcl, webhook_source, when):
+    bad = oms_event("LOADED", ETD, place="CNSHA", event_id="bad") | {"occurred_at": when}
+    answer = answer_for(client, [bad, oms_event("DEPARTED", ETD, place="CNSHA", event_id="ok")])
+    assert answer["stored"] == 1
+    assert answer["rejected"][0]["index"] == 0
+    assert answer["rejected"][0]["message"].startswith(f"occurred_at {when!r} is outside the calendar")
+
+
+@pytest.mark.parametrize(
+    ("where", "replace"),
+    [
+        ("the id", (b'"bad-id"', b'"bad-\\ud800"')),
+        ("the subject", (b'"MSCU1234565"', b'"MSCU\\udc00"')),
+        ("the reason", (b'"XX"', b'"\\udc00 late"')),
+        ("a field we do not read", (b'"YY"', b'"\\ud800"')),
+        ("a field we do not read, as raw bytes", (b'"YY"', b'"\xed\xa0\x80"')),  # UTF-8 of U+D800: not UTF-8
+        ("a high surrogate followed by another escape", (b'"YY"', b'"\\ud800\\u0041"')),
+    ],
+)
+def test_a_lone_surrogate_in_one_event_rejects_that_event_and_the_rest_is_stored(
+    client, booked_fcl, webhook_source, where, replace
+):
+    bad = oms_event("LOADED", ETD, place="CNSHA", event_id="bad-id", reason="XX", note="YY")
+    bad["subject"]["value"] = "MSCU1234565" if where == "the subject" else CONTAINER
+    events = [oms_event("DEPARTED", ETD, place="CNSHA", event_id="ok"), bad]
+    answer = answer_for(client, events, replace=replace)
+    assert answer["stored"] == 1, where
+    assert [r["index"] for r in answer["rejected"]] == [1]
+    assert "lone UTF-16 surrogate" in answer["rejected"][0]["message"]
+    assert answer_for(client, events, replace=replace)["duplicates"] == 1  # sent again: no poison batch
+    assert TrackingEvent.objects.get().source_event_id == "ok"
+
+
+def test_a_surrogate_pair_is_one_character_and_is_stored(client, booked_fcl, webhook_source):
+    event = oms_event("DEPARTED", ETD, place="CNSHA", note="YY")
+    assert answer_for(client, [event], replace=(b'"YY"', b'"\\ud83d\\ude9a"'))["stored"] == 1
+    assert TrackingEvent.objects.get().raw_payload["note"] == "\U0001f69a"
+
+
+def test_an_escaped_backslash_before_u0000_is_text_not_a_nul(client, booked_fcl, webhook_source):
+    event = oms_event("DEPARTED", ETD, place="CNSHA", note="C:\\u0000")  # JSON "C:\\u0000": no NUL in it
+    assert answer_for(client, [event])["stored"] == 1
+    assert TrackingEvent.objects.get().raw_payload["note"] == "C:\\u0000"
+
+
+def test_an_unforeseen_error_reading_one_event_rejects_only_it_and_is_logged(
+    client, booked_fcl, webhook_source, monkeypatch, caplog
+):
+    read = webhooks.any_event
+
+    def failing(item, **kwargs):
+        if item.get("id") == "odd":
+            raise TypeError("a shape the reader did not foresee")
+        return read(item, **kwargs)
+
+    monkeypatch.setattr(webhooks, "any_event", failing)
+    events = [oms_event("DEPARTED", ETD, place="CNSHA", event_id="odd"), oms_event("LOADED", ETD, place="CNSHA")]
+    answer = answer_for(client, events)
+    assert answer["stored"] == 1
+    assert answer["rejected"] == [{"index": 0, "message": formats.UNREADABLE}]
+    logged = [r for r in caplog.records if r.name == "tracking.ingest.formats"]
+    assert logged[0].levelname == "ERROR"
+    assert "webhook source acme-tms" in logged[0].getMessage()
+    assert "a shape the reader did not foresee" in str(logged[0].exc_info[1])
+
+
+def test_a_database_error_while_reading_is_not_taken_for_a_bad_event():
+    def broken(item):
+        raise OperationalError("server closed the connection")
+
+    with pytest.raises(OperationalError):
+        formats.read_all([{}], broken, sender="test")

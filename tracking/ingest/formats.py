@@ -9,18 +9,26 @@ Two wire formats are read here, because both the webhook and the pollers receive
 Karrio's tracker shape is read by its adapter (adapters/karrio.py), which builds IncomingEvents too.
 
 Everything a sender can get wrong raises FormatError with a message for that sender; nothing is guessed.
+`read_all` reads the events of one delivery or page: an event that cannot be read is rejected on its own, also
+for an error we did not foresee (logged with its traceback), never the whole delivery or poll.
 """
 
 from __future__ import annotations
 
 import datetime
 import functools
+import logging
 import re
 import zoneinfo
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from django.db import DatabaseError
+
 from tracking.ingest.models import Classifier, Scheme, SubjectType
+
+logger = logging.getLogger(__name__)
 
 CLASSIFIERS = frozenset(Classifier.values)
 SCHEMES = frozenset(Scheme.values)
@@ -78,7 +86,7 @@ def parse_time(value: Any, *, what: str, time_zone: str = "") -> tuple[datetime.
     if isinstance(value, str) and not time_zone:
         try:
             found = _aware(value.strip())
-        except ValueError:
+        except (ValueError, OverflowError):
             found = None  # the messages below say what is wrong
         if found is not None:
             return found
@@ -92,9 +100,13 @@ def parse_time(value: Any, *, what: str, time_zone: str = "") -> tuple[datetime.
         if not time_zone:
             raise FormatError(f"{what} {value[:40]!r} has no UTC offset; add one (e.g. +08:00 or Z).")
         parsed = parsed.replace(tzinfo=zoneinfo.ZoneInfo(time_zone))
-    offset = parsed.utcoffset()
+    try:
+        offset = parsed.utcoffset()
+        in_utc = parsed.astimezone(datetime.UTC)
+    except OverflowError as exc:  # 0001-01-01T00:30+01:00 is before year 1 in UTC; 9999-12-31T23:30-01:00 after 9999
+        raise FormatError(f"{what} {value[:40]!r} is outside the calendar (years 1 … 9999 in UTC).") from exc
     minutes = int(offset.total_seconds() // 60) if offset is not None else None
-    return parsed.astimezone(datetime.UTC), minutes
+    return in_utc, minutes
 
 
 def clean_subject(kind: str, value: Any) -> tuple[str, str]:
@@ -126,13 +138,20 @@ def clean_location(value: Any) -> tuple[str, str]:
     return "", text[:200]
 
 
-def _classifier(value: Any) -> str:
-    if value in CLASSIFIERS:
-        return str(value)
-    code = str(value or "").strip().upper()
-    if code not in CLASSIFIERS:
-        raise FormatError(f"eventClassifierCode {value!r} is not one of ACT, EST, PLN.")
-    return code
+def _classifier(value: Any, *, what: str) -> str:
+    if isinstance(value, str):  # only text: a list or an object is no classifier (and cannot be looked up)
+        if value in CLASSIFIERS:
+            return value
+        code = value.strip().upper()
+        if code in CLASSIFIERS:
+            return code
+    raise FormatError(f"{what} {_shown(value)} is not one of ACT, EST, PLN.")
+
+
+def _shown(value: Any) -> str:
+    """A value as the sender wrote it, short enough for an error message."""
+    text = repr(value)
+    return text if len(text) <= 40 else f"{text[:40]}…"
 
 
 def _code(*parts: Any) -> str:
@@ -212,7 +231,7 @@ def dcsa_event(event: Any) -> IncomingEvent:
     code = event.get(_DCSA_CODE_FIELDS[event_type]) or event.get("eventTypeCode")  # the deprecated field of 2.0
     if not code:
         raise FormatError(f"A {event_type} event needs {_DCSA_CODE_FIELDS[event_type]}.")
-    classifier = _classifier(event.get("eventClassifierCode"))
+    classifier = _classifier(event.get("eventClassifierCode"), what="eventClassifierCode")
     event_at, offset = parse_time(event.get("eventDateTime"), what="eventDateTime")
     reported_at, _ = parse_time(event.get("eventCreatedDateTime"), what="eventCreatedDateTime")
     call: dict[str, Any] = event["transportCall"] if isinstance(event.get("transportCall"), dict) else {}
@@ -291,7 +310,7 @@ def oms_event(event: Any, *, default_scheme: str = Scheme.OMS) -> IncomingEvent:
     return IncomingEvent(
         scheme=scheme,
         raw_code=_code(code),
-        classifier=_classifier(event.get("classifier") or "ACT"),
+        classifier=_classifier(event.get("classifier") or "ACT", what="classifier"),
         event_at=event_at,
         offset_minutes=offset,
         subjects=_oms_subjects(event),
@@ -309,3 +328,34 @@ def any_event(event: Any, *, default_scheme: str = Scheme.OMS) -> IncomingEvent:
     if isinstance(event, dict) and "eventType" in event and "eventClassifierCode" in event:
         return dcsa_event(event)
     return oms_event(event, default_scheme=default_scheme)
+
+
+UNREADABLE = "The event could not be read: an error on our side, logged for us to fix. The other events are kept."
+
+
+def read_all(
+    items: Iterable[Any], read: Callable[[Any], IncomingEvent], *, sender: object
+) -> tuple[list[IncomingEvent], list[tuple[int, str]]]:
+    """Each item read with `read` (its position set), and the ones that cannot be read as (index, why).
+
+    A FormatError is the sender's mistake, answered with its message. Any other error is data we did not
+    foresee or a bug of ours: logged with its traceback, and only that event is rejected, so that one odd event
+    never fails a whole delivery (500, sent again and again) or kills a poll. A database error is not the
+    event's doing and leaves the transaction unusable: it propagates."""
+    events: list[IncomingEvent] = []
+    rejected: list[tuple[int, str]] = []
+    for index, item in enumerate(items):
+        try:
+            event = read(item)
+        except FormatError as exc:
+            rejected.append((index, str(exc)))
+            continue
+        except DatabaseError:
+            raise
+        except Exception:
+            logger.exception("tracking: event #%d from %s could not be read", index, sender)
+            rejected.append((index, UNREADABLE))
+            continue
+        event.position = index
+        events.append(event)
+    return events, rejected

@@ -268,8 +268,18 @@ def subscription_poll(*, subscription_id: int) -> PollOutcome:
     if subscription is None or not subscription.is_active:
         return PollOutcome(ok=False, error="no such active subscription")
     adapter = adapters.tracking_adapter(subscription.endpoint)
-    source, outcome, newest = _source_for(subscription), PollOutcome(ok=True), subscription.cursor_created_at
     now = timezone.now()
+    if subscription.cursor_created_at and subscription.cursor_created_at > now:
+        # Only an event stored before reported times were capped at receipt can have put the cursor here; asking
+        # for events created after it would hide every real one. Ask again from the start (duplicates are
+        # stored once); the cursor then moves to the newest event seen, never past now (services._checked).
+        logger.warning(
+            "tracking: %s had its cursor in the future (%s); polled from the start",
+            subscription,
+            subscription.cursor_created_at,
+        )
+        subscription.cursor_created_at = None
+    source, outcome, newest = _source_for(subscription), PollOutcome(ok=True), subscription.cursor_created_at
     try:
         for page in adapter.poll(subscription, take_token=token_taker(subscription.endpoint_id)):
             result: IngestResult = events_ingest(

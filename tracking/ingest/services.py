@@ -23,6 +23,7 @@ from __future__ import annotations
 import datetime
 import hashlib
 import logging
+import re
 import zoneinfo
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -127,14 +128,88 @@ def _uuid_text(text: str) -> str:
 
 
 def event_problem(event: IncomingEvent, now: datetime.datetime) -> str | None:
-    """Why an event cannot be stored (a time out of range, an actual event in the future), or None."""
-    if OLDEST <= event.event_at <= now + FUTURE_TOLERANCE:
-        return None  # the usual case, whatever the classifier
-    if event.event_at < OLDEST or event.event_at > now + datetime.timedelta(days=730):
-        return f"The event time {event.event_at:%Y-%m-%d} is outside 2000 … two years ahead."
-    if event.classifier == Classifier.ACTUAL and event.event_at > now + FUTURE_TOLERANCE:
-        return f"An actual event cannot lie in the future ({event.event_at:%Y-%m-%d %H:%M} UTC); send it as EST or PLN."
+    """Why an event cannot be stored (a time out of range, an actual event in the future, text PostgreSQL
+    cannot hold), or None."""
+    if not OLDEST <= event.event_at <= now + FUTURE_TOLERANCE:  # else the usual case, whatever the classifier
+        if event.event_at < OLDEST or event.event_at > now + datetime.timedelta(days=730):
+            return f"The event time {event.event_at:%Y-%m-%d} is outside 2000 … two years ahead."
+        if event.classifier == Classifier.ACTUAL:
+            return (
+                f"An actual event cannot lie in the future ({event.event_at:%Y-%m-%d %H:%M} UTC); "
+                "send it as EST or PLN."
+            )
+    fields = "".join([event.source_event_id, event.raw_code, event.location_text, event.reason,
+                      *(value for _, value in event.subjects)])  # fmt: skip
+    return _text_problem(fields)
+
+
+NUL_PROBLEM = "The event contains a NUL (\\u0000) character, which cannot be stored."
+SURROGATE_PROBLEM = (
+    "The event contains a lone UTF-16 surrogate (\\ud800 … \\udfff without its pair), which is not text and "
+    "cannot be stored."
+)
+_SURROGATE = re.compile("[\ud800-\udfff]")
+# The JSON escapes of a NUL or a surrogate: only then can the parsed payload hold one (a pair is one character).
+_ESCAPED = re.compile(r"\\u(?:0000|[dD][89abcdefABCDEF])")
+
+
+def _text_problem(text: str) -> str | None:
+    """PostgreSQL stores no NUL character in text or jsonb, and no lone surrogate (not UTF-8: psycopg cannot even
+    send it): an event holding one is rejected, never the batch. ASCII, the usual case, is checked in C."""
+    if "\x00" in text:
+        return NUL_PROBLEM
+    if not text.isascii() and _SURROGATE.search(text):
+        return SURROGATE_PROBLEM
     return None
+
+
+def _payload_problem(payload_text: str, payload: Any) -> str | None:
+    """The raw payload's text (the sender's JSON, or ours) checked as `_text_problem` does, escapes included:
+    `\\u0000` and a lone `\\udc00` are valid JSON that jsonb refuses. Only a text with such an escape has its
+    parsed payload searched (an escaped backslash, `\\\\u0000`, is no NUL)."""
+    problem = _text_problem(payload_text)
+    if problem or "\\u" not in payload_text or not _ESCAPED.search(payload_text):
+        return problem
+    pending = [payload]
+    while pending:  # iterative: however deep the sender nested its JSON
+        value = pending.pop()
+        if isinstance(value, str):
+            problem = _text_problem(value)
+            if problem:
+                return problem
+        elif isinstance(value, dict):
+            pending.extend(value)
+            pending.extend(value.values())
+        elif isinstance(value, list):
+            pending.extend(value)
+    return None
+
+
+def _checked(events: Sequence[IncomingEvent], result: IngestResult, now: datetime.datetime) -> list[IncomingEvent]:
+    """The events that can be stored; the others go to `result.rejected` with why. Before the references are
+    looked up: a NUL or a lone surrogate in a reference fails even a query parameter.
+
+    No event is reported later than we receive it (`now`): reported_at orders estimates (a newer one replaces
+    the ETA) and moves a poll's cursor, so a report time in the future would freeze the ETA and hide the
+    carrier's next events from the poll. An actual event is a fact whatever its report time: kept, reported
+    `now`. An estimate or plan is only as good as when it was made: reported beyond FUTURE_TOLERANCE (a clock
+    that far ahead is a wrong time, not skew), it is rejected. The raw payload keeps what the sender wrote."""
+    kept: list[IncomingEvent] = []
+    for index, event in enumerate(events):
+        problem = event_problem(event, now)
+        if event.reported_at is not None and event.reported_at > now and not problem:
+            if event.classifier != Classifier.ACTUAL and event.reported_at > now + FUTURE_TOLERANCE:
+                problem = (
+                    f"The estimate says it was made on {event.reported_at:%Y-%m-%d %H:%M} UTC, in the future; send "
+                    "the time it was made (reported_at, or eventCreatedDateTime)."
+                )
+            else:
+                event.reported_at = now
+        if problem:
+            result.rejected.append((index if event.position is None else event.position, problem))
+            continue
+        kept.append(event)
+    return kept
 
 
 def location_role(code: str, info: ShipmentInfo | None) -> str:
@@ -180,19 +255,15 @@ def _build_rows(
     resolution: Resolution,
     table: mapping.MappingTable,
     result: IngestResult,
-    now: datetime.datetime,
 ) -> list[Row]:
-    """Each readable event with its link, place, mapping, leg and content key; duplicates within the batch
-    counted and dropped. What depends only on (shipment, place, scheme, code), its location role, mapping and
-    leg, is worked out once per batch: a batch is mostly the same few shipments reporting the same few codes."""
+    """Each event (checked by `_checked`) with its link, place, mapping, leg and content key; duplicates within
+    the batch counted and dropped. What depends only on (shipment, place, scheme, code), its location role,
+    mapping and leg, is worked out once per batch: a batch is mostly the same few shipments reporting the same
+    few codes."""
     rows: list[Row] = []
     seen: set[Any] = set()
     known: dict[tuple[int | None, str, str, str], tuple[str, mapping.Mapping, int | None]] = {}
-    for index, event in enumerate(events):
-        problem = event_problem(event, now)
-        if problem:
-            result.rejected.append((index if event.position is None else event.position, problem))
-            continue
+    for event in events:
         link, subject = resolution.link_for(event)
         location = resolution.iata_to_locode.get(event.location_code, event.location_code)
         location = location if len(location) == 5 else ""
@@ -217,17 +288,15 @@ def _build_rows(
     return rows
 
 
-_NUL = "\\u0000"  # how json.dumps writes a NUL character, which PostgreSQL cannot store in jsonb
-
-
-def _values(row: Row, now: datetime.datetime, source_key: str) -> tuple[Any, ...] | None:
-    """The row's values in storage.ROW_COLUMNS order; None when it holds a NUL character (PostgreSQL stores none
-    in text or jsonb: the event is rejected, never the batch)."""
+def _values(row: Row, now: datetime.datetime, source_key: str) -> tuple[Any, ...] | str:
+    """The row's values in storage.ROW_COLUMNS order; or why its raw payload cannot be stored (its other text
+    was checked by `event_problem`)."""
     event = row.event
     payload = event.payload_text or storage.dumps(event.payload)
+    problem = _payload_problem(payload, event.payload)
+    if problem:
+        return problem
     event_id = event.source_event_id
-    if _NUL in payload or "\x00" in f"{event_id}{event.raw_code}{event.location_text}{row.subject[1]}{event.reason}":
-        return None
     return (
         event_id,
         event.scheme,
@@ -263,9 +332,9 @@ def _insert(
     values: list[tuple[Any, ...]] = []
     for position, row in enumerate(rows):
         row_values = _values(row, now, source.key)
-        if row_values is None:
+        if isinstance(row_values, str):
             where = position if row.event.position is None else row.event.position
-            result.rejected.append((where, "The event contains a NUL (\\u0000) character, which cannot be stored."))
+            result.rejected.append((where, row_values))
             continue
         kept.append(row)
         values.append(row_values)
@@ -324,8 +393,9 @@ def events_ingest(
     result = IngestResult(received=len(events) + len(rejected), rejected=list(rejected))
     table = mapping.table()
     with transaction.atomic():
-        resolution = subjects.resolve(list(events), carrier_ids=source.carrier_ids, shipment_hint=shipment_hint)
-        rows = _build_rows(events, source, resolution, table, result, now)
+        checked = _checked(events, result, now)
+        resolution = subjects.resolve(checked, carrier_ids=source.carrier_ids, shipment_hint=shipment_hint)
+        rows = _build_rows(checked, source, resolution, table, result)
         rows, inserted = _insert(rows, source, now, result)
         _raise_alerts(rows, inserted, source, now)
         stored = [

@@ -38,7 +38,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from orders.models import Channel
-from tracking.ingest.formats import FormatError, IncomingEvent, any_event
+from tracking.ingest.formats import IncomingEvent, any_event, read_all
 from tracking.ingest.models import RejectedDelivery, SourceKind, WebhookSource
 from tracking.ingest.services import MAX_BATCH, IngestResult, Source, events_ingest
 
@@ -252,16 +252,12 @@ def webhook_receive(
 
 def ingest_items(items: list[tuple[Any, str]], *, source: WebhookSource) -> IngestResult:
     """Read each item (DCSA or ours, with its JSON text) and ingest the readable ones; the rest come back as
-    rejected."""
-    events: list[IncomingEvent] = []
-    rejected: list[tuple[int, str]] = []
-    for index, (item, text) in enumerate(items):
-        try:
-            event = any_event(item, default_scheme=source.scheme)
-        except FormatError as exc:
-            rejected.append((index, str(exc)))
-            continue
-        event.position = index
-        event.payload_text = text
-        events.append(event)
+    rejected (formats.read_all: one unreadable event never fails the delivery)."""
+
+    def read(pair: tuple[Any, str]) -> IncomingEvent:
+        event = any_event(pair[0], default_scheme=source.scheme)
+        event.payload_text = pair[1]
+        return event
+
+    events, rejected = read_all(items, read, sender=f"webhook source {source.name}")
     return events_ingest(events=events, source=source_for(source), rejected=rejected)

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from tracking import adapters as booking_adapters
 from tracking.ingest.adapters import MalformedResponse, PollPage, TakeToken, http
-from tracking.ingest.formats import FormatError, IncomingEvent, dcsa_event
+from tracking.ingest.formats import dcsa_event, read_all
 from tracking.ingest.models import AdapterKind, SubjectType
 
 if TYPE_CHECKING:
@@ -94,16 +94,7 @@ class DcsaAdapter:
     def read_page(self, document: Any) -> PollPage:
         if not isinstance(document, list):
             raise MalformedResponse("GET /v2/events must answer with a JSON array of events.")
-        events: list[IncomingEvent] = []
-        rejected: list[tuple[int, str]] = []
-        for index, item in enumerate(document):
-            try:
-                event = dcsa_event(item)
-            except FormatError as exc:
-                rejected.append((index, str(exc)))
-                continue
-            event.position = index
-            events.append(event)
+        events, rejected = read_all(document, dcsa_event, sender=self.endpoint)  # a bad event never fails the poll
         return PollPage(events=events, rejected=rejected)
 
     def poll(self, subscription: TrackingSubscription, *, take_token: TakeToken) -> Iterator[PollPage]:

@@ -27,7 +27,7 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from tracking.ingest.adapters import MalformedResponse, PollPage, TakeToken, http
-from tracking.ingest.formats import FormatError, IncomingEvent, clean_location, clean_subject
+from tracking.ingest.formats import FormatError, IncomingEvent, clean_location, clean_subject, read_all
 from tracking.ingest.models import AdapterKind, Classifier, Scheme, SubjectType
 
 if TYPE_CHECKING:
@@ -59,8 +59,16 @@ def _event_time(event: dict[str, Any], zone: zoneinfo.ZoneInfo) -> datetime.date
             parsed = datetime.datetime.fromisoformat(str(event["timestamp"]))
         except ValueError as exc:
             raise FormatError(f"Karrio timestamp {event['timestamp']!r} is not ISO 8601.") from exc
-        return parsed if parsed.tzinfo else parsed.replace(tzinfo=zone)
-    return _local_time(str(event.get("date") or ""), str(event.get("time") or ""), zone)
+        at = parsed if parsed.tzinfo else parsed.replace(tzinfo=zone)
+    else:
+        at = _local_time(str(event.get("date") or ""), str(event.get("time") or ""), zone)
+    try:
+        at.astimezone(datetime.UTC)
+    except OverflowError as exc:  # 0001-01-01 00:30 at +01:00 is before year 1 in UTC
+        raise FormatError(
+            f"Karrio event time {at.isoformat()} is outside the calendar (years 1 … 9999 in UTC)."
+        ) from exc
+    return at
 
 
 def _incoming(
@@ -102,45 +110,40 @@ def tracker_events(tracker: Any, *, time_zone: str = "UTC") -> PollPage:
         raise MalformedResponse(f"The tracker has no tracking_number: {exc}") from exc
     carrier = str(tracker.get("carrier_name") or "carrier").upper()
     status = "delivered" if tracker.get("delivered") else str(tracker.get("status") or "")
-    page = PollPage(events=[])
-    read: list[tuple[datetime.datetime, IncomingEvent]] = []
-    for index, raw in enumerate(tracker.get("events") or []):
-        try:
-            if not isinstance(raw, dict):
-                raise FormatError("Each Karrio event must be an object.")
-            at = _event_time(raw, zone)
-            code = str(raw.get("status") or (f"{carrier}:{raw['code']}" if raw.get("code") else ""))
-            if not code:
-                raise FormatError("The Karrio event has neither a status nor a carrier code.")
-            # Karrio events have no id: this one is the carrier's scan at that time, whatever we call it.
-            identity = f"{subject[1]}:{at.isoformat()}:{raw.get('code') or raw.get('description') or code}"[:100]
-            event = _incoming(
-                code=code,
-                at=at,
-                subject=subject,
-                payload=raw,
-                event_id=identity,
-                location=str(raw.get("location") or ""),
-                reason=str(raw.get("description") or ""),
-            )
-        except FormatError as exc:
-            page.rejected.append((index, str(exc)))
-            continue
-        event.position = index
-        read.append((at, event))
-    if read and status and not any(e.payload.get("status") for _, e in read):
+
+    def read(raw: Any) -> IncomingEvent:
+        if not isinstance(raw, dict):
+            raise FormatError("Each Karrio event must be an object.")
+        at = _event_time(raw, zone)
+        code = str(raw.get("status") or (f"{carrier}:{raw['code']}" if raw.get("code") else ""))
+        if not code:
+            raise FormatError("The Karrio event has neither a status nor a carrier code.")
+        # Karrio events have no id: this one is the carrier's scan at that time, whatever we call it.
+        identity = f"{subject[1]}:{at.isoformat()}:{raw.get('code') or raw.get('description') or code}"[:100]
+        return _incoming(
+            code=code,
+            at=at,
+            subject=subject,
+            payload=raw,
+            event_id=identity,
+            location=str(raw.get("location") or ""),
+            reason=str(raw.get("description") or ""),
+        )
+
+    events, rejected = read_all(tracker.get("events") or [], read, sender="a Karrio tracker")
+    page = PollPage(events=events, rejected=rejected)
+    if events and status and not any(e.payload.get("status") for e in events):
         # An older server: only the tracker has a normalised status, and it describes the latest scan. The
         # scan keeps its identity, so when a newer one comes the stored (mapped) version stays as it is.
-        _, latest = max(read, key=lambda pair: pair[0])
-        latest.raw_code = status.upper()
-    page.events.extend(event for _, event in read)
+        max(events, key=lambda event: event.event_at).raw_code = status.upper()
     if tracker.get("estimated_delivery"):
         try:
             day = datetime.date.fromisoformat(str(tracker["estimated_delivery"])[:10])
-        except ValueError:
+            at = datetime.datetime.combine(day, datetime.time(ESTIMATED_DELIVERY_HOUR), tzinfo=zone)
+            at.astimezone(datetime.UTC)  # OverflowError at the ends of the calendar
+        except (ValueError, OverflowError):
             page.rejected.append((-1, f"estimated_delivery {tracker['estimated_delivery']!r} is not a date."))
         else:
-            at = datetime.datetime.combine(day, datetime.time(ESTIMATED_DELIVERY_HOUR), tzinfo=zone)
             page.events.append(
                 _incoming(
                     code="delivered",
