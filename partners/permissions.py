@@ -10,7 +10,8 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 
-from partners.scoping import scope_for_request
+from partners.models import Role
+from partners.scoping import Scope, scope_for_request
 
 View = Callable[..., HttpResponse]
 
@@ -26,6 +27,41 @@ def staff_required(view: View) -> View:
         return view(request, *args, **kwargs)
 
     return wrapper
+
+
+def role_required(*roles: str, message: str = "") -> Callable[[View], View]:
+    """Staff holding one of `roles` (admin always, see Scope.has_role); other staff get 403 with `message`.
+
+    For the views that change things; the screens that only show them stay `staff_required`.
+    """
+    refusal = message or f"This needs the {' or '.join(roles)} role."
+
+    def decorator(view: View) -> View:
+        @login_required
+        @wraps(view)
+        def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+            scope = scope_for_request(request)
+            if not scope.is_staff:
+                raise PermissionDenied("This screen is for OMS staff.")
+            if not scope.has_role(*roles):
+                raise PermissionDenied(refusal)
+            return view(request, *args, **kwargs)
+
+        return wrapper
+
+    return decorator
+
+
+PLANNING_ROLES = (Role.OPERATIONS,)
+
+# Planning, bookings and execution (consolidating, booking carriers, recording departures and arrivals):
+# operations' work, as partners/roles.py gives tracking's model permissions to operations alone.
+planning_required = role_required(*PLANNING_ROLES, message="Planning and bookings are changed by operations.")
+
+
+def may_plan(scope: Scope) -> bool:
+    """Whether the screens offer planning and booking actions (the test of `planning_required`)."""
+    return scope.is_staff and scope.has_role(*PLANNING_ROLES)
 
 
 def external_required(view: View) -> View:

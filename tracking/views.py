@@ -14,7 +14,7 @@ from django.utils.cache import patch_vary_headers
 from django.views.decorators.http import require_POST
 
 from orders.models import Mode, Order
-from partners.permissions import staff_required
+from partners.permissions import may_plan, planning_required, staff_required
 from partners.scoping import Scope, scope_for_request
 from tracking import selectors
 from tracking.errors import PlanningError
@@ -78,7 +78,7 @@ def planning_index(request: HttpRequest) -> HttpResponse:
     return _htmx_render(request, "tracking/planning_index.html", "lists", context)
 
 
-@staff_required
+@planning_required
 @require_POST
 def consolidate(request: HttpRequest) -> HttpResponse:
     """A master with a container carrying a house for each ticked order."""
@@ -130,7 +130,7 @@ def _order_for_action(request: HttpRequest, reference: str) -> Order:
     return selectors.order_get_for_planning(scope=scope_for_request(request), reference=reference)
 
 
-@staff_required
+@planning_required
 @require_POST
 def order_plan_direct(request: HttpRequest, reference: str) -> HttpResponse:
     """Ship the order's unplanned cargo on its own master."""
@@ -144,7 +144,7 @@ def order_plan_direct(request: HttpRequest, reference: str) -> HttpResponse:
     return redirect(master)
 
 
-@staff_required
+@planning_required
 @require_POST
 def order_add_to_master(request: HttpRequest, reference: str) -> HttpResponse:
     """Put the order's unplanned cargo, as a new house, on an open master of the same lane."""
@@ -178,7 +178,9 @@ def _shipment_context(shipment: Any, scope: Scope, **forms: Any) -> dict[str, An
             "totals": consolidation.master_totals(master=shipment, houses=houses, containers=containers),
             "capacity_problems": consolidation.master_capacity_problems(master=shipment, containers=containers),
             "booking": next((b for b in shipment.booking_history if b.status in LIVE_BOOKING_STATUSES), None),
-            "candidates": _candidates(shipment, scope) if shipment.status in consolidation.JOINABLE else [],
+            "candidates": (
+                _candidates(shipment, scope) if shipment.status in consolidation.JOINABLE and may_plan(scope) else []
+            ),
         }
     else:
         context["house_lines"] = list(shipment.house_lines.all())
@@ -211,7 +213,7 @@ def _shipment_for_action(request: HttpRequest, reference: str) -> Any:
     return selectors.shipment_get_for(scope=scope_for_request(request), reference=reference)
 
 
-@staff_required
+@planning_required
 @require_POST
 def house_add(request: HttpRequest, reference: str) -> HttpResponse:
     master = _shipment_for_action(request, reference)
@@ -233,7 +235,7 @@ def house_add(request: HttpRequest, reference: str) -> HttpResponse:
     return redirect(master)
 
 
-@staff_required
+@planning_required
 @require_POST
 def house_remove(request: HttpRequest, reference: str, house_reference: str) -> HttpResponse:
     scope = scope_for_request(request)
@@ -248,7 +250,7 @@ def house_remove(request: HttpRequest, reference: str, house_reference: str) -> 
     return redirect(master)
 
 
-@staff_required
+@planning_required
 @require_POST
 def house_split(request: HttpRequest, reference: str) -> HttpResponse:
     house = _shipment_for_action(request, reference)
@@ -269,7 +271,7 @@ def house_split(request: HttpRequest, reference: str) -> HttpResponse:
     )
 
 
-@staff_required
+@planning_required
 @require_POST
 def master_deconsolidate(request: HttpRequest, reference: str) -> HttpResponse:
     master = _shipment_for_action(request, reference)
@@ -282,7 +284,7 @@ def master_deconsolidate(request: HttpRequest, reference: str) -> HttpResponse:
     return redirect(master)
 
 
-@staff_required
+@planning_required
 @require_POST
 def container_add(request: HttpRequest, reference: str) -> HttpResponse:
     shipment = _shipment_for_action(request, reference)
@@ -303,7 +305,7 @@ def container_add(request: HttpRequest, reference: str) -> HttpResponse:
     )
 
 
-@staff_required
+@planning_required
 @require_POST
 def container_update(request: HttpRequest, reference: str, pk: int) -> HttpResponse:
     shipment = _shipment_for_action(request, reference)
@@ -321,7 +323,7 @@ def container_update(request: HttpRequest, reference: str, pk: int) -> HttpRespo
     return redirect(shipment)
 
 
-@staff_required
+@planning_required
 @require_POST
 def container_remove(request: HttpRequest, reference: str, pk: int) -> HttpResponse:
     shipment = _shipment_for_action(request, reference)
@@ -349,7 +351,7 @@ def _shipment_form_post(
     return render(request, "tracking/shipment_detail.html", context, status=400)
 
 
-@staff_required
+@planning_required
 @require_POST
 def leg_add(request: HttpRequest, reference: str) -> HttpResponse:
     shipment = _shipment_for_action(request, reference)
@@ -358,7 +360,7 @@ def leg_add(request: HttpRequest, reference: str) -> HttpResponse:
     )
 
 
-@staff_required
+@planning_required
 @require_POST
 def appointment_add(request: HttpRequest, reference: str) -> HttpResponse:
     shipment = _shipment_for_action(request, reference)
@@ -374,10 +376,10 @@ def appointment_add(request: HttpRequest, reference: str) -> HttpResponse:
 
 @staff_required
 def shipment_ranking(request: HttpRequest, reference: str) -> HttpResponse:
-    """The ranked carrier options for a master (loaded into its page by htmx)."""
+    """The ranked carrier options for a master (loaded into its page by htmx); "Choose" only for planners."""
     shipment = _shipment_for_action(request, reference)
     live = any(booking.status in LIVE_BOOKING_STATUSES for booking in shipment.booking_history)
-    open_for_booking = shipment.status == ShipmentStatus.PLANNING and not live
+    open_for_booking = shipment.status == ShipmentStatus.PLANNING and not live and may_plan(scope_for_request(request))
     context = {
         "shipment": shipment,
         "ranking": ranking.ranking_for_shipment(shipment=shipment),

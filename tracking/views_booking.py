@@ -7,7 +7,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
-from partners.permissions import staff_required
+from partners.permissions import planning_required, staff_required
 from partners.scoping import scope_for_request
 from tracking import adapters, selectors
 from tracking.errors import PlanningError
@@ -16,7 +16,7 @@ from tracking.services import booking as booking_services
 from tracking.services import ranking
 
 
-@staff_required
+@planning_required
 @require_POST
 def booking_choose(request: HttpRequest, reference: str) -> HttpResponse:
     """Book the ranked option ops picked; the ranking is recomputed so the pinned quote is today's."""
@@ -37,7 +37,7 @@ def booking_choose(request: HttpRequest, reference: str) -> HttpResponse:
     return redirect(shipment)
 
 
-@staff_required
+@planning_required
 @require_POST
 def booking_send(request: HttpRequest, pk: int) -> HttpResponse:
     booking = selectors.booking_get_for(scope=scope_for_request(request), pk=pk)
@@ -54,7 +54,7 @@ def _cutoffs(data: dict) -> dict:
     return {key: data.get(key) for key in ("documentation_cutoff_at", "vgm_cutoff_at", "cargo_cutoff_at")}
 
 
-@staff_required
+@planning_required
 def booking_confirm(request: HttpRequest, pk: int) -> HttpResponse:
     """Record the carrier's confirmation; the orders move to planned through their lifecycle."""
     scope = scope_for_request(request)
@@ -95,7 +95,7 @@ def booking_confirm(request: HttpRequest, pk: int) -> HttpResponse:
     )
 
 
-@staff_required
+@planning_required
 def booking_reject(request: HttpRequest, pk: int) -> HttpResponse:
     booking = selectors.booking_get_for(scope=scope_for_request(request), pk=pk)
     form = BookingRejectForm(request.POST or None)
@@ -115,7 +115,7 @@ def booking_reject(request: HttpRequest, pk: int) -> HttpResponse:
     )
 
 
-@staff_required
+@planning_required
 def booking_roll(request: HttpRequest, pk: int) -> HttpResponse:
     booking = selectors.booking_get_for(scope=scope_for_request(request), pk=pk)
     form = BookingRollForm(request.POST or None)
@@ -146,7 +146,7 @@ def booking_roll(request: HttpRequest, pk: int) -> HttpResponse:
     )
 
 
-@staff_required
+@planning_required
 @require_POST
 def booking_cancel(request: HttpRequest, pk: int) -> HttpResponse:
     booking = selectors.booking_get_for(scope=scope_for_request(request), pk=pk)

@@ -7,12 +7,14 @@ import datetime
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.cache import patch_vary_headers
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
 from orders.models import Mode
-from partners.permissions import staff_required
+from partners.permissions import planning_required, staff_required
 from partners.scoping import scope_for_request
 from tracking import selectors
 from tracking.errors import PlanningError
@@ -28,6 +30,14 @@ def _start(request: HttpRequest) -> datetime.date:
         return datetime.date.fromisoformat(request.GET.get("start", ""))
     except ValueError:
         return timezone.localdate()
+
+
+def _next_or_today(request: HttpRequest) -> str:
+    """Where a quick action returns: the posted `next` when it is a page of ours, else the execution screen."""
+    target = request.POST.get("next", "")
+    if url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}, require_https=request.is_secure()):
+        return target
+    return reverse("tracking:today")
 
 
 @staff_required
@@ -85,7 +95,7 @@ def execution(request: HttpRequest) -> HttpResponse:
     return render(request, "tracking/execution.html", context)
 
 
-@staff_required
+@planning_required
 @require_POST
 def leg_record_actual(request: HttpRequest, pk: int) -> HttpResponse:
     """Quick action: the leg departed or arrived (now, or at the time given). htmx gets the leg's row back."""
@@ -119,10 +129,10 @@ def leg_record_actual(request: HttpRequest, pk: int) -> HttpResponse:
         messages.error(request, error)
     else:
         messages.success(request, f"{leg.shipment.reference}: {form.cleaned_data['kind']} recorded.")
-    return redirect(request.POST.get("next") or "tracking:today")
+    return redirect(_next_or_today(request))
 
 
-@staff_required
+@planning_required
 @require_POST
 def appointment_record(request: HttpRequest, pk: int) -> HttpResponse:
     appointment = selectors.appointment_get_for(scope=scope_for_request(request), pk=pk)
@@ -134,4 +144,4 @@ def appointment_record(request: HttpRequest, pk: int) -> HttpResponse:
             messages.error(request, str(exc))
         else:
             messages.success(request, f"{appointment} recorded as {form.cleaned_data['status']}.")
-    return redirect(request.POST.get("next") or "tracking:today")
+    return redirect(_next_or_today(request))
