@@ -334,3 +334,13 @@ def test_the_events_our_tests_serve_are_valid_dcsa_2_2_events(component, event):
 
 def test_the_spec_schema_catches_a_broken_event():
     assert list(_validator("transportEvent").iter_errors({"eventType": "TRANSPORT", "eventClassifierCode": 7}))
+
+
+def test_a_deactivated_partner_is_no_longer_polled(feed):
+    subscription, _ = feed
+    carrier = CarrierEndpoint.objects.get().carrier
+    carrier.is_active = False
+    carrier.save(update_fields=["is_active"])
+    assert polling.subscriptions_sync()["ended"] == 1
+    assert not fresh(subscription).is_active
+    assert polling.subscriptions_claim_due() == []

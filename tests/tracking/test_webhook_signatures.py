@@ -396,3 +396,20 @@ def test_a_database_error_while_reading_is_not_taken_for_a_bad_event():
 
     with pytest.raises(OperationalError):
         formats.read_all([{}], broken, sender="test")
+
+
+def test_a_deactivated_partners_webhook_is_refused(client, booked_fcl, ocean_carriers):
+    """Deactivating a partner switches off its tracking webhook, as it does its API keys."""
+    order, _master = booked_fcl  # carried by Maersk
+    status_before = order.status
+    maersk, _ = ocean_carriers
+    WebhookSource.objects.create(name="maersk", secret=SECRET, carrier=maersk)
+    maersk.is_active = False
+    maersk.save(update_fields=["is_active"])
+    body = body_of([oms_event("DEPARTED", ETD, place="CNSHA")])
+    extra = {f"HTTP_{name.upper().replace('-', '_')}": value for name, value in signed_headers(body).items()}
+    response = client.post("/api/v1/tracking/webhooks/maersk/", data=body, content_type="application/json", **extra)
+    assert response.status_code == 401
+    assert not TrackingEvent.objects.exists()
+    order.refresh_from_db()
+    assert order.status == status_before

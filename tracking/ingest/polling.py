@@ -118,7 +118,10 @@ def _reference(shipment: Shipment, kind: str, bookings: dict[int, str]) -> tuple
 @transaction.atomic
 def subscriptions_sync() -> dict[str, int]:
     """Create, update and end subscriptions so that exactly the active shipments are polled."""
-    endpoints = {e.carrier_id: e for e in CarrierEndpoint.objects.filter(is_active=True, kind__in=POLLED_KINDS)}
+    endpoints = {
+        e.carrier_id: e
+        for e in CarrierEndpoint.objects.filter(is_active=True, carrier__is_active=True, kind__in=POLLED_KINDS)
+    }
     shipments = (
         Shipment.objects.masters()
         .filter(status__in=POLLED_STATUSES, carrier_id__in=list(endpoints))
@@ -152,7 +155,9 @@ def subscriptions_sync() -> dict[str, int]:
     counts["ended"] = (
         TrackingSubscription.objects.filter(is_active=True)
         .filter(
-            Q(shipment__status__in=(ShipmentStatus.DELIVERED, ShipmentStatus.CANCELLED)) | Q(endpoint__is_active=False)
+            Q(shipment__status__in=(ShipmentStatus.DELIVERED, ShipmentStatus.CANCELLED))
+            | Q(endpoint__is_active=False)
+            | Q(endpoint__carrier__is_active=False)  # a deactivated partner is not polled
         )
         .update(is_active=False)
     )

@@ -35,6 +35,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
+from django.db.models import Q
 from django.utils import timezone
 
 from orders.models import Channel
@@ -221,7 +222,12 @@ def webhook_receive(
     """Verify, read and ingest one delivery (see the module docstring); the answer the sender gets."""
     if len(body) > MAX_BYTES:
         return too_large(len(body))
-    source = WebhookSource.objects.filter(name=source_name, is_active=True).select_related("carrier").first()
+    source = (
+        WebhookSource.objects.filter(name=source_name, is_active=True)
+        .filter(Q(carrier__isnull=True) | Q(carrier__is_active=True))  # a deactivated partner is switched off
+        .select_related("carrier")
+        .first()
+    )
     problem = signature_problem(
         source=source,
         timestamp=headers.get(TIMESTAMP_HEADER, ""),
