@@ -9,7 +9,7 @@ class WorkflowsConfig(AppConfig):
     verbose_name = "Workflows"
 
     def ready(self) -> None:
-        from workflows import receivers  # noqa: F401  (connects the order_status_changed receiver)
+        from workflows import receivers  # noqa: F401  (connects the receivers: orders, tracking)
         from workflows.guards import register_guards
 
         register_guards()

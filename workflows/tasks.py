@@ -2,15 +2,18 @@
 
 Periodic (CELERY_BEAT_SCHEDULE): catch up transitions, open scheduled tasks, escalate overdue ones.
 Queued: draining the queue of order transitions (asked for by the processes that made them), the email copy
-of a notification.
+of a notification, and what a batch of carrier tracking events reported (milestones, ETD/ETA: one task per
+ingest batch, queued by workflows.receivers after the batch committed).
 """
 
 from __future__ import annotations
 
 import datetime
 import smtplib
+from typing import Any
 
 from celery import shared_task
+from celery.utils.time import get_exponential_backoff_interval
 from django.conf import settings
 from django.core.mail import send_mail
 from django.db import OperationalError
@@ -18,7 +21,7 @@ from django.utils import timezone
 
 from workflows import services
 from workflows.models import Notification
-from workflows.services import triggers
+from workflows.services import milestones, triggers
 
 _TRANSIENT = (OperationalError,)
 
@@ -41,6 +44,33 @@ def handle_queued_transitions(linger_seconds: float = 0.0, retry: bool = True) -
     return services.queued_transitions_drain(
         linger=linger_seconds, budget=triggers.DRAIN_BUDGET, retry_if_busy=retry and linger_seconds > 0
     )
+
+
+def _retry_later(task: Any, **kwargs: Any) -> None:
+    """Retry `task` with only these arguments (what failed), after an exponential backoff with jitter."""
+    countdown = get_exponential_backoff_interval(factor=2, retries=task.request.retries, maximum=600, full_jitter=True)
+    raise task.retry(kwargs=kwargs, countdown=countdown)
+
+
+@shared_task(name="workflows.tasks.record_milestones", bind=True, ignore_result=True,
+             autoretry_for=_TRANSIENT, retry_backoff=True, retry_jitter=True, max_retries=5)  # fmt: skip
+def record_milestones(self: Any, records: list[list[Any]]) -> None:
+    """What the milestones of one tracking batch set off, per order: tasks completed and created, milestone
+    rules run ([order id, code, tracking event id] each). Safe to run twice; the records that failed on the
+    database are retried on their own."""
+    failed = milestones.milestones_record(records=records)
+    if failed:
+        _retry_later(self, records=failed)
+
+
+@shared_task(name="workflows.tasks.record_estimates", bind=True, ignore_result=True,
+             autoretry_for=_TRANSIENT, retry_backoff=True, retry_jitter=True, max_retries=5)  # fmt: skip
+def record_estimates(self: Any, changes: list[list[Any]]) -> None:
+    """The ETD/ETA of the orders one tracking batch changed, recorded as key dates (tasks timed from them
+    are scheduled or moved); [order id, code, estimated at] each. Safe to run twice, or late."""
+    failed = milestones.estimates_record(changes=changes)
+    if failed:
+        _retry_later(self, changes=failed)
 
 
 @shared_task(name="workflows.tasks.open_scheduled_tasks", ignore_result=True,

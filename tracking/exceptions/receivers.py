@@ -72,6 +72,14 @@ def flush(**_: Any) -> None:
     )
 
 
+def _flush_after_task(sender: Any = None, task: Any = None, **_: Any) -> None:
+    """The end of a Celery task ends its burst; a task run inline (eager, as in tests and `apply`) does not end
+    the burst of the request or task that ran it."""
+    if task is not None and getattr(task.request, "is_eager", False):
+        return
+    flush()
+
+
 def _on_milestones(sender: Any, *, records: Iterable[Any], **kwargs: Any) -> None:
     note(order_ids=[record.order_id for record in records])
 
@@ -91,4 +99,4 @@ def connect() -> None:
     planning_events.booking_rolled.connect(_on_shipment, dispatch_uid="tracking.exceptions.rolled")
     planning_events.leg_actual_recorded.connect(_on_shipment, dispatch_uid="tracking.exceptions.leg_actual")
     request_finished.connect(flush, dispatch_uid="tracking.exceptions.flush_request")
-    task_postrun.connect(flush, dispatch_uid="tracking.exceptions.flush_task")
+    task_postrun.connect(_flush_after_task, dispatch_uid="tracking.exceptions.flush_task")

@@ -164,16 +164,25 @@ def _cancel_remaining(run: OrderRun, *, why: str) -> None:
     run.forget_tasks()
 
 
-def _run_for(order_id: int) -> OrderRun:
-    return order_run(order=order_for_event(order_id), now=timezone.now())
+def _run_for(order_id: int) -> OrderRun | None:
+    """The order's workflow context for an event on it, or None when the order is cancelled or closed:
+    nothing further happens to it (its open tasks were cancelled with it; see _state_tasks), so a late
+    milestone, document, exception or date neither opens, completes nor schedules anything."""
+    order = order_for_event(order_id)
+    if order.status in _FINAL:
+        return None
+    return order_run(order=order, now=timezone.now())
 
 
-def milestone_record(*, order_id: int, code: str, event_id: str = "") -> list[Task]:
+def milestone_record(*, order_id: int, code: str, event_id: str | int = "") -> list[Task]:
     """A milestone (DEPARTED, ARRIVED …) happened on the order: complete the tasks it completes, create the
-    tasks it triggers, run the milestone rules. Called by tracking's receiver; safe to call twice."""
+    tasks it triggers, run the milestone rules. Called by tracking's receiver (through
+    workflows.tasks.record_milestones); safe to call twice. Nothing for a cancelled or closed order."""
     code = code.strip().upper()
     with transaction.atomic():
         run = _run_for(order_id)
+        if run is None:
+            return []
         auto_complete(run, [f"milestone:{code}"])
         created = _fire(run, kind=TriggerKind.MILESTONE, match=code, occurrence=f"milestone:{code}")
         rules_fire(run=run, triggers=[
@@ -184,10 +193,12 @@ def milestone_record(*, order_id: int, code: str, event_id: str = "") -> list[Ta
 
 def document_record(*, order_id: int, document_type: str, document_id: str = "") -> list[Task]:
     """A document (HBL, POD …) now exists for the order: complete, create and run rules as for milestones.
-    Called by documents' receiver; safe to call twice."""
+    Called by documents' receiver; safe to call twice. Nothing for a cancelled or closed order."""
     kind = document_type.strip().upper()
     with transaction.atomic():
         run = _run_for(order_id)
+        if run is None:
+            return []
         auto_complete(run, [f"document:{kind}"])
         created = _fire(run, kind=TriggerKind.DOCUMENT, match=kind, occurrence=f"document:{kind}")
         rules_fire(run=run, triggers=[
@@ -197,9 +208,12 @@ def document_record(*, order_id: int, document_type: str, document_id: str = "")
 
 
 def exception_record(*, order_id: int, kind: str, exception_id: str) -> None:
-    """Tracking opened an exception (delay, customs hold …) on the order: run the exception rules."""
+    """Tracking opened an exception (delay, customs hold …) on the order: run the exception rules. Nothing
+    for a cancelled or closed order."""
     with transaction.atomic():
         run = _run_for(order_id)
+        if run is None:
+            return
         rules_fire(
             run=run, triggers=[RuleTrigger(RuleEvent.EXCEPTION_OPENED, f"exception:{exception_id}", kind.strip())]
         )
@@ -208,10 +222,13 @@ def exception_record(*, order_id: int, kind: str, exception_id: str) -> None:
 
 def key_date_record(*, order_id: int, anchor: str, at: datetime.datetime) -> list[Task]:
     """A date tasks can be timed from (ETD, cut-off) is known or changed: store it, move the still-scheduled
-    tasks timed from it, and schedule the ones that were waiting for it."""
+    tasks timed from it, and schedule the ones that were waiting for it. Nothing (not even the date) for a
+    cancelled or closed order: the dates only time its tasks."""
     with transaction.atomic():
-        OrderKeyDate.objects.update_or_create(order_id=order_id, anchor=anchor, defaults={"at": at})
         run = _run_for(order_id)
+        if run is None:
+            return []
+        OrderKeyDate.objects.update_or_create(order_id=order_id, anchor=anchor, defaults={"at": at})
         moved = _reschedule(run, anchor=anchor)
         return moved + create_tasks(run, date_drafts(run, anchors={anchor}))
 

@@ -1,0 +1,307 @@
+"""Carrier tracking reaches the workflow: a milestone from a signed webhook completes and creates tasks and
+runs the milestone rules, once however often it is delivered; an ETD/ETA becomes the key date tasks are
+timed from. Ingest queues one task per batch after its commit and makes no query for it."""
+
+from __future__ import annotations
+
+import datetime
+import time
+import uuid
+from decimal import Decimal
+from unittest import mock
+
+import pytest
+import redis
+from celery.contrib.testing.worker import start_worker
+from django.conf import settings
+from django.db import OperationalError as OperationalDatabaseError
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+from kombu.exceptions import OperationalError
+
+from oms.celery import app
+from orders import services as order_services
+from orders.models import Channel, Order, OrderStatus
+from partners.scoping import scope_for_user
+from tests.tracking.test_ingest_support import body_of, fresh_mapping, oms_event, signed_headers, webhook_source
+from tests.workflows.conftest import definition, force_status, tasks_of
+from tests.workflows.test_rules import rule
+from tracking.exceptions import tasks as detection
+from tracking.ingest import events as ingest_events
+from tracking.ingest.models import TrackingEvent
+from workflows import receivers, services, tasks
+from workflows.models import OrderKeyDate, RuleEvent, RuleRun, Task, TaskState
+from workflows.services import milestones
+
+__all__ = ["fresh_mapping", "webhook_source"]  # fixtures
+
+URL = "/api/v1/tracking/webhooks/acme-tms/"
+H = datetime.timedelta(hours=1)
+
+
+def deliver(client, events):
+    """POST the events to the signed webhook, as the sender would."""
+    body = body_of(events)
+    headers = {f"HTTP_{name.upper().replace('-', '_')}": value for name, value in signed_headers(body).items()}
+    response = client.post(URL, data=body, content_type="application/json", **headers)
+    assert response.status_code == 200, response.content
+    return response.json()
+
+
+def about(order):
+    return {"subject": ("order", order.reference)}
+
+
+@pytest.fixture
+def milestone_template(make_template, ops_team):
+    return make_template("Ocean", [
+        definition("departure", auto_complete_kind="milestone", auto_complete_value="DEPARTED"),
+        definition("track", trigger_kind="milestone", trigger_code="DEPARTED", trigger_state=""),
+        definition("pre-alert", trigger_kind="date", trigger_state="", date_anchor="eta", date_offset_hours=-48,
+                   due_in_hours=Decimal(4)),
+    ])  # fmt: skip
+
+
+@pytest.fixture
+def order(milestone_template, make_order, committed, fresh_mapping, webhook_source):
+    with committed():
+        return make_order(submit=True)
+
+
+def test_a_departure_from_the_signed_webhook_creates_its_task_once_however_often_delivered(client, order, committed):
+    notice = rule("Departed: tell the customer", RuleEvent.MILESTONE_RECORDED, value="DEPARTED", actions=[
+        {"kind": "create_task", "task_name": "Send the departure notice", "team_function": "operations",
+         "due_in_hours": Decimal(4)},
+    ])  # fmt: skip
+    departed = oms_event("DEPARTED", timezone.now() - H, place="CNSHA", event_id="acme-1", **about(order))
+    with committed():
+        assert deliver(client, [departed])["stored"] == 1
+    tasks = tasks_of(order)
+    assert (tasks["departure"].state, tasks["track"].state) == (TaskState.DONE, TaskState.OPEN)
+    assert tasks["track"].assignee is not None
+    assert RuleRun.objects.filter(rule=notice, order=order).count() == 1
+    before = set(Task.objects.filter(order=order).values_list("pk", "state"))
+
+    with committed():
+        assert deliver(client, [departed])["duplicates"] == 1  # the sender retried its delivery
+    assert set(Task.objects.filter(order=order).values_list("pk", "state")) == before
+    assert Task.objects.filter(order=order, key="track").count() == 1
+    assert RuleRun.objects.filter(rule=notice).count() == 1
+
+
+def test_a_redelivered_task_message_creates_nothing_more(client, order, committed):
+    queued = []
+    with (
+        mock.patch.object(tasks.record_milestones, "apply_async", side_effect=lambda kwargs: queued.append(kwargs)),
+        committed(),
+    ):
+        deliver(client, [oms_event("DEPARTED", timezone.now() - H, **about(order))])
+    assert queued == [{"records": [[order.pk, "DEPARTED", TrackingEvent.objects.get().pk]]}]
+    rule("Departed", RuleEvent.MILESTONE_RECORDED, value="DEPARTED", actions=[
+        {"kind": "create_task", "task_name": "Notice", "team_function": "operations", "due_in_hours": Decimal(4)},
+    ])  # fmt: skip
+    with committed():
+        tasks.record_milestones.apply(kwargs=queued[0])
+        tasks.record_milestones.apply(kwargs=queued[0])  # the broker delivered it again (acks late, a lost worker)
+    assert sorted(Task.objects.filter(order=order).values_list("name", flat=True)) == ["Departure", "Notice", "Track"]
+    assert RuleRun.objects.count() == 1
+
+
+def test_an_estimate_becomes_the_key_date_and_times_the_tasks(client, order, committed):
+    eta = timezone.now().replace(microsecond=0) + datetime.timedelta(days=20)
+    etd = timezone.now().replace(microsecond=0) + datetime.timedelta(days=2)
+    with committed():
+        deliver(client, [
+            oms_event("ARRIVED", eta, classifier="EST", place="DEHAM", **about(order)),
+            oms_event("DEPARTED", etd, classifier="EST", place="CNSHA", **about(order)),
+        ])  # fmt: skip
+    assert dict(OrderKeyDate.objects.filter(order=order).values_list("anchor", "at")) == {"eta": eta, "etd": etd}
+    alert = tasks_of(order)["pre-alert"]
+    assert (alert.state, alert.available_at) == (TaskState.SCHEDULED, eta - 48 * H)
+
+    with committed():
+        deliver(client, [oms_event("ARRIVED", eta + 24 * H, classifier="EST", place="DEHAM", **about(order))])
+    assert OrderKeyDate.objects.get(order=order, anchor="eta").at == eta + 24 * H
+    assert tasks_of(order)["pre-alert"].available_at == eta - 24 * H
+    assert Task.objects.filter(order=order, key="pre-alert").count() == 1
+
+
+def test_an_older_estimate_handled_late_does_not_put_the_old_date_back(client, order, committed):
+    eta = timezone.now().replace(microsecond=0) + datetime.timedelta(days=20)
+    queued = []
+    with mock.patch.object(tasks.record_estimates, "apply_async", side_effect=lambda kwargs: queued.append(kwargs)):
+        for at in (eta, eta + 24 * H):  # two batches; their tasks run in the opposite order
+            with committed():
+                deliver(client, [oms_event("ARRIVED", at, classifier="EST", place="DEHAM", **about(order))])
+    assert [q["changes"][0][2] for q in queued] == [eta.isoformat(), (eta + 24 * H).isoformat()]
+    with committed():
+        tasks.record_estimates.apply(kwargs=queued[1])
+        tasks.record_estimates.apply(kwargs=queued[0])  # late: a retry, or a slower worker
+    assert OrderKeyDate.objects.get(order=order, anchor="eta").at == eta + 24 * H
+
+
+def test_a_record_that_fails_is_retried_alone_and_a_missing_order_is_skipped(db):
+    calls = []
+
+    def record(*, order_id, code, event_id):
+        calls.append(order_id)
+        if order_id == 2 and calls.count(2) == 1:
+            raise OperationalDatabaseError("deadlock detected")
+        if order_id == 3:
+            raise Order.DoesNotExist
+
+    with mock.patch.object(milestones, "milestone_record", side_effect=record):
+        records = [[1, "DEPARTED", 11], [2, "DEPARTED", 12], [3, "X", 13]]
+        tasks.record_milestones.apply(kwargs={"records": records}, throw=False)  # as a worker: retries run
+    assert calls == [1, 2, 3, 2]  # the retry carries only the record that failed
+
+
+def test_a_batch_is_one_task_message_per_kind_and_costs_no_query(
+    db, django_assert_num_queries, django_capture_on_commit_callbacks
+):
+    now = timezone.now()
+    records = tuple(ingest_events.MilestoneRecorded(n, "DEPARTED", 1000 + n, "ACT", now) for n in range(450))
+    changes = tuple(ingest_events.EstimateChanged(n, code, now, None) for n in range(3)
+                    for code in ("DEPARTED", "ARRIVED", "DELIVERED"))  # fmt: skip
+    with (
+        mock.patch.object(tasks.record_milestones, "apply_async") as milestones,
+        mock.patch.object(tasks.record_estimates, "apply_async") as estimates,
+        django_assert_num_queries(0),
+        django_capture_on_commit_callbacks(execute=True),
+    ):
+        ingest_events.milestones_recorded.send(sender=TrackingEvent, records=records)
+        ingest_events.estimates_changed.send(sender=TrackingEvent, changes=changes)
+    sent = [call.kwargs["kwargs"]["records"] for call in milestones.call_args_list]
+    assert [len(chunk) for chunk in sent] == [receivers.CHUNK, receivers.CHUNK, 50]
+    assert sent[0][0] == [0, "DEPARTED", 1000]
+    (only,) = estimates.call_args_list
+    assert [row[:2] for row in only.kwargs["kwargs"]["changes"]] == [
+        [n, code]
+        for n in range(3)
+        for code in ("DEPARTED", "ARRIVED")  # no anchor for estimated delivery
+    ]
+    assert not ingest_events.milestone_recorded.has_listeners(TrackingEvent)  # no per-record sending
+
+
+def test_a_broker_that_refuses_the_message_does_not_fail_the_delivery(client, order, committed, caplog):
+    refused = mock.patch.object(tasks.record_milestones, "apply_async", side_effect=OperationalError("down"))
+    with refused, committed():
+        answer = deliver(client, [oms_event("DEPARTED", timezone.now() - H, **about(order))])
+    assert answer["stored"] == 1  # committed and answered 200: the sender does not resend it
+    assert "Could not queue workflows.tasks.record_milestones for 1 tracking records" in caplog.text
+
+
+def test_a_webhook_delivery_costs_the_same_statements_whatever_its_size(client, order, committed):
+    def delivery(size, offset):
+        return [oms_event("DEPARTED", timezone.now() - H - datetime.timedelta(minutes=offset + n), place="CNSHA",
+                          **about(order)) for n in range(size)]  # fmt: skip
+
+    def measured(events):
+        with (
+            mock.patch.object(detection.detect_exceptions, "apply_async"),  # their own cost, tested in tracking
+            mock.patch.object(tasks.record_milestones, "apply_async") as queued,
+            CaptureQueriesContext(connection) as statements,
+            committed(),
+        ):
+            deliver(client, events)
+        return statements, queued.call_count
+
+    with committed():
+        deliver(client, delivery(2, 0))  # the first one records the milestone for the order
+    small, small_messages = measured(delivery(5, 100))
+    large, large_messages = measured(delivery(300, 1000))
+    assert len(large) == len(small)
+    assert not [q for q in large if "workflows_" in q["sql"]]  # the workflow's work is in the worker
+    assert (small_messages, large_messages) == (1, 1)  # one message per delivery
+
+
+# --- cancelled and closed orders ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("status", [OrderStatus.CANCELLED, OrderStatus.CLOSED])
+def test_an_order_in_a_final_state_gets_no_task_from_any_event(make_template, make_order, ops_team, committed, status):
+    make_template("Ocean", [
+        definition("track", trigger_kind="milestone", trigger_code="DEPARTED", trigger_state=""),
+        definition("send", trigger_kind="document", trigger_code="HBL", trigger_state=""),
+        definition("vgm", trigger_kind="date", trigger_state="", date_anchor="etd", date_offset_hours=-48),
+    ])  # fmt: skip
+    rule("Departed", RuleEvent.MILESTONE_RECORDED, value="DEPARTED", actions=[
+        {"kind": "create_task", "task_name": "Notice", "team_function": "operations", "due_in_hours": Decimal(4)},
+    ])  # fmt: skip
+    rule("Delay", RuleEvent.EXCEPTION_OPENED, value="delay", actions=[
+        {"kind": "create_task", "task_name": "Chase", "team_function": "operations", "due_in_hours": Decimal(4)},
+    ])  # fmt: skip
+    with committed():
+        order = make_order(submit=True)
+    order = force_status(order, status)
+
+    assert services.milestone_record(order_id=order.pk, code="DEPARTED", event_id=1) == []
+    assert services.document_record(order_id=order.pk, document_type="HBL", document_id="d1") == []
+    services.exception_record(order_id=order.pk, kind="delay", exception_id="x1")
+    etd = timezone.now() + datetime.timedelta(days=5)
+    assert services.key_date_record(order_id=order.pk, anchor="etd", at=etd) == []
+    assert not Task.objects.filter(order=order).exists()
+    assert not RuleRun.objects.exists()
+    assert not OrderKeyDate.objects.filter(order=order).exists()
+
+
+def test_a_late_departure_on_a_cancelled_order_opens_nothing(client, order, ops_user, committed):
+    with committed():
+        order_services.order_cancel(order=order, scope=scope_for_user(ops_user), channel=Channel.SCREEN,
+                                    by=ops_user, reason="customer withdrew")  # fmt: skip
+    assert not Task.objects.filter(order=order, state__in=[TaskState.OPEN, TaskState.SCHEDULED]).exists()
+    with committed():
+        deliver(client, [
+            oms_event("DEPARTED", timezone.now() - H, place="CNSHA", **about(order)),
+            oms_event("ARRIVED", timezone.now() + 480 * H, classifier="EST", place="DEHAM", **about(order)),
+        ])  # fmt: skip
+    assert not Task.objects.filter(order=order, state__in=[TaskState.OPEN, TaskState.SCHEDULED]).exists()
+    assert not Task.objects.filter(order=order, key__in=["track", "pre-alert"]).exists()
+
+
+# --- on a real worker -----------------------------------------------------------------------------------
+
+QUEUE = f"test-workflows-tracking-{uuid.uuid4().hex[:8]}"
+
+
+def wait_for(predicate, timeout: float = 20.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.05)
+    return False
+
+
+@pytest.fixture
+def to_test_queue(monkeypatch):
+    """The real broker, and the two tasks sent to a queue of this test's own (the path up to the broker is
+    the real one: the receivers' apply_async after ingest's commit)."""
+    eager = app.conf.task_always_eager
+    app.conf.task_always_eager = False
+    monkeypatch.setattr(detection.detect_exceptions, "apply_async", lambda *a, **kw: None)  # not this test's
+    for task in (tasks.record_milestones, tasks.record_estimates):
+        send = task.apply_async
+        monkeypatch.setattr(task, "apply_async", lambda args=None, kwargs=None, _send=send, **options: _send(
+            args, kwargs, **{**options, "queue": QUEUE}))  # fmt: skip
+    yield
+    app.conf.task_always_eager = eager
+    redis.Redis.from_url(settings.CELERY_BROKER_URL).delete(QUEUE)
+
+
+@pytest.mark.worker
+@pytest.mark.django_db(transaction=True)
+def test_a_worker_creates_the_milestone_task_once_and_records_the_eta(client, order, to_test_queue):
+    departed = oms_event("DEPARTED", timezone.now() - H, place="CNSHA", event_id="acme-9", **about(order))
+    eta = timezone.now().replace(microsecond=0) + datetime.timedelta(days=20)
+    with start_worker(app, queues=[QUEUE], perform_ping_check=False, shutdown_timeout=20):
+        assert deliver(client, [departed])["stored"] == 1
+        assert wait_for(lambda: Task.objects.filter(order=order, key="track").exists())
+        assert deliver(client, [departed])["duplicates"] == 1
+        deliver(client, [oms_event("ARRIVED", eta, classifier="EST", place="DEHAM", **about(order))])
+        assert wait_for(lambda: OrderKeyDate.objects.filter(order=order, anchor="eta", at=eta).exists())
+        assert wait_for(lambda: Task.objects.filter(order=order, key="pre-alert").exists())
+    assert Task.objects.get(order=order, key="departure").state == TaskState.DONE
+    assert Task.objects.filter(order=order, key="track").count() == 1
+    assert Task.objects.get(order=order, key="pre-alert").available_at == eta - 48 * H
