@@ -89,8 +89,10 @@ def _send(task: Any, kwargs: dict[str, Any]) -> None:
     """The batch is committed already: a broker that cannot take the message must not turn the sender's
     delivery into an error (it would come back only as duplicates), nor stop the receivers after this one.
     It is logged (docs/tracking-events.md, "Wiring", says what is lost)."""
+    count = len(next(iter(kwargs.values())))
     try:
-        task.apply_async(kwargs=kwargs)
+        # kwargsrepr: Celery would otherwise write a repr of every record into the message's headers (for
+        # logs and monitors), which took as long as sending the message (bench.tracking_ingest profile).
+        task.apply_async(kwargs=kwargs, argsrepr="()", kwargsrepr=f"{{{count} tracking records}}")
     except KombuError:
-        count = len(next(iter(kwargs.values())))
         logger.exception("Could not queue %s for %s tracking records", task.name, count)
