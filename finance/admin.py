@@ -25,6 +25,7 @@ class RateCardAdmin(admin.ModelAdmin):
         "is_active",
     )
     list_filter = ("direction", "mode", "currency", "is_active")
+    list_select_related = ("party",)
     search_fields = ("name", "reference", "party__code", "party__name")
     autocomplete_fields = ("party",)
     date_hierarchy = "effective_on"

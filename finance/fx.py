@@ -5,11 +5,10 @@ from __future__ import annotations
 import bisect
 import datetime
 from collections.abc import Iterable
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 
 from finance.models import ExchangeRate
-
-CENT = Decimal("0.01")
+from finance.money import money_round
 
 
 class FxTable:
@@ -57,8 +56,9 @@ class FxTable:
         return None
 
     def convert(self, amount: Decimal, base: str, quote: str, on: datetime.date) -> Decimal | None:
+        """`amount` of `base` in `quote`, rounded to the minor unit of `quote`; None when no rate is known."""
         rate = self.rate(base, quote, on)
-        return None if rate is None else (amount * rate).quantize(CENT, rounding=ROUND_HALF_UP)
+        return None if rate is None else money_round(amount * rate, quote)
 
 
 def fx_table_load(*, currencies: Iterable[str] | None = None) -> FxTable:

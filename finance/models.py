@@ -10,12 +10,13 @@ chargeable kg, per container, per shipment, per W/M) with weight breaks and a mi
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from decimal import Decimal
 
 from django.contrib.postgres.fields import ArrayField
 from django.core.exceptions import ValidationError
 from django.db import models
-from django.db.models import F, Q
+from django.db.models import Exists, F, OuterRef, Q
 
 from orders.identifiers import iso_size_type_problem
 from orders.models import Mode, ServiceLevel
@@ -79,7 +80,21 @@ class RateCardQuerySet(models.QuerySet["RateCard"]):
         return self.filter(direction=RateDirection.BUY, is_active=True)
 
     def valid_on(self, day) -> RateCardQuerySet:  # type: ignore[no-untyped-def]
-        return self.filter(Q(expires_on__isnull=True) | Q(expires_on__gte=day), effective_on__lte=day)
+        """Cards in force on `day`: within their dates and not replaced by a newer card of the same contract."""
+        within = Q(expires_on__isnull=True) | Q(expires_on__gte=day), Q(effective_on__lte=day)
+        newer = RateCard.objects.filter(
+            *within,
+            Q(reference=OuterRef("reference")) & (~Q(reference="") | Q(name=OuterRef("name"))),
+            Q(effective_on__gt=OuterRef("effective_on"))
+            | Q(effective_on=OuterRef("effective_on"), version__gt=OuterRef("version"))
+            | Q(effective_on=OuterRef("effective_on"), version=OuterRef("version"), pk__gt=OuterRef("pk")),
+            direction=OuterRef("direction"),
+            party=OuterRef("party"),
+            mode=OuterRef("mode"),
+            service_level=OuterRef("service_level"),
+            is_active=True,
+        )
+        return self.filter(*within).exclude(Exists(newer))
 
 
 class RateCard(models.Model):
@@ -128,8 +143,35 @@ class RateCard(models.Model):
         party = self.party.code if self.party_id else "all"
         return f"{party} {self.get_mode_display()} {self.name} v{self.version}"
 
-    def is_valid_on(self, day) -> bool:  # type: ignore[no-untyped-def]
+    @property
+    def contract_key(self) -> tuple[str, int | None, str, str, str]:
+        """What makes two cards versions of one contract: the same party, direction, mode and service level,
+        and the same reference (contract, quotation or tariff number) or, when it has none, the same name."""
+        return (self.direction, self.party_id, self.mode, self.service_level, self.reference or f"name:{self.name}")
+
+    def replaces(self, other: RateCard) -> bool:
+        """A later issue of the same contract: it starts later or, on the same day, has a higher version."""
+        return (
+            self.pk != other.pk
+            and self.contract_key == other.contract_key
+            and (self.effective_on, self.version, self.pk) > (other.effective_on, other.version, other.pk)
+        )
+
+    def is_within_dates_on(self, day) -> bool:  # type: ignore[no-untyped-def]
         return self.effective_on <= day and (self.expires_on is None or self.expires_on >= day)
+
+    def replacement_on(self, day, newer: Iterable[RateCard]) -> RateCard | None:  # type: ignore[no-untyped-def]
+        """The latest active card among `newer` that replaces this one and is within its own dates on `day`."""
+        found = [card for card in newer if card.is_active and card.replaces(self) and card.is_within_dates_on(day)]
+        return max(found, key=lambda card: (card.effective_on, card.version, card.pk), default=None)
+
+    def is_valid_on(self, day, *, newer: Iterable[RateCard] = ()) -> bool:  # type: ignore[no-untyped-def]
+        """In force on `day`: within its dates and not replaced by a newer card of the contract ("until
+        replaced"). `newer` are the other cards of the contract; `RateCard.objects.valid_on` reads them itself."""
+        return self.is_within_dates_on(day) and self.replacement_on(day, newer) is None
+
+
+MAXIMUM_QUANTITY_POSITIVE = "The largest quantity a line takes is above zero; leave it blank for no limit."
 
 
 class RateLine(models.Model):
@@ -146,7 +188,9 @@ class RateLine(models.Model):
         "ISO size-type", max_length=4, blank=True, help_text="For per-container rates, e.g. 22G1; blank: any."
     )
     basis = models.CharField(max_length=16, choices=RateBasis.choices)
-    minimum_amount = models.DecimalField(max_digits=12, decimal_places=2, default=Decimal(0))
+    minimum_amount = models.DecimalField(
+        max_digits=13, decimal_places=3, default=Decimal(0), help_text="In the card currency (KWD has 3 decimals)."
+    )
     maximum_quantity = models.DecimalField(
         max_digits=12,
         decimal_places=3,
@@ -167,6 +211,11 @@ class RateLine(models.Model):
                 name="rate_line_destination_code_or_zone",
             ),
             models.CheckConstraint(condition=Q(minimum_amount__gte=0), name="rate_line_minimum_not_negative"),
+            models.CheckConstraint(
+                condition=Q(maximum_quantity__isnull=True) | Q(maximum_quantity__gt=0),
+                name="rate_line_maximum_positive",
+                violation_error_message=MAXIMUM_QUANTITY_POSITIVE,
+            ),
         ]
         indexes = [models.Index(fields=["origin_code", "destination_code"], name="rate_line_lane")]
 
@@ -185,6 +234,8 @@ class RateLine(models.Model):
             problem = iso_size_type_problem(self.equipment_type)
             if problem:
                 errors["equipment_type"] = problem
+        if self.maximum_quantity is not None and self.maximum_quantity <= 0:
+            errors["maximum_quantity"] = MAXIMUM_QUANTITY_POSITIVE
         if self.basis == RateBasis.PER_CONTAINER and not self.equipment_type:
             errors["equipment_type"] = "A per-container rate names its container type, e.g. 22G1 or 45G1."
         if errors:

@@ -16,10 +16,10 @@ from functools import cached_property
 from typing import NamedTuple
 
 from finance.models import RateBasis, RateCard, RateZone, Surcharge, SurchargeKind
+from finance.money import money_round
 from orders.cargo import chargeable_weight_kg
 from orders.models import Mode
 
-CENT = Decimal("0.01")
 HALF_KG = Decimal("0.5")
 TONNE = Decimal(1000)
 ONE = Decimal(1)
@@ -126,14 +126,22 @@ class PreparedCard:
     """A rate card with its lines indexed by lane and its surcharges at hand.
 
     `lines_for` remembers its answer per lane: ranking many orders on the same lanes looks each lane up once.
+    `newer` are the later cards of the same contract (`RateCard.replaces`): one of them valid on the day
+    replaces this card, which is what "no end date: until replaced" means.
     """
 
-    __slots__ = ("_lane_cache", "card", "lines_by_lane", "surcharges", "zone_keys")
+    __slots__ = ("_lane_cache", "card", "lines_by_lane", "newer", "surcharges", "zone_keys")
 
     def __init__(
-        self, card: RateCard, lines: Iterable[LineRate], surcharges: Sequence[Surcharge], zones: Iterable[RateZone]
+        self,
+        card: RateCard,
+        lines: Iterable[LineRate],
+        surcharges: Sequence[Surcharge],
+        zones: Iterable[RateZone],
+        newer: Sequence[RateCard] = (),
     ) -> None:
         self.card = card
+        self.newer = tuple(newer)
         self.surcharges = tuple(surcharges)
         self.lines_by_lane: dict[tuple[str, str], list[LineRate]] = {}
         for line in lines:
@@ -164,8 +172,9 @@ class PreparedCard:
         return found
 
 
-def _money(value: Decimal) -> Decimal:
-    return value.quantize(CENT, rounding=ROUND_HALF_UP)
+def _money(value: Decimal, currency: str) -> Decimal:
+    """Rounded to the currency's ISO 4217 minor unit: whole yen, three decimals of a dinar, cents."""
+    return money_round(value, currency)
 
 
 def _fmt(value: Decimal) -> str:
@@ -196,7 +205,7 @@ def _bracket_rate(measure: Decimal, breaks: Sequence[tuple[Decimal, Decimal]]) -
     return rate
 
 
-def _freight_line(line: LineRate, measures: Measures, *, count: int) -> ChargeLine | str:
+def _freight_line(line: LineRate, measures: Measures, *, count: int, currency: str) -> ChargeLine | str:
     """Price one rate line, or say why it cannot be used."""
     breaks = line.breaks
     if not breaks:
@@ -226,14 +235,16 @@ def _freight_line(line: LineRate, measures: Measures, *, count: int) -> ChargeLi
         description = f"Freight, {_fmt(chargeable)} kg band"
     if amount < line.minimum_amount:
         amount, note = line.minimum_amount, f"minimum {_fmt(line.minimum_amount)} applies"
-    return ChargeLine(line.charge_code, description, quantity, unit, rate, _money(amount), note)
+    return ChargeLine(line.charge_code, description, quantity, unit, rate, _money(amount, currency), note)
 
 
-def _surcharge_line(surcharge: Surcharge, freight: Decimal, measures: Measures) -> ChargeLine | None:
+def _surcharge_line(surcharge: Surcharge, freight: Decimal, measures: Measures, currency: str) -> ChargeLine | None:
+    """`freight` is what a percentage applies to: the freight of the surcharge's container type, or all of it."""
     if surcharge.kind == PERCENT:
         amount = freight * surcharge.percent / 100
+        unit = f"% of {surcharge.equipment_type} freight" if surcharge.equipment_type else "% of freight"
         return ChargeLine(
-            surcharge.code, surcharge.name, surcharge.percent, "% of freight", surcharge.percent, _money(amount)
+            surcharge.code, surcharge.name, surcharge.percent, unit, surcharge.percent, _money(amount, currency)
         )
     if surcharge.basis == PER_CONTAINER:
         count = sum(n for iso, n in measures.containers if surcharge.equipment_type in ("", iso))
@@ -247,18 +258,71 @@ def _surcharge_line(surcharge: Surcharge, freight: Decimal, measures: Measures) 
     if not quantity:
         return None
     return ChargeLine(
-        surcharge.code, surcharge.name, quantity, unit, surcharge.amount, _money(quantity * surcharge.amount)
+        surcharge.code, surcharge.name, quantity, unit, surcharge.amount, _money(quantity * surcharge.amount, currency)
     )
 
 
-def _validity_problem(card: RateCard, on: datetime.date) -> str | None:
-    if not card.is_active:
-        return f"rate card {card.name} is switched off"
-    if card.effective_on > on:
-        return f"rate card {card.name} starts on {card.effective_on:%Y-%m-%d}, after {on:%Y-%m-%d}"
-    if card.expires_on is not None and card.expires_on < on:
-        return f"rate card {card.name} expired on {card.expires_on:%Y-%m-%d}"
+def _validity_problem(card: PreparedCard, on: datetime.date) -> str | None:
+    rate_card = card.card
+    if not rate_card.is_active:
+        return f"rate card {rate_card.name} is switched off"
+    if rate_card.effective_on > on:
+        return f"rate card {rate_card.name} starts on {rate_card.effective_on:%Y-%m-%d}, after {on:%Y-%m-%d}"
+    if rate_card.expires_on is not None and rate_card.expires_on < on:
+        return f"rate card {rate_card.name} expired on {rate_card.expires_on:%Y-%m-%d}"
+    replacement = rate_card.replacement_on(on, card.newer)
+    if replacement is not None:
+        return (
+            f"rate card {rate_card.name} is replaced by {replacement.name} v{replacement.version}"
+            f" from {replacement.effective_on:%Y-%m-%d}"
+        )
     return None
+
+
+def _surcharges_in_force(surcharges: Iterable[Surcharge], card: RateCard, on: datetime.date) -> list[Surcharge]:
+    """Per code and container type, the valid row that started last: a renewed BAF whose dates overlap the
+    old one's is charged once, at the new amount. A blank start counts as the card's."""
+    latest: dict[tuple[str, str], Surcharge] = {}
+    for surcharge in surcharges:
+        if not surcharge.is_valid_on(on):
+            continue
+        key = (surcharge.code, surcharge.equipment_type)
+        start = (surcharge.effective_on or card.effective_on, surcharge.pk or 0)
+        kept = latest.get(key)
+        if kept is None or start > (kept.effective_on or card.effective_on, kept.pk or 0):
+            latest[key] = surcharge
+    return list(latest.values())
+
+
+def _freight_units(lines: dict[str, LineRate], measures: Measures) -> list[tuple[LineRate, int, tuple[str, ...]]] | str:
+    """The lines that price the cargo: (line, container count, container types it prices), or what is missing.
+
+    A container type without a line of its own falls back to the lane's line with a blank type ("any").
+    That line is charged once for all the types falling back to it, as its basis measures the whole
+    shipment (per shipment, per kg, per W/M); a blank per-container line (the form refuses them, imports
+    may not) is charged per container of each type, as a typed line would be.
+    """
+    if not measures.containers:
+        line = lines.get(ANYWHERE)
+        return [(line, 1, ())] if line is not None else "loose cargo (it prices containers only)"
+    units: list[tuple[LineRate, int, tuple[str, ...]]] = []
+    falling_back: list[tuple[str, int]] = []
+    for iso, count in measures.containers:
+        line = lines.get(iso)
+        if line is not None:
+            units.append((line, count, (iso,)))
+        else:
+            falling_back.append((iso, count))
+    if falling_back:
+        any_type = lines.get(ANYWHERE)
+        if any_type is None:
+            return f"{falling_back[0][0]} containers"
+        if any_type.basis == PER_CONTAINER:
+            units += [(any_type, count, (iso,)) for iso, count in falling_back]
+        else:
+            types = tuple(iso for iso, _ in falling_back)
+            units.append((any_type, sum(count for _, count in falling_back), types))
+    return units
 
 
 def rate_quote(
@@ -266,7 +330,7 @@ def rate_quote(
 ) -> Quote | NoQuote:
     """Price `measures` from `origin` to `destination` (UN/LOCODEs) on the card, as valid on `on`."""
     rate_card = card.card
-    problem = _validity_problem(rate_card, on)
+    problem = _validity_problem(card, on)
     if problem:
         return NoQuote(rate_card.id, problem)
     if rate_card.service_level and service_level and rate_card.service_level != service_level:
@@ -274,27 +338,28 @@ def rate_quote(
     lines = card.lines_for(origin, destination)
     if not lines:
         return NoQuote(rate_card.id, f"no rate for {origin} → {destination} on {rate_card.name}")
-    if measures.containers:
-        units = [(lines.get(iso), count, iso) for iso, count in measures.containers]
-    else:
-        units = [(lines.get(ANYWHERE), 1, "")]
+    units = _freight_units(lines, measures)
+    if isinstance(units, str):
+        return NoQuote(rate_card.id, f"no rate for {units} on {origin} → {destination}")
+    currency = rate_card.currency
     freight_lines: list[ChargeLine] = []
-    for line, count, iso in units:
-        if line is None:
-            what = f"{iso} containers" if iso else "loose cargo (it prices containers only)"
-            return NoQuote(rate_card.id, f"no rate for {what} on {origin} → {destination}")
-        priced = _freight_line(line, measures, count=count)
+    freight_by_type: dict[str, Decimal] = {}
+    for line, count, types in units:
+        priced = _freight_line(line, measures, count=count, currency=currency)
         if isinstance(priced, str):
             return NoQuote(rate_card.id, priced)
         freight_lines.append(priced)
+        for iso in types:  # a line charged once for several types counts towards each of them
+            freight_by_type[iso] = freight_by_type.get(iso, Decimal(0)) + priced.amount
     freight = sum((line.amount for line in freight_lines), Decimal(0))
     extra: list[ChargeLine] = []
-    for surcharge in card.surcharges:
-        if not surcharge.is_valid_on(on):
-            continue
-        if surcharge.equipment_type and surcharge.equipment_type not in {iso for iso, _ in measures.containers}:
-            continue
-        charge = _surcharge_line(surcharge, freight, measures)
+    for surcharge in _surcharges_in_force(card.surcharges, rate_card, on):
+        base = freight
+        if surcharge.equipment_type:
+            if surcharge.equipment_type not in freight_by_type:
+                continue
+            base = freight_by_type[surcharge.equipment_type]
+        charge = _surcharge_line(surcharge, base, measures, currency)
         if charge is not None:
             extra.append(charge)
     all_lines = (*freight_lines, *extra)

@@ -52,7 +52,8 @@ def prepared_cards(
 
     Lines and breaks are selected by subquery on the cards (no long id lists) and read as tuples into
     `LineRate`s rather than model instances: 25,000 lines with 100,000 breaks load in about a second.
-    Validity is not filtered here so that ranking can say "expired on …" rather than stay silent.
+    Validity is not filtered here so that ranking can say "expired on …" rather than stay silent; each card
+    carries the later cards of its contract (`PreparedCard.newer`) so that rating can say "replaced by …".
     """
     cards_qs = RateCard.objects.filter(direction=direction, mode__in=list(modes), is_active=True)
     if parties is not None:
@@ -79,12 +80,16 @@ def prepared_cards(
     zones_by_carrier: dict[int | None, list[RateZone]] = {}
     for zone in zones:
         zones_by_carrier.setdefault(zone.carrier_id, []).append(zone)
+    by_contract: dict[tuple, list[RateCard]] = {}
+    for card in cards:
+        by_contract.setdefault(card.contract_key, []).append(card)
     return [
         PreparedCard(
             card,
             lines_by_card.get(card.pk, []),
             surcharges.get(card.pk, []),
             zones_by_carrier.get(card.party_id, []) + zones_by_carrier.get(None, []),
+            newer=[other for other in by_contract[card.contract_key] if other.replaces(card)],
         )
         for card in cards
     ]

@@ -444,7 +444,9 @@ class Booking(models.Model):
     status = models.CharField(
         max_length=10, choices=BookingStatus.choices, default=BookingStatus.REQUESTED, editable=False
     )
-    quoted_amount = models.DecimalField(max_digits=12, decimal_places=2, null=True, blank=True)
+    quoted_amount = models.DecimalField(
+        max_digits=13, decimal_places=3, null=True, blank=True, help_text="In the quote's currency (KWD: 3 decimals)."
+    )
     quoted_currency = models.CharField(max_length=3, blank=True)
     selection = models.JSONField(default=dict, blank=True, help_text="The ranked option as shown when chosen.")
     requested_departure_on = models.DateField(null=True, blank=True)

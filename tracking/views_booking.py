@@ -22,9 +22,9 @@ def booking_choose(request: HttpRequest, reference: str) -> HttpResponse:
     """Book the ranked option ops picked; the ranking is recomputed so the pinned quote is today's."""
     shipment = selectors.shipment_get_for(scope=scope_for_request(request), reference=reference)
     carrier_id = request.POST.get("carrier", "")
-    option = (
-        ranking.ranking_for_shipment(shipment=shipment).option_for(int(carrier_id)) if carrier_id.isdigit() else None
-    )
+    # ASCII digits only: str.isdigit() also accepts "²", which int() refuses
+    is_id = carrier_id.isascii() and carrier_id.isdigit()
+    option = ranking.ranking_for_shipment(shipment=shipment).option_for(int(carrier_id)) if is_id else None
     if option is None:
         messages.error(request, "That carrier is not among the options any more; look at the ranking again.")
         return redirect(shipment)

@@ -267,9 +267,12 @@ def _preference(context: RankingContext, carrier_id: int, request: RankingReques
     return ""
 
 
-def _price(cards: Sequence[PreparedCard], request: RankingRequest) -> tuple[Quote | None, list[str]]:
-    """The carrier's cheapest quote over its cards (in card currency), or the reasons none applies."""
-    best: Quote | None = None
+def _price(
+    cards: Sequence[PreparedCard], request: RankingRequest, fx: FxTable
+) -> tuple[Quote | None, Decimal | None, list[str]]:
+    """The carrier's cheapest quote over its cards, compared in the request's currency, with that cost;
+    or the reasons none applies. A card whose currency has no exchange rate on the day is left out, said why."""
+    best: tuple[Quote, Decimal] | None = None
     reasons: list[str] = []
     for card in cards:
         result = rate_quote(
@@ -282,9 +285,13 @@ def _price(cards: Sequence[PreparedCard], request: RankingRequest) -> tuple[Quot
         )
         if isinstance(result, NoQuote):
             reasons.append(result.reason)
-        elif best is None or result.total_amount < best.total_amount:  # cards of one carrier share a currency
-            best = result
-    return best, reasons
+            continue
+        cost = fx.convert(result.total_amount, result.currency, request.currency, request.ready_on)
+        if cost is None:
+            reasons.append(f"no {result.currency}/{request.currency} exchange rate on {request.ready_on:%Y-%m-%d}")
+        elif best is None or cost < best[1]:
+            best = (result, cost)
+    return (best[0], best[1], reasons) if best else (None, None, reasons)
 
 
 def _option_for(
@@ -304,15 +311,11 @@ def _option_for(
     if excluded:
         option.excluded_reason = excluded
         return option
-    quote, reasons = _price(cards, request)
-    if quote is None:
+    quote, cost, reasons = _price(cards, request, context.fx)
+    if quote is None or cost is None:
         option.excluded_reason = "; ".join(dict.fromkeys(reasons)) or "no buy rate"
         return option
     option.quote = quote
-    cost = context.fx.convert(quote.total_amount, quote.currency, request.currency, request.ready_on)
-    if cost is None:
-        option.excluded_reason = f"no {quote.currency}/{request.currency} exchange rate on {request.ready_on:%Y-%m-%d}"
-        return option
     option.cost, option.cost_currency = cost, request.currency
     if quote.currency != request.currency:
         option.fx_rate = context.fx.rate(quote.currency, request.currency, request.ready_on)
