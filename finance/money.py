@@ -27,3 +27,8 @@ def minor_unit(currency: str) -> Decimal:
 def money_round(amount: Decimal, currency: str) -> Decimal:
     """`amount` rounded half up to the minor unit of `currency` (61852.5 JPY → 61853)."""
     return amount.quantize(minor_unit(currency), rounding=ROUND_HALF_UP)
+
+
+def money_text(amount: Decimal, currency: str) -> str:
+    """`amount` for people: thousands separated, as many decimals as the currency has (61,853 JPY, 1,250.00 EUR)."""
+    return f"{amount:,.{-minor_unit(currency).as_tuple().exponent}f}"

@@ -119,6 +119,16 @@ def test_a_code_without_iso_minor_unit_keeps_two_decimals():
     assert money_round(D("1.005"), "XAU") == D("1.01")
 
 
+@pytest.mark.parametrize(
+    ("amount", "currency", "text"),
+    [("61853", "JPY", "61,853"), ("1250.5", "EUR", "1,250.50"), ("0.375", "KWD", "0.375"), ("2", "XAU", "2.00")],
+)
+def test_amounts_are_shown_with_the_currencys_decimals(amount, currency, text):
+    from finance.money import money_text
+
+    assert money_text(D(amount), currency) == text
+
+
 def test_a_jpy_card_quotes_whole_yen(db):
     airline = OrganisationFactory(code="NCA", kinds=["carrier"])
     card = rate_card(

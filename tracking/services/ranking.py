@@ -27,6 +27,7 @@ from django.utils import timezone
 
 from finance.fx import FxTable, fx_table_load
 from finance.models import RateDirection
+from finance.money import money_text
 from finance.rating import Measures, NoQuote, PreparedCard, Quote, rate_quote
 from finance.selectors import prepared_cards
 from orders.models import Order, ServiceLevel
@@ -93,7 +94,7 @@ class Option:
     def fx_note(self) -> str:
         if self.fx_rate is None or self.cost is None:
             return ""
-        return f"= {self.cost_currency} {self.cost:,.2f} at {self.fx_rate:.4f}"
+        return f"= {self.cost_currency} {money_text(self.cost, self.cost_currency)} at {self.fx_rate:.4f}"
 
     @property
     def transit_days(self) -> int | None:
@@ -108,10 +109,12 @@ class Option:
         if self.is_excluded:
             return [f"Excluded: {self.excluded_reason}."]
         assert self.quote is not None  # noqa: S101 - eligible options always carry a quote
-        cost = f"Buy cost {self.quote.currency} {self.quote.total_amount:,.2f} on {self.quote.card_name}"
+        currency = self.quote.currency
+        cost = f"Buy cost {currency} {money_text(self.quote.total_amount, currency)} on {self.quote.card_name}"
         lines = [cost + (f" ({self.fx_note})" if self.fx_note else "") + "."]
         lines += [
-            f"{charge.code}: {charge.description} — {charge.amount:,.2f}" + (f" ({charge.note})" if charge.note else "")
+            f"{charge.code}: {charge.description} — {money_text(charge.amount, currency)}"
+            + (f" ({charge.note})" if charge.note else "")
             for charge in self.quote.lines
         ]
         return lines + self.notes()
