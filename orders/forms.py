@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any, cast
 
 from django import forms
+from django.core.validators import ProhibitNullCharactersValidator
 from django.http import QueryDict
 
 from orders.intake import LINE_FIELDS, ORDER_FIELDS, REQUIRED_ORDER_FIELDS
@@ -39,23 +40,31 @@ LINE_KEY_RE = re.compile(r"^lines-(\d{1,4})-")
 ERROR_KEY_RE = re.compile(r"^lines\[(\d+)\](?:\.(\w+))?$")
 
 
+class _IntakeText(forms.CharField):
+    """Text passed to intake as typed. Django's CharField refuses NUL itself and then leaves the field out
+    of cleaned_data, so the order would be saved without the value; intake refuses NUL on every channel,
+    with its message on the field, and nothing is saved."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(required=False, **kwargs)
+        self.validators = [v for v in self.validators if not isinstance(v, ProhibitNullCharactersValidator)]
+
+
 def _text(label: str, **attrs: Any) -> forms.CharField:
-    return forms.CharField(label=label, required=False, widget=forms.TextInput(attrs=attrs))
+    return _IntakeText(label=label, widget=forms.TextInput(attrs=attrs))
 
 
 def _area(label: str, rows: int = 2) -> forms.CharField:
-    return forms.CharField(label=label, required=False, widget=forms.Textarea(attrs={"rows": rows}))
+    return _IntakeText(label=label, widget=forms.Textarea(attrs={"rows": rows}))
 
 
 def _select(label: str, choices: Iterable[tuple[str, str]]) -> forms.CharField:
     # A CharField with a select widget: the choice is offered, not enforced (intake checks it).
-    return forms.CharField(label=label, required=False, widget=forms.Select(choices=list(choices)))
+    return _IntakeText(label=label, widget=forms.Select(choices=list(choices)))
 
 
 def _date(label: str) -> forms.CharField:
-    return forms.CharField(
-        label=label, required=False, widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
-    )
+    return _IntakeText(label=label, widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"))
 
 
 def _number(label: str, mode: str = "decimal") -> forms.CharField:

@@ -12,18 +12,18 @@ import re
 UNLOCODE_RE = re.compile(r"^[A-Z]{2}[A-Z2-9]{3}$")
 # size code (length, height/width) + type code (group letter, detail digit), e.g. 22G1, 45G1, L5R1
 ISO_SIZE_TYPE_RE = re.compile(r"^[1-9A-R][0-9C-FL-P][A-Z][0-9]$")
-UN_NUMBER_RE = re.compile(r"^\d{4}$")
+UN_NUMBER_RE = re.compile(r"^[0-9]{4}$")
 DG_CLASS_RE = re.compile(r"^[1-9](\.[1-6][A-L]?)?$")
 
 
 _CONTAINER_NOISE_RE = re.compile(r"[\s\-/]")
-# The serial in digits 0-9, which the check digit is computed from; the check digit itself may be any digit
-# (a lookalike from another script is then reported as the wrong check digit).
-_CONTAINER_RE = re.compile(r"[A-Z]{3}[UJZ][0-9]{6}\d")
+# ASCII digits only (`\d` would also match Arabic-Indic and other scripts' digits, which int() reads
+# but no carrier, customs system or database column of ours expects).
+_CONTAINER_RE = re.compile(r"[A-Z]{3}[UJZ][0-9]{7}")
 # ISO 6346 letter values: A=10 upwards, skipping the multiples of 11 (11, 22, 33).
 _ISO6346_VALUES = {char: value for value, char in enumerate("0123456789A BCDEFGHIJK LMNOPQRSTU VWXYZ") if char != " "}
 _AWB_NOISE_RE = re.compile(r"[\s\-]")
-_AWB_RE = re.compile(r"\d{11}")
+_AWB_RE = re.compile(r"[0-9]{11}")
 
 
 def normalize_container_number(value: str) -> str:

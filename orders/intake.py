@@ -82,9 +82,29 @@ _PACKAGE_CODES, _PACKING_GROUPS = frozenset(PackageType.values), frozenset(Packi
 _ORDER_FIELD_SET = frozenset(ORDER_FIELDS)
 _KNOWN_KEYS = _ORDER_FIELD_SET | {"lines", "submit"}
 _NON_SEA_CONTAINER_MODES = frozenset(_MODES) - SEA_MODES - {Mode.RAIL}  # where container numbers do not belong
-# Numbers: the largest value allowed, and the step of each number of decimal places.
-_DECIMAL_LIMIT = Decimal(10) ** 9
+# Numbers: the step of each number of decimal places, and the largest value each column holds (a value
+# must stay below the limit: NUMERIC(12, 4) holds less than 10**8). A larger value is a field error here,
+# never a database error on save.
 _QUANTUM = {places: Decimal(1).scaleb(-places) for places in range(5)}
+_WEIGHT_LIMIT = (Decimal(10) ** 9, "1,000,000,000")  # CargoLine.gross_weight_kg NUMERIC(12, 3)
+_VOLUME_LIMIT = (Decimal(10) ** 8, "100,000,000")  # CargoLine.volume_m3 NUMERIC(12, 4)
+_LENGTH_LIMIT = (Decimal(10) ** 7, "10,000,000")  # CargoLine.length_cm and the others, NUMERIC(8, 1)
+_VALUE_LIMIT = (Decimal(10) ** 9, "1,000,000,000")  # Order.declared_value_amount NUMERIC(14, 2); kept as before
+_OPTIONAL_LINE_NUMBERS = (
+    ("volume_m3", 4, _VOLUME_LIMIT), ("length_cm", 1, _LENGTH_LIMIT), ("width_cm", 1, _LENGTH_LIMIT),
+    ("height_cm", 1, _LENGTH_LIMIT),
+)  # fmt: skip
+# The order's totals, NUMERIC(14, 3) and NUMERIC(14, 4): many lines (or LCL's 1 m³ = 1,000 kg) can add up
+# to more than a column holds although each line is within its own.
+_TOTAL_LIMITS = (
+    ("gross_weight_kg_total", "total gross weight", "kg", Decimal(10) ** 11),
+    ("volume_m3_total", "total volume", "m³", Decimal(10) ** 10),
+    ("chargeable_weight_kg", "chargeable weight", "kg", Decimal(10) ** 11),
+)  # fmt: skip
+# Seals: a cargo line names at most this many, each at most as long as Equipment.seal_numbers holds.
+MAX_SEALS_PER_LINE = 5
+SEAL_LENGTH_LIMIT = 20
+_SEALS_SHAPE = "Give the seal numbers as text separated by commas, or as a list of texts."
 _NUL_MESSAGE = "Contains a NUL character; remove it."
 _REQUIRED = "This field is required."
 # The order's text columns and their lengths. A longer value is an error, never cut short: a cut reference
@@ -192,7 +212,9 @@ def _str(value: Any) -> str:
     return "" if value is None else str(value).strip()
 
 
-def _decimal(raw: Any, name: str, errors: _Errors, *, places: int, required: bool = False) -> Decimal | None:
+def _decimal(
+    raw: Any, name: str, errors: _Errors, *, places: int, limit: tuple[Decimal, str], required: bool = False
+) -> Decimal | None:
     text = "" if raw is None else str(raw).strip().replace(" ", "")
     if not text:
         if required:
@@ -212,8 +234,8 @@ def _decimal(raw: Any, name: str, errors: _Errors, *, places: int, required: boo
         errors.add(name, "Must be greater than zero.")
         return None
     # The limit first: quantizing a huge value would exceed Decimal's precision.
-    if value >= _DECIMAL_LIMIT or value != value.quantize(_QUANTUM[places]):
-        errors.add(name, f"Use at most {places} decimal places and a value below 1,000,000,000.")
+    if value >= limit[0] or value != value.quantize(_QUANTUM[places]):
+        errors.add(name, f"Use at most {places} decimal places and a value below {limit[1]}.")
         return None
     return value
 
@@ -323,7 +345,14 @@ def _customer(code: str, scope: Scope, lookups: Lookups, errors: _Errors) -> Org
     return customer
 
 
-def _branch(code: str, customer: Organisation | None, scope: Scope, lookups: Lookups, errors: _Errors):
+def _branch(
+    code: str,
+    customer: Organisation | None,
+    scope: Scope,
+    lookups: Lookups,
+    errors: _Errors,
+    current: Organisation | None = None,
+):
     code = code.upper()
     if code:
         if not scope.is_staff:
@@ -334,6 +363,8 @@ def _branch(code: str, customer: Organisation | None, scope: Scope, lookups: Loo
             errors.add("branch_code", f"{code} is not one of our active branches.")
             return None
         return branch
+    if current is not None:  # an edit by someone who may not choose keeps the branch the order has
+        return current
     if customer is not None and customer.account_branch_id:
         return customer.account_branch
     if scope.is_customer:
@@ -378,15 +409,15 @@ def _line(raw: Mapping[str, Any], prefix: str, mode: str, order_description: str
     line: dict[str, Any] = {
         "pieces": _integer(get("pieces"), prefix + "pieces", errors),
         "gross_weight_kg": _decimal(
-            get("gross_weight_kg"), prefix + "gross_weight_kg", errors, places=3, required=True
+            get("gross_weight_kg"), prefix + "gross_weight_kg", errors, places=3, limit=_WEIGHT_LIMIT, required=True
         ),
         "volume_m3": None, "length_cm": None, "width_cm": None, "height_cm": None,
     }  # fmt: skip
     # Optional numbers: an absent or empty value costs one lookup.
-    for name, places in (("volume_m3", 4), ("length_cm", 1), ("width_cm", 1), ("height_cm", 1)):
+    for name, places, limit in _OPTIONAL_LINE_NUMBERS:
         value = get(name)
         if value is not None and value != "":
-            line[name] = _decimal(value, prefix + name, errors, places=places)
+            line[name] = _decimal(value, prefix + name, errors, places=places, limit=limit)
     own_description = _str(get("description"))
     description = own_description or order_description
     if not description:
@@ -432,10 +463,8 @@ def _line(raw: Mapping[str, Any], prefix: str, mode: str, order_description: str
         if problem:
             errors.add(prefix + "container_type", problem)
         line["container_type"] = container_type
-    seals = get("seal_numbers") or []
-    if isinstance(seals, str):
-        seals = seals.replace(";", ",").split(",")
-    line["seal_numbers"] = [str(s).strip().upper() for s in seals if str(s).strip()][:5] if seals else []
+    seals = get("seal_numbers")
+    line["seal_numbers"] = [] if seals is None or seals == "" else _seals(seals, prefix + "seal_numbers", errors)
 
     awb = _str(get("awb_number"))
     line["awb_number"] = ""
@@ -471,6 +500,39 @@ def _line(raw: Mapping[str, Any], prefix: str, mode: str, order_description: str
             errors.add(prefix + "packing_group", f"{packing_group} is not a packing group: use I, II or III.")
         line["packing_group"] = group
     return line
+
+
+def _seals(raw: Any, name: str, errors: _Errors) -> list[str]:
+    """A line's seal numbers, from text separated by commas (or semicolons) or a list of texts. Too many or
+    too long is an error, never cut: a seal number that differs from the one on the box is worthless."""
+    if type(raw) is str:
+        parts: Any = raw.replace(";", ",").split(",")
+    elif isinstance(raw, list | tuple) and all(type(part) is str for part in raw):
+        parts = raw
+        if any("\x00" in part for part in parts):  # text fields are scanned for NUL before; lists are not
+            errors.add(name, _NUL_MESSAGE)
+            return []
+    else:
+        errors.add(name, _SEALS_SHAPE)
+        return []
+    seals = [seal.upper() for part in parts if (seal := part.strip())]
+    if len(seals) > MAX_SEALS_PER_LINE:
+        errors.add(
+            name, f"A cargo line can name at most {MAX_SEALS_PER_LINE} seal numbers (this one has {len(seals)})."
+        )
+    for seal in seals:
+        if len(seal) > SEAL_LENGTH_LIMIT:
+            errors.add(name, f"{seal} is not a seal number: use at most {SEAL_LENGTH_LIMIT} characters.")
+    return seals
+
+
+def _total_problems(order: Mapping[str, Any], errors: _Errors) -> None:
+    for name, label, unit, limit in _TOTAL_LIMITS:
+        if order[name] >= limit:
+            errors.add(
+                "lines",
+                f"The cargo lines add up to a {label} of {order[name]:,} {unit}; an order holds less than {limit:,}.",
+            )
 
 
 def _equipment(lines: list[dict[str, Any]], errors: _Errors) -> list[dict[str, Any]]:
@@ -527,9 +589,14 @@ def _refuse_control_characters(data: Mapping[str, Any], errors: _Errors) -> None
 
 
 def validate_order(
-    data: Mapping[str, Any], *, scope: Scope, lookups: Lookups | None = None
+    data: Mapping[str, Any],
+    *,
+    scope: Scope,
+    lookups: Lookups | None = None,
+    current_branch: Organisation | None = None,
 ) -> tuple[CleanOrder | None, dict[str, list[str]]]:
-    """Check raw order data; return (clean order, {}) or (None, errors by field)."""
+    """Check raw order data; return (clean order, {}) or (None, errors by field). `current_branch`: the
+    branch an edited order keeps when no branch is named (services.order_update passes it for customers)."""
     lookups = lookups or Lookups()
     errors = _Errors()
     if not isinstance(data, Mapping):
@@ -550,7 +617,7 @@ def validate_order(
             errors.add(name, _too_long(value, limit))
 
     customer = _customer(field_text("customer_code", ""), scope, lookups, errors)
-    branch = _branch(field_text("branch_code", ""), customer, scope, lookups, errors)
+    branch = _branch(field_text("branch_code", ""), customer, scope, lookups, errors, current_branch)
     mode = _choice(field_text("mode", ""), "mode", errors, _MODES, "ocean_fcl") if "mode" not in errors else ""
     service_level = field_text("service_level") or ServiceLevel.STANDARD
     service_level = _choice(service_level, "service_level", errors, _SERVICE_LEVELS, "standard")
@@ -573,7 +640,7 @@ def validate_order(
     if pickup and delivery and delivery < pickup:
         errors.add("requested_delivery_on", "Delivery cannot be before pickup.")
 
-    declared_value = _decimal(data.get("declared_value"), "declared_value", errors, places=2)
+    declared_value = _decimal(data.get("declared_value"), "declared_value", errors, places=2, limit=_VALUE_LIMIT)
     currency = field_text("currency", "").upper()
     if currency:
         problem = currency_problem(currency)
@@ -587,6 +654,10 @@ def validate_order(
     description = field_text("description", "")
     lines = _lines(data.get("lines"), mode, description, errors)
     equipment = _equipment(lines, errors)
+    if errors.by_field:
+        return None, errors.by_field
+    cargo_totals = totals(lines, mode=mode)
+    _total_problems(cargo_totals, errors)
     if errors.by_field:
         return None, errors.by_field
 
@@ -619,6 +690,6 @@ def validate_order(
         "declared_value_amount": declared_value,
         "declared_value_currency": currency,
         "special_instructions": field_text("special_instructions", ""),
-        **totals(lines, mode=mode),
+        **cargo_totals,
     }
     return CleanOrder(order=order, lines=lines, equipment=equipment), {}

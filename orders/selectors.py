@@ -80,7 +80,7 @@ def _parse_int(value: Any) -> int:
 
 
 def _parse_str(value: Any) -> str:
-    if not isinstance(value, str):
+    if not isinstance(value, str) or "\x00" in value:  # PostgreSQL refuses NUL in text: a forged cursor
         raise ValueError("not a string")
     return value
 
@@ -257,7 +257,7 @@ def _filtered(queryset: QuerySet[Order], filters: OrderFilters) -> QuerySet[Orde
         conditions["destination_id"] = filters.destination.replace(" ", "").upper()
     if filters.created_from:
         conditions["created_at__gte"] = _start_of_day(filters.created_from)
-    if filters.created_to:
+    if filters.created_to and filters.created_to < datetime.date.max:  # up to the last day: no limit
         conditions["created_at__lt"] = _start_of_day(filters.created_to + datetime.timedelta(days=1))
     if filters.pickup_from:
         conditions["requested_pickup_on__gte"] = filters.pickup_from

@@ -7,7 +7,9 @@ channel, so the audit trail is the same whichever way an order came in.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Mapping
+from operator import attrgetter
 from typing import Any
 
 import pghistory
@@ -16,7 +18,7 @@ from django.utils import timezone
 
 from orders import events, lifecycle
 from orders.errors import OrderError, OrderValidationError
-from orders.intake import CleanOrder, Lookups, validate_order
+from orders.intake import MAX_SEALS_PER_LINE, CleanOrder, Lookups, validate_order
 from orders.models import CargoLine, Equipment, Order, OrderStatus
 from orders.references import issue_references
 from partners.scoping import Scope
@@ -95,8 +97,10 @@ def order_create(
 def order_update(
     *, order: Order, data: Mapping[str, Any], scope: Scope, channel: str, by: Any = None, api_key: Any = None
 ) -> Order:
-    """Replace a draft order's data and cargo with `data` (the same vocabulary as creation)."""
-    clean, errors = validate_order(data, scope=scope)
+    """Replace a draft order's data and cargo with `data` (the same vocabulary as creation). Only staff
+    choose the branch: for anyone else the order keeps its branch (never the account branch's default)."""
+    keeps_branch = not scope.is_staff
+    clean, errors = validate_order(data, scope=scope, current_branch=order.branch if keeps_branch else None)
     if clean is None:
         raise OrderValidationError(errors)
     with transaction.atomic(), _history_context(by=by, api_key=api_key, channel=channel):
@@ -109,6 +113,8 @@ def order_update(
             raise OrderValidationError(
                 {"customer_code": ["The customer of an order cannot change; cancel it and create a new one."]}
             )
+        if keeps_branch:
+            clean.order["branch"] = locked.branch  # as locked: staff may have moved it since `order` was read
         for name, value in clean.order.items():
             setattr(locked, name, value)
         locked.search_text = search_text_for(clean.order, clean.lines, reference=locked.reference)
@@ -142,18 +148,43 @@ def order_cancel(
     return lifecycle.apply(order, "cancel", scope=scope, by=by, api_key=api_key, channel=channel, reason=reason)
 
 
+def _equipment_by_line(lines: list[CargoLine], boxes: list[Equipment]) -> list[tuple[str, str]]:
+    """(ISO type, seals) to show on each line so that intake rebuilds the same boxes from them. A numbered box
+    gives its type to each of its lines and spreads its seals over them, at most MAX_SEALS_PER_LINE a line
+    (intake merged them from several lines; repeating them all on every line would exceed the limit). An
+    unnumbered box goes on the next line without a container number (intake made one per typed line)."""
+    numbered = {box.container_number: box for box in boxes if box.container_number}
+    unnumbered = iter([box for box in boxes if not box.container_number])
+    lines_left = Counter(line.container_number for line in lines if line.container_number)
+    seals_left = {number: list(box.seal_numbers) for number, box in numbered.items()}
+    shown = []
+    for line in lines:
+        number = line.container_number
+        if number:
+            box, lines_left[number] = numbered.get(number), lines_left[number] - 1
+            left = seals_left.get(number, [])
+            take = len(left) if lines_left[number] == 0 else MAX_SEALS_PER_LINE  # the last line takes the rest
+            seals_left[number] = left[take:]
+            shown.append((box.iso_type if box else "", ", ".join(left[:take])))
+        else:
+            box = next(unnumbered, None)
+            shown.append((box.iso_type, ", ".join(box.seal_numbers)) if box else ("", ""))
+    return shown
+
+
 def order_as_data(order: Order) -> dict[str, Any]:
-    """The order in the intake vocabulary: what the edit form starts from and what duplication copies."""
+    """The order in the intake vocabulary: what the edit form starts from and what duplication copies.
+    Saved unchanged, it gives the same order: the same lines, boxes and seals."""
     lines = []
-    boxes = {box.container_number: box for box in order.equipment.all() if box.container_number}
-    for line in order.lines.all():
-        box = boxes.get(line.container_number)
+    cargo = sorted(order.lines.all(), key=attrgetter("line_no"))
+    boxes = sorted(order.equipment.all(), key=attrgetter("pk"))
+    for line, (iso_type, seals) in zip(cargo, _equipment_by_line(cargo, boxes), strict=True):
         lines.append({
             "pieces": line.pieces, "package_type": line.package_type, "description": line.description,
             "gross_weight_kg": line.gross_weight_kg, "volume_m3": line.volume_m3, "hs_code": line.hs_code,
             "length_cm": line.length_cm, "width_cm": line.width_cm, "height_cm": line.height_cm,
-            "container_number": line.container_number, "container_type": box.iso_type if box else "",
-            "seal_numbers": ", ".join(box.seal_numbers) if box else "", "awb_number": line.awb_number,
+            "container_number": line.container_number, "container_type": iso_type,
+            "seal_numbers": seals, "awb_number": line.awb_number,
             "un_number": line.un_number, "dg_class": line.dg_class, "packing_group": line.packing_group,
         })  # fmt: skip
     return {
@@ -172,12 +203,18 @@ def order_as_data(order: Order) -> dict[str, Any]:
 
 
 def order_duplicate_data(*, order: Order) -> dict[str, Any]:
-    """A new order's starting data copied from `order`: same parties, lane and cargo; new reference and dates."""
+    """A new order's starting data copied from `order`: same parties, lane and cargo; new reference and dates.
+    Containers keep their types but not their numbers or seals: one unnumbered box per box of `order`."""
     data = order_as_data(order)
     data["customer_reference"] = ""
     data["requested_pickup_on"] = None
     data["requested_delivery_on"] = None
+    seen = set()
     for line in data["lines"]:
+        number = line["container_number"]
+        if number and number in seen:
+            line["container_type"] = ""  # intake makes a box of each typed, unnumbered line: one is enough
+        seen.add(number)
         line["container_number"] = ""
         line["awb_number"] = ""
         line["seal_numbers"] = ""

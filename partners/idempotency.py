@@ -7,7 +7,8 @@ nothing is done twice. `idempotent(request, execute=...)` wraps the work of one 
 2. Claim the key: `INSERT … ON CONFLICT DO NOTHING` on the (owner, key) unique constraint, committed at
    once, so a concurrent duplicate sees the claim. The owner is the API key, or the user of a session.
 3. Lost the claim: the stored fingerprint (sha256 of method, path and canonical JSON body) differs → 422;
-   the first request completed → replay its status and body with `Idempotent-Replayed: true`; it is still
+   the first request completed → replay its status and body (the same bytes: the body is kept as JSON text,
+   whose key order jsonb does not change) with `Idempotent-Replayed: true`; it is still
    executing → 409 with `Retry-After`; its claim is older than the request timeout (the worker died) →
    take it over with `UPDATE … WHERE locked_at = <the old value>`, so only one retry wins.
 4. Execute and store the response in ONE transaction with the work itself: the order and the completed
@@ -30,12 +31,14 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from django.db import connection, transaction
 from django.utils import timezone
 from rest_framework import exceptions, status
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.utils.encoders import JSONEncoder
 
 from partners.models import ApiKey, IdempotencyKey, IdempotencyKeyStatus
 
@@ -144,8 +147,18 @@ def _take_over(existing: IdempotencyKey, now: datetime) -> Claim | None:
     return Claim(pk=existing.pk, locked_at=now) if taken else None
 
 
+def _stored_body(data: Any) -> str:
+    """The response data as JSON text, stored as one jsonb string: a jsonb object would come back with its
+    keys reordered (jsonb sorts them), and the replay would no longer be byte for byte the first response."""
+    return json.dumps(data, cls=JSONEncoder, ensure_ascii=False)  # DRF's: decimals, dates, UUIDs as it renders them
+
+
 def _replay(existing: IdempotencyKey) -> Response:
-    return Response(existing.response_body, status=existing.response_status, headers={REPLAYED_HEADER: "true"})
+    body = existing.response_body
+    # A string is the JSON text of the data, in its order; keys stored before that are an object, as jsonb
+    # kept them (every response stored is an object, so an old row is never a string).
+    data = json.loads(body) if isinstance(body, str) else body
+    return Response(data, status=existing.response_status, headers={REPLAYED_HEADER: "true"})
 
 
 def claim_or_replay(*, owner: Owner, key: str, fingerprint: str) -> Claim | Response:
@@ -178,7 +191,11 @@ def _complete(claim: Claim, response: Response) -> None:
     """Store the response, inside the transaction of the work; roll it all back if the claim was taken over."""
     stored = IdempotencyKey.objects.filter(
         pk=claim.pk, status=IdempotencyKeyStatus.IN_PROGRESS, locked_at=claim.locked_at
-    ).update(status=IdempotencyKeyStatus.COMPLETED, response_status=response.status_code, response_body=response.data)
+    ).update(
+        status=IdempotencyKeyStatus.COMPLETED,
+        response_status=response.status_code,
+        response_body=_stored_body(response.data),
+    )
     if not stored:
         raise IdempotencyKeyInProgress()
 
