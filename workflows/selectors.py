@@ -60,11 +60,17 @@ def _apply(tasks: QuerySet[Task], filters: TaskFilters, *, now: datetime.datetim
         tasks = tasks.filter(order__customer__code__iexact=filters.customer)
     if filters.assignee == "none":
         tasks = tasks.filter(assignee__isnull=True)
-    elif filters.assignee.isdigit():
-        tasks = tasks.filter(assignee_id=int(filters.assignee))
-    if filters.team.isdigit():
-        tasks = tasks.filter(team_id=int(filters.team))
+    elif (assignee_id := _id(filters.assignee)) is not None:
+        tasks = tasks.filter(assignee_id=assignee_id)
+    if (team_id := _id(filters.team)) is not None:
+        tasks = tasks.filter(team_id=team_id)
     return tasks
+
+
+def _id(text: str) -> int | None:
+    """A row id written in ASCII digits, else None (the filter is ignored): str.isdigit also accepts "²", which
+    int() refuses, and an id never has more than 18 digits (bigint)."""
+    return int(text) if text.isascii() and text.isdigit() and len(text) <= 18 else None
 
 
 def teams_of(*, user: Any) -> QuerySet[Team]:

@@ -179,7 +179,9 @@ def task_complete(request: HttpRequest, pk: int) -> HttpResponse:
 def task_reopen(request: HttpRequest, pk: int) -> HttpResponse:
     def act(task: Task, scope: Scope) -> str:
         form = NoteForm(request.POST)
-        services.task_reopen(task=task, scope=scope, by=request.user, reason=form.data.get("note", "")[:300])
+        if not form.is_valid():
+            raise TaskNotAllowed(" ".join(form.errors["note"]))
+        services.task_reopen(task=task, scope=scope, by=request.user, reason=form.cleaned_data["note"])
         return f"“{task.name}” is open again."
 
     return _task_action(request, pk, act)

@@ -1,7 +1,7 @@
 """What the exception rules look at, read for a whole batch of shipments in two queries whatever its size:
 
-1. per shipment: its orders and customers (through its live houses), legs (planned and actual times), the
-   confirmed or rolled booking (first and current departure, cargo cut-off), the latest estimate of the
+1. per shipment: its orders, their statuses and customers (through its live houses), legs (planned and actual
+   times), the confirmed or rolled booking (first and current departure, cargo cut-off), the latest estimate of the
    arrival and of the delivery, and when the last actual event happened;
 2. the "signal" events of those shipments and their houses: holds, clearances, delivery attempts, returns,
    damage reports, and the gate-in/departure that answer a cut-off.
@@ -18,7 +18,13 @@ from dataclasses import dataclass, field
 
 from django.db import connection
 
+from orders.models import OrderStatus
 from tracking.exceptions import codes
+
+# An order in one of these has nothing left to move: delivered and after, or cancelled (orders.models' lifecycle).
+FINISHED_ORDER_STATUSES = frozenset(
+    {OrderStatus.DELIVERED, OrderStatus.COMPLETED, OrderStatus.INVOICED, OrderStatus.CLOSED, OrderStatus.CANCELLED}
+)
 
 
 @dataclass(frozen=True)
@@ -76,6 +82,13 @@ class ShipmentFacts:
     last_actual_at: datetime.datetime | None
     house_ids: list[int] = field(default_factory=list)
     signals: list[Signal] = field(default_factory=list)
+    order_statuses: list[str] = field(default_factory=list)
+
+    @property
+    def orders_finished(self) -> bool:
+        """Every order it carries is delivered or past it, or cancelled: nothing is followed any more, whatever
+        the shipment's own status (cancelling a planned order leaves its booked master "booked")."""
+        return bool(self.order_statuses) and all(status in FINISHED_ORDER_STATUSES for status in self.order_statuses)
 
     @property
     def order_id(self) -> int | None:
@@ -101,14 +114,15 @@ SELECT s.id, s.reference, s.mode, s.status, s.branch_id, s.carrier_id,
        b.status, coalesce(b.roll_count, 0), date_part('epoch', b.original_departure_at),
        date_part('epoch', b.confirmed_departure_at), date_part('epoch', b.cargo_cutoff_at),
        date_part('epoch', ea.estimated_at), ea.event_id, date_part('epoch', ed.estimated_at), ed.event_id,
-       date_part('epoch', ev.last_actual_at), coalesce(hh.house_ids, '{}')
+       date_part('epoch', ev.last_actual_at), coalesce(hh.house_ids, '{}'), coalesce(o.statuses, '{}')
 FROM tracking_shipment s
 LEFT JOIN LATERAL (
     SELECT array_agg(ch.house_id ORDER BY ch.house_id) AS house_ids FROM tracking_consolidatedhouse ch
     WHERE ch.master_id = s.id AND ch.removed_at IS NULL
 ) hh ON true
 LEFT JOIN LATERAL (
-    SELECT array_agg(o.id ORDER BY o.id) AS order_ids, array_agg(DISTINCT o.customer_id) AS customer_ids
+    SELECT array_agg(o.id ORDER BY o.id) AS order_ids, array_agg(DISTINCT o.customer_id) AS customer_ids,
+           array_agg(o.status ORDER BY o.id) AS statuses
     FROM orders_order o
     WHERE o.id = ANY(array_remove(ARRAY[s.order_id], NULL)
                      || ARRAY(SELECT h.order_id FROM tracking_shipment h WHERE h.id = ANY(hh.house_ids)))
@@ -182,7 +196,7 @@ def shipment_facts(shipment_ids: Sequence[int]) -> dict[int, ShipmentFacts]:
                 confirmed_departure_at=_at(row[20]), cargo_cutoff_at=_at(row[21]), eta_arrival=_at(row[22]),
                 eta_arrival_event=row[23], eta_delivery=_at(row[24]), eta_delivery_event=row[25],
                 last_actual_at=_at(row[26]),
-                house_ids=list(row[27]),
+                house_ids=list(row[27]), order_statuses=list(row[28]),
             )  # fmt: skip
         carrying = {shipment_id: shipment_id for shipment_id in facts}
         carrying.update({house: info.id for info in facts.values() for house in info.house_ids})

@@ -267,9 +267,10 @@ class _Evaluation:
 
 
 def evaluate(facts: ShipmentFacts, book: RuleBook, now: datetime.datetime) -> list[Finding]:
-    """Every exception that holds for this shipment now."""
+    """Every exception that holds for this shipment now. A shipment that is delivered or cancelled, or whose
+    orders all are (delivered or after, or cancelled), is finished: only damage and returns outlive it."""
     run = _Evaluation(facts, book, now)
-    if facts.status in ("delivered", "cancelled"):
+    if facts.status in ("delivered", "cancelled") or facts.orders_finished:
         run.reports()  # only what a person must close (damage, return) outlives the movement
         run.findings = [f for f in run.findings if f.kind in (ExceptionKind.DAMAGE, ExceptionKind.RETURNED_TO_SENDER)]
         return run.findings
@@ -288,6 +289,8 @@ def why_clear(*, kind: str, milestone: str, leg_id: int | None, facts: ShipmentF
         return "The shipment is no longer followed."
     if facts.status in ("delivered", "cancelled"):
         return f"The shipment is {facts.status}."
+    if facts.orders_finished:
+        return "Every order on the shipment is delivered, closed or cancelled."
     leg = next((item for item in facts.legs if item.id == leg_id), None)
     if kind in (ExceptionKind.MILESTONE_OVERDUE, ExceptionKind.ETA_DELAY, ExceptionKind.ROLLED_BOOKING) and leg:
         if milestone == "DEPARTED" and leg.actual_departure_at:

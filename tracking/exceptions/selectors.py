@@ -14,7 +14,7 @@ from django.http import Http404
 from django.utils import timezone
 
 from orders.models import Order
-from partners.models import Organisation
+from partners.models import STAFF_ROLES, Membership, Organisation, Role
 from partners.scoping import Scope
 from tracking.exceptions.models import (
     UNRESOLVED_STATUSES,
@@ -43,6 +43,45 @@ VIEWS = {
     "unowned": "Unowned",
     "resolved": "Resolved",
 }
+# The Resolved tab (its count and its list) shows what was resolved in the last RESOLVED_DAYS days.
+RESOLVED_DAYS = 7
+_BIGINT = 2**63 - 1
+_SMALLINT = 2**15 - 1
+
+
+def _parse_int(text: str, limit: int) -> int | None:
+    if not (text.isascii() and text.lstrip("-").isdigit()) or len(text) > 20:
+        return None
+    value = int(text)
+    return value if -limit - 1 <= value <= limit else None
+
+
+def _parse_at(text: str) -> datetime.datetime | None:
+    try:
+        value = datetime.datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    return value if value.tzinfo is not None else None
+
+
+# cursor field → its parser (None: not a valid value of that field)
+_CURSOR_PARSERS: dict[str, Any] = {
+    "severity": lambda text: _parse_int(text, _SMALLINT),
+    "opened_at": _parse_at,
+    "id": lambda text: _parse_int(text, _BIGINT),
+    "customer_code": lambda text: text,
+}
+
+
+def _parse_cursor(sort: str, after: str) -> list[Any] | None:
+    """The keyset cursor's values, each parsed as its field's type; None when the cursor is not a valid one
+    (hand-edited, or of another sort), which shows the first page."""
+    fields, _ = SORTS[sort]
+    texts = after.split("|") if after else []
+    if len(texts) != len(fields):
+        return None
+    values = [_CURSOR_PARSERS[name.lstrip("-")](text) for name, text in zip(fields, texts, strict=True)]
+    return None if any(value is None for value in values) else values
 
 
 @dataclass(frozen=True)
@@ -57,11 +96,13 @@ class InboxFilters:
 
     @classmethod
     def from_query(cls, query: Any) -> InboxFilters:
-        values = {name: (query.get(name) or "").strip() for name in cls.__dataclass_fields__}
+        # PostgreSQL text cannot hold NUL: shown as U+FFFD, such a search simply matches nothing.
+        values = {name: (query.get(name) or "").strip().replace("\x00", "\ufffd") for name in cls.__dataclass_fields__}
         values["view"] = values["view"] if values["view"] in VIEWS else "open"
         values["sort"] = values["sort"] if values["sort"] in SORTS else "severity"
         values["kind"] = values["kind"] if values["kind"] in ExceptionKind.values else ""
         values["severity"] = values["severity"] if values["severity"] in {str(v) for v in Severity.values} else ""
+        values["after"] = values["after"] if _parse_cursor(values["sort"], values["after"]) else ""
         return cls(**values)
 
     def query(self, **changes: str) -> str:
@@ -81,7 +122,7 @@ def _visible(scope: Scope) -> QuerySet[ShipmentException]:
 def _filtered(scope: Scope, user: Any, filters: InboxFilters) -> QuerySet[ShipmentException]:
     rows = _visible(scope)
     if filters.view == "resolved":
-        rows = rows.filter(status=ExceptionStatus.RESOLVED)
+        rows = rows.filter(status=ExceptionStatus.RESOLVED, resolved_at__gte=resolved_since())
     else:
         rows = rows.filter(status__in=UNRESOLVED_STATUSES)
     if filters.view == "mine":
@@ -103,7 +144,11 @@ def _filtered(scope: Scope, user: Any, filters: InboxFilters) -> QuerySet[Shipme
     return rows
 
 
-def _keyset(fields: tuple[str, ...], values: list[str]) -> Q:
+def resolved_since() -> datetime.datetime:
+    return timezone.now() - datetime.timedelta(days=RESOLVED_DAYS)
+
+
+def _keyset(fields: tuple[str, ...], values: list[Any]) -> Q:
     """Rows after `values` in the order of `fields` ("-x" descending): (a > x) or (a = x and b > y) or …"""
     condition = Q(pk__in=[])
     for position, name in enumerate(fields):
@@ -136,15 +181,14 @@ def inbox_page(*, scope: Scope, user: Any, filters: InboxFilters, size: int = PA
     rows = _filtered(scope, user, filters)
     if filters.sort == "customer":
         rows = rows.annotate(customer_code=Coalesce("customer__code", Value("~")))
-    if filters.after:
-        values = filters.after.split("|")
-        if len(values) == len(fields):
-            rows = rows.filter(_keyset(fields, values))
+    values = _parse_cursor(filters.sort, filters.after)
+    if values is not None:
+        rows = rows.filter(_keyset(fields, values))
     found = list(rows.order_by(*fields)[: size + 1])
     more = len(found) > size
     found = found[:size]
     next_after = "|".join(_cursor_values(found[-1], fields)) if more and found else ""
-    return InboxPage(rows=found, next_after=next_after, is_first=not filters.after)
+    return InboxPage(rows=found, next_after=next_after, is_first=values is None)
 
 
 def inbox_counts(*, scope: Scope, user: Any) -> dict[str, int]:
@@ -152,7 +196,7 @@ def inbox_counts(*, scope: Scope, user: Any) -> dict[str, int]:
     if not scope.is_staff:
         return dict.fromkeys(VIEWS, 0)
     unresolved = Q(status__in=UNRESOLVED_STATUSES)
-    week = timezone.now() - datetime.timedelta(days=7)
+    week = resolved_since()  # the same window as the Resolved list
     return ShipmentException.objects.aggregate(
         mine=Count("pk", filter=unresolved & Q(owner=user)),
         open=Count("pk", filter=unresolved),
@@ -172,6 +216,31 @@ def exception_get_for(*, scope: Scope, pk: int) -> ShipmentException:
     if exception is None:
         raise Http404("No such exception.")
     return exception
+
+
+# Who handles any exception (acknowledge, take, resolve): operations, whose inbox it is (admin always).
+HANDLER_ROLES = (Role.OPERATIONS,)
+
+
+def exception_may_handle(*, scope: Scope, user: Any, exception: ShipmentException) -> bool:
+    """Whether this person may acknowledge, take or resolve the exception: operations and admin always; else
+    its owner (workflows may make anyone with a team its owner: sales, documentation, finance …), or a
+    colleague holding one of the owner's staff roles (their team). Any staff may add a note. One query at most
+    (the owner's roles), none for operations, admin and the owner."""
+    if not scope.is_staff:
+        return False
+    if scope.has_role(*HANDLER_ROLES):
+        return True
+    if exception.owner_id is None:
+        return False
+    if exception.owner_id == getattr(user, "pk", None):
+        return True
+    owner_roles = set(
+        Membership.objects.filter(
+            user_id=exception.owner_id, is_active=True, role__in=STAFF_ROLES - {Role.ADMIN}
+        ).values_list("role", flat=True)
+    )
+    return bool(owner_roles & scope.roles)
 
 
 def exception_history(*, exception: ShipmentException) -> list[ExceptionEntry]:

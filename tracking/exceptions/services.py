@@ -309,12 +309,15 @@ def orders_of(exception: ShipmentException) -> list[int]:
 
 def exception_announce(*, exception_id: int) -> bool:
     """Tell higher apps an exception opened (workflows: rules, owner, alerts), once: the claim and what the
-    receivers write commit together, so a failure leaves it to be announced again. Then the customer's email."""
+    receivers write commit together, so a failure leaves it to be announced again. Then the customer's email.
+    Only an unresolved exception is claimed: one that resolved before its (late) announcement ran is stamped
+    announced and nobody is told (no task, no notification, no email for what is already over)."""
     with transaction.atomic():
-        claimed = ShipmentException.objects.filter(pk=exception_id, announced_at__isnull=True).update(
-            announced_at=timezone.now()
-        )
+        unannounced = ShipmentException.objects.filter(pk=exception_id, announced_at__isnull=True)
+        now = timezone.now()
+        claimed = unannounced.filter(status__in=UNRESOLVED_STATUSES).update(announced_at=now)
         if not claimed:
+            unannounced.filter(status=ExceptionStatus.RESOLVED).update(announced_at=now)
             return False
         exception = ShipmentException.objects.select_related("shipment").get(pk=exception_id)
         order_ids = orders_of(exception)

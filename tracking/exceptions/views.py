@@ -1,6 +1,8 @@
 """Exception screens (/exceptions/): the inbox (filters re-render the results through htmx, keyset pages),
 one exception with its history and actions (acknowledge, take, note, resolve with a root cause: POSTs that
 redirect, or answer the fragment to htmx), and the weekly view. Staff only: customers and partners get 403.
+Acknowledge, take and resolve need selectors.exception_may_handle (operations, admin, the owner or the
+owner's colleagues in the same role), else 403; the page shows those buttons only to them (`may_handle`).
 """
 
 from __future__ import annotations
@@ -8,6 +10,7 @@ from __future__ import annotations
 import datetime
 
 from django.contrib import messages
+from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
@@ -45,21 +48,37 @@ def inbox(request: HttpRequest) -> HttpResponse:
         "severities": Severity.choices,
         "next_url": f"?{filters.query(after=page.next_after)}" if page.next_after else "",
         "first_url": f"?{filters.query(after='')}" if not page.is_first else "",
+        "resolved_days": selectors.RESOLVED_DAYS,
     }
     if getattr(request, "htmx", False) and not getattr(request.htmx, "boosted", False):
         return _vary(render(request, "tracking/exceptions/exception_list.html#results", context))
     counts = selectors.inbox_counts(scope=scope, user=request.user)
     context["tabs"] = [
         {"label": label, "count": counts[name], "active": filters.view == name,
-         "url": f"?{selectors.InboxFilters(view=name).query()}"}
+         "url": f"?{selectors.InboxFilters(view=name).query()}",
+         "hint": f"Resolved in the last {selectors.RESOLVED_DAYS} days" if name == "resolved" else ""}
         for name, label in selectors.VIEWS.items()
     ]  # fmt: skip
     return _vary(render(request, "tracking/exceptions/exception_list.html", context))
 
 
+REFUSAL = "Operations, the exception's owner and the owner's team handle it."
+
+
+def _handled(request: HttpRequest, pk: int) -> ShipmentException:
+    """The exception, if this person may acknowledge, take or resolve it; else 403."""
+    scope = scope_for_request(request)
+    exception = selectors.exception_get_for(scope=scope, pk=pk)
+    if not selectors.exception_may_handle(scope=scope, user=request.user, exception=exception):
+        raise PermissionDenied(REFUSAL)
+    return exception
+
+
 def _detail_context(request: HttpRequest, exception: ShipmentException, **extra: object) -> dict[str, object]:
+    scope = scope_for_request(request)
     context: dict[str, object] = {
         "exception": exception,
+        "may_handle": selectors.exception_may_handle(scope=scope, user=request.user, exception=exception),
         "history": selectors.exception_history(exception=exception),
         "source_events": selectors.exception_source_events(exception=exception),
         "note_form": NoteForm(),
@@ -80,7 +99,7 @@ def detail(request: HttpRequest, pk: int) -> HttpResponse:
 @staff_required
 @require_POST
 def acknowledge(request: HttpRequest, pk: int) -> HttpResponse:
-    exception = selectors.exception_get_for(scope=scope_for_request(request), pk=pk)
+    exception = _handled(request, pk)
     try:
         services.exception_acknowledge(exception=exception, by=request.user)
         messages.success(request, "Acknowledged: it stays in the inbox until it is resolved.")
@@ -92,7 +111,7 @@ def acknowledge(request: HttpRequest, pk: int) -> HttpResponse:
 @staff_required
 @require_POST
 def take(request: HttpRequest, pk: int) -> HttpResponse:
-    exception = selectors.exception_get_for(scope=scope_for_request(request), pk=pk)
+    exception = _handled(request, pk)
     if exception.status == ExceptionStatus.RESOLVED:
         messages.error(request, "This exception is already resolved.")
     else:
@@ -120,7 +139,7 @@ def note_add(request: HttpRequest, pk: int) -> HttpResponse:
 @staff_required
 @require_POST
 def resolve(request: HttpRequest, pk: int) -> HttpResponse:
-    exception = selectors.exception_get_for(scope=scope_for_request(request), pk=pk)
+    exception = _handled(request, pk)
     form = ResolveForm(request.POST)
     if not form.is_valid():
         response = render(request, DETAIL, _detail_context(request, exception, resolve_form=form), status=400)
@@ -154,11 +173,17 @@ def shipment_panel(request: HttpRequest, reference: str) -> HttpResponse:
     return _vary(render(request, PANEL, {"exceptions": exceptions}))
 
 
+# Weeks outside these years fall back to the current week (near 1 and 9999 the previous/next week overflow).
+WEEK_YEARS = (2000, 2100)
+
+
 def _week_start(value: str) -> datetime.datetime:
-    """Monday 00:00 UTC of the ISO week `2026-W10`, else of the current week."""
+    """Monday 00:00 UTC of the ISO week `2026-W10` (a year in WEEK_YEARS), else of the current week."""
     try:
         day = datetime.date.fromisoformat(f"{value}-1") if value else None
     except ValueError:
+        day = None
+    if day is not None and not WEEK_YEARS[0] <= day.year <= WEEK_YEARS[1]:
         day = None
     today = timezone.now().date()
     day = day or today - datetime.timedelta(days=today.weekday())

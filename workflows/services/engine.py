@@ -548,10 +548,14 @@ def _unblock_dependents(finished: list[Task], *, known: dict[str, ExistingTask] 
 
 
 def reopen_task(task: Task, *, by: Any, now: datetime.datetime, detail: str = "") -> None:
-    """Put a done task back to open: its assignee carries it again and tasks after it wait again."""
+    """Put a done task back to open: its assignee carries it again and tasks after it wait again. Its
+    escalation is cleared: escalation happens once per overdue episode, and a reopened task that goes (or
+    still is) overdue is a new episode, escalated again by the next overdue_tasks_escalate."""
     by_id = getattr(by, "pk", None)
-    Task.objects.filter(pk=task.pk).update(state=TaskState.OPEN, completed_at=None, completed_by=None)
-    task.state, task.completed_at, task.completed_by_id = TaskState.OPEN, None, None
+    Task.objects.filter(pk=task.pk).update(
+        state=TaskState.OPEN, completed_at=None, completed_by=None, escalated_at=None
+    )
+    task.state, task.completed_at, task.completed_by_id, task.escalated_at = TaskState.OPEN, None, None, None
     loads_adjust([(task.team_id, task.assignee_id, 1)], now=now)
     if task.key:
         dependents = list(

@@ -242,12 +242,15 @@ def _reschedule(run: OrderRun, *, anchor: str) -> list[Task]:
     )
     for task in scheduled:
         if anchor_at is not None and task.definition is not None:
+            was_due = task.due_at
             task.available_at = anchor_at + datetime.timedelta(hours=task.definition.date_offset_hours)
             task.due_at = run.due_at(
                 hours=task.definition.due_in_hours, anchor=task.definition.due_anchor,
                 business=task.definition.due_in_business_hours, start=max(task.available_at, run.now),
             )  # fmt: skip
-    Task.objects.bulk_update(scheduled, ["available_at", "due_at"])
+            if task.due_at and (was_due is None or task.due_at > was_due):
+                task.escalated_at = None  # due later: going overdue again is a new episode, escalated once more
+    Task.objects.bulk_update(scheduled, ["available_at", "due_at", "escalated_at"])
     return scheduled
 
 
@@ -285,8 +288,9 @@ def scheduled_tasks_open(*, now: datetime.datetime | None = None, limit: int = 5
 
 
 def overdue_tasks_escalate(*, now: datetime.datetime | None = None, limit: int = 500) -> int:
-    """Tell each overdue task's team lead, once: `escalated_at` is set by a conditional UPDATE in the same
-    transaction as the notification, so a rerun or a second worker finds nothing left to do."""
+    """Tell each overdue task's team lead, once per overdue episode: `escalated_at` is set by a conditional
+    UPDATE in the same transaction as the notification, so a rerun or a second worker finds nothing left to do.
+    Reopening a task, or moving its due time later, clears `escalated_at`: going overdue again escalates again."""
     now = now or timezone.now()
     overdue = list(
         Task.objects.filter(state=TaskState.OPEN, escalated_at__isnull=True, due_at__lt=now)

@@ -84,7 +84,8 @@ def test_the_owner_is_told_when_it_resolves_itself(booked_fcl, ops_team, ops_use
 
     _, master = booked_fcl
     with django_capture_on_commit_callbacks(execute=True):
-        detect(master)
+        detect(master)  # announced (owner picked) after its own commit, before it resolves
+    with django_capture_on_commit_callbacks(execute=True):
         ingest(dcsa_event("TRANSPORT", "DEPA", ETD, place="CNSHA"))
         detect(master)
     notice = Notification.objects.get(recipient=ops_user, title__startswith="Resolved itself")
