@@ -24,11 +24,13 @@ RUN pip install --require-hashes -r requirements.lock
 COPY . .
 
 # Hashed, compressed static files, served by WhiteNoise. Settings refuse to load in production mode
-# without a SECRET_KEY; this one exists only for this build step and signs nothing at runtime.
+# without a strong SECRET_KEY and a real EMAIL_URL; these exist only for this build step: the key signs
+# nothing at runtime and no mail is sent.
 ENV STATIC_ROOT=/app/staticfiles \
     MEDIA_ROOT=/app/media
 RUN DEBUG=false \
-    SECRET_KEY=collectstatic-only-build-time-value \
+    SECRET_KEY=collectstatic-only-build-time-value-that-signs-nothing-at-runtime-0123456789 \
+    EMAIL_URL=smtp://localhost:25 \
     ALLOWED_HOSTS=localhost \
     DATABASE_URL=postgres://build@localhost/build \
     CELERY_BROKER_URL=redis://localhost:6379/0 \

@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 PORT ?= 8000
 PYTEST_ARGS ?= -n 2
 
-.PHONY: run test lint format typecheck bench e2e lock clean-venv
+.PHONY: run test lint format typecheck bench lock clean-venv
 
 # The virtualenv is rebuilt whenever a lock file changes.
 $(BIN)/.installed: requirements-dev.lock
@@ -43,10 +43,6 @@ typecheck: $(BIN)/.installed
 ## bench: every benchmark under bench/; each prints one JSON line last
 bench: $(BIN)/.installed
 	$(BIN)/python -m bench
-
-## e2e: end-to-end browser checks (headless Chromium)
-e2e: $(BIN)/.installed
-	$(BIN)/pytest -m e2e tests
 
 ## lock: re-resolve pyproject.toml into the hashed lock files
 lock:

@@ -27,6 +27,14 @@ if not SECRET_KEY:
     raise ImproperlyConfigured("SECRET_KEY must be set when DEBUG is false (see .env.example).")
 if not DEBUG and SECRET_KEY == _DEV_SECRET_KEY:
     raise ImproperlyConfigured("The development SECRET_KEY cannot be used with DEBUG=false.")
+# The .env.example placeholder, and any key Django's check --deploy calls weak (security.W009: under 50
+# characters or under 5 different ones), would sign production sessions and reset links: refuse to start.
+_PLACEHOLDER_SECRET_KEYS = {"change-me-to-a-long-random-value", "change-me"}
+if not DEBUG and (SECRET_KEY in _PLACEHOLDER_SECRET_KEYS or len(SECRET_KEY) < 50 or len(set(SECRET_KEY)) < 5):
+    raise ImproperlyConfigured(
+        "SECRET_KEY is the .env.example placeholder or too weak for DEBUG=false: use at least 50 random characters, "
+        'e.g. python -c "import secrets; print(secrets.token_urlsafe(50))".'
+    )
 
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "[::1]"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
@@ -143,8 +151,28 @@ STORAGES = {
 }
 
 # --- Email ----------------------------------------------------------------------------------
-EMAIL_CONFIG = env.email_url("EMAIL_URL", default="consolemail://")
+_EMAIL_URL = env.str("EMAIL_URL", default="")
+if not DEBUG and not _EMAIL_URL:
+    raise ImproperlyConfigured(
+        "EMAIL_URL must name a mail server when DEBUG is false, e.g. smtp+tls://user:password@smtp.example.com:587 "
+        "(see .env.example)."
+    )
+EMAIL_CONFIG = environ.Env.email_url_config(_EMAIL_URL or "consolemail://")
 vars().update(EMAIL_CONFIG)
+# In production mail must leave the process: the console and file backends would write password-reset links
+# (and every customer mail) into the log or onto disk, and locmem would keep them in memory. DEBUG=false
+# therefore requires a mail server, or `dummymail://` said outright: an installation (or a benchmark) that
+# sends no mail at all, knowingly.
+_NON_DELIVERING_EMAIL_BACKENDS = {
+    "django.core.mail.backends.console.EmailBackend",
+    "django.core.mail.backends.locmem.EmailBackend",
+    "django.core.mail.backends.filebased.EmailBackend",
+}
+if not DEBUG and EMAIL_CONFIG["EMAIL_BACKEND"] in _NON_DELIVERING_EMAIL_BACKENDS:
+    raise ImproperlyConfigured(
+        "EMAIL_URL must name a mail server when DEBUG is false, e.g. smtp+tls://user:password@smtp.example.com:587 "
+        "(console, memory and file mail are for development only; dummymail:// sends none; see .env.example)."
+    )
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="OMS <no-reply@oms.example>")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
 
@@ -161,6 +189,9 @@ SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
+# Messages live in the session, not in the (signed but readable) messages cookie: some carry a new API key or
+# webhook secret that is shown once.
+MESSAGE_STORAGE = "django.contrib.messages.storage.session.SessionStorage"
 DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 

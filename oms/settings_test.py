@@ -10,6 +10,7 @@ import os
 os.environ.setdefault("SECRET_KEY", "test-secret-key-not-for-production-6f1d2c9e8b7a4f3e2d1c0b9a8f7e6d5c")
 os.environ.setdefault("SECURE_SSL_REDIRECT", "false")
 os.environ.setdefault("OMS_API_RATE", "100000/min")
+os.environ.setdefault("EMAIL_URL", "smtp://localhost:25")  # production mode wants a mail server; tests use locmem
 
 from oms.settings import *  # noqa: F403
 

@@ -42,6 +42,7 @@ class ImportJobAdmin(ExportMixin, admin.ModelAdmin):
     list_display = ("file_name", "created_at", "created_by", "customer", "source", "status", "mode", "rows_total",
                     "orders_created", "orders_invalid", "orders_duplicate")  # fmt: skip
     list_filter = ("status", "source", "mode", "dry_run")
+    list_select_related = ("created_by", "customer")
     search_fields = ("file_name", "created_by__email", "customer__code", "file_sha256")
     date_hierarchy = "created_at"
     inlines = [ImportRowErrorInline]
@@ -58,11 +59,19 @@ class ImportJobAdmin(ExportMixin, admin.ModelAdmin):
 
 
 class IntegrationForm(forms.ModelForm):
+    # Blank on edit keeps the stored secret (clean() puts it back); it changes only when a new one is typed or
+    # "Generate a new secret" is ticked (IntegrationAdmin.save_model).
     secret = forms.CharField(
         required=False,
         widget=forms.PasswordInput(render_value=False),
         help_text="Shopify: paste the app's client secret. Generic: leave blank to generate a whsec_ secret, "
         "shown once after saving. Leave blank when editing to keep the current secret.",
+    )
+    new_secret = forms.BooleanField(
+        required=False,
+        label="Generate a new secret",
+        help_text="Generic integrations: replace the signing secret with a new whsec_ secret, shown once after "
+        "saving. The sender must switch to it at once: the old secret stops working.",
     )
 
     class Meta:
@@ -72,9 +81,17 @@ class IntegrationForm(forms.ModelForm):
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean() or {}
-        has_secret = bool(cleaned.get("secret")) or bool(self.instance and self.instance.secret)
-        if not has_secret and cleaned.get("kind") == IntegrationKind.SHOPIFY:
+        kind = cleaned.get("kind") or (self.instance.kind if self.instance.pk else None)
+        has_secret = bool(cleaned.get("secret")) or bool(self.instance.pk and self.instance.secret)
+        if not has_secret and kind == IntegrationKind.SHOPIFY:
             self.add_error("secret", "Paste the Shopify app's client secret: Shopify signs with it.")
+        if cleaned.get("new_secret"):
+            if kind == IntegrationKind.SHOPIFY:
+                self.add_error("new_secret", "Shopify signs with the app's client secret: paste it instead.")
+            elif cleaned.get("secret"):
+                self.add_error("new_secret", "Either type a secret or generate one, not both.")
+        if not cleaned.get("secret"):
+            cleaned["secret"] = self.instance.secret  # keep what is stored ("" for a new integration)
         return cleaned
 
 
@@ -84,7 +101,19 @@ class IntegrationAdmin(admin.ModelAdmin):
     list_display = ("name", "customer", "kind", "is_active", "created_at")
     list_filter = ("kind", "is_active")
     search_fields = ("name", "customer__code")
+    list_select_related = ("customer",)
     readonly_fields = ("endpoint", "created_at", "updated_at")
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Integration | None = None) -> Any:
+        # An integration belongs to its customer for good: its orders are created for that customer.
+        readonly = tuple(super().get_readonly_fields(request, obj))
+        return ("customer", *readonly) if obj is not None else readonly
+
+    def get_fields(self, request: HttpRequest, obj: Integration | None = None) -> Any:
+        fields = [f for f in super().get_fields(request, obj) if f not in ("customer", "new_secret")]
+        if obj is not None:  # the checkbox only makes sense for an existing integration
+            fields.insert(fields.index("secret") + 1, "new_secret")
+        return ["customer", *fields]
 
     @admin.display(description="Endpoint path")
     def endpoint(self, obj: Integration) -> str:
@@ -95,10 +124,8 @@ class IntegrationAdmin(admin.ModelAdmin):
         return f"/api/v1/webhooks/intake/{obj.pk}/"
 
     def save_model(self, request: HttpRequest, obj: Integration, form: Any, change: bool) -> None:
-        typed = form.cleaned_data.get("secret")
-        if typed:
-            obj.secret = typed
-        elif not obj.secret:
+        # obj.secret is what was typed, or the stored secret when the field was left blank (IntegrationForm.clean).
+        if not obj.secret or form.cleaned_data.get("new_secret"):
             obj.secret = generate_secret()
             messages.warning(request, f"The signing secret of {obj.name} is {obj.secret} — copy it now; "
                              "it is not shown again.")  # fmt: skip
@@ -109,6 +136,7 @@ class IntegrationAdmin(admin.ModelAdmin):
 class WebhookDeliveryAdmin(admin.ModelAdmin):
     list_display = ("delivery_id", "integration", "outcome", "status_code", "attempts", "order", "received_at")
     list_filter = ("outcome", "integration__kind")
+    list_select_related = ("integration", "order")
     search_fields = ("delivery_id", "external_id", "order__reference")
     readonly_fields = [field.name for field in WebhookDelivery._meta.fields]
 

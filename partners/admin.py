@@ -12,6 +12,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 
 from partners import services
+from partners.admin_actions import confirmation_page, confirmed
 from partners.errors import PartnersError
 from partners.models import (
     Address,
@@ -20,8 +21,19 @@ from partners.models import (
     Membership,
     Organisation,
     OrganisationKind,
+    Role,
     User,
 )
+
+# Fields that hand out access; only a superuser changes them (partners/roles.py keeps other roles off users).
+PRIVILEGE_FIELDS = ("is_superuser", "is_staff", "groups", "user_permissions")
+
+
+def may_grant_admin(user: Any) -> bool:
+    """Superusers and people with an active administrator membership may give the administrator role."""
+    if not user.is_authenticated or not user.is_active:
+        return False
+    return user.is_superuser or user.memberships.filter(role=Role.ADMIN, is_active=True).exists()
 
 
 class OrganisationForm(forms.ModelForm):
@@ -56,12 +68,23 @@ class OrganisationForm(forms.ModelForm):
 
 
 class MembershipInlineForm(forms.ModelForm):
+    # Set per request by _membership_form(): whether the editor may give (or change) the administrator role.
+    editor_may_grant_admin = False
+
     class Meta:
         model = Membership
         fields = ("user", "organisation", "role", "is_active")
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean() or {}
+        if not self.editor_may_grant_admin:
+            touches_admin = cleaned.get("role") == Role.ADMIN or (
+                self.instance.pk is not None and self.initial.get("role") == Role.ADMIN
+            )
+            if touches_admin and self.has_changed():
+                raise forms.ValidationError(
+                    "Only an administrator or a superuser gives or changes the administrator role."
+                )
         if cleaned.get("role") and cleaned.get("organisation"):
             try:
                 services.membership_check(role=cleaned["role"], organisation=cleaned["organisation"])
@@ -80,14 +103,24 @@ class ContactInline(admin.TabularInline):
     extra = 0
 
 
-class OrganisationMembershipInline(admin.TabularInline):
+def _membership_form(request: HttpRequest, base: type[MembershipInlineForm]) -> type[MembershipInlineForm]:
+    return type(base.__name__, (base,), {"editor_may_grant_admin": may_grant_admin(request.user)})
+
+
+class MembershipInlineMixin:
+    def get_formset(self, request: HttpRequest, obj: Any = None, **kwargs: Any) -> Any:
+        kwargs["form"] = _membership_form(request, self.form)  # type: ignore[attr-defined]
+        return super().get_formset(request, obj, **kwargs)  # type: ignore[misc]
+
+
+class OrganisationMembershipInline(MembershipInlineMixin, admin.TabularInline):
     model = Membership
     form = MembershipInlineForm
     extra = 0
     autocomplete_fields = ("user",)
 
 
-class UserMembershipInline(admin.TabularInline):
+class UserMembershipInline(MembershipInlineMixin, admin.TabularInline):
     model = Membership
     form = MembershipInlineForm
     extra = 0
@@ -112,6 +145,7 @@ class OrganisationAdmin(admin.ModelAdmin):
         "may_place_orders",
     )
     list_filter = ("is_active", "may_place_orders", "default_currency")
+    list_select_related = ("parent",)
     search_fields = ("code", "name", "legal_name", "tax_id")
     inlines = (AddressInline, ContactInline, OrganisationMembershipInline)
     fieldsets = (
@@ -170,6 +204,23 @@ class UserAdmin(DjangoUserAdmin):
     def get_queryset(self, request: HttpRequest) -> QuerySet[User]:
         return super().get_queryset(request).prefetch_related("memberships__organisation")
 
+    def get_readonly_fields(self, request: HttpRequest, obj: User | None = None) -> Any:
+        readonly = tuple(super().get_readonly_fields(request, obj))
+        if request.user.is_superuser:
+            return readonly
+        return readonly + tuple(f for f in PRIVILEGE_FIELDS if f not in readonly)
+
+    def has_change_permission(self, request: HttpRequest, obj: User | None = None) -> bool:
+        # A superuser's account (password, email, memberships) is changed by superusers only.
+        if obj is not None and obj.is_superuser and not request.user.is_superuser:
+            return False
+        return super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request: HttpRequest, obj: User | None = None) -> bool:
+        if obj is not None and obj.is_superuser and not request.user.is_superuser:
+            return False
+        return super().has_delete_permission(request, obj)
+
     @admin.display(description="roles")
     def roles_display(self, obj: User) -> str:
         return ", ".join(
@@ -188,6 +239,21 @@ class MembershipAdmin(admin.ModelAdmin):
     list_filter = ("role", "is_active")
     search_fields = ("user__email", "organisation__code", "organisation__name")
     autocomplete_fields = ("user", "organisation")
+    list_select_related = ("user", "organisation")
+
+    def get_form(self, request: HttpRequest, obj: Membership | None = None, **kwargs: Any) -> Any:
+        kwargs["form"] = _membership_form(request, self.form)
+        return super().get_form(request, obj, **kwargs)
+
+    def has_change_permission(self, request: HttpRequest, obj: Membership | None = None) -> bool:
+        if obj is not None and obj.role == Role.ADMIN and not may_grant_admin(request.user):
+            return False
+        return super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request: HttpRequest, obj: Membership | None = None) -> bool:
+        if obj is not None and obj.role == Role.ADMIN and not may_grant_admin(request.user):
+            return False
+        return super().has_delete_permission(request, obj)
 
     def save_model(self, request: HttpRequest, obj: Membership, form: Any, change: bool) -> None:
         super().save_model(request, obj, form, change)
@@ -210,8 +276,8 @@ class ApiKeyAdmin(admin.ModelAdmin):
     list_display = ("name", "organisation", "masked", "created_at", "last_used_at", "revoked_at")
     list_filter = ("revoked_at",)
     search_fields = ("name", "organisation__code", "prefix")
+    list_select_related = ("organisation",)
     autocomplete_fields = ("organisation",)
-    readonly_fields = ("masked", "created_by", "created_at", "last_used_at")
     actions = ("revoke_keys",)
 
     def get_form(self, request: HttpRequest, obj: ApiKey | None = None, **kwargs: Any) -> Any:
@@ -223,6 +289,12 @@ class ApiKeyAdmin(admin.ModelAdmin):
         if obj is None:
             return ("organisation", "name")
         return ("organisation", "name", "masked", "created_by", "created_at", "last_used_at", "revoked_at")
+
+    def get_readonly_fields(self, request: HttpRequest, obj: ApiKey | None = None) -> Any:
+        # A key stays with its organisation, and is revoked only by the "Revoke" action (never un-revoked).
+        if obj is None:
+            return ("masked", "created_by", "created_at", "last_used_at")
+        return ("organisation", "masked", "created_by", "created_at", "last_used_at", "revoked_at")
 
     @admin.display(description="key")
     def masked(self, obj: ApiKey) -> str:
@@ -239,8 +311,17 @@ class ApiKeyAdmin(admin.ModelAdmin):
         obj.prefix, obj.key_hash, obj.created_at = api_key.prefix, api_key.key_hash, api_key.created_at
         messages.warning(request, f"Copy this key now; it will not be shown again: {raw_key}")
 
-    @admin.action(description="Revoke the selected keys")
-    def revoke_keys(self, request: HttpRequest, queryset: QuerySet[ApiKey]) -> None:
+    @admin.action(description="Revoke the selected keys", permissions=["change"])
+    def revoke_keys(self, request: HttpRequest, queryset: QuerySet[ApiKey]) -> Any:
+        if not confirmed(request):
+            return confirmation_page(
+                self, request, queryset, action="revoke_keys",
+                question="Revoke these API keys? Integrations using them stop working at once; a revoked key "
+                "cannot be brought back.",
+            )  # fmt: skip
+        count = 0
         for api_key in queryset:
             services.api_key_revoke(api_key=api_key)
-        self.message_user(request, f"Revoked {queryset.count()} key(s).")
+            count += 1
+        self.message_user(request, f"Revoked {count} key(s).")
+        return None

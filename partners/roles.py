@@ -37,6 +37,10 @@ ROLE_PERMISSIONS: dict[str, dict[str, tuple[str, ...]]] = {
     Role.PARTNER: {},
 }
 OMS_APPS = ("partners", "orders", "finance", "tracking", "documents", "workflows", "oms")
+# Who may sign in and with which role, and who holds API keys: only the admin role (and superusers) change
+# these. Other roles may at most view them, whatever their actions on the rest of the app: with change on
+# User or add on Membership a sales or finance user could make itself superuser or administrator.
+ADMIN_ONLY_MODELS: dict[str, tuple[str, ...]] = {"partners": ("user", "membership", "apikey")}
 
 
 def _permissions_for(role: str) -> Q:
@@ -46,6 +50,8 @@ def _permissions_for(role: str) -> Q:
     for app_label, actions in ROLE_PERMISSIONS[role].items():
         for action in actions:
             query |= Q(content_type__app_label=app_label, codename__startswith=f"{action}_")
+    for app_label, models in ADMIN_ONLY_MODELS.items():
+        query &= ~Q(content_type__app_label=app_label, content_type__model__in=models) | Q(codename__startswith="view_")
     return query
 
 

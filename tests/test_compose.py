@@ -61,7 +61,7 @@ def test_web_runs_gunicorn_on_port_8000_and_probes_healthz(compose: dict[str, An
     web = compose["services"]["web"]
 
     assert web["command"][:2] == ["gunicorn", "oms.wsgi:application"]
-    assert "8000:8000" in web["ports"]
+    assert web["ports"] == ["127.0.0.1:8000:8000"]  # loopback only: the TLS proxy is the way in
     assert "/healthz" in " ".join(web["healthcheck"]["test"])
 
 

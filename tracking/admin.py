@@ -84,7 +84,7 @@ class ShipmentAdmin(admin.ModelAdmin):
     list_display = ("reference", "kind", "mode", "origin", "destination", "carrier", "status", "branch", "created_at")
     list_filter = ("kind", "status", "mode", "branch")
     search_fields = ("reference", "bill_number", "order__reference")
-    list_select_related = ("carrier", "branch")
+    list_select_related = ("carrier", "branch", "origin", "destination")
     raw_id_fields = ("order", "origin", "destination", "carrier", "branch")
     readonly_fields = ("reference", "kind", "status", "created_by", "created_at")
     inlines = [ConsolidatedHouseInline, LegInline, ContainerInline]
@@ -104,7 +104,7 @@ class BookingAdmin(admin.ModelAdmin):
 class AppointmentAdmin(admin.ModelAdmin):
     list_display = ("shipment", "kind", "location", "window_start_at", "window_end_at", "status")
     list_filter = ("kind", "status")
-    list_select_related = ("shipment",)
+    list_select_related = ("shipment", "location")
     raw_id_fields = ("shipment", "location")
     readonly_fields = ("status",)
 

@@ -16,6 +16,7 @@ from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 
+from partners.admin_actions import confirmation_page, confirmed
 from workflows import services
 from workflows.errors import WorkflowError
 from workflows.models import (
@@ -62,7 +63,7 @@ class TeamAdmin(admin.ModelAdmin):
     def member_count(self, team: Team) -> int:
         return team.n  # type: ignore[attr-defined]
 
-    @admin.action(description="Recount open-task loads from the tasks")
+    @admin.action(description="Recount open-task loads from the tasks", permissions=["change"])
     def recount_loads(self, request: HttpRequest, queryset: QuerySet[Team]) -> None:
         changed = services.team_loads_recount(team_ids=list(queryset.values_list("pk", flat=True)))
         self.message_user(request, f"Recounted the load of {changed} team members.")
@@ -142,6 +143,7 @@ class WorkflowVersionAdmin(admin.ModelAdmin):
 
     list_display = ("template", "number", "status", "note", "published_at", "orders_on_it")
     list_filter = ("status", "template")
+    list_select_related = ("template",)
     readonly_fields = ("template", "number", "status", "published_at", "created_by", "orders_on_it")
     fields = ("template", "number", "status", "note", "published_at", "created_by", "orders_on_it")
     inlines = [TaskDefinitionInline]
@@ -156,7 +158,8 @@ class WorkflowVersionAdmin(admin.ModelAdmin):
 
     @admin.display(description="orders on it")
     def orders_on_it(self, version: WorkflowVersion) -> int:
-        return getattr(version, "n", None) or version.order_workflows.count()
+        count = getattr(version, "n", None)  # annotated in the list; 0 is an answer, not a miss
+        return count if count is not None else version.order_workflows.count()
 
     def response_change(self, request: HttpRequest, obj: WorkflowVersion) -> HttpResponse:
         if "_publish" in request.POST:
@@ -172,13 +175,27 @@ class WorkflowVersionAdmin(admin.ModelAdmin):
         else:
             self.message_user(request, f"Published {version.template} v{version.number}: new orders start on it.")
 
-    @admin.action(description="Publish the selected drafts")
-    def publish(self, request: HttpRequest, queryset: QuerySet[WorkflowVersion]) -> None:
+    @admin.action(description="Publish the selected drafts", permissions=["change"])
+    def publish(self, request: HttpRequest, queryset: QuerySet[WorkflowVersion]) -> HttpResponse | None:
+        if not confirmed(request):
+            return confirmation_page(
+                self, request, queryset, action="publish",
+                question="Publish these drafts? New orders start on them, and published versions cannot be edited.",
+            )  # fmt: skip
         for version in queryset:
             self._publish(request, version)
+        return None
 
-    @admin.action(description="Move in-flight orders of older versions onto the selected version")
-    def migrate_orders(self, request: HttpRequest, queryset: QuerySet[WorkflowVersion]) -> None:
+    @admin.action(
+        description="Move in-flight orders of older versions onto the selected version", permissions=["change"]
+    )
+    def migrate_orders(self, request: HttpRequest, queryset: QuerySet[WorkflowVersion]) -> HttpResponse | None:
+        if not confirmed(request):
+            return confirmation_page(
+                self, request, queryset, action="migrate_orders",
+                question="Move every in-flight order of older versions onto these versions? Open tasks that are no "
+                "longer in the version are cancelled and new ones are created.",
+            )  # fmt: skip
         for version in queryset:
             try:
                 result = services.version_migrate_orders(version=version)
@@ -190,8 +207,9 @@ class WorkflowVersionAdmin(admin.ModelAdmin):
                 f"{version}: {result.orders} orders moved; {result.tasks_moved} open tasks kept, "
                 f"{result.tasks_cancelled} cancelled (no longer in the version), {result.tasks_created} created.",
             )
+        return None
 
-    @admin.action(description="Start a new draft from the template's current version")
+    @admin.action(description="Start a new draft from the template's current version", permissions=["change"])
     def start_draft(self, request: HttpRequest, queryset: QuerySet[WorkflowVersion]) -> HttpResponse | None:
         drafts = [services.version_draft_start(template=v.template, by=request.user) for v in queryset]
         if len(drafts) == 1:
@@ -218,7 +236,8 @@ class WorkflowTemplateAdmin(admin.ModelAdmin):
     actions = ["edit_tasks"]
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[WorkflowTemplate]:
-        return super().get_queryset(request).select_related("customer", "branch", "current_version")
+        # current_version__template: the version's name in the list names its template (one query per row else)
+        return super().get_queryset(request).select_related("customer", "branch", "current_version__template")
 
     @admin.display(description="applies to")
     def criteria_display(self, template: WorkflowTemplate) -> str:
@@ -231,7 +250,7 @@ class WorkflowTemplateAdmin(admin.ModelAdmin):
         url = reverse("admin:workflows_workflowversion_changelist") + f"?template__id__exact={template.pk}"
         return format_html('<a href="{}">All versions</a>', url)
 
-    @admin.action(description="Edit tasks (opens the draft version, starting one if needed)")
+    @admin.action(description="Edit tasks (opens the draft version, starting one if needed)", permissions=["change"])
     def edit_tasks(self, request: HttpRequest, queryset: QuerySet[WorkflowTemplate]) -> HttpResponse | None:
         drafts = [services.version_draft_start(template=t, by=request.user) for t in queryset]
         if len(drafts) == 1:
@@ -249,6 +268,7 @@ class WorkflowTemplateAdmin(admin.ModelAdmin):
 class OrderWorkflowAdmin(admin.ModelAdmin):
     list_display = ("order", "template", "version", "trade_direction", "bound_at", "migrated_at")
     list_filter = ("template", "trade_direction")
+    list_select_related = ("order", "template", "version__template")
     search_fields = ("order__reference",)
     readonly_fields = ("order", "template", "version", "trade_direction", "bound_at", "migrated_at")
     actions = ["attach"]
@@ -256,7 +276,9 @@ class OrderWorkflowAdmin(admin.ModelAdmin):
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
 
-    @admin.action(description="Give orders without a workflow the template that matches them now")
+    @admin.action(
+        description="Give orders without a workflow the template that matches them now", permissions=["change"]
+    )
     def attach(self, request: HttpRequest, queryset: QuerySet[OrderWorkflow]) -> None:
         ids = list(queryset.filter(version__isnull=True).values_list("order_id", flat=True))
         attached = services.orders_attach_workflows(order_ids=ids)
@@ -297,7 +319,7 @@ class RuleAdmin(admin.ModelAdmin):
     def actions_display(self, rule: Rule) -> str:
         return format_html_join(", ", "{}", ((str(a),) for a in rule.actions.all())) or "—"
 
-    @admin.action(description="Dry run: which existing orders would the rule match?")
+    @admin.action(description="Dry run: which existing orders would the rule match?", permissions=["change"])
     def dry_run(self, request: HttpRequest, queryset: QuerySet[Rule]) -> TemplateResponse:
         results = [(rule, services.rule_dry_run(rule=rule)) for rule in queryset]
         context = {**self.admin_site.each_context(request), "title": "Rule dry run", "results": results,

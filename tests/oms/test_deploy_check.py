@@ -11,6 +11,7 @@ PRODUCTION_ENV = {
     "SECRET_KEY": "k7#Qv9!zR2@pL5$wX8^mN3&bT6*yH1(eJ4)uC0_gF-sD+aZ=oI",
     "ALLOWED_HOSTS": "oms.example.com",
     "SECURE_SSL_REDIRECT": "true",
+    "EMAIL_URL": "smtp+tls://user:password@smtp.example.com:587",
 }
 
 

@@ -29,7 +29,7 @@ def feed(booked_fcl, stub_server, ocean_carriers):
         carrier=maersk,
         kind=AdapterKind.DCSA,
         base_url=stub_server.url + "/dcsa/tnt",
-        credentials_env="TEST_DCSA_TOKEN",
+        credentials_env="OMS_CARRIER_TEST_DCSA_TOKEN",
         rate_limit_per_minute=600,
     )
     polling.subscriptions_sync()
@@ -253,7 +253,7 @@ def test_a_carrier_that_hangs_times_out(feed, monkeypatch):
 
 def test_the_token_comes_from_the_environment_never_the_database(feed, monkeypatch):
     subscription, stub = feed
-    monkeypatch.setenv("TEST_DCSA_TOKEN", "s3cr3t-from-env")
+    monkeypatch.setenv("OMS_CARRIER_TEST_DCSA_TOKEN", "s3cr3t-from-env")
     stub.script(page())
     poll(subscription)
     assert stub.seen[0].headers["authorization"] == "Bearer s3cr3t-from-env"

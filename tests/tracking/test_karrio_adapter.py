@@ -42,11 +42,11 @@ def parcel(make_order, ops_user, ops_scope, fresh_mapping, stub_server, monkeypa
         carrier=dhl,
         kind=AdapterKind.KARRIO,
         base_url=stub_server.url,
-        credentials_env="TEST_KARRIO_KEY",
+        credentials_env="OMS_CARRIER_TEST_KARRIO_KEY",
         karrio_carrier_name="dhl_express",
         time_zone="Europe/Berlin",
     )
-    monkeypatch.setenv("TEST_KARRIO_KEY", "key_0123")
+    monkeypatch.setenv("OMS_CARRIER_TEST_KARRIO_KEY", "key_0123")
     polling.subscriptions_sync()
     return Order.objects.get(pk=order.pk), master, TrackingSubscription.objects.get()
 

@@ -108,9 +108,10 @@ def test_the_migrate_action_moves_orders_onto_the_new_version(
     draft = WorkflowVersion.objects.get(template=template, status=VersionStatus.DRAFT)
     TaskDefinition.objects.create(version=draft, **definition("b"))
     client.post(reverse("admin:workflows_workflowversion_changelist"),
-                {"action": "publish", "_selected_action": [draft.pk]})  # fmt: skip
+                {"action": "publish", "_selected_action": [draft.pk], "post": "yes"})  # fmt: skip
     response = client.post(reverse("admin:workflows_workflowversion_changelist"),
-                           {"action": "migrate_orders", "_selected_action": [draft.pk]}, follow=True)  # fmt: skip
+                           {"action": "migrate_orders", "_selected_action": [draft.pk], "post": "yes"},
+                           follow=True)  # fmt: skip
     assert "1 orders moved" in response.content.decode()
     assert set(tasks_of(order)) == {"a", "b"}
 

@@ -18,6 +18,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html
 
+from partners.admin_actions import confirmation_page, confirmed
 from tracking.ingest import mapping, remapping, tasks
 from tracking.ingest.models import (
     CarrierEndpoint,
@@ -90,9 +91,16 @@ class MappingRuleAdmin(admin.ModelAdmin):
         super().save_model(request, obj, form, change)
         mapping.invalidate()
 
-    @admin.action(description="Re-map the stored events with these codes")
-    def remap_stored_events(self, request: HttpRequest, queryset: QuerySet[MappingRule]) -> None:
+    @admin.action(description="Re-map the stored events with these codes", permissions=["change"])
+    def remap_stored_events(self, request: HttpRequest, queryset: QuerySet[MappingRule]) -> Any:
+        if not confirmed(request):
+            return confirmation_page(
+                self, request, queryset, action="remap_stored_events",
+                question="Re-map every stored event with these codes? Estimates, legs and order statuses are "
+                "applied again as if the events had just arrived.",
+            )  # fmt: skip
         _remap(request, {(rule.scheme, rule.code, rule.partner_id) for rule in queryset})
+        return None
 
 
 @admin.register(MappingAlert)
@@ -100,6 +108,7 @@ class MappingAlertAdmin(admin.ModelAdmin):
     list_display = ("code", "scheme", "partner", "event_count", "first_seen_at", "last_seen_at", "is_open", "add_rule")
     list_filter = ("scheme", ("resolved_at", admin.EmptyFieldListFilter))
     search_fields = ("code",)
+    list_select_related = ("partner",)
     readonly_fields = (
         "scheme",
         "code",
@@ -130,12 +139,21 @@ class MappingAlertAdmin(admin.ModelAdmin):
             '<a href="{}?{}">Add a mapping rule for this code</a>', reverse("admin:tracking_mappingrule_add"), query
         )
 
-    @admin.action(description="Re-map the stored events (after adding the mapping) and close what is mapped")
-    def remap_and_resolve(self, request: HttpRequest, queryset: QuerySet[MappingAlert]) -> None:
+    @admin.action(
+        description="Re-map the stored events (after adding the mapping) and close what is mapped",
+        permissions=["change"],
+    )
+    def remap_and_resolve(self, request: HttpRequest, queryset: QuerySet[MappingAlert]) -> Any:
+        if not confirmed(request):
+            return confirmation_page(
+                self, request, queryset, action="remap_and_resolve",
+                question="Re-map every stored event with these codes and close the alerts that are now mapped?",
+            )  # fmt: skip
         for alert in queryset:
             changed, resolved = remapping.alert_resolve(alert=alert, by=request.user)
             state = "resolved" if resolved else "still unmapped: add a rule for it first"
             messages.info(request, f"{alert.scheme} {alert.code}: {changed} events re-mapped; {state}.")
+        return None
 
 
 @admin.register(TrackingEvent)
@@ -208,7 +226,7 @@ class TrackingSubscriptionAdmin(admin.ModelAdmin):
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False  # subscriptions follow shipments (polling.subscriptions_sync)
 
-    @admin.action(description="Poll at the next beat (within a minute)")
+    @admin.action(description="Poll at the next beat (within a minute)", permissions=["change"])
     def poll_now(self, request: HttpRequest, queryset: QuerySet[TrackingSubscription]) -> None:
         count = queryset.update(next_poll_at=timezone.now())
         messages.success(request, f"{count} subscription(s) will be polled within a minute.")
@@ -218,23 +236,52 @@ class TrackingSubscriptionAdmin(admin.ModelAdmin):
 class WebhookSourceAdmin(admin.ModelAdmin):
     list_display = ("name", "carrier", "scheme", "is_active", "last_delivery_at", "endpoint_url")
     list_filter = ("is_active", "scheme")
+    list_select_related = ("carrier",)
     search_fields = ("name", "carrier__code")
     autocomplete_fields = ("carrier",)
-    readonly_fields = ("last_delivery_at", "created_at", "endpoint_url")
+    # The secrets are never shown (not even to view-only staff): a new one is shown once, when made.
+    exclude = ("secret", "previous_secret")
+    readonly_fields = ("secret_masked", "previous_secret_masked", "last_delivery_at", "created_at", "endpoint_url")
     actions = ["rotate_secret"]
 
     @admin.display(description="POST to")
     def endpoint_url(self, source: WebhookSource) -> str:
         return reverse("api-tracking-webhook", args=[source.name]) if source.pk else "—"
 
-    @admin.action(description="Rotate the secret (the old one keeps working until the next rotation)")
-    def rotate_secret(self, request: HttpRequest, queryset: QuerySet[WebhookSource]) -> None:
+    @admin.display(description="secret")
+    def secret_masked(self, source: WebhookSource) -> str:
+        return _masked(source.secret) if source.pk else "Made when saved and shown once."
+
+    @admin.display(description="previous secret")
+    def previous_secret_masked(self, source: WebhookSource) -> str:
+        return _masked(source.previous_secret)
+
+    def save_model(self, request: HttpRequest, obj: WebhookSource, form: Any, change: bool) -> None:
+        super().save_model(request, obj, form, change)
+        if not change:
+            messages.warning(request, f"The secret of {obj.name} is {obj.secret} (shown once; give it to the sender).")
+
+    @admin.action(
+        description="Rotate the secret (the old one keeps working until the next rotation)", permissions=["change"]
+    )
+    def rotate_secret(self, request: HttpRequest, queryset: QuerySet[WebhookSource]) -> Any:
+        if not confirmed(request):
+            return confirmation_page(
+                self, request, queryset, action="rotate_secret",
+                question="Rotate the secrets of these webhook sources? The current secret keeps working until the "
+                "next rotation; the one before it stops working now.",
+            )  # fmt: skip
         for source in queryset:
             source.previous_secret, source.secret = source.secret, generate_webhook_secret()
             source.save(update_fields=["previous_secret", "secret"])
             messages.warning(
                 request, f"New secret for {source.name}: {source.secret} (shown once; give it to the sender)."
             )
+        return None
+
+
+def _masked(secret: str) -> str:
+    return f"{secret[:10]}…" if secret else "—"
 
 
 @admin.register(EventUpload)

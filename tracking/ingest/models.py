@@ -12,11 +12,13 @@ foreign key that would have to cross partitions except the optional, SET_NULL li
 
 from __future__ import annotations
 
+import os
 import secrets
 
 from django.conf import settings
 from django.contrib.postgres.fields import ArrayField
 from django.contrib.postgres.indexes import BrinIndex
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 from django.db.models.functions import Upper
@@ -358,6 +360,19 @@ class AdapterKind(models.TextChoices):
     SIMULATED = "simulated", "Simulated carrier (demo)"
 
 
+# Carrier API tokens are read only from environment variables with this prefix, so that an endpoint can never
+# be pointed at another secret of the process (DATABASE_URL, SECRET_KEY, ...) and send it to its base_url.
+CREDENTIALS_ENV_PREFIX = "OMS_CARRIER_"
+CREDENTIALS_ENV_MESSAGE = (
+    f"Carrier credentials are read only from environment variables whose names start with {CREDENTIALS_ENV_PREFIX}, "
+    f"e.g. {CREDENTIALS_ENV_PREFIX}MAERSK_TOKEN."
+)
+
+
+def credentials_env_allowed(name: str) -> bool:
+    return name.startswith(CREDENTIALS_ENV_PREFIX) and len(name) > len(CREDENTIALS_ENV_PREFIX)
+
+
 class CarrierEndpoint(models.Model):
     """How we reach one carrier's tracking: adapter, URL, where its credentials are, and its rate limit.
 
@@ -396,6 +411,20 @@ class CarrierEndpoint(models.Model):
 
     def __str__(self) -> str:
         return f"{self.carrier} · {self.get_kind_display()}"
+
+    def clean(self) -> None:
+        super().clean()
+        self.credentials_env = self.credentials_env.strip()
+        if self.credentials_env and not credentials_env_allowed(self.credentials_env):
+            raise ValidationError({"credentials_env": CREDENTIALS_ENV_MESSAGE})
+
+    def credentials_token(self) -> str:
+        """The API token from the environment ("" when none is configured); refuses names outside the prefix."""
+        if not self.credentials_env:
+            return ""
+        if not credentials_env_allowed(self.credentials_env):
+            raise ValueError(f"{self}: credentials_env {self.credentials_env!r} refused. {CREDENTIALS_ENV_MESSAGE}")
+        return os.environ.get(self.credentials_env, "")
 
 
 class TrackingSubscription(models.Model):

@@ -16,13 +16,12 @@ from __future__ import annotations
 
 import datetime
 import logging
-import os
 import urllib.parse
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from tracking import adapters as booking_adapters
-from tracking.ingest.adapters import MalformedResponse, PollPage, TakeToken, http
+from tracking.ingest.adapters import CarrierRefused, MalformedResponse, PollPage, TakeToken, http
 from tracking.ingest.formats import dcsa_event, read_all
 from tracking.ingest.models import AdapterKind, SubjectType
 
@@ -60,7 +59,10 @@ class DcsaAdapter:
 
     def _headers(self) -> dict[str, str]:
         headers = {"API-Version": "2"}
-        token = os.environ.get(self.endpoint.credentials_env, "") if self.endpoint.credentials_env else ""
+        try:
+            token = self.endpoint.credentials_token()
+        except ValueError as exc:
+            raise CarrierRefused(str(exc)) from exc
         if token:
             headers["Authorization"] = f"Bearer {token}"
         return headers

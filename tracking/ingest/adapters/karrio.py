@@ -20,13 +20,12 @@ times carry no offset: they are read in the endpoint's time zone.
 from __future__ import annotations
 
 import datetime
-import os
 import urllib.parse
 import zoneinfo
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
-from tracking.ingest.adapters import MalformedResponse, PollPage, TakeToken, http
+from tracking.ingest.adapters import CarrierRefused, MalformedResponse, PollPage, TakeToken, http
 from tracking.ingest.formats import FormatError, IncomingEvent, clean_location, clean_subject, read_all
 from tracking.ingest.models import AdapterKind, Classifier, Scheme, SubjectType
 
@@ -165,7 +164,10 @@ class KarrioAdapter:
         self.base = endpoint.base_url.rstrip("/")
 
     def _headers(self) -> dict[str, str]:
-        token = os.environ.get(self.endpoint.credentials_env, "") if self.endpoint.credentials_env else ""
+        try:
+            token = self.endpoint.credentials_token()
+        except ValueError as exc:
+            raise CarrierRefused(str(exc)) from exc
         return {"Authorization": f"Token {token}"} if token else {}
 
     def poll(self, subscription: TrackingSubscription, *, take_token: TakeToken) -> Iterator[PollPage]:

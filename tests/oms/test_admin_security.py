@@ -1,0 +1,488 @@
+"""The admin console keeps access, keys and secrets safe: who may hand out privileges, which actions view-only
+staff get, what stays read-only on change, and that changelists do not run a query per row."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from django.contrib import admin
+from django.contrib.auth.models import Permission
+from django.core.exceptions import FieldDoesNotExist
+from django.db import connection, models
+from django.test import RequestFactory
+from django.test.utils import CaptureQueriesContext
+
+from orders.models import Integration
+from partners import services
+from partners.models import ApiKey, Membership, OrganisationKind, Role, User
+from partners.roles import OMS_APPS, roles_sync
+from tests.conftest import _member
+from tests.factories import OrganisationFactory, UserFactory
+from tracking.ingest.models import CarrierEndpoint, MappingAlert, WebhookSource
+
+
+def form_data(response: Any) -> dict[str, Any]:
+    """What the admin change form posts when nothing is changed."""
+    data: dict[str, Any] = {}
+
+    def add(form: Any) -> None:
+        for name, field in form.fields.items():
+            if getattr(field, "disabled", False):
+                continue
+            value = form.initial.get(name, field.initial)
+            value = value() if callable(value) else value
+            value = field.prepare_value(value) if value is not None else ""
+            if isinstance(value, (list, tuple)):
+                data[form.add_prefix(name)] = [str(v) for v in value]
+            elif isinstance(value, bool):
+                if value:
+                    data[form.add_prefix(name)] = "on"
+            else:
+                data[form.add_prefix(name)] = "" if value is None else str(value)
+
+    add(response.context["adminform"].form)
+    for inline in response.context["inline_admin_formsets"]:
+        formset = inline.formset
+        for name in formset.management_form.fields:
+            data[formset.management_form.add_prefix(name)] = str(formset.management_form.initial.get(name, ""))
+        for form in formset.initial_forms:
+            add(form)
+            data[form.add_prefix(formset.model._meta.pk.name)] = str(form.instance.pk)
+    return data
+
+
+def _staff(email: str, organisation: Any, role: str) -> User:
+    return _member(email, organisation, role, is_staff=True)
+
+
+# --- 1. Roles and privileges ------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("role", [Role.SALES, Role.FINANCE, Role.OPERATIONS, Role.DOCUMENTATION])
+def test_non_admin_roles_cannot_change_users_memberships_or_api_keys(branch, role):
+    roles_sync()
+    user = User.objects.get(pk=_staff(f"{role}@oms.test", branch, role).pk)
+    for model in ("user", "membership", "apikey"):
+        for action in ("add", "change", "delete"):
+            assert not user.has_perm(f"partners.{action}_{model}"), f"{role} may {action} {model}"
+
+
+def test_sales_and_finance_keep_what_they_need_on_organisations(branch):
+    roles_sync()
+    sales = User.objects.get(pk=_staff("s@oms.test", branch, Role.SALES).pk)
+    finance = User.objects.get(pk=_staff("f@oms.test", branch, Role.FINANCE).pk)
+    assert sales.has_perm("partners.add_organisation")
+    assert sales.has_perm("partners.change_organisation")
+    assert finance.has_perm("partners.change_organisation")
+    assert sales.has_perm("partners.view_user")
+    assert finance.has_perm("partners.view_membership")
+
+
+def test_admin_role_keeps_every_partners_permission(company):
+    roles_sync()
+    user = User.objects.get(pk=_staff("a@oms.test", company, Role.ADMIN).pk)
+    assert user.has_perm("partners.change_user")
+    assert user.has_perm("partners.add_membership")
+
+
+def test_finance_staff_cannot_make_itself_superuser(branch, login):
+    finance = _staff("fin@oms.test", branch, Role.FINANCE)
+    client = login(finance)
+    url = f"/admin/partners/user/{finance.pk}/change/"
+    data = form_data(client.get(url))  # view only
+    data.update({"is_superuser": "on", "is_staff": "on"})
+    assert client.post(url, data).status_code == 403
+    finance.refresh_from_db()
+    assert not finance.is_superuser
+
+
+def test_sales_staff_cannot_grant_itself_the_admin_role(company, branch, login):
+    sales = _staff("sal@oms.test", branch, Role.SALES)
+    response = login(sales).post(
+        "/admin/partners/membership/add/",
+        {"user": sales.pk, "organisation": company.pk, "role": Role.ADMIN, "is_active": "on"},
+    )
+    assert response.status_code == 403
+    assert not Membership.objects.filter(user=sales, role=Role.ADMIN).exists()
+    assert not User.objects.get(pk=sales.pk).groups.filter(name="role:admin").exists()
+
+
+def _user_editor(branch: Any) -> User:
+    """A non-superuser who may change users, e.g. someone given the permission by exception."""
+    editor = _staff("editor@oms.test", branch, Role.OPERATIONS)
+    editor.user_permissions.add(
+        *Permission.objects.filter(content_type__app_label="partners", codename__in=[
+            "view_user", "change_user", "view_membership", "add_membership", "change_membership",
+        ])
+    )  # fmt: skip
+    return User.objects.get(pk=editor.pk)
+
+
+def test_privilege_fields_are_read_only_for_non_superusers(branch, login):
+    editor = _user_editor(branch)
+    target = _staff("target@oms.test", branch, Role.OPERATIONS)
+    client = login(editor)
+    url = f"/admin/partners/user/{target.pk}/change/"
+    data = form_data(client.get(url))
+    assert not {"is_superuser", "is_staff", "user_permissions", "groups"} & set(data)
+    data.update({"is_superuser": "on", "user_permissions": [str(Permission.objects.get(codename="delete_order").pk)]})
+    assert client.post(url, data).status_code == 302
+    target.refresh_from_db()
+    assert not target.is_superuser
+    assert not target.user_permissions.exists()
+
+
+def test_a_superuser_may_change_privilege_fields(admin_user, branch, login):
+    target = _staff("t2@oms.test", branch, Role.OPERATIONS)
+    client = login(admin_user)
+    url = f"/admin/partners/user/{target.pk}/change/"
+    data = form_data(client.get(url))
+    data["is_superuser"] = "on"
+    assert client.post(url, data).status_code == 302
+    target.refresh_from_db()
+    assert target.is_superuser
+
+
+def test_non_superusers_cannot_edit_a_superuser(admin_user, branch, login):
+    client = login(_user_editor(branch))
+    assert client.get(f"/admin/partners/user/{admin_user.pk}/change/").status_code == 200  # view only
+    assert client.post(f"/admin/partners/user/{admin_user.pk}/password/", {}).status_code == 403
+
+
+def test_only_administrators_give_the_admin_role(company, branch, login):
+    editor = _user_editor(branch)
+    target = _staff("t3@oms.test", branch, Role.OPERATIONS)
+    response = login(editor).post(
+        "/admin/partners/membership/add/",
+        {"user": target.pk, "organisation": company.pk, "role": Role.ADMIN, "is_active": "on"},
+    )
+    assert response.status_code == 200
+    assert "Only an administrator or a superuser" in response.content.decode()
+    assert not Membership.objects.filter(user=target, role=Role.ADMIN).exists()
+
+
+def test_an_admin_role_user_may_give_the_admin_role(company, branch, login):
+    roles_sync()
+    chief = _staff("chief@oms.test", company, Role.ADMIN)
+    target = _staff("t4@oms.test", branch, Role.OPERATIONS)
+    response = login(chief).post(
+        "/admin/partners/membership/add/",
+        {"user": target.pk, "organisation": company.pk, "role": Role.ADMIN, "is_active": "on"},
+    )
+    assert response.status_code == 302
+    assert Membership.objects.filter(user=target, role=Role.ADMIN).exists()
+
+
+def test_the_data_migration_resyncs_role_permissions():
+    import importlib
+
+    migration = importlib.import_module("partners.migrations.0004_roles_resync")
+    assert migration.resync_roles.__module__ == migration.__name__
+
+
+# --- 2. Actions need the change permission, and mass changes a confirmation ------------------------------------
+
+
+def test_view_only_staff_are_offered_no_custom_action(branch):
+    user = _staff("viewer@oms.test", branch, Role.DOCUMENTATION)
+    user.user_permissions.add(
+        *Permission.objects.filter(codename__startswith="view_", content_type__app_label__in=OMS_APPS)
+    )
+    user = User.objects.get(pk=user.pk)
+    request = RequestFactory().get("/admin/")
+    request.user = user
+    offenders = []
+    for model, model_admin in admin.site._registry.items():
+        if model._meta.app_label not in OMS_APPS or model_admin.has_change_permission(request):
+            continue
+        custom = [name for name in model_admin.get_actions(request) if name != "delete_selected"]
+        if custom:
+            offenders.append(f"{model._meta.label}: {custom}")
+    assert not offenders
+
+
+def _docs_staff(branch: Any) -> User:
+    user = _staff("docs@oms.test", branch, Role.DOCUMENTATION)
+    assert user.has_perm("tracking.view_webhooksource")
+    assert not user.has_perm("tracking.change_webhooksource")
+    return user
+
+
+def test_view_only_staff_cannot_rotate_webhook_secrets(branch, carrier, login):
+    source = WebhookSource.objects.create(name="maersk", carrier=carrier)
+    old = source.secret
+    client = login(_docs_staff(branch))
+    client.post("/admin/tracking/webhooksource/", {"action": "rotate_secret", "_selected_action": [source.pk],
+                                                   "post": "yes"})  # fmt: skip
+    source.refresh_from_db()
+    assert source.secret == old
+
+
+def test_view_only_staff_cannot_revoke_api_keys(branch, customer_a, login):
+    keys = [services.api_key_create(organisation=customer_a, name=f"k{i}")[0] for i in range(2)]
+    client = login(_docs_staff(branch))
+    client.post("/admin/partners/apikey/", {"action": "revoke_keys", "_selected_action": [k.pk for k in keys],
+                                            "post": "yes"})  # fmt: skip
+    assert not ApiKey.objects.filter(revoked_at__isnull=False).exists()
+
+
+def test_rotating_a_secret_asks_for_confirmation_first(admin_user, carrier, login):
+    source = WebhookSource.objects.create(name="msc", carrier=carrier)
+    old = source.secret
+    client = login(admin_user)
+    page = client.post("/admin/tracking/webhooksource/", {"action": "rotate_secret", "_selected_action": [source.pk]})
+    assert page.status_code == 200
+    assert 'name="post" value="yes"' in page.content.decode()
+    source.refresh_from_db()
+    assert source.secret == old
+    client.post("/admin/tracking/webhooksource/", {"action": "rotate_secret", "_selected_action": [source.pk],
+                                                   "post": "yes"})  # fmt: skip
+    source.refresh_from_db()
+    assert source.secret != old
+    assert source.previous_secret == old
+
+
+def test_remapping_asks_for_confirmation_first(admin_user, carrier, login):
+    alert = MappingAlert.objects.create(scheme="dcsa", code="XYZ", partner=carrier)
+    page = login(admin_user).post(
+        "/admin/tracking/mappingalert/", {"action": "remap_and_resolve", "_selected_action": [alert.pk]}
+    )
+    assert page.status_code == 200
+    assert "Are you sure?" in page.content.decode()
+
+
+# --- 3. API keys -------------------------------------------------------------------------------------------------
+
+
+def test_a_revoked_key_cannot_be_unrevoked_or_moved(admin_user, customer_a, customer_b, login, client):
+    key, raw = services.api_key_create(organisation=customer_a, name="ERP")
+    services.api_key_revoke(api_key=key)
+    revoked_at = ApiKey.objects.get(pk=key.pk).revoked_at
+    staff = login(admin_user)
+    url = f"/admin/partners/apikey/{key.pk}/change/"
+    data = form_data(staff.get(url))
+    assert "organisation" not in data
+    assert not any(name.startswith("revoked_at") for name in data)
+    data.update({"revoked_at_0": "", "revoked_at_1": "", "organisation": str(customer_b.pk), "name": "ERP 2"})
+    assert staff.post(url, data).status_code == 302
+    key.refresh_from_db()
+    assert key.revoked_at == revoked_at
+    assert key.organisation == customer_a
+    assert key.name == "ERP 2"
+    staff.logout()
+    assert client.get("/api/v1/me/", HTTP_AUTHORIZATION=f"Bearer {raw}").status_code == 401
+
+
+# --- 4. Integrations ---------------------------------------------------------------------------------------------
+
+
+def _edit_integration(client: Any, integration: Integration, **changes: Any) -> Any:
+    url = f"/admin/orders/integration/{integration.pk}/change/"
+    data = form_data(client.get(url))
+    data.update(changes)
+    response = client.post(url, data)
+    integration.refresh_from_db()
+    return response
+
+
+def test_editing_an_integration_with_the_secret_blank_keeps_it(admin_user, customer_a, login):
+    integration = Integration.objects.create(customer=customer_a, kind="generic", name="ERP", secret="whsec_abc")
+    response = _edit_integration(login(admin_user), integration, name="ERP (prod)", secret="")
+    assert response.status_code == 302
+    assert integration.secret == "whsec_abc"
+    assert integration.name == "ERP (prod)"
+
+
+def test_a_new_integration_secret_only_when_asked(admin_user, customer_a, login):
+    integration = Integration.objects.create(customer=customer_a, kind="generic", name="ERP", secret="whsec_abc")
+    client = login(admin_user)
+    assert _edit_integration(client, integration, secret="", new_secret="on").status_code == 302
+    assert integration.secret.startswith("whsec_")
+    assert integration.secret != "whsec_abc"
+
+
+def test_an_integration_stays_with_its_customer(admin_user, customer_a, customer_b, login):
+    integration = Integration.objects.create(customer=customer_a, kind="generic", name="ERP", secret="whsec_abc")
+    assert _edit_integration(login(admin_user), integration, customer=str(customer_b.pk)).status_code == 302
+    assert integration.customer == customer_a
+
+
+def test_a_new_generic_integration_gets_a_generated_secret(admin_user, customer_a, login):
+    response = login(admin_user).post(
+        "/admin/orders/integration/add/",
+        {"customer": customer_a.pk, "kind": "generic", "name": "Shop", "secret": "", "is_active": "on",
+         "destination_by_country": "{}", "default_service_level": "standard", "default_incoterm": "DAP"},
+    )  # fmt: skip
+    assert response.status_code == 302, response.context["adminform"].form.errors
+    assert Integration.objects.get(name="Shop").secret.startswith("whsec_")
+
+
+# --- 5. Webhook sources --------------------------------------------------------------------------------------------
+
+
+def test_view_only_staff_do_not_see_webhook_secrets(branch, carrier, login):
+    source = WebhookSource.objects.create(name="hapag", carrier=carrier, previous_secret="whsec_previous_secret_x")
+    page = login(_docs_staff(branch)).get(f"/admin/tracking/webhooksource/{source.pk}/change/").content.decode()
+    assert source.secret not in page
+    assert "whsec_previous_secret_x" not in page
+    assert source.secret[:10] + "…" in page
+
+
+# --- 6. Carrier credentials --------------------------------------------------------------------------------------
+
+
+def _endpoint_post(carrier: Any, env_name: str) -> dict[str, Any]:
+    return {"carrier": carrier.pk, "kind": "dcsa", "base_url": "https://carrier.example/x", "credentials_env": env_name,
+            "karrio_carrier_name": "", "time_zone": "UTC", "rate_limit_per_minute": 60, "is_active": "on"}  # fmt: skip
+
+
+@pytest.mark.parametrize("env_name", ["DATABASE_URL", "SECRET_KEY", "OMS_CARRIER_", "oms_carrier_x"])
+def test_carrier_credentials_outside_the_prefix_are_refused(admin_user, carrier, login, env_name):
+    response = login(admin_user).post("/admin/tracking/carrierendpoint/add/", _endpoint_post(carrier, env_name))
+    assert response.status_code == 200
+    assert "OMS_CARRIER_" in response.content.decode()
+    assert not CarrierEndpoint.objects.exists()
+
+
+def test_carrier_credentials_with_the_prefix_are_accepted(admin_user, carrier, login, monkeypatch):
+    monkeypatch.setenv("OMS_CARRIER_TEST_TOKEN", "tok")
+    response = login(admin_user).post(
+        "/admin/tracking/carrierendpoint/add/", _endpoint_post(carrier, "OMS_CARRIER_TEST_TOKEN")
+    )
+    assert response.status_code == 302
+    from tracking.ingest.adapters import tracking_adapter
+
+    assert tracking_adapter(CarrierEndpoint.objects.get())._headers()["Authorization"] == "Bearer tok"
+
+
+@pytest.mark.parametrize("kind", ["dcsa", "karrio"])
+def test_adapters_refuse_to_read_other_variables(carrier, kind):
+    from tracking.ingest.adapters import CarrierRefused, tracking_adapter
+
+    endpoint = CarrierEndpoint.objects.create(carrier=carrier, kind=kind, base_url="https://x.example",
+                                              credentials_env="DATABASE_URL")  # fmt: skip
+    with pytest.raises(CarrierRefused, match="OMS_CARRIER_"):
+        tracking_adapter(endpoint)._headers()
+
+
+# --- 9. Changelists do not run a query per row ---------------------------------------------------------------------
+
+
+def test_every_foreign_key_in_a_list_is_selected_with_the_rows(admin_user):
+    request = RequestFactory().get("/admin/")
+    request.user = admin_user
+    missing = []
+    for model, model_admin in admin.site._registry.items():
+        selected = model_admin.get_list_select_related(request)
+        query_selected = model_admin.get_queryset(request).query.select_related
+        if query_selected:  # the changelist applies list_select_related only when get_queryset selected nothing
+            selected = True if query_selected is True else tuple(query_selected)
+        if selected is True:
+            continue
+        covered = {path.split("__")[0] for path in selected or ()}
+        for name in model_admin.get_list_display(request):
+            try:
+                field = model._meta.get_field(name)
+            except FieldDoesNotExist:  # a method or property, not a field
+                continue
+            if not isinstance(field, models.ForeignKey) or name in covered:
+                continue
+            if selected is False and not field.null:
+                continue  # Django's select_related() follows non-null foreign keys by itself
+            missing.append(f"{type(model_admin).__name__}.{name}")
+    assert not missing
+
+
+def _organisations(n: int, tag: str) -> None:
+    for i in range(n):
+        parent = OrganisationFactory(code=f"P{tag}{i}", kinds=[OrganisationKind.COMPANY])
+        OrganisationFactory(code=f"C{tag}{i}", parent=parent)
+
+
+def _alerts(n: int, tag: str) -> None:
+    for i in range(n):
+        carrier = OrganisationFactory(code=f"CR{tag}{i}", kinds=[OrganisationKind.CARRIER])
+        MappingAlert.objects.create(scheme="dcsa", code=f"X{tag}{i}", partner=carrier)
+
+
+def _sources(n: int, tag: str) -> None:
+    for i in range(n):
+        carrier = OrganisationFactory(code=f"WC{tag}{i}", kinds=[OrganisationKind.CARRIER])
+        WebhookSource.objects.create(name=f"src-{tag}-{i}", carrier=carrier)
+
+
+def _teams(n: int, tag: str) -> None:
+    from workflows.models import Team
+
+    for i in range(n):
+        branch = OrganisationFactory(code=f"B{tag}{i}", kinds=[OrganisationKind.BRANCH])
+        Team.objects.create(name=f"t{tag}{i}", function="operations", branch=branch,
+                            lead=UserFactory(email=f"l{tag}{i}@x.test"))  # fmt: skip
+
+
+def _keys(n: int, tag: str) -> None:
+    for i in range(n):
+        services.api_key_create(organisation=OrganisationFactory(code=f"K{tag}{i}"), name=f"k{i}")
+
+
+def _memberships(n: int, tag: str) -> None:
+    for i in range(n):
+        _member(f"m{tag}{i}@x.test", OrganisationFactory(code=f"M{tag}{i}"), Role.CUSTOMER)
+
+
+def _integrations(n: int, tag: str) -> None:
+    for i in range(n):
+        Integration.objects.create(customer=OrganisationFactory(code=f"I{tag}{i}"), kind="generic", name=f"i{tag}{i}",
+                                   secret="whsec_x")  # fmt: skip
+
+
+def _templates(n: int, tag: str) -> None:
+    from workflows import services as workflow_services
+    from workflows.models import WorkflowTemplate
+
+    for i in range(n):
+        template = WorkflowTemplate.objects.create(name=f"wt{tag}{i}")
+        template.current_version = workflow_services.version_draft_start(template=template, by=None)
+        template.save(update_fields=["current_version"])
+
+
+CHANGELISTS = {
+    "partners/organisation": _organisations,
+    "partners/apikey": _keys,
+    "partners/membership": _memberships,
+    "orders/integration": _integrations,
+    "tracking/mappingalert": _alerts,
+    "tracking/webhooksource": _sources,
+    "workflows/team": _teams,
+    "workflows/workflowtemplate": _templates,
+    "workflows/workflowversion": _templates,
+}
+
+
+@pytest.mark.parametrize("path", list(CHANGELISTS))
+def test_changelist_queries_do_not_grow_with_rows(path, admin_user, login):
+    client = login(admin_user)
+
+    def count() -> int:
+        with CaptureQueriesContext(connection) as queries:
+            assert client.get(f"/admin/{path}/").status_code == 200
+        return len(queries.captured_queries)
+
+    CHANGELISTS[path](2, "A")
+    few = count()
+    CHANGELISTS[path](4, "B")
+    with CaptureQueriesContext(connection) as queries:
+        client.get(f"/admin/{path}/")
+    assert len(queries.captured_queries) == few, "\n".join(q["sql"][:300] for q in queries.captured_queries)
+
+
+# --- 10. Messages ---------------------------------------------------------------------------------------------------
+
+
+def test_a_new_api_key_does_not_travel_in_a_cookie(admin_user, customer_a, login):
+    response = login(admin_user).post("/admin/partners/apikey/add/", {"organisation": customer_a.pk, "name": "ERP"})
+    assert response.status_code == 302
+    assert "messages" not in response.cookies
+    raw = [str(m) for m in response.wsgi_request._messages]
+    assert any("oms_" in m for m in raw)
