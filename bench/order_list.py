@@ -344,7 +344,7 @@ def through_gunicorn(url: str, user: Any, cursors: dict[str, str], samples: int)
     env = {
         **os.environ, "DATABASE_URL": url, "DEBUG": "false", "SECURE_SSL_REDIRECT": "false",
         "SECRET_KEY": "bench-only-secret-key-0f3c9a7e51d84b2f96a0c7e3d5b1f2a4c6e8d0b2", "ALLOWED_HOSTS": "127.0.0.1",
-        "LOG_LEVEL": "WARNING", "EMAIL_URL": "smtp://localhost:25",  # production mode needs a mail server; none is sent
+        "LOG_LEVEL": "WARNING", "EMAIL_URL": "dummymail://",  # production mode names its mail; none is sent
     }  # fmt: skip
     command = [
         sys.executable, "-m", "gunicorn", "oms.wsgi", "--bind", f"127.0.0.1:{port}", "--workers", "2",
@@ -450,6 +450,7 @@ def main() -> None:
     os.environ["DATABASE_URL"] = url
     os.environ["DEBUG"] = "false"  # no query log in the measuring process
     os.environ.setdefault("SECRET_KEY", "bench-only-secret-key-0f3c9a7e51d84b2f96a0c7e3d5b1f2a4c6e8d0b2")
+    os.environ.setdefault("EMAIL_URL", "dummymail://")  # production mode names its mail; the benchmark sends none
     setup_django()
 
     from django.db import connection
