@@ -150,6 +150,9 @@ def _state_problem(spec: TransitionSpec, order: Order) -> str | None:
     return None
 
 
+GUARDED_FOR_OUTSIDERS = "Our team is still working on this order; ask your OMS contact."
+
+
 def blocked_reason(order: Order, name: str, scope: Scope) -> str | None:
     """Why this scope cannot take the transition on the order now, or None when it can."""
     spec = TRANSITIONS[name]
@@ -158,6 +161,10 @@ def blocked_reason(order: Order, name: str, scope: Scope) -> str | None:
         return problem
     # Every guard's reason, not just the first: the person sees all that stands in the way at once.
     reasons = [reason for guard in _guards[name] if (reason := guard(order))]
+    if reasons and not scope.is_staff:
+        # Guards name our internal work (open tasks such as "Credit check"): customers and partners learn
+        # only that it is in the way.
+        return GUARDED_FOR_OUTSIDERS
     return " ".join(reasons) or None
 
 

@@ -161,6 +161,20 @@ def test_an_open_task_blocks_its_transition_with_its_name_until_done(
     assert transition(order, "confirm", ops_user, committed).status == OrderStatus.CONFIRMED
 
 
+def test_a_customer_is_told_that_work_is_in_the_way_not_which_task(
+    make_template, make_order, ops_team, customer_a_user, committed
+):
+    """Task names are our internal work ("Credit check"): a customer sees a neutral reason."""
+    make_template("Ocean", [definition("credit", name="Credit check", blocks=["cancel"])])
+    with committed():
+        order = make_order(submit=True)
+    cancel = next(
+        t for t in lifecycle.available_transitions(order, scope_for_user(customer_a_user)) if t["name"] == "cancel"
+    )
+    assert (cancel["allowed"], cancel["reason"]) == (False, lifecycle.GUARDED_FOR_OUTSIDERS)
+    assert "Credit check" not in lifecycle.GUARDED_FOR_OUTSIDERS
+
+
 def test_a_task_waits_for_the_tasks_it_depends_on(make_template, make_order, ops_team, ops_user, committed):
     make_template("Ocean", [definition("hbl"), definition("prealert", depends_on=["hbl"])])
     with committed():
