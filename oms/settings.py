@@ -173,6 +173,9 @@ if not DEBUG and EMAIL_CONFIG["EMAIL_BACKEND"] in _NON_DELIVERING_EMAIL_BACKENDS
         "EMAIL_URL must name a mail server when DEBUG is false, e.g. smtp+tls://user:password@smtp.example.com:587 "
         "(console, memory and file mail are for development only; dummymail:// sends none; see .env.example)."
     )
+# A mail server that stops answering must not hold a worker until its task's time limit: the send fails after
+# this many seconds (socket timeout, an OSError) and the task retries with backoff.
+EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=30)
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="OMS <no-reply@oms.example>")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
 

@@ -107,6 +107,8 @@ def send_notification_email(notification_id: int) -> None:
             from_email=None,
             recipient_list=[notification.recipient.email],
         )
-    except (smtplib.SMTPException, OSError):
+    except BaseException:
+        # Refused, timed out (EMAIL_TIMEOUT) or stopped by the task's time limit: undo the claim, so the retry
+        # (or a later run) can send it; a claim left behind would lose the mail for good.
         Notification.objects.filter(pk=notification_id).update(emailed_at=None)
         raise

@@ -161,3 +161,30 @@ def test_loads_can_be_recounted_from_the_tasks(order, ops_team):
     TeamMember.objects.update(open_tasks=42)
     services.team_loads_recount(team_ids=[ops_team.pk])
     assert dict(TeamMember.objects.values_list("user_id", "open_tasks")) == expected
+
+
+def test_a_send_stopped_by_the_time_limit_leaves_the_email_to_send_again(ops_user, settings):
+    """The claim on a notification's email is undone whatever stops the send (a refused or hung server, the
+    task's time limit), so a later run sends it; and a mail server that stops answering times out."""
+    from unittest import mock
+
+    from billiard.exceptions import SoftTimeLimitExceeded
+    from django.core import mail
+
+    from workflows import tasks
+    from workflows.models import Notification, NotificationKind
+
+    assert settings.EMAIL_TIMEOUT == 30
+    notification = Notification.objects.create(
+        recipient=ops_user, kind=NotificationKind.RULE, title="Customs hold", email_wanted=True
+    )
+    with (
+        mock.patch.object(tasks, "send_mail", side_effect=SoftTimeLimitExceeded()),
+        pytest.raises(SoftTimeLimitExceeded),
+    ):
+        tasks.send_notification_email.apply(args=[notification.pk], throw=True)
+    notification.refresh_from_db()
+    assert notification.emailed_at is None
+    mail.outbox.clear()
+    tasks.send_notification_email.apply(args=[notification.pk])  # the message again, or a re-queue
+    assert len(mail.outbox) == 1
