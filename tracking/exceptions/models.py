@@ -218,6 +218,12 @@ class ShipmentException(models.Model):
     announced_at = models.DateTimeField(
         null=True, blank=True, editable=False, help_text="When higher apps were told (owner, tasks, alerts)."
     )
+    resolved_announced_at = models.DateTimeField(
+        null=True, blank=True, editable=False, help_text="When higher apps were told it resolved (once)."
+    )
+    customer_notified_at = models.DateTimeField(
+        null=True, blank=True, editable=False, help_text="When the customer's email was sent (once)."
+    )
     acknowledged_at = models.DateTimeField(null=True, blank=True)
     acknowledged_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"

@@ -333,13 +333,32 @@ def exception_announce(*, exception_id: int) -> bool:
 
 
 def exception_resolved_announce(*, exception_id: int) -> None:
-    exception = ShipmentException.objects.filter(pk=exception_id).values("kind", "owner_id", "is_auto_resolved").first()
-    if exception is None:
-        return
-    events.exception_resolved.send(
-        sender=ShipmentException, exception_id=exception_id, kind=exception["kind"], owner_id=exception["owner_id"],
-        automatic=exception["is_auto_resolved"],
-    )  # fmt: skip
+    """Tell higher apps a resolved exception resolved, once: the claim and what the receivers write commit
+    together, so a redelivered or retried message tells nobody twice, and a failure leaves it to be told."""
+    with transaction.atomic():
+        claimed = ShipmentException.objects.filter(
+            pk=exception_id, status=ExceptionStatus.RESOLVED, resolved_announced_at__isnull=True
+        ).update(resolved_announced_at=timezone.now())
+        if not claimed:
+            return
+        exception = ShipmentException.objects.values("kind", "owner_id", "is_auto_resolved").get(pk=exception_id)
+        events.exception_resolved.send(
+            sender=ShipmentException, exception_id=exception_id, kind=exception["kind"],
+            owner_id=exception["owner_id"], automatic=exception["is_auto_resolved"],
+        )  # fmt: skip
+
+
+def exception_customer_email_claim(*, exception_id: int) -> bool:
+    """Claim the customer's email of an exception (sent once); `exception_customer_email_unclaim` if the send fails."""
+    return bool(
+        ShipmentException.objects.filter(pk=exception_id, customer_notified_at__isnull=True).update(
+            customer_notified_at=timezone.now()
+        )
+    )
+
+
+def exception_customer_email_unclaim(*, exception_id: int) -> None:
+    ShipmentException.objects.filter(pk=exception_id).update(customer_notified_at=None)
 
 
 # --- what people do -----------------------------------------------------------------------------------

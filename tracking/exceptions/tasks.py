@@ -84,5 +84,13 @@ def email_exception_to_customer(exception_id: int) -> None:
         to=[exception.customer.email],
     )
     message.attach_alternative(render_to_string("tracking/exceptions/email/customer_notice.html", context), "text/html")
-    message.send()
+    # Claimed before the send, as a notification's email is: a redelivered message finds the claim and sends
+    # nothing; a send that fails (refused, timed out, stopped) gives the claim back for the retry.
+    if not services.exception_customer_email_claim(exception_id=exception_id):
+        return
+    try:
+        message.send()
+    except BaseException:
+        services.exception_customer_email_unclaim(exception_id=exception_id)
+        raise
     services.exception_customer_notified(exception_id=exception_id, to=exception.customer.email)

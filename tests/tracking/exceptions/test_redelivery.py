@@ -1,0 +1,69 @@
+"""A redelivered message (acks late, requeued when its worker is lost) or a retried task tells nobody twice:
+the "resolved itself" announcement and the customer's email are claimed, like the opened announcement."""
+
+from decimal import Decimal
+from unittest import mock
+
+import pytest
+from django.core import mail
+
+from tests.tracking.exceptions.conftest import detect, ingest
+from tests.tracking.test_ingest_support import ETD, dcsa_event
+from tracking.exceptions import tasks
+from tracking.exceptions.models import ExceptionKind, ExceptionRule, ShipmentException
+from workflows.models import Notification
+
+
+def test_a_resolved_announcement_delivered_twice_tells_the_owner_once(
+    booked_fcl, ops_team, ops_user, django_capture_on_commit_callbacks
+):
+    _, master = booked_fcl
+    with django_capture_on_commit_callbacks(execute=True):
+        detect(master)
+    with django_capture_on_commit_callbacks(execute=True):
+        ingest(dcsa_event("TRANSPORT", "DEPA", ETD, place="CNSHA"))
+        outcome = detect(master)
+    assert outcome.resolved
+    told = Notification.objects.filter(recipient=ops_user, title__startswith="Resolved itself")
+    assert told.count() == 1
+    with django_capture_on_commit_callbacks(execute=True):
+        tasks.announce_exceptions.apply(args=[[], list(outcome.resolved)])  # the same message again
+    assert told.count() == 1
+    assert ShipmentException.objects.get(pk=outcome.resolved[0]).resolved_announced_at is not None
+
+
+@pytest.fixture
+def customer_notice(booked_fcl, customer_a, django_capture_on_commit_callbacks):
+    customer_a.email = "ops@acme.test"
+    customer_a.save(update_fields=["email"])
+    ExceptionRule.objects.create(
+        kind=ExceptionKind.MILESTONE_OVERDUE, mode="ocean_fcl", customer=customer_a, threshold_hours=Decimal(24),
+        notify_customer=True,
+    )  # fmt: skip
+    _, master = booked_fcl
+    mail.outbox.clear()
+    with (
+        mock.patch.object(tasks.email_exception_to_customer, "delay_on_commit"),  # the tests send it, below
+        django_capture_on_commit_callbacks(execute=True),
+    ):
+        detect(master)
+    return ShipmentException.objects.get(customer=customer_a)
+
+
+def test_the_customers_email_delivered_twice_is_sent_once(customer_notice):
+    tasks.email_exception_to_customer.apply(args=[customer_notice.pk])
+    tasks.email_exception_to_customer.apply(args=[customer_notice.pk])  # redelivered
+    assert len(mail.outbox) == 1
+    assert customer_notice.entries.filter(verb="notified").count() == 1
+
+
+def test_a_customer_email_that_fails_is_sent_by_the_retry(customer_notice):
+    with (
+        mock.patch("django.core.mail.EmailMultiAlternatives.send", side_effect=OSError("mail server down")),
+        pytest.raises(OSError, match="mail server down"),
+    ):
+        tasks.email_exception_to_customer.apply(args=[customer_notice.pk], throw=True, retries=5)
+    customer_notice.refresh_from_db()
+    assert customer_notice.customer_notified_at is None  # the claim was given back
+    tasks.email_exception_to_customer.apply(args=[customer_notice.pk])
+    assert len(mail.outbox) == 1
