@@ -10,6 +10,7 @@ import pytest
 
 from orders import services
 from orders.models import Channel, Order
+from partners import services as partner_services
 from partners.scoping import scope_for_user
 
 
@@ -25,3 +26,22 @@ def order_factory(order_data, ops_user) -> Callable[..., Order]:
         return services.order_create(data=data, scope=scope, by=ops_user, channel=Channel.SCREEN, submit=submit)
 
     return make
+
+
+# API keys for the API tests of this folder (orders API, edits, intake limits).
+@pytest.fixture
+def account_branches(customer_a, customer_b, branch):
+    """Customers' orders are handled by the Hamburg branch unless staff name another."""
+    for customer in (customer_a, customer_b):
+        customer.account_branch = branch
+        customer.save(update_fields=["account_branch"])
+
+
+@pytest.fixture
+def acme_key(customer_a, account_branches, locations) -> str:
+    return partner_services.api_key_create(organisation=customer_a, name="ACME ERP")[1]
+
+
+@pytest.fixture
+def staff_key(branch, locations) -> str:
+    return partner_services.api_key_create(organisation=branch, name="Hamburg BI")[1]

@@ -26,24 +26,6 @@ def bearer(raw_key: str) -> dict[str, str]:
 
 
 @pytest.fixture
-def account_branches(customer_a, customer_b, branch):
-    """Customers' orders are handled by the Hamburg branch unless staff name another."""
-    for customer in (customer_a, customer_b):
-        customer.account_branch = branch
-        customer.save(update_fields=["account_branch"])
-
-
-@pytest.fixture
-def acme_key(customer_a, account_branches, locations) -> str:
-    return partner_services.api_key_create(organisation=customer_a, name="ACME ERP")[1]
-
-
-@pytest.fixture
-def staff_key(branch, locations) -> str:
-    return partner_services.api_key_create(organisation=branch, name="Hamburg BI")[1]
-
-
-@pytest.fixture
 def customer_payload(order_data):
     """A customer's order: no customer or branch code (both implied by the key)."""
 

@@ -8,7 +8,6 @@ import pytest
 
 from orders import services
 from orders.models import Channel, Equipment, Order
-from partners import services as partner_services
 from partners.models import OrganisationKind
 from partners.scoping import scope_for_user
 from tests.factories import OrganisationFactory
@@ -23,18 +22,6 @@ def boxes(order: Order) -> list[tuple[str, str, list[str]]]:
     return [
         (b.container_number, b.iso_type, b.seal_numbers) for b in Equipment.objects.filter(order=order).order_by("id")
     ]
-
-
-@pytest.fixture
-def acme_key(customer_a, branch, locations) -> str:
-    customer_a.account_branch = branch
-    customer_a.save(update_fields=["account_branch"])
-    return partner_services.api_key_create(organisation=customer_a, name="ACME ERP")[1]
-
-
-@pytest.fixture
-def staff_key(branch, locations) -> str:
-    return partner_services.api_key_create(organisation=branch, name="Hamburg BI")[1]
 
 
 @pytest.fixture

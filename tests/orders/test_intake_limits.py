@@ -9,7 +9,6 @@ import pytest
 from orders import identifiers
 from orders.intake import validate_order
 from orders.models import Equipment
-from partners import services as partner_services
 from partners.scoping import scope_for_user
 from tests.orders.test_api import LIST_URL, post
 
@@ -20,11 +19,6 @@ ONE = {"pieces": 1, "gross_weight_kg": "10", "description": "Spare parts"}
 @pytest.fixture
 def staff_scope(ops_user):
     return scope_for_user(ops_user)
-
-
-@pytest.fixture
-def staff_key(branch, locations) -> str:
-    return partner_services.api_key_create(organisation=branch, name="Hamburg BI")[1]
 
 
 def errors_for(data, scope):
