@@ -24,6 +24,7 @@ screen posts the same vocabulary to the same service) get the same messages (tes
 from __future__ import annotations
 
 import datetime
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
@@ -212,16 +213,61 @@ def _str(value: Any) -> str:
     return "" if value is None else str(value).strip()
 
 
+# How a number may be written. A point alone is the decimal point (as in ISO 80000, JSON and every system
+# that sends us data); a comma alone is a decimal comma (as Excel writes in much of Europe), except in the one
+# shape that is also a thousands separator, "1,000", which is refused rather than guessed: a weight read as
+# 1 kg instead of 1,000 kg is worse than an error. With both marks the last one is the decimal mark and the
+# other groups thousands in threes ("12,500.00", "12.500,00"); several commas alone group thousands
+# ("1,000,000"). Spaces, no-break spaces and thin spaces group thousands too ("1 000,5").
+_PLAIN_NUMBER = re.compile(r"[0-9]*\.?[0-9]*")
+_GROUP_SPACES = str.maketrans("", "", " \u00a0\u202f\u2009")
+_ONE_COMMA_GROUP = re.compile(r"[1-9][0-9]{0,2},[0-9]{3}")
+_COMMA_GROUPS = re.compile(r"[1-9][0-9]{0,2}(?:,[0-9]{3}){2,}")
+_COMMA_GROUPS_POINT = re.compile(r"[1-9][0-9]{0,2}(?:,[0-9]{3})+\.[0-9]+")
+_POINT_GROUPS_COMMA = re.compile(r"[1-9][0-9]{0,2}(?:\.[0-9]{3})+,[0-9]+")
+_AMBIGUOUS = "ambiguous"
+
+
+def _separators_read(text: str) -> str:
+    """Text with thousands separators dropped and a decimal comma made a point; _AMBIGUOUS for "1,000"; other
+    text as it came (Decimal then reads it, e.g. "1e3", or refuses it)."""
+    text = text.translate(_GROUP_SPACES)
+    sign, digits = (text[0], text[1:]) if text[:1] in "+-" else ("", text)
+    if "," not in digits:
+        return text
+    if _ONE_COMMA_GROUP.fullmatch(digits):
+        return _AMBIGUOUS
+    if _COMMA_GROUPS.fullmatch(digits) or _COMMA_GROUPS_POINT.fullmatch(digits):
+        return sign + digits.replace(",", "")
+    if _POINT_GROUPS_COMMA.fullmatch(digits):
+        return sign + digits.replace(".", "").replace(",", ".")
+    if "." not in digits and digits.count(",") == 1:
+        return sign + digits.replace(",", ".")
+    return text
+
+
+def _ambiguous_message(text: str) -> str:
+    whole, part = text.translate(_GROUP_SPACES).lstrip("+").split(",")
+    return (
+        f"{text} could be {whole}{part} or {whole}.{part}: write it without a thousands separator, "
+        "with a point for decimals."
+    )
+
+
 def _decimal(
     raw: Any, name: str, errors: _Errors, *, places: int, limit: tuple[Decimal, str], required: bool = False
 ) -> Decimal | None:
-    text = "" if raw is None else str(raw).strip().replace(" ", "")
+    text = "" if raw is None else str(raw).strip()
     if not text:
         if required:
             errors.add(name, _REQUIRED)
         return None
-    if "," in text and "." not in text:
-        text = text.replace(",", ".")  # a decimal comma, as many European spreadsheets write it
+    if not _PLAIN_NUMBER.fullmatch(text):
+        read = _separators_read(text)
+        if read is _AMBIGUOUS:
+            errors.add(name, _ambiguous_message(text))
+            return None
+        text = read
     try:
         value = Decimal(text)
     except InvalidOperation:

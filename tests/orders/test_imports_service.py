@@ -3,6 +3,8 @@ a preview without side effects, the same history as the single-order path, and a
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 import pytest
 from django.db import connection
 
@@ -502,3 +504,23 @@ def test_an_upload_cancelled_while_the_worker_starts_stays_cancelled(world, sett
     service._check_job(worker_view)  # the worker goes on with what it read
     job.refresh_from_db()
     assert (job.status, job.orders_total) == (ImportStatus.CANCELLED, 0)
+
+
+def test_a_weight_with_a_thousands_comma_is_an_error_on_its_row_not_a_thousandth(world):
+    rows = [
+        order_row("PO-1", gross_weight_kg="1,000"),  # 1,000 kg or 1.000 kg: not guessed
+        order_row("PO-2", gross_weight_kg="1,000.5"),  # both marks: one thousand and a half
+        order_row("PO-3", gross_weight_kg="120,5"),  # a decimal comma
+    ]
+    job = import_file(world["ops"], csv_bytes(rows))
+    assert errors_of(job) == [
+        (
+            2,
+            "gross_weight_kg",
+            "1,000 could be 1000 or 1.000: write it without a thousands separator, with a point for decimals.",
+        )
+    ]
+    job = _confirm(import_file(world["ops"], csv_bytes(rows[1:])), world["ops"])
+    assert job.status == ImportStatus.IMPORTED
+    weights = {o.customer_reference: o.lines.get().gross_weight_kg for o in Order.objects.all()}
+    assert weights == {"PO-2": Decimal("1000.500"), "PO-3": Decimal("120.500")}

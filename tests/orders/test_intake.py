@@ -225,6 +225,49 @@ def test_decimal_comma_is_understood(order_data, staff_scope):
     assert clean.lines[0]["gross_weight_kg"] == Decimal("4200.5")
 
 
+@pytest.mark.parametrize(
+    ("field", "written", "read"),
+    [
+        ("gross_weight_kg", "4200,5", Decimal("4200.5")),
+        ("gross_weight_kg", "0,125", Decimal("0.125")),
+        ("gross_weight_kg", "1.500", Decimal("1.5")),  # a point alone is the decimal point
+        ("gross_weight_kg", "1 000,5", Decimal("1000.5")),
+        ("gross_weight_kg", "1\u00a0000", Decimal("1000")),
+        ("gross_weight_kg", "1,000,000", Decimal("1000000")),
+        ("gross_weight_kg", "12,500.25", Decimal("12500.25")),
+        ("gross_weight_kg", "12.500,25", Decimal("12500.25")),
+        ("volume_m3", "1,0000", Decimal("1")),  # four digits after the comma cannot be thousands
+    ],
+)
+def test_numbers_with_separators_are_read_as_written(order_data, staff_scope, field, written, read):
+    data = order_data()
+    data["lines"][0][field] = written
+    clean, _ = validate_order(data, scope=staff_scope)
+    assert clean.lines[0][field] == read
+
+
+@pytest.mark.parametrize(
+    ("written", "message"),
+    [
+        ("1,000", "1,000 could be 1000 or 1.000: write it without a thousands separator, with a point for decimals."),
+        ("12,500", "12,500 could be 12500 or 12.500: write it without a thousands separator, with a point for decimals."),
+        ("1,00,000", "1,00,000 is not a number."),
+        ("1,000.5.5", "1,000.5.5 is not a number."),
+        ("1.000.000", "1.000.000 is not a number."),
+    ],
+)
+def test_a_comma_that_may_separate_thousands_is_not_guessed(order_data, staff_scope, written, message):
+    data = order_data()
+    data["lines"][0]["gross_weight_kg"] = written
+    assert errors_for(data, staff_scope)["lines[0].gross_weight_kg"] == [message]
+
+
+def test_a_declared_value_in_thousands_is_read_whole(order_data, staff_scope):
+    data = order_data(declared_value="12,500.00", currency="EUR")
+    clean, _ = validate_order(data, scope=staff_scope)
+    assert clean.order["declared_value_amount"] == Decimal("12500.00")
+
+
 def test_container_check_digit_on_the_second_line(order_data, staff_scope):
     data = order_data()
     data["lines"].append({**data["lines"][0], "container_number": "CSQU3054384"})
