@@ -246,11 +246,14 @@ def test_numbers_with_separators_are_read_as_written(order_data, staff_scope, fi
     assert clean.lines[0][field] == read
 
 
+_NO_THOUSANDS = "write it without a thousands separator, with a point for decimals."
+
+
 @pytest.mark.parametrize(
     ("written", "message"),
     [
-        ("1,000", "1,000 could be 1000 or 1.000: write it without a thousands separator, with a point for decimals."),
-        ("12,500", "12,500 could be 12500 or 12.500: write it without a thousands separator, with a point for decimals."),
+        ("1,000", f"1,000 could be 1000 or 1.000: {_NO_THOUSANDS}"),
+        ("12,500", f"12,500 could be 12500 or 12.500: {_NO_THOUSANDS}"),
         ("1,00,000", "1,00,000 is not a number."),
         ("1,000.5.5", "1,000.5.5 is not a number."),
         ("1.000.000", "1.000.000 is not a number."),
