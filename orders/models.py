@@ -573,6 +573,11 @@ class ImportJob(models.Model):
     orders_duplicate = models.PositiveIntegerField(default=0)
     orders_created = models.PositiveIntegerField(default=0)
     error_count = models.PositiveIntegerField(default=0, help_text="Every error found, also those not stored.")
+    runs_unfinished = models.PositiveSmallIntegerField(
+        default=0,
+        help_text="Runs on this job that started and have not ended: the one under way, and those whose process was "
+        "killed (out of memory, a deploy). At three dead runs the job is given up instead of killing its next worker.",
+    )
     file_error = models.TextField(blank=True, help_text="Why the whole file was refused.")
     preview = models.JSONField(default=list, blank=True, help_text="The first orders the file would create.")
     confirmed_by = models.ForeignKey(

@@ -44,7 +44,7 @@ from django.conf import settings
 from django.core.files.base import File
 from django.core.files.storage import default_storage
 from django.db import OperationalError, connection, transaction
-from django.db.models import QuerySet
+from django.db.models import F, QuerySet
 from django.utils import timezone
 from psycopg import errors as psycopg_errors
 
@@ -318,21 +318,56 @@ def import_job_process(*, job_id: Any) -> None:
         if not acquired:
             return  # another worker is on it
         job.refresh_from_db()
-        try:
-            if job.status in (ImportStatus.PENDING, ImportStatus.CHECKING):
-                _check_job(job)
-            elif job.status in (ImportStatus.QUEUED, ImportStatus.IMPORTING):
-                _import_job(job)
-        except OperationalError as exc:
-            if isinstance(exc.__cause__, _TRANSIENT):
-                raise TransientImportError(str(exc)) from exc  # the job keeps its status; the retry resumes it
-            _fail(job)
-            raise
-        except Exception:
-            _fail(job)  # recorded for the people waiting on the page, then raised for the logs
-            raise
+        if job.status not in IMPORT_RUNNING_STATUSES:
+            return
+        if job.runs_unfinished >= RUNS_LOST_LIMIT:
+            _give_up_lost_runs(job)
+            return
+        with _run_counted(job):
+            try:
+                if job.status in (ImportStatus.PENDING, ImportStatus.CHECKING):
+                    _check_job(job)
+                else:
+                    _import_job(job)
+            except OperationalError as exc:
+                if isinstance(exc.__cause__, _TRANSIENT):
+                    raise TransientImportError(str(exc)) from exc  # the job keeps its status; the retry resumes it
+                _fail(job)
+                raise
+            except Exception:
+                _fail(job)  # recorded for the people waiting on the page, then raised for the logs
+                raise
         if job.status != ImportStatus.CHECKED or job.dry_run:
             _drop_rows_copy(job)  # nothing reads the file again
+
+
+# A run that never ends leaves its count behind: its process was killed (out of memory, a deploy, a host lost).
+# Celery hands the message to the next worker (acks_late, reject_on_worker_lost) and the stalled-jobs beat queues
+# it again, which is right for a deploy and wrong for a file that kills every worker it meets: after three dead
+# runs the job is given up, so it cannot take worker after worker down for ever.
+RUNS_LOST_LIMIT = 3
+
+
+@contextmanager
+def _run_counted(job: ImportJob) -> Iterator[None]:
+    """Count the run as started (committed at once, outside any transaction) and as ended however it ends,
+    short of its process dying."""
+    ImportJob.objects.filter(pk=job.pk).update(runs_unfinished=F("runs_unfinished") + 1)
+    try:
+        yield
+    finally:
+        ImportJob.objects.filter(pk=job.pk, runs_unfinished__gt=0).update(runs_unfinished=F("runs_unfinished") - 1)
+
+
+def _give_up_lost_runs(job: ImportJob) -> None:
+    logger.error("Order import %s given up: %d runs ended with their process killed", job.pk, job.runs_unfinished)
+    _drop_rows_copy(job)
+    _set(
+        job, status=ImportStatus.FAILED, finished_at=timezone.now(),
+        file_error=f"The import stopped {job.runs_unfinished} times because the process working on it was killed "
+        "(most often by running out of memory); nothing was imported. Split the file into smaller files, or ask "
+        "an administrator to look at the workers' memory.",
+    )  # fmt: skip
 
 
 def import_job_give_up(*, job_id: Any) -> None:

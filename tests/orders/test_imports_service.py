@@ -524,3 +524,48 @@ def test_a_weight_with_a_thousands_comma_is_an_error_on_its_row_not_a_thousandth
     assert job.status == ImportStatus.IMPORTED
     weights = {o.customer_reference: o.lines.get().gross_weight_kg for o in Order.objects.all()}
     assert weights == {"PO-2": Decimal("1000.500"), "PO-3": Decimal("120.500")}
+
+
+def test_every_run_that_ends_counts_itself_out_however_it_ends(world, monkeypatch):
+    from orders import bulk
+
+    job = import_file(world["ops"], csv_bytes([order_row("PO-1")]))  # checked: one run, ended
+    assert ImportJob.objects.get(pk=job.pk).runs_unfinished == 0
+    ImportJob.objects.filter(pk=job.pk).update(status=ImportStatus.QUEUED)
+    monkeypatch.setattr(bulk, "orders_bulk_create", _deadlock)
+    with pytest.raises(service.TransientImportError):
+        service.import_job_process(job_id=job.pk)
+    assert ImportJob.objects.get(pk=job.pk).runs_unfinished == 0
+
+    def broken(**_kwargs):
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(bulk, "orders_bulk_create", broken)
+    with pytest.raises(RuntimeError):
+        service.import_job_process(job_id=job.pk)
+    job.refresh_from_db()
+    assert (job.status, job.runs_unfinished) == (ImportStatus.FAILED, 0)
+
+
+def test_a_job_whose_runs_died_three_times_is_given_up_without_reading_its_file(world, monkeypatch):
+    job = import_file(world["ops"], csv_bytes([order_row("PO-1")]))
+    # Three runs started and never ended: their processes were killed.
+    ImportJob.objects.filter(pk=job.pk).update(status=ImportStatus.IMPORTING, runs_unfinished=3)
+    monkeypatch.setattr(service, "check_file", lambda *a, **k: pytest.fail("the file was read again"))
+    service.import_job_process(job_id=job.pk)
+    job.refresh_from_db()
+    assert job.status == ImportStatus.FAILED
+    assert job.file_error == (
+        "The import stopped 3 times because the process working on it was killed (most often by running out of "
+        "memory); nothing was imported. Split the file into smaller files, or ask an administrator to look at the "
+        "workers' memory."
+    )
+    assert Order.objects.count() == 0
+
+
+def test_two_dead_runs_still_leave_the_job_its_third(world):
+    job = import_file(world["ops"], csv_bytes([order_row("PO-1")]))
+    ImportJob.objects.filter(pk=job.pk).update(status=ImportStatus.QUEUED, runs_unfinished=2)
+    service.import_job_process(job_id=job.pk)
+    job.refresh_from_db()
+    assert (job.status, job.orders_created, job.runs_unfinished) == (ImportStatus.IMPORTED, 1, 2)

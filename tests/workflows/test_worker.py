@@ -4,10 +4,6 @@ escalation run loses nothing and duplicates nothing once a worker is back."""
 from __future__ import annotations
 
 import datetime
-import os
-import signal
-import subprocess
-import sys
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -25,6 +21,7 @@ from django.utils import timezone
 from oms.celery import app
 from orders import events
 from orders.models import QueuedTransition
+from tests.worker_process import kill_worker, start_worker_process, wait_for
 from workflows.models import Notification, NotificationPreference, ProcessedTransition, Task, TaskEvent
 from workflows.receivers import _order_status_changed
 from workflows.tasks import escalate_overdue_tasks, process_pending_transitions, send_notification_email
@@ -33,16 +30,8 @@ from .conftest import definition
 
 ROOT = Path(__file__).resolve().parents[2]
 QUEUE = f"test-workflows-{uuid.uuid4().hex[:8]}"
+WORKER_SETTINGS = "tests.workflows.worker_settings"
 PAST = datetime.timedelta(hours=3)
-
-
-def wait_for(predicate: Callable[[], bool], timeout: float = 20.0, every: float = 0.05) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(every)
-    return False
 
 
 @pytest.fixture
@@ -86,48 +75,25 @@ def test_an_in_process_worker_escalates_and_emails_the_lead(overdue, ops_user, r
     assert {n.task_id for n in Notification.objects.filter(kind="escalated")} == {t.pk for t in tasks}
 
 
-def _start_worker_process() -> subprocess.Popen:
-    database = settings.DATABASES["default"]
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "tests.workflows.worker_settings",
-        "DATABASE_URL": f"postgres://{database['USER']}@{database['HOST']}:{database['PORT']}/{database['NAME']}",
-        "CELERY_BROKER_URL": settings.CELERY_BROKER_URL,
-        "PYTHONPATH": str(ROOT),
-    }
-    command = [sys.executable, "-m", "celery", "-A", "oms", "worker", "-Q", QUEUE, "--concurrency=1",
-               "--without-gossip", "--without-mingle", "--without-heartbeat", "--loglevel=WARNING",
-               "-n", f"{QUEUE}-{uuid.uuid4().hex[:4]}@%h"]  # fmt: skip
-    # Its own session, so the whole worker (main process and pool child) dies together.
-    return subprocess.Popen(  # noqa: S603 - our own interpreter running celery, no shell
-        command, cwd=ROOT, env=env, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-    )
-
-
-def _kill(worker: subprocess.Popen) -> None:
-    os.killpg(worker.pid, signal.SIGKILL)
-    worker.wait(timeout=10)
-
-
 def _kill_mid_run_and_restart(send: Callable[[], None], progress: Callable[[], int], total: int) -> int:
     """Start a worker, send the task, kill -9 the whole worker once it has done some of the work, check
     nothing moves while no worker runs, start a new worker and wait for the rest. Returns the progress at
     the moment of the kill."""
     connection.close()  # the workers use the test database too; keep no idle transaction open
-    worker = _start_worker_process()
+    worker = start_worker_process(QUEUE, WORKER_SETTINGS)
     try:
         send()
         assert wait_for(lambda: progress() >= 5, timeout=30), "the worker never started"
-        _kill(worker)
+        kill_worker(worker)
         at_kill = progress()
         assert 0 < at_kill < total, "the kill did not land mid-run"
         time.sleep(1)
         assert progress() == at_kill  # nothing runs while no worker is up
-        worker = _start_worker_process()  # the unacked message comes back after the visibility timeout
+        # The unacked message comes back after the visibility timeout.
+        worker = start_worker_process(QUEUE, WORKER_SETTINGS)
         assert wait_for(lambda: progress() == total, timeout=40), f"{progress()} of {total}"
     finally:
-        if worker.poll() is None:
-            _kill(worker)
+        kill_worker(worker)
     return at_kill
 
 
