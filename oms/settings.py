@@ -230,6 +230,7 @@ CELERY_BEAT_SCHEDULE = {
     "record-worker-heartbeat": {"task": "oms.tasks.record_worker_heartbeat", "schedule": 30.0},
     "purge-expired-sessions": {"task": "oms.tasks.purge_expired_sessions", "schedule": crontab(minute=17)},
     "workflows-process-pending-transitions": {"task": "workflows.tasks.process_pending_transitions", "schedule": 60.0},
+    "workflows-handle-tracking-records": {"task": "workflows.tasks.handle_tracking_records", "schedule": 60.0},
     "workflows-open-scheduled-tasks": {"task": "workflows.tasks.open_scheduled_tasks", "schedule": 60.0},
     "workflows-escalate-overdue-tasks": {"task": "workflows.tasks.escalate_overdue_tasks", "schedule": 300.0},
     "reap-idempotency-keys": {"task": "partners.tasks.delete_expired_idempotency_keys", "schedule": crontab(minute=41)},

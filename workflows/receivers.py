@@ -7,15 +7,18 @@
   with its SLA), then the exception's owner (the assignee of that task, else the customer's operations
   account owner, else the branch's operations lead), written back through tracking's service, and alerted.
 - tracking.events.exception_resolved → tell the owner when it resolved itself.
-- tracking.ingest.events.milestones_recorded (one call per ingest batch, after its commit) → one task per
-  batch (tasks.record_milestones, chunks of CHUNK records), which calls services.milestone_record per order:
-  tasks completed and created, "milestone recorded" rules.
-- tracking.ingest.events.estimates_changed (likewise) → tasks.record_estimates: DEPARTED → key date "etd",
-  ARRIVED → "eta" (services.key_date_record), other estimates ignored.
+- tracking.ingest.events.milestones_recording (one call per ingest batch, inside its transaction) → the
+  records are queued (QueuedTrackingRecord, one INSERT) and, on the batch's commit, a worker is asked to drain
+  them (tasks.handle_tracking_records → services.milestones.tracking_records_drain, which calls
+  services.milestone_record per order: tasks completed and created, "milestone recorded" rules).
+- tracking.ingest.events.estimates_changing (likewise): DEPARTED → key date "etd", ARRIVED → "eta"
+  (services.key_date_record); other estimates are not queued.
 
-Ingest announces thousands of records a second from the webhook request or the polling task: these two
-receivers make no query and send one broker message per batch (the batch signals, never the per-order
-ones), and the work runs in a worker, one order per transaction (docs/tracking-events.md, "Wiring").
+Ingest records thousands of events a second from the webhook request or the polling task: these two
+receivers cost one statement per batch whatever its size, and one broker message per commit; the work runs
+in a worker, one order per transaction. The queue row commits with the events, so neither a process dying
+right after the commit nor a broker that is down loses a milestone: the beat's drain finds it within a minute
+(docs/tracking-events.md, "Wiring").
 
 The lower apps that will report more events call these services from the receivers added here then:
 - tracking: cut-offs known or changed → services.key_date_record(order_id=, anchor=, at=)
@@ -26,24 +29,16 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from functools import partial
 from typing import Any
 
-from django.db import transaction
 from django.dispatch import receiver
-from kombu.exceptions import KombuError
 
 from orders import events as order_events
 from tracking import events as tracking_events
 from tracking.ingest import events as ingest_events
-from workflows import tasks
-from workflows.services import on_order_status_changed
+from workflows.models import TrackingRecordKind
+from workflows.services import milestones, on_order_status_changed
 from workflows.services.exceptions import exception_opened_handle, exception_resolved_handle
-from workflows.services.milestones import ESTIMATE_ANCHORS
-
-# Records per task message: a batch of 1,000 events can concern hundreds of orders; several messages let
-# several workers share them, and keep each task well inside Celery's time limit.
-CHUNK = 200
 
 logger = logging.getLogger(__name__)
 
@@ -68,31 +63,13 @@ def _exception_resolved(
     exception_resolved_handle(exception_id=exception_id, owner_id=owner_id, automatic=automatic)
 
 
-@receiver(ingest_events.milestones_recorded, dispatch_uid="workflows.milestones_recorded")
-def _milestones_recorded(sender: Any, *, records: Sequence[ingest_events.MilestoneRecorded], **kwargs: Any) -> None:
-    _queue(tasks.record_milestones, "records", [[r.order_id, r.code, r.event_id] for r in records])
+@receiver(ingest_events.milestones_recording, dispatch_uid="workflows.milestones_recording")
+def _milestones_recording(sender: Any, *, records: Sequence[ingest_events.MilestoneRecorded], **kwargs: Any) -> None:
+    rows = [(r.order_id, r.code, r.event_id, None) for r in records]
+    milestones.tracking_records_queue(kind=TrackingRecordKind.MILESTONE, rows=rows)
 
 
-@receiver(ingest_events.estimates_changed, dispatch_uid="workflows.estimates_changed")
-def _estimates_changed(sender: Any, *, changes: Sequence[ingest_events.EstimateChanged], **kwargs: Any) -> None:
-    rows = [[c.order_id, c.code, c.estimated_at.isoformat()] for c in changes if c.code in ESTIMATE_ANCHORS]
-    _queue(tasks.record_estimates, "changes", rows)
-
-
-def _queue(task: Any, name: str, rows: list[list[Any]]) -> None:
-    """One message per CHUNK rows, after the commit (the signal comes after ingest's commit: at once)."""
-    for start in range(0, len(rows), CHUNK):
-        transaction.on_commit(partial(_send, task, {name: rows[start : start + CHUNK]}))
-
-
-def _send(task: Any, kwargs: dict[str, Any]) -> None:
-    """The batch is committed already: a broker that cannot take the message must not turn the sender's
-    delivery into an error (it would come back only as duplicates), nor stop the receivers after this one.
-    It is logged (docs/tracking-events.md, "Wiring", says what is lost)."""
-    count = len(next(iter(kwargs.values())))
-    try:
-        # kwargsrepr: Celery would otherwise write a repr of every record into the message's headers (for
-        # logs and monitors), which took as long as sending the message (bench.tracking_ingest profile).
-        task.apply_async(kwargs=kwargs, argsrepr="()", kwargsrepr=f"{{{count} tracking records}}")
-    except KombuError:
-        logger.exception("Could not queue %s for %s tracking records", task.name, count)
+@receiver(ingest_events.estimates_changing, dispatch_uid="workflows.estimates_changing")
+def _estimates_changing(sender: Any, *, changes: Sequence[ingest_events.EstimateChanged], **kwargs: Any) -> None:
+    rows = [(c.order_id, c.code, None, c.estimated_at) for c in changes if c.code in milestones.ESTIMATE_ANCHORS]
+    milestones.tracking_records_queue(kind=TrackingRecordKind.ESTIMATE, rows=rows)

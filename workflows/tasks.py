@@ -1,9 +1,10 @@
 """Celery tasks of the workflow: thin, idempotent, safe to run twice or to be killed half-way.
 
-Periodic (CELERY_BEAT_SCHEDULE): catch up transitions, open scheduled tasks, escalate overdue ones.
+Periodic (CELERY_BEAT_SCHEDULE): catch up transitions, drain tracking records, open scheduled tasks, escalate
+overdue ones.
 Queued: draining the queue of order transitions (asked for by the processes that made them), the email copy
-of a notification, and what a batch of carrier tracking events reported (milestones, ETD/ETA: one task per
-ingest batch, queued by workflows.receivers after the batch committed).
+of a notification, and draining the queue of what carrier tracking reported (milestones, ETD/ETA: queued in
+each ingest batch's transaction by workflows.receivers, drained when the batch commits and every minute).
 """
 
 from __future__ import annotations
@@ -50,6 +51,23 @@ def _retry_later(task: Any, **kwargs: Any) -> None:
     """Retry `task` with only these arguments (what failed), after an exponential backoff with jitter."""
     countdown = get_exponential_backoff_interval(factor=2, retries=task.request.retries, maximum=600, full_jitter=True)
     raise task.retry(kwargs=kwargs, countdown=countdown)
+
+
+@shared_task(name="workflows.tasks.handle_tracking_records", ignore_result=True,
+             autoretry_for=_TRANSIENT, retry_backoff=True, retry_jitter=True, max_retries=5)  # fmt: skip
+def handle_tracking_records() -> int:
+    """Act on the queued milestones and ETD/ETA of carrier tracking (QueuedTrackingRecord), a batch at a time,
+    until none is available; asked for by each ingest batch's commit, and run by the beat every minute. Several
+    may run at once; one killed mid-batch leaves that batch to a later drain. Hands over to a fresh task after a
+    minute of a long backlog."""
+    taken, out_of_time = milestones.tracking_records_drain(budget=triggers.DRAIN_BUDGET)
+    if out_of_time:
+        handle_tracking_records.delay()
+    return taken
+
+
+# record_milestones and record_estimates carried the records in their messages until the queue table above
+# replaced them (sixth session); they stay for the messages a broker may still hold from before the upgrade.
 
 
 @shared_task(name="workflows.tasks.record_milestones", bind=True, ignore_result=True,

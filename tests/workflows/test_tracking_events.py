@@ -1,6 +1,7 @@
 """Carrier tracking reaches the workflow: a milestone from a signed webhook completes and creates tasks and
 runs the milestone rules, once however often it is delivered; an ETD/ETA becomes the key date tasks are
-timed from. Ingest queues one task per batch after its commit and makes no query for it."""
+timed from. Ingest's batch queues its records in its own transaction (one statement per kind) and asks for a
+worker on its commit; nothing is lost when the broker is down or the drain's worker dies."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ import redis
 from celery.contrib.testing.worker import start_worker
 from django.conf import settings
 from django.db import OperationalError as OperationalDatabaseError
-from django.db import connection
+from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from kombu.exceptions import OperationalError
@@ -30,8 +31,8 @@ from tests.workflows.test_rules import rule
 from tracking.exceptions import tasks as detection
 from tracking.ingest import events as ingest_events
 from tracking.ingest.models import TrackingEvent
-from workflows import receivers, services, tasks
-from workflows.models import OrderKeyDate, RuleEvent, RuleRun, Task, TaskState
+from workflows import services, tasks
+from workflows.models import OrderKeyDate, QueuedTrackingRecord, RuleEvent, RuleRun, Task, TaskState
 from workflows.services import milestones
 
 __all__ = ["fresh_mapping", "webhook_source"]  # fixtures
@@ -90,22 +91,24 @@ def test_a_departure_from_the_signed_webhook_creates_its_task_once_however_often
     assert RuleRun.objects.filter(rule=notice).count() == 1
 
 
-def test_a_redelivered_task_message_creates_nothing_more(client, order, committed):
-    queued = []
-    with (
-        mock.patch.object(
-            tasks.record_milestones, "apply_async", side_effect=lambda kwargs, **_: queued.append(kwargs)
-        ),
-        committed(),
-    ):
+def test_records_acted_on_twice_create_nothing_more(client, order, committed, monkeypatch):
+    monkeypatch.setattr(milestones, "_wake_drain", lambda: None)  # no worker asked: the records wait in the queue
+    with committed():
         deliver(client, [oms_event("DEPARTED", timezone.now() - H, **about(order))])
-    assert queued == [{"records": [[order.pk, "DEPARTED", TrackingEvent.objects.get().pk]]}]
+    queued = list(QueuedTrackingRecord.objects.values("kind", "order_id", "code", "event_id"))
+    assert queued == [
+        {"kind": "milestone", "order_id": order.pk, "code": "DEPARTED", "event_id": TrackingEvent.objects.get().pk}
+    ]
     rule("Departed", RuleEvent.MILESTONE_RECORDED, value="DEPARTED", actions=[
         {"kind": "create_task", "task_name": "Notice", "team_function": "operations", "due_in_hours": Decimal(4)},
     ])  # fmt: skip
     with committed():
-        tasks.record_milestones.apply(kwargs=queued[0])
-        tasks.record_milestones.apply(kwargs=queued[0])  # the broker delivered it again (acks late, a lost worker)
+        assert tasks.handle_tracking_records() == 1
+    assert not QueuedTrackingRecord.objects.exists()
+    # A drain killed after acting and before deleting leaves its records, which a later drain takes again.
+    QueuedTrackingRecord.objects.bulk_create(QueuedTrackingRecord(**row) for row in queued)
+    with committed():
+        assert tasks.handle_tracking_records() == 1
     assert sorted(Task.objects.filter(order=order).values_list("name", flat=True)) == ["Departure", "Notice", "Track"]
     assert RuleRun.objects.count() == 1
 
@@ -129,19 +132,20 @@ def test_an_estimate_becomes_the_key_date_and_times_the_tasks(client, order, com
     assert Task.objects.filter(order=order, key="pre-alert").count() == 1
 
 
-def test_an_older_estimate_handled_late_does_not_put_the_old_date_back(client, order, committed):
+def test_an_older_estimate_handled_late_does_not_put_the_old_date_back(client, order, committed, monkeypatch):
+    monkeypatch.setattr(milestones, "_wake_drain", lambda: None)
     eta = timezone.now().replace(microsecond=0) + datetime.timedelta(days=20)
-    queued = []
-    with mock.patch.object(
-        tasks.record_estimates, "apply_async", side_effect=lambda kwargs, **_: queued.append(kwargs)
-    ):
-        for at in (eta, eta + 24 * H):  # two batches; their tasks run in the opposite order
-            with committed():
-                deliver(client, [oms_event("ARRIVED", at, classifier="EST", place="DEHAM", **about(order))])
-    assert [q["changes"][0][2] for q in queued] == [eta.isoformat(), (eta + 24 * H).isoformat()]
+    for at in (eta, eta + 24 * H):  # two batches
+        with committed():
+            deliver(client, [oms_event("ARRIVED", at, classifier="EST", place="DEHAM", **about(order))])
+    older, newer = QueuedTrackingRecord.objects.order_by("id")
+    assert (older.estimated_at, newer.estimated_at) == (eta, eta + 24 * H)
+    QueuedTrackingRecord.objects.filter(pk=older.pk).update(available_at=timezone.now() + H)  # retried later
     with committed():
-        tasks.record_estimates.apply(kwargs=queued[1])
-        tasks.record_estimates.apply(kwargs=queued[0])  # late: a retry, or a slower worker
+        milestones.tracking_records_drain(batch=1)
+    QueuedTrackingRecord.objects.filter(pk=older.pk).update(available_at=timezone.now() - H)
+    with committed():
+        milestones.tracking_records_drain(batch=1)  # the older one, late
     assert OrderKeyDate.objects.get(order=order, anchor="eta").at == eta + 24 * H
 
 
@@ -161,42 +165,59 @@ def test_a_record_that_fails_is_retried_alone_and_a_missing_order_is_skipped(db)
     assert calls == [1, 2, 3, 2]  # the retry carries only the record that failed
 
 
-def test_a_batch_is_one_task_message_per_kind_and_costs_no_query(
+def test_a_batch_is_queued_in_one_statement_per_kind_and_asks_for_a_worker_on_commit(
     db, django_assert_num_queries, django_capture_on_commit_callbacks
 ):
     now = timezone.now()
     records = tuple(ingest_events.MilestoneRecorded(n, "DEPARTED", 1000 + n, "ACT", now) for n in range(450))
     changes = tuple(ingest_events.EstimateChanged(n, code, now, None) for n in range(3)
                     for code in ("DEPARTED", "ARRIVED", "DELIVERED"))  # fmt: skip
-    with (
-        mock.patch.object(tasks.record_milestones, "apply_async") as milestones,
-        mock.patch.object(tasks.record_estimates, "apply_async") as estimates,
-        django_assert_num_queries(0),
-        django_capture_on_commit_callbacks(execute=True),
-    ):
-        ingest_events.milestones_recorded.send(sender=TrackingEvent, records=records)
-        ingest_events.estimates_changed.send(sender=TrackingEvent, changes=changes)
-    sent = [call.kwargs["kwargs"]["records"] for call in milestones.call_args_list]
-    assert [len(chunk) for chunk in sent] == [receivers.CHUNK, receivers.CHUNK, 50]
-    assert sent[0][0] == [0, "DEPARTED", 1000]
-    # The message's headers name the records instead of repeating them (Celery's repr of 200 records cost as
-    # much as the send).
-    assert milestones.call_args_list[0].kwargs["kwargsrepr"] == f"{{{receivers.CHUNK} tracking records}}"
-    (only,) = estimates.call_args_list
-    assert [row[:2] for row in only.kwargs["kwargs"]["changes"]] == [
-        [n, code]
+    with mock.patch.object(tasks.handle_tracking_records, "apply_async") as asked:
+        with django_capture_on_commit_callbacks(execute=False) as on_commit, django_assert_num_queries(2):
+            ingest_events.note_milestones(sender=TrackingEvent, records=records)  # one INSERT per kind,
+            ingest_events.note_estimates(sender=TrackingEvent, changes=changes)  # whatever the batch's size
+        assert asked.call_count == 0  # nothing leaves before the commit
+        for callback in on_commit:
+            callback()
+    assert asked.call_count == 2
+    assert QueuedTrackingRecord.objects.filter(kind="milestone").count() == 450
+    assert list(QueuedTrackingRecord.objects.filter(kind="milestone").order_by("id").values_list(
+        "order_id", "code", "event_id")[:1]) == [(0, "DEPARTED", 1000)]  # fmt: skip
+    assert sorted(QueuedTrackingRecord.objects.filter(kind="estimate").values_list("order_id", "code")) == [
+        (n, code)
         for n in range(3)
-        for code in ("DEPARTED", "ARRIVED")  # no anchor for estimated delivery
+        for code in ("ARRIVED", "DEPARTED")  # no anchor for estimated delivery
     ]
     assert not ingest_events.milestone_recorded.has_listeners(TrackingEvent)  # no per-record sending
 
 
-def test_a_broker_that_refuses_the_message_does_not_fail_the_delivery(client, order, committed, caplog):
-    refused = mock.patch.object(tasks.record_milestones, "apply_async", side_effect=OperationalError("down"))
+def test_records_queued_in_a_batch_that_rolls_back_are_gone_with_it(db):
+    record = ingest_events.MilestoneRecorded(1, "DEPARTED", 1000, "ACT", timezone.now())
+
+    def batch() -> None:
+        with transaction.atomic():
+            ingest_events.note_milestones(sender=TrackingEvent, records=[record])
+            assert QueuedTrackingRecord.objects.count() == 1
+            raise RuntimeError("the batch failed after its milestones")
+
+    with pytest.raises(RuntimeError):
+        batch()
+    assert not QueuedTrackingRecord.objects.exists()
+
+
+def test_a_broker_that_refuses_the_request_loses_nothing_the_beat_drains_it(client, order, committed, caplog):
+    refused = mock.patch.object(tasks.handle_tracking_records, "apply_async", side_effect=OperationalError("down"))
     with refused, committed():
         answer = deliver(client, [oms_event("DEPARTED", timezone.now() - H, **about(order))])
     assert answer["stored"] == 1  # committed and answered 200: the sender does not resend it
-    assert "Could not queue workflows.tasks.record_milestones for 1 tracking records" in caplog.text
+    assert "Could not ask a worker to act on tracking records" in caplog.text
+    assert "track" not in tasks_of(order)
+    assert QueuedTrackingRecord.objects.count() == 1  # the milestone waits in the queue
+    assert "workflows.tasks.handle_tracking_records" in {e["task"] for e in settings.CELERY_BEAT_SCHEDULE.values()}
+    with committed():
+        tasks.handle_tracking_records()  # the beat's run
+    assert "track" in tasks_of(order)
+    assert not QueuedTrackingRecord.objects.exists()
 
 
 def test_a_webhook_delivery_costs_the_same_statements_whatever_its_size(client, order, committed):
@@ -207,20 +228,59 @@ def test_a_webhook_delivery_costs_the_same_statements_whatever_its_size(client, 
     def measured(events):
         with (
             mock.patch.object(detection.detect_exceptions, "apply_async"),  # their own cost, tested in tracking
-            mock.patch.object(tasks.record_milestones, "apply_async") as queued,
+            mock.patch.object(tasks.handle_tracking_records, "apply_async") as asked,
             CaptureQueriesContext(connection) as statements,
             committed(),
         ):
             deliver(client, events)
-        return statements, queued.call_count
+        return statements, asked.call_count
 
     with committed():
         deliver(client, delivery(2, 0))  # the first one records the milestone for the order
     small, small_messages = measured(delivery(5, 100))
     large, large_messages = measured(delivery(300, 1000))
     assert len(large) == len(small)
-    assert not [q for q in large if "workflows_" in q["sql"]]  # the workflow's work is in the worker
-    assert (small_messages, large_messages) == (1, 1)  # one message per delivery
+    workflow = [q["sql"] for q in large if "workflows_" in q["sql"]]
+    assert len(workflow) == 1
+    assert "INSERT INTO workflows_queuedtrackingrecord" in workflow[0]
+    assert (small_messages, large_messages) == (1, 1)  # one request for a worker per delivery
+
+
+def test_a_record_that_fails_waits_a_backoff_and_is_given_up_after_its_last_attempt(db, caplog):
+    def record(*, order_id, code, event_id):
+        if order_id == 2:
+            raise OperationalDatabaseError("deadlock detected")
+        if order_id == 3:
+            raise Order.DoesNotExist
+
+    rows = [(1, "DEPARTED", 11, None), (2, "DEPARTED", 12, None), (3, "DEPARTED", 13, None)]
+    with transaction.atomic():
+        milestones.tracking_records_queue(kind="milestone", rows=rows)
+    with mock.patch.object(milestones, "milestone_record", side_effect=record):
+        assert milestones.tracking_records_drain() == (3, False)
+        (left,) = QueuedTrackingRecord.objects.all()  # done, and skipped (its order is gone): deleted
+        assert (left.order_id, left.attempts) == (2, 1)
+        assert left.available_at > timezone.now() + datetime.timedelta(seconds=5)  # not before its backoff
+        assert milestones.tracking_records_drain() == (0, False)
+        QueuedTrackingRecord.objects.update(available_at=timezone.now(), attempts=milestones.MAX_ATTEMPTS - 1)
+        assert milestones.tracking_records_drain() == (1, False)
+    assert not QueuedTrackingRecord.objects.exists()
+    given_up = f"Gave up the workflow's milestone DEPARTED of order 2 after {milestones.MAX_ATTEMPTS} attempts"
+    assert given_up in caplog.text
+
+
+def test_records_a_killed_drain_held_are_taken_again_once_its_lease_ends(db):
+    with transaction.atomic():
+        milestones.tracking_records_queue(kind="milestone", rows=[(1, "DEPARTED", 11, None)])
+    with connection.cursor() as cursor:  # a drain takes the record, then its worker is killed
+        cursor.execute(milestones._CLAIM, [milestones.LEASE, 10])
+        assert len(cursor.fetchall()) == 1
+    with mock.patch.object(milestones, "milestone_record") as record:
+        assert milestones.tracking_records_drain() == (0, False)  # leased: nobody else takes it meanwhile
+        QueuedTrackingRecord.objects.update(available_at=timezone.now() - datetime.timedelta(seconds=1))
+        assert milestones.tracking_records_drain() == (1, False)
+    record.assert_called_once_with(order_id=1, code="DEPARTED", event_id=11)
+    assert not QueuedTrackingRecord.objects.exists()
 
 
 # --- cancelled and closed orders ------------------------------------------------------------------------
@@ -283,15 +343,14 @@ def wait_for(predicate, timeout: float = 20.0) -> bool:
 
 @pytest.fixture
 def to_test_queue(monkeypatch):
-    """The real broker, and the two tasks sent to a queue of this test's own (the path up to the broker is
-    the real one: the receivers' apply_async after ingest's commit)."""
+    """The real broker, and the drain sent to a queue of this test's own (the path up to the broker is the real
+    one: the request for a worker after ingest's commit)."""
     eager = app.conf.task_always_eager
     app.conf.task_always_eager = False
     monkeypatch.setattr(detection.detect_exceptions, "apply_async", lambda *a, **kw: None)  # not this test's
-    for task in (tasks.record_milestones, tasks.record_estimates):
-        send = task.apply_async
-        monkeypatch.setattr(task, "apply_async", lambda args=None, kwargs=None, _send=send, **options: _send(
-            args, kwargs, **{**options, "queue": QUEUE}))  # fmt: skip
+    send = tasks.handle_tracking_records.apply_async
+    monkeypatch.setattr(tasks.handle_tracking_records, "apply_async", lambda args=None, kwargs=None, **options: send(
+        args, kwargs, **{**options, "queue": QUEUE}))  # fmt: skip
     yield
     app.conf.task_always_eager = eager
     redis.Redis.from_url(settings.CELERY_BROKER_URL).delete(QUEUE)

@@ -1,5 +1,6 @@
-"""Domain events of tracking ingest, sent after commit for higher apps to react to (workflows: tasks completed
-by a milestone, rules on CUSTOMS_HOLD, tasks timed from the ETD/ETA; exception detection: what to look at).
+"""Domain events of tracking ingest, sent after commit (per batch also just before it) for higher apps to react
+to (workflows: tasks completed by a milestone, rules on CUSTOMS_HOLD, tasks timed from the ETD/ETA; exception
+detection: what to look at).
 
 Per order (the contract since the start; unchanged):
 
@@ -30,6 +31,17 @@ process that ingested (the webhook request, the polling task), after the batch c
 
 A receiver that raises stops the records after it (as any on-commit callback does); the batch is committed
 whatever happens here.
+
+Inside the batch's transaction (the same records, sent before the commit):
+
+milestones_recording(records: tuple[MilestoneRecorded, ...])
+estimates_changing(changes: tuple[EstimateChanged, ...])
+
+For a receiver whose work must not be lost between ingest's commit and a broker: it writes a durable note of
+the work in the batch's own transaction (workflows.receivers: one INSERT per batch into its queue table), so
+the note commits or rolls back with the events. Such a receiver writes to the database only, in one
+statement per batch whatever its size, and never calls out (no broker, no HTTP): an error in it rolls the
+batch back, and the sender delivers it again.
 """
 
 from __future__ import annotations
@@ -37,14 +49,18 @@ from __future__ import annotations
 import datetime
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
+from django.db import transaction
 from django.dispatch import Signal
 
 milestone_recorded = Signal()
 estimate_changed = Signal()
 milestones_recorded = Signal()
 estimates_changed = Signal()
+milestones_recording = Signal()
+estimates_changing = Signal()
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,3 +113,21 @@ def announce_estimates(*, sender: Any, changes: Sequence[EstimateChanged]) -> No
                 estimated_at=c.estimated_at,
                 previous_at=c.previous_at,
             )
+
+
+def note_milestones(*, sender: Any, records: Sequence[MilestoneRecorded]) -> None:
+    """milestones_recording, inside the batch's transaction, then announce_milestones on its commit."""
+    records = tuple(records)
+    if not records:
+        return
+    milestones_recording.send(sender=sender, records=records)
+    transaction.on_commit(partial(announce_milestones, sender=sender, records=records))
+
+
+def note_estimates(*, sender: Any, changes: Sequence[EstimateChanged]) -> None:
+    """estimates_changing, inside the batch's transaction, then announce_estimates on its commit."""
+    changes = tuple(changes)
+    if not changes:
+        return
+    estimates_changing.send(sender=sender, changes=changes)
+    transaction.on_commit(partial(announce_estimates, sender=sender, changes=changes))

@@ -16,7 +16,6 @@ import datetime
 import logging
 from collections import defaultdict
 from dataclasses import dataclass, field
-from functools import partial
 from typing import Any
 
 from django.db import connection, transaction
@@ -146,7 +145,8 @@ def _current_estimates(keys: set[EstimateKey]) -> dict[EstimateKey, Estimate]:
 
 def follow_estimates(stored: list[StoredEvent], resolution: Resolution) -> None:
     """Planned and estimated times become ETA/ETD history when they change; older news never wins.
-    After commit: estimate_changed per order (events.announce_estimates, one callback for the batch)."""
+    Before commit estimates_changing, after it estimate_changed per order (events.note_estimates: one call for the
+    batch)."""
     estimates = [e for e in stored if e.classifier != Classifier.ACTUAL and e.milestone in ESTIMATED_MILESTONES]
     estimates = [e for e in estimates if e.link.shipment_id or e.link.order_id]
     if not estimates:
@@ -176,7 +176,7 @@ def follow_estimates(stored: list[StoredEvent], resolution: Resolution) -> None:
     if added:
         storage.copy_rows(_COPY_ETA, [kind for _, kind in _ETA_COLUMNS], added)
     if changes:
-        transaction.on_commit(partial(domain_events.announce_estimates, sender=TrackingEvent, changes=changes))
+        domain_events.note_estimates(sender=TrackingEvent, changes=changes)
 
 
 # --- legs and shipments -----------------------------------------------------------------------------
@@ -339,8 +339,8 @@ def follow_orders(stored: list[StoredEvent], resolution: Resolution, table: Mapp
 
 
 def announce_milestones(stored: list[StoredEvent], resolution: Resolution) -> None:
-    """milestone_recorded on commit, once per order and milestone in the batch (events.announce_milestones, one
-    callback for the batch)."""
+    """milestones_recording before the commit, milestone_recorded after it, once per order and milestone in the
+    batch (events.note_milestones: one call for the batch)."""
     seen: set[tuple[int, str]] = set()
     records: list[domain_events.MilestoneRecorded] = []
     for event in stored:
@@ -354,7 +354,7 @@ def announce_milestones(stored: list[StoredEvent], resolution: Resolution) -> No
                 domain_events.MilestoneRecorded(order_id, event.milestone, event.id, event.classifier, event.event_at)
             )
     if records:
-        transaction.on_commit(partial(domain_events.announce_milestones, sender=TrackingEvent, records=records))
+        domain_events.note_milestones(sender=TrackingEvent, records=records)
 
 
 # What each event changed, for all of a batch's events in one statement (event_at too: the partition key).

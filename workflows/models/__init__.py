@@ -38,13 +38,14 @@ from workflows.models.templates import (
     WorkflowTemplate,
     WorkflowVersion,
 )
+from workflows.models.tracking import QueuedTrackingRecord, TrackingRecordKind
 
 __all__ = [
     "BOOLEAN_FIELDS", "DEFAULT_PREFERENCE", "MAX_RULE_DEPTH", "NUMERIC_FIELDS", "ORDER_DATE_FIELDS",
     "TRANSITION_CHOICES", "AccountOwner", "ActionKind", "AssignRule", "AutoComplete", "BranchCalendar",
     "ConditionField", "ConfigStamp", "CustomerSettings", "DateAnchor", "Notification", "NotificationKind",
-    "NotificationPreference", "Operator", "OrderKeyDate", "OrderWorkflow", "ProcessedTransition", "Rule",
-    "RuleAction", "RuleCondition", "RuleEvent", "RuleOutcome", "RuleRun", "Task", "TaskComment", "TaskDefinition",
-    "TaskEvent", "TaskQuerySet", "TaskState", "Team", "TeamFunction", "TeamMember", "TradeDirection", "TriggerKind",
-    "VersionStatus", "WorkflowTemplate", "WorkflowVersion",
+    "NotificationPreference", "Operator", "OrderKeyDate", "OrderWorkflow", "ProcessedTransition",
+    "QueuedTrackingRecord", "Rule", "RuleAction", "RuleCondition", "RuleEvent", "RuleOutcome", "RuleRun", "Task",
+    "TaskComment", "TaskDefinition", "TaskEvent", "TaskQuerySet", "TaskState", "Team", "TeamFunction", "TeamMember",
+    "TrackingRecordKind", "TradeDirection", "TriggerKind", "VersionStatus", "WorkflowTemplate", "WorkflowVersion",
 ]  # fmt: skip

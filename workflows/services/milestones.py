@@ -1,30 +1,36 @@
 """What carrier tracking reports, a batch at a time: milestones and changed ETD/ETA.
 
-Tracking ingest announces each stored batch once, after its commit (tracking.ingest.events); the receivers
-(workflows.receivers) queue these records as one task per batch (workflows.tasks.record_milestones,
-record_estimates), and the task calls the functions below in a worker, one order at a time, one transaction
-each. Everything here is safe to run twice, in any order:
+Tracking ingest sends each stored batch's records inside its transaction (tracking.ingest.events:
+milestones_recording, estimates_changing); the receivers (workflows.receivers) queue them with
+tracking_records_queue, one INSERT into QueuedTrackingRecord, which commits or rolls back with the events, and
+ask a worker, on the commit, to drain the queue (workflows.tasks.handle_tracking_records; the beat runs the same
+drain every minute, for a request the broker did not take). The drain acts on the records one order at a time,
+one transaction each. Everything here is safe to run twice, in any order:
 - a milestone creates its tasks once per order and code (unique source key), completes what is still open,
   and runs its rules once per tracking event (the event id is in the rule run's key);
-- an estimate records the order's *current* estimate as tracking holds it when the task runs, not the value
-  in the message: a retried or overtaken message of an older estimate cannot put an old ETD back.
-A record whose order is gone is skipped; one that fails on the database is handed back to be retried.
+- an estimate records the order's *current* estimate as tracking holds it when the drain runs, not the value
+  queued: a record of an older estimate acted on late cannot put an old ETD back.
+A record whose order is gone is skipped; one that fails on the database waits a backoff and is tried again, up
+to MAX_ATTEMPTS times; a drain killed mid-batch leaves its records to the next drain after LEASE.
 """
 
 from __future__ import annotations
 
 import datetime
 import logging
+import time
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
+from typing import Any
 
-from django.db import DatabaseError
+from django.db import DatabaseError, connection, transaction
 from django.db.models import Q
+from kombu.exceptions import KombuError
 
 from orders.models import Order
 from tracking.ingest.models import EtaHistory
 from tracking.models import ConsolidatedHouse, Shipment
-from workflows.models import DateAnchor
+from workflows.models import DateAnchor, TrackingRecordKind
 from workflows.services.triggers import key_date_record, milestone_record
 
 logger = logging.getLogger(__name__)
@@ -105,3 +111,106 @@ def current_estimates(wanted: Iterable[tuple[int, str]]) -> dict[tuple[int, str]
             if (concerned, code) in wanted:
                 newest[(concerned, code)] = estimated_at
     return newest
+
+
+# --- The queue of tracking records (QueuedTrackingRecord) ------------------------------------------------
+
+# How long a drain holds the records it took; a drain killed mid-batch leaves them to another after this.
+LEASE = datetime.timedelta(minutes=5)
+DRAIN_BATCH = 200
+MAX_ATTEMPTS = 5
+
+_QUEUE = """
+    INSERT INTO workflows_queuedtrackingrecord (kind, order_id, code, event_id, estimated_at)
+    SELECT %s, r.order_id, r.code, r.event_id, r.estimated_at
+    FROM unnest(%s::bigint[], %s::text[], %s::bigint[], %s::timestamptz[]) AS r(order_id, code, event_id, estimated_at)
+"""
+# The oldest available records nobody else holds, leased to this drain in the statement that takes them.
+_CLAIM = """
+    UPDATE workflows_queuedtrackingrecord SET available_at = statement_timestamp() + %s, attempts = attempts + 1
+    WHERE id IN (
+        SELECT id FROM workflows_queuedtrackingrecord WHERE available_at <= statement_timestamp()
+        ORDER BY available_at, id LIMIT %s FOR UPDATE SKIP LOCKED
+    )
+    RETURNING id, kind, order_id, code, event_id, estimated_at, attempts
+"""
+
+QueuedRow = tuple[int | None, str, int | None, datetime.datetime | None]  # order id, code, event id, estimate
+
+
+def tracking_records_queue(*, kind: str, rows: Sequence[QueuedRow]) -> None:
+    """Queue the records in the caller's transaction (one statement) and, on its commit, ask a worker to drain."""
+    if not rows:
+        return
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _QUEUE,
+            [kind, [r[0] for r in rows], [r[1] for r in rows], [r[2] for r in rows], [r[3] for r in rows]],
+        )
+    transaction.on_commit(_wake_drain)
+
+
+def _wake_drain() -> None:
+    """The records are committed: a broker that cannot take the request must not fail the sender's delivery,
+    and loses nothing (the beat's drain finds the records within a minute)."""
+    from workflows.tasks import handle_tracking_records  # tasks import services: keep the graph acyclic
+
+    try:
+        handle_tracking_records.apply_async()
+    except KombuError:
+        logger.warning("Could not ask a worker to act on tracking records; the beat's drain will", exc_info=True)
+
+
+def tracking_records_drain(*, batch: int = DRAIN_BATCH, budget: float | None = None) -> tuple[int, bool]:
+    """Act on the queued records a batch at a time until none is available; (how many were taken, whether
+    the `budget` in seconds ran out with records perhaps left). Several drains may run at once: each takes
+    records nobody else holds."""
+    deadline = None if budget is None else time.monotonic() + budget
+    taken = 0
+    while True:
+        with connection.cursor() as cursor:
+            cursor.execute(_CLAIM, [LEASE, batch])
+            claimed = cursor.fetchall()
+        if not claimed:
+            return taken, False
+        _act_on(claimed)
+        taken += len(claimed)
+        if deadline is not None and time.monotonic() >= deadline:
+            return taken, True
+
+
+def _act_on(claimed: list[tuple[Any, ...]]) -> None:
+    """Record the milestones and the estimates, then settle each record: done (deleted), failed (tried again
+    after a backoff), or failed MAX_ATTEMPTS times (given up, logged)."""
+    found = [row for row in claimed if row[1] == TrackingRecordKind.MILESTONE]
+    estimated = [row for row in claimed if row[1] == TrackingRecordKind.ESTIMATE]
+    failed_ids: set[int] = set()
+    if found:
+        failed = milestones_record(records=[[row[2], row[3], row[4]] for row in found])
+        keys = {(int(order_id), str(code), event_id) for order_id, code, event_id in failed}
+        failed_ids |= {row[0] for row in found if (row[2], row[3], row[4]) in keys}
+    if estimated:
+        failed = estimates_record(changes=[[row[2], row[3], row[5].isoformat()] for row in estimated])
+        keys = {(int(order_id), str(code)) for order_id, code, _ in failed}
+        failed_ids |= {row[0] for row in estimated if (row[2], row[3]) in keys}
+    done = [row[0] for row in claimed if row[0] not in failed_ids]
+    retry = [(row[0], row[6]) for row in claimed if row[0] in failed_ids and row[6] < MAX_ATTEMPTS]
+    given_up = [row for row in claimed if row[0] in failed_ids and row[6] >= MAX_ATTEMPTS]
+    for row in given_up:
+        logger.error("Gave up the workflow's %s %s of order %s after %d attempts", row[1], row[3], row[2], row[6])
+    with connection.cursor() as cursor:
+        if done or given_up:
+            cursor.execute(
+                "DELETE FROM workflows_queuedtrackingrecord WHERE id = ANY(%s)", [done + [row[0] for row in given_up]]
+            )
+        if retry:
+            cursor.execute(
+                """UPDATE workflows_queuedtrackingrecord AS q SET available_at = statement_timestamp() + r.wait
+                   FROM unnest(%s::bigint[], %s::interval[]) AS r(id, wait) WHERE q.id = r.id""",
+                [[pk for pk, _ in retry], [_backoff(attempts) for _, attempts in retry]],
+            )
+
+
+def _backoff(attempts: int) -> datetime.timedelta:
+    """10 s after the first failure, doubling, at most ten minutes."""
+    return datetime.timedelta(seconds=min(600, 5 * 2**attempts))
