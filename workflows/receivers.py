@@ -27,7 +27,6 @@ The lower apps that will report more events call these services from the receive
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Sequence
 from typing import Any
 
@@ -39,8 +38,6 @@ from tracking.ingest import events as ingest_events
 from workflows.models import TrackingRecordKind
 from workflows.services import milestones, on_order_status_changed
 from workflows.services.exceptions import exception_opened_handle, exception_resolved_handle
-
-logger = logging.getLogger(__name__)
 
 
 @receiver(order_events.order_status_changed, dispatch_uid="workflows.order_status_changed")
