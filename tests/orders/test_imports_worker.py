@@ -51,8 +51,9 @@ def _import_with_deaths(world, settings, tmp_path, deaths: int, *, until: str) -
     left.write_text(str(deaths))
     connection.close()  # the worker uses the test database too; keep no idle transaction open
     worker = start_worker_process(
-        QUEUE, "tests.orders.worker_settings", OMS_TEST_DEATHS=str(left), MEDIA_ROOT=str(settings.MEDIA_ROOT)
-    )
+        QUEUE, "tests.worker_deaths_settings", OMS_TEST_DIE_IN="orders.bulk:orders_bulk_create",
+        OMS_TEST_DEATHS=str(left), MEDIA_ROOT=str(settings.MEDIA_ROOT),
+    )  # fmt: skip
     try:
         service.import_job_confirm(job=job, by=world["ops"], mode="all_or_nothing")
         reached = wait_for(lambda: ImportJob.objects.get(pk=job.pk).status == until, timeout=60)

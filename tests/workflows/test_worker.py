@@ -22,7 +22,14 @@ from oms.celery import app
 from orders import events
 from orders.models import QueuedTransition
 from tests.worker_process import kill_worker, start_worker_process, wait_for
-from workflows.models import Notification, NotificationPreference, ProcessedTransition, Task, TaskEvent
+from workflows.models import (
+    Notification,
+    NotificationPreference,
+    ProcessedTransition,
+    QueuedTrackingRecord,
+    Task,
+    TaskEvent,
+)
 from workflows.receivers import _order_status_changed
 from workflows.tasks import escalate_overdue_tasks, process_pending_transitions, send_notification_email
 
@@ -197,3 +204,46 @@ def test_a_worker_killed_mid_drain_loses_no_transition_and_repeats_none(
     assert len(per_order) == total
     assert {row["n"] for row in per_order} == {2}
     assert not QueuedTransition.objects.exists()
+
+
+@pytest.mark.worker
+@pytest.mark.django_db(transaction=True)
+def test_a_worker_killed_mid_drain_of_tracking_records_leaves_them_to_a_later_drain(
+    make_template, make_order, real_broker, monkeypatch, tmp_path
+):
+    """The pool child dies after acting on three of six queued milestones, before the batch is settled: Celery
+    gives the message to a new child, which finds the records leased and leaves them; once the lease ends the
+    beat's drain acts on all six, and the three done already create nothing twice."""
+    from django.db import transaction
+
+    from workflows.services import milestones
+    from workflows.tasks import handle_tracking_records
+
+    make_template("Ocean", [definition("track", trigger_kind="milestone", trigger_code="DEPARTED", trigger_state="")])
+    orders = [make_order(submit=True) for _ in range(6)]
+    monkeypatch.setattr(milestones, "_wake_drain", lambda: None)  # the test sends the drain to its own queue
+    with transaction.atomic():
+        rows = [(order.pk, "DEPARTED", 1000 + n, None) for n, order in enumerate(orders)]
+        milestones.tracking_records_queue(kind="milestone", rows=rows)
+    tracked = Task.objects.filter(key="track").count
+    deaths = tmp_path / "deaths"
+    deaths.write_text("1")
+    connection.close()  # the worker uses the test database too; keep no idle transaction open
+    worker = start_worker_process(
+        QUEUE, "tests.worker_deaths_settings", OMS_TEST_DIE_IN="workflows.services.milestones:milestone_record",
+        OMS_TEST_DIE_AFTER="3", OMS_TEST_DEATHS=str(deaths),
+    )  # fmt: skip
+    try:
+        handle_tracking_records.apply_async(queue=QUEUE)
+        assert wait_for(lambda: deaths.read_text() == "0", timeout=30), "the worker never started"
+        time.sleep(2)  # the message goes to a new child, which finds the six records leased
+        assert tracked() == 3
+        assert QueuedTrackingRecord.objects.count() == 6  # none settled: the batch's end never came
+        QueuedTrackingRecord.objects.update(available_at=timezone.now() - datetime.timedelta(seconds=1))  # lease over
+        handle_tracking_records.apply_async(queue=QUEUE)  # the beat's next run
+        assert wait_for(lambda: not QueuedTrackingRecord.objects.exists(), timeout=30)
+        assert worker.poll() is None, "the worker itself died"
+    finally:
+        kill_worker(worker)
+    assert tracked() == 6
+    assert set(Task.objects.filter(key="track").values_list("order_id", flat=True)) == {o.pk for o in orders}
