@@ -105,9 +105,11 @@ class IntegrationAdmin(admin.ModelAdmin):
     readonly_fields = ("endpoint", "created_at", "updated_at")
 
     def get_readonly_fields(self, request: HttpRequest, obj: Integration | None = None) -> Any:
-        # An integration belongs to its customer for good: its orders are created for that customer.
+        # An integration belongs to its customer for good: its orders are created for that customer. Its kind
+        # is fixed too: the kind decides the endpoint the sender posts to, how deliveries are signed and how
+        # their duplicates are found, so changing it would silently break the sender; add a new integration.
         readonly = tuple(super().get_readonly_fields(request, obj))
-        return ("customer", *readonly) if obj is not None else readonly
+        return ("customer", "kind", *readonly) if obj is not None else readonly
 
     def get_fields(self, request: HttpRequest, obj: Integration | None = None) -> Any:
         fields = [f for f in super().get_fields(request, obj) if f not in ("customer", "new_secret")]

@@ -308,6 +308,12 @@ def test_an_integration_stays_with_its_customer(admin_user, customer_a, customer
     assert integration.customer == customer_a
 
 
+def test_an_integration_keeps_its_kind(admin_user, customer_a, login):
+    integration = Integration.objects.create(customer=customer_a, kind="generic", name="ERP", secret="whsec_abc")
+    assert _edit_integration(login(admin_user), integration, kind="shopify").status_code == 302
+    assert integration.kind == "generic"  # its sender keeps posting to the generic endpoint, signed as before
+
+
 def test_a_new_generic_integration_gets_a_generated_secret(admin_user, customer_a, login):
     response = login(admin_user).post(
         "/admin/orders/integration/add/",
