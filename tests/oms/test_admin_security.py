@@ -492,3 +492,29 @@ def test_a_new_api_key_does_not_travel_in_a_cookie(admin_user, customer_a, login
     assert "messages" not in response.cookies
     raw = [str(m) for m in response.wsgi_request._messages]
     assert any("oms_" in m for m in raw)
+
+
+# --- 6. The beat's periodic tasks ----------------------------------------------------------------------------------
+
+
+def test_the_beats_actions_need_the_change_permission(branch, admin_user, login):
+    from django.contrib.auth.models import Permission
+    from django_celery_beat.models import IntervalSchedule, PeriodicTask
+
+    every = IntervalSchedule.objects.create(every=10, period=IntervalSchedule.MINUTES)
+    task = PeriodicTask.objects.create(name="requeue", task="orders.tasks.requeue_stalled_imports", interval=every)
+    viewer = _docs_staff(branch)
+    viewer.user_permissions.add(Permission.objects.get(codename="view_periodictask"))
+    client = login(viewer)
+    page = client.get("/admin/django_celery_beat/periodictask/")
+    assert page.status_code == 200
+    assert "run_tasks" not in page.content.decode()
+    client.post("/admin/django_celery_beat/periodictask/", {"action": "disable_tasks", "_selected_action": [task.pk]})
+    task.refresh_from_db()
+    assert task.enabled  # not switched off by someone who may only look
+
+    admin = login(admin_user)
+    assert "run_tasks" in admin.get("/admin/django_celery_beat/periodictask/").content.decode()
+    admin.post("/admin/django_celery_beat/periodictask/", {"action": "disable_tasks", "_selected_action": [task.pk]})
+    task.refresh_from_db()
+    assert not task.enabled
