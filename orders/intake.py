@@ -196,8 +196,11 @@ class CleanOrder:
 
 
 class _Errors:
-    def __init__(self) -> None:
+    """The errors of one validation, by field; it also carries how that validation reads numbers."""
+
+    def __init__(self, *, points_may_group_thousands: bool = False) -> None:
         self.by_field: dict[str, list[str]] = {}
+        self.points_may_group_thousands = points_may_group_thousands
 
     def add(self, name: str, message: str) -> None:
         self.by_field.setdefault(name, []).append(message)
@@ -218,10 +221,16 @@ def _str(value: Any) -> str:
 # shape that is also a thousands separator, "1,000", which is refused rather than guessed: a weight read as
 # 1 kg instead of 1,000 kg is worse than an error. With both marks the last one is the decimal mark and the
 # other groups thousands in threes ("12,500.00", "12.500,00"); several commas alone group thousands
-# ("1,000,000"). Spaces, no-break spaces and thin spaces group thousands too ("1 000,5").
-_PLAIN_NUMBER = re.compile(r"[0-9]*\.?[0-9]*")
+# ("1,000,000"). Spaces, no-break spaces and thin spaces group thousands too ("1 000,5"). In a file written
+# with semicolons (Excel's choice where the comma is the decimal mark) "1.500" is refused too: there a point
+# before three digits may group thousands (validate_order's `points_may_group_thousands`). Whole numbers are
+# never written with a point before three digits ("10.000 pieces"), so that shape is refused for them. Only the
+# digits 0-9 are read, and at most MAX_NUMBER_LENGTH characters.
+MAX_NUMBER_LENGTH = 40
+_PLAIN_NUMBER = re.compile(r"[0-9]*(?:\.[0-9]*)?")  # no nested repetition: linear on any input
 _GROUP_SPACES = str.maketrans("", "", " \u00a0\u202f\u2009")
 _ONE_COMMA_GROUP = re.compile(r"[1-9][0-9]{0,2},[0-9]{3}")
+_POINT_GROUPS = re.compile(r"[1-9][0-9]{0,2}(?:\.[0-9]{3})+")
 _COMMA_GROUPS = re.compile(r"[1-9][0-9]{0,2}(?:,[0-9]{3}){2,}")
 _COMMA_GROUPS_POINT = re.compile(r"[1-9][0-9]{0,2}(?:,[0-9]{3})+\.[0-9]+")
 _POINT_GROUPS_COMMA = re.compile(r"[1-9][0-9]{0,2}(?:\.[0-9]{3})+,[0-9]+")
@@ -247,19 +256,40 @@ def _separators_read(text: str) -> str:
 
 
 def _ambiguous_message(text: str) -> str:
-    whole, part = text.translate(_GROUP_SPACES).lstrip("+").split(",")
-    return (
-        f"{text} could be {whole}{part} or {whole}.{part}: write it without a thousands separator, "
-        "with a point for decimals."
-    )
+    """For a single comma or point before three digits, as in "1,000", "1.500" or "10.000"."""
+    mark = "," if "," in text else "."
+    whole, part = text.translate(_GROUP_SPACES).lstrip("+").split(mark, 1)
+    decimal = f"{whole}.{part}".rstrip("0").rstrip(".")
+    grouped = f"{whole}{part}".replace(".", "")
+    return f"{text} could be {grouped} or {decimal}: write it without a thousands separator, with a point for decimals."
+
+
+def _number_text(raw: Any, name: str, errors: _Errors, *, whole: bool) -> str | None:
+    """The stripped text of a number, or None with the error added: empty (no error), too long, other digits
+    than 0-9, or a separator that reads two ways."""
+    text = "" if raw is None else str(raw).strip()
+    if not text:
+        return None
+    if len(text) > MAX_NUMBER_LENGTH:
+        errors.add(name, f"Use at most {MAX_NUMBER_LENGTH} characters for a number.")
+        return None
+    if not text.isascii() and not text.translate(_GROUP_SPACES).isascii():  # no-break spaces may group thousands
+        errors.add(name, f"{text} is not a number: use the digits 0-9.")
+        return None
+    if "." in text and "," not in text and (whole or errors.points_may_group_thousands):
+        digits = text.translate(_GROUP_SPACES).lstrip("+")
+        if _POINT_GROUPS.fullmatch(digits):
+            errors.add(name, _ambiguous_message(text))
+            return None
+    return text
 
 
 def _decimal(
     raw: Any, name: str, errors: _Errors, *, places: int, limit: tuple[Decimal, str], required: bool = False
 ) -> Decimal | None:
-    text = "" if raw is None else str(raw).strip()
-    if not text:
-        if required:
+    text = _number_text(raw, name, errors, whole=False)
+    if text is None:
+        if required and name not in errors:
             errors.add(name, _REQUIRED)
         return None
     if not _PLAIN_NUMBER.fullmatch(text):
@@ -288,14 +318,16 @@ def _decimal(
 
 def _integer(raw: Any, name: str, errors: _Errors) -> int | None:
     text = "" if raw is None else str(raw).strip()
-    if not text:
-        errors.add(name, _REQUIRED)
-        return None
     if len(text) < 19 and text.isascii() and text.isdigit():  # plain digits, as nearly every file has them
         value: int | Decimal = int(text)
     else:
+        checked = _number_text(text, name, errors, whole=True)
+        if checked is None:
+            if name not in errors:
+                errors.add(name, _REQUIRED)
+            return None
         try:
-            value = Decimal(text)
+            value = Decimal(checked)
         except InvalidOperation:
             errors.add(name, f"{raw} is not a whole number.")
             return None
@@ -640,11 +672,14 @@ def validate_order(
     scope: Scope,
     lookups: Lookups | None = None,
     current_branch: Organisation | None = None,
+    points_may_group_thousands: bool = False,
 ) -> tuple[CleanOrder | None, dict[str, list[str]]]:
     """Check raw order data; return (clean order, {}) or (None, errors by field). `current_branch`: the
-    branch an edited order keeps when no branch is named (services.order_update passes it for customers)."""
+    branch an edited order keeps when no branch is named (services.order_update passes it for customers).
+    `points_may_group_thousands`: the data comes from a file where "1.500" may mean fifteen hundred (written
+    with semicolons), so that shape is refused instead of read as 1.5."""
     lookups = lookups or Lookups()
-    errors = _Errors()
+    errors = _Errors(points_may_group_thousands=points_may_group_thousands)
     if not isinstance(data, Mapping):
         return None, {"non_field_errors": ["Send the order as an object of fields."]}
     _refuse_control_characters(data, errors)

@@ -576,7 +576,8 @@ class ImportJob(models.Model):
     runs_unfinished = models.PositiveSmallIntegerField(
         default=0,
         help_text="Runs on this job that started and have not ended: the one under way, and those whose process was "
-        "killed (out of memory, a deploy). At three dead runs the job is given up instead of killing its next worker.",
+        "killed (out of memory, a deploy) since a run last completed. At three dead runs in a row the job is given up "
+        "instead of killing its next worker.",
     )
     file_error = models.TextField(blank=True, help_text="Why the whole file was refused.")
     preview = models.JSONField(default=list, blank=True, help_text="The first orders the file would create.")

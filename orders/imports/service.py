@@ -43,7 +43,7 @@ import psycopg
 from django.conf import settings
 from django.core.files.base import File
 from django.core.files.storage import default_storage
-from django.db import OperationalError, connection, transaction
+from django.db import DatabaseError, OperationalError, connection, transaction
 from django.db.models import F, QuerySet
 from django.utils import timezone
 from psycopg import errors as psycopg_errors
@@ -305,8 +305,11 @@ def _exclusive(job_id: Any) -> Iterator[bool]:
         yield acquired
     finally:
         if acquired:
-            with connection.cursor() as cursor:
-                cursor.execute("SELECT pg_advisory_unlock(%s)", [key])
+            try:
+                with connection.cursor() as cursor:
+                    cursor.execute("SELECT pg_advisory_unlock(%s)", [key])
+            except DatabaseError:  # the connection was lost, and the lock with it: keep the error that ended the run
+                logger.warning("Could not unlock order import %s; its connection is gone", job_id, exc_info=True)
 
 
 def import_job_process(*, job_id: Any) -> None:
@@ -351,12 +354,21 @@ RUNS_LOST_LIMIT = 3
 @contextmanager
 def _run_counted(job: ImportJob) -> Iterator[None]:
     """Count the run as started (committed at once, outside any transaction) and as ended however it ends,
-    short of its process dying."""
+    short of its process dying. A run that completes clears the count: only dead runs in a row give a job up
+    (a check killed by two deploys does not use up its import's lives). An error leaves the dead runs before
+    it counted. On a connection that was lost meanwhile the count stays (the run may well count as dead), and
+    the error that ended the run is the one raised."""
     ImportJob.objects.filter(pk=job.pk).update(runs_unfinished=F("runs_unfinished") + 1)
+    completed = False
     try:
         yield
+        completed = True
     finally:
-        ImportJob.objects.filter(pk=job.pk, runs_unfinished__gt=0).update(runs_unfinished=F("runs_unfinished") - 1)
+        runs = ImportJob.objects.filter(pk=job.pk, runs_unfinished__gt=0)
+        try:
+            runs.update(runs_unfinished=0 if completed else F("runs_unfinished") - 1)
+        except DatabaseError:
+            logger.warning("Could not count the end of a run of order import %s", job.pk, exc_info=True)
 
 
 def _give_up_lost_runs(job: ImportJob) -> None:
@@ -499,6 +511,8 @@ def check_file(job: ImportJob, *, keep_valid: bool) -> CheckResult:
             "Whoever uploaded this file can no longer import orders (the API key was revoked, or the account or "
             "its organisation deactivated); nothing was imported."
         )
+    # Written with semicolons, as Excel writes CSV where the comma is the decimal mark: "1.500" may be 1500.
+    points_may_group_thousands = info.format == "csv" and info.delimiter == ";"
     opener, info = _rows_source(job, info, limits)
     implied = _implied_customer_code(job)
     scanned = grouping.scan(opener, info, limits, is_staff=scope.is_staff, implied_customer=implied)
@@ -511,7 +525,10 @@ def check_file(job: ImportJob, *, keep_valid: bool) -> CheckResult:
     submit_check = bulk.SubmitCheck(scope)
     reported = time.monotonic()
     while batch := list(islice(groups, BATCH_ORDERS)):
-        _check_batch(batch, layout, scope, lookups, ours, result, submit_check=submit_check, keep_valid=keep_valid)
+        _check_batch(
+            batch, layout, scope, lookups, ours, result, submit_check=submit_check, keep_valid=keep_valid,
+            points_may_group_thousands=points_may_group_thousands,
+        )  # fmt: skip
         if time.monotonic() - reported >= PROGRESS_EVERY_S:  # often enough for the progress bar, no more
             _set(job, rows_done=batch[-1][0])
             reported = time.monotonic()
@@ -622,12 +639,15 @@ def _check_batch(
     *,
     submit_check: bulk.SubmitCheck,
     keep_valid: bool,
+    points_may_group_thousands: bool = False,
 ) -> None:
     limit = _max_errors()
     candidates: list[tuple[CleanOrder, grouping.GroupIntake]] = []
     for _done, group in batch:
         intake = grouping.build_intake(group, layout)
-        clean, errors = validate_order(intake.data, scope=scope, lookups=lookups)
+        clean, errors = validate_order(
+            intake.data, scope=scope, lookups=lookups, points_may_group_thousands=points_may_group_thousands
+        )
         problems = intake.conflicts + grouping.map_errors(errors, intake)
         if clean is not None and not problems:
             blocked = submit_check.problem(clean)

@@ -13,6 +13,6 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name='importjob',
             name='runs_unfinished',
-            field=models.PositiveSmallIntegerField(default=0, help_text='Runs on this job that started and have not ended: the one under way, and those whose process was killed (out of memory, a deploy). At three dead runs the job is given up instead of killing its next worker.'),
+            field=models.PositiveSmallIntegerField(default=0, help_text='Runs on this job that started and have not ended: the one under way, and those whose process was killed (out of memory, a deploy) since a run last completed. At three dead runs in a row the job is given up instead of killing its next worker.'),
         ),
     ]

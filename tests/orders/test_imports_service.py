@@ -7,6 +7,7 @@ from decimal import Decimal
 
 import pytest
 from django.db import connection
+from django.db.models import F
 
 from orders import events
 from orders.imports import service
@@ -517,7 +518,7 @@ def test_a_weight_with_a_thousands_comma_is_an_error_on_its_row_not_a_thousandth
         (
             2,
             "gross_weight_kg",
-            "1,000 could be 1000 or 1.000: write it without a thousands separator, with a point for decimals.",
+            "1,000 could be 1000 or 1: write it without a thousands separator, with a point for decimals.",
         )
     ]
     job = _confirm(import_file(world["ops"], csv_bytes(rows[1:])), world["ops"])
@@ -568,4 +569,39 @@ def test_two_dead_runs_still_leave_the_job_its_third(world):
     ImportJob.objects.filter(pk=job.pk).update(status=ImportStatus.QUEUED, runs_unfinished=2)
     service.import_job_process(job_id=job.pk)
     job.refresh_from_db()
-    assert (job.status, job.orders_created, job.runs_unfinished) == (ImportStatus.IMPORTED, 1, 2)
+    assert (job.status, job.orders_created, job.runs_unfinished) == (ImportStatus.IMPORTED, 1, 0)
+
+
+def test_only_dead_runs_in_a_row_count_a_completed_check_clears_them(world, monkeypatch):
+    """A check killed twice by deploys, then completed; its import killed once: the next run imports."""
+
+    def a_run_dies(status: str) -> None:  # a run counted itself in, then its process was SIGKILLed
+        ImportJob.objects.filter(pk=job.pk).update(status=status, runs_unfinished=F("runs_unfinished") + 1)
+
+    job = import_file(world["ops"], csv_bytes([order_row("PO-1")]))
+    a_run_dies(ImportStatus.CHECKING)
+    a_run_dies(ImportStatus.CHECKING)
+    service.import_job_process(job_id=job.pk)  # the third check run completes
+    job.refresh_from_db()
+    assert (job.status, job.runs_unfinished) == (ImportStatus.CHECKED, 0)
+    monkeypatch.setattr(service, "_dispatch", lambda job: None)  # the worker picks the import up later
+    service.import_job_confirm(job=job, by=world["ops"], mode="all_or_nothing")
+    a_run_dies(ImportStatus.IMPORTING)
+    service.import_job_process(job_id=job.pk)
+    job.refresh_from_db()
+    assert (job.status, job.file_error, job.orders_created) == (ImportStatus.IMPORTED, "", 1)
+
+
+def test_in_a_semicolon_file_a_point_before_three_digits_is_not_read_as_a_decimal_point(world):
+    """Excel writes semicolons where the comma is the decimal mark; there "1.500" may well be 1,500 kg."""
+    rows = [order_row("PO-1", gross_weight_kg="1.500", volume_m3="28,5"), order_row("PO-2", gross_weight_kg="1500,5")]
+    job = import_file(world["ops"], csv_bytes(rows, delimiter=";"))
+    assert errors_of(job) == [
+        (
+            2,
+            "gross_weight_kg",
+            "1.500 could be 1500 or 1.5: write it without a thousands separator, with a point for decimals.",
+        )
+    ]
+    comma_file = import_file(world["ops"], csv_bytes([order_row("PO-3", gross_weight_kg="1.500")]))
+    assert errors_of(comma_file) == []  # written with commas: the point is the decimal point

@@ -252,8 +252,11 @@ _NO_THOUSANDS = "write it without a thousands separator, with a point for decima
 @pytest.mark.parametrize(
     ("written", "message"),
     [
-        ("1,000", f"1,000 could be 1000 or 1.000: {_NO_THOUSANDS}"),
-        ("12,500", f"12,500 could be 12500 or 12.500: {_NO_THOUSANDS}"),
+        ("1,000", f"1,000 could be 1000 or 1: {_NO_THOUSANDS}"),
+        ("12,500", f"12,500 could be 12500 or 12.5: {_NO_THOUSANDS}"),
+        ("１,０００", "１,０００ is not a number: use the digits 0-9."),  # full-width digits
+        ("١,٠٠٠", "١,٠٠٠ is not a number: use the digits 0-9."),  # Arabic-Indic digits
+        ("1" * 41, "Use at most 40 characters for a number."),
         ("1,00,000", "1,00,000 is not a number."),
         ("1,000.5.5", "1,000.5.5 is not a number."),
         ("1.000.000", "1.000.000 is not a number."),
@@ -263,6 +266,36 @@ def test_a_comma_that_may_separate_thousands_is_not_guessed(order_data, staff_sc
     data = order_data()
     data["lines"][0]["gross_weight_kg"] = written
     assert errors_for(data, staff_scope)["lines[0].gross_weight_kg"] == [message]
+
+
+def test_a_long_run_of_digits_is_refused_at_once(order_data, staff_scope):
+    import time
+
+    data = order_data()
+    data["lines"][0]["gross_weight_kg"] = "1" * 100_000 + ",5"  # the old pattern backtracked for seconds here
+    started = time.perf_counter()
+    assert errors_for(data, staff_scope)["lines[0].gross_weight_kg"] == ["Use at most 40 characters for a number."]
+    assert time.perf_counter() - started < 0.5
+
+
+@pytest.mark.parametrize("written", ["10.000", "1.500.000"])
+def test_a_whole_number_with_a_point_before_three_digits_is_not_guessed(order_data, staff_scope, written):
+    data = order_data()
+    data["lines"][0]["pieces"] = written
+    (message,) = errors_for(data, staff_scope)["lines[0].pieces"]
+    assert message.startswith(f"{written} could be {written.replace('.', '')} or ")
+
+
+def test_a_point_before_three_digits_is_refused_where_points_may_group_thousands(order_data, staff_scope):
+    data = order_data()
+    data["lines"][0]["gross_weight_kg"] = "1.500"
+    clean, _ = validate_order(data, scope=staff_scope)
+    assert clean.lines[0]["gross_weight_kg"] == Decimal("1.5")  # a point is the decimal point
+    _, errors = validate_order(data, scope=staff_scope, points_may_group_thousands=True)
+    assert errors["lines[0].gross_weight_kg"] == [f"1.500 could be 1500 or 1.5: {_NO_THOUSANDS}"]
+    data["lines"][0]["gross_weight_kg"] = "4200.5"  # not the ambiguous shape
+    clean, _ = validate_order(data, scope=staff_scope, points_may_group_thousands=True)
+    assert clean.lines[0]["gross_weight_kg"] == Decimal("4200.5")
 
 
 def test_a_declared_value_in_thousands_is_read_whole(order_data, staff_scope):

@@ -269,6 +269,49 @@ def test_a_record_that_fails_waits_a_backoff_and_is_given_up_after_its_last_atte
     assert given_up in caplog.text
 
 
+def test_a_record_that_raises_anything_neither_blocks_its_batch_nor_lives_for_ever(db):
+    """A bug in one order's handling (not a database error) is settled like any failure: the other records of
+    the claim are acted on, and the bad one is retried and given up after MAX_ATTEMPTS."""
+    with transaction.atomic():
+        milestones.tracking_records_queue(kind="milestone", rows=[(1, "DEPARTED", 11, None)])
+        milestones.tracking_records_queue(kind="estimate", rows=[(2, "ARRIVED", None, timezone.now())])
+    with (
+        mock.patch.object(milestones, "milestone_record", side_effect=ValueError("a bug in a rule's action")),
+        mock.patch.object(milestones, "key_date_record", return_value=[]) as key_date,
+    ):
+        for _ in range(milestones.MAX_ATTEMPTS):  # the beat's drains, each after the backoff ended
+            milestones.tracking_records_drain()
+            QueuedTrackingRecord.objects.update(available_at=timezone.now() - datetime.timedelta(seconds=1))
+    key_date.assert_called_once()  # order 2's estimate, at the first drain
+    assert not QueuedTrackingRecord.objects.exists()
+
+
+def test_a_record_taken_more_often_than_its_attempts_is_given_up_unread(db, caplog):
+    """Its drains were killed each time (by it, perhaps): the next drain gives it up without acting on it."""
+    with transaction.atomic():
+        milestones.tracking_records_queue(kind="milestone", rows=[(1, "DEPARTED", 11, None)])
+    QueuedTrackingRecord.objects.update(attempts=milestones.MAX_ATTEMPTS)
+    with mock.patch.object(milestones, "milestone_record") as record:
+        assert milestones.tracking_records_drain() == (1, False)
+    record.assert_not_called()
+    assert not QueuedTrackingRecord.objects.exists()
+    assert "Gave up the workflow's milestone DEPARTED of order 1" in caplog.text
+
+
+def test_a_milestone_code_as_long_as_milestone_codes_may_be_is_queued(client, order, committed, monkeypatch):
+    from tracking.ingest import mapping
+    from tracking.ingest.models import MappingRule, Milestone
+
+    long = "CUSTOMS_HOLD_RELEASED_XY"  # 24 characters, Milestone.code's limit (operations add milestones)
+    Milestone.objects.create(code=long, name="Customs hold released", rank=75)
+    MappingRule.objects.create(scheme="oms", code=long, milestone_id=long)
+    mapping.invalidate()
+    monkeypatch.setattr(milestones, "_wake_drain", lambda: None)
+    with committed():
+        assert deliver(client, [oms_event(long, timezone.now() - H, place="CNSHA", **about(order))])["stored"] == 1
+    assert QueuedTrackingRecord.objects.filter(code=long, order_id=order.pk).exists()
+
+
 def test_records_a_killed_drain_held_are_taken_again_once_its_lease_ends(db):
     with transaction.atomic():
         milestones.tracking_records_queue(kind="milestone", rows=[(1, "DEPARTED", 11, None)])

@@ -17,7 +17,7 @@ class Migration(migrations.Migration):
                 ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
                 ('kind', models.CharField(choices=[('milestone', 'Milestone'), ('estimate', 'Estimate')], max_length=9)),
                 ('order_id', models.BigIntegerField()),
-                ('code', models.CharField(help_text='The milestone code, e.g. DEPARTED.', max_length=20)),
+                ('code', models.CharField(help_text='The milestone code, e.g. DEPARTED (as Milestone.code).', max_length=24)),
                 ('event_id', models.BigIntegerField(blank=True, help_text='The tracking event (milestones).', null=True)),
                 ('estimated_at', models.DateTimeField(blank=True, help_text='The estimate reported (ETD/ETA).', null=True)),
                 ('available_at', models.DateTimeField(db_default=django.db.models.functions.datetime.Now(), help_text='When a drain may take it: now, after a lease or after a backoff.')),

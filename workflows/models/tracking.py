@@ -26,7 +26,7 @@ class QueuedTrackingRecord(models.Model):
 
     kind = models.CharField(max_length=9, choices=TrackingRecordKind.choices)
     order_id = models.BigIntegerField()
-    code = models.CharField(max_length=20, help_text="The milestone code, e.g. DEPARTED.")
+    code = models.CharField(max_length=24, help_text="The milestone code, e.g. DEPARTED (as Milestone.code).")
     event_id = models.BigIntegerField(null=True, blank=True, help_text="The tracking event (milestones).")
     estimated_at = models.DateTimeField(null=True, blank=True, help_text="The estimate reported (ETD/ETA).")
     available_at = models.DateTimeField(

@@ -46,14 +46,14 @@ EstimateRow = list[int | str]
 
 def milestones_record(*, records: Sequence[Sequence[int | str]]) -> list[MilestoneRow]:
     """milestone_record for each (order, code, event id), each in its own transaction; the records that
-    failed on the database (to retry), in their order."""
+    failed (to retry), in their order. Whatever one order's record raises, the others are acted on."""
     failed: list[MilestoneRow] = []
     for order_id, code, event_id in records:
         try:
             milestone_record(order_id=int(order_id), code=str(code), event_id=event_id)
         except Order.DoesNotExist:
             continue
-        except DatabaseError:
+        except Exception:  # one order's failure, a deadlock or a bug, must not hold up the others
             logger.exception("Workflow handling of milestone %s on order %s failed; retrying", code, order_id)
             failed.append([order_id, code, event_id])
     return failed
@@ -62,13 +62,17 @@ def milestones_record(*, records: Sequence[Sequence[int | str]]) -> list[Milesto
 def estimates_record(*, changes: Sequence[Sequence[int | str]]) -> list[EstimateRow]:
     """key_date_record for each order and anchor (ETD, ETA) the changes concern, once, with the estimate
     tracking holds now (the change's own value when tracking holds none the order reaches); the changes
-    that failed on the database (to retry)."""
+    that failed (to retry). Whatever one order's change raises, the others are recorded."""
     reported: dict[tuple[int, str], datetime.datetime] = {}
     for order_id, code, at in changes:
         if str(code) in ESTIMATE_ANCHORS:
             reported[(int(order_id), str(code))] = datetime.datetime.fromisoformat(str(at))
-    current = current_estimates(reported)
     failed: list[EstimateRow] = []
+    try:
+        current = current_estimates(reported)
+    except DatabaseError:
+        logger.exception("Reading the current estimates of %d orders failed; retrying", len(reported))
+        return [[order_id, code, at.isoformat()] for (order_id, code), at in reported.items()]
     for (order_id, code), estimated_at in reported.items():
         try:
             key_date_record(
@@ -76,7 +80,7 @@ def estimates_record(*, changes: Sequence[Sequence[int | str]]) -> list[Estimate
             )
         except Order.DoesNotExist:
             continue
-        except DatabaseError:
+        except Exception:  # one order's failure, a deadlock or a bug, must not hold up the others
             logger.exception("Recording the %s of order %s failed; retrying", ESTIMATE_ANCHORS[code], order_id)
             failed.append([order_id, code, estimated_at.isoformat()])
     return failed
@@ -151,14 +155,17 @@ def tracking_records_queue(*, kind: str, rows: Sequence[QueuedRow]) -> None:
 
 
 def _wake_drain() -> None:
-    """The records are committed: a broker that cannot take the request must not fail the sender's delivery,
-    and loses nothing (the beat's drain finds the records within a minute)."""
+    """The records are committed: a broker that cannot take the request (or, run eagerly, a drain that fails)
+    must not fail the sender's delivery, and loses nothing (the beat's drain finds the records within a
+    minute)."""
     from workflows.tasks import handle_tracking_records  # tasks import services: keep the graph acyclic
 
     try:
         handle_tracking_records.apply_async()
     except KombuError:
         logger.warning("Could not ask a worker to act on tracking records; the beat's drain will", exc_info=True)
+    except Exception:  # run eagerly (tests, a development server without a worker): the drain's own failure
+        logger.exception("Acting on tracking records failed; the beat's drain tries again")
 
 
 def tracking_records_drain(*, batch: int = DRAIN_BATCH, budget: float | None = None) -> tuple[int, bool]:
@@ -181,7 +188,11 @@ def tracking_records_drain(*, batch: int = DRAIN_BATCH, budget: float | None = N
 
 def _act_on(claimed: list[tuple[Any, ...]]) -> None:
     """Record the milestones and the estimates, then settle each record: done (deleted), failed (tried again
-    after a backoff), or failed MAX_ATTEMPTS times (given up, logged)."""
+    after a backoff), or failed MAX_ATTEMPTS times (given up, logged). A record taken more often than that
+    without being settled (its drains were killed, by it or otherwise) is given up without acting on it."""
+    claimed = sorted(claimed)  # by id: the order they were queued in
+    exhausted = [row for row in claimed if row[6] > MAX_ATTEMPTS]
+    claimed = [row for row in claimed if row[6] <= MAX_ATTEMPTS]
     found = [row for row in claimed if row[1] == TrackingRecordKind.MILESTONE]
     estimated = [row for row in claimed if row[1] == TrackingRecordKind.ESTIMATE]
     failed_ids: set[int] = set()
@@ -195,7 +206,7 @@ def _act_on(claimed: list[tuple[Any, ...]]) -> None:
         failed_ids |= {row[0] for row in estimated if (row[2], row[3]) in keys}
     done = [row[0] for row in claimed if row[0] not in failed_ids]
     retry = [(row[0], row[6]) for row in claimed if row[0] in failed_ids and row[6] < MAX_ATTEMPTS]
-    given_up = [row for row in claimed if row[0] in failed_ids and row[6] >= MAX_ATTEMPTS]
+    given_up = exhausted + [row for row in claimed if row[0] in failed_ids and row[6] >= MAX_ATTEMPTS]
     for row in given_up:
         logger.error("Gave up the workflow's %s %s of order %s after %d attempts", row[1], row[3], row[2], row[6])
     with connection.cursor() as cursor:
