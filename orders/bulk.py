@@ -39,6 +39,7 @@ performance".
 
 from __future__ import annotations
 
+import logging
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from contextlib import nullcontext
@@ -51,6 +52,7 @@ import pghistory
 import pgtrigger
 from django.db import IntegrityError, connection, models, transaction
 from django.utils import timezone
+from kombu.exceptions import KombuError
 from pghistory import config as pghistory_config
 from psycopg.types.json import Jsonb
 
@@ -61,6 +63,8 @@ from orders.models import CargoLine, Equipment, Order, OrderEvent, OrderStatus, 
 from orders.references import issue_references
 from orders.services import search_text_for
 from partners.scoping import Scope
+
+logger = logging.getLogger(__name__)
 
 BATCH_SIZE = 2000
 _UNIQUE_REFERENCE = "order_customer_reference_unique"
@@ -381,17 +385,27 @@ EVENT_CHUNK = 500
 
 def _send_events(created: list[CreatedOrder], plan: _Plan) -> None:
     """Hand the per-order events to the worker in chunks: receivers (workflows creates each order's tasks,
-    about 60 ms an order measured) must not hold an import, or a web request, for minutes."""
+    about 60 ms an order measured) must not hold an import, or a web request, for minutes.
+
+    The orders are committed when this runs: a broker that cannot take a chunk must not turn the import into
+    an error. What matters of these events is durable elsewhere: the submit transitions are queued in
+    orders_queuedtransition with the orders, and the workflow's catch-up sweep handles them within a minute."""
     from orders import tasks  # tasks import the import service, which imports this module
 
     for start in range(0, len(created), EVENT_CHUNK):
         chunk = created[start : start + EVENT_CHUNK]
         order_ids = [item.order_id for item in chunk]
         transition_ids = [plan.transition_ids.get(item.order_id) for item in chunk]
-        tasks.send_order_created_events.delay(
-            order_ids=order_ids, channel=plan.channel, by_id=plan.by_id,
-            transition_ids=transition_ids if plan.submit else None,
-        )  # fmt: skip
+        try:
+            tasks.send_order_created_events.delay(
+                order_ids=order_ids, channel=plan.channel, by_id=plan.by_id,
+                transition_ids=transition_ids if plan.submit else None,
+            )  # fmt: skip
+        except KombuError:
+            logger.warning(
+                "Could not queue the events of %d created orders; their queued transitions are handled by the "
+                "workflow's catch-up sweep", len(order_ids), exc_info=True,
+            )  # fmt: skip
 
 
 def send_created_events(

@@ -390,12 +390,19 @@ def import_job_give_up(*, job_id: Any) -> None:
 
 
 def _fail(job: ImportJob) -> None:
+    """Record an unexpected error for the people waiting on the page, unless the job had ended meanwhile: an
+    error raised after an import's commit must not say that nothing was imported."""
     logger.exception("Order import %s stopped", job.pk)
     _drop_rows_copy(job)
-    _set(
-        job, status=ImportStatus.FAILED, finished_at=timezone.now(),
-        file_error="The import stopped because of an unexpected error; nothing was imported. We have been told.",
-    )  # fmt: skip
+    values = {
+        "status": ImportStatus.FAILED, "finished_at": timezone.now(),
+        "file_error": "The import stopped because of an unexpected error; nothing was imported. We have been told.",
+    }  # fmt: skip
+    if ImportJob.objects.filter(pk=job.pk, status__in=IMPORT_RUNNING_STATUSES).update(
+        updated_at=timezone.now(), **values
+    ):
+        for name, value in values.items():
+            setattr(job, name, value)
 
 
 def _set(job: ImportJob, **values: Any) -> None:
@@ -709,9 +716,17 @@ def import_job_error_file(job: ImportJob) -> Iterator[str]:
         return text
 
     yield "\ufeff" + line(list(ERROR_FILE_COLUMNS))  # a BOM so Excel reads UTF-8
+    listed = 0
     for error in import_job_errors(job).iterator(chunk_size=2000):
         kind = "file" if error.row is None else ("duplicate" if error.is_duplicate else "error")
         yield line([
             error.row or "", escape_formula(error.column), escape_formula(error.value), escape_formula(error.message),
             escape_formula(error.customer_reference), kind,
+        ])  # fmt: skip
+        listed += 1
+    if job.error_count > listed:  # more than OMS_IMPORT_MAX_STORED_ERRORS: say so rather than end silently
+        more = job.error_count - listed
+        yield line([
+            "", "", "", f"{more:,} more error{'s' if more != 1 else ''} were found and not kept; only the first "
+            f"{listed:,} are listed. Correct these and check the file again to see the rest.", "", "note",
         ])  # fmt: skip

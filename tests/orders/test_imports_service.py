@@ -605,3 +605,54 @@ def test_in_a_semicolon_file_a_point_before_three_digits_is_not_read_as_a_decima
     ]
     comma_file = import_file(world["ops"], csv_bytes([order_row("PO-3", gross_weight_kg="1.500")]))
     assert errors_of(comma_file) == []  # written with commas: the point is the decimal point
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_broker_outage_after_the_commit_leaves_the_import_imported(world, monkeypatch, caplog):
+    """The orders are committed, then their events go to the broker, which is down: the job stays imported,
+    the person gets no error, and the submits are in the transitions queue for the workflow's sweep."""
+    from kombu.exceptions import OperationalError as BrokerError
+
+    from orders import tasks
+    from orders.models import QueuedTransition
+
+    job = import_file(world["ops"], csv_bytes([order_row("PO-1"), order_row("PO-2")]))
+
+    def broker_down(*args, **kwargs):
+        raise BrokerError("Error 111 connecting to redis:6379. Connection refused.")
+
+    monkeypatch.setattr(tasks.send_order_created_events, "delay", broker_down)
+    job = service.import_job_confirm(job=job, by=world["ops"], mode=job.mode)
+    assert (job.status, job.orders_created, job.file_error) == (ImportStatus.IMPORTED, 2, "")
+    assert Order.objects.count() == 2
+    assert QueuedTransition.objects.count() == 2
+    assert "Could not queue the events of 2 created orders" in caplog.text
+
+
+def test_an_error_after_the_job_ended_does_not_rewrite_its_outcome(world):
+    job = import_file(world["ops"], csv_bytes([order_row("PO-1")]))
+    job = _confirm(job, world["ops"])
+    assert job.status == ImportStatus.IMPORTED
+    try:
+        raise RuntimeError("an on-commit callback failed")
+    except RuntimeError:
+        service._fail(job)
+    job.refresh_from_db()
+    assert (job.status, job.file_error) == (ImportStatus.IMPORTED, "")
+
+
+def test_an_error_file_cut_at_the_stored_limit_says_how_many_errors_it_leaves_out(world, settings):
+    import csv
+    import io
+
+    settings.OMS_IMPORT_MAX_STORED_ERRORS = 3
+    job = import_file(world["ops"], csv_bytes([order_row(f"PO-{n}", pieces="0") for n in range(6)]))
+    assert job.error_count == 6
+    lines = list(csv.reader(io.StringIO("".join(service.import_job_error_file(job)).lstrip("\ufeff"))))
+    assert len(lines) == 1 + 3 + 1
+    assert lines[-1] == [
+        "", "", "",
+        "3 more errors were found and not kept; only the first 3 are listed. Correct these and check the file "
+        "again to see the rest.",
+        "", "note",
+    ]  # fmt: skip
