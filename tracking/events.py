@@ -1,11 +1,17 @@
-"""Domain events of planning, sent on commit by tracking's services for higher apps to react to.
+"""Domain events of planning, sent on commit (one also just before it) by tracking's services for higher apps
+to react to.
 
 booking_confirmed(booking_id, shipment_id, carrier_id)
 booking_rejected(booking_id, shipment_id, carrier_id, reason)
 booking_rolled(booking_id, shipment_id, carrier_id, previous_departure_at, new_departure_at, delay, reason)
     a carrier moved the booking to a later sailing; the exception rules will open an exception from it
 leg_actual_recorded(leg_id, shipment_id, kind, at, by_id)
-    kind is "departure" or "arrival"; milestone tracking will turn it into a milestone event
+    kind is "departure" or "arrival"; exception detection looks at the shipment again
+leg_actual_recording(leg_id, shipment_id, kind, at, by_id)
+    the same, sent INSIDE the transaction that records it, before leg_actual_recorded: milestone tracking
+    (tracking.ingest.receivers) records the milestone event in that transaction, so the leg's time and its
+    event commit together (a process that dies after the commit cannot lose the event). A receiver of it
+    writes to the database only; an error in it rolls the recording back.
 exception_opened(exception_id, kind, shipment_id, order_ids)
     an exception opened (tracking/exceptions/; sent after commit by the worker that announces it); order_ids
     are every order the shipment carries: workflows runs its "exception opened" rules, picks the owner, alerts
@@ -19,5 +25,6 @@ booking_confirmed = Signal()
 booking_rejected = Signal()
 booking_rolled = Signal()
 leg_actual_recorded = Signal()
+leg_actual_recording = Signal()
 exception_opened = Signal()
 exception_resolved = Signal()

@@ -10,11 +10,14 @@ from orders import services as order_services
 from orders.errors import TransitionNotAllowed
 from orders.models import Order, OrderTransition
 from tests.tracking.conftest import PICKUP, lcl_line
+from tests.tracking.test_ingest_support import fresh_mapping
 from tracking import events, guards
 from tracking.errors import BookingError, PlanningError
 from tracking.models import Booking, LegRole, ShipmentStatus
 from tracking.services import booking as booking_services
 from tracking.services import consolidation, planning, ranking
+
+__all__ = ["fresh_mapping"]  # fixture
 
 D = Decimal
 ETD = datetime.datetime(2026, 12, 4, 18, 0, tzinfo=datetime.UTC)
@@ -231,6 +234,29 @@ def test_recording_actuals_moves_the_shipment_and_its_houses(
     planning.leg_record_actual(leg=leg, arrived_at=now, by=ops_user)
     master.refresh_from_db()
     assert master.status == ShipmentStatus.ARRIVED
+
+
+def test_a_recorded_departure_and_its_milestone_event_commit_together(booking, ops_scope, ops_user, fresh_mapping):
+    from django.db import transaction
+
+    from tracking.ingest.models import TrackingEvent
+
+    confirm(booking, ops_scope, ops_user)
+    leg = booking.shipment.legs.get()
+    departed = timezone.now() - datetime.timedelta(hours=2)
+
+    def recorded_then_rolled_back() -> None:
+        with transaction.atomic():
+            planning.leg_record_actual(leg=leg, departed_at=departed, by=ops_user)
+            # In the same transaction, before any commit: nothing waits for an on-commit callback.
+            assert TrackingEvent.objects.filter(milestone_id="DEPARTED", event_at=departed).exists()
+            raise RuntimeError("the request failed after recording")
+
+    with pytest.raises(RuntimeError):
+        recorded_then_rolled_back()
+    assert not TrackingEvent.objects.filter(milestone_id="DEPARTED").exists()  # gone with the leg's time
+    leg.refresh_from_db()
+    assert leg.actual_departure_at is None
 
 
 def test_arrival_before_departure_is_refused(booking, ops_user):

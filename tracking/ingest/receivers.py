@@ -1,8 +1,9 @@
 """What tracking events react to (connect() is called from TrackingConfig.ready(); see the report):
 
-- tracking.events.leg_actual_recorded (planning's execution screen recorded a departure or arrival)
-  → the same fact as a DEPARTED/ARRIVED event on the timeline, unless an event already says so (our own
-  ingest records leg actuals too, so this is how the two never echo each other).
+- tracking.events.leg_actual_recording (planning's execution screen records a departure or arrival; sent in
+  its transaction) → the same fact as a DEPARTED/ARRIVED event on the timeline, in that transaction, unless an
+  event already says so (our own ingest records leg actuals too, so this is how the two never echo each
+  other). The leg's time and its event commit together.
 - orders.events.order_status_changed, when an order is planned or released from hold
   → catch it up with the events that arrived while it could not move (tasks.sync_order_status).
 """
@@ -69,5 +70,5 @@ def _order_status_changed(sender: Any, *, order_id: int, transition: str, **kwar
 
 def connect() -> None:
     """Connect the receivers (idempotent: dispatch_uid)."""
-    planning_events.leg_actual_recorded.connect(_leg_actual_recorded, dispatch_uid="tracking.ingest.leg_actual")
+    planning_events.leg_actual_recording.connect(_leg_actual_recorded, dispatch_uid="tracking.ingest.leg_actual")
     order_events.order_status_changed.connect(_order_status_changed, dispatch_uid="tracking.ingest.order_status")

@@ -1,7 +1,8 @@
 """Planning writes: houses from orders (whole or split), direct shipments, legs, containers, appointments
 and the actual departures and arrivals recorded by operations.
 
-Effects after commit: `leg_actual_recorded` (tracking/events.py) when a departure or arrival is recorded.
+Effects when a departure or arrival is recorded (tracking/events.py): `leg_actual_recording` in the transaction,
+`leg_actual_recorded` after its commit.
 """
 
 from __future__ import annotations
@@ -350,7 +351,8 @@ def leg_record_actual(
     arrived_at: datetime.datetime | None = None,
     by: Any = None,
 ) -> Leg:
-    """Record when a leg really departed and/or arrived. After commit: leg_actual_recorded per time.
+    """Record when a leg really departed and/or arrived: leg_actual_recording per time in this transaction (the
+    milestone event is recorded with it), leg_actual_recorded per time after its commit.
 
     The shipment follows: in transit after its first departure, arrived after its last leg arrives.
     """
@@ -380,6 +382,9 @@ def leg_record_actual(
         shipment_set_status(shipment=shipment, status=status)
     by_id = getattr(by, "pk", None)
     for kind, at in recorded:
+        events.leg_actual_recording.send(
+            sender=Leg, leg_id=leg.pk, shipment_id=shipment.pk, kind=kind, at=at, by_id=by_id
+        )  # in this transaction: the milestone event commits with the leg's time
         transaction.on_commit(
             lambda kind=kind, at=at: events.leg_actual_recorded.send(
                 sender=Leg, leg_id=leg.pk, shipment_id=shipment.pk, kind=kind, at=at, by_id=by_id
