@@ -6,6 +6,8 @@ validation layer: the input serializers only check what JSON transport adds (an 
 `submit`, no NUL characters) and hand everything else, unknown fields included, to the service, which
 rejects `status`, `reference` and any other field that is not part of an order. Views read through
 `scope.restrict` (another customer's order is a 404, never a 403) and write only through services.
+An order's ETag is its version: PUT and PATCH with If-Match change only that version (412 otherwise), so a
+client never overwrites a change it has not seen; a PATCH is merged onto the order by the service, under its lock.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from django.db.models import Prefetch, QuerySet, prefetch_related_objects
+from django.utils.http import parse_etags
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
     OpenApiExample,
@@ -30,6 +33,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from orders import lifecycle, services
+from orders.errors import OrderVersionConflict
 from orders.intake import MAX_LINES
 from orders.models import (
     CargoLine,
@@ -453,6 +457,38 @@ _IDEMPOTENCY_KEY = OpenApiParameter(
     ),
 )
 _REFERENCE = OpenApiParameter("reference", OpenApiTypes.STR, OpenApiParameter.PATH, description="e.g. HAM-26-000123")
+_ETAG = OpenApiParameter(
+    "ETag",
+    OpenApiTypes.STR,
+    OpenApiParameter.HEADER,
+    response=[200, 201],
+    description='The version of the order, e.g. "20261129T101500.123456Z" (quotes included; opaque). It changes '
+    "whenever the order is saved. Send it back in If-Match to change this version only. A replayed answer "
+    "(Idempotent-Replayed: true) carries none: GET the order for it.",
+)
+_IF_MATCH = OpenApiParameter(
+    "If-Match",
+    OpenApiTypes.STR,
+    OpenApiParameter.HEADER,
+    description="Optional. The ETag of your last read of the order: the change is applied only if nobody changed "
+    "the order since, otherwise the answer is 412 and nothing is saved (no lost updates). `*` or no header: "
+    "applied to whatever is current. Compared strongly: a weak tag (W/...) never matches. Without it a PATCH "
+    "still changes only the fields it sends, on the order as it is when the change is made.",
+)
+_PRECONDITION_FAILED = error_response(
+    "If-Match names a version that is no longer current: someone changed the order since you read it. "
+    "Nothing was saved; GET the order for its current data and ETag and decide again.",
+    error_example(
+        "Changed since read",
+        "precondition_failed",
+        "SHA-26-000123 was changed since you opened it: ops@oms.example saved it on 29 Nov 2026 at 10:17:42 UTC. "
+        "Nothing was saved: GET the order for its current data and ETag, then send your change again.",
+    ),
+)
+_NOT_A_DRAFT = error_response(
+    "The order is no longer a draft.",
+    error_example("Not a draft", "conflict", "Only draft orders can be edited; SHA-26-000123 is submitted."),
+)
 _VALIDATION_ERROR = error_response(
     "The order has errors: every one of them, by field.",
     error_example(
@@ -512,6 +548,61 @@ def _actor(request: Request) -> dict[str, Any]:
     }
 
 
+# Optimistic concurrency (RFC 9110 §8.8.3, §13.1.1): the ETag is the order's version (services.order_version)
+# and a PUT or PATCH with If-Match is applied only to that version. Without If-Match the change is applied to
+# whatever is current, as before the header existed.
+
+
+class PreconditionFailed(exceptions.APIException):
+    """If-Match names no version of the order that is current: someone changed it since the caller read it."""
+
+    status_code = status.HTTP_412_PRECONDITION_FAILED
+    default_code = "precondition_failed"
+    default_detail = "The order was changed since the version named in If-Match."
+
+
+def _stale(conflict: OrderVersionConflict) -> PreconditionFailed:
+    return PreconditionFailed(
+        f"{conflict} Nothing was saved: GET the order for its current data and ETag, then send your change again."
+    )
+
+
+def _etag(order: Order) -> str:
+    return f'"{services.order_version(order)}"'
+
+
+def _with_etag(response: Response, order: Order) -> Response:
+    response["ETag"] = _etag(order)
+    return response
+
+
+def _if_match_version(request: Request, order: Order, *, scope: Scope, by: Any, api_key: Any) -> str | None:
+    """The version an If-Match header asks the change to be applied to: None without the header or with `*`
+    (any version). Checked here against the order as read, so a stale request is a 412 before its body is
+    looked at; order_update checks it again under the row lock. Tags compare strongly: a weak one (W/"…")
+    never matches a change."""
+    header = request.headers.get("If-Match")
+    if header is None:
+        return None
+    tags = parse_etags(header)
+    if tags == ["*"]:
+        return None
+    versions = [tag[1:-1] for tag in tags if tag.startswith('"')]
+    if not versions:
+        raise PreconditionFailed(
+            "If-Match names no version of this order: send the ETag of your last read of it, quotes included, "
+            'e.g. If-Match: "20261129T101500.123456Z" (a weak tag, W/"…", never matches a change).'
+        )
+    current = services.order_version(order)
+    expected = current if current in versions else versions[0]
+    conflict = services.order_version_conflict(
+        order=order, expected_version=expected, scope=scope, by=by, api_key=api_key
+    )
+    if conflict is not None:
+        raise _stale(conflict)
+    return expected
+
+
 @extend_schema_view(
     list=extend_schema(
         summary="List orders",
@@ -535,15 +626,16 @@ def _actor(request: Request) -> dict[str, Any]:
     ),
     retrieve=extend_schema(
         summary="Get an order",
-        description="The order, with the transitions the caller may take now and why a blocked one is blocked.",
-        parameters=[_REFERENCE],
+        description="The order, with the transitions the caller may take now and why a blocked one is blocked. "
+        "The ETag header is its version, for If-Match on a later change.",
+        parameters=[_REFERENCE, _ETAG],
         responses={200: _order_response("The order.", ORDER_RESPONSE_EXAMPLE)},
     ),
     create=extend_schema(
         summary="Create an order",
         description="Validates the order as every intake channel does and creates it as a draft, or "
         'submitted with `"submit": true`. A customer key places orders for its own organisation only.',
-        parameters=[_IDEMPOTENCY_KEY],
+        parameters=[_IDEMPOTENCY_KEY, _ETAG],
         request=OrderInputSerializer,
         examples=[OpenApiExample("Ocean FCL order", value=ORDER_REQUEST_EXAMPLE, request_only=True)],
         responses={
@@ -559,43 +651,38 @@ def _actor(request: Request) -> dict[str, Any]:
     ),
     update=extend_schema(
         summary="Replace a draft order",
-        description="Replaces the order's data and cargo. Only drafts can be edited; afterwards the answer is 409.",
-        parameters=[_REFERENCE],
+        description="Replaces the order's data and cargo. Only drafts can be edited; afterwards the answer is 409. "
+        "Send If-Match with the ETag you read so that a change someone made since is not overwritten (412).",
+        parameters=[_REFERENCE, _IF_MATCH, _ETAG],
         request=OrderUpdateInputSerializer,
         examples=[OpenApiExample("Whole order", value=ORDER_REQUEST_EXAMPLE, request_only=True)],
         responses={
-            200: _order_response("The updated order.", ORDER_RESPONSE_EXAMPLE),
+            200: _order_response("The updated order; ETag is its new version.", ORDER_RESPONSE_EXAMPLE),
             400: _VALIDATION_ERROR,
-            409: error_response(
-                "The order is no longer a draft.",
-                error_example(
-                    "Not a draft", "conflict", "Only draft orders can be edited; SHA-26-000123 is submitted."
-                ),
-            ),
+            409: _NOT_A_DRAFT,
+            412: _PRECONDITION_FAILED,
         },
     ),
     partial_update=extend_schema(
         summary="Change a draft order",
-        description="Changes only the fields sent; `lines`, when sent, replaces all cargo lines.",
-        parameters=[_REFERENCE],
+        description="Changes only the fields sent, on the order as it is when the change is made (a field someone "
+        "else changed meanwhile keeps their value); `lines`, when sent, replaces all cargo lines. Send If-Match "
+        "with the ETag you read to refuse the change (412) if anything changed since.",
+        parameters=[_REFERENCE, _IF_MATCH, _ETAG],
         request=OrderUpdateInputSerializer,
         examples=[OpenApiExample("New pickup date", value={"requested_pickup_on": "2026-12-03"}, request_only=True)],
         responses={
-            200: _order_response("The updated order.", ORDER_RESPONSE_EXAMPLE),
+            200: _order_response("The updated order; ETag is its new version.", ORDER_RESPONSE_EXAMPLE),
             400: _VALIDATION_ERROR,
-            409: error_response(
-                "The order is no longer a draft.",
-                error_example(
-                    "Not a draft", "conflict", "Only draft orders can be edited; SHA-26-000123 is submitted."
-                ),
-            ),
+            409: _NOT_A_DRAFT,
+            412: _PRECONDITION_FAILED,
         },
     ),
     submit=extend_schema(
         summary="Submit an order",
         description="Hands a draft order to operations. Its workflow tasks are made by the workflow worker right "
         "after, in batches (under a second at normal load): GET /tasks/?order={reference} lists them.",
-        parameters=[_REFERENCE, _IDEMPOTENCY_KEY],
+        parameters=[_REFERENCE, _IDEMPOTENCY_KEY, _ETAG],
         request=None,
         responses={
             200: _order_response("The submitted order.", _SUBMITTED_EXAMPLE),
@@ -606,7 +693,7 @@ def _actor(request: Request) -> dict[str, Any]:
     cancel=extend_schema(
         summary="Cancel an order",
         description="Cancels a draft or submitted order, with the reason.",
-        parameters=[_REFERENCE, _IDEMPOTENCY_KEY],
+        parameters=[_REFERENCE, _IDEMPOTENCY_KEY, _ETAG],
         request=CancelInputSerializer,
         examples=[OpenApiExample("Reason", value={"reason": "Customer postponed the shipment."}, request_only=True)],
         responses={
@@ -632,10 +719,12 @@ class OrderViewSet(viewsets.GenericViewSet):
     lookup_value_regex = r"[A-Za-z0-9-]+"
 
     def get_queryset(self) -> QuerySet[Order]:
-        orders = Order.objects.select_related("customer", "branch").prefetch_related(
-            Prefetch("lines", queryset=CargoLine.objects.order_by("line_no")),
-            Prefetch("equipment", queryset=Equipment.objects.order_by("id")),
-        )
+        orders = Order.objects.select_related("customer", "branch")
+        if self.action not in ("update", "partial_update"):  # an edit reads the cargo it merges onto under the lock
+            orders = orders.prefetch_related(
+                Prefetch("lines", queryset=CargoLine.objects.order_by("line_no")),
+                Prefetch("equipment", queryset=Equipment.objects.order_by("id")),
+            )
         return self.scope.restrict(orders, customer="customer_id")
 
     @property
@@ -651,7 +740,7 @@ class OrderViewSet(viewsets.GenericViewSet):
     def _respond(self, order: Order, status_code: int = status.HTTP_200_OK) -> Response:
         # Services return the row they wrote; its relations are loaded here in one query each.
         prefetch_related_objects([order], "customer", "branch", "lines", "equipment")
-        return Response(self.get_serializer(order).data, status=status_code)
+        return _with_etag(Response(self.get_serializer(order).data, status=status_code), order)
 
     def list(self, request: Request) -> Response:
         filters = OrderFilterSerializer(data=request.query_params)
@@ -660,7 +749,8 @@ class OrderViewSet(viewsets.GenericViewSet):
         return self.get_paginated_response(self.get_serializer(page, many=True).data)
 
     def retrieve(self, request: Request, reference: str) -> Response:
-        return Response(self.get_serializer(self.get_object()).data)
+        order = self.get_object()
+        return _with_etag(Response(self.get_serializer(order).data), order)
 
     def create(self, request: Request) -> Response:
         return idempotency.idempotent(request, execute=lambda: self._create(request))
@@ -685,17 +775,19 @@ class OrderViewSet(viewsets.GenericViewSet):
 
     def _update(self, request: Request, *, partial: bool) -> Response:
         order = self.get_object()
+        actor = _actor(request)
+        expected_version = _if_match_version(request, order, scope=self.scope, **actor)
         payload = OrderUpdateInputSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
-        data = payload.validated_data
-        if partial:
-            current = services.order_as_data(order)
-            if not self.scope.is_staff:
-                # order_as_data names the branch, and intake lets only staff name one: a customer's
-                # PATCH would otherwise fail on a field it never sent.
-                current.pop("branch_code")
-            data = {**current, **data}
-        order = services.order_update(order=order, data=data, scope=self.scope, channel=Channel.API, **_actor(request))
+        try:
+            # A PATCH is merged onto the order inside the service, under its row lock: merged here, onto the
+            # order as read before the lock, it would put back a field someone else changed meanwhile.
+            order = services.order_update(
+                order=order, data=payload.validated_data, scope=self.scope, channel=Channel.API, partial=partial,
+                expected_version=expected_version, **actor,
+            )  # fmt: skip
+        except OrderVersionConflict as exc:
+            raise _stale(exc) from exc
         return self._respond(order)
 
     @action(detail=True, methods=["post"])

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime
+
 
 class OrderError(Exception):
     """Something asked of an order cannot be done; the message says why."""
@@ -22,3 +24,17 @@ class TransitionNotAllowed(OrderError):
 
 class ConcurrentChange(TransitionNotAllowed):
     """The order changed between the moment the user saw it and the moment they acted."""
+
+
+class OrderVersionConflict(OrderError):
+    """The order was saved by someone else after the caller read it: saving now would silently overwrite that
+    change (a lost update). `current_version` is the order's version now; `changed_at` is when it was saved and
+    `changed_by` by whom, as far as the history tells (None when it cannot)."""
+
+    def __init__(
+        self, message: str, *, current_version: str, changed_at: datetime.datetime, changed_by: str | None
+    ) -> None:
+        super().__init__(message)
+        self.current_version = current_version
+        self.changed_at = changed_at
+        self.changed_by = changed_by

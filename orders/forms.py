@@ -243,6 +243,38 @@ def entry_from_data(
     return OrderEntry(order=order, lines=lines)
 
 
+def _shown(field: forms.BoundField) -> str:
+    """A field's value as its input shows it: what was typed, or the saved value the form started from."""
+    value = field.value()
+    if value is None:
+        return ""
+    if isinstance(value, datetime.date):
+        return value.isoformat()
+    return str(value).replace("\r\n", "\n").strip()
+
+
+def _saved_label(field: forms.BoundField) -> str:
+    shown = _shown(field)
+    choices = {str(value): str(label) for value, label in getattr(field.field.widget, "choices", ())}
+    return choices.get(shown) or shown or "(empty)"
+
+
+def entry_differences(posted: OrderEntry, saved: OrderEntry) -> tuple[dict[str, str], bool]:
+    """Where a posted entry form differs from the form of the order as saved: the saved value of each differing
+    order field (by field name, as a person reads it), and whether the cargo lines differ. These are the fields
+    someone else changed and those the person changed; the person decides which to keep."""
+    values = {
+        name: _saved_label(saved.order[name])
+        for name in posted.order.fields
+        if _shown(posted.order[name]) != _shown(saved.order[name])
+    }
+
+    def rows(entry: OrderEntry) -> list[list[str]]:
+        return [[_shown(line[name]) for name in line.fields] for line in entry.lines]
+
+    return values, rows(posted) != rows(saved)
+
+
 # --- The list's filter bar --------------------------------------------------------------------
 
 

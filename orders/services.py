@@ -7,20 +7,23 @@ channel, so the audit trail is the same whichever way an order came in.
 
 from __future__ import annotations
 
+import datetime
 from collections import Counter
 from collections.abc import Mapping
 from operator import attrgetter
 from typing import Any
 
 import pghistory
+from django.apps import apps
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from orders import events, lifecycle
-from orders.errors import OrderError, OrderValidationError
+from orders.errors import OrderError, OrderValidationError, OrderVersionConflict
 from orders.intake import MAX_SEALS_PER_LINE, CleanOrder, Lookups, validate_order
 from orders.models import CargoLine, Equipment, Order, OrderStatus
 from orders.references import issue_references
+from partners.models import ApiKey, User
 from partners.scoping import Scope
 
 
@@ -94,21 +97,123 @@ def order_create(
     return order
 
 
-def order_update(
-    *, order: Order, data: Mapping[str, Any], scope: Scope, channel: str, by: Any = None, api_key: Any = None
-) -> Order:
-    """Replace a draft order's data and cargo with `data` (the same vocabulary as creation). Only staff
-    choose the branch: for anyone else the order keeps its branch (never the account branch's default)."""
-    keeps_branch = not scope.is_staff
-    clean, errors = validate_order(data, scope=scope, current_branch=order.branch if keeps_branch else None)
+def order_version(order: Order) -> str:
+    """The version of the order as read: it changes with every save of the order (an edit, a transition). The
+    edit form carries it and the API sends it as the ETag; an edit made against an older one is refused
+    (OrderVersionConflict). It is `updated_at` to the microsecond, which every write of an order sets
+    (docs/decisions/0002, "Lost updates"); callers treat it as opaque."""
+    return order.updated_at.astimezone(datetime.UTC).strftime("%Y%m%dT%H%M%S.%fZ")
+
+
+def _as_time(moment: datetime.datetime) -> str:
+    local = timezone.localtime(moment)
+    return f"{local.day} {local:%b %Y} at {local:%H:%M:%S} {local.tzname()}"
+
+
+def _last_saved_by(order: Order, *, scope: Scope, by: Any, api_key: Any) -> str | None:
+    """Who saved the order last, from the history context of its newest cargo-line event: every save of a
+    draft's data rewrites its lines (order_update), and line events are numbered in the order they were
+    written, under the order's row lock (`pgh_created_at` would not do: it is the writer's transaction start,
+    and a writer that waited for the lock started before the one it waited for). Customers learn the names
+    of their own people and keys only, as they learn nothing else of our internal work. None: no one known."""
+    line_events = apps.get_model("orders", "CargoLineEvent")._default_manager  # made by pghistory's tracker
+    context = (
+        line_events.filter(order_id=order.pk)
+        .order_by("-pgh_id")
+        .values_list("pgh_context__metadata", flat=True)
+        .first()
+    ) or {}
+    key_id, user_id = context.get("api_key"), context.get("user")
+    if isinstance(key_id, int):
+        if key_id == getattr(api_key, "pk", None):
+            return "this API key (in another request)"
+        key = ApiKey.objects.filter(pk=key_id).values("name", "organisation_id").first()
+        if key is None:
+            return None
+        return f"API key “{key['name']}”" if scope.owns(key["organisation_id"]) else "the OMS team"
+    if isinstance(user_id, int):
+        if user_id == getattr(by, "pk", None):
+            return "you (in another tab or window)"
+        users = User.objects.filter(pk=user_id)
+        if not scope.is_staff:
+            users = users.filter(memberships__organisation_id__in=sorted(scope.organisation_ids))
+        user = users.only("email", "full_name").first()
+        if user is None:
+            return "the OMS team" if not scope.is_staff else None
+        return f"{user.full_name} ({user.email})" if user.full_name else user.email
+    return None
+
+
+def order_version_conflict(
+    *, order: Order, expected_version: str | None, scope: Scope, by: Any = None, api_key: Any = None
+) -> OrderVersionConflict | None:
+    """The error saying when and by whom the order was saved if `order` as read is not at `expected_version`;
+    None when it is (or nothing is expected). order_update raises it under the row lock; interfaces may ask
+    earlier, about what they read, to refuse a stale request before anything else (an HTTP precondition)."""
+    if expected_version is None or expected_version == order_version(order):
+        return None
+    who = _last_saved_by(order, scope=scope, by=by, api_key=api_key)
+    when = _as_time(order.updated_at)
+    saved = f"{who} saved it on {when}" if who else f"it was saved on {when}"
+    return OrderVersionConflict(
+        f"{order.reference} was changed since you opened it: {saved}.",
+        current_version=order_version(order),
+        changed_at=order.updated_at,
+        changed_by=who,
+    )
+
+
+def _editable_data(order: Order, *, scope: Scope) -> dict[str, Any]:
+    """The order's data as an edit by this scope starts from (order_as_data)."""
+    data = order_as_data(order)
+    if not scope.is_staff:
+        # order_as_data names the branch, and intake lets only staff name one: a customer's partial edit
+        # would otherwise fail on a field it never sent.
+        data.pop("branch_code")
+    return data
+
+
+def _validated(data: Mapping[str, Any], *, scope: Scope, current_branch: Any) -> CleanOrder:
+    clean, errors = validate_order(data, scope=scope, current_branch=current_branch)
     if clean is None:
         raise OrderValidationError(errors)
+    return clean
+
+
+def order_update(
+    *,
+    order: Order,
+    data: Mapping[str, Any],
+    scope: Scope,
+    channel: str,
+    by: Any = None,
+    api_key: Any = None,
+    partial: bool = False,
+    expected_version: str | None = None,
+) -> Order:
+    """Replace a draft order's data and cargo with `data` (the same vocabulary as creation). `partial`: only
+    the fields `data` names change, the others keep what the locked row holds (`lines`, when named, replaces
+    every line). `expected_version`: the order_version the caller read; when the order was saved since,
+    OrderVersionConflict (nothing is written). None: no check (last save wins). Only staff choose the branch:
+    for anyone else the order keeps its branch (never the account branch's default)."""
+    keeps_branch = not scope.is_staff
+    # A whole replacement is checked before the lock; a partial one can be checked only against the locked row.
+    clean = None if partial else _validated(data, scope=scope, current_branch=order.branch if keeps_branch else None)
     with transaction.atomic(), _history_context(by=by, api_key=api_key, channel=channel):
-        locked = Order.objects.select_for_update().get(pk=order.pk)
+        # of=self: the customer and branch rows are read, not locked (every edit of their orders would queue).
+        locked = Order.objects.select_for_update(of=("self",)).select_related("customer", "branch").get(pk=order.pk)
         if locked.status != OrderStatus.DRAFT:
             raise OrderError(
                 f"Only draft orders can be edited; {locked.reference} is {locked.get_status_display().lower()}."
             )
+        conflict = order_version_conflict(
+            order=locked, expected_version=expected_version, scope=scope, by=by, api_key=api_key
+        )
+        if conflict is not None:
+            raise conflict
+        if clean is None:
+            current = _editable_data(locked, scope=scope)
+            clean = _validated({**current, **data}, scope=scope, current_branch=locked.branch if keeps_branch else None)
         if clean.order["customer"].pk != locked.customer_id:
             raise OrderValidationError(
                 {"customer_code": ["The customer of an order cannot change; cancel it and create a new one."]}

@@ -7,6 +7,7 @@ The entry form hands services the raw intake vocabulary and shows intake's messa
 
 from __future__ import annotations
 
+import datetime
 from collections.abc import Callable
 from functools import wraps
 from typing import Any
@@ -21,10 +22,17 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.cache import patch_vary_headers
 from django.utils.html import format_html_join
+from django.utils.timesince import timesince
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from orders import export, forms, lifecycle, selectors, services
-from orders.errors import ConcurrentChange, OrderError, OrderValidationError, TransitionNotAllowed
+from orders.errors import (
+    ConcurrentChange,
+    OrderError,
+    OrderValidationError,
+    OrderVersionConflict,
+    TransitionNotAllowed,
+)
 from orders.models import Channel, Mode, Order, OrderStatus
 from orders.templatetags import order_tags
 from partners.models import Organisation, OrganisationKind, Role
@@ -226,12 +234,21 @@ def order_export(request: HttpRequest, fmt: str) -> HttpResponseBase:
 
 
 def _render_entry(
-    request: HttpRequest, entry: forms.OrderEntry, *, order: Order | None = None, source: Order | None = None
+    request: HttpRequest,
+    entry: forms.OrderEntry,
+    *,
+    order: Order | None = None,
+    source: Order | None = None,
+    version: str = "",
+    conflict: dict[str, Any] | None = None,
 ) -> HttpResponse:
     codes = [entry.order[name].value() or "" for name in ("origin", "destination")]
     context = {
         "entry": entry,
         "order": order,
+        "version": version,
+        "conflict": conflict,
+        "saved_values": conflict["saved_values"] if conflict else {},
         "source": source,
         "locations": selectors.locations_by_code(codes),
         "customer_name": order.customer.name if order else "",
@@ -239,7 +256,7 @@ def _render_entry(
         "container_types": forms.COMMON_CONTAINER_TYPES,
         "next_line_key": entry.next_line_key,
     }
-    status = 422 if entry.error_count else 200
+    status = 422 if entry.error_count else 409 if conflict else 200
     return render(request, "orders/order_form.html", context, status=status)
 
 
@@ -273,6 +290,8 @@ def order_new(request: HttpRequest) -> HttpResponse:
 @order_entry_required
 @require_http_methods(["GET", "POST"])
 def order_edit(request: HttpRequest, reference: str) -> HttpResponse:
+    """Edit a draft. The form carries the version it was opened at; a save after someone else's is refused and the
+    form comes back with everything typed, what changed and the new version, so saving again overwrites knowingly."""
     scope = scope_for_request(request)
     order = selectors.order_get_for(scope=scope, reference=reference)
     if not order.is_editable:
@@ -282,17 +301,24 @@ def order_edit(request: HttpRequest, reference: str) -> HttpResponse:
     if request.method != "POST":
         data = services.order_as_data(order)
         entry = forms.entry_from_data(data, customers=customers, branches=branches, customer_locked=True)
-        return _render_entry(request, entry, order=order)
+        return _render_entry(request, entry, order=order, version=services.order_version(order))
     entry = forms.entry_from_post(
         request.POST, customers=customers, branches=branches, locked_customer=order.customer.code
     )
+    version = request.POST.get("version", "")  # absent from a page opened before versions existed: no check
     try:
         order = services.order_update(
-            order=order, data=entry.as_intake_data(), scope=scope, by=request.user, channel=Channel.SCREEN
-        )
+            order=order, data=entry.as_intake_data(), scope=scope, by=request.user, channel=Channel.SCREEN,
+            expected_version=version or None,
+        )  # fmt: skip
+    except OrderVersionConflict:
+        return _edit_conflict(
+            request, entry, reference=order.reference, version=version, scope=scope, customers=customers,
+            branches=branches,
+        )  # fmt: skip
     except OrderValidationError as exc:
         entry.attach_errors(exc.errors)
-        return _render_entry(request, entry, order=order)
+        return _render_entry(request, entry, order=order, version=version)
     except OrderError as exc:  # it stopped being a draft while the form was open
         messages.error(request, str(exc))
         return redirect(order)
@@ -306,6 +332,50 @@ def order_edit(request: HttpRequest, reference: str) -> HttpResponse:
         return redirect(order)
     messages.success(request, f"{order.reference} saved and submitted.")
     return redirect(order)
+
+
+def _ago(moment: datetime.datetime) -> str:
+    if timezone.now() - moment < datetime.timedelta(minutes=1):
+        return "less than a minute ago"
+    return f"{timesince(moment)} ago"
+
+
+def _edit_conflict(
+    request: HttpRequest,
+    entry: forms.OrderEntry,
+    *,
+    reference: str,
+    version: str,
+    scope: Scope,
+    customers: Choices,
+    branches: Choices,
+) -> HttpResponse:
+    """The edit form again after a refused save: the person's input as they typed it, an alert saying who saved
+    the order when, the saved value under each field that differs, and the order's current version, which the
+    next save is made against."""
+    current = selectors.order_get_for(scope=scope, reference=reference)  # as it is now, saved by the other person
+    if not current.is_editable:
+        messages.error(
+            request, f"{current.reference} is {current.get_status_display().lower()}; only drafts can be edited."
+        )
+        return redirect(current)
+    # Said of the version read here, which the form carries from now on (a third save may have come in between).
+    conflict = services.order_version_conflict(order=current, expected_version=version, scope=scope, by=request.user)
+    if conflict is None:  # cannot happen (versions only move on); nothing to warn about then
+        return _render_entry(request, entry, order=current, version=version)
+    saved = forms.entry_from_data(
+        services.order_as_data(current), customers=customers, branches=branches, customer_locked=True
+    )
+    saved_values, lines_differ = forms.entry_differences(entry, saved)
+    context = {
+        "changed_at": conflict.changed_at,
+        "changed_by": conflict.changed_by,
+        "ago": _ago(conflict.changed_at),
+        "saved_values": saved_values,
+        "fields": [(entry.order[name].label, entry.order[name].auto_id) for name in saved_values],
+        "lines_differ": lines_differ,
+    }
+    return _render_entry(request, entry, order=current, version=conflict.current_version, conflict=context)
 
 
 @order_entry_required

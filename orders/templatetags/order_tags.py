@@ -68,6 +68,13 @@ def get_location(locations: dict[str, Any], code: Any) -> Any:
     return locations.get(str(code).replace(" ", "").upper())
 
 
+@register.filter
+def saved_value(values: Any, name: str) -> str | None:
+    """The saved order's value of an entry-form field that differs from what the form holds (after an edit
+    conflict), or None: the field needs no hint."""
+    return values.get(name) if isinstance(values, dict) else None
+
+
 _CHARGEABLE_RULES = {
     "air": "Air: the greater of gross weight and volume at 1:6000 (167 kg per m³).",
     "road_ftl": "Road: the greater of gross weight and volume at 1:3000 (333 kg per m³).",

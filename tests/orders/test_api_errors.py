@@ -9,6 +9,7 @@ from django.http import Http404
 from rest_framework import exceptions
 
 from oms.api_errors import api_exception_handler, error_body
+from orders.api import PreconditionFailed
 from orders.errors import ConcurrentChange, OrderError, OrderValidationError, TransitionNotAllowed
 from partners import services as partner_services
 from partners.auth import ApiKeyRateThrottle
@@ -28,6 +29,7 @@ def handled(exc: Exception) -> tuple[int, dict]:
         (TransitionNotAllowed("A cancelled order cannot be submitted."), 409, "transition_not_allowed"),
         (ConcurrentChange("The order changed meanwhile."), 409, "concurrent_change"),
         (OrderError("Only draft orders can be edited."), 409, "conflict"),
+        (PreconditionFailed("The order was changed since you read it."), 412, "precondition_failed"),
         (ProtectedError("An invoice refers to it.", set()), 409, "conflict"),
         (Http404("No Order matches the given query."), 404, "not_found"),
         (exceptions.NotAuthenticated(), 401, "not_authenticated"),

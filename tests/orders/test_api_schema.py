@@ -92,6 +92,27 @@ def test_posts_document_the_idempotency_key_header(schema):
             assert {"409", "422"} <= set(operation["responses"]), path
 
 
+def test_edits_document_if_match_the_etag_and_the_412(schema):
+    detail = schema["paths"]["/api/v1/orders/{reference}/"]
+    for method in ("put", "patch"):
+        operation = detail[method]
+        headers = [p for p in operation["parameters"] if p["in"] == "header"]
+        assert [h["name"] for h in headers] == ["If-Match"], method
+        assert not headers[0].get("required")  # optional: clients without it work as before
+        failed = operation["responses"]["412"]["content"]["application/json"]
+        assert failed["schema"] == {"$ref": "#/components/schemas/ApiError"}
+        assert next(iter(failed["examples"].values()))["value"]["error"]["code"] == "precondition_failed"
+    for method in ("get", "put", "patch"):
+        assert set(detail[method]["responses"]["200"]["headers"]) == {"ETag"}, method
+        assert "headers" not in detail[method]["responses"]["404"], method
+    # Every answer that is an order carries its version: creation and transitions too.
+    assert set(schema["paths"]["/api/v1/orders/"]["post"]["responses"]["201"]["headers"]) == {"ETag"}
+    for action in ("submit", "cancel"):
+        assert set(
+            schema["paths"][f"/api/v1/orders/{{reference}}/{action}/"]["post"]["responses"]["200"]["headers"]
+        ) == {"ETag"}
+
+
 def test_list_documents_its_filters_and_cursor(schema):
     parameters = {p["name"] for p in schema["paths"]["/api/v1/orders/"]["get"]["parameters"]}
     assert {"status", "customer_code", "mode", "origin", "destination", "customer_reference"} <= parameters
