@@ -10,6 +10,7 @@ them) and is empty for errors that are not about fields. HTTP statuses:
     400 validation_error, parse_error, idempotency_key_invalid   401 not_authenticated, authentication_failed
     403 permission_denied   404 not_found   405 method_not_allowed   406 not_acceptable
     409 transition_not_allowed, concurrent_change, conflict, idempotency_key_in_progress
+    412 precondition_failed (If-Match names an older version of the order)
     415 unsupported_media_type   422 idempotency_key_reused   429 throttled (with Retry-After)
 
 Domain errors become HTTP errors here, so services stay free of HTTP. Unexpected exceptions are left
