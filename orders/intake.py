@@ -587,8 +587,7 @@ def _seals(raw: Any, name: str, errors: _Errors) -> list[str]:
         parts: Any = raw.replace(";", ",").split(",")
     elif isinstance(raw, list | tuple) and all(type(part) is str for part in raw):
         parts = raw
-        if any("\x00" in part for part in parts):  # text fields are scanned for NUL before; lists are not
-            errors.add(name, _NUL_MESSAGE)
+        if name in errors:  # a NUL or a lone surrogate in one of them (_refuse_unstorable_values)
             return []
     else:
         errors.add(name, _SEALS_SHAPE)
@@ -639,31 +638,49 @@ def _equipment(lines: list[dict[str, Any]], errors: _Errors) -> list[dict[str, A
     return [*boxes.values(), *unnumbered]
 
 
-def _has_nul(data: Mapping[str, Any], raw_lines: Any) -> bool:
-    if any(isinstance(value, str) and "\x00" in value for value in data.values()):
-        return True
-    if isinstance(raw_lines, list | tuple):
-        return any(
-            isinstance(line, Mapping) and any(isinstance(value, str) and "\x00" in value for value in line.values())
-            for line in raw_lines
-        )
-    return False
+_SURROGATE = re.compile("[\ud800-\udfff]")
+_SURROGATE_MESSAGE = "Contains a character that is not valid Unicode (a lone surrogate); remove it."
+_SCALARS = (str, int, float, Decimal, datetime.date)
 
 
-def _refuse_control_characters(data: Mapping[str, Any], errors: _Errors) -> None:
-    """NUL cannot be stored by PostgreSQL; it only ever arrives by mistake or malice."""
-    raw_lines = data.get("lines")
-    if not _has_nul(data, raw_lines):
-        return
+def _value_problem(value: Any) -> str | None:
+    """Why a raw value cannot be stored as one field, or None: a NUL (PostgreSQL cannot store it), a lone
+    surrogate (no UTF-8 for it), a list or an object where one value belongs (it would be stored as Python's
+    repr of it), true or false."""
+    if type(value) is str:
+        if "\x00" in value:
+            return _NUL_MESSAGE
+        if not value.isascii() and _SURROGATE.search(value):
+            return _SURROGATE_MESSAGE
+        return None
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return "Send text or a number here, not true or false."
+    if isinstance(value, _SCALARS):
+        return None
+    return f"Send text or a number here, not {'a list' if isinstance(value, list | tuple) else 'an object'}."
+
+
+def _refuse_unstorable_values(data: Mapping[str, Any], errors: _Errors) -> None:
+    """Every field of the order and its lines holds one storable value; seal numbers may be a list of texts."""
     for name, value in data.items():
-        if name != "lines" and isinstance(value, str) and "\x00" in value:
-            errors.add(name, _NUL_MESSAGE)
+        if name not in ("lines", "submit") and (problem := _value_problem(value)):  # lines: checked below
+            errors.add(name, problem)
+    raw_lines = data.get("lines")
     if isinstance(raw_lines, list | tuple):
         for index, line in enumerate(raw_lines):
-            if isinstance(line, Mapping):
-                for name, value in line.items():
-                    if isinstance(value, str) and "\x00" in value:
-                        errors.add(f"lines[{index}].{name}", _NUL_MESSAGE)
+            if not isinstance(line, Mapping):
+                continue
+            for name, value in line.items():
+                if name == "seal_numbers":  # text or a list of texts: _seals checks the shape
+                    parts = value if isinstance(value, list | tuple) else [value]
+                    problems = (_value_problem(part) for part in parts if type(part) is str)
+                    problem = next((found for found in problems if found), None)
+                else:
+                    problem = _value_problem(value)
+                if problem:
+                    errors.add(f"lines[{index}].{name}", problem)
 
 
 def validate_order(
@@ -682,7 +699,7 @@ def validate_order(
     errors = _Errors(points_may_group_thousands=points_may_group_thousands)
     if not isinstance(data, Mapping):
         return None, {"non_field_errors": ["Send the order as an object of fields."]}
-    _refuse_control_characters(data, errors)
+    _refuse_unstorable_values(data, errors)
     # Every order field, read and stripped once.
     text = {name: _str(value) for name, value in data.items() if name in _ORDER_FIELD_SET}
     field_text = text.get

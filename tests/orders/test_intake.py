@@ -1,5 +1,6 @@
 """Every validation rule of the one intake layer, with the message a person sees."""
 
+import datetime
 from decimal import Decimal
 
 import pytest
@@ -378,3 +379,34 @@ def test_nul_characters_are_refused_with_their_field(order_data, staff_scope):
     errors = errors_for(data, staff_scope)
     assert errors["shipper_name"] == ["Contains a NUL character; remove it."]
     assert errors["lines[0].description"] == ["Contains a NUL character; remove it."]
+
+
+@pytest.mark.parametrize(
+    ("where", "value", "message"),
+    [
+        ("shipper_name", "Bright \ud800 Lighting", "Contains a character that is not valid Unicode"),
+        ("description", ["LED lamps"], "Send text or a number here, not a list."),
+        ("consignee_name", {"name": "Acme"}, "Send text or a number here, not an object."),
+        ("customer_reference", True, "Send text or a number here, not true or false."),
+        ("lines[0].description", {"a": 1}, "Send text or a number here, not an object."),
+        ("lines[0].hs_code", "9405\udc00", "Contains a character that is not valid Unicode"),
+        ("lines[0].seal_numbers", ["S1", "S\ud800"], "Contains a character that is not valid Unicode"),
+    ],
+)
+def test_values_that_cannot_be_stored_as_one_field_are_field_errors(order_data, staff_scope, where, value, message):
+    """Stored, a lone surrogate fails on INSERT (a 500) and a list or object became Python's repr of it."""
+    data = order_data()
+    if where.startswith("lines[0]."):
+        data["lines"][0][where.removeprefix("lines[0].")] = value
+    else:
+        data[where] = value
+    errors = errors_for(data, staff_scope)
+    assert errors[where][0].startswith(message)
+
+
+def test_numbers_and_dates_from_json_and_workbooks_are_single_values(order_data, staff_scope):
+    data = order_data(customer_reference=4711, requested_pickup_on=datetime.date(2026, 12, 1))
+    data["lines"][0].update(pieces=20, gross_weight_kg=4200.5, volume_m3=Decimal("28.4"))
+    clean, errors = validate_order(data, scope=staff_scope)
+    assert errors == {}
+    assert clean.order["customer_reference"] == "4711"
