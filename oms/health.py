@@ -63,6 +63,23 @@ def _check_workflow_queue() -> str | None:
     if oldest is not None and timezone.now() - oldest > max_age:
         waited, limit = int((timezone.now() - oldest).total_seconds()), int(max_age.total_seconds())
         return f"an order transition has waited {waited} s for the workflow worker (limit {limit} s)"
+    return _check_tracking_records(max_age)
+
+
+def _check_tracking_records(max_age: timedelta) -> str | None:
+    """Carrier milestones and ETD/ETA wait for the workflow's drain too (workflows.QueuedTrackingRecord): one that
+    a drain could have taken for longer than the limit means none runs. Records leased to a drain or waiting out
+    a backoff are not late (their available_at lies ahead); read through the (available_at, id) index."""
+    from workflows.models import QueuedTrackingRecord
+
+    try:
+        oldest = QueuedTrackingRecord.objects.order_by("available_at", "id").values_list("available_at", flat=True)[:1]
+        available_since = next(iter(oldest), None)
+    except Exception as exc:
+        return f"tracking records queue unreadable: {exc.__class__.__name__}"
+    if available_since is not None and timezone.now() - available_since > max_age:
+        waited, limit = int((timezone.now() - available_since).total_seconds()), int(max_age.total_seconds())
+        return f"a carrier milestone has waited {waited} s for the workflow worker (limit {limit} s)"
     return None
 
 

@@ -59,3 +59,22 @@ def test_readyz_is_red_when_an_order_transition_waits_too_long_for_the_workflow_
     response = client.get(reverse("readyz"))
     assert response.status_code == 503
     assert response.json()["checks"]["workflow_queue"].startswith("an order transition has waited")
+
+
+def test_readyz_is_red_when_a_carrier_milestone_waits_too_long_for_the_workflow_worker(client, settings, db):
+    from django.db import transaction
+
+    from workflows.models import QueuedTrackingRecord
+    from workflows.services import milestones
+
+    record_heartbeat(name="celery@test")
+    with transaction.atomic():
+        milestones.tracking_records_queue(kind="milestone", rows=[(1, "DEPARTED", 11, None)])
+    assert client.get(reverse("readyz")).json()["checks"]["workflow_queue"] == "ok"
+    late = timezone.now() - timedelta(seconds=settings.OMS_WORKFLOW_QUEUE_MAX_AGE + 5)
+    QueuedTrackingRecord.objects.update(available_at=late)
+    response = client.get(reverse("readyz"))
+    assert response.status_code == 503
+    assert response.json()["checks"]["workflow_queue"].startswith("a carrier milestone has waited")
+    QueuedTrackingRecord.objects.update(available_at=timezone.now() + timedelta(minutes=5))  # leased: not late
+    assert client.get(reverse("readyz")).json()["checks"]["workflow_queue"] == "ok"
