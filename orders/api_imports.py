@@ -3,27 +3,38 @@
 POST /api/v1/order-imports/ (multipart: file, mode, dry_run) checks the file and, unless dry_run,
 imports it straight away (no interactive preview over the API); small files are done when the 201
 answers, large ones run in the worker: poll GET /api/v1/order-imports/{id}/. A customer's key imports
-only its own orders (customer_code is implied and checked) and sees only its own jobs.
+only its own orders (customer_code is implied and checked) and sees only its own jobs, listed newest first
+a cursor page at a time, as the orders are.
+
+The POST honours `Idempotency-Key` as the orders API does (`partners.idempotency`): a client that retries an
+upload after a timeout gets the first answer again, the same job, and nothing is imported twice. The request
+is fingerprinted by what it asks for, the file's content (sha256) and name and the options, not by the bytes of
+its multipart body, whose boundary changes with every retry.
 """
 
 from __future__ import annotations
 
-from typing import Any
+import hashlib
+from typing import Any, cast
 
 from django.urls import reverse
-from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers, status
-from rest_framework.decorators import api_view, parser_classes
+from rest_framework.decorators import api_view
 from rest_framework.exceptions import PermissionDenied
+from rest_framework.generics import GenericAPIView
 from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from orders.api import OrderCursorPagination, error_example, error_response
 from orders.errors import OrderError
 from orders.imports import selectors, service
 from orders.imports.columns import ImportFileError
 from orders.imports.forms import ALLOWED_EXTENSIONS
 from orders.models import Channel, ImportJob, ImportMode
+from partners import idempotency
 from partners.models import ApiKey
 from partners.scoping import scope_for_request
 
@@ -107,39 +118,119 @@ _EXAMPLE = {
 }  # fmt: skip
 
 
+_IDEMPOTENCY_KEY = OpenApiParameter(
+    idempotency.HEADER,
+    OpenApiTypes.STR,
+    OpenApiParameter.HEADER,
+    description=(
+        "Optional, up to 255 printable ASCII characters, e.g. a UUID. A retry with the same key, the same file "
+        "(content and name) and the same options replays the first success (the same job; header "
+        "Idempotent-Replayed: true) and imports nothing again; the same key with another file or other options is "
+        "a 422; a retry while the first is still running is a 409 with Retry-After. Errors are not stored, so a "
+        "corrected request may reuse the key. Keys are kept 24 hours."
+    ),
+)
+_IDEMPOTENCY_IN_PROGRESS = error_response(
+    "The same Idempotency-Key is still running; retry after Retry-After.",
+    error_example(
+        "Same key still running", "idempotency_key_in_progress", idempotency.IdempotencyKeyInProgress.default_detail
+    ),
+)
+_IDEMPOTENCY_REUSED = error_response(
+    "The Idempotency-Key was used before with another file or other options.",
+    error_example("Key reused", "idempotency_key_reused", idempotency.IdempotencyKeyReused.default_detail),
+)
+
+
 def _require_importer(request: Request) -> None:
     if not selectors.may_import(scope_for_request(request)):
         raise PermissionDenied("This key or user may not import orders.")
 
 
-@extend_schema(
-    methods=["POST"],
-    summary="Upload an order file",
-    description="Multipart upload (field `file`). The file is checked; unless `dry_run`, it is then imported "
-    "with the chosen `mode`. Small files are finished when this answers; large ones run in the background "
-    "(poll the job's `url`). A file-level problem (encoding, structure, size) ends in state `rejected`.",
-    request={"multipart/form-data": ImportCreateInput},
-    responses={201: OpenApiResponse(ImportJobOutput, examples=[OpenApiExample("failed", value=_EXAMPLE)]),
-               400: OpenApiResponse(_API_ERROR, description="No file, or not a .csv/.xlsx file, or too large."),
-               403: OpenApiResponse(_API_ERROR, description="This key may not import orders.")},
-)  # fmt: skip
-@extend_schema(methods=["GET"], summary="List order imports", responses=ImportJobOutput(many=True))
-@api_view(["GET", "POST"])
-@parser_classes([MultiPartParser, FormParser])
-def order_import_list_create(request: Request) -> Response:
+class _Fingerprinted:
+    """The request as `partners.idempotency` fingerprints it: its method and path, and as its body what the upload
+    asks for. The multipart body itself would not do: as JSON, an uploaded file is its name, so a retry with
+    another file under the same name would replay the first file's answer."""
+
+    def __init__(self, request: Request, data: dict[str, Any]) -> None:
+        self._request = request
+        self.data = data
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._request, name)
+
+
+def _upload_fingerprint(data: dict[str, Any]) -> dict[str, Any]:
+    upload = data["file"]
+    digest = hashlib.sha256()
+    for chunk in upload.chunks():
+        digest.update(chunk)
+    upload.seek(0)
+    return {
+        "file_sha256": digest.hexdigest(), "file_name": upload.name or "", "mode": data["mode"],
+        "dry_run": data["dry_run"],
+    }  # fmt: skip
+
+
+class OrderImportList(GenericAPIView):
+    """GET: the caller's import jobs, newest first, a cursor page at a time. POST: upload a file as a job."""
+
+    pagination_class = OrderCursorPagination
+    parser_classes = [MultiPartParser, FormParser]
+
+    @extend_schema(
+        summary="List order imports",
+        description="The caller's import jobs, newest first, with cursor pagination (`next`/`previous` links), as "
+        "the orders list. Customer keys see only their organisation's jobs; staff keys see all. Items leave out "
+        "`errors`; get the job for those.",
+        responses={
+            200: ImportJobOutput(many=True),
+            404: error_response("The cursor is not valid.", error_example("Bad cursor", "not_found", "Invalid cursor")),
+        },
+    )
+    def get(self, request: Request) -> Response:
+        page = self.paginate_queryset(selectors.import_job_list_for(scope=scope_for_request(request)))
+        return self.get_paginated_response(ImportJobOutput(page, many=True, context={"request": request}).data)
+
+    @extend_schema(
+        summary="Upload an order file",
+        description="Multipart upload (field `file`). The file is checked; unless `dry_run`, it is then imported "
+        "with the chosen `mode`. Small files are finished when this answers; large ones run in the background "
+        "(poll the job's `url`). A file-level problem (encoding, structure, size) ends in state `rejected`. "
+        "With an Idempotency-Key, a retried upload gets the first answer again and imports nothing twice.",
+        parameters=[_IDEMPOTENCY_KEY],
+        request={"multipart/form-data": ImportCreateInput},
+        responses={
+            201: OpenApiResponse(
+                ImportJobOutput,
+                description="The job (or, with Idempotent-Replayed: true, the first answer for this key).",
+                examples=[OpenApiExample("failed", value=_EXAMPLE)],
+            ),
+            400: OpenApiResponse(_API_ERROR, description="No file, or not a .csv/.xlsx file, or too large."),
+            403: OpenApiResponse(_API_ERROR, description="This key may not import orders."),
+            409: _IDEMPOTENCY_IN_PROGRESS,
+            422: _IDEMPOTENCY_REUSED,
+        },
+    )
+    def post(self, request: Request) -> Response:
+        _require_importer(request)
+        data = ImportCreateInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        fingerprinted = cast(Request, _Fingerprinted(request, _upload_fingerprint(data.validated_data)))
+        response = idempotency.idempotent(fingerprinted, execute=lambda: _create(request, data.validated_data))
+        if response.status_code == status.HTTP_201_CREATED and "Location" not in response:
+            response["Location"] = response.data["url"]  # a replay carries the stored body only
+        return response
+
+
+def _create(request: Request, data: dict[str, Any]) -> Response:
     scope = scope_for_request(request)
-    if request.method == "GET":
-        jobs = selectors.import_job_list_for(scope=scope)[:100]
-        return Response(ImportJobOutput(jobs, many=True, context={"request": request}).data)
-    _require_importer(request)
-    data = ImportCreateInput(data=request.data)
-    data.is_valid(raise_exception=True)
     api_key = request.auth if isinstance(request.auth, ApiKey) else None
     user = request.user if api_key is None else None
     try:
         job = service.import_job_create(
-            upload=data.validated_data["file"], scope=scope, source=Channel.API, by=user, api_key=api_key,
-            mode=data.validated_data["mode"], dry_run=data.validated_data["dry_run"], confirm=True,
+            upload=data["file"], scope=scope, source=Channel.API, by=user, api_key=api_key, mode=data["mode"],
+            dry_run=data["dry_run"], confirm=True,
         )  # fmt: skip
     except ImportFileError as exc:
         raise serializers.ValidationError({"file": [str(exc)]}) from exc
@@ -147,6 +238,9 @@ def order_import_list_create(request: Request) -> Response:
         raise PermissionDenied(str(exc)) from exc
     output = ImportJobOutput(job, context={"request": request, "with_errors": True}).data
     return Response(output, status=status.HTTP_201_CREATED, headers={"Location": output["url"]})
+
+
+order_import_list_create = OrderImportList.as_view()
 
 
 @extend_schema(

@@ -201,9 +201,15 @@ class _Errors:
     def __init__(self, *, points_may_group_thousands: bool = False) -> None:
         self.by_field: dict[str, list[str]] = {}
         self.points_may_group_thousands = points_may_group_thousands
+        self.unreadable: set[str] = set()  # fields whose value is no single value: their one message says so
 
     def add(self, name: str, message: str) -> None:
-        self.by_field.setdefault(name, []).append(message)
+        if name not in self.unreadable:
+            self.by_field.setdefault(name, []).append(message)
+
+    def unreadable_value(self, name: str, message: str) -> None:
+        self.add(name, message)
+        self.unreadable.add(name)
 
     def __contains__(self, name: str) -> bool:
         return name in self.by_field
@@ -666,7 +672,7 @@ def _refuse_unstorable_values(data: Mapping[str, Any], errors: _Errors) -> None:
     """Every field of the order and its lines holds one storable value; seal numbers may be a list of texts."""
     for name, value in data.items():
         if name not in ("lines", "submit") and (problem := _value_problem(value)):  # lines: checked below
-            errors.add(name, problem)
+            errors.unreadable_value(name, problem)
     raw_lines = data.get("lines")
     if isinstance(raw_lines, list | tuple):
         for index, line in enumerate(raw_lines):
@@ -680,7 +686,7 @@ def _refuse_unstorable_values(data: Mapping[str, Any], errors: _Errors) -> None:
                 else:
                     problem = _value_problem(value)
                 if problem:
-                    errors.add(f"lines[{index}].{name}", problem)
+                    errors.unreadable_value(f"lines[{index}].{name}", problem)
 
 
 def validate_order(

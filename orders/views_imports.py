@@ -16,6 +16,7 @@ from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.utils.cache import patch_vary_headers
+from django.utils.http import content_disposition_header
 from django.views.decorators.http import require_POST
 
 from orders.errors import OrderError
@@ -66,7 +67,7 @@ def import_template(request: HttpRequest, file_format: str) -> HttpResponse:
         raise Http404("Templates come as csv or xlsx.")
     content, content_type, filename = order_file_template(file_format=file_format)
     response = HttpResponse(content, content_type=content_type)
-    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    response["Content-Disposition"] = content_disposition_header(True, filename)
     return response
 
 
@@ -128,6 +129,8 @@ def import_cancel(request: HttpRequest, pk: Any) -> HttpResponse:
 def import_error_file(request: HttpRequest, pk: Any) -> StreamingHttpResponse:
     job = selectors.import_job_get_for(scope=scope_for_request(request), pk=pk)
     response = StreamingHttpResponse(service.import_job_error_file(job), content_type="text/csv; charset=utf-8")
-    stem = job.file_name.rsplit(".", 1)[0].replace('"', "")[:80] or "import"
-    response["Content-Disposition"] = f'attachment; filename="{stem}-errors.csv"'
+    stem = job.file_name.rsplit(".", 1)[0][:80] or "import"
+    # RFC 6266: a name that is not plain ASCII goes as filename*=utf-8''…, which browsers read; the header as a
+    # whole would otherwise be MIME-encoded (=?utf-8?b?…?=), and the download would lose its name.
+    response["Content-Disposition"] = content_disposition_header(True, f"{stem}-errors.csv")
     return response

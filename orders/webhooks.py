@@ -14,8 +14,11 @@ submitted, with channel "webhook".
   consignee and the destination (country + city → UN/LOCODE when we know the place, else the integration's
   destination for that country). An order with nothing to ship (every line item `requires_shipping: false`:
   gift cards, downloads) is answered 200 "ignored" and creates nothing: an error answer would only make
-  Shopify retry and, in the end, drop the subscription. A line that must ship but weighs 0 g is a 422: a
-  parcel of unknown weight cannot be booked, and the delivery stays visible to staff as invalid.
+  Shopify retry and, in the end, drop the subscription. So is a test order (`"test": true`, placed through
+  Shopify's test gateway: no parcel exists); the delivery's stored answer says which of the two it was. The
+  order's total is its declared value, unless it is zero (a replacement, a 100 % discount): then none is
+  declared. A line that must ship but weighs 0 g is a 422: a parcel of unknown weight cannot be booked, and
+  the delivery stays visible to staff as invalid.
   References: a name ("#1001") is unique only within its store, the id across Shopify. The customer
   reference is the name, unless the customer already has an order with it that is not this Shopify order
   (another store's, or one entered another way): then the store's handle and the name, "acme-us #1001"
@@ -180,6 +183,11 @@ def _line_items(payload: Mapping[str, Any]) -> list[Any]:
     return items if isinstance(items, list) else []
 
 
+def is_test_order(payload: Mapping[str, Any]) -> bool:
+    """Shopify marks an order placed through its test gateway (a merchant trying the checkout) `"test": true`."""
+    return payload.get("test") is True
+
+
 def nothing_to_ship(payload: Mapping[str, Any]) -> bool:
     """Every line item says it does not ship (gift cards, services, downloads): there is no parcel."""
     items = _line_items(payload)
@@ -227,9 +235,19 @@ def shopify_order_to_intake(payload: Mapping[str, Any], integration: Integration
     if integration.default_branch is not None:
         data["branch_code"] = integration.default_branch.code
     total = str(payload.get("total_price") or "").strip()
-    if total and payload.get("currency"):
+    if total and payload.get("currency") and not _free(total):
         data["declared_value"], data["currency"] = total, str(payload["currency"])
     return data, errors
+
+
+def _free(total: str) -> bool:
+    """A total of zero or less (a replacement, a giveaway, a 100 % discount) declares no value: the parcel still
+    ships. Anything that is not a number is passed on, for validate_order to name."""
+    try:
+        value = Decimal(total)
+    except ArithmeticError:
+        return False
+    return value.is_finite() and value <= 0
 
 
 def store_handle(shop_domain: str, integration: Integration) -> str:
@@ -404,6 +422,10 @@ def handle_shopify(integration: Integration, payload: Any, *, shop_domain: str =
         response = _error_body("parse_error", "A Shopify order is a JSON object.")
         return Handled(400, DeliveryOutcome.MALFORMED, response, None)
     shopify_id = _storable(str(payload.get("id") or "").strip())[:100]
+    if is_test_order(payload):
+        detail = 'This is a Shopify test order ("test": true, placed through a test gateway): no order was created.'
+        outcome = DeliveryOutcome.IGNORED
+        return Handled(200, outcome, {"status": outcome.value, "detail": detail}, None, shopify_id)
     if nothing_to_ship(payload):
         detail = "No line item of this order requires shipping (gift cards, digital goods): no order was created."
         outcome = DeliveryOutcome.IGNORED
@@ -487,11 +509,14 @@ _API_ERROR = {"$ref": "#/components/schemas/ApiError"}
 
 _RESULT = OpenApiResponse(
     description="Created, or already created by an earlier delivery (then `repeated` is true), or ignored "
-    "(nothing to ship).",
+    "(nothing to ship, or a test order): `detail` says why.",
     examples=[OpenApiExample("created", value={"status": "created", "reference": "HAM-26-000123",
                                                "customer_reference": "#1001"}),
               OpenApiExample("ignored", value={"status": "ignored", "detail": "No line item of this order requires "
-                                               "shipping (gift cards, digital goods): no order was created."})],
+                                               "shipping (gift cards, digital goods): no order was created."}),
+              OpenApiExample("test order", value={"status": "ignored", "detail": 'This is a Shopify test order '
+                                                  '("test": true, placed through a test gateway): no order was '
+                                                  "created."})],
 )  # fmt: skip
 
 
@@ -501,7 +526,8 @@ _RESULT = OpenApiResponse(
     "verified with X-Shopify-Hmac-Sha256 (base64 HMAC-SHA256 of the raw body with the integration's secret) "
     "before it is read. Each Shopify order becomes one submitted parcel order; repeated deliveries "
     "(same X-Shopify-Webhook-Id, or the same Shopify order) create nothing more and answer 200. An order "
-    "with nothing to ship (every line item `requires_shipping: false`) answers 200 with status `ignored`. "
+    "with nothing to ship (every line item `requires_shipping: false`) or a test order (`test: true`) answers "
+    "200 with status `ignored` and creates nothing. A total of 0.00 declares no value. "
     "The customer reference is the order's name; when the customer already uses that name (e.g. a second "
     "store), it is prefixed with the store's handle from X-Shopify-Shop-Domain: `acme-us #1001`.",
     auth=[],

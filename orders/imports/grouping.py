@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from orders.imports.columns import LINE_COLUMNS, ORDER_COLUMNS, ImportFileError, check_header
-from orders.imports.reading import FileInfo, Limits, Opener, iter_rows
+from orders.imports.reading import CellProblem, FileInfo, Limits, Opener, iter_rows
 
 Key = tuple[str, str]
 _LINE_ERROR = re.compile(r"^lines\[(\d+)\](?:\.(\w+))?$")
@@ -60,6 +60,7 @@ class GroupIntake:
     order_rows: dict[str, int]
     line_rows: list[int]
     conflicts: list[RowError]
+    problem_cells: frozenset[tuple[int, str]] = frozenset()  # (row, column) of the CellProblems among conflicts
 
 
 class _Keys:
@@ -77,10 +78,10 @@ class _Keys:
         self.last_code: dict[str, str] = {}  # reference -> customer code of its last row that gave one
 
     def __call__(self, cells: list[object], number: int) -> Key:
-        reference = str(_cell(cells, self.reference_at)).strip()
+        reference = _text(_cell(cells, self.reference_at))
         if not reference:
-            return (self.implied_customer or str(_cell(cells, self.code_at)).strip().upper(), f"\x00row{number}")
-        code = self.implied_customer or str(_cell(cells, self.code_at)).strip().upper()
+            return (self.implied_customer or _text(_cell(cells, self.code_at)).upper(), f"\x00row{number}")
+        code = self.implied_customer or _text(_cell(cells, self.code_at)).upper()
         if code:
             self.last_code[reference] = code
         else:
@@ -92,6 +93,11 @@ def _cell(cells: list[object], position: int | None) -> object:
     if position is None or position >= len(cells):
         return ""
     return cells[position]
+
+
+def _text(cell: object) -> str:
+    """A key cell as text; an error cell, or a formula never calculated, names no order (its row stands alone)."""
+    return "" if isinstance(cell, CellProblem) else str(cell).strip()
 
 
 def _check_width(cells: list[object], width: int, number: int, *, pad_short: bool) -> list[object]:
@@ -186,13 +192,16 @@ def build_intake(group: RowGroup, layout: Layout) -> GroupIntake:
     """The group in the intake vocabulary: order columns from the rows that give them, one line per row.
     Rows are as wide as the header (iter_groups pads short spreadsheet rows)."""
     first_row, first_cells = group.rows[0]
-    reference = str(first_cells[layout.reference]).strip()
+    reference = _text(first_cells[layout.reference])
     data: dict[str, Any] = {}
     order_rows: dict[str, int] = {}
     conflicts: list[RowError] = []
+    problem_cells: set[tuple[int, str]] = set()
     lines: list[dict[str, object]] = []
     line_rows: list[int] = []
     for number, cells in group.rows:
+        if CellProblem in map(type, cells):  # rare: a test at C speed before any work per cell
+            cells = _without_problems(cells, number, layout, reference, conflicts, problem_cells)
         for name, position in layout.order:
             value = cells[position]
             if value == "":
@@ -222,7 +231,29 @@ def build_intake(group: RowGroup, layout: Layout) -> GroupIntake:
         order_rows=order_rows,
         line_rows=line_rows,
         conflicts=conflicts,
+        problem_cells=frozenset(problem_cells),
     )
+
+
+def _without_problems(
+    cells: list[object],
+    number: int,
+    layout: Layout,
+    reference: str,
+    conflicts: list[RowError],
+    problem_cells: set[tuple[int, str]],
+) -> list[object]:
+    """The row with its CellProblems reported (as conflicts: the order is not imported) and left blank, so the
+    validation neither reads them nor reports their columns a second time (map_errors leaves those out)."""
+    for name, position in (*layout.order, *layout.line):
+        cell = cells[position]
+        if isinstance(cell, CellProblem):
+            conflicts.append(
+                RowError(row=number, column=name, value=_shown(cell.text), message=cell.message,
+                         customer_reference=reference)
+            )  # fmt: skip
+            problem_cells.add((number, name))
+    return ["" if isinstance(cell, CellProblem) else cell for cell in cells]
 
 
 def _shown(value: object) -> str:
@@ -246,6 +277,8 @@ def map_errors(errors: dict[str, list[str]], intake: GroupIntake) -> list[RowErr
         else:
             row = intake.order_rows.get(name, intake.first_row)
             column, value = name, intake.data.get(name, "")
+        if (row, column) in intake.problem_cells:
+            continue  # its cell was reported as what it is (an Excel error, a formula never calculated)
         mapped.extend(
             RowError(row=row, column=column, value=_shown(value), message=message,
                      customer_reference=intake.customer_reference)

@@ -17,12 +17,13 @@ import zipfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import IO
+from typing import IO, Any
 
 import defusedxml
 import openpyxl
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
+from openpyxl.worksheet._reader import FORMULA_TAG, VALUE_TAG, WorkSheetParser
 
 from orders.imports.columns import ImportFileError
 
@@ -181,10 +182,14 @@ def _csv_rows(opener: Opener, info: FileInfo, limits: Limits) -> Iterator[tuple[
     with opener() as stream:
         text = io.TextIOWrapper(stream, encoding=info.encoding, newline="")
         reader = csv.reader(text, delimiter=info.delimiter, strict=True)
+        marked = info.from_workbook  # a rows copy (spool_xlsx) may hold marked CellProblems
         number = 0
         try:
             for number, cells in enumerate(reader, start=1):
-                yield number, cells
+                if marked and _MARK in "".join(cells):
+                    yield number, [_unspooled(cell) if cell[:1] == _MARK else cell for cell in cells]
+                else:
+                    yield number, cells
         except csv.Error as exc:
             raise ImportFileError(_csv_problem(str(exc)), row=number + 1) from exc
         except UnicodeDecodeError as exc:  # the file changed since it was checked
@@ -200,6 +205,95 @@ def _csv_problem(message: str) -> str:
     if "delimiter" in message or "quotechar" in message or "expected" in message:
         return f'This row has a quote (") in the wrong place ({message}). Put values containing quotes in quotes.'
     return f"This row cannot be read as CSV ({message})."
+
+
+ERROR, UNCALCULATED = "error", "uncalculated"  # the kinds of CellProblem
+
+
+@dataclass(frozen=True)
+class CellProblem:
+    """A workbook cell that holds no value to import: an Excel error (t="e": #N/A, #REF!, #VALUE!, #DIV/0!, #NAME?,
+    #NULL!, #NUM!), or a formula whose value was never calculated (a formula and no cached value, as programs
+    such as openpyxl write them). Read as the text "#N/A", a failed lookup became a consignee; read as an empty
+    cell, a value silently went missing. The order import reports it on its row and column instead."""
+
+    kind: str  # ERROR or UNCALCULATED
+    text: str  # the error ("#N/A"), or the formula ("=1.2*2"; "" when a shared formula's text is on another cell)
+
+    @property
+    def message(self) -> str:
+        if self.kind == ERROR:
+            code = f" ({self.text})" if self.text else ""
+            return (
+                f"This cell is an Excel error{code}: correct the cell (its formula failed, often a lookup that "
+                "found nothing) and upload the file again."
+            )
+        return (
+            "This cell has a formula whose value was never calculated: open and save the file in Excel, or paste "
+            "values instead of formulas."
+        )
+
+    def __str__(self) -> str:
+        """What a reader that takes cells as text sees: the error as Excel shows it, nothing for a formula."""
+        return self.text if self.kind == ERROR else ""
+
+
+class _SheetParser(WorkSheetParser):
+    """openpyxl's worksheet parser (read-only mode's own), with each value turned into `_cell_text` as it is
+    parsed, and the two facts its values lose kept as CellProblem: a cell is an error (data type "e", which a
+    values-only read gives as plain text), or it has a formula and no cached value (which it gives as None)."""
+
+    def parse_cell(self, element: Any) -> dict[str, Any]:
+        cell = super().parse_cell(element)
+        value = cell["value"]
+        if cell["data_type"] == "e":
+            cell["value"] = CellProblem(ERROR, "" if value is None else str(value))
+        elif value is not None:
+            cell["value"] = _cell_text(value)
+        elif (formula := element.find(FORMULA_TAG)) is not None and (
+            cell["data_type"] != "str" or element.find(VALUE_TAG) is None
+        ):
+            # No cached value: no <v>, or an empty one as openpyxl writes it. An empty text that a formula gave
+            # (=IF(A2="";"";…)) is cached as t="str" with an empty <v>, and is an empty cell.
+            cell["value"] = CellProblem(UNCALCULATED, f"={formula.text}" if formula.text else "")
+        else:
+            cell["value"] = ""
+        return cell
+
+
+def _sheet_rows(sheet: Any) -> Iterator[tuple[int, list[object]]]:
+    """(row number, cells) for every physical row of a read-only sheet, up to the last row it holds.
+
+    What `sheet.iter_rows(values_only=True)` gives after `reset_dimensions()` (missing rows are empty, a row is
+    as long as its last cell; the <dimension> tag, which some programs get wrong, is not trusted), but through
+    `_SheetParser`. openpyxl offers no public way to give a read-only sheet another parser, so this uses its
+    internals (openpyxl is pinned; the workbook tests fail if they change)."""
+    workbook = sheet.parent
+    expected = 1
+    with sheet._get_source() as source:
+        parser = _SheetParser(
+            source, sheet._shared_strings, data_only=True, epoch=workbook.epoch,
+            date_formats=workbook._date_formats, timedelta_formats=workbook._timedelta_formats,
+        )  # fmt: skip
+        for number, cells in parser.parse():
+            if number < expected:  # a row given twice, or out of order: openpyxl skips it too
+                continue
+            while expected < number:
+                yield expected, []
+                expected += 1
+            expected = number + 1
+            if not cells:
+                yield number, []
+                continue
+            values: list[object] = [""] * cells[-1]["column"]
+            try:
+                for cell in cells:
+                    values[cell["column"] - 1] = cell["value"]
+            except IndexError:  # cells out of order: the row is as long as its rightmost cell
+                values = [""] * max(cell["column"] for cell in cells)
+                for cell in cells:
+                    values[cell["column"] - 1] = cell["value"]
+            yield number, values
 
 
 def _xlsx_rows(opener: Opener, info: FileInfo, limits: Limits) -> Iterator[tuple[int, list[object]]]:
@@ -224,22 +318,19 @@ def _xlsx_rows(opener: Opener, info: FileInfo, limits: Limits) -> Iterator[tuple
         try:
             if sheet is None:
                 raise ImportFileError("The workbook has no worksheet: put the orders on its first sheet.")
-            # The <dimension> tag is written by the program that saved the file and some get it wrong: trusting
-            # it would drop rows and columns without a word. Read what the sheet holds instead.
-            sheet.reset_dimensions()
             # Blank rows are skipped by iter_rows, but a sheet of a million empty formatted rows must not keep
             # a worker busy: physical rows are capped too.
             physical_cap = 2 * limits.max_rows + 1000
             number = 0
             try:
-                for number, values in enumerate(sheet.iter_rows(values_only=True), start=1):
+                for number, values in _sheet_rows(sheet):
                     if number > physical_cap:
                         raise ImportFileError(
                             f"The sheet has more than {physical_cap:,} rows (many may be empty formatted rows): "
                             "copy the data into a new sheet.",
                             row=number,
                         )
-                    yield number, [_cell_text(value) for value in values]
+                    yield number, values
             except ImportFileError:
                 raise
             except Exception as exc:
@@ -253,6 +344,25 @@ def _xlsx_rows(opener: Opener, info: FileInfo, limits: Limits) -> Iterator[tuple
 
 # How the rows of a workbook are kept once read: CSV in UTF-8 with commas (see spool_xlsx).
 SPOOL_INFO = FileInfo(format="csv", encoding="utf-8", delimiter=",", from_workbook=True)
+# A CellProblem in the rows copy: NUL, then E (error) or F (formula never calculated), then its text. No cell of a
+# workbook can hold NUL (XML cannot carry it, not even as &#0;, and openpyxl decodes no _x0000_ in cells), and a CSV
+# upload holding one is refused (_text_encoding), so the mark is read only where spool_xlsx wrote it.
+_MARK = "\x00"
+_MARK_OF = {ERROR: _MARK + "E", UNCALCULATED: _MARK + "F"}
+_KIND_OF = {mark: kind for kind, mark in _MARK_OF.items()}
+
+
+def _spooled(cell: object) -> object:
+    if isinstance(cell, CellProblem):
+        return _MARK_OF[cell.kind] + cell.text
+    if isinstance(cell, datetime.date | datetime.time):
+        return cell.isoformat()
+    return cell
+
+
+def _unspooled(cell: str) -> object:
+    kind = _KIND_OF.get(cell[:2])
+    return CellProblem(kind, cell[2:]) if kind else cell
 
 
 def spool_xlsx(
@@ -264,16 +374,15 @@ def spool_xlsx(
     check reads a file twice, an import twice more. The passes read this copy instead, at CSV speed, and see
     exactly what they would have seen in the workbook: one record per sheet row, blank rows included (so the
     row numbers in errors stay the sheet's), each cell as `_cell_text` gives it, dates and times in ISO form
-    (which the validation reads as it reads the date cells themselves). The workbook's own problems (entities,
-    bombs, damaged rows, too many physical rows) are raised here as ImportFileError, as on any read."""
+    (which the validation reads as it reads the date cells themselves), error cells and formulas never
+    calculated as CellProblem (marked, see _MARK). The workbook's own problems (entities, bombs, damaged rows,
+    too many physical rows) are raised here as ImportFileError, as on any read."""
     # "\r\n" ends each record: the csv module quotes a value holding any character of the line terminator, and a
     # cell may hold a lone carriage return (&#13;), which the reader would otherwise take for the end of the row.
     writer = csv.writer(out, lineterminator="\r\n")
     number = 0
     for number, cells in _xlsx_rows(opener, info, limits):
-        writer.writerow(
-            [cell.isoformat() if isinstance(cell, datetime.date | datetime.time) else cell for cell in cells]
-        )
+        writer.writerow([cell if cell.__class__ is str else _spooled(cell) for cell in cells])
         if progress is not None and not number % 1000:
             progress(number)
     return number
@@ -315,8 +424,7 @@ def _cell_text(value: object) -> object:
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, float):
-        # 1001.0 is the integer 1001 a person typed; repr keeps 12.345 from becoming 12.3449999.
-        return str(int(value)) if value.is_integer() else repr(value)
+        return _number_text(value)
     if isinstance(value, int | Decimal):
         return str(value)
     if isinstance(value, datetime.datetime):
@@ -324,3 +432,15 @@ def _cell_text(value: object) -> object:
     if isinstance(value, datetime.date | datetime.time):
         return value
     return str(value)
+
+
+def _number_text(value: float) -> str:
+    """A number cell as Excel shows it: 15 significant digits, Excel's precision, written out in full.
+
+    Excel stores the double of what it computed, =12.1*3 as 36.300000000000004, and shows 36.3; repr() would
+    hand the validation 17 digits ("at most 3 decimal places"). 1001.0 is the integer 1001 a person typed, and
+    neither 1e+20 nor 1e-05 is a way a person writes a number."""
+    text = format(value, ".15g")
+    if "e" in text:
+        text = format(Decimal(text), "f")
+    return "0" if text == "-0" else text

@@ -79,7 +79,7 @@ def test_a_customer_key_sees_only_its_own_jobs(acme_api, globex_api):
     theirs = _post(globex_api, csv_bytes([order_row("PO-1", customer="GLOBEX")]))
     assert acme_api.get(f"{URL}{theirs['id']}/").status_code == 404
     assert globex_api.get(f"{URL}{mine['id']}/").status_code == 404
-    assert [job["id"] for job in acme_api.get(URL).json()] == [mine["id"]]
+    assert [job["id"] for job in acme_api.get(URL).json()["results"]] == [mine["id"]]
     assert acme_api.get(f"{URL}{mine['id']}/").json()["state"] == "imported"
 
 
@@ -142,3 +142,137 @@ def test_a_queued_job_imports_nothing_once_its_key_no_longer_works(world, what, 
     assert job.status == ImportStatus.REJECTED
     assert "can no longer import orders" in job.file_error
     assert Order.objects.count() == 0
+
+
+# --- Idempotency-Key -----------------------------------------------------------------------------------------
+
+KEY = "3f1d2c4b-0a9e-4e8b-9c7d-6b5a4f3e2d1c"
+
+
+def _post_with_key(client: APIClient, content: bytes, key: str = KEY, name: str = "orders.csv", **fields):
+    return client.post(URL, {"file": upload(content, name), **fields}, format="multipart", HTTP_IDEMPOTENCY_KEY=key)
+
+
+def test_a_retried_upload_with_the_same_idempotency_key_replays_the_first_answer(acme_api):
+    """An ERP that retries after a timeout got a second job saying "0 created, 2 duplicates", never the first
+    job's id or result. The same key and file replay the first 201, and nothing is imported twice."""
+    content = csv_bytes([order_row("PO-1"), order_row("PO-2")])
+    first = _post_with_key(acme_api, content)
+    second = _post_with_key(acme_api, content)
+    assert (first.status_code, second.status_code) == (201, 201)
+    assert second.content == first.content
+    assert second["Idempotent-Replayed"] == "true"
+    assert second["Location"] == first["Location"]
+    assert second.json()["counts"]["created"] == 2
+    assert ImportJob.objects.count() == 1
+    assert Order.objects.count() == 2
+
+
+@pytest.mark.parametrize(
+    "retry",
+    [
+        {"content": csv_bytes([order_row("PO-9")])},  # another file under the same name
+        {"name": "other.csv"},
+        {"mode": "valid_only"},
+        {"dry_run": "true"},
+    ],
+)
+def test_the_same_idempotency_key_for_another_upload_is_refused(acme_api, retry):
+    content = csv_bytes([order_row("PO-1")])
+    assert _post_with_key(acme_api, content).status_code == 201
+    response = _post_with_key(acme_api, retry.pop("content", content), **retry)
+    assert response.status_code == 422
+    assert response.json()["error"]["code"] == "idempotency_key_reused"
+    assert ImportJob.objects.count() == 1
+
+
+def test_the_options_are_compared_as_meant_not_as_typed(acme_api):
+    content = csv_bytes([order_row("PO-1")])
+    first = _post_with_key(acme_api, content, dry_run="true")
+    second = _post_with_key(acme_api, content, dry_run="1", mode="all_or_nothing")  # the same request
+    assert second.status_code == 201
+    assert second.json()["id"] == first.json()["id"]
+
+
+def test_a_large_upload_with_an_idempotency_key_is_queued_once_after_its_commit(
+    acme_api, settings, monkeypatch, django_capture_on_commit_callbacks
+):
+    """A file for the worker is queued when the key's transaction commits (the job exists for the worker then),
+    and a retry replays the "queued" answer without queueing it again."""
+    from orders import tasks
+
+    settings.OMS_IMPORT_INLINE_MAX_BYTES = 0
+    queued: list[str] = []
+    monkeypatch.setattr(tasks.process_order_import, "delay", queued.append)
+    content = csv_bytes([order_row("PO-1")])
+    with django_capture_on_commit_callbacks(execute=True):
+        first = _post_with_key(acme_api, content)
+    with django_capture_on_commit_callbacks(execute=True):
+        second = _post_with_key(acme_api, content)
+    assert first.json()["state"] == second.json()["state"] == "queued"
+    assert queued == [first.json()["id"]]
+    assert ImportJob.objects.count() == 1
+
+
+def test_a_refused_upload_leaves_its_idempotency_key_free(acme_api):
+    """Errors are not stored (partners.idempotency): a corrected retry with the same key is imported."""
+    assert _post_with_key(acme_api, b"x", name="orders.exe").status_code == 400
+    response = _post_with_key(acme_api, csv_bytes([order_row("PO-1")]))
+    assert response.status_code == 201
+    assert response.json()["counts"]["created"] == 1
+
+
+def test_idempotency_keys_belong_to_their_api_key(acme_api, globex_api):
+    _post_with_key(acme_api, csv_bytes([order_row("PO-1")]))
+    response = _post_with_key(globex_api, csv_bytes([order_row("PO-1", customer="GLOBEX")]))
+    assert response.status_code == 201
+    assert ImportJob.objects.count() == 2
+
+
+# --- The job list --------------------------------------------------------------------------------------------
+
+
+def _jobs(organisation, count: int) -> list[str]:
+    return [
+        str(ImportJob.objects.create(customer=organisation, source="api", file_name=f"f{n}.csv").pk)
+        for n in range(count)
+    ]
+
+
+def test_the_job_list_reaches_every_job(world, acme_api, django_assert_max_num_queries):
+    """The list used to end at the newest 100 jobs, with no way to the 101st. It is cursor-paginated like the
+    orders list, newest first, and its queries do not grow with the page."""
+    mine = _jobs(world["acme"], 101)
+    _jobs(world["globex"], 3)
+    listed: list[str] = []
+    url: str | None = URL
+    while url:
+        with django_assert_max_num_queries(9):  # the key and its last use (2), the rate limit's cache (6), the page
+            response = acme_api.get(url, {"page_size": 100} if url == URL else None)
+        assert response.status_code == 200
+        body = response.json()
+        assert set(body) == {"next", "previous", "results"}
+        listed += [job["id"] for job in body["results"]]
+        url = body["next"]
+    assert listed == mine[::-1]  # newest first, each once, only this customer's
+
+
+def test_the_job_list_pages_as_the_orders_list_does(world, acme_api):
+    _jobs(world["acme"], 30)
+    body = acme_api.get(URL).json()
+    assert len(body["results"]) == 25
+    assert body["previous"] is None
+    assert "cursor=" in body["next"]
+    assert acme_api.get(URL, {"cursor": "bogus"}).status_code == 404
+
+
+def test_the_schema_documents_the_job_list_page_and_the_idempotency_key(db, client):
+    schema = client.get("/api/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json").json()
+    operations = schema["paths"]["/api/v1/order-imports/"]
+    listing = operations["get"]
+    assert {"cursor", "page_size"} <= {p["name"] for p in listing["parameters"]}
+    page = listing["responses"]["200"]["content"]["application/json"]["schema"]["$ref"].rsplit("/", 1)[-1]
+    assert set(schema["components"]["schemas"][page]["properties"]) == {"next", "previous", "results"}
+    upload_operation = operations["post"]
+    assert [p["name"] for p in upload_operation["parameters"] if p["in"] == "header"] == ["Idempotency-Key"]
+    assert {"201", "409", "422"} <= set(upload_operation["responses"])

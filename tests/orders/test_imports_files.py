@@ -398,3 +398,104 @@ def test_a_later_line_may_leave_the_customer_code_blank(world):
     service.import_job_confirm(job=job, by=world["ops"], mode="all_or_nothing")
     assert Order.objects.get(customer__code="ACME").lines.count() == 2
     assert Order.objects.get(customer__code="GLOBEX").lines.count() == 1
+
+
+def _with_cell(rows: list[list[object]], cell: str, xml: str) -> bytes:
+    """The workbook of `rows` with one cell as Excel (not openpyxl) writes it: an error, or a formula's value."""
+    import re
+
+    def replace(data: bytes) -> bytes:
+        text, found = re.subn(rf'<c r="{cell}"[^>]*>.*?</c>', xml, data.decode(), count=1, flags=re.S)
+        assert found, cell
+        return text.encode()
+
+    return _sheet_xml_edited(xlsx_bytes(rows), "xl/worksheets/sheet1.xml", replace)
+
+
+@pytest.mark.parametrize("error", ["#N/A", "#REF!", "#VALUE!", "#DIV/0!", "#NAME?", "#NULL!", "#NUM!"])
+def test_a_workbook_error_cell_is_reported_not_imported_as_text(world, error):
+    """A failed lookup (=VLOOKUP(...) → #N/A) in the consignee column was imported as the consignee "#N/A". It is
+    an error on its row and column, once (not also "required"), and the order is not valid. Every pass after
+    the first reads the workbook's rows copy, so the error survives the copy."""
+    rows = [COLUMNS, [order_row("PO-1")[c] for c in COLUMNS]]
+    xml = f'<c r="H2" t="e"><f>VLOOKUP(A2,Sheet2!A:B,2,FALSE)</f><v>{error}</v></c>'  # consignee_name is column H
+    job = import_file(world["ops"], _with_cell(rows, "H2", xml), name="orders.xlsx")
+    assert job.status == ImportStatus.CHECKED
+    assert job.orders_valid == 0
+    assert errors_of(job) == [
+        (2, "consignee_name", f"This cell is an Excel error ({error}): correct the cell (its formula failed, often "
+                              "a lookup that found nothing) and upload the file again.")
+    ]  # fmt: skip
+    assert job.errors.get().value == error
+
+
+def test_nothing_is_imported_with_a_workbook_error_cell(world):
+    """Valid only: the order with an error cell on its second line is left out whole; the other is imported."""
+    rows = [
+        COLUMNS,
+        [order_row("PO-1")[c] for c in COLUMNS],
+        [order_row("PO-1", description="Spare parts")[c] for c in COLUMNS],
+        [order_row("PO-2")[c] for c in COLUMNS],
+    ]
+    content = _with_cell(rows, "J3", '<c r="J3" t="e"><f>1/0</f><v>#DIV/0!</v></c>')  # gross_weight_kg: J
+    job = import_file(world["ops"], content, name="orders.xlsx")
+    reported = [(3, "gross_weight_kg", True)]
+    assert [(row, column, "Excel error (#DIV/0!)" in message) for row, column, message in errors_of(job)] == reported
+    job = service.import_job_confirm(job=job, by=world["ops"], mode="valid_only")  # reads the rows copy again
+    assert job.status == ImportStatus.IMPORTED
+    assert list(Order.objects.values_list("customer_reference", flat=True)) == ["PO-2"]
+    assert [(row, column, "Excel error (#DIV/0!)" in message) for row, column, message in errors_of(job)] == reported
+
+
+def test_a_workbook_formula_without_a_cached_value_is_not_silently_blank(world):
+    """openpyxl and many ERP exports write formulas without their values; such a cell was read as empty, and an
+    optional value (here the volume) went missing without a word."""
+    columns = [*COLUMNS, "volume_m3"]
+    job = import_file(world["ops"], xlsx_bytes([columns, [*order_row("PO-1").values(), "=1.2*2"]]), name="o.xlsx")
+    assert job.orders_valid == 0
+    assert errors_of(job) == [
+        (2, "volume_m3", "This cell has a formula whose value was never calculated: open and save the file in "
+                         "Excel, or paste values instead of formulas.")
+    ]  # fmt: skip
+    assert job.errors.get().value == "=1.2*2"
+
+
+def test_a_formula_whose_value_is_an_empty_text_is_an_empty_cell(world):
+    """=IF(…,"",…) that gave "" is cached as t="str" with an empty <v>: a blank optional cell, not a problem."""
+    columns = [*COLUMNS, "special_instructions"]
+    rows = [columns, [*order_row("PO-1").values(), "x"]]
+    job = import_file(world["ops"], _with_cell(rows, "M2", '<c r="M2" t="str"><f>IF(1,"","x")</f><v></v></c>'),
+                      name="orders.xlsx")  # fmt: skip
+    assert errors_of(job) == []
+    assert job.orders_valid == 1
+
+
+def test_a_workbook_number_is_read_as_excel_shows_it(world):
+    """=12.1*3 shows 36.3 and is stored as the double 36.300000000000004; read with repr(), it was refused as
+    having more than 3 decimal places."""
+    rows = [COLUMNS, [order_row("PO-1")[c] for c in COLUMNS]]
+    content = _with_cell(rows, "J2", '<c r="J2"><f>12.1*3</f><v>36.300000000000004</v></c>')
+    job = import_file(world["ops"], content, name="orders.xlsx")
+    assert errors_of(job) == []
+    service.import_job_confirm(job=job, by=world["ops"], mode=job.mode)
+    assert str(Order.objects.get().gross_weight_kg_total) == "36.300"
+
+
+@pytest.mark.parametrize(
+    ("value", "text"),
+    [
+        (36.300000000000004, "36.3"),
+        (0.1 + 0.2, "0.3"),
+        (1001.0, "1001"),
+        (12.345, "12.345"),
+        (-0.0, "0"),
+        (1e20, "100000000000000000000"),  # never 1e+20
+        (1e-05, "0.00001"),  # never 1e-05
+        (12345678901234567.0, "12345678901234600"),  # Excel's 15 digits
+        (123456.78901234567, "123456.789012346"),
+    ],
+)
+def test_a_number_cell_is_the_text_excel_shows(value, text):
+    from orders.imports.reading import _cell_text
+
+    assert _cell_text(value) == text

@@ -153,3 +153,23 @@ def test_staff_screens_404_for_unknown_jobs(world, login):
     import uuid
 
     assert login(world["ops"]).get(reverse("imports:detail", args=[uuid.uuid4()])).status_code == 404
+
+
+@pytest.mark.parametrize(("name", "encoded"), [("заказы.csv", "%D0%B7%D0%B0%D0%BA%D0%B0%D0%B7%D1%8B"),
+                                               ("订单.csv", "%E8%AE%A2%E5%8D%95")])  # fmt: skip
+def test_the_error_file_keeps_a_non_latin_file_name(world, login, name, encoded):
+    """Django MIME-encodes a header that is not Latin-1 as a whole (=?utf-8?b?…?=), which no browser reads: the
+    download lost its name. RFC 6266 names it in filename*=utf-8''…"""
+    job = import_file(world["ops"], csv_bytes([order_row("PO-1", pieces="0")]), name=name)
+    response = login(world["ops"]).get(reverse("imports:errors", args=[job.pk]))
+    disposition = next(
+        line for line in response.serialize_headers().decode("latin-1").split("\r\n")
+        if line.lower().startswith("content-disposition:")
+    )  # fmt: skip
+    assert disposition == f"Content-Disposition: attachment; filename*=utf-8''{encoded}-errors.csv"
+
+
+def test_the_error_file_of_a_latin_file_name_quotes_it(world, login):
+    job = import_file(world["ops"], csv_bytes([order_row("PO-1", pieces="0")]), name='week "48".csv')
+    response = login(world["ops"]).get(reverse("imports:errors", args=[job.pk]))
+    assert response["Content-Disposition"] == 'attachment; filename="week \\"48\\"-errors.csv"'

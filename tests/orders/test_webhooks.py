@@ -242,8 +242,9 @@ def test_a_whole_quantity_is_the_pieces_and_weighs_grams_times_quantity(shopify,
 @pytest.mark.parametrize(
     ("quantity", "message"),
     [("2.5", "2.5 is not a whole number."), ("abc", "abc is not a whole number."),
-     ({"value": 2}, "{'value': 2} is not a whole number."), (-2, "Must be at least 1."), (0, "Must be at least 1."),
-     (None, "This field is required."), (True, "True is not a whole number.")],
+     ({"value": 2}, "Send text or a number here, not an object."), (-2, "Must be at least 1."),
+     (0, "Must be at least 1."), (None, "This field is required."),
+     (True, "Send text or a number here, not true or false.")],
 )  # fmt: skip
 def test_a_quantity_that_is_not_a_whole_number_is_a_422_on_the_lines_pieces(shopify, quantity, message):
     payload = copy.deepcopy(SHOPIFY_ORDER)
@@ -290,6 +291,45 @@ def test_an_order_with_nothing_to_ship_is_ignored_with_200(shopify):
     delivery = WebhookDelivery.objects.get()
     assert (delivery.outcome, delivery.status_code, delivery.order) == (DeliveryOutcome.IGNORED, 200, None)
     assert delivery.external_id == str(SHOPIFY_ORDER["id"])
+
+
+def test_a_shopify_test_order_creates_no_real_order(shopify):
+    """A merchant trying the checkout with Shopify's test gateway: `"test": true`. It used to become a real
+    submitted parcel order that operations would book."""
+    payload = {**copy.deepcopy(SHOPIFY_ORDER), "test": True}
+    response = _shopify_post(shopify, _body(payload))
+    assert response.status_code == 200
+    assert response.json() == {
+        "status": "ignored",
+        "detail": 'This is a Shopify test order ("test": true, placed through a test gateway): no order was created.',
+    }
+    assert Order.objects.count() == 0
+    delivery = WebhookDelivery.objects.get()  # why it was ignored stays with the delivery
+    assert (delivery.outcome, delivery.status_code, delivery.order) == (DeliveryOutcome.IGNORED, 200, None)
+    assert delivery.response["detail"].startswith("This is a Shopify test order")
+    assert delivery.external_id == str(SHOPIFY_ORDER["id"])
+
+
+def test_a_real_order_that_says_test_false_is_created(shopify):
+    response = _shopify_post(shopify, _body({**copy.deepcopy(SHOPIFY_ORDER), "test": False}))
+    assert response.json()["status"] == "created"
+
+
+@pytest.mark.parametrize("total", ["0.00", "0", "-0.00"])
+def test_a_free_shopify_order_creates_its_parcel_order_without_a_declared_value(shopify, total):
+    """A replacement or a 100 % discount still ships. Its total of 0.00 used to be the declared value, which
+    validation refuses ("Must be greater than zero"): a 422 Shopify retried, then dropped."""
+    response = _shopify_post(shopify, _body({**copy.deepcopy(SHOPIFY_ORDER), "total_price": total}))
+    assert response.status_code == 200, response.content
+    order = Order.objects.get()
+    assert (order.declared_value_amount, order.declared_value_currency) == (None, "")
+    assert WebhookDelivery.objects.get().outcome == DeliveryOutcome.CREATED
+
+
+def test_a_total_that_is_not_a_number_is_still_a_422_on_the_declared_value(shopify):
+    response = _shopify_post(shopify, _body({**copy.deepcopy(SHOPIFY_ORDER), "total_price": "free"}))
+    assert response.status_code == 422
+    assert "declared_value" in response.json()["error"]["fields"]
 
 
 def test_an_order_without_line_items_is_still_a_422(shopify):
