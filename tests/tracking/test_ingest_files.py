@@ -171,6 +171,28 @@ def test_an_xlsx_file_with_codes_of_a_standard(login, ops_user, booked_fcl):
     )
 
 
+def test_an_excel_error_cell_is_a_problem_on_its_row_not_a_value(login, ops_user, booked_fcl):
+    book = openpyxl.Workbook()
+    sheet = book.active
+    sheet.append(["Reference", "Milestone", "Occurred at", "Location"])
+    sheet.append([BILL, "DEPARTED", "#N/A", "CNSHA"])  # a lookup that found nothing: openpyxl writes an error cell
+    assert sheet["C2"].data_type == "e"
+    buffer = io.BytesIO()
+    book.save(buffer)
+    file = SimpleUploadedFile(
+        "milestones.xlsx",
+        buffer.getvalue(),
+        content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    )
+    upload(login(ops_user), file)
+    result = EventUpload.objects.get()
+    assert result.events_stored == 0
+    (error,) = result.errors
+    assert (error["row"], error["column"], error["value"]) == (2, "occurred_at", "#N/A")
+    assert error["message"].startswith("This cell is an Excel error (#N/A)")
+    assert not TrackingEvent.objects.exists()
+
+
 def test_a_file_that_is_not_a_spreadsheet_is_one_file_level_error(login, ops_user, booked_fcl):
     pdf = SimpleUploadedFile("milestones.csv", b"%PDF-1.4 not a spreadsheet", content_type="text/csv")
     upload(login(ops_user), pdf)

@@ -31,7 +31,7 @@ from django.utils import timezone
 
 from orders.imports.columns import ImportFileError, normalise_header
 from orders.imports.grouping import RowError
-from orders.imports.reading import Limits, detect, iter_rows
+from orders.imports.reading import CellProblem, Limits, detect, iter_rows
 from orders.models import Channel
 from partners.models import Organisation
 from tracking.ingest import mapping, subjects
@@ -173,8 +173,14 @@ def check_rows(rows: Iterator[tuple[int, list[object]]], *, time_zone: str) -> C
         checked.rows_total += 1
         if checked.rows_total > MAX_ROWS:
             raise ImportFileError(f"A milestone file holds at most {MAX_ROWS:,} rows; split it.", row=number)
-        event, problems = _row_event(cells, index, time_zone=time_zone, now=now, milestones=milestones)
         reference = _cell(cells, index, "reference")
+        unreadable = [
+            (name, cells[at]) for name, at in index.items() if at < len(cells) and isinstance(cells[at], CellProblem)
+        ]
+        if unreadable:  # an Excel error or a formula never calculated: no value to record, and no guess at one
+            checked.errors += [RowError(number, name, str(cell), cell.message, reference) for name, cell in unreadable]
+            continue
+        event, problems = _row_event(cells, index, time_zone=time_zone, now=now, milestones=milestones)
         checked.errors += [
             RowError(number, column, str(value)[:300], message, reference) for column, value, message in problems
         ]
