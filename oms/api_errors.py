@@ -11,6 +11,7 @@ them) and is empty for errors that are not about fields. HTTP statuses:
     403 permission_denied   404 not_found   405 method_not_allowed   406 not_acceptable
     409 transition_not_allowed, concurrent_change, conflict, idempotency_key_in_progress
     412 precondition_failed (If-Match names an older version of the order)
+    413 payload_too_large (a body over DATA_UPLOAD_MAX_MEMORY_SIZE, 5 MB; the signed webhooks have their own limits)
     415 unsupported_media_type   422 idempotency_key_reused   429 throttled (with Retry-After)
 
 Domain errors become HTTP errors here, so services stay free of HTTP. Unexpected exceptions are left
@@ -21,7 +22,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import RequestDataTooBig
 from django.db.models import ProtectedError
 from django.http import Http404
 from drf_spectacular.openapi import AutoSchema
@@ -55,6 +58,20 @@ class Conflict(exceptions.APIException):
         self.error_code = code
 
 
+class PayloadTooLarge(exceptions.APIException):
+    """The body is larger than Django reads (DATA_UPLOAD_MAX_MEMORY_SIZE): Django's RequestDataTooBig, which it
+    would answer with its plain HTML "Bad Request (400)" page."""
+
+    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
+    default_code = "payload_too_large"
+
+    def __init__(self) -> None:
+        super().__init__(
+            f"The request body is larger than {settings.DATA_UPLOAD_MAX_MEMORY_SIZE:,} bytes, the most the API "
+            "accepts. Send less in one request."
+        )
+
+
 def _as_api_exception(exc: Exception) -> Exception:
     """Domain errors as the HTTP errors they mean; anything else unchanged."""
     if isinstance(exc, OrderValidationError):
@@ -71,6 +88,8 @@ def _as_api_exception(exc: Exception) -> Exception:
         return exceptions.NotFound()  # the same body whether the object is missing or someone else's
     if isinstance(exc, DjangoPermissionDenied):
         return exceptions.PermissionDenied()
+    if isinstance(exc, RequestDataTooBig):
+        return PayloadTooLarge()
     return exc
 
 
@@ -170,6 +189,14 @@ _BAD_REQUEST = error_response(
     "The request has errors; `fields` says which.",
     error_example("Malformed JSON", "parse_error", "JSON parse error - Expecting value: line 1 column 1 (char 0)"),
 )
+_PAYLOAD_TOO_LARGE = error_response(
+    "The body is larger than the API accepts (5 MB).",
+    error_example(
+        "Too large",
+        "payload_too_large",
+        "The request body is larger than 5,242,880 bytes, the most the API accepts. Send less in one request.",
+    ),
+)
 _UNSUPPORTED_MEDIA_TYPE = error_response(
     "Send JSON (Content-Type: application/json).",
     error_example("Not JSON", "unsupported_media_type", 'Unsupported media type "text/plain" in request.'),
@@ -186,6 +213,7 @@ class ApiAutoSchema(AutoSchema):
             errors["404"] = _NOT_FOUND
         if self.method in ("POST", "PUT", "PATCH"):
             errors["400"] = _BAD_REQUEST
+            errors["413"] = _PAYLOAD_TOO_LARGE
             errors["415"] = _UNSUPPORTED_MEDIA_TYPE
         return errors
 

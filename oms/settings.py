@@ -292,6 +292,10 @@ REST_FRAMEWORK = {
     "DEFAULT_THROTTLE_CLASSES": ["partners.auth.ApiKeyRateThrottle"],
     "DEFAULT_THROTTLE_RATES": {"api_key": env.str("OMS_API_RATE", default="600/min")},
     "EXCEPTION_HANDLER": "oms.api_errors.api_exception_handler",  # one error shape for every API error
+    # The API speaks JSON only: a form body is a 415 (the order-imports upload names its own parsers), and
+    # `Accept: text/html` is a 406, not DRF's browsable pages. The schema and docs views bring their own renderers.
+    "DEFAULT_PARSER_CLASSES": ["oms.parsers.JSONParser"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "OMS API",

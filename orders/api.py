@@ -12,10 +12,17 @@ client never overwrites a change it has not seen; a PATCH is merged onto the ord
 
 from __future__ import annotations
 
+import datetime
+from base64 import b64decode, b64encode
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, NamedTuple, cast
+from urllib import parse
 
-from django.db.models import Prefetch, QuerySet, prefetch_related_objects
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db.models import F, Prefetch, QuerySet, prefetch_related_objects
+from django.db.models.fields.tuple_lookups import Tuple, TupleGreaterThan, TupleLessThan  # (a, b) < (x, y)
+from django.shortcuts import get_object_or_404
+from django.utils import timezone
 from django.utils.http import parse_etags
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
@@ -28,9 +35,9 @@ from drf_spectacular.utils import (
 from rest_framework import exceptions, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.pagination import CursorPagination
-from rest_framework.parsers import JSONParser
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.utils.urls import replace_query_param
 
 from orders import lifecycle, services
 from orders.errors import OrderVersionConflict
@@ -318,13 +325,96 @@ class OrderSerializer(OrderSummarySerializer):
         return {**super().values(instance), "transitions": [t for t in transitions if t["name"] in API_TRANSITIONS]}
 
 
-class OrderCursorPagination(CursorPagination):
-    """Newest first. A cursor, not a page number, so deep pages stay as fast as the first and no COUNT runs."""
+class _KeyCursor(NamedTuple):
+    reverse: bool  # the rows before the key (a `previous` link), instead of after it
+    key: list[str]  # the whole sort key, as text, of the row the page starts after
 
-    ordering = ("-created_at", "-id")
+
+class OrderCursorPagination(CursorPagination):
+    """Newest first. A cursor, not a page number, so deep pages stay as fast as the first and no COUNT runs.
+
+    The cursor carries the whole sort key of the row a page ends at (starts at, for `previous`), and the page
+    is the rows after it by one row comparison, `(created_at, id) < (%s, %s)`, which the index seeks to. DRF's
+    own cursor carries the first column only, plus an offset among the rows that share it, capped at 1,000: an
+    import writes one created_at for all its orders, and past 1,000 of them `next` named the same page forever.
+    The key ends with the id, so it is unique and no offset is needed. The order-imports list pages with it too.
+    """
+
+    ordering: tuple[str, ...] = ("-created_at", "-id")  # one direction for all: whole rows are compared
     page_size = 25
     page_size_query_param = "page_size"
     max_page_size = 100
+
+    def paginate_queryset(  # type: ignore[override]  # a keyset needs a QuerySet, not any sequence
+        self, queryset: QuerySet[Any], request: Request, view: Any = None
+    ) -> list[Any]:
+        self.request = request
+        self.base_url = request.build_absolute_uri()
+        size = cast(int, self.get_page_size(request))  # never None: page_size is set
+        cursor = self._decode(request)
+        backwards = cursor is not None and cursor.reverse
+        flipped = tuple(name[1:] if name.startswith("-") else f"-{name}" for name in self.ordering)
+        ordering = flipped if backwards else self.ordering
+        queryset = queryset.order_by(*ordering)
+        self.cursor_key = None if cursor is None else self._key_values(queryset.model, cursor.key)
+        if self.cursor_key is not None:
+            row = Tuple(*(F(name.lstrip("-")) for name in ordering))
+            after = TupleLessThan if ordering[0].startswith("-") else TupleGreaterThan
+            queryset = queryset.filter(after(row, self.cursor_key))
+        rows = list(queryset[: size + 1])
+        more = len(rows) > size
+        self.page = rows[:size]
+        if backwards:
+            self.page.reverse()
+        # A `previous` cursor was made from a row of a later page, so there is always a next one after it.
+        self.has_next = True if backwards else more
+        self.has_previous = more if backwards else self.cursor_key is not None
+        return self.page
+
+    def _decode(self, request: Request) -> _KeyCursor | None:
+        encoded = request.query_params.get(self.cursor_query_param)
+        if encoded is None:
+            return None
+        try:
+            tokens = parse.parse_qs(b64decode(encoded.encode("ascii")).decode("ascii"), keep_blank_values=True)
+            reverse = bool(int(tokens.pop("r", ["0"])[0]))
+        except (TypeError, ValueError):  # binascii.Error and UnicodeDecodeError are ValueErrors
+            raise exceptions.NotFound(self.invalid_cursor_message) from None
+        key = tokens.pop("p", [])
+        if tokens or len(key) != len(self.ordering):  # e.g. DRF's own cursor (created_at and an offset)
+            raise exceptions.NotFound(self.invalid_cursor_message)
+        return _KeyCursor(reverse, key)
+
+    def _key_values(self, model: type[Any], key: list[str]) -> tuple[Any, ...]:
+        """The cursor's key as values of the ordering's columns; a key they cannot hold is a 404."""
+        values = []
+        for name, text in zip(self.ordering, key, strict=True):
+            try:
+                value = model._meta.get_field(name.lstrip("-")).to_python(text)
+            except (DjangoValidationError, ValueError, TypeError, OverflowError):
+                raise exceptions.NotFound(self.invalid_cursor_message) from None
+            if isinstance(value, datetime.datetime) and timezone.is_naive(value):
+                raise exceptions.NotFound(self.invalid_cursor_message)  # ours always carry their offset
+            values.append(value)
+        return tuple(values)
+
+    def _link(self, edge: int, *, reverse: bool) -> str:
+        """The link to the rows after (`reverse`: before) the page's row at `edge`; an empty page (a cursor past
+        the end, or rows deleted meanwhile) links from its own cursor's key."""
+        if self.page:
+            values = tuple(getattr(self.page[edge], name.lstrip("-")) for name in self.ordering)
+        else:
+            values = self.cursor_key or ()
+        tokens = {"r": "1"} if reverse else {}
+        key = [value.isoformat() if isinstance(value, datetime.datetime) else str(value) for value in values]
+        encoded = b64encode(parse.urlencode({**tokens, "p": key}, doseq=True).encode("ascii")).decode("ascii")
+        return replace_query_param(self.base_url or "", self.cursor_query_param, encoded)
+
+    def get_next_link(self) -> str | None:
+        return self._link(-1, reverse=False) if self.has_next else None
+
+    def get_previous_link(self) -> str | None:
+        return self._link(0, reverse=True) if self.has_previous else None
 
 
 # --- Schema examples -----------------------------------------------------------------------------
@@ -445,7 +535,7 @@ _CANCELLED_EXAMPLE = {
     "transitions": [],
 }
 
-_IDEMPOTENCY_KEY = OpenApiParameter(
+IDEMPOTENCY_KEY = OpenApiParameter(
     idempotency.HEADER,
     OpenApiTypes.STR,
     OpenApiParameter.HEADER,
@@ -508,10 +598,10 @@ _VALIDATION_ERROR = error_response(
         {"customer_reference": ["ACME already has an order with reference PO-4711 (SHA-26-000123)."]},
     ),
 )
-_IDEMPOTENCY_IN_PROGRESS = error_example(
+IDEMPOTENCY_IN_PROGRESS = error_example(
     "Same key still running", "idempotency_key_in_progress", idempotency.IdempotencyKeyInProgress.default_detail
 )
-_IDEMPOTENCY_REUSED = error_response(
+IDEMPOTENCY_REUSED = error_response(
     "The Idempotency-Key was used before with a different request.",
     error_example("Key reused", "idempotency_key_reused", idempotency.IdempotencyKeyReused.default_detail),
 )
@@ -527,7 +617,7 @@ def _transition_conflict(verb: str, state: str) -> OpenApiResponse:
             "concurrent_change",
             "The order changed meanwhile: it is now cancelled. Reload it and try again.",
         ),
-        _IDEMPOTENCY_IN_PROGRESS,
+        IDEMPOTENCY_IN_PROGRESS,
     )
 
 
@@ -635,7 +725,7 @@ def _if_match_version(request: Request, order: Order, *, scope: Scope, by: Any, 
         summary="Create an order",
         description="Validates the order as every intake channel does and creates it as a draft, or "
         'submitted with `"submit": true`. A customer key places orders for its own organisation only.',
-        parameters=[_IDEMPOTENCY_KEY, _ETAG],
+        parameters=[IDEMPOTENCY_KEY, _ETAG],
         request=OrderInputSerializer,
         examples=[OpenApiExample("Ocean FCL order", value=ORDER_REQUEST_EXAMPLE, request_only=True)],
         responses={
@@ -644,9 +734,9 @@ def _if_match_version(request: Request, order: Order, *, scope: Scope, by: Any, 
             ),
             400: _VALIDATION_ERROR,
             409: error_response(
-                "The same Idempotency-Key is still running; retry after Retry-After.", _IDEMPOTENCY_IN_PROGRESS
+                "The same Idempotency-Key is still running; retry after Retry-After.", IDEMPOTENCY_IN_PROGRESS
             ),
-            422: _IDEMPOTENCY_REUSED,
+            422: IDEMPOTENCY_REUSED,
         },
     ),
     update=extend_schema(
@@ -682,18 +772,18 @@ def _if_match_version(request: Request, order: Order, *, scope: Scope, by: Any, 
         summary="Submit an order",
         description="Hands a draft order to operations. Its workflow tasks are made by the workflow worker right "
         "after, in batches (under a second at normal load): GET /tasks/?order={reference} lists them.",
-        parameters=[_REFERENCE, _IDEMPOTENCY_KEY, _ETAG],
+        parameters=[_REFERENCE, IDEMPOTENCY_KEY, _ETAG],
         request=None,
         responses={
             200: _order_response("The submitted order.", _SUBMITTED_EXAMPLE),
             409: _transition_conflict("submitted", "cancelled"),
-            422: _IDEMPOTENCY_REUSED,
+            422: IDEMPOTENCY_REUSED,
         },
     ),
     cancel=extend_schema(
         summary="Cancel an order",
         description="Cancels a draft or submitted order, with the reason.",
-        parameters=[_REFERENCE, _IDEMPOTENCY_KEY, _ETAG],
+        parameters=[_REFERENCE, IDEMPOTENCY_KEY, _ETAG],
         request=CancelInputSerializer,
         examples=[OpenApiExample("Reason", value={"reason": "Customer postponed the shipment."}, request_only=True)],
         responses={
@@ -705,7 +795,7 @@ def _if_match_version(request: Request, order: Order, *, scope: Scope, by: Any, 
                 ),
             ),
             409: _transition_conflict("cancelled", "cancelled"),
-            422: _IDEMPOTENCY_REUSED,
+            422: IDEMPOTENCY_REUSED,
         },
     ),
 )
@@ -713,8 +803,7 @@ class OrderViewSet(viewsets.GenericViewSet):
     """Orders: create, list, read, edit while draft, submit and cancel."""
 
     serializer_class = OrderSerializer
-    pagination_class = OrderCursorPagination
-    parser_classes = [JSONParser]  # orders are JSON; a form or anything else is a 415
+    pagination_class = OrderCursorPagination  # parsers: the API's default, JSON only (a form is a 415)
     lookup_field = "reference"
     lookup_value_regex = r"[A-Za-z0-9-]+"
 
@@ -726,6 +815,13 @@ class OrderViewSet(viewsets.GenericViewSet):
                 Prefetch("equipment", queryset=Equipment.objects.order_by("id")),
             )
         return self.scope.restrict(orders, customer="customer_id")
+
+    def get_object(self) -> Order:
+        # Our references are upper case (HAM-26-000123); a lower-case one names the same order, as it does on the
+        # screens, the timeline and the workflow endpoints.
+        order = get_object_or_404(self.get_queryset(), reference=self.kwargs["reference"].upper())
+        self.check_object_permissions(self.request, order)
+        return order
 
     @property
     def scope(self) -> Scope:

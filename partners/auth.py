@@ -36,7 +36,7 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
         if not header:
             return None
         keyword, _, raw_key = header.partition(" ")
-        if keyword != self.keyword:
+        if keyword.lower() != self.keyword.lower():  # auth-scheme names are case-insensitive (RFC 9110 §11.1)
             return None
         raw_key = raw_key.strip()
         if not raw_key:

@@ -21,7 +21,14 @@ from rest_framework.response import Response
 
 from orders import lifecycle
 from orders import services as order_services
-from orders.api import OrderSerializer, error_example, error_response
+from orders.api import (
+    IDEMPOTENCY_IN_PROGRESS,
+    IDEMPOTENCY_KEY,
+    IDEMPOTENCY_REUSED,
+    OrderSerializer,
+    error_example,
+    error_response,
+)
 from orders.models import Channel, Order
 from partners import idempotency
 from partners.models import ApiKey, User
@@ -46,10 +53,17 @@ class TransitionInputSerializer(serializers.Serializer):
         required=False, allow_blank=True, max_length=300, help_text="Required for hold; kept in the history."
     )
 
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        # A missing reason is the body's fault (400 on `reason`, as cancel answers), not the order's state (409).
+        if lifecycle.TRANSITIONS[self.context["transition"]].needs_reason and not attrs.get("reason"):
+            raise serializers.ValidationError({"reason": ["This field is required."]})
+        return attrs
+
 
 class AvailableTransitionSerializer(serializers.Serializer):
     name = serializers.ChoiceField(list(lifecycle.TRANSITIONS), help_text="POST /api/v1/orders/{reference}/{name}/")
-    label = serializers.CharField()
+    # DRF's metaclass moves declared fields out of the class, so this does not shadow Field.label.
+    label = serializers.CharField()  # type: ignore[assignment]
     allowed = serializers.BooleanField(help_text="false: `reason` says what blocks it now.")
     reason = serializers.CharField(allow_null=True)
     needs_reason = serializers.BooleanField(help_text='true: send {"reason": ...}.')
@@ -57,18 +71,26 @@ class AvailableTransitionSerializer(serializers.Serializer):
 
 
 def _order_for(scope: Scope, reference: str) -> Order:
-    return get_object_or_404(scope.restrict(Order.objects.all(), customer="customer_id"), reference=reference)
+    # A lower-case reference names the same order, as on the order endpoints and the timeline.
+    orders = scope.restrict(Order.objects.all(), customer="customer_id")
+    return get_object_or_404(orders, reference=reference.upper())
 
 
 _CONFLICT = error_response(
     "The transition cannot be taken now: wrong state, an open blocking task, your role, or the order changed "
-    "meanwhile (the loser of a race).",
+    "meanwhile (the loser of a race); or the same Idempotency-Key is still running (retry after Retry-After).",
     error_example("Blocked by tasks", "transition_not_allowed", "Finish first: Book container space."),
     error_example(
         "Changed meanwhile",
         "concurrent_change",
         "The order changed meanwhile: it is now on hold. Reload it and try again.",
     ),
+    IDEMPOTENCY_IN_PROGRESS,
+)
+_NO_REASON = error_response(
+    "The body has errors: no `reason` for a transition that needs one (hold), or no JSON.",
+    error_example("No reason", "validation_error", "The request has 1 error.", {"reason": ["This field is required."]}),
+    error_example("Malformed JSON", "parse_error", "JSON parse error - Expecting value: line 1 column 1 (char 0)"),
 )
 
 
@@ -79,9 +101,12 @@ _CONFLICT = error_response(
     "`Idempotency-Key` header. The answer is the order, as GET /orders/{reference}/ returns it. The tasks "
     "and automation the transition sets off are made by the workflow worker right after, in batches (under "
     "a second at normal load): poll GET /tasks/?order={reference} rather than expect them in this answer.",
-    parameters=[OpenApiParameter("transition", str, OpenApiParameter.PATH, enum=list(WORKFLOW_TRANSITIONS))],
+    parameters=[
+        OpenApiParameter("transition", str, OpenApiParameter.PATH, enum=list(WORKFLOW_TRANSITIONS)),
+        IDEMPOTENCY_KEY,
+    ],
     request=TransitionInputSerializer,
-    responses={200: OrderSerializer, 409: _CONFLICT},
+    responses={200: OrderSerializer, 400: _NO_REASON, 409: _CONFLICT, 422: IDEMPOTENCY_REUSED},
     examples=[OpenApiExample("Hold", value={"reason": "Customer asked us to wait for the L/C."}, request_only=True)],
     tags=["orders"],
 )
@@ -91,7 +116,7 @@ def order_transition(request: Request, reference: str, transition: str) -> Respo
 
     def execute() -> Response:
         order = _order_for(scope, reference)
-        payload = TransitionInputSerializer(data=request.data)
+        payload = TransitionInputSerializer(data=request.data, context={"transition": transition})
         payload.is_valid(raise_exception=True)
         order = order_services.order_transition(
             order=order, name=transition, scope=scope, channel=Channel.API,
@@ -162,6 +187,12 @@ class TaskPagination(CursorPagination):
     max_page_size = 200
 
 
+_BAD_FILTER = error_response(
+    "A filter has a bad value.",
+    error_example(
+        "Bad filter", "validation_error", "The request has 1 error.", {"state": ['"shut" is not a valid choice.']}
+    ),
+)
 _TASK_CONFLICT = error_response(
     "The task cannot do that now (done already, waits for another task, or changed meanwhile).",
     error_example("Waiting", "conflict", "This task waits for house-bl to be done first."),
@@ -187,7 +218,12 @@ class TaskViewSet(viewsets.GenericViewSet):
         self.scope  # noqa: B018 - raises for non-staff before any row is read
         return Task.objects.select_related("order", "team", "assignee")
 
-    @extend_schema(summary="List tasks", parameters=[TaskFilterSerializer], tags=["tasks"])
+    @extend_schema(
+        summary="List tasks",
+        parameters=[TaskFilterSerializer],
+        responses={200: TaskSerializer(many=True), 400: _BAD_FILTER},
+        tags=["tasks"],
+    )
     def list(self, request: Request) -> Response:
         filters = TaskFilterSerializer(data=request.query_params)
         filters.is_valid(raise_exception=True)
@@ -207,7 +243,9 @@ class TaskViewSet(viewsets.GenericViewSet):
         page = self.paginate_queryset(tasks)
         return self.get_paginated_response(TaskSerializer(page, many=True).data)
 
-    def _task(self, pk: str) -> Task:
+    def _task(self, pk: str | int) -> Task:
+        if not (str(pk).isascii() and str(pk).isdigit()):  # the router takes any segment: "abc" is no id (404)
+            raise exceptions.NotFound()
         return get_object_or_404(self.get_queryset(), pk=pk)
 
     def _act(self, act: Any) -> Response:

@@ -1,3 +1,4 @@
+import pytest
 from django.urls import reverse
 
 from partners import services
@@ -8,6 +9,22 @@ def test_bearer_key_identifies_its_organisation(client, customer_a):
     response = client.get(reverse("api-me"), HTTP_AUTHORIZATION=f"Bearer {raw_key}")
     assert response.status_code == 200
     assert response.json() == {"audience": "customer", "organisations": ["ACME"], "key_name": "ERP"}
+
+
+@pytest.mark.parametrize("scheme", ["bearer", "BEARER", "bEaReR"])
+def test_the_bearer_scheme_is_case_insensitive(client, customer_a, scheme):
+    # RFC 9110 §11.1: HTTP libraries that write the scheme in lower case must get in as "Bearer" does.
+    _key, raw_key = services.api_key_create(organisation=customer_a, name="ERP")
+    response = client.get(reverse("api-me"), HTTP_AUTHORIZATION=f"{scheme} {raw_key}")
+    assert response.status_code == 200, response.json()
+    assert response.json()["organisations"] == ["ACME"]
+
+
+def test_another_scheme_is_not_taken_for_a_key(client, customer_a):
+    _key, raw_key = services.api_key_create(organisation=customer_a, name="ERP")
+    response = client.get(reverse("api-me"), HTTP_AUTHORIZATION=f"Token {raw_key}")
+    assert response.status_code == 401
+    assert response.json()["error"]["code"] == "not_authenticated"
 
 
 def test_unknown_key_is_401_with_a_reason(client, db):

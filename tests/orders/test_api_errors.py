@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 from django.core.cache import cache
+from django.core.exceptions import RequestDataTooBig
 from django.db.models import ProtectedError
 from django.http import Http404
 from rest_framework import exceptions
@@ -40,6 +41,7 @@ def handled(exc: Exception) -> tuple[int, dict]:
         (exceptions.NotAcceptable(), 406, "not_acceptable"),
         (exceptions.UnsupportedMediaType("text/plain"), 415, "unsupported_media_type"),
         (exceptions.Throttled(wait=7), 429, "throttled"),
+        (RequestDataTooBig("Request body exceeded settings.DATA_UPLOAD_MAX_MEMORY_SIZE."), 413, "payload_too_large"),
     ],
 )
 def test_every_error_has_the_one_shape_with_a_stable_code(exc, status, code):
@@ -98,3 +100,53 @@ def test_the_rate_limit_is_counted_in_a_cache_every_worker_shares(settings):
         "django.core.cache.backends.db.DatabaseCache",
         "django.core.cache.backends.redis.RedisCache",
     }
+
+
+# --- Bodies and answers the API does not take -------------------------------------------------------------------
+
+
+def test_a_body_over_the_upload_limit_is_a_413_in_the_error_shape(client, acme_key, settings):
+    # Django refuses it (RequestDataTooBig) with its plain HTML "Bad Request (400)" page unless the handler maps it.
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1000
+    response = client.post(LIST_URL, {"special_instructions": "x" * 2000}, content_type="application/json",
+                           **bearer(acme_key))  # fmt: skip
+
+    assert response.status_code == 413
+    assert response.json()["error"] == {
+        "code": "payload_too_large",
+        "message": "The request body is larger than 1,000 bytes, the most the API accepts. Send less in one request.",
+        "fields": {},
+    }
+
+
+@pytest.mark.parametrize(
+    "body",
+    [b'{"customer_reference": "PO-1", "lines": ' + b"[" * 100_000 + b"]" * 100_000 + b"}", b'{"a":' * 5000 + b"1"],
+)
+def test_json_nested_too_deeply_is_a_400_parse_error(client, acme_key, body):
+    # Python's json raises RecursionError, which DRF's JSONParser let through as a 500 page.
+    response = client.post(LIST_URL, body, content_type="application/json", **bearer(acme_key))
+
+    assert response.status_code == 400
+    assert response.json()["error"] == {
+        "code": "parse_error", "message": "JSON parse error - the body is nested too deeply.", "fields": {}
+    }  # fmt: skip
+
+
+@pytest.mark.parametrize("accept", ["text/html", "text/html,application/xhtml+xml;q=0.9", "application/xml"])
+def test_an_answer_the_api_cannot_give_is_406_in_json(client, acme_key, accept):
+    # JSON only: no browsable API pages (with their forms) for a browser's Accept header.
+    response = client.get(LIST_URL, HTTP_ACCEPT=accept, **bearer(acme_key))
+
+    assert response.status_code == 406
+    assert response["Content-Type"] == "application/json"
+    assert response.json()["error"]["code"] == "not_acceptable"
+
+
+@pytest.mark.parametrize("accept", ["application/json", "*/*", "text/html,*/*;q=0.8", None])
+def test_json_is_the_answer_to_any_accept_that_takes_it(client, acme_key, accept):
+    headers = {"HTTP_ACCEPT": accept} if accept else {}
+    response = client.get(LIST_URL, **headers, **bearer(acme_key))
+
+    assert response.status_code == 200
+    assert response["Content-Type"] == "application/json"

@@ -113,6 +113,36 @@ def test_edits_document_if_match_the_etag_and_the_412(schema):
         ) == {"ETag"}
 
 
+def test_the_transition_endpoint_documents_its_idempotency_key_400_and_422(schema):
+    operation = schema["paths"]["/api/v1/orders/{reference}/{transition}/"]["post"]
+    headers = [p["name"] for p in operation["parameters"] if p["in"] == "header"]
+    assert headers == ["Idempotency-Key"]
+    assert {"400", "409", "422"} <= set(operation["responses"])
+    bad = operation["responses"]["400"]["content"]["application/json"]["examples"]["NoReason"]["value"]
+    assert bad["error"]["fields"] == {"reason": ["This field is required."]}
+
+
+@pytest.mark.parametrize("path", ["/api/v1/orders/", "/api/v1/tasks/"])
+def test_lists_document_the_400_of_a_bad_filter(schema, path):
+    assert schema["paths"][path]["get"]["responses"]["400"]["content"]["application/json"]["schema"] == {
+        "$ref": "#/components/schemas/ApiError"
+    }
+
+
+def test_every_write_documents_413_and_415_and_takes_json_only(schema):
+    for path, method, operation in operations(schema):
+        if method in ("post", "put", "patch"):
+            assert {"400", "413", "415"} <= set(operation["responses"]), (path, method)
+            if "requestBody" in operation:  # forms only where a file is uploaded
+                expected = ["multipart/form-data"] if path == "/api/v1/order-imports/" else ["application/json"]
+                assert list(operation["requestBody"]["content"]) == expected, path
+
+
+def test_the_schema_is_served_as_yaml_and_json(client, db):
+    assert client.get("/api/schema/").content.startswith(b"openapi: 3")
+    assert client.get("/api/schema/?format=json").json()["openapi"].startswith("3.")
+
+
 def test_list_documents_its_filters_and_cursor(schema):
     parameters = {p["name"] for p in schema["paths"]["/api/v1/orders/"]["get"]["parameters"]}
     assert {"status", "customer_code", "mode", "origin", "destination", "customer_reference"} <= parameters

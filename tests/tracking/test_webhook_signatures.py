@@ -161,6 +161,21 @@ def test_a_signed_body_that_is_not_json_gets_400_and_is_kept_for_investigation(c
     assert (kept.webhook_source, kept.status_code, kept.body) == (webhook_source, 400, "<xml>not json</xml>")
 
 
+@pytest.mark.parametrize("nesting", [b'{"a":' * 3000 + b"1" + b"}" * 3000, b"[" * 100_000 + b"]" * 100_000])
+def test_a_signed_body_nested_too_deeply_gets_400_and_is_kept(client, webhook_source, nesting):
+    # Python's json raises RecursionError, not a ValueError, for JSON nested a few thousand levels deep: it was a
+    # 500, nothing kept, and the sender retried the same delivery.
+    body = b"[" + nesting + b"]"
+    response = post(client, body, signed_headers(body))
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == "parse_error"
+    assert "nested too deeply" in response.json()["error"]["message"]
+    kept = RejectedDelivery.objects.get()
+    assert kept.status_code == 400
+    assert body.decode().startswith(kept.body)  # kept, up to its first 64 KiB
+    assert kept.body
+
+
 def test_unreadable_events_are_listed_and_the_readable_ones_stored(client, booked_fcl, webhook_source):
     body = body_of(
         [

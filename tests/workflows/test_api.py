@@ -64,9 +64,21 @@ def test_a_transition_that_is_allowed_moves_the_order(client, order, staff_key, 
     assert OrderTransition.objects.get(order=order, name="confirm").channel == "api"
 
 
-def test_hold_needs_a_reason_and_release_returns(client, order, staff_key, committed):
+@pytest.mark.parametrize("body", [{}, {"reason": ""}, {"reason": "   "}])
+def test_hold_without_a_reason_is_a_400_on_reason(client, order, staff_key, body):
+    # The body's fault, as on cancel: a 409 would say the order cannot be held now.
+    response = post(client, f"/api/v1/orders/{order.reference}/hold/", staff_key, body)
+    assert response.status_code == 400
+    assert response.json()["error"] == {
+        "code": "validation_error",
+        "message": "The request has 1 error.",
+        "fields": {"reason": ["This field is required."]},
+    }
+    assert not OrderTransition.objects.filter(order=order, name="hold").exists()
+
+
+def test_hold_with_a_reason_and_release_returns(client, order, staff_key, committed):
     url = f"/api/v1/orders/{order.reference}/"
-    assert post(client, url + "hold/", staff_key).json()["error"]["message"].startswith("Say why")
     with committed():
         held = post(client, url + "hold/", staff_key, {"reason": "Waiting for the L/C."})
         released = post(client, url + "release/", staff_key)
@@ -93,6 +105,16 @@ def test_the_same_idempotency_key_takes_the_transition_once(client, order, staff
         again = post(client, url, staff_key, {"reason": "Credit."}, HTTP_IDEMPOTENCY_KEY="hold-1")
     assert (first.status_code, again.status_code) == (200, 200)
     assert OrderTransition.objects.filter(order=order, name="hold").count() == 1
+
+
+def test_a_lower_case_reference_names_the_same_order_everywhere(client, order, staff_key, committed):
+    lower = order.reference.lower()
+    assert client.get(f"/api/v1/orders/{lower}/", **bearer(staff_key)).json()["reference"] == order.reference
+    assert client.get(f"/api/v1/orders/{lower}/transitions/", **bearer(staff_key)).status_code == 200
+    assert client.get(f"/api/v1/orders/{lower}/timeline/", **bearer(staff_key)).json()["order"] == order.reference
+    with committed():
+        held = post(client, f"/api/v1/orders/{lower}/hold/", staff_key, {"reason": "Credit."})
+    assert (held.status_code, held.json()["reference"]) == (200, order.reference)
 
 
 def test_the_transitions_the_caller_may_take_with_reasons(client, order, staff_key):
@@ -171,6 +193,29 @@ def test_reassigning_over_the_api(client, order, staff_key, ops2_user):
 
 def test_a_missing_task_is_404(client, order, staff_key):
     assert post(client, "/api/v1/tasks/999999/complete/", staff_key).status_code == 404
+
+
+@pytest.mark.parametrize("task_id", ["abc", "-1", "\u0661", "99999999999999999999"])
+@pytest.mark.parametrize("action", ["complete", "reassign"])
+def test_a_task_id_that_is_not_one_is_a_404_in_the_error_shape(client, order, staff_key, task_id, action):
+    # The router takes any segment as the id; "abc" reached the lookup and its ValueError was a 500 page.
+    response = post(client, f"/api/v1/tasks/{task_id}/{action}/", staff_key, {"assignee": None})
+    assert response.status_code == 404
+    assert response.json()["error"]["code"] == "not_found"
+
+
+def test_json_nested_too_deeply_is_a_400_parse_error_here_too(client, order, staff_key):
+    task = tasks_of(order)["book"]
+    body = b'{"note": ' + b"[" * 50_000 + b"]" * 50_000 + b"}"
+    response = client.post(f"/api/v1/tasks/{task.pk}/complete/", body, content_type="application/json",
+                           **bearer(staff_key))  # fmt: skip
+    assert (response.status_code, response.json()["error"]["code"]) == (400, "parse_error")
+
+
+def test_a_form_body_is_415_like_everywhere_in_the_api(client, order, staff_key):
+    task = tasks_of(order)["book"]
+    response = client.post(f"/api/v1/tasks/{task.pk}/complete/", {"note": "Booked."}, **bearer(staff_key))
+    assert (response.status_code, response.json()["error"]["code"]) == (415, "unsupported_media_type")
 
 
 def test_the_schema_documents_every_workflow_endpoint(client, admin_user):

@@ -13,6 +13,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema
 from rest_framework import serializers
 from rest_framework.decorators import api_view
+from rest_framework.fields import SkipField
 from rest_framework.parsers import BaseParser
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
@@ -28,6 +29,21 @@ from tracking.ingest.selectors import Timeline
 # --- Timeline ----------------------------------------------------------------------------------------
 
 
+class StaffOnlyField(serializers.SerializerMethodField):
+    """`get_<name>()` for staff keys; for customer and partner keys (context `customer_safe`) the key is left out
+    of the answer, not sent as null. It is not read-only so that the schema lists it as optional (drf-spectacular
+    makes every read-only field required), and a client generated from the schema reads both answers."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.read_only = False
+
+    def get_attribute(self, instance: Any) -> Any:
+        if self.context.get("customer_safe"):
+            raise SkipField
+        return super().get_attribute(instance)
+
+
 class MilestoneOutSerializer(serializers.Serializer):
     code = serializers.CharField(help_text="Canonical milestone, e.g. DEPARTED (DOMAIN.md §1.7).")
     name = serializers.CharField()
@@ -38,11 +54,9 @@ class MilestoneOutSerializer(serializers.Serializer):
     location = serializers.CharField(help_text="UN/LOCODE of where it happened; empty when not known.")
     location_name = serializers.CharField()
     is_late = serializers.BooleanField(help_text="Actual or estimated more than two hours after the plan.")
-    events = serializers.SerializerMethodField(help_text="Staff keys only: every event behind the milestone.")
+    events = StaffOnlyField(help_text="Staff keys only (left out for others): every event behind the milestone.")
 
-    def get_events(self, row: Any) -> list[dict[str, Any]] | None:
-        if self.context.get("customer_safe"):
-            return None
+    def get_events(self, row: Any) -> list[dict[str, Any]]:
         return [
             {
                 "classifier": item.event.classifier,
@@ -90,10 +104,10 @@ class TimelineSerializer(serializers.Serializer):
     milestones = MilestoneOutSerializer(many=True)
     legs = LegOutSerializer(many=True)
     last_event_at = serializers.DateTimeField(allow_null=True)
-    tracking_stale = serializers.SerializerMethodField(help_text="Staff keys only: a carrier feed is not answering.")
+    tracking_stale = StaffOnlyField(help_text="Staff keys only (left out for others): a carrier feed is not answering.")
 
-    def get_tracking_stale(self, timeline: Timeline) -> bool | None:
-        return None if timeline.customer_safe else bool(timeline.stale)
+    def get_tracking_stale(self, timeline: Timeline) -> bool:
+        return bool(timeline.stale)
 
 
 @extend_schema(
@@ -110,12 +124,7 @@ def order_timeline(request: Request, reference: str) -> Response:
     scope = scope_for_request(request)
     order = selectors.order_get_for(scope=scope, reference=reference)
     timeline = selectors.order_timeline(order=order, customer_safe=not scope.is_staff)
-    data = TimelineSerializer(timeline, context={"customer_safe": timeline.customer_safe}).data
-    if timeline.customer_safe:
-        data.pop("tracking_stale")
-        for milestone in data["milestones"]:
-            milestone.pop("events")
-    return Response(data)
+    return Response(TimelineSerializer(timeline, context={"customer_safe": timeline.customer_safe}).data)
 
 
 # --- Webhook -------------------------------------------------------------------------------------

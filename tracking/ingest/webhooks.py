@@ -15,7 +15,8 @@ is stored once (dedupe), so a replay only reports duplicates.
 The body is a JSON array of events, or {"events": [...]}; each event is a DCSA T&T 2.2 event or one of ours
 (tracking/ingest/formats.py). At most MAX_EVENTS events and MAX_BYTES bytes per delivery (413 beyond);
 unreadable JSON with a valid signature is 400 and kept for investigation (RejectedDelivery). NaN and Infinity
-are not JSON (Python reads them, PostgreSQL's jsonb does not): 400 as well.
+are not JSON (Python reads them, PostgreSQL's jsonb does not): 400 as well, and so is JSON nested deeper than
+Python's json follows (RecursionError).
 
 `read_events` parses the body once and keeps each event's own JSON text beside the parsed object; that text
 is the raw payload we store (the sender's JSON as sent, numbers exactly as written), so nothing is
@@ -188,7 +189,8 @@ def read_events(body: bytes) -> list[tuple[Any, str]] | None:
     """The events of a delivery, each with its exact JSON text: the raw payload we store is what the sender
     sent, never re-serialised (that cost as much as parsing). The body is a JSON array of events or an object
     with an "events" array; None for other JSON. Raises ValueError (JSONDecodeError, UnicodeDecodeError) for a
-    body json.loads refuses, and for NaN or Infinity, which PostgreSQL's jsonb refuses."""
+    body json.loads refuses, and for NaN or Infinity, which PostgreSQL's jsonb refuses; RecursionError, as
+    json.loads does, for one nested too deeply."""
     text = body.decode(json.detect_encoding(body), "surrogatepass")  # as json.loads reads bytes
     position = _skip(text, 0)
     events: list[tuple[Any, str]] | None = None
@@ -241,6 +243,8 @@ def webhook_receive(
         items = read_events(body)
     except ValueError as exc:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
         return _reject(source, 400, "parse_error", f"The body is not JSON: {exc}.", body)
+    except RecursionError:  # nested deeper than Python's json follows: a few thousand levels
+        return _reject(source, 400, "parse_error", "The body is not JSON we can read: it is nested too deeply.", body)
     if items is None:
         return _reject(source, 400, "parse_error", 'Send a JSON array of events, or {"events": [...]}.', body)
     if len(items) > MAX_EVENTS:
