@@ -147,17 +147,23 @@ def test_customers_may_not_upload_milestones(login, customer_a_user, booked_fcl)
     assert not EventUpload.objects.exists()
 
 
-def test_an_xlsx_file_with_codes_of_a_standard(login, ops_user, booked_fcl):
+def xlsx_file(*rows: list[object]) -> SimpleUploadedFile:
     book = openpyxl.Workbook()
-    sheet = book.active
-    sheet.append(["Reference", "Code", "Scheme", "Occurred at", "Location", "Event ID"])
-    sheet.append([BILL, "VD", "x12_315", ETD.replace(tzinfo=None), "CNSHA", "edi-42"])
+    for row in rows:
+        book.active.append(row)
     buffer = io.BytesIO()
     book.save(buffer)
-    file = SimpleUploadedFile(
+    return SimpleUploadedFile(
         "milestones.xlsx",
         buffer.getvalue(),
         content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    )
+
+
+def test_an_xlsx_file_with_codes_of_a_standard(login, ops_user, booked_fcl):
+    file = xlsx_file(
+        ["Reference", "Code", "Scheme", "Occurred at", "Location", "Event ID"],
+        [BILL, "VD", "x12_315", ETD.replace(tzinfo=None), "CNSHA", "edi-42"],
     )
     upload(login(ops_user), file)
     result = EventUpload.objects.get()
@@ -172,18 +178,8 @@ def test_an_xlsx_file_with_codes_of_a_standard(login, ops_user, booked_fcl):
 
 
 def test_an_excel_error_cell_is_a_problem_on_its_row_not_a_value(login, ops_user, booked_fcl):
-    book = openpyxl.Workbook()
-    sheet = book.active
-    sheet.append(["Reference", "Milestone", "Occurred at", "Location"])
-    sheet.append([BILL, "DEPARTED", "#N/A", "CNSHA"])  # a lookup that found nothing: openpyxl writes an error cell
-    assert sheet["C2"].data_type == "e"
-    buffer = io.BytesIO()
-    book.save(buffer)
-    file = SimpleUploadedFile(
-        "milestones.xlsx",
-        buffer.getvalue(),
-        content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-    )
+    # A lookup that found nothing: openpyxl writes "#N/A" as an error cell (t="e"), as Excel does.
+    file = xlsx_file(["Reference", "Milestone", "Occurred at", "Location"], [BILL, "DEPARTED", "#N/A", "CNSHA"])
     upload(login(ops_user), file)
     result = EventUpload.objects.get()
     assert result.events_stored == 0
