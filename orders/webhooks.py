@@ -501,7 +501,7 @@ def _unauthorised() -> Response:
 
 
 def _too_large_response() -> Response:
-    return _error(413, "too_large", f"The body is larger than {settings.OMS_WEBHOOK_MAX_BYTES:,} bytes.")
+    return _error(413, "payload_too_large", f"The body is larger than {settings.OMS_WEBHOOK_MAX_BYTES:,} bytes.")
 
 
 # The one error shape (oms/api_errors.py), registered by the project's AutoSchema; named, not imported.

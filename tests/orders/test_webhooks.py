@@ -215,7 +215,7 @@ def test_an_oversized_body_without_content_length_is_413(shopify, settings):
     request = _unsized_request(url, body, HTTP_X_SHOPIFY_HMAC_SHA256=digest, HTTP_X_SHOPIFY_WEBHOOK_ID="wh-1")
     response = shopify_orders_create(request, integration_id=shopify.pk)
     assert response.status_code == 413
-    assert response.data["error"]["code"] == "too_large"
+    assert response.data["error"]["code"] == "payload_too_large"  # as every 413 of the API
     assert WebhookDelivery.objects.count() == 0
 
 
