@@ -66,3 +66,15 @@ def test_api_key_requests_are_rate_limited_per_key(client, customer_a, monkeypat
     assert statuses == [200, 200, 200, 429]
     assert client.get(reverse("api-me"), HTTP_AUTHORIZATION=f"Bearer {other_key}").status_code == 200
     cache.clear()
+
+
+def test_an_address_no_api_endpoint_answers_is_a_json_404(client, db):
+    for path in ("/api/v1/nothing-here/", "/api/v1/tasks/1.5/complete/", "/api/v2/orders/"):
+        response = client.get(path)
+        assert response.status_code == 404, path
+        assert response.json()["error"]["code"] == "not_found"
+    missing_slash = client.post("/api/v1/orders", data="{}", content_type="application/json")
+    assert missing_slash.status_code == 404  # a redirected POST would lose its body
+    assert "did you mean /api/v1/orders/ (with the slash)?" in missing_slash.json()["error"]["message"]
+    redirected = client.get("/api/v1/orders?status=draft")
+    assert (redirected.status_code, redirected["Location"]) == (301, "/api/v1/orders/?status=draft")
