@@ -265,8 +265,10 @@ def _ambiguous_message(text: str) -> str:
     """For a single comma or point before three digits, as in "1,000", "1.500" or "10.000"."""
     mark = "," if "," in text else "."
     whole, part = text.translate(_GROUP_SPACES).lstrip("+").split(mark, 1)
+    grouped = f"{whole}{part}".replace(mark, "")
+    if mark in part:  # "1.500.000": no decimal reading, only separators a whole number does not take here
+        return f"{text} reads as {grouped} with thousands separators: write it without them."
     decimal = f"{whole}.{part}".rstrip("0").rstrip(".")
-    grouped = f"{whole}{part}".replace(".", "")
     return f"{text} could be {grouped} or {decimal}: write it without a thousands separator, with a point for decimals."
 
 
