@@ -28,7 +28,8 @@ from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from orders.api import OrderCursorPagination, error_example, error_response
+from oms.pagination import NewestFirstPagination
+from orders.api import error_example, error_response
 from orders.errors import OrderError
 from orders.imports import selectors, service
 from orders.imports.columns import ImportFileError
@@ -175,7 +176,7 @@ def _upload_fingerprint(data: dict[str, Any]) -> dict[str, Any]:
 class OrderImportList(GenericAPIView):
     """GET: the caller's import jobs, newest first, a cursor page at a time. POST: upload a file as a job."""
 
-    pagination_class = OrderCursorPagination
+    pagination_class = NewestFirstPagination
     parser_classes = [MultiPartParser, FormParser]
 
     @extend_schema(

@@ -1,4 +1,4 @@
-"""Cursor pagination of the API's lists (orders.api.OrderCursorPagination): the cursor carries the whole sort key
+"""Cursor pagination of the API's lists (oms.pagination.NewestFirstPagination): the cursor carries the whole sort key
 (created_at, id), so walking `next` or `previous` returns every row once, however many share one created_at."""
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ from django.utils import timezone
 from rest_framework.request import Request
 from rest_framework.test import APIRequestFactory
 
+from oms.pagination import NewestFirstPagination
 from orders import bulk
-from orders.api import OrderCursorPagination
 from orders.intake import validate_order
 from orders.models import Channel, ImportJob, Order
 from partners.scoping import scope_for_user
@@ -139,7 +139,7 @@ def test_the_cursor_pages_rows_keyed_by_uuid_too(customer_a):
     seen: list = []
     url: str | None = "/api/v1/order-imports/?page_size=2"
     while url is not None and len(seen) <= len(jobs):  # more rows than jobs: the links loop
-        paginator = OrderCursorPagination()
+        paginator = NewestFirstPagination()
         page = paginator.paginate_queryset(ImportJob.objects.all(), Request(APIRequestFactory().get(url)))
         seen += [job.pk for job in page]
         url = paginator.get_next_link()
