@@ -31,6 +31,7 @@ from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from oms.api_errors import error_example, error_response
 from oms.pagination import NewestFirstPagination
 from orders import lifecycle, services
 from orders.errors import OrderVersionConflict
@@ -316,19 +317,6 @@ class OrderSerializer(OrderSummarySerializer):
         scope: Scope = self.context["scope"]
         transitions = lifecycle.available_transitions(instance, scope)
         return {**super().values(instance), "transitions": [t for t in transitions if t["name"] in API_TRANSITIONS]}
-
-
-_API_ERROR = {"$ref": "#/components/schemas/ApiError"}
-
-
-def error_example(name: str, code: str, message: str, fields: dict[str, list[str]] | None = None) -> OpenApiExample:
-    return OpenApiExample(
-        name, value={"error": {"code": code, "message": message, "fields": fields or {}}}, response_only=True
-    )
-
-
-def error_response(description: str, *examples: OpenApiExample) -> OpenApiResponse:
-    return OpenApiResponse(_API_ERROR, description=description, examples=list(examples))
 
 
 ORDER_REQUEST_EXAMPLE = {

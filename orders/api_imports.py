@@ -28,8 +28,8 @@ from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from oms.api_errors import error_example, error_response
 from oms.pagination import NewestFirstPagination
-from orders.api import error_example, error_response
 from orders.errors import OrderError
 from orders.imports import selectors, service
 from orders.imports.columns import ImportFileError

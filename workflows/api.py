@@ -19,16 +19,10 @@ from rest_framework.pagination import CursorPagination
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from oms.api_errors import error_example, error_response
 from orders import lifecycle
 from orders import services as order_services
-from orders.api import (
-    IDEMPOTENCY_IN_PROGRESS,
-    IDEMPOTENCY_KEY,
-    IDEMPOTENCY_REUSED,
-    OrderSerializer,
-    error_example,
-    error_response,
-)
+from orders.api import IDEMPOTENCY_IN_PROGRESS, IDEMPOTENCY_KEY, IDEMPOTENCY_REUSED, OrderSerializer
 from orders.models import Channel, Order
 from partners import idempotency
 from partners.models import ApiKey, User
