@@ -18,10 +18,8 @@ from typing import Any
 from django.db.models import Prefetch, QuerySet, prefetch_related_objects
 from django.shortcuts import get_object_or_404
 from django.utils.http import parse_etags
-from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
     OpenApiExample,
-    OpenApiParameter,
     OpenApiResponse,
     extend_schema,
     extend_schema_view,
@@ -34,6 +32,22 @@ from rest_framework.response import Response
 from oms.api_errors import error_example, error_response
 from oms.pagination import NewestFirstPagination
 from orders import lifecycle, services
+from orders.api_docs import (
+    CANCELLED_EXAMPLE,
+    ETAG,
+    IDEMPOTENCY_IN_PROGRESS,
+    IDEMPOTENCY_KEY,
+    IDEMPOTENCY_REUSED,
+    IF_MATCH,
+    NOT_A_DRAFT,
+    ORDER_REQUEST_EXAMPLE,
+    ORDER_RESPONSE_EXAMPLE,
+    PRECONDITION_FAILED,
+    REFERENCE,
+    SUBMITTED_EXAMPLE,
+    VALIDATION_ERROR,
+    transition_conflict,
+)
 from orders.errors import OrderVersionConflict
 from orders.intake import MAX_LINES
 from orders.models import (
@@ -319,193 +333,6 @@ class OrderSerializer(OrderSummarySerializer):
         return {**super().values(instance), "transitions": [t for t in transitions if t["name"] in API_TRANSITIONS]}
 
 
-ORDER_REQUEST_EXAMPLE = {
-    "customer_reference": "PO-4711",
-    "mode": "ocean_fcl",
-    "incoterm": "FOB",
-    "origin": "CNSHA",
-    "destination": "DEHAM",
-    "shipper_name": "Shenzhen Bright Lighting Co.",
-    "consignee_name": "Nordwind Handel GmbH",
-    "description": "LED lamps",
-    "requested_pickup_on": "2026-12-01",
-    "requested_delivery_on": "2027-01-15",
-    "declared_value": "48000.00",
-    "currency": "USD",
-    "lines": [
-        {
-            "pieces": 20,
-            "package_type": "PX",
-            "gross_weight_kg": "8400.000",
-            "volume_m3": "52.5000",
-            "hs_code": "940542",
-            "container_number": "CSQU3054383",
-            "container_type": "45G1",
-            "seal_numbers": ["SL123456"],
-        }
-    ],
-}
-ORDER_RESPONSE_EXAMPLE: dict[str, Any] = {
-    "reference": "SHA-26-000123",
-    "status": "draft",
-    "channel": "api",
-    "customer_code": "ACME",
-    "customer_reference": "PO-4711",
-    "branch_code": "SHA",
-    "mode": "ocean_fcl",
-    "service_level": "standard",
-    "incoterm": "FOB",
-    "named_place": "Shanghai",
-    "origin": "CNSHA",
-    "origin_address": "",
-    "destination": "DEHAM",
-    "destination_address": "",
-    "shipper_name": "Shenzhen Bright Lighting Co.",
-    "shipper_address": "",
-    "consignee_name": "Nordwind Handel GmbH",
-    "consignee_address": "",
-    "notify_name": "",
-    "notify_address": "",
-    "description": "LED lamps",
-    "requested_pickup_on": "2026-12-01",
-    "requested_delivery_on": "2027-01-15",
-    "declared_value": "48000.00",
-    "currency": "USD",
-    "special_instructions": "",
-    "lines": [
-        {
-            "pieces": 20,
-            "package_type": "PX",
-            "gross_weight_kg": "8400.000",
-            "volume_m3": "52.5000",
-            "description": "LED lamps",
-            "hs_code": "940542",
-            "length_cm": None,
-            "width_cm": None,
-            "height_cm": None,
-            "container_number": "CSQU3054383",
-            "container_type": "45G1",
-            "seal_numbers": "SL123456",
-            "awb_number": "",
-            "un_number": "",
-            "dg_class": "",
-            "packing_group": "",
-        }
-    ],
-    "pieces_total": 20,
-    "gross_weight_kg_total": "8400.000",
-    "volume_m3_total": "52.5000",
-    "chargeable_weight_kg": "8400.000",
-    "created_at": "2026-11-29T10:15:00.123456Z",
-    "updated_at": "2026-11-29T10:15:00.123456Z",
-    "submitted_at": None,
-    "cancelled_at": None,
-    "cancel_reason": "",
-    "transitions": [
-        {"name": "submit", "label": "Submit", "allowed": True, "reason": None, "needs_reason": False},
-        {"name": "cancel", "label": "Cancel order", "allowed": True, "reason": None, "needs_reason": True},
-    ],
-}
-_SUBMITTED_EXAMPLE = {
-    **ORDER_RESPONSE_EXAMPLE,
-    "status": "submitted",
-    "submitted_at": "2026-11-29T10:16:02.000000Z",
-    "transitions": [ORDER_RESPONSE_EXAMPLE["transitions"][1]],
-}
-_CANCELLED_EXAMPLE = {
-    **ORDER_RESPONSE_EXAMPLE,
-    "status": "cancelled",
-    "cancelled_at": "2026-11-29T10:17:30.000000Z",
-    "cancel_reason": "Customer postponed the shipment.",
-    "transitions": [],
-}
-
-IDEMPOTENCY_KEY = OpenApiParameter(
-    idempotency.HEADER,
-    OpenApiTypes.STR,
-    OpenApiParameter.HEADER,
-    description=(
-        "Optional, up to 255 printable ASCII characters, e.g. a UUID. A retry with the same key and body "
-        "replays the first success (header Idempotent-Replayed: true) and changes nothing; the same key "
-        "with another body is a 422; a retry while the first is still running is a 409 with Retry-After. "
-        "Errors are not stored, so a corrected request may reuse the key. Keys are kept 24 hours."
-    ),
-)
-_REFERENCE = OpenApiParameter("reference", OpenApiTypes.STR, OpenApiParameter.PATH, description="e.g. HAM-26-000123")
-_ETAG = OpenApiParameter(
-    "ETag",
-    OpenApiTypes.STR,
-    OpenApiParameter.HEADER,
-    response=[200, 201],
-    description='The version of the order, e.g. "20261129T101500.123456Z" (quotes included; opaque). It changes '
-    "whenever the order is saved. Send it back in If-Match to change this version only. A replayed answer "
-    "(Idempotent-Replayed: true) carries none: GET the order for it.",
-)
-_IF_MATCH = OpenApiParameter(
-    "If-Match",
-    OpenApiTypes.STR,
-    OpenApiParameter.HEADER,
-    description="Optional. The ETag of your last read of the order: the change is applied only if nobody changed "
-    "the order since, otherwise the answer is 412 and nothing is saved (no lost updates). `*` or no header: "
-    "applied to whatever is current. Compared strongly: a weak tag (W/...) never matches. Without it a PATCH "
-    "still changes only the fields it sends, on the order as it is when the change is made.",
-)
-_PRECONDITION_FAILED = error_response(
-    "If-Match names a version that is no longer current: someone changed the order since you read it. "
-    "Nothing was saved; GET the order for its current data and ETag and decide again.",
-    error_example(
-        "Changed since read",
-        "precondition_failed",
-        "SHA-26-000123 was changed since you opened it: ops@oms.example saved it on 29 Nov 2026 at 10:17:42 UTC. "
-        "Nothing was saved: GET the order for its current data and ETag, then send your change again.",
-    ),
-)
-_NOT_A_DRAFT = error_response(
-    "The order is no longer a draft.",
-    error_example("Not a draft", "conflict", "Only draft orders can be edited; SHA-26-000123 is submitted."),
-)
-_VALIDATION_ERROR = error_response(
-    "The order has errors: every one of them, by field.",
-    error_example(
-        "Validation errors",
-        "validation_error",
-        "The order has 3 errors.",
-        {
-            "origin": ["XXABC is not in our UN/LOCODE list. Check the code, or ask an admin to import it."],
-            "status": ["This field is not part of an order (state and references are set by OMS)."],
-            "lines[0].hs_code": ["No HS heading 9999 in HS 2022."],
-        },
-    ),
-    error_example(
-        "Duplicate customer reference",
-        "validation_error",
-        "The order has 1 error.",
-        {"customer_reference": ["ACME already has an order with reference PO-4711 (SHA-26-000123)."]},
-    ),
-)
-IDEMPOTENCY_IN_PROGRESS = error_example(
-    "Same key still running", "idempotency_key_in_progress", idempotency.IdempotencyKeyInProgress.default_detail
-)
-IDEMPOTENCY_REUSED = error_response(
-    "The Idempotency-Key was used before with a different request.",
-    error_example("Key reused", "idempotency_key_reused", idempotency.IdempotencyKeyReused.default_detail),
-)
-
-
-def _transition_conflict(verb: str, state: str) -> OpenApiResponse:
-    return error_response(
-        "The transition cannot be taken now; the message says why. A 409 is also the answer when the "
-        "order changed meanwhile (concurrent_change) or the same Idempotency-Key is still running.",
-        error_example("Not now", "transition_not_allowed", f"A {state} order cannot be {verb}."),
-        error_example(
-            "Changed meanwhile",
-            "concurrent_change",
-            "The order changed meanwhile: it is now cancelled. Reload it and try again.",
-        ),
-        IDEMPOTENCY_IN_PROGRESS,
-    )
-
-
 def _order_response(description: str, example: dict[str, Any]) -> OpenApiResponse:
     return OpenApiResponse(
         OrderSerializer, description=description, examples=[OpenApiExample("Order", value=example, response_only=True)]
@@ -603,21 +430,21 @@ def _if_match_version(request: Request, order: Order, *, scope: Scope, by: Any, 
         summary="Get an order",
         description="The order, with the transitions the caller may take now and why a blocked one is blocked. "
         "The ETag header is its version, for If-Match on a later change.",
-        parameters=[_REFERENCE, _ETAG],
+        parameters=[REFERENCE, ETAG],
         responses={200: _order_response("The order.", ORDER_RESPONSE_EXAMPLE)},
     ),
     create=extend_schema(
         summary="Create an order",
         description="Validates the order as every intake channel does and creates it as a draft, or "
         'submitted with `"submit": true`. A customer key places orders for its own organisation only.',
-        parameters=[IDEMPOTENCY_KEY, _ETAG],
+        parameters=[IDEMPOTENCY_KEY, ETAG],
         request=OrderInputSerializer,
         examples=[OpenApiExample("Ocean FCL order", value=ORDER_REQUEST_EXAMPLE, request_only=True)],
         responses={
             201: _order_response(
                 "Created (or, with Idempotent-Replayed: true, the replayed creation).", ORDER_RESPONSE_EXAMPLE
             ),
-            400: _VALIDATION_ERROR,
+            400: VALIDATION_ERROR,
             409: error_response(
                 "The same Idempotency-Key is still running; retry after Retry-After.", IDEMPOTENCY_IN_PROGRESS
             ),
@@ -628,14 +455,14 @@ def _if_match_version(request: Request, order: Order, *, scope: Scope, by: Any, 
         summary="Replace a draft order",
         description="Replaces the order's data and cargo. Only drafts can be edited; afterwards the answer is 409. "
         "Send If-Match with the ETag you read so that a change someone made since is not overwritten (412).",
-        parameters=[_REFERENCE, _IF_MATCH, _ETAG],
+        parameters=[REFERENCE, IF_MATCH, ETAG],
         request=OrderUpdateInputSerializer,
         examples=[OpenApiExample("Whole order", value=ORDER_REQUEST_EXAMPLE, request_only=True)],
         responses={
             200: _order_response("The updated order; ETag is its new version.", ORDER_RESPONSE_EXAMPLE),
-            400: _VALIDATION_ERROR,
-            409: _NOT_A_DRAFT,
-            412: _PRECONDITION_FAILED,
+            400: VALIDATION_ERROR,
+            409: NOT_A_DRAFT,
+            412: PRECONDITION_FAILED,
         },
     ),
     partial_update=extend_schema(
@@ -643,43 +470,43 @@ def _if_match_version(request: Request, order: Order, *, scope: Scope, by: Any, 
         description="Changes only the fields sent, on the order as it is when the change is made (a field someone "
         "else changed meanwhile keeps their value); `lines`, when sent, replaces all cargo lines. Send If-Match "
         "with the ETag you read to refuse the change (412) if anything changed since.",
-        parameters=[_REFERENCE, _IF_MATCH, _ETAG],
+        parameters=[REFERENCE, IF_MATCH, ETAG],
         request=OrderUpdateInputSerializer,
         examples=[OpenApiExample("New pickup date", value={"requested_pickup_on": "2026-12-03"}, request_only=True)],
         responses={
             200: _order_response("The updated order; ETag is its new version.", ORDER_RESPONSE_EXAMPLE),
-            400: _VALIDATION_ERROR,
-            409: _NOT_A_DRAFT,
-            412: _PRECONDITION_FAILED,
+            400: VALIDATION_ERROR,
+            409: NOT_A_DRAFT,
+            412: PRECONDITION_FAILED,
         },
     ),
     submit=extend_schema(
         summary="Submit an order",
         description="Hands a draft order to operations. Its workflow tasks are made by the workflow worker right "
         "after, in batches (under a second at normal load): GET /tasks/?order={reference} lists them.",
-        parameters=[_REFERENCE, IDEMPOTENCY_KEY, _ETAG],
+        parameters=[REFERENCE, IDEMPOTENCY_KEY, ETAG],
         request=None,
         responses={
-            200: _order_response("The submitted order.", _SUBMITTED_EXAMPLE),
-            409: _transition_conflict("submitted", "cancelled"),
+            200: _order_response("The submitted order.", SUBMITTED_EXAMPLE),
+            409: transition_conflict("submitted", "cancelled"),
             422: IDEMPOTENCY_REUSED,
         },
     ),
     cancel=extend_schema(
         summary="Cancel an order",
         description="Cancels a draft or submitted order, with the reason.",
-        parameters=[_REFERENCE, IDEMPOTENCY_KEY, _ETAG],
+        parameters=[REFERENCE, IDEMPOTENCY_KEY, ETAG],
         request=CancelInputSerializer,
         examples=[OpenApiExample("Reason", value={"reason": "Customer postponed the shipment."}, request_only=True)],
         responses={
-            200: _order_response("The cancelled order.", _CANCELLED_EXAMPLE),
+            200: _order_response("The cancelled order.", CANCELLED_EXAMPLE),
             400: error_response(
                 "The reason is missing.",
                 error_example(
                     "No reason", "validation_error", "The request has 1 error.", {"reason": ["This field is required."]}
                 ),
             ),
-            409: _transition_conflict("cancelled", "cancelled"),
+            409: transition_conflict("cancelled", "cancelled"),
             422: IDEMPOTENCY_REUSED,
         },
     ),

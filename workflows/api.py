@@ -22,7 +22,8 @@ from rest_framework.response import Response
 from oms.api_errors import error_example, error_response
 from orders import lifecycle
 from orders import services as order_services
-from orders.api import IDEMPOTENCY_IN_PROGRESS, IDEMPOTENCY_KEY, IDEMPOTENCY_REUSED, OrderSerializer
+from orders.api import OrderSerializer
+from orders.api_docs import IDEMPOTENCY_IN_PROGRESS, IDEMPOTENCY_KEY, IDEMPOTENCY_REUSED
 from orders.models import Channel, Order
 from partners import idempotency
 from partners.models import ApiKey, User

@@ -10,8 +10,9 @@ from django.contrib.staticfiles import finders
 from django.core.management import call_command
 from drf_spectacular.validation import validate_schema
 
-from orders.api import ORDER_REQUEST_EXAMPLE, CargoLineInputSerializer, CargoLineSerializer, OrderInputSerializer
+from orders.api import CargoLineInputSerializer, CargoLineSerializer, OrderInputSerializer
 from orders.api import OrderSerializer as OrderOutputSerializer
+from orders.api_docs import ORDER_REQUEST_EXAMPLE
 from orders.intake import LINE_FIELDS, ORDER_FIELDS, validate_order
 from partners.scoping import scope_for_user
 
