@@ -15,6 +15,12 @@ from partners.scoping import scope_for_user
 
 
 @pytest.fixture
+def staff_scope(ops_user):
+    """What operations may do: the scope most intake tests validate with."""
+    return scope_for_user(ops_user)
+
+
+@pytest.fixture
 def order_factory(order_data, ops_user) -> Callable[..., Order]:
     """`order_factory(submit=False, **intake_fields)`: a new order of ACME (unless told) with its own PO number."""
     scope = scope_for_user(ops_user)

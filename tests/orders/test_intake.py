@@ -9,17 +9,7 @@ from orders.intake import Lookups, validate_order
 from orders.models import Location
 from partners.models import Organisation
 from partners.scoping import scope_for_user
-
-
-@pytest.fixture
-def staff_scope(ops_user):
-    return scope_for_user(ops_user)
-
-
-def errors_for(data, scope):
-    clean, errors = validate_order(data, scope=scope)
-    assert (clean is None) == bool(errors)
-    return errors
+from tests.orders.fixtures.intake import errors_for
 
 
 def test_a_valid_order_is_cleaned_into_model_values(order_data, staff_scope):

@@ -9,22 +9,11 @@ import pytest
 from orders import identifiers
 from orders.intake import validate_order
 from orders.models import Equipment
-from partners.scoping import scope_for_user
+from tests.orders.fixtures.intake import errors_for
 from tests.orders.test_api import LIST_URL, post
 
 BILLION = "1,000,000,000"
 ONE = {"pieces": 1, "gross_weight_kg": "10", "description": "Spare parts"}
-
-
-@pytest.fixture
-def staff_scope(ops_user):
-    return scope_for_user(ops_user)
-
-
-def errors_for(data, scope):
-    clean, errors = validate_order(data, scope=scope)
-    assert (clean is None) == bool(errors)
-    return errors
 
 
 # --- Numbers: each line field below its column, the order's totals below theirs ---------------------
