@@ -77,7 +77,11 @@ def check_header(cells: list[object], *, is_staff: bool, customer_implied: bool)
     while names and not names[-1]:
         names.pop()  # spreadsheets often carry empty trailing header cells
     if not names:
-        raise ImportFileError("The first row must hold the column names (download the template).", row=1)
+        raise ImportFileError(
+            "The first row is blank: the column names must be in the first row. Delete any blank rows above them, "
+            "or start from the template.",
+            row=1,
+        )
     if len(names) > MAX_COLUMNS:
         raise ImportFileError(f"The file has {len(names)} columns; an order file has at most {MAX_COLUMNS}.", row=1)
     problems: list[str] = []

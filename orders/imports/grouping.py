@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from orders.imports.columns import LINE_COLUMNS, ORDER_COLUMNS, ImportFileError, check_header
+from orders.imports.columns import LINE_COLUMNS, ORDER_COLUMNS, TEMPLATE_EXAMPLE, ImportFileError, check_header
 from orders.imports.reading import CellProblem, FileInfo, Limits, Opener, iter_rows
 
 Key = tuple[str, str]
@@ -222,6 +222,8 @@ def build_intake(group: RowGroup, layout: Layout) -> GroupIntake:
                 )
         lines.append({name: value for name, position in layout.line if (value := cells[position]) != ""})
         line_rows.append(number)
+    if reference == _EXAMPLE_REFERENCE:  # rare: one string comparison per order otherwise
+        conflicts.extend(_example_rows(group, layout, reference))
     data["description"] = lines[0].get("description", "")
     data["lines"] = lines
     return GroupIntake(
@@ -233,6 +235,39 @@ def build_intake(group: RowGroup, layout: Layout) -> GroupIntake:
         conflicts=conflicts,
         problem_cells=frozenset(problem_cells),
     )
+
+
+_EXAMPLE_REFERENCE = TEMPLATE_EXAMPLE["customer_reference"]
+# The example's text columns (a spreadsheet may turn its numbers and date into other spellings of the same value).
+_EXAMPLE_TEXT = {
+    name: TEMPLATE_EXAMPLE[name]
+    for name in ("customer_code", "customer_reference", "shipper_name", "consignee_name", "origin", "destination",
+                 "description", "container_number")
+}  # fmt: skip
+_EXAMPLE_NAMED_BY = ("customer_reference", "shipper_name", "consignee_name")  # columns every order file has
+
+
+def _example_rows(group: RowGroup, layout: Layout, reference: str) -> list[RowError]:
+    """The template's example row left in the file: an error on its row, never an order for the example's customer.
+
+    A row is the example when each of the example's text columns that the file has holds the example's value (a
+    customer's file may leave customer_code out); a real order that merely shares its reference differs in its
+    parties, places or cargo."""
+    positions = dict((*layout.order, *layout.line))
+    if not all(name in positions for name in _EXAMPLE_NAMED_BY):
+        return []
+    compared = [(positions[name], value) for name, value in _EXAMPLE_TEXT.items() if name in positions]
+    return [
+        RowError(
+            row=number,
+            column="customer_reference",
+            value=reference,
+            message="This is the template's example row: delete it, or replace its values with one of your orders.",
+            customer_reference=reference,
+        )
+        for number, cells in group.rows
+        if all(_same(cells[position], value) for position, value in compared)
+    ]
 
 
 def _without_problems(

@@ -66,6 +66,7 @@ class FileInfo:
     encoding: str = ""
     delimiter: str = ""
     from_workbook: bool = False  # CSV written from a workbook's rows (SPOOL_INFO)
+    sep_line: bool = False  # the first line is Excel's "sep=;" directive, not a row (see detect)
 
     @property
     def pads_short_rows(self) -> bool:
@@ -97,10 +98,27 @@ def detect(opener: Opener, *, size: int, limits: Limits) -> FileInfo:
         stream.seek(0)
         encoding = _text_encoding(stream)
         stream.seek(0)
-        first_line = io.TextIOWrapper(stream, encoding=encoding, newline="").readline(64 * 1024)
-    if not first_line.strip():
-        raise ImportFileError("The file is empty: its first row should hold the column names.", row=1)
+        text = io.TextIOWrapper(stream, encoding=encoding, newline="")
+        first_line = text.readline(64 * 1024)
+        if sep := _SEP_LINE.fullmatch(first_line):
+            header_line = text.readline(64 * 1024)
+            if not header_line.strip():
+                raise ImportFileError("The column names must follow the sep= line, but that row is blank.", row=1)
+            return FileInfo(format="csv", encoding=encoding, delimiter=sep.group(1), sep_line=True)
+        if not first_line.strip():
+            if text.read(64 * 1024).strip():
+                raise ImportFileError(
+                    "The first row is blank: the column names must be in the first row. Delete the blank rows "
+                    "above them.",
+                    row=1,
+                )
+            raise ImportFileError("The file is empty: its first row should hold the column names.", row=1)
     return FileInfo(format="csv", encoding=encoding, delimiter=_delimiter(first_line))
+
+
+# Excel's delimiter directive: a first line "sep=;" tells Excel the delimiter, and Excel hides it, so the header
+# is the sheet's row 1 there and here (rows are numbered from the line after it).
+_SEP_LINE = re.compile(r"sep=([,;\t|])\r?\n?", re.IGNORECASE)
 
 
 # A well-formed UTF-8 sequence of two or more bytes (U+0080 and above). Windows-1252 text rarely holds one: it
@@ -181,6 +199,8 @@ def iter_rows(opener: Opener, info: FileInfo, limits: Limits) -> Iterator[tuple[
 def _csv_rows(opener: Opener, info: FileInfo, limits: Limits) -> Iterator[tuple[int, list[object]]]:
     with opener() as stream:
         text = io.TextIOWrapper(stream, encoding=info.encoding, newline="")
+        if info.sep_line:
+            text.readline()
         reader = csv.reader(text, delimiter=info.delimiter, strict=True)
         marked = info.from_workbook  # a rows copy (spool_xlsx) may hold marked CellProblems
         number = 0

@@ -269,6 +269,41 @@ def test_blank_lines_are_skipped_but_keep_the_row_numbers(world):
     assert errors_of(job) == [(4, "pieces", "Must be at least 1.")]
 
 
+def test_excel_sep_line_names_the_delimiter_and_is_not_a_row(world):
+    """Tools that write CSV for Excel start it with "sep=;"; Excel hides that line, so its header is row 1."""
+    rows = [order_row("PO-1"), order_row("PO-2", pieces="0")]
+    job = import_file(world["ops"], b"sep=;\r\n" + csv_bytes(rows, delimiter=";"))
+    assert job.status == ImportStatus.CHECKED, job.file_error
+    assert job.orders_total == 2
+    assert errors_of(job) == [(3, "pieces", "Must be at least 1.")]
+
+
+def test_a_sep_line_without_a_header_after_it_is_refused(world):
+    _rejected(import_file(world["ops"], b"sep=,\n\n"), "must follow the sep= line")
+
+
+def test_a_blank_first_row_is_named_not_called_an_empty_file(world):
+    job = import_file(world["ops"], b"\r\n" + csv_bytes([order_row()]))
+    _rejected(job, "The first row is blank")
+    assert job.errors.get().row == 1
+    header_below = xlsx_bytes([[None], [None], COLUMNS, [order_row()[name] for name in COLUMNS]])
+    _rejected(import_file(world["ops"], header_below, name="orders.xlsx"), "The first row is blank")
+
+
+def test_a_row_copied_from_the_template_example_is_refused_but_a_real_order_with_its_reference_is_not(world):
+    from orders.imports.columns import TEMPLATE_EXAMPLE
+
+    example = {name: TEMPLATE_EXAMPLE.get(name, "") for name in COLUMNS}
+    example["customer_code"] = order_row()["customer_code"]  # the example's texts, for a customer of this world
+    real = {**example, "customer_reference": "PO-9", "consignee_name": "Hanse Lampen KG"}
+    same_reference = {**real, "customer_reference": TEMPLATE_EXAMPLE["customer_reference"]}
+    job = import_file(world["ops"], csv_bytes([example, real]))
+    assert [(row, column) for row, column, _ in errors_of(job)] == [(2, "customer_reference")]
+    assert (job.orders_valid, job.orders_invalid) == (1, 1)
+    job = import_file(world["ops"], csv_bytes([same_reference]))
+    assert job.orders_valid == 1, errors_of(job)
+
+
 def test_openpyxl_parses_with_defusedxml():
     assert openpyxl.DEFUSEDXML is True
 

@@ -28,7 +28,7 @@ def test_list_shows_jobs_with_status_and_counts(world, login):
 
 
 @pytest.mark.parametrize("file_format", ["csv", "xlsx"])
-def test_templates_hold_the_vocabulary_and_a_valid_example_row(world, login, file_format):
+def test_templates_hold_the_vocabulary_and_an_example_row_that_is_never_imported(world, login, file_format):
     response = login(world["ops"]).get(reverse("imports:template", args=[file_format]))
     assert response.status_code == 200
     assert "attachment" in response["Content-Disposition"]
@@ -38,9 +38,25 @@ def test_templates_hold_the_vocabulary_and_a_valid_example_row(world, login, fil
         sheet = openpyxl.load_workbook(io.BytesIO(response.content), read_only=True).worksheets[0]
         rows = [[cell if cell is not None else "" for cell in row] for row in sheet.iter_rows(values_only=True)]
     assert tuple(rows[0]) == TEMPLATE_COLUMNS
-    # The template's own example row imports cleanly.
-    content = response.content
-    job = import_file(world["ops"], content, name=f"template.{file_format}")
+    # The example row is a valid order, but left in a file it is reported, never imported as an order of ACME's.
+    job = import_file(world["ops"], response.content, name=f"template.{file_format}")
+    assert job.status == ImportStatus.CHECKED, job.file_error
+    assert list(job.errors.values_list("row", "column", "message")) == [
+        (2, "customer_reference", "This is the template's example row: delete it, or replace its values with one "
+         "of your orders.")
+    ]  # fmt: skip
+    assert (job.orders_total, job.orders_valid, job.orders_invalid) == (1, 0, 1)
+    # Filled in, the same row is an order.
+    if file_format == "csv":
+        content = response.content.replace(b"Nordwind Handel GmbH", b"Hanse Lampen KG")
+    else:
+        workbook = openpyxl.load_workbook(io.BytesIO(response.content))
+        sheet = workbook.worksheets[0]
+        sheet.cell(row=2, column=TEMPLATE_COLUMNS.index("consignee_name") + 1, value="Hanse Lampen KG")
+        buffer = io.BytesIO()
+        workbook.save(buffer)
+        content = buffer.getvalue()
+    job = import_file(world["ops"], content, name=f"filled.{file_format}")
     assert job.status == ImportStatus.CHECKED, list(job.errors.values_list("message"))
     assert job.orders_valid == 1
 
