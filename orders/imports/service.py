@@ -116,12 +116,18 @@ class CheckResult:
 
 
 def job_scope(job: ImportJob) -> Scope:
-    """Whose rights the job's orders are created with: the uploader's, as they are now."""
+    """Whose rights the job is checked and its orders created with, as they are now: the confirmer's once the
+    file is confirmed, the uploader's before. The one who makes the orders exist acts with their own rights,
+    never with those of the colleague who uploaded the file (and is named as the orders' creator)."""
     if job.api_key_id:
         # As the API authenticates a key: not revoked, and its organisation still active.
         api_key = ApiKey.objects.active().select_related("organisation").filter(pk=job.api_key_id).first()
         return scope_for_api_key(api_key) if api_key is not None else NOBODY
-    return scope_for_user(job.created_by)
+    return scope_for_user(_actor(job))
+
+
+def _actor(job: ImportJob) -> Any:
+    return job.confirmed_by if job.confirmed_by_id else job.created_by
 
 
 def _implied_customer_code(job: ImportJob) -> str:
@@ -314,7 +320,11 @@ def _exclusive(job_id: Any) -> Iterator[bool]:
 
 def import_job_process(*, job_id: Any) -> None:
     """Do whatever the job waits for: check a pending upload, import a confirmed one. Safe to run twice."""
-    job = ImportJob.objects.select_related("customer", "created_by", "api_key__organisation").filter(pk=job_id).first()
+    job = (
+        ImportJob.objects.select_related("customer", "created_by", "confirmed_by", "api_key__organisation")
+        .filter(pk=job_id)
+        .first()
+    )
     if job is None:
         return
     with _exclusive(job.pk) as acquired, _cyclic_gc_paused():
@@ -471,7 +481,7 @@ def _import_job(job: ImportJob) -> None:
     valid = result.valid
     with transaction.atomic():
         outcome = bulk.orders_bulk_create(
-            orders=[item.clean for item in valid], scope=scope, channel=Channel.FILE, by=job.created_by,
+            orders=[item.clean for item in valid], scope=scope, channel=Channel.FILE, by=_actor(job),
             api_key=job.api_key, submit=True, history={"import_job": str(job.pk)},
         )  # fmt: skip
         bulk.copy_rows(
@@ -515,8 +525,8 @@ def check_file(job: ImportJob, *, keep_valid: bool) -> CheckResult:
     scope = job_scope(job)
     if not (scope.is_staff or scope.is_customer):
         raise ImportFileError(
-            "Whoever uploaded this file can no longer import orders (the API key was revoked, or the account or "
-            "its organisation deactivated); nothing was imported."
+            "Whoever uploaded or confirmed this file can no longer import orders (the API key was revoked, or the "
+            "account or its organisation deactivated); nothing was imported."
         )
     # Written with semicolons, as Excel writes CSV where the comma is the decimal mark: "1.500" may be 1500.
     points_may_group_thousands = info.format == "csv" and info.delimiter == ";"

@@ -216,6 +216,28 @@ def test_imported_orders_are_submitted_with_the_same_history_as_order_create(wor
     assert CargoLineEvent.objects.filter(pgh_obj_id=line_event, pgh_label="insert").count() == 1
 
 
+def test_a_colleague_who_confirms_an_upload_creates_its_orders_with_their_own_name_and_rights(world, sales_user):
+    """The uploader is named on the job; the orders, their transition and their history name whoever confirmed."""
+    ops = world["ops"]
+    job = import_file(ops, csv_bytes([order_row("PO-1")]))
+    job = service.import_job_confirm(job=job, by=sales_user, mode="all_or_nothing")
+    assert job.status == ImportStatus.IMPORTED, job.file_error
+    assert (job.created_by_id, job.confirmed_by_id) == (ops.pk, sales_user.pk)
+    order = Order.objects.get(customer_reference="PO-1")
+    assert order.created_by_id == sales_user.pk
+    assert order.transitions.get().by_id == sales_user.pk
+    users = {event.pgh_context.metadata.get("user") for event in OrderEvent.objects.filter(pgh_obj_id=order.pk)}
+    assert users == {sales_user.pk}
+
+
+def test_a_confirmer_without_the_right_to_import_creates_nothing(world, customer_b_user):
+    """Rights are the confirmer's: a file checked under staff rights is re-checked under the confirmer's."""
+    job = import_file(world["ops"], csv_bytes([order_row("PO-1", customer="ACME")]))
+    job = service.import_job_confirm(job=job, by=customer_b_user, mode="all_or_nothing")
+    assert job.status == ImportStatus.FAILED
+    assert Order.objects.count() == 0
+
+
 @pytest.fixture
 def eager_celery():
     from oms.celery import app
