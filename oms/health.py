@@ -69,11 +69,13 @@ def _check_workflow_queue() -> str | None:
 def _check_tracking_records(max_age: timedelta) -> str | None:
     """Carrier milestones and ETD/ETA wait for the workflow's drain too (workflows.QueuedTrackingRecord): one that
     a drain could have taken for longer than the limit means none runs. Records leased to a drain or waiting out
-    a backoff are not late (their available_at lies ahead); read through the (available_at, id) index."""
+    a backoff are not late (their available_at lies ahead), nor are records given up (support's to try again from
+    the admin; their failures were logged); read through the partial (available_at, id) index."""
     from workflows.models import QueuedTrackingRecord
 
     try:
-        oldest = QueuedTrackingRecord.objects.order_by("available_at", "id").values_list("available_at", flat=True)[:1]
+        waiting = QueuedTrackingRecord.objects.filter(given_up_at__isnull=True)  # what a drain may still take
+        oldest = waiting.order_by("available_at", "id").values_list("available_at", flat=True)[:1]
         available_since = next(iter(oldest), None)
     except Exception as exc:
         return f"tracking records queue unreadable: {exc.__class__.__name__}"

@@ -10,7 +10,7 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
-from django.db.models import Count, QuerySet
+from django.db.models import Count, OuterRef, QuerySet, Subquery
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
@@ -26,6 +26,7 @@ from workflows.models import (
     CustomerSettings,
     Notification,
     OrderWorkflow,
+    QueuedTrackingRecord,
     Rule,
     RuleAction,
     RuleCondition,
@@ -371,3 +372,45 @@ class NotificationAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
+
+
+@admin.register(QueuedTrackingRecord)
+class QueuedTrackingRecordAdmin(admin.ModelAdmin):
+    """Carrier milestones and ETD/ETA the workflow has still to act on, and those it gave up after MAX_ATTEMPTS
+    failures (their errors are in the worker's log). Read-only: once the cause is fixed, "Try again" hands given-up
+    records back to the drain, which needs the change permission."""
+
+    list_display = ("queued_at", "kind", "code", "order_link", "attempts", "available_at", "given_up_at")
+    list_filter = (("given_up_at", admin.EmptyFieldListFilter), "kind")
+    search_fields = ("code",)
+    readonly_fields = ("kind", "order_id", "code", "event_id", "estimated_at", "queued_at", "available_at",
+                       "attempts", "given_up_at")  # fmt: skip
+    actions = ["try_again"]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[QueuedTrackingRecord]:
+        from orders.models import Order
+
+        reference = Order.objects.filter(pk=OuterRef("order_id")).values("reference")[:1]
+        return super().get_queryset(request).annotate(order_reference=Subquery(reference))
+
+    @admin.display(description="order", ordering="order_id")
+    def order_link(self, obj: QueuedTrackingRecord) -> str:
+        if not obj.order_reference:
+            return f"{obj.order_id} (deleted)"
+        return format_html('<a href="{}">{}</a>', reverse("orders:detail", args=[obj.order_reference]),
+                           obj.order_reference)  # fmt: skip
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False  # a record deleted here would be a milestone lost: try it again instead
+
+    @admin.action(description="Try the selected given-up records again", permissions=["change"])
+    def try_again(self, request: HttpRequest, queryset: QuerySet[QueuedTrackingRecord]) -> None:
+        from workflows.services.milestones import tracking_records_retry
+
+        retried = tracking_records_retry(ids=list(queryset.values_list("pk", flat=True)))
+        skipped = queryset.count() - retried
+        note = f"; {skipped} still waiting were left as they are" if skipped else ""
+        self.message_user(request, f"{retried} record(s) handed back to the workflow's drain{note}.", messages.SUCCESS)

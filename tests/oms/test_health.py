@@ -78,3 +78,5 @@ def test_readyz_is_red_when_a_carrier_milestone_waits_too_long_for_the_workflow_
     assert response.json()["checks"]["workflow_queue"].startswith("a carrier milestone has waited")
     QueuedTrackingRecord.objects.update(available_at=timezone.now() + timedelta(minutes=5))  # leased: not late
     assert client.get(reverse("readyz")).json()["checks"]["workflow_queue"] == "ok"
+    QueuedTrackingRecord.objects.update(available_at=late, given_up_at=timezone.now())  # support's, not the drain's
+    assert client.get(reverse("readyz")).json()["checks"]["workflow_queue"] == "ok"

@@ -264,9 +264,12 @@ def test_a_record_that_fails_waits_a_backoff_and_is_given_up_after_its_last_atte
         assert milestones.tracking_records_drain() == (0, False)
         QueuedTrackingRecord.objects.update(available_at=timezone.now(), attempts=milestones.MAX_ATTEMPTS - 1)
         assert milestones.tracking_records_drain() == (1, False)
-    assert not QueuedTrackingRecord.objects.exists()
     given_up = f"Gave up the workflow's milestone DEPARTED of order 2 after {milestones.MAX_ATTEMPTS} attempts"
     assert given_up in caplog.text
+    (kept,) = QueuedTrackingRecord.objects.all()  # for support to try again, never taken by a drain meanwhile
+    assert (kept.order_id, kept.given_up_at is not None) == (2, True)
+    QueuedTrackingRecord.objects.update(available_at=timezone.now() - datetime.timedelta(hours=1))
+    assert milestones.tracking_records_drain() == (0, False)
 
 
 def test_a_record_that_raises_anything_neither_blocks_its_batch_nor_lives_for_ever(db):
@@ -283,7 +286,8 @@ def test_a_record_that_raises_anything_neither_blocks_its_batch_nor_lives_for_ev
             milestones.tracking_records_drain()
             QueuedTrackingRecord.objects.update(available_at=timezone.now() - datetime.timedelta(seconds=1))
     key_date.assert_called_once()  # order 2's estimate, at the first drain
-    assert not QueuedTrackingRecord.objects.exists()
+    (kept,) = QueuedTrackingRecord.objects.all()
+    assert (kept.order_id, kept.attempts, kept.given_up_at is not None) == (1, milestones.MAX_ATTEMPTS, True)
 
 
 def test_a_record_taken_more_often_than_its_attempts_is_given_up_unread(db, caplog):
@@ -294,8 +298,46 @@ def test_a_record_taken_more_often_than_its_attempts_is_given_up_unread(db, capl
     with mock.patch.object(milestones, "milestone_record") as record:
         assert milestones.tracking_records_drain() == (1, False)
     record.assert_not_called()
-    assert not QueuedTrackingRecord.objects.exists()
+    assert QueuedTrackingRecord.objects.get().given_up_at is not None
     assert "Gave up the workflow's milestone DEPARTED of order 1" in caplog.text
+
+
+def test_support_tries_a_given_up_record_again_from_the_admin_and_the_drain_records_it(
+    admin_client, order, django_capture_on_commit_callbacks
+):
+    """Once the cause is fixed, "Try again" hands the record back to the drain with its attempts counted afresh;
+    records still waiting are left as they are, and nobody deletes a record from the admin."""
+    from django.urls import reverse
+
+    with transaction.atomic():
+        milestones.tracking_records_queue(kind="milestone", rows=[(order.pk, "DEPARTED", None, None)])
+        milestones.tracking_records_queue(kind="milestone", rows=[(order.pk + 1, "DEPARTED", None, None)])
+    given_up, waiting = QueuedTrackingRecord.objects.order_by("pk")
+    QueuedTrackingRecord.objects.filter(pk=given_up.pk).update(
+        attempts=milestones.MAX_ATTEMPTS, given_up_at=timezone.now()
+    )
+    changelist = reverse("admin:workflows_queuedtrackingrecord_changelist")
+    page = admin_client.get(changelist + "?given_up_at__isempty=0")
+    assert page.status_code == 200
+    assert order.reference in page.content.decode()
+    assert "delete_selected" not in page.content.decode()
+    with (
+        mock.patch.object(milestones, "_wake_drain") as wake,
+        django_capture_on_commit_callbacks(execute=True),
+    ):
+        response = admin_client.post(
+            changelist, {"action": "try_again", "_selected_action": [given_up.pk, waiting.pk]}, follow=True
+        )
+    assert "1 record(s) handed back to the workflow&#x27;s drain; 1 still waiting were left as they are" in (
+        response.content.decode()
+    )
+    wake.assert_called_once()
+    given_up.refresh_from_db()
+    assert (given_up.given_up_at, given_up.attempts) == (None, 0)
+    with mock.patch.object(milestones, "milestone_record") as record:
+        assert milestones.tracking_records_drain() == (2, False)
+    assert {call.kwargs["order_id"] for call in record.call_args_list} == {order.pk, order.pk + 1}
+    assert not QueuedTrackingRecord.objects.exists()
 
 
 def test_a_milestone_code_as_long_as_milestone_codes_may_be_is_queued(client, order, committed, monkeypatch):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.db import models
+from django.db.models import Q
 from django.db.models.functions import Now
 
 
@@ -22,6 +23,10 @@ class QueuedTrackingRecord(models.Model):
     to the next drain after that. A record that fails on the database waits a backoff and is tried again, up
     to MAX_ATTEMPTS. The order id carries no foreign key (a record whose order was deleted is skipped), and
     rows are short-lived: the table is a queue, not a record (that is tracking's TrackingEvent and EtaHistory).
+
+    A record given up (MAX_ATTEMPTS failures, or as many drains killed while holding it) is kept, with
+    `given_up_at`, for support to read and to try again from the admin once the cause is fixed; drains and
+    the readiness check pass it by (the partial index holds only the records still waiting).
     """
 
     kind = models.CharField(max_length=9, choices=TrackingRecordKind.choices)
@@ -33,9 +38,19 @@ class QueuedTrackingRecord(models.Model):
         db_default=Now(), help_text="When a drain may take it: now, after a lease or after a backoff."
     )
     attempts = models.PositiveSmallIntegerField(db_default=0, help_text="How many drains have taken it.")
+    queued_at = models.DateTimeField(db_default=Now(), help_text="When tracking reported it.")
+    given_up_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="When the drain gave it up after its attempts failed; no drain takes it until it is tried again.",
+    )
 
     class Meta:
-        indexes = [models.Index(fields=["available_at", "id"], name="queued_tracking_available")]
+        indexes = [
+            models.Index(
+                fields=["available_at", "id"], name="queued_tracking_waiting", condition=Q(given_up_at__isnull=True)
+            )
+        ]
 
     def __str__(self) -> str:
         return f"{self.kind} {self.code} of order {self.order_id}"

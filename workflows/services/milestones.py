@@ -25,12 +25,13 @@ from typing import Any
 
 from django.db import DatabaseError, connection, transaction
 from django.db.models import Q
+from django.db.models.functions import Now
 from kombu.exceptions import KombuError
 
 from orders.models import Order
 from tracking.ingest.models import EtaHistory
 from tracking.models import ConsolidatedHouse, Shipment
-from workflows.models import DateAnchor, TrackingRecordKind
+from workflows.models import DateAnchor, QueuedTrackingRecord, TrackingRecordKind
 from workflows.services.triggers import key_date_record, milestone_record
 
 logger = logging.getLogger(__name__)
@@ -133,7 +134,8 @@ _QUEUE = """
 _CLAIM = """
     UPDATE workflows_queuedtrackingrecord SET available_at = statement_timestamp() + %s, attempts = attempts + 1
     WHERE id IN (
-        SELECT id FROM workflows_queuedtrackingrecord WHERE available_at <= statement_timestamp()
+        SELECT id FROM workflows_queuedtrackingrecord
+        WHERE available_at <= statement_timestamp() AND given_up_at IS NULL
         ORDER BY available_at, id LIMIT %s FOR UPDATE SKIP LOCKED
     )
     RETURNING id, kind, order_id, code, event_id, estimated_at, attempts
@@ -188,8 +190,9 @@ def tracking_records_drain(*, batch: int = DRAIN_BATCH, budget: float | None = N
 
 def _act_on(claimed: list[tuple[Any, ...]]) -> None:
     """Record the milestones and the estimates, then settle each record: done (deleted), failed (tried again
-    after a backoff), or failed MAX_ATTEMPTS times (given up, logged). A record taken more often than that
-    without being settled (its drains were killed, by it or otherwise) is given up without acting on it."""
+    after a backoff), or failed MAX_ATTEMPTS times (given up: logged, and kept for support to try again from
+    the admin, tracking_records_retry). A record taken more often than that without being settled (its drains
+    were killed, by it or otherwise) is given up without acting on it."""
     claimed = sorted(claimed)  # by id: the order they were queued in
     exhausted = [row for row in claimed if row[6] > MAX_ATTEMPTS]
     claimed = [row for row in claimed if row[6] <= MAX_ATTEMPTS]
@@ -210,9 +213,12 @@ def _act_on(claimed: list[tuple[Any, ...]]) -> None:
     for row in given_up:
         logger.error("Gave up the workflow's %s %s of order %s after %d attempts", row[1], row[3], row[2], row[6])
     with connection.cursor() as cursor:
-        if done or given_up:
+        if done:
+            cursor.execute("DELETE FROM workflows_queuedtrackingrecord WHERE id = ANY(%s)", [done])
+        if given_up:
             cursor.execute(
-                "DELETE FROM workflows_queuedtrackingrecord WHERE id = ANY(%s)", [done + [row[0] for row in given_up]]
+                "UPDATE workflows_queuedtrackingrecord SET given_up_at = statement_timestamp() WHERE id = ANY(%s)",
+                [[row[0] for row in given_up]],
             )
         if retry:
             cursor.execute(
@@ -220,6 +226,18 @@ def _act_on(claimed: list[tuple[Any, ...]]) -> None:
                    FROM unnest(%s::bigint[], %s::interval[]) AS r(id, wait) WHERE q.id = r.id""",
                 [[pk for pk, _ in retry], [_backoff(attempts) for _, attempts in retry]],
             )
+
+
+def tracking_records_retry(*, ids: Sequence[int]) -> int:
+    """Make given-up records available to the next drain again, with their attempts counted afresh, and ask a
+    worker to drain once this commits; how many were given up. Support does this from the admin once the cause
+    (a rule's bug, a missing milestone) is fixed."""
+    retried = QueuedTrackingRecord.objects.filter(pk__in=ids, given_up_at__isnull=False).update(
+        given_up_at=None, attempts=0, available_at=Now()
+    )
+    if retried:
+        transaction.on_commit(_wake_drain)
+    return retried
 
 
 def _backoff(attempts: int) -> datetime.timedelta:
