@@ -299,7 +299,7 @@ def delivery_receive(
     with transaction.atomic():
         delivery, created = WebhookDelivery.objects.select_for_update().get_or_create(
             integration=integration,
-            delivery_id=_storable(delivery_id)[:200],
+            delivery_id=_delivery_key(delivery_id),
             defaults={"outcome": DeliveryOutcome.MALFORMED, "status_code": 0, "body": _body_text(body)},
         )
         if not created:
@@ -312,7 +312,10 @@ def delivery_receive(
         except (ValueError, RecursionError):  # not UTF-8, not JSON, an integer over 4,300 digits, nested too deep
             handled = Handled(400, DeliveryOutcome.MALFORMED, _error_body("parse_error", "The body is not JSON."), None)
         else:
-            handled = handle(integration, payload)
+            if _holds_surrogate(payload):
+                handled = Handled(400, DeliveryOutcome.MALFORMED, _error_body("parse_error", _SURROGATE), None)
+            else:
+                handled = handle(integration, payload)
         response = _storable(handled.response)
         delivery.outcome, delivery.status_code, delivery.response = handled.outcome, handled.status, response
         delivery.order, delivery.processed_at = handled.order, timezone.now()
@@ -326,10 +329,39 @@ def _error_body(code: str, message: str, fields: Mapping[str, list[str]] | None 
     return {"error": {"code": code, "message": message, "fields": dict(fields or {})}}
 
 
-def _storable(value: Any) -> Any:
-    """The value with NUL replaced by U+FFFD in every text, key and value: PostgreSQL text and jsonb refuse NUL."""
+_SURROGATE = (
+    "The body's JSON holds a lone UTF-16 surrogate escape (\\ud800 to \\udfff without its pair), which is not text: "
+    "send valid Unicode."
+)
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _holds_surrogate(value: Any) -> bool:
+    """Whether any text, key or value holds a lone surrogate: valid JSON (`"\\ud800"`) that is no Unicode text, so
+    no query parameter, text column or jsonb can carry it."""
     if isinstance(value, str):
-        return value.replace("\x00", "\ufffd")
+        return _LONE_SURROGATE.search(value) is not None
+    if isinstance(value, Mapping):
+        return any(_holds_surrogate(key) or _holds_surrogate(item) for key, item in value.items())
+    if isinstance(value, list):
+        return any(_holds_surrogate(item) for item in value)
+    return False
+
+
+def _delivery_key(delivery_id: str) -> str:
+    """The sender's delivery id as stored (200 characters at most): itself when it fits, else its SHA-256, so two
+    long ids that share their first 200 characters stay two deliveries."""
+    stored = _storable(delivery_id)
+    if len(stored) <= 200:
+        return stored
+    return "sha256:" + hashlib.sha256(stored.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def _storable(value: Any) -> Any:
+    """The value with NUL (and a lone surrogate) replaced by U+FFFD in every text, key and value: PostgreSQL text and
+    jsonb refuse both."""
+    if isinstance(value, str):
+        return _LONE_SURROGATE.sub("\ufffd", value.replace("\x00", "\ufffd"))
     if isinstance(value, Mapping):
         return {_storable(key): _storable(item) for key, item in value.items()}
     if isinstance(value, list | tuple):

@@ -297,8 +297,10 @@ def _shown(value: object) -> str:
 
 
 def map_errors(errors: dict[str, list[str]], intake: GroupIntake) -> list[RowError]:
-    """Intake errors (`field` or `lines[i].field`) as row errors on the row that carried the value."""
-    mapped = []
+    """Intake errors (`field` or `lines[i].field`) as row errors on the row that carried the value, each once: a
+    file's order description is its first line's, so intake's two checks of the one cell become one error."""
+    mapped: list[RowError] = []
+    seen: set[tuple[int, str, str]] = set()
     for name, messages in errors.items():
         match = _LINE_ERROR.match(name)
         if match:
@@ -314,9 +316,9 @@ def map_errors(errors: dict[str, list[str]], intake: GroupIntake) -> list[RowErr
             column, value = name, intake.data.get(name, "")
         if (row, column) in intake.problem_cells:
             continue  # its cell was reported as what it is (an Excel error, a formula never calculated)
-        mapped.extend(
-            RowError(row=row, column=column, value=_shown(value), message=message,
-                     customer_reference=intake.customer_reference)
-            for message in messages
-        )  # fmt: skip
+        for message in messages:
+            if (row, column, message) not in seen:
+                seen.add((row, column, message))
+                mapped.append(RowError(row=row, column=column, value=_shown(value), message=message,
+                                       customer_reference=intake.customer_reference))  # fmt: skip
     return mapped

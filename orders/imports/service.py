@@ -34,7 +34,7 @@ import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from itertools import islice
 from typing import Any
@@ -122,8 +122,16 @@ def job_scope(job: ImportJob) -> Scope:
     if job.api_key_id:
         # As the API authenticates a key: not revoked, and its organisation still active.
         api_key = ApiKey.objects.active().select_related("organisation").filter(pk=job.api_key_id).first()
-        return scope_for_api_key(api_key) if api_key is not None else NOBODY
-    return scope_for_user(_actor(job))
+        scope = scope_for_api_key(api_key) if api_key is not None else NOBODY
+    else:
+        scope = scope_for_user(_actor(job))
+    if job.customer_id is None or scope.is_staff:
+        return scope
+    # A customer's file creates that customer's orders or none: narrowed to the job's customer, whatever else the
+    # person may act for now, and nobody's once they no longer act for it (a membership moved while it queued).
+    if scope.is_customer and scope.owns(job.customer_id):
+        return replace(scope, organisation_ids=frozenset({job.customer_id}))
+    return NOBODY
 
 
 def _actor(job: ImportJob) -> Any:
@@ -151,6 +159,13 @@ def _customer_of(scope: Scope) -> Organisation | None:
         return None
     if scope.is_customer and len(scope.organisation_ids) == 1:
         return Organisation.objects.get(pk=next(iter(scope.organisation_ids)))
+    if scope.is_customer:
+        codes = ", ".join(Organisation.objects.filter(pk__in=scope.organisation_ids).order_by("code").values_list(
+            "code", flat=True))  # fmt: skip
+        raise ImportStateError(
+            f"You act for several customers ({codes}), and an order file belongs to one: upload it with that "
+            "customer's API key, or ask OMS staff to upload it for the customer."
+        )
     raise ImportStateError("Only OMS staff and customers can import orders.")
 
 
@@ -525,8 +540,9 @@ def check_file(job: ImportJob, *, keep_valid: bool) -> CheckResult:
     scope = job_scope(job)
     if not (scope.is_staff or scope.is_customer):
         raise ImportFileError(
-            "Whoever uploaded or confirmed this file can no longer import orders (the API key was revoked, or the "
-            "account or its organisation deactivated); nothing was imported."
+            "Whoever uploaded or confirmed this file can no longer import these orders (the API key was revoked, "
+            "the account or its organisation deactivated, or it no longer acts for the file's customer); nothing "
+            "was imported."
         )
     # Written with semicolons, as Excel writes CSV where the comma is the decimal mark: "1.500" may be 1500.
     points_may_group_thousands = info.format == "csv" and info.delimiter == ";"

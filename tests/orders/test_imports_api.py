@@ -140,7 +140,7 @@ def test_a_queued_job_imports_nothing_once_its_key_no_longer_works(world, what, 
     service.import_job_process(job_id=job_id)  # the worker, after the change
     job.refresh_from_db()
     assert job.status == ImportStatus.REJECTED
-    assert "can no longer import orders" in job.file_error
+    assert "can no longer import these orders" in job.file_error
     assert Order.objects.count() == 0
 
 
@@ -276,3 +276,50 @@ def test_the_schema_documents_the_job_list_page_and_the_idempotency_key(db, clie
     upload_operation = operations["post"]
     assert [p["name"] for p in upload_operation["parameters"] if p["in"] == "header"] == ["Idempotency-Key"]
     assert {"201", "409", "422"} <= set(upload_operation["responses"])
+
+
+def test_a_queued_customer_file_creates_that_customer_s_orders_or_none(world, customer_a_user, settings):
+    """A person's membership moved from ACME to GLOBEX while ACME's file (no customer_code column: implied) waited
+    for the worker: the job is ACME's, so it imports nothing rather than GLOBEX's orders."""
+    from orders.imports import service
+    from orders.models import Channel
+    from partners.models import Membership
+    from partners.scoping import scope_for_user
+    from tests.orders.fixtures.imports import COLUMNS
+
+    settings.OMS_IMPORT_INLINE_MAX_BYTES = 0  # the worker checks and imports it later
+    content = csv_bytes([order_row("PO-1")], columns=[c for c in COLUMNS if c != "customer_code"])
+    job = service.import_job_create(
+        upload=upload(content), scope=scope_for_user(customer_a_user), source=Channel.API, by=customer_a_user,
+        confirm=True,
+    )  # fmt: skip
+    assert (job.status, job.customer) == (ImportStatus.QUEUED, world["acme"])
+    partner_services.membership_revoke(membership=Membership.objects.get(user=customer_a_user))
+    partner_services.membership_grant(user=customer_a_user, organisation=world["globex"], role="customer")
+    service.import_job_process(job_id=job.pk)
+    job.refresh_from_db()
+    assert Order.objects.count() == 0
+    assert job.status == ImportStatus.REJECTED
+    assert "no longer acts for the file's customer" in job.file_error
+    # A file queued while the person acted for ACME alone, processed once they act for both: ACME's orders only.
+    Membership.objects.filter(user=customer_a_user).delete()
+    partner_services.membership_grant(user=customer_a_user, organisation=world["acme"], role="customer")
+    job = service.import_job_create(
+        upload=upload(content, "again.csv"), scope=scope_for_user(customer_a_user), source=Channel.API,
+        by=customer_a_user, confirm=True,
+    )  # fmt: skip
+    partner_services.membership_grant(user=customer_a_user, organisation=world["globex"], role="customer")
+    service.import_job_process(job_id=job.pk)
+    job.refresh_from_db()
+    assert job.status == ImportStatus.IMPORTED, job.file_error
+    assert list(Order.objects.values_list("customer__code", flat=True)) == ["ACME"]
+
+
+def test_a_customer_person_of_two_customers_is_told_why_an_upload_is_refused(world, customer_a_user):
+    partner_services.membership_grant(user=customer_a_user, organisation=world["globex"], role="customer")
+    client = APIClient()
+    client.force_authenticate(customer_a_user)
+    response = client.post(URL, {"file": upload(csv_bytes([order_row("PO-1")]))}, format="multipart")
+    assert response.status_code == 403
+    assert "You act for several customers (ACME, GLOBEX)" in response.json()["error"]["message"]
+    assert ImportJob.objects.count() == 0

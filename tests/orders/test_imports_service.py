@@ -238,6 +238,13 @@ def test_a_confirmer_without_the_right_to_import_creates_nothing(world, customer
     assert Order.objects.count() == 0
 
 
+def test_one_cell_that_breaks_one_rule_is_one_error(world):
+    """A file's order description is its first line's: intake checks the one cell as both, and reports it once."""
+    job = import_file(world["ops"], csv_bytes([order_row("PO-1", description="x" * 301)]))
+    assert errors_of(job) == [(2, "description", "Use at most 300 characters (this value has 301).")]
+    assert job.error_count == 1
+
+
 @pytest.fixture
 def eager_celery():
     from oms.celery import app

@@ -537,3 +537,41 @@ def test_an_oversized_generic_body_without_content_length_is_413(generic, settin
     )  # fmt: skip
     assert generic_intake(request, integration_id=generic.pk).status_code == 413
     assert WebhookDelivery.objects.count() == 0
+
+
+# --- Bodies and ids no column can carry ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "where", ["reference", "field name", "shopify city"], ids=["reference", "field-name", "shopify-city"]
+)
+def test_a_lone_surrogate_escape_is_a_400_kept_for_support_not_a_500(generic, shopify, where):
+    """JSON's "\\ud800" (six ASCII characters) is valid JSON but no text: no query, text column or jsonb can
+    carry it. Like bytes that are not UTF-8, it is a malformed body, answered 400 and kept for support."""
+    if where == "reference":
+        response = _generic_post(generic, b'[{"customer_reference": "SO-\\ud800", "mode": "road_ftl"}]')
+    elif where == "field name":
+        response = _generic_post(generic, (json.dumps(_intake_order("SO-1"))[:-1] + ', "x\\ud800": "1"}').encode())
+    else:
+        payload = copy.deepcopy(SHOPIFY_ORDER)
+        payload["shipping_address"].update(country_code="ES", city="CITY_MARK")
+        response = _shopify_post(shopify, json.dumps(payload).replace("CITY_MARK", "Madr\\ud800d").encode())
+    assert response.status_code == 400, response.content
+    assert response.json()["error"]["code"] == "parse_error"
+    assert "lone UTF-16 surrogate" in response.json()["error"]["message"]
+    delivery = WebhookDelivery.objects.get()
+    assert delivery.outcome == DeliveryOutcome.MALFORMED
+    assert "\\ud800" in delivery.body  # the body as sent, escape and all
+    assert Order.objects.count() == 0
+
+
+def test_two_long_delivery_ids_that_share_their_first_200_characters_are_two_deliveries(generic):
+    """Standard Webhooks sets no length on webhook-id: an id too long for the column is kept as its SHA-256."""
+    prefix = "evt_" + "0" * 196
+    first = _generic_post(generic, _body(_intake_order("SO-1")), msg_id=prefix + "A")
+    second = _generic_post(generic, _body(_intake_order("SO-2")), msg_id=prefix + "B")
+    again = _generic_post(generic, _body(_intake_order("SO-2")), msg_id=prefix + "B")
+    assert (first.status_code, second.status_code, again.status_code) == (200, 200, 200)
+    assert again.json()["repeated"] is True
+    assert set(Order.objects.values_list("customer_reference", flat=True)) == {"SO-1", "SO-2"}
+    assert {len(d) for d in WebhookDelivery.objects.values_list("delivery_id", flat=True)} == {7 + 64}
