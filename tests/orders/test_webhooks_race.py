@@ -1,0 +1,89 @@
+"""Duplicate deliveries create one order, also when they arrive at the same moment: real threads, real
+connections, real commits (the issue: "Duplicate deliveries create one order")."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+from django.db import connection
+
+from orders import webhooks
+from orders.models import Order, WebhookDelivery
+from tests.orders.fixtures.imports import world
+from tests.orders.test_webhooks import (
+    SHOPIFY_ORDER,
+    _body,
+    _generic_post,
+    _intake_order,
+    _shopify_post,
+    generic,
+    shopify,
+)
+
+__all__ = ["generic", "shopify", "world"]  # the fixtures, used by name
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def _both_checked_first(monkeypatch, name):
+    """Each thread's first duplicate look-up waits for the other's: both pass the check before either writes."""
+    original = getattr(webhooks, name)
+    barrier = threading.Barrier(2)
+    local = threading.local()
+
+    def checked(*args, **kwargs):
+        found = original(*args, **kwargs)
+        if not getattr(local, "waited", False):
+            local.waited = True
+            barrier.wait(timeout=10)
+        return found
+
+    monkeypatch.setattr(webhooks, name, checked)
+
+
+def _run_two(post):
+    results = {}
+
+    def attempt(i):
+        try:
+            results[i] = post(i)
+        except Exception as exc:  # reported by the assertions
+            results[i] = exc
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=attempt, args=(i,)) for i in (1, 2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    return results
+
+
+def test_two_concurrent_generic_deliveries_of_one_order_create_it_once(generic, monkeypatch):
+    _both_checked_first(monkeypatch, "_existing")
+    body = _body(_intake_order("SO-RACE"))
+    results = _run_two(lambda i: _generic_post(generic, body, msg_id=f"msg_{i}"))
+    statuses = sorted(getattr(r, "status_code", repr(r)) for r in results.values())
+    assert statuses == [200, 200], results
+    assert sorted(r.json()["results"][0]["status"] for r in results.values()) == ["created", "duplicate"]
+    assert Order.objects.filter(customer_reference="SO-RACE").count() == 1
+
+
+def test_two_concurrent_shopify_deliveries_of_one_order_create_it_once(shopify, monkeypatch):
+    _both_checked_first(monkeypatch, "_delivered")
+    body = _body(SHOPIFY_ORDER)
+    results = _run_two(lambda i: _shopify_post(shopify, body, webhook_id=f"wh-{i}"))
+    statuses = sorted(getattr(r, "status_code", repr(r)) for r in results.values())
+    assert statuses == [200, 200], results
+    assert Order.objects.count() == 1, list(Order.objects.values_list("customer_reference", flat=True))
+    assert sorted(r.json()["status"] for r in results.values()) == ["created", "duplicate"]
+
+
+def test_the_same_delivery_twice_at_once_creates_one_order(shopify):
+    body = _body(SHOPIFY_ORDER)
+    results = _run_two(lambda i: _shopify_post(shopify, body, webhook_id="wh-same"))
+    statuses = sorted(getattr(r, "status_code", repr(r)) for r in results.values())
+    assert statuses == [200, 200], results
+    assert Order.objects.count() == 1
+    assert WebhookDelivery.objects.count() == 1
