@@ -16,6 +16,7 @@ from import_export.admin import ExportMixin
 from orders.models import ImportJob, ImportRowError, Integration, IntegrationKind, WebhookDelivery
 from orders.resources import SAFE_FORMATS, ImportJobResource
 from orders.webhooks import generate_secret
+from partners.models import Organisation
 
 # --- Bulk intake: import jobs --------------------------------------------------------------------------------
 
@@ -79,6 +80,14 @@ class IntegrationForm(forms.ModelForm):
         fields = ("customer", "kind", "name", "secret", "default_origin", "default_branch", "default_service_level",
                   "default_incoterm", "destination_by_country", "is_active")  # fmt: skip
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # An integration orders for a customer and is handled by one of our branches: offer only those.
+        if "customer" in self.fields:
+            self.fields["customer"].queryset = Organisation.objects.customers().active().order_by("code")
+        if "default_branch" in self.fields:
+            self.fields["default_branch"].queryset = Organisation.objects.branches().active().order_by("code")
+
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean() or {}
         kind = cleaned.get("kind") or (self.instance.kind if self.instance.pk else None)
@@ -119,7 +128,7 @@ class IntegrationAdmin(admin.ModelAdmin):
 
     @admin.display(description="Endpoint path")
     def endpoint(self, obj: Integration) -> str:
-        if not obj.pk:
+        if obj._state.adding:  # the id is drawn before saving (uuid4) but is not the saved one's yet
             return "Shown after saving."
         if obj.kind == IntegrationKind.SHOPIFY:
             return f"/api/v1/webhooks/shopify/{obj.pk}/orders-create/"

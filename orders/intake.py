@@ -225,7 +225,8 @@ def _str(value: Any) -> str:
 # How a number may be written. A point alone is the decimal point (as in ISO 80000, JSON and every system
 # that sends us data); a comma alone is a decimal comma (as Excel writes in much of Europe), except in the one
 # shape that is also a thousands separator, "1,000", which is refused rather than guessed: a weight read as
-# 1 kg instead of 1,000 kg is worse than an error. With both marks the last one is the decimal mark and the
+# 1 kg instead of 1,000 kg is worse than an error (except in a file written with semicolons, where the comma is
+# the decimal mark and "1,000" reads as 1). With both marks the last one is the decimal mark and the
 # other groups thousands in threes ("12,500.00", "12.500,00"); several commas alone group thousands
 # ("1,000,000"). Spaces, no-break spaces and thin spaces group thousands too ("1 000,5"). In a file written
 # with semicolons (Excel's choice where the comma is the decimal mark) "1.500" is refused too: there a point
@@ -233,6 +234,9 @@ def _str(value: Any) -> str:
 # never written with a point before three digits ("10.000 pieces"), so that shape is refused for them. Only the
 # digits 0-9 are read, and at most MAX_NUMBER_LENGTH characters.
 MAX_NUMBER_LENGTH = 40
+# A UN/LOCODE names a whole city: a port or an airport to itself is no transport, a truck or a parcel across the
+# city is (a shop's local deliveries, a distributor's drops).
+_WITHIN_ONE_CITY_MODES = frozenset({Mode.ROAD_FTL, Mode.ROAD_LTL, Mode.PARCEL})
 _PLAIN_NUMBER = re.compile(r"[0-9]*(?:\.[0-9]*)?")  # no nested repetition: linear on any input
 _GROUP_SPACES = str.maketrans("", "", " \u00a0\u202f\u2009")
 _ONE_COMMA_GROUP = re.compile(r"[1-9][0-9]{0,2},[0-9]{3}")
@@ -243,15 +247,16 @@ _POINT_GROUPS_COMMA = re.compile(r"[1-9][0-9]{0,2}(?:\.[0-9]{3})+,[0-9]+")
 _AMBIGUOUS = "ambiguous"
 
 
-def _separators_read(text: str) -> str:
-    """Text with thousands separators dropped and a decimal comma made a point; _AMBIGUOUS for "1,000"; other
-    text as it came (Decimal then reads it, e.g. "1e3", or refuses it)."""
+def _separators_read(text: str, *, comma_is_decimal: bool = False) -> str:
+    """Text with thousands separators dropped and a decimal comma made a point; _AMBIGUOUS for "1,000" unless the
+    comma is known to be the decimal mark (a semicolon file); other text as it came (Decimal then reads it, e.g.
+    "1e3", or refuses it)."""
     text = text.translate(_GROUP_SPACES)
     sign, digits = (text[0], text[1:]) if text[:1] in "+-" else ("", text)
     if "," not in digits:
         return text
     if _ONE_COMMA_GROUP.fullmatch(digits):
-        return _AMBIGUOUS
+        return sign + digits.replace(",", ".") if comma_is_decimal else _AMBIGUOUS
     if _COMMA_GROUPS.fullmatch(digits) or _COMMA_GROUPS_POINT.fullmatch(digits):
         return sign + digits.replace(",", "")
     if _POINT_GROUPS_COMMA.fullmatch(digits):
@@ -261,14 +266,17 @@ def _separators_read(text: str) -> str:
     return text
 
 
-def _ambiguous_message(text: str) -> str:
-    """For a single comma or point before three digits, as in "1,000", "1.500" or "10.000"."""
+def _ambiguous_message(text: str, *, whole: bool = False) -> str:
+    """For a single comma or point before three digits, as in "1,000", "1.500" or "10.000" (`whole`: in a column of
+    whole numbers, where a decimal reading is no reading at all)."""
     mark = "," if "," in text else "."
-    whole, part = text.translate(_GROUP_SPACES).lstrip("+").split(mark, 1)
-    grouped = f"{whole}{part}".replace(mark, "")
+    whole_part, part = text.translate(_GROUP_SPACES).lstrip("+").split(mark, 1)
+    grouped = f"{whole_part}{part}".replace(mark, "")
     if mark in part:  # "1.500.000": no decimal reading, only separators a whole number does not take here
         return f"{text} reads as {grouped} with thousands separators: write it without them."
-    decimal = f"{whole}.{part}".rstrip("0").rstrip(".")
+    if whole:
+        return f"Write whole numbers without a thousands separator: {grouped}, not {text}."
+    decimal = f"{whole_part}.{part}".rstrip("0").rstrip(".")
     return f"{text} could be {grouped} or {decimal}: write it without a thousands separator, with a point for decimals."
 
 
@@ -287,7 +295,7 @@ def _number_text(raw: Any, name: str, errors: _Errors, *, whole: bool) -> str | 
     if "." in text and "," not in text and (whole or errors.points_may_group_thousands):
         digits = text.translate(_GROUP_SPACES).lstrip("+")
         if _POINT_GROUPS.fullmatch(digits):
-            errors.add(name, _ambiguous_message(text))
+            errors.add(name, _ambiguous_message(text, whole=whole))
             return None
     return text
 
@@ -301,7 +309,7 @@ def _decimal(
             errors.add(name, _REQUIRED)
         return None
     if not _PLAIN_NUMBER.fullmatch(text):
-        read = _separators_read(text)
+        read = _separators_read(text, comma_is_decimal=errors.points_may_group_thousands)
         if read is _AMBIGUOUS:
             errors.add(name, _ambiguous_message(text))
             return None
@@ -723,7 +731,12 @@ def validate_order(
             errors.add(name, _too_long(value, limit))
 
     customer = _customer(field_text("customer_code", ""), scope, lookups, errors)
-    branch = _branch(field_text("branch_code", ""), customer, scope, lookups, errors, current_branch)
+    # The branch follows from the customer: a refused customer is the error, not a branch nobody could find.
+    branch = (
+        None
+        if "customer_code" in errors
+        else _branch(field_text("branch_code", ""), customer, scope, lookups, errors, current_branch)
+    )
     mode = _choice(field_text("mode", ""), "mode", errors, _MODES, "ocean_fcl") if "mode" not in errors else ""
     service_level = field_text("service_level") or ServiceLevel.STANDARD
     service_level = _choice(service_level, "service_level", errors, _SERVICE_LEVELS, "standard")
@@ -738,7 +751,7 @@ def validate_order(
 
     origin = _location(field_text("origin", ""), "origin", errors, lookups)
     destination = _location(field_text("destination", ""), "destination", errors, lookups)
-    if origin and origin == destination:
+    if origin and origin == destination and mode not in _WITHIN_ONE_CITY_MODES:
         errors.add("destination", "Destination must differ from the origin.")
 
     pickup = _date(data.get("requested_pickup_on"), "requested_pickup_on", errors, required=False)

@@ -148,6 +148,32 @@ def test_origin_and_destination_differ(order_data, staff_scope):
     ]
 
 
+@pytest.mark.parametrize("mode", ["road_ftl", "road_ltl", "parcel"])
+def test_a_move_within_one_city_is_an_order_by_road_or_parcel(order_data, staff_scope, mode):
+    """A UN/LOCODE names a whole city: one port or airport to itself is no transport, but a parcel or a truck
+    across Hamburg is the daily work of a shop or a distributor."""
+    data = order_data(mode=mode, incoterm="DAP", destination="CNSHA")
+    for line in data["lines"]:
+        line.pop("container_number", None)
+        line.pop("container_type", None)
+    assert "destination" not in errors_for(data, staff_scope)
+
+
+def test_a_refused_customer_is_the_only_error_not_a_branch_too(order_data, staff_scope, customer_a_user, customer_b):
+    """The branch follows from the customer: with no customer, there is no branch to look for or complain of."""
+    from partners.models import OrganisationKind
+    from partners.scoping import scope_for_user
+    from tests.factories import OrganisationFactory
+
+    OrganisationFactory(code="SHA", name="OMS Shanghai", kinds=[OrganisationKind.BRANCH])  # a second branch
+    for code, scope in (("NOPE", staff_scope), ("GLOBEX", scope_for_user(customer_a_user))):
+        data = order_data(customer_code=code)
+        del data["branch_code"]  # left to the customer's account branch, as files and the portal do
+        errors = errors_for(data, scope)
+        assert "customer_code" in errors, code
+        assert "branch_code" not in errors, (code, errors["branch_code"])
+
+
 def test_pickup_before_delivery(order_data, staff_scope):
     errors = errors_for(order_data(requested_delivery_on="2026-11-30"), staff_scope)
     assert errors["requested_delivery_on"] == ["Delivery cannot be before pickup."]
@@ -272,7 +298,7 @@ def test_a_long_run_of_digits_is_refused_at_once(order_data, staff_scope):
 @pytest.mark.parametrize(
     ("written", "message"),
     [
-        ("10.000", f"10.000 could be 10000 or 10: {_NO_THOUSANDS}"),
+        ("10.000", "Write whole numbers without a thousands separator: 10000, not 10.000."),
         ("1.500.000", "1.500.000 reads as 1500000 with thousands separators: write it without them."),
     ],
 )
@@ -292,6 +318,12 @@ def test_a_point_before_three_digits_is_refused_where_points_may_group_thousands
     data["lines"][0]["gross_weight_kg"] = "4200.5"  # not the ambiguous shape
     clean, _ = validate_order(data, scope=staff_scope, points_may_group_thousands=True)
     assert clean.lines[0]["gross_weight_kg"] == Decimal("4200.5")
+    # Where points may group thousands the comma is the decimal mark: "1,000" is one, not refused as ambiguous.
+    data["lines"][0]["gross_weight_kg"] = "1,000"
+    _, errors = validate_order(data, scope=staff_scope)
+    assert errors["lines[0].gross_weight_kg"] == [f"1,000 could be 1000 or 1: {_NO_THOUSANDS}"]
+    clean, _ = validate_order(data, scope=staff_scope, points_may_group_thousands=True)
+    assert clean.lines[0]["gross_weight_kg"] == Decimal("1")
 
 
 def test_a_declared_value_in_thousands_is_read_whole(order_data, staff_scope):

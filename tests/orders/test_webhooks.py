@@ -575,3 +575,17 @@ def test_two_long_delivery_ids_that_share_their_first_200_characters_are_two_del
     assert again.json()["repeated"] is True
     assert set(Order.objects.values_list("customer_reference", flat=True)) == {"SO-1", "SO-2"}
     assert {len(d) for d in WebhookDelivery.objects.values_list("delivery_id", flat=True)} == {7 + 64}
+
+
+def test_a_parcel_to_a_buyer_in_the_shops_own_city_is_created(shopify):
+    """The shop ships from Hamburg to a buyer in Hamburg: a parcel order, not a 422 that Shopify retries and
+    in the end drops (a UN/LOCODE names the whole city)."""
+    shopify.destination_by_country = {"FR": "FRPAR", "DE": "DEHAM"}
+    shopify.save(update_fields=["destination_by_country"])
+    payload = copy.deepcopy(SHOPIFY_ORDER)
+    payload["shipping_address"] = {"name": "Jürgen Müller", "address1": "Mönckebergstraße 7", "city": "Hamburg",
+                                   "zip": "20095", "country": "Germany", "country_code": "DE"}  # fmt: skip
+    response = _shopify_post(shopify, _body(payload), webhook_id="wh-local")
+    assert response.status_code == 200, response.content
+    order = Order.objects.get()
+    assert (order.mode, order.origin_id, order.destination_id) == ("parcel", "DEHAM", "DEHAM")
