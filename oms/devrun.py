@@ -56,7 +56,7 @@ from urllib.parse import urlsplit, urlunsplit
 from oms import embedded
 
 PROJECT_ROOT = embedded.PROJECT_ROOT
-QUEUES = "default,tracking,documents,billing"
+QUEUES = "default,imports,tracking,documents,billing"
 # Celery's warm shutdown lets running tasks finish; on the filesystem broker even an idle worker
 # takes about 8 s (it polls). After the grace period, or a second Ctrl-C, we kill.
 GRACE_SECONDS = 30.0

@@ -220,6 +220,10 @@ CELERY_TASK_ROUTES = {
     "tracking.tasks.*": {"queue": "tracking"},
     "documents.tasks.*": {"queue": "documents"},
     "finance.tasks.*": {"queue": "billing"},
+    # Order files: a 100,000-row import keeps its worker busy for a quarter of a minute or more, and the workflow's
+    # drains keep a default worker busy for up to a minute after a large import; on a queue of their own, uploads
+    # never wait behind workflow work, nor workflow work behind uploads (docs/operations.md).
+    "orders.tasks.process_order_import": {"queue": "imports"},
 }
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
 CELERY_TASK_EAGER_PROPAGATES = True

@@ -68,8 +68,21 @@ def test_web_runs_gunicorn_on_port_8000_and_probes_healthz(compose: dict[str, An
 def test_worker_consumes_every_queue_and_is_probed_by_ping(compose: dict[str, Any]) -> None:
     worker = compose["services"]["worker"]
 
-    assert "--queues=default,tracking,documents,billing" in worker["command"]
+    assert "--queues=default,imports,tracking,documents,billing" in worker["command"]
     assert "inspect ping" in worker["healthcheck"]["test"][1]
+
+
+def test_every_queue_a_task_is_routed_to_has_a_worker_in_compose_and_make_run(compose: dict[str, Any]) -> None:
+    """A queue nobody consumes holds its tasks for ever: order files would wait on "imports" with no error."""
+    from django.conf import settings
+
+    from oms.devrun import QUEUES
+
+    routed = {settings.CELERY_TASK_DEFAULT_QUEUE} | {route["queue"] for route in settings.CELERY_TASK_ROUTES.values()}
+    (option,) = [arg for arg in compose["services"]["worker"]["command"] if arg.startswith("--queues=")]
+    assert routed <= set(option.removeprefix("--queues=").split(","))
+    assert routed <= set(QUEUES.split(","))
+    assert settings.CELERY_TASK_ROUTES["orders.tasks.process_order_import"] == {"queue": "imports"}
 
 
 def test_beat_uses_the_database_scheduler_and_a_pid_file_on_tmpfs(compose: dict[str, Any]) -> None:
