@@ -24,6 +24,7 @@ screen posts the same vocabulary to the same service) get the same messages (tes
 from __future__ import annotations
 
 import datetime
+import difflib
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -32,6 +33,7 @@ from functools import cache, lru_cache
 from typing import Any
 
 import pycountry
+from django.db.models import Q
 
 from orders import identifiers
 from orders.cargo import totals
@@ -186,6 +188,51 @@ class Lookups:
         if code not in self.locations:
             self.preload(location_codes=[code])
         return self.locations[code]
+
+    # Hints for the error messages only: looked up once per distinct mistake, never on a valid value.
+    hints: dict[tuple[str, str], str] = field(default_factory=dict)
+    customer_codes: list[str] | None = None
+
+    def place_hint(self, text: str) -> str:
+        """A sentence naming the UN/LOCODE of a place written by its name or its IATA code ("Shanghai's UN/LOCODE
+        is CNSHA."), or the candidates when several places share the name; "" when none matches."""
+        key = ("place", text.casefold())
+        if key not in self.hints:
+            by_name = Q(name__iexact=text) | Q(name_ascii__iexact=text)
+            by_iata = Q(iata=text.upper()) if len(text) == 3 and text.isalpha() else Q(pk__in=[])
+            places = list(
+                Location.objects.filter(by_name | by_iata, is_active=True)
+                .order_by("code")
+                .values_list("code", "name", "country", "iata")[:4]
+            )
+            if len(places) == 1:
+                code, name, _, iata = places[0]
+                if iata and iata == text.upper() and name.casefold() != text.casefold():
+                    self.hints[key] = f" {iata} is the IATA code of {name}, whose UN/LOCODE is {code}."
+                else:
+                    self.hints[key] = f" {name}'s UN/LOCODE is {code}."
+            elif places:
+                named = ", ".join(f"{code} ({name}, {country})" for code, name, country, _ in places[:3])
+                self.hints[key] = f" Did you mean {named}?"
+            else:
+                self.hints[key] = ""
+        return self.hints[key]
+
+    def customer_hint(self, code: str) -> str:
+        """A sentence naming the code of a customer written by its name, or the codes close to a mistyped one
+        ("Did you mean ACME?"); "" when none is close."""
+        key = ("customer", code)
+        if key not in self.hints:
+            customers = Organisation.objects.customers().active()
+            named = list(customers.filter(name__iexact=code).values_list("code", "name")[:2])
+            if len(named) == 1:
+                self.hints[key] = f" {named[0][1]}'s customer code is {named[0][0]}."
+            else:
+                if self.customer_codes is None:
+                    self.customer_codes = list(customers.values_list("code", flat=True))
+                close = difflib.get_close_matches(code, self.customer_codes, n=3, cutoff=0.75)
+                self.hints[key] = f" Did you mean {' or '.join(close)}?" if close else ""
+        return self.hints[key]
 
 
 @dataclass
@@ -387,16 +434,18 @@ def _choice(raw: str, name: str, errors: _Errors, choices: tuple[str, ...], exam
 
 
 def _location(code: str, name: str, errors: _Errors, lookups: Lookups) -> str:
+    written = code.strip()
     code = code.replace(" ", "").upper()
     if not code:
         return ""
     problem = identifiers.unlocode_shape_problem(code)
     if problem:
-        errors.add(name, problem)
+        errors.add(name, problem + lookups.place_hint(written))
         return ""
     known = lookups.location(code)
     if known is None:
-        errors.add(name, f"{code} is not in our UN/LOCODE list. Check the code, or ask an admin to import it.")
+        hint = lookups.place_hint(written) or " Check the code, or ask an admin to import it."
+        errors.add(name, f"{code} is not in our UN/LOCODE list.{hint}")
         return ""
     if not known[0]:
         errors.add(name, f"{code} is a retired UN/LOCODE; use its replacement.")
@@ -422,7 +471,7 @@ def _customer(code: str, scope: Scope, lookups: Lookups, errors: _Errors) -> Org
             return None
         customer = lookups.customer(code)
         if customer is None:
-            errors.add("customer_code", f"There is no customer with code {code}.")
+            errors.add("customer_code", f"There is no customer with code {code}.{lookups.customer_hint(code)}")
             return None
     else:
         errors.add("customer_code", "Only our staff and customers can place orders.")

@@ -437,3 +437,27 @@ def test_numbers_and_dates_from_json_and_workbooks_are_single_values(order_data,
     clean, errors = validate_order(data, scope=staff_scope)
     assert errors == {}
     assert clean.order["customer_reference"] == "4711"
+
+
+def test_a_place_written_by_name_is_answered_with_its_unlocode(order_data, staff_scope):
+    errors = errors_for(order_data(origin="Shanghai"), staff_scope)
+    assert errors["origin"][0].endswith("Shanghai's UN/LOCODE is CNSHA.")
+    Location.objects.filter(code="USPDX").update(iata="PDX")
+    errors = errors_for(order_data(origin="pdx"), staff_scope)
+    assert errors["origin"][0].endswith("PDX is the IATA code of Portland, whose UN/LOCODE is USPDX.")
+    errors = errors_for(order_data(origin="Atlantis"), staff_scope)
+    assert errors["origin"] == [
+        "ATLANTIS is not a UN/LOCODE: use the country code and 3 letters or digits 2-9, e.g. DEHAM."
+    ]
+
+
+def test_a_mistyped_customer_code_or_a_customer_name_is_answered_with_the_code(order_data, staff_scope):
+    assert errors_for(order_data(customer_code="ACMEE"), staff_scope)["customer_code"] == [
+        "There is no customer with code ACMEE. Did you mean ACME?"
+    ]
+    assert errors_for(order_data(customer_code="Acme Industrial"), staff_scope)["customer_code"] == [
+        "There is no customer with code ACME INDUSTRIAL. Acme Industrial's customer code is ACME."
+    ]
+    assert errors_for(order_data(customer_code="ZZZZ"), staff_scope)["customer_code"] == [
+        "There is no customer with code ZZZZ."
+    ]
