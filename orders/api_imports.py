@@ -33,7 +33,7 @@ from oms.pagination import NewestFirstPagination
 from orders.errors import OrderError
 from orders.imports import selectors, service
 from orders.imports.columns import ImportFileError
-from orders.imports.forms import ALLOWED_EXTENSIONS
+from orders.imports.forms import file_name_problem
 from orders.models import Channel, ImportJob, ImportMode
 from partners import idempotency
 from partners.models import ApiKey
@@ -51,8 +51,9 @@ class ImportCreateInput(serializers.Serializer):
     dry_run = serializers.BooleanField(default=False, help_text="Only check the file; import nothing.")
 
     def validate_file(self, upload: Any) -> Any:
-        if not (upload.name or "").lower().endswith(ALLOWED_EXTENSIONS):
-            raise serializers.ValidationError("Upload a .csv or .xlsx file.")
+        problem = file_name_problem(upload.name or "")
+        if problem:
+            raise serializers.ValidationError(problem)
         return upload
 
 

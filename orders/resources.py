@@ -5,26 +5,33 @@ safe to open in a spreadsheet, and admin export of import jobs. The import itsel
 Formula injection (RELIABILITY §0.1, OWASP ASVS 5.0 1.2.10): a text cell that starts with = + - @, tab,
 CR or NUL is prefixed with ' so a spreadsheet shows it instead of evaluating it. The library's own flag
 only strips a leading "=", which both corrupts data and misses the other triggers, so it stays off and
-these formats do the escaping. Numbers stay numbers: -12.5 is a value, not a formula.
+these formats do the escaping. Numbers stay numbers: -12.5 is a value, not a formula, whether a number
+cell or a text that is wholly a plain number ("-5", "-12,5"), which Excel would show with the apostrophe.
 """
 
 from __future__ import annotations
 
+import datetime
+import re
+from decimal import Decimal
 from typing import Any
 
 import tablib
 from import_export import fields, resources
 from import_export.formats import base_formats
 
-from orders.imports.columns import TEMPLATE_COLUMNS, TEMPLATE_EXAMPLE
+from orders.imports.columns import TEMPLATE_COLUMNS, TEMPLATE_DATE_COLUMNS, TEMPLATE_EXAMPLE, TEMPLATE_NUMBER_COLUMNS
 from orders.models import ImportJob, ImportRowError
 
 FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r", "\x00")
+# A negative number and nothing else (ASCII digits, a decimal point or comma): no spreadsheet evaluates it.
+_PLAIN_NUMBER = re.compile(r"-?[0-9]+(?:[.,][0-9]+)?")
 
 
 def escape_formula(value: Any) -> Any:
-    """The cell value a spreadsheet will show as text; numbers, dates and empty values unchanged."""
-    if isinstance(value, str) and value.startswith(FORMULA_TRIGGERS):
+    """The cell value a spreadsheet will show as text; numbers, dates, plain numbers written as text ("-5") and
+    empty values unchanged."""
+    if isinstance(value, str) and value.startswith(FORMULA_TRIGGERS) and not _PLAIN_NUMBER.fullmatch(value):
         return "'" + value
     return value
 
@@ -71,10 +78,18 @@ OrderFileTemplateResource: type[resources.Resource] = type(
 
 
 def order_file_template(*, file_format: str) -> tuple[bytes | str, str, str]:
-    """(content, content type, file name) of the template with its example row; format "csv" or "xlsx"."""
+    """(content, content type, file name) of the template with its example row; format "csv" or "xlsx".
+
+    The workbook's sheet is named Orders, and its example holds numbers as numbers and the date as a date, as a
+    person's own sheet does (text cells would be flagged "number stored as text"); the import reads both."""
     resource = OrderFileTemplateResource()
     dataset = resource.export(queryset=[_TemplateExample()])
-    fmt = SafeXLSX() if file_format == "xlsx" else SafeCSV()
+    dataset.title = "Orders"
+    if file_format == "xlsx":
+        dataset = _typed_example(dataset)
+        fmt: base_formats.TablibFormat = SafeXLSX()
+    else:
+        fmt = SafeCSV()
     return fmt.export_data(dataset), fmt.get_content_type(), f"oms-orders-template.{fmt.get_extension()}"
 
 
@@ -83,6 +98,24 @@ class _TemplateExample:
         if name in TEMPLATE_COLUMNS:
             return TEMPLATE_EXAMPLE.get(name, "")
         raise AttributeError(name)
+
+
+def _typed_example(dataset: tablib.Dataset) -> tablib.Dataset:
+    typed = tablib.Dataset(headers=dataset.headers, title=dataset.title)
+    for row in dataset:
+        typed.append([_example_cell(name, text) for name, text in zip(dataset.headers, row, strict=True)])
+    return typed
+
+
+def _example_cell(name: str, text: str) -> Any:
+    if not text:
+        return text
+    if name in TEMPLATE_NUMBER_COLUMNS:
+        number = Decimal(text)
+        return int(number) if number == number.to_integral_value() else number
+    if name in TEMPLATE_DATE_COLUMNS:
+        return datetime.date.fromisoformat(text)
+    return text
 
 
 class ImportJobResource(resources.ModelResource):

@@ -1,8 +1,9 @@
 """Staff screens for order files: the list, upload, the preview with every error, progress and result.
 
 One page per job (`import_detail`) shows what the job is waiting for: a progress bar while the worker
-checks or imports (the `progress` fragment, polled by htmx; it asks for a full reload when the job is
-done), the preview with Confirm / Import valid only / Cancel when checked, the result afterwards.
+checks or imports (the `poll` fragment, polled by htmx: the progress card and, out of band, the status badge;
+it asks for a full reload when the job is done), the preview with Confirm / Import valid only / Cancel when
+checked, the result afterwards.
 """
 
 from __future__ import annotations
@@ -76,7 +77,8 @@ def import_detail(request: HttpRequest, pk: Any) -> HttpResponse:
     scope = scope_for_request(request)
     job = selectors.import_job_get_for(scope=scope, pk=pk)
     if request.htmx:
-        response = render(request, "imports/import_detail.html#progress", {"job": job})
+        # The progress card, and out of band the status badge beside the file name: both from the one job row.
+        response = render(request, "imports/import_detail.html#poll", {"job": job})
         if not job.is_running:
             response["HX-Refresh"] = "true"  # the job is done: show its preview or result page
         patch_vary_headers(response, ["HX-Request"])
@@ -84,6 +86,7 @@ def import_detail(request: HttpRequest, pk: Any) -> HttpResponse:
     errors = list(service.import_job_errors(job)[:ERRORS_SHOWN])
     context = {
         "job": job,
+        "preview": sorted(job.preview, key=lambda order: order["row"]),  # as the file has them, not as checked
         "errors": errors,
         "errors_hidden": max(0, job.error_count - len(errors)),
         "created": selectors.import_job_created_orders(job=job) if job.status == ImportStatus.IMPORTED else [],

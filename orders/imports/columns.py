@@ -36,32 +36,59 @@ TEMPLATE_EXAMPLE: dict[str, str] = {
     "container_type": "45G1",
 }  # fmt: skip
 
-# Columns people try that OMS sets itself: refused with the reason instead of "unknown column".
+# The example's cells a workbook template holds as numbers and as a date (orders.resources); the rest is text.
+TEMPLATE_NUMBER_COLUMNS = frozenset({
+    "pieces", "gross_weight_kg", "volume_m3", "length_cm", "width_cm", "height_cm", "declared_value",
+})  # fmt: skip
+TEMPLATE_DATE_COLUMNS = frozenset({"requested_pickup_on", "requested_delivery_on"})
+
+# Columns people try that OMS sets itself: refused with what to do and why, instead of "unknown column". Each is one
+# sentence of the header's refusal, without its full stop.
+_STATUS = "Delete the {name} column: OMS sets the status, and orders from a file are created submitted"
+_REFERENCE = (
+    "Delete the {name} column, or rename it customer_reference if it holds your own order numbers: OMS issues its own "
+    "references"
+)
+_CUSTOMER = "Replace the {name} column with customer_code, holding the customer's code (e.g. ACME)"
 FORBIDDEN_COLUMNS: dict[str, str] = {
-    "status": "OMS sets the status: orders from a file are created submitted.",
-    "state": "OMS sets the status: orders from a file are created submitted.",
-    "reference": "OMS issues its own references; put yours in customer_reference.",
-    "order_reference": "OMS issues its own references; put yours in customer_reference.",
-    "id": "OMS numbers orders itself; put your order number in customer_reference.",
-    "organisation": "Name the customer in customer_code.",
-    "customer": "Name the customer in customer_code.",
-    "customer_id": "Name the customer in customer_code.",
-    "channel": "OMS records the channel itself (file).",
-    "created_by": "OMS records who uploaded the file.",
-    "submitted_at": "OMS sets the submission time.",
-    "lines": "Give one row per cargo line instead.",
+    "status": _STATUS,
+    "state": _STATUS,
+    "reference": _REFERENCE,
+    "order_reference": _REFERENCE,
+    "id": _REFERENCE,
+    "organisation": _CUSTOMER,
+    "customer": _CUSTOMER,
+    "customer_id": _CUSTOMER,
+    "channel": "Delete the {name} column: OMS records the channel itself (file)",
+    "created_by": "Delete the {name} column: OMS records who uploaded the file",
+    "submitted_at": "Delete the {name} column: OMS sets the submission time",
+    "lines": "Delete the {name} column, and give one row per cargo line instead",
 }
 # Only our staff choose the handling branch (orders.intake says the same for each order).
-STAFF_ONLY_COLUMNS: dict[str, str] = {"branch_code": "Only OMS staff choose the handling branch."}
+STAFF_ONLY_COLUMNS: dict[str, str] = {
+    "branch_code": "{name} cannot be set in a customer's file: delete the {name} column (only OMS staff choose the "
+    "handling branch)",
+}
 MAX_COLUMNS = 200
 
 
 class ImportFileError(OrderError):
-    """The file as a whole cannot be imported; `row` is the spreadsheet row at fault, when there is one."""
+    """The file as a whole cannot be imported; `row` is the spreadsheet row at fault, when there is one.
+
+    The message does not name the row: screens, the API and the error file show `row` in a column of its own."""
 
     def __init__(self, message: str, *, row: int | None = None) -> None:
         self.row = row
-        super().__init__(f"Row {row}: {message}" if row else message)
+        super().__init__(message)
+
+
+class HeaderError(ImportFileError):
+    """The header row names columns that cannot be used (or lacks those that must be there)."""
+
+
+def template_columns_for(*, is_staff: bool) -> tuple[str, ...]:
+    """The template's columns that this uploader may use."""
+    return TEMPLATE_COLUMNS if is_staff else tuple(name for name in TEMPLATE_COLUMNS if name not in STAFF_ONLY_COLUMNS)
 
 
 def normalise_header(raw: object) -> str:
@@ -77,36 +104,36 @@ def check_header(cells: list[object], *, is_staff: bool, customer_implied: bool)
     while names and not names[-1]:
         names.pop()  # spreadsheets often carry empty trailing header cells
     if not names:
-        raise ImportFileError(
+        raise HeaderError(
             "The first row is blank: the column names must be in the first row. Delete any blank rows above them, "
             "or start from the template.",
             row=1,
         )
     if len(names) > MAX_COLUMNS:
-        raise ImportFileError(f"The file has {len(names)} columns; an order file has at most {MAX_COLUMNS}.", row=1)
-    problems: list[str] = []
+        raise HeaderError(f"The file has {len(names)} columns; an order file has at most {MAX_COLUMNS}.", row=1)
+    problems: list[str] = []  # one sentence each, without its full stop
     seen: set[str] = set()
     for position, name in enumerate(names, start=1):
         if not name:
-            problems.append(f"column {position} has no name")
+            problems.append(f"Column {position} has no name: name it after a column of the template, or delete it")
         elif name in seen:
-            problems.append(f"{name} appears twice")
+            problems.append(f"{name} appears twice: delete one of the two columns")
         elif name in FORBIDDEN_COLUMNS:
-            problems.append(f"{name} cannot be set by a file: {FORBIDDEN_COLUMNS[name]}")
+            problems.append(FORBIDDEN_COLUMNS[name].format(name=name))
         elif name in STAFF_ONLY_COLUMNS and not is_staff:
-            problems.append(f"{name} cannot be set: {STAFF_ONLY_COLUMNS[name]}")
+            problems.append(STAFF_ONLY_COLUMNS[name].format(name=name))
         elif name not in ALL_COLUMNS:
-            problems.append(f"{name} is not a column we know")
+            problems.append(f"{name} is not a column we know: rename it after a column of the template, or delete it")
         seen.add(name)
     if "customer_reference" not in seen:
-        problems.append("the customer_reference column is missing (it ties the rows of one order together)")
+        problems.append("Add the customer_reference column: it ties the rows of one order together")
     if "customer_code" not in seen and not customer_implied:
-        problems.append("the customer_code column is missing")
+        problems.append("Add the customer_code column: it names each order's customer")
     if problems:
-        listing = "; ".join(problems)
-        raise ImportFileError(
-            f"The header cannot be used: {listing}. The columns are those of the template: "
-            f"{', '.join(TEMPLATE_COLUMNS)}.",
+        sentences = "".join(f" {problem}." for problem in problems)
+        raise HeaderError(
+            f"The header cannot be used.{sentences} The columns you may use are those of the template: "
+            f"{', '.join(template_columns_for(is_staff=is_staff))}.",
             row=1,
         )
     return names

@@ -9,6 +9,22 @@ from django.core.files.uploadedfile import UploadedFile
 from orders.models import ImportMode
 
 ALLOWED_EXTENSIONS = (".csv", ".txt", ".xlsx")
+# Spreadsheets we cannot read, with what to do instead (reading.py says the same of an .xls by its content).
+_OTHER_SPREADSHEETS = {
+    ".xls": "This is an old Excel (.xls) workbook: save it as .xlsx or CSV UTF-8.",
+    ".xlsb": "This is a binary Excel (.xlsb) workbook: save it as .xlsx or CSV UTF-8.",
+    ".ods": "This is an OpenDocument (.ods) spreadsheet: save it as .xlsx or CSV UTF-8.",
+    ".numbers": "This is a Numbers spreadsheet: export it as .xlsx or CSV UTF-8.",
+}
+
+
+def file_name_problem(name: str) -> str | None:
+    """Why a file of this name cannot be an order file, or None; the upload form and the API say the same."""
+    name = name.lower()
+    if name.endswith(ALLOWED_EXTENSIONS):
+        return None
+    extension = name[name.rfind(".") :] if "." in name else ""
+    return _OTHER_SPREADSHEETS.get(extension, "Upload a .csv or .xlsx file (an order file made from the template).")
 
 
 class ImportUploadForm(forms.Form):
@@ -29,9 +45,9 @@ class ImportUploadForm(forms.Form):
 
     def clean_file(self) -> UploadedFile:
         upload: UploadedFile = self.cleaned_data["file"]
-        name = (upload.name or "").lower()
-        if not name.endswith(ALLOWED_EXTENSIONS):
-            raise forms.ValidationError("Upload a .csv or .xlsx file (an order file made from the template).")
+        problem = file_name_problem(upload.name or "")
+        if problem:
+            raise forms.ValidationError(problem)
         limit = settings.OMS_IMPORT_MAX_BYTES
         if upload.size and upload.size > limit:
             size, most = upload.size / 1e6, limit / 1e6

@@ -32,26 +32,30 @@ import os
 import re
 import tempfile
 import time
+import zipfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from itertools import islice
 from typing import Any
+from xml.etree import ElementTree
 
+import defusedxml
 import psycopg
+from defusedxml import ElementTree as defused_element_tree
 from django.conf import settings
 from django.core.files.base import File
 from django.core.files.storage import default_storage
 from django.db import DatabaseError, OperationalError, connection, transaction
-from django.db.models import F, QuerySet
+from django.db.models import Case, F, QuerySet, Value, When
 from django.utils import timezone
 from psycopg import errors as psycopg_errors
 
 from orders import bulk
 from orders.errors import OrderError
 from orders.imports import grouping, reading
-from orders.imports.columns import ImportFileError
+from orders.imports.columns import ALL_COLUMNS, TEMPLATE_COLUMNS, HeaderError, ImportFileError
 from orders.imports.grouping import RowError
 from orders.intake import CleanOrder, Lookups, validate_order
 from orders.models import (
@@ -450,17 +454,44 @@ def _check_job(job: ImportJob) -> None:
     except ImportFileError as exc:
         _reject(job, exc)
         return
-    _store_result(job, result, status=ImportStatus.CHECKED, checked_at=timezone.now())
+    now = timezone.now()
+    # A dry run ends with its check: nothing waits for a confirmation (API clients poll for finished_at).
+    ended = {"finished_at": now} if job.dry_run else {}
+    _store_result(job, result, status=ImportStatus.CHECKED, checked_at=now, **ended)
 
 
 def _reject(job: ImportJob, exc: ImportFileError) -> None:
+    message = _file_error_message(job, exc)
     with transaction.atomic():
         job.errors.all().delete()
-        ImportRowError.objects.create(job=job, row=exc.row, message=str(exc))
+        ImportRowError.objects.create(job=job, row=exc.row, message=message)
         _set(
-            job, status=ImportStatus.REJECTED, file_error=str(exc), error_count=1, finished_at=timezone.now(),
+            job, status=ImportStatus.REJECTED, file_error=message, error_count=1, finished_at=timezone.now(),
             checked_at=timezone.now(),
         )  # fmt: skip
+
+
+FIRST_SHEET_ONLY = "Only the workbook's first sheet is read: move the orders to the first sheet."
+
+
+def _file_error_message(job: ImportJob, exc: ImportFileError) -> str:
+    """The refusal as people read it (its row goes in a column of its own). A workbook whose header is refused and
+    that has more than one sheet most often holds its orders on another sheet: only the first is read, which is
+    said first, before the header's columns and the template's list."""
+    message = str(exc)
+    if isinstance(exc, HeaderError) and job.file_format == "xlsx" and _workbook_sheet_count(job) > 1:
+        message = f"{FIRST_SHEET_ONLY} {message}"
+    return message
+
+
+def _workbook_sheet_count(job: ImportJob) -> int:
+    """How many sheets the stored workbook lists (its xl/workbook.xml, parsed through defusedxml); 0 when unknown."""
+    try:
+        with default_storage.open(job.file.name, "rb") as stream, zipfile.ZipFile(stream) as package:
+            root = defused_element_tree.fromstring(package.read("xl/workbook.xml"))
+    except (OSError, KeyError, zipfile.BadZipFile, ElementTree.ParseError, defusedxml.DefusedXmlException):
+        return 0
+    return len(root.findall("{*}sheets/{*}sheet"))
 
 
 def _store_result(job: ImportJob, result: CheckResult, *, status: str, **extra: Any) -> None:
@@ -725,14 +756,26 @@ def _preview_row(clean: CleanOrder, intake: grouping.GroupIntake) -> dict[str, A
 # --- Reading results ----------------------------------------------------------------------------------------
 
 
+# Errors of one row in the order of the template's columns (a file made from it has them so), then the others.
+_COLUMN_ORDER = Case(
+    *(When(column=name, then=Value(position)) for position, name in enumerate(dict.fromkeys(
+        (*TEMPLATE_COLUMNS, *ALL_COLUMNS)))),
+    default=Value(len(ALL_COLUMNS) + len(TEMPLATE_COLUMNS)),
+)  # fmt: skip
+
+
 def import_job_errors(job: ImportJob) -> QuerySet[ImportRowError]:
-    return job.errors.order_by("row", "id")
+    """The job's errors as the file has them: by row (the file's own problems first), then by column, then as
+    found. The check finds an order's errors when it has read all of its rows, which may be far apart."""
+    return job.errors.order_by(F("row").asc(nulls_first=True), _COLUMN_ORDER, "id")
 
 
 def import_job_error_file(job: ImportJob) -> Iterator[str]:
-    """The errors as CSV lines (streamed), formula-escaped: the file opens in a spreadsheet."""
+    """The errors as CSV lines (streamed), formula-escaped: the file opens in a spreadsheet. Written with semicolons
+    when the upload was (Excel writes, and opens, CSV so where the comma is the decimal mark), else commas."""
     buffer = io.StringIO()
-    writer = csv.writer(buffer, quoting=csv.QUOTE_MINIMAL)
+    delimiter = ";" if job.file_format == "csv" and job.delimiter == ";" else ","
+    writer = csv.writer(buffer, delimiter=delimiter, quoting=csv.QUOTE_MINIMAL)
 
     def line(values: list[Any]) -> str:
         writer.writerow(values)

@@ -323,3 +323,47 @@ def test_a_customer_person_of_two_customers_is_told_why_an_upload_is_refused(wor
     assert response.status_code == 403
     assert "You act for several customers (ACME, GLOBEX)" in response.json()["error"]["message"]
     assert ImportJob.objects.count() == 0
+
+
+# --- Acceptance findings on the import API (2026-12-06) -----------------------------------------------------
+
+
+def test_a_finished_dry_run_says_when_it_finished(acme_api):
+    posted = _post(acme_api, csv_bytes([order_row("PO-1")]), dry_run="true")
+    job = acme_api.get(posted["url"]).json()
+    assert (job["state"], job["dry_run"]) == ("checked", True)
+    assert job["finished_at"] is not None
+    assert job["finished_at"] == posted["finished_at"]
+    stored = ImportJob.objects.get(pk=job["id"])
+    assert stored.checked_at <= stored.finished_at
+
+
+def test_a_checked_upload_waiting_for_its_confirmation_has_not_finished(world, login):
+    from tests.orders.fixtures.imports import import_file
+
+    job = import_file(world["ops"], csv_bytes([order_row("PO-1")]))
+    assert (job.status, job.finished_at) == (ImportStatus.CHECKED, None)
+
+
+def test_a_refused_header_gives_its_row_in_the_row_field_only(acme_api):
+    from tests.orders.fixtures.imports import COLUMNS
+
+    job = _post(acme_api, csv_bytes([{**order_row(), "status": "x"}], columns=[*COLUMNS, "status"]))
+    assert job["state"] == "rejected"
+    (error,) = job["errors"]
+    assert error["row"] == 1
+    assert error["message"].startswith("The header cannot be used.")
+    assert error["message"] == job["file_error"]
+    assert "branch_code" not in error["message"]  # a customer's key may not name the branch
+
+
+@pytest.mark.parametrize(
+    ("name", "fragment"),
+    [("orders.xls", "This is an old Excel (.xls) workbook"), ("orders.ods", "save it as .xlsx or CSV"),
+     ("orders.exe", "Upload a .csv or .xlsx file")],
+)  # fmt: skip
+def test_an_upload_in_another_spreadsheet_format_is_told_how_to_save_it(acme_api, name, fragment):
+    response = acme_api.post(URL, {"file": upload(b"\xd0\xcf\x11\xe0", name)}, format="multipart")
+    assert response.status_code == 400
+    assert fragment in str(response.json()["error"]["fields"]["file"])
+    assert ImportJob.objects.count() == 0

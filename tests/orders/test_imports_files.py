@@ -3,6 +3,7 @@ or hostile file is refused as a whole with a clear message, importing nothing.""
 
 from __future__ import annotations
 
+import csv
 import io
 import zipfile
 
@@ -534,3 +535,109 @@ def test_a_number_cell_is_the_text_excel_shows(value, text):
     from orders.imports.reading import _cell_text
 
     assert _cell_text(value) == text
+
+
+# --- Acceptance findings on the import files (2026-12-06) ---------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("value", "written"),
+    [
+        ("-5", "-5"), ("-12.5", "-12.5"), ("-12,5", "-12,5"), ("42", "42"),
+        ("=1+1", "'=1+1"), ("-2+3+cmd|' /C calc'!A0", "'-2+3+cmd|' /C calc'!A0"), ("+5", "'+5"), ("-5e3", "'-5e3"),
+        ("-5\n=1+1", "'-5\n=1+1"), ("-", "'-"), ("@SUM(A1)", "'@SUM(A1)"), ("\t-5", "'\t-5"), ("-١٢", "'-١٢"),
+    ],
+)  # fmt: skip
+def test_a_plain_number_is_no_formula_and_is_left_as_it_is(value, written):
+    """Excel showed the escape of '-5 as an apostrophe: a value that is wholly a number cannot be a formula."""
+    import tablib
+
+    from orders.resources import SafeCSV, SafeXLSX, escape_formula
+
+    assert escape_formula(value) == written
+    dataset = tablib.Dataset(["x", value], headers=["a", "b"])
+    exported = SafeCSV().export_data(dataset).removeprefix("\ufeff")
+    assert list(csv.reader(io.StringIO(exported)))[1][1] == written
+    sheet = openpyxl.load_workbook(io.BytesIO(SafeXLSX().export_data(dataset))).worksheets[0]
+    assert sheet["B2"].value == written
+    assert sheet["B2"].data_type == "s"
+
+
+def test_a_refused_column_says_what_to_do_in_one_sentence_each(world):
+    job = import_file(world["ops"], csv_bytes([{**order_row(), "status": "x", "price": "1"}],
+                                              columns=[*COLUMNS, "status", "price"]))  # fmt: skip
+    _rejected(job, "Delete the status column: OMS sets the status, and orders from a file are created submitted.")
+    assert "price is not a column we know" in job.file_error
+    assert ".." not in job.file_error
+    assert "branch_code" in job.file_error  # staff may name the branch: it is one of their columns
+
+
+def test_a_refused_header_names_its_row_in_the_row_column_only(world):
+    job = import_file(world["ops"], csv_bytes([{**order_row(), "status": "x"}], columns=[*COLUMNS, "status"]))
+    error = job.errors.get()
+    assert error.row == 1
+    assert error.message == job.file_error
+    assert not job.file_error.startswith("Row ")
+    assert job.file_error.startswith("The header cannot be used.")
+
+
+def test_a_customer_is_told_only_the_columns_a_customer_may_use(world, customer_a_user):
+    from orders.imports.columns import TEMPLATE_COLUMNS
+
+    rows = [{**order_row(), "branch_code": "HAM", "status": "x"}]
+    job = import_file(customer_a_user, csv_bytes(rows, columns=[*COLUMNS, "branch_code", "status"]))
+    _rejected(job, "branch_code cannot be set in a customer's file: delete the branch_code column")
+    listed = job.file_error.split("The columns you may use are those of the template: ")[1]
+    assert listed == ", ".join(name for name in TEMPLATE_COLUMNS if name != "branch_code") + "."
+
+
+def _two_sheets(first_rows: list[list[object]], second_rows: list[list[object]]) -> bytes:
+    workbook = openpyxl.Workbook()
+    first = workbook.active
+    first.title = "Read me"
+    for row in first_rows:
+        first.append(row)
+    second = workbook.create_sheet("Orders")
+    for row in second_rows:
+        second.append(row)
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    return buffer.getvalue()
+
+
+FIRST_SHEET_HINT = "Only the workbook's first sheet is read: move the orders to the first sheet."
+
+
+def test_a_workbook_whose_orders_are_on_a_later_sheet_is_told_only_the_first_is_read(world):
+    orders = [COLUMNS, [order_row("PO-1")[name] for name in COLUMNS]]
+    job = import_file(world["ops"], _two_sheets([["Fill in the orders sheet"]], orders), name="orders.xlsx")
+    _rejected(job, "fill_in_the_orders_sheet is not a column we know")
+    assert job.file_error.startswith(FIRST_SHEET_HINT + " The header cannot be used.")
+    assert job.errors.get().message == job.file_error
+    # One sheet, or a header that is fine: no hint.
+    job = import_file(world["ops"], xlsx_bytes([["Fill in the orders sheet"]]), name="orders.xlsx")
+    _rejected(job, "fill_in_the_orders_sheet is not a column we know")
+    assert FIRST_SHEET_HINT not in job.file_error
+    job = import_file(world["ops"], _two_sheets(orders, [["Notes"]]), name="orders.xlsx")
+    assert job.status == ImportStatus.CHECKED, job.file_error
+
+
+def test_the_xlsx_template_is_a_sheet_named_orders_with_numbers_and_a_date(world, login):
+    import datetime
+
+    from django.urls import reverse
+
+    from orders.imports.columns import TEMPLATE_COLUMNS
+
+    response = login(world["ops"]).get(reverse("imports:template", args=["xlsx"]))
+    workbook = openpyxl.load_workbook(io.BytesIO(response.content))
+    assert workbook.sheetnames == ["Orders"]
+    example = dict(zip(TEMPLATE_COLUMNS, next(workbook.active.iter_rows(min_row=2, max_row=2)), strict=True))
+    assert (example["pieces"].value, example["pieces"].data_type) == (40, "n")
+    assert (example["gross_weight_kg"].value, example["gross_weight_kg"].data_type) == (8200, "n")
+    assert (example["volume_m3"].value, example["volume_m3"].data_type) == (28.5, "n")
+    assert example["requested_pickup_on"].is_date
+    assert example["requested_pickup_on"].value == datetime.datetime(2026, 12, 1)  # noqa: DTZ001 - a date cell
+    for name in ("hs_code", "customer_reference", "container_number"):  # codes stay text (leading zeros)
+        assert example[name].data_type == "s", name
+    assert example["hs_code"].value == "940542"

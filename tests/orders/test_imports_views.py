@@ -5,11 +5,14 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 
 import openpyxl
 import pytest
 from django.urls import reverse
+from django.utils.html import escape
 
+from orders.imports import service
 from orders.imports.columns import TEMPLATE_COLUMNS
 from orders.models import ImportJob, ImportStatus, Order
 from tests.orders.fixtures.imports import csv_bytes, import_file, order_row, upload, world
@@ -154,7 +157,7 @@ def test_error_file_lists_every_error_and_escapes_formulas(world, login):
     by_column = {line[1]: line for line in lines[1:]}
     assert by_column["origin"][2] == "'+cmd"
     assert by_column["origin"][4].startswith("'=HYPERLINK")
-    assert by_column["gross_weight_kg"][2] == "'-12.5"  # text cells are escaped; the file holds text only
+    assert by_column["gross_weight_kg"][2] == "-12.5"  # a plain number is no formula: left as it is
     assert len(lines) - 1 == job.error_count
 
 
@@ -189,3 +192,178 @@ def test_the_error_file_of_a_latin_file_name_quotes_it(world, login):
     job = import_file(world["ops"], csv_bytes([order_row("PO-1", pieces="0")]), name='week "48".csv')
     response = login(world["ops"]).get(reverse("imports:errors", args=[job.pk]))
     assert response["Content-Disposition"] == 'attachment; filename="week \\"48\\"-errors.csv"'
+
+
+# --- Acceptance findings on the import screens (2026-12-06) -------------------------------------------------
+
+
+def test_a_file_whose_every_order_has_errors_tells_the_user_to_correct_it(world, login):
+    job = import_file(world["ops"], csv_bytes([order_row("PO-1", pieces="0"), order_row("PO-2", origin="XXXXX")]))
+    body = login(world["ops"]).get(job.get_absolute_url()).content.decode()
+    assert "Nothing new to import" not in body
+    assert "Correct the file" in body
+    assert reverse("imports:upload") in body.split("Errors and duplicates")[0]
+
+
+def test_a_file_whose_every_order_exists_already_has_nothing_new_to_import(world, login):
+    content = csv_bytes([order_row("PO-1"), order_row("PO-2")])
+    service.import_job_confirm(job=import_file(world["ops"], content), by=world["ops"], mode="all_or_nothing")
+    job = import_file(world["ops"], content)
+    body = login(world["ops"]).get(job.get_absolute_url()).content.decode()
+    assert "Nothing new to import: every correct order in this file exists already." in body
+    assert "Correct the file" not in body
+    assert reverse("imports:upload") not in body.split("Errors and duplicates")[0]
+
+
+def test_the_polled_fragment_brings_the_current_status_badge(world, login, django_assert_max_num_queries):
+    client = login(world["ops"])
+    job = import_file(world["ops"], csv_bytes([order_row("PO-1")]))
+    ImportJob.objects.filter(pk=job.pk).update(status=ImportStatus.PENDING)
+    page = client.get(job.get_absolute_url()).content.decode()
+    assert page.count('id="import-status"') == 1  # the badge beside the file name, the target of the swap
+    assert "hx-swap-oob" not in page
+    ImportJob.objects.filter(pk=job.pk).update(status=ImportStatus.CHECKING, rows_total=10, rows_done=4)
+    with django_assert_max_num_queries(4):  # session, user, job, the menu's task count: the badge costs nothing
+        body = client.get(job.get_absolute_url(), HTTP_HX_REQUEST="true").content.decode()
+    badge = re.search(r'<span id="import-status" hx-swap-oob="true">(.*?)</span>\s*</span>', body, re.S)
+    assert badge, body
+    assert "Checking" in badge.group(1)
+    assert "Waiting to be checked" not in body
+    assert "4 of 10 rows" in body
+
+
+def test_an_import_whose_orders_were_all_created_meanwhile_says_so_and_is_no_success(world, login):
+    """Two tabs (or two uploads) of one file, both checked: the second confirmation finds every order created."""
+    content = csv_bytes([order_row("PO-1"), order_row("PO-2")])
+    first, second = import_file(world["ops"], content), import_file(world["ops"], content)
+    client = login(world["ops"])
+    client.post(reverse("imports:confirm", args=[first.pk]), {"mode": "all_or_nothing"})
+    client.post(reverse("imports:confirm", args=[second.pk]), {"mode": "all_or_nothing"})
+    second.refresh_from_db()
+    assert (second.status, second.orders_created, second.orders_duplicate) == (ImportStatus.IMPORTED, 0, 2)
+    body = client.get(second.get_absolute_url()).content.decode()
+    assert "Nothing was created: these 2 orders were imported meanwhile (by another upload or tab)" in body
+    assert "0 orders created" not in body
+    assert "alert-success" not in body
+    assert "oms-badge-success" not in body
+    listing = client.get(reverse("imports:list")).content.decode()
+    assert listing.count("oms-badge-success") == 1  # the first upload's
+    first_body = client.get(first.get_absolute_url()).content.decode()
+    assert "2 orders created and submitted" in first_body
+    assert "oms-badge-success" in first_body
+
+
+def test_counts_carry_thousands_separators_on_every_import_screen(world, login, settings):
+    settings.OMS_IMPORT_MAX_ROWS = 100_000
+    client = login(world["ops"])
+    job = import_file(world["ops"], csv_bytes([order_row("PO-1")]))
+    big = {"rows_total": 20_000, "orders_total": 10_000, "orders_valid": 10_000, "orders_invalid": 0}
+    ImportJob.objects.filter(pk=job.pk).update(status=ImportStatus.CHECKED, **big)
+    number = re.compile(r"(?<![\d,.])\d{5,}(?![\d,.])")
+
+    def unformatted(html: str) -> list[str]:  # in the text people read (ids in links and attributes aside)
+        text = re.sub(r"<(style|script)\b.*?</\1>", " ", html, flags=re.S)
+        return number.findall(re.sub(r"<[^>]*>", " ", text))
+
+    body = client.get(job.get_absolute_url()).content.decode()
+    assert "Import 10,000 orders" in body
+    assert "Importing creates 10,000 submitted orders" in body
+    assert not unformatted(body)
+    done = {"orders_created": 10_000, "orders_valid": 0, "orders_duplicate": 12_345, "orders_invalid": 11_111}
+    ImportJob.objects.filter(pk=job.pk).update(status=ImportStatus.IMPORTED, error_count=23_456, **done)
+    body = client.get(job.get_absolute_url()).content.decode()
+    assert "10,000 orders created and submitted" in body
+    assert "12,345 existed already" in body
+    assert "11,111 with errors" in body
+    assert not unformatted(body)
+    listing = client.get(reverse("imports:list")).content.decode()
+    for count in ("20,000", "10,000", "11,111", "12,345"):
+        assert count in listing
+    assert not unformatted(listing)
+    assert "100,000 rows" in client.get(reverse("imports:upload")).content.decode()
+
+
+def test_the_preview_and_the_errors_follow_the_rows_of_the_file(world, login):
+    """An order's rows may be far apart: PO-1 ends on row 5, after PO-2 and PO-3, and was listed after them."""
+    rows = [
+        order_row("PO-1"), order_row("PO-2"), order_row("PO-3"), order_row("PO-1", description="Spare parts"),
+        order_row("PO-4", incoterm="FOB", requested_pickup_on="31/12/2026", gross_weight_kg="-5"),
+        order_row("PO-5", pieces="0"),
+    ]  # fmt: skip
+    job = import_file(world["ops"], csv_bytes(rows), mode="valid_only")
+    client = login(world["ops"])
+    body = client.get(job.get_absolute_url()).content.decode()
+    preview = body.split("Orders that will be created")[1].split("</table>")[0]
+    assert [int(row) for row in re.findall(r'text-secondary">(\d+)</td>', preview)] == [2, 3, 4]
+    table = body.split("Errors and duplicates")[1]
+    cells = r'<td class="text-end tabular-nums">(\d+)</td>\s*<td class="font-monospace small">(\w*)</td>'
+    shown = re.findall(cells, table)
+    expected = [("6", "incoterm"), ("6", "gross_weight_kg"), ("6", "requested_pickup_on"), ("7", "pieces")]
+    assert shown == expected
+    response = client.get(reverse("imports:errors", args=[job.pk]))
+    lines = list(csv.reader(io.StringIO(b"".join(response.streaming_content).decode("utf-8-sig"))))
+    assert [(line[0], line[1]) for line in lines[1:]] == expected
+
+
+@pytest.mark.parametrize(("delimiter", "written"), [(";", ";"), (",", ","), ("\t", ",")])
+def test_the_error_file_uses_the_semicolons_of_a_semicolon_upload(world, login, delimiter, written):
+    """German Excel writes and opens CSV with semicolons: an error file with commas opens in one column."""
+    content = csv_bytes([order_row("PO-1", pieces="0", consignee_name="Müller; Söhne")], delimiter=delimiter)
+    job = import_file(world["ops"], content)
+    assert job.delimiter == delimiter
+    response = login(world["ops"]).get(reverse("imports:errors", args=[job.pk]))
+    text = b"".join(response.streaming_content).decode("utf-8")
+    assert text.startswith("\ufeffrow" + written + "column" + written)
+    lines = list(csv.reader(io.StringIO(text.removeprefix("\ufeff")), delimiter=written))
+    assert lines[1][:3] == ["2", "pieces", "0"]
+
+
+def test_the_error_file_of_a_workbook_uses_commas(world, login):
+    from tests.orders.fixtures.imports import COLUMNS, xlsx_bytes
+
+    row = order_row("PO-1", pieces="0")
+    job = import_file(world["ops"], xlsx_bytes([COLUMNS, [row[name] for name in COLUMNS]]), name="orders.xlsx")
+    response = login(world["ops"]).get(reverse("imports:errors", args=[job.pk]))
+    assert b"".join(response.streaming_content).decode("utf-8").startswith("\ufeffrow,column,value,")
+
+
+def test_the_error_file_writes_plain_numbers_as_they_are_and_escapes_formulas(world, login):
+    rows = [order_row("PO-1", gross_weight_kg="-5"), order_row("PO-2", gross_weight_kg="-12,5"),
+            order_row("-2+3+cmd|' /C calc'!A0", pieces="-3"), order_row("PO-4", pieces="0")]  # fmt: skip
+    job = import_file(world["ops"], csv_bytes(rows))
+    response = login(world["ops"]).get(reverse("imports:errors", args=[job.pk]))
+    lines = list(csv.reader(io.StringIO(b"".join(response.streaming_content).decode("utf-8-sig"))))
+    values = {(line[0], line[1]): line for line in lines[1:]}
+    assert values["2", "gross_weight_kg"][2] == "-5"
+    assert values["3", "gross_weight_kg"][2] == "-12,5"
+    assert values["4", "pieces"][2] == "-3"
+    assert values["4", "pieces"][4] == "'-2+3+cmd|' /C calc'!A0"
+    assert values["5", "pieces"][2] == "0"
+
+
+def test_a_refused_header_names_its_row_once_on_the_screen(world, login):
+    rows = [{**order_row(), "status": "delivered"}]
+    from tests.orders.fixtures.imports import COLUMNS
+
+    job = import_file(world["ops"], csv_bytes(rows, columns=[*COLUMNS, "status"]))
+    body = login(world["ops"]).get(job.get_absolute_url()).content.decode()
+    assert "Row 1:" not in body
+    assert "Row 1" in body  # beside the message, where a row column would be
+    assert "Delete the status column: OMS sets the status" in body
+
+
+@pytest.mark.parametrize(
+    ("name", "message"),
+    [
+        ("orders.xls", "This is an old Excel (.xls) workbook: save it as .xlsx or CSV UTF-8."),
+        ("ORDERS.XLS", "This is an old Excel (.xls) workbook: save it as .xlsx or CSV UTF-8."),
+        ("orders.ods", "This is an OpenDocument (.ods) spreadsheet: save it as .xlsx or CSV UTF-8."),
+        ("orders.numbers", "This is a Numbers spreadsheet: export it as .xlsx or CSV UTF-8."),
+    ],
+)
+def test_upload_names_the_spreadsheet_formats_it_cannot_read(world, login, name, message):
+    content = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\x00" * 64
+    response = login(world["ops"]).post(reverse("imports:upload"), {"file": upload(content, name)})
+    assert response.status_code == 200
+    assert escape(message) in response.content.decode()
+    assert ImportJob.objects.count() == 0
