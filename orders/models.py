@@ -7,6 +7,7 @@ recorded by Postgres triggers (django-pghistory), so bulk writes and raw SQL are
 
 from __future__ import annotations
 
+import datetime
 import uuid
 from decimal import Decimal
 
@@ -612,6 +613,19 @@ class ImportJob(models.Model):
         if not self.rows_total:
             return 0
         return min(100, round(100 * self.rows_done / self.rows_total))
+
+    # How long a file may wait for a worker before its page says why it has not started.
+    WORKER_WAIT_NOTICE = datetime.timedelta(seconds=30)
+
+    @property
+    def waits_for_a_worker(self) -> bool:
+        """Queued (or pending) and untouched for longer than WORKER_WAIT_NOTICE: every worker of the imports queue
+        is busy, or none runs."""
+        return (
+            self.status in (ImportStatus.PENDING, ImportStatus.QUEUED)
+            and self.updated_at is not None
+            and timezone.now() - self.updated_at > self.WORKER_WAIT_NOTICE
+        )
 
 
 class ImportRowError(models.Model):

@@ -232,6 +232,25 @@ def test_the_polled_fragment_brings_the_current_status_badge(world, login, djang
     assert "4 of 10 rows" in body
 
 
+def test_a_file_no_worker_takes_says_why_it_has_not_started(world, login):
+    """Queued for longer than WORKER_WAIT_NOTICE: the page says the workers are busy or stopped, and nothing is lost."""
+    import datetime
+
+    from django.utils import timezone
+
+    client = login(world["ops"])
+    job = import_file(world["ops"], csv_bytes([order_row("PO-1")]))
+    ImportJob.objects.filter(pk=job.pk).update(status=ImportStatus.QUEUED, updated_at=timezone.now())
+    body = client.get(job.get_absolute_url(), HTTP_HX_REQUEST="true").content.decode()
+    assert "Waiting for a worker" in body
+    assert "No worker has taken this file" not in body
+    waited = timezone.now() - ImportJob.WORKER_WAIT_NOTICE - datetime.timedelta(seconds=1)
+    ImportJob.objects.filter(pk=job.pk).update(updated_at=waited)
+    body = client.get(job.get_absolute_url(), HTTP_HX_REQUEST="true").content.decode()
+    assert "No worker has taken this file since" in body
+    assert "nothing is lost meanwhile" in body
+
+
 def test_an_import_whose_orders_were_all_created_meanwhile_says_so_and_is_no_success(world, login):
     """Two tabs (or two uploads) of one file, both checked: the second confirmation finds every order created."""
     content = csv_bytes([order_row("PO-1"), order_row("PO-2")])
