@@ -374,14 +374,31 @@ class NotificationAdmin(admin.ModelAdmin):
         return False
 
 
+class _RecordStateFilter(admin.SimpleListFilter):
+    title = "state"
+    parameter_name = "state"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        return [("waiting", "Waiting for the drain"), ("given_up", "Given up")]
+
+    def queryset(
+        self, request: HttpRequest, queryset: QuerySet[QueuedTrackingRecord]
+    ) -> QuerySet[QueuedTrackingRecord]:
+        if self.value() == "waiting":
+            return queryset.filter(given_up_at__isnull=True)
+        if self.value() == "given_up":
+            return queryset.filter(given_up_at__isnull=False)
+        return queryset
+
+
 @admin.register(QueuedTrackingRecord)
 class QueuedTrackingRecordAdmin(admin.ModelAdmin):
     """Carrier milestones and ETD/ETA the workflow has still to act on, and those it gave up after MAX_ATTEMPTS
     failures (their errors are in the worker's log). Read-only: once the cause is fixed, "Try again" hands given-up
     records back to the drain, which needs the change permission."""
 
-    list_display = ("queued_at", "kind", "code", "order_link", "attempts", "available_at", "given_up_at")
-    list_filter = (("given_up_at", admin.EmptyFieldListFilter), "kind")
+    list_display = ("order_link", "kind", "code", "attempts", "queued_at", "given_up_at")
+    list_filter = (_RecordStateFilter, "kind")
     search_fields = ("code",)
     readonly_fields = ("kind", "order_id", "code", "event_id", "estimated_at", "queued_at", "available_at",
                        "attempts", "given_up_at")  # fmt: skip
