@@ -10,6 +10,7 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
+from django.db.models import Q
 from django.http import HttpRequest
 from import_export.admin import ExportMixin
 
@@ -85,8 +86,10 @@ class IntegrationForm(forms.ModelForm):
         # An integration orders for a customer and is handled by one of our branches: offer only those.
         if "customer" in self.fields:
             self.fields["customer"].queryset = Organisation.objects.customers().active().order_by("code")
-        if "default_branch" in self.fields:
-            self.fields["default_branch"].queryset = Organisation.objects.branches().active().order_by("code")
+        if "default_branch" in self.fields:  # the branch it has stays offered, even once that branch is closed
+            current = Q(pk=self.instance.default_branch_id) if self.instance.default_branch_id else Q(pk__in=[])
+            branches = Organisation.objects.filter(Q(kinds__contains=["branch"], is_active=True) | current)
+            self.fields["default_branch"].queryset = branches.order_by("code")
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean() or {}

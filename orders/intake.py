@@ -26,6 +26,7 @@ from __future__ import annotations
 import datetime
 import difflib
 import re
+import unicodedata
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
@@ -34,6 +35,7 @@ from typing import Any
 
 import pycountry
 from django.db.models import Q
+from django.db.models.functions import Upper
 
 from orders import identifiers
 from orders.cargo import totals
@@ -147,6 +149,10 @@ def _hs_code(text: str) -> tuple[str, str | None]:
     return ("", problem + ".") if problem else (normalize_hs_code(text), None)
 
 
+# Hints in error messages ("Shanghai's UN/LOCODE is CNSHA.") looked up per validation batch at most: a query each.
+MAX_HINTS = 100
+
+
 @dataclass
 class Lookups:
     """The rows validation needs, fetched once per batch rather than once per order."""
@@ -193,15 +199,24 @@ class Lookups:
     hints: dict[tuple[str, str], str] = field(default_factory=dict)
     customer_codes: list[str] | None = None
 
+    def _hint_room(self, key: tuple[str, str]) -> bool:
+        """Whether a hint may be looked up: each costs a query, so a file of free text gets MAX_HINTS of them, not one
+        per row."""
+        return key in self.hints or len(self.hints) < MAX_HINTS
+
     def place_hint(self, text: str) -> str:
         """A sentence naming the UN/LOCODE of a place written by its name or its IATA code ("Shanghai's UN/LOCODE
         is CNSHA."), or the candidates when several places share the name; "" when none matches."""
         key = ("place", text.casefold())
+        if not self._hint_room(key):
+            return ""
         if key not in self.hints:
-            by_name = Q(name__iexact=text) | Q(name_ascii__iexact=text)
+            # Both served by an index: the trigram index on UPPER(name_ascii) answers equality, and iata has its own.
+            folded = "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c)).upper()
             by_iata = Q(iata=text.upper()) if len(text) == 3 and text.isalpha() else Q(pk__in=[])
             places = list(
-                Location.objects.filter(by_name | by_iata, is_active=True)
+                Location.objects.annotate(name_key=Upper("name_ascii"))
+                .filter(Q(name_key=folded) | by_iata, is_active=True)
                 .order_by("code")
                 .values_list("code", "name", "country", "iata")[:4]
             )
@@ -222,6 +237,8 @@ class Lookups:
         """A sentence naming the code of a customer written by its name, or the codes close to a mistyped one
         ("Did you mean ACME?"); "" when none is close."""
         key = ("customer", code)
+        if not self._hint_room(key):
+            return ""
         if key not in self.hints:
             customers = Organisation.objects.customers().active()
             named = list(customers.filter(name__iexact=code).values_list("code", "name")[:2])

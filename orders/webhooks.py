@@ -338,13 +338,19 @@ _LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 
 def _holds_surrogate(value: Any) -> bool:
     """Whether any text, key or value holds a lone surrogate: valid JSON (`"\\ud800"`) that is no Unicode text, so
-    no query parameter, text column or jsonb can carry it."""
-    if isinstance(value, str):
-        return _LONE_SURROGATE.search(value) is not None
-    if isinstance(value, Mapping):
-        return any(_holds_surrogate(key) or _holds_surrogate(item) for key, item in value.items())
-    if isinstance(value, list):
-        return any(_holds_surrogate(item) for item in value)
+    no query parameter, text column or jsonb can carry it. Walked without recursion: json.loads accepts bodies
+    nested deeper than Python's recursion limit."""
+    pending = [value]
+    while pending:
+        item = pending.pop()
+        if isinstance(item, str):
+            if _LONE_SURROGATE.search(item):
+                return True
+        elif isinstance(item, Mapping):
+            pending.extend(item.keys())
+            pending.extend(item.values())
+        elif isinstance(item, list):
+            pending.extend(item)
     return False
 
 

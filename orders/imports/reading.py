@@ -96,7 +96,12 @@ def detect(opener: Opener, *, size: int, limits: Limits) -> FileInfo:
             if head.startswith(magic):
                 raise ImportFileError(message)
         stream.seek(0)
-        encoding = _text_encoding(stream)
+        try:
+            encoding = _text_encoding(stream)
+        except ImportFileError as exc:
+            if exc.row and exc.row > 1 and _starts_with_sep_line(stream):
+                exc.row -= 1  # rows are numbered from the header, as Excel shows them (see _SEP_LINE)
+            raise
         stream.seek(0)
         text = io.TextIOWrapper(stream, encoding=encoding, newline="")
         first_line = text.readline(64 * 1024)
@@ -114,6 +119,12 @@ def detect(opener: Opener, *, size: int, limits: Limits) -> FileInfo:
                 )
             raise ImportFileError("The file is empty: its first row should hold the column names.", row=1)
     return FileInfo(format="csv", encoding=encoding, delimiter=_delimiter(first_line))
+
+
+def _starts_with_sep_line(stream: IO[bytes]) -> bool:
+    stream.seek(0)
+    first = stream.readline(64).removeprefix(codecs.BOM_UTF8).decode("latin-1")
+    return _SEP_LINE.fullmatch(first) is not None
 
 
 # Excel's delimiter directive: a first line "sep=;" tells Excel the delimiter, and Excel hides it, so the header

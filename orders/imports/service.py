@@ -26,6 +26,7 @@ from __future__ import annotations
 import csv
 import gc
 import hashlib
+import heapq
 import io
 import logging
 import os
@@ -39,9 +40,7 @@ from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from itertools import islice
 from typing import Any
-from xml.etree import ElementTree
 
-import defusedxml
 import psycopg
 from defusedxml import ElementTree as defused_element_tree
 from django.conf import settings
@@ -107,7 +106,20 @@ class CheckResult:
     valid_count: int = 0
     errors: list[RowError] = field(default_factory=list)
     error_count: int = 0
-    preview: list[dict[str, Any]] = field(default_factory=list)
+    # The file's first PREVIEW_ORDERS valid orders by first row, as a max-heap of (-row, row dict): an order is
+    # checked when its last row is read, so the first checked are not always the first in the file.
+    preview_heap: list[tuple[int, dict[str, Any]]] = field(default_factory=list)
+
+    @property
+    def preview(self) -> list[dict[str, Any]]:
+        return [row for _, row in sorted(self.preview_heap, reverse=True)]
+
+    def offer_preview(self, clean: CleanOrder, intake: grouping.GroupIntake) -> None:
+        key = -intake.first_row
+        if len(self.preview_heap) < PREVIEW_ORDERS:
+            heapq.heappush(self.preview_heap, (key, _preview_row(clean, intake)))
+        elif key > self.preview_heap[0][0]:  # earlier in the file than the latest row kept
+            heapq.heapreplace(self.preview_heap, (key, _preview_row(clean, intake)))
 
     def add_errors(self, errors: list[RowError], limit: int) -> None:
         self.error_count += len(errors)
@@ -127,6 +139,8 @@ def job_scope(job: ImportJob) -> Scope:
         # As the API authenticates a key: not revoked, and its organisation still active.
         api_key = ApiKey.objects.active().select_related("organisation").filter(pk=job.api_key_id).first()
         scope = scope_for_api_key(api_key) if api_key is not None else NOBODY
+    elif job.confirmed_at is not None and job.confirmed_by_id is None:
+        scope = NOBODY  # whoever confirmed it is gone: nobody's rights, never the uploader's
     else:
         scope = scope_for_user(_actor(job))
     if job.customer_id is None or scope.is_staff:
@@ -489,7 +503,8 @@ def _workbook_sheet_count(job: ImportJob) -> int:
     try:
         with default_storage.open(job.file.name, "rb") as stream, zipfile.ZipFile(stream) as package:
             root = defused_element_tree.fromstring(package.read("xl/workbook.xml"))
-    except (OSError, KeyError, zipfile.BadZipFile, ElementTree.ParseError, defusedxml.DefusedXmlException):
+    except Exception:  # a hint only: whatever the package holds (other compression, encryption, damage), no hint
+        logger.info("Could not count the sheets of job %s's workbook", job.pk, exc_info=True)
         return 0
     return len(root.findall("{*}sheets/{*}sheet"))
 
@@ -738,8 +753,7 @@ def _check_batch(
         result.valid_count += 1
         if keep_valid:
             result.valid.append(ValidOrder(clean=clean, first_row=intake.first_row))
-        if len(result.preview) < PREVIEW_ORDERS:
-            result.preview.append(_preview_row(clean, intake))
+        result.offer_preview(clean, intake)
 
 
 def _preview_row(clean: CleanOrder, intake: grouping.GroupIntake) -> dict[str, Any]:

@@ -13,7 +13,8 @@ from django.db import connection, models
 from django.test import RequestFactory
 from django.test.utils import CaptureQueriesContext
 
-from orders.models import Integration
+from orders.models import Integration, IntegrationKind, Location
+from orders.webhooks import generate_secret
 from partners import services
 from partners.models import ApiKey, Membership, OrganisationKind, Role, User
 from partners.roles import OMS_APPS, roles_sync
@@ -534,3 +535,38 @@ def test_the_add_integration_page_names_no_endpoint_and_offers_only_customers_an
     branch_select = body.split('name="default_branch"', 1)[1].split("</select>", 1)[0]
     assert branch.code in branch_select or branch.name in branch_select
     assert customer_a.name not in branch_select
+
+
+def _closed_branch_integration(customer, branch) -> Integration:
+    return Integration.objects.create(
+        customer=customer, kind=IntegrationKind.GENERIC, name="SAP", secret=generate_secret(),
+        default_origin=Location.objects.get(code="DEHAM"), default_branch=branch,
+    )  # fmt: skip
+
+
+def _integration_form(integration: Integration, **changes) -> dict:
+    data = {
+        "name": integration.name, "secret": "", "default_origin": integration.default_origin_id,
+        "default_branch": integration.default_branch_id, "default_service_level": integration.default_service_level,
+        "default_incoterm": integration.default_incoterm, "destination_by_country": "{}", "is_active": "on",
+    }  # fmt: skip
+    data.update(changes)
+    return {key: value for key, value in data.items() if value is not None}
+
+
+def test_an_integration_whose_branch_was_closed_can_still_be_deactivated(
+    customer_a, branch, locations, admin_user, login
+):
+    """The stored default branch stays offered once closed: saving the page for anything else keeps it."""
+    integration = _closed_branch_integration(customer_a, branch)
+    branch.is_active = False
+    branch.save(update_fields=["is_active"])
+    client = login(admin_user)
+    url = f"/admin/orders/integration/{integration.pk}/change/"
+    page = client.get(url).content.decode()
+    branch_select = page.split('name="default_branch"', 1)[1].split("</select>", 1)[0]
+    assert f'value="{branch.pk}" selected' in branch_select, "the stored branch is not even shown"
+    response = client.post(url, _integration_form(integration, is_active=None))  # untick "active", change nothing else
+    assert response.status_code == 302, "the change form refused the integration's own default branch"
+    integration.refresh_from_db()
+    assert (integration.is_active, integration.default_branch_id) == (False, branch.pk)

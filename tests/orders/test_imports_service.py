@@ -689,3 +689,42 @@ def test_an_error_file_cut_at_the_stored_limit_says_how_many_errors_it_leaves_ou
         "again to see the rest.",
         "", "note",
     ]  # fmt: skip
+
+
+# --- Whose rights a confirmed file is imported with, once that person is gone --------------------------
+
+
+def _confirmed_then_queued(world, confirmer, settings) -> ImportJob:
+    job = import_file(world["ops"], csv_bytes([order_row("PO-1")]))
+    assert job.status == ImportStatus.CHECKED
+    settings.OMS_IMPORT_INLINE_MAX_BYTES = 0  # the confirmed import waits for the worker
+    job = service.import_job_confirm(job=job, by=confirmer, mode="all_or_nothing")
+    assert (job.status, job.confirmed_by_id) == (ImportStatus.QUEUED, confirmer.pk)
+    return job
+
+
+def test_a_confirmer_deactivated_before_the_worker_runs_imports_nothing(world, sales_user, settings):
+    job = _confirmed_then_queued(world, sales_user, settings)
+    sales_user.is_active = False
+    sales_user.save(update_fields=["is_active"])
+    service.import_job_process(job_id=job.pk)
+    job.refresh_from_db()
+    assert job.status == ImportStatus.REJECTED  # passes: the confirmer's rights are gone, nothing is imported
+    assert Order.objects.count() == 0
+
+
+def test_a_confirmer_deleted_before_the_worker_runs_does_not_hand_the_import_to_the_uploader(
+    world, sales_user, settings
+):
+    job = _confirmed_then_queued(world, sales_user, settings)
+    sales_user.delete()  # ImportJob.confirmed_by is SET_NULL: confirmed_at stays, confirmed_by_id becomes None
+    job.refresh_from_db()
+    assert job.confirmed_at is not None
+    assert job.confirmed_by_id is None
+    service.import_job_process(job_id=job.pk)
+    job.refresh_from_db()
+    # The uploader (ops) never confirmed this file: no order may be created in their name or with their rights.
+    assert not Order.objects.filter(created_by=world["ops"]).exists(), (
+        f"job {job.status}: {Order.objects.count()} order(s) created by the uploader {world['ops']}, "
+        "who did not confirm the file"
+    )

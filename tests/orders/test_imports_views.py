@@ -386,3 +386,39 @@ def test_upload_names_the_spreadsheet_formats_it_cannot_read(world, login, name,
     assert response.status_code == 200
     assert escape(message) in response.content.decode()
     assert ImportJob.objects.count() == 0
+
+
+def test_an_import_that_created_nothing_for_another_reason_does_not_claim_a_concurrent_one(world, login):
+    """Valid at the check, invalid at the import (the customer put on credit hold meanwhile): nothing was imported
+    by anyone else, and the page does not say so."""
+    from orders.imports import service
+
+    job = import_file(world["ops"], csv_bytes([order_row("PO-1")]), mode="valid_only")
+    world["acme"].may_place_orders = False
+    world["acme"].save(update_fields=["may_place_orders"])
+    job = service.import_job_confirm(job=job, by=world["ops"], mode="valid_only")
+    assert (job.status, job.orders_created, job.orders_duplicate, job.orders_invalid) == (
+        ImportStatus.IMPORTED,
+        0,
+        0,
+        1,
+    )
+    body = login(world["ops"]).get(job.get_absolute_url()).content.decode()
+    assert "imported meanwhile" not in body
+    assert "left unchanged" not in body
+    assert "no longer valid at the import" in body
+
+
+def test_the_preview_of_a_long_file_shows_the_files_first_orders(world, login):
+    count = service.PREVIEW_ORDERS + 1
+    rows = [order_row("PO-A"), *(order_row(f"PO-{n}") for n in range(1, count)),
+            order_row("PO-A", description="Spare parts")]  # fmt: skip
+    job = import_file(world["ops"], csv_bytes(rows))
+    assert (job.orders_valid, len(job.preview)) == (count, service.PREVIEW_ORDERS)
+    body = login(world["ops"]).get(job.get_absolute_url()).content.decode()
+    assert f"the first {service.PREVIEW_ORDERS} of {count}" in body
+    preview = body.split("Orders that will be created")[1].split("</table>")[0]
+    shown = [int(row) for row in re.findall(r'text-secondary">(\d+)</td>', preview)]
+    assert shown[0] == 2, (
+        f"'the first {service.PREVIEW_ORDERS}' starts at row {shown[0]}; row 2's order PO-A is missing"
+    )

@@ -461,3 +461,36 @@ def test_a_mistyped_customer_code_or_a_customer_name_is_answered_with_the_code(o
     assert errors_for(order_data(customer_code="ZZZZ"), staff_scope)["customer_code"] == [
         "There is no customer with code ZZZZ."
     ]
+
+
+def test_hints_cost_an_indexed_query_each_and_at_most_max_hints_per_batch(order_data, staff_scope):
+    """A file of free text in its place columns gets MAX_HINTS hints, not a query per row; each hint query is
+    served by an index (the trigram index on UPPER(name_ascii) answers equality) on the full UN/LOCODE list."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from orders import intake
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """INSERT INTO orders_location (code, country, name, name_ascii, subdivision, functions, iata, is_active)
+               SELECT 'Q' || chr(65 + (g / 17576) % 26) || chr(65 + (g / 676) % 26) || chr(65 + (g / 26) % 26)
+                      || chr(65 + g % 26), 'QQ', 'Place ' || g, 'Place ' || g, '', '{}', '', true
+               FROM generate_series(1, 50000) AS g ON CONFLICT DO NOTHING"""
+        )
+        cursor.execute("ANALYZE orders_location")
+    lookups = intake.Lookups()
+    with CaptureQueriesContext(connection) as queries:
+        for n in range(intake.MAX_HINTS + 50):
+            errors = intake.validate_order(order_data(origin=f"Hafenstrasse {n}"), scope=staff_scope, lookups=lookups)[
+                1
+            ]
+            assert "origin" in errors
+    hint_queries = [q["sql"] for q in queries.captured_queries if "UPPER" in q["sql"] and "orders_location" in q["sql"]]
+    assert len(hint_queries) == intake.MAX_HINTS
+    with connection.cursor() as cursor:  # the query's shape lets an index serve it (the planner's choice aside)
+        cursor.execute("SET LOCAL enable_seqscan = off")
+        cursor.execute("EXPLAIN " + hint_queries[0])
+        plan = "\n".join(row[0] for row in cursor.fetchall())
+    assert "location_name_trgm" in plan, plan
+    assert "Seq Scan" not in plan, plan

@@ -589,3 +589,16 @@ def test_a_parcel_to_a_buyer_in_the_shops_own_city_is_created(shopify):
     assert response.status_code == 200, response.content
     order = Order.objects.get()
     assert (order.mode, order.origin_id, order.destination_id) == ("parcel", "DEHAM", "DEHAM")
+
+
+@pytest.mark.parametrize("depth", [480, 700])
+def test_a_deeply_nested_but_parseable_body_is_answered_and_kept_not_a_500(generic, shopify, depth):
+    """json.loads takes bodies nested deeper than Python's recursion limit: the surrogate check walks them
+    without recursion, and the delivery is answered and kept for support like any other."""
+    nested = "[" * depth + "]" * depth
+    body = json.dumps(_intake_order("SO-DEEP"))[:-1] + f', "extra": {nested}}}'
+    json.loads(body)
+    assert _generic_post(generic, body.encode()).status_code == 422
+    body = json.dumps(SHOPIFY_ORDER)[:-1] + f', "note_attributes": {nested}}}'
+    assert _shopify_post(shopify, body.encode()).status_code == 200
+    assert WebhookDelivery.objects.count() == 2
