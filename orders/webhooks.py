@@ -576,7 +576,9 @@ _RESULT = OpenApiResponse(
         OpenApiParameter("X-Shopify-Topic", str, OpenApiParameter.HEADER, description="orders/create"),
         OpenApiParameter("X-Shopify-Shop-Domain", str, OpenApiParameter.HEADER, description="acme.myshopify.com"),
     ],
-    responses={200: _RESULT, 400: OpenApiResponse(_API_ERROR, description="Not a JSON order."),
+    responses={200: _RESULT,
+               400: OpenApiResponse(_API_ERROR, description="Not a JSON order, or JSON holding a lone surrogate "
+                                    "escape (no Unicode text); kept for support as malformed."),
                401: OpenApiResponse(_API_ERROR, description="Missing or invalid signature; nothing stored."),
                413: OpenApiResponse(_API_ERROR, description="Body too large."),
                422: OpenApiResponse(_API_ERROR, description="The order cannot be created: `errors` by field.")},
@@ -620,7 +622,8 @@ def shopify_orders_create(request: Request, integration_id: Any) -> Response:
         OpenApiParameter("webhook-signature", str, OpenApiParameter.HEADER, required=True),
     ],
     responses={200: OpenApiResponse(description="Every order created or already there: `results` per order."),
-               400: OpenApiResponse(_API_ERROR, description="Not JSON, or not an order list."),
+               400: OpenApiResponse(_API_ERROR, description="Not JSON, not an order list, or JSON holding a lone "
+                                    "surrogate escape (no Unicode text); kept for support as malformed."),
                401: OpenApiResponse(_API_ERROR, description="Missing, invalid or stale signature; nothing stored."),
                413: OpenApiResponse(_API_ERROR, description="Body too large."),
                422: OpenApiResponse(_API_ERROR, description="Some orders have errors; none was created.")},
