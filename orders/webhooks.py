@@ -491,8 +491,11 @@ def handle_generic(integration: Integration, payload: Any) -> Handled:
     scope = _customer_scope(integration)
     results: list[dict[str, Any]] = []
     invalid = False
+    # Created in the order of their references, whatever the order sent: two deliveries naming the same orders in
+    # another order then wait for each other's first insert instead of deadlocking on each other's second.
+    in_key_order = sorted(enumerate(orders), key=lambda item: str(item[1].get("customer_reference") or "").strip())
     with transaction.atomic():  # all or nothing per delivery: the sender fixes it and sends it again
-        for index, data in enumerate(orders):
+        for index, data in in_key_order:
             outcome, order, errors = _create(data, scope, integration)
             if order is None:
                 invalid = True
@@ -502,6 +505,7 @@ def handle_generic(integration: Integration, payload: Any) -> Handled:
                 results.append({"index": index, **_order_json(order, outcome)})
         if invalid:
             transaction.set_rollback(True)
+    results.sort(key=lambda result: result["index"])
     if invalid:
         fields: dict[str, list[str]] = {}
         for result in results:

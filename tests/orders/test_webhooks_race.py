@@ -3,6 +3,7 @@ connections, real commits (the issue: "Duplicate deliveries create one order")."
 
 from __future__ import annotations
 
+import contextlib
 import threading
 
 import pytest
@@ -87,3 +88,30 @@ def test_the_same_delivery_twice_at_once_creates_one_order(shopify):
     assert statuses == [200, 200], results
     assert Order.objects.count() == 1
     assert WebhookDelivery.objects.count() == 1
+
+
+def test_two_deliveries_of_the_same_orders_in_opposite_order_do_not_deadlock(generic, monkeypatch):
+    """[A, B] and [B, A] at the same moment: each delivery creates its orders in the order of their references,
+    so the second waits for the first's A instead of holding B while asking for A (a deadlock PostgreSQL would
+    break with a 500). Each thread pauses after its first order, so without the ordering both hold one."""
+    original = webhooks._create
+    barrier = threading.Barrier(2)
+    local = threading.local()
+
+    def create_then_pause(*args, **kwargs):
+        result = original(*args, **kwargs)
+        if not getattr(local, "paused", False):
+            local.paused = True
+            with contextlib.suppress(threading.BrokenBarrierError):
+                barrier.wait(timeout=3)  # with the ordering the other thread is waiting for our A: go on alone
+        return result
+
+    monkeypatch.setattr(webhooks, "_create", create_then_pause)
+    a, b = _intake_order("SO-A"), _intake_order("SO-B")
+    bodies = {1: _body([a, b]), 2: _body([b, a])}
+    results = _run_two(lambda i: _generic_post(generic, bodies[i], msg_id=f"msg_{i}"))
+    statuses = sorted(getattr(r, "status_code", repr(r)) for r in results.values())
+    assert statuses == [200, 200], results
+    assert sorted(Order.objects.values_list("customer_reference", flat=True)) == ["SO-A", "SO-B"]
+    second = results[2].json()["results"]
+    assert [r["customer_reference"] for r in second] == ["SO-B", "SO-A"]  # answered in the order sent
