@@ -26,8 +26,10 @@ __all__ = ["generic", "shopify", "world"]  # the fixtures, used by name
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-def _both_checked_first(monkeypatch, name):
-    """Each thread's first duplicate look-up waits for the other's: both pass the check before either writes."""
+def _both_checked_first(monkeypatch, name, *, may_go_alone_after: float | None = None):
+    """Each thread's first call of webhooks.`name` waits for the other's: both pass it before either goes on
+    (a duplicate look-up: both checked before either writes). With `may_go_alone_after`, a thread whose partner
+    cannot arrive (it waits on this one's row lock) goes on alone after that many seconds."""
     original = getattr(webhooks, name)
     barrier = threading.Barrier(2)
     local = threading.local()
@@ -36,7 +38,11 @@ def _both_checked_first(monkeypatch, name):
         found = original(*args, **kwargs)
         if not getattr(local, "waited", False):
             local.waited = True
-            barrier.wait(timeout=10)
+            if may_go_alone_after is None:
+                barrier.wait(timeout=10)
+            else:
+                with contextlib.suppress(threading.BrokenBarrierError):
+                    barrier.wait(timeout=may_go_alone_after)
         return found
 
     monkeypatch.setattr(webhooks, name, checked)
@@ -94,19 +100,7 @@ def test_two_deliveries_of_the_same_orders_in_opposite_order_do_not_deadlock(gen
     """[A, B] and [B, A] at the same moment: each delivery creates its orders in the order of their references,
     so the second waits for the first's A instead of holding B while asking for A (a deadlock PostgreSQL would
     break with a 500). Each thread pauses after its first order, so without the ordering both hold one."""
-    original = webhooks._create
-    barrier = threading.Barrier(2)
-    local = threading.local()
-
-    def create_then_pause(*args, **kwargs):
-        result = original(*args, **kwargs)
-        if not getattr(local, "paused", False):
-            local.paused = True
-            with contextlib.suppress(threading.BrokenBarrierError):
-                barrier.wait(timeout=3)  # with the ordering the other thread is waiting for our A: go on alone
-        return result
-
-    monkeypatch.setattr(webhooks, "_create", create_then_pause)
+    _both_checked_first(monkeypatch, "_create", may_go_alone_after=3)  # the other may be waiting for our A
     a, b = _intake_order("SO-A"), _intake_order("SO-B")
     bodies = {1: _body([a, b]), 2: _body([b, a])}
     results = _run_two(lambda i: _generic_post(generic, bodies[i], msg_id=f"msg_{i}"))
