@@ -18,6 +18,7 @@ class NavEntry:
     icon: str
     roles: tuple[str, ...] = ()  # empty: every staff role
     count: str = ""  # key of a badge count from workflows.selectors.nav_counts ("tasks", "notifications", …)
+    customers_only: bool = False  # a portal entry for customers' people, not partners'
 
 
 STAFF_NAV = (
@@ -32,7 +33,10 @@ STAFF_NAV = (
     NavEntry("My tasks", "workflows:my_tasks", "check2-square", count="tasks"),
     NavEntry("Notifications", "workflows:notifications", "bell", count="notifications"),
 )
-PORTAL_NAV = (NavEntry("Overview", "portal:home", "house"),)
+PORTAL_NAV = (
+    NavEntry("Overview", "portal:home", "house"),
+    NavEntry("Imports", "portal_imports:list", "upload", customers_only=True),
+)
 
 
 def nav_items_for(request: HttpRequest, scope: Scope) -> list[dict[str, object]]:
@@ -42,6 +46,8 @@ def nav_items_for(request: HttpRequest, scope: Scope) -> list[dict[str, object]]
     items = []
     for entry in entries:
         if entry.roles and not scope.has_role(*entry.roles):
+            continue
+        if entry.customers_only and not scope.is_customer:
             continue
         url = reverse(entry.url_name)
         active = request.path == url if url == "/" or url.endswith("/portal/") else request.path.startswith(url)

@@ -21,6 +21,8 @@ urlpatterns = [
     path("planning/", include("tracking.urls")),
     path("tracking/", include("tracking.ingest.urls")),
     path("exceptions/", include("tracking.exceptions.urls")),
+    # The import screens once more, for customers in the portal's layout (orders.views_imports).
+    path("portal/imports/", include("orders.urls_imports", namespace="portal_imports")),
     path("portal/", include("portal.urls")),
     path("accounts/", include("django.contrib.auth.urls")),
     path("api/v1/me/", api.me, name="api-me"),

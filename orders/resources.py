@@ -20,7 +20,13 @@ import tablib
 from import_export import fields, resources
 from import_export.formats import base_formats
 
-from orders.imports.columns import TEMPLATE_COLUMNS, TEMPLATE_DATE_COLUMNS, TEMPLATE_EXAMPLE, TEMPLATE_NUMBER_COLUMNS
+from orders.imports.columns import (
+    TEMPLATE_COLUMNS,
+    TEMPLATE_DATE_COLUMNS,
+    TEMPLATE_EXAMPLE,
+    TEMPLATE_NUMBER_COLUMNS,
+    template_columns_for,
+)
 from orders.models import ImportJob, ImportRowError
 
 FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r", "\x00")
@@ -77,14 +83,19 @@ OrderFileTemplateResource: type[resources.Resource] = type(
 )
 
 
-def order_file_template(*, file_format: str) -> tuple[bytes | str, str, str]:
+def order_file_template(*, file_format: str, for_customer: bool = False) -> tuple[bytes | str, str, str]:
     """(content, content type, file name) of the template with its example row; format "csv" or "xlsx".
 
     The workbook's sheet is named Orders, and its example holds numbers as numbers and the date as a date, as a
-    person's own sheet does (text cells would be flagged "number stored as text"); the import reads both."""
+    person's own sheet does (text cells would be flagged "number stored as text"); the import reads both.
+    A customer's template (the portal's) has the columns a customer may use, without customer_code: every order
+    in a customer's file is theirs."""
     resource = OrderFileTemplateResource()
     dataset = resource.export(queryset=[_TemplateExample()])
     dataset.title = "Orders"
+    if for_customer:
+        for name in set(TEMPLATE_COLUMNS) - set(template_columns_for(is_staff=False)) | {"customer_code"}:
+            del dataset[name]
     if file_format == "xlsx":
         dataset = _typed_example(dataset)
         fmt: base_formats.TablibFormat = SafeXLSX()

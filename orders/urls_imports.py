@@ -1,4 +1,4 @@
-"""Staff screens for order files, under /imports/."""
+"""Screens for order files: staff's under /imports/, customers' under /portal/imports/ (oms/urls.py)."""
 
 from django.urls import path
 

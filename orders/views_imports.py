@@ -1,4 +1,10 @@
-"""Staff screens for order files: the list, upload, the preview with every error, progress and result.
+"""Screens for order files: the list, upload, the preview with every error, progress and result.
+
+The same screens serve two audiences: staff under /imports/ (every job; the URL namespace `imports`) and
+customers on the portal under /portal/imports/ (their own jobs, in the portal's layout; the instance namespace
+`portal_imports` of the same URL module, so `{% url 'imports:…' %}` in the templates and `_url` here resolve
+to the audience's own addresses). A customer's file holds that customer's orders only: its template has no
+customer_code column, and the import service narrows the job to the customer (`service.job_scope`).
 
 One page per job (`import_detail`) shows what the job is waiting for: a progress bar while the worker
 checks or imports (the `poll` fragment, polled by htmx: the progress card and, out of band, the status badge;
@@ -8,28 +14,70 @@ checked, the result afterwards.
 
 from __future__ import annotations
 
+from functools import wraps
 from typing import Any
 
 from django.conf import settings
 from django.contrib import messages
+from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils.cache import patch_vary_headers
 from django.utils.http import content_disposition_header
 from django.views.decorators.http import require_POST
 
 from orders.errors import OrderError
 from orders.imports import selectors, service
-from orders.imports.columns import ImportFileError
 from orders.imports.forms import ImportUploadForm
 from orders.models import Channel, ImportMode, ImportStatus
 from orders.resources import order_file_template
-from partners.permissions import staff_required
+from partners.permissions import View
 from partners.scoping import scope_for_request
 
 ERRORS_SHOWN = 500
+PORTAL = "portal_imports"  # the instance namespace of these URLs on the portal (oms/urls.py)
+
+
+def _on_portal(request: HttpRequest) -> bool:
+    return getattr(request.resolver_match, "namespace", "") == PORTAL
+
+
+def _url(request: HttpRequest, name: str, *args: Any) -> str:
+    """The address of one of these screens for the audience of `request` (staff's or the portal's)."""
+    return reverse(f"imports:{name}", args=args, current_app=request.resolver_match.namespace)
+
+
+def _render(request: HttpRequest, template: str, context: dict[str, Any]) -> HttpResponse:
+    portal = _on_portal(request)
+    layout = "portal/base.html" if portal else "base.html"
+    return render(request, template, {"layout": layout, "on_portal": portal, **context})
+
+
+def import_screen(view: View) -> View:
+    """Who may open an import screen: staff under /imports/ (others 403, as on every staff screen), customers under
+    /portal/imports/. Staff who follow a portal address are sent to the staff screen, which shows every job;
+    partners send no orders and get 403."""
+
+    @login_required
+    @wraps(view)
+    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        scope = scope_for_request(request)
+        if not _on_portal(request):
+            if not scope.is_staff:
+                raise PermissionDenied("This screen is for OMS staff.")
+            return view(request, *args, **kwargs)
+        if scope.is_staff:
+            query = request.META.get("QUERY_STRING", "")
+            url = reverse(f"imports:{request.resolver_match.url_name}", args=args, kwargs=kwargs)
+            return redirect(f"{url}?{query}" if query else url)
+        if not scope.is_customer:
+            raise PermissionDenied("Order files are sent by customers; your organisation has none to send.")
+        return view(request, *args, **kwargs)
+
+    return wrapper
 
 
 def _require_importer(request: HttpRequest) -> None:
@@ -37,14 +85,14 @@ def _require_importer(request: HttpRequest) -> None:
         raise PermissionDenied("Your role may not import orders.")
 
 
-@staff_required
+@import_screen
 def import_list(request: HttpRequest) -> HttpResponse:
     scope = scope_for_request(request)
     page = Paginator(selectors.import_job_list_for(scope=scope), 50).get_page(request.GET.get("page"))
-    return render(request, "imports/import_list.html", {"page": page, "may_import": selectors.may_import(scope)})
+    return _render(request, "imports/import_list.html", {"page": page, "may_import": selectors.may_import(scope)})
 
 
-@staff_required
+@import_screen
 def import_upload(request: HttpRequest) -> HttpResponse:
     _require_importer(request)
     form = ImportUploadForm(request.POST or None, request.FILES or None)
@@ -54,31 +102,31 @@ def import_upload(request: HttpRequest) -> HttpResponse:
                 upload=form.cleaned_data["file"], scope=scope_for_request(request), source=Channel.SCREEN,
                 by=request.user, mode=form.cleaned_data["mode"],
             )  # fmt: skip
-        except ImportFileError as exc:
+        except OrderError as exc:  # the file (ImportFileError), or who may send it (several customers)
             form.add_error("file", str(exc))
         else:
-            return redirect(job)
+            return redirect(_url(request, "detail", job.pk))
     limits = {"max_mb": settings.OMS_IMPORT_MAX_BYTES // 1_000_000, "max_rows": settings.OMS_IMPORT_MAX_ROWS}
-    return render(request, "imports/import_upload.html", {"form": form, **limits})
+    return _render(request, "imports/import_upload.html", {"form": form, **limits})
 
 
-@staff_required
+@import_screen
 def import_template(request: HttpRequest, file_format: str) -> HttpResponse:
     if file_format not in ("csv", "xlsx"):
         raise Http404("Templates come as csv or xlsx.")
-    content, content_type, filename = order_file_template(file_format=file_format)
+    content, content_type, filename = order_file_template(file_format=file_format, for_customer=_on_portal(request))
     response = HttpResponse(content, content_type=content_type)
     response["Content-Disposition"] = content_disposition_header(True, filename)
     return response
 
 
-@staff_required
+@import_screen
 def import_detail(request: HttpRequest, pk: Any) -> HttpResponse:
     scope = scope_for_request(request)
     job = selectors.import_job_get_for(scope=scope, pk=pk)
     if request.htmx:
         # The progress card, and out of band the status badge beside the file name: both from the one job row.
-        response = render(request, "imports/import_detail.html#poll", {"job": job})
+        response = _render(request, "imports/import_detail.html#poll", {"job": job})
         if not job.is_running:
             response["HX-Refresh"] = "true"  # the job is done: show its preview or result page
         patch_vary_headers(response, ["HX-Request"])
@@ -94,12 +142,12 @@ def import_detail(request: HttpRequest, pk: Any) -> HttpResponse:
         "modes": ImportMode,
         "file_days": settings.OMS_IMPORT_FILE_DAYS,
     }
-    response = render(request, "imports/import_detail.html", context)
+    response = _render(request, "imports/import_detail.html", context)
     patch_vary_headers(response, ["HX-Request"])
     return response
 
 
-@staff_required
+@import_screen
 @require_POST
 def import_confirm(request: HttpRequest, pk: Any) -> HttpResponse:
     _require_importer(request)
@@ -111,10 +159,10 @@ def import_confirm(request: HttpRequest, pk: Any) -> HttpResponse:
         service.import_job_confirm(job=job, by=request.user, mode=mode)
     except OrderError as exc:
         messages.error(request, str(exc))
-    return redirect(job)
+    return redirect(_url(request, "detail", job.pk))
 
 
-@staff_required
+@import_screen
 @require_POST
 def import_cancel(request: HttpRequest, pk: Any) -> HttpResponse:
     _require_importer(request)
@@ -123,12 +171,12 @@ def import_cancel(request: HttpRequest, pk: Any) -> HttpResponse:
         service.import_job_cancel(job=job)
     except OrderError as exc:
         messages.error(request, str(exc))
-        return redirect(job)
+        return redirect(_url(request, "detail", job.pk))
     messages.info(request, f"The upload of {job.file_name} was cancelled; nothing was imported.")
-    return redirect("imports:list")
+    return redirect(_url(request, "list"))
 
 
-@staff_required
+@import_screen
 def import_error_file(request: HttpRequest, pk: Any) -> StreamingHttpResponse:
     job = selectors.import_job_get_for(scope=scope_for_request(request), pk=pk)
     response = StreamingHttpResponse(service.import_job_error_file(job), content_type="text/csv; charset=utf-8")
