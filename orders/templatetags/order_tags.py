@@ -11,6 +11,7 @@ from django.utils import timezone
 from django.utils.formats import number_format
 
 from orders.forms import COMMON_CONTAINER_TYPES
+from orders.models import Mode
 
 register = template.Library()
 
@@ -30,6 +31,13 @@ _CONTAINER_TYPES = dict(COMMON_CONTAINER_TYPES)
 def mode_icon(mode: str) -> str:
     """The Bootstrap icon name for a transport mode."""
     return _MODE_ICONS.get(mode, "box-seam")
+
+
+@register.filter
+def mode_label(mode: str) -> str:
+    """A transport mode's name (ocean_fcl -> Ocean FCL), for values that are not a model's field (an import's
+    preview); an unknown code is shown as it is."""
+    return Mode(mode).label if mode in Mode.values else mode
 
 
 @register.filter

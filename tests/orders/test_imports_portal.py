@@ -35,6 +35,7 @@ def test_a_customer_uploads_previews_and_confirms_on_the_portal(world, login, cu
     page = client.get(portal("detail", job.pk)).content.decode()
     assert 'class="oms-portal"' in page  # the portal's layout, not the staff screens'
     assert "Must be at least 1." in page
+    assert "<td>Air</td>" in page  # the mode's name in the preview, not its code
     assert portal("confirm", job.pk) in page
     assert portal("errors", job.pk) in page
     assert f'"{reverse("imports:detail", args=[job.pk])}' not in page  # no staff address on a customer's page
