@@ -159,3 +159,8 @@ class WebhookDeliveryAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        """Never: a delivery's row is what makes a repeated Shopify delivery a duplicate, so deleting it would let
+        the same shop order in twice. Deliveries are the record of what each system sent."""
+        return False

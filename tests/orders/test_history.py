@@ -8,7 +8,7 @@ from typing import Any
 
 import pghistory
 import pytest
-from django.db import connection, transaction
+from django.db import DatabaseError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
 from pghistory.models import Context
@@ -193,3 +193,25 @@ def test_event_tables_index_only_what_history_is_read_by(db, model, indexed):
     indexes = [c["columns"] for c in constraints.values() if c["index"] and not c["primary_key"]]
     assert {column for columns in indexes for column in columns} == indexed
     assert [name for name, c in constraints.items() if c["foreign_key"]] == []  # history outlives what it names
+
+
+@pytest.mark.parametrize("model", [OrderEvent, CargoLineEvent, EquipmentEvent])
+@pytest.mark.parametrize("write", ["update", "delete", "raw sql"])
+def test_the_history_is_append_only(order_factory, model, write):
+    """RELIABILITY.md I1: no path rewrites or removes history, the console, a queryset or a data migration's SQL."""
+    order = order_factory(submit=True)
+    rows = model.objects.filter(order_id=order.pk) if model is not OrderEvent else model.objects.filter(
+        pgh_obj_id=order.pk)  # fmt: skip
+    before = list(rows.values_list("pgh_id", flat=True))
+    assert before
+    writes = {
+        "update": lambda: rows.update(pgh_label="forged"),
+        "delete": lambda: rows.delete(),
+        "raw sql": lambda: connection.cursor().execute(f"DELETE FROM {model._meta.db_table}"),  # noqa: S608
+    }
+    with pytest.raises(DatabaseError, match="append-only"), transaction.atomic():
+        writes[write]()
+    assert list(rows.values_list("pgh_id", flat=True)) == before
+    assert not rows.filter(pgh_label="forged").exists()
+    order.lines.update(description="Still recorded")  # and history keeps being written
+    assert CargoLineEvent.objects.filter(order_id=order.pk, description="Still recorded").exists()

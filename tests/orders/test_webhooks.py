@@ -602,3 +602,22 @@ def test_a_deeply_nested_but_parseable_body_is_answered_and_kept_not_a_500(gener
     body = json.dumps(SHOPIFY_ORDER)[:-1] + f', "note_attributes": {nested}}}'
     assert _shopify_post(shopify, body.encode()).status_code == 200
     assert WebhookDelivery.objects.count() == 2
+
+
+def test_the_console_keeps_every_delivery_so_a_resent_shopify_order_stays_one_order(shopify, admin_user, login):
+    """A delivery's row is what makes the same Shopify order sent again a duplicate: the console shows deliveries
+    but may not delete them (nor add or change them)."""
+    assert _shopify_post(shopify, _body(SHOPIFY_ORDER), webhook_id="wh-1").json()["status"] == "created"
+    delivery = WebhookDelivery.objects.get()
+    client = login(admin_user)
+    response = client.post(
+        "/admin/orders/webhookdelivery/",
+        {"action": "delete_selected", "_selected_action": [delivery.pk], "post": "yes"},
+    )
+    assert response.status_code in (200, 302, 403)
+    assert WebhookDelivery.objects.filter(pk=delivery.pk).exists()
+    assert client.get(f"/admin/orders/webhookdelivery/{delivery.pk}/delete/").status_code == 403
+    retried = _shopify_post(shopify, _body(SHOPIFY_ORDER), webhook_id="wh-1")  # Shopify retries it
+    resent = _shopify_post(shopify, _body(SHOPIFY_ORDER), webhook_id="wh-2")  # or sends the order again
+    assert (retried.json()["repeated"], resent.json()["status"]) == (True, "duplicate")
+    assert Order.objects.count() == 1
