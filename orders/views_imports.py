@@ -32,6 +32,7 @@ from django.views.decorators.http import require_POST
 from orders.errors import OrderError
 from orders.imports import selectors, service
 from orders.imports.forms import ImportUploadForm
+from orders.imports.reading import megabytes
 from orders.models import Channel, ImportMode, ImportStatus
 from orders.resources import order_file_template
 from partners.permissions import View
@@ -106,7 +107,7 @@ def import_upload(request: HttpRequest) -> HttpResponse:
             form.add_error("file", str(exc))
         else:
             return redirect(_url(request, "detail", job.pk))
-    limits = {"max_mb": settings.OMS_IMPORT_MAX_BYTES // 1_000_000, "max_rows": settings.OMS_IMPORT_MAX_ROWS}
+    limits = {"max_size": megabytes(settings.OMS_IMPORT_MAX_BYTES), "max_rows": settings.OMS_IMPORT_MAX_ROWS}
     return _render(request, "imports/import_upload.html", {"form": form, **limits})
 
 

@@ -6,6 +6,7 @@ from django import forms
 from django.conf import settings
 from django.core.files.uploadedfile import UploadedFile
 
+from orders.imports.reading import too_large
 from orders.models import ImportMode
 
 ALLOWED_EXTENSIONS = (".csv", ".txt", ".xlsx")
@@ -50,8 +51,5 @@ class ImportUploadForm(forms.Form):
             raise forms.ValidationError(problem)
         limit = settings.OMS_IMPORT_MAX_BYTES
         if upload.size and upload.size > limit:
-            size, most = upload.size / 1e6, limit / 1e6
-            raise forms.ValidationError(
-                f"The file is {size:.1f} MB; the limit is {most:.0f} MB. Split it into smaller files."
-            )
+            raise forms.ValidationError(f"{too_large(upload.size, limit)} Split it into smaller files.")
         return upload

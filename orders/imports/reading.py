@@ -74,12 +74,29 @@ class FileInfo:
         return self.format == "xlsx" or self.from_workbook
 
 
+MB = 1024 * 1024  # file sizes are told in binary megabytes, as file managers and Django's filesizeformat tell them
+
+
+def megabytes(size: int, places: int = 1) -> str:
+    """'20 MB' for a whole number of megabytes, else '20.5 MB' (to `places` decimals)."""
+    value = size / MB
+    return f"{value:,.0f} MB" if value.is_integer() else f"{value:,.{places}f} MB"
+
+
+def too_large(size: int, limit: int) -> str:
+    """'The file is 25.3 MB; the limit is 20 MB.' — told precisely enough that the file is visibly over the limit it
+    names (a file a few bytes over is told in bytes)."""
+    for places in (1, 2):
+        if round(size / MB, places) > round(limit / MB, places):
+            return f"The file is {size / MB:,.{places}f} MB; the limit is {megabytes(limit, places)}."
+    return f"The file is {size:,} bytes; the limit is {limit:,} bytes ({megabytes(limit, 2)})."
+
+
 def size_problem(size: int, limits: Limits) -> str | None:
     if size == 0:
         return "The file is empty."
     if size > limits.max_bytes:
-        most = limits.max_bytes / 1e6
-        return f"The file is {size / 1e6:.1f} MB; the limit is {most:.0f} MB. Split it into smaller files."
+        return f"{too_large(size, limits.max_bytes)} Split it into smaller files."
     return None
 
 

@@ -220,6 +220,22 @@ def test_an_oversized_file_is_refused_before_it_is_stored(world, settings):
     assert ImportJob.objects.count() == 0
 
 
+@pytest.mark.parametrize(
+    ("size", "limit", "message"),
+    [
+        (25 * 2**20 + 300_000, 20 * 2**20, "The file is 25.3 MB; the limit is 20 MB."),
+        (20 * 2**20 + 20_000, 20 * 2**20, "The file is 20.02 MB; the limit is 20 MB."),
+        (20 * 2**20 + 1, 20 * 2**20, "The file is 20,971,521 bytes; the limit is 20,971,520 bytes (20 MB)."),
+        (1_000_164, 100_000, "The file is 1.0 MB; the limit is 0.1 MB."),
+    ],
+)
+def test_the_too_large_message_names_a_limit_the_file_is_visibly_over(size, limit, message):
+    """In binary megabytes, as the detail page's file size and the upload page's "Up to 20 MB" are told."""
+    from orders.imports.reading import too_large
+
+    assert too_large(size, limit) == message
+
+
 def test_an_empty_upload_is_refused_before_it_is_stored(world):
     from orders.imports.columns import ImportFileError
     from orders.models import ImportJob

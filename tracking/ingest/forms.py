@@ -9,6 +9,7 @@ from django import forms
 from django.conf import settings
 from django.core.files.uploadedfile import UploadedFile
 
+from orders.imports.reading import too_large
 from tracking.ingest.models import Classifier, Milestone
 
 ALLOWED_EXTENSIONS = (".csv", ".txt", ".xlsx")
@@ -79,7 +80,5 @@ class MilestoneUploadForm(forms.Form):
         if not (upload.name or "").lower().endswith(ALLOWED_EXTENSIONS):
             raise forms.ValidationError("Upload a .csv or .xlsx file (made from the template).")
         if upload.size and upload.size > settings.OMS_IMPORT_MAX_BYTES:
-            raise forms.ValidationError(
-                f"The file is {upload.size / 1e6:.1f} MB; the limit is {settings.OMS_IMPORT_MAX_BYTES / 1e6:.0f} MB."
-            )
+            raise forms.ValidationError(too_large(upload.size, settings.OMS_IMPORT_MAX_BYTES))
         return upload
