@@ -24,6 +24,7 @@ from typing import Any
 from django.db import DatabaseError, connection, transaction
 from django.db.models import Exists, Max, OuterRef
 from django.utils import timezone
+from kombu.exceptions import KombuError
 
 from orders.models import Channel, OrderStatus, OrderTransition, QueuedTransition
 from workflows.models import (
@@ -410,14 +411,20 @@ def _wake_worker() -> None:
     global _last_wake
     from workflows.tasks import handle_queued_transitions  # tasks import services: keep the graph acyclic
 
-    if handle_queued_transitions.app.conf.task_always_eager:
-        handle_queued_transitions.delay(linger_seconds=0)
-        return
+    eager = handle_queued_transitions.app.conf.task_always_eager
     now = time.monotonic()
-    if now - _last_wake < WAKE_EVERY:
+    if not eager and now - _last_wake < WAKE_EVERY:
         return
-    _last_wake = now
-    handle_queued_transitions.delay(linger_seconds=LINGER)
+    try:
+        handle_queued_transitions.delay(linger_seconds=0 if eager else LINGER)
+    except KombuError:
+        # The broker is away. The caller's work is committed and its transitions wait in their queue table: the
+        # beat's catch-up sweep (process_pending_transitions, every minute) drains them once the broker is back.
+        # The request must not fail for a wake-up call.
+        logger.warning("Could not wake a worker for the queued transitions; the sweep drains them", exc_info=True)
+        return
+    if not eager:
+        _last_wake = now
 
 
 # The session-level advisory lock only one drain holds at a time (any 64-bit number no other code uses).
