@@ -720,6 +720,28 @@ def _equipment(lines: list[dict[str, Any]], errors: _Errors) -> list[dict[str, A
     return [*boxes.values(), *unnumbered]
 
 
+# Characters a reference cannot hold: control characters, and the invisible "format" ones (Unicode category Cf:
+# zero-width spaces and joiners, bidirectional overrides and isolates, the byte order mark, the soft hyphen). A
+# reference is the sender's key, compared character by character: "PO-\u200b1001" reads exactly like "PO-1001"
+# on every screen and in every file, yet would be a second order beside it, and a right-to-left override makes a
+# reference read as another one.
+_HIDDEN = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+def _hidden_character(value: str) -> str | None:
+    """Why a reference cannot be stored as it is (naming the character), or None."""
+    found = _HIDDEN.search(value)
+    if found is None and not value.isascii():
+        found = next((char for char in value if unicodedata.category(char) == "Cf"), None)
+    if found is None:
+        return None
+    char = found if isinstance(found, str) else found.group()
+    return (
+        f"Contains an invisible character (U+{ord(char):04X}); remove it: a reference must read as it is stored, "
+        "or it would stand beside an order whose reference looks the same."
+    )
+
+
 _SURROGATE = re.compile("[\ud800-\udfff]")
 _SURROGATE_MESSAGE = "Contains a character that is not valid Unicode (a lone surrogate); remove it."
 _SCALARS = (str, int, float, Decimal, datetime.date)
@@ -795,6 +817,8 @@ def validate_order(
         value = field_text(name)
         if value and len(value) > limit:
             errors.add(name, _too_long(value, limit))
+    if problem := _hidden_character(field_text("customer_reference", "")):
+        errors.add("customer_reference", problem)
 
     customer = _customer(field_text("customer_code", ""), scope, lookups, errors)
     # The branch follows from the customer: a refused customer is the error, not a branch nobody could find.
