@@ -21,3 +21,19 @@ def read_body_within(request: HttpRequest | Request, limit: int) -> bytes | None
         chunks.append(chunk)
         size += len(chunk)
     return None if size > limit else b"".join(chunks)
+
+
+# What a multipart body carries besides its file: the boundaries, part headers and the small form fields.
+MULTIPART_ALLOWANCE = 64 * 1024
+
+
+def declared_size_over(request: HttpRequest | Request, limit: int) -> int | None:
+    """The body's declared size (Content-Length) when it is more than a file of `limit` bytes could make it, else
+    None. Checked before anything reads `request.POST`, `request.FILES` or `request.data`, so a file far over the
+    limit is refused unread instead of being spooled to disk whole and refused afterwards. A body without a
+    Content-Length (or with a lying one) is still caught by the check of the file's own size."""
+    try:
+        declared = int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        return None
+    return declared if declared > limit + MULTIPART_ALLOWANCE else None

@@ -17,10 +17,11 @@ from __future__ import annotations
 import hashlib
 from typing import Any, cast
 
+from django.conf import settings
 from django.urls import reverse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema
-from rest_framework import serializers, status
+from rest_framework import exceptions, serializers, status
 from rest_framework.decorators import api_view
 from rest_framework.exceptions import PermissionDenied
 from rest_framework.generics import GenericAPIView
@@ -29,11 +30,13 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from oms.api_errors import error_example, error_response
+from oms.http import declared_size_over
 from oms.pagination import NewestFirstPagination
 from orders.errors import OrderError
 from orders.imports import selectors, service
 from orders.imports.columns import ImportFileError
 from orders.imports.forms import file_name_problem
+from orders.imports.reading import megabytes
 from orders.models import Channel, ImportJob, ImportMode
 from partners import idempotency
 from partners.models import ApiKey
@@ -210,12 +213,17 @@ class OrderImportList(GenericAPIView):
             ),
             400: OpenApiResponse(_API_ERROR, description="No file, or not a .csv/.xlsx file, or too large."),
             403: OpenApiResponse(_API_ERROR, description="This key may not import orders."),
+            413: OpenApiResponse(
+                _API_ERROR, description="The body's Content-Length is far over the file size limit: refused unread."
+            ),
             409: _IDEMPOTENCY_IN_PROGRESS,
             422: _IDEMPOTENCY_REUSED,
         },
     )
     def post(self, request: Request) -> Response:
         _require_importer(request)
+        if (declared := declared_size_over(request, settings.OMS_IMPORT_MAX_BYTES)) is not None:
+            raise FileTooLarge(declared)
         data = ImportCreateInput(data=request.data)
         data.is_valid(raise_exception=True)
         fingerprinted = cast(Request, _Fingerprinted(request, _upload_fingerprint(data.validated_data)))
@@ -223,6 +231,19 @@ class OrderImportList(GenericAPIView):
         if response.status_code == status.HTTP_201_CREATED and "Location" not in response:
             response["Location"] = response.data["url"]  # a replay carries the stored body only
         return response
+
+
+class FileTooLarge(exceptions.APIException):
+    """An upload whose declared length alone is over the limit, answered before its body is read."""
+
+    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
+    default_code = "payload_too_large"
+
+    def __init__(self, declared: int) -> None:
+        super().__init__(
+            f"The upload is {megabytes(declared)}; an order file may be at most "
+            f"{megabytes(settings.OMS_IMPORT_MAX_BYTES)}. Split it into smaller files."
+        )
 
 
 def _create(request: Request, data: dict[str, Any]) -> Response:

@@ -29,6 +29,7 @@ from django.utils.cache import patch_vary_headers
 from django.utils.http import content_disposition_header
 from django.views.decorators.http import require_POST
 
+from oms.http import declared_size_over
 from orders.errors import OrderError
 from orders.imports import selectors, service
 from orders.imports.forms import ImportUploadForm
@@ -51,10 +52,10 @@ def _url(request: HttpRequest, name: str, *args: Any) -> str:
     return reverse(f"imports:{name}", args=args, current_app=request.resolver_match.namespace)
 
 
-def _render(request: HttpRequest, template: str, context: dict[str, Any]) -> HttpResponse:
+def _render(request: HttpRequest, template: str, context: dict[str, Any], status: int = 200) -> HttpResponse:
     portal = _on_portal(request)
     layout = "portal/base.html" if portal else "base.html"
-    return render(request, template, {"layout": layout, "on_portal": portal, **context})
+    return render(request, template, {"layout": layout, "on_portal": portal, **context}, status=status)
 
 
 def import_screen(view: View) -> View:
@@ -96,6 +97,15 @@ def import_list(request: HttpRequest) -> HttpResponse:
 @import_screen
 def import_upload(request: HttpRequest) -> HttpResponse:
     _require_importer(request)
+    limits = {"max_size": megabytes(settings.OMS_IMPORT_MAX_BYTES), "max_rows": settings.OMS_IMPORT_MAX_ROWS}
+    if request.method == "POST" and (declared := declared_size_over(request, settings.OMS_IMPORT_MAX_BYTES)):
+        # Far over the limit by its declared length alone: refused unread, not spooled to disk and refused after.
+        form = ImportUploadForm(data={"mode": ImportMode.ALL_OR_NOTHING}, files={})
+        form.errors["file"] = form.error_class([
+            f"The upload is {megabytes(declared)}; an order file may be at most {limits['max_size']}. Split it into "
+            "smaller files."
+        ])  # fmt: skip
+        return _render(request, "imports/import_upload.html", {"form": form, **limits}, status=413)
     form = ImportUploadForm(request.POST or None, request.FILES or None)
     if request.method == "POST" and form.is_valid():
         try:
@@ -107,7 +117,6 @@ def import_upload(request: HttpRequest) -> HttpResponse:
             form.add_error("file", str(exc))
         else:
             return redirect(_url(request, "detail", job.pk))
-    limits = {"max_size": megabytes(settings.OMS_IMPORT_MAX_BYTES), "max_rows": settings.OMS_IMPORT_MAX_ROWS}
     return _render(request, "imports/import_upload.html", {"form": form, **limits})
 
 
