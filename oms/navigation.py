@@ -18,7 +18,8 @@ class NavEntry:
     icon: str
     roles: tuple[str, ...] = ()  # empty: every staff role
     count: str = ""  # key of a badge count from workflows.selectors.nav_counts ("tasks", "notifications", …)
-    customers_only: bool = False  # a portal entry for customers' people, not partners'
+    audience: str = ""  # portal entries: "customer" or "partner" for one kind of organisation's people only
+    also: tuple[str, ...] = ()  # other paths under which the entry is the active one (pages it leads to)
 
 
 STAFF_NAV = (
@@ -35,7 +36,10 @@ STAFF_NAV = (
 )
 PORTAL_NAV = (
     NavEntry("Overview", "portal:home", "house"),
-    NavEntry("Imports", "portal_imports:list", "upload", customers_only=True),
+    NavEntry("Orders", "portal:orders", "box-seam", audience="customer", also=("/tracking/orders/",)),
+    NavEntry("Shipments", "portal:shipments", "truck", audience="partner", also=("/tracking/orders/",)),
+    NavEntry("Imports", "portal_imports:list", "upload", audience="customer"),
+    NavEntry("Milestone files", "tracking_ingest:upload", "broadcast", audience="partner"),
 )
 
 
@@ -47,10 +51,13 @@ def nav_items_for(request: HttpRequest, scope: Scope) -> list[dict[str, object]]
     for entry in entries:
         if entry.roles and not scope.has_role(*entry.roles):
             continue
-        if entry.customers_only and not scope.is_customer:
+        if (entry.audience == "customer" and not scope.is_customer) or (
+            entry.audience == "partner" and not scope.is_partner
+        ):
             continue
         url = reverse(entry.url_name)
         active = request.path == url if url == "/" or url.endswith("/portal/") else request.path.startswith(url)
+        active = active or any(request.path.startswith(path) for path in entry.also)
         count = counts.get(entry.count) if entry.count else None
         items.append({"label": entry.label, "url": url, "icon": entry.icon, "active": active, "count": count})
     # Nested URLs (/tasks/ and /tasks/notifications/): only the most specific entry is the active one.

@@ -6,4 +6,6 @@ app_name = "portal"
 
 urlpatterns = [
     path("", views.home, name="home"),
+    path("orders/", views.order_list, name="orders"),
+    path("shipments/", views.shipment_list, name="shipments"),
 ]

@@ -1,21 +1,47 @@
-"""The customer's and partner's screens."""
+"""The customer's and partner's screens.
 
-from django.db.models import Prefetch
+Customers follow their own orders: the overview (the latest orders, delays and holds), every order with search and
+a state filter, each order's tracking timeline (tracking's own page, customer-safe, in the portal's layout), and
+their order files (/portal/imports/). Partners see what is assigned to them: the legs they carry, with the orders
+on them, and send their milestones as files (/tracking/uploads/). Every query goes through the request's scope.
+"""
+
+from __future__ import annotations
+
+from django.core.exceptions import PermissionDenied
+from django.core.paginator import Paginator
+from django.db.models import F, Prefetch, Q, QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
-from orders.models import Order
+from orders.models import Order, OrderStatus
 from partners import selectors as partner_selectors
 from partners.models import Membership
 from partners.permissions import external_required
-from partners.scoping import scope_for_request
+from partners.scoping import Scope, scope_for_request
 from tracking.exceptions import selectors as exception_selectors
+from tracking.models import OPEN_SHIPMENT_STATUSES, ConsolidatedHouse, Leg
+from tracking.selectors import legs_visible_to
+
+PER_PAGE = 50
+QUERY_LIMIT = 64  # a reference is at most 64 characters (orders.intake)
+# The order states a customer filters by, grouped as they think of them.
+ORDER_STATES = {
+    "open": ("In progress", [OrderStatus.SUBMITTED, OrderStatus.CONFIRMED, OrderStatus.PLANNED, OrderStatus.ON_HOLD]),
+    "moving": ("On the way", [OrderStatus.IN_TRANSIT, OrderStatus.ARRIVED]),
+    "delivered": (
+        "Delivered",
+        [OrderStatus.DELIVERED, OrderStatus.COMPLETED, OrderStatus.INVOICED, OrderStatus.CLOSED],
+    ),
+    "draft": ("Drafts", [OrderStatus.DRAFT]),
+    "cancelled": ("Cancelled", [OrderStatus.CANCELLED]),
+}
 
 
 @external_required
 def home(request: HttpRequest) -> HttpResponse:
-    """The portal landing page: your latest orders, the delays and holds on them, your organisation, its people
-    and its contacts with us."""
+    """The portal landing page: your latest orders and the delays and holds on them (customers) or the next legs you
+    carry (partners), your organisation, its people and its contacts with us."""
     scope = scope_for_request(request)
     team = Prefetch(
         "memberships",
@@ -34,7 +60,66 @@ def home(request: HttpRequest) -> HttpResponse:
         .order_by("-created_at", "-id")[:15]
     )
     notices = exception_selectors.exceptions_for_customer(scope=scope)
+    legs = list(_legs_of(scope).filter(shipment__status__in=OPEN_SHIPMENT_STATUSES)[:10]) if scope.is_partner else []
     return render(
         request, "portal/home.html",
-        {"organisations": organisations, "scope": scope, "orders": orders, "notices": notices},
+        {"organisations": organisations, "scope": scope, "orders": orders, "notices": notices, "legs": legs},
     )  # fmt: skip
+
+
+@external_required
+def order_list(request: HttpRequest) -> HttpResponse:
+    """Every order of the customer, newest first: found by our reference or theirs, filtered by state."""
+    scope = scope_for_request(request)
+    if not (scope.is_customer or scope.is_staff):
+        raise PermissionDenied("Orders are followed by the customer they belong to; you see the shipments you carry.")
+    query = request.GET.get("q", "").strip()[:QUERY_LIMIT]
+    state = request.GET.get("state", "")
+    orders = scope.restrict(Order.objects.all(), customer="customer_id").select_related("origin", "destination")
+    if query:
+        orders = orders.filter(Q(reference__iexact=query) | Q(customer_reference__icontains=query))
+    if state in ORDER_STATES:
+        orders = orders.filter(status__in=ORDER_STATES[state][1])
+    page = Paginator(orders.order_by("-created_at", "-id"), PER_PAGE).get_page(request.GET.get("page"))
+    states = [(key, label) for key, (label, _statuses) in ORDER_STATES.items()]
+    return render(request, "portal/order_list.html", {"page": page, "query": query, "state": state, "states": states})
+
+
+@external_required
+def shipment_list(request: HttpRequest) -> HttpResponse:
+    """The legs a partner carries, soonest first, with the orders on each: open ones, or those done."""
+    scope = scope_for_request(request)
+    if not (scope.is_partner or scope.is_staff):
+        raise PermissionDenied("Shipments are listed for the partners who carry them; you follow your orders.")
+    query = request.GET.get("q", "").strip()[:QUERY_LIMIT]
+    done = request.GET.get("show") == "done"
+    legs = _legs_of(scope)
+    legs = legs.exclude(shipment__status__in=OPEN_SHIPMENT_STATUSES) if done else legs.filter(
+        shipment__status__in=OPEN_SHIPMENT_STATUSES)  # fmt: skip
+    if query:
+        legs = legs.filter(
+            Q(shipment__reference__iexact=query) | Q(shipment__bill_number__iexact=query)
+            | Q(shipment__order__reference__iexact=query) | Q(shipment__order__customer_reference__iexact=query)
+        )  # fmt: skip
+    if done:
+        legs = legs.order_by(F("planned_departure_at").desc(nulls_last=True), "-id")
+    page = Paginator(legs, PER_PAGE).get_page(request.GET.get("page"))
+    return render(request, "portal/shipment_list.html", {"page": page, "query": query, "done": done})
+
+
+def _legs_of(scope: Scope) -> QuerySet[Leg]:
+    """The legs this scope carries (staff: all), with their shipment, places and the orders on them: a house's own
+    order, or a master's consolidated houses' orders."""
+    houses = Prefetch(
+        "shipment__consolidated_houses",
+        queryset=ConsolidatedHouse.objects.filter(removed_at__isnull=True)
+        .select_related("house__order")
+        .order_by("house__reference"),
+        to_attr="live_houses",
+    )
+    return (
+        legs_visible_to(scope=scope)
+        .select_related("shipment__order", "origin", "destination")
+        .prefetch_related(houses)
+        .order_by("planned_departure_at", "id")
+    )

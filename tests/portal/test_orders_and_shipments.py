@@ -1,0 +1,112 @@
+"""The portal's lists: a customer's orders (search, state, pages; each opens its tracking timeline) and the legs a
+partner carries (with the orders on them), each scoped to the viewer's organisation, tested with two of each."""
+
+from __future__ import annotations
+
+import pytest
+from django.urls import reverse
+
+from orders.models import Order, OrderStatus
+from tests.conftest import _member
+from tests.tracking.conftest import make_order, ops_scope
+from tests.tracking.test_scoping import second_carrier, two_masters
+
+__all__ = ["make_order", "ops_scope", "second_carrier", "two_masters"]
+
+
+def _timeline(order: Order) -> str:
+    return reverse("tracking_ingest:order_timeline", args=[order.reference])
+
+
+def _nav(response) -> list[str]:
+    return [item["label"] for item in response.context["nav_items"]]
+
+
+def test_a_customer_lists_finds_and_filters_only_its_own_orders(make_order, login, customer_a_user, customer_b_user):
+    mine = [make_order(), make_order(confirm=False)]
+    theirs = make_order(customer_code="GLOBEX")
+    client = login(customer_a_user)
+
+    page = client.get(reverse("portal:orders")).content.decode()
+    assert all(_timeline(order) in page for order in mine)
+    assert theirs.reference not in page
+
+    found = client.get(reverse("portal:orders"), {"q": mine[0].customer_reference}).content.decode()
+    assert _timeline(mine[0]) in found
+    assert mine[1].reference not in found
+    by_ours = client.get(reverse("portal:orders"), {"q": mine[1].reference.lower()}).content.decode()
+    assert _timeline(mine[1]) in by_ours
+    assert mine[0].reference not in by_ours
+    guessed = client.get(reverse("portal:orders"), {"q": theirs.reference}).content.decode()
+    assert _timeline(theirs) not in guessed
+    assert "No order matches" in guessed
+
+    assert mine[1].status == OrderStatus.SUBMITTED
+    in_progress = client.get(reverse("portal:orders"), {"state": "open"}).content.decode()
+    assert all(order.reference in in_progress for order in mine)
+    assert "No order matches" in client.get(reverse("portal:orders"), {"state": "delivered"}).content.decode()
+
+    assert client.get(_timeline(mine[0])).status_code == 200  # the link leads somewhere they may go
+    assert client.get(_timeline(theirs)).status_code == 404
+    assert _nav(client.get(_timeline(mine[0]))) == ["Overview", "Orders", "Imports"]
+
+    client.force_login(customer_b_user)
+    page = client.get(reverse("portal:orders")).content.decode()
+    assert theirs.reference in page
+    assert all(order.reference not in page for order in mine)
+
+
+def test_the_order_list_pages_with_a_fixed_number_of_queries(
+    make_order, login, customer_a_user, django_assert_max_num_queries
+):
+    orders = [make_order(confirm=False) for _ in range(3)]
+    client = login(customer_a_user)
+    with django_assert_max_num_queries(12):
+        response = client.get(reverse("portal:orders"))
+    assert response.status_code == 200
+    assert [order.reference for order in response.context["page"]] == [order.reference for order in orders[::-1]]
+
+
+def test_each_partner_lists_only_the_legs_it_carries_with_the_orders_on_them(
+    two_masters, login, carrier_user, second_carrier, django_assert_max_num_queries
+):
+    master_a, master_b = two_masters
+    on_a = [link.house.order for link in master_a.consolidated_houses.select_related("house__order")]
+    on_b = master_b.legs.get().shipment
+    client = login(carrier_user)
+    with django_assert_max_num_queries(12):
+        response = client.get(reverse("portal:shipments"))
+    page = response.content.decode()
+    assert master_a.reference in page
+    assert master_b.reference not in page
+    assert all(_timeline(order) in page for order in on_a)
+    assert all(client.get(_timeline(order)).status_code == 200 for order in on_a)
+    assert _nav(response) == ["Overview", "Shipments", "Milestone files"]
+
+    home = client.get(reverse("portal:home")).content.decode()
+    assert master_a.reference in home
+    assert reverse("portal:shipments") in home
+
+    other = _member("hanna@hlcu.test", second_carrier, "partner")
+    client.force_login(other)
+    page = client.get(reverse("portal:shipments")).content.decode()
+    assert on_b.reference in page
+    assert master_a.reference not in page
+    assert all(order.reference not in page for order in on_a)
+    found = client.get(reverse("portal:shipments"), {"q": master_a.reference}).content.decode()
+    assert "No shipment you carry matches" in found
+    assert (
+        "No delivered or cancelled shipments yet."
+        in client.get(reverse("portal:shipments"), {"show": "done"}).content.decode()
+    )
+
+
+@pytest.mark.parametrize(("who", "url"), [("customer_a_user", "portal:shipments"), ("carrier_user", "portal:orders")])
+def test_each_list_is_for_its_own_audience(request, login, who, url):
+    assert login(request.getfixturevalue(who)).get(reverse(url)).status_code == 403
+
+
+def test_strangers_see_neither(login, outsider):
+    client = login(outsider)
+    assert client.get(reverse("portal:orders")).status_code == 403
+    assert client.get(reverse("portal:shipments")).status_code == 403
