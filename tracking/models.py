@@ -464,6 +464,9 @@ class Booking(models.Model):
     requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+")
     requested_at = models.DateTimeField(auto_now_add=True)
     sent_at = models.DateTimeField(null=True, blank=True)
+    send_started_at = models.DateTimeField(
+        null=True, blank=True, editable=False, help_text="Set while the request is on its way to the carrier."
+    )
     answered_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:

@@ -149,7 +149,7 @@ def _row_event(
         offset_minutes=offset,
         subjects=[subject],
         payload={name: v for name, v in value.items() if v},
-        source_event_id=value["event_id"][:100],
+        source_event_id=value["event_id"],
         location_code=location_code,
         location_text=location_text,
         reason=value["note"][:300],

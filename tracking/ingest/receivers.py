@@ -5,7 +5,9 @@
   event already says so (our own ingest records leg actuals too, so this is how the two never echo each
   other). The leg's time and its event commit together.
 - orders.events.order_status_changed, when an order is planned or released from hold
-  → catch it up with the events that arrived while it could not move (tasks.sync_order_status).
+  → catch it up with the events that arrived while it could not move (tasks.sync_order_status). Only a wake-up:
+  a broker that cannot take the task is logged, never the user's error (the transition is committed), and the
+  beat's `catch_up_orders` (every five minutes) syncs every planned or moving order that is behind its events.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import logging
 from typing import Any
 
 from django.db import transaction
+from kombu.exceptions import KombuError
 
 from orders import events as order_events
 from partners.models import User
@@ -63,9 +66,21 @@ def _leg_actual_recorded(
 
 def _order_status_changed(sender: Any, *, order_id: int, transition: str, **kwargs: Any) -> None:
     if transition in CATCH_UP_TRANSITIONS:
-        from tracking.ingest import tasks
+        transaction.on_commit(lambda: _queue_order_status_sync(order_id))
 
-        transaction.on_commit(lambda: tasks.sync_order_status.apply_async(args=[order_id], queue=tasks.QUEUE))
+
+def _queue_order_status_sync(order_id: int) -> None:
+    """The transition is committed when this runs (a screen's release or plan, a booking's confirmation): a broker
+    that cannot take the task must not answer that request with an error. Nothing is lost: the beat's
+    `catch_up_orders` finds the order behind its actual events and syncs it within five minutes."""
+    from tracking.ingest import tasks
+
+    try:
+        tasks.sync_order_status.apply_async(args=[order_id], queue=tasks.QUEUE)
+    except KombuError:
+        logger.warning(
+            "Could not queue the status sync of order %s; the beat's catch_up_orders will", order_id, exc_info=True
+        )
 
 
 def connect() -> None:

@@ -3,7 +3,7 @@
 `events_ingest` takes a batch of IncomingEvents and, in one transaction and a constant number of statements
 (a dozen for a webhook delivery, whatever its size): checks them, links their references (subjects.py), maps
 their codes (mapping.py), stores them with a binary COPY into a staging table and one INSERT … ON CONFLICT DO
-NOTHING (storage.py; the two unique keys are the dedupe: the sender's event id, and subject + code +
+NOTHING (storage.py; the two unique keys are the dedupe: the sender's event id + time, and subject + code +
 classifier + time + place), raises mapping alerts for unknown codes, and lets the newly stored ones change
 estimates, legs, shipments and orders (following.py). A duplicate is counted, never stored twice and never
 applied twice.
@@ -53,6 +53,7 @@ logger = logging.getLogger(__name__)
 FUTURE_TOLERANCE = datetime.timedelta(minutes=5)
 OLDEST = datetime.datetime(2000, 1, 1, tzinfo=datetime.UTC)
 MAX_BATCH = 1000
+MAX_EVENT_ID = 100  # TrackingEvent.source_event_id
 
 
 class TrackingError(Exception):
@@ -125,6 +126,22 @@ def _uuid_text(text: str) -> str:
     """A UUID from the first 16 bytes of the text's SHA-256, in PostgreSQL's text form."""
     h = hashlib.sha256(text.encode()).hexdigest()
     return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:32]}"
+
+
+def event_id_key(source_key: str, event_id: str) -> str:
+    """The dedupe key of a sender's event id (with the event time, the unique key `tracking_event_source_id_once`):
+    a hash of the whole id, however long, so two ids that share a beginning stay two events."""
+    return _uuid_text(f"{source_key}|{event_id}")
+
+
+def stored_event_id(event_id: str) -> str:
+    """The sender's event id as the source_event_id column holds it (100 characters): itself when it fits, else
+    "sha256:" and its SHA-256; the whole id stays in the raw payload. The column is for people (shown, searched):
+    the dedupe compares `event_id_key`, a hash of the whole id. Rows stored while long ids were cut keep their
+    first 100 characters, and a key of those."""
+    if len(event_id) <= MAX_EVENT_ID:
+        return event_id
+    return "sha256:" + hashlib.sha256(event_id.encode()).hexdigest()
 
 
 def event_problem(event: IncomingEvent, now: datetime.datetime) -> str | None:
@@ -257,9 +274,11 @@ def _build_rows(
     result: IngestResult,
 ) -> list[Row]:
     """Each event (checked by `_checked`) with its link, place, mapping, leg and content key; duplicates within
-    the batch counted and dropped. What depends only on (shipment, place, scheme, code), its location role,
-    mapping and leg, is worked out once per batch: a batch is mostly the same few shipments reporting the same
-    few codes."""
+    the batch counted and dropped. A duplicate here is what the database's unique keys would refuse, (event id,
+    time) or (content, time), so one delivery stores what the same events in two deliveries would: an id re-sent
+    with a corrected time is a new row either way. What depends only on (shipment, place, scheme, code), its
+    location role, mapping and leg, is worked out once per batch: a batch is mostly the same few shipments
+    reporting the same few codes."""
     rows: list[Row] = []
     seen: set[Any] = set()
     known: dict[tuple[int | None, str, str, str], tuple[str, mapping.Mapping, int | None]] = {}
@@ -278,7 +297,7 @@ def _build_rows(
         classifier = found.classifier or event.classifier
         key = content_key(scheme=event.scheme, subject=subject, code=event.raw_code, classifier=classifier,
                           event_at=event.event_at, location=location or event.location_code)  # fmt: skip
-        identity = (source.key, event.source_event_id) if event.source_event_id else key
+        identity = (event.source_event_id, event.event_at) if event.source_event_id else key
         if identity in seen or key in seen:
             result.duplicates += 1
             continue
@@ -298,7 +317,7 @@ def _values(row: Row, now: datetime.datetime, source_key: str) -> tuple[Any, ...
         return problem
     event_id = event.source_event_id
     return (
-        event_id,
+        stored_event_id(event_id),
         event.scheme,
         event.raw_code,
         payload,
@@ -319,7 +338,7 @@ def _values(row: Row, now: datetime.datetime, source_key: str) -> tuple[Any, ...
         row.leg_id,
         row.link.order_id,
         row.content_key,
-        _uuid_text(f"{source_key}|{event_id}") if event_id else None,
+        event_id_key(source_key, event_id) if event_id else None,
     )
 
 

@@ -39,6 +39,8 @@ from tracking.services.planning import leg_add, shipment_set_status
 from tracking.services.ranking import Option
 
 NOON = datetime.time(12, 0)
+# A send claimed longer ago than this was cut off mid-call (gunicorn's timeout is 60 s, EMAIL_TIMEOUT 30 s).
+SEND_CLAIM_EXPIRES = datetime.timedelta(minutes=5)
 
 
 @dataclass
@@ -135,24 +137,44 @@ def booking_request(
 
 
 def booking_send(*, booking: Booking, by: Any = None) -> Booking:
-    """Send the request through the carrier's adapter (email where the carrier has no API).
+    """Send the request through the carrier's adapter (email where the carrier has no API), once.
 
-    The adapter runs outside any transaction: a slow mail server or carrier API holds no row lock, and a
-    failure leaves the booking "to send" with the reason raised as AdapterError.
+    The adapter runs outside any transaction: a slow mail server or carrier API holds no row lock. So that a
+    second click (or a colleague) cannot reach the carrier again while it runs, the send is claimed under the
+    row lock and the claim committed before the call (`send_started_at`): whoever finds a live claim is told the
+    request is on its way, and the carrier is called once. A failure gives the claim back and leaves the booking
+    "to send", the reason raised as AdapterError. A claim older than SEND_CLAIM_EXPIRES belongs to a process that
+    died during the call (a worker killed at gunicorn's timeout) and is taken over: whether that call reached the
+    carrier is unknown, as after any crash.
     """
     with transaction.atomic():
         booking = _lock(booking)
         _expect(booking, BookingStatus.REQUESTED, doing="sent")
+        claimed_at = timezone.now()
+        if booking.send_started_at is not None and booking.send_started_at > claimed_at - SEND_CLAIM_EXPIRES:
+            raise BookingError(
+                f"The booking request to {booking.carrier.name} is being sent (since "
+                f"{timezone.localtime(booking.send_started_at):%H:%M:%S}); reload the page in a moment."
+            )
         document = adapters.booking_document(booking)
-    submission = adapters.adapter_for(booking.carrier.code).book(booking, document)
+        booking.send_started_at = claimed_at
+        booking.save(update_fields=["send_started_at"])
+    try:
+        submission = adapters.adapter_for(booking.carrier.code).book(booking, document)
+    except BaseException:  # refused, timed out, or the request stopped: the booking can be sent again
+        Booking.objects.filter(pk=booking.pk, send_started_at=claimed_at).update(send_started_at=None)
+        raise
     with transaction.atomic():
         booking = _lock(booking)
         _expect(booking, BookingStatus.REQUESTED, doing="sent")
         booking.status, booking.sent_at, booking.sent_via = BookingStatus.SENT, timezone.now(), submission.channel
+        booking.send_started_at = None
         booking.request_text = document.text
         if submission.reference:
             booking.carrier_reference = submission.reference
-        booking.save(update_fields=["status", "sent_at", "sent_via", "request_text", "carrier_reference"])
+        booking.save(
+            update_fields=["status", "sent_at", "sent_via", "send_started_at", "request_text", "carrier_reference"]
+        )
     return booking
 
 

@@ -118,7 +118,7 @@ def tracker_events(tracker: Any, *, time_zone: str = "UTC") -> PollPage:
         if not code:
             raise FormatError("The Karrio event has neither a status nor a carrier code.")
         # Karrio events have no id: this one is the carrier's scan at that time, whatever we call it.
-        identity = f"{subject[1]}:{at.isoformat()}:{raw.get('code') or raw.get('description') or code}"[:100]
+        identity = f"{subject[1]}:{at.isoformat()}:{raw.get('code') or raw.get('description') or code}"
         return _incoming(
             code=code,
             at=at,
