@@ -18,6 +18,7 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Exists, F, OuterRef, Q
 
+from finance.money import number_text
 from orders.identifiers import iso_size_type_problem
 from orders.models import Mode, ServiceLevel
 from partners.models import Organisation
@@ -27,6 +28,16 @@ from partners.validators import validate_currency_code
 class RateDirection(models.TextChoices):
     BUY = "buy", "Buy (cost from a carrier or vendor)"
     SELL = "sell", "Sell (tariff to a customer)"
+
+    @property
+    def short_label(self) -> str:
+        """Buy or Sell: the label without its explanation, for a table that explains the directions once."""
+        return self.label.split(" (", 1)[0]
+
+    @property
+    def explanation(self) -> str:
+        """What the direction means (cost from a carrier or vendor), said once beside a column of short labels."""
+        return self.label.split(" (", 1)[1].rstrip(")")
 
 
 class RateBasis(models.TextChoices):
@@ -144,6 +155,11 @@ class RateCard(models.Model):
         return f"{party} {self.get_mode_display()} {self.name} v{self.version}"
 
     @property
+    def direction_short_label(self) -> str:
+        """Buy or Sell, for the rate card list, whose legend says once what each means."""
+        return RateDirection(self.direction).short_label
+
+    @property
     def contract_key(self) -> tuple[str, int | None, str, str, str]:
         """What makes two cards versions of one contract: the same party, direction, mode and service level,
         and the same reference (contract, quotation or tariff number) or, when it has none, the same name."""
@@ -224,6 +240,31 @@ class RateLine(models.Model):
         destination = self.destination_code or (self.destination_zone.code if self.destination_zone_id else "*")
         return f"{origin} → {destination} {self.equipment_type} {self.get_basis_display()}".strip()
 
+    def break_unit(self, quantity: Decimal) -> str:
+        """What a break's quantity counts: chargeable kg (also the weight bands of per-shipment lines), W/M or
+        containers, as `finance.rating` measures the basis."""
+        if self.basis == RateBasis.PER_CONTAINER:
+            return "container" if quantity == 1 else "containers"
+        return "W/M" if self.basis == RateBasis.PER_WM else "kg"
+
+    def rate_texts(self) -> list[str]:
+        """The line's rates for people, one per break: "≥ 100 kg: 2.294". A line with a single rate from zero (a
+        container or a flat price) reads as the rate alone: 1,420. Reads `breaks` as prefetched."""
+        breaks = list(self.breaks.all())
+        if len(breaks) == 1 and not breaks[0].from_quantity:
+            return [number_text(breaks[0].rate)]
+        return [
+            f"≥ {number_text(b.from_quantity)} {self.break_unit(b.from_quantity)}: {number_text(b.rate)}"
+            for b in breaks
+        ]
+
+    @property
+    def maximum_text(self) -> str:
+        """The most the line takes, in its unit (31.5 kg), or a dash for no limit."""
+        if self.maximum_quantity is None:
+            return "—"
+        return f"{number_text(self.maximum_quantity)} {self.break_unit(self.maximum_quantity)}"
+
     def clean(self) -> None:
         errors = {}
         for name in ("origin_code", "destination_code"):
@@ -259,7 +300,7 @@ class RateBreak(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"≥ {self.from_quantity.normalize()}: {self.rate.normalize()}"
+        return f"≥ {number_text(self.from_quantity)}: {number_text(self.rate)}"
 
 
 class Surcharge(models.Model):
@@ -288,7 +329,7 @@ class Surcharge(models.Model):
         ]
 
     def __str__(self) -> str:
-        value = f"{self.percent.normalize()}%" if self.kind == SurchargeKind.PERCENT else f"{self.amount.normalize()}"
+        value = f"{number_text(self.percent)}%" if self.kind == SurchargeKind.PERCENT else number_text(self.amount)
         return f"{self.code} {value}"
 
     def is_valid_on(self, day) -> bool:  # type: ignore[no-untyped-def]
@@ -315,4 +356,4 @@ class ExchangeRate(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"1 {self.base_currency} = {self.rate.normalize()} {self.quote_currency} ({self.rate_on})"
+        return f"1 {self.base_currency} = {number_text(self.rate)} {self.quote_currency} ({self.rate_on})"

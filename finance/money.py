@@ -32,3 +32,11 @@ def money_round(amount: Decimal, currency: str) -> Decimal:
 def money_text(amount: Decimal, currency: str) -> str:
     """`amount` for people: thousands separated, as many decimals as the currency has (61,853 JPY, 1,250.00 EUR)."""
     return f"{amount:,.{-minor_unit(currency).as_tuple().exponent}f}"
+
+
+def number_text(value: Decimal) -> str:
+    """A rate or quantity for people: thousands separated, no trailing zeros, never an exponent (1,420 and 2.294).
+
+    `Decimal.normalize()` alone strips the zeros of 1420.0000 by writing 1.42E+3, which a rate card must never show.
+    """
+    return f"{value.normalize():,f}"

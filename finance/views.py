@@ -6,6 +6,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
 from finance import selectors
+from finance.models import RateDirection
 from orders.models import Mode
 from partners.permissions import staff_required
 
@@ -14,7 +15,10 @@ from partners.permissions import staff_required
 def rate_card_list(request: HttpRequest) -> HttpResponse:
     mode = request.GET.get("mode", "") if request.GET.get("mode", "") in Mode.values else ""
     cards = selectors.rate_card_list(mode=mode)
-    return render(request, "finance/rate_card_list.html", {"cards": cards, "mode": mode, "modes": Mode.choices})
+    # Rows show Buy or Sell; what each means is said once, in the column's legend.
+    directions = [(direction.short_label, direction.explanation) for direction in RateDirection]
+    context = {"cards": cards, "mode": mode, "modes": Mode.choices, "directions": directions}
+    return render(request, "finance/rate_card_list.html", context)
 
 
 @staff_required

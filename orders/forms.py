@@ -210,19 +210,27 @@ def entry_from_post(
     branches: Iterable[tuple[str, str]],
     locked_customer: str = "",
 ) -> OrderEntry:
-    """The posted entry form; rows left entirely empty are dropped, so `lines[i]` is the i-th row shown."""
+    """The posted entry form; rows left entirely empty are dropped, so `lines[i]` is the i-th row shown.
+
+    When every row is empty the first one stays: intake then names what that row lacks, next to its fields, and the
+    person fills it in rather than finding the row gone and having to add a line again. A line without pieces and
+    weight never passes intake, so keeping it lets no save through that dropping it would have refused.
+    """
     if locked_customer:
         data = data.copy()
         data["customer_code"] = locked_customer
     order = OrderForm(data, customers=customers, branches=branches, customer_locked=bool(locked_customer))
     order.is_valid()  # only collects text: nothing here can be invalid
-    lines = []
+    lines: list[LineForm] = []
+    blank: list[LineForm] = []
     for key in line_keys(data):
         line = LineForm(data, prefix=f"lines-{key}")
         line.is_valid()
-        if not line.is_blank():
+        if line.is_blank():
+            blank.append(line)
+        else:
             lines.append(line)
-    return OrderEntry(order=order, lines=lines)
+    return OrderEntry(order=order, lines=lines or blank[:1])
 
 
 def entry_from_data(

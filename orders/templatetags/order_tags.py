@@ -33,6 +33,28 @@ def mode_icon(mode: str) -> str:
     return _MODE_ICONS.get(mode, "box-seam")
 
 
+_MODE_SHORT_LABELS = {
+    Mode.OCEAN_FCL: "FCL",
+    Mode.OCEAN_LCL: "LCL",
+    Mode.AIR: "Air",
+    Mode.ROAD_FTL: "FTL",
+    Mode.ROAD_LTL: "LTL",
+    Mode.RAIL: "Rail",
+    Mode.PARCEL: "Parcel",
+}
+_MODE_SHORT_BY_NAME: dict[str, str] = {
+    **{mode.value: short for mode, short in _MODE_SHORT_LABELS.items()},
+    **{mode.label: short for mode, short in _MODE_SHORT_LABELS.items()},
+}
+
+
+@register.filter
+def mode_short(mode_or_label: str) -> str:
+    """The short name a narrow column shows beside the mode's icon, which tells ocean from road: Ocean FCL -> FCL,
+    Parcel / courier -> Parcel. Takes the code or the label (the list's rows carry only the label)."""
+    return _MODE_SHORT_BY_NAME.get(mode_or_label, mode_or_label)
+
+
 @register.filter
 def mode_label(mode: str) -> str:
     """A transport mode's name (ocean_fcl -> Ocean FCL), for values that are not a model's field (an import's
