@@ -43,6 +43,8 @@ class Draft:
     task: Task
     assign_rule: str = AssignRule.LEAST_LOADED
     user_id: int | None = None  # for a named person
+    # A task made closed instead of open (engine.draft_close): the verb and detail its history starts with.
+    closed_as: tuple[str, str] | None = None
 
 
 @dataclass

@@ -202,6 +202,7 @@ class _NewTask:
     task: Task
     run: OrderRun
     notify_unless: int | None  # who acted: they are not told about a task they made themselves
+    closed_as: tuple[str, str] | None = None  # made closed: the (verb, detail) of its first history line
 
 
 class Batch:
@@ -221,16 +222,22 @@ class Batch:
         self.people = PeopleCache(orders or [])
         self._new: list[_NewTask] = []
 
-    def add(self, run: OrderRun, tasks: list[Task], *, by: Any) -> None:
+    def add(self, run: OrderRun, drafts: list[Draft], *, by: Any) -> None:
         by_id = getattr(by, "pk", None)
-        self._new += [_NewTask(task, run, by_id) for task in tasks]
+        self._new += [_NewTask(draft.task, run, by_id, draft.closed_as) for draft in drafts]
 
     def flush(self) -> list[Task]:
-        """Insert the tasks gathered so far and notify their assignees; the tasks, saved."""
+        """Insert the tasks gathered so far, the first history line of those made closed (draft_close), and
+        notify the assignees of the open ones; the tasks, saved."""
         new, self._new = self._new, []
         if not new:
             return []
         created = Task.objects.bulk_create([item.task for item in new])
+        history = [(item.task, item.closed_as) for item in new if item.closed_as is not None]
+        if history:
+            TaskEvent.objects.bulk_create(
+                TaskEvent(task=task, verb=verb, detail=detail[:300], at=self.now) for task, (verb, detail) in history
+            )
         notices = [
             Notice(
                 item.task.assignee_id, NotificationKind.ASSIGNED, f"{item.task.name} · {item.run.order.reference}",
@@ -450,10 +457,20 @@ def date_drafts(run: OrderRun, *, anchors: set[str] | None = None) -> list[Draft
     return drafts
 
 
+def draft_close(draft: Draft, *, state: str, verb: str, detail: str, now: datetime.datetime) -> None:
+    """Have the draft's task made closed (done or cancelled) instead of open, its history starting with
+    `verb` and `detail`: a task whose reason to be open passed before it was made (triggers._tasks_left_behind).
+    Made, not left out: the order's task list keeps showing what its workflow asked for, and why it is closed."""
+    draft.task.state, draft.task.completed_at = state, now
+    draft.closed_as = (verb, detail)
+
+
 def create_tasks(run: OrderRun, drafts: list[Draft], *, by: Any = None) -> list[Task]:
     """Save the drafts the order does not have yet (by source key), with their dependencies, team, assignee
-    and load; notify the assignees. Tasks whose auto-completion already happened are created done. In a
-    batch (run.batch) the tasks are saved and announced when the batch flushes; returned unsaved."""
+    and load; notify the assignees. Tasks whose auto-completion already happened are created done; drafts
+    closed by draft_close are created so, with their history line. A task created closed counts as finished
+    for the tasks that depend on it, made now or before (those waiting on it stop waiting). In a batch
+    (run.batch) the tasks are saved and announced when the batch flushes; returned unsaved."""
     drafts, run.pending = run.pending + drafts, []
     if not drafts:
         return []
@@ -461,14 +478,19 @@ def create_tasks(run: OrderRun, drafts: list[Draft], *, by: Any = None) -> list[
     drafts = [d for d in drafts if not d.task.source_key or d.task.source_key not in existing]
     if not drafts:
         return []
-    satisfied = {task.key for task in existing.values() if task.state in _SATISFIED and task.key}
     for draft in drafts:
-        task = draft.task
-        task.waiting_on = [key for key in task.depends_on if key not in satisfied]
-        kind, _, value = task.auto_complete_on.partition(":")
+        kind, _, value = draft.task.auto_complete_on.partition(":")
         if kind == "state" and status_reached(run.order, value):
-            task.state, task.completed_at = TaskState.DONE, run.now
+            # Its own completion happened: done (as ever), whatever else would have closed it.
+            draft.task.state, draft.task.completed_at, draft.closed_as = TaskState.DONE, run.now, None
+    closed = [d.task for d in drafts if d.task.state in _SATISFIED]
+    satisfied = {task.key for task in existing.values() if task.state in _SATISFIED and task.key}
+    satisfied |= {task.key for task in closed if task.key}
+    for draft in drafts:
+        draft.task.waiting_on = [key for key in draft.task.depends_on if key not in satisfied]
     batch = run.batch
+    if closed:
+        _release_waiting(run, closed, existing)
     assign_drafts(drafts, order=run.order, now=run.now, pending=run.load_changes, cache=batch.people if batch else None)
     tasks = [d.task for d in drafts]
     for task in tasks:
@@ -476,11 +498,22 @@ def create_tasks(run: OrderRun, drafts: list[Draft], *, by: Any = None) -> list[
             task.key, task.state, task.auto_complete_on, list(task.waiting_on)
         )
     if batch is not None:
-        batch.add(run, tasks, by=by)
+        batch.add(run, drafts, by=by)
         return tasks
     alone = Batch(run.now)
-    alone.add(run, tasks, by=by)
+    alone.add(run, drafts, by=by)
     return alone.flush()
+
+
+def _release_waiting(run: OrderRun, closed: list[Task], existing: dict[str, ExistingTask]) -> None:
+    """The order's earlier tasks that wait on tasks created closed stop waiting (a task of `planned` made
+    before the `confirmed` one it depends on was made closed). Nothing is read unless one of them waits."""
+    keys = {task.key for task in closed if task.key}
+    if not any(t.state not in _SATISFIED and keys & set(t.waiting_on) for t in existing.values()):
+        return
+    if run.batch is not None:
+        run.batch.flush()  # the waiting tasks are read back from the database
+    _unblock_dependents(closed, known=existing)
 
 
 def _due_text(task: Task, profile: BranchProfile) -> str:

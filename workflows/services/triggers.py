@@ -46,6 +46,7 @@ from workflows.services.engine import (
     close_tasks,
     create_tasks,
     date_drafts,
+    draft_close,
     draft_from_definition,
     order_for_event,
     order_run,
@@ -126,13 +127,82 @@ def _handle_segment(segment: list[tuple[OrderTransition, OrderRun]], batch: Batc
 
 
 def _state_tasks(record: OrderTransition, run: OrderRun, batch: Batch) -> None:
+    """The tasks the transition's new state calls for: those it completes (or, for cancelled and closed, all
+    still open are cancelled), and those made on entering it. When the order has left that state by the time
+    the transition is handled, the tasks it no longer needs are made closed: see _tasks_left_behind."""
     if record.target in _FINAL:
         batch.flush()  # the tasks are read back to be cancelled
         _cancel_remaining(run, why=f"Order {OrderStatus(record.target).label.lower()}")
     else:
         auto_complete(run, state_events(run.order))
     if record.name != "release":  # release returns to a state already entered: its tasks exist
-        _fire(run, kind=TriggerKind.STATE, match=record.target, occurrence=_occurrence(record))
+        drafts = _drafts(run, kind=TriggerKind.STATE, match=record.target, occurrence=_occurrence(record))
+        _tasks_left_behind(record, run, drafts)
+        create_tasks(run, drafts)
+
+
+def _tasks_left_behind(record: OrderTransition, run: OrderRun, drafts: list[Draft]) -> None:
+    """Close the drafts of the state `record` entered that the order no longer needs, having left that
+    state before the transition was handled.
+
+    The workflow hears of a transition after its commit: at once for a person's screen, a moment later for
+    the API, webhooks and files (the queue, docs/decisions/0004), later still when a confirmation and a plan
+    share one transaction (a carrier booking confirmed by a service that also confirms the order), after a
+    failure, or when the worker was down. Meanwhile the order may move on. The blocking-tasks guard could not
+    hold the next step back, since the tasks that would have blocked it did not exist yet, and the step's own
+    conditions (tracking's confirmed booking for `plan`) were met. Made open now, such a task blocks a
+    transition already taken: it sits overdue forever on a planned order, says "blocks plan", and only a
+    person closing it by hand ends that.
+
+    Decision: every task of the state is still made (same source key, so exactly once), but
+    - one that blocks a transition the order has taken since this one is made cancelled, its history saying
+      "skipped" and why ("Not needed: the order was already planned when the workflow made this task
+      (Carrier booking … confirmed)."). Its purpose was to hold that step back, and the step is behind the
+      order. It is not made done: nobody did it. It gets its team, no assignee, no load, no notification,
+      and the tasks depending on it do not wait for it;
+    - on an order cancelled or closed meanwhile (not by this transition), every task is made cancelled,
+      "Order cancelled before the workflow made this task": what the cancellation's handling does to tasks
+      it finds open, whichever of the two events is handled first;
+    - every other task is made as ever: one without `blocks`, one blocking a step the order has not taken
+      (it keeps blocking it), one whose auto-completion happened (made done). An order held in the state,
+      or back in it after a release, has not left it.
+
+    Rejected: refusing a transition while an earlier one of the order is still unhandled (a guard on the
+    queue). A confirmation and a plan in one transaction could then never succeed (the first is handled
+    only after the commit), an API caller's next step would fail or pass by how far behind the worker is,
+    and a worker outage would stop every order moved through the API. The queue's contract is that the order
+    moves at once and its tasks follow; this keeps that, and the tasks that follow fit the order they find.
+    Not created at all, or left open but not blocking: the first would hide what the workflow asked for, the
+    second would leave a task overdue forever for a step already taken.
+
+    The order is the one loaded for this event (its current row). Nothing is read unless it has left the
+    state and one of the drafts blocks something: then the order's later transitions, once."""
+    order = run.order
+    if not drafts or order.status == record.target:
+        return
+    if order.status == OrderStatus.ON_HOLD and order.status_before_hold == record.target:
+        return
+    if order.status in _FINAL and record.target not in _FINAL:
+        why = f"Order {OrderStatus(order.status).label.lower()} before the workflow made this task"
+        for draft in drafts:
+            draft_close(draft, state=TaskState.CANCELLED, verb="cancelled", detail=why, now=run.now)
+        return
+    blocking = [draft for draft in drafts if draft.task.blocks]
+    if not blocking:
+        return
+    since = list(
+        OrderTransition.objects.filter(order_id=record.order_id, pk__gt=record.pk)
+        .order_by("pk")
+        .values_list("name", "target", "reason")
+    )
+    for draft in blocking:
+        taken = next(((target, reason) for name, target, reason in since if name in draft.task.blocks), None)
+        if taken is None:
+            continue
+        target, reason = taken
+        why = f"Not needed: the order was already {OrderStatus(target).label.lower()} when the workflow made this task"
+        why += f" ({reason})." if reason else "."
+        draft_close(draft, state=TaskState.CANCELLED, verb="skipped", detail=why, now=run.now)
 
 
 def _rules(record: OrderTransition, run: OrderRun) -> None:
@@ -144,14 +214,17 @@ def _rules(record: OrderTransition, run: OrderRun) -> None:
     create_tasks(run, [])  # the date-triggered tasks found if this event bound the order (release)
 
 
-def _fire(run: OrderRun, *, kind: str, match: str, occurrence: str) -> list[Task]:
+def _drafts(run: OrderRun, *, kind: str, match: str, occurrence: str) -> list[Draft]:
     definitions = [
         d for d in run.definitions()
         if d.trigger_kind == kind and (d.trigger_state if kind == TriggerKind.STATE else d.trigger_code).upper()
         == match.upper()
     ]  # fmt: skip
-    drafts = [draft_from_definition(d, run, occurrence=occurrence, start=run.now) for d in definitions]
-    return create_tasks(run, drafts)
+    return [draft_from_definition(d, run, occurrence=occurrence, start=run.now) for d in definitions]
+
+
+def _fire(run: OrderRun, *, kind: str, match: str, occurrence: str) -> list[Task]:
+    return create_tasks(run, _drafts(run, kind=kind, match=match, occurrence=occurrence))
 
 
 def _cancel_remaining(run: OrderRun, *, why: str) -> None:
