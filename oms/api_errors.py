@@ -13,18 +13,25 @@ them) and is empty for errors that are not about fields. HTTP statuses:
     412 precondition_failed (If-Match names an older version of the order)
     413 payload_too_large (a body over DATA_UPLOAD_MAX_MEMORY_SIZE, 5 MB; the signed webhooks have their own limits)
     415 unsupported_media_type   422 idempotency_key_reused   429 throttled (with Retry-After)
+    503 service_unavailable (with Retry-After: the database went away or did not answer in time)
 
 Domain errors become HTTP errors here, so services stay free of HTTP. Unexpected exceptions are left
-to Django (a logged 500), never swallowed.
+to Django (a logged 500), never swallowed. A database that is restarting, or a connection that was cut, is
+not unexpected: the request's transaction was rolled back with it, the next request reconnects
+(CONN_HEALTH_CHECKS), so the client is told to retry, in JSON, not handed Django's HTML 500 page. It is
+still logged, with its traceback.
 """
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import RequestDataTooBig
+from django.db import InterfaceError as DatabaseInterfaceError
+from django.db import OperationalError as DatabaseOperationalError
 from django.db.models import ProtectedError
 from django.http import Http404
 from drf_spectacular.openapi import AutoSchema
@@ -34,6 +41,8 @@ from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
 from orders.errors import ConcurrentChange, OrderError, OrderValidationError, TransitionNotAllowed
+
+logger = logging.getLogger(__name__)
 
 
 class FieldErrors(exceptions.APIException):
@@ -72,6 +81,17 @@ class PayloadTooLarge(exceptions.APIException):
         )
 
 
+class ServiceUnavailable(exceptions.APIException):
+    """The database was lost mid-request (a restart, a killed connection, a timeout): Django's OperationalError
+    or InterfaceError. What the request was writing is rolled back with its transaction; the client retries
+    (a POST with the same Idempotency-Key, so that it is applied once however often it is sent)."""
+
+    status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+    default_code = "service_unavailable"
+    default_detail = "OMS cannot reach its database just now. Retry after the number of seconds in Retry-After."
+    wait = 10  # seconds, read by DRF's handler into Retry-After: about what a PostgreSQL restart takes
+
+
 def _as_api_exception(exc: Exception) -> Exception:
     """Domain errors as the HTTP errors they mean; anything else unchanged."""
     if isinstance(exc, OrderValidationError):
@@ -90,6 +110,9 @@ def _as_api_exception(exc: Exception) -> Exception:
         return exceptions.PermissionDenied()
     if isinstance(exc, RequestDataTooBig):
         return PayloadTooLarge()
+    if isinstance(exc, DatabaseOperationalError | DatabaseInterfaceError):
+        logger.error("API request failed: the database is unavailable (answered 503)", exc_info=exc)
+        return ServiceUnavailable()
     return exc
 
 
@@ -179,6 +202,11 @@ _COMMON_ERRORS: dict[str, OpenApiResponse] = {
     "429": error_response(
         "Too many requests for this API key; retry after the number of seconds in Retry-After.",
         error_example("Throttled", "throttled", "Request was throttled. Expected available in 12 seconds."),
+    ),
+    "503": error_response(
+        "The database is briefly unavailable (e.g. restarting) and the request's changes were rolled back. Retry "
+        "after the number of seconds in Retry-After; send a POST again with the same Idempotency-Key.",
+        error_example("Database unavailable", "service_unavailable", ServiceUnavailable.default_detail),
     ),
 }
 _NOT_FOUND = error_response(

@@ -9,4 +9,4 @@ class OmsConfig(AppConfig):
     verbose_name = "OMS platform"
 
     def ready(self) -> None:
-        from oms import receivers  # noqa: F401  (connects the worker_ready heartbeat)
+        from oms import receivers  # noqa: F401  (connects the worker heartbeat and the sign-in log)

@@ -7,6 +7,7 @@ every HTTPS/cookie hardening that `manage.py check --deploy` asks for. Every var
 documented in .env.example.
 """
 
+from datetime import timedelta
 from pathlib import Path
 
 import environ
@@ -56,6 +57,7 @@ INSTALLED_APPS = [
     "import_export",
     "pgtrigger",
     "pghistory",
+    "axes",
     "oms",
     "partners",
     "orders",
@@ -77,6 +79,8 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "pghistory.middleware.HistoryMiddleware",
+    # Last, as django-axes asks: it turns a sign-in refused for too many failures into the lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 # pghistory's middleware prefixes every SQL statement of a request with set_config() calls that name the user
 # and URL for the history triggers (a JSON dump and a longer statement each time). Reads write no history, so
@@ -112,8 +116,10 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- People ---------------------------------------------------------------------------------
 AUTH_USER_MODEL = "partners.User"
-# ModelBackend that loads the person's memberships with the user row: one query fewer on every page.
-AUTHENTICATION_BACKENDS = ["partners.backends.MembershipModelBackend"]
+# First django-axes' backend, which refuses a sign-in locked out for too many failures before any password is
+# checked (it signs no one in); then ModelBackend that loads the person's memberships with the user row: one
+# query fewer on every page. API keys (partners.auth) never pass through these backends.
+AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "partners.backends.MembershipModelBackend"]
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
@@ -131,6 +137,36 @@ SESSION_COOKIE_AGE = env.int("SESSION_COOKIE_AGE", default=12 * 3600)  # one wor
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 PASSWORD_RESET_TIMEOUT = 3600
+
+# --- Sign-in lockout (django-axes; the two limits are explained in oms/signin.py) --------------
+# Django checks as many passwords as it is sent. After OMS_LOGIN_FAILURE_LIMIT wrong passwords for one email
+# address from one client address, or OMS_LOGIN_ADDRESS_FAILURE_LIMIT from one client address for any email
+# addresses, sign-in from there is refused (429, registration/login_locked.html) until OMS_LOGIN_COOLOFF_MINUTES
+# have passed since the last counted failure. Tries while refused are not counted, so retrying does not prolong
+# the wait. A successful sign-in clears its own count. A superuser unlocks early by deleting the row in the console
+# (Axes › Access attempts). Every failure is also logged on the `oms.signin` logger (oms/receivers.py).
+AXES_FAILURE_LIMIT = env.int("OMS_LOGIN_FAILURE_LIMIT", default=5)
+OMS_LOGIN_ADDRESS_FAILURE_LIMIT = env.int("OMS_LOGIN_ADDRESS_FAILURE_LIMIT", default=20)
+_LOGIN_COOLOFF_MINUTES = env.int("OMS_LOGIN_COOLOFF_MINUTES", default=15)
+if min(AXES_FAILURE_LIMIT, OMS_LOGIN_ADDRESS_FAILURE_LIMIT, _LOGIN_COOLOFF_MINUTES) < 1:
+    # 0 would not mean "off": axes would refuse every sign-in, or (no cool-off) count nothing at all.
+    raise ImproperlyConfigured(
+        "OMS_LOGIN_FAILURE_LIMIT, OMS_LOGIN_ADDRESS_FAILURE_LIMIT and OMS_LOGIN_COOLOFF_MINUTES must be at least 1."
+    )
+AXES_COOLOFF_TIME = timedelta(minutes=_LOGIN_COOLOFF_MINUTES)
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]  # the pair; the per-address ceiling is AXES_HANDLER's
+AXES_HANDLER = "oms.signin.SignInAttemptHandler"
+AXES_USERNAME_FORM_FIELD = "username"  # the sign-in forms' field (USERNAME_FIELD is "email")
+AXES_USERNAME_CALLABLE = "oms.signin.attempted_username"
+AXES_CLIENT_IP_CALLABLE = "oms.signin.client_ip_address"
+AXES_LOCKOUT_CALLABLE = "oms.views.signin_locked_out"
+AXES_RESET_ON_SUCCESS = True
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+AXES_DISABLE_ACCESS_LOG = True  # successful sign-ins would add a row each, forever; failures are what we need
+AXES_SENSITIVE_PARAMETERS = ["username", "ip_address", "csrfmiddlewaretoken"]  # masked in the stored form data
+# Reverse proxies in front of OMS that append the client's address to X-Forwarded-For (docker-compose.yml wants
+# one). 0: the client is the address connected to us. Too high a count lets a client choose its own address.
+OMS_PROXY_COUNT = env.int("OMS_PROXY_COUNT", default=0)
 
 # --- Internationalisation -------------------------------------------------------------------
 LANGUAGE_CODE = "en-gb"
@@ -343,7 +379,8 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    # axes narrates every sign-in, with the email and client address masked; oms.signin logs each failure and lockout.
+    "loggers": {"django.db.backends": {"level": "WARNING"}, "axes": {"level": "ERROR"}},
 }
 
 # --- Bulk intake: order files and webhooks (orders/imports, orders/webhooks) -----------------

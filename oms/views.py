@@ -1,8 +1,16 @@
-"""Project-level screens: the staff home and the global search."""
+"""Project-level screens: the staff home, the global search, and the page of a sign-in refused for too many
+failures.
 
+The screens only read, so they answer GET and HEAD alone (405 otherwise): a TRACE or a POST to a read-only page
+must not get the page back."""
+
+from typing import Any
+
+from django.conf import settings
 from django.db.models import Count, Q
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.views.decorators.http import require_safe
 
 from orders.models import Mode, Order, OrderStatus
 from partners import selectors as partner_selectors
@@ -11,6 +19,7 @@ from partners.permissions import staff_required
 from partners.scoping import scope_for_request
 
 
+@require_safe
 def home(request: HttpRequest) -> HttpResponse:
     """Staff land on their home; customers and partners on the portal."""
     if not request.user.is_authenticated:
@@ -46,9 +55,23 @@ def staff_home(request: HttpRequest) -> HttpResponse:
 
 
 @staff_required
+@require_safe
 def search(request: HttpRequest) -> HttpResponse:
     query = request.GET.get("q", "").strip()
     organisations = (
         partner_selectors.organisation_search(scope=scope_for_request(request), query=query) if query else []
     )
     return render(request, "oms/search.html", {"query": query, "organisations": organisations})
+
+
+def signin_locked_out(
+    request: HttpRequest, original_response: HttpResponse | None = None, credentials: dict[str, Any] | None = None
+) -> HttpResponse:
+    """AXES_LOCKOUT_CALLABLE: the sign-in page's layout saying why and for how long, instead of django-axes' bare
+    text. 429 with Retry-After: the wait is at most one cool-off, since tries while refused are not counted. It
+    names neither the account nor whether it exists: unknown email addresses are counted and refused alike."""
+    cool_off = settings.AXES_COOLOFF_TIME
+    minutes = max(1, round(cool_off.total_seconds() / 60))
+    response = render(request, "registration/login_locked.html", {"minutes": minutes}, status=429)
+    response["Retry-After"] = str(int(cool_off.total_seconds()))
+    return response
