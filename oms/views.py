@@ -12,8 +12,8 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_safe
 
+from oms.search import exact_target, search_everything
 from orders.models import Mode, Order, OrderStatus
-from partners import selectors as partner_selectors
 from partners.models import Organisation, OrganisationKind
 from partners.permissions import staff_required
 from partners.scoping import scope_for_request
@@ -57,11 +57,13 @@ def staff_home(request: HttpRequest) -> HttpResponse:
 @staff_required
 @require_safe
 def search(request: HttpRequest) -> HttpResponse:
+    """The search box: a reference opens its order or shipment, anything else lists what matches (oms/search.py)."""
+    scope = scope_for_request(request)
     query = request.GET.get("q", "").strip()
-    organisations = (
-        partner_selectors.organisation_search(scope=scope_for_request(request), query=query) if query else []
-    )
-    return render(request, "oms/search.html", {"query": query, "organisations": organisations})
+    if query and (target := exact_target(scope=scope, query=query)):
+        return redirect(target)
+    results = search_everything(scope=scope, query=query) if query else None
+    return render(request, "oms/search.html", {"query": query, "results": results})
 
 
 def signin_locked_out(

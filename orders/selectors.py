@@ -241,6 +241,13 @@ def _search(queryset: QuerySet[Order], q: str) -> QuerySet[Order]:
     return matches
 
 
+def order_search(*, scope: Scope, query: str, limit: int = 20) -> list[Order]:
+    """The newest `limit` orders this scope may see that the order list's search finds for `query` (references,
+    parties, goods, containers): the global search box's orders."""
+    found = _search(orders_visible_to(scope=scope), query).select_related("customer", "origin", "destination")
+    return list(found.order_by("-created_at", "-id")[:limit])
+
+
 def _filtered(queryset: QuerySet[Order], filters: OrderFilters) -> QuerySet[Order]:
     conditions: dict[str, Any] = {}
     if filters.status:

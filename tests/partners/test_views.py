@@ -66,4 +66,4 @@ def test_unknown_organisation_is_404(login, ops_user):
 
 def test_global_search_finds_organisations(login, ops_user, customer_a, customer_b):
     response = login(ops_user).get(reverse("search"), {"q": "Acme"})
-    assert [o.code for o in response.context["organisations"]] == ["ACME"]
+    assert [o.code for o in response.context["results"].organisations] == ["ACME"]
