@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import messages
+from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -48,6 +49,9 @@ def _branch_filter(request: HttpRequest) -> tuple[list[Any], int | None]:
     return branches, selectors.default_branch_id(scope, branches)
 
 
+ORDERS_TO_PLAN_PER_PAGE = 100
+
+
 @staff_required
 def planning_index(request: HttpRequest) -> HttpResponse:
     """Orders with cargo still to plan (tick LCL orders to consolidate them) and the open masters."""
@@ -63,9 +67,10 @@ def planning_index(request: HttpRequest) -> HttpResponse:
         destination=destination,
         limit=None,
     )
+    page = Paginator(orders, ORDERS_TO_PLAN_PER_PAGE).get_page(request.GET.get("page"))
     context = {
-        "orders": orders[:100],
-        "orders_total": orders.count(),
+        "orders": page,
+        "orders_total": page.paginator.count,
         "masters": selectors.master_list_for(scope=scope, branch_id=branch_id, mode=mode),
         "branches": branches,
         "branch_id": branch_id,
