@@ -106,3 +106,26 @@ def test_a_guard_lifted_later_lets_the_order_catch_up(booked_fcl, monkeypatch):
     assert order.status == OrderStatus.ARRIVED
     assert "is now arrived" in note
     assert remapping.order_status_sync(order_id=order.pk) == ""
+
+
+def test_the_sweep_walks_every_lagging_house_chunk_by_chunk(booked_fcl, monkeypatch):
+    """The beat's sweep looks at all lagging houses, `chunk` at a time, not at the same first few on every run."""
+    from tracking.ingest import remapping
+
+    order, _ = booked_fcl
+    monkeypatch.setitem(lifecycle._guards, "depart", [lambda o: "Export declaration missing."])
+    services.events_ingest(
+        events=[read_dcsa(dcsa_event("TRANSPORT", "ARRI", ETD + 9 * H, place="DEHAM"))],
+        source=Source(kind=SourceKind.DCSA, name="MAEU"),
+    )
+    monkeypatch.setitem(lifecycle._guards, "depart", [])
+    seen: list[list[int]] = []
+    walk = remapping._catch_up_houses
+    monkeypatch.setattr(
+        remapping, "_catch_up_houses", lambda houses, *, limit: seen.append(sorted(houses)) or walk(houses, limit=limit)
+    )
+    assert remapping.orders_catch_up(chunk=1) == 1
+    order.refresh_from_db()
+    assert order.status == OrderStatus.ARRIVED
+    assert len(seen) == len(order.houses.all()) >= 1  # one chunk per house, every one looked at
+    assert remapping.orders_catch_up(chunk=1) == 0

@@ -145,15 +145,32 @@ def order_status_sync(*, order_id: int) -> str:
 LAGGING_STATUSES = (OrderStatus.PLANNED, OrderStatus.IN_TRANSIT, OrderStatus.ARRIVED, OrderStatus.ON_HOLD)
 
 
-def orders_catch_up(*, limit: int = 500) -> int:
+def orders_catch_up(*, limit: int = 500, chunk: int = 10_000) -> int:
     """Every open order whose actual milestones are ahead of its status gets `order_status_sync` (a workflow
-    task finished, a hold released, an order planned after its goods moved). Three queries to find them;
-    returns how many moved. The beat runs it every few minutes: nothing stays behind for long."""
-    houses = dict(
-        Shipment.objects.filter(order__status__in=LAGGING_STATUSES).values_list("pk", "order_id")[: 20 * limit]
-    )
-    if not houses:
-        return 0
+    task finished, a hold released, an order planned after its goods moved); returns how many moved. The beat
+    runs it every few minutes: nothing stays behind for long.
+
+    The houses of lagging orders are walked in primary-key order, `chunk` at a time (three queries a chunk), until
+    all were looked at or `limit` orders moved: a first cut of an unordered `[:10000]` looked at the same ten
+    thousand houses on every run, and an order beyond them was never caught up."""
+    moved, after = 0, 0
+    while moved < limit:
+        houses = dict(
+            Shipment.objects.filter(order__status__in=LAGGING_STATUSES, pk__gt=after)
+            .order_by("pk")
+            .values_list("pk", "order_id")[:chunk]
+        )
+        if not houses:
+            break
+        after = max(houses)
+        moved += _catch_up_houses(houses, limit=limit - moved)
+        if len(houses) < chunk:
+            break
+    return moved
+
+
+def _catch_up_houses(houses: dict[int, int], *, limit: int) -> int:
+    """Sync the orders of these houses (house id → order id) whose milestones are ahead of their status."""
     carriers = dict(
         ConsolidatedHouse.objects.filter(house_id__in=houses, removed_at__isnull=True).values_list(
             "master_id", "house_id"
