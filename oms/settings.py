@@ -402,4 +402,8 @@ OMS_IMPORT_ROWS_COPY_DAYS = env.int("OMS_IMPORT_ROWS_COPY_DAYS", default=2)  # a
 # that long is cancelled first. The job, its counts, errors and orders stay. 0 keeps files forever.
 OMS_IMPORT_FILE_DAYS = env.int("OMS_IMPORT_FILE_DAYS", default=90)
 OMS_WEBHOOK_MAX_BYTES = env.int("OMS_WEBHOOK_MAX_BYTES", default=1024 * 1024)
+# Public tracking links (portal/links.py): days a new link works, and how many pages one client address may open a
+# minute (429 beyond).
+OMS_TRACKING_LINK_DAYS = env.int("OMS_TRACKING_LINK_DAYS", default=180)
+OMS_TRACKING_LINK_RATE = env.int("OMS_TRACKING_LINK_RATE", default=60)
 OMS_WEBHOOK_TOLERANCE_SECONDS = 300

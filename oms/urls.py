@@ -6,6 +6,7 @@ from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from oms import api, health, views
+from portal.links import public_tracking
 
 admin.site.site_header = "OMS configuration console"
 admin.site.site_title = "OMS console"
@@ -24,6 +25,7 @@ urlpatterns = [
     # The import screens once more, for customers in the portal's layout (orders.views_imports).
     path("portal/imports/", include("orders.urls_imports", namespace="portal_imports")),
     path("portal/", include("portal.urls")),
+    path("t/<str:token>/", public_tracking, name="public_tracking"),  # a public tracking link (no sign-in)
     path("accounts/", include("django.contrib.auth.urls")),
     path("api/v1/me/", api.me, name="api-me"),
     path("api/v1/", include("oms.api_urls")),

@@ -54,6 +54,7 @@ def _timeline_context(request: HttpRequest, order: Order, scope: Scope, **extra:
         "refresh_seconds": REFRESH_SECONDS,
         "base_template": _base_template(scope),
         "is_staff": scope.is_staff,
+        "may_share": scope.is_staff or scope.is_customer,  # a public tracking link (portal/links.py)
     }
     if may_enter_milestones(scope):
         context["entry_form"] = extra.pop("entry_form", None) or _entry_form(order)

@@ -1,0 +1,178 @@
+"""Tracking links: made and revoked by staff and by the order's customer; opened by anyone who has one.
+
+The public page (`public_tracking`, /t/<token>/) shows only an allowlist: the lane by city, the mode, a public
+state, the ETA and the milestones with their times and places. Never the customer, parties, references, prices,
+documents, people or ids. Unknown, revoked and expired links answer the same 404 page, and every answer carries
+no-store, no-referrer and noindex. Opening is limited per client address (OMS_TRACKING_LINK_RATE a minute, 429
+with Retry-After beyond), so tokens cannot be guessed by volume (they have 256 bits anyway). The token is never
+logged: Django would log a 404 or 429 with its path, so those answers are marked as logged.
+"""
+
+from __future__ import annotations
+
+import datetime
+import time
+from typing import Any
+
+from django.conf import settings
+from django.contrib import messages
+from django.core.cache import cache
+from django.core.exceptions import PermissionDenied
+from django.db.models import F
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.views.decorators.http import require_POST, require_safe
+
+from oms.signin import client_ip_address
+from orders.models import Order, OrderStatus
+from partners.permissions import external_required
+from partners.scoping import Scope, scope_for_request
+from portal.models import TrackingLink, new_token, token_digest
+from tracking.ingest import selectors as tracking_selectors
+
+# What the public page calls an order's state: a person outside the company needs where the goods are, not the
+# back office's steps (confirmed, planned, invoiced) nor its holds.
+_PUBLIC_STATE = {
+    OrderStatus.IN_TRANSIT: "In transit",
+    OrderStatus.ARRIVED: "Arrived",
+    OrderStatus.DELIVERED: "Delivered",
+    OrderStatus.COMPLETED: "Delivered",
+    OrderStatus.INVOICED: "Delivered",
+    OrderStatus.CLOSED: "Delivered",
+    OrderStatus.CANCELLED: "Cancelled",
+}
+_PRIVATE_HEADERS = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer", "X-Robots-Tag": "noindex, nofollow"}
+
+
+# --- Services ---------------------------------------------------------------------------------------------------
+
+
+def tracking_link_create(*, order: Order, by: Any, note: str = "") -> tuple[TrackingLink, str]:
+    """A new link for `order` and its token (shown once: only its digest is kept)."""
+    token = new_token()
+    link = TrackingLink.objects.create(
+        order=order, token_digest=token_digest(token), note=note.strip()[:100], created_by=by,
+        expires_at=timezone.now() + datetime.timedelta(days=settings.OMS_TRACKING_LINK_DAYS),
+    )  # fmt: skip
+    return link, token
+
+
+def tracking_link_revoke(*, link: TrackingLink, by: Any) -> None:
+    TrackingLink.objects.filter(pk=link.pk, revoked_at__isnull=True).update(revoked_at=timezone.now(), revoked_by=by)
+
+
+# --- Who shares -------------------------------------------------------------------------------------------------
+
+
+def _order_to_share(request: HttpRequest, reference: str) -> tuple[Scope, Order]:
+    """The order, if this person may hand out links to it: staff, or the customer whose order it is. Partners
+    carry the goods but the order is not theirs to publish."""
+    scope = scope_for_request(request)
+    if not (scope.is_staff or scope.is_customer):
+        raise PermissionDenied("Tracking links are shared by the customer or by us.")
+    return scope, tracking_selectors.order_get_for(scope=scope, reference=reference)
+
+
+def _public_url(request: HttpRequest, token: str) -> str:
+    return request.build_absolute_uri(reverse("public_tracking", args=[token]))
+
+
+@external_required
+@require_safe
+def links(request: HttpRequest, reference: str) -> HttpResponse:
+    scope, order = _order_to_share(request, reference)
+    return _links_page(request, scope, order)
+
+
+@external_required
+@require_POST
+def link_create(request: HttpRequest, reference: str) -> HttpResponse:
+    scope, order = _order_to_share(request, reference)
+    link, token = tracking_link_create(order=order, by=request.user, note=request.POST.get("note", ""))
+    return _links_page(request, scope, order, created=link, url=_public_url(request, token))
+
+
+@external_required
+@require_POST
+def link_revoke(request: HttpRequest, reference: str, pk: int) -> HttpResponse:
+    _scope, order = _order_to_share(request, reference)
+    link = get_object_or_404(TrackingLink, pk=pk, order=order)
+    tracking_link_revoke(link=link, by=request.user)
+    messages.info(request, "The link was revoked: it no longer opens anything.")
+    return redirect("portal:tracking_links", reference=order.reference)
+
+
+def _links_page(request: HttpRequest, scope: Scope, order: Order, **extra: Any) -> HttpResponse:
+    listed = order.tracking_links.select_related("created_by", "revoked_by").order_by("-created_at")[:50]
+    context = {
+        "order": order, "links": listed, "days": settings.OMS_TRACKING_LINK_DAYS,
+        "base_template": "base.html" if scope.is_staff else "portal/base.html", "is_staff": scope.is_staff, **extra,
+    }  # fmt: skip
+    return render(request, "portal/tracking_links.html", context)
+
+
+# --- The public page --------------------------------------------------------------------------------------------
+
+
+def _too_often(request: HttpRequest) -> int:
+    """Seconds to wait when this address opened more links than OMS_TRACKING_LINK_RATE this minute, else 0."""
+    now = time.time()
+    window = int(now // 60)
+    key = f"oms:tracking-link-rate:{client_ip_address(request) or '-'}:{window}"
+    if cache.add(key, 1, timeout=90):
+        count = 1
+    else:
+        try:
+            count = cache.incr(key)
+        except ValueError:  # expired between add and incr
+            cache.add(key, 1, timeout=90)
+            count = 1
+    return int((window + 1) * 60 - now) + 1 if count > settings.OMS_TRACKING_LINK_RATE else 0
+
+
+def _private(response: HttpResponse) -> HttpResponse:
+    for header, value in _PRIVATE_HEADERS.items():
+        response[header] = value
+    if response.status_code >= 400:
+        # Django logs a 4xx with the request's path, which holds the token: this answer is logged enough.
+        response._has_been_logged = True  # type: ignore[attr-defined]
+    return response
+
+
+@require_safe
+def public_tracking(request: HttpRequest, token: str) -> HttpResponse:
+    wait = _too_often(request)
+    if wait:
+        response = render(request, "portal/public_tracking.html", {"too_often": True, "wait": wait}, status=429)
+        response["Retry-After"] = str(wait)
+        return _private(response)
+    link = (
+        TrackingLink.objects.live()
+        .select_related("order__origin", "order__destination")
+        .filter(token_digest=token_digest(token[:100]))
+        .first()
+    )
+    if link is None:
+        return _private(render(request, "portal/public_tracking.html", {"not_found": True}, status=404))
+    TrackingLink.objects.filter(pk=link.pk).update(opened_count=F("opened_count") + 1, last_opened_at=timezone.now())
+    order = link.order
+    timeline = tracking_selectors.order_timeline(order=order, customer_safe=True)
+    eta = timeline.eta.estimated_at if timeline.eta else timeline.planned_arrival_at
+    context = {
+        "lane": (order.origin, order.destination),
+        "mode": order.get_mode_display(),
+        "state": _PUBLIC_STATE.get(order.status, "Booked"),
+        "delivered": order.status in (OrderStatus.DELIVERED, OrderStatus.COMPLETED, OrderStatus.INVOICED,
+                                      OrderStatus.CLOSED),
+        "eta": eta,
+        "milestones": [
+            {"name": row.name, "state": row.state, "at": row.actual_at or row.estimated_at or row.planned_at,
+             "kind": "actual" if row.actual_at else "estimated" if row.estimated_at else "planned" if row.planned_at
+             else "", "place": row.location_name, "is_exception": row.is_exception}
+            for row in timeline.milestones
+        ],
+        "updated_at": timeline.last_event_at,
+    }  # fmt: skip
+    return _private(render(request, "portal/public_tracking.html", context))

@@ -1,0 +1,125 @@
+"""Public tracking links (RELIABILITY.md B6): made by staff or the order's customer, shown once, stored hashed;
+the page shows only the allowlisted facts; unknown, revoked and expired links are one identical 404; every answer
+is no-store, no-referrer and noindex; too many opens from one address are 429 with Retry-After."""
+
+from __future__ import annotations
+
+import datetime
+import re
+
+import pytest
+from django.core.cache import cache
+from django.urls import reverse
+from django.utils import timezone
+
+from portal.links import tracking_link_create
+from portal.models import TrackingLink, token_digest
+from tests.tracking.conftest import make_order, ops_scope
+
+__all__ = ["make_order", "ops_scope"]
+
+
+@pytest.fixture(autouse=True)
+def _fresh_rate_window(db):
+    cache.clear()
+    yield
+    cache.clear()
+
+
+def _token_from(page: str) -> str:
+    return re.search(r"/t/([A-Za-z0-9_-]{40,})/", page).group(1)
+
+
+def _private(response) -> None:
+    assert response["Cache-Control"] == "no-store"
+    assert response["Referrer-Policy"] == "no-referrer"
+    assert response["X-Robots-Tag"].startswith("noindex")
+
+
+def test_a_customer_makes_a_link_that_shows_only_the_allowlisted_facts(
+    make_order, login, customer_a_user, client, django_assert_max_num_queries
+):
+    order = make_order(consignee_name="Hanse Lampen KG")
+    login(customer_a_user)
+    made = client.post(reverse("portal:tracking_link_create", args=[order.reference]), {"note": "for the consignee"})
+    assert made.status_code == 200
+    token = _token_from(made.content.decode())
+    link = TrackingLink.objects.get()
+    assert (link.order, link.created_by, link.note) == (order, customer_a_user, "for the consignee")
+    assert link.token_digest == token_digest(token)
+    assert token not in str(TrackingLink.objects.values_list())  # only the digest is stored
+    assert token not in client.get(reverse("portal:tracking_links", args=[order.reference])).content.decode()
+
+    client.logout()
+    with django_assert_max_num_queries(14):
+        page = client.get(reverse("public_tracking", args=[token]))
+    assert page.status_code == 200
+    _private(page)
+    body = page.content.decode()
+    assert "Shanghai" in body
+    assert "Hamburg" in body
+    for secret in (order.reference, order.customer_reference, "Hanse Lampen", order.customer.name, "ACME",
+                   customer_a_user.email, "price", "/orders/", "/admin/"):  # fmt: skip
+        assert secret not in body, secret
+    link.refresh_from_db()
+    assert link.opened_count == 1
+
+
+def test_unknown_revoked_and_expired_links_are_one_identical_404(make_order, login, ops_user, client):
+    order = make_order()
+    revoked, revoked_token = tracking_link_create(order=order, by=ops_user)
+    expired, expired_token = tracking_link_create(order=order, by=ops_user)
+    TrackingLink.objects.filter(pk=expired.pk).update(expires_at=timezone.now() - datetime.timedelta(seconds=1))
+    login(ops_user).post(reverse("portal:tracking_link_revoke", args=[order.reference, revoked.pk]))
+    revoked.refresh_from_db()
+    assert revoked.revoked_by == ops_user
+    client.logout()
+
+    answers = [client.get(reverse("public_tracking", args=[token])) for token in
+               ("x" * 43, revoked_token, expired_token)]  # fmt: skip
+    assert {answer.status_code for answer in answers} == {404}
+    assert len({answer.content for answer in answers}) == 1
+    for answer in answers:
+        _private(answer)
+
+
+def test_opening_too_often_from_one_address_is_429_with_retry_after(make_order, ops_user, client, settings):
+    settings.OMS_TRACKING_LINK_RATE = 3
+    _link, token = tracking_link_create(order=make_order(), by=ops_user)
+    codes = [client.get(reverse("public_tracking", args=[token])).status_code for _ in range(3)]
+    refused = client.get(reverse("public_tracking", args=["y" * 43]))
+    assert codes == [200, 200, 200]
+    assert refused.status_code == 429
+    assert 1 <= int(refused["Retry-After"]) <= 61
+    _private(refused)
+    other = client.get(reverse("public_tracking", args=[token]), REMOTE_ADDR="192.0.2.7")
+    assert other.status_code == 200  # another address has its own count
+
+
+def test_only_staff_and_the_orders_customer_hand_out_links(make_order, login, customer_b_user, carrier_user, client):
+    order = make_order()  # ACME's
+    login(customer_b_user)
+    assert client.get(reverse("portal:tracking_links", args=[order.reference])).status_code == 404
+    assert client.post(reverse("portal:tracking_link_create", args=[order.reference])).status_code == 404
+    login(carrier_user)
+    assert client.post(reverse("portal:tracking_link_create", args=[order.reference])).status_code == 403
+    assert not TrackingLink.objects.exists()
+
+
+def test_staff_reach_the_links_from_the_order_and_the_timeline(make_order, login, ops_user, customer_a_user):
+    order = make_order()
+    links = reverse("portal:tracking_links", args=[order.reference])
+    client = login(ops_user)
+    assert links in client.get(order.get_absolute_url()).content.decode()
+    assert links in client.get(reverse("tracking_ingest:order_timeline", args=[order.reference])).content.decode()
+    made = client.post(reverse("portal:tracking_link_create", args=[order.reference]))
+    assert "Copy it now: it is not shown again." in made.content.decode()
+    client = login(customer_a_user)
+    assert links in client.get(reverse("tracking_ingest:order_timeline", args=[order.reference])).content.decode()
+
+
+def test_a_404_for_a_link_does_not_log_its_token(client, caplog):
+    token = "z" * 43
+    with caplog.at_level("WARNING", logger="django.request"):
+        assert client.get(reverse("public_tracking", args=[token])).status_code == 404
+    assert token not in caplog.text
