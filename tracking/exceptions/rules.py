@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from django.db.models import Count, Max
+from django.utils import timezone
 
 from tracking.exceptions import codes
 from tracking.exceptions.facts import LegFacts, ShipmentFacts, Signal
@@ -22,16 +23,63 @@ from tracking.exceptions.models import ExceptionKind, ExceptionRule
 
 ACTIVE = frozenset({"booked", "in_transit", "arrived"})
 MOVING = frozenset({"in_transit", "arrived"})
-UTC = datetime.UTC
 
 
 def _when(at: datetime.datetime | None) -> str:
-    return at.astimezone(UTC).strftime("%d %b %H:%M UTC") if at else "—"
+    """A moment as the staff screens write it, in the server's time zone: "6 Dec 2026, 18:47 UTC"."""
+    if at is None:
+        return "—"
+    local = timezone.localtime(at)
+    return f"{local.day} {local:%b %Y, %H:%M} {local.tzname()}"
 
 
-def _hours(delta: datetime.timedelta) -> str:
-    hours = delta.total_seconds() / 3600
-    return f"{hours:.0f} h" if hours < 72 else f"{hours / 24:.1f} days"
+def duration_text(delta: datetime.timedelta) -> str:
+    """A span as the exception screens write it, rounded down: "40 min", "25 h", "3 d 4 h", "30 d"."""
+    minutes = int(abs(delta.total_seconds()) // 60)
+    if minutes < 1:
+        return "< 1 min"
+    if minutes < 60:
+        return f"{minutes} min"
+    hours = minutes // 60
+    if hours < 48:
+        return f"{hours} h"
+    days, hours = divmod(hours, 24)
+    return f"{days} d" if days >= 7 or not hours else f"{days} d {hours} h"
+
+
+def milestone_words(code: str | None) -> str:
+    """A milestone code in words, as the seeded milestone names read ("RECEIVED_AT_ORIGIN" → "Received at
+    origin"). Rules run without queries; screens show the Milestone table's own names."""
+    return (code or "").replace("_", " ").capitalize()
+
+
+# What the plan-based rules watch on a leg, as a noun ("Leg 1 departure", "Estimated arrival").
+_MOVEMENT = {"DEPARTED": "departure", "ARRIVED": "arrival", "DELIVERED": "delivery"}
+
+# Our reasons (ShipmentException.canonical_reason, set here and in codes.py) in words, for the staff screens.
+REASON_LABELS = {
+    "late_departure": "Late departure",
+    "late_arrival": "Late arrival",
+    "eta_slip": "Estimate later than planned",
+    "no_events": "No carrier events",
+    "booking_rolled": "Booking rolled to a later departure",
+    "cargo_cutoff_missed": "Cargo not at the terminal by the cut-off",
+    "customs_hold": "Held by customs",
+    "customs_inspection": "Customs inspection",
+    "discrepancy": "Customs discrepancy",
+    "carrier_release_withheld": "Carrier withholds release",
+    "payment_hold": "Carrier hold: payment",
+    "credit_hold": "Carrier hold: credit",
+    "delivery_failed": "Delivery attempt failed",
+    "returned_to_sender": "Returned to sender",
+    "damaged": "Damaged",
+    "damaged_parcel": "Parcel damaged",
+}
+
+
+def reason_label(code: str) -> str:
+    """Our reason in words; a code this list does not know yet reads as words too ("some_code" → "Some code")."""
+    return REASON_LABELS.get(code) or code.replace("_", " ").capitalize()
 
 
 @dataclass(frozen=True)
@@ -126,15 +174,16 @@ class _Evaluation:
         if leg is None:
             return
         if leg.actual_departure_at is None:
-            milestone, planned, place = "DEPARTED", leg.planned_departure_at, "departure"
+            milestone, planned = "DEPARTED", leg.planned_departure_at
         else:
-            milestone, planned, place = "ARRIVED", leg.planned_arrival_at, "arrival"
+            milestone, planned = "ARRIVED", leg.planned_arrival_at
+        place = _MOVEMENT[milestone]
         if planned is None or self.now <= planned + _threshold(rule):
             return
         self.add(
             rule, ExceptionKind.MILESTONE_OVERDUE, leg.id,
-            f"{milestone} (leg {leg.sequence} {place}) was planned for {_when(planned)}: "
-            f"{_hours(self.now - planned)} overdue.",
+            f"Leg {leg.sequence} {place} was planned for {_when(planned)}: "
+            f"{duration_text(self.now - planned)} overdue.",
             f"{milestone}:{planned.isoformat()}", milestone=milestone, expected_at=planned,
             canonical_reason="late_departure" if milestone == "DEPARTED" else "late_arrival",
         )  # fmt: skip
@@ -160,7 +209,8 @@ class _Evaluation:
         slip, milestone, leg, planned, estimate, event = worst
         self.add(
             rule, ExceptionKind.ETA_DELAY, leg.id,
-            f"Estimated {milestone} {_when(estimate)}, {_hours(slip)} later than planned ({_when(planned)}).",
+            f"Estimated {_MOVEMENT[milestone]} {_when(estimate)}, {duration_text(slip)} later than planned "
+            f"({_when(planned)}).",
             f"{milestone}:{event or estimate.isoformat()}", milestone=milestone, expected_at=planned,
             observed_at=estimate, canonical_reason="eta_slip", source_event_ids=(event,) if event else (),
         )  # fmt: skip
@@ -182,7 +232,7 @@ class _Evaluation:
             return
         self.add(
             rule, ExceptionKind.NO_MOVEMENT, None,
-            f"No event since {_when(last)} ({_hours(self.now - last)}).",
+            f"No event since {_when(last)} ({duration_text(self.now - last)}).",
             f"silent:{last.isoformat()}", observed_at=last, canonical_reason="no_events",
         )  # fmt: skip
 
@@ -202,7 +252,7 @@ class _Evaluation:
         self.add(
             rule, ExceptionKind.ROLLED_BOOKING, main.id,
             f"Booking rolled {times}: departure {_when(f.confirmed_departure_at)} instead of "
-            f"{_when(f.original_departure_at)} ({_hours(delay)} later).",
+            f"{_when(f.original_departure_at)} ({duration_text(delay)} later).",
             f"roll:{f.original_departure_at.isoformat()}", milestone="DEPARTED", expected_at=f.original_departure_at,
             observed_at=f.confirmed_departure_at, canonical_reason="booking_rolled",
         )  # fmt: skip
@@ -220,8 +270,8 @@ class _Evaluation:
             return
         self.add(
             rule, ExceptionKind.MISSED_CUTOFF, main.id,
-            f"Cargo cut-off {_when(f.cargo_cutoff_at)} passed {_hours(self.now - f.cargo_cutoff_at)} ago and the "
-            "cargo is not reported at the terminal.",
+            f"Cargo cut-off {_when(f.cargo_cutoff_at)} passed {duration_text(self.now - f.cargo_cutoff_at)} ago and "
+            "the cargo is not reported at the terminal.",
             f"cutoff:{f.cargo_cutoff_at.isoformat()}", milestone="RECEIVED_AT_ORIGIN", expected_at=f.cargo_cutoff_at,
             canonical_reason="cargo_cutoff_missed",
         )  # fmt: skip
@@ -259,7 +309,7 @@ class _Evaluation:
             remark = f": {first.reason}" if first.reason else ""
             leg = first.leg_id if kind in (ExceptionKind.DAMAGE, ExceptionKind.RETURNED_TO_SENDER) else None
             self.add(
-                rule, kind, leg, f"{label} reported {_when(first.event_at)} ({first.scheme} {first.raw_code}){remark}.",
+                rule, kind, leg, f"{label} reported {_when(first.event_at)}{remark}.",
                 f"event:{first.id}", milestone=first.milestone or "", observed_at=first.event_at,
                 carrier_reason_code=first.carrier_code, canonical_reason=canonical.get(kind, ""),
                 source_event_ids=tuple(signal.id for signal in signals[-20:]),
@@ -294,9 +344,9 @@ def why_clear(*, kind: str, milestone: str, leg_id: int | None, facts: ShipmentF
     leg = next((item for item in facts.legs if item.id == leg_id), None)
     if kind in (ExceptionKind.MILESTONE_OVERDUE, ExceptionKind.ETA_DELAY, ExceptionKind.ROLLED_BOOKING) and leg:
         if milestone == "DEPARTED" and leg.actual_departure_at:
-            return f"DEPARTED reported {_when(leg.actual_departure_at)}."
+            return f"Departure recorded {_when(leg.actual_departure_at)}."
         if leg.actual_arrival_at:
-            return f"{milestone or 'ARRIVED'} reported {_when(leg.actual_arrival_at)}."
+            return f"{_MOVEMENT.get(milestone, 'arrival').capitalize()} recorded {_when(leg.actual_arrival_at)}."
     if kind == ExceptionKind.ETA_DELAY:
         latest = facts.eta_delivery if milestone == "DELIVERED" else facts.eta_arrival
         return f"The latest estimate ({_when(latest)}) is back within the threshold."
@@ -305,12 +355,12 @@ def why_clear(*, kind: str, milestone: str, leg_id: int | None, facts: ShipmentF
     if kind == ExceptionKind.MISSED_CUTOFF:
         terminal = [s for s in facts.signals if s.milestone in codes.AT_TERMINAL]
         if terminal:
-            return f"{terminal[0].milestone} reported {_when(terminal[0].event_at)}."
+            return f"{milestone_words(terminal[0].milestone)} on {_when(terminal[0].event_at)}."
         return f"The cargo cut-off is now {_when(facts.cargo_cutoff_at)}."
     if kind in codes.CLEARS:
         clearing = [s for s in facts.signals if s.milestone in codes.CLEARS[kind]]
         if clearing:
-            return f"{clearing[-1].milestone} reported {_when(clearing[-1].event_at)}."
+            return f"{milestone_words(clearing[-1].milestone)} on {_when(clearing[-1].event_at)}."
     if kind == ExceptionKind.MILESTONE_OVERDUE:
         return "The plan moved: the milestone is no longer overdue."
     return "The condition no longer holds (rule changed or switched off)."

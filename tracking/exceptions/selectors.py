@@ -24,7 +24,8 @@ from tracking.exceptions.models import (
     Severity,
     ShipmentException,
 )
-from tracking.ingest.models import TrackingEvent
+from tracking.exceptions.rules import duration_text
+from tracking.ingest.models import Milestone, TrackingEvent
 from tracking.models import ConsolidatedHouse, Shipment
 
 _RELATED = ("shipment", "shipment__origin", "shipment__destination", "order", "customer", "carrier", "owner", "leg")
@@ -119,6 +120,13 @@ def _visible(scope: Scope) -> QuerySet[ShipmentException]:
     return ShipmentException.objects.select_related(*_RELATED)
 
 
+def _with_milestone_name(rows: QuerySet[ShipmentException]) -> QuerySet[ShipmentException]:
+    """`milestone_name`: the milestone's name as operations keep it ("Received at origin"), read in the same
+    query (the milestone is a code, not a foreign key); None when there is none or it is not in the table."""
+    name = Milestone.objects.filter(code=OuterRef("milestone")).values("name")[:1]
+    return rows.annotate(milestone_name=Subquery(name))
+
+
 def _filtered(scope: Scope, user: Any, filters: InboxFilters) -> QuerySet[ShipmentException]:
     rows = _visible(scope)
     if filters.view == "resolved":
@@ -178,7 +186,7 @@ class InboxPage:
 def inbox_page(*, scope: Scope, user: Any, filters: InboxFilters, size: int = PAGE_SIZE) -> InboxPage:
     """One page of the inbox: size + 1 rows read, so the next page is known without a count."""
     fields, _ = SORTS[filters.sort]
-    rows = _filtered(scope, user, filters)
+    rows = _with_milestone_name(_filtered(scope, user, filters))
     if filters.sort == "customer":
         rows = rows.annotate(customer_code=Coalesce("customer__code", Value("~")))
     values = _parse_cursor(filters.sort, filters.after)
@@ -208,8 +216,8 @@ def inbox_counts(*, scope: Scope, user: Any) -> dict[str, int]:
 def exception_get_for(*, scope: Scope, pk: int) -> ShipmentException:
     """One exception with what its page shows; 404 for what this scope may not see."""
     exception = (
-        _visible(scope)
-        .select_related("rule", "acknowledged_by", "resolved_by", "order__branch", "shipment__branch")
+        _with_milestone_name(_visible(scope))
+        .select_related("rule__customer", "acknowledged_by", "resolved_by", "order__branch", "shipment__branch")
         .filter(pk=pk)
         .first()
     )
@@ -250,7 +258,8 @@ def exception_history(*, exception: ShipmentException) -> list[ExceptionEntry]:
 def exception_source_events(*, exception: ShipmentException) -> list[TrackingEvent]:
     if not exception.source_event_ids:
         return []
-    return list(TrackingEvent.objects.filter(pk__in=exception.source_event_ids).order_by("event_at", "id"))
+    events = TrackingEvent.objects.filter(pk__in=exception.source_event_ids).select_related("milestone")
+    return list(events.order_by("event_at", "id"))
 
 
 def exceptions_for_order(*, scope: Scope, order: Order) -> list[ShipmentException]:
@@ -364,7 +373,6 @@ SELECT CASE WHEN GROUPING(e.kind) = 0 THEN 'kind' WHEN GROUPING(e.customer_id) =
   JOIN tracking_shipment s ON s.id = e.shipment_id
  WHERE e.opened_at >= %(start)s AND e.opened_at < %(end)s
  GROUP BY GROUPING SETS ((e.kind), (e.customer_id), (e.carrier_id), (s.origin_id, s.destination_id))
- ORDER BY opened DESC
 """
 
 
@@ -376,14 +384,23 @@ class WeeklyRow:
     resolved: int
     auto_resolved: int
     still_open: int
-    severe: int
-    avg_hours: float | None
-    median_hours: float | None
+    severe: int  # high or critical
+    average: datetime.timedelta | None  # from opening to resolution, of those resolved
+    median: datetime.timedelta | None
+
+    @property
+    def average_text(self) -> str:
+        return duration_text(self.average) if self.average is not None else ""
+
+    @property
+    def median_text(self) -> str:
+        return duration_text(self.median) if self.median is not None else ""
 
 
 def weekly_summary(*, scope: Scope, start: datetime.datetime) -> dict[str, list[WeeklyRow]]:
     """Exceptions opened in the week from `start`, by kind, customer, carrier and lane, with how many were
-    resolved (by themselves or by a person) and how long it took: one grouping-sets query, one for names."""
+    resolved (by themselves or by a person) and how long it took: one grouping-sets query, one for names.
+    Each group lists the most frequent first, then by name."""
     groups: dict[str, list[WeeklyRow]] = {"kind": [], "customer": [], "carrier": [], "lane": []}
     if not scope.is_staff:
         return groups
@@ -399,6 +416,8 @@ def weekly_summary(*, scope: Scope, start: datetime.datetime) -> dict[str, list[
             label, code = (org.name, org.code) if org else ("(several or none)", "")
         else:
             label, code = f"{origin} → {destination}", ""
-        hours = [round(float(v) / 3600, 1) if v is not None else None for v in (avg, median)]
-        groups[dim].append(WeeklyRow(label, code, opened, resolved, auto, still, severe, hours[0], hours[1]))
+        spans = [datetime.timedelta(seconds=float(v)) if v is not None else None for v in (avg, median)]
+        groups[dim].append(WeeklyRow(label, code, opened, resolved, auto, still, severe, spans[0], spans[1]))
+    for rows_of_group in groups.values():
+        rows_of_group.sort(key=lambda row: (-row.opened, row.label.casefold()))
     return groups

@@ -8,6 +8,7 @@ owner's colleagues in the same role), else 403; the page shows those buttons onl
 from __future__ import annotations
 
 import datetime
+from decimal import Decimal
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
@@ -22,7 +23,8 @@ from partners.permissions import staff_required
 from partners.scoping import scope_for_request
 from tracking.exceptions import selectors, services
 from tracking.exceptions.forms import NoteForm, ResolveForm
-from tracking.exceptions.models import ExceptionKind, ExceptionStatus, Severity, ShipmentException
+from tracking.exceptions.models import ExceptionKind, ExceptionRule, ExceptionStatus, Severity, ShipmentException
+from tracking.exceptions.rules import duration_text, reason_label
 from tracking.models import Shipment
 
 DETAIL = "tracking/exceptions/exception_detail.html"
@@ -33,16 +35,43 @@ def _vary(response: HttpResponse) -> HttpResponse:
     return response
 
 
+# Kinds about a planned milestone, which the screens name as awaited ("Milestone overdue · Departed"); for the
+# others (holds, failed deliveries, returns) the milestone is what was reported, and mostly repeats the kind.
+PLAN_KINDS = frozenset(
+    kind.value
+    for kind in (ExceptionKind.MILESTONE_OVERDUE, ExceptionKind.ETA_DELAY, ExceptionKind.ROLLED_BOOKING,
+                 ExceptionKind.MISSED_CUTOFF)
+)  # fmt: skip
+
+
+def _age(exception: ShipmentException, now: datetime.datetime) -> str:
+    """How long it has been open ("25 h", "3 d 4 h"), or how long it took when resolved."""
+    return duration_text((exception.resolved_at or now) - exception.opened_at)
+
+
+def _threshold_text(rule: ExceptionRule) -> str:
+    hours = rule.threshold_hours or Decimal(0)
+    return f"after {duration_text(datetime.timedelta(hours=float(hours)))}" if hours else "no threshold"
+
+
+def _rule_scope(rule: ExceptionRule) -> str:
+    """Which shipments the rule covers, in words: "Air · every customer", "Every mode · Acme Industrial"."""
+    mode = rule.get_mode_display() if rule.mode else "Every mode"
+    return f"{mode} · {rule.customer.name if rule.customer else 'every customer'}"
+
+
 @staff_required
 @require_GET
 def inbox(request: HttpRequest) -> HttpResponse:
     scope = scope_for_request(request)
     filters = selectors.InboxFilters.from_query(request.GET)
     page = selectors.inbox_page(scope=scope, user=request.user, filters=filters)
+    now = timezone.now()
     context = {
         "page": page,
+        "rows": [(row, _age(row, now)) for row in page.rows],
+        "plan_kinds": PLAN_KINDS,
         "filters": filters,
-        "now": timezone.now(),
         "sorts": [(name, label) for name, (_, label) in selectors.SORTS.items()],
         "kinds": ExceptionKind.choices,
         "severities": Severity.choices,
@@ -76,14 +105,19 @@ def _handled(request: HttpRequest, pk: int) -> ShipmentException:
 
 def _detail_context(request: HttpRequest, exception: ShipmentException, **extra: object) -> dict[str, object]:
     scope = scope_for_request(request)
+    rule = exception.rule
     context: dict[str, object] = {
         "exception": exception,
+        "age": _age(exception, timezone.now()),
+        "reason": reason_label(exception.canonical_reason) if exception.canonical_reason else "",
+        "rule_threshold": _threshold_text(rule) if rule else "",
+        "rule_scope": _rule_scope(rule) if rule else "",
+        "plan_kinds": PLAN_KINDS,
         "may_handle": selectors.exception_may_handle(scope=scope, user=request.user, exception=exception),
         "history": selectors.exception_history(exception=exception),
         "source_events": selectors.exception_source_events(exception=exception),
         "note_form": NoteForm(),
         "resolve_form": ResolveForm(),
-        "now": timezone.now(),
     }
     context.update(extra)
     return context

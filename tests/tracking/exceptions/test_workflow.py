@@ -89,7 +89,7 @@ def test_the_owner_is_told_when_it_resolves_itself(booked_fcl, ops_team, ops_use
         ingest(dcsa_event("TRANSPORT", "DEPA", ETD, place="CNSHA"))
         detect(master)
     notice = Notification.objects.get(recipient=ops_user, title__startswith="Resolved itself")
-    assert notice.body.startswith("DEPARTED reported")
+    assert notice.body.startswith("Departure recorded")
 
 
 def test_the_exceptions_task_completes_when_the_exception_resolves_itself(
@@ -111,7 +111,7 @@ def test_the_exceptions_task_completes_when_the_exception_resolves_itself(
     assert ShipmentException.objects.get().is_auto_resolved
     assert (task.state, task.completed_by) == (TaskState.DONE, None)
     event = TaskEvent.objects.get(task=task, verb="completed")
-    assert event.detail.startswith("The exception resolved itself: DEPARTED reported")
+    assert event.detail.startswith("The exception resolved itself: Departure recorded")
     assert ops_user.team_memberships.get(team=ops_team).open_tasks == 0  # the assignee's load is released
 
 
