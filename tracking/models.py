@@ -155,7 +155,8 @@ class HouseLine(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.house_id}: {self.pieces} of line {self.cargo_line_id}"
+        # Reads the house and the cargo line: lists of house lines select_related("house", "cargo_line").
+        return f"{self.house.reference}: {self.pieces} of line {self.cargo_line.line_no}"
 
 
 class ConsolidatedHouse(models.Model):
@@ -181,7 +182,8 @@ class ConsolidatedHouse(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.house_id} on {self.master_id}"
+        # Reads both shipments: lists of these rows select_related("house", "master").
+        return f"{self.house.reference} on {self.master.reference}"
 
     @property
     def is_live(self) -> bool:
@@ -248,7 +250,8 @@ class Leg(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.shipment_id} #{self.sequence} {self.origin_id} → {self.destination_id}"
+        # Places are named by their UN/LOCODE (the key itself); the shipment is read: lists select_related it.
+        return f"{self.shipment.reference} leg {self.sequence} {self.origin_id} → {self.destination_id}"
 
     def clean(self) -> None:
         if self.vessel_imo:
@@ -356,7 +359,8 @@ class CarrierService(models.Model):
         indexes = [models.Index(fields=["mode", "origin_code", "destination_code"], name="carrier_service_lane")]
 
     def __str__(self) -> str:
-        return f"{self.carrier_id} {self.name} {self.origin_code} → {self.destination_code}"
+        # Reads the carrier: lists of services (the console, a booking's service) select_related it.
+        return f"{self.carrier.code} {self.name} {self.origin_code} → {self.destination_code}"
 
 
 class PreferenceKind(models.TextChoices):
@@ -381,7 +385,16 @@ class CarrierPreference(models.Model):
         ordering = ["carrier", "customer", "kind"]
 
     def __str__(self) -> str:
-        return f"{self.get_kind_display()} {self.carrier_id}"
+        # Says what the preference covers, e.g. "Preferred MAEU for ACME · Ocean FCL · CNSHA → DE".
+        # Reads the carrier and the customer: lists select_related both.
+        lane = f"{self.origin_code or 'any'} → {self.destination_code or 'any'}"
+        scope = [
+            self.customer.code if self.customer else "",  # no customer: no query
+            self.get_mode_display() if self.mode else "",
+            lane if self.origin_code or self.destination_code else "",
+        ]
+        covers = " · ".join(part for part in scope if part)
+        return f"{self.get_kind_display()} {self.carrier.code}{f' for {covers}' if covers else ''}"
 
     def matches(self, *, customer_id: int | None, mode: str, origin: str, destination: str) -> bool:
         return (
@@ -411,7 +424,9 @@ class CarrierRecord(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.carrier_id}: {self.on_time_score}"
+        # Reads the carrier: lists of records select_related it. A score nothing has measured yet is the neutral one.
+        measured = f"over {self.measured_legs} legs" if self.measured_legs else "(not measured yet)"
+        return f"{self.carrier.code}: {self.on_time_score:.0%} on time {measured}"
 
 
 class BookingStatus(models.TextChoices):
@@ -487,7 +502,8 @@ class Booking(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.shipment_id} with {self.carrier_id} ({self.status})"
+        # Reads the shipment and the carrier: lists of bookings select_related both.
+        return f"{self.shipment.reference} with {self.carrier.code} ({self.get_status_display()})"
 
     @property
     def is_confirmed(self) -> bool:
@@ -540,7 +556,8 @@ class Appointment(models.Model):
         indexes = [models.Index(fields=["window_start_at"], name="appointment_window_start")]
 
     def __str__(self) -> str:
-        return f"{self.get_kind_display()} {self.shipment_id} {self.window_start_at:%Y-%m-%d %H:%M}"
+        # Reads the shipment: lists of appointments select_related it.
+        return f"{self.get_kind_display()} {self.shipment.reference} {self.window_start_at:%Y-%m-%d %H:%M}"
 
 
 from tracking.exceptions.models import *  # noqa: E402,F403  (exceptions live in tracking/exceptions/)

@@ -270,7 +270,8 @@ class ShipmentException(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.get_kind_display()} · {self.shipment_id}"
+        # Reads the shipment: lists of exceptions select_related it.
+        return f"{self.get_kind_display()} · {self.shipment.reference}"
 
     def get_absolute_url(self) -> str:
         return reverse("tracking_exceptions:detail", args=[self.pk])
@@ -309,7 +310,8 @@ class ExceptionEntry(models.Model):
         indexes = [models.Index(fields=["exception", "at"], name="exception_entry_at")]
 
     def __str__(self) -> str:
-        return f"{self.exception_id} {self.verb} {self.at:%Y-%m-%d %H:%M}"
+        # Reads the exception and its shipment: lists of entries select_related("exception__shipment").
+        return f"{self.exception}: {self.get_verb_display()} {self.at:%Y-%m-%d %H:%M}"
 
 
 class ExceptionScan(models.Model):
