@@ -112,6 +112,7 @@ def _list_rows(orders: list[Order], *, list_path: str) -> list[dict[str, Any]]:
             "customer_reference": order.customer_reference,
             "mode_icon": order_tags.mode_icon(order.mode),
             "mode_label": _MODE_LABELS.get(order.mode, order.mode),
+            "mode_short": order_tags.mode_short(order.mode),
             "origin": order.origin_id,
             "destination": order.destination_id,
             "lane_names": f"{order.origin.name} → {order.destination.name}",
