@@ -14,7 +14,7 @@ def test_every_order_to_plan_can_be_reached_page_by_page(make_order, login, ops_
 
     first = client.get(reverse("tracking:index"), {"mode": "ocean_lcl"})
     body = first.content.decode()
-    assert "1–2 of 3" in body
+    assert "1–2 of 3" in body  # the pager
     assert "mode=ocean_lcl&amp;page=2" in body
     shown = [order.reference for order in first.context["orders"]]
     second = client.get(reverse("tracking:index"), {"mode": "ocean_lcl", "page": 2})
