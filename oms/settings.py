@@ -79,6 +79,8 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "pghistory.middleware.HistoryMiddleware",
+    # A database lost mid-request: 503 and a page that says try again, not the generic 500 (oms/middleware.py).
+    "oms.middleware.DatabaseUnavailableMiddleware",
     # Last, as django-axes asks: it turns a sign-in refused for too many failures into the lockout page.
     "axes.middleware.AxesMiddleware",
 ]

@@ -272,3 +272,44 @@ def test_the_schema_documents_the_503_on_every_operation(client, db):
             if content.get("schema", {}).get("$ref") != "#/components/schemas/ApiError":
                 missing.append(f"{method.upper()} {path}")
     assert missing == []
+
+
+# --- E4: a database lost mid-request, on the screens ----------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "error",
+    [OperationalError("server closed the connection unexpectedly"), InterfaceError("connection already closed")],
+)
+def test_a_database_lost_under_a_screen_is_a_503_page_saying_try_again(login, ops_user, monkeypatch, caplog, error):
+    """The screens answer 503 with Retry-After and a page that says try again, rendered without touching the
+    database; a screen's form post rolls back what it wrote."""
+    from orders import selectors
+
+    def database_gone(**kwargs):
+        raise error
+
+    monkeypatch.setattr(selectors, "order_list_for", database_gone)
+    client = login(ops_user)
+    client.raise_request_exception = False
+    with caplog.at_level(logging.ERROR, logger="oms.database"):
+        response = client.get("/orders/")
+    assert response.status_code == 503
+    assert response["Retry-After"] == "10"
+    assert "OMS cannot reach its database just now" in response.content.decode()
+    [logged] = [record for record in caplog.records if record.name == "oms.database"]
+    assert logged.exc_info[1] is error
+
+
+def test_other_errors_on_a_screen_stay_the_500_page(login, ops_user, monkeypatch):
+    from orders import selectors
+
+    def broken(**kwargs):
+        raise ProgrammingError('relation "orders_order" does not exist')
+
+    monkeypatch.setattr(selectors, "order_list_for", broken)
+    client = login(ops_user)
+    client.raise_request_exception = False
+    response = client.get("/orders/")
+    assert response.status_code == 500
+    assert "OMS cannot reach its database" not in response.content.decode()
