@@ -7,6 +7,7 @@ every HTTPS/cookie hardening that `manage.py check --deploy` asks for. Every var
 documented in .env.example.
 """
 
+import re
 from datetime import timedelta
 from pathlib import Path
 
@@ -409,3 +410,10 @@ OMS_WEBHOOK_MAX_BYTES = env.int("OMS_WEBHOOK_MAX_BYTES", default=1024 * 1024)
 OMS_TRACKING_LINK_DAYS = env.int("OMS_TRACKING_LINK_DAYS", default=180)
 OMS_TRACKING_LINK_RATE = env.int("OMS_TRACKING_LINK_RATE", default=60)
 OMS_WEBHOOK_TOLERANCE_SECONDS = 300
+# Where people reach OMS, for the links in mail sent outside a request (a customer's exception notice links to the
+# order's timeline): scheme and host, e.g. https://oms.example.com. Empty: such mail carries no link.
+OMS_SITE_URL = env.str("OMS_SITE_URL", default="http://127.0.0.1:8000" if DEBUG else "").rstrip("/")
+if OMS_SITE_URL and not re.fullmatch(r"https?://[^/\s?#]+", OMS_SITE_URL):
+    raise ImproperlyConfigured(
+        f"OMS_SITE_URL must be a scheme and a host, e.g. https://oms.example.com, not {OMS_SITE_URL!r}."
+    )

@@ -88,3 +88,15 @@ def test_env_example_requires_email_url():
 
 def test_messages_are_kept_in_the_session():
     assert settings.MESSAGE_STORAGE == "django.contrib.messages.storage.session.SessionStorage"
+
+
+@pytest.mark.parametrize("site_url", ["oms.example.com", "https://oms.example.com/portal", "ftp://oms.example.com"])
+def test_a_site_address_that_is_not_a_scheme_and_host_is_refused(site_url):
+    """OMS_SITE_URL prefixes the links in mail: a path or a missing scheme would make every link wrong."""
+    result = _check(OMS_SITE_URL=site_url)
+    assert result.returncode != 0
+    assert "OMS_SITE_URL must be a scheme and a host" in result.stderr
+
+
+def test_a_site_address_is_accepted_with_a_trailing_slash():
+    assert _check(OMS_SITE_URL="https://oms.example.com/").returncode == 0

@@ -13,6 +13,7 @@ from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
 from django.db import InterfaceError, OperationalError
 from django.template.loader import render_to_string
+from django.urls import reverse
 
 from tracking.exceptions import services
 from tracking.exceptions.models import ShipmentException
@@ -74,7 +75,7 @@ def email_exception_to_customer(exception_id: int) -> None:
     )
     if exception is None or exception.customer is None or not exception.customer.email:
         return
-    context = {"exception": exception, "customer": exception.customer}
+    context = {"exception": exception, "customer": exception.customer, "link": _customer_link(exception)}
     about = exception.order.reference if exception.order else exception.shipment.reference
     subject = f"{exception.get_kind_display()} · {about}"
     message = EmailMultiAlternatives(
@@ -94,3 +95,16 @@ def email_exception_to_customer(exception_id: int) -> None:
         services.exception_customer_email_unclaim(exception_id=exception_id)
         raise
     services.exception_customer_notified(exception_id=exception_id, to=exception.customer.email)
+
+
+def _customer_link(exception: ShipmentException) -> str:
+    """Where the customer follows it: the order's timeline (in the portal's layout for them), or the portal's
+    overview for a shipment's exception; empty when OMS_SITE_URL is not set."""
+    if not settings.OMS_SITE_URL:
+        return ""
+    path = (
+        reverse("tracking_ingest:order_timeline", args=[exception.order.reference])
+        if exception.order
+        else reverse("portal:home")
+    )
+    return settings.OMS_SITE_URL + path

@@ -95,5 +95,6 @@ def test_resolved_ones_stay_for_a_week(login, customer_a_user, overdue):
 
     body = _portal(login, customer_a_user)
 
-    assert f"Resolved {timezone.localtime(now, datetime.UTC):%Y-%m-%d}" in body
+    local = timezone.localtime(now, datetime.UTC)
+    assert f"Resolved {local.day} {local:%b %Y, %H:%M} UTC" in body
     assert ExceptionKind.CUSTOMS_HOLD.label not in body

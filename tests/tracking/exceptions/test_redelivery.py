@@ -1,11 +1,13 @@
 """A redelivered message (acks late, requeued when its worker is lost) or a retried task tells nobody twice:
 the "resolved itself" announcement and the customer's email are claimed, like the opened announcement."""
 
+import zoneinfo
 from decimal import Decimal
 from unittest import mock
 
 import pytest
 from django.core import mail
+from django.utils import timezone
 
 from tests.tracking.exceptions.conftest import detect, ingest
 from tests.tracking.test_ingest_support import ETD, dcsa_event
@@ -67,3 +69,27 @@ def test_a_customer_email_that_fails_is_sent_by_the_retry(customer_notice):
     assert customer_notice.customer_notified_at is None  # the claim was given back
     tasks.email_exception_to_customer.apply(args=[customer_notice.pk])
     assert len(mail.outbox) == 1
+
+
+def test_the_customers_email_links_to_the_order_and_names_the_time_zone(customer_notice, settings):
+    """The notice links to the order's timeline (the portal's layout for a customer) when OMS_SITE_URL is set, and
+    its times are in the server's zone, named: it said "UTC" whatever TIME_ZONE was."""
+    settings.OMS_SITE_URL = "https://oms.example.com"
+    settings.TIME_ZONE = "Europe/Berlin"
+    tasks.email_exception_to_customer.apply(args=[customer_notice.pk])
+    (message,) = mail.outbox
+    html = message.alternatives[0][0]
+    link = f"https://oms.example.com/tracking/orders/{customer_notice.order.reference}/"
+    assert f"Follow it here: {link}" in message.body
+    assert f'href="{link}"' in html
+    opened = timezone.localtime(customer_notice.opened_at, zoneinfo.ZoneInfo("Europe/Berlin"))
+    assert f"{opened:%H:%M} {opened.tzname()}" in message.body
+    assert "UTC" not in message.body
+
+
+def test_without_a_site_address_the_customers_email_has_no_link(customer_notice, settings):
+    settings.OMS_SITE_URL = ""
+    tasks.email_exception_to_customer.apply(args=[customer_notice.pk])
+    (message,) = mail.outbox
+    assert "http" not in message.body
+    assert "Follow" not in message.alternatives[0][0]
