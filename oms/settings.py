@@ -176,6 +176,7 @@ LANGUAGE_CODE = "en-gb"
 TIME_ZONE = env.str("TIME_ZONE", default="UTC")
 USE_I18N = True
 USE_TZ = True
+FORMAT_MODULE_PATH = ["oms.formats"]  # 24-hour times where a template does not name its format (oms/formats/en)
 
 # --- Static and media -----------------------------------------------------------------------
 VAR_DIR = Path(env.str("OMS_VAR_DIR", default=str(BASE_DIR / "var")))
