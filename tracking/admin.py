@@ -10,13 +10,12 @@ name too.
 
 from __future__ import annotations
 
-from typing import Any
-
 from django.contrib import admin
-from django.db.models import Field, QuerySet
+from django.db.models import QuerySet
 from django.http import HttpRequest
 
-from partners.models import Organisation, OrganisationKind
+from partners.admin_filters import BranchFilter, CarrierFilter
+from partners.models import Organisation
 from tracking.models import (
     Appointment,
     Booking,
@@ -28,28 +27,6 @@ from tracking.models import (
     Shipment,
     ShipmentEquipment,
 )
-
-
-class OrganisationOfKindFilter(admin.RelatedFieldListFilter):
-    """The "By branch" and "By carrier" filters offer organisations of that kind, not every customer on file.
-
-    A RelatedFieldListFilter (not a SimpleListFilter) keeps the foreign key's own parameter (branch__id__exact),
-    so bookmarked filters still work, and its "empty" choice for a carrier not chosen yet. Every organisation of
-    the kind is offered, not only those on rows (RelatedOnlyFieldListFilter), which would read the whole table
-    for a DISTINCT on every page."""
-
-    kind: str
-
-    def field_choices(self, field: Field, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[Any]:
-        return [(organisation.pk, str(organisation)) for organisation in Organisation.objects.of_kind(self.kind)]
-
-
-class BranchFilter(OrganisationOfKindFilter):
-    kind = OrganisationKind.BRANCH
-
-
-class CarrierFilter(OrganisationOfKindFilter):
-    kind = OrganisationKind.CARRIER
 
 
 def organisation_code(organisation: Organisation | None) -> str | None:

@@ -17,6 +17,7 @@ from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 
 from partners.admin_actions import confirmation_page, confirmed
+from partners.admin_filters import BranchFilter
 from workflows import services
 from workflows.errors import WorkflowError
 from workflows.models import (
@@ -51,7 +52,7 @@ class TeamMemberInline(admin.TabularInline):
 @admin.register(Team)
 class TeamAdmin(admin.ModelAdmin):
     list_display = ("name", "branch", "function", "lead", "member_count", "is_active")
-    list_filter = ("function", "branch", "is_active")
+    list_filter = ("function", ("branch", BranchFilter), "is_active")
     search_fields = ("name", "branch__code")
     autocomplete_fields = ("lead",)
     inlines = [TeamMemberInline]

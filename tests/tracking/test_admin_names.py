@@ -31,11 +31,13 @@ from tracking.ingest.models import (
     Classifier,
     MappingRule,
     MappingStatus,
+    RejectedDelivery,
     Scheme,
     SourceKind,
     SubjectType,
     TrackingEvent,
     TrackingSubscription,
+    WebhookSource,
 )
 from tracking.models import (
     Appointment,
@@ -104,6 +106,16 @@ NAMES = {
     ),
     "house on a master": (ConsolidatedHouse(house=HOUSE, master=MASTER), "H-HAM-26-000033 on M-HAM-26-000034"),
     "house line": (HouseLine(house=HOUSE, cargo_line=CargoLine(line_no=2), pieces=5), "H-HAM-26-000033: 5 of line 2"),
+    "tracking subscription": (
+        TrackingSubscription(
+            shipment=MASTER, endpoint=CarrierEndpoint(carrier=NORDTRUCK, kind=AdapterKind.DCSA), reference="MAEU123"
+        ),
+        "M-HAM-26-000034 at NORDTRUCK (MAEU123)",
+    ),
+    "rejected delivery": (
+        RejectedDelivery(webhook_source=WebhookSource(name="maersk"), received_at=WINDOW, reason="not JSON"),
+        "maersk 2026-12-06 13:00: not JSON",
+    ),
     "exception": (MISSED, "Missed cut-off · M-HAM-26-000034"),
     "exception history entry": (
         ExceptionEntry(exception=MISSED, verb=ExceptionEntry.Verb.AUTO_RESOLVED, at=WINDOW),
@@ -370,11 +382,12 @@ def _choices(client: Any, path: str, title: str) -> set[str]:
     return {label for _, label in spec.lookup_choices}
 
 
-def test_by_branch_offers_branches_only(admin_user, login, company, branch, customer_a, carrier):
+@pytest.mark.parametrize("path", ["/admin/tracking/shipment/", "/admin/workflows/team/"])
+def test_by_branch_offers_branches_only(path, admin_user, login, company, branch, customer_a, carrier):
     other_branch = OrganisationFactory(code="SHA", name="OMS Shanghai", kinds=[OrganisationKind.BRANCH])
     client = login(admin_user)
 
-    assert _choices(client, "/admin/tracking/shipment/", "branch") == {str(branch), str(other_branch)}
+    assert _choices(client, path, "branch") == {str(branch), str(other_branch)}
 
 
 @pytest.mark.parametrize("model", ["booking", "carrierservice"])

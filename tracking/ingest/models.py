@@ -458,7 +458,8 @@ class TrackingSubscription(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.shipment_id} at {self.endpoint_id} ({self.reference})"
+        # Reads the shipment and the endpoint's carrier: the console's list select_related them.
+        return f"{self.shipment.reference} at {self.endpoint.carrier.code} ({self.reference})"
 
 
 def generate_webhook_secret() -> str:
@@ -514,7 +515,8 @@ class RejectedDelivery(models.Model):
         verbose_name_plural = "rejected deliveries"
 
     def __str__(self) -> str:
-        return f"{self.webhook_source_id} {self.received_at:%Y-%m-%d %H:%M}: {self.reason}"
+        # Reads the source: the console's list select_related it.
+        return f"{self.webhook_source.name} {self.received_at:%Y-%m-%d %H:%M}: {self.reason}"
 
 
 class MappingAlert(models.Model):
