@@ -7,7 +7,7 @@
    damage reports, and the gate-in/departure that answer a cut-off.
 
 The shipments are the carrying ones (masters: they have the legs and the booking); an event reported on a
-house counts for its master.
+house counts for its master, and keeps the house it named (a hold on one house is not another house's).
 """
 
 from __future__ import annotations
@@ -42,9 +42,11 @@ class LegFacts:
 
 @dataclass(frozen=True)
 class Signal:
-    """An actual event that can open or close an exception."""
+    """An actual event that can open or close an exception, and the shipment it was reported on (the master, or
+    one of its houses)."""
 
     id: int
+    shipment_id: int
     leg_id: int | None
     milestone: str | None
     scheme: str
@@ -83,6 +85,8 @@ class ShipmentFacts:
     house_ids: list[int] = field(default_factory=list)
     signals: list[Signal] = field(default_factory=list)
     order_statuses: list[str] = field(default_factory=list)
+    # live house → (its order, that order's customer)
+    house_parties: dict[int, tuple[int | None, int | None]] = field(default_factory=dict)
 
     @property
     def orders_finished(self) -> bool:
@@ -97,6 +101,13 @@ class ShipmentFacts:
     @property
     def customer_id(self) -> int | None:
         return self.customer_ids[0] if len(self.customer_ids) == 1 else None
+
+    def parties(self, house_id: int | None) -> tuple[int | None, int | None]:
+        """The order and customer an exception names: a house's own for what was reported on that house; for what
+        concerns the whole shipment, its order when it carries one (none on a consolidation: every order on it)."""
+        if house_id is not None:
+            return self.house_parties.get(house_id, (None, None))
+        return self.order_id, self.customer_id
 
     @property
     def main_leg(self) -> LegFacts | None:
@@ -114,18 +125,23 @@ SELECT s.id, s.reference, s.mode, s.status, s.branch_id, s.carrier_id,
        b.status, coalesce(b.roll_count, 0), date_part('epoch', b.original_departure_at),
        date_part('epoch', b.confirmed_departure_at), date_part('epoch', b.cargo_cutoff_at),
        date_part('epoch', ea.estimated_at), ea.event_id, date_part('epoch', ed.estimated_at), ed.event_id,
-       date_part('epoch', ev.last_actual_at), coalesce(hh.house_ids, '{}'), coalesce(o.statuses, '{}')
+       date_part('epoch', ev.last_actual_at), coalesce(hh.house_ids, '{}'), coalesce(o.statuses, '{}'),
+       coalesce(hh.house_orders, '{}'), coalesce(hh.house_customers, '{}')
 FROM tracking_shipment s
 LEFT JOIN LATERAL (
-    SELECT array_agg(ch.house_id ORDER BY ch.house_id) AS house_ids FROM tracking_consolidatedhouse ch
+    SELECT array_agg(ch.house_id ORDER BY ch.house_id) AS house_ids,
+           array_agg(h.order_id ORDER BY ch.house_id) AS house_orders,
+           array_agg(ho.customer_id ORDER BY ch.house_id) AS house_customers
+    FROM tracking_consolidatedhouse ch
+    JOIN tracking_shipment h ON h.id = ch.house_id
+    LEFT JOIN orders_order ho ON ho.id = h.order_id
     WHERE ch.master_id = s.id AND ch.removed_at IS NULL
 ) hh ON true
 LEFT JOIN LATERAL (
     SELECT array_agg(o.id ORDER BY o.id) AS order_ids, array_agg(DISTINCT o.customer_id) AS customer_ids,
            array_agg(o.status ORDER BY o.id) AS statuses
     FROM orders_order o
-    WHERE o.id = ANY(array_remove(ARRAY[s.order_id], NULL)
-                     || ARRAY(SELECT h.order_id FROM tracking_shipment h WHERE h.id = ANY(hh.house_ids)))
+    WHERE o.id = ANY(array_remove(ARRAY[s.order_id], NULL) || hh.house_orders)
 ) o ON true
 LEFT JOIN LATERAL (
     SELECT array_agg(l.id ORDER BY l.sequence) AS ids, array_agg(l.sequence ORDER BY l.sequence) AS seqs,
@@ -197,6 +213,7 @@ def shipment_facts(shipment_ids: Sequence[int]) -> dict[int, ShipmentFacts]:
                 eta_arrival_event=row[23], eta_delivery=_at(row[24]), eta_delivery_event=row[25],
                 last_actual_at=_at(row[26]),
                 house_ids=list(row[27]), order_statuses=list(row[28]),
+                house_parties=dict(zip(row[27], zip(row[29], row[30], strict=True), strict=True)),
             )  # fmt: skip
         carrying = {shipment_id: shipment_id for shipment_id in facts}
         carrying.update({house: info.id for info in facts.values() for house in info.house_ids})
@@ -206,6 +223,6 @@ def shipment_facts(shipment_ids: Sequence[int]) -> dict[int, ShipmentFacts]:
         )
         for event_id, shipment_id, leg_id, milestone, scheme, raw_code, reason, event_at in cursor.fetchall():
             facts[carrying[shipment_id]].signals.append(
-                Signal(event_id, leg_id, milestone, scheme, raw_code, reason or "", _at(event_at))
+                Signal(event_id, shipment_id, leg_id, milestone, scheme, raw_code, reason or "", _at(event_at))
             )
     return facts

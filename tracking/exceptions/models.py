@@ -4,8 +4,8 @@ done, and the rules that detect them (thresholds per mode and customer, set in t
 Loaded by Django through the import line at the end of tracking/models.py, so these are models of the
 `tracking` app (tables tracking_*). Relations to planning's models are by string.
 
-One exception per (kind, shipment, leg) is open at a time: a partial unique index on the rows that are not
-resolved, so a scan that runs twice, or two workers scanning at once, cannot open the same thing twice
+One exception per (kind, shipment, leg, house) is open at a time: a partial unique index on the rows that are
+not resolved, so a scan that runs twice, or two workers scanning at once, cannot open the same thing twice
 (the insert is INSERT … ON CONFLICT DO NOTHING). Tracking events are referenced by id only
 (`source_event_ids`): the events table is built to be partitioned and takes no foreign keys.
 """
@@ -173,13 +173,23 @@ class ShipmentException(models.Model):
     )
     shipment = models.ForeignKey("tracking.Shipment", on_delete=models.CASCADE, related_name="exceptions")
     leg = models.ForeignKey("tracking.Leg", on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    house = models.ForeignKey(
+        "tracking.Shipment",
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="+",
+        help_text="The house the carrier's report named (a hold, damage, failed delivery or return of that house's "
+        "cargo); blank when it concerns the whole shipment.",
+    )
     order = models.ForeignKey(
         "orders.Order",
         on_delete=models.CASCADE,
         null=True,
         blank=True,
         related_name="exceptions",
-        help_text="The order concerned when the shipment carries one order; blank on a consolidation.",
+        help_text="The order concerned: the house's for a report on a house, else the shipment's when it carries "
+        "one order; blank for what concerns every order on a consolidation.",
     )
     customer = models.ForeignKey(
         Organisation,
@@ -240,9 +250,10 @@ class ShipmentException(models.Model):
         ordering = ["-severity", "opened_at", "id"]
         verbose_name = "exception"
         constraints = [
-            # Dedupe (DOMAIN.md §5): one unresolved exception per kind, shipment and leg ("no leg" counts as one).
+            # Dedupe (DOMAIN.md §5): one unresolved exception per kind, shipment, leg and house ("no leg" and "no
+            # house" count as one value each): two houses held on one master are two exceptions.
             models.UniqueConstraint(
-                fields=["kind", "shipment", "leg"],
+                fields=["kind", "shipment", "leg", "house"],
                 condition=Q(status__in=UNRESOLVED_STATUSES),
                 nulls_distinct=False,
                 name="exception_open_once",
@@ -286,13 +297,15 @@ class ShipmentException(models.Model):
 
 
 class ExceptionEntry(models.Model):
-    """The history of an exception: opened, assigned, acknowledged, noted, resolved (by whom, or by itself)."""
+    """The history of an exception: opened, assigned, acknowledged, noted, updated (what is detected changed while
+    it stays open: a later estimate, a new plan, another attempt), resolved (by whom, or by itself)."""
 
     class Verb(models.TextChoices):
         OPENED = "opened", "opened"
         ASSIGNED = "assigned", "assigned"
         ACKNOWLEDGED = "acknowledged", "acknowledged"
         NOTED = "noted", "added a note"
+        UPDATED = "updated", "updated"
         RESOLVED = "resolved", "resolved"
         AUTO_RESOLVED = "auto_resolved", "resolved itself"
         NOTIFIED = "notified", "notified"

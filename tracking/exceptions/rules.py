@@ -100,10 +100,18 @@ class Finding:
     carrier_reason_code: str = ""
     canonical_reason: str = ""
     source_event_ids: tuple[int, ...] = ()
+    house_id: int | None = None  # the house a carrier's report named; None: the whole shipment
 
     @property
-    def key(self) -> tuple[str, int, int | None]:
-        return self.kind, self.shipment_id, self.leg_id
+    def key(self) -> tuple[str, int, int | None, int | None]:
+        """What one unresolved exception is kept for (the partial unique index): kind, shipment, leg and house."""
+        return self.kind, self.shipment_id, self.leg_id, self.house_id
+
+    def continues(self, milestone: str) -> bool:
+        """Whether the unresolved exception of this key, about `milestone`, is this finding still holding. An
+        overdue milestone is a condition of its own: the departure recorded ends "departure overdue" even when the
+        same leg's arrival is overdue by then, which opens as a new exception."""
+        return self.kind != ExceptionKind.MILESTONE_OVERDUE or milestone == self.milestone
 
 
 class RuleBook:
@@ -266,7 +274,7 @@ class _Evaluation:
             return
         if main.actual_departure_at or self.now <= f.cargo_cutoff_at + _threshold(rule):
             return
-        if any(signal.milestone in codes.AT_TERMINAL for signal in f.signals):
+        if at_terminal(f) is not None:
             return
         self.add(
             rule, ExceptionKind.MISSED_CUTOFF, main.id,
@@ -279,41 +287,92 @@ class _Evaluation:
     # --- what the carrier reports ---------------------------------------------------------------------
 
     def reports(self) -> None:
-        """Holds and failed deliveries still standing; returns and damage (they stand until a person closes them)."""
-        standing: dict[str, list[Signal]] = {}
-        canonical: dict[str, str] = {}
+        """Holds and failed deliveries still standing; returns and damage (they stand until a person closes them).
+
+        A report counts for what it names. One on the master (the carrier's bill, the container) concerns all the
+        cargo on it: its hold is the whole shipment's, its release or delivery clears every house's. One on a house
+        concerns that house alone: its hold is an exception of its own, naming the house's order and customer (and
+        judged by that customer's rule), cleared by its own release or the master's, never by another house's.
+        A hold on the master is cleared by the master's release, or once every live house is released."""
+        houses = frozenset(self.facts.house_ids)
+        standing: dict[tuple[str, int | None], list[Signal]] = {}
+        canonical: dict[tuple[str, int | None], str] = {}
+        released: dict[str, set[int]] = {}  # kind → houses released since the master's hold of that kind began
         for signal in self.facts.signals:
-            if signal.milestone == codes.HOLD:
-                kind, reason = codes.hold_kind(signal.raw_code)
-                standing.setdefault(kind, []).append(signal)
-                canonical.setdefault(kind, reason)
-            elif signal.milestone == codes.ATTEMPT:
-                standing.setdefault(ExceptionKind.FAILED_DELIVERY, []).append(signal)
-                canonical.setdefault(ExceptionKind.FAILED_DELIVERY, "delivery_failed")
-            elif signal.milestone == codes.RETURNED:
-                standing[ExceptionKind.RETURNED_TO_SENDER] = [signal]
-                canonical[ExceptionKind.RETURNED_TO_SENDER] = "returned_to_sender"
-            elif codes.damage_reason(signal.scheme, signal.raw_code):
-                standing[ExceptionKind.DAMAGE] = [signal]
-                canonical[ExceptionKind.DAMAGE] = str(codes.damage_reason(signal.scheme, signal.raw_code))
+            house = signal.shipment_id if signal.shipment_id in houses else None
+            opens = _opens(signal)
+            if opens is not None:
+                kind, reason = opens
+                if kind in _STANDS_ALONE:
+                    standing[kind, house], canonical[kind, house] = [signal], reason
+                else:
+                    if (kind, house) not in standing:
+                        canonical[kind, house] = reason
+                        if house is None:
+                            released[kind] = set()
+                    standing.setdefault((kind, house), []).append(signal)
             for kind, clearing in codes.CLEARS.items():
-                if signal.milestone in clearing and kind in standing:
-                    del standing[kind]
-                    canonical.pop(kind, None)
-        for kind, signals in standing.items():
-            rule = self.rule(kind)
+                if signal.milestone not in clearing:
+                    continue
+                if house is None:
+                    cleared = [key for key in standing if key[0] == kind]
+                else:
+                    released.setdefault(kind, set()).add(house)
+                    cleared = [(kind, house)] + ([(kind, None)] if released[kind] >= houses else [])
+                for key in cleared:
+                    standing.pop(key, None)
+                    canonical.pop(key, None)
+        for (kind, house), signals in standing.items():
+            _, customer_id = self.facts.parties(house)
+            rule = self.book.rule(kind, mode=self.facts.mode, customer_id=customer_id)
             first = signals[0]
             if rule is None or self.now - first.event_at < _threshold(rule):
                 continue
+            # A failed attempt after another is a new failure: a person who closed the first has not seen it. A hold
+            # reported again while it stands is the same hold (carriers repeat the status until the release).
+            trigger = signals[-1] if kind == ExceptionKind.FAILED_DELIVERY else first
             label = ExceptionKind(kind).label
-            remark = f": {first.reason}" if first.reason else ""
-            leg = first.leg_id if kind in (ExceptionKind.DAMAGE, ExceptionKind.RETURNED_TO_SENDER) else None
+            remark = f": {trigger.reason}" if trigger.reason else ""
+            several = kind == ExceptionKind.FAILED_DELIVERY and len(signals) > 1
+            attempts = f" ({len(signals)} attempts)" if several else ""
             self.add(
-                rule, kind, leg, f"{label} reported {_when(first.event_at)}{remark}.",
-                f"event:{first.id}", milestone=first.milestone or "", observed_at=first.event_at,
-                carrier_reason_code=first.carrier_code, canonical_reason=canonical.get(kind, ""),
-                source_event_ids=tuple(signal.id for signal in signals[-20:]),
+                rule, kind, trigger.leg_id if kind in _STANDS_ALONE else None,
+                f"{label} reported {_when(trigger.event_at)}{remark}{attempts}.",
+                f"event:{trigger.id}", milestone=trigger.milestone or "", observed_at=trigger.event_at,
+                carrier_reason_code=trigger.carrier_code, canonical_reason=canonical.get((kind, house), ""),
+                source_event_ids=tuple(signal.id for signal in signals[-20:]), house_id=house,
             )  # fmt: skip
+
+
+# Reports that stand on their own until a person closes them (each newer one replaces the last).
+_STANDS_ALONE = (ExceptionKind.DAMAGE, ExceptionKind.RETURNED_TO_SENDER)
+
+
+def _opens(signal: Signal) -> tuple[str, str] | None:
+    """The kind of exception a carrier's report opens, and our reason; None for a report that opens nothing."""
+    if signal.milestone == codes.HOLD:
+        return codes.hold_kind(signal.raw_code)
+    if signal.milestone == codes.ATTEMPT:
+        return ExceptionKind.FAILED_DELIVERY, "delivery_failed"
+    if signal.milestone == codes.RETURNED:
+        return ExceptionKind.RETURNED_TO_SENDER, "returned_to_sender"
+    damage = codes.damage_reason(signal.scheme, signal.raw_code)
+    return (ExceptionKind.DAMAGE, damage) if damage else None
+
+
+def at_terminal(facts: ShipmentFacts) -> Signal | None:
+    """What says the cargo reached the terminal (gate-in, loaded, departed): a report on the master (all its cargo),
+    else one on every live house (the latest of them). None while any house's cargo is not reported there."""
+    houses = frozenset(facts.house_ids)
+    first: dict[int | None, Signal] = {}
+    for signal in facts.signals:
+        if signal.milestone in codes.AT_TERMINAL:
+            first.setdefault(signal.shipment_id if signal.shipment_id in houses else None, signal)
+    if None in first:
+        return first[None]
+    if houses and houses <= first.keys():
+        return max(first.values(), key=lambda signal: (signal.event_at, signal.id))
+    return None
 
 
 def evaluate(facts: ShipmentFacts, book: RuleBook, now: datetime.datetime) -> list[Finding]:
@@ -333,7 +392,9 @@ def evaluate(facts: ShipmentFacts, book: RuleBook, now: datetime.datetime) -> li
     return run.findings
 
 
-def why_clear(*, kind: str, milestone: str, leg_id: int | None, facts: ShipmentFacts | None) -> str:
+def why_clear(
+    *, kind: str, milestone: str, leg_id: int | None, facts: ShipmentFacts | None, house_id: int | None = None
+) -> str:
     """What cleared an exception's condition, for its record ("resolved itself: …")."""
     if facts is None:
         return "The shipment is no longer followed."
@@ -353,12 +414,18 @@ def why_clear(*, kind: str, milestone: str, leg_id: int | None, facts: ShipmentF
     if kind == ExceptionKind.NO_MOVEMENT:
         return f"Not silent any more (last event {_when(facts.last_actual_at)}; nothing else is due yet)."
     if kind == ExceptionKind.MISSED_CUTOFF:
-        terminal = [s for s in facts.signals if s.milestone in codes.AT_TERMINAL]
+        terminal = at_terminal(facts)
         if terminal:
-            return f"{milestone_words(terminal[0].milestone)} on {_when(terminal[0].event_at)}."
+            return f"{milestone_words(terminal.milestone)} on {_when(terminal.event_at)}."
         return f"The cargo cut-off is now {_when(facts.cargo_cutoff_at)}."
+    if house_id is not None and house_id not in facts.house_ids:
+        return "The house is no longer on this shipment."
     if kind in codes.CLEARS:
-        clearing = [s for s in facts.signals if s.milestone in codes.CLEARS[kind]]
+        # What counts for a house: its own reports and the master's; for the master: any.
+        clearing = [
+            s for s in facts.signals
+            if s.milestone in codes.CLEARS[kind] and (house_id is None or s.shipment_id in (facts.id, house_id))
+        ]  # fmt: skip
         if clearing:
             return f"{milestone_words(clearing[-1].milestone)} on {_when(clearing[-1].event_at)}."
     if kind == ExceptionKind.MILESTONE_OVERDUE:

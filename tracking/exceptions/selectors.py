@@ -217,7 +217,9 @@ def exception_get_for(*, scope: Scope, pk: int) -> ShipmentException:
     """One exception with what its page shows; 404 for what this scope may not see."""
     exception = (
         _with_milestone_name(_visible(scope))
-        .select_related("rule__customer", "acknowledged_by", "resolved_by", "order__branch", "shipment__branch")
+        .select_related(
+            "rule__customer", "acknowledged_by", "resolved_by", "order__branch", "shipment__branch", "house"
+        )
         .filter(pk=pk)
         .first()
     )
@@ -263,10 +265,13 @@ def exception_source_events(*, exception: ShipmentException) -> list[TrackingEve
 
 
 def exceptions_for_order(*, scope: Scope, order: Order) -> list[ShipmentException]:
-    """The order's exceptions for its page: its own, and those of the shipments carrying it (unresolved first)."""
+    """The order's exceptions for its page: its own, and those of the shipments carrying it that name no other order
+    (another house's hold on the same master is that order's), unresolved first."""
     houses = Shipment.objects.filter(order=order).values("pk")
     masters = ConsolidatedHouse.objects.filter(house__in=houses, removed_at__isnull=True).values("master_id")
-    rows = _visible(scope).filter(Q(order=order) | Q(shipment__in=houses) | Q(shipment__in=masters))
+    rows = _visible(scope).filter(
+        Q(order=order) | Q(Q(order__isnull=True), Q(shipment__in=houses) | Q(shipment__in=masters))
+    )
     return sorted(rows[:50], key=lambda e: (e.status == ExceptionStatus.RESOLVED, -e.severity, e.opened_at))
 
 
@@ -291,9 +296,10 @@ class CustomerNotice:
 def exceptions_for_customer(*, scope: Scope, recent_days: int = 7, limit: int = 10) -> list[CustomerNotice]:
     """The portal's "delays and holds": open exceptions on a customer's orders, and those resolved in the last
     `recent_days`, newest first. An exception concerns the customer when it names one of their orders, or names
-    no order and lies on a shipment that carries one (a vessel delay on a consolidation concerns every customer
-    on it); one that names another customer's order or another customer is never shown. Only customer-safe
-    fields leave this function: no notes, owners, severities, carrier codes or the detector's wording.
+    no order and no house and lies on a shipment that carries one (a vessel delay on a consolidation concerns
+    every customer on it); one that names another customer's order, house or another customer is never shown.
+    Only customer-safe fields leave this function: no notes, owners, severities, carrier codes or the detector's
+    wording.
     Three queries, whatever the number of orders."""
     if not scope.is_customer:
         return []
@@ -315,7 +321,7 @@ def exceptions_for_customer(*, scope: Scope, recent_days: int = 7, limit: int = 
         .filter(
             Q(status__in=UNRESOLVED_STATUSES) | Q(status=ExceptionStatus.RESOLVED, resolved_at__gte=since),
             Q(order__customer_id__in=customers)
-            | Q(Q(order__isnull=True), Q(on_house__isnull=False) | Q(on_master__isnull=False)),
+            | Q(Q(order__isnull=True, house__isnull=True), Q(on_house__isnull=False) | Q(on_master__isnull=False)),
             Q(customer__isnull=True) | Q(customer_id__in=customers),
         )
         .select_related("order")

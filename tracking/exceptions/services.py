@@ -2,11 +2,12 @@
 committed one by one behind a cursor), what people do (acknowledge, note, resolve with a root cause, take
 ownership) and the owner written back by workflows.
 
-Detection for a batch, in one transaction and at most six queries whatever its size (the scan adds two: the
+Detection for a batch, in one transaction and at most seven queries whatever its size (the scan adds two: the
 batch's ids and its cursor): JIT off for the transaction, the shipments' facts (two), their exceptions (one),
-one INSERT … ON CONFLICT DO NOTHING RETURNING for what opens (the partial unique index on unresolved (kind,
-shipment, leg) is the dedupe, so a second run or a concurrent worker opens nothing twice) and one UPDATE …
-RETURNING for what resolved itself, each writing its history rows in the same statement.
+one UPDATE … RETURNING for what resolved itself, one INSERT … ON CONFLICT DO NOTHING RETURNING for what opens
+(the partial unique index on unresolved (kind, shipment, leg, house) is the dedupe, so a second run or a
+concurrent worker opens nothing twice) and one UPDATE for the open ones whose finding changed (a later
+estimate, another attempt), each writing its history rows in the same statement.
 After commit: one task announces the batch's changes (tracking.events.exception_opened /
 exception_resolved, sent from the worker), so a scan never waits for workflows, notifications or email.
 """
@@ -18,7 +19,7 @@ import json
 import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from django.db import connection, transaction
 from django.utils import timezone
@@ -55,6 +56,7 @@ class Outcome:
     shipments: int = 0
     opened: list[int] = field(default_factory=list)
     resolved: list[int] = field(default_factory=list)
+    updated: list[int] = field(default_factory=list)
 
 
 # --- detection ----------------------------------------------------------------------------------------
@@ -64,6 +66,7 @@ _COLUMNS = (
     ("severity", "smallint"),
     ("shipment_id", "bigint"),
     ("leg_id", "bigint"),
+    ("house_id", "bigint"),
     ("order_id", "bigint"),
     ("customer_id", "bigint"),
     ("carrier_id", "bigint"),
@@ -104,10 +107,59 @@ WITH resolved AS (
 )
 SELECT id FROM resolved
 """
-_EXISTING = """
-SELECT id, kind, shipment_id, leg_id, status, milestone, trigger_key FROM tracking_shipmentexception
+# What is detected, kept up to date while the exception stays open (the inbox and the portal show the latest).
+_REFRESHED = (
+    ("severity", "smallint"),
+    ("rule_id", "bigint"),
+    ("milestone", "text"),
+    ("expected_at", "timestamptz"),
+    ("observed_at", "timestamptz"),
+    ("carrier_reason_code", "text"),
+    ("canonical_reason", "text"),
+    ("trigger_key", "text"),
+    ("source_event_ids", "bigint[]"),
+    ("detail", "text"),
+)
+# A history row only when what it says changed: a carrier repeating a hold changes its events, not its words.
+_REFRESH = (
+    "WITH refreshed AS (UPDATE tracking_shipmentexception e "  # noqa: S608 - constant names
+    f"SET {', '.join(f'{c} = t.{c}' for c, _ in _REFRESHED)} "
+    f"FROM jsonb_to_recordset(%(rows)s::jsonb) AS t(id bigint, reworded boolean, "
+    f"{', '.join(f'{c} {k}' for c, k in _REFRESHED)}) "
+    "WHERE e.id = t.id AND e.status <> 'resolved' RETURNING e.id, e.detail, t.reworded), "
+    "entries AS (INSERT INTO tracking_exceptionentry (exception_id, verb, at, text) "
+    "SELECT id, 'updated', %(now)s, detail FROM refreshed WHERE reworded) SELECT id FROM refreshed"
+)
+_EXISTING = f"""
+SELECT id, kind, shipment_id, leg_id, house_id, status, {", ".join(c for c, _ in _REFRESHED)}
+  FROM tracking_shipmentexception
  WHERE shipment_id = ANY(%(ids)s) AND (status <> 'resolved' OR NOT is_auto_resolved)
-"""
+"""  # noqa: S608 - constant names
+
+
+class _Existing(NamedTuple):
+    """An exception of the batch, as _EXISTING reads it."""
+
+    id: int
+    kind: str
+    shipment_id: int
+    leg_id: int | None
+    house_id: int | None
+    status: str
+    severity: int
+    rule_id: int | None
+    milestone: str
+    expected_at: datetime.datetime | None
+    observed_at: datetime.datetime | None
+    carrier_reason_code: str
+    canonical_reason: str
+    trigger_key: str
+    source_event_ids: list[int]
+    detail: str
+
+    @property
+    def key(self) -> tuple[str, int, int | None, int | None]:
+        return self.kind, self.shipment_id, self.leg_id, self.house_id
 
 
 def _iso(at: datetime.datetime | None) -> str | None:
@@ -115,22 +167,44 @@ def _iso(at: datetime.datetime | None) -> str | None:
 
 
 def _row(finding: rules.Finding, facts: Any) -> dict[str, Any]:
+    order_id, customer_id = facts.parties(finding.house_id)
     return {
         "kind": finding.kind, "severity": finding.severity, "shipment_id": finding.shipment_id,
-        "leg_id": finding.leg_id, "order_id": facts.order_id, "customer_id": facts.customer_id,
-        "carrier_id": facts.carrier_id, "mode": facts.mode, "rule_id": finding.rule_id, "milestone": finding.milestone,
-        "expected_at": _iso(finding.expected_at), "observed_at": _iso(finding.observed_at), "detail": finding.detail,
+        "leg_id": finding.leg_id, "house_id": finding.house_id, "order_id": order_id, "customer_id": customer_id,
+        "carrier_id": facts.carrier_id, "mode": facts.mode, "notify_customer": finding.notify_customer,
+        **_detected(finding),
+    }  # fmt: skip
+
+
+def _detected(finding: rules.Finding) -> dict[str, Any]:
+    """The finding's _REFRESHED columns, as the database stores them."""
+    return {
+        "severity": finding.severity, "rule_id": finding.rule_id, "milestone": finding.milestone,
+        "expected_at": _iso(finding.expected_at), "observed_at": _iso(finding.observed_at),
         "carrier_reason_code": finding.carrier_reason_code, "canonical_reason": finding.canonical_reason,
         "trigger_key": finding.trigger_key, "source_event_ids": list(finding.source_event_ids),
-        "notify_customer": finding.notify_customer,
+        "detail": finding.detail,
     }  # fmt: skip
+
+
+def _changed(row: _Existing, finding: rules.Finding) -> bool:
+    """Whether the finding says more than the open exception: a later estimate, a moved plan, another attempt, a
+    repeated report, the rule edited. The wording alone does not count ("30 h overdue" grows every scan)."""
+    return (
+        row.severity, row.rule_id, row.milestone, row.expected_at, row.observed_at, row.carrier_reason_code,
+        row.canonical_reason, row.trigger_key, list(row.source_event_ids),
+    ) != (
+        finding.severity, finding.rule_id, finding.milestone, finding.expected_at, finding.observed_at,
+        finding.carrier_reason_code, finding.canonical_reason, finding.trigger_key, list(finding.source_event_ids),
+    )  # fmt: skip
 
 
 def exceptions_detect(
     *, shipment_ids: Sequence[int], now: datetime.datetime | None = None, book: rules.RuleBook | None = None
 ) -> Outcome:
-    """Open what holds and is not open yet; resolve what is open and no longer holds (self-resolving kinds).
-    Idempotent. After commit: one announce task for what changed."""
+    """Open what holds and is not open yet; resolve what is open and no longer holds (self-resolving kinds); bring
+    up to date what is open and still holds. Idempotent. After commit: one announce task for what opened or
+    resolved."""
     now = now or timezone.now()
     book = book or rules.rulebook()
     outcome = Outcome(shipments=len(shipment_ids))
@@ -144,35 +218,44 @@ def exceptions_detect(
         findings = [finding for info in facts.values() for finding in rules.evaluate(info, book, now)]
         with connection.cursor() as cursor:
             cursor.execute(_EXISTING, {"ids": list(facts)})
-            existing = cursor.fetchall()
-        unresolved = {
-            (kind, shipment, leg): (pk, milestone)
-            for pk, kind, shipment, leg, status, milestone, _ in existing
-            if status in UNRESOLVED_STATUSES
-        }
-        closed_by_hand = {(kind, shipment, leg, trigger) for _, kind, shipment, leg, status, _, trigger in existing
-                          if status == ExceptionStatus.RESOLVED}  # fmt: skip
-        holding = {finding.key for finding in findings}
+            existing = [_Existing(*row) for row in cursor.fetchall()]
+        unresolved = {row.key: row for row in existing if row.status in UNRESOLVED_STATUSES}
+        closed_by_hand = {(*row.key, row.trigger_key) for row in existing if row.status == ExceptionStatus.RESOLVED}
+        holding = {finding.key: finding for finding in findings}
+        to_resolve: list[tuple[int, str]] = []
+        to_refresh: list[dict[str, Any]] = []
+        for key, row in unresolved.items():
+            finding = holding.get(key)
+            if finding is not None and finding.continues(row.milestone):
+                if _changed(row, finding):
+                    to_refresh.append({"id": row.id, "reworded": finding.detail != row.detail, **_detected(finding)})
+            elif row.kind in SELF_RESOLVING_KINDS:
+                why = rules.why_clear(
+                    kind=row.kind, milestone=row.milestone, leg_id=row.leg_id, facts=facts.get(row.shipment_id),
+                    house_id=row.house_id,
+                )  # fmt: skip
+                to_resolve.append((row.id, why))
+        # What resolves makes room (the unique index) for what replaces it: "arrival overdue" after "departure".
+        replaced = {pk for pk, _ in to_resolve}
         to_open = [
             f for f in findings
-            if f.key not in unresolved and (*f.key, f.trigger_key) not in closed_by_hand
+            if (f.key not in unresolved or unresolved[f.key].id in replaced)
+            and (*f.key, f.trigger_key) not in closed_by_hand
         ]  # fmt: skip
-        to_resolve = [
-            (pk, rules.why_clear(kind=kind, milestone=milestone, leg_id=leg, facts=facts.get(shipment)))
-            for (kind, shipment, leg), (pk, milestone) in unresolved.items()
-            if (kind, shipment, leg) not in holding and kind in SELF_RESOLVING_KINDS
-        ]
         with connection.cursor() as cursor:
-            if to_open:
-                rows = [_row(finding, facts[finding.shipment_id]) for finding in to_open]
-                cursor.execute(_OPEN, {"now": now, "rows": json.dumps(rows)})
-                outcome.opened = [pk for (pk,) in cursor.fetchall()]
             if to_resolve:
                 cursor.execute(
                     _RESOLVE,
                     {"now": now, "ids": [pk for pk, _ in to_resolve], "notes": [n[:300] for _, n in to_resolve]},
                 )
                 outcome.resolved = [pk for (pk,) in cursor.fetchall()]
+            if to_open:
+                rows = [_row(finding, facts[finding.shipment_id]) for finding in to_open]
+                cursor.execute(_OPEN, {"now": now, "rows": json.dumps(rows)})
+                outcome.opened = [pk for (pk,) in cursor.fetchall()]
+            if to_refresh:
+                cursor.execute(_REFRESH, {"now": now, "rows": json.dumps(to_refresh)})
+                outcome.updated = [pk for (pk,) in cursor.fetchall()]
         if outcome.opened or outcome.resolved:
             _announce_on_commit(outcome.opened, outcome.resolved)
     return outcome
@@ -228,14 +311,18 @@ def _scan_batch(cursor_id: int, size: int) -> list[int]:
     )
 
 
-def _left_behind() -> list[int]:
-    """Shipments no longer active that still have unresolved exceptions (delivered, cancelled, replanned)."""
-    return sorted(
-        set(
-            ShipmentException.objects.filter(status__in=UNRESOLVED_STATUSES)
-            .exclude(shipment__status__in=ACTIVE_STATUSES, shipment__kind=ShipmentKind.MASTER)
-            .values_list("shipment_id", flat=True)[:BATCH]
+def _left_behind(*, after: int) -> list[int]:
+    """The next BATCH shipments after `after` (by id) that are no longer active (delivered, cancelled, replanned)
+    and still have an unresolved exception that can resolve by itself. Those a person closes (damage, returns)
+    stay open on finished shipments for as long as a claim takes: counted in, they would fill every batch."""
+    return list(
+        ShipmentException.objects.filter(
+            status__in=UNRESOLVED_STATUSES, kind__in=SELF_RESOLVING_KINDS, shipment_id__gt=after
         )
+        .exclude(shipment__status__in=ACTIVE_STATUSES, shipment__kind=ShipmentKind.MASTER)
+        .order_by("shipment_id")
+        .values_list("shipment_id", flat=True)
+        .distinct()[:BATCH]
     )
 
 
@@ -273,12 +360,18 @@ def _scan(*, batch_size: int, now: datetime.datetime | None, max_batches: int | 
         done += 1
     else:
         return scan  # stopped by max_batches: the next call continues from the cursor
-    with transaction.atomic():
-        outcome = exceptions_detect(shipment_ids=_left_behind(), now=now or timezone.now(), book=book)
-        scan.opened += len(outcome.opened)
-        scan.resolved += len(outcome.resolved)
-        scan.finished_at = timezone.now()
-        scan.save(update_fields=["opened", "resolved", "finished_at"])
+    after = 0  # keyset over the shipments left behind: one that stays (a replanned house still late) holds no place
+    while True:
+        with transaction.atomic():
+            ids = _left_behind(after=after)
+            if not ids:
+                break
+            outcome = exceptions_detect(shipment_ids=ids, now=now or timezone.now(), book=book)
+            scan.opened, scan.resolved = scan.opened + len(outcome.opened), scan.resolved + len(outcome.resolved)
+            scan.save(update_fields=["opened", "resolved"])
+        after = ids[-1]
+    scan.finished_at = timezone.now()
+    scan.save(update_fields=["finished_at"])
     _announce_missed()
     return scan
 

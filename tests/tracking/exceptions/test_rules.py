@@ -9,6 +9,7 @@ import pytest
 from django.utils import timezone
 
 from tests.tracking.test_ingest_support import ETA, ETD, NOW, dcsa_event, oms_event
+from tracking.exceptions import rules, services
 from tracking.exceptions.models import ExceptionKind, ExceptionRule, ShipmentException
 from tracking.models import Booking, Leg, LegRole
 from tracking.services import booking as booking_services
@@ -82,6 +83,27 @@ def test_an_arrival_overdue_opens_once_the_leg_has_departed(booked_fcl):
     assert exception.milestone == "ARRIVED"
 
 
+def test_departure_overdue_resolves_when_the_departure_arrives_even_if_the_arrival_is_late_too(booked_fcl):
+    _, master = booked_fcl
+    Leg.objects.filter(shipment=master).update(planned_arrival_at=NOW - 30 * H)  # ocean threshold: 24 h
+    detect(master)
+    [departure] = open_exceptions(master, K.MILESTONE_OVERDUE)
+    assert departure.milestone == "DEPARTED"
+
+    ingest(departed(ETD + 2 * H))  # the late departure is reported; the arrival is overdue by now as well
+    outcome = detect(master)
+
+    departure.refresh_from_db()
+    assert departure.status == "resolved"
+    assert departure.is_auto_resolved
+    assert departure.resolution_note.startswith("Departure recorded")
+    [arrival] = open_exceptions(master, K.MILESTONE_OVERDUE)
+    assert arrival.milestone == "ARRIVED"
+    assert arrival.expected_at == NOW - 30 * H
+    assert departure.pk in outcome.resolved
+    assert arrival.pk in outcome.opened
+
+
 def test_an_eta_slipping_beyond_the_threshold_opens_an_exception(booked_fcl):
     _, master = booked_fcl
     ingest(departed(), dcsa_event("TRANSPORT", "ARRI", ETA + 30 * H, classifier="EST", place="DEHAM"))
@@ -110,6 +132,42 @@ def test_an_eta_back_on_plan_resolves_the_delay(booked_fcl):
     exception = ShipmentException.objects.get(kind=K.ETA_DELAY)
     assert exception.status == "resolved"
     assert "back within the threshold" in exception.resolution_note
+
+
+def test_eta_delay_shows_the_latest_estimate_after_a_further_slip(booked_fcl):
+    _, master = booked_fcl
+    ingest(departed(), dcsa_event("TRANSPORT", "ARRI", ETA + 30 * H, classifier="EST", place="DEHAM",
+                                  created=NOW - 2 * H))  # fmt: skip
+    detect(master)
+    [exception] = open_exceptions(master, K.ETA_DELAY)
+    assert exception.observed_at == ETA + 30 * H
+    first_source = exception.source_event_ids
+
+    ingest(dcsa_event("TRANSPORT", "ARRI", ETA + 120 * H, classifier="EST", place="DEHAM", created=NOW - H))
+    outcome = detect(master)
+
+    [same] = open_exceptions(master, K.ETA_DELAY)
+    assert same.pk == exception.pk
+    assert outcome.updated == [exception.pk]
+    assert same.observed_at == ETA + 120 * H
+    assert "5 d later than planned" in same.detail
+    assert same.source_event_ids != first_source
+    assert [(entry.verb, entry.text) for entry in same.entries.all()] == [
+        ("opened", exception.detail), ("updated", same.detail)
+    ]  # fmt: skip
+    assert detect(master).updated == []  # nothing new: nothing written
+
+
+def test_an_open_exception_takes_the_severity_of_its_edited_rule_without_a_history_row(booked_fcl):
+    _, master = booked_fcl
+    detect(master)
+    [exception] = open_exceptions(master, K.MILESTONE_OVERDUE)
+    ExceptionRule.objects.filter(pk=exception.rule_id).update(severity=4)
+    rules._cache.clear()
+    detect(master)
+    exception.refresh_from_db()
+    assert exception.severity == 4
+    assert [entry.verb for entry in exception.entries.all()] == ["opened"]
 
 
 def test_a_customer_rule_beats_the_mode_rule_for_silence(booked_fcl):
@@ -188,6 +246,54 @@ def test_a_failed_delivery_opens_and_the_delivery_closes_it(booked_road):
     exception.refresh_from_db()
     assert exception.status == "resolved"
     assert exception.is_auto_resolved
+
+
+def test_a_second_failed_delivery_after_the_first_was_resolved_by_hand_opens_a_new_exception(booked_road, ops_user):
+    _, master = booked_road
+    ingest(road("picked_up", ETD, place="DEHAM"), road("delivery_failed", NOW - 30 * H, place="PLWAW"))
+    detect(master)
+    [first] = open_exceptions(master, K.FAILED_DELIVERY)
+    services.exception_resolve(exception=first, by=ops_user, root_cause="consignee", note="Redelivery booked")
+    detect(master)
+    assert not open_exceptions(master, K.FAILED_DELIVERY)  # the same attempt does not reopen it
+
+    ingest(road("delivery_failed", NOW - 2 * H, place="PLWAW"))  # the redelivery fails too: a new failure
+    detect(master)
+
+    [second] = open_exceptions(master, K.FAILED_DELIVERY)
+    assert second.pk != first.pk
+    assert second.observed_at == NOW - 2 * H
+    assert "(2 attempts)" in second.detail
+
+
+def test_a_failed_delivery_closed_by_hand_after_a_second_attempt_is_not_reopened_for_it(booked_road, ops_user):
+    _, master = booked_road
+    ingest(road("picked_up", ETD, place="DEHAM"), road("delivery_failed", NOW - 30 * H, place="PLWAW"))
+    detect(master)
+    ingest(road("delivery_failed", NOW - 2 * H, place="PLWAW"))
+    detect(master)
+    [exception] = open_exceptions(master, K.FAILED_DELIVERY)  # still the one exception, telling the latest
+    assert exception.observed_at == NOW - 2 * H
+
+    services.exception_resolve(exception=exception, by=ops_user, root_cause="consignee", note="Customer collects")
+    detect(master)
+    assert not open_exceptions(master, K.FAILED_DELIVERY)
+
+
+def test_a_hold_reported_again_is_the_same_hold_a_person_closed_until_a_release(booked_fcl, ops_user):
+    _, master = booked_fcl
+    ingest(departed(), oms_event("CUSTOMS_HOLD", NOW - 9 * H))
+    detect(master)
+    [exception] = open_exceptions(master, K.CUSTOMS_HOLD)
+    services.exception_resolve(exception=exception, by=ops_user, root_cause="customs", note="Broker has it")
+
+    ingest(oms_event("CUSTOMS_HOLD", NOW - 5 * H))  # the carrier repeats the status
+    detect(master)
+    assert not open_exceptions(master, K.CUSTOMS_HOLD)
+
+    ingest(oms_event("IMPORT_CLEARED", NOW - 4 * H), oms_event("CUSTOMS_HOLD", NOW - 2 * H))  # a new hold
+    detect(master)
+    assert open_exceptions(master, K.CUSTOMS_HOLD)
 
 
 def test_a_return_to_sender_stays_open_until_a_person_closes_it(booked_road):
@@ -281,8 +387,6 @@ def test_a_switched_off_rule_detects_nothing(booked_fcl):
 
 
 def test_an_exception_resolved_by_hand_is_not_reopened_for_the_same_trigger(booked_fcl, ops_user):
-    from tracking.exceptions import services
-
     _, master = booked_fcl
     detect(master)
     [exception] = open_exceptions(master)

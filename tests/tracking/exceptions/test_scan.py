@@ -9,7 +9,8 @@ from django.test.utils import CaptureQueriesContext
 
 from tests.tracking.test_ingest_support import book
 from tracking.exceptions import rules, services
-from tracking.exceptions.models import ExceptionScan, ShipmentException
+from tracking.exceptions.models import ExceptionKind, ExceptionScan, ShipmentException
+from tracking.models import Shipment
 
 
 @pytest.fixture
@@ -115,3 +116,37 @@ def test_detection_of_what_new_events_touch_goes_from_orders_to_their_masters(la
     outcome = services.exceptions_detect_for(order_ids=[order_id])
     assert outcome.shipments == 1
     assert ShipmentException.objects.get().shipment == late_shipments[1]
+
+
+def test_exceptions_of_finished_shipments_resolve_even_when_many_manual_ones_are_left_open(late_shipments, monkeypatch):
+    damaged, finished = late_shipments[:2]
+    # A delivered shipment's damage stays open until a person closes the claim.
+    ShipmentException.objects.create(kind=ExceptionKind.DAMAGE, shipment=damaged, mode=damaged.mode, detail="Damaged")
+    overdue = ShipmentException.objects.create(
+        kind=ExceptionKind.MILESTONE_OVERDUE, shipment=finished, mode=finished.mode, detail="Departure overdue"
+    )
+    Shipment.objects.filter(pk=damaged.pk).update(status="delivered")
+    Shipment.objects.filter(pk=finished.pk).update(status="cancelled")  # its overdue departure should resolve
+    monkeypatch.setattr(services, "BATCH", 1)  # stands for 1,000 open damage and return exceptions
+
+    services.exceptions_scan()
+
+    overdue.refresh_from_db()
+    assert overdue.status == "resolved"
+    assert overdue.resolution_note == "The shipment is cancelled."
+    assert ShipmentException.objects.get(kind=ExceptionKind.DAMAGE).status == "open"
+
+
+def test_the_scan_pages_through_every_finished_shipment_left_behind(late_shipments, monkeypatch):
+    finished = late_shipments[:3]
+    for shipment in finished:
+        ShipmentException.objects.create(
+            kind=ExceptionKind.MILESTONE_OVERDUE, shipment=shipment, mode=shipment.mode, detail="Departure overdue"
+        )
+    Shipment.objects.filter(pk__in=[s.pk for s in finished]).update(status="cancelled")
+    monkeypatch.setattr(services, "BATCH", 1)
+
+    scan = services.exceptions_scan()
+
+    assert scan.resolved == 3
+    assert not ShipmentException.objects.filter(shipment__in=finished, status="open").exists()
