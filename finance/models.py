@@ -17,6 +17,7 @@ from django.contrib.postgres.fields import ArrayField
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Exists, F, OuterRef, Q
+from django.db.models.lookups import IsNull
 
 from finance.money import number_text
 from orders.identifiers import iso_size_type_problem
@@ -93,14 +94,17 @@ class RateCardQuerySet(models.QuerySet["RateCard"]):
     def valid_on(self, day) -> RateCardQuerySet:  # type: ignore[no-untyped-def]
         """Cards in force on `day`: within their dates and not replaced by a newer card of the same contract."""
         within = Q(expires_on__isnull=True) | Q(expires_on__gte=day), Q(effective_on__lte=day)
+        # The same party as `contract_key` compares it: a public tariff (no party) is replaced by the next public
+        # tariff. `party = outer.party` is never true for two NULLs, so it needs its own case.
+        same_party = Q(party=OuterRef("party")) | Q(IsNull(OuterRef("party"), True), party__isnull=True)
         newer = RateCard.objects.filter(
             *within,
+            same_party,
             Q(reference=OuterRef("reference")) & (~Q(reference="") | Q(name=OuterRef("name"))),
             Q(effective_on__gt=OuterRef("effective_on"))
             | Q(effective_on=OuterRef("effective_on"), version__gt=OuterRef("version"))
             | Q(effective_on=OuterRef("effective_on"), version=OuterRef("version"), pk__gt=OuterRef("pk")),
             direction=OuterRef("direction"),
-            party=OuterRef("party"),
             mode=OuterRef("mode"),
             service_level=OuterRef("service_level"),
             is_active=True,

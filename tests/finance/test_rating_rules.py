@@ -96,6 +96,18 @@ def test_another_carriers_card_with_the_same_reference_does_not_replace(maersk):
     assert isinstance(fcl_quote(old), Quote)
 
 
+def test_a_public_sell_tariff_is_replaced_by_the_next_public_tariff_in_sql_as_in_python(db):
+    old = rate_card(None, mode="ocean_fcl", name="Tariff", reference="T-1", direction="sell", effective_on=JAN)
+    new = rate_card(None, mode="ocean_fcl", name="Tariff", reference="T-1", direction="sell", version=2,
+                    effective_on=JUN)  # fmt: skip
+    customer = rate_card(OrganisationFactory(code="ACME"), mode="ocean_fcl", name="Tariff", reference="T-1",
+                         direction="sell", version=3, effective_on=JUN)  # fmt: skip
+
+    assert not old.is_valid_on(DAY, newer=[new, customer])
+    assert set(RateCard.objects.valid_on(DAY)) == {new, customer}, "the replaced public tariff is still in force"
+    assert set(RateCard.objects.valid_on(datetime.date(2026, 5, 31))) == {old}
+
+
 def test_is_valid_on_reads_the_newer_cards_it_is_given(maersk):
     old = rate_card(maersk, mode="ocean_fcl", reference="C-1", effective_on=JAN)
     new = rate_card(maersk, mode="ocean_fcl", reference="C-1", version=2, effective_on=JUN)

@@ -11,7 +11,7 @@ from orders.errors import TransitionNotAllowed
 from orders.models import Order, OrderTransition
 from tests.tracking.conftest import PICKUP, lcl_line
 from tests.tracking.test_ingest_support import fresh_mapping
-from tracking import events, guards
+from tracking import adapters, events, guards
 from tracking.errors import BookingError, PlanningError
 from tracking.models import Booking, LegRole, ShipmentStatus
 from tracking.services import booking as booking_services
@@ -65,9 +65,23 @@ def test_sending_emails_the_request_document_to_the_carrier(booking, ops_user):
     assert message.to == ["book@maeu.test"]
     assert message.subject == f"Booking request {booking.shipment.reference} · CNSHA → DEHAM"
     assert "1 x 22G1 (20' general purpose)" in message.body
-    assert "Agreed rate:        USD 1404.00" in message.body
+    assert "Agreed rate:        USD 1,404.00" in message.body
     assert message.alternatives[0].mimetype == "text/html"
     assert sent.request_text == message.body
+
+
+@pytest.mark.parametrize(
+    ("currency", "amount", "text"), [("KWD", "1234.567", "KWD 1,234.567"), ("JPY", "61853", "JPY 61,853")]
+)
+def test_the_request_states_the_agreed_rate_to_its_currencys_minor_unit(booking, currency, amount, text):
+    # what ranking pins on the booking for a rate card in that currency (finance.rating rounds to its minor unit)
+    Booking.objects.filter(pk=booking.pk).update(quoted_amount=D(amount), quoted_currency=currency)
+    booking.refresh_from_db()
+
+    document = adapters.booking_document(booking)
+
+    assert text in document.html, "the carrier is told another agreed rate than the one we rated"
+    assert f"Agreed rate:        {text}" in document.text
 
 
 def test_a_carrier_without_email_leaves_the_booking_to_send(booking, ops_user):

@@ -60,8 +60,10 @@ def test_the_canonical_milestones_are_data_in_rank_order():
         ("EQUIPMENT:INSP:LADEN", "", "CUSTOMS_HOLD"),
         ("TRANSPORT:DEPA", "origin", "DEPARTED"),
         ("TRANSPORT:DEPA", "intermediate", "TRANSSHIPMENT"),
+        ("TRANSPORT:DEPA", "destination", None),  # the vessel leaves the POD: the goods arrived already
         ("TRANSPORT:ARRI", "destination", "ARRIVED"),
         ("TRANSPORT:ARRI", "intermediate", "TRANSSHIPMENT"),
+        ("TRANSPORT:ARRI", "origin", None),  # the vessel calls at the POL: the goods have not left (§1.8)
     ],
 )
 def test_dcsa_codes_by_where_they_happen(code, role, milestone):
@@ -114,7 +116,9 @@ def test_x12_214_status_codes_and_reasons(code, role, expected):
         ("I", "", "RECEIVED_AT_ORIGIN"),
         ("AE", "origin", "LOADED"),
         ("VD", "origin", "DEPARTED"),
+        ("VD", "destination", None),
         ("VA", "destination", "ARRIVED"),
+        ("VA", "origin", None),
         ("UV", "destination", "DISCHARGED"),
         ("UV", "intermediate", "TRANSSHIPMENT"),
         ("CT", "origin", "EXPORT_CLEARED"),

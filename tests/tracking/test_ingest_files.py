@@ -141,6 +141,17 @@ def test_a_partner_sees_only_its_own_uploads(login, client, ops_user, maersk_use
     assert login(hapag_user).get(f"/tracking/uploads/{mine.pk}/").status_code == 404
 
 
+@pytest.mark.parametrize("zone", ["Europe", "Europe/Hamburg"])
+def test_a_time_zone_that_is_no_zone_is_a_form_error_not_a_500(login, ops_user, booked_fcl, zone):
+    client = login(ops_user)
+    client.raise_request_exception = False
+    response = client.post("/tracking/uploads/", {"file": csv_file(f"{CONTAINER},container,DEPARTED,{WHEN},ACT,,"),
+                                                  "time_zone": zone})  # fmt: skip
+    assert response.status_code == 200, f"upload gave {response.status_code}"
+    assert "is not a time zone name" in response.content.decode()
+    assert not TrackingEvent.objects.exists()
+
+
 def test_customers_may_not_upload_milestones(login, customer_a_user, booked_fcl):
     response = upload(login(customer_a_user), csv_file(f"{CONTAINER},container,DEPARTED,{WHEN},ACT,CNSHA,"))
     assert response.status_code == 403

@@ -12,7 +12,7 @@ from orders.models import Order, OrderStatus, OrderTransition
 from tests.tracking.test_ingest_support import *  # noqa: F403 - fixtures
 from tests.tracking.test_ingest_support import CONTAINER, ETA, ETD, NOW, dcsa_event, oms_event
 from tracking.ingest import events as domain_events
-from tracking.ingest import remapping, services
+from tracking.ingest import following, mapping, remapping, selectors, services
 from tracking.ingest.formats import dcsa_event as read_dcsa
 from tracking.ingest.formats import oms_event as read_oms
 from tracking.ingest.models import EtaHistory, MappingAlert, MappingRule, MappingStatus, SourceKind, TrackingEvent
@@ -160,6 +160,104 @@ def test_an_estimate_from_a_clock_a_little_ahead_counts_as_made_when_received_an
     ingest(dcsa_event("TRANSPORT", "ARRI", ETA + 30 * H, classifier="EST", place="DEHAM", created=later))
     latest = EtaHistory.objects.filter(shipment=master, milestone="ARRIVED").order_by("-reported_at", "-id").first()
     assert (latest.estimated_at, latest.previous_at) == (ETA + 30 * H, ETA)
+
+
+def test_an_eta_that_goes_back_to_an_earlier_value_is_a_new_estimate_not_a_duplicate(booked_fcl):
+    order, _ = booked_fcl
+    ingest(dcsa_event("TRANSPORT", "ARRI", ETA, classifier="EST", place="DEHAM", created=NOW - 5 * H, event_id="e1"))
+    ingest(dcsa_event("TRANSPORT", "ARRI", ETA + 30 * H, classifier="EST", place="DEHAM", created=NOW - 3 * H,
+                      event_id="e2"))  # fmt: skip
+    back = ingest(dcsa_event("TRANSPORT", "ARRI", ETA, classifier="EST", place="DEHAM", created=NOW - H,
+                             event_id="e3"))  # fmt: skip
+
+    assert back.stored == 1, f"the newest estimate was not stored (duplicates={back.duplicates})"
+    assert selectors.order_timeline(order=order, customer_safe=True).eta.estimated_at == ETA
+
+
+@pytest.mark.parametrize("event_id", ["e1", "e1-resent-by-another-system", ""])
+def test_the_same_estimate_delivered_again_is_still_a_duplicate(booked_fcl, event_id):
+    first = dcsa_event("TRANSPORT", "ARRI", ETA, classifier="EST", place="DEHAM", created=NOW - H, event_id="e1")
+    again = dcsa_event("TRANSPORT", "ARRI", ETA, classifier="EST", place="DEHAM", created=NOW - H, event_id=event_id)
+    ingest(first)
+    assert (ingest(again).duplicates, TrackingEvent.objects.count()) == (1, 1)
+
+
+def test_an_actual_event_reported_again_later_is_still_one_fact(booked_fcl):
+    ingest(dcsa_event("TRANSPORT", "DEPA", ETD, created=ETD + H, event_id="d1"))
+    assert ingest(dcsa_event("TRANSPORT", "DEPA", ETD, created=ETD + 5 * H, event_id="d2")).duplicates == 1
+
+
+# --- the vessel's calls at the other end: DOMAIN.md §1.8, ARRI @POD is ARRIVED, DEPA @POL is DEPARTED ------------
+
+
+def test_a_vessel_arriving_at_the_port_of_loading_does_not_mark_the_order_arrived(booked_fcl):
+    order, _ = booked_fcl
+    ingest(dcsa_event("TRANSPORT", "ARRI", ETD - 12 * H, place="CNSHA", event_id="arri-pol"))
+
+    order.refresh_from_db()
+    event = TrackingEvent.objects.get(source_event_id="arri-pol")
+    assert order.status == OrderStatus.PLANNED, "the order is 'arrived' before its vessel even left the POL"
+    assert (event.milestone_id, event.mapping_status) == (None, MappingStatus.NOT_A_MILESTONE)
+
+
+def test_an_estimated_vessel_arrival_at_the_port_of_loading_does_not_replace_the_destination_eta(booked_fcl):
+    order, _ = booked_fcl
+    ingest(
+        dcsa_event("TRANSPORT", "ARRI", ETA, classifier="EST", place="DEHAM", created=NOW - 3 * H, event_id="eta-pod"),
+        dcsa_event("TRANSPORT", "ARRI", NOW + 40 * H, classifier="EST", place="CNSHA", created=NOW - H,
+                   event_id="eta-pol"),  # the carrier's schedule for the vessel's next call at Shanghai
+    )  # fmt: skip
+
+    timeline = selectors.order_timeline(order=order, customer_safe=True)
+    assert timeline.eta is not None
+    assert timeline.eta.estimated_at == ETA, f"the ETA became {timeline.eta.estimated_at:%Y-%m-%d %H:%M} (at Shanghai)"
+
+
+def test_an_estimated_vessel_departure_from_the_port_of_discharge_does_not_replace_the_etd(booked_fcl):
+    _, master = booked_fcl
+    ingest(
+        dcsa_event("TRANSPORT", "DEPA", ETD + 6 * H, classifier="EST", place="CNSHA", created=ETD - 3 * H,
+                   event_id="etd-pol"),
+        dcsa_event("TRANSPORT", "DEPA", ETA + 20 * H, classifier="EST", place="DEHAM", created=ETD - H,
+                   event_id="etd-pod"),  # the vessel's departure from Hamburg, after our container is off
+    )  # fmt: skip
+    etd = EtaHistory.objects.filter(shipment=master, milestone="DEPARTED").order_by("-reported_at", "-id").first()
+    assert etd.estimated_at == ETD + 6 * H
+
+
+def test_a_partner_rule_for_anywhere_does_not_make_an_arrival_estimate_at_the_origin_the_eta(booked_fcl):
+    _, master = booked_fcl
+    MappingRule.objects.create(scheme="x12_214", code="ZZ8", milestone_id="ARRIVED")  # role: anywhere
+    ingest(
+        dcsa_event("TRANSPORT", "ARRI", ETA, classifier="EST", place="DEHAM", created=NOW - 3 * H, event_id="eta"),
+        oms_event("X", NOW + 40 * H, classifier="EST", code="ZZ8", scheme="x12_214", place="CNSHA",
+                  reported_at=(NOW - H).isoformat()) | {"milestone": None},
+    )  # fmt: skip
+    assert list(EtaHistory.objects.filter(shipment=master).values_list("estimated_at", flat=True)) == [ETA]
+
+
+def test_re_mapping_after_the_rule_is_corrected_withdraws_the_wrong_eta(booked_fcl, monkeypatch):
+    order, _ = booked_fcl
+    # stored as before the fix: ARRI anywhere but in between was ARRIVED, and estimates were taken at any place
+    rule = MappingRule.objects.get(scheme="dcsa", code="TRANSPORT:ARRI", location_role="origin")
+    rule.delete()
+    mapping.invalidate()
+    with monkeypatch.context() as before_the_fix:
+        before_the_fix.setattr(following, "ESTIMATE_NOT_AT", {})
+        ingest(
+            dcsa_event("TRANSPORT", "ARRI", ETA, classifier="EST", place="DEHAM", created=NOW - 3 * H,
+                       event_id="eta-pod"),
+            dcsa_event("TRANSPORT", "ARRI", NOW + 40 * H, classifier="EST", place="CNSHA", created=NOW - H,
+                       event_id="eta-pol"),
+        )  # fmt: skip
+    assert selectors.order_timeline(order=order, customer_safe=True).eta.estimated_at == NOW + 40 * H  # the defect
+    rule.pk = None
+    rule.save()
+
+    assert remapping.events_remap(scheme="dcsa", code="TRANSPORT:ARRI") == 1
+
+    assert TrackingEvent.objects.get(source_event_id="eta-pol").milestone_id is None
+    assert selectors.order_timeline(order=order, customer_safe=True).eta.estimated_at == ETA
 
 
 def test_events_out_of_order_never_move_the_status_backwards(booked_fcl):

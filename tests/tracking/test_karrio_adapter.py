@@ -5,6 +5,7 @@ date/time/code/description/location, and on newer servers a per-event status and
 import datetime
 
 import pytest
+from django.core.exceptions import ValidationError
 
 from orders.models import Order, OrderStatus
 from tests.factories import OrganisationFactory
@@ -229,6 +230,46 @@ def test_a_karrio_server_error_is_a_recorded_failure(parcel, stub_server):
     stub_server.script(Reply(status=502, body={"errors": []}))
     assert not poll(subscription).ok
     assert "502" in TrackingSubscription.objects.get().last_error
+
+
+def test_an_estimated_delivery_that_comes_back_to_an_earlier_day_is_the_estimate_again(parcel, stub_server):
+    _, master, subscription = parcel
+    first = scan("2026-11-27", "14:05", "PU", "Picked up", status="picked_up")
+    hub = scan("2026-11-28", "02:10", "PL", "Processed at LEIPZIG", status="in_transit")
+    out = scan("2026-11-29", "07:40", "WC", "With delivery courier", status="out_for_delivery")
+    stub_server.script(
+        Reply(body=tracker(first, estimated_delivery="2026-11-30")),
+        Reply(body=tracker(first, hub, estimated_delivery="2026-12-02")),  # slips two days
+        Reply(body=tracker(first, hub, out, estimated_delivery="2026-11-30")),  # back on the first day
+        Reply(body=tracker(first, hub, out, estimated_delivery="2026-11-30")),  # the same tracker polled again
+    )
+    for _ in range(4):
+        assert poll(subscription).ok
+
+    history = EtaHistory.objects.filter(shipment=master, milestone="DELIVERED").order_by("reported_at", "id")
+    assert [h.estimated_at.day for h in history] == [30, 2, 30]
+    assert TrackingEvent.objects.filter(classifier="EST").count() == 3
+
+
+def test_the_endpoint_refuses_a_time_zone_that_does_not_exist(parcel):
+    endpoint = CarrierEndpoint.objects.get()
+    for zone in ("Europe/Hamburg", "Europe", "CET+1"):
+        endpoint.time_zone = zone
+        with pytest.raises(ValidationError) as refused:
+            endpoint.full_clean()
+        assert "time_zone" in refused.value.message_dict
+
+
+def test_a_time_zone_saved_before_it_was_validated_is_a_recorded_failure_not_a_crash(parcel, stub_server):
+    _, _, subscription = parcel
+    CarrierEndpoint.objects.update(time_zone="Europe/Hamburg")  # no such zone (Hamburg keeps Berlin's time)
+    stub_server.script(Reply(body=tracker(scan("2026-11-27", "14:05", "PU", "Picked up", status="picked_up"))))
+
+    assert not poll(subscription).ok
+
+    subscription.refresh_from_db()
+    assert "Europe/Hamburg" in subscription.last_error
+    assert stub_server.seen == [], "a request was spent on an answer that could not be read"
 
 
 def test_an_unreadable_event_time_is_rejected_and_the_rest_kept():

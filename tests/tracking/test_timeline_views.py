@@ -4,6 +4,7 @@ manual entry on the order page, and scoping with two customers and two carriers.
 import datetime
 
 import pytest
+from django.utils import timezone
 
 from orders.models import OrderStatus
 from partners import services as partner_services
@@ -220,6 +221,36 @@ def test_operations_record_a_milestone_by_hand_and_the_card_comes_back(login, op
     order.refresh_from_db()
     assert order.status == OrderStatus.ARRIVED
     assert master.legs.get().actual_arrival_at == arrived
+
+
+@pytest.mark.parametrize("zone", ["Europe", "Asia", "Europe/Hamburg", "CET+1"])
+def test_a_time_zone_that_is_no_zone_is_a_form_error_not_a_500(login, ops_user, tracked, zone):
+    order, _ = tracked
+    client = login(ops_user)
+    client.raise_request_exception = False
+    response = client.post(
+        f"/tracking/orders/{order.reference}/events/",
+        {"milestone": "DEPARTED", "classifier": "ACT", "occurred_at": "2026-03-05T08:55", "time_zone": zone,
+         "location": "CNSHA", "note": ""},
+        HTTP_HX_REQUEST="true",
+    )  # fmt: skip
+    assert response.status_code == 200, f"time zone {zone!r} gave {response.status_code}"
+    assert "is not a time zone name" in response.content.decode()
+    assert not TrackingEvent.objects.filter(source_kind="manual").exists()
+
+
+def test_a_raw_event_shows_the_local_time_at_the_place_it_was_sent_with(login, ops_user, booked_fcl):
+    order, _ = booked_fcl
+    shanghai = datetime.timezone(datetime.timedelta(hours=8))
+    loaded_at = (ETD - 6 * H).astimezone(shanghai)
+    raw = dcsa_event("EQUIPMENT", "LOAD", loaded_at, event_id="load-1")
+    raw["eventDateTime"] = loaded_at.isoformat()  # 2026-…T14:00:00+08:00, as a Shanghai terminal sends it
+    services.events_ingest(events=[read_dcsa(raw)], source=Source(kind=SourceKind.DCSA, name="MAEU"))
+
+    with timezone.override("America/New_York"):  # whatever the server's zone: the place's time, not the viewer's
+        html = page(login(ops_user), order).content.decode()
+
+    assert f"{loaded_at:%-d %b %H:%M} +0800" in html, "the row titled 'Local time at the place' shows another time"
 
 
 def test_a_manual_actual_in_the_future_is_refused_with_the_reason(login, ops_user, tracked):

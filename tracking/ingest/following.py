@@ -31,7 +31,7 @@ from tracking.errors import PlanningError
 from tracking.ingest import events as domain_events
 from tracking.ingest import storage
 from tracking.ingest.mapping import MappingTable
-from tracking.ingest.models import Classifier, TrackingEvent
+from tracking.ingest.models import Classifier, LocationRole, TrackingEvent
 from tracking.ingest.subjects import Link, Resolution
 from tracking.models import OPEN_SHIPMENT_STATUSES, Leg, Shipment, ShipmentStatus
 from tracking.services.planning import leg_record_actual, shipment_set_status
@@ -42,6 +42,12 @@ logger = logging.getLogger(__name__)
 # operations (the role that may take depart, arrive and deliver), on behalf of whoever sent the event.
 SYSTEM_SCOPE = Scope(Audience.STAFF, frozenset(), frozenset({Role.OPERATIONS}))
 ESTIMATED_MILESTONES = frozenset({"DEPARTED", "ARRIVED", "DELIVERED"})
+# A shipment's ETD is its departure from its origin, its ETA its arrival at its destination. An estimate of the
+# milestone placed at the other end (a vessel's next call at the port of loading, its departure from the port of
+# discharge, mapped so by a partner's rule for anywhere) is kept on the timeline and never becomes the ETD/ETA.
+# Only a named place counts (StoredEvent.role): without one, the role is a guess from the shipment's progress. An
+# unknown port (intermediate) is left to the mapping: a diverted vessel's ETA at its new port is still the ETA.
+ESTIMATE_NOT_AT = {"DEPARTED": LocationRole.DESTINATION, "ARRIVED": LocationRole.ORIGIN}
 LEG_MILESTONES = {"DEPARTED": "departure", "ARRIVED": "arrival"}
 # On a truck (or courier) leg the pick-up is the leg's departure and the delivery its arrival: road and parcel
 # feeds often report nothing else (Karrio: picked_up, in_transit, out_for_delivery, delivered).
@@ -70,6 +76,7 @@ class StoredEvent:
     leg_id: int | None
     source: str
     notes: list[str] = field(default_factory=list)
+    role: str = LocationRole.ANY  # where it happened relative to its shipment, when the event names the place
 
 
 @dataclass(frozen=True)
@@ -143,12 +150,17 @@ def _current_estimates(keys: set[EstimateKey]) -> dict[EstimateKey, Estimate]:
     return current
 
 
+def _at_its_place(event: StoredEvent) -> bool:
+    return event.role == LocationRole.ANY or ESTIMATE_NOT_AT.get(str(event.milestone)) != event.role
+
+
 def follow_estimates(stored: list[StoredEvent], resolution: Resolution) -> None:
-    """Planned and estimated times become ETA/ETD history when they change; older news never wins.
+    """Planned and estimated times become ETA/ETD history when they change; older news never wins, nor an
+    estimate placed at the shipment's other end (ESTIMATE_NOT_AT).
     Before commit estimates_changing, after it estimate_changed per order (events.note_estimates: one call for the
     batch)."""
     estimates = [e for e in stored if e.classifier != Classifier.ACTUAL and e.milestone in ESTIMATED_MILESTONES]
-    estimates = [e for e in estimates if e.link.shipment_id or e.link.order_id]
+    estimates = [e for e in estimates if (e.link.shipment_id or e.link.order_id) and _at_its_place(e)]
     if not estimates:
         return
 

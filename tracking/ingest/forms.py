@@ -3,23 +3,15 @@
 from __future__ import annotations
 
 import re
-import zoneinfo
 
 from django import forms
 from django.conf import settings
 from django.core.files.uploadedfile import UploadedFile
 
 from orders.imports.reading import too_large
-from tracking.ingest.models import Classifier, Milestone
+from tracking.ingest.models import Classifier, Milestone, validate_time_zone
 
 ALLOWED_EXTENSIONS = (".csv", ".txt", ".xlsx")
-
-
-def _valid_zone(value: str) -> None:
-    try:
-        zoneinfo.ZoneInfo(value)
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError) as exc:
-        raise forms.ValidationError(f"{value} is not a time zone name (e.g. Europe/Hamburg, Asia/Shanghai).") from exc
 
 
 _SELECT = {"class": "form-select form-select-sm"}
@@ -44,7 +36,7 @@ class MilestoneEntryForm(forms.Form):
         widget=forms.DateTimeInput(attrs={**_INPUT, "type": "datetime-local"}),
         help_text="Local time at the place.",
     )
-    time_zone = forms.CharField(max_length=40, validators=[_valid_zone], widget=forms.TextInput(attrs=_INPUT))
+    time_zone = forms.CharField(max_length=40, validators=[validate_time_zone], widget=forms.TextInput(attrs=_INPUT))
     location = forms.CharField(
         max_length=8, required=False, widget=forms.TextInput(attrs={**_INPUT, "placeholder": "DEHAM"})
     )
@@ -65,7 +57,7 @@ class MilestoneUploadForm(forms.Form):
     )
     time_zone = forms.CharField(
         max_length=40,
-        validators=[_valid_zone],
+        validators=[validate_time_zone],
         initial="UTC",
         help_text="For times in the file written without a UTC offset.",
     )

@@ -12,8 +12,10 @@ foreign key that would have to cross partitions except the optional, SET_NULL li
 
 from __future__ import annotations
 
+import functools
 import os
 import secrets
+import zoneinfo
 
 from django.conf import settings
 from django.contrib.postgres.fields import ArrayField
@@ -373,6 +375,29 @@ def credentials_env_allowed(name: str) -> bool:
     return name.startswith(CREDENTIALS_ENV_PREFIX) and len(name) > len(CREDENTIALS_ENV_PREFIX)
 
 
+@functools.cache
+def _time_zone_names() -> frozenset[str]:
+    """The IANA zone names this machine knows, read once a process (a new tz database needs a restart)."""
+    return frozenset(zoneinfo.available_timezones()) | {"UTC"}
+
+
+def is_time_zone(name: str) -> bool:
+    """Whether `zoneinfo.ZoneInfo(name)` gives a zone. Checked against the list of zones rather than by trying:
+    ZoneInfo raises for a folder of the tz database ("Europe": IsADirectoryError) and other OS errors that
+    nobody would think of catching, and opens files for names typed by users."""
+    return name in _time_zone_names()
+
+
+def validate_time_zone(value: str) -> None:
+    """The validator of every time zone typed in by hand (carrier endpoints, milestone entry and files)."""
+    if not is_time_zone(value):
+        raise ValidationError(
+            "%(value)s is not a time zone name (e.g. Europe/Berlin, Asia/Shanghai, UTC).",
+            code="invalid_time_zone",
+            params={"value": value},
+        )
+
+
 class CarrierEndpoint(models.Model):
     """How we reach one carrier's tracking: adapter, URL, where its credentials are, and its rate limit.
 
@@ -392,7 +417,10 @@ class CarrierEndpoint(models.Model):
         max_length=40, blank=True, help_text="Karrio's carrier_name, e.g. dhl_express."
     )
     time_zone = models.CharField(
-        max_length=40, default="UTC", help_text="For sources that send local times without an offset (Karrio)."
+        max_length=40,
+        default="UTC",
+        validators=[validate_time_zone],
+        help_text="For sources that send local times without an offset (Karrio); an IANA name, e.g. Europe/Berlin.",
     )
     rate_limit_per_minute = models.PositiveIntegerField(default=60, help_text="Requests a minute, across all workers.")
     bucket_tokens = models.FloatField(null=True, blank=True, editable=False)

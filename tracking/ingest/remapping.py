@@ -17,8 +17,16 @@ from django.db.models import Q
 from django.utils import timezone
 
 from orders.models import STATUS_PATH, Channel, Order, OrderStatus
+from tracking.ingest import events as domain_events
 from tracking.ingest import following, mapping, subjects
-from tracking.ingest.models import Classifier, MappingAlert, MappingStatus, TrackingEvent
+from tracking.ingest.models import (
+    Classifier,
+    EtaHistory,
+    LocationRole,
+    MappingAlert,
+    MappingStatus,
+    TrackingEvent,
+)
 from tracking.ingest.services import location_role
 from tracking.ingest.subjects import Link, Resolution
 from tracking.models import ConsolidatedHouse, Shipment
@@ -37,7 +45,7 @@ def _resolution_for(events: list[TrackingEvent]) -> Resolution:
 
 def _remap_chunk(events: list[TrackingEvent], table: mapping.MappingTable, partner_id: int | None) -> list[Any]:
     resolution = _resolution_for(events)
-    changed, applied = [], []
+    changed, applied, withdrawn = [], [], []
     for event in events:
         carrier = resolution.carrying(event.shipment_id) if event.shipment_id else None
         role = location_role(event.location_code, carrier)
@@ -45,6 +53,8 @@ def _remap_chunk(events: list[TrackingEvent], table: mapping.MappingTable, partn
         classifier = found.classifier or event.sent_classifier
         if (found.status, found.milestone, classifier) == (event.mapping_status, event.milestone_id, event.classifier):
             continue
+        if _was_an_estimate(event):
+            withdrawn.append(event.pk)
         event.mapping_status, event.milestone_id, event.classifier = found.status, found.milestone, classifier
         event.location_role = role
         changed.append(event)
@@ -60,13 +70,49 @@ def _remap_chunk(events: list[TrackingEvent], table: mapping.MappingTable, partn
                     link,
                     event.leg_id,
                     event.source,
+                    role=role if event.location_code else LocationRole.ANY,
                 )
             )
     TrackingEvent.objects.bulk_update(changed, ["mapping_status", "milestone", "classifier", "location_role"])
+    _withdraw_estimates(withdrawn, resolution)
     if applied:
         actor = following.Actor(channel=Channel.ADMIN, source="re-mapping")
         following.follow(applied, resolution, table, actor)
     return changed
+
+
+def _was_an_estimate(event: TrackingEvent) -> bool:
+    """Whether the event, as mapped until now, may have written ETD/ETA history."""
+    return event.classifier != Classifier.ACTUAL and event.milestone_id in following.ESTIMATED_MILESTONES
+
+
+def _withdraw_estimates(event_ids: list[int], resolution: Resolution) -> None:
+    """The ETD/ETA history written by events that a corrected rule maps differently goes (a vessel's ETA at the
+    port of loading taken for the shipment's ETA): the estimate before it is the current one again, and the orders
+    hear of it (estimate_changed), as the ETA history's readers follow the current estimate. An event that is
+    still an estimate under the new rule writes its history again when it is applied."""
+    if not event_ids:
+        return
+    rows = EtaHistory.objects.filter(event_id__in=event_ids)
+    gone = list(rows.values_list("shipment_id", "order_id", "milestone_id", "estimated_at"))
+    if not gone:
+        return
+    rows.delete()
+    keys: set[following.EstimateKey] = {
+        (shipment_id, None if shipment_id else order_id, milestone) for shipment_id, order_id, milestone, _ in gone
+    }
+    current = following._current_estimates(keys)
+    changes: list[domain_events.EstimateChanged] = []
+    for shipment_id, order_id, milestone, was in gone:
+        now = current.get((shipment_id, None if shipment_id else order_id, milestone))
+        if now is None:
+            continue  # no estimate left: the timeline shows the plan; there is no time to announce
+        changes.extend(
+            domain_events.EstimateChanged(concerned, milestone, now.estimated_at, was)
+            for concerned in resolution.orders_of(Link(shipment_id, order_id))
+        )
+    if changes:
+        domain_events.note_estimates(sender=TrackingEvent, changes=changes)
 
 
 def events_remap(*, scheme: str, code: str, partner_id: int | None = None) -> int:

@@ -63,7 +63,9 @@ def order_get_for(*, scope: Scope, reference: str) -> Order:
 @dataclass
 class EventRow:
     event: TrackingEvent
-    at: datetime.datetime  # in the sender's own offset when it gave one
+    # In the sender's own offset when it gave one, else UTC. Shown as it is: the template turns `localtime` off,
+    # or the date filter would convert it back to the viewer's zone under the "Local time at the place" title.
+    at: datetime.datetime
 
     @property
     def source_label(self) -> str:

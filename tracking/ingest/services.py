@@ -4,9 +4,9 @@
 (a dozen for a webhook delivery, whatever its size): checks them, links their references (subjects.py), maps
 their codes (mapping.py), stores them with a binary COPY into a staging table and one INSERT … ON CONFLICT DO
 NOTHING (storage.py; the two unique keys are the dedupe: the sender's event id + time, and subject + code +
-classifier + time + place), raises mapping alerts for unknown codes, and lets the newly stored ones change
-estimates, legs, shipments and orders (following.py). A duplicate is counted, never stored twice and never
-applied twice.
+classifier + time + place, and for an estimate when it was made: `content_key`), raises mapping alerts for
+unknown codes, and lets the newly stored ones change estimates, legs, shipments and orders (following.py). A
+duplicate is counted, never stored twice and never applied twice.
 
 Per event the work is Python only, and kept small: what depends on (shipment, place, scheme, code) — location
 role, mapping rule, leg — is worked out once per batch; a row is one tuple handed to COPY; the raw payload is
@@ -114,12 +114,29 @@ class Row:
 
 
 def content_key(
-    *, scheme: str, subject: tuple[str, str], code: str, classifier: str, event_at: datetime.datetime, location: str
+    *,
+    scheme: str,
+    subject: tuple[str, str],
+    code: str,
+    classifier: str,
+    event_at: datetime.datetime,
+    location: str,
+    reported_at: datetime.datetime | None = None,
 ) -> str:
     """The identity of an event without an id: what, about what, when (UTC) and where; as a UUID in its
-    canonical text form (the column is a uuid; a thousand of these are compared as strings, not objects)."""
+    canonical text form (the column is a uuid; a thousand of these are compared as strings, not objects).
+
+    An estimate or plan is also *when it was made* (`reported_at`, as the sender gave it): an ETA that slips and
+    comes back to an earlier value is a new estimate, and dropping it as a duplicate of the first would leave the
+    ETA at the value the carrier withdrew. The same estimate delivered again keeps its report time (and its id),
+    so it is still a duplicate. An estimate without a report time is identified by its content alone, as before:
+    the time we receive it would make every redelivery new. An actual event is a fact: one, however often and
+    whenever it is reported."""
     when = event_at if event_at.tzinfo is datetime.UTC else event_at.astimezone(datetime.UTC)
-    return _uuid_text(f"{scheme}|{subject[0]}|{subject[1]}|{code}|{classifier}|{when.isoformat()}|{location}")
+    text = f"{scheme}|{subject[0]}|{subject[1]}|{code}|{classifier}|{when.isoformat()}|{location}"
+    if reported_at is not None and classifier != Classifier.ACTUAL:
+        text += f"|{reported_at.astimezone(datetime.UTC).isoformat()}"
+    return _uuid_text(text)
 
 
 def _uuid_text(text: str) -> str:
@@ -296,7 +313,8 @@ def _build_rows(
         role, found, leg = facts
         classifier = found.classifier or event.classifier
         key = content_key(scheme=event.scheme, subject=subject, code=event.raw_code, classifier=classifier,
-                          event_at=event.event_at, location=location or event.location_code)  # fmt: skip
+                          event_at=event.event_at, location=location or event.location_code,
+                          reported_at=event.reported_at)  # fmt: skip
         identity = (event.source_event_id, event.event_at) if event.source_event_id else key
         if identity in seen or key in seen:
             result.duplicates += 1
@@ -427,6 +445,7 @@ def events_ingest(
                 r.link,
                 r.leg_id,
                 source.key,
+                role=r.role if r.location_code else LocationRole.ANY,
             )
             for r in rows
             if r.content_key in inserted

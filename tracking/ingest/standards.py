@@ -9,8 +9,14 @@ Raw codes are written as the adapters compose them (tracking/ingest/formats.py):
 - the rest: the code as the standard spells it (IATA `DEP`, Rec 24 `24`, Karrio `in_transit`).
 
 A location role ("origin", "intermediate", "destination") narrows a rule to where the event happened
-relative to the shipment (DEPA at the port of loading is DEPARTED, at a transhipment port TRANSSHIPMENT);
-a rule without one applies anywhere. A `None` milestone marks a known code that is not a milestone.
+relative to the shipment (DEPA at the port of loading is DEPARTED, at a transhipment port TRANSSHIPMENT, at the
+port of discharge no milestone); a rule without one applies anywhere. A `None` milestone marks a known code that
+is not a milestone.
+
+The role-less rule stays for the place we cannot place (an event that reaches no shipment), and the exceptions
+are rules of their own rather than a role on the general rule: `seed_reference_data` adds missing
+(scheme, code, role) rows to a database seeded before and never edits one, so a new exception reaches it, a
+changed role would not.
 """
 
 from __future__ import annotations
@@ -213,6 +219,12 @@ class RuleSeed(NamedTuple):
 
 ORIGIN, BETWEEN, DESTINATION = "origin", "intermediate", "destination"
 _NOT_A_MILESTONE = None
+# A vessel calls at the port of loading (arrives, then leaves with the goods) and at the port of discharge
+# (arrives with them, then leaves): only DEPA @POL and ARRI @POD are the goods' DEPARTED and ARRIVED (§1.8). The
+# other two calls are the vessel's, not the goods': as milestones they made an order "arrived" before it left
+# and, as estimates, replaced the ETD/ETA with the vessel's times at the wrong port.
+_VESSEL_CALLS_AT_POL = "Vessel arriving at the port of loading: the goods have not left yet."
+_VESSEL_LEAVES_POD = "Vessel leaving the port of discharge: the goods already arrived."
 
 
 def _rules(scheme: str, rows: list[tuple[Any, ...]]) -> list[RuleSeed]:
@@ -264,7 +276,9 @@ _DCSA = _rules(
         ("EQUIPMENT:RMVD:LADEN", _NOT_A_MILESTONE),
         ("TRANSPORT:DEPA", "DEPARTED"),
         ("TRANSPORT:DEPA", "TRANSSHIPMENT", BETWEEN),
+        ("TRANSPORT:DEPA", _NOT_A_MILESTONE, DESTINATION, "", _VESSEL_LEAVES_POD),
         ("TRANSPORT:ARRI", "ARRIVED"),
+        ("TRANSPORT:ARRI", _NOT_A_MILESTONE, ORIGIN, "", _VESSEL_CALLS_AT_POL),
         ("TRANSPORT:ARRI", "TRANSSHIPMENT", BETWEEN),
     ],
 )
@@ -324,7 +338,9 @@ _X12_315 = _rules(
         ("AL", "LOADED"),
         ("VD", "DEPARTED"),
         ("VD", "TRANSSHIPMENT", BETWEEN),
+        ("VD", _NOT_A_MILESTONE, DESTINATION, "", _VESSEL_LEAVES_POD),
         ("VA", "ARRIVED"),
+        ("VA", _NOT_A_MILESTONE, ORIGIN, "", _VESSEL_CALLS_AT_POL),
         ("VA", "TRANSSHIPMENT", BETWEEN),
         ("AR", "ARRIVED"),
         ("UV", "DISCHARGED"),

@@ -25,14 +25,24 @@ import zoneinfo
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
+from django.utils import timezone
+
 from tracking.ingest.adapters import CarrierRefused, MalformedResponse, PollPage, TakeToken, http
 from tracking.ingest.formats import FormatError, IncomingEvent, clean_location, clean_subject, read_all
-from tracking.ingest.models import AdapterKind, Classifier, Scheme, SubjectType
+from tracking.ingest.models import AdapterKind, Classifier, Scheme, SubjectType, is_time_zone
 
 if TYPE_CHECKING:
     from tracking.ingest.models import CarrierEndpoint, TrackingSubscription
 
 ESTIMATED_DELIVERY_HOUR = 12  # a date-only estimate is shown as midday local time
+
+
+def _zone(name: str) -> zoneinfo.ZoneInfo:
+    """The endpoint's time zone; a name that is none (saved before the field was validated) refuses the poll,
+    which polling records as a failure (backoff, then the stale flag) instead of a crash on every run."""
+    if not is_time_zone(name):
+        raise CarrierRefused(f"The endpoint's time zone {name!r} is not a time zone name: correct it in the console.")
+    return zoneinfo.ZoneInfo(name)
 
 
 def _local_time(date: str, time: str, zone: zoneinfo.ZoneInfo) -> datetime.datetime:
@@ -102,7 +112,7 @@ def tracker_events(tracker: Any, *, time_zone: str = "UTC") -> PollPage:
     """A Karrio tracker as IncomingEvents (see the module docstring for how codes are chosen)."""
     if not isinstance(tracker, dict) or not isinstance(tracker.get("events", []), list):
         raise MalformedResponse("A Karrio tracker is a JSON object with an `events` list.")
-    zone = zoneinfo.ZoneInfo(time_zone)
+    zone = _zone(time_zone)
     try:
         subject = clean_subject(SubjectType.PARCEL, tracker.get("tracking_number"))
     except FormatError as exc:
@@ -143,16 +153,24 @@ def tracker_events(tracker: Any, *, time_zone: str = "UTC") -> PollPage:
         except (ValueError, OverflowError):
             page.rejected.append((-1, f"estimated_delivery {tracker['estimated_delivery']!r} is not a date."))
         else:
-            page.events.append(
-                _incoming(
-                    code="delivered",
-                    at=at,
-                    subject=subject,
-                    classifier=Classifier.ESTIMATED,
-                    event_id=f"{subject[1]}:eta:{day.isoformat()}",
-                    payload={"estimated_delivery": tracker["estimated_delivery"]},
-                )
+            estimate = _incoming(
+                code="delivered",
+                at=at,
+                subject=subject,
+                classifier=Classifier.ESTIMATED,
+                event_id=f"{subject[1]}:eta:{day.isoformat()}",
+                payload={"estimated_delivery": tracker["estimated_delivery"]},
             )
+            # Karrio does not say when it made the estimate: it is the estimate as of the newest scan (one from
+            # the future is a wrong clock, not news). That time is its report time and part of its identity: a
+            # day that comes back after a slip is a new estimate (a scan came between), the same tracker polled
+            # again the same one. Without a scan it is identified by its day alone.
+            now = timezone.now()
+            scans = [event.event_at for event in events if event.event_at <= now]
+            if scans:
+                estimate.reported_at = max(scans)
+                estimate.source_event_id += f"@{estimate.reported_at:%Y-%m-%dT%H:%M:%SZ}"
+            page.events.append(estimate)
     return page
 
 
@@ -172,6 +190,7 @@ class KarrioAdapter:
 
     def poll(self, subscription: TrackingSubscription, *, take_token: TakeToken) -> Iterator[PollPage]:
         number = urllib.parse.quote(subscription.reference, safe="")
+        _zone(self.endpoint.time_zone)  # before a request is spent on an answer we could not read
         take_token()
         response = http.request_json("GET", f"{self.base}/v1/trackers/{number}", headers=self._headers(), allow=(404,))
         if response.status == 404:
