@@ -11,11 +11,15 @@ class TrackingConfig(AppConfig):
     def ready(self) -> None:
         from orders import lifecycle
         from tracking import guards
+        from tracking import receivers as planning_receivers
         from tracking.exceptions import receivers as exception_receivers
         from tracking.ingest import receivers
 
         receivers.connect()  # leg actuals and lifecycle changes feed the timeline
         exception_receivers.connect()  # new events and plan changes run the exception rules
+        planning_receivers.connect()  # a cancelled order's houses leave the masters still being planned
+
+        lifecycle.register_guard("cancel", guards.order_cancel_problem)  # not while a carrier has its cargo booked
 
         name = guards.plan_transition_name()
         if name is not None:  # None while the lifecycle has no planning step; the report says so

@@ -1,13 +1,23 @@
-"""Tracking's say in the order lifecycle: no `planned` without a confirmed carrier booking.
+"""Tracking's say in the order lifecycle: no `planned` without a confirmed carrier booking, and no `cancelled`
+while the order's cargo is on a master the carrier already knows about.
 
-Registered from TrackingConfig.ready() on the transition whose target is "planned", found at start-up
-in the lifecycle's TRANSITIONS, so orders never import tracking.
+Registered from TrackingConfig.ready(): the first on the transition whose target is "planned", found at start-up
+in the lifecycle's TRANSITIONS, the second on "cancel"; orders never import tracking.
 """
 
 from __future__ import annotations
 
-from orders.models import Order
-from tracking.models import CONFIRMED_BOOKING_STATUSES, Booking, Shipment, ShipmentStatus
+from django.db.models import Exists, OuterRef, Q
+
+from orders.models import Order, OrderStatus
+from tracking.models import (
+    CONFIRMED_BOOKING_STATUSES,
+    Booking,
+    BookingStatus,
+    ConsolidatedHouse,
+    Shipment,
+    ShipmentStatus,
+)
 
 PLANNED = "planned"
 
@@ -43,3 +53,40 @@ def order_booking_problem(order: Order) -> str | None:
     if waiting:
         return f"No confirmed carrier booking yet for {', '.join(waiting)}."
     return None
+
+
+def order_cancel_problem(order: Order) -> str | None:
+    """Why the order may not be cancelled: part of its cargo is on a master whose booking request went to the
+    carrier, whose booking is confirmed, or that moves.
+
+    Cancelling such cargo is operations' work, not a click: take the house off the master and amend or cancel the
+    booking with the carrier (space, weight, fees), then cancel the order. Keeping it on silently would have us
+    weigh, book and pay for cargo that no longer travels. Cargo on a master still being planned, or on none, is
+    taken off and its houses cancelled by the cancellation itself (consolidation.order_houses_cancel).
+    """
+    if order.status == OrderStatus.DRAFT:
+        return None  # a draft never went on a shipment (only submitted orders and later do), and none returns to draft
+    sent = Booking.objects.filter(shipment=OuterRef("master"), status=BookingStatus.SENT)
+    links = (
+        ConsolidatedHouse.objects.filter(house__order=order, removed_at__isnull=True, deconsolidated_at__isnull=True)
+        .exclude(house__status=ShipmentStatus.CANCELLED)
+        .filter(~Q(master__status=ShipmentStatus.PLANNING) | Exists(sent))
+        .select_related("house", "master", "master__carrier")
+        .order_by("house__reference")
+    )
+    problems = []
+    for link in links:
+        house, master = link.house, link.master
+        carrier = master.carrier.name if master.carrier else "the carrier"
+        if master.status in (ShipmentStatus.PLANNING, ShipmentStatus.BOOKED):
+            how = "booked" if master.status == ShipmentStatus.BOOKED else "with a booking request sent"
+            problems.append(
+                f"{house.reference} is on {master.reference}, {how} with {carrier}: take it off {master.reference} "
+                f"and amend or cancel the booking with {carrier} first."
+            )
+        else:
+            problems.append(
+                f"{house.reference} is {master.get_status_display().lower()} on {master.reference}: cargo that "
+                "has moved cannot be cancelled."
+            )
+    return " ".join(problems) or None

@@ -19,7 +19,12 @@ from django.db.models import F, Q
 from django.urls import reverse
 from stdnum import imo
 
-from orders.identifiers import container_number_problem, normalize_container_number
+from orders.identifiers import (
+    awb_number_problem,
+    container_number_problem,
+    normalize_awb_number,
+    normalize_container_number,
+)
 from orders.models import CargoLine, Location, Mode, Order
 from partners.models import Organisation
 from tracking.equipment import CONTAINER_TYPE_CHOICES, CONTAINER_TYPES
@@ -117,6 +122,19 @@ class Shipment(models.Model):
 
     def get_absolute_url(self) -> str:
         return reverse("tracking:shipment_detail", args=[self.reference])
+
+    def clean(self) -> None:
+        """A bill number is kept as carriers and tracking events spell it: upper case, no spaces. A MAWB is an IATA
+        air waybill (prefix, serial and mod-7 check digit) stored as 020-12345675, the spelling tracking events
+        are matched on; a typo would never match an airline's status message. HAWBs are our own series."""
+        number = "".join(self.bill_number.split()).upper()
+        if number and self.mode == Mode.AIR and self.kind == ShipmentKind.MASTER:
+            problem = awb_number_problem(number)
+            if problem:
+                raise ValidationError({"bill_number": problem})
+            digits = normalize_awb_number(number)
+            number = f"{digits[:3]}-{digits[3:]}"
+        self.bill_number = number
 
     @property
     def is_master(self) -> bool:

@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.db.models import F, OuterRef, Prefetch, Q, QuerySet, Subquery, Sum
+from django.db.models import Exists, F, OuterRef, Prefetch, Q, QuerySet, Subquery, Sum
 from django.db.models.functions import Coalesce
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
@@ -204,11 +204,17 @@ def masters_open_on_lane(*, origin: str, destination: str, mode_family: Iterable
 
 
 def loose_houses_on_lane(*, origin: str, destination: str) -> QuerySet[Shipment]:
-    """Houses on the lane that are on no live master (split-off parts, removed houses)."""
+    """Houses on the lane that are on no live master (split-off parts, removed houses), of orders that may still
+    be planned (not held, cancelled or moving: house_add would refuse them). One Exists for "on a live master": an
+    exclude across the relation also dropped the houses that had never been on one."""
+    live = ConsolidatedHouse.objects.filter(
+        house=OuterRef("pk"), removed_at__isnull=True, deconsolidated_at__isnull=True
+    )
     return (
         Shipment.objects.houses()
         .filter(origin_id=origin, destination_id=destination, status=ShipmentStatus.PLANNING)
-        .exclude(consolidations__removed_at__isnull=True, consolidations__deconsolidated_at__isnull=True)
+        .filter(order__status__in=PLANNABLE)
+        .exclude(Exists(live))
         .select_related("order", "order__customer")
         .order_by("reference")[:50]
     )

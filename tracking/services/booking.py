@@ -18,9 +18,9 @@ from django.utils import timezone
 
 from orders import services as order_services
 from orders.errors import TransitionNotAllowed
-from orders.models import Channel, Order
+from orders.models import Channel, Order, OrderStatus
 from partners.models import Organisation
-from partners.scoping import Scope
+from partners.scoping import Scope, scope_for_user
 from tracking import adapters, events, guards
 from tracking.errors import BookingError
 from tracking.models import (
@@ -103,8 +103,12 @@ def booking_request(
         raise BookingError("Bookings are made for master shipments.")
     if shipment.status != ShipmentStatus.PLANNING:
         raise BookingError(f"{shipment.reference} is {shipment.get_status_display().lower()}; it is not being planned.")
-    if not live_houses(shipment):
+    houses = live_houses(shipment)
+    if not houses:
         raise BookingError(f"{shipment.reference} carries no house yet.")
+    cancelled = [house.reference for house in houses if house.order and house.order.status == OrderStatus.CANCELLED]
+    if cancelled:  # the cancellation takes them off (consolidation.order_houses_cancel); should that not have run
+        raise BookingError(f"{', '.join(cancelled)} on {shipment.reference} belong to cancelled orders: take them off.")
     chosen = option.carrier if option is not None else carrier
     if chosen is None:
         raise BookingError("Choose a carrier.")
@@ -150,6 +154,8 @@ def booking_send(*, booking: Booking, by: Any = None) -> Booking:
     with transaction.atomic():
         booking = _lock(booking)
         _expect(booking, BookingStatus.REQUESTED, doing="sent")
+        if not live_houses(booking.shipment):  # its last house was taken off (or its order cancelled) since
+            raise BookingError(f"{booking.shipment.reference} carries no house any more; cancel this booking.")
         claimed_at = timezone.now()
         if booking.send_started_at is not None and booking.send_started_at > claimed_at - SEND_CLAIM_EXPIRES:
             raise BookingError(
@@ -203,10 +209,20 @@ def _apply_sailing(
     main.save()
 
 
-def _plan_orders(shipment: Shipment, *, scope: Scope, by: Any, channel: str, outcome: ConfirmOutcome) -> None:
-    """Take each order of the master to `planned` through the lifecycle; report those that cannot go yet."""
+def _plan_orders(
+    shipment: Shipment,
+    *,
+    scope: Scope,
+    by: Any,
+    channel: str,
+    outcome: ConfirmOutcome,
+    orders: list[Order] | None = None,
+) -> None:
+    """Take each order of the master (or the given ones) to `planned` through the lifecycle; report those that
+    cannot go yet."""
     name = guards.plan_transition_name()
-    orders = sorted({house.order.pk: house.order for house in live_houses(shipment)}.values(), key=lambda o: o.pk)
+    if orders is None:
+        orders = sorted({house.order.pk: house.order for house in live_houses(shipment)}.values(), key=lambda o: o.pk)
     for order in orders:
         if name is None:
             outcome.not_planned.append((order, "the order lifecycle has no planning step yet"))
@@ -229,6 +245,20 @@ def _plan_orders(shipment: Shipment, *, scope: Scope, by: Any, channel: str, out
             outcome.not_planned.append((order, str(exc)))
 
 
+def master_orders_plan(
+    *, master: Shipment, orders: list[Order], by: Any = None, channel: str = Channel.SCREEN
+) -> ConfirmOutcome | None:
+    """Orders whose cargo joined a master after its booking was confirmed: to `planned`, as booking_confirm takes
+    the others, on behalf of `by` (nobody: the lifecycle refuses, and the order waits for "Mark planned").
+    None when the master has no confirmed booking."""
+    booking = master.bookings.filter(status__in=CONFIRMED_BOOKING_STATUSES).first()
+    if booking is None:
+        return None
+    outcome = ConfirmOutcome(booking)
+    _plan_orders(master, scope=scope_for_user(_by(by)), by=by, channel=channel, outcome=outcome, orders=orders)
+    return outcome
+
+
 @transaction.atomic
 def booking_confirm(
     *,
@@ -247,8 +277,8 @@ def booking_confirm(
     flight_number: str = "",
     channel: str = Channel.SCREEN,
 ) -> ConfirmOutcome:
-    """Record the carrier's confirmation: number, ETD/ETA, cut-offs, conveyance. The master is booked and
-    its orders move to planned through the lifecycle. After commit: booking_confirmed."""
+    """Record the carrier's confirmation: number, ETD/ETA, cut-offs, conveyance. The master is booked (unless it
+    already moves) and its orders move to planned through the lifecycle. After commit: booking_confirmed."""
     booking = _lock(booking)
     _expect(booking, BookingStatus.REQUESTED, BookingStatus.SENT, doing="confirmed")
     if not carrier_reference.strip():
@@ -277,7 +307,10 @@ def booking_confirm(
             "flight_number": flight_number,
         },
     )
-    shipment_set_status(shipment=shipment, status=ShipmentStatus.BOOKED)
+    if shipment.status == ShipmentStatus.PLANNING:
+        # A confirmation typed in after the departure was recorded is still the booking's record (number, ETD,
+        # cut-offs), but the master stays where its legs put it: never back from moving to booked.
+        shipment_set_status(shipment=shipment, status=ShipmentStatus.BOOKED)
     outcome = ConfirmOutcome(booking)
     _plan_orders(shipment, scope=scope, by=by, channel=channel, outcome=outcome)
     transaction.on_commit(
@@ -312,8 +345,18 @@ def booking_reject(*, booking: Booking, reason: str, by: Any = None) -> Booking:
 
 
 def _release_carrier(shipment: Shipment) -> None:
+    """Let the carrier go: the master and its main leg lose the carrier and that carrier's sailing (times, vessel,
+    voyage, flight), so the next carrier's booking plans its own sailing instead of inheriting a stale one."""
     Shipment.objects.filter(pk=shipment.pk).update(carrier=None)
-    Leg.objects.filter(shipment=shipment, role=LegRole.MAIN, actual_departure_at__isnull=True).update(carrier=None)
+    Leg.objects.filter(shipment=shipment, role=LegRole.MAIN, actual_departure_at__isnull=True).update(
+        carrier=None,
+        planned_departure_at=None,
+        planned_arrival_at=None,
+        vessel_name="",
+        vessel_imo="",
+        voyage_number="",
+        flight_number="",
+    )
 
 
 @transaction.atomic
@@ -335,6 +378,12 @@ def booking_roll(
     leg and every later leg shift with it. After commit: booking_rolled (the exception rules react to it)."""
     booking = _lock(booking)
     _expect(booking, *CONFIRMED_BOOKING_STATUSES, doing="rolled")
+    main = _main_leg(booking.shipment)
+    if main.actual_departure_at is not None:  # the cargo sailed: a later change is a delay, not a roll
+        raise BookingError(
+            f"{booking.shipment.reference} departed on {timezone.localtime(main.actual_departure_at):%Y-%m-%d %H:%M}; "
+            "a booking is rolled only before its sailing."
+        )
     previous = booking.confirmed_departure_at
     if previous is not None and departure_at <= previous:
         raise BookingError(f"A roll moves the booking to a later sailing; the ETD was {previous:%Y-%m-%d %H:%M}.")
@@ -357,7 +406,6 @@ def booking_roll(
         # cut-offs the carrier did not restate move with the sailing, so none stays on the old vessel's dates
         setattr(booking, key, value if value is not None else (old + delay if old else None))
     booking.save()
-    main = _main_leg(booking.shipment)
     _apply_sailing(
         main,
         departure_at=departure_at,

@@ -1,13 +1,19 @@
 """Consolidation: houses on a master and its containers, the capacity rules, and deconsolidation.
 
 A house joins a master only on the same port pair and mode family, while the master is still being
-planned or booked, and only if the master's containers still hold the cargo. The database refuses a
-house on two live masters (ConsolidatedHouse.house_on_one_live_master); the service turns that
-refusal into a sentence.
+planned or booked, while its order may be planned (not held, cancelled or moving), and only if the master's
+containers still hold the cargo. The database refuses a house on two live masters
+(ConsolidatedHouse.house_on_one_live_master); the service turns that refusal into a sentence.
+
+A cancelled order's cargo does not travel: its houses on masters still being planned are taken off and
+cancelled when the order is cancelled (`order_houses_cancel`, from tracking/receivers.py). Cargo on a master the
+carrier already knows about (booking sent, confirmed, or moving) is operations' to take off and tell the
+carrier; the order cannot be cancelled until they have (tracking/guards.py `order_cancel_problem`).
 """
 
 from __future__ import annotations
 
+import logging
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -17,12 +23,14 @@ from typing import Any
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from orders.models import Mode, Order
+from orders.models import Mode, Order, OrderStatus
 from partners.models import Organisation
 from tracking.equipment import CONTAINER_TYPES
 from tracking.errors import CapacityError, ConsolidationError
 from tracking.models import ConsolidatedHouse, LegRole, Shipment, ShipmentEquipment, ShipmentKind, ShipmentStatus
 from tracking.services import planning
+
+logger = logging.getLogger(__name__)
 
 MODE_FAMILY = {
     Mode.OCEAN_FCL: "sea",
@@ -158,10 +166,12 @@ def _by(by: Any) -> Any:
 
 @transaction.atomic
 def house_add(*, master: Shipment, house: Shipment, by: Any = None) -> ConsolidatedHouse:
-    """Put a house on a master, if lane, mode, state and capacity allow; raises ConsolidationError saying why not."""
+    """Put a house on a master, if lane, mode, state, its order and capacity allow; raises ConsolidationError
+    saying why not. A house joining a master whose booking is confirmed is booked like the rest: its order moves
+    to planned through the lifecycle (booking.master_orders_plan) when the lifecycle lets it."""
     master = Shipment.objects.select_for_update().get(pk=master.pk)  # one capacity decision at a time per master
-    house = Shipment.objects.get(pk=house.pk)
-    problem = _join_problem(master, house)
+    house = Shipment.objects.select_related("order").get(pk=house.pk)
+    problem = _join_problem(master, house) or (planning.order_plan_problem(house.order) if house.order else None)
     if problem:
         raise ConsolidationError(problem)
     problems = master_capacity_problems(master=master, extra=[house])
@@ -180,6 +190,10 @@ def house_add(*, master: Shipment, house: Shipment, by: Any = None) -> Consolida
         raise ConsolidationError(f"{house.reference} is already on {where}; remove it there first.") from exc
     if house.status != master.status:
         Shipment.objects.filter(pk=house.pk).update(status=master.status)
+    if master.status == ShipmentStatus.BOOKED and house.order is not None:
+        from tracking.services.booking import master_orders_plan  # booking builds on consolidation
+
+        master_orders_plan(master=master, orders=[house.order], by=by)
     return link
 
 
@@ -203,6 +217,48 @@ def house_remove(*, master: Shipment, house: Shipment, by: Any = None) -> None:
     if not updated:
         raise ConsolidationError(f"{house.reference} is not on {master.reference}.")
     Shipment.objects.filter(pk=house.pk).update(status=ShipmentStatus.PLANNING)
+
+
+@transaction.atomic
+def order_houses_cancel(*, order_id: int) -> list[Shipment]:
+    """Cancel the houses of a cancelled order: off the masters still being planned, and out of planning.
+
+    Safe to run twice. A house on a master that is no longer being planned is left for operations and logged:
+    the cancel guard refuses such orders, so only a booking confirmed between the cancellation's check and this
+    gets here, and booking_confirm then reports the order as not planned.
+    """
+    if not Order.objects.filter(pk=order_id, status=OrderStatus.CANCELLED).exists():
+        return []
+    houses = list(Shipment.objects.houses().filter(order_id=order_id).exclude(status=ShipmentStatus.CANCELLED))
+    links = {
+        link.house_id: link
+        for link in ConsolidatedHouse.objects.filter(
+            house__in=houses, removed_at__isnull=True, deconsolidated_at__isnull=True
+        )
+    }
+    # Their masters locked (in one order) as house_add locks them: capacity and booking decisions wait for this.
+    locked = Shipment.objects.select_for_update().filter(pk__in=[link.master_id for link in links.values()])
+    masters = {master.pk: master for master in locked.order_by("pk")}
+    now = timezone.now()
+    cancelled = []
+    for house in houses:
+        link = links.get(house.pk)
+        if link is not None and masters[link.master_id].status != ShipmentStatus.PLANNING:
+            master = masters[link.master_id]
+            logger.warning(
+                "tracking: %s of cancelled order %s stays on %s, which is %s: operations must take it off",
+                house.reference, order_id, master.reference, master.status,
+            )  # fmt: skip
+            continue
+        if link is None and house.status != ShipmentStatus.PLANNING:
+            continue  # deconsolidated at destination: its record stays as it is
+        if link is not None:
+            ConsolidatedHouse.objects.filter(pk=link.pk).update(removed_at=now)
+        cancelled.append(house)
+    Shipment.objects.filter(pk__in=[house.pk for house in cancelled]).update(
+        status=ShipmentStatus.CANCELLED, updated_at=now
+    )
+    return cancelled
 
 
 def _master_mode(orders: Sequence[Order], container_type: str) -> str:

@@ -21,7 +21,7 @@ from orders.models import CargoLine, Mode, Order
 from partners.models import Organisation
 from tracking import events
 from tracking.equipment import CONTAINER_TYPES
-from tracking.errors import PlanningError
+from tracking.errors import CapacityError, PlanningError
 from tracking.models import (
     OPEN_SHIPMENT_STATUSES,
     Appointment,
@@ -113,6 +113,17 @@ def _share(line: CargoLine, pieces: int) -> tuple[Decimal, Decimal]:
     return weight, volume
 
 
+def _allocated_weight_volume(order: Order) -> dict[int, tuple[Decimal, Decimal]]:
+    """Weight and volume of each of the order's cargo lines already on a house that is not cancelled."""
+    rows = (
+        HouseLine.objects.filter(cargo_line__order=order)
+        .exclude(house__status=ShipmentStatus.CANCELLED)
+        .values("cargo_line_id")
+        .annotate(weight=Sum("gross_weight_kg"), volume=Sum("volume_m3"))
+    )
+    return {row["cargo_line_id"]: (row["weight"], row["volume"]) for row in rows}
+
+
 def _lock_order(order: Order) -> Order:
     """Lock the order row: allocations of its cargo to houses are decided one at a time."""
     return Order.objects.select_for_update().select_related("branch").get(pk=order.pk)
@@ -149,20 +160,24 @@ def house_create(*, order: Order, allocations: Mapping[int, int] | None = None, 
         destination_id=order.destination_id,
         by=by,
     )
-    HouseLine.objects.bulk_create(
-        HouseLine(
-            house=house,
-            cargo_line=lines[line_id],
-            pieces=pieces,
-            gross_weight_kg=_share(lines[line_id], pieces)[0],
-            volume_m3=_share(lines[line_id], pieces)[1],
-        )
-        for line_id, pieces in sorted(wanted.items())
-    )
+    taken = _allocated_weight_volume(order)
+    parts = []
+    for line_id, pieces in sorted(wanted.items()):
+        line = lines[line_id]
+        if pieces == remaining[line_id]:
+            # The last pieces of a line take what the earlier parts left, so rounding loses no kilogram:
+            # the houses of a line always add up to the line.
+            weight, volume = taken.get(line_id, (Decimal(0), Decimal(0)))
+            part = (line.gross_weight_kg - weight, (line.volume_m3 or Decimal(0)) - volume)
+        else:
+            part = _share(line, pieces)
+        parts.append(HouseLine(house=house, cargo_line=line, pieces=pieces, gross_weight_kg=part[0], volume_m3=part[1]))
+    HouseLine.objects.bulk_create(parts)
     return house
 
 
 def _house_is_movable(house: Shipment) -> None:
+    """Only cargo still being planned can be split off: a booked, moving, arrived or cancelled house stays whole."""
     if house.kind != ShipmentKind.HOUSE:
         raise PlanningError(f"{house.reference} is a master, not a house.")
     link = (
@@ -175,6 +190,10 @@ def _house_is_movable(house: Shipment) -> None:
             f"{house.reference} is on {link.master.reference}, which is already "
             f"{link.master.get_status_display().lower()}; remove it from there first."
         )
+    if house.status != ShipmentStatus.PLANNING:
+        raise PlanningError(
+            f"{house.reference} is {house.get_status_display().lower()}; only a house still being planned can be split."
+        )
 
 
 @transaction.atomic
@@ -184,6 +203,9 @@ def house_split(*, house: Shipment, allocations: Mapping[int, int], by: Any = No
     The new house is on no master yet, so it can travel on another shipment.
     """
     order = _lock_order(house.order)  # the order lock also serialises splits of its houses
+    problem = order_plan_problem(order)
+    if problem:
+        raise PlanningError(problem)
     house = Shipment.objects.get(pk=house.pk)
     _house_is_movable(house)
     current = {hl.cargo_line_id: hl for hl in house.house_lines.select_related("cargo_line")}
@@ -208,15 +230,19 @@ def house_split(*, house: Shipment, allocations: Mapping[int, int], by: Any = No
     )
     for line_id, pieces in wanted.items():
         house_line = current[line_id]
-        weight, volume = _share(house_line.cargo_line, pieces)
+        if pieces == house_line.pieces:  # the whole part moves, exactly as it weighed
+            weight, volume = house_line.gross_weight_kg, house_line.volume_m3
+        else:
+            weight, volume = _share(house_line.cargo_line, pieces)
         HouseLine.objects.create(
             house=new_house, cargo_line_id=line_id, pieces=pieces, gross_weight_kg=weight, volume_m3=volume
         )
         if pieces == house_line.pieces:
             house_line.delete()
-        else:
+        else:  # what stays is what was there less what moved: the two parts add up to the one before
             house_line.pieces -= pieces
-            house_line.gross_weight_kg, house_line.volume_m3 = _share(house_line.cargo_line, house_line.pieces)
+            house_line.gross_weight_kg -= weight
+            house_line.volume_m3 -= volume
             house_line.save(update_fields=["pieces", "gross_weight_kg", "volume_m3"])
     return new_house
 
@@ -239,8 +265,11 @@ def _default_containers(order: Order) -> list[dict[str, Any]]:
 def shipment_plan_direct(*, order: Order, by: Any = None) -> Shipment:
     """Ship an order on its own: a house with all its unplanned cargo on a new master with one main leg.
 
-    FCL orders bring their containers along. Returns the master.
+    FCL orders bring their containers along, and the cargo must fit them as on a consolidation (CapacityError,
+    nothing left behind): 35 t declared in one 40' box is a booking no carrier may load. Returns the master.
     """
+    from tracking.services.consolidation import master_capacity_problems  # consolidation builds on planning
+
     house = house_create(order=order, by=by)
     master = _shipment_create(
         kind=ShipmentKind.MASTER,
@@ -262,6 +291,9 @@ def shipment_plan_direct(*, order: Order, by: Any = None) -> Shipment:
     )
     for box in _default_containers(order) if order.mode in (Mode.OCEAN_FCL, Mode.RAIL) else []:
         container_add(shipment=master, data=box)
+    problems = master_capacity_problems(master=master)
+    if problems:
+        raise CapacityError(problems)
     return master
 
 
@@ -362,6 +394,11 @@ def leg_record_actual(
     if departed_at is not None:
         if departed_at > now + datetime.timedelta(minutes=5):
             raise PlanningError("A departure cannot be recorded in the future.")
+        if arrived_at is None and leg.actual_arrival_at is not None and departed_at > leg.actual_arrival_at:
+            arrival = timezone.localtime(leg.actual_arrival_at)
+            raise PlanningError(
+                f"The departure is after the recorded arrival ({arrival:%Y-%m-%d %H:%M}); correct both."
+            )
         leg.actual_departure_at = departed_at
         recorded.append(("departure", departed_at))
     if arrived_at is not None:
@@ -398,13 +435,22 @@ def leg_record_actual(
 CONTAINER_FIELDS = ("iso_type", "container_number", "seal_numbers", "vgm_kg", "tare_kg", "max_gross_kg")
 
 
-def _save_container(box: ShipmentEquipment) -> ShipmentEquipment:
+# What a container holds depends on these; changing one re-checks that the cargo still fits.
+CAPACITY_FIELDS = ("iso_type", "tare_kg", "max_gross_kg")
+
+
+def _clean_container(box: ShipmentEquipment, master: Shipment) -> None:
+    """Validate a container of `master`. The caller holds the master's lock, so two saves cannot both pass the
+    check for a number already on it (the database would refuse the second with an IntegrityError)."""
     try:
         box.full_clean(exclude=["shipment"])
     except ValidationError as exc:
         raise PlanningError(" ".join(" ".join(messages) for messages in exc.message_dict.values())) from exc
-    box.save()
-    return box
+    if (
+        box.container_number
+        and master.containers.filter(container_number=box.container_number).exclude(pk=box.pk).exists()
+    ):
+        raise PlanningError(f"{box.container_number} is already on {master.reference}.")
 
 
 @transaction.atomic
@@ -412,18 +458,33 @@ def container_add(*, shipment: Shipment, data: Mapping[str, Any]) -> ShipmentEqu
     """Add a container (ISO size-type, and once known its ISO 6346 number, seals and VGM) to a master."""
     if shipment.kind != ShipmentKind.MASTER:
         raise PlanningError("Containers belong to the master shipment.")
-    box = ShipmentEquipment(shipment=shipment, **{k: v for k, v in data.items() if k in CONTAINER_FIELDS})
-    return _save_container(box)
+    master = Shipment.objects.select_for_update().get(pk=shipment.pk)
+    box = ShipmentEquipment(shipment=master, **{k: v for k, v in data.items() if k in CONTAINER_FIELDS})
+    _clean_container(box, master)
+    box.save()
+    return box
 
 
 @transaction.atomic
 def container_update(*, container: ShipmentEquipment, data: Mapping[str, Any]) -> ShipmentEquipment:
-    """Assign the number, seals, VGM or plate figures of a container."""
-    box = ShipmentEquipment.objects.select_for_update().get(pk=container.pk)
+    """Assign the number, seals, VGM or plate figures of a container. A new size-type or plate must still hold
+    the master's cargo (CapacityError); a number or seal alone is never refused for cargo already too heavy."""
+    from tracking.services.consolidation import master_capacity_problems  # consolidation builds on planning
+
+    master = Shipment.objects.select_for_update().get(pk=container.shipment_id)
+    box = ShipmentEquipment.objects.get(pk=container.pk)
+    before = [getattr(box, key) for key in CAPACITY_FIELDS]
     for key, value in data.items():
         if key in CONTAINER_FIELDS:
             setattr(box, key, value)
-    return _save_container(box)
+    _clean_container(box, master)
+    if [getattr(box, key) for key in CAPACITY_FIELDS] != before:
+        boxes = [box if other.pk == box.pk else other for other in master.containers.all()]
+        problems = master_capacity_problems(master=master, containers=boxes)
+        if problems:
+            raise CapacityError(problems)
+    box.save()
+    return box
 
 
 @transaction.atomic
