@@ -3,6 +3,7 @@
 from django.urls import include, path
 from rest_framework.routers import SimpleRouter
 
+from oms import converters  # noqa: F401 - registers <ref:…>
 from orders.api import OrderViewSet
 
 # SimpleRouter, not DefaultRouter: no browsable root view, and no `.json` format suffixes that would
@@ -35,6 +36,6 @@ urlpatterns += [
 from tracking.ingest import api as tracking_api  # noqa: E402 - appended with its routes
 
 urlpatterns += [
-    path("orders/<str:reference>/timeline/", tracking_api.order_timeline, name="api-order-timeline"),
+    path("orders/<ref:reference>/timeline/", tracking_api.order_timeline, name="api-order-timeline"),
     path("tracking/webhooks/<slug:source>/", tracking_api.tracking_webhook, name="api-tracking-webhook"),
 ]

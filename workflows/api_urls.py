@@ -3,6 +3,7 @@
 from django.urls import include, path, re_path
 from rest_framework.routers import SimpleRouter
 
+from oms.converters import REFERENCE  # also registers <ref:…>
 from workflows import api
 
 router = SimpleRouter()
@@ -12,9 +13,9 @@ router.register("tasks", api.TaskViewSet, basename="api-task")
 _NAMES = "|".join(api.WORKFLOW_TRANSITIONS)
 
 urlpatterns = [
-    path("orders/<str:reference>/transitions/", api.order_transitions, name="api-order-transitions"),
+    path("orders/<ref:reference>/transitions/", api.order_transitions, name="api-order-transitions"),
     re_path(
-        rf"^orders/(?P<reference>[A-Za-z0-9-]+)/(?P<transition>{_NAMES})/$",
+        rf"^orders/(?P<reference>{REFERENCE})/(?P<transition>{_NAMES})/$",
         api.order_transition,
         name="api-order-transition",
     ),

@@ -2,6 +2,7 @@
 
 from django.urls import path
 
+from oms import converters  # noqa: F401 - registers <ref:…>
 from workflows import views
 
 app_name = "workflows"
@@ -17,7 +18,7 @@ urlpatterns = [
     path("<int:pk>/reopen/", views.task_reopen, name="task_reopen"),
     path("<int:pk>/reassign/", views.task_reassign, name="task_reassign"),
     path("<int:pk>/comment/", views.task_comment, name="task_comment"),
-    path("orders/<str:reference>/", views.order_tasks, name="order_tasks"),
+    path("orders/<ref:reference>/", views.order_tasks, name="order_tasks"),
     path("notifications/", views.notification_list, name="notifications"),
     path("notifications/read-all/", views.notifications_read_all, name="notifications_read_all"),
     path("notifications/settings/", views.notification_preferences, name="notification_preferences"),

@@ -16,8 +16,10 @@ from orders.errors import ConcurrentChange
 from orders.models import Channel, Order, OrderStatus
 from partners.models import User
 from partners.scoping import Scope, scope_for_user
+from workflows import services
 from workflows.guards import _GUARDS
 from workflows.models import Notification, Task, TaskState
+from workflows.services import engine
 
 from .conftest import definition
 
@@ -85,3 +87,42 @@ def test_only_the_winners_tasks_and_notifications_exist(make_template, make_orde
             assert Order.objects.get(pk=order.pk).status == OrderStatus.CANCELLED
             assert tasks == {"check": TaskState.CANCELLED}  # no booking task: confirm never happened
             assert booking_notes == 0
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_milestone_recorded_while_its_task_is_being_made_completes_it(
+    make_template, make_order, ops_team, ops_user, monkeypatch
+):
+    """The task's maker has found no DEPARTED yet and not committed; the milestone arriving meanwhile must not
+    miss the task (it waits for the maker's commit on the order's binding, then completes it)."""
+    make_template("Ocean", [
+        definition("departure", trigger_state="confirmed", auto_complete_kind="milestone",
+                   auto_complete_value="DEPARTED"),
+    ])  # fmt: skip
+    order = make_order(submit=True)
+    deciding, assign = threading.Event(), engine.assign_drafts
+
+    def slow_assign(drafts, **kwargs):
+        if threading.current_thread().name == "maker":
+            deciding.set()
+            time.sleep(0.3)  # made open (no DEPARTED seen), not committed yet
+        return assign(drafts, **kwargs)
+
+    monkeypatch.setattr(engine, "assign_drafts", slow_assign)
+
+    def confirm() -> None:
+        try:
+            order_services.order_transition(
+                order=order, name="confirm", scope=scope_for_user(ops_user), by=ops_user, channel=Channel.SCREEN
+            )  # handled at once, after its commit, in this thread
+        finally:
+            connection.close()
+
+    maker = threading.Thread(target=confirm, name="maker")
+    maker.start()
+    assert deciding.wait(timeout=10)
+    try:
+        services.milestone_record(order_id=order.pk, code="DEPARTED", event_id=1)
+    finally:
+        maker.join(timeout=30)
+    assert Task.objects.get(order=order, key="departure").state == TaskState.DONE

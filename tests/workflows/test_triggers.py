@@ -291,6 +291,50 @@ def test_a_document_completes_the_task_waiting_for_it(make_template, make_order,
     assert (tasks["hbl"].state, tasks["send"].state) == (TaskState.DONE, TaskState.OPEN)
 
 
+@pytest.mark.parametrize(
+    ("kind", "value", "record"),
+    [
+        ("document", "HBL", lambda order: services.document_record(order_id=order.pk, document_type="HBL",
+                                                                    document_id="d1")),
+        ("milestone", "DEPARTED", lambda order: services.milestone_record(order_id=order.pk, code="departed",
+                                                                          event_id=1)),
+    ],
+)  # fmt: skip
+def test_task_whose_completion_condition_already_holds_is_created_done(
+    make_template, make_order, ops_team, ops_user, committed, kind, value, record
+):
+    make_template("Ocean", [
+        definition("check", auto_complete_kind="state", auto_complete_value="confirmed"),
+        definition("hbl", trigger_state="confirmed", auto_complete_kind=kind, auto_complete_value=value),
+    ])  # fmt: skip
+    with committed():
+        order = make_order(submit=True)
+    record(order)  # the HBL is uploaded / the DEPARTED milestone is recorded before the order is confirmed
+    transition(order, "confirm", ops_user, committed)
+    task = tasks_of(order)["hbl"]
+    assert (task.state, task.assignee) == (TaskState.DONE, None)
+    assert list(task.events.values_list("verb", "detail")) == [
+        ("auto-completed", f"{kind}:{value} (before this task was made)")
+    ]
+    assert sum(TeamMember.objects.filter(team=ops_team).values_list("open_tasks", flat=True)) == 0  # "check" done too
+
+
+def test_a_task_made_before_its_milestone_still_waits_for_it(make_template, make_order, ops_team, ops_user, committed):
+    departure = definition(
+        "departure", trigger_state="confirmed", auto_complete_kind="milestone", auto_complete_value="DEPARTED"
+    )
+    make_template("Ocean", [departure])
+    with committed():
+        order = make_order(submit=True)
+    services.milestone_record(order_id=order.pk, code="ARRIVED", event_id=1)  # another milestone
+    transition(order, "confirm", ops_user, committed)
+    assert tasks_of(order)["departure"].state == TaskState.OPEN
+    services.milestone_record(order_id=order.pk, code="DEPARTED", event_id=2)
+    services.milestone_record(order_id=order.pk, code="DEPARTED", event_id=3)  # remembered once
+    assert tasks_of(order)["departure"].state == TaskState.DONE
+    assert OrderWorkflow.objects.get(order=order).events_seen == ["milestone:ARRIVED", "milestone:DEPARTED"]
+
+
 def test_date_triggered_tasks_wait_scheduled_then_open_and_are_assigned(
     make_template, make_order, ops_team, committed, frozen, monkeypatch
 ):

@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import pytest
 
+from orders import services as order_services
+from orders.models import Channel
+from partners.scoping import scope_for_user
 from workflows import services
 from workflows.errors import WorkflowError
 from workflows.models import OrderWorkflow, Task, TaskDefinition, TaskState, VersionStatus, WorkflowVersion
@@ -124,3 +127,67 @@ def test_orders_without_a_workflow_get_the_template_that_matches_now(make_templa
     assert set(tasks_of(order)) == {"check"}
     assert services.orders_attach_workflows() == 0
     assert WorkflowVersion.objects.count() == 1
+
+
+def test_attached_task_does_not_wait_forever_for_a_task_of_a_state_already_passed(
+    make_template, make_order, ops_team, ops_user, committed
+):
+    scope = scope_for_user(ops_user)
+    with committed():
+        order = make_order(submit=True)  # no template matches yet
+        order = order_services.order_transition(
+            order=order, name="confirm", scope=scope, by=ops_user, channel=Channel.SCREEN
+        )
+    make_template("Ocean", [
+        definition("book"),  # on submitted: already behind the order
+        definition("release", trigger_state="confirmed", depends_on=["book"], blocks=["plan"]),
+        definition("load", trigger_state="planned", depends_on=["book", "release"]),
+        definition("welcome"),  # on submitted too, and nothing depends on it
+    ])  # fmt: skip
+    assert services.orders_attach_workflows() == 1
+    tasks = tasks_of(order)
+    assert "welcome" not in tasks  # nobody was asked for the tasks of a state passed before joining
+    book = tasks["book"]  # made only as the skipped task "release" and "load" depend on
+    assert (book.state, book.assignee) == (TaskState.CANCELLED, None)
+    assert list(book.events.values_list("verb", "detail")) == [
+        ("skipped", "Not needed: the order was already confirmed when it joined this workflow.")
+    ]
+    assert tasks["release"].waiting_on == []
+    services.task_complete(task=tasks["release"], scope=scope, by=ops_user)
+    assert tasks_of(order)["release"].state == TaskState.DONE
+    with committed():
+        order_services.order_transition(order=order, name="plan", scope=scope, by=ops_user, channel=Channel.SCREEN)
+    assert tasks_of(order)["load"].waiting_on == []  # a state still ahead: made by the transition, not waiting
+
+
+def test_a_migrated_order_does_not_wait_for_a_new_task_of_a_state_it_has_passed(
+    make_template, make_order, ops_team, ops_user, admin_user, committed
+):
+    template = make_template("Ocean", [definition("check"), definition("release", trigger_state="confirmed")])
+    with committed():
+        order = make_order(submit=True)
+        order_services.order_transition(
+            order=order, name="confirm", scope=scope_for_user(ops_user), by=ops_user, channel=Channel.SCREEN
+        )
+    draft = _draft_with(
+        template, admin_user, definition("check"), definition("customs"),
+        definition("release", trigger_state="confirmed"),
+        definition("approve", trigger_state="confirmed", depends_on=["customs", "check"]),
+    )  # fmt: skip
+    services.version_publish(version=draft, by=admin_user)
+    services.version_migrate_orders(version=draft)
+    tasks = tasks_of(order)
+    assert (tasks["customs"].state, tasks["customs"].events.get().detail) == (
+        TaskState.CANCELLED, "Not needed: the order was already confirmed when it moved onto version 2."
+    )  # fmt: skip
+    assert tasks["approve"].waiting_on == ["check"]  # the task the order has, still open, is still waited for
+
+
+def test_an_attached_order_remembers_the_milestones_it_had_before(make_template, make_order, ops_team, committed):
+    with committed():
+        order = make_order(submit=True)  # no template matches yet
+    services.milestone_record(order_id=order.pk, code="DEPARTED", event_id=1)
+    make_template("Ocean", [definition("departure", auto_complete_kind="milestone", auto_complete_value="DEPARTED")])
+    assert services.orders_attach_workflows() == 1
+    assert tasks_of(order)["departure"].state == TaskState.DONE
+    assert OrderWorkflow.objects.get(order=order).events_seen == ["milestone:DEPARTED"]

@@ -2,6 +2,7 @@
 
 from django.urls import path
 
+from oms import converters  # noqa: F401 - registers <ref:…>
 from tracking.exceptions import views
 
 app_name = "tracking_exceptions"
@@ -14,6 +15,6 @@ urlpatterns = [
     path("<int:pk>/take/", views.take, name="take"),
     path("<int:pk>/notes/", views.note_add, name="note_add"),
     path("<int:pk>/resolve/", views.resolve, name="resolve"),
-    path("orders/<str:reference>/", views.order_panel, name="order_panel"),
-    path("shipments/<str:reference>/", views.shipment_panel, name="shipment_panel"),
+    path("orders/<ref:reference>/", views.order_panel, name="order_panel"),
+    path("shipments/<ref:reference>/", views.shipment_panel, name="shipment_panel"),
 ]

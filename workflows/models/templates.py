@@ -306,6 +306,11 @@ class OrderWorkflow(models.Model):
     trade_direction = models.CharField(max_length=12, choices=TradeDirection.choices, blank=True)
     bound_at = models.DateTimeField(auto_now_add=True)
     migrated_at = models.DateTimeField(null=True, blank=True)
+    events_seen = ArrayField(
+        models.TextField(), default=list, db_default=[], blank=True,
+        help_text='The milestones and documents the order has had, as tasks name them ("milestone:DEPARTED", '
+        '"document:HBL"): a task made later that one of them completes is made done (services.engine).',
+    )  # fmt: skip
 
     def __str__(self) -> str:
         return f"{self.order_id} on {self.version or 'no workflow'}"

@@ -21,6 +21,7 @@ from decimal import Decimal
 from typing import Any, cast
 
 from django.db import connection
+from django.db.models import F, Func, Value
 from django.utils import timezone
 
 from oms.compiled import model_columns, model_from_row, model_width
@@ -49,6 +50,9 @@ from workflows.services.profiles import BranchProfile, branch_profile, trade_dir
 
 _RANK: dict[str, int] = {status: rank for rank, status in enumerate(STATUS_PATH)}
 _SATISFIED = (TaskState.DONE, TaskState.CANCELLED)
+# The kinds of auto-completion event the order's binding remembers (OrderWorkflow.events_seen); "state:" needs no
+# memory, the order's state says whether it was reached.
+_REMEMBERED = ("milestone", "document")
 
 
 # A published version never changes (its tasks are read-only in the console), so its definitions can be
@@ -269,6 +273,7 @@ class OrderRun:
     _profile: BranchProfile | None = None
     _key_dates: dict[str, datetime.datetime] | None = None
     _tasks: dict[str, ExistingTask] | None = field(default=None)
+    _seen: set[str] | None = None
     # Tasks found when the order was bound (date-triggered ones), saved with the next batch: one insert.
     pending: list[Draft] = field(default_factory=list)
     # Load changes held back until the batch's end (Batch.finish), or None to write each at once.
@@ -316,6 +321,20 @@ class OrderRun:
                 for n, (source, key, state, auto, waiting) in enumerate(rows)
             }
         return self._tasks
+
+    def events_seen(self) -> set[str]:
+        """The milestones and documents the order has had ("milestone:DEPARTED", OrderWorkflow.events_seen), read
+        once, under a share lock of its binding held until commit: see event_remember."""
+        if self._seen is None:
+            # FOR SHARE, which the ORM cannot say (select_for_update would also queue concurrent task makers).
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    f"SELECT events_seen FROM {OrderWorkflow._meta.db_table} WHERE order_id = %s FOR SHARE",  # noqa: S608 - table name from the model
+                    [self.order.pk],
+                )
+                row = cursor.fetchone()
+            self._seen = set(row[0]) if row else set()
+        return self._seen
 
     def order_moved(self, moved: Order) -> None:
         """The order took a transition during this event (a rule's action): carry on with the fresh row,
@@ -379,14 +398,21 @@ def _run_or_unbound(order: Order, now: datetime.datetime, batch: Batch | None) -
     if workflow is not None:
         return OrderRun(order, workflow, now, config, batch=batch), False
     run = OrderRun(order, OrderWorkflow(order=order), now, config, batch=batch)
+    _match(run)
+    return run, True
+
+
+def _match(run: OrderRun) -> None:
+    """Set the template that matches the order now, its current version and the trade direction on the run's
+    binding (unsaved)."""
+    order = run.order
     direction = trade_direction(
         origin_country=order.origin_id[:2], destination_country=order.destination_id[:2],
         branch_country=run.profile.country,
     )  # a UN/LOCODE starts with its ISO country code  # fmt: skip
-    template = template_pick(config.templates(), order=order, direction=direction)
+    template = template_pick(run.config.templates(), order=order, direction=direction)
     run.workflow.template, run.workflow.trade_direction = template, direction
     run.workflow.version = template.current_version if template else None
-    return run, True
 
 
 def order_runs(orders: list[Order], *, now: datetime.datetime, batch: Batch | None = None) -> list[OrderRun]:
@@ -406,6 +432,7 @@ def order_runs(orders: list[Order], *, now: datetime.datetime, batch: Batch | No
             run.workflow = OrderWorkflow.objects.select_related("version").get(order=run.order)
             continue
         run._tasks = {}  # a newly bound order has no workflow tasks yet
+        run._seen = set()  # nor any event remembered (its new row is held until commit)
         run.pending = date_drafts(run)
     return [runs[order.pk] for order in orders]
 
@@ -413,6 +440,23 @@ def order_runs(orders: list[Order], *, now: datetime.datetime, batch: Batch | No
 def order_run(*, order: Order, now: datetime.datetime, batch: Batch | None = None) -> OrderRun:
     """The order's workflow context; binds the order to the matching template version the first time."""
     return order_runs([order], now=now, batch=batch)[0]
+
+
+def order_run_attached(*, order: Order, now: datetime.datetime) -> OrderRun | None:
+    """The workflow context of an order that runs on no template (none matched when it started), bound to the
+    one that matches it now; None while none does. Its binding is updated in place, so what it remembers
+    (events_seen) stays, and its date-triggered tasks are pending as for a new binding. An order bound to a
+    version meanwhile keeps it."""
+    run = order_run(order=order, now=now)
+    if run.workflow.version_id is not None:
+        return run
+    _match(run)
+    if run.workflow.version is None:
+        return None
+    run.workflow.bound_at = now
+    run.workflow.save(update_fields=["template", "version", "trade_direction", "bound_at"])
+    run.pending = date_drafts(run)
+    return run
 
 
 def status_reached(order: Order, status: str) -> bool:
@@ -467,8 +511,8 @@ def draft_close(draft: Draft, *, state: str, verb: str, detail: str, now: dateti
 
 def create_tasks(run: OrderRun, drafts: list[Draft], *, by: Any = None) -> list[Task]:
     """Save the drafts the order does not have yet (by source key), with their dependencies, team, assignee
-    and load; notify the assignees. Tasks whose auto-completion already happened are created done; drafts
-    closed by draft_close are created so, with their history line. A task created closed counts as finished
+    and load; notify the assignees. Tasks whose auto-completion already happened are created done (_done_already);
+    drafts closed by draft_close are created so, with their history line. A task created closed counts as finished
     for the tasks that depend on it, made now or before (those waiting on it stop waiting). In a batch
     (run.batch) the tasks are saved and announced when the batch flushes; returned unsaved."""
     drafts, run.pending = run.pending + drafts, []
@@ -478,11 +522,7 @@ def create_tasks(run: OrderRun, drafts: list[Draft], *, by: Any = None) -> list[
     drafts = [d for d in drafts if not d.task.source_key or d.task.source_key not in existing]
     if not drafts:
         return []
-    for draft in drafts:
-        kind, _, value = draft.task.auto_complete_on.partition(":")
-        if kind == "state" and status_reached(run.order, value):
-            # Its own completion happened: done (as ever), whatever else would have closed it.
-            draft.task.state, draft.task.completed_at, draft.closed_as = TaskState.DONE, run.now, None
+    _done_already(run, drafts)
     closed = [d.task for d in drafts if d.task.state in _SATISFIED]
     satisfied = {task.key for task in existing.values() if task.state in _SATISFIED and task.key}
     satisfied |= {task.key for task in closed if task.key}
@@ -503,6 +543,48 @@ def create_tasks(run: OrderRun, drafts: list[Draft], *, by: Any = None) -> list[
     alone = Batch(run.now)
     alone.add(run, drafts, by=by)
     return alone.flush()
+
+
+def _done_already(run: OrderRun, drafts: list[Draft]) -> None:
+    """Make done the drafts whose own completion has happened, whatever else would have closed them: a state the
+    order has reached (as ever, with no history line), or a milestone or document it has had before the task was
+    made (event_remember), with a line saying so.
+
+    Auto-completion otherwise reacts to the event only (auto_complete), and which comes first is chance: the
+    "departure" task is made when the order goes in transit, and the DEPARTED milestone that completes it is
+    acted on by another worker, before or after (decision 0004: the transition may wait on the queue). Made open
+    after its milestone, the task would stay open for good, and hold back the step it blocks. The milestones
+    and documents are read only when a draft is completed by one: one statement then."""
+    remembered = []
+    for draft in drafts:
+        kind, _, value = draft.task.auto_complete_on.partition(":")
+        if kind == "state" and status_reached(run.order, value):
+            draft.task.state, draft.task.completed_at, draft.closed_as = TaskState.DONE, run.now, None
+        elif kind in _REMEMBERED and draft.task.state != TaskState.DONE:
+            remembered.append(draft)
+    if not remembered:
+        return
+    seen = run.events_seen()
+    for draft in remembered:
+        event = draft.task.auto_complete_on
+        if event in seen:
+            draft.task.state, draft.task.completed_at = TaskState.DONE, run.now
+            draft.closed_as = ("auto-completed", f"{event} (before this task was made)")
+
+
+def event_remember(run: OrderRun, event: str) -> None:
+    """Remember that the order has had `event` ("milestone:DEPARTED", "document:HBL"), so that a task made later
+    which the event completes is made done (_done_already). Idempotent.
+
+    Call it before auto_complete reads the order's tasks. Its UPDATE holds the order's binding until commit, and a
+    task maker reads the events under a share lock of that row (OrderRun.events_seen): of a task being made and its
+    event being recorded at the same time, one waits for the other's commit and then sees it, the task or the
+    event. Nothing is ever forgotten: no document can be withdrawn yet (a hook that does would take it out here)."""
+    if run._seen is not None:
+        run._seen.add(event)
+    OrderWorkflow.objects.filter(order_id=run.order.pk).exclude(events_seen__contains=[event]).update(
+        events_seen=Func(F("events_seen"), Value(event), function="array_append")
+    )
 
 
 def _release_waiting(run: OrderRun, closed: list[Task], existing: dict[str, ExistingTask]) -> None:

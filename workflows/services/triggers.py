@@ -48,6 +48,7 @@ from workflows.services.engine import (
     date_drafts,
     draft_close,
     draft_from_definition,
+    event_remember,
     order_for_event,
     order_run,
     order_runs,
@@ -249,14 +250,16 @@ def _run_for(order_id: int) -> OrderRun | None:
 
 
 def milestone_record(*, order_id: int, code: str, event_id: str | int = "") -> list[Task]:
-    """A milestone (DEPARTED, ARRIVED …) happened on the order: complete the tasks it completes, create the
-    tasks it triggers, run the milestone rules. Called by tracking's receiver (through
-    workflows.tasks.record_milestones); safe to call twice. Nothing for a cancelled or closed order."""
+    """A milestone (DEPARTED, ARRIVED …) happened on the order: complete the tasks it completes (and remember
+    it for those made later: engine.event_remember), create the tasks it triggers, run the milestone rules.
+    Called by tracking's receiver (through workflows.tasks.record_milestones); safe to call twice. Nothing for a
+    cancelled or closed order."""
     code = code.strip().upper()
     with transaction.atomic():
         run = _run_for(order_id)
         if run is None:
             return []
+        event_remember(run, f"milestone:{code}")
         auto_complete(run, [f"milestone:{code}"])
         created = _fire(run, kind=TriggerKind.MILESTONE, match=code, occurrence=f"milestone:{code}")
         rules_fire(run=run, triggers=[
@@ -266,13 +269,14 @@ def milestone_record(*, order_id: int, code: str, event_id: str | int = "") -> l
 
 
 def document_record(*, order_id: int, document_type: str, document_id: str = "") -> list[Task]:
-    """A document (HBL, POD …) now exists for the order: complete, create and run rules as for milestones.
-    Called by documents' receiver; safe to call twice. Nothing for a cancelled or closed order."""
+    """A document (HBL, POD …) now exists for the order: remember, complete, create and run rules as for
+    milestones. Called by documents' receiver; safe to call twice. Nothing for a cancelled or closed order."""
     kind = document_type.strip().upper()
     with transaction.atomic():
         run = _run_for(order_id)
         if run is None:
             return []
+        event_remember(run, f"document:{kind}")
         auto_complete(run, [f"document:{kind}"])
         created = _fire(run, kind=TriggerKind.DOCUMENT, match=kind, occurrence=f"document:{kind}")
         rules_fire(run=run, triggers=[

@@ -2,7 +2,9 @@
 
 Publishing never touches orders already running: they keep their version. Migrating is an explicit admin
 action: open tasks whose definition still exists (same key) follow the new definition, open tasks whose
-definition is gone are cancelled, and new tasks for the order's current state are created.
+definition is gone are cancelled, and new tasks for the order's current state are created. An order that joins a
+workflow part-way, migrated or attached, gets no tasks for the states it has passed, except skipped ones that
+other tasks depend on (_current_state_tasks).
 """
 
 from __future__ import annotations
@@ -28,7 +30,17 @@ from workflows.models import (
     WorkflowTemplate,
     WorkflowVersion,
 )
-from workflows.services.engine import close_tasks, create_tasks, date_drafts, draft_from_definition, order_run
+from workflows.services.engine import (
+    OrderRun,
+    close_tasks,
+    create_tasks,
+    date_drafts,
+    draft_close,
+    draft_from_definition,
+    order_run,
+    order_run_attached,
+    status_reached,
+)
 
 _FINISHED = (OrderStatus.CLOSED, OrderStatus.CANCELLED)
 _COPIED_FIELDS = (
@@ -134,14 +146,40 @@ def _last_entry(order: Order) -> int | None:
     )
 
 
-def _current_state_tasks(order: Order, run: Any) -> list[Task]:
+def _current_state_tasks(order: Order, run: OrderRun, *, joined: str) -> list[Task]:
+    """The tasks of the state the order is in, for an order joining its workflow part-way (`joined`: how, as its
+    history says it: "joined this workflow", "moved onto …").
+
+    The tasks of the states it has passed are not made: nobody was asked for them then. Except one that a task of
+    the version depends on: that one is made skipped (cancelled, no assignee, its history saying why), so its
+    dependents do not wait for a task that would never exist. task_complete refuses a task that waits, even an
+    admin's, and one blocking a step would hold the order there for good. Made, not dropped from the dependents'
+    waiting lists: the tasks of the states still ahead depend on it too and are made later, by the transitions'
+    handling, which finds it closed, as it finds a task closed by triggers._tasks_left_behind. Not done: nobody did
+    it. A held order has passed the state it was held in as well: its release makes none of that state's tasks.
+    A dependency on a task that a milestone, a document or a date makes still waits: that task can still come."""
     occurrence = order.status
     if order.status == OrderStatus.ON_HOLD:
         occurrence = f"{order.status}#{_last_entry(order)}"
-    definitions = [
-        d for d in run.definitions() if d.trigger_kind == TriggerKind.STATE and d.trigger_state == order.status
+    definitions = run.definitions()
+    drafts = [
+        draft_from_definition(d, run, occurrence=occurrence, start=run.now)
+        for d in definitions
+        if d.trigger_kind == TriggerKind.STATE and d.trigger_state == order.status
     ]
-    return create_tasks(run, [draft_from_definition(d, run, occurrence=occurrence, start=run.now) for d in definitions])
+    depended_on = {key for d in definitions for key in d.depends_on}
+    have = {task.key for task in run.existing_tasks().values()}
+    why = f"Not needed: the order was already {OrderStatus(order.status).label.lower()} when it {joined}."
+    for definition in definitions:
+        if (
+            definition.trigger_kind == TriggerKind.STATE and definition.key in depended_on
+            and definition.key not in have and definition.trigger_state != order.status
+            and status_reached(order, definition.trigger_state)
+        ):  # fmt: skip
+            draft = draft_from_definition(definition, run, occurrence=definition.trigger_state, start=run.now)
+            draft_close(draft, state=TaskState.CANCELLED, verb="skipped", detail=why, now=run.now)
+            drafts.append(draft)
+    return create_tasks(run, drafts)
 
 
 def order_workflow_migrate(*, workflow: OrderWorkflow, version: WorkflowVersion) -> MigrationResult:
@@ -173,7 +211,8 @@ def order_workflow_migrate(*, workflow: OrderWorkflow, version: WorkflowVersion)
         close_tasks(gone, state=TaskState.CANCELLED, by=None, now=now, verb="cancelled",
                     detail=f"Not in {version} any more")  # fmt: skip
         run = order_run(order=workflow.order, now=now)
-        created = _current_state_tasks(workflow.order, run) + create_tasks(run, date_drafts(run))
+        created = _current_state_tasks(workflow.order, run, joined=f"moved onto version {version.number}")
+        created += create_tasks(run, date_drafts(run))
     return MigrationResult(1, len(moved), len(gone), len(created))
 
 
@@ -202,10 +241,9 @@ def orders_attach_workflows(*, order_ids: list[int] | None = None, limit: int = 
     attached = 0
     for order in unbound:
         with transaction.atomic():
-            OrderWorkflow.objects.filter(order=order, version__isnull=True).delete()
-            run = order_run(order=order, now=timezone.now())
-            if run.workflow.version_id is None:
+            run = order_run_attached(order=order, now=timezone.now())
+            if run is None:
                 continue
-            _current_state_tasks(order, run)
+            _current_state_tasks(order, run, joined="joined this workflow")
             attached += 1
     return attached
