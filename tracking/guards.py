@@ -1,5 +1,5 @@
 """Tracking's say in the order lifecycle: no `planned` without a confirmed carrier booking, and no `cancelled`
-while the order's cargo is on a master the carrier already knows about.
+while the order's cargo is on a master the carrier already knows about, or has moved.
 
 Registered from TrackingConfig.ready(): the first on the transition whose target is "planned", found at start-up
 in the lifecycle's TRANSITIONS, the second on "cancel"; orders never import tracking.
@@ -57,12 +57,14 @@ def order_booking_problem(order: Order) -> str | None:
 
 def order_cancel_problem(order: Order) -> str | None:
     """Why the order may not be cancelled: part of its cargo is on a master whose booking request went to the
-    carrier, whose booking is confirmed, or that moves.
+    carrier, whose booking is confirmed, or that moves; or a house of it is past planning on no master (booked,
+    moving, arrived or delivered: deconsolidated at destination, its master's link no longer binds it).
 
     Cancelling such cargo is operations' work, not a click: take the house off the master and amend or cancel the
     booking with the carrier (space, weight, fees), then cancel the order. Keeping it on silently would have us
-    weigh, book and pay for cargo that no longer travels. Cargo on a master still being planned, or on none, is
-    taken off and its houses cancelled by the cancellation itself (consolidation.order_houses_cancel).
+    weigh, book and pay for cargo that no longer travels. Cargo that has moved is not cancelled at all. Cargo on a
+    master still being planned, or on none and still being planned, is taken off and its houses cancelled by the
+    cancellation itself (consolidation.order_houses_cancel).
     """
     if order.status == OrderStatus.DRAFT:
         return None  # a draft never went on a shipment (only submitted orders and later do), and none returns to draft
@@ -74,19 +76,36 @@ def order_cancel_problem(order: Order) -> str | None:
         .select_related("house", "master", "master__carrier")
         .order_by("house__reference")
     )
-    problems = []
+    problems: dict[str, str] = {}  # house reference → why
     for link in links:
         house, master = link.house, link.master
         carrier = master.carrier.name if master.carrier else "the carrier"
         if master.status in (ShipmentStatus.PLANNING, ShipmentStatus.BOOKED):
             how = "booked" if master.status == ShipmentStatus.BOOKED else "with a booking request sent"
-            problems.append(
+            problems[house.reference] = (
                 f"{house.reference} is on {master.reference}, {how} with {carrier}: take it off {master.reference} "
                 f"and amend or cancel the booking with {carrier} first."
             )
         else:
-            problems.append(
+            problems[house.reference] = (
                 f"{house.reference} is {master.get_status_display().lower()} on {master.reference}: cargo that "
                 "has moved cannot be cancelled."
             )
-    return " ".join(problems) or None
+    # A house carries its master's status while on it and keeps it once deconsolidated at destination.
+    past_planning = (
+        Shipment.objects.houses()
+        .filter(order=order)
+        .exclude(status__in=(ShipmentStatus.PLANNING, ShipmentStatus.CANCELLED))
+        .exclude(reference__in=problems)
+    )
+    for house in past_planning:
+        if house.status == ShipmentStatus.BOOKED:
+            problems[house.reference] = (
+                f"{house.reference} is booked: amend or cancel its booking with the carrier and take it back into "
+                "planning first."
+            )
+        else:
+            problems[house.reference] = (
+                f"{house.reference} is {house.get_status_display().lower()}: cargo that has moved cannot be cancelled."
+            )
+    return " ".join(problems[reference] for reference in sorted(problems)) or None

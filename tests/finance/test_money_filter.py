@@ -29,3 +29,10 @@ def test_an_amount_is_shown_to_its_currencys_minor_unit(amount, currency, text):
 
 def test_no_amount_is_a_dash():
     assert shown(None, "EUR") == "—"
+
+
+def test_a_negative_amount_that_rounds_to_zero_is_not_shown_as_minus_zero():
+    """-0.004 EUR rounds half up to Decimal('-0.00'), and Decimal keeps the sign when formatted: '-0.00'."""
+    assert shown(Decimal("-0.004"), "EUR") == "0.00"
+    assert shown(Decimal("-0.4"), "JPY") == "0"
+    assert shown(Decimal("-0.005"), "EUR") == "-0.01"  # half up, away from zero: a real amount keeps its sign

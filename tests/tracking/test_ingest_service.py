@@ -182,6 +182,17 @@ def test_the_same_estimate_delivered_again_is_still_a_duplicate(booked_fcl, even
     assert (ingest(again).duplicates, TrackingEvent.objects.count()) == (1, 1)
 
 
+def test_an_estimate_from_a_clock_a_little_ahead_redelivered_is_still_a_duplicate(booked_fcl):
+    """A carrier whose clock runs two minutes ahead (inside FUTURE_TOLERANCE) re-sends the same id-less estimate (a
+    DCSA poll whose cursor overlaps): its identity keeps the report time it gave, not our receipt time."""
+    ahead = timezone.now() + datetime.timedelta(minutes=2)
+    event = dcsa_event("TRANSPORT", "ARRI", ETA, classifier="EST", place="DEHAM", created=ahead)
+    assert ingest(event).stored == 1
+    again = ingest(event)
+    assert (again.duplicates, TrackingEvent.objects.count()) == (1, 1)
+    assert TrackingEvent.objects.get().reported_at < ahead  # stored as reported when received
+
+
 def test_an_actual_event_reported_again_later_is_still_one_fact(booked_fcl):
     ingest(dcsa_event("TRANSPORT", "DEPA", ETD, created=ETD + H, event_id="d1"))
     assert ingest(dcsa_event("TRANSPORT", "DEPA", ETD, created=ETD + 5 * H, event_id="d2")).duplicates == 1

@@ -6,6 +6,7 @@ import datetime
 
 import pytest
 from django.core.exceptions import ValidationError
+from django.utils import timezone
 
 from orders.models import Order, OrderStatus
 from tests.factories import OrganisationFactory
@@ -249,6 +250,31 @@ def test_an_estimated_delivery_that_comes_back_to_an_earlier_day_is_the_estimate
     history = EtaHistory.objects.filter(shipment=master, milestone="DELIVERED").order_by("reported_at", "id")
     assert [h.estimated_at.day for h in history] == [30, 2, 30]
     assert TrackingEvent.objects.filter(classifier="EST").count() == 3
+
+
+def test_a_later_estimated_delivery_after_a_first_estimate_without_scans_becomes_the_eta(parcel, stub_server):
+    """Poll 1: the label is printed, no scan yet, Karrio estimates day 1, reported when received. Poll 2: the pick-up
+    scan (made earlier today, uploaded since) and a new estimate, day 3: newer news, though the scan is older than
+    the first estimate's receipt (the scan is only in the estimate's identity, never its report time)."""
+    _, master, subscription = parcel
+    today = timezone.localdate()
+    picked_up = (timezone.now() - datetime.timedelta(hours=3)).astimezone(datetime.UTC)
+    first_day = (today + datetime.timedelta(days=1)).isoformat()
+    later_day = today + datetime.timedelta(days=3)
+    pickup = scan(picked_up.date().isoformat(), picked_up.strftime("%H:%M"), "PU", "Picked up",
+                  status="picked_up", timestamp=picked_up.isoformat())  # fmt: skip
+    stub_server.script(
+        Reply(body=tracker(status="pending", estimated_delivery=first_day)),
+        Reply(body=tracker(pickup, estimated_delivery=later_day.isoformat())),
+    )
+    assert poll(subscription).ok
+    assert poll(subscription).ok
+
+    assert TrackingEvent.objects.filter(classifier="EST").count() == 2  # both estimates were received
+    history = EtaHistory.objects.filter(shipment=master, milestone="DELIVERED").order_by("-reported_at", "-id")
+    assert timezone.localtime(history[0].estimated_at).date() == later_day, [
+        (h.estimated_at, h.reported_at) for h in history
+    ]
 
 
 def test_the_endpoint_refuses_a_time_zone_that_does_not_exist(parcel):

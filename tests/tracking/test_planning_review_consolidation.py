@@ -10,9 +10,9 @@ from django.utils import timezone
 from orders import lifecycle
 from orders import services as order_services
 from orders.errors import TransitionNotAllowed
-from orders.models import Channel, Order
+from orders.models import Channel, Order, OrderStatus
 from tests.tracking.conftest import PICKUP, lcl_line
-from tracking import selectors
+from tracking import guards, selectors
 from tracking.errors import PlanningError
 from tracking.models import HouseLine, Shipment, ShipmentStatus
 from tracking.services import booking as booking_services
@@ -97,6 +97,28 @@ def test_an_order_whose_booking_request_went_to_the_carrier_cannot_be_cancelled(
     booking_services.booking_send(booking=booking, by=ops_user)
     reason = lifecycle.blocked_reason(Order.objects.get(pk=order.pk), "cancel", ops_scope)
     assert "with a booking request sent with Maersk" in (reason or "")
+
+
+def test_cancel_guard_refuses_an_order_whose_house_was_deconsolidated_at_destination(make_order, ops_user):
+    """An order held while planned (the lifecycle could not follow the cargo) whose master crossed the ocean and was
+    deconsolidated at destination: its house is no longer bound to the master, but its cargo has moved, further
+    than in transit, and cannot be cancelled."""
+    orders = [make_order(requested_pickup_on=PICKUP) for _ in range(2)]
+    master = consolidation.consolidation_create(orders=orders, container_type="22G1", by=ops_user)
+    order = orders[0]
+    # In transit: the guard refuses ("cargo that has moved cannot be cancelled").
+    Shipment.objects.filter(pk=master.pk).update(status=ShipmentStatus.IN_TRANSIT)
+    Order.objects.filter(pk=order.pk).update(status=OrderStatus.ON_HOLD, status_before_hold=OrderStatus.PLANNED)
+    order = Order.objects.get(pk=order.pk)
+    assert guards.order_cancel_problem(order) is not None
+    # Arrived and deconsolidated: the house is at destination, further along than in transit.
+    Shipment.objects.filter(pk=master.pk).update(status=ShipmentStatus.ARRIVED)
+    consolidation.master_deconsolidate(master=Shipment.objects.get(pk=master.pk), by=ops_user)
+    house = Shipment.objects.houses().get(order=order)
+    assert house.status == ShipmentStatus.ARRIVED
+    assert (
+        guards.order_cancel_problem(order) == f"{house.reference} is arrived: cargo that has moved cannot be cancelled."
+    )
 
 
 def test_a_loose_house_of_a_cancelled_order_cannot_join_a_master(make_order, ops_user, ops_scope):

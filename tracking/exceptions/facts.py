@@ -102,6 +102,15 @@ class ShipmentFacts:
     def customer_id(self) -> int | None:
         return self.customer_ids[0] if len(self.customer_ids) == 1 else None
 
+    @property
+    def houses_apart(self) -> frozenset[int]:
+        """The live houses whose reports are their own (rules.reports): all of them when they carry more than one
+        order. One house, or houses of one order, are that order's cargo: a report on any of them is a report on
+        the whole shipment, as one on the master is (one exception however the carrier and a broker split it).
+        A house without an order counts for no order (migration 0009's NAME_HOUSES counts alike)."""
+        orders = {order_id for order_id, _ in self.house_parties.values() if order_id is not None}
+        return frozenset(self.house_ids) if len(orders) > 1 else frozenset()
+
     def parties(self, house_id: int | None) -> tuple[int | None, int | None]:
         """The order and customer an exception names: a house's own for what was reported on that house; for what
         concerns the whole shipment, its order when it carries one (none on a consolidation: every order on it)."""

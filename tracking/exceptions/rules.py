@@ -293,8 +293,11 @@ class _Evaluation:
         cargo on it: its hold is the whole shipment's, its release or delivery clears every house's. One on a house
         concerns that house alone: its hold is an exception of its own, naming the house's order and customer (and
         judged by that customer's rule), cleared by its own release or the master's, never by another house's.
-        A hold on the master is cleared by the master's release, or once every live house is released."""
-        houses = frozenset(self.facts.house_ids)
+        A hold on the master is cleared by the master's release, or once every live house is released. Houses
+        that carry one order (a direct plan's only house) are that order's whole cargo: a report on one of them is
+        the whole shipment's, so the carrier's hold on the master and a broker's on the house are one exception
+        (ShipmentFacts.houses_apart)."""
+        houses = self.facts.houses_apart
         standing: dict[tuple[str, int | None], list[Signal]] = {}
         canonical: dict[tuple[str, int | None], str] = {}
         released: dict[str, set[int]] = {}  # kind → houses released since the master's hold of that kind began
@@ -420,6 +423,8 @@ def why_clear(
         return f"The cargo cut-off is now {_when(facts.cargo_cutoff_at)}."
     if house_id is not None and house_id not in facts.house_ids:
         return "The house is no longer on this shipment."
+    if house_id is not None and house_id not in facts.houses_apart:
+        return "The shipment now carries this house's order alone: a report on its house is the whole shipment's."
     if kind in codes.CLEARS:
         # What counts for a house: its own reports and the master's; for the master: any.
         clearing = [

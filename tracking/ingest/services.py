@@ -223,27 +223,35 @@ def _checked(events: Sequence[IncomingEvent], result: IngestResult, now: datetim
     """The events that can be stored; the others go to `result.rejected` with why. Before the references are
     looked up: a NUL or a lone surrogate in a reference fails even a query parameter.
 
-    No event is reported later than we receive it (`now`): reported_at orders estimates (a newer one replaces
-    the ETA) and moves a poll's cursor, so a report time in the future would freeze the ETA and hide the
-    carrier's next events from the poll. An actual event is a fact whatever its report time: kept, reported
-    `now`. An estimate or plan is only as good as when it was made: reported beyond FUTURE_TOLERANCE (a clock
-    that far ahead is a wrong time, not skew), it is rejected. The raw payload keeps what the sender wrote."""
+    No event is reported later than we receive it (`now`, see `_reported_at`): reported_at orders estimates (a
+    newer one replaces the ETA) and moves a poll's cursor, so a report time in the future would freeze the ETA and
+    hide the carrier's next events from the poll. An actual event is a fact whatever its report time: kept,
+    reported `now`. An estimate or plan is only as good as when it was made: reported beyond FUTURE_TOLERANCE (a
+    clock that far ahead is a wrong time, not skew), it is rejected; within it, kept and reported `now`. The event
+    keeps the time the sender gave, which is part of an estimate's identity (`content_key`): our receipt time
+    would make each redelivery of it new. The raw payload keeps what the sender wrote."""
     kept: list[IncomingEvent] = []
     for index, event in enumerate(events):
         problem = event_problem(event, now)
-        if event.reported_at is not None and event.reported_at > now and not problem:
-            if event.classifier != Classifier.ACTUAL and event.reported_at > now + FUTURE_TOLERANCE:
-                problem = (
-                    f"The estimate says it was made on {event.reported_at:%Y-%m-%d %H:%M} UTC, in the future; send "
-                    "the time it was made (reported_at, or eventCreatedDateTime)."
-                )
-            else:
-                event.reported_at = now
+        reported_at = event.reported_at
+        ahead = reported_at is not None and reported_at > now + FUTURE_TOLERANCE
+        if ahead and not problem and event.classifier != Classifier.ACTUAL:
+            problem = (
+                f"The estimate says it was made on {reported_at:%Y-%m-%d %H:%M} UTC, in the future; send the time "
+                "it was made (reported_at, or eventCreatedDateTime)."
+            )
         if problem:
             result.rejected.append((index if event.position is None else event.position, problem))
             continue
         kept.append(event)
     return kept
+
+
+def _reported_at(event: IncomingEvent, now: datetime.datetime) -> datetime.datetime:
+    """When the event was reported, as it is stored and followed: the sender's time, never later than we receive
+    it (`_checked`); `now` when the sender gave none."""
+    reported_at = event.reported_at
+    return now if reported_at is None or reported_at > now else reported_at
 
 
 def location_role(code: str, info: ShipmentInfo | None) -> str:
@@ -339,7 +347,7 @@ def _values(row: Row, now: datetime.datetime, source_key: str) -> tuple[Any, ...
         event.scheme,
         event.raw_code,
         payload,
-        event.reported_at or now,
+        _reported_at(event, now),
         row.mapping_status,
         row.milestone,
         row.classifier,
@@ -441,7 +449,7 @@ def events_ingest(
                 r.milestone,
                 r.classifier,
                 r.event.event_at,
-                r.event.reported_at or now,
+                _reported_at(r.event, now),
                 r.link,
                 r.leg_id,
                 source.key,
@@ -458,7 +466,7 @@ def events_ingest(
     result.unmapped = sum(1 for r in rows if r.content_key in inserted and r.mapping_status == MappingStatus.UNMAPPED)
     result.unlinked = sum(1 for r in rows if r.content_key in inserted and r.link == subjects.NO_LINK)
     result.stored_ids = [event.id for event in stored]
-    reported = [r.event.reported_at for r in rows if r.event.reported_at]
+    reported = [_reported_at(r.event, now) for r in rows if r.event.reported_at]
     result.newest_reported_at = max(reported) if reported else None
     return result
 

@@ -3,8 +3,10 @@ so two houses held on one master are two exceptions, each with its house's order
 says when what is detected changed while an exception stayed open ("updated").
 
 Existing rows are repaired: a hold, damage, failed delivery or return opened from a house's report gets that house,
-its order and customer (it was shown to every customer on the master), and a failed delivery closed by hand keeps
-as its trigger the last attempt before it was closed, so the new trigger (the newest attempt) does not reopen it.
+its order and customer (it was shown to every customer on the master) when the master's live houses carry more than
+one order, as rules.reports keys them (ShipmentFacts.houses_apart: one order's houses report for the whole shipment);
+and a failed delivery closed by hand keeps as its trigger the last attempt before it was closed, so the new trigger
+(the newest attempt) does not reopen it.
 """
 
 import django.db.models.deletion
@@ -22,6 +24,9 @@ UPDATE tracking_shipmentexception e
  WHERE e.kind IN {HOUSE_KINDS} AND e.trigger_key ~ '^event:[0-9]{{1,18}}$'
    AND ev.id = substr(e.trigger_key, 7)::bigint AND ev.shipment_id <> e.shipment_id
    AND EXISTS (SELECT 1 FROM tracking_consolidatedhouse ch WHERE ch.master_id = e.shipment_id AND ch.house_id = h.id)
+   AND (SELECT count(DISTINCT lh.order_id) FROM tracking_consolidatedhouse lc
+          JOIN tracking_shipment lh ON lh.id = lc.house_id
+         WHERE lc.master_id = e.shipment_id AND lc.removed_at IS NULL) > 1
 """  # noqa: S608 - constant names
 
 LAST_ATTEMPT_SEEN = """

@@ -4,7 +4,10 @@ concerns every house. Customers never see another customer's house on the portal
 
 from __future__ import annotations
 
+import importlib
+
 import pytest
+from django.db import connection
 from django.utils import timezone
 
 from partners.scoping import scope_for_user
@@ -13,6 +16,7 @@ from tests.tracking.test_ingest_support import NOW, oms_event
 from tracking.exceptions import rules, selectors
 from tracking.exceptions.facts import shipment_facts
 from tracking.exceptions.models import ExceptionKind, ShipmentException
+from tracking.ingest.models import TrackingEvent
 from tracking.models import Booking, ConsolidatedHouse, Leg
 from tracking.services import booking as booking_services
 from tracking.services import consolidation
@@ -98,6 +102,43 @@ def test_a_hold_on_the_master_concerns_every_order_and_clears_once_every_house_i
     detect(master)
     hold.refresh_from_db()
     assert hold.status == "resolved"
+
+
+def test_one_orders_customs_hold_reported_on_its_master_and_on_its_only_house_is_one_exception(booked_fcl):
+    """A direct FCL plan: one order, one house on one master. The carrier reports the hold on its bill (the master),
+    the broker on the house: one hold of one order's cargo (DOMAIN.md §5: one exception per type, shipment and leg),
+    naming that order and its customer."""
+    order, master = booked_fcl
+    [house] = [link.house for link in ConsolidatedHouse.objects.filter(master=master)]
+    ingest(on(master, "CUSTOMS_HOLD", NOW - 5 * H), on(house, "CUSTOMS_HOLD", NOW - 4 * H))
+    detect(master)
+    holds = open_exceptions(master, K.CUSTOMS_HOLD)
+    assert [(h.house_id, h.order_id, h.customer_id) for h in holds] == [(None, order.pk, order.customer_id)]
+
+    ingest(on(house, "IMPORT_CLEARED", NOW - H))  # the broker's release on the house clears the whole hold
+    detect(master)
+    assert not open_exceptions(master, K.CUSTOMS_HOLD)
+
+
+def test_the_repair_names_houses_only_on_a_master_carrying_more_than_one_order(consolidated, booked_fcl):
+    """Migration 0009's NAME_HOUSES keys existing rows as rules.reports does (ShipmentFacts.houses_apart)."""
+    repair = importlib.import_module("tracking.migrations.0009_exception_house").NAME_HOUSES
+    master, acme_house, _ = consolidated
+    _, direct = booked_fcl
+    [direct_house] = [link.house for link in ConsolidatedHouse.objects.filter(master=direct)]
+    ingest(on(acme_house, "CUSTOMS_HOLD", NOW - 5 * H), on(direct_house, "CUSTOMS_HOLD", NOW - 5 * H))
+    rows = {}
+    for shipment, house in ((master, acme_house), (direct, direct_house)):
+        trigger = TrackingEvent.objects.get(shipment=house)
+        rows[shipment.pk] = ShipmentException.objects.create(
+            kind=K.CUSTOMS_HOLD, shipment=shipment, mode=shipment.mode, detail="x", trigger_key=f"event:{trigger.pk}"
+        )
+    with connection.cursor() as cursor:
+        cursor.execute(repair)
+    for row in rows.values():
+        row.refresh_from_db()
+    assert (rows[master.pk].house, rows[master.pk].order_id) == (acme_house, acme_house.order_id)
+    assert rows[direct.pk].house is None
 
 
 def test_a_delivery_of_one_house_does_not_clear_another_houses_failed_delivery(consolidated):

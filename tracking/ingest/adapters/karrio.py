@@ -161,15 +161,19 @@ def tracker_events(tracker: Any, *, time_zone: str = "UTC") -> PollPage:
                 event_id=f"{subject[1]}:eta:{day.isoformat()}",
                 payload={"estimated_delivery": tracker["estimated_delivery"]},
             )
-            # Karrio does not say when it made the estimate: it is the estimate as of the newest scan (one from
-            # the future is a wrong clock, not news). That time is its report time and part of its identity: a
-            # day that comes back after a slip is a new estimate (a scan came between), the same tracker polled
-            # again the same one. Without a scan it is identified by its day alone.
+            # Karrio does not say when it made the estimate: it is reported when we receive it, as every Karrio
+            # estimate before, so a newer poll's estimate is newer news (following.follow_estimates keeps the
+            # latest). Its identity is the estimate as of the newest scan (one from the future is a wrong clock, not
+            # news): a day that comes back after a slip is a new estimate (a scan came between), the same tracker
+            # polled again the same one (the id is the dedupe: the report time set here also makes its content key
+            # new on each poll, so a day that comes back is not taken for the first estimate of that day). Without
+            # a scan it is identified by its day alone. The scan's time is no report time: a scan made before the
+            # last poll's receipt would make the new estimate older news.
             now = timezone.now()
+            estimate.reported_at = now
             scans = [event.event_at for event in events if event.event_at <= now]
             if scans:
-                estimate.reported_at = max(scans)
-                estimate.source_event_id += f"@{estimate.reported_at:%Y-%m-%dT%H:%M:%SZ}"
+                estimate.source_event_id += f"@{max(scans):%Y-%m-%dT%H:%M:%SZ}"
             page.events.append(estimate)
     return page
 
