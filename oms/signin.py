@@ -12,6 +12,10 @@ cool-off has passed with no further failure. Two limits apply, both within one c
 
 A sign-in that succeeds clears the count for its own pair only, so that an attacker with one valid login
 cannot wipe the address's count by signing in between guesses.
+
+The email address counts as sign-in matches it (partners.models.login_email, one function for both), and an IPv6
+client counts as its /64 network (lockout_address), so that neither another spelling of the address nor another
+address of the same line starts a fresh allowance.
 """
 
 from __future__ import annotations
@@ -27,9 +31,16 @@ from django.conf import settings
 from django.db.models import Sum
 from django.http import HttpRequest
 
+from partners.models import login_email
+
+# The prefix an IPv6 subscriber line, LAN or server gets (RFC 6177, RFC 7421): every address in it is one client's
+# to choose, 2^64 of them.
+IPV6_CLIENT_PREFIX = 64
+
 
 def client_ip_address(request: HttpRequest) -> str | None:
-    """The address of the person at the other end (AXES_CLIENT_IP_CALLABLE, and the failed-login log).
+    """The address of the person at the other end, as the failed-sign-in log shows it (the lockout counts by
+    lockout_address).
 
     Behind OMS_PROXY_COUNT reverse proxies, the entry that the outermost of them added to X-Forwarded-For:
     each proxy appends the address it was connected from, so the entries further left are whatever the client
@@ -48,14 +59,32 @@ def client_ip_address(request: HttpRequest) -> str | None:
     return request.META.get("REMOTE_ADDR") or None
 
 
+def lockout_address(request: HttpRequest) -> str | None:
+    """The address a client's failed sign-ins count under (AXES_CLIENT_IP_CALLABLE): its IPv4 address, or the
+    first address of its IPv6 /64 network (2001:db8:1:2::9 counts as 2001:db8:1:2::), as one line may rotate
+    through all of them. An IPv4 address written as IPv6 (::ffff:203.0.113.9) is that IPv4 address."""
+    address = client_ip_address(request)
+    if address is None:
+        return None
+    try:
+        parsed = ipaddress.ip_address(address)
+    except ValueError:
+        return address  # not an address (a server on a unix socket may pass a path): counted as it is
+    if isinstance(parsed, ipaddress.IPv4Address):
+        return str(parsed)
+    if parsed.ipv4_mapped is not None:
+        return str(parsed.ipv4_mapped)
+    return str(ipaddress.IPv6Network((int(parsed), IPV6_CLIENT_PREFIX), strict=False).network_address)
+
+
 def attempted_username(request: HttpRequest, credentials: dict[str, Any] | None) -> str | None:
-    """The email address tried, as the login matches it (AXES_USERNAME_CALLABLE): the login is case-insensitive
-    (partners.models.UserManager), so OPS@… and ops@… count as the same person."""
+    """The email address tried, as sign-in matches it (AXES_USERNAME_CALLABLE): partners.models.login_email, so
+    OPS@… and ops@… count as the same person, and alice@… spelt with a dotless i (U+0131), which sign-in does not
+    match to alice, counts as another address."""
     source = credentials if credentials else request.POST
     username = source.get(settings.AXES_USERNAME_FORM_FIELD)
-    if not isinstance(username, str) or not username.strip():
-        return None
-    return username.strip().lower()[:255]  # AccessAttempt.username holds 255 characters
+    email = login_email(username) if isinstance(username, str) else ""
+    return email[:255] or None  # AccessAttempt.username holds 255 characters
 
 
 class SignInAttemptHandler(AxesDatabaseHandler):

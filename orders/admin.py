@@ -114,7 +114,7 @@ class IntegrationAdmin(admin.ModelAdmin):
     list_filter = ("kind", "is_active")
     search_fields = ("name", "customer__code")
     list_select_related = ("customer",)
-    readonly_fields = ("endpoint", "created_at", "updated_at")
+    readonly_fields = ("endpoint", "secret_masked", "created_at", "updated_at")
 
     def get_readonly_fields(self, request: HttpRequest, obj: Integration | None = None) -> Any:
         # An integration belongs to its customer for good: its orders are created for that customer. Its kind
@@ -124,10 +124,20 @@ class IntegrationAdmin(admin.ModelAdmin):
         return ("customer", "kind", *readonly) if obj is not None else readonly
 
     def get_fields(self, request: HttpRequest, obj: Integration | None = None) -> Any:
-        fields = [f for f in super().get_fields(request, obj) if f not in ("customer", "new_secret")]
-        if obj is not None:  # the checkbox only makes sense for an existing integration
+        fields = [f for f in super().get_fields(request, obj) if f not in ("customer", "new_secret", "secret_masked")]
+        if obj is not None and not self.has_change_permission(request, obj):
+            # View-only staff would get every field as read-only text, the secret included, and with it anyone
+            # can sign deliveries that become the customer's orders: they see its first characters only.
+            fields[fields.index("secret")] = "secret_masked"
+        elif obj is not None:  # the checkbox only makes sense for an existing integration
             fields.insert(fields.index("secret") + 1, "new_secret")
         return ["customer", *fields]
+
+    @admin.display(description="Secret")
+    def secret_masked(self, obj: Integration) -> str:
+        """The first characters, as the webhook sources show theirs, but never more than a quarter of a short
+        secret."""
+        return f"{obj.secret[: min(10, len(obj.secret) // 4)]}…" if obj.secret else "—"
 
     @admin.display(description="Endpoint path")
     def endpoint(self, obj: Integration) -> str:

@@ -15,6 +15,8 @@ from partners import services
 from partners.admin_actions import confirmation_page, confirmed
 from partners.errors import PartnersError
 from partners.models import (
+    EXTERNAL_KINDS,
+    INTERNAL_KINDS,
     Address,
     ApiKey,
     Contact,
@@ -30,10 +32,14 @@ PRIVILEGE_FIELDS = ("is_superuser", "is_staff", "groups", "user_permissions")
 
 
 def may_grant_admin(user: Any) -> bool:
-    """Superusers and people with an active administrator membership may give the administrator role."""
+    """Superusers and people with an active administrator membership in an active organisation may give the
+    administrator role (a closed organisation's memberships grant nothing: services.user_groups_sync)."""
     if not user.is_authenticated or not user.is_active:
         return False
-    return user.is_superuser or user.memberships.filter(role=Role.ADMIN, is_active=True).exists()
+    return (
+        user.is_superuser
+        or user.memberships.filter(role=Role.ADMIN, is_active=True, organisation__is_active=True).exists()
+    )
 
 
 class OrganisationForm(forms.ModelForm):
@@ -65,6 +71,18 @@ class OrganisationForm(forms.ModelForm):
 
     def clean_code(self) -> str:
         return self.cleaned_data["code"].strip().upper()
+
+    def clean_kinds(self) -> list[str]:
+        """Ours (company, branch) or theirs, never both: our company's people and API keys act as staff over every
+        customer's data, and sales and finance, who may edit organisations, must not hand that to a customer.
+        The database refuses it too (the organisation_internal_or_external constraint)."""
+        kinds = self.cleaned_data["kinds"]
+        if INTERNAL_KINDS.intersection(kinds) and EXTERNAL_KINDS.intersection(kinds):
+            raise forms.ValidationError(
+                "Our company or a branch cannot also be a customer, carrier, agent, warehouse or vendor: "
+                "make a separate organisation for that part."
+            )
+        return kinds
 
 
 class MembershipInlineForm(forms.ModelForm):
@@ -127,11 +145,6 @@ class UserMembershipInline(MembershipInlineMixin, admin.TabularInline):
     autocomplete_fields = ("organisation",)
 
 
-def _sync_groups_of(users: list[User]) -> None:
-    for user in users:
-        services.user_groups_sync(user=user)
-
-
 @admin.register(Organisation)
 class OrganisationAdmin(admin.ModelAdmin):
     form = OrganisationForm
@@ -157,10 +170,6 @@ class OrganisationAdmin(admin.ModelAdmin):
     @admin.display(description="kinds")
     def kinds_display(self, obj: Organisation) -> str:
         return obj.get_kinds_display()
-
-    def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
-        super().save_related(request, form, formsets, change)
-        _sync_groups_of(list(User.objects.filter(memberships__organisation=form.instance).distinct()))
 
 
 class OmsUserCreationForm(UserCreationForm):
@@ -228,6 +237,8 @@ class UserAdmin(DjangoUserAdmin):
         )
 
     def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
+        # A superuser may have ticked or unticked role groups by hand: they follow the memberships, whatever is
+        # ticked (changes of memberships themselves resync through partners.receivers).
         super().save_related(request, form, formsets, change)
         services.user_groups_sync(user=form.instance)
 
@@ -254,15 +265,6 @@ class MembershipAdmin(admin.ModelAdmin):
         if obj is not None and obj.role == Role.ADMIN and not may_grant_admin(request.user):
             return False
         return super().has_delete_permission(request, obj)
-
-    def save_model(self, request: HttpRequest, obj: Membership, form: Any, change: bool) -> None:
-        super().save_model(request, obj, form, change)
-        services.user_groups_sync(user=obj.user)
-
-    def delete_model(self, request: HttpRequest, obj: Membership) -> None:
-        user = obj.user
-        super().delete_model(request, obj)
-        services.user_groups_sync(user=user)
 
 
 class ApiKeyAddForm(forms.ModelForm):

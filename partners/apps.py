@@ -21,6 +21,11 @@ class PartnersConfig(AppConfig):
     verbose_name = "Partners"
 
     def ready(self) -> None:
-        from partners import schema  # noqa: F401  (registers the API key scheme with drf-spectacular)
+        from partners import (
+            receivers,
+            schema,  # noqa: F401  (registers the API key scheme with drf-spectacular)
+        )
+
+        receivers.connect()  # role groups follow memberships and organisations
 
         post_migrate.connect(_sync_roles, dispatch_uid="partners.roles_sync")

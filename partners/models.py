@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+import unicodedata
 from typing import Any, ClassVar
 
 from django.contrib.auth.base_user import AbstractBaseUser, BaseUserManager
@@ -20,6 +21,17 @@ from django.utils import timezone
 from partners.validators import validate_currency_code
 
 
+def login_email(typed: str) -> str:
+    """The email address that sign-in looks up, and that the sign-in lockout counts (oms.signin), for what was
+    typed: NFKC (as Django's sign-in form does), trimmed, lower-cased by Python, as addresses are stored.
+
+    Sign-in matches this exactly, never with the database's case-insensitive comparison: PostgreSQL's UPPER()
+    folds more than Python's lower() (alice spelt with a dotless i, U+0131, is "ALICE" there), so a spelling that
+    the lockout counted as another person reached the same account with a fresh allowance. One function for both
+    keeps them in step."""
+    return unicodedata.normalize("NFKC", typed).strip().lower()
+
+
 class UserManager(BaseUserManager["User"]):
     use_in_migrations = True
 
@@ -32,8 +44,8 @@ class UserManager(BaseUserManager["User"]):
         return user
 
     def get_by_natural_key(self, username: str | None) -> User:
-        """Log-in is case-insensitive on the email address."""
-        return self.get(email__iexact=username)
+        """Log-in ignores the case of the email address: ALICE@… finds alice@… (see login_email)."""
+        return self.get(email=login_email(username or ""))
 
     def create_user(self, email: str, password: str | None = None, **extra: Any) -> User:
         extra.setdefault("is_staff", False)
@@ -97,6 +109,9 @@ class OrganisationKind(models.TextChoices):
 
 
 INTERNAL_KINDS = frozenset({OrganisationKind.COMPANY, OrganisationKind.BRANCH})
+# Everyone else. An organisation is one or the other, never both (the organisation_internal_or_external
+# constraint): our company's people and keys act as staff over every customer's data.
+EXTERNAL_KINDS = frozenset(OrganisationKind) - INTERNAL_KINDS
 PARTNER_KINDS = frozenset(
     {OrganisationKind.CARRIER, OrganisationKind.AGENT, OrganisationKind.WAREHOUSE, OrganisationKind.VENDOR}
 )
@@ -180,6 +195,14 @@ class Organisation(models.Model):
         constraints = [
             models.CheckConstraint(condition=models.Q(code=Upper("code")), name="organisation_code_upper"),
             models.CheckConstraint(condition=~models.Q(kinds=[]), name="organisation_has_a_kind"),
+            models.CheckConstraint(
+                condition=~(
+                    models.Q(kinds__overlap=sorted(INTERNAL_KINDS)) & models.Q(kinds__overlap=sorted(EXTERNAL_KINDS))
+                ),
+                name="organisation_internal_or_external",
+                violation_error_message="Our company or a branch cannot also be a customer, carrier, agent, "
+                "warehouse or vendor.",
+            ),
         ]
 
     def __str__(self) -> str:

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from django.db.models import Model, QuerySet
 from django.db.models.functions import JSONObject
 
-from partners.models import INTERNAL_KINDS, STAFF_ROLES, ApiKey, Membership, OrganisationKind, Role
+from partners.models import EXTERNAL_KINDS, INTERNAL_KINDS, STAFF_ROLES, ApiKey, Membership, OrganisationKind, Role
 
 if TYPE_CHECKING:
     from django.http import HttpRequest
@@ -135,11 +135,15 @@ def scope_for_user(user: Any) -> Scope:
 
 
 def scope_for_api_key(api_key: ApiKey) -> Scope:
-    """An API key acts with its organisation's scope: our company's keys are staff keys."""
+    """An API key acts with its organisation's scope: our company's keys are staff keys.
+
+    Only an organisation that is ours alone gets staff keys. One that is also a customer or partner cannot be
+    saved (the organisation_internal_or_external constraint); should one exist all the same, its keys get the
+    customer's or partner's scope, never every customer's data."""
     organisation = api_key.organisation
     kinds = set(organisation.kinds)
     ids = frozenset({organisation.pk})
-    if kinds & INTERNAL_KINDS:
+    if kinds & INTERNAL_KINDS and not kinds & EXTERNAL_KINDS:
         return Scope(Audience.STAFF, ids, frozenset({Role.OPERATIONS}))
     if OrganisationKind.CUSTOMER in kinds:
         return Scope(Audience.CUSTOMER, ids, frozenset({Role.CUSTOMER}))

@@ -40,31 +40,39 @@ def membership_check(*, role: str, organisation: Organisation) -> None:
 
 
 def user_groups_sync(*, user: User) -> None:
-    """Make the user's role groups match their active memberships."""
-    roles = set(user.memberships.filter(is_active=True).values_list("role", flat=True))
+    """Make the user's role groups match their active memberships in active organisations.
+
+    The groups carry the console's model permissions (partners.roles), so they must end with the membership and
+    with the organisation: a closed branch's people keep no permission there. partners.receivers calls this
+    whenever a membership is saved or deleted and whenever an organisation is saved, on every path."""
+    roles = set(user.memberships.filter(is_active=True, organisation__is_active=True).values_list("role", flat=True))
     role_groups = {group_for(role) for role in Role.values}
     wanted = {group_for(role) for role in roles}
     user.groups.remove(*(role_groups - wanted))
     user.groups.add(*wanted)
 
 
+def organisation_members_groups_sync(*, organisation: Organisation) -> None:
+    """Resync the role groups of everyone with a membership in the organisation (it was opened or closed)."""
+    for user in User.objects.filter(memberships__organisation=organisation).distinct():
+        user_groups_sync(user=user)
+
+
 @transaction.atomic
 def membership_grant(*, user: User, organisation: Organisation, role: str) -> Membership:
-    """Give the user a role in an organisation (idempotent) and update their groups."""
+    """Give the user a role in an organisation (idempotent); their groups follow (partners.receivers)."""
     membership_check(role=role, organisation=organisation)
     membership, _ = Membership.objects.update_or_create(
         user=user, organisation=organisation, role=role, defaults={"is_active": True}
     )
-    user_groups_sync(user=user)
     return membership
 
 
 @transaction.atomic
 def membership_revoke(*, membership: Membership) -> None:
-    """End a membership and take the role's group away if no other membership grants it."""
+    """End a membership; the role's group goes unless another membership grants it (partners.receivers)."""
     membership.is_active = False
     membership.save(update_fields=["is_active"])
-    user_groups_sync(user=membership.user)
 
 
 def api_key_create(*, organisation: Organisation, name: str, created_by: User | None = None) -> tuple[ApiKey, str]:

@@ -4,7 +4,8 @@ The public page (`public_tracking`, /t/<token>/) shows only an allowlist: the la
 state, the ETA and the milestones with their times and places. Never the customer, parties, references, prices,
 documents, people or ids. Unknown, revoked and expired links answer the same 404 page, and every answer carries
 no-store, no-referrer and noindex. Opening is limited per client address (OMS_TRACKING_LINK_RATE a minute, 429
-with Retry-After beyond), so tokens cannot be guessed by volume (they have 256 bits anyway). The token is never
+with Retry-After beyond; an IPv6 client counts by its /64, as for sign-in), so tokens cannot be guessed by volume
+(they have 256 bits anyway). The token is never
 logged: Django would log a 404 or 429 with its path, so those answers are marked as logged.
 """
 
@@ -25,7 +26,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST, require_safe
 
-from oms.signin import client_ip_address
+from oms.signin import lockout_address
 from orders.models import Order, OrderStatus
 from partners.permissions import external_required
 from partners.scoping import Scope, scope_for_request
@@ -120,7 +121,7 @@ def _too_often(request: HttpRequest) -> int:
     """Seconds to wait when this address opened more links than OMS_TRACKING_LINK_RATE this minute, else 0."""
     now = time.time()
     window = int(now // 60)
-    key = f"oms:tracking-link-rate:{client_ip_address(request) or '-'}:{window}"
+    key = f"oms:tracking-link-rate:{lockout_address(request) or '-'}:{window}"
     if cache.add(key, 1, timeout=90):
         count = 1
     else:

@@ -1,10 +1,15 @@
 """Login, logout, password change and reset through the real screens."""
 
+import logging
 import re
 
+import pytest
+from django.conf import settings
 from django.core import mail
+from django.test import RequestFactory
 from django.urls import reverse
 
+from oms.signin import lockout_address
 from tests.conftest import PASSWORD
 
 
@@ -92,3 +97,74 @@ def test_staff_home_shows_order_counts_and_newest_orders(client, ops_user, order
         response = client.get(reverse("home"))
     assert order.reference in response.content.decode()
     assert ("draft", "Draft", 1) in response.context["status_counts"]
+
+
+# --- The sign-in lockout cannot be escaped by another spelling or another address of the same client -----------
+# (reviewer's proofs first; the lockout itself is tested in test_relplan_a.py, A4)
+
+ATTACKER = "203.0.113.9"
+
+
+def _sign_in(client, username, password, address=ATTACKER):
+    return client.post(reverse("login"), {"username": username, "password": password}, REMOTE_ADDR=address)
+
+
+def test_a_dotless_i_spelling_of_the_email_does_not_escape_the_lockout(client, customer_a_user):
+    for _ in range(settings.AXES_FAILURE_LIMIT):
+        _sign_in(client, "alice@acme.test", "wrong")
+    assert _sign_in(client, "alice@acme.test", PASSWORD).status_code == 429  # locked, as designed
+
+    # PostgreSQL's UPPER() makes "ı" (U+0131) an "I", so email__iexact found alice under "alıce@acme.test" while
+    # django-axes (Python's lower() keeps "ı") counted another person with a fresh allowance. Sign-in now matches
+    # the lower-cased address exactly, as the lockout counts it: "alıce@acme.test" is nobody, not alice.
+    response = _sign_in(client, "al\u0131ce@acme.test", PASSWORD)
+    assert response.status_code == 200, "the locked-out account signed in through a Unicode variant of its email"
+    assert "correct email address and password" in response.content.decode()
+    assert "_auth_user_id" not in client.session
+
+
+def test_an_upper_case_spelling_of_the_email_signs_in_and_counts_as_the_same_person(client, customer_a_user):
+    assert _sign_in(client, "ALICE@Acme.TEST", PASSWORD).status_code == 302
+    client.logout()
+    for _ in range(settings.AXES_FAILURE_LIMIT):
+        _sign_in(client, "alice@acme.test", "wrong")
+    assert _sign_in(client, "Alice@ACME.test", PASSWORD).status_code == 429
+
+
+def test_ipv6_addresses_of_one_subnet_share_the_lockout(client, customer_a_user):
+    # One IPv6 customer line is a /64 (2^64 addresses): each address of it may not start a fresh allowance.
+    for n in range(1, settings.AXES_FAILURE_LIMIT + 1):
+        client.post(
+            reverse("login"), {"username": "alice@acme.test", "password": "wrong"}, REMOTE_ADDR=f"2001:db8:1:2::{n:x}"
+        )
+    response = client.post(
+        reverse("login"), {"username": "alice@acme.test", "password": PASSWORD}, REMOTE_ADDR="2001:db8:1:2::ff"
+    )
+    assert response.status_code == 429, "a guesser rotating addresses within one /64 is never locked out"
+    assert "_auth_user_id" not in client.session
+
+
+def test_another_ipv6_subnet_is_not_locked_out(client, customer_a_user):
+    for _ in range(settings.AXES_FAILURE_LIMIT):
+        _sign_in(client, "alice@acme.test", "wrong", "2001:db8:1:2::1")
+    assert _sign_in(client, "alice@acme.test", PASSWORD, "2001:db8:1:3::1").status_code == 302
+
+
+@pytest.mark.parametrize(
+    ("remote_addr", "counted_as"),
+    [
+        ("203.0.113.9", "203.0.113.9"),  # IPv4: the address itself
+        ("2001:db8:1:2:aaaa:bbbb:cccc:dddd", "2001:db8:1:2::"),
+        ("2001:DB8:1:2::1", "2001:db8:1:2::"),
+        ("::ffff:203.0.113.9", "203.0.113.9"),  # IPv4 written as IPv6 is that IPv4 client, not the ::/64
+    ],
+)
+def test_the_lockout_counts_ipv6_clients_by_their_64_network(remote_addr, counted_as):
+    assert lockout_address(RequestFactory().get("/", REMOTE_ADDR=remote_addr)) == counted_as
+
+
+def test_a_failed_sign_in_from_ipv6_is_logged_with_the_full_address(client, customer_a_user, caplog):
+    caplog.set_level(logging.WARNING, logger="oms.signin")
+    _sign_in(client, "alice@acme.test", "wrong", "2001:db8:1:2::9")
+    [message] = [record.getMessage() for record in caplog.records if record.name == "oms.signin"]
+    assert " from 2001:db8:1:2::9 at " in message

@@ -16,6 +16,7 @@ from django.test.utils import CaptureQueriesContext
 from orders.models import Integration, IntegrationKind, Location
 from orders.webhooks import generate_secret
 from partners import services
+from partners.admin import may_grant_admin
 from partners.models import ApiKey, Membership, OrganisationKind, Role, User
 from partners.roles import OMS_APPS, roles_sync
 from tests.conftest import _member
@@ -182,6 +183,89 @@ def test_the_data_migration_resyncs_role_permissions():
     assert migration.resync_roles.__module__ == migration.__name__
 
 
+# --- 1b. Role groups end with the membership and with the organisation (reviewer's proofs first) -----------------
+
+
+@pytest.fixture
+def ops_console_user(branch):
+    roles_sync()
+    return _member("ops-console@oms.test", branch, Role.OPERATIONS, is_staff=True)
+
+
+def _has_role_group(user: User, role: str) -> bool:
+    return User.objects.get(pk=user.pk).groups.filter(name=f"role:{role}").exists()
+
+
+def test_deactivating_the_branch_ends_its_peoples_admin_console_permissions(ops_console_user, branch, login):
+    client = login(ops_console_user)
+    assert client.get("/admin/orders/integration/").status_code == 200  # as operations, before
+    # The branch is closed (deactivated, as the console's Organisation form does): its people are switched off.
+    branch.is_active = False
+    branch.save()
+    services.user_groups_sync(user=ops_console_user)  # even a resync keeps the group
+    assert client.get("/").status_code in (302, 403)  # the staff screens already refuse them (no scope)
+    # ...but the configuration console still grants operations' model permissions through the role group.
+    assert client.get("/admin/orders/integration/").status_code == 403
+
+
+def test_closing_and_reopening_a_branch_takes_and_gives_back_the_role_group(ops_console_user, branch):
+    branch.is_active = False
+    branch.save()  # no explicit resync: partners.receivers does it on every save
+    assert not _has_role_group(ops_console_user, Role.OPERATIONS)
+    branch.is_active = True
+    branch.save(update_fields=["is_active"])
+    assert _has_role_group(ops_console_user, Role.OPERATIONS)
+
+
+def test_closing_a_branch_in_the_console_takes_its_peoples_role_groups(ops_console_user, branch, admin_user, login):
+    client = login(admin_user)
+    url = f"/admin/partners/organisation/{branch.pk}/change/"
+    data = form_data(client.get(url))
+    data.pop("is_active")
+    assert client.post(url, data).status_code == 302
+    assert not _has_role_group(ops_console_user, Role.OPERATIONS)
+
+
+def test_an_administrator_of_a_closed_organisation_may_not_grant_the_admin_role(company):
+    chief = _staff("chief-closed@oms.test", company, Role.ADMIN)
+    assert may_grant_admin(chief)
+    company.is_active = False
+    company.save()
+    assert not may_grant_admin(User.objects.get(pk=chief.pk))
+
+
+def test_deleting_memberships_in_bulk_from_the_console_takes_the_role_group_away(
+    ops_console_user, company, admin_user, login
+):
+    membership = Membership.objects.get(user=ops_console_user, role=Role.OPERATIONS)
+    client = login(admin_user)
+    response = client.post(
+        "/admin/partners/membership/",
+        {"action": "delete_selected", "_selected_action": [membership.pk], "post": "yes"},
+    )
+    assert response.status_code == 302
+    assert not Membership.objects.filter(pk=membership.pk).exists()
+    user = User.objects.get(pk=ops_console_user.pk)
+    assert not user.groups.filter(name="role:operations").exists()
+    assert not user.has_perm("orders.change_order")
+
+
+def test_deleting_an_organisation_takes_its_peoples_role_groups_away(ops_console_user, admin_user, login):
+    other = OrganisationFactory(code="BRE", name="OMS Bremen", kinds=[OrganisationKind.BRANCH])
+    services.membership_grant(user=ops_console_user, organisation=other, role=Role.DOCUMENTATION)
+    assert _has_role_group(ops_console_user, Role.DOCUMENTATION)
+    response = login(admin_user).post(f"/admin/partners/organisation/{other.pk}/delete/", {"post": "yes"})
+    assert response.status_code == 302
+    assert not _has_role_group(ops_console_user, Role.DOCUMENTATION)
+    assert _has_role_group(ops_console_user, Role.OPERATIONS)  # the membership in HAM still grants it
+
+
+def test_deleting_a_person_with_memberships_still_works(ops_console_user):
+    User.objects.get(pk=ops_console_user.pk).delete()  # the cascade's membership receivers must not re-add groups
+    assert not User.objects.filter(pk=ops_console_user.pk).exists()
+    assert not Membership.objects.filter(user_id=ops_console_user.pk).exists()
+
+
 # --- 2. Actions need the change permission, and mass changes a confirmation ------------------------------------
 
 
@@ -275,6 +359,46 @@ def test_a_revoked_key_cannot_be_unrevoked_or_moved(admin_user, customer_a, cust
     assert client.get("/api/v1/me/", HTTP_AUTHORIZATION=f"Bearer {raw}").status_code == 401
 
 
+def test_sales_ticking_branch_on_a_customer_does_not_turn_its_api_key_into_a_staff_key(
+    branch, customer_a, customer_b, customer_a_user, login, client
+):
+    roles_sync()
+    _key, raw = services.api_key_create(organisation=customer_a, name="ACME ERP")
+    assert client.get("/api/v1/me/", HTTP_AUTHORIZATION=f"Bearer {raw}").json()["audience"] == "customer"
+
+    # A sales person (no right to users, memberships or API keys) edits the customer in the console.
+    sales = _member("sales-console@oms.test", branch, Role.SALES, is_staff=True)
+    staff = login(sales)
+    url = f"/admin/partners/organisation/{customer_a.pk}/change/"
+    data = form_data(staff.get(url))
+    data["kinds"] = ["customer", "branch"]
+    response = staff.post(url, data)
+    assert response.status_code == 200  # refused: a customer is never also ours
+    assert "cannot also be a customer" in str(response.context["adminform"].form.errors["kinds"])
+    customer_a.refresh_from_db()
+    assert customer_a.kinds == ["customer"]
+    staff.logout()
+
+    # The customer's own people stay customers...
+    login(customer_a_user)
+    assert client.get("/api/v1/me/").json()["audience"] == "customer"
+    client.logout()
+    # ...and so does the customer's integration key, never OMS staff over every customer's data.
+    me = client.get("/api/v1/me/", HTTP_AUTHORIZATION=f"Bearer {raw}").json()
+    assert me["audience"] == "customer", me
+
+
+@pytest.mark.parametrize("kinds", [["branch", "carrier"], ["company", "vendor"]])
+def test_the_console_refuses_any_mix_of_our_kinds_with_a_partners(admin_user, branch, login, kinds):
+    client = login(admin_user)
+    url = f"/admin/partners/organisation/{branch.pk}/change/"
+    data = form_data(client.get(url))
+    data["kinds"] = kinds
+    assert client.post(url, data).status_code == 200
+    branch.refresh_from_db()
+    assert branch.kinds == ["branch"]
+
+
 # --- 4. Integrations ---------------------------------------------------------------------------------------------
 
 
@@ -323,6 +447,30 @@ def test_a_new_generic_integration_gets_a_generated_secret(admin_user, customer_
     )  # fmt: skip
     assert response.status_code == 302, response.context["adminform"].form.errors
     assert Integration.objects.get(name="Shop").secret.startswith("whsec_")
+
+
+def test_view_only_staff_do_not_see_an_integrations_signing_secret(branch, customer_a, login):
+    roles_sync()
+    integration = Integration.objects.create(
+        customer=customer_a, kind="generic", name="ERP", secret="whsec_acme_signing_secret_0123456789"
+    )
+    finance = _member("fin-console@oms.test", branch, Role.FINANCE, is_staff=True)
+    user = User.objects.get(pk=finance.pk)
+    assert user.has_perm("orders.view_integration")
+    assert not user.has_perm("orders.change_integration")
+    page = login(finance).get(f"/admin/orders/integration/{integration.pk}/change/")
+    assert page.status_code == 200
+    assert "whsec_acme_signing_secret_0123456789" not in page.content.decode()
+    assert "whsec_acm…" in page.content.decode()  # its first characters (a quarter at most), to tell secrets apart
+
+
+def test_a_short_integration_secret_shows_no_more_than_a_quarter(branch, customer_a, login):
+    integration = Integration.objects.create(customer=customer_a, kind="generic", name="ERP", secret="s3cr3t-typed")
+    page = login(_staff("fin-short@oms.test", branch, Role.FINANCE)).get(
+        f"/admin/orders/integration/{integration.pk}/change/"
+    )
+    assert "s3cr3t" not in page.content.decode()
+    assert "s3c…" in page.content.decode()
 
 
 # --- 5. Webhook sources --------------------------------------------------------------------------------------------

@@ -2,7 +2,7 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError
 
-from partners.models import Organisation, User
+from partners.models import EXTERNAL_KINDS, INTERNAL_KINDS, Organisation, OrganisationKind, User
 from partners.validators import validate_currency_code
 
 
@@ -51,3 +51,17 @@ def test_one_organisation_can_have_several_kinds(db):
     assert list(Organisation.objects.of_kind("vendor")) == [organisation]
     assert list(Organisation.objects.of_kind("carrier")) == [organisation]
     assert organisation.get_kinds_display() == "Carrier, Vendor"
+
+
+@pytest.mark.parametrize(
+    "kinds", [["customer", "branch"], ["company", "customer"], ["branch", "carrier"], ["company", "vendor", "agent"]]
+)
+def test_an_organisation_is_ours_or_theirs_never_both(db, kinds):
+    # Ours (company, branch) makes its API keys staff keys over every customer's data (partners.scoping).
+    with pytest.raises(IntegrityError):
+        Organisation.objects.create(code="MIXED", name="Mixed", kinds=kinds)
+
+
+def test_every_kind_is_ours_or_theirs():
+    assert set(OrganisationKind) == INTERNAL_KINDS | EXTERNAL_KINDS
+    assert not INTERNAL_KINDS & EXTERNAL_KINDS

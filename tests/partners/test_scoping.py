@@ -1,7 +1,7 @@
 import pytest
 
 from partners import services
-from partners.models import Organisation
+from partners.models import ApiKey, Organisation
 from partners.scoping import Audience, scope_for_api_key, scope_for_user
 
 
@@ -60,6 +60,16 @@ def test_api_keys_carry_their_organisations_scope(request, organisation_fixture,
     scope = scope_for_api_key(api_key)
     assert scope.audience is audience
     assert scope.organisation_ids == {organisation.pk}
+
+
+@pytest.mark.parametrize(
+    ("kinds", "audience"),
+    [(["customer", "branch"], Audience.CUSTOMER), (["company", "carrier"], Audience.PARTNER)],
+)
+def test_a_key_of_an_organisation_both_ours_and_theirs_is_never_a_staff_key(kinds, audience):
+    # The database refuses such an organisation (organisation_internal_or_external); the scope does not rely on it.
+    api_key = ApiKey(organisation=Organisation(pk=1, code="MIXED", kinds=kinds))
+    assert scope_for_api_key(api_key).audience is audience
 
 
 def test_owns_is_true_for_staff_and_for_the_own_organisation_only(ops_user, customer_a_user, customer_a, customer_b):
