@@ -17,6 +17,7 @@ The history context (who, API key, channel, transition: pghistory) is opened ins
 closed before it commits, so the receivers of `order_status_changed` run outside it: their writes are
 not history and do not each carry the context's set_config() prefix, and a transition they take (a rule's
 automatic confirmation) gets a context of its own instead of rewriting the one of the person who acted.
+It is a new context even inside a request's (`history.write_context`: pghistory would merge the two).
 
 Higher apps add conditions without `orders` importing them: `register_guard("complete", fn)` where
 `fn(order) -> str | None` returns the reason the transition is blocked (e.g. workflows: "2 tasks must be
@@ -31,13 +32,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-import pghistory
 from django.db import connection, models, transaction
 from django.utils import timezone
 from django_fsm import can_proceed
 
 from oms.compiled import model_columns, model_from_row
-from orders import events
+from orders import events, history
 from orders.errors import ConcurrentChange, TransitionNotAllowed
 from orders.models import Order, OrderStatus, OrderTransition, QueuedTransition
 from partners.models import Role
@@ -259,7 +259,7 @@ def apply(
         raise TransitionNotAllowed(f"There is no transition called {name}.")
     seen_status = order.status
     who = {"user": getattr(by, "pk", None), "api_key": getattr(api_key, "pk", None), "channel": channel}
-    with transaction.atomic(), pghistory.context(**who, transition=name):
+    with transaction.atomic(), history.write_context(**who, transition=name):
         locked = _locked(order.pk)
         if locked.status != seen_status:
             raise ConcurrentChange(

@@ -24,10 +24,20 @@ class ImportResult:
     stats: LocodeParseStats
 
 
+def _iata(row: LocodeRow) -> str:
+    """The place's IATA code. UN/LOCODE fills its IATA column only when the code differs from the location part
+    (USLUI: SDF), so an airport with an empty column has its location part as its code (USJFK: JFK, GBLHR: LHR).
+    IATA codes are letters only: a location part with a digit is none. Migration orders/0012 fills the rows
+    imported before."""
+    if row.iata or "airport" not in row.functions or not row.location.isalpha():
+        return row.iata
+    return row.location
+
+
 def _location(row: LocodeRow) -> Location:
     return Location(
         code=row.code, country=row.country, name=row.name[:100], name_ascii=(row.name_ascii or row.name)[:100],
-        subdivision=row.subdivision[:3], functions=sorted(row.functions), iata=row.iata[:3],
+        subdivision=row.subdivision[:3], functions=sorted(row.functions), iata=_iata(row)[:3],
         latitude=row.latitude, longitude=row.longitude, is_active=True,
     )  # fmt: skip
 

@@ -1,10 +1,15 @@
 """What: a streaming parser for the UNECE UN/LOCODE code list CSV (pure Python, no Django).
 
 The official release ("loc<yy><n>csv.zip" from https://unece.org/trade/cefact/UNLOCODE-Download) holds
-CSV files with no header row and twelve columns:
+CSV files ("<yyyy>-<n> UNLOCODE CodeListPart1.csv" to Part3) with no header row and twelve columns:
 
-    Change, Country, Location, Name, NameWoDiacritics, Subdivision, Status, Function, Date, IATA,
+    Change, Country, Location, Name, NameWoDiacritics, Subdivision, Function, Status, Date, IATA,
     Coordinates, Remarks
+
+The datahub repackaging (``datasets/un-locode``, ``data/code-list.csv``) has a header row and puts Status
+before Function. It is read too: a first row whose Location column says "Location" is skipped, and each
+row's Function and Status are told apart by their shape (``_function_and_status``), so either file, and an
+odd row of one inside the other, reads the same.
 
 Besides one row per location the file has rows without a Location: country headers
 (``,"DE",,".GERMANY",,,,,,,,``) and reference entries (``=`` "Vienna = Wien"). Both are skipped.
@@ -33,8 +38,8 @@ COLUMNS = (
     "name",
     "name_ascii",
     "subdivision",
-    "status",
     "function",
+    "status",
     "date",
     "iata",
     "coordinates",
@@ -58,6 +63,8 @@ FUNCTIONS = {
 _FUNCTION_CHARS = frozenset(FUNCTIONS) | frozenset("-08A")
 
 LOCODE_RE = re.compile(r"^[A-Z]{2}[A-Z2-9]{3}$")
+_FUNCTION_SHAPE_RE = re.compile(r"^[0-8AB-]{8}$")
+_STATUS_SHAPE_RE = re.compile(r"^[A-Z]{2}$")
 _COORDINATES_RE = re.compile(r"^(\d{2})(\d{2})([NS]) (\d{3})(\d{2})([EW])$")
 _FOUR_PLACES = Decimal("0.0001")
 
@@ -124,6 +131,9 @@ def parse_unlocode_csv(
         if len(fields) != len(COLUMNS):
             raise LocodeFormatError(line, f"expected {len(COLUMNS)} columns, found {len(fields)}")
         raw = dict(zip(COLUMNS, (value.strip() for value in fields), strict=True))
+        if line == 1 and raw["location"].casefold() == "location":  # the datahub repackaging's header
+            continue
+        raw["function"], raw["status"] = _function_and_status(raw["function"], raw["status"])
         if not raw["location"]:
             if raw["change"] == "=":
                 stats.references += 1
@@ -190,6 +200,15 @@ def _coordinates(
             raise LocodeFormatError(line, f"{code}: {error}") from error
         stats.bad_coordinates.append((line, code, value))
         return None, None
+
+
+def _function_and_status(seventh: str, eighth: str) -> tuple[str, str]:
+    """The row's Function and Status from its seventh and eighth columns: Function first as UNECE publishes it,
+    Status first as the datahub repackaging has it. A Status is two letters and a Function eight characters,
+    so the shapes tell them apart; anything else is read in the official order (a malformed Function still raises)."""
+    if _STATUS_SHAPE_RE.match(seventh) or (not seventh and _FUNCTION_SHAPE_RE.match(eighth)):
+        return eighth, seventh
+    return seventh, eighth
 
 
 def _functions(value: str, line: int) -> frozenset[str]:

@@ -1,8 +1,8 @@
 """Every write to orders: create, update while draft, submit, cancel. Each intake channel calls these.
 
 Effects after commit: `order_created` and `order_status_changed` domain events (orders/events.py).
-History: django-pghistory triggers record every row change; `pghistory.context` adds who and which
-channel, so the audit trail is the same whichever way an order came in.
+History: django-pghistory triggers record every row change; each write's own context (`history.write_context`)
+adds who and which channel, so the audit trail is the same whichever way an order came in.
 """
 
 from __future__ import annotations
@@ -10,15 +10,15 @@ from __future__ import annotations
 import datetime
 from collections import Counter
 from collections.abc import Mapping
+from contextlib import AbstractContextManager
 from operator import attrgetter
 from typing import Any
 
-import pghistory
 from django.apps import apps
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from orders import events, lifecycle
+from orders import events, history, lifecycle
 from orders.errors import OrderError, OrderValidationError, OrderVersionConflict
 from orders.intake import MAX_SEALS_PER_LINE, CleanOrder, Lookups, validate_order
 from orders.models import CargoLine, Equipment, Order, OrderStatus
@@ -41,8 +41,8 @@ def search_text_for(order: Mapping[str, Any], lines: list[dict[str, Any]], *, re
     return " ".join(dict.fromkeys(part for part in parts if part))
 
 
-def _history_context(*, by: Any, api_key: Any, channel: str) -> pghistory.context:
-    return pghistory.context(user=getattr(by, "pk", None), api_key=getattr(api_key, "pk", None), channel=channel)
+def _history_context(*, by: Any, api_key: Any, channel: str) -> AbstractContextManager[None]:
+    return history.write_context(user=getattr(by, "pk", None), api_key=getattr(api_key, "pk", None), channel=channel)
 
 
 def _duplicate_message(customer_code: str, customer_reference: str) -> dict[str, list[str]]:

@@ -177,6 +177,26 @@ def test_after_a_bulk_submit_the_order_insert_trigger_records_again(order_data, 
     assert [e.pgh_label for e in _events(OrderEvent, pgh_obj_id=later.pk)] == ["insert"]
 
 
+def test_each_service_write_inside_a_request_context_has_a_context_of_its_own(order_data, scope, ops_user):
+    """HistoryMiddleware opens a context per request; pghistory would merge every service's context into it, and
+    the last write of the request would name who did all of them (orders.history.write_context)."""
+    with pghistory.context(user=ops_user.pk, url="/orders/new/") as request:
+        order = services.order_create(data=order_data(), scope=scope, by=ops_user, channel=Channel.SCREEN, submit=True)
+        services.order_cancel(order=order, scope=scope, by=None, channel=Channel.SYSTEM, reason="Duplicate")
+        Order.objects.filter(pk=order.pk).update(special_instructions="Call first")  # not through a service
+
+    created, submitted, cancelled, edited = _events(OrderEvent, pgh_obj_id=order.pk)
+    assert created.pgh_context_id == submitted.pgh_context_id  # one service call: created and submitted
+    assert submitted.pgh_context.metadata == {
+        "user": ops_user.pk, "url": "/orders/new/", "api_key": None, "channel": "screen", "transition": "submit"
+    }  # fmt: skip
+    assert cancelled.pgh_context.metadata == {
+        "user": None, "url": "/orders/new/", "api_key": None, "channel": "system", "transition": "cancel"
+    }  # fmt: skip
+    assert edited.pgh_context_id == request.id
+    assert edited.pgh_context.metadata == {"user": ops_user.pk, "url": "/orders/new/"}
+
+
 @pytest.mark.parametrize(
     ("model", "indexed"),
     [

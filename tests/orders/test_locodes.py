@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import io
 from decimal import Decimal
 from pathlib import Path
@@ -19,7 +20,7 @@ from orders.locodes import (
 DEMO = Path(__file__).resolve().parents[2] / "orders" / "data" / "unlocode_demo.csv"
 
 HEADER = ',"DE",,".GERMANY",,,,,,,,\r\n'
-DUSSELDORF = ',"DE","DUS","Düsseldorf","Dusseldorf","NW","AI","12345---","0501",,"5114N 00647E",\r\n'
+DUSSELDORF = ',"DE","DUS","Düsseldorf","Dusseldorf","NW","12345---","AI","0501",,"5114N 00647E",\r\n'
 
 
 def parse(text: str, encoding: str = "utf-8", **options) -> list[LocodeRow]:
@@ -41,6 +42,13 @@ def test_demo_file_parses_completely(demo):
     assert stats.country_headers == 86
     assert stats.removed == []
     assert all(row.latitude is not None and row.longitude is not None for row in rows)
+    assert {row.status for row in rows} == {"AI", "RL"}
+
+
+def test_demo_file_has_the_official_column_order():
+    with DEMO.open(encoding="utf-8", newline="") as text:
+        places = [fields for fields in csv.reader(text) if fields[2]]
+    assert {(len(fields[6]), len(fields[7])) for fields in places} == {(8, 2)}  # Function, then Status
 
 
 def test_hamburg_is_a_port_near_53_5_n_10_e(demo):
@@ -82,6 +90,32 @@ def test_demo_file_reencoded_in_cp1252_gives_the_same_rows(demo):
     assert {row.code: row for row in rows} == demo
 
 
+# A row as UNECE publishes it in "loc<yy><n>csv.zip" (CodeListPart1.csv): Change, Country, Location, Name,
+# NameWoDiacritics, Subdivision, Function, Status, Date, IATA, Coordinates, Remarks -- Function BEFORE Status.
+OFFICIAL_ROWS = (
+    ',"DE",,".GERMANY",,,,,,,,\r\n'
+    ',"DE","HAM","Hamburg","Hamburg","HH","12345---","AI","0701",,"5332N 00959E",\r\n'
+)  # fmt: skip
+
+
+def test_the_official_unece_csv_row_layout_is_read():
+    (row,) = parse(OFFICIAL_ROWS)
+    assert row.code == "DEHAM"
+    assert {"port", "rail", "road", "airport", "postal"} <= row.functions
+    assert (row.status, row.date) == ("AI", "0701")
+
+
+def test_the_datahub_repackaging_with_its_header_and_status_first_reads_the_same():
+    datahub = (
+        "Change,Country,Location,Name,NameWoDiacritics,Subdivision,Status,Function,Date,IATA,Coordinates,Remarks\n"
+        ",DE,HAM,Hamburg,Hamburg,HH,AI,12345---,0701,,5332N 00959E,\n"
+        ",DE,XYZ,Somewhere,Somewhere,,,--3-----,,,,\n"
+    )
+    hamburg, somewhere = parse(datahub)
+    assert hamburg == parse(OFFICIAL_ROWS)[0]
+    assert (somewhere.functions, somewhere.status) == ({"road"}, "")
+
+
 def test_utf8_with_bom_is_read():
     rows = list(parse_unlocode_csv(io.BytesIO(b"\xef\xbb\xbf" + (HEADER + DUSSELDORF).encode())))
     assert [row.code for row in rows] == ["DEDUS"]
@@ -89,7 +123,7 @@ def test_utf8_with_bom_is_read():
 
 
 def test_utf8_and_cp1252_lines_may_be_mixed():
-    data = DUSSELDORF.encode("utf-8") + ',"DE","MUC","München","Munchen","BY","AI","-2345---",,,,\r\n'.encode("cp1252")
+    data = DUSSELDORF.encode("utf-8") + ',"DE","MUC","München","Munchen","BY","-2345---","AI",,,,\r\n'.encode("cp1252")
     names = [row.name for row in parse_unlocode_csv(io.BytesIO(data))]
     assert names == ["Düsseldorf", "München"]
 
@@ -103,7 +137,7 @@ def test_country_headers_and_reference_entries_are_skipped():
 
 
 def test_rows_marked_for_deletion_are_skipped_and_reported():
-    text = HEADER + 'X,"DE","ZZZ","Gone","Gone",,"XX","--3-----",,,,"USE DEDUS"\n' + DUSSELDORF
+    text = HEADER + 'X,"DE","ZZZ","Gone","Gone",,"--3-----","XX",,,,"USE DEDUS"\n' + DUSSELDORF
     stats = LocodeParseStats()
     rows = parse(text, stats=stats)
     assert [row.code for row in rows] == ["DEDUS"]
@@ -111,14 +145,14 @@ def test_rows_marked_for_deletion_are_skipped_and_reported():
 
 
 def test_change_indicator_and_remarks_are_kept():
-    (row,) = parse('+,"NL","VEN","Venlo","Venlo","LI","RL","123--6--",,,"5122N 00610E","new terminal"\n')
+    (row,) = parse('+,"NL","VEN","Venlo","Venlo","LI","123--6--","RL",,,"5122N 00610E","new terminal"\n')
     assert row.change == "+"
     assert row.remarks == "new terminal"
     assert row.functions == {"port", "rail", "road", "multimodal"}
 
 
 def test_empty_coordinates_and_function_are_none_and_empty():
-    (row,) = parse(',"DE","XYZ","Somewhere","Somewhere",,"RQ",,,,,\n')
+    (row,) = parse(',"DE","XYZ","Somewhere","Somewhere",,,"RQ",,,,\n')
     assert row.latitude is None
     assert row.longitude is None
     assert row.functions == frozenset()
@@ -132,23 +166,23 @@ def test_blank_lines_are_ignored():
     ("line", "message"),
     [
         (
-            ',"DE","HAM","Hamburg","Hamburg","HH","AI","12345---",,,"5333N 00959E"\n',
+            ',"DE","HAM","Hamburg","Hamburg","HH","12345---","AI",,,"5333N 00959E"\n',
             "expected 12 columns, found 11",
         ),
         (
-            ',"DE","HA1","Hamburg","Hamburg","HH","AI","12345---",,,"5333N 00959E",\n',
+            ',"DE","HA1","Hamburg","Hamburg","HH","12345---","AI",,,"5333N 00959E",\n',
             "'DEHA1' is not a UN/LOCODE",
         ),
         (
-            ',"de","HAM","Hamburg","Hamburg","HH","AI","12345---",,,"5333N 00959E",\n',
+            ',"de","HAM","Hamburg","Hamburg","HH","12345---","AI",,,"5333N 00959E",\n',
             "'deHAM' is not a UN/LOCODE",
         ),
-        (',"DE","HAMB","Hamburg","Hamburg","HH","AI","12345---",,,"5333N 00959E",\n', "is not a UN/LOCODE"),
-        (',"DE","HAM","Hamburg","Hamburg","HH","AI","12345---",,,"53.55N 9.99E",\n', "not in the form"),
-        (',"DE","HAM","Hamburg","Hamburg","HH","AI","12345---",,,"5333N 0959E",\n', "not in the form"),
-        (',"DE","HAM","Hamburg","Hamburg","HH","AI","12345---",,,"5375N 00959E",\n', "out of range"),
-        (',"DE","HAM","Hamburg","Hamburg","HH","AI","12345",,,"5333N 00959E",\n', "function '12345'"),
-        (',"DE","HAM","Hamburg","Hamburg","HH","AI","12x45---",,,"5333N 00959E",\n', "function '12x45---'"),
+        (',"DE","HAMB","Hamburg","Hamburg","HH","12345---","AI",,,"5333N 00959E",\n', "is not a UN/LOCODE"),
+        (',"DE","HAM","Hamburg","Hamburg","HH","12345---","AI",,,"53.55N 9.99E",\n', "not in the form"),
+        (',"DE","HAM","Hamburg","Hamburg","HH","12345---","AI",,,"5333N 0959E",\n', "not in the form"),
+        (',"DE","HAM","Hamburg","Hamburg","HH","12345---","AI",,,"5375N 00959E",\n', "out of range"),
+        (',"DE","HAM","Hamburg","Hamburg","HH","12345","AI",,,"5333N 00959E",\n', "function '12345'"),
+        (',"DE","HAM","Hamburg","Hamburg","HH","12x45---","AI",,,"5333N 00959E",\n', "function '12x45---'"),
     ],
 )
 def test_malformed_rows_raise_with_the_line_number(line, message):
@@ -161,7 +195,7 @@ def test_malformed_rows_raise_with_the_line_number(line, message):
 def test_out_of_range_coordinates_can_be_tolerated_and_are_reported():
     stats = LocodeParseStats()
     (row,) = parse(
-        ',"DZ","BNN","Bouinan","Bouinan",,"RL","--3-----",,,"3154N 25931E",\n',
+        ',"DZ","BNN","Bouinan","Bouinan",,"--3-----","RL",,,"3154N 25931E",\n',
         stats=stats,
         strict_coordinates=False,
     )
@@ -172,7 +206,7 @@ def test_out_of_range_coordinates_can_be_tolerated_and_are_reported():
 
 def test_malformed_coordinates_raise_even_when_tolerant():
     with pytest.raises(LocodeFormatError, match="line 1: DEHAM"):
-        parse(',"DE","HAM","Hamburg","Hamburg","HH","AI","12345---",,,"north",\n', strict_coordinates=False)
+        parse(',"DE","HAM","Hamburg","Hamburg","HH","12345---","AI",,,"north",\n', strict_coordinates=False)
 
 
 @pytest.mark.parametrize(

@@ -1,4 +1,5 @@
-"""Load an official UNECE UN/LOCODE CSV file (e.g. "2024-2 UNLOCODE CodeListPart1.csv")."""
+"""Load UN/LOCODE CSV files: UNECE's code list parts (e.g. "2024-2 UNLOCODE CodeListPart1.csv") or the datahub
+repackaging; orders.locodes says how the two layouts are told apart."""
 
 from pathlib import Path
 from typing import Any
@@ -11,12 +12,17 @@ from orders.locodes import LocodeFormatError
 
 class Command(BaseCommand):
     help = (
-        "Insert or update locations from an official UN/LOCODE CSV (UNECE release; run once per part file). "
-        "Rows marked X retire their code. All or nothing: a malformed row stops the import."
+        "Insert or update locations from UN/LOCODE CSV files: the code list parts of UNECE's release "
+        '("<yyyy>-<n> UNLOCODE CodeListPart1.csv" to Part3 from loc<yy><n>csv.zip: no header, Function before '
+        "Status; pass every part) or the datahub repackaging (datasets/un-locode data/code-list.csv: a header row, "
+        "Status before Function). Not the zip itself, nor the subdivision or MDB/TXT files. Rows marked X retire "
+        "their code. All or nothing per file: a malformed row stops that file's import."
     )
 
     def add_arguments(self, parser: Any) -> None:
-        parser.add_argument("files", nargs="+", type=Path, help="UNECE CodeListPart*.csv files")
+        parser.add_argument(
+            "files", nargs="+", type=Path, help="UNECE CodeListPart*.csv or datahub code-list.csv files"
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         for path in options["files"]:
