@@ -11,16 +11,14 @@ from __future__ import annotations
 import datetime
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from decimal import ROUND_CEILING, ROUND_HALF_UP, Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from functools import cached_property
 from typing import NamedTuple
 
 from finance.models import RateBasis, RateCard, RateZone, Surcharge, SurchargeKind
 from finance.money import money_round
 from orders.cargo import chargeable_weight_kg
-from orders.models import Mode
 
-HALF_KG = Decimal("0.5")
 TONNE = Decimal(1000)
 ONE = Decimal(1)
 ANYWHERE = ""
@@ -41,10 +39,8 @@ class Measures:
 
     @cached_property
     def chargeable_weight_kg(self) -> Decimal:
-        weight = chargeable_weight_kg(mode=self.mode, gross_weight_kg=self.gross_weight_kg, volume_m3=self.volume_m3)
-        if self.mode == Mode.AIR:  # IATA rating practice: round up to the next half kilo
-            weight = (weight / HALF_KG).to_integral_value(rounding=ROUND_CEILING) * HALF_KG
-        return weight
+        """As the order has it (orders.cargo, air rounded up to the next half kilo there): one rule, not two."""
+        return chargeable_weight_kg(mode=self.mode, gross_weight_kg=self.gross_weight_kg, volume_m3=self.volume_m3)
 
     @cached_property
     def revenue_tons(self) -> Decimal:

@@ -120,7 +120,9 @@ class OrderInputSerializer(serializers.Serializer):
     with its messages, and must see unknown fields (such as `status`) to reject them."""
 
     customer_code = serializers.CharField(
-        required=False, help_text="Staff keys: required. Customer keys: implied (and must match when sent)."
+        required=False,
+        help_text="Staff keys: required. Customer keys: implied (and must match when sent). A customer person who acts "
+        "for several customers names one of them.",
     )
     customer_reference = serializers.CharField(max_length=64, help_text="Your order number; unique per customer.")
     branch_code = serializers.CharField(required=False, help_text="Staff only; defaults to the account branch.")

@@ -8,12 +8,30 @@ its input on each call, about ten times slower); tests compare the two over many
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 
 UNLOCODE_RE = re.compile(r"^[A-Z]{2}[A-Z2-9]{3}$")
 # size code (length, height/width) + type code (group letter, detail digit), e.g. 22G1, 45G1, L5R1
 ISO_SIZE_TYPE_RE = re.compile(r"^[1-9A-R][0-9C-FL-P][A-Z][0-9]$")
 UN_NUMBER_RE = re.compile(r"^[0-9]{4}$")
-DG_CLASS_RE = re.compile(r"^[1-9](\.[1-6][A-L]?)?$")
+# Dangerous-goods classes as the Dangerous Goods List writes them (UN Model Regulations 2.0 and 2.1.2.4; IMDG Code,
+# IATA DGR and DCSA `imoClass` alike). Class 1 is written with its division and compatibility group, and only the 35
+# pairs of the classification table exist (1.4S, never 1.4A). Classes 2, 4, 5 and 6 are written with their division;
+# 3, 7, 8 and 9 have none.
+_EXPLOSIVE_GROUPS = {
+    "1.1": "ABCDEFGJL",
+    "1.2": "BCDEFGHJKL",
+    "1.3": "CFGHJKL",
+    "1.4": "BCDEFGS",
+    "1.5": "D",
+    "1.6": "N",
+}
+_DIVISIONS = {"2": ("2.1", "2.2", "2.3"), "4": ("4.1", "4.2", "4.3"), "5": ("5.1", "5.2"), "6": ("6.1", "6.2")}
+DG_CLASSES = frozenset(
+    {division + group for division, groups in _EXPLOSIVE_GROUPS.items() for group in groups}
+    | {division for divisions in _DIVISIONS.values() for division in divisions}
+    | {"3", "7", "8", "9"}
+)
 
 
 _CONTAINER_NOISE_RE = re.compile(r"[\s\-/]")
@@ -85,7 +103,23 @@ def un_number_problem(value: str) -> str | None:
     return None
 
 
+def _one_of(options: Sequence[str]) -> str:
+    return options[0] if len(options) == 1 else f"{', '.join(options[:-1])} or {options[-1]}"
+
+
 def dg_class_problem(value: str) -> str | None:
-    if not DG_CLASS_RE.fullmatch(value):
-        return f"{value} is not a dangerous-goods class: use 1 to 9 with an optional division, e.g. 3 or 2.1."
-    return None
+    """A class or division of the Dangerous Goods List (DG_CLASSES); upper case, as intake passes it."""
+    if value in DG_CLASSES:
+        return None
+    if value == "1" or value in _EXPLOSIVE_GROUPS:
+        return f"Class 1 is written with its division and compatibility group, e.g. 1.4S (not {value})."
+    division, group = value[:3], value[3:]
+    if len(group) == 1 and division in _EXPLOSIVE_GROUPS:
+        groups = _one_of(_EXPLOSIVE_GROUPS[division])
+        return f"{value} is not an explosives classification: division {division} takes compatibility group {groups}."
+    if value in _DIVISIONS:
+        return f"Class {value} is written with its division: {_one_of(_DIVISIONS[value])}."
+    return (
+        f"{value} is not a dangerous-goods class: use 3, 7, 8 or 9, a division (2.1-2.3, 4.1-4.3, 5.1, 5.2, 6.1, 6.2), "
+        "or for class 1 its division and compatibility group, e.g. 1.4S."
+    )

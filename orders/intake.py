@@ -38,7 +38,7 @@ from django.db.models import Q
 from django.db.models.functions import Upper
 
 from orders import identifiers
-from orders.cargo import totals
+from orders.cargo import line_volume_m3, totals
 from orders.hs import hs_code_problem, load_hs_codes, normalize_hs_code
 from orders.models import (
     SEA_MODES,
@@ -198,6 +198,7 @@ class Lookups:
     # Hints for the error messages only: looked up once per distinct mistake, never on a valid value.
     hints: dict[tuple[str, str], str] = field(default_factory=dict)
     customer_codes: list[str] | None = None
+    scope_codes: dict[frozenset[int], list[str]] = field(default_factory=dict)  # a customer scope's own codes
 
     def _hint_room(self, key: tuple[str, str]) -> bool:
         """Whether a hint may be looked up: each costs a query, so a file of free text gets MAX_HINTS of them, not one
@@ -473,15 +474,9 @@ def _location(code: str, name: str, errors: _Errors, lookups: Lookups) -> str:
 def _customer(code: str, scope: Scope, lookups: Lookups, errors: _Errors) -> Organisation | None:
     code = code.upper()
     if scope.is_customer:
-        (own_id,) = sorted(scope.organisation_ids)[:1] or (None,)
-        own = next((o for o in lookups.customers.values() if o is not None and o.pk == own_id), None)
-        if own is None:
-            own = Organisation.objects.select_related("account_branch").get(pk=own_id)
-            lookups.customers[own.code] = own
-        if code and code != own.code:
-            errors.add("customer_code", f"You can only place orders for {own.code}.")
+        customer = _own_customer(code, scope, lookups, errors)
+        if customer is None:
             return None
-        customer: Organisation | None = own
     elif scope.is_staff:
         if not code:
             errors.add("customer_code", _REQUIRED)
@@ -503,6 +498,46 @@ def _customer(code: str, scope: Scope, lookups: Lookups, errors: _Errors) -> Org
         errors.add("customer_code", f"{customer.code} may not place orders at the moment (e.g. credit hold).")
         return None
     return customer
+
+
+def _own_customer(code: str, scope: Scope, lookups: Lookups, errors: _Errors) -> Organisation | None:
+    """The customer a customer person or key orders for: the one named, if the scope acts for it; else the scope's
+    only organisation. Someone acting for several customers names one: guessing would file the order under the
+    wrong company. Another customer's code is answered like an unknown one, naming only the scope's own codes."""
+    ids = scope.organisation_ids
+    if code:
+        customer = lookups.customer(code)
+        if customer is not None and customer.pk in ids:
+            return customer
+        errors.add("customer_code", f"You can only place orders for {_scope_codes(scope, lookups)}.")
+        return None
+    if not ids:
+        errors.add("customer_code", "Only our staff and customers can place orders.")
+        return None
+    if len(ids) > 1:
+        errors.add(
+            "customer_code",
+            f"You act for several customers ({_scope_codes(scope, lookups, joined_by=', ')}): "
+            "name the one this order is for in customer_code.",
+        )
+        return None
+    (own_id,) = ids
+    own = next((o for o in lookups.customers.values() if o is not None and o.pk == own_id), None)
+    if own is None:
+        own = Organisation.objects.select_related("account_branch").get(pk=own_id)
+        lookups.customers[own.code] = own
+    return own
+
+
+def _scope_codes(scope: Scope, lookups: Lookups, *, joined_by: str = " or ") -> str:
+    """The codes of the customers a customer scope acts for, for a message ("ACME or GLOBEX"): one query per
+    batch at most, and only on the way to an error."""
+    if scope.organisation_ids not in lookups.scope_codes:
+        lookups.scope_codes[scope.organisation_ids] = sorted(
+            Organisation.objects.filter(pk__in=scope.organisation_ids).values_list("code", flat=True)
+        )
+    codes = lookups.scope_codes[scope.organisation_ids]
+    return f"{', '.join(codes[:-1])}{joined_by}{codes[-1]}" if len(codes) > 1 else "".join(codes)
 
 
 def _branch(
@@ -578,6 +613,12 @@ def _line(raw: Mapping[str, Any], prefix: str, mode: str, order_description: str
         value = get(name)
         if value is not None and value != "":
             line[name] = _decimal(value, prefix + name, errors, places=places, limit=limit)
+    if line["volume_m3"] is None and line["height_cm"] is not None:  # measured by its dimensions only
+        volume = line_volume_m3(line)
+        if volume >= _VOLUME_LIMIT[0]:
+            most = _VOLUME_LIMIT[1]
+            message = f"The dimensions give a volume of {volume:,.0f} m³; a cargo line holds less than {most} m³."
+            errors.add(prefix + "volume_m3", message)
     own_description = _str(get("description"))
     description = own_description or order_description
     if not description:
@@ -637,7 +678,11 @@ def _line(raw: Mapping[str, Any], prefix: str, mode: str, order_description: str
         if mode and mode != Mode.AIR:
             errors.add(prefix + "awb_number", "Air waybill numbers belong on air orders.")
 
-    un_number, dg_class, packing_group = _str(get("un_number")), _str(get("dg_class")), _str(get("packing_group"))
+    un_number, dg_class, packing_group = (
+        _str(get("un_number")),
+        _str(get("dg_class")).upper(),
+        _str(get("packing_group")),
+    )
     line["un_number"] = line["dg_class"] = line["packing_group"] = ""
     if un_number:
         problem = identifiers.un_number_problem(un_number)
@@ -694,24 +739,34 @@ def _total_problems(order: Mapping[str, Any], errors: _Errors) -> None:
             )
 
 
+def _line_prefix(line: Mapping[str, Any]) -> str:
+    """How errors name a clean line's fields: by the raw line's index (_lines skips a line that is no object)."""
+    return f"lines[{line['line_no'] - 1}]."
+
+
 def _equipment(lines: list[dict[str, Any]], errors: _Errors) -> list[dict[str, Any]]:
-    """One row per container named on the lines (and one per typed but unnumbered line)."""
+    """One row per container named on the lines (and one per typed but unnumbered line). Seals are kept on their
+    container, so seals on a line that names none are an error: there is nothing to keep them on."""
     boxes: dict[str, dict[str, Any]] = {}
     unnumbered = []
-    for index, line in enumerate(lines):
+    for line in lines:
         number, iso_type, seals = (
             line["container_number"],
             line.pop("container_type"),
             line.pop("seal_numbers"),
         )
         if not number and not iso_type:
+            if seals:
+                prefix = _line_prefix(line)
+                if prefix + "container_number" not in errors:  # a refused number has its own error
+                    errors.add(prefix + "seal_numbers", "Seal numbers need a container number or type.")
             continue
         if not number:
             unnumbered.append({"container_number": "", "iso_type": iso_type, "seal_numbers": seals})
             continue
         box = boxes.setdefault(number, {"container_number": number, "iso_type": iso_type, "seal_numbers": []})
         if iso_type and box["iso_type"] and iso_type != box["iso_type"]:
-            errors.add(f"lines[{index}].container_type", f"{number} is already given as a {box['iso_type']}.")
+            errors.add(_line_prefix(line) + "container_type", f"{number} is already given as a {box['iso_type']}.")
         box["iso_type"] = box["iso_type"] or iso_type
         box["seal_numbers"] = sorted({*box["seal_numbers"], *seals})
     for box in boxes.values():

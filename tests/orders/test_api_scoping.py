@@ -6,10 +6,17 @@ is no oracle for which references exist.
 
 from __future__ import annotations
 
+import datetime
+
 import pytest
 
-from orders.models import Order, OrderStatus, OrderTransition
+from orders import services as order_services
+from orders.intake import validate_order
+from orders.models import Channel, Order, OrderStatus, OrderTransition
 from partners import services as partner_services
+from partners.models import Role
+from partners.scoping import scope_for_user
+from tests.factories import OrganisationFactory
 from tests.orders.test_api import LIST_URL, bearer, create, detail_url
 
 NOT_FOUND = {"error": {"code": "not_found", "message": "Not found.", "fields": {}}}
@@ -129,3 +136,65 @@ def test_a_revoked_key_is_locked_out_at_once(client, keys, globex_order, custome
 
     assert response.status_code == 401
     assert response.json()["error"]["code"] == "authentication_failed"
+
+
+# --- A person acting for two customers (a group's buyer for two of its companies) ------------------------------
+
+
+@pytest.fixture
+def two_company_buyer(customer_a_user, customer_b, account_branches):
+    partner_services.membership_grant(user=customer_a_user, organisation=customer_b, role=Role.CUSTOMER)
+    return customer_a_user
+
+
+def test_a_customer_of_two_organisations_can_edit_a_draft_of_the_second(
+    two_company_buyer, customer_b, order_data, ops_user
+):
+    scope = scope_for_user(two_company_buyer)
+    assert customer_b.pk in scope.organisation_ids  # the person sees GLOBEX's orders (list, detail, API)
+    order = order_services.order_create(
+        data=order_data(customer_code="GLOBEX", customer_reference="G-1"), scope=scope_for_user(ops_user),
+        by=ops_user, channel=Channel.SCREEN,
+    )  # fmt: skip
+    # A partial edit that does not touch the customer: it used to be refused, "You can only place orders for ACME."
+    order = order_services.order_update(
+        order=order, data={"requested_pickup_on": "2026-12-05"}, scope=scope, by=two_company_buyer,
+        channel=Channel.PORTAL, partial=True,
+    )  # fmt: skip
+    assert (order.customer.code, order.requested_pickup_on) == ("GLOBEX", datetime.date(2026, 12, 5))
+
+
+def test_a_customer_of_two_organisations_can_order_for_the_second(two_company_buyer, order_data):
+    data = order_data(customer_code="GLOBEX", customer_reference="G-2")
+    data.pop("branch_code")
+    order = order_services.order_create(
+        data=data, scope=scope_for_user(two_company_buyer), by=two_company_buyer, channel=Channel.PORTAL
+    )
+    assert order.customer.code == "GLOBEX"
+
+
+def test_a_customer_of_two_organisations_is_asked_which_one_an_order_is_for(client, two_company_buyer, order_data):
+    client.force_login(two_company_buyer)
+    data = order_data(customer_reference="G-3")
+    del data["customer_code"], data["branch_code"]
+
+    response = client.post(LIST_URL, data, content_type="application/json")
+
+    assert response.status_code == 400
+    assert response.json()["error"]["fields"] == {
+        "customer_code": [
+            "You act for several customers (ACME, GLOBEX): name the one this order is for in customer_code."
+        ]
+    }
+    assert not Order.objects.exists()
+    data["customer_code"] = "globex"
+    assert client.post(LIST_URL, data, content_type="application/json").status_code == 201
+    assert Order.objects.get().customer.code == "GLOBEX"
+
+
+def test_a_customer_of_two_organisations_cannot_order_for_a_third(two_company_buyer, order_data):
+    OrganisationFactory(code="INITECH", name="Initech", kinds=["customer"])
+    data = order_data(customer_code="INITECH")
+    data.pop("branch_code")
+    _, errors = validate_order(data, scope=scope_for_user(two_company_buyer))
+    assert errors["customer_code"] == ["You can only place orders for ACME or GLOBEX."]

@@ -54,6 +54,42 @@ def test_un_number(value, ok):
     assert (identifiers.un_number_problem(value) is None) is ok
 
 
-@pytest.mark.parametrize(("value", "ok"), [("3", True), ("2.1", True), ("1.1D", True), ("10", False), ("2.9", False)])
+@pytest.mark.parametrize(
+    ("value", "ok"),
+    [
+        ("3", True), ("2.1", True), ("1.1D", True), ("1.4S", True), ("1.6N", True), ("1.2L", True), ("6.2", True),
+        ("9", True), ("10", False), ("2.9", False),
+        # Classes 3, 7, 8 and 9 have no divisions; only class 1 has compatibility groups.
+        ("3.1", False), ("8.6", False), ("9.2", False), ("7.1", False), ("2.3A", False),
+        # Class 1 is its division and compatibility group, and only the pairs of the classification table exist.
+        ("1", False), ("1.4", False), ("1.4A", False), ("1.1H", False), ("1.6S", False), ("1.7A", False),
+        # Classes 2, 4, 5 and 6 are written with their division.
+        ("2", False), ("4", False), ("5", False), ("6", False),
+    ],
+)  # fmt: skip
 def test_dg_class(value, ok):
     assert (identifiers.dg_class_problem(value) is None) is ok
+
+
+def test_the_dg_classes_are_the_dangerous_goods_lists():
+    explosives = {value for value in identifiers.DG_CLASSES if value.startswith("1.")}
+    assert len(explosives) == 35  # UN Model Regulations 2.1.2.4: the classification codes of class 1
+    assert identifiers.DG_CLASSES - explosives == {
+        "2.1", "2.2", "2.3", "3", "4.1", "4.2", "4.3", "5.1", "5.2", "6.1", "6.2", "7", "8", "9",
+    }  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("1.4", "Class 1 is written with its division and compatibility group, e.g. 1.4S (not 1.4)."),
+        (
+            "1.4A",
+            "1.4A is not an explosives classification: division 1.4 takes compatibility group B, C, D, E, F, G or S.",
+        ),
+        ("1.6S", "1.6S is not an explosives classification: division 1.6 takes compatibility group N."),
+        ("2", "Class 2 is written with its division: 2.1, 2.2 or 2.3."),
+    ],
+)
+def test_a_dg_class_problem_says_what_the_class_takes(value, message):
+    assert identifiers.dg_class_problem(value) == message

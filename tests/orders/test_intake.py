@@ -159,6 +159,19 @@ def test_a_move_within_one_city_is_an_order_by_road_or_parcel(order_data, staff_
     assert "destination" not in errors_for(data, staff_scope)
 
 
+def test_a_customer_key_names_its_own_customer_or_none(order_data, customer_a, customer_b, branch):
+    """One organisation: customer_code may be left out (implied) or name it; another customer's is refused."""
+    from partners.models import ApiKey
+    from partners.scoping import scope_for_api_key
+
+    scope = scope_for_api_key(ApiKey(organisation=customer_a))
+    for code in ("", "acme"):
+        clean, errors = validate_order(order_data(customer_code=code, branch_code=""), scope=scope)
+        assert (errors, clean.order["customer"].code) == ({}, "ACME"), code
+    errors = errors_for(order_data(customer_code="GLOBEX", branch_code=""), scope)
+    assert errors == {"customer_code": ["You can only place orders for ACME."]}
+
+
 def test_a_refused_customer_is_the_only_error_not_a_branch_too(order_data, staff_scope, customer_a_user, customer_b):
     """The branch follows from the customer: with no customer, there is no branch to look for or complain of."""
     from partners.models import OrganisationKind
@@ -350,7 +363,7 @@ def test_container_numbers_belong_on_ocean_or_rail(order_data, staff_scope):
 def test_awb_numbers_are_checked_and_belong_on_air(order_data, staff_scope):
     data = order_data(mode="air", incoterm="FCA", origin="CNPVG", destination="DEFRA")
     line = data["lines"][0]
-    del line["container_number"], line["container_type"]
+    del line["container_number"], line["container_type"], line["seal_numbers"]
     line["awb_number"] = "020-12345676"
     assert "should be 5" in errors_for(data, staff_scope)["lines[0].awb_number"][0]
     line["awb_number"] = "020-12345675"
@@ -369,6 +382,42 @@ def test_dangerous_goods_need_un_number_and_class_together(order_data, staff_sco
     data["lines"][0].update(un_number="UN1203", dg_class="3", packing_group="II")
     clean, _ = validate_order(data, scope=staff_scope)
     assert (clean.lines[0]["un_number"], clean.lines[0]["packing_group"]) == ("1203", "II")
+
+
+@pytest.mark.parametrize("dg_class", ["1.4S", "1.6N", "1.4s"])
+def test_a_valid_class_1_division_with_its_compatibility_group_is_accepted(order_data, staff_scope, dg_class):
+    # UN0012 cartridges for weapons are 1.4S, the most shipped explosive; compatibility groups run A-H, J, K, L, N, S.
+    data = order_data(lines=[{"pieces": 1, "gross_weight_kg": "10", "description": "Cartridges",
+                              "un_number": "0012", "dg_class": dg_class}])  # fmt: skip
+    clean, errors = validate_order(data, scope=staff_scope)
+    assert errors == {}
+    assert clean.lines[0]["dg_class"] == dg_class.upper()
+
+
+@pytest.mark.parametrize("dg_class", ["3.1", "8.6", "9.2", "2.3A", "7.1", "1.4"])
+def test_a_dangerous_goods_class_that_does_not_exist_is_refused(order_data, staff_scope, dg_class):
+    # Classes 3, 7, 8 and 9 have no divisions; only class 1 has compatibility groups, and it needs its group.
+    data = order_data(lines=[{"pieces": 1, "gross_weight_kg": "10", "description": "Paint",
+                              "un_number": "1263", "dg_class": dg_class}])  # fmt: skip
+    assert list(errors_for(data, staff_scope)) == ["lines[0].dg_class"]
+
+
+def test_seal_numbers_on_a_line_without_a_container_are_not_silently_dropped(order_data, staff_scope):
+    # Seals are kept on their container: a line naming seals but no container number or type had them dropped.
+    data = order_data(lines=[{"pieces": 2, "gross_weight_kg": "100", "description": "Parts",
+                              "seal_numbers": "SEAL-001, SEAL-002"}])  # fmt: skip
+    assert errors_for(data, staff_scope) == {"lines[0].seal_numbers": ["Seal numbers need a container number or type."]}
+    data["lines"][0]["container_type"] = "22G1"  # a box whose number is not known yet keeps them
+    clean, errors = validate_order(data, scope=staff_scope)
+    assert errors == {}
+    assert clean.equipment == [{"container_number": "", "iso_type": "22G1", "seal_numbers": ["SEAL-001", "SEAL-002"]}]
+
+
+def test_seals_beside_a_refused_container_number_are_not_a_second_error(order_data, staff_scope):
+    data = order_data()
+    data["lines"][0].update(container_number="CSQU3054384", container_type="")
+    errors = errors_for(data, staff_scope)
+    assert list(errors) == ["lines[0].container_number"]
 
 
 def test_a_container_given_two_types_is_an_error(order_data, staff_scope):

@@ -103,7 +103,8 @@ def test_a_seal_number_given_as_a_json_number_is_a_400(client, staff_key, order_
 
 
 def test_more_than_five_seals_on_a_line_are_refused(order_data, staff_scope):
-    errors = errors_for(order_data(lines=[{**ONE, "seal_numbers": "S1,S2,S3,S4,S5,S6"}]), staff_scope)
+    line = {**ONE, "container_number": "CSQU3054383", "seal_numbers": "S1,S2,S3,S4,S5,S6"}
+    errors = errors_for(order_data(lines=[line]), staff_scope)
     assert errors == {"lines[0].seal_numbers": ["A cargo line can name at most 5 seal numbers (this one has 6)."]}
 
 

@@ -184,6 +184,19 @@ def test_splitting_a_house_keeps_its_weight(make_order, ops_user):
     assert sum(hl.volume_m3 for hl in parts) == D("10")
 
 
+def test_a_line_measured_by_its_dimensions_only_brings_its_volume_to_its_houses(make_order, ops_user):
+    """The order counts 3 pallets of 120 x 100 x 150 cm as 5.4 m³ (orders.cargo.line_volume_m3); its houses, and
+    so a container's m³ check, count the same, not 0."""
+    line = {**lcl_line("900", "0", pieces=3), "length_cm": "120", "width_cm": "100", "height_cm": "150"}
+    del line["volume_m3"]
+    order = make_order(lines=[line])
+    cargo_line = order.lines.get()
+    first = planning.house_create(order=order, allocations={cargo_line.pk: 1}, by=ops_user)
+    rest = planning.house_create(order=order, by=ops_user)
+    volumes = [hl.volume_m3 for hl in HouseLine.objects.filter(house__in=[first, rest]).order_by("house_id")]
+    assert volumes == [D("1.8"), D("3.6")]
+
+
 # --- bill numbers ------------------------------------------------------------------------------
 
 

@@ -17,6 +17,7 @@ from django.db import connection, transaction
 from django.db.models import Sum
 from django.utils import timezone
 
+from orders import cargo
 from orders.models import CargoLine, Mode, Order
 from partners.models import Organisation
 from tracking import events
@@ -105,11 +106,19 @@ def unallocated_pieces(order: Order) -> dict[int, int]:
     }
 
 
+def _line_volume(line: CargoLine) -> Decimal:
+    """The line's volume as the order counts it (orders.cargo.line_volume_m3): the one given, else its pieces'
+    dimensions, to the column's four places. A line measured by its dimensions only weighs on a container's m³."""
+    fields = ("volume_m3", "pieces", "length_cm", "width_cm", "height_cm")
+    volume = cargo.line_volume_m3({name: getattr(line, name) for name in fields})
+    return Decimal(volume).quantize(M3, rounding=ROUND_HALF_UP)
+
+
 def _share(line: CargoLine, pieces: int) -> tuple[Decimal, Decimal]:
     """Weight and volume of `pieces` of the line, pro rata to its pieces."""
     fraction = Decimal(pieces) / Decimal(line.pieces)
     weight = (line.gross_weight_kg * fraction).quantize(KG, rounding=ROUND_HALF_UP)
-    volume = ((line.volume_m3 or Decimal(0)) * fraction).quantize(M3, rounding=ROUND_HALF_UP)
+    volume = (_line_volume(line) * fraction).quantize(M3, rounding=ROUND_HALF_UP)
     return weight, volume
 
 
@@ -168,7 +177,7 @@ def house_create(*, order: Order, allocations: Mapping[int, int] | None = None, 
             # The last pieces of a line take what the earlier parts left, so rounding loses no kilogram:
             # the houses of a line always add up to the line.
             weight, volume = taken.get(line_id, (Decimal(0), Decimal(0)))
-            part = (line.gross_weight_kg - weight, (line.volume_m3 or Decimal(0)) - volume)
+            part = (line.gross_weight_kg - weight, _line_volume(line) - volume)
         else:
             part = _share(line, pieces)
         parts.append(HouseLine(house=house, cargo_line=line, pieces=pieces, gross_weight_kg=part[0], volume_m3=part[1]))
