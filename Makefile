@@ -42,6 +42,7 @@ typecheck: $(BIN)/.installed
 
 ## bench: every benchmark under bench/; each prints one JSON line last
 bench: $(BIN)/.installed
+	@if [ -z "$$DATABASE_URL" ]; then echo "make bench: set DATABASE_URL to a PostgreSQL server where the benchmarks may create and drop their own scratch databases (e.g. postgres://postgres@127.0.0.1:5432/postgres)"; exit 2; fi
 	$(BIN)/python -m bench
 
 ## lock: re-resolve pyproject.toml into the hashed lock files

@@ -346,6 +346,7 @@ def main() -> int:
 
         env = dict(os.environ)
         env.setdefault("DEBUG", "true")
+        env.setdefault("OMS_SITE_URL", f"http://127.0.0.1:{port}")  # the links in mail point at this server
         env.setdefault("PYTHONUNBUFFERED", "1")
         env.setdefault("DJANGO_SETTINGS_MODULE", "oms.settings")
         using_embedded_db = not env.get("DATABASE_URL")

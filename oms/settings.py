@@ -384,7 +384,13 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
     # axes narrates every sign-in, with the email and client address masked; oms.signin logs each failure and lockout.
-    "loggers": {"django.db.backends": {"level": "WARNING"}, "axes": {"level": "ERROR"}},
+    # "django" gets no handler of its own: Django's default console handler printed each of its records a second
+    # time beside the root's under DEBUG. Its records reach the root's console (and the tests' caplog) once.
+    "loggers": {
+        "django": {"handlers": [], "level": "INFO"},
+        "django.db.backends": {"level": "WARNING"},
+        "axes": {"level": "ERROR"},
+    },
 }
 
 # --- Bulk intake: order files and webhooks (orders/imports, orders/webhooks) -----------------
