@@ -225,7 +225,7 @@ class TaskViewSet(viewsets.GenericViewSet):
         tasks = self.get_queryset()
         given = filters.validated_data
         if "order" in given:
-            tasks = tasks.filter(order__reference=given["order"])
+            tasks = tasks.filter(order__reference=given["order"].strip().upper())  # references are upper case
         if "state" in given:
             tasks = tasks.filter(state=given["state"])
         if "team_function" in given:

@@ -35,7 +35,8 @@ class TaskFilters:
 
     @classmethod
     def from_query(cls, query: Any) -> TaskFilters:
-        return cls(**{name: (query.get(name) or "").strip() for name in cls.__dataclass_fields__})
+        """The filters from a query string; NUL bytes are dropped (PostgreSQL text cannot hold them: a 500)."""
+        return cls(**{name: (query.get(name) or "").replace("\x00", "").strip() for name in cls.__dataclass_fields__})
 
 
 def _visible(scope: Scope) -> QuerySet[Task]:
@@ -139,8 +140,8 @@ def order_changes_waiting(*, order: Order) -> int:
 
 
 def order_get_for(*, scope: Scope, reference: str) -> Order:
-    """The order a task screen talks about; staff only."""
-    order = Order.objects.select_related("customer", "branch").filter(reference=reference).first()
+    """The order a task screen talks about; staff only. References read case-blind (stored upper case)."""
+    order = Order.objects.select_related("customer", "branch").filter(reference=reference.strip().upper()).first()
     if order is None or not scope.is_staff:
         raise Http404("No such order.")
     return order

@@ -110,10 +110,11 @@ def escalate_overdue_tasks() -> int:
              max_retries=5)  # fmt: skip
 def send_notification_email(notification_id: int) -> None:
     """Email a notification's copy at most once: the send is claimed by setting `emailed_at` first, and the
-    claim is undone if the mail server refuses, so the retry can send it."""
-    claimed = Notification.objects.filter(pk=notification_id, email_wanted=True, emailed_at__isnull=True).update(
-        emailed_at=timezone.now()
-    )
+    claim is undone if the mail server refuses, so the retry can send it. Nobody deactivated meanwhile is
+    emailed (their copy stays unsent)."""
+    claimed = Notification.objects.filter(
+        pk=notification_id, email_wanted=True, emailed_at__isnull=True, recipient__is_active=True
+    ).update(emailed_at=timezone.now())
     if not claimed:
         return
     notification = Notification.objects.select_related("recipient").get(pk=notification_id)

@@ -117,6 +117,15 @@ def test_a_lower_case_reference_names_the_same_order_everywhere(client, order, s
     assert (held.status_code, held.json()["reference"]) == (200, order.reference)
 
 
+def test_the_tasks_order_filter_reads_the_reference_case_blind(client, order, staff_key, ops_user, login):
+    upper = client.get("/api/v1/tasks/", {"order": order.reference}, **bearer(staff_key)).json()["results"]
+    lower = client.get("/api/v1/tasks/", {"order": f" {order.reference.lower()}"}, **bearer(staff_key)).json()
+    assert len(upper) == 2
+    assert [t["id"] for t in lower["results"]] == [t["id"] for t in upper]
+    screen = login(ops_user).get(f"/tasks/orders/{order.reference.lower()}/")
+    assert screen.status_code == 200
+
+
 def test_the_transitions_the_caller_may_take_with_reasons(client, order, staff_key):
     response = client.get(f"/api/v1/orders/{order.reference}/transitions/", **bearer(staff_key))
     offered = {t["name"]: t for t in response.json()}

@@ -83,3 +83,17 @@ def test_two_escalation_runs_at_once_escalate_each_task_once(overdue_order):
     assert sum(counts) == 2
     assert Notification.objects.filter(kind="escalated").count() == 2
     assert sorted(tasks_of(overdue_order)) == ["done", "late", "queue"]
+
+
+def test_escalation_does_not_notify_or_email_a_deactivated_team_lead(make_template, ops_team, make_order, committed):
+    make_template("Ocean", [definition("book", name="Book container space")])
+    with committed():
+        order = make_order(submit=True)
+    lead = ops_team.lead
+    lead.is_active = False
+    lead.save(update_fields=["is_active"])
+    Task.objects.filter(pk=tasks_of(order)["book"].pk).update(due_at=timezone.now() - datetime.timedelta(hours=1))
+    mail.outbox.clear()
+    assert services.overdue_tasks_escalate() == 1  # still escalated (its history says so), but nobody is told
+    assert not Notification.objects.filter(kind="escalated", recipient=lead).exists()
+    assert [m for m in mail.outbox if lead.email in m.to] == []

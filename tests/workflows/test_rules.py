@@ -6,8 +6,11 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
+from django.core import mail
 from django.core.exceptions import ValidationError
+from django.utils import timezone
 
+from finance.models import ExchangeRate
 from orders.models import OrderStatus, OrderTransition
 from workflows import services
 from workflows.models import (
@@ -216,3 +219,80 @@ def test_the_dry_run_of_a_state_rule_looks_at_orders_that_entered_the_state(make
     OrderTransition.objects.create(order=held, name="hold", source="submitted", target="on_hold", channel="screen")
     on_hold = rule("Held", RuleEvent.ORDER_ENTERED_STATE, value="on_hold")
     assert [order.pk for order in services.rule_dry_run(rule=on_hold).matched] == [held.pk]
+
+
+# ---- Who a rule may name: active OMS staff only -------------------------------------------------
+
+
+def test_rule_notify_skips_a_deactivated_team_lead(make_order, ops_team, committed):
+    lead = ops_team.lead
+    lead.is_active = False
+    lead.save(update_fields=["is_active"])
+    told = rule("Tell ops lead", RuleEvent.ORDER_SUBMITTED,
+                actions=[{"kind": "notify", "team_function": "operations", "message": "New order."}])  # fmt: skip
+    with committed():
+        make_order(submit=True)
+    assert not Notification.objects.filter(kind="rule", recipient=lead).exists()
+    assert RuleRun.objects.get(rule=told).outcome == "skipped"
+
+
+def test_rule_assign_does_not_give_tasks_to_a_deactivated_user(make_template, make_order, ops_team, ops2_user,
+                                                               committed):  # fmt: skip
+    make_template("Ocean", [definition("a")])
+    rule("All to Otto", RuleEvent.ORDER_SUBMITTED,
+         actions=[{"kind": "assign", "team_function": "operations", "user": ops2_user}])  # fmt: skip
+    ops2_user.is_active = False
+    ops2_user.save(update_fields=["is_active"])
+    with committed():
+        order = make_order(submit=True)
+    # task_reassign refuses this person ("Tasks can only go to active OMS staff"); a rule must not do it either
+    assert tasks_of(order)["a"].assignee != ops2_user
+    assert not Notification.objects.filter(recipient=ops2_user).exists()
+
+
+def test_rule_create_task_for_a_customer_user_gives_it_to_the_team(make_order, ops_team, customer_a_user, committed):
+    rule("Task for someone", RuleEvent.ORDER_SUBMITTED,
+         actions=[{"kind": "create_task", "task_name": "Check", "team_function": "operations",
+                   "user": customer_a_user}])  # fmt: skip
+    with committed():
+        order = make_order(submit=True)
+    task = Task.objects.get(order=order, name="Check")
+    assert task.assignee_id != customer_a_user.pk
+
+
+def test_rule_notify_never_emails_another_customers_user(make_order, ops_team, customer_b_user, committed):
+    rule("Tell someone", RuleEvent.ORDER_SUBMITTED,
+         actions=[{"kind": "notify", "user": customer_b_user, "message": "Order in."}])  # fmt: skip
+    mail.outbox.clear()
+    with committed():
+        make_order(submit=True)  # an ACME order
+    assert not Notification.objects.filter(recipient=customer_b_user).exists()
+    assert [m for m in mail.outbox if customer_b_user.email in m.to] == []
+
+
+def test_a_rule_action_naming_a_customer_user_does_not_validate(customer_b_user, ops_user):
+    made = Rule.objects.create(name="Tell someone", event=RuleEvent.ORDER_SUBMITTED)
+    with pytest.raises(ValidationError, match="active OMS staff"):
+        RuleAction(rule=made, kind="notify", user=customer_b_user, message="Order in.").clean()
+    RuleAction(rule=made, kind="notify", user=ops_user, message="Order in.").clean()
+
+
+# ---- Declared value: compared in the base currency ----------------------------------------------
+
+
+def test_declared_value_condition_does_not_compare_yen_with_euros(make_order):
+    order = make_order(declared_value="20000", currency="JPY")  # about 120 EUR; no JPY rate is known
+    facts = OrderFacts(order, direction="import")
+    high_value = RuleCondition(field="declared_value_amount", operator="gt", value="10000")
+    assert condition_holds(high_value, facts) is False
+
+
+def test_declared_value_condition_converts_at_the_latest_rate(make_order, settings):
+    settings.OMS_BASE_CURRENCY = "EUR"
+    ExchangeRate.objects.create(
+        base_currency="EUR", quote_currency="JPY", rate=Decimal(160), rate_on=timezone.localdate()
+    )
+    order = make_order(declared_value="3200000", currency="JPY")  # 20000 EUR
+    facts = OrderFacts(order, direction="import")
+    assert condition_holds(RuleCondition(field="declared_value_amount", operator="gt", value="10000"), facts)
+    assert not condition_holds(RuleCondition(field="declared_value_amount", operator="gt", value="30000"), facts)

@@ -3,15 +3,19 @@ do it; and the team load that least-loaded assignment counts on."""
 
 from __future__ import annotations
 
+import datetime
+from decimal import Decimal
+
 import pytest
 from django.core import mail
+from django.utils import timezone
 
 from partners.scoping import scope_for_user
 from workflows import services
 from workflows.errors import TaskChangedMeanwhile, TaskNotAllowed, TaskPermissionDenied
 from workflows.models import AssignRule, Notification, NotificationPreference, Task, TaskState, TeamMember
 
-from .conftest import definition, staff, tasks_of
+from .conftest import definition, force_status, staff, tasks_of
 
 
 @pytest.fixture
@@ -188,3 +192,35 @@ def test_a_send_stopped_by_the_time_limit_leaves_the_email_to_send_again(ops_use
     mail.outbox.clear()
     tasks.send_notification_email.apply(args=[notification.pk])  # the message again, or a re-queue
     assert len(mail.outbox) == 1
+
+
+def test_a_scheduled_task_reassigned_before_it_opens_counts_in_the_assignees_load(
+    make_template, make_order, ops_team, ops_user, ops2_user, committed
+):
+    pickup = timezone.localdate() + datetime.timedelta(days=30)
+    make_template("Ocean", [
+        definition("ready", trigger_kind="date", trigger_state="", date_anchor="requested_pickup",
+                   date_offset_hours=-24, due_in_hours=Decimal(4)),
+    ])  # fmt: skip
+    with committed():
+        order = make_order(submit=True, requested_pickup_on=pickup.isoformat())
+    task = tasks_of(order)["ready"]
+    assert task.state == TaskState.SCHEDULED
+    services.task_reassign(task=task, scope=scope_for_user(ops_user), by=ops_user, assignee_id=ops2_user.pk)
+    before = load(ops2_user)
+    with committed():
+        assert services.scheduled_tasks_open(now=task.available_at) == 1
+    task = tasks_of(order)["ready"]
+    assert (task.state, task.assignee) == (TaskState.OPEN, ops2_user)
+    assert load(ops2_user) == before + 1
+
+
+def test_a_task_of_a_closed_order_cannot_be_reopened(order, ops_user):
+    scope = scope_for_user(ops_user)
+    task = tasks_of(order)["mine"]
+    services.task_complete(task=task, scope=scope, by=ops_user)
+    force_status(order, "closed")
+    # like a cancelled order, a closed one is final (triggers._FINAL): nothing reacts to its tasks any more
+    with pytest.raises(TaskNotAllowed, match="closed"):
+        services.task_reopen(task=Task.objects.get(pk=task.pk), scope=scope, by=ops_user, reason="oops")
+    assert Task.objects.get(pk=task.pk).state == TaskState.DONE

@@ -191,3 +191,20 @@ def test_an_attached_order_remembers_the_milestones_it_had_before(make_template,
     assert services.orders_attach_workflows() == 1
     assert tasks_of(order)["departure"].state == TaskState.DONE
     assert OrderWorkflow.objects.get(order=order).events_seen == ["milestone:DEPARTED"]
+
+
+def test_migrating_applies_the_new_versions_dependencies_to_moved_tasks(make_template, make_order, ops_team,
+                                                                        ops_user, admin_user, committed):  # fmt: skip
+    template = make_template("Ocean", [definition("a"), definition("b", depends_on=["a"])])
+    with committed():
+        order = make_order(submit=True)
+    assert tasks_of(order)["b"].waiting_on == ["a"]
+    draft = services.version_draft_start(template=template, by=admin_user)
+    TaskDefinition.objects.filter(version=draft, key="b").update(depends_on=[])
+    TaskDefinition.objects.filter(version=draft, key="a").update(depends_on=["b"])
+    services.version_publish(version=draft, by=admin_user)
+    services.version_migrate_orders(version=draft)
+    a, b = tasks_of(order)["a"], tasks_of(order)["b"]
+    assert (a.depends_on, a.waiting_on, b.depends_on, b.waiting_on) == (["b"], ["b"], [], [])
+    services.task_complete(task=b, scope=scope_for_user(ops_user), by=ops_user)
+    assert tasks_of(order)["a"].waiting_on == []

@@ -54,3 +54,11 @@ def test_reopen_keeps_a_valid_note(login, order, ops_user):
     client.post(reverse("workflows:task_reopen", args=[task.pk]), {"note": "  missed a document  "})
     assert Task.objects.get(pk=task.pk).state == TaskState.OPEN
     assert TaskEvent.objects.get(task=task, verb="reopened").detail == "missed a document"
+
+
+@pytest.mark.parametrize("name", ["order", "customer"])
+def test_a_task_list_filter_with_a_nul_byte_is_not_a_server_error(login, order, ops_user, name):
+    client = login(ops_user)
+    client.raise_request_exception = False
+    response = client.get(reverse("workflows:my_tasks"), {name: "HAM\x00"})
+    assert response.status_code == 200

@@ -22,7 +22,15 @@ from workflows.models.rules import (
     RuleRun,
 )
 from workflows.models.tasks import ProcessedTransition, Task, TaskComment, TaskEvent, TaskQuerySet, TaskState
-from workflows.models.teams import AccountOwner, BranchCalendar, CustomerSettings, Team, TeamFunction, TeamMember
+from workflows.models.teams import (
+    AccountOwner,
+    BranchCalendar,
+    CustomerSettings,
+    Team,
+    TeamFunction,
+    TeamMember,
+    active_staff,
+)
 from workflows.models.templates import (
     ORDER_DATE_FIELDS,
     TRANSITION_CHOICES,
@@ -48,4 +56,5 @@ __all__ = [
     "QueuedTrackingRecord", "Rule", "RuleAction", "RuleCondition", "RuleEvent", "RuleOutcome", "RuleRun", "Task",
     "TaskComment", "TaskDefinition", "TaskEvent", "TaskQuerySet", "TaskState", "Team", "TeamFunction", "TeamMember",
     "TrackingRecordKind", "TradeDirection", "TriggerKind", "VersionStatus", "WorkflowTemplate", "WorkflowVersion",
+    "active_staff",
 ]  # fmt: skip

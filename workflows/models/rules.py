@@ -15,7 +15,7 @@ from django.db import models
 
 from orders.models import Order
 from workflows.models.config import config_changed_trigger
-from workflows.models.teams import TeamFunction
+from workflows.models.teams import TeamFunction, active_staff
 from workflows.models.templates import TRANSITION_CHOICES
 
 MAX_RULE_DEPTH = 5
@@ -69,7 +69,7 @@ class ConditionField(models.TextChoices):
     STATUS = "status", "Order status"
     GROSS_WEIGHT = "gross_weight_kg", "Gross weight (kg)"
     CHARGEABLE_WEIGHT = "chargeable_weight_kg", "Chargeable weight (kg)"
-    DECLARED_VALUE = "declared_value_amount", "Declared value"
+    DECLARED_VALUE = "declared_value_amount", "Declared value (in the base currency)"
 
 
 NUMERIC_FIELDS = frozenset(
@@ -149,7 +149,8 @@ class RuleAction(models.Model):
         null=True,
         blank=True,
         related_name="+",
-        help_text="Assign to / notify this person.",
+        limit_choices_to=active_staff,
+        help_text="Assign to / notify this person (active OMS staff only).",
     )
     message = models.CharField(max_length=300, blank=True, help_text="Reason, instructions or notification text.")
 
@@ -175,6 +176,16 @@ class RuleAction(models.Model):
             raise ValidationError({"team_function": "Pick the team the task is for."})
         if self.kind == ActionKind.NOTIFY and not (self.user_id or self.team_function):
             raise ValidationError({"user": "Pick a person, or a team whose lead is notified."})
+        if self.user_id and not self.is_staff_user(self.user_id):
+            # a customer's person would be told about (or given) other customers' orders
+            raise ValidationError({"user": "Rules can only name active OMS staff."})
+
+    @classmethod
+    def is_staff_user(cls, user_id: int) -> bool:
+        """Whether an action may name this person now; checked when saved and again when the rule runs, as
+        people leave or change roles after the rule was written."""
+        user_model = cls._meta.get_field("user").related_model
+        return user_model._default_manager.filter(active_staff(), pk=user_id).exists()
 
 
 class RuleOutcome(models.TextChoices):

@@ -8,10 +8,23 @@ import datetime
 from django.conf import settings
 from django.contrib.postgres.fields import ArrayField
 from django.db import models
-from django.db.models import F, Q
+from django.db.models import Exists, F, OuterRef, Q
 
-from partners.models import Organisation
+from partners.models import INTERNAL_KINDS, STAFF_ROLES, Membership, Organisation
 from workflows.models.config import config_changed_trigger
+
+
+def active_staff() -> Q:
+    """The people work can go to (a User filter): active accounts with an active staff membership of the
+    company or a branch. Task reassignment, rule actions (checked when saved and again when they run) and
+    the admin's choices all use it, so automation can never reach a customer's person or a deactivated one."""
+    staff_membership = Membership.objects.filter(
+        user=OuterRef("pk"),
+        is_active=True,
+        role__in=sorted(STAFF_ROLES),
+        organisation__kinds__overlap=sorted(INTERNAL_KINDS),
+    )
+    return Q(is_active=True) & Q(Exists(staff_membership))  # EXISTS: one row per person, whatever their memberships
 
 
 class TeamFunction(models.TextChoices):

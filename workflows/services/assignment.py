@@ -27,7 +27,7 @@ from django.db.models import Count, OuterRef, Subquery, Value
 from django.db.models.functions import Coalesce
 
 from orders.models import Order
-from workflows.models import AccountOwner, AssignRule, Task, Team, TeamMember
+from workflows.models import AccountOwner, AssignRule, Task, Team, TeamMember, active_staff
 
 _NEVER = datetime.datetime.min.replace(tzinfo=datetime.UTC)
 
@@ -183,7 +183,8 @@ def assign_drafts(
     drafts: list[Draft], *, order: Order, now: datetime.datetime, pending: list[LoadChange] | None = None,
     cache: PeopleCache | None = None,
 ) -> None:  # fmt: skip
-    """Set team and (for open tasks) assignee on unsaved tasks, and count the new load (two queries). With
+    """Set team and (for open tasks) assignee on unsaved tasks, and count the new load (two queries, three when a
+    task names its person). With
     `pending`, the load changes are added to it for the caller to write at the end of its transaction; with
     `cache`, the people come from the batch's (see PeopleCache) instead of a query of their own."""
     if not drafts:
@@ -198,14 +199,19 @@ def assign_drafts(
         )  # fmt: skip
     for draft in drafts:
         draft.task.team_id = people.teams.get(draft.task.team_function)
+    # whether a named person may still get work is read live, like everyone's (one more query, only then)
+    named = {d.user_id for d in to_assign if d.assign_rule == AssignRule.NAMED_USER and d.user_id}
+    users = get_user_model()._default_manager
+    staff = set(users.filter(active_staff(), pk__in=named).values_list("pk", flat=True)) if named else set()
     for draft in to_assign:
         task = draft.task
-        if draft.assign_rule == AssignRule.NAMED_USER:
+        if draft.assign_rule == AssignRule.NAMED_USER and draft.user_id in staff:
             task.assignee_id = draft.user_id
         elif draft.assign_rule == AssignRule.ACCOUNT_OWNER and task.team_function in people.owners:
             task.assignee_id = people.owners[task.team_function]
-        elif draft.assign_rule in (AssignRule.LEAST_LOADED, AssignRule.ACCOUNT_OWNER) and task.team_id is not None:
-            # an account without an owner for this team falls back to the least-loaded member
+        elif draft.assign_rule != AssignRule.TEAM_QUEUE and task.team_id is not None:
+            # an account without an owner for this team, or a named person who is not active OMS staff (left,
+            # deactivated, a customer's account), falls back to the least-loaded member
             chosen = _pick_least_loaded(people.members.get(task.team_id, []))
             task.assignee_id = chosen.user_id if chosen else None
         if task.assignee_id:

@@ -102,11 +102,13 @@ class WorkflowConfig:
         return customer_id in self._auto_accept
 
     def team_lead(self, *, branch_id: int, function: str) -> int | None:
-        """The lead of the branch's team for this function (None: no such team, or it has no lead)."""
+        """The lead of the branch's active team for this function (None: no such team, or it has no active lead).
+        A lead deactivated since this was read is still returned: callers check the person live (rules._notify)."""
         if self._team_leads is None:
+            leads = Team.objects.filter(is_active=True, lead__is_active=True)
             self._team_leads = {
                 (branch, team_function): lead
-                for branch, team_function, lead in Team.objects.values_list("branch_id", "function", "lead_id")
+                for branch, team_function, lead in leads.values_list("branch_id", "function", "lead_id")
             }
         return self._team_leads.get((branch_id, function))
 

@@ -14,11 +14,13 @@ from decimal import Decimal, InvalidOperation
 from functools import partial
 from typing import Any
 
+from django.conf import settings
 from django.db import connection
 from django.db.models import Exists, OuterRef
 from django.urls import reverse
 from django.utils import timezone
 
+from finance.fx import fx_table_load
 from orders import services as order_services
 from orders.errors import TransitionNotAllowed
 from orders.lifecycle import TRANSITIONS
@@ -54,14 +56,24 @@ AUTOMATION_SCOPE = Scope(Audience.STAFF, frozenset(), frozenset({Role.ADMIN}))
 
 
 class OrderFacts:
-    """The order's values that conditions test, each computed on first use."""
+    """The order's values that conditions test, each computed on first use.
 
-    def __init__(self, order: Order, *, direction: str, auto_accept: Callable[[], bool] | None = None) -> None:
+    The declared value is compared in the base currency (OMS_BASE_CURRENCY): a rule's "more than 10000" means
+    10000 EUR whatever the order's currency, converted at the latest rate known today. Without a rate for the
+    order's currency the value is unknown and no value condition matches (not even "is not"): a rule written
+    for high-value goods must not fire, or stay silent, on 20000 JPY as if it were 20000 EUR. `rates` may be
+    shared between orders (the dry run) so each currency's rate is read once."""
+
+    def __init__(
+        self, order: Order, *, direction: str, auto_accept: Callable[[], bool] | None = None,
+        rates: dict[str, Decimal | None] | None = None,
+    ) -> None:  # fmt: skip
         self.order = order
         self.direction = direction
         self._auto_accept = auto_accept or (
             lambda: CustomerSettings.objects.filter(customer_id=order.customer_id, auto_accept=True).exists()
         )
+        self._rates = {} if rates is None else rates
         self._cache: dict[str, Any] = {}
 
     def get(self, name: str) -> Any:
@@ -81,8 +93,20 @@ class OrderFacts:
             ConditionField.ORIGIN_COUNTRY: lambda: order.origin_id[:2],
             ConditionField.DESTINATION_COUNTRY: lambda: order.destination_id[:2],
             ConditionField.GROSS_WEIGHT: lambda: order.gross_weight_kg_total,
+            ConditionField.DECLARED_VALUE: self._declared_value_in_base,
         }
         return computed[name]() if name in computed else getattr(order, name)
+
+    def _declared_value_in_base(self) -> Decimal | None:
+        amount, currency = self.order.declared_value_amount, self.order.declared_value_currency.upper()
+        base = settings.OMS_BASE_CURRENCY
+        if amount is None or currency == base:
+            return amount
+        if currency not in self._rates:
+            table = fx_table_load(currencies=[currency, base])  # one query per currency, only when it is asked
+            self._rates[currency] = table.rate(currency, base, timezone.localdate())
+        rate = self._rates[currency]
+        return None if rate is None else amount * rate
 
 
 def _decimal(text: str) -> Decimal | None:
@@ -241,14 +265,19 @@ def _create_task(action: RuleAction, *, rule: Rule, run: OrderRun, event_key: st
         state=TaskState.OPEN,
     )  # fmt: skip
     task.due_at = run.due_at(hours=action.due_in_hours, anchor="", business=True, start=run.now)
-    rule_for_user = AssignRule.NAMED_USER if action.user_id else AssignRule.LEAST_LOADED
-    created = create_tasks(run, [Draft(task, rule_for_user, action.user_id)])
-    return f"Created task “{action.task_name}”" if created else "Task already existed"
+    named = bool(action.user_id) and RuleAction.is_staff_user(action.user_id)
+    rule_for_user = AssignRule.NAMED_USER if named else AssignRule.LEAST_LOADED
+    created = create_tasks(run, [Draft(task, rule_for_user, action.user_id if named else None)])
+    # the task is still needed when the named person has left: it goes to the team like an unnamed one
+    note = " (the named person is not active OMS staff: given to the team)" if action.user_id and not named else ""
+    return (f"Created task “{action.task_name}”" if created else "Task already existed") + note
 
 
 def _assign(action: RuleAction, *, run: OrderRun) -> str:
     if not action.user_id:
         raise _ActionFailed("no person is set")
+    if not RuleAction.is_staff_user(action.user_id):
+        raise _ActionFailed("the person is not active OMS staff")
     if run.batch is not None:
         run.batch.flush()  # the order's open tasks are read from the database
     tasks = Task.objects.select_for_update().filter(order=run.order, state=TaskState.OPEN).select_related("order")
@@ -267,6 +296,8 @@ def _notify(action: RuleAction, *, rule: Rule, run: OrderRun) -> str:
         recipient = run.config.team_lead(branch_id=run.order.branch_id, function=action.team_function)
     if recipient is None:
         raise _ActionFailed("nobody to notify (no person, or the team has no lead)")
+    if not RuleAction.is_staff_user(recipient):  # live: whether people are active is never kept (config)
+        raise _ActionFailed("the person to notify is not active OMS staff")
     url = reverse("workflows:order_tasks", args=[run.order.reference])
     notify(
         [Notice(recipient, NotificationKind.RULE, f"{rule.name} · {run.order.reference}", action.message, url)],
@@ -298,6 +329,7 @@ def rule_dry_run(*, rule: Rule, limit: int = 2000) -> DryRun:
     auto_accept = set(CustomerSettings.objects.filter(auto_accept=True).values_list("customer_id", flat=True))
     conditions = list(rule.conditions.all())
     countries: dict[int, str] = {}
+    rates: dict[str, Decimal | None] = {}
     matched, checked = [], 0
     for order in orders[:limit]:
         checked += 1
@@ -309,7 +341,9 @@ def rule_dry_run(*, rule: Rule, limit: int = 2000) -> DryRun:
                 origin_country=order.origin_id[:2], destination_country=order.destination_id[:2],
                 branch_country=countries[order.branch_id],
             )  # fmt: skip
-        facts = OrderFacts(order, direction=direction, auto_accept=partial(_in_set, order.customer_id, auto_accept))
+        facts = OrderFacts(
+            order, direction=direction, auto_accept=partial(_in_set, order.customer_id, auto_accept), rates=rates
+        )
         if conditions_hold(conditions, facts):
             matched.append(order)
     return DryRun(checked=checked, matched=matched, limit=limit)

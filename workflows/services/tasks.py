@@ -17,7 +17,7 @@ from django.utils import timezone
 from partners.models import INTERNAL_KINDS, STAFF_ROLES, Role, User
 from partners.scoping import Scope
 from workflows.errors import TaskChangedMeanwhile, TaskNotAllowed, TaskPermissionDenied
-from workflows.models import NotificationKind, Task, TaskComment, TaskState, Team
+from workflows.models import NotificationKind, Task, TaskComment, TaskState, Team, active_staff
 from workflows.services.engine import close_tasks, reopen_task, set_assignee
 from workflows.services.notify import Notice, notify
 
@@ -76,20 +76,14 @@ def task_reopen(*, task: Task, scope: Scope, by: Any = None, reason: str = "") -
     with transaction.atomic():
         locked = _lock(task)
         _check(scope, by, locked, seen_state=task.state, allowed=(TaskState.DONE,))
-        if locked.order.status == "cancelled":
-            raise TaskNotAllowed("The order is cancelled; its tasks stay closed.")
+        if locked.order.status in ("cancelled", "closed"):  # final states (triggers._FINAL): nothing reacts any more
+            raise TaskNotAllowed(f"The order is {locked.order.status}; its tasks stay closed.")
         reopen_task(locked, by=by, now=timezone.now(), detail=reason)
     return locked
 
 
 def _staff_user(user_id: int) -> User:
-    user = User.objects.filter(
-        pk=user_id,
-        is_active=True,
-        memberships__is_active=True,
-        memberships__role__in=STAFF_ROLES,
-        memberships__organisation__kinds__overlap=sorted(INTERNAL_KINDS),
-    ).first()
+    user = User.objects.filter(active_staff(), pk=user_id).first()
     if user is None:
         raise TaskNotAllowed("Tasks can only go to active OMS staff.")
     return user

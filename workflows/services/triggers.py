@@ -38,7 +38,7 @@ from workflows.models import (
     TaskState,
     TriggerKind,
 )
-from workflows.services.assignment import Draft, assign_drafts
+from workflows.services.assignment import Draft, assign_drafts, loads_adjust
 from workflows.services.engine import (
     Batch,
     OrderRun,
@@ -355,7 +355,10 @@ def scheduled_tasks_open(*, now: datetime.datetime | None = None, limit: int = 5
             task.state = TaskState.OPEN
             draft = Draft(task, task.definition.assign_rule if task.definition else "least_loaded",
                           task.definition.assignee_id if task.definition else None)  # fmt: skip
+            preassigned = task.assignee_id  # given to someone while scheduled: assign_drafts keeps them
             assign_drafts([draft], order=task.order, now=now)
+            if preassigned:  # load counts open tasks only, so theirs grows now (assign_drafts counts only its own)
+                loads_adjust([(task.team_id, preassigned, 1)], now=now)
             task.save(update_fields=["state", "team", "assignee", "assigned_at"])
             TaskEvent.objects.create(task=task, verb="opened", at=now)
             if task.assignee_id:
@@ -384,7 +387,7 @@ def overdue_tasks_escalate(*, now: datetime.datetime | None = None, limit: int =
             )
             if not claimed:
                 continue
-            task = Task.objects.select_related("order__customer", "order__branch", "team", "assignee").get(pk=pk)
+            task = Task.objects.select_related("order__customer", "order__branch", "team__lead", "assignee").get(pk=pk)
             _escalate(task, now=now, with_rules=with_rules)
             escalated += 1
     return escalated
@@ -392,7 +395,8 @@ def overdue_tasks_escalate(*, now: datetime.datetime | None = None, limit: int =
 
 def _escalate(task: Task, *, now: datetime.datetime, with_rules: bool) -> None:
     TaskEvent.objects.create(task=task, verb="escalated", at=now)
-    lead_id = task.team.lead_id if task.team else None
+    lead = task.team.lead if task.team else None
+    lead_id = lead.pk if lead is not None and lead.is_active else None  # a deactivated lead is told nothing
     if lead_id:
         who = task.assignee or "nobody"
         notify([
@@ -402,9 +406,9 @@ def _escalate(task: Task, *, now: datetime.datetime, with_rules: bool) -> None:
         ])  # fmt: skip
     if with_rules:  # the order's workflow context costs queries; only rules need it
         run = order_run(order=task.order, now=now)
-        rules_fire(
-            run=run, triggers=[RuleTrigger(RuleEvent.TASK_OVERDUE, f"task_overdue:{task.pk}", task.team_function)]
-        )
+        # once per overdue episode, like the escalation: the escalated_at just claimed names the episode
+        episode = f"task_overdue:{task.pk}:{task.escalated_at:%Y%m%dT%H%M%S.%f}"
+        rules_fire(run=run, triggers=[RuleTrigger(RuleEvent.TASK_OVERDUE, episode, task.team_function)])
         create_tasks(run, [])
 
 

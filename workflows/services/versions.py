@@ -9,6 +9,7 @@ other tasks depend on (_current_state_tasks).
 
 from __future__ import annotations
 
+import datetime
 from collections import Counter
 from dataclasses import dataclass
 from typing import Any
@@ -25,11 +26,13 @@ from workflows.models import (
     Task,
     TaskDefinition,
     TaskState,
+    Team,
     TriggerKind,
     VersionStatus,
     WorkflowTemplate,
     WorkflowVersion,
 )
+from workflows.services.assignment import LoadChange, loads_adjust
 from workflows.services.engine import (
     OrderRun,
     close_tasks,
@@ -182,6 +185,42 @@ def _current_state_tasks(order: Order, run: OrderRun, *, joined: str) -> list[Ta
     return create_tasks(run, drafts)
 
 
+def _follow_definitions(
+    moved: list[Task], new_by_key: dict[str, TaskDefinition], *, order: Order, now: datetime.datetime
+) -> None:
+    """Make the moved tasks what the new version defines: texts, blocks, auto-completion, dependencies (what
+    each waits on is recomputed: the new dependencies whose tasks are not done or cancelled yet) and, when the
+    team function changed, the branch's team for it. An assignee keeps the task; their load moves teams."""
+    satisfied = set(
+        Task.objects.filter(order=order, state__in=[TaskState.DONE, TaskState.CANCELLED])
+        .exclude(key="")
+        .values_list("key", flat=True)
+    )
+    functions = {new_by_key[t.key].team_function for t in moved if t.team_function != new_by_key[t.key].team_function}
+    teams: dict[str, int] = {}
+    if functions:
+        active = Team.objects.filter(branch_id=order.branch_id, function__in=functions, is_active=True)
+        teams = dict(active.values_list("function", "pk"))
+    load: list[LoadChange] = []
+    for task in moved:
+        definition = new_by_key[task.key]
+        task.definition, task.name, task.instructions = definition, definition.name, definition.instructions
+        task.blocks, task.auto_complete_on = list(definition.blocks), definition.auto_complete_on
+        task.depends_on = list(definition.depends_on)
+        task.waiting_on = [key for key in task.depends_on if key not in satisfied]
+        if task.team_function != definition.team_function:
+            team_id = teams.get(definition.team_function)
+            if task.state == TaskState.OPEN and task.assignee_id:
+                load += [(task.team_id, task.assignee_id, -1), (team_id, task.assignee_id, 1)]
+            task.team_function, task.team_id = definition.team_function, team_id
+    Task.objects.bulk_update(
+        moved,
+        ["definition", "name", "instructions", "blocks", "auto_complete_on", "depends_on", "waiting_on",
+         "team_function", "team"],
+    )  # fmt: skip
+    loads_adjust(load, now=now)
+
+
 def order_workflow_migrate(*, workflow: OrderWorkflow, version: WorkflowVersion) -> MigrationResult:
     """Move one in-flight order onto `version` (see the module docstring)."""
     with transaction.atomic():
@@ -202,11 +241,7 @@ def order_workflow_migrate(*, workflow: OrderWorkflow, version: WorkflowVersion)
             )
         )
         moved = [t for t in live if t.key in new_by_key]
-        for task in moved:
-            definition = new_by_key[task.key]
-            task.definition, task.name, task.instructions = definition, definition.name, definition.instructions
-            task.blocks, task.auto_complete_on = list(definition.blocks), definition.auto_complete_on
-        Task.objects.bulk_update(moved, ["definition", "name", "instructions", "blocks", "auto_complete_on"])
+        _follow_definitions(moved, new_by_key, order=workflow.order, now=now)
         gone = [t for t in live if t.key not in new_by_key]
         close_tasks(gone, state=TaskState.CANCELLED, by=None, now=now, verb="cancelled",
                     detail=f"Not in {version} any more")  # fmt: skip
