@@ -161,12 +161,15 @@ def public_tracking(request: HttpRequest, token: str) -> HttpResponse:
     order = link.order
     timeline = tracking_selectors.order_timeline(order=order, customer_safe=True)
     eta = timeline.eta.estimated_at if timeline.eta else timeline.planned_arrival_at
+    # A hold is ours (a claim, a billing query): the public page shows where the goods are, the state before it.
+    status = (
+        order.status_before_hold if order.status == OrderStatus.ON_HOLD and order.status_before_hold else order.status
+    )
     context = {
         "lane": (order.origin, order.destination),
         "mode": order.get_mode_display(),
-        "state": _PUBLIC_STATE.get(order.status, "Booked"),
-        "delivered": order.status in (OrderStatus.DELIVERED, OrderStatus.COMPLETED, OrderStatus.INVOICED,
-                                      OrderStatus.CLOSED),
+        "state": _PUBLIC_STATE.get(status, "Booked"),
+        "delivered": status in (OrderStatus.DELIVERED, OrderStatus.COMPLETED, OrderStatus.INVOICED, OrderStatus.CLOSED),
         "eta": eta,
         "milestones": [
             {"name": row.name, "state": row.state, "at": row.actual_at or row.estimated_at or row.planned_at,

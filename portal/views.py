@@ -25,9 +25,11 @@ from tracking.selectors import legs_visible_to
 
 PER_PAGE = 50
 QUERY_LIMIT = 64  # a reference is at most 64 characters (orders.intake)
-# The order states a customer filters by, grouped as they think of them.
+# The order states a customer filters by, grouped as they think of them. A held order is in the group of its state
+# before the hold (`order_list`): a delivered order held for a claim is still delivered for the customer, and one held
+# before it left is still in progress.
 ORDER_STATES = {
-    "open": ("In progress", [OrderStatus.SUBMITTED, OrderStatus.CONFIRMED, OrderStatus.PLANNED, OrderStatus.ON_HOLD]),
+    "open": ("In progress", [OrderStatus.SUBMITTED, OrderStatus.CONFIRMED, OrderStatus.PLANNED]),
     "moving": ("On the way", [OrderStatus.IN_TRANSIT, OrderStatus.ARRIVED]),
     "delivered": (
         "Delivered",
@@ -79,7 +81,8 @@ def order_list(request: HttpRequest) -> HttpResponse:
     if query:
         orders = orders.filter(Q(reference__iexact=query) | Q(customer_reference__icontains=query))
     if state in ORDER_STATES:
-        orders = orders.filter(status__in=ORDER_STATES[state][1])
+        statuses = ORDER_STATES[state][1]
+        orders = orders.filter(Q(status__in=statuses) | Q(status=OrderStatus.ON_HOLD, status_before_hold__in=statuses))
     page = Paginator(orders.order_by("-created_at", "-id"), PER_PAGE).get_page(request.GET.get("page"))
     states = [(key, label) for key, (label, _statuses) in ORDER_STATES.items()]
     return render(request, "portal/order_list.html", {"page": page, "query": query, "state": state, "states": states})
@@ -87,7 +90,8 @@ def order_list(request: HttpRequest) -> HttpResponse:
 
 @external_required
 def shipment_list(request: HttpRequest) -> HttpResponse:
-    """The legs a partner carries, soonest first, with the orders on each: open ones, or those done."""
+    """The legs a partner carries, soonest first, with the orders on each: open ones, or those done. Found by the
+    shipment's reference or B/L, or by an order reference (ours or the customer's) shown on its row."""
     scope = scope_for_request(request)
     if not (scope.is_partner or scope.is_staff):
         raise PermissionDenied("Shipments are listed for the partners who carry them; you follow your orders.")
@@ -97,10 +101,16 @@ def shipment_list(request: HttpRequest) -> HttpResponse:
     legs = legs.exclude(shipment__status__in=OPEN_SHIPMENT_STATUSES) if done else legs.filter(
         shipment__status__in=OPEN_SHIPMENT_STATUSES)  # fmt: skip
     if query:
+        # A master's row lists its live houses' orders: those find it too (one filter: the same house row).
+        on_house = Q(shipment__consolidated_houses__removed_at__isnull=True) & (
+            Q(shipment__consolidated_houses__house__order__reference__iexact=query)
+            | Q(shipment__consolidated_houses__house__order__customer_reference__iexact=query)
+        )
         legs = legs.filter(
             Q(shipment__reference__iexact=query) | Q(shipment__bill_number__iexact=query)
             | Q(shipment__order__reference__iexact=query) | Q(shipment__order__customer_reference__iexact=query)
-        )  # fmt: skip
+            | on_house
+        ).distinct()  # fmt: skip
     if done:
         legs = legs.order_by(F("planned_departure_at").desc(nulls_last=True), "-id")
     page = Paginator(legs, PER_PAGE).get_page(request.GET.get("page"))

@@ -101,6 +101,19 @@ def test_each_partner_lists_only_the_legs_it_carries_with_the_orders_on_them(
     )
 
 
+def test_partner_finds_consolidated_master_by_an_order_reference_it_lists(two_masters, login, carrier_user):
+    master_a, _ = two_masters
+    order = master_a.consolidated_houses.select_related("house__order").first().house.order
+    client = login(carrier_user)
+    listing = client.get(reverse("portal:shipments")).content.decode()
+    assert order.reference in listing  # the list shows the order on the master's row
+    for query in (order.reference, order.customer_reference):
+        found = client.get(reverse("portal:shipments"), {"q": query})
+        assert master_a.reference in found.content.decode(), f"searching by {query} shown on the row finds nothing"
+    found = client.get(reverse("portal:shipments"), {"q": master_a.reference})  # joined to its two houses
+    assert len(found.context["page"].object_list) == 1, "a master's leg is listed once per house"
+
+
 @pytest.mark.parametrize(("who", "url"), [("customer_a_user", "portal:shipments"), ("carrier_user", "portal:orders")])
 def test_each_list_is_for_its_own_audience(request, login, who, url):
     assert login(request.getfixturevalue(who)).get(reverse(url)).status_code == 403

@@ -24,7 +24,7 @@ from tracking.exceptions.models import (
     Severity,
     ShipmentException,
 )
-from tracking.exceptions.rules import duration_text
+from tracking.exceptions.rules import duration_text, rulebook
 from tracking.ingest.models import Milestone, TrackingEvent
 from tracking.models import ConsolidatedHouse, Shipment
 
@@ -427,3 +427,25 @@ def weekly_summary(*, scope: Scope, start: datetime.datetime) -> dict[str, list[
     for rows_of_group in groups.values():
         rows_of_group.sort(key=lambda row: (-row.opened, row.label.casefold()))
     return groups
+
+
+def exception_customers_to_email(*, exception: ShipmentException) -> list[tuple[Organisation, list[Order]]]:
+    """The customers to email about an exception that names none (a consolidation's: every customer's cargo is
+    stopped), each with their own orders on it: each customer with a live house on the shipment whose rule says
+    "notify the customer" (their own rule for the kind and mode when they have one, else the rule that opened it,
+    as detection chooses), and an email address."""
+    houses = ConsolidatedHouse.objects.filter(master_id=exception.shipment_id, removed_at__isnull=True)
+    orders = Order.objects.filter(
+        pk__in=Shipment.objects.filter(pk__in=houses.values("house_id")).values("order_id")
+    ).select_related("customer")
+    by_customer: dict[int, list[Order]] = {}
+    for order in orders.order_by("reference"):
+        by_customer.setdefault(order.customer_id, []).append(order)
+    book = rulebook()
+    told: list[tuple[Organisation, list[Order]]] = []
+    for customer_orders in by_customer.values():
+        customer = customer_orders[0].customer
+        rule = book.rule(exception.kind, mode=exception.mode, customer_id=customer.pk)
+        if (rule.notify_customer if rule else exception.notify_customer) and customer.email:
+            told.append((customer, customer_orders))
+    return sorted(told, key=lambda pair: pair[0].code)

@@ -24,6 +24,7 @@ from typing import Any, NamedTuple
 from django.db import connection, transaction
 from django.utils import timezone
 
+from partners.models import Organisation
 from tracking import events
 from tracking.exceptions import rules
 from tracking.exceptions.facts import shipment_facts
@@ -31,6 +32,7 @@ from tracking.exceptions.models import (
     SELF_RESOLVING_KINDS,
     UNRESOLVED_STATUSES,
     ExceptionEntry,
+    ExceptionRule,
     ExceptionScan,
     ExceptionStatus,
     RootCause,
@@ -418,11 +420,23 @@ def exception_announce(*, exception_id: int) -> bool:
             sender=ShipmentException, exception_id=exception.pk, kind=exception.kind,
             shipment_id=exception.shipment_id, order_ids=order_ids,
         )  # fmt: skip
-        if exception.notify_customer and exception.customer_id:
+        if _may_email_customers(exception):
             from tracking.exceptions import tasks
 
             tasks.email_exception_to_customer.delay_on_commit(exception.pk)
     return True
+
+
+def _may_email_customers(exception: ShipmentException) -> bool:
+    """Whether a customer may be emailed: the exception's customer when its rule says so; for one that names no
+    customer (a consolidation), also when a customer's own rule for the kind says so (the task decides whom)."""
+    if exception.customer_id:
+        return exception.notify_customer
+    return exception.notify_customer or (
+        ExceptionRule.objects.filter(
+            kind=exception.kind, customer__isnull=False, notify_customer=True, is_active=True
+        ).exists()
+    )
 
 
 def exception_resolved_announce(*, exception_id: int) -> None:
@@ -452,6 +466,33 @@ def exception_customer_email_claim(*, exception_id: int) -> bool:
 
 def exception_customer_email_unclaim(*, exception_id: int) -> None:
     ShipmentException.objects.filter(pk=exception_id).update(customer_notified_at=None)
+
+
+@transaction.atomic
+def exception_customer_email_claim_for(*, exception_id: int, customer: Organisation) -> int | None:
+    """Claim one customer's email of an exception that names no customer (a consolidation's: each customer on it
+    is told once). The claim is the history entry "Customer <code> emailed …", written under the exception's lock
+    before the send, so a retry or a redelivered message emails nobody twice; `exception_customer_email_unclaim_for`
+    takes it back if the send fails. Returns the entry's id, or None when this customer was already claimed."""
+    ShipmentException.objects.select_for_update().filter(pk=exception_id).first()
+    said = f"Customer {customer.code} emailed"
+    if ExceptionEntry.objects.filter(exception_id=exception_id, verb=Entry.NOTIFIED, text__startswith=said).exists():
+        return None
+    entry = ExceptionEntry.objects.create(
+        exception_id=exception_id, verb=Entry.NOTIFIED, text=f"{said} ({customer.email})."
+    )
+    return entry.pk
+
+
+def exception_customer_email_unclaim_for(*, entry_id: int) -> None:
+    ExceptionEntry.objects.filter(pk=entry_id, verb=Entry.NOTIFIED).delete()
+
+
+def exception_customers_notified(*, exception_id: int) -> None:
+    """Keep when the first customer of an exception that names none was told (the inbox's "customer notified")."""
+    ShipmentException.objects.filter(pk=exception_id, customer_notified_at__isnull=True).update(
+        customer_notified_at=timezone.now()
+    )
 
 
 # --- what people do -----------------------------------------------------------------------------------

@@ -7,6 +7,7 @@ receivers, one task per burst of events; announcing runs after each batch that o
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from celery import shared_task
 from django.conf import settings
@@ -15,7 +16,9 @@ from django.db import InterfaceError, OperationalError
 from django.template.loader import render_to_string
 from django.urls import reverse
 
-from tracking.exceptions import services
+from orders.models import Order
+from partners.models import Organisation
+from tracking.exceptions import selectors, services
 from tracking.exceptions.models import ShipmentException
 
 logger = logging.getLogger(__name__)
@@ -69,22 +72,22 @@ def announce_exceptions(opened: list[int], resolved: list[int]) -> None:
     max_retries=5,
 )
 def email_exception_to_customer(exception_id: int) -> None:
-    """The customer's copy (rules with "notify customer"): what happened to which order, without our codes."""
+    """The customer's copy (rules with "notify customer"): what happened to which order, without our codes. An
+    exception that names no customer (a consolidation's) goes to each customer on it whose rule says so, each
+    naming their own orders (`_email_each_customer`)."""
     exception = (
         ShipmentException.objects.select_related("customer", "order", "shipment").filter(pk=exception_id).first()
     )
-    if exception is None or exception.customer is None or not exception.customer.email:
+    if exception is None:
+        return
+    if exception.customer is None:
+        _email_each_customer(exception)
+        return
+    if not exception.customer.email:
         return
     context = {"exception": exception, "customer": exception.customer, "link": _customer_link(exception)}
     about = exception.order.reference if exception.order else exception.shipment.reference
-    subject = f"{exception.get_kind_display()} · {about}"
-    message = EmailMultiAlternatives(
-        subject=subject,
-        body=render_to_string("tracking/exceptions/email/customer_notice.txt", context),
-        from_email=settings.DEFAULT_FROM_EMAIL,
-        to=[exception.customer.email],
-    )
-    message.attach_alternative(render_to_string("tracking/exceptions/email/customer_notice.html", context), "text/html")
+    message = _message(exception, exception.customer, context, about)
     # Claimed before the send, as a notification's email is: a redelivered message finds the claim and sends
     # nothing; a send that fails (refused, timed out, stopped) gives the claim back for the retry.
     if not services.exception_customer_email_claim(exception_id=exception_id):
@@ -97,14 +100,53 @@ def email_exception_to_customer(exception_id: int) -> None:
     services.exception_customer_notified(exception_id=exception_id, to=exception.customer.email)
 
 
+def _email_each_customer(exception: ShipmentException) -> None:
+    """One email per customer on the shipment, each claimed on its own: a retry after a failed send emails only
+    those not told yet."""
+    for customer, orders in selectors.exception_customers_to_email(exception=exception):
+        context = {
+            "exception": exception,
+            "customer": customer,
+            "orders": [(order, _order_link(order)) for order in orders],
+            "link": "",
+        }
+        message = _message(exception, customer, context, ", ".join(order.reference for order in orders))
+        entry_id = services.exception_customer_email_claim_for(exception_id=exception.pk, customer=customer)
+        if entry_id is None:
+            continue
+        try:
+            message.send()
+        except BaseException:
+            services.exception_customer_email_unclaim_for(entry_id=entry_id)
+            raise
+        services.exception_customers_notified(exception_id=exception.pk)
+
+
+def _message(
+    exception: ShipmentException, customer: Organisation, context: dict[str, Any], about: str
+) -> EmailMultiAlternatives:
+    message = EmailMultiAlternatives(
+        subject=f"{exception.get_kind_display()} · {about}",
+        body=render_to_string("tracking/exceptions/email/customer_notice.txt", context),
+        from_email=settings.DEFAULT_FROM_EMAIL,
+        to=[customer.email],
+    )
+    message.attach_alternative(render_to_string("tracking/exceptions/email/customer_notice.html", context), "text/html")
+    return message
+
+
+def _order_link(order: Order) -> str:
+    """The order's timeline (in the portal's layout for a customer); empty when OMS_SITE_URL is not set."""
+    if not settings.OMS_SITE_URL:
+        return ""
+    return settings.OMS_SITE_URL + reverse("tracking_ingest:order_timeline", args=[order.reference])
+
+
 def _customer_link(exception: ShipmentException) -> str:
     """Where the customer follows it: the order's timeline (in the portal's layout for them), or the portal's
     overview for a shipment's exception; empty when OMS_SITE_URL is not set."""
     if not settings.OMS_SITE_URL:
         return ""
-    path = (
-        reverse("tracking_ingest:order_timeline", args=[exception.order.reference])
-        if exception.order
-        else reverse("portal:home")
-    )
-    return settings.OMS_SITE_URL + path
+    if exception.order:
+        return _order_link(exception.order)
+    return settings.OMS_SITE_URL + reverse("portal:home")

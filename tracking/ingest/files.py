@@ -14,7 +14,8 @@ Columns (header names are forgiving about case, spaces and dashes):
     location        UN/LOCODE or IATA airport code
     note, event_id  free text; the sender's id makes a re-sent row a duplicate
 A partner's file reaches only the shipments it carries: any other reference is "not found", exactly as
-one that does not exist.
+one that does not exist. On a shipment it reaches, a row about a leg another carrier carries is an error
+(services._not_carried).
 """
 
 from __future__ import annotations
@@ -227,9 +228,12 @@ def upload_process(
     partner: Organisation | None,
     time_zone: str,
     valid_only: bool = False,
+    carrier_ids: frozenset[int] | None = None,
 ) -> EventUpload:
     """Check the file and record its events (all of them, or the valid ones when `valid_only`).
-    Returns the upload with its counts and errors; a file that cannot be read at all has one error, row 1."""
+    Returns the upload with its counts and errors; a file that cannot be read at all has one error, row 1.
+    A partner's file reaches what any of its organisations carries (`carrier_ids`: all of the person's partner
+    organisations; only `partner` when not given); `partner`, one of them, is whose upload it is."""
     upload = EventUpload(
         uploaded_by=by if getattr(by, "pk", None) else None, partner=partner, file_name=file_name[:255]
     )
@@ -247,7 +251,8 @@ def upload_process(
         upload.error_count = 1
         upload.save()
         return upload
-    carrier_ids = frozenset({partner.pk}) if partner is not None else None
+    if carrier_ids is None and partner is not None:
+        carrier_ids = frozenset({partner.pk})
     _unreachable(checked, carrier_ids)
     upload.rows_total = checked.rows_total
     if not checked.errors or valid_only:
@@ -265,6 +270,9 @@ def upload_process(
                 upload.events_stored += result.stored
                 upload.duplicates += result.duplicates
                 checked.errors += [RowError(row, "", "", message) for row, message in result.rejected]
+            if checked.errors and not valid_only:  # a row refused while recording (a leg the partner does not
+                transaction.set_rollback(True)  # carry): the file records nothing, as for any other error
+                upload.events_stored = upload.duplicates = 0
     upload.error_count = len(checked.errors)
     upload.errors = _as_json(checked.errors)
     upload.save()

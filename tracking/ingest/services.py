@@ -291,6 +291,32 @@ def _leg_for(milestone: str | None, code: str, info: ShipmentInfo | None) -> int
     return candidates[0].id if len(candidates) == 1 else None
 
 
+def _not_carried(
+    milestone: str | None, leg_id: int | None, info: ShipmentInfo | None, carrier_ids: frozenset[int] | None
+) -> str | None:
+    """Why a partner (`carrier_ids`) may not record this event on the shipment that carries it, or None.
+
+    A partner reaches a shipment when it carries any of its legs (subjects.py), but records only on its own: the
+    leg the event lands on must be carried by one of its organisations (the leg's carrier; a leg without one is
+    the shipment's carrier's). A milestone that lands on no leg (a customs hold, a place naming no one leg) is
+    about the shipment as a whole: only the carrier of its main carriage reports it. An unmapped code on no leg
+    changes nothing and is kept, as from anyone. Without `carrier_ids` (operations, our own feeds): anything."""
+    if carrier_ids is None or info is None:
+        return None
+    if leg_id is not None:
+        leg = next(leg for leg in info.legs if leg.id == leg_id)
+        if (leg.carrier_id or info.carrier_id) in carrier_ids:
+            return None
+        return (
+            f"{milestone or 'This event'} for {info.reference} is on a leg you do not carry "
+            f"({leg.origin_id} → {leg.destination_id})."
+        )
+    main = main_leg(info)
+    if milestone is None or ((main.carrier_id if main else None) or info.carrier_id) in carrier_ids:
+        return None
+    return f"{milestone} for {info.reference} is on no one leg; only the carrier of the main carriage reports it."
+
+
 def _build_rows(
     events: Sequence[IncomingEvent],
     source: Source,
@@ -306,8 +332,8 @@ def _build_rows(
     reporting the same few codes."""
     rows: list[Row] = []
     seen: set[Any] = set()
-    known: dict[tuple[int | None, str, str, str], tuple[str, mapping.Mapping, int | None]] = {}
-    for event in events:
+    known: dict[tuple[int | None, str, str, str], tuple[str, mapping.Mapping, int | None, str | None]] = {}
+    for index, event in enumerate(events):
         link, subject = resolution.link_for(event)
         location = resolution.iata_to_locode.get(event.location_code, event.location_code)
         location = location if len(location) == 5 else ""
@@ -316,9 +342,13 @@ def _build_rows(
             carrier = resolution.carrying(link.shipment_id) if link.shipment_id else None
             role = location_role(location, carrier)
             found = table.lookup(scheme=event.scheme, code=event.raw_code, partner_id=source.partner_id, role=role)
-            facts = (role, found, _leg_for(found.milestone, location, carrier))
+            leg_id = _leg_for(found.milestone, location, carrier)
+            facts = (role, found, leg_id, _not_carried(found.milestone, leg_id, carrier, source.carrier_ids))
             known[(link.shipment_id, location, event.scheme, event.raw_code)] = facts
-        role, found, leg = facts
+        role, found, leg, refused = facts
+        if refused:
+            result.rejected.append((index if event.position is None else event.position, refused))
+            continue
         classifier = found.classifier or event.classifier
         key = content_key(scheme=event.scheme, subject=subject, code=event.raw_code, classifier=classifier,
                           event_at=event.event_at, location=location or event.location_code,

@@ -118,6 +118,8 @@ def order_event_add(request: HttpRequest, reference: str) -> HttpResponse:
 
 
 def _uploader(request: HttpRequest) -> tuple[Scope, Organisation | None]:
+    """Who uploads: operations (no partner), or a partner: the first of its organisations keeps the upload, and
+    its file reaches the shipments of every one of them (`upload`)."""
     scope = scope_for_request(request)
     if not may_upload(scope):
         raise PermissionDenied("Operations and carrier partners upload milestone files.")
@@ -141,6 +143,7 @@ def upload(request: HttpRequest) -> HttpResponse:
             partner=partner,
             time_zone=form.cleaned_data["time_zone"],
             valid_only=form.cleaned_data["valid_only"],
+            carrier_ids=scope.organisation_ids if partner is not None else None,  # every carrier the person is in
         )
         return redirect(reverse("tracking_ingest:upload_detail", args=[result.pk]))
     uploads = EventUpload.objects.select_related("uploaded_by", "partner")
