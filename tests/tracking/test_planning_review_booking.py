@@ -8,31 +8,20 @@ from django.utils import timezone
 
 from orders.models import Order
 from tests.tracking.conftest import PICKUP
+from tests.tracking.test_booking import booking, confirm
 from tracking.errors import BookingError
 from tracking.models import Booking, BookingStatus, Shipment, ShipmentStatus
 from tracking.services import booking as booking_services
 from tracking.services import consolidation, planning, ranking
 
-ETD = datetime.datetime(2026, 12, 4, 18, 0, tzinfo=datetime.UTC)
-ETA = datetime.datetime(2027, 1, 7, 6, 0, tzinfo=datetime.UTC)
+__all__ = ["booking"]  # fixture (test_booking's, over this module's master)
 
 
 @pytest.fixture
 def master(make_order, ops_user, ocean_carriers):
+    """Two orders on one master (test_booking's `booking` and `confirm` are used with it)."""
     orders = [make_order(requested_pickup_on=PICKUP) for _ in range(2)]
     return consolidation.consolidation_create(orders=orders, container_type="22G1", by=ops_user)
-
-
-@pytest.fixture
-def booking(master, ops_user):
-    option = ranking.ranking_for_shipment(shipment=master).best
-    return booking_services.booking_request(shipment=master, option=option, by=ops_user)
-
-
-def confirm(booking, ops_scope, ops_user, **extra):
-    values = {"carrier_reference": "MAEU262001234", "departure_at": ETD, "arrival_at": ETA}
-    values.update(extra)
-    return booking_services.booking_confirm(booking=booking, scope=ops_scope, by=ops_user, **values)
 
 
 def test_a_late_confirmation_does_not_move_an_in_transit_master_back_to_booked(booking, master, ops_scope, ops_user):
