@@ -147,6 +147,7 @@ class RateCard(models.Model):
             models.CheckConstraint(
                 condition=Q(expires_on__isnull=True) | Q(expires_on__gte=F("effective_on")),
                 name="rate_card_expires_after_effective",
+                violation_error_message="The card expires on or after the day it takes effect.",
             ),
             models.CheckConstraint(
                 condition=Q(direction=RateDirection.SELL) | Q(party__isnull=False), name="rate_card_buy_has_party"
@@ -176,6 +177,29 @@ class RateCard(models.Model):
             and self.contract_key == other.contract_key
             and (self.effective_on, self.version, self.pk) > (other.effective_on, other.version, other.pk)
         )
+
+    def clean(self) -> None:
+        """One issue per contract, version and start day: with two alike, rating would pick one by creation order
+        (the later one replaces the other), so a corrected or re-issued card raises the version instead."""
+        same_issue = RateCard.objects.filter(
+            direction=self.direction,
+            party=self.party_id,
+            mode=self.mode,
+            service_level=self.service_level,
+            reference=self.reference,
+            effective_on=self.effective_on,
+            version=self.version,
+        ).exclude(pk=self.pk)
+        if not self.reference:
+            same_issue = same_issue.filter(name=self.name)
+        other = same_issue.select_related("party").first()
+        if other is not None:
+            raise ValidationError(
+                {
+                    "version": f"Version {self.version} of this contract from {self.effective_on:%-d %b %Y} is already "
+                    f"on file ({other}); raise the version to re-issue it."
+                }
+            )
 
     def is_within_dates_on(self, day) -> bool:  # type: ignore[no-untyped-def]
         return self.effective_on <= day and (self.expires_on is None or self.expires_on >= day)
@@ -300,7 +324,12 @@ class RateBreak(models.Model):
         ordering = ["line", "from_quantity"]
         constraints = [
             models.UniqueConstraint(fields=["line", "from_quantity"], name="rate_break_once_per_quantity"),
-            models.CheckConstraint(condition=Q(from_quantity__gte=0) & Q(rate__gte=0), name="rate_break_positive"),
+            # A zero rate is a blank cell, not a price: it would make the carrier the cheapest on the lane.
+            models.CheckConstraint(
+                condition=Q(from_quantity__gte=0) & Q(rate__gt=0),
+                name="rate_break_positive",
+                violation_error_message="A rate is above zero and starts at a quantity of zero or more.",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -330,11 +359,26 @@ class Surcharge(models.Model):
                 condition=Q(kind=SurchargeKind.FIXED, amount__gte=0) | Q(kind=SurchargeKind.PERCENT, percent__gte=0),
                 name="surcharge_value_not_negative",
             ),
+            # Ending before it starts, it would never apply and the card would quote without it, silently.
+            models.CheckConstraint(
+                condition=Q(effective_on__isnull=True)
+                | Q(expires_on__isnull=True)
+                | Q(expires_on__gte=F("effective_on")),
+                name="surcharge_expires_after_effective",
+                violation_error_message="The surcharge expires on or after the day it takes effect.",
+            ),
         ]
 
     def __str__(self) -> str:
         value = f"{number_text(self.percent)}%" if self.kind == SurchargeKind.PERCENT else number_text(self.amount)
         return f"{self.code} {value}"
+
+    def clean(self) -> None:
+        """Rating matches the container type exactly: a typo (40hc for 45G1) would leave it off every container."""
+        if self.equipment_type:
+            problem = iso_size_type_problem(self.equipment_type)
+            if problem:
+                raise ValidationError({"equipment_type": problem})
 
     def is_valid_on(self, day) -> bool:  # type: ignore[no-untyped-def]
         return (self.effective_on is None or self.effective_on <= day) and (

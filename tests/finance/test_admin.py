@@ -1,10 +1,13 @@
 """The finance configuration console: its lists read a fixed number of queries, however many rows they show."""
 
+import datetime
+import re
+
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from finance.models import ExchangeRate, RateBasis
+from finance.models import ExchangeRate, RateBasis, RateBreak, RateCard, RateDirection, Surcharge, SurchargeKind
 from tests.factories import OrganisationFactory
 from tests.finance.builders import rate_card, zone
 
@@ -34,3 +37,109 @@ def test_finance_admin_lists_do_not_query_per_row(admin_user, client, model):
     few = _queries(client, url)
     _add_rows(2, 10)
     assert _queries(client, url) == few
+
+
+def _errors(response) -> str:
+    """The console's error lists, as text, to read what the pricing person is told."""
+    return " ".join(re.findall(r'class="errorlist[^"]*"[^>]*>(.*?)</ul>', response.content.decode(), re.S))
+
+
+def _card_form(carrier, surcharge: dict | None = None, **fields) -> dict:
+    """The console's rate card form as posted, with at most one surcharge row."""
+    data = {
+        "name": "Air 2026",
+        "version": "1",
+        "direction": RateDirection.BUY,
+        "party": carrier.pk,
+        "mode": "air",
+        "currency": "EUR",
+        "effective_on": "2026-03-01",
+        "is_active": "on",
+        "surcharges-TOTAL_FORMS": "1" if surcharge else "0",
+        "surcharges-INITIAL_FORMS": "0",
+        **fields,
+    }
+    base = {"code": "BAF", "name": "Bunker", "kind": SurchargeKind.FIXED, "basis": RateBasis.PER_SHIPMENT}
+    for name, value in {**base, "amount": "10", "percent": "0", **(surcharge or {})}.items():
+        data[f"surcharges-0-{name}"] = value
+    return data
+
+
+def test_a_card_ending_before_it_starts_is_refused_in_words(admin_user, client, carrier):
+    client.force_login(admin_user)
+
+    response = client.post("/admin/finance/ratecard/add/", _card_form(carrier, expires_on="2026-02-01"))
+
+    assert response.status_code == 200
+    assert not RateCard.objects.exists()
+    assert "The card expires on or after the day it takes effect." in _errors(response)
+
+
+def test_a_surcharge_ending_before_it_starts_is_refused(admin_user, client, carrier):
+    """It would never apply, and the card would quote without it, silently."""
+    client.force_login(admin_user)
+    surcharge = {"effective_on": "2026-05-01", "expires_on": "2026-04-01"}
+
+    response = client.post("/admin/finance/ratecard/add/", _card_form(carrier, surcharge))
+
+    assert response.status_code == 200
+    assert not Surcharge.objects.exists()
+    assert "The surcharge expires on or after the day it takes effect." in _errors(response)
+
+
+def test_a_surcharge_for_a_container_type_that_does_not_exist_is_refused(admin_user, client, carrier):
+    """Rating matches the type exactly: a typo (40hc for 45G1) would leave the surcharge off every container."""
+    client.force_login(admin_user)
+
+    response = client.post("/admin/finance/ratecard/add/", _card_form(carrier, {"equipment_type": "40hc"}))
+
+    assert response.status_code == 200
+    assert not Surcharge.objects.exists()
+    assert "40hc is not an ISO 6346 size-type code" in _errors(response)
+
+
+def _line_form(card, *breaks: tuple[str, str]) -> dict:
+    data = {
+        "card": card.pk,
+        "origin_code": "CNSHA",
+        "destination_code": "DEHAM",
+        "basis": RateBasis.PER_KG,
+        "minimum_amount": "0",
+        "charge_code": "FRT",
+        "breaks-TOTAL_FORMS": str(len(breaks)),
+        "breaks-INITIAL_FORMS": "0",
+    }
+    for i, (from_quantity, rate) in enumerate(breaks):
+        data[f"breaks-{i}-from_quantity"] = from_quantity
+        data[f"breaks-{i}-rate"] = rate
+    return data
+
+
+@pytest.mark.parametrize("rate", ["0", "-1"])
+def test_a_break_priced_at_zero_or_less_is_refused(admin_user, client, carrier, rate):
+    """A zero rate is a slip (a blank cell), not a price: it would make the carrier the cheapest on every lane."""
+    client.force_login(admin_user)
+    card = rate_card(carrier, mode="air")
+
+    response = client.post("/admin/finance/rateline/add/", _line_form(card, ("0", "3.10"), ("100", rate)))
+
+    assert response.status_code == 200
+    assert not RateBreak.objects.exists()
+    assert "A rate is above zero and starts at a quantity of zero or more." in _errors(response)
+
+
+def test_a_second_card_of_the_same_contract_version_and_start_is_refused(admin_user, client, carrier):
+    """Two issues alike would leave rating to pick one by creation order; a re-issue raises the version instead."""
+    client.force_login(admin_user)
+    first = rate_card(carrier, mode="air", name="Air 2026", reference="C-7", effective_on=datetime.date(2026, 3, 1))
+    form = _card_form(carrier, reference="C-7", name="Air 2026 (copy)")
+
+    duplicate = client.post("/admin/finance/ratecard/add/", form)
+    reissue = client.post("/admin/finance/ratecard/add/", {**form, "version": "2"})
+
+    assert duplicate.status_code == 200
+    assert f"Version 1 of this contract from 1 Mar 2026 is already on file ({first}); raise the version" in _errors(
+        duplicate
+    )
+    assert reissue.status_code == 302
+    assert RateCard.objects.count() == 2

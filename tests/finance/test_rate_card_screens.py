@@ -6,6 +6,8 @@ import datetime
 from decimal import Decimal
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from finance.models import ExchangeRate, RateBasis, RateBreak, RateDirection, Surcharge, SurchargeKind
@@ -106,3 +108,28 @@ def test_rate_card_list_says_buy_on_each_row_and_explains_it_once(ops, carrier, 
     assert page.count("cost from a carrier or vendor") == 2
     assert page.count("tariff to a customer") == 2
     assert "Buy (cost from a carrier or vendor)" not in page
+
+
+def test_rate_card_list_shows_fifty_cards_a_page_and_keeps_its_filter(ops, carrier):
+    """Every issue of every contract stays on file, so the list grows for good: it pages, at a fixed query count."""
+    for i in range(55):
+        rate_card(
+            carrier, mode="air", name=f"Air {i:02d}", effective_on=datetime.date(2026, 1, 1) + datetime.timedelta(i)
+        )
+    rate_card(carrier, mode="ocean_fcl", name="Sea card")
+    url = reverse("tracking:rate_cards")
+
+    first = ops.get(url, {"mode": "air"}).content.decode()
+    with CaptureQueriesContext(connection) as queries:
+        second = ops.get(url, {"mode": "air", "page": "2"}).content.decode()
+    not_a_page = ops.get(url, {"mode": "air", "page": "x"})
+
+    assert first.count("<td>Buy</td>") == 50
+    assert second.count("<td>Buy</td>") == 5
+    assert "Air 54" in first
+    assert "Air 00" in second
+    assert "Sea card" not in first + second
+    assert "?mode=air&amp;page=2" in first
+    assert len(queries) < 12
+    assert not_a_page.status_code == 200
+    assert not_a_page.content.decode().count("<td>Buy</td>") == 50

@@ -267,7 +267,7 @@ def test_rate_card_screens(login, ops_user, ocean_carriers):
     listing = client.get(reverse("tracking:rate_cards"))
     assert listing.status_code == 200
     assert "MAEU ocean_fcl 2026" in listing.content.decode()
-    card = listing.context["cards"][0]
+    card = listing.context["page"].object_list[0]
     detail = client.get(reverse("tracking:rate_card_detail", args=[card.pk]))
     assert detail.status_code == 200
     assert "CNSHA" in detail.content.decode()
