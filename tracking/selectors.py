@@ -144,7 +144,8 @@ def orders_to_plan(
     references: Iterable[str] | None = None,
     limit: int | None = 200,
 ) -> QuerySet[Order]:
-    """Orders operations may plan that still have cargo on no shipment, oldest pickup first."""
+    """Orders operations may plan that still have cargo on no shipment, oldest pickup first. A filter value with
+    a NUL byte (typed into a query string) matches nothing: passed on, PostgreSQL refuses the query (a 500)."""
     orders = scope.restrict(Order.objects.all(), customer="customer_id", partner=None).filter(
         status__in=sorted(PLANNABLE)
     )
@@ -155,12 +156,14 @@ def orders_to_plan(
         orders = orders.filter(branch_id=branch_id)
     if modes:
         orders = orders.filter(mode__in=list(modes))
+    if "\x00" in origin + destination:
+        return orders.none()
     if origin:
         orders = orders.filter(origin_id=origin.upper())
     if destination:
         orders = orders.filter(destination_id=destination.upper())
     if references is not None:
-        orders = orders.filter(reference__in=list(references))
+        orders = orders.filter(reference__in=[reference for reference in references if "\x00" not in reference])
     orders = orders.select_related("customer", "branch", "origin", "destination").order_by(
         "requested_pickup_on", "reference"
     )
@@ -346,9 +349,10 @@ def execution_for(*, scope: Scope, day: datetime.date, branch_id: int | None = N
     legs = _board_legs(scope, branch_id, "", None)
     appointments = list(_appointments(scope, branch_id, "").filter(window_start_at__gte=begin, window_start_at__lt=end))
     week_ago = begin - datetime.timedelta(days=7)
+    # before today's first instant, not up to and including it: a leg due at midnight is today's, not overdue too
     overdue = legs.filter(
-        Q(planned_departure_at__range=(week_ago, begin), actual_departure_at__isnull=True)
-        | Q(planned_arrival_at__range=(week_ago, begin), actual_arrival_at__isnull=True)
+        Q(planned_departure_at__gte=week_ago, planned_departure_at__lt=begin, actual_departure_at__isnull=True)
+        | Q(planned_arrival_at__gte=week_ago, planned_arrival_at__lt=begin, actual_arrival_at__isnull=True)
     ).order_by("planned_departure_at")
     return Execution(
         day=day,

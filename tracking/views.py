@@ -38,14 +38,21 @@ def _htmx_render(request: HttpRequest, template: str, fragment: str, context: di
     return response
 
 
+def _id_param(raw: str | None) -> int | None:
+    """A primary key typed into a form or query string, or None. ASCII digits only: str.isdigit() also accepts
+    "²" and "٣", which int() refuses (a 500)."""
+    return int(raw) if raw and raw.isascii() and raw.isdigit() else None
+
+
 def _branch_filter(request: HttpRequest) -> tuple[list[Any], int | None]:
     scope = scope_for_request(request)
     branches = list(selectors.branches_for(scope))
     raw = request.GET.get("branch")
     if raw == "all":
         return branches, None
-    if raw and raw.isdigit() and any(branch.pk == int(raw) for branch in branches):
-        return branches, int(raw)
+    branch_id = _id_param(raw)
+    if branch_id is not None and any(branch.pk == branch_id for branch in branches):
+        return branches, branch_id
     return branches, selectors.default_branch_id(scope, branches)
 
 
@@ -155,7 +162,11 @@ def order_add_to_master(request: HttpRequest, reference: str) -> HttpResponse:
     """Put the order's unplanned cargo, as a new house, on an open master of the same lane."""
     scope = scope_for_request(request)
     order = _order_for_action(request, reference)
-    master = get_object_or_404(selectors.shipments_visible_to(scope=scope).masters(), pk=request.POST.get("master"))
+    master_id = _id_param(request.POST.get("master"))
+    if master_id is None:
+        messages.error(request, "Choose the master to add the order to.")
+        return redirect("tracking:order_plan", reference=order.reference)
+    master = get_object_or_404(selectors.shipments_visible_to(scope=scope).masters(), pk=master_id)
     try:
         consolidation.order_add_to_master(order=order, master=master, by=request.user)
     except PlanningError as exc:

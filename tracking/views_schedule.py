@@ -20,16 +20,21 @@ from tracking import selectors
 from tracking.errors import PlanningError
 from tracking.forms import AppointmentOutcomeForm, LegActualForm
 from tracking.services import planning
-from tracking.views import _branch_filter
+from tracking.views import _branch_filter, _id_param
 
 BOARD_DAYS = 14
+# The earliest and latest days a board may start on: near date.min or date.max the board's window, its
+# "previous" and "next" weeks or the window's conversion to UTC leave the calendar (OverflowError, a 500).
+EARLIEST_START, LATEST_START = datetime.date(1900, 1, 1), datetime.date(9000, 12, 31)
 
 
 def _start(request: HttpRequest) -> datetime.date:
+    """The board's first day from `start` (2026-03-02, or an ISO week as 2026-W10); today when absent or odd."""
     try:
-        return datetime.date.fromisoformat(request.GET.get("start", ""))
+        start = datetime.date.fromisoformat(request.GET.get("start", ""))
     except ValueError:
         return timezone.localdate()
+    return start if EARLIEST_START <= start <= LATEST_START else timezone.localdate()
 
 
 def _next_or_today(request: HttpRequest) -> str:
@@ -46,8 +51,7 @@ def schedule_board(request: HttpRequest) -> HttpResponse:
     scope = scope_for_request(request)
     branches, branch_id = _branch_filter(request)
     mode = request.GET.get("mode", "") if request.GET.get("mode", "") in Mode.values else ""
-    carrier = request.GET.get("carrier", "")
-    carrier_id = int(carrier) if carrier.isdigit() else None
+    carrier_id = _id_param(request.GET.get("carrier"))
     start = _start(request)
     days = selectors.schedule_board(
         scope=scope, start=start, days=BOARD_DAYS, branch_id=branch_id, mode=mode, carrier_id=carrier_id
