@@ -1,14 +1,20 @@
 """Staff screens for organisations."""
 
 from django.core.paginator import Paginator
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils.cache import patch_vary_headers
 
 from partners import selectors
-from partners.models import OrganisationKind
+from partners.models import OrganisationKind, code_validator
 from partners.permissions import staff_required
 from partners.scoping import scope_for_request
+
+
+def _search_text(request: HttpRequest) -> str:
+    """The search box's text. PostgreSQL text cannot hold NUL (a DataError, a 500): shown as U+FFFD, such a search
+    simply matches nothing, as on the exception inbox."""
+    return request.GET.get("q", "").strip().replace("\x00", "\ufffd")
 
 
 @staff_required
@@ -16,7 +22,7 @@ def organisation_list(request: HttpRequest) -> HttpResponse:
     kind = request.GET.get("kind", "")
     if kind not in OrganisationKind.values:
         kind = ""
-    query = request.GET.get("q", "").strip()
+    query = _search_text(request)
     organisations = selectors.organisation_list_for(scope=scope_for_request(request), kind=kind, query=query)
     page = Paginator(organisations, 50).get_page(request.GET.get("page"))
     context = {"page": page, "kind": kind, "query": query, "kinds": OrganisationKind.choices}
@@ -28,5 +34,9 @@ def organisation_list(request: HttpRequest) -> HttpResponse:
 
 @staff_required
 def organisation_detail(request: HttpRequest, code: str) -> HttpResponse:
+    # What no organisation code can be (code_validator: 2 to 10 letters or digits) is 404 before the query: a NUL
+    # byte reaching PostgreSQL was a DataError, a 500.
+    if not code_validator.regex.fullmatch(code.upper()):
+        raise Http404("No such organisation.")
     organisation = selectors.organisation_get_for(scope=scope_for_request(request), code=code)
     return render(request, "partners/organisation_detail.html", {"organisation": organisation})
