@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from django.db.models import Q
 
 from orders.models import Order
-from orders.selectors import REFERENCE_RE, order_search, orders_visible_to
+from orders.selectors import REFERENCE_RE, order_search, orders_visible_to, search_text
 from partners.models import Organisation
 from partners.scoping import Scope
 from partners.selectors import organisation_search
@@ -57,7 +57,9 @@ def exact_target(*, scope: Scope, query: str) -> str | None:
 
 
 def search_everything(*, scope: Scope, query: str) -> SearchResults:
-    query = query.strip()[:QUERY_LIMIT]
+    """What matches `query` of each kind this scope may see; shipments and organisations are asked with NUL
+    already dropped (`search_text`), as the order search drops it."""
+    query = search_text(query).strip()[:QUERY_LIMIT]
     numbers = Q(reference=query.upper()) | Q(bill_number__iexact=query) | Q(bookings__carrier_reference__iexact=query)
     shipments = (
         shipments_visible_to(scope=scope)

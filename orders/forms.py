@@ -283,13 +283,36 @@ def entry_differences(posted: OrderEntry, saved: OrderEntry) -> tuple[dict[str, 
     return values, rows(posted) != rows(saved)
 
 
+class TransitionForm(forms.Form):
+    """What a transition button posts: the state its page showed and, for a cancel or a hold, the reason.
+    CharField refuses NUL, which PostgreSQL cannot store in the transition's reason (a 500 otherwise)."""
+
+    seen_status = forms.CharField(required=False)
+    reason = forms.CharField(required=False)
+
+    def refusal(self) -> str:
+        """Why the posted values cannot be used, or "" when they can."""
+        if self.is_valid():
+            return ""
+        return " ".join(f"{name.replace('_', ' ').capitalize()}: {e}" for name, es in self.errors.items() for e in es)
+
+
 # --- The list's filter bar --------------------------------------------------------------------
+
+
+class _SearchText(forms.CharField):
+    """The list's search text. Django's CharField refuses NUL and then leaves the field out, so `?q=PO%00` listed
+    every order; the search drops NUL instead (selectors.search_text), as the search box does."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.validators = [v for v in self.validators if not isinstance(v, ProhibitNullCharactersValidator)]
 
 
 class OrderFilterForm(forms.Form):
     """The order list's filters, read from the query string; anything malformed is ignored."""
 
-    q = forms.CharField(required=False, max_length=200)
+    q = _SearchText(required=False, max_length=200)
     status = forms.ChoiceField(required=False, choices=[("", "All states"), *OrderStatus.choices])
     customer = forms.ChoiceField(required=False)
     mode = forms.ChoiceField(required=False, choices=[("", "All modes"), *Mode.choices])

@@ -153,6 +153,14 @@ def _hs_code(text: str) -> tuple[str, str | None]:
 MAX_HINTS = 100
 
 
+def _nul(code: str, known: dict[str, Any]) -> bool:
+    """Whether `code` holds a NUL, recording it as unknown in `known` when it does (Lookups.preload)."""
+    if "\x00" in code:
+        known[code] = None
+        return True
+    return False
+
+
 @dataclass
 class Lookups:
     """The rows validation needs, fetched once per batch rather than once per order."""
@@ -162,12 +170,14 @@ class Lookups:
     locations: dict[str, tuple[bool, str] | None] = field(default_factory=dict)  # code -> (is_active, name)
 
     def preload(self, *, customer_codes: Iterable[str] = (), location_codes: Iterable[str] = ()) -> Lookups:
-        wanted = {c for c in customer_codes if c and c not in self.customers}
+        # A code holding a NUL names nothing we have (PostgreSQL text cannot hold one, and would refuse the query):
+        # it is unknown without asking, and its field gets the usual "unknown" message.
+        wanted = {c for c in customer_codes if c and c not in self.customers and not _nul(c, self.customers)}
         if wanted:
             found = {o.code: o for o in Organisation.objects.filter(code__in=wanted).select_related("account_branch")}
             for code in wanted:
                 self.customers[code] = found.get(code)
-        wanted = {c for c in location_codes if c and c not in self.locations}
+        wanted = {c for c in location_codes if c and c not in self.locations and not _nul(c, self.locations)}
         if wanted:
             found = {
                 code: (is_active, name)
@@ -186,7 +196,7 @@ class Lookups:
 
     def branch(self, code: str) -> Organisation | None:
         if code not in self.branches:
-            self.branches[code] = Organisation.objects.filter(code=code).first()
+            self.branches[code] = None if "\x00" in code else Organisation.objects.filter(code=code).first()
         return self.branches[code]
 
     def location(self, code: str) -> tuple[bool, str] | None:
@@ -202,7 +212,9 @@ class Lookups:
 
     def _hint_room(self, key: tuple[str, str]) -> bool:
         """Whether a hint may be looked up: each costs a query, so a file of free text gets MAX_HINTS of them, not one
-        per row."""
+        per row. None for text holding a NUL: it names nothing we have, and PostgreSQL would refuse the query."""
+        if "\x00" in key[1]:
+            return False
         return key in self.hints or len(self.hints) < MAX_HINTS
 
     def place_hint(self, text: str) -> str:

@@ -232,7 +232,14 @@ def _organisation_id(code: str) -> Subquery:
     return Subquery(Organisation.objects.filter(code=code.upper()).values("pk")[:1])
 
 
+def search_text(query: str) -> str:
+    """Typed search text as PostgreSQL can compare it: without NUL, which the database refuses in a query (a
+    DataError, so a 500 for `?q=%00`) and which no stored text holds, so dropping it loses no match."""
+    return query.replace("\x00", "")
+
+
 def _search(queryset: QuerySet[Order], q: str) -> QuerySet[Order]:
+    q = search_text(q)
     matches = queryset.search(q)  # type: ignore[attr-defined]
     candidate = q.strip().upper()
     if REFERENCE_RE.fullmatch(candidate):
@@ -330,7 +337,7 @@ def order_get_for(*, scope: Scope, reference: str) -> Order:
 
 def location_search(*, query: str, limit: int = 10) -> list[Location]:
     """Active locations for a picker: by UN/LOCODE prefix, IATA code or name, best matches first."""
-    text = query.strip().upper()
+    text = search_text(query).strip().upper()
     if not text:
         return []
     code = text.replace(" ", "")
@@ -353,7 +360,8 @@ def location_search(*, query: str, limit: int = 10) -> list[Location]:
 
 
 def locations_by_code(codes: Sequence[str]) -> dict[str, Location]:
-    wanted = {c.replace(" ", "").upper() for c in codes if c}
+    """The places of these codes, as typed on a form (spaces and case ignored); a code holding a NUL names none."""
+    wanted = {c.replace(" ", "").upper() for c in codes if c and "\x00" not in c}
     if not wanted:
         return {}
     return {location.code: location for location in Location.objects.filter(code__in=wanted)}

@@ -444,8 +444,7 @@ def order_detail(request: HttpRequest, reference: str) -> HttpResponse:
     return render(request, "orders/order_detail.html", _detail_context(order, scope))
 
 
-def _take_transition(*, order: Order, name: str, request: HttpRequest, scope: Scope) -> Order:
-    reason = request.POST.get("reason", "").strip()
+def _take_transition(*, order: Order, name: str, reason: str, request: HttpRequest, scope: Scope) -> Order:
     common: dict[str, Any] = {"order": order, "scope": scope, "by": request.user, "channel": Channel.SCREEN}
     if name == "submit":
         return services.order_submit(**common)
@@ -462,13 +461,17 @@ def order_transition(request: HttpRequest, reference: str, name: str) -> HttpRes
         raise Http404("No such transition.")
     scope = scope_for_request(request)
     order = selectors.order_get_for(scope=scope, reference=reference)
-    seen = request.POST.get("seen_status", "")
+    posted = forms.TransitionForm(request.POST)
     try:
+        if refusal := posted.refusal():
+            raise TransitionNotAllowed(f"Not done. {refusal}")
+        seen = posted.cleaned_data["seen_status"]
         if seen and seen != order.status:
             # The page was older than the order: the same refusal lifecycle.apply gives a lost race.
             now = OrderStatus(order.status).label.lower()
             raise ConcurrentChange(f"The order changed meanwhile: it is now {now}. Reload it and try again.")
-        order = _take_transition(order=order, name=name, request=request, scope=scope)
+        reason = posted.cleaned_data["reason"]
+        order = _take_transition(order=order, name=name, reason=reason, request=request, scope=scope)
     except TransitionNotAllowed as exc:
         messages.error(request, str(exc))
     else:
