@@ -468,11 +468,12 @@ class Booking(models.Model):
     service = models.ForeignKey(CarrierService, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
     rate_card = models.ForeignKey(
         "finance.RateCard",
-        on_delete=models.SET_NULL,
+        on_delete=models.PROTECT,
         null=True,
         blank=True,
         related_name="+",
-        help_text="The buy rate the choice was based on (pinned).",
+        help_text="The buy rate the choice was based on (pinned: the card cannot be deleted while a booking names "
+        "it; deactivate it instead).",
     )
     status = models.CharField(
         max_length=10, choices=BookingStatus.choices, default=BookingStatus.REQUESTED, editable=False

@@ -277,3 +277,29 @@ def test_arrival_before_departure_is_refused(booking, ops_user):
     leg = booking.shipment.legs.get()
     with pytest.raises(PlanningError, match="Record the departure of this leg before its arrival"):
         planning.leg_record_actual(leg=leg, arrived_at=timezone.now(), by=ops_user)
+
+
+def test_a_rate_card_a_booking_pinned_cannot_be_deleted_in_the_console(booking, admin_user, client):
+    """The pin is the booking's record of the price it was chosen on: the console names the booking and keeps the
+    card (deactivating it is the way to retire it); a card no booking names deletes as before."""
+    from finance.models import RateCard
+
+    card = booking.rate_card
+    assert card is not None
+    spare = RateCard.objects.create(
+        name="Spare", party=card.party, mode=card.mode, currency="EUR", effective_on=card.effective_on
+    )
+    client.force_login(admin_user)
+
+    page = client.get(f"/admin/finance/ratecard/{card.pk}/delete/")
+    refused = client.post(f"/admin/finance/ratecard/{card.pk}/delete/", {"post": "yes"})
+    deleted = client.post(f"/admin/finance/ratecard/{spare.pk}/delete/", {"post": "yes"})
+
+    assert page.status_code == 200
+    assert "would require deleting the following protected related objects" in page.content.decode()
+    assert refused.status_code == 200
+    assert RateCard.objects.filter(pk=card.pk).exists()
+    booking.refresh_from_db()
+    assert booking.rate_card_id == card.pk
+    assert deleted.status_code == 302
+    assert not RateCard.objects.filter(pk=spare.pk).exists()
