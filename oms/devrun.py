@@ -107,6 +107,16 @@ class Child:
         return {"name": self.name, "pid": self.proc.pid, "create_time": _create_time(self.proc.pid)}
 
 
+def web_environment(env: dict[str, str]) -> dict[str, str]:
+    """The development server's environment: no persistent database connections unless CONN_MAX_AGE is set.
+
+    runserver handles each request in a new thread, and a thread's persistent connection outlives the request
+    until the garbage collector finds it (Django's docs: don't enable persistent connections with the development
+    server). Measured on review servers with the default of 60 s: 17 to 51 idle connections each, until a shared
+    PostgreSQL refused new clients; with 0, none. Production runs gunicorn, whose workers reuse theirs."""
+    return {**env, "CONN_MAX_AGE": env.get("CONN_MAX_AGE") or "0"}
+
+
 def _spawn(name: str, args: Sequence[str], env: dict[str, str]) -> Child:
     proc = subprocess.Popen(
         list(args),
@@ -371,7 +381,7 @@ def main() -> int:
 
         beat_pidfile = run_dir() / "celerybeat.pid"
         beat_pidfile.unlink(missing_ok=True)  # survivors are gone (above): any pidfile is stale
-        children.append(_spawn("web", _manage("runserver", f"127.0.0.1:{port}", "--noreload"), env))
+        children.append(_spawn("web", _manage("runserver", f"127.0.0.1:{port}", "--noreload"), web_environment(env)))
         children.append(_spawn("worker", _celery("worker", "-l", "info", "-Q", QUEUES, "--concurrency", "2"), env))
         beat = _celery(
             "beat",

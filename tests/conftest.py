@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime
+
 import pytest
 
 from partners import services
@@ -20,7 +22,7 @@ def _no_exception_burst_left_behind():
     from tracking.exceptions import receivers
 
     yield
-    receivers._pending.__init__()
+    receivers._pending.__init__()  # type: ignore[misc]  # empties the thread-local in place
 
 
 @pytest.fixture
@@ -111,6 +113,19 @@ def locations(db):
     locations_load_demo()
 
 
+def _delivery_after(pickup: object) -> str:
+    """The default delivery date for a pickup a test set: the fixed one, or later when the pickup passes it (a
+    pickup relative to today must not outgrow the fixed date as the calendar moves on). Bad input stays as it is."""
+    try:
+        start = pickup if isinstance(pickup, datetime.date) else datetime.date.fromisoformat(str(pickup))
+    except ValueError:
+        return DEFAULT_DELIVERY
+    return max(start + datetime.timedelta(days=35), datetime.date.fromisoformat(DEFAULT_DELIVERY)).isoformat()
+
+
+DEFAULT_DELIVERY = "2027-01-05"
+
+
 @pytest.fixture
 def order_data(customer_a, branch, locations):
     """A valid raw order in the intake vocabulary; tweak it per test."""
@@ -127,7 +142,7 @@ def order_data(customer_a, branch, locations):
             "shipper_name": "Shanghai Bright Lighting Co.",
             "consignee_name": "Acme Industrial",
             "requested_pickup_on": "2026-12-01",
-            "requested_delivery_on": "2027-01-05",
+            "requested_delivery_on": DEFAULT_DELIVERY,
             "description": "LED lamps",
             "lines": [
                 {
@@ -144,6 +159,8 @@ def order_data(customer_a, branch, locations):
             ],
         }
         data.update(overrides)
+        if "requested_pickup_on" in overrides and "requested_delivery_on" not in overrides:
+            data["requested_delivery_on"] = _delivery_after(overrides["requested_pickup_on"])
         return data
 
     return make

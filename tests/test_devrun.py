@@ -59,3 +59,11 @@ def test_free_port_passes() -> None:
 def test_passwords_are_not_printed() -> None:
     assert devrun._redact("postgres://oms:s3cret@db:5432/oms") == "postgres://oms:***@db:5432/oms"
     assert devrun._redact("redis://:s3cret@redis:6379/0") == "redis://:***@redis:6379/0"
+
+
+def test_the_development_server_keeps_no_persistent_connections_unless_told() -> None:
+    """runserver's thread per request would leave a persistent connection behind per thread."""
+    from oms.devrun import web_environment
+
+    assert web_environment({"DEBUG": "true"})["CONN_MAX_AGE"] == "0"
+    assert web_environment({"CONN_MAX_AGE": "30"})["CONN_MAX_AGE"] == "30"
