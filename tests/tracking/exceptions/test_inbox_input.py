@@ -61,7 +61,7 @@ def test_a_nul_in_a_search_matches_nothing(login, ops_user, overdue, query):
 
 def test_the_resolved_tab_counts_and_lists_the_last_seven_days(login, ops_user, overdue):
     master, _ = overdue
-    make_resolved(master, 3)  # resolved an hour ago
+    make_resolved(master, 3)  # resolved last week
     old = list(ShipmentException.objects.filter(status="resolved").values_list("pk", flat=True)[:1])
     ShipmentException.objects.filter(pk__in=old).update(resolved_at=timezone.now() - datetime.timedelta(days=10))
     response = login(ops_user).get(INBOX, {"view": "resolved"})
