@@ -60,6 +60,7 @@ from rest_framework.response import Response
 from oms.http import read_body_within
 from orders import services
 from orders.errors import OrderValidationError
+from orders.integrations import destination_for_country
 from orders.models import (
     Channel,
     DeliveryOutcome,
@@ -126,6 +127,9 @@ def timestamp_fresh(timestamp: str, *, now: float | None = None) -> bool:
 # --- Shopify orders to the intake vocabulary ---------------------------------------------------------------
 
 
+_FIX_IT = "(admin: integration → destination by country)."
+
+
 def _destination(address: Mapping[str, Any], integration: Integration) -> tuple[str, str | None]:
     """(UN/LOCODE, problem): the place of the city when we know it, else the integration's default."""
     country = str(address.get("country_code") or "").strip().upper()
@@ -142,13 +146,14 @@ def _destination(address: Mapping[str, Any], integration: Integration) -> tuple[
         )
         if match:
             return match, None
-    fallback = str((integration.destination_by_country or {}).get(country, "")).strip().upper()
+    # Checked again here: an integration saved before the console checked this field may hold anything.
+    fallback, problem = destination_for_country(integration.destination_by_country, country)
+    if problem:
+        return "", f"The integration's destination by country cannot be used for {country}: {problem} {_FIX_IT}"
     if fallback:
         return fallback, None
-    return "", (
-        f"We know no UN/LOCODE for {city or 'the city'}, {country}: give the integration a destination for {country} "
-        "(admin: integration → destination by country)."
-    )
+    place = f"{city or 'the city'}, {country}"
+    return "", f"We know no UN/LOCODE for {place}: give the integration a destination for {country} {_FIX_IT}"
 
 
 def _address_text(address: Mapping[str, Any]) -> str:

@@ -100,20 +100,48 @@ def _text(cell: object) -> str:
     return "" if isinstance(cell, CellProblem) else str(cell).strip()
 
 
-def _check_width(cells: list[object], width: int, number: int, *, pad_short: bool) -> list[object]:
+def _check_width(cells: list[object], columns: list[str], number: int, *, pad_short: bool) -> list[object]:
+    width = len(columns)
     if len(cells) > width and any(cell not in ("", None) for cell in cells[width:]):
         raise ImportFileError(
-            f"This row has values in {len(cells)} columns but the header names only {width}: "
+            (None if pad_short else _swallowed(cells, columns))
+            or f"This row has values in {len(cells)} columns but the header names only {width}: "
             "a value holds an unquoted delimiter, or a column has no header.",
             row=number,
         )
     if len(cells) < width and not pad_short:
         raise ImportFileError(
-            f"This row has {len(cells)} values but the header names {width} columns: a delimiter is "
+            _swallowed(cells, columns)
+            or f"This row has {len(cells)} values but the header names {width} columns: a delimiter is "
             "missing (every row needs as many separators as the header).",
             row=number,
         )
     return cells
+
+
+_LINE_BREAK = re.compile(r"\r\n|\r|\n")
+
+
+def _swallowed(cells: list[object], columns: list[str]) -> str | None:
+    """Why a CSV row of the wrong width holds a line break, if it does. Only a quoted value can hold one, and in a
+    row of the wrong width that is, far more often than a value written on two lines, a stray opening quote (a
+    consignee typed "Meier) running on to the next quote in the file (a 12" pipe) and taking the lines between
+    into one value: the quote is what to look for, not a missing delimiter. Spreadsheet cells hold line breaks of
+    their own (Alt+Enter): never asked for their rows."""
+    for position, cell in enumerate(cells):
+        breaks = len(_LINE_BREAK.findall(cell)) if isinstance(cell, str) else 0
+        if breaks:
+            named = position < len(columns)
+            value = f"the {columns[position]} value" if named else f"the value in column {position + 1}"
+            lines = "1 line" if breaks == 1 else f"{breaks} lines"
+            return (
+                f'A quote (") opens in {value} of this row and is closed only {lines} further down: everything up '
+                "to that closing quote, line breaks included, was read as that one value, so this row has "
+                f'{len(cells)} values where the header names {len(columns)}. Check this row for a stray " (a value '
+                "that starts with a quote must end with one); if the line break belongs in the value, a delimiter is "
+                "missing instead."
+            )
+    return None
 
 
 def scan(opener: Opener, info: FileInfo, limits: Limits, *, is_staff: bool, implied_customer: str = "") -> Scan:
@@ -129,7 +157,7 @@ def scan(opener: Opener, info: FileInfo, limits: Limits, *, is_staff: bool, impl
     pad_short = info.pads_short_rows
     key_of = _Keys(index, implied_customer)
     for number, cells in rows:
-        _check_width(cells, len(columns), number, pad_short=pad_short)
+        _check_width(cells, columns, number, pad_short=pad_short)
         result.rows_total += 1
         key = key_of(cells, number)
         result.last_row[key] = number

@@ -17,7 +17,7 @@ import zipfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import IO, Any
+from typing import IO, Any, cast
 
 import defusedxml
 import openpyxl
@@ -33,8 +33,9 @@ Opener = Callable[[], IO[bytes]]
 CHUNK = 1 << 20
 XLSX_MAX_RATIO = 200  # a member that inflates more than this is a zip bomb, not a spreadsheet
 
+_OLE2 = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # a compound file: an old .xls, or an encrypted .xlsx (below)
 _MAGIC = (
-    (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", "This is an old Excel (.xls) workbook: save it as .xlsx or CSV UTF-8."),
+    (_OLE2, "This is an old Excel (.xls) workbook: save it as .xlsx or CSV UTF-8."),
     (b"%PDF", "This is a PDF, not a spreadsheet: upload the CSV or XLSX file."),
     (b"\x89PNG", "This is an image, not a spreadsheet: upload the CSV or XLSX file."),
     (b"\xff\xd8\xff", "This is an image, not a spreadsheet: upload the CSV or XLSX file."),
@@ -109,6 +110,12 @@ def detect(opener: Opener, *, size: int, limits: Limits) -> FileInfo:
         head = stream.read(8)
         if head.startswith(b"PK\x03\x04"):
             return FileInfo(format="xlsx")
+        if head.startswith(_OLE2) and _holds_encrypted_package(stream):
+            raise ImportFileError(
+                "This workbook is password-protected (encrypted), so it cannot be read: remove the password (in "
+                "Excel: File › Info › Protect Workbook › Encrypt with Password, and clear it) or save it as CSV "
+                "UTF-8, and upload it again."
+            )
         for magic, message in _MAGIC:
             if head.startswith(magic):
                 raise ImportFileError(message)
@@ -136,6 +143,31 @@ def detect(opener: Opener, *, size: int, limits: Limits) -> FileInfo:
                 )
             raise ImportFileError("The file is empty: its first row should hold the column names.", row=1)
     return FileInfo(format="csv", encoding=encoding, delimiter=_delimiter(first_line))
+
+
+# Excel saves a workbook with a password (or an encrypting sensitivity label) as an OLE2 compound file, with the
+# .xls magic bytes, holding the encrypted .xlsx as a stream named EncryptedPackage (MS-OFFCRYPTO 2.3.4.4). A
+# directory entry (MS-CFB 2.6) is 128 bytes at a 128-byte boundary of the file: its name in UTF-16LE with the
+# terminator, padded to 64 bytes, then the name's length in bytes (34) and the object type (2, a stream).
+_ENCRYPTED_PACKAGE = "EncryptedPackage\x00".encode("utf-16-le")
+_ENCRYPTED_PACKAGE_ENTRY = re.compile(re.escape(_ENCRYPTED_PACKAGE) + rb".{30}\x22\x00\x02", re.DOTALL)
+_DIRECTORY_ENTRY = 128
+
+
+def _holds_encrypted_package(stream: IO[bytes]) -> bool:
+    """Whether a compound file's directory has an EncryptedPackage stream: an encrypted OOXML (.xlsx) workbook.
+    Read in chunks; the tail of each is kept, so an entry across two chunks is found too."""
+    stream.seek(0)
+    carry, offset = b"", 0  # offset: where `carry` starts in the file
+    while chunk := stream.read(CHUNK):
+        window = carry + chunk
+        for match in _ENCRYPTED_PACKAGE_ENTRY.finditer(window):
+            if (offset + match.start()) % _DIRECTORY_ENTRY == 0:
+                return True
+        keep = min(len(window), _DIRECTORY_ENTRY)
+        offset += len(window) - keep
+        carry = window[-keep:]
+    return False
 
 
 def _starts_with_sep_line(stream: IO[bytes]) -> bool:
@@ -237,7 +269,7 @@ def _csv_rows(opener: Opener, info: FileInfo, limits: Limits) -> Iterator[tuple[
                 if marked and _MARK in "".join(cells):
                     yield number, [_unspooled(cell) if cell[:1] == _MARK else cell for cell in cells]
                 else:
-                    yield number, cells
+                    yield number, cast(list[object], cells)  # the reader's own new list: nobody keeps it as list[str]
         except csv.Error as exc:
             raise ImportFileError(_csv_problem(str(exc)), row=number + 1) from exc
         except UnicodeDecodeError as exc:  # the file changed since it was checked

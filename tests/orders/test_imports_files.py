@@ -7,6 +7,7 @@ import csv
 import io
 import struct
 import zipfile
+from pathlib import Path
 
 import openpyxl
 import pytest
@@ -35,7 +36,8 @@ def test_a_workbook_is_read_once_and_its_rows_copy_is_dropped_when_the_job_is_do
 
     opened = []
     real = reading.openpyxl.load_workbook
-    monkeypatch.setattr(reading.openpyxl, "load_workbook", lambda *a, **k: opened.append(1) or real(*a, **k))
+    # counts the opening, then opens: `append(...) or` is meant
+    monkeypatch.setattr(reading.openpyxl, "load_workbook", lambda *a, **k: opened.append(1) or real(*a, **k))  # type: ignore[func-returns-value]
     rows = [order_row("PO-1"), order_row("PO-1", description="Spare parts"), order_row("PO-2")]
     typed = [[row[name] for name in COLUMNS] for row in rows]
     typed[0][COLUMNS.index("requested_pickup_on")] = datetime.date(2026, 12, 3)
@@ -185,6 +187,49 @@ def test_unreadable_files_are_rejected_as_a_whole(world, content, fragment):
     _rejected(import_file(world["ops"], content), fragment)
 
 
+_OLE2 = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
+_PASSWORD = "This workbook is password-protected (encrypted), so it cannot be read: remove the password"
+
+
+def _directory_entry(name: str, kind: int) -> bytes:
+    """A compound file's directory entry (MS-CFB 2.6): the UTF-16LE name with its terminator in 64 bytes, the
+    name's length in bytes, the object type (2: a stream), the rest left zero."""
+    encoded = (name + "\x00").encode("utf-16-le")
+    return (encoded.ljust(64, b"\x00") + struct.pack("<HB", len(encoded), kind)).ljust(128, b"\x00")
+
+
+def test_a_password_protected_xlsx_is_named_so_not_called_an_old_xls_workbook(world):
+    """Excel saves an .xlsx with a password as a compound file with the .xls magic bytes (walk_d, defect 2): the
+    user saved it as .xlsx, and "save it as .xlsx" did not help."""
+    content = (Path(__file__).parent / "fixtures" / "encrypted.xlsx").read_bytes()  # the template, saved with one
+    assert content.startswith(_OLE2)
+    job = import_file(world["ops"], content, name="orders.xlsx")
+    _rejected(job, _PASSWORD)
+    assert "old Excel" not in job.file_error
+    assert "save it as CSV UTF-8" in job.file_error
+
+
+def test_an_encrypted_package_entry_is_found_wherever_the_directory_lies(world, monkeypatch):
+    """The directory may come after the data; read in chunks, an entry across two of them is still found."""
+    from orders.imports import reading
+
+    monkeypatch.setattr(reading, "CHUNK", 100)  # 1,152-1,279 spans the chunks from 1,100 and from 1,200
+    content = _OLE2.ljust(1152, b"\x00") + _directory_entry("EncryptedPackage", 2) + b"\x00" * 512
+    _rejected(import_file(world["ops"], content, name="orders.xlsx"), _PASSWORD)
+
+
+@pytest.mark.parametrize(
+    ("offset", "kind"),
+    [
+        pytest.param(517, 2, id="not at an entry's boundary"),  # e.g. the name as text in a cell of an old workbook
+        pytest.param(512, 1, id="a storage, not a stream"),
+    ],
+)
+def test_an_old_xls_that_merely_mentions_an_encrypted_package_keeps_its_message(world, offset, kind):
+    content = _OLE2.ljust(offset, b"\x00") + _directory_entry("EncryptedPackage", kind) + b"\x00" * 512
+    _rejected(import_file(world["ops"], content, name="orders.xlsx"), "This is an old Excel (.xls) workbook")
+
+
 def test_a_row_with_more_values_than_the_header_is_named(world):
     content = (
         csv_bytes([order_row("PO-1"), order_row("PO-2")])
@@ -207,6 +252,58 @@ def test_an_unbalanced_quote_is_named_and_nothing_is_imported(world):
     job = import_file(world["ops"], content)
     _rejected(job, "never closed")
     assert job.errors.get().row == 3
+
+
+def _stray_quote(body: bytes, opened: bytes, closed: bytes) -> bytes:
+    """The file with a stray quote: csv quoted the value (doubling its quote); undo that, as a person typing it."""
+    return body.replace(b'"' + opened.replace(b'"', b'""') + b'"', opened).replace(
+        b'"' + closed.replace(b'"', b'""') + b'"', closed
+    )
+
+
+def test_a_stray_quote_that_swallows_the_next_rows_is_named_as_a_quote_problem(world):
+    """A value that starts with a quote and does not end on its row runs on to the next quote in the file (here an
+    inch mark two rows down), taking the rows between into one value. The row is short, and the user was told "a
+    delimiter is missing", and looked for a comma that was never missing (walk_d, defect 3)."""
+    body = csv_bytes([
+        order_row("PO-1", consignee_name='"Great Lakes Supply Co.'),
+        order_row("PO-2"),
+        order_row("PO-3", description='Pipes 12"'),
+        order_row("PO-4"),
+    ])  # fmt: skip
+    body = _stray_quote(body, b'"Great Lakes Supply Co.', b'Pipes 12"')
+    assert body.count(b'"') == 2  # one stray opening quote on row 2, one inch mark on row 4
+    job = import_file(world["ops"], body)
+    _rejected(job, 'A quote (") opens in the consignee_name value of this row and is closed only 2 lines further down')
+    assert "this row has 9 values where the header names 12" in job.file_error
+    assert "delimiter is missing instead" in job.file_error  # the other reading, should the break be meant
+    assert errors_of(job) == [(2, "", job.file_error)]  # the row where the quote opened
+
+
+def test_a_stray_quote_closed_early_on_the_next_row_is_named_as_a_quote_problem_too(world):
+    """Closed near the start of a later row, the swallowed row's other values are added to this one: a long row."""
+    body = csv_bytes([order_row("PO-1", consignee_name='"Great Lakes'), order_row("PO-2", customer='ACME"')])
+    body = _stray_quote(body, b'"Great Lakes', b'ACME"')
+    job = import_file(world["ops"], body)
+    _rejected(job, 'A quote (") opens in the consignee_name value of this row and is closed only 1 line further down')
+    assert "this row has 19 values where the header names 12" in job.file_error
+    assert job.errors.get().row == 2
+
+
+def test_a_value_written_on_two_lines_in_a_row_of_the_right_width_is_read(world):
+    body = csv_bytes(
+        [order_row("PO-1", consignee_name="Great Lakes Supply Co.\r\nReceiving dock 4"), order_row("PO-2")]
+    )
+    job = import_file(world["ops"], body)
+    assert job.status != ImportStatus.REJECTED, job.file_error
+    assert (job.rows_total, errors_of(job)) == (2, [])
+
+
+def test_a_long_workbook_row_with_a_cell_on_two_lines_is_not_called_a_quote_problem(world):
+    """A spreadsheet cell holds line breaks of its own (Alt+Enter), and a workbook has no quotes to stray."""
+    row = [order_row("PO-1", consignee_name="Great Lakes\nReceiving")[name] for name in COLUMNS]
+    job = import_file(world["ops"], xlsx_bytes([COLUMNS, [*row, "extra"]]), name="orders.xlsx")
+    _rejected(job, "This row has values in 13 columns but the header names only 12")
 
 
 def test_an_oversized_file_is_refused_before_it_is_stored(world, settings):
