@@ -8,6 +8,9 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from oms import api, health, views
 from portal.links import public_tracking
 
+# A database lost before the view (a middleware's session load) answers 503 as it does inside one (oms/middleware.py).
+handler500 = "oms.middleware.server_error"
+
 admin.site.site_header = "OMS configuration console"
 admin.site.site_title = "OMS console"
 admin.site.index_title = "Configuration"
@@ -15,6 +18,7 @@ admin.site.index_title = "Configuration"
 urlpatterns = [
     path("", views.home, name="home"),
     path("search/", views.search, name="search"),
+    path("nav/counts/", views.nav_counts, name="nav_counts"),
     path("organisations/", include("partners.urls")),
     path("orders/", include("orders.urls")),
     path("tasks/", include("workflows.urls")),

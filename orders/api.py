@@ -117,7 +117,8 @@ class CargoLineInputSerializer(serializers.Serializer):
 class OrderInputSerializer(serializers.Serializer):
     """An order in the intake vocabulary. The declared fields describe it for the schema; `to_internal_value`
     passes the body through unchanged after the transport checks, because orders.intake validates it once,
-    with its messages, and must see unknown fields (such as `status`) to reject them."""
+    with its messages, and must see unknown fields (such as `status`) to reject them. A draft may lack the
+    Incoterm, the shipper, the consignee and cargo lines; submitting needs them."""
 
     customer_code = serializers.CharField(
         required=False,
@@ -128,15 +129,17 @@ class OrderInputSerializer(serializers.Serializer):
     branch_code = serializers.CharField(required=False, help_text="Staff only; defaults to the account branch.")
     mode = serializers.ChoiceField(Mode.choices)
     service_level = serializers.ChoiceField(ServiceLevel.choices, required=False)
-    incoterm = serializers.ChoiceField(Incoterm.choices, help_text="FAS, FOB, CFR and CIF are for sea only.")
+    incoterm = serializers.ChoiceField(
+        Incoterm.choices, required=False, help_text="FAS, FOB, CFR and CIF are for sea only. Needed to submit."
+    )
     named_place = serializers.CharField(required=False, help_text="Defaults to the origin or destination name.")
     origin = serializers.CharField(help_text="UN/LOCODE, e.g. DEHAM.")
     origin_address = serializers.CharField(required=False)
     destination = serializers.CharField(help_text="UN/LOCODE, e.g. CNSHA.")
     destination_address = serializers.CharField(required=False)
-    shipper_name = serializers.CharField()
+    shipper_name = serializers.CharField(required=False, help_text="Needed to submit.")
     shipper_address = serializers.CharField(required=False)
-    consignee_name = serializers.CharField()
+    consignee_name = serializers.CharField(required=False, help_text="Needed to submit.")
     consignee_address = serializers.CharField(required=False)
     notify_name = serializers.CharField(required=False)
     notify_address = serializers.CharField(required=False)
@@ -147,7 +150,9 @@ class OrderInputSerializer(serializers.Serializer):
     currency = serializers.CharField(required=False, help_text="ISO 4217, required with declared_value.")
     special_instructions = serializers.CharField(required=False)
     # ListSerializer takes max_length since DRF 3.14; the stubs do not know it yet.
-    lines = CargoLineInputSerializer(many=True, max_length=MAX_LINES)  # type: ignore[call-arg]
+    lines = CargoLineInputSerializer(  # type: ignore[call-arg]
+        many=True, max_length=MAX_LINES, required=False, help_text="At least one is needed to submit."
+    )
     submit = serializers.BooleanField(
         required=False, default=False, help_text="true: create the order submitted instead of as a draft."
     )
@@ -242,18 +247,19 @@ class CargoLineSerializer(serializers.Serializer):
     packing_group = serializers.CharField(allow_blank=True)
 
 
-# The transitions this API has an endpoint for (POST /api/v1/orders/{reference}/{name}/). The order's
-# `transitions` lists only these, so a client never sees one it cannot take here.
-API_TRANSITIONS = ("submit", "cancel")
-
-
 class TransitionSerializer(serializers.Serializer):
-    name = serializers.ChoiceField(API_TRANSITIONS, help_text="POST /api/v1/orders/{reference}/{name}/ takes it.")
+    """A transition the caller may take on an order (lifecycle.available_transitions): the order's `transitions`
+    and GET /api/v1/orders/{reference}/transitions/ both answer with it. Every one has an endpoint."""
+
+    name = serializers.ChoiceField(
+        list(lifecycle.TRANSITIONS), help_text="POST /api/v1/orders/{reference}/{name}/ takes it."
+    )
     # DRF's metaclass moves declared fields out of the class, so this does not shadow Field.label.
     label = serializers.CharField()  # type: ignore[assignment]
     allowed = serializers.BooleanField(help_text="false: the reason says what blocks it now.")
     reason = serializers.CharField(allow_null=True)
     needs_reason = serializers.BooleanField(help_text='true: send {"reason": ...}.')
+    description = serializers.CharField()
 
 
 class OrderSummarySerializer(serializers.Serializer):
@@ -278,9 +284,9 @@ class OrderSummarySerializer(serializers.Serializer):
     origin_address = serializers.CharField(allow_blank=True)
     destination = serializers.CharField()
     destination_address = serializers.CharField(allow_blank=True)
-    shipper_name = serializers.CharField()
+    shipper_name = serializers.CharField(allow_blank=True, help_text="Empty only on a draft.")
     shipper_address = serializers.CharField(allow_blank=True)
-    consignee_name = serializers.CharField()
+    consignee_name = serializers.CharField(allow_blank=True, help_text="Empty only on a draft.")
     consignee_address = serializers.CharField(allow_blank=True)
     notify_name = serializers.CharField(allow_blank=True)
     notify_address = serializers.CharField(allow_blank=True)
@@ -331,8 +337,7 @@ class OrderSerializer(OrderSummarySerializer):
 
     def values(self, instance: Order) -> dict[str, Any]:
         scope: Scope = self.context["scope"]
-        transitions = lifecycle.available_transitions(instance, scope)
-        return {**super().values(instance), "transitions": [t for t in transitions if t["name"] in API_TRANSITIONS]}
+        return {**super().values(instance), "transitions": lifecycle.available_transitions(instance, scope)}
 
 
 def _order_response(description: str, example: dict[str, Any]) -> OpenApiResponse:
@@ -438,7 +443,9 @@ def _if_match_version(request: Request, order: Order, *, scope: Scope, by: Any, 
     create=extend_schema(
         summary="Create an order",
         description="Validates the order as every intake channel does and creates it as a draft, or "
-        'submitted with `"submit": true`. A customer key places orders for its own organisation only.',
+        'submitted with `"submit": true`. A draft may still lack the Incoterm, the shipper, the consignee and '
+        "cargo lines (submitting needs them); the fields it has are checked. A customer key places orders for its "
+        "own organisation only.",
         parameters=[IDEMPOTENCY_KEY, ETAG],
         request=OrderInputSerializer,
         examples=[OpenApiExample("Ocean FCL order", value=ORDER_REQUEST_EXAMPLE, request_only=True)],

@@ -94,11 +94,18 @@ ORDER_RESPONSE_EXAMPLE: dict[str, Any] = {
     "submitted_at": None,
     "cancelled_at": None,
     "cancel_reason": "",
+    # Every transition the caller may take now (a staff key on a submitted order also sees confirm and hold).
     "transitions": [
-        {"name": "submit", "label": "Submit", "allowed": True, "reason": None, "needs_reason": False},
-        {"name": "cancel", "label": "Cancel order", "allowed": True, "reason": None, "needs_reason": True},
+        {
+            "name": "submit", "label": "Submit", "allowed": True, "reason": None, "needs_reason": False,
+            "description": "Hand a draft to operations.",
+        },
+        {
+            "name": "cancel", "label": "Cancel order", "allowed": True, "reason": None, "needs_reason": True,
+            "description": "Stop the order before the goods move.",
+        },
     ],
-}
+}  # fmt: skip
 SUBMITTED_EXAMPLE = {
     **ORDER_RESPONSE_EXAMPLE,
     "status": "submitted",

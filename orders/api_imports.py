@@ -78,7 +78,8 @@ class ImportJobOutput(serializers.Serializer):
     file_name = serializers.CharField()
     counts = serializers.SerializerMethodField()
     file_error = serializers.CharField()
-    errors = serializers.SerializerMethodField()
+    # DRF's metaclass takes declared fields out of the class, so this field does not hide Serializer.errors
+    errors = serializers.SerializerMethodField()  # type: ignore[assignment]
     errors_truncated = serializers.SerializerMethodField()
     created_at = serializers.DateTimeField()
     finished_at = serializers.DateTimeField(allow_null=True)
@@ -102,7 +103,7 @@ class ImportJobOutput(serializers.Serializer):
         if not self.context.get("with_errors"):
             return []
         errors = service.import_job_errors(job)[:ERRORS_RETURNED]
-        return ImportErrorOutput(errors, many=True).data
+        return cast(list[dict[str, Any]], ImportErrorOutput(errors, many=True).data)  # many=True: a ReturnList
 
     def get_errors_truncated(self, job: ImportJob) -> bool:
         return bool(self.context.get("with_errors")) and job.error_count > ERRORS_RETURNED

@@ -174,16 +174,22 @@ _ORDER_INSERT_TRIGGER = f"{Order._meta.label}:insert_insert"
 _DRAFT = {"status": OrderStatus.DRAFT, "submitted_at": None}  # the order as order_create inserts it
 
 
+def _column(field: models.Field[Any, Any]) -> str:
+    """A concrete field's column: Field.column is None only for fields without one, which concrete_fields leaves out."""
+    assert field.column is not None  # noqa: S101 - a concrete field has a column
+    return field.column
+
+
 def _record_submitted_orders(order_ids: list[int]) -> None:
     """The insert event (the draft) and the update event (the submit) of each order, as the trigger records them:
     the columns OrderEvent copies from Order, label, creation time, object and the transaction's context."""
     quote = connection.ops.quote_name
     copied = {f.name for f in Order._meta.concrete_fields}
     fields = [f for f in OrderEvent._meta.concrete_fields if f.name in copied]
-    columns = ", ".join(quote(f.column) for f in fields)
+    columns = ", ".join(quote(_column(f)) for f in fields)
     event_table, table = quote(OrderEvent._meta.db_table), quote(Order._meta.db_table)
     for label, overrides in (("insert", _DRAFT), ("update", {})):
-        values = ", ".join("%s" if f.name in overrides else f"o.{quote(f.column)}" for f in fields)
+        values = ", ".join("%s" if f.name in overrides else f"o.{quote(_column(f))}" for f in fields)
         params = [overrides[f.name] for f in fields if f.name in overrides]
         sql = (
             f"INSERT INTO {event_table} ({columns}, pgh_created_at, pgh_label, pgh_obj_id, pgh_context_id) "  # noqa: S608 - names from models
@@ -200,7 +206,7 @@ class _Columns:
     def __init__(self, model: type[models.Model], *, skip: Iterable[str] = ()) -> None:
         skipped = set(skip)
         self.fields = [f for f in model._meta.concrete_fields if f.attname not in skipped]
-        self.names = [f.column for f in self.fields]
+        self.names = [_column(f) for f in self.fields]
         self.defaults = {f.attname: (None if f.null and not f.has_default() else f.get_default()) for f in self.fields}
         self._items = list(self.defaults.items())
         self.position = {attname: index for index, attname in enumerate(self.defaults)}

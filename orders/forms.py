@@ -18,7 +18,7 @@ from django import forms
 from django.core.validators import ProhibitNullCharactersValidator
 from django.http import QueryDict
 
-from orders.intake import LINE_FIELDS, ORDER_FIELDS, REQUIRED_ORDER_FIELDS
+from orders.intake import LINE_FIELDS, NEEDED_TO_SUBMIT_FIELDS, ORDER_FIELDS, REQUIRED_ORDER_FIELDS
 from orders.models import Incoterm, Mode, OrderStatus, PackageType, PackingGroup, ServiceLevel
 from orders.selectors import DEFAULT_PAGE_SIZE, DEFAULT_SORT, PAGE_SIZES, SORTS, OrderFilters
 
@@ -122,6 +122,9 @@ class OrderForm(forms.Form):
             # The customer of an order never changes (services.order_update refuses it).
             self.fields["customer_code"].widget = forms.HiddenInput()
         for name in ("customer_code", *REQUIRED_ORDER_FIELDS):
+            if name in NEEDED_TO_SUBMIT_FIELDS:  # a draft is saved without them
+                self.fields[name].is_needed_to_submit = True  # type: ignore[attr-defined]
+                continue
             self.fields[name].widget.attrs["aria-required"] = "true"
             self.fields[name].is_required_in_intake = True  # type: ignore[attr-defined]
 
@@ -176,10 +179,12 @@ class OrderEntry:
         forms_ = [self.order, *self.lines]
         return len(self.errors) + len(self.line_errors) + sum(len(e) for f in forms_ for e in f.errors.values())
 
-    def as_intake_data(self) -> dict[str, Any]:
-        """The raw vocabulary every channel hands to orders.services."""
+    def as_intake_data(self, *, draft: bool = False) -> dict[str, Any]:
+        """The raw vocabulary every channel hands to orders.services. `draft`: a draft may have no cargo line yet,
+        so the empty row the form keeps (entry_from_post) is left out instead of being reported as incomplete."""
         data: dict[str, Any] = {name: self.order.cleaned_data.get(name, "") for name in ORDER_FIELDS}
-        data["lines"] = [{name: line.cleaned_data.get(name, "") for name in LINE_FIELDS} for line in self.lines]
+        lines = [line for line in self.lines if not (draft and line.is_blank())]
+        data["lines"] = [{name: line.cleaned_data.get(name, "") for name in LINE_FIELDS} for line in lines]
         return data
 
     def attach_errors(self, errors: Mapping[str, list[str]]) -> None:
@@ -337,6 +342,9 @@ class OrderFilterForm(forms.Form):
         super().__init__(*args, **kwargs)
         cast(forms.ChoiceField, self.fields["customer"]).choices = [("", "All customers"), *customers]
         cast(forms.ChoiceField, self.fields["branch"]).choices = [("", "All branches"), *branches]
+        # The orders an order file created (`?import=<job id>`, linked from its result page): `import` is a
+        # keyword, so the field cannot be declared above.
+        self.fields["import"] = forms.UUIDField(required=False)
 
     def to_filters(self) -> OrderFilters:
         self.is_valid()
@@ -357,6 +365,7 @@ class OrderFilterForm(forms.Form):
             created_to=date("created_to"),
             pickup_from=date("pickup_from"),
             pickup_to=date("pickup_to"),
+            import_job=data.get("import") or None,
             q=(data.get("q") or "").strip(),
             sort=data.get("sort") or DEFAULT_SORT,
             cursor=data.get("cursor") or "",

@@ -84,9 +84,10 @@ def awb_number_problem(value: str) -> str | None:
     return None
 
 
-def unlocode_shape_problem(value: str) -> str | None:
+def unlocode_shape_problem(value: str, *, written: str = "") -> str | None:
+    """Why `value` is no UN/LOCODE, naming it as `written` when given (the text as the person typed it)."""
     if not UNLOCODE_RE.fullmatch(value):
-        return f"{value} is not a UN/LOCODE: use the country code and 3 letters or digits 2-9, e.g. DEHAM."
+        return f"{written or value} is not a UN/LOCODE: use the country code and 3 letters or digits 2-9, e.g. DEHAM."
     return None
 
 

@@ -69,6 +69,10 @@ REQUIRED_ORDER_FIELDS = (
     "customer_reference", "mode", "incoterm", "origin", "destination", "shipper_name", "consignee_name",
     "requested_pickup_on",
 )  # fmt: skip
+# What a draft may still lack (validate_order(draft=True)), with a cargo line: submitting needs them
+# (lifecycle checks the order before it submits). A draft has what files, sorts and routes it: customer,
+# reference, mode, lane and pickup date (docs/decisions/0002, "Drafts").
+NEEDED_TO_SUBMIT_FIELDS = ("incoterm", "shipper_name", "consignee_name")
 MAX_LINES = 500
 
 # E and F terms: the seller hands over at origin; C and D terms name the destination.
@@ -179,14 +183,14 @@ class Lookups:
                 self.customers[code] = found.get(code)
         wanted = {c for c in location_codes if c and c not in self.locations and not _nul(c, self.locations)}
         if wanted:
-            found = {
+            places = {
                 code: (is_active, name)
                 for code, is_active, name in Location.objects.filter(code__in=wanted).values_list(
                     "code", "is_active", "name"
                 )
             }
             for code in wanted:
-                self.locations[code] = found.get(code)
+                self.locations[code] = places.get(code)
         return self
 
     def customer(self, code: str) -> Organisation | None:
@@ -263,6 +267,16 @@ class Lookups:
                 close = difflib.get_close_matches(code, self.customer_codes, n=3, cutoff=0.75)
                 self.hints[key] = f" Did you mean {' or '.join(close)}?" if close else ""
         return self.hints[key]
+
+
+def derived_named_place(*, incoterm: str, origin: str, destination: str, lookups: Lookups) -> str:
+    """The named place an Incoterm takes when none is given: the origin's name for the E and F rules (EXW, FCA,
+    FAS, FOB), the destination's for the C and D rules; "" without a term or a known place."""
+    if not incoterm:
+        return ""
+    code = origin if incoterm in _ORIGIN_PLACE_TERMS else destination
+    known = lookups.location(code) if code else None
+    return known[1] if known else ""
 
 
 @dataclass
@@ -468,7 +482,8 @@ def _location(code: str, name: str, errors: _Errors, lookups: Lookups) -> str:
     code = code.replace(" ", "").upper()
     if not code:
         return ""
-    problem = identifiers.unlocode_shape_problem(code)
+    # Said of the text as typed ("Hamburg"): in capitals it would read as a code.
+    problem = identifiers.unlocode_shape_problem(code, written=written)
     if problem:
         errors.add(name, problem + lookups.place_hint(written))
         return ""
@@ -797,7 +812,7 @@ _HIDDEN = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 def _hidden_character(value: str) -> str | None:
     """Why a reference cannot be stored as it is (naming the character), or None."""
-    found = _HIDDEN.search(value)
+    found: re.Match[str] | str | None = _HIDDEN.search(value)
     if found is None and not value.isascii():
         found = next((char for char in value if unicodedata.category(char) == "Cf"), None)
     if found is None:
@@ -861,9 +876,11 @@ def validate_order(
     lookups: Lookups | None = None,
     current_branch: Organisation | None = None,
     points_may_group_thousands: bool = False,
+    draft: bool = False,
 ) -> tuple[CleanOrder | None, dict[str, list[str]]]:
     """Check raw order data; return (clean order, {}) or (None, errors by field). `current_branch`: the
     branch an edited order keeps when no branch is named (services.order_update passes it for customers).
+    `draft`: the data of a draft, which may lack NEEDED_TO_SUBMIT_FIELDS and cargo lines (what it has is checked).
     `points_may_group_thousands`: the data comes from a file where "1.500" may mean fifteen hundred (written
     with semicolons), so that shape is refused instead of read as 1.5."""
     lookups = lookups or Lookups()
@@ -878,7 +895,7 @@ def validate_order(
     for name in sorted(unknown):
         errors.add(name, "This field is not part of an order (state and references are set by OMS).")
     for name in REQUIRED_ORDER_FIELDS:
-        if not field_text(name):
+        if not field_text(name) and not (draft and name in NEEDED_TO_SUBMIT_FIELDS):
             errors.add(name, _REQUIRED)
     for name, limit in _TEXT_LIMITS:
         value = field_text(name)
@@ -928,7 +945,8 @@ def validate_order(
         errors.add("declared_value", "Give the declared value for this currency, or leave both empty.")
 
     description = field_text("description", "")
-    lines = _lines(data.get("lines"), mode, description, errors)
+    raw_lines = data.get("lines")
+    lines = [] if draft and raw_lines in (None, "", [], ()) else _lines(raw_lines, mode, description, errors)
     equipment = _equipment(lines, errors)
     if errors.by_field:
         return None, errors.by_field
@@ -937,11 +955,10 @@ def validate_order(
     if errors.by_field:
         return None, errors.by_field
 
-    named_place = field_text("named_place", "")
-    if incoterm and not named_place:
-        # Incoterms need a named place; the lane gives the obvious one.
-        known = lookups.location(origin if incoterm in _ORIGIN_PLACE_TERMS else destination)
-        named_place = known[1] if known else ""
+    # Incoterms need a named place; the lane gives the obvious one.
+    named_place = field_text("named_place", "") or derived_named_place(
+        incoterm=incoterm, origin=origin, destination=destination, lookups=lookups
+    )
     order = {
         "customer": customer,
         "customer_reference": field_text("customer_reference", ""),

@@ -1,6 +1,8 @@
 """The order lifecycle: which transitions exist, who may take them, and the one function that applies them.
 
     draft → submitted → confirmed → planned → in_transit → arrived → delivered → completed → invoiced → closed
+    unplan: planned → confirmed (the one step back: the plan fell through before the goods moved, e.g. the
+            carrier booking was cancelled; tracking takes it when a confirmed booking is cancelled)
     hold: any live state (submitted … completed) → on_hold;  release: on_hold → the state it was held in
     cancel: draft, submitted, confirmed, planned (or on_hold when held in one of those) → cancelled
 
@@ -39,6 +41,7 @@ from django_fsm import can_proceed
 from oms.compiled import model_columns, model_from_row
 from orders import events, history
 from orders.errors import ConcurrentChange, TransitionNotAllowed
+from orders.intake import NEEDED_TO_SUBMIT_FIELDS
 from orders.models import Order, OrderStatus, OrderTransition, QueuedTransition
 from partners.models import Role
 from partners.scoping import Scope
@@ -101,6 +104,11 @@ TRANSITIONS: dict[str, TransitionSpec] = {
         "close", "Close", "closed", frozenset({Role.FINANCE}), "outline-secondary",
         "Nothing is left to do or collect.",
     ),
+    "unplan": TransitionSpec(
+        "unplan", "Back to confirmed", "taken back to confirmed", _MOVERS, "outline-secondary",
+        "The plan fell through before the goods moved (carrier booking cancelled): route and book again.",
+        needs_reason=True,
+    ),
     "hold": TransitionSpec(
         "hold", "Put on hold", "put on hold", _ANY_STAFF, "outline-warning",
         "Stop work until someone releases it (credit, customs, missing documents).", needs_reason=True,
@@ -151,6 +159,18 @@ def _state_problem(spec: TransitionSpec, order: Order) -> str | None:
 
 
 GUARDED_FOR_OUTSIDERS = "Our team is still working on this order; ask your OMS contact."
+_SUBMIT_NEEDS = {"incoterm": "the Incoterm", "shipper_name": "the shipper", "consignee_name": "the consignee"}
+
+
+def _incomplete_problem(order: Order) -> str | None:
+    """What a draft still lacks that submitting needs (a draft is saved without it: intake's draft rules)."""
+    missing = [_SUBMIT_NEEDS[name] for name in NEEDED_TO_SUBMIT_FIELDS if not getattr(order, name)]
+    if not order.pieces_total:  # every cargo line has a piece at least: none means no line
+        missing.append("a cargo line")
+    if not missing:
+        return None
+    listed = f"{', '.join(missing[:-1])} and {missing[-1]}" if len(missing) > 1 else missing[0]
+    return f"Before it can be submitted, the order needs {listed}: edit the draft first."
 
 
 def blocked_reason(order: Order, name: str, scope: Scope) -> str | None:
@@ -159,6 +179,8 @@ def blocked_reason(order: Order, name: str, scope: Scope) -> str | None:
     problem = _permission_problem(spec, order, scope) or _state_problem(spec, order)
     if problem:
         return problem
+    if name == "submit" and (missing := _incomplete_problem(order)):
+        return missing  # the order's own data: said to customers too
     # Every guard's reason, not just the first: the person sees all that stands in the way at once.
     reasons = [reason for guard in _guards[name] if (reason := guard(order))]
     if reasons and not scope.is_staff:

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import datetime
 import uuid
+from collections.abc import Callable, Iterator
 from decimal import Decimal
+from typing import TYPE_CHECKING, Any, cast
 
 import pghistory
 from django.conf import settings
@@ -24,6 +26,9 @@ from django.utils import timezone
 from django_fsm import RETURN_VALUE, FSMField, FSMModelMixin, transition
 
 from partners.models import Organisation
+
+if TYPE_CHECKING:
+    from django_fsm import Transition
 
 
 class LocationFunction(models.TextChoices):
@@ -240,10 +245,10 @@ class Order(FSMModelMixin, models.Model):
     named_place = models.CharField(max_length=100, blank=True, help_text="Incoterms® 2020 named place.")
 
     shipper = models.ForeignKey(Organisation, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
-    shipper_name = models.CharField(max_length=200)
+    shipper_name = models.CharField(max_length=200, blank=True, help_text="Needed to submit; a draft may lack it.")
     shipper_address = models.TextField(blank=True)
     consignee = models.ForeignKey(Organisation, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
-    consignee_name = models.CharField(max_length=200)
+    consignee_name = models.CharField(max_length=200, blank=True, help_text="Needed to submit; a draft may lack it.")
     consignee_address = models.TextField(blank=True)
     notify_party = models.ForeignKey(Organisation, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
     notify_name = models.CharField(max_length=200, blank=True)
@@ -327,6 +332,10 @@ class Order(FSMModelMixin, models.Model):
     def is_editable(self) -> bool:
         return self.status == OrderStatus.DRAFT
 
+    if TYPE_CHECKING:  # made by FSMField for `status` (django_fsm adds get_available_<field>_transitions)
+
+        def get_available_status_transitions(self) -> Iterator[Transition]: ...
+
     # Transitions change in-memory state only; orders.lifecycle applies them (lock, check, save, event)
     # and holds who may take each one. The table of them all is lifecycle.TRANSITIONS.
     @transition(field=status, source=OrderStatus.DRAFT, target=OrderStatus.SUBMITTED)
@@ -340,6 +349,10 @@ class Order(FSMModelMixin, models.Model):
     @transition(field=status, source=OrderStatus.CONFIRMED, target=OrderStatus.PLANNED)
     def plan(self) -> None:
         """Routing and carrier booking are settled."""
+
+    @transition(field=status, source=OrderStatus.PLANNED, target=OrderStatus.CONFIRMED)
+    def unplan(self) -> None:
+        """The plan fell through before the goods moved (the carrier booking was cancelled): plan again."""
 
     @transition(field=status, source=OrderStatus.PLANNED, target=OrderStatus.IN_TRANSIT)
     def depart(self) -> None:
@@ -380,11 +393,20 @@ class Order(FSMModelMixin, models.Model):
         field=status,
         source=[*CANCELLABLE_STATUSES, OrderStatus.ON_HOLD],
         target=OrderStatus.CANCELLED,
-        conditions=[_held_while_cancellable],
+        # django_fsm types a condition as taking any Model; this one is only ever given an Order
+        conditions=[cast(Callable[[models.Model], bool], _held_while_cancellable)],
     )
     def cancel(self) -> None:
         """Stop the order; nothing further happens to it."""
         self.status_before_hold = ""
+
+
+if TYPE_CHECKING:
+    # pghistory.track makes the event models when the app loads and sets them on this module (`from orders.models
+    # import OrderEvent` works at runtime). Their fields copy the tracked model's, which mypy cannot see: untyped.
+    OrderEvent: Any
+    CargoLineEvent: Any
+    EquipmentEvent: Any
 
 
 @pghistory.track(

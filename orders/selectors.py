@@ -13,6 +13,7 @@ import binascii
 import datetime
 import json
 import re
+import uuid
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from dataclasses import field as dataclass_field
@@ -28,7 +29,7 @@ from django.shortcuts import get_object_or_404
 from django.utils import timezone
 from pghistory.models import Events
 
-from orders import lifecycle
+from orders import display, identifiers, lifecycle
 from orders.models import CargoLine, Channel, Equipment, Location, Order, OrderStatus, OrderTransition
 from partners.models import ApiKey, Organisation
 from partners.scoping import Scope
@@ -193,6 +194,7 @@ class OrderFilters:
     created_to: datetime.date | None = None
     pickup_from: datetime.date | None = None
     pickup_to: datetime.date | None = None
+    import_job: uuid.UUID | None = None  # the orders an order file created (its ImportJob; `?import=` on the list)
     q: str = ""
     sort: str = DEFAULT_SORT
     cursor: str = ""
@@ -238,8 +240,27 @@ def search_text(query: str) -> str:
     return query.replace("\x00", "")
 
 
+# Container and air waybill numbers as people write them, in groups separated by spaces, hyphens or slashes:
+# "CSQU 305438 3", "CSQU-3054383", "020-12345675", "020-1234567 5", "020 1234 5675". Search text holds them in
+# one piece, as intake stores them, and PostgreSQL's parser splits a query at those separators.
+_CONTAINER_WRITTEN = re.compile(r"(?<![\w-])[A-Za-z]{3}[UJZujz](?:[ /-]?[0-9]){7}(?![\w-])")
+_AWB_WRITTEN = re.compile(r"(?<![\w-])[0-9](?:[ -]?[0-9]){10}(?![\w-])")
+
+
+def _joined_identifiers(query: str) -> str:
+    """The query with each container or AWB number written in groups joined as search text holds it. Only a
+    number that passes its check digit is joined: other digits and words are searched as they were typed."""
+
+    def join(match: re.Match[str], problem: Callable[[str], str | None]) -> str:
+        written = match.group()
+        return written if problem(written) else "".join(written.split()).replace("-", "").replace("/", "").upper()
+
+    query = _CONTAINER_WRITTEN.sub(lambda m: join(m, identifiers.container_number_problem), query)
+    return _AWB_WRITTEN.sub(lambda m: join(m, identifiers.awb_number_problem), query)
+
+
 def _search(queryset: QuerySet[Order], q: str) -> QuerySet[Order]:
-    q = search_text(q)
+    q = _joined_identifiers(search_text(q))
     matches = queryset.search(q)  # type: ignore[attr-defined]
     candidate = q.strip().upper()
     if REFERENCE_RE.fullmatch(candidate):
@@ -277,6 +298,8 @@ def _filtered(queryset: QuerySet[Order], filters: OrderFilters) -> QuerySet[Orde
         conditions["requested_pickup_on__gte"] = filters.pickup_from
     if filters.pickup_to:
         conditions["requested_pickup_on__lte"] = filters.pickup_to
+    if filters.import_job:
+        conditions["import_record__job_id"] = filters.import_job  # ImportedOrder: one row per order, by job
     queryset = queryset.filter(**conditions)
     if filters.q.strip():
         queryset = _search(queryset, filters.q)
@@ -397,19 +420,28 @@ _QUIET_ORDER_FIELDS = frozenset({
 })  # fmt: skip
 _QUIET_ROW_FIELDS = frozenset({"id", "order_id", "line_no"})
 _ORGANISATION_FIELDS = frozenset({"customer_id", "branch_id", "shipper_id", "consignee_id", "notify_party_id"})
-# Column names that read badly as generated from the field name.
+# Column names that read badly as generated from the field name (a quantity's value carries its unit).
 _LABELS = {
-    "pieces_total": "Pieces", "gross_weight_kg_total": "Gross weight (kg)", "volume_m3_total": "Volume (m³)",
-    "chargeable_weight_kg": "Chargeable weight (kg)", "gross_weight_kg": "Gross weight (kg)",
-    "volume_m3": "Volume (m³)", "declared_value_amount": "Declared value", "declared_value_currency": "Currency",
+    "pieces_total": "Pieces", "gross_weight_kg_total": "Gross weight", "volume_m3_total": "Volume",
+    "chargeable_weight_kg": "Chargeable weight", "gross_weight_kg": "Gross weight", "volume_m3": "Volume",
+    "length_cm": "Length", "width_cm": "Width", "height_cm": "Height", "vgm_kg": "VGM",
+    "declared_value_amount": "Declared value", "declared_value_currency": "Currency",
     "requested_pickup_on": "Requested pickup", "requested_delivery_on": "Requested delivery",
     "origin_id": "Origin", "destination_id": "Destination", "branch_id": "Handling branch",
 }  # fmt: skip
+# Quantities read as the rest of the order's page shows them (7,325 kg): decimal places and unit by column.
+_QUANTITIES = {
+    "pieces_total": (0, ""), "pieces": (0, ""), "gross_weight_kg_total": (3, " kg"), "gross_weight_kg": (3, " kg"),
+    "chargeable_weight_kg": (3, " kg"), "volume_m3_total": (4, " m³"), "volume_m3": (4, " m³"),
+    "length_cm": (1, " cm"), "width_cm": (1, " cm"), "height_cm": (1, " cm"), "vgm_kg": (1, " kg"),
+}  # fmt: skip
+# An order's totals are 0 when no line gives them (a draft without cargo, lines without volume): the page shows "—".
+_TOTALS = frozenset({"pieces_total", "gross_weight_kg_total", "volume_m3_total", "chargeable_weight_kg"})
 
 
 def _plain(value: Any) -> str:
     if value is None or value == "" or value == []:
-        return "—"
+        return display.EMPTY
     if isinstance(value, bool):
         return "yes" if value else "no"
     if isinstance(value, float | int | Decimal):
@@ -429,9 +461,17 @@ def _field_label(model: type, attname: str) -> tuple[str, dict[str, str]]:
     return attname.replace("_", " ").capitalize(), {}
 
 
-def _display(model: type, attname: str, value: Any, organisations: dict[int, str]) -> str:
+def _display(model: type, attname: str, value: Any, organisations: dict[int, str], currency: str = "") -> str:
     if attname in _ORGANISATION_FIELDS and isinstance(value, int):
         return organisations.get(value, f"#{value}")
+    if value is not None and value != "":
+        if attname in _QUANTITIES:
+            places, unit = _QUANTITIES[attname]
+            if attname in _TOTALS and not Decimal(str(value)):
+                return display.EMPTY
+            return display.quantity(value, places) + unit
+        if attname == "declared_value_amount":
+            return f"{display.money(Decimal(str(value)))} {currency}".rstrip()
     choices = _field_label(model, attname)[1]
     if isinstance(value, str) and value in choices:
         return choices[value]
@@ -442,7 +482,11 @@ def _row_summary(event: Any) -> str:
     data = event.pgh_data
     if event.pgh_model == "orders.CargoLineEvent":
         return f"{data.get('pieces')} × {data.get('package_type')} {data.get('description', '')}".strip()
-    return f"{data.get('container_number') or 'unnumbered'} {data.get('iso_type', '')}".strip()
+    # A box's note names it already (its number, or its type when it has none): say what else it has.
+    parts = [data.get("iso_type", "")] if data.get("container_number") else []
+    if data.get("seal_numbers"):
+        parts.append(f"seals {', '.join(data['seal_numbers'])}")
+    return ", ".join(part for part in parts if part) or "no number yet"
 
 
 class _GroupReader:
@@ -451,8 +495,14 @@ class _GroupReader:
     def __init__(self, organisations: dict[int, str]) -> None:
         self.organisations = organisations
 
-    def changes(self, model: type, diff: dict[str, Any], prefix: str = "") -> list[Change]:
+    def changes(
+        self, model: type, diff: dict[str, Any], prefix: str = "", data: dict[str, Any] | None = None
+    ) -> list[Change]:
+        """The changed columns of one row, as a person reads them; `data`: the row after the change (a declared
+        value reads with its currency, before and after)."""
         quiet = _QUIET_ORDER_FIELDS if model is Order else _QUIET_ROW_FIELDS
+        currency = (data or {}).get("declared_value_currency") or ""
+        old_currency, new_currency = diff.get("declared_value_currency", (currency, currency))
         result = []
         for attname, (old, new) in diff.items():
             if attname in quiet or old == new:
@@ -461,8 +511,8 @@ class _GroupReader:
             result.append(
                 Change(
                     f"{prefix}{label}",
-                    _display(model, attname, old, self.organisations),
-                    _display(model, attname, new, self.organisations),
+                    _display(model, attname, old, self.organisations, old_currency or ""),
+                    _display(model, attname, new, self.organisations, new_currency or ""),
                 )
             )
         return result
@@ -567,7 +617,7 @@ def order_history_for(*, order: Order) -> list[HistoryEntry]:
         )
         for event in order_events:
             if event.pgh_label == "update" and event.pgh_diff:
-                entry.changes += reader.changes(Order, event.pgh_diff)
+                entry.changes += reader.changes(Order, event.pgh_diff, data=event.pgh_data)
         line_events = [e for e in group if e.pgh_model == "orders.CargoLineEvent"]
         box_events = [e for e in group if e.pgh_model == "orders.EquipmentEvent"]
         if created:

@@ -20,7 +20,7 @@ from django.utils import timezone
 
 from orders import events, history, lifecycle
 from orders.errors import OrderError, OrderValidationError, OrderVersionConflict
-from orders.intake import MAX_SEALS_PER_LINE, CleanOrder, Lookups, validate_order
+from orders.intake import MAX_SEALS_PER_LINE, CleanOrder, Lookups, derived_named_place, validate_order
 from orders.models import CargoLine, Equipment, Order, OrderStatus
 from orders.references import issue_references
 from partners.models import ApiKey, User
@@ -67,8 +67,9 @@ def order_create(
     lookups: Lookups | None = None,
 ) -> Order:
     """Validate raw order data and create the order (as a draft, or submitted). After commit: order_created,
-    and order_status_changed when submitted. Raises OrderValidationError with every error by field."""
-    clean, errors = validate_order(data, scope=scope, lookups=lookups)
+    and order_status_changed when submitted. Raises OrderValidationError with every error by field. A draft may
+    lack what only submitting needs (intake.NEEDED_TO_SUBMIT_FIELDS, cargo lines)."""
+    clean, errors = validate_order(data, scope=scope, lookups=lookups, draft=not submit)
     if clean is None:
         raise OrderValidationError(errors)
     values = clean.order
@@ -173,8 +174,40 @@ def _editable_data(order: Order, *, scope: Scope) -> dict[str, Any]:
     return data
 
 
-def _validated(data: Mapping[str, Any], *, scope: Scope, current_branch: Any) -> CleanOrder:
-    clean, errors = validate_order(data, scope=scope, current_branch=current_branch)
+def _without_own_branch(data: Mapping[str, Any], *, branch_code: str) -> Mapping[str, Any]:
+    """`data` without its branch_code when it names the order's own branch: a customer may send back the order
+    it read (GET, change, PUT), and naming the branch it has chooses nothing. Another branch stays, for intake
+    to refuse (only staff choose the handling branch)."""
+    sent = data.get("branch_code")
+    if isinstance(sent, str) and sent.strip().upper() == branch_code:
+        return {name: value for name, value in data.items() if name != "branch_code"}
+    return data
+
+
+def _stored_place_to_rederive(order: Order, lookups: Lookups) -> str:
+    """The order's named place when it is the one OMS derived for its Incoterm and lane (intake fills it when none
+    is given), so that it follows a new term or lane; "" when someone gave it (it stays) or there is none."""
+    derived = derived_named_place(
+        incoterm=order.incoterm, origin=order.origin_id, destination=order.destination_id, lookups=lookups
+    )
+    return order.named_place if derived and order.named_place == derived else ""
+
+
+def _rederiving_named_place(data: Mapping[str, Any], *, derived_place: str) -> Mapping[str, Any]:
+    """`data` with its named place left empty, for intake to derive it again from the new term and lane, when it is
+    `derived_place` (what OMS derived for the order as stored) sent back unchanged, or left out of a partial edit."""
+    sent = data.get("named_place")
+    if derived_place and isinstance(sent, str) and sent.strip() == derived_place:
+        return {**data, "named_place": ""}
+    return data
+
+
+def _validated(
+    data: Mapping[str, Any], *, scope: Scope, current_branch: Any, lookups: Lookups, submitting: bool
+) -> CleanOrder:
+    clean, errors = validate_order(
+        data, scope=scope, current_branch=current_branch, lookups=lookups, draft=not submitting
+    )
     if clean is None:
         raise OrderValidationError(errors)
     return clean
@@ -190,15 +223,27 @@ def order_update(
     api_key: Any = None,
     partial: bool = False,
     expected_version: str | None = None,
+    submitting: bool = False,
 ) -> Order:
     """Replace a draft order's data and cargo with `data` (the same vocabulary as creation). `partial`: only
     the fields `data` names change, the others keep what the locked row holds (`lines`, when named, replaces
     every line). `expected_version`: the order_version the caller read; when the order was saved since,
     OrderVersionConflict (nothing is written). None: no check (last save wins). Only staff choose the branch:
-    for anyone else the order keeps its branch (never the account branch's default)."""
+    for anyone else the order keeps its branch (never the account branch's default), and naming that one is
+    no choice. A named place OMS derived follows a new Incoterm or lane; one someone gave stays. `submitting`:
+    the caller submits next, so everything a submit needs is checked here (on the fields) instead of a draft's."""
     keeps_branch = not scope.is_staff
+    if keeps_branch:
+        data = _without_own_branch(data, branch_code=order.branch.code)
+    lookups = Lookups().preload(location_codes=[order.origin_id, order.destination_id])
+    derived_place = _stored_place_to_rederive(order, lookups)
     # A whole replacement is checked before the lock; a partial one can be checked only against the locked row.
-    clean = None if partial else _validated(data, scope=scope, current_branch=order.branch if keeps_branch else None)
+    clean = None
+    if not partial:
+        clean = _validated(
+            _rederiving_named_place(data, derived_place=derived_place), scope=scope,
+            current_branch=order.branch if keeps_branch else None, lookups=lookups, submitting=submitting,
+        )  # fmt: skip
     with transaction.atomic(), _history_context(by=by, api_key=api_key, channel=channel):
         # of=self: the customer and branch rows are read, not locked (every edit of their orders would queue).
         locked = Order.objects.select_for_update(of=("self",)).select_related("customer", "branch").get(pk=order.pk)
@@ -211,9 +256,14 @@ def order_update(
         )
         if conflict is not None:
             raise conflict
+        if clean is not None and _stored_place_to_rederive(locked, lookups) != derived_place:
+            clean = None  # saved meanwhile with another place: decide on the row as locked
         if clean is None:
-            current = _editable_data(locked, scope=scope)
-            clean = _validated({**current, **data}, scope=scope, current_branch=locked.branch if keeps_branch else None)
+            merged = {**_editable_data(locked, scope=scope), **data} if partial else data
+            clean = _validated(
+                _rederiving_named_place(merged, derived_place=_stored_place_to_rederive(locked, lookups)), scope=scope,
+                current_branch=locked.branch if keeps_branch else None, lookups=lookups, submitting=submitting,
+            )  # fmt: skip
         if clean.order["customer"].pk != locked.customer_id:
             raise OrderValidationError(
                 {"customer_code": ["The customer of an order cannot change; cancel it and create a new one."]}

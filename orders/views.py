@@ -25,7 +25,7 @@ from django.utils.html import format_html_join
 from django.utils.timesince import timesince
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from orders import export, forms, lifecycle, selectors, services
+from orders import display, export, forms, lifecycle, selectors, services
 from orders.errors import (
     ConcurrentChange,
     OrderError,
@@ -42,8 +42,14 @@ from partners.scoping import Scope, scope_for_request
 ENTRY_ROLES = (Role.SALES, Role.OPERATIONS)  # admin may do everything (Scope.has_role)
 FILTER_PARAMS = (
     "q", "status", "customer", "mode", "branch", "origin", "destination",
-    "created_from", "created_to", "pickup_from", "pickup_to",
+    "created_from", "created_to", "pickup_from", "pickup_to", "import",
 )  # fmt: skip
+_FILTER_ATTRIBUTES = {"import": "import_job"}  # query parameters named unlike their OrderFilters attribute
+
+
+def _filter_value(filters: selectors.OrderFilters, param: str) -> Any:
+    return getattr(filters, _FILTER_ATTRIBUTES.get(param, param))
+
 
 # Sortable columns of the list, each with the sort a first click on its header gives.
 SORT_COLUMNS = (("created", "-created"), ("pickup", "pickup"), ("reference", "reference"), ("customer", "customer"))
@@ -117,9 +123,10 @@ def _list_rows(orders: list[Order], *, list_path: str) -> list[dict[str, Any]]:
             "destination": order.destination_id,
             "lane_names": f"{order.origin.name} → {order.destination.name}",
             "pickup": order.requested_pickup_on.isoformat() if order.requested_pickup_on else "",
-            "pieces": order.pieces_total,
-            "gross": order_tags.qty(order.gross_weight_kg_total, 1),
-            "chargeable": order_tags.qty(order.chargeable_weight_kg, 1),
+            # A draft without cargo lines has no totals yet: "—", as on its page.
+            "pieces": order_tags.qty(order.pieces_total, 0) if order.pieces_total else display.EMPTY,
+            "gross": order_tags.qty(order.gross_weight_kg_total, 1) if order.pieces_total else display.EMPTY,
+            "chargeable": order_tags.qty(order.chargeable_weight_kg, 1) if order.pieces_total else display.EMPTY,
             "status": order.status,
             "status_label": _STATUS_LABELS.get(order.status, order.status),
             "created": order_tags.stamp(order.created_at),
@@ -130,7 +137,7 @@ def _list_rows(orders: list[Order], *, list_path: str) -> list[dict[str, Any]]:
 
 def _list_query(filters: selectors.OrderFilters, **changes: Any) -> str:
     """The list's query string with only the parameters in use, e.g. `status=submitted&sort=pickup`."""
-    params: dict[str, Any] = {name: getattr(filters, name) for name in FILTER_PARAMS}
+    params: dict[str, Any] = {name: _filter_value(filters, name) for name in FILTER_PARAMS}
     params["sort"] = filters.sort if filters.sort != selectors.DEFAULT_SORT else ""
     params["page_size"] = filters.page_size if filters.page_size != selectors.DEFAULT_PAGE_SIZE else ""
     params.update(changes)
@@ -202,7 +209,8 @@ def order_list(request: HttpRequest) -> HttpResponse:
             }
             for size in selectors.PAGE_SIZES
         ],
-        "has_filters": any(getattr(filters, name) for name in FILTER_PARAMS),
+        "has_filters": any(_filter_value(filters, name) for name in FILTER_PARAMS),
+        "without_import_url": "?" + _list_query(filters, **{"import": "", "cursor": ""}),
         "may_enter": may_enter_orders(scope),
     }
     if _is_fragment_request(request):
@@ -276,8 +284,9 @@ def order_new(request: HttpRequest) -> HttpResponse:
     submit = _wants_submit(request)
     try:
         order = services.order_create(
-            data=entry.as_intake_data(), scope=scope, by=request.user, channel=Channel.SCREEN, submit=submit
-        )
+            data=entry.as_intake_data(draft=not submit), scope=scope, by=request.user, channel=Channel.SCREEN,
+            submit=submit,
+        )  # fmt: skip
     except OrderValidationError as exc:
         entry.attach_errors(exc.errors)
         return _render_entry(request, entry)
@@ -307,10 +316,11 @@ def order_edit(request: HttpRequest, reference: str) -> HttpResponse:
         request.POST, customers=customers, branches=branches, locked_customer=order.customer.code
     )
     version = request.POST.get("version", "")  # absent from a page opened before versions existed: no check
+    submit = _wants_submit(request)
     try:
         order = services.order_update(
-            order=order, data=entry.as_intake_data(), scope=scope, by=request.user, channel=Channel.SCREEN,
-            expected_version=version or None,
+            order=order, data=entry.as_intake_data(draft=not submit), scope=scope, by=request.user,
+            channel=Channel.SCREEN, expected_version=version or None, submitting=submit,
         )  # fmt: skip
     except OrderVersionConflict:
         return _edit_conflict(
@@ -323,7 +333,7 @@ def order_edit(request: HttpRequest, reference: str) -> HttpResponse:
     except OrderError as exc:  # it stopped being a draft while the form was open
         messages.error(request, str(exc))
         return redirect(order)
-    if not _wants_submit(request):
+    if not submit:
         messages.success(request, f"{order.reference} saved.")
         return redirect(order)
     try:
@@ -441,7 +451,17 @@ def _detail_context(order: Order, scope: Scope) -> dict[str, Any]:
 def order_detail(request: HttpRequest, reference: str) -> HttpResponse:
     scope = scope_for_request(request)
     order = selectors.order_get_for(scope=scope, reference=reference)
-    return render(request, "orders/order_detail.html", _detail_context(order, scope))
+    if _is_fragment_request(request) and request.GET.get("part") == "status":
+        # The status panel asks again when another panel changed the order (`oms:order-changed`: a task done on
+        # the tasks panel opens a step); the badge, header actions and history come out of band with it.
+        context = {
+            "order": order,
+            "transitions": lifecycle.available_transitions(order, scope),
+            "history": selectors.order_history_for(order=order),
+            "may_enter": may_enter_orders(scope),
+        }
+        return _fragment_response(render(request, "orders/order_detail.html#status-refresh", context))
+    return _fragment_response(render(request, "orders/order_detail.html", _detail_context(order, scope)))
 
 
 def _take_transition(*, order: Order, name: str, reason: str, request: HttpRequest, scope: Scope) -> Order:

@@ -14,6 +14,7 @@ checked, the result afterwards.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import wraps
 from typing import Any
 
@@ -22,25 +23,33 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
-from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase, StreamingHttpResponse
 from django.shortcuts import redirect, render
-from django.urls import reverse
+from django.urls import ResolverMatch, reverse
 from django.utils.cache import patch_vary_headers
+from django.utils.datastructures import MultiValueDict
 from django.utils.http import content_disposition_header
 from django.views.decorators.http import require_POST
 
-from oms.http import declared_size_over
+from oms.http import HtmxHttpRequest, declared_size_over
 from orders.errors import OrderError
 from orders.imports import selectors, service
 from orders.imports.forms import ImportUploadForm
 from orders.imports.reading import megabytes
 from orders.models import Channel, ImportMode, ImportStatus
 from orders.resources import order_file_template
-from partners.permissions import View
 from partners.scoping import scope_for_request
 
 ERRORS_SHOWN = 500
 PORTAL = "portal_imports"  # the instance namespace of these URLs on the portal (oms/urls.py)
+
+View = Callable[..., HttpResponseBase]  # the error file is a StreamingHttpResponse
+
+
+def _resolved(request: HttpRequest) -> ResolverMatch:
+    """The URL match of a request a view is answering (set by the URL resolver before any view runs)."""
+    assert request.resolver_match is not None  # noqa: S101 - only middleware runs before it is set
+    return request.resolver_match
 
 
 def _on_portal(request: HttpRequest) -> bool:
@@ -49,7 +58,7 @@ def _on_portal(request: HttpRequest) -> bool:
 
 def _url(request: HttpRequest, name: str, *args: Any) -> str:
     """The address of one of these screens for the audience of `request` (staff's or the portal's)."""
-    return reverse(f"imports:{name}", args=args, current_app=request.resolver_match.namespace)
+    return reverse(f"imports:{name}", args=args, current_app=_resolved(request).namespace)
 
 
 def _render(request: HttpRequest, template: str, context: dict[str, Any], status: int = 200) -> HttpResponse:
@@ -65,7 +74,7 @@ def import_screen(view: View) -> View:
 
     @login_required
     @wraps(view)
-    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
         scope = scope_for_request(request)
         if not _on_portal(request):
             if not scope.is_staff:
@@ -73,7 +82,7 @@ def import_screen(view: View) -> View:
             return view(request, *args, **kwargs)
         if scope.is_staff:
             query = request.META.get("QUERY_STRING", "")
-            url = reverse(f"imports:{request.resolver_match.url_name}", args=args, kwargs=kwargs)
+            url = reverse(f"imports:{_resolved(request).url_name}", args=args, kwargs=kwargs)
             return redirect(f"{url}?{query}" if query else url)
         if not scope.is_customer:
             raise PermissionDenied("Order files are sent by customers; your organisation has none to send.")
@@ -100,7 +109,7 @@ def import_upload(request: HttpRequest) -> HttpResponse:
     limits = {"max_size": megabytes(settings.OMS_IMPORT_MAX_BYTES), "max_rows": settings.OMS_IMPORT_MAX_ROWS}
     if request.method == "POST" and (declared := declared_size_over(request, settings.OMS_IMPORT_MAX_BYTES)):
         # Far over the limit by its declared length alone: refused unread, not spooled to disk and refused after.
-        form = ImportUploadForm(data={"mode": ImportMode.ALL_OR_NOTHING}, files={})
+        form = ImportUploadForm(data={"mode": ImportMode.ALL_OR_NOTHING}, files=MultiValueDict())
         form.errors["file"] = form.error_class([
             f"The upload is {megabytes(declared)}; an order file may be at most {limits['max_size']}. Split it into "
             "smaller files."
@@ -131,7 +140,7 @@ def import_template(request: HttpRequest, file_format: str) -> HttpResponse:
 
 
 @import_screen
-def import_detail(request: HttpRequest, pk: Any) -> HttpResponse:
+def import_detail(request: HtmxHttpRequest, pk: Any) -> HttpResponse:
     scope = scope_for_request(request)
     job = selectors.import_job_get_for(scope=scope, pk=pk)
     if request.htmx:

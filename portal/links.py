@@ -27,7 +27,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_POST, require_safe
 
 from oms.signin import lockout_address
-from orders.models import Order, OrderStatus
+from orders.models import STATUS_PATH, Order, OrderStatus
 from partners.permissions import external_required
 from partners.scoping import Scope, scope_for_request
 from portal.models import TrackingLink, new_token, token_digest
@@ -35,7 +35,7 @@ from tracking.ingest import selectors as tracking_selectors
 
 # What the public page calls an order's state: a person outside the company needs where the goods are, not the
 # back office's steps (confirmed, planned, invoiced) nor its holds.
-_PUBLIC_STATE = {
+_PUBLIC_STATE: dict[str, str] = {
     OrderStatus.IN_TRANSIT: "In transit",
     OrderStatus.ARRIVED: "Arrived",
     OrderStatus.DELIVERED: "Delivered",
@@ -142,6 +142,21 @@ def _private(response: HttpResponse) -> HttpResponse:
     return response
 
 
+def _public_status(order: Order, milestone_status: str) -> str:
+    """Where the goods are: the order's status, or the furthest one its actual milestones imply when that is
+    further. The status lags the milestones while the order is on hold (a hold is ours: a claim, a billing query;
+    the state before it counts) or a workflow task blocks its transition, and the page lists those milestones."""
+    if order.status == OrderStatus.CANCELLED:
+        return order.status
+    status = (
+        order.status_before_hold if order.status == OrderStatus.ON_HOLD and order.status_before_hold else order.status
+    )
+    path = [str(step) for step in STATUS_PATH]
+    if milestone_status in path and (status not in path or path.index(milestone_status) > path.index(status)):
+        return milestone_status
+    return status
+
+
 @require_safe
 def public_tracking(request: HttpRequest, token: str) -> HttpResponse:
     wait = _too_often(request)
@@ -160,17 +175,18 @@ def public_tracking(request: HttpRequest, token: str) -> HttpResponse:
     TrackingLink.objects.filter(pk=link.pk).update(opened_count=F("opened_count") + 1, last_opened_at=timezone.now())
     order = link.order
     timeline = tracking_selectors.order_timeline(order=order, customer_safe=True)
-    eta = timeline.eta.estimated_at if timeline.eta else timeline.planned_arrival_at
-    # A hold is ours (a claim, a billing query): the public page shows where the goods are, the state before it.
-    status = (
-        order.status_before_hold if order.status == OrderStatus.ON_HOLD and order.status_before_hold else order.status
-    )
+    status = _public_status(order, timeline.milestone_status)
+    delivered = status in (OrderStatus.DELIVERED, OrderStatus.COMPLETED, OrderStatus.INVOICED, OrderStatus.CLOSED)
+    arrived = delivered or status == OrderStatus.ARRIVED or timeline.arrived_at is not None
     context = {
         "lane": (order.origin, order.destination),
         "mode": order.get_mode_display(),
         "state": _PUBLIC_STATE.get(status, "Booked"),
-        "delivered": status in (OrderStatus.DELIVERED, OrderStatus.COMPLETED, OrderStatus.INVOICED, OrderStatus.CLOSED),
-        "eta": eta,
+        "delivered": delivered,
+        "delivered_at": timeline.delivered_at,
+        "arrived_at": timeline.arrived_at,
+        # An estimate the arrival overtook is no expectation: once arrived, the page gives the actual time instead.
+        "eta": None if arrived else timeline.current_eta or timeline.planned_arrival_at,
         "milestones": [
             {"name": row.name, "state": row.state, "at": row.actual_at or row.estimated_at or row.planned_at,
              "kind": "actual" if row.actual_at else "estimated" if row.estimated_at else "planned" if row.planned_at

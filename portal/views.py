@@ -8,6 +8,8 @@ on them, and send their milestones as files (/tracking/uploads/). Every query go
 
 from __future__ import annotations
 
+import uuid
+
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.db.models import F, Prefetch, Q, QuerySet
@@ -77,15 +79,27 @@ def order_list(request: HttpRequest) -> HttpResponse:
         raise PermissionDenied("Orders are followed by the customer they belong to; you see the shipments you carry.")
     query = request.GET.get("q", "").strip()[:QUERY_LIMIT]
     state = request.GET.get("state", "")
+    import_job = _import_job(request)
     orders = scope.restrict(Order.objects.all(), customer="customer_id").select_related("origin", "destination")
     if query:
         orders = orders.filter(Q(reference__iexact=query) | Q(customer_reference__icontains=query))
+    if import_job:  # the orders one of their files created, linked from its result page
+        orders = orders.filter(import_record__job_id=import_job)
     if state in ORDER_STATES:
         statuses = ORDER_STATES[state][1]
         orders = orders.filter(Q(status__in=statuses) | Q(status=OrderStatus.ON_HOLD, status_before_hold__in=statuses))
     page = Paginator(orders.order_by("-created_at", "-id"), PER_PAGE).get_page(request.GET.get("page"))
     states = [(key, label) for key, (label, _statuses) in ORDER_STATES.items()]
-    return render(request, "portal/order_list.html", {"page": page, "query": query, "state": state, "states": states})
+    context = {"page": page, "query": query, "state": state, "states": states, "import_job": import_job}
+    return render(request, "portal/order_list.html", context)
+
+
+def _import_job(request: HttpRequest) -> uuid.UUID | None:
+    """The order file whose orders the list is narrowed to (`?import=<job id>`), or None (absent or malformed)."""
+    try:
+        return uuid.UUID(request.GET.get("import", ""))
+    except ValueError:
+        return None
 
 
 @external_required

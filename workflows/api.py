@@ -22,7 +22,7 @@ from rest_framework.response import Response
 from oms.api_errors import error_example, error_response
 from orders import lifecycle
 from orders import services as order_services
-from orders.api import OrderSerializer
+from orders.api import OrderSerializer, TransitionSerializer
 from orders.api_docs import IDEMPOTENCY_IN_PROGRESS, IDEMPOTENCY_KEY, IDEMPOTENCY_REUSED
 from orders.models import Channel, Order
 from partners import idempotency
@@ -53,16 +53,6 @@ class TransitionInputSerializer(serializers.Serializer):
         if lifecycle.TRANSITIONS[self.context["transition"]].needs_reason and not attrs.get("reason"):
             raise serializers.ValidationError({"reason": ["This field is required."]})
         return attrs
-
-
-class AvailableTransitionSerializer(serializers.Serializer):
-    name = serializers.ChoiceField(list(lifecycle.TRANSITIONS), help_text="POST /api/v1/orders/{reference}/{name}/")
-    # DRF's metaclass moves declared fields out of the class, so this does not shadow Field.label.
-    label = serializers.CharField()  # type: ignore[assignment]
-    allowed = serializers.BooleanField(help_text="false: `reason` says what blocks it now.")
-    reason = serializers.CharField(allow_null=True)
-    needs_reason = serializers.BooleanField(help_text='true: send {"reason": ...}.')
-    description = serializers.CharField()
 
 
 def _order_for(scope: Scope, reference: str) -> Order:
@@ -127,15 +117,15 @@ def order_transition(request: Request, reference: str, transition: str) -> Respo
     operation_id="orders_transitions_list",
     summary="Transitions the caller may take on an order",
     description="Every transition leaving the order's state that the caller's role may take, each with "
-    "`allowed` now and, when not, the `reason` (e.g. open tasks that block it).",
-    responses={200: AvailableTransitionSerializer(many=True)},
+    "`allowed` now and, when not, the `reason` (e.g. open tasks that block it): the order's own `transitions`.",
+    responses={200: TransitionSerializer(many=True)},
     tags=["orders"],
 )
 @api_view(["GET"])
 def order_transitions(request: Request, reference: str) -> Response:
     scope = scope_for_request(request)
     order = _order_for(scope, reference)
-    return Response(AvailableTransitionSerializer(lifecycle.available_transitions(order, scope), many=True).data)
+    return Response(TransitionSerializer(lifecycle.available_transitions(order, scope), many=True).data)
 
 
 # ---- Tasks --------------------------------------------------------------------------------------

@@ -38,6 +38,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
+from functools import partial
 from itertools import islice
 from typing import Any
 
@@ -157,11 +158,16 @@ def _actor(job: ImportJob) -> Any:
 
 
 def _implied_customer_code(job: ImportJob) -> str:
-    return job.customer.code if job.customer_id else ""
+    return job.customer.code if job.customer is not None else ""
+
+
+def _file_name(job: ImportJob) -> str:
+    """The stored upload's name (the field is not null: a job whose file was deleted has "")."""
+    return job.file.name or ""
 
 
 def _opener(job: ImportJob) -> reading.Opener:
-    name = job.file.name
+    name = _file_name(job)
     return lambda: default_storage.open(name, "rb")
 
 
@@ -501,7 +507,7 @@ def _file_error_message(job: ImportJob, exc: ImportFileError) -> str:
 def _workbook_sheet_count(job: ImportJob) -> int:
     """How many sheets the stored workbook lists (its xl/workbook.xml, parsed through defusedxml); 0 when unknown."""
     try:
-        with default_storage.open(job.file.name, "rb") as stream, zipfile.ZipFile(stream) as package:
+        with default_storage.open(_file_name(job), "rb") as stream, zipfile.ZipFile(stream) as package:
             root = defused_element_tree.fromstring(package.read("xl/workbook.xml"))
     except Exception:  # a hint only: whatever the package holds (other compression, encryption, damage), no hint
         logger.info("Could not count the sheets of job %s's workbook", job.pk, exc_info=True)
@@ -658,11 +664,17 @@ def import_rows_copies_drop_idle() -> int:
             job = idle.select_for_update().filter(pk=pk).only("pk", "rows_file").first()
             if job is None:
                 continue  # confirmed, cancelled or touched meanwhile
-            name = job.rows_file.name
+            name = job.rows_file.name or ""  # not null: the query left out jobs with none ("")
             ImportJob.objects.filter(pk=pk).update(rows_file="")
-            transaction.on_commit(lambda name=name: default_storage.delete(name))
+            transaction.on_commit(partial(_delete_files, [name]))
             dropped += 1
     return dropped
+
+
+def _delete_files(names: list[str]) -> None:
+    """Delete these stored files (on commit: only once their job no longer names them)."""
+    for name in names:
+        default_storage.delete(name)
 
 
 _ENDED_STATUSES = (ImportStatus.IMPORTED, ImportStatus.FAILED, ImportStatus.REJECTED, ImportStatus.CANCELLED)
@@ -695,7 +707,7 @@ def import_files_delete_expired() -> int:
                 changes.update(status=ImportStatus.CANCELLED, finished_at=now)  # nobody confirmed it in time
             ImportJob.objects.filter(pk=pk).update(**changes)
             names = [name for name in (job.file.name, job.rows_file.name) if name]
-            transaction.on_commit(lambda names=names: [default_storage.delete(name) for name in names])
+            transaction.on_commit(partial(_delete_files, names))
             deleted += 1
     if deleted:
         logger.info("Deleted %d uploaded order files older than %d days.", deleted, settings.OMS_IMPORT_FILE_DAYS)

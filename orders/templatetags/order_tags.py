@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import datetime
-from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from django import template
 from django.utils import timezone
-from django.utils.formats import number_format
 
+from orders import display
 from orders.forms import COMMON_CONTAINER_TYPES
 from orders.models import Mode
 
@@ -65,23 +64,12 @@ def mode_label(mode: str) -> str:
 @register.filter
 def qty(value: Any, places: int = 3) -> str:
     """A quantity with thousands separators and no trailing zeros: 12500.500 -> 12,500.5."""
-    if value is None or value == "":
-        return "—"
-    try:
-        number = Decimal(value).quantize(Decimal(1).scaleb(-int(places)))
-    except (InvalidOperation, ValueError, TypeError):
-        return str(value)
-    text = f"{number:,f}"
-    if "." in text:
-        text = text.rstrip("0").rstrip(".")
-    return text
+    return display.quantity(value, places)
 
 
 @register.filter
 def money(value: Any) -> str:
-    if value is None:
-        return "—"
-    return number_format(value, decimal_pos=2, force_grouping=True)
+    return display.money(value)
 
 
 @register.filter

@@ -15,6 +15,7 @@ import ast
 import logging
 from pathlib import Path
 from types import SimpleNamespace
+from typing import Any, cast
 
 import pytest
 from celery.exceptions import Retry
@@ -35,7 +36,7 @@ def _visibility_timeout() -> float:
     return float(settings.CELERY_BROKER_TRANSPORT_OPTIONS.get("visibility_timeout", 3600))
 
 
-def _project_tasks() -> dict[str, object]:
+def _project_tasks() -> dict[str, Any]:  # Celery tasks
     app.loader.import_default_modules()
     return {name: task for name, task in app.tasks.items() if name.startswith(PROJECT_APPS)}
 
@@ -153,8 +154,8 @@ def test_no_code_schedules_a_task_at_an_eta():
     for path in _project_sources():
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
             queues = isinstance(node, ast.Call) and getattr(node.func, "attr", None) in QUEUEING
-            if queues and any(keyword.arg in ("eta", "expires") for keyword in node.keywords):
-                offenders.append(f"{path.relative_to(ROOT)}:{node.lineno}")
+            if queues and any(keyword.arg in ("eta", "expires") for keyword in cast(ast.Call, node).keywords):
+                offenders.append(f"{path.relative_to(ROOT)}:{cast(ast.Call, node).lineno}")
     assert offenders == []
 
 
@@ -311,5 +312,57 @@ def test_other_errors_on_a_screen_stay_the_500_page(login, ops_user, monkeypatch
     client = login(ops_user)
     client.raise_request_exception = False
     response = client.get("/orders/")
+    assert response.status_code == 500
+    assert "OMS cannot reach its database" not in response.content.decode()
+
+
+def _session_load_fails(monkeypatch, error: Exception) -> None:
+    def load(self):
+        raise error
+
+    monkeypatch.setattr("django.contrib.sessions.backends.db.SessionStore.load", load)
+
+
+@pytest.mark.parametrize("error", [OperationalError("sorry, too many clients already"), InterfaceError("closed")])
+def test_a_database_lost_in_a_middleware_before_the_view_is_the_same_503_page(
+    login, ops_user, locations, monkeypatch, caplog, error
+):
+    """On a POST pghistory's middleware reads the user, which loads the session before any view runs: Django turns
+    what a middleware raises into its 500 page where it is raised, so the middleware never saw it (a reviewer's
+    proof: the GET was a 503, the POST a 500)."""
+    client = login(ops_user)
+    client.raise_request_exception = False
+    _session_load_fails(monkeypatch, error)
+
+    with caplog.at_level(logging.ERROR, logger="oms.database"):
+        response = client.post("/orders/new/", {"action": "draft"})
+
+    assert response.status_code == 503
+    assert response["Retry-After"] == "10"
+    assert "OMS cannot reach its database just now" in response.content.decode()
+    [logged] = [record for record in caplog.records if record.name == "oms.database"]
+    assert logged.exc_info[1] is error
+    assert client.get("/orders/").status_code == 503  # as a GET, whose session a view loads
+
+
+def test_a_database_lost_in_a_middleware_of_an_api_request_is_the_apis_503(login, ops_user, locations, monkeypatch):
+    client = login(ops_user)  # a session request to the API: its session is loaded before DRF answers anything
+    client.raise_request_exception = False
+    _session_load_fails(monkeypatch, OperationalError("server closed the connection unexpectedly"))
+
+    response = client.post("/api/v1/orders/", {}, content_type="application/json")
+
+    assert response.status_code == 503
+    assert response["Retry-After"] == "10"
+    assert response.json()["error"]["code"] == "service_unavailable"
+
+
+def test_other_errors_in_a_middleware_stay_the_500_page(login, ops_user, locations, monkeypatch):
+    client = login(ops_user)
+    client.raise_request_exception = False
+    _session_load_fails(monkeypatch, ProgrammingError('relation "django_session" does not exist'))
+
+    response = client.post("/orders/new/", {"action": "draft"})
+
     assert response.status_code == 500
     assert "OMS cannot reach its database" not in response.content.decode()

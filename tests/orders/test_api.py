@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+from typing import Any
 
 import pytest
 from django.urls import reverse
@@ -21,7 +22,7 @@ def detail_url(reference: str, action: str = "") -> str:
     return f"/api/v1/orders/{reference}/" + (f"{action}/" if action else "")
 
 
-def bearer(raw_key: str) -> dict[str, str]:
+def bearer(raw_key: str) -> dict[str, Any]:  # Any: spread as **kwargs into the test client
     return {"HTTP_AUTHORIZATION": f"Bearer {raw_key}"}
 
 
@@ -137,7 +138,7 @@ def test_partner_key_cannot_create(client, carrier, order_data, locations):
         ({"requested_delivery_on": "2026-11-01"}, "requested_delivery_on", "before pickup"),
         ({"declared_value": "100"}, "currency", "currency"),
         ({"currency": "EURO", "declared_value": "1"}, "currency", "ISO 4217"),
-        ({"lines": []}, "lines", "at least one cargo line"),
+        ({"lines": [], "submit": True}, "lines", "at least one cargo line"),
         ({"lines": ["a pallet"]}, "lines[0]", "must be an object"),
         ({"lines": [{"pieces": 0, "gross_weight_kg": "1"}]}, "lines[0].pieces", "at least 1"),
         ({"lines": [{"pieces": 1, "gross_weight_kg": "-5"}]}, "lines[0].gross_weight_kg", "greater than zero"),
@@ -303,6 +304,40 @@ def test_put_replaces_the_whole_order(client, staff_key, order_data):
     )
 
 
+AIR_FCA = {
+    "mode": "air", "incoterm": "FCA", "origin": "DEFRA", "destination": "USCHI",
+    "lines": [{"pieces": 1, "gross_weight_kg": "5"}],
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("method", ["patch", "put"])
+@pytest.mark.parametrize(("change", "place"), [({"incoterm": "DAP"}, "Chicago"), ({"origin": "DEMUC"}, "München")])
+def test_an_edit_derives_the_named_place_again_when_oms_derived_it(
+    client, acme_key, customer_payload, method, change, place
+):
+    created = create(client, acme_key, customer_payload(**AIR_FCA))
+    assert created["named_place"] == "Frankfurt am Main"  # derived from the origin (FCA): the client sent none
+    fresh = create(client, acme_key, customer_payload(**(AIR_FCA | change), customer_reference="PO-FRESH"))
+    assert fresh["named_place"] == place
+    # A PUT sends back what it read, the derived place included (GET, change, PUT).
+    body = change if method == "patch" else {name: created[name] for name in customer_payload()} | change
+
+    response = getattr(client, method)(
+        detail_url(created["reference"]), body, content_type="application/json", **bearer(acme_key)
+    )
+
+    assert response.status_code == 200, response.json()
+    assert response.json()["named_place"] == place
+
+
+def test_an_edit_keeps_a_named_place_the_client_gave(client, acme_key, customer_payload):
+    created = create(client, acme_key, customer_payload(**AIR_FCA, named_place="Frankfurt Airport, CargoCity Süd"))
+
+    body = patch(client, created["reference"], {"incoterm": "DAP", "origin": "DEMUC"}, acme_key).json()
+
+    assert body["named_place"] == "Frankfurt Airport, CargoCity Süd"
+
+
 def test_put_without_required_fields_reports_them(client, staff_key, order_data):
     created = create(client, staff_key, order_data())
 
@@ -314,7 +349,9 @@ def test_put_without_required_fields_reports_them(client, staff_key, order_data)
     )
 
     assert response.status_code == 400
-    assert {"customer_reference", "mode", "origin", "lines"} <= set(response.json()["error"]["fields"])
+    fields = set(response.json()["error"]["fields"])
+    assert {"customer_reference", "mode", "origin", "destination", "requested_pickup_on"} <= fields
+    assert "lines" not in fields  # a draft may have none yet (submitting needs one)
 
 
 def test_update_validation_errors_name_their_fields(client, acme_key, customer_payload):
@@ -365,6 +402,43 @@ def test_submit_hands_a_draft_to_operations(client, acme_key, customer_payload):
     assert [t["name"] for t in body["transitions"]] == ["cancel"]
     transition = OrderTransition.objects.get(order__reference=created["reference"])
     assert (transition.source, transition.target, transition.channel) == ("draft", "submitted", "api")
+
+
+def test_an_orders_transitions_are_every_one_the_caller_may_take_now(client, staff_key, order_factory):
+    order = order_factory(submit=True)
+
+    listed = client.get(detail_url(order.reference), **bearer(staff_key)).json()["transitions"]
+    available = client.get(detail_url(order.reference, "transitions"), **bearer(staff_key)).json()
+    confirmed = post(client, detail_url(order.reference, "confirm"), {}, staff_key).json()["transitions"]
+    after_confirm = client.get(detail_url(order.reference, "transitions"), **bearer(staff_key)).json()
+
+    assert listed == available
+    assert {t["name"] for t in listed} >= {"confirm", "hold", "cancel"}
+    assert confirmed == after_confirm
+    assert {t["name"] for t in confirmed} >= {"plan", "hold", "cancel"}
+
+
+def test_a_draft_without_incoterm_parties_or_cargo_is_created_and_submitted_once_complete(
+    client, acme_key, customer_payload
+):
+    partial = customer_payload(incoterm="", shipper_name="", consignee_name="", description="", lines=[])
+    created = create(client, acme_key, partial)
+    assert (created["status"], created["lines"], created["shipper_name"], created["pieces_total"]) == (
+        "draft", [], "", 0
+    )  # fmt: skip
+    submit = next(t for t in created["transitions"] if t["name"] == "submit")
+    needs = "Before it can be submitted, the order needs the Incoterm, the shipper, the consignee and a cargo line"
+    assert (submit["allowed"], submit["reason"].startswith(needs)) == (False, True)
+    refused = post(client, detail_url(created["reference"], "submit"), {}, acme_key)
+    assert (refused.status_code, refused.json()["error"]["code"]) == (409, "transition_not_allowed")
+    assert refused.json()["error"]["message"].startswith(needs)
+    submitted_at_once = post(client, LIST_URL, {**partial, "customer_reference": "PO-2", "submit": True}, acme_key)
+    assert set(submitted_at_once.json()["error"]["fields"]) == {"incoterm", "shipper_name", "consignee_name", "lines"}
+
+    completed = patch(client, created["reference"], customer_payload(), acme_key)
+    assert completed.status_code == 200, completed.json()
+
+    assert post(client, detail_url(created["reference"], "submit"), {}, acme_key).json()["status"] == "submitted"
 
 
 def test_submitting_twice_is_a_409_with_the_reason(client, acme_key, customer_payload):
@@ -446,7 +520,7 @@ def five_orders(client, staff_key, order_data, customer_b):
         "destination": "USNYC",
         "lines": [{"pieces": 1, "gross_weight_kg": "5", "description": "Spares"}],
     }
-    specs = [
+    specs: list[dict[str, Any]] = [
         {"customer_reference": "PO-1"},
         {"customer_reference": "PO-2"},
         {"customer_reference": "PO-3", "submit": True, **air},

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from django.core.cache import cache
 from django.core.exceptions import RequestDataTooBig
@@ -67,7 +69,11 @@ def test_domain_validation_errors_keep_their_fields_and_summary():
 
 
 def test_nested_serializer_errors_are_flattened_to_intake_field_names():
-    detail = {"reason": ["Required."], "lines": [{}, {"pieces": ["Too few."]}], "non_field_errors": ["Bad."]}
+    detail: dict[str, Any] = {
+        "reason": ["Required."],
+        "lines": [{}, {"pieces": ["Too few."]}],
+        "non_field_errors": ["Bad."],
+    }
 
     body = error_body(exceptions.ValidationError(detail))
 

@@ -9,6 +9,7 @@ import yaml
 from django.contrib.staticfiles import finders
 from django.core.management import call_command
 from drf_spectacular.validation import validate_schema
+from rest_framework.serializers import Serializer
 
 from orders.api import CargoLineInputSerializer, CargoLineSerializer, OrderInputSerializer
 from orders.api import OrderSerializer as OrderOutputSerializer
@@ -151,6 +152,7 @@ def test_list_documents_its_filters_and_cursor(schema):
 
 
 def test_the_api_speaks_the_whole_intake_vocabulary():
+    serializer: type[Serializer]
     for serializer in (OrderInputSerializer, OrderOutputSerializer):
         assert set(ORDER_FIELDS) <= set(serializer().fields), serializer
     for serializer in (CargoLineInputSerializer, CargoLineSerializer):

@@ -136,11 +136,35 @@ def test_a_customer_edit_keeps_the_branch_staff_chose(
     assert Order.objects.get(reference=reference).branch.code == "SHA"
 
 
-def test_a_customer_still_cannot_name_a_branch_on_edit(client, acme_key, customer_order_data):
+@pytest.mark.parametrize("method", ["patch", "put"])
+def test_a_customer_still_cannot_name_another_branch_on_edit(client, acme_key, customer_order_data, method):
+    OrganisationFactory(code="SHA", name="OMS Shanghai", kinds=[OrganisationKind.BRANCH])
     reference = create(client, acme_key, customer_order_data())["reference"]
-    response = patch(client, reference, {"branch_code": "HAM"}, acme_key)
+    body = {"branch_code": "SHA"} if method == "patch" else {**customer_order_data(), "branch_code": "SHA"}
+    response = getattr(client, method)(
+        detail_url(reference), body, content_type="application/json", HTTP_AUTHORIZATION=f"Bearer {acme_key}"
+    )
     assert response.status_code == 400
     assert response.json()["error"]["fields"] == {"branch_code": ["Only our staff choose the handling branch."]}
+    assert Order.objects.get(reference=reference).branch.code == "HAM"
+
+
+@pytest.mark.parametrize("method", ["patch", "put"])
+def test_a_customer_may_send_back_its_orders_own_branch(client, acme_key, customer_order_data, method):
+    """GET, change, PUT: the order as read names its branch, which the customer did not choose and does not change."""
+    reference = create(client, acme_key, customer_order_data())["reference"]
+    read = client.get(detail_url(reference), HTTP_AUTHORIZATION=f"Bearer {acme_key}").json()
+    assert read["branch_code"] == "HAM"
+    written = {name: read[name] for name in customer_order_data()} | {"branch_code": " ham ", "notify_name": "Ops"}
+    body = {"branch_code": "HAM", "notify_name": "Ops"} if method == "patch" else written
+
+    response = getattr(client, method)(
+        detail_url(reference), body, content_type="application/json", HTTP_AUTHORIZATION=f"Bearer {acme_key}"
+    )
+
+    assert response.status_code == 200, response.json()
+    order = Order.objects.get(reference=reference)
+    assert (order.branch.code, order.notify_name) == ("HAM", "Ops")
 
 
 def test_staff_may_still_move_an_order_to_another_branch(client, staff_key, order_data):

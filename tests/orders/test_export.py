@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+from typing import Any
 
 import pytest
 from django.urls import reverse
@@ -27,7 +28,7 @@ def csv_rows(response) -> list[dict[str, str]]:
     return list(csv.DictReader(io.StringIO(text.removeprefix("\ufeff"))))
 
 
-def xlsx_rows(response) -> list[dict[str, object]]:
+def xlsx_rows(response) -> list[dict[str, Any]]:
     assert response["Content-Type"] == export.XLSX_CONTENT_TYPE
     workbook = load_workbook(io.BytesIO(b"".join(response.streaming_content)), read_only=True)
     header, *rows = list(workbook["Orders"].iter_rows(values_only=True))

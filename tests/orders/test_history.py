@@ -126,7 +126,7 @@ _OWN = {"pgh_id", "pgh_obj", "pgh_obj_id", "pgh_created_at", "pgh_context", "pgh
         "order_id", "reference", "customer_reference", "created_at", "submitted_at"}  # fmt: skip
 
 
-def _history(order: Order) -> list[tuple[str, dict[str, Any]]]:
+def _history(order: Order) -> list[tuple[str, dict[str, Any], dict[str, Any]]]:
     """Every event of the order, its lines and its equipment, without what is the order's own, with its context."""
     rows = []
     for model, key in ((OrderEvent, "pgh_obj_id"), (CargoLineEvent, "order_id"), (EquipmentEvent, "order_id")):

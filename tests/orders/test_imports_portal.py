@@ -10,6 +10,7 @@ import openpyxl
 import pytest
 from django.urls import reverse
 
+from orders.imports import service
 from orders.imports.columns import template_columns_for
 from orders.models import ImportJob, ImportStatus, Order
 from tests.orders.fixtures.imports import COLUMNS, csv_bytes, import_file, order_row, upload, world
@@ -174,3 +175,32 @@ def test_the_portal_list_is_a_fixed_number_of_queries(world, login, customer_a_u
     with django_assert_max_num_queries(12):
         response = client.get(portal("list"))
     assert all(portal("detail", job.pk) in response.content.decode() for job in jobs)
+
+
+def test_the_result_links_to_every_order_the_file_created_in_the_portals_order_list(
+    world, login, customer_a_user, customer_b_user, django_assert_max_num_queries
+):
+    from tests.orders.test_imports_views import walk_list
+
+    client = login(customer_a_user)
+    count = 60  # more than the result page lists, and more than a page of the portal's list
+    content = csv_bytes([order_row(f"PO-{n}") for n in range(count)], columns=CUSTOMER_COLUMNS)
+    client.post(portal("upload"), {"file": upload(content), "mode": "all_or_nothing"})
+    job = ImportJob.objects.get()
+    client.post(portal("confirm", job.pk), {"mode": "all_or_nothing"})
+    other = import_file(world["ops"], csv_bytes([order_row("PO-OTHER")]))  # ACME's too, from another file
+    service.import_job_confirm(job=other, by=world["ops"], mode="all_or_nothing")
+    assert Order.objects.filter(customer_reference="PO-OTHER").exists()
+    created = set(Order.objects.filter(import_record__job=job).values_list("reference", flat=True))
+    assert len(created) == count
+
+    link = f"{reverse('portal:orders')}?import={job.pk}"
+    page = client.get(portal("detail", job.pk)).content.decode()
+    assert f'href="{link}"' in page
+    assert f"All {count} in the order list" in page
+    with django_assert_max_num_queries(12):  # as the unfiltered portal list
+        response = client.get(link)
+    assert response.context["page"].paginator.count == count
+    assert sorted(walk_list(client, link)) == sorted(created)
+    # Another customer naming the job sees none of its orders: the list is theirs alone, as always.
+    assert login(customer_b_user).get(link).context["page"].paginator.count == 0

@@ -4,6 +4,7 @@ a preview without side effects, the same history as the single-order path, and a
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import Any
 
 import pytest
 from django.db import connection
@@ -474,7 +475,7 @@ def test_a_transient_error_in_the_request_hands_the_job_to_the_worker(
     job = import_file(world["ops"], csv_bytes([order_row("PO-1")]))
     real = bulk.orders_bulk_create
     monkeypatch.setattr(bulk, "orders_bulk_create", _deadlock)
-    queued = []
+    queued: list[Any] = []
     monkeypatch.setattr(tasks.process_order_import, "delay_on_commit", queued.append)
     job = _confirm(job, world["ops"])  # no exception reaches the request
     assert job.status == ImportStatus.IMPORTING  # the page keeps polling
@@ -514,7 +515,7 @@ def test_stalled_jobs_are_queued_again_and_finish(world, monkeypatch, settings):
     fresh = import_file(world["ops"], csv_bytes([order_row("PO-2")]))
     ImportJob.objects.filter(pk__in=[job.pk, fresh.pk]).update(status=ImportStatus.IMPORTING)
     ImportJob.objects.filter(pk=job.pk).update(updated_at=timezone.now() - datetime.timedelta(minutes=20))
-    queued = []
+    queued: list[Any] = []
     monkeypatch.setattr(tasks.process_order_import, "delay", queued.append)
     assert "orders.tasks.requeue_stalled_imports" in {e["task"] for e in settings.CELERY_BEAT_SCHEDULE.values()}
     assert tasks.requeue_stalled_imports() == 1

@@ -9,6 +9,8 @@ import re
 
 import openpyxl
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils.html import escape
 
@@ -422,3 +424,59 @@ def test_the_preview_of_a_long_file_shows_the_files_first_orders(world, login):
     assert shown[0] == 2, (
         f"'the first {service.PREVIEW_ORDERS}' starts at row {shown[0]}; row 2's order PO-A is missing"
     )
+
+
+def walk_list(client, url: str) -> list[str]:
+    """The order references on every page of an order list (staff or portal), following its Next (Older) links."""
+    path, references = url.split("?")[0], []
+    while url:
+        page = client.get(url).content.decode()
+        references += re.findall(r'href="/(?:orders|tracking/orders)/([A-Z]+-\d+-\d+)/', page)
+        found = re.search(r'<a[^>]*href="\?([^"]+)"[^>]*>\s*(?:Next|Older)', page)
+        url = f"{path}?{found.group(1).replace('&amp;', '&')}" if found else ""
+    return references
+
+
+def test_the_result_links_to_every_order_the_import_created_in_the_order_list(
+    world, login, django_assert_max_num_queries
+):
+    """The result page lists the first 50 created orders; the link shows them all, with the list's paging."""
+    client = login(world["ops"])
+    count = 60
+    job = import_file(world["ops"], csv_bytes([order_row(f"PO-{n}") for n in range(count)]))
+    client.post(reverse("imports:confirm", args=[job.pk]), {"mode": "all_or_nothing"})
+    other = import_file(world["ops"], csv_bytes([order_row("PO-OTHER")]))
+    client.post(reverse("imports:confirm", args=[other.pk]), {"mode": "all_or_nothing"})
+    created = set(Order.objects.filter(import_record__job=job).values_list("reference", flat=True))
+    assert len(created) == count
+
+    page = client.get(job.get_absolute_url()).content.decode()
+    link = f"{reverse('orders:list')}?import={job.pk}"
+    assert f'href="{link}"' in page
+    assert f"All {count} in the order list" in page
+
+    with CaptureQueriesContext(connection) as unfiltered:
+        client.get(reverse("orders:list"))
+    with django_assert_max_num_queries(len(unfiltered)):  # the filter is part of the page's one query
+        response = client.get(link)
+    assert f'name="import" value="{job.pk}"' in response.content.decode()  # a filter change keeps it
+    listed = walk_list(client, link)
+    assert sorted(listed) == sorted(created)  # each once, none of the other import's
+    assert client.get(f"{reverse('orders:list')}?import=x").status_code == 200  # malformed: ignored
+
+
+def test_the_import_filter_narrows_the_export_too(world, login):
+    client = login(world["ops"])
+    job = import_file(world["ops"], csv_bytes([order_row("PO-1"), order_row("PO-2")]))
+    client.post(reverse("imports:confirm", args=[job.pk]), {"mode": "all_or_nothing"})
+    other = import_file(world["ops"], csv_bytes([order_row("PO-OTHER")]))
+    client.post(reverse("imports:confirm", args=[other.pk]), {"mode": "all_or_nothing"})
+
+    page = client.get(f"{reverse('orders:list')}?import={job.pk}").content.decode()
+    export = re.search(r'href="(/orders/export/csv/[^"]*)"', page).group(1).replace("&amp;", "&")
+    rows = b"".join(client.get(export).streaming_content).decode("utf-8-sig")
+
+    assert f"import={job.pk}" in export
+    assert "PO-1" in rows
+    assert "PO-2" in rows
+    assert "PO-OTHER" not in rows

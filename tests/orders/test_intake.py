@@ -496,7 +496,7 @@ def test_a_place_written_by_name_is_answered_with_its_unlocode(order_data, staff
     assert errors["origin"][0].endswith("PDX is the IATA code of Portland, whose UN/LOCODE is USPDX.")
     errors = errors_for(order_data(origin="Atlantis"), staff_scope)
     assert errors["origin"] == [
-        "ATLANTIS is not a UN/LOCODE: use the country code and 3 letters or digits 2-9, e.g. DEHAM."
+        "Atlantis is not a UN/LOCODE: use the country code and 3 letters or digits 2-9, e.g. DEHAM."
     ]
 
 

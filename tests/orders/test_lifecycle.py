@@ -30,6 +30,7 @@ EXPECTED: dict[str, dict[str, str]] = {
     "submit": {S.DRAFT: S.SUBMITTED},
     "confirm": {S.SUBMITTED: S.CONFIRMED},
     "plan": {S.CONFIRMED: S.PLANNED},
+    "unplan": {S.PLANNED: S.CONFIRMED},  # the one step back: the plan fell through before the goods moved
     "depart": {S.PLANNED: S.IN_TRANSIT},
     "arrive": {S.IN_TRANSIT: S.ARRIVED},
     "deliver": {S.ARRIVED: S.DELIVERED},
@@ -40,11 +41,16 @@ EXPECTED: dict[str, dict[str, str]] = {
     "release": {S.ON_HOLD: S.CONFIRMED},  # held while confirmed, in these tables
     "cancel": {**dict.fromkeys(BEFORE_GOODS_MOVE, S.CANCELLED), S.ON_HOLD: S.CANCELLED},
 }
-REASONS = {"hold": "Waiting for the letter of credit.", "cancel": "Customer withdrew the order."}
+REASONS = {
+    "hold": "Waiting for the letter of credit.",
+    "cancel": "Customer withdrew the order.",
+    "unplan": "Carrier booking cancelled: blank sailing.",
+}
 STAFF_ROLES = {
     "submit": {Role.SALES, Role.OPERATIONS},
     "confirm": {Role.SALES, Role.OPERATIONS},
     "plan": {Role.OPERATIONS},
+    "unplan": {Role.OPERATIONS},
     "depart": {Role.OPERATIONS},
     "arrive": {Role.OPERATIONS},
     "deliver": {Role.OPERATIONS},

@@ -16,6 +16,7 @@ import threading
 import uuid
 from collections import defaultdict
 from pathlib import Path
+from typing import cast
 
 import pytest
 from django.db import connection
@@ -154,7 +155,7 @@ def test_the_scan_finds_a_direct_state_write():
     """The scan above can fail: the same walk finds the call in a module that makes one."""
     tree = ast.parse("Order.objects.filter(pk=1).update(status='delivered')\n")
     calls = [n for n in ast.walk(tree) if isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute)]
-    assert next((c.func.attr, _root_name(c.func)) for c in calls) == ("update", "Order")
+    assert next((cast(ast.Attribute, c.func).attr, _root_name(c.func)) for c in calls) == ("update", "Order")
 
 
 # --- D4: concurrent creations ---------------------------------------------------------------------------------

@@ -28,9 +28,8 @@ def row_of(page: str, reference: str) -> str:
 # --- Entry form ---------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("action", ["draft", "submit"])
-def test_an_untouched_line_stays_after_a_failed_save_with_its_own_messages(ops, locations, customer_a, action):
-    response = ops.post(NEW, form_post(action=action, lines=(BLANK_LINE,)))
+def test_an_untouched_line_stays_after_a_failed_submit_with_its_own_messages(ops, locations, customer_a):
+    response = ops.post(NEW, form_post(action="submit", lines=(BLANK_LINE,)))
 
     assert response.status_code == 422
     page = response.content.decode()
@@ -41,8 +40,18 @@ def test_an_untouched_line_stays_after_a_failed_save_with_its_own_messages(ops, 
     assert "An order needs at least one cargo line." not in page  # its fields say what is missing
 
 
+def test_an_untouched_line_stays_after_a_failed_draft_save_without_messages(ops, locations, customer_a):
+    """A draft may be saved without cargo (the line can wait until submit); refused for another reason, the form
+    still has its row to fill in."""
+    response = ops.post(NEW, form_post(origin="", lines=(BLANK_LINE,)))
+
+    assert response.status_code == 422
+    assert 'id="lines-0"' in response.content.decode()
+    assert list(field_errors(response)) == ["origin"]
+
+
 def test_of_several_untouched_lines_only_the_first_stays(ops, locations, customer_a):
-    response = ops.post(NEW, form_post(lines=(BLANK_LINE, BLANK_LINE, BLANK_LINE), keys=(3, 4, 7)))
+    response = ops.post(NEW, form_post(action="submit", lines=(BLANK_LINE, BLANK_LINE, BLANK_LINE), keys=(3, 4, 7)))
 
     page = response.content.decode()
     assert re.findall(r'class="oms-line[^"]*" id="(lines-\d+)"', page) == ["lines-3"]
@@ -104,3 +113,54 @@ def test_detail_side_column_with_the_actions_comes_first_below_xl(ops, order_fac
     side = re.search(r'<div class="(col-xl-4[^"]*)">\s*<section class="card oms-status-panel"', page)
     assert side is not None
     assert set(side.group(1).split()) >= {"order-first", "order-xl-0", "oms-detail-side"}
+
+
+def _cells(page: str, section: str) -> list[str]:
+    """The body cells of a section's table (cargo, equipment) as HTML."""
+    table = re.search(rf'id="sec-{section}".*?<tbody>(.*?)</tbody>', page, re.S).group(1)
+    return re.findall(r"<td[^>]*>(.*?)</td>", table, re.S)
+
+
+def test_empty_cells_read_one_dash_outside_the_code_font(ops, order_factory):
+    """A dash in the monospace code font reads as an en dash beside the other cells' "—": no code font when empty."""
+    order = order_factory(lines=[{"pieces": 1, "gross_weight_kg": "5", "description": "Parts"}], destination="DEHAM")
+
+    page = ops.get(order.get_absolute_url()).content.decode()
+
+    cells = _cells(page, "cargo")
+    hs_code, volume, dimensions, container, dangerous = cells[4], cells[6], cells[7], cells[8], cells[9]
+    assert [hs_code, volume, dimensions, container, dangerous] == ["—"] * 5
+    assert not re.search(r'<td class="[^"]*oms-code[^"]*">—', page)
+
+
+def test_totals_say_dash_for_a_volume_no_line_gives(ops, order_factory):
+    order = order_factory(lines=[{"pieces": 1, "gross_weight_kg": "7325", "description": "Parts"}])
+
+    page = ops.get(order.get_absolute_url()).content.decode()
+
+    totals = re.search(r'<dl class="oms-totals">(.*?)</dl>', page, re.S).group(1)
+    assert re.search(r"<dt>Volume</dt><dd>—</dd>", totals)
+    assert "<dt>Gross weight</dt><dd>7,325 kg</dd>" in totals
+    assert "0 m³" not in page
+
+
+def test_a_draft_without_cargo_shows_dashes_not_zeros(ops, order_factory):
+    order = order_factory(lines=[])
+
+    page = ops.get(order.get_absolute_url()).content.decode()
+    listed = row_of(ops.get(LIST).content.decode(), order.reference)
+
+    assert "No cargo lines yet: submitting needs one at least." in page
+    totals = re.search(r'<dl class="oms-totals">(.*?)</dl>', page, re.S).group(1)
+    assert re.findall(r"<dd[^>]*>([^<]*)</dd>", totals)[:4] == ["—", "—", "—", "—"]
+    assert re.findall(r'<td class="text-end[^"]*">([^<]*)</td>', listed) == ["—", "—", "—"]
+
+
+def test_a_failed_save_shows_the_place_as_it_was_typed(ops, locations, customer_a):
+    response = ops.post(NEW, form_post(destination="Hamburg"))
+
+    page = response.content.decode()
+    assert response.status_code == 422
+    assert 'name="destination" id="id_destination" value="Hamburg"' in page
+    assert "Hamburg's UN/LOCODE is DEHAM." in field_errors(response)["destination"]
+    assert not re.search(r"\.oms-picker input \{[^}]*uppercase", page)  # shown as typed, not in capitals

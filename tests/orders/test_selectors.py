@@ -317,7 +317,25 @@ def test_history_shows_added_and_removed_lines(staff, order_factory):
     line_one = {c.label: (c.old, c.new) for c in history[2].changes}
     assert line_one["Line 1 · Description"] == ("LED lamps", "Spare bulbs")
     assert "Line 2 removed: 2 × BX Spare bulbs" in history[2].notes
-    assert "Container CSQU3054383 removed: CSQU3054383 45G1" in history[2].notes
+    assert "Container CSQU3054383 removed: 45G1, seals SEAL123" in history[2].notes
+
+
+def test_history_shows_quantities_and_money_as_the_rest_of_the_page_does(staff, order_factory):
+    order = order_factory(
+        lines=[{"pieces": 1200, "gross_weight_kg": "7320", "volume_m3": "12.5", "description": "Lamps"}]
+    )
+    data = services.order_as_data(order)
+    data["lines"][0] |= {"gross_weight_kg": "7325.5", "volume_m3": None, "length_cm": "120"}
+    data |= {"declared_value": "1234567.89", "currency": "USD"}
+    services.order_update(order=order, data=data, scope=staff, channel=Channel.SCREEN)
+
+    changes = {c.label: (c.old, c.new) for c in selectors.order_history_for(order=order)[-1].changes}
+
+    assert changes["Gross weight"] == ("7,320 kg", "7,325.5 kg")
+    assert changes["Volume"] == ("12.5 m³", "—")
+    assert changes["Declared value"] == ("—", "1,234,567.89 USD")
+    assert changes["Line 1 · Gross weight"] == ("7,320 kg", "7,325.5 kg")
+    assert changes["Line 1 · Length"] == ("—", "120 cm")
 
 
 def test_history_names_an_api_key_when_one_acted(staff, order_factory, branch):
@@ -346,5 +364,5 @@ def test_history_costs_a_fixed_number_of_queries(staff, order_factory):
 def test_statuses_offered_by_the_filter_are_the_lifecycle_states():
     from orders.forms import OrderFilterForm
 
-    offered = [value for value, _ in OrderFilterForm().fields["status"].choices if value]
+    offered = [value for value, _ in OrderFilterForm().fields["status"].choices if value]  # type: ignore[attr-defined]  # a ChoiceField
     assert offered == list(OrderStatus.values)

@@ -144,6 +144,106 @@ def test_order_as_data_round_trips_through_update(order_data, scope, ops_user):
     assert services.order_as_data(again) == services.order_as_data(order)
 
 
+# --- The named place OMS derived follows the Incoterm and the lane; one someone gave stays ---------
+
+
+def update(order, data, scope, ops_user, **kwargs):
+    return services.order_update(order=order, data=data, scope=scope, by=ops_user, channel=Channel.SCREEN, **kwargs)
+
+
+@pytest.mark.parametrize("partial", [False, True], ids=["whole", "partial"])
+@pytest.mark.parametrize(
+    ("change", "place"),
+    [
+        ({"incoterm": "CIF"}, "Hamburg"),  # C and D rules name the destination
+        ({"origin": "CNNGB"}, "Ningbo"),
+        ({"incoterm": "CIF", "destination": "NLRTM"}, "Rotterdam"),
+        ({"incoterm": ""}, ""),  # a draft without a term has no place for it
+        ({"notify_name": "Acme Logistics"}, "Shanghai"),  # nothing it depends on changed
+    ],
+)
+def test_a_named_place_oms_derived_follows_a_new_term_or_lane(order_data, scope, ops_user, change, place, partial):
+    order = create(order_data, scope, ops_user)  # FOB CNSHA → DEHAM, no named place given
+    assert order.named_place == "Shanghai"
+    # A whole replacement sends the order as read, derived place included (the edit form, a GET then PUT).
+    data = change if partial else {**services.order_as_data(order), **change}
+
+    updated = update(order, data, scope, ops_user, partial=partial)
+
+    assert updated.named_place == place
+    fresh = services.order_create(
+        data={**order_data(customer_reference="PO-FRESH"), **change}, scope=scope, by=ops_user, channel=Channel.SCREEN
+    )
+    assert fresh.named_place == place  # what the same data gets as a new order
+
+
+@pytest.mark.parametrize("partial", [False, True], ids=["whole", "partial"])
+def test_a_named_place_someone_gave_stays_when_the_term_or_lane_changes(order_data, scope, ops_user, partial):
+    order = create(order_data, scope, ops_user, named_place="Yangshan Deep Water Port")
+    change = {"incoterm": "CIF", "origin": "CNNGB"}
+    data = change if partial else {**services.order_as_data(order), **change}
+
+    assert update(order, data, scope, ops_user, partial=partial).named_place == "Yangshan Deep Water Port"
+
+
+def test_a_named_place_given_with_the_change_is_kept(order_data, scope, ops_user):
+    order = create(order_data, scope, ops_user)
+    change = {"incoterm": "CIF", "named_place": "Hamburg, Burchardkai"}
+    assert update(order, change, scope, ops_user, partial=True).named_place == "Hamburg, Burchardkai"
+
+
+# --- Drafts: saved with what files them; submitting needs the rest ---------------------------------
+
+
+def test_a_draft_is_saved_without_incoterm_parties_or_cargo(order_data, scope, ops_user):
+    blank = {"incoterm": "", "shipper_name": "", "consignee_name": "", "description": "", "lines": []}
+
+    order = create(order_data, scope, ops_user, **blank)
+
+    assert (order.status, order.incoterm, order.named_place, order.shipper_name) == (OrderStatus.DRAFT, "", "", "")
+    assert (order.pieces_total, order.gross_weight_kg_total, order.lines.count()) == (0, 0, 0)
+
+
+def test_a_draft_still_needs_what_files_it_and_what_it_has_must_be_right(order_data, scope, ops_user):
+    data = order_data(customer_reference="", origin="", requested_pickup_on="", lines=[{"pieces": 1}])
+    with pytest.raises(OrderValidationError) as excinfo:
+        services.order_create(data=data, scope=scope, by=ops_user, channel=Channel.SCREEN)
+    errors = excinfo.value.errors
+    assert set(errors) == {"customer_reference", "origin", "requested_pickup_on", "lines[0].gross_weight_kg"}
+
+
+def test_creating_an_order_submitted_needs_everything(order_data, scope, ops_user):
+    data = order_data(incoterm="", shipper_name="", consignee_name="", lines=[])
+    with pytest.raises(OrderValidationError) as excinfo:
+        services.order_create(data=data, scope=scope, by=ops_user, channel=Channel.SCREEN, submit=True)
+    assert set(excinfo.value.errors) == {"incoterm", "shipper_name", "consignee_name", "lines"}
+    assert not Order.objects.exists()
+
+
+def test_an_incomplete_draft_cannot_be_submitted_until_it_is_completed(order_data, scope, ops_user):
+    order = create(order_data, scope, ops_user, shipper_name="", incoterm="", lines=[])
+
+    with pytest.raises(OrderError) as excinfo:
+        services.order_submit(order=order, scope=scope, by=ops_user, channel=Channel.SCREEN)
+    assert str(excinfo.value) == (
+        "Before it can be submitted, the order needs the Incoterm, the shipper and a cargo line: edit the draft first."
+    )
+    assert Order.objects.get(pk=order.pk).status == OrderStatus.DRAFT
+
+    completed = update(order, order_data(), scope, ops_user)
+    assert services.order_submit(order=completed, scope=scope, by=ops_user, channel=Channel.SCREEN).status == (
+        OrderStatus.SUBMITTED
+    )
+
+
+def test_an_update_made_to_submit_checks_everything_submitting_needs(order_data, scope, ops_user):
+    order = create(order_data, scope, ops_user, consignee_name="", lines=[])
+    with pytest.raises(OrderValidationError) as excinfo:
+        update(order, {"notify_name": "Ops"}, scope, ops_user, partial=True, submitting=True)
+    assert set(excinfo.value.errors) == {"consignee_name", "lines"}
+    assert Order.objects.get(pk=order.pk).notify_name == ""
+
+
 def test_search_finds_orders_by_reference_party_and_goods(order_data, scope, ops_user):
     order = create(order_data, scope, ops_user)
     create(

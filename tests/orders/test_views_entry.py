@@ -148,10 +148,56 @@ def test_blank_rows_are_dropped_and_messages_still_find_their_row(ops, locations
     assert 'id="lines-0"' not in response.content.decode()
 
 
-def test_an_order_without_cargo_lines_says_so_above_the_lines(ops, locations, customer_a):
-    response = ops.post(NEW, form_post(lines=()))
+def test_submitting_an_order_without_cargo_lines_says_so_above_the_lines(ops, locations, customer_a):
+    response = ops.post(NEW, form_post(action="submit", lines=()))
     assert response.status_code == 422
     assert "An order needs at least one cargo line." in response.content.decode()
+
+
+UNTIL_SUBMIT = {"incoterm": "", "shipper_name": "", "consignee_name": "", "description": ""}
+
+
+def test_the_form_says_what_a_draft_needs_and_what_can_wait_until_submit(ops, locations):
+    page = ops.get(NEW).content.decode()
+    assert "are needed to save the order, as a draft too" in page
+    assert "can wait until you submit it" in page
+    assert "A draft can be completed later" in page
+    for name in ("customer_reference", "mode", "origin", "destination", "requested_pickup_on"):
+        assert re.search(rf'for="id_{name}">[^<]*<span class="oms-required"', page), name
+    for name in UNTIL_SUBMIT.keys() - {"description"}:
+        assert re.search(rf'for="id_{name}">[^<]*<span class="oms-needed-to-submit"', page), name
+
+
+def test_save_draft_keeps_an_order_without_incoterm_parties_or_cargo(ops, locations, customer_a):
+    """What the form promises: the * fields save a draft, the rest can be completed later."""
+    response = ops.post(NEW, form_post(lines=[dict.fromkeys(LINE, "") | {"package_type": "PK"}], **UNTIL_SUBMIT))
+
+    order = Order.objects.get()
+    assert response.status_code == 302
+    assert (order.status, order.incoterm, order.shipper_name, order.lines.count()) == (OrderStatus.DRAFT, "", "", 0)
+    page = ops.get(order.get_absolute_url()).content.decode()
+    assert "Before it can be submitted, the order needs the Incoterm, the shipper, the consignee and a cargo line" in (
+        page
+    )
+    edit = ops.get(reverse("orders:edit", args=[order.reference]))
+    assert edit.status_code == 200
+    assert 'id="lines-0"' in edit.content.decode()  # an empty row to start the cargo with
+
+
+def test_save_draft_still_names_what_a_draft_needs(ops, locations, customer_a):
+    response = ops.post(NEW, form_post(origin="", requested_pickup_on="", lines=(), **UNTIL_SUBMIT))
+    assert response.status_code == 422
+    assert set(field_errors(response)) == {"origin", "requested_pickup_on"}
+    assert not Order.objects.exists()
+
+
+def test_save_and_submit_of_an_incomplete_draft_shows_what_is_missing_on_the_fields(ops, order_factory):
+    order = order_factory(shipper_name="", lines=[])
+    response = ops.post(reverse("orders:edit", args=[order.reference]), form_post(action="submit", shipper_name=""))
+    assert response.status_code == 422
+    assert field_errors(response) == {"shipper_name": "This field is required."}
+    order.refresh_from_db()
+    assert order.status == OrderStatus.DRAFT
 
 
 def test_a_duplicate_customer_reference_is_reported_on_its_field(ops, order_factory):
@@ -203,6 +249,18 @@ def test_edit_shows_messages_next_to_fields_and_changes_nothing(ops, order_facto
     assert "Air waybill numbers belong on air orders." in field_errors(response)["lines-1-awb_number"]
     order.refresh_from_db()
     assert order.customer_reference == "PO-KEEP"
+
+
+def test_an_edit_of_the_term_or_lane_derives_the_named_place_again_unless_someone_typed_it(ops, order_factory):
+    derived = order_factory(customer_reference="PO-DERIVED")  # FOB CNSHA → DEHAM: "Shanghai"
+    typed = order_factory(customer_reference="PO-TYPED", named_place="Yangshan Deep Water Port")
+    for order in (derived, typed):
+        page = ops.get(reverse("orders:edit", args=[order.reference])).content.decode()
+        shown = re.search(r'name="named_place" value="([^"]*)"', page).group(1)  # posted back as it is shown
+        data = form_post(customer_reference=order.customer_reference, named_place=shown, incoterm="CIF")
+        assert ops.post(reverse("orders:edit", args=[order.reference]), data).status_code == 302
+        order.refresh_from_db()
+    assert (derived.named_place, typed.named_place) == ("Hamburg", "Yangshan Deep Water Port")
 
 
 def test_a_submitted_order_cannot_be_edited(ops, order_factory):

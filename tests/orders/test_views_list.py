@@ -50,6 +50,36 @@ def test_filters_and_search_narrow_the_list(ops, order_factory, customer_b):
     assert references_in(ops.get(LIST, {"q": "hafen"})) == [globex.reference]
 
 
+AIR_WAYBILL = {"pieces": 1, "gross_weight_kg": "5", "description": "Parts", "awb_number": "020-12345675"}
+
+
+@pytest.mark.parametrize(
+    "typed", ["020-12345675", "020-1234567 5", "020 1234 5675", "02012345675", "Parts 020-12345675"]
+)
+def test_search_finds_an_air_waybill_as_people_write_it(ops, order_factory, typed):
+    """The order page shows the AWB as 020-1234567 5; pasting that, or a waybill's 020-12345675, finds the order."""
+    order = order_factory(mode="air", incoterm="FCA", origin="DEFRA", destination="USCHI", lines=[AIR_WAYBILL])
+    order_factory(customer_reference="PO-OTHER")
+    assert "020-1234567 5" in ops.get(order.get_absolute_url()).content.decode()
+
+    assert references_in(ops.get(LIST, {"q": typed})) == [order.reference]
+    assert order.reference in ops.get(reverse("search"), {"q": typed}).content.decode()  # the global search too
+
+
+@pytest.mark.parametrize("typed", ["CSQU 305438 3", "csqu-305438-3", "CSQU 3054383", "CSQU3054383"])
+def test_search_finds_a_container_number_as_people_write_it(ops, order_factory, typed):
+    order = order_factory()  # CSQU3054383 on its line
+    order_factory(customer_reference="PO-OTHER", lines=[{"pieces": 1, "gross_weight_kg": "5"}])
+    assert references_in(ops.get(LIST, {"q": typed})) == [order.reference]
+
+
+def test_digits_that_are_no_identifier_are_searched_as_typed(ops, order_factory):
+    """A wrong check digit is no AWB: its groups are searched as words (and find nothing here), as before."""
+    order_factory(mode="air", incoterm="FCA", origin="DEFRA", destination="USCHI", lines=[AIR_WAYBILL])
+    assert references_in(ops.get(LIST, {"q": "020-12345676"})) == []
+    assert references_in(ops.get(LIST, {"q": "CSQU 305438 4"})) == []
+
+
 def test_malformed_filters_are_ignored_not_fatal(ops, order_factory):
     order = order_factory()
     response = ops.get(LIST, {"status": "bogus", "created_from": "yesterday", "page_size": "7", "cursor": "%%%"})
@@ -110,6 +140,8 @@ def test_list_queries_do_not_grow_with_page_size(ops, order_factory, django_asse
     assert counts[25] == counts[100]
     with django_assert_max_num_queries(counts[25]):
         ops.get(LIST, {"page_size": 100, "q": "lamps", "customer": "ACME"})
+    with django_assert_max_num_queries(counts[25]):
+        ops.get(LIST, {"page_size": 100, "q": "CSQU 305438 3"})  # an identifier joined as search text holds it
     assert counts[25] <= 5  # session, user with its memberships, filter choices, the page, navigation badges
 
 

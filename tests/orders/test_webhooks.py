@@ -9,6 +9,7 @@ import hashlib
 import hmac
 import json
 import time
+from typing import Any, Literal
 
 import pytest
 from django.test import RequestFactory
@@ -30,7 +31,7 @@ from tests.orders.fixtures.imports import world
 __all__ = ["world"]
 SHOPIFY_SECRET = "shpss_test_secret_0123456789abcdef"
 
-SHOPIFY_ORDER = {
+SHOPIFY_ORDER: dict[str, Any] = {
     "id": 820982911946154508, "name": "#1001", "order_number": 1001, "currency": "EUR", "total_price": "59.80",
     "note": "Leave at the back door",
     "shipping_address": {"name": "Jane Doe", "address1": "1 Rue de Rivoli", "city": "Paris", "zip": "75001",
@@ -58,14 +59,15 @@ def generic(world) -> Integration:
     )
 
 
-def _shopify_post(integration: Integration, body: bytes, *, webhook_id: str = "wh-1", signature: str | None = None,
-                  **headers: str):  # fmt: skip
+def _shopify_post(integration: Integration, body: bytes, *, webhook_id: str = "wh-1",
+                  signature: str | Literal[False] | None = None, **headers: Any):  # fmt: skip
     digest = base64.b64encode(hmac.new(integration.secret.encode(), body, hashlib.sha256).digest()).decode()
     extra = {"HTTP_X_SHOPIFY_TOPIC": "orders/create", "HTTP_X_SHOPIFY_WEBHOOK_ID": webhook_id, **headers}
     if signature is not False:
         extra["HTTP_X_SHOPIFY_HMAC_SHA256"] = digest if signature is None else signature
     url = f"/api/v1/webhooks/shopify/{integration.pk}/orders-create/"
-    return APIClient().generic("POST", url, body, content_type="application/json", **extra)
+    # APIClient.generic sends a bytes body as it is (force_bytes); its stubs allow only str (so here and below)
+    return APIClient().generic("POST", url, body, content_type="application/json", **extra)  # type: ignore[arg-type]
 
 
 def _sign(secret: str, msg_id: str, timestamp: str, body: bytes) -> str:
@@ -83,7 +85,7 @@ def _generic_post(integration: Integration, body: bytes, *, msg_id: str = "msg_1
         signature = _sign(integration.secret, msg_id, ts, body)
     headers = {"HTTP_WEBHOOK_ID": msg_id, "HTTP_WEBHOOK_TIMESTAMP": ts, "HTTP_WEBHOOK_SIGNATURE": signature}
     url = f"/api/v1/webhooks/intake/{integration.pk}/"
-    return APIClient().generic("POST", url, body, content_type="application/json", **headers)
+    return APIClient().generic("POST", url, body, content_type="application/json", **headers)  # type: ignore[arg-type]
 
 
 def _body(payload) -> bytes:
@@ -200,7 +202,7 @@ def test_an_oversized_body_is_413(shopify, settings):
     assert WebhookDelivery.objects.count() == 0
 
 
-def _unsized_request(url: str, body: bytes, **headers: str):
+def _unsized_request(url: str, body: bytes, **headers: Any):
     """A request whose body comes without Content-Length, as a chunked one does."""
     request = RequestFactory().generic("POST", url, body, content_type="application/json", **headers)
     del request.META["CONTENT_LENGTH"]
@@ -489,8 +491,9 @@ def test_a_timestamp_that_is_not_unix_seconds_is_401(generic):
     body = _body(_intake_order())
     for timestamp in ("9" * 400, "1.7e9", "-1"):  # 400 digits overflowed the float comparison (a 500)
         signature = _sign(generic.secret, "msg_1", timestamp, body)
-        headers = {"HTTP_WEBHOOK_ID": "msg_1", "HTTP_WEBHOOK_TIMESTAMP": timestamp, "HTTP_WEBHOOK_SIGNATURE": signature}
-        response = APIClient().generic("POST", f"/api/v1/webhooks/intake/{generic.pk}/", body,
+        headers: dict[str, Any] = {"HTTP_WEBHOOK_ID": "msg_1", "HTTP_WEBHOOK_TIMESTAMP": timestamp,
+                                   "HTTP_WEBHOOK_SIGNATURE": signature}  # fmt: skip
+        response = APIClient().generic("POST", f"/api/v1/webhooks/intake/{generic.pk}/", body,  # type: ignore[arg-type]
                                        content_type="application/json", **headers)  # fmt: skip
         assert response.status_code == 401, timestamp
     assert WebhookDelivery.objects.count() == 0
