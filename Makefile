@@ -23,6 +23,7 @@ run: $(BIN)/.installed
 test: $(BIN)/.installed
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy .
 	@if [ -z "$$DATABASE_URL" ]; then \
 		$(BIN)/python -m oms.embedded run -- $(BIN)/pytest $(PYTEST_ARGS); \
 	else \

@@ -29,11 +29,15 @@ import random
 import sys
 import time
 from decimal import Decimal
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
 
 from bench.common import report, setup_django
+
+if TYPE_CHECKING:
+    from partners.models import Organisation
 
 DB_NAME = "oms_bench_ranking"
 TARGET_RANKINGS_PER_S = 500
@@ -193,7 +197,7 @@ def _seed(rnd: random.Random, *, carriers: int, lines: int, orders: int) -> None
         cursor.execute("ANALYZE")  # fresh bulk-loaded tables: give the planner statistics, as autovacuum would
 
 
-def _orders(rnd: random.Random, count: int, customers: list, branch: object) -> list:
+def _orders(rnd: random.Random, count: int, customers: list, branch: Organisation) -> list:
     from orders.models import Order
 
     result = []

@@ -48,7 +48,7 @@ import statistics
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -259,8 +259,10 @@ def bulk_create_rung(path: Path) -> float:
         for name in TEMPLATE_COLUMNS
     }
     meta = type("Meta", (), {"app_label": "bench", "db_table": "bench_bulk_create_rung", "managed": False})
-    row_model = type("BenchBulkCreateRow", (models.Model,), {"__module__": __name__, "Meta": meta, **fields})
-    parse_of = {"integer": int, "date": datetime.date.fromisoformat}
+    row_model: type[models.Model] = type(
+        "BenchBulkCreateRow", (models.Model,), {"__module__": __name__, "Meta": meta, **fields}
+    )
+    parse_of: dict[str, Callable[[str], object]] = {"integer": int, "date": datetime.date.fromisoformat}
     parsers = [
         (name, parse_of.get(kind, Decimal) if (kind := ANCHOR_TYPES.get(name)) else None) for name in TEMPLATE_COLUMNS
     ]
@@ -278,9 +280,9 @@ def bulk_create_rung(path: Path) -> float:
             }
             batch.append(row_model(**values))
             if len(batch) == 1000:
-                row_model.objects.bulk_create(batch)
+                row_model._default_manager.bulk_create(batch)
                 batch = []
-        row_model.objects.bulk_create(batch)
+        row_model._default_manager.bulk_create(batch)
     elapsed = time.perf_counter() - started
     with connection.cursor() as cursor:
         cursor.execute("DROP TABLE bench_bulk_create_rung")
@@ -398,7 +400,7 @@ class _Phases:
             finally:
                 self._note(sql, started)
 
-        wrapper_class = type(connections["default"])
+        wrapper_class: Any = type(connections["default"])  # its private _commit is wrapped below
         commit = wrapper_class._commit
 
         def timed_commit(wrapper):

@@ -156,7 +156,7 @@ class RateCard(models.Model):
         indexes = [models.Index(fields=["direction", "mode", "effective_on"], name="rate_card_lookup")]
 
     def __str__(self) -> str:
-        party = self.party.code if self.party_id else "all"
+        party = self.party.code if self.party is not None else "all"
         return f"{party} {self.get_mode_display()} {self.name} v{self.version}"
 
     @property
@@ -264,8 +264,10 @@ class RateLine(models.Model):
         indexes = [models.Index(fields=["origin_code", "destination_code"], name="rate_line_lane")]
 
     def __str__(self) -> str:
-        origin = self.origin_code or (self.origin_zone.code if self.origin_zone_id else "*")
-        destination = self.destination_code or (self.destination_zone.code if self.destination_zone_id else "*")
+        origin = self.origin_code or (self.origin_zone.code if self.origin_zone is not None else "*")
+        destination = self.destination_code or (
+            self.destination_zone.code if self.destination_zone is not None else "*"
+        )
         return f"{origin} → {destination} {self.equipment_type} {self.get_basis_display()}".strip()
 
     def break_unit(self, quantity: Decimal) -> str:

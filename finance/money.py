@@ -31,7 +31,9 @@ def money_round(amount: Decimal, currency: str) -> Decimal:
 
 def money_text(amount: Decimal, currency: str) -> str:
     """`amount` for people: thousands separated, as many decimals as the currency has (61,853 JPY, 1,250.00 EUR)."""
-    return f"{amount:,.{-minor_unit(currency).as_tuple().exponent}f}"
+    exponent = minor_unit(currency).as_tuple().exponent
+    assert isinstance(exponent, int)  # noqa: S101 - a minor unit is a finite power of ten, never NaN or infinity
+    return f"{amount:,.{-exponent}f}"
 
 
 def number_text(value: Decimal) -> str:

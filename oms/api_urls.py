@@ -1,6 +1,6 @@
 """The v1 API routes of every app (included under /api/v1/)."""
 
-from django.urls import include, path
+from django.urls import URLPattern, URLResolver, include, path
 from rest_framework.routers import SimpleRouter
 
 from oms import converters  # noqa: F401 - registers <ref:…>
@@ -11,7 +11,7 @@ from orders.api import OrderViewSet
 router = SimpleRouter()
 router.register("orders", OrderViewSet, basename="api-order")
 
-urlpatterns = [
+urlpatterns: list[URLPattern | URLResolver] = [
     path("", include(router.urls)),
 ]
 

@@ -1,9 +1,16 @@
-"""Small HTTP helpers shared by the apps' raw-body endpoints (signed webhooks)."""
+"""Small HTTP helpers shared by the apps: the request type of htmx views, and reading raw bodies (signed webhooks)."""
 
 from __future__ import annotations
 
 from django.http import HttpRequest
+from django_htmx.middleware import HtmxDetails
 from rest_framework.request import Request
+
+
+class HtmxHttpRequest(HttpRequest):
+    """A request as our views see it: django_htmx's middleware (oms.settings) sets `htmx` on every one."""
+
+    htmx: HtmxDetails
 
 
 def read_body_within(request: HttpRequest | Request, limit: int) -> bytes | None:

@@ -59,7 +59,8 @@ def nav_items_for(request: HttpRequest, scope: Scope) -> list[dict[str, object]]
         active = request.path == url if url == "/" or url.endswith("/portal/") else request.path.startswith(url)
         active = active or any(request.path.startswith(path) for path in entry.also)
         count = counts.get(entry.count) if entry.count else None
-        items.append({"label": entry.label, "url": url, "icon": entry.icon, "active": active, "count": count})
+        item = {"label": entry.label, "url": url, "icon": entry.icon, "active": active, "count": count}
+        items.append({**item, "count_key": entry.count})  # count_key: the badge's id (components/nav_count.html)
     # Nested URLs (/tasks/ and /tasks/notifications/): only the most specific entry is the active one.
     deepest = max((len(str(item["url"])) for item in items if item["active"]), default=0)
     for item in items:

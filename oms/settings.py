@@ -80,7 +80,8 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "pghistory.middleware.HistoryMiddleware",
-    # A database lost mid-request: 503 and a page that says try again, not the generic 500 (oms/middleware.py).
+    # A database lost mid-request: 503 and a page that says try again, not the generic 500 (oms/middleware.py). This
+    # sees the view's errors; those of a middleware (the session loaded by pghistory's on a POST) reach handler500.
     "oms.middleware.DatabaseUnavailableMiddleware",
     # Last, as django-axes asks: it turns a sign-in refused for too many failures into the lockout page.
     "axes.middleware.AxesMiddleware",
@@ -316,7 +317,7 @@ CELERY_BEAT_SCHEDULE = {
     },
 }
 # Task modules outside an app's tasks.py (autodiscovery finds only <app>.tasks).
-CELERY_IMPORTS = ("tracking.ingest.tasks", "tracking.exceptions.tasks")
+CELERY_IMPORTS: tuple[str, ...] = ("tracking.ingest.tasks", "tracking.exceptions.tasks")
 OMS_WORKER_HEARTBEAT_MAX_AGE = 120  # seconds; /readyz fails when the last heartbeat is older
 # seconds; /readyz fails when an order transition has waited longer for the workflow worker (its backlog)
 OMS_WORKFLOW_QUEUE_MAX_AGE = env.int("OMS_WORKFLOW_QUEUE_MAX_AGE", default=300)

@@ -56,6 +56,16 @@ def staff_home(request: HttpRequest) -> HttpResponse:
 
 @staff_required
 @require_safe
+def nav_counts(request: HttpRequest) -> HttpResponse:
+    """The navigation's badges (my open tasks, unread notifications, open exceptions), each swapped out of band:
+    the staff layout asks for them when an htmx action changed tasks, instead of a reload of the page."""
+    response = render(request, "components/nav_counts.html")  # nav_items: oms.context_processors
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+@staff_required
+@require_safe
 def search(request: HttpRequest) -> HttpResponse:
     """The search box: a reference opens its order or shipment, anything else lists what matches (oms/search.py)."""
     scope = scope_for_request(request)

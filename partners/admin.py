@@ -252,9 +252,9 @@ class MembershipAdmin(admin.ModelAdmin):
     autocomplete_fields = ("user", "organisation")
     list_select_related = ("user", "organisation")
 
-    def get_form(self, request: HttpRequest, obj: Membership | None = None, **kwargs: Any) -> Any:
+    def get_form(self, request: HttpRequest, obj: Membership | None = None, change: bool = False, **kwargs: Any) -> Any:
         kwargs["form"] = _membership_form(request, self.form)
-        return super().get_form(request, obj, **kwargs)
+        return super().get_form(request, obj, change, **kwargs)
 
     def has_change_permission(self, request: HttpRequest, obj: Membership | None = None) -> bool:
         if obj is not None and obj.role == Role.ADMIN and not may_grant_admin(request.user):
@@ -282,10 +282,10 @@ class ApiKeyAdmin(admin.ModelAdmin):
     autocomplete_fields = ("organisation",)
     actions = ("revoke_keys",)
 
-    def get_form(self, request: HttpRequest, obj: ApiKey | None = None, **kwargs: Any) -> Any:
+    def get_form(self, request: HttpRequest, obj: ApiKey | None = None, change: bool = False, **kwargs: Any) -> Any:
         if obj is None:
             kwargs["form"] = ApiKeyAddForm
-        return super().get_form(request, obj, **kwargs)
+        return super().get_form(request, obj, change, **kwargs)
 
     def get_fields(self, request: HttpRequest, obj: ApiKey | None = None) -> Any:
         if obj is None:
@@ -306,6 +306,7 @@ class ApiKeyAdmin(admin.ModelAdmin):
         if change:
             super().save_model(request, obj, form, change)
             return
+        assert isinstance(request.user, User)  # noqa: S101 - the admin site lets in only signed-in staff
         api_key, raw_key = services.api_key_create(
             organisation=obj.organisation, name=obj.name, created_by=request.user
         )

@@ -7,7 +7,7 @@ import hashlib
 import hmac
 import secrets
 import unicodedata
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Self
 
 from django.contrib.auth.base_user import AbstractBaseUser, BaseUserManager
 from django.contrib.auth.models import PermissionsMixin
@@ -120,16 +120,16 @@ code_validator = RegexValidator(r"^[A-Z0-9]{2,10}$", "Use 2 to 10 upper-case let
 
 
 class OrganisationQuerySet(models.QuerySet["Organisation"]):
-    def of_kind(self, kind: str) -> OrganisationQuerySet:
+    def of_kind(self, kind: str) -> Self:
         return self.filter(kinds__contains=[kind])
 
-    def customers(self) -> OrganisationQuerySet:
+    def customers(self) -> Self:
         return self.of_kind(OrganisationKind.CUSTOMER)
 
-    def branches(self) -> OrganisationQuerySet:
+    def branches(self) -> Self:
         return self.of_kind(OrganisationKind.BRANCH)
 
-    def active(self) -> OrganisationQuerySet:
+    def active(self) -> Self:
         return self.filter(is_active=True)
 
 

@@ -13,11 +13,12 @@ to partners. `scope_for_request` is cached on the request, so it costs one query
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from django.db.models import Model, QuerySet
+from django.db.models import QuerySet
 from django.db.models.functions import JSONObject
 
 from partners.models import EXTERNAL_KINDS, INTERNAL_KINDS, STAFF_ROLES, ApiKey, Membership, OrganisationKind, Role
@@ -25,7 +26,8 @@ from partners.models import EXTERNAL_KINDS, INTERNAL_KINDS, STAFF_ROLES, ApiKey,
 if TYPE_CHECKING:
     from django.http import HttpRequest
 
-M = TypeVar("M", bound=Model)
+# Any queryset, kept as its own class (a custom QuerySet keeps its methods through restrict).
+QS = TypeVar("QS", bound=QuerySet[Any, Any])
 
 
 class Audience(StrEnum):
@@ -56,9 +58,7 @@ class Scope:
     def has_role(self, *roles: str) -> bool:
         return Role.ADMIN in self.roles or bool(self.roles.intersection(roles))
 
-    def restrict(
-        self, queryset: QuerySet[M], *, customer: str | None = None, partner: str | None = None
-    ) -> QuerySet[M]:
+    def restrict(self, queryset: QS, *, customer: str | None = None, partner: str | None = None) -> QS:
         """The rows of `queryset` this scope may see.
 
         `customer` and `partner` are lookups to an organisation id, e.g. "customer_id" or
@@ -94,7 +94,7 @@ class OrganisationRef:
     name: str
 
 
-def membership_rows(*, user: Any) -> QuerySet[Membership, dict[str, Any]]:
+def membership_rows(*, user: Any) -> QuerySet[Membership, Mapping[str, Any]]:
     """The active memberships of `user` (a user, id or OuterRef), one JSON object each."""
     return Membership.objects.filter(user=user, is_active=True, organisation__is_active=True).values(
         row=JSONObject(

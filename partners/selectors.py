@@ -6,11 +6,11 @@ from django.contrib.postgres.search import SearchQuery, SearchVector
 from django.db.models import Count, Prefetch, Q, QuerySet
 from django.shortcuts import get_object_or_404
 
-from partners.models import Membership, Organisation
+from partners.models import Membership, Organisation, OrganisationQuerySet
 from partners.scoping import Scope
 
 
-def organisations_visible_to(*, scope: Scope) -> QuerySet[Organisation]:
+def organisations_visible_to(*, scope: Scope) -> OrganisationQuerySet:
     """Staff see every organisation; customers and partners only their own."""
     return scope.restrict(Organisation.objects.all(), customer="pk", partner="pk")
 

@@ -1,10 +1,14 @@
 """Staff screens for organisations."""
 
+import re
+from typing import cast
+
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils.cache import patch_vary_headers
 
+from oms.http import HtmxHttpRequest
 from partners import selectors
 from partners.models import OrganisationKind, code_validator
 from partners.permissions import staff_required
@@ -18,7 +22,7 @@ def _search_text(request: HttpRequest) -> str:
 
 
 @staff_required
-def organisation_list(request: HttpRequest) -> HttpResponse:
+def organisation_list(request: HtmxHttpRequest) -> HttpResponse:
     kind = request.GET.get("kind", "")
     if kind not in OrganisationKind.values:
         kind = ""
@@ -36,7 +40,8 @@ def organisation_list(request: HttpRequest) -> HttpResponse:
 def organisation_detail(request: HttpRequest, code: str) -> HttpResponse:
     # What no organisation code can be (code_validator: 2 to 10 letters or digits) is 404 before the query: a NUL
     # byte reaching PostgreSQL was a DataError, a 500.
-    if not code_validator.regex.fullmatch(code.upper()):
+    # RegexValidator compiles its pattern when built; the stubs allow the class attribute's str too.
+    if not cast(re.Pattern[str], code_validator.regex).fullmatch(code.upper()):
         raise Http404("No such organisation.")
     organisation = selectors.organisation_get_for(scope=scope_for_request(request), code=code)
     return render(request, "partners/organisation_detail.html", {"organisation": organisation})
