@@ -7,14 +7,17 @@ it through Django's email backend. The registry is a plain dict: carrier code â†
 
 from __future__ import annotations
 
+import datetime
 import smtplib
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
 from django.template.loader import render_to_string
+from django.utils import timezone
 
+from partners.time_zones import branch_zone
 from tracking.errors import AdapterError
 
 if TYPE_CHECKING:
@@ -49,19 +52,26 @@ class CarrierAdapter(Protocol):
 
 
 def booking_document(booking: Booking) -> BookingDocument:
-    """Render the booking request (templates/tracking/email/booking_request.*) for the booking."""
+    """Render the booking request (templates/tracking/email/booking_request.*) for the booking, its dates on the
+    clock of the branch that books (a worker runs on the server's zone)."""
     from tracking.selectors import booking_document_context
 
     context = booking_document_context(booking)
+    zone = branch_zone(context["branch"])
     carrier = booking.carrier
     to = tuple(address for address in [carrier.email, *context["carrier_contacts"]] if address)
     subject = f"Booking request {booking.shipment.reference} Â· {booking.shipment.lane}"
     return BookingDocument(
         subject=subject,
-        text=render_to_string("tracking/email/booking_request.txt", context),
-        html=render_to_string("tracking/email/booking_request.html", context),
+        text=_render_in(zone, "tracking/email/booking_request.txt", context),
+        html=_render_in(zone, "tracking/email/booking_request.html", context),
         to=tuple(dict.fromkeys(to)),
     )
+
+
+def _render_in(zone: datetime.tzinfo, template: str, context: dict[str, Any]) -> str:
+    with timezone.override(zone):
+        return render_to_string(template, context)
 
 
 class EmailBookingAdapter:

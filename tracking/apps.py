@@ -20,6 +20,7 @@ class TrackingConfig(AppConfig):
         planning_receivers.connect()  # a cancelled order's houses leave the masters still being planned
 
         lifecycle.register_guard("cancel", guards.order_cancel_problem)  # not while a carrier has its cargo booked
+        lifecycle.register_guard("unplan", guards.order_unplan_problem)  # not while booked, nor once it moved
 
         name = guards.plan_transition_name()
         if name is not None:  # None while the lifecycle has no planning step; the report says so

@@ -16,12 +16,13 @@ from orders import services as order_services
 from orders.models import Channel, Order
 from partners.models import Organisation, User
 from partners.scoping import Scope, scope_for_user
-from tracking.models import CarrierPreference, CarrierRecord, CarrierService, LegRole, Shipment
+from partners.time_zones import branch_zone
+from tracking.models import Booking, CarrierPreference, CarrierRecord, CarrierService, LegRole, Shipment
 from tracking.services import booking as booking_services
 from tracking.services import consolidation, planning, ranking
 
 # carrier, mode, origin, destination, service name, transit days, weekdays (0 = Monday), cargo cut-off hours
-SERVICES = (
+SERVICES: tuple[tuple[str, str, str, str, str, int, list[int], int], ...] = (
     ("MAEU", "ocean_fcl", "CNSHA", "DEHAM", "AE7 Asia–North Europe", 34, [4], 48),
     ("HLCU", "ocean_fcl", "CNSHA", "DEHAM", "FE2 Far East Loop 2", 31, [1], 48),
     ("MAEU", "ocean_fcl", "CNSZX", "DEHAM", "AE7 Asia–North Europe", 37, [3], 48),
@@ -57,9 +58,11 @@ SERVICES = (
 RECORDS = {"MAEU": ("0.820", 214), "HLCU": ("0.880", 163), "LHCARGO": ("0.910", 402), "DHLX": ("0.950", 1210)}
 
 
-def _at(days: int, hour: int) -> datetime.datetime:
-    day = timezone.localdate() + datetime.timedelta(days=days)
-    return timezone.make_aware(datetime.datetime.combine(day, datetime.time(hour, 0)))
+def _at(days: int, hour: int, branch: Organisation | None) -> datetime.datetime:
+    """`hour` o'clock `days` from today on the branch's clock, as its planners would type it (docs/planning.md)."""
+    zone = branch_zone(branch)
+    day = timezone.localdate(timezone=zone) + datetime.timedelta(days=days)
+    return datetime.datetime.combine(day, datetime.time(hour, 0), tzinfo=zone)
 
 
 def _seed_reference_data(carriers: dict[str, Organisation]) -> None:
@@ -134,12 +137,12 @@ def _book(
     imo: str = "",
     voyage: str = "",
     confirm: bool = True,
-) -> object:
+) -> Booking:
     option = ranking.ranking_for_shipment(shipment=master).best
     booking = booking_services.booking_request(shipment=master, option=option, by=by)
     if not confirm:
         return booking_services.booking_send(booking=booking, by=by)
-    etd = _at(etd_days, 18)
+    etd = _at(etd_days, 18, master.branch)
     return booking_services.booking_confirm(
         booking=booking,
         carrier_reference=f"{booking.carrier.code}{timezone.localdate():%y}{master.pk:06d}",
@@ -200,8 +203,8 @@ def _scenarios(scope: Scope, ops: User) -> int:
                 "kind": "pickup",
                 "location_id": "CNPVG",
                 "address": "Shanghai Bright Lighting Co., Songjiang",
-                "window_start_at": _at(0, 13),
-                "window_end_at": _at(0, 16),
+                "window_start_at": _at(0, 13, master.branch),
+                "window_end_at": _at(0, 16, master.branch),
                 "reference": "PU-4471",
             },
         )
@@ -213,15 +216,15 @@ def _scenarios(scope: Scope, ops: User) -> int:
         _book(master, scope=scope, by=ops, etd_days=-1, transit_days=1)
         leg = master.legs.get(role=LegRole.MAIN)
         planning.leg_update(leg=leg, data={"truck_plate": "HH-NT 4711"})
-        planning.leg_record_actual(leg=leg, departed_at=_at(-1, 19), by=ops)
+        planning.leg_record_actual(leg=leg, departed_at=_at(-1, 19, master.branch), by=ops)
         planning.appointment_schedule(
             shipment=master,
             data={
                 "kind": "delivery",
                 "location_id": "PLWAW",
                 "address": "Nordwind Handel, ul. Grochowska 21, Warszawa",
-                "window_start_at": _at(0, 14),
-                "window_end_at": _at(0, 17),
+                "window_start_at": _at(0, 14, master.branch),
+                "window_end_at": _at(0, 17, master.branch),
                 "contact": "Piotr, +48 22 555 0101",
             },
         )
@@ -242,13 +245,13 @@ def _scenarios(scope: Scope, ops: User) -> int:
         )
         booking_services.booking_roll(
             booking=booking,
-            departure_at=_at(10, 18),
-            arrival_at=_at(23, 6),
+            departure_at=_at(10, 18, master.branch),
+            arrival_at=_at(23, 6, master.branch),
             by=ops,
             reason="Vessel full: rolled to the next sailing",
             vessel_name="Maersk Kendal",
             voyage_number="245E",
-            cargo_cutoff_at=_at(8, 12),
+            cargo_cutoff_at=_at(8, 12, master.branch),
         )
         created += 1
     return created

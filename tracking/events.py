@@ -5,6 +5,21 @@ booking_confirmed(booking_id, shipment_id, carrier_id)
 booking_rejected(booking_id, shipment_id, carrier_id, reason)
 booking_rolled(booking_id, shipment_id, carrier_id, previous_departure_at, new_departure_at, delay, reason)
     a carrier moved the booking to a later sailing; the exception rules will open an exception from it
+booking_cancelled(booking_id, shipment_id, carrier_id, reason, order_ids, unplanned_ids, by_id)
+    we withdrew a booking (the master is back in planning); order_ids are the orders on the master, unplanned_ids
+    those the cancellation took back from planned to confirmed. Workflows reopens the tasks the booking's
+    confirmation completed and tells their people; exception detection looks at the shipment again (a rolled
+    booking or a missed cut-off of the cancelled booking resolves)
+booking_confirmed_recording(booking_id, shipment_id, at, by_id)
+    sent INSIDE the transaction that records the carrier's confirmation: milestone tracking
+    (tracking.ingest.receivers) records BOOKING_CONFIRMED on the master's timeline in that transaction, so the
+    confirmation and its milestone commit together. A receiver of it writes to the database only.
+booking_covers_orders(booking_id, shipment_id, order_ids)
+    sent INSIDE the transaction, after booking_confirmed_recording, just before these orders are taken to planned
+    (the confirmation; a house joining a master whose booking is confirmed): their cargo is booked. Workflows
+    acts at once on BOOKING_CONFIRMED for them (the tasks it completes, such as the booking task that blocks
+    `plan`), so the lifecycle's guards see those tasks done. A receiver of it writes to the database only; an
+    error in it must not fail the confirmation (it leaves the order not planned, and the work queued).
 leg_actual_recorded(leg_id, shipment_id, kind, at, by_id)
     kind is "departure" or "arrival"; exception detection looks at the shipment again
 leg_actual_recording(leg_id, shipment_id, kind, at, by_id)
@@ -24,6 +39,9 @@ from django.dispatch import Signal
 booking_confirmed = Signal()
 booking_rejected = Signal()
 booking_rolled = Signal()
+booking_cancelled = Signal()
+booking_confirmed_recording = Signal()
+booking_covers_orders = Signal()
 leg_actual_recorded = Signal()
 leg_actual_recording = Signal()
 exception_opened = Signal()

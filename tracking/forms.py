@@ -2,23 +2,59 @@
 
 from __future__ import annotations
 
-from typing import Any
+import datetime
+from typing import Any, cast
 
 from django import forms
 from django.core.exceptions import ValidationError
+from django.utils import timezone
 from stdnum import imo
 
 from orders.identifiers import container_number_problem, normalize_container_number
 from orders.models import Location, Mode
 from partners.models import Organisation, OrganisationKind
+from partners.time_zones import zone_label
 from tracking.equipment import CONTAINER_TYPE_CHOICES
 from tracking.models import AppointmentKind, AppointmentStatus, LegRole
 
 DATETIME = forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M")
 
 
-def _datetime(label: str, *, required: bool = True, help_text: str = "") -> forms.DateTimeField:
-    return forms.DateTimeField(label=label, required=required, widget=DATETIME, help_text=help_text)
+class LocalDateTimeField(forms.DateTimeField):
+    """A date and time typed on the wall clock of `zone` (set by LocalTimesForm), shown back on that clock,
+    whatever zone the request runs in. A time that clock skips or repeats (summer time) is a form error."""
+
+    zone: datetime.tzinfo | None = None
+
+    def prepare_value(self, value: Any) -> Any:
+        if self.zone is not None and isinstance(value, datetime.datetime) and timezone.is_aware(value):
+            return timezone.make_naive(value, self.zone)
+        return super().prepare_value(value)
+
+    def to_python(self, value: Any) -> datetime.datetime | None:
+        if self.zone is None:
+            return super().to_python(value)
+        with timezone.override(self.zone):
+            return super().to_python(value)
+
+
+def _datetime(label: str, *, required: bool = True, help_text: str = "") -> LocalDateTimeField:
+    return LocalDateTimeField(label=label, required=required, widget=DATETIME, help_text=help_text)
+
+
+class LocalTimesForm(forms.Form):
+    """A planning form whose times are typed in one zone, which each time field names: the zone of the branch
+    the shipment belongs to (docs/planning.md), else the zone the request runs in."""
+
+    def __init__(self, *args: Any, zone: datetime.tzinfo | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.zone = zone or timezone.get_current_timezone()
+        for field in self.fields.values():
+            if isinstance(field, LocalDateTimeField):
+                field.zone = self.zone
+                field.help_text = " ".join(
+                    filter(None, [str(field.help_text), f"Local time, {zone_label(self.zone)}."])
+                )
 
 
 class LocationCodeField(forms.CharField):
@@ -58,7 +94,7 @@ class AddHouseForm(forms.Form):
 
     def __init__(self, *args: Any, candidates: list[tuple[str, str]], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["candidate"].choices = [("", "Choose…"), *candidates]
+        cast(forms.ChoiceField, self.fields["candidate"]).choices = [("", "Choose…"), *candidates]
 
 
 class SplitForm(forms.Form):
@@ -103,7 +139,7 @@ class ContainerForm(forms.Form):
         return [seal.strip().upper() for seal in self.cleaned_data["seal_numbers"].split(",") if seal.strip()]
 
 
-class LegForm(forms.Form):
+class LegForm(LocalTimesForm):
     role = forms.ChoiceField(choices=LegRole.choices, initial=LegRole.MAIN)
     mode = forms.ChoiceField(choices=Mode.choices)
     carrier = forms.ModelChoiceField(queryset=Organisation.objects.none(), required=False)
@@ -120,7 +156,7 @@ class LegForm(forms.Form):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["carrier"].queryset = carriers()
+        cast(forms.ModelChoiceField, self.fields["carrier"]).queryset = carriers()
 
     def clean_vessel_imo(self) -> str:
         value = self.cleaned_data["vessel_imo"].strip()
@@ -131,7 +167,8 @@ class LegForm(forms.Form):
         return imo.compact(value).removeprefix("IMO")
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        super().clean()  # Form.clean gives back cleaned_data; the stubs allow None
+        data = self.cleaned_data
         departure, arrival = data.get("planned_departure_at"), data.get("planned_arrival_at")
         if departure and arrival and arrival < departure:
             self.add_error("planned_arrival_at", "The arrival is before the departure.")
@@ -144,7 +181,7 @@ class LegForm(forms.Form):
         return data
 
 
-class _CutoffsMixin(forms.Form):
+class _CutoffsMixin(LocalTimesForm):
     documentation_cutoff_at = _datetime("Documentation cut-off", required=False)
     vgm_cutoff_at = _datetime("VGM cut-off", required=False)
     cargo_cutoff_at = _datetime("Cargo cut-off", required=False)
@@ -181,6 +218,14 @@ class BookingRejectForm(forms.Form):
     )
 
 
+class BookingCancelForm(forms.Form):
+    reason = forms.CharField(
+        max_length=300,
+        widget=forms.TextInput(attrs={"placeholder": "e.g. the shipper postponed, the sailing was blanked"}),
+        help_text="Kept on the booking, and on each order taken back to confirmed.",
+    )
+
+
 class BookingRollForm(_CutoffsMixin):
     departure_at = _datetime("New ETD")
     arrival_at = _datetime("New ETA")
@@ -194,7 +239,7 @@ class BookingRollForm(_CutoffsMixin):
     clean_vessel_imo = LegForm.clean_vessel_imo
 
 
-class AppointmentForm(forms.Form):
+class AppointmentForm(LocalTimesForm):
     kind = forms.ChoiceField(choices=AppointmentKind.choices)
     location = LocationCodeField(label="Place")
     address = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}))
@@ -204,7 +249,8 @@ class AppointmentForm(forms.Form):
     contact = forms.CharField(required=False, max_length=120)
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        super().clean()  # Form.clean gives back cleaned_data; the stubs allow None
+        data = self.cleaned_data
         start, end = data.get("window_start_at"), data.get("window_end_at")
         if start and end and end <= start:
             self.add_error("window_end_at", "The window must end after it starts.")
@@ -216,9 +262,9 @@ class AppointmentForm(forms.Form):
         return data
 
 
-class LegActualForm(forms.Form):
+class LegActualForm(LocalTimesForm):
     kind = forms.ChoiceField(choices=[("departure", "Departed"), ("arrival", "Arrived")])
-    at = forms.DateTimeField(required=False, widget=DATETIME, help_text="Blank: now.")
+    at = _datetime("At", required=False, help_text="Blank: now.")
 
 
 class AppointmentOutcomeForm(forms.Form):

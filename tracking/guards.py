@@ -1,5 +1,6 @@
-"""Tracking's say in the order lifecycle: no `planned` without a confirmed carrier booking, and no `cancelled`
-while the order's cargo is on a master the carrier already knows about, or has moved.
+"""Tracking's say in the order lifecycle: no `planned` without a confirmed carrier booking, no `cancelled`
+while the order's cargo is on a master the carrier already knows about, or has moved, and no step back to
+`confirmed` (`unplan`) while its cargo is booked or has moved.
 
 Registered from TrackingConfig.ready(): the first on the transition whose target is "planned", found at start-up
 in the lifecycle's TRANSITIONS, the second on "cancel"; orders never import tracking.
@@ -52,6 +53,25 @@ def order_booking_problem(order: Order) -> str | None:
     waiting = [house.reference for house in houses if house.pk not in confirmed_houses]
     if waiting:
         return f"No confirmed carrier booking yet for {', '.join(waiting)}."
+    return None
+
+
+def order_unplan_problem(order: Order) -> str | None:
+    """Why the order may not go back from planned to confirmed (`unplan`): its cargo has moved, or all of it is
+    still booked (the booking's cancellation, or taking the house off the master, takes it back by itself)."""
+    moved = (
+        Shipment.objects.houses()
+        .filter(order=order, status__in=(ShipmentStatus.IN_TRANSIT, ShipmentStatus.ARRIVED, ShipmentStatus.DELIVERED))
+        .order_by("reference")
+        .first()
+    )
+    if moved is not None:
+        return f"{moved.reference} is {moved.get_status_display().lower()}: cargo that has moved stays planned."
+    if order_booking_problem(order) is None:
+        return (
+            f"{order.reference}'s cargo is booked with its carrier: cancel the booking on the master's page (or take "
+            "the house off the master), and the order goes back to confirmed."
+        )
     return None
 
 

@@ -9,7 +9,9 @@ master at a time, enforced by a partial unique index, not by code.
 
 from __future__ import annotations
 
+import datetime
 from decimal import Decimal
+from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.contrib.postgres.fields import ArrayField
@@ -17,6 +19,7 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import F, Q
 from django.urls import reverse
+from django.utils.translation import ngettext
 from stdnum import imo
 
 from orders.identifiers import (
@@ -102,6 +105,10 @@ class Shipment(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
 
     objects = ShipmentQuerySet.as_manager()
+
+    if TYPE_CHECKING:  # set only where tracking.selectors prefetches them (Prefetch to_attr)
+        live_links: list[ConsolidatedHouse]
+        live_bookings: list[Booking]
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -443,7 +450,8 @@ class CarrierRecord(models.Model):
 
     def __str__(self) -> str:
         # Reads the carrier: lists of records select_related it. A score nothing has measured yet is the neutral one.
-        measured = f"over {self.measured_legs} legs" if self.measured_legs else "(not measured yet)"
+        legs = ngettext("leg", "legs", self.measured_legs)
+        measured = f"over {self.measured_legs} {legs}" if self.measured_legs else "(not measured yet)"
         return f"{self.carrier.code}: {self.on_time_score:.0%} on time {measured}"
 
 
@@ -493,6 +501,8 @@ class Booking(models.Model):
     cargo_cutoff_at = models.DateTimeField(null=True, blank=True)
     roll_count = models.PositiveSmallIntegerField(default=0)
     rejection_reason = models.CharField(max_length=300, blank=True)
+    cancel_reason = models.CharField(max_length=300, blank=True, help_text="Why we cancelled the booking.")
+    cancelled_at = models.DateTimeField(null=True, blank=True)
     sent_via = models.CharField(max_length=20, blank=True)
     request_text = models.TextField(blank=True, help_text="The request as sent, for the record.")
     requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+")
@@ -529,7 +539,7 @@ class Booking(models.Model):
         return self.status in CONFIRMED_BOOKING_STATUSES
 
     @property
-    def cutoffs(self) -> list[tuple[str, object]]:
+    def cutoffs(self) -> list[tuple[str, datetime.datetime | None]]:
         return [
             ("Documentation", self.documentation_cutoff_at),
             ("VGM", self.vgm_cutoff_at),

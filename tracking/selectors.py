@@ -31,6 +31,7 @@ from tracking.models import (
     Leg,
     Shipment,
     ShipmentKind,
+    ShipmentQuerySet,
     ShipmentStatus,
 )
 from tracking.services.consolidation import JOINABLE, Totals, master_totals
@@ -39,7 +40,7 @@ from tracking.services.planning import PLANNABLE
 CUTOFF_SOON = datetime.timedelta(hours=48)
 
 
-def shipments_visible_to(*, scope: Scope) -> QuerySet[Shipment]:
+def shipments_visible_to(*, scope: Scope) -> ShipmentQuerySet:
     return scope.restrict(Shipment.objects.all(), customer="order__customer_id", partner="legs__carrier_id")
 
 
@@ -71,6 +72,17 @@ def _legs() -> Prefetch:
 def _live_bookings() -> Prefetch:
     live = Booking.objects.filter(status__in=LIVE_BOOKING_STATUSES).select_related("carrier", "service")
     return Prefetch("bookings", queryset=live, to_attr="live_bookings")
+
+
+def houses_deconsolidated_from(*, master: Shipment) -> list[ConsolidatedHouse]:
+    """The links of the houses the master released at destination (deconsolidation), with their houses, orders and
+    cargo: the master's page still lists what it carried."""
+    return list(
+        master.consolidated_houses.filter(removed_at__isnull=True, deconsolidated_at__isnull=False)
+        .select_related("house", "house__order", "house__order__customer")
+        .prefetch_related("house__house_lines__cargo_line")
+        .order_by("house__reference")
+    )
 
 
 def shipment_get_for(*, scope: Scope, reference: str) -> Shipment:
@@ -255,8 +267,12 @@ class Day:
         return not (self.departures or self.arrivals or self.cutoffs or self.appointments)
 
 
-def _in_window(start: datetime.date, days: int) -> tuple[datetime.datetime, datetime.datetime]:
-    tz = timezone.get_current_timezone()
+def _in_window(
+    start: datetime.date, days: int, zone: datetime.tzinfo | None
+) -> tuple[datetime.datetime, datetime.datetime]:
+    """From midnight of `start` to midnight `days` later on the wall clock of `zone` (aware arithmetic keeps the
+    wall clock: a day across a change to or from summer time has 23 or 25 hours)."""
+    tz = zone or timezone.get_current_timezone()
     begin = datetime.datetime.combine(start, datetime.time.min, tzinfo=tz)
     return begin, begin + datetime.timedelta(days=days)
 
@@ -280,21 +296,26 @@ def schedule_board(
     branch_id: int | None = None,
     mode: str = "",
     carrier_id: int | None = None,
+    zone: datetime.tzinfo | None = None,
 ) -> list[Day]:
-    """Each day from `start`: departures, arrivals, cut-offs and appointments (four queries)."""
-    begin, end = _in_window(start, days)
+    """Each day from `start`, days as the wall clock of `zone` (the branch's; default the active zone) has them:
+    departures, arrivals, cut-offs and appointments (four queries)."""
+    begin, end = _in_window(start, days, zone)
     board = {start + datetime.timedelta(days=n): Day(start + datetime.timedelta(days=n)) for n in range(days)}
     legs = _board_legs(scope, branch_id, mode, carrier_id)
 
     def local_day(at: datetime.datetime) -> datetime.date:
-        return timezone.localtime(at).date()
+        return timezone.localtime(at, begin.tzinfo).date()
 
+    # Both filters leave out legs without the time: the checks only tell mypy so.
     for leg in legs.filter(planned_departure_at__gte=begin, planned_departure_at__lt=end).order_by(
         "planned_departure_at"
     ):
-        board[local_day(leg.planned_departure_at)].departures.append(leg)
+        if leg.planned_departure_at is not None:
+            board[local_day(leg.planned_departure_at)].departures.append(leg)
     for leg in legs.filter(planned_arrival_at__gte=begin, planned_arrival_at__lt=end).order_by("planned_arrival_at"):
-        board[local_day(leg.planned_arrival_at)].arrivals.append(leg)
+        if leg.planned_arrival_at is not None:
+            board[local_day(leg.planned_arrival_at)].arrivals.append(leg)
     bookings = Booking.objects.filter(
         status__in=(BookingStatus.CONFIRMED, BookingStatus.ROLLED),
         shipment__in=shipments_visible_to(scope=scope).values("pk"),
@@ -343,9 +364,12 @@ class Execution:
     overdue: list[Leg]
 
 
-def execution_for(*, scope: Scope, day: datetime.date, branch_id: int | None = None) -> Execution:
-    """What should happen today, and departures or arrivals of the last week still not recorded (five queries)."""
-    begin, end = _in_window(day, 1)
+def execution_for(
+    *, scope: Scope, day: datetime.date, branch_id: int | None = None, zone: datetime.tzinfo | None = None
+) -> Execution:
+    """What should happen on `day` (midnight to midnight in `zone`, default the active zone), and departures or
+    arrivals of the last week still not recorded (five queries)."""
+    begin, end = _in_window(day, 1, zone)
     legs = _board_legs(scope, branch_id, "", None)
     appointments = list(_appointments(scope, branch_id, "").filter(window_start_at__gte=begin, window_start_at__lt=end))
     week_ago = begin - datetime.timedelta(days=7)
@@ -386,13 +410,15 @@ def carriers_for_filter() -> QuerySet[Organisation]:
 
 def leg_get_for(*, scope: Scope, pk: int) -> Leg:
     return get_object_or_404(
-        legs_visible_to(scope=scope).select_related("shipment", "carrier", "origin", "destination"), pk=pk
+        legs_visible_to(scope=scope).select_related("shipment__branch", "carrier", "origin", "destination"), pk=pk
     )
 
 
 def booking_get_for(*, scope: Scope, pk: int) -> Booking:
     visible = shipments_visible_to(scope=scope).values("pk")
-    return get_object_or_404(Booking.objects.filter(shipment__in=visible).select_related("shipment", "carrier"), pk=pk)
+    return get_object_or_404(
+        Booking.objects.filter(shipment__in=visible).select_related("shipment__branch", "carrier"), pk=pk
+    )
 
 
 def appointment_get_for(*, scope: Scope, pk: int) -> Appointment:
@@ -419,6 +445,6 @@ def booking_document_context(booking: Booking) -> dict[str, Any]:
         "legs": list(shipment.legs.all()),
         "branch": shipment.branch,
         "carrier_contacts": list(contacts)[:3],
-        "goods": sorted({house.order.description for house in houses if house.order.description}),
+        "goods": sorted({house.order.description for house in houses if house.order and house.order.description}),
         "dangerous": any(hl.cargo_line.un_number for house in houses for hl in house.house_lines.all()),
     }

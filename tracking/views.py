@@ -4,6 +4,7 @@ schedule board and execution: views_schedule.py."""
 
 from __future__ import annotations
 
+import datetime
 from typing import Any
 
 from django.contrib import messages
@@ -11,12 +12,17 @@ from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.cache import patch_vary_headers
+from django.utils.http import urlencode
+from django.utils.translation import ngettext
 from django.views.decorators.http import require_POST
 
+from oms.http import HtmxHttpRequest
 from orders.models import Mode, Order
 from partners.permissions import may_plan, planning_required, staff_required
 from partners.scoping import Scope, scope_for_request
+from partners.time_zones import branch_zone, zone_label
 from tracking import selectors
 from tracking.errors import PlanningError
 from tracking.forms import (
@@ -27,12 +33,13 @@ from tracking.forms import (
     LegForm,
     SplitForm,
 )
-from tracking.models import LIVE_BOOKING_STATUSES, ShipmentEquipment, ShipmentKind, ShipmentStatus
+from tracking.models import LIVE_BOOKING_STATUSES, LegRole, ShipmentEquipment, ShipmentKind, ShipmentStatus
+from tracking.services import booking as booking_services
 from tracking.services import consolidation, planning, ranking
 from tracking.services.consolidation import MODE_FAMILY
 
 
-def _htmx_render(request: HttpRequest, template: str, fragment: str, context: dict[str, Any]) -> HttpResponse:
+def _htmx_render(request: HtmxHttpRequest, template: str, fragment: str, context: dict[str, Any]) -> HttpResponse:
     response = render(request, f"{template}#{fragment}" if request.htmx else template, context)
     patch_vary_headers(response, ["HX-Request"])
     return response
@@ -56,11 +63,23 @@ def _branch_filter(request: HttpRequest) -> tuple[list[Any], int | None]:
     return branches, selectors.default_branch_id(scope, branches)
 
 
+def _viewer_zone(request: HttpRequest, branches: list[Any], branch_id: int | None) -> datetime.tzinfo:
+    """The clock a list screen runs on: the branch it shows, else the viewer's own branch (all branches shown),
+    else the server's zone (company-wide staff)."""
+    chosen = branch_id or selectors.default_branch_id(scope_for_request(request), branches)
+    return branch_zone(next((branch for branch in branches if branch.pk == chosen), None))
+
+
+def _zone_of(shipment: Any) -> datetime.tzinfo:
+    """A shipment's planning times are on its branch's clock: shown so and typed so (docs/planning.md)."""
+    return branch_zone(shipment.branch)
+
+
 ORDERS_TO_PLAN_PER_PAGE = 100
 
 
 @staff_required
-def planning_index(request: HttpRequest) -> HttpResponse:
+def planning_index(request: HtmxHttpRequest) -> HttpResponse:
     """Orders with cargo still to plan (tick LCL orders to consolidate them) and the open masters."""
     scope = scope_for_request(request)
     branches, branch_id = _branch_filter(request)
@@ -86,8 +105,21 @@ def planning_index(request: HttpRequest) -> HttpResponse:
         "origin": origin,
         "destination": destination,
         "consolidate_form": ConsolidateForm(),
+        # what the last "Consolidate selected" asked for, back after it was refused (see consolidate)
+        "ticked": set(request.GET.getlist("order")),
+        "container_type": request.GET.get("container_type", "22G1"),
+        "containers": _id_param(request.GET.get("containers")) or 1,
     }
     return _htmx_render(request, "tracking/planning_index.html", "lists", context)
+
+
+def _back_to_planning(request: HttpRequest) -> HttpResponse:
+    """The planning list as the refused consolidation left it: its filters and page, the ticked orders and the
+    container asked for (a redirect, so a reload does not post again)."""
+    keep = ("branch", "mode", "origin", "destination", "page", "container_type", "containers")
+    params = [(name, request.POST[name]) for name in keep if request.POST.get(name)]
+    params += [("order", reference) for reference in request.POST.getlist("order")]
+    return redirect(f"{reverse('tracking:index')}?{urlencode(params)}" if params else reverse("tracking:index"))
 
 
 @planning_required
@@ -99,7 +131,7 @@ def consolidate(request: HttpRequest) -> HttpResponse:
     references = request.POST.getlist("order")
     if not form.is_valid() or not references:
         messages.error(request, "Tick the orders to consolidate and choose the container.")
-        return redirect("tracking:index")
+        return _back_to_planning(request)
     orders = list(selectors.orders_to_plan(scope=scope, references=references))
     try:
         master = consolidation.consolidation_create(
@@ -110,8 +142,9 @@ def consolidate(request: HttpRequest) -> HttpResponse:
         )
     except PlanningError as exc:
         messages.error(request, str(exc))
-        return redirect("tracking:index")
-    messages.success(request, f"{master.reference} created with {len(orders)} houses.")
+        return _back_to_planning(request)
+    houses = ngettext("house", "houses", len(orders))
+    messages.success(request, f"{master.reference} created with {len(orders)} {houses}.")
     return redirect(master)
 
 
@@ -180,20 +213,40 @@ def order_add_to_master(request: HttpRequest, reference: str) -> HttpResponse:
 def shipment_detail(request: HttpRequest, reference: str) -> HttpResponse:
     scope = scope_for_request(request)
     shipment = selectors.shipment_get_for(scope=scope, reference=reference)
-    return render(request, "tracking/shipment_detail.html", _shipment_context(shipment, scope))
+    return _render_shipment(request, shipment, scope)
+
+
+def _render_shipment(
+    request: HttpRequest, shipment: Any, scope: Scope, status: int = 200, **forms: Any
+) -> HttpResponse:
+    """The shipment's page, its times on the branch's clock."""
+    with timezone.override(_zone_of(shipment)):
+        context = _shipment_context(shipment, scope, **forms)
+        return render(request, "tracking/shipment_detail.html", context, status=status)
 
 
 def _shipment_context(shipment: Any, scope: Scope, **forms: Any) -> dict[str, Any]:
-    context: dict[str, Any] = {"shipment": shipment, "statuses": ShipmentStatus}
+    zone = _zone_of(shipment)
+    context: dict[str, Any] = {"shipment": shipment, "statuses": ShipmentStatus, "zone": zone_label(zone)}
     if shipment.kind == ShipmentKind.MASTER:
         houses = [link.house for link in shipment.live_links]
+        released = selectors.houses_deconsolidated_from(master=shipment)
         containers = list(shipment.containers.all())
+        booking = next((b for b in shipment.booking_history if b.status in LIVE_BOOKING_STATUSES), None)
+        main = next((leg for leg in shipment.legs.all() if leg.role == LegRole.MAIN), None)
         context |= {
             "houses": houses,
+            "released_links": released,
             "containers": containers,
-            "totals": consolidation.master_totals(master=shipment, houses=houses, containers=containers),
+            # what it carried: after deconsolidation, the houses it released
+            "totals": consolidation.master_totals(
+                master=shipment, houses=houses + [link.house for link in released], containers=containers
+            ),
             "capacity_problems": consolidation.master_capacity_problems(master=shipment, containers=containers),
-            "booking": next((b for b in shipment.booking_history if b.status in LIVE_BOOKING_STATUSES), None),
+            "booking": booking,
+            # the booking card offers only what the booking services would accept
+            "may_cancel_booking": booking is not None and booking_services.cancel_problem(booking) is None,
+            "may_roll_booking": booking is not None and booking_services.roll_problem(booking, main) is None,
             "candidates": (
                 _candidates(shipment, scope) if shipment.status in consolidation.JOINABLE and may_plan(scope) else []
             ),
@@ -203,10 +256,11 @@ def _shipment_context(shipment: Any, scope: Scope, **forms: Any) -> dict[str, An
         context["split_form"] = forms.pop("split_form", None) or SplitForm(house_lines=context["house_lines"])
     context["container_form"] = forms.pop("container_form", None) or ContainerForm()
     context["leg_form"] = forms.pop("leg_form", None) or LegForm(
-        initial={"mode": shipment.mode, "origin": shipment.origin_id, "destination": shipment.destination_id}
+        initial={"mode": shipment.mode, "origin": shipment.origin_id, "destination": shipment.destination_id},
+        zone=zone,
     )
     context["appointment_form"] = forms.pop("appointment_form", None) or AppointmentForm(
-        initial={"location": shipment.destination_id}
+        initial={"location": shipment.destination_id}, zone=zone
     )
     context.update(forms)
     return context
@@ -221,7 +275,11 @@ def _candidates(master: Any, scope: Scope) -> list[tuple[str, str]]:
     houses = selectors.loose_houses_on_lane(origin=master.origin_id, destination=master.destination_id)
     return [
         *[(f"order:{o.pk}", f"{o.reference} · {o.customer.code} · {o.gross_weight_kg_total:,.0f} kg") for o in orders],
-        *[(f"house:{h.pk}", f"{h.reference} (split of {h.order.reference})") for h in houses if h.mode in family],
+        *[
+            (f"house:{h.pk}", f"{h.reference} (split of {h.order.reference})")
+            for h in houses
+            if h.mode in family and h.order is not None  # a house always has its order
+        ],
     ]
 
 
@@ -279,12 +337,7 @@ def house_split(request: HttpRequest, reference: str) -> HttpResponse:
         else:
             messages.success(request, f"{new_house.reference} split off; add it to a master for its own sailing.")
             return redirect(new_house)
-    return render(
-        request,
-        "tracking/shipment_detail.html",
-        _shipment_context(house, scope_for_request(request), split_form=form),
-        status=400,
-    )
+    return _render_shipment(request, house, scope_for_request(request), status=400, split_form=form)
 
 
 @planning_required
@@ -296,7 +349,8 @@ def master_deconsolidate(request: HttpRequest, reference: str) -> HttpResponse:
     except PlanningError as exc:
         messages.error(request, str(exc))
     else:
-        messages.success(request, f"Deconsolidated {len(houses)} houses; plan their on-carriage and delivery.")
+        count = ngettext("house", "houses", len(houses))
+        messages.success(request, f"Deconsolidated {len(houses)} {count}; plan their on-carriage and delivery.")
     return redirect(master)
 
 
@@ -313,12 +367,7 @@ def container_add(request: HttpRequest, reference: str) -> HttpResponse:
         else:
             messages.success(request, "Container added.")
             return redirect(shipment)
-    return render(
-        request,
-        "tracking/shipment_detail.html",
-        _shipment_context(shipment, scope_for_request(request), container_form=form),
-        status=400,
-    )
+    return _render_shipment(request, shipment, scope_for_request(request), status=400, container_form=form)
 
 
 @planning_required
@@ -335,7 +384,7 @@ def container_update(request: HttpRequest, reference: str, pk: int) -> HttpRespo
         else:
             messages.success(request, f"{form.cleaned_data['container_number'] or 'Container'} saved.")
     else:
-        messages.error(request, " ".join(" ".join(errors) for errors in form.errors.values()))
+        messages.error(request, " ".join(" ".join(map(str, errors)) for errors in form.errors.values()))
     return redirect(shipment)
 
 
@@ -363,8 +412,7 @@ def _shipment_form_post(
         else:
             messages.success(request, done)
             return redirect(shipment)
-    context = _shipment_context(shipment, scope_for_request(request), **{form_name: form})
-    return render(request, "tracking/shipment_detail.html", context, status=400)
+    return _render_shipment(request, shipment, scope_for_request(request), status=400, **{form_name: form})
 
 
 @planning_required
@@ -372,7 +420,12 @@ def _shipment_form_post(
 def leg_add(request: HttpRequest, reference: str) -> HttpResponse:
     shipment = _shipment_for_action(request, reference)
     return _shipment_form_post(
-        request, shipment, LegForm(request.POST), planning.leg_add, done="Leg added.", form_name="leg_form"
+        request,
+        shipment,
+        LegForm(request.POST, zone=_zone_of(shipment)),
+        planning.leg_add,
+        done="Leg added.",
+        form_name="leg_form",
     )
 
 
@@ -383,7 +436,7 @@ def appointment_add(request: HttpRequest, reference: str) -> HttpResponse:
     return _shipment_form_post(
         request,
         shipment,
-        AppointmentForm(request.POST),
+        AppointmentForm(request.POST, zone=_zone_of(shipment)),
         planning.appointment_schedule,
         done="Appointment scheduled.",
         form_name="appointment_form",
@@ -391,7 +444,7 @@ def appointment_add(request: HttpRequest, reference: str) -> HttpResponse:
 
 
 @staff_required
-def shipment_ranking(request: HttpRequest, reference: str) -> HttpResponse:
+def shipment_ranking(request: HtmxHttpRequest, reference: str) -> HttpResponse:
     """The ranked carrier options for a master (loaded into its page by htmx); "Choose" only for planners."""
     shipment = _shipment_for_action(request, reference)
     live = any(booking.status in LIVE_BOOKING_STATUSES for booking in shipment.booking_history)

@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 from django.contrib import messages
+from django.forms import Form
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from partners.permissions import planning_required, staff_required
 from partners.scoping import scope_for_request
+from partners.time_zones import branch_zone, zone_label
 from tracking import adapters, selectors
 from tracking.errors import PlanningError
-from tracking.forms import BookingConfirmForm, BookingRejectForm, BookingRollForm
+from tracking.forms import BookingCancelForm, BookingConfirmForm, BookingRejectForm, BookingRollForm
+from tracking.models import Booking
 from tracking.services import booking as booking_services
 from tracking.services import ranking
 
@@ -54,28 +58,37 @@ def _cutoffs(data: dict) -> dict:
     return {key: data.get(key) for key in ("documentation_cutoff_at", "vgm_cutoff_at", "cargo_cutoff_at")}
 
 
+def _render_answer(request: HttpRequest, booking: Booking, form: Form, *, action: str, title: str) -> HttpResponse:
+    """The form for the carrier's answer; its times are on the clock of the shipment's branch, as the form says."""
+    zone = branch_zone(booking.shipment.branch)
+    context = {"booking": booking, "form": form, "action": action, "title": title, "zone": zone_label(zone)}
+    with timezone.override(zone):
+        return render(request, "tracking/booking_answer.html", context, status=400 if form.errors else 200)
+
+
 @planning_required
 def booking_confirm(request: HttpRequest, pk: int) -> HttpResponse:
     """Record the carrier's confirmation; the orders move to planned through their lifecycle."""
     scope = scope_for_request(request)
     booking = selectors.booking_get_for(scope=scope, pk=pk)
-    form = BookingConfirmForm(request.POST or None)
+    form = BookingConfirmForm(request.POST or None, zone=branch_zone(booking.shipment.branch))
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         try:
-            outcome = booking_services.booking_confirm(
-                booking=booking,
-                carrier_reference=data["carrier_reference"],
-                departure_at=data["departure_at"],
-                arrival_at=data["arrival_at"],
-                scope=scope,
-                by=request.user,
-                vessel_name=data["vessel_name"],
-                vessel_imo=data["vessel_imo"],
-                voyage_number=data["voyage_number"],
-                flight_number=data["flight_number"],
-                **_cutoffs(data),
-            )
+            with timezone.override(form.zone):  # a refusal names the times on the form's clock
+                outcome = booking_services.booking_confirm(
+                    booking=booking,
+                    carrier_reference=data["carrier_reference"],
+                    departure_at=data["departure_at"],
+                    arrival_at=data["arrival_at"],
+                    scope=scope,
+                    by=request.user,
+                    vessel_name=data["vessel_name"],
+                    vessel_imo=data["vessel_imo"],
+                    voyage_number=data["voyage_number"],
+                    flight_number=data["flight_number"],
+                    **_cutoffs(data),
+                )
         except PlanningError as exc:
             form.add_error(None, str(exc))
         else:
@@ -87,12 +100,7 @@ def booking_confirm(request: HttpRequest, pk: int) -> HttpResponse:
             for order, reason in outcome.not_planned:
                 messages.warning(request, f"{order.reference} not planned yet: {reason}")
             return redirect(booking.shipment)
-    return render(
-        request,
-        "tracking/booking_answer.html",
-        {"booking": booking, "form": form, "action": "confirm", "title": "Record confirmation"},
-        status=400 if form.errors else 200,
-    )
+    return _render_answer(request, booking, form, action="confirm", title="Record confirmation")
 
 
 @planning_required
@@ -107,56 +115,60 @@ def booking_reject(request: HttpRequest, pk: int) -> HttpResponse:
         else:
             messages.warning(request, f"{booking.carrier.name} declined. Choose another carrier from the ranking.")
             return redirect(booking.shipment)
-    return render(
-        request,
-        "tracking/booking_answer.html",
-        {"booking": booking, "form": form, "action": "reject", "title": "Record rejection"},
-        status=400 if form.errors else 200,
-    )
+    return _render_answer(request, booking, form, action="reject", title="Record rejection")
 
 
 @planning_required
 def booking_roll(request: HttpRequest, pk: int) -> HttpResponse:
     booking = selectors.booking_get_for(scope=scope_for_request(request), pk=pk)
-    form = BookingRollForm(request.POST or None)
+    form = BookingRollForm(request.POST or None, zone=branch_zone(booking.shipment.branch))
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         try:
-            booking_services.booking_roll(
-                booking=booking,
-                departure_at=data["departure_at"],
-                arrival_at=data["arrival_at"],
-                reason=data["reason"],
-                by=request.user,
-                vessel_name=data["vessel_name"],
-                vessel_imo=data["vessel_imo"],
-                voyage_number=data["voyage_number"],
-                **_cutoffs(data),
-            )
+            with timezone.override(form.zone):  # a refusal names the times on the form's clock
+                booking_services.booking_roll(
+                    booking=booking,
+                    departure_at=data["departure_at"],
+                    arrival_at=data["arrival_at"],
+                    reason=data["reason"],
+                    by=request.user,
+                    vessel_name=data["vessel_name"],
+                    vessel_imo=data["vessel_imo"],
+                    voyage_number=data["voyage_number"],
+                    **_cutoffs(data),
+                )
         except PlanningError as exc:
             form.add_error(None, str(exc))
         else:
             messages.warning(request, "Booking rolled: the plan moved to the new sailing.")
             return redirect(booking.shipment)
-    return render(
-        request,
-        "tracking/booking_answer.html",
-        {"booking": booking, "form": form, "action": "roll", "title": "Record a roll"},
-        status=400 if form.errors else 200,
-    )
+    return _render_answer(request, booking, form, action="roll", title="Record a roll")
 
 
 @planning_required
-@require_POST
 def booking_cancel(request: HttpRequest, pk: int) -> HttpResponse:
-    booking = selectors.booking_get_for(scope=scope_for_request(request), pk=pk)
-    try:
-        booking_services.booking_cancel(booking=booking, by=request.user)
-    except PlanningError as exc:
-        messages.error(request, str(exc))
-    else:
-        messages.success(request, "Booking cancelled; the shipment is back in planning.")
-    return redirect(booking.shipment)
+    """Withdraw a booking, saying why (as cancelling an order does); the orders it planned go back to confirmed."""
+    scope = scope_for_request(request)
+    booking = selectors.booking_get_for(scope=scope, pk=pk)
+    form = BookingCancelForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            outcome = booking_services.booking_cancel(
+                booking=booking, reason=form.cleaned_data["reason"], by=request.user, scope=scope
+            )
+        except PlanningError as exc:
+            form.add_error(None, str(exc))
+        else:
+            back = ", ".join(order.reference for order in outcome.unplanned)
+            messages.success(
+                request,
+                "Booking cancelled; the shipment is back in planning."
+                + (f" Back to confirmed: {back}." if back else ""),
+            )
+            for order, reason in outcome.not_unplanned:
+                messages.warning(request, f"{order.reference} is still planned: {reason}")
+            return redirect(booking.shipment)
+    return _render_answer(request, booking, form, action="cancel", title="Cancel booking")
 
 
 @staff_required

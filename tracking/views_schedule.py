@@ -13,14 +13,16 @@ from django.utils.cache import patch_vary_headers
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
+from oms.http import HtmxHttpRequest
 from orders.models import Mode
 from partners.permissions import planning_required, staff_required
 from partners.scoping import scope_for_request
+from partners.time_zones import branch_zone, zone_label, zone_named
 from tracking import selectors
 from tracking.errors import PlanningError
 from tracking.forms import AppointmentOutcomeForm, LegActualForm
 from tracking.services import planning
-from tracking.views import _branch_filter, _id_param
+from tracking.views import _branch_filter, _id_param, _viewer_zone
 
 BOARD_DAYS = 14
 # The earliest and latest days a board may start on: near date.min or date.max the board's window, its
@@ -28,13 +30,14 @@ BOARD_DAYS = 14
 EARLIEST_START, LATEST_START = datetime.date(1900, 1, 1), datetime.date(9000, 12, 31)
 
 
-def _start(request: HttpRequest) -> datetime.date:
-    """The board's first day from `start` (2026-03-02, or an ISO week as 2026-W10); today when absent or odd."""
+def _start(request: HttpRequest, zone: datetime.tzinfo) -> datetime.date:
+    """The board's first day from `start` (2026-03-02, or an ISO week as 2026-W10); today in `zone` when absent
+    or odd."""
     try:
         start = datetime.date.fromisoformat(request.GET.get("start", ""))
     except ValueError:
-        return timezone.localdate()
-    return start if EARLIEST_START <= start <= LATEST_START else timezone.localdate()
+        return timezone.localdate(timezone=zone)
+    return start if EARLIEST_START <= start <= LATEST_START else timezone.localdate(timezone=zone)
 
 
 def _next_or_today(request: HttpRequest) -> str:
@@ -46,20 +49,23 @@ def _next_or_today(request: HttpRequest) -> str:
 
 
 @staff_required
-def schedule_board(request: HttpRequest) -> HttpResponse:
-    """Departures, arrivals, cut-offs and appointments by day for the next two weeks; cut-offs due soon stand out."""
+def schedule_board(request: HtmxHttpRequest) -> HttpResponse:
+    """Departures, arrivals, cut-offs and appointments by day for the next two weeks; cut-offs due soon stand out.
+    Days and times are on the clock of the branch shown (the viewer's own for all branches)."""
     scope = scope_for_request(request)
     branches, branch_id = _branch_filter(request)
+    zone = _viewer_zone(request, branches, branch_id)
     mode = request.GET.get("mode", "") if request.GET.get("mode", "") in Mode.values else ""
     carrier_id = _id_param(request.GET.get("carrier"))
-    start = _start(request)
+    start = _start(request, zone)
     days = selectors.schedule_board(
-        scope=scope, start=start, days=BOARD_DAYS, branch_id=branch_id, mode=mode, carrier_id=carrier_id
+        scope=scope, start=start, days=BOARD_DAYS, branch_id=branch_id, mode=mode, carrier_id=carrier_id, zone=zone
     )
     context = {
         "days": days,
         "start": start,
-        "today": timezone.localdate(),
+        "today": timezone.localdate(timezone=zone),
+        "zone": zone_label(zone),
         "now": timezone.now(),
         "soon": timezone.now() + selectors.CUTOFF_SOON,
         "branches": branches,
@@ -79,54 +85,69 @@ def schedule_board(request: HttpRequest) -> HttpResponse:
         },
     }
     template = "tracking/schedule_board.html#board" if request.htmx else "tracking/schedule_board.html"
-    response = render(request, template, context)
+    with timezone.override(zone):
+        response = render(request, template, context)
     patch_vary_headers(response, ["HX-Request"])
     return response
 
 
 @staff_required
 def execution(request: HttpRequest) -> HttpResponse:
-    """Today's pickups, departures, arrivals and deliveries, with buttons to record what happened."""
+    """Today's pickups, departures, arrivals and deliveries, with buttons to record what happened. "Today" and
+    the times are on the clock of the branch shown (the viewer's own for all branches)."""
     scope = scope_for_request(request)
     branches, branch_id = _branch_filter(request)
-    today = timezone.localdate()
+    zone = _viewer_zone(request, branches, branch_id)
+    today = timezone.localdate(timezone=zone)
     context = {
-        "execution": selectors.execution_for(scope=scope, day=today, branch_id=branch_id),
+        "execution": selectors.execution_for(scope=scope, day=today, branch_id=branch_id, zone=zone),
         "branches": branches,
         "branch_id": branch_id,
         "now": timezone.now(),
+        "zone": zone_label(zone),
     }
-    return render(request, "tracking/execution.html", context)
+    with timezone.override(zone):
+        return render(request, "tracking/execution.html", context)
 
 
 @planning_required
 @require_POST
-def leg_record_actual(request: HttpRequest, pk: int) -> HttpResponse:
-    """Quick action: the leg departed or arrived (now, or at the time given). htmx gets the leg's row back."""
+def leg_record_actual(request: HtmxHttpRequest, pk: int) -> HttpResponse:
+    """Quick action: the leg departed or arrived (now, or at the time given). htmx gets the leg's row back. The
+    time, and the row, are on the clock of the page the action came from (its `zone`), else the leg's branch."""
     leg = selectors.leg_get_for(scope=scope_for_request(request), pk=pk)
-    form = LegActualForm(request.POST)
+    posted_zone = request.POST.get("zone", "")
+    zone = zone_named(posted_zone) if posted_zone else branch_zone(leg.shipment.branch)
+    form = LegActualForm(request.POST, zone=zone)
     error = ""
     if form.is_valid():
         at = form.cleaned_data["at"] or timezone.now()
         kind = form.cleaned_data["kind"]
         try:
-            leg = planning.leg_record_actual(
-                leg=leg,
-                by=request.user,
-                departed_at=at if kind == "departure" else None,
-                arrived_at=at if kind == "arrival" else None,
-            )
+            with timezone.override(zone):  # a refusal names the times on the page's clock
+                leg = planning.leg_record_actual(
+                    leg=leg,
+                    by=request.user,
+                    departed_at=at if kind == "departure" else None,
+                    arrived_at=at if kind == "arrival" else None,
+                )
         except PlanningError as exc:
             error = str(exc)
+    elif "at" in form.errors:  # e.g. a time the clock skips when summer time starts
+        error = " ".join(map(str, form.errors["at"]))
     else:
         error = "Say whether it departed or arrived."
     if request.htmx:
         leg = selectors.leg_get_for(scope=scope_for_request(request), pk=pk)
-        response = render(
-            request,
-            "tracking/execution.html#leg-row",
-            {"leg": leg, "error": error, "now": timezone.now(), "section": request.POST.get("section")},
-        )
+        context = {
+            "leg": leg,
+            "error": error,
+            "now": timezone.now(),
+            "section": request.POST.get("section"),
+            "zone": zone_label(zone),
+        }
+        with timezone.override(zone):
+            response = render(request, "tracking/execution.html#leg-row", context)
         patch_vary_headers(response, ["HX-Request"])
         return response
     if error:

@@ -6,7 +6,7 @@ Every write an admin action makes goes through workflows.services; the admin onl
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypedDict
 
 from django import forms
 from django.contrib import admin, messages
@@ -39,6 +39,13 @@ from workflows.models import (
     WorkflowTemplate,
     WorkflowVersion,
 )
+
+if TYPE_CHECKING:
+    from django_stubs_ext import WithAnnotations
+
+
+class _OrderReference(TypedDict):
+    order_reference: str | None  # the order's reference, None once the order is gone (QueuedTrackingRecordAdmin)
 
 
 class TeamMemberInline(admin.TabularInline):
@@ -412,7 +419,7 @@ class QueuedTrackingRecordAdmin(admin.ModelAdmin):
         return super().get_queryset(request).annotate(order_reference=Subquery(reference))
 
     @admin.display(description="order", ordering="order_id")
-    def order_link(self, obj: QueuedTrackingRecord) -> str:
+    def order_link(self, obj: WithAnnotations[QueuedTrackingRecord, _OrderReference]) -> str:
         if not obj.order_reference:
             return f"{obj.order_id} (deleted)"
         return format_html('<a href="{}">{}</a>', reverse("orders:detail", args=[obj.order_reference]),

@@ -74,13 +74,18 @@ POD = Step(
     "pod", "Obtain proof of delivery", F.OPERATIONS, "delivered", due=16, blocks=("complete",), done_when="document:POD"
 )
 INVOICE = Step("invoice", "Invoice the customer", F.FINANCE, "completed", due=16, done_when="state:invoiced")
+# The booking steps that block `plan` are done when the carrier's confirmation is recorded (planning records
+# BOOKING_CONFIRMED for the master's orders and the confirmation then plans them: tracking/services/booking.py).
+# Installations seeded before this carry it through migration workflows/0009 (docs/decisions/0004).
+BOOKED = "milestone:BOOKING_CONFIRMED"
+BOOKING_STEPS = ("book", "book-space", "agent-booking", "book-flight", "book-truck", "label")
 
 # name, criteria, steps
 TEMPLATES: tuple[tuple[str, dict[str, str], tuple[Step, ...]], ...] = (
     ("General order handling", {}, (
         REVIEW,
         Step("book", "Book transport with a carrier", F.OPERATIONS, "confirmed", blocks=("plan",), due=-16,
-             due_anchor=PICKUP),
+             due_anchor=PICKUP, done_when=BOOKED),
         Step("pickup-check", "Check the goods are ready for pickup", F.OPERATIONS,
              f"date:{DateAnchor.REQUESTED_PICKUP}:-24", due=4),
         POD, INVOICE,
@@ -88,7 +93,7 @@ TEMPLATES: tuple[tuple[str, dict[str, str], tuple[Step, ...]], ...] = (
     ("Ocean FCL export", {"mode": "ocean_fcl", "trade_direction": TradeDirection.EXPORT}, (
         REVIEW,
         Step("book-space", "Book container space with the shipping line", F.OPERATIONS, "confirmed", blocks=("plan",),
-             due=-24, due_anchor=PICKUP),
+             due=-24, due_anchor=PICKUP, done_when=BOOKED),
         Step("release-empties", "Send the empty container release to the haulier", F.OPERATIONS, "planned", due=8,
              after=("book-space",)),
         Step("si-vgm", "Collect shipping instructions and VGM", F.DOCUMENTATION,
@@ -103,7 +108,7 @@ TEMPLATES: tuple[tuple[str, dict[str, str], tuple[Step, ...]], ...] = (
     ("Ocean LCL import", {"mode": "ocean_lcl", "trade_direction": TradeDirection.IMPORT}, (
         REVIEW,
         Step("agent-booking", "Confirm the origin agent booked the consolidation", F.OPERATIONS, "confirmed", due=16,
-             blocks=("plan",)),
+             blocks=("plan",), done_when=BOOKED),
         Step("arrival-notice", "Send the arrival notice to the consignee", F.DOCUMENTATION, "arrived", due=4),
         Step("import-customs", "Clear import customs", F.CUSTOMS, "arrived", due=8, blocks=("deliver",)),
         Step("cfs-delivery", "Book delivery from the CFS", F.OPERATIONS, "arrived", due=8, blocks=("deliver",),
@@ -114,7 +119,7 @@ TEMPLATES: tuple[tuple[str, dict[str, str], tuple[Step, ...]], ...] = (
         Step(REVIEW.key, REVIEW.name, F.SALES, "submitted", due=2, done_when="state:confirmed",
              assign=AssignRule.ACCOUNT_OWNER),
         Step("book-flight", "Book the flight with the airline", F.OPERATIONS, "confirmed", blocks=("plan",), due=-8,
-             due_anchor=PICKUP),
+             due_anchor=PICKUP, done_when=BOOKED),
         Step("hawb", "Issue the house air waybill", F.DOCUMENTATION, "planned", due=4, blocks=("depart",)),
         Step("export-customs", "File the export declaration", F.CUSTOMS, "planned", due=4, blocks=("depart",)),
         Step("departure", "Confirm the flight departed", F.OPERATIONS, "in_transit", due=8,
@@ -124,12 +129,14 @@ TEMPLATES: tuple[tuple[str, dict[str, str], tuple[Step, ...]], ...] = (
         POD, INVOICE,
     )),
     ("Road FTL domestic", {"mode": "road_ftl", "trade_direction": TradeDirection.DOMESTIC}, (
-        Step("book-truck", "Assign a truck and driver", F.OPERATIONS, "confirmed", due=4, blocks=("plan",)),
+        Step("book-truck", "Assign a truck and driver", F.OPERATIONS, "confirmed", due=4, blocks=("plan",),
+             done_when=BOOKED),
         Step("cmr", "Prepare the CMR consignment note", F.DOCUMENTATION, "planned", due=4, blocks=("depart",)),
         POD, INVOICE,
     )),
     ("Parcel eCommerce", {"mode": "parcel"}, (
-        Step("label", "Create the courier label", F.OPERATIONS, "confirmed", due=2, blocks=("plan",)),
+        Step("label", "Create the courier label", F.OPERATIONS, "confirmed", due=2, blocks=("plan",),
+             done_when=BOOKED),
         Step("handover", "Hand the parcel to the courier", F.OPERATIONS, "planned", due=4,
              done_when="state:in_transit"),
         Step("invoice", "Add to the monthly invoice", F.FINANCE, "completed", due=40, done_when="state:invoiced"),

@@ -7,6 +7,11 @@
   with its SLA), then the exception's owner (the assignee of that task, else the customer's operations
   account owner, else the branch's operations lead), written back through tracking's service, and alerted.
 - tracking.events.exception_resolved → tell the owner when it resolved itself.
+- tracking.events.booking_covers_orders (inside the transaction of a carrier's confirmation, before the orders
+  are planned) → services.bookings.booking_confirmed_record: BOOKING_CONFIRMED acted on at once, so the booking
+  task that blocks `plan` is done when the confirmation plans the orders.
+- tracking.events.booking_cancelled → services.bookings.booking_cancelled_handle: the tasks the confirmation
+  completed are reopened and their people told.
 - tracking.ingest.events.milestones_recording (one call per ingest batch, inside its transaction) → the
   records are queued (QueuedTrackingRecord, one INSERT) and, on the batch's commit, a worker is asked to drain
   them (tasks.handle_tracking_records → services.milestones.tracking_records_drain, which calls
@@ -27,6 +32,7 @@ The lower apps that will report more events call these services from the receive
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from typing import Any
 
@@ -36,8 +42,10 @@ from orders import events as order_events
 from tracking import events as tracking_events
 from tracking.ingest import events as ingest_events
 from workflows.models import TrackingRecordKind
-from workflows.services import milestones, on_order_status_changed
+from workflows.services import bookings, milestones, on_order_status_changed
 from workflows.services.exceptions import exception_opened_handle, exception_resolved_handle
+
+logger = logging.getLogger(__name__)
 
 
 @receiver(order_events.order_status_changed, dispatch_uid="workflows.order_status_changed")
@@ -51,6 +59,24 @@ def _order_status_changed(
 @receiver(tracking_events.exception_opened, dispatch_uid="workflows.exception_opened")
 def _exception_opened(sender: Any, *, exception_id: int, kind: str, order_ids: list[int], **kwargs: Any) -> None:
     exception_opened_handle(exception_id=exception_id, kind=kind, order_ids=order_ids)
+
+
+@receiver(tracking_events.booking_covers_orders, dispatch_uid="workflows.booking_covers_orders")
+def _booking_covers_orders(sender: Any, *, shipment_id: int, order_ids: Sequence[int], **kwargs: Any) -> None:
+    bookings.booking_confirmed_record(order_ids=order_ids, shipment_id=shipment_id)
+
+
+@receiver(tracking_events.booking_cancelled, dispatch_uid="workflows.booking_cancelled")
+def _booking_cancelled(
+    sender: Any, *, booking_id: int, order_ids: Sequence[int], unplanned_ids: Sequence[int], reason: str,
+    by_id: int | None = None, **kwargs: Any,
+) -> None:  # fmt: skip
+    try:  # after the commit: the cancellation stands whatever happens here
+        bookings.booking_cancelled_handle(
+            booking_id=booking_id, order_ids=order_ids, unplanned_ids=unplanned_ids, reason=reason, by_id=by_id
+        )
+    except Exception:
+        logger.exception("Reopening the tasks of cancelled booking %s failed", booking_id)
 
 
 @receiver(tracking_events.exception_resolved, dispatch_uid="workflows.exception_resolved")

@@ -15,11 +15,11 @@ from typing import Any
 
 from celery import shared_task
 from celery.utils.time import get_exponential_backoff_interval
-from django.conf import settings
 from django.core.mail import send_mail
 from django.db import OperationalError
 from django.utils import timezone
 
+from oms.links import site_link
 from workflows import services
 from workflows.models import Notification
 from workflows.services import milestones, triggers
@@ -118,7 +118,7 @@ def send_notification_email(notification_id: int) -> None:
     if not claimed:
         return
     notification = Notification.objects.select_related("recipient").get(pk=notification_id)
-    link = f"{getattr(settings, 'OMS_BASE_URL', '').rstrip('/')}{notification.url}" if notification.url else ""
+    link = site_link(notification.url)
     try:
         send_mail(
             subject=f"[OMS] {notification.title}",

@@ -16,7 +16,9 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 from django.views.decorators.vary import vary_on_headers
 
+from oms.http import HtmxHttpRequest
 from orders import lifecycle
+from partners.models import User
 from partners.permissions import staff_required
 from partners.scoping import Scope, scope_for_request
 from workflows import selectors, services
@@ -62,7 +64,7 @@ def _tabs(request: HttpRequest, scope: Scope, current: str) -> list[dict[str, An
 
 @staff_required
 @vary_on_headers("HX-Request")
-def task_list(request: HttpRequest, view: str = "mine") -> HttpResponse:
+def task_list(request: HtmxHttpRequest, view: str = "mine") -> HttpResponse:
     """One of the three task lists, with filters, paging and bulk actions; htmx gets only the results."""
     scope = scope_for_request(request)
     title, select = VIEWS[view]
@@ -131,7 +133,7 @@ def task_detail(request: HttpRequest, pk: int) -> HttpResponse:
     return render(request, "workflows/task_detail.html", context)
 
 
-def _after_action(request: HttpRequest, task: Task, scope: Scope) -> HttpResponse:
+def _after_action(request: HtmxHttpRequest, task: Task, scope: Scope) -> HttpResponse:
     """An action's answer: the order's task panel for htmx posts from it, else back to where the form was."""
     if request.htmx and request.POST.get("panel") == "order":
         tasks = selectors.tasks_for_order(order=task.order, scope=scope)
@@ -142,7 +144,7 @@ def _after_action(request: HttpRequest, task: Task, scope: Scope) -> HttpRespons
     return redirect(_safe_next(request, task.get_absolute_url()))
 
 
-def _task_action(request: HttpRequest, pk: int, act: Callable[[Task, Scope], str]) -> HttpResponse:
+def _task_action(request: HtmxHttpRequest, pk: int, act: Callable[[Task, Scope], str]) -> HttpResponse:
     scope = scope_for_request(request)
     task = selectors.task_get_for(scope=scope, pk=pk)
     try:
@@ -154,7 +156,7 @@ def _task_action(request: HttpRequest, pk: int, act: Callable[[Task, Scope], str
 
 @staff_required
 @require_POST
-def task_claim(request: HttpRequest, pk: int) -> HttpResponse:
+def task_claim(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     def act(task: Task, scope: Scope) -> str:
         services.task_claim(task=task, scope=scope, by=request.user)
         return f"“{task.name}” is yours."
@@ -164,7 +166,7 @@ def task_claim(request: HttpRequest, pk: int) -> HttpResponse:
 
 @staff_required
 @require_POST
-def task_complete(request: HttpRequest, pk: int) -> HttpResponse:
+def task_complete(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     def act(task: Task, scope: Scope) -> str:
         form = NoteForm(request.POST)
         note = form.cleaned_data["note"] if form.is_valid() else ""
@@ -176,11 +178,11 @@ def task_complete(request: HttpRequest, pk: int) -> HttpResponse:
 
 @staff_required
 @require_POST
-def task_reopen(request: HttpRequest, pk: int) -> HttpResponse:
+def task_reopen(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     def act(task: Task, scope: Scope) -> str:
         form = NoteForm(request.POST)
         if not form.is_valid():
-            raise TaskNotAllowed(" ".join(form.errors["note"]))
+            raise TaskNotAllowed(" ".join(map(str, form.errors["note"])))
         services.task_reopen(task=task, scope=scope, by=request.user, reason=form.cleaned_data["note"])
         return f"“{task.name}” is open again."
 
@@ -189,7 +191,7 @@ def task_reopen(request: HttpRequest, pk: int) -> HttpResponse:
 
 @staff_required
 @require_POST
-def task_reassign(request: HttpRequest, pk: int) -> HttpResponse:
+def task_reassign(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     def act(task: Task, scope: Scope) -> str:
         form = ReassignForm(request.POST, people=list(selectors.assignable_people()))
         if not form.is_valid():
@@ -203,7 +205,7 @@ def task_reassign(request: HttpRequest, pk: int) -> HttpResponse:
 
 @staff_required
 @require_POST
-def task_comment(request: HttpRequest, pk: int) -> HttpResponse:
+def task_comment(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     def act(task: Task, scope: Scope) -> str:
         form = CommentForm(request.POST)
         if not form.is_valid():
@@ -216,7 +218,7 @@ def task_comment(request: HttpRequest, pk: int) -> HttpResponse:
 
 @staff_required
 @vary_on_headers("HX-Request")
-def order_tasks(request: HttpRequest, reference: str) -> HttpResponse:
+def order_tasks(request: HtmxHttpRequest, reference: str) -> HttpResponse:
     """The order's tasks: the panel the order page loads with htmx, or a page of its own."""
     scope = scope_for_request(request)
     order = selectors.order_get_for(scope=scope, reference=reference)
@@ -259,6 +261,7 @@ def notifications_read_all(request: HttpRequest) -> HttpResponse:
 
 @staff_required
 def notification_preferences(request: HttpRequest) -> HttpResponse:
+    assert isinstance(request.user, User)  # noqa: S101 - staff_required lets in only signed-in staff
     current = NotificationPreference.objects.filter(user=request.user).first() or NotificationPreference(
         **{name: getattr(DEFAULT_PREFERENCE, name) for name in NotificationPreferenceForm.Meta.fields}
     )

@@ -8,11 +8,13 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from types import SimpleNamespace
+from typing import cast
 
 import pytest
 from django.db import connection
 from django.test import Client
 from django.utils import timezone
+from rest_framework.request import Request
 
 from orders import services as order_services
 from orders.models import Order, OrderStatus, OrderTransition
@@ -55,7 +57,7 @@ def post(client, raw_key: str, data, key: str | None = KEY, url: str = LIST_URL)
 
 
 def fingerprint(data, url: str = LIST_URL) -> str:
-    return idempotency.request_fingerprint(SimpleNamespace(method="POST", path=url, data=data))
+    return idempotency.request_fingerprint(cast(Request, SimpleNamespace(method="POST", path=url, data=data)))
 
 
 def in_progress_row(api_key, data, *, locked_ago: datetime.timedelta) -> IdempotencyKey:

@@ -1,8 +1,10 @@
 import datetime
 from decimal import Decimal
+from typing import Any, cast
 
 import pytest
 from django.core import mail
+from django.core.mail import EmailMultiAlternatives
 from django.utils import timezone
 
 from orders import lifecycle
@@ -37,7 +39,7 @@ def booking(master, ops_user):
 
 
 def confirm(booking, ops_scope, ops_user, **extra):
-    values = {
+    values: dict[str, Any] = {
         "carrier_reference": "MAEU262001234",
         "departure_at": ETD,
         "arrival_at": ETA,
@@ -61,12 +63,12 @@ def test_sending_emails_the_request_document_to_the_carrier(booking, ops_user):
     sent = booking_services.booking_send(booking=booking, by=ops_user)
     assert sent.status == "sent"
     assert sent.sent_via == "email"
-    (message,) = mail.outbox
+    (message,) = cast(list[EmailMultiAlternatives], mail.outbox)
     assert message.to == ["book@maeu.test"]
     assert message.subject == f"Booking request {booking.shipment.reference} · CNSHA → DEHAM"
     assert "1 x 22G1 (20' general purpose)" in message.body
     assert "Agreed rate:        USD 1,404.00" in message.body
-    assert message.alternatives[0].mimetype == "text/html"
+    assert message.alternatives[0].mimetype == "text/html"  # type: ignore[attr-defined]  # an EmailAlternative
     assert sent.request_text == message.body
 
 
@@ -220,12 +222,63 @@ def test_a_roll_must_move_to_a_later_sailing(booking, ops_scope, ops_user):
         )
 
 
-def test_cancel_returns_a_booked_master_to_planning(booking, ops_scope, ops_user):
-    confirm(booking, ops_scope, ops_user)
-    booking_services.booking_cancel(booking=booking, by=ops_user)
+def test_cancel_returns_a_booked_master_to_planning(booking, ops_scope, ops_user, django_capture_on_commit_callbacks):
+    planned = confirm(booking, ops_scope, ops_user).planned
+    with pytest.raises(BookingError, match="Say why the booking is cancelled"):
+        booking_services.booking_cancel(booking=booking, reason=" ", by=ops_user)
+    received = []
+    events.booking_cancelled.connect(lambda **kw: received.append(kw), weak=False, dispatch_uid="t-cancel")
+    try:
+        with django_capture_on_commit_callbacks(execute=True):
+            outcome = booking_services.booking_cancel(booking=booking, reason="Shipper postponed", by=ops_user)
+    finally:
+        events.booking_cancelled.disconnect(dispatch_uid="t-cancel")
     booking.shipment.refresh_from_db()
     assert booking.shipment.status == ShipmentStatus.PLANNING
     assert booking.shipment.carrier is None
+    booking.refresh_from_db()
+    assert (booking.status, booking.cancel_reason) == ("cancelled", "Shipper postponed")
+    assert booking.cancelled_at is not None
+    # the orders it planned are booked no more: back to confirmed through the lifecycle, with the reason
+    assert [o.pk for o in outcome.unplanned] == [o.pk for o in planned]
+    for order in planned:
+        assert Order.objects.get(pk=order.pk).status == "confirmed"
+        back = OrderTransition.objects.get(order=order, name="unplan")
+        assert back.reason == "Carrier booking MAEU262001234 with Maersk cancelled: Shipper postponed"
+        assert back.by == ops_user
+    (sent,) = received
+    assert (sent["booking_id"], sent["reason"], sent["unplanned_ids"]) == (
+        booking.pk, "Shipper postponed", [o.pk for o in planned],
+    )  # fmt: skip
+
+
+def test_a_booking_not_yet_confirmed_is_cancelled_with_its_orders_left_as_they_are(booking, ops_user):
+    outcome = booking_services.booking_cancel(booking=booking, reason="Wrong carrier chosen", by=ops_user)
+    assert outcome.unplanned == []
+    orders = [link.house.order for link in booking.shipment.consolidated_houses.all()]
+    assert {Order.objects.get(pk=o.pk).status for o in orders} == {"confirmed"}
+
+
+def test_an_arrived_or_departed_master_keeps_its_booking(booking, ops_scope, ops_user):
+    confirm(booking, ops_scope, ops_user)
+    main = booking.shipment.legs.get()
+    planning.leg_record_actual(leg=main, departed_at=timezone.now() - datetime.timedelta(days=1), by=ops_user)
+    booking, main = Booking.objects.select_related("shipment").get(pk=booking.pk), booking.shipment.legs.get()
+    assert booking_services.roll_problem(booking, main) is not None
+    assert "in transit; the booking stays" in booking_services.cancel_problem(booking)
+    with pytest.raises(BookingError, match="the booking stays"):
+        booking_services.booking_cancel(booking=booking, reason="late", by=ops_user)
+
+
+def test_a_house_taken_off_a_booked_master_takes_its_order_back_to_confirmed(booking, ops_scope, ops_user):
+    confirm(booking, ops_scope, ops_user)
+    master = booking.shipment
+    house = master.consolidated_houses.order_by("pk").first().house
+    consolidation.house_remove(master=master, house=house, by=ops_user)
+    assert Order.objects.get(pk=house.order_id).status == "confirmed"
+    assert OrderTransition.objects.get(order_id=house.order_id, name="unplan").reason == (
+        f"{house.reference} taken off {master.reference}, booked with its carrier"
+    )
 
 
 def test_recording_actuals_moves_the_shipment_and_its_houses(
@@ -303,3 +356,38 @@ def test_a_rate_card_a_booking_pinned_cannot_be_deleted_in_the_console(booking, 
     assert booking.rate_card_id == card.pk
     assert deleted.status_code == 302
     assert not RateCard.objects.filter(pk=spare.pk).exists()
+
+
+def test_an_order_goes_back_to_confirmed_by_hand_only_when_nothing_books_or_moves_its_cargo(
+    booking, ops_scope, ops_user
+):
+    """`unplan` is the cancellation's step; by hand it serves an order held while its booking was cancelled."""
+    planned = confirm(booking, ops_scope, ops_user).planned
+    order, held = planned[0], planned[1]
+
+    def back(order):
+        return order_services.order_transition(
+            order=Order.objects.get(pk=order.pk), name="unplan", scope=ops_scope, channel="screen", by=ops_user,
+            reason="re-route",
+        )  # fmt: skip
+
+    with pytest.raises(TransitionNotAllowed, match="cargo is booked with its carrier: cancel the booking"):
+        back(order)
+    order_services.order_transition(
+        order=held, name="hold", scope=ops_scope, channel="screen", by=ops_user, reason="Credit check"
+    )
+    outcome = booking_services.booking_cancel(booking=booking, reason="Blank sailing", by=ops_user)
+    assert [o.pk for o, _why in outcome.not_unplanned] == [held.pk]
+    released = order_services.order_transition(
+        order=Order.objects.get(pk=held.pk), name="release", scope=ops_scope, channel="screen", by=ops_user
+    )
+    assert released.status == "planned"
+    assert back(released).status == "confirmed"  # nothing books it any more
+
+
+def test_an_order_whose_cargo_moved_stays_planned(booking, ops_scope, ops_user):
+    order = confirm(booking, ops_scope, ops_user).planned[0]
+    main = booking.shipment.legs.get()
+    planning.leg_record_actual(leg=main, departed_at=timezone.now() - datetime.timedelta(hours=1), by=ops_user)
+    Booking.objects.filter(pk=booking.pk).update(status="cancelled")  # however it came to be without a booking
+    assert "is in transit: cargo that has moved stays planned" in guards.order_unplan_problem(order)

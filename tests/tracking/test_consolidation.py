@@ -1,3 +1,4 @@
+import datetime
 import threading
 from decimal import Decimal
 
@@ -65,6 +66,29 @@ def test_a_draft_order_cannot_be_planned(make_order, order_data, ops_user, ops_s
     )
     with pytest.raises(PlanningError, match="is draft"):
         planning.house_create(order=draft, by=ops_user)
+
+
+def test_a_draft_saved_without_cargo_or_parties_cannot_be_planned_and_its_page_says_so(
+    login, order_data, ops_user, ops_scope
+):
+    from django.urls import reverse
+
+    from orders import services as order_services
+
+    draft = order_services.order_create(
+        data=order_data(incoterm="", shipper_name="", consignee_name="", lines=[]), scope=ops_scope, channel="screen"
+    )
+    with pytest.raises(PlanningError, match="is draft"):
+        planning.shipment_plan_direct(order=draft, by=ops_user)
+    with pytest.raises(PlanningError, match="is draft"):
+        planning.house_create(order=draft, by=ops_user)
+
+    response = login(ops_user).get(reverse("tracking:order_plan", args=[draft.reference]))
+
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert "is draft: only submitted, confirmed or planned orders go on shipments." in page
+    assert "No cargo lines yet" in page
 
 
 def test_adding_a_house_checks_capacity_with_the_new_total(make_order, ops_user):
@@ -178,7 +202,7 @@ def test_deconsolidation_waits_for_arrival_then_frees_the_houses(make_order, ops
         consolidation.master_deconsolidate(master=master, by=ops_user)
     leg = master.legs.get()
     now = timezone.now()
-    planning.leg_record_actual(leg=leg, departed_at=now - timezone.timedelta(days=30), by=ops_user)
+    planning.leg_record_actual(leg=leg, departed_at=now - datetime.timedelta(days=30), by=ops_user)
     planning.leg_record_actual(leg=leg, arrived_at=now, by=ops_user)
     master.refresh_from_db()
     assert master.status == ShipmentStatus.ARRIVED

@@ -86,6 +86,21 @@ def test_every_problem_is_reported_by_row_and_column_and_nothing_is_recorded(log
     assert "cannot lie in the future" in result.errors[3]["message"]
 
 
+def test_a_bad_time_is_quoted_back_as_the_file_wrote_it(login, ops_user, booked_fcl):
+    client = login(ops_user)
+    upload(client, csv_file(f"{CONTAINER},container,DEPARTED,not a date,ACT,CNSHA,"))
+    result = EventUpload.objects.get()
+    assert [(e["column"], e["message"]) for e in result.errors] == [
+        ("occurred_at", "occurred_at 'not a date' is not an ISO 8601 time.")
+    ]
+    assert "notTa date" not in client.get(f"/tracking/uploads/{result.pk}/").content.decode()
+
+
+def test_a_time_with_a_space_for_the_t_is_read(login, ops_user, booked_fcl):
+    upload(login(ops_user), csv_file(f"{CONTAINER},container,DEPARTED,{ETD:%Y-%m-%d %H:%M},ACT,CNSHA,"))
+    assert TrackingEvent.objects.get(milestone="DEPARTED").event_at == ETD.replace(second=0, microsecond=0)
+
+
 def test_the_result_page_lists_the_problems(login, ops_user, booked_fcl):
     client = login(ops_user)
     upload(client, csv_file(f"{CONTAINER},container,SAILED,{WHEN},ACT,CNSHA,"))

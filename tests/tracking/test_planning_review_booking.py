@@ -52,7 +52,7 @@ def test_after_cancelling_a_confirmed_booking_the_next_carrier_option_sets_the_m
     booking, master, ops_scope, ops_user, ocean_carriers
 ):
     confirm(booking, ops_scope, ops_user, vessel_name="Maersk Essen", vessel_imo="9456769", voyage_number="249W")
-    booking_services.booking_cancel(booking=booking, by=ops_user)
+    booking_services.booking_cancel(booking=booking, reason="Shipper postponed", by=ops_user)
     leg = master.legs.get()
     assert (leg.carrier, leg.planned_departure_at, leg.vessel_name, leg.voyage_number) == (None, None, "", "")
     _, hapag = ocean_carriers

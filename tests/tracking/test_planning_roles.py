@@ -154,7 +154,7 @@ def actions(w: World) -> dict[str, tuple[str, dict[str, Any]]]:
             reverse("tracking:booking_roll", args=[w.confirmed.pk]),
             {"departure_at": "2027-03-01T18:00", "arrival_at": "2027-04-01T06:00", "reason": "vessel full"},
         ),
-        "booking_cancel": (reverse("tracking:booking_cancel", args=[w.confirmed.pk]), {}),
+        "booking_cancel": (reverse("tracking:booking_cancel", args=[w.confirmed.pk]), {"reason": "Blank sailing"}),
         "leg_record_actual": (reverse("tracking:leg_record_actual", args=[main_leg.pk]), {"kind": "departure"}),
         "appointment_record": (
             reverse("tracking:appointment_record", args=[w.master.appointments.get().pk]),
@@ -198,7 +198,10 @@ def test_only_planners_change_planning_and_bookings(request, login, persona, wor
 
 
 @pytest.mark.parametrize("persona", DENIED)
-@pytest.mark.parametrize("url_name", ["tracking:booking_confirm", "tracking:booking_reject", "tracking:booking_roll"])
+@pytest.mark.parametrize(
+    "url_name",
+    ["tracking:booking_confirm", "tracking:booking_reject", "tracking:booking_roll", "tracking:booking_cancel"],
+)
 def test_the_booking_answer_forms_are_refused_too(request, login, persona, world, url_name):
     assert login(request.getfixturevalue(persona)).get(reverse(url_name, args=[world.requested.pk])).status_code == 403
 
@@ -206,7 +209,16 @@ def test_the_booking_answer_forms_are_refused_too(request, login, persona, world
 @pytest.mark.parametrize("persona", PLANNERS)
 def test_planners_cancel_a_confirmed_booking(request, login, persona, world):
     booking = world.confirmed
-    response = login(request.getfixturevalue(persona)).post(reverse("tracking:booking_cancel", args=[booking.pk]))
+    client = login(request.getfixturevalue(persona))
+    url = reverse("tracking:booking_cancel", args=[booking.pk])
+    asked = client.get(url)
+    assert asked.status_code == 200
+    assert 'name="reason"' in asked.content.decode()  # the reason is asked for, as cancelling an order asks
+    refused = client.post(url, {"reason": " "})
+    assert refused.status_code == 400
+    booking.refresh_from_db()
+    assert booking.status == BookingStatus.CONFIRMED
+    response = client.post(url, {"reason": "Shipper postponed"})
     assert response.status_code == 302
     booking.refresh_from_db()
     assert booking.status == BookingStatus.CANCELLED
@@ -273,7 +285,7 @@ def test_the_screens_offer_no_action_to_those_who_cannot_plan(request, login, pe
 def test_operations_see_the_actions(login, ops_user, world):
     client = login(ops_user)
     booked = client.get(world.booked.get_absolute_url()).content.decode()
-    assert f'action="{reverse("tracking:booking_cancel", args=[world.confirmed.pk])}"' in booked
+    assert f'href="{reverse("tracking:booking_cancel", args=[world.confirmed.pk])}"' in booked
     assert reverse("tracking:booking_roll", args=[world.confirmed.pk]) in booked
     master = client.get(world.master.get_absolute_url()).content.decode()
     for name in ("house_add", "container_add", "leg_add", "appointment_add"):

@@ -41,6 +41,23 @@ def test_options_are_ranked_by_cost_transit_and_on_time_with_the_reasons(master,
     assert result.weights == Weights(D("0.60"), D("0.25"), D("0.15"))
 
 
+def test_the_conversion_note_names_the_amount_it_converted(master, ocean_carriers):
+    """It read "Converted: USD EUR 1,300.00 at 0.9259.": two currency codes side by side, the dollars missing."""
+    maersk = ranking.ranking_for_shipment(shipment=master).option_for(ocean_carriers[0].pk)
+    (note,) = [n for n in maersk.notes() if n.startswith("Converted")]
+    assert note == "Converted from USD 1,404.00 to EUR 1,300.00 (1 USD = 0.9259 EUR)."
+
+
+def test_one_day_and_one_leg_are_singular(master, ocean_carriers):
+    maersk, _ = ocean_carriers
+    CarrierService.objects.filter(carrier=maersk).update(transit_days=1)
+    CarrierRecord.objects.create(carrier=maersk, on_time_score=D("1.00"), measured_legs=1)
+    notes = " ".join(ranking.ranking_for_shipment(shipment=master).option_for(maersk.pk).notes())
+    assert "Transit 1 day on MAEU Asia–Europe" in notes
+    assert "On time 100% over 1 leg." in notes
+    assert str(CarrierRecord.objects.select_related("carrier").get()) == "MAEU: 100% on time over 1 leg"
+
+
 def test_the_on_time_record_changes_the_order(master, ocean_carriers):
     maersk, hapag = ocean_carriers
     CarrierRecord.objects.create(carrier=maersk, on_time_score=D("0.40"), measured_legs=80)

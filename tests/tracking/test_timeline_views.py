@@ -11,11 +11,18 @@ from partners import services as partner_services
 from partners.models import Role
 from tests.factories import UserFactory
 from tests.tracking.test_ingest_support import *  # noqa: F403 - fixtures
-from tests.tracking.test_ingest_support import ETA, ETD, NOW, dcsa_event, oms_event
+from tests.tracking.test_ingest_support import BILL, ETA, ETD, NOW, dcsa_event, oms_event
 from tracking.ingest import services
 from tracking.ingest.formats import dcsa_event as read_dcsa
 from tracking.ingest.formats import oms_event as read_oms
-from tracking.ingest.models import SourceKind, TrackingEvent
+from tracking.ingest.models import (
+    AdapterKind,
+    CarrierEndpoint,
+    SourceKind,
+    SubjectType,
+    TrackingEvent,
+    TrackingSubscription,
+)
 from tracking.ingest.services import Source
 
 H = datetime.timedelta(hours=1)
@@ -285,3 +292,73 @@ def test_the_monitor_lists_feeds_alerts_and_latest_events(login, ops_user, track
 
 def test_the_monitor_is_for_staff(login, customer_a_user):
     assert login(customer_a_user).get("/tracking/").status_code == 403
+
+
+@pytest.fixture
+def arrived(tracked):
+    """The tracked order (its ETA slipped to 30 h late) after the vessel arrived at DEHAM an hour ago."""
+    order, master = tracked
+    event = dcsa_event("TRANSPORT", "ARRI", NOW - H, place="DEHAM", event_id="a")
+    services.events_ingest(events=[read_dcsa(event)], source=Source(kind=SourceKind.DCSA, name="MAEU"))
+    order.refresh_from_db()
+    return order, master
+
+
+def test_the_api_timeline_gives_the_actual_arrival_and_no_eta_once_arrived(login, ops_user, arrived):
+    order, _ = arrived
+    data = login(ops_user).get(f"/api/v1/orders/{order.reference}/timeline/").json()
+    assert data["eta"] is None
+    assert datetime.datetime.fromisoformat(data["arrived_at"]) == NOW - H
+    assert data["delivered_at"] is None
+    assert len(data["eta_history"]) == 2  # the estimates are kept
+
+
+def test_the_api_timeline_gives_the_eta_while_on_the_way(login, ops_user, tracked):
+    order, _ = tracked
+    data = login(ops_user).get(f"/api/v1/orders/{order.reference}/timeline/").json()
+    assert datetime.datetime.fromisoformat(data["eta"]) == ETA + 30 * H
+    assert (data["arrived_at"], data["delivered_at"]) == (None, None)
+
+
+def test_the_card_shows_the_arrival_not_an_eta_later_than_planned_once_arrived(login, ops_user, arrived):
+    order, _ = arrived
+    html = page(login(ops_user), order).content.decode()
+    eta_block = html.split('class="trk-eta"', 1)[1].split("trk-steps", 1)[0]
+    assert "later than planned" not in eta_block
+    assert "ETA DEHAM" not in eta_block
+    assert "Arrived" in eta_block
+    assert timezone.localtime(NOW - H).strftime("%a %-d %b %Y, %H:%M") in eta_block
+    assert timezone.localtime(ETA + 30 * H).strftime("%a %-d %b %Y") not in eta_block
+
+
+def test_the_card_shows_the_slipped_eta_while_on_the_way(login, ops_user, tracked):
+    order, _ = tracked
+    html = page(login(ops_user), order).content.decode()
+    assert "later than planned" in html
+    assert timezone.localtime(ETA + 30 * H).strftime("%a %-d %b %Y, %H:%M") in html
+
+
+def test_the_card_shows_the_delivery_once_delivered(login, customer_a_user, arrived):
+    order, _ = arrived
+    delivered = oms_event("DELIVERED", NOW - 10 * datetime.timedelta(minutes=1), subject=("bill", BILL), place="DEHAM")
+    services.events_ingest(events=[read_oms(delivered)], source=Source(kind=SourceKind.WEBHOOK, name="feed"))
+    html = page(login(customer_a_user), order).content.decode()
+    eta_block = html.split('class="trk-eta"', 1)[1].split("trk-steps", 1)[0]
+    assert "Delivered" in eta_block
+    assert "ETA DEHAM" not in eta_block
+    assert "later than planned" not in eta_block
+
+
+def test_the_stale_notice_names_the_last_answer_not_the_flag(login, ops_user, booked_fcl, ocean_carriers):
+    order, master = booked_fcl
+    endpoint = CarrierEndpoint.objects.create(carrier=ocean_carriers[0], kind=AdapterKind.DCSA,
+                                              base_url="https://dcsa.example")  # fmt: skip
+    last_answer, flagged = NOW - 5 * H, NOW - H
+    TrackingSubscription.objects.create(
+        shipment=master, endpoint=endpoint, reference_type=SubjectType.BILL, reference=master.bill_number,
+        last_success_at=last_answer, consecutive_failures=6, is_stale=True, stale_since=flagged,
+        last_error="dcsa.example answered 500 Internal Server Error.",
+    )  # fmt: skip
+    notice = page(login(ops_user), order).content.decode().split("Tracking stale:", 1)[1].split("</div>", 1)[0]
+    assert f"has not answered since {timezone.localtime(last_answer):%-d %b %H:%M}" in notice
+    assert f"flagged stale {timezone.localtime(flagged):%-d %b %H:%M}" in notice

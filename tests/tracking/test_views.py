@@ -11,6 +11,7 @@ from tracking.models import Booking, Shipment
 from tracking.services import booking as booking_services
 from tracking.services import consolidation, planning
 
+HX = {"HTTP_HX_REQUEST": "true"}
 STAFF_SCREENS = ["tracking:index", "tracking:schedule", "tracking:today", "tracking:rate_cards"]
 
 
@@ -131,6 +132,55 @@ def test_consolidate_view_shows_the_capacity_error(login, ops_user, make_order):
     )
     assert "these houses weigh 35,200 kg" in response.content.decode()
     assert not Shipment.objects.exists()
+
+
+def test_a_refused_consolidation_keeps_the_lane_filter_and_the_ticked_orders(login, ops_user, make_order):
+    orders = [make_order(lines=[lcl_line(w, 10)]) for w in (25000, 25000, 20000)]
+    other = make_order(lines=[lcl_line(100, 1)])
+    client = login(ops_user)
+    filters = {"branch": "all", "mode": "ocean_lcl", "origin": "CNSHA", "destination": "DEHAM"}
+    posted = {**filters, "order": [o.reference for o in orders], "container_type": "42G1", "containers": 2}
+    response = client.post(reverse("tracking:consolidate"), posted)
+    assert response.status_code == 302
+    page = client.get(response.url)
+    assert "these houses weigh 70,000 kg" in page.content.decode()
+    assert (page.context["branch_id"], page.context["mode"]) == (None, "ocean_lcl")
+    assert (page.context["origin"], page.context["destination"]) == ("CNSHA", "DEHAM")
+    assert page.context["ticked"] == {o.reference for o in orders}
+    body = page.content.decode()
+    for order in orders:
+        assert f'value="{order.reference}" aria-label="Select {order.reference}" checked>' in body
+    assert f'value="{other.reference}" aria-label="Select {other.reference}">' in body  # not ticked
+    assert '<option value="42G1" selected>' in body
+    assert 'name="containers" id="id_containers" value="2">' in body
+    assert not Shipment.objects.exists()
+
+
+def test_consolidating_one_order_says_one_house(login, ops_user, make_order):
+    order = make_order()
+    response = login(ops_user).post(
+        reverse("tracking:consolidate"), {"order": [order.reference], "container_type": "22G1", "containers": 1},
+        follow=True,
+    )  # fmt: skip
+    assert f"{Shipment.objects.masters().get().reference} created with 1 house." in response.content.decode()
+
+
+def test_deconsolidating_one_house_says_one_house(login, ops_user, make_order):
+    master = consolidation.consolidation_create(orders=[make_order()], container_type="22G1", by=ops_user)
+    Shipment.objects.filter(pk=master.pk).update(status="arrived")
+    response = login(ops_user).post(reverse("tracking:deconsolidate", args=[master.reference]), follow=True)
+    assert "Deconsolidated 1 house; plan their on-carriage and delivery." in response.content.decode()
+
+
+def test_the_ranking_has_no_column_of_its_own_for_choose(login, ops_user, make_order, ocean_carriers):
+    """At 1440 px the shipment page's side column is 476 px wide: "Choose" sits beside "Why" under the score, so
+    the table's five columns fit it and the buttons show without scrolling sideways."""
+    master = consolidation.consolidation_create(orders=[make_order()], container_type="22G1", by=ops_user)
+    body = login(ops_user).get(reverse("tracking:shipment_ranking", args=[master.reference]), **HX).content.decode()
+    header = body[body.index("<thead>") : body.index("</thead>")]
+    assert header.count("</th>") == 5
+    assert body.count('<form class="float-end ms-2" method="post"') == 2  # one "Choose" per carrier
+    assert 'aria-label="Choose Maersk">Choose</button>' in body
 
 
 def test_order_plan_page_shows_cargo_and_options(login, ops_user, make_order, ocean_carriers):

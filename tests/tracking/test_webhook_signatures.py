@@ -4,6 +4,7 @@
 import datetime
 import json
 import time
+from typing import Any
 
 import pytest
 from django.db import OperationalError, connection
@@ -299,7 +300,9 @@ def test_an_oversized_body_without_content_length_is_413_and_not_read_whole(book
     monkeypatch.setattr(webhooks, "MAX_BYTES", 100)
     body = body_of([oms_event("DEPARTED", ETD, place="CNSHA", event_id="acme-1")])
     assert len(body) > 100
-    extra = {f"HTTP_{name.upper().replace('-', '_')}": value for name, value in signed_headers(body).items()}
+    extra: dict[str, Any] = {
+        f"HTTP_{name.upper().replace('-', '_')}": value for name, value in signed_headers(body).items()
+    }
     request = RequestFactory().generic("POST", URL, body, content_type="application/json", **extra)
     del request.META["CONTENT_LENGTH"]
     response = tracking_webhook(request, source="acme-tms")

@@ -3,6 +3,8 @@ order gets those tasks; published versions are read-only; rules have a dry run; 
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from django.urls import reverse
 
@@ -12,7 +14,7 @@ from .conftest import definition, tasks_of
 
 
 def inline_data(definitions: list[dict], initial: int = 0) -> dict:
-    data = {
+    data: dict[str, Any] = {
         "definitions-TOTAL_FORMS": str(len(definitions)), "definitions-INITIAL_FORMS": str(initial),
         "definitions-MIN_NUM_FORMS": "0", "definitions-MAX_NUM_FORMS": "1000",
     }  # fmt: skip

@@ -97,3 +97,23 @@ def test_escalation_does_not_notify_or_email_a_deactivated_team_lead(make_templa
     assert services.overdue_tasks_escalate() == 1  # still escalated (its history says so), but nobody is told
     assert not Notification.objects.filter(kind="escalated", recipient=lead).exists()
     assert [m for m in mail.outbox if lead.email in m.to] == []
+
+
+def test_the_escalation_gives_the_due_time_in_the_branchs_zone_and_links_to_the_task(
+    make_template, ops_team, make_order, ham, committed, settings
+):
+    """Like the assignment notice ("Due Fri 14 Mar 16:00 (Europe/Berlin)."), not in UTC; the email's link is a
+    full address (OMS_SITE_URL), not a bare path."""
+    settings.OMS_SITE_URL = "https://oms.example.com"
+    make_template("Ocean", [definition("book", name="Book container space")])
+    with committed():
+        order = make_order(submit=True)
+    task = tasks_of(order)["book"]
+    Task.objects.filter(pk=task.pk).update(due_at=datetime.datetime(2026, 12, 4, 15, 0, tzinfo=datetime.UTC))
+    mail.outbox.clear()
+    with committed():
+        assert services.overdue_tasks_escalate() == 1
+    notice = Notification.objects.get(kind="escalated")
+    assert notice.body == f"Assigned to {task.assignee}; it was due Fri 04 Dec 16:00 (Europe/Berlin)."
+    (message,) = mail.outbox
+    assert f"https://oms.example.com/tasks/{task.pk}/" in message.body

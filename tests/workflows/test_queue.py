@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime
 from collections import Counter
 from decimal import Decimal
+from typing import Any
 from unittest import mock
 
 import pytest
@@ -227,7 +228,7 @@ def test_one_drain_at_a_time_and_the_running_one_sees_what_came_meanwhile(queued
 
 def test_a_drain_about_to_stop_takes_what_was_queued_after_its_last_look(queued_orders, monkeypatch):
     (first,) = queued_orders(1)
-    late = []
+    late: list[Any] = []
     real = triggers._drain_until_idle
 
     def then_another_arrives(**kwargs):

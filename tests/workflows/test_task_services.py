@@ -194,6 +194,36 @@ def test_a_send_stopped_by_the_time_limit_leaves_the_email_to_send_again(ops_use
     assert len(mail.outbox) == 1
 
 
+def test_a_notification_email_links_to_the_site(ops_user, settings):
+    """The mail ends with the full address of what it is about (OMS_SITE_URL, as the exception notices), which a
+    mail client can open; a bare path ("/tasks/42/") it cannot."""
+    from workflows.tasks import send_notification_email
+
+    settings.OMS_SITE_URL = "https://oms.example.com"
+    note = Notification.objects.create(
+        recipient=ops_user, kind="mentioned", title="Olga mentioned you", body="@ops look", url="/tasks/42/",
+        email_wanted=True,
+    )  # fmt: skip
+    mail.outbox.clear()
+    send_notification_email(note.pk)
+    (message,) = mail.outbox
+    assert message.body == "@ops look\n\nhttps://oms.example.com/tasks/42/"
+
+
+def test_without_a_site_address_the_email_carries_no_bare_path(ops_user, settings):
+    from workflows.tasks import send_notification_email
+
+    settings.OMS_SITE_URL = ""
+    note = Notification.objects.create(
+        recipient=ops_user, kind="mentioned", title="Olga mentioned you", body="@ops look", url="/tasks/42/",
+        email_wanted=True,
+    )  # fmt: skip
+    mail.outbox.clear()
+    send_notification_email(note.pk)
+    (message,) = mail.outbox
+    assert message.body == "@ops look"
+
+
 def test_a_scheduled_task_reassigned_before_it_opens_counts_in_the_assignees_load(
     make_template, make_order, ops_team, ops_user, ops2_user, committed
 ):

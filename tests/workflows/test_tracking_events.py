@@ -9,6 +9,7 @@ import datetime
 import time
 import uuid
 from decimal import Decimal
+from typing import Any, cast
 from unittest import mock
 
 import pytest
@@ -359,7 +360,7 @@ def test_records_a_killed_drain_held_are_taken_again_once_its_lease_ends(db):
     with transaction.atomic():
         milestones.tracking_records_queue(kind="milestone", rows=[(1, "DEPARTED", 11, None)])
     with connection.cursor() as cursor:  # a drain takes the record, then its worker is killed
-        cursor.execute(milestones._CLAIM, [milestones.LEASE, 10])
+        cursor.execute(milestones._CLAIM, cast(list[Any], [milestones.LEASE, 10]))  # LEASE goes as an interval
         assert len(cursor.fetchall()) == 1
     with mock.patch.object(milestones, "milestone_record") as record:
         assert milestones.tracking_records_drain() == (0, False)  # leased: nobody else takes it meanwhile

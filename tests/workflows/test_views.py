@@ -172,6 +172,59 @@ def test_the_order_panel_loads_with_htmx_and_answers_its_own_actions(login, orde
     assert "<html" in client.get(url).content.decode()  # without htmx: a page of its own
 
 
+def test_completing_the_blocking_task_on_the_order_page_refreshes_the_status_panel(
+    login, order, ops_user, committed, django_assert_max_num_queries
+):
+    """The status panel listens for the tasks panel's `oms:order-changed` and asks for itself again: the step the
+    task blocked opens without a reload of the page."""
+    client = login(ops_user)
+    page = client.get(reverse("orders:detail", args=[order.reference])).content.decode()
+    status_url = reverse("orders:detail", args=[order.reference]) + "?part=status"
+    assert "Finish first: Book container space" in page
+    assert (
+        f'id="status-panel" aria-labelledby="sec-status" hx-get="{status_url}" '
+        'hx-trigger="oms:order-changed from:body" hx-swap="outerHTML"'
+    ) in page
+    with committed():
+        task = tasks_of(order)["book"]
+        done = client.post(reverse("workflows:task_complete", args=[task.pk]), {"panel": "order"}, **HX)
+    assert done["HX-Trigger"] == "oms:order-changed"
+    with django_assert_max_num_queries(12):  # as many as the page's status panel and history need
+        refreshed = client.get(status_url, **HX)
+    panel = refreshed.content.decode()
+    assert "<html" not in panel
+    assert panel.count('id="status-panel"') == 1
+    assert "Finish first" not in panel
+    assert 'id="order-status-badge" hx-swap-oob="true"' in panel
+    assert 'id="order-history" aria-labelledby="sec-history" hx-swap-oob="true"' in panel
+    assert "HX-Request" in refreshed["Vary"]
+
+
+def test_the_navigation_badges_refresh_after_an_action_on_the_tasks_panel(
+    login, order, ops_user, committed, django_assert_max_num_queries
+):
+    client = login(ops_user)
+    page = client.get(reverse("orders:detail", args=[order.reference])).content.decode()
+    counts_url = reverse("nav_counts")
+    assert (
+        f'hx-get="{counts_url}" hx-trigger="oms:order-changed from:body, oms:tasks-changed from:body" hx-swap="none"'
+    ) in page
+    before = Task.objects.filter(assignee=ops_user, state="open").count()
+    assert f'id="nav-count-tasks">{before}</span>' in page
+    with committed():
+        client.post(reverse("workflows:task_complete", args=[tasks_of(order)["book"].pk]), {"panel": "order"}, **HX)
+    with django_assert_max_num_queries(3):  # session, user, the badges' one query
+        badges = client.get(counts_url, **HX).content.decode()
+    assert f'id="nav-count-tasks" hx-swap-oob="true">{before - 1}</span>' in badges
+    assert 'id="nav-count-notifications" hx-swap-oob="true">' in badges
+    assert "<html" not in badges
+
+
+def test_the_navigation_badges_are_for_staff(client, login, customer_a_user):
+    assert client.get(reverse("nav_counts")).status_code == 302
+    assert login(customer_a_user).get(reverse("nav_counts")).status_code == 403
+
+
 def test_bulk_complete_and_reassign(login, order, make_order, committed, ops_user, ops2_user):
     client = login(ops_user)
     ids = list(Task.objects.filter(order=order).values_list("pk", flat=True))

@@ -16,7 +16,7 @@ RETURNED = "RETURNED_TO_SENDER"
 DELIVERED = "DELIVERED"
 
 # What clears each hold: a release, or the goods moving on past it.
-CLEARS = {
+CLEARS: dict[str, frozenset[str]] = {
     ExceptionKind.CUSTOMS_HOLD: frozenset(
         {"IMPORT_CLEARED", "EXPORT_CLEARED", "AVAILABLE", "OUT_FOR_DELIVERY", DELIVERED}
     ),

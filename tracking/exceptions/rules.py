@@ -33,6 +33,9 @@ def _when(at: datetime.datetime | None) -> str:
     return f"{local.day} {local:%b %Y, %H:%M} {local.tzname()}"
 
 
+when_text = _when  # the same wording for what the workflow writes about reports (workflows.services.holds)
+
+
 def duration_text(delta: datetime.timedelta) -> str:
     """A span as the exception screens write it, rounded down: "40 min", "25 h", "3 d 4 h", "30 d"."""
     minutes = int(abs(delta.total_seconds()) // 60)
@@ -202,25 +205,27 @@ class _Evaluation:
         if rule is None or self.facts.status not in ACTIVE:
             return
         f = self.facts
-        worst: tuple[datetime.timedelta, str, LegFacts, datetime.datetime, datetime.datetime, int | None] | None = None
-        for milestone, estimate, leg, event in (
-            ("ARRIVED", f.eta_arrival, f.main_leg, f.eta_arrival_event),
-            ("DELIVERED", f.eta_delivery, f.last_leg, f.eta_delivery_event),
+        worst: tuple[datetime.timedelta, str, LegFacts, datetime.datetime, datetime.datetime, int | None, str] | None
+        worst = None
+        for milestone, estimate, leg, event, said in (
+            ("ARRIVED", f.eta_arrival, f.main_leg, f.eta_arrival_event, f.eta_arrival_said),
+            ("DELIVERED", f.eta_delivery, f.last_leg, f.eta_delivery_event, f.eta_delivery_said),
         ):
             if estimate is None or leg is None or leg.planned_arrival_at is None or leg.actual_arrival_at:
                 continue
             slip = estimate - leg.planned_arrival_at
             if slip > _threshold(rule) and (worst is None or slip > worst[0]):
-                worst = (slip, milestone, leg, leg.planned_arrival_at, estimate, event)
+                worst = (slip, milestone, leg, leg.planned_arrival_at, estimate, event, said)
         if worst is None:
             return
-        slip, milestone, leg, planned, estimate, event = worst
+        slip, milestone, leg, planned, estimate, event, said = worst
         self.add(
             rule, ExceptionKind.ETA_DELAY, leg.id,
             f"Estimated {_MOVEMENT[milestone]} {_when(estimate)}, {duration_text(slip)} later than planned "
             f"({_when(planned)}).",
             f"{milestone}:{event or estimate.isoformat()}", milestone=milestone, expected_at=planned,
             observed_at=estimate, canonical_reason="eta_slip", source_event_ids=(event,) if event else (),
+            carrier_reason_code=said,
         )  # fmt: skip
 
     def silence(self) -> None:
@@ -297,34 +302,7 @@ class _Evaluation:
         that carry one order (a direct plan's only house) are that order's whole cargo: a report on one of them is
         the whole shipment's, so the carrier's hold on the master and a broker's on the house are one exception
         (ShipmentFacts.houses_apart)."""
-        houses = self.facts.houses_apart
-        standing: dict[tuple[str, int | None], list[Signal]] = {}
-        canonical: dict[tuple[str, int | None], str] = {}
-        released: dict[str, set[int]] = {}  # kind → houses released since the master's hold of that kind began
-        for signal in self.facts.signals:
-            house = signal.shipment_id if signal.shipment_id in houses else None
-            opens = _opens(signal)
-            if opens is not None:
-                kind, reason = opens
-                if kind in _STANDS_ALONE:
-                    standing[kind, house], canonical[kind, house] = [signal], reason
-                else:
-                    if (kind, house) not in standing:
-                        canonical[kind, house] = reason
-                        if house is None:
-                            released[kind] = set()
-                    standing.setdefault((kind, house), []).append(signal)
-            for kind, clearing in codes.CLEARS.items():
-                if signal.milestone not in clearing:
-                    continue
-                if house is None:
-                    cleared = [key for key in standing if key[0] == kind]
-                else:
-                    released.setdefault(kind, set()).add(house)
-                    cleared = [(kind, house)] + ([(kind, None)] if released[kind] >= houses else [])
-                for key in cleared:
-                    standing.pop(key, None)
-                    canonical.pop(key, None)
+        standing, canonical = standing_reports(self.facts.signals, self.facts.houses_apart)
         for (kind, house), signals in standing.items():
             _, customer_id = self.facts.parties(house)
             rule = self.book.rule(kind, mode=self.facts.mode, customer_id=customer_id)
@@ -349,6 +327,69 @@ class _Evaluation:
 
 # Reports that stand on their own until a person closes them (each newer one replaces the last).
 _STANDS_ALONE = (ExceptionKind.DAMAGE, ExceptionKind.RETURNED_TO_SENDER)
+HOLD_KINDS = frozenset({ExceptionKind.CUSTOMS_HOLD, ExceptionKind.CARRIER_HOLD})
+
+ReportKey = tuple[str, int | None]  # (kind, the house it concerns; None: the whole shipment)
+
+
+def standing_reports(
+    signals: Iterable[Signal], houses: frozenset[int] = frozenset()
+) -> tuple[dict[ReportKey, list[Signal]], dict[ReportKey, str]]:
+    """What the carrier's reports leave standing now, whatever the thresholds: (kind, house) → the reports of it
+    since the last release, oldest first, and our reason for each. `signals` in event time order (`event_at`, id):
+    a report counts when it happened, not when it arrived, so a hold older than a release recorded before it
+    stands for nothing. A hold stands until a later release of its kind (codes.CLEARS); a repeat is the same hold.
+    `houses`: the houses whose reports are their own (ShipmentFacts.houses_apart); every other report concerns
+    the whole stream (one stream: `houses` empty). The one notion of a "current" hold: detection (reports) and
+    the workflow (workflows.services.holds, through selectors.order_report_signals) both use it."""
+    standing: dict[ReportKey, list[Signal]] = {}
+    canonical: dict[ReportKey, str] = {}
+    released: dict[str, set[int]] = {}  # kind → houses released since the master's hold of that kind began
+    for signal in signals:
+        house = signal.shipment_id if signal.shipment_id in houses else None
+        opens = _opens(signal)
+        if opens is not None:
+            kind, reason = opens
+            if kind in _STANDS_ALONE:
+                standing[kind, house], canonical[kind, house] = [signal], reason
+            else:
+                if (kind, house) not in standing:
+                    canonical[kind, house] = reason
+                    if house is None:
+                        released[kind] = set()
+                standing.setdefault((kind, house), []).append(signal)
+        for kind, clearing in codes.CLEARS.items():
+            if signal.milestone not in clearing:
+                continue
+            if house is None:
+                cleared = [key for key in standing if key[0] == kind]
+            else:
+                released.setdefault(kind, set()).add(house)
+                cleared = [(kind, house)] + ([(kind, None)] if released[kind] >= houses else [])
+            for key in cleared:
+                standing.pop(key, None)
+                canonical.pop(key, None)
+    return standing, canonical
+
+
+def holds_standing(signals: Iterable[Signal]) -> list[Signal]:
+    """The customs and carrier holds one stream of reports leaves standing (standing_reports, every report
+    concerning the whole stream), each hold's reports since its last release, in event time order."""
+    standing, _ = standing_reports(signals)
+    found = [signal for (kind, _), reports in standing.items() if kind in HOLD_KINDS for signal in reports]
+    return sorted(found, key=lambda signal: (signal.event_at, signal.id))
+
+
+def hold_clearing(signals: Iterable[Signal], hold: Signal) -> Signal | None:
+    """The first report after `hold` (in event time) that clears its kind: what released it."""
+    kind = hold_kind_of(hold)
+    later = (s for s in signals if (s.event_at, s.id) > (hold.event_at, hold.id))
+    return next((s for s in later if s.milestone in codes.CLEARS.get(kind, ())), None)
+
+
+def hold_kind_of(signal: Signal) -> str:
+    """The kind of hold a CUSTOMS_HOLD report is (customs or the carrier's)."""
+    return codes.hold_kind(signal.raw_code)[0]
 
 
 def _opens(signal: Signal) -> tuple[str, str] | None:
@@ -395,25 +436,48 @@ def evaluate(facts: ShipmentFacts, book: RuleBook, now: datetime.datetime) -> li
     return run.findings
 
 
+def _hours(rule: ExceptionRule) -> str:
+    return f"{(rule.threshold_hours or Decimal(0)).normalize():f} h"
+
+
+def _same(a: datetime.datetime | None, b: datetime.datetime | None) -> bool:
+    """The same moment, as the facts (epoch seconds) and the exception's row (timestamptz) carry it."""
+    return a is not None and b is not None and abs((a - b).total_seconds()) < 1
+
+
 def why_clear(
-    *, kind: str, milestone: str, leg_id: int | None, facts: ShipmentFacts | None, house_id: int | None = None
-) -> str:
-    """What cleared an exception's condition, for its record ("resolved itself: …")."""
+    *, kind: str, milestone: str, leg_id: int | None, facts: ShipmentFacts | None, house_id: int | None = None,
+    book: RuleBook | None = None, expected_at: datetime.datetime | None = None,
+    observed_at: datetime.datetime | None = None,
+) -> str:  # fmt: skip
+    """What cleared an exception's condition, for its record ("resolved itself: …"). With the rules (`book`) and
+    the times the exception showed, a rule switched off, or a threshold raised over a delay that did not move,
+    says so instead of naming a change that did not happen."""
     if facts is None:
         return "The shipment is no longer followed."
     if facts.status in ("delivered", "cancelled"):
         return f"The shipment is {facts.status}."
     if facts.orders_finished:
         return "Every order on the shipment is delivered, closed or cancelled."
+    if kind in (ExceptionKind.ROLLED_BOOKING, ExceptionKind.MISSED_CUTOFF) and facts.booking_status is None:
+        return "The booking was cancelled; the shipment is back in planning."
     leg = next((item for item in facts.legs if item.id == leg_id), None)
     if kind in (ExceptionKind.MILESTONE_OVERDUE, ExceptionKind.ETA_DELAY, ExceptionKind.ROLLED_BOOKING) and leg:
         if milestone == "DEPARTED" and leg.actual_departure_at:
             return f"Departure recorded {_when(leg.actual_departure_at)}."
         if leg.actual_arrival_at:
             return f"{_MOVEMENT.get(milestone, 'arrival').capitalize()} recorded {_when(leg.actual_arrival_at)}."
+    rule = book.rule(kind, mode=facts.mode, customer_id=facts.parties(house_id)[1]) if book else None
+    if book is not None and rule is None:
+        return f"The rule for “{ExceptionKind(kind).label}” was switched off."
     if kind == ExceptionKind.ETA_DELAY:
         latest = facts.eta_delivery if milestone == "DELIVERED" else facts.eta_arrival
-        return f"The latest estimate ({_when(latest)}) is back within the threshold."
+        planned = leg.planned_arrival_at if leg is not None else None
+        if rule is not None and _same(latest, observed_at) and _same(planned, expected_at):
+            unmoved = f"the latest estimate ({_when(latest)}) did not move"
+            return f"The rule's threshold was raised to {_hours(rule)}: {unmoved}."
+        within = f" ({_hours(rule)})" if rule is not None else ""
+        return f"The latest estimate ({_when(latest)}) is back within the threshold{within}."
     if kind == ExceptionKind.NO_MOVEMENT:
         return f"Not silent any more (last event {_when(facts.last_actual_at)}; nothing else is due yet)."
     if kind == ExceptionKind.MISSED_CUTOFF:
@@ -434,5 +498,10 @@ def why_clear(
         if clearing:
             return f"{milestone_words(clearing[-1].milestone)} on {_when(clearing[-1].event_at)}."
     if kind == ExceptionKind.MILESTONE_OVERDUE:
+        planned = None
+        if leg is not None:
+            planned = leg.planned_departure_at if milestone == "DEPARTED" else leg.planned_arrival_at
+        if rule is not None and _same(planned, expected_at):
+            return f"The rule's threshold was raised to {_hours(rule)}: the plan ({_when(planned)}) did not move."
         return "The plan moved: the milestone is no longer overdue."
     return "The condition no longer holds (rule changed or switched off)."

@@ -281,7 +281,7 @@ class CustomerNotice:
 
     kind: str
     kind_label: str
-    milestone: str  # the milestone concerned in words ("Received at origin" for RECEIVED_AT_ORIGIN), or ""
+    milestone: str  # what it concerns, in words that never read as done ("expected arrival"), or "" (holds, damage)
     opened_at: datetime.datetime
     resolved_at: datetime.datetime | None
     expected_at: datetime.datetime | None  # ETA slipped: the planned time
@@ -291,6 +291,25 @@ class CustomerNotice:
     @property
     def is_resolved(self) -> bool:
         return self.resolved_at is not None
+
+
+# The milestone of an exception about the plan, in words for a customer that never read as if it happened: an "ETA
+# slipped" exception's milestone is the arrival (or delivery) the estimate is for; an overdue one's, the milestone
+# still awaited. For a missed cut-off, holds, damage, failed deliveries and returns it is what was reported and
+# repeats the kind ("Customs hold · Customs hold"): no words.
+_AWAITED = {"DEPARTED": "departure", "ARRIVED": "arrival", "DELIVERED": "delivery"}
+_NOTICE_MILESTONE: dict[str, str] = {
+    ExceptionKind.ETA_DELAY: "expected {}",
+    ExceptionKind.MILESTONE_OVERDUE: "{} not reported yet",
+    ExceptionKind.ROLLED_BOOKING: "{} moved",
+}
+
+
+def _notice_milestone(exception: ShipmentException) -> str:
+    words = _NOTICE_MILESTONE.get(exception.kind)
+    if not words or not exception.milestone:
+        return ""
+    return words.format(_AWAITED.get(exception.milestone, exception.milestone.replace("_", " ").lower()))
 
 
 def exceptions_for_customer(*, scope: Scope, recent_days: int = 7, limit: int = 10) -> list[CustomerNotice]:
@@ -342,7 +361,7 @@ def exceptions_for_customer(*, scope: Scope, recent_days: int = 7, limit: int = 
             carried.setdefault(shipment_id, []).append((reference, theirs))
     return [
         CustomerNotice(
-            kind=e.kind, kind_label=e.get_kind_display(), milestone=e.milestone.replace("_", " ").capitalize(),
+            kind=e.kind, kind_label=e.get_kind_display(), milestone=_notice_milestone(e),
             opened_at=e.opened_at, resolved_at=e.resolved_at, expected_at=e.expected_at, observed_at=e.observed_at,
             orders=[(e.order.reference, e.order.customer_reference)] if e.order else sorted(carried[e.shipment_id]),
         )

@@ -234,7 +234,7 @@ def exceptions_detect(
             elif row.kind in SELF_RESOLVING_KINDS:
                 why = rules.why_clear(
                     kind=row.kind, milestone=row.milestone, leg_id=row.leg_id, facts=facts.get(row.shipment_id),
-                    house_id=row.house_id,
+                    house_id=row.house_id, book=book, expected_at=row.expected_at, observed_at=row.observed_at,
                 )  # fmt: skip
                 to_resolve.append((row.id, why))
         # What resolves makes room (the unique index) for what replaces it: "arrival overdue" after "departure".

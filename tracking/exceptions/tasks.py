@@ -16,6 +16,7 @@ from django.db import InterfaceError, OperationalError
 from django.template.loader import render_to_string
 from django.urls import reverse
 
+from oms.links import site_link
 from orders.models import Order
 from partners.models import Organisation
 from tracking.exceptions import selectors, services
@@ -137,16 +138,12 @@ def _message(
 
 def _order_link(order: Order) -> str:
     """The order's timeline (in the portal's layout for a customer); empty when OMS_SITE_URL is not set."""
-    if not settings.OMS_SITE_URL:
-        return ""
-    return settings.OMS_SITE_URL + reverse("tracking_ingest:order_timeline", args=[order.reference])
+    return site_link(reverse("tracking_ingest:order_timeline", args=[order.reference]))
 
 
 def _customer_link(exception: ShipmentException) -> str:
     """Where the customer follows it: the order's timeline (in the portal's layout for them), or the portal's
     overview for a shipment's exception; empty when OMS_SITE_URL is not set."""
-    if not settings.OMS_SITE_URL:
-        return ""
     if exception.order:
         return _order_link(exception.order)
-    return settings.OMS_SITE_URL + reverse("portal:home")
+    return site_link(reverse("portal:home"))

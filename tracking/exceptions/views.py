@@ -8,7 +8,10 @@ owner's colleagues in the same role), else 403; the page shows those buttons onl
 from __future__ import annotations
 
 import datetime
+import functools
+from collections.abc import Callable
 from decimal import Decimal
+from typing import Any, cast
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
@@ -18,9 +21,11 @@ from django.utils import timezone
 from django.utils.cache import patch_vary_headers
 from django.views.decorators.http import require_GET, require_POST
 
+from oms.http import HtmxHttpRequest
 from orders.models import Order
 from partners.permissions import staff_required
 from partners.scoping import scope_for_request
+from partners.time_zones import branch_zone, viewer_zone
 from tracking.exceptions import selectors, services
 from tracking.exceptions.forms import NoteForm, ResolveForm
 from tracking.exceptions.models import ExceptionKind, ExceptionRule, ExceptionStatus, Severity, ShipmentException
@@ -44,6 +49,26 @@ PLAN_KINDS = frozenset(
 )  # fmt: skip
 
 
+def _on_viewer_clock(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """Lists over every branch show times on the viewer's own branch's clock (as the planning lists do)."""
+
+    @functools.wraps(view)
+    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        with timezone.override(viewer_zone(scope_for_request(request))):
+            return view(request, *args, **kwargs)
+
+    return wrapper
+
+
+def _render_detail(
+    request: HttpRequest, template: str, context: dict[str, object], *, status: int = 200
+) -> HttpResponse:
+    """One exception shows its times on its shipment's branch's clock, as the order's tasks do on the order's."""
+    exception = cast(ShipmentException, context["exception"])
+    with timezone.override(branch_zone(exception.shipment.branch)):
+        return _vary(render(request, template, context, status=status))
+
+
 def _age(exception: ShipmentException, now: datetime.datetime) -> str:
     """How long it has been open ("25 h", "3 d 4 h"), or how long it took when resolved."""
     return duration_text((exception.resolved_at or now) - exception.opened_at)
@@ -62,7 +87,8 @@ def _rule_scope(rule: ExceptionRule) -> str:
 
 @staff_required
 @require_GET
-def inbox(request: HttpRequest) -> HttpResponse:
+@_on_viewer_clock
+def inbox(request: HtmxHttpRequest) -> HttpResponse:
     scope = scope_for_request(request)
     filters = selectors.InboxFilters.from_query(request.GET)
     page = selectors.inbox_page(scope=scope, user=request.user, filters=filters)
@@ -127,7 +153,7 @@ def _detail_context(request: HttpRequest, exception: ShipmentException, **extra:
 @require_GET
 def detail(request: HttpRequest, pk: int) -> HttpResponse:
     exception = selectors.exception_get_for(scope=scope_for_request(request), pk=pk)
-    return _vary(render(request, DETAIL, _detail_context(request, exception)))
+    return _render_detail(request, DETAIL, _detail_context(request, exception))
 
 
 @staff_required
@@ -164,7 +190,7 @@ def note_add(request: HttpRequest, pk: int) -> HttpResponse:
         form = NoteForm()
     if getattr(request, "htmx", False):
         context = _detail_context(request, exception, note_form=form)
-        return _vary(render(request, f"{DETAIL}#history", context))
+        return _render_detail(request, f"{DETAIL}#history", context)
     if form.errors:
         messages.error(request, "Write the note first.")
     return redirect(exception)
@@ -176,8 +202,7 @@ def resolve(request: HttpRequest, pk: int) -> HttpResponse:
     exception = _handled(request, pk)
     form = ResolveForm(request.POST)
     if not form.is_valid():
-        response = render(request, DETAIL, _detail_context(request, exception, resolve_form=form), status=400)
-        return _vary(response)
+        return _render_detail(request, DETAIL, _detail_context(request, exception, resolve_form=form), status=400)
     try:
         services.exception_resolve(exception=exception, by=request.user, **form.cleaned_data)
         messages.success(request, "Resolved.")

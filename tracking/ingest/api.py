@@ -94,10 +94,19 @@ class TimelineSerializer(serializers.Serializer):
     order = serializers.CharField(source="order.reference")
     status = serializers.CharField(source="order.status", help_text="The order's lifecycle state.")
     eta = serializers.DateTimeField(
-        source="eta.estimated_at",
+        source="current_eta",
         allow_null=True,
-        default=None,
-        help_text="Current ETA at the destination (null: none reported yet).",
+        help_text="The carrier's latest estimate of the arrival while the goods are on their way. Null when no "
+        "estimate was reported yet, and null once the goods arrived: `arrived_at` then holds the actual arrival "
+        "(an ETA is never an actual time, nor an estimate the arrival overtook). `eta_history` keeps every estimate.",
+    )
+    arrived_at = serializers.DateTimeField(
+        allow_null=True,
+        help_text="When the goods actually arrived (the arrival milestone, or the first later one, e.g. a delivery, "
+        "when no arrival was reported); null: not arrived yet.",
+    )
+    delivered_at = serializers.DateTimeField(
+        allow_null=True, help_text="When the goods were actually delivered; null: not delivered yet."
     )
     planned_arrival_at = serializers.DateTimeField(allow_null=True)
     eta_history = EstimateOutSerializer(many=True, help_text="Every change of the ETA, oldest first.")

@@ -134,8 +134,8 @@ def _row_event(
     if classifier not in ("ACT", "EST", "PLN"):
         problems.append(("classifier", value["classifier"], "Use ACT, EST or PLN."))
     try:
-        text = value["occurred_at"].replace(" ", "T", 1) if "T" not in value["occurred_at"] else value["occurred_at"]
-        event_at, offset = parse_time(text, what="occurred_at", time_zone=time_zone)
+        # As written: Python ≥ 3.11 reads "2026-03-05 08:55" too, and an error then quotes the file's own value.
+        event_at, offset = parse_time(value["occurred_at"], what="occurred_at", time_zone=time_zone)
     except FormatError as exc:
         problems.append(("occurred_at", value["occurred_at"], str(exc)))
         event_at, offset = now, None
@@ -176,7 +176,7 @@ def check_rows(rows: Iterator[tuple[int, list[object]]], *, time_zone: str) -> C
             raise ImportFileError(f"A milestone file holds at most {MAX_ROWS:,} rows; split it.", row=number)
         reference = _cell(cells, index, "reference")
         unreadable = [
-            (name, cells[at]) for name, at in index.items() if at < len(cells) and isinstance(cells[at], CellProblem)
+            (name, cell) for name, at in index.items() if at < len(cells) and isinstance(cell := cells[at], CellProblem)
         ]
         if unreadable:  # an Excel error or a formula never calculated: no value to record, and no guess at one
             checked.errors += [RowError(number, name, str(cell), cell.message, reference) for name, cell in unreadable]

@@ -33,7 +33,7 @@ from tracking.ingest import storage
 from tracking.ingest.mapping import MappingTable
 from tracking.ingest.models import Classifier, LocationRole, TrackingEvent
 from tracking.ingest.subjects import Link, Resolution
-from tracking.models import OPEN_SHIPMENT_STATUSES, Leg, Shipment, ShipmentStatus
+from tracking.models import OPEN_SHIPMENT_STATUSES, Leg, LegRole, Shipment, ShipmentStatus
 from tracking.services.planning import leg_record_actual, shipment_set_status
 
 logger = logging.getLogger(__name__)
@@ -54,10 +54,41 @@ LEG_MILESTONES = {"DEPARTED": "departure", "ARRIVED": "arrival"}
 ROAD_LEG_MILESTONES = {**LEG_MILESTONES, "PICKED_UP": "departure", "DELIVERED": "arrival"}
 ROAD_MODES = frozenset({Mode.ROAD_FTL, Mode.ROAD_LTL, Mode.PARCEL})
 
+# Only the main carriage's departure and arrival are the shipment's DEPARTED and ARRIVED (DOMAIN.md §1.7: "main
+# conveyance left the origin port", "arrived at the destination port"). A leg before it collects the goods
+# (PICKED_UP) and brings them to the port, CFS or hub (RECEIVED_AT_ORIGIN, the gate-in); a leg after it takes them
+# out of the port (OUT_FOR_DELIVERY, the gate-out laden at the POD) to the consignee (DELIVERED) or, when it is not
+# the last leg or the shipment carries several orders (a consolidation's box to an inland CFS), to where they are
+# available to the consignees (AVAILABLE). Planning's recorded actual times (receivers.leg_actual_to_event) and a
+# carrier's departure or arrival landing on such a leg (services._on_its_leg) are recorded as these.
+PRE_MAIN_ROLES = frozenset({LegRole.PRE_CARRIAGE})
+AFTER_MAIN_ROLES = frozenset({LegRole.ON_CARRIAGE, LegRole.LAST_MILE})
+PRE_MAIN_MILESTONES = {"PICKED_UP": "departure", "RECEIVED_AT_ORIGIN": "arrival"}
+AFTER_MAIN_MILESTONES = {"OUT_FOR_DELIVERY": "departure", "DELIVERED": "arrival", "AVAILABLE": "arrival"}
+# Every milestone that is some leg's departure or arrival, whatever its role and mode.
+ANY_LEG_MILESTONES = {**ROAD_LEG_MILESTONES, **PRE_MAIN_MILESTONES, **AFTER_MAIN_MILESTONES}
 
-def leg_moment(milestone: str | None, leg_mode: str) -> str | None:
-    """ "departure" or "arrival" when an actual event of this milestone is one on a leg of this mode."""
-    return (ROAD_LEG_MILESTONES if leg_mode in ROAD_MODES else LEG_MILESTONES).get(milestone or "")
+
+def leg_moment(milestone: str | None, leg_mode: str, leg_role: str = LegRole.MAIN) -> str | None:
+    """ "departure" or "arrival" when an actual event of this milestone is one on a leg of this mode and role."""
+    moments = ROAD_LEG_MILESTONES if leg_mode in ROAD_MODES else LEG_MILESTONES
+    if leg_role in PRE_MAIN_ROLES:
+        moments = {**moments, **PRE_MAIN_MILESTONES}
+    elif leg_role in AFTER_MAIN_ROLES:
+        moments = {**moments, **AFTER_MAIN_MILESTONES}
+    return moments.get(milestone or "")
+
+
+def leg_milestone(*, kind: str, role: str, is_last: bool, single_order: bool) -> str:
+    """The milestone a leg's own departure or arrival (`kind`) is, by the leg's role (see PRE_MAIN_ROLES)."""
+    departure = kind == "departure"
+    if role in PRE_MAIN_ROLES:
+        return "PICKED_UP" if departure else "RECEIVED_AT_ORIGIN"
+    if role in AFTER_MAIN_ROLES:
+        if departure:
+            return "OUT_FOR_DELIVERY"
+        return "DELIVERED" if is_last and single_order else "AVAILABLE"
+    return "DEPARTED" if departure else "ARRIVED"
 
 
 _PATH_INDEX: dict[str, int] = {str(status): index for index, status in enumerate(STATUS_PATH)}
@@ -194,18 +225,19 @@ def follow_estimates(stored: list[StoredEvent], resolution: Resolution) -> None:
 # --- legs and shipments -----------------------------------------------------------------------------
 
 
-def _leg_actuals(legs: dict[int, str]) -> dict[int, dict[str, datetime.datetime]]:
-    """The earliest actual departure and arrival ever reported for each leg (id → mode; out-of-order safe)."""
+def _leg_actuals(legs: dict[int, tuple[str, str]]) -> dict[int, dict[str, datetime.datetime]]:
+    """The earliest actual departure and arrival ever reported for each leg (id → (mode, role); out-of-order
+    safe)."""
     rows = (
         TrackingEvent.objects.filter(
-            leg_id__in=list(legs), classifier=Classifier.ACTUAL, milestone_id__in=list(ROAD_LEG_MILESTONES)
+            leg_id__in=list(legs), classifier=Classifier.ACTUAL, milestone_id__in=list(ANY_LEG_MILESTONES)
         )
         .values("leg_id", "milestone_id")
         .annotate(first=Min("event_at"))
     )
     found: dict[int, dict[str, datetime.datetime]] = defaultdict(dict)
     for row in rows:
-        moment = leg_moment(row["milestone_id"], legs[row["leg_id"]])
+        moment = leg_moment(row["milestone_id"], *legs[row["leg_id"]])
         if moment and (moment not in found[row["leg_id"]] or row["first"] < found[row["leg_id"]][moment]):
             found[row["leg_id"]][moment] = row["first"]
     return found
@@ -223,7 +255,7 @@ def follow_legs(stored: list[StoredEvent], resolution: Resolution, *, by: Any = 
     events_of: dict[int, list[StoredEvent]] = defaultdict(list)
     for event in stored:
         leg = known.get(event.leg_id) if event.leg_id else None
-        moment = leg_moment(event.milestone, leg.mode) if leg is not None else None
+        moment = leg_moment(event.milestone, leg.mode, leg.role) if leg is not None else None
         if leg is None or moment is None or event.classifier != Classifier.ACTUAL:
             continue
         events_of[leg.id].append(event)
@@ -233,7 +265,8 @@ def follow_legs(stored: list[StoredEvent], resolution: Resolution, *, by: Any = 
             arrivals[leg.id] = min(event.event_at, arrivals.get(leg.id, event.event_at))
     if not departures and not arrivals:
         return
-    earlier = _leg_actuals({leg_id: known[leg_id].mode for leg_id in departures}) if departures else {}
+    legs = {leg_id: (known[leg_id].mode, known[leg_id].role) for leg_id in departures}
+    earlier = _leg_actuals(legs) if departures else {}
     for leg_id in sorted(set(departures) | set(arrivals)):
         leg, before = known[leg_id], earlier.get(leg_id, {})
         departed = min(filter(None, [departures.get(leg_id), before.get("departure")]), default=None)

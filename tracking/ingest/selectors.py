@@ -15,11 +15,11 @@ from __future__ import annotations
 import datetime
 from dataclasses import dataclass, field
 
-from django.db.models import Q, QuerySet
+from django.db.models import Max, Q, QuerySet
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 
-from orders.models import STATUS_PATH, Location, Order
+from orders.models import STATUS_PATH, Location, Order, OrderStatus
 from partners.scoping import Scope
 from tracking.ingest import mapping
 from tracking.ingest.models import (
@@ -30,7 +30,7 @@ from tracking.ingest.models import (
     TrackingEvent,
     TrackingSubscription,
 )
-from tracking.models import ConsolidatedHouse, Leg, Shipment
+from tracking.models import Booking, BookingStatus, ConsolidatedHouse, Leg, Shipment
 
 LATE_AFTER = datetime.timedelta(hours=2)  # an actual or estimate this far past the plan shows as late
 PLANNED_FROM_LEGS = {"DEPARTED": "planned_departure_at", "ARRIVED": "planned_arrival_at"}
@@ -124,6 +124,13 @@ class Timeline:
     stale: list[TrackingSubscription] = field(default_factory=list)
     held_back: str = ""  # staff: why the order's status is behind its milestones (a guard, a hold, not planned)
     last_event_at: datetime.datetime | None = None
+    # When the goods actually arrived (the ARRIVED milestone, the main leg's actual arrival, or the first milestone
+    # that implies arrival, e.g. a delivery without an arrival event) and were delivered; None: not yet.
+    arrived_at: datetime.datetime | None = None
+    delivered_at: datetime.datetime | None = None
+    # The furthest order status the actual milestones imply (STATUS_PATH value, "" when none): where the goods
+    # are, which the order's own status lags while it is on hold or a workflow task blocks its transition.
+    milestone_status: str = ""
     generated_at: datetime.datetime = field(default_factory=timezone.now)
 
     @property
@@ -132,10 +139,19 @@ class Timeline:
         return max(done, key=lambda row: row.rank) if done else None
 
     @property
-    def eta_slip(self) -> datetime.timedelta | None:
-        if self.eta is None or self.planned_arrival_at is None:
+    def current_eta(self) -> datetime.datetime | None:
+        """The expected arrival while the goods are on their way; None once they arrived (`arrived_at` then), since
+        an estimate the arrival overtook is no longer an expectation."""
+        if self.arrived_at is not None or self.eta is None:
             return None
-        return self.eta.estimated_at - self.planned_arrival_at
+        return self.eta.estimated_at
+
+    @property
+    def eta_slip(self) -> datetime.timedelta | None:
+        eta = self.current_eta
+        if eta is None or self.planned_arrival_at is None:
+            return None
+        return eta - self.planned_arrival_at
 
 
 def _local(at: datetime.datetime, offset_minutes: int | None) -> datetime.datetime:
@@ -196,6 +212,26 @@ def _milestone_rows(
     return sorted(shown, key=lambda row: (row.rank, row.code))
 
 
+def _standing(events: list[TrackingEvent]) -> list[TrackingEvent]:
+    """The events without the booking confirmations a later cancellation of that booking withdrew: a master whose
+    confirmed booking was cancelled is not "Booking confirmed" on its orders' timelines (a new confirmation is).
+    One query, only when there is a confirmation to look at."""
+    confirmations = [e for e in events if e.milestone_id == "BOOKING_CONFIRMED" and e.shipment_id]
+    if not confirmations:
+        return events
+    cancelled = dict(
+        Booking.objects.filter(
+            shipment_id__in={e.shipment_id for e in confirmations}, status=BookingStatus.CANCELLED,
+            cancelled_at__isnull=False, confirmed_departure_at__isnull=False,  # cancelled once confirmed
+        )
+        .values("shipment_id")
+        .annotate(last=Max("cancelled_at"))
+        .values_list("shipment_id", "last")
+    )  # fmt: skip
+    withdrawn = {e.pk for e in confirmations if e.shipment_id in cancelled and e.event_at <= cancelled[e.shipment_id]}
+    return [e for e in events if e.pk not in withdrawn] if withdrawn else events
+
+
 def _held_back(order: Order, events: list[TrackingEvent]) -> str:
     """What the last event that could not move the order said, while the order is still behind."""
     table = mapping.table()
@@ -207,6 +243,28 @@ def _held_back(order: Order, events: list[TrackingEvent]) -> str:
     notes = [e.effect for e in events if e.classifier == Classifier.ACTUAL and order.reference in e.effect]
     moved = ("now in transit.", "now arrived.", "now delivered.")
     return notes[-1] if notes and not notes[-1].endswith(moved) else ""
+
+
+def _follow_actuals(timeline: Timeline, main: Leg | None) -> None:
+    """Where the actual milestones put the goods: arrived and delivered times, and the furthest status implied."""
+    table = mapping.table()
+    path: dict[str, int] = {str(status): index for index, status in enumerate(STATUS_PATH)}
+    arrived, delivered = path[OrderStatus.ARRIVED], path[OrderStatus.DELIVERED]
+    furthest = -1
+    arrivals = [main.actual_arrival_at] if main is not None and main.actual_arrival_at else []
+    deliveries = []
+    for row in timeline.milestones:
+        if row.actual_at is None or row.is_exception:
+            continue
+        implied = path.get(table.order_status(row.code), -1)
+        furthest = max(furthest, implied)
+        if implied >= arrived:
+            arrivals.append(row.actual_at)
+        if implied >= delivered:
+            deliveries.append(row.actual_at)
+    timeline.milestone_status = str(STATUS_PATH[furthest]) if furthest >= 0 else ""
+    timeline.arrived_at = min(arrivals, default=None)
+    timeline.delivered_at = min(deliveries, default=None)
 
 
 def order_timeline(*, order: Order, customer_safe: bool) -> Timeline:
@@ -237,7 +295,7 @@ def order_timeline(*, order: Order, customer_safe: bool) -> Timeline:
         customer_safe=customer_safe,
         milestones=_milestone_rows(
             order,
-            [e for e in events if e.mapping_status == MappingStatus.MAPPED],
+            _standing([e for e in events if e.mapping_status == MappingStatus.MAPPED]),
             legs,
             eta,
             customer_safe=customer_safe,
@@ -249,6 +307,7 @@ def order_timeline(*, order: Order, customer_safe: bool) -> Timeline:
         planned_arrival_at=main.planned_arrival_at if main else None,
         last_event_at=max((e.received_at for e in events), default=None),
     )
+    _follow_actuals(timeline, main)
     if not customer_safe:
         timeline.held_back = _held_back(order, events)
         timeline.unmapped = [e for e in events if e.mapping_status == MappingStatus.UNMAPPED]

@@ -20,6 +20,7 @@ with batch signals beside the per-order ones) and the lifecycle's own `order_sta
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 import hashlib
 import logging
@@ -45,7 +46,7 @@ from tracking.ingest.models import (
     TrackingEvent,
 )
 from tracking.ingest.subjects import Link, Resolution, ShipmentInfo, main_leg
-from tracking.models import Shipment, ShipmentStatus
+from tracking.models import LegRole, Shipment, ShipmentKind, ShipmentStatus
 
 logger = logging.getLogger(__name__)
 
@@ -291,6 +292,35 @@ def _leg_for(milestone: str | None, code: str, info: ShipmentInfo | None) -> int
     return candidates[0].id if len(candidates) == 1 else None
 
 
+# The milestones a carrier reports a leg's own departure or arrival with (following.ROAD_LEG_MILESTONES).
+_MOMENT_OF = {"DEPARTED": "departure", "PICKED_UP": "departure", "ARRIVED": "arrival", "DELIVERED": "arrival"}
+
+
+def _on_its_leg(
+    found: mapping.Mapping, leg_id: int | None, info: ShipmentInfo | None, table: mapping.MappingTable
+) -> mapping.Mapping:
+    """A departure or arrival that lands on a leg before or after the main carriage is that leg's own milestone
+    (following.leg_milestone): a pre-carriage truck reaching the port is the goods received at origin, not the
+    shipment arriving at its destination; the same truck "delivered" at the terminal has delivered nothing to the
+    consignee. The main carriage's, and anything on no leg, stay as mapped. A milestone switched off in the console
+    makes the event none (kept, moving nothing) rather than the shipment's."""
+    kind = _MOMENT_OF.get(found.milestone or "")
+    if kind is None or leg_id is None or info is None:
+        return found
+    leg = next(leg for leg in info.legs if leg.id == leg_id)
+    if leg.role == LegRole.MAIN:
+        return found
+    single_order = info.kind != ShipmentKind.MASTER or len(info.houses) <= 1
+    milestone = following.leg_milestone(
+        kind=kind, role=leg.role, is_last=leg.id == info.legs[-1].id, single_order=single_order
+    )
+    if milestone == found.milestone:
+        return found
+    if milestone not in table.milestones:
+        return mapping.Mapping(MappingStatus.NOT_A_MILESTONE, None, found.classifier)
+    return dataclasses.replace(found, milestone=milestone)
+
+
 def _not_carried(
     milestone: str | None, leg_id: int | None, info: ShipmentInfo | None, carrier_ids: frozenset[int] | None
 ) -> str | None:
@@ -343,7 +373,8 @@ def _build_rows(
             role = location_role(location, carrier)
             found = table.lookup(scheme=event.scheme, code=event.raw_code, partner_id=source.partner_id, role=role)
             leg_id = _leg_for(found.milestone, location, carrier)
-            facts = (role, found, leg_id, _not_carried(found.milestone, leg_id, carrier, source.carrier_ids))
+            refused = _not_carried(found.milestone, leg_id, carrier, source.carrier_ids)
+            facts = (role, _on_its_leg(found, leg_id, carrier, table), leg_id, refused)
             known[(link.shipment_id, location, event.scheme, event.raw_code)] = facts
         role, found, leg, refused = facts
         if refused:

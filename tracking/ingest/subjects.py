@@ -60,6 +60,7 @@ class ShipmentInfo:
     status: str
     carrier_id: int | None
     masters: list[int] = field(default_factory=list)  # a house's masters (live first)
+    apart_from: list[int] = field(default_factory=list)  # the masters a house was deconsolidated from
     houses: list[int] = field(default_factory=list)  # a master's houses
     legs: list[LegInfo] = field(default_factory=list)
 
@@ -97,12 +98,14 @@ class Resolution:
         return NO_LINK, event.subjects[0]
 
     def carrying(self, shipment_id: int) -> ShipmentInfo | None:
-        """The shipment whose legs carry this one: the master for a house on one, else itself."""
+        """The shipment whose legs carry this one: the master for a house on one, else itself. A house deconsolidated
+        at destination travels on by itself (its own on-carriage and delivery legs): its master carries it no more."""
         info = self.shipments.get(shipment_id)
         if info is None:
             return None
-        if info.kind == ShipmentKind.HOUSE and info.masters:
-            return self.shipments.get(info.masters[0], info)
+        carriers = [master for master in info.masters if master not in info.apart_from]
+        if info.kind == ShipmentKind.HOUSE and carriers:
+            return self.shipments.get(carriers[0], info)
         return info
 
     def orders_of(self, link: Link) -> list[int]:
@@ -213,7 +216,7 @@ def _shipment_infos(ids: set[int], status: dict[int, str]) -> tuple[dict[int, Sh
     links = list(
         ConsolidatedHouse.objects.filter(Q(master_id__in=ids) | Q(house_id__in=ids), removed_at__isnull=True)
         .order_by("deconsolidated_at", "-added_at")
-        .values_list("master_id", "house_id", "house__order_id", "house__order__status")
+        .values_list("master_id", "house_id", "house__order_id", "house__order__status", "deconsolidated_at")
     )
     all_ids = ids | {link[0] for link in links} | {link[1] for link in links}
     fields = ("pk", "reference", "kind", "order_id", "origin_id", "destination_id", "status", "carrier_id")
@@ -225,10 +228,12 @@ def _shipment_infos(ids: set[int], status: dict[int, str]) -> tuple[dict[int, Sh
         if order_id:
             status[order_id] = order_state
     order_of_house: dict[int, int] = {}
-    for master, house, order_id, order_state in links:
+    for master, house, order_id, order_state, apart in links:
         if master in infos and house in infos:
             infos[master].houses.append(house)
             infos[house].masters.append(master)
+            if apart is not None:
+                infos[house].apart_from.append(master)
             order_of_house[house] = order_id
             status[order_id] = order_state
     legs = Leg.objects.filter(shipment_id__in=list(infos)).order_by("shipment_id", "sequence")

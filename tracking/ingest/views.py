@@ -13,6 +13,7 @@ from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.cache import patch_vary_headers
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
@@ -20,6 +21,7 @@ from orders.models import Order
 from partners.models import Organisation, Role
 from partners.permissions import staff_required
 from partners.scoping import Scope, scope_for_request
+from partners.time_zones import branch_zone, viewer_zone
 from tracking.ingest import files, selectors, services
 from tracking.ingest.forms import MilestoneEntryForm, MilestoneUploadForm
 from tracking.ingest.models import EventUpload, RejectedDelivery
@@ -67,6 +69,16 @@ def _fragment(response: HttpResponse) -> HttpResponse:
     return response
 
 
+def _render_timeline(request: HttpRequest, template: str, context: dict[str, Any]) -> HttpResponse:
+    """Staff read an order's times on its branch's clock, as its tasks and the entry form's default zone do; a raw
+    event keeps the sender's local time (the template turns `localtime` off for it). Customers: the server's."""
+    order = context["order"]
+    if not context["is_staff"]:
+        return _fragment(render(request, template, context))
+    with timezone.override(branch_zone(order.branch if order.branch_id else None)):
+        return _fragment(render(request, template, context))
+
+
 @login_required
 @require_GET
 def order_timeline(request: HttpRequest, reference: str) -> HttpResponse:
@@ -75,10 +87,10 @@ def order_timeline(request: HttpRequest, reference: str) -> HttpResponse:
     order = selectors.order_get_for(scope=scope, reference=reference)
     context = _timeline_context(request, order, scope)
     if request.GET.get("part") == "body":
-        return _fragment(render(request, f"{TIMELINE}#timeline-body", context))
+        return _render_timeline(request, f"{TIMELINE}#timeline-body", context)
     if getattr(request, "htmx", False):
-        return _fragment(render(request, TIMELINE, context))
-    return _fragment(render(request, "tracking/ingest/order_timeline.html", {**context, "full_page": True}))
+        return _render_timeline(request, TIMELINE, context)
+    return _render_timeline(request, "tracking/ingest/order_timeline.html", {**context, "full_page": True})
 
 
 @staff_required
@@ -110,7 +122,7 @@ def order_event_add(request: HttpRequest, reference: str) -> HttpResponse:
             form = _entry_form(order)
     if getattr(request, "htmx", False):
         order = Order.objects.select_related("branch").get(pk=order.pk)
-        return _fragment(render(request, TIMELINE, _timeline_context(request, order, scope, entry_form=form)))
+        return _render_timeline(request, TIMELINE, _timeline_context(request, order, scope, entry_form=form))
     for field, errors in form.errors.items():
         messages.error(request, " ".join(str(error) for error in errors) if field == "__all__" else
                        f"{field}: {' '.join(str(error) for error in errors)}")  # fmt: skip
@@ -183,4 +195,5 @@ def monitor(request: HttpRequest) -> HttpResponse:
         "events": selectors.recent_events(limit=25),
         "rejections": list(RejectedDelivery.objects.select_related("webhook_source")[:10]),
     }
-    return render(request, "tracking/ingest/monitor.html", context)
+    with timezone.override(viewer_zone(scope_for_request(request))):  # a list over every branch: the viewer's clock
+        return render(request, "tracking/ingest/monitor.html", context)

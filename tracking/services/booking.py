@@ -1,9 +1,13 @@
 """Bookings: ask a carrier for space on a master, send the request, record the answer (confirmed with
 ETD/ETA and cut-offs, rejected, or rolled to a later sailing), or cancel.
 
-Effects after commit: booking_confirmed, booking_rejected, booking_rolled (tracking/events.py).
+Effects after commit: booking_confirmed, booking_rejected, booking_rolled, booking_cancelled (tracking/events.py).
 A confirmed booking moves the master's orders to `planned` through the order lifecycle, never by
-writing their state; orders the lifecycle does not let through yet are reported back, not forced.
+writing their state; orders the lifecycle does not let through yet are reported back, not forced. Inside its
+transaction, before that, the confirmation is put on the orders' timelines as BOOKING_CONFIRMED and the workflow
+completes what that milestone completes (booking_confirmed_recording, booking_covers_orders): the booking task
+that blocks `plan` in the shipped templates. A cancelled confirmed booking takes the orders it planned back to
+`confirmed` the same way (the lifecycle's `unplan`).
 """
 
 from __future__ import annotations
@@ -48,6 +52,13 @@ class ConfirmOutcome:
     booking: Booking
     planned: list[Order] = field(default_factory=list)
     not_planned: list[tuple[Order, str]] = field(default_factory=list)
+
+
+@dataclass
+class CancelOutcome:
+    booking: Booking
+    unplanned: list[Order] = field(default_factory=list)  # taken back from planned to confirmed
+    not_unplanned: list[tuple[Order, str]] = field(default_factory=list)  # planned still: why
 
 
 def _by(by: Any) -> Any:
@@ -209,6 +220,23 @@ def _apply_sailing(
     main.save()
 
 
+def _orders_on(shipment: Shipment) -> list[Order]:
+    """The orders of the master's live houses, fresh from the database, by id."""
+    order_ids = {house.order_id for house in live_houses(shipment) if house.order_id is not None}
+    return list(Order.objects.filter(pk__in=order_ids).order_by("pk"))
+
+
+def _covers(booking: Booking, shipment: Shipment, orders: list[Order]) -> list[Order]:
+    """Tell the higher apps, in this transaction, that the booking covers these orders (booking_covers_orders:
+    the workflow completes what BOOKING_CONFIRMED completes); the orders as they are afterwards."""
+    if not orders:
+        return orders
+    events.booking_covers_orders.send(
+        sender=Booking, booking_id=booking.pk, shipment_id=shipment.pk, order_ids=[order.pk for order in orders]
+    )
+    return list(Order.objects.filter(pk__in=[order.pk for order in orders]).order_by("pk"))
+
+
 def _plan_orders(
     shipment: Shipment,
     *,
@@ -222,7 +250,8 @@ def _plan_orders(
     cannot go yet."""
     name = guards.plan_transition_name()
     if orders is None:
-        orders = sorted({house.order.pk: house.order for house in live_houses(shipment)}.values(), key=lambda o: o.pk)
+        houses = live_houses(shipment)
+        orders = sorted({h.order.pk: h.order for h in houses if h.order is not None}.values(), key=lambda o: o.pk)
     for order in orders:
         if name is None:
             outcome.not_planned.append((order, "the order lifecycle has no planning step yet"))
@@ -255,6 +284,7 @@ def master_orders_plan(
     if booking is None:
         return None
     outcome = ConfirmOutcome(booking)
+    orders = _covers(booking, master, orders)
     _plan_orders(master, scope=scope_for_user(_by(by)), by=by, channel=channel, outcome=outcome, orders=orders)
     return outcome
 
@@ -311,8 +341,18 @@ def booking_confirm(
         # A confirmation typed in after the departure was recorded is still the booking's record (number, ETD,
         # cut-offs), but the master stays where its legs put it: never back from moving to booked.
         shipment_set_status(shipment=shipment, status=ShipmentStatus.BOOKED)
+    # On the orders' timelines, with the confirmation (tracking.ingest.receivers), and then what the workflow does
+    # on BOOKING_CONFIRMED (the booking task that blocks `plan`), before the orders are planned.
+    events.booking_confirmed_recording.send(
+        sender=Booking,
+        booking_id=booking.pk,
+        shipment_id=shipment.pk,
+        at=booking.answered_at,
+        by_id=getattr(_by(by), "pk", None),
+    )
+    orders = _covers(booking, shipment, _orders_on(shipment))
     outcome = ConfirmOutcome(booking)
-    _plan_orders(shipment, scope=scope, by=by, channel=channel, outcome=outcome)
+    _plan_orders(shipment, scope=scope, by=by, channel=channel, outcome=outcome, orders=orders)
     transaction.on_commit(
         lambda: events.booking_confirmed.send(
             sender=Booking, booking_id=booking.pk, shipment_id=shipment.pk, carrier_id=booking.carrier_id
@@ -379,11 +419,9 @@ def booking_roll(
     booking = _lock(booking)
     _expect(booking, *CONFIRMED_BOOKING_STATUSES, doing="rolled")
     main = _main_leg(booking.shipment)
-    if main.actual_departure_at is not None:  # the cargo sailed: a later change is a delay, not a roll
-        raise BookingError(
-            f"{booking.shipment.reference} departed on {timezone.localtime(main.actual_departure_at):%Y-%m-%d %H:%M}; "
-            "a booking is rolled only before its sailing."
-        )
+    problem = roll_problem(booking, main)  # the cargo sailed: a later change is a delay, not a roll
+    if problem:
+        raise BookingError(problem)
     previous = booking.confirmed_departure_at
     if previous is not None and departure_at <= previous:
         raise BookingError(f"A roll moves the booking to a later sailing; the ETD was {previous:%Y-%m-%d %H:%M}.")
@@ -432,20 +470,104 @@ def booking_roll(
     return booking
 
 
-@transaction.atomic
-def booking_cancel(*, booking: Booking, by: Any = None) -> Booking:
-    """Withdraw a booking before departure; the master goes back to planning, free for another carrier.
-
-    Orders already planned stay planned: stepping an order back is the workflow's decision, not ours.
-    """
-    booking = _lock(booking)
-    _expect(booking, *LIVE_BOOKING_STATUSES, doing="cancelled")
+def cancel_problem(booking: Booking) -> str | None:
+    """Why the booking cannot be cancelled now (its master moves), or None. The screens offer "Cancel booking"
+    only when this is None."""
+    if booking.status not in LIVE_BOOKING_STATUSES:
+        return f"A booking that is {booking.get_status_display().lower()} cannot be cancelled."
     shipment = booking.shipment
     if shipment.status not in (ShipmentStatus.PLANNING, ShipmentStatus.BOOKED):
-        raise BookingError(f"{shipment.reference} is {shipment.get_status_display().lower()}; the booking stays.")
-    booking.status = BookingStatus.CANCELLED
-    booking.save(update_fields=["status"])
+        return f"{shipment.reference} is {shipment.get_status_display().lower()}; the booking stays."
+    return None
+
+
+def roll_problem(booking: Booking, main: Leg | None) -> str | None:
+    """Why the booking cannot be rolled now, or None: only a confirmed (or rolled) booking, before its sailing."""
+    if booking.status not in CONFIRMED_BOOKING_STATUSES:
+        return f"A booking that is {booking.get_status_display().lower()} cannot be rolled."
+    if main is not None and main.actual_departure_at is not None:
+        return (
+            f"{booking.shipment.reference} departed on {timezone.localtime(main.actual_departure_at):%Y-%m-%d %H:%M}; "
+            "a booking is rolled only before its sailing."
+        )
+    return None
+
+
+def orders_unplan(
+    *, orders: list[Order], scope: Scope, by: Any, reason: str, payload: dict[str, Any], channel: str = Channel.SCREEN
+) -> tuple[list[Order], list[tuple[Order, str]]]:
+    """Take planned orders back to confirmed through the lifecycle (`unplan`); (moved, [(not moved, why)]).
+    An order not planned is left as it is and not reported; one the lifecycle refuses is reported, not forced."""
+    moved: list[Order] = []
+    refused: list[tuple[Order, str]] = []
+    for order in orders:
+        if order.status == OrderStatus.ON_HOLD and order.status_before_hold == guards.PLANNED:
+            refused.append((order, "it is on hold; take it back to confirmed once it is released"))
+            continue
+        if order.status != guards.PLANNED:
+            continue
+        try:
+            with transaction.atomic():
+                unplanned = order_services.order_transition(
+                    order=order, name="unplan", scope=scope, by=_by(by), channel=channel, reason=reason[:300],
+                    payload=payload,
+                )  # fmt: skip
+            moved.append(unplanned)
+        except TransitionNotAllowed as exc:
+            refused.append((order, str(exc)))
+    return moved, refused
+
+
+@transaction.atomic
+def booking_cancel(
+    *, booking: Booking, reason: str, by: Any = None, scope: Scope | None = None, channel: str = Channel.SCREEN
+) -> CancelOutcome:
+    """Withdraw a booking before departure; the master goes back to planning, free for another carrier.
+
+    A confirmed (or rolled) booking planned the master's orders: they go back to `confirmed` through the
+    lifecycle (`unplan`, the reason given), since nothing books their cargo any more; orders the lifecycle does
+    not let back (on hold) are reported, not forced. After commit: booking_cancelled, on which the workflow reopens
+    the tasks the confirmation completed and tells their people, and exception detection resolves what was about
+    this booking (a roll, a missed cut-off).
+    """
+    booking = _lock(booking)
+    problem = cancel_problem(booking)
+    if problem:
+        raise BookingError(problem)
+    if not reason.strip():
+        raise BookingError("Say why the booking is cancelled (e.g. the shipper postponed, the sailing was blanked).")
+    shipment = booking.shipment
+    was_confirmed = booking.status in CONFIRMED_BOOKING_STATUSES
+    booking.status, booking.cancelled_at = BookingStatus.CANCELLED, timezone.now()
+    booking.cancel_reason = reason.strip()[:300]
+    booking.save(update_fields=["status", "cancelled_at", "cancel_reason"])
     _release_carrier(shipment)
     if shipment.status == ShipmentStatus.BOOKED:
         shipment_set_status(shipment=shipment, status=ShipmentStatus.PLANNING)
-    return booking
+    outcome = CancelOutcome(booking)
+    orders = _orders_on(shipment)
+    if was_confirmed:
+        number = f" {booking.carrier_reference}" if booking.carrier_reference else ""
+        outcome.unplanned, outcome.not_unplanned = orders_unplan(
+            orders=orders,
+            scope=scope if scope is not None else scope_for_user(_by(by)),
+            by=by,
+            channel=channel,
+            reason=f"Carrier booking{number} with {booking.carrier.name} cancelled: {booking.cancel_reason}",
+            payload={"booking_id": booking.pk, "shipment": shipment.reference},
+        )
+    order_ids, unplanned_ids = [order.pk for order in orders], [order.pk for order in outcome.unplanned]
+    by_id = getattr(_by(by), "pk", None)
+    transaction.on_commit(
+        lambda: events.booking_cancelled.send(
+            sender=Booking,
+            booking_id=booking.pk,
+            shipment_id=shipment.pk,
+            carrier_id=booking.carrier_id,
+            reason=booking.cancel_reason,
+            order_ids=order_ids,
+            unplanned_ids=unplanned_ids,
+            by_id=by_id,
+        )
+    )
+    return outcome

@@ -25,6 +25,7 @@ from django.utils import timezone
 
 from orders.models import Mode, Order, OrderStatus
 from partners.models import Organisation
+from partners.scoping import scope_for_user
 from tracking.equipment import CONTAINER_TYPES
 from tracking.errors import CapacityError, ConsolidationError
 from tracking.models import ConsolidatedHouse, LegRole, Shipment, ShipmentEquipment, ShipmentKind, ShipmentStatus
@@ -32,7 +33,7 @@ from tracking.services import planning
 
 logger = logging.getLogger(__name__)
 
-MODE_FAMILY = {
+MODE_FAMILY: dict[str, str] = {
     Mode.OCEAN_FCL: "sea",
     Mode.OCEAN_LCL: "sea",
     Mode.AIR: "air",
@@ -207,7 +208,9 @@ def order_add_to_master(*, order: Order, master: Shipment, by: Any = None) -> Sh
 
 @transaction.atomic
 def house_remove(*, master: Shipment, house: Shipment, by: Any = None) -> None:
-    """Take a house off a master before departure; it goes back to planning, ready for another master."""
+    """Take a house off a master before departure; it goes back to planning, ready for another master. Taken off a
+    booked master, its cargo is booked no more: a planned order goes back to confirmed through the lifecycle
+    (booking.orders_unplan), and is planned again when its house joins another booked master."""
     master = Shipment.objects.select_for_update().get(pk=master.pk)
     if master.status not in JOINABLE:
         raise ConsolidationError(f"{master.reference} is {master.get_status_display().lower()}; its houses stay on.")
@@ -217,6 +220,17 @@ def house_remove(*, master: Shipment, house: Shipment, by: Any = None) -> None:
     if not updated:
         raise ConsolidationError(f"{house.reference} is not on {master.reference}.")
     Shipment.objects.filter(pk=house.pk).update(status=ShipmentStatus.PLANNING)
+    order = Order.objects.filter(pk=house.order_id).first() if house.order_id else None
+    if master.status == ShipmentStatus.BOOKED and order is not None:
+        from tracking.services.booking import orders_unplan  # booking builds on consolidation
+
+        orders_unplan(
+            orders=[order],
+            scope=scope_for_user(_by(by)),
+            by=by,
+            reason=f"{house.reference} taken off {master.reference}, booked with its carrier",
+            payload={"shipment": master.reference, "house": house.reference},
+        )
 
 
 @transaction.atomic

@@ -14,7 +14,7 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
-from django.db.models import Sum
+from django.db.models import F, Sum
 from django.utils import timezone
 
 from orders import cargo
@@ -211,6 +211,8 @@ def house_split(*, house: Shipment, allocations: Mapping[int, int], by: Any = No
 
     The new house is on no master yet, so it can travel on another shipment.
     """
+    if house.order is None:  # a master (a house always has its order): the screen's split takes any shipment
+        raise PlanningError(f"{house.reference} is a master; only a house can be split.")
     order = _lock_order(house.order)  # the order lock also serialises splits of its houses
     problem = order_plan_problem(order)
     if problem:
@@ -330,27 +332,66 @@ def _check_leg_times(leg: Leg) -> None:
         raise PlanningError("The planned arrival is before the planned departure.")
 
 
+# The order legs travel in, whatever order they were added in: the goods go to the port, across, and on.
+ROLE_ORDER: dict[str, int] = {
+    LegRole.PRE_CARRIAGE: 0,
+    LegRole.MAIN: 1,
+    LegRole.ON_CARRIAGE: 2,
+    LegRole.LAST_MILE: 3,
+}
+# Past the sequence numbers any shipment uses (a PositiveSmallIntegerField): where legs wait while renumbered.
+_RESEQUENCE_OFFSET = 10_000
+
+
+def legs_in_role_order(legs: list[Any]) -> list[Any]:
+    """Legs (or anything with role and sequence) as they travel: pre-carriage, main carriage, on-carriage, last
+    mile; legs of one role in the order they were added."""
+    return sorted(legs, key=lambda leg: (ROLE_ORDER.get(leg.role, len(ROLE_ORDER)), leg.sequence))
+
+
+def _resequence(shipment_id: int) -> None:
+    """Number the shipment's legs 1, 2, 3… in role order. The caller holds the shipment's lock. In two steps, so
+    that no two legs hold one number at any moment (the unique constraint is checked row by row)."""
+    legs = list(Leg.objects.filter(shipment_id=shipment_id).only("pk", "role", "sequence"))
+    wanted = {leg.pk: number for number, leg in enumerate(legs_in_role_order(legs), start=1)}
+    if all(leg.sequence == wanted[leg.pk] for leg in legs):
+        return
+    Leg.objects.filter(shipment_id=shipment_id).update(sequence=F("sequence") + _RESEQUENCE_OFFSET)
+    for leg in legs:
+        Leg.objects.filter(pk=leg.pk).update(sequence=wanted[leg.pk])
+
+
 @transaction.atomic
 def leg_add(*, shipment: Shipment, data: Mapping[str, Any]) -> Leg:
-    """Append a leg to the shipment (next sequence number)."""
+    """Add a leg to the shipment in its place: legs are kept in role order (pre-carriage, main carriage,
+    on-carriage, last mile), so a pre-carriage added after the main carriage comes before it."""
     Shipment.objects.select_for_update().get(pk=shipment.pk)  # sequence numbers are handed out one at a time
     last = shipment.legs.order_by("-sequence").values_list("sequence", flat=True).first() or 0
     leg = Leg(shipment=shipment, sequence=last + 1, **{k: v for k, v in data.items() if k in LEG_FIELDS})
     leg.mode = leg.mode or shipment.mode
     _check_leg_times(leg)
     leg.save()
+    _resequence(shipment.pk)
+    leg.refresh_from_db(fields=["sequence"])
     return leg
 
 
 @transaction.atomic
 def leg_update(*, leg: Leg, data: Mapping[str, Any]) -> Leg:
-    """Change a leg's plan: places, carrier, times, conveyance."""
+    """Change a leg's plan: role, places, carrier, times, conveyance (a new role moves it to its place)."""
+    Shipment.objects.select_for_update().get(pk=leg.shipment_id)
     leg = Leg.objects.select_for_update().get(pk=leg.pk)
+    role = leg.role
     for key, value in data.items():
         if key in LEG_FIELDS:
             setattr(leg, key, value)
     _check_leg_times(leg)
+    if leg.role != role:  # it joins its new role's legs last, as if added now
+        last = Leg.objects.filter(shipment_id=leg.shipment_id).order_by("-sequence").values_list("sequence", flat=True)
+        leg.sequence = (last.first() or 0) + 1
     leg.save()
+    _resequence(leg.shipment_id)
+    leg.refresh_from_db(fields=["sequence"])
     return leg
 
 
@@ -361,15 +402,24 @@ def leg_remove(*, leg: Leg) -> None:
     leg.delete()
 
 
+# How far a shipment has come; its legs only ever move it forward.
+_PROGRESS: dict[str, int] = {ShipmentStatus.IN_TRANSIT: 1, ShipmentStatus.ARRIVED: 2, ShipmentStatus.DELIVERED: 3}
+
+
 def _status_from_legs(shipment: Shipment) -> str:
+    """In transit once the goods left with any leg (a pre-carriage pickup too: the lifecycle's `depart` is "picked
+    up or left origin"); arrived once the main carriage arrived at its destination. A pre-carriage reaching the
+    port, or an on-carriage moving on, is not the shipment arriving (a delivery by the last leg reaches it through
+    its DELIVERED milestone). Never backwards: an arrived house whose on-carriage leaves stays arrived."""
     legs = list(shipment.legs.order_by("sequence"))
-    if not legs:
+    main = next((leg for leg in legs if leg.role == LegRole.MAIN), None)
+    if main is not None and main.actual_arrival_at:
+        status = ShipmentStatus.ARRIVED
+    elif any(leg.actual_departure_at for leg in legs):
+        status = ShipmentStatus.IN_TRANSIT
+    else:
         return shipment.status
-    if legs[-1].actual_arrival_at:
-        return ShipmentStatus.ARRIVED
-    if any(leg.actual_departure_at for leg in legs):
-        return ShipmentStatus.IN_TRANSIT
-    return shipment.status
+    return status if _PROGRESS[status] > _PROGRESS.get(shipment.status, 0) else shipment.status
 
 
 def shipment_set_status(*, shipment: Shipment, status: str) -> None:
@@ -395,7 +445,9 @@ def leg_record_actual(
     """Record when a leg really departed and/or arrived: leg_actual_recording per time in this transaction (the
     milestone event is recorded with it), leg_actual_recorded per time after its commit.
 
-    The shipment follows: in transit after its first departure, arrived after its last leg arrives.
+    The shipment follows (_status_from_legs): in transit after its first departure, arrived after its main
+    carriage arrives. The milestone each time stands for depends on the leg's role (tracking.ingest.following:
+    a pre-carriage's departure is PICKED_UP, its arrival RECEIVED_AT_ORIGIN, and so on).
     """
     leg = Leg.objects.select_for_update().select_related("shipment").get(pk=leg.pk)
     now = timezone.now()
@@ -431,11 +483,13 @@ def leg_record_actual(
         events.leg_actual_recording.send(
             sender=Leg, leg_id=leg.pk, shipment_id=shipment.pk, kind=kind, at=at, by_id=by_id
         )  # in this transaction: the milestone event commits with the leg's time
-        transaction.on_commit(
-            lambda kind=kind, at=at: events.leg_actual_recorded.send(
+
+        def recorded_after_commit(kind: str = kind, at: datetime.datetime = at) -> None:
+            events.leg_actual_recorded.send(
                 sender=Leg, leg_id=leg.pk, shipment_id=shipment.pk, kind=kind, at=at, by_id=by_id
             )
-        )
+
+        transaction.on_commit(recorded_after_commit)
     return leg
 
 

@@ -24,6 +24,7 @@ from typing import Any
 from django.conf import settings
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.translation import ngettext
 
 from finance.fx import FxTable, fx_table_load
 from finance.models import RateDirection
@@ -124,19 +125,25 @@ class Option:
         lines = []
         if self.service:
             lines.append(
-                f"Transit {self.service.transit_days} days on {self.service.name}, next departure "
+                f"Transit {self.service.transit_days} {ngettext('day', 'days', self.service.transit_days)} on "
+                f"{self.service.name}, next departure "
                 f"{self.departure_on:%a %d %b}, arrives {self.arrival_on:%a %d %b}."
             )
         else:
             lines.append("No published service on this lane: no transit points.")
         if self.measured_legs:
-            lines.append(f"On time {self.on_time_score * 100:.0f}% over {self.measured_legs} legs.")
+            legs = ngettext("leg", "legs", self.measured_legs)
+            lines.append(f"On time {self.on_time_score * 100:.0f}% over {self.measured_legs} {legs}.")
         else:
             lines.append(f"No on-time record yet: neutral {self.on_time_score * 100:.0f}%.")
         if self.preferred_reason:
             lines.append(f"Preferred: {self.preferred_reason} (+{PREFERRED_BONUS:g} points).")
-        if self.fx_note:
-            lines.append(f"Converted: {self.quote.currency if self.quote else ''} {self.fx_note.removeprefix('= ')}.")
+        if self.quote is not None and self.cost is not None and self.fx_rate is not None:
+            quote, cost, to = self.quote, self.cost, self.cost_currency
+            lines.append(
+                f"Converted from {quote.currency} {money_text(quote.total_amount, quote.currency)} to {to} "
+                f"{money_text(cost, to)} (1 {quote.currency} = {self.fx_rate:.4f} {to})."
+            )
         parts = " + ".join(f"{name.replace('_', '-')} {value}" for name, value in self.points.items())
         lines.append(f"Score {self.score} = {parts}.")
         return lines
@@ -352,7 +359,8 @@ def rank(request: RankingRequest, context: RankingContext, weights: Weights | No
     for card in context.cards_by_mode.get(request.mode, ()):
         if card.card.party_id is not None:
             by_carrier.setdefault(card.card.party_id, []).append(card)
-    options, excluded = [], []
+    options: list[Option] = []
+    excluded: list[Option] = []
     for carrier_id, cards in by_carrier.items():
         option = _option_for(context.carriers[carrier_id], cards, request, context)
         (excluded if option.is_excluded else options).append(option)
@@ -394,7 +402,7 @@ def request_for_order(order: Order) -> RankingRequest:
     )
 
 
-LEVEL_ORDER = [ServiceLevel.ECONOMY, ServiceLevel.STANDARD, ServiceLevel.EXPRESS, ServiceLevel.PRIORITY]
+LEVEL_ORDER: list[str] = [ServiceLevel.ECONOMY, ServiceLevel.STANDARD, ServiceLevel.EXPRESS, ServiceLevel.PRIORITY]
 
 
 def request_for_shipment(shipment: ShipmentModel) -> RankingRequest:
@@ -402,7 +410,7 @@ def request_for_shipment(shipment: ShipmentModel) -> RankingRequest:
     from tracking.services.consolidation import live_houses, master_totals
 
     houses = live_houses(shipment)
-    orders = [house.order for house in houses]
+    orders = [house.order for house in houses if house.order is not None]  # every house has its order
     totals = master_totals(master=shipment, houses=houses)
     containers = Counter(box.iso_type for box in shipment.containers.all())
     ready = _ready_on(min((order.requested_pickup_on for order in orders), default=timezone.localdate()))

@@ -11,6 +11,7 @@ from typing import Any
 from django import template
 
 from partners.scoping import scope_for_request
+from partners.time_zones import branch_zone, zone_label
 from tracking.selectors import shipments_for_order
 
 register = template.Library()
@@ -19,8 +20,11 @@ register = template.Library()
 @register.inclusion_tag("tracking/_order_shipments.html", takes_context=True)
 def order_shipments(context: Any, order: Any) -> dict[str, Any]:
     scope = scope_for_request(context["request"])
+    zone = branch_zone(order.branch)  # the dates of planning, on the clock of the branch that plans (docs/planning.md)
     return {
         "order": order,
         "order_shipments": shipments_for_order(order, scope),
         "is_staff_user": scope.is_staff,
+        "zone": zone,
+        "zone_name": zone_label(zone),
     }

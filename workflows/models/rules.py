@@ -185,6 +185,7 @@ class RuleAction(models.Model):
         """Whether an action may name this person now; checked when saved and again when the rule runs, as
         people leave or change roles after the rule was written."""
         user_model = cls._meta.get_field("user").related_model
+        assert isinstance(user_model, type)  # noqa: S101 - a foreign key's model, resolved once apps are loaded
         return user_model._default_manager.filter(active_staff(), pk=user_id).exists()
 
 

@@ -101,6 +101,16 @@ class Task(models.Model):
         return reverse("workflows:task_detail", args=[self.pk])
 
     @property
+    def exception_url(self) -> str:
+        """The page of the exception a rule made this task for ("" for any other task): its source key is
+        "rule:<rule>:exception:<exception>:<order>:<action>" (services.rules)."""
+        _, found, rest = self.source_key.partition(":exception:")
+        exception_id = rest.partition(":")[0]
+        if not (found and exception_id.isdigit()):
+            return ""
+        return reverse("tracking_exceptions:detail", args=[int(exception_id)])
+
+    @property
     def is_open(self) -> bool:
         return self.state == TaskState.OPEN
 

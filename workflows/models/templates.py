@@ -181,7 +181,8 @@ class AutoComplete(models.TextChoices):
 TRANSITION_CHOICES = [(name, spec.label) for name, spec in TRANSITIONS.items()]
 # Where each fixed-target transition leads (release and hold depend on the order).
 _TARGETS = {
-    "submit": "submitted", "confirm": "confirmed", "plan": "planned", "depart": "in_transit", "arrive": "arrived",
+    "submit": "submitted", "confirm": "confirmed", "plan": "planned", "unplan": "confirmed", "depart": "in_transit",
+    "arrive": "arrived",
     "deliver": "delivered", "complete": "completed", "invoice": "invoiced", "close": "closed", "cancel": "cancelled",
 }  # fmt: skip
 

@@ -45,6 +45,9 @@ class Draft:
     user_id: int | None = None  # for a named person
     # A task made closed instead of open (engine.draft_close): the verb and detail its history starts with.
     closed_as: tuple[str, str] | None = None
+    # Who the event would rather give it to (the owner of the shipment's other open exceptions), when they can
+    # take the team's work: an active member of the task's team, or the customer's account owner for it.
+    prefer_user_id: int | None = None
 
 
 @dataclass
@@ -195,7 +198,8 @@ def assign_drafts(
     else:
         people = people_for(
             order=order, functions={d.task.team_function for d in drafts},
-            with_owners=any(d.assign_rule == AssignRule.ACCOUNT_OWNER for d in to_assign), pending=pending,
+            with_owners=any(d.assign_rule == AssignRule.ACCOUNT_OWNER or d.prefer_user_id for d in to_assign),
+            pending=pending,
         )  # fmt: skip
     for draft in drafts:
         draft.task.team_id = people.teams.get(draft.task.team_function)
@@ -205,7 +209,13 @@ def assign_drafts(
     staff = set(users.filter(active_staff(), pk__in=named).values_list("pk", flat=True)) if named else set()
     for draft in to_assign:
         task = draft.task
-        if draft.assign_rule == AssignRule.NAMED_USER and draft.user_id in staff:
+        preferred = draft.prefer_user_id
+        if preferred and (
+            people.owners.get(task.team_function) == preferred
+            or any(m.user_id == preferred for m in people.members.get(task.team_id or 0, ()))
+        ):
+            task.assignee_id = preferred
+        elif draft.assign_rule == AssignRule.NAMED_USER and draft.user_id in staff:
             task.assignee_id = draft.user_id
         elif draft.assign_rule == AssignRule.ACCOUNT_OWNER and task.team_function in people.owners:
             task.assignee_id = people.owners[task.team_function]

@@ -17,6 +17,7 @@ from django.utils import timezone
 from orders.models import Order
 from partners.models import User
 from tracking.exceptions import services as exception_services
+from tracking.exceptions.models import UNRESOLVED_STATUSES
 from tracking.models import ShipmentException
 from workflows.models import AccountOwner, NotificationKind, Task, TaskState, Team, TeamFunction
 from workflows.services.engine import close_tasks
@@ -29,9 +30,29 @@ def _exception_tasks(exception_id: int) -> QuerySet[Task]:
     return Task.objects.filter(source_key__contains=f":exception:{exception_id}:")
 
 
-def exception_owner(exception: ShipmentException, order_ids: list[int]) -> tuple[int | None, str]:
-    """Who owns an exception, by the workflow's assignment: the person a rule gave its task to, the customer's
-    operations account owner, else the lead of the operations team of the order's (or shipment's) branch."""
+def shipment_owner(exception: ShipmentException) -> int | None:
+    """The owner of the shipment's other open exceptions about the same cargo (the same order, or none), when they
+    are still active: one shipment's exceptions stay with one person while they are open (the oldest one's owner)."""
+    others = ShipmentException.objects.filter(
+        shipment_id=exception.shipment_id, status__in=UNRESOLVED_STATUSES, owner__isnull=False,
+        owner__is_active=True,
+    ).exclude(pk=exception.pk)  # fmt: skip
+    if exception.order_id is None:
+        others = others.filter(order__isnull=True)
+    else:
+        others = others.filter(order_id=exception.order_id)
+    return others.order_by("opened_at", "pk").values_list("owner_id", flat=True).first()
+
+
+def exception_owner(
+    exception: ShipmentException, order_ids: list[int], *, shipment_owner_id: int | None = None
+) -> tuple[int | None, str]:
+    """Who owns an exception, by the workflow's assignment: the owner of the shipment's other open exceptions
+    (shipment_owner), the person a rule gave its task to (the customer's account owner for the task's team
+    when there is one, else the least-loaded member), the customer's operations account owner, else the lead of
+    the operations team of the order's (or shipment's) branch."""
+    if shipment_owner_id is not None:
+        return shipment_owner_id, "owner of the shipment's other open exceptions"
     task = (
         _exception_tasks(exception.pk)
         .filter(assignee__isnull=False)
@@ -55,14 +76,19 @@ def exception_owner(exception: ShipmentException, order_ids: list[int]) -> tuple
 
 
 def exception_opened_handle(*, exception_id: int, kind: str, order_ids: list[int]) -> None:
-    for order_id in order_ids:
-        exception_record(order_id=order_id, kind=kind, exception_id=f"{exception_id}:{order_id}")
     exception = ShipmentException.objects.select_related("shipment", "order").get(pk=exception_id)
-    owner_id, how = exception_owner(exception, order_ids)
+    sticky = shipment_owner(exception)
+    subject = exception.order.reference if exception.order else exception.shipment.reference
+    for order_id in order_ids:
+        exception_record(
+            order_id=order_id, kind=kind, exception_id=f"{exception_id}:{order_id}",
+            subject=f"{exception.get_kind_display()} on {subject}", link=exception.get_absolute_url(),
+            prefer_user_id=sticky,
+        )  # fmt: skip
+    owner_id, how = exception_owner(exception, order_ids, shipment_owner_id=sticky)
     if owner_id is None:
         return  # unowned: it waits in the inbox for whoever acknowledges it first
     exception_services.exception_assign_owner(exception_id=exception_id, owner=User.objects.get(pk=owner_id), how=how)
-    subject = exception.order.reference if exception.order else exception.shipment.reference
     notify([Notice(owner_id, NotificationKind.RULE, f"Exception: {exception.get_kind_display()} · {subject}",
                    body=exception.detail, url=exception.get_absolute_url())])  # fmt: skip
 

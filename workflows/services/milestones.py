@@ -21,7 +21,7 @@ import logging
 import time
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from typing import Any
+from typing import Any, cast
 
 from django.db import DatabaseError, connection, transaction
 from django.db.models import Q
@@ -178,7 +178,7 @@ def tracking_records_drain(*, batch: int = DRAIN_BATCH, budget: float | None = N
     taken = 0
     while True:
         with connection.cursor() as cursor:
-            cursor.execute(_CLAIM, [LEASE, batch])
+            cursor.execute(_CLAIM, cast(list[Any], [LEASE, batch]))  # psycopg sends a timedelta as an interval
             claimed = cursor.fetchall()
         if not claimed:
             return taken, False
@@ -205,8 +205,8 @@ def _act_on(claimed: list[tuple[Any, ...]]) -> None:
         failed_ids |= {row[0] for row in found if (row[2], row[3], row[4]) in keys}
     if estimated:
         failed = estimates_record(changes=[[row[2], row[3], row[5].isoformat()] for row in estimated])
-        keys = {(int(order_id), str(code)) for order_id, code, _ in failed}
-        failed_ids |= {row[0] for row in estimated if (row[2], row[3]) in keys}
+        estimate_keys = {(int(order_id), str(code)) for order_id, code, _ in failed}
+        failed_ids |= {row[0] for row in estimated if (row[2], row[3]) in estimate_keys}
     done = [row[0] for row in claimed if row[0] not in failed_ids]
     retry = [(row[0], row[6]) for row in claimed if row[0] in failed_ids and row[6] < MAX_ATTEMPTS]
     given_up = exhausted + [row for row in claimed if row[0] in failed_ids and row[6] >= MAX_ATTEMPTS]

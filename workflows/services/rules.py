@@ -172,6 +172,14 @@ class RuleTrigger:
     event: str
     event_key: str
     value: str = ""
+    # Why the event's rules must not act (a hold report that no longer stands): each rule's run says so, skipped.
+    not_current: str = ""
+    # For tasks the rules create (an exception's): words naming what the event is about, added to the task's name
+    # ("Customs hold on HAM-26-000004"), a link for its instructions, and the person its tasks go to first when
+    # they can take the team's work (the owner of the shipment's other open exceptions).
+    subject: str = ""
+    link: str = ""
+    prefer_user_id: int | None = None
 
 
 def rules_fire(*, run: OrderRun, triggers: list[RuleTrigger], chain: tuple[int, ...] = ()) -> list[RuleRun]:
@@ -190,34 +198,36 @@ def rules_fire(*, run: OrderRun, triggers: list[RuleTrigger], chain: tuple[int, 
         for rule in rules:
             if rule.event != trigger.event or rule.event_value.upper() not in ("", trigger.value.upper()):
                 continue
-            record = _run_rule(rule, run=run, facts=facts, event_key=trigger.event_key, chain=chain)
+            record = _run_rule(rule, run=run, facts=facts, trigger=trigger, chain=chain)
             if record is not None:
                 runs.append(record)
     return runs
 
 
 def _run_rule(
-    rule: Rule, *, run: OrderRun, facts: OrderFacts, event_key: str, chain: tuple[int, ...]
+    rule: Rule, *, run: OrderRun, facts: OrderFacts, trigger: RuleTrigger, chain: tuple[int, ...]
 ) -> RuleRun | None:
     if not conditions_hold(rule.conditions.all(), facts):
         return None
-    record = _claim_run(rule, run.order, event_key)
+    record = _claim_run(rule, run.order, trigger.event_key)
     if record is None:
         return None
-    if rule.pk in chain or len(chain) >= MAX_RULE_DEPTH:
+    if trigger.not_current:
+        record.outcome, record.detail = RuleOutcome.SKIPPED, trigger.not_current
+    elif rule.pk in chain or len(chain) >= MAX_RULE_DEPTH:
         record.outcome = RuleOutcome.SKIPPED
         record.detail = "Not run: this rule's own actions led to this event (it would loop)."
     else:
-        record.outcome, record.detail = _perform_all(rule, run=run, event_key=event_key, chain=(*chain, rule.pk))
+        record.outcome, record.detail = _perform_all(rule, run=run, trigger=trigger, chain=(*chain, rule.pk))
     record.save(update_fields=["outcome", "detail"])
     return record
 
 
-def _perform_all(rule: Rule, *, run: OrderRun, event_key: str, chain: tuple[int, ...]) -> tuple[str, str]:
+def _perform_all(rule: Rule, *, run: OrderRun, trigger: RuleTrigger, chain: tuple[int, ...]) -> tuple[str, str]:
     notes, failed = [], 0
     for action in rule.actions.all():
         try:
-            notes.append(_perform(action, rule=rule, run=run, event_key=event_key, chain=chain))
+            notes.append(_perform(action, rule=rule, run=run, trigger=trigger, chain=chain))
         except _ActionFailed as exc:
             failed += 1
             notes.append(f"{action.get_kind_display()}: not done — {exc}")
@@ -226,11 +236,11 @@ def _perform_all(rule: Rule, *, run: OrderRun, event_key: str, chain: tuple[int,
     return (RuleOutcome.SKIPPED if failed == len(notes) else RuleOutcome.PARTLY), "\n".join(notes)
 
 
-def _perform(action: RuleAction, *, rule: Rule, run: OrderRun, event_key: str, chain: tuple[int, ...]) -> str:
+def _perform(action: RuleAction, *, rule: Rule, run: OrderRun, trigger: RuleTrigger, chain: tuple[int, ...]) -> str:
     if action.kind in (ActionKind.TRANSITION, ActionKind.HOLD):
         return _take_transition(action, rule=rule, run=run, chain=chain)
     if action.kind == ActionKind.CREATE_TASK:
-        return _create_task(action, rule=rule, run=run, event_key=event_key)
+        return _create_task(action, rule=rule, run=run, trigger=trigger)
     if action.kind == ActionKind.ASSIGN:
         return _assign(action, run=run)
     return _notify(action, rule=rule, run=run)
@@ -256,18 +266,24 @@ def _take_transition(action: RuleAction, *, rule: Rule, run: OrderRun, chain: tu
     return f"{TRANSITIONS[name].label}: done"
 
 
-def _create_task(action: RuleAction, *, rule: Rule, run: OrderRun, event_key: str) -> str:
+def _create_task(action: RuleAction, *, rule: Rule, run: OrderRun, trigger: RuleTrigger) -> str:
     if not action.task_name or not action.team_function:
         raise _ActionFailed("the task needs a name and a team")
+    name = f"{action.task_name}: {trigger.subject}" if trigger.subject else action.task_name
+    link = f"The exception: {trigger.link}" if trigger.link else ""
+    instructions = "\n\n".join(text for text in (action.message, link) if text)
     task = Task(
-        order=run.order, rule=rule, source_key=f"rule:{rule.pk}:{event_key}:{action.pk}"[:120],
-        name=action.task_name, instructions=action.message, team_function=action.team_function,
-        state=TaskState.OPEN,
+        order=run.order, rule=rule, source_key=f"rule:{rule.pk}:{trigger.event_key}:{action.pk}"[:120],
+        name=name[:120], instructions=instructions, team_function=action.team_function, state=TaskState.OPEN,
     )  # fmt: skip
     task.due_at = run.due_at(hours=action.due_in_hours, anchor="", business=True, start=run.now)
-    named = bool(action.user_id) and RuleAction.is_staff_user(action.user_id)
-    rule_for_user = AssignRule.NAMED_USER if named else AssignRule.LEAST_LOADED
-    created = create_tasks(run, [Draft(task, rule_for_user, action.user_id if named else None)])
+    named = action.user_id is not None and RuleAction.is_staff_user(action.user_id)
+    # Unnamed: the customer's account owner for the team first (workflows.models.AccountOwner: "their tasks go to
+    # this person first"), else the least-loaded member; an event's preferred person before either.
+    rule_for_user = AssignRule.NAMED_USER if named else AssignRule.ACCOUNT_OWNER
+    draft = Draft(task, rule_for_user, action.user_id if named else None)
+    draft.prefer_user_id = None if named else trigger.prefer_user_id
+    created = create_tasks(run, [draft])
     # the task is still needed when the named person has left: it goes to the team like an unnamed one
     note = " (the named person is not active OMS staff: given to the team)" if action.user_id and not named else ""
     return (f"Created task “{action.task_name}”" if created else "Task already existed") + note

@@ -27,6 +27,7 @@ from django.utils import timezone
 from kombu.exceptions import KombuError
 
 from orders.models import Channel, OrderStatus, OrderTransition, QueuedTransition
+from partners.time_zones import branch_zone, zone_label
 from workflows.models import (
     NotificationKind,
     OrderKeyDate,
@@ -38,6 +39,7 @@ from workflows.models import (
     TaskState,
     TriggerKind,
 )
+from workflows.services import holds
 from workflows.services.assignment import Draft, assign_drafts, loads_adjust
 from workflows.services.engine import (
     Batch,
@@ -66,7 +68,9 @@ _FINAL = (OrderStatus.CANCELLED, OrderStatus.CLOSED)
 
 
 def _occurrence(record: OrderTransition) -> str:
-    # Each state is entered once on the forward path; holds can repeat, so each hold is its own occurrence.
+    # Each state is entered once on the forward path; holds can repeat, so each hold is its own occurrence. An
+    # order taken back from planned to confirmed (unplan) enters confirmed again: the same occurrence, so the
+    # state's tasks are not made twice (create_tasks skips the source keys it has).
     return f"{record.target}#{record.pk}" if record.target == OrderStatus.ON_HOLD else record.target
 
 
@@ -252,6 +256,9 @@ def _run_for(order_id: int) -> OrderRun | None:
 def milestone_record(*, order_id: int, code: str, event_id: str | int = "") -> list[Task]:
     """A milestone (DEPARTED, ARRIVED …) happened on the order: complete the tasks it completes (and remember
     it for those made later: engine.event_remember), create the tasks it triggers, run the milestone rules.
+    A hold report that no longer stands (released before it arrived) or repeats a hold creates nothing and runs
+    no rule (the rules' runs say why); a report that clears the order's last hold completes the hold rules' tasks
+    and releases the order a hold rule held (services.holds).
     Called by tracking's receiver (through workflows.tasks.record_milestones); safe to call twice. Nothing for a
     cancelled or closed order."""
     code = code.strip().upper()
@@ -261,10 +268,15 @@ def milestone_record(*, order_id: int, code: str, event_id: str | int = "") -> l
             return []
         event_remember(run, f"milestone:{code}")
         auto_complete(run, [f"milestone:{code}"])
-        created = _fire(run, kind=TriggerKind.MILESTONE, match=code, occurrence=f"milestone:{code}")
+        not_current = holds.hold_report_not_current(order_id=order_id, event_id=event_id) if code == holds.HOLD else ""
+        created = [] if not_current else _fire(
+            run, kind=TriggerKind.MILESTONE, match=code, occurrence=f"milestone:{code}"
+        )  # fmt: skip
         rules_fire(run=run, triggers=[
-            RuleTrigger(RuleEvent.MILESTONE_RECORDED, f"milestone:{order_id}:{code}:{event_id}", code)
+            RuleTrigger(RuleEvent.MILESTONE_RECORDED, f"milestone:{order_id}:{code}:{event_id}", code,
+                        not_current=not_current)
         ])  # fmt: skip
+        holds.holds_cleared(run, code=code, event_id=event_id)
     return created
 
 
@@ -285,16 +297,21 @@ def document_record(*, order_id: int, document_type: str, document_id: str = "")
     return created
 
 
-def exception_record(*, order_id: int, kind: str, exception_id: str) -> None:
-    """Tracking opened an exception (delay, customs hold …) on the order: run the exception rules. Nothing
-    for a cancelled or closed order."""
+def exception_record(
+    *, order_id: int, kind: str, exception_id: str, subject: str = "", link: str = "", prefer_user_id: int | None = None
+) -> None:
+    """Tracking opened an exception (delay, customs hold …) on the order: run the exception rules. The tasks they
+    create carry `subject` in their name ("Customs hold on HAM-26-000004") and `link` in their instructions, and go
+    to `prefer_user_id` first when that person can take the team's work. Nothing for a cancelled or closed order."""
     with transaction.atomic():
         run = _run_for(order_id)
         if run is None:
             return
-        rules_fire(
-            run=run, triggers=[RuleTrigger(RuleEvent.EXCEPTION_OPENED, f"exception:{exception_id}", kind.strip())]
-        )
+        trigger = RuleTrigger(
+            RuleEvent.EXCEPTION_OPENED, f"exception:{exception_id}", kind.strip(), subject=subject, link=link,
+            prefer_user_id=prefer_user_id,
+        )  # fmt: skip
+        rules_fire(run=run, triggers=[trigger])
         create_tasks(run, [])  # the date-triggered tasks, if this event bound the order
 
 
@@ -399,10 +416,11 @@ def _escalate(task: Task, *, now: datetime.datetime, with_rules: bool) -> None:
     lead_id = lead.pk if lead is not None and lead.is_active else None  # a deactivated lead is told nothing
     if lead_id:
         who = task.assignee or "nobody"
+        zone = branch_zone(task.order.branch)  # as the assignment notice gives the due time
+        due = f"{timezone.localtime(task.due_at, zone):%a %d %b %H:%M} ({zone_label(zone)})" if task.due_at else "—"
         notify([
             Notice(lead_id, NotificationKind.ESCALATED, f"Overdue: {task.name} · {task.order.reference}",
-                   body=f"Assigned to {who}; it was due {task.due_at:%d %b %H:%M} UTC.", url=task.get_absolute_url(),
-                   task=task),
+                   body=f"Assigned to {who}; it was due {due}.", url=task.get_absolute_url(), task=task),
         ])  # fmt: skip
     if with_rules:  # the order's workflow context costs queries; only rules need it
         run = order_run(order=task.order, now=now)

@@ -45,7 +45,7 @@ def test_a_customer_sees_the_delay_on_their_order_in_customer_safe_words(
     assert order.customer_reference in body
     assert exception.get_kind_display() in body
     assert exception.milestone == "DEPARTED"
-    assert "· Departed" in body  # which milestone, in words
+    assert "· departure not reported yet" in body  # which milestone, in words that do not say it happened
     assert "Our operations team is on it" in body
     for internal in (exception.detail, ops_user.get_full_name(), ops_user.email, exception.get_absolute_url(), "MAEU"):
         assert internal not in body, internal
@@ -98,3 +98,29 @@ def test_resolved_ones_stay_for_a_week(login, customer_a_user, overdue):
     local = timezone.localtime(now, datetime.UTC)
     assert f"Resolved {local.day} {local:%b %Y, %H:%M} UTC" in body
     assert ExceptionKind.CUSTOMS_HOLD.label not in body
+
+
+@pytest.mark.parametrize(
+    ("kind", "milestone", "words"),
+    [
+        (ExceptionKind.ETA_DELAY, "ARRIVED", "expected arrival"),  # not "· Arrived": the goods have not arrived
+        (ExceptionKind.MILESTONE_OVERDUE, "ARRIVED", "arrival not reported yet"),
+        (ExceptionKind.CUSTOMS_HOLD, "CUSTOMS_HOLD", ""),  # not "Customs hold · Customs hold"
+        (ExceptionKind.DAMAGE, "DAMAGED", ""),
+    ],
+)
+def test_the_milestone_is_named_without_repeating_the_kind_or_reading_as_done(
+    login, customer_a_user, booked_fcl, kind, milestone, words
+):
+    order, master = booked_fcl
+    now = timezone.now()
+    ShipmentException.objects.create(kind=kind, milestone=milestone, shipment=master, order=order, mode=master.mode,
+                                     opened_at=now, observed_at=now, detail="x")  # fmt: skip
+
+    response = login(customer_a_user).get(reverse("portal:home"))
+
+    [notice] = response.context["notices"]
+    assert notice.milestone == words
+    body = response.content.decode()
+    notices = body.split("portal-notices", 1)[1].split("</table>", 1)[0]
+    assert (f"· {words}" in notices) if words else ('text-secondary">·' not in notices)

@@ -18,9 +18,9 @@ from .conftest import H, ingest
 
 @pytest.fixture(autouse=True)
 def _empty_pending():
-    receivers._pending.__init__()
+    receivers._pending.__init__()  # type: ignore[misc]  # empties the thread-local in place
     yield
-    receivers._pending.__init__()
+    receivers._pending.__init__()  # type: ignore[misc]  # empties the thread-local in place
 
 
 def test_a_batch_of_milestones_costs_no_query(django_assert_num_queries):

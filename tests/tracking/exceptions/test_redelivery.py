@@ -3,10 +3,12 @@ the "resolved itself" announcement and the customer's email are claimed, like th
 
 import zoneinfo
 from decimal import Decimal
+from typing import cast
 from unittest import mock
 
 import pytest
 from django.core import mail
+from django.core.mail import EmailMultiAlternatives
 from django.utils import timezone
 
 from tests.tracking.exceptions.conftest import detect, ingest
@@ -77,8 +79,8 @@ def test_the_customers_email_links_to_the_order_and_names_the_time_zone(customer
     settings.OMS_SITE_URL = "https://oms.example.com"
     settings.TIME_ZONE = "Europe/Berlin"
     tasks.email_exception_to_customer.apply(args=[customer_notice.pk])
-    (message,) = mail.outbox
-    html = message.alternatives[0][0]
+    (message,) = cast(list[EmailMultiAlternatives], mail.outbox)
+    html = cast(str, message.alternatives[0][0])
     link = f"https://oms.example.com/tracking/orders/{customer_notice.order.reference}/"
     assert f"Follow it here: {link}" in message.body
     assert f'href="{link}"' in html
@@ -90,6 +92,6 @@ def test_the_customers_email_links_to_the_order_and_names_the_time_zone(customer
 def test_without_a_site_address_the_customers_email_has_no_link(customer_notice, settings):
     settings.OMS_SITE_URL = ""
     tasks.email_exception_to_customer.apply(args=[customer_notice.pk])
-    (message,) = mail.outbox
+    (message,) = cast(list[EmailMultiAlternatives], mail.outbox)
     assert "http" not in message.body
-    assert "Follow" not in message.alternatives[0][0]
+    assert "Follow" not in cast(str, message.alternatives[0][0])

@@ -350,6 +350,27 @@ def test_departing_on_the_new_sailing_closes_the_roll(rolled):
     assert exception.resolution_note.startswith("Departure recorded")
 
 
+def test_cancelling_the_rolled_booking_resolves_the_roll_at_once(rolled, ops_user, django_capture_on_commit_callbacks):
+    """Acceptance review B, defect 5: the "Rolled booking" exception stayed open on a master whose booking was
+    cancelled. The cancellation is announced (booking_cancelled), detection looks at the shipment again when the
+    request ends, and the roll of a booking that no longer exists resolves itself, saying so."""
+    from tracking.exceptions import receivers
+
+    detect(rolled)
+    assert open_exceptions(rolled, K.ROLLED_BOOKING)
+    with django_capture_on_commit_callbacks(execute=True):
+        booking_services.booking_cancel(
+            booking=Booking.objects.get(shipment=rolled), reason="Shipper postponed", by=ops_user
+        )
+    assert receivers.pending() == ([], [rolled.pk])
+    with django_capture_on_commit_callbacks(execute=True):
+        receivers.flush()  # the end of the request
+
+    exception = ShipmentException.objects.get(kind=K.ROLLED_BOOKING)
+    assert exception.status == "resolved"
+    assert exception.resolution_note == "The booking was cancelled; the shipment is back in planning."
+
+
 @pytest.fixture
 def cutoff(booked_fcl):
     _, master = booked_fcl
