@@ -4,6 +4,7 @@ from decimal import Decimal
 
 import pytest
 from django.db import IntegrityError, connection, transaction
+from django.urls import reverse
 
 from tests.tracking.conftest import lcl_line
 from tracking.errors import CapacityError, ConsolidationError, PlanningError
@@ -216,3 +217,17 @@ def test_deconsolidation_waits_for_arrival_then_frees_the_houses(make_order, ops
         data={"role": "last_mile", "mode": "road_ftl", "origin_id": "DEHAM", "destination_id": "DEHAM"},
     )
     assert last_mile.sequence == 1
+
+
+def test_splitting_a_master_is_refused_not_a_500(make_order, ops_user, login):
+    """A master has no order of its own: the split page took any shipment, and the split read `None.pk` (found by
+    the type check)."""
+    master = planning.shipment_plan_direct(order=make_order(), by=ops_user)
+    assert master.kind == "master"
+    houses_before = Shipment.objects.filter(kind="house").count()
+    response = login(ops_user).post(reverse("tracking:house_split", args=[master.reference]), {})
+    assert response.status_code == 400
+    assert "only a house can be split" in " ".join(response.context["split_form"].non_field_errors())
+    assert Shipment.objects.filter(kind="house").count() == houses_before
+    with pytest.raises(PlanningError, match="only a house can be split"):
+        planning.house_split(house=master, allocations={}, by=ops_user)
