@@ -220,6 +220,10 @@ def test_a_roll_must_move_to_a_later_sailing(booking, ops_scope, ops_user):
         booking_services.booking_roll(
             booking=booking, departure_at=ETD - datetime.timedelta(days=1), arrival_at=ETA, reason="x", by=ops_user
         )
+    with timezone.override("Asia/Shanghai"), pytest.raises(BookingError, match="the ETD was 2026-12-05 02:00"):
+        booking_services.booking_roll(  # the ETD in the zone the screen works in (18:00 UTC is 02:00 next day)
+            booking=booking, departure_at=ETD - datetime.timedelta(days=1), arrival_at=ETA, reason="x", by=ops_user
+        )
 
 
 def test_cancel_returns_a_booked_master_to_planning(booking, ops_scope, ops_user, django_capture_on_commit_callbacks):

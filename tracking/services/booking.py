@@ -424,7 +424,10 @@ def booking_roll(
         raise BookingError(problem)
     previous = booking.confirmed_departure_at
     if previous is not None and departure_at <= previous:
-        raise BookingError(f"A roll moves the booking to a later sailing; the ETD was {previous:%Y-%m-%d %H:%M}.")
+        # In the zone the caller works in (the planning screens activate the branch's).
+        raise BookingError(
+            f"A roll moves the booking to a later sailing; the ETD was {timezone.localtime(previous):%Y-%m-%d %H:%M}."
+        )
     if not reason.strip():
         raise BookingError("Say why the carrier rolled the booking (e.g. vessel full, blank sailing).")
     cutoffs = {
