@@ -38,6 +38,7 @@ from orders.templatetags import order_tags
 from partners.models import Organisation, OrganisationKind, Role
 from partners.permissions import staff_required
 from partners.scoping import Scope, scope_for_request
+from partners.time_zones import branch_zone, zone_label
 
 ENTRY_ROLES = (Role.SALES, Role.OPERATIONS)  # admin may do everything (Scope.has_role)
 FILTER_PARAMS = (
@@ -429,6 +430,7 @@ def location_options(request: HttpRequest) -> HttpResponse:
 def _detail_context(order: Order, scope: Scope) -> dict[str, Any]:
     return {
         "order": order,
+        "time_zone": zone_label(branch_zone(order.branch)),
         "transitions": lifecycle.available_transitions(order, scope),
         "history": selectors.order_history_for(order=order),
         "may_enter": may_enter_orders(scope),
@@ -460,8 +462,11 @@ def order_detail(request: HttpRequest, reference: str) -> HttpResponse:
             "history": selectors.order_history_for(order=order),
             "may_enter": may_enter_orders(scope),
         }
-        return _fragment_response(render(request, "orders/order_detail.html#status-refresh", context))
-    return _fragment_response(render(request, "orders/order_detail.html", _detail_context(order, scope)))
+        with timezone.override(branch_zone(order.branch)):
+            return _fragment_response(render(request, "orders/order_detail.html#status-refresh", context))
+    # One order's page runs on its branch's clock, as its tracking card and shipments do (docs/planning.md).
+    with timezone.override(branch_zone(order.branch)):
+        return _fragment_response(render(request, "orders/order_detail.html", _detail_context(order, scope)))
 
 
 def _take_transition(*, order: Order, name: str, reason: str, request: HttpRequest, scope: Scope) -> Order:
@@ -499,7 +504,8 @@ def order_transition(request: HttpRequest, reference: str, name: str) -> HttpRes
     if _is_fragment_request(request):
         order = selectors.order_get_for(scope=scope, reference=order.reference)
         context = _detail_context(order, scope)
-        response = _fragment_response(render(request, "orders/order_detail.html#transition-response", context))
+        with timezone.override(branch_zone(order.branch)):
+            response = _fragment_response(render(request, "orders/order_detail.html#transition-response", context))
         response["HX-Trigger"] = "oms:tasks-changed"  # the tasks panel (workflows) reloads itself on it
         return response
     return redirect(order)

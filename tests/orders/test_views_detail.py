@@ -194,3 +194,20 @@ def test_transitions_are_post_only_and_known(ops, order_factory):
     order = order_factory()
     assert ops.get(transition(order, "submit")).status_code == 405
     assert ops.post(transition(order, "teleport"), {}).status_code == 404
+
+
+def test_the_page_of_an_order_runs_on_its_branchs_clock(ops, order_factory, branch):
+    """As its tracking card and shipments do: a Shanghai order's page is read in Shanghai, and says so."""
+    import datetime
+
+    from orders.models import Order
+
+    branch.time_zone = "Asia/Shanghai"
+    branch.save(update_fields=["time_zone"])
+    order = order_factory(customer_reference="PO-CLOCK")
+    Order.objects.filter(pk=order.pk).update(created_at=datetime.datetime(2026, 12, 4, 18, 30, tzinfo=datetime.UTC))
+
+    page = ops.get(detail(order)).content.decode()
+
+    assert "times in Asia/Shanghai" in page
+    assert "5 Dec 2026, 02:30" in page  # 18:30 UTC
