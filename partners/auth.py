@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib.auth.models import AnonymousUser
+from django.db import connection
 from rest_framework import authentication, exceptions
 from rest_framework.request import Request
 from rest_framework.throttling import SimpleRateThrottle
@@ -58,6 +59,21 @@ class ApiKeyRateThrottle(SimpleRateThrottle):
     """
 
     scope = "api_key"
+
+    def allow_request(self, request: Request, view: Any) -> bool:
+        """DRF's check, one request of a key at a time: it reads the key's history from the cache and writes it
+        back, so requests that read it together each counted themselves alone (three parallel clients got 640
+        requests through a rate of 600/min). A PostgreSQL advisory lock on the key (the session's, released at
+        once) makes the read and the write one step per key; other keys do not wait."""
+        key = self.get_cache_key(request, view)
+        if key is None:
+            return True
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_lock(hashtextextended(%s, 0))", [key])
+            try:
+                return super().allow_request(request, view)
+            finally:
+                cursor.execute("SELECT pg_advisory_unlock(hashtextextended(%s, 0))", [key])
 
     def get_cache_key(self, request: Request, view: Any) -> str | None:
         if isinstance(request.auth, ApiKey):

@@ -78,3 +78,50 @@ def test_an_address_no_api_endpoint_answers_is_a_json_404(client, db):
     assert "did you mean /api/v1/orders/ (with the slash)?" in missing_slash.json()["error"]["message"]
     redirected = client.get("/api/v1/orders?status=draft")
     assert (redirected.status_code, redirected["Location"]) == (301, "/api/v1/orders/?status=draft")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_parallel_requests_of_one_key_cannot_pass_the_rate_together(customer_a, monkeypatch):
+    """DRF's throttle reads the key's history from the cache and writes it back: requests that read it at the same
+    time each counted themselves alone (3 clients in parallel got 640 requests through a 600/min rate). A slow
+    cache read makes every request overlap; still exactly the rate passes."""
+    import threading
+    import time
+    from types import SimpleNamespace
+    from typing import Any
+
+    from django.core.cache import cache
+    from django.db import connection
+
+    from partners.auth import ApiKeyRateThrottle
+    from partners.models import ApiKey
+
+    monkeypatch.setattr(ApiKeyRateThrottle, "THROTTLE_RATES", {"api_key": "3/min"})
+    cache.clear()
+    api_key, _raw = services.api_key_create(organisation=customer_a, name="ERP")
+    read = ApiKeyRateThrottle.cache.get
+
+    def slow_get(*args, **kwargs):
+        value = read(*args, **kwargs)
+        time.sleep(0.05)  # every other request reads the same history meanwhile
+        return value
+
+    monkeypatch.setattr(ApiKeyRateThrottle.cache, "get", slow_get)
+    allowed: list[bool] = []
+    start = threading.Barrier(8)
+
+    def one_request() -> None:
+        try:
+            request: Any = SimpleNamespace(auth=ApiKey.objects.get(pk=api_key.pk), user=None)  # what the key reads
+            start.wait()
+            allowed.append(ApiKeyRateThrottle().allow_request(request, None))
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=one_request) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    cache.clear()
+    assert sorted(allowed) == [False] * 5 + [True] * 3

@@ -226,11 +226,13 @@ def test_a_patch_with_if_match_runs_a_bounded_number_of_queries(
     patch(client, reference, {"notify_name": "warm"}, acme_key)  # the key's last_used_at is written once a minute
     current = if_match(etag_of(reference))
 
-    # Key 1; rate limit 6; the order with customer and branch 1; If-Match 0 (the version is on the row). In the
-    # transaction: savepoint 1, lock with customer and branch 1, the cargo merged onto 2, validation 3, save 3, the
-    # cargo rewritten 6 (with the house-line check of the delete), release 1. The answer: cargo 2, transitions 2.
-    # 29; before If-Match and the merge under the lock, the same PATCH without If-Match ran 30.
-    with django_assert_max_num_queries(29):
+    # Key 1; rate limit 8 (its advisory lock 2, the cache 6); the order with customer and branch 1; If-Match 0 (the
+    # version is on the row). In the transaction: savepoint 1, lock with customer and branch 1, the cargo merged
+    # onto 2, validation 3, save 3, the cargo rewritten 6 (with the house-line check of the delete), release 1. The
+    # answer: cargo 2, transitions 2.
+    # 31 (29 before the rate limit's lock); before If-Match and the merge under the lock, the same PATCH without
+    # If-Match ran 32.
+    with django_assert_max_num_queries(31):
         response = patch(client, reference, {"notify_name": "X"}, acme_key, **current)
 
     assert response.status_code == 200
