@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from orders.imports.columns import LINE_COLUMNS, ORDER_COLUMNS, TEMPLATE_EXAMPLE, ImportFileError, check_header
-from orders.imports.reading import CellProblem, FileInfo, Limits, Opener, iter_rows
+from orders.imports.reading import LINE_BREAK, CellProblem, FileInfo, Limits, Opener, iter_rows
 
 Key = tuple[str, str]
 _LINE_ERROR = re.compile(r"^lines\[(\d+)\](?:\.(\w+))?$")
@@ -119,9 +119,6 @@ def _check_width(cells: list[object], columns: list[str], number: int, *, pad_sh
     return cells
 
 
-_LINE_BREAK = re.compile(r"\r\n|\r|\n")
-
-
 def _swallowed(cells: list[object], columns: list[str]) -> str | None:
     """Why a CSV row of the wrong width holds a line break, if it does. Only a quoted value can hold one, and in a
     row of the wrong width that is, far more often than a value written on two lines, a stray opening quote (a
@@ -129,7 +126,7 @@ def _swallowed(cells: list[object], columns: list[str]) -> str | None:
     into one value: the quote is what to look for, not a missing delimiter. Spreadsheet cells hold line breaks of
     their own (Alt+Enter): never asked for their rows."""
     for position, cell in enumerate(cells):
-        breaks = len(_LINE_BREAK.findall(cell)) if isinstance(cell, str) else 0
+        breaks = len(LINE_BREAK.findall(cell)) if isinstance(cell, str) else 0
         if breaks:
             named = position < len(columns)
             value = f"the {columns[position]} value" if named else f"the value in column {position + 1}"

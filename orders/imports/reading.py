@@ -264,8 +264,15 @@ def _csv_rows(opener: Opener, info: FileInfo, limits: Limits) -> Iterator[tuple[
         reader = csv.reader(text, delimiter=info.delimiter, strict=True)
         marked = info.from_workbook  # a rows copy (spool_xlsx) may hold marked CellProblems
         number = 0
+        header: list[str] = []
+        lines_read = 0
         try:
             for number, cells in enumerate(reader, start=1):
+                if number == 1:
+                    header = cells
+                elif reader.line_num - lines_read > 1 and not marked:  # this record spans lines: a quoted value
+                    _refuse_swallowed_rows(cells, header, info.delimiter, number)
+                lines_read = reader.line_num
                 if marked and _MARK in "".join(cells):
                     yield number, [_unspooled(cell) if cell[:1] == _MARK else cell for cell in cells]
                 else:
@@ -274,6 +281,35 @@ def _csv_rows(opener: Opener, info: FileInfo, limits: Limits) -> Iterator[tuple[
             raise ImportFileError(_csv_problem(str(exc)), row=number + 1) from exc
         except UnicodeDecodeError as exc:  # the file changed since it was checked
             raise ImportFileError("The file is not valid text in its encoding.", row=number + 1) from exc
+
+
+def _refuse_swallowed_rows(cells: list[str], header: list[str], delimiter: str, number: int) -> None:
+    """A stray opening quote closed in the very column it opened in, some rows further down, gives a row of the
+    right width: the rows between sit in that one value and their orders would be missing from the result. Such a
+    value has a telling shape: it holds exactly a whole row's worth of delimiters (header width - 1) for each of its
+    line breaks, the end of the row where the quote opened and the start of the row where it closed adding up to
+    one row, each row between to another. A long text written over several lines does not count its delimiters so
+    (a value needs a dozen or more per line), and rows of another width are left to the row-width check, which
+    names the quote in its own words (grouping._swallowed)."""
+    if len(cells) != len(header):
+        return
+    row_delimiters = len(header) - 1
+    for position, cell in enumerate(cells):
+        breaks = len(LINE_BREAK.findall(cell))
+        if breaks and row_delimiters and cell.count(delimiter) == breaks * row_delimiters:
+            name = header[position].strip() or f"column {position + 1}"
+            rows = "the next row" if breaks == 1 else f"the next {breaks} rows"
+            raise ImportFileError(
+                f'A quote (") opens in the {name} value of this row and is closed only {breaks} '
+                f"{'line' if breaks == 1 else 'lines'} further down, in the same column: {rows} of the file were "
+                f"read into that one value (it holds {cell.count(delimiter)} delimiters, a whole row's worth for "
+                f'each line break), and their orders would be missing. Check this row for a stray " (a value that '
+                "starts with a quote must end with one). Nothing was imported.",
+                row=number,
+            )
+
+
+LINE_BREAK = re.compile(r"\r\n|\r|\n")
 
 
 def _csv_problem(message: str) -> str:

@@ -290,6 +290,31 @@ def test_a_stray_quote_closed_early_on_the_next_row_is_named_as_a_quote_problem_
     assert job.errors.get().row == 2
 
 
+@pytest.mark.parametrize(("closed_on", "lines"), [(3, "1 line"), (5, "3 lines")])
+def test_a_stray_quote_closed_in_the_column_it_opened_in_is_named_and_nothing_is_imported(world, closed_on, lines):
+    """Closed in the very column it opened in, rows further down, the quote gives a row of the right width: the rows
+    between sat in one consignee and their orders were silently missing (tenth session's left-out). The value holds a
+    whole row's worth of delimiters for each line break: that shape is refused, on the row where the quote opened."""
+    orders = [order_row(f"PO-{n}") for n in range(1, 7)]
+    orders[1] = order_row("PO-2", consignee_name='"Great Lakes')
+    orders[closed_on - 1] = order_row(f"PO-{closed_on}", consignee_name='Receiving"')
+    body = _stray_quote(csv_bytes(orders), b'"Great Lakes', b'Receiving"')
+    assert body.count(b'"') == 2
+    job = import_file(world["ops"], body)
+    _rejected(job, f'A quote (") opens in the consignee_name value of this row and is closed only {lines} further')
+    assert "in the same column" in job.file_error
+    assert errors_of(job) == [(3, "", job.file_error)]  # row 3: the header, PO-1, then PO-2 where the quote opened
+    assert not Order.objects.exists()
+
+
+def test_a_long_text_on_several_lines_with_commas_is_still_read(world):
+    """The refusal above needs the exact shape; a description with commas on its lines is a value like any other."""
+    consignee = "Great Lakes Supply Co., Dock 4\r\nAttn: receiving, gate B, 2nd floor\r\nCall ahead, 24h"
+    job = import_file(world["ops"], csv_bytes([order_row("PO-1", consignee_name=consignee), order_row("PO-2")]))
+    assert job.status != ImportStatus.REJECTED, job.file_error
+    assert (job.rows_total, errors_of(job)) == (2, [])
+
+
 def test_a_value_written_on_two_lines_in_a_row_of_the_right_width_is_read(world):
     body = csv_bytes(
         [order_row("PO-1", consignee_name="Great Lakes Supply Co.\r\nReceiving dock 4"), order_row("PO-2")]
