@@ -382,10 +382,17 @@ def customers_with_open_exceptions() -> list[Organisation]:
 
 # --- the weekly view ----------------------------------------------------------------------------------
 
+# The customer's and the carrier's names come with their groups (each group is one organisation, so min() is its
+# name): one query for the whole view. Weeks are [start, end): Monday 00:00 to Monday 00:00 on the viewer's clock,
+# 167 or 169 hours long when summer time starts or ends in between.
 _WEEKLY = """
 SELECT CASE WHEN GROUPING(e.kind) = 0 THEN 'kind' WHEN GROUPING(e.customer_id) = 0 THEN 'customer'
             WHEN GROUPING(e.carrier_id) = 0 THEN 'carrier' ELSE 'lane' END AS dimension,
-       e.kind, e.customer_id, e.carrier_id, s.origin_id, s.destination_id,
+       e.kind, s.origin_id, s.destination_id,
+       CASE WHEN GROUPING(e.customer_id) = 0 THEN min(cu.name) WHEN GROUPING(e.carrier_id) = 0 THEN min(ca.name)
+       END AS name,
+       CASE WHEN GROUPING(e.customer_id) = 0 THEN min(cu.code) WHEN GROUPING(e.carrier_id) = 0 THEN min(ca.code)
+       END AS code,
        count(*) AS opened,
        count(*) FILTER (WHERE e.status = 'resolved') AS resolved,
        count(*) FILTER (WHERE e.is_auto_resolved) AS auto_resolved,
@@ -396,6 +403,8 @@ SELECT CASE WHEN GROUPING(e.kind) = 0 THEN 'kind' WHEN GROUPING(e.customer_id) =
            FILTER (WHERE e.status = 'resolved') AS median_seconds
   FROM tracking_shipmentexception e
   JOIN tracking_shipment s ON s.id = e.shipment_id
+  LEFT JOIN partners_organisation cu ON cu.id = e.customer_id
+  LEFT JOIN partners_organisation ca ON ca.id = e.carrier_id
  WHERE e.opened_at >= %(start)s AND e.opened_at < %(end)s
  GROUP BY GROUPING SETS ((e.kind), (e.customer_id), (e.carrier_id), (s.origin_id, s.destination_id))
 """
@@ -422,23 +431,22 @@ class WeeklyRow:
         return duration_text(self.median) if self.median is not None else ""
 
 
-def weekly_summary(*, scope: Scope, start: datetime.datetime) -> dict[str, list[WeeklyRow]]:
-    """Exceptions opened in the week from `start`, by kind, customer, carrier and lane, with how many were
-    resolved (by themselves or by a person) and how long it took: one grouping-sets query, one for names.
-    Each group lists the most frequent first, then by name."""
+def weekly_summary(*, scope: Scope, start: datetime.datetime, end: datetime.datetime) -> dict[str, list[WeeklyRow]]:
+    """Exceptions opened from `start` until before `end` (a week: Monday 00:00 to Monday 00:00 on the viewer's
+    clock), by kind, customer, carrier and lane, with how many were resolved (by themselves or by a person) and how
+    long it took: one grouping-sets query, with the organisations' names. Each group lists the most frequent first,
+    then by name."""
     groups: dict[str, list[WeeklyRow]] = {"kind": [], "customer": [], "carrier": [], "lane": []}
     if not scope.is_staff:
         return groups
     with connection.cursor() as cursor:
-        cursor.execute(_WEEKLY, {"start": start, "end": start + datetime.timedelta(days=7)})
+        cursor.execute(_WEEKLY, {"start": start, "end": end})
         rows = cursor.fetchall()
-    names = {o.pk: o for o in Organisation.objects.filter(pk__in={r[2] for r in rows} | {r[3] for r in rows})}
-    for dim, kind, customer, carrier, origin, destination, opened, resolved, auto, still, severe, avg, median in rows:
+    for dim, kind, origin, destination, name, org_code, opened, resolved, auto, still, severe, avg, median in rows:
         if dim == "kind":
             label, code = ExceptionKind(kind).label, kind
         elif dim in ("customer", "carrier"):
-            org = names.get(customer if dim == "customer" else carrier)
-            label, code = (org.name, org.code) if org else ("(several or none)", "")
+            label, code = (name, org_code) if name else ("(several or none)", "")
         else:
             label, code = f"{origin} → {destination}", ""
         spans = [datetime.timedelta(seconds=float(v)) if v is not None else None for v in (avg, median)]

@@ -25,7 +25,7 @@ from oms.http import HtmxHttpRequest
 from orders.models import Order
 from partners.permissions import staff_required
 from partners.scoping import scope_for_request
-from partners.time_zones import branch_zone, viewer_zone
+from partners.time_zones import branch_zone, viewer_zone, zone_label
 from tracking.exceptions import selectors, services
 from tracking.exceptions.forms import NoteForm, ResolveForm
 from tracking.exceptions.models import ExceptionKind, ExceptionRule, ExceptionStatus, Severity, ShipmentException
@@ -236,32 +236,47 @@ def shipment_panel(request: HttpRequest, reference: str) -> HttpResponse:
 WEEK_YEARS = (2000, 2100)
 
 
-def _week_start(value: str) -> datetime.datetime:
-    """Monday 00:00 UTC of the ISO week `2026-W10` (a year in WEEK_YEARS), else of the current week."""
+def _week_monday(value: str, zone: datetime.tzinfo) -> datetime.date:
+    """The Monday of the ISO week `2026-W10` (a year in WEEK_YEARS), else of the current week on `zone`'s clock."""
     try:
         day = datetime.date.fromisoformat(f"{value}-1") if value else None
     except ValueError:
         day = None
     if day is not None and not WEEK_YEARS[0] <= day.year <= WEEK_YEARS[1]:
         day = None
-    today = timezone.now().date()
-    day = day or today - datetime.timedelta(days=today.weekday())
-    return datetime.datetime.combine(day, datetime.time(0), tzinfo=datetime.UTC)
+    today = timezone.now().astimezone(zone).date()
+    return day or today - datetime.timedelta(days=today.weekday())
+
+
+def _midnight(day: datetime.date, zone: datetime.tzinfo) -> datetime.datetime:
+    """00:00 of `day` on `zone`'s clock: a week is Monday 00:00 to Monday 00:00 there (167 or 169 hours when summer
+    time starts or ends in it). Where a clock skips midnight, the day starts when the clock jumps (fold 0)."""
+    return datetime.datetime.combine(day, datetime.time(0), tzinfo=zone)
+
+
+def _iso_week(day: datetime.date) -> str:
+    return "{}-W{:02d}".format(*day.isocalendar()[:2])
 
 
 @staff_required
 @require_GET
 def weekly(request: HttpRequest) -> HttpResponse:
-    start = _week_start(request.GET.get("week", "").strip())
-    groups = selectors.weekly_summary(scope=scope_for_request(request), start=start)
-    iso = start.isocalendar()
+    """One ISO week of exceptions, its days those of the viewer's own branch's clock (as the inbox's times): an
+    exception opened on Sunday 20:00 UTC is Sunday's in Berlin and next Monday's in Shanghai."""
+    scope = scope_for_request(request)
+    zone = viewer_zone(scope)
+    monday = _week_monday(request.GET.get("week", "").strip(), zone)
     week = datetime.timedelta(days=7)
+    start, end = _midnight(monday, zone), _midnight(monday + week, zone)
+    groups = selectors.weekly_summary(scope=scope, start=start, end=end)
     context = {
         "start": start,
-        "end": start + week - datetime.timedelta(seconds=1),
-        "week_label": f"{iso.year}-W{iso.week:02d}",
-        "previous_week": "{}-W{:02d}".format(*(start - week).isocalendar()[:2]),
-        "next_week": "{}-W{:02d}".format(*(start + week).isocalendar()[:2]) if start + week <= timezone.now() else "",
+        "end": end,
+        "last_day": monday + datetime.timedelta(days=6),
+        "zone": zone_label(zone),
+        "week_label": _iso_week(monday),
+        "previous_week": _iso_week(monday - week),
+        "next_week": _iso_week(monday + week) if end <= timezone.now() else "",
         "groups": [
             ("By type", "kind", groups["kind"]),
             ("By customer", "customer", groups["customer"]),
@@ -270,4 +285,5 @@ def weekly(request: HttpRequest) -> HttpResponse:
         ],
         "total": sum(row.opened for row in groups["kind"]),
     }
-    return _vary(render(request, "tracking/exceptions/exception_weekly.html", context))
+    with timezone.override(zone):
+        return _vary(render(request, "tracking/exceptions/exception_weekly.html", context))

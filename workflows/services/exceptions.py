@@ -4,8 +4,9 @@
 (a task for a team, with its SLA), picks the owner by the workflow's assignment and writes it back through
 tracking's service (workflows sits above tracking), then alerts the owner. `exception_resolved_handle`
 completes the tasks the exception's rules created that are still open or scheduled — whoever resolved it,
-a person or the exception's own condition clearing, there is nothing left for them to do — and tells the
-owner when it resolved itself.
+a person or the exception's own condition clearing, there is nothing left for them to do —, releases each
+order one of its rules put on hold when nothing else holds it any more (services.holds.held_order_release, as
+for a carrier's hold that clears), and tells the owner when it resolved itself.
 """
 
 from __future__ import annotations
@@ -14,13 +15,14 @@ from django.db import transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
-from orders.models import Order
+from orders.models import Order, OrderStatus
 from partners.models import User
 from tracking.exceptions import services as exception_services
 from tracking.exceptions.models import UNRESOLVED_STATUSES
 from tracking.models import ShipmentException
 from workflows.models import AccountOwner, NotificationKind, Task, TaskState, Team, TeamFunction
-from workflows.services.engine import close_tasks
+from workflows.services import holds
+from workflows.services.engine import close_tasks, create_tasks, order_for_event, order_run
 from workflows.services.notify import Notice, notify
 from workflows.services.triggers import exception_record
 
@@ -93,8 +95,31 @@ def exception_opened_handle(*, exception_id: int, kind: str, order_ids: list[int
                    body=exception.detail, url=exception.get_absolute_url())])  # fmt: skip
 
 
+def _release_reason(exception: ShipmentException) -> str:
+    """ "Hold released: the exception “Customs hold” resolved itself: Import cleared on 6 Dec 2026, 10:00 UTC." """
+    said = f"the exception “{exception.get_kind_display()}”"
+    if exception.is_auto_resolved:
+        note = exception.resolution_note.rstrip(". ")
+        return f"Hold released: {said} resolved itself" + (f": {note}." if note else ".")
+    by = exception.resolved_by
+    return f"Hold released: {said} was resolved" + (f" by {by.get_full_name() or by.email}." if by else ".")
+
+
+def _release_held_orders(exception: ShipmentException) -> None:
+    """Release the orders an "exception opened" rule put on hold for this exception, each when nothing else holds
+    it any more (another unresolved exception one of whose rules holds it, a carrier's hold still standing that a
+    hold rule acted on) and a rule, not a person, held it: holds.held_order_release."""
+    for order_id in holds.orders_held_for_exception(exception.pk):
+        order = order_for_event(order_id)
+        if order.status != OrderStatus.ON_HOLD:
+            continue
+        run = order_run(order=order, now=timezone.now())
+        holds.held_order_release(run, reason=_release_reason(exception), cause={"released_by_exception": exception.pk})
+        create_tasks(run, [])  # the date-triggered tasks, if this event bound the order
+
+
 def exception_resolved_handle(*, exception_id: int, owner_id: int | None, automatic: bool) -> None:
-    exception = ShipmentException.objects.select_related("shipment", "order").get(pk=exception_id)
+    exception = ShipmentException.objects.select_related("shipment", "order", "resolved_by").get(pk=exception_id)
     with transaction.atomic():
         open_tasks = list(
             _exception_tasks(exception_id)
@@ -105,6 +130,7 @@ def exception_resolved_handle(*, exception_id: int, owner_id: int | None, automa
         why = f"The exception {'resolved itself' if automatic else 'was resolved'}"
         why += f": {exception.resolution_note}" if exception.resolution_note else "."
         close_tasks(open_tasks, state=TaskState.DONE, by=None, now=timezone.now(), verb="completed", detail=why)
+        _release_held_orders(exception)
     if not (automatic and owner_id):
         return
     subject = exception.order.reference if exception.order else exception.shipment.reference

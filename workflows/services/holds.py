@@ -1,13 +1,19 @@
-"""Holds the carrier reports (the CUSTOMS_HOLD milestone: customs, or the carrier's own hold), as the workflow acts
-on them. Whether a hold is current is exception detection's notion (tracking.exceptions.rules.standing_reports),
-applied to the reports on the order's cargo (tracking.exceptions.facts.order_signals), never a second one:
+"""Holds on an order that automation put on, and their release. Two kinds of rule put an order on hold by
+themselves: a "milestone recorded" rule for a hold the carrier reports (the CUSTOMS_HOLD milestone: customs, or the
+carrier's own hold), and an "exception opened" rule for an exception tracking opened on the order's cargo. Whether
+a hold is current is exception detection's notion (tracking.exceptions.rules.standing_reports), applied to the
+reports on the order's cargo (tracking.exceptions.facts.order_signals), never a second one:
 
 - a hold report that no longer stands when the workflow sees it (its release happened later, though it was
   recorded first: out-of-order delivery), or that repeats a hold already reported, runs no "milestone recorded"
   rule: the rules' run says why (hold_report_not_current);
 - a report that clears holds (import or export cleared, available, out for delivery, delivered), once no hold
-  stands on the order's cargo any more, completes the open tasks the hold's rules made and releases the order
-  when one of those rules put it on hold (holds_cleared). A hold a person put on is theirs to release.
+  stands on the order's cargo any more, completes the open tasks the hold's rules made (holds_cleared);
+- an exception resolving completes the open tasks its rules made (workflows.services.exceptions);
+- either then releases the order when such a rule put it on hold and nothing holds it any more: no hold stands
+  on its cargo that a hold rule acted on, and no exception is unresolved whose rule would hold it
+  (held_order_release: one "release" transition, back to the status it was held in, its reason naming what
+  cleared). A hold a person put on is theirs to release.
 See docs/exceptions.md, "Holds and the order".
 """
 
@@ -15,13 +21,17 @@ from __future__ import annotations
 
 import logging
 
+from django.db.models import Exists, OuterRef, Q
+
 from orders import services as order_services
 from orders.errors import TransitionNotAllowed
 from orders.models import Channel, OrderStatus, OrderTransition
 from tracking.exceptions import codes
 from tracking.exceptions.facts import Signal, order_signals
+from tracking.exceptions.models import UNRESOLVED_STATUSES
 from tracking.exceptions.rules import HOLD_KINDS, milestone_words, standing_reports, when_text
-from workflows.models import RuleRun, Task, TaskState
+from tracking.models import ShipmentException
+from workflows.models import ActionKind, RuleAction, RuleRun, Task, TaskState
 from workflows.services.engine import OrderRun, close_tasks
 from workflows.services.rules import AUTOMATION_SCOPE
 
@@ -70,12 +80,12 @@ def hold_report_not_current(*, order_id: int, event_id: str | int) -> str:
 
 def holds_cleared(run: OrderRun, *, code: str, event_id: str | int) -> None:
     """A report that may clear holds was recorded on the order. When no hold stands on its cargo any more: complete
-    the open tasks that the rules run on its hold reports made, and release the order if such a rule held it (one
-    "release" transition, back to the status it was held in, its reason naming the release)."""
+    the open tasks that the rules run on its hold reports made, and release the order if such a rule held it and
+    nothing else holds it (held_order_release)."""
     if code not in CLEARING:
         return
     order = run.order
-    keys = RuleRun.objects.filter(order=order, event_key__startswith=f"milestone:{order.pk}:{HOLD}:")
+    keys = RuleRun.objects.filter(order=order, event_key__startswith=_report_key(order.pk))
     rule_ids = set(keys.values_list("rule_id", flat=True))
     if not rule_ids:
         return  # no rule ever acted on a hold of this order
@@ -98,19 +108,90 @@ def holds_cleared(run: OrderRun, *, code: str, event_id: str | int) -> None:
             detail=f"The hold was released: {what}.", pending=run.load_changes,
         )  # fmt: skip
         run.forget_tasks()
+    held_order_release(run, reason=f"Hold released: {what}.", cause={"released_by_event": pk}, signals=signals)
+
+
+# --- releasing an order automation held -------------------------------------------------------------------
+
+# The rule actions that put an order on hold.
+HOLDING_ACTIONS = Q(kind=ActionKind.HOLD) | Q(kind=ActionKind.TRANSITION, transition="hold")
+
+
+def _report_key(order_id: int) -> str:
+    """The start of the event key of a "milestone recorded" rule's run on a hold report of the order."""
+    return f"milestone:{order_id}:{HOLD}:"
+
+
+def _exception_key(exception_id: int) -> str:
+    """The start of the event key of an "exception opened" rule's run on the exception (one per order on it:
+    "exception:<exception>:<order>", services.exceptions)."""
+    return f"exception:{exception_id}:"
+
+
+def orders_held_for_exception(exception_id: int) -> list[int]:
+    """The orders on hold on which a rule that puts orders on hold ran for this exception (held_order_release
+    decides whether it was that rule, and whether anything else still holds them). One query."""
+    holding = RuleAction.objects.filter(HOLDING_ACTIONS).values("rule_id")
+    runs = RuleRun.objects.filter(
+        rule_id__in=holding, event_key__startswith=_exception_key(exception_id), order__status=OrderStatus.ON_HOLD
+    )
+    return sorted(set(runs.values_list("order_id", flat=True)))
+
+
+def _exception_of(key: str) -> int | None:
+    """The exception's id in an "exception opened" rule's event key ("exception:<exception>:<order>")."""
+    parts = key.split(":")
+    return int(parts[1]) if len(parts) > 2 and parts[0] == "exception" and parts[1].isdigit() else None
+
+
+def _still_held_by(order_id: int, runs: list[tuple[int, str, bool]], signals: list[Signal] | None) -> bool:
+    """Whether something the automation acted on still holds the order: a hold standing on its cargo, when a rule
+    that puts orders on hold ran on one of its hold reports; or an unresolved exception on which such a rule ran
+    (whether its hold was taken or found the order held already). A rule that only made a task holds nothing.
+    `runs`: (rule, event key, whether the rule holds) of the order's runs; `signals`: its reports, if read."""
+    on_reports = any(holds and key.startswith("milestone:") for _, key, holds in runs)
+    if on_reports and _standing_holds(order_signals(order_id) if signals is None else signals):
+        return True
+    exception_ids = {pk for _, key, holds in runs if holds and (pk := _exception_of(key)) is not None}
+    return bool(exception_ids) and (
+        ShipmentException.objects.filter(pk__in=exception_ids, status__in=UNRESOLVED_STATUSES).exists()
+    )
+
+
+def held_order_release(
+    run: OrderRun, *, reason: str, cause: dict[str, int | None], signals: list[Signal] | None = None
+) -> bool:
+    """Release the order when it is on hold, the transition that put it there was taken by a rule that ran on its
+    hold reports or on its exceptions (its payload names the rule), and nothing holds it any more (_still_held_by).
+    One "release" transition, channel system, back to the status it was held in, with `reason`; `cause` (what
+    cleared: the event, the exception) goes into its payload. A hold a person put on is theirs to release; a release
+    the lifecycle refuses (a task blocking it) leaves the order held, logged. True when the order was released."""
+    order = run.order
     if order.status != OrderStatus.ON_HOLD:
-        return
+        return False
     held = OrderTransition.objects.filter(order=order, target=OrderStatus.ON_HOLD).order_by("-at", "-pk").first()
     rule_id = ((held.payload or {}).get("automation") or {}).get("rule") if held else None
-    if rule_id not in rule_ids:
-        return  # a person (or a rule for something else) put it on hold: theirs to release
+    if rule_id is None:
+        return False  # a person put it on hold: theirs to release
+    runs = list(
+        RuleRun.objects.filter(order=order)
+        .filter(Q(event_key__startswith=_report_key(order.pk)) | Q(event_key__startswith="exception:"))
+        .annotate(holds=Exists(RuleAction.objects.filter(HOLDING_ACTIONS, rule_id=OuterRef("rule_id"))))
+        .values_list("rule_id", "event_key", "holds")
+    )
+    if rule_id not in {ran for ran, _, _ in runs}:
+        return False  # a rule for something else (an order entering a state …) put it on hold
+    if _still_held_by(order.pk, runs, signals):
+        return False  # another hold or exception still holds it; its own end releases the order
+    if run.batch is not None:
+        run.batch.flush()  # the release's guards read the order's tasks
     try:
         moved = order_services.order_transition(
-            order=order, name="release", scope=AUTOMATION_SCOPE, channel=Channel.SYSTEM,
-            reason=f"Hold released: {what}.",
-            payload={"automation": {"rule": rule_id, "chain": [rule_id]}, "released_by_event": pk},
+            order=order, name="release", scope=AUTOMATION_SCOPE, channel=Channel.SYSTEM, reason=reason[:300],
+            payload={"automation": {"rule": rule_id, "chain": [rule_id]}, **cause},
         )  # fmt: skip
     except TransitionNotAllowed as exc:
-        logger.info("Order %s stays on hold after its hold cleared: %s", order.reference, exc)
-        return
+        logger.info("Order %s stays on hold after what held it cleared: %s", order.reference, exc)
+        return False
     run.order_moved(moved)
+    return True

@@ -198,7 +198,7 @@ def test_the_weekly_view_counts_by_type_customer_carrier_and_lane(login, ops_use
     ShipmentException.objects.filter(pk=exception.pk).update(opened_at=moment)
     client = login(ops_user)
     client.get(f"/exceptions/weekly/?week={week}")
-    with django_assert_max_num_queries(5):  # session, user, the grouping sets, the names, the navigation's badges
+    with django_assert_max_num_queries(5):  # session, user, the viewer's branch's zone, the grouping sets, the badges
         response = client.get(f"/exceptions/weekly/?week={week}")
     groups = {dimension: rows for _, dimension, rows in response.context["groups"]}
     by_kind = {row.code: row for row in groups["kind"]}
