@@ -154,9 +154,27 @@ class LegForm(LocalTimesForm):
     truck_plate = forms.CharField(required=False, max_length=20)
     train_number = forms.CharField(required=False, max_length=20)
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
+    # The form's fields by the Leg fields they set (the services speak in model fields).
+    MODEL_FIELDS = {"carrier": "carrier_id", "origin": "origin_id", "destination": "destination_id"}
+
+    def __init__(self, *args: Any, leg: Any = None, fixed: dict[str, str] | None = None, **kwargs: Any) -> None:
+        """`leg`: correct this leg (the form starts from it); `fixed`: its fields a correction may not change, by
+        model field, with why (planning.leg_fixed_fields): shown disabled, their reason in the help text."""
+        if leg is not None:
+            kwargs.setdefault("initial", self.initial_for(leg))
         super().__init__(*args, **kwargs)
-        cast(forms.ModelChoiceField, self.fields["carrier"]).queryset = carriers()
+        queryset = carriers()
+        if leg is not None and leg.carrier_id:  # a carrier since deactivated still reads as the leg's
+            queryset = (queryset | Organisation.objects.filter(pk=leg.carrier_id)).distinct()
+        cast(forms.ModelChoiceField, self.fields["carrier"]).queryset = queryset
+        for name, field in self.fields.items():
+            if self.MODEL_FIELDS.get(name, name) in (fixed or {}):
+                field.disabled = True
+                field.help_text = " ".join(filter(None, [str(field.help_text), "Fixed, see above."]))
+
+    @staticmethod
+    def initial_for(leg: Any) -> dict[str, Any]:
+        return {name: getattr(leg, LegForm.MODEL_FIELDS.get(name, name)) for name in LegForm.base_fields}
 
     def clean_vessel_imo(self) -> str:
         value = self.cleaned_data["vessel_imo"].strip()

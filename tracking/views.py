@@ -5,11 +5,12 @@ schedule board and execution: views_schedule.py."""
 from __future__ import annotations
 
 import datetime
+import functools
 from typing import Any
 
 from django.contrib import messages
 from django.core.paginator import Paginator
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -23,7 +24,7 @@ from orders.models import Mode, Order
 from partners.permissions import may_plan, planning_required, staff_required
 from partners.scoping import Scope, scope_for_request
 from partners.time_zones import branch_zone, zone_label
-from tracking import selectors
+from tracking import leg_history, selectors
 from tracking.errors import PlanningError
 from tracking.forms import (
     AddHouseForm,
@@ -33,7 +34,7 @@ from tracking.forms import (
     LegForm,
     SplitForm,
 )
-from tracking.models import LIVE_BOOKING_STATUSES, LegRole, ShipmentEquipment, ShipmentKind, ShipmentStatus
+from tracking.models import LIVE_BOOKING_STATUSES, Leg, LegRole, ShipmentEquipment, ShipmentKind, ShipmentStatus
 from tracking.services import booking as booking_services
 from tracking.services import consolidation, planning, ranking
 from tracking.services.consolidation import MODE_FAMILY
@@ -254,6 +255,19 @@ def _shipment_context(shipment: Any, scope: Scope, **forms: Any) -> dict[str, An
     else:
         context["house_lines"] = list(shipment.house_lines.all())
         context["split_form"] = forms.pop("split_form", None) or SplitForm(house_lines=context["house_lines"])
+    legs = list(shipment.legs.all())
+    closed = planning.legs_change_problem(shipment)
+    # Each leg with whether it may be corrected and removed (the services' own rules: no query but the prefetched
+    # ones). "Remove" leads to a page that asks, or says why not; a leg that moved stays, and says so by its times.
+    context["leg_rows"] = [
+        {
+            "leg": leg,
+            "may_edit": closed is None,
+            "may_remove": closed is None and leg.actual_departure_at is None and leg.actual_arrival_at is None,
+        }
+        for leg in legs
+    ]
+    context["leg_history"] = leg_history.leg_history_for(shipment=shipment)
     context["container_form"] = forms.pop("container_form", None) or ContainerForm()
     context["leg_form"] = forms.pop("leg_form", None) or LegForm(
         initial={"mode": shipment.mode, "origin": shipment.origin_id, "destination": shipment.destination_id},
@@ -423,10 +437,75 @@ def leg_add(request: HttpRequest, reference: str) -> HttpResponse:
         request,
         shipment,
         LegForm(request.POST, zone=_zone_of(shipment)),
-        planning.leg_add,
+        functools.partial(planning.leg_add, by=request.user),
         done="Leg added.",
         form_name="leg_form",
     )
+
+
+def _leg_of(shipment: Any, pk: int) -> Leg:
+    """One of the shipment's legs (prefetched with it), or 404: a leg is reached through its own shipment only."""
+    leg = next((leg for leg in shipment.legs.all() if leg.pk == pk), None)
+    if leg is None:
+        raise Http404("No such leg on this shipment.")
+    return leg
+
+
+@planning_required
+def leg_edit(request: HttpRequest, reference: str, pk: int) -> HttpResponse:
+    """Correct a leg: the form that adds one, filled in from the leg; what a departure, an arrival or the carrier's
+    confirmation fixed is shown, not editable (planning.leg_fixed_fields). Times on the branch's clock."""
+    shipment = _shipment_for_action(request, reference)
+    leg = _leg_of(shipment, pk)
+    problem = planning.legs_change_problem(shipment)
+    if problem:
+        messages.error(request, problem)
+        return redirect(shipment)
+    zone = _zone_of(shipment)
+    fixed = planning.leg_fixed_fields(leg, shipment=shipment, legs=list(shipment.legs.all()))
+    form = LegForm(request.POST or None, leg=leg, fixed=fixed, zone=zone)
+    if request.method == "POST" and form.is_valid():
+        try:
+            with timezone.override(zone):
+                planning.leg_update(leg=leg, data=form.service_data(), by=request.user)
+        except PlanningError as exc:
+            form.add_error(None, str(exc))
+        else:
+            messages.success(request, f"{leg.get_role_display()} {leg.origin_id} → {leg.destination_id} saved.")
+            return redirect(shipment)
+    context = {
+        "shipment": shipment,
+        "leg": leg,
+        "form": form,
+        "reasons": list(dict.fromkeys(fixed.values())),
+        "zone": zone_label(zone),
+    }
+    with timezone.override(zone):
+        return render(request, "tracking/leg_form.html", context, status=400 if form.errors else 200)
+
+
+@planning_required
+def leg_remove(request: HttpRequest, reference: str, pk: int) -> HttpResponse:
+    """Remove a leg planned by mistake: a page that asks (or says why not), then the removal (POST)."""
+    shipment = _shipment_for_action(request, reference)
+    leg = _leg_of(shipment, pk)
+    legs = list(shipment.legs.all())
+    if request.method == "POST":
+        try:
+            planning.leg_remove(leg=leg, by=request.user)
+        except PlanningError as exc:
+            messages.error(request, str(exc))
+        else:
+            messages.success(request, f"{leg.get_role_display()} {leg.origin_id} → {leg.destination_id} removed.")
+        return redirect(shipment)
+    context = {
+        "shipment": shipment,
+        "leg": leg,
+        "problem": planning.leg_remove_problem(leg, shipment=shipment, legs=legs),
+        "zone": zone_label(_zone_of(shipment)),
+    }
+    with timezone.override(_zone_of(shipment)):
+        return render(request, "tracking/leg_remove.html", context)
 
 
 @planning_required

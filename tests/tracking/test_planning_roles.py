@@ -80,6 +80,10 @@ def world(make_order, ops_user, ocean_carriers, booked_fcl):  # noqa: F811 - boo
         shipment=second, option=ranking.ranking_for_shipment(shipment=second).best, by=ops_user
     )
     house = planning.house_create(order=make_order(lines=[lcl_line(1000, 4, pieces=10)]), by=ops_user)
+    planning.leg_add(  # a leg a planner may correct or remove (a master's only main carriage stays)
+        shipment=house,
+        data={"role": "on_carriage", "mode": "road_ftl", "origin_id": "DEHAM", "destination_id": "DEBER"},
+    )
     return World(
         free=make_order(), master=master, house=house, requested=requested, booked=booked, maersk=ocean_carriers[0]
     )
@@ -108,6 +112,7 @@ def actions(w: World) -> dict[str, tuple[str, dict[str, Any]]]:
     house_on_master = w.master.consolidated_houses.first().house
     line = w.house.house_lines.get()
     main_leg = w.booked.legs.get()
+    house_leg = w.house.legs.get()
     soon = timezone.now() + datetime.timedelta(days=3)
     r = w.master.reference
     return {
@@ -134,6 +139,17 @@ def actions(w: World) -> dict[str, tuple[str, dict[str, Any]]]:
             reverse("tracking:leg_add", args=[r]),
             {"role": "on_carriage", "mode": "road_ftl", "origin": "DEHAM", "destination": "DE BER"},
         ),
+        "leg_edit": (
+            reverse("tracking:leg_edit", args=[w.house.reference, house_leg.pk]),
+            {
+                "role": "on_carriage",
+                "mode": "road_ftl",
+                "origin": "DEHAM",
+                "destination": "DEBER",
+                "planned_departure_at": soon.strftime("%Y-%m-%dT%H:%M"),
+            },
+        ),
+        "leg_remove": (reverse("tracking:leg_remove", args=[w.house.reference, house_leg.pk]), {}),
         "appointment_add": (
             reverse("tracking:appointment_add", args=[r]),
             {
@@ -165,7 +181,8 @@ def actions(w: World) -> dict[str, tuple[str, dict[str, Any]]]:
 
 ACTIONS = [
     "consolidate", "order_plan_direct", "order_add_to_master", "house_add", "house_remove", "house_split",
-    "deconsolidate", "container_add", "container_update", "container_remove", "leg_add", "appointment_add",
+    "deconsolidate", "container_add", "container_update", "container_remove", "leg_add", "leg_edit", "leg_remove",
+    "appointment_add",
     "booking_choose", "booking_send", "booking_confirm", "booking_reject", "booking_roll", "booking_cancel",
     "leg_record_actual", "appointment_record",
 ]  # fmt: skip
@@ -270,7 +287,9 @@ def test_every_staff_role_reads_the_planning_screens(request, login, persona, wo
     assert statuses == dict.fromkeys(statuses, 200)
 
 
-ACTION_MARKS = ('action="/planning/', 'hx-post="/planning/', "/confirm/", "/reject/", "/roll/", ">Choose<")
+ACTION_MARKS = (
+    'action="/planning/', 'hx-post="/planning/', "/confirm/", "/reject/", "/roll/", ">Choose<", "/edit/", "/remove/",
+)  # fmt: skip
 
 
 @pytest.mark.parametrize("persona", DENIED)
@@ -290,6 +309,9 @@ def test_operations_see_the_actions(login, ops_user, world):
     master = client.get(world.master.get_absolute_url()).content.decode()
     for name in ("house_add", "container_add", "leg_add", "appointment_add"):
         assert f'action="{reverse(f"tracking:{name}", args=[world.master.reference])}"' in master, name
+    house = client.get(world.house.get_absolute_url()).content.decode()
+    for name in ("leg_edit", "leg_remove"):
+        assert reverse(f"tracking:{name}", args=[world.house.reference, world.house.legs.get().pk]) in house, name
     ranking_fragment = client.get(reverse("tracking:shipment_ranking", args=[world.master.reference]))
     assert ">Choose<" in ranking_fragment.content.decode()
     index = client.get(reverse("tracking:index"), {"branch": "all"}).content.decode()
