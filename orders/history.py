@@ -18,6 +18,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pghistory
+from django.db import connection
 from pghistory import runtime
 
 _opened = threading.local()  # .id: the context write_context opened on this thread, while it is open
@@ -47,6 +48,7 @@ def write_context(**metadata: Any) -> Iterator[None]:
                 yield
             finally:
                 _opened.id = outer_id
+        _forget_in_transaction()
         return
     fresh = runtime.Context(id=uuid.uuid4(), metadata={**current.metadata, **metadata})
     runtime._tracker.value, _opened.id = fresh, fresh.id
@@ -54,3 +56,18 @@ def write_context(**metadata: Any) -> Iterator[None]:
         yield
     finally:
         runtime._tracker.value, _opened.id = current, outer_id
+
+
+_FORGET = "SELECT set_config('pghistory.context_id', '', true), set_config('pghistory.context_metadata', '', true)"
+
+
+def _forget_in_transaction() -> None:
+    """End the closed context in the database too. pghistory hands the context to the triggers as settings local to
+    the transaction (`set_config(..., true)` before each write), and sets them only while a context is open: a write
+    later in the same transaction, with no context open, found the closed one's settings and was recorded as the
+    closed context's act (a worker's planning after a confirmation, under the confirming user). An empty id is no
+    context to `_pgh_attach_context()` (its cast fails inside its own exception block: NULL). Outside a transaction
+    each statement is its own, and nothing outlives it."""
+    if connection.in_atomic_block and not connection.needs_rollback:
+        with connection.cursor() as cursor:
+            cursor.execute(_FORGET)

@@ -73,3 +73,23 @@ def test_an_automatic_confirmation_over_http_keeps_the_submitters_name_on_the_su
         ("Created as draft", "ops@oms.test", "Staff screen"), ("Submitted", "ops@oms.test", "Staff screen"),
         ("Confirmed", "System", "System"),
     ]  # fmt: skip
+
+
+@pytest.mark.django_db
+def test_a_write_after_a_persons_transition_in_the_same_transaction_is_not_theirs(customer_a, make_order, ops_user):
+    """pghistory hands its context to the triggers as settings local to the transaction: once a transition's context
+    closed, a later write in the same transaction with no context of its own (a worker's, the demo seeding's) was
+    recorded as the person's transition. It is the system's (no context)."""
+    from django.db import transaction
+
+    from orders.models import Order
+
+    draft = make_order()
+    with transaction.atomic():
+        order_services.order_submit(order=draft, scope=scope_for_user(ops_user), by=ops_user, channel=Channel.SCREEN)
+        Order.objects.filter(pk=draft.pk).update(special_instructions="Call before delivery")
+
+    submitted, edited = draft.events.filter(pgh_label="update").order_by("pgh_id")
+    assert Context.objects.get(pk=submitted.pgh_context_id).metadata["user"] == ops_user.pk
+    assert edited.special_instructions == "Call before delivery"
+    assert edited.pgh_context_id is None
