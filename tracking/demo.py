@@ -111,12 +111,20 @@ def _confirmed(orders: Iterable[Order], scope: Scope, by: User) -> list[Order]:
     return result
 
 
-def _open_orders(mode: str, origin: str, destination: str, count: int) -> list[Order]:
-    """The smallest open orders on the lane (by volume), so a demo consolidation fits its box."""
+def _open_orders(mode: str, origin: str, destination: str, count: int, leaves_in: int) -> list[Order]:
+    """Open orders on the lane whose customer asked for the pickup on or before the day the goods leave (in
+    `leaves_in` days), the latest pickups first (goods are booked for the sailing after they are ready, not weeks
+    later); of those, the smallest by volume, so a demo consolidation fits its box."""
+    leaves_on = timezone.localdate() + datetime.timedelta(days=leaves_in)
     orders = Order.objects.filter(
-        mode=mode, origin_id=origin, destination_id=destination, status__in=["submitted", "confirmed"]
-    ).order_by("volume_m3_total", "reference")
-    return list(orders.select_related("branch")[:count])
+        mode=mode,
+        origin_id=origin,
+        destination_id=destination,
+        status__in=["submitted", "confirmed"],
+        requested_pickup_on__lte=leaves_on,
+    ).order_by("-requested_pickup_on", "reference")
+    ready = list(orders.select_related("branch")[: count * 2])
+    return sorted(ready, key=lambda order: (order.volume_m3_total, order.reference))[:count]
 
 
 def _box_for(orders: list[Order]) -> str:
@@ -162,7 +170,7 @@ def _book(
 def _scenarios(scope: Scope, ops: User) -> int:
     created = 0
     # 1. three LCL orders in one 20' box, booked with the top-ranked carrier; cut-offs due tomorrow
-    lcl = _confirmed(_open_orders("ocean_lcl", "CNSZX", "DEHAM", 3), scope, ops)
+    lcl = _confirmed(_open_orders("ocean_lcl", "CNSZX", "DEHAM", 3, leaves_in=2), scope, ops)
     if len(lcl) == 3:
         master = consolidation.consolidation_create(orders=lcl, container_type=_box_for(lcl), by=ops)
         _book(
@@ -180,7 +188,7 @@ def _scenarios(scope: Scope, ops: User) -> int:
         )
         created += 1
     # 2. an FCL order on its own, request sent, waiting for the carrier
-    fcl = _open_orders("ocean_fcl", "CNSHA", "DEHAM", 1)
+    fcl = _confirmed(_open_orders("ocean_fcl", "CNSHA", "DEHAM", 1, leaves_in=6), scope, ops)
     if fcl:
         _book(
             planning.shipment_plan_direct(order=fcl[0], by=ops),
@@ -192,7 +200,7 @@ def _scenarios(scope: Scope, ops: User) -> int:
         )
         created += 1
     # 3. air freight departing tonight, pickup this afternoon
-    air = _confirmed(_open_orders("air", "CNPVG", "DEFRA", 1), scope, ops)
+    air = _confirmed(_open_orders("air", "CNPVG", "DEFRA", 1, leaves_in=0), scope, ops)
     if air:
         master = planning.shipment_plan_direct(order=air[0], by=ops)
         _book(master, scope=scope, by=ops, etd_days=0, transit_days=1)
@@ -210,7 +218,7 @@ def _scenarios(scope: Scope, ops: User) -> int:
         )
         created += 1
     # 4. a truck that left yesterday and arrives today, delivery window this afternoon
-    ftl = _confirmed(_open_orders("road_ftl", "DEHAM", "PLWAW", 1), scope, ops)
+    ftl = _confirmed(_open_orders("road_ftl", "DEHAM", "PLWAW", 1, leaves_in=-1), scope, ops)
     if ftl:
         master = planning.shipment_plan_direct(order=ftl[0], by=ops)
         _book(master, scope=scope, by=ops, etd_days=-1, transit_days=1)
@@ -230,7 +238,7 @@ def _scenarios(scope: Scope, ops: User) -> int:
         )
         created += 1
     # 5. a transpacific booking the carrier rolled to the next week's sailing
-    rolled = _confirmed(_open_orders("ocean_fcl", "KRPUS", "USLAX", 1), scope, ops)
+    rolled = _confirmed(_open_orders("ocean_fcl", "KRPUS", "USLAX", 1, leaves_in=3), scope, ops)
     if rolled:
         master = planning.shipment_plan_direct(order=rolled[0], by=ops)
         booking = _book(

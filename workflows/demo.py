@@ -2,18 +2,26 @@
 export, ocean LCL import, air export, road FTL domestic, parcel eCommerce) plus a general fallback, and
 automation rules including "auto-accept" for Globex. Idempotent: a second run changes nothing.
 
-After the set-up, the demo orders already submitted get their workflow, and some are moved along the
-lifecycle through the real services (completing the tasks that block each step), so every screen has
-something to show.
+After the set-up, the demo orders already submitted get their workflow, and most are confirmed through the
+real lifecycle (by the account's sales desk), so every screen has something to show. Nothing goes further here:
+`plan` needs a confirmed carrier booking (tracking's guard), which the planning and tracking demos make, and the
+carrier's confirmation completes the booking task. Once they have booked, `seed_work_done` completes, as their
+people would, the tasks a team has finished by the time the goods leave (export declaration, shipping
+instructions, house air waybill, empties released …), for every order whose carrier takes the goods by tomorrow:
+when the simulated carrier then reports the departure, nothing holds the order back, and no order page says
+"the milestones are ahead of the order". Orders further from departure keep their tasks open in the inbox.
 """
 
 from __future__ import annotations
 
+import datetime
 import random
 from dataclasses import dataclass
 from decimal import Decimal
 
 from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
 
 from orders import services as order_services
 from orders.errors import TransitionNotAllowed
@@ -21,6 +29,7 @@ from orders.models import Channel, Order, OrderStatus
 from partners import services as partner_services
 from partners.models import Organisation, Role, User
 from partners.scoping import Scope, scope_for_user
+from tracking.models import ConsolidatedHouse, Leg, LegRole
 from workflows import services
 from workflows.errors import TaskNotAllowed
 from workflows.models import (
@@ -262,38 +271,69 @@ def seed_rules(people: dict[str, User]) -> None:
     )  # fmt: skip
 
 
-def _finish_blocking(order: Order, transition: str, scope_by: dict[int, tuple[Scope, User]]) -> None:
-    for task in Task.objects.filter(order=order, state=TaskState.OPEN, blocks__contains=[transition]):
-        user = task.assignee or (task.team.lead if task.team else None)
-        if user is None:
-            continue
-        scope, person = scope_by.setdefault(user.pk, (scope_for_user(user), user))
-        try:
-            services.task_complete(task=task, scope=scope, by=person)
-        except TaskNotAllowed:
-            continue
+def _complete_as_owner(task: Task, scope_by: dict[int, tuple[Scope, User]]) -> bool:
+    """Complete the task as its assignee (else its team's lead) would on the task screen; False when nobody may."""
+    user = task.assignee or (task.team.lead if task.team else None)
+    if user is None:
+        return False
+    scope, person = scope_by.setdefault(user.pk, (scope_for_user(user), user))
+    try:
+        services.task_complete(task=task, scope=scope, by=person)
+    except TaskNotAllowed:
+        return False
+    return True
 
 
 def _walk_orders(people: dict[str, User]) -> int:
-    """Move some submitted demo orders along, as people would: finish blocking tasks, take the next step."""
+    """Confirm most submitted demo orders, as their sales desk would (the review task completes on the state).
+    Planning them needs a confirmed carrier booking: the planning and tracking demos make those."""
     rnd = random.Random(5)  # noqa: S311 - demo data, not security
     admin = people["admin@oms.example"]
     scope = scope_for_user(admin)
-    scope_by: dict[int, tuple[Scope, User]] = {}
-    path = ["confirm", "plan", "depart", "arrive", "deliver", "complete", "invoice"]
     moved = 0
     for order in Order.objects.filter(status=OrderStatus.SUBMITTED).order_by("pk"):
-        steps = path[: rnd.choice((0, 0, 1, 1, 1, 2, 2, 3, 4, 6, 7))]
-        for name in steps:
-            _finish_blocking(order, name, scope_by)
-            try:
-                order = order_services.order_transition(
-                    order=Order.objects.get(pk=order.pk), name=name, scope=scope, by=admin, channel=Channel.SCREEN
-                )
-            except TransitionNotAllowed:
-                break
-        moved += bool(steps)
+        if rnd.random() < 0.2:
+            continue  # left for the sales desk's inbox
+        try:
+            order_services.order_transition(order=order, name="confirm", scope=scope, by=admin, channel=Channel.SCREEN)
+        except TransitionNotAllowed:
+            continue
+        moved += 1
     return moved
+
+
+# A team has finished an order's pre-departure work (export declaration, shipping instructions, house waybill,
+# empties released, goods checked for pickup) by the time its carrier takes the goods: for the demo, orders whose
+# goods leave by tomorrow.
+DEPARTS_WITHIN = datetime.timedelta(days=1)
+BEFORE_DEPARTURE = (OrderStatus.SUBMITTED, OrderStatus.CONFIRMED, OrderStatus.PLANNED)
+
+
+def seed_work_done() -> int:
+    """Complete, as their people would, the open pre-departure tasks (made on submit, confirm or plan, or by the
+    pickup date) of the demo orders whose main carriage leaves by tomorrow or has left, so the carrier's departure
+    moves them on; returns how many were completed. Through the task screens' own service (task_complete: the
+    history says who), never the rows. Idempotent."""
+    soon = timezone.now() + DEPARTS_WITHIN
+    leaving = Leg.objects.filter(role=LegRole.MAIN).filter(
+        Q(planned_departure_at__lte=soon) | Q(actual_departure_at__isnull=False)
+    )
+    order_ids = ConsolidatedHouse.objects.filter(
+        master_id__in=leaving.values("shipment_id"), removed_at__isnull=True, house__order__isnull=False
+    ).values("house__order_id")
+    pending = Task.objects.filter(
+        Q(definition__trigger_kind=TriggerKind.DATE) | Q(definition__trigger_state__in=BEFORE_DEPARTURE),
+        order_id__in=order_ids,
+        state=TaskState.OPEN,
+    ).exclude(order__status__in=(*BEFORE_DEPARTURE[:2], OrderStatus.CANCELLED, OrderStatus.ON_HOLD))
+    scope_by: dict[int, tuple[Scope, User]] = {}
+    done, progress = 0, True
+    while progress:  # a task that waited on one completed in the pass before is completed in the next
+        tasks = pending.filter(waiting_on=[]).select_related("assignee", "team__lead").order_by("order_id", "due_at")
+        completed = sum(_complete_as_owner(task, scope_by) for task in tasks)
+        done += completed
+        progress = completed > 0
+    return done
 
 
 def seed_workflows(*, password: str) -> dict[str, int]:

@@ -66,12 +66,19 @@ def _endpoints(carriers: dict[str, Organisation]) -> int:
     return made
 
 
-def _candidate(mode: str) -> Order | None:
-    """An order of this mode that is submitted or confirmed and on no shipment yet."""
+def _candidate(mode: str, leaves_on: datetime.date) -> Order | None:
+    """An order of this mode that is submitted or confirmed, on no shipment yet, and whose customer asked for
+    the pickup on or before the day its goods leave: the latest such pickup (goods are not booked to sail before
+    they are ready, nor weeks after)."""
     return (
-        Order.objects.filter(mode=mode, status__in=[OrderStatus.SUBMITTED, OrderStatus.CONFIRMED], houses__isnull=True)
+        Order.objects.filter(
+            mode=mode,
+            status__in=[OrderStatus.SUBMITTED, OrderStatus.CONFIRMED],
+            houses__isnull=True,
+            requested_pickup_on__lte=leaves_on,
+        )
         .select_related("branch")
-        .order_by("reference")
+        .order_by("-requested_pickup_on", "reference")
         .first()
     )
 
@@ -109,7 +116,7 @@ def _shipments(carriers: dict[str, Organisation]) -> int:
     for mode, code, etd_days, transit, bill in SHIPMENTS:
         if code not in carriers or Shipment.objects.filter(bill_number=bill).exists():
             continue
-        order = _candidate(mode)
+        order = _candidate(mode, timezone.localdate() + datetime.timedelta(days=etd_days))
         if order is None:
             continue
         try:

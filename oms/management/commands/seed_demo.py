@@ -1,4 +1,14 @@
-"""Create the demo data set (idempotent): organisations, logins and, as apps grow, their data."""
+"""Create the demo data set (idempotent): organisations, logins and, as apps grow, their data.
+
+The story it tells is one a real team could have produced, through the real services only: orders come in (drafts,
+submitted, some cancelled), the sales desk confirms most; planning books some with carriers (the carrier's
+confirmation completes the booking task and plans them), and the team has done the pre-departure work (export
+declaration, shipping instructions, house waybill, pickup check) of every order whose goods leave by tomorrow
+(workflows.demo.seed_work_done), so when the simulated carrier reports the departure the order moves on. No order's
+page says "The milestones are ahead of the order". Orders shown waiting on purpose: submitted ones in the sales
+inbox, confirmed ones whose booking task waits for a carrier (one FCL booking sent and not answered yet), planned ones
+whose departure is days away with their documents to do, in-transit ones with the house bill and pre-alert to send,
+and whatever the simulated carrier reports late or held by customs (an exception, and a hold the release lifts)."""
 
 from typing import Any
 
@@ -10,7 +20,7 @@ from partners.demo import LOGINS, seed_partners
 from tracking.demo import seed_planning
 from tracking.exceptions.demo import seed_exceptions_demo
 from tracking.ingest.demo import seed_tracking_demo
-from workflows.demo import seed_workflows
+from workflows.demo import seed_work_done, seed_workflows
 from workflows.models import ActionKind, Rule, RuleAction, RuleEvent, TeamFunction
 from workflows.services import queued_transitions_drain
 
@@ -51,6 +61,8 @@ class Command(BaseCommand):
         self.stdout.write(f"Workflows: {seed_workflows(password=password)}")
         self.stdout.write(f"Planning: {seed_planning()} demo shipments.")
         self.stdout.write(f"Tracking: {seed_tracking_demo()}")
+        # What the team has done by the time the goods leave, so the carrier's departure moves the orders on.
+        self.stdout.write(f"Work done before departure: {seed_work_done()} tasks completed.")
         seed_exception_automation()
         self.stdout.write(f"Exceptions: {seed_exceptions_demo()}")
         self.stdout.write(self.style.SUCCESS("Demo data ready. Logins:"))
