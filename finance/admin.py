@@ -1,6 +1,12 @@
-"""Configuration console for rate cards, zones and exchange rates."""
+"""Configuration console for rate cards, zones and exchange rates.
+
+Organisations, cards and zones are picked by typing (autocomplete): their drop-downs would list every carrier and
+card there is. A constraint a form breaks answers in words (each constraint's violation_error_message).
+"""
 
 from django.contrib import admin
+from django.db.models import QuerySet
+from django.http import HttpRequest
 
 from finance.models import ExchangeRate, RateBreak, RateCard, RateLine, RateZone, Surcharge
 
@@ -31,6 +37,9 @@ class RateCardAdmin(admin.ModelAdmin):
     date_hierarchy = "effective_on"
     inlines = [SurchargeInline]
 
+    def get_queryset(self, request: HttpRequest) -> QuerySet[RateCard]:
+        return super().get_queryset(request).select_related("party")  # a card's name shows its party's code
+
 
 class RateBreakInline(admin.TabularInline):
     model = RateBreak
@@ -43,7 +52,7 @@ class RateLineAdmin(admin.ModelAdmin):
     list_filter = ("basis", "card__mode", "card__party")
     search_fields = ("origin_code", "destination_code", "card__name", "card__party__code")
     list_select_related = ("card", "card__party", "origin_zone", "destination_zone")
-    raw_id_fields = ("card",)
+    autocomplete_fields = ("card", "origin_zone", "destination_zone")
     inlines = [RateBreakInline]
 
 
@@ -52,6 +61,7 @@ class RateZoneAdmin(admin.ModelAdmin):
     list_display = ("code", "name", "carrier")
     search_fields = ("code", "name", "carrier__code")
     list_select_related = ("carrier",)
+    autocomplete_fields = ("carrier",)
 
 
 @admin.register(ExchangeRate)

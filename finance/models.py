@@ -22,7 +22,7 @@ from django.db.models.lookups import IsNull
 from finance.money import number_text
 from orders.identifiers import iso_size_type_problem
 from orders.models import Mode, ServiceLevel
-from partners.models import Organisation
+from partners.models import Organisation, OrganisationKind
 from partners.validators import validate_currency_code
 
 
@@ -39,6 +39,12 @@ class RateDirection(models.TextChoices):
     def explanation(self) -> str:
         """What the direction means (cost from a carrier or vendor), said once beside a column of short labels."""
         return self.label.split(" (", 1)[1].rstrip(")")
+
+
+# Who a card's party may be: we buy from a carrier, agent or vendor, and sell to a customer. Carrier ranking offers
+# a buy card's party as the carrier of a leg, so a customer there would be offered to carry goods.
+BUY_PARTY_KINDS = frozenset({OrganisationKind.CARRIER, OrganisationKind.AGENT, OrganisationKind.VENDOR})
+SELL_PARTY_KINDS = frozenset({OrganisationKind.CUSTOMER})
 
 
 class RateBasis(models.TextChoices):
@@ -125,7 +131,7 @@ class RateCard(models.Model):
         related_name="rate_cards",
         null=True,
         blank=True,
-        help_text="Buy: the carrier or vendor. Sell: the customer, or blank for the public tariff.",
+        help_text="Buy: the carrier, agent or vendor. Sell: the customer, or blank for the public tariff.",
     )
     mode = models.CharField(max_length=12, choices=Mode.choices)
     service_level = models.CharField(
@@ -150,7 +156,9 @@ class RateCard(models.Model):
                 violation_error_message="The card expires on or after the day it takes effect.",
             ),
             models.CheckConstraint(
-                condition=Q(direction=RateDirection.SELL) | Q(party__isnull=False), name="rate_card_buy_has_party"
+                condition=Q(direction=RateDirection.SELL) | Q(party__isnull=False),
+                name="rate_card_buy_has_party",
+                violation_error_message="A buy card names who we buy from: pick the carrier, agent or vendor.",
             ),
         ]
         indexes = [models.Index(fields=["direction", "mode", "effective_on"], name="rate_card_lookup")]
@@ -179,8 +187,11 @@ class RateCard(models.Model):
         )
 
     def clean(self) -> None:
-        """One issue per contract, version and start day: with two alike, rating would pick one by creation order
-        (the later one replaces the other), so a corrected or re-issued card raises the version instead."""
+        """The party is one the direction deals with (we buy from carriers, agents and vendors and sell to
+        customers), and there is one issue per contract, version and start day: with two alike, rating would pick
+        one by creation order (the later one replaces the other), so a corrected or re-issued card raises the
+        version instead."""
+        self._party_check()
         same_issue = RateCard.objects.filter(
             direction=self.direction,
             party=self.party_id,
@@ -198,6 +209,25 @@ class RateCard(models.Model):
                 {
                     "version": f"Version {self.version} of this contract from {self.effective_on:%-d %b %Y} is already "
                     f"on file ({other}); raise the version to re-issue it."
+                }
+            )
+
+    def _party_check(self) -> None:
+        party = self.party if self.party_id is not None else None
+        if party is None:
+            return  # a sell card's public tariff; a buy card without one is refused by rate_card_buy_has_party
+        if self.direction == RateDirection.BUY and not BUY_PARTY_KINDS.intersection(party.kinds):
+            raise ValidationError(
+                {
+                    "party": f"{party.code} is not a carrier, agent or vendor: a buy card prices what we buy from "
+                    "one. A customer's prices are a sell card."
+                }
+            )
+        if self.direction == RateDirection.SELL and not SELL_PARTY_KINDS.intersection(party.kinds):
+            raise ValidationError(
+                {
+                    "party": f"{party.code} is not a customer: a sell card is a customer's tariff, or with no party "
+                    "the public tariff."
                 }
             )
 
@@ -248,13 +278,20 @@ class RateLine(models.Model):
         ordering = ["card", "origin_code", "destination_code", "equipment_type", "id"]
         constraints = [
             models.CheckConstraint(
-                condition=Q(origin_zone__isnull=True) | Q(origin_code=""), name="rate_line_origin_code_or_zone"
+                condition=Q(origin_zone__isnull=True) | Q(origin_code=""),
+                name="rate_line_origin_code_or_zone",
+                violation_error_message="Give the origin as a code or as a zone, not both.",
             ),
             models.CheckConstraint(
                 condition=Q(destination_zone__isnull=True) | Q(destination_code=""),
                 name="rate_line_destination_code_or_zone",
+                violation_error_message="Give the destination as a code or as a zone, not both.",
             ),
-            models.CheckConstraint(condition=Q(minimum_amount__gte=0), name="rate_line_minimum_not_negative"),
+            models.CheckConstraint(
+                condition=Q(minimum_amount__gte=0),
+                name="rate_line_minimum_not_negative",
+                violation_error_message="The minimum charge is zero or more.",
+            ),
             models.CheckConstraint(
                 condition=Q(maximum_quantity__isnull=True) | Q(maximum_quantity__gt=0),
                 name="rate_line_maximum_positive",
@@ -360,6 +397,7 @@ class Surcharge(models.Model):
             models.CheckConstraint(
                 condition=Q(kind=SurchargeKind.FIXED, amount__gte=0) | Q(kind=SurchargeKind.PERCENT, percent__gte=0),
                 name="surcharge_value_not_negative",
+                violation_error_message="A surcharge adds to the freight: its amount or percentage is zero or more.",
             ),
             # Ending before it starts, it would never apply and the card would quote without it, silently.
             models.CheckConstraint(
@@ -401,8 +439,14 @@ class ExchangeRate(models.Model):
         ordering = ["base_currency", "quote_currency", "-rate_on"]
         constraints = [
             models.UniqueConstraint(fields=["base_currency", "quote_currency", "rate_on"], name="fx_rate_once_a_day"),
-            models.CheckConstraint(condition=Q(rate__gt=0), name="fx_rate_positive"),
-            models.CheckConstraint(condition=~Q(base_currency=F("quote_currency")), name="fx_rate_two_currencies"),
+            models.CheckConstraint(
+                condition=Q(rate__gt=0), name="fx_rate_positive", violation_error_message="The rate is above zero."
+            ),
+            models.CheckConstraint(
+                condition=~Q(base_currency=F("quote_currency")),
+                name="fx_rate_two_currencies",
+                violation_error_message="An exchange rate is between two different currencies.",
+            ),
         ]
 
     def __str__(self) -> str:

@@ -1,7 +1,8 @@
 """Configuration console for the orders app.
 
 Import jobs and webhook integrations (orders/imports, orders/webhooks) are kept in their own classes
-below; other order admin classes live beside them.
+below; other order admin classes live beside them. Places (the UN/LOCODE list, over 100,000 rows once
+import_unlocode has loaded it) and organisations are picked by typing, never from a drop-down of them all.
 """
 
 from __future__ import annotations
@@ -10,15 +11,49 @@ from typing import Any, cast
 
 from django import forms
 from django.contrib import admin, messages
-from django.db.models import Q
+from django.db.models import Q, QuerySet
 from django.http import HttpRequest
 from import_export.admin import ExportMixin
 
 from orders.integrations import destinations_check
-from orders.models import ImportJob, ImportRowError, Integration, IntegrationKind, WebhookDelivery
+from orders.models import ImportJob, ImportRowError, Integration, IntegrationKind, Location, WebhookDelivery
 from orders.resources import SAFE_FORMATS, ImportJobResource
+from orders.selectors import locations_matching
 from orders.webhooks import generate_secret
-from partners.models import Organisation
+from partners.admin import autocomplete_offers
+from partners.models import Organisation, OrganisationKind
+
+# --- Places ---------------------------------------------------------------------------------------------------
+
+
+@admin.register(Location)
+class LocationAdmin(admin.ModelAdmin):
+    """The UN/LOCODE list, to look a place up and for the console's place pickers (autocomplete). Read-only: the
+    list is loaded and refreshed by `manage.py import_unlocode`, and orders point at its rows."""
+
+    list_display = ("code", "name", "subdivision", "country", "iata", "functions", "is_active")
+    list_filter = ("is_active", "country")
+    search_fields = ("code", "name_ascii", "iata")  # searched as the order screens' picker does (get_search_results)
+    show_full_result_count = False  # counting the whole list on every page is not worth it
+
+    def get_search_results(
+        self, request: HttpRequest, queryset: QuerySet[Location], search_term: str
+    ) -> tuple[QuerySet[Location], bool]:
+        if request.resolver_match is not None and request.resolver_match.url_name == "autocomplete":
+            queryset = queryset.filter(is_active=True)  # a picker offers what new orders may use
+        if not search_term.strip():
+            return queryset, False
+        return locations_matching(queryset, search_term), False
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
 
 # --- Bulk intake: import jobs --------------------------------------------------------------------------------
 
@@ -117,9 +152,15 @@ class IntegrationForm(forms.ModelForm):
         return cleaned
 
 
+# The pickers offer what the form accepts (IntegrationForm.__init__): active customers, active branches.
+autocomplete_offers("orders", "integration", "customer", Q(kinds__contains=[OrganisationKind.CUSTOMER], is_active=True))
+autocomplete_offers("orders", "integration", "default_branch", Q(is_active=True))
+
+
 @admin.register(Integration)
 class IntegrationAdmin(admin.ModelAdmin):
     form = IntegrationForm
+    autocomplete_fields = ("customer", "default_origin", "default_branch")
     list_display = ("name", "customer", "kind", "is_active", "created_at")
     list_filter = ("kind", "is_active")
     search_fields = ("name", "customer__code")

@@ -360,9 +360,15 @@ def order_get_for(*, scope: Scope, reference: str) -> Order:
 
 def location_search(*, query: str, limit: int = 10) -> list[Location]:
     """Active locations for a picker: by UN/LOCODE prefix, IATA code or name, best matches first."""
+    return list(locations_matching(Location.objects.filter(is_active=True), query)[:limit])
+
+
+def locations_matching(locations: QuerySet[Location], query: str) -> QuerySet[Location]:
+    """Those of `locations` found by what was typed (UN/LOCODE prefix, IATA code or name), best matches first;
+    none for blank text. The pickers of the screens and of the console (orders.admin.LocationAdmin) use it."""
     text = search_text(query).strip().upper()
     if not text:
-        return []
+        return locations.none()
     code = text.replace(" ", "")
     # UPPER(name_ascii) LIKE '%...%' is what the location_name_trgm index serves.
     rank = [When(name_upper__startswith=text, then=Value(3))]
@@ -373,12 +379,11 @@ def location_search(*, query: str, limit: int = 10) -> list[Location]:
     if len(code) == 3 and code.isalpha():
         condition |= Q(iata=code)
         rank.insert(1, When(iata=code, then=Value(1)))
-    return list(
-        Location.objects.filter(is_active=True)
-        .alias(name_upper=Upper("name_ascii"))
+    return (
+        locations.alias(name_upper=Upper("name_ascii"))
         .filter(condition)
         .annotate(rank=Case(*rank, default=Value(4)))
-        .order_by("rank", "name_ascii", "code")[:limit]
+        .order_by("rank", "name_ascii", "code")
     )
 
 

@@ -8,7 +8,7 @@ from django import forms
 from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.forms import UserChangeForm, UserCreationForm
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django.http import HttpRequest
 
 from partners import services
@@ -26,6 +26,7 @@ from partners.models import (
     Role,
     User,
 )
+from partners.validators import time_zone_spelt
 
 # Fields that hand out access; only a superuser changes them (partners/roles.py keeps other roles off users).
 PRIVILEGE_FIELDS = ("is_superuser", "is_staff", "groups", "user_permissions")
@@ -71,6 +72,11 @@ class OrganisationForm(forms.ModelForm):
 
     def clean_code(self) -> str:
         return self.cleaned_data["code"].strip().upper()
+
+    def clean_time_zone(self) -> str:
+        """As the tz database spells it (europe/berlin is Europe/Berlin); a name that is no zone is refused by the
+        field's validator, with the nearest zone when there is one."""
+        return time_zone_spelt(self.cleaned_data["time_zone"])
 
     def clean_kinds(self) -> list[str]:
         """Ours (company, branch) or theirs, never both: our company's people and API keys act as staff over every
@@ -145,6 +151,17 @@ class UserMembershipInline(MembershipInlineMixin, admin.TabularInline):
     autocomplete_fields = ("organisation",)
 
 
+# Autocomplete boxes that offer only some organisations where the field itself cannot say so (a limit_choices_to
+# on another app's model is a migration of that app): (app label, model, field) → the organisations offered. Apps
+# add theirs from their admin module (orders.admin); the form's own queryset still decides what may be saved.
+_AUTOCOMPLETE_OFFERS: dict[tuple[str, str, str], Q] = {}
+
+
+def autocomplete_offers(app_label: str, model_name: str, field_name: str, offered: Q) -> None:
+    """Offer only the organisations matching `offered` in the autocomplete box of that model's field."""
+    _AUTOCOMPLETE_OFFERS[(app_label, model_name, field_name)] = offered
+
+
 @admin.register(Organisation)
 class OrganisationAdmin(admin.ModelAdmin):
     form = OrganisationForm
@@ -160,6 +177,8 @@ class OrganisationAdmin(admin.ModelAdmin):
     list_filter = ("is_active", "may_place_orders", "default_currency")
     list_select_related = ("parent",)
     search_fields = ("code", "name", "legal_name", "tax_id")
+    # Pickers, not drop-downs: a list of every organisation grows with every customer and partner.
+    autocomplete_fields = ("parent", "account_branch")
     inlines = (AddressInline, ContactInline, OrganisationMembershipInline)
     fieldsets = (
         (None, {"fields": ("code", "name", "legal_name", "kinds", "parent", "account_branch")}),
@@ -170,6 +189,18 @@ class OrganisationAdmin(admin.ModelAdmin):
     @admin.display(description="kinds")
     def kinds_display(self, obj: Organisation) -> str:
         return obj.get_kinds_display()
+
+    def get_search_results(
+        self, request: HttpRequest, queryset: QuerySet[Organisation], search_term: str
+    ) -> tuple[QuerySet[Organisation], bool]:
+        queryset, may_have_duplicates = super().get_search_results(request, queryset, search_term)
+        if request.resolver_match is not None and request.resolver_match.url_name == "autocomplete":
+            params = request.GET
+            field = (params.get("app_label", ""), params.get("model_name", ""), params.get("field_name", ""))
+            offered = _AUTOCOMPLETE_OFFERS.get(field)
+            if offered is not None:
+                queryset = queryset.filter(offered)
+        return queryset, may_have_duplicates
 
 
 class OmsUserCreationForm(UserCreationForm):

@@ -18,7 +18,7 @@ from django.db import models
 from django.db.models.functions import Lower, Upper
 from django.utils import timezone
 
-from partners.validators import validate_currency_code
+from partners.validators import validate_currency_code, validate_time_zone
 
 
 def login_email(typed: str) -> str:
@@ -174,7 +174,10 @@ class Organisation(models.Model):
         help_text="ISO 4217 code. For a branch, its base (accounting) currency.",
     )
     time_zone = models.CharField(
-        max_length=64, default="UTC", help_text="IANA time zone, e.g. Europe/Berlin (branch business hours)."
+        max_length=64,
+        default="UTC",
+        validators=[validate_time_zone],
+        help_text="IANA time zone, e.g. Europe/Berlin (branch business hours).",
     )
     email = models.EmailField(blank=True)
     phone = models.CharField(max_length=40, blank=True)

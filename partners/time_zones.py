@@ -4,23 +4,33 @@ TIME_ZONE is only the fallback for people and things that belong to no branch.""
 from __future__ import annotations
 
 import datetime
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+import functools
+import logging
+from zoneinfo import ZoneInfo
 
 from django.utils import timezone
 
 from partners.models import Organisation
 from partners.scoping import Scope
+from partners.validators import is_time_zone
+
+logger = logging.getLogger(__name__)
 
 
 def zone_named(name: str | None) -> datetime.tzinfo:
-    """The zone called `name`; the server's zone when it is blank or no zone (a typo in the console must not
-    break a screen)."""
+    """The zone called `name`; the server's zone when it is blank or no zone. A name that is no zone cannot be
+    saved (partners.validators.validate_time_zone), but a row older than that check must not break a screen: it
+    is logged (once a process for the last few names) so that someone corrects it."""
     if name:
-        try:
+        if is_time_zone(name):
             return ZoneInfo(name)
-        except (ZoneInfoNotFoundError, ValueError):
-            pass
+        _unknown_zone(name)
     return timezone.get_default_timezone()
+
+
+@functools.lru_cache(maxsize=32)  # bounded: a page may post the name (tracking.views_schedule)
+def _unknown_zone(name: str) -> None:
+    logger.warning("%r is not a time zone name: the server's time zone is used instead.", name)
 
 
 def branch_zone(branch: Organisation | None) -> datetime.tzinfo:

@@ -24,7 +24,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
-from django.views.decorators.http import require_POST, require_safe
+from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
 from oms.signin import lockout_address
 from orders.models import STATUS_PATH, Order, OrderStatus
@@ -96,21 +96,27 @@ def link_create(request: HttpRequest, reference: str) -> HttpResponse:
 
 
 @external_required
-@require_POST
+@require_http_methods(["GET", "HEAD", "POST"])
 def link_revoke(request: HttpRequest, reference: str, pk: int) -> HttpResponse:
-    _scope, order = _order_to_share(request, reference)
-    link = get_object_or_404(TrackingLink, pk=pk, order=order)
+    """Revoke a link: a page that asks first (whoever has the link loses it for good), then the revoking (POST)."""
+    scope, order = _order_to_share(request, reference)
+    link = get_object_or_404(TrackingLink.objects.select_related("created_by"), pk=pk, order=order)
+    if request.method != "POST":
+        context = {"order": order, "link": link, **_layout(scope)}
+        return render(request, "portal/tracking_link_revoke.html", context)
     tracking_link_revoke(link=link, by=request.user)
     messages.info(request, "The link was revoked: it no longer opens anything.")
     return redirect("portal:tracking_links", reference=order.reference)
 
 
+def _layout(scope: Scope) -> dict[str, Any]:
+    """Staff share links from the order's page (the staff layout), customers from the portal's."""
+    return {"base_template": "base.html" if scope.is_staff else "portal/base.html", "is_staff": scope.is_staff}
+
+
 def _links_page(request: HttpRequest, scope: Scope, order: Order, **extra: Any) -> HttpResponse:
     listed = order.tracking_links.select_related("created_by", "revoked_by").order_by("-created_at")[:50]
-    context = {
-        "order": order, "links": listed, "days": settings.OMS_TRACKING_LINK_DAYS,
-        "base_template": "base.html" if scope.is_staff else "portal/base.html", "is_staff": scope.is_staff, **extra,
-    }  # fmt: skip
+    context = {"order": order, "links": listed, "days": settings.OMS_TRACKING_LINK_DAYS, **_layout(scope), **extra}
     return render(request, "portal/tracking_links.html", context)
 
 

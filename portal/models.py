@@ -3,7 +3,7 @@
 The link carries a random token (`secrets.token_urlsafe(32)`, 256 bits); only its SHA-256 is stored, so the
 table read by someone else never gives a working link, and the link is shown once, when it is made (as an API
 key is). A link is for one order, ends when revoked or after OMS_TRACKING_LINK_DAYS, and shows only what the
-public page allows (portal/public.py): the lane by city, the state, the milestones and the ETA.
+public page allows (portal.links.public_tracking): the lane by city, the state, the milestones and the ETA.
 """
 
 from __future__ import annotations

@@ -2,6 +2,8 @@
 rules (with a dry run), and read-only views of tasks, rule runs and notifications for support.
 
 Every write an admin action makes goes through workflows.services; the admin only collects the input.
+Organisations and people are picked by typing (autocomplete), and what the models' constraints refuse is said in
+words by the forms (BranchCalendarForm) or the models' clean().
 """
 
 from __future__ import annotations
@@ -61,7 +63,7 @@ class TeamAdmin(admin.ModelAdmin):
     list_display = ("name", "branch", "function", "lead", "member_count", "is_active")
     list_filter = ("function", ("branch", BranchFilter), "is_active")
     search_fields = ("name", "branch__code")
-    autocomplete_fields = ("lead",)
+    autocomplete_fields = ("branch", "lead")
     inlines = [TeamMemberInline]
     actions = ["recount_loads"]
 
@@ -86,9 +88,36 @@ class AccountOwnerAdmin(admin.ModelAdmin):
     autocomplete_fields = ("customer", "user")
 
 
+class BranchCalendarForm(forms.ModelForm):
+    """The calendar_closes_after_opening and calendar_has_workdays constraints, in words, and workdays that are
+    days of the week (an 8 would be saved and never be a workday)."""
+
+    class Meta:
+        model = BranchCalendar
+        fields = ("branch", "opens_at", "closes_at", "workdays", "holidays", "country")
+
+    def clean_workdays(self) -> list[int]:
+        days = self.cleaned_data["workdays"]
+        if not days:
+            raise forms.ValidationError("Name at least one workday: 0 = Monday … 6 = Sunday.")
+        if any(day > 6 for day in days):
+            raise forms.ValidationError("Workdays are 0 (Monday) to 6 (Sunday).")
+        return sorted(set(days))
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        opens, closes = cleaned.get("opens_at"), cleaned.get("closes_at")
+        if opens is not None and closes is not None and closes <= opens:
+            self.add_error("closes_at", "The branch closes after it opens, on the same day.")
+        return cleaned
+
+
 @admin.register(BranchCalendar)
 class BranchCalendarAdmin(admin.ModelAdmin):
+    form = BranchCalendarForm
     list_display = ("branch", "opens_at", "closes_at", "workdays", "country")
+    list_select_related = ("branch",)
+    autocomplete_fields = ("branch",)
 
 
 @admin.register(CustomerSettings)

@@ -8,13 +8,20 @@ again and applied (estimates, legs, order status) as if it had just arrived.
 Lists show what a person scans for and fit a 1440 px screen beside the filters; notes, payloads and the less
 used settings are on the change form. Milestones are shown by their code (the key, no join), organisations by
 their code.
+
+Codes are stored upper case, as the database's constraints ask: the forms upper-case what is typed before they
+check it, so a lower-case code (EasyPost and AfterShip send "in_transit") is saved, and its duplicate refused, in
+words. The forms also say in words what the models' constraints (named, not worded, in tracking/ingest/models.py)
+would refuse.
 """
 
 from __future__ import annotations
 
+import re
 from typing import Any
 from urllib.parse import urlencode
 
+from django import forms
 from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
@@ -55,8 +62,27 @@ class ReadOnlyAdmin(admin.ModelAdmin):
         return False
 
 
+MILESTONE_CODE_SHAPE = re.compile(r"^[A-Z][A-Z_]{1,23}$")  # the milestone_code_shape constraint
+
+
+class MilestoneForm(forms.ModelForm):
+    class Meta:
+        model = Milestone
+        fields = ("code", "name", "rank", "definition", "modes", "is_exception", "order_status", "is_customer_visible",
+                  "is_active")  # fmt: skip
+
+    def clean_code(self) -> str:
+        code = self.cleaned_data["code"].strip().upper()
+        if not MILESTONE_CODE_SHAPE.match(code):
+            raise forms.ValidationError(
+                "Use 2 to 24 letters and underscores, starting with a letter, e.g. DEPARTED or CUSTOMS_HOLD."
+            )
+        return code
+
+
 @admin.register(Milestone)
 class MilestoneAdmin(admin.ModelAdmin):
+    form = MilestoneForm
     # Whether a milestone is an exception is a filter. Names are edited on the form: a name box in every row
     # pushed the flags off a 1440 px screen, and a rename is rare beside a change of rank or visibility.
     list_display = ("code", "name", "rank", "order_status", "is_customer_visible", "is_active")
@@ -80,8 +106,20 @@ def _remap(request: HttpRequest, pairs: set[tuple[str, str, int | None]]) -> Non
             messages.success(request, f"{scheme} {code}: {changed} of {count} stored events changed.")
 
 
+class MappingRuleForm(forms.ModelForm):
+    class Meta:
+        model = MappingRule
+        fields = ("scheme", "code", "partner", "location_role", "milestone", "classifier", "note", "is_active")
+
+    def clean_code(self) -> str:
+        """Stored upper case (mapping_rule_code_upper), and upper-cased before the form looks for a rule with the
+        same code: "dep" beside "DEP" is that rule's duplicate."""
+        return self.cleaned_data["code"].strip().upper()
+
+
 @admin.register(MappingRule)
 class MappingRuleAdmin(admin.ModelAdmin):
+    form = MappingRuleForm
     # A forced classifier and the note are on the form: rare, and the note is long.
     list_display = ("scheme", "code", "location_role", "partner_code", "milestone_code", "is_active")
     list_filter = ("scheme", "milestone", "location_role", "is_active")
@@ -103,7 +141,6 @@ class MappingRuleAdmin(admin.ModelAdmin):
         return rule.milestone_id
 
     def save_model(self, request: HttpRequest, obj: MappingRule, form: Any, change: bool) -> None:
-        obj.code = obj.code.strip().upper()
         super().save_model(request, obj, form, change)
         mapping.invalidate()
 
@@ -198,8 +235,23 @@ class EtaHistoryAdmin(ReadOnlyAdmin):
     search_fields = ("shipment__reference", "order__reference")
 
 
+class CarrierEndpointForm(forms.ModelForm):
+    class Meta:
+        model = CarrierEndpoint
+        fields = ("carrier", "kind", "base_url", "credentials_env", "karrio_carrier_name", "time_zone",
+                  "rate_limit_per_minute", "blocked_until", "is_active")  # fmt: skip
+
+    def clean_rate_limit_per_minute(self) -> int:
+        """At least one (carrier_endpoint_rate_positive): the token bucket of a zero limit never fills."""
+        limit = self.cleaned_data["rate_limit_per_minute"]
+        if limit is not None and limit < 1:
+            raise forms.ValidationError("Allow at least 1 request a minute; to stop polling, untick Active.")
+        return limit
+
+
 @admin.register(CarrierEndpoint)
 class CarrierEndpointAdmin(admin.ModelAdmin):
+    form = CarrierEndpointForm
     list_display = ("carrier", "kind", "base_url", "rate_limit_per_minute", "blocked_until", "is_active")
     list_filter = ("kind", "is_active")
     search_fields = ("carrier__code", "carrier__name", "base_url")

@@ -3,20 +3,31 @@
 A rule fires at most once per event (RuleRun is unique per rule and event key) and never twice in one
 chain of automation: a transition a rule takes carries the chain of rules that led to it in its payload,
 so a rule reacting to its own effect is skipped and recorded, and chains stop at MAX_RULE_DEPTH.
+
+What a rule compares is checked when it is saved: the event's value is one the event can carry and each
+condition's values exist (customers, branches, places, countries) or are among the field's choices. A typo
+("Confirmd", a customer ACMEE) would otherwise save and never match, silently. Choices are taken by their code or
+their label, in any case, and stored as their code ("In transit" is in_transit), as the rules compare them.
 """
 
 from __future__ import annotations
 
+import re
+from collections.abc import Callable, Sequence
 from decimal import Decimal, InvalidOperation
 
+import pycountry
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
+from django.db.models import Q
 
-from orders.models import Order
+from orders.models import Channel, Incoterm, Location, Mode, Order, OrderStatus, ServiceLevel
+from partners.models import Organisation
+from tracking.models import ExceptionKind, Milestone
 from workflows.models.config import config_changed_trigger
 from workflows.models.teams import TeamFunction, active_staff
-from workflows.models.templates import TRANSITION_CHOICES
+from workflows.models.templates import TRANSITION_CHOICES, TradeDirection
 
 MAX_RULE_DEPTH = 5
 
@@ -28,6 +39,47 @@ class RuleEvent(models.TextChoices):
     EXCEPTION_OPENED = "exception_opened", "Exception opened"
     DOCUMENT_UPLOADED = "document_uploaded", "Document uploaded"
     TASK_OVERDUE = "task_overdue", "Task overdue"
+
+
+DOCUMENT_TYPE_SHAPE = re.compile(r"^[A-Z0-9][A-Z0-9_-]{1,39}$")
+
+
+def choice_code(typed: str, choices: type[models.TextChoices]) -> str | None:
+    """The code of the choice typed as its code or its label, in any case ("In transit" → in_transit); None for
+    no choice."""
+    wanted = typed.strip().lower()
+    return next((str(code) for code, label in choices.choices if wanted in (str(code).lower(), str(label).lower())),
+                None)  # fmt: skip
+
+
+def _one_of(choices: Sequence[str]) -> str:
+    return f"Use one of: {', '.join(choices)}."
+
+
+def event_value_check(event: str, typed: str) -> tuple[str, str]:
+    """(the value as stored, "") for a value the event can carry, else (typed, why not). Rules compare it with
+    the event's own value: an order state's code, a milestone code, an exception kind, a document type, a team."""
+    choices: dict[str, tuple[type[models.TextChoices], str]] = {
+        RuleEvent.ORDER_ENTERED_STATE: (OrderStatus, "an order state"),
+        RuleEvent.EXCEPTION_OPENED: (ExceptionKind, "an exception kind"),
+        RuleEvent.TASK_OVERDUE: (TeamFunction, "a team"),
+    }
+    if event in choices:
+        kind, what = choices[event]
+        code = choice_code(typed, kind)
+        return (code, "") if code else (typed, f"{typed} is not {what}. {_one_of(kind.values)}")
+    if event == RuleEvent.MILESTONE_RECORDED:
+        named = Milestone.objects.filter(Q(code=typed.upper()) | Q(name__iexact=typed))
+        if found := named.values_list("code", flat=True).first():
+            return found, ""
+        known = Milestone.objects.filter(is_active=True).order_by("rank", "code").values_list("code", flat=True)
+        return typed, f"{typed} is not a milestone code. {_one_of(list(known))}"
+    if event == RuleEvent.DOCUMENT_UPLOADED:
+        if DOCUMENT_TYPE_SHAPE.match(typed.upper()):
+            return typed.upper(), ""
+        return typed, f"{typed} is not a document type: name it by its code, e.g. HBL or POD."
+    label = RuleEvent(event).label if event in RuleEvent.values else event
+    return typed, f"“{label}” takes no value: leave it blank."
 
 
 class Rule(models.Model):
@@ -51,6 +103,15 @@ class Rule(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    def clean(self) -> None:
+        self.event_value = self.event_value.strip()
+        if not self.event_value or not self.event:
+            return  # blank: any value of the event
+        value, problem = event_value_check(self.event, self.event_value)
+        if problem:
+            raise ValidationError({"event_value": problem})
+        self.event_value = value
 
 
 class ConditionField(models.TextChoices):
@@ -76,6 +137,72 @@ NUMERIC_FIELDS = frozenset(
     {ConditionField.GROSS_WEIGHT, ConditionField.CHARGEABLE_WEIGHT, ConditionField.DECLARED_VALUE}
 )
 BOOLEAN_FIELDS = frozenset({ConditionField.CUSTOMER_AUTO_ACCEPT})
+
+
+CHOICE_FIELDS: dict[str, type[models.TextChoices]] = {
+    ConditionField.MODE: Mode,
+    ConditionField.SERVICE_LEVEL: ServiceLevel,
+    ConditionField.INCOTERM: Incoterm,
+    ConditionField.TRADE_DIRECTION: TradeDirection,
+    ConditionField.CHANNEL: Channel,
+    ConditionField.STATUS: OrderStatus,
+}
+
+
+def _none_has(values: Sequence[str], what: str) -> str:
+    return f"No {what} has the code{'s' if len(values) > 1 else ''} {', '.join(values)}."
+
+
+def _customers_unknown(codes: list[str]) -> str:
+    known = set(Organisation.objects.customers().filter(code__in=codes).values_list("code", flat=True))
+    unknown = [code for code in codes if code not in known]
+    return _none_has(unknown, "customer") if unknown else ""
+
+
+def _branches_unknown(codes: list[str]) -> str:
+    branches = list(Organisation.objects.branches().order_by("code").values_list("code", flat=True))
+    unknown = [code for code in codes if code not in branches]
+    return f"{_none_has(unknown, 'branch')} Branches: {', '.join(branches)}." if unknown else ""
+
+
+def _places_unknown(codes: list[str]) -> str:
+    known = set(Location.objects.filter(code__in=codes).values_list("code", flat=True))
+    unknown = [code for code in codes if code not in known]
+    return f"No place has the UN/LOCODE {', '.join(unknown)}." if unknown else ""
+
+
+def _countries_unknown(codes: list[str]) -> str:
+    unknown = [code for code in codes if len(code) != 2 or pycountry.countries.get(alpha_2=code) is None]
+    return f"{', '.join(unknown)}: use ISO country codes, e.g. DE or CN." if unknown else ""
+
+
+# Fields whose values name something that must exist: (how a typed value is written, what is unknown or "").
+_KNOWN_VALUES: dict[str, tuple[Callable[[str], str], Callable[[list[str]], str]]] = {
+    ConditionField.CUSTOMER: (str.upper, _customers_unknown),
+    ConditionField.BRANCH: (str.upper, _branches_unknown),
+    ConditionField.ORIGIN: (lambda code: code.replace(" ", "").upper(), _places_unknown),
+    ConditionField.DESTINATION: (lambda code: code.replace(" ", "").upper(), _places_unknown),
+    ConditionField.ORIGIN_COUNTRY: (str.upper, _countries_unknown),
+    ConditionField.DESTINATION_COUNTRY: (str.upper, _countries_unknown),
+}
+
+
+def condition_values_check(field: str, typed: list[str]) -> tuple[list[str], str]:
+    """(the values as stored, "") when each value of a text condition exists or is one of the field's choices,
+    else (typed, why not)."""
+    if field in CHOICE_FIELDS:
+        choices = CHOICE_FIELDS[field]
+        codes = [choice_code(value, choices) for value in typed]
+        wrong = [value for value, code in zip(typed, codes, strict=True) if code is None]
+        if wrong:
+            label = ConditionField(field).label.lower()
+            return typed, f"No {label} is called {', '.join(wrong)}. {_one_of(choices.values)}"
+        return [code for code in codes if code is not None], ""
+    if field in _KNOWN_VALUES:
+        written, unknown = _KNOWN_VALUES[field]
+        values = [written(value) for value in typed]
+        return values, unknown(values)
+    return typed, ""
 
 
 class Operator(models.TextChoices):
@@ -119,6 +246,17 @@ class RuleCondition(models.Model):
             raise ValidationError({"operator": "'More than' and 'less than' are for numbers."})
         elif self.operator not in flag_operators and not self.value.strip():
             raise ValidationError({"value": "Enter the value to compare with."})
+        elif self.operator not in flag_operators:
+            self._values_check()
+
+    def _values_check(self) -> None:
+        typed = [value.strip() for value in self.value.split(",") if value.strip()]
+        if len(typed) > 1 and self.operator in (Operator.EQUALS, Operator.NOT_EQUALS):
+            raise ValidationError({"value": "“is” and “is not” compare with one value; for several, use “is one of”."})
+        values, problem = condition_values_check(self.field, typed)
+        if problem:
+            raise ValidationError({"value": problem})
+        self.value = ", ".join(values)
 
 
 class ActionKind(models.TextChoices):

@@ -1,0 +1,40 @@
+"""The portal's tables keep references and dates on one line (review D): at 1024 px "HAM-26-000150",
+"ACM-PO-40298" and "31 Dec 2026" broke at their hyphens and spaces, and every row of the overview, the order list
+and the partner's legs doubled in height, while the delays table above kept its references whole."""
+
+from __future__ import annotations
+
+import re
+
+from django.urls import reverse
+
+from tests.tracking.conftest import make_order, ops_scope
+from tests.tracking.test_scoping import second_carrier, two_masters
+
+__all__ = ["make_order", "ops_scope", "second_carrier", "two_masters"]
+
+
+def _cell_of(body: str, text: str) -> str:
+    """The opening <td> tag of the first table cell that holds `text`."""
+    cells = re.findall(r"(<td[^>]*>)((?:(?!</td>).)*)</td>", body, re.S)
+    found = [tag for tag, inner in cells if text in inner]
+    assert found, text
+    return found[0]
+
+
+def test_the_customer_order_tables_keep_references_and_dates_on_one_line(make_order, login, customer_a_user):
+    order = make_order()
+    client = login(customer_a_user)
+    for page in ("portal:orders", "portal:home"):
+        body = client.get(reverse(page)).content.decode()
+        for text in (order.reference, order.customer_reference, f"{order.requested_pickup_on:%-d %b %Y}",
+                     f"{order.requested_delivery_on:%-d %b %Y}"):  # fmt: skip
+            assert "text-nowrap" in _cell_of(body, text), (page, text)
+
+
+def test_the_partner_leg_table_keeps_shipment_and_order_references_on_one_line(two_masters, login, carrier_user):
+    master_a, _ = two_masters
+    body = login(carrier_user).get(reverse("portal:shipments")).content.decode()
+    assert "text-nowrap" in _cell_of(body, master_a.reference)
+    order = master_a.consolidated_houses.select_related("house__order").first().house.order
+    assert "text-nowrap" in _cell_of(body, order.reference)
