@@ -27,6 +27,11 @@ leg_actual_recording(leg_id, shipment_id, kind, at, by_id)
     (tracking.ingest.receivers) records the milestone event in that transaction, so the leg's time and its
     event commit together (a process that dies after the commit cannot lose the event). A receiver of it
     writes to the database only; an error in it rolls the recording back.
+leg_plan_changed(leg_id, shipment_id, change, fields, by_id)
+    change is "added", "changed" or "removed": planning added a leg, corrected its plan (fields: which of its
+    planned times, places and role changed; a correction of its conveyance alone sends nothing) or removed it.
+    Exception detection looks at the shipment again at once, as for a new event: an overdue milestone of the old
+    plan resolves, a new plan already late opens its exception, without waiting for the next scan
 exception_opened(exception_id, kind, shipment_id, order_ids)
     an exception opened (tracking/exceptions/; sent after commit by the worker that announces it); order_ids
     are every order the shipment carries: workflows runs its "exception opened" rules, picks the owner, alerts
@@ -44,5 +49,6 @@ booking_confirmed_recording = Signal()
 booking_covers_orders = Signal()
 leg_actual_recorded = Signal()
 leg_actual_recording = Signal()
+leg_plan_changed = Signal()
 exception_opened = Signal()
 exception_resolved = Signal()

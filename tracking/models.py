@@ -118,6 +118,8 @@ class Shipment(models.Model):
                 condition=Q(kind=ShipmentKind.HOUSE, order__isnull=False)
                 | Q(kind=ShipmentKind.MASTER, order__isnull=True),
                 name="shipment_house_has_order_master_not",
+                violation_error_message="A house carries one order and a master none: pick the house's order, or "
+                "leave a master's order empty.",
             ),
         ]
         indexes = [
@@ -176,8 +178,16 @@ class HouseLine(models.Model):
     class Meta:
         ordering = ["house", "cargo_line__line_no"]
         constraints = [
-            models.UniqueConstraint(fields=["house", "cargo_line"], name="house_line_once_per_house"),
-            models.CheckConstraint(condition=Q(pieces__gt=0), name="house_line_pieces_positive"),
+            models.UniqueConstraint(
+                fields=["house", "cargo_line"],
+                name="house_line_once_per_house",
+                violation_error_message="This cargo line is on the house already: change its pieces there.",
+            ),
+            models.CheckConstraint(
+                condition=Q(pieces__gt=0),
+                name="house_line_pieces_positive",
+                violation_error_message="A house carries at least one piece of the line.",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -203,8 +213,13 @@ class ConsolidatedHouse(models.Model):
                 fields=["house"],
                 condition=Q(removed_at__isnull=True, deconsolidated_at__isnull=True),
                 name="house_on_one_live_master",
+                violation_error_message="This house is on another master already: take it off that one first.",
             ),
-            models.CheckConstraint(condition=~Q(master=F("house")), name="consolidation_master_is_not_house"),
+            models.CheckConstraint(
+                condition=~Q(master=F("house")),
+                name="consolidation_master_is_not_house",
+                violation_error_message="A shipment cannot carry itself as a house.",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -280,20 +295,30 @@ class Leg(models.Model):
     class Meta:
         ordering = ["shipment", "sequence"]
         constraints = [
-            models.UniqueConstraint(fields=["shipment", "sequence"], name="leg_sequence_unique"),
+            models.UniqueConstraint(
+                fields=["shipment", "sequence"],
+                name="leg_sequence_unique",
+                violation_error_message="Two legs of the shipment have the same number: number each leg once.",
+            ),
             models.CheckConstraint(
                 condition=Q(planned_arrival_at__isnull=True)
                 | Q(planned_departure_at__isnull=True)
                 | Q(planned_arrival_at__gte=F("planned_departure_at")),
                 name="leg_planned_arrival_after_departure",
+                violation_error_message="The planned arrival is before the planned departure.",
             ),
             models.CheckConstraint(
                 condition=Q(actual_arrival_at__isnull=True)
                 | Q(actual_departure_at__isnull=True)
                 | Q(actual_arrival_at__gte=F("actual_departure_at")),
                 name="leg_actual_arrival_after_departure",
+                violation_error_message="The actual arrival is before the actual departure.",
             ),
-            models.CheckConstraint(condition=Q(vessel_imo="") | Q(vessel_imo__regex=r"^\d{7}$"), name="leg_imo_shape"),
+            models.CheckConstraint(
+                condition=Q(vessel_imo="") | Q(vessel_imo__regex=r"^\d{7}$"),
+                name="leg_imo_shape",
+                violation_error_message="An IMO number is seven digits, e.g. 9321483.",
+            ),
         ]
         indexes = [
             models.Index(fields=["planned_departure_at"], name="leg_planned_departure"),
@@ -348,6 +373,7 @@ class ShipmentEquipment(models.Model):
                 fields=["shipment", "container_number"],
                 condition=~Q(container_number=""),
                 name="shipment_container_once",
+                violation_error_message="This container number is on the shipment already.",
             ),
         ]
 
@@ -409,9 +435,16 @@ class CarrierService(models.Model):
         ordering = ["carrier", "mode", "origin_code", "destination_code"]
         constraints = [
             models.UniqueConstraint(
-                fields=["carrier", "mode", "origin_code", "destination_code", "name"], name="carrier_service_unique"
+                fields=["carrier", "mode", "origin_code", "destination_code", "name"],
+                name="carrier_service_unique",
+                violation_error_message="The carrier has a service of this name on this lane and mode already: "
+                "change that one, or name this one differently.",
             ),
-            models.CheckConstraint(condition=Q(transit_days__gt=0), name="carrier_service_transit_positive"),
+            models.CheckConstraint(
+                condition=Q(transit_days__gt=0),
+                name="carrier_service_transit_positive",
+                violation_error_message="The transit time is at least one day.",
+            ),
         ]
         indexes = [models.Index(fields=["mode", "origin_code", "destination_code"], name="carrier_service_lane")]
 
@@ -476,7 +509,9 @@ class CarrierRecord(models.Model):
     class Meta:
         constraints = [
             models.CheckConstraint(
-                condition=Q(on_time_score__gte=0) & Q(on_time_score__lte=1), name="carrier_record_score_0_1"
+                condition=Q(on_time_score__gte=0) & Q(on_time_score__lte=1),
+                name="carrier_record_score_0_1",
+                violation_error_message="The on-time score is between 0 and 1 (0.5: neutral).",
             ),
         ]
 
@@ -549,13 +584,18 @@ class Booking(models.Model):
         ordering = ["-requested_at", "-id"]
         constraints = [
             models.UniqueConstraint(
-                fields=["shipment"], condition=Q(status__in=LIVE_BOOKING_STATUSES), name="booking_one_live_per_shipment"
+                fields=["shipment"],
+                condition=Q(status__in=LIVE_BOOKING_STATUSES),
+                name="booking_one_live_per_shipment",
+                violation_error_message="The shipment has a live booking already (requested, sent, confirmed or "
+                "rolled): cancel it, or record its rejection, first.",
             ),
             models.CheckConstraint(
                 condition=Q(confirmed_arrival_at__isnull=True)
                 | Q(confirmed_departure_at__isnull=True)
                 | Q(confirmed_arrival_at__gte=F("confirmed_departure_at")),
                 name="booking_eta_after_etd",
+                violation_error_message="The confirmed arrival (ETA) is before the confirmed departure (ETD).",
             ),
         ]
         indexes = [
@@ -612,7 +652,11 @@ class Appointment(models.Model):
     class Meta:
         ordering = ["window_start_at", "id"]
         constraints = [
-            models.CheckConstraint(condition=Q(window_end_at__gt=F("window_start_at")), name="appointment_window"),
+            models.CheckConstraint(
+                condition=Q(window_end_at__gt=F("window_start_at")),
+                name="appointment_window",
+                violation_error_message="The window ends after it starts.",
+            ),
         ]
         indexes = [models.Index(fields=["window_start_at"], name="appointment_window_start")]
 

@@ -4,21 +4,57 @@ resolve): here they can be read and searched, not edited.
 
 An exception is named by its kind and its shipment's reference, an entry by its exception: each admin selects the
 rows the names read in its get_queryset, so the list, the change form and the history inline run as many queries
-for many rows as for one."""
+for many rows as for one.
+
+A rule's customer is picked by code or name (autocomplete; the field offers customers only). What the table's
+constraints refuse (a negative threshold, a second rule for the same kind, mode and customer) is said in words on
+the form and in the list (the constraints' messages). "Notify customer" for a customer without an email address is
+refused on the form; for every customer, saving names the customers who have none."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from django.contrib import admin
+from django import forms
+from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
+from partners.models import Organisation, OrganisationKind
 from tracking.exceptions.models import ExceptionEntry, ExceptionRule, ExceptionScan, ShipmentException
+
+# How many customers without an email address the warning names before "and N more".
+_NAMED = 8
+
+
+class ExceptionRuleForm(forms.ModelForm):
+    class Meta:
+        model = ExceptionRule
+        fields = ("kind", "mode", "customer", "threshold_hours", "severity", "notify_customer", "is_active", "note")
+
+    def clean(self) -> dict[str, Any] | None:
+        """A rule for one customer that emails them needs their address: without it nothing would be sent and
+        nobody would know (the email task skips a customer without one)."""
+        cleaned = super().clean()
+        customer = self.cleaned_data.get("customer")
+        if self.cleaned_data.get("notify_customer") and customer is not None and not customer.email:
+            self.add_error(
+                "notify_customer",
+                f"{customer.code} has no email address, so the customer would not be told: add it on the "
+                "organisation first, or untick this.",
+            )
+        return cleaned
+
+
+def customers_without_email() -> list[str]:
+    """The codes of the active customers that have no email address (a rule for every customer cannot tell them)."""
+    customers = Organisation.objects.filter(kinds__contains=[OrganisationKind.CUSTOMER], is_active=True, email="")
+    return list(customers.order_by("code").values_list("code", flat=True))
 
 
 @admin.register(ExceptionRule)
 class ExceptionRuleAdmin(admin.ModelAdmin):
+    form = ExceptionRuleForm
     # Whether the customer is emailed, and the note, are on the form ("notify customer" is also a filter): with
     # them the editable columns ran off a 1440 px screen beside the filters.
     list_display = ("kind", "mode", "customer_code", "threshold_hours", "severity", "is_active")
@@ -26,7 +62,7 @@ class ExceptionRuleAdmin(admin.ModelAdmin):
     list_editable = ("threshold_hours", "severity", "is_active")
     search_fields = ("customer__code", "customer__name", "note")
     list_select_related = ("customer",)
-    raw_id_fields = ("customer",)
+    autocomplete_fields = ("customer",)  # by code or name; the field's limit_choices_to offers customers only
     fieldsets = (
         (None, {"fields": ("kind", "mode", "customer")}),
         ("When and how", {"fields": ("threshold_hours", "severity", "notify_customer", "is_active", "note")}),
@@ -38,6 +74,20 @@ class ExceptionRuleAdmin(admin.ModelAdmin):
     @admin.display(description="customer", ordering="customer__code")
     def customer_code(self, rule: ExceptionRule) -> str | None:
         return rule.customer.code if rule.customer else None
+
+    def save_model(self, request: HttpRequest, obj: ExceptionRule, form: Any, change: bool) -> None:
+        super().save_model(request, obj, form, change)
+        if obj.notify_customer and obj.customer_id is None:
+            missing = customers_without_email()
+            if missing:
+                named = ", ".join(missing[:_NAMED]) + (
+                    f" and {len(missing) - _NAMED} more" if len(missing) > _NAMED else ""
+                )
+                messages.warning(
+                    request,
+                    f"Customers without an email address are not emailed when this rule applies to them: {named}. "
+                    "Add the address on each organisation.",
+                )
 
 
 class EntryInline(admin.TabularInline):

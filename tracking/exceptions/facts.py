@@ -1,8 +1,9 @@
 """What the exception rules look at, read for a whole batch of shipments in two queries whatever its size:
 
-1. per shipment: its orders, their statuses and customers (through its live houses), legs (planned and actual
-   times), the confirmed or rolled booking (first and current departure, cargo cut-off), the latest estimate of the
-   arrival and of the delivery, and when the last actual event happened;
+1. per shipment: its branch's time zone (the clock the rules' sentences are written on), its orders, their
+   statuses and customers (through its live houses), legs (planned and actual times), the confirmed or rolled
+   booking (first and current departure, cargo cut-off), the latest estimate of the arrival and of the delivery,
+   and when the last actual event happened;
 2. the "signal" events of those shipments and their houses: holds, clearances, delivery attempts, returns,
    damage reports, and the gate-in/departure that answer a cut-off.
 
@@ -17,8 +18,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from django.db import connection
+from django.utils import timezone
 
 from orders.models import OrderStatus
+from partners.models import Organisation
+from partners.time_zones import zone_named
 from tracking.exceptions import codes
 
 # An order in one of these has nothing left to move: delivered and after, or cancelled (orders.models' lifecycle).
@@ -90,6 +94,8 @@ class ShipmentFacts:
     order_statuses: list[str] = field(default_factory=list)
     # live house → (its order, that order's customer)
     house_parties: dict[int, tuple[int | None, int | None]] = field(default_factory=dict)
+    # The clock of the shipment's branch: the rules write their times on it ("4 Dec 2026, 03:00 CET").
+    zone: datetime.tzinfo = field(default_factory=timezone.get_default_timezone)
 
     @property
     def orders_finished(self) -> bool:
@@ -139,8 +145,9 @@ SELECT s.id, s.reference, s.mode, s.status, s.branch_id, s.carrier_id,
        date_part('epoch', ea.estimated_at), ea.event_id, date_part('epoch', ed.estimated_at), ed.event_id,
        date_part('epoch', ev.last_actual_at), coalesce(hh.house_ids, '{}'), coalesce(o.statuses, '{}'),
        coalesce(hh.house_orders, '{}'), coalesce(hh.house_customers, '{}'),
-       ea.scheme, ea.reason, ea.delay_code, ed.scheme, ed.reason, ed.delay_code
+       ea.scheme, ea.reason, ea.delay_code, ed.scheme, ed.reason, ed.delay_code, br.time_zone
 FROM tracking_shipment s
+JOIN partners_organisation br ON br.id = s.branch_id
 LEFT JOIN LATERAL (
     SELECT array_agg(ch.house_id ORDER BY ch.house_id) AS house_ids,
            array_agg(h.order_id ORDER BY ch.house_id) AS house_orders,
@@ -237,9 +244,13 @@ def shipment_facts(shipment_ids: Sequence[int]) -> dict[int, ShipmentFacts]:
     if not shipment_ids:
         return {}
     facts: dict[int, ShipmentFacts] = {}
+    zones: dict[str, datetime.tzinfo] = {}  # a batch's shipments belong to a few branches
     with connection.cursor() as cursor:
         cursor.execute(_SHIPMENTS, {"ids": list(shipment_ids)})
         for row in cursor.fetchall():
+            zone = zones.get(row[37])
+            if zone is None:
+                zone = zones[row[37]] = zone_named(row[37])
             facts[row[0]] = ShipmentFacts(
                 id=row[0], reference=row[1], mode=row[2], status=row[3], branch_id=row[4], carrier_id=row[5],
                 order_ids=list(row[6]), customer_ids=[c for c in row[7] if c is not None], legs=_legs(row),
@@ -250,7 +261,7 @@ def shipment_facts(shipment_ids: Sequence[int]) -> dict[int, ShipmentFacts]:
                 house_ids=list(row[27]), order_statuses=list(row[28]),
                 house_parties=dict(zip(row[27], zip(row[29], row[30], strict=True), strict=True)),
                 eta_arrival_said=estimate_said(row[31], row[32], row[33]),
-                eta_delivery_said=estimate_said(row[34], row[35], row[36]),
+                eta_delivery_said=estimate_said(row[34], row[35], row[36]), zone=zone,
             )  # fmt: skip
         carrying = {shipment_id: shipment_id for shipment_id in facts}
         carrying.update({house: info.id for info in facts.values() for house in info.house_ids})
@@ -297,3 +308,10 @@ def order_signals(order_id: int) -> list[Signal]:
             Signal(event_id, shipment_id or 0, leg_id, milestone, scheme, raw_code, reason or "", event_at)
             for event_id, shipment_id, leg_id, milestone, scheme, raw_code, reason, event_at in cursor.fetchall()
         ]
+
+
+def order_zone(order_id: int) -> datetime.tzinfo:
+    """The clock of the order's branch, for what the workflow writes about the reports on its cargo
+    (workflows.services.holds, with rules.when_text): the order's page runs on it. One query."""
+    name = Organisation.objects.filter(branch_orders=order_id).values_list("time_zone", flat=True).first()
+    return zone_named(name)

@@ -114,7 +114,8 @@ class ExceptionRule(models.Model):
         blank=True,
         related_name="exception_rules",
         limit_choices_to={"kinds__contains": ["customer"]},
-        help_text="Only this customer's shipments (their SLA). Blank: every customer without a rule of its own.",
+        help_text="Only this customer's shipments (their SLA); type its code or name to pick it. Blank: every "
+        "customer without a rule of its own.",
     )
     threshold_hours = models.DecimalField(
         max_digits=7,
@@ -133,7 +134,9 @@ class ExceptionRule(models.Model):
     )
     notify_customer = models.BooleanField(
         default=False,
-        help_text="Also email the customer (the organisation's email address) when such an exception opens.",
+        help_text="Also email the customer (the organisation's email address) when such an exception opens. A "
+        "customer without an address cannot be told: a rule for one customer is refused until its organisation has "
+        "one; saving a rule for every customer names those who have none (they are not emailed).",
     )
     is_active = models.BooleanField(
         default=True, help_text="Untick to stop detecting this; a more general rule still applies, if any."
@@ -148,9 +151,16 @@ class ExceptionRule(models.Model):
         verbose_name = "exception rule"
         constraints = [
             models.UniqueConstraint(
-                fields=["kind", "mode", "customer"], nulls_distinct=False, name="exception_rule_once_per_scope"
+                fields=["kind", "mode", "customer"],
+                nulls_distinct=False,
+                name="exception_rule_once_per_scope",
+                violation_error_message="There is a rule for this kind, mode and customer already: change that one.",
             ),
-            models.CheckConstraint(condition=Q(threshold_hours__gte=0), name="exception_rule_threshold_positive"),
+            models.CheckConstraint(
+                condition=Q(threshold_hours__gte=0),
+                name="exception_rule_threshold_positive",
+                violation_error_message="The threshold is hours of tolerance, 0 or more (0: at once).",
+            ),
         ]
 
     def __str__(self) -> str:

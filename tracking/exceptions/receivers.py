@@ -2,8 +2,9 @@
 
 - tracking.ingest.events.milestones_recorded, estimates_changed (one call per ingest batch, its records'
   order ids): new events on those orders' shipments
-- tracking.events.booking_rolled, booking_cancelled, leg_actual_recorded (shipment_id): planning changed the plan
-  or the facts (a cancelled booking's roll or missed cut-off resolves at once, not at the next scan)
+- tracking.events.booking_rolled, booking_cancelled, leg_actual_recorded, leg_plan_changed (shipment_id): planning
+  changed the plan or the facts (a cancelled booking's roll or missed cut-off resolves at once, not at the next
+  scan; so does an overdue milestone whose leg was re-planned or removed, and a corrected plan already late opens)
   → remember the order or shipment; one detection task per burst (tasks.detect_exceptions).
 
 Ingest stores thousands of events a second. A receiver therefore costs no query and no broker message: it
@@ -100,5 +101,6 @@ def connect() -> None:
     planning_events.booking_rolled.connect(_on_shipment, dispatch_uid="tracking.exceptions.rolled")
     planning_events.booking_cancelled.connect(_on_shipment, dispatch_uid="tracking.exceptions.booking_cancelled")
     planning_events.leg_actual_recorded.connect(_on_shipment, dispatch_uid="tracking.exceptions.leg_actual")
+    planning_events.leg_plan_changed.connect(_on_shipment, dispatch_uid="tracking.exceptions.leg_plan")
     request_finished.connect(flush, dispatch_uid="tracking.exceptions.flush_request")
     task_postrun.connect(_flush_after_task, dispatch_uid="tracking.exceptions.flush_task")

@@ -25,12 +25,18 @@ ACTIVE = frozenset({"booked", "in_transit", "arrived"})
 MOVING = frozenset({"in_transit", "arrived"})
 
 
-def _when(at: datetime.datetime | None) -> str:
-    """A moment as the staff screens write it, in the server's time zone: "6 Dec 2026, 18:47 UTC"."""
+def _when(at: datetime.datetime | None, zone: datetime.tzinfo) -> str:
+    """A moment as the staff screens write it, on `zone`'s clock (the shipment's branch: ShipmentFacts.zone) and
+    named by its abbreviation: "4 Dec 2026, 03:00 CET" in Hamburg, "4 Dec 2026, 10:00 CST" in Shanghai. The text is
+    stored (an exception's detail, a resolution note, a workflow's reason) and read on screens that run on other
+    clocks, so it names its own. A zone without an abbreviation names its offset ("4 Dec 2026, 06:00 UTC+04")."""
     if at is None:
         return "—"
-    local = timezone.localtime(at)
-    return f"{local.day} {local:%b %Y, %H:%M} {local.tzname()}"
+    local = timezone.localtime(at, zone)
+    name = local.tzname() or ""
+    if name.startswith(("+", "-")):
+        name = f"UTC{name}"
+    return f"{local.day} {local:%b %Y, %H:%M} {name}"
 
 
 when_text = _when  # the same wording for what the workflow writes about reports (workflows.services.holds)
@@ -164,6 +170,10 @@ class _Evaluation:
     def rule(self, kind: str) -> ExceptionRule | None:
         return self.book.rule(kind, mode=self.facts.mode, customer_id=self.facts.customer_id)
 
+    def when(self, at: datetime.datetime | None) -> str:
+        """A moment on the clock of the shipment's branch (_when)."""
+        return _when(at, self.facts.zone)
+
     def add(
         self, rule: ExceptionRule, kind: str, leg_id: int | None, detail: str, trigger: str, **extra: object
     ) -> None:
@@ -193,7 +203,7 @@ class _Evaluation:
             return
         self.add(
             rule, ExceptionKind.MILESTONE_OVERDUE, leg.id,
-            f"Leg {leg.sequence} {place} was planned for {_when(planned)}: "
+            f"Leg {leg.sequence} {place} was planned for {self.when(planned)}: "
             f"{duration_text(self.now - planned)} overdue.",
             f"{milestone}:{planned.isoformat()}", milestone=milestone, expected_at=planned,
             canonical_reason="late_departure" if milestone == "DEPARTED" else "late_arrival",
@@ -221,8 +231,8 @@ class _Evaluation:
         slip, milestone, leg, planned, estimate, event, said = worst
         self.add(
             rule, ExceptionKind.ETA_DELAY, leg.id,
-            f"Estimated {_MOVEMENT[milestone]} {_when(estimate)}, {duration_text(slip)} later than planned "
-            f"({_when(planned)}).",
+            f"Estimated {_MOVEMENT[milestone]} {self.when(estimate)}, {duration_text(slip)} later than planned "
+            f"({self.when(planned)}).",
             f"{milestone}:{event or estimate.isoformat()}", milestone=milestone, expected_at=planned,
             observed_at=estimate, canonical_reason="eta_slip", source_event_ids=(event,) if event else (),
             carrier_reason_code=said,
@@ -245,7 +255,7 @@ class _Evaluation:
             return
         self.add(
             rule, ExceptionKind.NO_MOVEMENT, None,
-            f"No event since {_when(last)} ({duration_text(self.now - last)}).",
+            f"No event since {self.when(last)} ({duration_text(self.now - last)}).",
             f"silent:{last.isoformat()}", observed_at=last, canonical_reason="no_events",
         )  # fmt: skip
 
@@ -264,8 +274,8 @@ class _Evaluation:
         times = "once" if f.roll_count == 1 else f"{f.roll_count} times"
         self.add(
             rule, ExceptionKind.ROLLED_BOOKING, main.id,
-            f"Booking rolled {times}: departure {_when(f.confirmed_departure_at)} instead of "
-            f"{_when(f.original_departure_at)} ({duration_text(delay)} later).",
+            f"Booking rolled {times}: departure {self.when(f.confirmed_departure_at)} instead of "
+            f"{self.when(f.original_departure_at)} ({duration_text(delay)} later).",
             f"roll:{f.original_departure_at.isoformat()}", milestone="DEPARTED", expected_at=f.original_departure_at,
             observed_at=f.confirmed_departure_at, canonical_reason="booking_rolled",
         )  # fmt: skip
@@ -283,8 +293,8 @@ class _Evaluation:
             return
         self.add(
             rule, ExceptionKind.MISSED_CUTOFF, main.id,
-            f"Cargo cut-off {_when(f.cargo_cutoff_at)} passed {duration_text(self.now - f.cargo_cutoff_at)} ago and "
-            "the cargo is not reported at the terminal.",
+            f"Cargo cut-off {self.when(f.cargo_cutoff_at)} passed {duration_text(self.now - f.cargo_cutoff_at)} ago "
+            "and the cargo is not reported at the terminal.",
             f"cutoff:{f.cargo_cutoff_at.isoformat()}", milestone="RECEIVED_AT_ORIGIN", expected_at=f.cargo_cutoff_at,
             canonical_reason="cargo_cutoff_missed",
         )  # fmt: skip
@@ -318,7 +328,7 @@ class _Evaluation:
             attempts = f" ({len(signals)} attempts)" if several else ""
             self.add(
                 rule, kind, trigger.leg_id if kind in _STANDS_ALONE else None,
-                f"{label} reported {_when(trigger.event_at)}{remark}{attempts}.",
+                f"{label} reported {self.when(trigger.event_at)}{remark}{attempts}.",
                 f"event:{trigger.id}", milestone=trigger.milestone or "", observed_at=trigger.event_at,
                 carrier_reason_code=trigger.carrier_code, canonical_reason=canonical.get((kind, house), ""),
                 source_event_ids=tuple(signal.id for signal in signals[-20:]), house_id=house,
@@ -455,6 +465,12 @@ def why_clear(
     says so instead of naming a change that did not happen."""
     if facts is None:
         return "The shipment is no longer followed."
+
+    zone = facts.zone  # the shipment branch's clock, as the exception's detail
+
+    def when(at: datetime.datetime | None) -> str:
+        return _when(at, zone)
+
     if facts.status in ("delivered", "cancelled"):
         return f"The shipment is {facts.status}."
     if facts.orders_finished:
@@ -464,9 +480,9 @@ def why_clear(
     leg = next((item for item in facts.legs if item.id == leg_id), None)
     if kind in (ExceptionKind.MILESTONE_OVERDUE, ExceptionKind.ETA_DELAY, ExceptionKind.ROLLED_BOOKING) and leg:
         if milestone == "DEPARTED" and leg.actual_departure_at:
-            return f"Departure recorded {_when(leg.actual_departure_at)}."
+            return f"Departure recorded {when(leg.actual_departure_at)}."
         if leg.actual_arrival_at:
-            return f"{_MOVEMENT.get(milestone, 'arrival').capitalize()} recorded {_when(leg.actual_arrival_at)}."
+            return f"{_MOVEMENT.get(milestone, 'arrival').capitalize()} recorded {when(leg.actual_arrival_at)}."
     rule = book.rule(kind, mode=facts.mode, customer_id=facts.parties(house_id)[1]) if book else None
     if book is not None and rule is None:
         return f"The rule for “{ExceptionKind(kind).label}” was switched off."
@@ -474,17 +490,17 @@ def why_clear(
         latest = facts.eta_delivery if milestone == "DELIVERED" else facts.eta_arrival
         planned = leg.planned_arrival_at if leg is not None else None
         if rule is not None and _same(latest, observed_at) and _same(planned, expected_at):
-            unmoved = f"the latest estimate ({_when(latest)}) did not move"
+            unmoved = f"the latest estimate ({when(latest)}) did not move"
             return f"The rule's threshold was raised to {_hours(rule)}: {unmoved}."
         within = f" ({_hours(rule)})" if rule is not None else ""
-        return f"The latest estimate ({_when(latest)}) is back within the threshold{within}."
+        return f"The latest estimate ({when(latest)}) is back within the threshold{within}."
     if kind == ExceptionKind.NO_MOVEMENT:
-        return f"Not silent any more (last event {_when(facts.last_actual_at)}; nothing else is due yet)."
+        return f"Not silent any more (last event {when(facts.last_actual_at)}; nothing else is due yet)."
     if kind == ExceptionKind.MISSED_CUTOFF:
         terminal = at_terminal(facts)
         if terminal:
-            return f"{milestone_words(terminal.milestone)} on {_when(terminal.event_at)}."
-        return f"The cargo cut-off is now {_when(facts.cargo_cutoff_at)}."
+            return f"{milestone_words(terminal.milestone)} on {when(terminal.event_at)}."
+        return f"The cargo cut-off is now {when(facts.cargo_cutoff_at)}."
     if house_id is not None and house_id not in facts.house_ids:
         return "The house is no longer on this shipment."
     if house_id is not None and house_id not in facts.houses_apart:
@@ -496,12 +512,12 @@ def why_clear(
             if s.milestone in codes.CLEARS[kind] and (house_id is None or s.shipment_id in (facts.id, house_id))
         ]  # fmt: skip
         if clearing:
-            return f"{milestone_words(clearing[-1].milestone)} on {_when(clearing[-1].event_at)}."
+            return f"{milestone_words(clearing[-1].milestone)} on {when(clearing[-1].event_at)}."
     if kind == ExceptionKind.MILESTONE_OVERDUE:
         planned = None
         if leg is not None:
             planned = leg.planned_departure_at if milestone == "DEPARTED" else leg.planned_arrival_at
         if rule is not None and _same(planned, expected_at):
-            return f"The rule's threshold was raised to {_hours(rule)}: the plan ({_when(planned)}) did not move."
+            return f"The rule's threshold was raised to {_hours(rule)}: the plan ({when(planned)}) did not move."
         return "The plan moved: the milestone is no longer overdue."
     return "The condition no longer holds (rule changed or switched off)."

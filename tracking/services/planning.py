@@ -2,7 +2,8 @@
 and the actual departures and arrivals recorded by operations.
 
 Effects when a departure or arrival is recorded (tracking/events.py): `leg_actual_recording` in the transaction,
-`leg_actual_recorded` after its commit.
+`leg_actual_recorded` after its commit. When a leg is added, its plan corrected (planned times, places, role) or
+it is removed: `leg_plan_changed` after the commit.
 """
 
 from __future__ import annotations
@@ -364,6 +365,21 @@ def _resequence(shipment_id: int) -> None:
         Leg.objects.filter(pk=leg.pk).update(sequence=wanted[leg.pk])
 
 
+# What of a leg's plan exception detection judges (the overdue milestone, the slip of an estimate, which leg is
+# the main carriage): a change to any of these is sent as leg_plan_changed. A corrected vessel name is not.
+PLAN_FIELDS = frozenset({"role", "origin_id", "destination_id", "planned_departure_at", "planned_arrival_at"})
+
+
+def _plan_changed_on_commit(*, leg_id: int, shipment_id: int, change: str, fields: list[str], by: Any) -> None:
+    """Send leg_plan_changed once the change is committed (exception detection then judges the new plan)."""
+    by_id = getattr(by, "pk", None)
+    transaction.on_commit(
+        lambda: events.leg_plan_changed.send(
+            sender=Leg, leg_id=leg_id, shipment_id=shipment_id, change=change, fields=fields, by_id=by_id
+        )
+    )
+
+
 def _history(by: Any) -> Any:
     """The history context of a leg's change (tracking.LegEvent): who made it. Without `by`, the change is recorded
     under the context already open (a request's user, from pghistory's middleware), or none (the system)."""
@@ -384,6 +400,8 @@ def leg_add(*, shipment: Shipment, data: Mapping[str, Any], by: Any = None) -> L
         leg.save()
         _resequence(shipment.pk)
         leg.refresh_from_db(fields=["sequence"])
+    planned = sorted(key for key in PLAN_FIELDS if getattr(leg, key) not in (None, ""))
+    _plan_changed_on_commit(leg_id=leg.pk, shipment_id=shipment.pk, change="added", fields=planned, by=by)
     return leg
 
 
@@ -554,6 +572,9 @@ def leg_update(*, leg: Leg, data: Mapping[str, Any], by: Any = None) -> Leg:
         leg.save()
         _resequence(leg.shipment_id)
         leg.refresh_from_db(fields=["sequence"])
+    replanned = sorted(key for key in changed if key in PLAN_FIELDS)
+    if replanned:
+        _plan_changed_on_commit(leg_id=leg.pk, shipment_id=shipment.pk, change="changed", fields=replanned, by=by)
     return leg
 
 
@@ -566,8 +587,10 @@ def leg_remove(*, leg: Leg, by: Any = None) -> None:
         problem = leg_remove_problem(leg, shipment=shipment, legs=legs)
         if problem:
             raise PlanningError(problem)
+        leg_id = leg.pk
         leg.delete()
         _resequence(shipment.pk)
+    _plan_changed_on_commit(leg_id=leg_id, shipment_id=shipment.pk, change="removed", fields=[], by=by)
 
 
 # How far a shipment has come; its legs only ever move it forward.

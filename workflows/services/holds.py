@@ -27,7 +27,7 @@ from orders import services as order_services
 from orders.errors import TransitionNotAllowed
 from orders.models import Channel, OrderStatus, OrderTransition
 from tracking.exceptions import codes
-from tracking.exceptions.facts import Signal, order_signals
+from tracking.exceptions.facts import Signal, order_signals, order_zone
 from tracking.exceptions.models import UNRESOLVED_STATUSES
 from tracking.exceptions.rules import HOLD_KINDS, milestone_words, standing_reports, when_text
 from tracking.models import ShipmentException
@@ -65,16 +65,18 @@ def hold_report_not_current(*, order_id: int, event_id: str | int) -> str:
         return ""
     hold = next((reports for reports in _standing_holds(signals) if report in reports), None)
     if hold is None:
+        zone = order_zone(order_id)  # the order's page runs on its branch's clock
         later = (s for s in signals if (s.event_at, s.id) > (report.event_at, report.id))
         release = next((s for s in later if s.milestone in CLEARING), None)
-        after = f" ({milestone_words(release.milestone)} on {when_text(release.event_at)})" if release else ""
+        after = f" ({milestone_words(release.milestone)} on {when_text(release.event_at, zone)})" if release else ""
         return (
-            f"Not run: the hold reported for {when_text(report.event_at)} was already released{after} when its "
+            f"Not run: the hold reported for {when_text(report.event_at, zone)} was already released{after} when its "
             "report arrived."
         )
     first = min(hold, key=lambda s: s.id)  # the report of this hold that was recorded first
     if first.id != pk:
-        return f"Not run: the carrier repeated the hold it reported for {when_text(first.event_at)} (the same hold)."
+        at = when_text(first.event_at, order_zone(order_id))
+        return f"Not run: the carrier repeated the hold it reported for {at} (the same hold)."
     return ""
 
 
@@ -94,7 +96,8 @@ def holds_cleared(run: OrderRun, *, code: str, event_id: str | int) -> None:
         return  # another hold (or this one, released out of order) still stands
     pk = _event_pk(event_id)
     release = next((s for s in signals if s.id == pk), None)
-    what = f"{milestone_words(code)} on {when_text(release.event_at)}" if release else milestone_words(code)
+    when = when_text(release.event_at, order_zone(order.pk)) if release else ""
+    what = f"{milestone_words(code)} on {when}" if release else milestone_words(code)
     if run.batch is not None:
         run.batch.flush()
     tasks = list(
