@@ -199,12 +199,13 @@ class OrderQuerySet(models.QuerySet["Order"]):
 HISTORY_LEVEL = pghistory.Statement
 
 
-def _unindexed_copy(to: type[models.Model] | str, *, optional: bool = False) -> models.ForeignKey:
+def history_copy(to: type[models.Model] | str, *, optional: bool = False, indexed: bool = False) -> models.ForeignKey:
     """An event table's copy of a foreign key as pghistory makes it (no constraint: history outlives what it
-    names), but without its index. History is read by object (`pgh_obj`), by order and by context, never by
-    customer, branch, party, place or creator, and each index costs every event row an entry."""
+    names), but without its index unless the history is read by it (`indexed`). History is read by object
+    (`pgh_obj`), by order and by context, never by customer, branch, party, place or creator, and each index costs
+    every event row an entry. The order's events use it, and the legs' (tracking.models)."""
     return models.ForeignKey(
-        to, on_delete=models.DO_NOTHING, db_constraint=False, db_index=False, null=optional, blank=optional,
+        to, on_delete=models.DO_NOTHING, db_constraint=False, db_index=indexed, null=optional, blank=optional,
         related_name="+", related_query_name="+",
     )  # fmt: skip
 
@@ -216,14 +217,14 @@ def _unindexed_copy(to: type[models.Model] | str, *, optional: bool = False) -> 
     model_name="OrderEvent",
     level=HISTORY_LEVEL,
     attrs={
-        "customer": _unindexed_copy(Organisation),
-        "branch": _unindexed_copy(Organisation),
-        "shipper": _unindexed_copy(Organisation, optional=True),
-        "consignee": _unindexed_copy(Organisation, optional=True),
-        "notify_party": _unindexed_copy(Organisation, optional=True),
-        "origin": _unindexed_copy(Location),
-        "destination": _unindexed_copy(Location),
-        "created_by": _unindexed_copy(settings.AUTH_USER_MODEL, optional=True),
+        "customer": history_copy(Organisation),
+        "branch": history_copy(Organisation),
+        "shipper": history_copy(Organisation, optional=True),
+        "consignee": history_copy(Organisation, optional=True),
+        "notify_party": history_copy(Organisation, optional=True),
+        "origin": history_copy(Location),
+        "destination": history_copy(Location),
+        "created_by": history_copy(settings.AUTH_USER_MODEL, optional=True),
     },
 )
 class Order(FSMModelMixin, models.Model):

@@ -29,7 +29,7 @@ from orders.identifiers import (
     normalize_awb_number,
     normalize_container_number,
 )
-from orders.models import HISTORY_LEVEL, CargoLine, Location, Mode, Order
+from orders.models import HISTORY_LEVEL, CargoLine, Location, Mode, Order, history_copy
 from partners.models import Organisation
 from tracking.equipment import CONTAINER_TYPE_CHOICES, CONTAINER_TYPES
 
@@ -243,15 +243,6 @@ def validate_imo_number(value: str) -> None:
         raise ValidationError(f"{value} is not a valid IMO ship number (IMO + 7 digits, check digit last).")
 
 
-def _history_copy(to: type[models.Model] | str, *, optional: bool = False, indexed: bool = False) -> models.ForeignKey:
-    """A history table's copy of a foreign key: no constraint (history outlives what it names) and, unless the
-    history is read by it, no index (as orders.models._unindexed_copy)."""
-    return models.ForeignKey(
-        to, on_delete=models.DO_NOTHING, db_constraint=False, db_index=indexed, null=optional, blank=optional,
-        related_name="+", related_query_name="+",
-    )  # fmt: skip
-
-
 # History: every leg added, changed (its plan, its actual times) and removed, by whom (the request's user, or the
 # `by` of planning's services): django-pghistory's statement-level triggers, as for orders (docs/planning.md). The
 # sequence is left out: legs are renumbered in role order as a side effect, which is no change of the plan.
@@ -263,10 +254,10 @@ def _history_copy(to: type[models.Model] | str, *, optional: bool = False, index
     model_name="LegEvent",
     level=HISTORY_LEVEL,
     attrs={
-        "shipment": _history_copy("tracking.Shipment", indexed=True),  # a shipment's page reads its legs' history
-        "carrier": _history_copy(Organisation, optional=True),
-        "origin": _history_copy(Location),
-        "destination": _history_copy(Location),
+        "shipment": history_copy("tracking.Shipment", indexed=True),  # a shipment's page reads its legs' history
+        "carrier": history_copy(Organisation, optional=True),
+        "origin": history_copy(Location),
+        "destination": history_copy(Location),
     },
 )
 class Leg(models.Model):

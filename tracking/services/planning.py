@@ -414,19 +414,7 @@ FIXED_ONCE_DEPARTED = ("role", "mode", "carrier_id", "origin_id", "planned_depar
 FIXED_ONCE_ARRIVED = (*FIXED_ONCE_DEPARTED, "destination_id", "planned_arrival_at")
 # What a carrier's confirmation stated about the booked leg (booking.booking_confirm, booking_roll): the carrier,
 # the ports, the sailing and its ETD/ETA. Changed by a roll or by cancelling the booking, never by a correction.
-CONFIRMED_BY_CARRIER = (
-    "role",
-    "mode",
-    "carrier_id",
-    "origin_id",
-    "destination_id",
-    "planned_departure_at",
-    "planned_arrival_at",
-    "vessel_name",
-    "vessel_imo",
-    "voyage_number",
-    "flight_number",
-)
+CONFIRMED_BY_CARRIER = tuple(field for field in LEG_FIELDS if field not in ("truck_plate", "train_number"))
 # Shipments whose legs are a closed record.
 CLOSED_SHIPMENT_STATUSES = (ShipmentStatus.DELIVERED, ShipmentStatus.CANCELLED)
 FIELD_LABELS = {
