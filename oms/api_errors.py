@@ -106,8 +106,8 @@ def _as_api_exception(exc: Exception) -> Exception:
         return Conflict("Other records depend on this one, so it cannot be deleted.")
     if isinstance(exc, Http404):
         return exceptions.NotFound()  # the same body whether the object is missing or someone else's
-    if isinstance(exc, DjangoPermissionDenied):
-        return exceptions.PermissionDenied()
+    if isinstance(exc, DjangoPermissionDenied):  # its reason, as the 403 page shows it (templates/403.html)
+        return exceptions.PermissionDenied(str(exc) or None)
     if isinstance(exc, RequestDataTooBig):
         return PayloadTooLarge()
     if isinstance(exc, DatabaseOperationalError | DatabaseInterfaceError):

@@ -151,15 +151,28 @@ class UserMembershipInline(MembershipInlineMixin, admin.TabularInline):
     autocomplete_fields = ("organisation",)
 
 
-# Autocomplete boxes that offer only some organisations where the field itself cannot say so (a limit_choices_to
-# on another app's model is a migration of that app): (app label, model, field) → the organisations offered. Apps
-# add theirs from their admin module (orders.admin); the form's own queryset still decides what may be saved.
+# Autocomplete boxes that offer only some rows where the field itself cannot say so (a limit_choices_to on another
+# app's model is a migration of that app): (app label, model, field) → the rows offered (organisations, or the
+# shipments of tracking.admin). Apps add theirs from their admin module (orders.admin, tracking.admin); the form's
+# own queryset still decides what may be saved.
 _AUTOCOMPLETE_OFFERS: dict[tuple[str, str, str], Q] = {}
 
 
 def autocomplete_offers(app_label: str, model_name: str, field_name: str, offered: Q) -> None:
-    """Offer only the organisations matching `offered` in the autocomplete box of that model's field."""
+    """Offer only the rows matching `offered` in the autocomplete box of that model's field."""
     _AUTOCOMPLETE_OFFERS[(app_label, model_name, field_name)] = offered
+
+
+def autocomplete_offered(request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
+    """The rows an autocomplete box offers: `queryset` as autocomplete_offers narrowed it for the asking field, or
+    unchanged (another box, or a search of the list). The get_search_results of each picked model's admin."""
+    if request.resolver_match is None or request.resolver_match.url_name != "autocomplete":
+        return queryset
+    params = request.GET
+    offered = _AUTOCOMPLETE_OFFERS.get(
+        (params.get("app_label", ""), params.get("model_name", ""), params.get("field_name", ""))
+    )
+    return queryset if offered is None else queryset.filter(offered)
 
 
 @admin.register(Organisation)
@@ -194,13 +207,7 @@ class OrganisationAdmin(admin.ModelAdmin):
         self, request: HttpRequest, queryset: QuerySet[Organisation], search_term: str
     ) -> tuple[QuerySet[Organisation], bool]:
         queryset, may_have_duplicates = super().get_search_results(request, queryset, search_term)
-        if request.resolver_match is not None and request.resolver_match.url_name == "autocomplete":
-            params = request.GET
-            field = (params.get("app_label", ""), params.get("model_name", ""), params.get("field_name", ""))
-            offered = _AUTOCOMPLETE_OFFERS.get(field)
-            if offered is not None:
-                queryset = queryset.filter(offered)
-        return queryset, may_have_duplicates
+        return autocomplete_offered(request, queryset), may_have_duplicates
 
 
 class OmsUserCreationForm(UserCreationForm):

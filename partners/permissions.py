@@ -72,7 +72,7 @@ def external_required(view: View) -> View:
     def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         scope = scope_for_request(request)
         if not (scope.is_customer or scope.is_partner or scope.is_staff):
-            raise PermissionDenied("Your account has no organisation yet; ask your administrator.")
+            raise PermissionDenied("Your account does not belong to any organisation yet.")
         return view(request, *args, **kwargs)
 
     return wrapper

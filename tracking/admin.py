@@ -2,20 +2,32 @@
 read-mostly view of shipments and bookings. Shipment and booking states change only through the screens.
 
 Lists show what a person scans for and fit a 1440 px screen beside the filters; the rest is on the change form.
-Organisations are shown by their code in lists (the name is on the organisation's own page). The names of
-bookings, services, records, appointments and legs read references and codes from related rows, so each
-admin selects those rows in its get_queryset, not only for its list: the change form and autocomplete show the
-name too.
+Organisations are shown by their code in lists (the name is on the organisation's own page). Organisations, places,
+shipments, rate cards and services are picked by typing (autocomplete), never from a drop-down of them all nor by
+typing an id; a carrier's box offers active carriers, a customer's active customers, a branch's active branches and
+a booking's shipment masters, and the form accepts only those or the one the record has already (`picker_form`).
+A house's order is shown, not picked: the console does not register orders, and a house carries its order's
+cargo lines, which another order does not have. Shipments are made by planning, never added here.
+
+The names of bookings, services, records, appointments and legs read references and codes from related rows, so
+each admin selects those rows in its get_queryset, not only for its list: the change form and autocomplete show
+the name too.
 """
 
 from __future__ import annotations
 
+from typing import Any
+
+from django import forms
 from django.contrib import admin
-from django.db.models import QuerySet
+from django.contrib.admin.widgets import AutocompleteSelect
+from django.db import models
+from django.db.models import Q, QuerySet
 from django.http import HttpRequest
 
+from partners.admin import autocomplete_offered, autocomplete_offers
 from partners.admin_filters import BranchFilter, CarrierFilter
-from partners.models import Organisation
+from partners.models import Organisation, OrganisationKind
 from tracking.models import (
     Appointment,
     Booking,
@@ -26,7 +38,38 @@ from tracking.models import (
     Leg,
     Shipment,
     ShipmentEquipment,
+    ShipmentKind,
 )
+
+# What a picker offers where only some rows make sense (the planning screens offer active carriers too).
+CARRIERS = Q(kinds__contains=[OrganisationKind.CARRIER], is_active=True)
+CUSTOMERS = Q(kinds__contains=[OrganisationKind.CUSTOMER], is_active=True)
+BRANCHES = Q(kinds__contains=[OrganisationKind.BRANCH], is_active=True)
+MASTERS = Q(kind=ShipmentKind.MASTER)  # carriers are booked for masters
+
+
+class PickerForm(forms.ModelForm):
+    """A console form whose pickers accept only what they offer (`offered`: field → rows) or the row the record
+    has already: a carrier closed since, or no longer marked a carrier, stays on the record it is on."""
+
+    offered: dict[str, Q] = {}
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        for name, rows in self.offered.items():
+            field = self.fields.get(name)
+            if isinstance(field, forms.ModelChoiceField) and field.queryset is not None:  # absent when read-only
+                current = getattr(self.instance, f"{name}_id", None)
+                field.queryset = field.queryset.filter(rows | Q(pk=current) if current is not None else rows)
+
+
+def picker_form(model: type[models.Model], **offered: Q) -> type[PickerForm]:
+    """The form of `model`'s admin or inline, its autocomplete boxes offering `offered` (partners.admin's
+    autocomplete_offers) and the form accepting the same."""
+    for name, rows in offered.items():
+        autocomplete_offers(model._meta.app_label, model._meta.model_name or "", name, rows)
+    meta = type("Meta", (), {"model": model, "fields": "__all__"})
+    return type(f"{model.__name__}PickerForm", (PickerForm,), {"Meta": meta, "offered": offered})
 
 
 def organisation_code(organisation: Organisation | None) -> str | None:
@@ -36,6 +79,8 @@ def organisation_code(organisation: Organisation | None) -> str | None:
 
 @admin.register(CarrierService)
 class CarrierServiceAdmin(admin.ModelAdmin):
+    form = picker_form(CarrierService, carrier=CARRIERS)
+    autocomplete_fields = ("carrier",)
     list_display = ("name", "carrier_code", "mode", "lane", "transit_days", "is_active")
     list_filter = ("mode", "is_active", ("carrier", CarrierFilter))
     search_fields = ("name", "origin_code", "destination_code", "carrier__code", "carrier__name")
@@ -55,6 +100,8 @@ class CarrierServiceAdmin(admin.ModelAdmin):
 
 @admin.register(CarrierPreference)
 class CarrierPreferenceAdmin(admin.ModelAdmin):
+    form = picker_form(CarrierPreference, carrier=CARRIERS, customer=CUSTOMERS)
+    autocomplete_fields = ("carrier", "customer")
     list_display = ("carrier", "kind", "customer", "mode", "origin_code", "destination_code", "reason")
     list_filter = ("kind", "mode")
     search_fields = ("carrier__code", "customer__code", "reason")
@@ -66,6 +113,8 @@ class CarrierPreferenceAdmin(admin.ModelAdmin):
 
 @admin.register(CarrierRecord)
 class CarrierRecordAdmin(admin.ModelAdmin):
+    form = picker_form(CarrierRecord, carrier=CARRIERS)
+    autocomplete_fields = ("carrier",)
     list_display = ("carrier", "on_time_score", "measured_legs", "updated_at")
     list_select_related = ("carrier",)
 
@@ -75,6 +124,7 @@ class CarrierRecordAdmin(admin.ModelAdmin):
 
 class LegInline(admin.TabularInline):
     model = Leg
+    form = picker_form(Leg, carrier=CARRIERS)
     extra = 0
     fields = (
         "sequence",
@@ -88,7 +138,13 @@ class LegInline(admin.TabularInline):
         "actual_departure_at",
         "actual_arrival_at",
     )
-    raw_id_fields = ("carrier", "origin", "destination")
+    autocomplete_fields = ("carrier", "origin", "destination")
+
+    def formfield_for_foreignkey(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
+        field = super().formfield_for_foreignkey(db_field, request, **kwargs)
+        if field is not None and isinstance(field.widget, AutocompleteSelect):
+            field.widget.attrs["data-width"] = "11em"  # select2's width: three of the console's 20em overflowed a row
+        return field
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Leg]:
         return super().get_queryset(request).select_related("shipment")  # each row is titled with its name
@@ -103,7 +159,6 @@ class ConsolidatedHouseInline(admin.TabularInline):
     model = ConsolidatedHouse
     fk_name = "master"
     extra = 0
-    raw_id_fields = ("house",)
     readonly_fields = ("house", "added_at", "added_by", "removed_at", "deconsolidated_at")
     can_delete = False
 
@@ -114,14 +169,26 @@ class ConsolidatedHouseInline(admin.TabularInline):
 
 @admin.register(Shipment)
 class ShipmentAdmin(admin.ModelAdmin):
+    form = picker_form(Shipment, carrier=CARRIERS, branch=BRANCHES)
     # Kind and branch are in the reference (M-HAM-…) and in the filters; places, dates and bill on the form.
     list_display = ("reference", "mode", "lane", "carrier_code", "status")
     list_filter = ("kind", "status", "mode", ("branch", BranchFilter))
     search_fields = ("reference", "bill_number", "order__reference")
     list_select_related = ("carrier",)
-    raw_id_fields = ("order", "origin", "destination", "carrier", "branch")
-    readonly_fields = ("reference", "kind", "status", "created_by", "created_at")
+    autocomplete_fields = ("branch", "origin", "destination", "carrier")
+    readonly_fields = ("reference", "kind", "order", "status", "created_by", "created_at")
     inlines = [ConsolidatedHouseInline, LegInline, ContainerInline]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        """Shipments are made by planning (tracking.services.planning: the reference's series, a house's cargo,
+        a master's leg); the console's form, without kind or reference, failed on the database (a 500)."""
+        return False
+
+    def get_search_results(
+        self, request: HttpRequest, queryset: QuerySet[Shipment], search_term: str
+    ) -> tuple[QuerySet[Shipment], bool]:
+        queryset, may_have_duplicates = super().get_search_results(request, queryset, search_term)
+        return autocomplete_offered(request, queryset), may_have_duplicates  # a booking's box: masters
 
     @admin.display(description="lane", ordering="origin")
     def lane(self, shipment: Shipment) -> str:
@@ -134,12 +201,22 @@ class ShipmentAdmin(admin.ModelAdmin):
 
 @admin.register(Booking)
 class BookingAdmin(admin.ModelAdmin):
+    form = picker_form(Booking, shipment=MASTERS, carrier=CARRIERS)
     list_display = ("shipment", "carrier_code", "status", "carrier_reference", "confirmed_departure_at")
     list_filter = ("status", ("carrier", CarrierFilter))
     search_fields = ("shipment__reference", "carrier_reference")
     list_select_related = ("shipment", "carrier")
-    readonly_fields = ("status", "selection", "request_text", "requested_at", "sent_at", "answered_at")
-    raw_id_fields = ("shipment", "carrier", "service", "rate_card", "requested_by")
+    # Who asked for the space is a record, as when they asked.
+    readonly_fields = (
+        "status",
+        "selection",
+        "request_text",
+        "requested_by",
+        "requested_at",
+        "sent_at",
+        "answered_at",
+    )
+    autocomplete_fields = ("shipment", "carrier", "service", "rate_card")
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Booking]:
         return super().get_queryset(request).select_related(*self.list_select_related)
@@ -154,7 +231,7 @@ class AppointmentAdmin(admin.ModelAdmin):
     list_display = ("shipment", "kind", "location", "window_start_at", "status")
     list_filter = ("kind", "status")
     list_select_related = ("shipment", "location")
-    raw_id_fields = ("shipment", "location")
+    autocomplete_fields = ("shipment", "location")
     readonly_fields = ("status",)
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Appointment]:

@@ -21,15 +21,6 @@ from tracking.models import Shipment
 
 LARGE = (Location, Organisation, Order, Shipment, User)
 
-# Plain drop-downs still left in admin modules other engineers own (tracking/admin.py, tracking/exceptions/admin.py),
-# reported to the lead: remove an entry once its field has a picker.
-NOT_YET = {
-    "CarrierServiceAdmin.carrier",
-    "CarrierPreferenceAdmin.carrier",
-    "CarrierPreferenceAdmin.customer",
-    "CarrierRecordAdmin.carrier",
-}
-
 
 def _drop_downs(form_class: Any, owner: str, parent: str = "") -> list[str]:
     found = []
@@ -37,7 +28,7 @@ def _drop_downs(form_class: Any, owner: str, parent: str = "") -> list[str]:
         if name == parent or not isinstance(field, forms.ModelChoiceField) or field.queryset.model not in LARGE:
             continue  # an inline's link to the form's own object is not shown
         widget = getattr(field.widget, "widget", field.widget)  # unwrap RelatedFieldWidgetWrapper
-        if not isinstance(widget, AutocompleteSelect | ForeignKeyRawIdWidget) and f"{owner}.{name}" not in NOT_YET:
+        if not isinstance(widget, AutocompleteSelect | ForeignKeyRawIdWidget):
             found.append(f"{owner}.{name}")
     return found
 

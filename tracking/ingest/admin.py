@@ -30,6 +30,7 @@ from django.utils import timezone
 from django.utils.html import format_html
 
 from partners.admin_actions import confirmation_page, confirmed
+from partners.validators import time_zone_spelt
 from tracking.ingest import mapping, remapping, tasks
 from tracking.ingest.models import (
     CarrierEndpoint,
@@ -240,6 +241,11 @@ class CarrierEndpointForm(forms.ModelForm):
         model = CarrierEndpoint
         fields = ("carrier", "kind", "base_url", "credentials_env", "karrio_carrier_name", "time_zone",
                   "rate_limit_per_minute", "blocked_until", "is_active")  # fmt: skip
+
+    def clean_time_zone(self) -> str:
+        """As the tz database spells it (europe/berlin is Europe/Berlin), as an organisation's; a name that is no
+        zone is refused by the field's validator (partners.validators), with the nearest zone when there is one."""
+        return time_zone_spelt(self.cleaned_data["time_zone"])
 
     def clean_rate_limit_per_minute(self) -> int:
         """At least one (carrier_endpoint_rate_positive): the token bucket of a zero limit never fills."""

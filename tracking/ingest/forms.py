@@ -9,7 +9,8 @@ from django.conf import settings
 from django.core.files.uploadedfile import UploadedFile
 
 from orders.imports.reading import too_large
-from tracking.ingest.models import Classifier, Milestone, validate_time_zone
+from partners.validators import validate_time_zone
+from tracking.ingest.models import Classifier, Milestone
 
 ALLOWED_EXTENSIONS = (".csv", ".txt", ".xlsx")
 

@@ -27,9 +27,10 @@ from typing import TYPE_CHECKING, Any
 
 from django.utils import timezone
 
+from partners.validators import is_time_zone
 from tracking.ingest.adapters import CarrierRefused, MalformedResponse, PollPage, TakeToken, http
 from tracking.ingest.formats import FormatError, IncomingEvent, clean_location, clean_subject, read_all
-from tracking.ingest.models import AdapterKind, Classifier, Scheme, SubjectType, is_time_zone
+from tracking.ingest.models import AdapterKind, Classifier, Scheme, SubjectType
 
 if TYPE_CHECKING:
     from tracking.ingest.models import CarrierEndpoint, TrackingSubscription
