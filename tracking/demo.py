@@ -1,7 +1,7 @@
 """Demo planning (seed_demo): carrier services and records, preferences, and a handful of shipments in every
-planning state (booked with cut-offs coming due, awaiting the carrier, departing and arriving today,
-rolled), made through the real services. Plenty of LCL orders stay unplanned so a person can consolidate
-them by hand. Idempotent: nothing happens once a shipment exists."""
+planning state (booked with cut-offs coming due, awaiting the carrier, departing and arriving today, rolled, one
+whose cargo missed its cut-off), made through the real services. Plenty of LCL orders stay unplanned so a person can
+consolidate them by hand. Idempotent: nothing happens once a shipment exists."""
 
 from __future__ import annotations
 
@@ -111,8 +111,11 @@ def _confirmed(orders: Iterable[Order], scope: Scope, by: User) -> list[Order]:
     return result
 
 
+READY_BEFORE = datetime.timedelta(days=7)
+
+
 def _open_orders(mode: str, origin: str, destination: str, count: int, leaves_in: int) -> list[Order]:
-    """Open orders on the lane whose customer asked for the pickup on or before the day the goods leave (in
+    """Open orders on the lane whose customer asked for the pickup in the week up to the day the goods leave (in
     `leaves_in` days), the latest pickups first (goods are booked for the sailing after they are ready, not weeks
     later); of those, the smallest by volume, so a demo consolidation fits its box."""
     leaves_on = timezone.localdate() + datetime.timedelta(days=leaves_in)
@@ -121,7 +124,7 @@ def _open_orders(mode: str, origin: str, destination: str, count: int, leaves_in
         origin_id=origin,
         destination_id=destination,
         status__in=["submitted", "confirmed"],
-        requested_pickup_on__lte=leaves_on,
+        requested_pickup_on__range=(leaves_on - READY_BEFORE, leaves_on),
     ).order_by("-requested_pickup_on", "reference")
     ready = list(orders.select_related("branch")[: count * 2])
     return sorted(ready, key=lambda order: (order.volume_m3_total, order.reference))[:count]
@@ -145,6 +148,7 @@ def _book(
     imo: str = "",
     voyage: str = "",
     confirm: bool = True,
+    cargo_cutoff_hours: int = 30,
 ) -> Booking:
     option = ranking.ranking_for_shipment(shipment=master).best
     booking = booking_services.booking_request(shipment=master, option=option, by=by)
@@ -160,7 +164,7 @@ def _book(
         by=by,
         documentation_cutoff_at=etd - datetime.timedelta(hours=72),
         vgm_cutoff_at=etd - datetime.timedelta(hours=36),
-        cargo_cutoff_at=etd - datetime.timedelta(hours=30),
+        cargo_cutoff_at=etd - datetime.timedelta(hours=cargo_cutoff_hours),
         vessel_name=vessel,
         vessel_imo=imo,
         voyage_number=voyage,
@@ -188,13 +192,13 @@ def _scenarios(scope: Scope, ops: User) -> int:
         )
         created += 1
     # 2. an FCL order on its own, request sent, waiting for the carrier
-    fcl = _confirmed(_open_orders("ocean_fcl", "CNSHA", "DEHAM", 1, leaves_in=6), scope, ops)
+    fcl = _confirmed(_open_orders("ocean_fcl", "CNSHA", "DEHAM", 1, leaves_in=7), scope, ops)
     if fcl:
         _book(
             planning.shipment_plan_direct(order=fcl[0], by=ops),
             scope=scope,
             by=ops,
-            etd_days=6,
+            etd_days=7,
             transit_days=34,
             confirm=False,
         )
@@ -203,7 +207,8 @@ def _scenarios(scope: Scope, ops: User) -> int:
     air = _confirmed(_open_orders("air", "CNPVG", "DEFRA", 1, leaves_in=0), scope, ops)
     if air:
         master = planning.shipment_plan_direct(order=air[0], by=ops)
-        _book(master, scope=scope, by=ops, etd_days=0, transit_days=1)
+        # the airline's cargo cut-off (LH8407: 6 h), met: the carrier reports the cargo received 8 h before
+        _book(master, scope=scope, by=ops, etd_days=0, transit_days=1, cargo_cutoff_hours=6)
         Shipment.objects.filter(pk=master.pk).update(bill_number="020-12345675")
         planning.appointment_schedule(
             shipment=master,
@@ -260,6 +265,24 @@ def _scenarios(scope: Scope, ops: User) -> int:
             vessel_name="Maersk Kendal",
             voyage_number="245E",
             cargo_cutoff_at=_at(8, 12, master.branch),
+        )
+        created += 1
+    # 6. two LCL orders for Singapore in one box whose cargo missed the CFS cut-off: the shipper's goods are
+    # collected tomorrow, after the service's 96 h cut-off passed last night (the carrier reports them at the CFS
+    # tomorrow evening, which resolves the exception)
+    late_cargo = _confirmed(_open_orders("ocean_lcl", "DEHAM", "SGSIN", 2, leaves_in=3), scope, ops)
+    if len(late_cargo) == 2:
+        master = consolidation.consolidation_create(orders=late_cargo, container_type=_box_for(late_cargo), by=ops)
+        _book(
+            master,
+            scope=scope,
+            by=ops,
+            etd_days=3,
+            transit_days=32,
+            vessel="Maersk Elba",
+            imo="9458080",
+            voyage="650W",
+            cargo_cutoff_hours=96,
         )
         created += 1
     return created

@@ -3,13 +3,22 @@ export, ocean LCL import, air export, road FTL domestic, parcel eCommerce) plus 
 automation rules including "auto-accept" for Globex. Idempotent: a second run changes nothing.
 
 After the set-up, the demo orders already submitted get their workflow, and most are confirmed through the
-real lifecycle (by the account's sales desk), so every screen has something to show. Nothing goes further here:
-`plan` needs a confirmed carrier booking (tracking's guard), which the planning and tracking demos make, and the
-carrier's confirmation completes the booking task. Once they have booked, `seed_work_done` completes, as their
-people would, the tasks a team has finished by the time the goods leave (export declaration, shipping
-instructions, house air waybill, empties released …), for every order whose carrier takes the goods by tomorrow:
-when the simulated carrier then reports the departure, nothing holds the order back, and no order page says
-"the milestones are ahead of the order". Orders further from departure keep their tasks open in the inbox.
+real lifecycle (by the account's sales desk: every order whose pickup is due within three days, and most of the
+later ones), so every screen has something to show. Nothing goes further here: `plan` needs a confirmed carrier
+booking (tracking's guard), which the planning and tracking demos make, and the carrier's confirmation completes
+the booking task. Once they have booked, `seed_work_done` completes, as their people would, the tasks a team has
+finished by the time the goods reach each point (through the task screens' own service):
+
+- before departure (export declaration, shipping instructions, house air waybill, empties released …), for every
+  order whose carrier takes the goods by tomorrow: when the simulated carrier reports the departure, nothing holds
+  the order back, and no order page says "the milestones are ahead of the order";
+- while the goods travel (house bill, pre-alert), once they arrived;
+- on arrival (arrival notice, import customs, delivery from the CFS), once they arrived 12 hours ago;
+- after delivery: the proof of delivery, for goods that arrived three days ago or more, and then operations
+  completes the order ("Complete"), which leaves it to finance's "Invoice the customer" task. The app records
+  invoices made elsewhere ("Mark invoiced") but makes none, so the demo leaves every order uninvoiced.
+
+Orders further from departure keep their tasks open in the inbox.
 """
 
 from __future__ import annotations
@@ -18,6 +27,7 @@ import datetime
 import random
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import Any
 
 from django.db import transaction
 from django.db.models import Q
@@ -284,15 +294,21 @@ def _complete_as_owner(task: Task, scope_by: dict[int, tuple[Scope, User]]) -> b
     return True
 
 
+# The sales desk confirms every order whose pickup is this close; of the later ones it leaves some for its inbox.
+CONFIRMED_BY = datetime.timedelta(days=3)
+
+
 def _walk_orders(people: dict[str, User]) -> int:
-    """Confirm most submitted demo orders, as their sales desk would (the review task completes on the state).
-    Planning them needs a confirmed carrier booking: the planning and tracking demos make those."""
+    """Confirm most submitted demo orders, as their sales desk would (the review task completes on the state): all
+    that are due to be picked up within three days, four in five of the later ones. Planning them needs a confirmed
+    carrier booking: the planning and tracking demos make those."""
     rnd = random.Random(5)  # noqa: S311 - demo data, not security
     admin = people["admin@oms.example"]
     scope = scope_for_user(admin)
+    soon = timezone.localdate() + CONFIRMED_BY
     moved = 0
     for order in Order.objects.filter(status=OrderStatus.SUBMITTED).order_by("pk"):
-        if rnd.random() < 0.2:
+        if rnd.random() < 0.2 and order.requested_pickup_on >= soon:
             continue  # left for the sales desk's inbox
         try:
             order_services.order_transition(order=order, name="confirm", scope=scope, by=admin, channel=Channel.SCREEN)
@@ -304,29 +320,22 @@ def _walk_orders(people: dict[str, User]) -> int:
 
 # A team has finished an order's pre-departure work (export declaration, shipping instructions, house waybill,
 # empties released, goods checked for pickup) by the time its carrier takes the goods: for the demo, orders whose
-# goods leave by tomorrow.
+# goods leave by tomorrow. The work while the goods travel is done by their arrival, the arrival's (customs,
+# arrival notice, delivery booked) half a day after it, and the proof of delivery is in three days after it.
 DEPARTS_WITHIN = datetime.timedelta(days=1)
 BEFORE_DEPARTURE = (OrderStatus.SUBMITTED, OrderStatus.CONFIRMED, OrderStatus.PLANNED)
+ARRIVAL_WORK_AFTER = datetime.timedelta(hours=12)
+COMPLETED_AFTER = datetime.timedelta(days=3)
 
 
-def seed_work_done() -> int:
-    """Complete, as their people would, the open pre-departure tasks (made on submit, confirm or plan, or by the
-    pickup date) of the demo orders whose main carriage leaves by tomorrow or has left, so the carrier's departure
-    moves them on; returns how many were completed. Through the task screens' own service (task_complete: the
-    history says who), never the rows. Idempotent."""
-    soon = timezone.now() + DEPARTS_WITHIN
-    leaving = Leg.objects.filter(role=LegRole.MAIN).filter(
-        Q(planned_departure_at__lte=soon) | Q(actual_departure_at__isnull=False)
-    )
-    order_ids = ConsolidatedHouse.objects.filter(
-        master_id__in=leaving.values("shipment_id"), removed_at__isnull=True, house__order__isnull=False
+def _orders_on(legs: Any) -> Any:
+    """The ids of the orders whose cargo is on the masters of these main legs."""
+    return ConsolidatedHouse.objects.filter(
+        master_id__in=legs.values("shipment_id"), removed_at__isnull=True, house__order__isnull=False
     ).values("house__order_id")
-    pending = Task.objects.filter(
-        Q(definition__trigger_kind=TriggerKind.DATE) | Q(definition__trigger_state__in=BEFORE_DEPARTURE),
-        order_id__in=order_ids,
-        state=TaskState.OPEN,
-    ).exclude(order__status__in=(*BEFORE_DEPARTURE[:2], OrderStatus.CANCELLED, OrderStatus.ON_HOLD))
-    scope_by: dict[int, tuple[Scope, User]] = {}
+
+
+def _complete_all(pending: Any, scope_by: dict[int, tuple[Scope, User]]) -> int:
     done, progress = 0, True
     while progress:  # a task that waited on one completed in the pass before is completed in the next
         tasks = pending.filter(waiting_on=[]).select_related("assignee", "team__lead").order_by("order_id", "due_at")
@@ -334,6 +343,53 @@ def seed_work_done() -> int:
         done += completed
         progress = completed > 0
     return done
+
+
+def _orders_complete(order_ids: Any) -> int:
+    """Operations completes the delivered orders whose proof of delivery is in (nothing blocks "Complete" any
+    more), as its branch's operations lead would on the order page."""
+    completed = 0
+    for order in Order.objects.filter(pk__in=order_ids, status=OrderStatus.DELIVERED).order_by("pk"):
+        team = Team.objects.filter(branch_id=order.branch_id, function=F.OPERATIONS).select_related("lead").first()
+        if team is None or team.lead is None:
+            continue
+        try:
+            order_services.order_transition(
+                order=order, name="complete", scope=scope_for_user(team.lead), by=team.lead, channel=Channel.SCREEN
+            )
+        except TransitionNotAllowed:
+            continue
+        completed += 1
+    return completed
+
+
+def seed_work_done() -> int:
+    """Complete, as their people would, the open tasks a team has done by now (the module's docstring): made
+    before departure on the demo orders whose main carriage leaves by tomorrow or has left; made in transit on
+    those whose goods arrived; made on arrival on those that arrived 12 hours ago; and the proof of delivery on
+    those delivered that arrived three days ago, which operations then completes. Returns how many tasks and
+    orders were completed. Through the task screens' own service (task_complete: the history says who) and the
+    lifecycle, never the rows. Idempotent; run again after the carrier moved the orders on."""
+    now = timezone.now()
+    main = Leg.objects.filter(role=LegRole.MAIN)
+    leaving = _orders_on(
+        main.filter(Q(planned_departure_at__lte=now + DEPARTS_WITHIN) | Q(actual_departure_at__isnull=False))
+    )
+    arrived = _orders_on(main.filter(actual_arrival_at__isnull=False))
+    landed = _orders_on(main.filter(actual_arrival_at__lte=now - ARRIVAL_WORK_AFTER))
+    delivered = _orders_on(main.filter(actual_arrival_at__lte=now - COMPLETED_AFTER))
+    before = Q(definition__trigger_kind=TriggerKind.DATE) | Q(definition__trigger_state__in=BEFORE_DEPARTURE)
+    live = Task.objects.filter(state=TaskState.OPEN).exclude(
+        order__status__in=(*BEFORE_DEPARTURE[:2], OrderStatus.CANCELLED, OrderStatus.ON_HOLD)
+    )
+    pending = live.filter(
+        before & Q(order_id__in=leaving)
+        | Q(definition__trigger_state=OrderStatus.IN_TRANSIT, order_id__in=arrived)
+        | Q(definition__trigger_state=OrderStatus.ARRIVED, order_id__in=landed)
+        | Q(definition__trigger_state=OrderStatus.DELIVERED, order_id__in=delivered)
+    )
+    scope_by: dict[int, tuple[Scope, User]] = {}
+    return _complete_all(pending, scope_by) + _orders_complete(delivered)
 
 
 def seed_workflows(*, password: str) -> dict[str, int]:

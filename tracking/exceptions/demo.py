@@ -1,6 +1,20 @@
-"""Demo exceptions (seed_demo, after the tracking demo): the default rules, plus customer rules that show
-per-customer thresholds (ACME: customs holds are critical and ACME is emailed; GLOBEX: air ETA slips matter
-after 3 h), then one scan so the inbox has what the demo shipments' plans already say. Idempotent.
+"""Demo exceptions (seed_demo, after the tracking demo and the replay of the simulated carrier's due steps): the
+default rules, plus customer rules that show per-customer thresholds (ACME: customs holds are critical and ACME is
+emailed; GLOBEX: air ETA slips matter after 3 h), then one scan, so the inbox has what the demo shipments' plans and
+the carrier's reports say now. Idempotent.
+
+The exceptions that scan opens are the intended ones, and only they:
+
+- "Rolled booking": the transpacific FCL booking the carrier rolled a week (tracking.demo's fifth scenario);
+- "Missed cut-off": the Hamburg-Singapore LCL box whose cargo was not at the CFS by the cut-off (the sixth); it
+  resolves itself when the carrier reports the cargo received, tomorrow evening;
+- "ETA slipped": a travelling shipment the simulated carrier runs late (a quarter of them, by a hash of the
+  reference) whose new estimate is later than the plan by more than the rule's threshold;
+- "Customs hold": a shipment the simulated carrier holds at destination (a fifth of them, by the same hash) whose
+  release has not come yet; the order is on hold until it does ("Customs hold stops the order");
+- "Milestone overdue", only for a late shipment's arrival: a shipment the carrier runs late whose planned arrival has
+  passed (the truck of tracking.demo due today, late, seeded in the evening). No departure is overdue: every step
+  the carrier had due is sent before the scan (seed_demo), so nothing opens to resolve itself a minute later.
 
 From then on nothing is seeded: the simulated carrier's late shipments (an ETA that slips, an arrival that
 follows it) and customs holds open exceptions as their events arrive, and close them when the release or the
