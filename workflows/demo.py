@@ -30,7 +30,8 @@ from decimal import Decimal
 from typing import Any
 
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import Q, Window
+from django.db.models.functions import RowNumber
 from django.utils import timezone
 
 from orders import services as order_services
@@ -50,6 +51,7 @@ from workflows.models import (
     ConditionField,
     CustomerSettings,
     DateAnchor,
+    Notification,
     Operator,
     Rule,
     RuleAction,
@@ -401,3 +403,17 @@ def seed_workflows(*, password: str) -> dict[str, int]:
     attached = services.orders_attach_workflows()
     moved = _walk_orders(people) if created else 0
     return {"templates": created, "orders_attached": attached, "orders_moved": moved}
+
+
+# A person who has worked with OMS has read yesterday's notifications: these are the newest left unread each.
+UNREAD_KEPT = 5
+
+
+def seed_notifications_read(*, since: datetime.datetime) -> int:
+    """Mark read the notifications this seeding made (created from `since`), but each person's newest few. Every task
+    the seeding assigned notified its assignee, as it should in use, so a first login showed 218 unread for sales: a
+    backlog no team has. Notifications from before the seeding (a second `make run`) stay as they are."""
+    made = Notification.objects.filter(created_at__gte=since, read_at__isnull=True)
+    newest = Window(RowNumber(), partition_by="recipient_id", order_by=("-created_at", "-pk"))
+    keep = made.annotate(rank=newest).filter(rank__lte=UNREAD_KEPT).values_list("pk", flat=True)
+    return made.exclude(pk__in=list(keep)).update(read_at=timezone.now())

@@ -19,6 +19,7 @@ from typing import Any
 
 import pytest
 from django.core.management import call_command
+from django.db.models import Count, Q
 from django.utils import timezone
 
 from orders.demo import LATE
@@ -30,7 +31,8 @@ from tracking.ingest.adapters.simulated import plan_for
 from tracking.ingest.models import AdapterKind, MappingRule, Milestone, TrackingSubscription
 from tracking.ingest.standards import seed_reference_data
 from tracking.models import CONFIRMED_BOOKING_STATUSES, Booking, BookingStatus
-from workflows.models import Task, TaskState, TriggerKind
+from workflows.demo import UNREAD_KEPT
+from workflows.models import Notification, Task, TaskState, TriggerKind
 from workflows.services import queued_transitions_drain
 from workflows.services.milestones import tracking_records_drain
 
@@ -76,6 +78,7 @@ def test_the_demo_tells_a_consistent_story(monkeypatch):
     try:
         call_command("seed_demo", password="demo-password-for-tests", stdout=StringIO())
         monkeypatch.undo()
+        _assert_a_few_notifications_unread()
         for options in queued:
             exception_tasks.detect_exceptions(**options["kwargs"])
         assert _exceptions_not_intended() == []
@@ -201,3 +204,14 @@ def _booking_tasks_astray() -> list[str]:
     astray += [f"{reference}: open with a confirmed booking" for reference in open_booked.values_list(
         "order__reference", flat=True)]  # fmt: skip
     return sorted(astray)
+
+
+def _assert_a_few_notifications_unread() -> None:
+    """Every task the seed assigned notified its assignee; a first login showed sales 218 unread. Each person keeps
+    the newest few unread, the rest are yesterday's, read."""
+    per_person = Notification.objects.values("recipient_id").annotate(
+        unread=Count("pk", filter=Q(read_at__isnull=True)), made=Count("pk")
+    )
+    assert per_person, "the seed notified nobody"
+    assert max(row["unread"] for row in per_person) == UNREAD_KEPT
+    assert any(row["made"] > UNREAD_KEPT for row in per_person)  # some were marked read

@@ -26,6 +26,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
+from django.utils import timezone
 
 from orders.demo import seed_orders
 from partners.demo import LOGINS, seed_partners
@@ -33,7 +34,7 @@ from tracking.demo import seed_planning
 from tracking.exceptions.demo import seed_exceptions_demo
 from tracking.ingest import remapping
 from tracking.ingest.demo import carrier_replay, seed_tracking_demo
-from workflows.demo import seed_work_done, seed_workflows
+from workflows.demo import seed_notifications_read, seed_work_done, seed_workflows
 from workflows.models import ActionKind, Rule, RuleAction, RuleEvent, TeamFunction
 from workflows.services import queued_transitions_drain
 from workflows.services.milestones import tracking_records_drain
@@ -90,6 +91,7 @@ class Command(BaseCommand):
                 "Refusing the default demo password in production mode (DEBUG=false): "
                 "set OMS_DEMO_PASSWORD or pass --password."
             )
+        started = timezone.now()
         seed_partners(password=password)
         created = seed_orders()
         # The demo's API and file orders are queued for the workflow worker; handle them here, so the demo
@@ -106,6 +108,7 @@ class Command(BaseCommand):
         self.stdout.write(f"Carrier: {steps} steps already due sent; {work} more tasks and orders completed.")
         seed_exception_automation()
         self.stdout.write(f"Exceptions: {seed_exceptions_demo()}")
+        self.stdout.write(f"Notifications: {seed_notifications_read(since=started)} of the seeding's marked read.")
         self.stdout.write(self.style.SUCCESS("Demo data ready. Logins:"))
         for email, _name, code, roles in LOGINS:
             self.stdout.write(f"  {email:<24} {', '.join(roles):<14} {code}")
