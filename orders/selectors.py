@@ -225,6 +225,10 @@ def orders_visible_to(*, scope: Scope) -> QuerySet[Order]:
 
 
 def _start_of_day(day: datetime.date) -> datetime.datetime:
+    """00:00 of `day` on the current time zone's clock, where "created from / to" days begin: the order list and
+    its exports run on the viewer's clock (views.order_list), so a Shanghai planner's 7 December is 7 December
+    in Shanghai (6 December 16:00 to 7 December 16:00 UTC). Where a clock skips midnight, the day starts when
+    the clock jumps."""
     return timezone.make_aware(datetime.datetime.combine(day, datetime.time.min))
 
 

@@ -38,7 +38,7 @@ from orders.templatetags import order_tags
 from partners.models import Organisation, OrganisationKind, Role
 from partners.permissions import staff_required
 from partners.scoping import Scope, scope_for_request
-from partners.time_zones import branch_zone, zone_label
+from partners.time_zones import branch_zone, zone_label, zone_named
 
 ENTRY_ROLES = (Role.SALES, Role.OPERATIONS)  # admin may do everything (Scope.has_role)
 FILTER_PARAMS = (
@@ -78,14 +78,31 @@ def order_entry_required(view: View) -> View:
 Choices = list[tuple[str, str]]
 
 
-def _organisation_choices() -> tuple[Choices, Choices]:
-    """Active customers and our branches as (code, "CODE · Name") pairs, in one query."""
+OrganisationRow = tuple[int, str, str, list[str], str]  # pk, code, name, kinds, time_zone
+
+
+def _organisation_rows() -> list[OrganisationRow]:
+    """Active customers and our branches, in one query."""
     kinds = [OrganisationKind.CUSTOMER, OrganisationKind.BRANCH]
     organisations = Organisation.objects.active().filter(kinds__overlap=kinds).order_by("code")
-    rows = list(organisations.values_list("code", "name", "kinds"))
-    customers = [(code, f"{code} · {name}") for code, name, kinds_ in rows if OrganisationKind.CUSTOMER in kinds_]
-    branches = [(code, f"{code} · {name}") for code, name, kinds_ in rows if OrganisationKind.BRANCH in kinds_]
+    return list(organisations.values_list("pk", "code", "name", "kinds", "time_zone"))
+
+
+def _organisation_choices(rows: list[OrganisationRow] | None = None) -> tuple[Choices, Choices]:
+    """Active customers and our branches as (code, "CODE · Name") pairs, in one query (none if given the rows)."""
+    rows = _organisation_rows() if rows is None else rows
+    customers = [(code, f"{code} · {name}") for _, code, name, kinds, _ in rows if OrganisationKind.CUSTOMER in kinds]
+    branches = [(code, f"{code} · {name}") for _, code, name, kinds, _ in rows if OrganisationKind.BRANCH in kinds]
     return customers, branches
+
+
+def _viewer_zone(scope: Scope, rows: list[OrganisationRow]) -> datetime.tzinfo:
+    """The viewer's clock, as partners.time_zones.viewer_zone reads it (the first, by id, of their own branches;
+    else the server's zone), from the rows the filter bar loads anyway: the busiest screen pays no query for it.
+    A scope holds only active organisations (partners.scoping), and the rows hold every active branch."""
+    own = sorted((pk, zone) for pk, _, _, kinds, zone in rows
+                 if pk in scope.organisation_ids and OrganisationKind.BRANCH in kinds)  # fmt: skip
+    return zone_named(own[0][1] if own else None)
 
 
 def _fragment_response(response: HttpResponse) -> HttpResponse:
@@ -185,12 +202,24 @@ def _sort_links(filters: selectors.OrderFilters) -> dict[str, dict[str, str]]:
 @staff_required
 @require_GET
 def order_list(request: HttpRequest) -> HttpResponse:
+    """A list over every branch, so on the viewer's own branch's clock (docs/planning.md, "Which clock a screen
+    uses"): the Created column, and the days "created from / to" count (selectors._start_of_day)."""
     scope = scope_for_request(request)
-    customers, branches = _organisation_choices()
+    rows = _organisation_rows()
+    zone = _viewer_zone(scope, rows)
+    with timezone.override(zone):
+        return _order_list(request, scope, rows, zone)
+
+
+def _order_list(
+    request: HttpRequest, scope: Scope, organisations: list[OrganisationRow], zone: datetime.tzinfo
+) -> HttpResponse:
+    customers, branches = _organisation_choices(organisations)
     filters = forms.OrderFilterForm(request.GET, customers=customers, branches=branches).to_filters()
     page = selectors.order_list_for(scope=scope, filters=filters)
     query = _list_query(filters)
     context = {
+        "time_zone": zone_label(zone),
         "list_path": reverse("orders:list"),
         "selects": _filter_selects(filters, customers=customers, branches=branches),
         "filters": filters,
@@ -228,15 +257,20 @@ def order_list(request: HttpRequest) -> HttpResponse:
 @staff_required  # type: ignore[arg-type]  # typed for HttpResponse; streamed responses pass through alike
 @require_GET
 def order_export(request: HttpRequest, fmt: str) -> HttpResponseBase:
-    """Every order matching the list's filters (not only the page shown), as CSV or XLSX."""
-    customers, branches = _organisation_choices()
+    """Every order matching the list's filters (not only the page shown), as CSV or XLSX, on the list's clock: the
+    filters' days are the viewer's, and so are the file's times and name (the export says which: orders.export)."""
+    scope = scope_for_request(request)
+    rows = _organisation_rows()
+    zone = _viewer_zone(scope, rows)
+    customers, branches = _organisation_choices(rows)
     filters = forms.OrderFilterForm(request.GET, customers=customers, branches=branches).to_filters()
-    queryset = selectors.order_queryset_for(scope=scope_for_request(request), filters=filters)
-    filename = f"orders-{timezone.localtime():%Y%m%d-%H%M}.{fmt}"
+    with timezone.override(zone):  # the filters' days; the rows are read later, as the response streams
+        queryset = selectors.order_queryset_for(scope=scope, filters=filters)
+    filename = f"orders-{timezone.localtime(timezone=zone):%Y%m%d-%H%M}.{fmt}"
     if fmt == "csv":
-        return export.csv_response(queryset, filename=filename)
+        return export.csv_response(queryset, filename=filename, zone=zone)
     if fmt == "xlsx":
-        return export.xlsx_response(queryset, filename=filename)
+        return export.xlsx_response(queryset, filename=filename, zone=zone)
     raise Http404("Export as csv or xlsx.")
 
 

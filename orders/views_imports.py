@@ -6,6 +6,10 @@ customers on the portal under /portal/imports/ (their own jobs, in the portal's 
 to the audience's own addresses). A customer's file holds that customer's orders only: its template has no
 customer_code column, and the import service narrows the job to the customer (`service.job_scope`).
 
+Times are on the viewer's clock, which the screens name ("times in Asia/Shanghai"): staff's own branch's, as on
+every list over all branches, and a customer's own organisation's on the portal (docs/planning.md, "Which clock a
+screen uses"). The job's query reads the zone's name (selectors.import_job_list_for, `with_viewer_zone`).
+
 One page per job (`import_detail`) shows what the job is waiting for: a progress bar while the worker
 checks or imports (the `poll` fragment, polled by htmx: the progress card and, out of band, the status badge;
 it asks for a full reload when the job is done), the preview with Confirm / Import valid only / Cancel when
@@ -14,6 +18,7 @@ checked, the result afterwards.
 
 from __future__ import annotations
 
+import datetime
 from collections.abc import Callable
 from functools import wraps
 from typing import Any
@@ -26,6 +31,7 @@ from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.urls import ResolverMatch, reverse
+from django.utils import timezone
 from django.utils.cache import patch_vary_headers
 from django.utils.datastructures import MultiValueDict
 from django.utils.http import content_disposition_header
@@ -39,6 +45,7 @@ from orders.imports.reading import megabytes
 from orders.models import Channel, ImportMode, ImportStatus
 from orders.resources import order_file_template
 from partners.scoping import scope_for_request
+from partners.time_zones import zone_label
 
 ERRORS_SHOWN = 500
 PORTAL = "portal_imports"  # the instance namespace of these URLs on the portal (oms/urls.py)
@@ -65,6 +72,14 @@ def _render(request: HttpRequest, template: str, context: dict[str, Any], status
     portal = _on_portal(request)
     layout = "portal/base.html" if portal else "base.html"
     return render(request, template, {"layout": layout, "on_portal": portal, **context}, status=status)
+
+
+def _render_on_clock(
+    request: HttpRequest, template: str, context: dict[str, Any], zone: datetime.tzinfo
+) -> HttpResponse:
+    """A screen with a job's times: on the viewer's clock (`zone`), which the page names (`time_zone`)."""
+    with timezone.override(zone):
+        return _render(request, template, {"time_zone": zone_label(zone), **context})
 
 
 def import_screen(view: View) -> View:
@@ -99,8 +114,11 @@ def _require_importer(request: HttpRequest) -> None:
 @import_screen
 def import_list(request: HttpRequest) -> HttpResponse:
     scope = scope_for_request(request)
-    page = Paginator(selectors.import_job_list_for(scope=scope), 50).get_page(request.GET.get("page"))
-    return _render(request, "imports/import_list.html", {"page": page, "may_import": selectors.may_import(scope)})
+    jobs = selectors.import_job_list_for(scope=scope, with_viewer_zone=True)
+    page = Paginator(jobs, 50).get_page(request.GET.get("page"))
+    zone = selectors.viewer_zone(page.object_list[0] if page.object_list else None)  # no job: no time to show
+    context = {"page": page, "may_import": selectors.may_import(scope)}
+    return _render_on_clock(request, "imports/import_list.html", context, zone)
 
 
 @import_screen
@@ -142,10 +160,11 @@ def import_template(request: HttpRequest, file_format: str) -> HttpResponse:
 @import_screen
 def import_detail(request: HtmxHttpRequest, pk: Any) -> HttpResponse:
     scope = scope_for_request(request)
-    job = selectors.import_job_get_for(scope=scope, pk=pk)
+    job = selectors.import_job_get_for(scope=scope, pk=pk, with_viewer_zone=True)
+    zone = selectors.viewer_zone(job)
     if request.htmx:
         # The progress card, and out of band the status badge beside the file name: both from the one job row.
-        response = _render(request, "imports/import_detail.html#poll", {"job": job})
+        response = _render_on_clock(request, "imports/import_detail.html#poll", {"job": job}, zone)
         if not job.is_running:
             response["HX-Refresh"] = "true"  # the job is done: show its preview or result page
         patch_vary_headers(response, ["HX-Request"])
@@ -161,7 +180,7 @@ def import_detail(request: HtmxHttpRequest, pk: Any) -> HttpResponse:
         "modes": ImportMode,
         "file_days": settings.OMS_IMPORT_FILE_DAYS,
     }
-    response = _render(request, "imports/import_detail.html", context)
+    response = _render_on_clock(request, "imports/import_detail.html", context, zone)
     patch_vary_headers(response, ["HX-Request"])
     return response
 

@@ -112,7 +112,8 @@ def chargeable_rule(mode: str) -> str:
 
 @register.filter
 def stamp(value: datetime.datetime | None) -> str:
-    """A timestamp in local time to the minute, e.g. 2026-11-29 14:05 (a tenth of the cost of `date`)."""
+    """A timestamp to the minute on the current time zone's clock, e.g. 2026-11-29 14:05 (a tenth of the cost of
+    `date`). The order list calls it on the viewer's clock (views.order_list), which the list names."""
     if value is None:
         return ""
     return timezone.localtime(value).strftime("%Y-%m-%d %H:%M")
