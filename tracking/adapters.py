@@ -17,6 +17,7 @@ from django.core.mail import EmailMultiAlternatives
 from django.template.loader import render_to_string
 from django.utils import timezone
 
+from orders.models import SEA_MODES, Mode
 from partners.time_zones import branch_zone
 from tracking.errors import AdapterError
 
@@ -58,6 +59,7 @@ def booking_document(booking: Booking) -> BookingDocument:
 
     context = booking_document_context(booking)
     zone = branch_zone(context["branch"])
+    context |= _request_dates(booking, context, zone)
     carrier = booking.carrier
     to = tuple(address for address in [carrier.email, *context["carrier_contacts"]] if address)
     subject = f"Booking request {booking.shipment.reference} · {booking.shipment.lane}"
@@ -67,6 +69,34 @@ def booking_document(booking: Booking) -> BookingDocument:
         html=_render_in(zone, "tracking/email/booking_request.html", context),
         to=tuple(dict.fromkeys(to)),
     )
+
+
+SAILING_LABELS: dict[str, str] = {
+    Mode.OCEAN_FCL: "Requested sailing",
+    Mode.OCEAN_LCL: "Requested sailing",
+    Mode.AIR: "Requested flight",
+}
+
+
+def _request_dates(booking: Booking, context: dict[str, Any], zone: datetime.tzinfo) -> dict[str, Any]:
+    """The dates a carrier books by, so that no request goes out without one: when the cargo is ready (the houses'
+    earliest requested pickup) and the sailing asked for: the departure of the service the ranking chose, else the
+    main carriage's planned departure (a sailing the planner typed in), on the branch's clock, with its vessel and
+    voyage (or flight) when known."""
+    from tracking.models import LegRole
+
+    pickups = [house.order.requested_pickup_on for house in context["houses"] if house.order is not None]
+    main = next((leg for leg in context["legs"] if leg.role == LegRole.MAIN), None)
+    sailing_on = booking.requested_departure_on
+    if sailing_on is None and main is not None and main.planned_departure_at is not None:
+        sailing_on = timezone.localtime(main.planned_departure_at, zone).date()
+    return {
+        "cargo_ready_on": min(pickups, default=None),
+        "sailing_on": sailing_on,
+        "sailing_conveyance": main.conveyance if main is not None and sailing_on is not None else "",
+        "sailing_label": SAILING_LABELS.get(booking.shipment.mode, "Requested departure"),
+        "is_sea": booking.shipment.mode in SEA_MODES,
+    }
 
 
 def _render_in(zone: datetime.tzinfo, template: str, context: dict[str, Any]) -> str:

@@ -11,7 +11,7 @@ from django.utils import timezone
 from stdnum import imo
 
 from orders.identifiers import container_number_problem, normalize_container_number
-from orders.models import Location, Mode
+from orders.models import SEA_MODES, Location, Mode
 from partners.models import Organisation, OrganisationKind
 from partners.time_zones import zone_label
 from tracking.equipment import CONTAINER_TYPE_CHOICES
@@ -199,10 +199,32 @@ class LegForm(LocalTimesForm):
         return data
 
 
+# The fields of a carrier's answer that only some modes have: a ship's (and SOLAS's verified gross mass, weighed
+# for a container going on board), a flight's. Road, rail and parcel bookings have neither.
+SEA_ONLY_FIELDS = ("vessel_name", "vessel_imo", "voyage_number", "vgm_cutoff_at")
+AIR_ONLY_FIELDS = ("flight_number",)
+
+
 class _CutoffsMixin(LocalTimesForm):
+    """A carrier's answer: cut-offs, and the conveyance fields of the booking's `mode` only (no flight number for
+    an ocean booking, no vessel for an air one); the fields a mode lacks read as blank."""
+
     documentation_cutoff_at = _datetime("Documentation cut-off", required=False)
     vgm_cutoff_at = _datetime("VGM cut-off", required=False)
     cargo_cutoff_at = _datetime("Cargo cut-off", required=False)
+
+    def __init__(self, *args: Any, mode: str = "", **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        absent = (() if mode in SEA_MODES else SEA_ONLY_FIELDS) + (() if mode == Mode.AIR else AIR_ONLY_FIELDS)
+        for name in absent:
+            self.fields.pop(name, None)
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        for name in (*SEA_ONLY_FIELDS, *AIR_ONLY_FIELDS):
+            if name not in self.fields:
+                data[name] = None if name.endswith("_at") else ""
+        return data
 
 
 class BookingConfirmForm(_CutoffsMixin):
@@ -251,8 +273,17 @@ class BookingRollForm(_CutoffsMixin):
     vessel_name = forms.CharField(required=False, max_length=60)
     vessel_imo = forms.CharField(label="IMO number", required=False, max_length=11)
     voyage_number = forms.CharField(required=False, max_length=20)
+    flight_number = forms.CharField(required=False, max_length=10)
 
-    field_order = ["departure_at", "arrival_at", "reason", "vessel_name", "vessel_imo", "voyage_number"]
+    field_order = [
+        "departure_at",
+        "arrival_at",
+        "reason",
+        "vessel_name",
+        "vessel_imo",
+        "voyage_number",
+        "flight_number",
+    ]
 
     clean_vessel_imo = LegForm.clean_vessel_imo
 
@@ -281,8 +312,25 @@ class AppointmentForm(LocalTimesForm):
 
 
 class LegActualForm(LocalTimesForm):
+    """When a leg really departed or arrived (Today's quick actions): now, or the time given on the page's clock,
+    never later than now (a time noticed late is given as it was, not as when it was noticed)."""
+
     kind = forms.ChoiceField(choices=[("departure", "Departed"), ("arrival", "Arrived")])
     at = _datetime("At", required=False, help_text="Blank: now.")
+
+    def clean_at(self) -> datetime.datetime | None:
+        at = self.cleaned_data["at"]
+        now = timezone.now()
+        # Typed to the minute: the current minute is not the future.
+        if at is not None and at.replace(second=0, microsecond=0) > now.replace(second=0, microsecond=0):
+            zone = self.zone
+            happened = "departed" if self.data.get("kind") == "departure" else "arrived"
+            raise ValidationError(
+                f"{timezone.localtime(at, zone):%d %b %H:%M} is in the future: it is "
+                f"{timezone.localtime(now, zone):%d %b %H:%M} ({zone_label(zone)}). Give the time it really "
+                f"{happened}."
+            )
+        return at
 
 
 class AppointmentOutcomeForm(forms.Form):

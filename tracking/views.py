@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime
 import functools
+from collections.abc import Callable
 from typing import Any
 
 from django.contrib import messages
@@ -257,27 +258,47 @@ def _shipment_context(shipment: Any, scope: Scope, **forms: Any) -> dict[str, An
         context["split_form"] = forms.pop("split_form", None) or SplitForm(house_lines=context["house_lines"])
     legs = list(shipment.legs.all())
     closed = planning.legs_change_problem(shipment)
-    # Each leg with whether it may be corrected and removed (the services' own rules: no query but the prefetched
-    # ones). "Remove" leads to a page that asks, or says why not; a leg that moved stays, and says so by its times.
+    # Each leg with whether it may be corrected, and why it may not be removed (the services' own rules, on the
+    # prefetched legs and bookings: no query per leg). "Remove" is offered only when nothing stands in the way;
+    # otherwise the row says why in its place (the booked or only main carriage, a leg that moved).
     context["leg_rows"] = [
         {
             "leg": leg,
             "may_edit": closed is None,
-            "may_remove": closed is None and leg.actual_departure_at is None and leg.actual_arrival_at is None,
+            "remove_problem": planning.leg_remove_problem(leg, shipment=shipment, legs=legs),
         }
         for leg in legs
     ]
     context["leg_history"] = leg_history.leg_history_for(shipment=shipment)
     context["container_form"] = forms.pop("container_form", None) or ContainerForm()
-    context["leg_form"] = forms.pop("leg_form", None) or LegForm(
-        initial={"mode": shipment.mode, "origin": shipment.origin_id, "destination": shipment.destination_id},
-        zone=zone,
-    )
+    context["leg_form"] = forms.pop("leg_form", None) or LegForm(initial=_new_leg_initial(shipment, legs), zone=zone)
     context["appointment_form"] = forms.pop("appointment_form", None) or AppointmentForm(
         initial={"location": shipment.destination_id}, zone=zone
     )
     context.update(forms)
     return context
+
+
+# The truck that takes the cargo to (or from) the main carriage: a full load stays one, loose cargo travels groupage.
+_FEEDER_MODES = {Mode.OCEAN_FCL: Mode.ROAD_FTL, Mode.ROAD_FTL: Mode.ROAD_FTL, Mode.RAIL: Mode.ROAD_FTL}
+
+
+def _new_leg_initial(shipment: Any, legs: list[Leg]) -> dict[str, Any]:
+    """What the add-a-leg form starts from. A master without a main carriage gets one over its lane; otherwise
+    the usual leg to add is a pre-carriage: a truck to where the main carriage starts."""
+    main = next((leg for leg in legs if leg.role == LegRole.MAIN), None)
+    if main is None and shipment.kind == ShipmentKind.MASTER:
+        return {
+            "role": LegRole.MAIN,
+            "mode": shipment.mode,
+            "origin": shipment.origin_id,
+            "destination": shipment.destination_id,
+        }
+    return {
+        "role": LegRole.PRE_CARRIAGE,
+        "mode": _FEEDER_MODES.get(shipment.mode, Mode.ROAD_LTL),
+        "destination": main.origin_id if main is not None else shipment.origin_id,
+    }
 
 
 def _candidates(master: Any, scope: Scope) -> list[tuple[str, str]]:
@@ -415,16 +436,17 @@ def container_remove(request: HttpRequest, reference: str, pk: int) -> HttpRespo
 
 
 def _shipment_form_post(
-    request: HttpRequest, shipment: Any, form: Any, service: Any, *, done: str, form_name: str
+    request: HttpRequest, shipment: Any, form: Any, service: Any, *, done: str | Callable[[Any], str], form_name: str
 ) -> HttpResponse:
-    """Run a shipment-page form through its service: redirect on success, re-render with errors (400)."""
+    """Run a shipment-page form through its service: redirect on success, re-render with errors (400). `done` is
+    the message, or makes it from what the service returned."""
     if form.is_valid():
         try:
-            service(shipment=shipment, data=form.service_data())
+            made = service(shipment=shipment, data=form.service_data())
         except PlanningError as exc:
             form.add_error(None, str(exc))
         else:
-            messages.success(request, done)
+            messages.success(request, done(made) if callable(done) else done)
             return redirect(shipment)
     return _render_shipment(request, shipment, scope_for_request(request), status=400, **{form_name: form})
 
@@ -438,7 +460,7 @@ def leg_add(request: HttpRequest, reference: str) -> HttpResponse:
         shipment,
         LegForm(request.POST, zone=_zone_of(shipment)),
         functools.partial(planning.leg_add, by=request.user),
-        done="Leg added.",
+        done=lambda leg: f"{leg.get_role_display()} {leg.origin_id} → {leg.destination_id} added.",
         form_name="leg_form",
     )
 

@@ -71,7 +71,9 @@ def booking_confirm(request: HttpRequest, pk: int) -> HttpResponse:
     """Record the carrier's confirmation; the orders move to planned through their lifecycle."""
     scope = scope_for_request(request)
     booking = selectors.booking_get_for(scope=scope, pk=pk)
-    form = BookingConfirmForm(request.POST or None, zone=branch_zone(booking.shipment.branch))
+    form = BookingConfirmForm(
+        request.POST or None, zone=branch_zone(booking.shipment.branch), mode=booking.shipment.mode
+    )
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         try:
@@ -121,7 +123,7 @@ def booking_reject(request: HttpRequest, pk: int) -> HttpResponse:
 @planning_required
 def booking_roll(request: HttpRequest, pk: int) -> HttpResponse:
     booking = selectors.booking_get_for(scope=scope_for_request(request), pk=pk)
-    form = BookingRollForm(request.POST or None, zone=branch_zone(booking.shipment.branch))
+    form = BookingRollForm(request.POST or None, zone=branch_zone(booking.shipment.branch), mode=booking.shipment.mode)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         try:
@@ -135,6 +137,7 @@ def booking_roll(request: HttpRequest, pk: int) -> HttpResponse:
                     vessel_name=data["vessel_name"],
                     vessel_imo=data["vessel_imo"],
                     voyage_number=data["voyage_number"],
+                    flight_number=data["flight_number"],
                     **_cutoffs(data),
                 )
         except PlanningError as exc:

@@ -113,8 +113,9 @@ def execution(request: HttpRequest) -> HttpResponse:
 @planning_required
 @require_POST
 def leg_record_actual(request: HtmxHttpRequest, pk: int) -> HttpResponse:
-    """Quick action: the leg departed or arrived (now, or at the time given). htmx gets the leg's row back. The
-    time, and the row, are on the clock of the page the action came from (its `zone`), else the leg's branch."""
+    """Quick action: the leg departed or arrived, now (one click) or at the time given (a departure noticed late is
+    recorded when it happened; a time in the future is refused). htmx gets the leg's row back. The time, and the
+    row, are on the clock of the page the action came from (its `zone`), else the leg's branch."""
     leg = selectors.leg_get_for(scope=scope_for_request(request), pk=pk)
     posted_zone = request.POST.get("zone", "")
     zone = zone_named(posted_zone) if posted_zone else branch_zone(leg.shipment.branch)
@@ -145,6 +146,7 @@ def leg_record_actual(request: HtmxHttpRequest, pk: int) -> HttpResponse:
             "now": timezone.now(),
             "section": request.POST.get("section"),
             "zone": zone_label(zone),
+            "at_value": request.POST.get("at", "") if error else "",  # a refused time comes back to be corrected
         }
         with timezone.override(zone):
             response = render(request, "tracking/execution.html#leg-row", context)

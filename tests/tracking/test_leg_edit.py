@@ -109,11 +109,35 @@ def remove_url(leg):
 # --- the happy path --------------------------------------------------------------------------------------------
 
 
-def test_the_shipment_page_offers_edit_and_remove_on_each_leg(login, ops_user, master):
+def test_the_shipment_page_offers_edit_on_each_leg_and_remove_where_it_can_be_done(login, ops_user, master):
+    """Remove is offered only when planning.leg_remove_problem has nothing against it; otherwise the row says why
+    in its place (review I: "Remove" on the only main carriage led to a page refusing it)."""
     page = login(ops_user).get(master.get_absolute_url()).content.decode()
     for leg in legs(master):
         assert edit_url(leg) in page
-        assert remove_url(leg) in page
+    assert remove_url(leg_of(master, LegRole.PRE_CARRIAGE)) in page
+    assert remove_url(leg_of(master, LegRole.ON_CARRIAGE)) in page
+    main = leg_of(master, LegRole.MAIN)
+    assert remove_url(main) not in page
+    assert f'title="This is the only main carriage of {master.reference}; a shipment travels on one.' in page
+    assert f'aria-label="Leg {main.sequence} cannot be removed: This is the only main carriage' in page
+
+
+def test_the_booked_leg_is_not_offered_for_removal_while_its_booking_is_live(
+    login, ops_user, ops_scope, master, ocean_carriers
+):
+    maersk, _ = ocean_carriers
+    second = planning.leg_add(  # a second main carriage: the first, booked, is no longer the only one
+        shipment=master, data={"role": LegRole.MAIN, "origin_id": "CNNGB", "destination_id": "DEHAM"}
+    )
+    booking_services.booking_request(shipment=master, carrier=maersk, by=ops_user)
+    page = login(ops_user).get(master.get_absolute_url()).content.decode()
+    booked = legs(master)[1]
+    assert booked.role == LegRole.MAIN
+    assert booked.pk != second.pk
+    assert remove_url(booked) not in page
+    assert 'title="This leg is the one booked with Maersk (to send); cancel the booking first."' in page
+    assert remove_url(second) in page
 
 
 def test_the_edit_form_starts_from_the_leg_on_the_branch_clock(login, ops_user, master):
@@ -207,6 +231,7 @@ def test_a_leg_that_departed_is_not_removed_and_keeps_what_its_departure_fixed(l
     page = client.get(master.get_absolute_url()).content.decode()
     assert edit_url(pre) in page
     assert remove_url(pre) not in page
+    assert 'title="This leg has departed; it stays on record' in page
     assert "stays on record" in client.get(remove_url(pre)).content.decode()
     client.post(remove_url(pre))
     assert Leg.objects.filter(pk=pre.pk).exists()
@@ -317,6 +342,7 @@ def test_the_legs_of_a_delivered_or_cancelled_shipment_stay_as_they_were(login, 
     page = client.get(master.get_absolute_url()).content.decode()
     assert edit_url(on_carriage) not in page
     assert remove_url(on_carriage) not in page
+    assert "cannot be removed" not in page  # nothing is offered on the legs of a closed shipment
     response = client.post(edit_url(on_carriage), form_data(on_carriage, destination="DEMUC"), follow=True)
     assert "is delivered; its legs stay as they were" in response.content.decode()
     with pytest.raises(PlanningError, match="is delivered"):

@@ -410,12 +410,14 @@ def booking_roll(
     vessel_name: str = "",
     vessel_imo: str = "",
     voyage_number: str = "",
+    flight_number: str = "",
     documentation_cutoff_at: datetime.datetime | None = None,
     vgm_cutoff_at: datetime.datetime | None = None,
     cargo_cutoff_at: datetime.datetime | None = None,
 ) -> Booking:
-    """The carrier moved a confirmed booking to a later sailing: new ETD/ETA (and cut-offs, vessel), the main
-    leg and every later leg shift with it. After commit: booking_rolled (the exception rules react to it)."""
+    """The carrier moved a confirmed booking to a later sailing (or flight): new ETD/ETA (and cut-offs, vessel or
+    flight), the main leg and every later leg shift with it. After commit: booking_rolled (the exception rules
+    react to it)."""
     booking = _lock(booking)
     _expect(booking, *CONFIRMED_BOOKING_STATUSES, doing="rolled")
     main = _main_leg(booking.shipment)
@@ -451,7 +453,12 @@ def booking_roll(
         main,
         departure_at=departure_at,
         arrival_at=arrival_at,
-        conveyance={"vessel_name": vessel_name, "vessel_imo": vessel_imo, "voyage_number": voyage_number},
+        conveyance={
+            "vessel_name": vessel_name,
+            "vessel_imo": vessel_imo,
+            "voyage_number": voyage_number,
+            "flight_number": flight_number,
+        },
     )
     shift = arrival_at - old_arrival if old_arrival else datetime.timedelta(0)
     for leg in booking.shipment.legs.filter(sequence__gt=main.sequence, actual_departure_at__isnull=True):

@@ -31,7 +31,7 @@ from finance.models import RateDirection
 from finance.money import money_text
 from finance.rating import Measures, NoQuote, PreparedCard, Quote, rate_quote
 from finance.selectors import prepared_cards
-from orders.models import Order, ServiceLevel
+from orders.models import Mode, Order, ServiceLevel
 from partners.models import Organisation
 from tracking.models import NEUTRAL_ON_TIME_SCORE, CarrierPreference, CarrierRecord, CarrierService, PreferenceKind
 from tracking.models import Shipment as ShipmentModel
@@ -168,6 +168,7 @@ class Ranking:
     weights: Weights
     options: list[Option]  # eligible, best first
     excluded: list[Option]
+    lane_covered: bool = True  # some carrier's card in the mode has a rate on the lane (valid or not)
 
     @property
     def best(self) -> Option | None:
@@ -175,6 +176,16 @@ class Ranking:
 
     def option_for(self, carrier_id: int) -> Option | None:
         return next((option for option in self.options if option.carrier.pk == carrier_id), None)
+
+    @property
+    def lane_uncovered(self) -> bool:
+        """No option because no carrier's buy rate card in the mode has a rate on the lane at all (rather than
+        rates that do not fit the cargo or the date): the screens say what is missing and who adds it."""
+        return not self.options and not self.lane_covered
+
+    @property
+    def mode_label(self) -> str:
+        return str(Mode(self.request.mode).label) if self.request.mode in Mode.values else self.request.mode
 
 
 @dataclass
@@ -370,7 +381,10 @@ def rank(request: RankingRequest, context: RankingContext, weights: Weights | No
     for position, option in enumerate(options, start=1):
         option.rank = position
     excluded.sort(key=lambda o: o.carrier.code)
-    return Ranking(request, weights, options, excluded)
+    covered = any(
+        card.lines_for(request.origin, request.destination) for cards in by_carrier.values() for card in cards
+    )
+    return Ranking(request, weights, options, excluded, lane_covered=covered)
 
 
 # --- requests from orders and shipments -----------------------------------------------------
