@@ -15,6 +15,7 @@ from django.db.models import Q, QuerySet
 from django.http import HttpRequest
 from import_export.admin import ExportMixin
 
+from oms.admin_bases import ReadOnlyAdmin
 from orders.integrations import destinations_check
 from orders.models import ImportJob, ImportRowError, Integration, IntegrationKind, Location, WebhookDelivery
 from orders.resources import SAFE_FORMATS, ImportJobResource
@@ -27,7 +28,7 @@ from partners.models import Organisation, OrganisationKind
 
 
 @admin.register(Location)
-class LocationAdmin(admin.ModelAdmin):
+class LocationAdmin(ReadOnlyAdmin):
     """The UN/LOCODE list, to look a place up and for the console's place pickers (autocomplete). Read-only: the
     list is loaded and refreshed by `manage.py import_unlocode`, and orders point at its rows."""
 
@@ -44,15 +45,6 @@ class LocationAdmin(admin.ModelAdmin):
         if not search_term.strip():
             return queryset, False
         return locations_matching(queryset, search_term), False
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
 
 # --- Bulk intake: import jobs --------------------------------------------------------------------------------
@@ -219,18 +211,12 @@ class IntegrationAdmin(admin.ModelAdmin):
 
 
 @admin.register(WebhookDelivery)
-class WebhookDeliveryAdmin(admin.ModelAdmin):
+class WebhookDeliveryAdmin(ReadOnlyAdmin):
     list_display = ("delivery_id", "integration", "outcome", "status_code", "attempts", "order", "received_at")
     list_filter = ("outcome", "integration__kind")
     list_select_related = ("integration", "order")
     search_fields = ("delivery_id", "external_id", "order__reference")
     readonly_fields = [field.name for field in WebhookDelivery._meta.fields]
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         """Never: a delivery's row is what makes a repeated Shopify delivery a duplicate, so deleting it would let

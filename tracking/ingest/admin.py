@@ -29,6 +29,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html
 
+from oms.admin_bases import ReadOnlyAdmin
 from partners.admin_actions import confirmation_page, confirmed
 from partners.validators import time_zone_spelt
 from tracking.ingest import mapping, remapping, tasks
@@ -48,19 +49,6 @@ from tracking.ingest.models import (
 )
 
 INLINE_REMAP_LIMIT = 5000  # more events than this are re-mapped by a worker
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    """What happened is a record: shown, never edited here."""
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
 
 MILESTONE_CODE_SHAPE = re.compile(r"^[A-Z][A-Z_]{1,23}$")  # the milestone_code_shape constraint
