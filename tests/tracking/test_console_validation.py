@@ -9,6 +9,7 @@ import re
 from django.urls import reverse
 
 from tracking.ingest.models import CarrierEndpoint, MappingRule, Milestone
+from tracking.ingest.standards import seed_reference_data
 
 RAW_CONSTRAINT = "Constraint “"
 
@@ -31,7 +32,9 @@ def test_a_mapping_rule_typed_in_lower_case_is_saved_upper_case(client, admin_us
 
 def test_a_lower_case_duplicate_of_a_mapping_rule_is_refused_in_words(client, admin_user):
     """The duplicate check compares the stored (upper-case) code: "in_transit" beside the standard EasyPost rule
-    IN_TRANSIT is its duplicate, refused on the form rather than by the database (a 500)."""
+    IN_TRANSIT is its duplicate, refused on the form rather than by the database (a 500). The standard rules are
+    seeded here: a transactional test before this one may have emptied the tables the data migration filled."""
+    seed_reference_data(Milestone, MappingRule)
     assert MappingRule.objects.filter(scheme="easypost", code="IN_TRANSIT", partner=None, location_role="").exists()
     before = MappingRule.objects.count()
     client.force_login(admin_user)
