@@ -31,6 +31,14 @@ class ExceptionRuleForm(forms.ModelForm):
     class Meta:
         model = ExceptionRule
         fields = ("kind", "mode", "customer", "threshold_hours", "severity", "notify_customer", "is_active", "note")
+        # The model's help text says "shipments" (changing it would take a migration for words alone): what is
+        # judged by a leg's mode is said here, where rules are edited.
+        help_texts = {
+            "mode": "Only this mode. A late or slipping leg (overdue milestone, ETA slipped, rolled booking, missed "
+            "cut-off) is judged by its own leg's mode: a road pre-carriage of an ocean shipment by the road rule; "
+            "so is damage or a return reported on a leg. Silence and holds by the shipment's mode. Blank: every "
+            "mode without a rule of its own.",
+        }
 
     def clean(self) -> dict[str, Any] | None:
         """A rule for one customer that emails them needs their address: without it nothing would be sent and

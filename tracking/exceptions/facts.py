@@ -24,6 +24,7 @@ from orders.models import OrderStatus
 from partners.models import Organisation
 from partners.time_zones import zone_named
 from tracking.exceptions import codes
+from tracking.ingest.following import leg_milestone
 
 # An order in one of these has nothing left to move: delivered and after, or cancelled (orders.models' lifecycle).
 FINISHED_ORDER_STATUSES = frozenset(
@@ -134,6 +135,36 @@ class ShipmentFacts:
     @property
     def last_leg(self) -> LegFacts | None:
         return self.legs[-1] if self.legs else None
+
+    def leg(self, leg_id: int | None) -> LegFacts | None:
+        """One of its legs by id; None for none, or a leg that is not the carrying shipment's (a house's)."""
+        return next((leg for leg in self.legs if leg.id == leg_id), None) if leg_id is not None else None
+
+    def mode_of(self, leg: LegFacts | None) -> str:
+        """The mode a finding is judged by (its rule) and kept under: the leg's for what concerns a leg (a road
+        pre-carriage of an ocean shipment is a truck's), else the shipment's."""
+        return leg.mode if leg is not None else self.mode
+
+    def carrier_of(self, leg: LegFacts | None) -> int | None:
+        """The carrier a finding names: the leg's for what concerns a leg, so a late pre-carriage is the trucker's,
+        not the shipping line's. A main carriage without its own carrier is the shipment's (its main carrier); a
+        pre- or on-carriage without one names none. What concerns no leg names the shipment's carrier."""
+        if leg is None:
+            return self.carrier_id
+        if leg.carrier_id is not None:
+            return leg.carrier_id
+        main = self.main_leg
+        return self.carrier_id if main is not None and leg.id == main.id else None
+
+    def leg_milestone(self, leg: LegFacts, *, departure: bool) -> str:
+        """The milestone the leg's departure or arrival is, by its role (following.leg_milestone: a pre-carriage
+        departs with PICKED_UP, arrives with RECEIVED_AT_ORIGIN; an on-carriage OUT_FOR_DELIVERY, DELIVERED or
+        AVAILABLE), as ingest records it: the last leg of a shipment carrying one order (one live house at most)
+        delivers, another arrives where the goods become available."""
+        return leg_milestone(
+            kind="departure" if departure else "arrival", role=leg.role,
+            is_last=self.legs[-1].id == leg.id, single_order=len(self.house_ids) <= 1,
+        )  # fmt: skip
 
 
 _SHIPMENTS = """

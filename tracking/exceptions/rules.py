@@ -62,8 +62,42 @@ def milestone_words(code: str | None) -> str:
     return (code or "").replace("_", " ").capitalize()
 
 
-# What the plan-based rules watch on a leg, as a noun ("Leg 1 departure", "Estimated arrival").
-_MOVEMENT = {"DEPARTED": "departure", "ARRIVED": "arrival", "DELIVERED": "delivery"}
+# What the plan-based rules watch on a leg, as a noun that never reads as done ("Leg 1 pickup", "Estimated
+# arrival"): each leg's departure and arrival are the milestones of its role (docs/tracking-events.md).
+MOVEMENT_NOUNS = {
+    "DEPARTED": "departure",
+    "ARRIVED": "arrival",
+    "PICKED_UP": "pickup",
+    "RECEIVED_AT_ORIGIN": "gate-in",
+    "OUT_FOR_DELIVERY": "departure",
+    "DELIVERED": "delivery",
+    "AVAILABLE": "arrival",
+}
+# The milestones that are a leg's departure (the others a plan-based finding names are its arrival).
+DEPARTURES = frozenset({"DEPARTED", "PICKED_UP", "OUT_FOR_DELIVERY"})
+# The kinds whose milestone is one still awaited that the kind's name does not say: which movement is overdue,
+# which estimate slipped. A roll awaits the booked departure and a missed cut-off the gate-in, which their names
+# say already; holds, damage and the like name what was reported, which repeats the kind.
+AWAITING_KINDS = frozenset({ExceptionKind.MILESTONE_OVERDUE, ExceptionKind.ETA_DELAY})
+
+
+def movement_noun(milestone: str | None) -> str:
+    """A leg's departure or arrival milestone as a noun ("PICKED_UP" → "pickup"); else its words, lower case."""
+    return MOVEMENT_NOUNS.get(milestone or "") or milestone_words(milestone).lower()
+
+
+def awaited_words(kind: str, milestone: str | None) -> str:
+    """What a list shows beside an exception's kind, where the kind alone does not say it: the movement awaited, as
+    a noun ("Milestone overdue · Pickup", "ETA slipped · Delivery"), never the milestone's name, which reads as
+    done ("Departed"). "" for every other kind and for none."""
+    if kind not in AWAITING_KINDS or not milestone:
+        return ""
+    return movement_noun(milestone).capitalize()
+
+
+def _moment(milestone: str) -> str:
+    return "departure" if milestone in DEPARTURES else "arrival"
+
 
 # Our reasons (ShipmentException.canonical_reason, set here and in codes.py) in words, for the staff screens.
 REASON_LABELS = {
@@ -110,6 +144,10 @@ class Finding:
     canonical_reason: str = ""
     source_event_ids: tuple[int, ...] = ()
     house_id: int | None = None  # the house a carrier's report named; None: the whole shipment
+    # Whose movement it is and by what mode: the leg's for a finding about a leg (a late truck is the trucker's and
+    # is judged by the road rule), else the shipment's (ShipmentFacts.carrier_of, mode_of).
+    carrier_id: int | None = None
+    mode: str = ""
 
     @property
     def key(self) -> tuple[str, int, int | None, int | None]:
@@ -119,8 +157,13 @@ class Finding:
     def continues(self, milestone: str) -> bool:
         """Whether the unresolved exception of this key, about `milestone`, is this finding still holding. An
         overdue milestone is a condition of its own: the departure recorded ends "departure overdue" even when the
-        same leg's arrival is overdue by then, which opens as a new exception."""
-        return self.kind != ExceptionKind.MILESTONE_OVERDUE or milestone == self.milestone
+        same leg's arrival is overdue by then, which opens as a new exception. Told apart by the moment (departure,
+        arrival), not the code: one stored with the main carriage's code for another leg (DEPARTED for a
+        pre-carriage's pickup, before findings named the leg's own milestone) is the same condition, and is brought
+        up to date rather than resolved and opened again."""
+        if self.kind != ExceptionKind.MILESTONE_OVERDUE:
+            return True
+        return _moment(milestone) == _moment(self.milestone)
 
 
 class RuleBook:
@@ -167,8 +210,10 @@ class _Evaluation:
         self.facts, self.book, self.now = facts, book, now
         self.findings: list[Finding] = []
 
-    def rule(self, kind: str) -> ExceptionRule | None:
-        return self.book.rule(kind, mode=self.facts.mode, customer_id=self.facts.customer_id)
+    def rule(self, kind: str, leg: LegFacts | None = None) -> ExceptionRule | None:
+        """The rule for the shipment's customer and the mode of what is judged: the leg's for a finding about a leg
+        (a road pre-carriage of an ocean shipment waits the road threshold), else the shipment's."""
+        return self.book.rule(kind, mode=self.facts.mode_of(leg), customer_id=self.facts.customer_id)
 
     def when(self, at: datetime.datetime | None) -> str:
         """A moment on the clock of the shipment's branch (_when)."""
@@ -177,61 +222,69 @@ class _Evaluation:
     def add(
         self, rule: ExceptionRule, kind: str, leg_id: int | None, detail: str, trigger: str, **extra: object
     ) -> None:
+        leg = self.facts.leg(leg_id)
         self.findings.append(
             Finding(
                 kind=kind, shipment_id=self.facts.id, leg_id=leg_id, severity=rule.severity, rule_id=rule.pk,
-                notify_customer=rule.notify_customer, detail=detail[:300], trigger_key=trigger[:80], **extra,  # type: ignore[arg-type]
+                notify_customer=rule.notify_customer, detail=detail[:300], trigger_key=trigger[:80],
+                carrier_id=self.facts.carrier_of(leg), mode=self.facts.mode_of(leg), **extra,  # type: ignore[arg-type]
             )
         )  # fmt: skip
 
     # --- movement against the plan ------------------------------------------------------------------
 
     def overdue(self) -> None:
-        """The first leg still missing an actual time: its departure (else arrival) is late against plan."""
-        rule = self.rule(ExceptionKind.MILESTONE_OVERDUE)
-        if rule is None or self.facts.status not in ACTIVE:
+        """The first leg still missing an actual time: its departure (else arrival) is late against plan. What is
+        awaited is the leg's own milestone (a pre-carriage's departure is the pickup, PICKED_UP), judged by the
+        rule for the leg's mode."""
+        if self.facts.status not in ACTIVE:
             return
         leg = next((leg for leg in self.facts.legs if leg.actual_arrival_at is None), None)
         if leg is None:
             return
-        if leg.actual_departure_at is None:
-            milestone, planned = "DEPARTED", leg.planned_departure_at
-        else:
-            milestone, planned = "ARRIVED", leg.planned_arrival_at
-        place = _MOVEMENT[milestone]
+        rule = self.rule(ExceptionKind.MILESTONE_OVERDUE, leg)
+        if rule is None:
+            return
+        departing = leg.actual_departure_at is None
+        planned = leg.planned_departure_at if departing else leg.planned_arrival_at
         if planned is None or self.now <= planned + _threshold(rule):
             return
+        milestone = self.facts.leg_milestone(leg, departure=departing)
+        # The trigger names the moment as it always has (DEPARTED/ARRIVED and the planned time), whatever the leg's
+        # role: an exception a person closed before findings named the leg's own milestone stays closed.
+        moment = "DEPARTED" if departing else "ARRIVED"
         self.add(
             rule, ExceptionKind.MILESTONE_OVERDUE, leg.id,
-            f"Leg {leg.sequence} {place} was planned for {self.when(planned)}: "
+            f"Leg {leg.sequence} {movement_noun(milestone)} was planned for {self.when(planned)}: "
             f"{duration_text(self.now - planned)} overdue.",
-            f"{milestone}:{planned.isoformat()}", milestone=milestone, expected_at=planned,
-            canonical_reason="late_departure" if milestone == "DEPARTED" else "late_arrival",
+            f"{moment}:{planned.isoformat()}", milestone=milestone, expected_at=planned,
+            canonical_reason="late_departure" if departing else "late_arrival",
         )  # fmt: skip
 
     def eta(self) -> None:
-        """The latest estimate of the arrival (else the delivery) is later than planned by more than N h."""
-        rule = self.rule(ExceptionKind.ETA_DELAY)
-        if rule is None or self.facts.status not in ACTIVE:
+        """The latest estimate of the arrival (else the delivery) is later than planned by more than N h, N the
+        rule's for the mode of the leg the estimate is for (the main carriage's arrival, the last leg's delivery)."""
+        if self.facts.status not in ACTIVE:
             return
         f = self.facts
         worst: tuple[datetime.timedelta, str, LegFacts, datetime.datetime, datetime.datetime, int | None, str] | None
-        worst = None
+        worst, chosen = None, None
         for milestone, estimate, leg, event, said in (
             ("ARRIVED", f.eta_arrival, f.main_leg, f.eta_arrival_event, f.eta_arrival_said),
             ("DELIVERED", f.eta_delivery, f.last_leg, f.eta_delivery_event, f.eta_delivery_said),
         ):
             if estimate is None or leg is None or leg.planned_arrival_at is None or leg.actual_arrival_at:
                 continue
+            rule = self.rule(ExceptionKind.ETA_DELAY, leg)
             slip = estimate - leg.planned_arrival_at
-            if slip > _threshold(rule) and (worst is None or slip > worst[0]):
-                worst = (slip, milestone, leg, leg.planned_arrival_at, estimate, event, said)
-        if worst is None:
+            if rule is not None and slip > _threshold(rule) and (worst is None or slip > worst[0]):
+                worst, chosen = (slip, milestone, leg, leg.planned_arrival_at, estimate, event, said), rule
+        if worst is None or chosen is None:
             return
         slip, milestone, leg, planned, estimate, event, said = worst
         self.add(
-            rule, ExceptionKind.ETA_DELAY, leg.id,
-            f"Estimated {_MOVEMENT[milestone]} {self.when(estimate)}, {duration_text(slip)} later than planned "
+            chosen, ExceptionKind.ETA_DELAY, leg.id,
+            f"Estimated {movement_noun(milestone)} {self.when(estimate)}, {duration_text(slip)} later than planned "
             f"({self.when(planned)}).",
             f"{milestone}:{event or estimate.isoformat()}", milestone=milestone, expected_at=planned,
             observed_at=estimate, canonical_reason="eta_slip", source_event_ids=(event,) if event else (),
@@ -261,9 +314,9 @@ class _Evaluation:
 
     def roll(self) -> None:
         """The carrier moved the booking to a later departure by more than N h, and it has not left yet."""
-        rule = self.rule(ExceptionKind.ROLLED_BOOKING)
         f = self.facts
         main = f.main_leg
+        rule = self.rule(ExceptionKind.ROLLED_BOOKING, main)
         if rule is None or f.status not in ACTIVE or f.booking_status != "rolled" or not f.roll_count:
             return
         if main is None or main.actual_departure_at or not (f.original_departure_at and f.confirmed_departure_at):
@@ -282,9 +335,9 @@ class _Evaluation:
 
     def cutoff(self) -> None:
         """The cargo cut-off passed (plus N h) and the cargo is not at the terminal."""
-        rule = self.rule(ExceptionKind.MISSED_CUTOFF)
         f = self.facts
         main = f.main_leg
+        rule = self.rule(ExceptionKind.MISSED_CUTOFF, main)
         if rule is None or f.status not in ACTIVE or f.cargo_cutoff_at is None or main is None:
             return
         if main.actual_departure_at or self.now <= f.cargo_cutoff_at + _threshold(rule):
@@ -315,8 +368,9 @@ class _Evaluation:
         standing, canonical = standing_reports(self.facts.signals, self.facts.houses_apart)
         for (kind, house), signals in standing.items():
             _, customer_id = self.facts.parties(house)
-            rule = self.book.rule(kind, mode=self.facts.mode, customer_id=customer_id)
             first = signals[0]
+            leg = self.facts.leg(first.leg_id) if kind in _STANDS_ALONE else None  # damage, a return: on its leg
+            rule = self.book.rule(kind, mode=self.facts.mode_of(leg), customer_id=customer_id)
             if rule is None or self.now - first.event_at < _threshold(rule):
                 continue
             # A failed attempt after another is a new failure: a person who closed the first has not seen it. A hold
@@ -477,13 +531,16 @@ def why_clear(
         return "Every order on the shipment is delivered, closed or cancelled."
     if kind in (ExceptionKind.ROLLED_BOOKING, ExceptionKind.MISSED_CUTOFF) and facts.booking_status is None:
         return "The booking was cancelled; the shipment is back in planning."
-    leg = next((item for item in facts.legs if item.id == leg_id), None)
+    leg = facts.leg(leg_id)
+    departure = milestone in DEPARTURES
     if kind in (ExceptionKind.MILESTONE_OVERDUE, ExceptionKind.ETA_DELAY, ExceptionKind.ROLLED_BOOKING) and leg:
-        if milestone == "DEPARTED" and leg.actual_departure_at:
-            return f"Departure recorded {when(leg.actual_departure_at)}."
+        if departure and leg.actual_departure_at:
+            return f"{movement_noun(milestone).capitalize()} recorded {when(leg.actual_departure_at)}."
         if leg.actual_arrival_at:
-            return f"{_MOVEMENT.get(milestone, 'arrival').capitalize()} recorded {when(leg.actual_arrival_at)}."
-    rule = book.rule(kind, mode=facts.mode, customer_id=facts.parties(house_id)[1]) if book else None
+            arrival = "arrival" if departure else movement_noun(milestone)
+            return f"{arrival.capitalize()} recorded {when(leg.actual_arrival_at)}."
+    # The rule detection would choose now: by the leg's mode for what concerns a leg (Finding.mode).
+    rule = book.rule(kind, mode=facts.mode_of(leg), customer_id=facts.parties(house_id)[1]) if book else None
     if book is not None and rule is None:
         return f"The rule for “{ExceptionKind(kind).label}” was switched off."
     if kind == ExceptionKind.ETA_DELAY:
@@ -516,7 +573,7 @@ def why_clear(
     if kind == ExceptionKind.MILESTONE_OVERDUE:
         planned = None
         if leg is not None:
-            planned = leg.planned_departure_at if milestone == "DEPARTED" else leg.planned_arrival_at
+            planned = leg.planned_departure_at if departure else leg.planned_arrival_at
         if rule is not None and _same(planned, expected_at):
             return f"The rule's threshold was raised to {_hours(rule)}: the plan ({when(planned)}) did not move."
         return "The plan moved: the milestone is no longer overdue."

@@ -24,7 +24,7 @@ from tracking.exceptions.models import (
     Severity,
     ShipmentException,
 )
-from tracking.exceptions.rules import duration_text, rulebook
+from tracking.exceptions.rules import duration_text, movement_noun, rulebook
 from tracking.ingest.models import Milestone, TrackingEvent
 from tracking.models import ConsolidatedHouse, Shipment
 
@@ -186,7 +186,7 @@ class InboxPage:
 def inbox_page(*, scope: Scope, user: Any, filters: InboxFilters, size: int = PAGE_SIZE) -> InboxPage:
     """One page of the inbox: size + 1 rows read, so the next page is known without a count."""
     fields, _ = SORTS[filters.sort]
-    rows = _with_milestone_name(_filtered(scope, user, filters))
+    rows = _filtered(scope, user, filters)
     if filters.sort == "customer":
         rows = rows.annotate(customer_code=Coalesce("customer__code", Value("~")))
     values = _parse_cursor(filters.sort, filters.after)
@@ -295,9 +295,9 @@ class CustomerNotice:
 
 # The milestone of an exception about the plan, in words for a customer that never read as if it happened: an "ETA
 # slipped" exception's milestone is the arrival (or delivery) the estimate is for; an overdue one's, the milestone
-# still awaited. For a missed cut-off, holds, damage, failed deliveries and returns it is what was reported and
-# repeats the kind ("Customs hold · Customs hold"): no words.
-_AWAITED = {"DEPARTED": "departure", "ARRIVED": "arrival", "DELIVERED": "delivery"}
+# still awaited, as a noun (rules.movement_noun: "pickup not reported yet" for a pre-carriage). For a missed
+# cut-off, holds, damage, failed deliveries and returns it is what was reported and repeats the kind ("Customs hold
+# · Customs hold"): no words.
 _NOTICE_MILESTONE: dict[str, str] = {
     ExceptionKind.ETA_DELAY: "expected {}",
     ExceptionKind.MILESTONE_OVERDUE: "{} not reported yet",
@@ -309,7 +309,7 @@ def _notice_milestone(exception: ShipmentException) -> str:
     words = _NOTICE_MILESTONE.get(exception.kind)
     if not words or not exception.milestone:
         return ""
-    return words.format(_AWAITED.get(exception.milestone, exception.milestone.replace("_", " ").lower()))
+    return words.format(movement_noun(exception.milestone))
 
 
 def exceptions_for_customer(*, scope: Scope, recent_days: int = 7, limit: int = 10) -> list[CustomerNotice]:

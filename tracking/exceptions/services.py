@@ -120,6 +120,8 @@ _REFRESHED = (
     ("canonical_reason", "text"),
     ("trigger_key", "text"),
     ("source_event_ids", "bigint[]"),
+    ("carrier_id", "bigint"),
+    ("mode", "text"),
     ("detail", "text"),
 )
 # A history row only when what it says changed: a carrier repeating a hold changes its events, not its words.
@@ -157,6 +159,8 @@ class _Existing(NamedTuple):
     canonical_reason: str
     trigger_key: str
     source_event_ids: list[int]
+    carrier_id: int | None
+    mode: str
     detail: str
 
     @property
@@ -173,8 +177,7 @@ def _row(finding: rules.Finding, facts: Any) -> dict[str, Any]:
     return {
         "kind": finding.kind, "severity": finding.severity, "shipment_id": finding.shipment_id,
         "leg_id": finding.leg_id, "house_id": finding.house_id, "order_id": order_id, "customer_id": customer_id,
-        "carrier_id": facts.carrier_id, "mode": facts.mode, "notify_customer": finding.notify_customer,
-        **_detected(finding),
+        "notify_customer": finding.notify_customer, **_detected(finding),
     }  # fmt: skip
 
 
@@ -185,19 +188,21 @@ def _detected(finding: rules.Finding) -> dict[str, Any]:
         "expected_at": _iso(finding.expected_at), "observed_at": _iso(finding.observed_at),
         "carrier_reason_code": finding.carrier_reason_code, "canonical_reason": finding.canonical_reason,
         "trigger_key": finding.trigger_key, "source_event_ids": list(finding.source_event_ids),
-        "detail": finding.detail,
+        "carrier_id": finding.carrier_id, "mode": finding.mode, "detail": finding.detail,
     }  # fmt: skip
 
 
 def _changed(row: _Existing, finding: rules.Finding) -> bool:
     """Whether the finding says more than the open exception: a later estimate, a moved plan, another attempt, a
-    repeated report, the rule edited. The wording alone does not count ("30 h overdue" grows every scan)."""
+    repeated report, the rule edited, another carrier on the late leg. The wording alone does not count ("30 h
+    overdue" grows every scan)."""
     return (
         row.severity, row.rule_id, row.milestone, row.expected_at, row.observed_at, row.carrier_reason_code,
-        row.canonical_reason, row.trigger_key, list(row.source_event_ids),
+        row.canonical_reason, row.trigger_key, list(row.source_event_ids), row.carrier_id, row.mode,
     ) != (
         finding.severity, finding.rule_id, finding.milestone, finding.expected_at, finding.observed_at,
         finding.carrier_reason_code, finding.canonical_reason, finding.trigger_key, list(finding.source_event_ids),
+        finding.carrier_id, finding.mode,
     )  # fmt: skip
 
 

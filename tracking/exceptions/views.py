@@ -29,7 +29,7 @@ from partners.time_zones import branch_zone, viewer_zone, zone_label
 from tracking.exceptions import selectors, services
 from tracking.exceptions.forms import NoteForm, ResolveForm
 from tracking.exceptions.models import ExceptionKind, ExceptionRule, ExceptionStatus, Severity, ShipmentException
-from tracking.exceptions.rules import duration_text, reason_label
+from tracking.exceptions.rules import awaited_words, duration_text, reason_label
 from tracking.models import Shipment
 
 DETAIL = "tracking/exceptions/exception_detail.html"
@@ -40,8 +40,9 @@ def _vary(response: HttpResponse) -> HttpResponse:
     return response
 
 
-# Kinds about a planned milestone, which the screens name as awaited ("Milestone overdue · Departed"); for the
-# others (holds, failed deliveries, returns) the milestone is what was reported, and mostly repeats the kind.
+# Kinds about a planned milestone, whose page names it as awaited ("Awaited milestone: Picked up"); for the others
+# (holds, failed deliveries, returns) the milestone is what was reported ("Reported as"), and mostly repeats the
+# kind. The inbox's badge beside the kind is rules.awaited_words: a noun, for overdue and ETA only.
 PLAN_KINDS = frozenset(
     kind.value
     for kind in (ExceptionKind.MILESTONE_OVERDUE, ExceptionKind.ETA_DELAY, ExceptionKind.ROLLED_BOOKING,
@@ -95,8 +96,7 @@ def inbox(request: HtmxHttpRequest) -> HttpResponse:
     now = timezone.now()
     context = {
         "page": page,
-        "rows": [(row, _age(row, now)) for row in page.rows],
-        "plan_kinds": PLAN_KINDS,
+        "rows": [(row, _age(row, now), awaited_words(row.kind, row.milestone)) for row in page.rows],
         "filters": filters,
         "sorts": [(name, label) for name, (_, label) in selectors.SORTS.items()],
         "kinds": ExceptionKind.choices,

@@ -1,7 +1,8 @@
 """Exceptions opened and resolved by tracking (tracking/exceptions), as workflows handles them.
 
 `exception_opened_handle` runs the "exception opened" automation rules for each order on the exception
-(a task for a team, with its SLA), picks the owner by the workflow's assignment and writes it back through
+(a task for a team, with its SLA; on a consolidation each order's task goes to the exception's one owner where
+they can take that team's work), picks the owner by the workflow's assignment and writes it back through
 tracking's service (workflows sits above tracking), then alerts the owner. `exception_resolved_handle`
 completes the tasks the exception's rules created that are still open or scheduled — whoever resolved it,
 a person or the exception's own condition clearing, there is nothing left for them to do —, releases each
@@ -77,15 +78,29 @@ def exception_owner(
     return lead_id, "lead of the branch's operations team"
 
 
+def _first_assignee(exception_id: int) -> int | None:
+    """Who the exception's first assigned task went to (exception_owner makes that person its owner)."""
+    tasks = _exception_tasks(exception_id).filter(assignee__isnull=False).order_by("pk")
+    return tasks.values_list("assignee_id", flat=True).first()
+
+
 def exception_opened_handle(*, exception_id: int, kind: str, order_ids: list[int]) -> None:
+    """Run the exception's rules on each of its orders, give it its owner and tell them. An exception on a
+    consolidation concerns every order on it, and its rules run once per order (each order's history keeps its
+    own run and task), but it has one owner: each order's tasks go first to the shipment's owner, else to whoever
+    the first order's task went to, so the tasks of one exception are that one person's wherever they can take the
+    team's work (assignment.assign_drafts; a task for another team, or another branch's, goes by its own team)."""
     exception = ShipmentException.objects.select_related("shipment", "order").get(pk=exception_id)
     sticky = shipment_owner(exception)
     subject = exception.order.reference if exception.order else exception.shipment.reference
-    for order_id in order_ids:
+    preferred = sticky
+    for position, order_id in enumerate(order_ids):
+        if preferred is None and position:
+            preferred = _first_assignee(exception_id)  # one query, and only on a consolidation until someone has it
         exception_record(
             order_id=order_id, kind=kind, exception_id=f"{exception_id}:{order_id}",
             subject=f"{exception.get_kind_display()} on {subject}", link=exception.get_absolute_url(),
-            prefer_user_id=sticky,
+            prefer_user_id=preferred,
         )  # fmt: skip
     owner_id, how = exception_owner(exception, order_ids, shipment_owner_id=sticky)
     if owner_id is None:

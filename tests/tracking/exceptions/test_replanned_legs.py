@@ -68,7 +68,7 @@ def test_a_leg_added_with_a_plan_already_late_opens_its_exception_at_once(arrive
     leg = replan(planning.leg_add, shipment=master, data=on_carriage(NOW - 30 * H))
 
     [exception] = open_exceptions(master, K.MILESTONE_OVERDUE)
-    assert (exception.leg_id, exception.milestone) == (leg.pk, "DEPARTED")
+    assert (exception.leg_id, exception.milestone) == (leg.pk, "OUT_FOR_DELIVERY")  # an on-carriage's departure
     assert exception.detail.startswith("Leg 2 departure was planned for ")
 
 

@@ -76,7 +76,7 @@ def test_the_detector_writes_words_and_whole_units(overdue):
 
 def test_the_inbox_names_the_milestone_and_the_carrier(login, ops_user, overdue):
     page = login(ops_user).get(reverse("tracking_exceptions:inbox")).text
-    assert '<span class="oms-chip">Departed</span>' in page
+    assert '<span class="oms-chip">Departure</span>' in page  # awaited, as a noun: not "Departed"
     assert ">DEPARTED<" not in page
     assert '<span title="MAEU">Maersk</span>' in page
     assert "6 d overdue." in page

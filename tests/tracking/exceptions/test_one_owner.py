@@ -1,0 +1,70 @@
+"""An exception has one owner (docs/exceptions.md, "Owner, workflow and alerts"), also on a consolidation
+(review I, defect 4): one exception on a master carrying several orders runs its rules once per order, so each
+order's history keeps its own run and task, and those tasks went to whoever was least loaded in turn (Olga for
+one order, Otto for the other) while the exception named one of them its owner. Each order's task now goes to
+the exception's owner where they can take the team's work."""
+
+from __future__ import annotations
+
+import pytest
+
+from partners.models import Role
+from tests.conftest import _member
+from tests.tracking.test_ingest_support import NOW, oms_event
+from tracking.exceptions.models import ExceptionKind, ShipmentException
+from workflows.models import RuleRun, Task, TeamMember
+
+from .conftest import H, detect, ingest
+from .test_consolidation import consolidated
+from .test_workflow import exception_rule
+
+__all__ = ["consolidated", "exception_rule"]
+
+
+@pytest.fixture
+def otto(branch, ops_team):
+    """A second member of HAM Operations, as loaded as ops_user (no task yet): least-loaded alternates."""
+    user = _member("otto@oms.test", branch, Role.OPERATIONS)
+    TeamMember.objects.create(team=ops_team, user=user)
+    return user
+
+
+def _hold_on_the_master(master) -> ShipmentException:
+    ingest(oms_event("CUSTOMS_HOLD", NOW - 5 * H, subject=("shipment", master.reference)))
+    detect(master)
+    return ShipmentException.objects.get(shipment=master, kind=ExceptionKind.CUSTOMS_HOLD)
+
+
+def test_an_exception_on_a_consolidation_has_one_owner_and_each_orders_task_is_theirs(
+    consolidated, ops_user, otto, exception_rule, django_capture_on_commit_callbacks
+):
+    master, acme_house, globex_house = consolidated
+    with django_capture_on_commit_callbacks(execute=True):
+        exception = _hold_on_the_master(master)
+    exception.refresh_from_db()
+    assert exception.order_id is None  # it concerns every order on the master
+
+    tasks = list(Task.objects.filter(rule=exception_rule).order_by("order_id"))
+    orders = sorted([acme_house.order_id, globex_house.order_id])
+    assert [task.order_id for task in tasks] == orders  # each order's history keeps its own task …
+    assert sorted(RuleRun.objects.filter(rule=exception_rule).values_list("order_id", flat=True)) == orders  # … run
+    assert exception.owner_id in (ops_user.pk, otto.pk)
+    assert {task.assignee_id for task in tasks} == {exception.owner_id}, "two people for one exception"
+    assert exception.entries.filter(verb="assigned").count() == 1
+
+
+def test_the_shipments_owner_keeps_every_orders_task(
+    consolidated, ops_user, otto, exception_rule, django_capture_on_commit_callbacks
+):
+    """Otto already owns the master's open exception: the next one, and its tasks for both orders, are his."""
+    from tracking.exceptions import services
+
+    master, *_ = consolidated
+    first = ShipmentException.objects.create(kind=ExceptionKind.DAMAGE, shipment=master, mode=master.mode,
+                                             detail="Carton crushed.", announced_at=NOW)  # fmt: skip
+    services.exception_assign_owner(exception_id=first.pk, owner=otto)
+    with django_capture_on_commit_callbacks(execute=True):
+        exception = _hold_on_the_master(master)
+    exception.refresh_from_db()
+    assert exception.owner == otto
+    assert set(Task.objects.filter(rule=exception_rule).values_list("assignee_id", flat=True)) == {otto.pk}
