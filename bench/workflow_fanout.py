@@ -48,6 +48,7 @@ import statistics
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
 from bench.common import fresh_database_url, report, setup_django
@@ -64,7 +65,7 @@ def _seed(count: int) -> list[int]:
 
     from orders.demo import LANES
     from orders.locations import locations_load_demo
-    from orders.models import Order
+    from orders.models import CargoLine, Order
     from partners.demo import seed_partners
     from partners.models import Organisation
     from workflows import demo
@@ -78,18 +79,28 @@ def _seed(count: int) -> list[int]:
     customers = [Organisation.objects.get(code=code) for code in ("ACME", "GLOBEX", "ACME", "ACME")]
     branches = {o.code: o for o in Organisation.objects.branches()}
     pickup = datetime.date.today() + datetime.timedelta(days=10)  # noqa: DTZ011 - a date a week or two ahead
-    drafts = []
+    drafts, lines = [], []  # a draft is submitted with its cargo (lifecycle's submit check): one line each
     for n in range(count):
-        mode, origin, destination, incoterm, branch, goods, _hs, _package = LANES[n % len(LANES)]
+        mode, origin, destination, incoterm, branch, goods, hs_code, package = LANES[n % len(LANES)]
         customer = customers[n % len(customers)]
+        line = CargoLine(
+            line_no=1, pieces=10 + n % 30, package_type=package, description=goods, hs_code=hs_code,
+            gross_weight_kg=Decimal(250 + (n % 50) * 40), volume_m3=Decimal("2.5"),
+        )  # fmt: skip
+        lines.append(line)
         drafts.append(Order(
             reference=f"BEN-26-{n:06d}", customer=customer, customer_reference=f"BENCH-{n:06d}",
             branch=branches[branch], mode=mode, incoterm=incoterm, origin_id=origin, destination_id=destination,
             shipper_name="Bench Shipper Ltd", consignee_name="Bench Consignee GmbH", requested_pickup_on=pickup,
             description=goods, declared_value_amount=(n % 40) * 2500 or None,
             declared_value_currency="EUR" if n % 40 else "",
+            pieces_total=line.pieces, gross_weight_kg_total=line.gross_weight_kg, volume_m3_total=Decimal("2.5"),
         ))  # fmt: skip
-    return [order.pk for order in Order.objects.bulk_create(drafts, batch_size=2000)]
+    orders = Order.objects.bulk_create(drafts, batch_size=2000)
+    for order, line in zip(orders, lines, strict=True):
+        line.order = order
+    CargoLine.objects.bulk_create(lines, batch_size=2000)
+    return [order.pk for order in orders]
 
 
 class _QueryCounter:
