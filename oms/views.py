@@ -10,6 +10,7 @@ from django.conf import settings
 from django.db.models import Count, Q
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils import timezone
 from django.views.decorators.http import require_safe
 
 from oms.search import exact_target, search_everything
@@ -17,6 +18,7 @@ from orders.models import Mode, Order, OrderStatus
 from partners.models import Organisation, OrganisationKind
 from partners.permissions import staff_required
 from partners.scoping import scope_for_request
+from partners.time_zones import viewer_zone, zone_label
 
 
 @require_safe
@@ -67,13 +69,16 @@ def nav_counts(request: HttpRequest) -> HttpResponse:
 @staff_required
 @require_safe
 def search(request: HttpRequest) -> HttpResponse:
-    """The search box: a reference opens its order or shipment, anything else lists what matches (oms/search.py)."""
+    """The search box: a reference opens its order or shipment, anything else lists what matches (oms/search.py).
+    Times are on the viewer's clock, named on the page, as on the order list (partners.time_zones.viewer_zone)."""
     scope = scope_for_request(request)
     query = request.GET.get("q", "").strip()
     if query and (target := exact_target(scope=scope, query=query)):
         return redirect(target)
     results = search_everything(scope=scope, query=query) if query else None
-    return render(request, "oms/search.html", {"query": query, "results": results})
+    zone = viewer_zone(scope)
+    with timezone.override(zone):
+        return render(request, "oms/search.html", {"query": query, "results": results, "time_zone": zone_label(zone)})
 
 
 def signin_locked_out(

@@ -8,7 +8,9 @@
 
 Selectors call `scope.restrict(queryset, customer=..., partner=...)` naming the lookups that tie a
 row to its customer and to its assigned partner; a queryset without a partner lookup is invisible
-to partners. `scope_for_request` is cached on the request, so it costs one query per request.
+to partners. `scope_for_request` is cached on the request, so it costs one query per request (none for a
+session's person: partners.backends loads the memberships with the user). The scope also carries the name of
+the person's clock (`Scope.time_zone`, read from those memberships), so every screen names its times for free.
 """
 
 from __future__ import annotations
@@ -42,6 +44,10 @@ class Scope:
     audience: Audience
     organisation_ids: frozenset[int] = field(default_factory=frozenset)
     roles: frozenset[str] = field(default_factory=frozenset)
+    # The name of the clock this person reads on (partners.time_zones.viewer_zone): staff their own branch's (the
+    # first by id), customers and partners their own organisation's (`Organisation.time_zone`); "" when they have
+    # none (company-wide staff: the server's zone); None for a scope built by hand, whose zone is then looked up.
+    time_zone: str | None = None
 
     @property
     def is_staff(self) -> bool:
@@ -103,6 +109,7 @@ def membership_rows(*, user: Any) -> QuerySet[Membership, Mapping[str, Any]]:
             kinds="organisation__kinds",
             code="organisation__code",
             name="organisation__name",
+            time_zone="organisation__time_zone",
         )
     )
 
@@ -119,19 +126,32 @@ def scope_for_user(user: Any) -> Scope:
     """The scope of a logged-in person, from their active memberships."""
     if user is None or not user.is_authenticated or not user.is_active:
         return NOBODY
-    memberships = [(row["role"], row["organisation_id"], row["kinds"]) for row in _memberships(user)]
+    rows = _memberships(user)
+    zones = {row["organisation_id"]: row.get("time_zone") or "" for row in rows}
+    memberships = [(row["role"], row["organisation_id"], row["kinds"]) for row in rows]
     staff = [(role, org) for role, org, kinds in memberships if role in STAFF_ROLES and INTERNAL_KINDS & set(kinds)]
     if staff:
-        return Scope(Audience.STAFF, frozenset(org for _, org in staff), frozenset(role for role, _ in staff))
+        branches = [org for role, org, kinds in memberships if role in STAFF_ROLES and OrganisationKind.BRANCH in kinds]
+        return Scope(
+            Audience.STAFF,
+            frozenset(org for _, org in staff),
+            frozenset(role for role, _ in staff),
+            _first_zone(zones, branches),
+        )
     customers = [
         org for role, org, kinds in memberships if role == Role.CUSTOMER and OrganisationKind.CUSTOMER in kinds
     ]
     if customers:
-        return Scope(Audience.CUSTOMER, frozenset(customers), frozenset({Role.CUSTOMER}))
+        return Scope(Audience.CUSTOMER, frozenset(customers), frozenset({Role.CUSTOMER}), _first_zone(zones, customers))
     partners = [org for role, org, _ in memberships if role == Role.PARTNER]
     if partners:
-        return Scope(Audience.PARTNER, frozenset(partners), frozenset({Role.PARTNER}))
+        return Scope(Audience.PARTNER, frozenset(partners), frozenset({Role.PARTNER}), _first_zone(zones, partners))
     return NOBODY
+
+
+def _first_zone(zones: Mapping[int, str], organisation_ids: list[int]) -> str:
+    """The zone of the first (by id) of these organisations, "" for none (partners.time_zones.viewer_zone)."""
+    return zones[min(organisation_ids)] if organisation_ids else ""
 
 
 def scope_for_api_key(api_key: ApiKey) -> Scope:
@@ -144,10 +164,11 @@ def scope_for_api_key(api_key: ApiKey) -> Scope:
     kinds = set(organisation.kinds)
     ids = frozenset({organisation.pk})
     if kinds & INTERNAL_KINDS and not kinds & EXTERNAL_KINDS:
-        return Scope(Audience.STAFF, ids, frozenset({Role.OPERATIONS}))
+        zone = organisation.time_zone if OrganisationKind.BRANCH in kinds else ""
+        return Scope(Audience.STAFF, ids, frozenset({Role.OPERATIONS}), zone)
     if OrganisationKind.CUSTOMER in kinds:
-        return Scope(Audience.CUSTOMER, ids, frozenset({Role.CUSTOMER}))
-    return Scope(Audience.PARTNER, ids, frozenset({Role.PARTNER}))
+        return Scope(Audience.CUSTOMER, ids, frozenset({Role.CUSTOMER}), organisation.time_zone)
+    return Scope(Audience.PARTNER, ids, frozenset({Role.PARTNER}), organisation.time_zone)
 
 
 def organisation_for_user(user: Any, scope: Scope) -> OrganisationRef | None:

@@ -1,5 +1,6 @@
-"""A branch's wall clock. Branches carry their own IANA time zone (`Organisation.time_zone`); the server's
-TIME_ZONE is only the fallback for people and things that belong to no branch."""
+"""A branch's wall clock, and a reader's. Organisations carry their own IANA time zone (`Organisation.time_zone`):
+a branch plans on its own, staff read lists on their branch's, customers and partners read the portal on their
+own (`viewer_zone`). The server's TIME_ZONE is only the fallback for people and things that belong to no branch."""
 
 from __future__ import annotations
 
@@ -44,13 +45,15 @@ def zone_label(zone: datetime.tzinfo) -> str:
 
 
 def viewer_zone(scope: Scope) -> datetime.tzinfo:
-    """The clock of the viewer's own branch (the first they belong to), else the server's: lists that span
-    branches (the exceptions inbox, the tracking monitor) run on it, as the planning lists do."""
-    branch = (
-        Organisation.objects.branches()
-        .filter(pk__in=sorted(scope.organisation_ids))
-        .order_by("pk")
-        .only("time_zone")
-        .first()
-    )
-    return branch_zone(branch)
+    """The viewer's own clock, else the server's. Staff: their own branch's (the first they belong to, by id); lists
+    that span branches (the exceptions inbox, the tracking monitor, the order list, the search) run on it, as the
+    planning lists do. Customers and partners: their own organisation's (`Organisation.time_zone`, the first by id),
+    which the portal runs on. A scope made for a request carries the zone's name (`Scope.time_zone`, read with the
+    memberships): no query; one built by hand is looked up."""
+    if scope.time_zone is not None:
+        return zone_named(scope.time_zone)
+    organisations = Organisation.objects.filter(pk__in=sorted(scope.organisation_ids))
+    if not (scope.is_customer or scope.is_partner):
+        organisations = organisations.branches()
+    first = organisations.order_by("pk").only("time_zone").first()
+    return zone_named(first.time_zone if first is not None else None)

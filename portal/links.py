@@ -7,6 +7,12 @@ no-store, no-referrer and noindex. Opening is limited per client address (OMS_TR
 with Retry-After beyond; an IPv6 client counts by its /64, as for sign-in), so tokens cannot be guessed by volume
 (they have 256 bits anyway). The token is never
 logged: Django would log a 404 or 429 with its path, so those answers are marked as logged.
+
+Clocks (docs/planning.md, "Which clock a screen uses"): the links pages run on their reader's, named on the page:
+staff on the order's branch's, as on the order's page they come from, the customer on its own organisation's. The
+public page runs on the order's customer's clock, which it names ("Times in America/Chicago"): whoever the customer
+sends the link to reads the times the customer reads on its own timeline, and the only thing of the customer's it
+shows is a zone name. Places carry no zone in OMS, so the destination's clock is not an option yet.
 """
 
 from __future__ import annotations
@@ -30,6 +36,7 @@ from oms.signin import lockout_address
 from orders.models import STATUS_PATH, Order, OrderStatus
 from partners.permissions import external_required
 from partners.scoping import Scope, scope_for_request
+from partners.time_zones import branch_zone, viewer_zone, zone_label, zone_named
 from portal.models import TrackingLink, new_token, token_digest
 from tracking.ingest import selectors as tracking_selectors
 
@@ -103,7 +110,7 @@ def link_revoke(request: HttpRequest, reference: str, pk: int) -> HttpResponse:
     link = get_object_or_404(TrackingLink.objects.select_related("created_by"), pk=pk, order=order)
     if request.method != "POST":
         context = {"order": order, "link": link, **_layout(scope)}
-        return render(request, "portal/tracking_link_revoke.html", context)
+        return _render_on_clock(request, scope, order, "portal/tracking_link_revoke.html", context)
     tracking_link_revoke(link=link, by=request.user)
     messages.info(request, "The link was revoked: it no longer opens anything.")
     return redirect("portal:tracking_links", reference=order.reference)
@@ -114,10 +121,20 @@ def _layout(scope: Scope) -> dict[str, Any]:
     return {"base_template": "base.html" if scope.is_staff else "portal/base.html", "is_staff": scope.is_staff}
 
 
+def _render_on_clock(
+    request: HttpRequest, scope: Scope, order: Order, template: str, context: dict[str, Any]
+) -> HttpResponse:
+    """A links page on its reader's clock, which it names (`time_zone`): staff on the order's branch's, as on the
+    order's page; the customer on its own (`viewer_zone`: no query)."""
+    zone = branch_zone(order.branch if order.branch_id else None) if scope.is_staff else viewer_zone(scope)
+    with timezone.override(zone):
+        return render(request, template, {"time_zone": zone_label(zone), **context})
+
+
 def _links_page(request: HttpRequest, scope: Scope, order: Order, **extra: Any) -> HttpResponse:
     listed = order.tracking_links.select_related("created_by", "revoked_by").order_by("-created_at")[:50]
     context = {"order": order, "links": listed, "days": settings.OMS_TRACKING_LINK_DAYS, **_layout(scope), **extra}
-    return render(request, "portal/tracking_links.html", context)
+    return _render_on_clock(request, scope, order, "portal/tracking_links.html", context)
 
 
 # --- The public page --------------------------------------------------------------------------------------------
@@ -173,6 +190,7 @@ def public_tracking(request: HttpRequest, token: str) -> HttpResponse:
     link = (
         TrackingLink.objects.live()
         .select_related("order__origin", "order__destination")
+        .annotate(customer_time_zone=F("order__customer__time_zone"))  # of the customer, only its clock
         .filter(token_digest=token_digest(token[:100]))
         .first()
     )
@@ -201,4 +219,6 @@ def public_tracking(request: HttpRequest, token: str) -> HttpResponse:
         ],
         "updated_at": timeline.last_event_at,
     }  # fmt: skip
-    return _private(render(request, "portal/public_tracking.html", context))
+    zone = zone_named(link.customer_time_zone)  # the customer's clock, named on the page (see above)
+    with timezone.override(zone):
+        return _private(render(request, "portal/public_tracking.html", {"time_zone": zone_label(zone), **context}))

@@ -4,23 +4,30 @@ Customers follow their own orders: the overview (the latest orders, delays and h
 a state filter, each order's tracking timeline (tracking's own page, customer-safe, in the portal's layout), and
 their order files (/portal/imports/). Partners see what is assigned to them: the legs they carry, with the orders
 on them, and send their milestones as files (/tracking/uploads/). Every query goes through the request's scope.
+
+Times are on the reader's clock, which the screens name ("times in America/Chicago"): their own organisation's
+(`Organisation.time_zone`; partners.time_zones.viewer_zone, read with the request's scope, so no query). A carrier
+reads its legs on its own clock too, not on each port's: OMS holds no zone per place (docs/planning.md).
 """
 
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.db.models import F, Prefetch, Q, QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
+from django.utils import timezone
 
 from orders.models import Order, OrderStatus
 from partners import selectors as partner_selectors
 from partners.models import Membership
 from partners.permissions import external_required
 from partners.scoping import Scope, scope_for_request
+from partners.time_zones import viewer_zone, zone_label
 from tracking.exceptions import selectors as exception_selectors
 from tracking.models import OPEN_SHIPMENT_STATUSES, ConsolidatedHouse, Leg
 from tracking.selectors import legs_visible_to
@@ -65,10 +72,17 @@ def home(request: HttpRequest) -> HttpResponse:
     )
     notices = exception_selectors.exceptions_for_customer(scope=scope)
     legs = list(_legs_of(scope).filter(shipment__status__in=OPEN_SHIPMENT_STATUSES)[:10]) if scope.is_partner else []
-    return render(
+    return _render_on_clock(
         request, "portal/home.html",
         {"organisations": organisations, "scope": scope, "orders": orders, "notices": notices, "legs": legs},
     )  # fmt: skip
+
+
+def _render_on_clock(request: HttpRequest, template: str, context: dict[str, Any]) -> HttpResponse:
+    """A portal screen with times: on the reader's own clock, which the page names (`time_zone`)."""
+    zone = viewer_zone(scope_for_request(request))
+    with timezone.override(zone):
+        return render(request, template, {"time_zone": zone_label(zone), **context})
 
 
 @external_required
@@ -128,7 +142,7 @@ def shipment_list(request: HttpRequest) -> HttpResponse:
     if done:
         legs = legs.order_by(F("planned_departure_at").desc(nulls_last=True), "-id")
     page = Paginator(legs, PER_PAGE).get_page(request.GET.get("page"))
-    return render(request, "portal/shipment_list.html", {"page": page, "query": query, "done": done})
+    return _render_on_clock(request, "portal/shipment_list.html", {"page": page, "query": query, "done": done})
 
 
 def _legs_of(scope: Scope) -> QuerySet[Leg]:

@@ -15,10 +15,12 @@ from django.core.mail import EmailMultiAlternatives
 from django.db import InterfaceError, OperationalError
 from django.template.loader import render_to_string
 from django.urls import reverse
+from django.utils import timezone
 
 from oms.links import site_link
 from orders.models import Order
 from partners.models import Organisation
+from partners.time_zones import zone_named
 from tracking.exceptions import selectors, services
 from tracking.exceptions.models import ShipmentException
 
@@ -126,13 +128,15 @@ def _email_each_customer(exception: ShipmentException) -> None:
 def _message(
     exception: ShipmentException, customer: Organisation, context: dict[str, Any], about: str
 ) -> EmailMultiAlternatives:
-    message = EmailMultiAlternatives(
-        subject=f"{exception.get_kind_display()} · {about}",
-        body=render_to_string("tracking/exceptions/email/customer_notice.txt", context),
-        from_email=settings.DEFAULT_FROM_EMAIL,
-        to=[customer.email],
-    )
-    message.attach_alternative(render_to_string("tracking/exceptions/email/customer_notice.html", context), "text/html")
+    with timezone.override(zone_named(customer.time_zone)):  # the customer's clock, which the email names
+        message = EmailMultiAlternatives(
+            subject=f"{exception.get_kind_display()} · {about}",
+            body=render_to_string("tracking/exceptions/email/customer_notice.txt", context),
+            from_email=settings.DEFAULT_FROM_EMAIL,
+            to=[customer.email],
+        )
+        html = render_to_string("tracking/exceptions/email/customer_notice.html", context)
+    message.attach_alternative(html, "text/html")
     return message
 
 

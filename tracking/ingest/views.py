@@ -71,11 +71,14 @@ def _fragment(response: HttpResponse) -> HttpResponse:
 
 def _render_timeline(request: HttpRequest, template: str, context: dict[str, Any]) -> HttpResponse:
     """Staff read an order's times on its branch's clock, as its tasks and the entry form's default zone do; a raw
-    event keeps the sender's local time (the template turns `localtime` off for it). Customers: the server's."""
+    event keeps the sender's local time (the template turns `localtime` off for it). Customers and partners read
+    it on their own organisation's clock, as the whole portal (partners.time_zones.viewer_zone: no query)."""
     order = context["order"]
-    if not context["is_staff"]:
-        return _fragment(render(request, template, context))
-    with timezone.override(branch_zone(order.branch if order.branch_id else None)):
+    if context["is_staff"]:
+        zone = branch_zone(order.branch if order.branch_id else None)
+    else:
+        zone = viewer_zone(scope_for_request(request))
+    with timezone.override(zone):
         return _fragment(render(request, template, context))
 
 

@@ -95,8 +95,9 @@ def test_resolved_ones_stay_for_a_week(login, customer_a_user, overdue):
 
     body = _portal(login, customer_a_user)
 
-    local = timezone.localtime(now, datetime.UTC)
-    assert f"Resolved {local.day} {local:%b %Y, %H:%M} UTC" in body
+    local = timezone.localtime(now, datetime.UTC)  # the customer's clock (UTC here), named once in the card's header
+    assert f"Resolved {local.day} {local:%b %Y, %H:%M}</td>" in body
+    assert "resolved in the last 7 days · times in UTC" in body
     assert ExceptionKind.CUSTOMS_HOLD.label not in body
 
 

@@ -75,17 +75,25 @@ def test_a_customer_email_that_fails_is_sent_by_the_retry(customer_notice):
 
 def test_the_customers_email_links_to_the_order_and_names_the_time_zone(customer_notice, settings):
     """The notice links to the order's timeline (the portal's layout for a customer) when OMS_SITE_URL is set, and
-    its times are in the server's zone, named: it said "UTC" whatever TIME_ZONE was."""
+    its times are on the customer's own clock (`Organisation.time_zone`), as the portal shows them, named by its
+    IANA name. It was on the server's zone (Europe/Berlin here), named "CET": the customer read our clock, and an
+    abbreviation is ambiguous (CST is Chicago's and Shanghai's)."""
     settings.OMS_SITE_URL = "https://oms.example.com"
     settings.TIME_ZONE = "Europe/Berlin"
+    customer_notice.customer.time_zone = "America/Chicago"
+    customer_notice.customer.save(update_fields=["time_zone"])
     tasks.email_exception_to_customer.apply(args=[customer_notice.pk])
     (message,) = cast(list[EmailMultiAlternatives], mail.outbox)
     html = cast(str, message.alternatives[0][0])
     link = f"https://oms.example.com/tracking/orders/{customer_notice.order.reference}/"
     assert f"Follow it here: {link}" in message.body
     assert f'href="{link}"' in html
-    opened = timezone.localtime(customer_notice.opened_at, zoneinfo.ZoneInfo("Europe/Berlin"))
-    assert f"{opened:%H:%M} {opened.tzname()}" in message.body
+    opened = timezone.localtime(customer_notice.opened_at, zoneinfo.ZoneInfo("America/Chicago"))
+    said = f"reported on {opened:%a} {opened.day} {opened:%b %Y, %H:%M} America/Chicago."
+    assert said in message.body
+    assert said in html
+    berlin = timezone.localtime(customer_notice.opened_at, zoneinfo.ZoneInfo("Europe/Berlin"))
+    assert f"{berlin:%H:%M}" not in message.body
     assert "UTC" not in message.body
 
 
