@@ -8,7 +8,7 @@ customer_code column, and the import service narrows the job to the customer (`s
 
 Times are on the viewer's clock, which the screens name ("times in Asia/Shanghai"): staff's own branch's, as on
 every list over all branches, and a customer's own organisation's on the portal (docs/planning.md, "Which clock a
-screen uses"). The job's query reads the zone's name (selectors.import_job_list_for, `with_viewer_zone`).
+screen uses"). The zone comes with the scope (partners.time_zones.viewer_zone: no query).
 
 One page per job (`import_detail`) shows what the job is waiting for: a progress bar while the worker
 checks or imports (the `poll` fragment, polled by htmx: the progress card and, out of band, the status badge;
@@ -45,7 +45,7 @@ from orders.imports.reading import megabytes
 from orders.models import Channel, ImportMode, ImportStatus
 from orders.resources import order_file_template
 from partners.scoping import scope_for_request
-from partners.time_zones import zone_label
+from partners.time_zones import viewer_zone, zone_label
 
 ERRORS_SHOWN = 500
 PORTAL = "portal_imports"  # the instance namespace of these URLs on the portal (oms/urls.py)
@@ -114,9 +114,9 @@ def _require_importer(request: HttpRequest) -> None:
 @import_screen
 def import_list(request: HttpRequest) -> HttpResponse:
     scope = scope_for_request(request)
-    jobs = selectors.import_job_list_for(scope=scope, with_viewer_zone=True)
+    jobs = selectors.import_job_list_for(scope=scope)
     page = Paginator(jobs, 50).get_page(request.GET.get("page"))
-    zone = selectors.viewer_zone(page.object_list[0] if page.object_list else None)  # no job: no time to show
+    zone = viewer_zone(scope)
     context = {"page": page, "may_import": selectors.may_import(scope)}
     return _render_on_clock(request, "imports/import_list.html", context, zone)
 
@@ -160,8 +160,8 @@ def import_template(request: HttpRequest, file_format: str) -> HttpResponse:
 @import_screen
 def import_detail(request: HtmxHttpRequest, pk: Any) -> HttpResponse:
     scope = scope_for_request(request)
-    job = selectors.import_job_get_for(scope=scope, pk=pk, with_viewer_zone=True)
-    zone = selectors.viewer_zone(job)
+    job = selectors.import_job_get_for(scope=scope, pk=pk)
+    zone = viewer_zone(scope)
     if request.htmx:
         # The progress card, and out of band the status badge beside the file name: both from the one job row.
         response = _render_on_clock(request, "imports/import_detail.html#poll", {"job": job}, zone)
