@@ -38,7 +38,7 @@ from orders.templatetags import order_tags
 from partners.models import Organisation, OrganisationKind, Role
 from partners.permissions import staff_required
 from partners.scoping import Scope, scope_for_request
-from partners.time_zones import branch_zone, zone_label, zone_named
+from partners.time_zones import branch_zone, viewer_zone, zone_label
 
 ENTRY_ROLES = (Role.SALES, Role.OPERATIONS)  # admin may do everything (Scope.has_role)
 FILTER_PARAMS = (
@@ -94,15 +94,6 @@ def _organisation_choices(rows: list[OrganisationRow] | None = None) -> tuple[Ch
     customers = [(code, f"{code} · {name}") for _, code, name, kinds, _ in rows if OrganisationKind.CUSTOMER in kinds]
     branches = [(code, f"{code} · {name}") for _, code, name, kinds, _ in rows if OrganisationKind.BRANCH in kinds]
     return customers, branches
-
-
-def _viewer_zone(scope: Scope, rows: list[OrganisationRow]) -> datetime.tzinfo:
-    """The viewer's clock, as partners.time_zones.viewer_zone reads it (the first, by id, of their own branches;
-    else the server's zone), from the rows the filter bar loads anyway: the busiest screen pays no query for it.
-    A scope holds only active organisations (partners.scoping), and the rows hold every active branch."""
-    own = sorted((pk, zone) for pk, _, _, kinds, zone in rows
-                 if pk in scope.organisation_ids and OrganisationKind.BRANCH in kinds)  # fmt: skip
-    return zone_named(own[0][1] if own else None)
 
 
 def _fragment_response(response: HttpResponse) -> HttpResponse:
@@ -206,7 +197,7 @@ def order_list(request: HttpRequest) -> HttpResponse:
     uses"): the Created column, and the days "created from / to" count (selectors._start_of_day)."""
     scope = scope_for_request(request)
     rows = _organisation_rows()
-    zone = _viewer_zone(scope, rows)
+    zone = viewer_zone(scope)  # read with the memberships: no query
     with timezone.override(zone):
         return _order_list(request, scope, rows, zone)
 
@@ -261,7 +252,7 @@ def order_export(request: HttpRequest, fmt: str) -> HttpResponseBase:
     filters' days are the viewer's, and so are the file's times and name (the export says which: orders.export)."""
     scope = scope_for_request(request)
     rows = _organisation_rows()
-    zone = _viewer_zone(scope, rows)
+    zone = viewer_zone(scope)  # read with the memberships: no query
     customers, branches = _organisation_choices(rows)
     filters = forms.OrderFilterForm(request.GET, customers=customers, branches=branches).to_filters()
     with timezone.override(zone):  # the filters' days; the rows are read later, as the response streams

@@ -14,7 +14,6 @@ from django.urls import reverse
 from django.utils import timezone
 from openpyxl import load_workbook
 
-from orders import views
 from orders.models import Order
 from partners import services
 from partners.models import OrganisationKind, Role
@@ -112,15 +111,13 @@ def test_the_api_keeps_utc(client, branch, early_order):
 
 
 def test_the_lists_clock_is_the_viewers_branch_as_everywhere_else(company, branch, ops_user):
-    """orders.views reads viewer_zone's answer from the filter bar's rows (no query of its own): the first of the
-    viewer's branches by id, else (company-wide staff) the server's zone."""
+    """The list reads partners.time_zones.viewer_zone, from the zone the request's scope loads with the memberships
+    (no query of its own): the first of the viewer's branches by id, else (company-wide staff) the server's zone."""
     branch.time_zone = "Europe/Berlin"
     branch.save(update_fields=["time_zone"])
     later = OrganisationFactory(code="SHA", kinds=[OrganisationKind.BRANCH], parent=company, time_zone="Asia/Shanghai")
     services.membership_grant(user=ops_user, organisation=later, role=Role.OPERATIONS)
     admin = UserFactory(email="hq@oms.test")
     services.membership_grant(user=admin, organisation=company, role=Role.ADMIN)
-    rows = views._organisation_rows()
     for user, expected in ((ops_user, "Europe/Berlin"), (admin, "UTC")):
-        scope = scope_for_user(user)
-        assert views._viewer_zone(scope, rows) == viewer_zone(scope) == zoneinfo.ZoneInfo(expected)
+        assert viewer_zone(scope_for_user(user)) == zoneinfo.ZoneInfo(expected)
