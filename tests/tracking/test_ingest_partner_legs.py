@@ -65,3 +65,24 @@ def test_a_partner_in_two_carrier_organisations_can_report_on_each_ones_legs(
     result = EventUpload.objects.get()
     assert result.errors == [], result.errors
     assert result.events_stored == 2
+
+
+def test_the_milestone_file_pages_run_on_the_partners_own_clock(login, carrier):
+    """A partner in Shanghai reads its uploads' times on its own clock, is told which, and the form's zone for times
+    written without an offset starts as that clock (it was the server's UTC)."""
+    carrier.time_zone = "Asia/Shanghai"
+    carrier.save(update_fields=["time_zone"])
+    user = UserFactory(email="desk@clock.test")
+    partner_services.membership_grant(user=user, organisation=carrier, role=Role.PARTNER)
+    client = login(user)
+    page = client.get(reverse("tracking_ingest:upload")).content.decode()
+    assert 'value="Asia/Shanghai"' in page
+    upload = EventUpload.objects.create(file_name="m.csv", uploaded_by=user, partner=carrier)
+    EventUpload.objects.filter(pk=upload.pk).update(created_at="2026-03-01T23:30:00+00:00")
+
+    listing = client.get(reverse("tracking_ingest:upload")).content.decode()
+    detail = client.get(reverse("tracking_ingest:upload_detail", args=[upload.pk])).content.decode()
+
+    assert "2 Mar 07:30" in listing
+    assert "(Asia/Shanghai)" in listing
+    assert "2 Mar 2026 07:30 (Asia/Shanghai)" in detail

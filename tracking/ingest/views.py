@@ -21,7 +21,7 @@ from orders.models import Order
 from partners.models import Organisation, Role
 from partners.permissions import staff_required
 from partners.scoping import Scope, scope_for_request
-from partners.time_zones import branch_zone, viewer_zone
+from partners.time_zones import branch_zone, viewer_zone, zone_label
 from tracking.ingest import files, selectors, services
 from tracking.ingest.forms import MilestoneEntryForm, MilestoneUploadForm
 from tracking.ingest.models import EventUpload, RejectedDelivery
@@ -148,7 +148,8 @@ def _uploader(request: HttpRequest) -> tuple[Scope, Organisation | None]:
 @require_http_methods(["GET", "POST"])
 def upload(request: HttpRequest) -> HttpResponse:
     scope, partner = _uploader(request)
-    form = MilestoneUploadForm(request.POST or None, request.FILES or None)
+    zone = viewer_zone(scope)
+    form = MilestoneUploadForm(request.POST or None, request.FILES or None, initial={"time_zone": zone_label(zone)})
     if request.method == "POST" and form.is_valid():
         handle = form.cleaned_data["file"]
         result = files.upload_process(
@@ -163,8 +164,15 @@ def upload(request: HttpRequest) -> HttpResponse:
         return redirect(reverse("tracking_ingest:upload_detail", args=[result.pk]))
     uploads = EventUpload.objects.select_related("uploaded_by", "partner")
     uploads = uploads if scope.is_staff else uploads.filter(partner_id__in=scope.organisation_ids)
-    context = {"form": form, "uploads": uploads[:20], "base_template": _base_template(scope), "columns": files.COLUMNS}
-    return render(request, "tracking/ingest/upload.html", context)
+    context = {
+        "form": form,
+        "uploads": uploads[:20],
+        "base_template": _base_template(scope),
+        "columns": files.COLUMNS,
+        "zone": zone_label(zone),
+    }
+    with timezone.override(zone):  # the uploader's clock: times written without an offset default to it too
+        return render(request, "tracking/ingest/upload.html", context)
 
 
 @login_required
@@ -174,9 +182,10 @@ def upload_detail(request: HttpRequest, pk: int) -> HttpResponse:
     uploads = EventUpload.objects.select_related("uploaded_by", "partner")
     uploads = uploads if scope.is_staff else uploads.filter(partner_id__in=scope.organisation_ids)
     result = get_object_or_404(uploads, pk=pk)
-    return render(
-        request, "tracking/ingest/upload_detail.html", {"upload": result, "base_template": _base_template(scope)}
-    )
+    zone = viewer_zone(scope)
+    context = {"upload": result, "base_template": _base_template(scope), "zone": zone_label(zone)}
+    with timezone.override(zone):
+        return render(request, "tracking/ingest/upload_detail.html", context)
 
 
 @login_required
