@@ -177,7 +177,10 @@ class Organisation(models.Model):
         max_length=64,
         default="UTC",
         validators=[validate_time_zone],
-        help_text="IANA time zone, e.g. Europe/Berlin (branch business hours).",
+        help_text=(
+            "IANA time zone, e.g. Europe/Berlin. A branch plans on it and its staff read times on it; a customer's or "
+            "partner's people read the portal on it."
+        ),
     )
     email = models.EmailField(blank=True)
     phone = models.CharField(max_length=40, blank=True)
