@@ -7,7 +7,8 @@ shipments, rate cards and services are picked by typing (autocomplete), never fr
 typing an id; a carrier's box offers active carriers, a customer's active customers, a branch's active branches and
 a booking's shipment masters, and the form accepts only those or the one the record has already (`picker_form`).
 A house's order is shown, not picked: the console does not register orders, and a house carries its order's
-cargo lines, which another order does not have. Shipments are made by planning, never added here.
+cargo lines, which another order does not have. Shipments and bookings are made by planning, never added here,
+and legs are shown, not edited: they are corrected on the shipment's page.
 
 The names of bookings, services, records, appointments and legs read references and codes from related rows, so
 each admin selects those rows in its get_queryset, not only for its list: the change form and autocomplete show
@@ -20,10 +21,11 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin
-from django.contrib.admin.widgets import AutocompleteSelect
 from django.db import models
 from django.db.models import Q, QuerySet
 from django.http import HttpRequest
+from django.urls import reverse
+from django.utils.html import format_html
 
 from partners.admin import autocomplete_offered, autocomplete_offers
 from partners.admin_filters import BranchFilter, CarrierFilter
@@ -123,9 +125,13 @@ class CarrierRecordAdmin(admin.ModelAdmin):
 
 
 class LegInline(admin.TabularInline):
+    """A shipment's legs, shown: they are planned, corrected and removed on the shipment's page
+    (tracking.services.planning: the leg history with its reason, the shipment's status from its legs, exceptions
+    judged again, a partner's milestones kept on the leg it carries), which the console's form skipped."""
+
     model = Leg
-    form = picker_form(Leg, carrier=CARRIERS)
     extra = 0
+    can_delete = False
     fields = (
         "sequence",
         "role",
@@ -137,17 +143,24 @@ class LegInline(admin.TabularInline):
         "planned_arrival_at",
         "actual_departure_at",
         "actual_arrival_at",
+        "correct",
     )
-    autocomplete_fields = ("carrier", "origin", "destination")
+    readonly_fields = fields
 
-    def formfield_for_foreignkey(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
-        field = super().formfield_for_foreignkey(db_field, request, **kwargs)
-        if field is not None and isinstance(field.widget, AutocompleteSelect):
-            field.widget.attrs["data-width"] = "11em"  # select2's width: three of the console's 20em overflowed a row
-        return field
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    @admin.display(description="")
+    def correct(self, leg: Leg) -> str:
+        url = reverse("tracking:leg_edit", args=[leg.shipment.reference, leg.pk])
+        return format_html('<a href="{}">Correct on the shipment page</a>', url)
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Leg]:
-        return super().get_queryset(request).select_related("shipment")  # each row is titled with its name
+        # Each row is titled with its name and shows its carrier and places: no query per row.
+        return super().get_queryset(request).select_related("shipment", "carrier", "origin", "destination")
 
 
 class ContainerInline(admin.TabularInline):
@@ -217,6 +230,11 @@ class BookingAdmin(admin.ModelAdmin):
         "answered_at",
     )
     autocomplete_fields = ("shipment", "carrier", "service", "rate_card")
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        """Bookings are asked for on the planning screens (tracking.services.booking: the request sent to the
+        carrier, who asked and when, the shipment's legs); an empty one added here had none of it."""
+        return False
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Booking]:
         return super().get_queryset(request).select_related(*self.list_select_related)

@@ -349,10 +349,12 @@ def test_the_names_of_a_masters_legs_and_houses_add_no_query_per_row(admin_user,
 
     many = _count(client, path)
 
-    # Django's raw-id widgets look up each leg's two places, a query each; the rows' names and the houses add none.
-    assert many == few + 2 * 8
+    # The legs are shown, not edited (corrected on the shipment page): their names, carriers and places come with
+    # them, and the houses add no query either.
+    assert many == few
     body = client.get(path).content.decode()
     assert f"{master.reference} leg 9 CNSHA → DEHAM" in body  # each inline row is titled with its name
+    assert f'href="/planning/shipments/{master.reference}/legs/' in body  # and links to where it is corrected
     assert f" on {master.reference}" in body
 
 
@@ -406,3 +408,18 @@ def test_by_carrier_lists_that_carriers_bookings(admin_user, login):
 
     assert list(response.context["cl"].result_list) == [first]
     assert second.shipment.reference not in response.content.decode()
+
+
+def test_the_console_shows_legs_and_bookings_but_planning_makes_and_corrects_them(admin_user, login, make_order):
+    """A leg changed or a booking added in the console skipped the planning services (the leg history with its
+    reason, the shipment's status from its legs, exceptions judged again, the booking's request): legs are shown
+    with a link to where they are corrected, and bookings are not added here."""
+    client = login(admin_user)
+    master = _master()
+    _legs_and_houses(master, make_order(), 1)
+    body = client.get(f"/admin/tracking/shipment/{master.pk}/change/").content.decode()
+
+    assert 'name="legs-0-carrier"' not in body
+    assert 'name="legs-0-planned_departure_at' not in body
+    assert "Correct on the shipment page" in body
+    assert client.get("/admin/tracking/booking/add/").status_code == 403
