@@ -126,7 +126,11 @@ class OrderInputSerializer(serializers.Serializer):
         "for several customers names one of them.",
     )
     customer_reference = serializers.CharField(max_length=64, help_text="Your order number; unique per customer.")
-    branch_code = serializers.CharField(required=False, help_text="Staff only; defaults to the account branch.")
+    branch_code = serializers.CharField(
+        required=False,
+        help_text="Staff choose it; defaults to the customer's account branch. A customer key may send only the "
+        "branch its order gets anyway (the branch_code GET returns), so an order read can be sent back or cloned.",
+    )
     mode = serializers.ChoiceField(Mode.choices)
     service_level = serializers.ChoiceField(ServiceLevel.choices, required=False)
     incoterm = serializers.ChoiceField(
@@ -151,7 +155,10 @@ class OrderInputSerializer(serializers.Serializer):
     special_instructions = serializers.CharField(required=False)
     # ListSerializer takes max_length since DRF 3.14; the stubs do not know it yet.
     lines = CargoLineInputSerializer(  # type: ignore[call-arg]
-        many=True, max_length=MAX_LINES, required=False, help_text="At least one is needed to submit."
+        many=True,
+        max_length=MAX_LINES,
+        required=False,
+        help_text="A list, even for one cargo line. At least one is needed to submit.",
     )
     submit = serializers.BooleanField(
         required=False, default=False, help_text="true: create the order submitted instead of as a draft."
@@ -445,7 +452,8 @@ def _if_match_version(request: Request, order: Order, *, scope: Scope, by: Any, 
         description="Validates the order as every intake channel does and creates it as a draft, or "
         'submitted with `"submit": true`. A draft may still lack the Incoterm, the shipper, the consignee and '
         "cargo lines (submitting needs them); the fields it has are checked. A customer key places orders for its "
-        "own organisation only.",
+        "own organisation only; it may send the branch_code GET returned (cloning an order by GET then POST), "
+        "never another branch.",
         parameters=[IDEMPOTENCY_KEY, ETAG],
         request=OrderInputSerializer,
         examples=[OpenApiExample("Ocean FCL order", value=ORDER_REQUEST_EXAMPLE, request_only=True)],

@@ -20,7 +20,7 @@ from typing import Any, cast
 from django.conf import settings
 from django.urls import reverse
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_field
 from rest_framework import exceptions, serializers, status
 from rest_framework.decorators import api_view
 from rest_framework.exceptions import PermissionDenied
@@ -35,7 +35,7 @@ from oms.pagination import NewestFirstPagination
 from orders.errors import OrderError
 from orders.imports import selectors, service
 from orders.imports.columns import ImportFileError
-from orders.imports.forms import file_name_problem
+from orders.imports.forms import FILE_HELP, file_name_problem
 from orders.imports.reading import megabytes
 from orders.models import Channel, ImportJob, ImportMode
 from partners import idempotency
@@ -46,7 +46,7 @@ ERRORS_RETURNED = 1000
 
 
 class ImportCreateInput(serializers.Serializer):
-    file = serializers.FileField(help_text="CSV or XLSX order file, one row per cargo line (see the template).")
+    file = serializers.FileField(help_text=FILE_HELP)
     mode = serializers.ChoiceField(
         choices=ImportMode.choices, default=ImportMode.ALL_OR_NOTHING,
         help_text="all_or_nothing: import nothing while any order has errors. valid_only: import the valid orders.",
@@ -62,10 +62,26 @@ class ImportCreateInput(serializers.Serializer):
 
 class ImportErrorOutput(serializers.Serializer):
     row = serializers.IntegerField(allow_null=True, help_text="Spreadsheet row (the header is row 1); null: the file.")
-    column = serializers.CharField()
-    value = serializers.CharField()
-    message = serializers.CharField()
-    duplicate = serializers.BooleanField(source="is_duplicate")
+    column = serializers.CharField(help_text="The column at fault, e.g. gross_weight_kg; empty when none is.")
+    value = serializers.CharField(help_text="The value as the file holds it (up to 300 characters).")
+    message = serializers.CharField(help_text="What is wrong, for a person.")
+    duplicate = serializers.BooleanField(
+        source="is_duplicate", help_text="true: the order exists already (same customer reference); left unchanged."
+    )
+
+
+class ImportCountsOutput(serializers.Serializer):
+    """The job's counts (the schema's names for `ImportJobOutput.get_counts`)."""
+
+    rows = serializers.IntegerField(help_text="Data rows in the file (cargo lines).")
+    rows_done = serializers.IntegerField(help_text="Rows read so far.")
+    orders = serializers.IntegerField(help_text="Orders the rows make up.")
+    valid = serializers.IntegerField(help_text="Orders without errors.")
+    invalid = serializers.IntegerField(help_text="Orders with errors.")
+    duplicates = serializers.IntegerField(help_text="Orders whose customer reference exists already.")
+    created = serializers.IntegerField(help_text="Orders created.")
+    # a declared field, taken out of the class by DRF's metaclass: it does not hide Serializer.errors
+    errors = serializers.IntegerField(help_text="Errors found, also beyond the 1,000 listed.")  # type: ignore[assignment]
 
 
 class ImportJobOutput(serializers.Serializer):
@@ -92,6 +108,7 @@ class ImportJobOutput(serializers.Serializer):
         path = reverse("api-order-import-detail", args=[job.pk])
         return request.build_absolute_uri(path) if request else path
 
+    @extend_schema_field(ImportCountsOutput)
     def get_counts(self, job: ImportJob) -> dict[str, int]:
         return {
             "rows": job.rows_total, "rows_done": job.rows_done, "orders": job.orders_total,
@@ -99,6 +116,7 @@ class ImportJobOutput(serializers.Serializer):
             "created": job.orders_created, "errors": job.error_count,
         }  # fmt: skip
 
+    @extend_schema_field(ImportErrorOutput(many=True))
     def get_errors(self, job: ImportJob) -> list[dict[str, Any]]:
         if not self.context.get("with_errors"):
             return []
@@ -212,7 +230,9 @@ class OrderImportList(GenericAPIView):
                 description="The job (or, with Idempotent-Replayed: true, the first answer for this key).",
                 examples=[OpenApiExample("failed", value=_EXAMPLE)],
             ),
-            400: OpenApiResponse(_API_ERROR, description="No file, or not a .csv/.xlsx file, or too large."),
+            400: OpenApiResponse(
+                _API_ERROR, description="No file, or not a .csv, .txt (read as CSV) or .xlsx file, or too large."
+            ),
             403: OpenApiResponse(_API_ERROR, description="This key may not import orders."),
             413: OpenApiResponse(
                 _API_ERROR, description="The body's Content-Length is far over the file size limit: refused unread."

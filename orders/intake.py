@@ -575,17 +575,33 @@ def _branch(
     errors: _Errors,
     current: Organisation | None = None,
 ):
+    """The handling branch: the one staff name, else the one the order gets without a choice (`_implied_branch`).
+    Anyone else may name only that one (the branch_code GET returns): naming it chooses nothing, so an order read
+    by GET can be sent back by PUT or cloned by POST; naming another is refused."""
     code = code.upper()
-    if code:
-        if not scope.is_staff:
-            errors.add("branch_code", "Only our staff choose the handling branch.")
-            return None
+    if code and scope.is_staff:
         branch = lookups.branch(code)
         if branch is None or OrganisationKind.BRANCH not in branch.kinds or not branch.is_active:
             errors.add("branch_code", f"{code} is not one of our active branches.")
             return None
         return branch
-    if current is not None:  # an edit by someone who may not choose keeps the branch the order has
+    branch = _implied_branch(customer, scope, lookups, current)
+    if code and (branch is None or branch.code != code):
+        errors.add("branch_code", "Only our staff choose the handling branch.")
+        return None
+    if branch is None and scope.is_customer:
+        errors.add("branch_code", "Your account has no handling branch yet; please ask your account manager.")
+    elif branch is None:
+        errors.add("branch_code", "Name the branch that handles this order (the customer has no account branch).")
+    return branch
+
+
+def _implied_branch(
+    customer: Organisation | None, scope: Scope, lookups: Lookups, current: Organisation | None
+) -> Organisation | None:
+    """The branch an order gets when no branch is named: the one it has (an edit by someone who may not choose),
+    the customer's account branch, else our only branch (customers) or the staff member's own branch."""
+    if current is not None:
         return current
     if customer is not None and customer.account_branch_id:
         return customer.account_branch
@@ -593,10 +609,7 @@ def _branch(
         if "" not in lookups.branches:  # cache "the only branch" (None when there are several)
             branches = list(Organisation.objects.branches().active()[:2])
             lookups.branches[""] = branches[0] if len(branches) == 1 else None
-        if lookups.branches[""] is not None:
-            return lookups.branches[""]
-        errors.add("branch_code", "Your account has no handling branch yet; please ask your account manager.")
-        return None
+        return lookups.branches[""]
     if scope.is_staff:
         for organisation_id in sorted(scope.organisation_ids):
             branch = next((b for b in lookups.branches.values() if b and b.pk == organisation_id), None)
@@ -604,12 +617,18 @@ def _branch(
             if branch is not None:
                 lookups.branches[branch.code] = branch
                 return branch
-    errors.add("branch_code", "Name the branch that handles this order (the customer has no account branch).")
     return None
 
 
+_LINES_AS_A_LIST = 'Send lines as a list of cargo lines, even for one line: [{"pieces": 1, "gross_weight_kg": "5"}].'
+
+
 def _lines(raw_lines: Any, mode: str, order_description: str, errors: _Errors) -> list[dict[str, Any]]:
-    if not isinstance(raw_lines, list | tuple) or not raw_lines:
+    if raw_lines not in (None, "") and not isinstance(raw_lines, list | tuple):
+        # Most often one line sent as an object: "needs at least one cargo line" would deny the line it sent.
+        errors.add("lines", _LINES_AS_A_LIST)
+        return []
+    if not raw_lines:
         errors.add("lines", "An order needs at least one cargo line.")
         return []
     if len(raw_lines) > MAX_LINES:

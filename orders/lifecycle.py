@@ -6,9 +6,11 @@
     hold: any live state (submitted … completed) → on_hold;  release: on_hold → the state it was held in
     cancel: draft, submitted, confirmed, planned (or on_hold when held in one of those) → cancelled
 
-`TRANSITIONS` is the table: for each transition its label, the staff roles that may take it ("admin" may
-take all), whether a customer may take it on their own order and from which states, and whether a reason
-is required. The model methods on `Order` say which state each one leaves from and goes to.
+`TRANSITIONS` is the table: for each transition its label, the phrases its messages are written with ("A
+draft order cannot be marked departed.", "Your role may not mark orders as invoiced."), the staff roles that
+may take it ("admin" may take all), whether a customer may take it on their own order and from which
+states, and whether a reason is required. The model methods on `Order` say which state each one leaves
+from and goes to.
 
 `apply()` locks the order row, checks that the state the caller saw is still the state in the database,
 asks `can_proceed` and every registered guard, runs the transition, saves, writes an OrderTransition row
@@ -56,6 +58,7 @@ class TransitionSpec:
     name: str
     label: str
     done: str  # past participle for messages: "A draft order cannot be <done>."
+    verb: str  # what a refusal says one may not do, {orders} being "orders" or "this order": "put {orders} on hold"
     roles: frozenset[str]  # staff roles that may take it ("admin" may take all)
     button: str  # bootstrap variant for the button
     description: str
@@ -69,56 +72,58 @@ _ANY_STAFF = frozenset({Role.SALES, Role.OPERATIONS, Role.DOCUMENTATION, Role.FI
 
 TRANSITIONS: dict[str, TransitionSpec] = {
     "submit": TransitionSpec(
-        "submit", "Submit", "submitted", frozenset({Role.SALES, Role.OPERATIONS}), "primary",
+        "submit", "Submit", "submitted", "submit {orders}", frozenset({Role.SALES, Role.OPERATIONS}), "primary",
         "Hand a draft to operations.", customer_sources=frozenset({S.DRAFT}),
     ),
     "confirm": TransitionSpec(
-        "confirm", "Confirm", "confirmed", frozenset({Role.SALES, Role.OPERATIONS}), "primary",
+        "confirm", "Confirm", "confirmed", "confirm {orders}", frozenset({Role.SALES, Role.OPERATIONS}), "primary",
         "Accept the order on the agreed terms.",
     ),
     "plan": TransitionSpec(
-        "plan", "Mark planned", "planned", _MOVERS, "primary",
+        "plan", "Mark planned", "planned", "mark {orders} as planned", _MOVERS, "primary",
         "Routing and carrier booking are settled.",
     ),
     "depart": TransitionSpec(
-        "depart", "Mark departed", "marked departed", _MOVERS, "primary",
+        "depart", "Mark departed", "marked departed", "mark {orders} as departed", _MOVERS, "primary",
         "The goods were picked up or left origin.",
     ),
     "arrive": TransitionSpec(
-        "arrive", "Mark arrived", "marked arrived", _MOVERS, "primary",
+        "arrive", "Mark arrived", "marked arrived", "mark {orders} as arrived", _MOVERS, "primary",
         "The goods reached the destination terminal or hub.",
     ),
     "deliver": TransitionSpec(
-        "deliver", "Mark delivered", "marked delivered", _MOVERS, "primary",
+        "deliver", "Mark delivered", "marked delivered", "mark {orders} as delivered", _MOVERS, "primary",
         "The consignee received the goods.",
     ),
     "complete": TransitionSpec(
-        "complete", "Complete", "completed", _MOVERS, "primary",
+        "complete", "Complete", "completed", "complete {orders}", _MOVERS, "primary",
         "Operations are finished; the order is ready to bill.",
     ),
     "invoice": TransitionSpec(
-        "invoice", "Mark invoiced", "invoiced", frozenset({Role.FINANCE}), "primary",
+        "invoice", "Mark invoiced", "invoiced", "mark {orders} as invoiced", frozenset({Role.FINANCE}), "primary",
         "The customer has been invoiced.",
     ),
     "close": TransitionSpec(
-        "close", "Close", "closed", frozenset({Role.FINANCE}), "outline-secondary",
+        "close", "Close", "closed", "close {orders}", frozenset({Role.FINANCE}), "outline-secondary",
         "Nothing is left to do or collect.",
     ),
     "unplan": TransitionSpec(
-        "unplan", "Back to confirmed", "taken back to confirmed", _MOVERS, "outline-secondary",
+        "unplan", "Back to confirmed", "taken back to confirmed", "take {orders} back to confirmed", _MOVERS,
+        "outline-secondary",
         "The plan fell through before the goods moved (carrier booking cancelled): route and book again.",
         needs_reason=True,
     ),
     "hold": TransitionSpec(
-        "hold", "Put on hold", "put on hold", _ANY_STAFF, "outline-warning",
+        "hold", "Put on hold", "put on hold", "put {orders} on hold", _ANY_STAFF, "outline-warning",
         "Stop work until someone releases it (credit, customs, missing documents).", needs_reason=True,
     ),
     "release": TransitionSpec(
-        "release", "Release hold", "released", _ANY_STAFF, "outline-primary",
+        "release", "Release hold", "released", "release {orders} from hold", _ANY_STAFF, "outline-primary",
         "Resume work where the order was when it was held.",
     ),
     "cancel": TransitionSpec(
-        "cancel", "Cancel order", "cancelled", frozenset({Role.SALES, Role.OPERATIONS}), "outline-danger",
+        "cancel", "Cancel order", "cancelled", "cancel {orders}", frozenset({Role.SALES, Role.OPERATIONS}),
+        "outline-danger",
         "Stop the order before the goods move.", customer_sources=frozenset({S.DRAFT, S.SUBMITTED}),
         needs_reason=True, condition_message="An order held after it was planned cannot be cancelled.",
     ),
@@ -141,12 +146,12 @@ def register_guard(transition: str, guard: Guard) -> None:
 
 def _permission_problem(spec: TransitionSpec, order: Order, scope: Scope) -> str | None:
     if scope.is_staff:
-        return None if scope.has_role(*spec.roles) else f"Your role may not {spec.label.lower()} orders."
+        return None if scope.has_role(*spec.roles) else f"Your role may not {spec.verb.format(orders='orders')}."
     if scope.is_customer and order.status in spec.customer_sources and scope.owns(order.customer_id):
         return None
     if scope.is_customer and spec.customer_sources and scope.owns(order.customer_id):
         return f"This order is {OrderStatus(order.status).label.lower()}; ask your OMS contact."
-    return f"You may not {spec.label.lower()} this order."
+    return f"You may not {spec.verb.format(orders='this order')}."
 
 
 def _state_problem(spec: TransitionSpec, order: Order) -> str | None:

@@ -15,10 +15,13 @@ submitted, with channel "webhook".
   destination for that country). An order with nothing to ship (every line item `requires_shipping: false`:
   gift cards, downloads) is answered 200 "ignored" and creates nothing: an error answer would only make
   Shopify retry and, in the end, drop the subscription. So is a test order (`"test": true`, placed through
-  Shopify's test gateway: no parcel exists); the delivery's stored answer says which of the two it was. The
-  order's total is its declared value, unless it is zero (a replacement, a 100 % discount): then none is
-  declared. A line that must ship but weighs 0 g is a 422: a parcel of unknown weight cannot be booked, and
-  the delivery stays visible to staff as invalid.
+  Shopify's test gateway: no parcel exists), and an order the store has cancelled already (`cancelled_at` set,
+  or `financial_status` voided or refunded: a delayed or retried delivery); the delivery's stored answer says
+  which it was. The declared value is the customs value of the goods in the parcel: each shipped line item's
+  `price` times its quantity, less its `discount_allocations`, never `total_price` (which adds shipping, tax,
+  tips and gift cards); when that is zero (a replacement, a 100 % discount) none is declared. A line that must
+  ship but weighs 0 g is a 422: a parcel of unknown weight cannot be booked, and the delivery stays visible to
+  staff as invalid.
   References: a name ("#1001") is unique only within its store, the id across Shopify. The customer
   reference is the name, unless the customer already has an order with it that is not this Shopify order
   (another store's, or one entered another way): then the store's handle and the name, "acme-us #1001"
@@ -27,7 +30,9 @@ submitted, with channel "webhook".
   this integration has already delivered an order for the same Shopify id (the body's `id`, external_id).
 - Generic (Standard Webhooks): webhook-id, webhook-timestamp (±5 minutes), webhook-signature
   "v1,<base64 HMAC-SHA256 of '{id}.{timestamp}.{body}'>" (several, space-separated, during a secret
-  rotation). The body is the intake vocabulary: one order or a list; all or nothing per delivery.
+  rotation). The body is the intake vocabulary: one order or a list; all or nothing per delivery. Two orders of
+  one delivery under the same customer reference are an error of the delivery (422, nothing created), never a
+  "duplicate": that answer means an earlier delivery created the order.
 """
 
 from __future__ import annotations
@@ -193,6 +198,20 @@ def is_test_order(payload: Mapping[str, Any]) -> bool:
     return payload.get("test") is True
 
 
+_PAYMENT_GONE = frozenset({"voided", "refunded"})
+
+
+def cancelled_in_store(payload: Mapping[str, Any]) -> str:
+    """Why the store will ship nothing of this order, or "": it was cancelled (`cancelled_at` set), or its payment
+    was voided or wholly refunded (`financial_status`). A delayed or retried orders/create can carry such an order."""
+    if payload.get("cancelled_at"):
+        return f"This order was cancelled in the store (cancelled_at {str(payload['cancelled_at'])[:40]})"
+    status = str(payload.get("financial_status") or "").strip().lower()
+    if status in _PAYMENT_GONE:
+        return f'This order\'s payment was {status} in the store (financial_status "{status}")'
+    return ""
+
+
 def nothing_to_ship(payload: Mapping[str, Any]) -> bool:
     """Every line item says it does not ship (gift cards, services, downloads): there is no parcel."""
     items = _line_items(payload)
@@ -239,14 +258,51 @@ def shopify_order_to_intake(payload: Mapping[str, Any], integration: Integration
     }  # fmt: skip
     if integration.default_branch is not None:
         data["branch_code"] = integration.default_branch.code
-    total = str(payload.get("total_price") or "").strip()
-    if total and payload.get("currency") and not _free(total):
-        data["declared_value"], data["currency"] = total, str(payload["currency"])
+    value = goods_value(payload)
+    if value and payload.get("currency") and not _free(value):
+        data["declared_value"], data["currency"] = value, str(payload["currency"])
     return data, errors
 
 
+def _amount(raw: Any) -> Decimal | None:
+    """A Shopify money string ("29.90") as a Decimal; absent counts as zero; None: not a number."""
+    if raw is None or raw == "":
+        return Decimal(0)
+    try:
+        value = Decimal(str(raw).strip())
+    except ArithmeticError:
+        return None
+    return value if value.is_finite() else None
+
+
+def goods_value(payload: Mapping[str, Any]) -> str:
+    """The customs value of the goods in the parcel, in the order's currency: for each line item that ships (gift
+    cards aside), its `price` times its quantity less its `discount_allocations` (its share of discounts). Not
+    `total_price`: that adds shipping, tax, tips and gift cards, none of which is goods in the parcel. A price or
+    discount that is not a number is passed on as it is, for validate_order to name on declared_value."""
+    total = Decimal(0)
+    for item in _line_items(payload):
+        if not isinstance(item, Mapping) or item.get("requires_shipping") is False or item.get("gift_card") is True:
+            continue  # not in the parcel (services, downloads), or no goods value (a gift card, even a printed one)
+        price = _amount(item.get("price"))
+        if price is None:
+            return str(item.get("price"))
+        total += price * (_whole_quantity(item.get("quantity")) or 0)  # a bad quantity is named on the lines
+        allocations = item.get("discount_allocations")
+        for allocation in allocations if isinstance(allocations, list) else []:
+            raw = allocation.get("amount") if isinstance(allocation, Mapping) else allocation
+            discount = _amount(raw)
+            if discount is None:
+                return str(raw)
+            total -= discount
+    try:
+        return str(total.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP))
+    except ArithmeticError:  # beyond Decimal's precision: validate_order says the value is too large
+        return str(total)
+
+
 def _free(total: str) -> bool:
-    """A total of zero or less (a replacement, a giveaway, a 100 % discount) declares no value: the parcel still
+    """A value of zero or less (a replacement, a giveaway, a 100 % discount) declares no value: the parcel still
     ships. Anything that is not a number is passed on, for validate_order to name."""
     try:
         value = Decimal(total)
@@ -469,6 +525,10 @@ def handle_shopify(integration: Integration, payload: Any, *, shop_domain: str =
         detail = 'This is a Shopify test order ("test": true, placed through a test gateway): no order was created.'
         outcome = DeliveryOutcome.IGNORED
         return Handled(200, outcome, {"status": outcome.value, "detail": detail}, None, shopify_id)
+    if cancelled := cancelled_in_store(payload):
+        detail = f"{cancelled}: nothing ships, no order was created."
+        outcome = DeliveryOutcome.IGNORED
+        return Handled(200, outcome, {"status": outcome.value, "detail": detail}, None, shopify_id)
     if nothing_to_ship(payload):
         detail = "No line item of this order requires shipping (gift cards, digital goods): no order was created."
         outcome = DeliveryOutcome.IGNORED
@@ -485,6 +545,27 @@ def handle_shopify(integration: Integration, payload: Any, *, shop_domain: str =
     return Handled(200, outcome, _order_json(order, outcome), order, shopify_id)
 
 
+def _shared_references(orders: list[Mapping[str, Any]]) -> dict[int, str]:
+    """{index: message} for each order that reuses the customer reference of an earlier order in the same delivery.
+    Two orders under one reference cannot both exist, and answering the second "duplicate" of the first would
+    drop its cargo without a word: the delivery is at fault, so it is refused (all or nothing) for the sender to
+    fix. "duplicate" stays the answer for an order an earlier delivery created."""
+    first: dict[str, int] = {}
+    clashes = {}
+    for index, data in enumerate(orders):
+        reference = str(data.get("customer_reference") or "").strip()
+        if not reference:
+            continue  # validation says it is required
+        if reference in first:
+            clashes[index] = (
+                f"Order [{first[reference]}] of this delivery has the customer reference {reference} too: give each "
+                "order its own reference, or send one order with all its cargo lines."
+            )
+        else:
+            first[reference] = index
+    return clashes
+
+
 def handle_generic(integration: Integration, payload: Any) -> Handled:
     orders = payload if isinstance(payload, list) else [payload]
     if not orders or len(orders) > MAX_ORDERS_PER_DELIVERY:
@@ -494,6 +575,7 @@ def handle_generic(integration: Integration, payload: Any) -> Handled:
         detail = "Each order is a JSON object of intake fields."
         return Handled(400, DeliveryOutcome.MALFORMED, _error_body("parse_error", detail), None)
     scope = _customer_scope(integration)
+    clashes = _shared_references(orders)
     results: list[dict[str, Any]] = []
     invalid = False
     # Created in the order of their references, whatever the order sent: two deliveries naming the same orders in
@@ -501,7 +583,10 @@ def handle_generic(integration: Integration, payload: Any) -> Handled:
     in_key_order = sorted(enumerate(orders), key=lambda item: str(item[1].get("customer_reference") or "").strip())
     with transaction.atomic():  # all or nothing per delivery: the sender fixes it and sends it again
         for index, data in in_key_order:
-            outcome, order, errors = _create(data, scope, integration)
+            if index in clashes:
+                outcome, order, errors = DeliveryOutcome.INVALID, None, {"customer_reference": [clashes[index]]}
+            else:
+                outcome, order, errors = _create(data, scope, integration)
             if order is None:
                 invalid = True
                 results.append({"index": index, "status": "invalid", "errors": errors,
@@ -556,14 +641,18 @@ _API_ERROR = {"$ref": "#/components/schemas/ApiError"}
 
 _RESULT = OpenApiResponse(
     description="Created, or already created by an earlier delivery (then `repeated` is true), or ignored "
-    "(nothing to ship, or a test order): `detail` says why.",
+    "(nothing to ship, a test order, or an order the store cancelled): `detail` says why.",
     examples=[OpenApiExample("created", value={"status": "created", "reference": "HAM-26-000123",
                                                "customer_reference": "#1001"}),
               OpenApiExample("ignored", value={"status": "ignored", "detail": "No line item of this order requires "
                                                "shipping (gift cards, digital goods): no order was created."}),
               OpenApiExample("test order", value={"status": "ignored", "detail": 'This is a Shopify test order '
                                                   '("test": true, placed through a test gateway): no order was '
-                                                  "created."})],
+                                                  "created."}),
+              OpenApiExample("cancelled in the store", value={"status": "ignored", "detail": "This order was "
+                                                              "cancelled in the store (cancelled_at "
+                                                              "2026-12-01T10:00:00+01:00): nothing ships, no order "
+                                                              "was created."})],
 )  # fmt: skip
 
 
@@ -573,8 +662,12 @@ _RESULT = OpenApiResponse(
     "verified with X-Shopify-Hmac-Sha256 (base64 HMAC-SHA256 of the raw body with the integration's secret) "
     "before it is read. Each Shopify order becomes one submitted parcel order; repeated deliveries "
     "(same X-Shopify-Webhook-Id, or the same Shopify order) create nothing more and answer 200. An order "
-    "with nothing to ship (every line item `requires_shipping: false`) or a test order (`test: true`) answers "
-    "200 with status `ignored` and creates nothing. A total of 0.00 declares no value. "
+    "with nothing to ship (every line item `requires_shipping: false`), a test order (`test: true`) or an order "
+    "the store has cancelled (`cancelled_at` set, or `financial_status` voided or refunded) answers 200 with "
+    "status `ignored` and creates nothing. The declared value is the customs value of the goods shipped: for each "
+    "line item that requires shipping, `price` × `quantity` less its `discount_allocations`, in the order's "
+    "`currency`; shipping, tax, tips and gift cards are not declared (so not `total_price`), and a value of 0.00 "
+    "declares none. "
     "The customer reference is the order's name; when the customer already uses that name (e.g. a second "
     "store), it is prefixed with the store's handle from X-Shopify-Shop-Domain: `acme-us #1001`.",
     auth=[],
@@ -622,7 +715,9 @@ def shopify_orders_create(request: Request, integration_id: Any) -> Response:
     "= `v1,` + base64 HMAC-SHA256 of `{id}.{timestamp}.{raw body}` with the integration's whsec_ secret "
     "(several space-separated signatures are accepted while a secret is rotated). The body is one order "
     "or a list of up to 100 orders in the intake vocabulary of POST /api/v1/orders/ (customer_code is "
-    "implied). All or nothing per delivery; the webhook-id makes a repeated delivery harmless.",
+    "implied). All or nothing per delivery; the webhook-id makes a repeated delivery harmless. An order whose "
+    "customer reference an earlier delivery created is answered `duplicate` (with that order); two orders of "
+    "one delivery under the same reference are a 422 (an error on the later one's `customer_reference`).",
     auth=[],
     request={"application/json": OpenApiTypes.OBJECT},
     parameters=[

@@ -178,6 +178,7 @@ _BAD_FILTER = error_response(
         "Bad filter", "validation_error", "The request has 1 error.", {"state": ['"shut" is not a valid choice.']}
     ),
 )
+_BAD_CURSOR = error_response("The cursor is not valid.", error_example("Bad cursor", "not_found", "Invalid cursor"))
 _TASK_CONFLICT = error_response(
     "The task cannot do that now (done already, waits for another task, or changed meanwhile).",
     error_example("Waiting", "conflict", "This task waits for house-bl to be done first."),
@@ -206,7 +207,7 @@ class TaskViewSet(viewsets.GenericViewSet):
     @extend_schema(
         summary="List tasks",
         parameters=[TaskFilterSerializer],
-        responses={200: TaskSerializer(many=True), 400: _BAD_FILTER},
+        responses={200: TaskSerializer(many=True), 400: _BAD_FILTER, 404: _BAD_CURSOR},
         tags=["tasks"],
     )
     def list(self, request: Request) -> Response:

@@ -9,7 +9,12 @@ from django.core.files.uploadedfile import UploadedFile
 from orders.imports.reading import too_large
 from orders.models import ImportMode
 
+# A .txt file is delimited text and read as CSV: what ERPs export and Excel's "Text (Tab delimited)" saves.
 ALLOWED_EXTENSIONS = (".csv", ".txt", ".xlsx")
+FILE_HELP = (
+    "CSV (.csv, or .txt read as CSV: UTF-8 or Windows-1252, comma, semicolon or tab between values) or XLSX, one row "
+    "per cargo line (see the template)."
+)
 # Spreadsheets we cannot read, with what to do instead (reading.py says the same of an .xls by its content).
 _OTHER_SPREADSHEETS = {
     ".xls": "This is an old Excel (.xls) workbook: save it as .xlsx or CSV UTF-8.",
@@ -25,14 +30,16 @@ def file_name_problem(name: str) -> str | None:
     if name.endswith(ALLOWED_EXTENSIONS):
         return None
     extension = name[name.rfind(".") :] if "." in name else ""
-    return _OTHER_SPREADSHEETS.get(extension, "Upload a .csv or .xlsx file (an order file made from the template).")
+    return _OTHER_SPREADSHEETS.get(
+        extension, "Upload a .csv, .txt (read as CSV) or .xlsx file (an order file made from the template)."
+    )
 
 
 class ImportUploadForm(forms.Form):
     file = forms.FileField(
         label="Order file",
-        widget=forms.ClearableFileInput(attrs={"accept": ".csv,.xlsx,text/csv"}),
-        help_text="CSV (UTF-8 or Windows-1252, comma or semicolon) or XLSX, one row per cargo line.",
+        widget=forms.ClearableFileInput(attrs={"accept": ",".join(ALLOWED_EXTENSIONS) + ",text/csv"}),
+        help_text=FILE_HELP,
     )
     mode = forms.ChoiceField(
         label="When some orders have errors",

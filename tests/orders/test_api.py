@@ -139,6 +139,7 @@ def test_partner_key_cannot_create(client, carrier, order_data, locations):
         ({"declared_value": "100"}, "currency", "currency"),
         ({"currency": "EURO", "declared_value": "1"}, "currency", "ISO 4217"),
         ({"lines": [], "submit": True}, "lines", "at least one cargo line"),
+        ({"lines": {"pieces": 1, "gross_weight_kg": "5", "description": "LED lamps"}}, "lines", "as a list"),
         ({"lines": ["a pallet"]}, "lines[0]", "must be an object"),
         ({"lines": [{"pieces": 0, "gross_weight_kg": "1"}]}, "lines[0].pieces", "at least 1"),
         ({"lines": [{"pieces": 1, "gross_weight_kg": "-5"}]}, "lines[0].gross_weight_kg", "greater than zero"),

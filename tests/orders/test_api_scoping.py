@@ -14,7 +14,7 @@ from orders import services as order_services
 from orders.intake import validate_order
 from orders.models import Channel, Order, OrderStatus, OrderTransition
 from partners import services as partner_services
-from partners.models import Role
+from partners.models import OrganisationKind, Role
 from partners.scoping import scope_for_user
 from tests.factories import OrganisationFactory
 from tests.orders.test_api import LIST_URL, bearer, create, detail_url
@@ -100,7 +100,8 @@ def test_a_customer_cannot_create_for_another_customer(client, keys, order_data)
 
 
 def test_a_customer_cannot_choose_the_handling_branch(client, keys, order_data):
-    data = order_data()
+    OrganisationFactory(code="SHA", name="OMS Shanghai", kinds=[OrganisationKind.BRANCH])
+    data = order_data(branch_code="SHA")  # not ACME's account branch (HAM), which it may name
     del data["customer_code"]
 
     response = client.post(LIST_URL, data, content_type="application/json", **bearer(keys["acme"]))

@@ -167,6 +167,26 @@ def test_a_customer_may_send_back_its_orders_own_branch(client, acme_key, custom
     assert (order.branch.code, order.notify_name) == ("HAM", "Ops")
 
 
+def test_a_customer_may_clone_an_order_it_read_naming_its_own_branch(client, acme_key, customer_order_data):
+    """GET, then POST under a new reference: the body names the account branch the new order gets anyway."""
+    reference = create(client, acme_key, customer_order_data())["reference"]
+    read = client.get(detail_url(reference), HTTP_AUTHORIZATION=f"Bearer {acme_key}").json()
+    clone = {name: read[name] for name in customer_order_data()} | {"branch_code": read["branch_code"]}
+
+    response = post(client, LIST_URL, {**clone, "customer_reference": "PO-1002"}, acme_key)
+
+    assert response.status_code == 201, response.json()
+    assert Order.objects.get(reference=response.json()["reference"]).branch.code == "HAM"
+
+
+def test_a_customer_clone_still_cannot_name_another_branch(client, acme_key, customer_order_data):
+    OrganisationFactory(code="SHA", name="OMS Shanghai", kinds=[OrganisationKind.BRANCH])
+    response = post(client, LIST_URL, {**customer_order_data(), "branch_code": "SHA"}, acme_key)
+    assert response.status_code == 400
+    assert response.json()["error"]["fields"] == {"branch_code": ["Only our staff choose the handling branch."]}
+    assert not Order.objects.exists()
+
+
 def test_staff_may_still_move_an_order_to_another_branch(client, staff_key, order_data):
     OrganisationFactory(code="SHA", name="OMS Shanghai", kinds=[OrganisationKind.BRANCH])
     reference = create(client, staff_key, order_data())["reference"]

@@ -47,6 +47,29 @@ def test_upload_imports_and_returns_the_job(acme_api):
     assert set(Order.objects.values_list("customer__code", flat=True)) == {"ACME"}
 
 
+def test_a_txt_file_is_read_as_csv_as_the_docs_say(acme_api):
+    """What an ERP exports, or Excel saves as "Text (Tab delimited)": delimited text under a .txt name."""
+    content = csv_bytes([order_row("PO-1"), order_row("PO-2")], delimiter="\t")
+    response = acme_api.post(URL, {"file": upload(content, "orders-week-48.txt")}, format="multipart")
+    assert response.status_code == 201, response.content
+    assert (response.json()["state"], response.json()["counts"]["created"]) == ("imported", 2)
+
+
+def test_the_schema_names_every_field_of_an_error_and_of_the_counts(client, db):
+    schemas = client.get("/api/schema/?format=json").json()["components"]["schemas"]
+    job = schemas["ImportJobOutput"]["properties"]
+    assert job["errors"]["items"] == {"$ref": "#/components/schemas/ImportErrorOutput"}
+    error = schemas["ImportErrorOutput"]["properties"]
+    assert set(error) == {"row", "column", "value", "message", "duplicate"}
+    assert (error["row"]["type"], error["row"].get("nullable")) == ("integer", True)  # null: the file itself
+    assert {"$ref": "#/components/schemas/ImportCountsOutput"} in job["counts"]["allOf"]  # allOf: read-only
+    counts = schemas["ImportCountsOutput"]["properties"]
+    assert set(counts) == {"rows", "rows_done", "orders", "valid", "invalid", "duplicates", "created", "errors"}
+    assert {field["type"] for field in counts.values()} == {"integer"}
+    upload_400 = client.get("/api/schema/?format=json").json()["paths"][URL]["post"]["responses"]["400"]
+    assert ".txt (read as CSV)" in upload_400["description"]
+
+
 def test_errors_come_as_row_column_value_message(acme_api):
     job = _post(acme_api, csv_bytes([order_row("PO-1"), order_row("PO-2", gross_weight_kg="-5")]))
     assert job["state"] == "failed"
@@ -360,7 +383,7 @@ def test_a_refused_header_gives_its_row_in_the_row_field_only(acme_api):
 @pytest.mark.parametrize(
     ("name", "fragment"),
     [("orders.xls", "This is an old Excel (.xls) workbook"), ("orders.ods", "save it as .xlsx or CSV"),
-     ("orders.exe", "Upload a .csv or .xlsx file")],
+     ("orders.exe", "Upload a .csv, .txt (read as CSV) or .xlsx file")],
 )  # fmt: skip
 def test_an_upload_in_another_spreadsheet_format_is_told_how_to_save_it(acme_api, name, fragment):
     response = acme_api.post(URL, {"file": upload(b"\xd0\xcf\x11\xe0", name)}, format="multipart")

@@ -86,8 +86,20 @@ def test_upload_shows_the_preview_with_every_error_escaped(world, login):
 def test_upload_refuses_other_extensions_with_a_form_error(world, login):
     response = login(world["ops"]).post(reverse("imports:upload"), {"file": upload(b"x", "orders.exe")})
     assert response.status_code == 200
-    assert "Upload a .csv or .xlsx file" in response.content.decode()
+    assert "Upload a .csv, .txt (read as CSV) or .xlsx file" in response.content.decode()
     assert ImportJob.objects.count() == 0
+
+
+def test_the_upload_form_offers_and_explains_the_files_it_reads(world, login):
+    """One rule: the file picker, the help and the check all take .csv, .txt (read as CSV) and .xlsx."""
+    client = login(world["ops"])
+    page = client.get(reverse("imports:upload")).content.decode()
+    assert 'accept=".csv,.txt,.xlsx,text/csv"' in page
+    assert "or .txt read as CSV" in page
+    content = csv_bytes([order_row()], delimiter="\t")
+    response = client.post(reverse("imports:upload"), {"file": upload(content, "o.txt"), "mode": "all_or_nothing"})
+    job = ImportJob.objects.get()
+    assert (response.status_code, job.file_name, job.orders_valid) == (302, "o.txt", 1)
 
 
 def test_confirm_imports_and_shows_the_result(world, login):

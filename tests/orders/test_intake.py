@@ -7,8 +7,9 @@ import pytest
 
 from orders.intake import Lookups, validate_order
 from orders.models import Location
-from partners.models import Organisation
+from partners.models import Organisation, OrganisationKind
 from partners.scoping import scope_for_user
+from tests.factories import OrganisationFactory
 from tests.orders.fixtures.intake import errors_for
 
 
@@ -80,7 +81,30 @@ def test_a_customer_cannot_order_for_another_customer(order_data, customer_a_use
     assert errors["customer_code"] == ["You can only place orders for ACME."]
 
 
-def test_a_customer_cannot_choose_the_branch(order_data, customer_a_user):
+def test_a_customer_cannot_choose_the_branch(order_data, customer_a_user, customer_a, branch):
+    customer_a.account_branch = branch
+    customer_a.save()
+    OrganisationFactory(code="SHA", name="OMS Shanghai", kinds=[OrganisationKind.BRANCH])
+    errors = errors_for(order_data(customer_code="", branch_code="SHA"), scope_for_user(customer_a_user))
+    assert errors["branch_code"] == ["Only our staff choose the handling branch."]
+
+
+@pytest.mark.parametrize("account_branch", [True, False], ids=["account branch", "our only branch"])
+def test_a_customer_may_name_the_branch_its_order_gets_anyway(order_data, customer_a_user, customer_a, branch,
+                                                               account_branch):  # fmt: skip
+    """The branch_code GET returns: an order read can be cloned (GET, then POST) without choosing anything."""
+    if account_branch:
+        customer_a.account_branch = branch
+        customer_a.save()
+    clean, errors = validate_order(
+        order_data(customer_code="", branch_code=" ham "), scope=scope_for_user(customer_a_user)
+    )
+    assert (errors, clean.order["branch"]) == ({}, branch)
+
+
+def test_a_customer_without_a_branch_of_its_own_names_none(order_data, customer_a_user, branch):
+    """Two branches and no account branch: the order has no branch a customer could name, so naming one chooses."""
+    OrganisationFactory(code="SHA", name="OMS Shanghai", kinds=[OrganisationKind.BRANCH])
     errors = errors_for(order_data(customer_code=""), scope_for_user(customer_a_user))
     assert errors["branch_code"] == ["Only our staff choose the handling branch."]
 
@@ -217,6 +241,17 @@ def test_declared_value_must_be_positive(order_data, staff_scope):
 
 def test_an_order_needs_lines(order_data, staff_scope):
     assert errors_for(order_data(lines=[]), staff_scope)["lines"] == ["An order needs at least one cargo line."]
+    assert errors_for(order_data(lines=None), staff_scope)["lines"] == ["An order needs at least one cargo line."]
+
+
+@pytest.mark.parametrize("draft", [False, True])
+@pytest.mark.parametrize("lines", [{"pieces": 1, "gross_weight_kg": "5"}, "1 pallet, 5 kg"])
+def test_lines_that_are_not_a_list_are_told_to_be_one(order_data, staff_scope, lines, draft):
+    """One line sent as an object (a slip when an ERP maps a single line) is a line, not "no cargo line"."""
+    _, errors = validate_order(order_data(lines=lines), scope=staff_scope, draft=draft)
+    assert errors["lines"] == [
+        'Send lines as a list of cargo lines, even for one line: [{"pieces": 1, "gross_weight_kg": "5"}].'
+    ]
 
 
 @pytest.mark.parametrize(

@@ -144,6 +144,32 @@ def test_each_role_may_take_exactly_its_transitions(order_in, name, role):
             take(order, name, scope)
 
 
+# What a refusal says one may not do, as a person would say it (not the button's label pasted into the sentence).
+REFUSED: dict[str, tuple[str, str]] = {
+    "submit": ("Your role may not submit orders.", "You may not submit this order."),
+    "confirm": ("Your role may not confirm orders.", "You may not confirm this order."),
+    "plan": ("Your role may not mark orders as planned.", "You may not mark this order as planned."),
+    "unplan": ("Your role may not take orders back to confirmed.", "You may not take this order back to confirmed."),
+    "depart": ("Your role may not mark orders as departed.", "You may not mark this order as departed."),
+    "arrive": ("Your role may not mark orders as arrived.", "You may not mark this order as arrived."),
+    "deliver": ("Your role may not mark orders as delivered.", "You may not mark this order as delivered."),
+    "complete": ("Your role may not complete orders.", "You may not complete this order."),
+    "invoice": ("Your role may not mark orders as invoiced.", "You may not mark this order as invoiced."),
+    "close": ("Your role may not close orders.", "You may not close this order."),
+    "hold": ("Your role may not put orders on hold.", "You may not put this order on hold."),
+    "release": ("Your role may not release orders from hold.", "You may not release this order from hold."),
+    "cancel": ("Your role may not cancel orders.", "You may not cancel this order."),
+}
+
+
+@pytest.mark.parametrize("name", list(EXPECTED))
+def test_a_refusal_says_in_a_sentence_what_the_person_may_not_do(order_in, customer_b_user, name):
+    order = order_in(next(iter(EXPECTED[name])))
+    no_role = Scope(Audience.STAFF, frozenset({1}), frozenset())
+    assert lifecycle.blocked_reason(order, name, no_role) == REFUSED[name][0]
+    assert lifecycle.blocked_reason(order, name, scope_for_user(customer_b_user)) == REFUSED[name][1]
+
+
 @pytest.mark.parametrize("name", list(EXPECTED))
 def test_available_transitions_list_only_what_the_role_may_take(order_in, name):
     order = order_in(next(iter(EXPECTED[name])))

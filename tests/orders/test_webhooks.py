@@ -31,16 +31,20 @@ from tests.orders.fixtures.imports import world
 __all__ = ["world"]
 SHOPIFY_SECRET = "shpss_test_secret_0123456789abcdef"
 
+# The total holds the gift card (25.00) and shipping (4.90); the goods in the parcel are worth 2 × 29.90.
 SHOPIFY_ORDER: dict[str, Any] = {
-    "id": 820982911946154508, "name": "#1001", "order_number": 1001, "currency": "EUR", "total_price": "59.80",
+    "id": 820982911946154508, "name": "#1001", "order_number": 1001, "currency": "EUR", "total_price": "89.70",
+    "total_line_items_price": "84.80", "financial_status": "paid", "cancelled_at": None,
     "note": "Leave at the back door",
     "shipping_address": {"name": "Jane Doe", "address1": "1 Rue de Rivoli", "city": "Paris", "zip": "75001",
                          "country": "France", "country_code": "FR"},
     "line_items": [
         {"title": "T-shirt", "variant_title": "Blue / M", "sku": "TS-BLU-M", "quantity": 2, "grams": 200,
-         "requires_shipping": True},
-        {"title": "Gift card", "quantity": 1, "grams": 0, "requires_shipping": False},
+         "price": "29.90", "requires_shipping": True, "gift_card": False, "discount_allocations": []},
+        {"title": "Gift card", "quantity": 1, "grams": 0, "price": "25.00", "requires_shipping": False,
+         "gift_card": True, "discount_allocations": []},
     ],
+    "shipping_lines": [{"title": "Colissimo", "price": "4.90", "discount_allocations": []}],
 }  # fmt: skip
 
 
@@ -317,21 +321,75 @@ def test_a_real_order_that_says_test_false_is_created(shopify):
     assert response.json()["status"] == "created"
 
 
-@pytest.mark.parametrize("total", ["0.00", "0", "-0.00"])
-def test_a_free_shopify_order_creates_its_parcel_order_without_a_declared_value(shopify, total):
-    """A replacement or a 100 % discount still ships. Its total of 0.00 used to be the declared value, which
-    validation refuses ("Must be greater than zero"): a 422 Shopify retried, then dropped."""
-    response = _shopify_post(shopify, _body({**copy.deepcopy(SHOPIFY_ORDER), "total_price": total}))
+def _with_shirt(**values: Any) -> dict[str, Any]:
+    """SHOPIFY_ORDER with its T-shirt line changed."""
+    payload = copy.deepcopy(SHOPIFY_ORDER)
+    payload["line_items"][0].update(values)
+    return payload
+
+
+def test_the_declared_value_is_the_goods_shipped_less_their_discounts(shopify):
+    """Customs value of the parcel: not total_price, which adds shipping, tax and gift cards that do not travel."""
+    payload = _with_shirt(discount_allocations=[{"amount": "5.98", "discount_application_index": 0}])  # 10 % off
+    payload["line_items"].append({"title": "Mug", "quantity": 1, "grams": 350, "price": "15.00",
+                                  "requires_shipping": True, "discount_allocations": [{"amount": "1.50"}]})  # fmt: skip
+    payload.update(total_price="99.92", total_tax="11.90")
+    response = _shopify_post(shopify, _body(payload))
+    assert response.status_code == 200, response.content
+    order = Order.objects.get()
+    assert (str(order.declared_value_amount), order.declared_value_currency) == ("67.32", "EUR")  # 53.82 + 13.50
+
+
+@pytest.mark.parametrize(
+    "shirt",
+    [{"price": "0.00"}, {"price": "29.90", "discount_allocations": [{"amount": "59.80"}]}],
+    ids=["free item", "100 % discount"],
+)
+def test_a_free_shopify_order_creates_its_parcel_order_without_a_declared_value(shopify, shirt):
+    """A replacement or a 100 % discount still ships. A value of 0.00 used to be declared, which validation
+    refuses ("Must be greater than zero"): a 422 Shopify retried, then dropped."""
+    response = _shopify_post(shopify, _body(_with_shirt(**shirt)))
     assert response.status_code == 200, response.content
     order = Order.objects.get()
     assert (order.declared_value_amount, order.declared_value_currency) == (None, "")
     assert WebhookDelivery.objects.get().outcome == DeliveryOutcome.CREATED
 
 
-def test_a_total_that_is_not_a_number_is_still_a_422_on_the_declared_value(shopify):
-    response = _shopify_post(shopify, _body({**copy.deepcopy(SHOPIFY_ORDER), "total_price": "free"}))
+@pytest.mark.parametrize(
+    "shirt", [{"price": "free"}, {"discount_allocations": [{"amount": "lots"}]}], ids=["price", "discount"]
+)
+def test_a_price_that_is_not_a_number_is_still_a_422_on_the_declared_value(shopify, shirt):
+    response = _shopify_post(shopify, _body(_with_shirt(**shirt)))
     assert response.status_code == 422
     assert "declared_value" in response.json()["error"]["fields"]
+
+
+@pytest.mark.parametrize(
+    ("cancelled", "why"),
+    [
+        ({"cancelled_at": "2026-12-01T10:00:00+01:00", "cancel_reason": "customer", "financial_status": "voided"},
+         "This order was cancelled in the store (cancelled_at 2026-12-01T10:00:00+01:00)"),
+        ({"financial_status": "voided"}, 'This order\'s payment was voided in the store (financial_status "voided")'),
+        ({"financial_status": "refunded"},
+         'This order\'s payment was refunded in the store (financial_status "refunded")'),
+    ],
+    ids=["cancelled", "voided", "refunded"],
+)  # fmt: skip
+def test_an_order_the_store_cancelled_creates_no_parcel_order(shopify, cancelled, why):
+    """A delayed or retried orders/create can carry an order the shop has cancelled: nothing will ship. It used to
+    become a submitted parcel order that operations booked and a carrier collected."""
+    payload = {**copy.deepcopy(SHOPIFY_ORDER), "id": 5550001, "name": "#2001", **cancelled}
+    response = _shopify_post(shopify, _body(payload), webhook_id="wh-cancelled")
+    assert response.status_code == 200  # an error answer would make Shopify retry and drop the subscription
+    assert response.json() == {"status": "ignored", "detail": f"{why}: nothing ships, no order was created."}
+    assert not Order.objects.exists()
+    delivery = WebhookDelivery.objects.get()
+    assert (delivery.outcome, delivery.status_code, delivery.external_id) == (DeliveryOutcome.IGNORED, 200, "5550001")
+
+
+def test_a_partly_refunded_order_still_ships(shopify):
+    response = _shopify_post(shopify, _body({**copy.deepcopy(SHOPIFY_ORDER), "financial_status": "partially_refunded"}))
+    assert response.json()["status"] == "created"
 
 
 def test_an_order_without_line_items_is_still_a_422(shopify):
@@ -479,6 +537,30 @@ def test_an_invalid_order_rolls_back_the_whole_delivery(generic):
     assert "[1].origin" in body["error"]["fields"]
     assert [r["status"] for r in body["results"]] == ["not_created", "invalid"]
     assert Order.objects.count() == 0
+
+
+def test_two_orders_of_one_delivery_under_one_reference_are_a_422_not_a_duplicate(generic):
+    """A mapping slip puts two different orders under SO-77. Answering the second "duplicate" of the first (200)
+    let the sender mark both as delivered while 5 pieces / 99 kg were lost without a word."""
+    second = _intake_order("SO-77", lines=[{"pieces": 5, "gross_weight_kg": "99"}], description="Spare motors")
+    response = _generic_post(generic, _body([_intake_order("SO-77"), _intake_order("SO-78"), second]))
+    assert response.status_code == 422
+    body = response.json()
+    assert body["error"]["fields"] == {"[2].customer_reference": [
+        "Order [0] of this delivery has the customer reference SO-77 too: give each order its own reference, or send "
+        "one order with all its cargo lines."
+    ]}  # fmt: skip
+    assert [r["status"] for r in body["results"]] == ["not_created", "not_created", "invalid"]
+    assert not Order.objects.exists()
+    assert WebhookDelivery.objects.get().outcome == DeliveryOutcome.INVALID
+
+
+def test_an_order_an_earlier_delivery_created_is_still_a_duplicate(generic):
+    _generic_post(generic, _body(_intake_order("SO-77")), msg_id="first")
+    response = _generic_post(generic, _body([_intake_order("SO-77"), _intake_order("SO-78")]), msg_id="second")
+    assert response.status_code == 200, response.content
+    assert [r["status"] for r in response.json()["results"]] == ["duplicate", "created"]
+    assert Order.objects.count() == 2
 
 
 def test_a_generic_delivery_cannot_order_for_another_customer(generic):

@@ -88,12 +88,14 @@ def test_hold_with_a_reason_and_release_returns(client, order, staff_key, commit
 def test_a_transition_the_keys_role_may_not_take_is_409(client, order, staff_key):
     response = post(client, f"/api/v1/orders/{order.reference}/invoice/", staff_key)
     assert response.status_code == 409
-    assert "Your role may not" in response.json()["error"]["message"]
+    assert response.json()["error"]["message"] == "Your role may not mark orders as invoiced."
 
 
 def test_customers_get_409_on_their_own_order_and_404_on_anyone_elses(client, order, acme_key, customer_b):
     mine = post(client, f"/api/v1/orders/{order.reference}/confirm/", acme_key)
     assert (mine.status_code, mine.json()["error"]["message"]) == (409, "You may not confirm this order.")
+    held = post(client, f"/api/v1/orders/{order.reference}/hold/", acme_key, {"reason": "Waiting for the L/C."})
+    assert (held.status_code, held.json()["error"]["message"]) == (409, "You may not put this order on hold.")
     other_key = partner_services.api_key_create(organisation=customer_b, name="Globex")[1]
     assert post(client, f"/api/v1/orders/{order.reference}/confirm/", other_key).status_code == 404
 
@@ -170,6 +172,17 @@ def test_tasks_filter_by_state_and_assignee(client, order, staff_key, ops_user):
     assert {row["assignee"] for row in mine["results"]} <= {ops_user.email}
     done = client.get("/api/v1/tasks/", {"state": "done"}, **bearer(staff_key)).json()
     assert done["results"] == []
+
+
+def test_a_bad_cursor_on_the_task_list_is_the_documented_404(client, order, staff_key):
+    response = client.get("/api/v1/tasks/", {"cursor": "not-a-cursor"}, **bearer(staff_key))
+    assert (response.status_code, response.json()["error"]) == (
+        404, {"code": "not_found", "message": "Invalid cursor", "fields": {}}
+    )  # fmt: skip
+    schema = client.get("/api/schema/?format=json").json()
+    documented = schema["paths"]["/api/v1/tasks/"]["get"]["responses"]["404"]["content"]["application/json"]
+    assert documented["schema"] == {"$ref": "#/components/schemas/ApiError"}
+    assert [example["value"]["error"]["message"] for example in documented["examples"].values()] == ["Invalid cursor"]
 
 
 @pytest.mark.parametrize("who", ["customer", "nobody"])
