@@ -465,8 +465,21 @@ def _date(raw: Any, name: str, errors: _Errors, *, required: bool) -> datetime.d
             return datetime.datetime.fromisoformat(text).date()
         return datetime.date.fromisoformat(text)
     except ValueError:
-        errors.add(name, f"{raw} is not a date: use YYYY-MM-DD, e.g. 2026-12-01.")
-        return None
+        pass
+    dotted = _DOTTED_DATE.fullmatch(text)
+    if dotted is not None:
+        try:
+            return datetime.date(int(dotted["year"]), int(dotted["month"]), int(dotted["day"]))
+        except ValueError:
+            pass
+    errors.add(name, f"{raw} is not a date: use YYYY-MM-DD, e.g. 2026-12-01.")
+    return None
+
+
+# Day.month.year with a four-digit year, as Excel writes a date cell into a CSV on a German, Austrian, Swiss, Polish,
+# Czech, Nordic or Russian locale (14.12.2026): the dotted form is read day first everywhere it is written, so it has
+# one reading. Slashed dates (12/07/2026: 12 July or 7 December?) and two-digit years stay refused.
+_DOTTED_DATE = re.compile(r"(?P<day>[0-9]{1,2})\.(?P<month>[0-9]{1,2})\.(?P<year>[0-9]{4})")
 
 
 def _choice(raw: str, name: str, errors: _Errors, choices: tuple[str, ...], example: str) -> str:
