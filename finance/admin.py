@@ -19,15 +19,18 @@ class SurchargeInline(admin.TabularInline):
 
 @admin.register(RateCard)
 class RateCardAdmin(admin.ModelAdmin):
+    # Fits 1440 px beside the console's navigation and filters: Buy or Sell on each row (the Direction filter spells
+    # out what each means), the party's code (a card's name usually says the rest), mode with its service level and
+    # the validity in one column each, as the staff list has them; and the contract's reference and version, so two
+    # issues of one contract can be told apart.
     list_display = (
         "name",
-        "party",
-        "direction",
-        "mode",
-        "service_level",
+        "issue",
+        "party_code",
+        "direction_column",
+        "mode_column",
         "currency",
-        "effective_on",
-        "expires_on",
+        "validity",
         "is_active",
     )
     list_filter = ("direction", "mode", "currency", "is_active")
@@ -39,6 +42,29 @@ class RateCardAdmin(admin.ModelAdmin):
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[RateCard]:
         return super().get_queryset(request).select_related("party")  # a card's name shows its party's code
+
+    @admin.display(description="Reference", ordering="reference")
+    def issue(self, card: RateCard) -> str:
+        """NT-2026 v2, or v2 alone for a card without a reference."""
+        return f"{card.reference} v{card.version}".strip()
+
+    @admin.display(description="Party", ordering="party__code")
+    def party_code(self, card: RateCard) -> str:
+        return card.party.code if card.party is not None else "All customers"
+
+    @admin.display(description="Direction", ordering="direction")
+    def direction_column(self, card: RateCard) -> str:
+        return card.direction_short_label
+
+    @admin.display(description="Mode", ordering="mode")
+    def mode_column(self, card: RateCard) -> str:
+        mode = str(card.get_mode_display())
+        return f"{mode} · {card.get_service_level_display()}" if card.service_level else mode
+
+    @admin.display(description="Valid", ordering="effective_on")
+    def validity(self, card: RateCard) -> str:
+        until = f"{card.expires_on:%-d %b %Y}" if card.expires_on else "open"
+        return f"{card.effective_on:%-d %b %Y} – {until}"
 
 
 class RateBreakInline(admin.TabularInline):

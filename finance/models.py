@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from decimal import Decimal
 
+import pycountry
 from django.contrib.postgres.fields import ArrayField
 from django.core.exceptions import ValidationError
 from django.db import models
@@ -20,7 +21,7 @@ from django.db.models import Exists, F, OuterRef, Q
 from django.db.models.lookups import IsNull
 
 from finance.money import number_text
-from orders.identifiers import iso_size_type_problem
+from orders.identifiers import iso_size_type_problem, unlocode_shape_problem
 from orders.models import Mode, ServiceLevel
 from partners.models import Organisation, OrganisationKind
 from partners.validators import validate_currency_code
@@ -66,6 +67,10 @@ def _lane_code_problem(value: str) -> str | None:
     return None
 
 
+def _is_country(code: str) -> bool:
+    return len(code) == 2 and pycountry.countries.get(alpha_2=code) is not None
+
+
 class RateZone(models.Model):
     """A carrier's zone (parcel and express tariffs): countries and places priced alike, e.g. DHL zone 3."""
 
@@ -79,8 +84,18 @@ class RateZone(models.Model):
     )
     code = models.CharField(max_length=20, help_text="e.g. EU1, ZONE3.")
     name = models.CharField(max_length=100)
-    countries = ArrayField(models.CharField(max_length=2), default=list, blank=True, help_text="ISO 3166 codes.")
-    locations = ArrayField(models.CharField(max_length=5), default=list, blank=True, help_text="UN/LOCODEs.")
+    countries = ArrayField(
+        models.CharField(max_length=2),
+        default=list,
+        blank=True,
+        help_text="ISO 3166 country codes, comma-separated, e.g. DE,FR,NL.",
+    )
+    locations = ArrayField(
+        models.CharField(max_length=5),
+        default=list,
+        blank=True,
+        help_text="UN/LOCODEs, comma-separated, e.g. DEHAM,NLRTM.",
+    )
 
     class Meta:
         ordering = ["carrier", "code"]
@@ -91,6 +106,26 @@ class RateZone(models.Model):
 
     def covers(self, locode: str) -> bool:
         return locode in self.locations or locode[:2] in self.countries
+
+    def clean(self) -> None:
+        """Countries and places are stored as rating compares them, in capitals (de is DE), and must be real: rating
+        matches DEHAM by its first two letters, so "de" or a misspelt country would leave the zone's lines off every
+        lane without a word."""
+        self.countries = list(dict.fromkeys(code.strip().upper() for code in self.countries))
+        self.locations = list(dict.fromkeys(code.replace(" ", "").upper() for code in self.locations))
+        errors = {}
+        unknown = [code for code in self.countries if not _is_country(code)]
+        if unknown:
+            errors["countries"] = f"{', '.join(unknown)}: use ISO 3166 country codes, e.g. DE or CN."
+        problems = [
+            unlocode_shape_problem(code)
+            or (None if _is_country(code[:2]) else f"{code} is not a UN/LOCODE: {code[:2]} is no ISO 3166 country.")
+            for code in self.locations
+        ]
+        if any(problems):
+            errors["locations"] = " ".join(problem for problem in problems if problem)
+        if errors:
+            raise ValidationError(errors)
 
 
 class RateCardQuerySet(models.QuerySet["RateCard"]):
@@ -414,11 +449,28 @@ class Surcharge(models.Model):
         return f"{self.code} {value}"
 
     def clean(self) -> None:
-        """Rating matches the container type exactly: a typo (40hc for 45G1) would leave it off every container."""
+        """The number belongs to the kind: rating reads the percent of a percentage and the amount of a fixed
+        surcharge, so 12.5 typed in the other box would quote the surcharge at 0.00 and the card as cheaper than it
+        is. Rating matches the container type exactly: a typo (40hc for 45G1) would leave it off every container."""
+        errors = {}
+        if self.kind == SurchargeKind.PERCENT:
+            if not self.percent or self.percent <= 0:
+                errors["percent"] = "A percentage surcharge needs its percent of the freight above 0, e.g. 12.5."
+            if self.amount:
+                errors["amount"] = (
+                    "A percentage surcharge has no amount: put the number in Percent, or pick Fixed amount."
+                )
+        elif self.kind == SurchargeKind.FIXED:
+            if not self.amount or self.amount <= 0:
+                errors["amount"] = "A fixed surcharge needs its amount per unit above 0, e.g. 285."
+            if self.percent:
+                errors["percent"] = "A fixed surcharge has no percent: put the number in Amount, or pick % of freight."
         if self.equipment_type:
             problem = iso_size_type_problem(self.equipment_type)
             if problem:
-                raise ValidationError({"equipment_type": problem})
+                errors["equipment_type"] = problem
+        if errors:
+            raise ValidationError(errors)
 
     def is_valid_on(self, day) -> bool:  # type: ignore[no-untyped-def]
         return (self.effective_on is None or self.effective_on <= day) and (

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import datetime
 from collections.abc import Iterable
+from dataclasses import dataclass
 from decimal import Decimal
 
+from django.conf import settings
 from django.db.models import Count, Prefetch, Q, QuerySet
 from django.shortcuts import get_object_or_404
 
+from finance.fx import fx_table_load
 from finance.models import RateBreak, RateCard, RateDirection, RateLine, RateZone, Surcharge
 from finance.rating import LineRate, PreparedCard
 
@@ -111,3 +115,23 @@ def rate_card_get(*, pk: int) -> RateCard:
         RateCard.objects.select_related("party").prefetch_related(Prefetch("lines", queryset=lines), "surcharges"),
         pk=pk,
     )
+
+
+@dataclass(frozen=True)
+class Conversion:
+    """How ranking compares a card's quotes on a day: 1 `currency` = `rate` `base` (None: no exchange rate)."""
+
+    currency: str
+    base: str
+    on: datetime.date
+    rate: Decimal | None
+
+
+def rate_card_conversion(*, card: RateCard, on: datetime.date) -> Conversion | None:
+    """The exchange rate ranking converts the card's quotes with on `on` (inverse and cross rates as ranking finds
+    them), for people who keep rate cards but cannot open the console's exchange rates; None for a card in the base
+    currency (OMS_BASE_CURRENCY)."""
+    base = settings.OMS_BASE_CURRENCY
+    if card.currency == base:
+        return None
+    return Conversion(card.currency, base, on, fx_table_load().rate(card.currency, base, on))

@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
+from django.utils import timezone
 
 from finance import selectors
 from finance.models import RateDirection
@@ -27,4 +28,6 @@ def rate_card_list(request: HttpRequest) -> HttpResponse:
 
 @staff_required
 def rate_card_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    return render(request, "finance/rate_card_detail.html", {"card": selectors.rate_card_get(pk=pk)})
+    card = selectors.rate_card_get(pk=pk)
+    conversion = selectors.rate_card_conversion(card=card, on=timezone.localdate())
+    return render(request, "finance/rate_card_detail.html", {"card": card, "conversion": conversion})

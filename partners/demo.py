@@ -197,7 +197,8 @@ def seed_partners(*, password: str) -> dict[str, Organisation]:
                 email=email,
                 password=password,
                 full_name=full_name,
-                is_staff=Role.ADMIN in roles,
+                # Finance maintains the tariffs and exchange rates, which live in the console.
+                is_staff=Role.ADMIN in roles or Role.FINANCE in roles,
                 is_superuser=Role.ADMIN in roles,
             )
         for role in roles:

@@ -8,6 +8,8 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from finance.models import ExchangeRate, RateBasis, RateBreak, RateCard, RateDirection, Surcharge, SurchargeKind
+from partners.demo import seed_partners
+from partners.models import User
 from tests.factories import OrganisationFactory
 from tests.finance.builders import rate_card, zone
 
@@ -143,3 +145,31 @@ def test_a_second_card_of_the_same_contract_version_and_start_is_refused(admin_u
     )
     assert reissue.status_code == 302
     assert RateCard.objects.count() == 2
+
+
+def test_the_console_card_list_says_buy_once_and_tells_contract_versions_apart(admin_user, client, carrier):
+    """At 1440 px: each row spelt "Buy (cost from a carrier or vendor)", wrapping to four lines and pushing the last
+    columns out of view, and v1 and v2 of one contract read alike."""
+    for version in (1, 2):
+        rate_card(carrier, mode="road_ftl", name="Nordtruck FTL 2026", reference="NT-2026", version=version)
+    client.force_login(admin_user)
+
+    page = client.get("/admin/finance/ratecard/").content.decode()
+
+    rows = page[page.index('id="result_list"') :]
+    rows = rows[: rows.index("</table>")]
+    assert "Buy (cost from a carrier or vendor)" not in rows
+    assert rows.count('<td class="field-direction_column">Buy</td>') == 2
+    assert 'class="field-issue">NT-2026 v1</td>' in rows
+    assert 'class="field-issue">NT-2026 v2</td>' in rows
+
+
+def test_the_demos_finance_person_maintains_rate_cards_and_exchange_rates_in_the_console(db, client):
+    """Finance keeps the tariffs and exchange rates (partners/demo.py); the rate card screens send it to the console."""
+    seed_partners(password="demo-password-for-tests")
+    finance = User.objects.get(email="finance@oms.example")
+    client.force_login(finance)
+
+    for url in ("/admin/finance/ratecard/add/", "/admin/finance/ratezone/add/", "/admin/finance/exchangerate/add/"):
+        assert client.get(url).status_code == 200, url
+    assert not User.objects.get(email="sales@oms.example").is_staff

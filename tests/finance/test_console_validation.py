@@ -3,13 +3,27 @@ and every finance constraint a console form can break, never as 'Constraint “�
 
 from __future__ import annotations
 
+import datetime
+from decimal import Decimal
+
 import pytest
 
-from finance.models import ExchangeRate, RateCard, RateDirection, RateLine, Surcharge
+from finance.models import (
+    ExchangeRate,
+    RateBasis,
+    RateCard,
+    RateDirection,
+    RateLine,
+    RateZone,
+    Surcharge,
+    SurchargeKind,
+)
+from finance.rating import Measures, Quote, rate_quote
 from tests.factories import OrganisationFactory
-from tests.finance.builders import rate_card, zone
+from tests.finance.builders import prepared, rate_card, zone
 from tests.finance.test_admin import _card_form, _errors, _line_form
 
+D = Decimal
 RAW_CONSTRAINT = "Constraint “"
 
 
@@ -56,8 +70,101 @@ def test_an_agent_sells_us_freight_on_a_buy_card(client, admin_user):
 def test_a_negative_surcharge_is_refused_in_words(client, admin_user, carrier):
     client.force_login(admin_user)
     response = client.post("/admin/finance/ratecard/add/", _card_form(carrier, {"amount": "-5"}))
-    assert "its amount or percentage is zero or more" in _refused(response)
+    assert "A fixed surcharge needs its amount per unit above 0" in _refused(response)
     assert not Surcharge.objects.exists()
+
+
+@pytest.mark.parametrize(
+    ("surcharge", "messages"),
+    [
+        # 12.5 typed in Amount, the first number box, with Percent left at 0: every quote carried "BAF 0.00"
+        (
+            {"kind": SurchargeKind.PERCENT, "amount": "12.5", "percent": "0"},
+            [
+                "A percentage surcharge needs its percent of the freight above 0, e.g. 12.5.",
+                "A percentage surcharge has no amount: put the number in Percent, or pick Fixed amount.",
+            ],
+        ),
+        (
+            {"kind": SurchargeKind.FIXED, "amount": "0", "percent": "12.5"},
+            [
+                "A fixed surcharge needs its amount per unit above 0, e.g. 285.",
+                "A fixed surcharge has no percent: put the number in Amount, or pick % of freight.",
+            ],
+        ),
+        ({"kind": SurchargeKind.FIXED, "amount": "0", "percent": "0"}, ["A fixed surcharge needs its amount"]),
+        ({"kind": SurchargeKind.PERCENT, "amount": "0", "percent": "0"}, ["A percentage surcharge needs its percent"]),
+    ],
+)
+def test_a_surcharge_whose_number_is_not_in_its_kinds_box_is_refused(client, admin_user, carrier, surcharge, messages):
+    """Rating reads a percentage's percent and a fixed surcharge's amount: the other box would quote it at 0.00 and
+    make the card look cheaper than it is, so ranking preferred it."""
+    client.force_login(admin_user)
+    response = client.post("/admin/finance/ratecard/add/", _card_form(carrier, surcharge))
+    errors = _refused(response)
+    for message in messages:
+        assert message in errors
+    assert not Surcharge.objects.exists()
+
+
+@pytest.mark.parametrize(
+    "surcharge",
+    [
+        {"kind": SurchargeKind.PERCENT, "amount": "0", "percent": "12.5"},
+        {"kind": SurchargeKind.FIXED, "amount": "285", "percent": "0"},
+    ],
+)
+def test_a_surcharge_with_its_number_in_its_kinds_box_is_saved(client, admin_user, carrier, surcharge):
+    client.force_login(admin_user)
+    assert client.post("/admin/finance/ratecard/add/", _card_form(carrier, surcharge)).status_code == 302
+    assert Surcharge.objects.get().kind == surcharge["kind"]
+
+
+def _zone_form(carrier, **fields) -> dict:
+    return {"carrier": carrier.pk, "code": "EU1", "name": "EU zone 1", "countries": "", "locations": ""} | fields
+
+
+def test_a_zones_codes_are_stored_in_capitals_and_its_lines_then_price_the_lane(client, admin_user, carrier):
+    """Rating compares DEHAM[:2] with the zone's countries: saved as typed, "de,fr,nl" matched no lane, and the
+    carrier dropped out of every ranking there with only "no rate for PLWAW → DEHAM"."""
+    client.force_login(admin_user)
+
+    response = client.post(
+        "/admin/finance/ratezone/add/", _zone_form(carrier, countries="de, fr,nl", locations="chbsl")
+    )
+
+    assert response.status_code == 302
+    area = RateZone.objects.get(code="EU1")
+    assert (area.countries, area.locations) == (["DE", "FR", "NL"], ["CHBSL"])
+    line = {"origin_code": "PL", "destination_zone": area, "basis": RateBasis.PER_SHIPMENT, "breaks": [(0, 900)]}
+    card = prepared(rate_card(carrier, mode="road_ftl", lines=[line]))
+    for destination in ("DEHAM", "CHBSL"):
+        result = rate_quote(
+            card=card,
+            origin="PLWAW",
+            destination=destination,
+            measures=Measures("road_ftl", D(5000), D(20)),
+            on=datetime.date(2026, 3, 2),
+        )
+        assert isinstance(result, Quote), result
+
+
+@pytest.mark.parametrize(
+    ("fields", "field", "message"),
+    [
+        ({"countries": "DE,XX,EN"}, "countries", "XX, EN: use ISO 3166 country codes, e.g. DE or CN."),
+        ({"locations": "DEHAM,HAMBG"}, "locations", "HAMBG is not a UN/LOCODE: HA is no ISO 3166 country."),
+        ({"locations": "DE1"}, "locations", "DE1 is not a UN/LOCODE"),
+    ],
+)
+def test_a_zone_with_codes_that_are_no_countries_or_places_is_refused_in_words(
+    client, admin_user, carrier, fields, field, message
+):
+    client.force_login(admin_user)
+    response = client.post("/admin/finance/ratezone/add/", _zone_form(carrier, **fields))
+    assert message in _refused(response)
+    assert response.context["adminform"].form.errors[field]
+    assert not RateZone.objects.exists()
 
 
 @pytest.mark.parametrize(

@@ -133,3 +133,46 @@ def test_rate_card_list_shows_fifty_cards_a_page_and_keeps_its_filter(ops, carri
     assert len(queries) < 12
     assert not_a_page.status_code == 200
     assert not_a_page.content.decode().count("<td>Buy</td>") == 50
+
+
+@pytest.mark.parametrize(("is_staff", "offered"), [(False, False), (True, True)])
+def test_console_links_are_offered_only_to_those_who_may_open_the_console(
+    login, finance_user, carrier, is_staff, offered
+):
+    """Finance holds every finance permission; without console access (is_staff) both links ended on the console's
+    "not authorised" sign-in page."""
+    finance_user.is_staff = is_staff
+    finance_user.save()
+    card = rate_card(carrier, mode="road_ftl")
+    client = login(finance_user)
+    add_url, change_url = (
+        reverse("admin:finance_ratecard_add"),
+        reverse("admin:finance_ratecard_change", args=[card.pk]),
+    )
+
+    listing = client.get(reverse("tracking:rate_cards")).content.decode()
+    detail = client.get(reverse("tracking:rate_card_detail", args=[card.pk])).content.decode()
+
+    assert ("New rate card" in listing, add_url in listing) == (offered, offered)
+    assert ("Edit in console" in detail, change_url in detail) == (offered, offered)
+    if offered:
+        assert client.get(add_url).status_code == 200
+        assert client.get(change_url).status_code == 200
+
+
+def test_a_card_in_another_currency_shows_the_rate_ranking_converts_it_with(ops, carrier, settings):
+    """Exchange rates live in the console; the card says the one its quotes are compared with."""
+    settings.OMS_BASE_CURRENCY = "EUR"
+    usd = rate_card(carrier, mode="air", currency="USD")
+    jpy = rate_card(carrier, mode="road_ftl", currency="JPY")
+    eur = rate_card(carrier, mode="ocean_fcl")
+    ExchangeRate.objects.create(
+        base_currency="EUR", quote_currency="USD", rate=D("1.08"), rate_on=datetime.date(2026, 1, 1)
+    )
+
+    def page(card) -> str:
+        return ops.get(reverse("tracking:rate_card_detail", args=[card.pk])).content.decode()
+
+    assert "1 USD = 0.9259 EUR today (ranking compares in EUR)" in page(usd)
+    assert "no JPY/EUR exchange rate today: ranking leaves the card out" in page(jpy)
+    assert "ranking" not in page(eur)

@@ -110,6 +110,34 @@ def test_carriers_without_a_valid_rate_are_listed_with_the_reason(master, ocean_
     assert f"expired on {PICKUP - datetime.timedelta(days=30):%Y-%m-%d}" in result.excluded[0].excluded_reason
 
 
+def test_a_deactivated_carrier_is_left_out_and_never_picked(master, ocean_carriers):
+    """The admin closes Maersk (Organisation → Active unticked), the cheapest on the lane: it must not be booked."""
+    maersk, hapag = ocean_carriers
+    maersk.is_active = False
+    maersk.save()
+
+    result = ranking.ranking_for_shipment(shipment=master)
+
+    assert [o.carrier.code for o in result.options] == ["HLCU"]
+    assert [(o.carrier.code, o.excluded_reason) for o in result.excluded] == [("MAEU", "carrier is inactive")]
+    assert result.excluded[0].reasons() == ["Excluded: carrier is inactive."]
+    assert result.option_for(maersk.pk) is None
+    assert ranking.pick_best(shipment=master).carrier == hapag
+
+
+def test_a_lane_only_an_inactive_carrier_covers_is_uncovered(master, ocean_carriers):
+    for carrier in ocean_carriers:
+        carrier.is_active = False
+        carrier.save()
+
+    result = ranking.ranking_for_shipment(shipment=master)
+
+    assert result.options == []
+    assert result.lane_uncovered
+    assert {o.excluded_reason for o in result.excluded} == {"carrier is inactive"}
+    assert ranking.pick_best(shipment=master) is None
+
+
 def test_a_missing_exchange_rate_excludes_the_offer_instead_of_guessing(master, ocean_carriers):
     yangming = OrganisationFactory(code="YMLU", name="Yang Ming", kinds=["carrier"])
     rate_card(

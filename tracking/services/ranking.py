@@ -168,7 +168,7 @@ class Ranking:
     weights: Weights
     options: list[Option]  # eligible, best first
     excluded: list[Option]
-    lane_covered: bool = True  # some carrier's card in the mode has a rate on the lane (valid or not)
+    lane_covered: bool = True  # some active carrier's card in the mode has a rate on the lane (valid or not)
 
     @property
     def best(self) -> Option | None:
@@ -179,8 +179,9 @@ class Ranking:
 
     @property
     def lane_uncovered(self) -> bool:
-        """No option because no carrier's buy rate card in the mode has a rate on the lane at all (rather than
-        rates that do not fit the cargo or the date): the screens say what is missing and who adds it."""
+        """No option because no active carrier's buy rate card in the mode has a rate on the lane at all (rather
+        than rates that do not fit the cargo or the date): the screens say what is missing and who adds it. An
+        inactive carrier's rates cover nothing: someone still has to add a rate for a carrier we book."""
         return not self.options and not self.lane_covered
 
     @property
@@ -315,9 +316,16 @@ def _price(
     return (best[0], best[1], reasons) if best else (None, None, reasons)
 
 
+INACTIVE_CARRIER = "carrier is inactive"
+
+
 def _option_for(
     carrier: Organisation, cards: Sequence[PreparedCard], request: RankingRequest, context: RankingContext
 ) -> Option:
+    if not carrier.is_active:
+        # Closed in the console (a contract ended): its cards stay on file for the bookings that pin them, but it
+        # is never offered again, nor picked by a rule. Listed as left out, so ops see why it is gone.
+        return Option(carrier=carrier, excluded_reason=INACTIVE_CARRIER)
     option = Option(carrier=carrier)
     record = context.records.get(carrier.id)
     if record is not None:
@@ -364,7 +372,8 @@ def _score(options: list[Option], weights: Weights) -> None:
 
 
 def rank(request: RankingRequest, context: RankingContext, weights: Weights | None = None) -> Ranking:
-    """Rank every carrier with a buy rate card in the mode; pure, no queries."""
+    """Rank every active carrier with a buy rate card in the mode; pure, no queries. Inactive carriers (and any
+    inactive party of a buy card) are listed as excluded, "carrier is inactive"."""
     weights = weights or Weights.for_service_level(request.service_level)
     by_carrier: dict[int, list[PreparedCard]] = {}
     for card in context.cards_by_mode.get(request.mode, ()):
@@ -382,7 +391,10 @@ def rank(request: RankingRequest, context: RankingContext, weights: Weights | No
         option.rank = position
     excluded.sort(key=lambda o: o.carrier.code)
     covered = any(
-        card.lines_for(request.origin, request.destination) for cards in by_carrier.values() for card in cards
+        card.lines_for(request.origin, request.destination)
+        for carrier_id, cards in by_carrier.items()
+        if context.carriers[carrier_id].is_active
+        for card in cards
     )
     return Ranking(request, weights, options, excluded, lane_covered=covered)
 
