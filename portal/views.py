@@ -23,6 +23,7 @@ from django.shortcuts import render
 from django.utils import timezone
 
 from orders.models import Order, OrderStatus
+from orders.selectors import search_text
 from partners import selectors as partner_selectors
 from partners.models import Membership
 from partners.permissions import external_required
@@ -71,7 +72,7 @@ def home(request: HttpRequest) -> HttpResponse:
         .order_by("-created_at", "-id")[:15]
     )
     notices = exception_selectors.exceptions_for_customer(scope=scope)
-    legs = list(_legs_of(scope).filter(shipment__status__in=OPEN_SHIPMENT_STATUSES)[:10]) if scope.is_partner else []
+    legs = list(_legs_of(scope).filter(_OPEN_LEG)[:10]) if scope.is_partner else []
     return _render_on_clock(
         request, "portal/home.html",
         {"organisations": organisations, "scope": scope, "orders": orders, "notices": notices, "legs": legs},
@@ -91,7 +92,7 @@ def order_list(request: HttpRequest) -> HttpResponse:
     scope = scope_for_request(request)
     if not (scope.is_customer or scope.is_staff):
         raise PermissionDenied("Orders are followed by the customer they belong to; you see the shipments you carry.")
-    query = request.GET.get("q", "").strip()[:QUERY_LIMIT]
+    query = search_text(request.GET.get("q", "")).strip()[:QUERY_LIMIT]
     state = request.GET.get("state", "")
     import_job = _import_job(request)
     orders = scope.restrict(Order.objects.all(), customer="customer_id").select_related("origin", "destination")
@@ -118,16 +119,17 @@ def _import_job(request: HttpRequest) -> uuid.UUID | None:
 
 @external_required
 def shipment_list(request: HttpRequest) -> HttpResponse:
-    """The legs a partner carries, soonest first, with the orders on each: open ones, or those done. Found by the
-    shipment's reference or B/L, or by an order reference (ours or the customer's) shown on its row."""
+    """The legs a partner carries, soonest first, with the orders on each: open ones (no arrival recorded yet), or
+    those done (arrived, or their shipment delivered or cancelled), latest first. Found by the shipment's reference
+    or B/L, or by an order reference (ours or the customer's) shown on its row; a NUL in the search is dropped, as
+    in the staff search."""
     scope = scope_for_request(request)
     if not (scope.is_partner or scope.is_staff):
         raise PermissionDenied("Shipments are listed for the partners who carry them; you follow your orders.")
-    query = request.GET.get("q", "").strip()[:QUERY_LIMIT]
+    query = search_text(request.GET.get("q", "")).strip()[:QUERY_LIMIT]
     done = request.GET.get("show") == "done"
     legs = _legs_of(scope)
-    legs = legs.exclude(shipment__status__in=OPEN_SHIPMENT_STATUSES) if done else legs.filter(
-        shipment__status__in=OPEN_SHIPMENT_STATUSES)  # fmt: skip
+    legs = legs.exclude(_OPEN_LEG) if done else legs.filter(_OPEN_LEG)
     if query:
         # A master's row lists its live houses' orders: those find it too (one filter: the same house row).
         on_house = Q(shipment__consolidated_houses__removed_at__isnull=True) & (
@@ -145,6 +147,11 @@ def shipment_list(request: HttpRequest) -> HttpResponse:
     return _render_on_clock(request, "portal/shipment_list.html", {"page": page, "query": query, "done": done})
 
 
+# A leg is open for its carrier until its arrival is recorded (and while its shipment is not delivered or
+# cancelled): a trucker's finished run to the port is done, whatever the vessel does next.
+_OPEN_LEG = Q(actual_arrival_at__isnull=True, shipment__status__in=OPEN_SHIPMENT_STATUSES)
+
+
 def _legs_of(scope: Scope) -> QuerySet[Leg]:
     """The legs this scope carries (staff: all), with their shipment, places and the orders on them: a house's own
     order, or a master's consolidated houses' orders."""
@@ -159,5 +166,5 @@ def _legs_of(scope: Scope) -> QuerySet[Leg]:
         legs_visible_to(scope=scope)
         .select_related("shipment__order", "origin", "destination")
         .prefetch_related(houses)
-        .order_by("planned_departure_at", "id")
+        .order_by(F("planned_departure_at").asc(nulls_last=True), "id")
     )

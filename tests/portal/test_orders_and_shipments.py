@@ -1,15 +1,21 @@
 """The portal's lists: a customer's orders (search, state, pages; each opens its tracking timeline) and the legs a
-partner carries (with the orders on them), each scoped to the viewer's organisation, tested with two of each."""
+partner carries (with the orders on them; open until the leg's arrival is recorded), each scoped to the viewer's
+organisation, tested with two of each."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 from django.urls import reverse
+from django.utils import timezone
 
 from orders.models import Order, OrderStatus
 from tests.conftest import _member
 from tests.tracking.conftest import make_order, ops_scope
 from tests.tracking.test_scoping import second_carrier, two_masters
+from tracking.models import LegRole
+from tracking.services import planning
 
 __all__ = ["make_order", "ops_scope", "second_carrier", "two_masters"]
 
@@ -96,7 +102,7 @@ def test_each_partner_lists_only_the_legs_it_carries_with_the_orders_on_them(
     found = client.get(reverse("portal:shipments"), {"q": master_a.reference}).content.decode()
     assert "No shipment you carry matches" in found
     assert (
-        "No delivered or cancelled shipments yet."
+        "No arrived, delivered or cancelled legs yet."
         in client.get(reverse("portal:shipments"), {"show": "done"}).content.decode()
     )
 
@@ -123,3 +129,47 @@ def test_strangers_see_neither(login, outsider):
     client = login(outsider)
     assert client.get(reverse("portal:orders")).status_code == 403
     assert client.get(reverse("portal:shipments")).status_code == 403
+
+
+def test_a_leg_whose_arrival_is_recorded_is_done_for_its_carrier(two_masters, login, carrier_user, carrier):
+    """Review A, defect 4: the partner's lists went by the shipment's status, so a finished pre-carriage (the box at
+    the port) stayed under "Your next legs" and "Open" for the whole voyage, and the next pickups fell off the card."""
+    master_a, _ = two_masters
+    now = timezone.now()
+    pre = planning.leg_add(shipment=master_a, data={"role": LegRole.PRE_CARRIAGE, "mode": "road_ftl",
+                                                    "carrier_id": carrier.pk, "origin_id": "CNNGB",
+                                                    "destination_id": "CNSHA"})  # fmt: skip
+    planning.leg_record_actual(leg=pre, departed_at=now - timedelta(days=2), arrived_at=now - timedelta(days=1))
+    main = master_a.legs.get(role=LegRole.MAIN)
+    planning.leg_record_actual(leg=main, departed_at=now - timedelta(hours=5))
+    client = login(carrier_user)
+
+    home = client.get(reverse("portal:home"))
+    open_legs = client.get(reverse("portal:shipments"))
+    done = client.get(reverse("portal:shipments"), {"show": "done"})
+
+    assert [leg.pk for leg in home.context["legs"]] == [main.pk]
+    assert [leg.pk for leg in open_legs.context["page"]] == [main.pk]
+    assert [leg.pk for leg in done.context["page"]] == [pre.pk]
+    assert "Arrived, delivered or cancelled" in done.content.decode()
+
+
+def test_next_legs_come_by_upcoming_departure_those_without_a_plan_last(two_masters, login, carrier_user, carrier):
+    master_a, _ = two_masters
+    main = master_a.legs.get(role=LegRole.MAIN)
+    soon = timezone.now() + timedelta(days=1)
+    data = {"role": LegRole.ON_CARRIAGE, "mode": "road_ftl", "carrier_id": carrier.pk, "origin_id": "DEHAM",
+            "destination_id": "PLWAW", "planned_departure_at": soon}  # fmt: skip
+    later = planning.leg_add(shipment=master_a, data=data)
+    home = login(carrier_user).get(reverse("portal:home"))
+    assert [leg.pk for leg in home.context["legs"]] == [later.pk, main.pk]
+
+
+@pytest.mark.parametrize(("who", "url"), [("carrier_user", "portal:shipments"), ("customer_a_user", "portal:orders")])
+def test_a_nul_in_a_portal_search_finds_nothing_instead_of_failing(request, two_masters, login, who, url):
+    """Review A, defect 6: a reference pasted from a scanner or a PDF can carry a NUL, which PostgreSQL refuses in a
+    query: the portal's searches answered 500 where the staff search drops it (orders.selectors.search_text)."""
+    client = login(request.getfixturevalue(who))
+    response = client.get(reverse(url), {"q": "MAEU262000001\x00"})
+    assert response.status_code == 200
+    assert "MAEU262000001" in response.content.decode()  # quoted back without the NUL

@@ -38,3 +38,11 @@ def test_the_partner_leg_table_keeps_shipment_and_order_references_on_one_line(t
     assert "text-nowrap" in _cell_of(body, master_a.reference)
     order = master_a.consolidated_houses.select_related("house__order").first().house.order
     assert "text-nowrap" in _cell_of(body, order.reference)
+
+
+def test_the_partner_leg_table_puts_times_and_status_before_the_route(two_masters, login, carrier_user):
+    """At 390 px only the first columns fit before the table scrolls: the dispatcher's departure, arrival and status
+    come right after the shipment, the leg's role, route and conveyance after them (review A)."""
+    body = login(carrier_user).get(reverse("portal:shipments")).content.decode()
+    headers = re.findall(r"<th>([^<]+)</th>", body.split("<thead>", 1)[1].split("</thead>", 1)[0])
+    assert headers == ["Shipment", "Departure", "Arrival", "Status", "Leg", "Route", "Conveyance", "Orders"]

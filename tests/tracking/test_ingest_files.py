@@ -1,6 +1,8 @@
 """Milestone files (CSV/XLSX) by operations and partners: row-level errors like the order import,
-all-or-nothing unless asked otherwise, and a partner reaching only the shipments it carries."""
+all-or-nothing unless asked otherwise, a partner reaching only the shipments it carries, and a re-uploaded row
+correcting the time its source recorded."""
 
+import datetime
 import io
 
 import openpyxl
@@ -13,8 +15,10 @@ from partners.models import Role
 from tests.factories import UserFactory
 from tests.tracking.test_ingest_support import *  # noqa: F403 - fixtures
 from tests.tracking.test_ingest_support import BILL, CONTAINER, ETD
-from tracking.ingest import files
+from tracking.ingest import files, mapping, selectors
 from tracking.ingest.models import EventUpload, TrackingEvent
+from tracking.leg_history import leg_history_for
+from tracking.models import LegRole
 
 WHEN = ETD.strftime("%Y-%m-%d %H:%M")
 
@@ -247,3 +251,75 @@ def test_the_template_is_a_valid_file(login, ops_user, booked_fcl):
 )
 def test_a_reference_without_a_type_is_recognised_by_its_shape(reference, kind):
     assert files.guess_subject_type(reference) == kind
+
+
+def _departed_on_timeline(order):
+    return next(row for row in selectors.order_timeline(order=order, customer_safe=True).milestones
+                if row.code == "DEPARTED").actual_at  # fmt: skip
+
+
+@pytest.mark.parametrize("typo", [datetime.timedelta(hours=2), -datetime.timedelta(hours=2)])
+def test_a_partner_corrects_its_own_departure_by_uploading_the_row_again(login, maersk_user, booked_fcl, typo):
+    """Review A, defect 3: the second file said "1 milestone recorded", the timeline showed the corrected time and the
+    leg kept the mistyped one for good. The source that recorded a leg's time corrects it: the leg, its history and
+    the timeline all take the new time, earlier or later."""
+    order, master = booked_fcl
+    right = ETD.replace(second=0)
+    client = login(maersk_user)
+    for at in (right + typo, right):
+        upload(client, csv_file(f"{BILL},bill,DEPARTED,{at:%Y-%m-%d %H:%M},ACT,CNSHA,"))
+
+    assert [u.events_stored for u in EventUpload.objects.order_by("pk")] == [1, 1]
+    main = master.legs.get(role=LegRole.MAIN)
+    assert main.actual_departure_at == right
+    assert _departed_on_timeline(order) == right
+    correction = TrackingEvent.objects.get(event_at=right)
+    assert correction.effect.startswith("Corrects the departure recorded at")
+    (change,) = next(entry for entry in leg_history_for(shipment=master) if entry.title == "Leg changed").changes
+    assert change.label == "Actual departure"
+
+
+def test_another_source_never_overwrites_a_recorded_departure(login, ops_user, maersk_user, booked_fcl):
+    """Operations recorded the departure; the carrier's file says two hours earlier. The leg keeps the time operations
+    recorded (they correct it on the shipment's legs), the carrier's event is kept with a note saying so, and the
+    timeline shows the leg's time, not the earliest event's."""
+    order, master = booked_fcl
+    recorded = ETD.replace(second=0)
+    upload(login(ops_user), csv_file(f"{BILL},bill,DEPARTED,{recorded:%Y-%m-%d %H:%M},ACT,CNSHA,"))
+    other = recorded - datetime.timedelta(hours=2)
+
+    upload(login(maersk_user), csv_file(f"{BILL},bill,DEPARTED,{other:%Y-%m-%d %H:%M},ACT,CNSHA,"))
+
+    assert master.legs.get(role=LegRole.MAIN).actual_departure_at == recorded
+    assert _departed_on_timeline(order) == recorded
+    assert "by another source" in TrackingEvent.objects.get(source="file:MAEU").effect
+
+
+def test_an_unknown_milestone_names_the_codes_a_file_may_use(login, maersk_user, booked_fcl):
+    """Review A, defect 5: "DELIVERY is not one of our milestones." left the partner stuck: the upload page listed no
+    code, and the timeline shows names."""
+    client = login(maersk_user)
+    page = client.get("/tracking/uploads/").content.decode()
+    assert "OUT_FOR_DELIVERY" in page
+    assert "Out for delivery" in page
+
+    upload(client, csv_file(f"{BILL},bill,DELIVERY,{WHEN},ACT,DEHAM,"))
+
+    (error,) = EventUpload.objects.get().errors
+    assert error["message"].startswith("DELIVERY is not one of our milestones. Did you mean DELIVERED? Use one of ")
+    assert "DEPARTED" in error["message"]
+    assert "OUT_FOR_DELIVERY" in error["message"]
+
+
+@pytest.mark.parametrize("written", ["departed", "Departed", "departed "])
+def test_a_milestone_may_be_written_in_any_case_or_by_its_name(login, ops_user, booked_fcl, written):
+    upload(login(ops_user), csv_file(f"{BILL},bill,{written},{WHEN},ACT,CNSHA,"))
+    assert EventUpload.objects.get().errors == []
+    assert TrackingEvent.objects.get().milestone_id == "DEPARTED"
+
+
+def test_a_milestone_name_with_spaces_is_read_as_its_code(booked_fcl):
+    milestones = mapping.table().milestones
+    assert files.milestone_code("Out for delivery", milestones) == "OUT_FOR_DELIVERY"
+    assert files.milestone_code("out-for-delivery", milestones) == "OUT_FOR_DELIVERY"
+    assert files.milestone_code("POD", milestones) == ""

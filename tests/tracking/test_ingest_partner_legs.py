@@ -1,17 +1,22 @@
-"""What a partner may record with a milestone file (/tracking/uploads/): only on the legs it carries, for every
-carrier organisation it belongs to."""
+"""What a partner may record with a milestone file (/tracking/uploads/) or its signed webhook: only on the legs it
+carries, for every carrier organisation it belongs to, whichever reference it names; and what a delivery it reports
+closes."""
 
+import datetime
+
+import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
+from orders.models import Order, OrderStatus
 from partners import services as partner_services
 from partners.models import Role
 from tests.factories import OrganisationFactory, UserFactory
 from tests.tracking.test_ingest_support import *  # noqa: F403 - fixtures
-from tests.tracking.test_ingest_support import ETD
+from tests.tracking.test_ingest_support import ETD, NOW, SECRET, body_of, oms_event, signed_headers
 from tests.tracking.test_scoping import second_carrier, two_masters
-from tracking.ingest.models import EventUpload, TrackingEvent
-from tracking.models import LegRole
+from tracking.ingest.models import EventUpload, TrackingEvent, WebhookSource
+from tracking.models import LegRole, Shipment, ShipmentStatus
 from tracking.services import planning
 
 __all__ = ["second_carrier", "two_masters"]
@@ -86,3 +91,108 @@ def test_the_milestone_file_pages_run_on_the_partners_own_clock(login, carrier):
     assert "2 Mar 07:30" in listing
     assert "(Asia/Shanghai)" in listing
     assert "2 Mar 2026 07:30 (Asia/Shanghai)" in detail
+
+
+def _on_carriage_trucker(master):
+    """Nordtruck carries only the on-carriage DEHAM → PLWAW of the master; Maersk carries the main leg."""
+    trucker = OrganisationFactory(code="NTRK", name="Nordtruck", kinds=["carrier"])
+    planning.leg_add(shipment=master, data={"role": LegRole.ON_CARRIAGE, "mode": "road_ftl", "carrier_id": trucker.pk,
+                                            "origin_id": "DEHAM", "destination_id": "PLWAW"})  # fmt: skip
+    user = UserFactory(email="desk@ntrk.test")
+    partner_services.membership_grant(user=user, organisation=trucker, role=Role.PARTNER)
+    return trucker, user
+
+
+@pytest.mark.parametrize("reference_type", ["order", ""])
+def test_naming_the_order_does_not_let_a_trucker_record_the_ocean_departure(booked_fcl, login, reference_type):
+    """Review A, defect 1: the order reference used to link to the order alone, on no leg, so the leg check never ran:
+    the ocean departure was stored and the order went in transit. It now lands on the legs carrying the order's house,
+    and is refused as when the shipment is named (a blank type is recognised as an order by its shape)."""
+    order, master = booked_fcl
+    _trucker, user = _on_carriage_trucker(master)
+
+    _upload(login(user), _csv(f"{order.reference},{reference_type},DEPARTED,{WHEN},ACT,CNSHA"))
+
+    upload = EventUpload.objects.get()
+    assert upload.events_stored == 0
+    assert f"DEPARTED for {master.reference} is on a leg you do not carry" in upload.errors[0]["message"]
+    assert not TrackingEvent.objects.filter(milestone_id="DEPARTED").exists()
+    assert Order.objects.get(pk=order.pk).status == OrderStatus.PLANNED
+
+
+def test_naming_the_order_records_on_the_leg_the_trucker_carries(booked_fcl, login):
+    """The same order reference for the trucker's own leg: the gate-out at DEHAM is the on-carriage's departure."""
+    order, master = booked_fcl
+    planning.leg_record_actual(leg=master.legs.get(role=LegRole.MAIN), departed_at=ETD)
+    _trucker, user = _on_carriage_trucker(master)
+    left_port = (NOW - datetime.timedelta(hours=3)).strftime("%Y-%m-%d %H:%M")
+
+    _upload(login(user), _csv(f"{order.reference},order,DEPARTED,{left_port},ACT,DEHAM"))
+
+    assert EventUpload.objects.get().errors == []
+    event = TrackingEvent.objects.get(source="file:NTRK")
+    on_carriage = master.legs.get(role=LegRole.ON_CARRIAGE)
+    house = Shipment.objects.houses().get(order=order)
+    assert (event.shipment_id, event.order_id, event.leg_id) == (house.pk, order.pk, on_carriage.pk)
+    assert event.milestone_id == "OUT_FOR_DELIVERY"
+    on_carriage.refresh_from_db()
+    assert on_carriage.actual_departure_at is not None
+
+
+def test_a_partners_webhook_naming_the_order_is_refused_on_a_leg_it_does_not_carry(client, booked_fcl):
+    order, master = booked_fcl
+    trucker, _user = _on_carriage_trucker(master)
+    WebhookSource.objects.create(name="ntrk", secret=SECRET, carrier=trucker)
+    body = body_of([oms_event("DEPARTED", ETD, subject=("order", order.reference), place="CNSHA")])
+    headers = {f"HTTP_{k.upper().replace('-', '_')}": v for k, v in signed_headers(body).items()}
+
+    answer = client.post("/api/v1/tracking/webhooks/ntrk/", data=body, content_type="application/json", **headers)
+
+    assert answer.json()["stored"] == 0
+    assert "is on a leg you do not carry" in answer.json()["rejected"][0]["message"]
+    assert Order.objects.get(pk=order.pk).status == OrderStatus.PLANNED
+
+
+def _houses(master):
+    links = master.consolidated_houses.select_related("house__order__customer")
+    return sorted((link.house for link in links), key=lambda house: house.order.customer.code)
+
+
+def test_delivering_one_house_of_a_consolidation_delivers_that_house_only(
+    two_masters, carrier_user, login, fresh_mapping
+):
+    """Review A, defect 2: master A carries an ACME house and a GLOBEX house for two consignees (groupage delivered
+    drop by drop). ACME's delivery used to close the master and, through it, GLOBEX's house too."""
+    master_a, _ = two_masters
+    planning.shipment_set_status(shipment=master_a, status=ShipmentStatus.IN_TRANSIT)
+    acme, globex = _houses(master_a)
+    client = login(carrier_user)
+
+    _upload(client, _csv(f"{acme.reference},shipment,DELIVERED,{WHEN},ACT,DEHAM"))
+
+    assert EventUpload.objects.get().events_stored == 1
+    statuses = dict(Shipment.objects.filter(pk__in=[master_a.pk, acme.pk, globex.pk]).values_list("pk", "status"))
+    assert statuses == {
+        acme.pk: ShipmentStatus.DELIVERED,
+        globex.pk: ShipmentStatus.IN_TRANSIT,
+        master_a.pk: ShipmentStatus.IN_TRANSIT,
+    }
+    assert Order.objects.get(pk=globex.order_id).status != OrderStatus.DELIVERED
+    assert master_a.reference in client.get(reverse("portal:shipments")).content.decode()
+
+    _upload(client, _csv(f"{globex.reference},shipment,DELIVERED,{WHEN},ACT,DEHAM"))
+
+    assert Shipment.objects.get(pk=globex.pk).status == ShipmentStatus.DELIVERED
+    assert Shipment.objects.get(pk=master_a.pk).status == ShipmentStatus.DELIVERED, "every house delivered: it closes"
+
+
+def test_a_delivery_reported_for_the_master_delivers_it_and_its_houses(two_masters, carrier_user, login, fresh_mapping):
+    master_a, _ = two_masters
+    planning.shipment_set_status(shipment=master_a, status=ShipmentStatus.IN_TRANSIT)
+
+    _upload(login(carrier_user), _csv(f"{master_a.reference},shipment,DELIVERED,{WHEN},ACT,DEHAM"))
+
+    assert {house.status for house in Shipment.objects.filter(pk__in=[h.pk for h in _houses(master_a)])} == {
+        ShipmentStatus.DELIVERED
+    }
+    assert Shipment.objects.get(pk=master_a.pk).status == ShipmentStatus.DELIVERED

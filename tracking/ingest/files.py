@@ -8,7 +8,8 @@ import; "record the valid rows" records the rest and lists the others.
 Columns (header names are forgiving about case, spaces and dashes):
     reference       container, B/L, booking, AWB, parcel number, shipment or order reference   (required)
     reference_type  container, bill, booking, awb, parcel, shipment, order (blank: recognised by its shape)
-    milestone       one of ours (DEPARTED …), or `code` with `scheme` (x12_214, iata, dcsa …)
+    milestone       one of ours (DEPARTED …: the upload page lists them; any case, spaces for underscores, or the
+                    name the timeline shows), or `code` with `scheme` (x12_214, iata, dcsa …)
     occurred_at     2026-03-05 08:55 or ISO 8601 with offset; without one, the upload's time zone applies
     classifier      ACT (default), EST or PLN
     location        UN/LOCODE or IATA airport code
@@ -21,9 +22,10 @@ one that does not exist. On a shipment it reaches, a row about a leg another car
 from __future__ import annotations
 
 import datetime
+import difflib
 import io
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import IO, Any
 
@@ -37,6 +39,7 @@ from orders.models import Channel
 from partners.models import Organisation
 from tracking.ingest import mapping, subjects
 from tracking.ingest.formats import FormatError, IncomingEvent, clean_location, clean_subject, parse_time
+from tracking.ingest.mapping import MilestoneInfo
 from tracking.ingest.models import EventUpload, Scheme, SourceKind, SubjectType
 from tracking.ingest.services import MAX_BATCH, Source, event_problem, events_ingest
 
@@ -107,8 +110,31 @@ def _header(cells: list[object]) -> dict[str, int]:
     return index
 
 
+def milestone_code(value: str, milestones: Mapping[str, MilestoneInfo]) -> str:
+    """The milestone a file's cell names: its code in any case, with spaces or dashes for the underscores ("Out for
+    delivery", "out-for-delivery"), or its name as the timeline shows it; "" when it names none."""
+    code = re.sub(r"[\s-]+", "_", value.strip()).upper()
+    if code in milestones:
+        return code
+    by_name = {info.name.casefold(): known for known, info in milestones.items()}
+    return by_name.get(value.strip().casefold(), "")
+
+
+def unknown_milestone(value: str, milestones: Mapping[str, MilestoneInfo]) -> str:
+    """The problem of a cell naming no milestone: with the likeliest one, and every code a file may use."""
+    codes = [code for code, _ in sorted(milestones.items(), key=lambda item: (item[1].rank, item[0]))]
+    close = difflib.get_close_matches(re.sub(r"[\s-]+", "_", value.strip()).upper(), codes, n=1, cutoff=0.6)
+    guess = f" Did you mean {close[0]}?" if close else ""
+    return f"{value} is not one of our milestones.{guess} Use one of {', '.join(codes)}."
+
+
 def _row_event(
-    cells: list[object], index: dict[str, int], *, time_zone: str, now: datetime.datetime, milestones: set[str]
+    cells: list[object],
+    index: dict[str, int],
+    *,
+    time_zone: str,
+    now: datetime.datetime,
+    milestones: Mapping[str, MilestoneInfo],
 ) -> tuple[IncomingEvent | None, list[tuple[str, str, str]]]:
     """The row as an event, or its problems as (column, value, message)."""
     problems: list[tuple[str, str, str]] = []
@@ -121,9 +147,9 @@ def _row_event(
         subject = None
     scheme: str
     if value["milestone"]:
-        scheme, code = Scheme.OMS, value["milestone"].upper()
-        if code not in milestones:
-            problems.append(("milestone", value["milestone"], f"{value['milestone']} is not one of our milestones."))
+        scheme, code = Scheme.OMS, milestone_code(value["milestone"], milestones)
+        if not code:
+            problems.append(("milestone", value["milestone"], unknown_milestone(value["milestone"], milestones)))
     else:
         scheme, code = (value["scheme"].lower() or Scheme.OMS), value["code"].upper()
         if scheme not in Scheme.values:
@@ -165,7 +191,7 @@ def check_rows(rows: Iterator[tuple[int, list[object]]], *, time_zone: str) -> C
     """Read every row; the events and every problem, by row."""
     checked = Checked()
     now = timezone.now()
-    milestones = set(mapping.table().milestones)
+    milestones = mapping.table().milestones
     index: dict[str, int] | None = None
     for number, cells in rows:
         if index is None:

@@ -32,9 +32,17 @@ from tracking.ingest import events as domain_events
 from tracking.ingest import storage
 from tracking.ingest.mapping import MappingTable
 from tracking.ingest.models import Classifier, LocationRole, TrackingEvent
-from tracking.ingest.subjects import Link, Resolution
-from tracking.models import OPEN_SHIPMENT_STATUSES, Leg, LegRole, Shipment, ShipmentStatus
-from tracking.services.planning import leg_record_actual, shipment_set_status
+from tracking.ingest.subjects import LegInfo, Link, Resolution
+from tracking.models import (
+    OPEN_SHIPMENT_STATUSES,
+    ConsolidatedHouse,
+    Leg,
+    LegRole,
+    Shipment,
+    ShipmentKind,
+    ShipmentStatus,
+)
+from tracking.services.planning import CLOSED_SHIPMENT_STATUSES, leg_record_actual, shipment_set_status
 
 logger = logging.getLogger(__name__)
 
@@ -246,23 +254,31 @@ def _leg_actuals(legs: dict[int, tuple[str, str]]) -> dict[int, dict[str, dateti
 def follow_legs(stored: list[StoredEvent], resolution: Resolution, *, by: Any = None) -> None:
     """Actual departures and arrivals go on their leg (planning moves the shipment in transit / arrived).
 
-    Only what a leg does not have yet, as read with the batch: once a shipment moves, its events cost no
-    query here. A departure recorded late picks up an arrival that came before it (out of order).
+    What a leg does not have yet, as read with the batch: once a shipment moves, its events cost no query here. A
+    departure recorded late picks up an arrival that came before it (out of order). A time the leg already has is
+    changed only by a correction from the source that recorded it (`_follow_corrections`).
     """
     known = {leg.id: leg for info in resolution.shipments.values() for leg in info.legs}
     departures: dict[int, datetime.datetime] = {}
     arrivals: dict[int, datetime.datetime] = {}
     events_of: dict[int, list[StoredEvent]] = defaultdict(list)
+    corrections: list[tuple[StoredEvent, LegInfo, str]] = []
     for event in stored:
         leg = known.get(event.leg_id) if event.leg_id else None
         moment = leg_moment(event.milestone, leg.mode, leg.role) if leg is not None else None
         if leg is None or moment is None or event.classifier != Classifier.ACTUAL:
             continue
         events_of[leg.id].append(event)
-        if moment == "departure" and leg.actual_departure_at is None:
+        recorded = leg.actual_departure_at if moment == "departure" else leg.actual_arrival_at
+        if recorded is not None:
+            if event.event_at != recorded:
+                corrections.append((event, leg, moment))
+        elif moment == "departure":
             departures[leg.id] = min(event.event_at, departures.get(leg.id, event.event_at))
-        elif moment == "arrival" and leg.actual_arrival_at is None:
+        else:
             arrivals[leg.id] = min(event.event_at, arrivals.get(leg.id, event.event_at))
+    if corrections:
+        _follow_corrections(corrections, by=by)
     if not departures and not arrivals:
         return
     legs = {leg_id: (known[leg_id].mode, known[leg_id].role) for leg_id in departures}
@@ -274,25 +290,100 @@ def follow_legs(stored: list[StoredEvent], resolution: Resolution, *, by: Any = 
         arrived = arrived if leg.actual_arrival_at is None else None
         if arrived and not (leg.actual_departure_at or departed):
             continue  # planning records an arrival only after a departure: it waits for DEPARTED
-        try:
-            with transaction.atomic():
-                leg_record_actual(leg=Leg.objects.get(pk=leg_id), departed_at=departed, arrived_at=arrived, by=by)
-        except PlanningError as exc:
-            for event in events_of[leg_id]:
-                event.notes.append(f"Leg not updated: {exc}")
-            logger.info("tracking: leg %s not updated: %s", leg_id, exc)
+        _record_on_leg(leg_id, events_of[leg_id], departed_at=departed, arrived_at=arrived, by=by)
+
+
+def _record_on_leg(
+    leg_id: int,
+    events: list[StoredEvent],
+    *,
+    departed_at: datetime.datetime | None = None,
+    arrived_at: datetime.datetime | None = None,
+    by: Any = None,
+) -> bool:
+    """planning.leg_record_actual (the leg's history keeps the change); a refusal is noted on the events."""
+    try:
+        with transaction.atomic():
+            leg_record_actual(leg=Leg.objects.get(pk=leg_id), departed_at=departed_at, arrived_at=arrived_at, by=by)
+    except PlanningError as exc:
+        for event in events:
+            event.notes.append(f"Leg not updated: {exc}")
+        logger.info("tracking: leg %s not updated: %s", leg_id, exc)
+        return False
+    return True
+
+
+def _recorded(leg: LegInfo, moment: str) -> datetime.datetime | None:
+    return leg.actual_departure_at if moment == "departure" else leg.actual_arrival_at
+
+
+def _follow_corrections(corrections: list[tuple[StoredEvent, LegInfo, str]], *, by: Any) -> None:
+    """Actual times reported for a leg moment the leg already has, at another time (docs/tracking-events.md,
+    "Corrected actual times").
+
+    The source that recorded the leg's time may correct it: the same milestone on the same leg from the same source
+    (a re-uploaded file, a re-sent webhook, a carrier's DCSA correction) replaces the time, the latest report
+    winning, through planning's `leg_record_actual`, so the leg's history shows the change. Another source never
+    overwrites it: its event is kept with a note saying which time stands, and operations correct the leg. Who
+    recorded the time is read from the events at that time (one query, only when there is a correction to judge).
+    """
+    sources: dict[tuple[int, str, datetime.datetime], set[str]] = defaultdict(set)
+    for leg_id, milestone, at, source in TrackingEvent.objects.filter(
+        leg_id__in={leg.id for _, leg, _ in corrections},
+        milestone_id__in={event.milestone for event, _, _ in corrections},
+        event_at__in={_recorded(leg, moment) for _, leg, moment in corrections},
+        classifier=Classifier.ACTUAL,
+    ).values_list("leg_id", "milestone_id", "event_at", "source"):
+        sources[(leg_id, milestone, at)].add(source)
+    latest: dict[tuple[int, str], tuple[StoredEvent, datetime.datetime]] = {}
+    for event, leg, moment in sorted(corrections, key=lambda c: (c[0].reported_at, c[0].id)):
+        recorded = _recorded(leg, moment)
+        if recorded is None:  # follow_legs passes only times the leg has
+            continue
+        if event.source in sources[(leg.id, str(event.milestone), recorded)]:
+            latest[(leg.id, moment)] = (event, recorded)
+            continue
+        event.notes.append(
+            f"The leg keeps its {moment} recorded at {recorded:%Y-%m-%d %H:%M} UTC by another source; "
+            "operations correct it on the shipment's legs."
+        )
+    for (leg_id, moment), (event, recorded) in sorted(latest.items(), key=lambda item: item[0]):
+        departure = moment == "departure"
+        departed_at, arrived_at = (event.event_at, None) if departure else (None, event.event_at)
+        if _record_on_leg(leg_id, [event], departed_at=departed_at, arrived_at=arrived_at, by=by):
+            event.notes.append(f"Corrects the {moment} recorded at {recorded:%Y-%m-%d %H:%M} UTC (same source).")
 
 
 def follow_deliveries(stored: list[StoredEvent], resolution: Resolution, table: MappingTable) -> None:
-    """An actual delivery closes the shipment that carried it (and, for a master, its houses)."""
+    """An actual delivery closes what was delivered: a house named by the event by itself, else the shipment that
+    carried it (a master with its live houses).
+
+    A house on a master is delivered alone: a groupage truck or a CFS box is delivered drop by drop, to several
+    consignees, and the other houses and the master travel on. A master closes when it is delivered itself, or
+    once none of its live houses (deconsolidated ones too) is left undelivered: a house alone on its master (a
+    direct FCL) closes it at once."""
     delivered: set[int] = set()
+    masters: set[int] = set()
     for event in stored:
-        if event.classifier == Classifier.ACTUAL and table.order_status(event.milestone) == OrderStatus.DELIVERED:
-            info = resolution.carrying(event.link.shipment_id) if event.link.shipment_id else None
-            if info is not None and info.status in OPEN_SHIPMENT_STATUSES:
-                delivered.add(info.id)
+        if event.classifier != Classifier.ACTUAL or table.order_status(event.milestone) != OrderStatus.DELIVERED:
+            continue
+        named = resolution.shipments.get(event.link.shipment_id) if event.link.shipment_id else None
+        if named is None:
+            continue
+        info = named if named.kind == ShipmentKind.HOUSE else resolution.carrying(named.id)
+        if info is not None and info.status in OPEN_SHIPMENT_STATUSES:
+            delivered.add(info.id)
+            masters.update(info.masters)
     for shipment in Shipment.objects.filter(pk__in=delivered).order_by("pk"):
         shipment_set_status(shipment=shipment, status=ShipmentStatus.DELIVERED)
+    if not masters:
+        return
+    waiting = ConsolidatedHouse.objects.filter(master_id__in=masters, removed_at__isnull=True).exclude(
+        house__status__in=CLOSED_SHIPMENT_STATUSES
+    )
+    done = masters - set(waiting.values_list("master_id", flat=True))
+    for master in Shipment.objects.filter(pk__in=done, status__in=OPEN_SHIPMENT_STATUSES).order_by("pk"):
+        shipment_set_status(shipment=master, status=ShipmentStatus.DELIVERED)
 
 
 # --- orders -------------------------------------------------------------------------------------------

@@ -21,7 +21,7 @@ from django.utils import timezone
 
 from orders.models import STATUS_PATH, Location, Order, OrderStatus
 from partners.scoping import Scope
-from tracking.ingest import mapping
+from tracking.ingest import following, mapping
 from tracking.ingest.models import (
     Classifier,
     EtaHistory,
@@ -184,14 +184,16 @@ def _milestone_rows(
         if main is not None and code in rows:
             rows[code].planned_at = getattr(main, attribute)
     newest_estimate: dict[str, datetime.datetime] = {}
+    legs_by_id = {leg.pk: leg for leg in legs}
     for event in events:
         row = rows.get(event.milestone_id or "")
         if row is None:
             continue
         row.events.append(EventRow(event, _local(event.event_at, event.event_offset_minutes)))
         if event.classifier == Classifier.ACTUAL:
-            if row.actual_at is None or event.event_at < row.actual_at:
-                row.actual_at, row.location = event.event_at, event.location_code
+            at = _as_on_leg(event, legs_by_id)
+            if row.actual_at is None or at < row.actual_at:
+                row.actual_at, row.location = at, event.location_code
                 row.source = event.get_source_kind_display()
         elif event.classifier == Classifier.ESTIMATED:
             if row.code not in newest_estimate or event.reported_at >= newest_estimate[row.code]:
@@ -210,6 +212,19 @@ def _milestone_rows(
     for row in shown:
         row.location_name = names.get(row.location, "")
     return sorted(shown, key=lambda row: (row.rank, row.code))
+
+
+def _as_on_leg(event: TrackingEvent, legs: dict[int, Leg]) -> datetime.datetime:
+    """An actual event's time as the timeline shows it: for a leg's own departure or arrival, the time the leg
+    holds (a correction from the source that recorded it moved it, operations may have corrected it, another
+    source's different time did not replace it: docs/tracking-events.md, "Corrected actual times"), so the
+    milestone and the Legs table never disagree; else the event's own time. The raw events keep what was sent."""
+    leg = legs.get(event.leg_id) if event.leg_id else None
+    moment = following.leg_moment(event.milestone_id, leg.mode, leg.role) if leg is not None else None
+    recorded = None
+    if leg is not None and moment is not None:
+        recorded = leg.actual_departure_at if moment == "departure" else leg.actual_arrival_at
+    return recorded or event.event_at
 
 
 def _standing(events: list[TrackingEvent]) -> list[TrackingEvent]:

@@ -7,7 +7,10 @@ shipments (container numbers are reused) goes to the open one created last.
 
 `carrier_ids` restricts the batch to shipments those organisations carry (the main carrier or any leg's):
 a partner's webhook or file reaches only what is assigned to it, and anything else is as unknown to it
-as a reference that does not exist.
+as a reference that does not exist. A partner's reference that names only an order (the order reference, or a
+container or AWB known only on the order) is linked to the order's house that partner carries, so the event lands
+on the legs carrying that house and the check "a leg you do not carry" (services._not_carried) runs as when the
+shipment is named: an order-only link would reach no leg and let a trucker record the vessel's departure.
 """
 
 from __future__ import annotations
@@ -277,7 +280,8 @@ def resolve(
     ]
     status: dict[int, str] = {}
     order_found = _order_links(wanted, missing, status)
-    ids = set(shipment_found.values()) | ({shipment_hint} if shipment_hint else set())
+    house_of_order = _houses_carried_by(order_found.values(), carrier_ids) if carrier_ids is not None else {}
+    ids = set(shipment_found.values()) | set(house_of_order.values()) | ({shipment_hint} if shipment_hint else set())
     infos, order_of_house = _shipment_infos(ids, status) if ids else ({}, {})
     links: dict[tuple[str, str], Link] = {}
     for key, pk in shipment_found.items():
@@ -285,18 +289,19 @@ def resolve(
         if info is not None:
             links[key] = Link(pk, info.order_id if info.kind == ShipmentKind.HOUSE else None)
     for key, order_id in order_found.items():
-        links.setdefault(key, Link(None, order_id))
+        if carrier_ids is None:
+            links.setdefault(key, Link(None, order_id))
+        elif order_id in house_of_order and house_of_order[order_id] in infos:  # a partner: on the house it carries
+            links.setdefault(key, Link(house_of_order[order_id], order_id))
     if shipment_hint and shipment_hint in infos:
         hint = infos[shipment_hint]
         for key in missing:
             links.setdefault(key, Link(shipment_hint, hint.order_id if hint.kind == ShipmentKind.HOUSE else None))
     if carrier_ids is not None:
-        allowed_orders = _orders_carried_by(order_found.values(), carrier_ids)
         links = {
             key: link
             for key, link in links.items()
-            if (link.shipment_id and _carried_by(infos[link.shipment_id], infos, carrier_ids))
-            or (link.shipment_id is None and link.order_id in allowed_orders)
+            if link.shipment_id and _carried_by(infos[link.shipment_id], infos, carrier_ids)
         }
     return Resolution(
         links=links,
@@ -307,22 +312,31 @@ def resolve(
     )
 
 
-def _orders_carried_by(order_ids: Iterable[int], carrier_ids: Collection[int]) -> set[int]:
-    """Orders on a shipment (house, or a master carrying the house) that these organisations carry."""
+def _houses_carried_by(order_ids: Iterable[int], carrier_ids: Collection[int]) -> dict[int, int]:
+    """order → its house these organisations carry (the house's carrier or a leg of it, or those of a master the
+    house is on): an open one before a closed one, then the oldest, as the order page picks the house of an order's
+    milestone (services.event_record_for_order). Orders carried by none of them are left out."""
     ids = set(order_ids)
     if not ids:
-        return set()
+        return {}
     carried = Q(carrier_id__in=carrier_ids) | Q(legs__carrier_id__in=carrier_ids)
     on_master = Q(consolidations__removed_at__isnull=True) & (
         Q(consolidations__master__carrier_id__in=carrier_ids)
         | Q(consolidations__master__legs__carrier_id__in=carrier_ids)
     )
-    return set(
+    rows = (
         Shipment.objects.houses()
         .filter(order_id__in=ids)
         .filter(carried | on_master)
-        .values_list("order_id", flat=True)
+        .order_by("created_at", "pk")
+        .values_list("order_id", "pk", "status")
     )
+    chosen: dict[int, tuple[bool, int]] = {}
+    for order_id, pk, state in rows:  # joins repeat a house: the first row of each decides
+        is_open = state in OPEN_SHIPMENT_STATUSES
+        if order_id not in chosen or (is_open and not chosen[order_id][0]):
+            chosen[order_id] = (is_open, pk)
+    return {order_id: pk for order_id, (_, pk) in chosen.items()}
 
 
 def main_leg(info: ShipmentInfo) -> LegInfo | None:

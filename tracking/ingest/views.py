@@ -22,7 +22,7 @@ from partners.models import Organisation, Role
 from partners.permissions import staff_required
 from partners.scoping import Scope, scope_for_request
 from partners.time_zones import branch_zone, viewer_zone, zone_label
-from tracking.ingest import files, selectors, services
+from tracking.ingest import files, mapping, selectors, services
 from tracking.ingest.forms import MilestoneEntryForm, MilestoneUploadForm
 from tracking.ingest.models import EventUpload, RejectedDelivery
 
@@ -169,6 +169,7 @@ def upload(request: HttpRequest) -> HttpResponse:
         "uploads": uploads[:20],
         "base_template": _base_template(scope),
         "columns": files.COLUMNS,
+        "milestones": sorted(mapping.table().milestones.values(), key=lambda info: (info.rank, info.code)),
         "zone": zone_label(zone),
     }
     with timezone.override(zone):  # the uploader's clock: times written without an offset default to it too
