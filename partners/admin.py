@@ -44,10 +44,28 @@ def may_grant_admin(user: Any) -> bool:
 
 
 class OrganisationForm(forms.ModelForm):
+    """An organisation, and who may change which side it is on.
+
+    Our company and its branches are configured by the admin role (and superusers) only: their kinds and whether
+    they are active are read-only for everyone else (OrganisationAdmin.get_readonly_fields), and nobody else may
+    make an organisation ours. Their people and API keys act as OMS staff over every customer's data, and closing
+    one ends its staff's access: that is configuring access, which is the admin role's. Sales and finance, who may
+    edit organisations, keep the rest: customers' and partners' details and kinds, and opening or closing them.
+
+    For everyone, administrators included: an organisation is ours or theirs, never both, and once it has people
+    or API keys it stays on its side (services.organisation_kinds_check), so no key's scope widens because an
+    organisation was edited.
+    """
+
+    # Set per request by OrganisationAdmin.get_form(): whether the editor holds the admin role (may_grant_admin).
+    editor_is_admin = False
+
     kinds = forms.MultipleChoiceField(
         choices=OrganisationKind.choices,
         widget=forms.CheckboxSelectMultiple,
-        help_text="What this organisation is to us; tick several if it plays several parts.",
+        help_text="What this organisation is to us; tick several if it plays several parts. Our company and its "
+        "branches are set up by an administrator, and an organisation with people or API keys stays ours or "
+        "theirs: make a separate organisation for the other part.",
     )
 
     class Meta:
@@ -69,6 +87,10 @@ class OrganisationForm(forms.ModelForm):
             "may_place_orders",
             "notes",
         )
+        help_texts = {
+            "is_active": "Untick to close the organisation: its people can no longer sign in for it and its API "
+            "keys stop working. Our company and its branches are opened and closed by an administrator.",
+        }
 
     def clean_code(self) -> str:
         return self.cleaned_data["code"].strip().upper()
@@ -79,15 +101,23 @@ class OrganisationForm(forms.ModelForm):
         return time_zone_spelt(self.cleaned_data["time_zone"])
 
     def clean_kinds(self) -> list[str]:
-        """Ours (company, branch) or theirs, never both: our company's people and API keys act as staff over every
-        customer's data, and sales and finance, who may edit organisations, must not hand that to a customer.
-        The database refuses it too (the organisation_internal_or_external constraint)."""
+        """Ours (company, branch) or theirs, never both, and never moved across once it has people or keys: our
+        company's people and API keys act as staff over every customer's data, and sales and finance, who may edit
+        organisations, must not hand that to a customer. The database refuses a mix too (the
+        organisation_internal_or_external constraint)."""
         kinds = self.cleaned_data["kinds"]
         if INTERNAL_KINDS.intersection(kinds) and EXTERNAL_KINDS.intersection(kinds):
             raise forms.ValidationError(
                 "Our company or a branch cannot also be a customer, carrier, agent, warehouse or vendor: "
                 "make a separate organisation for that part."
             )
+        try:
+            services.organisation_kinds_check(organisation=self.instance, kinds=kinds)
+        except PartnersError as exc:
+            raise forms.ValidationError(str(exc)) from exc
+        newly_ours = INTERNAL_KINDS.intersection(kinds) - set(self.instance.kinds if self.instance.pk else [])
+        if newly_ours and not self.editor_is_admin:
+            raise forms.ValidationError("Only an administrator makes an organisation our company or a branch.")
         return kinds
 
 
@@ -152,9 +182,10 @@ class UserMembershipInline(MembershipInlineMixin, admin.TabularInline):
 
 
 # Autocomplete boxes that offer only some rows where the field itself cannot say so (a limit_choices_to on another
-# app's model is a migration of that app): (app label, model, field) → the rows offered (organisations, or the
-# shipments of tracking.admin). Apps add theirs from their admin module (orders.admin, tracking.admin); the form's
-# own queryset still decides what may be saved.
+# app's model is a migration of that app; on people it refuses in no words, see workflows.admin): (app label, model,
+# field) → the rows offered (organisations, people, or the shipments of tracking.admin). Apps add theirs from their
+# admin module (orders.admin, tracking.admin, workflows.admin); the form's own queryset, or the model's clean(), still
+# decides what may be saved.
 _AUTOCOMPLETE_OFFERS: dict[tuple[str, str, str], Q] = {}
 
 
@@ -202,6 +233,19 @@ class OrganisationAdmin(admin.ModelAdmin):
     @admin.display(description="kinds")
     def kinds_display(self, obj: Organisation) -> str:
         return obj.get_kinds_display()
+
+    def get_form(
+        self, request: HttpRequest, obj: Organisation | None = None, change: bool = False, **kwargs: Any
+    ) -> Any:
+        form = super().get_form(request, obj, change, **kwargs)  # readonly fields already taken off the form
+        return type(form.__name__, (form,), {"editor_is_admin": may_grant_admin(request.user)})
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Organisation | None = None) -> Any:
+        # Our company and branches: the admin role decides what they are and whether they are open (OrganisationForm).
+        readonly = tuple(super().get_readonly_fields(request, obj))
+        if obj is not None and obj.is_internal and not may_grant_admin(request.user):
+            return (*readonly, "kinds", "is_active")
+        return readonly
 
     def get_search_results(
         self, request: HttpRequest, queryset: QuerySet[Organisation], search_term: str
@@ -268,6 +312,12 @@ class UserAdmin(DjangoUserAdmin):
             return False
         return super().has_delete_permission(request, obj)
 
+    def get_search_results(
+        self, request: HttpRequest, queryset: QuerySet[User], search_term: str
+    ) -> tuple[QuerySet[User], bool]:
+        queryset, may_have_duplicates = super().get_search_results(request, queryset, search_term)
+        return autocomplete_offered(request, queryset), may_have_duplicates
+
     @admin.display(description="roles")
     def roles_display(self, obj: User) -> str:
         return ", ".join(
@@ -309,6 +359,18 @@ class ApiKeyAddForm(forms.ModelForm):
     class Meta:
         model = ApiKey
         fields = ("organisation", "name")
+
+    def clean_organisation(self) -> Organisation:
+        """An active organisation (the picker offers only those): a closed one's keys would not work."""
+        organisation = self.cleaned_data["organisation"]
+        try:
+            services.api_key_check(organisation=organisation)
+        except PartnersError as exc:
+            raise forms.ValidationError(str(exc)) from exc
+        return organisation
+
+
+autocomplete_offers("partners", "apikey", "organisation", Q(is_active=True))
 
 
 @admin.register(ApiKey)

@@ -39,6 +39,35 @@ def membership_check(*, role: str, organisation: Organisation) -> None:
         )
 
 
+def organisation_kinds_check(*, organisation: Organisation, kinds: list[str]) -> None:
+    """Raise PartnersError when `kinds` would move an organisation that has people or API keys between ours
+    (company, branch) and theirs (customer, carrier, agent, warehouse, vendor).
+
+    Which side an organisation is on decides what its people's roles and its keys act as: a key of ours is an OMS
+    staff key over every customer's data (scoping.scope_for_api_key). Moved across, a customer's integration key
+    would become one, and our staff's roles would stop fitting the organisation. Its memberships and keys count
+    whether active or not: a membership can be reactivated, and a key's history names the organisation it was for.
+    A new organisation, or one with neither, may still be corrected."""
+    if organisation.pk is None:
+        return
+    saved = Organisation.objects.filter(pk=organisation.pk).values_list("kinds", flat=True).first() or []
+    was_ours, is_ours = bool(INTERNAL_KINDS & set(saved)), bool(INTERNAL_KINDS & set(kinds))
+    if was_ours == is_ours or not (saved and kinds):
+        return
+    if not (organisation.memberships.exists() or organisation.api_keys.exists()):
+        return
+    if was_ours:
+        raise PartnersError(
+            f"{organisation.code} is our company or a branch and has people or API keys: it cannot become a "
+            "customer, carrier, agent, warehouse or vendor. Make a separate organisation for that part."
+        )
+    raise PartnersError(
+        f"{organisation.code} has people or API keys as a customer or partner: it cannot become our company or a "
+        "branch, which would let them act as OMS staff over every customer's data. Make a separate organisation "
+        "for our office."
+    )
+
+
 def user_groups_sync(*, user: User) -> None:
     """Make the user's role groups match their active memberships in active organisations.
 
@@ -75,10 +104,15 @@ def membership_revoke(*, membership: Membership) -> None:
     membership.save(update_fields=["is_active"])
 
 
-def api_key_create(*, organisation: Organisation, name: str, created_by: User | None = None) -> tuple[ApiKey, str]:
-    """Create an API key for the organisation; return it with the raw key, which is never stored."""
+def api_key_check(*, organisation: Organisation) -> None:
+    """Raise PartnersError when the organisation cannot get an API key: a closed one's keys would not work."""
     if not organisation.is_active:
         raise PartnersError(f"{organisation.code} is inactive; it cannot get an API key.")
+
+
+def api_key_create(*, organisation: Organisation, name: str, created_by: User | None = None) -> tuple[ApiKey, str]:
+    """Create an API key for the organisation; return it with the raw key, which is never stored."""
+    api_key_check(organisation=organisation)
     if not name.strip():
         raise PartnersError("Give the key a name that says what uses it.")
     raw_key, prefix, key_hash = ApiKey.generate()

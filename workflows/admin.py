@@ -3,7 +3,9 @@ rules (with a dry run), and read-only views of tasks, rule runs and notification
 
 Every write an admin action makes goes through workflows.services; the admin only collects the input.
 Organisations and people are picked by typing (autocomplete), and what the models' constraints refuse is said in
-words by the forms (BranchCalendarForm) or the models' clean().
+words by the forms (BranchCalendarForm) or the models' clean(). Team members, team leads and account owners are
+active OMS staff only, as the people rule actions name: the pickers offer no one else, and the models refuse anyone
+else by name.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 
+from partners.admin import autocomplete_offers
 from partners.admin_actions import confirmation_page, confirmed
 from partners.admin_filters import BranchFilter
 from workflows import services
@@ -40,6 +43,7 @@ from workflows.models import (
     TeamMember,
     WorkflowTemplate,
     WorkflowVersion,
+    active_staff,
 )
 
 if TYPE_CHECKING:
@@ -48,6 +52,14 @@ if TYPE_CHECKING:
 
 class _OrderReference(TypedDict):
     order_reference: str | None  # the order's reference, None once the order is gone (QueuedTrackingRecordAdmin)
+
+
+# The people fields of teams and account owners offer active OMS staff only (models.active_staff); anyone else typed
+# in is refused by the model's clean(), by name. Not the fields' limit_choices_to: a form and the model's own field
+# check would then refuse with "Select a valid choice" or "user instance with id 7 is not a valid choice", and a
+# leaver's unticked row could not stay in a team.
+for _model, _field in (("teammember", "user"), ("team", "lead"), ("accountowner", "user")):
+    autocomplete_offers("workflows", _model, _field, active_staff())
 
 
 class TeamMemberInline(admin.TabularInline):

@@ -20,6 +20,9 @@ from partners.models import Organisation, Role, User
 from partners.scoping import Scope, scope_for_user
 from tests.factories import UserFactory
 from tests.workflows.places import create_places
+from tracking.ingest.models import MappingRule
+from tracking.ingest.standards import seed_reference_data
+from tracking.models import Milestone
 from workflows import services
 from workflows.guards import _GUARDS
 from workflows.models import BranchCalendar, Task, TaskDefinition, Team, TeamFunction, TeamMember, WorkflowTemplate
@@ -139,6 +142,9 @@ def make_template(admin_user) -> Callable[..., WorkflowTemplate]:
     """`make_template(name, [definition(...), ...], **criteria)`: a template with one published version."""
 
     def make(name: str, definitions: list[dict[str, Any]], **criteria: Any) -> WorkflowTemplate:
+        # Publishing checks milestone codes against the milestones, which the migrations seed and a transactional
+        # test's flush empties: put back what is missing (four queries when nothing is).
+        seed_reference_data(Milestone, MappingRule)
         template = WorkflowTemplate.objects.create(name=name, **criteria)
         draft = services.version_draft_start(template=template, by=admin_user)
         for position, fields in enumerate(definitions):

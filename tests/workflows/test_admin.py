@@ -6,9 +6,21 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from django.core.exceptions import ValidationError
 from django.urls import reverse
 
-from workflows.models import Rule, RuleCondition, RuleEvent, TaskDefinition, VersionStatus, WorkflowVersion
+from partners import services as partner_services
+from workflows.models import (
+    AccountOwner,
+    Rule,
+    RuleCondition,
+    RuleEvent,
+    TaskDefinition,
+    Team,
+    TeamMember,
+    VersionStatus,
+    WorkflowVersion,
+)
 
 from .conftest import definition, tasks_of
 
@@ -133,3 +145,70 @@ def test_every_console_list_opens(client, admin_user, url):
 def test_staff_without_console_access_are_sent_to_log_in(client, ops_user):
     client.force_login(ops_user)
     assert client.get(reverse("admin:workflows_rule_changelist")).status_code == 302
+
+
+# ---- People: active OMS staff only (review C) -------------------------------------------------------------------
+
+
+def _team_form(ham, *members, lead: Any = "") -> dict[str, Any]:
+    data = {
+        "name": "Hamburg operations", "function": "operations", "branch": ham.pk, "lead": getattr(lead, "pk", lead),
+        "is_active": "on", "members-TOTAL_FORMS": str(len(members)), "members-INITIAL_FORMS": "0",
+    }  # fmt: skip
+    for n, user in enumerate(members):
+        data |= {f"members-{n}-user": user.pk, f"members-{n}-is_active": "on"}
+    return data
+
+
+def test_another_customers_person_cannot_be_put_in_our_team(client, admin_user, ham, ops_user, customer_b_user):
+    """GLOBEX's portal user in our HAM team got ACME's tasks, with notifications and emails naming the orders."""
+    client.force_login(admin_user)
+    response = client.post(reverse("admin:workflows_team_add"), _team_form(ham, ops_user, customer_b_user))
+    assert response.status_code == 200
+    assert f"{customer_b_user} is not active OMS staff" in response.content.decode()
+    assert not Team.objects.exists()
+    assert not TeamMember.objects.exists()
+
+
+def test_a_team_lead_is_active_oms_staff(client, admin_user, ham, ops_user, customer_a_user):
+    client.force_login(admin_user)
+    refused = client.post(reverse("admin:workflows_team_add"), _team_form(ham, ops_user, lead=customer_a_user))
+    assert refused.status_code == 200
+    assert "only active OMS staff lead a team" in refused.content.decode()
+    saved = client.post(reverse("admin:workflows_team_add"), _team_form(ham, ops_user, lead=ops_user))
+    assert saved.status_code == 302
+    assert Team.objects.get().lead == ops_user
+
+
+def test_an_account_owner_is_active_oms_staff(client, admin_user, customer_a, ops_user, customer_a_user):
+    client.force_login(admin_user)
+    url = reverse("admin:workflows_accountowner_add")
+    refused = client.post(url, {"customer": customer_a.pk, "function": "operations", "user": customer_a_user.pk})
+    assert refused.status_code == 200
+    assert "only active OMS staff own a customer&#x27;s account" in refused.content.decode()
+    assert (
+        client.post(url, {"customer": customer_a.pk, "function": "operations", "user": ops_user.pk}).status_code == 302
+    )
+    assert AccountOwner.objects.get().user == ops_user
+
+
+def test_a_leavers_row_may_stay_in_the_team_unticked(ops_team, ops2_user):
+    partner_services.membership_revoke(membership=ops2_user.memberships.get())
+    member = TeamMember.objects.get(team=ops_team, user=ops2_user)
+    with pytest.raises(ValidationError, match="not active OMS staff"):
+        member.full_clean()
+    member.is_active = False
+    member.full_clean()
+
+
+@pytest.mark.parametrize(("model_name", "field_name"), [("teammember", "user"), ("team", "lead"),
+                                                        ("accountowner", "user")])  # fmt: skip
+def test_the_person_pickers_offer_active_staff_only(
+    client, admin_user, ops_user, customer_b_user, carrier_user, model_name, field_name
+):
+    client.force_login(admin_user)
+    query = {"app_label": "workflows", "model_name": model_name, "field_name": field_name, "term": ""}
+    offered = {int(row["id"]) for row in client.get("/admin/autocomplete/", query).json()["results"]}
+    assert ops_user.pk in offered
+    assert admin_user.pk in offered
+    assert not offered & {customer_b_user.pk, carrier_user.pk}

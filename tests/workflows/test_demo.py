@@ -11,12 +11,15 @@ from orders.models import Channel, OrderStatus
 from partners.demo import seed_partners
 from partners.models import User
 from partners.scoping import scope_for_user
+from tracking.ingest.models import MappingRule, Milestone
+from tracking.ingest.standards import seed_reference_data
 from workflows.demo import TEMPLATES, seed_workflows
 from workflows.models import Rule, Task, Team, WorkflowTemplate
 
 
 @pytest.fixture
 def demo(db, django_capture_on_commit_callbacks):
+    seed_reference_data(Milestone, MappingRule)  # publishing checks milestone codes; a truncating test empties them
     seed_partners(password="demo-password-for-tests")
     with django_capture_on_commit_callbacks(execute=True):
         seed_orders(count=24)

@@ -139,6 +139,24 @@ def test_condition_values_that_can_never_match_are_refused(
     assert message in refused.value.message_dict["value"][0]
 
 
+@pytest.mark.parametrize("typed", ["NaN", "nan", "sNaN", "Infinity", "-inf", "25 t"])
+def test_a_numeric_condition_that_is_not_a_finite_number_is_refused(db, typed):
+    """Decimal("NaN") parses, and a rule holding it raised on every order submitted after (review C)."""
+    with pytest.raises(ValidationError) as refused:
+        RuleCondition(field="gross_weight_kg", operator="gt", value=typed).clean()
+    assert refused.value.message_dict["value"] == ["Enter a number, e.g. 25000."]
+
+
+def test_a_numeric_condition_of_nan_is_refused_in_the_console(client, admin_user):
+    client.force_login(admin_user)
+    response = client.post(reverse("admin:workflows_rule_add"), _rule_form(
+        event="order_submitted", event_value="", **_condition("gross_weight_kg", "NaN", "gt")
+    ))  # fmt: skip
+    assert response.status_code == 200
+    assert "Enter a number, e.g. 25000." in _errors(response)
+    assert not Rule.objects.exists()
+
+
 def _calendar_form(branch, **fields) -> dict:
     return {"branch": branch.pk, "opens_at": "08:00", "closes_at": "18:00", "workdays": "0,1,2,3,4",
             "holidays": "", "country": "DE", **fields}  # fmt: skip

@@ -277,6 +277,27 @@ def test_a_rule_action_naming_a_customer_user_does_not_validate(customer_b_user,
     RuleAction(rule=made, kind="notify", user=ops_user, message="Order in.").clean()
 
 
+# ---- Numbers that are no numbers -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("operator", "stored"), [("gt", "NaN"), ("ne", "nan"), ("lt", "Infinity"), ("gt", "-inf")])
+def test_a_numeric_condition_saved_as_nan_or_infinity_matches_nothing(make_order, operator, stored):
+    order = make_order()
+    condition = RuleCondition(field="gross_weight_kg", operator=operator, value=stored)
+    assert condition_holds(condition, OrderFacts(order, direction="export")) is False
+
+
+def test_orders_still_submit_under_a_rule_saved_with_nan(make_order, ops_team, committed):
+    """Saved before RuleCondition.clean refused it (or by code): every submit raised InvalidOperation (review C)."""
+    check = {"kind": "create_task", "task_name": "Check heavy cargo", "team_function": "operations"}
+    rule("Heavy cargo", RuleEvent.ORDER_SUBMITTED, conditions=[("gross_weight_kg", "gt", "NaN")], actions=[check])
+    with committed():
+        order = make_order(submit=True)
+    order.refresh_from_db()
+    assert order.status == OrderStatus.SUBMITTED
+    assert not Task.objects.filter(order=order, name="Check heavy cargo").exists()
+
+
 # ---- Declared value: compared in the base currency ----------------------------------------------
 
 

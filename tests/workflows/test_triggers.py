@@ -16,6 +16,7 @@ from orders import lifecycle
 from orders import services as order_services
 from orders.errors import TransitionNotAllowed
 from orders.models import Channel, OrderStatus, OrderTransition
+from partners import services as partner_services
 from partners.scoping import scope_for_user
 from workflows import services
 from workflows.business_hours import BusinessCalendar
@@ -124,6 +125,33 @@ def test_the_customers_account_owner_gets_the_task_else_the_least_loaded(
     tasks = tasks_of(order)
     assert tasks["ops"].assignee == ops2_user
     assert tasks["sales"].assignee.email == "sales@oms.test"  # no owner for sales: its team's only member
+
+
+def test_a_customers_person_put_in_our_team_gets_no_task(
+    make_template, make_order, ops_team, customer_b_user, committed
+):
+    """Written past the console's check (by code, or before it): ACME's tasks never go to GLOBEX's person."""
+    TeamMember.objects.filter(team=ops_team).update(open_tasks=3)
+    TeamMember.objects.create(team=ops_team, user=customer_b_user)
+    make_template("Ocean", [definition("check-docs")])
+    with committed():
+        order = make_order(submit=True)
+    assert tasks_of(order)["check-docs"].assignee.email in {"ops@oms.test", "ops2@oms.test"}
+    assert not Notification.objects.filter(recipient=customer_b_user).exists()
+
+
+def test_a_member_or_account_owner_who_left_the_staff_gets_no_new_task(
+    make_template, make_order, ops_team, customer_a, ops_user, ops2_user, committed
+):
+    AccountOwner.objects.create(customer=customer_a, function="operations", user=ops2_user)
+    TeamMember.objects.filter(team=ops_team, user=ops_user).update(open_tasks=3)  # ops2 would be the least loaded
+    partner_services.membership_revoke(membership=ops2_user.memberships.get())  # the account stays active
+    make_template("Ocean", [
+        definition("owned", assign_rule=AssignRule.ACCOUNT_OWNER), definition("anyone"),
+    ])  # fmt: skip
+    with committed():
+        order = make_order(submit=True)
+    assert {task.assignee for task in tasks_of(order).values()} == {ops_user}
 
 
 def test_a_named_person_or_the_team_queue(make_template, make_order, ops_team, docs_user, committed):

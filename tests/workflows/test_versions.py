@@ -56,6 +56,13 @@ def test_publishing_makes_the_draft_current_and_retires_the_old_one(make_templat
         ([definition("a", assign_rule="named_user")], "Name the person"),
         ([definition("a", auto_complete_kind="state", auto_complete_value="planned", blocks=["plan"])],
          "cannot block plan"),
+        # a typo of DEPARTED, refused as a rule's event value is: published, the task would never appear
+        ([definition("pre-alert", trigger_kind="milestone", trigger_code="DEPATRED", trigger_state="")],
+         "Pre alert: DEPATRED is not a milestone code. Use one of: "),
+        ([definition("a", auto_complete_kind="milestone", auto_complete_value="DEPATRED")],
+         "DEPATRED is not a milestone code"),
+        ([definition("a", trigger_kind="document", trigger_code="H B/L", trigger_state="")],
+         "H B/L is not a document type"),
     ],
 )  # fmt: skip
 def test_a_version_that_would_misbehave_is_not_published(make_template, admin_user, definitions, problem):
@@ -65,6 +72,22 @@ def test_a_version_that_would_misbehave_is_not_published(make_template, admin_us
         services.version_publish(version=draft, by=admin_user)
     draft.refresh_from_db()
     assert draft.status == VersionStatus.DRAFT
+
+
+@pytest.mark.parametrize(
+    ("fields", "stored"),
+    [
+        ({"trigger_kind": "milestone", "trigger_code": " departed ", "trigger_state": ""}, ("DEPARTED", "")),
+        ({"auto_complete_kind": "milestone", "auto_complete_value": "Departed"}, ("", "DEPARTED")),
+        ({"trigger_kind": "document", "trigger_code": "hbl", "trigger_state": ""}, ("HBL", "")),
+        ({"auto_complete_kind": "document", "auto_complete_value": "pod"}, ("", "POD")),
+    ],
+)
+def test_a_tasks_milestone_or_document_is_kept_as_the_events_name_it(db, fields, stored):
+    """As a rule's event value: "milestone:departed" would never equal the "milestone:DEPARTED" that completes."""
+    task = TaskDefinition(key="a", name="A", team_function="operations", **({"trigger_state": "submitted"} | fields))
+    task.clean()
+    assert (task.trigger_code, task.auto_complete_value) == stored
 
 
 def test_orders_in_flight_keep_their_version_and_new_orders_take_the_new_one(

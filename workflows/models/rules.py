@@ -26,7 +26,7 @@ from orders.models import Channel, Incoterm, Location, Mode, Order, OrderStatus,
 from partners.models import Organisation
 from tracking.models import ExceptionKind, Milestone
 from workflows.models.config import config_changed_trigger
-from workflows.models.teams import TeamFunction, active_staff
+from workflows.models.teams import TeamFunction, active_staff, is_active_staff
 from workflows.models.templates import TRANSITION_CHOICES, TradeDirection
 
 MAX_RULE_DEPTH = 5
@@ -239,9 +239,11 @@ class RuleCondition(models.Model):
             if self.operator in (Operator.IN, Operator.NOT_IN):
                 raise ValidationError({"operator": "Compare numbers with is, is not, more than or less than."})
             try:
-                Decimal(self.value.strip())
+                finite = Decimal(self.value.strip()).is_finite()
             except InvalidOperation:
-                raise ValidationError({"value": "Enter a number, e.g. 25000."}) from None
+                finite = False
+            if not finite:  # NaN or Infinity parse, but compare with no weight or value (services.rules)
+                raise ValidationError({"value": "Enter a number, e.g. 25000."})
         elif self.operator in (Operator.GREATER, Operator.LESS):
             raise ValidationError({"operator": "'More than' and 'less than' are for numbers."})
         elif self.operator not in flag_operators and not self.value.strip():
@@ -322,9 +324,7 @@ class RuleAction(models.Model):
     def is_staff_user(cls, user_id: int) -> bool:
         """Whether an action may name this person now; checked when saved and again when the rule runs, as
         people leave or change roles after the rule was written."""
-        user_model = cls._meta.get_field("user").related_model
-        assert isinstance(user_model, type)  # noqa: S101 - a foreign key's model, resolved once apps are loaded
-        return user_model._default_manager.filter(active_staff(), pk=user_id).exists()
+        return is_active_staff(user_id)
 
 
 class RuleOutcome(models.TextChoices):

@@ -6,7 +6,9 @@ from __future__ import annotations
 import datetime
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.contrib.postgres.fields import ArrayField
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Exists, F, OuterRef, Q
 
@@ -16,15 +18,34 @@ from workflows.models.config import config_changed_trigger
 
 def active_staff() -> Q:
     """The people work can go to (a User filter): active accounts with an active staff membership of the
-    company or a branch. Task reassignment, rule actions (checked when saved and again when they run) and
-    the admin's choices all use it, so automation can never reach a customer's person or a deactivated one."""
+    company or a branch that is open (a closed one's memberships grant nothing, as in partners.scoping). Task
+    reassignment, rule actions (checked when saved and again when they run), teams, their leads, account owners
+    and the admin's pickers all use it, and assignment reads the same rule in SQL (services.assignment), so
+    automation can never reach a customer's person or a deactivated one."""
     staff_membership = Membership.objects.filter(
         user=OuterRef("pk"),
         is_active=True,
         role__in=sorted(STAFF_ROLES),
         organisation__kinds__overlap=sorted(INTERNAL_KINDS),
+        organisation__is_active=True,
     )
     return Q(is_active=True) & Q(Exists(staff_membership))  # EXISTS: one row per person, whatever their memberships
+
+
+def is_active_staff(user_id: int) -> bool:
+    """Whether work may go to this person now (active_staff)."""
+    return get_user_model()._default_manager.filter(active_staff(), pk=user_id).exists()
+
+
+def staff_only(field: str, user_id: int | None, *, where: str) -> None:
+    """Refuse, in words on `field`, a person who is not active OMS staff (`where` says the rule): the place would
+    give them other customers' orders, with their tasks, notifications and emails."""
+    if user_id is not None and not is_active_staff(user_id):
+        person = get_user_model()._default_manager.filter(pk=user_id).first()
+        raise ValidationError(
+            {field: f"{person or 'This person'} is not active OMS staff (an active staff role in our company or an "
+             f"open branch): {where}."}
+        )  # fmt: skip
 
 
 class TeamFunction(models.TextChoices):
@@ -50,7 +71,7 @@ class Team(models.Model):
         null=True,
         blank=True,
         related_name="led_teams",
-        help_text="Sees the team's overdue tasks and is told when one escalates.",
+        help_text="Sees the team's overdue tasks and is told when one escalates (active OMS staff only).",
     )
     is_active = models.BooleanField(default=True)
 
@@ -62,13 +83,21 @@ class Team(models.Model):
     def __str__(self) -> str:
         return self.name
 
+    def clean(self) -> None:
+        staff_only("lead", self.lead_id, where="only active OMS staff lead a team")
+
 
 class TeamMember(models.Model):
     """A person in a team. `open_tasks` is their current load in this team, kept by workflows.services so
     that picking the least-loaded member is one indexed read rather than a count over every task."""
 
     team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="members")
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="team_memberships")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="team_memberships",
+        help_text="Active OMS staff only.",
+    )
     is_active = models.BooleanField(default=True, help_text="Untick to stop new tasks going to this person.")
     open_tasks = models.PositiveIntegerField(default=0, editable=False)
     last_assigned_at = models.DateTimeField(null=True, blank=True, editable=False)
@@ -79,6 +108,12 @@ class TeamMember(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user} in {self.team}"
+
+    def clean(self) -> None:
+        if self.is_active:  # a leaver's row may stay, unticked: assignment passes over it
+            staff_only(
+                "user", self.user_id, where="only active OMS staff are active members of a team (untick a leaver's row)"
+            )
 
 
 class AccountOwner(models.Model):
@@ -91,7 +126,12 @@ class AccountOwner(models.Model):
         limit_choices_to={"kinds__contains": ["customer"]},
     )
     function = models.CharField("team", max_length=20, choices=TeamFunction.choices)
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="owned_accounts")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="owned_accounts",
+        help_text="Active OMS staff only.",
+    )
 
     class Meta:
         ordering = ["customer__code", "function"]
@@ -99,6 +139,9 @@ class AccountOwner(models.Model):
 
     def __str__(self) -> str:
         return f"{self.customer.code} · {self.get_function_display()}: {self.user}"
+
+    def clean(self) -> None:
+        staff_only("user", self.user_id, where="only active OMS staff own a customer's account")
 
 
 def _weekdays() -> list[int]:

@@ -263,6 +263,7 @@ class TaskDefinition(models.Model):
         name, message = needs[TriggerKind(self.trigger_kind)]
         if not getattr(self, name):
             errors[name] = message
+        errors |= self._event_codes_check()
         if self.assign_rule == AssignRule.NAMED_USER and not self.assignee_id:
             errors["assignee"] = "Name the person, or pick another assignment rule."
         if self.auto_complete_kind and not self.auto_complete_value:
@@ -279,6 +280,25 @@ class TaskDefinition(models.Model):
             )
         if errors:
             raise ValidationError(errors)
+
+    def _event_codes_check(self) -> dict[str, str]:
+        """Check the milestone code or document type that starts or completes the task as a rule's event value is
+        checked, and keep it as the events name it (departed is DEPARTED): a typo would otherwise publish and the
+        task never appear, or never complete. What is wrong, by field."""
+        from workflows.models.rules import RuleEvent, event_value_check  # rules build on this module's choices
+
+        events = {"milestone": RuleEvent.MILESTONE_RECORDED, "document": RuleEvent.DOCUMENT_UPLOADED}
+        errors = {}
+        for field, kind in (("trigger_code", self.trigger_kind), ("auto_complete_value", self.auto_complete_kind)):
+            typed = getattr(self, field).strip()
+            if kind not in events or not typed:
+                continue
+            value, problem = event_value_check(events[kind], typed)
+            if problem:
+                errors[field] = problem
+            else:
+                setattr(self, field, value)
+        return errors
 
     @property
     def auto_complete_on(self) -> str:

@@ -27,6 +27,7 @@ from django.db.models import Count, OuterRef, Subquery, Value
 from django.db.models.functions import Coalesce
 
 from orders.models import Order
+from partners.models import INTERNAL_KINDS, STAFF_ROLES, Membership, Organisation
 from workflows.models import AccountOwner, AssignRule, Task, Team, TeamMember, active_staff
 
 _NEVER = datetime.datetime.min.replace(tzinfo=datetime.UTC)
@@ -107,7 +108,7 @@ class PeopleCache:
         branches = sorted({o.branch_id for o in orders} - set(self._teams))
         customers = sorted({o.customer_id for o in orders} - set(self._owners))
         with connection.cursor() as cursor:
-            cursor.execute(_people_of_many_sql(), {"branches": branches, "customers": customers})
+            cursor.execute(_people_of_many_sql(), {"branches": branches, "customers": customers, **_STAFF_PARAMS})
             rows = cursor.fetchall()
         self._teams.update({branch_id: {} for branch_id in branches})
         self._owners.update({customer_id: {} for customer_id in customers})
@@ -120,6 +121,26 @@ class PeopleCache:
                 self._owners[owner_id].setdefault(function, user_id)
 
 
+# The parameters of _staff_sql, given with every query of people.
+_STAFF_PARAMS: dict[str, list[str]] = {
+    "staff_roles": sorted(str(role) for role in STAFF_ROLES),
+    "internal_kinds": sorted(str(kind) for kind in INTERNAL_KINDS),
+}
+
+
+def _staff_sql(user: str) -> str:
+    """True for the person of the users row `user` (an alias) who is active OMS staff: models.active_staff, the
+    rule of the console's choices, reassignment and rules, written for the people queries. The console refuses
+    anyone else as a member or account owner; this keeps out those who stopped being staff since (a membership
+    ended, a branch closed) and any row written some other way, as no customer's person may get our work."""
+    membership, organisation = Membership._meta.db_table, Organisation._meta.db_table
+    return (
+        f"{user}.is_active AND EXISTS (SELECT 1 FROM {membership} s JOIN {organisation} so ON so.id = "  # noqa: S608 - table names from the models
+        f"s.organisation_id WHERE s.user_id = {user}.id AND s.is_active AND so.is_active "
+        f"AND s.role = ANY(%(staff_roles)s) AND so.kinds && %(internal_kinds)s::varchar[])"
+    )
+
+
 def _people_sql(*, with_owners: bool) -> str:
     team, member = Team._meta.db_table, TeamMember._meta.db_table
     owner, user = AccountOwner._meta.db_table, get_user_model()._meta.db_table
@@ -129,13 +150,13 @@ def _people_sql(*, with_owners: bool) -> str:
         f"UNION ALL SELECT 'member', t.id, t.function, m.id, m.user_id, m.open_tasks, m.last_assigned_at "
         f"FROM {member} m JOIN {team} t ON t.id = m.team_id JOIN {user} u ON u.id = m.user_id "
         f"WHERE t.branch_id = %(branch)s AND t.function = ANY(%(functions)s) AND t.is_active AND m.is_active "
-        f"AND u.is_active"
+        f"AND {_staff_sql('u')}"
     )
     if with_owners:
         sql += (
             f" UNION ALL SELECT 'owner', NULL, o.function, NULL, o.user_id, NULL, NULL "  # noqa: S608 - as above
             f"FROM {owner} o JOIN {user} u ON u.id = o.user_id "
-            f"WHERE o.customer_id = %(customer)s AND o.function = ANY(%(functions)s) AND u.is_active"
+            f"WHERE o.customer_id = %(customer)s AND o.function = ANY(%(functions)s) AND {_staff_sql('u')}"
         )
     return sql
 
@@ -149,10 +170,10 @@ def _people_of_many_sql() -> str:
         f"NULL::timestamptz FROM {team} t WHERE t.branch_id = ANY(%(branches)s) AND t.is_active "
         f"UNION ALL SELECT 'member', t.branch_id, t.id, t.function, m.id, m.user_id, m.open_tasks, m.last_assigned_at "
         f"FROM {member} m JOIN {team} t ON t.id = m.team_id JOIN {user} u ON u.id = m.user_id "
-        f"WHERE t.branch_id = ANY(%(branches)s) AND t.is_active AND m.is_active AND u.is_active "
+        f"WHERE t.branch_id = ANY(%(branches)s) AND t.is_active AND m.is_active AND {_staff_sql('u')} "
         f"UNION ALL SELECT 'owner', o.customer_id, NULL, o.function, NULL, o.user_id, NULL, NULL "
         f"FROM {owner} o JOIN {user} u ON u.id = o.user_id "
-        f"WHERE o.customer_id = ANY(%(customers)s) AND u.is_active"
+        f"WHERE o.customer_id = ANY(%(customers)s) AND {_staff_sql('u')}"
     )
 
 
@@ -163,7 +184,9 @@ def people_for(
     active account owners for them: one query. `pending`: load changes of this transaction not written yet,
     counted in as if they were."""
     people = People({}, defaultdict(list), {})
-    params: dict[str, Any] = {"branch": order.branch_id, "customer": order.customer_id, "functions": sorted(functions)}
+    params: dict[str, Any] = {
+        "branch": order.branch_id, "customer": order.customer_id, "functions": sorted(functions), **_STAFF_PARAMS
+    }  # fmt: skip
     with connection.cursor() as cursor:
         cursor.execute(_people_sql(with_owners=with_owners), params)
         rows = cursor.fetchall()

@@ -110,10 +110,13 @@ class OrderFacts:
 
 
 def _decimal(text: str) -> Decimal | None:
+    """The number a numeric condition compares with, or None (it matches nothing) for one that is not a finite
+    number: NaN or Infinity saved before RuleCondition.clean refused them would otherwise raise on every order."""
     try:
-        return Decimal(text.strip())
+        number = Decimal(text.strip())
     except (InvalidOperation, AttributeError):
         return None
+    return number if number.is_finite() else None
 
 
 def condition_holds(condition: RuleCondition, facts: OrderFacts) -> bool:
