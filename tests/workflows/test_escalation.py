@@ -54,6 +54,16 @@ def test_a_team_without_a_lead_still_records_the_escalation(overdue_order, ops_t
     assert Task.objects.filter(escalated_at__isnull=False).count() == 2
 
 
+def test_a_lead_who_is_no_longer_staff_is_told_nothing(overdue_order, ops_team, ops_user):
+    """A lead who left our staff (here: their membership ended) gets no notice naming our customers' orders; the
+    escalation is still recorded."""
+    ops_user.memberships.update(is_active=False)
+    mail.outbox.clear()
+    assert services.overdue_tasks_escalate(now=timezone.now() + LATER) == 2
+    assert not Notification.objects.filter(kind="escalated").exists()
+    assert mail.outbox == []
+
+
 def test_task_overdue_rules_fire_once_per_task(overdue_order, docs_user):
     overdue_rule = Rule.objects.create(name="Tell docs", event=RuleEvent.TASK_OVERDUE, event_value="operations")
     RuleAction.objects.create(rule=overdue_rule, kind="notify", user=docs_user, message="Ops is late.")

@@ -25,10 +25,11 @@ import logging
 from collections.abc import Iterable
 
 from django.db import connection, transaction
-from django.db.models import F, Func, Value
+from django.db.models import F, Func, QuerySet, Value
 from django.utils import timezone
 
 from orders.models import Order, OrderStatus
+from partners.models import User
 from tracking.ingest.models import Classifier, TrackingEvent
 from tracking.models import Booking, Shipment
 from workflows.models import (
@@ -40,6 +41,7 @@ from workflows.models import (
     Team,
     TeamFunction,
     TrackingRecordKind,
+    active_staff,
 )
 from workflows.services.engine import reopen_task
 from workflows.services.notify import Notice, notify
@@ -62,6 +64,11 @@ _TAKE = """
     )
     RETURNING event_id
 """
+
+
+def _staff() -> QuerySet[User]:
+    """The people work may go to (workflows.models.active_staff): a customer's person or a leaver owns nothing."""
+    return User.objects.filter(active_staff())
 
 
 def _confirmation_event(shipment_id: int) -> int | str:
@@ -111,9 +118,7 @@ def _owner(order: Order) -> int | None:
     """Who answers for the order's operations: the customer's operations account owner, else the lead of the
     operations team of its branch."""
     owner = (
-        AccountOwner.objects.filter(
-            customer_id=order.customer_id, function=TeamFunction.OPERATIONS, user__is_active=True
-        )
+        AccountOwner.objects.filter(customer_id=order.customer_id, function=TeamFunction.OPERATIONS, user__in=_staff())
         .values_list("user_id", flat=True)
         .first()
     )
@@ -121,6 +126,7 @@ def _owner(order: Order) -> int | None:
         return owner
     return (
         Team.objects.filter(branch_id=order.branch_id, function=TeamFunction.OPERATIONS, is_active=True)
+        .filter(lead__in=_staff())
         .values_list("lead_id", flat=True)
         .first()
     )

@@ -21,11 +21,16 @@ from partners.models import User
 from tracking.exceptions import services as exception_services
 from tracking.exceptions.models import UNRESOLVED_STATUSES
 from tracking.models import ShipmentException
-from workflows.models import AccountOwner, NotificationKind, Task, TaskState, Team, TeamFunction
+from workflows.models import AccountOwner, NotificationKind, Task, TaskState, Team, TeamFunction, active_staff
 from workflows.services import holds
 from workflows.services.engine import close_tasks, create_tasks, order_for_event, order_run
 from workflows.services.notify import Notice, notify
 from workflows.services.triggers import exception_record
+
+
+def _staff() -> QuerySet[User]:
+    """The people work may go to (workflows.models.active_staff): a customer's person or a leaver owns nothing."""
+    return User.objects.filter(active_staff())
 
 
 def _exception_tasks(exception_id: int) -> QuerySet[Task]:
@@ -37,8 +42,7 @@ def shipment_owner(exception: ShipmentException) -> int | None:
     """The owner of the shipment's other open exceptions about the same cargo (the same order, or none), when they
     are still active: one shipment's exceptions stay with one person while they are open (the oldest one's owner)."""
     others = ShipmentException.objects.filter(
-        shipment_id=exception.shipment_id, status__in=UNRESOLVED_STATUSES, owner__isnull=False,
-        owner__is_active=True,
+        shipment_id=exception.shipment_id, status__in=UNRESOLVED_STATUSES, owner__in=_staff(),
     ).exclude(pk=exception.pk)  # fmt: skip
     if exception.order_id is None:
         others = others.filter(order__isnull=True)
@@ -68,13 +72,13 @@ def exception_owner(
     order = Order.objects.filter(pk__in=order_ids).order_by("pk").values("customer_id", "branch_id").first()
     if order:
         owner = AccountOwner.objects.filter(
-            customer_id=order["customer_id"], function=TeamFunction.OPERATIONS, user__is_active=True
+            customer_id=order["customer_id"], function=TeamFunction.OPERATIONS, user__in=_staff()
         ).values_list("user_id", flat=True)
         if owner:
             return owner[0], "operations account owner of the customer"
     branch_id = order["branch_id"] if order else exception.shipment.branch_id
     lead = Team.objects.filter(branch_id=branch_id, function=TeamFunction.OPERATIONS, is_active=True)
-    lead_id = lead.values_list("lead_id", flat=True).first()
+    lead_id = lead.filter(lead__in=_staff()).values_list("lead_id", flat=True).first()
     return lead_id, "lead of the branch's operations team"
 
 

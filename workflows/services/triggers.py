@@ -39,6 +39,7 @@ from workflows.models import (
     TaskState,
     TriggerKind,
 )
+from workflows.models.teams import is_active_staff
 from workflows.services import holds
 from workflows.services.assignment import Draft, assign_drafts, loads_adjust
 from workflows.services.engine import (
@@ -413,7 +414,8 @@ def overdue_tasks_escalate(*, now: datetime.datetime | None = None, limit: int =
 def _escalate(task: Task, *, now: datetime.datetime, with_rules: bool) -> None:
     TaskEvent.objects.create(task=task, verb="escalated", at=now)
     lead = task.team.lead if task.team else None
-    lead_id = lead.pk if lead is not None and lead.is_active else None  # a deactivated lead is told nothing
+    # A lead who left (deactivated, or no longer staff: a customer's person never reads our orders) is told nothing.
+    lead_id = lead.pk if lead is not None and is_active_staff(lead.pk) else None
     if lead_id:
         who = task.assignee or "nobody"
         zone = branch_zone(task.order.branch)  # as the assignment notice gives the due time

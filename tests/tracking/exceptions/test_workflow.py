@@ -68,6 +68,19 @@ def test_without_a_rule_the_customers_operations_account_owner_owns_it(
     assert not Task.objects.exists()
 
 
+def test_an_account_owner_who_left_the_staff_does_not_own_it(
+    booked_fcl, ops_team, ops_user, admin_user, django_capture_on_commit_callbacks
+):
+    """Set up while on the staff, since left (their membership ended): the lead owns it, not a person who no longer
+    reads our orders."""
+    order, master = booked_fcl
+    AccountOwner.objects.create(customer=order.customer, function=TeamFunction.OPERATIONS, user=admin_user)
+    admin_user.memberships.update(is_active=False)
+    with django_capture_on_commit_callbacks(execute=True):
+        detect(master)
+    assert ShipmentException.objects.get().owner == ops_user
+
+
 def test_without_rule_or_account_owner_the_operations_lead_owns_it(
     booked_fcl, ops_team, ops_user, django_capture_on_commit_callbacks
 ):
