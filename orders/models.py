@@ -586,6 +586,11 @@ class ImportJob(models.Model):
     file_format = models.CharField(max_length=4, blank=True)
     encoding = models.CharField(max_length=20, blank=True)
     delimiter = models.CharField(max_length=1, blank=True)
+    header = models.JSONField(
+        default=list, blank=True,
+        help_text="The file's column names as its header row writes them, in the file's order (the errors' columns "
+        "are shown so); empty for files checked before it was kept.",
+    )  # fmt: skip
     mode = models.CharField(max_length=14, choices=ImportMode.choices, default=ImportMode.ALL_OR_NOTHING)
     dry_run = models.BooleanField(default=False, help_text="Only check the file; never import it.")
     status = models.CharField(max_length=10, choices=ImportStatus.choices, default=ImportStatus.PENDING)

@@ -13,6 +13,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from openpyxl.utils import get_column_letter
+
 from orders.imports.columns import LINE_COLUMNS, ORDER_COLUMNS, TEMPLATE_EXAMPLE, ImportFileError, check_header
 from orders.imports.reading import LINE_BREAK, CellProblem, FileInfo, Limits, Opener, iter_rows
 
@@ -35,7 +37,8 @@ class RowError:
 
 @dataclass
 class Scan:
-    columns: list[str]
+    columns: list[str]  # the vocabulary's names, in the file's order
+    header: list[str] = field(default_factory=list)  # the same columns as the file's header writes them
     rows_total: int = 0  # data rows, blank rows not counted
     last_row: dict[Key, int] = field(default_factory=dict)
     customer_codes: set[str] = field(default_factory=set)
@@ -66,9 +69,10 @@ class GroupIntake:
 class _Keys:
     """The order key of each row, read in file order (both passes read the same rows in the same order).
 
-    A later line of an order may leave its order columns blank, customer_code included (merged cells in a
-    spreadsheet are read so): a row with a reference but no customer code joins the order the last row with
-    that reference belonged to. A row without a reference cannot be joined to others: it stands alone (and
+    A later line of an order may leave its order columns blank, customer_code included (a CSV saved from a sheet
+    with merged cells has them so; a workbook's merged cells are read with their value in every cell, see
+    reading._MergedAreas): a row with a reference but no customer code joins the order the last row with that
+    reference belonged to. A row without a reference cannot be joined to others: it stands alone (and
     fails validation)."""
 
     def __init__(self, index: dict[str, int], implied_customer: str) -> None:
@@ -89,6 +93,11 @@ class _Keys:
         return (code, reference)
 
 
+def _written(cell: object) -> str:
+    """A header cell as the user wrote it, for naming its column in errors ("Gross Weight KG")."""
+    return " ".join(str(cell).replace("\ufeff", "").split())[:64]
+
+
 def _cell(cells: list[object], position: int | None) -> object:
     if position is None or position >= len(cells):
         return ""
@@ -103,8 +112,15 @@ def _text(cell: object) -> str:
 def _check_width(cells: list[object], columns: list[str], number: int, *, pad_short: bool) -> list[object]:
     width = len(columns)
     if len(cells) > width and any(cell not in ("", None) for cell in cells[width:]):
+        if pad_short:  # a spreadsheet has no delimiters: the cell is a note beside the table, or a column unnamed
+            position = next(i for i in range(width, len(cells)) if cells[i] not in ("", None))
+            raise ImportFileError(
+                f"Cell {get_column_letter(position + 1)}{number} holds a value, but its column has no header: delete "
+                "the value, or name the column in row 1.",
+                row=number,
+            )
         raise ImportFileError(
-            (None if pad_short else _swallowed(cells, columns))
+            _swallowed(cells, columns)
             or f"This row has values in {len(cells)} columns but the header names only {width}: "
             "a value holds an unquoted delimiter, or a column has no header.",
             row=number,
@@ -149,7 +165,7 @@ def scan(opener: Opener, info: FileInfo, limits: Limits, *, is_staff: bool, impl
         raise ImportFileError("The file is empty: its first row should hold the column names.", row=1)
     columns = check_header(first[1], is_staff=is_staff, customer_implied=bool(implied_customer))
     index = {name: position for position, name in enumerate(columns)}
-    result = Scan(columns=columns)
+    result = Scan(columns=columns, header=[_written(cell) for cell in first[1][: len(columns)]])
     location_positions = [index[name] for name in ("origin", "destination") if name in index]
     pad_short = info.pads_short_rows
     key_of = _Keys(index, implied_customer)

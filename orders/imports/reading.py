@@ -14,7 +14,8 @@ import io
 import logging
 import re
 import zipfile
-from collections.abc import Callable, Iterator
+from array import array
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import IO, Any, cast
@@ -23,9 +24,10 @@ import defusedxml
 import openpyxl
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
+from openpyxl.utils.cell import range_boundaries
 from openpyxl.worksheet._reader import FORMULA_TAG, VALUE_TAG, WorkSheetParser
 
-from orders.imports.columns import ImportFileError
+from orders.imports.columns import MAX_COLUMNS, ImportFileError
 
 logger = logging.getLogger(__name__)
 
@@ -377,14 +379,16 @@ class _SheetParser(WorkSheetParser):
         return cell
 
 
-def _sheet_rows(sheet: Any) -> Iterator[tuple[int, list[object]]]:
+def _sheet_rows(sheet: Any, *, max_merged: int) -> Iterator[tuple[int, list[object]]]:
     """(row number, cells) for every physical row of a read-only sheet, up to the last row it holds.
 
     What `sheet.iter_rows(values_only=True)` gives after `reset_dimensions()` (missing rows are empty, a row is
     as long as its last cell; the <dimension> tag, which some programs get wrong, is not trusted), but through
-    `_SheetParser`. openpyxl offers no public way to give a read-only sheet another parser, so this uses its
-    internals (openpyxl is pinned; the workbook tests fail if they change)."""
+    `_SheetParser`, and with merged cells as the user sees them (`_MergedAreas`). openpyxl offers no public way to
+    give a read-only sheet another parser, so this uses its internals (openpyxl is pinned; the workbook tests fail
+    if they change)."""
     workbook = sheet.parent
+    merged = _MergedAreas.of(sheet, max_merged=max_merged)
     expected = 1
     with sheet._get_source() as source:
         parser = _SheetParser(
@@ -395,11 +399,11 @@ def _sheet_rows(sheet: Any) -> Iterator[tuple[int, list[object]]]:
             if number < expected:  # a row given twice, or out of order: openpyxl skips it too
                 continue
             while expected < number:
-                yield expected, []
+                yield expected, merged.fill(expected, []) if merged else []
                 expected += 1
             expected = number + 1
             if not cells:
-                yield number, []
+                yield number, merged.fill(number, []) if merged else []
                 continue
             values: list[object] = [""] * cells[-1]["column"]
             try:
@@ -409,7 +413,116 @@ def _sheet_rows(sheet: Any) -> Iterator[tuple[int, list[object]]]:
                 values = [""] * max(cell["column"] for cell in cells)
                 for cell in cells:
                     values[cell["column"] - 1] = cell["value"]
-            yield number, values
+            yield number, merged.fill(number, values) if merged else values
+
+
+# A merged area in the sheet's XML: <mergeCell ref="A2:A3"/> inside <mergeCells>, after the rows (any namespace
+# prefix). Only the ref of a mergeCell element counts: hyperlinks and other parts carry refs of their own.
+_MERGE_CELL = re.compile(
+    rb"""<(?:[\w.-]+:)?mergeCell\b[^>]*?\sref\s*=\s*["']([A-Za-z]{1,3}[0-9]{1,7}(?::[A-Za-z]{1,3}[0-9]{1,7})?)["']"""
+)
+_MERGE_TAIL = 1024  # bytes kept from one chunk to the next: a mergeCell element cut in two by the chunking
+# An area packed into one integer (rows up to 2**21, Excel's 1,048,576; columns clipped to 255): 8 bytes each.
+_ROW_BITS, _COLUMN_BITS = 21, 8
+_MAX_MERGED_COLUMN = min(MAX_COLUMNS + 1, (1 << _COLUMN_BITS) - 1)  # one past the widest header: still "too wide"
+
+
+class _MergedAreas:
+    """The sheet's merged areas, so a merged area reads as its value in every cell it covers, as the user sees it.
+
+    People merge an order's key and order cells down over its cargo lines: Excel shows PO-1 once, spanning rows 2
+    and 3, and stores it in A2 only. openpyxl's read-only reader skips <mergeCells>, which follows the rows in the
+    sheet's XML, so the areas are read first, in one streamed pass over the sheet's XML that looks for them only
+    in chunks that name a mergeCell (a sheet without merges costs a decompression and a byte search), and kept
+    packed, 8 bytes an area. A row that holds nothing of its own stays blank: a spacer row caught in a merge is
+    not a cargo line."""
+
+    def __init__(self, packed: array[int]) -> None:
+        self._packed = packed  # sorted: by first row, as the rows come
+        self._next = 0
+        self._active: list[tuple[int, int, int, object]] = []  # (first column, last column, last row, value)
+
+    def __bool__(self) -> bool:
+        return bool(self._packed)
+
+    @classmethod
+    def of(cls, sheet: Any, *, max_merged: int) -> _MergedAreas:
+        areas: list[int] = []
+        with sheet._get_source() as source:
+            tail = b""
+            while chunk := source.read(CHUNK):
+                window = tail + chunk
+                if b"mergeCell" not in window:
+                    tail = window[-_MERGE_TAIL:]
+                    continue
+                end = 0
+                for match in _MERGE_CELL.finditer(window):
+                    end = match.end()
+                    area = _packed_area(match.group(1))
+                    if area is not None:
+                        areas.append(area)
+                if len(areas) > max_merged:
+                    raise ImportFileError(
+                        f"The sheet has more than {max_merged:,} merged areas: unmerge its cells (select the sheet, "
+                        "then Merge & Center › Unmerge Cells) and upload it again."
+                    )
+                tail = window[max(end, len(window) - _MERGE_TAIL) :]
+        return cls(array("q", sorted(areas)))
+
+    def fill(self, number: int, values: list[object]) -> list[object]:
+        """The row with each merged area that covers it holding the area's value (its top-left cell's)."""
+        if self._active:
+            self._active = [area for area in self._active if area[2] >= number]
+        packed = self._packed
+        while self._next < len(packed) and packed[self._next] >> (2 * _COLUMN_BITS + _ROW_BITS) <= number:
+            area = packed[self._next]
+            self._next += 1
+            first_row = area >> (2 * _COLUMN_BITS + _ROW_BITS)
+            last_row = (area >> (2 * _COLUMN_BITS)) & ((1 << _ROW_BITS) - 1)
+            first_column = (area >> _COLUMN_BITS) & ((1 << _COLUMN_BITS) - 1)
+            last_column = area & ((1 << _COLUMN_BITS) - 1)
+            if last_row < number:
+                continue  # an area of rows this sheet never reached
+            value = values[first_column - 1] if first_row == number and first_column <= len(values) else ""
+            self._active.append((first_column, last_column, last_row, value))
+        if not self._active or all(cell == "" for cell in values):
+            return values
+        for first_column, last_column, _last_row, value in self._active:
+            if last_column > len(values):
+                values.extend([""] * (last_column - len(values)))
+            values[first_column - 1 : last_column] = [value] * (last_column - first_column + 1)
+        return values
+
+
+def _packed_area(ref: bytes) -> int | None:
+    """'A2:C3' as one integer (first row, last row, first column, last column), sorting by first row; None for a
+    single cell (nothing to copy) or an area wholly right of any header."""
+    try:
+        first_column, first_row, last_column, last_row = range_boundaries(ref.decode("ascii").upper())
+    except (ValueError, TypeError):
+        return None
+    if first_column is None or first_row is None or last_column is None or last_row is None:
+        return None
+    if (first_column, first_row) == (last_column, last_row) or first_column > _MAX_MERGED_COLUMN:
+        return None
+    if last_row >= 1 << _ROW_BITS:
+        last_row = (1 << _ROW_BITS) - 1
+    last_column = min(last_column, _MAX_MERGED_COLUMN)
+    return (
+        first_row << (2 * _COLUMN_BITS + _ROW_BITS)
+        | last_row << (2 * _COLUMN_BITS)
+        | first_column << _COLUMN_BITS
+        | last_column
+    )
+
+
+def orders_sheet(sheets: Sequence[Any]) -> Any:
+    """The sheet the orders are read from: the workbook's first visible sheet, the leftmost tab the user sees.
+    Workbooks often keep their drop-down lists (modes, incoterms) on a hidden sheet, first or not. The active sheet
+    is not taken: it is whichever tab was open when the file was saved. A workbook whose sheets are all hidden
+    (Excel never saves one) is read from its first sheet. `sheets` have a `sheet_state` (openpyxl's, or
+    service._WorkbookSheet)."""
+    return next((sheet for sheet in sheets if sheet.sheet_state == "visible"), sheets[0] if sheets else None)
 
 
 def _xlsx_rows(opener: Opener, info: FileInfo, limits: Limits) -> Iterator[tuple[int, list[object]]]:
@@ -425,7 +538,7 @@ def _xlsx_rows(opener: Opener, info: FileInfo, limits: Limits) -> Iterator[tuple
         # body, so these handlers only see openpyxl's.
         try:
             workbook = openpyxl.load_workbook(stream, read_only=True, data_only=True)
-            sheet = workbook.worksheets[0] if workbook.worksheets else None
+            sheet = orders_sheet(workbook.worksheets)
         except Exception as exc:
             if _caused_by_entities(exc):  # openpyxl wraps defusedxml's refusal in a ValueError
                 raise ImportFileError("The workbook contains XML entity declarations, which we refuse.") from exc
@@ -434,12 +547,13 @@ def _xlsx_rows(opener: Opener, info: FileInfo, limits: Limits) -> Iterator[tuple
         try:
             if sheet is None:
                 raise ImportFileError("The workbook has no worksheet: put the orders on its first sheet.")
+            max_merged = 10 * limits.max_rows
             # Blank rows are skipped by iter_rows, but a sheet of a million empty formatted rows must not keep
             # a worker busy: physical rows are capped too.
             physical_cap = 2 * limits.max_rows + 1000
             number = 0
             try:
-                for number, values in _sheet_rows(sheet):
+                for number, values in _sheet_rows(sheet, max_merged=max_merged):
                     if number > physical_cap:
                         raise ImportFileError(
                             f"The sheet has more than {physical_cap:,} rows (many may be empty formatted rows): "
@@ -484,7 +598,8 @@ def _unspooled(cell: str) -> object:
 def spool_xlsx(
     opener: Opener, info: FileInfo, limits: Limits, out: IO[str], *, progress: Callable[[int], None] | None = None
 ) -> int:
-    """Write every physical row of the workbook's first sheet to `out` as CSV (SPOOL_INFO), and return the count.
+    """Write every physical row of the workbook's orders sheet (`orders_sheet`) to `out` as CSV (SPOOL_INFO), and
+    return the count.
 
     openpyxl reads about 100,000 cells a second: a 100,000-row workbook takes half a minute a pass, and a
     check reads a file twice, an import twice more. The passes read this copy instead, at CSV speed, and see

@@ -48,14 +48,14 @@ from django.conf import settings
 from django.core.files.base import File
 from django.core.files.storage import default_storage
 from django.db import DatabaseError, OperationalError, connection, transaction
-from django.db.models import Case, F, QuerySet, Value, When
+from django.db.models import Case, CharField, F, QuerySet, Value, When
 from django.utils import timezone
 from psycopg import errors as psycopg_errors
 
 from orders import bulk
 from orders.errors import OrderError
 from orders.imports import grouping, reading
-from orders.imports.columns import ALL_COLUMNS, TEMPLATE_COLUMNS, HeaderError, ImportFileError
+from orders.imports.columns import ALL_COLUMNS, TEMPLATE_COLUMNS, HeaderError, ImportFileError, normalise_header
 from orders.imports.grouping import RowError
 from orders.intake import CleanOrder, Lookups, validate_order
 from orders.models import (
@@ -491,28 +491,43 @@ def _reject(job: ImportJob, exc: ImportFileError) -> None:
         )  # fmt: skip
 
 
-FIRST_SHEET_ONLY = "Only the workbook's first sheet is read: move the orders to the first sheet."
+FIRST_SHEET_ONLY = (
+    "Only one sheet of the workbook is read, its first visible sheet (the leftmost tab): “{name}”. Move the orders "
+    "to that sheet."
+)
 
 
 def _file_error_message(job: ImportJob, exc: ImportFileError) -> str:
     """The refusal as people read it (its row goes in a column of its own). A workbook whose header is refused and
-    that has more than one sheet most often holds its orders on another sheet: only the first is read, which is
-    said first, before the header's columns and the template's list."""
+    that has more than one sheet most often holds its orders on another sheet: only the first visible one is read,
+    which is said first, by name, before the header's columns and the template's list."""
     message = str(exc)
-    if isinstance(exc, HeaderError) and job.file_format == "xlsx" and _workbook_sheet_count(job) > 1:
-        message = f"{FIRST_SHEET_ONLY} {message}"
+    if isinstance(exc, HeaderError) and job.file_format == "xlsx":
+        sheets = _workbook_sheets(job)
+        if len(sheets) > 1:
+            message = f"{FIRST_SHEET_ONLY.format(name=reading.orders_sheet(sheets).title)} {message}"
     return message
 
 
-def _workbook_sheet_count(job: ImportJob) -> int:
-    """How many sheets the stored workbook lists (its xl/workbook.xml, parsed through defusedxml); 0 when unknown."""
+@dataclass(frozen=True)
+class _WorkbookSheet:
+    title: str
+    sheet_state: str  # visible, hidden or veryHidden, as openpyxl names it
+
+
+def _workbook_sheets(job: ImportJob) -> list[_WorkbookSheet]:
+    """The sheets the stored workbook lists, in tab order (its xl/workbook.xml, parsed through defusedxml); none when
+    unknown."""
     try:
         with default_storage.open(_file_name(job), "rb") as stream, zipfile.ZipFile(stream) as package:
             root = defused_element_tree.fromstring(package.read("xl/workbook.xml"))
     except Exception:  # a hint only: whatever the package holds (other compression, encryption, damage), no hint
-        logger.info("Could not count the sheets of job %s's workbook", job.pk, exc_info=True)
-        return 0
-    return len(root.findall("{*}sheets/{*}sheet"))
+        logger.info("Could not list the sheets of job %s's workbook", job.pk, exc_info=True)
+        return []
+    return [
+        _WorkbookSheet(title=sheet.get("name", ""), sheet_state=sheet.get("state", "visible"))
+        for sheet in root.findall("{*}sheets/{*}sheet")
+    ]
 
 
 def _store_result(job: ImportJob, result: CheckResult, *, status: str, **extra: Any) -> None:
@@ -601,7 +616,8 @@ def check_file(job: ImportJob, *, keep_valid: bool) -> CheckResult:
     opener, info = _rows_source(job, info, limits)
     implied = _implied_customer_code(job)
     scanned = grouping.scan(opener, info, limits, is_staff=scope.is_staff, implied_customer=implied)
-    _set(job, rows_total=scanned.rows_total)
+    # The check counts from its first row: a workbook's copy left rows_done at the rows it copied (the bar moves on).
+    _set(job, rows_total=scanned.rows_total, rows_done=0, header=scanned.header)
     lookups = Lookups().preload(customer_codes=scanned.customer_codes, location_codes=scanned.location_codes)
     ours = set(ImportedOrder.objects.filter(job=job).values_list("order_id", flat=True))
     result = CheckResult(rows_total=scanned.rows_total, orders_total=scanned.orders_total)
@@ -791,9 +807,25 @@ _COLUMN_ORDER = Case(
 
 
 def import_job_errors(job: ImportJob) -> QuerySet[ImportRowError]:
-    """The job's errors as the file has them: by row (the file's own problems first), then by column, then as
-    found. The check finds an order's errors when it has read all of its rows, which may be far apart."""
-    return job.errors.order_by(F("row").asc(nulls_first=True), _COLUMN_ORDER, "id")
+    """The job's errors as the file has them: by row (the file's own problems first), then by column in the file's
+    order, then as found. The check finds an order's errors when it has read all of its rows, which may be far apart.
+
+    Each error carries `header`: its column as the file's header writes it ("Gross Weight KG"), which is what the
+    screens and the error file show; `column` stays the vocabulary's name (gross_weight_kg), which the API returns."""
+    columns = _written_columns(job)
+    in_file_order = Case(
+        *(When(column=name, then=Value(position)) for position, (name, _) in enumerate(columns)),
+        default=Value(len(columns)),
+    )
+    renamed = [When(column=name, then=Value(written)) for name, written in columns if written != name]
+    header = Case(*renamed, default=F("column"), output_field=CharField()) if renamed else F("column")
+    ordering = (F("row").asc(nulls_first=True), *((in_file_order,) if columns else ()), _COLUMN_ORDER, "id")
+    return job.errors.annotate(header=header).order_by(*ordering)
+
+
+def _written_columns(job: ImportJob) -> list[tuple[str, str]]:
+    """(vocabulary name, name as the file's header writes it) for each column, in the file's order."""
+    return [(normalise_header(written), written) for written in job.header]
 
 
 def import_job_error_file(job: ImportJob) -> Iterator[str]:
@@ -812,11 +844,12 @@ def import_job_error_file(job: ImportJob) -> Iterator[str]:
 
     yield "\ufeff" + line(list(ERROR_FILE_COLUMNS))  # a BOM so Excel reads UTF-8
     listed = 0
+    written = dict(_written_columns(job))
     for error in import_job_errors(job).iterator(chunk_size=2000):
         kind = "file" if error.row is None else ("duplicate" if error.is_duplicate else "error")
         yield line([
-            error.row or "", escape_formula(error.column), escape_formula(error.value), escape_formula(error.message),
-            escape_formula(error.customer_reference), kind,
+            error.row or "", escape_formula(written.get(error.column, error.column)), escape_formula(error.value),
+            escape_formula(error.message), escape_formula(error.customer_reference), kind,
         ])  # fmt: skip
         listed += 1
     if job.error_count > listed:  # more than OMS_IMPORT_MAX_STORED_ERRORS: say so rather than end silently

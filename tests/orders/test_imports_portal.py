@@ -48,7 +48,7 @@ def test_a_customer_uploads_previews_and_confirms_on_the_portal(world, login, cu
     page = client.get(portal("detail", job.pk)).content.decode()
     assert "1 order created and submitted" in page
     assert order.reference in page
-    assert order.get_absolute_url() not in page  # the staff order page is not theirs to open
+    assert f'href="{order.get_absolute_url()}"' not in page  # the staff order page is not theirs to open
 
     errors = client.get(portal("errors", job.pk))
     assert errors.status_code == 200
@@ -204,3 +204,22 @@ def test_the_result_links_to_every_order_the_file_created_in_the_portals_order_l
     assert sorted(walk_list(client, link)) == sorted(created)
     # Another customer naming the job sees none of its orders: the list is theirs alone, as always.
     assert login(customer_b_user).get(link).context["page"].paginator.count == 0
+
+
+def test_the_result_links_each_created_order_to_its_page_on_the_portal(world, login, customer_a_user):
+    """Review E, 8: staff's result page links every created order; the portal's listed them as plain text, though
+    each has its page there (its tracking timeline, linked from the portal's order list)."""
+    client = login(customer_a_user)
+    content = csv_bytes([order_row("PO-1"), order_row("PO-2")], columns=CUSTOMER_COLUMNS)
+    client.post(portal("upload"), {"file": upload(content), "mode": "all_or_nothing"})
+    job = ImportJob.objects.get()
+    client.post(portal("confirm", job.pk), {"mode": "all_or_nothing"})
+
+    page = client.get(portal("detail", job.pk)).content.decode()
+
+    orders = Order.objects.filter(import_record__job=job)
+    assert orders.count() == 2
+    for order in orders:
+        link = reverse("tracking_ingest:order_timeline", args=[order.reference])
+        assert f'href="{link}"' in page
+        assert client.get(link).status_code == 200  # the customer's own page of the order

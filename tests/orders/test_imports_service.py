@@ -729,3 +729,37 @@ def test_a_confirmer_deleted_before_the_worker_runs_does_not_hand_the_import_to_
         f"job {job.status}: {Order.objects.count()} order(s) created by the uploader {world['ops']}, "
         "who did not confirm the file"
     )
+
+
+def test_a_workbooks_progress_only_moves_forward(world, monkeypatch):
+    """Review E, 5: a workbook is first copied row by row ("reading the workbook: 3,000 rows"), then checked. The
+    check set rows_total while rows_done still held the copy's count: the bar showed 100 %, then fell back to 33 %."""
+    import io
+
+    import openpyxl
+
+    from tests.orders.fixtures.imports import COLUMNS
+
+    monkeypatch.setattr(service, "PROGRESS_EVERY_S", 0)  # every step, as a long file does every half second
+    shown: list[int] = []
+    original_set = service._set
+
+    def recording_set(job: ImportJob, **values: Any) -> None:
+        original_set(job, **values)
+        stored = ImportJob.objects.get(pk=job.pk)
+        if stored.is_running and stored.rows_total:  # what the polled progress card shows as its percentage
+            shown.append(stored.progress_percent)
+
+    monkeypatch.setattr(service, "_set", recording_set)
+    workbook = openpyxl.Workbook()
+    workbook.active.append(COLUMNS)
+    for number in range(3000):
+        workbook.active.append([order_row(f"PO-{number:05d}")[name] for name in COLUMNS])
+    content = io.BytesIO()
+    workbook.save(content)
+
+    job = import_file(world["ops"], content.getvalue(), name="week-50.xlsx")
+
+    assert job.status == ImportStatus.CHECKED
+    assert shown[0] == 0
+    assert shown == sorted(shown), f"the progress bar went backwards: {shown}"

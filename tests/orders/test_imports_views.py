@@ -4,6 +4,7 @@ file (formula-escaped), and who may open them."""
 from __future__ import annotations
 
 import csv
+import html
 import io
 import re
 
@@ -17,7 +18,7 @@ from django.utils.html import escape
 from orders.imports import service
 from orders.imports.columns import TEMPLATE_COLUMNS
 from orders.models import ImportJob, ImportStatus, Order
-from tests.orders.fixtures.imports import csv_bytes, import_file, order_row, upload, world
+from tests.orders.fixtures.imports import COLUMNS, csv_bytes, errors_of, import_file, order_row, upload, world
 
 __all__ = ["world"]
 
@@ -329,7 +330,7 @@ def test_the_preview_and_the_errors_follow_the_rows_of_the_file(world, login):
     preview = body.split("Orders that will be created")[1].split("</table>")[0]
     assert [int(row) for row in re.findall(r'text-secondary">(\d+)</td>', preview)] == [2, 3, 4]
     table = body.split("Errors and duplicates")[1]
-    cells = r'<td class="text-end tabular-nums">(\d+)</td>\s*<td class="font-monospace small">(\w*)</td>'
+    cells = r'<td class="text-end tabular-nums">(\d+)</td>\s*<td class="small">(\w*)</td>'
     shown = re.findall(cells, table)
     expected = [("6", "incoterm"), ("6", "gross_weight_kg"), ("6", "requested_pickup_on"), ("7", "pieces")]
     assert shown == expected
@@ -492,3 +493,61 @@ def test_the_import_filter_narrows_the_export_too(world, login):
     assert "PO-1" in rows
     assert "PO-2" in rows
     assert "PO-OTHER" not in rows
+
+
+def test_the_preview_counts_the_orders_with_errors_and_those_that_exist_already(world, login):
+    """Review E, 4: one order imported last week, two with errors. The decision said "Both orders have errors or
+    exist already", counting only those with errors in a file of three."""
+    first = import_file(world["ops"], csv_bytes([order_row("PO-1")]))
+    service.import_job_confirm(job=first, by=world["ops"], mode="all_or_nothing")
+    content = csv_bytes([order_row("PO-1"), order_row("PO-2", pieces="0"), order_row("PO-3", origin="XXABC")])
+    job = import_file(world["ops"], content, name="week-49.csv")
+    assert (job.orders_total, job.orders_valid, job.orders_invalid, job.orders_duplicate) == (3, 0, 2, 1)
+
+    page = page_text(login(world["ops"]).get(job.get_absolute_url()))
+
+    assert "2 orders have errors and 1 exists already; nothing new can be imported." in page
+    assert "Both orders" not in page
+
+
+def test_the_preview_of_one_order_with_errors_and_one_that_exists_speaks_of_each_in_the_singular(world, login):
+    first = import_file(world["ops"], csv_bytes([order_row("PO-1")]))
+    service.import_job_confirm(job=first, by=world["ops"], mode="all_or_nothing")
+    job = import_file(world["ops"], csv_bytes([order_row("PO-1"), order_row("PO-2", pieces="0")]))
+
+    page = page_text(login(world["ops"]).get(job.get_absolute_url()))
+
+    assert "1 order has errors and 1 exists already; nothing new can be imported." in page
+
+
+def test_errors_name_the_column_as_the_files_header_writes_it_on_screen_and_in_the_error_file(world, login):
+    """Review E, 6: headers written "Gross Weight KG" are accepted, and their errors named gross_weight_kg, a name
+    nowhere in the user's sheet. The API keeps the vocabulary's name."""
+    header = {name: name.replace("_", " ").title() for name in COLUMNS} | {"gross_weight_kg": "Gross Weight KG"}
+    content = csv_bytes([header, order_row("PO-1"), order_row("PO-2", gross_weight_kg="heavy")])
+    content = content.split(b"\r\n", 1)[1]  # the friendly header line replaces the vocabulary's
+    job = import_file(world["ops"], content, name="friendly.csv")
+    assert job.status == ImportStatus.CHECKED, job.file_error
+    assert errors_of(job) == [(3, "gross_weight_kg", "heavy is not a number.")]
+
+    client = login(world["ops"])
+    page = page_text(client.get(job.get_absolute_url()))
+    assert "3 Gross Weight KG heavy heavy is not a number." in page
+    error_file = b"".join(client.get(reverse("imports:errors", args=[job.pk])).streaming_content).decode("utf-8-sig")
+    assert list(csv.reader(io.StringIO(error_file)))[1][:3] == ["3", "Gross Weight KG", "heavy"]
+
+
+def test_a_rows_errors_follow_the_files_column_order(world, login):
+    columns = ["requested_pickup_on", *(name for name in COLUMNS if name != "requested_pickup_on")]
+    content = csv_bytes([order_row("PO-1", pieces="0", requested_pickup_on="31/12/2026")], columns=columns)
+    job = import_file(world["ops"], content)
+
+    shown = [error.header for error in service.import_job_errors(job)]
+
+    assert shown == ["requested_pickup_on", "pieces"]
+
+
+def page_text(response) -> str:
+    """The page as a person reads it: tags dropped, entities decoded, whitespace collapsed."""
+    body = re.sub(r"<(script|style)\b.*?</\1>", " ", response.content.decode(), flags=re.S)
+    return re.sub(r"\s+", " ", html.unescape(re.sub(r"<[^>]+>", " ", body)))
