@@ -63,6 +63,10 @@ class ImportCreateInput(serializers.Serializer):
 class ImportErrorOutput(serializers.Serializer):
     row = serializers.IntegerField(allow_null=True, help_text="Spreadsheet row (the header is row 1); null: the file.")
     column = serializers.CharField(help_text="The column at fault, e.g. gross_weight_kg; empty when none is.")
+    header = serializers.CharField(
+        help_text="The same column as the file's header writes it, e.g. Gross Weight KG (what a person sees in the "
+        "file); the vocabulary's name when the header writes it so, empty when no column is at fault."
+    )
     value = serializers.CharField(help_text="The value as the file holds it (up to 300 characters).")
     message = serializers.CharField(help_text="What is wrong, for a person.")
     duplicate = serializers.BooleanField(
@@ -136,8 +140,8 @@ _EXAMPLE = {
     "counts": {"rows": 3, "rows_done": 3, "orders": 2, "valid": 1, "invalid": 1, "duplicates": 0, "created": 0,
                "errors": 1},
     "file_error": "",
-    "errors": [{"row": 3, "column": "gross_weight_kg", "value": "-5", "message": "Must be greater than zero.",
-                "duplicate": False}],
+    "errors": [{"row": 3, "column": "gross_weight_kg", "header": "Gross Weight KG", "value": "-5",
+                "message": "Must be greater than zero.", "duplicate": False}],
     "errors_truncated": False, "created_at": "2026-11-29T10:00:00Z", "finished_at": "2026-11-29T10:00:01Z",
 }  # fmt: skip
 

@@ -8,7 +8,7 @@ from rest_framework.test import APIClient
 
 from orders.models import ImportJob, ImportStatus, Order
 from partners import services as partner_services
-from tests.orders.fixtures.imports import csv_bytes, order_row, upload, world
+from tests.orders.fixtures.imports import COLUMNS, csv_bytes, order_row, upload, world
 
 __all__ = ["world"]
 URL = "/api/v1/order-imports/"
@@ -60,7 +60,7 @@ def test_the_schema_names_every_field_of_an_error_and_of_the_counts(client, db):
     job = schemas["ImportJobOutput"]["properties"]
     assert job["errors"]["items"] == {"$ref": "#/components/schemas/ImportErrorOutput"}
     error = schemas["ImportErrorOutput"]["properties"]
-    assert set(error) == {"row", "column", "value", "message", "duplicate"}
+    assert set(error) == {"row", "column", "header", "value", "message", "duplicate"}
     assert (error["row"]["type"], error["row"].get("nullable")) == ("integer", True)  # null: the file itself
     assert {"$ref": "#/components/schemas/ImportCountsOutput"} in job["counts"]["allOf"]  # allOf: read-only
     counts = schemas["ImportCountsOutput"]["properties"]
@@ -75,8 +75,8 @@ def test_errors_come_as_row_column_value_message(acme_api):
     assert job["state"] == "failed"
     assert Order.objects.count() == 0
     assert job["errors"] == [
-        {"row": 3, "column": "gross_weight_kg", "value": "-5", "message": "Must be greater than zero.",
-         "duplicate": False}
+        {"row": 3, "column": "gross_weight_kg", "header": "gross_weight_kg", "value": "-5",
+         "message": "Must be greater than zero.", "duplicate": False}
     ]  # fmt: skip
 
 
@@ -390,3 +390,12 @@ def test_an_upload_in_another_spreadsheet_format_is_told_how_to_save_it(acme_api
     assert response.status_code == 400
     assert fragment in str(response.json()["error"]["fields"]["file"])
     assert ImportJob.objects.count() == 0
+
+
+def test_an_error_names_its_column_in_the_vocabulary_and_as_the_files_header_writes_it(acme_api):
+    """Programs match on `column`; a person reads `header`, as the file they sent writes it."""
+    friendly = [name.replace("_", " ").title() for name in COLUMNS]
+    content = csv_bytes([order_row("PO-1"), order_row("PO-2", gross_weight_kg="-5")])
+    content = ",".join(friendly).encode() + content[content.index(b"\r\n") :]
+    job = _post(acme_api, content)
+    assert [(e["row"], e["column"], e["header"]) for e in job["errors"]] == [(3, "gross_weight_kg", "Gross Weight Kg")]
