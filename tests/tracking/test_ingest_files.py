@@ -292,7 +292,7 @@ def test_another_source_never_overwrites_a_recorded_departure(login, ops_user, m
 
     assert master.legs.get(role=LegRole.MAIN).actual_departure_at == recorded
     assert _departed_on_timeline(order) == recorded
-    assert "by another source" in TrackingEvent.objects.get(source="file:MAEU").effect
+    assert "from another report" in TrackingEvent.objects.get(source="file:MAEU").effect
 
 
 def test_an_unknown_milestone_names_the_codes_a_file_may_use(login, maersk_user, booked_fcl):

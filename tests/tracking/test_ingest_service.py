@@ -271,6 +271,19 @@ def test_re_mapping_after_the_rule_is_corrected_withdraws_the_wrong_eta(booked_f
     assert selectors.order_timeline(order=order, customer_safe=True).eta.estimated_at == ETA
 
 
+def test_a_feeds_second_actual_departure_at_another_time_leaves_the_leg_on_its_first(booked_fcl):
+    """A machine feed sending the same milestone again at another time (another port call, an AIS reading, a
+    transhipment: DCSA 2.2 does not say which) is kept as an event with a note; the leg keeps its first actual
+    until operations correct it, and judging it costs no query (docs/tracking-events.md, "Corrected actual
+    times"). A person's corrected file row does correct it (tests/tracking/test_ingest_files.py)."""
+    _, master = booked_fcl
+    ingest(dcsa_event("TRANSPORT", "DEPA", ETD + H, event_id="dep-1"))
+    ingest(dcsa_event("TRANSPORT", "DEPA", ETD + 3 * H, event_id="dep-2"))
+
+    assert main_leg(master).actual_departure_at == ETD + H
+    assert TrackingEvent.objects.get(source_event_id="dep-2").effect.startswith("The leg keeps its departure")
+
+
 def test_events_out_of_order_never_move_the_status_backwards(booked_fcl):
     order, master = booked_fcl
     ingest(

@@ -31,7 +31,7 @@ from tracking.errors import PlanningError
 from tracking.ingest import events as domain_events
 from tracking.ingest import storage
 from tracking.ingest.mapping import MappingTable
-from tracking.ingest.models import Classifier, LocationRole, TrackingEvent
+from tracking.ingest.models import Classifier, LocationRole, SourceKind, TrackingEvent
 from tracking.ingest.subjects import LegInfo, Link, Resolution
 from tracking.models import (
     OPEN_SHIPMENT_STATUSES,
@@ -317,34 +317,51 @@ def _recorded(leg: LegInfo, moment: str) -> datetime.datetime | None:
     return leg.actual_departure_at if moment == "departure" else leg.actual_arrival_at
 
 
+# Sources in which a person states the time (a file they upload, an entry on a screen): a new time from the same one
+# for a recorded moment is that person correcting a mistake. A machine feed (a carrier's DCSA events, a polled
+# tracker, a partner's or customer's system on a webhook) sending the same milestone again at another time is as
+# often another port call, an AIS reading or a transhipment as a correction, and DCSA 2.2 says nothing of which;
+# its first actual stands until operations correct the leg (DCSA 3's retractedEventID would be the machine's way).
+_SELF_CORRECTING_KINDS = frozenset({SourceKind.FILE, SourceKind.MANUAL})
+
+
+def _corrects_itself(source: str) -> bool:
+    return source.partition(":")[0] in _SELF_CORRECTING_KINDS
+
+
 def _follow_corrections(corrections: list[tuple[StoredEvent, LegInfo, str]], *, by: Any) -> None:
     """Actual times reported for a leg moment the leg already has, at another time (docs/tracking-events.md,
     "Corrected actual times").
 
-    The source that recorded the leg's time may correct it: the same milestone on the same leg from the same source
-    (a re-uploaded file, a re-sent webhook, a carrier's DCSA correction) replaces the time, the latest report
-    winning, through planning's `leg_record_actual`, so the leg's history shows the change. Another source never
-    overwrites it: its event is kept with a note saying which time stands, and operations correct the leg. Who
-    recorded the time is read from the events at that time (one query, only when there is a correction to judge).
-    """
-    sources: dict[tuple[int, str, datetime.datetime], set[str]] = defaultdict(set)
-    for leg_id, milestone, at, source in TrackingEvent.objects.filter(
-        leg_id__in={leg.id for _, leg, _ in corrections},
-        milestone_id__in={event.milestone for event, _, _ in corrections},
-        event_at__in={_recorded(leg, moment) for _, leg, moment in corrections},
-        classifier=Classifier.ACTUAL,
-    ).values_list("leg_id", "milestone_id", "event_at", "source"):
-        sources[(leg_id, milestone, at)].add(source)
+    A person may correct their own time: the same milestone on the same leg from the same file or screen source (a
+    re-uploaded file with the row corrected) replaces the time when it is reported after the one that set it, the
+    latest report winning, through planning's `leg_record_actual`, so the leg's history shows the change. Another
+    source, an older report or a machine feed never overwrites it: its event is kept with a note saying which time
+    stands, and operations correct the leg. Who recorded the time is read from the events at that time (one query,
+    only when a person's correction is to be judged: a feed's repeated actuals cost none)."""
+    judged = [(event, leg, moment) for event, leg, moment in corrections if _corrects_itself(event.source)]
+    reported: dict[tuple[int, str, datetime.datetime, str], datetime.datetime] = {}
+    if judged:
+        for leg_id, milestone, at, source, reported_at in TrackingEvent.objects.filter(
+            leg_id__in={leg.id for _, leg, _ in judged},
+            milestone_id__in={event.milestone for event, _, _ in judged},
+            event_at__in={_recorded(leg, moment) for _, leg, moment in judged},
+            classifier=Classifier.ACTUAL,
+        ).values_list("leg_id", "milestone_id", "event_at", "source", "reported_at"):
+            key = (leg_id, milestone, at, source)
+            reported[key] = max(reported_at, reported.get(key, reported_at))
     latest: dict[tuple[int, str], tuple[StoredEvent, datetime.datetime]] = {}
     for event, leg, moment in sorted(corrections, key=lambda c: (c[0].reported_at, c[0].id)):
         recorded = _recorded(leg, moment)
         if recorded is None:  # follow_legs passes only times the leg has
             continue
-        if event.source in sources[(leg.id, str(event.milestone), recorded)]:
+        set_by_this_source = reported.get((leg.id, str(event.milestone), recorded, event.source))
+        if set_by_this_source is not None and event.reported_at >= set_by_this_source:
             latest[(leg.id, moment)] = (event, recorded)
             continue
+        whose = "an earlier report of this source" if set_by_this_source is not None else "another report"
         event.notes.append(
-            f"The leg keeps its {moment} recorded at {recorded:%Y-%m-%d %H:%M} UTC by another source; "
+            f"The leg keeps its {moment} recorded at {recorded:%Y-%m-%d %H:%M} UTC from {whose}; "
             "operations correct it on the shipment's legs."
         )
     for (leg_id, moment), (event, recorded) in sorted(latest.items(), key=lambda item: item[0]):
