@@ -232,6 +232,18 @@ def test_a_dcsa_shipment_event_names_its_document_and_accepts_the_yaml_spelling(
     assert ("booking", "BK1") in event.subjects
 
 
+def test_a_transport_call_that_names_its_port_only_in_its_location_is_read_with_that_port():
+    """DCSA 2.2: transportCall.UNLocationCode is optional, the facility's `location` may carry the port instead.
+    Read without it, a vessel's arrival at a transhipment port had no place, and after departure counted as the
+    arrival at the destination: the order became arrived mid-voyage (acceptance review G)."""
+    raw = dcsa_event("TRANSPORT", "ARRI", ETD)
+    del raw["transportCall"]["UNLocationCode"]
+    raw["transportCall"]["location"] = {"locationName": "Singapore, PSA Pasir Panjang", "UNLocationCode": "SGSIN"}
+    assert read_dcsa(raw).location_code == "SGSIN"
+    raw["transportCall"]["location"] = {"locationName": "Pasir Panjang Terminal"}
+    assert (read_dcsa(raw).location_code, read_dcsa(raw).location_text) == ("", "Pasir Panjang Terminal")
+
+
 def test_a_dcsa_time_keeps_its_offset():
     raw = dcsa_event("TRANSPORT", "DEPA", ETD)
     raw["eventDateTime"] = "2026-03-05T08:55:00+08:00"

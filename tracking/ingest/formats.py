@@ -244,9 +244,14 @@ def dcsa_event(event: Any) -> IncomingEvent:
     else:
         raw_code = _code(event_type, code)
     place: dict[str, Any] = event["eventLocation"] if isinstance(event.get("eventLocation"), dict) else {}
-    location_code, location_text = clean_location(call.get("UNLocationCode") or place.get("UNLocationCode") or "")
+    # DCSA 2.2: a transport call names its port in UNLocationCode, or only in its facility's `location` (a location
+    # object: UNLocationCode, locationName, address); an equipment or shipment event may say it in eventLocation.
+    facility: dict[str, Any] = call["location"] if isinstance(call.get("location"), dict) else {}
+    written = call.get("UNLocationCode") or facility.get("UNLocationCode") or place.get("UNLocationCode") or ""
+    location_code, location_text = clean_location(written)
     if not location_code:
-        location_text = str(place.get("locationName") or call.get("otherFacility") or "")[:200]
+        named = place.get("locationName") or facility.get("locationName") or call.get("otherFacility") or ""
+        location_text = str(named)[:200]
     reason = event.get("changeRemark") or event.get("reason") or event.get("delayReasonCode") or ""
     return IncomingEvent(
         scheme=Scheme.DCSA,
