@@ -17,11 +17,13 @@ submitted, with channel "webhook".
   Shopify retry and, in the end, drop the subscription. So is a test order (`"test": true`, placed through
   Shopify's test gateway: no parcel exists), and an order the store has cancelled already (`cancelled_at` set,
   or `financial_status` voided or refunded: a delayed or retried delivery); the delivery's stored answer says
-  which it was. The declared value is the customs value of the goods in the parcel: each shipped line item's
-  `price` times its quantity, less its `discount_allocations`, never `total_price` (which adds shipping, tax,
-  tips and gift cards); when that is zero (a replacement, a 100 % discount) none is declared. A line that must
-  ship but weighs 0 g is a 422: a parcel of unknown weight cannot be booked, and the delivery stays visible to
-  staff as invalid.
+  which it was. A cancelled order that an earlier delivery made an OMS order is a duplicate, answered with that
+  order as any repeat is, and never cancelled here (it may be booked or moving): before its goods move it is put on
+  hold, once, with the store's cancellation as the reason (`_cancelled_after_intake`). The declared value is the
+  customs value of the goods in the parcel: each shipped line item's `price` times its quantity, less its
+  `discount_allocations`, never `total_price` (which adds shipping, tax, tips and gift cards); when that is zero (a
+  replacement, a 100 % discount) none is declared. A line that must ship but weighs 0 g is a 422: a parcel of
+  unknown weight cannot be booked, and the delivery stays visible to staff as invalid.
   References: a name ("#1001") is unique only within its store, the id across Shopify. The customer
   reference is the name, unless the customer already has an order with it that is not this Shopify order
   (another store's, or one entered another way): then the store's handle and the name, "acme-us #1001"
@@ -64,7 +66,7 @@ from rest_framework.response import Response
 
 from oms.http import read_body_within
 from orders import services
-from orders.errors import OrderValidationError
+from orders.errors import OrderValidationError, TransitionNotAllowed
 from orders.integrations import destination_for_country
 from orders.models import (
     Channel,
@@ -74,6 +76,7 @@ from orders.models import (
     Location,
     Mode,
     Order,
+    OrderStatus,
     WebhookDelivery,
 )
 from partners.models import Role
@@ -245,10 +248,9 @@ def shopify_order_to_intake(payload: Mapping[str, Any], integration: Integration
             "gross_weight_kg": _kg(item.get("grams"), _whole_quantity(quantity) or 1),
             "description": (f"{title} (SKU {sku})" if sku else title)[:300],
         })  # fmt: skip
-    reference = str(payload.get("name") or payload.get("order_number") or payload.get("id") or "").strip()
     name = str(address.get("name") or address.get("company") or "").strip()
     data: dict[str, Any] = {
-        "customer_code": integration.customer.code, "customer_reference": reference[:64], "mode": Mode.PARCEL,
+        "customer_code": integration.customer.code, "customer_reference": shopify_name(payload), "mode": Mode.PARCEL,
         "service_level": integration.default_service_level, "incoterm": integration.default_incoterm,
         "origin": integration.default_origin_id or "", "destination": destination,
         "shipper_name": integration.customer.name, "consignee_name": name,
@@ -309,6 +311,11 @@ def _free(total: str) -> bool:
     except ArithmeticError:
         return False
     return value.is_finite() and value <= 0
+
+
+def shopify_name(payload: Mapping[str, Any]) -> str:
+    """The order's customer reference before any store prefix: its name ("#1001"), else its number, else its id."""
+    return str(payload.get("name") or payload.get("order_number") or payload.get("id") or "").strip()[:64]
 
 
 def store_handle(shop_domain: str, integration: Integration) -> str:
@@ -516,6 +523,40 @@ def _order_json(order: Order, outcome: DeliveryOutcome) -> dict[str, Any]:
     return {"status": outcome.value, "reference": order.reference, "customer_reference": order.customer_reference}
 
 
+# Before the goods move, a hold stops the booking and the collection of a parcel the shop may never hand over;
+# whether to cancel is for people (the shop may ship it after all). Once the goods move, stopping them is an
+# exception people handle, and a hold would only stop tracking from following the order.
+_HELD_WHEN_THE_STORE_CANCELS = (OrderStatus.SUBMITTED, OrderStatus.CONFIRMED, OrderStatus.PLANNED)
+_INTAKE_STAFF = Scope(Audience.STAFF, frozenset(), frozenset({Role.OPERATIONS}))
+
+
+def _cancelled_after_intake(order: Order, cancelled: str, shopify_id: str) -> Handled:
+    """A later delivery of a Shopify order that is already an OMS order, now cancelled in the store: a duplicate,
+    answered with the order. The order is not cancelled: it may be booked or moving. Before its goods move it is put
+    on hold (by the system, channel webhook) with the store's cancellation as the reason: the order's history shows
+    it, and the workflows react as to any hold (rules on "Order enters a state: On hold" notify and make tasks).
+    Once per Shopify order: a hold that operations released after checking with the shop stands."""
+    outcome = DeliveryOutcome.DUPLICATE
+    held_before = order.transitions.filter(name="hold", payload__cancelled_in_store=shopify_id).exists()
+    if order.status in _HELD_WHEN_THE_STORE_CANCELS and not held_before:
+        reason = f"{cancelled}: held until operations check with the shop whether it ships, then cancel or release it."
+        try:
+            order = services.order_transition(
+                order=order, name="hold", scope=_INTAKE_STAFF, channel=Channel.WEBHOOK, reason=reason[:300],
+                payload={"cancelled_in_store": shopify_id},
+            )  # fmt: skip
+        except TransitionNotAllowed:  # the order changed meanwhile: left as it now is, and said so below
+            order.refresh_from_db()
+        else:
+            detail = f"{cancelled}, after it became order {order.reference}: the order is put on hold until our "
+            detail += "operations check with you whether it ships."
+            return Handled(200, outcome, {**_order_json(order, outcome), "detail": detail}, order, shopify_id)
+    status = OrderStatus(order.status).label.lower()
+    detail = f"{cancelled}, after it became order {order.reference}, which is {status}: the order is left as it is "
+    detail += "for our operations to handle."
+    return Handled(200, outcome, {**_order_json(order, outcome), "detail": detail}, order, shopify_id)
+
+
 def handle_shopify(integration: Integration, payload: Any, *, shop_domain: str = "") -> Handled:
     if not isinstance(payload, Mapping):
         response = _error_body("parse_error", "A Shopify order is a JSON object.")
@@ -526,6 +567,10 @@ def handle_shopify(integration: Integration, payload: Any, *, shop_domain: str =
         outcome = DeliveryOutcome.IGNORED
         return Handled(200, outcome, {"status": outcome.value, "detail": detail}, None, shopify_id)
     if cancelled := cancelled_in_store(payload):
+        name = shopify_name(payload)
+        qualified = store_reference(store_handle(shop_domain, integration), name) if name else ""
+        if existing := _delivered(integration, shopify_id, [name, qualified]):
+            return _cancelled_after_intake(existing, cancelled, shopify_id)
         detail = f"{cancelled}: nothing ships, no order was created."
         outcome = DeliveryOutcome.IGNORED
         return Handled(200, outcome, {"status": outcome.value, "detail": detail}, None, shopify_id)
@@ -640,8 +685,9 @@ def _too_large_response() -> Response:
 _API_ERROR = {"$ref": "#/components/schemas/ApiError"}
 
 _RESULT = OpenApiResponse(
-    description="Created, or already created by an earlier delivery (then `repeated` is true), or ignored "
-    "(nothing to ship, a test order, or an order the store cancelled): `detail` says why.",
+    description="Created; or a duplicate, already created by an earlier delivery (`repeated` is true when it is the "
+    "same delivery again; `detail` says so when the store has since cancelled the order); or ignored (nothing to "
+    "ship, a test order, or an order the store cancelled before it reached OMS): `detail` says why.",
     examples=[OpenApiExample("created", value={"status": "created", "reference": "HAM-26-000123",
                                                "customer_reference": "#1001"}),
               OpenApiExample("ignored", value={"status": "ignored", "detail": "No line item of this order requires "
@@ -652,7 +698,12 @@ _RESULT = OpenApiResponse(
               OpenApiExample("cancelled in the store", value={"status": "ignored", "detail": "This order was "
                                                               "cancelled in the store (cancelled_at "
                                                               "2026-12-01T10:00:00+01:00): nothing ships, no order "
-                                                              "was created."})],
+                                                              "was created."}),
+              OpenApiExample("cancelled in the store after it became an order",
+                             value={"status": "duplicate", "reference": "HAM-26-000123", "customer_reference": "#1001",
+                                    "detail": "This order was cancelled in the store (cancelled_at "
+                                    "2026-12-01T10:00:00+01:00), after it became order HAM-26-000123: the order is "
+                                    "put on hold until our operations check with you whether it ships."})],
 )  # fmt: skip
 
 
@@ -664,7 +715,11 @@ _RESULT = OpenApiResponse(
     "(same X-Shopify-Webhook-Id, or the same Shopify order) create nothing more and answer 200. An order "
     "with nothing to ship (every line item `requires_shipping: false`), a test order (`test: true`) or an order "
     "the store has cancelled (`cancelled_at` set, or `financial_status` voided or refunded) answers 200 with "
-    "status `ignored` and creates nothing. The declared value is the customs value of the goods shipped: for each "
+    "status `ignored` and creates nothing. A cancelled order that an earlier delivery already made an OMS order "
+    "answers `duplicate` with that order's reference and a `detail`; the order is not cancelled (it may be booked or "
+    "moving): if its goods have not moved yet (submitted, confirmed or planned) it is put on hold, once, for "
+    "operations to check with the shop, and its history shows why; later it is left as it is. The declared value "
+    "is the customs value of the goods shipped: for each "
     "line item that requires shipping, `price` × `quantity` less its `discount_allocations`, in the order's "
     "`currency`; shipping, tax, tips and gift cards are not declared (so not `total_price`), and a value of 0.00 "
     "declares none. "

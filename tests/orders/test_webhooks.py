@@ -15,7 +15,9 @@ import pytest
 from django.test import RequestFactory
 from rest_framework.test import APIClient
 
+from orders import selectors, services
 from orders.models import (
+    Channel,
     DeliveryOutcome,
     Integration,
     IntegrationKind,
@@ -26,6 +28,8 @@ from orders.models import (
     WebhookDelivery,
 )
 from orders.webhooks import generate_secret, generic_intake, shopify_orders_create
+from partners.models import Role
+from partners.scoping import Audience, Scope
 from tests.orders.fixtures.imports import world
 
 __all__ = ["world"]
@@ -385,6 +389,73 @@ def test_an_order_the_store_cancelled_creates_no_parcel_order(shopify, cancelled
     assert not Order.objects.exists()
     delivery = WebhookDelivery.objects.get()
     assert (delivery.outcome, delivery.status_code, delivery.external_id) == (DeliveryOutcome.IGNORED, 200, "5550001")
+
+
+def _cancel_in_store(payload: dict[str, Any]) -> dict[str, Any]:
+    return {**copy.deepcopy(payload), "cancelled_at": "2026-12-01T10:00:00+01:00", "financial_status": "voided"}
+
+
+_CANCELLED = "This order was cancelled in the store (cancelled_at 2026-12-01T10:00:00+01:00)"
+
+
+def test_a_later_delivery_of_an_order_the_store_cancelled_since_is_a_duplicate_and_holds_it(shopify):
+    """The order was delivered and created. A retried or delayed orders/create for the same Shopify order now carries
+    cancelled_at. It used to be answered 200 "ignored … no order was created", though the order existed and stayed
+    live: booked and collected as usual, with nothing to tell anyone the shop had cancelled it."""
+    _shopify_post(shopify, _body(SHOPIFY_ORDER), webhook_id="wh-1")
+    order = Order.objects.get()
+
+    later = _shopify_post(shopify, _body(_cancel_in_store(SHOPIFY_ORDER)), webhook_id="wh-2")
+
+    assert later.status_code == 200
+    assert later.json() == {
+        "status": "duplicate", "reference": order.reference, "customer_reference": "#1001",
+        "detail": f"{_CANCELLED}, after it became order {order.reference}: the order is put on hold until our "
+        "operations check with you whether it ships.",
+    }  # fmt: skip
+    order.refresh_from_db()
+    assert (order.status, order.status_before_hold) == (OrderStatus.ON_HOLD, OrderStatus.SUBMITTED)  # not cancelled
+    hold = order.transitions.get(name="hold")
+    assert (hold.by, hold.channel, hold.payload) == (None, "webhook", {"cancelled_in_store": str(SHOPIFY_ORDER["id"])})
+    assert hold.reason.startswith(f"{_CANCELLED}: held until operations check with the shop")
+    entry = selectors.order_history_for(order=order)[-1]  # what staff read on the order's page
+    assert (entry.title, entry.who, entry.channel, entry.reason) == ("Put on hold", "System", "Webhook", hold.reason)
+    delivery = WebhookDelivery.objects.get(delivery_id="wh-2")
+    assert (delivery.outcome, delivery.order) == (DeliveryOutcome.DUPLICATE, order)
+
+
+def test_an_order_the_store_cancelled_is_held_once_and_a_release_stands(shopify):
+    _shopify_post(shopify, _body(SHOPIFY_ORDER), webhook_id="wh-1")
+    _shopify_post(shopify, _body(_cancel_in_store(SHOPIFY_ORDER)), webhook_id="wh-2")
+    order = Order.objects.get()
+    scope = Scope(Audience.STAFF, frozenset(), frozenset({Role.OPERATIONS}))
+    services.order_transition(order=order, name="release", scope=scope, channel=Channel.SCREEN)  # the shop ships it
+
+    again = _shopify_post(shopify, _body(_cancel_in_store(SHOPIFY_ORDER)), webhook_id="wh-3")
+
+    assert again.json()["status"] == "duplicate"
+    assert again.json()["detail"] == (f"{_CANCELLED}, after it became order {order.reference}, which is submitted: the "
+                                      "order is left as it is for our operations to handle.")  # fmt: skip
+    order.refresh_from_db()
+    assert order.status == OrderStatus.SUBMITTED
+    assert order.transitions.filter(name="hold").count() == 1
+
+
+@pytest.mark.parametrize("status", [OrderStatus.IN_TRANSIT, OrderStatus.DELIVERED, OrderStatus.CANCELLED])
+def test_an_order_the_store_cancelled_after_its_goods_moved_is_left_as_it_is(shopify, status):
+    """Stopping goods that move is an exception people handle; a hold would only stop tracking following them."""
+    _shopify_post(shopify, _body(SHOPIFY_ORDER), webhook_id="wh-1")
+    order = Order.objects.get()
+    Order.objects.filter(pk=order.pk).update(status=status)
+
+    later = _shopify_post(shopify, _body(_cancel_in_store(SHOPIFY_ORDER)), webhook_id="wh-2")
+
+    assert (later.status_code, later.json()["status"], later.json()["reference"]) == (200, "duplicate", order.reference)
+    left = f"after it became order {order.reference}, which is {OrderStatus(status).label.lower()}: the order is left"
+    assert left in later.json()["detail"]
+    order.refresh_from_db()
+    assert order.status == status
+    assert not order.transitions.filter(name="hold").exists()
 
 
 def test_a_partly_refunded_order_still_ships(shopify):
