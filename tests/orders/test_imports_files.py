@@ -7,6 +7,7 @@ import csv
 import io
 import struct
 import zipfile
+from collections.abc import Sequence
 from pathlib import Path
 
 import openpyxl
@@ -814,7 +815,7 @@ def test_a_refused_header_names_the_visible_sheet_that_was_read(world):
     _rejected(job, "its first visible sheet (the leftmost tab): “Start here”. Move the orders to that sheet.")
 
 
-def _merged_workbook(*rows: list[object], merged: tuple[str, ...]) -> bytes:
+def _merged_workbook(*rows: Sequence[object], merged: tuple[str, ...]) -> bytes:
     workbook = openpyxl.Workbook()
     sheet = workbook.active
     for row in rows:
