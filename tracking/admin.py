@@ -30,6 +30,8 @@ from django.utils.html import format_html
 from partners.admin import autocomplete_offered, autocomplete_offers
 from partners.admin_filters import BranchFilter, CarrierFilter
 from partners.models import Organisation, OrganisationKind
+from tracking.ingest import relinking
+from tracking.ingest.models import SubjectType
 from tracking.models import (
     Appointment,
     Booking,
@@ -202,6 +204,18 @@ class ShipmentAdmin(admin.ModelAdmin):
     ) -> tuple[QuerySet[Shipment], bool]:
         queryset, may_have_duplicates = super().get_search_results(request, queryset, search_term)
         return autocomplete_offered(request, queryset), may_have_duplicates  # a booking's box: masters
+
+    def save_model(self, request: HttpRequest, obj: Shipment, form: Any, change: bool) -> None:
+        super().save_model(request, obj, form, change)
+        if "bill_number" in form.changed_data:  # the events held for it are attached (tracking/ingest/relinking.py)
+            relinking.events_relink_on_commit(references=relinking.bill_references(obj.bill_number))
+
+    def save_formset(self, request: HttpRequest, form: Any, formset: Any, change: bool) -> None:
+        super().save_formset(request, form, formset, change)
+        if formset.model is ShipmentEquipment:  # container numbers typed here, as planning's container_update
+            boxes = [f.instance for f in formset.forms if "container_number" in f.changed_data]
+            numbers = [(SubjectType.CONTAINER, box.container_number) for box in boxes if box.pk]
+            relinking.events_relink_on_commit(references=numbers)
 
     @admin.display(description="lane", ordering="origin")
     def lane(self, shipment: Shipment) -> str:

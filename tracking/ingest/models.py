@@ -308,6 +308,12 @@ class TrackingEvent(models.Model):
                 name="tracking_event_leg_actuals",
             ),
             BrinIndex(fields=["received_at"], name="tracking_event_received_brin"),
+            # The events held for a reference not known yet (relinking.py): few rows, found by the reference.
+            models.Index(
+                fields=["subject_value"],
+                condition=Q(shipment__isnull=True, order__isnull=True),
+                name="tracking_event_unlinked",
+            ),
         ]
 
     def __str__(self) -> str:

@@ -7,7 +7,8 @@
   ARRIVED for the main carriage only; a pre-carriage's are PICKED_UP and RECEIVED_AT_ORIGIN, an on-carriage's
   OUT_FOR_DELIVERY and DELIVERED (AVAILABLE when it is not the last leg or carries several orders).
 - tracking.events.booking_confirmed_recording (a carrier's confirmation recorded; sent in its transaction) →
-  BOOKING_CONFIRMED on the master's timeline (every order on it), in that transaction.
+  BOOKING_CONFIRMED on the master's timeline (every order on it), in that transaction; and, after the commit, the
+  events held for the carrier's booking reference before it was known are attached (relinking).
 - orders.events.order_status_changed, when an order is planned or released from hold
   → catch it up with the events that arrived while it could not move (tasks.sync_order_status). Only a wake-up:
   a broker that cannot take the task is logged, never the user's error (the transition is committed), and the
@@ -25,10 +26,10 @@ from kombu.exceptions import KombuError
 from orders import events as order_events
 from partners.models import User
 from tracking import events as planning_events
-from tracking.ingest import services
+from tracking.ingest import relinking, services
 from tracking.ingest.following import ANY_LEG_MILESTONES, leg_milestone
 from tracking.ingest.models import Classifier, SourceKind, SubjectType, TrackingEvent
-from tracking.models import ConsolidatedHouse, Leg, Shipment, ShipmentKind
+from tracking.models import Booking, ConsolidatedHouse, Leg, Shipment, ShipmentKind
 
 logger = logging.getLogger(__name__)
 KINDS = frozenset({"departure", "arrival"})
@@ -106,6 +107,12 @@ def _booking_confirmed_recording(
     booking_confirmed_to_event(shipment_id=shipment_id, at=at, by_id=by_id)
 
 
+def _booking_reference_recorded(sender: Any, *, booking_id: int, **kwargs: Any) -> None:
+    reference = Booking.objects.filter(pk=booking_id).values_list("carrier_reference", flat=True).first()
+    if reference:
+        relinking.events_relink_on_commit(references=[(SubjectType.BOOKING, reference)])
+
+
 def _order_status_changed(sender: Any, *, order_id: int, transition: str, **kwargs: Any) -> None:
     if transition in CATCH_UP_TRANSITIONS:
         transaction.on_commit(lambda: _queue_order_status_sync(order_id))
@@ -130,5 +137,8 @@ def connect() -> None:
     planning_events.leg_actual_recording.connect(_leg_actual_recorded, dispatch_uid="tracking.ingest.leg_actual")
     planning_events.booking_confirmed_recording.connect(
         _booking_confirmed_recording, dispatch_uid="tracking.ingest.booking_confirmed"
+    )
+    planning_events.booking_confirmed_recording.connect(
+        _booking_reference_recorded, dispatch_uid="tracking.ingest.booking_reference"
     )
     order_events.order_status_changed.connect(_order_status_changed, dispatch_uid="tracking.ingest.order_status")

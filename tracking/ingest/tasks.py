@@ -15,7 +15,7 @@ import logging
 from celery import shared_task
 from django.db import InterfaceError, OperationalError
 
-from tracking.ingest import polling, remapping
+from tracking.ingest import polling, relinking, remapping
 from tracking.ingest.models import AdapterKind
 
 logger = logging.getLogger(__name__)
@@ -87,3 +87,17 @@ def catch_up_orders() -> None:
 def remap_events(scheme: str, code: str, partner_id: int | None = None) -> None:
     """Re-map the stored events of one code (admin action on many events)."""
     remapping.events_remap(scheme=scheme, code=code, partner_id=partner_id)
+
+
+@shared_task(
+    name="tracking.ingest.tasks.relink_events",
+    ignore_result=True,
+    acks_late=True,
+    autoretry_for=_TRANSIENT_DB,
+    retry_backoff=True,
+    retry_jitter=True,
+    max_retries=5,
+)
+def relink_events(references: list[list[str]]) -> None:
+    """Attach the events held for references just recorded (a container number, a booking, a bill number)."""
+    relinking.events_relink(references=[(kind, value) for kind, value in references])

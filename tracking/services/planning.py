@@ -697,24 +697,37 @@ def _clean_container(box: ShipmentEquipment, master: Shipment) -> None:
 
 @transaction.atomic
 def container_add(*, shipment: Shipment, data: Mapping[str, Any]) -> ShipmentEquipment:
-    """Add a container (ISO size-type, and once known its ISO 6346 number, seals and VGM) to a master."""
+    """Add a container (ISO size-type, and once known its ISO 6346 number, seals and VGM) to a master. After
+    commit: the events held for its number are attached (tracking.ingest.relinking)."""
     if shipment.kind != ShipmentKind.MASTER:
         raise PlanningError("Containers belong to the master shipment.")
     master = Shipment.objects.select_for_update().get(pk=shipment.pk)
     box = ShipmentEquipment(shipment=master, **{k: v for k, v in data.items() if k in CONTAINER_FIELDS})
     _clean_container(box, master)
     box.save()
+    _container_number_recorded(box)
     return box
+
+
+def _container_number_recorded(box: ShipmentEquipment) -> None:
+    """The carrier's events held for this box before its number was known are attached after the commit."""
+    from tracking.ingest.models import SubjectType
+    from tracking.ingest.relinking import events_relink_on_commit  # ingest builds on planning (following.py)
+
+    if box.container_number:
+        events_relink_on_commit(references=[(SubjectType.CONTAINER, box.container_number)])
 
 
 @transaction.atomic
 def container_update(*, container: ShipmentEquipment, data: Mapping[str, Any]) -> ShipmentEquipment:
     """Assign the number, seals, VGM or plate figures of a container. A new size-type or plate must still hold
-    the master's cargo (CapacityError); a number or seal alone is never refused for cargo already too heavy."""
+    the master's cargo (CapacityError); a number or seal alone is never refused for cargo already too heavy.
+    After commit, when the number changed: the events held for the new number are attached (relinking)."""
     from tracking.services.consolidation import master_capacity_problems  # consolidation builds on planning
 
     master = Shipment.objects.select_for_update().get(pk=container.shipment_id)
     box = ShipmentEquipment.objects.get(pk=container.pk)
+    number_before = box.container_number
     before = [getattr(box, key) for key in CAPACITY_FIELDS]
     for key, value in data.items():
         if key in CONTAINER_FIELDS:
@@ -726,6 +739,8 @@ def container_update(*, container: ShipmentEquipment, data: Mapping[str, Any]) -
         if problems:
             raise CapacityError(problems)
     box.save()
+    if box.container_number != number_before:
+        _container_number_recorded(box)
     return box
 
 
