@@ -17,7 +17,7 @@ from typing import Any
 
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
-from django.db.models import F, Prefetch, Q, QuerySet
+from django.db.models import Case, F, Prefetch, Q, QuerySet, Value, When
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
@@ -30,7 +30,7 @@ from partners.permissions import external_required
 from partners.scoping import Scope, scope_for_request
 from partners.time_zones import viewer_zone, zone_label
 from tracking.exceptions import selectors as exception_selectors
-from tracking.models import OPEN_SHIPMENT_STATUSES, ConsolidatedHouse, Leg
+from tracking.models import OPEN_SHIPMENT_STATUSES, ConsolidatedHouse, Leg, ShipmentStatus
 from tracking.selectors import legs_visible_to
 
 PER_PAGE = 50
@@ -150,11 +150,22 @@ def shipment_list(request: HttpRequest) -> HttpResponse:
 # A leg is open for its carrier until its arrival is recorded (and while its shipment is not delivered or
 # cancelled): a trucker's finished run to the port is done, whatever the vessel does next.
 _OPEN_LEG = Q(actual_arrival_at__isnull=True, shipment__status__in=OPEN_SHIPMENT_STATUSES)
+# What a leg's row says of it (its Status column), first that applies: its shipment's end, else how far the leg
+# itself got; never the master's progress (a finished pre-carriage is not "In transit" while the vessel waits).
+# With the badge tone each reads in (static/css/oms.css `state-*`).
+_LEG_STATES = (
+    (Q(shipment__status=ShipmentStatus.CANCELLED), "Cancelled", "cancelled"),
+    (Q(shipment__status=ShipmentStatus.DELIVERED), "Delivered", "delivered"),
+    (Q(actual_arrival_at__isnull=False), "Arrived", "done"),
+    (Q(actual_departure_at__isnull=False), "Departed", "in_transit"),
+)
+_LEG_STATE = Case(*(When(when, then=Value(label)) for when, label, _ in _LEG_STATES), default=Value("Planned"))
+_LEG_TONE = Case(*(When(when, then=Value(tone)) for when, _, tone in _LEG_STATES), default=Value("planned"))
 
 
 def _legs_of(scope: Scope) -> QuerySet[Leg]:
-    """The legs this scope carries (staff: all), with their shipment, places and the orders on them: a house's own
-    order, or a master's consolidated houses' orders."""
+    """The legs this scope carries (staff: all), with their shipment, places, the orders on them (a house's own
+    order, or a master's consolidated houses' orders) and the leg's own state (`state`, `state_tone`)."""
     houses = Prefetch(
         "shipment__consolidated_houses",
         queryset=ConsolidatedHouse.objects.filter(removed_at__isnull=True)
@@ -166,5 +177,6 @@ def _legs_of(scope: Scope) -> QuerySet[Leg]:
         legs_visible_to(scope=scope)
         .select_related("shipment__order", "origin", "destination")
         .prefetch_related(houses)
+        .annotate(state=_LEG_STATE, state_tone=_LEG_TONE)
         .order_by(F("planned_departure_at").asc(nulls_last=True), "id")
     )

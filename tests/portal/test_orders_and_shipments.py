@@ -14,7 +14,7 @@ from orders.models import Order, OrderStatus
 from tests.conftest import _member
 from tests.tracking.conftest import make_order, ops_scope
 from tests.tracking.test_scoping import second_carrier, two_masters
-from tracking.models import LegRole
+from tracking.models import LegRole, ShipmentStatus
 from tracking.services import planning
 
 __all__ = ["make_order", "ops_scope", "second_carrier", "two_masters"]
@@ -152,6 +152,44 @@ def test_a_leg_whose_arrival_is_recorded_is_done_for_its_carrier(two_masters, lo
     assert [leg.pk for leg in open_legs.context["page"]] == [main.pk]
     assert [leg.pk for leg in done.context["page"]] == [pre.pk]
     assert "Arrived, delivered or cancelled" in done.content.decode()
+
+
+def _status_of(page: str, reference: str, route: str) -> str:
+    """The Status badge of the row of `reference` whose route reads `route` (e.g. "CNNGB → CNSHA")."""
+    row = next(row for row in page.split("<tr>") if reference in row and route in row)
+    return row.split('class="oms-badge', 1)[1].split(">", 1)[1].split("<", 1)[0]
+
+
+def test_each_leg_row_says_how_far_that_leg_got(two_masters, login, carrier_user, carrier):
+    """Review H, defect 5: the Status column showed the master's status, so a pre-carriage finished at the port read
+    "In transit" under "Arrived, delivered or cancelled" (the master went in transit with the pickup). Each row says
+    the leg's own state: Planned, Departed, Arrived; or its shipment's end, Delivered or Cancelled."""
+    master_a, _ = two_masters
+    now = timezone.now()
+    pre = planning.leg_add(shipment=master_a, data={"role": LegRole.PRE_CARRIAGE, "mode": "road_ftl",
+                                                    "carrier_id": carrier.pk, "origin_id": "CNNGB",
+                                                    "destination_id": "CNSHA"})  # fmt: skip
+    planning.leg_record_actual(leg=pre, departed_at=now - timedelta(days=2), arrived_at=now - timedelta(days=1))
+    planning.leg_add(shipment=master_a, data={"role": LegRole.ON_CARRIAGE, "mode": "road_ftl", "carrier_id": carrier.pk,
+                                              "origin_id": "DEHAM", "destination_id": "PLWAW"})  # fmt: skip
+    client = login(carrier_user)
+
+    done = client.get(reverse("portal:shipments"), {"show": "done"}).content.decode()
+    assert _status_of(done, master_a.reference, "CNNGB → CNSHA") == "Arrived"
+    assert "In transit" not in done
+    open_legs = client.get(reverse("portal:shipments")).content.decode()
+    assert _status_of(open_legs, master_a.reference, "CNSHA → DEHAM") == "Planned"
+    assert _status_of(open_legs, master_a.reference, "DEHAM → PLWAW") == "Planned"
+
+    planning.leg_record_actual(leg=master_a.legs.get(role=LegRole.MAIN), departed_at=now - timedelta(hours=5))
+    home = client.get(reverse("portal:home")).content.decode()
+    assert _status_of(home, master_a.reference, "CNSHA → DEHAM") == "Departed"
+
+    planning.shipment_set_status(shipment=master_a, status=ShipmentStatus.DELIVERED)
+    done = client.get(reverse("portal:shipments"), {"show": "done"}).content.decode()
+    assert {_status_of(done, master_a.reference, route) for route in ("CNNGB → CNSHA", "CNSHA → DEHAM")} == {
+        "Delivered"
+    }
 
 
 def test_next_legs_come_by_upcoming_departure_those_without_a_plan_last(two_masters, login, carrier_user, carrier):

@@ -279,6 +279,30 @@ def test_a_partner_corrects_its_own_departure_by_uploading_the_row_again(login, 
     assert change.label == "Actual departure"
 
 
+@pytest.mark.parametrize("typo", [datetime.timedelta(hours=2), -datetime.timedelta(hours=2)])
+def test_a_file_with_a_row_and_its_correction_records_the_corrected_row(login, maersk_user, booked_fcl, typo):
+    """Review H, defect 1: the leg had no departure, and one file carried the mistyped row and, below it, the
+    corrected one. The leg took the earliest of the two for good (re-sending the correction is a duplicate). A
+    person's latest report wins within their source, as it does across files: the row written last."""
+    order, master = booked_fcl
+    right = ETD.replace(second=0)
+
+    upload(
+        login(maersk_user),
+        csv_file(
+            f"{BILL},bill,DEPARTED,{right + typo:%Y-%m-%d %H:%M},ACT,CNSHA,",
+            f"{BILL},bill,DEPARTED,{right:%Y-%m-%d %H:%M},ACT,CNSHA,",
+        ),
+    )
+
+    assert EventUpload.objects.get().events_stored == 2
+    assert master.legs.get(role=LegRole.MAIN).actual_departure_at == right
+    assert _departed_on_timeline(order) == right
+    assert TrackingEvent.objects.get(event_at=right + typo).effect.startswith(
+        f"The leg takes the departure at {right:%Y-%m-%d %H:%M} UTC from a later report of this source."
+    )
+
+
 def test_another_source_never_overwrites_a_recorded_departure(login, ops_user, maersk_user, booked_fcl):
     """Operations recorded the departure; the carrier's file says two hours earlier. The leg keeps the time operations
     recorded (they correct it on the shipment's legs), the carrier's event is kept with a note saying so, and the

@@ -15,9 +15,10 @@ from tests.factories import OrganisationFactory, UserFactory
 from tests.tracking.test_ingest_support import *  # noqa: F403 - fixtures
 from tests.tracking.test_ingest_support import ETD, NOW, SECRET, body_of, oms_event, signed_headers
 from tests.tracking.test_scoping import second_carrier, two_masters
+from tracking.ingest import selectors
 from tracking.ingest.models import EventUpload, TrackingEvent, WebhookSource
 from tracking.models import LegRole, Shipment, ShipmentStatus
-from tracking.services import planning
+from tracking.services import consolidation, planning
 
 __all__ = ["second_carrier", "two_masters"]
 
@@ -196,3 +197,109 @@ def test_a_delivery_reported_for_the_master_delivers_it_and_its_houses(two_maste
         ShipmentStatus.DELIVERED
     }
     assert Shipment.objects.get(pk=master_a.pk).status == ShipmentStatus.DELIVERED
+
+
+H = datetime.timedelta(hours=1)
+
+
+def _road_groupage(make_order, ops_user, carrier, *, departed=True):
+    """Two road LTL orders (ACME, GLOBEX) on one groupage truck the partner carries; it has left unless told."""
+    acme = make_order(mode="road_ltl", origin="DEHAM", destination="PLWAW", incoterm="FCA")
+    globex = make_order(mode="road_ltl", origin="DEHAM", destination="PLWAW", incoterm="FCA", customer_code="GLOBEX")
+    master = consolidation.consolidation_create(orders=[acme, globex], by=ops_user)
+    main = master.legs.get(role=LegRole.MAIN)
+    planning.leg_update(leg=main, data={"carrier_id": carrier.pk})
+    if departed:
+        planning.leg_record_actual(leg=main, departed_at=NOW - 30 * H)
+    houses = {link.house.order.customer.code: link.house
+              for link in master.consolidated_houses.select_related("house__order__customer")}  # fmt: skip
+    return master, houses
+
+
+def _actual_on_timeline(house, code):
+    timeline = selectors.order_timeline(order=Order.objects.get(pk=house.order_id), customer_safe=True)
+    return next(row for row in timeline.milestones if row.code == code).actual_at
+
+
+def _house_event(house, code, at):
+    return TrackingEvent.objects.get(shipment_id=house.pk, milestone_id=code, event_at=at)
+
+
+def test_one_drop_of_a_groupage_truck_leaves_the_truck_open_until_its_last_drop(
+    make_order, ops_user, carrier, carrier_user, customer_b, login, fresh_mapping
+):
+    """Review H, defect 2: ACME's drop (DELIVERED is a road leg's arrival) used to record the truck's arrival: the
+    master became "Arrived" and left the partner's open list with GLOBEX's goods still on it. A house's delivery on a
+    master carrying other live houses is that house's; the truck's leg arrives with its last drop."""
+    master, houses = _road_groupage(make_order, ops_user, carrier)
+    client = login(carrier_user)
+    first, last = (NOW - 8 * H).replace(second=0), (NOW - 2 * H).replace(second=0)
+
+    _upload(client, _csv(f"{houses['ACME'].reference},shipment,DELIVERED,{first:%Y-%m-%d %H:%M},ACT,PLWAW"))
+
+    main = master.legs.get(role=LegRole.MAIN)
+    assert main.actual_arrival_at is None
+    assert Shipment.objects.get(pk=houses["ACME"].pk).status == ShipmentStatus.DELIVERED
+    assert Shipment.objects.get(pk=master.pk).status == ShipmentStatus.IN_TRANSIT
+    assert master.reference in client.get(reverse("portal:shipments")).content.decode()
+    assert (
+        "arrives when the master is reported or its last house is delivered"
+        in _house_event(houses["ACME"], "DELIVERED", first).effect
+    )
+
+    _upload(client, _csv(f"{houses['GLOBEX'].reference},shipment,DELIVERED,{last:%Y-%m-%d %H:%M},ACT,PLWAW"))
+
+    main.refresh_from_db()
+    assert main.actual_arrival_at == last, "the truck arrives with its last drop"
+    assert Shipment.objects.get(pk=master.pk).status == ShipmentStatus.DELIVERED
+    assert Shipment.objects.get(pk=houses["ACME"].pk).status == ShipmentStatus.DELIVERED
+    assert "last house delivered" in _house_event(houses["GLOBEX"], "DELIVERED", last).effect
+    assert master.reference in client.get(reverse("portal:shipments"), {"show": "done"}).content.decode()
+
+
+def test_each_consignee_of_a_groupage_truck_keeps_its_own_delivery_time(
+    make_order, ops_user, carrier, carrier_user, customer_b, login, fresh_mapping
+):
+    """Review H, defect 3: GLOBEX's drop six hours after ACME's was taken for the trucker correcting the leg's arrival
+    ("Corrects the arrival recorded at …"), and ACME's timeline, which reads the leg, showed GLOBEX's time for goods
+    received six hours earlier. Events about different houses never correct one another."""
+    master, houses = _road_groupage(make_order, ops_user, carrier)
+    client = login(carrier_user)
+    acme_at, globex_at = (NOW - 8 * H).replace(second=0), (NOW - 2 * H).replace(second=0)
+
+    for house, at in ((houses["ACME"], acme_at), (houses["GLOBEX"], globex_at)):
+        _upload(client, _csv(f"{house.reference},shipment,DELIVERED,{at:%Y-%m-%d %H:%M},ACT,PLWAW"))
+
+    assert TrackingEvent.objects.filter(milestone_id="DELIVERED").count() == 2
+    assert _actual_on_timeline(houses["ACME"], "DELIVERED") == acme_at
+    assert _actual_on_timeline(houses["GLOBEX"], "DELIVERED") == globex_at
+    assert "Corrects the arrival" not in _house_event(houses["GLOBEX"], "DELIVERED", globex_at).effect
+    assert master.legs.get(role=LegRole.MAIN).actual_arrival_at == globex_at
+
+
+def test_the_first_pickup_of_a_groupage_collection_is_the_trucks_departure(
+    make_order, ops_user, carrier, carrier_user, customer_b, login, fresh_mapping
+):
+    """Review H, defects 2 and 3 for a collection run: each house's PICKED_UP used to move the truck's departure, and
+    with it every earlier house's pickup time. The first pickup sets it; another house's is its own; the trucker's
+    corrected row for the house that set it corrects it (the same shipment from the same source)."""
+    master, houses = _road_groupage(make_order, ops_user, carrier, departed=False)
+    client = login(carrier_user)
+    typo, globex_at, right = ((NOW - hours * H).replace(second=0) for hours in (12, 8, 10))
+    acme, globex = houses["ACME"], houses["GLOBEX"]
+
+    _upload(client, _csv(f"{acme.reference},shipment,PICKED_UP,{typo:%Y-%m-%d %H:%M},ACT,DEHAM"))
+    _upload(client, _csv(f"{globex.reference},shipment,PICKED_UP,{globex_at:%Y-%m-%d %H:%M},ACT,DEHAM"))
+
+    main = master.legs.get(role=LegRole.MAIN)
+    assert main.actual_departure_at == typo
+    assert "Corrects" not in _house_event(globex, "PICKED_UP", globex_at).effect
+    assert _actual_on_timeline(globex, "PICKED_UP") == globex_at
+
+    _upload(client, _csv(f"{acme.reference},shipment,PICKED_UP,{right:%Y-%m-%d %H:%M},ACT,DEHAM"))
+
+    main.refresh_from_db()
+    assert main.actual_departure_at == right
+    assert _house_event(acme, "PICKED_UP", right).effect.startswith("Corrects the departure recorded at")
+    assert _actual_on_timeline(acme, "PICKED_UP") == right, "the house whose pickup the leg holds shows the leg's"
+    assert _actual_on_timeline(globex, "PICKED_UP") == globex_at

@@ -284,6 +284,46 @@ def test_a_feeds_second_actual_departure_at_another_time_leaves_the_leg_on_its_f
     assert TrackingEvent.objects.get(source_event_id="dep-2").effect.startswith("The leg keeps its departure")
 
 
+def test_a_feeds_first_report_stands_when_one_batch_brings_two_for_a_leg_without_a_time(booked_fcl):
+    """Review H, defect 1, to the rule for machine feeds: one delivery carries the carrier's departure and, reported an
+    hour later, the same departure two hours earlier. The leg used to take the earliest time of the batch whatever
+    its source. A feed's first report stands (its later one may be another port call), as it does across batches:
+    the leg, the timeline (which reads the leg) and the later event's note agree. The earliest is not the rule."""
+    order, master = booked_fcl
+    first, later = ETD.replace(second=0), ETD.replace(second=0) - 2 * H
+
+    ingest(
+        dcsa_event("TRANSPORT", "DEPA", later, place="CNSHA", event_id="dep-2", created=NOW - 2 * H),
+        dcsa_event("TRANSPORT", "DEPA", first, place="CNSHA", event_id="dep-1", created=NOW - 3 * H),
+    )
+
+    assert main_leg(master).actual_departure_at == first
+    departed = next(row for row in selectors.order_timeline(order=order, customer_safe=True).milestones
+                    if row.code == "DEPARTED")  # fmt: skip
+    assert departed.actual_at == first
+    assert TrackingEvent.objects.get(source_event_id="dep-2").effect.startswith(
+        f"The leg takes the departure at {first:%Y-%m-%d %H:%M} UTC from its first report."
+    )
+
+
+def test_a_departure_corrected_on_the_order_page_of_a_direct_fcl_corrects_the_leg(booked_fcl, ops_user):
+    """The order page names the order's house, the leg is its master's: a house alone on its master is the same goods,
+    so the person's second entry corrects the time their first one set (review H, defect 3 counts a correction only
+    for the same shipment), and the timeline shows the leg's time."""
+    order, master = booked_fcl
+    right = ETD.replace(second=0)
+    for at in (right + 2 * H, right):
+        services.event_record_for_order(
+            order=order, milestone="DEPARTED", occurred_at=at, by=ops_user, location="CNSHA"
+        )
+
+    assert main_leg(master).actual_departure_at == right
+    departed = next(row for row in selectors.order_timeline(order=order, customer_safe=False).milestones
+                    if row.code == "DEPARTED")  # fmt: skip
+    assert departed.actual_at == right
+    assert TrackingEvent.objects.get(event_at=right).effect.startswith("Corrects the departure recorded at")
+
+
 def test_events_out_of_order_never_move_the_status_backwards(booked_fcl):
     order, master = booked_fcl
     ingest(

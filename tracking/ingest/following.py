@@ -15,11 +15,11 @@ from __future__ import annotations
 import datetime
 import logging
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
 from django.db import connection, transaction
-from django.db.models import Min
 from django.utils import timezone
 
 from orders import services as order_services
@@ -233,60 +233,148 @@ def follow_estimates(stored: list[StoredEvent], resolution: Resolution) -> None:
 # --- legs and shipments -----------------------------------------------------------------------------
 
 
-def _leg_actuals(legs: dict[int, tuple[str, str]]) -> dict[int, dict[str, datetime.datetime]]:
-    """The earliest actual departure and arrival ever reported for each leg (id → (mode, role); out-of-order
-    safe)."""
-    rows = (
-        TrackingEvent.objects.filter(
-            leg_id__in=list(legs), classifier=Classifier.ACTUAL, milestone_id__in=list(ANY_LEG_MILESTONES)
-        )
-        .values("leg_id", "milestone_id")
-        .annotate(first=Min("event_at"))
-    )
-    found: dict[int, dict[str, datetime.datetime]] = defaultdict(dict)
-    for row in rows:
-        moment = leg_moment(row["milestone_id"], *legs[row["leg_id"]])
-        if moment and (moment not in found[row["leg_id"]] or row["first"] < found[row["leg_id"]][moment]):
-            found[row["leg_id"]][moment] = row["first"]
-    return found
+_HOUSE_MOMENTS = {"PICKED_UP": "pickup", "DELIVERED": "delivery"}  # what a house's own event is called in a note
 
 
-def follow_legs(stored: list[StoredEvent], resolution: Resolution, *, by: Any = None) -> None:
+@dataclass
+class _LegOwners:
+    """Whose legs a batch's events land on, and which shipment each event is about there.
+
+    An event naming a house lands on its master's legs (services._leg_for). It is about the leg's own shipment when it
+    names it, or names the only live house on it (a direct FCL: the same goods); a house of a consolidation is about
+    itself: a groupage truck collects and drops house by house. The masters' live houses (deconsolidated ones too)
+    are read with one query, only when an event names a house on a master's leg: a feed naming the master costs none.
+    """
+
+    owner: dict[int, int]  # leg → its shipment
+    references: dict[int, str]  # shipment → its reference, for the notes
+    houses: dict[int, set[int]] = field(default_factory=dict)  # master → its live houses, once read
+
+    @classmethod
+    def of(cls, resolution: Resolution) -> _LegOwners:
+        owner = {leg.id: info.id for info in resolution.shipments.values() for leg in info.legs}
+        return cls(owner, {info.id: info.reference for info in resolution.shipments.values()})
+
+    def read_houses(self, named_on_legs: Iterable[tuple[int | None, int]]) -> None:
+        """Read the live houses of the masters on whose legs these (named shipment, leg) pairs name another one."""
+        masters = {self.owner[leg] for named, leg in named_on_legs if named != self.owner[leg]} - set(self.houses)
+        if not masters:
+            return
+        self.houses.update({master: set() for master in masters})
+        for master, house in ConsolidatedHouse.objects.filter(
+            master_id__in=masters, removed_at__isnull=True
+        ).values_list("master_id", "house_id"):
+            self.houses[master].add(house)
+
+    def about(self, named: int | None, leg_id: int) -> int | None:
+        owner = self.owner[leg_id]
+        return owner if named == owner or self.houses.get(owner) == {named} else named
+
+    def is_own(self, named: int | None, leg_id: int) -> bool:
+        return self.about(named, leg_id) == self.owner[leg_id]
+
+    def house_note(self, event: StoredEvent, leg_id: int, moment: str, recorded: datetime.datetime | None) -> str:
+        """Why a house's own event on a consolidation's leg left the leg's time alone."""
+        house = self.references.get(event.link.shipment_id or 0, "This house")
+        what = f"{house}'s own {_HOUSE_MOMENTS.get(str(event.milestone), moment)}"
+        if recorded is not None:
+            return f"{what}: the leg keeps its {moment} recorded at {_at(recorded)}; each house keeps its own time."
+        master = self.references.get(self.owner[leg_id], "the master")
+        return f"{what}: {master}'s leg arrives when the master is reported or its last house is delivered."
+
+
+def _at(at: datetime.datetime) -> str:
+    return f"{at:%Y-%m-%d %H:%M} UTC"
+
+
+def _chosen(reports: list[StoredEvent]) -> StoredEvent:
+    """Of one source's reports about one shipment of a moment the leg has no time for yet: a person's latest report
+    (the corrected row in the same file), a machine feed's first (its later ones are not known to be corrections)."""
+    ordered = sorted(reports, key=lambda e: (e.reported_at, e.id))
+    return ordered[-1] if _corrects_itself(ordered[0].source) else ordered[0]
+
+
+def _first_time(events: list[StoredEvent], owners: _LegOwners, moment: str) -> datetime.datetime:
+    """The time a leg without one takes from these reports of the moment: per source and shipment `_chosen`, then
+    the earliest of those (two sources, or two houses' pickups: the goods moved at the first). The others are noted."""
+    reports: dict[tuple[str, int | None], list[StoredEvent]] = defaultdict(list)
+    for event in events:
+        reports[(event.source, owners.about(event.link.shipment_id, event.leg_id or 0))].append(event)
+    chosen = {key: _chosen(group) for key, group in reports.items()}
+    first = min(event.event_at for event in chosen.values())
+    for key, group in reports.items():
+        for event in group:
+            if event.event_at == first:
+                continue
+            if chosen[key].event_at != first:
+                whose = "another report"
+            else:
+                whose = "a later report of this source" if _corrects_itself(event.source) else "its first report"
+            event.notes.append(f"The leg takes the {moment} at {_at(first)} from {whose}.")
+    return first
+
+
+def _waiting_arrivals(legs: dict[int, LegInfo], owners: _LegOwners) -> dict[int, datetime.datetime]:
+    """The arrival already reported for each of these legs, which waited for its departure (out of order), chosen as
+    `_first_time` chooses; a house's own arrival on a consolidation's leg is none (one query)."""
+    arrival_milestones = [code for code, moment in ANY_LEG_MILESTONES.items() if moment == "arrival"]
+    rows = TrackingEvent.objects.filter(
+        leg_id__in=legs, classifier=Classifier.ACTUAL, milestone_id__in=arrival_milestones
+    ).values_list("id", "milestone_id", "event_at", "reported_at", "shipment_id", "leg_id", "source")
+    found = [
+        StoredEvent(pk, milestone, Classifier.ACTUAL, at, reported_at, Link(shipment, None), leg, source)
+        for pk, milestone, at, reported_at, shipment, leg, source in rows
+        if leg_moment(milestone, legs[leg].mode, legs[leg].role) == "arrival"
+    ]
+    owners.read_houses((event.link.shipment_id, event.leg_id or 0) for event in found)
+    per_leg: dict[int, list[StoredEvent]] = defaultdict(list)
+    for event in found:
+        if owners.is_own(event.link.shipment_id, event.leg_id or 0):
+            per_leg[event.leg_id or 0].append(event)
+    return {leg_id: _first_time(events, owners, "arrival") for leg_id, events in per_leg.items()}
+
+
+def follow_legs(stored: list[StoredEvent], resolution: Resolution, owners: _LegOwners, *, by: Any = None) -> None:
     """Actual departures and arrivals go on their leg (planning moves the shipment in transit / arrived).
 
     What a leg does not have yet, as read with the batch: once a shipment moves, its events cost no query here. A
-    departure recorded late picks up an arrival that came before it (out of order). A time the leg already has is
-    changed only by a correction from the source that recorded it (`_follow_corrections`).
+    leg without a time takes it per `_first_time`; a departure recorded late picks up an arrival that came before
+    it (out of order). A time the leg already has is changed only by a person correcting their own report
+    (`_follow_corrections`). A house's own arrival on a consolidation's leg is no arrival of the leg: the leg
+    arrives when the master is reported, or with its last house's delivery (`follow_deliveries`).
     """
     known = {leg.id: leg for info in resolution.shipments.values() for leg in info.legs}
-    departures: dict[int, datetime.datetime] = {}
-    arrivals: dict[int, datetime.datetime] = {}
-    events_of: dict[int, list[StoredEvent]] = defaultdict(list)
-    corrections: list[tuple[StoredEvent, LegInfo, str]] = []
+    on_legs: list[tuple[StoredEvent, LegInfo, str]] = []
     for event in stored:
         leg = known.get(event.leg_id) if event.leg_id else None
         moment = leg_moment(event.milestone, leg.mode, leg.role) if leg is not None else None
-        if leg is None or moment is None or event.classifier != Classifier.ACTUAL:
+        if leg is not None and moment is not None and event.classifier == Classifier.ACTUAL:
+            on_legs.append((event, leg, moment))
+    if not on_legs:
+        return
+    owners.read_houses((event.link.shipment_id, leg.id) for event, leg, _ in on_legs)
+    firsts: dict[tuple[int, str], list[StoredEvent]] = defaultdict(list)
+    events_of: dict[int, list[StoredEvent]] = defaultdict(list)
+    corrections: list[tuple[StoredEvent, LegInfo, str]] = []
+    for event, leg, moment in on_legs:
+        if moment == "arrival" and not owners.is_own(event.link.shipment_id, leg.id):
+            event.notes.append(owners.house_note(event, leg.id, moment, None))
             continue
         events_of[leg.id].append(event)
-        recorded = leg.actual_departure_at if moment == "departure" else leg.actual_arrival_at
-        if recorded is not None:
-            if event.event_at != recorded:
-                corrections.append((event, leg, moment))
-        elif moment == "departure":
-            departures[leg.id] = min(event.event_at, departures.get(leg.id, event.event_at))
-        else:
-            arrivals[leg.id] = min(event.event_at, arrivals.get(leg.id, event.event_at))
+        recorded = _recorded(leg, moment)
+        if recorded is None:
+            firsts[(leg.id, moment)].append(event)
+        elif event.event_at != recorded:
+            corrections.append((event, leg, moment))
     if corrections:
-        _follow_corrections(corrections, by=by)
-    if not departures and not arrivals:
-        return
-    legs = {leg_id: (known[leg_id].mode, known[leg_id].role) for leg_id in departures}
-    earlier = _leg_actuals(legs) if departures else {}
+        _follow_corrections(corrections, owners, by=by)
+    departures = {leg_id: _first_time(events, owners, m) for (leg_id, m), events in firsts.items() if m == "departure"}
+    arrivals = {leg_id: _first_time(events, owners, m) for (leg_id, m), events in firsts.items() if m == "arrival"}
+    waiting = _waiting_arrivals({leg_id: known[leg_id] for leg_id in departures}, owners) if departures else {}
     for leg_id in sorted(set(departures) | set(arrivals)):
-        leg, before = known[leg_id], earlier.get(leg_id, {})
-        departed = min(filter(None, [departures.get(leg_id), before.get("departure")]), default=None)
-        arrived = min(filter(None, [arrivals.get(leg_id), before.get("arrival")]), default=None)
+        leg = known[leg_id]
+        departed = departures.get(leg_id)
+        arrived = min(filter(None, [arrivals.get(leg_id), waiting.get(leg_id)]), default=None)
         arrived = arrived if leg.actual_arrival_at is None else None
         if arrived and not (leg.actual_departure_at or departed):
             continue  # planning records an arrival only after a departure: it waits for DEPARTED
@@ -329,64 +417,77 @@ def _corrects_itself(source: str) -> bool:
     return source.partition(":")[0] in _SELF_CORRECTING_KINDS
 
 
-def _follow_corrections(corrections: list[tuple[StoredEvent, LegInfo, str]], *, by: Any) -> None:
+def _follow_corrections(corrections: list[tuple[StoredEvent, LegInfo, str]], owners: _LegOwners, *, by: Any) -> None:
     """Actual times reported for a leg moment the leg already has, at another time (docs/tracking-events.md,
     "Corrected actual times").
 
-    A person may correct their own time: the same milestone on the same leg from the same file or screen source (a
-    re-uploaded file with the row corrected) replaces the time when it is reported after the one that set it, the
-    latest report winning, through planning's `leg_record_actual`, so the leg's history shows the change. Another
-    source, an older report or a machine feed never overwrites it: its event is kept with a note saying which time
-    stands, and operations correct the leg. Who recorded the time is read from the events at that time (one query,
-    only when a person's correction is to be judged: a feed's repeated actuals cost none)."""
+    A person may correct their own time: the same milestone on the same leg about the same shipment from the same
+    file or screen source (a re-uploaded file with the row corrected) replaces the time when it is reported after the
+    one that set it, the latest report winning, through planning's `leg_record_actual`, so the leg's history shows
+    the change. Another source, another shipment (the next house a groupage truck collects), an older report or a
+    machine feed never overwrites it: its event is kept with a note saying which time stands, and operations correct
+    the leg. Who recorded the time, and about which shipment, is read from the events at that time (one query, only
+    when a person's correction is to be judged: a feed's repeated actuals cost none)."""
     judged = [(event, leg, moment) for event, leg, moment in corrections if _corrects_itself(event.source)]
-    reported: dict[tuple[int, str, datetime.datetime, str], datetime.datetime] = {}
+    reported: dict[tuple[int, str, datetime.datetime, str, int | None], datetime.datetime] = {}
     if judged:
-        for leg_id, milestone, at, source, reported_at in TrackingEvent.objects.filter(
-            leg_id__in={leg.id for _, leg, _ in judged},
-            milestone_id__in={event.milestone for event, _, _ in judged},
-            event_at__in={_recorded(leg, moment) for _, leg, moment in judged},
-            classifier=Classifier.ACTUAL,
-        ).values_list("leg_id", "milestone_id", "event_at", "source", "reported_at"):
-            key = (leg_id, milestone, at, source)
+        rows = list(
+            TrackingEvent.objects.filter(
+                leg_id__in={leg.id for _, leg, _ in judged},
+                milestone_id__in={event.milestone for event, _, _ in judged},
+                event_at__in={_recorded(leg, moment) for _, leg, moment in judged},
+                classifier=Classifier.ACTUAL,
+            ).values_list("leg_id", "milestone_id", "event_at", "source", "reported_at", "shipment_id")
+        )
+        owners.read_houses((shipment_id, leg_id) for leg_id, *_, shipment_id in rows)
+        for leg_id, milestone, at, source, reported_at, shipment_id in rows:
+            key = (leg_id, milestone, at, source, owners.about(shipment_id, leg_id))
             reported[key] = max(reported_at, reported.get(key, reported_at))
     latest: dict[tuple[int, str], tuple[StoredEvent, datetime.datetime]] = {}
     for event, leg, moment in sorted(corrections, key=lambda c: (c[0].reported_at, c[0].id)):
         recorded = _recorded(leg, moment)
         if recorded is None:  # follow_legs passes only times the leg has
             continue
-        set_by_this_source = reported.get((leg.id, str(event.milestone), recorded, event.source))
+        about = owners.about(event.link.shipment_id, leg.id)
+        set_by_this_source = reported.get((leg.id, str(event.milestone), recorded, event.source, about))
         if set_by_this_source is not None and event.reported_at >= set_by_this_source:
             latest[(leg.id, moment)] = (event, recorded)
-            continue
-        whose = "an earlier report of this source" if set_by_this_source is not None else "another report"
-        event.notes.append(
-            f"The leg keeps its {moment} recorded at {recorded:%Y-%m-%d %H:%M} UTC from {whose}; "
-            "operations correct it on the shipment's legs."
-        )
+        elif about != owners.owner[leg.id] and set_by_this_source is None:
+            event.notes.append(owners.house_note(event, leg.id, moment, recorded))
+        else:
+            whose = "an earlier report of this source" if set_by_this_source is not None else "another report"
+            event.notes.append(
+                f"The leg keeps its {moment} recorded at {_at(recorded)} from {whose}; "
+                "operations correct it on the shipment's legs."
+            )
     for (leg_id, moment), (event, recorded) in sorted(latest.items(), key=lambda item: item[0]):
         departure = moment == "departure"
         departed_at, arrived_at = (event.event_at, None) if departure else (None, event.event_at)
         if _record_on_leg(leg_id, [event], departed_at=departed_at, arrived_at=arrived_at, by=by):
-            event.notes.append(f"Corrects the {moment} recorded at {recorded:%Y-%m-%d %H:%M} UTC (same source).")
+            event.notes.append(f"Corrects the {moment} recorded at {_at(recorded)} (same source).")
 
 
-def follow_deliveries(stored: list[StoredEvent], resolution: Resolution, table: MappingTable) -> None:
+def follow_deliveries(
+    stored: list[StoredEvent], resolution: Resolution, table: MappingTable, owners: _LegOwners, *, by: Any = None
+) -> None:
     """An actual delivery closes what was delivered: a house named by the event by itself, else the shipment that
     carried it (a master with its live houses).
 
     A house on a master is delivered alone: a groupage truck or a CFS box is delivered drop by drop, to several
     consignees, and the other houses and the master travel on. A master closes when it is delivered itself, or
     once none of its live houses (deconsolidated ones too) is left undelivered: a house alone on its master (a
-    direct FCL) closes it at once."""
+    direct FCL) closes it at once. A master closed by its last house's delivery arrives then on the leg that
+    delivery ends (`_arrive_with_last_house`)."""
     delivered: set[int] = set()
     masters: set[int] = set()
+    deliveries: list[StoredEvent] = []
     for event in stored:
         if event.classifier != Classifier.ACTUAL or table.order_status(event.milestone) != OrderStatus.DELIVERED:
             continue
         named = resolution.shipments.get(event.link.shipment_id) if event.link.shipment_id else None
         if named is None:
             continue
+        deliveries.append(event)
         info = named if named.kind == ShipmentKind.HOUSE else resolution.carrying(named.id)
         if info is not None and info.status in OPEN_SHIPMENT_STATUSES:
             delivered.add(info.id)
@@ -399,8 +500,38 @@ def follow_deliveries(stored: list[StoredEvent], resolution: Resolution, table: 
         house__status__in=CLOSED_SHIPMENT_STATUSES
     )
     done = masters - set(waiting.values_list("master_id", flat=True))
-    for master in Shipment.objects.filter(pk__in=done, status__in=OPEN_SHIPMENT_STATUSES).order_by("pk"):
+    closed = list(Shipment.objects.filter(pk__in=done, status__in=OPEN_SHIPMENT_STATUSES).order_by("pk"))
+    for master in closed:
         shipment_set_status(shipment=master, status=ShipmentStatus.DELIVERED)
+    if closed:
+        _arrive_with_last_house(deliveries, resolution, owners, {master.pk for master in closed}, by=by)
+
+
+def _arrive_with_last_house(
+    deliveries: list[StoredEvent], resolution: Resolution, owners: _LegOwners, closed: set[int], *, by: Any
+) -> None:
+    """The legs of masters their last house's delivery closed, which that delivery is the arrival of (a groupage
+    truck's last drop) and which have none yet, arrive at the batch's latest such delivery (planning's
+    `leg_record_actual`, after the master is delivered: its houses keep their status). One query for the legs."""
+    known = {leg.id: leg for info in resolution.shipments.values() for leg in info.legs}
+    last: dict[int, list[StoredEvent]] = defaultdict(list)
+    for event in deliveries:
+        leg = known.get(event.leg_id) if event.leg_id else None
+        if leg is None or owners.owner[leg.id] not in closed or leg.actual_arrival_at is not None:
+            continue
+        if leg_moment(event.milestone, leg.mode, leg.role) == "arrival":
+            last[leg.id].append(event)
+    if not last:
+        return
+    for leg_id in (
+        Leg.objects.filter(pk__in=list(last), actual_arrival_at__isnull=True)
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    ):
+        event = max(last[leg_id], key=lambda e: (e.event_at, e.id))
+        if _record_on_leg(leg_id, last[leg_id], arrived_at=event.event_at, by=by):
+            master = owners.references.get(owners.owner[leg_id], "the master")
+            event.notes.append(f"{master}'s last house delivered: its leg arrived at {_at(event.event_at)}.")
 
 
 # --- orders -------------------------------------------------------------------------------------------
@@ -533,8 +664,9 @@ def write_notes(stored: list[StoredEvent]) -> None:
 def follow(stored: list[StoredEvent], resolution: Resolution, table: MappingTable, actor: Actor) -> None:
     """Everything newly stored events change, in order: estimates, legs, shipments, orders, then the record."""
     follow_estimates(stored, resolution)
-    follow_legs(stored, resolution, by=actor.by)
-    follow_deliveries(stored, resolution, table)
+    owners = _LegOwners.of(resolution)
+    follow_legs(stored, resolution, owners, by=actor.by)
+    follow_deliveries(stored, resolution, table, owners, by=actor.by)
     follow_orders(stored, resolution, table, actor)
     announce_milestones(stored, resolution)
     write_notes(stored)

@@ -15,6 +15,7 @@ from __future__ import annotations
 import datetime
 from dataclasses import dataclass, field
 
+from django.contrib.postgres.aggregates import ArrayAgg
 from django.db.models import Max, Q, QuerySet
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
@@ -161,15 +162,40 @@ def _local(at: datetime.datetime, offset_minutes: int | None) -> datetime.dateti
 
 
 def _shipments_of(order: Order) -> list[Shipment]:
+    """The order's houses and the masters carrying them, each master with its live houses (`live_house_ids`)."""
     houses = list(Shipment.objects.filter(order=order).select_related("carrier").order_by("created_at"))
-    masters = Shipment.objects.filter(
-        pk__in=ConsolidatedHouse.objects.filter(house__in=houses, removed_at__isnull=True).values("master_id")
-    ).select_related("carrier")
+    masters = (
+        Shipment.objects.filter(
+            pk__in=ConsolidatedHouse.objects.filter(house__in=houses, removed_at__isnull=True).values("master_id")
+        )
+        .select_related("carrier")
+        .annotate(
+            live_house_ids=ArrayAgg(
+                "consolidated_houses__house_id", filter=Q(consolidated_houses__removed_at__isnull=True), default=[]
+            )
+        )
+    )
     return [*masters.order_by("created_at"), *houses]
 
 
+def _same_goods(shipments: list[Shipment]) -> dict[int, int]:
+    """house → its master, for a house alone on its master (a direct FCL): an event naming either is about the same
+    goods. A house of a consolidation is about itself (`_as_on_leg`)."""
+    return {
+        ids[0]: shipment.pk
+        for shipment in shipments
+        if len(ids := getattr(shipment, "live_house_ids", None) or []) == 1
+    }
+
+
 def _milestone_rows(
-    order: Order, events: list[TrackingEvent], legs: list[Leg], eta: EtaHistory | None, *, customer_safe: bool
+    order: Order,
+    events: list[TrackingEvent],
+    legs: list[Leg],
+    eta: EtaHistory | None,
+    *,
+    customer_safe: bool,
+    same_goods: dict[int, int],
 ) -> list[MilestoneRow]:
     """One row per milestone: the plan from the legs (and planned events), the latest estimate,
     the first actual; exception milestones only when they happened."""
@@ -185,13 +211,19 @@ def _milestone_rows(
             rows[code].planned_at = getattr(main, attribute)
     newest_estimate: dict[str, datetime.datetime] = {}
     legs_by_id = {leg.pk: leg for leg in legs}
+    holders = {
+        (event.leg_id, moment, event.shipment_id)
+        for event in events
+        if event.classifier == Classifier.ACTUAL and (moment := _moment_on_leg(event, legs_by_id))
+        and event.event_at == _held(legs_by_id[event.leg_id or 0], moment)
+    }  # fmt: skip
     for event in events:
         row = rows.get(event.milestone_id or "")
         if row is None:
             continue
         row.events.append(EventRow(event, _local(event.event_at, event.event_offset_minutes)))
         if event.classifier == Classifier.ACTUAL:
-            at = _as_on_leg(event, legs_by_id)
+            at = _as_on_leg(event, legs_by_id, same_goods, holders)
             if row.actual_at is None or at < row.actual_at:
                 row.actual_at, row.location = at, event.location_code
                 row.source = event.get_source_kind_display()
@@ -214,17 +246,36 @@ def _milestone_rows(
     return sorted(shown, key=lambda row: (row.rank, row.code))
 
 
-def _as_on_leg(event: TrackingEvent, legs: dict[int, Leg]) -> datetime.datetime:
-    """An actual event's time as the timeline shows it: for a leg's own departure or arrival, the time the leg
-    holds (a correction from the source that recorded it moved it, operations may have corrected it, another
-    source's different time did not replace it: docs/tracking-events.md, "Corrected actual times"), so the
-    milestone and the Legs table never disagree; else the event's own time. The raw events keep what was sent."""
+def _moment_on_leg(event: TrackingEvent, legs: dict[int, Leg]) -> str | None:
     leg = legs.get(event.leg_id) if event.leg_id else None
-    moment = following.leg_moment(event.milestone_id, leg.mode, leg.role) if leg is not None else None
-    recorded = None
-    if leg is not None and moment is not None:
-        recorded = leg.actual_departure_at if moment == "departure" else leg.actual_arrival_at
-    return recorded or event.event_at
+    return following.leg_moment(event.milestone_id, leg.mode, leg.role) if leg is not None else None
+
+
+def _held(leg: Leg, moment: str) -> datetime.datetime | None:
+    return leg.actual_departure_at if moment == "departure" else leg.actual_arrival_at
+
+
+def _as_on_leg(
+    event: TrackingEvent,
+    legs: dict[int, Leg],
+    same_goods: dict[int, int],
+    holders: set[tuple[int | None, str, int | None]],
+) -> datetime.datetime:
+    """An actual event's time as the timeline shows it: for a leg's own departure or arrival, the time the leg holds
+    (a correction from the person who recorded it moved it, operations may have corrected it, another source's
+    different time did not replace it: docs/tracking-events.md, "Corrected actual times"), so the milestone and the
+    Legs table never disagree; else the event's own time. The leg's time is shown for events about the leg's own
+    shipment (or the only house on it: the same goods), and for a house of a consolidation only when the leg holds
+    that house's report (`holders`: the first pickup, the last drop): each consignee of a groupage truck keeps its
+    own pickup and delivery. The raw events keep what was sent."""
+    moment = _moment_on_leg(event, legs)
+    if moment is None:
+        return event.event_at
+    leg = legs[event.leg_id or 0]
+    about = same_goods.get(event.shipment_id or 0, event.shipment_id)
+    if about != leg.shipment_id and (event.leg_id, moment, event.shipment_id) not in holders:
+        return event.event_at
+    return _held(leg, moment) or event.event_at
 
 
 def _standing(events: list[TrackingEvent]) -> list[TrackingEvent]:
@@ -314,6 +365,7 @@ def order_timeline(*, order: Order, customer_safe: bool) -> Timeline:
             legs,
             eta,
             customer_safe=customer_safe,
+            same_goods=_same_goods(shipments),
         ),
         legs=[LegRow(leg) for leg in legs],
         shipments=shipments,
