@@ -257,6 +257,21 @@ def test_one_drop_of_a_groupage_truck_leaves_the_truck_open_until_its_last_drop(
     assert master.reference in client.get(reverse("portal:shipments"), {"show": "done"}).content.decode()
 
 
+def test_a_delivered_house_stays_delivered_when_its_truck_is_reported_arrived(
+    make_order, ops_user, carrier, carrier_user, customer_b, login, fresh_mapping
+):
+    """The truck's arrival at its last stop is the master's; it carries on to the houses still on it, never back to
+    one already dropped (planning.shipment_set_status)."""
+    master, houses = _road_groupage(make_order, ops_user, carrier)
+    drop = (NOW - 8 * H).replace(second=0)
+    _upload(login(carrier_user), _csv(f"{houses['ACME'].reference},shipment,DELIVERED,{drop:%Y-%m-%d %H:%M},ACT,PLWAW"))
+
+    planning.shipment_set_status(shipment=Shipment.objects.get(pk=master.pk), status=ShipmentStatus.ARRIVED)
+
+    assert Shipment.objects.get(pk=houses["ACME"].pk).status == ShipmentStatus.DELIVERED
+    assert Shipment.objects.get(pk=houses["GLOBEX"].pk).status == ShipmentStatus.ARRIVED
+
+
 def test_each_consignee_of_a_groupage_truck_keeps_its_own_delivery_time(
     make_order, ops_user, carrier, carrier_user, customer_b, login, fresh_mapping
 ):

@@ -602,14 +602,16 @@ def _status_from_legs(shipment: Shipment) -> str:
 
 
 def shipment_set_status(*, shipment: Shipment, status: str) -> None:
-    """Set a master's status and carry it to its live houses (a house travels as its master does)."""
+    """Set a master's status and carry it to its live houses (a house travels as its master does), except those
+    already delivered or cancelled: a groupage truck's first drop stays delivered when the truck is reported
+    arrived at its last stop."""
     Shipment.objects.filter(pk=shipment.pk).update(status=status, updated_at=timezone.now())
     if shipment.kind == ShipmentKind.MASTER:
         Shipment.objects.filter(
             consolidations__master=shipment,
             consolidations__removed_at__isnull=True,
             consolidations__deconsolidated_at__isnull=True,
-        ).update(status=status, updated_at=timezone.now())
+        ).exclude(status__in=CLOSED_SHIPMENT_STATUSES).update(status=status, updated_at=timezone.now())
     shipment.status = status
 
 
