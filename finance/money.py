@@ -1,27 +1,16 @@
-"""Money amounts rounded to their currency's minor unit, as ISO 4217 defines it (JPY 0, EUR 2, KWD 3)."""
+"""Money amounts rounded to their currency's minor unit, as ISO 4217 defines it (JPY 0, EUR 2, KWD 3).
+
+The minor units themselves are read in orders/currencies.py, the lowest app that handles money, so that an order's
+declared value and finance's charges are shown and rounded alike.
+"""
 
 from __future__ import annotations
 
 from decimal import ROUND_HALF_UP, Decimal
-from functools import cache
 
-from iso4217 import Currency
+from orders.currencies import decimal_places, minor_unit
 
-CENT = Decimal("0.01")
-
-
-@cache
-def minor_unit(currency: str) -> Decimal:
-    """The smallest amount of `currency`: Decimal("1") for JPY, "0.01" for EUR, "0.001" for KWD.
-
-    ISO 4217 gives no minor unit for some X codes (gold XAU, test XTS) and none at all for a code it
-    does not list; those keep two decimals, as every amount did before minor units were read.
-    """
-    try:
-        exponent = Currency(currency).exponent
-    except ValueError:
-        return CENT
-    return CENT if exponent is None else Decimal(1).scaleb(-exponent)
+__all__ = ["minor_unit", "money_round", "money_text", "number_text"]
 
 
 def money_round(amount: Decimal, currency: str) -> Decimal:
@@ -31,9 +20,7 @@ def money_round(amount: Decimal, currency: str) -> Decimal:
 
 def money_text(amount: Decimal, currency: str) -> str:
     """`amount` for people: thousands separated, as many decimals as the currency has (61,853 JPY, 1,250.00 EUR)."""
-    exponent = minor_unit(currency).as_tuple().exponent
-    assert isinstance(exponent, int)  # noqa: S101 - a minor unit is a finite power of ten, never NaN or infinity
-    return f"{amount:,.{-exponent}f}"
+    return f"{amount:,.{decimal_places(currency)}f}"
 
 
 def number_text(value: Decimal) -> str:

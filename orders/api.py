@@ -103,15 +103,23 @@ class CargoLineInputSerializer(serializers.Serializer):
     length_cm = serializers.DecimalField(max_digits=8, decimal_places=1, required=False, allow_null=True)
     width_cm = serializers.DecimalField(max_digits=8, decimal_places=1, required=False, allow_null=True)
     height_cm = serializers.DecimalField(max_digits=8, decimal_places=1, required=False, allow_null=True)
-    container_number = serializers.CharField(required=False, help_text="ISO 6346, e.g. CSQU3054383 (ocean, rail).")
-    container_type = serializers.CharField(required=False, help_text="ISO size-type, e.g. 22G1 or 45G1.")
+    container_number = serializers.CharField(
+        required=False, help_text="ISO 6346, e.g. CSQU3054383 (ocean FCL and rail orders only)."
+    )
+    container_type = serializers.CharField(
+        required=False, help_text="ISO size-type, e.g. 22G1 or 45G1 (ocean FCL and rail orders only)."
+    )
     seal_numbers = serializers.ListField(
-        child=serializers.CharField(), required=False, help_text="A list, or one string separated by commas."
+        child=serializers.CharField(),
+        required=False,
+        help_text="A list, or one string separated by commas (ocean FCL and rail orders only).",
     )
     awb_number = serializers.CharField(required=False, help_text="Air waybill, 11 digits (air orders).")
     un_number = serializers.CharField(required=False, help_text="Dangerous goods: UN number, e.g. 1203.")
     dg_class = serializers.CharField(required=False, help_text="Dangerous goods class, e.g. 3.")
-    packing_group = serializers.ChoiceField(PackingGroup.choices, required=False)
+    packing_group = serializers.ChoiceField(
+        PackingGroup.choices, required=False, help_text="With the UN number and class, e.g. 1203 / 3 / II."
+    )
 
 
 class OrderInputSerializer(serializers.Serializer):
@@ -150,7 +158,13 @@ class OrderInputSerializer(serializers.Serializer):
     description = serializers.CharField(required=False, help_text="Summary of the goods.")
     requested_pickup_on = serializers.DateField()
     requested_delivery_on = serializers.DateField(required=False, allow_null=True)
-    declared_value = serializers.DecimalField(max_digits=14, decimal_places=2, required=False, allow_null=True)
+    declared_value = serializers.DecimalField(
+        max_digits=14,
+        decimal_places=2,
+        required=False,
+        allow_null=True,
+        help_text="No finer than the currency's ISO 4217 minor unit: whole yen (JPY), cents for EUR.",
+    )
     currency = serializers.CharField(required=False, help_text="ISO 4217, required with declared_value.")
     special_instructions = serializers.CharField(required=False)
     # ListSerializer takes max_length since DRF 3.14; the stubs do not know it yet.

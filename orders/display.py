@@ -3,10 +3,12 @@
 
 from __future__ import annotations
 
-from decimal import Decimal, InvalidOperation
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 
 from django.utils.formats import number_format
+
+from orders.currencies import decimal_places, minor_unit
 
 EMPTY = "—"  # what an empty value reads as, in every cell of the order screens
 
@@ -25,8 +27,17 @@ def quantity(value: Any, places: int = 3) -> str:
     return text
 
 
-def money(value: Any) -> str:
-    """An amount to the cent with thousands separators: 1234567.8 -> 1,234,567.80."""
-    if value is None:
+def money(value: Any, currency: str = "") -> str:
+    """An amount to its currency's ISO 4217 minor unit, with thousands separators: 1500000 JPY -> 1,500,000,
+    1234567.8 EUR -> 1,234,567.80, 1234.567 KWD -> 1,234.567 (DOMAIN.md §2.6: rounded only when shown, half up as
+    finance rounds). Without a currency (or with one ISO 4217 gives no minor unit) two decimals."""
+    if value is None or value == "":
         return EMPTY
-    return number_format(value, decimal_pos=2, force_grouping=True)
+    try:
+        number = value if isinstance(value, Decimal) else Decimal(str(value))
+        rounded = number.quantize(minor_unit(currency), rounding=ROUND_HALF_UP)
+    except (InvalidOperation, ValueError, TypeError):
+        return str(value)
+    return number_format(
+        abs(rounded) if rounded.is_zero() else rounded, decimal_pos=decimal_places(currency), force_grouping=True
+    )

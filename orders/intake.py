@@ -39,6 +39,7 @@ from django.db.models.functions import Upper
 
 from orders import identifiers
 from orders.cargo import line_volume_m3, totals
+from orders.currencies import decimal_places
 from orders.hs import hs_code_problem, load_hs_codes, normalize_hs_code
 from orders.models import (
     SEA_MODES,
@@ -90,7 +91,12 @@ _MODES, _SERVICE_LEVELS, _INCOTERMS = tuple(Mode.values), tuple(ServiceLevel.val
 _PACKAGE_CODES, _PACKING_GROUPS = frozenset(PackageType.values), frozenset(PackingGroup.values)
 _ORDER_FIELD_SET = frozenset(ORDER_FIELDS)
 _KNOWN_KEYS = _ORDER_FIELD_SET | {"lines", "submit"}
-_NON_SEA_CONTAINER_MODES = frozenset(_MODES) - SEA_MODES - {Mode.RAIL}  # where container numbers do not belong
+# The modes whose orders bring their own containers (number, ISO type, seals): a whole box booked for the customer.
+# An LCL order's cargo goes in the consolidator's box, which planning puts on the shipment; air, road and parcel
+# carry none of the customer's. An Equipment row on such an order would be planned as the order's own box
+# (tracking.services.planning) and counted as one by ranking, which reads equipment on FCL and rail orders only.
+_CONTAINER_MODES = frozenset({Mode.OCEAN_FCL, Mode.RAIL})
+_CONTAINER_FIELDS = ("container_number", "container_type", "seal_numbers")
 # Numbers: the step of each number of decimal places, and the largest value each column holds (a value
 # must stay below the limit: NUMERIC(12, 4) holds less than 10**8). A larger value is a field error here,
 # never a database error on save.
@@ -99,6 +105,7 @@ _WEIGHT_LIMIT = (Decimal(10) ** 9, "1,000,000,000")  # CargoLine.gross_weight_kg
 _VOLUME_LIMIT = (Decimal(10) ** 8, "100,000,000")  # CargoLine.volume_m3 NUMERIC(12, 4)
 _LENGTH_LIMIT = (Decimal(10) ** 7, "10,000,000")  # CargoLine.length_cm and the others, NUMERIC(8, 1)
 _VALUE_LIMIT = (Decimal(10) ** 9, "1,000,000,000")  # Order.declared_value_amount NUMERIC(14, 2); kept as before
+_VALUE_PLACES = 2  # the decimals Order.declared_value_amount keeps: a currency with more (KWD, BHD) is held to them
 _OPTIONAL_LINE_NUMBERS = (
     ("volume_m3", 4, _VOLUME_LIMIT), ("length_cm", 1, _LENGTH_LIMIT), ("width_cm", 1, _LENGTH_LIMIT),
     ("height_cm", 1, _LENGTH_LIMIT),
@@ -706,25 +713,12 @@ def _line(raw: Mapping[str, Any], prefix: str, mode: str, order_description: str
         if problem:
             errors.add(prefix + "hs_code", problem)
 
-    container = _str(get("container_number"))
-    line["container_number"] = ""
-    if container:
-        problem = identifiers.container_number_problem(container)
-        if problem:
-            errors.add(prefix + "container_number", problem)
-        else:
-            line["container_number"] = identifiers.normalize_container_number(container)
-        if mode in _NON_SEA_CONTAINER_MODES:
-            errors.add(prefix + "container_number", "Container numbers belong on ocean or rail orders.")
-    container_type = _str(get("container_type")).upper()
-    line["container_type"] = ""
-    if container_type:
-        problem = identifiers.iso_size_type_problem(container_type)
-        if problem:
-            errors.add(prefix + "container_type", problem)
-        line["container_type"] = container_type
-    seals = get("seal_numbers")
-    line["seal_numbers"] = [] if seals is None or seals == "" else _seals(seals, prefix + "seal_numbers", errors)
+    line["container_number"] = line["container_type"] = ""
+    line["seal_numbers"] = []
+    if mode and mode not in _CONTAINER_MODES:
+        _refuse_containers(raw, prefix, mode, errors)
+    else:
+        _container(raw, prefix, line, errors)
 
     awb = _str(get("awb_number"))
     line["awb_number"] = ""
@@ -762,8 +756,43 @@ def _line(raw: Mapping[str, Any], prefix: str, mode: str, order_description: str
         group = packing_group.upper().replace("PG", "").strip()
         if group not in _PACKING_GROUPS:
             errors.add(prefix + "packing_group", f"{packing_group} is not a packing group: use I, II or III.")
+        elif not un_number and not dg_class:  # with a class alone, the UN number's own error says what is missing
+            errors.add(
+                prefix + "packing_group", "A packing group needs the UN number and class too, e.g. 1203 / 3 / II."
+            )
         line["packing_group"] = group
     return line
+
+
+def _container(raw: Mapping[str, Any], prefix: str, line: dict[str, Any], errors: _Errors) -> None:
+    """A line's container number, ISO size-type and seals, on an order whose mode carries the customer's boxes."""
+    container = _str(raw.get("container_number"))
+    if container:
+        problem = identifiers.container_number_problem(container)
+        if problem:
+            errors.add(prefix + "container_number", problem)
+        else:
+            line["container_number"] = identifiers.normalize_container_number(container)
+    container_type = _str(raw.get("container_type")).upper()
+    if container_type:
+        problem = identifiers.iso_size_type_problem(container_type)
+        if problem:
+            errors.add(prefix + "container_type", problem)
+        line["container_type"] = container_type
+    seals = raw.get("seal_numbers")
+    if seals is not None and seals != "":
+        line["seal_numbers"] = _seals(seals, prefix + "seal_numbers", errors)
+
+
+def _refuse_containers(raw: Mapping[str, Any], prefix: str, mode: str, errors: _Errors) -> None:
+    """On an order whose mode carries none of the customer's containers, each container field given is an error:
+    one message, for the box does not belong here whatever its number's check digit says."""
+    why = ": the consolidator's box is planned on the shipment" if mode == Mode.OCEAN_LCL else ""
+    message = f"Containers belong on Ocean FCL or Rail orders, not {Mode(mode).label}{why}."
+    for name in _CONTAINER_FIELDS:
+        value = raw.get(name)
+        if value if isinstance(value, list | tuple) else _str(value):  # seals may come as a list
+            errors.add(prefix + name, message)
 
 
 def _seals(raw: Any, name: str, errors: _Errors) -> list[str]:
@@ -787,6 +816,13 @@ def _seals(raw: Any, name: str, errors: _Errors) -> list[str]:
         if len(seal) > SEAL_LENGTH_LIMIT:
             errors.add(name, f"{seal} is not a seal number: use at most {SEAL_LENGTH_LIMIT} characters.")
     return seals
+
+
+def _declared_value_places(value: Decimal, currency: str, errors: _Errors) -> None:
+    """A declared value has no finer amount than its currency's ISO 4217 minor unit: no yen cents (JPY has none)."""
+    # ISO 4217 minor units are 0, 2, 3 or 4 decimals (CLF, UYW): only the whole currencies take fewer than the column.
+    if decimal_places(currency) == 0 and value != value.to_integral_value():
+        errors.add("declared_value", f"{currency} amounts have no decimals: give a whole amount.")
 
 
 def _total_problems(order: Mapping[str, Any], errors: _Errors) -> None:
@@ -965,12 +1001,16 @@ def validate_order(
     if pickup and delivery and delivery < pickup:
         errors.add("requested_delivery_on", "Delivery cannot be before pickup.")
 
-    declared_value = _decimal(data.get("declared_value"), "declared_value", errors, places=2, limit=_VALUE_LIMIT)
+    declared_value = _decimal(
+        data.get("declared_value"), "declared_value", errors, places=_VALUE_PLACES, limit=_VALUE_LIMIT
+    )
     currency = field_text("currency", "").upper()
     if currency:
         problem = currency_problem(currency)
         if problem:
             errors.add("currency", problem)
+        elif declared_value is not None:
+            _declared_value_places(declared_value, currency, errors)
     if declared_value is not None and not currency:
         errors.add("currency", "Give the currency of the declared value, e.g. EUR.")
     if currency and declared_value is None and "declared_value" not in errors:

@@ -480,7 +480,7 @@ def _display(model: type, attname: str, value: Any, organisations: dict[int, str
                 return display.EMPTY
             return display.quantity(value, places) + unit
         if attname == "declared_value_amount":
-            return f"{display.money(Decimal(str(value)))} {currency}".rstrip()
+            return f"{display.money(Decimal(str(value)), currency)} {currency}".rstrip()
     choices = _field_label(model, attname)[1]
     if isinstance(value, str) and value in choices:
         return choices[value]

@@ -68,8 +68,9 @@ def qty(value: Any, places: int = 3) -> str:
 
 
 @register.filter
-def money(value: Any) -> str:
-    return display.money(value)
+def money(value: Any, currency: str = "") -> str:
+    """`{{ order.declared_value_amount|money:order.declared_value_currency }}`: to the currency's minor unit."""
+    return display.money(value, currency)
 
 
 @register.filter

@@ -268,15 +268,47 @@ def patch(client, reference: str, data, key: str):
 def test_patch_changes_only_what_is_sent(client, acme_key, customer_payload):
     created = create(client, acme_key, customer_payload())
 
-    response = patch(client, created["reference"], {"requested_pickup_on": "2026-12-03", "mode": "ocean_lcl"}, acme_key)
+    response = patch(
+        client, created["reference"], {"requested_pickup_on": "2026-12-03", "service_level": "express"}, acme_key
+    )
 
     assert response.status_code == 200
     body = response.json()
-    assert (body["requested_pickup_on"], body["mode"]) == ("2026-12-03", "ocean_lcl")
+    assert (body["requested_pickup_on"], body["service_level"]) == ("2026-12-03", "express")
     assert body["lines"] == created["lines"]
     assert body["shipper_name"] == created["shipper_name"]
     order = Order.objects.get(reference=created["reference"])
     assert order.requested_pickup_on == datetime.date(2026, 12, 3)
+
+
+def test_containers_on_an_air_order_are_a_400_on_each_field(client, acme_key, customer_payload):
+    line = {
+        "pieces": 2, "package_type": "PX", "gross_weight_kg": "340", "description": "Spare parts",
+        "container_type": "45G1", "seal_numbers": ["SEAL1"],
+    }  # fmt: skip
+    response = post(client, LIST_URL, customer_payload(mode="air", incoterm="FCA", lines=[line]), acme_key)
+
+    assert response.status_code == 400
+    refused = ["Containers belong on Ocean FCL or Rail orders, not Air."]
+    assert response.json()["error"]["fields"] == {"lines[0].container_type": refused, "lines[0].seal_numbers": refused}
+    assert not Order.objects.exists()
+
+
+def test_patching_an_fcl_order_to_lcl_names_the_containers_it_still_carries(client, acme_key, customer_payload):
+    """The customer's own box has no place on an LCL order (the consolidator's box is planned on the shipment):
+    changing the mode alone is refused, naming each field to clear, rather than keeping a 40' box on the order."""
+    created = create(client, acme_key, customer_payload())
+
+    response = patch(client, created["reference"], {"mode": "ocean_lcl"}, acme_key)
+
+    assert response.status_code == 400
+    fields = response.json()["error"]["fields"]
+    assert sorted(fields) == ["lines[0].container_number", "lines[0].container_type", "lines[0].seal_numbers"]
+    assert fields["lines[0].container_type"] == [
+        "Containers belong on Ocean FCL or Rail orders, not Ocean LCL: "
+        "the consolidator's box is planned on the shipment."
+    ]
+    assert Order.objects.get(reference=created["reference"]).mode == "ocean_fcl"
 
 
 def test_patch_with_lines_replaces_the_cargo(client, acme_key, customer_payload):

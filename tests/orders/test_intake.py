@@ -12,6 +12,12 @@ from partners.scoping import scope_for_user
 from tests.factories import OrganisationFactory
 from tests.orders.fixtures.intake import errors_for
 
+CONTAINER_FIELDS = ("container_number", "container_type", "seal_numbers")
+
+
+def without_containers(line: dict) -> dict:
+    return {name: value for name, value in line.items() if name not in CONTAINER_FIELDS}
+
 
 def test_a_valid_order_is_cleaned_into_model_values(order_data, staff_scope):
     clean, errors = validate_order(order_data(), scope=staff_scope)
@@ -140,7 +146,10 @@ def test_sea_only_incoterms_are_refused_for_other_modes(order_data, staff_scope,
 @pytest.mark.parametrize("mode", ["ocean_fcl", "ocean_lcl"])
 @pytest.mark.parametrize("incoterm", ["FAS", "FOB", "CFR", "CIF", "FCA", "DAP"])
 def test_every_incoterm_is_allowed_at_sea(order_data, staff_scope, mode, incoterm):
-    assert errors_for(order_data(mode=mode, incoterm=incoterm), staff_scope) == {}
+    data = order_data(mode=mode, incoterm=incoterm)
+    if mode == "ocean_lcl":  # the consolidator's box, not the order's
+        data["lines"] = [without_containers(line) for line in data["lines"]]
+    assert errors_for(data, staff_scope) == {}
 
 
 def test_unknown_incoterm_and_mode(order_data, staff_scope):
@@ -231,6 +240,22 @@ def test_currency_must_be_iso_4217(order_data, staff_scope):
 def test_declared_value_needs_a_currency_and_vice_versa(order_data, staff_scope):
     assert "Give the currency" in errors_for(order_data(declared_value="10"), staff_scope)["currency"][0]
     assert "Give the declared value" in errors_for(order_data(currency="EUR"), staff_scope)["declared_value"][0]
+
+
+@pytest.mark.parametrize(
+    ("value", "currency", "stored"),
+    [("1500000", "JPY", "1500000"), ("1500000.00", "JPY", "1500000"), ("85250.5", "USD", "85250.5"),
+     ("1234.56", "KWD", "1234.56")],
+)  # fmt: skip
+def test_a_declared_value_takes_as_many_decimals_as_its_currency(order_data, staff_scope, value, currency, stored):
+    clean, errors = validate_order(order_data(declared_value=value, currency=currency), scope=staff_scope)
+    assert errors == {}
+    assert clean.order["declared_value_amount"] == Decimal(stored)
+
+
+def test_a_yen_amount_has_no_decimals(order_data, staff_scope):
+    errors = errors_for(order_data(declared_value="1500000.50", currency="jpy"), staff_scope)
+    assert errors == {"declared_value": ["JPY amounts have no decimals: give a whole amount."]}
 
 
 def test_declared_value_must_be_positive(order_data, staff_scope):
@@ -388,11 +413,44 @@ def test_container_check_digit_on_the_second_line(order_data, staff_scope):
     assert "should be 3" in errors["lines[1].container_number"][0]
 
 
-def test_container_numbers_belong_on_ocean_or_rail(order_data, staff_scope):
-    data = order_data(mode="road_ftl", incoterm="DAP")
-    assert errors_for(data, staff_scope)["lines[0].container_number"] == [
-        "Container numbers belong on ocean or rail orders."
-    ]
+@pytest.mark.parametrize(
+    ("mode", "label"),
+    [("air", "Air"), ("road_ftl", "Road FTL"), ("road_ltl", "Road LTL"), ("parcel", "Parcel / courier")],
+)
+@pytest.mark.parametrize("field", CONTAINER_FIELDS)
+def test_containers_belong_on_fcl_or_rail_orders(order_data, staff_scope, mode, label, field):
+    """A number, an ISO type or a seal alone would each make an Equipment row: the order's own box, which planning
+    takes along and ranking counts. Each is refused on its own field, whatever else the line says."""
+    line = without_containers(order_data()["lines"][0]) | {field: order_data()["lines"][0][field]}
+    data = order_data(mode=mode, incoterm="DAP", lines=[line])
+    assert errors_for(data, staff_scope) == {
+        f"lines[0].{field}": [f"Containers belong on Ocean FCL or Rail orders, not {label}."]
+    }
+
+
+def test_an_lcl_order_takes_no_container_of_its_own(order_data, staff_scope):
+    errors = errors_for(
+        order_data(mode="ocean_lcl", lines=[{**order_data()["lines"][0], "seal_numbers": ["S1"]}]), staff_scope
+    )
+    because = (
+        "Containers belong on Ocean FCL or Rail orders, not Ocean LCL: "
+        "the consolidator's box is planned on the shipment."
+    )
+    assert errors == {f"lines[0].{field}": [because] for field in CONTAINER_FIELDS}
+
+
+def test_a_refused_container_number_gets_one_message_not_a_check_digit_too(order_data, staff_scope):
+    line = without_containers(order_data()["lines"][0]) | {"container_number": "CSQU3054384"}
+    assert errors_for(order_data(mode="air", incoterm="FCA", lines=[line]), staff_scope) == {
+        "lines[0].container_number": ["Containers belong on Ocean FCL or Rail orders, not Air."]
+    }
+
+
+@pytest.mark.parametrize("mode", ["ocean_fcl", "rail"])
+def test_fcl_and_rail_orders_keep_their_containers_and_seals(order_data, staff_scope, mode):
+    clean, errors = validate_order(order_data(mode=mode, incoterm="FCA"), scope=staff_scope)
+    assert errors == {}
+    assert clean.equipment == [{"container_number": "CSQU3054383", "iso_type": "45G1", "seal_numbers": ["SEAL123"]}]
 
 
 def test_awb_numbers_are_checked_and_belong_on_air(order_data, staff_scope):
@@ -417,6 +475,20 @@ def test_dangerous_goods_need_un_number_and_class_together(order_data, staff_sco
     data["lines"][0].update(un_number="UN1203", dg_class="3", packing_group="II")
     clean, _ = validate_order(data, scope=staff_scope)
     assert (clean.lines[0]["un_number"], clean.lines[0]["packing_group"]) == ("1203", "II")
+
+
+def test_a_packing_group_needs_the_un_number_and_class(order_data, staff_scope):
+    """DOMAIN.md §2.8: goods are identified by UN number and class; a packing group alone is half a DG record that
+    the DG declaration and the carrier booking would read as dangerous goods."""
+    data = order_data()
+    data["lines"][0]["packing_group"] = "II"
+    assert errors_for(data, staff_scope) == {
+        "lines[0].packing_group": ["A packing group needs the UN number and class too, e.g. 1203 / 3 / II."]
+    }
+    data["lines"][0]["dg_class"] = "3"  # the missing UN number is named once, on its own field
+    assert errors_for(data, staff_scope) == {
+        "lines[0].un_number": ["A dangerous-goods class needs the UN number too, e.g. 1203."]
+    }
 
 
 @pytest.mark.parametrize("dg_class", ["1.4S", "1.6N", "1.4s"])

@@ -56,6 +56,20 @@ def test_detail_shows_header_parties_cargo_equipment_totals_and_history(ops, ord
     assert "Chargeable weight" in page
 
 
+@pytest.mark.parametrize(
+    ("value", "currency", "shown"),
+    [("1500000", "JPY", "1,500,000 JPY"), ("1234.56", "KWD", "1,234.560 KWD"), ("85250", "USD", "85,250.00 USD")],
+)
+def test_the_declared_value_is_shown_to_its_currencys_minor_unit(
+    login, sales_user, order_factory, value, currency, shown
+):
+    """DOMAIN.md §2.6: yen have no minor unit and the dinar has three decimals; the customs value on the documents
+    is read from this card, so "1,500,000.00 JPY" is a wrong figure, not a style."""
+    order = order_factory(declared_value=value, currency=currency)
+    page = login(sales_user).get(detail(order)).content.decode()
+    assert f"<dt>Declared value</dt><dd>{shown}</dd>" in page
+
+
 def test_detail_offers_exactly_the_transitions_the_lifecycle_gives(ops, order_factory, login, finance_user):
     from orders import lifecycle
 

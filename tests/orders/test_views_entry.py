@@ -139,6 +139,31 @@ def test_every_intake_message_is_shown_next_to_its_field(ops, locations, custome
     assert "is-invalid" in control
 
 
+AIR = {"customer_reference": "PO-AIR-1", "mode": "air", "incoterm": "FCA", "origin": "DEHAM", "destination": "CNSHA"}
+
+
+def test_an_air_order_refuses_a_container_type_and_seals_on_their_fields(login, sales_user, locations, customer_a):
+    """Copied from an ocean order, a 40' box and its seal would be saved as the air order's own container while its
+    container number alone was refused: all three are refused alike, each on its field."""
+    line = LINE | {"container_number": "", "container_type": "45G1", "seal_numbers": "SEAL1"}
+    response = login(sales_user).post(NEW, form_post(action="submit", lines=(line,), **AIR))
+
+    assert response.status_code == 422
+    assert not Order.objects.exists()
+    refused = "Containers belong on Ocean FCL or Rail orders, not Air."
+    assert field_errors(response) == {"lines-0-container_type": refused, "lines-0-seal_numbers": refused}
+
+
+def test_a_packing_group_without_a_un_number_is_refused_on_its_field(login, sales_user, locations, customer_a):
+    response = login(sales_user).post(NEW, form_post(action="submit", lines=(LINE | {"packing_group": "II"},)))
+
+    assert response.status_code == 422
+    assert not Order.objects.exists()
+    assert field_errors(response) == {
+        "lines-0-packing_group": "A packing group needs the UN number and class too, e.g. 1203 / 3 / II."
+    }
+
+
 def test_blank_rows_are_dropped_and_messages_still_find_their_row(ops, locations, customer_a):
     blank = dict.fromkeys(LINE, "") | {"package_type": "PK"}
     bad = LINE | {"hs_code": "99"}
