@@ -55,7 +55,8 @@ def test_the_most_specific_active_published_template_wins(make_template, make_or
     for_customer.is_active = False
     for_customer.save()
     assert template_match(order=order, direction="import") == by_mode_direction
-    assert template_match(order=make_order(mode="ocean_lcl"), direction="export") == fallback
+    loose = {"pieces": 20, "package_type": "PX", "gross_weight_kg": "4200.5", "description": "LED lamps"}  # no box
+    assert template_match(order=make_order(mode="ocean_lcl", lines=[loose]), direction="export") == fallback
 
 
 def test_on_a_tie_the_customer_beats_the_branch(make_template, make_order, customer_a, ham):
