@@ -347,3 +347,14 @@ def test_a_milestone_name_with_spaces_is_read_as_its_code(booked_fcl):
     assert files.milestone_code("Out for delivery", milestones) == "OUT_FOR_DELIVERY"
     assert files.milestone_code("out-for-delivery", milestones) == "OUT_FOR_DELIVERY"
     assert files.milestone_code("POD", milestones) == ""
+
+
+def test_the_milestone_form_offers_and_explains_the_files_it_reads(login, ops_user, booked_fcl):
+    """One rule with the order files: .csv, .txt (read as CSV) and .xlsx, said by the picker, the help and the
+    refusal alike."""
+    client = login(ops_user)
+    page = client.get("/tracking/uploads/").content.decode()
+    assert 'accept=".csv,.txt,.xlsx,text/csv"' in page
+    assert ".txt read as CSV" in page
+    refused = client.post("/tracking/uploads/", {"file": SimpleUploadedFile("m.exe", b"x"), "time_zone": "UTC"})
+    assert "Upload a .csv, .txt (read as CSV) or .xlsx file" in refused.content.decode()

@@ -53,8 +53,8 @@ class MilestoneEntryForm(forms.Form):
 class MilestoneUploadForm(forms.Form):
     file = forms.FileField(
         label="Milestone file",
-        widget=forms.ClearableFileInput(attrs={"accept": ".csv,.xlsx,text/csv"}),
-        help_text="CSV or XLSX, one milestone per row (download the template).",
+        widget=forms.ClearableFileInput(attrs={"accept": ",".join(ALLOWED_EXTENSIONS) + ",text/csv"}),
+        help_text="CSV (.csv, or .txt read as CSV) or XLSX, one milestone per row (download the template).",
     )
     time_zone = forms.CharField(
         max_length=40,
@@ -71,7 +71,7 @@ class MilestoneUploadForm(forms.Form):
     def clean_file(self) -> UploadedFile:
         upload: UploadedFile = self.cleaned_data["file"]
         if not (upload.name or "").lower().endswith(ALLOWED_EXTENSIONS):
-            raise forms.ValidationError("Upload a .csv or .xlsx file (made from the template).")
+            raise forms.ValidationError("Upload a .csv, .txt (read as CSV) or .xlsx file (made from the template).")
         if upload.size and upload.size > settings.OMS_IMPORT_MAX_BYTES:
             raise forms.ValidationError(too_large(upload.size, settings.OMS_IMPORT_MAX_BYTES))
         return upload
