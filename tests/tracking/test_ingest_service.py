@@ -11,8 +11,8 @@ from django.utils import timezone
 from orders.models import Order, OrderStatus, OrderTransition
 from tests.tracking.test_ingest_support import *  # noqa: F403 - fixtures
 from tests.tracking.test_ingest_support import CONTAINER, ETA, ETD, NOW, dcsa_event, oms_event
+from tracking.ingest import estimates, mapping, remapping, selectors, services
 from tracking.ingest import events as domain_events
-from tracking.ingest import following, mapping, remapping, selectors, services
 from tracking.ingest.formats import dcsa_event as read_dcsa
 from tracking.ingest.formats import oms_event as read_oms
 from tracking.ingest.models import EtaHistory, MappingAlert, MappingRule, MappingStatus, SourceKind, TrackingEvent
@@ -254,7 +254,7 @@ def test_re_mapping_after_the_rule_is_corrected_withdraws_the_wrong_eta(booked_f
     rule.delete()
     mapping.invalidate()
     with monkeypatch.context() as before_the_fix:
-        before_the_fix.setattr(following, "ESTIMATE_NOT_AT", {})
+        before_the_fix.setattr(estimates, "ESTIMATE_NOT_AT", {})
         ingest(
             dcsa_event("TRANSPORT", "ARRI", ETA, classifier="EST", place="DEHAM", created=NOW - 3 * H,
                        event_id="eta-pod"),

@@ -9,7 +9,7 @@ the order forward through the lifecycle's transition function only.
     subjects.py    references (container, B/L, booking, AWB, parcel, shipment, order) → shipments and orders
     mapping.py     (scheme, code, partner, location role) → milestone and classifier
     services.py    the one write path: ingest a batch (dedupe, map, store) and record single events
-    following.py   what stored events change: ETA history, legs, shipment and order status
+    following.py   what stored events change: legs, shipment and order status (estimates.py: ETA history)
     webhooks.py    signed webhook deliveries; files.py milestone files; polling.py carrier polling
     selectors.py   the timeline, for staff and customer-safe
 """

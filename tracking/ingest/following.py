@@ -1,4 +1,4 @@
-"""What newly stored events change: estimates (ETA/ETD history), legs and shipments, and orders.
+"""What newly stored events change: estimates (ETA/ETD history, estimates.py), legs and shipments, and orders.
 
 Only ACTUAL events are facts: they record actual departures and arrivals on legs (through planning's
 `leg_record_actual`), deliver shipments, and move orders forward through the lifecycle (through
@@ -20,7 +20,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.db import connection, transaction
-from django.utils import timezone
 
 from orders import services as order_services
 from orders.errors import TransitionNotAllowed
@@ -29,7 +28,7 @@ from partners.models import Role
 from partners.scoping import Audience, Scope
 from tracking.errors import PlanningError
 from tracking.ingest import events as domain_events
-from tracking.ingest import storage
+from tracking.ingest.estimates import follow_estimates
 from tracking.ingest.mapping import MappingTable
 from tracking.ingest.models import Classifier, LocationRole, SourceKind, TrackingEvent
 from tracking.ingest.subjects import LegInfo, Link, Resolution
@@ -49,13 +48,6 @@ logger = logging.getLogger(__name__)
 # Milestones actually taking place are facts the system reports; the lifecycle records them as done by
 # operations (the role that may take depart, arrive and deliver), on behalf of whoever sent the event.
 SYSTEM_SCOPE = Scope(Audience.STAFF, frozenset(), frozenset({Role.OPERATIONS}))
-ESTIMATED_MILESTONES = frozenset({"DEPARTED", "ARRIVED", "DELIVERED"})
-# A shipment's ETD is its departure from its origin, its ETA its arrival at its destination. An estimate of the
-# milestone placed at the other end (a vessel's next call at the port of loading, its departure from the port of
-# discharge, mapped so by a partner's rule for anywhere) is kept on the timeline and never becomes the ETD/ETA.
-# Only a named place counts (StoredEvent.role): without one, the role is a guess from the shipment's progress. An
-# unknown port (intermediate) is left to the mapping: a diverted vessel's ETA at its new port is still the ETA.
-ESTIMATE_NOT_AT = {"DEPARTED": LocationRole.DESTINATION, "ARRIVED": LocationRole.ORIGIN}
 LEG_MILESTONES = {"DEPARTED": "departure", "ARRIVED": "arrival"}
 # On a truck (or courier) leg the pick-up is the leg's departure and the delivery its arrival: road and parcel
 # feeds often report nothing else (Karrio: picked_up, in_transit, out_for_delivery, delivered).
@@ -134,100 +126,6 @@ def _transition_to(target: str) -> str | None:
         if transition.target == target and transition.name in lifecycle.TRANSITIONS:
             return str(transition.name)
     return None
-
-
-# --- estimates --------------------------------------------------------------------------------------
-
-
-# The latest estimate per (shipment or order, milestone): one probe of the (target, milestone, reported_at)
-# index each, however long the history has grown.
-_LATEST = """
-    SELECT k.target, k.milestone_id, e.estimated_at, e.reported_at
-    FROM unnest(%s::bigint[], %s::text[]) AS k(target, milestone_id)
-    CROSS JOIN LATERAL (
-        SELECT h.estimated_at, h.reported_at FROM tracking_etahistory h
-        WHERE h.{column} = k.target AND h.milestone_id = k.milestone_id {extra}
-        ORDER BY h.reported_at DESC, h.id DESC LIMIT 1
-    ) AS e
-"""
-_LATEST_FOR_SHIPMENTS = _LATEST.format(column="shipment_id", extra="")
-_LATEST_FOR_ORDERS = _LATEST.format(column="order_id", extra="AND h.shipment_id IS NULL")
-# New history rows go in with one binary COPY (storage.copy_rows), as the events do: no ids are needed back.
-_ETA_COLUMNS = (
-    ("shipment_id", "int8"),
-    ("order_id", "int8"),
-    ("milestone_id", "text"),
-    ("classifier", "text"),
-    ("estimated_at", "timestamptz"),
-    ("previous_at", "timestamptz"),
-    ("reported_at", "timestamptz"),
-    ("event_id", "int8"),
-    ("source", "text"),
-    ("recorded_at", "timestamptz"),
-)
-_COPY_ETA = f"COPY tracking_etahistory ({', '.join(name for name, _ in _ETA_COLUMNS)}) FROM STDIN (FORMAT BINARY)"
-EstimateKey = tuple[int | None, int | None, str]  # (shipment, order when no shipment, milestone)
-
-
-@dataclass(frozen=True)
-class Estimate:
-    estimated_at: datetime.datetime
-    reported_at: datetime.datetime
-
-
-def _current_estimates(keys: set[EstimateKey]) -> dict[EstimateKey, Estimate]:
-    current: dict[EstimateKey, Estimate] = {}
-    with connection.cursor() as cursor:
-        for sql, position in ((_LATEST_FOR_SHIPMENTS, 0), (_LATEST_FOR_ORDERS, 1)):
-            wanted = sorted((key[position], key[2]) for key in keys if key[position] is not None)
-            if not wanted:
-                continue
-            cursor.execute(sql, [[w[0] for w in wanted], [w[1] for w in wanted]])
-            for target, milestone, estimated_at, reported_at in cursor.fetchall():
-                key = (target, None, milestone) if position == 0 else (None, target, milestone)
-                current[key] = Estimate(estimated_at, reported_at)
-    return current
-
-
-def _at_its_place(event: StoredEvent) -> bool:
-    return event.role == LocationRole.ANY or ESTIMATE_NOT_AT.get(str(event.milestone)) != event.role
-
-
-def follow_estimates(stored: list[StoredEvent], resolution: Resolution) -> None:
-    """Planned and estimated times become ETA/ETD history when they change; older news never wins, nor an
-    estimate placed at the shipment's other end (ESTIMATE_NOT_AT).
-    Before commit estimates_changing, after it estimate_changed per order (events.note_estimates: one call for the
-    batch)."""
-    estimates = [e for e in stored if e.classifier != Classifier.ACTUAL and e.milestone in ESTIMATED_MILESTONES]
-    estimates = [e for e in estimates if (e.link.shipment_id or e.link.order_id) and _at_its_place(e)]
-    if not estimates:
-        return
-
-    def key(event: StoredEvent) -> EstimateKey:
-        shipment = event.link.shipment_id
-        return shipment, None if shipment else event.link.order_id, str(event.milestone)
-
-    current = _current_estimates({key(e) for e in estimates})
-    now = timezone.now()
-    added: list[tuple[Any, ...]] = []
-    changes: list[domain_events.EstimateChanged] = []
-    for event in sorted(estimates, key=lambda e: (e.reported_at, e.id)):
-        known = current.get(key(event))
-        if known is not None and (event.reported_at < known.reported_at or event.event_at == known.estimated_at):
-            continue
-        shipment_id, order_id, milestone = key(event)
-        previous_at = known.estimated_at if known else None
-        current[key(event)] = Estimate(event.event_at, event.reported_at)
-        added.append((shipment_id, order_id, milestone, event.classifier, event.event_at, previous_at,
-                      event.reported_at, event.id, event.source, now))  # fmt: skip
-        changes.extend(
-            domain_events.EstimateChanged(concerned, milestone, event.event_at, previous_at)
-            for concerned in resolution.orders_of(event.link)
-        )
-    if added:
-        storage.copy_rows(_COPY_ETA, [kind for _, kind in _ETA_COLUMNS], added)
-    if changes:
-        domain_events.note_estimates(sender=TrackingEvent, changes=changes)
 
 
 # --- legs and shipments -----------------------------------------------------------------------------

@@ -17,8 +17,8 @@ from django.db.models import Q
 from django.utils import timezone
 
 from orders.models import STATUS_PATH, Channel, Order, OrderStatus
+from tracking.ingest import estimates, following, mapping, subjects
 from tracking.ingest import events as domain_events
-from tracking.ingest import following, mapping, subjects
 from tracking.ingest.models import (
     Classifier,
     EtaHistory,
@@ -83,7 +83,7 @@ def _remap_chunk(events: list[TrackingEvent], table: mapping.MappingTable, partn
 
 def _was_an_estimate(event: TrackingEvent) -> bool:
     """Whether the event, as mapped until now, may have written ETD/ETA history."""
-    return event.classifier != Classifier.ACTUAL and event.milestone_id in following.ESTIMATED_MILESTONES
+    return event.classifier != Classifier.ACTUAL and event.milestone_id in estimates.ESTIMATED_MILESTONES
 
 
 def _withdraw_estimates(event_ids: list[int], resolution: Resolution) -> None:
@@ -98,10 +98,10 @@ def _withdraw_estimates(event_ids: list[int], resolution: Resolution) -> None:
     if not gone:
         return
     rows.delete()
-    keys: set[following.EstimateKey] = {
+    keys: set[estimates.EstimateKey] = {
         (shipment_id, None if shipment_id else order_id, milestone) for shipment_id, order_id, milestone, _ in gone
     }
-    current = following._current_estimates(keys)
+    current = estimates.current_estimates(keys)
     changes: list[domain_events.EstimateChanged] = []
     for shipment_id, order_id, milestone, was in gone:
         now = current.get((shipment_id, None if shipment_id else order_id, milestone))
