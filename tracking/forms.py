@@ -18,11 +18,17 @@ from tracking.equipment import CONTAINER_TYPE_CHOICES
 from tracking.models import AppointmentKind, AppointmentStatus, LegRole
 
 DATETIME = forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M")
+# The years a typed time may fall in. The date picker lets any year through (0001 for a slip of the finger), and a
+# time near the calendar's ends leaves it once read in UTC: year 1 on Shanghai's clock is 1 BC in UTC, which
+# PostgreSQL stores but Python cannot read back (every page showing the row fails). The schedule board keeps its
+# days in the same window (views_schedule).
+EARLIEST_DAY, LATEST_DAY = datetime.date(1900, 1, 1), datetime.date(9000, 12, 31)
 
 
 class LocalDateTimeField(forms.DateTimeField):
     """A date and time typed on the wall clock of `zone` (set by LocalTimesForm), shown back on that clock,
-    whatever zone the request runs in. A time that clock skips or repeats (summer time) is a form error."""
+    whatever zone the request runs in. A time that clock skips or repeats (summer time) is a form error, and so is
+    one outside the years 1900 to 9000 (a mistyped year)."""
 
     zone: datetime.tzinfo | None = None
 
@@ -33,9 +39,18 @@ class LocalDateTimeField(forms.DateTimeField):
 
     def to_python(self, value: Any) -> datetime.datetime | None:
         if self.zone is None:
-            return super().to_python(value)
-        with timezone.override(self.zone):
-            return super().to_python(value)
+            at = super().to_python(value)
+        else:
+            with timezone.override(self.zone):
+                at = super().to_python(value)
+        # The wall time typed, not its UTC value: near the calendar's ends the conversion itself overflows.
+        if at is not None and not EARLIEST_DAY <= at.date() <= LATEST_DAY:
+            raise ValidationError(
+                f"{at.date().isoformat()} {at:%H:%M} is not a date we plan for: check the year "
+                f"(between {EARLIEST_DAY.year} and {LATEST_DAY.year}).",
+                code="out_of_range",
+            )
+        return at
 
 
 def _datetime(label: str, *, required: bool = True, help_text: str = "") -> LocalDateTimeField:

@@ -245,6 +245,8 @@ def _shipment_context(shipment: Any, scope: Scope, **forms: Any) -> dict[str, An
                 master=shipment, houses=houses + [link.house for link in released], containers=containers
             ),
             "capacity_problems": consolidation.master_capacity_problems(master=shipment, containers=containers),
+            # "Add container" only where the service would accept it (sea and rail, before the master moves)
+            "container_add_problem": planning.container_add_problem(shipment),
             "booking": booking,
             # the booking card offers only what the booking services would accept
             "may_cancel_booking": booking is not None and booking_services.cancel_problem(booking) is None,
@@ -269,6 +271,7 @@ def _shipment_context(shipment: Any, scope: Scope, **forms: Any) -> dict[str, An
         }
         for leg in legs
     ]
+    context["legs_closed"] = closed  # "Add a leg" is not offered either: a closed shipment's legs stay
     context["leg_history"] = leg_history.leg_history_for(shipment=shipment)
     context["container_form"] = forms.pop("container_form", None) or ContainerForm()
     context["leg_form"] = forms.pop("leg_form", None) or LegForm(initial=_new_leg_initial(shipment, legs), zone=zone)

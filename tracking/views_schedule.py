@@ -20,14 +20,15 @@ from partners.scoping import scope_for_request
 from partners.time_zones import branch_zone, zone_label, zone_named
 from tracking import selectors
 from tracking.errors import PlanningError
-from tracking.forms import AppointmentOutcomeForm, LegActualForm
+from tracking.forms import EARLIEST_DAY, LATEST_DAY, AppointmentOutcomeForm, LegActualForm
 from tracking.services import planning
 from tracking.views import _branch_filter, _id_param, _viewer_zone
 
 BOARD_DAYS = 14
 # The earliest and latest days a board may start on: near date.min or date.max the board's window, its
-# "previous" and "next" weeks or the window's conversion to UTC leave the calendar (OverflowError, a 500).
-EARLIEST_START, LATEST_START = datetime.date(1900, 1, 1), datetime.date(9000, 12, 31)
+# "previous" and "next" weeks or the window's conversion to UTC leave the calendar (OverflowError, a 500). The
+# planning forms take typed times in the same years (tracking.forms.LocalDateTimeField).
+EARLIEST_START, LATEST_START = EARLIEST_DAY, LATEST_DAY
 
 
 def _start(request: HttpRequest, zone: datetime.tzinfo) -> datetime.date:

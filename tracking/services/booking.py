@@ -25,6 +25,7 @@ from orders.errors import TransitionNotAllowed
 from orders.models import Channel, Order, OrderStatus
 from partners.models import Organisation
 from partners.scoping import Scope, scope_for_user
+from partners.time_zones import branch_zone, zone_label
 from tracking import adapters, events, guards
 from tracking.errors import BookingError
 from tracking.models import (
@@ -38,7 +39,7 @@ from tracking.models import (
     ShipmentKind,
     ShipmentStatus,
 )
-from tracking.services.consolidation import live_houses
+from tracking.services.consolidation import live_houses, master_capacity_problems
 from tracking.services.planning import leg_add, shipment_set_status
 from tracking.services.ranking import Option
 
@@ -91,8 +92,23 @@ def _main_leg(shipment: Shipment) -> Leg:
     return main
 
 
-def _at_noon(day: datetime.date | None) -> datetime.datetime | None:
-    return timezone.make_aware(datetime.datetime.combine(day, NOON)) if day else None
+def _at_noon(day: datetime.date | None, *, zone: datetime.tzinfo) -> datetime.datetime | None:
+    """Noon of `day` on the shipment branch's clock (docs/planning.md, "Time zones"), whatever zone the request or
+    worker runs in: the date the service departs is the date the branch's screens show."""
+    return timezone.make_aware(datetime.datetime.combine(day, NOON), zone) if day else None
+
+
+def _capacity_problem(shipment: Shipment) -> str | None:
+    """Why the master's cargo cannot be booked in its containers, or None: the last gate before the carrier (a
+    house, a consolidation or a container change is refused already; cargo consolidated loose and boxed later is
+    caught here)."""
+    problems = master_capacity_problems(master=shipment)
+    if not problems:
+        return None
+    return (
+        f"{shipment.reference} cannot be booked as planned: {' '.join(problems)} Add or change a container, or take "
+        "a house off, then book."
+    )
 
 
 @transaction.atomic
@@ -120,6 +136,9 @@ def booking_request(
     cancelled = [house.reference for house in houses if house.order and house.order.status == OrderStatus.CANCELLED]
     if cancelled:  # the cancellation takes them off (consolidation.order_houses_cancel); should that not have run
         raise BookingError(f"{', '.join(cancelled)} on {shipment.reference} belong to cancelled orders: take them off.")
+    problem = _capacity_problem(shipment)
+    if problem:
+        raise BookingError(problem)
     chosen = option.carrier if option is not None else carrier
     if chosen is None:
         raise BookingError("Choose a carrier.")
@@ -146,7 +165,9 @@ def booking_request(
     main = _main_leg(shipment)
     main.carrier = chosen
     if option is not None and option.departure_on and not main.planned_departure_at:
-        main.planned_departure_at, main.planned_arrival_at = _at_noon(option.departure_on), _at_noon(option.arrival_on)
+        zone = branch_zone(shipment.branch)
+        main.planned_departure_at = _at_noon(option.departure_on, zone=zone)
+        main.planned_arrival_at = _at_noon(option.arrival_on, zone=zone)
     main.save()
     return booking
 
@@ -169,10 +190,15 @@ def booking_send(*, booking: Booking, by: Any = None) -> Booking:
             raise BookingError(f"{booking.shipment.reference} carries no house any more; cancel this booking.")
         claimed_at = timezone.now()
         if booking.send_started_at is not None and booking.send_started_at > claimed_at - SEND_CLAIM_EXPIRES:
+            zone = branch_zone(booking.shipment.branch)  # the clock of the shipment's pages, whoever asks
             raise BookingError(
                 f"The booking request to {booking.carrier.name} is being sent (since "
-                f"{timezone.localtime(booking.send_started_at):%H:%M:%S}); reload the page in a moment."
+                f"{timezone.localtime(booking.send_started_at, zone):%H:%M:%S} {zone_label(zone)}); reload the page "
+                "in a moment."
             )
+        problem = _capacity_problem(booking.shipment)  # a house joined since the carrier was chosen
+        if problem:
+            raise BookingError(problem)
         document = adapters.booking_document(booking)
         booking.send_started_at = claimed_at
         booking.save(update_fields=["send_started_at"])

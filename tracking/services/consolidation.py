@@ -1,8 +1,10 @@
 """Consolidation: houses on a master and its containers, the capacity rules, and deconsolidation.
 
 A house joins a master only on the same port pair and mode family, while the master is still being
-planned or booked, while its order may be planned (not held, cancelled or moving), and only if the master's
-containers still hold the cargo. The database refuses a house on two live masters
+planned or booked, while its order may be planned (not held, cancelled or moving), only if the master's
+containers still hold the cargo, only if the house's customer does not exclude the carrier the master is booked
+with, and, at sea, only if none of its dangerous goods must be segregated from those on the master (IMDG Code
+7.2.4). The database refuses a house on two live masters
 (ConsolidatedHouse.house_on_one_live_master); the service turns that refusal into a sentence.
 
 A cancelled order's cargo does not travel: its houses on masters still being planned are taken off and
@@ -21,6 +23,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from orders.models import Mode, Order, OrderStatus
@@ -28,7 +31,18 @@ from partners.models import Organisation
 from partners.scoping import scope_for_user
 from tracking.equipment import CONTAINER_TYPES
 from tracking.errors import CapacityError, ConsolidationError
-from tracking.models import ConsolidatedHouse, LegRole, Shipment, ShipmentEquipment, ShipmentKind, ShipmentStatus
+from tracking.models import (
+    LIVE_BOOKING_STATUSES,
+    CarrierPreference,
+    ConsolidatedHouse,
+    HouseLine,
+    LegRole,
+    PreferenceKind,
+    Shipment,
+    ShipmentEquipment,
+    ShipmentKind,
+    ShipmentStatus,
+)
 from tracking.services import planning
 
 logger = logging.getLogger(__name__)
@@ -161,6 +175,119 @@ def _join_problem(master: Shipment, house: Shipment) -> str | None:
     return None
 
 
+def _excluded_carrier_problem(master: Shipment, house: Shipment) -> str | None:
+    """Why the house's customer may not travel with the carrier the master is booked with (a live booking): a
+    carrier preference "excluded" for that customer, mode and lane, as the ranking applies it to the master's
+    customers (ranking._preference). Cargo added after the carrier was chosen is held to the same contract."""
+    if house.order is None:
+        return None
+    booking = master.bookings.filter(status__in=LIVE_BOOKING_STATUSES).select_related("carrier").first()
+    if booking is None:
+        return None
+    customer_id = house.order.customer_id
+    for preference in CarrierPreference.objects.filter(
+        carrier=booking.carrier, kind=PreferenceKind.EXCLUDED, customer_id__in=[customer_id, None]
+    ).select_related("customer"):
+        if preference.matches(
+            customer_id=customer_id, mode=master.mode, origin=master.origin_id, destination=master.destination_id
+        ):
+            who = preference.customer.name if preference.customer else "Our carrier rules"
+            return (
+                f"{who} {'excludes' if preference.customer else 'exclude'} {booking.carrier.name} "
+                f"({preference.reason}), and {master.reference} is booked with {booking.carrier.name}: put "
+                f"{house.reference} on another master."
+            )
+    return None
+
+
+# IMDG Code 7.2.4, the segregation table: how far apart two classes of dangerous goods must stow. 1 "away from",
+# 2 "separated from", 3 "separated by a complete compartment or hold from", 4 "separated longitudinally by an
+# intervening complete compartment or hold from"; None (the table's X) "none in general, see the Dangerous Goods
+# List". Explosives among themselves (the table's *) go by compatibility group (7.2.7), not checked here.
+_SEGREGATION_CLASSES = (
+    "1.1", "1.3", "1.4", "2.1", "2.2", "2.3", "3", "4.1", "4.2", "4.3", "5.1", "5.2", "6.1", "6.2", "7", "8", "9"
+)  # fmt: skip
+_SEGREGATION_TABLE = (  # rows and columns in the order of _SEGREGATION_CLASSES, as the Code prints them
+    "* * * 4 2 2 4 4 4 4 4 4 2 4 2 4 X",  # 1.1, 1.2, 1.5
+    "* * * 4 2 2 4 3 3 4 4 4 2 4 2 2 X",  # 1.3, 1.6
+    "* * * 2 1 1 2 2 2 2 2 2 X 4 2 2 X",  # 1.4
+    "4 4 2 X X X 2 1 2 X 2 2 X 4 2 1 X",  # 2.1
+    "2 2 1 X X X 1 X 1 X X 1 X 2 1 X X",  # 2.2
+    "2 2 1 X X X 2 X 2 X X 2 X 2 1 X X",  # 2.3
+    "4 4 2 2 1 2 X X 2 1 2 2 X 3 2 X X",  # 3
+    "4 3 2 1 X X X X 1 X 1 2 X 3 2 1 X",  # 4.1
+    "4 3 2 2 1 2 2 1 X 1 2 2 1 3 2 1 X",  # 4.2
+    "4 4 2 X X X 1 X 1 X 2 2 X 2 2 1 X",  # 4.3
+    "4 4 2 2 X X 2 1 2 2 X 2 1 3 1 2 X",  # 5.1
+    "4 4 2 2 1 2 2 2 2 2 2 X 1 3 2 2 X",  # 5.2
+    "2 2 X X X X X X 1 X 1 1 X 1 X X X",  # 6.1
+    "4 4 4 4 2 2 3 3 3 2 3 3 1 X 3 3 X",  # 6.2
+    "2 2 2 2 1 1 2 2 2 2 1 2 X 3 X 2 X",  # 7
+    "4 2 2 1 X X X 1 1 1 2 2 X 3 2 X X",  # 8
+    "X X X X X X X X X X X X X X X X X",  # 9
+)
+_SEGREGATION = [[int(cell) if cell.isdigit() else 0 for cell in row.split()] for row in _SEGREGATION_TABLE]
+SEGREGATION_TERMS = {
+    1: "kept away from",
+    2: "separated from",
+    3: "separated by a complete compartment or hold from",
+    4: "separated longitudinally by an intervening complete compartment or hold from",
+}
+
+
+def _segregation_column(dg_class: str) -> int | None:
+    """The table's row and column for a class as intake stores it (3, 5.1, 1.1D); None for a class it lacks."""
+    value = dg_class.strip().upper()
+    if value.startswith("1"):
+        division = value[:3]
+        value = {"1.2": "1.1", "1.5": "1.1", "1.6": "1.3"}.get(division, division)
+    return _SEGREGATION_CLASSES.index(value) if value in _SEGREGATION_CLASSES else None
+
+
+def segregation_required(first_class: str, second_class: str) -> int:
+    """The IMDG segregation (1 to 4) between two classes, 0 when the table asks none."""
+    row, column = _segregation_column(first_class), _segregation_column(second_class)
+    return 0 if row is None or column is None else _SEGREGATION[row][column]
+
+
+def _dangerous_goods_problem(master: Shipment, house: Shipment) -> str | None:
+    """Why the house's dangerous goods may not go on the sea master with the dangerous goods already on it: classes
+    the IMDG Code keeps apart by any distance may not share a container (IMDG 7.3.4.1; "away from" only with the
+    competent authority's approval, which OMS does not record). OMS does not plan which house goes in which box,
+    so at sea a master is one stuffing."""
+    if MODE_FAMILY.get(master.mode) != "sea":
+        return None
+    lines = list(
+        HouseLine.objects.filter(
+            Q(house=house)
+            | Q(
+                house__consolidations__master=master,
+                house__consolidations__removed_at__isnull=True,
+                house__consolidations__deconsolidated_at__isnull=True,
+            )
+        )
+        .exclude(cargo_line__dg_class="")
+        .select_related("cargo_line", "house")
+    )
+    joining = [hl for hl in lines if hl.house_id == house.pk]
+    on_board = [hl for hl in lines if hl.house_id != house.pk]
+    for new in joining:
+        for old in on_board:
+            level = segregation_required(new.cargo_line.dg_class, old.cargo_line.dg_class)
+            if level:
+                return (
+                    f"{_dg_label(new)} on {house.reference} must be {SEGREGATION_TERMS[level]} {_dg_label(old)} on "
+                    f"{old.house.reference} (IMDG Code segregation table); they may not share a container. Put "
+                    f"{house.reference} on another master."
+                )
+    return None
+
+
+def _dg_label(house_line: HouseLine) -> str:
+    line = house_line.cargo_line
+    return f"UN{line.un_number} (class {line.dg_class})" if line.un_number else f"Class {line.dg_class}"
+
+
 def _by(by: Any) -> Any:
     return by if getattr(by, "pk", None) else None
 
@@ -172,7 +299,12 @@ def house_add(*, master: Shipment, house: Shipment, by: Any = None) -> Consolida
     to planned through the lifecycle (booking.master_orders_plan) when the lifecycle lets it."""
     master = Shipment.objects.select_for_update().get(pk=master.pk)  # one capacity decision at a time per master
     house = Shipment.objects.select_related("order").get(pk=house.pk)
-    problem = _join_problem(master, house) or (planning.order_plan_problem(house.order) if house.order else None)
+    problem = (
+        _join_problem(master, house)
+        or (planning.order_plan_problem(house.order) if house.order else None)
+        or _excluded_carrier_problem(master, house)
+        or _dangerous_goods_problem(master, house)
+    )
     if problem:
         raise ConsolidationError(problem)
     problems = master_capacity_problems(master=master, extra=[house])
@@ -349,5 +481,8 @@ def master_deconsolidate(*, master: Shipment, by: Any = None) -> list[Shipment]:
     now = timezone.now()
     ConsolidatedHouse.objects.filter(pk__in=[link.pk for link in links]).update(deconsolidated_at=now)
     houses = list(Shipment.objects.filter(pk__in=[link.house_id for link in links]).order_by("reference"))
-    Shipment.objects.filter(pk__in=[house.pk for house in houses]).update(status=ShipmentStatus.ARRIVED)
+    # Forward only: a house delivered first (a CFS box is delivered drop by drop) or cancelled stays so.
+    Shipment.objects.filter(pk__in=[house.pk for house in houses]).exclude(
+        status__in=planning.CLOSED_SHIPMENT_STATUSES
+    ).update(status=ShipmentStatus.ARRIVED, updated_at=now)
     return houses

@@ -390,9 +390,13 @@ def _history(by: Any) -> Any:
 @transaction.atomic
 def leg_add(*, shipment: Shipment, data: Mapping[str, Any], by: Any = None) -> Leg:
     """Add a leg to the shipment in its place: legs are kept in role order (pre-carriage, main carriage,
-    on-carriage, last mile), so a pre-carriage added after the main carriage comes before it."""
+    on-carriage, last mile), so a pre-carriage added after the main carriage comes before it. Refused
+    (PlanningError) on a delivered or cancelled shipment, whose legs stay as they were (legs_change_problem)."""
     with _history(by):
-        Shipment.objects.select_for_update().get(pk=shipment.pk)  # sequence numbers are handed out one at a time
+        locked = Shipment.objects.select_for_update().get(pk=shipment.pk)  # sequence numbers, one at a time
+        problem = legs_change_problem(locked)
+        if problem:
+            raise PlanningError(problem)
         last = shipment.legs.order_by("-sequence").values_list("sequence", flat=True).first() or 0
         leg = Leg(shipment=shipment, sequence=last + 1, **{k: v for k, v in data.items() if k in LEG_FIELDS})
         leg.mode = leg.mode or shipment.mode
@@ -697,13 +701,38 @@ def _clean_container(box: ShipmentEquipment, master: Shipment) -> None:
         raise PlanningError(f"{box.container_number} is already on {master.reference}.")
 
 
+def container_add_problem(shipment: Shipment) -> str | None:
+    """Why no container may be added to the shipment now, or None; the shipment page offers "Add container" only
+    when this is None. Containers are planned for sea and rail masters (as consolidation plans them), and only
+    while a house may still join: a box added once the master moves never went on board."""
+    from tracking.services.consolidation import CONTAINER_MODES, JOINABLE  # consolidation builds on planning
+
+    if shipment.kind != ShipmentKind.MASTER:
+        return "Containers belong to the master shipment."
+    if shipment.mode not in CONTAINER_MODES:
+        return (
+            f"{shipment.reference} goes by {shipment.get_mode_display()}; containers are planned for sea and rail "
+            "masters only."
+        )
+    if shipment.status not in JOINABLE:
+        return (
+            f"{shipment.reference} is {shipment.get_status_display().lower()}; containers are added only while it is "
+            "being planned or booked."
+        )
+    return None
+
+
 @transaction.atomic
 def container_add(*, shipment: Shipment, data: Mapping[str, Any]) -> ShipmentEquipment:
-    """Add a container (ISO size-type, and once known its ISO 6346 number, seals and VGM) to a master. After
-    commit: the events held for its number are attached (tracking.ingest.relinking)."""
+    """Add a container (ISO size-type, and once known its ISO 6346 number, seals and VGM) to a master, where
+    container_add_problem allows. After commit: the events held for its number are attached
+    (tracking.ingest.relinking)."""
     if shipment.kind != ShipmentKind.MASTER:
         raise PlanningError("Containers belong to the master shipment.")
     master = Shipment.objects.select_for_update().get(pk=shipment.pk)
+    problem = container_add_problem(master)
+    if problem:
+        raise PlanningError(problem)
     box = ShipmentEquipment(shipment=master, **{k: v for k, v in data.items() if k in CONTAINER_FIELDS})
     _clean_container(box, master)
     box.save()
