@@ -115,7 +115,7 @@ def test_each_customer_reads_a_hold_on_the_master_on_its_own_clock(sailed, login
         html = login(user).get(reverse("portal:home")).content.decode()
         assert held.get_kind_display() in html
         reported = _at(DEPARTED, zone, "{day} {time:%b %Y, %H:%M}")
-        assert f'<td class="tabular-nums text-nowrap">{reported}</td>' in html
+        assert f'<td class="tabular-nums text-nowrap" data-label="Reported">{reported}</td>' in html
         assert _at(DEPARTED, other, "{day} {time:%b %Y, %H:%M}") not in html
         assert f"resolved in the last 7 days · times in {zone.key}" in html
 

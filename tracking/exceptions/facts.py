@@ -1,9 +1,9 @@
 """What the exception rules look at, read for a whole batch of shipments in two queries whatever its size:
 
 1. per shipment: its branch's time zone (the clock the rules' sentences are written on), its orders, their
-   statuses and customers (through its live houses), legs (planned and actual times), the confirmed or rolled
-   booking (first and current departure, cargo cut-off), the latest estimate of the arrival and of the delivery,
-   and when the last actual event happened;
+   statuses and customers (through its live houses, and when the latest of them joined), legs (planned and
+   actual times), the confirmed or rolled booking (first and current departure, cargo cut-off), the latest
+   estimate of the arrival and of the delivery, and when the last actual event happened;
 2. the "signal" events of those shipments and their houses: holds, clearances, delivery attempts, returns,
    damage reports, and the gate-in/departure that answer a cut-off.
 
@@ -97,6 +97,9 @@ class ShipmentFacts:
     house_parties: dict[int, tuple[int | None, int | None]] = field(default_factory=dict)
     # The clock of the shipment's branch: the rules write their times on it ("4 Dec 2026, 03:00 CET").
     zone: datetime.tzinfo = field(default_factory=timezone.get_default_timezone)
+    # When the latest of its live houses joined: an open exception announced before it concerns an order that was
+    # not told (services.exceptions_detect, exception_widen_announce).
+    houses_joined_at: datetime.datetime | None = None
 
     @property
     def orders_finished(self) -> bool:
@@ -176,13 +179,14 @@ SELECT s.id, s.reference, s.mode, s.status, s.branch_id, s.carrier_id,
        date_part('epoch', ea.estimated_at), ea.event_id, date_part('epoch', ed.estimated_at), ed.event_id,
        date_part('epoch', ev.last_actual_at), coalesce(hh.house_ids, '{}'), coalesce(o.statuses, '{}'),
        coalesce(hh.house_orders, '{}'), coalesce(hh.house_customers, '{}'),
-       ea.scheme, ea.reason, ea.delay_code, ed.scheme, ed.reason, ed.delay_code, br.time_zone
+       ea.scheme, ea.reason, ea.delay_code, ed.scheme, ed.reason, ed.delay_code, br.time_zone,
+       date_part('epoch', hh.joined_at)
 FROM tracking_shipment s
 JOIN partners_organisation br ON br.id = s.branch_id
 LEFT JOIN LATERAL (
     SELECT array_agg(ch.house_id ORDER BY ch.house_id) AS house_ids,
            array_agg(h.order_id ORDER BY ch.house_id) AS house_orders,
-           array_agg(ho.customer_id ORDER BY ch.house_id) AS house_customers
+           array_agg(ho.customer_id ORDER BY ch.house_id) AS house_customers, max(ch.added_at) AS joined_at
     FROM tracking_consolidatedhouse ch
     JOIN tracking_shipment h ON h.id = ch.house_id
     LEFT JOIN orders_order ho ON ho.id = h.order_id
@@ -293,6 +297,7 @@ def shipment_facts(shipment_ids: Sequence[int]) -> dict[int, ShipmentFacts]:
                 house_parties=dict(zip(row[27], zip(row[29], row[30], strict=True), strict=True)),
                 eta_arrival_said=estimate_said(row[31], row[32], row[33]),
                 eta_delivery_said=estimate_said(row[34], row[35], row[36]), zone=zone,
+                houses_joined_at=_at(row[38]),
             )  # fmt: skip
         carrying = {shipment_id: shipment_id for shipment_id in facts}
         carrying.update({house: info.id for info in facts.values() for house in info.house_ids})

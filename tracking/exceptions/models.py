@@ -306,6 +306,10 @@ class ShipmentException(models.Model):
         return (self.resolved_at or timezone.now()) - self.opened_at
 
 
+# What one note in an exception's history holds (forms.NoteForm, services.exception_note_add).
+NOTE_LIMIT = 4000
+
+
 class ExceptionEntry(models.Model):
     """The history of an exception: opened, assigned, acknowledged, noted, updated (what is detected changed while
     it stays open: a later estimate, a new plan, another attempt), resolved (by whom, or by itself)."""

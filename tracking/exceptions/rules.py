@@ -154,6 +154,11 @@ class Finding:
         """What one unresolved exception is kept for (the partial unique index): kind, shipment, leg and house."""
         return self.kind, self.shipment_id, self.leg_id, self.house_id
 
+    @property
+    def follows(self) -> tuple[str, int, int | None, int | None]:
+        """The open exception this finding is (follow_key)."""
+        return follow_key(self.kind, self.shipment_id, self.leg_id, self.house_id)
+
     def continues(self, milestone: str) -> bool:
         """Whether the unresolved exception of this key, about `milestone`, is this finding still holding. An
         overdue milestone is a condition of its own: the departure recorded ends "departure overdue" even when the
@@ -164,6 +169,16 @@ class Finding:
         if self.kind != ExceptionKind.MILESTONE_OVERDUE:
             return True
         return _moment(milestone) == _moment(self.milestone)
+
+
+def follow_key(
+    kind: str, shipment_id: int, leg_id: int | None, house_id: int | None
+) -> tuple[str, int, int | None, int | None]:
+    """Which open exception a finding continues: the one of its key (kind, shipment, leg, house), except that an ETA
+    slipped is the shipment's one delay whichever leg's estimate is the worst now (the vessel's arrival, then the
+    last mile's delivery carrying the same delay on): it moves to that leg in place, instead of resolving "by itself"
+    and opening again, announced twice for one cause (review A, defect 2)."""
+    return kind, shipment_id, None if kind == ExceptionKind.ETA_DELAY else leg_id, house_id
 
 
 class RuleBook:
@@ -512,11 +527,12 @@ def _same(a: datetime.datetime | None, b: datetime.datetime | None) -> bool:
 def why_clear(
     *, kind: str, milestone: str, leg_id: int | None, facts: ShipmentFacts | None, house_id: int | None = None,
     book: RuleBook | None = None, expected_at: datetime.datetime | None = None,
-    observed_at: datetime.datetime | None = None,
+    observed_at: datetime.datetime | None = None, now: datetime.datetime | None = None,
 ) -> str:  # fmt: skip
     """What cleared an exception's condition, for its record ("resolved itself: …"). With the rules (`book`) and
     the times the exception showed, a rule switched off, or a threshold raised over a delay that did not move,
-    says so instead of naming a change that did not happen."""
+    says so instead of naming a change that did not happen. "Raised" only when the delay that did not move is within
+    the rule's threshold now (for an overdue milestone, at `now`): a delay still over it was not cleared by the rule."""
     if facts is None:
         return "The shipment is no longer followed."
 
@@ -546,9 +562,11 @@ def why_clear(
     if kind == ExceptionKind.ETA_DELAY:
         latest = facts.eta_delivery if milestone == "DELIVERED" else facts.eta_arrival
         planned = leg.planned_arrival_at if leg is not None else None
-        if rule is not None and _same(latest, observed_at) and _same(planned, expected_at):
-            unmoved = f"the latest estimate ({when(latest)}) did not move"
-            return f"The rule's threshold was raised to {_hours(rule)}: {unmoved}."
+        if latest is not None and planned is not None and _same(latest, observed_at) and _same(planned, expected_at):
+            if rule is not None and latest - planned <= _threshold(rule):
+                unmoved = f"the latest estimate ({when(latest)}) did not move"
+                return f"The rule's threshold was raised to {_hours(rule)}: {unmoved}."
+            return "The condition no longer holds."  # the same delay, still over the threshold: no cause to name
         within = f" ({_hours(rule)})" if rule is not None else ""
         return f"The latest estimate ({when(latest)}) is back within the threshold{within}."
     if kind == ExceptionKind.NO_MOVEMENT:
@@ -574,7 +592,9 @@ def why_clear(
         planned = None
         if leg is not None:
             planned = leg.planned_departure_at if departure else leg.planned_arrival_at
-        if rule is not None and _same(planned, expected_at):
-            return f"The rule's threshold was raised to {_hours(rule)}: the plan ({when(planned)}) did not move."
+        if planned is not None and _same(planned, expected_at):
+            if rule is not None and (now is None or now - planned <= _threshold(rule)):
+                return f"The rule's threshold was raised to {_hours(rule)}: the plan ({when(planned)}) did not move."
+            return "The condition no longer holds."  # the same plan, still late: no cause to name
         return "The plan moved: the milestone is no longer overdue."
     return "The condition no longer holds (rule changed or switched off)."

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.db import connection
-from django.db.models import Count, OuterRef, Q, QuerySet, Subquery, Value
+from django.db.models import Case, Count, Exists, OuterRef, Q, QuerySet, Subquery, Value, When
 from django.db.models.functions import Coalesce
 from django.http import Http404
 from django.utils import timezone
@@ -16,6 +16,7 @@ from django.utils import timezone
 from orders.models import Order
 from partners.models import STAFF_ROLES, Membership, Organisation, Role
 from partners.scoping import Scope
+from partners.time_zones import viewer_zone
 from tracking.exceptions.models import (
     UNRESOLVED_STATUSES,
     ExceptionEntry,
@@ -58,11 +59,13 @@ def _parse_int(text: str, limit: int) -> int | None:
 
 
 def _parse_at(text: str) -> datetime.datetime | None:
+    """An aware moment, in UTC: Python takes offsets up to ±23:59, PostgreSQL only up to ±15:59 (a cursor edited to
+    "+23:59" answered 500), and a moment near year 1 or 9999 may not exist in UTC at all."""
     try:
         value = datetime.datetime.fromisoformat(text)
-    except ValueError:
+        return value.astimezone(datetime.UTC) if value.tzinfo is not None else None
+    except (ValueError, OverflowError):
         return None
-    return value if value.tzinfo is not None else None
 
 
 # cursor field → its parser (None: not a valid value of that field)
@@ -92,6 +95,12 @@ class InboxFilters:
     severity: str = ""
     customer: str = ""
     q: str = ""
+    # What the weekly view's "still open" links narrow to (each count opens the rows it counts): the carrier's
+    # code, the shipment's lane, and the ISO week it opened in on the viewer's clock ("2026-W49", as the view).
+    carrier: str = ""
+    origin: str = ""
+    destination: str = ""
+    week: str = ""
     sort: str = "severity"
     after: str = ""  # keyset cursor: the sort values of the last row shown
 
@@ -104,7 +113,13 @@ class InboxFilters:
         values["kind"] = values["kind"] if values["kind"] in ExceptionKind.values else ""
         values["severity"] = values["severity"] if values["severity"] in {str(v) for v in Severity.values} else ""
         values["after"] = values["after"] if _parse_cursor(values["sort"], values["after"]) else ""
+        values["week"] = values["week"] if week_monday(values["week"]) else ""
         return cls(**values)
+
+    @property
+    def narrowed(self) -> bool:
+        """Whether the weekly view's filters (carrier, lane, week) apply: the inbox says so, with a way out."""
+        return bool(self.carrier or self.origin or self.destination or self.week)
 
     def query(self, **changes: str) -> str:
         from urllib.parse import urlencode
@@ -141,15 +156,37 @@ def _filtered(scope: Scope, user: Any, filters: InboxFilters) -> QuerySet[Shipme
         rows = rows.filter(kind=filters.kind)
     if filters.severity:
         rows = rows.filter(severity=int(filters.severity))
+    if filters.carrier:
+        rows = rows.filter(carrier__code__iexact=filters.carrier)
+    if filters.origin:
+        rows = rows.filter(shipment__origin_id=filters.origin)
+    if filters.destination:
+        rows = rows.filter(shipment__destination_id=filters.destination)
+    monday = week_monday(filters.week)
+    if monday is not None:
+        start, end = week_bounds(monday, viewer_zone(scope))
+        rows = rows.filter(opened_at__gte=start, opened_at__lt=end)
     if filters.customer:
-        rows = rows.filter(customer__code__iexact=filters.customer)
+        rows = rows.filter(
+            Q(customer__code__iexact=filters.customer)
+            | _for_every_order_on_it(house__order__customer__code__iexact=filters.customer)
+        )
     if filters.q:
         rows = rows.filter(
             Q(shipment__reference__icontains=filters.q)
             | Q(order__reference__icontains=filters.q)
             | Q(shipment__bill_number__iexact=filters.q)
+            | _for_every_order_on_it(house__order__reference__icontains=filters.q)
         )
     return rows
+
+
+def _for_every_order_on_it(**house_matches: str) -> Q:
+    """An exception that names no order, no house and no customer concerns every order on its shipment (a
+    consolidation's movement, or a report on its master): it matches when a live house on the shipment matches, as
+    the order's panel (exceptions_for_order) and the customer's portal (exceptions_for_customer) attribute it."""
+    carried = ConsolidatedHouse.objects.filter(master=OuterRef("shipment"), removed_at__isnull=True, **house_matches)
+    return Q(order__isnull=True, house__isnull=True, customer__isnull=True) & Q(Exists(carried))
 
 
 def resolved_since() -> datetime.datetime:
@@ -272,7 +309,18 @@ def exceptions_for_order(*, scope: Scope, order: Order) -> list[ShipmentExceptio
     rows = _visible(scope).filter(
         Q(order=order) | Q(Q(order__isnull=True), Q(shipment__in=houses) | Q(shipment__in=masters))
     )
-    return sorted(rows[:50], key=lambda e: (e.status == ExceptionStatus.RESOLVED, -e.severity, e.opened_at))
+    return list(_panel_order(rows)[:PANEL_SIZE])
+
+
+# A panel (the order's, the shipment's) lists up to PANEL_SIZE exceptions: every unresolved one first, then the
+# resolved ones. Ordered in the query, before the cut: a long history of resolved severe ones cannot push an open
+# one out of the panel (review A, defect 5).
+PANEL_SIZE = 50
+
+
+def _panel_order(rows: QuerySet[ShipmentException]) -> QuerySet[ShipmentException]:
+    resolved_last = Case(When(status=ExceptionStatus.RESOLVED, then=Value(1)), default=Value(0))
+    return rows.order_by(resolved_last, "-severity", "opened_at", "id")
 
 
 @dataclass(frozen=True)
@@ -371,8 +419,7 @@ def exceptions_for_customer(*, scope: Scope, recent_days: int = 7, limit: int = 
 
 
 def exceptions_for_shipment(*, scope: Scope, shipment: Shipment) -> list[ShipmentException]:
-    rows = _visible(scope).filter(shipment=shipment)
-    return sorted(rows[:50], key=lambda e: (e.status == ExceptionStatus.RESOLVED, -e.severity, e.opened_at))
+    return list(_panel_order(_visible(scope).filter(shipment=shipment))[:PANEL_SIZE])
 
 
 def customers_with_open_exceptions() -> list[Organisation]:
@@ -382,38 +429,82 @@ def customers_with_open_exceptions() -> list[Organisation]:
 
 # --- the weekly view ----------------------------------------------------------------------------------
 
-# The customer's and the carrier's names come with their groups (each group is one organisation, so min() is its
-# name): one query for the whole view. Weeks are [start, end): Monday 00:00 to Monday 00:00 on the viewer's clock,
-# 167 or 169 hours long when summer time starts or ends in between.
-_WEEKLY = """
-SELECT CASE WHEN GROUPING(e.kind) = 0 THEN 'kind' WHEN GROUPING(e.customer_id) = 0 THEN 'customer'
-            WHEN GROUPING(e.carrier_id) = 0 THEN 'carrier' ELSE 'lane' END AS dimension,
-       e.kind, s.origin_id, s.destination_id,
-       CASE WHEN GROUPING(e.customer_id) = 0 THEN min(cu.name) WHEN GROUPING(e.carrier_id) = 0 THEN min(ca.name)
-       END AS name,
-       CASE WHEN GROUPING(e.customer_id) = 0 THEN min(cu.code) WHEN GROUPING(e.carrier_id) = 0 THEN min(ca.code)
-       END AS code,
+# Weeks outside these years fall back to the current week (near 1 and 9999 the previous/next week overflow).
+WEEK_YEARS = (2000, 2100)
+
+
+def week_monday(value: str) -> datetime.date | None:
+    """The Monday of the ISO week `2026-W10` (a year in WEEK_YEARS); None for anything else."""
+    try:
+        day = datetime.date.fromisoformat(f"{value}-1") if value else None
+    except ValueError:
+        return None
+    return day if day is not None and WEEK_YEARS[0] <= day.year <= WEEK_YEARS[1] else None
+
+
+def week_bounds(monday: datetime.date, zone: datetime.tzinfo) -> tuple[datetime.datetime, datetime.datetime]:
+    """Monday 00:00 to the next Monday 00:00 on `zone`'s clock (167 or 169 hours when summer time starts or ends in
+    it). Where a clock skips midnight, the day starts when the clock jumps (fold 0)."""
+    following = monday + datetime.timedelta(days=7)
+    return (
+        datetime.datetime.combine(monday, datetime.time(0), tzinfo=zone),
+        datetime.datetime.combine(following, datetime.time(0), tzinfo=zone),
+    )
+
+
+def iso_week(day: datetime.date) -> str:
+    return "{}-W{:02d}".format(*day.isocalendar()[:2])
+
+
+# One query for the whole view. The customer's and the carrier's names come with their groups (each group is one
+# organisation, so min() is its name). Weeks are [start, end): Monday 00:00 to Monday 00:00 on the viewer's clock.
+# By customer counts what concerns each customer, as the inbox's customer filter, the order's panel and the portal
+# do: the exceptions naming them, and each one naming no order, house or customer (a consolidation's) once for
+# every customer with a live house on its shipment. So the customers' counts may add up to more than the week's.
+_WEEKLY_COUNTS = """
        count(*) AS opened,
-       count(*) FILTER (WHERE e.status = 'resolved') AS resolved,
-       count(*) FILTER (WHERE e.is_auto_resolved) AS auto_resolved,
-       count(*) FILTER (WHERE e.status <> 'resolved') AS still_open,
-       count(*) FILTER (WHERE e.severity >= 3) AS severe,
-       avg(extract(epoch FROM e.resolved_at - e.opened_at)) FILTER (WHERE e.status = 'resolved') AS avg_seconds,
-       percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM e.resolved_at - e.opened_at))
-           FILTER (WHERE e.status = 'resolved') AS median_seconds
-  FROM tracking_shipmentexception e
-  JOIN tracking_shipment s ON s.id = e.shipment_id
-  LEFT JOIN partners_organisation cu ON cu.id = e.customer_id
-  LEFT JOIN partners_organisation ca ON ca.id = e.carrier_id
- WHERE e.opened_at >= %(start)s AND e.opened_at < %(end)s
- GROUP BY GROUPING SETS ((e.kind), (e.customer_id), (e.carrier_id), (s.origin_id, s.destination_id))
+       count(*) FILTER (WHERE w.status = 'resolved') AS resolved,
+       count(*) FILTER (WHERE w.is_auto_resolved) AS auto_resolved,
+       count(*) FILTER (WHERE w.status <> 'resolved') AS still_open,
+       count(*) FILTER (WHERE w.severity >= 3) AS severe,
+       avg(extract(epoch FROM w.resolved_at - w.opened_at)) FILTER (WHERE w.status = 'resolved') AS avg_seconds,
+       percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM w.resolved_at - w.opened_at))
+           FILTER (WHERE w.status = 'resolved') AS median_seconds
 """
+_WEEKLY = f"""
+WITH w AS (
+    SELECT e.kind, e.shipment_id, e.order_id, e.house_id, e.customer_id, e.carrier_id, e.status, e.severity,
+           e.is_auto_resolved, e.opened_at, e.resolved_at, s.origin_id, s.destination_id
+      FROM tracking_shipmentexception e
+      JOIN tracking_shipment s ON s.id = e.shipment_id
+     WHERE e.opened_at >= %(start)s AND e.opened_at < %(end)s
+)
+SELECT CASE WHEN GROUPING(w.kind) = 0 THEN 'kind' WHEN GROUPING(w.carrier_id) = 0 THEN 'carrier' ELSE 'lane' END,
+       w.kind, w.origin_id, w.destination_id, min(ca.name), min(ca.code), {_WEEKLY_COUNTS}
+  FROM w LEFT JOIN partners_organisation ca ON ca.id = w.carrier_id
+ GROUP BY GROUPING SETS ((w.kind), (w.carrier_id), (w.origin_id, w.destination_id))
+UNION ALL
+SELECT 'customer', NULL, NULL, NULL, min(cu.name), min(cu.code), {_WEEKLY_COUNTS}
+  FROM w
+  LEFT JOIN LATERAL (
+      SELECT w.customer_id WHERE w.customer_id IS NOT NULL
+      UNION
+      SELECT o.customer_id
+        FROM tracking_consolidatedhouse ch
+        JOIN tracking_shipment h ON h.id = ch.house_id
+        JOIN orders_order o ON o.id = h.order_id
+       WHERE w.customer_id IS NULL AND w.order_id IS NULL AND w.house_id IS NULL
+         AND ch.master_id = w.shipment_id AND ch.removed_at IS NULL
+  ) concerned ON true
+  LEFT JOIN partners_organisation cu ON cu.id = concerned.customer_id
+ GROUP BY concerned.customer_id
+"""  # noqa: S608 - constant text
 
 
 @dataclass
 class WeeklyRow:
     label: str
-    code: str
+    code: str  # the kind, or the customer's or carrier's code; "" for a lane and for none
     opened: int
     resolved: int
     auto_resolved: int
@@ -421,6 +512,9 @@ class WeeklyRow:
     severe: int  # high or critical
     average: datetime.timedelta | None  # from opening to resolution, of those resolved
     median: datetime.timedelta | None
+    origin: str = ""  # a lane's
+    destination: str = ""
+    still_open_link: str = ""  # the inbox's query string for the rows "still open" counts (still_open_query)
 
     @property
     def average_text(self) -> str:
@@ -430,12 +524,22 @@ class WeeklyRow:
     def median_text(self) -> str:
         return duration_text(self.median) if self.median is not None else ""
 
+    def still_open_query(self, dimension: str, week: str) -> str:
+        """The inbox's query string listing exactly the rows "still open" counts: unresolved, opened in `week`, of
+        this type, customer, carrier or lane. "" for a group the inbox cannot filter on (no customer, no carrier)."""
+        filters = {"kind": {"kind": self.code}, "customer": {"customer": self.code},
+                   "carrier": {"carrier": self.code},
+                   "lane": {"origin": self.origin, "destination": self.destination}}[dimension]  # fmt: skip
+        if not all(filters.values()):
+            return ""
+        return InboxFilters(week=week, **filters).query()
+
 
 def weekly_summary(*, scope: Scope, start: datetime.datetime, end: datetime.datetime) -> dict[str, list[WeeklyRow]]:
     """Exceptions opened from `start` until before `end` (a week: Monday 00:00 to Monday 00:00 on the viewer's
-    clock), by kind, customer, carrier and lane, with how many were resolved (by themselves or by a person) and how
-    long it took: one grouping-sets query, with the organisations' names. Each group lists the most frequent first,
-    then by name."""
+    clock), by kind, customer (what concerns each: _WEEKLY), carrier and lane, with how many were resolved (by
+    themselves or by a person) and how long it took: one query, with the organisations' names. Each group lists
+    the most frequent first, then by name."""
     groups: dict[str, list[WeeklyRow]] = {"kind": [], "customer": [], "carrier": [], "lane": []}
     if not scope.is_staff:
         return groups
@@ -443,14 +547,17 @@ def weekly_summary(*, scope: Scope, start: datetime.datetime, end: datetime.date
         cursor.execute(_WEEKLY, {"start": start, "end": end})
         rows = cursor.fetchall()
     for dim, kind, origin, destination, name, org_code, opened, resolved, auto, still, severe, avg, median in rows:
+        lane = ("", "")
         if dim == "kind":
             label, code = ExceptionKind(kind).label, kind
         elif dim in ("customer", "carrier"):
-            label, code = (name, org_code) if name else ("(several or none)", "")
+            label, code = (name, org_code) if name else ("(none)", "")
         else:
-            label, code = f"{origin} → {destination}", ""
+            label, code, lane = f"{origin} → {destination}", "", (origin or "", destination or "")
         spans = [datetime.timedelta(seconds=float(v)) if v is not None else None for v in (avg, median)]
-        groups[dim].append(WeeklyRow(label, code, opened, resolved, auto, still, severe, spans[0], spans[1]))
+        groups[dim].append(
+            WeeklyRow(label, code, opened, resolved, auto, still, severe, spans[0], spans[1], lane[0], lane[1])
+        )
     for rows_of_group in groups.values():
         rows_of_group.sort(key=lambda row: (-row.opened, row.label.casefold()))
     return groups

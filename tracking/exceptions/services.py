@@ -22,13 +22,16 @@ from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 from django.db import connection, transaction
+from django.db.models import Q
 from django.utils import timezone
 
+from orders.models import Order
 from partners.models import Organisation
 from tracking import events
 from tracking.exceptions import rules
-from tracking.exceptions.facts import shipment_facts
+from tracking.exceptions.facts import ShipmentFacts, shipment_facts
 from tracking.exceptions.models import (
+    NOTE_LIMIT,
     SELF_RESOLVING_KINDS,
     UNRESOLVED_STATUSES,
     ExceptionEntry,
@@ -59,6 +62,7 @@ class Outcome:
     opened: list[int] = field(default_factory=list)
     resolved: list[int] = field(default_factory=list)
     updated: list[int] = field(default_factory=list)
+    widened: list[int] = field(default_factory=list)  # open ones now concerning an order that joined (not told yet)
 
 
 # --- detection ----------------------------------------------------------------------------------------
@@ -109,8 +113,14 @@ WITH resolved AS (
 )
 SELECT id FROM resolved
 """
-# What is detected, kept up to date while the exception stays open (the inbox and the portal show the latest).
+# What is detected, kept up to date while the exception stays open (the inbox and the portal show the latest):
+# also the leg (an ETA slipped follows the worst estimate: rules.follow_key) and the parties, the order and
+# customer it names, which follow what the shipment carries now (an order joining a consolidation: review A, 1).
 _REFRESHED = (
+    ("leg_id", "bigint"),
+    ("order_id", "bigint"),
+    ("customer_id", "bigint"),
+    ("notify_customer", "boolean"),
     ("severity", "smallint"),
     ("rule_id", "bigint"),
     ("milestone", "text"),
@@ -135,7 +145,7 @@ _REFRESH = (
     "SELECT id, 'updated', %(now)s, detail FROM refreshed WHERE reworded) SELECT id FROM refreshed"
 )
 _EXISTING = f"""
-SELECT id, kind, shipment_id, leg_id, house_id, status, {", ".join(c for c, _ in _REFRESHED)}
+SELECT id, kind, shipment_id, house_id, status, announced_at, {", ".join(c for c, _ in _REFRESHED)}
   FROM tracking_shipmentexception
  WHERE shipment_id = ANY(%(ids)s) AND (status <> 'resolved' OR NOT is_auto_resolved)
 """  # noqa: S608 - constant names
@@ -147,9 +157,13 @@ class _Existing(NamedTuple):
     id: int
     kind: str
     shipment_id: int
-    leg_id: int | None
     house_id: int | None
     status: str
+    announced_at: datetime.datetime | None
+    leg_id: int | None
+    order_id: int | None
+    customer_id: int | None
+    notify_customer: bool
     severity: int
     rule_id: int | None
     milestone: str
@@ -167,24 +181,29 @@ class _Existing(NamedTuple):
     def key(self) -> tuple[str, int, int | None, int | None]:
         return self.kind, self.shipment_id, self.leg_id, self.house_id
 
+    @property
+    def follows(self) -> tuple[str, int, int | None, int | None]:
+        return rules.follow_key(self.kind, self.shipment_id, self.leg_id, self.house_id)
+
 
 def _iso(at: datetime.datetime | None) -> str | None:
     return at.isoformat() if at else None
 
 
-def _row(finding: rules.Finding, facts: Any) -> dict[str, Any]:
-    order_id, customer_id = facts.parties(finding.house_id)
+def _row(finding: rules.Finding, facts: ShipmentFacts) -> dict[str, Any]:
     return {
-        "kind": finding.kind, "severity": finding.severity, "shipment_id": finding.shipment_id,
-        "leg_id": finding.leg_id, "house_id": finding.house_id, "order_id": order_id, "customer_id": customer_id,
-        "notify_customer": finding.notify_customer, **_detected(finding),
+        "kind": finding.kind, "shipment_id": finding.shipment_id, "house_id": finding.house_id,
+        **_detected(finding, facts),
     }  # fmt: skip
 
 
-def _detected(finding: rules.Finding) -> dict[str, Any]:
+def _detected(finding: rules.Finding, facts: ShipmentFacts) -> dict[str, Any]:
     """The finding's _REFRESHED columns, as the database stores them."""
+    order_id, customer_id = facts.parties(finding.house_id)
     return {
-        "severity": finding.severity, "rule_id": finding.rule_id, "milestone": finding.milestone,
+        "leg_id": finding.leg_id, "order_id": order_id, "customer_id": customer_id,
+        "notify_customer": finding.notify_customer, "severity": finding.severity, "rule_id": finding.rule_id,
+        "milestone": finding.milestone,
         "expected_at": _iso(finding.expected_at), "observed_at": _iso(finding.observed_at),
         "carrier_reason_code": finding.carrier_reason_code, "canonical_reason": finding.canonical_reason,
         "trigger_key": finding.trigger_key, "source_event_ids": list(finding.source_event_ids),
@@ -192,17 +211,18 @@ def _detected(finding: rules.Finding) -> dict[str, Any]:
     }  # fmt: skip
 
 
-def _changed(row: _Existing, finding: rules.Finding) -> bool:
+def _changed(row: _Existing, finding: rules.Finding, facts: ShipmentFacts) -> bool:
     """Whether the finding says more than the open exception: a later estimate, a moved plan, another attempt, a
-    repeated report, the rule edited, another carrier on the late leg. The wording alone does not count ("30 h
-    overdue" grows every scan)."""
+    repeated report, the rule edited, another carrier on the late leg, the worst estimate now another leg's, another
+    order or customer concerned. The wording alone does not count ("30 h overdue" grows every scan)."""
     return (
-        row.severity, row.rule_id, row.milestone, row.expected_at, row.observed_at, row.carrier_reason_code,
-        row.canonical_reason, row.trigger_key, list(row.source_event_ids), row.carrier_id, row.mode,
+        row.leg_id, (row.order_id, row.customer_id), row.notify_customer, row.severity, row.rule_id, row.milestone,
+        row.expected_at, row.observed_at, row.carrier_reason_code, row.canonical_reason, row.trigger_key,
+        list(row.source_event_ids), row.carrier_id, row.mode,
     ) != (
-        finding.severity, finding.rule_id, finding.milestone, finding.expected_at, finding.observed_at,
-        finding.carrier_reason_code, finding.canonical_reason, finding.trigger_key, list(finding.source_event_ids),
-        finding.carrier_id, finding.mode,
+        finding.leg_id, facts.parties(finding.house_id), finding.notify_customer, finding.severity, finding.rule_id,
+        finding.milestone, finding.expected_at, finding.observed_at, finding.carrier_reason_code,
+        finding.canonical_reason, finding.trigger_key, list(finding.source_event_ids), finding.carrier_id, finding.mode,
     )  # fmt: skip
 
 
@@ -226,27 +246,38 @@ def exceptions_detect(
         with connection.cursor() as cursor:
             cursor.execute(_EXISTING, {"ids": list(facts)})
             existing = [_Existing(*row) for row in cursor.fetchall()]
-        unresolved = {row.key: row for row in existing if row.status in UNRESOLVED_STATUSES}
-        closed_by_hand = {(*row.key, row.trigger_key) for row in existing if row.status == ExceptionStatus.RESOLVED}
-        holding = {finding.key: finding for finding in findings}
+        unresolved: dict[tuple[str, int, int | None, int | None], _Existing] = {}
         to_resolve: list[tuple[int, str]] = []
+        for row in sorted(existing, key=lambda row: row.id):
+            if row.status not in UNRESOLVED_STATUSES:
+                continue
+            kept = unresolved.setdefault(row.follows, row)
+            if kept is not row:  # two ETA slipped on one shipment, opened before findings followed the worst leg
+                to_resolve.append((row.id, f"The same delay is followed in exception #{kept.id}."))
+        closed_by_hand = {(*row.key, row.trigger_key) for row in existing if row.status == ExceptionStatus.RESOLVED}
+        holding = {finding.follows: finding for finding in findings}
         to_refresh: list[dict[str, Any]] = []
-        for key, row in unresolved.items():
-            finding = holding.get(key)
-            if finding is not None and finding.continues(row.milestone):
-                if _changed(row, finding):
-                    to_refresh.append({"id": row.id, "reworded": finding.detail != row.detail, **_detected(finding)})
+        widened: list[int] = []
+        for follows, row in unresolved.items():
+            finding = holding.get(follows)
+            info = facts.get(row.shipment_id)
+            if finding is not None and info is not None and finding.continues(row.milestone):
+                if _changed(row, finding, info):
+                    reworded = finding.detail != row.detail
+                    to_refresh.append({"id": row.id, "reworded": reworded, **_detected(finding, info)})
+                if _joined_since_announced(row, info):
+                    widened.append(row.id)
             elif row.kind in SELF_RESOLVING_KINDS:
                 why = rules.why_clear(
-                    kind=row.kind, milestone=row.milestone, leg_id=row.leg_id, facts=facts.get(row.shipment_id),
-                    house_id=row.house_id, book=book, expected_at=row.expected_at, observed_at=row.observed_at,
+                    kind=row.kind, milestone=row.milestone, leg_id=row.leg_id, facts=info, house_id=row.house_id,
+                    book=book, expected_at=row.expected_at, observed_at=row.observed_at, now=now,
                 )  # fmt: skip
                 to_resolve.append((row.id, why))
         # What resolves makes room (the unique index) for what replaces it: "arrival overdue" after "departure".
         replaced = {pk for pk, _ in to_resolve}
         to_open = [
             f for f in findings
-            if (f.key not in unresolved or unresolved[f.key].id in replaced)
+            if (f.follows not in unresolved or unresolved[f.follows].id in replaced)
             and (*f.key, f.trigger_key) not in closed_by_hand
         ]  # fmt: skip
         with connection.cursor() as cursor:
@@ -263,15 +294,26 @@ def exceptions_detect(
             if to_refresh:
                 cursor.execute(_REFRESH, {"now": now, "rows": json.dumps(to_refresh)})
                 outcome.updated = [pk for (pk,) in cursor.fetchall()]
-        if outcome.opened or outcome.resolved:
-            _announce_on_commit(outcome.opened, outcome.resolved)
+        outcome.widened = widened
+        if outcome.opened or outcome.resolved or widened:
+            _announce_on_commit(outcome.opened, outcome.resolved, widened)
     return outcome
 
 
-def _announce_on_commit(opened: list[int], resolved: list[int]) -> None:
+def _joined_since_announced(row: _Existing, facts: ShipmentFacts) -> bool:
+    """Whether an open exception about the whole shipment (no house) was announced before a house on it joined:
+    the order of that house is concerned and was not told (exception_widen_announce)."""
+    return (
+        row.house_id is None and row.announced_at is not None and facts.houses_joined_at is not None
+        and facts.houses_joined_at > row.announced_at
+    )  # fmt: skip
+
+
+def _announce_on_commit(opened: list[int], resolved: list[int], widened: list[int] | None = None) -> None:
     from tracking.exceptions import tasks  # tasks import services
 
-    transaction.on_commit(lambda: tasks.announce_exceptions.apply_async(args=[opened, resolved], queue=tasks.QUEUE))
+    args = [opened, resolved, widened] if widened else [opened, resolved]
+    transaction.on_commit(lambda: tasks.announce_exceptions.apply_async(args=args, queue=tasks.QUEUE))
 
 
 def carrying_shipments(*, order_ids: Iterable[int] = (), shipment_ids: Iterable[int] = ()) -> list[int]:
@@ -444,6 +486,44 @@ def _may_email_customers(exception: ShipmentException) -> bool:
     )
 
 
+def exception_widen_announce(*, exception_id: int) -> bool:
+    """Tell the orders that joined an open exception's shipment after it was announced (a house added to the
+    consolidation whose cut-off was missed, whose vessel is late): the history says which orders it concerns now,
+    and their customers are emailed where a rule says so (each customer once: the ones told before are not told
+    again). Claimed by moving `announced_at` to now under the row's lock, so a second message does nothing.
+    Detection asks for it (_joined_since_announced) in the batch that sees the house, and it has brought the
+    exception's order and customer up to date by then. Returns whether anything was announced."""
+    with transaction.atomic():
+        exception = (
+            ShipmentException.objects.select_for_update(of=("self",))
+            .select_related("shipment")
+            .filter(pk=exception_id, status__in=UNRESOLVED_STATUSES, announced_at__isnull=False, house__isnull=True)
+            .first()
+        )
+        if exception is None:
+            return False
+        joined = ConsolidatedHouse.objects.filter(
+            master_id=exception.shipment_id, removed_at__isnull=True, added_at__gt=exception.announced_at
+        ).values("house__order_id")
+        orders = list(
+            Order.objects.filter(pk__in=orders_of(exception)).filter(pk__in=joined)
+            .select_related("customer").order_by("reference")
+        )  # fmt: skip
+        exception.announced_at = timezone.now()
+        exception.save(update_fields=["announced_at"])
+        if not orders:
+            return False
+        names = ", ".join(f"{order.reference} ({order.customer.code})" for order in orders)
+        ExceptionEntry.objects.create(
+            exception=exception, verb=Entry.UPDATED, text=f"Now also concerns {names}: added to the shipment."
+        )
+        if _may_email_customers(exception):
+            from tracking.exceptions import tasks
+
+            tasks.email_exception_to_customer.delay_on_commit(exception.pk)
+    return True
+
+
 def exception_resolved_announce(*, exception_id: int) -> None:
     """Tell higher apps a resolved exception resolved, once: the claim and what the receivers write commit
     together, so a redelivered or retried message tells nobody twice, and a failure leaves it to be told."""
@@ -460,28 +540,18 @@ def exception_resolved_announce(*, exception_id: int) -> None:
         )  # fmt: skip
 
 
-def exception_customer_email_claim(*, exception_id: int) -> bool:
-    """Claim the customer's email of an exception (sent once); `exception_customer_email_unclaim` if the send fails."""
-    return bool(
-        ShipmentException.objects.filter(pk=exception_id, customer_notified_at__isnull=True).update(
-            customer_notified_at=timezone.now()
-        )
-    )
-
-
-def exception_customer_email_unclaim(*, exception_id: int) -> None:
-    ShipmentException.objects.filter(pk=exception_id).update(customer_notified_at=None)
-
-
 @transaction.atomic
 def exception_customer_email_claim_for(*, exception_id: int, customer: Organisation) -> int | None:
-    """Claim one customer's email of an exception that names no customer (a consolidation's: each customer on it
-    is told once). The claim is the history entry "Customer <code> emailed …", written under the exception's lock
-    before the send, so a retry or a redelivered message emails nobody twice; `exception_customer_email_unclaim_for`
-    takes it back if the send fails. Returns the entry's id, or None when this customer was already claimed."""
+    """Claim one customer's email of an exception (each customer it concerns is told once: the one it names, or each
+    on a consolidation, and one whose order joined while it was open). The claim is the history entry "Customer
+    <code> emailed …", written under the exception's lock before the send, so a retry or a redelivered message emails
+    nobody twice; `exception_customer_email_unclaim_for` takes it back if the send fails. Returns the entry's id, or
+    None when this customer was already claimed (also as "Customer emailed (<address>).", the entry written before
+    entries named the customer)."""
     ShipmentException.objects.select_for_update().filter(pk=exception_id).first()
     said = f"Customer {customer.code} emailed"
-    if ExceptionEntry.objects.filter(exception_id=exception_id, verb=Entry.NOTIFIED, text__startswith=said).exists():
+    claims = ExceptionEntry.objects.filter(exception_id=exception_id, verb=Entry.NOTIFIED)
+    if claims.filter(Q(text__startswith=said) | Q(text=f"Customer emailed ({customer.email}).")).exists():
         return None
     entry = ExceptionEntry.objects.create(
         exception_id=exception_id, verb=Entry.NOTIFIED, text=f"{said} ({customer.email})."
@@ -494,7 +564,7 @@ def exception_customer_email_unclaim_for(*, entry_id: int) -> None:
 
 
 def exception_customers_notified(*, exception_id: int) -> None:
-    """Keep when the first customer of an exception that names none was told (the inbox's "customer notified")."""
+    """Keep when the first customer of an exception was told (the inbox's "customer notified")."""
     ShipmentException.objects.filter(pk=exception_id, customer_notified_at__isnull=True).update(
         customer_notified_at=timezone.now()
     )
@@ -545,7 +615,9 @@ def exception_note_add(*, exception: ShipmentException, by: Any, text: str) -> E
     text = text.strip()
     if not text:
         raise ExceptionError("Write the note first.")
-    return ExceptionEntry.objects.create(exception=exception, verb=Entry.NOTED, by=by, text=text[:4000])
+    if len(text) > NOTE_LIMIT:
+        raise ExceptionError(f"A note holds up to {NOTE_LIMIT:,} characters (this one has {len(text):,}): shorten it.")
+    return ExceptionEntry.objects.create(exception=exception, verb=Entry.NOTED, by=by, text=text)
 
 
 @transaction.atomic
@@ -565,8 +637,3 @@ def exception_resolve(*, exception: ShipmentException, by: Any, root_cause: str,
     ExceptionEntry.objects.create(exception=exception, verb=Entry.RESOLVED, by=by, text=text)
     _announce_on_commit([], [exception.pk])
     return exception
-
-
-def exception_customer_notified(*, exception_id: int, to: str) -> None:
-    """Keep in the history that the customer was told."""
-    ExceptionEntry.objects.create(exception_id=exception_id, verb=Entry.NOTIFIED, text=f"Customer emailed ({to}).")

@@ -59,12 +59,15 @@ def detect_exceptions(order_ids: list[int] | None = None, shipment_ids: list[int
     retry_backoff=True,
     max_retries=5,
 )
-def announce_exceptions(opened: list[int], resolved: list[int]) -> None:
-    """Tell workflows (owner, rules, alerts) about each opened exception once, and about resolved ones."""
+def announce_exceptions(opened: list[int], resolved: list[int], widened: list[int] | None = None) -> None:
+    """Tell workflows (owner, rules, alerts) about each opened exception once, and about resolved ones; tell the
+    orders that joined an open one's shipment since it was announced (`widened`: their customers' email)."""
     for exception_id in opened:
         services.exception_announce(exception_id=exception_id)
     for exception_id in resolved:
         services.exception_resolved_announce(exception_id=exception_id)
+    for exception_id in widened or ():
+        services.exception_widen_announce(exception_id=exception_id)
 
 
 @shared_task(
@@ -91,16 +94,18 @@ def email_exception_to_customer(exception_id: int) -> None:
     context = {"exception": exception, "customer": exception.customer, "link": _customer_link(exception)}
     about = exception.order.reference if exception.order else exception.shipment.reference
     message = _message(exception, exception.customer, context, about)
-    # Claimed before the send, as a notification's email is: a redelivered message finds the claim and sends
-    # nothing; a send that fails (refused, timed out, stopped) gives the claim back for the retry.
-    if not services.exception_customer_email_claim(exception_id=exception_id):
+    # Claimed before the send, per customer, as a notification's email is: a redelivered message finds the claim
+    # and sends nothing; a send that fails (refused, timed out, stopped) gives the claim back for the retry. Per
+    # customer, as on a consolidation: the exception may come to concern another customer while it is open.
+    entry_id = services.exception_customer_email_claim_for(exception_id=exception_id, customer=exception.customer)
+    if entry_id is None:
         return
     try:
         message.send()
     except BaseException:
-        services.exception_customer_email_unclaim(exception_id=exception_id)
+        services.exception_customer_email_unclaim_for(entry_id=entry_id)
         raise
-    services.exception_customer_notified(exception_id=exception_id, to=exception.customer.email)
+    services.exception_customers_notified(exception_id=exception_id)
 
 
 def _email_each_customer(exception: ShipmentException) -> None:

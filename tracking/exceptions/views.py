@@ -104,6 +104,13 @@ def inbox(request: HtmxHttpRequest) -> HttpResponse:
         "next_url": f"?{filters.query(after=page.next_after)}" if page.next_after else "",
         "first_url": f"?{filters.query(after='')}" if not page.is_first else "",
         "resolved_days": selectors.RESOLVED_DAYS,
+        "narrowed_fields": [
+            (name, getattr(filters, name))
+            for name in ("carrier", "origin", "destination", "week")
+            if getattr(filters, name)
+        ],
+        "unnarrowed_url": f"?{filters.query(carrier='', origin='', destination='', week='', after='')}",
+        "zone": zone_label(timezone.get_current_timezone()),
     }
     if getattr(request, "htmx", False) and not getattr(request.htmx, "boosted", False):
         return _vary(render(request, "tracking/exceptions/exception_list.html#results", context))
@@ -191,8 +198,8 @@ def note_add(request: HttpRequest, pk: int) -> HttpResponse:
     if getattr(request, "htmx", False):
         context = _detail_context(request, exception, note_form=form)
         return _render_detail(request, f"{DETAIL}#history", context)
-    if form.errors:
-        messages.error(request, "Write the note first.")
+    for error in form.errors.get("text", []):
+        messages.error(request, str(error))  # what is wrong with the note: empty, or too long (forms.NoteForm)
     return redirect(exception)
 
 
@@ -232,30 +239,10 @@ def shipment_panel(request: HttpRequest, reference: str) -> HttpResponse:
     return _vary(render(request, PANEL, {"exceptions": exceptions}))
 
 
-# Weeks outside these years fall back to the current week (near 1 and 9999 the previous/next week overflow).
-WEEK_YEARS = (2000, 2100)
-
-
 def _week_monday(value: str, zone: datetime.tzinfo) -> datetime.date:
-    """The Monday of the ISO week `2026-W10` (a year in WEEK_YEARS), else of the current week on `zone`'s clock."""
-    try:
-        day = datetime.date.fromisoformat(f"{value}-1") if value else None
-    except ValueError:
-        day = None
-    if day is not None and not WEEK_YEARS[0] <= day.year <= WEEK_YEARS[1]:
-        day = None
+    """The Monday of the ISO week `2026-W10` (selectors.week_monday), else of the current week on `zone`'s clock."""
     today = timezone.now().astimezone(zone).date()
-    return day or today - datetime.timedelta(days=today.weekday())
-
-
-def _midnight(day: datetime.date, zone: datetime.tzinfo) -> datetime.datetime:
-    """00:00 of `day` on `zone`'s clock: a week is Monday 00:00 to Monday 00:00 there (167 or 169 hours when summer
-    time starts or ends in it). Where a clock skips midnight, the day starts when the clock jumps (fold 0)."""
-    return datetime.datetime.combine(day, datetime.time(0), tzinfo=zone)
-
-
-def _iso_week(day: datetime.date) -> str:
-    return "{}-W{:02d}".format(*day.isocalendar()[:2])
+    return selectors.week_monday(value) or today - datetime.timedelta(days=today.weekday())
 
 
 @staff_required
@@ -267,16 +254,20 @@ def weekly(request: HttpRequest) -> HttpResponse:
     zone = viewer_zone(scope)
     monday = _week_monday(request.GET.get("week", "").strip(), zone)
     week = datetime.timedelta(days=7)
-    start, end = _midnight(monday, zone), _midnight(monday + week, zone)
+    start, end = selectors.week_bounds(monday, zone)
     groups = selectors.weekly_summary(scope=scope, start=start, end=end)
+    week_label = selectors.iso_week(monday)
+    for dimension, rows in groups.items():
+        for row in rows:  # what each "still open" count links to: the inbox listing exactly those rows
+            row.still_open_link = row.still_open_query(dimension, week_label)
     context = {
         "start": start,
         "end": end,
         "last_day": monday + datetime.timedelta(days=6),
         "zone": zone_label(zone),
-        "week_label": _iso_week(monday),
-        "previous_week": _iso_week(monday - week),
-        "next_week": _iso_week(monday + week) if end <= timezone.now() else "",
+        "week_label": week_label,
+        "previous_week": selectors.iso_week(monday - week),
+        "next_week": selectors.iso_week(monday + week) if end <= timezone.now() else "",
         "groups": [
             ("By type", "kind", groups["kind"]),
             ("By customer", "customer", groups["customer"]),
