@@ -344,6 +344,7 @@ def _insert(plan: _Plan, indexes: list[int]) -> tuple[list[CreatedOrder], dict[i
         values = _order_values(clean)
         values.update(
             id=order_id, reference=reference, channel=plan.channel, created_by_id=plan.by_id,
+            updated_by_id=plan.by_id, updated_by_key_id=plan.api_key_id,
             status=OrderStatus.SUBMITTED if plan.submit else OrderStatus.DRAFT,
             submitted_at=now if plan.submit else None, created_at=now, updated_at=now,
             search_text=search_text_for(clean.order, clean.lines, reference=reference),

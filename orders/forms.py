@@ -12,7 +12,7 @@ import datetime
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, cast
+from typing import Any
 
 from django import forms
 from django.core.validators import ProhibitNullCharactersValidator
@@ -305,23 +305,47 @@ class TransitionForm(forms.Form):
 # --- The list's filter bar --------------------------------------------------------------------
 
 
+SEARCH_MAX_LENGTH = 200  # the search box's maxlength; a longer search is read up to it
+
+
 class _SearchText(forms.CharField):
     """The list's search text. Django's CharField refuses NUL and then leaves the field out, so `?q=PO%00` listed
-    every order; the search drops NUL instead (selectors.search_text), as the search box does."""
+    every order; the search drops NUL instead (selectors.search_text), as the search box does. A search longer than
+    the box takes (a pasted address in a hand-made link) is read up to SEARCH_MAX_LENGTH, as a browser shortens a
+    paste into the box: a too-long search that was left out listed, and exported, every order."""
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.validators = [v for v in self.validators if not isinstance(v, ProhibitNullCharactersValidator)]
 
+    def to_python(self, value: Any) -> str:
+        return str(super().to_python(value))[:SEARCH_MAX_LENGTH]
+
+
+class _OrganisationCode(forms.CharField):
+    """A customer or branch filter: the organisation's code, whatever the drop-down offers. The drop-down lists
+    active organisations, yet a deactivated customer's orders are still looked up (the global search links to
+    them); a code that names no organisation matches no order. A code left out because it was not offered made
+    the list, and its export, hold every customer's orders. NUL, which no code holds, is dropped."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(required=False, **kwargs)
+        self.validators = [v for v in self.validators if not isinstance(v, ProhibitNullCharactersValidator)]
+
+    def to_python(self, value: Any) -> str:
+        return str(super().to_python(value)).replace("\x00", "").strip().upper()
+
 
 class OrderFilterForm(forms.Form):
-    """The order list's filters, read from the query string; anything malformed is ignored."""
+    """The order list's filters, read from the query string; anything malformed is ignored, except a customer or
+    branch (read as a code, whether offered or not) and a search (read up to its length): leaving those out would
+    widen the list, and its export, to every order."""
 
-    q = _SearchText(required=False, max_length=200)
+    q = _SearchText(required=False)
     status = forms.ChoiceField(required=False, choices=[("", "All states"), *OrderStatus.choices])
-    customer = forms.ChoiceField(required=False)
+    customer = _OrganisationCode()
     mode = forms.ChoiceField(required=False, choices=[("", "All modes"), *Mode.choices])
-    branch = forms.ChoiceField(required=False)
+    branch = _OrganisationCode()
     origin = forms.CharField(required=False, max_length=6)
     destination = forms.CharField(required=False, max_length=6)
     created_from = forms.DateField(required=False)
@@ -332,16 +356,8 @@ class OrderFilterForm(forms.Form):
     page_size = forms.TypedChoiceField(required=False, coerce=int, choices=[(n, n) for n in PAGE_SIZES])
     cursor = forms.CharField(required=False, max_length=500)
 
-    def __init__(
-        self,
-        *args: Any,
-        customers: Iterable[tuple[str, str]] = (),
-        branches: Iterable[tuple[str, str]] = (),
-        **kwargs: Any,
-    ) -> None:
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        cast(forms.ChoiceField, self.fields["customer"]).choices = [("", "All customers"), *customers]
-        cast(forms.ChoiceField, self.fields["branch"]).choices = [("", "All branches"), *branches]
         # The orders an order file created (`?import=<job id>`, linked from its result page): `import` is a
         # keyword, so the field cannot be declared above.
         self.fields["import"] = forms.UUIDField(required=False)

@@ -14,6 +14,19 @@ UNLOCODE_RE = re.compile(r"^[A-Z]{2}[A-Z2-9]{3}$")
 # size code (length, height/width) + type code (group letter, detail digit), e.g. 22G1, 45G1, L5R1
 ISO_SIZE_TYPE_RE = re.compile(r"^[1-9A-R][0-9C-FL-P][A-Z][0-9]$")
 UN_NUMBER_RE = re.compile(r"^[0-9]{4}$")
+# The Dangerous Goods List of the UN Model Regulations numbers its entries from UN0004; recent editions end in the
+# 3500s. Numbers outside 0004-3600 name no entry (UN0000 is a placeholder, never goods); the headroom up to 3600
+# keeps an entry a new edition adds from being refused before OMS learns it. A lookup in the list itself (DOMAIN.md
+# §2.1) would also refuse the gaps inside the range: OMS has no copy of the list yet.
+UN_NUMBERS = range(4, 3601)
+# Goods the UN Model Regulations (2.0.1.3) assign no packing group, by class or division. Division 6.2 is left out:
+# ADR gives UN3291 (clinical waste) packing group II.
+_WITHOUT_PACKING_GROUP = (
+    ("1", "Explosives (class 1)"),
+    ("2", "Gases (class 2)"),
+    ("5.2", "Organic peroxides (division 5.2)"),
+    ("7", "Radioactive material (class 7)"),
+)
 # Dangerous-goods classes as the Dangerous Goods List writes them (UN Model Regulations 2.0 and 2.1.2.4; IMDG Code,
 # IATA DGR and DCSA `imoClass` alike). Class 1 is written with its division and compatibility group, and only the 35
 # pairs of the classification table exist (1.4S, never 1.4A). Classes 2, 4, 5 and 6 are written with their division;
@@ -101,6 +114,19 @@ def un_number_problem(value: str) -> str | None:
     digits = value.upper().removeprefix("UN").strip()
     if not UN_NUMBER_RE.fullmatch(digits):
         return f"{value} is not a UN number: use 4 digits, e.g. 1203 (or UN1203)."
+    if int(digits) not in UN_NUMBERS:
+        return (
+            f"UN{digits} is no entry of the UN Dangerous Goods List, which runs from UN0004 to the 3500s: "
+            "check the number on the safety data sheet, e.g. 1203."
+        )
+    return None
+
+
+def packing_group_problem(*, dg_class: str, packing_group: str) -> str | None:
+    """A packing group given for goods that have none (_WITHOUT_PACKING_GROUP); `dg_class` a valid class."""
+    for written, goods in _WITHOUT_PACKING_GROUP:
+        if packing_group and (dg_class == written or dg_class.startswith(f"{written}.")):
+            return f"{goods} have no packing group: leave it empty."
     return None
 
 

@@ -760,6 +760,10 @@ def _line(raw: Mapping[str, Any], prefix: str, mode: str, order_description: str
             errors.add(
                 prefix + "packing_group", "A packing group needs the UN number and class too, e.g. 1203 / 3 / II."
             )
+        elif dg_class in identifiers.DG_CLASSES:  # an unknown class has its own error
+            problem = identifiers.packing_group_problem(dg_class=dg_class, packing_group=group)
+            if problem:
+                errors.add(prefix + "packing_group", problem)
         line["packing_group"] = group
     return line
 
@@ -818,10 +822,20 @@ def _seals(raw: Any, name: str, errors: _Errors) -> list[str]:
     return seals
 
 
-def _declared_value_places(value: Decimal, currency: str, errors: _Errors) -> None:
-    """A declared value has no finer amount than its currency's ISO 4217 minor unit: no yen cents (JPY has none)."""
+def _declared_value_places(raw: Any, value: Decimal, currency: str, errors: _Errors) -> None:
+    """A declared value has no finer amount than its currency's ISO 4217 minor unit: no yen cents (JPY has none).
+
+    A point before three digits in a currency with fewer decimals ("150.000" yen, "12.000" euros) can only be a
+    decimal point if the amount is written finer than the currency goes; people who group thousands with a point
+    write it so. Both readings are named and the amount refused, as "1,000" is: read as decimals it was stored a
+    thousand times too small ("150.000" yen as 150). "0.500" and "1500.000" are no thousands groups, so read as
+    written."""
+    places = decimal_places(currency)
+    text = str(raw).strip()
+    if places < 3 and "," not in text and _POINT_GROUPS.fullmatch(text.translate(_GROUP_SPACES).lstrip("+")):
+        errors.add("declared_value", _ambiguous_message(text))
     # ISO 4217 minor units are 0, 2, 3 or 4 decimals (CLF, UYW): only the whole currencies take fewer than the column.
-    if decimal_places(currency) == 0 and value != value.to_integral_value():
+    elif places == 0 and value != value.to_integral_value():
         errors.add("declared_value", f"{currency} amounts have no decimals: give a whole amount.")
 
 
@@ -1010,7 +1024,7 @@ def validate_order(
         if problem:
             errors.add("currency", problem)
         elif declared_value is not None:
-            _declared_value_places(declared_value, currency, errors)
+            _declared_value_places(data.get("declared_value"), declared_value, currency, errors)
     if declared_value is not None and not currency:
         errors.add("currency", "Give the currency of the declared value, e.g. EUR.")
     if currency and declared_value is None and "declared_value" not in errors:

@@ -130,7 +130,10 @@ TRANSITIONS: dict[str, TransitionSpec] = {
 }  # fmt: skip
 
 # Fields a transition may change; apply() writes exactly these.
-_LIFECYCLE_FIELDS = ("status", "status_before_hold", "submitted_at", "cancelled_at", "cancel_reason", "updated_at")
+_LIFECYCLE_FIELDS = (
+    "status", "status_before_hold", "submitted_at", "cancelled_at", "cancel_reason", "updated_at", "updated_by_id",
+    "updated_by_key_id",
+)  # fmt: skip
 _TRANSITION_FIELDS = ("name", "source", "target", "by_id", "api_key_id", "channel", "reason", "payload", "at")
 
 _guards: dict[str, list[Guard]] = defaultdict(list)
@@ -305,7 +308,8 @@ def apply(
             locked.submitted_at = now
         if locked.status == OrderStatus.CANCELLED:
             locked.cancelled_at, locked.cancel_reason = now, reason.strip()[:300]
-        locked.updated_at = now
+        locked.updated_at = now  # a new version of the order, and who wrote it (services.order_version_conflict)
+        locked.updated_by_id, locked.updated_by_key_id = getattr(by, "pk", None), getattr(api_key, "pk", None)
         transition_id = _write(
             locked, name=name, source=source, by_id=getattr(by, "pk", None), api_key_id=getattr(api_key, "pk", None),
             channel=channel, reason=reason.strip()[:300], payload=payload or {}, at=now,

@@ -213,7 +213,7 @@ def history_copy(to: type[models.Model] | str, *, optional: bool = False, indexe
 @pghistory.track(
     pghistory.InsertEvent(),
     pghistory.UpdateEvent(),
-    exclude=["search_text", "updated_at"],
+    exclude=["search_text", "updated_at", "updated_by", "updated_by_key"],
     model_name="OrderEvent",
     level=HISTORY_LEVEL,
     attrs={
@@ -285,6 +285,17 @@ class Order(FSMModelMixin, models.Model):
     cancel_reason = models.CharField(max_length=300, blank=True)
     created_at = models.DateTimeField(auto_now_add=True, db_index=False)
     updated_at = models.DateTimeField(auto_now=True)
+    # Who wrote the version `updated_at` is (an edit, a transition): the edit-conflict alert and the API's 412 name
+    # them. On the row, as the version is, because not every save leaves a history row to read it from (a draft
+    # without cargo lines writes no line event). A pointer like history's: no constraint, no index, never queried by.
+    updated_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.DO_NOTHING, db_constraint=False, db_index=False, null=True,
+        blank=True, editable=False, related_name="+", help_text="The user who saved this version of the order.",
+    )  # fmt: skip
+    updated_by_key = models.ForeignKey(
+        "partners.ApiKey", on_delete=models.DO_NOTHING, db_constraint=False, db_index=False, null=True, blank=True,
+        editable=False, related_name="+", help_text="The API key that saved this version of the order.",
+    )  # fmt: skip
 
     search_text = models.TextField(blank=True, editable=False, help_text="References, parties and goods, for search.")
 

@@ -29,7 +29,7 @@ from django.shortcuts import get_object_or_404
 from django.utils import timezone
 from pghistory.models import Events
 
-from orders import display, identifiers, lifecycle
+from orders import display, history_lines, identifiers, lifecycle
 from orders.models import CargoLine, Channel, Equipment, Location, Order, OrderStatus, OrderTransition
 from partners.models import ApiKey, Organisation
 from partners.scoping import Scope
@@ -280,6 +280,12 @@ def order_search(*, scope: Scope, query: str, limit: int = 20) -> list[Order]:
     return list(found.order_by("-created_at", "-id")[:limit])
 
 
+def orders_found(*, queryset: QuerySet[Order], query: str) -> QuerySet[Order]:
+    """The orders of `queryset` (already scoped) the order list's search finds for `query`: references, parties,
+    goods, containers and AWBs as written (the customer portal's order search)."""
+    return _search(queryset, query)
+
+
 def _filtered(queryset: QuerySet[Order], filters: OrderFilters) -> QuerySet[Order]:
     conditions: dict[str, Any] = {}
     if filters.status:
@@ -527,8 +533,8 @@ class _GroupReader:
         return result
 
     def rows(self, model: type, events: list[Any], noun: str, key: Callable[[dict[str, Any]], Any]) -> tuple:
-        """Changes and notes for cargo lines or equipment: a draft edit deletes and re-inserts every row,
-        so a deleted and an inserted row with the same key are one row that changed."""
+        """Changes and notes for equipment: a draft edit deletes and re-inserts every row, so a deleted and an
+        inserted row with the same key (the container number, or the type of a box without one) are one row."""
         removed = {key(e.pgh_data): e for e in events if e.pgh_label == "delete"}
         added = {key(e.pgh_data): e for e in events if e.pgh_label == "insert"}
         changes: list[Change] = []
@@ -549,6 +555,29 @@ class _GroupReader:
                 notes.append(f"{noun} {row_key} added: {_row_summary(after)}")
             elif before is not None:
                 notes.append(f"{noun} {row_key} removed: {_row_summary(before)}")
+        return changes, notes
+
+    def lines(self, events: list[Any]) -> tuple[list[Change], list[str]]:
+        """Changes and notes for cargo lines, paired by what they hold (history_lines.pair_lines), not by position:
+        a line that only moved up because one above it was removed is no change, and the removed one is named."""
+        changes: list[Change] = []
+        for event in events:
+            if event.pgh_label == "update" and event.pgh_diff:
+                changes += self.changes(CargoLine, event.pgh_diff, f"Line {_line_key(event.pgh_data)} · ")
+        pairs = history_lines.pair_lines(
+            [e for e in events if e.pgh_label == "delete"], [e for e in events if e.pgh_label == "insert"]
+        )
+        for before, after in pairs.kept:
+            old_no, new_no = _line_key(before.pgh_data), _line_key(after.pgh_data)
+            diff = {
+                name: (before.pgh_data.get(name), value)
+                for name, value in after.pgh_data.items()
+                if name not in history_lines.POSITION_FIELDS and before.pgh_data.get(name) != value
+            }
+            where = f"Line {new_no}" if old_no == new_no else f"Line {new_no} (was {old_no})"
+            changes += self.changes(CargoLine, diff, f"{where} · ")
+        notes = [f"Line {_line_key(e.pgh_data)} removed: {_row_summary(e)}" for e in pairs.removed]
+        notes += [f"Line {_line_key(e.pgh_data)} added: {_row_summary(e)}" for e in pairs.added]
         return changes, notes
 
 
@@ -634,11 +663,10 @@ def order_history_for(*, order: Order) -> list[HistoryEntry]:
             if box_events:
                 entry.notes.append(_plural(len(box_events), "container"))
         else:
-            for model, noun, key, group_events in (
-                (CargoLine, "Line", _line_key, line_events),
-                (Equipment, "Container", _equipment_key, box_events),
+            for changes, notes in (
+                reader.lines(line_events),
+                reader.rows(Equipment, box_events, "Container", _equipment_key),
             ):
-                changes, notes = reader.rows(model, group_events, noun, key)
                 entry.changes += changes
                 entry.notes += notes
         transition = _matching_transition(unmatched, context, entry.at)

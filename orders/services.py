@@ -14,7 +14,6 @@ from contextlib import AbstractContextManager
 from operator import attrgetter
 from typing import Any
 
-from django.apps import apps
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
@@ -81,6 +80,8 @@ def order_create(
                     reference=reference,
                     channel=channel,
                     created_by=by if getattr(by, "pk", None) else None,
+                    updated_by_id=getattr(by, "pk", None),
+                    updated_by_key_id=getattr(api_key, "pk", None),
                     search_text=search_text_for(values, clean.lines, reference=reference),
                     **values,
                 )
@@ -112,19 +113,12 @@ def _as_time(moment: datetime.datetime) -> str:
 
 
 def _last_saved_by(order: Order, *, scope: Scope, by: Any, api_key: Any) -> str | None:
-    """Who saved the order last, from the history context of its newest cargo-line event: every save of a
-    draft's data rewrites its lines (order_update), and line events are numbered in the order they were
-    written, under the order's row lock (`pgh_created_at` would not do: it is the writer's transaction start,
-    and a writer that waited for the lock started before the one it waited for). Customers learn the names
-    of their own people and keys only, as they learn nothing else of our internal work. None: no one known."""
-    line_events = apps.get_model("orders", "CargoLineEvent")._default_manager  # made by pghistory's tracker
-    context = (
-        line_events.filter(order_id=order.pk)
-        .order_by("-pgh_id")
-        .values_list("pgh_context__metadata", flat=True)
-        .first()
-    ) or {}
-    key_id, user_id = context.get("api_key"), context.get("user")
+    """Who saved the order last: the user or API key that wrote its version (Order.updated_by, updated_by_key, set
+    with `updated_at` by every write under the row lock). It was read from the newest cargo-line event, which a
+    draft without lines does not write: the alert then said "someone else", or named an earlier writer. Customers
+    learn the names of their own people and keys only, as they learn nothing else of our internal work. None: no
+    one known (a write by the system)."""
+    key_id, user_id = order.updated_by_key_id, order.updated_by_id
     if isinstance(key_id, int):
         if key_id == getattr(api_key, "pk", None):
             return "this API key (in another request)"
@@ -273,6 +267,7 @@ def order_update(
         for name, value in clean.order.items():
             setattr(locked, name, value)
         locked.search_text = search_text_for(clean.order, clean.lines, reference=locked.reference)
+        locked.updated_by_id, locked.updated_by_key_id = getattr(by, "pk", None), getattr(api_key, "pk", None)
         try:
             with transaction.atomic():
                 locked.save()
@@ -359,8 +354,13 @@ def order_as_data(order: Order) -> dict[str, Any]:
 
 def order_duplicate_data(*, order: Order) -> dict[str, Any]:
     """A new order's starting data copied from `order`: same parties, lane and cargo; new reference and dates.
-    Containers keep their types but not their numbers or seals: one unnumbered box per box of `order`."""
+    Containers keep their types but not their numbers or seals: one unnumbered box per box of `order`. A named
+    place OMS derived is left empty, so intake derives it again from the new order's term and lane, as an edit
+    does (order_update): copied, it was saved as if typed ("FOB Shanghai" on an order from Ningbo)."""
     data = order_as_data(order)
+    lookups = Lookups().preload(location_codes=[order.origin_id, order.destination_id])
+    if _stored_place_to_rederive(order, lookups):
+        data["named_place"] = ""
     data["customer_reference"] = ""
     data["requested_pickup_on"] = None
     data["requested_delivery_on"] = None

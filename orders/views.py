@@ -8,13 +8,14 @@ The entry form hands services the raw intake vocabulary and shows intake's messa
 from __future__ import annotations
 
 import datetime
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from functools import wraps
 from typing import Any
 from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
+from django.db.models import Q
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase
 from django.shortcuts import redirect, render
 from django.template.loader import get_template
@@ -78,21 +79,24 @@ def order_entry_required(view: View) -> View:
 Choices = list[tuple[str, str]]
 
 
-OrganisationRow = tuple[int, str, str, list[str], str]  # pk, code, name, kinds, time_zone
+OrganisationRow = tuple[int, str, str, list[str], str, bool]  # pk, code, name, kinds, time_zone, is_active
 
 
-def _organisation_rows() -> list[OrganisationRow]:
-    """Active customers and our branches, in one query."""
+def _organisation_rows(*, including: Iterable[str] = ()) -> list[OrganisationRow]:
+    """Active customers and our branches, and those of the codes `including` names whatever their state (the
+    list filtered by a deactivated customer shows it as its filter), in one query."""
     kinds = [OrganisationKind.CUSTOMER, OrganisationKind.BRANCH]
-    organisations = Organisation.objects.active().filter(kinds__overlap=kinds).order_by("code")
-    return list(organisations.values_list("pk", "code", "name", "kinds", "time_zone"))
+    wanted = Q(is_active=True) | Q(code__in=[code for code in including if code])
+    organisations = Organisation.objects.filter(wanted, kinds__overlap=kinds).order_by("code")
+    return list(organisations.values_list("pk", "code", "name", "kinds", "time_zone", "is_active"))
 
 
 def _organisation_choices(rows: list[OrganisationRow] | None = None) -> tuple[Choices, Choices]:
     """Active customers and our branches as (code, "CODE · Name") pairs, in one query (none if given the rows)."""
     rows = _organisation_rows() if rows is None else rows
-    customers = [(code, f"{code} · {name}") for _, code, name, kinds, _ in rows if OrganisationKind.CUSTOMER in kinds]
-    branches = [(code, f"{code} · {name}") for _, code, name, kinds, _ in rows if OrganisationKind.BRANCH in kinds]
+    active = [(code, f"{code} · {name}", kinds) for _, code, name, kinds, _, is_active in rows if is_active]
+    customers = [(code, label) for code, label, kinds in active if OrganisationKind.CUSTOMER in kinds]
+    branches = [(code, label) for code, label, kinds in active if OrganisationKind.BRANCH in kinds]
     return customers, branches
 
 
@@ -153,9 +157,25 @@ def _list_query(filters: selectors.OrderFilters, **changes: Any) -> str:
     return urlencode({k: v.isoformat() if hasattr(v, "isoformat") else v for k, v in params.items() if v})
 
 
-def _filter_selects(filters: selectors.OrderFilters, *, customers: Choices, branches: Choices) -> list[dict[str, Any]]:
+def _applied_organisation(code: str, offered: Choices, rows: list[OrganisationRow], kind: str) -> Choices:
+    """The option showing a customer or branch filter the drop-down does not offer, so the screen says which filter
+    it applied: a deactivated organisation by name, a code that names none as such (the list then is empty)."""
+    if not code or any(value == code for value, _ in offered):
+        return []
+    for _, row_code, name, kinds, _, _ in rows:
+        if row_code == code and kind in kinds:
+            return [(code, f"{code} · {name} (inactive)")]
+    noun = "customer" if kind == OrganisationKind.CUSTOMER else "branch"
+    return [(code, f"{code} · no {noun} has this code")]
+
+
+def _filter_selects(
+    filters: selectors.OrderFilters, *, rows: list[OrganisationRow], customers: Choices, branches: Choices
+) -> list[dict[str, Any]]:
     """The filter bar's drop-downs, their options already HTML: a template loop costs a node per option
     attribute, and the customer list alone has dozens of options on every page."""
+    customers = customers + _applied_organisation(filters.customer, customers, rows, OrganisationKind.CUSTOMER)
+    branches = branches + _applied_organisation(filters.branch, branches, rows, OrganisationKind.BRANCH)
     specs = (
         ("status", "State", "All states", OrderStatus.choices),
         ("customer", "Customer", "All customers", customers),
@@ -196,23 +216,28 @@ def order_list(request: HttpRequest) -> HttpResponse:
     """A list over every branch, so on the viewer's own branch's clock (docs/planning.md, "Which clock a screen
     uses"): the Created column, and the days "created from / to" count (selectors._start_of_day)."""
     scope = scope_for_request(request)
-    rows = _organisation_rows()
+    filters = forms.OrderFilterForm(request.GET).to_filters()
+    rows = _organisation_rows(including=(filters.customer, filters.branch))
     zone = viewer_zone(scope)  # read with the memberships: no query
     with timezone.override(zone):
-        return _order_list(request, scope, rows, zone)
+        return _order_list(request, scope, filters, rows, zone)
 
 
 def _order_list(
-    request: HttpRequest, scope: Scope, organisations: list[OrganisationRow], zone: datetime.tzinfo
+    request: HttpRequest,
+    scope: Scope,
+    filters: selectors.OrderFilters,
+    organisations: list[OrganisationRow],
+    zone: datetime.tzinfo,
 ) -> HttpResponse:
     customers, branches = _organisation_choices(organisations)
-    filters = forms.OrderFilterForm(request.GET, customers=customers, branches=branches).to_filters()
     page = selectors.order_list_for(scope=scope, filters=filters)
     query = _list_query(filters)
     context = {
         "time_zone": zone_label(zone),
         "list_path": reverse("orders:list"),
-        "selects": _filter_selects(filters, customers=customers, branches=branches),
+        "search_max_length": forms.SEARCH_MAX_LENGTH,
+        "selects": _filter_selects(filters, rows=organisations, customers=customers, branches=branches),
         "filters": filters,
         "page": page,
         "rows": _list_rows(page.orders, list_path=reverse("orders:list")),
@@ -251,10 +276,8 @@ def order_export(request: HttpRequest, fmt: str) -> HttpResponseBase:
     """Every order matching the list's filters (not only the page shown), as CSV or XLSX, on the list's clock: the
     filters' days are the viewer's, and so are the file's times and name (the export says which: orders.export)."""
     scope = scope_for_request(request)
-    rows = _organisation_rows()
     zone = viewer_zone(scope)  # read with the memberships: no query
-    customers, branches = _organisation_choices(rows)
-    filters = forms.OrderFilterForm(request.GET, customers=customers, branches=branches).to_filters()
+    filters = forms.OrderFilterForm(request.GET).to_filters()
     with timezone.override(zone):  # the filters' days; the rows are read later, as the response streams
         queryset = selectors.order_queryset_for(scope=scope, filters=filters)
     filename = f"orders-{timezone.localtime(timezone=zone):%Y%m%d-%H%M}.{fmt}"

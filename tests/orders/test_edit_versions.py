@@ -50,6 +50,25 @@ def test_the_version_changes_with_every_save_and_every_transition(order_factory,
     assert services.order_version(Order.objects.get(pk=order.pk)) == versions[-1]  # what a later read sees
 
 
+def test_every_version_records_who_wrote_it(order_factory, staff, ops_user, sales_user, customer_a):
+    """Who saved the order is read from the row, as its version is: not every save leaves a history row to read it
+    from (a draft without cargo lines writes no line event)."""
+    order = order_factory()
+    assert (order.updated_by_id, order.updated_by_key_id) == (ops_user.pk, None)
+
+    edited = edit(order, scope_for_user(sales_user), sales_user, shipper_name="Ningbo Sunpower Ltd.")
+    assert (edited.updated_by_id, edited.updated_by_key_id) == (sales_user.pk, None)
+
+    key = partner_services.api_key_create(organisation=customer_a, name="ACME ERP")[0]
+    edited = edit(order, scope_for_api_key(key), api_key=key, consignee_name="Globex Retail")
+    assert (edited.updated_by_id, edited.updated_by_key_id) == (None, key.pk)
+
+    submitted = services.order_submit(order=edited, scope=staff, by=ops_user, channel=Channel.SCREEN)
+    assert (submitted.updated_by_id, submitted.updated_by_key_id) == (ops_user.pk, None)
+    stored = Order.objects.get(pk=order.pk)
+    assert (stored.updated_by_id, stored.updated_by_key_id) == (ops_user.pk, None)
+
+
 def test_an_edit_against_the_version_read_saves(order_factory, staff, ops_user):
     order = order_factory()
 

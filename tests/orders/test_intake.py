@@ -650,3 +650,91 @@ def test_hints_cost_an_indexed_query_each_and_at_most_max_hints_per_batch(order_
         plan = "\n".join(row[0] for row in cursor.fetchall())
     assert "location_name_trgm" in plan, plan
     assert "Seq Scan" not in plan, plan
+
+
+@pytest.mark.parametrize(
+    ("typed", "currency", "message"),
+    [
+        ("150.000", "JPY", "150.000 could be 150000 or 150: write it without a thousands separator, with a point for "
+         "decimals."),
+        ("12.000", "EUR", "12.000 could be 12000 or 12: write it without a thousands separator, with a point for "
+         "decimals."),
+        ("1.500", "usd", "1.500 could be 1500 or 1.5: write it without a thousands separator, with a point for "
+         "decimals."),
+    ],
+)  # fmt: skip
+def test_a_declared_value_with_a_point_before_more_decimals_than_its_currency_has_names_both_readings(
+    order_data, staff_scope, typed, currency, message
+):
+    """Yen have no decimals, so 150.000 JPY is 150,000 yen written with a thousands point (as German and Japanese
+    sheets write it); it was stored as 150 yen, a declared value for customs and insurance a thousand times too
+    small. Whole numbers refuse "10.000" for the same reason (docs/decisions/0002)."""
+    assert errors_for(order_data(declared_value=typed, currency=currency), staff_scope) == {"declared_value": [message]}
+
+
+@pytest.mark.parametrize(
+    ("typed", "currency", "stored"),
+    [("150.000", "KWD", "150"), ("0.500", "EUR", "0.5"), ("1500.000", "EUR", "1500"), ("1.50", "EUR", "1.5"),
+     ("1.234,50", "EUR", "1234.5"), ("150000", "JPY", "150000")],
+)  # fmt: skip
+def test_a_declared_value_whose_point_groups_no_thousands_is_read_as_written(
+    order_data, staff_scope, typed, currency, stored
+):
+    # KWD has three decimals; "0.500" and "1500.000" are no thousands groups; a decimal comma says what the point is.
+    clean, errors = validate_order(order_data(declared_value=typed, currency=currency), scope=staff_scope)
+    assert errors == {}
+    assert clean.order["declared_value_amount"] == Decimal(stored)
+
+
+@pytest.mark.parametrize("un_number", ["0000", "UN0003", "3601", "9999"])
+def test_a_un_number_the_dangerous_goods_list_cannot_hold_is_refused(order_data, staff_scope, un_number):
+    """The Dangerous Goods List runs from UN0004 (DOMAIN.md §2.1 validates by list lookup, not by shape alone)."""
+    data = order_data(lines=[{"pieces": 1, "gross_weight_kg": "5", "description": "Paint",
+                              "un_number": un_number, "dg_class": "3"}])  # fmt: skip
+    digits = un_number.removeprefix("UN")
+    assert errors_for(data, staff_scope) == {
+        "lines[0].un_number": [
+            f"UN{digits} is no entry of the UN Dangerous Goods List, which runs from UN0004 to the 3500s: check the "
+            "number on the safety data sheet, e.g. 1203."
+        ]
+    }
+
+
+@pytest.mark.parametrize("un_number", ["0004", "1203", "UN3549"])
+def test_un_numbers_of_the_list_are_accepted(order_data, staff_scope, un_number):
+    data = order_data(lines=[{"pieces": 1, "gross_weight_kg": "5", "description": "Goods",
+                              "un_number": un_number, "dg_class": "3"}])  # fmt: skip
+    assert validate_order(data, scope=staff_scope)[1] == {}
+
+
+@pytest.mark.parametrize(
+    ("un_number", "dg_class", "packing_group", "goods"),
+    [
+        ("1950", "2.1", "II", "Gases (class 2)"),
+        ("2911", "7", "I", "Radioactive material (class 7)"),
+        ("0012", "1.4S", "II", "Explosives (class 1)"),
+        ("3101", "5.2", "PG II", "Organic peroxides (division 5.2)"),
+    ],
+)
+def test_a_packing_group_on_goods_that_have_none_is_refused(
+    order_data, staff_scope, un_number, dg_class, packing_group, goods
+):
+    """The UN Model Regulations (2.0.1.3) give packing groups to every class but 1, 2, 5.2, 6.2 and 7."""
+    data = order_data(lines=[{"pieces": 1, "gross_weight_kg": "5", "description": "Goods", "un_number": un_number,
+                              "dg_class": dg_class, "packing_group": packing_group}])  # fmt: skip
+    assert errors_for(data, staff_scope) == {
+        "lines[0].packing_group": [f"{goods} have no packing group: leave it empty."]
+    }
+
+
+@pytest.mark.parametrize(
+    ("un_number", "dg_class", "packing_group"),
+    [("1950", "2.1", ""), ("1263", "3", "II"), ("3291", "6.2", "II"), ("1479", "5.1", "II"), ("3082", "9", "III")],
+)
+def test_a_packing_group_is_kept_where_the_class_has_one(order_data, staff_scope, un_number, dg_class, packing_group):
+    # 6.2 is left out of the refusal: ADR gives UN3291 (clinical waste) packing group II.
+    data = order_data(lines=[{"pieces": 1, "gross_weight_kg": "5", "description": "Goods", "un_number": un_number,
+                              "dg_class": dg_class, "packing_group": packing_group}])  # fmt: skip
+    clean, errors = validate_order(data, scope=staff_scope)
+    assert errors == {}
+    assert clean.lines[0]["packing_group"] == packing_group

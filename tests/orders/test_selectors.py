@@ -314,10 +314,75 @@ def test_history_shows_added_and_removed_lines(staff, order_factory):
     history = selectors.order_history_for(order=order)
 
     assert history[1].notes == ["Line 2 added: 2 × BX Spare bulbs"]
-    line_one = {c.label: (c.old, c.new) for c in history[2].changes}
-    assert line_one["Line 1 · Description"] == ("LED lamps", "Spare bulbs")
-    assert "Line 2 removed: 2 × BX Spare bulbs" in history[2].notes
-    assert "Container CSQU3054383 removed: 45G1, seals SEAL123" in history[2].notes
+    # The first line went; the spare bulbs, now line 1, are unchanged (lines are paired by what they hold).
+    assert [c for c in history[2].changes if c.label.startswith("Line")] == []
+    assert selectors.Change("Pieces", "22", "2") in history[2].changes  # the order's totals
+    assert history[2].notes == [
+        "Line 1 removed: 20 × PX LED lamps",
+        "Container CSQU3054383 removed: 45G1, seals SEAL123",
+    ]
+
+
+def test_removing_the_first_cargo_line_is_not_recorded_as_removing_the_line_that_stays(ops_user, order_factory):
+    """Pumps and Valves; the clerk removes the pumps. Lines are rewritten on each save, and paired by position the
+    history read "Line 1 · Description Pumps → Valves" and "Line 2 removed: ... Valves": the opposite of what
+    happened, in the record a disputed order is checked against."""
+    order = order_factory(
+        lines=[
+            {"pieces": 1, "gross_weight_kg": "10", "description": "Pumps"},
+            {"pieces": 2, "gross_weight_kg": "20", "description": "Valves"},
+        ]
+    )
+    data = services.order_as_data(order)
+    data["lines"] = data["lines"][1:]  # Pumps removed, Valves kept
+    services.order_update(order=order, data=data, scope=scope_for_user(ops_user), by=ops_user, channel=Channel.SCREEN)
+
+    edit = selectors.order_history_for(order=order)[-1]
+
+    assert edit.notes == ["Line 1 removed: 1 × PK Pumps"]
+    assert [c for c in edit.changes if c.label.startswith("Line")] == []
+
+
+def test_a_line_removed_while_another_changes_names_each_rightly(ops_user, order_factory):
+    order = order_factory(
+        lines=[
+            {"pieces": 1, "gross_weight_kg": "10", "description": "Pumps"},
+            {"pieces": 2, "gross_weight_kg": "20", "description": "Valves"},
+        ]
+    )
+    data = services.order_as_data(order)
+    data["lines"] = [data["lines"][1] | {"description": "Valve sets"}]
+    services.order_update(order=order, data=data, scope=scope_for_user(ops_user), by=ops_user, channel=Channel.SCREEN)
+
+    edit = selectors.order_history_for(order=order)[-1]
+
+    assert edit.notes == ["Line 1 removed: 1 × PK Pumps"]
+    assert selectors.Change("Line 1 (was 2) · Description", "Valves", "Valve sets") in edit.changes
+
+
+def test_a_line_edited_in_place_is_one_line_changed(ops_user, order_factory):
+    order = order_factory(lines=[{"pieces": 1, "gross_weight_kg": "10", "description": "Pumps"}])
+    data = services.order_as_data(order)
+    data["lines"][0] |= {"pieces": 3, "gross_weight_kg": "30"}
+    services.order_update(order=order, data=data, scope=scope_for_user(ops_user), by=ops_user, channel=Channel.SCREEN)
+
+    edit = selectors.order_history_for(order=order)[-1]
+
+    assert edit.notes == []
+    changes = {c.label: (c.old, c.new) for c in edit.changes}
+    assert changes["Line 1 · Pieces"] == ("1", "3")
+    assert changes["Line 1 · Gross weight"] == ("10 kg", "30 kg")
+
+
+def test_a_line_replaced_by_other_goods_is_told_as_removed_and_added(ops_user, order_factory):
+    order = order_factory(lines=[{"pieces": 1, "gross_weight_kg": "10", "description": "Pumps"}])
+    data = services.order_as_data(order)
+    data["lines"] = [{"pieces": 5, "gross_weight_kg": "50", "description": "Bolts", "package_type": "PK"}]
+    services.order_update(order=order, data=data, scope=scope_for_user(ops_user), by=ops_user, channel=Channel.SCREEN)
+
+    edit = selectors.order_history_for(order=order)[-1]
+
+    assert edit.notes == ["Line 1 removed: 1 × PK Pumps", "Line 1 added: 5 × PK Bolts"]
 
 
 def test_history_shows_quantities_and_money_as_the_rest_of_the_page_does(staff, order_factory):

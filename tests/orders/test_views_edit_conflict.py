@@ -222,3 +222,44 @@ def test_a_save_that_finds_no_conflict_costs_no_more_queries_than_one_without_a_
         response = ops.post(edit_url(order), checked)
 
     assert response.status_code == 302
+
+
+def test_the_edit_conflict_names_who_saved_a_draft_that_has_no_cargo_lines_yet(order_data, sales_user, ops_user):
+    """Drafts may be saved without cargo lines; who saved was read from the newest cargo-line event only, so a
+    conflict on such a draft said "Saved by someone else" (or named an earlier writer of the lines), although the
+    alert "says who saved the order and when" (docs/decisions/0002, "Lost updates")."""
+    data = order_data(lines=[], shipper_name="", consignee_name="")
+    order = services.order_create(data=data, scope=scope_for_user(sales_user), by=sales_user, channel=Channel.SCREEN)
+    sales, ops = Client(), Client()
+    sales.force_login(sales_user)
+    ops.force_login(ops_user)
+    sales_form, ops_form = opened(sales, order), opened(ops, order)
+    assert ops.post(edit_url(order), ops_form | {"consignee_name": "Rhine Valley Distribution"}).status_code == 302
+
+    response = sales.post(edit_url(order), sales_form | {"shipper_name": "Ningbo Sunpower Ltd."})
+
+    assert response.status_code == 409
+    page = response.content.decode()
+    alert = page[page.index('id="edit-conflict"') : page.index('id="sec-customer"')]
+    assert "someone else" not in alert
+    assert f"Saved by {ops_user.full_name} ({ops_user.email})" in alert
+
+
+def test_the_edit_conflict_names_the_newest_writer_not_an_earlier_writer_of_the_lines(
+    order_factory, sales_user, ops_user
+):
+    order = order_factory()  # its lines were written by ops_user (order_factory)
+    services.order_update(
+        order=order, data={**services.order_as_data(order), "lines": []}, scope=scope_for_user(ops_user), by=ops_user,
+        channel=Channel.SCREEN,
+    )  # fmt: skip
+    sales = Client()
+    sales.force_login(sales_user)
+    sales_form = opened(sales, order)
+    other = services.order_as_data(Order.objects.get(pk=order.pk)) | {"consignee_name": "Globex Retail"}
+    services.order_update(order=order, data=other, scope=scope_for_user(sales_user), by=sales_user,
+                          channel=Channel.SCREEN)  # fmt: skip  # sales, in another tab: no cargo line written
+
+    page = sales.post(edit_url(order), sales_form | {"shipper_name": "Ningbo Sunpower Ltd."}).content.decode()
+
+    assert "Saved by you (in another tab or window)" in page
