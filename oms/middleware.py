@@ -1,4 +1,4 @@
-"""The screens' answer to a database lost mid-request.
+"""The screens' answers to a database lost mid-request, and to an htmx request whose session has ended.
 
 A restart, a failover or a killed connection surfaces as Django's OperationalError or InterfaceError. The API
 turns it into 503 in its error shape (oms/api_errors.py); the screens would show the generic 500 page, which
@@ -17,11 +17,16 @@ import logging
 import sys
 from collections.abc import Callable
 
+from django.conf import settings
+from django.contrib.auth.views import redirect_to_login
 from django.db import InterfaceError, OperationalError
 from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import resolve_url
 from django.template.loader import render_to_string
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.views import defaults
 from django.views.decorators.csrf import requires_csrf_token
+from django_htmx.http import HttpResponseClientRedirect
 
 from oms.api_errors import ServiceUnavailable
 
@@ -58,6 +63,37 @@ class DatabaseUnavailableMiddleware:
 
     def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
         return database_unavailable_response(request, exception)
+
+
+class HtmxSignInMiddleware:
+    """An htmx request answered with the sign-in page's redirect (a session that expired, or ended when the password
+    was changed on another device) sends the whole page to sign-in, and back to it afterwards.
+
+    `login_required` answers a 302, which the browser's XHR follows: htmx would swap the sign-in page into the card
+    that asked (the live timeline refreshes every 15 s), stop there, and signing in from it would lead to the
+    fragment's address (`?part=body`), a bare piece without the layout. Instead the answer is htmx's HX-Redirect to
+    sign-in with `next` the page the person is on (HX-Current-URL, same site only; without it, no `next`: the
+    landing page after sign-in). One place for every htmx fragment behind a sign-in: the portal's, the staff
+    screens' and tracking's. Listed after django-htmx's middleware, which reads the headers."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        if not getattr(request, "htmx", False) or response.status_code != 302:
+            return response
+        login_url = resolve_url(settings.LOGIN_URL)
+        if response["Location"].split("?", 1)[0] != login_url:
+            return response
+        page = request.htmx.current_url_abs_path  # type: ignore[attr-defined]
+        if page and url_has_allowed_host_and_scheme(page, allowed_hosts=None):
+            target = redirect_to_login(page, login_url)["Location"]
+        else:
+            target = login_url
+        redirect = HttpResponseClientRedirect(target)
+        redirect["Cache-Control"] = "no-store"
+        return redirect
 
 
 @requires_csrf_token

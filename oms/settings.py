@@ -79,6 +79,9 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    # An htmx request sent to sign-in (the session ended) sends the whole page there, not the sign-in page into the
+    # card that asked (oms/middleware.py).
+    "oms.middleware.HtmxSignInMiddleware",
     "pghistory.middleware.HistoryMiddleware",
     # A database lost mid-request: 503 and a page that says try again, not the generic 500 (oms/middleware.py). This
     # sees the view's errors; those of a middleware (the session loaded by pghistory's on a POST) reach handler500.

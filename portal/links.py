@@ -30,19 +30,21 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
-from django.views.decorators.http import require_http_methods, require_POST, require_safe
+from django.views.decorators.http import require_http_methods, require_safe
 
 from oms.signin import lockout_address
-from orders.models import STATUS_PATH, Order, OrderStatus
+from orders.models import Order, OrderStatus
 from partners.permissions import external_required
 from partners.scoping import Scope, scope_for_request
 from partners.time_zones import branch_zone, viewer_zone, zone_label, zone_named
 from portal.models import TrackingLink, new_token, token_digest
+from portal.states import goods_status
 from tracking.ingest import selectors as tracking_selectors
 
 # What the public page calls an order's state: a person outside the company needs where the goods are, not the
-# back office's steps (confirmed, planned, invoiced) nor its holds.
+# back office's steps (confirmed, planned, invoiced) nor its holds. A draft was never sent to us: nothing is booked.
 _PUBLIC_STATE: dict[str, str] = {
+    OrderStatus.DRAFT: "Not booked yet",
     OrderStatus.IN_TRANSIT: "In transit",
     OrderStatus.ARRIVED: "Arrived",
     OrderStatus.DELIVERED: "Delivered",
@@ -60,8 +62,11 @@ _PRIVATE_HEADERS = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer
 def tracking_link_create(*, order: Order, by: Any, note: str = "") -> tuple[TrackingLink, str]:
     """A new link for `order` and its token (shown once: only its digest is kept)."""
     token = new_token()
+    # A NUL pasted with the name (from a mail or an ERP) is invisible to whoever typed it and refused by PostgreSQL
+    # in text: dropped, as the searches drop it (orders.selectors.search_text).
+    note = note.replace("\x00", "").strip()[:100]
     link = TrackingLink.objects.create(
-        order=order, token_digest=token_digest(token), note=note.strip()[:100], created_by=by,
+        order=order, token_digest=token_digest(token), note=note, created_by=by,
         expires_at=timezone.now() + datetime.timedelta(days=settings.OMS_TRACKING_LINK_DAYS),
     )  # fmt: skip
     return link, token
@@ -95,8 +100,12 @@ def links(request: HttpRequest, reference: str) -> HttpResponse:
 
 
 @external_required
-@require_POST
+@require_http_methods(["GET", "HEAD", "POST"])
 def link_create(request: HttpRequest, reference: str) -> HttpResponse:
+    """Make a link (POST). A GET is someone sent back here after signing in again (a POST made once the session had
+    ended goes to sign-in with this address as `next`): the links page, where the link is made again."""
+    if request.method != "POST":
+        return redirect("portal:tracking_links", reference=reference)
     scope, order = _order_to_share(request, reference)
     link, token = tracking_link_create(order=order, by=request.user, note=request.POST.get("note", ""))
     return _links_page(request, scope, order, created=link, url=_public_url(request, token))
@@ -165,21 +174,6 @@ def _private(response: HttpResponse) -> HttpResponse:
     return response
 
 
-def _public_status(order: Order, milestone_status: str) -> str:
-    """Where the goods are: the order's status, or the furthest one its actual milestones imply when that is
-    further. The status lags the milestones while the order is on hold (a hold is ours: a claim, a billing query;
-    the state before it counts) or a workflow task blocks its transition, and the page lists those milestones."""
-    if order.status == OrderStatus.CANCELLED:
-        return order.status
-    status = (
-        order.status_before_hold if order.status == OrderStatus.ON_HOLD and order.status_before_hold else order.status
-    )
-    path = [str(step) for step in STATUS_PATH]
-    if milestone_status in path and (status not in path or path.index(milestone_status) > path.index(status)):
-        return milestone_status
-    return status
-
-
 @require_safe
 def public_tracking(request: HttpRequest, token: str) -> HttpResponse:
     wait = _too_often(request)
@@ -199,7 +193,7 @@ def public_tracking(request: HttpRequest, token: str) -> HttpResponse:
     TrackingLink.objects.filter(pk=link.pk).update(opened_count=F("opened_count") + 1, last_opened_at=timezone.now())
     order = link.order
     timeline = tracking_selectors.order_timeline(order=order, customer_safe=True)
-    status = _public_status(order, timeline.milestone_status)
+    status = goods_status(order, timeline.milestone_status)
     delivered = status in (OrderStatus.DELIVERED, OrderStatus.COMPLETED, OrderStatus.INVOICED, OrderStatus.CLOSED)
     arrived = delivered or status == OrderStatus.ARRIVED or timeline.arrived_at is not None
     context = {

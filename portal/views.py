@@ -23,21 +23,24 @@ from django.shortcuts import render
 from django.utils import timezone
 
 from orders.models import Order, OrderStatus
-from orders.selectors import search_text
+from orders.selectors import orders_found, search_text
 from partners import selectors as partner_selectors
 from partners.models import Membership
 from partners.permissions import external_required
 from partners.scoping import Scope, scope_for_request
 from partners.time_zones import viewer_zone, zone_label
+from portal.states import in_goods_states, label_goods_states, with_goods_step
 from tracking.exceptions import selectors as exception_selectors
-from tracking.models import OPEN_SHIPMENT_STATUSES, ConsolidatedHouse, Leg, ShipmentStatus
+from tracking.models import OPEN_SHIPMENT_STATUSES, ConsolidatedHouse, Leg, Shipment, ShipmentStatus
 from tracking.selectors import legs_visible_to
 
 PER_PAGE = 50
 QUERY_LIMIT = 64  # a reference is at most 64 characters (orders.intake)
-# The order states a customer filters by, grouped as they think of them. A held order is in the group of its state
-# before the hold (`order_list`): a delivered order held for a claim is still delivered for the customer, and one held
-# before it left is still in progress.
+# The order states a customer filters by, grouped as they think of them: by where the goods are (portal/states.py),
+# as the tracking link she sends says. A held order is in the group of its state before the hold (a delivered order
+# held for a claim is still delivered for the customer, one held before it left still in progress), or further when
+# its actual milestones are: a held order whose vessel sailed is on the way, and so is one a workflow task keeps at
+# "Confirmed" after its departure.
 ORDER_STATES = {
     "open": ("In progress", [OrderStatus.SUBMITTED, OrderStatus.CONFIRMED, OrderStatus.PLANNED]),
     "moving": ("On the way", [OrderStatus.IN_TRANSIT, OrderStatus.ARRIVED]),
@@ -66,11 +69,12 @@ def home(request: HttpRequest) -> HttpResponse:
         .prefetch_related("addresses", "contacts", team)
         .order_by("code")
     )
-    orders = (
-        scope.restrict(Order.objects.all(), customer="customer_id")
+    orders = list(
+        with_goods_step(scope.restrict(Order.objects.all(), customer="customer_id"))
         .select_related("origin", "destination")
         .order_by("-created_at", "-id")[:15]
     )
+    label_goods_states(orders)
     notices = exception_selectors.exceptions_for_customer(scope=scope)
     legs = list(_legs_of(scope).filter(_OPEN_LEG)[:10]) if scope.is_partner else []
     return _render_on_clock(
@@ -88,25 +92,40 @@ def _render_on_clock(request: HttpRequest, template: str, context: dict[str, Any
 
 @external_required
 def order_list(request: HttpRequest) -> HttpResponse:
-    """Every order of the customer, newest first: found by our reference or theirs, filtered by state."""
+    """Every order of the customer, newest first, each with where its goods are (portal/states.py): found by our
+    reference, theirs, or what the staff search finds (containers, AWBs, parties, goods) and the bills of its
+    shipments; filtered by where the goods are."""
     scope = scope_for_request(request)
     if not (scope.is_customer or scope.is_staff):
         raise PermissionDenied("Orders are followed by the customer they belong to; you see the shipments you carry.")
     query = search_text(request.GET.get("q", "")).strip()[:QUERY_LIMIT]
     state = request.GET.get("state", "")
     import_job = _import_job(request)
-    orders = scope.restrict(Order.objects.all(), customer="customer_id").select_related("origin", "destination")
+    orders: QuerySet[Order] = scope.restrict(Order.objects.all(), customer="customer_id")
     if query:
-        orders = orders.filter(Q(reference__iexact=query) | Q(customer_reference__icontains=query))
+        orders = _found(orders, query)
     if import_job:  # the orders one of their files created, linked from its result page
         orders = orders.filter(import_record__job_id=import_job)
+    orders = with_goods_step(orders).select_related("origin", "destination")
     if state in ORDER_STATES:
-        statuses = ORDER_STATES[state][1]
-        orders = orders.filter(Q(status__in=statuses) | Q(status=OrderStatus.ON_HOLD, status_before_hold__in=statuses))
+        orders = in_goods_states(orders, ORDER_STATES[state][1])
     page = Paginator(orders.order_by("-created_at", "-id"), PER_PAGE).get_page(request.GET.get("page"))
+    label_goods_states(page)
     states = [(key, label) for key, (label, _statuses) in ORDER_STATES.items()]
     context = {"page": page, "query": query, "state": state, "states": states, "import_job": import_job}
     return render(request, "portal/order_list.html", context)
+
+
+def _found(orders: QuerySet[Order], query: str) -> QuerySet[Order]:
+    """The orders a customer's search finds: what the staff order list's search finds (our reference, full-text
+    over her order number, parties, goods, containers and AWBs as written), part of her order number, and the bill
+    (B/L, AWB, CMR) of a shipment her tracking page lists: a house of the order, or a live master carrying one."""
+    bill = "".join(query.split())
+    on_bill = Shipment.objects.filter(bill_number__iexact=bill)
+    by_bill = Q(pk__in=on_bill.filter(order__isnull=False).values("order_id")) | Q(
+        pk__in=ConsolidatedHouse.objects.filter(removed_at__isnull=True, master__in=on_bill).values("house__order_id")
+    )
+    return orders_found(queryset=orders, query=query) | orders.filter(Q(customer_reference__icontains=query) | by_bill)
 
 
 def _import_job(request: HttpRequest) -> uuid.UUID | None:

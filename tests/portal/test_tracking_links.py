@@ -12,6 +12,8 @@ from django.core.cache import cache
 from django.urls import reverse
 from django.utils import timezone
 
+from orders import services as order_services
+from orders.models import Channel, OrderStatus
 from portal.links import tracking_link_create
 from portal.models import TrackingLink, token_digest
 from tests.tracking.conftest import make_order, ops_scope
@@ -123,3 +125,56 @@ def test_a_404_for_a_link_does_not_log_its_token(client, caplog):
     with caplog.at_level("WARNING", logger="django.request"):
         assert client.get(reverse("public_tracking", args=[token])).status_code == 404
     assert token not in caplog.text
+
+
+def _state_on(page: str) -> str:
+    return re.search(r"State</div><div class=\"fw-semibold\">([^<]*)<", page).group(1)
+
+
+def test_a_link_note_with_a_nul_character_is_kept_without_it(make_order, login, customer_a_user):
+    """Review F, defect 5: "Who it is for" is pasted from a mail or an ERP; a NUL in it reached PostgreSQL, which
+    refuses NUL in text (a 500). It is dropped, as the searches drop it: invisible to whoever pasted it."""
+    order = make_order()
+    client = login(customer_a_user)
+    client.raise_request_exception = False
+
+    response = client.post(reverse("portal:tracking_link_create", args=[order.reference]), {"note": "for\x00 Hanse"})
+
+    assert response.status_code == 200
+    assert TrackingLink.objects.get().note == "for Hanse"
+
+
+def test_the_public_page_does_not_call_an_unsent_draft_booked(
+    order_data, ops_user, ops_scope, login, customer_a_user, client
+):
+    """Review F, defect 7: a customer may share a link for a draft (in her list, its tracking page offers it); the
+    page called it "Booked" though it was never sent to us."""
+    draft = order_services.order_create(data=order_data(), scope=ops_scope, channel=Channel.SCREEN, by=ops_user)
+    assert draft.status == OrderStatus.DRAFT
+    _, token = tracking_link_create(order=draft, by=customer_a_user)
+
+    assert _state_on(client.get(reverse("public_tracking", args=[token])).content.decode()) == "Not booked yet"
+
+    order_services.order_transition(order=draft, name="submit", scope=ops_scope, channel=Channel.SCREEN, by=ops_user)
+    assert _state_on(client.get(reverse("public_tracking", args=[token])).content.decode()) == "Booked"
+
+
+def test_making_a_link_after_the_session_expired_leads_back_to_the_links_page(make_order, client, customer_a_user):
+    """Review F, defect 6: the POST of an expired session goes to sign-in with this address as `next` (the CSRF
+    cookie outlives the session); after signing in the browser GETs it, which answered a blank 405. It leads to the
+    links page, where she makes the link again."""
+    order = make_order()
+    create = reverse("portal:tracking_link_create", args=[order.reference])
+
+    expired = client.post(create, {"note": "for the consignee"})
+    assert expired.status_code == 302
+    assert expired["Location"].startswith(reverse("login"))
+    next_url = expired["Location"].split("next=", 1)[1]
+
+    client.force_login(customer_a_user)  # she signs in again; LoginView sends her to `next`
+    back = client.get(next_url, follow=True)
+
+    assert back.redirect_chain == [(reverse("portal:tracking_links", args=[order.reference]), 302)]
+    assert back.status_code == 200
+    assert "New link" in back.content.decode()
+    assert not TrackingLink.objects.exists()  # a GET makes nothing
