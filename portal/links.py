@@ -38,8 +38,8 @@ from partners.permissions import external_required
 from partners.scoping import Scope, scope_for_request
 from partners.time_zones import branch_zone, viewer_zone, zone_label, zone_named
 from portal.models import TrackingLink, new_token, token_digest
-from portal.states import goods_status
 from tracking.ingest import selectors as tracking_selectors
+from tracking.ingest.goods import goods_status
 
 # What the public page calls an order's state: a person outside the company needs where the goods are, not the
 # back office's steps (confirmed, planned, invoiced) nor its holds. A draft was never sent to us: nothing is booked.

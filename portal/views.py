@@ -29,18 +29,18 @@ from partners.models import Membership
 from partners.permissions import external_required
 from partners.scoping import Scope, scope_for_request
 from partners.time_zones import viewer_zone, zone_label
-from portal.states import in_goods_states, label_goods_states, with_goods_step
 from tracking.exceptions import selectors as exception_selectors
+from tracking.ingest.goods import in_goods_states, label_goods_states, with_goods_step
 from tracking.models import OPEN_SHIPMENT_STATUSES, ConsolidatedHouse, Leg, Shipment, ShipmentStatus
 from tracking.selectors import legs_visible_to
 
 PER_PAGE = 50
 QUERY_LIMIT = 64  # a reference is at most 64 characters (orders.intake)
-# The order states a customer filters by, grouped as they think of them: by where the goods are (portal/states.py),
-# as the tracking link she sends says. A held order is in the group of its state before the hold (a delivered order
-# held for a claim is still delivered for the customer, one held before it left still in progress), or further when
-# its actual milestones are: a held order whose vessel sailed is on the way, and so is one a workflow task keeps at
-# "Confirmed" after its departure.
+# The order states a customer filters by, grouped as they think of them: by where the goods are
+# (tracking/ingest/goods.py), as the tracking link she sends says. A held order is in the group of its state before
+# the hold (a delivered order held for a claim is still delivered for the customer, one held before it left still in
+# progress), or further when its actual milestones are: a held order whose vessel sailed is on the way, and so is one
+# a workflow task keeps at "Confirmed" after its departure.
 ORDER_STATES = {
     "open": ("In progress", [OrderStatus.SUBMITTED, OrderStatus.CONFIRMED, OrderStatus.PLANNED]),
     "moving": ("On the way", [OrderStatus.IN_TRANSIT, OrderStatus.ARRIVED]),
@@ -92,7 +92,7 @@ def _render_on_clock(request: HttpRequest, template: str, context: dict[str, Any
 
 @external_required
 def order_list(request: HttpRequest) -> HttpResponse:
-    """Every order of the customer, newest first, each with where its goods are (portal/states.py): found by our
+    """Every order of the customer, newest first, each with where its goods are (tracking/ingest/goods.py): found by our
     reference, theirs, or what the staff search finds (containers, AWBs, parties, goods) and the bills of its
     shipments; filtered by where the goods are."""
     scope = scope_for_request(request)

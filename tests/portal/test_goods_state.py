@@ -1,5 +1,5 @@
 """The state a customer reads and filters her orders by says where the goods are, as the tracking link she sends
-(portal/states.py; docs/tracking-events.md "The public link's state says where the goods are"): a held order, or
+(tracking/ingest/goods.py; docs/tracking-events.md "The public link's state says where the goods are"): a held order, or
 one a workflow task keeps behind its milestones, is on the way once its vessel sailed, in her list and its filter.
 Review F, defect 2."""
 
@@ -14,13 +14,13 @@ from django.urls import reverse
 from orders import services as order_services
 from orders.models import Channel, Order, OrderStatus
 from portal.links import tracking_link_create
-from portal.states import annotated_goods_status, goods_status, with_goods_step
 from tests.tracking.conftest import make_order, ocean_carriers, ops_scope
 from tests.tracking.test_ingest_support import *  # noqa: F403 - fixtures
 from tests.tracking.test_ingest_support import BILL, ETD, NOW, oms_event
 from tracking.ingest import selectors as tracking_selectors
 from tracking.ingest import services as ingest_services
 from tracking.ingest.formats import oms_event as read_oms
+from tracking.ingest.goods import annotated_goods_status, goods_status, with_goods_step
 from tracking.ingest.models import SourceKind
 from tracking.ingest.services import Source
 
@@ -122,3 +122,25 @@ def test_the_list_and_its_filter_stay_one_query_with_the_goods_state(
         moving = client.get(reverse("portal:orders"), {"state": "moving"})
     assert len(listed.context["page"]) == 4
     assert [o.reference for o in moving.context["page"]] == [order.reference]
+
+
+def test_the_tracking_page_heading_says_where_the_goods_are_to_the_customer(
+    booked_fcl, ops_user, ops_scope, login, customer_a_user
+):
+    """The heading of her tracking page agrees with her order list: the goods' state, the hold as a second mark.
+    Staff read the order's own status there."""
+    order, _master = booked_fcl
+    order_services.order_transition(order=order, name="hold", scope=ops_scope, channel=Channel.SCREEN, by=ops_user,
+                                    reason="Billing query.")  # fmt: skip
+    _record(oms_event("DEPARTED", ETD, subject=("bill", BILL), place="CNSHA"))
+    url = reverse("tracking_ingest:order_timeline", args=[order.reference])
+
+    page = login(customer_a_user).get(url).content.decode()
+    heading = page[page.index("<h1>") : page.index("</h1>")]
+    assert '<span class="oms-badge state-in_transit">In transit</span>' in heading
+    assert '<span class="oms-badge state-on_hold">On hold</span>' in heading
+
+    page = login(ops_user).get(url).content.decode()
+    heading = page[page.index("<h1>") : page.index("</h1>")]
+    assert '<span class="oms-badge state-on_hold">On hold</span>' in heading
+    assert "In transit" not in heading

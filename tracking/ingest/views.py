@@ -17,13 +17,14 @@ from django.utils import timezone
 from django.utils.cache import patch_vary_headers
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from orders.models import Order
+from orders.models import Order, OrderStatus
 from partners.models import Organisation, Role
 from partners.permissions import staff_required
 from partners.scoping import Scope, scope_for_request
 from partners.time_zones import branch_zone, viewer_zone, zone_label
 from tracking.ingest import files, mapping, selectors, services
 from tracking.ingest.forms import MilestoneEntryForm, MilestoneUploadForm
+from tracking.ingest.goods import goods_status
 from tracking.ingest.models import EventUpload, RejectedDelivery
 
 TIMELINE = "tracking/ingest/_order_timeline.html"
@@ -58,6 +59,8 @@ def _timeline_context(request: HttpRequest, order: Order, scope: Scope, **extra:
         "is_staff": scope.is_staff,
         "may_share": scope.is_staff or scope.is_customer,  # a public tracking link (portal/links.py)
     }
+    if not scope.is_staff:  # the portal heading says where the goods are, as her order list and the link do
+        context["goods_status"] = OrderStatus(goods_status(order, timeline.milestone_status))
     if may_enter_milestones(scope):
         context["entry_form"] = extra.pop("entry_form", None) or _entry_form(order)
     context.update(extra)
