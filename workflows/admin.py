@@ -54,11 +54,12 @@ class _OrderReference(TypedDict):
     order_reference: str | None  # the order's reference, None once the order is gone (QueuedTrackingRecordAdmin)
 
 
-# The people fields of teams and account owners offer active OMS staff only (models.active_staff); anyone else typed
-# in is refused by the model's clean(), by name. Not the fields' limit_choices_to: a form and the model's own field
-# check would then refuse with "Select a valid choice" or "user instance with id 7 is not a valid choice", and a
-# leaver's unticked row could not stay in a team.
-for _model, _field in (("teammember", "user"), ("team", "lead"), ("accountowner", "user")):
+# The people fields of teams, account owners and a template task's named person offer active OMS staff only
+# (models.active_staff); anyone else typed in is refused by the model's clean(), by name. Not the fields'
+# limit_choices_to: a form and the model's own field check would then refuse with "Select a valid choice" or "user
+# instance with id 7 is not a valid choice", and a leaver's unticked row could not stay in a team.
+_PEOPLE_FIELDS = (("teammember", "user"), ("team", "lead"), ("accountowner", "user"), ("taskdefinition", "assignee"))
+for _model, _field in _PEOPLE_FIELDS:
     autocomplete_offers("workflows", _model, _field, active_staff())
 
 

@@ -84,6 +84,39 @@ def test_daylight_saving_change_does_not_shift_due_times():
     assert due.astimezone(datetime.UTC).hour == 7
 
 
+# A fulfilment hub open every day, round the clock (the console's latest closing time is 23:59).
+ROUND_THE_CLOCK = BusinessCalendar(
+    BERLIN, opens_at=datetime.time(0, 0), closes_at=datetime.time(23, 59), workdays=frozenset(range(7))
+)
+
+
+@pytest.mark.parametrize(
+    ("start", "hours", "due"),
+    [
+        (("2026-03-29", "01:00"), 4, ("2026-03-29", "06:00")),  # spring: 02:00 is 03:00; four real hours
+        (("2026-03-29", "06:00"), -4, ("2026-03-29", "01:00")),  # counting back over it
+        (("2026-10-25", "01:00"), 4, ("2026-10-25", "04:00")),  # autumn: 03:00 is 02:00 again, an hour twice
+    ],
+)
+def test_business_hours_over_a_daylight_saving_change_at_night_are_real_hours(start, hours, due):
+    """Review C: a branch open at night had 4 business hours over the spring change come out 3 real hours later
+    (the arithmetic ran on the wall clock)."""
+    begin = berlin(*start)
+    assert ROUND_THE_CLOCK.add(begin, hours) == berlin(*due)
+    assert abs(ROUND_THE_CLOCK.add(begin, hours) - begin) == datetime.timedelta(hours=abs(hours))
+    assert ROUND_THE_CLOCK.business_hours_between(begin, berlin(*due)) == pytest.approx(hours)
+
+
+def test_a_due_time_years_away_is_counted_not_refused():
+    """Review C: 3000 business hours of a Monday-to-Friday calendar take more than 400 days; the calculator gave up
+    ("no working time within a year"), and every order of the template failed its workflow."""
+    start = berlin("2026-03-02", "08:00")  # a Monday
+    due = HAMBURG.add(start, 3000)  # 300 working days of 10 hours: 60 weeks
+    assert due == berlin("2027-04-23", "18:00")
+    assert HAMBURG.add(due, -3000) == start
+    assert HAMBURG.business_hours_between(start, due) == pytest.approx(3000)
+
+
 def test_results_are_aware_and_comparable_in_utc():
     due = HAMBURG.add(berlin("2026-03-02", "09:00"), 1)
     assert due.tzinfo is not None

@@ -38,7 +38,7 @@ def test_a_rule_for_a_state_that_does_not_exist_is_refused_naming_the_states(cli
     client.force_login(admin_user)
     response = client.post(reverse("admin:workflows_rule_add"), _rule_form(event_value="Confirmd"))
     assert response.status_code == 200
-    assert "Confirmd is not an order state. Use one of: draft, submitted, confirmed" in _errors(response)
+    assert "Confirmd is not an order state. Use one of: submitted, confirmed" in _errors(response)
     assert not Rule.objects.exists()
 
 
@@ -155,6 +155,41 @@ def test_a_numeric_condition_of_nan_is_refused_in_the_console(client, admin_user
     assert response.status_code == 200
     assert "Enter a number, e.g. 25000." in _errors(response)
     assert not Rule.objects.exists()
+
+
+def test_a_rule_for_orders_entering_draft_is_refused(client, admin_user):
+    """Review C: "Order enters a state: Draft" saved and never fired: an order is created in draft, never enters it."""
+    client.force_login(admin_user)
+    response = client.post(reverse("admin:workflows_rule_add"), _rule_form(event_value="Draft"))
+    assert response.status_code == 200
+    assert "No order enters draft: orders are created in it. Use one of: submitted, confirmed" in _errors(response)
+    assert not Rule.objects.exists()
+
+
+@pytest.mark.parametrize(
+    ("hours", "message"),
+    [
+        ("3000", "A due time counted in business hours can be at most 2000 hours"),
+        ("-4", "A rule&#x27;s task is due after it is made: enter 0 hours or more."),
+    ],
+)
+def test_a_rule_tasks_due_time_the_engine_cannot_keep_is_refused(client, admin_user, hours, message):
+    """Review C: "create a task due in 3000 hours" (business hours: more than 400 days of a five-day week) was saved,
+    and every order the rule met then failed its workflow; a negative one is overdue the moment it is made."""
+    client.force_login(admin_user)
+    response = client.post(reverse("admin:workflows_rule_add"), _rule_form(**{"actions-0-due_in_hours": hours}))
+    assert response.status_code == 200
+    assert message in _errors(response)
+    assert not Rule.objects.exists()
+
+
+def test_the_rule_console_says_a_tasks_due_hours_are_business_hours(client, admin_user):
+    """Review C: a rule's task always counts the branch's business hours (a template's task has a box for it); the
+    console said only "Due in hours: 4", and an admin writing 24 for "within a day" got two and a half days."""
+    client.force_login(admin_user)
+    page = client.get(reverse("admin:workflows_rule_add")).content.decode()
+    start = page.index('id="id_actions-0-due_in_hours"')
+    assert "business hours of the order's branch" in page[start : start + 1500]
 
 
 def _calendar_form(branch, **fields) -> dict:

@@ -82,7 +82,7 @@ def test_a_blocking_task_stops_the_automatic_confirmation_and_the_run_says_why(
 
 
 def test_rules_never_loop_on_themselves(make_order, ops_team, admin_user, committed):
-    # confirmed → hold; on hold → release (back to confirmed) → the first rule would hold again, forever.
+    # confirmed → hold; on hold → release (back to confirmed, where the order already was: not entered again).
     holder = rule("Hold confirmed orders", RuleEvent.ORDER_ENTERED_STATE, value="confirmed",
                   actions=[{"kind": "hold", "message": "Check the paperwork."}])  # fmt: skip
     releaser = rule("Release held orders", RuleEvent.ORDER_ENTERED_STATE, value="on_hold",
@@ -96,11 +96,68 @@ def test_rules_never_loop_on_themselves(make_order, ops_team, admin_user, commit
         order_services.order_transition(order=order, name="confirm", scope=AUTOMATION_SCOPE, channel="screen")
     history = list(OrderTransition.objects.filter(order=order).values_list("name", flat=True))
     assert history == ["submit", "confirm", "hold", "release"]
-    skipped = RuleRun.objects.get(outcome="skipped")
-    assert (skipped.rule, "would loop" in skipped.detail) == (holder, True)
-    assert RuleRun.objects.filter(rule=releaser, outcome="done").count() == 1
+    assert list(RuleRun.objects.values_list("rule", "outcome")) == [(releaser.pk, "done"), (holder.pk, "done")]
     order.refresh_from_db()
     assert order.status == OrderStatus.CONFIRMED
+    # and a rule reached again by its own actions' effects is skipped, whatever the event
+    run = order_run(order=order, now=timezone.now())
+    trigger = RuleTrigger(RuleEvent.ORDER_ENTERED_STATE, "test:again", "confirmed")
+    (skipped,) = rules_fire(run=run, triggers=[trigger], chain=(holder.pk,))
+    assert (skipped.rule, skipped.outcome, "would loop" in skipped.detail) == (holder, "skipped", True)
+
+
+def _take(order, name, user, committed, **extra):
+    from orders import services as order_services
+    from orders.models import Channel
+    from partners.scoping import scope_for_user
+
+    with committed():
+        return order_services.order_transition(
+            order=order, name=name, scope=scope_for_user(user), by=user, channel=Channel.SCREEN, **extra
+        )
+
+
+def test_a_person_can_release_an_order_a_state_rule_held(make_order, ops_team, ops_user, committed):
+    """Review C: "Order enters submitted, declared value more than 150 → hold: check the customs entry". The release
+    took the order back to submitted, which the rule read as entering it again: held again, at every release."""
+    holder = rule(
+        "Formal customs entry", RuleEvent.ORDER_ENTERED_STATE, value="submitted",
+        conditions=[("declared_value_amount", "gt", "150")],
+        actions=[{"kind": "hold", "message": "Above 150 EUR: check the formal customs entry."}],
+    )  # fmt: skip
+    with committed():
+        order = make_order(submit=True, declared_value="900", currency="EUR")
+    order.refresh_from_db()
+    assert order.status == OrderStatus.ON_HOLD
+    order = _take(order, "release", ops_user, committed)
+    order.refresh_from_db()
+    assert order.status == OrderStatus.SUBMITTED
+    assert RuleRun.objects.filter(rule=holder).count() == 1
+
+
+def test_a_state_rule_runs_once_however_often_the_order_comes_back_to_the_state(
+    make_order, ops_team, ops_user, committed
+):
+    """Review C: "Order enters confirmed → create task 'Book the customs broker'"; a hold and its release (back to
+    confirmed) made a second task, which the template's own tasks never do. Nor does taking it back from planned."""
+    rule(
+        "Customs broker", RuleEvent.ORDER_ENTERED_STATE, value="confirmed",
+        actions=[{"kind": "create_task", "task_name": "Book the customs broker", "team_function": "operations",
+                  "due_in_hours": Decimal(4)}],
+    )  # fmt: skip
+    held = rule("Every hold", RuleEvent.ORDER_ENTERED_STATE, value="on_hold",
+                actions=[{"kind": "notify", "team_function": "operations", "message": "Held."}])  # fmt: skip
+    with committed():
+        order = make_order(submit=True)
+    order = _take(order, "confirm", ops_user, committed)
+    order = _take(order, "hold", ops_user, committed, reason="Customer query.")
+    order = _take(order, "release", ops_user, committed)
+    order = _take(order, "plan", ops_user, committed)
+    order = _take(order, "unplan", ops_user, committed, reason="The carrier cancelled the booking.")
+    order = _take(order, "hold", ops_user, committed, reason="Another query.")
+    names = list(Task.objects.filter(order=order).values_list("name", flat=True))
+    assert names == ["Book the customs broker"]
+    assert RuleRun.objects.filter(rule=held, outcome="done").count() == 2  # each hold is a state entered anew
 
 
 def test_a_rule_runs_once_per_event(auto_accept, make_order, ops_team, committed):

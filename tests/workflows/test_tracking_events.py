@@ -92,6 +92,29 @@ def test_a_departure_from_the_signed_webhook_creates_its_task_once_however_often
     assert RuleRun.objects.filter(rule=notice).count() == 1
 
 
+def test_a_departure_the_carrier_corrects_runs_its_rules_once(client, order, committed):
+    """Review C: the carrier re-sends DEPARTED with a corrected time, a new event (the dedupe key holds the time).
+    The template's milestone task is made once; the rule "Milestone recorded DEPARTED → create a task" ran once per
+    event, and documentation got a second departure notice (and notification) for one departure."""
+    notice = rule("Departed: tell the customer", RuleEvent.MILESTONE_RECORDED, value="DEPARTED", actions=[
+        {"kind": "create_task", "task_name": "Send the departure notice", "team_function": "operations",
+         "due_in_hours": Decimal(4)},
+    ])  # fmt: skip
+    departed_at = timezone.now().replace(microsecond=0) - 3 * H
+    with committed():
+        deliver(client, [oms_event("DEPARTED", departed_at, place="CNSHA", event_id="acme-1", **about(order))])
+    with committed():
+        corrected = oms_event("DEPARTED", departed_at + H / 2, place="CNSHA", event_id="acme-1b", **about(order))
+        assert deliver(client, [corrected])["stored"] == 1
+    assert Task.objects.filter(order=order, key="track").count() == 1  # the template's: once
+    assert Task.objects.filter(order=order, name="Send the departure notice").count() == 1
+    runs = list(RuleRun.objects.filter(rule=notice, order=order).order_by("pk").values_list("outcome", "detail"))
+    assert runs == [
+        ("done", "Created task “Send the departure notice”"),
+        ("skipped", "Not run: the order already had DEPARTED (this event repeats or corrects it)."),
+    ]
+
+
 def test_records_acted_on_twice_create_nothing_more(client, order, committed, monkeypatch):
     monkeypatch.setattr(milestones, "_wake_drain", lambda: None)  # no worker asked: the records wait in the queue
     with committed():

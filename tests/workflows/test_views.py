@@ -9,7 +9,7 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from workflows.models import AssignRule, Notification, NotificationPreference, Task, TaskState
+from workflows.models import AssignRule, Notification, NotificationPreference, Task, TaskState, TeamMember
 
 from .conftest import definition, tasks_of
 
@@ -143,6 +143,34 @@ def test_actions_claim_reassign_reopen_and_comment(login, order, ops_user, ops2_
     page = client.get(reverse("workflows:task_detail", args=[queue.pk])).content.decode()
     assert "Over to you @ops" in page
     assert "Reopened" in page
+
+
+def test_a_task_reopened_after_its_assignee_left_goes_to_active_staff(
+    login, make_template, make_order, ops_team, ops_user, ops2_user, committed
+):
+    """Review C: Otto completed the invoice check, then left (account deactivated). The lead reopens it: it went back
+    to Otto, who will never see it, out of the team queue's "Unassigned" too, counted in his load. Work goes to
+    active OMS staff only (docs/decisions/0004, "Who automation reaches")."""
+    make_template("NewCo", [definition("invoice", name="Check the commercial invoice")])
+    TeamMember.objects.filter(user=ops_user).update(open_tasks=5)  # Otto is the least loaded: it goes to him
+    with committed():
+        order = make_order(submit=True)
+    task = tasks_of(order)["invoice"]
+    assert task.assignee == ops2_user
+    login(ops2_user).post(reverse("workflows:task_complete", args=[task.pk]))
+    ops2_user.is_active = False
+    ops2_user.save(update_fields=["is_active"])
+
+    login(ops_user).post(reverse("workflows:task_reopen", args=[task.pk]), {"note": "The invoice total was wrong."})
+    task.refresh_from_db()
+    assert (task.state, task.assignee) == (TaskState.OPEN, ops_user)  # the team's only active member
+    assert TeamMember.objects.get(user=ops2_user).open_tasks == 0
+    assert TeamMember.objects.get(user=ops_user).open_tasks == 6
+    assert list(task.events.values_list("verb", "detail").order_by("pk"))[-2:] == [
+        ("reopened", "The invoice total was wrong."),
+        ("reassigned", f"Otto Two is no longer active OMS staff: given to {ops_user}."),
+    ]
+    assert not Notification.objects.filter(recipient=ops_user, task=task, kind="assigned").exists()  # their own act
 
 
 def test_refused_actions_say_why(login, order, finance_user):

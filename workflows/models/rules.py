@@ -25,9 +25,16 @@ from django.db.models import Q
 from orders.models import Channel, Incoterm, Location, Mode, Order, OrderStatus, ServiceLevel
 from partners.models import Organisation
 from tracking.models import ExceptionKind, Milestone
+from workflows.business_hours import MAX_BUSINESS_HOURS
 from workflows.models.config import config_changed_trigger
 from workflows.models.teams import TeamFunction, active_staff, is_active_staff
-from workflows.models.templates import TRANSITION_CHOICES, TradeDirection
+from workflows.models.templates import (
+    ENTERED_STATES,
+    NEVER_ENTERED,
+    TRANSITION_CHOICES,
+    TradeDirection,
+    business_hours_problem,
+)
 
 MAX_RULE_DEPTH = 5
 
@@ -60,10 +67,14 @@ def event_value_check(event: str, typed: str) -> tuple[str, str]:
     """(the value as stored, "") for a value the event can carry, else (typed, why not). Rules compare it with
     the event's own value: an order state's code, a milestone code, an exception kind, a document type, a team."""
     choices: dict[str, tuple[type[models.TextChoices], str]] = {
-        RuleEvent.ORDER_ENTERED_STATE: (OrderStatus, "an order state"),
         RuleEvent.EXCEPTION_OPENED: (ExceptionKind, "an exception kind"),
         RuleEvent.TASK_OVERDUE: (TeamFunction, "a team"),
     }
+    if event == RuleEvent.ORDER_ENTERED_STATE:
+        code = choice_code(typed, OrderStatus)
+        if code == OrderStatus.DRAFT:
+            return typed, f"{NEVER_ENTERED} {_one_of(ENTERED_STATES)}"
+        return (code, "") if code else (typed, f"{typed} is not an order state. {_one_of(ENTERED_STATES)}")
     if event in choices:
         kind, what = choices[event]
         code = choice_code(typed, kind)
@@ -282,7 +293,14 @@ class RuleAction(models.Model):
         blank=True,
         help_text="Create: the task's team. Assign: only this team's tasks. Notify: this team's lead.",
     )
-    due_in_hours = models.DecimalField(max_digits=6, decimal_places=1, default=Decimal(4))
+    due_in_hours = models.DecimalField(
+        max_digits=6,
+        decimal_places=1,
+        default=Decimal(4),
+        help_text="For 'create a task': business hours of the order's branch (its opening hours, in its time zone) "
+        f"from the moment the task is made, at most {MAX_BUSINESS_HOURS}. 24 is not a day: with a 10-hour working "
+        "day it is two and a half working days.",
+    )
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         on_delete=models.PROTECT,
@@ -314,6 +332,12 @@ class RuleAction(models.Model):
                 raise ValidationError({name: message})
         if self.kind == ActionKind.CREATE_TASK and not self.team_function:
             raise ValidationError({"team_function": "Pick the team the task is for."})
+        if self.kind == ActionKind.CREATE_TASK and self.due_in_hours is not None:
+            # the task is due from the moment it is made, in the branch's business hours (services.rules)
+            if self.due_in_hours < 0:
+                raise ValidationError({"due_in_hours": "A rule's task is due after it is made: enter 0 hours or more."})
+            if problem := business_hours_problem(self.due_in_hours):
+                raise ValidationError({"due_in_hours": f"{problem} A rule's task always counts business hours."})
         if self.kind == ActionKind.NOTIFY and not (self.user_id or self.team_function):
             raise ValidationError({"user": "Pick a person, or a team whose lead is notified."})
         if self.user_id and not self.is_staff_user(self.user_id):

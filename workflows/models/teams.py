@@ -40,12 +40,19 @@ def is_active_staff(user_id: int) -> bool:
 def staff_only(field: str, user_id: int | None, *, where: str) -> None:
     """Refuse, in words on `field`, a person who is not active OMS staff (`where` says the rule): the place would
     give them other customers' orders, with their tasks, notifications and emails."""
-    if user_id is not None and not is_active_staff(user_id):
-        person = get_user_model()._default_manager.filter(pk=user_id).first()
-        raise ValidationError(
-            {field: f"{person or 'This person'} is not active OMS staff (an active staff role in our company or an "
-             f"open branch): {where}."}
-        )  # fmt: skip
+    if problem := staff_problem(user_id, where=where):
+        raise ValidationError({field: problem})
+
+
+def staff_problem(user_id: int | None, *, where: str) -> str:
+    """What staff_only says of this person, or "" for active OMS staff (and for nobody)."""
+    if user_id is None or is_active_staff(user_id):
+        return ""
+    person = get_user_model()._default_manager.filter(pk=user_id).first()
+    return (
+        f"{person or 'This person'} is not active OMS staff (an active staff role in our company or an open branch): "
+        f"{where}."
+    )
 
 
 class TeamFunction(models.TextChoices):

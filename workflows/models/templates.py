@@ -17,10 +17,11 @@ from django.db import models
 from django.db.models import Q
 
 from orders.lifecycle import TRANSITIONS
-from orders.models import Mode, Order, OrderStatus, ServiceLevel
+from orders.models import STATUS_PATH, Mode, Order, OrderStatus, ServiceLevel
 from partners.models import Organisation
+from workflows.business_hours import MAX_BUSINESS_HOURS
 from workflows.models.config import config_changed_trigger
-from workflows.models.teams import TeamFunction
+from workflows.models.teams import TeamFunction, staff_problem
 
 
 class TradeDirection(models.TextChoices):
@@ -185,6 +186,28 @@ _TARGETS = {
     "arrive": "arrived",
     "deliver": "delivered", "complete": "completed", "invoice": "invoiced", "close": "closed", "cancel": "cancelled",
 }  # fmt: skip
+# The forward path's steps, by the state each enters (unplan enters confirmed too, going back).
+FORWARD_STEPS = {name: target for name, target in _TARGETS.items() if target in STATUS_PATH and name != "unplan"}
+# What "order enters a state" can name (tasks, rules): an order is created in draft and never enters it.
+ENTERED_STATES = tuple(status for status in OrderStatus.values if status != OrderStatus.DRAFT)
+NEVER_ENTERED = "No order enters draft: orders are created in it."
+# The states whose reaching completes a task (engine.state_events): the forward path after draft. On hold is not on
+# it, and a cancelled or closed order's open tasks are cancelled (triggers._state_tasks), never completed.
+COMPLETING_STATES = tuple(status for status in STATUS_PATH if status not in (OrderStatus.DRAFT, OrderStatus.CLOSED))
+# How far before or after its date a date-triggered task may start: a year (the arithmetic overflows past 70 million).
+MAX_DATE_OFFSET_HOURS = 8784
+
+
+def business_hours_problem(hours: Decimal | None) -> str:
+    """Why a due time counted in business hours is refused ("" when it is not): more than MAX_BUSINESS_HOURS either
+    way. Beyond it, a sparse calendar reaches no due time at all and a usual one runs to years (8760 meant as a year
+    is three and a half years of 10-hour, five-day weeks)."""
+    if hours is None or abs(hours) <= MAX_BUSINESS_HOURS:
+        return ""
+    return (
+        f"A due time counted in business hours can be at most {MAX_BUSINESS_HOURS} hours (about a year of 8-hour "
+        "working days)."
+    )
 
 
 class TaskDefinition(models.Model):
@@ -206,11 +229,17 @@ class TaskDefinition(models.Model):
     )
     date_anchor = models.CharField(max_length=20, choices=DateAnchor.choices, blank=True)
     date_offset_hours = models.IntegerField(
-        default=0, help_text="For date triggers: hours after the date (negative: before), e.g. -48."
+        default=0,
+        help_text=f"For date triggers: hours after the date (negative: before), e.g. -48; at most "
+        f"{MAX_DATE_OFFSET_HOURS} (a year) either way.",
     )
 
     due_in_hours = models.DecimalField(
-        max_digits=6, decimal_places=1, default=Decimal(8), help_text="SLA: hours from the trigger (or due anchor)."
+        max_digits=6,
+        decimal_places=1,
+        default=Decimal(8),
+        help_text=f"SLA: hours from the trigger (or due anchor); in business hours at most {MAX_BUSINESS_HOURS}. "
+        "Negative hours (before the anchor date) need a due anchor.",
     )
     due_anchor = models.CharField(
         max_length=20,
@@ -229,7 +258,7 @@ class TaskDefinition(models.Model):
         null=True,
         blank=True,
         related_name="+",
-        help_text="For 'a named person'.",
+        help_text="For 'a named person' (active OMS staff only).",
     )
     depends_on = ArrayField(
         models.SlugField(max_length=40), default=list, blank=True, help_text="Keys of tasks to finish first."
@@ -263,13 +292,23 @@ class TaskDefinition(models.Model):
         name, message = needs[TriggerKind(self.trigger_kind)]
         if not getattr(self, name):
             errors[name] = message
+        if self.trigger_kind == TriggerKind.STATE and self.trigger_state == OrderStatus.DRAFT:
+            errors["trigger_state"] = f"{NEVER_ENTERED} Pick a later state, e.g. submitted."
         errors |= self._event_codes_check()
+        errors |= self._timing_check()
         if self.assign_rule == AssignRule.NAMED_USER and not self.assignee_id:
             errors["assignee"] = "Name the person, or pick another assignment rule."
+        elif self.assign_rule == AssignRule.NAMED_USER and (
+            problem := staff_problem(self.assignee_id, where="only active OMS staff are named for a template's task")
+        ):
+            errors["assignee"] = problem
         if self.auto_complete_kind and not self.auto_complete_value:
             errors["auto_complete_value"] = "Say which state, milestone or document completes the task."
-        if self.auto_complete_kind == AutoComplete.STATE and self.auto_complete_value not in OrderStatus.values:
-            errors["auto_complete_value"] = f"Use one of: {', '.join(OrderStatus.values)}."
+        if self.auto_complete_kind == AutoComplete.STATE and self.auto_complete_value not in COMPLETING_STATES:
+            errors["auto_complete_value"] = (
+                f"Use one of: {', '.join(COMPLETING_STATES)}. A task completes when the order reaches a state on its "
+                "way; on hold is not on it, and a cancelled or closed order's open tasks are cancelled, not completed."
+            )
         if self.key and self.key in self.depends_on:
             errors["depends_on"] = "A task cannot wait for itself."
         entering = {spec_name for spec_name in self.blocks if _TARGETS.get(spec_name) == self.auto_complete_value}
@@ -280,6 +319,21 @@ class TaskDefinition(models.Model):
             )
         if errors:
             raise ValidationError(errors)
+
+    def _timing_check(self) -> dict[str, str]:
+        """What is wrong with when the task starts or is due, by field: a due time the business-hours calculator
+        cannot keep, hours counted back from no date (due before the task appears: overdue, and escalated, at
+        once), a start so far from its date that it cannot be computed."""
+        errors = {}
+        if self.due_in_business_hours and (problem := business_hours_problem(self.due_in_hours)):
+            errors["due_in_hours"] = f"{problem} For a longer one, untick “Count only the branch's business hours”."
+        elif self.due_in_hours is not None and self.due_in_hours < 0 and not self.due_anchor:
+            errors["due_in_hours"] = "Counting back needs a date: pick a due anchor."
+        if self.date_offset_hours is not None and abs(self.date_offset_hours) > MAX_DATE_OFFSET_HOURS:
+            errors["date_offset_hours"] = (
+                f"A task starts at most {MAX_DATE_OFFSET_HOURS} hours (a year) before or after its date."
+            )
+        return errors
 
     def _event_codes_check(self) -> dict[str, str]:
         """Check the milestone code or document type that starts or completes the task as a rule's event value is

@@ -43,6 +43,7 @@ from workflows.models import (
     TrackingRecordKind,
     active_staff,
 )
+from workflows.models.teams import is_active_staff
 from workflows.services.engine import reopen_task
 from workflows.services.notify import Notice, notify
 from workflows.services.triggers import milestone_record
@@ -157,13 +158,15 @@ def booking_cancelled_handle(
                 .order_by("pk")
             )
             for task in tasks:
-                reopen_task(task, by=None, now=now, detail=what)
+                reopen_task(task, by=None, now=now, detail=what, announce=False)  # told below, with the why
             reopened += tasks
             now_in = "is back to confirmed" if order.pk in unplanned else f"is {order.get_status_display().lower()}"
             body = f"{what}. {order.reference} {now_in}: book its cargo again."
             recipients: dict[int, Task | None] = {}
             for task in tasks:
-                person = task.assignee_id or (task.team.lead_id if task.team else None)
+                # reopen_task gave a leaver's task to active staff; a lead who left is told nothing (as _escalate)
+                lead = task.team.lead_id if task.team else None
+                person = task.assignee_id or (lead if lead is not None and is_active_staff(lead) else None)
                 if person is not None:
                     recipients.setdefault(person, task)
             if not recipients and (owner := _owner(order)) is not None:

@@ -16,6 +16,7 @@ from __future__ import annotations
 import datetime
 import functools
 import json
+import logging
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, cast
@@ -29,6 +30,7 @@ from orders.models import STATUS_PATH, Order, OrderStatus, OrderTransition, Queu
 from partners.models import Address, AddressKind, Organisation
 from workflows.models import (
     ORDER_DATE_FIELDS,
+    AssignRule,
     ConfigStamp,
     NotificationKind,
     OrderKeyDate,
@@ -42,11 +44,14 @@ from workflows.models import (
     VersionStatus,
     WorkflowVersion,
 )
+from workflows.models.teams import is_active_staff
 from workflows.services.assignment import Draft, LoadChange, PeopleCache, assign_drafts, loads_adjust
 from workflows.services.config import WorkflowConfig, config_token, workflow_config
 from workflows.services.matching import template_pick
 from workflows.services.notify import Notice, notify
 from workflows.services.profiles import BranchProfile, branch_profile, trade_direction
+
+logger = logging.getLogger(__name__)
 
 _RANK: dict[str, int] = {status: rank for rank, status in enumerate(STATUS_PATH)}
 _SATISFIED = (TaskState.DONE, TaskState.CANCELLED)
@@ -352,11 +357,19 @@ class OrderRun:
     def due_at(
         self, *, hours: Decimal, anchor: str, business: bool, start: datetime.datetime
     ) -> datetime.datetime | None:
+        """When a task is due: `hours` (business hours of the branch, or plain ones) from the anchor date or from
+        `start`. None without the anchor's date, or when the branch's calendar does not reach that many business
+        hours within ten years (open an hour a week, say): the task is still made, with no due time, rather than
+        failing the event (the console refuses more than MAX_BUSINESS_HOURS; a calendar can change afterwards)."""
         base = self.anchor_at(anchor) if anchor else start
         if base is None:
             return None
         if business:
-            return self.profile.calendar.add(base, hours)
+            try:
+                return self.profile.calendar.add(base, hours)
+            except ValueError as exc:
+                logger.warning("No due time for %s business hours on order %s: %s", hours, self.order.pk, exc)
+                return None
         return base + datetime.timedelta(hours=float(hours))
 
 
@@ -572,9 +585,10 @@ def _done_already(run: OrderRun, drafts: list[Draft]) -> None:
             draft.closed_as = ("auto-completed", f"{event} (before this task was made)")
 
 
-def event_remember(run: OrderRun, event: str) -> None:
+def event_remember(run: OrderRun, event: str) -> bool:
     """Remember that the order has had `event` ("milestone:DEPARTED", "document:HBL"), so that a task made later
-    which the event completes is made done (_done_already). Idempotent.
+    which the event completes is made done (_done_already). Idempotent: True the first time, False when the order
+    had the event already (its rules do not run again: triggers.milestone_record).
 
     Call it before auto_complete reads the order's tasks. Its UPDATE holds the order's binding until commit, and a
     task maker reads the events under a share lock of that row (OrderRun.events_seen): of a task being made and its
@@ -582,9 +596,12 @@ def event_remember(run: OrderRun, event: str) -> None:
     event. Nothing is ever forgotten: no document can be withdrawn yet (a hook that does would take it out here)."""
     if run._seen is not None:
         run._seen.add(event)
-    OrderWorkflow.objects.filter(order_id=run.order.pk).exclude(events_seen__contains=[event]).update(
-        events_seen=Func(F("events_seen"), Value(event), function="array_append")
+    appended = (
+        OrderWorkflow.objects.filter(order_id=run.order.pk)
+        .exclude(events_seen__contains=[event])
+        .update(events_seen=Func(F("events_seen"), Value(event), function="array_append"))
     )
+    return appended > 0
 
 
 def _release_waiting(run: OrderRun, closed: list[Task], existing: dict[str, ExistingTask]) -> None:
@@ -662,16 +679,27 @@ def _unblock_dependents(finished: list[Task], *, known: dict[str, ExistingTask] 
             existing.waiting_on = [key for key in existing.waiting_on if key not in finished_keys]
 
 
-def reopen_task(task: Task, *, by: Any, now: datetime.datetime, detail: str = "") -> None:
+def reopen_task(task: Task, *, by: Any, now: datetime.datetime, detail: str = "", announce: bool = True) -> None:
     """Put a done task back to open: its assignee carries it again and tasks after it wait again. Its
     escalation is cleared: escalation happens once per overdue episode, and a reopened task that goes (or
-    still is) overdue is a new episode, escalated again by the next overdue_tasks_escalate."""
+    still is) overdue is a new episode, escalated again by the next overdue_tasks_escalate.
+
+    An assignee who is no longer active OMS staff (left, deactivated, no staff role any more) does not get it back:
+    they would never see it, and the team would not either (it is not unassigned). It is assigned as a new task of
+    its kind would be (assign_drafts: its definition's rule, a rule's task the account owner first, else the
+    least-loaded member; the team queue stays the queue), its history saying why, and the new assignee is told
+    (unless `announce` is False: the caller tells them itself, as a cancelled booking does)."""
     by_id = getattr(by, "pk", None)
+    left = task.assignee_id is not None and not is_active_staff(task.assignee_id)
     Task.objects.filter(pk=task.pk).update(
         state=TaskState.OPEN, completed_at=None, completed_by=None, escalated_at=None
     )
     task.state, task.completed_at, task.completed_by_id, task.escalated_at = TaskState.OPEN, None, None, None
-    loads_adjust([(task.team_id, task.assignee_id, 1)], now=now)
+    TaskEvent.objects.create(task=task, verb="reopened", by_id=by_id, detail=detail[:300], at=now)
+    if left:
+        _assign_again(task, by_id=by_id, now=now, announce=announce)
+    else:
+        loads_adjust([(task.team_id, task.assignee_id, 1)], now=now)
     if task.key:
         dependents = list(
             Task.objects.filter(order_id=task.order_id, depends_on__contains=[task.key]).exclude(state__in=_SATISFIED)
@@ -680,7 +708,29 @@ def reopen_task(task: Task, *, by: Any, now: datetime.datetime, detail: str = ""
             if task.key not in dependent.waiting_on:
                 dependent.waiting_on = [*dependent.waiting_on, task.key]
         Task.objects.bulk_update(dependents, ["waiting_on"])
-    TaskEvent.objects.create(task=task, verb="reopened", by_id=by_id, detail=detail[:300], at=now)
+
+
+def _assign_again(task: Task, *, by_id: int | None, now: datetime.datetime, announce: bool) -> None:
+    """Give a reopened task whose assignee left to whoever its assignment picks now (see reopen_task)."""
+    leaver = task.assignee
+    definition = task.definition
+    rule = definition.assign_rule if definition is not None else AssignRule.ACCOUNT_OWNER  # as services.rules
+    draft = Draft(task, rule, definition.assignee_id if definition is not None else None)
+    task.assignee_id, task.assigned_at = None, None
+    assign_drafts([draft], order=task.order, now=now)  # counts the new assignee's load
+    Task.objects.filter(pk=task.pk).update(
+        team_id=task.team_id, assignee_id=task.assignee_id, assigned_at=task.assigned_at
+    )
+    given = f"given to {task.assignee}" if task.assignee_id else "back to the team queue"
+    TaskEvent.objects.create(
+        task=task, verb="reassigned", detail=f"{leaver} is no longer active OMS staff: {given}.", at=now
+    )
+    if announce and task.assignee_id and task.assignee_id != by_id:
+        notify([
+            Notice(task.assignee_id, NotificationKind.ASSIGNED, f"{task.name} · {task.order.reference}",
+                   body=f"Reopened; {leaver}, who had it, is no longer active OMS staff.", url=task.get_absolute_url(),
+                   task=task)
+        ])  # fmt: skip
 
 
 # Lock, complete and return the due tasks with the state each had, in one statement: FOR UPDATE in the CTE

@@ -212,10 +212,17 @@ def _tasks_left_behind(record: OrderTransition, run: OrderRun, drafts: list[Draf
 
 
 def _rules(record: OrderTransition, run: OrderRun) -> None:
+    """The rules the transition triggers. "Order enters a state" runs once per occurrence of the state, as the state's
+    tasks are made once (_occurrence): a release returns to a state the order was in and enters nothing (a rule's
+    hold released by a person would otherwise be put back at once, and its tasks made again); an order taken back to
+    confirmed (unplan) is in the occurrence it was in. Each hold is a state entered anew."""
     chain = tuple((record.payload or {}).get("automation", {}).get("chain", []))
-    triggers = [RuleTrigger(RuleEvent.ORDER_ENTERED_STATE, f"transition:{record.pk}:state", record.target)]
+    triggers = []
     if record.name == "submit":
-        triggers.insert(0, RuleTrigger(RuleEvent.ORDER_SUBMITTED, f"transition:{record.pk}"))
+        triggers.append(RuleTrigger(RuleEvent.ORDER_SUBMITTED, f"transition:{record.pk}"))
+    if record.name != "release":
+        entered = f"entered:{record.order_id}:{_occurrence(record)}"
+        triggers.append(RuleTrigger(RuleEvent.ORDER_ENTERED_STATE, entered, record.target))
     rules_fire(run=run, triggers=triggers, chain=chain)
     create_tasks(run, [])  # the date-triggered tasks found if this event bound the order (release)
 
@@ -267,12 +274,16 @@ def milestone_record(*, order_id: int, code: str, event_id: str | int = "") -> l
         run = _run_for(order_id)
         if run is None:
             return []
-        event_remember(run, f"milestone:{code}")
+        first = event_remember(run, f"milestone:{code}")
         auto_complete(run, [f"milestone:{code}"])
         not_current = holds.hold_report_not_current(order_id=order_id, event_id=event_id) if code == holds.HOLD else ""
         created = [] if not_current else _fire(
             run, kind=TriggerKind.MILESTONE, match=code, occurrence=f"milestone:{code}"
         )  # fmt: skip
+        if not first and code != holds.HOLD:  # holds repeat for real: hold_report_not_current judges those
+            # One milestone, one run of its rules, as its tasks are made once: a carrier's correction (a new event,
+            # its time in the dedupe key) or a second source reporting it would otherwise make a second task.
+            not_current = f"Not run: the order already had {code} (this event repeats or corrects it)."
         rules_fire(run=run, triggers=[
             RuleTrigger(RuleEvent.MILESTONE_RECORDED, f"milestone:{order_id}:{code}:{event_id}", code,
                         not_current=not_current)
@@ -500,7 +511,7 @@ def on_order_status_changed(
         return
     try:
         transition_handle(transition_id=transition_id)
-    except DatabaseError:
+    except Exception:  # a lost connection, a deadlock or a bug: logged in full, and retried, never the person's 500
         # The order's change is committed and its transition row is the durable record: the queue (or, for
         # a bulk import's, the catch-up sweep) handles it shortly. The person's action must not fail.
         logger.exception("Workflow handling of order transition %s failed; a worker will retry", transition_id)

@@ -19,9 +19,10 @@ from django.db import transaction
 from django.db.models import Max
 from django.utils import timezone
 
-from orders.models import Order, OrderStatus, OrderTransition
+from orders.models import STATUS_PATH, Order, OrderStatus, OrderTransition
 from workflows.errors import WorkflowError
 from workflows.models import (
+    AutoComplete,
     OrderWorkflow,
     Task,
     TaskDefinition,
@@ -32,6 +33,7 @@ from workflows.models import (
     WorkflowTemplate,
     WorkflowVersion,
 )
+from workflows.models.templates import FORWARD_STEPS
 from workflows.services.assignment import LoadChange, loads_adjust
 from workflows.services.engine import (
     OrderRun,
@@ -91,6 +93,58 @@ def version_problems(version: WorkflowVersion) -> list[str]:
         if unknown:
             problems.append(f"{definition.name} depends on unknown task keys: {', '.join(sorted(unknown))}.")
     problems += [f"Tasks depend on each other in a circle: {' → '.join(cycle)}." for cycle in _cycles(graph)]
+    problems += _waits_that_never_end(definitions)
+    return problems
+
+
+_RANK: dict[str, int] = {status: rank for rank, status in enumerate(STATUS_PATH)}
+
+
+def _waits_that_never_end(definitions: list[TaskDefinition]) -> list[str]:
+    """Tasks that block a step on the way to the state whose task they wait for (directly, or through tasks that wait
+    in turn): that task is made only once the order has taken the step, and the step waits for this task. No cycle
+    between the keys shows it: "check the invoice" (on submit, blocks confirm) waiting for "book the courier" (made on
+    entering confirmed) published, and every order stayed in submitted, its only way out a cancellation.
+
+    Each task's earliest possible finish is placed on the forward path (STATUS_PATH): the latest state it waits for a
+    task of, through tasks a person completes. A task a milestone, a document or a date makes may come at any time,
+    and one a milestone or document completes may be finished by it whatever it waits for: neither holds anything."""
+    by_key = {d.key: d for d in definitions}
+    ready: dict[str, tuple[int, TaskDefinition | None]] = {}
+
+    def finish(definition: TaskDefinition, visiting: frozenset[str]) -> tuple[int, TaskDefinition | None]:
+        """(the rank from which the task can be finished, the state task it waits for that is made latest)."""
+        if definition.key in ready:
+            return ready[definition.key]
+        made = _RANK.get(definition.trigger_state, -1) if definition.trigger_kind == TriggerKind.STATE else -1
+        result: tuple[int, TaskDefinition | None] = (made, definition if made >= 0 else None)
+        if definition.auto_complete_kind not in (AutoComplete.MILESTONE, AutoComplete.DOCUMENT):
+            for key in definition.depends_on:
+                if key in by_key and key not in visiting:  # unknown keys and circles are reported on their own
+                    waited = finish(by_key[key], visiting | {definition.key})
+                    if waited[0] > result[0]:
+                        result = waited
+        if definition.auto_complete_kind == AutoComplete.STATE and definition.auto_complete_value in _RANK:
+            completed_at = _RANK[definition.auto_complete_value]
+            if completed_at < result[0]:
+                result = (completed_at, None)
+        ready[definition.key] = result
+        return result
+
+    problems = []
+    for definition in definitions:
+        if definition.trigger_kind != TriggerKind.STATE or definition.trigger_state not in _RANK:
+            continue
+        made = _RANK[definition.trigger_state]
+        rank, waited = finish(definition, frozenset())
+        for step in definition.blocks:
+            entered = _RANK.get(FORWARD_STEPS.get(step, ""), -1)
+            if waited is not None and waited is not definition and made < entered <= rank:
+                problems.append(
+                    f"{definition.name} blocks {step}, but waits for {waited.name}, which is made only when the order "
+                    f"enters {waited.trigger_state}: the order could never move on. Make the task wait for an earlier "
+                    "one, or block a later step."
+                )
     return problems
 
 
