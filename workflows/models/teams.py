@@ -165,8 +165,15 @@ class BranchCalendar(models.Model):
         related_name="calendar",
         limit_choices_to={"kinds__contains": ["branch"]},
     )
-    opens_at = models.TimeField(default=datetime.time(8))
-    closes_at = models.TimeField(default=datetime.time(18))
+    opens_at = models.TimeField(
+        default=datetime.time(8),
+        help_text="When the branch opens on a workday, on the branch's own clock (its organisation's time zone); task "
+        "due times in business hours count from here.",
+    )
+    closes_at = models.TimeField(
+        default=datetime.time(18),
+        help_text="When the branch closes, on the branch's own clock, the same day (after it opens).",
+    )
     workdays = ArrayField(
         models.PositiveSmallIntegerField(), default=_weekdays, help_text="0 = Monday … 6 = Sunday, e.g. 0,1,2,3,4."
     )
