@@ -481,10 +481,21 @@ class Surcharge(models.Model):
 class ExchangeRate(models.Model):
     """1 `base_currency` = `rate` x `quote_currency` from `rate_on` until a newer row (to compare offers)."""
 
-    base_currency = models.CharField(max_length=3, validators=[validate_currency_code])
-    quote_currency = models.CharField(max_length=3, validators=[validate_currency_code])
-    rate = models.DecimalField(max_digits=18, decimal_places=8)
-    rate_on = models.DateField()
+    base_currency = models.CharField(
+        max_length=3, validators=[validate_currency_code], help_text="ISO 4217, e.g. EUR: the currency of 1 unit."
+    )
+    quote_currency = models.CharField(
+        max_length=3, validators=[validate_currency_code], help_text="ISO 4217, e.g. USD: the currency the rate is in."
+    )
+    rate = models.DecimalField(
+        max_digits=18,
+        decimal_places=8,
+        help_text="How many quote-currency units 1 base-currency unit buys: EUR to USD at 1.08 is 1.08, not 0.926. "
+        "The other direction is worked out from this row; do not enter it as a second row.",
+    )
+    rate_on = models.DateField(
+        help_text="The first day the rate applies; it applies until the day of a newer row for the same currencies."
+    )
     source = models.CharField(max_length=60, blank=True, help_text="e.g. ECB reference rate.")
 
     class Meta:

@@ -225,24 +225,52 @@ _PAYLOAD_TOO_LARGE = error_response(
         "The request body is larger than 5,242,880 bytes, the most the API accepts. Send less in one request.",
     ),
 )
-_UNSUPPORTED_MEDIA_TYPE = error_response(
-    "Send JSON (Content-Type: application/json).",
-    error_example("Not JSON", "unsupported_media_type", 'Unsupported media type "text/plain" in request.'),
+_SIGNED_DELIVERY_UNAVAILABLE = error_response(
+    "The database is briefly unavailable (e.g. restarting) and nothing of the delivery was stored. Send it again "
+    "after the number of seconds in Retry-After (Shopify and most webhook senders retry by themselves); a delivery "
+    "that was stored once is never stored twice.",
+    error_example("Database unavailable", "service_unavailable", ServiceUnavailable.default_detail),
 )
+
+
+def _unsupported_media_type(media_types: list[str]) -> OpenApiResponse:
+    """The 415 of an operation whose body must be one of `media_types` (its request body's, as documented)."""
+    if media_types == ["application/json"]:
+        advice = "Send JSON (Content-Type: application/json)."
+        sent = "text/plain"
+    else:
+        advice = f"Send the body as {' or '.join(media_types)}, as the request body above says."
+        sent = "application/json"
+    return error_response(
+        advice,
+        error_example("Unsupported type", "unsupported_media_type", f'Unsupported media type "{sent}" in request.'),
+    )
 
 
 class ApiAutoSchema(AutoSchema):
     """drf-spectacular's schema, with the shared error responses added to every operation that does not
-    declare its own for that status (done after @extend_schema overrides, which replace the responses)."""
+    declare its own for that status (done after @extend_schema overrides, which replace the responses).
 
-    def _error_responses(self) -> dict[str, OpenApiResponse]:
+    Each shared error is added only where the view can answer it: 401 and 403 where it authenticates an API key
+    (the signed webhooks authenticate nothing: a bad signature is their own 401, and AllowAny never refuses), 429
+    where it is throttled, and the 415 names the media types its request body is documented with (an order file
+    is multipart/form-data, not JSON)."""
+
+    def _error_responses(self, operation: dict[str, Any]) -> dict[str, OpenApiResponse]:
+        authenticates = bool(self.view.authentication_classes)
         errors = dict(_COMMON_ERRORS)
+        if not authenticates:
+            del errors["401"], errors["403"]
+            errors["503"] = _SIGNED_DELIVERY_UNAVAILABLE
+        if not self.view.throttle_classes:
+            del errors["429"]
         if "{" in self.path:
             errors["404"] = _NOT_FOUND
         if self.method in ("POST", "PUT", "PATCH"):
             errors["400"] = _BAD_REQUEST
             errors["413"] = _PAYLOAD_TOO_LARGE
-            errors["415"] = _UNSUPPORTED_MEDIA_TYPE
+            body_types = list(operation.get("requestBody", {}).get("content", {})) or ["application/json"]
+            errors["415"] = _unsupported_media_type(body_types)
         return errors
 
     def get_operation(self, *args: Any, **kwargs: Any) -> dict[str, Any] | None:
@@ -250,7 +278,7 @@ class ApiAutoSchema(AutoSchema):
         if operation is None:
             return None
         responses = operation.setdefault("responses", {})
-        for code, response in self._error_responses().items():
+        for code, response in self._error_responses(operation).items():
             if code not in responses:
                 responses[code] = self._get_response_for_code(response, code)
         operation["responses"] = dict(sorted(responses.items()))

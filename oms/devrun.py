@@ -48,6 +48,7 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from enum import StrEnum
 from pathlib import Path
 from types import FrameType
 from typing import Any
@@ -72,6 +73,17 @@ DEMO_LOGINS = [
     ("portal@globex.example", "customer portal, Globex (GLOBEX)"),
     ("carrier@oms.example", "carrier partner (NORDTRUCK)"),
 ]
+
+
+class DemoLogins(StrEnum):
+    """What `prepare` found of the demo logins, for the banner: var/run/demo_logins (the state, never a password).
+    The password comes from OMS_DEMO_PASSWORD when seed_demo creates a login and never changes afterwards
+    (partners.demo.seed_partners), so a value set after the first run is not theirs: the banner must not name it."""
+
+    SEEDED = "seeded"  # by this run, with OMS_DEMO_PASSWORD
+    MATCHES = "matches"  # seeded before, and OMS_DEMO_PASSWORD signs them in
+    DIFFERS = "differs"  # seeded before, with another password
+    ABSENT = "absent"  # the database had people already, so nothing was seeded
 
 
 class LaunchError(Exception):
@@ -377,7 +389,9 @@ def main() -> int:
             embedded.broker_transport_options()  # creates the folders
             say(f"broker: filesystem, {embedded.var_dir() / 'broker'}")
 
+        demo_logins_path().unlink(missing_ok=True)
         _run_step("prepare", [sys.executable, "-m", "oms.devrun", "prepare"], env)
+        demo = demo_logins_read()
 
         beat_pidfile = run_dir() / "celerybeat.pid"
         beat_pidfile.unlink(missing_ok=True)  # survivors are gone (above): any pidfile is stale
@@ -393,7 +407,7 @@ def main() -> int:
         children.append(_spawn("beat", beat, env))
         state.save(children)
         _wait_for_port(port, children)
-        _print_banner(port, env, time.monotonic() - began)
+        _print_banner(port, env, time.monotonic() - began, demo)
         while True:
             _check_children(children)
             time.sleep(0.3)
@@ -421,11 +435,40 @@ def main() -> int:
     return return_code
 
 
-def _print_banner(port: int, env: dict[str, str], elapsed: float) -> None:
+def demo_logins_path() -> Path:
+    return run_dir() / "demo_logins"
+
+
+def demo_logins_read() -> DemoLogins | None:
+    """What this run's `prepare` wrote; None when it wrote nothing readable."""
+    try:
+        return DemoLogins(demo_logins_path().read_text().strip())
+    except (OSError, ValueError):
+        return None
+
+
+def _demo_lines(password: str, demo: DemoLogins | None) -> list[str]:
+    """The banner's demo logins, naming a password only when it signs them in."""
+    if demo is DemoLogins.ABSENT:
+        return ["No demo logins: the database had people already, so seed_demo did not run."]
+    logins = [f"    {email:<24} {role}" for email, role in DEMO_LOGINS]
+    if demo in (DemoLogins.SEEDED, DemoLogins.MATCHES):
+        return [f"Demo logins (seed_demo), password {password!r}:", *logins]
+    if demo is DemoLogins.DIFFERS:
+        heading = (
+            f"Demo logins (seed_demo). Their password is not {password!r} (OMS_DEMO_PASSWORD) but the one they were "
+            "first seeded with: make run seeds only an empty database and never changes a password "
+            "(`manage.py changepassword <email>` sets one):"
+        )
+    else:
+        heading = "Demo logins (seed_demo), with the password they were first seeded with:"
+    return [heading, *logins]
+
+
+def _print_banner(port: int, env: dict[str, str], elapsed: float, demo: DemoLogins | None) -> None:
     password = env.get("OMS_DEMO_PASSWORD") or "demo"
     lines = ["", f"OMS is running at http://127.0.0.1:{port}/  (ready in {elapsed:.1f} s)"]
-    lines.append(f"Demo logins (seed_demo), password {password!r}:")
-    lines += [f"    {email:<24} {role}" for email, role in DEMO_LOGINS]
+    lines += _demo_lines(password, demo)
     lines += [
         f"Health: http://127.0.0.1:{port}/healthz  http://127.0.0.1:{port}/readyz",
         "Ctrl-C stops it all.",
@@ -444,7 +487,8 @@ def prepare() -> int:
     """The setup steps, in one Django process (each `manage.py` start costs 1-2 s of imports).
 
     Equivalent to `manage.py migrate --noinput`, then `manage.py collectstatic --noinput` when
-    DEBUG is false, then `manage.py seed_demo` when the database has no users yet.
+    DEBUG is false, then `manage.py seed_demo` when the database has no users yet. Writes what it found of
+    the demo logins to var/run/demo_logins for the banner.
     """
     import django
     from django.conf import settings
@@ -457,7 +501,23 @@ def prepare() -> int:
         _timed("collectstatic", lambda: call_command("collectstatic", interactive=False, verbosity=0))
     if not get_user_model().objects.exists():
         _timed("seed_demo", lambda: call_command("seed_demo"))
+        demo = DemoLogins.SEEDED
+    else:
+        demo = demo_logins_check(password=settings.OMS_DEMO_PASSWORD)
+    demo_logins_path().parent.mkdir(parents=True, exist_ok=True)
+    demo_logins_path().write_text(demo.value)
     return 0
+
+
+def demo_logins_check(*, password: str) -> DemoLogins:
+    """Whether the demo logins, seeded by an earlier run, take `password`. One login stands for all: seed_demo
+    gives them one password. One hash (Argon2: a fraction of a second) on each restart."""
+    from django.contrib.auth import get_user_model
+
+    login = get_user_model().objects.filter(email=DEMO_LOGINS[0][0]).first()
+    if login is None:
+        return DemoLogins.ABSENT
+    return DemoLogins.MATCHES if login.check_password(password) else DemoLogins.DIFFERS
 
 
 if __name__ == "__main__":

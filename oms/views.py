@@ -7,6 +7,7 @@ must not get the page back."""
 from typing import Any
 
 from django.conf import settings
+from django.contrib import messages
 from django.db.models import Count, Q
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -17,18 +18,38 @@ from oms.search import exact_target, search_everything
 from orders.models import Mode, Order, OrderStatus
 from partners.models import Organisation, OrganisationKind
 from partners.permissions import staff_required
-from partners.scoping import scope_for_request
+from partners.scoping import Audience, scope_for_request
 from partners.time_zones import viewer_zone, zone_label
 
 
 @require_safe
 def home(request: HttpRequest) -> HttpResponse:
-    """Staff land on their home; customers and partners on the portal."""
+    """Staff land on their home; customers and partners on the portal. Someone in no organisation who may use the
+    console (the superuser `createsuperuser` makes on a fresh installation) lands in the console, told what to set
+    up: the portal would refuse them, and its 403's "home page" link would lead back to the same refusal."""
     if not request.user.is_authenticated:
         return redirect("login")
-    if not scope_for_request(request).is_staff:
-        return redirect("portal:home")
-    return staff_home(request)
+    scope = scope_for_request(request)
+    if scope.is_staff:
+        return staff_home(request)
+    if scope.audience is Audience.NOBODY and request.user.is_staff:
+        messages.info(request, _no_role_message(request.user.is_superuser))
+        return redirect("admin:index")
+    return redirect("portal:home")
+
+
+def _no_role_message(is_superuser: bool) -> str:
+    closed = "Your account has no role in an active organisation, so the staff screens and the portal are closed to it."
+    if is_superuser:
+        return (
+            f'{closed} Give it one here: under Partners › Organisations, open our company (kind "Our company"; on '
+            "a new installation, add it first) and add yourself to its memberships with the role admin. "
+            'docs/operations.md, "First production setup", lists what comes next.'
+        )
+    return (
+        f"{closed} The console shows what your permissions allow. Ask an administrator for a role in our company or "
+        "a branch."
+    )
 
 
 @staff_required

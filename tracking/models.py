@@ -418,8 +418,12 @@ class CarrierService(models.Model):
         help_text="0 = Monday … 6 = Sunday; blank: departs every day.",
     )
     cargo_cutoff_hours = models.PositiveSmallIntegerField(default=24, help_text="Before departure.")
-    documentation_cutoff_hours = models.PositiveSmallIntegerField(default=48)
-    vgm_cutoff_hours = models.PositiveSmallIntegerField(default=24)
+    documentation_cutoff_hours = models.PositiveSmallIntegerField(
+        default=48, help_text="Hours before departure by which the shipping instructions must reach the carrier."
+    )
+    vgm_cutoff_hours = models.PositiveSmallIntegerField(
+        default=24, help_text="Hours before departure by which the verified gross mass (VGM) must reach the carrier."
+    )
     is_active = models.BooleanField(default=True)
 
     class Meta:
@@ -453,7 +457,13 @@ class CarrierPreference(models.Model):
     """Prefer or exclude a carrier, for one customer and/or one lane (and mode); blank fields match all."""
 
     carrier = models.ForeignKey(Organisation, on_delete=models.CASCADE, related_name="carrier_preferences")
-    kind = models.CharField(max_length=10, choices=PreferenceKind.choices)
+    kind = models.CharField(
+        max_length=10,
+        choices=PreferenceKind.choices,
+        help_text="Preferred: the carrier gains points in the ranking, with the reason shown. Excluded: the carrier "
+        "is left out of the ranking, and the customer's cargo is also kept off a master already booked with this "
+        "carrier.",
+    )
     customer = models.ForeignKey(
         Organisation, on_delete=models.CASCADE, null=True, blank=True, related_name="customer_carrier_preferences"
     )

@@ -1,0 +1,72 @@
+"""The shared error responses ApiAutoSchema adds (oms/api_errors.py) are only those the view can answer: the signed
+webhooks have no API key and no throttle, and an order file is sent as multipart/form-data, not JSON (review H)."""
+
+from __future__ import annotations
+
+import pytest
+
+WEBHOOKS = [
+    ("/api/v1/webhooks/intake/{integration_id}/", "post"),
+    ("/api/v1/webhooks/shopify/{integration_id}/orders-create/", "post"),
+]
+
+
+@pytest.fixture
+def schema(client, db) -> dict:
+    response = client.get("/api/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json")
+    assert response.status_code == 200
+    return response.json()
+
+
+def _operations(schema: dict):
+    for path, methods in schema["paths"].items():
+        for method, operation in methods.items():
+            yield path, method, operation
+
+
+def _signed_webhooks(schema: dict) -> list[tuple[str, str, dict]]:
+    found = [(path, method, op) for path, method, op in _operations(schema) if "/webhooks/" in path]
+    assert {(path, method) for path, method, _ in found} >= set(WEBHOOKS)  # and tracking's
+    assert len(found) == 3
+    return found
+
+
+def test_the_signed_webhooks_document_no_api_key_refusal_and_no_throttle(schema):
+    wrong = [
+        f"{method.upper()} {path} {code}: {operation['responses'][code]['description'][:50]}"
+        for path, method, operation in _signed_webhooks(schema)
+        for code in ("403", "429")
+        if code in operation["responses"]
+    ]
+    assert wrong == []
+
+
+def test_the_signed_webhooks_keep_their_own_401_and_a_503_that_fits_a_delivery(schema):
+    for path, _method, operation in _signed_webhooks(schema):
+        assert "signature" in operation["responses"]["401"]["description"], path
+        unavailable = operation["responses"]["503"]["description"]
+        assert "Idempotency-Key" not in unavailable, path
+        assert "nothing of the delivery was stored" in unavailable, path
+
+
+def test_operations_with_an_api_key_still_document_401_403_and_429(schema):
+    keyed = [(path, method, op) for path, method, op in _operations(schema) if "/webhooks/" not in path]
+    assert len(keyed) > 10
+    for path, method, operation in keyed:
+        assert {"401", "403", "429"} <= set(operation["responses"]), (path, method)
+        assert "Idempotency-Key" in operation["responses"]["503"]["description"], (path, method)
+
+
+def test_a_multipart_upload_tells_the_client_to_send_multipart(schema):
+    operation = schema["paths"]["/api/v1/order-imports/"]["post"]
+    assert list(operation["requestBody"]["content"]) == ["multipart/form-data"]
+
+    unsupported = operation["responses"]["415"]
+    assert "application/json" not in unsupported["description"]
+    assert "multipart/form-data" in unsupported["description"]
+    assert unsupported["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/ApiError"}
+
+
+def test_a_json_write_still_tells_the_client_to_send_json(schema):
+    unsupported = schema["paths"]["/api/v1/orders/"]["post"]["responses"]["415"]
+    assert unsupported["description"] == "Send JSON (Content-Type: application/json)."
