@@ -7,6 +7,7 @@ import re
 from pathlib import Path
 
 import pytest
+import yaml
 from django.conf import settings
 from django.core.management import call_command
 
@@ -40,19 +41,38 @@ def test_every_project_management_command_is_named_in_the_docs():
     assert [name for name in commands if name not in docs] == []
 
 
-def test_a_fresh_database_has_no_places_and_the_production_steps_say_how_to_load_them(db):
-    """After `migrate` the UN/LOCODE list is empty and intake refuses every place: README's and operations.md's
-    production steps load it, name UNECE's download and show how to get a file into the container."""
+def test_a_fresh_installation_gets_the_shipped_places_and_the_production_steps_say_how_to_load_the_full_list(db):
+    """After the schema the UN/LOCODE list is empty and intake refuses every place: compose's `migrate` service loads
+    the shipped list into the empty list (`--if-empty`), and README's and operations.md's production steps say so,
+    name UNECE's download and show how to get its files into the container."""
     assert Location.objects.count() == 0
+    loads = "import_unlocode --if-empty orders/data/unlocode_demo.csv"
+    compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+    assert loads in " ".join(compose["services"]["migrate"]["command"])
 
     production = _section(ROOT / "docs" / "operations.md", "## Production with docker-compose")
     readme = _section(ROOT / "README.md", "## Running in production")
     for steps in (production, readme):
-        assert "import_unlocode orders/data/unlocode_demo.csv" in steps
+        assert loads in steps
         assert "https://unece.org/trade/cefact/UNLOCODE-Download" in steps + _operator_docs()
     first_setup = _section(ROOT / "docs" / "operations.md", "## First production setup")
     assert "loc<yy><n>csv.zip" in first_setup
     assert re.search(r"docker compose run --rm -v \"\S+:/unlocode:ro\" web", first_setup)
+
+
+def test_the_shipped_list_loads_only_into_an_empty_list(db, capsys):
+    """`--if-empty` (every deploy's `migrate`) loads nothing once the list holds a place: an operator's full list,
+    or a place a later release retired, is not set back to the shipped one."""
+    shipped = ROOT / "orders" / "data" / "unlocode_demo.csv"
+    call_command("import_unlocode", "--if-empty", shipped)
+    loaded = Location.objects.count()
+    assert loaded > 300
+    Location.objects.filter(code="DEHAM").update(name="Hamburg (kept by the operator)", is_active=False)
+
+    call_command("import_unlocode", "--if-empty", shipped)
+
+    assert f"The list already holds {loaded} places; nothing loaded (--if-empty)." in capsys.readouterr().out
+    assert Location.objects.filter(code="DEHAM", is_active=False, name="Hamburg (kept by the operator)").exists()
 
 
 def test_the_shipped_list_the_docs_name_loads_with_the_documented_command(db, capsys):
