@@ -58,7 +58,14 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema
+from drf_spectacular.utils import (
+    OpenApiExample,
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_field,
+)
+from rest_framework import serializers
 from rest_framework.decorators import api_view, authentication_classes, permission_classes, throttle_classes
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
@@ -684,7 +691,66 @@ def _too_large_response() -> Response:
 # The one error shape (oms/api_errors.py), registered by the project's AutoSchema; named, not imported.
 _API_ERROR = {"$ref": "#/components/schemas/ApiError"}
 
+_STATUS_HELP = "`created`: the order was made now; `duplicate`: an earlier delivery made it (this is that order)."
+_MADE = [DeliveryOutcome.CREATED.value, DeliveryOutcome.DUPLICATE.value]
+
+
+# Named enums of their own: many components have a `status` of other values, which drf-spectacular would have to
+# name by a hash (a warning) if these were left inline.
+@extend_schema_field({"type": "string", "enum": _MADE}, component_name="IntakeWebhookOutcome")
+class _IntakeOutcomeField(serializers.ChoiceField):
+    pass
+
+
+@extend_schema_field(
+    {"type": "string", "enum": [*_MADE, DeliveryOutcome.IGNORED.value]}, component_name="ShopifyWebhookOutcome"
+)
+class _ShopifyOutcomeField(serializers.ChoiceField):
+    pass
+
+
+class ShopifyWebhookResultSerializer(serializers.Serializer):
+    """The 200 answer of the Shopify orders/create webhook (handle_shopify, delivery_receive)."""
+
+    status = _ShopifyOutcomeField(
+        choices=[*_MADE, DeliveryOutcome.IGNORED.value],
+        help_text=f"{_STATUS_HELP} `ignored`: nothing was created (`detail` says why).",
+    )
+    reference = serializers.CharField(required=False, help_text="Our order's reference (created or duplicate).")
+    customer_reference = serializers.CharField(
+        required=False, help_text="The order's name, or the store's handle and the name (created or duplicate)."
+    )
+    detail = serializers.CharField(
+        required=False, help_text="Why nothing was created (ignored), or what became of an order the store cancelled."
+    )
+    repeated = serializers.BooleanField(
+        required=False, help_text="Present (true) when this delivery was received before: its stored answer."
+    )
+
+
+class IntakeWebhookOrderResultSerializer(serializers.Serializer):
+    """One order of a generic intake delivery that was answered 200."""
+
+    index = serializers.IntegerField(help_text="The order's position in the delivery (0 for a single order).")
+    status = _IntakeOutcomeField(choices=_MADE, help_text=_STATUS_HELP)
+    reference = serializers.CharField(help_text="Our order's reference.")
+    customer_reference = serializers.CharField()
+
+
+class IntakeWebhookResultSerializer(serializers.Serializer):
+    """The 200 answer of the signed generic intake webhook (handle_generic, delivery_receive)."""
+
+    status = _IntakeOutcomeField(
+        choices=_MADE, help_text="`created` when any order was made now, else `duplicate` (each order existed already)."
+    )
+    results = IntakeWebhookOrderResultSerializer(many=True, help_text="Per order, in the order sent.")
+    repeated = serializers.BooleanField(
+        required=False, help_text="Present (true) when this delivery was received before: its stored answer."
+    )
+
+
 _RESULT = OpenApiResponse(
+    ShopifyWebhookResultSerializer,
     description="Created; or a duplicate, already created by an earlier delivery (`repeated` is true when it is the "
     "same delivery again; `detail` says so when the store has since cancelled the order); or ignored (nothing to "
     "ship, a test order, or an order the store cancelled before it reached OMS): `detail` says why.",
@@ -780,7 +846,13 @@ def shopify_orders_create(request: Request, integration_id: Any) -> Response:
         OpenApiParameter("webhook-timestamp", str, OpenApiParameter.HEADER, required=True),
         OpenApiParameter("webhook-signature", str, OpenApiParameter.HEADER, required=True),
     ],
-    responses={200: OpenApiResponse(description="Every order created or already there: `results` per order."),
+    responses={200: OpenApiResponse(IntakeWebhookResultSerializer, description="Every order created or already "
+                                    "there: `results` per order.",
+                                    examples=[OpenApiExample("created", value={"status": "created", "results": [
+                                        {"index": 0, "status": "created", "reference": "HAM-26-000123",
+                                         "customer_reference": "SO-1"},
+                                        {"index": 1, "status": "duplicate", "reference": "HAM-26-000119",
+                                         "customer_reference": "SO-0"}]})]),
                400: OpenApiResponse(_API_ERROR, description="Not JSON, not an order list, or JSON holding a lone "
                                     "surrogate escape (no Unicode text); kept for support as malformed."),
                401: OpenApiResponse(_API_ERROR, description="Missing, invalid or stale signature; nothing stored."),

@@ -1,18 +1,21 @@
 """Estimates: planned and estimated times of departures and arrivals become ETA/ETD history (tracking_etahistory)
-when they change; older news never wins. Part of what newly stored events change (following.follow)."""
+when they change; older news never wins. Part of what newly stored events change (following.follow). A roll
+replaces the sailing the estimates were about (estimates_supersede, called by tracking.services.booking)."""
 
 from __future__ import annotations
 
 import datetime
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from django.db import connection
+from django.db.models import Q
 from django.utils import timezone
 
 from tracking.ingest import events as domain_events
 from tracking.ingest import storage
-from tracking.ingest.models import Classifier, LocationRole, TrackingEvent
+from tracking.ingest.models import Classifier, EtaHistory, LocationRole, TrackingEvent
 
 if TYPE_CHECKING:
     from tracking.ingest.following import StoredEvent
@@ -115,3 +118,54 @@ def follow_estimates(stored: list[StoredEvent], resolution: Resolution) -> None:
         storage.copy_rows(_COPY_ETA, [kind for _, kind in _ETA_COLUMNS], added)
     if changes:
         domain_events.note_estimates(sender=TrackingEvent, changes=changes)
+
+
+def estimates_supersede(
+    *,
+    shipment_id: int,
+    house_ids: Iterable[int],
+    order_ids: Iterable[int],
+    times: Mapping[str, datetime.datetime],
+    source: str,
+) -> None:
+    """A booking rolled to a later sailing: the estimates reported until now were about the sailing the goods
+    missed, so the new sailing's confirmed times (`times`: DEPARTED → ETD, ARRIVED → ETA) become the current ones.
+    For each milestone with a current estimate (over the master, its houses and their orders, as the timeline picks
+    its ETA) that differs, one history row on the master, reported now: the newest, so the older estimates no
+    longer win, while a carrier's later estimate does; the history shows the move. Without an estimate there is
+    nothing to replace (the plan, which the roll moved, is what the screens show). Before commit estimates_changing,
+    after it estimate_changed per order, as for an estimate from a feed (the workflow's ETD/ETA key dates)."""
+    order_ids = sorted(set(order_ids))
+    rows = (
+        EtaHistory.objects.filter(
+            Q(shipment_id__in=[shipment_id, *house_ids]) | Q(order_id__in=order_ids, shipment__isnull=True),
+            milestone_id__in=list(times),
+        )
+        .order_by("milestone_id", "-reported_at", "-id")
+        .distinct("milestone_id")
+        .values_list("milestone_id", "estimated_at", "reported_at")
+    )
+    now = timezone.now()
+    added: list[EtaHistory] = []
+    changes: list[domain_events.EstimateChanged] = []
+    for milestone, estimated_at, reported_at in rows:
+        at = times[milestone]
+        if estimated_at == at:
+            continue
+        added.append(
+            EtaHistory(
+                shipment_id=shipment_id,
+                milestone_id=milestone,
+                classifier=Classifier.PLANNED,
+                estimated_at=at,
+                previous_at=estimated_at,
+                reported_at=max(now, reported_at),  # an estimate reported a moment ahead (tolerated) does not win
+                source=source[:60],
+                recorded_at=now,
+            )
+        )
+        changes.extend(domain_events.EstimateChanged(order_id, milestone, at, estimated_at) for order_id in order_ids)
+    if added:
+        EtaHistory.objects.bulk_create(added)
+    if changes:
+        domain_events.note_estimates(sender=EtaHistory, changes=changes)

@@ -194,11 +194,13 @@ def _milestone_rows(
     legs: list[Leg],
     eta: EtaHistory | None,
     *,
+    etd: EtaHistory | None = None,
     customer_safe: bool,
     same_goods: dict[int, int],
 ) -> list[MilestoneRow]:
     """One row per milestone: the plan from the legs (and planned events), the latest estimate,
-    the first actual; exception milestones only when they happened."""
+    the first actual; exception milestones only when they happened. The departure's and arrival's estimate is the
+    current ETD/ETA (the ETA history: a roll's new sailing replaces what was reported for the missed one)."""
     table = mapping.table()
     rows = {
         code: MilestoneRow(code, info.name, info.rank, info.is_exception)
@@ -232,8 +234,9 @@ def _milestone_rows(
                 newest_estimate[row.code], row.estimated_at = event.reported_at, event.event_at
         elif row.planned_at is None:
             row.planned_at = event.event_at
-    if eta is not None and "ARRIVED" in rows:
-        rows["ARRIVED"].estimated_at = eta.estimated_at
+    for code, current in (("ARRIVED", eta), ("DEPARTED", etd)):
+        if current is not None and code in rows:
+            rows[code].estimated_at = current.estimated_at
     shown = [
         row
         for code, row in rows.items()
@@ -349,12 +352,14 @@ def order_timeline(*, order: Order, customer_safe: bool) -> Timeline:
         .defer("raw_payload")
         .order_by("event_at", "id")
     )
-    history = list(
-        EtaHistory.objects.filter(Q(shipment_id__in=ids) | Q(order=order), milestone_id="ARRIVED").order_by(
-            "reported_at", "id"
-        )
+    estimates = list(
+        EtaHistory.objects.filter(
+            Q(shipment_id__in=ids) | Q(order=order), milestone_id__in=("ARRIVED", "DEPARTED")
+        ).order_by("reported_at", "id")
     )
-    eta = max(history, key=lambda h: (h.reported_at, h.id)) if history else None
+    history = [h for h in estimates if h.milestone_id == "ARRIVED"]
+    eta = history[-1] if history else None
+    departures = [h for h in estimates if h.milestone_id == "DEPARTED"]
     main = next((leg for leg in legs if leg.role == "main"), legs[0] if legs else None)
     timeline = Timeline(
         order=order,
@@ -364,6 +369,7 @@ def order_timeline(*, order: Order, customer_safe: bool) -> Timeline:
             _standing([e for e in events if e.mapping_status == MappingStatus.MAPPED]),
             legs,
             eta,
+            etd=departures[-1] if departures else None,
             customer_safe=customer_safe,
             same_goods=_same_goods(shipments),
         ),

@@ -442,8 +442,8 @@ def booking_roll(
     cargo_cutoff_at: datetime.datetime | None = None,
 ) -> Booking:
     """The carrier moved a confirmed booking to a later sailing (or flight): new ETD/ETA (and cut-offs, vessel or
-    flight), the main leg and every later leg shift with it. After commit: booking_rolled (the exception rules
-    react to it)."""
+    flight), the main leg and every later leg shift with it, and its ETD/ETA replace the estimates reported for the
+    missed sailing (_supersede_estimates). After commit: booking_rolled (the exception rules react to it)."""
     booking = _lock(booking)
     _expect(booking, *CONFIRMED_BOOKING_STATUSES, doing="rolled")
     main = _main_leg(booking.shipment)
@@ -491,6 +491,7 @@ def booking_roll(
         leg.planned_departure_at = leg.planned_departure_at + shift if leg.planned_departure_at else None
         leg.planned_arrival_at = leg.planned_arrival_at + shift if leg.planned_arrival_at else None
         leg.save(update_fields=["planned_departure_at", "planned_arrival_at"])
+    _supersede_estimates(booking.shipment, departure_at=departure_at, arrival_at=arrival_at, by=by)
     transaction.on_commit(
         lambda: events.booking_rolled.send(
             sender=Booking,
@@ -504,6 +505,27 @@ def booking_roll(
         )
     )
     return booking
+
+
+def _supersede_estimates(
+    shipment: Shipment, *, departure_at: datetime.datetime, arrival_at: datetime.datetime, by: Any
+) -> None:
+    """The ETD/ETA reported for the sailing the roll replaced is no expectation any more: the new sailing's
+    confirmed times become the current estimates (docs/planning.md, "A roll replaces the estimates")."""
+    from tracking.ingest.estimates import estimates_supersede  # ingest builds on planning (following.py)
+
+    houses = live_houses(shipment)
+    order_ids = {house.order_id for house in houses if house.order_id is not None}
+    if shipment.order_id is not None:
+        order_ids.add(shipment.order_id)
+    email = getattr(_by(by), "email", "")
+    estimates_supersede(
+        shipment_id=shipment.pk,
+        house_ids=[house.pk for house in houses],
+        order_ids=order_ids,
+        times={"DEPARTED": departure_at, "ARRIVED": arrival_at},
+        source=f"planning:{email}" if email else "planning",
+    )
 
 
 def cancel_problem(booking: Booking) -> str | None:
