@@ -166,8 +166,29 @@ class LegInline(admin.TabularInline):
 
 
 class ContainerInline(admin.TabularInline):
+    """A master's containers, shown: they are added, numbered, sealed and removed on the shipment's page
+    (tracking.services.planning: sea and rail masters only, only before the master moves, the capacity checks, and
+    the carrier events held for a container number attached once it is recorded), which the console's form skipped."""
+
     model = ShipmentEquipment
     extra = 0
+    can_delete = False
+    fields = ("iso_type", "container_number", "seal_numbers", "vgm_kg", "edit")
+    readonly_fields = fields
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[ShipmentEquipment]:
+        return super().get_queryset(request).select_related("shipment")  # each row links to its shipment's page
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    @admin.display(description="")
+    def edit(self, box: ShipmentEquipment) -> str:
+        url = reverse("tracking:shipment_detail", args=[box.shipment.reference])
+        return format_html('<a href="{}#containers">Change on the shipment page</a>', url)
 
 
 class ConsolidatedHouseInline(admin.TabularInline):

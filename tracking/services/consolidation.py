@@ -186,8 +186,8 @@ def _excluded_carrier_problem(master: Shipment, house: Shipment) -> str | None:
         return None
     customer_id = house.order.customer_id
     for preference in CarrierPreference.objects.filter(
-        carrier=booking.carrier, kind=PreferenceKind.EXCLUDED, customer_id__in=[customer_id, None]
-    ).select_related("customer"):
+        Q(customer_id=customer_id) | Q(customer__isnull=True), carrier=booking.carrier, kind=PreferenceKind.EXCLUDED
+    ).select_related("customer"):  # hers and ours for every customer (an IN list with None never matches NULL)
         if preference.matches(
             customer_id=customer_id, mode=master.mode, origin=master.origin_id, destination=master.destination_id
         ):
@@ -254,7 +254,7 @@ def _dangerous_goods_problem(master: Shipment, house: Shipment) -> str | None:
     """Why the house's dangerous goods may not go on the sea master with the dangerous goods already on it: classes
     the IMDG Code keeps apart by any distance may not share a container (IMDG 7.3.4.1; "away from" only with the
     competent authority's approval, which OMS does not record). OMS does not plan which house goes in which box,
-    so at sea a master is one stuffing."""
+    so at sea a master is one stuffing, and a house's own lines are held to the rule among themselves too."""
     if MODE_FAMILY.get(master.mode) != "sea":
         return None
     lines = list(
@@ -271,15 +271,22 @@ def _dangerous_goods_problem(master: Shipment, house: Shipment) -> str | None:
     )
     joining = [hl for hl in lines if hl.house_id == house.pk]
     on_board = [hl for hl in lines if hl.house_id != house.pk]
-    for new in joining:
-        for old in on_board:
-            level = segregation_required(new.cargo_line.dg_class, old.cargo_line.dg_class)
-            if level:
-                return (
-                    f"{_dg_label(new)} on {house.reference} must be {SEGREGATION_TERMS[level]} {_dg_label(old)} on "
-                    f"{old.house.reference} (IMDG Code segregation table); they may not share a container. Put "
-                    f"{house.reference} on another master."
-                )
+    # The house's own lines against each other too: one order's explosives and oxidiser go into the same stuffing.
+    pairs = [(new, old) for index, new in enumerate(joining) for old in joining[index + 1 :]]
+    pairs += [(new, old) for new in joining for old in on_board]
+    for new, old in pairs:
+        level = segregation_required(new.cargo_line.dg_class, old.cargo_line.dg_class)
+        if level:
+            where = "with it" if old.house_id == house.pk else f"on {old.house.reference}"
+            advice = (
+                "Split the order so they travel on separate masters."
+                if old.house_id == house.pk
+                else f"Put {house.reference} on another master."
+            )
+            return (
+                f"{_dg_label(new)} on {house.reference} must be {SEGREGATION_TERMS[level]} {_dg_label(old)} {where} "
+                f"(IMDG Code segregation table); they may not share a container. {advice}"
+            )
     return None
 
 
