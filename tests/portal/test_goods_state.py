@@ -7,38 +7,21 @@ from __future__ import annotations
 
 import datetime
 
-import pytest
-from django.core.cache import cache
 from django.urls import reverse
 
 from orders import services as order_services
 from orders.models import Channel, Order, OrderStatus
 from portal.links import tracking_link_create
+from tests.portal.test_public_tracking_state import _fresh_rate_window, _record  # noqa: F401 - autouse fixture
 from tests.tracking.conftest import make_order, ocean_carriers, ops_scope
 from tests.tracking.test_ingest_support import *  # noqa: F403 - fixtures
 from tests.tracking.test_ingest_support import BILL, ETD, NOW, oms_event
 from tracking.ingest import selectors as tracking_selectors
-from tracking.ingest import services as ingest_services
-from tracking.ingest.formats import oms_event as read_oms
 from tracking.ingest.goods import annotated_goods_status, goods_status, with_goods_step
-from tracking.ingest.models import SourceKind
-from tracking.ingest.services import Source
 
 __all__ = ["make_order", "ocean_carriers", "ops_scope"]
 
 H = datetime.timedelta(hours=1)
-
-
-@pytest.fixture(autouse=True)
-def _fresh_rate_window(db):
-    cache.clear()
-    yield
-    cache.clear()
-
-
-def _record(*events: dict) -> None:
-    ingest_services.events_ingest(events=[read_oms(e) for e in events], source=Source(kind=SourceKind.WEBHOOK,
-                                                                                        name="feed"))  # fmt: skip
 
 
 def _listed(client, state: str) -> list[str]:

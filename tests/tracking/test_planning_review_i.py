@@ -8,26 +8,17 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
+from tests.tracking.test_planning_review_b import booked_acme_master  # noqa: F401 - fixture
 from tracking.errors import PlanningError
 from tracking.models import CarrierPreference, PreferenceKind, Shipment, ShipmentEquipment, ShipmentStatus
-from tracking.services import booking as booking_services
 from tracking.services import consolidation, planning
 
 
-@pytest.fixture
-def booked_master(make_order, ops_user, ops_scope, ocean_carriers):
-    master = consolidation.consolidation_create(orders=[make_order()], container_type="22G1", by=ops_user)
-    booking = booking_services.booking_request(shipment=master, carrier=ocean_carriers[0], by=ops_user)
-    etd = timezone.now() + datetime.timedelta(days=10)
-    booking_services.booking_confirm(
-        booking=booking, carrier_reference="MAEU1", departure_at=etd, arrival_at=etd + datetime.timedelta(days=30),
-        scope=ops_scope, by=ops_user,
-    )  # fmt: skip
-    return Shipment.objects.get(pk=master.pk)
-
-
 def test_a_company_wide_carrier_exclusion_keeps_cargo_off_a_master_booked_with_it(
-    make_order, ops_user, ocean_carriers, booked_master
+    make_order,
+    ops_user,
+    ocean_carriers,
+    booked_acme_master,  # noqa: F811 - a fixture
 ):
     """A carrier preference with no customer ("Our carrier rules", blank fields match all) excludes the carrier for
     every customer: _excluded_carrier_problem has a branch for it ("Our carrier rules exclude ..."), yet its query
@@ -38,7 +29,7 @@ def test_a_company_wide_carrier_exclusion_keeps_cargo_off_a_master_booked_with_i
         reason="Sanctions screening: no Maersk until cleared",
     )  # fmt: skip
     with pytest.raises(PlanningError, match=r"Our carrier rules exclude Maersk"):
-        consolidation.order_add_to_master(order=make_order(), master=booked_master, by=ops_user)
+        consolidation.order_add_to_master(order=make_order(), master=booked_acme_master, by=ops_user)
 
 
 def _dg_line(un_number: str, dg_class: str, packing_group: str = "", description: str = "Goods") -> dict:
