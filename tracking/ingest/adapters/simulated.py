@@ -19,9 +19,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from django.db.models import Max, Q
 from django.utils import timezone
 
-from orders.models import Mode
+from orders.models import Mode, Order
 from tracking.ingest.adapters import PollPage, TakeToken
 from tracking.ingest.formats import IncomingEvent, dcsa_event, oms_event
 from tracking.ingest.models import AdapterKind
@@ -55,6 +56,7 @@ class Plan:
     bill: str
     late_by: datetime.timedelta
     held: bool
+    collected: datetime.datetime | None = None  # noon (UTC) of the latest requested pickup of the goods on board
 
 
 def _chance(reference: str, salt: str) -> int:
@@ -68,6 +70,10 @@ def plan_for(shipment: Shipment) -> Plan:
     eta = (leg.planned_arrival_at if leg else None) or etd + TRANSIT.get(shipment.mode, 30 * D)
     box = shipment.containers.exclude(container_number="").values_list("container_number", flat=True).first()
     late = _chance(shipment.reference, "late") < 25
+    pickup = Order.objects.filter(
+        Q(pk=shipment.order_id)
+        | Q(houses__consolidations__master=shipment, houses__consolidations__removed_at__isnull=True)
+    ).aggregate(latest=Max("requested_pickup_on"))["latest"]
     return Plan(
         reference=shipment.reference,
         mode=shipment.mode,
@@ -79,6 +85,7 @@ def plan_for(shipment: Shipment) -> Plan:
         bill=shipment.bill_number,
         late_by=(1 + _chance(shipment.reference, "slip") % 3) * D if late else datetime.timedelta(0),
         held=shipment.mode not in (Mode.ROAD_FTL, Mode.ROAD_LTL) and _chance(shipment.reference, "hold") < 20,
+        collected=datetime.datetime.combine(pickup, datetime.time(12), datetime.UTC) if pickup else None,
     )
 
 
@@ -86,12 +93,22 @@ def _iso(at: datetime.datetime) -> str:
     return at.astimezone(datetime.UTC).isoformat()
 
 
+def _gate_in(plan: Plan) -> datetime.datetime:
+    """The box at the terminal two days before it sails, but never before the goods were collected (their requested
+    pickup): a gate-in reported first moved the order to in transit while its pickup was still ahead, depending on
+    the hour the demo was seeded. Before loading in any case."""
+    at = plan.etd - 2 * D
+    if plan.collected is not None:
+        at = max(at, plan.collected)
+    return min(at, plan.etd - 10 * H)
+
+
 def _ocean_steps(plan: Plan) -> list[dict[str, Any]]:
     arrival = plan.eta + plan.late_by
     hold = 20 * H if plan.held else datetime.timedelta(0)
     steps = [
         ("EST", "TRANSPORT", "ARRI", plan.destination, plan.eta, plan.etd - 3 * D),
-        ("ACT", "EQUIPMENT", "GTIN", plan.origin, plan.etd - 2 * D, None),
+        ("ACT", "EQUIPMENT", "GTIN", plan.origin, _gate_in(plan), None),
         ("ACT", "EQUIPMENT", "LOAD", plan.origin, plan.etd - 8 * H, None),
         ("ACT", "TRANSPORT", "DEPA", plan.origin, plan.etd, None),
     ]
