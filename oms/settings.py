@@ -281,6 +281,11 @@ CELERY_BEAT_SCHEDULE = {
     "workflows-handle-tracking-records": {"task": "workflows.tasks.handle_tracking_records", "schedule": 60.0},
     "workflows-open-scheduled-tasks": {"task": "workflows.tasks.open_scheduled_tasks", "schedule": 60.0},
     "workflows-escalate-overdue-tasks": {"task": "workflows.tasks.escalate_overdue_tasks", "schedule": 300.0},
+    # Email copies whose retries ran out, whose worker died during the send, or whose message was lost.
+    "workflows-send-unsent-notification-emails": {
+        "task": "workflows.tasks.send_unsent_notification_emails",
+        "schedule": 300.0,
+    },
     "reap-idempotency-keys": {"task": "partners.tasks.delete_expired_idempotency_keys", "schedule": crontab(minute=41)},
     "drop-idle-import-rows-copies": {
         "task": "orders.tasks.drop_idle_import_rows_copies",
@@ -305,6 +310,12 @@ CELERY_BEAT_SCHEDULE = {
     "tracking-simulated-carrier": {
         "task": "tracking.ingest.tasks.advance_simulated_carrier",
         "schedule": 30.0,
+        "options": {"queue": "tracking"},
+    },
+    # Held events whose reference was recorded while its relink was lost or failed (tracking/ingest/relinking.py).
+    "tracking-relink-held-events": {
+        "task": "tracking.ingest.tasks.relink_held_events",
+        "schedule": 900.0,
         "options": {"queue": "tracking"},
     },
     "tracking-catch-up-orders": {

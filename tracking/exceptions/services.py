@@ -15,15 +15,17 @@ exception_resolved, sent from the worker), so a scan never waits for workflows, 
 from __future__ import annotations
 
 import datetime
+import functools
 import json
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 from django.db import connection, transaction
-from django.db.models import Q
+from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
+from kombu.exceptions import KombuError
 
 from orders.models import Order
 from partners.models import Organisation
@@ -49,6 +51,7 @@ BATCH = 1000
 SCAN_LOCK = 0x0E5C_A7  # pg advisory lock key: one full scan at a time
 ACTIVE_STATUSES = ("booked", "in_transit", "arrived")
 ANNOUNCE_GRACE = datetime.timedelta(minutes=2)
+RESOLVED_LOOKBACK = datetime.timedelta(days=2)  # resolutions whose announcement the scan may still catch up
 Entry = ExceptionEntry.Verb
 
 
@@ -313,7 +316,18 @@ def _announce_on_commit(opened: list[int], resolved: list[int], widened: list[in
     from tracking.exceptions import tasks  # tasks import services
 
     args = [opened, resolved, widened] if widened else [opened, resolved]
-    transaction.on_commit(lambda: tasks.announce_exceptions.apply_async(args=args, queue=tasks.QUEUE))
+    transaction.on_commit(
+        lambda: _queue(lambda: tasks.announce_exceptions.apply_async(args=args, queue=tasks.QUEUE), what="announcement")
+    )
+
+
+def _queue(send: Callable[[], Any], *, what: str) -> None:
+    """Queue a task after the commit. A broker that is away must not fail what was committed (a person's resolve
+    answered with an error page): logged, and the scan's sweeps (_announce_missed) announce it later."""
+    try:
+        send()
+    except KombuError:
+        logger.warning("exceptions: could not queue the %s; the next scan does it", what, exc_info=True)
 
 
 def carrying_shipments(*, order_ids: Iterable[int] = (), shipment_ids: Iterable[int] = ()) -> list[int]:
@@ -422,18 +436,32 @@ def _scan(*, batch_size: int, now: datetime.datetime | None, max_batches: int | 
     scan.finished_at = timezone.now()
     scan.save(update_fields=["finished_at"])
     _announce_missed()
+    exception_customer_emails_resend()
     return scan
 
 
 def _announce_missed() -> None:
-    """Exceptions whose announcement never ran (the worker died after the commit): announce them now."""
+    """Exceptions whose announcement never ran (the worker died after the commit, the broker was away): announce
+    them now. Opened ones after ANNOUNCE_GRACE; resolved ones at once (exception_resolved_announce is claimed, so a
+    second message tells nobody twice), those resolved in the last RESOLVED_LOOKBACK (the index on resolved_at):
+    a resolution lost with the broker would otherwise leave the order its rule held on hold for good."""
+    now = timezone.now()
     missed = list(
-        ShipmentException.objects.filter(announced_at__isnull=True, opened_at__lt=timezone.now() - ANNOUNCE_GRACE)
+        ShipmentException.objects.filter(announced_at__isnull=True, opened_at__lt=now - ANNOUNCE_GRACE)
         .order_by("opened_at")
         .values_list("pk", flat=True)[:BATCH]
     )
-    if missed:
-        _announce_on_commit(missed, [])
+    resolved = list(
+        ShipmentException.objects.filter(
+            status=ExceptionStatus.RESOLVED,
+            resolved_at__gte=now - RESOLVED_LOOKBACK,
+            resolved_announced_at__isnull=True,
+        )
+        .order_by("resolved_at")
+        .values_list("pk", flat=True)[:BATCH]
+    )
+    if missed or resolved:
+        _announce_on_commit(missed, resolved)
 
 
 # --- announcing ---------------------------------------------------------------------------------------
@@ -540,27 +568,107 @@ def exception_resolved_announce(*, exception_id: int) -> None:
         )  # fmt: skip
 
 
+# A claim on a customer's email is a lease (exception_customer_email_claim_for): one older than this was held by a
+# worker that died during the send (the task's hard time limit is shorter), and another run may take it over.
+EMAIL_LEASE = datetime.timedelta(minutes=30)
+
+
+def _sending(customer: Organisation) -> str:
+    return f"Customer {customer.code} being emailed"
+
+
 @transaction.atomic
-def exception_customer_email_claim_for(*, exception_id: int, customer: Organisation) -> int | None:
+def exception_customer_email_claim_for(
+    *, exception_id: int, customer: Organisation, take_over: bool = False
+) -> int | None:
     """Claim one customer's email of an exception (each customer it concerns is told once: the one it names, or each
-    on a consolidation, and one whose order joined while it was open). The claim is the history entry "Customer
-    <code> emailed …", written under the exception's lock before the send, so a retry or a redelivered message emails
-    nobody twice; `exception_customer_email_unclaim_for` takes it back if the send fails. Returns the entry's id, or
-    None when this customer was already claimed (also as "Customer emailed (<address>).", the entry written before
-    entries named the customer)."""
+    on a consolidation, and one whose order joined while it was open). The claim is a history entry written under the
+    exception's lock before the send, "Customer <code> being emailed (<address>).", which
+    `exception_customer_email_sent` turns into "Customer <code> emailed (<address>)." once the mail server took it,
+    and `exception_customer_email_unclaim_for` deletes if the send fails. So a retry or a second message emails nobody
+    twice. The claim is a lease: a worker killed during the send leaves it, and its redelivered message
+    (`take_over`) or, after EMAIL_LEASE, any run takes it over and sends (a rare duplicate, instead of a mail lost
+    for good). Returns the entry's id, or None when this customer was told already (also as "Customer emailed
+    (<address>).", written before entries named the customer) or is being emailed by a live run."""
     ShipmentException.objects.select_for_update().filter(pk=exception_id).first()
     said = f"Customer {customer.code} emailed"
     claims = ExceptionEntry.objects.filter(exception_id=exception_id, verb=Entry.NOTIFIED)
     if claims.filter(Q(text__startswith=said) | Q(text=f"Customer emailed ({customer.email}).")).exists():
         return None
+    now = timezone.now()
+    held = claims.filter(text__startswith=_sending(customer)).order_by("pk").first()
+    if held is not None:
+        if not take_over and held.at >= now - EMAIL_LEASE:
+            return None
+        logger.warning("Exception %s: taking over the email to customer %s left by a worker", exception_id, customer)
+        held.at = now
+        held.save(update_fields=["at"])
+        return held.pk
     entry = ExceptionEntry.objects.create(
-        exception_id=exception_id, verb=Entry.NOTIFIED, text=f"{said} ({customer.email})."
+        exception_id=exception_id, verb=Entry.NOTIFIED, text=f"{_sending(customer)} ({customer.email}).", at=now
     )
     return entry.pk
 
 
+def exception_customer_email_sent(*, entry_id: int, customer: Organisation) -> None:
+    """The mail server took the customer's email: the claim becomes the record "Customer <code> emailed …"."""
+    ExceptionEntry.objects.filter(pk=entry_id, verb=Entry.NOTIFIED).update(
+        text=f"Customer {customer.code} emailed ({customer.email}).", at=timezone.now()
+    )
+
+
 def exception_customer_email_unclaim_for(*, entry_id: int) -> None:
     ExceptionEntry.objects.filter(pk=entry_id, verb=Entry.NOTIFIED).delete()
+
+
+# The sweep of customers' emails not sent (exception_customer_emails_resend): what it looks at, and how often it
+# may start an exception's email task again (a task's retries last about an hour) and how many times in all.
+EMAIL_SWEEP_AGE = datetime.timedelta(minutes=2)
+EMAIL_SWEEP_WINDOW = datetime.timedelta(days=1)
+EMAIL_SWEEP_EVERY = datetime.timedelta(minutes=70)
+EMAIL_SWEEPS = 3
+
+
+def exception_customer_emails_resend(*, limit: int = 200) -> list[int]:
+    """Queue the customer emails of exceptions that should have gone and did not (run after each scan): an open
+    exception announced more than EMAIL_SWEEP_AGE ago, that a rule says to tell the customer about, with no
+    customer told yet, and any with a claim left by a worker that died (older than EMAIL_LEASE). The email task
+    decides whom, and its claims make a second message harmless. An exception is queued again at most every
+    EMAIL_SWEEP_EVERY (its task retries for about an hour) and EMAIL_SWEEPS times, then given up (logged at
+    ERROR). Returns the ids queued."""
+    from django.core.cache import cache
+
+    from tracking.exceptions import tasks
+
+    now = timezone.now()
+    recent = ShipmentException.objects.filter(
+        status__in=UNRESOLVED_STATUSES, opened_at__gte=now - EMAIL_SWEEP_WINDOW, announced_at__lt=now - EMAIL_SWEEP_AGE
+    )
+    claims = ExceptionEntry.objects.filter(
+        exception_id=OuterRef("pk"), verb=Entry.NOTIFIED, text__contains=" being emailed "
+    )
+    stale = Exists(claims.filter(at__lt=now - EMAIL_LEASE))
+    live = Exists(claims.filter(at__gte=now - EMAIL_LEASE))  # a worker is sending: not ours to queue
+    not_told = Q(customer_notified_at__isnull=True) & (Q(notify_customer=True) | Q(customer__isnull=True)) & ~live
+    unsent = recent.filter(not_told | stale).select_related("shipment")
+    queued = []
+    for exception in unsent.order_by("opened_at")[:limit]:
+        if not _may_email_customers(exception):
+            continue
+        key = f"tracking:exception-email-sweeps:{exception.pk}"
+        sweeps, last = cache.get(key, (0, None))
+        if sweeps >= EMAIL_SWEEPS or (last is not None and last > now - EMAIL_SWEEP_EVERY):
+            continue
+        cache.set(key, (sweeps + 1, now), timeout=int(EMAIL_SWEEP_WINDOW.total_seconds()) * 2)
+        if sweeps + 1 == EMAIL_SWEEPS:
+            logger.error(
+                "Exception %s: its customer email is sent again a last time (sweep %d)", exception.pk, sweeps + 1
+            )
+        _queue(
+            functools.partial(tasks.email_exception_to_customer.delay, exception.pk), what=f"email of {exception.pk}"
+        )
+        queued.append(exception.pk)
+    return queued
 
 
 def exception_customers_notified(*, exception_id: int) -> None:

@@ -31,7 +31,9 @@ _TRANSIENT_DB = (OperationalError, InterfaceError)
 
 @shared_task(name="tracking.exceptions.tasks.scan_exceptions", ignore_result=True)
 def scan_exceptions() -> None:
-    """Run the rules over every active shipment (catches what no event announces: silence, overdue plans)."""
+    """Run the rules over every active shipment (catches what no event announces: silence, overdue plans); then
+    announce what was not announced and queue the customer emails not sent (services._announce_missed,
+    exception_customer_emails_resend)."""
     scan = services.exceptions_scan()
     if scan is not None and (scan.opened or scan.resolved):
         logger.info("exceptions: scan %s opened %d, resolved %d", scan.pk, scan.opened, scan.resolved)
@@ -72,12 +74,17 @@ def announce_exceptions(opened: list[int], resolved: list[int], widened: list[in
 
 @shared_task(
     name="tracking.exceptions.tasks.email_exception_to_customer",
+    bind=True,
     ignore_result=True,
-    autoretry_for=(OSError,),
-    retry_backoff=True,
-    max_retries=5,
+    autoretry_for=(OSError,),  # smtplib's errors are OSErrors
+    # As a notification's email (workflows.tasks.EMAIL_RETRY): waits of 30 s doubling up to 10 min, ten retries,
+    # about 65 min in all, to outlast a mail server that greylists or restarts; then the scan's sweep starts again.
+    retry_backoff=30,
+    retry_backoff_max=600,
+    retry_jitter=True,
+    max_retries=10,
 )
-def email_exception_to_customer(exception_id: int) -> None:
+def email_exception_to_customer(self: Any, exception_id: int) -> None:
     """The customer's copy (rules with "notify customer"): what happened to which order, without our codes. An
     exception that names no customer (a consolidation's) goes to each customer on it whose rule says so, each
     naming their own orders (`_email_each_customer`)."""
@@ -86,18 +93,29 @@ def email_exception_to_customer(exception_id: int) -> None:
     )
     if exception is None:
         return
+    # A message handed back because its worker died takes over the claims that worker left (a lease).
+    take_over = bool((self.request.delivery_info or {}).get("redelivered"))
     if exception.customer is None:
-        _email_each_customer(exception)
+        _email_each_customer(exception, take_over=take_over)
         return
     if not exception.customer.email:
         return
     context = {"exception": exception, "customer": exception.customer, "link": _customer_link(exception)}
     about = exception.order.reference if exception.order else exception.shipment.reference
     message = _message(exception, exception.customer, context, about)
-    # Claimed before the send, per customer, as a notification's email is: a redelivered message finds the claim
-    # and sends nothing; a send that fails (refused, timed out, stopped) gives the claim back for the retry. Per
-    # customer, as on a consolidation: the exception may come to concern another customer while it is open.
-    entry_id = services.exception_customer_email_claim_for(exception_id=exception_id, customer=exception.customer)
+    # Leased before the send, per customer, as a notification's email is: a second message finds the claim and sends
+    # nothing, a redelivered one (its worker died) takes it over; a send that fails (refused, timed out, stopped)
+    # gives the claim back for the retry. Per customer, as on a consolidation: the exception may come to concern
+    # another customer while it is open.
+    _send(exception, exception.customer, message, take_over=take_over)
+
+
+def _send(
+    exception: ShipmentException, customer: Organisation, message: EmailMultiAlternatives, *, take_over: bool
+) -> None:
+    entry_id = services.exception_customer_email_claim_for(
+        exception_id=exception.pk, customer=customer, take_over=take_over
+    )
     if entry_id is None:
         return
     try:
@@ -105,10 +123,11 @@ def email_exception_to_customer(exception_id: int) -> None:
     except BaseException:
         services.exception_customer_email_unclaim_for(entry_id=entry_id)
         raise
-    services.exception_customers_notified(exception_id=exception_id)
+    services.exception_customer_email_sent(entry_id=entry_id, customer=customer)
+    services.exception_customers_notified(exception_id=exception.pk)
 
 
-def _email_each_customer(exception: ShipmentException) -> None:
+def _email_each_customer(exception: ShipmentException, *, take_over: bool = False) -> None:
     """One email per customer on the shipment, each claimed on its own: a retry after a failed send emails only
     those not told yet."""
     for customer, orders in selectors.exception_customers_to_email(exception=exception):
@@ -119,15 +138,7 @@ def _email_each_customer(exception: ShipmentException) -> None:
             "link": "",
         }
         message = _message(exception, customer, context, ", ".join(order.reference for order in orders))
-        entry_id = services.exception_customer_email_claim_for(exception_id=exception.pk, customer=customer)
-        if entry_id is None:
-            continue
-        try:
-            message.send()
-        except BaseException:
-            services.exception_customer_email_unclaim_for(entry_id=entry_id)
-            raise
-        services.exception_customers_notified(exception_id=exception.pk)
+        _send(exception, customer, message, take_over=take_over)
 
 
 def _message(

@@ -193,3 +193,30 @@ def _relink(events: list[TrackingEvent], source: ingest.Source, table: mapping.M
         following.follow(stored, resolution, table, following.Actor(channel=source.channel, source=source.key))
         logger.info("tracking: %d held events of %s attached", len(stored), source.key)
     return len(stored)
+
+
+# The sweep (events_relink_held): how many held references one run looks at, and where it stopped (the cache).
+SWEEP_REFERENCES = 500
+_SWEEP_CURSOR = "tracking:relink-sweep-cursor"
+
+
+def events_relink_held(*, limit: int = SWEEP_REFERENCES) -> int:
+    """Relink the next `limit` references that held events name (in the order of the partial index
+    `tracking_event_unlinked`, after where the last run stopped, starting over at the end): a relink_events that
+    was lost with the broker, or whose retries ran out while the database failed over, is made good here. Those
+    still unknown stay held, at the cost of reading them once per round. Returns how many events were attached."""
+    from django.core.cache import cache
+
+    after = cache.get(_SWEEP_CURSOR, "")
+    held = TrackingEvent.objects.filter(shipment__isnull=True, order__isnull=True)
+    values = list(
+        held.filter(subject_value__gt=after)
+        .order_by("subject_value")
+        .values_list("subject_value", flat=True)
+        .distinct()[:limit]
+    )
+    cache.set(_SWEEP_CURSOR, values[-1] if len(values) == limit else "", timeout=None)
+    if not values:
+        return 0
+    references = set(held.filter(subject_value__in=values).values_list("subject_type", "subject_value").distinct())
+    return events_relink(references=sorted(references))

@@ -94,10 +94,22 @@ def remap_events(scheme: str, code: str, partner_id: int | None = None) -> None:
     ignore_result=True,
     acks_late=True,
     autoretry_for=_TRANSIENT_DB,
-    retry_backoff=True,
+    # A database restart or failover can take minutes: waits of 15 s doubling up to 5 min, eight retries (about
+    # 20 min in all); past that, relink_held_events (beat) attaches what is still held.
+    retry_backoff=15,
+    retry_backoff_max=300,
     retry_jitter=True,
-    max_retries=5,
+    max_retries=8,
 )
 def relink_events(references: list[list[str]]) -> None:
     """Attach the events held for references just recorded (a container number, a booking, a bill number)."""
     relinking.events_relink(references=[(kind, value) for kind, value in references])
+
+
+@shared_task(name="tracking.ingest.tasks.relink_held_events", ignore_result=True)
+def relink_held_events() -> None:
+    """Attach held events whose reference is known by now (the beat): what a relink_events that was lost, or whose
+    retries ran out, left held. A slice of the held references at a time, round the index."""
+    attached = relinking.events_relink_held()
+    if attached:
+        logger.info("tracking: %d held events attached by the sweep", attached)

@@ -21,7 +21,16 @@ from workflows.models.rules import (
     RuleOutcome,
     RuleRun,
 )
-from workflows.models.tasks import ProcessedTransition, Task, TaskComment, TaskEvent, TaskQuerySet, TaskState
+from workflows.models.tasks import (
+    DeadLetter,
+    FailedTransition,
+    ProcessedTransition,
+    Task,
+    TaskComment,
+    TaskEvent,
+    TaskQuerySet,
+    TaskState,
+)
 from workflows.models.teams import (
     AccountOwner,
     BranchCalendar,
@@ -51,7 +60,8 @@ from workflows.models.tracking import QueuedTrackingRecord, TrackingRecordKind
 __all__ = [
     "BOOLEAN_FIELDS", "DEFAULT_PREFERENCE", "MAX_RULE_DEPTH", "NUMERIC_FIELDS", "ORDER_DATE_FIELDS",
     "TRANSITION_CHOICES", "AccountOwner", "ActionKind", "AssignRule", "AutoComplete", "BranchCalendar",
-    "ConditionField", "ConfigStamp", "CustomerSettings", "DateAnchor", "Notification", "NotificationKind",
+    "ConditionField", "ConfigStamp", "CustomerSettings", "DateAnchor", "DeadLetter",
+    "FailedTransition", "Notification", "NotificationKind",
     "NotificationPreference", "Operator", "OrderKeyDate", "OrderWorkflow", "ProcessedTransition",
     "QueuedTrackingRecord", "Rule", "RuleAction", "RuleCondition", "RuleEvent", "RuleOutcome", "RuleRun", "Task",
     "TaskComment", "TaskDefinition", "TaskEvent", "TaskQuerySet", "TaskState", "Team", "TeamFunction", "TeamMember",

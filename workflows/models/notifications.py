@@ -29,13 +29,33 @@ class Notification(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     read_at = models.DateTimeField(null=True, blank=True)
     email_wanted = models.BooleanField(default=False, editable=False)
-    emailed_at = models.DateTimeField(null=True, blank=True, editable=False)
+    emailed_at = models.DateTimeField(
+        null=True, blank=True, editable=False, help_text="When the email copy was sent (after the mail server took it)."
+    )
+    # The email copy's send is leased, not claimed for good (workflows.tasks.send_notification_email): a worker
+    # killed during the send leaves a claim that its redelivered message (the same task id) or, once the lease has
+    # run out, the sweep takes over. A rare duplicate instead of a silent loss.
+    email_claimed_at = models.DateTimeField(
+        null=True, blank=True, editable=False, help_text="When a worker took the email copy's send (a lease)."
+    )
+    email_claimed_by = models.CharField(
+        max_length=64, blank=True, editable=False, help_text="The Celery task that holds the lease."
+    )
+    email_attempts = models.PositiveSmallIntegerField(
+        default=0, editable=False, help_text="Sends the mail server refused or that failed; the sweep stops at 30."
+    )
 
     class Meta:
         ordering = ["-created_at", "-id"]
         indexes = [
             models.Index(fields=["recipient", "-created_at"], name="notification_recipient_newest"),
             models.Index(fields=["recipient"], condition=Q(read_at__isnull=True), name="notification_unread"),
+            # The sweep of email copies not sent yet (workflows.tasks.send_unsent_notification_emails).
+            models.Index(
+                fields=["created_at"],
+                condition=Q(email_wanted=True, emailed_at__isnull=True),
+                name="notification_unsent",
+            ),
         ]
 
     def __str__(self) -> str:

@@ -168,3 +168,60 @@ class ProcessedTransition(models.Model):
 
     def __str__(self) -> str:
         return f"transition {self.transition_id}"
+
+
+class FailedTransition(models.Model):
+    """An order transition whose workflow handling failed (a rule's bug, a template, data nobody foresaw, a
+    deadlock): the attempts counter of the queue drain and the catch-up sweep, and the dead letter once given up.
+
+    The drain takes a transition that fails on its own out of the queue (orders.QueuedTransition) and writes
+    this row; the catch-up sweep (pending_transitions_process) tries it again when `next_attempt_at` comes, with
+    a growing wait, and gives it up after MAX_ATTEMPTS failures: `given_up_at` is set, the failure is logged at
+    ERROR, /readyz can name it, and no sweep takes it until support deletes the row once the cause is fixed (the
+    sweep then handles it again). A transition handled at last deletes its row."""
+
+    MAX_ATTEMPTS = 8
+
+    transition = models.OneToOneField(OrderTransition, on_delete=models.CASCADE, primary_key=True, related_name="+")
+    attempts = models.PositiveSmallIntegerField(default=0, help_text="How many times its handling failed.")
+    first_failed_at = models.DateTimeField(default=timezone.now, help_text="When its handling failed first.")
+    failed_at = models.DateTimeField(default=timezone.now, help_text="When its handling failed last.")
+    next_attempt_at = models.DateTimeField(
+        default=timezone.now, help_text="When the catch-up sweep may try it again (a growing wait)."
+    )
+    last_error = models.TextField(blank=True, help_text="The last failure's error, as logged.")
+    given_up_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="When the sweep gave it up after its attempts failed; delete the row to have it tried again.",
+    )
+
+    class Meta:
+        indexes = [
+            models.Index(
+                fields=["given_up_at"], condition=Q(given_up_at__isnull=False), name="failed_transition_given_up"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"transition {self.transition_id} failed {self.attempts}×"
+
+
+class DeadLetter(models.Model):
+    """A Celery message dropped instead of being handed to one more worker process: its runs killed the process
+    every time (out of memory, a native crash, the hard time limit), and acks-late would redeliver it for ever
+    (oms.celery.GuardedTask). Kept for support to read; the work it stood for is redone by the periodic sweeps
+    or by hand."""
+
+    task_name = models.CharField(max_length=200)
+    task_id = models.CharField(max_length=64)
+    args = models.TextField(blank=True, help_text="The message's arguments, as Python shows them (cut at 2,000).")
+    runs = models.PositiveSmallIntegerField(help_text="How many runs of it died with their worker process.")
+    dropped_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-dropped_at", "-id"]
+        verbose_name = "dead letter"
+
+    def __str__(self) -> str:
+        return f"{self.task_name} {self.task_id}"

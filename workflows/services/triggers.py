@@ -22,13 +22,14 @@ import time
 from typing import Any
 
 from django.db import DatabaseError, connection, transaction
-from django.db.models import Exists, Max, OuterRef
+from django.db.models import Exists, Max, OuterRef, Q
 from django.utils import timezone
 from kombu.exceptions import KombuError
 
 from orders.models import Channel, OrderStatus, OrderTransition, QueuedTransition
 from partners.time_zones import branch_zone, zone_label
 from workflows.models import (
+    FailedTransition,
     NotificationKind,
     OrderKeyDate,
     ProcessedTransition,
@@ -452,27 +453,76 @@ def pending_transitions_process(
 
     Queued transitions are drained first, in batches: a worker killed mid-drain leaves its batch queued,
     and its task comes back only after the broker's visibility timeout (hours), so this periodic sweep is
-    what picks the queue up again meanwhile. Those another drain holds are left to it."""
+    what picks the queue up again meanwhile. Those another drain holds are left to it.
+
+    Each transition is handled on its own: one that fails again is counted (FailedTransition, a growing wait
+    before the next attempt) and the sweep goes on with the next, so one bad transition never holds up those
+    behind it. After FailedTransition.MAX_ATTEMPTS failures it is given up (logged at ERROR, shown by /readyz)."""
     done = queued_transitions_drain()
     queued = QueuedTransition.objects.filter(transition_id=OuterRef("pk"))
-    cutoff = timezone.now() - older_than
+    now = timezone.now()
+    cutoff = now - older_than
     floor = (
-        ProcessedTransition.objects.filter(processed_at__lt=timezone.now() - datetime.timedelta(days=1)).aggregate(
+        ProcessedTransition.objects.filter(processed_at__lt=now - datetime.timedelta(days=1)).aggregate(
             floor=Max("transition_id")
         )["floor"]
         or 0
     )
     handled = ProcessedTransition.objects.filter(transition_id=OuterRef("pk"))
+    waiting = FailedTransition.objects.filter(transition_id=OuterRef("pk")).filter(
+        Q(given_up_at__isnull=False) | Q(next_attempt_at__gt=now)
+    )
     pending = list(
         OrderTransition.objects.filter(pk__gt=floor, at__lt=cutoff)
         .exclude(Exists(handled))
         .exclude(Exists(queued))
+        .exclude(Exists(waiting))
         .order_by("pk")
         .values_list("pk", flat=True)[:limit]
     )
+    # Transitions that failed before and are due again, however old (the floor looks back a day only).
+    due_again = FailedTransition.objects.filter(
+        given_up_at__isnull=True, next_attempt_at__lte=now, transition_id__lte=floor
+    ).values_list("transition_id", flat=True)
+    pending += list(due_again[:limit])
     for pk in pending:
-        done += transition_handle(transition_id=pk)
+        try:
+            handled_now = transition_handle(transition_id=pk)
+        except Exception as exc:  # any failure: counted, logged in full, and the sweep goes on
+            _transition_failed(pk, exc)
+            continue
+        done += handled_now
+        FailedTransition.objects.filter(transition_id=pk).delete()  # handled (now or by another): no longer failing
     return done
+
+
+# The waits before the catch-up sweep tries a failed transition again, by how many times it failed: the first
+# retry is at the next sweep (a deadlock, a task row made meanwhile), then longer, to outlast a database failover
+# or a fix being deployed; the eighth failure gives it up (FailedTransition.MAX_ATTEMPTS), about 4 h after the first.
+RETRY_WAITS = tuple(datetime.timedelta(minutes=m) for m in (0, 1, 5, 15, 30, 60, 120))
+
+
+def _transition_failed(transition_id: int, error: BaseException) -> None:
+    """Count a failure of the transition's handling (the handling itself was rolled back), and give it up once it
+    has failed FailedTransition.MAX_ATTEMPTS times. Logged with its traceback each time; at ERROR when given up."""
+    now = timezone.now()
+    failed, _created = FailedTransition.objects.get_or_create(transition_id=transition_id)
+    failed.attempts += 1
+    failed.failed_at = now
+    failed.last_error = f"{error.__class__.__name__}: {error}"[:2000]
+    failed.next_attempt_at = now + RETRY_WAITS[min(failed.attempts - 1, len(RETRY_WAITS) - 1)]
+    if failed.attempts >= FailedTransition.MAX_ATTEMPTS:
+        failed.given_up_at = now
+        logger.error(
+            "Workflow handling of order transition %s failed %d times; given up (workflows.FailedTransition): %s",
+            transition_id, failed.attempts, failed.last_error, exc_info=error,
+        )  # fmt: skip
+    else:
+        logger.warning(
+            "Workflow handling of order transition %s failed (attempt %d of %d); the catch-up sweep retries it",
+            transition_id, failed.attempts, FailedTransition.MAX_ATTEMPTS, exc_info=error,
+        )  # fmt: skip
+    failed.save()
 
 
 # Transitions people take on a screen (and the automation their handling sets off) are handled at once,
@@ -618,7 +668,7 @@ def _drain_until_idle(*, linger: float, batch: int, deadline: float | None) -> t
             return handled, True
         try:
             done = queued_transitions_handle(limit=batch)
-        except DatabaseError:
+        except Exception:  # a deadlock, a lost connection, or a bug in a rule, a template or unforeseen data
             logger.exception("A batch of queued order transitions failed; handling them one by one")
             done = _handle_one_by_one(batch)
         handled += done
@@ -633,11 +683,13 @@ def _drain_until_idle(*, linger: float, batch: int, deadline: float | None) -> t
 
 
 def _handle_one_by_one(limit: int) -> int:
+    """The batch again, a transition at a time: one that fails on its own leaves the queue, is counted
+    (_transition_failed) and is retried by the catch-up sweep, so it cannot fail every later batch."""
     done = 0
     for pk in QueuedTransition.objects.order_by("pk").values_list("pk", flat=True)[:limit]:
         try:
             done += transitions_handle(transition_ids=[pk])
-        except DatabaseError:
-            logger.exception("Workflow handling of order transition %s failed; the sweep will retry", pk)
+        except Exception as exc:  # any failure: counted and logged in full
             QueuedTransition.objects.filter(pk=pk).delete()
+            _transition_failed(pk, exc)
     return done

@@ -86,7 +86,7 @@ def test_a_failed_send_is_retried_for_the_customers_not_yet_told(
         mock.patch("django.core.mail.EmailMultiAlternatives.send", second_fails),
         pytest.raises(OSError, match="mail server down"),
     ):
-        tasks.email_exception_to_customer.apply(args=[hold.pk], throw=True, retries=5)
+        tasks.email_exception_to_customer.apply(args=[hold.pk], throw=True, retries=10)  # the last retry
     assert _told() == ["ops@acme.test"]
     tasks.email_exception_to_customer.apply(args=[hold.pk])  # the retry
     assert _told() == ["ops@acme.test", "ops@globex.test"]
