@@ -105,9 +105,11 @@ def _add_container_in_console(client, shipment: Shipment):
     assert page.status_code == 200
     form = _Form()
     form.feed(page.content.decode())
-    data = {k: v if len(v) > 1 else v[0] for k, v in form.data.items() if not k.startswith("containers-__prefix__")}
+    data: dict[str, str | list[str]] = {
+        k: v if len(v) > 1 else v[0] for k, v in form.data.items() if not k.startswith("containers-__prefix__")
+    }
     data = {k: v for k, v in data.items() if "__prefix__" not in k}
-    total = int(data["containers-TOTAL_FORMS"])
+    total = int(form.data["containers-TOTAL_FORMS"][0])
     data["containers-TOTAL_FORMS"] = str(total + 1)
     data[f"containers-{total}-iso_type"] = "22G1"
     data[f"containers-{total}-shipment"] = str(shipment.pk)
