@@ -5,12 +5,17 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import connection
+from django.db.models import Count, Min
 from django.http import HttpRequest, JsonResponse
 from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from kombu import Connection
 
 from oms.models import WorkerHeartbeat
+
+# A dead letter keeps /readyz red this long after its message was dropped: long enough to be seen across a night
+# and a weekend morning's first look, short enough to clear by itself (a dead letter is read, not resolved).
+DEAD_LETTER_WINDOW = timedelta(hours=24)
 
 
 def record_heartbeat(*, name: str) -> None:
@@ -47,7 +52,40 @@ def _check_worker() -> str | None:
     age = timezone.now() - latest
     if age > max_age:
         return f"last worker heartbeat {int(age.total_seconds())} s ago (limit {int(max_age.total_seconds())} s)"
-    return None
+    return _check_dead_letters()
+
+
+def _ago(delta: timedelta) -> str:
+    seconds = max(int(delta.total_seconds()), 0)
+    if seconds < 120:
+        return f"{seconds} s"
+    if seconds < 2 * 3600:
+        return f"{seconds // 60} min"
+    return f"{seconds // 3600} h"
+
+
+def _check_dead_letters() -> str | None:
+    """A message dropped because its runs killed their worker process (oms.celery.GuardedTask) in the last
+    DEAD_LETTER_WINDOW: the work it stood for waits for a sweep or a person, and the cause (a batch too large for
+    the memory, a crash, the time limit) is still there. The latest by id, read through the primary key's index."""
+    from workflows.models import DeadLetter
+
+    try:
+        latest = DeadLetter.objects.order_by("-id").values_list("task_name", "runs", "dropped_at").first()
+    except Exception as exc:
+        return f"dead letters unreadable: {exc.__class__.__name__}"
+    if latest is None:
+        return None
+    task_name, runs, dropped_at = latest
+    age = timezone.now() - dropped_at
+    if age > DEAD_LETTER_WINDOW:
+        return None
+    window = int(DEAD_LETTER_WINDOW.total_seconds() // 3600)
+    return (
+        f"a message of {task_name} was dropped {_ago(age)} ago after {runs} runs died with their worker process (out "
+        f"of memory, a crash, the time limit): read it under Workflows › Dead letters and the worker's log; this "
+        f"check clears {window} h after the last drop"
+    )
 
 
 def _check_workflow_queue() -> str | None:
@@ -82,7 +120,33 @@ def _check_tracking_records(max_age: timedelta) -> str | None:
     if available_since is not None and timezone.now() - available_since > max_age:
         waited, limit = int((timezone.now() - available_since).total_seconds()), int(max_age.total_seconds())
         return f"a carrier milestone has waited {waited} s for the workflow worker (limit {limit} s)"
-    return None
+    return _check_given_up_transitions()
+
+
+def _check_given_up_transitions() -> str | None:
+    """Order transitions whose workflow handling failed FailedTransition.MAX_ATTEMPTS times and were given up: their
+    tasks are missing until someone fixes the cause and retries them (the console's Failed transitions, "Retry now").
+    Red until then, however old: a retried row is no longer given up, a handled one is deleted. One aggregate
+    over the partial index of given-up rows (failed_transition_given_up)."""
+    from workflows.models import FailedTransition
+
+    try:
+        given_up = FailedTransition.objects.filter(given_up_at__isnull=False).aggregate(
+            count=Count("pk"), first=Min("given_up_at")
+        )
+    except Exception as exc:
+        return f"failed transitions unreadable: {exc.__class__.__name__}"
+    if not given_up["count"]:
+        return None
+    count, first = given_up["count"], given_up["first"]
+    which, its, it = ("an order transition was", "its", "it") if count == 1 else (f"{count} order transitions were",
+                                                                             "their", "them")  # fmt: skip
+    since = "" if count == 1 else "the first "
+    return (
+        f"{which} given up after {FailedTransition.MAX_ATTEMPTS} failed workflow handlings ({since}"
+        f"{_ago(timezone.now() - first)} ago), so {its} tasks are missing: fix the cause, then retry {it} under "
+        f"Workflows › Failed transitions"
+    )
 
 
 @never_cache

@@ -35,6 +35,13 @@ leg_plan_changed(leg_id, shipment_id, change, fields, by_id)
 exception_opened(exception_id, kind, shipment_id, order_ids)
     an exception opened (tracking/exceptions/; sent after commit by the worker that announces it); order_ids
     are every order the shipment carries: workflows runs its "exception opened" rules, picks the owner, alerts
+exception_orders_added(exception_id, kind, shipment_id, order_ids)
+    orders joined the shipment of an open exception about the whole shipment after it was announced (a house added to
+    the consolidation): sent by the worker that announces it (exception_widen_announce), INSIDE the transaction that
+    claims the widening, so the claim and what the receivers write commit together (a failure leaves it to the next
+    detection). order_ids are only the orders newly concerned: workflows runs its "exception opened" rules for them,
+    keeping the exception's owner (no new pick, no owner alert). May name an order again (taken off and put back):
+    a receiver must be safe to call twice for one order
 exception_resolved(exception_id, kind, owner_id, automatic)
     it was resolved by a person, or by itself when its condition cleared (automatic)
 """
@@ -51,4 +58,5 @@ leg_actual_recorded = Signal()
 leg_actual_recording = Signal()
 leg_plan_changed = Signal()
 exception_opened = Signal()
+exception_orders_added = Signal()
 exception_resolved = Signal()

@@ -1,5 +1,6 @@
 """The workflow console: teams, account owners, business hours, templates and their versions, automation
-rules (with a dry run), and read-only views of tasks, rule runs and notifications for support.
+rules (with a dry run), and read-only views of tasks, rule runs and notifications for support; the transitions
+whose workflow handling failed ("Retry now") and the dead letters of messages that killed their worker.
 
 Every write an admin action makes goes through workflows.services; the admin only collects the input.
 Organisations and people are picked by typing (autocomplete), and what the models' constraints refuse is said in
@@ -30,6 +31,8 @@ from workflows.models import (
     AccountOwner,
     BranchCalendar,
     CustomerSettings,
+    DeadLetter,
+    FailedTransition,
     Notification,
     OrderWorkflow,
     QueuedTrackingRecord,
@@ -481,3 +484,97 @@ class QueuedTrackingRecordAdmin(admin.ModelAdmin):
         skipped = queryset.count() - retried
         note = f"; {skipped} still waiting were left as they are" if skipped else ""
         self.message_user(request, f"{retried} record(s) handed back to the workflow's drain{note}.", messages.SUCCESS)
+
+
+class _FailedStateFilter(admin.SimpleListFilter):
+    title = "state"
+    parameter_name = "state"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        return [("retrying", "Being retried by the sweep"), ("given_up", "Given up")]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[FailedTransition]) -> QuerySet[FailedTransition]:
+        if self.value() == "retrying":
+            return queryset.filter(given_up_at__isnull=True)
+        if self.value() == "given_up":
+            return queryset.filter(given_up_at__isnull=False)
+        return queryset
+
+
+@admin.register(FailedTransition)
+class FailedTransitionAdmin(admin.ModelAdmin):
+    """Order transitions whose workflow handling failed: retried by the catch-up sweep after a growing wait, given
+    up after FailedTransition.MAX_ATTEMPTS failures (/readyz is red while one is). The full traceback of each failure
+    is in the worker's log. Once the cause is fixed, "Retry now" has the next sweep (every minute) try them again.
+
+    Not deleted here: the sweep finds a transition without its row only within a day of it (its floor), so deleting
+    an older row would lose the transition's tasks silently; "Retry now" works at any age (docs/operations.md)."""
+
+    list_display = ("transition_display", "order_link", "attempts", "error_display", "next_attempt_at", "given_up_at")
+    list_filter = (_FailedStateFilter,)
+    search_fields = ("transition__order__reference",)
+    list_select_related = ("transition__order",)
+    ordering = ("-failed_at",)
+    readonly_fields = ("transition", "order_link", "attempts", "first_failed_at", "failed_at", "next_attempt_at",
+                       "given_up_at", "last_error")  # fmt: skip
+    fields = readonly_fields
+    actions = ["retry_now"]
+
+    @admin.display(description="transition", ordering="transition_id")
+    def transition_display(self, failed: FailedTransition) -> str:
+        transition = failed.transition
+        return f"{transition.name}: {transition.source} → {transition.target} (#{transition.pk})"
+
+    @admin.display(description="order", ordering="transition__order__reference")
+    def order_link(self, failed: FailedTransition) -> str:
+        reference = failed.transition.order.reference
+        return format_html('<a href="{}">{}</a>', reverse("orders:detail", args=[reference]), reference)
+
+    @admin.display(description="last error")
+    def error_display(self, failed: FailedTransition) -> str:
+        first_line = failed.last_error.splitlines()[0] if failed.last_error else "—"
+        return first_line if len(first_line) <= 120 else first_line[:119] + "…"
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False  # see the class's docstring: "Retry now" instead
+
+    @admin.action(description="Retry now (after fixing the cause)", permissions=["change"])
+    def retry_now(self, request: HttpRequest, queryset: QuerySet[FailedTransition]) -> None:
+        # The sweep takes a row that is not given up and is due, however old its transition (triggers'
+        # pending_transitions_process). Its attempts stay counted: one that fails again is given up again at once.
+        ids = list(queryset.values_list("transition_id", flat=True))
+        retried = services.failed_transitions_retry(transition_ids=ids)
+        self.message_user(
+            request,
+            f"{retried} transition(s) will be tried again by the catch-up sweep within a minute. One that fails again "
+            "is given up again at once, with its new error here.",
+            messages.SUCCESS,
+        )
+
+
+@admin.register(DeadLetter)
+class DeadLetterAdmin(admin.ModelAdmin):
+    """Messages dropped because their runs killed their worker process three times (oms.celery.GuardedTask): read to
+    find the cause (the worker's log around the task id); the work they stood for is redone by the periodic sweeps
+    or by hand (docs/operations.md, "What background work retries"). Read-only: a record, not a queue."""
+
+    list_display = ("dropped_at", "task_name", "task_id", "runs", "args_display")
+    search_fields = ("task_name", "task_id")
+    readonly_fields = ("task_name", "task_id", "runs", "dropped_at", "args")
+    fields = readonly_fields
+
+    @admin.display(description="arguments")
+    def args_display(self, letter: DeadLetter) -> str:
+        return letter.args if len(letter.args) <= 120 else letter.args[:119] + "…"
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False

@@ -6,6 +6,9 @@
 - tracking.events.exception_opened → exception_record per order ("exception opened" rules: a task for a team
   with its SLA), then the exception's owner (the assignee of that task, else the customer's operations
   account owner, else the branch's operations lead), written back through tracking's service, and alerted.
+- tracking.events.exception_orders_added (inside the transaction that claims the widening) →
+  exception_orders_added_handle: the "exception opened" rules for the orders that joined the shipment of an open
+  exception, once per order; the owner is kept and not alerted again.
 - tracking.events.exception_resolved → tell the owner when it resolved itself.
 - tracking.events.booking_covers_orders (inside the transaction of a carrier's confirmation, before the orders
   are planned) → services.bookings.booking_confirmed_record: BOOKING_CONFIRMED acted on at once, so the booking
@@ -43,7 +46,11 @@ from tracking import events as tracking_events
 from tracking.ingest import events as ingest_events
 from workflows.models import TrackingRecordKind
 from workflows.services import bookings, milestones, on_order_status_changed
-from workflows.services.exceptions import exception_opened_handle, exception_resolved_handle
+from workflows.services.exceptions import (
+    exception_opened_handle,
+    exception_orders_added_handle,
+    exception_resolved_handle,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -59,6 +66,11 @@ def _order_status_changed(
 @receiver(tracking_events.exception_opened, dispatch_uid="workflows.exception_opened")
 def _exception_opened(sender: Any, *, exception_id: int, kind: str, order_ids: list[int], **kwargs: Any) -> None:
     exception_opened_handle(exception_id=exception_id, kind=kind, order_ids=order_ids)
+
+
+@receiver(tracking_events.exception_orders_added, dispatch_uid="workflows.exception_orders_added")
+def _exception_orders_added(sender: Any, *, exception_id: int, kind: str, order_ids: list[int], **kwargs: Any) -> None:
+    exception_orders_added_handle(exception_id=exception_id, kind=kind, order_ids=order_ids)
 
 
 @receiver(tracking_events.booking_covers_orders, dispatch_uid="workflows.booking_covers_orders")

@@ -11,11 +11,13 @@ Ingest stores thousands of events a second. A receiver therefore costs no query 
 adds the ids to this thread's pending set (it takes the batch signals, not the per-order ones: one call per
 batch), which is handed to one task when the request or Celery task ends, or once it holds FLUSH_SIZE ids or
 is FLUSH_SECONDS old.
-Ids still pending when a process dies are caught by the periodic scan.
+Ids still pending when a process dies are caught by the periodic scan, and so are those a broker that is away
+could not take (the request or task that gathered them has committed and still succeeds; a warning is logged).
 """
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Iterable
@@ -24,9 +26,12 @@ from typing import Any
 from celery.signals import task_postrun
 from django.core.signals import request_finished
 from django.db import transaction
+from kombu.exceptions import KombuError
 
 from tracking import events as planning_events
 from tracking.ingest import events as ingest_events
+
+logger = logging.getLogger(__name__)
 
 FLUSH_SIZE = 500
 FLUSH_SECONDS = 2.0
@@ -65,13 +70,24 @@ def flush(**_: Any) -> None:
         return
     order_ids, shipment_ids = pending()
     _pending.orders, _pending.shipments, _pending.since = set(), set(), None
+    transaction.on_commit(lambda: _queue_detection(order_ids, shipment_ids))
+
+
+def _queue_detection(order_ids: list[int], shipment_ids: list[int]) -> None:
+    """What gathered them is committed when this runs (a screen's action, an ingest batch): a broker that cannot
+    take the task must not turn that into an error. Nothing is lost: the periodic scan (scan_exceptions) judges
+    every active shipment every five minutes."""
     from tracking.exceptions import tasks
 
-    transaction.on_commit(
-        lambda: tasks.detect_exceptions.apply_async(
+    try:
+        tasks.detect_exceptions.apply_async(
             kwargs={"order_ids": order_ids, "shipment_ids": shipment_ids}, queue=tasks.QUEUE
         )
-    )
+    except KombuError:  # kombu's OperationalError (the broker unreachable) is one
+        logger.warning(
+            "Could not queue exception detection for %d orders and %d shipments; the periodic scan will judge them",
+            len(order_ids), len(shipment_ids), exc_info=True,
+        )  # fmt: skip
 
 
 def _flush_after_task(sender: Any = None, task: Any = None, **_: Any) -> None:

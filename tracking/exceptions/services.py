@@ -518,7 +518,10 @@ def exception_widen_announce(*, exception_id: int) -> bool:
     """Tell the orders that joined an open exception's shipment after it was announced (a house added to the
     consolidation whose cut-off was missed, whose vessel is late): the history says which orders it concerns now,
     and their customers are emailed where a rule says so (each customer once: the ones told before are not told
-    again). Claimed by moving `announced_at` to now under the row's lock, so a second message does nothing.
+    again), and higher apps hear of those orders only (events.exception_orders_added: workflows runs the "exception
+    opened" rules for them, the owner kept). Claimed by moving `announced_at` to now under the row's lock, so a
+    second message does nothing; the event is sent inside that transaction, as exception_opened is, so the claim and
+    what the receivers write commit together and a failure leaves the widening to the next detection.
     Detection asks for it (_joined_since_announced) in the batch that sees the house, and it has brought the
     exception's order and customer up to date by then. Returns whether anything was announced."""
     with transaction.atomic():
@@ -545,6 +548,10 @@ def exception_widen_announce(*, exception_id: int) -> bool:
         ExceptionEntry.objects.create(
             exception=exception, verb=Entry.UPDATED, text=f"Now also concerns {names}: added to the shipment."
         )
+        events.exception_orders_added.send(
+            sender=ShipmentException, exception_id=exception.pk, kind=exception.kind,
+            shipment_id=exception.shipment_id, order_ids=[order.pk for order in orders],
+        )  # fmt: skip
         if _may_email_customers(exception):
             from tracking.exceptions import tasks
 

@@ -177,12 +177,18 @@ class FailedTransition(models.Model):
     The drain takes a transition that fails on its own out of the queue (orders.QueuedTransition) and writes
     this row; the catch-up sweep (pending_transitions_process) tries it again when `next_attempt_at` comes, with
     a growing wait, and gives it up after MAX_ATTEMPTS failures: `given_up_at` is set, the failure is logged at
-    ERROR, /readyz can name it, and no sweep takes it until support deletes the row once the cause is fixed (the
-    sweep then handles it again). A transition handled at last deletes its row."""
+    ERROR, /readyz names it, and no sweep takes it until support retries it once the cause is fixed (the console's
+    "Retry now": services.triggers.failed_transitions_retry). A transition handled at last deletes its row."""
 
     MAX_ATTEMPTS = 8
 
-    transition = models.OneToOneField(OrderTransition, on_delete=models.CASCADE, primary_key=True, related_name="+")
+    transition = models.OneToOneField(
+        OrderTransition,
+        on_delete=models.CASCADE,
+        primary_key=True,
+        related_name="+",
+        help_text="The order's state change whose workflow handling (tasks, rules, notifications) failed.",
+    )
     attempts = models.PositiveSmallIntegerField(default=0, help_text="How many times its handling failed.")
     first_failed_at = models.DateTimeField(default=timezone.now, help_text="When its handling failed first.")
     failed_at = models.DateTimeField(default=timezone.now, help_text="When its handling failed last.")
@@ -193,7 +199,10 @@ class FailedTransition(models.Model):
     given_up_at = models.DateTimeField(
         null=True,
         blank=True,
-        help_text="When the sweep gave it up after its attempts failed; delete the row to have it tried again.",
+        help_text=(
+            "When the sweep gave it up after its attempts failed (/readyz is red meanwhile). Once the cause is "
+            "fixed, “Retry now” has the next sweep try it once more."
+        ),
     )
 
     class Meta:
@@ -213,11 +222,15 @@ class DeadLetter(models.Model):
     (oms.celery.GuardedTask). Kept for support to read; the work it stood for is redone by the periodic sweeps
     or by hand."""
 
-    task_name = models.CharField(max_length=200)
-    task_id = models.CharField(max_length=64)
+    task_name = models.CharField(max_length=200, help_text="The Celery task whose message was dropped.")
+    task_id = models.CharField(
+        max_length=64, help_text="The message's task id, as in the worker's log (“Dropped <task>[<id>]”)."
+    )
     args = models.TextField(blank=True, help_text="The message's arguments, as Python shows them (cut at 2,000).")
     runs = models.PositiveSmallIntegerField(help_text="How many runs of it died with their worker process.")
-    dropped_at = models.DateTimeField(default=timezone.now)
+    dropped_at = models.DateTimeField(
+        default=timezone.now, help_text="When the message was dropped (/readyz is red for 24 h after the last drop)."
+    )
 
     class Meta:
         ordering = ["-dropped_at", "-id"]

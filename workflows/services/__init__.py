@@ -27,6 +27,7 @@ from workflows.services.tasks import (
 from workflows.services.triggers import (
     document_record,
     exception_record,
+    failed_transitions_retry,
     key_date_record,
     milestone_record,
     on_order_status_changed,
@@ -49,7 +50,8 @@ from workflows.services.versions import (
 )
 
 __all__ = [
-    "AUTOMATION_SCOPE", "BulkResult", "MigrationResult", "document_record", "exception_record", "key_date_record",
+    "AUTOMATION_SCOPE", "BulkResult", "MigrationResult", "document_record", "exception_record",
+    "failed_transitions_retry", "key_date_record",
     "may_work", "mentioned_users", "milestone_record", "notification_preferences_save", "notifications_mark_read",
     "on_order_status_changed", "order_workflow_migrate", "orders_attach_workflows", "overdue_tasks_escalate",
     "pending_transitions_process", "queued_transitions_drain", "queued_transitions_handle", "rule_dry_run",

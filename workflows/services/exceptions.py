@@ -3,8 +3,10 @@
 `exception_opened_handle` runs the "exception opened" automation rules for each order on the exception
 (a task for a team, with its SLA; on a consolidation each order's task goes to the exception's one owner where
 they can take that team's work), picks the owner by the workflow's assignment and writes it back through
-tracking's service (workflows sits above tracking), then alerts the owner. `exception_resolved_handle`
-completes the tasks the exception's rules created that are still open or scheduled — whoever resolved it,
+tracking's service (workflows sits above tracking), then alerts the owner. `exception_orders_added_handle` runs
+those rules for the orders that joined the exception's shipment after it opened (a house added to the
+consolidation), with the exception's owner kept: no new pick, no alert. `exception_resolved_handle` completes the
+tasks the exception's rules created that are still open or scheduled — whoever resolved it,
 a person or the exception's own condition clearing, there is nothing left for them to do —, releases each
 order one of its rules put on hold when nothing else holds it any more (services.holds.held_order_release, as
 for a carrier's hold that clears), and tells the owner when it resolved itself.
@@ -112,6 +114,28 @@ def exception_opened_handle(*, exception_id: int, kind: str, order_ids: list[int
     exception_services.exception_assign_owner(exception_id=exception_id, owner=User.objects.get(pk=owner_id), how=how)
     notify([Notice(owner_id, NotificationKind.RULE, f"Exception: {exception.get_kind_display()} · {subject}",
                    body=exception.detail, url=exception.get_absolute_url())])  # fmt: skip
+
+
+def exception_orders_added_handle(*, exception_id: int, kind: str, order_ids: list[int]) -> None:
+    """Run the exception's "exception opened" rules on orders that joined its shipment while it was open, as they ran
+    on the orders it concerned when it opened (a task, a hold): once per order, as the rules' runs are unique per
+    "exception:<exception>:<order>", so an order named again (taken off and put back, a redelivered message) gets
+    nothing twice. The exception keeps its owner, who is not alerted again (exception_opened_handle's pick could take
+    it from the person who took it); the new orders' tasks go first to that owner where they can take the team's
+    work, else to the shipment's owner or whoever the exception's first task went to, as on opening."""
+    exception = ShipmentException.objects.select_related("shipment", "order").get(pk=exception_id)
+    if exception.status not in UNRESOLVED_STATUSES:
+        return  # resolved meanwhile: nothing left to do for anyone
+    owner_id = exception.owner_id
+    preferred = owner_id if owner_id and _staff().filter(pk=owner_id).exists() else None
+    preferred = preferred or shipment_owner(exception) or _first_assignee(exception_id)
+    subject = exception.order.reference if exception.order else exception.shipment.reference
+    for order_id in order_ids:
+        exception_record(
+            order_id=order_id, kind=kind, exception_id=f"{exception_id}:{order_id}",
+            subject=f"{exception.get_kind_display()} on {subject}", link=exception.get_absolute_url(),
+            prefer_user_id=preferred,
+        )  # fmt: skip
 
 
 def _release_reason(exception: ShipmentException) -> str:

@@ -502,6 +502,15 @@ def pending_transitions_process(
 RETRY_WAITS = tuple(datetime.timedelta(minutes=m) for m in (0, 1, 5, 15, 30, 60, 120))
 
 
+def failed_transitions_retry(*, transition_ids: list[int]) -> int:
+    """Have the catch-up sweep try these failed transitions again at its next run, given up or waiting (the
+    console's "Retry now", once the cause is fixed). The sweep takes a row that is not given up and is due, however
+    old its transition; its attempts stay counted, so one that fails again is given up again at once. How many."""
+    return FailedTransition.objects.filter(transition_id__in=transition_ids).update(
+        given_up_at=None, next_attempt_at=timezone.now()
+    )
+
+
 def _transition_failed(transition_id: int, error: BaseException) -> None:
     """Count a failure of the transition's handling (the handling itself was rolled back), and give it up once it
     has failed FailedTransition.MAX_ATTEMPTS times. Logged with its traceback each time; at ERROR when given up."""
