@@ -5,17 +5,20 @@ from __future__ import annotations
 
 import datetime
 from collections.abc import Iterator
+from decimal import Decimal
+from unittest import mock
 
 import pytest
+from django.core import mail
 
 from oms.celery import app
 from orders.models import Order
 from tests.tracking.conftest import lcl_line
 from tests.tracking.test_ingest_support import *  # noqa: F403 - fixtures (booked_fcl, fresh_mapping …)
 from tests.tracking.test_ingest_support import book
-from tracking.exceptions import rules, services
+from tracking.exceptions import rules, services, tasks
 from tracking.exceptions.defaults import seed_default_rules
-from tracking.exceptions.models import ExceptionRule, ShipmentException
+from tracking.exceptions.models import ExceptionKind, ExceptionRule, ShipmentException
 from tracking.ingest import services as ingest_services
 from tracking.ingest.formats import dcsa_event as read_dcsa
 from tracking.ingest.formats import oms_event as read_oms
@@ -77,3 +80,22 @@ def ops_team(branch, ops_user, admin_user):
     team = Team.objects.create(name="HAM Operations", function=TeamFunction.OPERATIONS, branch=branch, lead=ops_user)
     TeamMember.objects.create(team=team, user=ops_user)
     return team
+
+
+@pytest.fixture
+def customer_notice(booked_fcl, customer_a, django_capture_on_commit_callbacks):
+    """An exception whose rule emails ACME, detected with its email not sent yet (the tests send it)."""
+    customer_a.email = "ops@acme.test"
+    customer_a.save(update_fields=["email"])
+    ExceptionRule.objects.create(
+        kind=ExceptionKind.MILESTONE_OVERDUE, mode="ocean_fcl", customer=customer_a, threshold_hours=Decimal(24),
+        notify_customer=True,
+    )  # fmt: skip
+    _, master = booked_fcl
+    mail.outbox.clear()
+    with (
+        mock.patch.object(tasks.email_exception_to_customer, "delay_on_commit"),  # the tests send it, below
+        django_capture_on_commit_callbacks(execute=True),
+    ):
+        detect(master)
+    return ShipmentException.objects.get(customer=customer_a)

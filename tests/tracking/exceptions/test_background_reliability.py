@@ -9,7 +9,6 @@ dies during a customer's email.
 from __future__ import annotations
 
 import datetime
-from decimal import Decimal
 from unittest import mock
 
 import pytest
@@ -21,7 +20,7 @@ from orders.models import Order, OrderStatus
 from tests.tracking.exceptions import test_holds_released as holds
 from tests.tracking.exceptions.conftest import detect
 from tracking.exceptions import services, tasks
-from tracking.exceptions.models import ExceptionKind, ExceptionRule, ShipmentException
+from tracking.exceptions.models import ShipmentException
 from workflows import tasks as workflow_tasks
 
 hold_rule, run, resolve = holds.hold_rule, holds.run, holds.resolve  # its fixtures and helper
@@ -62,24 +61,6 @@ def test_resolving_an_exception_while_the_broker_is_down_still_releases_the_orde
         workflow_tasks.handle_tracking_records.apply()
 
     assert Order.objects.get(pk=order.pk).status == before, "the order stays on hold for an exception now resolved"
-
-
-@pytest.fixture
-def customer_notice(booked_fcl, customer_a, django_capture_on_commit_callbacks):
-    customer_a.email = "ops@acme.test"
-    customer_a.save(update_fields=["email"])
-    ExceptionRule.objects.create(
-        kind=ExceptionKind.MILESTONE_OVERDUE, mode="ocean_fcl", customer=customer_a, threshold_hours=Decimal(24),
-        notify_customer=True,
-    )  # fmt: skip
-    _, master = booked_fcl
-    mail.outbox.clear()
-    with (
-        mock.patch.object(tasks.email_exception_to_customer, "delay_on_commit"),  # the tests send it, below
-        django_capture_on_commit_callbacks(execute=True),
-    ):
-        detect(master)
-    return ShipmentException.objects.get(customer=customer_a)
 
 
 def _die_during_the_send(customer_notice):

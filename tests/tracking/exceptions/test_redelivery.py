@@ -2,7 +2,6 @@
 the "resolved itself" announcement and the customer's email are claimed, like the opened announcement."""
 
 import zoneinfo
-from decimal import Decimal
 from typing import cast
 from unittest import mock
 
@@ -14,7 +13,7 @@ from django.utils import timezone
 from tests.tracking.exceptions.conftest import detect, ingest
 from tests.tracking.test_ingest_support import ETD, dcsa_event
 from tracking.exceptions import tasks
-from tracking.exceptions.models import ExceptionKind, ExceptionRule, ShipmentException
+from tracking.exceptions.models import ShipmentException
 from workflows.models import Notification
 
 
@@ -34,24 +33,6 @@ def test_a_resolved_announcement_delivered_twice_tells_the_owner_once(
         tasks.announce_exceptions.apply(args=[[], list(outcome.resolved)])  # the same message again
     assert told.count() == 1
     assert ShipmentException.objects.get(pk=outcome.resolved[0]).resolved_announced_at is not None
-
-
-@pytest.fixture
-def customer_notice(booked_fcl, customer_a, django_capture_on_commit_callbacks):
-    customer_a.email = "ops@acme.test"
-    customer_a.save(update_fields=["email"])
-    ExceptionRule.objects.create(
-        kind=ExceptionKind.MILESTONE_OVERDUE, mode="ocean_fcl", customer=customer_a, threshold_hours=Decimal(24),
-        notify_customer=True,
-    )  # fmt: skip
-    _, master = booked_fcl
-    mail.outbox.clear()
-    with (
-        mock.patch.object(tasks.email_exception_to_customer, "delay_on_commit"),  # the tests send it, below
-        django_capture_on_commit_callbacks(execute=True),
-    ):
-        detect(master)
-    return ShipmentException.objects.get(customer=customer_a)
 
 
 def test_the_customers_email_delivered_twice_is_sent_once(customer_notice):
