@@ -36,10 +36,14 @@ class GuardedTask(DjangoTask):
     at ERROR. What the message stood for is redone by the periodic sweeps, or by hand.
 
     Runs in the calling process (eager, `apply`, a direct call) are not counted; nor are tasks on a broker other
-    than Redis (the embedded development broker), where the guard is off."""
+    than Redis (the embedded development broker), where the guard is off. A task that counts its own dead runs and
+    ends its work in words (the order import: ImportJob.runs_unfinished, "The import stopped 3 times …") declares
+    `dead_runs_limit=None`: the guard would drop the very delivery that tells the user."""
+
+    dead_runs_limit: int | None = DEAD_RUNS_LIMIT
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        key = self._dead_runs_key()
+        key = self._dead_runs_key() if self.dead_runs_limit is not None else None
         if key is None:
             return super().__call__(*args, **kwargs)
         store = _store(self.app)
@@ -51,7 +55,7 @@ class GuardedTask(DjangoTask):
         except Exception:  # the guard must never stop a task: without its count, the task runs as ever
             logger.warning("Could not count the runs of %s[%s]", self.name, self.request.id, exc_info=True)
             return super().__call__(*args, **kwargs)
-        if runs > DEAD_RUNS_LIMIT:
+        if runs > (self.dead_runs_limit or DEAD_RUNS_LIMIT):
             _dead_letter(self, runs=runs - 1, args=args, kwargs=kwargs)
             _forget(store, key)
             return None

@@ -20,6 +20,7 @@ from orders.imports.service import TransientImportError
     retry_backoff_max=300,
     retry_jitter=True,
     max_retries=5,
+    dead_runs_limit=None,  # the job counts its own dead runs and fails itself in words (service.RUNS_LOST_LIMIT)
 )
 def process_order_import(self, job_id: str) -> None:
     """Check a pending order file, or import a confirmed one. Returns quietly when the job is gone or done.
