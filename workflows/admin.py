@@ -21,6 +21,7 @@ from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 
+from oms.admin_bases import ReadOnlyAdmin
 from partners.admin import autocomplete_offers
 from partners.admin_actions import confirmation_page, confirmed
 from partners.admin_filters import BranchFilter
@@ -556,7 +557,7 @@ class FailedTransitionAdmin(admin.ModelAdmin):
 
 
 @admin.register(DeadLetter)
-class DeadLetterAdmin(admin.ModelAdmin):
+class DeadLetterAdmin(ReadOnlyAdmin):
     """Messages dropped because their runs killed their worker process three times (oms.celery.GuardedTask): read to
     find the cause (the worker's log around the task id); the work they stood for is redone by the periodic sweeps
     or by hand (docs/operations.md, "What background work retries"). Read-only: a record, not a queue."""
@@ -569,12 +570,3 @@ class DeadLetterAdmin(admin.ModelAdmin):
     @admin.display(description="arguments")
     def args_display(self, letter: DeadLetter) -> str:
         return letter.args if len(letter.args) <= 120 else letter.args[:119] + "…"
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False

@@ -7,11 +7,8 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from partners.models import OrganisationKind as K
-from partners.models import Role
-from tests.conftest import _member
-from tests.factories import OrganisationFactory
 from tests.tracking.conftest import lcl_line
+from tests.tracking.test_planning_time_zones import sha, sha_ops
 from tracking.errors import BookingError, PlanningError
 from tracking.models import Booking, CarrierPreference, Leg, PreferenceKind, Shipment, ShipmentStatus
 from tracking.services import booking as booking_services
@@ -22,17 +19,7 @@ FCL_LINE = {
     "hs_code": "9405.42", "container_type": "22G1",
 }  # fmt: skip
 
-
-@pytest.fixture
-def sha(company):
-    return OrganisationFactory(
-        code="SHA", name="OMS Shanghai", kinds=[K.BRANCH], parent=company, time_zone="Asia/Shanghai"
-    )
-
-
-@pytest.fixture
-def sha_ops(sha):
-    return _member("ops.sha@oms.test", sha, Role.OPERATIONS)
+__all__ = ["sha", "sha_ops"]  # fixtures, shared with the time-zone tests
 
 
 def dg_line(un_number: str, dg_class: str, packing_group: str = "", **kwargs) -> dict:
@@ -260,7 +247,13 @@ def test_no_container_is_added_to_a_master_that_has_sailed(login, make_order, op
 
 @pytest.mark.parametrize(("branch_zone", "via_screen"), [("Asia/Shanghai", True), ("Pacific/Auckland", False)])
 def test_choosing_a_ranked_carrier_plans_the_sailing_at_noon_on_the_branchs_clock(
-    login, make_order, sha, sha_ops, ocean_carriers, branch_zone, via_screen
+    login,
+    make_order,
+    sha,
+    sha_ops,
+    ocean_carriers,
+    branch_zone,
+    via_screen,
 ):
     """The main leg gets the service's next departure at noon until the carrier confirms: noon where the branch
     plans, whether ops choose on screen or a rule picks in a worker (ranking.pick_best, on the server's zone)."""
@@ -284,7 +277,13 @@ def test_choosing_a_ranked_carrier_plans_the_sailing_at_noon_on_the_branchs_cloc
     assert arrival.hour == 12
 
 
-def test_a_second_send_says_since_when_on_the_branchs_clock(login, make_order, sha, sha_ops, ocean_carriers):
+def test_a_second_send_says_since_when_on_the_branchs_clock(
+    login,
+    make_order,
+    sha,
+    sha_ops,
+    ocean_carriers,
+):
     """A colleague's send is under way: "being sent (since …)" on the clock the shipment's pages run on."""
     master = planning.shipment_plan_direct(order=make_order(mode="ocean_fcl", branch_code="SHA", lines=[FCL_LINE]))
     booking = booking_services.booking_request(shipment=master, carrier=ocean_carriers[0], by=sha_ops)

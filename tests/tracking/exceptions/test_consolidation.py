@@ -191,10 +191,8 @@ def test_staff_see_a_houses_hold_on_its_order_and_the_exception_page_names_the_h
     assert acme_house.order.reference in body
 
 
-@pytest.fixture
-def cutoff_passed(consolidated, ocean_carriers, ops_user, ops_scope):
-    """The consolidation booked with Maersk, departing in 10 h; its cargo cut-off passed 5 h ago."""
-    master, acme_house, globex_house = consolidated
+def book_with_cutoff_passed(master, ocean_carriers, ops_user, ops_scope):
+    """Book the master with Maersk, departing in 10 h, its cargo cut-off passed 5 h ago."""
     booking = booking_services.booking_request(shipment=master, carrier=ocean_carriers[0], by=ops_user)
     booking_services.booking_confirm(
         booking=booking, carrier_reference="CUT-1", departure_at=NOW + 10 * H, arrival_at=NOW + 30 * 24 * H,
@@ -202,6 +200,13 @@ def cutoff_passed(consolidated, ocean_carriers, ops_user, ops_scope):
     )  # fmt: skip
     Leg.objects.filter(shipment=master).update(planned_departure_at=NOW + 10 * H)
     Booking.objects.filter(shipment=master).update(cargo_cutoff_at=NOW - 5 * H)
+
+
+@pytest.fixture
+def cutoff_passed(consolidated, ocean_carriers, ops_user, ops_scope):
+    """The consolidation booked with Maersk, departing in 10 h; its cargo cut-off passed 5 h ago."""
+    master, acme_house, globex_house = consolidated
+    book_with_cutoff_passed(master, ocean_carriers, ops_user, ops_scope)
     return master, acme_house, globex_house
 
 

@@ -13,25 +13,14 @@ from tests.tracking.conftest import lcl_line
 from tests.tracking.test_ingest_support import NOW
 from tracking.exceptions import selectors
 from tracking.exceptions.models import ExceptionKind, ExceptionRule
-from tracking.models import Booking, ConsolidatedHouse, Leg
-from tracking.services import booking as booking_services
+from tracking.models import ConsolidatedHouse
 from tracking.services import consolidation
 
-from .conftest import H, detect, open_exceptions
-from .test_consolidation import consolidated
+from .conftest import detect, open_exceptions
+from .test_consolidation import book_with_cutoff_passed, consolidated
 
 __all__ = ["consolidated"]
 K = ExceptionKind
-
-
-def _book_with_cutoff_passed(master, ocean_carriers, ops_user, ops_scope):
-    booking = booking_services.booking_request(shipment=master, carrier=ocean_carriers[0], by=ops_user)
-    booking_services.booking_confirm(
-        booking=booking, carrier_reference="CUT-1", departure_at=NOW + 10 * H, arrival_at=NOW + 30 * 24 * H,
-        scope=ops_scope, by=ops_user, vessel_name="Maersk Essen", voyage_number="250W",
-    )  # fmt: skip
-    Leg.objects.filter(shipment=master).update(planned_departure_at=NOW + 10 * H)
-    Booking.objects.filter(shipment=master).update(cargo_cutoff_at=NOW - 5 * H)
 
 
 @pytest.fixture
@@ -47,7 +36,7 @@ def test_an_order_added_to_a_consolidation_sees_its_open_exception(
     acme_alone, ocean_carriers, ops_user, ops_scope, customer_b_user
 ):
     master, acme_order, globex_order = acme_alone
-    _book_with_cutoff_passed(master, ocean_carriers, ops_user, ops_scope)
+    book_with_cutoff_passed(master, ocean_carriers, ops_user, ops_scope)
     detect(master)
     [missed] = open_exceptions(master, K.MISSED_CUTOFF)
     assert (missed.order_id, missed.customer.code) == (acme_order.pk, "ACME")
@@ -65,7 +54,7 @@ def test_an_order_added_to_a_consolidation_sees_its_open_exception(
 def test_a_house_taken_off_leaves_the_exception_naming_the_order_that_remains(consolidated, ocean_carriers, ops_user,
                                                                               ops_scope):  # fmt: skip
     master, acme_house, globex_house = consolidated
-    _book_with_cutoff_passed(master, ocean_carriers, ops_user, ops_scope)
+    book_with_cutoff_passed(master, ocean_carriers, ops_user, ops_scope)
     detect(master)
     [missed] = open_exceptions(master, K.MISSED_CUTOFF)
     assert missed.order_id is None
@@ -89,7 +78,7 @@ def test_the_customer_of_an_order_added_to_a_consolidation_is_told_once(
 ):
     master, _acme_order, globex_order = acme_alone
     ExceptionRule.objects.filter(kind=K.MISSED_CUTOFF).update(notify_customer=True)
-    _book_with_cutoff_passed(master, ocean_carriers, ops_user, ops_scope)
+    book_with_cutoff_passed(master, ocean_carriers, ops_user, ops_scope)
     mail.outbox.clear()
     with django_capture_on_commit_callbacks(execute=True):
         detect(master)
@@ -115,7 +104,7 @@ def test_the_inbox_finds_a_consolidations_exception_by_an_order_or_customer_on_i
     consolidated, ocean_carriers, ops_user, ops_scope, login
 ):
     master, _acme_house, globex_house = consolidated
-    _book_with_cutoff_passed(master, ocean_carriers, ops_user, ops_scope)
+    book_with_cutoff_passed(master, ocean_carriers, ops_user, ops_scope)
     detect(master)
     [missed] = open_exceptions(master, K.MISSED_CUTOFF)
     globex_order = globex_house.order
@@ -138,7 +127,7 @@ def test_the_weekly_view_counts_a_consolidations_exception_for_every_customer_on
     consolidated, ocean_carriers, ops_user, ops_scope, login
 ):
     master, *_ = consolidated
-    _book_with_cutoff_passed(master, ocean_carriers, ops_user, ops_scope)
+    book_with_cutoff_passed(master, ocean_carriers, ops_user, ops_scope)
     detect(master)
     client = login(ops_user)
     page = client.get(reverse("tracking_exceptions:weekly"))

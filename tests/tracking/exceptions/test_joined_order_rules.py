@@ -16,7 +16,8 @@ from tracking.services import consolidation
 from workflows.models import Notification, RuleRun, Task
 
 from .conftest import detect, open_exceptions
-from .test_consolidation_parties import _book_with_cutoff_passed, acme_alone
+from .test_consolidation import book_with_cutoff_passed
+from .test_consolidation_parties import acme_alone
 from .test_holds_released import holding_rule, run
 from .test_one_owner import otto
 from .test_workflow import exception_rule
@@ -31,7 +32,7 @@ def _owner_alerts() -> int:
 
 
 def _cutoff_missed(master, ocean_carriers, ops_user, ops_scope, run) -> ShipmentException:
-    _book_with_cutoff_passed(master, ocean_carriers, ops_user, ops_scope)
+    book_with_cutoff_passed(master, ocean_carriers, ops_user, ops_scope)
     with run():
         detect(master)
     [missed] = open_exceptions(master, K.MISSED_CUTOFF)
