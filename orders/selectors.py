@@ -30,7 +30,17 @@ from django.utils import timezone
 from pghistory.models import Events
 
 from orders import display, history_lines, identifiers, lifecycle
-from orders.models import CargoLine, Channel, Equipment, Location, Order, OrderStatus, OrderTransition
+from orders.models import (
+    CargoLine,
+    Channel,
+    DeliveryOutcome,
+    Equipment,
+    Location,
+    Order,
+    OrderStatus,
+    OrderTransition,
+    WebhookDelivery,
+)
 from partners.models import ApiKey, Organisation
 from partners.scoping import Scope
 
@@ -603,6 +613,36 @@ def _who(context: dict[str, Any], users: dict[int, Any], api_keys: dict[int, Any
 
 def _channel_label(value: str | None) -> str:
     return Channel(value).label if value in Channel.values else ""
+
+
+@dataclass(frozen=True)
+class StoreCancellation:
+    """A store's word that it cancelled an order that was already ours (orders.webhooks._cancelled_after_intake)."""
+
+    received_at: datetime.datetime
+    integration: str
+    why: str  # "This order was cancelled in the store (cancelled_at …)", or its payment was voided or refunded
+
+
+def store_cancellation_for(*, order: Order) -> StoreCancellation | None:
+    """The latest delivery in which the order's store said it cancelled the order after it became ours, or None.
+
+    Such a delivery is answered as a duplicate with a `detail`, and the order is not cancelled here: it is held
+    before its goods move, and left as it is once they do. The order page shows this so that whoever opens the order
+    sees what the store said, which only the store read before. Orders that came in another way cost no query."""
+    if order.channel != Channel.WEBHOOK:
+        return None
+    row = (
+        WebhookDelivery.objects.filter(order=order, outcome=DeliveryOutcome.DUPLICATE, response__has_key="detail")
+        .order_by("-received_at")
+        .values("received_at", "integration__name", "response")
+        .first()
+    )
+    if row is None:
+        return None
+    # The answer reads "<why>, after it became order <reference>…" (addressed to the store): the why is for us.
+    why = str(row["response"]["detail"]).partition(", after it became order")[0]
+    return StoreCancellation(row["received_at"], row["integration__name"], why)
 
 
 def order_history_for(*, order: Order) -> list[HistoryEntry]:

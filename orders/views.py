@@ -482,6 +482,7 @@ def _detail_context(order: Order, scope: Scope) -> dict[str, Any]:
         "transitions": lifecycle.available_transitions(order, scope),
         "history": selectors.order_history_for(order=order),
         "may_enter": may_enter_orders(scope),
+        "store_cancellation": selectors.store_cancellation_for(order=order),
         "lines": list(order.lines.all()),
         "equipment": list(order.equipment.all()),
         "parties": [

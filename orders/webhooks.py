@@ -19,7 +19,8 @@ submitted, with channel "webhook".
   or `financial_status` voided or refunded: a delayed or retried delivery); the delivery's stored answer says
   which it was. A cancelled order that an earlier delivery made an OMS order is a duplicate, answered with that
   order as any repeat is, and never cancelled here (it may be booked or moving): before its goods move it is put on
-  hold, once, with the store's cancellation as the reason (`_cancelled_after_intake`). The declared value is the
+  hold, once, with the store's cancellation as the reason (`_cancelled_after_intake`), and either way the order's
+  page tells whoever opens it what the store said (`selectors.store_cancellation_for`). The declared value is the
   customs value of the goods in the parcel: each shipped line item's `price` times its quantity, less its
   `discount_allocations`, never `total_price` (which adds shipping, tax, tips and gift cards); when that is zero (a
   replacement, a 100 % discount) none is declared. A line that must ship but weighs 0 g is a 422: a parcel of

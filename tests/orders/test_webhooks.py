@@ -29,7 +29,7 @@ from orders.models import (
 )
 from orders.webhooks import generate_secret, generic_intake, shopify_orders_create
 from partners.models import Role
-from partners.scoping import Audience, Scope
+from partners.scoping import Audience, Scope, scope_for_user
 from tests.orders.fixtures.imports import world
 
 __all__ = ["world"]
@@ -777,3 +777,40 @@ def test_the_console_keeps_every_delivery_so_a_resent_shopify_order_stays_one_or
     resent = _shopify_post(shopify, _body(SHOPIFY_ORDER), webhook_id="wh-2")  # or sends the order again
     assert (retried.json()["repeated"], resent.json()["status"]) == (True, "duplicate")
     assert Order.objects.count() == 1
+
+
+def test_the_order_page_says_the_store_cancelled_an_order_whose_goods_move(
+    shopify, world, client, django_assert_max_num_queries
+):
+    """Once the goods move the order is left as it is, and the store's word reached only the store's own answer: the
+    order page now says it, whoever opens the order, with the integration and when it came."""
+    _shopify_post(shopify, _body(SHOPIFY_ORDER), webhook_id="wh-1")
+    order = Order.objects.get()
+    client.force_login(world["ops"])
+    assert 'id="store-cancellation"' not in client.get(order.get_absolute_url()).content.decode()
+    Order.objects.filter(pk=order.pk).update(status=OrderStatus.IN_TRANSIT)
+
+    _shopify_post(shopify, _body(_cancel_in_store(SHOPIFY_ORDER)), webhook_id="wh-2")
+
+    with django_assert_max_num_queries(21):
+        page = client.get(order.get_absolute_url()).content.decode()
+    assert "The store cancelled this order after it reached us." in page
+    assert f"{_CANCELLED}. Check with the shop whether the goods should still travel" in page
+    assert shopify.name in page
+    assert "check with you" not in page  # the store's answer is addressed to the store
+
+
+def test_a_held_store_cancellation_asks_to_cancel_or_release_and_a_cancelled_order_says_nothing(shopify, world, client):
+    _shopify_post(shopify, _body(SHOPIFY_ORDER), webhook_id="wh-1")
+    _shopify_post(shopify, _body(_cancel_in_store(SHOPIFY_ORDER)), webhook_id="wh-2")
+    order = Order.objects.get()
+    client.force_login(world["ops"])
+    assert "then cancel or release the order." in client.get(order.get_absolute_url()).content.decode()
+    services.order_cancel(
+        order=order,
+        scope=scope_for_user(world["ops"]),
+        by=world["ops"],
+        reason="Shop confirmed.",
+        channel=Channel.SCREEN,
+    )
+    assert 'id="store-cancellation"' not in client.get(order.get_absolute_url()).content.decode()
