@@ -26,7 +26,7 @@ from django.utils.html import format_html_join
 from django.utils.timesince import timesince
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from orders import display, export, forms, lifecycle, selectors, services
+from orders import display, export, forms, history_entries, lifecycle, selectors, services
 from orders.errors import (
     ConcurrentChange,
     OrderError,
@@ -480,7 +480,7 @@ def _detail_context(order: Order, scope: Scope) -> dict[str, Any]:
         "order": order,
         "time_zone": zone_label(branch_zone(order.branch)),
         "transitions": lifecycle.available_transitions(order, scope),
-        "history": selectors.order_history_for(order=order),
+        "history": history_entries.order_history_for(order=order),
         "may_enter": may_enter_orders(scope),
         "store_cancellation": selectors.store_cancellation_for(order=order),
         "lines": list(order.lines.all()),
@@ -508,7 +508,7 @@ def order_detail(request: HttpRequest, reference: str) -> HttpResponse:
         context = {
             "order": order,
             "transitions": lifecycle.available_transitions(order, scope),
-            "history": selectors.order_history_for(order=order),
+            "history": history_entries.order_history_for(order=order),
             "may_enter": may_enter_orders(scope),
         }
         with timezone.override(branch_zone(order.branch)):

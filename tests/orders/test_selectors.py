@@ -10,7 +10,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from orders import selectors, services
+from orders import history_entries, selectors, services
 from orders.models import Channel, Order, OrderStatus
 from orders.selectors import OrderFilters
 from partners.models import OrganisationKind
@@ -277,7 +277,7 @@ def test_history_tells_who_did_what_through_which_channel(staff, ops_user, sales
     order = services.order_submit(order=order, scope=staff, by=ops_user, channel=Channel.SCREEN)
     services.order_cancel(order=order, scope=staff, by=ops_user, channel=Channel.SCREEN, reason="Customer withdrew")
 
-    history = selectors.order_history_for(order=selectors.order_get_for(scope=staff, reference=order.reference))
+    history = history_entries.order_history_for(order=selectors.order_get_for(scope=staff, reference=order.reference))
 
     assert [e.title for e in history] == ["Created as draft", "Edited", "Submitted", "Cancelled"]
     created, edited, submitted, cancelled = history
@@ -287,7 +287,7 @@ def test_history_tells_who_did_what_through_which_channel(staff, ops_user, sales
     changes = {c.label: (c.old, c.new) for c in edited.changes}
     assert changes["Requested pickup"] == ("2026-12-01", "2026-12-03")
     assert changes["Line 1 · HS code"] == ("940542", "940360")
-    assert submitted.changes[0] == selectors.Change("Status", "Draft", "Submitted")
+    assert submitted.changes[0] == history_entries.Change("Status", "Draft", "Submitted")
     assert cancelled.reason == "Customer withdrew"
 
 
@@ -297,10 +297,10 @@ def test_history_titles_every_lifecycle_transition_in_the_past_tense(staff, ops_
         order=order, name="hold", scope=staff, by=ops_user, channel=Channel.SCREEN, reason="Credit check"
     )
     services.order_transition(order=order, name="release", scope=staff, by=ops_user, channel=Channel.SCREEN)
-    history = selectors.order_history_for(order=order)
+    history = history_entries.order_history_for(order=order)
     assert [e.title for e in history] == ["Created and submitted", "Put on hold", "Released"]
     assert history[1].reason == "Credit check"
-    assert history[2].changes == [selectors.Change("Status", "On hold", "Submitted")]
+    assert history[2].changes == [history_entries.Change("Status", "On hold", "Submitted")]
 
 
 def test_history_shows_added_and_removed_lines(staff, order_factory):
@@ -311,12 +311,12 @@ def test_history_shows_added_and_removed_lines(staff, order_factory):
     data["lines"] = data["lines"][1:]
     services.order_update(order=order, data=data, scope=staff, channel=Channel.SCREEN)
 
-    history = selectors.order_history_for(order=order)
+    history = history_entries.order_history_for(order=order)
 
     assert history[1].notes == ["Line 2 added: 2 × BX Spare bulbs"]
     # The first line went; the spare bulbs, now line 1, are unchanged (lines are paired by what they hold).
     assert [c for c in history[2].changes if c.label.startswith("Line")] == []
-    assert selectors.Change("Pieces", "22", "2") in history[2].changes  # the order's totals
+    assert history_entries.Change("Pieces", "22", "2") in history[2].changes  # the order's totals
     assert history[2].notes == [
         "Line 1 removed: 20 × PX LED lamps",
         "Container CSQU3054383 removed: 45G1, seals SEAL123",
@@ -337,7 +337,7 @@ def test_removing_the_first_cargo_line_is_not_recorded_as_removing_the_line_that
     data["lines"] = data["lines"][1:]  # Pumps removed, Valves kept
     services.order_update(order=order, data=data, scope=scope_for_user(ops_user), by=ops_user, channel=Channel.SCREEN)
 
-    edit = selectors.order_history_for(order=order)[-1]
+    edit = history_entries.order_history_for(order=order)[-1]
 
     assert edit.notes == ["Line 1 removed: 1 × PK Pumps"]
     assert [c for c in edit.changes if c.label.startswith("Line")] == []
@@ -354,10 +354,10 @@ def test_a_line_removed_while_another_changes_names_each_rightly(ops_user, order
     data["lines"] = [data["lines"][1] | {"description": "Valve sets"}]
     services.order_update(order=order, data=data, scope=scope_for_user(ops_user), by=ops_user, channel=Channel.SCREEN)
 
-    edit = selectors.order_history_for(order=order)[-1]
+    edit = history_entries.order_history_for(order=order)[-1]
 
     assert edit.notes == ["Line 1 removed: 1 × PK Pumps"]
-    assert selectors.Change("Line 1 (was 2) · Description", "Valves", "Valve sets") in edit.changes
+    assert history_entries.Change("Line 1 (was 2) · Description", "Valves", "Valve sets") in edit.changes
 
 
 def test_a_line_edited_in_place_is_one_line_changed(ops_user, order_factory):
@@ -366,7 +366,7 @@ def test_a_line_edited_in_place_is_one_line_changed(ops_user, order_factory):
     data["lines"][0] |= {"pieces": 3, "gross_weight_kg": "30"}
     services.order_update(order=order, data=data, scope=scope_for_user(ops_user), by=ops_user, channel=Channel.SCREEN)
 
-    edit = selectors.order_history_for(order=order)[-1]
+    edit = history_entries.order_history_for(order=order)[-1]
 
     assert edit.notes == []
     changes = {c.label: (c.old, c.new) for c in edit.changes}
@@ -380,7 +380,7 @@ def test_a_line_replaced_by_other_goods_is_told_as_removed_and_added(ops_user, o
     data["lines"] = [{"pieces": 5, "gross_weight_kg": "50", "description": "Bolts", "package_type": "PK"}]
     services.order_update(order=order, data=data, scope=scope_for_user(ops_user), by=ops_user, channel=Channel.SCREEN)
 
-    edit = selectors.order_history_for(order=order)[-1]
+    edit = history_entries.order_history_for(order=order)[-1]
 
     assert edit.notes == ["Line 1 removed: 1 × PK Pumps", "Line 1 added: 5 × PK Bolts"]
 
@@ -394,7 +394,7 @@ def test_history_shows_quantities_and_money_as_the_rest_of_the_page_does(staff, 
     data |= {"declared_value": "1234567.89", "currency": "USD"}
     services.order_update(order=order, data=data, scope=staff, channel=Channel.SCREEN)
 
-    changes = {c.label: (c.old, c.new) for c in selectors.order_history_for(order=order)[-1].changes}
+    changes = {c.label: (c.old, c.new) for c in history_entries.order_history_for(order=order)[-1].changes}
 
     assert changes["Gross weight"] == ("7,320 kg", "7,325.5 kg")
     assert changes["Volume"] == ("12.5 m³", "—")
@@ -409,7 +409,7 @@ def test_history_names_an_api_key_when_one_acted(staff, order_factory, branch):
     key, _ = partner_services.api_key_create(organisation=branch, name="Hamburg ERP")
     order = order_factory()
     services.order_submit(order=order, scope=staff, api_key=key, channel=Channel.API)
-    history = selectors.order_history_for(order=order)
+    history = history_entries.order_history_for(order=order)
     assert (history[-1].title, history[-1].who, history[-1].channel) == ("Submitted", "API key “Hamburg ERP”", "API")
 
 
@@ -421,7 +421,7 @@ def test_history_costs_a_fixed_number_of_queries(staff, order_factory):
         services.order_update(order=order, data=data, scope=staff, channel=Channel.SCREEN)
     order = selectors.order_get_for(scope=staff, reference=order.reference)
     with CaptureQueriesContext(connection) as queries:
-        history = selectors.order_history_for(order=order)
+        history = history_entries.order_history_for(order=order)
     assert len(history) == 5
     assert len(queries) <= 2  # the events, and the people named in their contexts
 

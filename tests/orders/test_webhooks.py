@@ -15,7 +15,7 @@ import pytest
 from django.test import RequestFactory
 from rest_framework.test import APIClient
 
-from orders import selectors, services
+from orders import history_entries, services
 from orders.models import (
     Channel,
     DeliveryOutcome,
@@ -418,7 +418,7 @@ def test_a_later_delivery_of_an_order_the_store_cancelled_since_is_a_duplicate_a
     hold = order.transitions.get(name="hold")
     assert (hold.by, hold.channel, hold.payload) == (None, "webhook", {"cancelled_in_store": str(SHOPIFY_ORDER["id"])})
     assert hold.reason.startswith(f"{_CANCELLED}: held until operations check with the shop")
-    entry = selectors.order_history_for(order=order)[-1]  # what staff read on the order's page
+    entry = history_entries.order_history_for(order=order)[-1]  # what staff read on the order's page
     assert (entry.title, entry.who, entry.channel, entry.reason) == ("Put on hold", "System", "Webhook", hold.reason)
     delivery = WebhookDelivery.objects.get(delivery_id="wh-2")
     assert (delivery.outcome, delivery.order) == (DeliveryOutcome.DUPLICATE, order)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 from pghistory.models import Context
 
+from orders import history_entries
 from orders import selectors as order_selectors
 from orders import services as order_services
 from orders.models import Channel, OrderStatus
@@ -66,7 +67,7 @@ def test_an_automatic_confirmation_over_http_keeps_the_submitters_name_on_the_su
     assert contexts[OrderStatus.CONFIRMED] == {  # the request's URL stays: the rule ran because of it
         "user": None, "api_key": None, "channel": "system", "transition": "confirm", "url": url
     }  # fmt: skip
-    history = order_selectors.order_history_for(
+    history = history_entries.order_history_for(
         order=order_selectors.order_get_for(scope=scope_for_user(ops_user), reference=draft.reference)
     )
     assert [(entry.title, entry.who, entry.channel) for entry in history] == [
