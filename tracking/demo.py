@@ -18,8 +18,8 @@ from partners.models import Organisation, User
 from partners.scoping import Scope, scope_for_user
 from partners.time_zones import branch_zone
 from tracking.models import Booking, CarrierPreference, CarrierRecord, CarrierService, LegRole, Shipment
+from tracking.services import appointment_changes, consolidation, container_changes, leg_changes, planning, ranking
 from tracking.services import booking as booking_services
-from tracking.services import consolidation, planning, ranking
 
 # carrier, mode, origin, destination, service name, transit days, weekdays (0 = Monday), cargo cut-off hours
 SERVICES: tuple[tuple[str, str, str, str, str, int, list[int], int], ...] = (
@@ -187,7 +187,7 @@ def _scenarios(scope: Scope, ops: User) -> int:
             imo="9229312",
             voyage="612W",
         )
-        planning.container_update(
+        container_changes.container_update(
             container=master.containers.get(), data={"container_number": "HLXU8134570", "seal_numbers": ["HL4471208"]}
         )
         created += 1
@@ -210,7 +210,7 @@ def _scenarios(scope: Scope, ops: User) -> int:
         # the airline's cargo cut-off (LH8407: 6 h), met: the carrier reports the cargo received 8 h before
         _book(master, scope=scope, by=ops, etd_days=0, transit_days=1, cargo_cutoff_hours=6)
         Shipment.objects.filter(pk=master.pk).update(bill_number="020-12345675")
-        planning.appointment_schedule(
+        appointment_changes.appointment_schedule(
             shipment=master,
             data={
                 "kind": "pickup",
@@ -228,9 +228,9 @@ def _scenarios(scope: Scope, ops: User) -> int:
         master = planning.shipment_plan_direct(order=ftl[0], by=ops)
         _book(master, scope=scope, by=ops, etd_days=-1, transit_days=1)
         leg = master.legs.get(role=LegRole.MAIN)
-        planning.leg_update(leg=leg, data={"truck_plate": "HH-NT 4711"})
-        planning.leg_record_actual(leg=leg, departed_at=_at(-1, 19, master.branch), by=ops)
-        planning.appointment_schedule(
+        leg_changes.leg_update(leg=leg, data={"truck_plate": "HH-NT 4711"})
+        leg_changes.leg_record_actual(leg=leg, departed_at=_at(-1, 19, master.branch), by=ops)
+        appointment_changes.appointment_schedule(
             shipment=master,
             data={
                 "kind": "delivery",

@@ -174,7 +174,7 @@ class LegForm(LocalTimesForm):
 
     def __init__(self, *args: Any, leg: Any = None, fixed: dict[str, str] | None = None, **kwargs: Any) -> None:
         """`leg`: correct this leg (the form starts from it); `fixed`: its fields a correction may not change, by
-        model field, with why (planning.leg_fixed_fields): shown disabled, their reason in the help text."""
+        model field, with why (leg_changes.leg_fixed_fields): shown disabled, their reason in the help text."""
         if leg is not None:
             kwargs.setdefault("initial", self.initial_for(leg))
         super().__init__(*args, **kwargs)

@@ -36,8 +36,8 @@ from tracking.forms import (
     SplitForm,
 )
 from tracking.models import LIVE_BOOKING_STATUSES, Leg, LegRole, ShipmentEquipment, ShipmentKind, ShipmentStatus
+from tracking.services import appointment_changes, consolidation, container_changes, leg_changes, planning, ranking
 from tracking.services import booking as booking_services
-from tracking.services import consolidation, planning, ranking
 from tracking.services.consolidation import MODE_FAMILY
 
 
@@ -246,7 +246,7 @@ def _shipment_context(shipment: Any, scope: Scope, **forms: Any) -> dict[str, An
             ),
             "capacity_problems": consolidation.master_capacity_problems(master=shipment, containers=containers),
             # "Add container" only where the service would accept it (sea and rail, before the master moves)
-            "container_add_problem": planning.container_add_problem(shipment),
+            "container_add_problem": container_changes.container_add_problem(shipment),
             "booking": booking,
             # the booking card offers only what the booking services would accept
             "may_cancel_booking": booking is not None and booking_services.cancel_problem(booking) is None,
@@ -259,7 +259,7 @@ def _shipment_context(shipment: Any, scope: Scope, **forms: Any) -> dict[str, An
         context["house_lines"] = list(shipment.house_lines.all())
         context["split_form"] = forms.pop("split_form", None) or SplitForm(house_lines=context["house_lines"])
     legs = list(shipment.legs.all())
-    closed = planning.legs_change_problem(shipment)
+    closed = leg_changes.legs_change_problem(shipment)
     # Each leg with whether it may be corrected, and why it may not be removed (the services' own rules, on the
     # prefetched legs and bookings: no query per leg). "Remove" is offered only when nothing stands in the way;
     # otherwise the row says why in its place (the booked or only main carriage, a leg that moved).
@@ -267,7 +267,7 @@ def _shipment_context(shipment: Any, scope: Scope, **forms: Any) -> dict[str, An
         {
             "leg": leg,
             "may_edit": closed is None,
-            "remove_problem": planning.leg_remove_problem(leg, shipment=shipment, legs=legs),
+            "remove_problem": leg_changes.leg_remove_problem(leg, shipment=shipment, legs=legs),
         }
         for leg in legs
     ]
@@ -399,7 +399,7 @@ def container_add(request: HttpRequest, reference: str) -> HttpResponse:
     form = ContainerForm(request.POST)
     if form.is_valid():
         try:
-            planning.container_add(shipment=shipment, data=form.cleaned_data)
+            container_changes.container_add(shipment=shipment, data=form.cleaned_data)
         except PlanningError as exc:
             form.add_error(None, str(exc))
         else:
@@ -416,7 +416,7 @@ def container_update(request: HttpRequest, reference: str, pk: int) -> HttpRespo
     form = ContainerForm(request.POST)
     if form.is_valid():
         try:
-            planning.container_update(container=container, data=form.cleaned_data)
+            container_changes.container_update(container=container, data=form.cleaned_data)
         except PlanningError as exc:
             messages.error(request, str(exc))
         else:
@@ -432,7 +432,7 @@ def container_remove(request: HttpRequest, reference: str, pk: int) -> HttpRespo
     shipment = _shipment_for_action(request, reference)
     container = get_object_or_404(ShipmentEquipment, pk=pk, shipment=shipment)
     try:
-        planning.container_remove(container=container)
+        container_changes.container_remove(container=container)
     except PlanningError as exc:
         messages.error(request, str(exc))
     return redirect(shipment)
@@ -462,7 +462,7 @@ def leg_add(request: HttpRequest, reference: str) -> HttpResponse:
         request,
         shipment,
         LegForm(request.POST, zone=_zone_of(shipment)),
-        functools.partial(planning.leg_add, by=request.user),
+        functools.partial(leg_changes.leg_add, by=request.user),
         done=lambda leg: f"{leg.get_role_display()} {leg.origin_id} → {leg.destination_id} added.",
         form_name="leg_form",
     )
@@ -479,20 +479,20 @@ def _leg_of(shipment: Any, pk: int) -> Leg:
 @planning_required
 def leg_edit(request: HttpRequest, reference: str, pk: int) -> HttpResponse:
     """Correct a leg: the form that adds one, filled in from the leg; what a departure, an arrival or the carrier's
-    confirmation fixed is shown, not editable (planning.leg_fixed_fields). Times on the branch's clock."""
+    confirmation fixed is shown, not editable (leg_changes.leg_fixed_fields). Times on the branch's clock."""
     shipment = _shipment_for_action(request, reference)
     leg = _leg_of(shipment, pk)
-    problem = planning.legs_change_problem(shipment)
+    problem = leg_changes.legs_change_problem(shipment)
     if problem:
         messages.error(request, problem)
         return redirect(shipment)
     zone = _zone_of(shipment)
-    fixed = planning.leg_fixed_fields(leg, shipment=shipment, legs=list(shipment.legs.all()))
+    fixed = leg_changes.leg_fixed_fields(leg, shipment=shipment, legs=list(shipment.legs.all()))
     form = LegForm(request.POST or None, leg=leg, fixed=fixed, zone=zone)
     if request.method == "POST" and form.is_valid():
         try:
             with timezone.override(zone):
-                planning.leg_update(leg=leg, data=form.service_data(), by=request.user)
+                leg_changes.leg_update(leg=leg, data=form.service_data(), by=request.user)
         except PlanningError as exc:
             form.add_error(None, str(exc))
         else:
@@ -517,7 +517,7 @@ def leg_remove(request: HttpRequest, reference: str, pk: int) -> HttpResponse:
     legs = list(shipment.legs.all())
     if request.method == "POST":
         try:
-            planning.leg_remove(leg=leg, by=request.user)
+            leg_changes.leg_remove(leg=leg, by=request.user)
         except PlanningError as exc:
             messages.error(request, str(exc))
         else:
@@ -526,7 +526,7 @@ def leg_remove(request: HttpRequest, reference: str, pk: int) -> HttpResponse:
     context = {
         "shipment": shipment,
         "leg": leg,
-        "problem": planning.leg_remove_problem(leg, shipment=shipment, legs=legs),
+        "problem": leg_changes.leg_remove_problem(leg, shipment=shipment, legs=legs),
         "zone": zone_label(_zone_of(shipment)),
     }
     with timezone.override(_zone_of(shipment)):
@@ -541,7 +541,7 @@ def appointment_add(request: HttpRequest, reference: str) -> HttpResponse:
         request,
         shipment,
         AppointmentForm(request.POST, zone=_zone_of(shipment)),
-        planning.appointment_schedule,
+        appointment_changes.appointment_schedule,
         done="Appointment scheduled.",
         form_name="appointment_form",
     )

@@ -21,7 +21,7 @@ from partners.time_zones import branch_zone, zone_label, zone_named
 from tracking import selectors
 from tracking.errors import PlanningError
 from tracking.forms import EARLIEST_DAY, LATEST_DAY, AppointmentOutcomeForm, LegActualForm
-from tracking.services import planning
+from tracking.services import appointment_changes, leg_changes
 from tracking.views import _branch_filter, _id_param, _viewer_zone
 
 BOARD_DAYS = 14
@@ -127,7 +127,7 @@ def leg_record_actual(request: HtmxHttpRequest, pk: int) -> HttpResponse:
         kind = form.cleaned_data["kind"]
         try:
             with timezone.override(zone):  # a refusal names the times on the page's clock
-                leg = planning.leg_record_actual(
+                leg = leg_changes.leg_record_actual(
                     leg=leg,
                     by=request.user,
                     departed_at=at if kind == "departure" else None,
@@ -167,7 +167,7 @@ def appointment_record(request: HttpRequest, pk: int) -> HttpResponse:
     form = AppointmentOutcomeForm(request.POST)
     if form.is_valid():
         try:
-            planning.appointment_record(appointment=appointment, status=form.cleaned_data["status"])
+            appointment_changes.appointment_record(appointment=appointment, status=form.cleaned_data["status"])
         except PlanningError as exc:
             messages.error(request, str(exc))
         else:

@@ -15,7 +15,7 @@ from tests.conftest import _member
 from tests.tracking.conftest import make_order, ops_scope
 from tests.tracking.test_scoping import second_carrier, two_masters
 from tracking.models import LegRole, ShipmentStatus
-from tracking.services import planning
+from tracking.services import leg_changes
 
 __all__ = ["make_order", "ops_scope", "second_carrier", "two_masters"]
 
@@ -136,12 +136,12 @@ def test_a_leg_whose_arrival_is_recorded_is_done_for_its_carrier(two_masters, lo
     the port) stayed under "Your next legs" and "Open" for the whole voyage, and the next pickups fell off the card."""
     master_a, _ = two_masters
     now = timezone.now()
-    pre = planning.leg_add(shipment=master_a, data={"role": LegRole.PRE_CARRIAGE, "mode": "road_ftl",
+    pre = leg_changes.leg_add(shipment=master_a, data={"role": LegRole.PRE_CARRIAGE, "mode": "road_ftl",
                                                     "carrier_id": carrier.pk, "origin_id": "CNNGB",
                                                     "destination_id": "CNSHA"})  # fmt: skip
-    planning.leg_record_actual(leg=pre, departed_at=now - timedelta(days=2), arrived_at=now - timedelta(days=1))
+    leg_changes.leg_record_actual(leg=pre, departed_at=now - timedelta(days=2), arrived_at=now - timedelta(days=1))
     main = master_a.legs.get(role=LegRole.MAIN)
-    planning.leg_record_actual(leg=main, departed_at=now - timedelta(hours=5))
+    leg_changes.leg_record_actual(leg=main, departed_at=now - timedelta(hours=5))
     client = login(carrier_user)
 
     home = client.get(reverse("portal:home"))
@@ -166,12 +166,20 @@ def test_each_leg_row_says_how_far_that_leg_got(two_masters, login, carrier_user
     the leg's own state: Planned, Departed, Arrived; or its shipment's end, Delivered or Cancelled."""
     master_a, _ = two_masters
     now = timezone.now()
-    pre = planning.leg_add(shipment=master_a, data={"role": LegRole.PRE_CARRIAGE, "mode": "road_ftl",
+    pre = leg_changes.leg_add(shipment=master_a, data={"role": LegRole.PRE_CARRIAGE, "mode": "road_ftl",
                                                     "carrier_id": carrier.pk, "origin_id": "CNNGB",
                                                     "destination_id": "CNSHA"})  # fmt: skip
-    planning.leg_record_actual(leg=pre, departed_at=now - timedelta(days=2), arrived_at=now - timedelta(days=1))
-    planning.leg_add(shipment=master_a, data={"role": LegRole.ON_CARRIAGE, "mode": "road_ftl", "carrier_id": carrier.pk,
-                                              "origin_id": "DEHAM", "destination_id": "PLWAW"})  # fmt: skip
+    leg_changes.leg_record_actual(leg=pre, departed_at=now - timedelta(days=2), arrived_at=now - timedelta(days=1))
+    leg_changes.leg_add(
+        shipment=master_a,
+        data={
+            "role": LegRole.ON_CARRIAGE,
+            "mode": "road_ftl",
+            "carrier_id": carrier.pk,
+            "origin_id": "DEHAM",
+            "destination_id": "PLWAW",
+        },
+    )
     client = login(carrier_user)
 
     done = client.get(reverse("portal:shipments"), {"show": "done"}).content.decode()
@@ -181,11 +189,11 @@ def test_each_leg_row_says_how_far_that_leg_got(two_masters, login, carrier_user
     assert _status_of(open_legs, master_a.reference, "CNSHA → DEHAM") == "Planned"
     assert _status_of(open_legs, master_a.reference, "DEHAM → PLWAW") == "Planned"
 
-    planning.leg_record_actual(leg=master_a.legs.get(role=LegRole.MAIN), departed_at=now - timedelta(hours=5))
+    leg_changes.leg_record_actual(leg=master_a.legs.get(role=LegRole.MAIN), departed_at=now - timedelta(hours=5))
     home = client.get(reverse("portal:home")).content.decode()
     assert _status_of(home, master_a.reference, "CNSHA → DEHAM") == "Departed"
 
-    planning.shipment_set_status(shipment=master_a, status=ShipmentStatus.DELIVERED)
+    leg_changes.shipment_set_status(shipment=master_a, status=ShipmentStatus.DELIVERED)
     done = client.get(reverse("portal:shipments"), {"show": "done"}).content.decode()
     assert {_status_of(done, master_a.reference, route) for route in ("CNNGB → CNSHA", "CNSHA → DEHAM")} == {
         "Delivered"
@@ -198,7 +206,7 @@ def test_next_legs_come_by_upcoming_departure_those_without_a_plan_last(two_mast
     soon = timezone.now() + timedelta(days=1)
     data = {"role": LegRole.ON_CARRIAGE, "mode": "road_ftl", "carrier_id": carrier.pk, "origin_id": "DEHAM",
             "destination_id": "PLWAW", "planned_departure_at": soon}  # fmt: skip
-    later = planning.leg_add(shipment=master_a, data=data)
+    later = leg_changes.leg_add(shipment=master_a, data=data)
     home = login(carrier_user).get(reverse("portal:home"))
     assert [leg.pk for leg in home.context["legs"]] == [later.pk, main.pk]
 

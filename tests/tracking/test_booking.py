@@ -17,7 +17,7 @@ from tracking import adapters, events, guards
 from tracking.errors import BookingError, PlanningError
 from tracking.models import Booking, LegRole, ShipmentStatus
 from tracking.services import booking as booking_services
-from tracking.services import consolidation, planning, ranking
+from tracking.services import consolidation, leg_changes, planning, ranking
 
 __all__ = ["fresh_mapping"]  # fixture
 
@@ -172,7 +172,7 @@ def test_a_rolled_booking_moves_the_plan_and_announces_it_on_commit(
 ):
     confirm(booking, ops_scope, ops_user)
     master = booking.shipment
-    delivery = planning.leg_add(
+    delivery = leg_changes.leg_add(
         shipment=master,
         data={
             "role": LegRole.ON_CARRIAGE,
@@ -266,7 +266,7 @@ def test_a_booking_not_yet_confirmed_is_cancelled_with_its_orders_left_as_they_a
 def test_an_arrived_or_departed_master_keeps_its_booking(booking, ops_scope, ops_user):
     confirm(booking, ops_scope, ops_user)
     main = booking.shipment.legs.get()
-    planning.leg_record_actual(leg=main, departed_at=timezone.now() - datetime.timedelta(days=1), by=ops_user)
+    leg_changes.leg_record_actual(leg=main, departed_at=timezone.now() - datetime.timedelta(days=1), by=ops_user)
     booking, main = Booking.objects.select_related("shipment").get(pk=booking.pk), booking.shipment.legs.get()
     assert booking_services.roll_problem(booking, main) is not None
     assert "in transit; the booking stays" in booking_services.cancel_problem(booking)
@@ -292,7 +292,7 @@ def test_recording_actuals_moves_the_shipment_and_its_houses(
     leg = booking.shipment.legs.get()
     now = timezone.now()
     with django_capture_on_commit_callbacks(execute=True) as callbacks:
-        planning.leg_record_actual(leg=leg, departed_at=now - datetime.timedelta(days=1), by=ops_user)
+        leg_changes.leg_record_actual(leg=leg, departed_at=now - datetime.timedelta(days=1), by=ops_user)
     # leg_actual_recorded after the commit (the departure's event was recorded in the transaction)
     names = [getattr(callback, "func", callback).__qualname__ for callback in callbacks]  # functions and partials
     assert any("leg_record_actual" in name for name in names)
@@ -301,8 +301,8 @@ def test_recording_actuals_moves_the_shipment_and_its_houses(
     assert master.status == ShipmentStatus.IN_TRANSIT
     assert {link.house.status for link in master.consolidated_houses.all()} == {ShipmentStatus.IN_TRANSIT}
     with pytest.raises(PlanningError, match="in the future"):
-        planning.leg_record_actual(leg=leg, arrived_at=now + datetime.timedelta(days=1), by=ops_user)
-    planning.leg_record_actual(leg=leg, arrived_at=now, by=ops_user)
+        leg_changes.leg_record_actual(leg=leg, arrived_at=now + datetime.timedelta(days=1), by=ops_user)
+    leg_changes.leg_record_actual(leg=leg, arrived_at=now, by=ops_user)
     master.refresh_from_db()
     assert master.status == ShipmentStatus.ARRIVED
 
@@ -318,7 +318,7 @@ def test_a_recorded_departure_and_its_milestone_event_commit_together(booking, o
 
     def recorded_then_rolled_back() -> None:
         with transaction.atomic():
-            planning.leg_record_actual(leg=leg, departed_at=departed, by=ops_user)
+            leg_changes.leg_record_actual(leg=leg, departed_at=departed, by=ops_user)
             # In the same transaction, before any commit: nothing waits for an on-commit callback.
             assert TrackingEvent.objects.filter(milestone_id="DEPARTED", event_at=departed).exists()
             raise RuntimeError("the request failed after recording")
@@ -333,7 +333,7 @@ def test_a_recorded_departure_and_its_milestone_event_commit_together(booking, o
 def test_arrival_before_departure_is_refused(booking, ops_user):
     leg = booking.shipment.legs.get()
     with pytest.raises(PlanningError, match="Record the departure of this leg before its arrival"):
-        planning.leg_record_actual(leg=leg, arrived_at=timezone.now(), by=ops_user)
+        leg_changes.leg_record_actual(leg=leg, arrived_at=timezone.now(), by=ops_user)
 
 
 def test_a_rate_card_a_booking_pinned_cannot_be_deleted_in_the_console(booking, admin_user, client):
@@ -392,6 +392,6 @@ def test_an_order_goes_back_to_confirmed_by_hand_only_when_nothing_books_or_move
 def test_an_order_whose_cargo_moved_stays_planned(booking, ops_scope, ops_user):
     order = confirm(booking, ops_scope, ops_user).planned[0]
     main = booking.shipment.legs.get()
-    planning.leg_record_actual(leg=main, departed_at=timezone.now() - datetime.timedelta(hours=1), by=ops_user)
+    leg_changes.leg_record_actual(leg=main, departed_at=timezone.now() - datetime.timedelta(hours=1), by=ops_user)
     Booking.objects.filter(pk=booking.pk).update(status="cancelled")  # however it came to be without a booking
     assert "is in transit: cargo that has moved stays planned" in guards.order_unplan_problem(order)

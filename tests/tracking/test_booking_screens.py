@@ -13,7 +13,7 @@ from orders.models import Order
 from tests.tracking.conftest import PICKUP
 from tracking.models import LegRole
 from tracking.services import booking as booking_services
-from tracking.services import consolidation, planning
+from tracking.services import consolidation, leg_changes
 
 H = datetime.timedelta(hours=1)
 
@@ -42,28 +42,28 @@ def test_the_booking_card_offers_cancel_and_roll_only_while_they_can_be_done(log
     assert booking_actions(client, master) == (True, True)  # booked, not sailed
 
     main = master.legs.get(role=LegRole.MAIN)
-    planning.leg_record_actual(leg=main, departed_at=timezone.now() - 2 * H, by=ops_user)
+    leg_changes.leg_record_actual(leg=main, departed_at=timezone.now() - 2 * H, by=ops_user)
     assert booking_actions(client, master) == (False, False)  # sailed: a change now is a delay, not a roll
 
-    planning.leg_record_actual(leg=main, arrived_at=timezone.now() - H, by=ops_user)
+    leg_changes.leg_record_actual(leg=main, arrived_at=timezone.now() - H, by=ops_user)
     assert booking_actions(client, master) == (False, False)  # "M-… is arrived; the booking stays."
 
 
 def test_a_pre_carriage_under_way_still_allows_a_roll_but_not_a_cancellation(login, ops_user, booked):
     master, _booking, _orders = booked
-    pickup = planning.leg_add(
+    pickup = leg_changes.leg_add(
         shipment=master,
         data={"role": LegRole.PRE_CARRIAGE, "mode": "road_ftl", "origin_id": "CNSZH", "destination_id": "CNSHA"},
     )
-    planning.leg_record_actual(leg=pickup, departed_at=timezone.now() - 2 * H, by=ops_user)
+    leg_changes.leg_record_actual(leg=pickup, departed_at=timezone.now() - 2 * H, by=ops_user)
     assert booking_actions(login(ops_user), master) == (False, True)  # the cargo moves; the vessel has not sailed
 
 
 def test_after_deconsolidation_the_master_still_lists_the_houses_it_carried(login, ops_user, booked):
     master, _booking, orders = booked
     main = master.legs.get(role=LegRole.MAIN)
-    planning.leg_record_actual(leg=main, departed_at=timezone.now() - 2 * H, by=ops_user)
-    planning.leg_record_actual(leg=main, arrived_at=timezone.now() - H, by=ops_user)
+    leg_changes.leg_record_actual(leg=main, departed_at=timezone.now() - 2 * H, by=ops_user)
+    leg_changes.leg_record_actual(leg=main, arrived_at=timezone.now() - H, by=ops_user)
     client = login(ops_user)
     before = client.get(master.get_absolute_url()).content.decode()
     assert "Deconsolidate at destination" in before

@@ -9,7 +9,7 @@ from django.urls import reverse
 from tests.tracking.conftest import lcl_line
 from tracking.errors import CapacityError, ConsolidationError, PlanningError
 from tracking.models import ConsolidatedHouse, Shipment, ShipmentStatus
-from tracking.services import consolidation, planning
+from tracking.services import consolidation, leg_changes, planning
 
 D = Decimal
 
@@ -203,8 +203,8 @@ def test_deconsolidation_waits_for_arrival_then_frees_the_houses(make_order, ops
         consolidation.master_deconsolidate(master=master, by=ops_user)
     leg = master.legs.get()
     now = timezone.now()
-    planning.leg_record_actual(leg=leg, departed_at=now - datetime.timedelta(days=30), by=ops_user)
-    planning.leg_record_actual(leg=leg, arrived_at=now, by=ops_user)
+    leg_changes.leg_record_actual(leg=leg, departed_at=now - datetime.timedelta(days=30), by=ops_user)
+    leg_changes.leg_record_actual(leg=leg, arrived_at=now, by=ops_user)
     master.refresh_from_db()
     assert master.status == ShipmentStatus.ARRIVED
     houses = consolidation.master_deconsolidate(master=master, by=ops_user)
@@ -212,7 +212,7 @@ def test_deconsolidation_waits_for_arrival_then_frees_the_houses(make_order, ops
     assert all(house.status == ShipmentStatus.ARRIVED for house in houses)
     assert not ConsolidatedHouse.objects.filter(master=master, deconsolidated_at__isnull=True).exists()
     # each house now continues on its own: a last-mile leg of its own
-    last_mile = planning.leg_add(
+    last_mile = leg_changes.leg_add(
         shipment=houses[0],
         data={"role": "last_mile", "mode": "road_ftl", "origin_id": "DEHAM", "destination_id": "DEHAM"},
     )

@@ -15,7 +15,7 @@ from tracking.ingest.formats import dcsa_event as read_dcsa
 from tracking.ingest.models import SourceKind, TrackingEvent
 from tracking.ingest.services import Source
 from tracking.models import LegRole
-from tracking.services import planning
+from tracking.services import leg_changes
 
 H = datetime.timedelta(hours=1)
 
@@ -31,7 +31,7 @@ def test_a_departure_recorded_on_the_planning_screen_becomes_one_event(
     order, master = booked_fcl
     leg = master.legs.get(role=LegRole.MAIN)
     with django_capture_on_commit_callbacks(execute=True):
-        planning.leg_record_actual(leg=leg, departed_at=ETD, by=ops_user)
+        leg_changes.leg_record_actual(leg=leg, departed_at=ETD, by=ops_user)
     event = TrackingEvent.objects.get()
     assert (event.source_kind, event.milestone_id, event.classifier, event.leg, event.recorded_by) == (
         SourceKind.PLANNING,

@@ -18,7 +18,7 @@ from tests.tracking.test_scoping import second_carrier, two_masters
 from tracking.ingest import selectors
 from tracking.ingest.models import EventUpload, TrackingEvent, WebhookSource
 from tracking.models import LegRole, Shipment, ShipmentStatus
-from tracking.services import consolidation, planning
+from tracking.services import consolidation, leg_changes
 
 __all__ = ["second_carrier", "two_masters"]
 
@@ -38,8 +38,16 @@ def test_an_on_carriage_trucker_cannot_record_the_ocean_carriers_departure(booke
     """The trucker carries only the on-carriage leg DEHAM → PLWAW; the main leg CNSHA → DEHAM is Maersk's."""
     _order, master = booked_fcl
     trucker = OrganisationFactory(code="NTRK", name="Nordtruck", kinds=["carrier"])
-    planning.leg_add(shipment=master, data={"role": LegRole.ON_CARRIAGE, "mode": "road_ftl", "carrier_id": trucker.pk,
-                                            "origin_id": "DEHAM", "destination_id": "PLWAW"})  # fmt: skip
+    leg_changes.leg_add(
+        shipment=master,
+        data={
+            "role": LegRole.ON_CARRIAGE,
+            "mode": "road_ftl",
+            "carrier_id": trucker.pk,
+            "origin_id": "DEHAM",
+            "destination_id": "PLWAW",
+        },
+    )
     main = master.legs.get(role=LegRole.MAIN)
     assert main.carrier_id != trucker.pk
     user = UserFactory(email="desk@ntrk.test")
@@ -97,8 +105,16 @@ def test_the_milestone_file_pages_run_on_the_partners_own_clock(login, carrier):
 def _on_carriage_trucker(master):
     """Nordtruck carries only the on-carriage DEHAM → PLWAW of the master; Maersk carries the main leg."""
     trucker = OrganisationFactory(code="NTRK", name="Nordtruck", kinds=["carrier"])
-    planning.leg_add(shipment=master, data={"role": LegRole.ON_CARRIAGE, "mode": "road_ftl", "carrier_id": trucker.pk,
-                                            "origin_id": "DEHAM", "destination_id": "PLWAW"})  # fmt: skip
+    leg_changes.leg_add(
+        shipment=master,
+        data={
+            "role": LegRole.ON_CARRIAGE,
+            "mode": "road_ftl",
+            "carrier_id": trucker.pk,
+            "origin_id": "DEHAM",
+            "destination_id": "PLWAW",
+        },
+    )
     user = UserFactory(email="desk@ntrk.test")
     partner_services.membership_grant(user=user, organisation=trucker, role=Role.PARTNER)
     return trucker, user
@@ -124,7 +140,7 @@ def test_naming_the_order_does_not_let_a_trucker_record_the_ocean_departure(book
 def test_naming_the_order_records_on_the_leg_the_trucker_carries(booked_fcl, login):
     """The same order reference for the trucker's own leg: the gate-out at DEHAM is the on-carriage's departure."""
     order, master = booked_fcl
-    planning.leg_record_actual(leg=master.legs.get(role=LegRole.MAIN), departed_at=ETD)
+    leg_changes.leg_record_actual(leg=master.legs.get(role=LegRole.MAIN), departed_at=ETD)
     _trucker, user = _on_carriage_trucker(master)
     left_port = (NOW - datetime.timedelta(hours=3)).strftime("%Y-%m-%d %H:%M")
 
@@ -165,7 +181,7 @@ def test_delivering_one_house_of_a_consolidation_delivers_that_house_only(
     """Review A, defect 2: master A carries an ACME house and a GLOBEX house for two consignees (groupage delivered
     drop by drop). ACME's delivery used to close the master and, through it, GLOBEX's house too."""
     master_a, _ = two_masters
-    planning.shipment_set_status(shipment=master_a, status=ShipmentStatus.IN_TRANSIT)
+    leg_changes.shipment_set_status(shipment=master_a, status=ShipmentStatus.IN_TRANSIT)
     acme, globex = _houses(master_a)
     client = login(carrier_user)
 
@@ -189,7 +205,7 @@ def test_delivering_one_house_of_a_consolidation_delivers_that_house_only(
 
 def test_a_delivery_reported_for_the_master_delivers_it_and_its_houses(two_masters, carrier_user, login, fresh_mapping):
     master_a, _ = two_masters
-    planning.shipment_set_status(shipment=master_a, status=ShipmentStatus.IN_TRANSIT)
+    leg_changes.shipment_set_status(shipment=master_a, status=ShipmentStatus.IN_TRANSIT)
 
     _upload(login(carrier_user), _csv(f"{master_a.reference},shipment,DELIVERED,{WHEN},ACT,DEHAM"))
 
@@ -208,9 +224,9 @@ def _road_groupage(make_order, ops_user, carrier, *, departed=True):
     globex = make_order(mode="road_ltl", origin="DEHAM", destination="PLWAW", incoterm="FCA", customer_code="GLOBEX")
     master = consolidation.consolidation_create(orders=[acme, globex], by=ops_user)
     main = master.legs.get(role=LegRole.MAIN)
-    planning.leg_update(leg=main, data={"carrier_id": carrier.pk})
+    leg_changes.leg_update(leg=main, data={"carrier_id": carrier.pk})
     if departed:
-        planning.leg_record_actual(leg=main, departed_at=NOW - 30 * H)
+        leg_changes.leg_record_actual(leg=main, departed_at=NOW - 30 * H)
     houses = {link.house.order.customer.code: link.house
               for link in master.consolidated_houses.select_related("house__order__customer")}  # fmt: skip
     return master, houses
@@ -261,12 +277,12 @@ def test_a_delivered_house_stays_delivered_when_its_truck_is_reported_arrived(
     make_order, ops_user, carrier, carrier_user, customer_b, login, fresh_mapping
 ):
     """The truck's arrival at its last stop is the master's; it carries on to the houses still on it, never back to
-    one already dropped (planning.shipment_set_status)."""
+    one already dropped (leg_changes.shipment_set_status)."""
     master, houses = _road_groupage(make_order, ops_user, carrier)
     drop = (NOW - 8 * H).replace(second=0)
     _upload(login(carrier_user), _csv(f"{houses['ACME'].reference},shipment,DELIVERED,{drop:%Y-%m-%d %H:%M},ACT,PLWAW"))
 
-    planning.shipment_set_status(shipment=Shipment.objects.get(pk=master.pk), status=ShipmentStatus.ARRIVED)
+    leg_changes.shipment_set_status(shipment=Shipment.objects.get(pk=master.pk), status=ShipmentStatus.ARRIVED)
 
     assert Shipment.objects.get(pk=houses["ACME"].pk).status == ShipmentStatus.DELIVERED
     assert Shipment.objects.get(pk=houses["GLOBEX"].pk).status == ShipmentStatus.ARRIVED

@@ -17,7 +17,7 @@ from tracking import leg_history
 from tracking.errors import PlanningError
 from tracking.models import Leg, LegEvent, LegRole, Shipment, ShipmentStatus
 from tracking.services import booking as booking_services
-from tracking.services import planning
+from tracking.services import leg_changes, planning
 
 __all__ = ["fresh_mapping"]  # fixture
 
@@ -40,7 +40,7 @@ def master(make_order, ops_user, shanghai_branch, carrier):
     """A direct LCL master CNSHA → DEHAM: its main carriage planned, a pre-carriage truck and an on-carriage."""
     shipment = planning.shipment_plan_direct(order=make_order(), by=ops_user)
     main = shipment.legs.get()
-    planning.leg_update(
+    leg_changes.leg_update(
         leg=main,
         data={
             "planned_departure_at": ETD,
@@ -49,11 +49,11 @@ def master(make_order, ops_user, shanghai_branch, carrier):
             "voyage_number": "FE612W",
         },
     )
-    planning.leg_add(
+    leg_changes.leg_add(
         shipment=shipment,
         data={"role": LegRole.ON_CARRIAGE, "mode": "road_ftl", "origin_id": "DEHAM", "destination_id": "DEBER"},
     )
-    planning.leg_add(
+    leg_changes.leg_add(
         shipment=shipment,
         data={
             "role": LegRole.PRE_CARRIAGE,
@@ -110,7 +110,7 @@ def remove_url(leg):
 
 
 def test_the_shipment_page_offers_edit_on_each_leg_and_remove_where_it_can_be_done(login, ops_user, master):
-    """Remove is offered only when planning.leg_remove_problem has nothing against it; otherwise the row says why
+    """Remove is offered only when leg_changes.leg_remove_problem has nothing against it; otherwise the row says why
     in its place (review I: "Remove" on the only main carriage led to a page refusing it)."""
     page = login(ops_user).get(master.get_absolute_url()).content.decode()
     for leg in legs(master):
@@ -127,7 +127,7 @@ def test_the_booked_leg_is_not_offered_for_removal_while_its_booking_is_live(
     login, ops_user, ops_scope, master, ocean_carriers
 ):
     maersk, _ = ocean_carriers
-    second = planning.leg_add(  # a second main carriage: the first, booked, is no longer the only one
+    second = leg_changes.leg_add(  # a second main carriage: the first, booked, is no longer the only one
         shipment=master, data={"role": LegRole.MAIN, "origin_id": "CNNGB", "destination_id": "DEHAM"}
     )
     booking_services.booking_request(shipment=master, carrier=maersk, by=ops_user)
@@ -225,7 +225,7 @@ def test_removing_a_leg_asks_first_and_renumbers_the_others(login, ops_user, mas
 def test_a_leg_that_departed_is_not_removed_and_keeps_what_its_departure_fixed(login, ops_user, master):
     pre = leg_of(master, LegRole.PRE_CARRIAGE)
     departed = timezone.now() - datetime.timedelta(hours=2)
-    planning.leg_record_actual(leg=pre, departed_at=departed, by=ops_user)
+    leg_changes.leg_record_actual(leg=pre, departed_at=departed, by=ops_user)
     client = login(ops_user)
 
     page = client.get(master.get_absolute_url()).content.decode()
@@ -236,7 +236,7 @@ def test_a_leg_that_departed_is_not_removed_and_keeps_what_its_departure_fixed(l
     client.post(remove_url(pre))
     assert Leg.objects.filter(pk=pre.pk).exists()
     with pytest.raises(PlanningError, match="has departed; it stays on record"):
-        planning.leg_remove(leg=pre)
+        leg_changes.leg_remove(leg=pre)
 
     # The form shows the fixed fields disabled; a post cannot change them, nor the actual times, but the plate can.
     form = client.get(edit_url(pre)).content.decode()
@@ -249,18 +249,18 @@ def test_a_leg_that_departed_is_not_removed_and_keeps_what_its_departure_fixed(l
     pre.refresh_from_db()
     assert (pre.origin_id, pre.truck_plate, pre.actual_departure_at) == ("CNSZH", "沪A12345", departed)
     with pytest.raises(PlanningError, match="origin and planned departure of this leg cannot be changed"):
-        planning.leg_update(leg=pre, data={"origin_id": "CNNGB", "planned_departure_at": ETD})
+        leg_changes.leg_update(leg=pre, data={"origin_id": "CNNGB", "planned_departure_at": ETD})
 
 
 def test_a_leg_that_arrived_keeps_where_and_when_it_was_planned_to_arrive(ops_user, master):
     pre = leg_of(master, LegRole.PRE_CARRIAGE)
     now = timezone.now()
-    planning.leg_record_actual(leg=pre, departed_at=now - datetime.timedelta(hours=5), arrived_at=now, by=ops_user)
+    leg_changes.leg_record_actual(leg=pre, departed_at=now - datetime.timedelta(hours=5), arrived_at=now, by=ops_user)
     with pytest.raises(
         PlanningError, match=r"The destination of this leg cannot be changed here\. The leg has arrived"
     ):
-        planning.leg_update(leg=pre, data={"destination_id": "CNNGB"})
-    planning.leg_update(leg=pre, data={"truck_plate": "沪B99999"})  # a typo in the plate is still corrected
+        leg_changes.leg_update(leg=pre, data={"destination_id": "CNNGB"})
+    leg_changes.leg_update(leg=pre, data={"truck_plate": "沪B99999"})  # a typo in the plate is still corrected
     assert Leg.objects.get(pk=pre.pk).truck_plate == "沪B99999"
 
 
@@ -282,7 +282,7 @@ def test_the_booked_sailing_of_a_confirmed_booking_is_changed_by_a_roll_not_a_co
         {"planned_departure_at": ETD + datetime.timedelta(days=1)},
     ):
         with pytest.raises(PlanningError, match=r"Booked with Maersk \(confirmation MAEU262001234\).*Record a roll"):
-            planning.leg_update(leg=main, data=change)
+            leg_changes.leg_update(leg=main, data=change)
     main.refresh_from_db()
     assert (main.carrier_id, main.vessel_name, main.voyage_number) == (maersk.pk, "MAERSK ESSEN", "249W")
 
@@ -309,8 +309,8 @@ def test_while_a_booking_request_is_out_its_carrier_stays_but_the_plan_may_be_co
     booking_services.booking_request(shipment=master, carrier=maersk, by=ops_user)
     main = leg_of(master, LegRole.MAIN)
     with pytest.raises(PlanningError, match=r"booking request is with Maersk \(to send\)"):
-        planning.leg_update(leg=main, data={"carrier_id": hapag.pk})
-    planning.leg_update(leg=main, data={"vessel_name": "MSC ANNE", "planned_arrival_at": ETA})
+        leg_changes.leg_update(leg=main, data={"carrier_id": hapag.pk})
+    leg_changes.leg_update(leg=main, data={"vessel_name": "MSC ANNE", "planned_arrival_at": ETA})
     assert Leg.objects.get(pk=main.pk).vessel_name == "MSC ANNE"
 
 
@@ -325,13 +325,13 @@ def test_the_only_main_carriage_of_a_master_is_not_removed_nor_given_another_rol
     assert f"This is the only main carriage of {master.reference}" in response.content.decode()
     assert Leg.objects.filter(pk=main.pk).exists()
     with pytest.raises(PlanningError, match="only main carriage"):
-        planning.leg_update(leg=main, data={"role": LegRole.ON_CARRIAGE})
+        leg_changes.leg_update(leg=main, data={"role": LegRole.ON_CARRIAGE})
 
     # With the right main carriage added, the wrong one goes.
-    second = planning.leg_add(
+    second = leg_changes.leg_add(
         shipment=master, data={"role": LegRole.MAIN, "origin_id": "CNNGB", "destination_id": "DEHAM"}
     )
-    planning.leg_remove(leg=main, by=ops_user)
+    leg_changes.leg_remove(leg=main, by=ops_user)
     assert [leg.pk for leg in legs(master) if leg.role == LegRole.MAIN] == [second.pk]
 
 
@@ -346,7 +346,7 @@ def test_the_legs_of_a_delivered_or_cancelled_shipment_stay_as_they_were(login, 
     response = client.post(edit_url(on_carriage), form_data(on_carriage, destination="DEMUC"), follow=True)
     assert "is delivered; its legs stay as they were" in response.content.decode()
     with pytest.raises(PlanningError, match="is delivered"):
-        planning.leg_remove(leg=on_carriage)
+        leg_changes.leg_remove(leg=on_carriage)
     assert Leg.objects.get(pk=on_carriage.pk).destination_id == "DEBER"
 
 
@@ -413,7 +413,7 @@ def test_adding_correcting_and_removing_legs_is_recorded_with_who_did_it(login, 
 
 def test_renumbering_is_no_change_in_the_history(ops_user, master):
     last = LegEvent.objects.order_by("-pgh_id").values_list("pgh_id", flat=True).first()
-    planning.leg_remove(leg=leg_of(master, LegRole.PRE_CARRIAGE), by=ops_user)  # the others move up a number
+    leg_changes.leg_remove(leg=leg_of(master, LegRole.PRE_CARRIAGE), by=ops_user)  # the others move up a number
     assert list(LegEvent.objects.filter(pgh_id__gt=last).values_list("pgh_label", flat=True)) == ["delete"]
 
 
@@ -460,11 +460,11 @@ def test_the_shipment_page_runs_a_bounded_number_of_queries_whatever_its_legs_an
     client = login(ops_user)
 
     def add_leg(number: int) -> None:  # a leg the system added and a person corrected: both kinds of history row
-        leg = planning.leg_add(
+        leg = leg_changes.leg_add(
             shipment=master,
             data={"role": LegRole.LAST_MILE, "mode": "road_ltl", "origin_id": "DEBER", "destination_id": "DEBER"},
         )
-        planning.leg_update(leg=leg, data={"truck_plate": f"B-OM {number}"}, by=ops_user)
+        leg_changes.leg_update(leg=leg, data={"truck_plate": f"B-OM {number}"}, by=ops_user)
 
     add_leg(9)
     client.get(master.get_absolute_url())  # warm caches (session, mapping)

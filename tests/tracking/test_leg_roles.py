@@ -23,13 +23,13 @@ from tracking.ingest.models import Classifier, SourceKind, TrackingEvent
 from tracking.ingest.selectors import order_timeline
 from tracking.models import Leg, LegRole, Shipment, ShipmentStatus
 from tracking.services import booking as booking_services
-from tracking.services import consolidation, planning
+from tracking.services import consolidation, leg_changes
 
 H = datetime.timedelta(hours=1)
 
 
 def truck(master, **extra):
-    return planning.leg_add(
+    return leg_changes.leg_add(
         shipment=master,
         data={"role": LegRole.PRE_CARRIAGE, "mode": "road_ftl", "origin_id": "CNSZH", "destination_id": "CNSHA"}
         | extra,
@@ -37,7 +37,7 @@ def truck(master, **extra):
 
 
 def on_carriage(shipment, destination="DEBER", role=LegRole.ON_CARRIAGE, origin="DEHAM"):
-    return planning.leg_add(
+    return leg_changes.leg_add(
         shipment=shipment, data={"role": role, "mode": "road_ftl", "origin_id": origin, "destination_id": destination}
     )
 
@@ -63,7 +63,7 @@ def test_legs_are_kept_in_role_order_whatever_order_they_are_added_in(booked_fcl
     ]  # fmt: skip
     assert pickup.sequence == 1  # the returned leg knows its place
 
-    planning.leg_update(leg=pickup, data={"role": LegRole.ON_CARRIAGE})  # a role changed moves the leg too
+    leg_changes.leg_update(leg=pickup, data={"role": LegRole.ON_CARRIAGE})  # a role changed moves the leg too
     assert list(master.legs.order_by("sequence").values_list("pk", flat=True)) == [
         main.pk, delivery.pk, pickup.pk, last_mile.pk,
     ]  # fmt: skip
@@ -78,9 +78,9 @@ def test_a_pre_carriage_moving_does_not_move_the_main_carriage_or_arrive_the_shi
     pickup = truck(master, planned_departure_at=now - 3 * H, planned_arrival_at=now - H)
 
     with django_capture_on_commit_callbacks(execute=True):
-        planning.leg_record_actual(leg=pickup, by=ops_user, departed_at=now - 3 * H)
+        leg_changes.leg_record_actual(leg=pickup, by=ops_user, departed_at=now - 3 * H)
     with django_capture_on_commit_callbacks(execute=True):
-        planning.leg_record_actual(leg=pickup, by=ops_user, arrived_at=now - H)
+        leg_changes.leg_record_actual(leg=pickup, by=ops_user, arrived_at=now - H)
 
     main = master.legs.get(role=LegRole.MAIN)
     assert (main.actual_departure_at, main.actual_arrival_at) == (None, None), "the vessel moved with the truck"
@@ -97,9 +97,9 @@ def test_a_pre_carriage_moving_does_not_move_the_main_carriage_or_arrive_the_shi
     assert not done & {"DEPARTED", "ARRIVED"}
     # the vessel's own departure and arrival still move the shipment and the order
     with django_capture_on_commit_callbacks(execute=True):
-        planning.leg_record_actual(leg=main, by=ops_user, departed_at=now - H / 2)
+        leg_changes.leg_record_actual(leg=main, by=ops_user, departed_at=now - H / 2)
     with django_capture_on_commit_callbacks(execute=True):
-        planning.leg_record_actual(leg=main, by=ops_user, arrived_at=now)
+        leg_changes.leg_record_actual(leg=main, by=ops_user, arrived_at=now)
     assert Shipment.objects.get(pk=master.pk).status == ShipmentStatus.ARRIVED
     assert Order.objects.get(pk=order.pk).status == OrderStatus.ARRIVED
 
@@ -111,9 +111,9 @@ def test_an_on_carriage_arrival_delivers_a_single_order(booked_fcl, ops_user, dj
     now = timezone.now()
     for leg, departed, arrived in ((main, now - 5 * H, now - 4 * H), (delivery, now - 3 * H, now - 2 * H)):
         with django_capture_on_commit_callbacks(execute=True):
-            planning.leg_record_actual(leg=leg, by=ops_user, departed_at=departed)
+            leg_changes.leg_record_actual(leg=leg, by=ops_user, departed_at=departed)
         with django_capture_on_commit_callbacks(execute=True):
-            planning.leg_record_actual(leg=leg, by=ops_user, arrived_at=arrived)
+            leg_changes.leg_record_actual(leg=leg, by=ops_user, arrived_at=arrived)
 
     assert [m for m, _place, _leg in actual_milestones(master)] == [
         "DEPARTED", "ARRIVED", "OUT_FOR_DELIVERY", "DELIVERED",
@@ -136,9 +136,9 @@ def test_an_on_carriage_of_a_consolidation_makes_the_goods_available_not_deliver
     now = timezone.now()
     for leg, departed, arrived in ((main, now - 5 * H, now - 4 * H), (cfs, now - 3 * H, now - 2 * H)):
         with django_capture_on_commit_callbacks(execute=True):
-            planning.leg_record_actual(leg=leg, by=ops_user, departed_at=departed)
+            leg_changes.leg_record_actual(leg=leg, by=ops_user, departed_at=departed)
         with django_capture_on_commit_callbacks(execute=True):
-            planning.leg_record_actual(leg=leg, by=ops_user, arrived_at=arrived)
+            leg_changes.leg_record_actual(leg=leg, by=ops_user, arrived_at=arrived)
 
     assert actual_milestones(master)[-1][0] == "AVAILABLE"  # the box reached the inland CFS, not the consignees
     assert Shipment.objects.get(pk=master.pk).status == ShipmentStatus.ARRIVED
@@ -183,17 +183,17 @@ def test_an_arrived_house_stays_arrived_when_its_own_on_carriage_leaves(
     )
     main = master.legs.get(role=LegRole.MAIN)
     now = timezone.now()
-    planning.leg_record_actual(leg=main, by=ops_user, departed_at=now - 5 * H)
-    planning.leg_record_actual(leg=main, by=ops_user, arrived_at=now - 4 * H)
+    leg_changes.leg_record_actual(leg=main, by=ops_user, departed_at=now - 5 * H)
+    leg_changes.leg_record_actual(leg=main, by=ops_user, arrived_at=now - 4 * H)
     house = consolidation.master_deconsolidate(master=master, by=ops_user)[0]
     delivery = on_carriage(house)
 
     with django_capture_on_commit_callbacks(execute=True):
-        planning.leg_record_actual(leg=delivery, by=ops_user, departed_at=now - H)
+        leg_changes.leg_record_actual(leg=delivery, by=ops_user, departed_at=now - H)
     assert Shipment.objects.get(pk=house.pk).status == ShipmentStatus.ARRIVED  # not back to in transit
 
     with django_capture_on_commit_callbacks(execute=True):
-        planning.leg_record_actual(leg=delivery, by=ops_user, arrived_at=now)
+        leg_changes.leg_record_actual(leg=delivery, by=ops_user, arrived_at=now)
 
     # the house's own delivery: its order is delivered, not the master the other house still waits on
     assert [m for m, _place, _leg in actual_milestones(house)] == ["OUT_FOR_DELIVERY", "DELIVERED"]

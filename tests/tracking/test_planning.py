@@ -13,8 +13,8 @@ from tracking.adapters import Submission
 from tracking.equipment import CONTAINER_TYPES
 from tracking.errors import AdapterError, PlanningError
 from tracking.models import Booking, Leg, validate_imo_number
+from tracking.services import appointment_changes, consolidation, container_changes, leg_changes, planning
 from tracking.services import booking as booking_services
-from tracking.services import consolidation, planning
 
 D = Decimal
 
@@ -29,16 +29,18 @@ def test_container_figures_are_the_industry_ones():
 def test_containers_refuse_a_bad_number_and_a_vgm_over_the_maximum_gross(make_order, ops_user):
     master = planning.shipment_plan_direct(order=make_order(), by=ops_user)
     with pytest.raises(PlanningError, match="the last digit should be 3"):
-        planning.container_add(shipment=master, data={"iso_type": "22G1", "container_number": "CSQU3054384"})
+        container_changes.container_add(shipment=master, data={"iso_type": "22G1", "container_number": "CSQU3054384"})
     with pytest.raises(PlanningError, match="above this box's maximum gross mass of 30,480 kg"):
-        planning.container_add(shipment=master, data={"iso_type": "22G1", "vgm_kg": D(31000)})
-    box = planning.container_add(shipment=master, data={"iso_type": "22G1", "container_number": "CSQU3054383"})
+        container_changes.container_add(shipment=master, data={"iso_type": "22G1", "vgm_kg": D(31000)})
+    box = container_changes.container_add(shipment=master, data={"iso_type": "22G1", "container_number": "CSQU3054383"})
     assert box.max_payload_kg == 28250
 
 
 def test_plate_figures_override_the_type_defaults(make_order, ops_user):
     master = planning.shipment_plan_direct(order=make_order(), by=ops_user)
-    box = planning.container_add(shipment=master, data={"iso_type": "45G1", "tare_kg": 3820, "max_gross_kg": 32500})
+    box = container_changes.container_add(
+        shipment=master, data={"iso_type": "45G1", "tare_kg": 3820, "max_gross_kg": 32500}
+    )
     assert box.max_payload_kg == 28680
 
 
@@ -47,12 +49,12 @@ def test_removing_a_container_the_cargo_needs_is_refused(make_order, ops_user):
     master = consolidation.consolidation_create(orders=orders, container_type="22G1", containers=2, by=ops_user)
     _first, second = master.containers.all()
     with pytest.raises(PlanningError) as excinfo:
-        planning.container_remove(container=second)
+        container_changes.container_remove(container=second)
     assert str(excinfo.value) == (
         "A 20' general purpose container takes at most 28,250 kg of cargo; these houses weigh 40,000 kg."
     )
-    planning.container_add(shipment=master, data={"iso_type": "45G1"})
-    planning.container_remove(container=second)  # the 40' high cube joins: 26,580 + 28,250 kg of room
+    container_changes.container_add(shipment=master, data={"iso_type": "45G1"})
+    container_changes.container_remove(container=second)  # the 40' high cube joins: 26,580 + 28,250 kg of room
     assert sorted(box.iso_type for box in master.containers.all()) == ["22G1", "45G1"]
 
 
@@ -65,13 +67,13 @@ def test_imo_numbers_are_checked_with_their_check_digit():
 def test_legs_take_their_sequence_and_refuse_arrival_before_departure(make_order, ops_user):
     master = planning.shipment_plan_direct(order=make_order(), by=ops_user)
     now = timezone.now()
-    leg = planning.leg_add(
+    leg = leg_changes.leg_add(
         shipment=master,
         data={"role": "on_carriage", "mode": "road_ftl", "origin_id": "DEHAM", "destination_id": "DEBER"},
     )
     assert leg.sequence == 2
     with pytest.raises(PlanningError, match="planned arrival is before the planned departure"):
-        planning.leg_update(
+        leg_changes.leg_update(
             leg=leg, data={"planned_departure_at": now, "planned_arrival_at": now - datetime.timedelta(hours=1)}
         )
     assert Leg.objects.get(pk=leg.pk).planned_departure_at is None
@@ -81,11 +83,11 @@ def test_appointments_keep_their_window_and_record_the_outcome(make_order, ops_u
     master = planning.shipment_plan_direct(order=make_order(), by=ops_user)
     start = timezone.now()
     with pytest.raises(PlanningError, match="end after it starts"):
-        planning.appointment_schedule(
+        appointment_changes.appointment_schedule(
             shipment=master,
             data={"kind": "pickup", "location_id": "CNSHA", "window_start_at": start, "window_end_at": start},
         )
-    slot = planning.appointment_schedule(
+    slot = appointment_changes.appointment_schedule(
         shipment=master,
         data={
             "kind": "pickup",
@@ -96,11 +98,11 @@ def test_appointments_keep_their_window_and_record_the_outcome(make_order, ops_u
         },
     )
     assert slot.status == "confirmed"
-    done = planning.appointment_record(appointment=slot, status="done")
+    done = appointment_changes.appointment_record(appointment=slot, status="done")
     assert done.status == "done"
     assert done.actual_at is not None
     with pytest.raises(PlanningError, match="already done"):
-        planning.appointment_record(appointment=slot, status="missed")
+        appointment_changes.appointment_record(appointment=slot, status="missed")
 
 
 class FakeCarrierApi:

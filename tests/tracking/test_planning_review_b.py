@@ -12,7 +12,7 @@ from tests.tracking.test_planning_time_zones import sha, sha_ops
 from tracking.errors import BookingError, PlanningError
 from tracking.models import Booking, CarrierPreference, Leg, PreferenceKind, Shipment, ShipmentStatus
 from tracking.services import booking as booking_services
-from tracking.services import consolidation, planning
+from tracking.services import consolidation, container_changes, leg_changes, planning
 
 FCL_LINE = {
     "pieces": 20, "package_type": "PX", "gross_weight_kg": "4200", "volume_m3": "20", "description": "LED lamps",
@@ -34,10 +34,10 @@ def test_deconsolidating_keeps_a_house_already_delivered_delivered(make_order, o
     master = consolidation.consolidation_create(orders=[make_order(), make_order()], container_type="22G1", by=ops_user)
     main = master.legs.get()
     now = timezone.now()
-    planning.leg_record_actual(leg=main, departed_at=now - datetime.timedelta(days=30), by=ops_user)
-    planning.leg_record_actual(leg=main, arrived_at=now - datetime.timedelta(days=1), by=ops_user)
+    leg_changes.leg_record_actual(leg=main, departed_at=now - datetime.timedelta(days=30), by=ops_user)
+    leg_changes.leg_record_actual(leg=main, arrived_at=now - datetime.timedelta(days=1), by=ops_user)
     first, second = consolidation.live_houses(Shipment.objects.get(pk=master.pk))
-    planning.shipment_set_status(shipment=first, status=ShipmentStatus.DELIVERED)  # its delivery milestone came in
+    leg_changes.shipment_set_status(shipment=first, status=ShipmentStatus.DELIVERED)  # its delivery milestone came in
 
     released = consolidation.master_deconsolidate(master=Shipment.objects.get(pk=master.pk), by=ops_user)
 
@@ -53,7 +53,7 @@ def _loose_master_boxed_later(make_order, ops_user):
     """40 m³ of groupage consolidated before the box was chosen, then one 20' box (33.2 m³) added."""
     orders = [make_order(lines=[lcl_line(2000, 20)]) for _ in range(2)]
     master = consolidation.consolidation_create(orders=orders, container_type="", by=ops_user)
-    planning.container_add(shipment=master, data={"iso_type": "22G1"})
+    container_changes.container_add(shipment=master, data={"iso_type": "22G1"})
     return Shipment.objects.get(pk=master.pk)
 
 
@@ -70,7 +70,7 @@ def test_an_overfilled_master_is_not_sent_to_the_carrier(make_order, ops_user, o
     orders = [make_order(lines=[lcl_line(2000, 20)]) for _ in range(2)]
     master = consolidation.consolidation_create(orders=orders, container_type="", by=ops_user)
     booking = booking_services.booking_request(shipment=master, carrier=ocean_carriers[0], by=ops_user)
-    planning.container_add(shipment=master, data={"iso_type": "22G1"})
+    container_changes.container_add(shipment=master, data={"iso_type": "22G1"})
     with pytest.raises(BookingError, match="cannot be booked as planned"):
         booking_services.booking_send(booking=booking, by=ops_user)
     booking.refresh_from_db()
@@ -82,7 +82,7 @@ def test_the_screen_says_why_an_overfilled_master_is_not_sent(login, make_order,
     orders = [make_order(lines=[lcl_line(2000, 20)]) for _ in range(2)]
     master = consolidation.consolidation_create(orders=orders, container_type="", by=ops_user)
     booking = booking_services.booking_request(shipment=master, carrier=ocean_carriers[0], by=ops_user)
-    planning.container_add(shipment=master, data={"iso_type": "22G1"})
+    container_changes.container_add(shipment=master, data={"iso_type": "22G1"})
     response = login(ops_user).post(reverse("tracking:booking_send", args=[booking.pk]), follow=True)
     assert f"{master.reference} cannot be booked as planned" in response.content.decode()
     assert Booking.objects.get(pk=booking.pk).status == "requested"
@@ -207,7 +207,9 @@ def test_the_service_refuses_a_leg_on_a_delivered_shipment(make_order, ops_user)
     master = planning.shipment_plan_direct(order=make_order(), by=ops_user)
     Shipment.objects.filter(pk=master.pk).update(status=ShipmentStatus.DELIVERED)
     with pytest.raises(PlanningError, match="is delivered; its legs stay as they were"):
-        planning.leg_add(shipment=master, data={"role": "last_mile", "origin_id": "DEHAM", "destination_id": "DEMUC"})
+        leg_changes.leg_add(
+            shipment=master, data={"role": "last_mile", "origin_id": "DEHAM", "destination_id": "DEMUC"}
+        )
 
 
 # --- containers: sea and rail masters, before they move --------------------------------------------------------
@@ -232,12 +234,12 @@ def test_no_container_is_added_to_a_master_that_has_sailed(login, make_order, op
     client = login(ops_user)
     add_form = f'action="{reverse("tracking:container_add", args=[master.reference])}"'
     assert add_form in client.get(master.get_absolute_url()).content.decode()
-    planning.leg_record_actual(leg=master.legs.get(), departed_at=timezone.now() - datetime.timedelta(hours=3))
+    leg_changes.leg_record_actual(leg=master.legs.get(), departed_at=timezone.now() - datetime.timedelta(hours=3))
     master.refresh_from_db()
     assert master.status == ShipmentStatus.IN_TRANSIT
 
     with pytest.raises(PlanningError, match="is in transit; containers are added only while it is being planned"):
-        planning.container_add(shipment=master, data={"iso_type": "45G1"})
+        container_changes.container_add(shipment=master, data={"iso_type": "45G1"})
     assert master.containers.count() == 1
     assert add_form not in client.get(master.get_absolute_url()).content.decode()
 

@@ -12,7 +12,7 @@ from tests.tracking.test_booking import booking, confirm
 from tracking.errors import BookingError
 from tracking.models import Booking, BookingStatus, Shipment, ShipmentStatus
 from tracking.services import booking as booking_services
-from tracking.services import consolidation, planning, ranking
+from tracking.services import consolidation, leg_changes, ranking
 
 __all__ = ["booking"]  # fixture (test_booking's, over this module's master)
 
@@ -26,7 +26,7 @@ def master(make_order, ops_user, ocean_carriers):
 
 def test_a_late_confirmation_does_not_move_an_in_transit_master_back_to_booked(booking, master, ops_scope, ops_user):
     leg = master.legs.get()
-    planning.leg_record_actual(leg=leg, departed_at=timezone.now() - datetime.timedelta(hours=2), by=ops_user)
+    leg_changes.leg_record_actual(leg=leg, departed_at=timezone.now() - datetime.timedelta(hours=2), by=ops_user)
     assert Shipment.objects.get(pk=master.pk).status == ShipmentStatus.IN_TRANSIT
     confirm(booking, ops_scope, ops_user)
     assert Booking.objects.get(pk=booking.pk).status == BookingStatus.CONFIRMED  # the carrier's answer is recorded
@@ -82,7 +82,7 @@ def test_a_booking_cannot_be_rolled_once_the_main_leg_has_departed(booking, mast
         departure_at=now - datetime.timedelta(days=1), arrival_at=now + datetime.timedelta(days=30),
     )  # fmt: skip
     leg = master.legs.get()
-    planning.leg_record_actual(leg=leg, departed_at=now - datetime.timedelta(hours=20), by=ops_user)
+    leg_changes.leg_record_actual(leg=leg, departed_at=now - datetime.timedelta(hours=20), by=ops_user)
     with pytest.raises(BookingError, match="rolled only before its sailing"):
         booking_services.booking_roll(
             booking=booking, departure_at=now + datetime.timedelta(days=7),

@@ -16,7 +16,7 @@ from tracking import guards, selectors
 from tracking.errors import PlanningError
 from tracking.models import HouseLine, Shipment, ShipmentStatus
 from tracking.services import booking as booking_services
-from tracking.services import consolidation, planning, ranking
+from tracking.services import consolidation, leg_changes, planning, ranking
 
 D = Decimal
 ETD = datetime.datetime(2026, 12, 4, 18, 0, tzinfo=datetime.UTC)
@@ -157,8 +157,8 @@ def test_a_house_that_already_arrived_cannot_be_split_into_a_new_house_to_plan(m
     master = planning.shipment_plan_direct(order=order, by=ops_user)
     leg = master.legs.get()
     now = timezone.now()
-    planning.leg_record_actual(leg=leg, departed_at=now - datetime.timedelta(days=2), by=ops_user)
-    planning.leg_record_actual(leg=leg, arrived_at=now - datetime.timedelta(hours=1), by=ops_user)
+    leg_changes.leg_record_actual(leg=leg, departed_at=now - datetime.timedelta(days=2), by=ops_user)
+    leg_changes.leg_record_actual(leg=leg, arrived_at=now - datetime.timedelta(hours=1), by=ops_user)
     (house,) = consolidation.master_deconsolidate(master=master, by=ops_user)
     assert house.status == ShipmentStatus.ARRIVED
     with pytest.raises(PlanningError, match="only a house still being planned can be split"):

@@ -11,7 +11,7 @@ from django.utils import timezone
 from tests.tracking.test_planning_review_b import booked_acme_master  # noqa: F401 - fixture
 from tracking.errors import PlanningError
 from tracking.models import CarrierPreference, PreferenceKind, Shipment, ShipmentEquipment, ShipmentStatus
-from tracking.services import consolidation, planning
+from tracking.services import consolidation, container_changes, leg_changes
 
 
 def test_a_company_wide_carrier_exclusion_keeps_cargo_off_a_master_booked_with_it(
@@ -118,18 +118,18 @@ def _add_container_in_console(client, shipment: Shipment):
 
 
 def test_the_console_adds_no_container_to_a_master_that_has_sailed(client, admin_user, make_order, ops_user):
-    """docs/planning.md and planning.container_add_problem (f4cb083): containers are added to a master only while it
-    is being planned or booked ("a box added once the master moves never went on board"), and the shipment page no
-    longer offers "Add container" then. The console's Shipment page keeps its Containers inline (ContainerInline,
+    """docs/planning.md and container_changes.container_add_problem (f4cb083): containers are added to a master only
+    while it is being planned or booked ("a box added once the master moves never went on board"), and the shipment page
+    no longer offers "Add container" then. The console's Shipment page keeps its Containers inline (ContainerInline,
     extra=0 but add allowed), which saves a new box on the master in transit all the same: the rule holds on the
     screen and service only, not on the console that writes the same rows."""
     master = consolidation.consolidation_create(orders=[make_order()], container_type="22G1", by=ops_user)
-    planning.leg_record_actual(
+    leg_changes.leg_record_actual(
         leg=master.legs.get(), departed_at=timezone.now() - datetime.timedelta(days=2), by=ops_user
     )
     master = Shipment.objects.get(pk=master.pk)
     assert master.status == ShipmentStatus.IN_TRANSIT
-    assert planning.container_add_problem(master)  # the service refuses it
+    assert container_changes.container_add_problem(master)  # the service refuses it
     before = ShipmentEquipment.objects.filter(shipment=master).count()
     client.force_login(admin_user)
     response = _add_container_in_console(client, master)

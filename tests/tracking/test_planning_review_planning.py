@@ -10,22 +10,22 @@ from django.utils import timezone
 from tests.tracking.conftest import lcl_line
 from tracking.errors import CapacityError, PlanningError
 from tracking.models import Leg, ShipmentEquipment
-from tracking.services import consolidation, planning
+from tracking.services import consolidation, container_changes, leg_changes, planning
 
 
 def test_duplicate_container_number_on_one_master_is_a_planning_error_not_integrity_error(make_order, ops_user):
     master = consolidation.consolidation_create(orders=[make_order()], container_type="22G1", by=ops_user)
-    planning.container_add(shipment=master, data={"iso_type": "22G1", "container_number": "CSQU3054383"})
+    container_changes.container_add(shipment=master, data={"iso_type": "22G1", "container_number": "CSQU3054383"})
     with pytest.raises(PlanningError, match=f"CSQU3054383 is already on {master.reference}"):
-        planning.container_add(shipment=master, data={"iso_type": "22G1", "container_number": "CSQU3054383"})
+        container_changes.container_add(shipment=master, data={"iso_type": "22G1", "container_number": "CSQU3054383"})
     other = master.containers.get(container_number="")
     with pytest.raises(PlanningError, match="already on"):
-        planning.container_update(container=other, data={"container_number": "CSQU3054383"})
+        container_changes.container_update(container=other, data={"container_number": "CSQU3054383"})
 
 
 def test_adding_a_container_number_already_on_the_master_answers_with_a_form_error_not_500(login, make_order, ops_user):
     master = consolidation.consolidation_create(orders=[make_order()], container_type="22G1", by=ops_user)
-    planning.container_update(container=master.containers.get(), data={"container_number": "CSQU3054383"})
+    container_changes.container_update(container=master.containers.get(), data={"container_number": "CSQU3054383"})
     client = login(ops_user)
     response = client.post(
         reverse("tracking:container_add", args=[master.reference]),
@@ -41,9 +41,11 @@ def test_changing_container_type_to_a_smaller_box_checks_capacity(make_order, op
     master = consolidation.consolidation_create(orders=orders, container_type="45G1", by=ops_user)
     box = master.containers.get()
     with pytest.raises(CapacityError, match=r"holds 33\.2 m³"):
-        planning.container_update(container=box, data={"iso_type": "22G1"})
+        container_changes.container_update(container=box, data={"iso_type": "22G1"})
     assert ShipmentEquipment.objects.get(pk=box.pk).iso_type == "45G1"
-    planning.container_update(container=box, data={"container_number": "CSQU3054383"})  # a number alone is fine
+    container_changes.container_update(
+        container=box, data={"container_number": "CSQU3054383"}
+    )  # a number alone is fine
 
 
 def test_direct_fcl_plan_refuses_35_t_in_one_40ft_box(make_order, ops_user):
@@ -64,11 +66,11 @@ def test_recording_a_departure_after_the_recorded_arrival_is_a_planning_error(ma
     master = planning.shipment_plan_direct(order=make_order(), by=ops_user)
     leg = master.legs.get()
     now = timezone.now()
-    planning.leg_record_actual(leg=leg, departed_at=now - datetime.timedelta(hours=10), by=ops_user)
-    planning.leg_record_actual(leg=leg, arrived_at=now - datetime.timedelta(hours=5), by=ops_user)
+    leg_changes.leg_record_actual(leg=leg, departed_at=now - datetime.timedelta(hours=10), by=ops_user)
+    leg_changes.leg_record_actual(leg=leg, arrived_at=now - datetime.timedelta(hours=5), by=ops_user)
     with pytest.raises(PlanningError, match="after the recorded arrival"):
-        planning.leg_record_actual(leg=leg, departed_at=now - datetime.timedelta(hours=1), by=ops_user)
-    planning.leg_record_actual(leg=leg, departed_at=now - datetime.timedelta(hours=9), by=ops_user)  # a correction
+        leg_changes.leg_record_actual(leg=leg, departed_at=now - datetime.timedelta(hours=1), by=ops_user)
+    leg_changes.leg_record_actual(leg=leg, departed_at=now - datetime.timedelta(hours=9), by=ops_user)  # a correction
     assert Leg.objects.get(pk=leg.pk).actual_departure_at == now - datetime.timedelta(hours=9)
 
 
@@ -78,8 +80,8 @@ def test_correcting_a_departure_to_after_the_recorded_arrival_on_the_execution_s
     master = planning.shipment_plan_direct(order=make_order(), by=ops_user)
     leg = master.legs.get()
     now = timezone.now()
-    planning.leg_record_actual(leg=leg, departed_at=now - datetime.timedelta(hours=10), by=ops_user)
-    planning.leg_record_actual(leg=leg, arrived_at=now - datetime.timedelta(hours=5), by=ops_user)
+    leg_changes.leg_record_actual(leg=leg, departed_at=now - datetime.timedelta(hours=10), by=ops_user)
+    leg_changes.leg_record_actual(leg=leg, arrived_at=now - datetime.timedelta(hours=5), by=ops_user)
     client = login(ops_user)
     at = timezone.localtime(now - datetime.timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M")
     response = client.post(reverse("tracking:leg_record_actual", args=[leg.pk]), {"kind": "departure", "at": at})

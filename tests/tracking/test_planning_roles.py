@@ -31,8 +31,8 @@ from tracking.models import (
     Shipment,
     ShipmentEquipment,
 )
+from tracking.services import appointment_changes, consolidation, leg_changes, planning, ranking
 from tracking.services import booking as booking_services
-from tracking.services import consolidation, planning, ranking
 from tracking.urls import urlpatterns
 
 DENIED = ["sales_user", "finance_user", "documentation_user"]
@@ -66,7 +66,7 @@ def world(make_order, ops_user, ocean_carriers, booked_fcl):  # noqa: F811 - boo
     _, booked = booked_fcl
     master = consolidation.consolidation_create(orders=[make_order(), make_order()], container_type="22G1", by=ops_user)
     start = timezone.localtime().replace(hour=10, minute=0, second=0, microsecond=0)
-    planning.appointment_schedule(
+    appointment_changes.appointment_schedule(
         shipment=master,
         data={
             "kind": "pickup",
@@ -80,7 +80,7 @@ def world(make_order, ops_user, ocean_carriers, booked_fcl):  # noqa: F811 - boo
         shipment=second, option=ranking.ranking_for_shipment(shipment=second).best, by=ops_user
     )
     house = planning.house_create(order=make_order(lines=[lcl_line(1000, 4, pieces=10)]), by=ops_user)
-    planning.leg_add(  # a leg a planner may correct or remove (a master's only main carriage stays)
+    leg_changes.leg_add(  # a leg a planner may correct or remove (a master's only main carriage stays)
         shipment=house,
         data={"role": "on_carriage", "mode": "road_ftl", "origin_id": "DEHAM", "destination_id": "DEBER"},
     )

@@ -13,7 +13,7 @@ from tests.tracking.test_relinking import BOX, gate_in, post
 from tests.workflows.test_email_retries import longest_retry_window
 from tracking.ingest import relinking, tasks
 from tracking.ingest.models import TrackingEvent
-from tracking.services import planning
+from tracking.services import container_changes
 
 
 def test_the_relink_of_held_events_outlasts_a_database_failover():
@@ -29,7 +29,7 @@ def test_the_sweep_attaches_events_whose_relink_was_lost(client, booked_fcl, web
     _, master = booked_fcl
     assert post(client, [gate_in()]).json()["unlinked"] == 1
     with mock.patch.object(relinking, "events_relink_on_commit"):  # the relink is lost
-        planning.container_update(container=master.containers.get(), data={"container_number": BOX})
+        container_changes.container_update(container=master.containers.get(), data={"container_number": BOX})
     held = TrackingEvent.objects.get(source_event_id="gtin-1")
     assert held.shipment_id is None
     tasks.relink_held_events.apply()

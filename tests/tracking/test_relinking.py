@@ -20,7 +20,7 @@ from tracking.ingest import relinking
 from tracking.ingest.models import SubjectType, TrackingEvent, WebhookSource
 from tracking.models import ShipmentEquipment
 from tracking.services import booking as booking_services
-from tracking.services import planning
+from tracking.services import container_changes, planning
 
 URL = "/api/v1/tracking/webhooks/{}/"
 H = datetime.timedelta(hours=1)
@@ -50,7 +50,7 @@ def gate_in(event_id="gtin-1", at=ETD - 30 * H):
 
 def record_box(master, django_capture_on_commit_callbacks, number=BOX):
     with django_capture_on_commit_callbacks(execute=True):
-        planning.container_update(container=master.containers.get(), data={"container_number": number})
+        container_changes.container_update(container=master.containers.get(), data={"container_number": number})
 
 
 def test_an_event_for_a_box_not_yet_known_is_attached_once_the_box_is_recorded(
@@ -155,11 +155,11 @@ def test_recording_a_box_queues_the_relink_on_the_tracking_queue_after_commit(
     box = master.containers.get()
 
     with django_capture_on_commit_callbacks(execute=True):
-        planning.container_update(container=box, data={"seal_numbers": ["SEAL1"]})
+        container_changes.container_update(container=box, data={"seal_numbers": ["SEAL1"]})
     assert queued == []  # the number did not change: nothing to look for
 
     with django_capture_on_commit_callbacks(execute=True) as callbacks:
-        planning.container_update(container=box, data={"container_number": "msku9070323"})
+        container_changes.container_update(container=box, data={"container_number": "msku9070323"})
         assert queued == []  # not before the commit
     assert len(callbacks) == 1
     assert queued == [([[["container", BOX]]], "tracking")]

@@ -5,7 +5,7 @@ from tests.conftest import _member
 from tests.factories import OrganisationFactory
 from tracking import selectors
 from tracking.models import ShipmentKind
-from tracking.services import consolidation, planning
+from tracking.services import consolidation, leg_changes, planning
 
 
 @pytest.fixture
@@ -20,8 +20,8 @@ def two_masters(make_order, ops_user, carrier, second_carrier, customer_b):
         orders=[make_order(), make_order(customer_code="GLOBEX")], container_type="22G1", by=ops_user
     )
     master_b = planning.shipment_plan_direct(order=make_order(), by=ops_user)
-    planning.leg_update(leg=master_a.legs.get(), data={"carrier_id": carrier.pk})
-    planning.leg_update(leg=master_b.legs.get(), data={"carrier_id": second_carrier.pk})
+    leg_changes.leg_update(leg=master_a.legs.get(), data={"carrier_id": carrier.pk})
+    leg_changes.leg_update(leg=master_b.legs.get(), data={"carrier_id": second_carrier.pk})
     return master_a, master_b
 
 

@@ -9,7 +9,7 @@ from orders.models import Order
 from tests.tracking.conftest import PICKUP, lcl_line
 from tracking.models import Booking, Shipment
 from tracking.services import booking as booking_services
-from tracking.services import consolidation, planning
+from tracking.services import consolidation, leg_changes, planning
 
 HX = {"HTTP_HX_REQUEST": "true"}
 STAFF_SCREENS = ["tracking:index", "tracking:schedule", "tracking:today", "tracking:rate_cards"]
@@ -248,7 +248,7 @@ def today_legs(make_order, ops_user):
         masters = []
         for _ in range(count):
             master = planning.shipment_plan_direct(order=make_order(), by=ops_user)
-            planning.leg_update(
+            leg_changes.leg_update(
                 leg=master.legs.get(),
                 data={"planned_departure_at": start, "planned_arrival_at": start + datetime.timedelta(days=30)},
             )

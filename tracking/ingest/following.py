@@ -41,7 +41,7 @@ from tracking.models import (
     ShipmentKind,
     ShipmentStatus,
 )
-from tracking.services.planning import CLOSED_SHIPMENT_STATUSES, leg_record_actual, shipment_set_status
+from tracking.services.leg_changes import CLOSED_SHIPMENT_STATUSES, leg_record_actual, shipment_set_status
 
 logger = logging.getLogger(__name__)
 
@@ -287,7 +287,7 @@ def _record_on_leg(
     arrived_at: datetime.datetime | None = None,
     by: Any = None,
 ) -> bool:
-    """planning.leg_record_actual (the leg's history keeps the change); a refusal is noted on the events."""
+    """leg_changes.leg_record_actual (the leg's history keeps the change); a refusal is noted on the events."""
     try:
         with transaction.atomic():
             leg_record_actual(leg=Leg.objects.get(pk=leg_id), departed_at=departed_at, arrived_at=arrived_at, by=by)

@@ -40,7 +40,7 @@ from tracking.models import (
     ShipmentStatus,
 )
 from tracking.services.consolidation import live_houses, master_capacity_problems
-from tracking.services.planning import leg_add, shipment_set_status
+from tracking.services.leg_changes import leg_add, shipment_set_status
 from tracking.services.ranking import Option
 
 NOON = datetime.time(12, 0)

@@ -43,7 +43,7 @@ from tracking.models import (
     ShipmentKind,
     ShipmentStatus,
 )
-from tracking.services import planning
+from tracking.services import container_changes, leg_changes, planning
 
 logger = logging.getLogger(__name__)
 
@@ -457,12 +457,12 @@ def consolidation_create(
         origin_id=first.origin_id,
         destination_id=first.destination_id,
     )
-    planning.leg_add(
+    leg_changes.leg_add(
         shipment=master,
         data={"role": LegRole.MAIN, "mode": mode, "origin_id": first.origin_id, "destination_id": first.destination_id},
     )
     for _ in range(containers if container_type else 0):
-        planning.container_add(shipment=master, data={"iso_type": container_type})
+        container_changes.container_add(shipment=master, data={"iso_type": container_type})
     houses = [planning.house_create(order=order, by=by) for order in orders]
     problems = master_capacity_problems(master=master, extra=houses)
     if problems:
@@ -490,6 +490,6 @@ def master_deconsolidate(*, master: Shipment, by: Any = None) -> list[Shipment]:
     houses = list(Shipment.objects.filter(pk__in=[link.house_id for link in links]).order_by("reference"))
     # Forward only: a house delivered first (a CFS box is delivered drop by drop) or cancelled stays so.
     Shipment.objects.filter(pk__in=[house.pk for house in houses]).exclude(
-        status__in=planning.CLOSED_SHIPMENT_STATUSES
+        status__in=leg_changes.CLOSED_SHIPMENT_STATUSES
     ).update(status=ShipmentStatus.ARRIVED, updated_at=now)
     return houses

@@ -10,7 +10,7 @@ from tracking.exceptions.facts import shipment_facts
 from tracking.exceptions.models import ExceptionKind, ShipmentException
 from tracking.ingest.models import Classifier, EtaHistory
 from tracking.models import Leg, LegRole
-from tracking.services import planning
+from tracking.services import leg_changes
 
 from .conftest import H, detect, open_exceptions
 
@@ -19,7 +19,7 @@ K = ExceptionKind
 
 def _last_mile(master, carrier):
     planned = ETA + 2 * 24 * H
-    planning.leg_add(
+    leg_changes.leg_add(
         shipment=master,
         data={
             "role": LegRole.LAST_MILE, "mode": "road_ftl", "carrier_id": carrier.pk, "origin_id": "DEHAM",

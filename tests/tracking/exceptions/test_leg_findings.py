@@ -18,7 +18,7 @@ from tracking.exceptions.models import ExceptionKind, ExceptionRule, Severity, S
 from tracking.exceptions.rules import awaited_words
 from tracking.ingest.models import Classifier, EtaHistory
 from tracking.models import Leg, LegRole
-from tracking.services import planning
+from tracking.services import leg_changes
 
 from .conftest import H, detect, open_exceptions
 from .test_rules import rolled
@@ -39,7 +39,7 @@ def pre_carriage(carrier, departure: datetime.datetime) -> dict:
 def late_pickup(booked_fcl, carrier):
     """(master, pre-carriage): Nordtruck was to pick the box up a day before the Maersk sailing; it has not."""
     _, master = booked_fcl
-    leg = planning.leg_add(shipment=master, data=pre_carriage(carrier, ETD - 30 * H))
+    leg = leg_changes.leg_add(shipment=master, data=pre_carriage(carrier, ETD - 30 * H))
     detect(master)
     return master, leg
 
@@ -80,7 +80,7 @@ def test_a_road_pre_carriage_waits_the_road_threshold_not_the_oceans(booked_fcl,
     """The default rules: overdue after 24 h for ocean FCL, after 2 h for road FTL. A pickup 3 h late is late."""
     _, master = booked_fcl
     Leg.objects.filter(shipment=master, role=LegRole.MAIN).update(planned_departure_at=NOW + 5 * 24 * H)
-    planning.leg_add(shipment=master, data=pre_carriage(carrier, NOW - 3 * H))
+    leg_changes.leg_add(shipment=master, data=pre_carriage(carrier, NOW - 3 * H))
     detect(master)
     [exception] = open_exceptions(master, K.MILESTONE_OVERDUE)
     road = ExceptionRule.objects.get(kind=K.MILESTONE_OVERDUE, mode="road_ftl", customer__isnull=True)
@@ -94,7 +94,7 @@ def test_a_customers_rule_for_the_legs_mode_decides(booked_fcl, carrier):
     Leg.objects.filter(shipment=master, role=LegRole.MAIN).update(planned_departure_at=NOW + 5 * 24 * H)
     theirs = ExceptionRule.objects.create(kind=K.MILESTONE_OVERDUE, mode="road_ftl", customer=order.customer,
                                           threshold_hours=4, severity=Severity.CRITICAL)  # fmt: skip
-    planning.leg_add(shipment=master, data=pre_carriage(carrier, NOW - 5 * H))
+    leg_changes.leg_add(shipment=master, data=pre_carriage(carrier, NOW - 5 * H))
     detect(master)
     [exception] = open_exceptions(master, K.MILESTONE_OVERDUE)
     assert (exception.rule_id, exception.severity) == (theirs.pk, Severity.CRITICAL)
@@ -103,7 +103,7 @@ def test_a_customers_rule_for_the_legs_mode_decides(booked_fcl, carrier):
 def test_a_slipping_delivery_on_a_road_last_mile_is_judged_by_the_road_rule(booked_fcl, carrier):
     _, master = booked_fcl
     planned = ETA + 2 * 24 * H
-    leg = planning.leg_add(
+    leg = leg_changes.leg_add(
         shipment=master,
         data={
             "role": LegRole.LAST_MILE, "mode": "road_ftl", "carrier_id": carrier.pk, "origin_id": "DEHAM",
@@ -129,7 +129,7 @@ def test_a_main_carriage_without_a_carrier_of_its_own_names_the_shipments(booked
 
 def test_a_pre_carriage_without_a_carrier_names_none(booked_fcl):
     _, master = booked_fcl
-    planning.leg_add(shipment=master, data=pre_carriage(None, ETD - 30 * H))
+    leg_changes.leg_add(shipment=master, data=pre_carriage(None, ETD - 30 * H))
     detect(master)
     [exception] = open_exceptions(master, K.MILESTONE_OVERDUE)
     assert exception.carrier_id is None  # not the shipping line's

@@ -17,7 +17,7 @@ from tracking import events
 from tracking.exceptions import receivers
 from tracking.exceptions.models import ExceptionKind, ShipmentException
 from tracking.models import Leg, LegRole
-from tracking.services import planning
+from tracking.services import leg_changes
 
 from .conftest import H, open_exceptions
 
@@ -65,7 +65,7 @@ def on_carriage(departure: datetime.datetime) -> dict[str, Any]:
 
 def test_a_leg_added_with_a_plan_already_late_opens_its_exception_at_once(arrived_at_port, replan):
     _, master = arrived_at_port
-    leg = replan(planning.leg_add, shipment=master, data=on_carriage(NOW - 30 * H))
+    leg = replan(leg_changes.leg_add, shipment=master, data=on_carriage(NOW - 30 * H))
 
     [exception] = open_exceptions(master, K.MILESTONE_OVERDUE)
     assert (exception.leg_id, exception.milestone) == (leg.pk, "OUT_FOR_DELIVERY")  # an on-carriage's departure
@@ -74,11 +74,11 @@ def test_a_leg_added_with_a_plan_already_late_opens_its_exception_at_once(arrive
 
 def test_moving_a_late_plan_resolves_its_overdue_exception_at_once(arrived_at_port, replan):
     _, master = arrived_at_port
-    leg = replan(planning.leg_add, shipment=master, data=on_carriage(NOW - 30 * H))
+    leg = replan(leg_changes.leg_add, shipment=master, data=on_carriage(NOW - 30 * H))
     [exception] = open_exceptions(master, K.MILESTONE_OVERDUE)
 
     later = NOW + 2 * H
-    replan(planning.leg_update, leg=leg, data={"planned_departure_at": later, "planned_arrival_at": later + 8 * H})
+    replan(leg_changes.leg_update, leg=leg, data={"planned_departure_at": later, "planned_arrival_at": later + 8 * H})
 
     exception.refresh_from_db()
     assert (exception.status, exception.is_auto_resolved) == ("resolved", True)
@@ -90,10 +90,10 @@ def test_a_plan_moved_to_another_late_time_brings_the_open_exception_up_to_date_
     """Still the same overdue departure: the open exception shows the new planned time (and says so in its
     history) without waiting for the scan."""
     _, master = arrived_at_port
-    leg = replan(planning.leg_add, shipment=master, data=on_carriage(NOW - 30 * H))
+    leg = replan(leg_changes.leg_add, shipment=master, data=on_carriage(NOW - 30 * H))
     [first] = open_exceptions(master, K.MILESTONE_OVERDUE)
 
-    replan(planning.leg_update, leg=leg, data={"planned_departure_at": NOW - 28 * H})
+    replan(leg_changes.leg_update, leg=leg, data={"planned_departure_at": NOW - 28 * H})
 
     [second] = open_exceptions(master, K.MILESTONE_OVERDUE)
     assert second.pk == first.pk
@@ -103,10 +103,10 @@ def test_a_plan_moved_to_another_late_time_brings_the_open_exception_up_to_date_
 
 def test_removing_a_late_leg_resolves_its_exception_at_once(arrived_at_port, replan):
     _, master = arrived_at_port
-    leg = replan(planning.leg_add, shipment=master, data=on_carriage(NOW - 30 * H))
+    leg = replan(leg_changes.leg_add, shipment=master, data=on_carriage(NOW - 30 * H))
     [exception] = open_exceptions(master, K.MILESTONE_OVERDUE)
 
-    replan(planning.leg_remove, leg=leg)
+    replan(leg_changes.leg_remove, leg=leg)
 
     assert ShipmentException.objects.get(pk=exception.pk).status == "resolved"
     assert not open_exceptions(master)
@@ -117,11 +117,11 @@ def test_a_new_role_is_judged_at_once(booked_fcl, replan):
     vessel's missed sailing; made an on-carriage, it moves behind the vessel, whose departure is overdue."""
     _, master = booked_fcl
     truck = {**on_carriage(NOW + 2 * H), "role": LegRole.PRE_CARRIAGE, "origin_id": "CNSZH", "destination_id": "CNSHA"}
-    leg = replan(planning.leg_add, shipment=master, data=truck)
+    leg = replan(leg_changes.leg_add, shipment=master, data=truck)
     assert not open_exceptions(master, K.MILESTONE_OVERDUE)
 
     data = {"role": LegRole.ON_CARRIAGE, "origin_id": "DEHAM", "destination_id": "DEBER"}
-    replan(planning.leg_update, leg=leg, data=data)
+    replan(leg_changes.leg_update, leg=leg, data=data)
 
     [exception] = open_exceptions(master, K.MILESTONE_OVERDUE)
     assert exception.leg == Leg.objects.get(shipment=master, role=LegRole.MAIN)
@@ -138,13 +138,13 @@ def test_only_a_change_detection_judges_is_sent(arrived_at_port, django_capture_
     events.leg_plan_changed.connect(spy, dispatch_uid="test.leg_plan_changed")
     try:
         with django_capture_on_commit_callbacks(execute=True):
-            leg = planning.leg_add(shipment=master, data=on_carriage(NOW + 30 * H))
+            leg = leg_changes.leg_add(shipment=master, data=on_carriage(NOW + 30 * H))
         with django_capture_on_commit_callbacks(execute=True):
-            planning.leg_update(leg=leg, data={"truck_plate": "HH-NT 4711"})  # the conveyance: nothing judged
+            leg_changes.leg_update(leg=leg, data={"truck_plate": "HH-NT 4711"})  # the conveyance: nothing judged
         with django_capture_on_commit_callbacks(execute=True):
-            planning.leg_update(leg=leg, data={"destination_id": "DEHAM", "truck_plate": "HH-NT 4712"})
+            leg_changes.leg_update(leg=leg, data={"destination_id": "DEHAM", "truck_plate": "HH-NT 4712"})
         with django_capture_on_commit_callbacks(execute=True) as callbacks:
-            planning.leg_remove(leg=leg)
+            leg_changes.leg_remove(leg=leg)
         assert callbacks  # sent after the commit, not in the transaction
     finally:
         events.leg_plan_changed.disconnect(dispatch_uid="test.leg_plan_changed")
