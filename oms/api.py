@@ -2,6 +2,7 @@
 
 from django.http import HttpRequest, HttpResponse, HttpResponsePermanentRedirect, JsonResponse
 from django.urls import Resolver404, resolve
+from django.views.decorators.csrf import csrf_exempt
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers
 from rest_framework.decorators import api_view
@@ -34,11 +35,12 @@ def me(request: Request) -> Response:
     return Response({"audience": scope.audience.value, "organisations": codes, "key_name": key_name})
 
 
+@csrf_exempt  # it changes nothing; without this a client's POST got Django's HTML "CSRF verification failed"
 def not_found(request: HttpRequest, rest: str = "") -> HttpResponse:
     """Any address under /api/ that no endpoint answers: a 404 in the API's error shape, not Django's HTML page
-    (a client parses every answer as JSON). A path that only lacks its trailing slash is redirected for GET and
-    HEAD, as APPEND_SLASH did before this catch-all; any other method gets the 404 naming the address it meant
-    (a redirected POST would lose its body)."""
+    (a client parses every answer as JSON), whatever the method: API clients send no CSRF token. A path that only
+    lacks its trailing slash is redirected for GET and HEAD, as APPEND_SLASH did before this catch-all; any other
+    method gets the 404 naming the address it meant (a redirected POST would lose its body)."""
     message = "No API endpoint answers at this address; the endpoints are listed at /api/docs/."
     if not request.path.endswith("/"):
         try:

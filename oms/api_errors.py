@@ -209,6 +209,10 @@ _COMMON_ERRORS: dict[str, OpenApiResponse] = {
         error_example("Database unavailable", "service_unavailable", ServiceUnavailable.default_detail),
     ),
 }
+_NOT_ACCEPTABLE = error_response(
+    "The Accept header asks for no type this endpoint answers in (it answers application/json; send */* or nothing).",
+    error_example("Not acceptable", "not_acceptable", "Could not satisfy the request Accept header."),
+)
 _NOT_FOUND = error_response(
     "There is no such object, or it is not visible to the caller (the two are indistinguishable).",
     error_example("Not found", "not_found", "Not found."),
@@ -266,12 +270,19 @@ class ApiAutoSchema(AutoSchema):
             del errors["429"]
         if "{" in self.path:
             errors["404"] = _NOT_FOUND
+        if self._answers_json_only():
+            errors["406"] = _NOT_ACCEPTABLE
         if self.method in ("POST", "PUT", "PATCH"):
             errors["400"] = _BAD_REQUEST
             errors["413"] = _PAYLOAD_TOO_LARGE
             body_types = list(operation.get("requestBody", {}).get("content", {})) or ["application/json"]
             errors["415"] = _unsupported_media_type(body_types)
         return errors
+
+    def _answers_json_only(self) -> bool:
+        """Content negotiation refuses an Accept that none of the view's renderers gives (a browser's text/html)."""
+        renderers = self.view.get_renderers()
+        return bool(renderers) and all(renderer.media_type == "application/json" for renderer in renderers)
 
     def get_operation(self, *args: Any, **kwargs: Any) -> dict[str, Any] | None:
         operation = super().get_operation(*args, **kwargs)

@@ -1,4 +1,5 @@
 import pytest
+from django.test import Client
 from django.urls import reverse
 
 from partners import services
@@ -125,3 +126,28 @@ def test_parallel_requests_of_one_key_cannot_pass_the_rate_together(customer_a, 
         thread.join()
     cache.clear()
     assert sorted(allowed) == [False] * 5 + [True] * 3
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("post", "/api/v1/orders"),  # only the trailing slash missing
+        ("post", "/api/v1/orders/HAM-26-000001/ship/"),  # a transition that does not exist
+        ("post", "/api/v1/tasks/1.5/complete/"),  # an id that is not one
+        ("put", "/api/v1/order-imports/not-a-uuid/"),
+        ("delete", "/api/v1/nothing-here/"),
+    ],
+)
+def test_a_write_to_an_unknown_api_address_is_the_json_404_for_a_client_without_csrf_token(customer_a, method, path):
+    """An integrator's HTTP client sends no CSRF token. The catch-all behind unknown /api/ addresses was a plain Django
+    view, so CsrfViewMiddleware answered any write there with its HTML "CSRF verification failed" page (403); the
+    test client, which skips CSRF checks, never showed it (review C)."""
+    client = Client(enforce_csrf_checks=True)
+    key = services.api_key_create(organisation=customer_a, name="ERP")[1]
+    response = getattr(client, method)(
+        path, data="{}", content_type="application/json", HTTP_AUTHORIZATION=f"Bearer {key}"
+    )
+    assert (response.status_code, response["Content-Type"]) == (404, "application/json")
+    assert response.json()["error"]["code"] == "not_found"
+    if path == "/api/v1/orders":
+        assert "did you mean /api/v1/orders/ (with the slash)?" in response.json()["error"]["message"]
