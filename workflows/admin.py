@@ -544,7 +544,7 @@ class FailedTransitionAdmin(admin.ModelAdmin):
 
     @admin.action(description="Retry now (after fixing the cause)", permissions=["change"])
     def retry_now(self, request: HttpRequest, queryset: QuerySet[FailedTransition]) -> None:
-        # The sweep takes a row that is not given up and is due, however old its transition (triggers'
+        # The sweep takes a row that is not given up and is due, however old its transition (transition_queue's
         # pending_transitions_process). Its attempts stay counted: one that fails again is given up again at once.
         ids = list(queryset.values_list("transition_id", flat=True))
         retried = services.failed_transitions_retry(transition_ids=ids)

@@ -2,7 +2,7 @@
 
 - orders.events.order_status_changed → transition_handle: create, complete and cancel tasks; run rules. At
   once for transitions people take on a screen; those made through the API, webhooks and files are left
-  queued for the workflow worker, which handles them in batches (services.triggers.INLINE_CHANNELS).
+  queued for the workflow worker, which handles them in batches (services.transition_queue.INLINE_CHANNELS).
 - tracking.events.exception_opened → exception_record per order ("exception opened" rules: a task for a team
   with its SLA), then the exception's owner (the assignee of that task, else the customer's operations
   account owner, else the branch's operations lead), written back through tracking's service, and alerted.

@@ -25,7 +25,7 @@ from django.utils import timezone
 from oms.links import site_link
 from workflows import services
 from workflows.models import Notification
-from workflows.services import milestones, triggers
+from workflows.services import milestones, transition_queue
 
 logger = logging.getLogger(__name__)
 _TRANSIENT = (OperationalError,)
@@ -47,7 +47,7 @@ def handle_queued_transitions(linger_seconds: float = 0.0, retry: bool = True) -
     burst. Safe to run twice or at once on several workers: one drains, the others return at once (asking
     once more a moment later, when `retry`), and a worker killed mid-batch leaves that batch queued."""
     return services.queued_transitions_drain(
-        linger=linger_seconds, budget=triggers.DRAIN_BUDGET, retry_if_busy=retry and linger_seconds > 0
+        linger=linger_seconds, budget=transition_queue.DRAIN_BUDGET, retry_if_busy=retry and linger_seconds > 0
     )
 
 
@@ -64,7 +64,7 @@ def handle_tracking_records() -> int:
     until none is available; asked for by each ingest batch's commit, and run by the beat every minute. Several
     may run at once; one killed mid-batch leaves that batch to a later drain. Hands over to a fresh task after a
     minute of a long backlog."""
-    taken, out_of_time = milestones.tracking_records_drain(budget=triggers.DRAIN_BUDGET)
+    taken, out_of_time = milestones.tracking_records_drain(budget=transition_queue.DRAIN_BUDGET)
     if out_of_time:
         handle_tracking_records.delay()
     return taken

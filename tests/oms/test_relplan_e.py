@@ -162,14 +162,14 @@ def test_no_code_schedules_a_task_at_an_eta():
 def test_every_countdown_in_the_code_is_bounded_below_the_visibility_timeout(monkeypatch):
     """The two countdowns the code uses: the workflow retry's backoff, and a drain handing over after LINGER."""
     from workflows import tasks
-    from workflows.services import triggers
+    from workflows.services import transition_queue
 
     countdowns = []
     for path in _project_sources():
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
             if isinstance(node, ast.Call) and any(keyword.arg == "countdown" for keyword in node.keywords):
                 countdowns.append(path.relative_to(ROOT).as_posix())
-    assert sorted(set(countdowns)) == ["workflows/services/triggers.py", "workflows/tasks.py"]
+    assert sorted(set(countdowns)) == ["workflows/services/transition_queue.py", "workflows/tasks.py"]
 
     retried = []
 
@@ -181,7 +181,7 @@ def test_every_countdown_in_the_code_is_bounded_below_the_visibility_timeout(mon
     with pytest.raises(Retry):
         tasks._retry_later(fake, ids=[1])
     assert 0 <= retried[0] <= 600 < _visibility_timeout()
-    assert _visibility_timeout() > triggers.LINGER
+    assert _visibility_timeout() > transition_queue.LINGER
 
 
 # --- E4: a database lost mid-request, in the API --------------------------------------------------------------

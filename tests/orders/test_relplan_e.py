@@ -104,11 +104,11 @@ def _broker_down(*args, **kwargs):
 
 @pytest.fixture
 def broker_down_for_the_workflow_wake_up(monkeypatch):
-    from workflows.services import triggers
+    from workflows.services import transition_queue
     from workflows.tasks import handle_queued_transitions
 
     monkeypatch.setattr(handle_queued_transitions, "delay", _broker_down)
-    monkeypatch.setattr(triggers, "_last_wake", -1.0)  # no wake-up asked for in the last WAKE_EVERY seconds
+    monkeypatch.setattr(transition_queue, "_last_wake", -1.0)  # no wake-up asked for in the last WAKE_EVERY seconds
 
 
 @pytest.mark.django_db(transaction=True)  # after-commit receivers run inside the request, as in production

@@ -21,7 +21,7 @@ from orders.models import Channel, Order, OrderTransition
 from partners.scoping import scope_for_user
 from workflows import services
 from workflows.models import DeadLetter, FailedTransition, ProcessedTransition
-from workflows.services import triggers
+from workflows.services import transition_handling, transition_queue
 
 from .conftest import definition, tasks_of
 from .test_queue_failures import _failing_for
@@ -35,7 +35,7 @@ def queued_orders(
     make_template, make_order, ops_team, ops_user, committed, monkeypatch
 ) -> Callable[[int], list[Order]]:
     """`queued_orders(n)`: n orders submitted through the API, their transitions queued for the workflow's drain."""
-    monkeypatch.setattr(triggers, "_wake_worker", mock.Mock())
+    monkeypatch.setattr(transition_queue, "_wake_worker", mock.Mock())
     make_template("Ocean", [definition("check", due_in_hours=Decimal(4))])
 
     def make(count: int) -> list[Order]:
@@ -105,7 +105,7 @@ def test_retry_now_has_the_sweep_handle_a_given_up_transition_of_any_age(client,
     the row of a transition given up before that would leave it unhandled for good. "Retry now" works at any age."""
     bad_order, good_order = queued_orders(2)
     bad = OrderTransition.objects.get(order=bad_order, name="submit").pk
-    with mock.patch.object(triggers, "_state_tasks", _failing_for({bad}, KeyError("cargo"))):
+    with mock.patch.object(transition_handling, "_state_tasks", _failing_for({bad}, KeyError("cargo"))):
         services.queued_transitions_drain()  # the good one is handled, the bad one fails
     _given_up(bad)
     ProcessedTransition.objects.update(processed_at=timezone.now() - datetime.timedelta(days=2))  # a while ago
@@ -134,7 +134,7 @@ def test_a_retried_transition_that_fails_again_is_given_up_again_at_once(client,
     client.force_login(admin_user)
     client.post(reverse(CHANGELIST), {"action": "retry_now", ACTION_CHECKBOX_NAME: [bad]})
 
-    with mock.patch.object(triggers, "_state_tasks", _failing_for({bad}, KeyError("still"))):
+    with mock.patch.object(transition_handling, "_state_tasks", _failing_for({bad}, KeyError("still"))):
         services.pending_transitions_process(older_than=SWEEP_AGE)
 
     failed = FailedTransition.objects.get(pk=bad)

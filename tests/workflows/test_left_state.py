@@ -20,7 +20,7 @@ from partners.scoping import scope_for_user
 from workflows import services
 from workflows.guards import open_blocking_tasks
 from workflows.models import Notification, TaskState, TeamMember
-from workflows.services import triggers
+from workflows.services import transition_queue
 
 from .conftest import definition, tasks_of
 
@@ -32,7 +32,7 @@ def quiet_wake(monkeypatch) -> mock.Mock:
     """The receiver's request for a worker, recorded instead of sent: API transitions stay queued until the
     test drains them, as they do for the moment a real worker takes to get to them."""
     wake = mock.Mock()
-    monkeypatch.setattr(triggers, "_wake_worker", wake)
+    monkeypatch.setattr(transition_queue, "_wake_worker", wake)
     return wake
 
 

@@ -81,7 +81,7 @@ def test_a_submit_on_the_screen_never_fails_because_of_the_workflow(
     def broken(*args: Any, **kwargs: Any) -> None:
         raise ValueError("The calendar has no working time within a year.")
 
-    monkeypatch.setattr("workflows.services.triggers._state_tasks", broken)
+    monkeypatch.setattr("workflows.services.transition_handling._state_tasks", broken)
     order = make_order()
     client.force_login(ops_user)
     client.raise_request_exception = False

@@ -32,7 +32,7 @@ from workflows.models import (
     TaskState,
     TeamMember,
 )
-from workflows.services import triggers
+from workflows.services import transition_handling, transition_queue
 
 from .conftest import definition, tasks_of
 
@@ -41,7 +41,7 @@ from .conftest import definition, tasks_of
 def quiet_wake(monkeypatch) -> mock.Mock:
     """The receiver's request for a worker, recorded instead of sent: transitions stay queued."""
     wake = mock.Mock()
-    monkeypatch.setattr(triggers, "_wake_worker", wake)
+    monkeypatch.setattr(transition_queue, "_wake_worker", wake)
     return wake
 
 
@@ -177,14 +177,14 @@ def test_automation_a_batch_sets_off_is_handled_by_the_next_batch_of_the_drain(q
 def test_a_failing_batch_is_retried_one_by_one_and_the_bad_transition_left_to_the_sweep(queued_orders):
     orders = queued_orders(4)
     bad = OrderTransition.objects.get(order=orders[2], name="submit").pk
-    real = triggers._state_tasks
+    real = transition_handling._state_tasks
 
     def handle(record, run, batch):
         if record.pk == bad:
             raise IntegrityError("a task row made meanwhile")
         real(record, run, batch)
 
-    with mock.patch.object(triggers, "_state_tasks", handle):
+    with mock.patch.object(transition_handling, "_state_tasks", handle):
         assert services.queued_transitions_drain() == 3
     assert not QueuedTransition.objects.exists()
     assert [bool(tasks_of(order)) for order in orders] == [True, True, False, True]
@@ -201,13 +201,13 @@ def test_a_process_asks_for_a_worker_at_most_every_quarter_second(monkeypatch):
     delay = mock.Mock()
     monkeypatch.setattr(handle_queued_transitions, "delay", delay)
     clock = iter([100.0, 100.1, 100.2, 100.3, 100.6])
-    monkeypatch.setattr(triggers.time, "monotonic", lambda: next(clock))
-    monkeypatch.setattr(triggers, "_last_wake", -1.0)
+    monkeypatch.setattr(transition_queue.time, "monotonic", lambda: next(clock))
+    monkeypatch.setattr(transition_queue, "_last_wake", -1.0)
     for _ in range(5):
-        triggers._wake_worker()
+        transition_queue._wake_worker()
     assert delay.call_count == 3  # at 100.0, 100.3 and 100.6
-    assert {call.kwargs["linger_seconds"] for call in delay.call_args_list} == {triggers.LINGER}
-    assert triggers.WAKE_EVERY < triggers.LINGER
+    assert {call.kwargs["linger_seconds"] for call in delay.call_args_list} == {transition_queue.LINGER}
+    assert transition_queue.WAKE_EVERY < transition_queue.LINGER
 
 
 def test_one_drain_at_a_time_and_the_running_one_sees_what_came_meanwhile(queued_orders, settings):
@@ -217,19 +217,19 @@ def test_one_drain_at_a_time_and_the_running_one_sees_what_came_meanwhile(queued
     database = settings.DATABASES["default"]
     dsn = f"host={database['HOST']} port={database['PORT']} user={database['USER']} dbname={database['NAME']}"
     with psycopg.connect(dsn, autocommit=True) as other:  # another worker's drain holds the lock
-        other.execute("SELECT pg_advisory_lock(%s)", [triggers.DRAIN_LOCK])
+        other.execute("SELECT pg_advisory_lock(%s)", [transition_queue.DRAIN_LOCK])
         assert services.queued_transitions_drain() == 0
         assert QueuedTransition.objects.count() == 3  # left to the running drain
-        other.execute("SELECT pg_advisory_unlock(%s)", [triggers.DRAIN_LOCK])
+        other.execute("SELECT pg_advisory_unlock(%s)", [transition_queue.DRAIN_LOCK])
     assert services.queued_transitions_drain() == 3
     with psycopg.connect(dsn, autocommit=True) as other:  # and this one let go of it
-        assert other.execute("SELECT pg_try_advisory_lock(%s)", [triggers.DRAIN_LOCK]).fetchone() == (True,)
+        assert other.execute("SELECT pg_try_advisory_lock(%s)", [transition_queue.DRAIN_LOCK]).fetchone() == (True,)
 
 
 def test_a_drain_about_to_stop_takes_what_was_queued_after_its_last_look(queued_orders, monkeypatch):
     (first,) = queued_orders(1)
     late: list[Any] = []
-    real = triggers._drain_until_idle
+    real = transition_queue._drain_until_idle
 
     def then_another_arrives(**kwargs):
         done = real(**kwargs)
@@ -237,7 +237,7 @@ def test_a_drain_about_to_stop_takes_what_was_queued_after_its_last_look(queued_
             late.extend(queued_orders(1))
         return done
 
-    monkeypatch.setattr(triggers, "_drain_until_idle", then_another_arrives)
+    monkeypatch.setattr(transition_queue, "_drain_until_idle", then_another_arrives)
     assert services.queued_transitions_drain() == 2
     assert set(tasks_of(first)) == {"check", "docs"}
     assert set(tasks_of(late[0])) == {"check", "docs"}
@@ -336,9 +336,9 @@ def test_a_request_that_finds_a_drain_running_asks_once_more_a_linger_later(queu
     database = settings.DATABASES["default"]
     dsn = f"host={database['HOST']} port={database['PORT']} user={database['USER']} dbname={database['NAME']}"
     with psycopg.connect(dsn, autocommit=True) as other:  # the running drain, about to stop, say
-        other.execute("SELECT pg_advisory_lock(%s)", [triggers.DRAIN_LOCK])
-        assert handle_queued_transitions.run(linger_seconds=triggers.LINGER) == 0
-        again.assert_called_once_with(kwargs={"linger_seconds": triggers.LINGER, "retry": False},
-                                      countdown=triggers.LINGER)  # fmt: skip
-        assert handle_queued_transitions.run(linger_seconds=triggers.LINGER, retry=False) == 0
+        other.execute("SELECT pg_advisory_lock(%s)", [transition_queue.DRAIN_LOCK])
+        assert handle_queued_transitions.run(linger_seconds=transition_queue.LINGER) == 0
+        again.assert_called_once_with(kwargs={"linger_seconds": transition_queue.LINGER, "retry": False},
+                                      countdown=transition_queue.LINGER)  # fmt: skip
+        assert handle_queued_transitions.run(linger_seconds=transition_queue.LINGER, retry=False) == 0
         assert again.call_count == 1  # once only: a retry does not ask again

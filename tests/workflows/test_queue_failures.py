@@ -1,6 +1,6 @@
 """Review G (defects 1, 2): one transition whose workflow handling fails for good must not hold up every other order's.
 
-triggers.queued_transitions_drain says "one bad transition cannot hold up the queue", and the catch-up sweep
+transition_queue.queued_transitions_drain says "one bad transition cannot hold up the queue", and the catch-up sweep
 (pending_transitions_process, beat every minute) is where a failed transition is retried. Both only hold for
 database errors, and the sweep stops at the first failure."""
 
@@ -18,7 +18,7 @@ from orders import services as order_services
 from orders.models import Channel, OrderTransition, QueuedTransition
 from partners.scoping import scope_for_user
 from workflows import services
-from workflows.services import triggers
+from workflows.services import transition_handling, transition_queue
 
 from .conftest import definition, tasks_of
 
@@ -26,7 +26,7 @@ from .conftest import definition, tasks_of
 @pytest.fixture
 def quiet_wake(monkeypatch) -> mock.Mock:
     wake = mock.Mock()
-    monkeypatch.setattr(triggers, "_wake_worker", wake)
+    monkeypatch.setattr(transition_queue, "_wake_worker", wake)
     return wake
 
 
@@ -49,7 +49,7 @@ def queued_orders(make_template, make_order, ops_team, docs_team, ops_user, comm
 
 
 def _failing_for(bad_pks: set[int], error: Exception):
-    real = triggers._state_tasks
+    real = transition_handling._state_tasks
 
     def handle(record, run, batch):
         if record.pk in bad_pks:
@@ -65,7 +65,7 @@ def test_one_transition_that_cannot_be_handled_does_not_block_the_workflow_queue
     every sweep (the sweep drains the queue first): no API, webhook or file order gets its tasks again."""
     orders = queued_orders(3)
     bad = OrderTransition.objects.get(order=orders[0], name="submit").pk
-    with mock.patch.object(triggers, "_state_tasks", _failing_for({bad}, ValueError("a rule's bug"))):
+    with mock.patch.object(transition_handling, "_state_tasks", _failing_for({bad}, ValueError("a rule's bug"))):
         for _ in range(3):  # three drains / beat sweeps, as a worker would run them over three minutes
             with contextlib.suppress(ValueError):
                 services.queued_transitions_drain()
@@ -83,11 +83,13 @@ def test_the_catch_up_sweep_does_not_stop_at_the_first_transition_that_fails(que
     orders = queued_orders(2)
     first, second = (OrderTransition.objects.get(order=o, name="submit").pk for o in orders)
     # In the drain both fail (a deadlock, a task row made meanwhile): both are left to the sweep.
-    with mock.patch.object(triggers, "_state_tasks", _failing_for({first, second}, IntegrityError("meanwhile"))):
+    with mock.patch.object(
+        transition_handling, "_state_tasks", _failing_for({first, second}, IntegrityError("meanwhile"))
+    ):
         services.queued_transitions_drain()
     assert not QueuedTransition.objects.exists()
     # From then on the first fails for good, the second would succeed.
-    with mock.patch.object(triggers, "_state_tasks", _failing_for({first}, IntegrityError("for good"))):
+    with mock.patch.object(transition_handling, "_state_tasks", _failing_for({first}, IntegrityError("for good"))):
         for _ in range(3):  # three beat runs
             with contextlib.suppress(IntegrityError):
                 services.pending_transitions_process(older_than=datetime.timedelta(0))
@@ -103,7 +105,7 @@ def test_a_transition_that_keeps_failing_is_given_up_and_kept_for_support(queued
 
     (order,) = queued_orders(1)
     bad = OrderTransition.objects.get(order=order, name="submit").pk
-    with mock.patch.object(triggers, "_state_tasks", _failing_for({bad}, KeyError("cargo"))):
+    with mock.patch.object(transition_handling, "_state_tasks", _failing_for({bad}, KeyError("cargo"))):
         services.queued_transitions_drain()
         failed = FailedTransition.objects.get(transition_id=bad)
         assert failed.attempts == 1

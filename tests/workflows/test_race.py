@@ -19,7 +19,7 @@ from partners.scoping import Scope, scope_for_user
 from workflows import services
 from workflows.guards import _GUARDS
 from workflows.models import Notification, Task, TaskState
-from workflows.services import engine
+from workflows.services import task_creation
 
 from .conftest import definition
 
@@ -100,7 +100,7 @@ def test_a_milestone_recorded_while_its_task_is_being_made_completes_it(
                    auto_complete_value="DEPARTED"),
     ])  # fmt: skip
     order = make_order(submit=True)
-    deciding, assign = threading.Event(), engine.assign_drafts
+    deciding, assign = threading.Event(), task_creation.assign_drafts
 
     def slow_assign(drafts, **kwargs):
         if threading.current_thread().name == "maker":
@@ -108,7 +108,7 @@ def test_a_milestone_recorded_while_its_task_is_being_made_completes_it(
             time.sleep(0.3)  # made open (no DEPARTED seen), not committed yet
         return assign(drafts, **kwargs)
 
-    monkeypatch.setattr(engine, "assign_drafts", slow_assign)
+    monkeypatch.setattr(task_creation, "assign_drafts", slow_assign)
 
     def confirm() -> None:
         try:

@@ -24,7 +24,7 @@ from workflows.models import (
     Task,
     TaskState,
 )
-from workflows.services.engine import order_run
+from workflows.services.binding import order_run
 from workflows.services.rules import OrderFacts, RuleTrigger, condition_holds, rules_fire
 
 from .conftest import definition, force_status, tasks_of

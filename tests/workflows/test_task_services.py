@@ -250,7 +250,7 @@ def test_a_task_of_a_closed_order_cannot_be_reopened(order, ops_user):
     task = tasks_of(order)["mine"]
     services.task_complete(task=task, scope=scope, by=ops_user)
     force_status(order, "closed")
-    # like a cancelled order, a closed one is final (triggers._FINAL): nothing reacts to its tasks any more
+    # like a cancelled order, a closed one is final (transition_handling._FINAL): nothing reacts to its tasks any more
     with pytest.raises(TaskNotAllowed, match="closed"):
         services.task_reopen(task=Task.objects.get(pk=task.pk), scope=scope, by=ops_user, reason="oops")
     assert Task.objects.get(pk=task.pk).state == TaskState.DONE

@@ -159,7 +159,7 @@ def api_submit(ops_user):
 def test_api_submits_are_handled_by_the_worker_the_commit_wakes(
     make_template, make_order, ops_team, api_submit, real_broker, monkeypatch
 ):
-    from workflows.services import triggers
+    from workflows.services import transition_queue
     from workflows.tasks import handle_queued_transitions
 
     make_template("Ocean", [definition("check"), definition("book")])
@@ -171,7 +171,7 @@ def test_api_submits_are_handled_by_the_worker_the_commit_wakes(
         return handle_queued_transitions.apply_async(kwargs=kwargs, queue=QUEUE)
 
     monkeypatch.setattr(handle_queued_transitions, "delay", to_test_queue)
-    monkeypatch.setattr(triggers, "_last_wake", -1.0)
+    monkeypatch.setattr(transition_queue, "_last_wake", -1.0)
     with start_worker(app, queues=[QUEUE], perform_ping_check=False, shutdown_timeout=20):
         for order in orders:  # each commits on its own (transaction=True): the receiver runs after it
             api_submit(order)
@@ -186,11 +186,11 @@ def test_api_submits_are_handled_by_the_worker_the_commit_wakes(
 def test_a_worker_killed_mid_drain_loses_no_transition_and_repeats_none(
     make_template, make_order, ops_team, api_submit, real_broker, monkeypatch
 ):
-    from workflows.services import triggers
+    from workflows.services import transition_queue
     from workflows.tasks import handle_queued_transitions
 
     make_template("Ocean", [definition("check"), definition("book")])
-    monkeypatch.setattr(triggers, "_wake_worker", lambda: None)  # queued, and no worker asked for yet
+    monkeypatch.setattr(transition_queue, "_wake_worker", lambda: None)  # queued, and no worker asked for yet
     total = 500  # five batches
     for _ in range(total):
         api_submit(make_order())

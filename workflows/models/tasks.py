@@ -178,7 +178,7 @@ class FailedTransition(models.Model):
     this row; the catch-up sweep (pending_transitions_process) tries it again when `next_attempt_at` comes, with
     a growing wait, and gives it up after MAX_ATTEMPTS failures: `given_up_at` is set, the failure is logged at
     ERROR, /readyz names it, and no sweep takes it until support retries it once the cause is fixed (the console's
-    "Retry now": services.triggers.failed_transitions_retry). A transition handled at last deletes its row."""
+    "Retry now": services.transition_queue.failed_transitions_retry). A transition handled at last deletes its row."""
 
     MAX_ATTEMPTS = 8
 

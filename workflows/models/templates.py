@@ -191,8 +191,9 @@ FORWARD_STEPS = {name: target for name, target in _TARGETS.items() if target in 
 # What "order enters a state" can name (tasks, rules): an order is created in draft and never enters it.
 ENTERED_STATES = tuple(status for status in OrderStatus.values if status != OrderStatus.DRAFT)
 NEVER_ENTERED = "No order enters draft: orders are created in it."
-# The states whose reaching completes a task (engine.state_events): the forward path after draft. On hold is not on
-# it, and a cancelled or closed order's open tasks are cancelled (triggers._state_tasks), never completed.
+# The states whose reaching completes a task (auto_completion.state_events): the forward path after draft. On hold is
+# not on it, and a cancelled or closed order's open tasks are cancelled (transition_handling._state_tasks), never
+# completed.
 COMPLETING_STATES = tuple(status for status in STATUS_PATH if status not in (OrderStatus.DRAFT, OrderStatus.CLOSED))
 # How far before or after its date a date-triggered task may start: a year (the arithmetic overflows past 70 million).
 MAX_DATE_OFFSET_HOURS = 8784

@@ -1,15 +1,21 @@
 """Every write the workflows app makes, by sub-domain:
 
-- triggers: transitions, milestones, documents, key dates, scheduled tasks, escalation, catch-up sweep
+- what sets the workflow in motion: transition_handling (an order's state change: its tasks and rules),
+  transition_queue (handled at once or queued, the drain, the catch-up sweep, failed transitions),
+  event_records (milestones, documents, exceptions, key dates), clock (scheduled tasks, escalation)
 - tasks: what people do with tasks (claim, complete, reopen, reassign, comment, bulk)
 - versions: drafting, publishing and migrating template versions
 - rules: automation rules and their dry run
 - notify: notifications and preferences
-- engine, assignment, profiles, matching: the building blocks the others share
+- runs (an order's workflow context for an event, the batch of its writes), binding, task_creation,
+  task_changes (closing, reopening, reassigning), auto_completion, assignment, profiles, matching: the
+  building blocks the others share
 - config: the configuration each process keeps between events, and when it reads it again
 """
 
 from workflows.services.assignment import team_loads_recount
+from workflows.services.clock import overdue_tasks_escalate, scheduled_tasks_open
+from workflows.services.event_records import document_record, exception_record, key_date_record, milestone_record
 from workflows.services.notify import notification_preferences_save, notifications_mark_read
 from workflows.services.rules import AUTOMATION_SCOPE, rule_dry_run
 from workflows.services.tasks import (
@@ -24,20 +30,12 @@ from workflows.services.tasks import (
     tasks_bulk_complete,
     tasks_bulk_reassign,
 )
-from workflows.services.triggers import (
-    document_record,
-    exception_record,
+from workflows.services.transition_handling import queued_transitions_handle, transition_handle, transitions_handle
+from workflows.services.transition_queue import (
     failed_transitions_retry,
-    key_date_record,
-    milestone_record,
     on_order_status_changed,
-    overdue_tasks_escalate,
     pending_transitions_process,
     queued_transitions_drain,
-    queued_transitions_handle,
-    scheduled_tasks_open,
-    transition_handle,
-    transitions_handle,
 )
 from workflows.services.versions import (
     MigrationResult,

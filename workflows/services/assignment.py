@@ -44,7 +44,7 @@ class Draft:
     task: Task
     assign_rule: str = AssignRule.LEAST_LOADED
     user_id: int | None = None  # for a named person
-    # A task made closed instead of open (engine.draft_close): the verb and detail its history starts with.
+    # A task made closed instead of open (task_creation.draft_close): the verb and detail its history starts with.
     closed_as: tuple[str, str] | None = None
     # Who the event would rather give it to (the owner of the shipment's other open exceptions), when they can
     # take the team's work: an active member of the task's team, or the customer's account owner for it.

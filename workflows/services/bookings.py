@@ -44,9 +44,9 @@ from workflows.models import (
     active_staff,
 )
 from workflows.models.teams import is_active_staff
-from workflows.services.engine import reopen_task
+from workflows.services.event_records import milestone_record
 from workflows.services.notify import Notice, notify
-from workflows.services.triggers import milestone_record
+from workflows.services.task_changes import reopen_task
 
 logger = logging.getLogger(__name__)
 
@@ -109,7 +109,7 @@ def booking_confirmed_record(*, order_ids: Iterable[int], shipment_id: int) -> l
 
 
 def _forget_confirmation(order_id: int) -> None:
-    """Take BOOKING_CONFIRMED out of what the order's binding remembers (engine.event_remember)."""
+    """Take BOOKING_CONFIRMED out of what the order's binding remembers (auto_completion.event_remember)."""
     OrderWorkflow.objects.filter(order_id=order_id, events_seen__contains=[COMPLETED_BY]).update(
         events_seen=Func(F("events_seen"), Value(COMPLETED_BY), function="array_remove")
     )

@@ -8,7 +8,7 @@ cost five to seven queries an order. So a process keeps one `WorkflowConfig` and
 database's configuration token (workflows.models.config: a trigger on each of those tables writes a new
 random token in the changing transaction) is the one it was read under.
 
-The token is read with the event's order (engine.order_for_event, no extra query), before anything of the
+The token is read with the event's order (runs.order_for_event, no extra query), before anything of the
 configuration is; parts are then read on first use. In READ COMMITTED a part may be newer than the
 token it is kept under, never older, and a newer token always replaces the whole configuration: a change
 committed anywhere is seen by every process at its next event. Callers outside an event (a screen, the
@@ -17,7 +17,7 @@ dry run) read the database directly.
 What is never kept: anything about people's load or whether they are active (teams' members, account
 owners: one live query when tasks are assigned), and what belongs to the partners app (a branch's time
 zone and address country, read with the order as two small subqueries). Task definitions have their own
-cache, keyed on the published, immutable version (engine).
+cache, keyed on the published, immutable version (runs).
 """
 
 from __future__ import annotations

@@ -25,9 +25,12 @@ from tracking.exceptions.models import UNRESOLVED_STATUSES
 from tracking.models import ShipmentException
 from workflows.models import AccountOwner, NotificationKind, Task, TaskState, Team, TeamFunction, active_staff
 from workflows.services import holds
-from workflows.services.engine import close_tasks, create_tasks, order_for_event, order_run
+from workflows.services.binding import order_run
+from workflows.services.event_records import exception_record
 from workflows.services.notify import Notice, notify
-from workflows.services.triggers import exception_record
+from workflows.services.runs import order_for_event
+from workflows.services.task_changes import close_tasks
+from workflows.services.task_creation import create_tasks
 
 
 def _staff() -> QuerySet[User]:

@@ -32,8 +32,9 @@ from tracking.exceptions.models import UNRESOLVED_STATUSES
 from tracking.exceptions.rules import HOLD_KINDS, milestone_words, standing_reports, when_text
 from tracking.models import ShipmentException
 from workflows.models import ActionKind, RuleAction, RuleRun, Task, TaskState
-from workflows.services.engine import OrderRun, close_tasks
 from workflows.services.rules import AUTOMATION_SCOPE
+from workflows.services.runs import OrderRun
+from workflows.services.task_changes import close_tasks
 
 logger = logging.getLogger(__name__)
 

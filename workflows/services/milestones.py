@@ -32,7 +32,7 @@ from orders.models import Order
 from tracking.ingest.models import EtaHistory
 from tracking.models import ConsolidatedHouse, Shipment
 from workflows.models import DateAnchor, QueuedTrackingRecord, TrackingRecordKind
-from workflows.services.triggers import key_date_record, milestone_record
+from workflows.services.event_records import key_date_record, milestone_record
 
 logger = logging.getLogger(__name__)
 

@@ -47,9 +47,11 @@ from workflows.models import (
     TaskState,
 )
 from workflows.services.assignment import Draft
-from workflows.services.engine import OrderRun, create_tasks, set_assignee
 from workflows.services.notify import Notice, notify
 from workflows.services.profiles import branch_profile, trade_direction
+from workflows.services.runs import OrderRun
+from workflows.services.task_changes import set_assignee
+from workflows.services.task_creation import create_tasks
 
 # Automation acts as the company with every staff role; guards (open blocking tasks …) still apply.
 AUTOMATION_SCOPE = Scope(Audience.STAFF, frozenset(), frozenset({Role.ADMIN}))

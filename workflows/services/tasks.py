@@ -18,8 +18,8 @@ from partners.models import INTERNAL_KINDS, STAFF_ROLES, Role, User
 from partners.scoping import Scope
 from workflows.errors import TaskChangedMeanwhile, TaskNotAllowed, TaskPermissionDenied
 from workflows.models import NotificationKind, Task, TaskComment, TaskState, Team, active_staff
-from workflows.services.engine import close_tasks, reopen_task, set_assignee
 from workflows.services.notify import Notice, notify
+from workflows.services.task_changes import close_tasks, reopen_task, set_assignee
 
 _MENTION = re.compile(r"(?<![\w.])@([A-Za-z0-9._+-]+(?:@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+)?)")
 
@@ -76,7 +76,8 @@ def task_reopen(*, task: Task, scope: Scope, by: Any = None, reason: str = "") -
     with transaction.atomic():
         locked = _lock(task)
         _check(scope, by, locked, seen_state=task.state, allowed=(TaskState.DONE,))
-        if locked.order.status in ("cancelled", "closed"):  # final states (triggers._FINAL): nothing reacts any more
+        # final states (transition_handling._FINAL): nothing reacts any more
+        if locked.order.status in ("cancelled", "closed"):
             raise TaskNotAllowed(f"The order is {locked.order.status}; its tasks stay closed.")
         reopen_task(locked, by=by, now=timezone.now(), detail=reason)
     return locked

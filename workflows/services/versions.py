@@ -35,17 +35,11 @@ from workflows.models import (
 )
 from workflows.models.templates import FORWARD_STEPS
 from workflows.services.assignment import LoadChange, loads_adjust
-from workflows.services.engine import (
-    OrderRun,
-    close_tasks,
-    create_tasks,
-    date_drafts,
-    draft_close,
-    draft_from_definition,
-    order_run,
-    order_run_attached,
-    status_reached,
-)
+from workflows.services.auto_completion import status_reached
+from workflows.services.binding import order_run, order_run_attached
+from workflows.services.runs import OrderRun
+from workflows.services.task_changes import close_tasks
+from workflows.services.task_creation import create_tasks, date_drafts, draft_close, draft_from_definition
 
 _FINISHED = (OrderStatus.CLOSED, OrderStatus.CANCELLED)
 _COPIED_FIELDS = (
@@ -212,8 +206,9 @@ def _current_state_tasks(order: Order, run: OrderRun, *, joined: str) -> list[Ta
     dependents do not wait for a task that would never exist. task_complete refuses a task that waits, even an
     admin's, and one blocking a step would hold the order there for good. Made, not dropped from the dependents'
     waiting lists: the tasks of the states still ahead depend on it too and are made later, by the transitions'
-    handling, which finds it closed, as it finds a task closed by triggers._tasks_left_behind. Not done: nobody did
-    it. A held order has passed the state it was held in as well: its release makes none of that state's tasks.
+    handling, which finds it closed, as it finds a task closed by transition_handling._tasks_left_behind. Not done:
+    nobody did it. A held order has passed the state it was held in as well: its release makes none of that state's
+    tasks.
     A dependency on a task that a milestone, a document or a date makes still waits: that task can still come."""
     occurrence = order.status
     if order.status == OrderStatus.ON_HOLD:

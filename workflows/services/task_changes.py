@@ -1,0 +1,157 @@
+"""Changing tasks that exist: closing them (done or cancelled), reopening them and giving them to someone
+else, with everything that hangs off them (load counts, the tasks that wait on them, history, the new assignee
+told).
+
+Callers hold a transaction; nothing here commits or talks to the network.
+"""
+
+from __future__ import annotations
+
+import datetime
+from typing import Any
+
+from workflows.models import AssignRule, NotificationKind, Task, TaskEvent, TaskState
+from workflows.models.teams import is_active_staff
+from workflows.services.assignment import Draft, LoadChange, assign_drafts, loads_adjust
+from workflows.services.notify import Notice, notify
+from workflows.services.runs import ExistingTask
+
+_SATISFIED = (TaskState.DONE, TaskState.CANCELLED)
+
+
+def close_tasks(
+    tasks: list[Task], *, state: str, by: Any, now: datetime.datetime, verb: str, detail: str = "",
+    pending: list[LoadChange] | None = None,
+) -> None:  # fmt: skip
+    """Mark tasks done or cancelled; release their load and the tasks that waited on them. `pending`: the
+    caller's held load changes (OrderRun.load_changes), which the release joins; else it is written now."""
+    tasks = [t for t in tasks if t.state in (TaskState.OPEN, TaskState.SCHEDULED)]
+    if not tasks:
+        return
+    by_id = getattr(by, "pk", None)
+    Task.objects.filter(pk__in=[t.pk for t in tasks]).update(state=state, completed_at=now, completed_by_id=by_id)
+    _after_close(tasks, state=state, by_id=by_id, now=now, verb=verb, detail=detail, pending=pending)
+
+
+def _after_close(
+    tasks: list[Task], *, state: str, by_id: int | None, now: datetime.datetime, verb: str, detail: str,
+    known: dict[str, ExistingTask] | None = None, pending: list[LoadChange] | None = None,
+) -> None:  # fmt: skip
+    """What follows closing tasks (`tasks` still carry the state they had): load, dependents, history."""
+    released = [(t.team_id, t.assignee_id, -1) for t in tasks if t.state == TaskState.OPEN]
+    if pending is None:
+        loads_adjust(released, now=now)
+    else:
+        pending += released
+    for task in tasks:
+        task.state, task.completed_at, task.completed_by_id = state, now, by_id
+    _unblock_dependents(tasks, known=known)
+    TaskEvent.objects.bulk_create(TaskEvent(task=t, verb=verb, by_id=by_id, detail=detail[:300], at=now) for t in tasks)
+
+
+def _unblock_dependents(finished: list[Task], *, known: dict[str, ExistingTask] | None = None) -> None:
+    """Take the finished tasks' keys off the waiting lists of their orders' unfinished tasks. `known`: the
+    order's tasks as read in this transaction; when none of them waits on a finished key, nothing is read."""
+    keys_by_order: dict[int, set[str]] = {}
+    for task in finished:
+        if task.key:
+            keys_by_order.setdefault(task.order_id, set()).add(task.key)
+    if not keys_by_order:
+        return
+    if known is not None:
+        finished_keys = set().union(*keys_by_order.values())
+        if not any(t.state not in _SATISFIED and finished_keys & set(t.waiting_on) for t in known.values()):
+            return
+    waiting = []
+    for order_id, keys in keys_by_order.items():
+        waiting += list(
+            Task.objects.filter(order_id=order_id, waiting_on__overlap=sorted(keys)).exclude(state__in=_SATISFIED)
+        )
+    for task in waiting:
+        task.waiting_on = [key for key in task.waiting_on if key not in keys_by_order[task.order_id]]
+    if waiting:
+        Task.objects.bulk_update(waiting, ["waiting_on"])
+    if known is not None:
+        for existing in known.values():
+            existing.waiting_on = [key for key in existing.waiting_on if key not in finished_keys]
+
+
+def reopen_task(task: Task, *, by: Any, now: datetime.datetime, detail: str = "", announce: bool = True) -> None:
+    """Put a done task back to open: its assignee carries it again and tasks after it wait again. Its
+    escalation is cleared: escalation happens once per overdue episode, and a reopened task that goes (or
+    still is) overdue is a new episode, escalated again by the next overdue_tasks_escalate.
+
+    An assignee who is no longer active OMS staff (left, deactivated, no staff role any more) does not get it back:
+    they would never see it, and the team would not either (it is not unassigned). It is assigned as a new task of
+    its kind would be (assign_drafts: its definition's rule, a rule's task the account owner first, else the
+    least-loaded member; the team queue stays the queue), its history saying why, and the new assignee is told
+    (unless `announce` is False: the caller tells them itself, as a cancelled booking does)."""
+    by_id = getattr(by, "pk", None)
+    left = task.assignee_id is not None and not is_active_staff(task.assignee_id)
+    Task.objects.filter(pk=task.pk).update(
+        state=TaskState.OPEN, completed_at=None, completed_by=None, escalated_at=None
+    )
+    task.state, task.completed_at, task.completed_by_id, task.escalated_at = TaskState.OPEN, None, None, None
+    TaskEvent.objects.create(task=task, verb="reopened", by_id=by_id, detail=detail[:300], at=now)
+    if left:
+        _assign_again(task, by_id=by_id, now=now, announce=announce)
+    else:
+        loads_adjust([(task.team_id, task.assignee_id, 1)], now=now)
+    if task.key:
+        dependents = list(
+            Task.objects.filter(order_id=task.order_id, depends_on__contains=[task.key]).exclude(state__in=_SATISFIED)
+        )
+        for dependent in dependents:
+            if task.key not in dependent.waiting_on:
+                dependent.waiting_on = [*dependent.waiting_on, task.key]
+        Task.objects.bulk_update(dependents, ["waiting_on"])
+
+
+def _assign_again(task: Task, *, by_id: int | None, now: datetime.datetime, announce: bool) -> None:
+    """Give a reopened task whose assignee left to whoever its assignment picks now (see reopen_task)."""
+    leaver = task.assignee
+    definition = task.definition
+    rule = definition.assign_rule if definition is not None else AssignRule.ACCOUNT_OWNER  # as services.rules
+    draft = Draft(task, rule, definition.assignee_id if definition is not None else None)
+    task.assignee_id, task.assigned_at = None, None
+    assign_drafts([draft], order=task.order, now=now)  # counts the new assignee's load
+    Task.objects.filter(pk=task.pk).update(
+        team_id=task.team_id, assignee_id=task.assignee_id, assigned_at=task.assigned_at
+    )
+    given = f"given to {task.assignee}" if task.assignee_id else "back to the team queue"
+    TaskEvent.objects.create(
+        task=task, verb="reassigned", detail=f"{leaver} is no longer active OMS staff: {given}.", at=now
+    )
+    if announce and task.assignee_id and task.assignee_id != by_id:
+        notify([
+            Notice(task.assignee_id, NotificationKind.ASSIGNED, f"{task.name} · {task.order.reference}",
+                   body=f"Reopened; {leaver}, who had it, is no longer active OMS staff.", url=task.get_absolute_url(),
+                   task=task)
+        ])  # fmt: skip
+
+
+def set_assignee(
+    task: Task, *, user_id: int | None, by: Any, now: datetime.datetime, verb: str,
+    pending: list[LoadChange] | None = None,
+) -> bool:  # fmt: skip
+    """Give an open (or scheduled) task to `user_id` (None: back to the team queue), moving the load (into
+    `pending` when the caller holds its load changes) and telling the new assignee. Returns False when
+    nothing changed."""
+    if task.assignee_id == user_id:
+        return False
+    previous = task.assignee_id
+    Task.objects.filter(pk=task.pk).update(assignee_id=user_id, assigned_at=now if user_id else None)
+    if task.state == TaskState.OPEN:
+        moved = [(task.team_id, previous, -1), (task.team_id, user_id, 1)]
+        if pending is None:
+            loads_adjust(moved, now=now)
+        else:
+            pending += moved
+    task.assignee_id, task.assigned_at = user_id, now if user_id else None
+    TaskEvent.objects.create(task=task, verb=verb, by_id=getattr(by, "pk", None), at=now)
+    if user_id and user_id != getattr(by, "pk", None):
+        notify([
+            Notice(user_id, NotificationKind.ASSIGNED, f"{task.name} · {task.order.reference}",
+                   body=f"{by or 'Automation'} gave you this task.", url=task.get_absolute_url(), task=task)
+        ])  # fmt: skip
+    return True
