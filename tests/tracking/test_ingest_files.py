@@ -358,3 +358,139 @@ def test_the_milestone_form_offers_and_explains_the_files_it_reads(login, ops_us
     assert ".txt read as CSV" in page
     refused = client.post("/tracking/uploads/", {"file": SimpleUploadedFile("m.exe", b"x"), "time_zone": "UTC"})
     assert "Upload a .csv, .txt (read as CSV) or .xlsx file" in refused.content.decode()
+
+
+def test_a_row_wider_than_the_header_is_an_error_not_a_silent_duplicate(login, maersk_user, booked_fcl):
+    """Review B, defect 1: a TMS export wrote the vessel in the note, "MAERSK ESSEN, 612W", without quotes, so each row
+    had one cell more than the header. The cells were taken by position: the note was cut at the comma and "612W"
+    became the event id of both rows, the DEPARTED row was dropped as "already known" and the file said all was
+    well. Such a row is a problem on its row, as in the order import, and nothing is recorded."""
+    header = ",".join(files.COLUMNS)
+    rows = [
+        f"{BILL},bill,LOADED,,,{WHEN},ACT,CNSHA,MAERSK ESSEN, 612W,",
+        f"{BILL},bill,DEPARTED,,,{WHEN},ACT,CNSHA,MAERSK ESSEN, 612W,",
+    ]
+
+    upload(login(maersk_user), csv_file(*rows, header=header))
+
+    result = EventUpload.objects.get()
+    assert (result.events_stored, result.duplicates) == (0, 0)
+    assert [(e["row"], e["column"]) for e in result.errors] == [(2, ""), (3, "")]
+    assert result.errors[0]["message"] == (
+        "This row has 11 values but the header names only 10 columns: a value holds an unquoted delimiter (write such "
+        "a value in double quotes), or a column has no header."
+    )
+    assert not TrackingEvent.objects.exists()
+
+
+def test_the_same_note_in_quotes_is_read_whole(login, maersk_user, booked_fcl):
+    header = ",".join(files.COLUMNS)
+    upload(
+        login(maersk_user), csv_file(f'{BILL},bill,DEPARTED,,,{WHEN},ACT,CNSHA,"MAERSK ESSEN, 612W",', header=header)
+    )
+    assert EventUpload.objects.get().errors == []
+    assert TrackingEvent.objects.get().reason == "MAERSK ESSEN, 612W"
+
+
+def test_a_row_short_of_a_delimiter_is_an_error_on_its_row(login, ops_user, booked_fcl):
+    upload(login(ops_user), csv_file(f"{CONTAINER},container,DEPARTED,{WHEN},CNSHA,"), valid_only="on")
+    (error,) = EventUpload.objects.get().errors
+    assert (error["row"], error["message"]) == (
+        2,
+        "This row has 6 values but the header names 7 columns: a delimiter is missing (every row needs as many "
+        "separators as the header).",
+    )
+
+
+def test_a_stray_quote_that_runs_into_the_next_row_is_named(login, ops_user, booked_fcl):
+    late, departed = (
+        f'{CONTAINER},container,LOADED,{WHEN},ACT,CNSHA,"Late',
+        f'{CONTAINER},container,DEPARTED,{WHEN},ACT,CNSHA",',
+    )
+    upload(login(ops_user), csv_file(late, departed), valid_only="on")
+    result = EventUpload.objects.get()
+    assert result.events_stored == 0
+    (error,) = result.errors
+    assert error["message"].startswith(
+        'A quote (") opens in column 7 of this row and is closed only 1 line further down: everything up to that '
+        "closing quote, line breaks included, was read as that one value, so this row has 8 values where the header "
+        "names 7."
+    )
+
+
+def test_a_spreadsheet_value_beside_the_table_is_an_error_and_its_empty_cells_are_not(login, ops_user, booked_fcl):
+    file = xlsx_file(
+        ["Reference", "Milestone", "Occurred at", "Location"],
+        [BILL, "DEPARTED", ETD.replace(tzinfo=None), "CNSHA", None],
+        [BILL, "LOADED", ETD.replace(tzinfo=None), "CNSHA", None, "called the agent"],
+    )
+    upload(login(ops_user), file, valid_only="on")
+    result = EventUpload.objects.get()
+    assert result.events_stored == 1
+    (error,) = result.errors
+    assert (error["row"], error["message"]) == (
+        3,
+        "Cell F3 holds a value, but its column has no header: delete the value, or name the column in row 1.",
+    )
+
+
+@pytest.mark.parametrize(
+    ("written", "message"),
+    [
+        (
+            "2026-03-29 02:30",
+            "occurred_at '2026-03-29 02:30' does not exist in Europe/Berlin: the clocks jump from +01:00 to +02:00 "
+            "past it. Write the time with its UTC offset (e.g. 2026-03-29 02:30+01:00), or give it in UTC.",
+        ),
+        (
+            "2026-10-25 02:30",
+            "occurred_at '2026-10-25 02:30' happens twice in Europe/Berlin: the clocks go back from +02:00 to +01:00 "
+            "and repeat it. Write the time with its UTC offset to say which, 2026-10-25 02:30+02:00 (the first) or "
+            "2026-10-25 02:30+01:00 (the second), or give it in UTC.",
+        ),
+    ],
+)
+def test_a_local_time_the_clock_skips_or_repeats_is_a_row_error(db, fresh_mapping, written, message):
+    """Review B, defect 2: a file's times without an offset are read on the upload's time zone. Berlin's clocks jump
+    from 02:00 to 03:00 on 29 Mar 2026, so "02:30" names no moment there; it was recorded as 01:30 UTC, an hour off
+    the wall clock. On 25 Oct they go back and 02:30 comes twice; the first was picked without a word. Only the
+    sender knows which moment was meant."""
+    rows = iter([(1, ["reference", "milestone", "occurred_at", "location"]), (2, [BILL, "DEPARTED", written, "CNSHA"])])
+    checked = files.check_rows(rows, time_zone="Europe/Berlin")
+    assert [(e.row, e.column, e.message) for e in checked.errors] == [(2, "occurred_at", message)]
+    assert checked.events == []
+
+
+@pytest.mark.parametrize(("written", "utc"), [("2026-03-29 03:30", "01:30"), ("2026-03-29 02:30+01:00", "01:30")])
+def test_a_local_time_after_the_change_or_with_its_offset_is_read(db, fresh_mapping, written, utc):
+    rows = iter([(1, ["reference", "milestone", "occurred_at", "location"]), (2, [BILL, "DEPARTED", written, "CNSHA"])])
+    (event,) = files.check_rows(rows, time_zone="Europe/Berlin").events
+    assert f"{event.event_at:%H:%M}" == utc
+
+
+def test_the_result_counts_the_rows_skipped_not_the_problems(login, maersk_user, booked_fcl):
+    """Review B, defect 3: "record the valid rows" with one good row and one row with two problems (an unknown
+    milestone and a time that is no time) read "1 milestone recorded; 2 rows skipped": the partner went looking for
+    a second row that was not there."""
+    client = login(maersk_user)
+    upload(
+        client,
+        csv_file(f"{BILL},bill,LOADED,{WHEN},ACT,CNSHA,", f"{BILL},bill,DEPARTURE,yesterday,ACT,CNSHA,"),
+        valid_only="on",
+    )
+    page = client.get(f"/tracking/uploads/{EventUpload.objects.get().pk}/").content.decode()
+    said = page.split("alert-warning", 1)[1].split("</div>", 1)[0]
+    assert "1 milestone recorded; 1 row skipped (below)." in said
+
+
+def test_the_problems_table_fits_a_phone(login, maersk_user, booked_fcl):
+    """Review B, defect 4: at 390 px the result page scrolled sideways (399 px): the Problems table, with its long
+    references and list of codes, was neither in `table-responsive` nor stacked, and ran out of its card. Below
+    576 px each problem is a card of labelled lines, as in the portal's tables."""
+    client = login(maersk_user)
+    upload(client, csv_file(f"{BILL},bill,DELIVERY,{WHEN},ACT,CNSHA,"))
+    page = client.get(f"/tracking/uploads/{EventUpload.objects.get().pk}/").content.decode()
+    problems = page.split('id="errors-heading"', 1)[1].split("</section>", 1)[0]
+    assert 'class="table table-sm mb-0 oms-table-stack"' in problems
+    for label in ("Row", "Column", "Value", "Problem"):
+        assert f'data-label="{label}"' in problems

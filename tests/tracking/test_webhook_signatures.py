@@ -341,6 +341,31 @@ def test_a_dcsa_classifier_that_is_a_list_is_rejected_and_the_rest_stored(client
     assert "eventClassifierCode" in answer["rejected"][0]["message"]
 
 
+@pytest.mark.parametrize(
+    ("missing", "message"),
+    [
+        ("eventClassifierCode", "eventClassifierCode is missing: give ACT, EST or PLN."),
+        ("eventType", "eventType is missing: give TRANSPORT, EQUIPMENT or SHIPMENT."),
+    ],
+)
+def test_a_dcsa_event_missing_a_field_is_told_that_field_not_our_format(
+    client, booked_fcl, webhook_source, missing, message
+):
+    """Review D: a DCSA event without its eventClassifierCode was read as one of our events and answered 'Give
+    "milestone" (one of ours, e.g. DEPARTED) or "code" with its "scheme"', which told a DCSA sender nothing. An event
+    naming DCSA's own fields, and no milestone or code of ours, is read as DCSA, however incomplete."""
+    bad = dcsa_event("TRANSPORT", "DEPA", ETD, event_id="incomplete")
+    del bad[missing]
+    answer = answer_for(client, [bad, dcsa_event("EQUIPMENT", "LOAD", ETD - datetime.timedelta(hours=6))])
+    assert answer["stored"] == 1
+    assert answer["rejected"] == [{"index": 0, "message": message}]
+
+
+def test_our_event_with_a_stray_dcsa_field_is_still_ours(client, booked_fcl, webhook_source):
+    event = oms_event("DEPARTED", ETD, place="CNSHA", event_id="ours") | {"eventID": "tms-884213"}
+    assert answer_for(client, [event])["stored"] == 1
+
+
 @pytest.mark.parametrize("when", ["0001-01-01T00:30:00+01:00", "9999-12-31T23:30:00-01:00"])
 def test_a_time_at_the_edge_of_the_calendar_is_rejected_naming_the_field(client, booked_fcl, webhook_source, when):
     bad = oms_event("LOADED", ETD, place="CNSHA", event_id="bad") | {"occurred_at": when}

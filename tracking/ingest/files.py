@@ -2,15 +2,17 @@
 
 Reading is the order import's (orders/imports/reading.py: formats, encodings, delimiters, size and row
 limits, zip and XML bombs); errors are reported the same way, as RowError (row as the spreadsheet numbers
-it, column, offending value, message). By default a file with any error records nothing, like the order
-import; "record the valid rows" records the rest and lists the others.
+it, column, offending value, message), a row that does not line up with the header being one. By default a file
+with any error records nothing, like the order import; "record the valid rows" records the rest and lists the
+others.
 
 Columns (header names are forgiving about case, spaces and dashes):
     reference       container, B/L, booking, AWB, parcel number, shipment or order reference   (required)
     reference_type  container, bill, booking, awb, parcel, shipment, order (blank: recognised by its shape)
     milestone       one of ours (DEPARTED …: the upload page lists them; any case, spaces for underscores, or the
                     name the timeline shows), or `code` with `scheme` (x12_214, iata, dcsa …)
-    occurred_at     2026-03-05 08:55 or ISO 8601 with offset; without one, the upload's time zone applies
+    occurred_at     2026-03-05 08:55 or ISO 8601 with offset; without one, the upload's time zone applies (a time
+                    its clocks skip or repeat is an error: the offset says which moment)
     classifier      ACT (default), EST or PLN
     location        UN/LOCODE or IATA airport code
     note, event_id  free text; the sender's id makes a re-sent row a duplicate
@@ -31,10 +33,11 @@ from typing import IO, Any
 
 from django.db import transaction
 from django.utils import timezone
+from openpyxl.utils import get_column_letter
 
 from orders.imports.columns import ImportFileError, normalise_header
 from orders.imports.grouping import RowError
-from orders.imports.reading import CellProblem, Limits, detect, iter_rows
+from orders.imports.reading import LINE_BREAK, CellProblem, Limits, detect, iter_rows
 from orders.models import Channel
 from partners.models import Organisation
 from tracking.ingest import mapping, subjects
@@ -108,6 +111,65 @@ def _header(cells: list[object]) -> dict[str, int]:
     if missing:
         raise ImportFileError(f"Missing columns: {', '.join(missing)} (download the template).", row=1)
     return index
+
+
+@dataclass(frozen=True)
+class _Width:
+    """The header's width: up to its last named column (`named`), and every cell it has (`written`). A CSV writer
+    gives the header and every row one width, trailing empty cells included."""
+
+    named: int
+    written: int
+
+    @classmethod
+    def of(cls, cells: list[object]) -> _Width:
+        named = max((at + 1 for at, cell in enumerate(cells) if normalise_header(cell)), default=0)
+        return cls(named=named, written=len(cells))
+
+
+def _width_problem(cells: list[object], width: _Width, number: int, *, pads_short_rows: bool) -> str:
+    """Why a row's cells do not line up under the header's columns, or "". The cells are taken by position: a value
+    holding an unquoted delimiter ("MAERSK ESSEN, 612W") would push what follows it into the next columns (its second
+    half read as the event id) and the last value off the row, with nothing to show for it; the order import refuses
+    such rows in the same words (orders/imports/grouping._check_width). Unlike there, a CSV row with more cells than
+    the header is refused even when its extra cells are empty: cut in two, a row whose last value is empty (no
+    event_id) ends in an empty cell too."""
+    stray = next((at for at in range(width.named, len(cells)) if cells[at] not in ("", None)), None)
+    if pads_short_rows:  # a spreadsheet has no delimiters: the cell is a note beside the table, or a column unnamed
+        if stray is None:
+            return ""
+        return (
+            f"Cell {get_column_letter(stray + 1)}{number} holds a value, but its column has no header: delete the "
+            "value, or name the column in row 1."
+        )
+    if stray is not None or len(cells) > width.written:
+        return _quote_swallowed(cells, width) or (
+            f"This row has {len(cells)} values but the header names only {width.named} columns: a value holds an "
+            "unquoted delimiter (write such a value in double quotes), or a column has no header."
+        )
+    if len(cells) < width.named:
+        return _quote_swallowed(cells, width) or (
+            f"This row has {len(cells)} values but the header names {width.named} columns: a delimiter is missing "
+            "(every row needs as many separators as the header)."
+        )
+    return ""
+
+
+def _quote_swallowed(cells: list[object], width: _Width) -> str:
+    """A row of the wrong width holding a line break: a stray opening quote most often, closed by the next quote in
+    the file and taking the lines between into one value (see orders/imports/grouping._swallowed)."""
+    for position, cell in enumerate(cells):
+        breaks = len(LINE_BREAK.findall(cell)) if isinstance(cell, str) else 0
+        if breaks:
+            lines = "1 line" if breaks == 1 else f"{breaks} lines"
+            return (
+                f'A quote (") opens in column {position + 1} of this row and is closed only {lines} further down: '
+                "everything up to that closing quote, line breaks included, was read as that one value, so this row "
+                f'has {len(cells)} values where the header names {width.named}. Check this row for a stray " (a value '
+                "that starts with a quote must end with one); if the line break belongs in the value, a delimiter is "
+                "missing instead."
+            )
+    return ""
 
 
 def milestone_code(value: str, milestones: Mapping[str, MilestoneInfo]) -> str:
@@ -187,20 +249,26 @@ def _row_event(
     return event, []
 
 
-def check_rows(rows: Iterator[tuple[int, list[object]]], *, time_zone: str) -> Checked:
-    """Read every row; the events and every problem, by row."""
+def check_rows(rows: Iterator[tuple[int, list[object]]], *, time_zone: str, pads_short_rows: bool = False) -> Checked:
+    """Read every row; the events and every problem, by row. `pads_short_rows`: the rows are a spreadsheet's, where
+    a row has no missing cells, only empty ones (reading.FileInfo)."""
     checked = Checked()
     now = timezone.now()
     milestones = mapping.table().milestones
     index: dict[str, int] | None = None
+    width = _Width(named=0, written=0)
     for number, cells in rows:
         if index is None:
-            index = _header(cells)
+            index, width = _header(cells), _Width.of(cells)
             continue
         checked.rows_total += 1
         if checked.rows_total > MAX_ROWS:
             raise ImportFileError(f"A milestone file holds at most {MAX_ROWS:,} rows; split it.", row=number)
         reference = _cell(cells, index, "reference")
+        misfit = _width_problem(cells, width, number, pads_short_rows=pads_short_rows)
+        if misfit:  # no cell of this row can be trusted to be under its column
+            checked.errors.append(RowError(number, "", "", misfit, reference))
+            continue
         unreadable = [
             (name, cell) for name, at in index.items() if at < len(cells) and isinstance(cell := cells[at], CellProblem)
         ]
@@ -246,6 +314,12 @@ def _as_json(errors: list[RowError]) -> list[dict[str, Any]]:
     ]
 
 
+def rows_skipped(upload: EventUpload) -> int:
+    """How many rows the upload's problems are on: a row can have several (a milestone and a time), and the file's
+    own problems (row 1, or none) skip no data row. Counted from the stored problems, the first MAX_STORED_ERRORS."""
+    return len({error["row"] for error in upload.errors if error.get("row") and error["row"] > 1})
+
+
 def upload_process(
     *,
     stream: IO[bytes],
@@ -271,7 +345,7 @@ def upload_process(
 
     try:
         info = detect(opener, size=len(data), limits=limits)
-        checked = check_rows(iter_rows(opener, info, limits), time_zone=time_zone)
+        checked = check_rows(iter_rows(opener, info, limits), time_zone=time_zone, pads_short_rows=info.pads_short_rows)
     except ImportFileError as exc:
         upload.errors = [{"row": exc.row, "column": "", "value": "", "message": str(exc)}]
         upload.error_count = 1

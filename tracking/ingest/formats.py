@@ -96,17 +96,49 @@ def parse_time(value: Any, *, what: str, time_zone: str = "") -> tuple[datetime.
         parsed = datetime.datetime.fromisoformat(value.strip())
     except ValueError as exc:
         raise FormatError(f"{what} {value[:40]!r} is not an ISO 8601 time.") from exc
-    if parsed.tzinfo is None:
+    local = parsed.tzinfo is None
+    if local:
         if not time_zone:
             raise FormatError(f"{what} {value[:40]!r} has no UTC offset; add one (e.g. +08:00 or Z).")
         parsed = parsed.replace(tzinfo=zoneinfo.ZoneInfo(time_zone))
     try:
         offset = parsed.utcoffset()
         in_utc = parsed.astimezone(datetime.UTC)
+        if local:
+            _check_on_the_clock(parsed, value.strip(), what=what, time_zone=time_zone)
     except OverflowError as exc:  # 0001-01-01T00:30+01:00 is before year 1 in UTC; 9999-12-31T23:30-01:00 after 9999
         raise FormatError(f"{what} {value[:40]!r} is outside the calendar (years 1 … 9999 in UTC).") from exc
     minutes = int(offset.total_seconds() // 60) if offset is not None else None
     return in_utc, minutes
+
+
+def _check_on_the_clock(local: datetime.datetime, written: str, *, what: str, time_zone: str) -> None:
+    """FormatError when a local time names no moment, or two: the hour the clocks skip when they go forward (zoneinfo
+    would read it with the offset before the change, an hour off the wall clock) and the hour they repeat when they
+    go back (read as its first pass). Only the sender knows which moment was meant: the time's offset says it, or the
+    time given in UTC (a screen's field takes no offset, its time zone does)."""
+    first, second = local.replace(fold=0), local.replace(fold=1)
+    if first.utcoffset() == second.utcoffset():
+        return
+    shown = written[:40]
+    before, after = _offset_text(first.utcoffset()), _offset_text(second.utcoffset())
+    if first.astimezone(datetime.UTC).astimezone(local.tzinfo).replace(tzinfo=None) != local.replace(tzinfo=None):
+        raise FormatError(
+            f"{what} {shown!r} does not exist in {time_zone}: the clocks jump from {before} to {after} past it. "
+            f"Write the time with its UTC offset (e.g. {shown}{before}), or give it in UTC."
+        )
+    raise FormatError(
+        f"{what} {shown!r} happens twice in {time_zone}: the clocks go back from {before} to {after} and repeat it. "
+        f"Write the time with its UTC offset to say which, {shown}{before} (the first) or {shown}{after} (the "
+        "second), or give it in UTC."
+    )
+
+
+def _offset_text(offset: datetime.timedelta | None) -> str:
+    """+02:00, -03:30: the offset as ISO 8601 writes it."""
+    minutes = int((offset or datetime.timedelta()).total_seconds() // 60)
+    sign = "-" if minutes < 0 else "+"
+    return f"{sign}{abs(minutes) // 60:02d}:{abs(minutes) % 60:02d}"
 
 
 def clean_subject(kind: str, value: Any) -> tuple[str, str]:
@@ -139,6 +171,8 @@ def clean_location(value: Any) -> tuple[str, str]:
 
 
 def _classifier(value: Any, *, what: str) -> str:
+    if value is None or value == "":
+        raise FormatError(f"{what} is missing: give ACT, EST or PLN.")
     if isinstance(value, str):  # only text: a list or an object is no classifier (and cannot be looked up)
         if value in CLASSIFIERS:
             return value
@@ -225,7 +259,9 @@ def dcsa_event(event: Any) -> IncomingEvent:
     """A DCSA T&T 2.2 event (transportEvent, equipmentEvent or shipmentEvent) as an IncomingEvent."""
     if not isinstance(event, dict):
         raise FormatError("Each DCSA event must be a JSON object.")
-    event_type = str(event.get("eventType") or "").upper()
+    if not event.get("eventType"):
+        raise FormatError("eventType is missing: give TRANSPORT, EQUIPMENT or SHIPMENT.")
+    event_type = str(event["eventType"]).upper()
     if event_type not in _DCSA_CODE_FIELDS:
         raise FormatError(f"eventType {event.get('eventType')!r} is not TRANSPORT, EQUIPMENT or SHIPMENT.")
     code = event.get(_DCSA_CODE_FIELDS[event_type]) or event.get("eventTypeCode")  # the deprecated field of 2.0
@@ -328,9 +364,30 @@ def oms_event(event: Any, *, default_scheme: str = Scheme.OMS) -> IncomingEvent:
     )
 
 
+# Fields of a DCSA event that our format has none of: an object naming one of them, and no milestone or code of ours,
+# is a DCSA event, however incomplete, and is told what DCSA misses rather than what our format would need.
+_DCSA_ONLY = frozenset(
+    {
+        "eventType",
+        "eventClassifierCode",
+        "eventDateTime",
+        "eventCreatedDateTime",
+        "eventID",
+        *_DCSA_CODE_FIELDS.values(),
+        "eventTypeCode",
+    }
+)
+
+
 def any_event(event: Any, *, default_scheme: str = Scheme.OMS) -> IncomingEvent:
-    """DCSA when the object has a DCSA eventType, else our format: one webhook takes both."""
-    if isinstance(event, dict) and "eventType" in event and "eventClassifierCode" in event:
+    """DCSA when the object names a field only DCSA has and no milestone or code of ours, else our format: one webhook
+    takes both."""
+    if (
+        isinstance(event, dict)
+        and not event.get("milestone")
+        and not event.get("code")
+        and not _DCSA_ONLY.isdisjoint(event)
+    ):
         return dcsa_event(event)
     return oms_event(event, default_scheme=default_scheme)
 

@@ -187,7 +187,12 @@ def upload_detail(request: HttpRequest, pk: int) -> HttpResponse:
     uploads = uploads if scope.is_staff else uploads.filter(partner_id__in=scope.organisation_ids)
     result = get_object_or_404(uploads, pk=pk)
     zone = viewer_zone(scope)
-    context = {"upload": result, "base_template": _base_template(scope), "zone": zone_label(zone)}
+    context = {
+        "upload": result,
+        "rows_skipped": files.rows_skipped(result),
+        "base_template": _base_template(scope),
+        "zone": zone_label(zone),
+    }
     with timezone.override(zone):
         return render(request, "tracking/ingest/upload_detail.html", context)
 
