@@ -75,7 +75,7 @@ class ImportErrorOutput(serializers.Serializer):
 
 
 class ImportCountsOutput(serializers.Serializer):
-    """The job's counts (the schema's names for `ImportJobOutput.get_counts`)."""
+    """The job's counts (the schema's names for `ImportJobSummaryOutput.get_counts`)."""
 
     rows = serializers.IntegerField(help_text="Data rows in the file (cargo lines).")
     rows_done = serializers.IntegerField(help_text="Rows read so far.")
@@ -88,7 +88,9 @@ class ImportCountsOutput(serializers.Serializer):
     errors = serializers.IntegerField(help_text="Errors found, also beyond the 1,000 listed.")  # type: ignore[assignment]
 
 
-class ImportJobOutput(serializers.Serializer):
+class ImportJobSummaryOutput(serializers.Serializer):
+    """A job without its errors, as the list gives it: a client gets the job for those (its `url`)."""
+
     id = serializers.UUIDField()
     url = serializers.SerializerMethodField()
     state = serializers.CharField(source="status", help_text="pending, checking, checked, rejected, queued, "
@@ -98,9 +100,6 @@ class ImportJobOutput(serializers.Serializer):
     file_name = serializers.CharField()
     counts = serializers.SerializerMethodField()
     file_error = serializers.CharField()
-    # DRF's metaclass takes declared fields out of the class, so this field does not hide Serializer.errors
-    errors = serializers.SerializerMethodField()  # type: ignore[assignment]
-    errors_truncated = serializers.SerializerMethodField()
     created_at = serializers.DateTimeField()
     finished_at = serializers.DateTimeField(allow_null=True)
     file_deleted_at = serializers.DateTimeField(
@@ -120,15 +119,21 @@ class ImportJobOutput(serializers.Serializer):
             "created": job.orders_created, "errors": job.error_count,
         }  # fmt: skip
 
+
+class ImportJobOutput(ImportJobSummaryOutput):
+    """The job with its errors (the first ERRORS_RETURNED of them)."""
+
+    # DRF's metaclass takes declared fields out of the class, so this field does not hide Serializer.errors
+    errors = serializers.SerializerMethodField()  # type: ignore[assignment]
+    errors_truncated = serializers.SerializerMethodField()
+
     @extend_schema_field(ImportErrorOutput(many=True))
     def get_errors(self, job: ImportJob) -> list[dict[str, Any]]:
-        if not self.context.get("with_errors"):
-            return []
         errors = service.import_job_errors(job)[:ERRORS_RETURNED]
         return cast(list[dict[str, Any]], ImportErrorOutput(errors, many=True).data)  # many=True: a ReturnList
 
     def get_errors_truncated(self, job: ImportJob) -> bool:
-        return bool(self.context.get("with_errors")) and job.error_count > ERRORS_RETURNED
+        return job.error_count > ERRORS_RETURNED
 
 
 # The one error shape (oms/api_errors.py), registered by the project's AutoSchema; named, not imported.
@@ -143,6 +148,7 @@ _EXAMPLE = {
     "errors": [{"row": 3, "column": "gross_weight_kg", "header": "Gross Weight KG", "value": "-5",
                 "message": "Must be greater than zero.", "duplicate": False}],
     "errors_truncated": False, "created_at": "2026-11-29T10:00:00Z", "finished_at": "2026-11-29T10:00:01Z",
+    "file_deleted_at": None,
 }  # fmt: skip
 
 
@@ -210,15 +216,15 @@ class OrderImportList(GenericAPIView):
         summary="List order imports",
         description="The caller's import jobs, newest first, with cursor pagination (`next`/`previous` links), as "
         "the orders list. Customer keys see only their organisation's jobs; staff keys see all. Items leave out "
-        "`errors`; get the job for those.",
+        "`errors` and `errors_truncated`; get the job (its `url`) for those.",
         responses={
-            200: ImportJobOutput(many=True),
+            200: ImportJobSummaryOutput(many=True),
             404: error_response("The cursor is not valid.", error_example("Bad cursor", "not_found", "Invalid cursor")),
         },
     )
     def get(self, request: Request) -> Response:
         page = self.paginate_queryset(selectors.import_job_list_for(scope=scope_for_request(request)))
-        return self.get_paginated_response(ImportJobOutput(page, many=True, context={"request": request}).data)
+        return self.get_paginated_response(ImportJobSummaryOutput(page, many=True, context={"request": request}).data)
 
     @extend_schema(
         summary="Upload an order file",
@@ -284,7 +290,7 @@ def _create(request: Request, data: dict[str, Any]) -> Response:
         raise serializers.ValidationError({"file": [str(exc)]}) from exc
     except OrderError as exc:
         raise PermissionDenied(str(exc)) from exc
-    output = ImportJobOutput(job, context={"request": request, "with_errors": True}).data
+    output = ImportJobOutput(job, context={"request": request}).data
     return Response(output, status=status.HTTP_201_CREATED, headers={"Location": output["url"]})
 
 
@@ -301,4 +307,4 @@ order_import_list_create = OrderImportList.as_view()
 @api_view(["GET"])
 def order_import_detail(request: Request, pk: Any) -> Response:
     job = selectors.import_job_get_for(scope=scope_for_request(request), pk=pk)  # DRF answers Http404 with 404
-    return Response(ImportJobOutput(job, context={"request": request, "with_errors": True}).data)
+    return Response(ImportJobOutput(job, context={"request": request}).data)

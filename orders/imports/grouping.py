@@ -11,12 +11,14 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any
 
 from openpyxl.utils import get_column_letter
 
 from orders.imports.columns import LINE_COLUMNS, ORDER_COLUMNS, TEMPLATE_EXAMPLE, ImportFileError, check_header
 from orders.imports.reading import LINE_BREAK, CellProblem, FileInfo, Limits, Opener, iter_rows
+from orders.intake import _VALUE_LIMIT, _VALUE_PLACES, _date, _decimal, _declared_value_places, _Errors
 
 Key = tuple[str, str]
 _LINE_ERROR = re.compile(r"^lines\[(\d+)\](?:\.(\w+))?$")
@@ -36,6 +38,22 @@ class RowError:
 
 
 @dataclass
+class Unnamed:
+    """The rows of a reference that name no customer before any row of that reference names one."""
+
+    first_row: int
+    last_row: int
+    rows: int = 1
+    customers: list[str] = field(default_factory=list)  # those the reference's later rows name, in file order
+
+    def said(self) -> str:
+        """Where they are, for a message."""
+        if self.rows == 1:
+            return f"row {self.first_row}"
+        return f"{self.rows} rows, from row {self.first_row} to row {self.last_row}"
+
+
+@dataclass
 class Scan:
     columns: list[str]  # the vocabulary's names, in the file's order
     header: list[str] = field(default_factory=list)  # the same columns as the file's header writes them
@@ -43,6 +61,10 @@ class Scan:
     last_row: dict[Key, int] = field(default_factory=dict)
     customer_codes: set[str] = field(default_factory=set)
     location_codes: set[str] = field(default_factory=set)
+    # reference -> the one customer its rows name, for its rows that come before the first of them (_Keys)
+    leading_customer: dict[str, str] = field(default_factory=dict)
+    # reference -> such rows when its rows name several customers: they could be a line of any of those orders
+    unnamed: dict[str, Unnamed] = field(default_factory=dict)
 
     @property
     def orders_total(self) -> int:
@@ -53,6 +75,7 @@ class Scan:
 class RowGroup:
     key: Key
     rows: list[tuple[int, list[object]]]
+    unnamed: Unnamed | None = None  # rows of its reference that name no customer and could be its lines
 
 
 @dataclass
@@ -63,7 +86,8 @@ class GroupIntake:
     order_rows: dict[str, int]
     line_rows: list[int]
     conflicts: list[RowError]
-    problem_cells: frozenset[tuple[int, str]] = frozenset()  # (row, column) of the CellProblems among conflicts
+    # (row, column) of the conflicts that stand for validation's own error there (CellProblems, an unnamed customer)
+    problem_cells: frozenset[tuple[int, str]] = frozenset()
 
 
 class _Keys:
@@ -72,13 +96,16 @@ class _Keys:
     A later line of an order may leave its order columns blank, customer_code included (a CSV saved from a sheet
     with merged cells has them so; a workbook's merged cells are read with their value in every cell, see
     reading._MergedAreas): a row with a reference but no customer code joins the order the last row with that
-    reference belonged to. A row without a reference cannot be joined to others: it stands alone (and
-    fails validation)."""
+    reference belonged to. Before any row of its reference names a customer, such a row joins the order of the
+    one customer the reference's rows name (`leading_customer`, from the scan); when they name several, it could
+    be a line of any of their orders and stands apart (the scan's `unnamed`: it and those orders are refused). A
+    row without a reference cannot be joined to others: it stands alone (and fails validation)."""
 
-    def __init__(self, index: dict[str, int], implied_customer: str) -> None:
+    def __init__(self, index: dict[str, int], implied_customer: str, leading_customer: dict[str, str]) -> None:
         self.code_at = index.get("customer_code")
         self.reference_at = index.get("customer_reference")
         self.implied_customer = implied_customer
+        self.leading_customer = leading_customer
         self.last_code: dict[str, str] = {}  # reference -> customer code of its last row that gave one
 
     def __call__(self, cells: list[object], number: int) -> Key:
@@ -89,7 +116,7 @@ class _Keys:
         if code:
             self.last_code[reference] = code
         else:
-            code = self.last_code.get(reference, "")
+            code = self.last_code.get(reference) or self.leading_customer.get(reference, "")
         return (code, reference)
 
 
@@ -168,20 +195,37 @@ def scan(opener: Opener, info: FileInfo, limits: Limits, *, is_staff: bool, impl
     result = Scan(columns=columns, header=[_written(cell) for cell in first[1][: len(columns)]])
     location_positions = [index[name] for name in ("origin", "destination") if name in index]
     pad_short = info.pads_short_rows
-    key_of = _Keys(index, implied_customer)
+    key_of = _Keys(index, implied_customer, leading_customer={})  # the scan is what finds them
+    leading: dict[str, Unnamed] = {}  # reference -> its rows before the first that names a customer
     for number, cells in rows:
         _check_width(cells, columns, number, pad_short=pad_short)
         result.rows_total += 1
-        key = key_of(cells, number)
-        result.last_row[key] = number
-        if key[0]:
-            result.customer_codes.add(key[0])
+        customer, reference = key = key_of(cells, number)
+        if customer:
+            result.last_row[key] = number
+            result.customer_codes.add(customer)
+            if leading and reference in leading and customer not in (customers := leading[reference].customers):
+                customers.append(customer)
+        elif reference[0] == "\x00":  # no reference: the row stands alone
+            result.last_row[key] = number
+        elif reference in leading:
+            waiting = leading[reference]
+            waiting.last_row, waiting.rows = number, waiting.rows + 1
+        else:
+            leading[reference] = Unnamed(first_row=number, last_row=number)
         for position in location_positions:
             code = str(_cell(cells, position)).replace(" ", "").upper()
             if code:
                 result.location_codes.add(code)
     if not result.rows_total:
         raise ImportFileError("The file has its header but no orders below it.", row=2)
+    for reference, waiting in leading.items():
+        if len(waiting.customers) == 1:  # the reference names one order in this file: they are its lines
+            result.leading_customer[reference] = waiting.customers[0]
+            continue
+        result.last_row[("", reference)] = waiting.last_row  # an order of their own, refused for its customer
+        if waiting.customers:
+            result.unnamed[reference] = waiting
     return result
 
 
@@ -194,7 +238,8 @@ def iter_groups(
     rows = iter_rows(opener, info, limits)
     next(rows, None)  # the header, checked by scan()
     width = len(scanned.columns)
-    key_of = _Keys(index, implied_customer)
+    key_of = _Keys(index, implied_customer, scanned.leading_customer)
+    unnamed = scanned.unnamed
     for done, (number, cells) in enumerate(rows, start=1):
         if len(cells) < width:  # a spreadsheet row ending in empty cells (scan refused short CSV rows)
             cells = [*cells, *[""] * (width - len(cells))]
@@ -203,13 +248,48 @@ def iter_groups(
         group_rows.append((number, cells))
         if scanned.last_row.get(key) == number:
             del open_groups[key]
-            yield done, RowGroup(key=key, rows=group_rows)
+            yield done, RowGroup(key=key, rows=group_rows, unnamed=unnamed.get(key[1]) if unnamed else None)
     if open_groups:  # the file changed between the passes
         raise ImportFileError("The file changed while it was being read; upload it again.")
 
 
 def _same(a: object, b: object) -> bool:
     return str(a).strip().casefold() == str(b).strip().casefold()
+
+
+def _read_alike(name: str, a: object, b: object, *, currency: object, points_may_group_thousands: bool) -> bool:
+    """Whether two spellings of an order column are one value as intake reads it: "DE FRA" and "DEFRA", "1000" and
+    "1000.00", 2026-12-01 and 01.12.2026. Asked only of texts that differ; a text intake refuses (or reads two ways)
+    is no spelling of another value."""
+    if name in _PLACE_COLUMNS:
+        return _place(a) == _place(b)
+    if name in _DATE_COLUMNS:
+        errors = _Errors()
+        day = _date(a, name, errors, required=False)
+        return day is not None and day == _date(b, name, errors, required=False)
+    if name == "declared_value":
+        amount = _amount(a, currency, points_may_group_thousands)
+        return amount is not None and amount == _amount(b, currency, points_may_group_thousands)
+    return False
+
+
+_PLACE_COLUMNS = frozenset({"origin", "destination"})
+_DATE_COLUMNS = frozenset({"requested_pickup_on", "requested_delivery_on"})
+
+
+def _place(value: object) -> str:
+    """A UN/LOCODE as intake reads it: spaces dropped ("DE FRA" is DEFRA), upper case."""
+    return str(value).strip().replace(" ", "").upper()
+
+
+def _amount(value: object, currency: object, points_may_group_thousands: bool) -> Decimal | None:
+    """The declared value intake keeps, or None when it refuses the text (with the order's currency, so that
+    "150.000" yen, which intake refuses as reading two ways, is never taken for 150)."""
+    errors = _Errors(points_may_group_thousands=points_may_group_thousands)
+    amount = _decimal(value, "declared_value", errors, places=_VALUE_PLACES, limit=_VALUE_LIMIT)
+    if amount is not None:
+        _declared_value_places(value, amount, str(currency).strip().upper(), errors)
+    return None if errors.by_field else amount
 
 
 @dataclass(frozen=True)
@@ -229,9 +309,10 @@ class Layout:
         )
 
 
-def build_intake(group: RowGroup, layout: Layout) -> GroupIntake:
+def build_intake(group: RowGroup, layout: Layout, *, points_may_group_thousands: bool = False) -> GroupIntake:
     """The group in the intake vocabulary: order columns from the rows that give them, one line per row.
-    Rows are as wide as the header (iter_groups pads short spreadsheet rows)."""
+    Rows are as wide as the header (iter_groups pads short spreadsheet rows). `points_may_group_thousands`: as
+    validate_order's, for telling two spellings of one number from two numbers."""
     first_row, first_cells = group.rows[0]
     reference = _text(first_cells[layout.reference])
     data: dict[str, Any] = {}
@@ -249,7 +330,12 @@ def build_intake(group: RowGroup, layout: Layout) -> GroupIntake:
                 continue  # blank after the first row: the order's value applies
             if name not in data:
                 data[name], order_rows[name] = value, number
-            elif value != data[name] and not _same(value, data[name]):
+            elif (
+                value != data[name]
+                and not _same(value, data[name])
+                and not _read_alike(name, value, data[name], currency=data.get("currency", ""),
+                                    points_may_group_thousands=points_may_group_thousands)
+            ):  # fmt: skip
                 conflicts.append(
                     RowError(
                         row=number,
@@ -265,6 +351,10 @@ def build_intake(group: RowGroup, layout: Layout) -> GroupIntake:
         line_rows.append(number)
     if reference == _EXAMPLE_REFERENCE:  # rare: one string comparison per order otherwise
         conflicts.extend(_example_rows(group, layout, reference))
+    if group.unnamed is not None:  # rare: rows of its reference name no customer, and it has several
+        conflicts.extend(_unnamed_customer(group, group.unnamed, reference))
+        if not group.key[0]:
+            problem_cells.update((number, "customer_code") for number, _ in group.rows)
     data["description"] = lines[0].get("description", "")
     data["lines"] = lines
     return GroupIntake(
@@ -309,6 +399,41 @@ def _example_rows(group: RowGroup, layout: Layout, reference: str) -> list[RowEr
         for number, cells in group.rows
         if all(_same(cells[position], value) for position, value in compared)
     ]
+
+
+def _unnamed_customer(group: RowGroup, unnamed: Unnamed, reference: str) -> list[RowError]:
+    """Rows that name a reference but no customer, in a file holding that reference's orders for several customers:
+    an error on each such row, and on the first row of each of those orders, none of which is imported without them
+    (a corrected file would then find it a duplicate, and their lines could never be added)."""
+    customers = _listed(unnamed.customers)
+    if not group.key[0]:
+        return [
+            RowError(
+                row=number,
+                column="customer_code",
+                value="",
+                message=f"Write the customer's code on this row: this file has order {reference} for {customers}, "
+                "and this row could be a line of any of them. None is imported until the row names its customer.",
+                customer_reference=reference,
+            )
+            for number, _ in group.rows
+        ]
+    first_row = group.rows[0][0]
+    return [
+        RowError(
+            row=first_row,
+            column="customer_code",
+            value=group.key[0],
+            message=f"Order {reference} is also named without a customer_code ({unnamed.said()}), and this file has "
+            f"order {reference} for {customers}: write the customer's code there. This order is not imported until "
+            "then: they may be its lines.",
+            customer_reference=reference,
+        )
+    ]
+
+
+def _listed(codes: list[str]) -> str:
+    return f"{', '.join(codes[:-1])} and {codes[-1]}" if len(codes) > 1 else "".join(codes)
 
 
 def _without_problems(

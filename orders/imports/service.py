@@ -751,7 +751,7 @@ def _check_batch(
     limit = _max_errors()
     candidates: list[tuple[CleanOrder, grouping.GroupIntake]] = []
     for _done, group in batch:
-        intake = grouping.build_intake(group, layout)
+        intake = grouping.build_intake(group, layout, points_may_group_thousands=points_may_group_thousands)
         clean, errors = validate_order(
             intake.data, scope=scope, lookups=lookups, points_may_group_thousands=points_may_group_thousands
         )

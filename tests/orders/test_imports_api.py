@@ -301,6 +301,27 @@ def test_the_schema_documents_the_job_list_page_and_the_idempotency_key(db, clie
     assert {"201", "409", "422"} <= set(upload_operation["responses"])
 
 
+def test_a_listed_job_leaves_out_its_errors_rather_than_claiming_it_has_none(acme_api, client):
+    """The list is documented to leave out `errors`, yet gave every job `"errors": []` and `errors_truncated: false`,
+    a failed job full of errors included: a client generated from the schema (ImportJobOutput, `errors` required)
+    read that as "no errors". Items have neither key, and the schema says so."""
+    created = _post(acme_api, csv_bytes([order_row("PO-1", gross_weight_kg="-5")]))
+    assert created["errors"]
+
+    (item,) = acme_api.get(URL).json()["results"]
+
+    assert item["id"] == created["id"]
+    assert not {"errors", "errors_truncated"} & set(item)
+    assert item["counts"]["errors"] == 1  # how many there are; the job's url gives them
+    assert acme_api.get(item["url"]).json()["errors"] == created["errors"]
+    schema = client.get("/api/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json").json()
+    schemas = schema["components"]["schemas"]
+    page = schema["paths"][URL]["get"]["responses"]["200"]["content"]["application/json"]["schema"]["$ref"]
+    listed = schemas[page.rsplit("/", 1)[-1]]["properties"]["results"]["items"]["$ref"].rsplit("/", 1)[-1]
+    left_out = set(schemas["ImportJobOutput"]["properties"]) - set(schemas[listed]["properties"])
+    assert left_out == {"errors", "errors_truncated"}
+
+
 def test_a_queued_customer_file_creates_that_customer_s_orders_or_none(world, customer_a_user, settings):
     """A person's membership moved from ACME to GLOBEX while ACME's file (no customer_code column: implied) waited
     for the worker: the job is ACME's, so it imports nothing rather than GLOBEX's orders."""

@@ -25,7 +25,7 @@ from orders.models import (
 )
 from orders.references import _sequence_name
 from partners.scoping import scope_for_user
-from tests.orders.fixtures.imports import csv_bytes, errors_of, import_file, order_row, world
+from tests.orders.fixtures.imports import COLUMNS, csv_bytes, errors_of, import_file, order_row, world
 
 __all__ = ["world"]
 
@@ -100,6 +100,110 @@ def test_conflicting_order_values_in_rows_of_one_order_name_both_rows(world):
     assert (row, column) == (3, "consignee_name")
     assert "Rows 2 and 3" in message
     assert "Someone Else Ltd" in message
+
+
+def test_a_blank_customer_code_on_an_orders_first_row_makes_that_row_a_line_of_the_order(world):
+    """A later row of an order could leave customer_code blank, but the first could not: ("", PO-1, Pumps) above
+    (ACME, PO-1, Valves) was an order of its own ("customer_code: This field is required"), the file was said to
+    hold 2 orders, "valid orders only" created PO-1 with Valves alone, and the corrected file then found PO-1 a
+    duplicate: the Pumps line could never be imported. The reference names one order in the file: its line."""
+    rows = [{**order_row("PO-1", description="Pumps"), "customer_code": ""}, order_row("PO-1", description="Valves")]
+    job = import_file(world["ops"], csv_bytes(rows))
+    assert (job.orders_total, job.orders_valid) == (1, 1), errors_of(job)
+
+    _confirm(job, world["ops"], mode="valid_only")
+
+    order = Order.objects.get(customer_reference="PO-1")
+    assert order.customer == world["acme"]
+    assert list(order.lines.order_by("line_no").values_list("description", flat=True)) == ["Pumps", "Valves"]
+
+
+def test_a_blank_customer_code_before_the_orders_of_two_customers_with_its_reference_holds_back_all_of_them(world):
+    """Two customers may use one reference. A row naming it without a customer before any of their rows could be
+    a line of either order: importing both without it would lose it for good, so neither is imported (the other
+    orders of the file are), and each of the three rows says why."""
+    rows = [
+        {**order_row("PO-7", description="Spare parts"), "customer_code": ""},
+        order_row("PO-7", description="Pumps"),
+        order_row("PO-7", customer="GLOBEX", description="Valves"),
+        order_row("PO-8"),
+    ]
+    job = _confirm(import_file(world["ops"], csv_bytes(rows)), world["ops"], mode="valid_only")
+
+    assert list(Order.objects.values_list("customer_reference", flat=True)) == ["PO-8"]
+    errors = errors_of(job)
+    assert [(row, column) for row, column, _ in errors] == [(2, "customer_code"), (3, "customer_code"),
+                                                            (4, "customer_code")]  # fmt: skip
+    assert "this file has order PO-7 for ACME and GLOBEX" in errors[0][2]
+    assert "Order PO-7 is also named without a customer_code (row 2)" in errors[1][2]
+
+
+def test_a_blank_customer_code_after_a_row_of_its_reference_stays_with_that_rows_order(world):
+    """Merged customer cells: a blank code below ACME's PO-7 is ACME's line, even when GLOBEX has a PO-7 too."""
+    rows = [
+        order_row("PO-7", description="Pumps"),
+        {**order_row("PO-7", description="Spare parts"), "customer_code": ""},
+        order_row("PO-7", customer="GLOBEX", description="Valves"),
+    ]
+    job = _confirm(import_file(world["ops"], csv_bytes(rows)), world["ops"])
+    assert job.orders_created == 2, errors_of(job)
+    assert Order.objects.get(customer=world["acme"]).lines.count() == 2
+
+
+def test_a_customer_file_may_leave_customer_code_blank_on_any_row(world, customer_a_user):
+    """In a customer's own file the customer is implied: a blank code names it, on the first row as on the others."""
+    rows = [{**order_row("PO-1", description="Pumps"), "customer_code": ""}, order_row("PO-1", description="Valves")]
+    job = _confirm(import_file(customer_a_user, csv_bytes(rows)), customer_a_user)
+    assert (job.status, job.orders_created) == (ImportStatus.IMPORTED, 1), errors_of(job)
+    assert Order.objects.get().lines.count() == 2
+
+
+def test_the_same_un_locode_written_with_its_space_is_no_conflict(world):
+    """UN/LOCODEs are published and often written with a space ("DE FRA"); intake reads it as DEFRA, but the
+    order-column check compared the texts: "DEFRA" on one row and "DE FRA" on the next was "different origin"."""
+    rows = [order_row("PO-1", description="Pumps"), order_row("PO-1", origin="de fra", description="Valves")]
+    job = import_file(world["ops"], csv_bytes(rows))
+    assert (job.orders_valid, job.orders_invalid) == (1, 0), errors_of(job)
+
+
+@pytest.mark.parametrize(
+    ("column", "first", "later"),
+    [
+        ("declared_value", "1000", "1000.00"),  # a number cell shown with two decimals on one row only
+        ("declared_value", "1000.5", "1000,50"),  # a decimal comma
+        ("requested_pickup_on", "2026-12-01", "01.12.2026"),  # a German Excel's date
+        ("requested_pickup_on", "2026-12-01", "2026-12-01 00:00:00"),  # a date cell with its time
+    ],
+)
+def test_the_same_value_written_another_way_on_a_later_row_is_no_conflict(world, column, first, later):
+    """1000 and 1000.00 EUR are one amount, and 2026-12-01 and 01.12.2026 one day, as intake reads them; the rows
+    of one order giving them were refused as "different declared_value"."""
+    columns = [*COLUMNS, "declared_value", "currency"]
+    same = {"currency": "EUR", "declared_value": "1000"}
+    rows = [
+        order_row("PO-1", description="Pumps", **{**same, column: first}),
+        order_row("PO-1", description="Valves", **{**same, column: later}),
+    ]
+    job = import_file(world["ops"], csv_bytes(rows, columns=columns))
+    assert (job.orders_valid, job.orders_invalid) == (1, 0), errors_of(job)
+
+
+@pytest.mark.parametrize(
+    ("currency", "first", "later"),
+    [
+        ("JPY", "150", "150.000"),  # intake refuses 150.000 yen: it may be 150,000
+        ("EUR", "1000", "1000.01"),
+        ("EUR", "0", "0.00"),  # not a declared value intake accepts, however written
+    ],
+)
+def test_amounts_that_are_not_one_value_as_intake_reads_them_are_still_a_conflict(world, currency, first, later):
+    columns = [*COLUMNS, "declared_value", "currency"]
+    rows = [
+        order_row("PO-1", description="Pumps", currency=currency, declared_value=first),
+        order_row("PO-1", description="Valves", currency=currency, declared_value=later),
+    ]
+    job = import_file(world["ops"], csv_bytes(rows, columns=columns))
+    assert (3, "declared_value") in [(row, column) for row, column, _ in errors_of(job)]
 
 
 def test_the_preview_has_no_side_effects(world):
