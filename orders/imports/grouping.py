@@ -136,9 +136,17 @@ def _text(cell: object) -> str:
     return "" if isinstance(cell, CellProblem) else str(cell).strip()
 
 
-def _check_width(cells: list[object], columns: list[str], number: int, *, pad_short: bool) -> list[object]:
+def _check_width(
+    cells: list[object], columns: list[str], number: int, *, pad_short: bool, written: int
+) -> list[object]:
+    """The row's cells line up under the header's columns, or ImportFileError. Cells are taken by position: a value
+    holding an unquoted delimiter ("Pumps, valves") pushes what follows into the next columns and the last value off
+    the row. In a CSV a row wider than the header row (`written` cells, trailing empty ones included: a writer gives
+    every row the header's width) is refused even when its extra cells are empty, since a cut row whose last value
+    was empty ends in an empty cell; cells beyond the named columns that hold a value are refused in any file."""
     width = len(columns)
-    if len(cells) > width and any(cell not in ("", None) for cell in cells[width:]):
+    wider = len(cells) > written and not pad_short
+    if wider or (len(cells) > width and any(cell not in ("", None) for cell in cells[width:])):
         if pad_short:  # a spreadsheet has no delimiters: the cell is a note beside the table, or a column unnamed
             position = next(i for i in range(width, len(cells)) if cells[i] not in ("", None))
             raise ImportFileError(
@@ -148,8 +156,8 @@ def _check_width(cells: list[object], columns: list[str], number: int, *, pad_sh
             )
         raise ImportFileError(
             _swallowed(cells, columns)
-            or f"This row has values in {len(cells)} columns but the header names only {width}: "
-            "a value holds an unquoted delimiter, or a column has no header.",
+            or f"This row has {len(cells)} values but the header names only {width} columns: a value holds an "
+            "unquoted delimiter (write such a value in double quotes), or a column has no header.",
             row=number,
         )
     if len(cells) < width and not pad_short:
@@ -195,10 +203,11 @@ def scan(opener: Opener, info: FileInfo, limits: Limits, *, is_staff: bool, impl
     result = Scan(columns=columns, header=[_written(cell) for cell in first[1][: len(columns)]])
     location_positions = [index[name] for name in ("origin", "destination") if name in index]
     pad_short = info.pads_short_rows
+    written = len(first[1])
     key_of = _Keys(index, implied_customer, leading_customer={})  # the scan is what finds them
     leading: dict[str, Unnamed] = {}  # reference -> its rows before the first that names a customer
     for number, cells in rows:
-        _check_width(cells, columns, number, pad_short=pad_short)
+        _check_width(cells, columns, number, pad_short=pad_short, written=written)
         result.rows_total += 1
         customer, reference = key = key_of(cells, number)
         if customer:

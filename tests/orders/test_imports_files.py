@@ -241,6 +241,26 @@ def test_a_row_with_more_values_than_the_header_is_named(world):
     assert errors_of(job) == [(4, "", job.file_error)]
 
 
+def test_a_row_cut_by_an_unquoted_comma_is_named_even_when_its_last_value_was_empty(world):
+    """A description with an unquoted comma pushes every later value one column on; when the row's last value was
+    empty (an optional hs_code), the extra cell is empty too. Such rows were let through: the pickup date was read as
+    the description's second half's column, the hs_code as the date (found by the milestone files' review)."""
+    columns = [*COLUMNS, "hs_code"]
+    good = csv_bytes([order_row("PO-1", hs_code="")], columns=columns)
+    content = good + b"ACME,PO-2,air,FCA,DEFRA,USCHI,a,b,1,1,Pumps, valves,2026-12-01,\n"
+    job = import_file(world["ops"], content)
+    _rejected(job, "This row has 14 values but the header names only 13 columns")
+    assert errors_of(job) == [(3, "", job.file_error)]
+
+
+def test_trailing_delimiters_on_the_header_and_every_row_are_no_extra_values(world):
+    """Excel writes a separator for each formatted but empty column, on the header and every row alike."""
+    rows = csv_bytes([order_row("PO-1"), order_row("PO-2")]).replace(b"\r\n", b",,\r\n")
+    job = import_file(world["ops"], rows)
+    assert job.file_error == ""
+    assert job.errors.count() == 0
+
+
 def test_a_row_with_fewer_values_than_the_header_is_named(world):
     content = csv_bytes([order_row("PO-1")]) + b"ACME,PO-2,air,FCA\n"
     job = import_file(world["ops"], content)
