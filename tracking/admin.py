@@ -45,7 +45,9 @@ from tracking.models import (
     ShipmentKind,
 )
 
-# What a picker offers where only some rows make sense (the planning screens offer active carriers too).
+# What a picker offers where only some rows make sense. The console's carrier boxes are booking's and the ranking's
+# (services, preferences, on-time records, a master's main carrier, a booking): carriers only. A leg may also be run
+# by an agent or a warehouse (tracking.selectors.leg_runners); legs are given to them on the shipment's page.
 CARRIERS = Q(kinds__contains=[OrganisationKind.CARRIER], is_active=True)
 CUSTOMERS = Q(kinds__contains=[OrganisationKind.CUSTOMER], is_active=True)
 BRANCHES = Q(kinds__contains=[OrganisationKind.BRANCH], is_active=True)

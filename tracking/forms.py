@@ -12,10 +12,11 @@ from stdnum import imo
 
 from orders.identifiers import container_number_problem, normalize_container_number
 from orders.models import SEA_MODES, Location, Mode
-from partners.models import Organisation, OrganisationKind
+from partners.models import Organisation
 from partners.time_zones import zone_label
 from tracking.equipment import CONTAINER_TYPE_CHOICES
 from tracking.models import AppointmentKind, AppointmentStatus, LegRole
+from tracking.selectors import leg_runners
 
 DATETIME = forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M")
 # The years a typed time may fall in. The date picker lets any year through (0001 for a slip of the finger), and a
@@ -92,10 +93,6 @@ class LocationCodeField(forms.CharField):
         return location
 
 
-def carriers() -> Any:
-    return Organisation.objects.of_kind(OrganisationKind.CARRIER).active().order_by("name")
-
-
 class ConsolidateForm(forms.Form):
     orders = forms.CharField(widget=forms.HiddenInput, required=False)  # filled from the ticked rows
     container_type = forms.ChoiceField(
@@ -157,7 +154,11 @@ class ContainerForm(forms.Form):
 class LegForm(LocalTimesForm):
     role = forms.ChoiceField(choices=LegRole.choices, initial=LegRole.MAIN)
     mode = forms.ChoiceField(choices=Mode.choices)
-    carrier = forms.ModelChoiceField(queryset=Organisation.objects.none(), required=False)
+    carrier = forms.ModelChoiceField(
+        queryset=Organisation.objects.none(),
+        required=False,
+        help_text="Who runs the leg: a carrier, an agent or a warehouse. Blank: the shipment's carrier.",
+    )
     origin = LocationCodeField(label="From")
     destination = LocationCodeField(label="To")
     planned_departure_at = _datetime("Planned departure", required=False)
@@ -178,7 +179,7 @@ class LegForm(LocalTimesForm):
         if leg is not None:
             kwargs.setdefault("initial", self.initial_for(leg))
         super().__init__(*args, **kwargs)
-        queryset = carriers()
+        queryset = leg_runners()
         if leg is not None and leg.carrier_id:  # a carrier since deactivated still reads as the leg's
             queryset = (queryset | Organisation.objects.filter(pk=leg.carrier_id)).distinct()
         cast(forms.ModelChoiceField, self.fields["carrier"]).queryset = queryset

@@ -1,8 +1,9 @@
 """Reads of planning, already scoped and prefetched: the only way screens read shipments, legs and bookings.
 
 Scoping (partners/scoping.py): staff see everything; a customer sees the houses of its own orders (and
-the legs of the masters carrying them); a carrier or other partner sees the shipments and legs it
-carries (`legs__carrier_id`), never the houses of other parties' customers.
+the legs of the masters carrying them); a carrier or other partner sees the legs it carries (`legs_carried_by`:
+a leg's own carrier, else its shipment's) and the shipments of those legs, never the houses of other parties'
+customers.
 """
 
 from __future__ import annotations
@@ -40,8 +41,30 @@ from tracking.services.planning import PLANNABLE
 CUTOFF_SOON = datetime.timedelta(hours=48)
 
 
+# Who may run a leg (docs/planning.md, "Who runs a leg"): a carrier, an agent (a destination agent arranging the
+# delivery) or a warehouse (its own trucks). Bookings, the carrier ranking and a master's main carrier stay carriers'.
+LEG_RUNNER_KINDS = [OrganisationKind.CARRIER, OrganisationKind.AGENT, OrganisationKind.WAREHOUSE]
+
+
+def leg_runners() -> QuerySet[Organisation]:
+    """The active organisations a leg may be given to, by name: the leg form's list and the schedule board's."""
+    return Organisation.objects.filter(kinds__overlap=LEG_RUNNER_KINDS).active().order_by("name")
+
+
+def legs_carried_by(organisation_ids: Iterable[int]) -> Q:
+    """The legs these organisations carry: those they are the carrier of, and those without a carrier of their own
+    on a shipment they are the carrier of. Ingest lets a partner record on the same legs (tracking.ingest.services
+    ._not_carried, docs/tracking-events.md), so what a partner reports on is what its portal lists."""
+    ids = sorted(organisation_ids)
+    return Q(carrier_id__in=ids) | Q(carrier__isnull=True, shipment__carrier_id__in=ids)
+
+
 def shipments_visible_to(*, scope: Scope) -> ShipmentQuerySet:
-    return scope.restrict(Shipment.objects.all(), customer="order__customer_id", partner="legs__carrier_id")
+    """Staff: all shipments. Partners: the shipments of the legs they carry. Customers: their orders' houses."""
+    if scope.is_partner:
+        carried = Leg.objects.filter(legs_carried_by(scope.organisation_ids), shipment=OuterRef("pk"))
+        return Shipment.objects.filter(Exists(carried))
+    return scope.restrict(Shipment.objects.all(), customer="order__customer_id")
 
 
 def legs_visible_to(*, scope: Scope) -> QuerySet[Leg]:
@@ -50,7 +73,9 @@ def legs_visible_to(*, scope: Scope) -> QuerySet[Leg]:
         houses = shipments_visible_to(scope=scope)
         masters = ConsolidatedHouse.objects.filter(house__in=houses, removed_at__isnull=True).values("master_id")
         return Leg.objects.filter(Q(shipment__in=houses.values("pk")) | Q(shipment__in=masters))
-    return scope.restrict(Leg.objects.all(), customer=None, partner="carrier_id")
+    if scope.is_partner:
+        return Leg.objects.filter(legs_carried_by(scope.organisation_ids))
+    return scope.restrict(Leg.objects.all())  # staff: all; anyone else: none
 
 
 def _live_links() -> Prefetch:
@@ -405,7 +430,8 @@ def default_branch_id(scope: Scope, branches: Iterable[Organisation]) -> int | N
 
 
 def carriers_for_filter() -> QuerySet[Organisation]:
-    return Organisation.objects.of_kind(OrganisationKind.CARRIER).active().order_by("name")
+    """The schedule board's carrier filter: whoever may run a leg."""
+    return leg_runners()
 
 
 def leg_get_for(*, scope: Scope, pk: int) -> Leg:

@@ -4,6 +4,7 @@ organisation, tested with two of each."""
 
 from __future__ import annotations
 
+import io
 from datetime import timedelta
 
 import pytest
@@ -14,8 +15,9 @@ from orders.models import Order, OrderStatus
 from tests.conftest import _member
 from tests.tracking.conftest import make_order, ops_scope
 from tests.tracking.test_scoping import second_carrier, two_masters
-from tracking.models import LegRole, ShipmentStatus
-from tracking.services import leg_changes
+from tracking.ingest import files
+from tracking.models import LegRole, Shipment, ShipmentStatus
+from tracking.services import leg_changes, planning
 
 __all__ = ["make_order", "ops_scope", "second_carrier", "two_masters"]
 
@@ -219,3 +221,32 @@ def test_a_nul_in_a_portal_search_finds_nothing_instead_of_failing(request, two_
     response = client.get(reverse(url), {"q": "MAEU262000001\x00"})
     assert response.status_code == 200
     assert "MAEU262000001" in response.content.decode()  # quoted back without the NUL
+
+
+def test_a_leg_without_its_own_carrier_is_listed_for_the_shipments_carrier(
+    make_order, ops_user, login, carrier, carrier_user, django_assert_max_num_queries
+):
+    """Review B: a booked master (Nordtruck the carrier of the shipment and of its main leg) got an on-carriage
+    without a carrier of its own. By the product's rule ("who carries a leg: its own carrier, else the shipment's",
+    docs/tracking-events.md) Nordtruck carries it, and its milestone file reporting the delivery run was accepted;
+    but its portal listed only the legs naming Nordtruck themselves, so the leg it had to run was under neither
+    "Shipments you carry" nor "Your next legs"."""
+    master = planning.shipment_plan_direct(order=make_order(), by=ops_user)
+    Shipment.objects.filter(pk=master.pk).update(carrier=carrier)  # as a confirmed booking leaves it
+    main = leg_changes.leg_update(leg=master.legs.get(), data={"carrier_id": carrier.pk})
+    on_carriage = leg_changes.leg_add(shipment=master, data={"role": LegRole.ON_CARRIAGE, "mode": "road_ftl",
+                                                          "origin_id": "DEHAM", "destination_id": "PLWAW"})  # fmt: skip
+    at = (timezone.now() - timedelta(hours=1)).strftime("%Y-%m-%d %H:%M")
+    rows = f"reference,milestone,occurred_at,location\r\n{master.reference},OUT_FOR_DELIVERY,{at},DEHAM\r\n"
+    upload = files.upload_process(stream=io.BytesIO(rows.encode()), file_name="m.csv", by=carrier_user,
+                                  partner=carrier, time_zone="UTC")  # fmt: skip
+    assert (upload.error_count, upload.events_stored) == (0, 1), upload.errors  # ingest: Nordtruck's leg
+    client = login(carrier_user)
+
+    with django_assert_max_num_queries(12):
+        response = client.get(reverse("portal:shipments"))
+    home = client.get(reverse("portal:home"))
+
+    assert [leg.pk for leg in response.context["page"]] == [main.pk, on_carriage.pk]
+    assert [leg.pk for leg in home.context["legs"]] == [main.pk, on_carriage.pk]
+    assert "DEHAM → PLWAW" in response.content.decode()

@@ -1,10 +1,11 @@
 import pytest
+from django.http import Http404
 
 from partners.scoping import scope_for_user
 from tests.conftest import _member
 from tests.factories import OrganisationFactory
 from tracking import selectors
-from tracking.models import ShipmentKind
+from tracking.models import LegRole, Shipment, ShipmentKind
 from tracking.services import consolidation, leg_changes, planning
 
 
@@ -88,3 +89,30 @@ def test_the_order_shipments_tag_renders_what_the_viewer_may_see(two_masters, rf
         html = template.render(Context({"request": request, "order": acme_order}))
         assert (master_a.reference in html) is sees
         assert "/planning/" not in html
+
+
+def test_a_carrier_carries_the_legs_of_its_shipment_that_have_no_carrier_of_their_own(
+    make_order, ops_user, carrier, carrier_user, second_carrier
+):
+    """Ingest lets a partner report on a leg without a carrier of its own on a shipment it is the carrier of ("who
+    carries a leg: its own carrier, else the shipment's"), but the partner's scope went by the leg's own carrier: the
+    on-carriage Nordtruck runs and reports on was not among its legs, and a master whose legs named no carrier was
+    not among its shipments. A leg another carrier runs on that shipment stays that carrier's."""
+    master = planning.shipment_plan_direct(order=make_order(), by=ops_user)
+    Shipment.objects.filter(pk=master.pk).update(carrier=carrier)  # as a confirmed booking leaves it
+    main = master.legs.get()
+    on_carriage = leg_changes.leg_add(shipment=master, data={"role": LegRole.ON_CARRIAGE, "mode": "road_ftl",
+                                                          "origin_id": "DEHAM", "destination_id": "PLWAW"})  # fmt: skip
+    last_mile = leg_changes.leg_add(shipment=master, data={"role": LegRole.LAST_MILE, "mode": "road_ftl",
+                                                        "carrier_id": second_carrier.pk, "origin_id": "PLWAW",
+                                                        "destination_id": "PLLCJ"})  # fmt: skip
+    nordtruck = scope_for_user(carrier_user)
+    hapag = scope_for_user(_member("hanna@hlcu.test", second_carrier, "partner"))
+
+    assert {leg.pk for leg in selectors.legs_visible_to(scope=nordtruck)} == {main.pk, on_carriage.pk}
+    assert [leg.pk for leg in selectors.legs_visible_to(scope=hapag)] == [last_mile.pk]
+    assert list(selectors.shipments_visible_to(scope=nordtruck)) == [master]
+    assert list(selectors.shipments_visible_to(scope=hapag)) == [master]
+    assert selectors.leg_get_for(scope=nordtruck, pk=on_carriage.pk) == on_carriage
+    with pytest.raises(Http404):
+        selectors.leg_get_for(scope=nordtruck, pk=last_mile.pk)
