@@ -29,7 +29,7 @@ from partners import idempotency
 from partners.models import ApiKey, User
 from partners.scoping import Scope, scope_for_request
 from workflows import services
-from workflows.errors import TaskNotAllowed, TaskPermissionDenied
+from workflows.errors import TaskAssigneeNotStaff, TaskNotAllowed, TaskPermissionDenied
 from workflows.models import Task, TaskState
 
 # submit and cancel have their own endpoints in orders.api.
@@ -180,9 +180,30 @@ _BAD_FILTER = error_response(
 )
 _BAD_CURSOR = error_response("The cursor is not valid.", error_example("Bad cursor", "not_found", "Invalid cursor"))
 _TASK_CONFLICT = error_response(
-    "The task cannot do that now (done already, waits for another task, or changed meanwhile).",
-    error_example("Waiting", "conflict", "This task waits for house-bl to be done first."),
+    "The task cannot do that now (done already, waits for another task, or changed meanwhile); or the same "
+    "Idempotency-Key is still running (retry after Retry-After).",
+    error_example("Waiting", "conflict", "This task waits for Send the house bill of lading to be done first."),
+    IDEMPOTENCY_IN_PROGRESS,
 )
+_BAD_ASSIGNEE = error_response(
+    "The body has errors: `assignee` is no OMS user's address, or names someone who can never have a task (not "
+    "active OMS staff: a customer's person, a leaver). Retrying the same body cannot help.",
+    error_example(
+        "Not staff", "validation_error", "The request has 1 error.",
+        {"assignee": ["Tasks can only go to active OMS staff."]},
+    ),
+    error_example(
+        "Unknown", "validation_error", "The request has 1 error.",
+        {"assignee": ["No OMS user has this email address."]},
+    ),
+)  # fmt: skip
+_BAD_NOTE = error_response(
+    "The body has errors: the note is longer than the task's history keeps (300 characters).",
+    error_example(
+        "Note too long", "validation_error", "The request has 1 error.",
+        {"note": ["Ensure this field has no more than 300 characters."]},
+    ),
+)  # fmt: skip
 
 
 class TaskViewSet(viewsets.GenericViewSet):
@@ -239,44 +260,58 @@ class TaskViewSet(viewsets.GenericViewSet):
             task = act()
         except TaskPermissionDenied as exc:
             raise exceptions.PermissionDenied(str(exc)) from exc
+        except TaskAssigneeNotStaff as exc:
+            raise exceptions.ValidationError({"assignee": [str(exc)]}) from exc
         except TaskNotAllowed as exc:
             raise _TaskConflict(str(exc)) from exc
         return Response(TaskSerializer(self._task(task.pk)).data)
 
     @extend_schema(
         summary="Complete a task",
+        description="Marks an open task done, recorded as done by the calling API key (its name shows on the task's "
+        "page and history). Accepts an `Idempotency-Key` header: a retry replays the first answer.",
+        parameters=[IDEMPOTENCY_KEY],
         request=CompleteInputSerializer,
-        responses={200: TaskSerializer, 409: _TASK_CONFLICT},
+        responses={200: TaskSerializer, 400: _BAD_NOTE, 409: _TASK_CONFLICT, 422: IDEMPOTENCY_REUSED},
         tags=["tasks"],
     )
     @action(detail=True, methods=["post"])
     def complete(self, request: Request, pk: str) -> Response:
-        payload = CompleteInputSerializer(data=request.data)
-        payload.is_valid(raise_exception=True)
-        task = self._task(pk)
-        note = payload.validated_data.get("note", "")
-        by = _actor(request)["by"]
-        return self._act(lambda: services.task_complete(task=task, scope=self.scope, by=by, note=note))
+        def execute() -> Response:
+            payload = CompleteInputSerializer(data=request.data)
+            payload.is_valid(raise_exception=True)
+            task = self._task(pk)
+            note = payload.validated_data.get("note", "")
+            return self._act(lambda: services.task_complete(task=task, scope=self.scope, note=note, **_actor(request)))
+
+        return idempotency.idempotent(request, execute=execute)
 
     @extend_schema(
         summary="Reassign a task",
+        description="Gives the task to an active OMS staff member (they are told, naming the calling API key), or "
+        "back to the team queue. Accepts an `Idempotency-Key` header: a retry replays the first answer.",
+        parameters=[IDEMPOTENCY_KEY],
         request=ReassignInputSerializer,
-        responses={200: TaskSerializer, 409: _TASK_CONFLICT},
+        responses={200: TaskSerializer, 400: _BAD_ASSIGNEE, 409: _TASK_CONFLICT, 422: IDEMPOTENCY_REUSED},
         tags=["tasks"],
     )
     @action(detail=True, methods=["post"])
     def reassign(self, request: Request, pk: str) -> Response:
-        payload = ReassignInputSerializer(data=request.data)
-        payload.is_valid(raise_exception=True)
-        task = self._task(pk)
-        email = payload.validated_data["assignee"]
-        assignee_id = None
-        if email:
-            assignee_id = User.objects.filter(email__iexact=email).values_list("pk", flat=True).first()
-            if assignee_id is None:
-                raise exceptions.ValidationError({"assignee": ["No OMS user has this email address."]})
-        by = _actor(request)["by"]
-        return self._act(lambda: services.task_reassign(task=task, scope=self.scope, by=by, assignee_id=assignee_id))
+        def execute() -> Response:
+            payload = ReassignInputSerializer(data=request.data)
+            payload.is_valid(raise_exception=True)
+            task = self._task(pk)
+            email = payload.validated_data["assignee"]
+            assignee_id = None
+            if email:
+                assignee_id = User.objects.filter(email__iexact=email).values_list("pk", flat=True).first()
+                if assignee_id is None:
+                    raise exceptions.ValidationError({"assignee": ["No OMS user has this email address."]})
+            return self._act(
+                lambda: services.task_reassign(task=task, scope=self.scope, assignee_id=assignee_id, **_actor(request))
+            )
+
+        return idempotency.idempotent(request, execute=execute)
 
 
 class _TaskConflict(exceptions.APIException):

@@ -17,3 +17,8 @@ class TaskChangedMeanwhile(TaskNotAllowed):
 
 class TaskPermissionDenied(TaskNotAllowed):
     """This person may not work on this task (not its assignee, team or lead)."""
+
+
+class TaskAssigneeNotStaff(TaskNotAllowed):
+    """The person a task was to go to can never have it (not active OMS staff): the request's fault, not the task's
+    state, so retrying cannot help (the API answers 400 on `assignee`, not 409)."""

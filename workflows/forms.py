@@ -19,7 +19,16 @@ class CommentForm(forms.Form):
 
 
 class NoteForm(forms.Form):
-    note = forms.CharField(label="Note", max_length=300, required=False)
+    """The note of marking a task done, or the reason of reopening it: one line of the task's history."""
+
+    note = forms.CharField(
+        label="Note",
+        max_length=300,
+        required=False,
+        error_messages={
+            "max_length": "A note is up to %(limit_value)d characters (this one has %(show_value)d); nothing changed."
+        },
+    )
 
 
 class ReassignForm(forms.Form):

@@ -20,7 +20,9 @@ from orders.models import Order, QueuedTransition
 from partners.models import INTERNAL_KINDS, STAFF_ROLES, User
 from partners.scoping import Scope
 from tracking.models import ExceptionStatus, ShipmentException
-from workflows.models import Notification, Task, TaskState, Team, TeamMember
+from workflows.models import Notification, Task, TaskState, Team, TeamFunction, TeamMember
+from workflows.services.task_changes import actor_name
+from workflows.services.tasks import may_work, worked_team_ids
 
 _TASK_RELATED = ("order", "order__customer", "order__branch", "team", "assignee")
 
@@ -31,7 +33,7 @@ class TaskFilters:
     order: str = ""  # order reference (or part of it)
     customer: str = ""  # customer code
     assignee: str = ""  # user id, or "none" for the team queue
-    team: str = ""  # team id
+    team: str = ""  # team id, or "none" for the tasks of no team (their branch has no team for their function)
 
     @classmethod
     def from_query(cls, query: Any) -> TaskFilters:
@@ -46,8 +48,9 @@ def _visible(scope: Scope) -> QuerySet[Task]:
 
 
 def _apply(tasks: QuerySet[Task], filters: TaskFilters, *, now: datetime.datetime) -> QuerySet[Task]:
-    if filters.due == "done":
-        tasks = tasks.filter(state=TaskState.DONE).order_by("-completed_at", "-id")
+    if filters.due == "done":  # rows say who did them
+        tasks = tasks.filter(state=TaskState.DONE).select_related("completed_by", "completed_by_key")
+        tasks = tasks.order_by("-completed_at", "-id")
     else:
         tasks = tasks.filter(state=TaskState.OPEN)
     if filters.due == "overdue":
@@ -63,7 +66,9 @@ def _apply(tasks: QuerySet[Task], filters: TaskFilters, *, now: datetime.datetim
         tasks = tasks.filter(assignee__isnull=True)
     elif (assignee_id := _id(filters.assignee)) is not None:
         tasks = tasks.filter(assignee_id=assignee_id)
-    if (team_id := _id(filters.team)) is not None:
+    if filters.team == "none":
+        tasks = tasks.filter(team__isnull=True)
+    elif (team_id := _id(filters.team)) is not None:
         tasks = tasks.filter(team_id=team_id)
     return tasks
 
@@ -95,16 +100,32 @@ def my_tasks(*, user: Any, scope: Scope, filters: TaskFilters) -> QuerySet[Task]
     return _apply(_visible(scope).filter(assignee=user), filters, now=timezone.now())
 
 
+def _unowned(branch_ids: Any) -> Q:
+    """Tasks of no team (their order's branch has no team for their function) at these branches."""
+    return Q(team__isnull=True, order__branch_id__in=branch_ids)
+
+
 def team_tasks(*, user: Any, scope: Scope, filters: TaskFilters) -> QuerySet[Task]:
-    """Tasks of the teams the person works in or leads, including the unassigned queue."""
-    team_ids = list(teams_of(user=user).values_list("pk", flat=True))
-    return _apply(_visible(scope).filter(team_id__in=team_ids), filters, now=timezone.now())
+    """Tasks of the teams the person works in or leads, including the unassigned queue, and the tasks of no team
+    at the branches they work at (their staff memberships' and their teams'): the branch has no team for that
+    work (no customs team in HAM), so its staff are the ones to pick it up (may_work lets any staff member)."""
+    teams = list(teams_of(user=user).values_list("pk", "branch_id"))
+    branch_ids = set(scope.organisation_ids) | {branch_id for _, branch_id in teams}  # staff memberships: branches
+    tasks = _visible(scope).filter(Q(team_id__in=[pk for pk, _ in teams]) | _unowned(sorted(branch_ids)))
+    return _apply(tasks, filters, now=timezone.now())
 
 
 def overdue_tasks(*, user: Any, scope: Scope, filters: TaskFilters) -> QuerySet[Task]:
-    """Overdue tasks of the teams the person leads (every team for admins), most overdue first."""
-    team_ids = list(led_teams(user=user, scope=scope).values_list("pk", flat=True))
-    tasks = _visible(scope).filter(team_id__in=team_ids)
+    """Overdue tasks of the teams the person leads (every team for admins), most overdue first, and the tasks of no
+    team at the branches whose operations team they lead (every branch for admins): the people their escalation
+    tells (services.clock)."""
+    teams = led_teams(user=user, scope=scope)
+    if "admin" in scope.roles:
+        owned = Q(team_id__in=list(teams.values_list("pk", flat=True))) | Q(team__isnull=True)
+    else:
+        branch_ids = list(teams.filter(function=TeamFunction.OPERATIONS).values_list("branch_id", flat=True))
+        owned = Q(team_id__in=list(teams.values_list("pk", flat=True))) | _unowned(branch_ids)
+    tasks = _visible(scope).filter(owned)
     return _apply(tasks, TaskFilters(**{**filters.__dict__, "due": "overdue"}), now=timezone.now()).order_by(
         "due_at", "id"
     )
@@ -112,7 +133,12 @@ def overdue_tasks(*, user: Any, scope: Scope, filters: TaskFilters) -> QuerySet[
 
 def task_get_for(*, scope: Scope, pk: int) -> Task:
     """One task with what its page shows; 404 for what this scope may not see."""
-    task = _visible(scope).select_related("order__branch", "definition", "completed_by").filter(pk=pk).first()
+    task = (
+        _visible(scope)
+        .select_related("order__branch", "definition", "completed_by", "completed_by_key")
+        .filter(pk=pk)
+        .first()
+    )
     if task is None:
         raise Http404("No such task.")
     return task
@@ -122,14 +148,17 @@ def tasks_get_for(*, scope: Scope, ids: list[int]) -> list[Task]:
     return list(_visible(scope).filter(pk__in=ids))
 
 
-def tasks_for_order(*, order: Order, scope: Scope) -> list[Task]:
-    """The order's tasks for its page: open ones first (by due time), then scheduled, then closed."""
+def tasks_for_order(*, order: Order, scope: Scope, user: Any) -> list[Task]:
+    """The order's tasks for its page: open ones first (by due time), then scheduled, then closed; each says
+    whether the person may work on it (`may_work`: the panel offers its actions only then), read in one query."""
     rank = {TaskState.OPEN: 0, TaskState.SCHEDULED: 1, TaskState.DONE: 2, TaskState.CANCELLED: 3}
-    tasks = list(_visible(scope).filter(order=order).select_related("completed_by"))
+    tasks = list(_visible(scope).filter(order=order).select_related("completed_by", "completed_by_key"))
     far = timezone.now() + datetime.timedelta(days=3650)
     names = {task.key: task.name for task in tasks if task.key}
+    team_ids = worked_team_ids(user=user) if tasks and getattr(user, "pk", None) else set()
     for task in tasks:
         task.waiting_names = [names.get(key, key) for key in task.waiting_on]  # type: ignore[attr-defined]
+        task.may_work = may_work(scope=scope, user=user, task=task, team_ids=team_ids)  # type: ignore[attr-defined]
     return sorted(tasks, key=lambda t: (rank[TaskState(t.state)], t.due_at or t.available_at or far, t.pk))
 
 
@@ -209,9 +238,10 @@ def notifications_for(*, user: Any, unread_only: bool = False) -> QuerySet[Notif
 
 
 def task_history(*, task: Task) -> list[dict[str, Any]]:
-    """The task's events and comments, oldest first, for its page."""
-    items = [{"at": e.at, "who": e.by, "verb": e.verb, "text": e.detail, "is_comment": False}
-             for e in task.events.select_related("by")]  # fmt: skip
+    """The task's events and comments, oldest first, for its page; `who` is a person, else an API key's name, else
+    automation (services.task_changes.actor_name)."""
+    items = [{"at": e.at, "who": actor_name(e.by, e.api_key), "verb": e.verb, "text": e.detail, "is_comment": False}
+             for e in task.events.select_related("by", "api_key")]  # fmt: skip
     items += [{"at": c.created_at, "who": c.author, "verb": "commented", "text": c.body, "is_comment": True}
               for c in task.comments.select_related("author")]  # fmt: skip
     return sorted(items, key=lambda item: item["at"])

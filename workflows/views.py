@@ -12,6 +12,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 from django.views.decorators.vary import vary_on_headers
@@ -21,6 +22,7 @@ from orders import lifecycle
 from partners.models import User
 from partners.permissions import staff_required
 from partners.scoping import Scope, scope_for_request
+from partners.time_zones import viewer_zone, zone_label
 from workflows import selectors, services
 from workflows.errors import TaskNotAllowed
 from workflows.forms import BulkForm, CommentForm, NoteForm, NotificationPreferenceForm, ReassignForm
@@ -127,7 +129,7 @@ def task_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "comment_form": CommentForm(), "note_form": NoteForm(),
         "reassign_form": ReassignForm(people=list(selectors.assignable_people(team=task.team)),
                                       initial={"assignee": task.assignee_id}),
-        "order_tasks": selectors.tasks_for_order(order=task.order, scope=scope),
+        "order_tasks": selectors.tasks_for_order(order=task.order, scope=scope, user=request.user),
         **_order_panel(task.order, scope),
     }  # fmt: skip
     return render(request, "workflows/task_detail.html", context)
@@ -136,7 +138,7 @@ def task_detail(request: HttpRequest, pk: int) -> HttpResponse:
 def _after_action(request: HtmxHttpRequest, task: Task, scope: Scope) -> HttpResponse:
     """An action's answer: the order's task panel for htmx posts from it, else back to where the form was."""
     if request.htmx and request.POST.get("panel") == "order":
-        tasks = selectors.tasks_for_order(order=task.order, scope=scope)
+        tasks = selectors.tasks_for_order(order=task.order, scope=scope, user=request.user)
         context = {"order": task.order, "tasks": tasks, "oob_messages": True}
         response = render(request, "workflows/_order_tasks.html", context)
         response["HX-Trigger"] = "oms:order-changed"  # the order page refreshes its transition panel
@@ -169,8 +171,9 @@ def task_claim(request: HtmxHttpRequest, pk: int) -> HttpResponse:
 def task_complete(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     def act(task: Task, scope: Scope) -> str:
         form = NoteForm(request.POST)
-        note = form.cleaned_data["note"] if form.is_valid() else ""
-        services.task_complete(task=task, scope=scope, by=request.user, note=note)
+        if not form.is_valid():  # never done with the note lost: the person says it again, shorter
+            raise TaskNotAllowed(" ".join(map(str, form.errors["note"])))
+        services.task_complete(task=task, scope=scope, by=request.user, note=form.cleaned_data["note"])
         return f"“{task.name}” is done."
 
     return _task_action(request, pk, act)
@@ -223,7 +226,7 @@ def order_tasks(request: HtmxHttpRequest, reference: str) -> HttpResponse:
     scope = scope_for_request(request)
     order = selectors.order_get_for(scope=scope, reference=reference)
     context = {
-        "order": order, "tasks": selectors.tasks_for_order(order=order, scope=scope),
+        "order": order, "tasks": selectors.tasks_for_order(order=order, scope=scope, user=request.user),
         "waiting": selectors.order_changes_waiting(order=order),
     }  # fmt: skip
     if request.htmx and not request.htmx.boosted:
@@ -233,10 +236,15 @@ def order_tasks(request: HtmxHttpRequest, reference: str) -> HttpResponse:
 
 @staff_required
 def notification_list(request: HttpRequest) -> HttpResponse:
+    """The person's notifications; their exact times on the person's own clock, named, as the other staff lists
+    (partners.time_zones.viewer_zone: no query)."""
     unread_only = request.GET.get("show") == "unread"
     notifications = selectors.notifications_for(user=request.user, unread_only=unread_only)
     page = Paginator(notifications, 30).get_page(request.GET.get("page"))
-    return render(request, "workflows/notification_list.html", {"page": page, "unread_only": unread_only})
+    zone = viewer_zone(scope_for_request(request))
+    context = {"page": page, "unread_only": unread_only, "time_zone": zone_label(zone)}
+    with timezone.override(zone):
+        return render(request, "workflows/notification_list.html", context)
 
 
 @staff_required

@@ -4,11 +4,11 @@ offers the caller, and tasks for staff keys (list, complete, reassign)."""
 from __future__ import annotations
 
 import pytest
-from django.urls import resolve
+from django.urls import resolve, reverse
 
 from orders.models import OrderStatus, OrderTransition
 from partners import services as partner_services
-from workflows.models import AssignRule, Task, TaskState
+from workflows.models import AssignRule, Notification, Task, TaskEvent, TaskState
 
 from .conftest import definition, tasks_of
 
@@ -247,3 +247,70 @@ def test_the_schema_documents_every_workflow_endpoint(client, admin_user):
                  "/api/v1/tasks/", "/api/v1/tasks/{id}/complete/", "/api/v1/tasks/{id}/reassign/"):  # fmt: skip
         assert path in schema
     assert OrderStatus.ON_HOLD in schema
+
+
+def test_a_task_completed_by_an_api_key_names_the_key_not_automation(client, login, order, staff_key, ops_user):
+    """An integrator's key ("Control tower") completed a task: its page said "Done … automatically" and its history
+    "Automation", as if the workflow had done it; nobody could tell which system closed it."""
+    task = tasks_of(order)["book"]
+    done = post(client, f"/api/v1/tasks/{task.pk}/complete/", staff_key, {"note": "Booked by the TMS."})
+    assert done.status_code == 200
+    event = TaskEvent.objects.get(task=task, verb="completed")
+    assert (event.api_key.name, event.by, event.detail) == ("Control tower", None, "Booked by the TMS.")
+
+    page = login(ops_user).get(reverse("workflows:task_detail", args=[task.pk])).content.decode()
+    assert "automatically" not in page
+    assert "by API key “Control tower”" in page  # the task's facts
+    assert "· API key “Control tower”" in page  # its history
+
+
+def test_a_task_reassigned_by_an_api_key_tells_the_assignee_which_key(client, order, staff_key, ops2_user):
+    task = tasks_of(order)["prealert"]
+    post(client, f"/api/v1/tasks/{task.pk}/reassign/", staff_key, {"assignee": ops2_user.email})
+    notice = Notification.objects.filter(recipient=ops2_user, task=task).first()
+    assert notice.body == "API key “Control tower” gave you this task."
+
+
+def test_reassigning_to_someone_who_is_not_staff_is_a_400_on_assignee(client, order, staff_key, customer_a_user):
+    """A known address that is not staff was answered 409 "conflict", which the schema documents as "the task cannot
+    do that now": a client retries a conflict, but this body can never pass. An unknown address was a 400 already."""
+    task = tasks_of(order)["prealert"]
+    response = post(client, f"/api/v1/tasks/{task.pk}/reassign/", staff_key, {"assignee": customer_a_user.email})
+    assert response.status_code == 400
+    error = response.json()["error"]
+    assert (error["code"], error["fields"]) == (
+        "validation_error",
+        {"assignee": ["Tasks can only go to active OMS staff."]},
+    )
+    assert Task.objects.get(pk=task.pk).assignee_id is None
+
+
+def test_a_completion_retried_with_the_same_idempotency_key_is_replayed(client, order, staff_key):
+    """The API promises "POSTs accept an Idempotency-Key header"; the tasks POSTs ignored it, so a client whose first
+    completion timed out retried and got a 409 "This task is done.", and believed it had failed."""
+    url = f"/api/v1/tasks/{tasks_of(order)['book'].pk}/complete/"
+    first = post(client, url, staff_key, {"note": "Booked."}, HTTP_IDEMPOTENCY_KEY="complete-1")
+    again = post(client, url, staff_key, {"note": "Booked."}, HTTP_IDEMPOTENCY_KEY="complete-1")
+    assert first.status_code == 200
+    assert (again.status_code, again["Idempotent-Replayed"]) == (200, "true")
+    assert again.json() == first.json()
+    assert TaskEvent.objects.filter(verb="completed").count() == 1
+
+
+def test_the_same_idempotency_key_with_another_reassignment_is_422(client, order, staff_key, ops_user, ops2_user):
+    task = tasks_of(order)["prealert"]
+    url = f"/api/v1/tasks/{task.pk}/reassign/"
+    first = post(client, url, staff_key, {"assignee": ops_user.email}, HTTP_IDEMPOTENCY_KEY="reassign-1")
+    other = post(client, url, staff_key, {"assignee": ops2_user.email}, HTTP_IDEMPOTENCY_KEY="reassign-1")
+    assert first.status_code == 200
+    assert (other.status_code, other.json()["error"]["code"]) == (422, "idempotency_key_reused")
+    assert Task.objects.get(pk=task.pk).assignee_id == ops_user.pk
+
+
+def test_the_schema_documents_the_idempotency_of_the_task_posts(client, admin_user):
+    client.force_login(admin_user)
+    schema = client.get("/api/schema/?format=json").json()
+    for action in ("complete", "reassign"):
+        operation = schema["paths"][f"/api/v1/tasks/{{id}}/{action}/"]["post"]
+        assert "Idempotency-Key" in [parameter["name"] for parameter in operation["parameters"]]
+        assert {"400", "409", "422"} <= set(operation["responses"])

@@ -127,3 +127,33 @@ def test_the_escalation_gives_the_due_time_in_the_branchs_zone_and_links_to_the_
     assert notice.body == f"Assigned to {task.assignee}; it was due Fri 04 Dec 16:00 (Europe/Berlin)."
     (message,) = mail.outbox
     assert f"https://oms.example.com/tasks/{task.pk}/" in message.body
+
+
+@pytest.fixture
+def customs_task(make_template, make_order, ops_team, committed):
+    """HAM has no customs team: the overdue customs task has no team and no assignee."""
+    make_template("Ocean", [definition("customs", name="File the export declaration", team_function="customs")])
+    with committed():
+        order = make_order(submit=True)
+    task = tasks_of(order)["customs"]
+    assert (task.team_id, task.assignee_id) == (None, None)
+    Task.objects.filter(pk=task.pk).update(due_at=timezone.now() - datetime.timedelta(hours=1))
+    return task
+
+
+def test_a_task_of_no_team_escalates_to_the_branchs_operations_lead(customs_task, ops_user, admin_user):
+    """Its escalation looked for its team's lead, found no team, and told nobody: the task was in nobody's list
+    either."""
+    assert services.overdue_tasks_escalate() == 1
+    (notice,) = Notification.objects.filter(kind="escalated")
+    assert (notice.recipient, notice.task_id) == (ops_user, customs_task.pk)
+    assert "No team in HAM does Customs." in notice.body
+
+
+def test_a_task_of_no_team_escalates_to_the_admins_when_the_branch_has_no_operations_lead(
+    customs_task, ops_team, admin_user
+):
+    ops_team.lead = None
+    ops_team.save(update_fields=["lead"])
+    assert services.overdue_tasks_escalate() == 1
+    assert [n.recipient for n in Notification.objects.filter(kind="escalated")] == [admin_user]

@@ -254,3 +254,30 @@ def test_a_task_of_a_closed_order_cannot_be_reopened(order, ops_user):
     with pytest.raises(TaskNotAllowed, match="closed"):
         services.task_reopen(task=Task.objects.get(pk=task.pk), scope=scope, by=ops_user, reason="oops")
     assert Task.objects.get(pk=task.pk).state == TaskState.DONE
+
+
+def test_reopening_someone_elses_task_tells_them_why(order, ops_user, ops2_user):
+    """Otto completed his task; the lead reopened it ("the total was wrong"): it was Otto's open task again, in his
+    load and his badge, but nobody told him (a cancelled booking that reopens a task does tell its assignee)."""
+    task = tasks_of(order)["mine"]
+    services.task_reassign(task=task, scope=scope_for_user(ops_user), by=ops_user, assignee_id=ops2_user.pk)
+    services.task_complete(task=Task.objects.get(pk=task.pk), scope=scope_for_user(ops2_user), by=ops2_user)
+    before = Notification.objects.filter(recipient=ops2_user).count()
+
+    services.task_reopen(task=Task.objects.get(pk=task.pk), scope=scope_for_user(ops_user), by=ops_user,
+                         reason="The total was wrong.")  # fmt: skip
+    task.refresh_from_db()
+    assert (task.state, task.assignee) == (TaskState.OPEN, ops2_user)
+    assert Notification.objects.filter(recipient=ops2_user).count() == before + 1
+    notice = Notification.objects.filter(recipient=ops2_user).first()
+    assert (notice.kind, notice.task_id) == ("assigned", task.pk)
+    assert notice.body == f"{ops_user} reopened it: The total was wrong."
+
+
+def test_reopening_ones_own_task_tells_nobody(order, ops_user):
+    task = tasks_of(order)["mine"]
+    scope = scope_for_user(task.assignee)
+    services.task_complete(task=task, scope=scope, by=task.assignee)
+    before = Notification.objects.count()
+    services.task_reopen(task=Task.objects.get(pk=task.pk), scope=scope, by=task.assignee, reason="Not yet.")
+    assert Notification.objects.count() == before

@@ -210,7 +210,7 @@ def test_a_task_waits_for_the_tasks_it_depends_on(make_template, make_order, ops
     scope = scope_for_user(ops_user)
     tasks = tasks_of(order)
     assert tasks["prealert"].waiting_on == ["hbl"]
-    with pytest.raises(TaskNotAllowed, match="waits for hbl"):
+    with pytest.raises(TaskNotAllowed, match="waits for Hbl to be done"):  # the task's name, not its key
         services.task_complete(task=tasks["prealert"], scope=scope, by=ops_user)
     services.task_complete(task=tasks["hbl"], scope=scope, by=ops_user)
     assert tasks_of(order)["prealert"].waiting_on == []

@@ -6,12 +6,24 @@ from __future__ import annotations
 import datetime
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
-from workflows.models import AssignRule, Notification, NotificationPreference, Task, TaskState, TeamMember
+from partners.models import OrganisationKind, Role
+from tests.factories import OrganisationFactory
+from workflows.models import (
+    AssignRule,
+    Notification,
+    NotificationPreference,
+    Task,
+    TaskEvent,
+    TaskState,
+    TeamMember,
+)
 
-from .conftest import definition, tasks_of
+from .conftest import definition, staff, tasks_of
 
 HX = {"HTTP_HX_REQUEST": "true"}
 SCREENS = ["workflows:my_tasks", "workflows:team_tasks", "workflows:overdue_tasks", "workflows:notifications",
@@ -306,3 +318,77 @@ def test_the_navigation_costs_one_query_for_every_badge(login, ops_user, django_
 
     with django_assert_num_queries(1):
         assert nav_counts(user=ops_user) == {"tasks": 0, "notifications": 0, "exceptions": 0}
+
+
+def test_the_task_page_lets_a_person_say_what_they_did_when_marking_it_done(login, order, ops_user):
+    """Marking a task done takes a note (decisions/0004: "a person marks them done, with a note"), and reopening a
+    reason, but the task page's forms had only their buttons."""
+    task = tasks_of(order)["book"]
+    client = login(ops_user)
+    page = client.get(reverse("workflows:task_detail", args=[task.pk])).content.decode()
+    assert 'name="note"' in form_of(page, reverse("workflows:task_complete", args=[task.pk]))
+    client.post(reverse("workflows:task_complete", args=[task.pk]), {"note": "Booked with MSC."})
+    assert TaskEvent.objects.get(task=task, verb="completed").detail == "Booked with MSC."
+    page = client.get(reverse("workflows:task_detail", args=[task.pk])).content.decode()
+    assert 'name="note"' in form_of(page, reverse("workflows:task_reopen", args=[task.pk]))
+
+
+def test_the_order_panel_takes_a_note_with_done(login, order, ops_user):
+    task = tasks_of(order)["book"]
+    panel = login(ops_user).get(reverse("workflows:order_tasks", args=[order.reference]), **HX).content.decode()
+    assert 'name="note"' in form_of(panel, reverse("workflows:task_complete", args=[task.pk]))
+
+
+def form_of(page: str, action: str) -> str:
+    """The form that posts to `action` (its first one on the page)."""
+    form = page[page.index(f'action="{action}"') :]
+    return form[: form.index("</form>")]
+
+
+def test_a_note_too_long_for_the_history_is_refused_not_dropped(login, order, ops_user):
+    """The view completed the task and silently threw the note away when it was over 300 characters."""
+    task = tasks_of(order)["book"]
+    note = "Booked with MSC, " + "x" * 320
+    response = login(ops_user).post(reverse("workflows:task_complete", args=[task.pk]), {"note": note}, follow=True)
+    assert "A note is up to 300 characters (this one has 337); nothing changed." in response.content.decode()
+    assert Task.objects.get(pk=task.pk).state == TaskState.OPEN
+
+
+def test_the_order_panel_offers_no_actions_to_someone_who_may_not_work_the_task(
+    login, order, finance_user, ops_user, ops2_user
+):
+    """Finance (not in the operations team, not its lead, no admin) opened the order: the tasks panel offered "Done"
+    and "Claim", each answering "Only the assignee, the team and its lead can work on this task." The task page
+    already hid them."""
+    book, queue = tasks_of(order)["book"], tasks_of(order)["queue"]
+    url = reverse("workflows:order_tasks", args=[order.reference])
+    panel = login(finance_user).get(url, **HX).content.decode()
+    assert reverse("workflows:task_complete", args=[book.pk]) not in panel
+    assert reverse("workflows:task_claim", args=[queue.pk]) not in panel
+    task_page = login(finance_user).get(reverse("workflows:task_detail", args=[book.pk])).content.decode()
+    assert reverse("workflows:task_complete", args=[book.pk]) not in task_page
+
+    Task.objects.filter(pk=book.pk).update(assignee=ops_user)  # neither task is Otto's: his team's, both
+    member = login(ops2_user)
+    with CaptureQueriesContext(connection) as queries:
+        panel = member.get(url, **HX).content.decode()
+    assert reverse("workflows:task_complete", args=[book.pk]) in panel
+    assert reverse("workflows:task_claim", args=[queue.pk]) in panel
+    teams_read = [q["sql"] for q in queries.captured_queries if 'FROM "workflows_team"' in q["sql"]]
+    assert len(teams_read) == 1  # the person's teams, once: not a query per task
+
+
+def test_the_notification_list_names_the_clock_of_its_exact_times(login, company):
+    """Shanghai's operations person read their notifications: the exact time on hover was the server's clock (UTC),
+    unnamed, while every other staff list runs on the reader's branch clock and names it."""
+    shanghai = OrganisationFactory(
+        code="SHA", name="OMS Shanghai", kinds=[OrganisationKind.BRANCH], time_zone="Asia/Shanghai", parent=company
+    )
+    li = staff("li@oms.test", shanghai, Role.OPERATIONS, full_name="Li Wei")
+    note = Notification.objects.create(recipient=li, kind="mentioned", title="Someone mentioned you", url="/tasks/")
+    Notification.objects.filter(pk=note.pk).update(
+        created_at=datetime.datetime(2026, 12, 7, 1, 30, tzinfo=datetime.UTC)
+    )
+    page = login(li).get(reverse("workflows:notifications")).content.decode()
+    assert 'title="2026-12-07 09:30 (Asia/Shanghai)"' in page
+    assert "Times in Asia/Shanghai" in page

@@ -69,6 +69,11 @@ class Task(models.Model):
     completed_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
+    # Indexed only where set (Meta.indexes): most tasks are closed by people or automation.
+    completed_by_key = models.ForeignKey(
+        "partners.ApiKey", on_delete=models.SET_NULL, null=True, blank=True, db_index=False, related_name="+",
+        help_text="The API key that marked the task done (an integrator's system), when no person did.",
+    )  # fmt: skip
     escalated_at = models.DateTimeField(null=True, blank=True)
 
     objects = TaskQuerySet.as_manager()
@@ -92,6 +97,9 @@ class Task(models.Model):
                 fields=["due_at"], condition=Q(state="open", escalated_at__isnull=True), name="task_to_escalate"
             ),
             models.Index(fields=["available_at"], condition=Q(state="scheduled"), name="task_to_open"),
+            models.Index(
+                fields=["completed_by_key"], condition=Q(completed_by_key__isnull=False), name="task_completed_by_key"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -148,11 +156,17 @@ class TaskEvent(models.Model):
     task = models.ForeignKey(Task, on_delete=models.CASCADE, related_name="events")
     verb = models.CharField(max_length=20)
     by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    api_key = models.ForeignKey(
+        "partners.ApiKey", on_delete=models.SET_NULL, null=True, blank=True, db_index=False, related_name="+",
+        help_text="The API key that did it (an integrator's system), when no person did; neither: automation.",
+    )  # fmt: skip
     detail = models.CharField(max_length=300, blank=True)
     at = models.DateTimeField(default=timezone.now)
 
     class Meta:
         ordering = ["task", "at", "id"]
+        # Only the rows an API key wrote (few): what deleting a key sets to null finds them without a scan.
+        indexes = [models.Index(fields=["api_key"], condition=Q(api_key__isnull=False), name="task_event_api_key")]
 
     def __str__(self) -> str:
         return f"{self.task_id} {self.verb}"

@@ -1,7 +1,7 @@
 """What the clock sets in motion: scheduled tasks open when their time comes, and overdue tasks are escalated
-to their team's lead (and the "task overdue" rules run) once per overdue episode. One transaction per task;
-opening a scheduled task and escalating an overdue one are conditional, so a rerun or a second worker finds
-nothing left to do.
+to their team's lead (a task of no team: the branch's operations lead, else the admins) and the "task overdue"
+rules run, once per overdue episode. One transaction per task; opening a scheduled task and escalating an
+overdue one are conditional, so a rerun or a second worker finds nothing left to do.
 """
 
 from __future__ import annotations
@@ -11,9 +11,10 @@ import datetime
 from django.db import transaction
 from django.utils import timezone
 
+from partners.models import Role, User
 from partners.time_zones import branch_zone, zone_label
-from workflows.models import NotificationKind, Rule, RuleEvent, Task, TaskEvent, TaskState
-from workflows.models.teams import is_active_staff
+from workflows.models import NotificationKind, Rule, RuleEvent, Task, TaskEvent, TaskState, Team, TeamFunction
+from workflows.models.teams import active_staff, is_active_staff
 from workflows.services.assignment import Draft, assign_drafts, loads_adjust
 from workflows.services.binding import order_run
 from workflows.services.notify import Notice, notify
@@ -82,19 +83,45 @@ def overdue_tasks_escalate(*, now: datetime.datetime | None = None, limit: int =
     return escalated
 
 
+def _told_of(task: Task) -> list[int]:
+    """Who hears of the task's escalation: its team's lead. A task of no team (its branch has none for that work)
+    goes to the lead of the branch's operations team, else to the admins, who see it in their Overdue list
+    (selectors.overdue_tasks); nobody else would. A lead who left (deactivated, or no longer staff: a customer's
+    person never reads our orders) is told nothing."""
+    if task.team is not None:
+        lead_id = task.team.lead_id
+        return [lead_id] if lead_id is not None and is_active_staff(lead_id) else []
+    operations_lead = (
+        Team.objects.filter(branch_id=task.order.branch_id, function=TeamFunction.OPERATIONS, is_active=True)
+        .filter(lead__in=User.objects.filter(active_staff()))
+        .order_by("pk")
+        .values_list("lead_id", flat=True)
+        .first()
+    )
+    if operations_lead is not None:
+        return [operations_lead]
+    admins = User.objects.filter(
+        active_staff(),
+        memberships__role=Role.ADMIN,
+        memberships__is_active=True,
+        memberships__organisation__is_active=True,
+    )
+    return sorted(set(admins.values_list("pk", flat=True)))
+
+
 def _escalate(task: Task, *, now: datetime.datetime, with_rules: bool) -> None:
     TaskEvent.objects.create(task=task, verb="escalated", at=now)
-    lead = task.team.lead if task.team else None
-    # A lead who left (deactivated, or no longer staff: a customer's person never reads our orders) is told nothing.
-    lead_id = lead.pk if lead is not None and is_active_staff(lead.pk) else None
-    if lead_id:
+    told = _told_of(task)
+    if told:
         who = task.assignee or "nobody"
         zone = branch_zone(task.order.branch)  # as the assignment notice gives the due time
         due = f"{timezone.localtime(task.due_at, zone):%a %d %b %H:%M} ({zone_label(zone)})" if task.due_at else "—"
-        notify([
-            Notice(lead_id, NotificationKind.ESCALATED, f"Overdue: {task.name} · {task.order.reference}",
-                   body=f"Assigned to {who}; it was due {due}.", url=task.get_absolute_url(), task=task),
-        ])  # fmt: skip
+        unowned = "" if task.team else f" No team in {task.order.branch.code} does {task.get_team_function_display()}."
+        notify(
+            Notice(person, NotificationKind.ESCALATED, f"Overdue: {task.name} · {task.order.reference}",
+                   body=f"Assigned to {who}; it was due {due}.{unowned}", url=task.get_absolute_url(), task=task)
+            for person in told
+        )  # fmt: skip
     if with_rules:  # the order's workflow context costs queries; only rules need it
         run = order_run(order=task.order, now=now)
         # once per overdue episode, like the escalation: the escalated_at just claimed names the episode

@@ -19,23 +19,36 @@ from workflows.services.runs import ExistingTask
 _SATISFIED = (TaskState.DONE, TaskState.CANCELLED)
 
 
+def actor_name(by: Any, api_key: Any = None) -> str:
+    """Who did something to a task, as people read it: the person, else the API key (an integrator's system, by
+    the name it was given), else the workflow's automation."""
+    if getattr(by, "pk", None):
+        return str(by)
+    if api_key is not None:
+        return f"API key “{api_key.name}”"
+    return "Automation"
+
+
 def close_tasks(
     tasks: list[Task], *, state: str, by: Any, now: datetime.datetime, verb: str, detail: str = "",
-    pending: list[LoadChange] | None = None,
+    pending: list[LoadChange] | None = None, api_key: Any = None,
 ) -> None:  # fmt: skip
     """Mark tasks done or cancelled; release their load and the tasks that waited on them. `pending`: the
-    caller's held load changes (OrderRun.load_changes), which the release joins; else it is written now."""
+    caller's held load changes (OrderRun.load_changes), which the release joins; else it is written now.
+    `api_key`: the key that closed them when no person did (the API), kept for their page and history."""
     tasks = [t for t in tasks if t.state in (TaskState.OPEN, TaskState.SCHEDULED)]
     if not tasks:
         return
-    by_id = getattr(by, "pk", None)
-    Task.objects.filter(pk__in=[t.pk for t in tasks]).update(state=state, completed_at=now, completed_by_id=by_id)
-    _after_close(tasks, state=state, by_id=by_id, now=now, verb=verb, detail=detail, pending=pending)
+    by_id, key_id = getattr(by, "pk", None), getattr(api_key, "pk", None)
+    Task.objects.filter(pk__in=[t.pk for t in tasks]).update(
+        state=state, completed_at=now, completed_by_id=by_id, completed_by_key_id=key_id
+    )
+    _after_close(tasks, state=state, by_id=by_id, key_id=key_id, now=now, verb=verb, detail=detail, pending=pending)
 
 
 def _after_close(
     tasks: list[Task], *, state: str, by_id: int | None, now: datetime.datetime, verb: str, detail: str,
-    known: dict[str, ExistingTask] | None = None, pending: list[LoadChange] | None = None,
+    known: dict[str, ExistingTask] | None = None, pending: list[LoadChange] | None = None, key_id: int | None = None,
 ) -> None:  # fmt: skip
     """What follows closing tasks (`tasks` still carry the state they had): load, dependents, history."""
     released = [(t.team_id, t.assignee_id, -1) for t in tasks if t.state == TaskState.OPEN]
@@ -44,9 +57,11 @@ def _after_close(
     else:
         pending += released
     for task in tasks:
-        task.state, task.completed_at, task.completed_by_id = state, now, by_id
+        task.state, task.completed_at, task.completed_by_id, task.completed_by_key_id = state, now, by_id, key_id
     _unblock_dependents(tasks, known=known)
-    TaskEvent.objects.bulk_create(TaskEvent(task=t, verb=verb, by_id=by_id, detail=detail[:300], at=now) for t in tasks)
+    TaskEvent.objects.bulk_create(
+        TaskEvent(task=t, verb=verb, by_id=by_id, api_key_id=key_id, detail=detail[:300], at=now) for t in tasks
+    )
 
 
 def _unblock_dependents(finished: list[Task], *, known: dict[str, ExistingTask] | None = None) -> None:
@@ -81,22 +96,33 @@ def reopen_task(task: Task, *, by: Any, now: datetime.datetime, detail: str = ""
     escalation is cleared: escalation happens once per overdue episode, and a reopened task that goes (or
     still is) overdue is a new episode, escalated again by the next overdue_tasks_escalate.
 
+    The assignee is told that it is theirs again, with the reason (`detail`), unless they reopened it themselves:
+    it is back in their list and their load, and they thought it finished.
+
     An assignee who is no longer active OMS staff (left, deactivated, no staff role any more) does not get it back:
     they would never see it, and the team would not either (it is not unassigned). It is assigned as a new task of
     its kind would be (assign_drafts: its definition's rule, a rule's task the account owner first, else the
-    least-loaded member; the team queue stays the queue), its history saying why, and the new assignee is told
-    (unless `announce` is False: the caller tells them itself, as a cancelled booking does)."""
+    least-loaded member; the team queue stays the queue), its history saying why, and the new assignee is told.
+
+    `announce` False: nobody is told here, the caller tells them itself (as a cancelled booking does)."""
     by_id = getattr(by, "pk", None)
     left = task.assignee_id is not None and not is_active_staff(task.assignee_id)
     Task.objects.filter(pk=task.pk).update(
-        state=TaskState.OPEN, completed_at=None, completed_by=None, escalated_at=None
+        state=TaskState.OPEN, completed_at=None, completed_by=None, completed_by_key=None, escalated_at=None
     )
     task.state, task.completed_at, task.completed_by_id, task.escalated_at = TaskState.OPEN, None, None, None
+    task.completed_by_key_id = None
     TaskEvent.objects.create(task=task, verb="reopened", by_id=by_id, detail=detail[:300], at=now)
     if left:
         _assign_again(task, by_id=by_id, now=now, announce=announce)
     else:
         loads_adjust([(task.team_id, task.assignee_id, 1)], now=now)
+        if announce and task.assignee_id and task.assignee_id != by_id:
+            said = f": {detail}" if detail else "."
+            notify([
+                Notice(task.assignee_id, NotificationKind.ASSIGNED, f"Reopened: {task.name} · {task.order.reference}",
+                       body=f"{actor_name(by)} reopened it{said}", url=task.get_absolute_url(), task=task)
+            ])  # fmt: skip
     if task.key:
         dependents = list(
             Task.objects.filter(order_id=task.order_id, depends_on__contains=[task.key]).exclude(state__in=_SATISFIED)
@@ -132,11 +158,11 @@ def _assign_again(task: Task, *, by_id: int | None, now: datetime.datetime, anno
 
 def set_assignee(
     task: Task, *, user_id: int | None, by: Any, now: datetime.datetime, verb: str,
-    pending: list[LoadChange] | None = None,
+    pending: list[LoadChange] | None = None, api_key: Any = None,
 ) -> bool:  # fmt: skip
     """Give an open (or scheduled) task to `user_id` (None: back to the team queue), moving the load (into
-    `pending` when the caller holds its load changes) and telling the new assignee. Returns False when
-    nothing changed."""
+    `pending` when the caller holds its load changes) and telling the new assignee who gave it (`by`, else
+    `api_key`, else automation). Returns False when nothing changed."""
     if task.assignee_id == user_id:
         return False
     previous = task.assignee_id
@@ -148,10 +174,12 @@ def set_assignee(
         else:
             pending += moved
     task.assignee_id, task.assigned_at = user_id, now if user_id else None
-    TaskEvent.objects.create(task=task, verb=verb, by_id=getattr(by, "pk", None), at=now)
+    TaskEvent.objects.create(
+        task=task, verb=verb, by_id=getattr(by, "pk", None), api_key_id=getattr(api_key, "pk", None), at=now
+    )
     if user_id and user_id != getattr(by, "pk", None):
         notify([
             Notice(user_id, NotificationKind.ASSIGNED, f"{task.name} · {task.order.reference}",
-                   body=f"{by or 'Automation'} gave you this task.", url=task.get_absolute_url(), task=task)
+                   body=f"{actor_name(by, api_key)} gave you this task.", url=task.get_absolute_url(), task=task)
         ])  # fmt: skip
     return True

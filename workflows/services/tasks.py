@@ -7,6 +7,7 @@ history (TaskEvent). Notifications are written in the same transaction; their em
 from __future__ import annotations
 
 import re
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -16,7 +17,7 @@ from django.utils import timezone
 
 from partners.models import INTERNAL_KINDS, STAFF_ROLES, Role, User
 from partners.scoping import Scope
-from workflows.errors import TaskChangedMeanwhile, TaskNotAllowed, TaskPermissionDenied
+from workflows.errors import TaskAssigneeNotStaff, TaskChangedMeanwhile, TaskNotAllowed, TaskPermissionDenied
 from workflows.models import NotificationKind, Task, TaskComment, TaskState, Team, active_staff
 from workflows.services.notify import Notice, notify
 from workflows.services.task_changes import close_tasks, reopen_task, set_assignee
@@ -28,15 +29,24 @@ def _lock(task: Task) -> Task:
     return Task.objects.select_for_update(of=("self",)).select_related("order", "team").get(pk=task.pk)
 
 
-def may_work(*, scope: Scope, user: Any, task: Task) -> bool:
+def worked_team_ids(*, user: Any) -> set[int]:
+    """The teams whose tasks this person may work on (may_work): those they lead or are an active member of."""
+    teams = Team.objects.filter(Q(lead=user) | Q(members__user=user, members__is_active=True))
+    return set(teams.values_list("pk", flat=True))
+
+
+def may_work(*, scope: Scope, user: Any, task: Task, team_ids: Collection[int] | None = None) -> bool:
     """Whether this person (or staff API key) may act on the task: admins, its assignee, and members or the
-    lead of its team. Tasks without a team are open to all staff."""
+    lead of its team. Tasks without a team are open to all staff. `team_ids`: the person's worked_team_ids,
+    when the caller asks for many tasks (no query then)."""
     if not scope.is_staff:
         return False
     if Role.ADMIN in scope.roles or not getattr(user, "pk", None):
         return True  # admins; staff API keys act for the whole company
     if task.assignee_id == user.pk or task.team_id is None:
         return True
+    if team_ids is not None:
+        return task.team_id in team_ids
     return Team.objects.filter(Q(lead=user) | Q(members__user=user, members__is_active=True), pk=task.team_id).exists()
 
 
@@ -60,14 +70,23 @@ def task_claim(*, task: Task, scope: Scope, by: Any) -> Task:
     return locked
 
 
-def task_complete(*, task: Task, scope: Scope, by: Any = None, note: str = "") -> Task:
-    """Mark an open task done; the tasks that waited on it may start. After commit: nothing else."""
+def _names_of(task: Task, keys: list[str]) -> str:
+    """The names of the order's tasks with these keys, in that order (a key no task has: the key)."""
+    names = dict(Task.objects.filter(order_id=task.order_id, key__in=keys).values_list("key", "name"))
+    return ", ".join(names.get(key, key) for key in keys)
+
+
+def task_complete(*, task: Task, scope: Scope, by: Any = None, note: str = "", api_key: Any = None) -> Task:
+    """Mark an open task done (by a person, else by `api_key`); the tasks that waited on it may start. After
+    commit: nothing else."""
     with transaction.atomic():
         locked = _lock(task)
         _check(scope, by, locked, seen_state=task.state, allowed=(TaskState.OPEN,))
         if locked.waiting_on:
-            raise TaskNotAllowed(f"This task waits for {', '.join(locked.waiting_on)} to be done first.")
-        close_tasks([locked], state=TaskState.DONE, by=by, now=timezone.now(), verb="completed", detail=note)
+            raise TaskNotAllowed(f"This task waits for {_names_of(locked, locked.waiting_on)} to be done first.")
+        close_tasks(
+            [locked], state=TaskState.DONE, by=by, now=timezone.now(), verb="completed", detail=note, api_key=api_key
+        )
     return locked
 
 
@@ -86,20 +105,22 @@ def task_reopen(*, task: Task, scope: Scope, by: Any = None, reason: str = "") -
 def _staff_user(user_id: int) -> User:
     user = User.objects.filter(active_staff(), pk=user_id).first()
     if user is None:
-        raise TaskNotAllowed("Tasks can only go to active OMS staff.")
+        raise TaskAssigneeNotStaff("Tasks can only go to active OMS staff.")
     return user
 
 
-def task_reassign(*, task: Task, scope: Scope, assignee_id: int | None, by: Any = None, note: str = "") -> Task:
-    """Give the task to another staff member (None: back to the team queue); they are notified."""
+def task_reassign(
+    *, task: Task, scope: Scope, assignee_id: int | None, by: Any = None, note: str = "", api_key: Any = None
+) -> Task:
+    """Give the task to another staff member (None: back to the team queue); they are notified of who gave it
+    (a person, else `api_key`)."""
     with transaction.atomic():
         locked = _lock(task)
         _check(scope, by, locked, seen_state=None, allowed=(TaskState.OPEN, TaskState.SCHEDULED))
         if assignee_id is not None:
             _staff_user(assignee_id)
-        changed = set_assignee(
-            locked, user_id=assignee_id, by=by, now=timezone.now(), verb="reassigned" if assignee_id else "unassigned"
-        )
+        verb = "reassigned" if assignee_id else "unassigned"
+        changed = set_assignee(locked, user_id=assignee_id, by=by, now=timezone.now(), verb=verb, api_key=api_key)
         if changed and note:
             TaskComment.objects.create(task=locked, author=by if getattr(by, "pk", None) else None, body=note)
     return locked
