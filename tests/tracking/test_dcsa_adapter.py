@@ -344,3 +344,28 @@ def test_a_deactivated_partner_is_no_longer_polled(feed):
     assert polling.subscriptions_sync()["ended"] == 1
     assert not fresh(subscription).is_active
     assert polling.subscriptions_claim_due() == []
+
+
+def test_an_endpoint_switched_off_is_neither_claimed_nor_polled_before_the_next_sync(feed):
+    """Before the fix, an endpoint switched off in the console was still claimed and polled until the next
+    `sync_tracking_subscriptions` (up to five minutes): requests to a carrier we had stopped."""
+    subscription, stub = feed
+    CarrierEndpoint.objects.update(is_active=False)
+    assert polling.subscriptions_claim_due() == []
+    outcome = poll(subscription)  # a poll claimed just before the switch
+    assert stub.seen == []
+    assert not outcome.ok
+    assert not fresh(subscription).is_active  # ended at once, as the sync would
+
+
+def test_a_carrier_switched_off_is_neither_claimed_nor_polled_before_the_next_sync(feed):
+    """Before the fix, a carrier organisation switched off in the console was still polled until the next sync."""
+    subscription, stub = feed
+    carrier = CarrierEndpoint.objects.get().carrier
+    carrier.is_active = False
+    carrier.save(update_fields=["is_active"])
+    assert polling.subscriptions_claim_due() == []
+    outcome = poll(subscription)
+    assert stub.seen == []
+    assert not outcome.ok
+    assert not fresh(subscription).is_active

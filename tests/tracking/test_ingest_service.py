@@ -123,6 +123,40 @@ def test_an_older_estimate_arriving_late_does_not_overwrite_a_newer_one(booked_f
     assert list(EtaHistory.objects.filter(shipment=master).values_list("estimated_at", flat=True)) == [ETA + 30 * H]
 
 
+def test_a_planned_arrival_published_after_the_carriers_estimate_does_not_become_the_eta(booked_fcl):
+    """Before the fix, a carrier re-sending its schedule (DCSA PLN ARRI at the planned time) after its estimate (EST,
+    three days late) became the ETA: the API's eta, the public "Expected arrival" and the exception scan all lost
+    the delay. A plan is not a newer estimate."""
+    order, master = booked_fcl
+    ingest(
+        dcsa_event("TRANSPORT", "ARRI", ETA + 72 * H, classifier="EST", place="DEHAM", event_id="est-1",
+                   created=NOW - 2 * H),
+        dcsa_event("TRANSPORT", "ARRI", ETA, classifier="PLN", place="DEHAM", event_id="pln-1", created=NOW - H),
+    )  # fmt: skip
+    timeline = selectors.order_timeline(order=order, customer_safe=True)
+    assert timeline.current_eta == ETA + 72 * H
+    assert next(row for row in timeline.milestones if row.code == "ARRIVED").estimated_at == ETA + 72 * H
+    assert list(EtaHistory.objects.filter(shipment=master).values_list("estimated_at", flat=True)) == [ETA + 72 * H]
+
+
+def test_a_plan_stands_in_until_the_carriers_first_estimate_even_of_the_planned_time(booked_fcl):
+    """Before the fix, an estimate of the very time the plan gave wrote nothing, so a later plan still replaced the
+    ETA: the carrier's estimate of the planned time was lost to a schedule re-sent two days later."""
+    order, master = booked_fcl
+    ingest(
+        dcsa_event("TRANSPORT", "ARRI", ETA, classifier="PLN", place="DEHAM", event_id="pln-1", created=NOW - 3 * H),
+        dcsa_event("TRANSPORT", "ARRI", ETA, classifier="EST", place="DEHAM", event_id="est-1", created=NOW - 2 * H),
+        dcsa_event("TRANSPORT", "ARRI", ETA + 48 * H, classifier="PLN", place="DEHAM", event_id="pln-2",
+                   created=NOW - H),
+    )  # fmt: skip
+    history = EtaHistory.objects.filter(shipment=master).order_by("reported_at", "id")
+    assert list(history.values_list("classifier", "estimated_at", "previous_at")) == [
+        ("PLN", ETA, None),  # no estimate yet: the plan is the expected arrival
+        ("EST", ETA, ETA),  # the carrier's own estimate now, of the same time
+    ]
+    assert selectors.order_timeline(order=order, customer_safe=True).current_eta == ETA
+
+
 def test_an_actual_event_reported_in_the_future_is_kept_as_reported_when_received(booked_fcl):
     before = timezone.now()
     result = ingest(dcsa_event("EQUIPMENT", "GTIN", ETD - 30 * H, created=NOW + datetime.timedelta(days=365)))

@@ -86,7 +86,7 @@ class MilestoneAdmin(admin.ModelAdmin):
 
 def _remap(request: HttpRequest, pairs: set[tuple[str, str, int | None]]) -> None:
     for scheme, code, partner_id in sorted(pairs, key=str):
-        count = TrackingEvent.objects.filter(scheme=scheme, raw_code=code).count()
+        count = remapping.events_of_rule(scheme=scheme, code=code, partner_id=partner_id).count()
         if count > INLINE_REMAP_LIMIT:
             tasks.remap_events.apply_async(args=[scheme, code, partner_id], queue=tasks.QUEUE)
             messages.info(request, f"{scheme} {code}: {count:,} events will be re-mapped by a worker.")

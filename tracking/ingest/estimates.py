@@ -32,10 +32,10 @@ ESTIMATE_NOT_AT = {"DEPARTED": LocationRole.DESTINATION, "ARRIVED": LocationRole
 # The latest estimate per (shipment or order, milestone): one probe of the (target, milestone, reported_at)
 # index each, however long the history has grown.
 _LATEST = """
-    SELECT k.target, k.milestone_id, e.estimated_at, e.reported_at
+    SELECT k.target, k.milestone_id, e.estimated_at, e.reported_at, e.classifier
     FROM unnest(%s::bigint[], %s::text[]) AS k(target, milestone_id)
     CROSS JOIN LATERAL (
-        SELECT h.estimated_at, h.reported_at FROM tracking_etahistory h
+        SELECT h.estimated_at, h.reported_at, h.classifier FROM tracking_etahistory h
         WHERE h.{column} = k.target AND h.milestone_id = k.milestone_id {extra}
         ORDER BY h.reported_at DESC, h.id DESC LIMIT 1
     ) AS e
@@ -63,6 +63,7 @@ EstimateKey = tuple[int | None, int | None, str]  # (shipment, order when no shi
 class Estimate:
     estimated_at: datetime.datetime
     reported_at: datetime.datetime
+    classifier: str  # EST: the carrier's estimate; PLN: a plan (a PLN event, a roll's new sailing)
 
 
 def current_estimates(keys: set[EstimateKey]) -> dict[EstimateKey, Estimate]:
@@ -73,9 +74,9 @@ def current_estimates(keys: set[EstimateKey]) -> dict[EstimateKey, Estimate]:
             if not wanted:
                 continue
             cursor.execute(sql, [[w[0] for w in wanted], [w[1] for w in wanted]])
-            for target, milestone, estimated_at, reported_at in cursor.fetchall():
+            for target, milestone, estimated_at, reported_at, classifier in cursor.fetchall():
                 key = (target, None, milestone) if position == 0 else (None, target, milestone)
-                current[key] = Estimate(estimated_at, reported_at)
+                current[key] = Estimate(estimated_at, reported_at, classifier)
     return current
 
 
@@ -83,9 +84,25 @@ def _at_its_place(event: StoredEvent) -> bool:
     return event.role == LocationRole.ANY or ESTIMATE_NOT_AT.get(str(event.milestone)) != event.role
 
 
+def _replaces(event: StoredEvent, known: Estimate | None) -> bool:
+    """Whether the event becomes the current estimate. Older news never does. A plan (PLN) only stands in while
+    there is no estimate (DCSA: PLN is the schedule, EST the carrier's current estimate): once the carrier has
+    estimated the time, a plan published after it (a schedule re-sent) says nothing about when the goods are now
+    expected, and only a newer estimate of another time replaces it. Over a plan (a PLN event's, a roll's new
+    sailing), another time does, and so does the carrier's first estimate even of the same time: plans no longer
+    replace it from then on."""
+    if known is None:
+        return True
+    if event.reported_at < known.reported_at:
+        return False
+    if known.classifier == Classifier.ESTIMATED:
+        return event.classifier == Classifier.ESTIMATED and event.event_at != known.estimated_at
+    return event.classifier == Classifier.ESTIMATED or event.event_at != known.estimated_at
+
+
 def follow_estimates(stored: list[StoredEvent], resolution: Resolution) -> None:
-    """Planned and estimated times become ETA/ETD history when they change; older news never wins, nor an
-    estimate placed at the shipment's other end (ESTIMATE_NOT_AT).
+    """Planned and estimated times become ETA/ETD history when they change; older news never wins, nor a plan over
+    the carrier's estimate (`_replaces`), nor an estimate placed at the shipment's other end (ESTIMATE_NOT_AT).
     Before commit estimates_changing, after it estimate_changed per order (events.note_estimates: one call for the
     batch)."""
     estimates = [e for e in stored if e.classifier != Classifier.ACTUAL and e.milestone in ESTIMATED_MILESTONES]
@@ -103,13 +120,15 @@ def follow_estimates(stored: list[StoredEvent], resolution: Resolution) -> None:
     changes: list[domain_events.EstimateChanged] = []
     for event in sorted(estimates, key=lambda e: (e.reported_at, e.id)):
         known = current.get(key(event))
-        if known is not None and (event.reported_at < known.reported_at or event.event_at == known.estimated_at):
+        if not _replaces(event, known):
             continue
         shipment_id, order_id, milestone = key(event)
         previous_at = known.estimated_at if known else None
-        current[key(event)] = Estimate(event.event_at, event.reported_at)
+        current[key(event)] = Estimate(event.event_at, event.reported_at, event.classifier)
         added.append((shipment_id, order_id, milestone, event.classifier, event.event_at, previous_at,
                       event.reported_at, event.id, event.source, now))  # fmt: skip
+        if event.event_at == previous_at:
+            continue  # the carrier now estimates the time the plan gave: the row, but no change to announce
         changes.extend(
             domain_events.EstimateChanged(concerned, milestone, event.event_at, previous_at)
             for concerned in resolution.orders_of(event.link)

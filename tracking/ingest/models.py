@@ -210,6 +210,17 @@ class TrackingEvent(models.Model):
     # raw
     source = models.CharField(max_length=60, help_text="Kind and name, e.g. dcsa:MAEU, webhook:acme-tms, manual.")
     source_kind = models.CharField(max_length=10, choices=SourceKind.choices)
+    partner = models.ForeignKey(
+        Organisation,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        db_constraint=False,
+        db_index=False,
+        help_text="The carrier or partner whose own mapping rules the sender's events follow (its feed, EDI or "
+        "webhook). Blank: the generic rules (our own feeds, files, screens).",
+    )
     source_event_id = models.CharField(max_length=100, blank=True, help_text="The sender's id for the event.")
     scheme = models.CharField(max_length=12, choices=Scheme.choices)
     raw_code = models.CharField(max_length=60)

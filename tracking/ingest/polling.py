@@ -165,7 +165,9 @@ def subscriptions_sync() -> dict[str, int]:
 
 
 def subscriptions_claim_due(*, kinds: tuple[str, ...] = POLLED_KINDS, limit: int = CLAIM_LIMIT) -> list[int]:
-    """Claim the due subscriptions of these adapter kinds: their next time moves LEASE ahead; returns ids."""
+    """Claim the due subscriptions of these adapter kinds: their next time moves LEASE ahead; returns ids.
+    Not those of an endpoint or a carrier switched off in the console: `subscriptions_sync` ends them within five
+    minutes, and until then they are not polled either."""
     now = timezone.now()
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute(
@@ -174,7 +176,9 @@ def subscriptions_claim_due(*, kinds: tuple[str, ...] = POLLED_KINDS, limit: int
             WHERE s.id IN (
                 SELECT s2.id FROM tracking_trackingsubscription s2
                 JOIN tracking_carrierendpoint e ON e.id = s2.endpoint_id
+                JOIN partners_organisation c ON c.id = e.carrier_id
                 WHERE s2.is_active AND s2.next_poll_at <= %(now)s AND e.kind = ANY(%(kinds)s)
+                  AND e.is_active AND c.is_active
                 ORDER BY s2.next_poll_at LIMIT %(limit)s
                 FOR UPDATE OF s2 SKIP LOCKED)
             RETURNING s.id
@@ -272,6 +276,10 @@ def subscription_poll(*, subscription_id: int) -> PollOutcome:
     )
     if subscription is None or not subscription.is_active:
         return PollOutcome(ok=False, error="no such active subscription")
+    if not (subscription.endpoint.is_active and subscription.endpoint.carrier.is_active):
+        # Switched off in the console since the claim (or the sync): no request; ended now, as the sync would.
+        TrackingSubscription.objects.filter(pk=subscription.pk).update(is_active=False)
+        return PollOutcome(ok=False, error="the carrier or its endpoint is switched off")
     adapter = adapters.tracking_adapter(subscription.endpoint)
     now = timezone.now()
     if subscription.cursor_created_at and subscription.cursor_created_at > now:

@@ -1,10 +1,15 @@
 """After the rules change: re-map stored events, resolve mapping alerts, and bring orders up to date.
 
-An admin who adds the missing rule for an alert (or changes one) runs "re-map stored events" on it: every
-stored event of that scheme and code is mapped again with today's rules, and the events that now mean a
+An admin who adds the missing rule for an alert (or changes one) runs "re-map stored events" on it: the stored
+events of that scheme and code are mapped again with today's rules, each with its own sender's (the partner it
+was stored with: its own rules first, then the generic ones, as at ingest), and the events that now mean a
 different milestone are applied as if they had just arrived (estimates, legs, orders), with the same
-no-backwards guarantees. `order_status_sync` takes one order to the furthest status its actual events
-imply: after a hold is released, after it was planned, or when a workflow task stopped it before.
+no-backwards guarantees. Rules and alerts are per partner (X12 partners redefine codes), so a partner's rule or
+alert concerns only the events that partner sent, a generic alert only those of senders without a partner, and
+a generic rule every sender's (a partner without its own rule falls back to it).
+
+`order_status_sync` takes one order to the furthest status its actual events imply: after a hold is released,
+after it was planned, or when a workflow task stopped it before.
 """
 
 from __future__ import annotations
@@ -13,7 +18,7 @@ import logging
 from typing import Any
 
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from orders.models import STATUS_PATH, Channel, Order, OrderStatus
@@ -43,13 +48,13 @@ def _resolution_for(events: list[TrackingEvent]) -> Resolution:
     return Resolution(links={}, shipments=infos, order_of_house=order_of_house, iata_to_locode={}, order_status=status)
 
 
-def _remap_chunk(events: list[TrackingEvent], table: mapping.MappingTable, partner_id: int | None) -> list[Any]:
+def _remap_chunk(events: list[TrackingEvent], table: mapping.MappingTable) -> list[Any]:
     resolution = _resolution_for(events)
     changed, applied, withdrawn = [], [], []
     for event in events:
         carrier = resolution.carrying(event.shipment_id) if event.shipment_id else None
         role = location_role(event.location_code, carrier)
-        found = table.lookup(scheme=event.scheme, code=event.raw_code, partner_id=partner_id, role=role)
+        found = table.lookup(scheme=event.scheme, code=event.raw_code, partner_id=event.partner_id, role=role)
         classifier = found.classifier or event.sent_classifier
         if (found.status, found.milestone, classifier) == (event.mapping_status, event.milestone_id, event.classifier):
             continue
@@ -115,33 +120,46 @@ def _withdraw_estimates(event_ids: list[int], resolution: Resolution) -> None:
         domain_events.note_estimates(sender=TrackingEvent, changes=changes)
 
 
+def events_of_rule(*, scheme: str, code: str, partner_id: int | None = None) -> QuerySet[TrackingEvent]:
+    """The stored events a rule of (scheme, code) may map: a partner's rule, the events that partner sent; a
+    generic rule (`partner_id` None), every sender's."""
+    events = TrackingEvent.objects.filter(scheme=scheme, raw_code=code.upper())
+    return events if partner_id is None else events.filter(partner_id=partner_id)
+
+
+def _alert_events(alert: MappingAlert) -> QuerySet[TrackingEvent]:
+    """The events an alert is about: its partner's; for a generic alert, those of senders without a partner."""
+    return TrackingEvent.objects.filter(scheme=alert.scheme, raw_code=alert.code.upper(), partner_id=alert.partner_id)
+
+
 def events_remap(*, scheme: str, code: str, partner_id: int | None = None) -> int:
-    """Map every stored event of (scheme, code) again with the current rules; apply those that changed.
-    Returns how many changed. One transaction per thousand events, so a long re-map keeps its progress."""
+    """Map the stored events of a rule of (scheme, code) (`events_of_rule`) again with the current rules, each with
+    its own sender's; apply those that changed. Returns how many changed."""
+    return _remap(events_of_rule(scheme=scheme, code=code, partner_id=partner_id))
+
+
+def _remap(events: QuerySet[TrackingEvent]) -> int:
+    """Re-map these events in primary-key order, one transaction per thousand, so a long re-map keeps its
+    progress."""
     mapping.invalidate()
     table = mapping.table()
     total, last_id = 0, 0
     while True:
         with transaction.atomic():
-            chunk = list(
-                TrackingEvent.objects.filter(scheme=scheme, raw_code=code.upper(), pk__gt=last_id).order_by("pk")[
-                    :CHUNK
-                ]
-            )
+            chunk = list(events.filter(pk__gt=last_id).order_by("pk")[:CHUNK])
             if not chunk:
                 return total
-            total += len(_remap_chunk(chunk, table, partner_id))
+            total += len(_remap_chunk(chunk, table))
             last_id = chunk[-1].pk
 
 
 @transaction.atomic
 def alert_resolve(*, alert: MappingAlert, by: Any) -> tuple[int, bool]:
-    """Re-map the alert's events; the alert closes when none of them is unmapped any more.
-    Returns (events changed, whether it is resolved)."""
-    changed = events_remap(scheme=alert.scheme, code=alert.code, partner_id=alert.partner_id)
-    still = TrackingEvent.objects.filter(
-        scheme=alert.scheme, raw_code=alert.code, mapping_status=MappingStatus.UNMAPPED
-    ).exists()
+    """Re-map the alert's events (its sender's only: `_alert_events`); the alert closes when none of them is
+    unmapped any more. Returns (events changed, whether it is resolved)."""
+    events = _alert_events(alert)
+    changed = _remap(events)
+    still = events.filter(mapping_status=MappingStatus.UNMAPPED).exists()
     if not still:
         MappingAlert.objects.filter(pk=alert.pk).update(resolved_at=timezone.now(), resolved_by=by)
     return changed, not still

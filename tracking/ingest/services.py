@@ -447,7 +447,9 @@ def _insert(
     if not kept:
         return kept, {}
     by = getattr(source.by, "pk", None)
-    return kept, storage.insert_batch(values, source=source.key, kind=source.kind, now=now, by=by)
+    return kept, storage.insert_batch(
+        values, source=source.key, kind=source.kind, now=now, by=by, partner=source.partner_id
+    )
 
 
 def _raise_alerts(rows: list[Row], inserted: dict[str, int], source: Source, now: datetime.datetime) -> None:

@@ -70,6 +70,7 @@ BATCH_COLUMNS = {
     "received_at": "%(now)s",
     "effect": "''",
     "recorded_by_id": "%(by)s",
+    "partner_id": "%(partner)s",  # whose own mapping rules the sender's events follow (Source.partner_id)
 }
 STAGE = "pg_temp.tracking_event_batch"
 # Created once per session; emptied before every batch too, because several batches may share a transaction
@@ -99,7 +100,13 @@ def copy_rows(sql: str, types: Sequence[str], rows: Iterable[Sequence[Any]]) -> 
 
 
 def insert_batch(
-    rows: Iterable[Sequence[Any]], *, source: str, kind: str, now: datetime.datetime, by: int | None
+    rows: Iterable[Sequence[Any]],
+    *,
+    source: str,
+    kind: str,
+    now: datetime.datetime,
+    by: int | None,
+    partner: int | None = None,
 ) -> dict[str, int]:
     """Store the rows (values in ROW_COLUMNS order) unless either unique key already holds them; returns
     content key → id of the rows that were new. Inside the batch's transaction only: the staging table empties
@@ -110,7 +117,7 @@ def insert_batch(
         cursor.execute(_PREPARE_STAGE)
     copy_rows(_COPY_STAGE, _TYPES, rows)
     with connection.cursor() as cursor:
-        cursor.execute(_INSERT, {"source": source, "kind": kind, "now": now, "by": by})
+        cursor.execute(_INSERT, {"source": source, "kind": kind, "now": now, "by": by, "partner": partner})
         return {key: pk for pk, key in cursor.fetchall()}
 
 
