@@ -26,6 +26,7 @@ from django.utils.html import format_html_join
 from django.utils.timesince import timesince
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from oms.templatetags import oms_dates
 from orders import display, export, forms, history_entries, lifecycle, selectors, services
 from orders.errors import (
     ConcurrentChange,
@@ -135,14 +136,14 @@ def _list_rows(orders: list[Order], *, list_path: str) -> list[dict[str, Any]]:
             "origin": order.origin_id,
             "destination": order.destination_id,
             "lane_names": f"{order.origin.name} → {order.destination.name}",
-            "pickup": order.requested_pickup_on.isoformat() if order.requested_pickup_on else "",
+            "pickup": oms_dates.oms_date(order.requested_pickup_on),
             # A draft without cargo lines has no totals yet: "—", as on its page.
             "pieces": order_tags.qty(order.pieces_total, 0) if order.pieces_total else display.EMPTY,
             "gross": order_tags.qty(order.gross_weight_kg_total, 1) if order.pieces_total else display.EMPTY,
             "chargeable": order_tags.qty(order.chargeable_weight_kg, 1) if order.pieces_total else display.EMPTY,
             "status": order.status,
             "status_label": _STATUS_LABELS.get(order.status, order.status),
-            "created": order_tags.stamp(order.created_at),
+            "created": oms_dates.oms_datetime(timezone.localtime(order.created_at)),
         }
         for order in orders
     ]

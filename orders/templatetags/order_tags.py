@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import datetime
 from typing import Any
 
 from django import template
-from django.utils import timezone
 
 from orders import display
 from orders.forms import COMMON_CONTAINER_TYPES
@@ -109,12 +107,3 @@ _CHARGEABLE_RULES = {
 def chargeable_rule(mode: str) -> str:
     """How the mode turns weight and volume into chargeable weight (orders.cargo)."""
     return _CHARGEABLE_RULES.get(mode, "")
-
-
-@register.filter
-def stamp(value: datetime.datetime | None) -> str:
-    """A timestamp to the minute on the current time zone's clock, e.g. 2026-11-29 14:05 (a tenth of the cost of
-    `date`). The order list calls it on the viewer's clock (views.order_list), which the list names."""
-    if value is None:
-        return ""
-    return timezone.localtime(value).strftime("%Y-%m-%d %H:%M")

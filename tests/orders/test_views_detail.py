@@ -2,15 +2,22 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from django.contrib.messages import get_messages
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
+from django.utils import timezone
 
+from oms.templatetags.oms_dates import oms_datetime
 from orders import services, views
 from orders.models import Channel, OrderStatus, OrderTransition
 from partners.scoping import scope_for_user
+from tests.tracking.conftest import make_order, ops_scope
+
+__all__ = ["make_order", "ops_scope"]
 
 DG_LINE = {
     "pieces": 4, "package_type": "DR", "gross_weight_kg": "800", "description": "Paint", "un_number": "1263",
@@ -213,15 +220,65 @@ def test_transitions_are_post_only_and_known(ops, order_factory):
 def test_the_page_of_an_order_runs_on_its_branchs_clock(ops, order_factory, branch):
     """As its tracking card and shipments do: a Shanghai order's page is read in Shanghai, and says so."""
     import datetime
+    import zoneinfo
 
     from orders.models import Order
 
     branch.time_zone = "Asia/Shanghai"
     branch.save(update_fields=["time_zone"])
     order = order_factory(customer_reference="PO-CLOCK")
-    Order.objects.filter(pk=order.pk).update(created_at=datetime.datetime(2026, 12, 4, 18, 30, tzinfo=datetime.UTC))
+    created = datetime.datetime(2026, 12, 4, 18, 30, tzinfo=datetime.UTC)
+    Order.objects.filter(pk=order.pk).update(created_at=created)
 
     page = ops.get(detail(order)).content.decode()
 
     assert "times in Asia/Shanghai" in page
-    assert "5 Dec 2026, 02:30" in page  # 18:30 UTC
+    assert oms_datetime(created.astimezone(zoneinfo.ZoneInfo("Asia/Shanghai"))) in page  # 5 Dec, 02:30 in 2026
+
+
+def test_a_lines_dimensions_sit_under_its_goods_so_the_cargo_table_fits_the_page(ops, order_factory, order_data):
+    """The cargo table gave dimensions a column of their own, a row of "—" on most orders, and needed 677 px of the
+    664 px the main column has at 1280 px: it scrolled sideways with its DG column cut off."""
+    measured = {**order_data()["lines"][0], "length_cm": "120", "width_cm": "100", "height_cm": "120.5"}
+    order = order_factory(lines=[measured, {"pieces": 1, "gross_weight_kg": "5", "description": "Parts"}])
+
+    page = ops.get(detail(order)).content.decode()
+    cargo = page.split('id="sec-cargo"', 1)[1].split("</table>", 1)[0]
+    headers = re.findall(r"<th scope=\"col\"[^>]*>(.*?)</th>", cargo.split("</thead>", 1)[0])
+    rows = re.findall(r"<tr>(.*?)</tr>", cargo.split("<tbody>", 1)[1].split("</tbody>", 1)[0], re.S)
+    cells = [re.findall(r"<td[^>]*>(.*?)</td>", row, re.S) for row in rows]
+
+    assert "L×W×H cm" not in headers
+    assert all(len(row) == len(headers) for row in cells)
+    description = headers.index("Description")
+    assert cells[0][description] == (
+        'LED lamps<div class="small text-secondary tabular-nums" title="Length × width × height">120×100×120.5 cm</div>'
+    )
+    assert cells[1][description] == "Parts"
+    hs_code = re.search(r'<td class="text-nowrap"><span class="oms-code">940542</span></td>', cargo)
+    assert hs_code, "the HS code breaks like the description may"
+
+
+def test_a_legs_planned_and_actual_times_take_a_line_each_on_the_orders_tracking_card(ops, make_order, ops_user):
+    """The planned "30 Oct 19:00 → 4 Dec 19:00" and its actual twin, each kept on one line, made the legs table
+    792 px wide in the 771 px of the order page's main column at 1440 px: the Actual column was cut mid-date."""
+    import datetime
+
+    from tracking.models import Leg
+    from tracking.services import planning
+
+    order = make_order()
+    master = planning.shipment_plan_direct(order=order, by=ops_user)
+    departs = datetime.datetime(2026, 10, 30, 11, 0, tzinfo=datetime.UTC)
+    Leg.objects.filter(shipment=master).update(
+        planned_departure_at=departs, planned_arrival_at=departs + datetime.timedelta(days=35)
+    )
+
+    card = ops.get(reverse("tracking_ingest:order_timeline", args=[order.reference])).content.decode()
+    legs = card.split('class="table table-sm mb-0 trk-legs"', 1)[1].split("</table>", 1)[0]
+    planned = re.findall(r"<td class=\"tabular-nums\">(.*?)</td>", legs, re.S)[0]
+
+    departure, arrival = planned.split("<br>")
+    assert departure == oms_datetime(timezone.localtime(departs))
+    assert arrival == oms_datetime(timezone.localtime(departs + datetime.timedelta(days=35)))
+    assert "→" not in planned

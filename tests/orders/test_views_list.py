@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from urllib.parse import parse_qs, urlparse
 
 import pytest
+from django.conf import settings
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
+from oms.templatetags.oms_dates import oms_date
 from orders.models import Order
 
 LIST = reverse("orders:list")
@@ -30,7 +33,8 @@ def test_list_shows_the_columns_of_each_order(ops, order_factory):
     response = ops.get(LIST)
     assert response.status_code == 200
     page = response.content.decode()
-    for text in (order.reference, "ACM-4711", "Ocean FCL", "CNSHA", "DEHAM", "2026-12-01", "4,200.5", "Submitted"):
+    pickup = oms_date(order.requested_pickup_on)  # "1 Dec" this year (docs/architecture.md, dates on screens)
+    for text in (order.reference, "ACM-4711", "Ocean FCL", "CNSHA", "DEHAM", pickup, "4,200.5", "Submitted"):
         assert text in page
     assert f'href="{order.get_absolute_url()}"' in page  # rows link to orders:detail
     assert 'href="/orders/new/"' in page  # operations may enter orders
@@ -156,3 +160,19 @@ def test_empty_list_says_so(ops, locations):
     assert Order.objects.count() == 0
     page = ops.get(LIST, {"mode": "air"}).content.decode()
     assert "No order matches these filters" in page
+
+
+def test_a_long_customer_reference_cannot_widen_the_table_past_its_card(ops, order_factory):
+    """A customer reference of 35 characters truncated only at 14rem (its tooltip holds it whole): at 1440 px the
+    customer column grew so wide that the table outgrew its card and the Created column scrolled out of view."""
+    order_factory(customer_reference="ACM-PO-2026-NORTHEU-REPLENISHM-0148", submit=True)
+
+    page = ops.get(LIST).content.decode()
+
+    assert '<td class="oms-customer" title="Acme Industrial · ACM-PO-2026-NORTHEU-REPLENISHM-0148">' in page
+    styles = (Path(settings.BASE_DIR) / "templates" / "orders" / "_styles.html").read_text()
+    cap = re.search(
+        r"@media \(min-width: 1400px\) \{ \.oms-order-table \.oms-customer \.oms-sub \{ max-width: ([\d.]+)rem", styles
+    )
+    assert cap
+    assert float(cap.group(1)) <= 10.5, "the customer's second line may take 14rem at 1440 px"

@@ -11,6 +11,7 @@ from django.core.cache import cache
 from django.urls import reverse
 from django.utils import timezone
 
+from oms.templatetags.oms_dates import oms_date, oms_datetime
 from orders import services as order_services
 from orders.models import Channel, Order, OrderStatus
 from portal.links import tracking_link_create
@@ -68,8 +69,8 @@ def test_the_page_gives_the_actual_arrival_not_an_expected_one_once_arrived(clie
     assert response.context["eta"] is None
     assert response.context["arrived_at"] == NOW - H
     assert "Expected arrival" not in body
-    assert (ETA + 30 * H).strftime("%a %-d %b %Y") not in body
-    assert f'Arrived</div><div class="fw-semibold">{timezone.localtime(NOW - H):%a %-d %b %Y, %H:%M}' in body
+    assert oms_date(timezone.localtime(ETA + 30 * H), "weekday") not in body
+    assert f'Arrived</div><div class="fw-semibold">{oms_datetime(timezone.localtime(NOW - H), "weekday")}' in body
 
 
 def test_the_page_gives_the_expected_arrival_while_on_the_way(client, ops_user, booked_fcl):

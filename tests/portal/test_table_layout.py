@@ -8,6 +8,7 @@ import re
 
 from django.urls import reverse
 
+from oms.templatetags.oms_dates import oms_date
 from tests.tracking.conftest import make_order, ops_scope
 from tests.tracking.test_scoping import second_carrier, two_masters
 
@@ -27,8 +28,8 @@ def test_the_customer_order_tables_keep_references_and_dates_on_one_line(make_or
     client = login(customer_a_user)
     for page in ("portal:orders", "portal:home"):
         body = client.get(reverse(page)).content.decode()
-        for text in (order.reference, order.customer_reference, f"{order.requested_pickup_on:%-d %b %Y}",
-                     f"{order.requested_delivery_on:%-d %b %Y}"):  # fmt: skip
+        for text in (order.reference, order.customer_reference, oms_date(order.requested_pickup_on),
+                     oms_date(order.requested_delivery_on)):  # fmt: skip
             assert "text-nowrap" in _cell_of(body, text), (page, text)
 
 

@@ -14,6 +14,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
+from oms.templatetags.oms_dates import oms_datetime
 from orders.models import Order
 from partners import services as partner_services
 from partners.models import Organisation, Role
@@ -36,10 +37,9 @@ CHICAGO, SHANGHAI = zoneinfo.ZoneInfo("America/Chicago"), zoneinfo.ZoneInfo("Asi
 DEPARTED = (NOW - datetime.timedelta(hours=30)).replace(second=0)
 
 
-def _at(moment: datetime.datetime, zone: datetime.tzinfo, layout: str = "{day} {time:%b %H:%M}") -> str:
-    """`moment` as the templates write it ("j M H:i" by default) on `zone`'s clock."""
-    local = moment.astimezone(zone)
-    return layout.format(day=local.day, time=local)
+def _at(moment: datetime.datetime, zone: datetime.tzinfo) -> str:
+    """`moment` as the screens write it (oms_datetime: "6 Dec, 14:28") on `zone`'s clock."""
+    return oms_datetime(moment.astimezone(zone))
 
 
 def _zone(organisation: Organisation, name: str) -> None:
@@ -114,9 +114,9 @@ def test_each_customer_reads_a_hold_on_the_master_on_its_own_clock(sailed, login
     for user, zone, other in ((customer_a_user, CHICAGO, SHANGHAI), (customer_b_user, SHANGHAI, CHICAGO)):
         html = login(user).get(reverse("portal:home")).content.decode()
         assert held.get_kind_display() in html
-        reported = _at(DEPARTED, zone, "{day} {time:%b %Y, %H:%M}")
+        reported = _at(DEPARTED, zone)
         assert f'<td class="tabular-nums text-nowrap" data-label="Reported">{reported}</td>' in html
-        assert _at(DEPARTED, other, "{day} {time:%b %Y, %H:%M}") not in html
+        assert _at(DEPARTED, other) not in html
         assert f"resolved in the last 7 days · times in {zone.key}" in html
 
 
@@ -173,12 +173,12 @@ def test_each_customer_reads_its_links_on_its_own_clock(sailed, links, login, cu
         (customer_b_user, globex, SHANGHAI, CHICAGO),
     ):
         client = login(user)
-        made = _at(DEPARTED, zone, "{day} {time:%b %Y, %H:%M}")
-        opened = _at(DEPARTED + datetime.timedelta(hours=1), zone, "last {day} {time:%b, %H:%M}")
+        made = _at(DEPARTED, zone)
+        opened = "last " + _at(DEPARTED + datetime.timedelta(hours=1), zone)
         page = client.get(reverse("portal:tracking_links", args=[order.reference])).content.decode()
         assert made in page, f"{zone.key}: the link's making is not on the customer's clock"
         assert opened in page
-        assert _at(DEPARTED, other, "{day} {time:%b %Y, %H:%M}") not in page
+        assert _at(DEPARTED, other) not in page
         assert f'Links made <span class="text-secondary small fw-normal">· times in {zone.key}</span>' in page
 
         link, _ = links[order.reference]
@@ -192,7 +192,7 @@ def test_staff_read_an_orders_links_on_its_branchs_clock(sailed, links, login, o
     _zone(branch, "Europe/Berlin")
     _, acme, _ = sailed
     page = login(ops_user).get(reverse("portal:tracking_links", args=[acme.reference])).content.decode()
-    assert _at(DEPARTED, zoneinfo.ZoneInfo("Europe/Berlin"), "{day} {time:%b %Y, %H:%M}") in page
+    assert _at(DEPARTED, zoneinfo.ZoneInfo("Europe/Berlin")) in page
     assert "times in Europe/Berlin" in page
 
 
@@ -206,9 +206,9 @@ def test_the_public_page_runs_on_the_orders_customers_clock_and_names_it(sailed,
         assert not any('FROM "partners_organisation"' in query["sql"] for query in queries.captured_queries)
         html = response.content.decode()
         assert response.status_code == 200
-        departed = _at(DEPARTED, zone, "{day} {time:%b, %H:%M}")
+        departed = _at(DEPARTED, zone)
         assert f'{departed} <span class="text-secondary">actual</span>' in html
-        assert _at(DEPARTED, other, "{day} {time:%b, %H:%M}") not in html
+        assert _at(DEPARTED, other) not in html
         assert f"Times in {zone.key}." in html
         assert order.customer.name not in html  # the zone is all of the customer the page shows
         assert order.customer.code not in html
@@ -229,7 +229,7 @@ def test_the_search_shows_when_an_order_was_created_on_the_viewers_clock(make_or
     for user, zone, other in ((ops_user, CHICAGO, SHANGHAI), (planner, SHANGHAI, CHICAGO)):
         html = login(user).get(reverse("search"), {"q": order.customer_reference}).content.decode()
         assert order.reference in html
-        created = _at(DEPARTED, zone, "{day} {time:%b %Y, %H:%M}")
+        created = _at(DEPARTED, zone)
         assert f'<td class="tabular-nums">{created}</td>' in html, f"{zone.key}: not the viewer's clock"
-        assert _at(DEPARTED, other, "{day} {time:%b %Y, %H:%M}") not in html
+        assert _at(DEPARTED, other) not in html
         assert f'<span class="text-secondary fw-normal small">times in {zone.key}</span>' in html

@@ -15,6 +15,7 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
+from oms.templatetags.oms_dates import oms_datetime
 from tests.tracking.test_ingest_support import booked_fcl, fresh_mapping
 from tracking.models import Leg, LegRole
 
@@ -78,7 +79,7 @@ def test_the_time_given_is_recorded_on_the_pages_clock_and_the_row_stays_overdue
     overdue_main.refresh_from_db()
     assert overdue_main.actual_departure_at == departed
     row = response.content.decode()
-    assert f"dep. {departed:%d %b} 07:45" in row
+    assert f"dep. {oms_datetime(departed)}" in row
     assert "Arrived…" in row  # the arrival, too, is asked for with its time on this row
     assert '<input type="hidden" name="section" value="overdue">' in row
 

@@ -9,6 +9,7 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
+from oms.templatetags.oms_dates import oms_datetime
 from tracking.exceptions import services
 from tracking.exceptions.models import ExceptionKind, ShipmentException
 
@@ -96,7 +97,7 @@ def test_resolved_ones_stay_for_a_week(login, customer_a_user, overdue):
     body = _portal(login, customer_a_user)
 
     local = timezone.localtime(now, datetime.UTC)  # the customer's clock (UTC here), named once in the card's header
-    assert f"Resolved {local.day} {local:%b %Y, %H:%M}</td>" in body
+    assert f"Resolved {oms_datetime(local)}</td>" in body
     assert "resolved in the last 7 days · times in UTC" in body
     assert ExceptionKind.CUSTOMS_HOLD.label not in body
 
