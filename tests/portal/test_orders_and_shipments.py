@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from orders.models import Order, OrderStatus
 from tests.conftest import _member
-from tests.tracking.conftest import make_order, ops_scope
+from tests.tracking.conftest import add_on_carriage, make_order, ops_scope
 from tests.tracking.test_scoping import second_carrier, two_masters
 from tracking.ingest import files
 from tracking.models import LegRole, Shipment, ShipmentStatus
@@ -172,16 +172,7 @@ def test_each_leg_row_says_how_far_that_leg_got(two_masters, login, carrier_user
                                                     "carrier_id": carrier.pk, "origin_id": "CNNGB",
                                                     "destination_id": "CNSHA"})  # fmt: skip
     leg_changes.leg_record_actual(leg=pre, departed_at=now - timedelta(days=2), arrived_at=now - timedelta(days=1))
-    leg_changes.leg_add(
-        shipment=master_a,
-        data={
-            "role": LegRole.ON_CARRIAGE,
-            "mode": "road_ftl",
-            "carrier_id": carrier.pk,
-            "origin_id": "DEHAM",
-            "destination_id": "PLWAW",
-        },
-    )
+    add_on_carriage(master_a, carrier.pk)
     client = login(carrier_user)
 
     done = client.get(reverse("portal:shipments"), {"show": "done"}).content.decode()

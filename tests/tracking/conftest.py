@@ -14,12 +14,22 @@ from orders.models import Channel, Order
 from partners.scoping import scope_for_user
 from tests.factories import OrganisationFactory
 from tests.finance.builders import rate_card
-from tracking.models import CarrierService
+from tracking.models import CarrierService, Leg, LegRole, Shipment
+from tracking.services import leg_changes
 
 D = Decimal
 PICKUP = datetime.datetime.now(tz=datetime.UTC).date() + datetime.timedelta(
     days=30
 )  # in the future whenever the suite runs
+
+
+def add_on_carriage(master: Shipment, carrier_id: int | None, destination: str = "PLWAW") -> Leg:
+    """An on-carriage leg by road from Hamburg, run by this carrier (None: by the master's own)."""
+    data: dict[str, object] = {"role": LegRole.ON_CARRIAGE, "mode": "road_ftl", "origin_id": "DEHAM"}
+    data["destination_id"] = destination
+    if carrier_id is not None:
+        data["carrier_id"] = carrier_id
+    return leg_changes.leg_add(shipment=master, data=data)
 
 
 def next_weekday(day: datetime.date, weekday: int) -> datetime.date:

@@ -14,6 +14,7 @@ from orders.models import Order, OrderStatus
 from partners import services as partner_services
 from partners.models import Role
 from tests.factories import OrganisationFactory, UserFactory
+from tests.tracking.conftest import add_on_carriage
 from tests.tracking.test_ingest_support import *  # noqa: F403 - fixtures
 from tests.tracking.test_ingest_support import ETD, NOW, SECRET, body_of, oms_event, signed_headers
 from tests.tracking.test_scoping import second_carrier, two_masters
@@ -40,16 +41,7 @@ def test_an_on_carriage_trucker_cannot_record_the_ocean_carriers_departure(booke
     """The trucker carries only the on-carriage leg DEHAM → PLWAW; the main leg CNSHA → DEHAM is Maersk's."""
     _order, master = booked_fcl
     trucker = OrganisationFactory(code="NTRK", name="Nordtruck", kinds=["carrier"])
-    leg_changes.leg_add(
-        shipment=master,
-        data={
-            "role": LegRole.ON_CARRIAGE,
-            "mode": "road_ftl",
-            "carrier_id": trucker.pk,
-            "origin_id": "DEHAM",
-            "destination_id": "PLWAW",
-        },
-    )
+    add_on_carriage(master, trucker.pk)
     main = master.legs.get(role=LegRole.MAIN)
     assert main.carrier_id != trucker.pk
     user = UserFactory(email="desk@ntrk.test")
@@ -107,16 +99,7 @@ def test_the_milestone_file_pages_run_on_the_partners_own_clock(login, carrier):
 def _on_carriage_trucker(master):
     """Nordtruck carries only the on-carriage DEHAM → PLWAW of the master; Maersk carries the main leg."""
     trucker = OrganisationFactory(code="NTRK", name="Nordtruck", kinds=["carrier"])
-    leg_changes.leg_add(
-        shipment=master,
-        data={
-            "role": LegRole.ON_CARRIAGE,
-            "mode": "road_ftl",
-            "carrier_id": trucker.pk,
-            "origin_id": "DEHAM",
-            "destination_id": "PLWAW",
-        },
-    )
+    add_on_carriage(master, trucker.pk)
     user = UserFactory(email="desk@ntrk.test")
     partner_services.membership_grant(user=user, organisation=trucker, role=Role.PARTNER)
     return trucker, user
