@@ -16,6 +16,7 @@ from typing import Any
 from django.contrib.auth import get_user_model
 from django.utils import timezone
 
+from oms.templatetags.oms_dates import datetime_text
 from orders.models import Mode
 from partners.models import Organisation
 from tracking.models import LegEvent, LegRole, Shipment
@@ -67,7 +68,7 @@ def _value(name: str, value: Any, carriers: dict[int, str]) -> str:
     if value in (None, ""):
         return "—"
     if isinstance(value, datetime.datetime):
-        return f"{timezone.localtime(value):%d %b %H:%M}"  # on the clock the page runs on (the branch's)
+        return datetime_text(timezone.localtime(value))  # on the clock the page runs on (the branch's)
     if name == "carrier_id":
         return carriers.get(value, f"#{value}")
     if name == "role":

@@ -41,6 +41,12 @@ def _day(day: datetime.date, styles: frozenset[str]) -> str:
     return text
 
 
+def datetime_text(moment: datetime.datetime, style: str = "") -> str:
+    """`oms_datetime` for Python code that writes a moment into a text (a notice, a history line): on the moment's
+    own clock, so convert it to the reader's first (`timezone.localtime(moment, zone)`)."""
+    return f"{_day(moment, _styles(style))}, {moment:%H:%M}"
+
+
 @register.filter(expects_localtime=True)
 def oms_date(value: datetime.date | None, style: str = "") -> str:
     """The day of a date or a moment: `7 Dec`, `5 Jan 2027`; `weekday` adds `Mon`, `year` always the year."""
@@ -56,4 +62,4 @@ def oms_datetime(value: datetime.date | None, style: str = "") -> str:
         return ""
     if not isinstance(value, datetime.datetime):
         return _day(value, _styles(style))
-    return f"{_day(value, _styles(style))}, {value:%H:%M}"
+    return datetime_text(value, style)

@@ -13,7 +13,7 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from oms.templatetags.oms_dates import oms_date, oms_datetime
+from oms.templatetags.oms_dates import datetime_text, oms_date, oms_datetime
 from tests.tracking.test_ingest_support import fresh_mapping
 from tracking import leg_history
 from tracking.errors import PlanningError
@@ -406,7 +406,9 @@ def test_adding_correcting_and_removing_legs_is_recorded_with_who_did_it(login, 
     assert "On-carriage DEHAM → DEBER" in history
     assert "Last mile DEBER → DEBER" in history
     assert 'Vessel: <span class="text-secondary">MSC ANNA</span> → MSC ANNE' in history
-    assert 'Planned arrival: <span class="text-secondary">07 Feb 14:00</span> → 09 Feb 14:00' in history  # Shanghai
+    shanghai = zoneinfo.ZoneInfo("Asia/Shanghai")
+    before, after = (datetime_text(datetime.datetime(2027, 2, day, 14, 0, tzinfo=shanghai)) for day in (7, 9))
+    assert f'Planned arrival: <span class="text-secondary">{before}</span> → {after}' in history  # Shanghai
     newest = leg_history.leg_history_for(shipment=master)[:3]
     assert [(entry.title, entry.who) for entry in newest] == [
         ("Leg removed", "ops@oms.test"), ("Leg changed", "ops@oms.test"), ("Leg added", "ops@oms.test"),

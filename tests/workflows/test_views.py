@@ -4,6 +4,7 @@ panel, notifications and the navigation badges; list screens cost the same queri
 from __future__ import annotations
 
 import datetime
+import zoneinfo
 
 import pytest
 from django.db import connection
@@ -11,6 +12,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
+from oms.templatetags.oms_dates import datetime_text
 from partners.models import OrganisationKind, Role
 from tests.factories import OrganisationFactory
 from workflows.models import (
@@ -390,5 +392,6 @@ def test_the_notification_list_names_the_clock_of_its_exact_times(login, company
         created_at=datetime.datetime(2026, 12, 7, 1, 30, tzinfo=datetime.UTC)
     )
     page = login(li).get(reverse("workflows:notifications")).content.decode()
-    assert 'title="2026-12-07 09:30 (Asia/Shanghai)"' in page
+    nine_thirty = datetime.datetime(2026, 12, 7, 9, 30, tzinfo=zoneinfo.ZoneInfo("Asia/Shanghai"))
+    assert f'title="{datetime_text(nine_thirty)} (Asia/Shanghai)"' in page
     assert "Times in Asia/Shanghai" in page

@@ -11,6 +11,7 @@ import datetime
 from django.db import transaction
 from django.utils import timezone
 
+from oms.templatetags.oms_dates import datetime_text
 from partners.models import Role, User
 from partners.time_zones import branch_zone, zone_label
 from workflows.models import NotificationKind, Rule, RuleEvent, Task, TaskEvent, TaskState, Team, TeamFunction
@@ -115,7 +116,11 @@ def _escalate(task: Task, *, now: datetime.datetime, with_rules: bool) -> None:
     if told:
         who = task.assignee or "nobody"
         zone = branch_zone(task.order.branch)  # as the assignment notice gives the due time
-        due = f"{timezone.localtime(task.due_at, zone):%a %d %b %H:%M} ({zone_label(zone)})" if task.due_at else "—"
+        due = (
+            f"{datetime_text(timezone.localtime(task.due_at, zone), 'weekday')} ({zone_label(zone)})"
+            if task.due_at
+            else "—"
+        )
         unowned = "" if task.team else f" No team in {task.order.branch.code} does {task.get_team_function_display()}."
         notify(
             Notice(person, NotificationKind.ESCALATED, f"Overdue: {task.name} · {task.order.reference}",

@@ -25,6 +25,7 @@ from django.db import connection
 from django.utils import timezone
 
 from oms.compiled import model_columns, model_from_row, model_width
+from oms.templatetags.oms_dates import datetime_text
 from orders.models import Order, OrderTransition, QueuedTransition
 from partners.models import Address, AddressKind, Organisation
 from workflows.models import (
@@ -366,4 +367,4 @@ def _due_text(task: Task, profile: BranchProfile) -> str:
     if task.due_at is None:
         return "No due time."
     local = task.due_at.astimezone(profile.calendar.time_zone)
-    return f"Due {local:%a %d %b %H:%M} ({profile.calendar.time_zone.key})."
+    return f"Due {datetime_text(local, 'weekday')} ({profile.calendar.time_zone.key})."

@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from django import template
 from django.utils import timezone
 
+from oms.templatetags.oms_dates import datetime_text
 from workflows.models import Task
 
 register = template.Library()
@@ -37,7 +38,7 @@ def due_relative(task: Task) -> str:
 
 @register.filter
 def branch_time(moment: datetime.datetime | None, order: object) -> str:
-    """The moment on the wall clock of the order's branch, e.g. "Fri 14 Mar 16:00 Europe/Berlin"."""
+    """The moment on the wall clock of the order's branch, in the house style: "Fri 14 Mar, 16:00 Europe/Berlin"."""
     if moment is None:
         return ""
     branch = getattr(order, "branch", None)
@@ -45,7 +46,7 @@ def branch_time(moment: datetime.datetime | None, order: object) -> str:
         zone = ZoneInfo(getattr(branch, "time_zone", "") or "UTC")
     except (ZoneInfoNotFoundError, ValueError):
         zone = ZoneInfo("UTC")
-    return f"{moment.astimezone(zone):%a %d %b %H:%M} {zone.key}"
+    return f"{datetime_text(moment.astimezone(zone), 'weekday')} {zone.key}"
 
 
 @register.filter
