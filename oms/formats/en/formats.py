@@ -1,8 +1,10 @@
 """How OMS writes dates and times where a template or the admin console does not say (settings.FORMAT_MODULE_PATH).
 
 Django's British English formats write times as "9:19 p.m."; an operations team reads a 24-hour clock, and the
-screens that name their own formats use "6 Dec 2026, 21:19" already. Day-first everywhere, the month as a word
-so that 06/12 is never read as June. Tables that align times in a column say "d M H:i" themselves.
+screens use "6 Dec 2026, 21:19". Day-first everywhere, the month as a word so that 06/12 is never read as June.
+OMS's own screens write dates with the oms_dates filters (`oms_date`, `oms_datetime`: the year only when it is not
+this year; docs/architecture.md, "Dates and times on screens"); these formats are for the console and for any
+`{{ value }}` or `date` filter without a format of its own.
 """
 
 DATE_FORMAT = "j M Y"
