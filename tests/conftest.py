@@ -77,6 +77,24 @@ def _member(email: str, organisation: Organisation, role: str, **extra) -> User:
 
 
 @pytest.fixture
+def schema(client, db) -> dict:
+    """The API's OpenAPI schema, as /api/schema/ serves it."""
+    response = client.get("/api/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json")
+    assert response.status_code == 200
+    return response.json()
+
+
+@pytest.fixture
+def fresh_rate_window(db):
+    """The public link's per-address limits (kept in the cache) start empty and leave nothing for the next test."""
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
+    cache.clear()
+
+
+@pytest.fixture
 def ops_user(branch) -> User:
     return _member("ops@oms.test", branch, Role.OPERATIONS)
 

@@ -13,13 +13,6 @@ WEBHOOKS = [
 ]
 
 
-@pytest.fixture
-def schema(client, db) -> dict:
-    response = client.get("/api/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json")
-    assert response.status_code == 200
-    return response.json()
-
-
 def _operations(schema: dict):
     for path, methods in schema["paths"].items():
         for method, operation in methods.items():

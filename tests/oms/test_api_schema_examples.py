@@ -6,14 +6,6 @@ from collections.abc import Iterator
 from typing import Any
 
 import jsonschema
-import pytest
-
-
-@pytest.fixture
-def schema(client, db) -> dict:
-    response = client.get("/api/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json")
-    assert response.status_code == 200
-    return response.json()
 
 
 def _as_json_schema(node: Any) -> Any:

@@ -13,7 +13,6 @@ from pathlib import Path
 
 import pytest
 from django.conf import settings
-from django.core.cache import cache
 from django.urls import reverse
 
 from tests.tracking.conftest import lcl_line, make_order, ops_scope
@@ -25,11 +24,7 @@ __all__ = ["make_order", "ops_scope"]
 ROOT = Path(settings.BASE_DIR)
 
 
-@pytest.fixture(autouse=True)
-def _fresh_rate_window(db):
-    cache.clear()
-    yield
-    cache.clear()
+pytestmark = pytest.mark.usefixtures("fresh_rate_window")
 
 
 @pytest.fixture

@@ -17,14 +17,6 @@ from orders.api_docs import ORDER_REQUEST_EXAMPLE
 from orders.intake import LINE_FIELDS, ORDER_FIELDS, validate_order
 from partners.scoping import scope_for_user
 
-
-@pytest.fixture
-def schema(client, db) -> dict:
-    response = client.get("/api/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json")
-    assert response.status_code == 200
-    return response.json()
-
-
 ORDER_PATHS = (
     "/api/v1/orders/",
     "/api/v1/orders/{reference}/",

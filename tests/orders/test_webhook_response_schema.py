@@ -27,13 +27,6 @@ SHOPIFY_PATH = "/api/v1/webhooks/shopify/{integration_id}/orders-create/"
 INTAKE_PATH = "/api/v1/webhooks/intake/{integration_id}/"
 
 
-@pytest.fixture
-def schema(client, db) -> dict:
-    response = client.get("/api/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json")
-    assert response.status_code == 200
-    return response.json()
-
-
 def _closed(schema: dict) -> dict:
     """The components with every object closed (additionalProperties: false), so an undocumented key fails."""
     components = copy.deepcopy(schema["components"])

@@ -7,17 +7,20 @@ from __future__ import annotations
 
 import datetime
 
+import pytest
 from django.urls import reverse
 
 from orders import services as order_services
 from orders.models import Channel, Order, OrderStatus
 from portal.links import tracking_link_create
-from tests.portal.test_public_tracking_state import _fresh_rate_window, _record  # noqa: F401 - autouse fixture
+from tests.portal.test_public_tracking_state import _record
 from tests.tracking.conftest import make_order, ocean_carriers, ops_scope
 from tests.tracking.test_ingest_support import *  # noqa: F403 - fixtures
 from tests.tracking.test_ingest_support import BILL, ETD, NOW, oms_event
 from tracking.ingest import selectors as tracking_selectors
 from tracking.ingest.goods import annotated_goods_status, goods_status, with_goods_step
+
+pytestmark = pytest.mark.usefixtures("fresh_rate_window")
 
 __all__ = ["make_order", "ocean_carriers", "ops_scope"]
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 import re
 
 import pytest
-from django.core.cache import cache
 from django.urls import reverse
 
 from portal.links import tracking_link_create
@@ -18,11 +17,7 @@ from tests.tracking.conftest import make_order, ops_scope
 __all__ = ["make_order", "ops_scope"]
 
 
-@pytest.fixture(autouse=True)
-def _fresh_rate_window(db):
-    cache.clear()
-    yield
-    cache.clear()
+pytestmark = pytest.mark.usefixtures("fresh_rate_window")
 
 
 @pytest.fixture

@@ -7,7 +7,6 @@ from __future__ import annotations
 import datetime
 
 import pytest
-from django.core.cache import cache
 from django.urls import reverse
 from django.utils import timezone
 
@@ -29,11 +28,7 @@ __all__ = ["make_order", "ocean_carriers", "ops_scope"]
 H = datetime.timedelta(hours=1)
 
 
-@pytest.fixture(autouse=True)
-def _fresh_rate_window(db):
-    cache.clear()
-    yield
-    cache.clear()
+pytestmark = pytest.mark.usefixtures("fresh_rate_window")
 
 
 def _record(*events: dict) -> None:

@@ -8,7 +8,6 @@ import datetime
 import re
 
 import pytest
-from django.core.cache import cache
 from django.urls import reverse
 from django.utils import timezone
 
@@ -21,11 +20,7 @@ from tests.tracking.conftest import make_order, ops_scope
 __all__ = ["make_order", "ops_scope"]
 
 
-@pytest.fixture(autouse=True)
-def _fresh_rate_window(db):
-    cache.clear()
-    yield
-    cache.clear()
+pytestmark = pytest.mark.usefixtures("fresh_rate_window")
 
 
 def _token_from(page: str) -> str:

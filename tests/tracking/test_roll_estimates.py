@@ -8,7 +8,6 @@ import datetime
 from typing import Any
 
 import pytest
-from django.core.cache import cache
 from django.urls import reverse
 from django.utils import timezone
 
@@ -29,11 +28,7 @@ WEEK = datetime.timedelta(days=7)
 MAERSK = Source(kind=SourceKind.DCSA, name="MAEU")
 
 
-@pytest.fixture(autouse=True)
-def _fresh_rate_window(db):
-    cache.clear()
-    yield
-    cache.clear()
+pytestmark = pytest.mark.usefixtures("fresh_rate_window")
 
 
 def _estimate(code: str, at: datetime.datetime, *, created: datetime.datetime, event_id: str) -> None:
