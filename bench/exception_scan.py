@@ -15,7 +15,7 @@ leg and booking, two customers (ACME, GLOBEX):
     65 %  on plan: booked for a later departure, or in transit with recent events and an ETA on plan
 
 Every in-transit shipment has its departure event, a later event and an ETA estimate (about 3.7 events and
-0.45 estimates per shipment). Then it runs the full scan (`tracking.exceptions.services.exceptions_scan`: the
+0.45 estimates per shipment). Then it runs the full scan (`tracking.exceptions.services.detection.exceptions_scan`: the
 same code the beat task runs, batches of `--batch` committed one by one behind the cursor), counting queries
 per batch, and runs it a second time, which must open nothing.
 
@@ -228,10 +228,10 @@ def scan(batch: int) -> tuple[float, Any, list[int]]:
     """One full scan, timed, with the queries of each batch (from one batch's id read to the next)."""
     from django.db import connection
 
-    from tracking.exceptions import services
+    from tracking.exceptions.services import detection
 
     counter, per_batch = QueryCounter(), []
-    real = services._scan_batch
+    real = detection._scan_batch
 
     def counted(cursor_id: int, size: int) -> list[int]:
         if counter.count:
@@ -239,14 +239,14 @@ def scan(batch: int) -> tuple[float, Any, list[int]]:
         counter.count = 0
         return real(cursor_id, size)
 
-    services._scan_batch = counted  # type: ignore[assignment]
+    detection._scan_batch = counted  # type: ignore[assignment]
     try:
         started = time.perf_counter()
         with connection.execute_wrapper(counter):
-            result = services.exceptions_scan(batch_size=batch)
+            result = detection.exceptions_scan(batch_size=batch)
         elapsed = time.perf_counter() - started
     finally:
-        services._scan_batch = real  # type: ignore[assignment]
+        detection._scan_batch = real  # type: ignore[assignment]
     return elapsed, result, per_batch
 
 

@@ -112,9 +112,10 @@ INTERNAL_KINDS = frozenset({OrganisationKind.COMPANY, OrganisationKind.BRANCH})
 # Everyone else. An organisation is one or the other, never both (the organisation_internal_or_external
 # constraint): our company's people and keys act as staff over every customer's data.
 EXTERNAL_KINDS = frozenset(OrganisationKind) - INTERNAL_KINDS
-PARTNER_KINDS = frozenset(
-    {OrganisationKind.CARRIER, OrganisationKind.AGENT, OrganisationKind.WAREHOUSE, OrganisationKind.VENDOR}
-)
+# The kinds the partner role may be held in. The partner portal shows an organisation the legs it runs and what they
+# carry, and a leg is run by a carrier, an agent or a warehouse (tracking.selectors.LEG_RUNNER_KINDS, docs/planning.md
+# "Who runs a leg"): a vendor alone runs none, so its people would sign in to nothing (services.membership_check).
+PARTNER_KINDS = frozenset({OrganisationKind.CARRIER, OrganisationKind.AGENT, OrganisationKind.WAREHOUSE})
 
 code_validator = RegexValidator(r"^[A-Z0-9]{2,10}$", "Use 2 to 10 upper-case letters or digits, e.g. ACME or HAM.")
 
@@ -289,7 +290,7 @@ STAFF_ROLES = frozenset({Role.SALES, Role.OPERATIONS, Role.DOCUMENTATION, Role.F
 
 class Membership(models.Model):
     """A person's role in an organisation. Staff roles belong in our company or a branch; the
-    customer role in a customer; the partner role in a carrier, agent, warehouse or vendor."""
+    customer role in a customer; the partner role in a carrier, agent or warehouse (PARTNER_KINDS)."""
 
     user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="memberships")
     organisation = models.ForeignKey(Organisation, on_delete=models.CASCADE, related_name="memberships")

@@ -30,13 +30,21 @@ def _role_fits_organisation(role: str, organisation: Organisation) -> bool:
 
 
 def membership_check(*, role: str, organisation: Organisation) -> None:
-    """Raise PartnersError when the role cannot be held in that organisation."""
-    if not _role_fits_organisation(role, organisation):
+    """Raise PartnersError when the role cannot be held in that organisation. The partner role needs an organisation
+    that runs legs (PARTNER_KINDS): a vendor alone runs none, and its people would find nothing in the portal."""
+    if _role_fits_organisation(role, organisation):
+        return
+    if role == Role.PARTNER and OrganisationKind.VENDOR in organisation.kinds:
         raise PartnersError(
-            f"The {Role(role).label.lower()} role cannot be held in {organisation.code} "
-            f"({organisation.get_kinds_display()}): staff roles belong to our company or a branch, "
-            "the customer role to a customer, the partner role to a carrier, agent, warehouse or vendor."
+            f"The partner role cannot be held in {organisation.code} ({organisation.get_kinds_display()}): the "
+            f"partner portal shows the legs an organisation runs, and {organisation.code} runs no legs. Tick carrier, "
+            "agent or warehouse on the organisation if it does; a vendor alone has nothing to see in the portal."
         )
+    raise PartnersError(
+        f"The {Role(role).label.lower()} role cannot be held in {organisation.code} "
+        f"({organisation.get_kinds_display()}): staff roles belong to our company or a branch, "
+        "the customer role to a customer, the partner role to a carrier, agent or warehouse."
+    )
 
 
 def organisation_kinds_check(*, organisation: Organisation, kinds: list[str]) -> None:

@@ -37,11 +37,17 @@ exception_opened(exception_id, kind, shipment_id, order_ids)
     are every order the shipment carries: workflows runs its "exception opened" rules, picks the owner, alerts
 exception_orders_added(exception_id, kind, shipment_id, order_ids)
     orders joined the shipment of an open exception about the whole shipment after it was announced (a house added to
-    the consolidation): sent by the worker that announces it (exception_widen_announce), INSIDE the transaction that
-    claims the widening, so the claim and what the receivers write commit together (a failure leaves it to the next
-    detection). order_ids are only the orders newly concerned: workflows runs its "exception opened" rules for them,
-    keeping the exception's owner (no new pick, no owner alert). May name an order again (taken off and put back):
-    a receiver must be safe to call twice for one order
+    the consolidation): sent by the worker that announces it (exception_orders_changed_announce), INSIDE the
+    transaction that claims the change, so the claim and what the receivers write commit together (a failure leaves it
+    to the next detection). order_ids are only the orders newly concerned: workflows runs its "exception opened" rules
+    for them, keeping the exception's owner (no new pick, no owner alert), or reopens the tasks they had (taken off and
+    put back). May name an order again: a receiver must be safe to call twice for one order
+exception_orders_removed(exception_id, kind, shipment_id, order_ids)
+    the mirror: orders left the shipment of an open exception about the whole shipment after they were told (their
+    house taken off the consolidation), and no other house of theirs is on it. Sent by the same worker in the same
+    claim (exception_orders_changed_announce), INSIDE its transaction. order_ids are only the orders no longer
+    concerned: workflows cancels their open tasks of the exception. May name an order again (put back and taken off
+    again): a receiver must be safe to call twice for one order
 exception_resolved(exception_id, kind, owner_id, automatic)
     it was resolved by a person, or by itself when its condition cleared (automatic)
 """
@@ -59,4 +65,5 @@ leg_actual_recording = Signal()
 leg_plan_changed = Signal()
 exception_opened = Signal()
 exception_orders_added = Signal()
+exception_orders_removed = Signal()
 exception_resolved = Signal()

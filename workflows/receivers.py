@@ -6,9 +6,12 @@
 - tracking.events.exception_opened → exception_record per order ("exception opened" rules: a task for a team
   with its SLA), then the exception's owner (the assignee of that task, else the customer's operations
   account owner, else the branch's operations lead), written back through tracking's service, and alerted.
-- tracking.events.exception_orders_added (inside the transaction that claims the widening) →
+- tracking.events.exception_orders_added (inside the transaction that claims the change) →
   exception_orders_added_handle: the "exception opened" rules for the orders that joined the shipment of an open
-  exception, once per order; the owner is kept and not alerted again.
+  exception, once per order; the owner is kept and not alerted again; an order put back gets back the tasks its
+  leaving cancelled.
+- tracking.events.exception_orders_removed (inside the same claim) → exception_orders_removed_handle: the open tasks
+  of the exception of the orders taken off its shipment are cancelled, the reason in their history.
 - tracking.events.exception_resolved → tell the owner when it resolved itself.
 - tracking.events.booking_covers_orders (inside the transaction of a carrier's confirmation, before the orders
   are planned) → services.bookings.booking_confirmed_record: BOOKING_CONFIRMED acted on at once, so the booking
@@ -49,6 +52,7 @@ from workflows.services import bookings, milestones, on_order_status_changed
 from workflows.services.exceptions import (
     exception_opened_handle,
     exception_orders_added_handle,
+    exception_orders_removed_handle,
     exception_resolved_handle,
 )
 
@@ -71,6 +75,11 @@ def _exception_opened(sender: Any, *, exception_id: int, kind: str, order_ids: l
 @receiver(tracking_events.exception_orders_added, dispatch_uid="workflows.exception_orders_added")
 def _exception_orders_added(sender: Any, *, exception_id: int, kind: str, order_ids: list[int], **kwargs: Any) -> None:
     exception_orders_added_handle(exception_id=exception_id, kind=kind, order_ids=order_ids)
+
+
+@receiver(tracking_events.exception_orders_removed, dispatch_uid="workflows.exception_orders_removed")
+def _exception_orders_removed(sender: Any, *, exception_id: int, order_ids: list[int], **kwargs: Any) -> None:
+    exception_orders_removed_handle(exception_id=exception_id, order_ids=order_ids)
 
 
 @receiver(tracking_events.booking_covers_orders, dispatch_uid="workflows.booking_covers_orders")

@@ -30,7 +30,7 @@ def test_a_task_that_kills_its_worker_every_time_is_dropped_to_a_dead_letter(tmp
     connection.close()
     worker = start_worker_process(
         QUEUE, "tests.oms.worker_guard_settings",
-        OMS_TEST_DIE_IN="tracking.exceptions.services:exceptions_detect_for", OMS_TEST_DEATHS=str(deaths),
+        OMS_TEST_DIE_IN="tracking.exceptions.services.detection:exceptions_detect_for", OMS_TEST_DEATHS=str(deaths),
         OMS_TEST_MAIL_DIR=str(tmp_path),
     )  # fmt: skip
     try:

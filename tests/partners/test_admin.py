@@ -1,20 +1,25 @@
 """The console's organisations and API keys (review C): which side an organisation is on (ours or theirs) decides
 what its people and keys act as, so it is configured by the admin role and never moves across once it has people or
-keys; a closed organisation gets no API key, and is refused in words."""
+keys; a closed organisation gets no API key, and is refused in words. The pages that show an organisation's people or
+a person's memberships inline cost the same queries however many rows they show (review D)."""
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Any
 
 import pytest
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
+from django.utils.html import escape
 
 from partners import services
-from partners.models import ApiKey, Organisation, OrganisationKind, Role, User
+from partners.models import ApiKey, Membership, Organisation, OrganisationKind, Role, User
 from partners.roles import roles_sync
 from tests.conftest import _member
-from tests.factories import OrganisationFactory
+from tests.factories import OrganisationFactory, UserFactory
 from tests.oms.test_admin_security import form_data
 
 
@@ -153,6 +158,23 @@ def test_sales_still_change_and_close_a_customer(customer_a, sales_console_user,
     customer_a.refresh_from_db()
     assert customer_a.kinds == ["customer", "vendor"]
     assert not customer_a.is_active
+
+
+# ---- Roles ------------------------------------------------------------------------------------------------------
+
+
+def test_the_console_refuses_the_partner_role_in_a_vendor_only_organisation_in_words(admin_user, login):
+    vendor = OrganisationFactory(code="PRINTCO", name="Print Co", kinds=[OrganisationKind.VENDOR])
+    person = UserFactory()
+
+    response = login(admin_user).post(
+        "/admin/partners/membership/add/",
+        {"user": person.pk, "organisation": vendor.pk, "role": Role.PARTNER, "is_active": "on"},
+    )
+
+    assert response.status_code == 200
+    assert "The partner role cannot be held in PRINTCO (Vendor)" in _errors(response)
+    assert not Membership.objects.filter(user=person).exists()
 
 
 # ---- API keys ---------------------------------------------------------------------------------------------------

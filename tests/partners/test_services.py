@@ -2,8 +2,9 @@ import pytest
 
 from partners import services
 from partners.errors import PartnersError
-from partners.models import ApiKey, Role
-from tests.factories import UserFactory
+from partners.models import PARTNER_KINDS, ApiKey, Membership, Role
+from tests.factories import OrganisationFactory, UserFactory
+from tracking.selectors import LEG_RUNNER_KINDS
 
 
 def test_membership_grant_puts_the_user_in_the_role_group(branch):
@@ -34,6 +35,23 @@ def test_membership_grant_refuses_a_role_the_organisation_cannot_hold(request, o
     organisation = request.getfixturevalue(organisation_fixture)
     with pytest.raises(PartnersError, match="cannot be held"):
         services.membership_grant(user=UserFactory(), organisation=organisation, role=role)
+
+
+@pytest.mark.parametrize("kinds", [["vendor"], ["customer", "vendor"]])
+def test_membership_grant_refuses_the_partner_role_in_an_organisation_that_runs_no_leg(db, kinds):
+    """The partner portal shows the legs an organisation runs (a carrier, an agent, a warehouse): a vendor runs none."""
+    vendor = OrganisationFactory(code="PRINTCO", name="Print Co", kinds=kinds)
+    with pytest.raises(PartnersError, match="The partner role cannot be held in PRINTCO") as refused:
+        services.membership_grant(user=UserFactory(), organisation=vendor, role=Role.PARTNER)
+    assert "runs no legs" in str(refused.value)
+    assert not Membership.objects.filter(organisation=vendor).exists()
+
+
+@pytest.mark.parametrize("kind", ["carrier", "agent", "warehouse"])
+def test_membership_grant_gives_the_partner_role_in_an_organisation_that_runs_legs(db, kind):
+    runner = OrganisationFactory(code="RUNNER", name="Runner", kinds=[kind, "vendor"])
+    membership = services.membership_grant(user=UserFactory(), organisation=runner, role=Role.PARTNER)
+    assert membership.role == Role.PARTNER
 
 
 def test_membership_revoke_takes_the_group_away(branch):
@@ -78,3 +96,8 @@ def test_key_of_an_inactive_organisation_stops_working(customer_a):
 def test_a_wrong_secret_with_a_known_prefix_is_refused(customer_a):
     _api_key, raw_key = services.api_key_create(organisation=customer_a, name="ERP")
     assert services.api_key_authenticate(raw_key=raw_key[:-2] + "xx") is None
+
+
+def test_the_partner_role_fits_the_organisations_a_leg_may_be_given_to():
+    """One rule: the kinds that may hold the partner role are those that run legs, all the partner portal shows."""
+    assert set(LEG_RUNNER_KINDS) == PARTNER_KINDS

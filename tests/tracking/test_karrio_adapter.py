@@ -149,6 +149,66 @@ def test_times_without_an_offset_are_read_in_the_endpoint_time_zone(parcel, stub
     assert event.event_offset_minutes == 60
 
 
+UTC = datetime.UTC
+
+
+@pytest.mark.parametrize(
+    "newer",
+    [{}, {"timestamp": "2026-03-29T02:30:00"}],  # a date and time, or a timestamp without an offset
+)
+def test_a_scan_at_a_time_the_clocks_skip_is_read_as_the_wall_clock_shows_it_after_the_jump(newer, caplog):
+    """Berlin goes from 02:00 CET to 03:00 CEST on 29 March 2026: 02:30 names no moment. A feed cannot be asked, so the
+    time is moved forward by the jump, as the wall clock is: 03:30 CEST (01:30 UTC), kept with the offset of then."""
+    caplog.set_level("INFO", logger="tracking.ingest.adapters.karrio")
+    page = tracker_events(
+        tracker(scan("2026-03-29", "02:30", "PL", "Processed at LEIPZIG", status="in_transit", **newer)),
+        time_zone="Europe/Berlin",
+    )
+    [event] = page.events
+    assert event.event_at == datetime.datetime(2026, 3, 29, 1, 30, tzinfo=UTC)
+    assert event.offset_minutes == 120
+    assert "2026-03-29T03:30:00+02:00" in event.source_event_id
+    [logged] = [r.getMessage() for r in caplog.records if r.name == "tracking.ingest.adapters.karrio"]
+    assert "2026-03-29T02:30 does not exist in Europe/Berlin" in logged
+    assert logged.endswith("read as 2026-03-29T03:30+02:00")
+
+
+@pytest.mark.parametrize(
+    "newer",
+    [{}, {"timestamp": "2026-10-25T02:30:00"}],
+)
+def test_a_scan_at_a_time_the_clocks_repeat_is_read_as_its_first_pass(newer, caplog):
+    """Berlin goes back from 03:00 CEST to 02:00 CET on 25 October 2026: 02:30 happens twice. A feed cannot say which;
+    the earlier is taken (00:30 UTC, +02:00): a scan is never placed after a moment it may have preceded."""
+    caplog.set_level("INFO", logger="tracking.ingest.adapters.karrio")
+    page = tracker_events(
+        tracker(scan("2026-10-25", "02:30", "PL", "Processed at LEIPZIG", status="in_transit", **newer)),
+        time_zone="Europe/Berlin",
+    )
+    [event] = page.events
+    assert event.event_at == datetime.datetime(2026, 10, 25, 0, 30, tzinfo=UTC)
+    assert event.offset_minutes == 120
+    [logged] = [r.getMessage() for r in caplog.records if r.name == "tracking.ingest.adapters.karrio"]
+    assert "2026-10-25T02:30 happens twice in Europe/Berlin" in logged
+    assert logged.endswith("read as the first, 2026-10-25T02:30+02:00")
+
+
+def test_a_scan_on_a_day_the_clocks_change_outside_the_changed_hour_is_read_as_is(caplog):
+    caplog.set_level("INFO", logger="tracking.ingest.adapters.karrio")
+    page = tracker_events(
+        tracker(
+            scan("2026-03-29", "01:59", "PU", "Picked up", status="picked_up"),
+            scan("2026-10-25", "03:00", "PL", "Hub", status="in_transit"),
+        ),
+        time_zone="Europe/Berlin",
+    )
+    assert [(event.event_at, event.offset_minutes) for event in page.events] == [
+        (datetime.datetime(2026, 3, 29, 0, 59, tzinfo=UTC), 60),
+        (datetime.datetime(2026, 10, 25, 2, 0, tzinfo=UTC), 60),
+    ]
+    assert not [r for r in caplog.records if r.name == "tracking.ingest.adapters.karrio"]
+
+
 def test_an_older_server_gives_the_tracker_status_to_the_latest_scan_and_keeps_carrier_codes(parcel, stub_server):
     _, _, subscription = parcel
     pickup = scan("2026-11-27", "14:05", "PU", "Shipment picked up")

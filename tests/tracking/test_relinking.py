@@ -16,8 +16,8 @@ from orders.models import Order, OrderStatus, OrderTransition
 from partners.models import Organisation
 from tests.tracking.test_ingest_support import *  # noqa: F403 - fixtures
 from tests.tracking.test_ingest_support import ETD, NOW, SECRET, body_of, dcsa_event, oms_event, signed_headers
-from tracking.ingest import relinking
-from tracking.ingest.models import SubjectType, TrackingEvent, WebhookSource
+from tracking.ingest import mapping, relinking
+from tracking.ingest.models import MappingRule, SubjectType, TrackingEvent, WebhookSource
 from tracking.models import ShipmentEquipment
 from tracking.services import booking as booking_services
 from tracking.services import container_changes, planning
@@ -121,6 +121,32 @@ def test_a_partner_s_held_event_is_attached_only_to_what_it_carries(
 
     assert TrackingEvent.objects.get(source_event_id="hlcu-gtin").shipment_id is None
     assert TrackingEvent.objects.get(source_event_id="maeu-gtin").shipment_id == master.pk
+
+
+@pytest.mark.parametrize("feed_now", ["given to Hapag-Lloyd", "no carrier's"])
+def test_a_held_event_stays_its_senders_when_the_console_gives_its_feed_to_someone_else(
+    client, booked_fcl, ocean_carriers, tasks_run_here, django_capture_on_commit_callbacks, feed_now
+):
+    """Maersk's feed held a gate-in in Maersk's own code for a box not typed in yet; then the console gives the feed to
+    Hapag-Lloyd, or to no carrier. The event is Maersk's, as ingest stored it (TrackingEvent.partner, decision 0006):
+    attached by what Maersk carries and mapped with Maersk's own rule, as re-mapping maps it; the feed as the console
+    has it now would keep it from Maersk's box, or read Maersk's code with the generic rules (unmapped)."""
+    maersk, hapag = ocean_carriers
+    feed = WebhookSource.objects.create(name="maeu-feed", secret=SECRET, carrier=maersk)
+    MappingRule.objects.create(scheme="dcsa", code="EQUIPMENT:ZGTI", partner=maersk, milestone_id="RECEIVED_AT_ORIGIN")
+    mapping.invalidate()
+    _, master = booked_fcl
+    own_code = dcsa_event("EQUIPMENT", "ZGTI", ETD - 30 * H, event_id="zgti-1", container=BOX, bill=HELD_BILL)
+    assert post(client, [own_code], source="maeu-feed").json()["unlinked"] == 1
+    assert TrackingEvent.objects.get(source_event_id="zgti-1").partner_id == maersk.pk
+    feed.carrier = hapag if feed_now == "given to Hapag-Lloyd" else None
+    feed.save(update_fields=["carrier"])
+
+    record_box(master, django_capture_on_commit_callbacks)
+
+    event = TrackingEvent.objects.get(source_event_id="zgti-1")
+    assert (event.shipment_id, event.mapping_status, event.milestone_id) == (master.pk, "mapped", "RECEIVED_AT_ORIGIN")
+    assert event.partner_id == maersk.pk
 
 
 def test_an_event_held_for_a_booking_reference_is_attached_when_the_carrier_confirms_it(

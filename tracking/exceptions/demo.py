@@ -26,9 +26,9 @@ from __future__ import annotations
 from decimal import Decimal
 
 from partners.models import Organisation
-from tracking.exceptions import services
 from tracking.exceptions.defaults import seed_default_rules
 from tracking.exceptions.models import ExceptionKind, ExceptionRule, Severity
+from tracking.exceptions.services import detection
 
 CUSTOMER_RULES = (
     ("ACME", ExceptionKind.CUSTOMS_HOLD, "", "0", Severity.CRITICAL, True, "ACME contract: customs holds escalate."),
@@ -47,5 +47,5 @@ def seed_exceptions_demo() -> dict[str, int]:
                           "note": note},
             )  # fmt: skip
             made += created
-    scan = services.exceptions_scan()
+    scan = detection.exceptions_scan()
     return {"rules": made, "opened": scan.opened if scan else 0}

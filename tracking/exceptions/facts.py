@@ -1,9 +1,9 @@
 """What the exception rules look at, read for a whole batch of shipments in two queries whatever its size:
 
 1. per shipment: its branch's time zone (the clock the rules' sentences are written on), its orders, their
-   statuses and customers (through its live houses, and when the latest of them joined), legs (planned and
-   actual times), the confirmed or rolled booking (first and current departure, cargo cut-off), the latest
-   estimate of the arrival and of the delivery, and when the last actual event happened;
+   statuses and customers (through its live houses, when the latest of them joined and when one last left), legs
+   (planned and actual times), the confirmed or rolled booking (first and current departure, cargo cut-off), the
+   latest estimate of the arrival and of the delivery, and when the last actual event happened;
 2. the "signal" events of those shipments and their houses: holds, clearances, delivery attempts, returns,
    damage reports, and the gate-in/departure that answer a cut-off.
 
@@ -97,9 +97,11 @@ class ShipmentFacts:
     house_parties: dict[int, tuple[int | None, int | None]] = field(default_factory=dict)
     # The clock of the shipment's branch: the rules write their times on it ("4 Dec 2026, 03:00 CET").
     zone: datetime.tzinfo = field(default_factory=timezone.get_default_timezone)
-    # When the latest of its live houses joined: an open exception announced before it concerns an order that was
-    # not told (services.exceptions_detect, exception_widen_announce).
+    # When the latest of its live houses joined, and when a house was last taken off it: an open exception announced
+    # before concerns an order that was not told, or no longer concerns one that was (services.detection
+    # .exceptions_detect, services.announcing.exception_orders_changed_announce).
     houses_joined_at: datetime.datetime | None = None
+    houses_left_at: datetime.datetime | None = None
 
     @property
     def orders_finished(self) -> bool:
@@ -180,7 +182,7 @@ SELECT s.id, s.reference, s.mode, s.status, s.branch_id, s.carrier_id,
        date_part('epoch', ev.last_actual_at), coalesce(hh.house_ids, '{}'), coalesce(o.statuses, '{}'),
        coalesce(hh.house_orders, '{}'), coalesce(hh.house_customers, '{}'),
        ea.scheme, ea.reason, ea.delay_code, ed.scheme, ed.reason, ed.delay_code, br.time_zone,
-       date_part('epoch', hh.joined_at)
+       date_part('epoch', hh.joined_at), date_part('epoch', hl.left_at)
 FROM tracking_shipment s
 JOIN partners_organisation br ON br.id = s.branch_id
 LEFT JOIN LATERAL (
@@ -192,6 +194,10 @@ LEFT JOIN LATERAL (
     LEFT JOIN orders_order ho ON ho.id = h.order_id
     WHERE ch.master_id = s.id AND ch.removed_at IS NULL
 ) hh ON true
+LEFT JOIN LATERAL (
+    SELECT max(ch.removed_at) AS left_at FROM tracking_consolidatedhouse ch
+    WHERE ch.master_id = s.id AND ch.removed_at IS NOT NULL
+) hl ON true
 LEFT JOIN LATERAL (
     SELECT array_agg(o.id ORDER BY o.id) AS order_ids, array_agg(DISTINCT o.customer_id) AS customer_ids,
            array_agg(o.status ORDER BY o.id) AS statuses
@@ -297,7 +303,7 @@ def shipment_facts(shipment_ids: Sequence[int]) -> dict[int, ShipmentFacts]:
                 house_parties=dict(zip(row[27], zip(row[29], row[30], strict=True), strict=True)),
                 eta_arrival_said=estimate_said(row[31], row[32], row[33]),
                 eta_delivery_said=estimate_said(row[34], row[35], row[36]), zone=zone,
-                houses_joined_at=_at(row[38]),
+                houses_joined_at=_at(row[38]), houses_left_at=_at(row[39]),
             )  # fmt: skip
         carrying = {shipment_id: shipment_id for shipment_id in facts}
         carrying.update({house: info.id for info in facts.values() for house in info.house_ids})

@@ -306,7 +306,7 @@ class ShipmentException(models.Model):
         return (self.resolved_at or timezone.now()) - self.opened_at
 
 
-# What one note in an exception's history holds (forms.NoteForm, services.exception_note_add).
+# What one note in an exception's history holds (forms.NoteForm, services.handling.exception_note_add).
 NOTE_LIMIT = 4000
 
 

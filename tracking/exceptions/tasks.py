@@ -21,8 +21,9 @@ from oms.links import site_link
 from orders.models import Order
 from partners.models import Organisation
 from partners.time_zones import zone_named
-from tracking.exceptions import selectors, services
+from tracking.exceptions import selectors
 from tracking.exceptions.models import ShipmentException
+from tracking.exceptions.services import announcing, customer_emails, detection
 
 logger = logging.getLogger(__name__)
 QUEUE = "tracking"
@@ -32,9 +33,9 @@ _TRANSIENT_DB = (OperationalError, InterfaceError)
 @shared_task(name="tracking.exceptions.tasks.scan_exceptions", ignore_result=True)
 def scan_exceptions() -> None:
     """Run the rules over every active shipment (catches what no event announces: silence, overdue plans); then
-    announce what was not announced and queue the customer emails not sent (services._announce_missed,
+    announce what was not announced and queue the customer emails not sent (detection._announce_missed,
     exception_customer_emails_resend)."""
-    scan = services.exceptions_scan()
+    scan = detection.exceptions_scan()
     if scan is not None and (scan.opened or scan.resolved):
         logger.info("exceptions: scan %s opened %d, resolved %d", scan.pk, scan.opened, scan.resolved)
 
@@ -50,7 +51,7 @@ def scan_exceptions() -> None:
 )
 def detect_exceptions(order_ids: list[int] | None = None, shipment_ids: list[int] | None = None) -> None:
     """Run the rules over the shipments these orders and shipments touch (new events arrived)."""
-    services.exceptions_detect_for(order_ids=order_ids or [], shipment_ids=shipment_ids or [])
+    detection.exceptions_detect_for(order_ids=order_ids or [], shipment_ids=shipment_ids or [])
 
 
 @shared_task(
@@ -61,15 +62,16 @@ def detect_exceptions(order_ids: list[int] | None = None, shipment_ids: list[int
     retry_backoff=True,
     max_retries=5,
 )
-def announce_exceptions(opened: list[int], resolved: list[int], widened: list[int] | None = None) -> None:
-    """Tell workflows (owner, rules, alerts) about each opened exception once, and about resolved ones; tell the
-    orders that joined an open one's shipment since it was announced (`widened`: their customers' email)."""
+def announce_exceptions(opened: list[int], resolved: list[int], changed: list[int] | None = None) -> None:
+    """Tell workflows (owner, rules, alerts) about each opened exception once, and about resolved ones; tell who is
+    concerned that orders joined or left an open one's shipment since it was announced (`changed`: the joined
+    orders' rules and customers' email, the tasks of those that left)."""
     for exception_id in opened:
-        services.exception_announce(exception_id=exception_id)
+        announcing.exception_announce(exception_id=exception_id)
     for exception_id in resolved:
-        services.exception_resolved_announce(exception_id=exception_id)
-    for exception_id in widened or ():
-        services.exception_widen_announce(exception_id=exception_id)
+        announcing.exception_resolved_announce(exception_id=exception_id)
+    for exception_id in changed or ():
+        announcing.exception_orders_changed_announce(exception_id=exception_id)
 
 
 @shared_task(
@@ -113,7 +115,7 @@ def email_exception_to_customer(self: Any, exception_id: int) -> None:
 def _send(
     exception: ShipmentException, customer: Organisation, message: EmailMultiAlternatives, *, take_over: bool
 ) -> None:
-    entry_id = services.exception_customer_email_claim_for(
+    entry_id = customer_emails.exception_customer_email_claim_for(
         exception_id=exception.pk, customer=customer, take_over=take_over
     )
     if entry_id is None:
@@ -121,10 +123,10 @@ def _send(
     try:
         message.send()
     except BaseException:
-        services.exception_customer_email_unclaim_for(entry_id=entry_id)
+        customer_emails.exception_customer_email_unclaim_for(entry_id=entry_id)
         raise
-    services.exception_customer_email_sent(entry_id=entry_id, customer=customer)
-    services.exception_customers_notified(exception_id=exception.pk)
+    customer_emails.exception_customer_email_sent(entry_id=entry_id, customer=customer)
+    customer_emails.exception_customers_notified(exception_id=exception.pk)
 
 
 def _email_each_customer(exception: ShipmentException, *, take_over: bool = False) -> None:

@@ -26,10 +26,11 @@ from orders.models import Order
 from partners.permissions import staff_required
 from partners.scoping import scope_for_request
 from partners.time_zones import branch_zone, viewer_zone, zone_label
-from tracking.exceptions import selectors, services
+from tracking.exceptions import selectors
 from tracking.exceptions.forms import NoteForm, ResolveForm
 from tracking.exceptions.models import ExceptionKind, ExceptionRule, ExceptionStatus, Severity, ShipmentException
 from tracking.exceptions.rules import awaited_words, duration_text, reason_label
+from tracking.exceptions.services import handling
 from tracking.models import Shipment
 
 DETAIL = "tracking/exceptions/exception_detail.html"
@@ -168,9 +169,9 @@ def detail(request: HttpRequest, pk: int) -> HttpResponse:
 def acknowledge(request: HttpRequest, pk: int) -> HttpResponse:
     exception = _handled(request, pk)
     try:
-        services.exception_acknowledge(exception=exception, by=request.user)
+        handling.exception_acknowledge(exception=exception, by=request.user)
         messages.success(request, "Acknowledged: it stays in the inbox until it is resolved.")
-    except services.ExceptionError as exc:
+    except handling.ExceptionError as exc:
         messages.error(request, str(exc))
     return redirect(exception)
 
@@ -182,7 +183,7 @@ def take(request: HttpRequest, pk: int) -> HttpResponse:
     if exception.status == ExceptionStatus.RESOLVED:
         messages.error(request, "This exception is already resolved.")
     else:
-        services.exception_assign_owner(exception_id=exception.pk, owner=request.user, by=request.user, how="took it")
+        handling.exception_assign_owner(exception_id=exception.pk, owner=request.user, by=request.user, how="took it")
         messages.success(request, "It is yours now.")
     return redirect(exception)
 
@@ -193,7 +194,7 @@ def note_add(request: HttpRequest, pk: int) -> HttpResponse:
     exception = selectors.exception_get_for(scope=scope_for_request(request), pk=pk)
     form = NoteForm(request.POST)
     if form.is_valid():
-        services.exception_note_add(exception=exception, by=request.user, text=form.cleaned_data["text"])
+        handling.exception_note_add(exception=exception, by=request.user, text=form.cleaned_data["text"])
         form = NoteForm()
     if getattr(request, "htmx", False):
         context = _detail_context(request, exception, note_form=form)
@@ -211,9 +212,9 @@ def resolve(request: HttpRequest, pk: int) -> HttpResponse:
     if not form.is_valid():
         return _render_detail(request, DETAIL, _detail_context(request, exception, resolve_form=form), status=400)
     try:
-        services.exception_resolve(exception=exception, by=request.user, **form.cleaned_data)
+        handling.exception_resolve(exception=exception, by=request.user, **form.cleaned_data)
         messages.success(request, "Resolved.")
-    except services.ExceptionError as exc:
+    except handling.ExceptionError as exc:
         messages.error(request, str(exc))
     return redirect(exception)
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 import logging
 from collections import defaultdict
 from collections.abc import Iterable
+from dataclasses import replace
 
 from django.db import transaction
 from django.db.models import Q
@@ -91,36 +92,46 @@ def events_relink(*, references: Iterable[Reference]) -> int:
             if not chunk:
                 return attached
             last_id = chunk[-1].pk
-            by_source: dict[str, list[TrackingEvent]] = defaultdict(list)
+            by_sender: dict[tuple[str, int | None], list[TrackingEvent]] = defaultdict(list)
             for event in chunk:
-                by_source[event.source].append(event)
-            for key, events in by_source.items():
-                attached += _relink(events, _source_of(key, events), table)
+                by_sender[event.source, event.partner_id].append(event)
+            for (key, partner_id), events in by_sender.items():
+                attached += _relink(events, _source_of(key, partner_id, events), table)
 
 
-def _source_of(key: str, events: list[TrackingEvent]) -> ingest.Source:
-    """The sender of stored events, with what it may reach and whose mapping rules apply, as ingest had it
-    (webhooks.source_for, the file upload's uploader, polling's carrier). A sender that is gone, or a kind not
-    known here, reaches nothing: an event is never attached beyond what its sender could reach."""
+def _source_of(key: str, partner_id: int | None, events: list[TrackingEvent]) -> ingest.Source:
+    """The sender of stored events as ingest had it. Whose mapping rules apply is the partner the events stored
+    (`TrackingEvent.partner`, which re-mapping and the mapping alerts read too: decision 0006), whatever the console
+    says of the sender today; empty, the generic rules (a feed of no carrier, files, screens), except for a poll's
+    events stored before the partner was and not filled (migration tracking/0018 found no organisation with the
+    poll's code), which are given the carrier named in their source as before. What the sender may reach is what
+    ingest let it: a carrier's feed the carrier's shipments (webhooks.source_for), a feed of no carrier what the
+    console lets it reach today, a file its uploader's partner organisations, a poll everything. A sender that is gone,
+    or a kind not known here, reaches nothing: an event is never attached beyond what its sender could reach."""
     kind, _, name = key.partition(":")
-    nothing = ingest.Source(kind=kind, name=name, carrier_ids=frozenset())
+    nothing = ingest.Source(kind=kind, name=name, partner_id=partner_id, carrier_ids=frozenset())
     if kind == SourceKind.WEBHOOK:
         webhook = WebhookSource.objects.filter(name=name).first()
-        return source_for(webhook) if webhook else nothing
+        if webhook is None:
+            return nothing
+        today = source_for(webhook)
+        reach = frozenset({partner_id}) if partner_id is not None else today.carrier_ids
+        return replace(today, partner_id=partner_id, carrier_ids=reach)
     if kind == SourceKind.FILE:
         if name == "ops":
-            return ingest.Source(kind=kind, name=name)
+            return ingest.Source(kind=kind, name=name, partner_id=partner_id)
         uploaders = User.objects.filter(pk__in={e.recorded_by_id for e in events if e.recorded_by_id})
         scopes = [scope_for_user(uploader) for uploader in uploaders]
         carrier_ids = frozenset().union(*(scope.organisation_ids for scope in scopes if scope.is_partner))
         if not carrier_ids:  # the uploader is gone or no longer a partner: the organisation named in the source
             carrier_ids = frozenset(Organisation.objects.filter(code=name).values_list("pk", flat=True))
-        return ingest.Source(kind=kind, name=name, carrier_ids=carrier_ids)
+        return ingest.Source(kind=kind, name=name, partner_id=partner_id, carrier_ids=carrier_ids)
     if kind in (SourceKind.DCSA, SourceKind.KARRIO, SourceKind.SIMULATED):
-        carrier = Organisation.objects.filter(code=name).values_list("pk", flat=True).first()
-        return ingest.Source(kind=kind, name=name, partner_id=carrier)
+        if partner_id is None:
+            partner_id = Organisation.objects.filter(code=name).values_list("pk", flat=True).first()
+        return ingest.Source(kind=kind, name=name, partner_id=partner_id)
     if kind in (SourceKind.MANUAL, SourceKind.PLANNING):
-        return ingest.Source(kind=kind, name=name)
+        return ingest.Source(kind=kind, name=name, partner_id=partner_id)
     return nothing
 
 

@@ -5,7 +5,9 @@
 they can take that team's work), picks the owner by the workflow's assignment and writes it back through
 tracking's service (workflows sits above tracking), then alerts the owner. `exception_orders_added_handle` runs
 those rules for the orders that joined the exception's shipment after it opened (a house added to the
-consolidation), with the exception's owner kept: no new pick, no alert. `exception_resolved_handle` completes the
+consolidation), with the exception's owner kept: no new pick, no alert, and reopens the tasks an order had when it
+was taken off and is put back. `exception_orders_removed_handle` cancels the open tasks the exception's rules gave the
+orders taken off its shipment (their house off the consolidation). `exception_resolved_handle` completes the
 tasks the exception's rules created that are still open or scheduled — whoever resolved it,
 a person or the exception's own condition clearing, there is nothing left for them to do —, releases each
 order one of its rules put on hold when nothing else holds it any more (services.holds.held_order_release, as
@@ -15,21 +17,30 @@ for a carrier's hold that clears), and tells the owner when it resolved itself.
 from __future__ import annotations
 
 from django.db import transaction
-from django.db.models import QuerySet
+from django.db.models import OuterRef, QuerySet, Subquery
 from django.utils import timezone
 
 from orders.models import Order, OrderStatus
 from partners.models import User
-from tracking.exceptions import services as exception_services
 from tracking.exceptions.models import UNRESOLVED_STATUSES
+from tracking.exceptions.services import handling as exception_handling
 from tracking.models import ShipmentException
-from workflows.models import AccountOwner, NotificationKind, Task, TaskState, Team, TeamFunction, active_staff
+from workflows.models import (
+    AccountOwner,
+    NotificationKind,
+    Task,
+    TaskEvent,
+    TaskState,
+    Team,
+    TeamFunction,
+    active_staff,
+)
 from workflows.services import holds
 from workflows.services.binding import order_run
 from workflows.services.event_records import exception_record
 from workflows.services.notify import Notice, notify
 from workflows.services.runs import order_for_event
-from workflows.services.task_changes import close_tasks
+from workflows.services.task_changes import close_tasks, reopen_task
 from workflows.services.task_creation import create_tasks
 
 
@@ -114,7 +125,7 @@ def exception_opened_handle(*, exception_id: int, kind: str, order_ids: list[int
     owner_id, how = exception_owner(exception, order_ids, shipment_owner_id=sticky)
     if owner_id is None:
         return  # unowned: it waits in the inbox for whoever acknowledges it first
-    exception_services.exception_assign_owner(exception_id=exception_id, owner=User.objects.get(pk=owner_id), how=how)
+    exception_handling.exception_assign_owner(exception_id=exception_id, owner=User.objects.get(pk=owner_id), how=how)
     notify([Notice(owner_id, NotificationKind.RULE, f"Exception: {exception.get_kind_display()} · {subject}",
                    body=exception.detail, url=exception.get_absolute_url())])  # fmt: skip
 
@@ -122,10 +133,11 @@ def exception_opened_handle(*, exception_id: int, kind: str, order_ids: list[int
 def exception_orders_added_handle(*, exception_id: int, kind: str, order_ids: list[int]) -> None:
     """Run the exception's "exception opened" rules on orders that joined its shipment while it was open, as they ran
     on the orders it concerned when it opened (a task, a hold): once per order, as the rules' runs are unique per
-    "exception:<exception>:<order>", so an order named again (taken off and put back, a redelivered message) gets
-    nothing twice. The exception keeps its owner, who is not alerted again (exception_opened_handle's pick could take
-    it from the person who took it); the new orders' tasks go first to that owner where they can take the team's
-    work, else to the shipment's owner or whoever the exception's first task went to, as on opening."""
+    "exception:<exception>:<order>", so an order named again (a redelivered message) gets nothing twice. An order put
+    back after it was taken off gets back the tasks its leaving cancelled (_tasks_back), the same tasks. The exception
+    keeps its owner, who is not alerted again (exception_opened_handle's pick could take it from the person who took
+    it); the new orders' tasks go first to that owner where they can take the team's work, else to the shipment's
+    owner or whoever the exception's first task went to, as on opening."""
     exception = ShipmentException.objects.select_related("shipment", "order").get(pk=exception_id)
     if exception.status not in UNRESOLVED_STATUSES:
         return  # resolved meanwhile: nothing left to do for anyone
@@ -139,6 +151,52 @@ def exception_orders_added_handle(*, exception_id: int, kind: str, order_ids: li
             subject=f"{exception.get_kind_display()} on {subject}", link=exception.get_absolute_url(),
             prefer_user_id=preferred,
         )  # fmt: skip
+    _tasks_back(exception, order_ids)
+
+
+# How the history of an exception's task says its order was taken off the exception's shipment; the task is given back
+# when the order is put back (_tasks_back) only when this is the last thing that happened to it.
+_TAKEN_OFF = "no longer concerns this order."
+
+
+def exception_orders_removed_handle(*, exception_id: int, order_ids: list[int]) -> None:
+    """Cancel the open and scheduled tasks the exception's rules gave orders taken off its shipment (their house off
+    the consolidation while it was open): there is nothing left for them to do about it. The reason is in each task's
+    history; the exception, its owner and the other orders' tasks stay. A redelivered message finds nothing open. A
+    hold one of its rules put on such an order is left: the exception's end releases it (_release_held_orders), or a
+    person does (decision 0004)."""
+    exception = ShipmentException.objects.select_related("shipment").get(pk=exception_id)
+    with transaction.atomic():
+        open_tasks = list(
+            _exception_tasks(exception_id)
+            .select_for_update()
+            .filter(order_id__in=order_ids, state__in=[TaskState.OPEN, TaskState.SCHEDULED])
+            .order_by("pk")
+        )
+        why = f"Taken off {exception.shipment.reference}: the exception “{exception.get_kind_display()}” {_TAKEN_OFF}"
+        close_tasks(open_tasks, state=TaskState.CANCELLED, by=None, now=timezone.now(), verb="cancelled", detail=why)
+
+
+def _tasks_back(exception: ShipmentException, order_ids: list[int]) -> None:
+    """Reopen the orders' tasks of the exception that were cancelled because the order was taken off its shipment
+    (their last history entry says so): the order is back on it while it is open. Their assignee is told, with why.
+    Once: a reopened task is open, and a second message finds nothing cancelled."""
+    last = TaskEvent.objects.filter(task=OuterRef("pk")).order_by("-at", "-pk")
+    with transaction.atomic():
+        cancelled = (
+            _exception_tasks(exception.pk)
+            .select_for_update(of=("self",))
+            .select_related("order")
+            .filter(order_id__in=order_ids, state=TaskState.CANCELLED)
+            .annotate(last_verb=Subquery(last.values("verb")[:1]), last_detail=Subquery(last.values("detail")[:1]))
+            .filter(last_verb="cancelled", last_detail__endswith=_TAKEN_OFF)
+            .order_by("pk")
+        )
+        kind = exception.get_kind_display()
+        why = f"Back on {exception.shipment.reference}: the exception “{kind}” concerns this order again."
+        now = timezone.now()
+        for task in cancelled:
+            reopen_task(task, by=None, now=now, detail=why)
 
 
 def _release_reason(exception: ShipmentException) -> str:

@@ -16,9 +16,10 @@ from orders.models import Order
 from tests.tracking.conftest import lcl_line
 from tests.tracking.test_ingest_support import *  # noqa: F403 - fixtures (booked_fcl, fresh_mapping …)
 from tests.tracking.test_ingest_support import book
-from tracking.exceptions import rules, services, tasks
+from tracking.exceptions import rules, tasks
 from tracking.exceptions.defaults import seed_default_rules
 from tracking.exceptions.models import ExceptionKind, ExceptionRule, ShipmentException
+from tracking.exceptions.services import detection
 from tracking.ingest import services as ingest_services
 from tracking.ingest.formats import dcsa_event as read_dcsa
 from tracking.ingest.formats import oms_event as read_oms
@@ -54,8 +55,8 @@ def ingest(*raw: dict) -> ingest_services.IngestResult:
     )
 
 
-def detect(master, now: datetime.datetime | None = None) -> services.Outcome:
-    return services.exceptions_detect(shipment_ids=[master.pk], now=now)
+def detect(master, now: datetime.datetime | None = None) -> detection.Outcome:
+    return detection.exceptions_detect(shipment_ids=[master.pk], now=now)
 
 
 def open_exceptions(master, kind: str | None = None) -> list[ShipmentException]:

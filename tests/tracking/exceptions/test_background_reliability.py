@@ -19,8 +19,9 @@ from kombu.exceptions import OperationalError as BrokerOperationalError
 from orders.models import Order, OrderStatus
 from tests.tracking.exceptions import test_holds_released as holds
 from tests.tracking.exceptions.conftest import detect
-from tracking.exceptions import services, tasks
+from tracking.exceptions import tasks
 from tracking.exceptions.models import ShipmentException
+from tracking.exceptions.services import customer_emails, detection
 from workflows import tasks as workflow_tasks
 
 hold_rule, run, resolve = holds.hold_rule, holds.run, holds.resolve  # its fixtures and helper
@@ -56,7 +57,7 @@ def test_resolving_an_exception_while_the_broker_is_down_still_releases_the_orde
 
     # The broker is back; every periodic sweep runs, as beat would over the next minutes.
     with run():
-        services.exceptions_scan()
+        detection.exceptions_scan()
         workflow_tasks.process_pending_transitions.apply(kwargs={"older_than_seconds": 0})
         workflow_tasks.handle_tracking_records.apply()
 
@@ -67,7 +68,7 @@ def _die_during_the_send(customer_notice):
     """A worker claims the email and is killed before the mail server takes it: the claim is left behind."""
     with (
         mock.patch("django.core.mail.EmailMultiAlternatives.send", side_effect=SystemExit("killed")),
-        mock.patch.object(services, "exception_customer_email_unclaim_for"),  # a SIGKILL runs no `except`
+        mock.patch.object(customer_emails, "exception_customer_email_unclaim_for"),  # a SIGKILL runs no `except`
         pytest.raises(SystemExit),
     ):
         tasks.email_exception_to_customer.apply(args=[customer_notice.pk], throw=True)
@@ -106,14 +107,14 @@ def test_the_scans_sweep_sends_a_customers_email_whose_lease_ran_out(
 
     app.conf.task_always_eager = True
     try:
-        assert services.exception_customer_emails_resend() == []  # the lease is live: a worker may still send
-        claim.at = timezone.now() - services.EMAIL_LEASE - datetime.timedelta(minutes=1)
+        assert customer_emails.exception_customer_emails_resend() == []  # the lease is live: a worker may still send
+        claim.at = timezone.now() - customer_emails.EMAIL_LEASE - datetime.timedelta(minutes=1)
         claim.save(update_fields=["at"])
-        assert services.exception_customer_emails_resend() == [customer_notice.pk]
+        assert customer_emails.exception_customer_emails_resend() == [customer_notice.pk]
     finally:
         app.conf.task_always_eager = False
     assert len(mail.outbox) == 1
-    assert services.exception_customer_emails_resend() == []  # told: nothing left
+    assert customer_emails.exception_customer_emails_resend() == []  # told: nothing left
 
 
 def test_the_sweep_sends_an_email_whose_message_was_lost_and_gives_up_after_a_few_rounds(customer_notice, caplog):
@@ -121,6 +122,6 @@ def test_the_sweep_sends_an_email_whose_message_was_lost_and_gives_up_after_a_fe
         announced_at=timezone.now() - datetime.timedelta(minutes=5)
     )
     with mock.patch.object(tasks.email_exception_to_customer, "delay") as queued:
-        assert services.exception_customer_emails_resend() == [customer_notice.pk]
-        assert services.exception_customer_emails_resend() == []  # its task retries for an hour: not again yet
+        assert customer_emails.exception_customer_emails_resend() == [customer_notice.pk]
+        assert customer_emails.exception_customer_emails_resend() == []  # its task retries for an hour: not again yet
     queued.assert_called_once_with(customer_notice.pk)

@@ -12,8 +12,9 @@ import pytest
 
 from partners.models import Organisation, OrganisationKind
 from tests.tracking.test_ingest_support import oms_event
-from tracking.exceptions import facts, rules, services
+from tracking.exceptions import facts, rules
 from tracking.exceptions.models import ExceptionKind, ShipmentException
+from tracking.exceptions.services import detection
 from tracking.ingest.models import TrackingEvent
 from tracking.models import Leg, LegRole, Shipment
 from workflows.services import holds
@@ -157,7 +158,7 @@ def test_exceptions_of_two_branches_in_one_batch_each_read_on_their_own_clock(bo
     _plan_departure(sea, planned)
     _plan_departure(road, planned)
 
-    services.exceptions_detect(shipment_ids=[sea.pk, road.pk], now=planned + 30 * H)
+    detection.exceptions_detect(shipment_ids=[sea.pk, road.pk], now=planned + 30 * H)
 
     details = dict(ShipmentException.objects.filter(kind=K.MILESTONE_OVERDUE).values_list("shipment_id", "detail"))
     assert "10 Jan 2026, 09:00 CST" in details[sea.pk]

@@ -14,9 +14,10 @@ from orders import lifecycle
 from orders.errors import TransitionNotAllowed
 from orders.models import Channel, Order, OrderStatus
 from tests.tracking.test_ingest_support import book
-from tracking.exceptions import rules, services
+from tracking.exceptions import rules
 from tracking.exceptions.facts import shipment_facts
 from tracking.exceptions.models import ExceptionKind, ShipmentException
+from tracking.exceptions.services import detection
 
 from .conftest import detect
 
@@ -52,12 +53,12 @@ def test_its_open_exceptions_resolve_themselves_on_the_next_scan(booked_fcl, ops
     detect(master)
     exception = ShipmentException.objects.get(kind=ExceptionKind.MILESTONE_OVERDUE)
     cancel(order, scope=ops_scope, by=ops_user)
-    services.exceptions_scan()
+    detection.exceptions_scan()
     exception.refresh_from_db()
     assert exception.status == "resolved"
     assert exception.is_auto_resolved
     assert "cancelled" in exception.resolution_note
-    assert services.exceptions_scan().opened == 0  # and nothing opens again
+    assert detection.exceptions_scan().opened == 0  # and nothing opens again
 
 
 @pytest.mark.parametrize(
@@ -88,13 +89,13 @@ def test_a_batch_with_finished_shipments_costs_the_same_queries(
         masters.append(book(order=order, carrier=maersk, ops_user=ops_user, ops_scope=ops_scope, bill=f"MAEU2630{n}"))
         orders.append(order)
     book_ = rules.rulebook()
-    services.exceptions_detect(shipment_ids=[m.pk for m in masters], book=book_)  # four open
+    detection.exceptions_detect(shipment_ids=[m.pk for m in masters], book=book_)  # four open
     for order in orders[1:]:
         cancel(Order.objects.get(pk=order.pk), scope=ops_scope, by=ops_user)
 
     def queries(ids):
         with CaptureQueriesContext(connection) as captured:
-            outcome = services.exceptions_detect(shipment_ids=ids, book=book_)
+            outcome = detection.exceptions_detect(shipment_ids=ids, book=book_)
         return outcome, [q["sql"] for q in captured if "SAVEPOINT" not in q["sql"]]
 
     small, one = queries([masters[1].pk])

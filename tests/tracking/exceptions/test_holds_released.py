@@ -15,8 +15,8 @@ from orders import services as order_services
 from orders.models import Channel, Order, OrderStatus, OrderTransition
 from partners.scoping import scope_for_user
 from tests.tracking.test_ingest_support import ETD, NOW, dcsa_event, oms_event
-from tracking.exceptions import services
 from tracking.exceptions.models import ExceptionKind, ShipmentException
+from tracking.exceptions.services import announcing, handling
 from workflows import tasks
 from workflows.models import Rule, RuleAction, RuleEvent, RuleOutcome, RuleRun, Task, TaskState, TeamFunction
 
@@ -62,7 +62,7 @@ def olga(ops_user):
 
 
 def resolve(exception, by, root_cause="carrier") -> None:
-    services.exception_resolve(exception=ShipmentException.objects.get(pk=exception.pk), by=by, root_cause=root_cause)
+    handling.exception_resolve(exception=ShipmentException.objects.get(pk=exception.pk), by=by, root_cause=root_cause)
 
 
 def test_the_rule_holds_the_order_and_the_exception_resolving_itself_releases_it(booked_fcl, ops_team, hold_rule, run):
@@ -91,7 +91,7 @@ def test_the_rule_holds_the_order_and_the_exception_resolving_itself_releases_it
     assert (task.state, task.completed_by) == (TaskState.DONE, None)
 
     with run():  # announced again: nothing more happens
-        services.exception_resolved_announce(exception_id=exception.pk)
+        announcing.exception_resolved_announce(exception_id=exception.pk)
     assert len(releases(order)) == 1
 
 

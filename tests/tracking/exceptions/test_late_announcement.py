@@ -11,8 +11,8 @@ from django.core import mail
 from django.utils import timezone
 
 from tests.tracking.test_ingest_support import ETD, dcsa_event
-from tracking.exceptions import services
 from tracking.exceptions.models import ShipmentException
+from tracking.exceptions.services import announcing, detection
 from workflows.models import Notification, Rule, RuleAction, RuleEvent, Task, TeamFunction
 
 from .conftest import detect, ingest
@@ -43,7 +43,7 @@ def test_a_late_announcement_of_a_resolved_exception_tells_nobody(
     mail.outbox.clear()
 
     with django_capture_on_commit_callbacks(execute=True):
-        assert services.exception_announce(exception_id=exception.pk) is False
+        assert announcing.exception_announce(exception_id=exception.pk) is False
 
     exception.refresh_from_db()
     assert exception.announced_at is not None  # stamped: the missed-announcement sweep leaves it alone
@@ -62,7 +62,7 @@ def test_the_missed_announcement_sweep_skips_resolved_ones(
     detect(master)
     ShipmentException.objects.update(opened_at=timezone.now() - datetime.timedelta(minutes=5))
     with django_capture_on_commit_callbacks(execute=True):
-        services._announce_missed()
+        detection._announce_missed()
     assert not Task.objects.filter(rule=exception_rule).exists()
     assert not Notification.objects.filter(title__startswith="Exception:").exists()
     assert ShipmentException.objects.get().announced_at is not None
@@ -72,6 +72,6 @@ def test_an_unresolved_exception_is_still_announced_once(booked_fcl, ops_team, e
     _, master = booked_fcl
     detect(master)
     exception = ShipmentException.objects.get()
-    assert services.exception_announce(exception_id=exception.pk) is True
-    assert services.exception_announce(exception_id=exception.pk) is False
+    assert announcing.exception_announce(exception_id=exception.pk) is True
+    assert announcing.exception_announce(exception_id=exception.pk) is False
     assert Task.objects.filter(rule=exception_rule).count() == 1

@@ -13,9 +13,10 @@ from django.urls import reverse
 from django.utils import timezone
 
 from tests.tracking.test_ingest_support import ETA, ETD, NOW
-from tracking.exceptions import selectors, services
+from tracking.exceptions import selectors
 from tracking.exceptions.models import ExceptionKind, ExceptionRule, Severity, ShipmentException
 from tracking.exceptions.rules import awaited_words
+from tracking.exceptions.services import handling
 from tracking.ingest.models import Classifier, EtaHistory
 from tracking.models import Leg, LegRole
 from tracking.services import leg_changes
@@ -175,7 +176,7 @@ def test_one_a_person_closed_before_is_not_reopened(late_pickup, ops_user, ocean
     master, _ = late_pickup
     [exception] = open_exceptions(master, K.MILESTONE_OVERDUE)
     _as_stored_before(exception, ocean_carriers[0])
-    services.exception_resolve(exception=exception, by=ops_user, root_cause="carrier")
+    handling.exception_resolve(exception=exception, by=ops_user, root_cause="carrier")
 
     assert detect(master).opened == []
     assert not open_exceptions(master, K.MILESTONE_OVERDUE)

@@ -57,12 +57,12 @@ def test_the_shipments_owner_keeps_every_orders_task(
     consolidated, ops_user, otto, exception_rule, django_capture_on_commit_callbacks
 ):
     """Otto already owns the master's open exception: the next one, and its tasks for both orders, are his."""
-    from tracking.exceptions import services
+    from tracking.exceptions.services import handling
 
     master, *_ = consolidated
     first = ShipmentException.objects.create(kind=ExceptionKind.DAMAGE, shipment=master, mode=master.mode,
                                              detail="Carton crushed.", announced_at=NOW)  # fmt: skip
-    services.exception_assign_owner(exception_id=first.pk, owner=otto)
+    handling.exception_assign_owner(exception_id=first.pk, owner=otto)
     with django_capture_on_commit_callbacks(execute=True):
         exception = _hold_on_the_master(master)
     exception.refresh_from_db()

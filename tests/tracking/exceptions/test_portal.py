@@ -10,8 +10,8 @@ from django.urls import reverse
 from django.utils import timezone
 
 from oms.templatetags.oms_dates import oms_datetime
-from tracking.exceptions import services
 from tracking.exceptions.models import ExceptionKind, ShipmentException
+from tracking.exceptions.services import handling
 
 from .conftest import detect
 
@@ -22,7 +22,7 @@ def overdue(booked_fcl, ops_user):
     order, master = booked_fcl
     detect(master)
     exception = ShipmentException.objects.get()
-    services.exception_acknowledge(exception=exception, by=ops_user)
+    handling.exception_acknowledge(exception=exception, by=ops_user)
     return order, master, exception
 
 

@@ -9,8 +9,9 @@ import pytest
 from django.utils import timezone
 
 from tests.tracking.test_ingest_support import ETA, ETD, NOW, dcsa_event, oms_event
-from tracking.exceptions import rules, services
+from tracking.exceptions import rules
 from tracking.exceptions.models import ExceptionKind, ExceptionRule, ShipmentException
+from tracking.exceptions.services import handling
 from tracking.models import Booking, Leg, LegRole
 from tracking.services import booking as booking_services
 
@@ -253,7 +254,7 @@ def test_a_second_failed_delivery_after_the_first_was_resolved_by_hand_opens_a_n
     ingest(road("picked_up", ETD, place="DEHAM"), road("delivery_failed", NOW - 30 * H, place="PLWAW"))
     detect(master)
     [first] = open_exceptions(master, K.FAILED_DELIVERY)
-    services.exception_resolve(exception=first, by=ops_user, root_cause="consignee", note="Redelivery booked")
+    handling.exception_resolve(exception=first, by=ops_user, root_cause="consignee", note="Redelivery booked")
     detect(master)
     assert not open_exceptions(master, K.FAILED_DELIVERY)  # the same attempt does not reopen it
 
@@ -275,7 +276,7 @@ def test_a_failed_delivery_closed_by_hand_after_a_second_attempt_is_not_reopened
     [exception] = open_exceptions(master, K.FAILED_DELIVERY)  # still the one exception, telling the latest
     assert exception.observed_at == NOW - 2 * H
 
-    services.exception_resolve(exception=exception, by=ops_user, root_cause="consignee", note="Customer collects")
+    handling.exception_resolve(exception=exception, by=ops_user, root_cause="consignee", note="Customer collects")
     detect(master)
     assert not open_exceptions(master, K.FAILED_DELIVERY)
 
@@ -285,7 +286,7 @@ def test_a_hold_reported_again_is_the_same_hold_a_person_closed_until_a_release(
     ingest(departed(), oms_event("CUSTOMS_HOLD", NOW - 9 * H))
     detect(master)
     [exception] = open_exceptions(master, K.CUSTOMS_HOLD)
-    services.exception_resolve(exception=exception, by=ops_user, root_cause="customs", note="Broker has it")
+    handling.exception_resolve(exception=exception, by=ops_user, root_cause="customs", note="Broker has it")
 
     ingest(oms_event("CUSTOMS_HOLD", NOW - 5 * H))  # the carrier repeats the status
     detect(master)
@@ -411,7 +412,7 @@ def test_an_exception_resolved_by_hand_is_not_reopened_for_the_same_trigger(book
     _, master = booked_fcl
     detect(master)
     [exception] = open_exceptions(master)
-    services.exception_resolve(exception=exception, by=ops_user, root_cause="carrier", note="Sailing cancelled")
+    handling.exception_resolve(exception=exception, by=ops_user, root_cause="carrier", note="Sailing cancelled")
     detect(master)
     assert not open_exceptions(master)
     Leg.objects.filter(shipment=master).update(planned_departure_at=ETD + H)  # a new plan, late again

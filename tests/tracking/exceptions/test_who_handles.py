@@ -9,8 +9,8 @@ from django.urls import reverse
 
 from partners.models import Role
 from tests.conftest import _member
-from tracking.exceptions import services
 from tracking.exceptions.models import ExceptionEntry, ShipmentException
+from tracking.exceptions.services import handling
 
 from .conftest import detect
 
@@ -34,7 +34,7 @@ def url(name, exception):
 
 
 def own(exception, user):
-    services.exception_assign_owner(exception_id=exception.pk, owner=user)
+    handling.exception_assign_owner(exception_id=exception.pk, owner=user)
 
 
 @pytest.mark.parametrize("name", list(ACTIONS))

@@ -46,13 +46,13 @@ def test_an_exception_opened_rule_creates_a_task_and_its_assignee_owns_the_excep
 
 
 def test_an_exception_is_announced_once(booked_fcl, ops_team, exception_rule, django_capture_on_commit_callbacks):
-    from tracking.exceptions import services
+    from tracking.exceptions.services import announcing
 
     _, master = booked_fcl
     with django_capture_on_commit_callbacks(execute=True):
         detect(master)
     exception = ShipmentException.objects.get()
-    assert services.exception_announce(exception_id=exception.pk) is False
+    assert announcing.exception_announce(exception_id=exception.pk) is False
     assert RuleRun.objects.count() == 1
     assert Task.objects.count() == 1
 
@@ -131,8 +131,8 @@ def test_the_exceptions_task_completes_when_the_exception_resolves_itself(
 def test_the_exceptions_task_completes_when_a_person_resolves_it_and_a_done_task_is_left_alone(
     booked_fcl, ops_team, ops_user, exception_rule, django_capture_on_commit_callbacks
 ):
-    from tracking.exceptions import services
     from tracking.exceptions.models import RootCause
+    from tracking.exceptions.services import announcing, handling
     from workflows.models import TaskEvent, TaskState
 
     _, master = booked_fcl
@@ -140,13 +140,13 @@ def test_the_exceptions_task_completes_when_a_person_resolves_it_and_a_done_task
         detect(master)
     exception = ShipmentException.objects.get()
     with django_capture_on_commit_callbacks(execute=True):
-        services.exception_resolve(exception=exception, by=ops_user, root_cause=RootCause.CARRIER)
+        handling.exception_resolve(exception=exception, by=ops_user, root_cause=RootCause.CARRIER)
     task = Task.objects.get(rule=exception_rule)
     assert task.state == TaskState.DONE
     assert TaskEvent.objects.get(task=task, verb="completed").detail == "The exception was resolved."
 
     with django_capture_on_commit_callbacks(execute=True):  # announced again: nothing more happens
-        services.exception_resolved_announce(exception_id=exception.pk)
+        announcing.exception_resolved_announce(exception_id=exception.pk)
     assert TaskEvent.objects.filter(task=task, verb="completed").count() == 1
 
 

@@ -14,12 +14,17 @@ event without one keeps the carrier's raw code as `<CARRIER>:<code>` (one mappin
 the domain notes advise: Karrio's own fallback to in_transit would hide gaps), except the latest scan,
 which the tracker's `status` describes. Karrio events have no id, so each scan's identity is its tracking
 number, time and carrier code: a scan polled again is a duplicate, whatever code it carried. Karrio's
-times carry no offset: they are read in the endpoint's time zone.
+times carry no offset: they are read in the endpoint's time zone (`_on_the_wall_clock`). A time the clocks skip there
+(02:30 the night Berlin goes to summer time) is moved forward by the jump, as the wall clock is (03:30, summer time),
+and a time they repeat (02:30 the night they go back) is read as its first pass; each is logged. A person's file is
+refused such a time and asked for the offset (formats.parse_time); a feed cannot be asked, and refusing the scan would
+lose it for good (docs/tracking-events.md, "Karrio's local times and clock changes").
 """
 
 from __future__ import annotations
 
 import datetime
+import logging
 import urllib.parse
 import zoneinfo
 from collections.abc import Iterator
@@ -35,6 +40,7 @@ from tracking.ingest.models import AdapterKind, Classifier, Scheme, SubjectType
 if TYPE_CHECKING:
     from tracking.ingest.models import CarrierEndpoint, TrackingSubscription
 
+logger = logging.getLogger(__name__)
 ESTIMATED_DELIVERY_HOUR = 12  # a date-only estimate is shown as midday local time
 
 
@@ -60,7 +66,31 @@ def _local_time(date: str, time: str, zone: zoneinfo.ZoneInfo) -> datetime.datet
         day = datetime.date.fromisoformat(date)
     except (TypeError, ValueError) as exc:
         raise FormatError(f"Karrio event date {date!r} is not YYYY-MM-DD.") from exc
-    return datetime.datetime.combine(day, clock, tzinfo=zone)
+    return _on_the_wall_clock(datetime.datetime.combine(day, clock), zone)
+
+
+def _on_the_wall_clock(local: datetime.datetime, zone: zoneinfo.ZoneInfo) -> datetime.datetime:
+    """A local time without an offset as the moment it names in `zone`. Where the clocks skip it (they go forward),
+    the moment is the time moved forward by the jump, as the wall clock shows it after (02:30 → 03:30 summer time; the
+    same instant as reading it with the offset before the jump, so a scanner whose clock was not yet put forward is
+    read right too). Where they repeat it (they go back), the first pass: at worst an hour before the scan happened,
+    never after it. Both are logged: a feed cannot be asked which moment it meant."""
+    first, second = local.replace(tzinfo=zone, fold=0), local.replace(tzinfo=zone, fold=1)
+    if first.utcoffset() == second.utcoffset():
+        return first
+    # The round trip through UTC gives another wall time only for a time that does not exist.
+    moved = first.astimezone(datetime.UTC).astimezone(zone)
+    if moved.replace(tzinfo=None) != local:
+        logger.info(
+            "Karrio event time %s does not exist in %s (the clocks jump past it): read as %s",
+            local.isoformat(timespec="minutes"), zone.key, moved.isoformat(timespec="minutes"),
+        )  # fmt: skip
+        return moved
+    logger.info(
+        "Karrio event time %s happens twice in %s (the clocks go back): read as the first, %s",
+        local.isoformat(timespec="minutes"), zone.key, first.isoformat(timespec="minutes"),
+    )  # fmt: skip
+    return first
 
 
 def _event_time(event: dict[str, Any], zone: zoneinfo.ZoneInfo) -> datetime.datetime:
@@ -69,7 +99,7 @@ def _event_time(event: dict[str, Any], zone: zoneinfo.ZoneInfo) -> datetime.date
             parsed = datetime.datetime.fromisoformat(str(event["timestamp"]))
         except ValueError as exc:
             raise FormatError(f"Karrio timestamp {event['timestamp']!r} is not ISO 8601.") from exc
-        at = parsed if parsed.tzinfo else parsed.replace(tzinfo=zone)
+        at = parsed if parsed.tzinfo else _on_the_wall_clock(parsed, zone)
     else:
         at = _local_time(str(event.get("date") or ""), str(event.get("time") or ""), zone)
     try:
@@ -149,7 +179,7 @@ def tracker_events(tracker: Any, *, time_zone: str = "UTC") -> PollPage:
     if tracker.get("estimated_delivery"):
         try:
             day = datetime.date.fromisoformat(str(tracker["estimated_delivery"])[:10])
-            at = datetime.datetime.combine(day, datetime.time(ESTIMATED_DELIVERY_HOUR), tzinfo=zone)
+            at = _on_the_wall_clock(datetime.datetime.combine(day, datetime.time(ESTIMATED_DELIVERY_HOUR)), zone)
             at.astimezone(datetime.UTC)  # OverflowError at the ends of the calendar
         except (ValueError, OverflowError):
             page.rejected.append((-1, f"estimated_delivery {tracker['estimated_delivery']!r} is not a date."))

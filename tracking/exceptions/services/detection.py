@@ -1,6 +1,5 @@
-"""Exception writes: detection over a batch of shipments (set-wise, idempotent), the full scan (batches
-committed one by one behind a cursor), what people do (acknowledge, note, resolve with a root cause, take
-ownership) and the owner written back by workflows.
+"""Exception detection: over a batch of shipments (set-wise, idempotent), and the full scan (batches committed one
+by one behind a cursor).
 
 Detection for a batch, in one transaction and at most seven queries whatever its size (the scan adds two: the
 batch's ids and its cursor): JIT off for the transaction, the shipments' facts (two), their exceptions (one),
@@ -8,42 +7,34 @@ one UPDATE … RETURNING for what resolved itself, one INSERT … ON CONFLICT DO
 (the partial unique index on unresolved (kind, shipment, leg, house) is the dedupe, so a second run or a
 concurrent worker opens nothing twice) and one UPDATE for the open ones whose finding changed (a later
 estimate, another attempt), each writing its history rows in the same statement.
-After commit: one task announces the batch's changes (tracking.events.exception_opened /
+After commit: one task announces the batch's changes (announcing.py: tracking.events.exception_opened /
 exception_resolved, sent from the worker), so a scan never waits for workflows, notifications or email.
 """
 
 from __future__ import annotations
 
 import datetime
-import functools
 import json
 import logging
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 from django.db import connection, transaction
-from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
-from kombu.exceptions import KombuError
 
-from orders.models import Order
-from partners.models import Organisation
-from tracking import events
 from tracking.exceptions import rules
 from tracking.exceptions.facts import ShipmentFacts, shipment_facts
 from tracking.exceptions.models import (
-    NOTE_LIMIT,
     SELF_RESOLVING_KINDS,
     UNRESOLVED_STATUSES,
-    ExceptionEntry,
-    ExceptionRule,
     ExceptionScan,
     ExceptionStatus,
-    RootCause,
     ShipmentException,
 )
-from tracking.models import ConsolidatedHouse, Shipment, ShipmentKind
+from tracking.exceptions.services.announcing import announce_on_commit
+from tracking.exceptions.services.customer_emails import exception_customer_emails_resend
+from tracking.models import Shipment, ShipmentKind
 
 logger = logging.getLogger(__name__)
 
@@ -52,11 +43,6 @@ SCAN_LOCK = 0x0E5C_A7  # pg advisory lock key: one full scan at a time
 ACTIVE_STATUSES = ("booked", "in_transit", "arrived")
 ANNOUNCE_GRACE = datetime.timedelta(minutes=2)
 RESOLVED_LOOKBACK = datetime.timedelta(days=2)  # resolutions whose announcement the scan may still catch up
-Entry = ExceptionEntry.Verb
-
-
-class ExceptionError(Exception):
-    """Something asked of an exception cannot be done; the message says why."""
 
 
 @dataclass
@@ -66,6 +52,7 @@ class Outcome:
     resolved: list[int] = field(default_factory=list)
     updated: list[int] = field(default_factory=list)
     widened: list[int] = field(default_factory=list)  # open ones now concerning an order that joined (not told yet)
+    narrowed: list[int] = field(default_factory=list)  # open ones a house was taken off since they were told
 
 
 # --- detection ----------------------------------------------------------------------------------------
@@ -261,6 +248,7 @@ def exceptions_detect(
         holding = {finding.follows: finding for finding in findings}
         to_refresh: list[dict[str, Any]] = []
         widened: list[int] = []
+        narrowed: list[int] = []
         for follows, row in unresolved.items():
             finding = holding.get(follows)
             info = facts.get(row.shipment_id)
@@ -270,6 +258,8 @@ def exceptions_detect(
                     to_refresh.append({"id": row.id, "reworded": reworded, **_detected(finding, info)})
                 if _joined_since_announced(row, info):
                     widened.append(row.id)
+                if _left_since_announced(row, info):
+                    narrowed.append(row.id)
             elif row.kind in SELF_RESOLVING_KINDS:
                 why = rules.why_clear(
                     kind=row.kind, milestone=row.milestone, leg_id=row.leg_id, facts=info, house_id=row.house_id,
@@ -297,37 +287,32 @@ def exceptions_detect(
             if to_refresh:
                 cursor.execute(_REFRESH, {"now": now, "rows": json.dumps(to_refresh)})
                 outcome.updated = [pk for (pk,) in cursor.fetchall()]
-        outcome.widened = widened
-        if outcome.opened or outcome.resolved or widened:
-            _announce_on_commit(outcome.opened, outcome.resolved, widened)
+        outcome.widened, outcome.narrowed = widened, narrowed
+        changed = sorted({*widened, *narrowed})
+        if outcome.opened or outcome.resolved or changed:
+            announce_on_commit(outcome.opened, outcome.resolved, changed)
     return outcome
 
 
 def _joined_since_announced(row: _Existing, facts: ShipmentFacts) -> bool:
     """Whether an open exception about the whole shipment (no house) was announced before a house on it joined:
-    the order of that house is concerned and was not told (exception_widen_announce)."""
+    the order of that house is concerned and was not told (announcing.exception_orders_changed_announce)."""
     return (
         row.house_id is None and row.announced_at is not None and facts.houses_joined_at is not None
         and facts.houses_joined_at > row.announced_at
     )  # fmt: skip
 
 
-def _announce_on_commit(opened: list[int], resolved: list[int], widened: list[int] | None = None) -> None:
-    from tracking.exceptions import tasks  # tasks import services
-
-    args = [opened, resolved, widened] if widened else [opened, resolved]
-    transaction.on_commit(
-        lambda: _queue(lambda: tasks.announce_exceptions.apply_async(args=args, queue=tasks.QUEUE), what="announcement")
-    )
-
-
-def _queue(send: Callable[[], Any], *, what: str) -> None:
-    """Queue a task after the commit. A broker that is away must not fail what was committed (a person's resolve
-    answered with an error page): logged, and the scan's sweeps (_announce_missed) announce it later."""
-    try:
-        send()
-    except KombuError:
-        logger.warning("exceptions: could not queue the %s; the next scan does it", what, exc_info=True)
+def _left_since_announced(row: _Existing, facts: ShipmentFacts) -> bool:
+    """The mirror: whether a house was taken off the shipment of an open exception about the whole shipment after it
+    was announced. The order of that house may no longer be concerned, and was told it was: the announcement finds
+    which orders left for good (another house of the order may still be on), and workflows cancels their tasks of the
+    exception (announcing.exception_orders_changed_announce). The order and customer the exception names have been
+    brought up to date above (facts.parties), as for an order that joins."""
+    return (
+        row.house_id is None and row.announced_at is not None and facts.houses_left_at is not None
+        and facts.houses_left_at > row.announced_at
+    )  # fmt: skip
 
 
 def carrying_shipments(*, order_ids: Iterable[int] = (), shipment_ids: Iterable[int] = ()) -> list[int]:
@@ -461,294 +446,4 @@ def _announce_missed() -> None:
         .values_list("pk", flat=True)[:BATCH]
     )
     if missed or resolved:
-        _announce_on_commit(missed, resolved)
-
-
-# --- announcing ---------------------------------------------------------------------------------------
-
-
-def orders_of(exception: ShipmentException) -> list[int]:
-    """Every order the exception concerns: its own, or those of every live house on its shipment."""
-    if exception.order_id:
-        return [exception.order_id]
-    houses = ConsolidatedHouse.objects.filter(master_id=exception.shipment_id, removed_at__isnull=True)
-    ids = Shipment.objects.filter(pk__in=houses.values("house_id")).exclude(order__isnull=True)
-    own = [exception.shipment.order_id] if exception.shipment.order_id else []
-    return sorted(set(own) | set(ids.values_list("order_id", flat=True)))
-
-
-def exception_announce(*, exception_id: int) -> bool:
-    """Tell higher apps an exception opened (workflows: rules, owner, alerts), once: the claim and what the
-    receivers write commit together, so a failure leaves it to be announced again. Then the customer's email.
-    Only an unresolved exception is claimed: one that resolved before its (late) announcement ran is stamped
-    announced and nobody is told (no task, no notification, no email for what is already over)."""
-    with transaction.atomic():
-        unannounced = ShipmentException.objects.filter(pk=exception_id, announced_at__isnull=True)
-        now = timezone.now()
-        claimed = unannounced.filter(status__in=UNRESOLVED_STATUSES).update(announced_at=now)
-        if not claimed:
-            unannounced.filter(status=ExceptionStatus.RESOLVED).update(announced_at=now)
-            return False
-        exception = ShipmentException.objects.select_related("shipment").get(pk=exception_id)
-        order_ids = orders_of(exception)
-        events.exception_opened.send(
-            sender=ShipmentException, exception_id=exception.pk, kind=exception.kind,
-            shipment_id=exception.shipment_id, order_ids=order_ids,
-        )  # fmt: skip
-        if _may_email_customers(exception):
-            from tracking.exceptions import tasks
-
-            tasks.email_exception_to_customer.delay_on_commit(exception.pk)
-    return True
-
-
-def _may_email_customers(exception: ShipmentException) -> bool:
-    """Whether a customer may be emailed: the exception's customer when its rule says so; for one that names no
-    customer (a consolidation), also when a customer's own rule for the kind says so (the task decides whom)."""
-    if exception.customer_id:
-        return exception.notify_customer
-    return exception.notify_customer or (
-        ExceptionRule.objects.filter(
-            kind=exception.kind, customer__isnull=False, notify_customer=True, is_active=True
-        ).exists()
-    )
-
-
-def exception_widen_announce(*, exception_id: int) -> bool:
-    """Tell the orders that joined an open exception's shipment after it was announced (a house added to the
-    consolidation whose cut-off was missed, whose vessel is late): the history says which orders it concerns now,
-    and their customers are emailed where a rule says so (each customer once: the ones told before are not told
-    again), and higher apps hear of those orders only (events.exception_orders_added: workflows runs the "exception
-    opened" rules for them, the owner kept). Claimed by moving `announced_at` to now under the row's lock, so a
-    second message does nothing; the event is sent inside that transaction, as exception_opened is, so the claim and
-    what the receivers write commit together and a failure leaves the widening to the next detection.
-    Detection asks for it (_joined_since_announced) in the batch that sees the house, and it has brought the
-    exception's order and customer up to date by then. Returns whether anything was announced."""
-    with transaction.atomic():
-        exception = (
-            ShipmentException.objects.select_for_update(of=("self",))
-            .select_related("shipment")
-            .filter(pk=exception_id, status__in=UNRESOLVED_STATUSES, announced_at__isnull=False, house__isnull=True)
-            .first()
-        )
-        if exception is None:
-            return False
-        joined = ConsolidatedHouse.objects.filter(
-            master_id=exception.shipment_id, removed_at__isnull=True, added_at__gt=exception.announced_at
-        ).values("house__order_id")
-        orders = list(
-            Order.objects.filter(pk__in=orders_of(exception)).filter(pk__in=joined)
-            .select_related("customer").order_by("reference")
-        )  # fmt: skip
-        exception.announced_at = timezone.now()
-        exception.save(update_fields=["announced_at"])
-        if not orders:
-            return False
-        names = ", ".join(f"{order.reference} ({order.customer.code})" for order in orders)
-        ExceptionEntry.objects.create(
-            exception=exception, verb=Entry.UPDATED, text=f"Now also concerns {names}: added to the shipment."
-        )
-        events.exception_orders_added.send(
-            sender=ShipmentException, exception_id=exception.pk, kind=exception.kind,
-            shipment_id=exception.shipment_id, order_ids=[order.pk for order in orders],
-        )  # fmt: skip
-        if _may_email_customers(exception):
-            from tracking.exceptions import tasks
-
-            tasks.email_exception_to_customer.delay_on_commit(exception.pk)
-    return True
-
-
-def exception_resolved_announce(*, exception_id: int) -> None:
-    """Tell higher apps a resolved exception resolved, once: the claim and what the receivers write commit
-    together, so a redelivered or retried message tells nobody twice, and a failure leaves it to be told."""
-    with transaction.atomic():
-        claimed = ShipmentException.objects.filter(
-            pk=exception_id, status=ExceptionStatus.RESOLVED, resolved_announced_at__isnull=True
-        ).update(resolved_announced_at=timezone.now())
-        if not claimed:
-            return
-        exception = ShipmentException.objects.values("kind", "owner_id", "is_auto_resolved").get(pk=exception_id)
-        events.exception_resolved.send(
-            sender=ShipmentException, exception_id=exception_id, kind=exception["kind"],
-            owner_id=exception["owner_id"], automatic=exception["is_auto_resolved"],
-        )  # fmt: skip
-
-
-# A claim on a customer's email is a lease (exception_customer_email_claim_for): one older than this was held by a
-# worker that died during the send (the task's hard time limit is shorter), and another run may take it over.
-EMAIL_LEASE = datetime.timedelta(minutes=30)
-
-
-def _sending(customer: Organisation) -> str:
-    return f"Customer {customer.code} being emailed"
-
-
-@transaction.atomic
-def exception_customer_email_claim_for(
-    *, exception_id: int, customer: Organisation, take_over: bool = False
-) -> int | None:
-    """Claim one customer's email of an exception (each customer it concerns is told once: the one it names, or each
-    on a consolidation, and one whose order joined while it was open). The claim is a history entry written under the
-    exception's lock before the send, "Customer <code> being emailed (<address>).", which
-    `exception_customer_email_sent` turns into "Customer <code> emailed (<address>)." once the mail server took it,
-    and `exception_customer_email_unclaim_for` deletes if the send fails. So a retry or a second message emails nobody
-    twice. The claim is a lease: a worker killed during the send leaves it, and its redelivered message
-    (`take_over`) or, after EMAIL_LEASE, any run takes it over and sends (a rare duplicate, instead of a mail lost
-    for good). Returns the entry's id, or None when this customer was told already (also as "Customer emailed
-    (<address>).", written before entries named the customer) or is being emailed by a live run."""
-    ShipmentException.objects.select_for_update().filter(pk=exception_id).first()
-    said = f"Customer {customer.code} emailed"
-    claims = ExceptionEntry.objects.filter(exception_id=exception_id, verb=Entry.NOTIFIED)
-    if claims.filter(Q(text__startswith=said) | Q(text=f"Customer emailed ({customer.email}).")).exists():
-        return None
-    now = timezone.now()
-    held = claims.filter(text__startswith=_sending(customer)).order_by("pk").first()
-    if held is not None:
-        if not take_over and held.at >= now - EMAIL_LEASE:
-            return None
-        logger.warning("Exception %s: taking over the email to customer %s left by a worker", exception_id, customer)
-        held.at = now
-        held.save(update_fields=["at"])
-        return held.pk
-    entry = ExceptionEntry.objects.create(
-        exception_id=exception_id, verb=Entry.NOTIFIED, text=f"{_sending(customer)} ({customer.email}).", at=now
-    )
-    return entry.pk
-
-
-def exception_customer_email_sent(*, entry_id: int, customer: Organisation) -> None:
-    """The mail server took the customer's email: the claim becomes the record "Customer <code> emailed …"."""
-    ExceptionEntry.objects.filter(pk=entry_id, verb=Entry.NOTIFIED).update(
-        text=f"Customer {customer.code} emailed ({customer.email}).", at=timezone.now()
-    )
-
-
-def exception_customer_email_unclaim_for(*, entry_id: int) -> None:
-    ExceptionEntry.objects.filter(pk=entry_id, verb=Entry.NOTIFIED).delete()
-
-
-# The sweep of customers' emails not sent (exception_customer_emails_resend): what it looks at, and how often it
-# may start an exception's email task again (a task's retries last about an hour) and how many times in all.
-EMAIL_SWEEP_AGE = datetime.timedelta(minutes=2)
-EMAIL_SWEEP_WINDOW = datetime.timedelta(days=1)
-EMAIL_SWEEP_EVERY = datetime.timedelta(minutes=70)
-EMAIL_SWEEPS = 3
-
-
-def exception_customer_emails_resend(*, limit: int = 200) -> list[int]:
-    """Queue the customer emails of exceptions that should have gone and did not (run after each scan): an open
-    exception announced more than EMAIL_SWEEP_AGE ago, that a rule says to tell the customer about, with no
-    customer told yet, and any with a claim left by a worker that died (older than EMAIL_LEASE). The email task
-    decides whom, and its claims make a second message harmless. An exception is queued again at most every
-    EMAIL_SWEEP_EVERY (its task retries for about an hour) and EMAIL_SWEEPS times, then given up (logged at
-    ERROR). Returns the ids queued."""
-    from django.core.cache import cache
-
-    from tracking.exceptions import tasks
-
-    now = timezone.now()
-    recent = ShipmentException.objects.filter(
-        status__in=UNRESOLVED_STATUSES, opened_at__gte=now - EMAIL_SWEEP_WINDOW, announced_at__lt=now - EMAIL_SWEEP_AGE
-    )
-    claims = ExceptionEntry.objects.filter(
-        exception_id=OuterRef("pk"), verb=Entry.NOTIFIED, text__contains=" being emailed "
-    )
-    stale = Exists(claims.filter(at__lt=now - EMAIL_LEASE))
-    live = Exists(claims.filter(at__gte=now - EMAIL_LEASE))  # a worker is sending: not ours to queue
-    not_told = Q(customer_notified_at__isnull=True) & (Q(notify_customer=True) | Q(customer__isnull=True)) & ~live
-    unsent = recent.filter(not_told | stale).select_related("shipment")
-    queued = []
-    for exception in unsent.order_by("opened_at")[:limit]:
-        if not _may_email_customers(exception):
-            continue
-        key = f"tracking:exception-email-sweeps:{exception.pk}"
-        sweeps, last = cache.get(key, (0, None))
-        if sweeps >= EMAIL_SWEEPS or (last is not None and last > now - EMAIL_SWEEP_EVERY):
-            continue
-        cache.set(key, (sweeps + 1, now), timeout=int(EMAIL_SWEEP_WINDOW.total_seconds()) * 2)
-        if sweeps + 1 == EMAIL_SWEEPS:
-            logger.error(
-                "Exception %s: its customer email is sent again a last time (sweep %d)", exception.pk, sweeps + 1
-            )
-        _queue(
-            functools.partial(tasks.email_exception_to_customer.delay, exception.pk), what=f"email of {exception.pk}"
-        )
-        queued.append(exception.pk)
-    return queued
-
-
-def exception_customers_notified(*, exception_id: int) -> None:
-    """Keep when the first customer of an exception was told (the inbox's "customer notified")."""
-    ShipmentException.objects.filter(pk=exception_id, customer_notified_at__isnull=True).update(
-        customer_notified_at=timezone.now()
-    )
-
-
-# --- what people do -----------------------------------------------------------------------------------
-
-
-def _lock(exception: ShipmentException) -> ShipmentException:
-    return ShipmentException.objects.select_for_update().get(pk=exception.pk)
-
-
-def _name(user: Any) -> str:
-    return (user.get_full_name() or user.email) if user else "nobody"
-
-
-@transaction.atomic
-def exception_assign_owner(*, exception_id: int, owner: Any, by: Any = None, how: str = "") -> ShipmentException:
-    """Give the exception an owner (workflows' assignment on opening, or a person taking it)."""
-    exception = ShipmentException.objects.select_for_update().get(pk=exception_id)
-    if exception.owner_id == getattr(owner, "pk", None):
-        return exception
-    exception.owner = owner
-    exception.save(update_fields=["owner"])
-    text = f"Owner: {_name(owner)}" + (f" ({how})" if how else "")
-    ExceptionEntry.objects.create(exception=exception, verb=Entry.ASSIGNED, by=by, text=text)
-    return exception
-
-
-@transaction.atomic
-def exception_acknowledge(*, exception: ShipmentException, by: Any) -> ShipmentException:
-    """Someone has seen it and is on it: open → acknowledged (it stays in the inbox until resolved)."""
-    exception = _lock(exception)
-    if exception.status != ExceptionStatus.OPEN:
-        raise ExceptionError(f"This exception is already {exception.get_status_display().lower()}.")
-    exception.status = ExceptionStatus.ACKNOWLEDGED
-    exception.acknowledged_at, exception.acknowledged_by = timezone.now(), by
-    if exception.owner_id is None:
-        exception.owner = by  # who acknowledges an unowned exception takes it
-    exception.save(update_fields=["status", "acknowledged_at", "acknowledged_by", "owner"])
-    ExceptionEntry.objects.create(exception=exception, verb=Entry.ACKNOWLEDGED, by=by)
-    return exception
-
-
-@transaction.atomic
-def exception_note_add(*, exception: ShipmentException, by: Any, text: str) -> ExceptionEntry:
-    """What was done or learnt (called the carrier, broker has the documents …)."""
-    text = text.strip()
-    if not text:
-        raise ExceptionError("Write the note first.")
-    if len(text) > NOTE_LIMIT:
-        raise ExceptionError(f"A note holds up to {NOTE_LIMIT:,} characters (this one has {len(text):,}): shorten it.")
-    return ExceptionEntry.objects.create(exception=exception, verb=Entry.NOTED, by=by, text=text)
-
-
-@transaction.atomic
-def exception_resolve(*, exception: ShipmentException, by: Any, root_cause: str, note: str = "") -> ShipmentException:
-    """Close it by hand with a root cause. After commit: exception_resolved."""
-    exception = _lock(exception)
-    if exception.status == ExceptionStatus.RESOLVED:
-        raise ExceptionError("This exception is already resolved.")
-    if root_cause not in RootCause.values:
-        raise ExceptionError("Pick the root cause.")
-    exception.status, exception.resolved_at, exception.resolved_by = ExceptionStatus.RESOLVED, timezone.now(), by
-    exception.root_cause, exception.resolution_note, exception.is_auto_resolved = root_cause, note.strip()[:300], False
-    exception.save(
-        update_fields=["status", "resolved_at", "resolved_by", "root_cause", "resolution_note", "is_auto_resolved"]
-    )
-    text = RootCause(root_cause).label + (f": {exception.resolution_note}" if exception.resolution_note else "")
-    ExceptionEntry.objects.create(exception=exception, verb=Entry.RESOLVED, by=by, text=text)
-    _announce_on_commit([], [exception.pk])
-    return exception
+        announce_on_commit(missed, resolved)
