@@ -11,6 +11,7 @@ from django.contrib.auth.forms import UserChangeForm, UserCreationForm
 from django.db.models import Q, QuerySet
 from django.http import HttpRequest
 
+from oms.admin_bases import RowLabelledAutocompleteInline
 from partners import services
 from partners.admin_actions import confirmation_page, confirmed
 from partners.errors import PartnersError
@@ -166,15 +167,19 @@ class MembershipInlineMixin:
         kwargs["form"] = _membership_form(request, self.form)  # type: ignore[attr-defined]
         return super().get_formset(request, obj, **kwargs)  # type: ignore[misc]
 
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Membership]:
+        # Each row is titled with its person and its organisation (Membership.__str__), else two queries a row.
+        return super().get_queryset(request).select_related("user", "organisation")  # type: ignore[misc]
 
-class OrganisationMembershipInline(MembershipInlineMixin, admin.TabularInline):
+
+class OrganisationMembershipInline(MembershipInlineMixin, RowLabelledAutocompleteInline, admin.TabularInline):
     model = Membership
     form = MembershipInlineForm
     extra = 0
     autocomplete_fields = ("user",)
 
 
-class UserMembershipInline(MembershipInlineMixin, admin.TabularInline):
+class UserMembershipInline(MembershipInlineMixin, RowLabelledAutocompleteInline, admin.TabularInline):
     model = Membership
     form = MembershipInlineForm
     extra = 0

@@ -21,7 +21,7 @@ from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 
-from oms.admin_bases import ReadOnlyAdmin
+from oms.admin_bases import ReadOnlyAdmin, RowLabelledAutocompleteInline
 from partners.admin import autocomplete_offers
 from partners.admin_actions import confirmation_page, confirmed
 from partners.admin_filters import BranchFilter
@@ -67,12 +67,15 @@ for _model, _field in _PEOPLE_FIELDS:
     autocomplete_offers("workflows", _model, _field, active_staff())
 
 
-class TeamMemberInline(admin.TabularInline):
+class TeamMemberInline(RowLabelledAutocompleteInline, admin.TabularInline):
     model = TeamMember
     extra = 1
     fields = ("user", "is_active", "open_tasks", "last_assigned_at")
     readonly_fields = ("open_tasks", "last_assigned_at")
     autocomplete_fields = ("user",)
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[TeamMember]:
+        return super().get_queryset(request).select_related("team")  # each row's title: "<person> in <team>"
 
 
 @admin.register(Team)
@@ -165,7 +168,7 @@ class TaskDefinitionForm(forms.ModelForm):
         ]  # fmt: skip
 
 
-class TaskDefinitionInline(admin.StackedInline):
+class TaskDefinitionInline(RowLabelledAutocompleteInline, admin.StackedInline):
     model = TaskDefinition
     form = TaskDefinitionForm
     extra = 0
@@ -348,7 +351,7 @@ class RuleConditionInline(admin.TabularInline):
     extra = 1
 
 
-class RuleActionInline(admin.StackedInline):
+class RuleActionInline(RowLabelledAutocompleteInline, admin.StackedInline):
     model = RuleAction
     extra = 1
     fields = (("position", "kind"), ("transition", "task_name", "team_function", "due_in_hours"), ("user", "message"))

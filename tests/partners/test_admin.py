@@ -199,3 +199,61 @@ def test_the_api_key_organisation_picker_offers_active_organisations_only(custom
     offered = {int(result["id"]) for result in response.json()["results"]}
     assert customer_a.pk in offered
     assert customer_b.pk not in offered
+
+
+# ---- Pages that show rows inline (review D) ---------------------------------------------------------------------
+
+
+def queries_with_3_rows(client: Client, path: str, add_rows: Callable[[int], None]) -> int:
+    """The queries of the console page at `path` showing 3 inline rows; `add_rows(9)` then brings them to 12."""
+    add_rows(3)
+    client.get(path)  # the first page after signing in reads what later pages find cached
+    with CaptureQueriesContext(connection) as queries:
+        assert client.get(path).status_code == 200
+    add_rows(9)
+    return len(queries)
+
+
+def test_an_organisations_console_page_costs_the_same_queries_for_3_and_12_people(
+    customer_a, admin_user, login, django_assert_num_queries
+):
+    """Each membership row's person box and its title ("<person> · Customer user @ ACME") read the person and the
+    organisation again: 16 queries with 3 people, 43 with 12."""
+    client = login(admin_user)
+    path = f"/admin/partners/organisation/{customer_a.pk}/change/"
+
+    def add_people(n: int) -> None:
+        for _ in range(n):
+            services.membership_grant(user=UserFactory(), organisation=customer_a, role=Role.CUSTOMER)
+
+    few = queries_with_3_rows(client, path, add_people)
+
+    with django_assert_num_queries(few):
+        body = client.get(path).content.decode()
+
+    for person in User.objects.filter(memberships__organisation=customer_a):
+        assert f'<option value="{person.pk}" selected>{escape(person)}</option>' in body  # the row's person box
+        assert f"{escape(person)} · Customer user @ ACME" in body  # the row's title
+
+
+def test_a_persons_console_page_costs_the_same_queries_for_3_and_12_memberships(
+    admin_user, login, django_assert_num_queries
+):
+    """Each membership row's organisation box and its title read the organisation and the person again: 18 queries
+    with 3 memberships, 45 with 12."""
+    client = login(admin_user)
+    person = UserFactory(full_name="Busy Broker")
+    path = f"/admin/partners/user/{person.pk}/change/"
+
+    def add_memberships(n: int) -> None:
+        for _ in range(n):
+            services.membership_grant(user=person, organisation=OrganisationFactory(), role=Role.CUSTOMER)
+
+    few = queries_with_3_rows(client, path, add_memberships)
+
+    with django_assert_num_queries(few):
+        body = client.get(path).content.decode()
+
+    for organisation in Organisation.objects.filter(memberships__user=person):
+        assert f'<option value="{organisation.pk}" selected>{escape(organisation)}</option>' in body
+        assert f"Busy Broker · Customer user @ {organisation.code}" in body

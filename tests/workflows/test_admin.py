@@ -1,28 +1,37 @@
 """The workflow console: an admin creates a template, adds its tasks to a draft, publishes it and the next
-order gets those tasks; published versions are read-only; rules have a dry run; loads can be recounted."""
+order gets those tasks; published versions are read-only; rules have a dry run; loads can be recounted. A team's
+members, a rule's actions and a draft's tasks cost the same queries however many rows the page shows (review D)."""
 
 from __future__ import annotations
 
+import itertools
 from typing import Any
 
 import pytest
 from django.core.exceptions import ValidationError
 from django.urls import reverse
+from django.utils.html import escape
 
 from partners import services as partner_services
+from tests.partners.test_admin import queries_with_3_rows
+from workflows import services
 from workflows.models import (
     AccountOwner,
+    ActionKind,
     Rule,
+    RuleAction,
     RuleCondition,
     RuleEvent,
     TaskDefinition,
     Team,
+    TeamFunction,
     TeamMember,
     VersionStatus,
+    WorkflowTemplate,
     WorkflowVersion,
 )
 
-from .conftest import definition, tasks_of
+from .conftest import definition, staff, tasks_of
 
 
 def inline_data(definitions: list[dict], initial: int = 0) -> dict:
@@ -212,3 +221,114 @@ def test_the_person_pickers_offer_active_staff_only(
     assert ops_user.pk in offered
     assert admin_user.pk in offered
     assert not offered & {customer_b_user.pk, carrier_user.pk}
+
+
+# ---- Pages that show rows inline (review D) ---------------------------------------------------------------------
+
+serial = itertools.count(1)
+
+
+def _named_person(ham) -> Any:
+    n = next(serial)
+    return staff(f"desk{n}@oms.test", ham, full_name=f"Desk Person {n}")
+
+
+def _names_each_person(body: str, people: list[Any]) -> None:
+    for person in people:
+        assert f'<option value="{person.pk}" selected>{escape(person)}</option>' in body  # the row's person box
+
+
+def test_a_teams_console_page_costs_the_same_queries_for_3_and_12_members(
+    ham, admin_user, login, django_assert_num_queries
+):
+    """Each member row's person box and its title ("<person> in <team>") read the person and the team again: 15
+    queries with 3 members, 42 with 12."""
+    client = login(admin_user)
+    team = Team.objects.create(branch=ham, function=TeamFunction.OPERATIONS, name="HAM Operations")
+    path = reverse("admin:workflows_team_change", args=[team.pk])
+
+    def add_members(n: int) -> None:
+        for _ in range(n):
+            TeamMember.objects.create(team=team, user=_named_person(ham))
+
+    few = queries_with_3_rows(client, path, add_members)
+
+    with django_assert_num_queries(few):
+        body = client.get(path).content.decode()
+
+    members = [member.user for member in team.members.select_related("user")]
+    _names_each_person(body, members)
+    assert all(f"{escape(person)} in HAM Operations" in body for person in members)  # the rows' titles
+
+
+def test_a_rules_console_page_costs_the_same_queries_for_3_and_12_actions_naming_a_person(
+    ham, admin_user, login, django_assert_num_queries
+):
+    """Each action's person box read its person again: 11 queries with 3 actions naming one, 20 with 12."""
+    client = login(admin_user)
+    rule = Rule.objects.create(name="Tell the desk", event=RuleEvent.ORDER_SUBMITTED)
+    path = reverse("admin:workflows_rule_change", args=[rule.pk])
+
+    def add_actions(n: int) -> None:
+        for _ in range(n):
+            RuleAction.objects.create(
+                rule=rule, position=next(serial), kind=ActionKind.NOTIFY, user=_named_person(ham), message="New order"
+            )
+
+    few = queries_with_3_rows(client, path, add_actions)
+
+    with django_assert_num_queries(few):
+        body = client.get(path).content.decode()
+
+    _names_each_person(body, [action.user for action in rule.actions.select_related("user")])
+
+
+def test_a_draft_workflows_console_page_costs_the_same_queries_for_3_and_12_tasks_with_a_named_person(
+    ham, admin_user, login, django_assert_num_queries
+):
+    """Each task's assignee box read its person again: 9 queries with 3 tasks naming one, 18 with 12."""
+    client = login(admin_user)
+    draft = services.version_draft_start(template=WorkflowTemplate.objects.create(name="Ocean"), by=admin_user)
+    path = reverse("admin:workflows_workflowversion_change", args=[draft.pk])
+
+    def add_tasks(n: int) -> None:
+        for _ in range(n):
+            position = next(serial)
+            TaskDefinition.objects.create(
+                version=draft, position=position, assignee=_named_person(ham), **definition(f"step-{position}")
+            )
+
+    few = queries_with_3_rows(client, path, add_tasks)
+
+    with django_assert_num_queries(few):
+        body = client.get(path).content.decode()
+
+    _names_each_person(body, [task.assignee for task in draft.definitions.select_related("assignee")])
+
+
+def test_an_action_naming_a_leaver_shows_them_and_is_saved_once_someone_else_is_picked(
+    client, admin_user, ops_user, ops2_user
+):
+    """The box names the action's saved person from the row even when the picker no longer offers them (Django's
+    box showed an empty box), and saving says why it refuses them."""
+    rule = Rule.objects.create(name="Tell the desk", event=RuleEvent.ORDER_SUBMITTED)
+    action = RuleAction.objects.create(rule=rule, kind=ActionKind.NOTIFY, user=ops2_user, message="New order")
+    partner_services.membership_revoke(membership=ops2_user.memberships.get())
+    client.force_login(admin_user)
+    path = reverse("admin:workflows_rule_change", args=[rule.pk])
+    _names_each_person(client.get(path).content.decode(), [ops2_user])
+    data = {
+        "name": rule.name, "event": rule.event, "event_value": "", "is_active": "on", "position": "0",
+        "conditions-TOTAL_FORMS": "0", "conditions-INITIAL_FORMS": "0",
+        "actions-TOTAL_FORMS": "1", "actions-INITIAL_FORMS": "1", "actions-0-id": action.pk, "actions-0-rule": rule.pk,
+        "actions-0-position": "0", "actions-0-kind": "notify", "actions-0-due_in_hours": "4",
+        "actions-0-user": ops2_user.pk, "actions-0-message": "New order",
+    }  # fmt: skip
+
+    refused = client.post(path, data)
+
+    assert refused.status_code == 200
+    assert "Rules can only name active OMS staff." in refused.content.decode()
+    assert client.post(path, data | {"actions-0-user": ops_user.pk}).status_code == 302
+    action.refresh_from_db()
+    assert action.user == ops_user
