@@ -21,7 +21,11 @@ from partners.roles import group_for
 
 
 def _role_fits_organisation(role: str, organisation: Organisation) -> bool:
-    kinds = set(organisation.kinds)
+    return _role_fits_kinds(role, organisation.kinds)
+
+
+def _role_fits_kinds(role: str, kinds_given: list[str]) -> bool:
+    kinds = set(kinds_given)
     if role in STAFF_ROLES:
         return bool(kinds & INTERNAL_KINDS)
     if role == Role.CUSTOMER:
@@ -55,9 +59,18 @@ def organisation_kinds_check(*, organisation: Organisation, kinds: list[str]) ->
     staff key over every customer's data (scoping.scope_for_api_key). Moved across, a customer's integration key
     would become one, and our staff's roles would stop fitting the organisation. Its memberships and keys count
     whether active or not: a membership can be reactivated, and a key's history names the organisation it was for.
-    A new organisation, or one with neither, may still be corrected."""
+    A new organisation, or one with neither, may still be corrected.
+
+    Within a side, the kinds must keep fitting the roles its active people hold (membership_check's rule): unticking
+    carrier on a carrier that is also a vendor would leave its partner users signed in to nothing, unticking customer
+    would leave its customer users with no orders of their own."""
     if organisation.pk is None:
         return
+    _side_kept_check(organisation=organisation, kinds=kinds)
+    _kinds_fit_people_check(organisation=organisation, kinds=kinds)
+
+
+def _side_kept_check(*, organisation: Organisation, kinds: list[str]) -> None:
     saved = Organisation.objects.filter(pk=organisation.pk).values_list("kinds", flat=True).first() or []
     was_ours, is_ours = bool(INTERNAL_KINDS & set(saved)), bool(INTERNAL_KINDS & set(kinds))
     if was_ours == is_ours or not (saved and kinds):
@@ -74,6 +87,17 @@ def organisation_kinds_check(*, organisation: Organisation, kinds: list[str]) ->
         "branch, which would let them act as OMS staff over every customer's data. Make a separate organisation "
         "for our office."
     )
+
+
+def _kinds_fit_people_check(*, organisation: Organisation, kinds: list[str]) -> None:
+    held = organisation.memberships.filter(is_active=True).values_list("role", flat=True).distinct()
+    misfits = sorted({Role(role).label.lower() for role in held if not _role_fits_kinds(role, kinds)})
+    if misfits:
+        raise PartnersError(
+            f"{organisation.code} has people with the {' and '.join(misfits)} role, which these kinds do not allow: "
+            "keep the kind their role needs ticked, or end their memberships first (staff roles need our company or "
+            "a branch, the customer role a customer, the partner role a carrier, agent or warehouse)."
+        )
 
 
 def user_groups_sync(*, user: User) -> None:

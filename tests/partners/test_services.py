@@ -2,7 +2,7 @@ import pytest
 
 from partners import services
 from partners.errors import PartnersError
-from partners.models import PARTNER_KINDS, ApiKey, Membership, Role
+from partners.models import PARTNER_KINDS, ApiKey, Membership, OrganisationKind, Role
 from tests.factories import OrganisationFactory, UserFactory
 from tracking.selectors import LEG_RUNNER_KINDS
 
@@ -101,3 +101,24 @@ def test_a_wrong_secret_with_a_known_prefix_is_refused(customer_a):
 def test_the_partner_role_fits_the_organisations_a_leg_may_be_given_to():
     """One rule: the kinds that may hold the partner role are those that run legs, all the partner portal shows."""
     assert set(LEG_RUNNER_KINDS) == PARTNER_KINDS
+
+
+@pytest.mark.parametrize(
+    ("kinds", "role", "left"),
+    [
+        ([OrganisationKind.CARRIER, OrganisationKind.VENDOR], Role.PARTNER, [OrganisationKind.VENDOR]),
+        ([OrganisationKind.CUSTOMER, OrganisationKind.VENDOR], Role.CUSTOMER, [OrganisationKind.VENDOR]),
+    ],
+)
+def test_an_organisation_keeps_the_kinds_its_peoples_roles_need(db, kinds, role, left):
+    """Unticking the kind a role needs would leave its people signed in to nothing (a partner user of a vendor), so
+    it is refused in words until their memberships end; an ended membership does not hold the kinds back."""
+    organisation = OrganisationFactory(code="DUAL", kinds=kinds)
+    membership = services.membership_grant(user=UserFactory(), organisation=organisation, role=role)
+
+    with pytest.raises(PartnersError, match=rf"DUAL has people with the {Role(role).label.lower()} role"):
+        services.organisation_kinds_check(organisation=organisation, kinds=left)
+
+    membership.is_active = False
+    membership.save()
+    services.organisation_kinds_check(organisation=organisation, kinds=left)  # nobody's role needs it any more
