@@ -18,10 +18,9 @@ from django.utils import timezone
 from tests.conftest import _member
 from tests.factories import OrganisationFactory
 from tests.tracking.exceptions.test_views import last_week
-from tests.tracking.test_admin_names import _master
 from tracking.exceptions.models import ExceptionEntry, ExceptionKind, ExceptionRule, ShipmentException
 from tracking.ingest.models import Classifier, MappingStatus, Scheme, SourceKind, SubjectType, TrackingEvent
-from tracking.models import Shipment
+from tracking.models import Shipment, ShipmentKind
 
 serial = itertools.count(1)
 KINDS = [ExceptionKind.MILESTONE_OVERDUE, ExceptionKind.ETA_DELAY, ExceptionKind.CUSTOMS_HOLD,
@@ -36,7 +35,7 @@ CEILINGS = {"exception": 6, "order panel": 5, "shipment panel": 5, "weekly": 4}
 def grow_exceptions(booked_fcl, ops_user, customer_a, customer_b, carrier, ocean_carriers):
     """(the exception whose page is read, `grow(n)`): n more exceptions on the booked order's master (of it, or
     of nobody's order) and on masters of other lanes, of every kind, state, severity, owner, customer and
-    carrier, opened last week; the exception read gets n more notes by n people and n more events behind it."""
+    carrier, opened last week; the exception read gets n more notes by three people and n more events behind it."""
     order, master = booked_fcl
     people = [ops_user, *(_member(f"ops{i}@oms.test", master.branch, "operations") for i in range(2))]
     customers = [customer_a, customer_b, OrganisationFactory(code="INITECH", kinds=["customer"])]
@@ -60,8 +59,9 @@ def grow_exceptions(booked_fcl, ops_user, customer_a, customer_b, carrier, ocean
         leg, house, kind = next(places) if on_master and state != "resolved" else (None, None, KINDS[k % 5])
         acted = opened + datetime.timedelta(hours=k + 1)
         handled = state != "open"
+        shipment = master if on_master else _lane_master(master, k)
         return ShipmentException(
-            kind=kind, severity=1 + k % 4, status=state, shipment=master if on_master else _lane_master(k), leg=leg,
+            kind=kind, severity=1 + k % 4, status=state, shipment=shipment, leg=leg,
             house=house, order=order if k % 4 == 1 else None, customer=customers[k % 3], carrier=carriers[k % 3],
             mode=master.mode, rule=rules[k % len(rules)], owner=people[k % 3] if k % 5 else None,
             milestone=("DEPARTED", "ARRIVED")[k % 2], detail=f"Detected #{k}", opened_at=opened,
@@ -84,12 +84,14 @@ def grow_exceptions(booked_fcl, ops_user, customer_a, customer_b, carrier, ocean
     return watched, grow
 
 
-def _lane_master(k: int) -> Shipment:
-    """A master of its own on one of three lanes."""
+def _lane_master(booked: Shipment, k: int) -> Shipment:
+    """A master of the booked one's branch and mode on one of three lanes (references of their own: the planning
+    service's sequence never reaches them)."""
     origin, destination = (("CNSHA", "DEHAM"), ("DEFRA", "USCHI"), ("DEHAM", "PLWAW"))[k % 3]
-    master = _master()
-    Shipment.objects.filter(pk=master.pk).update(origin_id=origin, destination_id=destination)
-    return master
+    return Shipment.objects.create(
+        reference=f"M-LANE-{k:06d}", kind=ShipmentKind.MASTER, branch=booked.branch, mode=booked.mode,
+        origin_id=origin, destination_id=destination,
+    )  # fmt: skip
 
 
 def _event(master: Shipment, k: int) -> TrackingEvent:
