@@ -1,8 +1,10 @@
-"""Small HTTP helpers shared by the apps: the request type of htmx views, and reading raw bodies (signed webhooks)."""
+"""Small HTTP helpers shared by the apps: the request type of htmx views, where an action returns, and reading raw
+bodies (signed webhooks)."""
 
 from __future__ import annotations
 
 from django.http import HttpRequest
+from django.utils.http import url_has_allowed_host_and_scheme
 from django_htmx.middleware import HtmxDetails
 from rest_framework.request import Request
 
@@ -11,6 +13,20 @@ class HtmxHttpRequest(HttpRequest):
     """A request as our views see it: django_htmx's middleware (oms.settings) sets `htmx` on every one."""
 
     htmx: HtmxDetails
+
+
+def page_to_return_to(request: HttpRequest, fallback: str) -> str:
+    """Where an action returns: the posted (or queried) `next` when it is a path of ours, else `fallback`.
+
+    Only a path is taken (`/tasks/?state=open`): a bare word such as `tasks` passes Django's host check as a relative
+    address, and `redirect()` would then try it as a view name and raise (a 500 after the action was saved, review A).
+    The result is a URL for HttpResponseRedirect, never a view name."""
+    target = request.POST.get("next") or request.GET.get("next") or ""
+    if target.startswith("/") and url_has_allowed_host_and_scheme(
+        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        return target
+    return fallback
 
 
 def read_body_within(request: HttpRequest | Request, limit: int) -> bytes | None:

@@ -10,10 +10,9 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.cache import patch_vary_headers
-from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
-from oms.http import HtmxHttpRequest
+from oms.http import HtmxHttpRequest, page_to_return_to
 from orders.models import Mode
 from partners.permissions import planning_required, staff_required
 from partners.scoping import scope_for_request
@@ -39,14 +38,6 @@ def _start(request: HttpRequest, zone: datetime.tzinfo) -> datetime.date:
     except ValueError:
         return timezone.localdate(timezone=zone)
     return start if EARLIEST_START <= start <= LATEST_START else timezone.localdate(timezone=zone)
-
-
-def _next_or_today(request: HttpRequest) -> str:
-    """Where a quick action returns: the posted `next` when it is a page of ours, else the execution screen."""
-    target = request.POST.get("next", "")
-    if url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}, require_https=request.is_secure()):
-        return target
-    return reverse("tracking:today")
 
 
 @staff_required
@@ -157,7 +148,7 @@ def leg_record_actual(request: HtmxHttpRequest, pk: int) -> HttpResponse:
         messages.error(request, error)
     else:
         messages.success(request, f"{leg.shipment.reference}: {form.cleaned_data['kind']} recorded.")
-    return redirect(_next_or_today(request))
+    return redirect(page_to_return_to(request, reverse("tracking:today")))
 
 
 @planning_required
@@ -172,4 +163,4 @@ def appointment_record(request: HttpRequest, pk: int) -> HttpResponse:
             messages.error(request, str(exc))
         else:
             messages.success(request, f"{appointment} recorded as {form.cleaned_data['status']}.")
-    return redirect(_next_or_today(request))
+    return redirect(page_to_return_to(request, reverse("tracking:today")))

@@ -17,7 +17,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 from django.views.decorators.vary import vary_on_headers
 
-from oms.http import HtmxHttpRequest
+from oms.http import HtmxHttpRequest, page_to_return_to
 from orders import lifecycle
 from partners.models import User
 from partners.permissions import staff_required
@@ -38,13 +38,6 @@ VIEWS: dict[str, tuple[str, Callable[..., QuerySet[Task]]]] = {
     "team": ("My team's tasks", selectors.team_tasks),
     "overdue": ("Overdue in my teams", selectors.overdue_tasks),
 }
-
-
-def _safe_next(request: HttpRequest, fallback: str) -> str:
-    target = request.POST.get("next") or request.GET.get("next") or ""
-    if url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}, require_https=request.is_secure()):
-        return target
-    return fallback
 
 
 def _tabs(request: HttpRequest, scope: Scope, current: str) -> list[dict[str, Any]]:
@@ -94,7 +87,7 @@ def tasks_bulk(request: HttpRequest) -> HttpResponse:
     """Complete or reassign the ticked tasks; each one that cannot be is named with the reason."""
     scope = scope_for_request(request)
     form = BulkForm(request.POST, people=list(selectors.assignable_people()))
-    back = _safe_next(request, reverse("workflows:my_tasks"))
+    back = page_to_return_to(request, reverse("workflows:my_tasks"))
     if not form.is_valid():
         for errors in form.errors.values():
             messages.error(request, " ".join(str(error) for error in errors))
@@ -143,7 +136,7 @@ def _after_action(request: HtmxHttpRequest, task: Task, scope: Scope) -> HttpRes
         response = render(request, "workflows/_order_tasks.html", context)
         response["HX-Trigger"] = "oms:order-changed"  # the order page refreshes its transition panel
         return response
-    return redirect(_safe_next(request, task.get_absolute_url()))
+    return redirect(page_to_return_to(request, task.get_absolute_url()))
 
 
 def _task_action(request: HtmxHttpRequest, pk: int, act: Callable[[Task, Scope], str]) -> HttpResponse:
