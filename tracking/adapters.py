@@ -80,18 +80,18 @@ SAILING_LABELS: dict[str, str] = {
 
 def _request_dates(booking: Booking, context: dict[str, Any], zone: datetime.tzinfo) -> dict[str, Any]:
     """The dates a carrier books by, so that no request goes out without one: when the cargo is ready (the houses'
-    earliest requested pickup) and the sailing asked for: the departure of the service the ranking chose, else the
-    main carriage's planned departure (a sailing the planner typed in), on the branch's clock, with its vessel and
-    voyage (or flight) when known."""
+    latest requested pickup: the box sails with all its cargo, consolidation.master_cargo_ready_on) and the sailing
+    asked for: the departure of the service the ranking chose, else the main carriage's planned departure (a sailing
+    the planner typed in), on the branch's clock, with its vessel and voyage (or flight) when known."""
     from tracking.models import LegRole
+    from tracking.services.consolidation import master_cargo_ready_on  # the services build on this module
 
-    pickups = [house.order.requested_pickup_on for house in context["houses"] if house.order is not None]
     main = next((leg for leg in context["legs"] if leg.role == LegRole.MAIN), None)
     sailing_on = booking.requested_departure_on
     if sailing_on is None and main is not None and main.planned_departure_at is not None:
         sailing_on = timezone.localtime(main.planned_departure_at, zone).date()
     return {
-        "cargo_ready_on": min(pickups, default=None),
+        "cargo_ready_on": master_cargo_ready_on(context["houses"]),
         "sailing_on": sailing_on,
         "sailing_conveyance": main.conveyance if main is not None and sailing_on is not None else "",
         "sailing_label": SAILING_LABELS.get(booking.shipment.mode, "Requested departure"),

@@ -1,5 +1,5 @@
 """A booking request always names a date (docs/planning.md, "Legs, bookings and the order's plan"): when the cargo
-is ready (the houses' earliest requested pickup), and the sailing asked for when there is one: the departure of
+is ready (the houses' latest requested pickup), and the sailing asked for when there is one: the departure of
 the service the ranking chose, else the main carriage's planned departure with its vessel (a sailing the planner
 typed in). On the branch's clock, in the email (text and HTML) and on the request page.
 
@@ -15,7 +15,7 @@ from tests.tracking.conftest import PICKUP
 from tracking import adapters
 from tracking.models import Leg, LegRole
 from tracking.services import booking as booking_services
-from tracking.services import planning, ranking
+from tracking.services import consolidation, planning, ranking
 
 
 def _written(day: datetime.date) -> str:
@@ -27,19 +27,20 @@ def test_a_request_without_a_published_sailing_says_when_the_cargo_is_ready(make
     master = planning.shipment_plan_direct(order=order, by=ops_user)
     booking = booking_services.booking_request(shipment=master, carrier=carrier, by=ops_user)  # no service, no plan
     document = adapters.booking_document(booking)
-    assert f"Cargo ready:        {_written(PICKUP)} (earliest requested pickup)" in document.text
+    ready = f"Cargo ready:        {_written(PICKUP)} (latest requested pickup, when all the cargo is in)"
+    assert ready in document.text
     assert "Requested sailing" not in document.text  # none was asked for
     assert f"Cargo ready</td><td>{_written(PICKUP)}" in document.html
 
 
-def test_the_cargo_is_ready_with_the_earliest_house(make_order, ops_user, carrier):
+def test_the_cargo_is_ready_with_the_last_house(make_order, ops_user, carrier):
+    """A container sails only with all its cargo in (review C): the earliest pickup was named before, and a sailing
+    booked by it left before the other houses' goods were collected."""
     early, late = PICKUP - datetime.timedelta(days=3), PICKUP + datetime.timedelta(days=2)
     master = planning.shipment_plan_direct(order=make_order(requested_pickup_on=late), by=ops_user)
-    from tracking.services import consolidation
-
     consolidation.order_add_to_master(order=make_order(requested_pickup_on=early), master=master, by=ops_user)
     booking = booking_services.booking_request(shipment=master, carrier=carrier, by=ops_user)
-    assert f"Cargo ready:        {_written(early)}" in adapters.booking_document(booking).text
+    assert f"Cargo ready:        {_written(late)} (latest requested pickup" in adapters.booking_document(booking).text
 
 
 def test_a_sailing_the_planner_typed_is_the_requested_sailing(make_order, ops_user, carrier):

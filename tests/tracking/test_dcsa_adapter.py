@@ -13,10 +13,12 @@ from referencing import Registry, Resource
 
 from orders.models import OrderStatus
 from tests.tracking.test_ingest_support import *  # noqa: F403 - fixtures
-from tests.tracking.test_ingest_support import BILL, ETA, ETD, NOW, Reply, dcsa_event
+from tests.tracking.test_ingest_support import BILL, ETA, ETD, NOW, Reply, book, dcsa_event
 from tracking.ingest import polling
 from tracking.ingest.adapters import http
 from tracking.ingest.models import AdapterKind, CarrierEndpoint, TrackingEvent, TrackingSubscription
+from tracking.models import Booking, Shipment
+from tracking.services import booking as booking_services
 
 H = datetime.timedelta(hours=1)
 SPEC = Path(__file__).resolve().parents[2] / "tracking" / "ingest" / "adapters" / "spec" / "tnt_v2.2.0.yaml"
@@ -285,6 +287,104 @@ def test_polling_stops_when_the_shipment_is_delivered(feed):
     assert counts["ended"] == 1
     assert not fresh(subscription).is_active
     assert polling.subscriptions_claim_due() == []
+
+
+@pytest.fixture
+def hapag_feed(stub_server, ocean_carriers):
+    """Hapag-Lloyd's DCSA endpoint, beside Maersk's (`feed`)."""
+    _, hapag = ocean_carriers
+    return CarrierEndpoint.objects.create(
+        carrier=hapag, kind=AdapterKind.DCSA, base_url=stub_server.url + "/hlcu/tnt", rate_limit_per_minute=600
+    )
+
+
+def test_a_master_booked_again_with_another_carrier_is_polled_at_that_carrier_only(
+    feed, hapag_feed, ops_user, ops_scope
+):
+    """Review C: booked with Maersk (its feed subscribed), cancelled "switching carrier", then booked and confirmed
+    with Hapag-Lloyd. Maersk's feed was still polled under the cancelled booking, and a poll's events whose
+    reference we do not know land on the polled master: the old carrier's plan would replace the new one's ETA. The
+    booking services end it and subscribe the new carrier at once, without waiting for the beat's sync."""
+    subscription, _ = feed
+    master = subscription.shipment
+    Shipment.objects.filter(pk=master.pk).update(bill_number="")  # no B/L before the sailing: tracked by booking
+    polling.subscriptions_sync()
+    assert (fresh(subscription).reference_type, fresh(subscription).is_active) == ("booking", True)
+
+    booking_services.booking_cancel(
+        booking=Booking.objects.get(shipment=master), reason="switching carrier", by=ops_user, scope=ops_scope
+    )
+    assert not fresh(subscription).is_active
+    assert polling.subscriptions_claim_due() == []
+    again = booking_services.booking_request(shipment=master, carrier=hapag_feed.carrier, by=ops_user)
+    booking_services.booking_confirm(
+        booking=again, carrier_reference="HLCU1", departure_at=ETD, arrival_at=ETA, scope=ops_scope, by=ops_user
+    )
+
+    hapag = TrackingSubscription.objects.get(endpoint=hapag_feed)
+    assert (hapag.shipment_id, hapag.reference_type, hapag.reference, hapag.is_active) == (
+        master.pk, "booking", "HLCU1", True
+    )  # fmt: skip
+    assert not fresh(subscription).is_active
+    assert polling.subscriptions_sync() == {"created": 0, "updated": 0, "ended": 0}  # the beat finds it so
+    assert polling.subscriptions_claim_due() == [hapag.pk]
+
+
+def test_the_sync_ends_the_feed_of_a_carrier_the_master_is_no_longer_booked_with(feed, hapag_feed):
+    """The master's carrier changed without the booking services (as before the fix above): the sync puts it
+    right, the old carrier's feed ended and the new one's made."""
+    subscription, _ = feed
+    Shipment.objects.filter(pk=subscription.shipment_id).update(carrier=hapag_feed.carrier)
+    assert polling.subscriptions_sync() == {"created": 1, "updated": 0, "ended": 1}
+    assert not fresh(subscription).is_active
+    assert TrackingSubscription.objects.get(endpoint=hapag_feed).is_active
+
+
+def test_a_master_back_in_planning_is_no_longer_polled(feed):
+    """Its booking cancelled (as before the fix above, the carrier kept): the cancelled booking is polled no more."""
+    subscription, _ = feed
+    Shipment.objects.filter(pk=subscription.shipment_id).update(status="planning")
+    assert polling.subscriptions_sync()["ended"] == 1
+    assert not fresh(subscription).is_active
+
+
+def test_a_new_reference_is_polled_from_the_start_not_from_the_cursor_of_the_old_one(feed):
+    """Booking number → B/L (or the endpoint's kind switched): the cursor was the newest event of another query, and
+    events of the B/L created before it were never asked for. Asked from the start, those seen are duplicates."""
+    subscription, stub = feed
+    Shipment.objects.filter(pk=subscription.shipment_id).update(bill_number="")
+    polling.subscriptions_sync()  # tracked by the booking until the B/L is issued
+    stub.script(page(dcsa_event("TRANSPORT", "DEPA", ETD, event_id="e2", created=ETD + H)), page())
+    poll(fresh(subscription))
+    assert fresh(subscription).cursor_created_at == ETD + H
+
+    Shipment.objects.filter(pk=subscription.shipment_id).update(bill_number=BILL)
+    assert polling.subscriptions_sync()["updated"] == 1
+    assert (fresh(subscription).reference_type, fresh(subscription).cursor_created_at) == ("bill", None)
+    poll(fresh(subscription))
+    asked = stub.seen[-1].query
+    assert asked["transportDocumentReference"] == BILL
+    assert "eventCreatedDateTime:gte" not in asked
+
+
+def test_an_event_naming_another_shipment_goes_there_even_when_its_first_reference_is_unknown(
+    feed, make_order, order_data, ocean_carriers, ops_user, ops_scope
+):
+    """A poll's references we do not store (the carrier's own container numbers) stand for the polled master, but
+    only when none of the event's references names a shipment: here the B/L is another master's (review C saw it
+    with a stub serving another booking's events), and the event went to the polled one."""
+    subscription, stub = feed
+    other = book(
+        order=make_order(mode="ocean_fcl", lines=order_data()["lines"]), carrier=ocean_carriers[0], ops_user=ops_user,
+        ops_scope=ops_scope, reference="MAEU262009999", bill="MAEU262009998",
+    )  # fmt: skip
+    box = "ZZZU1234565"  # a container number the carrier uses and we do not store
+    theirs = dcsa_event("EQUIPMENT", "GTIN", ETD - 30 * H, event_id="theirs", container=box, bill=other.bill_number)
+    ours = dcsa_event("EQUIPMENT", "GTIN", ETD - 29 * H, event_id="ours", container=box, bill="MAEU262000777")
+    stub.script(page(theirs, ours))
+    assert poll(subscription).stored == 2
+    assert TrackingEvent.objects.get(source_event_id="theirs").shipment_id == other.pk
+    assert TrackingEvent.objects.get(source_event_id="ours").shipment_id == subscription.shipment_id
 
 
 def test_due_subscriptions_are_claimed_once(feed):

@@ -305,6 +305,33 @@ def test_re_mapping_after_the_rule_is_corrected_withdraws_the_wrong_eta(booked_f
     assert selectors.order_timeline(order=order, customer_safe=True).eta.estimated_at == ETA
 
 
+def _without_a_place(raw):
+    del raw["transportCall"]["UNLocationCode"]  # optional in DCSA 2.2
+    return raw
+
+
+@pytest.mark.parametrize("delivered", ["together", "one by one"])
+@pytest.mark.parametrize(("made", "eta"), [(ETD + 3 * H, ETA), (ETD - 3 * H, None)])
+def test_an_estimated_arrival_without_a_place_means_the_same_in_a_delivery_with_the_departure(
+    booked_fcl, delivered, made, eta
+):
+    """Review C: an EST ARRI with no place, made after the vessel left, became the ETA when it came alone, and was
+    ignored (the vessel's call at the port of loading) when it came in the same delivery as the departure: only
+    the shipment's status before the batch counted. It is downstream once the shipment had departed when it was
+    made (eventCreatedDateTime), whichever delivery brings it; made before the departure, it stays at the origin."""
+    _order, master = booked_fcl
+    departure = dcsa_event("TRANSPORT", "DEPA", ETD + H, event_id="dep", created=ETD + 2 * H)
+    arrival = _without_a_place(dcsa_event("TRANSPORT", "ARRI", ETA, classifier="EST", event_id="eta", created=made))
+    for batch in [[departure, arrival]] if delivered == "together" else [[departure], [arrival]]:
+        ingest(*batch)
+
+    assert main_leg(master).actual_departure_at == ETD + H
+    estimates = EtaHistory.objects.filter(shipment=master, milestone="ARRIVED")
+    assert list(estimates.values_list("estimated_at", flat=True)) == ([eta] if eta else [])
+    expected = ("ARRIVED", "destination") if eta else (None, "origin")
+    assert TrackingEvent.objects.values_list("milestone_id", "location_role").get(source_event_id="eta") == expected
+
+
 def test_a_feeds_second_actual_departure_at_another_time_leaves_the_leg_on_its_first(booked_fcl):
     """A machine feed sending the same milestone again at another time (another port call, an AIS reading, a
     transhipment: DCSA 2.2 does not say which) is kept as an event with a note; the leg keeps its first actual

@@ -145,8 +145,8 @@ def test_explosives_and_an_oxidizer_are_not_consolidated_into_one_container(make
         make_order(lines=[dg_line("0065", "1.1D", description="Detonating cord")]),
         make_order(lines=[dg_line("1942", "5.1", "III", description="Ammonium nitrate")]),
     ]
-    with pytest.raises(PlanningError, match=r"UN1942 \(class 5.1\) on H-.* must be separated longitudinally .* from "
-                       r"UN0065 \(class 1.1D\) on H-.*; they may not share a container"):  # fmt: skip
+    with pytest.raises(PlanningError, match=r"UN1942 \(class 5.1\) on order .* must be separated longitudinally .* "
+                       r"from UN0065 \(class 1.1D\) on order .*; they may not share a container"):  # fmt: skip
         consolidation.consolidation_create(orders=orders, container_type="22G1", by=ops_user)
     assert not Shipment.objects.masters().exists()
 

@@ -253,6 +253,23 @@ def test_ranking_runs_a_constant_number_of_queries(master, ocean_carriers, djang
     assert len(many.options) == 17
 
 
+def test_a_consolidation_is_offered_only_sailings_its_last_house_can_make(make_order, ops_user, ocean_carriers):
+    """Review C: pickups on D, D+14 and D+21 were ranked from the earliest, and the master booked on the Friday after
+    D, whose cut-off two of its three orders could never make. The box sails with its last house."""
+    last = PICKUP + datetime.timedelta(days=21)
+    pickups = [PICKUP, PICKUP + datetime.timedelta(days=14), last]
+    orders = [make_order(requested_pickup_on=day) for day in pickups]
+    master = consolidation.consolidation_create(orders=orders, container_type="22G1", by=ops_user)
+
+    result = ranking.ranking_for_shipment(shipment=master)
+
+    assert result.request.ready_on == last
+    assert [(o.carrier.code, o.departure_on) for o in result.options] == [
+        ("MAEU", next_weekday(last + datetime.timedelta(days=2), 4)),  # Fridays, 48 h cargo cut-off
+        ("HLCU", next_weekday(last + datetime.timedelta(days=2), 1)),  # Tuesdays
+    ]
+
+
 def test_pick_best_books_the_top_option_and_pins_its_quote(master, ocean_carriers):
     booking = ranking.pick_best(shipment=master)
     assert isinstance(booking, Booking)

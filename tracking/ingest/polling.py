@@ -3,7 +3,11 @@
 - `subscriptions_sync`: every active shipment (booked, in transit, arrived) whose carrier has a polling
   endpoint gets one subscription, with the reference that carrier tracks it by (DCSA: B/L, else the
   booking number, else a container; Karrio: the parcel number; the demo carrier: our reference).
-  Delivered and cancelled shipments stop being polled.
+  A subscription ends when its shipment is no longer active (delivered, cancelled, or back in planning when its
+  booking was cancelled) or no longer carried by the endpoint's carrier (booked with another since): a feed polled
+  under an old booking would put another carrier's plan on the shipment. The booking services sync their master at
+  once (booking.py); the beat syncs everything every five minutes. When the reference changes (booking number to
+  B/L, the endpoint's kind switched), the cursor and the adapter's state go with it: they belong to another query.
 - `subscriptions_claim_due`: the subscriptions whose time has come, claimed with SKIP LOCKED and a lease
   (their next time is pushed LEASE ahead), so two beats or workers never poll the same one twice at once
   and a poll lost with its worker comes round again when the lease ends.
@@ -25,10 +29,11 @@ import datetime
 import logging
 import random
 import time
+from collections.abc import Collection
 from dataclasses import dataclass
 
 from django.db import connection, transaction
-from django.db.models import Q
+from django.db.models import F, Q
 from django.utils import timezone
 
 from orders.models import Channel
@@ -116,8 +121,9 @@ def _reference(shipment: Shipment, kind: str, bookings: dict[int, str]) -> tuple
 
 
 @transaction.atomic
-def subscriptions_sync() -> dict[str, int]:
-    """Create, update and end subscriptions so that exactly the active shipments are polled."""
+def subscriptions_sync(*, shipment_ids: Collection[int] | None = None) -> dict[str, int]:
+    """Create, update and end subscriptions so that exactly the active shipments are polled, each at its carrier's
+    endpoint now: all of them, or only these shipments (a booking confirmed, cancelled or rejected)."""
     endpoints = {
         e.carrier_id: e
         for e in CarrierEndpoint.objects.filter(is_active=True, carrier__is_active=True, kind__in=POLLED_KINDS)
@@ -127,6 +133,10 @@ def subscriptions_sync() -> dict[str, int]:
         .filter(status__in=POLLED_STATUSES, carrier_id__in=list(endpoints))
         .prefetch_related("containers")
     )
+    subscriptions = TrackingSubscription.objects.all()
+    if shipment_ids is not None:
+        shipments = shipments.filter(pk__in=list(shipment_ids))
+        subscriptions = subscriptions.filter(shipment_id__in=list(shipment_ids))
     bookings = dict(
         Booking.objects.filter(shipment__in=shipments, status__in=CONFIRMED_BOOKING_STATUSES)
         .exclude(carrier_reference="")
@@ -147,15 +157,22 @@ def subscriptions_sync() -> dict[str, int]:
                 shipment=shipment, endpoint=endpoint, reference_type=reference[0], reference=reference[1]
             )
             counts["created"] += 1
-        elif (subscription.reference_type, subscription.reference) != reference or not subscription.is_active:
+        elif (subscription.reference_type, subscription.reference) != reference:
+            # Another query: the old cursor would skip the new reference's events created before it, and the
+            # adapter's state (a tracker, the demo's plan) was about the old one. Events seen again are duplicates.
             TrackingSubscription.objects.filter(pk=subscription.pk).update(
-                reference_type=reference[0], reference=reference[1], is_active=True, next_poll_at=timezone.now()
-            )
+                reference_type=reference[0], reference=reference[1], is_active=True, next_poll_at=timezone.now(),
+                cursor_created_at=None, state={},
+            )  # fmt: skip
+            counts["updated"] += 1
+        elif not subscription.is_active:
+            TrackingSubscription.objects.filter(pk=subscription.pk).update(is_active=True, next_poll_at=timezone.now())
             counts["updated"] += 1
     counts["ended"] = (
-        TrackingSubscription.objects.filter(is_active=True)
+        subscriptions.filter(is_active=True)
         .filter(
-            Q(shipment__status__in=(ShipmentStatus.DELIVERED, ShipmentStatus.CANCELLED))
+            ~Q(shipment__status__in=POLLED_STATUSES)  # delivered, cancelled, or back in planning
+            | ~Q(endpoint__carrier_id=F("shipment__carrier_id"))  # booked with another carrier, or with none now
             | Q(endpoint__is_active=False)
             | Q(endpoint__carrier__is_active=False)  # a deactivated partner is not polled
         )

@@ -255,13 +255,15 @@ def _reported_at(event: IncomingEvent, now: datetime.datetime) -> datetime.datet
     return now if reported_at is None or reported_at > now else reported_at
 
 
-def location_role(code: str, info: ShipmentInfo | None) -> str:
+def location_role(code: str, info: ShipmentInfo | None, *, departed: bool | None = None) -> str:
     """Origin, destination or in between, relative to the shipment that carries the goods (its main leg's
-    ports count as well). Without a place: origin until the shipment has departed, destination after."""
+    ports count as well). Without a place: origin until the shipment had departed, destination after; `departed`
+    says whether it had when the event was made (ShipmentInfo.had_departed), else it is read from its status now."""
     if info is None:
         return LocationRole.ANY
     if not code:
-        return LocationRole.DESTINATION if info.has_departed else LocationRole.ORIGIN
+        gone = info.has_departed if departed is None else departed
+        return LocationRole.DESTINATION if gone else LocationRole.ORIGIN
     main = main_leg(info)
     if code in {info.origin_id, *([main.origin_id] if main else [])}:
         return LocationRole.ORIGIN
@@ -347,6 +349,24 @@ def _not_carried(
     return f"{milestone} for {info.reference} is on no one leg; only the carrier of the main carriage reports it."
 
 
+# An actual event of these is a leg leaving: the shipment is in transit from then on (ShipmentInfo.has_departed).
+_DEPARTURES = frozenset(code for code, moment in following.ANY_LEG_MILESTONES.items() if moment == "departure")
+Facts = tuple[str, mapping.Mapping, int | None, str | None]  # location role, mapping, leg, why it is refused
+
+
+def _departures(located: list[Any], resolution: Resolution, facts_of: Any) -> dict[int, datetime.datetime]:
+    """Carrying shipment id → the first actual departure this batch reports for it, when the batch has an event
+    without a place (else nothing is looked up): ShipmentInfo.had_departed."""
+    found: dict[int, datetime.datetime] = {}
+    for event, link, _subject, location in located if not all(row[3] for row in located) else ():
+        info = resolution.carrying(link.shipment_id) if link.shipment_id else None
+        _role, mapped, _leg, refused = facts_of(link.shipment_id, location, event, None)
+        actual = (mapped.classifier or event.classifier) == Classifier.ACTUAL
+        if info is not None and actual and not refused and mapped.milestone in _DEPARTURES:
+            found[info.id] = min(event.event_at, found.get(info.id, event.event_at))
+    return found
+
+
 def _build_rows(
     events: Sequence[IncomingEvent],
     source: Source,
@@ -359,24 +379,32 @@ def _build_rows(
     time) or (content, time), so one delivery stores what the same events in two deliveries would: an id re-sent
     with a corrected time is a new row either way. What depends only on (shipment, place, scheme, code), its
     location role, mapping and leg, is worked out once per batch: a batch is mostly the same few shipments
-    reporting the same few codes."""
+    reporting the same few codes; an event without a place also on whether the goods had left when it was made."""
     rows: list[Row] = []
     seen: set[Any] = set()
-    known: dict[tuple[int | None, str, str, str], tuple[str, mapping.Mapping, int | None, str | None]] = {}
-    for index, event in enumerate(events):
-        link, subject = resolution.link_for(event)
-        location = resolution.iata_to_locode.get(event.location_code, event.location_code)
-        location = location if len(location) == 5 else ""
-        facts = known.get((link.shipment_id, location, event.scheme, event.raw_code))
+    known: dict[tuple[int | None, str, str, str, bool | None], Facts] = {}
+
+    def facts_of(shipment_id: int | None, location: str, event: IncomingEvent, departed: bool | None) -> Facts:
+        facts = known.get((shipment_id, location, event.scheme, event.raw_code, departed))
         if facts is None:
-            carrier = resolution.carrying(link.shipment_id) if link.shipment_id else None
-            role = location_role(location, carrier)
+            carrier = resolution.carrying(shipment_id) if shipment_id else None
+            role = location_role(location, carrier, departed=departed)
             found = table.lookup(scheme=event.scheme, code=event.raw_code, partner_id=source.partner_id, role=role)
             leg_id = _leg_for(found.milestone, location, carrier)
             refused = _not_carried(found.milestone, leg_id, carrier, source.carrier_ids)
             facts = (role, _on_its_leg(found, leg_id, carrier, table), leg_id, refused)
-            known[(link.shipment_id, location, event.scheme, event.raw_code)] = facts
-        role, found, leg, refused = facts
+            known[(shipment_id, location, event.scheme, event.raw_code, departed)] = facts
+        return facts
+
+    located = []
+    for event in events:
+        location = resolution.iata_to_locode.get(event.location_code, event.location_code)
+        located.append((event, *resolution.link_for(event), location if len(location) == 5 else ""))
+    departures = _departures(located, resolution, facts_of)
+    for index, (event, link, subject, location) in enumerate(located):
+        carrying = resolution.carrying(link.shipment_id) if link.shipment_id and not location else None
+        departed = carrying.had_departed(event.reported_at, departures.get(carrying.id)) if carrying else None
+        role, found, leg, refused = facts_of(link.shipment_id, location, event, departed)
         if refused:
             result.rejected.append((index if event.position is None else event.position, refused))
             continue

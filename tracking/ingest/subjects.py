@@ -71,6 +71,19 @@ class ShipmentInfo:
     def has_departed(self) -> bool:
         return self.status in (ShipmentStatus.IN_TRANSIT, ShipmentStatus.ARRIVED, ShipmentStatus.DELIVERED)
 
+    def had_departed(self, made_at: datetime.datetime | None, reported: datetime.datetime | None = None) -> bool:
+        """Whether the goods had left when an event was made (`made_at`, its eventCreatedDateTime; None: when it
+        came): the first actual departure of the legs, as recorded or as the event's own batch reports it
+        (`reported`), is no later. So an event without a place means the same however the carrier batches its
+        deliveries: an estimated arrival made after the departure is downstream whether it comes with the departure
+        or alone after it, and one made before it stays at the origin (docs/tracking-events.md, "Mapping is data").
+        Moving without a recorded departure (a status set by hand): as its status says."""
+        times = [leg.actual_departure_at for leg in self.legs if leg.actual_departure_at]
+        times += [reported] if reported else []
+        if not times:
+            return self.has_departed
+        return made_at is None or min(times) <= made_at
+
 
 @dataclass(frozen=True)
 class Link:
@@ -90,14 +103,18 @@ class Resolution:
     order_of_house: dict[int, int]
     iata_to_locode: dict[str, str]
     order_status: dict[int, str] = field(default_factory=dict)  # the orders concerned, as read with the batch
+    hinted: dict[tuple[str, str], Link] = field(default_factory=dict)  # unknown references, on a poll's shipment
     _orders_of: dict[Link, list[int]] = field(default_factory=dict)
 
     def link_for(self, event: IncomingEvent) -> tuple[Link, tuple[str, str]]:
-        """The first of the event's references that resolves, and which one it was (else the first)."""
-        for subject in event.subjects:
-            link = self.links.get(subject)  # only references that resolved are keys
-            if link is not None:
-                return link, subject
+        """The first of the event's references that resolves, and which one it was (else the first). A reference
+        only the poll's shipment stands for (`hinted`) counts only when none of them names a shipment itself: an
+        event whose container we do not know but whose B/L is another shipment's is that shipment's."""
+        for links in (self.links, self.hinted):
+            for subject in event.subjects:
+                link = links.get(subject)  # only references that resolved are keys
+                if link is not None:
+                    return link, subject
         return NO_LINK, event.subjects[0]
 
     def carrying(self, shipment_id: int) -> ShipmentInfo | None:
@@ -261,6 +278,10 @@ def _carried_by(info: ShipmentInfo, infos: dict[int, ShipmentInfo], carrier_ids:
     return any(s.carrier_id in carrier_ids or any(leg.carrier_id in carrier_ids for leg in s.legs) for s in chain)
 
 
+def _reached(link: Link, infos: dict[int, ShipmentInfo], carrier_ids: Collection[int]) -> bool:
+    return link.shipment_id is not None and _carried_by(infos[link.shipment_id], infos, carrier_ids)
+
+
 def _iata_codes(events: Iterable[IncomingEvent]) -> dict[str, str]:
     codes = {event.location_code for event in events if len(event.location_code) == 3}
     if not codes:
@@ -293,22 +314,22 @@ def resolve(
             links.setdefault(key, Link(None, order_id))
         elif order_id in house_of_order and house_of_order[order_id] in infos:  # a partner: on the house it carries
             links.setdefault(key, Link(house_of_order[order_id], order_id))
+    hinted: dict[tuple[str, str], Link] = {}
     if shipment_hint and shipment_hint in infos:
         hint = infos[shipment_hint]
         for key in missing:
-            links.setdefault(key, Link(shipment_hint, hint.order_id if hint.kind == ShipmentKind.HOUSE else None))
+            if key not in links:
+                hinted[key] = Link(shipment_hint, hint.order_id if hint.kind == ShipmentKind.HOUSE else None)
     if carrier_ids is not None:
-        links = {
-            key: link
-            for key, link in links.items()
-            if link.shipment_id and _carried_by(infos[link.shipment_id], infos, carrier_ids)
-        }
+        links = {key: link for key, link in links.items() if _reached(link, infos, carrier_ids)}
+        hinted = {key: link for key, link in hinted.items() if _reached(link, infos, carrier_ids)}
     return Resolution(
         links=links,
         shipments=infos,
         order_of_house=order_of_house,
         iata_to_locode=_iata_codes(events),
         order_status=status,
+        hinted=hinted,
     )
 
 

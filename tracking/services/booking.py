@@ -367,6 +367,7 @@ def booking_confirm(
         # A confirmation typed in after the departure was recorded is still the booking's record (number, ETD,
         # cut-offs), but the master stays where its legs put it: never back from moving to booked.
         shipment_set_status(shipment=shipment, status=ShipmentStatus.BOOKED)
+    _feed_follow(shipment)  # this carrier's feed polled from now, not from the beat's next sync
     # On the orders' timelines, with the confirmation (tracking.ingest.receivers), and then what the workflow does
     # on BOOKING_CONFIRMED (the booking task that blocks `plan`), before the orders are planned.
     events.booking_confirmed_recording.send(
@@ -412,7 +413,8 @@ def booking_reject(*, booking: Booking, reason: str, by: Any = None) -> Booking:
 
 def _release_carrier(shipment: Shipment) -> None:
     """Let the carrier go: the master and its main leg lose the carrier and that carrier's sailing (times, vessel,
-    voyage, flight), so the next carrier's booking plans its own sailing instead of inheriting a stale one."""
+    voyage, flight), so the next carrier's booking plans its own sailing instead of inheriting a stale one; and its
+    tracking feed ends (polled under the cancelled booking, it would put that carrier's plan on the master)."""
     Shipment.objects.filter(pk=shipment.pk).update(carrier=None)
     Leg.objects.filter(shipment=shipment, role=LegRole.MAIN, actual_departure_at__isnull=True).update(
         carrier=None,
@@ -423,6 +425,14 @@ def _release_carrier(shipment: Shipment) -> None:
         voyage_number="",
         flight_number="",
     )
+    _feed_follow(shipment)
+
+
+def _feed_follow(shipment: Shipment) -> None:
+    """The master's carrier feeds follow its booking now: its carrier's made, another carrier's ended."""
+    from tracking.ingest.polling import subscriptions_sync  # ingest builds on planning (following.py)
+
+    subscriptions_sync(shipment_ids=[shipment.pk])
 
 
 @transaction.atomic

@@ -15,9 +15,10 @@ carrier; the order cannot be cancelled until they have (tracking/guards.py `orde
 
 from __future__ import annotations
 
+import datetime
 import logging
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -25,6 +26,7 @@ from typing import Any
 from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.text import capfirst
 
 from orders.models import Mode, Order, OrderStatus
 from partners.models import Organisation
@@ -88,6 +90,13 @@ def live_houses(master: Shipment) -> list[Shipment]:
         links = master.consolidated_houses.filter(removed_at__isnull=True, deconsolidated_at__isnull=True)
         links = links.select_related("house", "house__order").prefetch_related("house__house_lines")
     return [link.house for link in links]
+
+
+def master_cargo_ready_on(houses: Iterable[Shipment]) -> datetime.date | None:
+    """When a master's cargo is ready: the latest requested pickup of its houses' orders (None without houses). A
+    container sails only with all its cargo in, so the box is ready when its last house is, not its first: the
+    one rule of the ranking's sailings (ranking.request_for_shipment) and the booking request's "Cargo ready"."""
+    return max((house.order.requested_pickup_on for house in houses if house.order is not None), default=None)
 
 
 def house_weight_volume(house: Shipment) -> tuple[Decimal, Decimal, int]:
@@ -154,7 +163,16 @@ def master_capacity_problems(
     return capacity_problems(containers=boxes, weight_kg=totals.gross_weight_kg, volume_m3=totals.volume_m3)
 
 
-def _join_problem(master: Shipment, house: Shipment) -> str | None:
+def _named(house: Shipment, new_houses: Collection[int]) -> str:
+    """What a refusal calls a house: "order SHA-26-000157" for a house made for the refused call (it is rolled back
+    with the refusal, so its own reference would lead nowhere; the planner picked the order), else its reference."""
+    if house.pk in new_houses and house.order is not None:
+        return f"order {house.order.reference}"
+    return house.reference
+
+
+def _join_problem(master: Shipment, house: Shipment, new_houses: Collection[int]) -> str | None:
+    name = _named(house, new_houses)
     if master.kind != ShipmentKind.MASTER:
         return f"{master.reference} is a house; houses join masters."
     if house.kind != ShipmentKind.HOUSE:
@@ -164,18 +182,17 @@ def _join_problem(master: Shipment, house: Shipment) -> str | None:
     if house.status == ShipmentStatus.CANCELLED:
         return f"{house.reference} is cancelled."
     if MODE_FAMILY.get(house.mode) != MODE_FAMILY.get(master.mode):
-        return (
-            f"{house.reference} moves by {house.get_mode_display()}; {master.reference} by {master.get_mode_display()}."
-        )
+        modes = f"{house.get_mode_display()}; {master.reference} by {master.get_mode_display()}"
+        return f"{capfirst(name)} moves by {modes}."
     if (house.origin_id, house.destination_id) != (master.origin_id, master.destination_id):
         return (
-            f"{house.reference} goes {house.origin_id} → {house.destination_id}; "
+            f"{capfirst(name)} goes {house.origin_id} → {house.destination_id}; "
             f"{master.reference} goes {master.origin_id} → {master.destination_id}."
         )
     return None
 
 
-def _excluded_carrier_problem(master: Shipment, house: Shipment) -> str | None:
+def _excluded_carrier_problem(master: Shipment, house: Shipment, new_houses: Collection[int]) -> str | None:
     """Why the house's customer may not travel with the carrier the master is booked with (a live booking): a
     carrier preference "excluded" for that customer, mode and lane, as the ranking applies it to the master's
     customers (ranking._preference). Cargo added after the carrier was chosen is held to the same contract."""
@@ -195,7 +212,7 @@ def _excluded_carrier_problem(master: Shipment, house: Shipment) -> str | None:
             return (
                 f"{who} {'excludes' if preference.customer else 'exclude'} {booking.carrier.name} "
                 f"({preference.reason}), and {master.reference} is booked with {booking.carrier.name}: put "
-                f"{house.reference} on another master."
+                f"{_named(house, new_houses)} on another master."
             )
     return None
 
@@ -250,7 +267,7 @@ def segregation_required(first_class: str, second_class: str) -> int:
     return 0 if row is None or column is None else _SEGREGATION[row][column]
 
 
-def _dangerous_goods_problem(master: Shipment, house: Shipment) -> str | None:
+def _dangerous_goods_problem(master: Shipment, house: Shipment, new_houses: Collection[int]) -> str | None:
     """Why the house's dangerous goods may not go on the sea master with the dangerous goods already on it: classes
     the IMDG Code keeps apart by any distance may not share a container (IMDG 7.3.4.1; "away from" only with the
     competent authority's approval, which OMS does not record). OMS does not plan which house goes in which box,
@@ -267,7 +284,7 @@ def _dangerous_goods_problem(master: Shipment, house: Shipment) -> str | None:
             )
         )
         .exclude(cargo_line__dg_class="")
-        .select_related("cargo_line", "house")
+        .select_related("cargo_line", "house", "house__order")
     )
     joining = [hl for hl in lines if hl.house_id == house.pk]
     on_board = [hl for hl in lines if hl.house_id != house.pk]
@@ -277,14 +294,15 @@ def _dangerous_goods_problem(master: Shipment, house: Shipment) -> str | None:
     for new, old in pairs:
         level = segregation_required(new.cargo_line.dg_class, old.cargo_line.dg_class)
         if level:
-            where = "with it" if old.house_id == house.pk else f"on {old.house.reference}"
+            name = _named(house, new_houses)
+            where = "with it" if old.house_id == house.pk else f"on {_named(old.house, new_houses)}"
             advice = (
                 "Split the order so they travel on separate masters."
                 if old.house_id == house.pk
-                else f"Put {house.reference} on another master."
+                else f"Put {name} on another master."
             )
             return (
-                f"{_dg_label(new)} on {house.reference} must be {SEGREGATION_TERMS[level]} {_dg_label(old)} {where} "
+                f"{_dg_label(new)} on {name} must be {SEGREGATION_TERMS[level]} {_dg_label(old)} {where} "
                 f"(IMDG Code segregation table); they may not share a container. {advice}"
             )
     return None
@@ -300,17 +318,22 @@ def _by(by: Any) -> Any:
 
 
 @transaction.atomic
-def house_add(*, master: Shipment, house: Shipment, by: Any = None) -> ConsolidatedHouse:
+def house_add(
+    *, master: Shipment, house: Shipment, by: Any = None, new_houses: Collection[int] = ()
+) -> ConsolidatedHouse:
     """Put a house on a master, if lane, mode, state, its order and capacity allow; raises ConsolidationError
     saying why not. A house joining a master whose booking is confirmed is booked like the rest: its order moves
-    to planned through the lifecycle (booking.master_orders_plan) when the lifecycle lets it."""
+    to planned through the lifecycle (booking.master_orders_plan) when the lifecycle lets it.
+
+    `new_houses`: the ids of houses the caller made for this in its transaction (from the orders the planner
+    picked). A refusal rolls them back, so it names their orders, never their references (`_named`)."""
     master = Shipment.objects.select_for_update().get(pk=master.pk)  # one capacity decision at a time per master
     house = Shipment.objects.select_related("order").get(pk=house.pk)
     problem = (
-        _join_problem(master, house)
+        _join_problem(master, house, new_houses)
         or (planning.order_plan_problem(house.order) if house.order else None)
-        or _excluded_carrier_problem(master, house)
-        or _dangerous_goods_problem(master, house)
+        or _excluded_carrier_problem(master, house, new_houses)
+        or _dangerous_goods_problem(master, house, new_houses)
     )
     if problem:
         raise ConsolidationError(problem)
@@ -341,7 +364,7 @@ def house_add(*, master: Shipment, house: Shipment, by: Any = None) -> Consolida
 def order_add_to_master(*, order: Order, master: Shipment, by: Any = None) -> Shipment:
     """A new house with the order's unplanned cargo, put on the master: both or neither. Returns the house."""
     house = planning.house_create(order=order, by=by)
-    house_add(master=master, house=house, by=by)
+    house_add(master=master, house=house, by=by, new_houses={house.pk})
     return house
 
 
@@ -467,8 +490,9 @@ def consolidation_create(
     problems = master_capacity_problems(master=master, extra=houses)
     if problems:
         raise CapacityError(problems)
+    new_houses = {house.pk for house in houses}
     for house in houses:
-        house_add(master=master, house=house, by=by)
+        house_add(master=master, house=house, by=by, new_houses=new_houses)
     return master
 
 

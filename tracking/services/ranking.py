@@ -432,14 +432,15 @@ LEVEL_ORDER: list[str] = [ServiceLevel.ECONOMY, ServiceLevel.STANDARD, ServiceLe
 
 
 def request_for_shipment(shipment: ShipmentModel) -> RankingRequest:
-    """A master's lane and containers, its houses' cargo, the earliest pickup and the most demanding level."""
-    from tracking.services.consolidation import live_houses, master_totals
+    """A master's lane and containers, its houses' cargo, when its last house is ready (the box sails with all its
+    cargo: consolidation.master_cargo_ready_on) and the most demanding level."""
+    from tracking.services.consolidation import live_houses, master_cargo_ready_on, master_totals
 
     houses = live_houses(shipment)
     orders = [house.order for house in houses if house.order is not None]  # every house has its order
     totals = master_totals(master=shipment, houses=houses)
     containers = Counter(box.iso_type for box in shipment.containers.all())
-    ready = _ready_on(min((order.requested_pickup_on for order in orders), default=timezone.localdate()))
+    ready = _ready_on(master_cargo_ready_on(houses) or timezone.localdate())
     level = max((order.service_level for order in orders), key=LEVEL_ORDER.index, default=ServiceLevel.STANDARD)
     return RankingRequest(
         mode=shipment.mode,
