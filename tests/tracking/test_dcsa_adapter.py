@@ -330,6 +330,26 @@ def test_a_master_booked_again_with_another_carrier_is_polled_at_that_carrier_on
     assert polling.subscriptions_claim_due() == [hapag.pk]
 
 
+def test_a_master_booked_again_is_not_tracked_by_the_bill_of_the_carrier_it_left(feed, hapag_feed, ops_user, ops_scope):
+    """The bill on a master is its carrier's (MBL): kept after the booking was cancelled, the next carrier's feed was
+    polled by the old carrier's B/L. It goes with the carrier, and the new feed follows the new booking."""
+    subscription, _ = feed
+    master = subscription.shipment
+    assert master.bill_number  # the feed's fixture tracks the master by its bill
+
+    booking_services.booking_cancel(
+        booking=Booking.objects.get(shipment=master), reason="switching carrier", by=ops_user, scope=ops_scope
+    )
+    master.refresh_from_db()
+    assert master.bill_number == ""
+    again = booking_services.booking_request(shipment=master, carrier=hapag_feed.carrier, by=ops_user)
+    booking_services.booking_confirm(
+        booking=again, carrier_reference="HLCU2", departure_at=ETD, arrival_at=ETA, scope=ops_scope, by=ops_user
+    )
+    hapag = TrackingSubscription.objects.get(endpoint=hapag_feed)
+    assert (hapag.reference_type, hapag.reference) == ("booking", "HLCU2")
+
+
 def test_the_sync_ends_the_feed_of_a_carrier_the_master_is_no_longer_booked_with(feed, hapag_feed):
     """The master's carrier changed without the booking services (as before the fix above): the sync puts it
     right, the old carrier's feed ended and the new one's made."""

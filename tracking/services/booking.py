@@ -412,10 +412,11 @@ def booking_reject(*, booking: Booking, reason: str, by: Any = None) -> Booking:
 
 
 def _release_carrier(shipment: Shipment) -> None:
-    """Let the carrier go: the master and its main leg lose the carrier and that carrier's sailing (times, vessel,
-    voyage, flight), so the next carrier's booking plans its own sailing instead of inheriting a stale one; and its
-    tracking feed ends (polled under the cancelled booking, it would put that carrier's plan on the master)."""
-    Shipment.objects.filter(pk=shipment.pk).update(carrier=None)
+    """Let the carrier go: the master and its main leg lose the carrier, its bill (an MBL or MAWB is the carrier's
+    number: the next carrier's feed would be polled by it) and that carrier's sailing (times, vessel, voyage,
+    flight), so the next carrier's booking plans its own sailing instead of inheriting a stale one; and its tracking
+    feed ends (polled under the cancelled booking, it would put that carrier's plan on the master)."""
+    Shipment.objects.filter(pk=shipment.pk).update(carrier=None, bill_number="")
     Leg.objects.filter(shipment=shipment, role=LegRole.MAIN, actual_departure_at__isnull=True).update(
         carrier=None,
         planned_departure_at=None,
