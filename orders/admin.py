@@ -20,7 +20,7 @@ from orders.integrations import destinations_check
 from orders.models import ImportJob, ImportRowError, Integration, IntegrationKind, Location, WebhookDelivery
 from orders.resources import SAFE_FORMATS, ImportJobResource
 from orders.selectors import locations_matching
-from orders.webhooks import generate_secret
+from orders.webhooks_signatures import generate_secret
 from partners.admin import autocomplete_offers
 from partners.models import Organisation, OrganisationKind
 

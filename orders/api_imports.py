@@ -129,7 +129,7 @@ class ImportJobOutput(ImportJobSummaryOutput):
 
     @extend_schema_field(ImportErrorOutput(many=True))
     def get_errors(self, job: ImportJob) -> list[dict[str, Any]]:
-        errors = service.import_job_errors(job)[:ERRORS_RETURNED]
+        errors = selectors.import_job_errors(job)[:ERRORS_RETURNED]
         return cast(list[dict[str, Any]], ImportErrorOutput(errors, many=True).data)  # many=True: a ReturnList
 
     def get_errors_truncated(self, job: ImportJob) -> bool:

@@ -19,38 +19,38 @@ this code; only how much work is shared between calls differs:
   always were here.
 Tests pin every rule's message (tests/orders/test_intake.py) and prove that a file row and an API body (the
 screen posts the same vocabulary to the same service) get the same messages (tests/orders/test_intake_channels.py).
+
+The rules are split by what they read, each module importing only those below it:
+- `orders.intake` (here): `validate_order`, the vocabulary, and the order's own fields — customer, branch, mode,
+  service level, Incoterm and named place, lane, dates, declared value, references, the list of cargo lines and the
+  order's totals;
+- `orders.intake_lines`: one cargo line (numbers, package, goods, HS code, air waybill, dangerous goods);
+- `orders.intake_containers`: a line's container and seals, and the order's equipment made of them;
+- `orders.intake_values`: reading one raw value (text, numbers, amounts, dates, choices) and the errors of a
+  validation;
+- `orders.intake_lookups`: `Lookups`, what validation reads from the database, once per batch.
 """
 
 from __future__ import annotations
 
 import datetime
-import difflib
 import re
 import unicodedata
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
-from decimal import Decimal, InvalidOperation
-from functools import cache, lru_cache
+from collections.abc import Mapping
+from dataclasses import dataclass
+from decimal import Decimal
+from functools import cache
 from typing import Any
 
 import pycountry
-from django.db.models import Q
-from django.db.models.functions import Upper
 
 from orders import identifiers
-from orders.cargo import line_volume_m3, totals
-from orders.currencies import decimal_places
-from orders.hs import hs_code_problem, load_hs_codes, normalize_hs_code
-from orders.models import (
-    SEA_MODES,
-    SEA_ONLY_INCOTERMS,
-    Incoterm,
-    Location,
-    Mode,
-    PackageType,
-    PackingGroup,
-    ServiceLevel,
-)
+from orders.cargo import totals
+from orders.intake_containers import _equipment
+from orders.intake_lines import _line
+from orders.intake_lookups import Lookups
+from orders.intake_values import _REQUIRED, _choice, _date, _decimal, _declared_value_places, _Errors, _str, _too_long
+from orders.models import SEA_MODES, SEA_ONLY_INCOTERMS, Incoterm, Mode, ServiceLevel
 from partners.models import Organisation, OrganisationKind
 from partners.scoping import Scope
 
@@ -78,38 +78,15 @@ MAX_LINES = 500
 
 # E and F terms: the seller hands over at origin; C and D terms name the destination.
 _ORIGIN_PLACE_TERMS = frozenset({Incoterm.EXW, Incoterm.FCA, Incoterm.FAS, Incoterm.FOB})
-_PACKAGE_ALIASES = {label.lower(): value for value, label in PackageType.choices} | {
-    "pallet": "PX", "pallets": "PX", "plt": "PX", "carton": "CT", "cartons": "CT", "ctn": "CT", "box": "BX",
-    "boxes": "BX", "case": "CS", "crate": "CR", "drum": "DR", "bag": "BG", "bale": "BL", "roll": "RO",
-    "package": "PK", "packages": "PK", "pkg": "PK", "envelope": "EN", "ibc": "WA", "piece": "PCE", "pcs": "PCE",
-}  # fmt: skip
-
-
 # Choice lists, built once: TextChoices.values rebuilds its list on every access, and a 100,000-row
 # import asks for them several times per row.
 _MODES, _SERVICE_LEVELS, _INCOTERMS = tuple(Mode.values), tuple(ServiceLevel.values), tuple(Incoterm.values)
-_PACKAGE_CODES, _PACKING_GROUPS = frozenset(PackageType.values), frozenset(PackingGroup.values)
 _ORDER_FIELD_SET = frozenset(ORDER_FIELDS)
 _KNOWN_KEYS = _ORDER_FIELD_SET | {"lines", "submit"}
-# The modes whose orders bring their own containers (number, ISO type, seals): a whole box booked for the customer.
-# An LCL order's cargo goes in the consolidator's box, which planning puts on the shipment; air, road and parcel
-# carry none of the customer's. An Equipment row on such an order would be planned as the order's own box
-# (tracking.services.planning) and counted as one by ranking, which reads equipment on FCL and rail orders only.
-_CONTAINER_MODES = frozenset({Mode.OCEAN_FCL, Mode.RAIL})
-_CONTAINER_FIELDS = ("container_number", "container_type", "seal_numbers")
-# Numbers: the step of each number of decimal places, and the largest value each column holds (a value
-# must stay below the limit: NUMERIC(12, 4) holds less than 10**8). A larger value is a field error here,
-# never a database error on save.
-_QUANTUM = {places: Decimal(1).scaleb(-places) for places in range(5)}
-_WEIGHT_LIMIT = (Decimal(10) ** 9, "1,000,000,000")  # CargoLine.gross_weight_kg NUMERIC(12, 3)
-_VOLUME_LIMIT = (Decimal(10) ** 8, "100,000,000")  # CargoLine.volume_m3 NUMERIC(12, 4)
-_LENGTH_LIMIT = (Decimal(10) ** 7, "10,000,000")  # CargoLine.length_cm and the others, NUMERIC(8, 1)
+# The declared value's column: the largest value it holds (a larger one is a field error, never a database error
+# on save), and its decimals.
 _VALUE_LIMIT = (Decimal(10) ** 9, "1,000,000,000")  # Order.declared_value_amount NUMERIC(14, 2); kept as before
 _VALUE_PLACES = 2  # the decimals Order.declared_value_amount keeps: a currency with more (KWD, BHD) is held to them
-_OPTIONAL_LINE_NUMBERS = (
-    ("volume_m3", 4, _VOLUME_LIMIT), ("length_cm", 1, _LENGTH_LIMIT), ("width_cm", 1, _LENGTH_LIMIT),
-    ("height_cm", 1, _LENGTH_LIMIT),
-)  # fmt: skip
 # The order's totals, NUMERIC(14, 3) and NUMERIC(14, 4): many lines (or LCL's 1 m³ = 1,000 kg) can add up
 # to more than a column holds although each line is within its own.
 _TOTAL_LIMITS = (
@@ -117,33 +94,16 @@ _TOTAL_LIMITS = (
     ("volume_m3_total", "total volume", "m³", Decimal(10) ** 10),
     ("chargeable_weight_kg", "chargeable weight", "kg", Decimal(10) ** 11),
 )  # fmt: skip
-# Seals: a cargo line names at most this many, each at most as long as Equipment.seal_numbers holds.
-MAX_SEALS_PER_LINE = 5
-SEAL_LENGTH_LIMIT = 20
-_SEALS_SHAPE = "Give the seal numbers as text separated by commas, or as a list of texts."
 _NUL_MESSAGE = "Contains a NUL character; remove it."
-_REQUIRED = "This field is required."
 # The order's text columns and their lengths. A longer value is an error, never cut short: a cut reference
 # would no longer match the customer's own (and two references differing after the cut would collide).
 _TEXT_LIMITS = (
     ("customer_reference", 64), ("named_place", 100), ("shipper_name", 200), ("consignee_name", 200),
     ("notify_name", 200), ("description", 300),
 )  # fmt: skip
-_LINE_DESCRIPTION_LIMIT = 300
-
-
-def _too_long(value: str, limit: int) -> str:
-    return f"Use at most {limit} characters (this value has {len(value)})."
-
-
-@cache
-def hs_codes() -> dict[str, str]:
-    return load_hs_codes()
-
-
-@cache
-def _lowered(choices: tuple[str, ...]) -> dict[str, str]:
-    return {option.lower(): option for option in choices}
+# A UN/LOCODE names a whole city: a port or an airport to itself is no transport, a truck or a parcel across the
+# city is (a shop's local deliveries, a distributor's drops).
+_WITHIN_ONE_CITY_MODES = frozenset({Mode.ROAD_FTL, Mode.ROAD_LTL, Mode.PARCEL})
 
 
 @cache
@@ -151,129 +111,6 @@ def currency_problem(code: str) -> str | None:
     if len(code) != 3 or not code.isalpha() or pycountry.currencies.get(alpha_3=code) is None:
         return f"{code} is not an ISO 4217 currency code, e.g. EUR or USD."
     return None
-
-
-@lru_cache(maxsize=4096)
-def _hs_code(text: str) -> tuple[str, str | None]:
-    """(normalised code, problem) of a declared HS code; memoised: a file repeats the same few codes."""
-    problem = hs_code_problem(text, hs_codes())
-    return ("", problem + ".") if problem else (normalize_hs_code(text), None)
-
-
-# Hints in error messages ("Shanghai's UN/LOCODE is CNSHA.") looked up per validation batch at most: a query each.
-MAX_HINTS = 100
-
-
-def _nul(code: str, known: dict[str, Any]) -> bool:
-    """Whether `code` holds a NUL, recording it as unknown in `known` when it does (Lookups.preload)."""
-    if "\x00" in code:
-        known[code] = None
-        return True
-    return False
-
-
-@dataclass
-class Lookups:
-    """The rows validation needs, fetched once per batch rather than once per order."""
-
-    customers: dict[str, Organisation | None] = field(default_factory=dict)
-    branches: dict[str, Organisation | None] = field(default_factory=dict)
-    locations: dict[str, tuple[bool, str] | None] = field(default_factory=dict)  # code -> (is_active, name)
-
-    def preload(self, *, customer_codes: Iterable[str] = (), location_codes: Iterable[str] = ()) -> Lookups:
-        # A code holding a NUL names nothing we have (PostgreSQL text cannot hold one, and would refuse the query):
-        # it is unknown without asking, and its field gets the usual "unknown" message.
-        wanted = {c for c in customer_codes if c and c not in self.customers and not _nul(c, self.customers)}
-        if wanted:
-            found = {o.code: o for o in Organisation.objects.filter(code__in=wanted).select_related("account_branch")}
-            for code in wanted:
-                self.customers[code] = found.get(code)
-        wanted = {c for c in location_codes if c and c not in self.locations and not _nul(c, self.locations)}
-        if wanted:
-            places = {
-                code: (is_active, name)
-                for code, is_active, name in Location.objects.filter(code__in=wanted).values_list(
-                    "code", "is_active", "name"
-                )
-            }
-            for code in wanted:
-                self.locations[code] = places.get(code)
-        return self
-
-    def customer(self, code: str) -> Organisation | None:
-        if code not in self.customers:
-            self.preload(customer_codes=[code])
-        return self.customers[code]
-
-    def branch(self, code: str) -> Organisation | None:
-        if code not in self.branches:
-            self.branches[code] = None if "\x00" in code else Organisation.objects.filter(code=code).first()
-        return self.branches[code]
-
-    def location(self, code: str) -> tuple[bool, str] | None:
-        """(is_active, name), or None for a code we do not know."""
-        if code not in self.locations:
-            self.preload(location_codes=[code])
-        return self.locations[code]
-
-    # Hints for the error messages only: looked up once per distinct mistake, never on a valid value.
-    hints: dict[tuple[str, str], str] = field(default_factory=dict)
-    customer_codes: list[str] | None = None
-    scope_codes: dict[frozenset[int], list[str]] = field(default_factory=dict)  # a customer scope's own codes
-
-    def _hint_room(self, key: tuple[str, str]) -> bool:
-        """Whether a hint may be looked up: each costs a query, so a file of free text gets MAX_HINTS of them, not one
-        per row. None for text holding a NUL: it names nothing we have, and PostgreSQL would refuse the query."""
-        if "\x00" in key[1]:
-            return False
-        return key in self.hints or len(self.hints) < MAX_HINTS
-
-    def place_hint(self, text: str) -> str:
-        """A sentence naming the UN/LOCODE of a place written by its name or its IATA code ("Shanghai's UN/LOCODE
-        is CNSHA."), or the candidates when several places share the name; "" when none matches."""
-        key = ("place", text.casefold())
-        if not self._hint_room(key):
-            return ""
-        if key not in self.hints:
-            # Both served by an index: the trigram index on UPPER(name_ascii) answers equality, and iata has its own.
-            folded = "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c)).upper()
-            by_iata = Q(iata=text.upper()) if len(text) == 3 and text.isalpha() else Q(pk__in=[])
-            places = list(
-                Location.objects.annotate(name_key=Upper("name_ascii"))
-                .filter(Q(name_key=folded) | by_iata, is_active=True)
-                .order_by("code")
-                .values_list("code", "name", "country", "iata")[:4]
-            )
-            if len(places) == 1:
-                code, name, _, iata = places[0]
-                if iata and iata == text.upper() and name.casefold() != text.casefold():
-                    self.hints[key] = f" {iata} is the IATA code of {name}, whose UN/LOCODE is {code}."
-                else:
-                    self.hints[key] = f" {name}'s UN/LOCODE is {code}."
-            elif places:
-                named = ", ".join(f"{code} ({name}, {country})" for code, name, country, _ in places[:3])
-                self.hints[key] = f" Did you mean {named}?"
-            else:
-                self.hints[key] = ""
-        return self.hints[key]
-
-    def customer_hint(self, code: str) -> str:
-        """A sentence naming the code of a customer written by its name, or the codes close to a mistyped one
-        ("Did you mean ACME?"); "" when none is close."""
-        key = ("customer", code)
-        if not self._hint_room(key):
-            return ""
-        if key not in self.hints:
-            customers = Organisation.objects.customers().active()
-            named = list(customers.filter(name__iexact=code).values_list("code", "name")[:2])
-            if len(named) == 1:
-                self.hints[key] = f" {named[0][1]}'s customer code is {named[0][0]}."
-            else:
-                if self.customer_codes is None:
-                    self.customer_codes = list(customers.values_list("code", flat=True))
-                close = difflib.get_close_matches(code, self.customer_codes, n=3, cutoff=0.75)
-                self.hints[key] = f" Did you mean {' or '.join(close)}?" if close else ""
-        return self.hints[key]
 
 
 def derived_named_place(*, incoterm: str, origin: str, destination: str, lookups: Lookups) -> str:
@@ -291,210 +128,6 @@ class CleanOrder:
     order: dict[str, Any]
     lines: list[dict[str, Any]]
     equipment: list[dict[str, Any]]
-
-
-class _Errors:
-    """The errors of one validation, by field; it also carries how that validation reads numbers."""
-
-    def __init__(self, *, points_may_group_thousands: bool = False) -> None:
-        self.by_field: dict[str, list[str]] = {}
-        self.points_may_group_thousands = points_may_group_thousands
-        self.unreadable: set[str] = set()  # fields whose value is no single value: their one message says so
-
-    def add(self, name: str, message: str) -> None:
-        if name not in self.unreadable:
-            self.by_field.setdefault(name, []).append(message)
-
-    def unreadable_value(self, name: str, message: str) -> None:
-        self.add(name, message)
-        self.unreadable.add(name)
-
-    def __contains__(self, name: str) -> bool:
-        return name in self.by_field
-
-
-def _str(value: Any) -> str:
-    """A raw value as stripped text ("" for None)."""
-    if type(value) is str:
-        return value.strip()
-    return "" if value is None else str(value).strip()
-
-
-# How a number may be written. A point alone is the decimal point (as in ISO 80000, JSON and every system
-# that sends us data); a comma alone is a decimal comma (as Excel writes in much of Europe), except in the one
-# shape that is also a thousands separator, "1,000", which is refused rather than guessed: a weight read as
-# 1 kg instead of 1,000 kg is worse than an error (except in a file written with semicolons, where the comma is
-# the decimal mark and "1,000" reads as 1). With both marks the last one is the decimal mark and the
-# other groups thousands in threes ("12,500.00", "12.500,00"); several commas alone group thousands
-# ("1,000,000"). Spaces, no-break spaces and thin spaces group thousands too ("1 000,5"). In a file written
-# with semicolons (Excel's choice where the comma is the decimal mark) "1.500" is refused too: there a point
-# before three digits may group thousands (validate_order's `points_may_group_thousands`). Whole numbers are
-# never written with a point before three digits ("10.000 pieces"), so that shape is refused for them. Only the
-# digits 0-9 are read, and at most MAX_NUMBER_LENGTH characters.
-MAX_NUMBER_LENGTH = 40
-# A UN/LOCODE names a whole city: a port or an airport to itself is no transport, a truck or a parcel across the
-# city is (a shop's local deliveries, a distributor's drops).
-_WITHIN_ONE_CITY_MODES = frozenset({Mode.ROAD_FTL, Mode.ROAD_LTL, Mode.PARCEL})
-_PLAIN_NUMBER = re.compile(r"[0-9]*(?:\.[0-9]*)?")  # no nested repetition: linear on any input
-_GROUP_SPACES = str.maketrans("", "", " \u00a0\u202f\u2009")
-_ONE_COMMA_GROUP = re.compile(r"[1-9][0-9]{0,2},[0-9]{3}")
-_POINT_GROUPS = re.compile(r"[1-9][0-9]{0,2}(?:\.[0-9]{3})+")
-_COMMA_GROUPS = re.compile(r"[1-9][0-9]{0,2}(?:,[0-9]{3}){2,}")
-_COMMA_GROUPS_POINT = re.compile(r"[1-9][0-9]{0,2}(?:,[0-9]{3})+\.[0-9]+")
-_POINT_GROUPS_COMMA = re.compile(r"[1-9][0-9]{0,2}(?:\.[0-9]{3})+,[0-9]+")
-_AMBIGUOUS = "ambiguous"
-
-
-def _separators_read(text: str, *, comma_is_decimal: bool = False) -> str:
-    """Text with thousands separators dropped and a decimal comma made a point; _AMBIGUOUS for "1,000" unless the
-    comma is known to be the decimal mark (a semicolon file); other text as it came (Decimal then reads it, e.g.
-    "1e3", or refuses it)."""
-    text = text.translate(_GROUP_SPACES)
-    sign, digits = (text[0], text[1:]) if text[:1] in "+-" else ("", text)
-    if "," not in digits:
-        return text
-    if _ONE_COMMA_GROUP.fullmatch(digits):
-        return sign + digits.replace(",", ".") if comma_is_decimal else _AMBIGUOUS
-    if _COMMA_GROUPS.fullmatch(digits) or _COMMA_GROUPS_POINT.fullmatch(digits):
-        return sign + digits.replace(",", "")
-    if _POINT_GROUPS_COMMA.fullmatch(digits):
-        return sign + digits.replace(".", "").replace(",", ".")
-    if "." not in digits and digits.count(",") == 1:
-        return sign + digits.replace(",", ".")
-    return text
-
-
-def _ambiguous_message(text: str, *, whole: bool = False) -> str:
-    """For a single comma or point before three digits, as in "1,000", "1.500" or "10.000" (`whole`: in a column of
-    whole numbers, where a decimal reading is no reading at all)."""
-    mark = "," if "," in text else "."
-    whole_part, part = text.translate(_GROUP_SPACES).lstrip("+").split(mark, 1)
-    grouped = f"{whole_part}{part}".replace(mark, "")
-    if mark in part:  # "1.500.000": no decimal reading, only separators a whole number does not take here
-        return f"{text} reads as {grouped} with thousands separators: write it without them."
-    if whole:
-        return f"Write whole numbers without a thousands separator: {grouped}, not {text}."
-    decimal = f"{whole_part}.{part}".rstrip("0").rstrip(".")
-    return f"{text} could be {grouped} or {decimal}: write it without a thousands separator, with a point for decimals."
-
-
-def _number_text(raw: Any, name: str, errors: _Errors, *, whole: bool) -> str | None:
-    """The stripped text of a number, or None with the error added: empty (no error), too long, other digits
-    than 0-9, or a separator that reads two ways."""
-    text = "" if raw is None else str(raw).strip()
-    if not text:
-        return None
-    if len(text) > MAX_NUMBER_LENGTH:
-        errors.add(name, f"Use at most {MAX_NUMBER_LENGTH} characters for a number.")
-        return None
-    if not text.isascii() and not text.translate(_GROUP_SPACES).isascii():  # no-break spaces may group thousands
-        errors.add(name, f"{text} is not a number: use the digits 0-9.")
-        return None
-    if "." in text and "," not in text and (whole or errors.points_may_group_thousands):
-        digits = text.translate(_GROUP_SPACES).lstrip("+")
-        if _POINT_GROUPS.fullmatch(digits):
-            errors.add(name, _ambiguous_message(text, whole=whole))
-            return None
-    return text
-
-
-def _decimal(
-    raw: Any, name: str, errors: _Errors, *, places: int, limit: tuple[Decimal, str], required: bool = False
-) -> Decimal | None:
-    text = _number_text(raw, name, errors, whole=False)
-    if text is None:
-        if required and name not in errors:
-            errors.add(name, _REQUIRED)
-        return None
-    if not _PLAIN_NUMBER.fullmatch(text):
-        read = _separators_read(text, comma_is_decimal=errors.points_may_group_thousands)
-        if read is _AMBIGUOUS:
-            errors.add(name, _ambiguous_message(text))
-            return None
-        text = read
-    try:
-        value = Decimal(text)
-    except InvalidOperation:
-        errors.add(name, f"{raw} is not a number.")
-        return None
-    if not value.is_finite():
-        errors.add(name, f"{raw} is not a number.")
-        return None
-    if value <= 0:
-        errors.add(name, "Must be greater than zero.")
-        return None
-    # The limit first: quantizing a huge value would exceed Decimal's precision.
-    if value >= limit[0] or value != value.quantize(_QUANTUM[places]):
-        errors.add(name, f"Use at most {places} decimal places and a value below {limit[1]}.")
-        return None
-    return value
-
-
-def _integer(raw: Any, name: str, errors: _Errors) -> int | None:
-    text = "" if raw is None else str(raw).strip()
-    if len(text) < 19 and text.isascii() and text.isdigit():  # plain digits, as nearly every file has them
-        value: int | Decimal = int(text)
-    else:
-        checked = _number_text(text, name, errors, whole=True)
-        if checked is None:
-            if name not in errors:
-                errors.add(name, _REQUIRED)
-            return None
-        try:
-            value = Decimal(checked)
-        except InvalidOperation:
-            errors.add(name, f"{raw} is not a whole number.")
-            return None
-        if not value.is_finite() or value != value.to_integral_value():
-            errors.add(name, f"{raw} is not a whole number.")
-            return None
-    if value <= 0:
-        errors.add(name, "Must be at least 1.")
-        return None
-    if value > 1_000_000:
-        errors.add(name, "Must be at most 1,000,000.")
-        return None
-    return int(value)
-
-
-def _date(raw: Any, name: str, errors: _Errors, *, required: bool) -> datetime.date | None:
-    if isinstance(raw, datetime.datetime):
-        return raw.date()
-    if isinstance(raw, datetime.date):
-        return raw
-    text = "" if raw is None else str(raw).strip()
-    if not text:
-        if required:
-            errors.add(name, _REQUIRED)
-        return None
-    try:
-        if len(text) > 10:  # a date with its time, as spreadsheets and the workbook copy write it
-            return datetime.datetime.fromisoformat(text).date()
-        return datetime.date.fromisoformat(text)
-    except ValueError:
-        pass
-    dotted = _DOTTED_DATE.fullmatch(text)
-    if dotted is not None:
-        try:
-            return datetime.date(int(dotted["year"]), int(dotted["month"]), int(dotted["day"]))
-        except ValueError:
-            pass
-    errors.add(name, f"{raw} is not a date: use YYYY-MM-DD, e.g. 2026-12-01.")
-    return None
-
-
-# Day.month.year with a four-digit year, as Excel writes a date cell into a CSV on a German, Austrian, Swiss, Polish,
-# Czech, Nordic or Russian locale (14.12.2026): the dotted form is read day first everywhere it is written, so it has
-# one reading. Slashed dates (12/07/2026: 12 July or 7 December?) and two-digit years stay refused.
-_DOTTED_DATE = re.compile(r"(?P<day>[0-9]{1,2})\.(?P<month>[0-9]{1,2})\.(?P<year>[0-9]{4})")
-
-
-def _choice(raw: str, name: str, errors: _Errors, choices: tuple[str, ...], example: str) -> str:
-    found = _lowered(choices).get(raw.strip().lower())
-    if found is not None:
-        return found
-    errors.add(name, f"{raw} is not one of {', '.join(choices)} (e.g. {example}).")
-    return ""
 
 
 def _location(code: str, name: str, errors: _Errors, lookups: Lookups) -> str:
@@ -665,180 +298,6 @@ def _lines(raw_lines: Any, mode: str, order_description: str, errors: _Errors) -
     return clean
 
 
-def _line(raw: Mapping[str, Any], prefix: str, mode: str, order_description: str, errors: _Errors) -> dict[str, Any]:
-    get = raw.get
-    line: dict[str, Any] = {
-        "pieces": _integer(get("pieces"), prefix + "pieces", errors),
-        "gross_weight_kg": _decimal(
-            get("gross_weight_kg"), prefix + "gross_weight_kg", errors, places=3, limit=_WEIGHT_LIMIT, required=True
-        ),
-        "volume_m3": None, "length_cm": None, "width_cm": None, "height_cm": None,
-    }  # fmt: skip
-    # Optional numbers: an absent or empty value costs one lookup.
-    for name, places, limit in _OPTIONAL_LINE_NUMBERS:
-        value = get(name)
-        if value is not None and value != "":
-            line[name] = _decimal(value, prefix + name, errors, places=places, limit=limit)
-    if line["volume_m3"] is None and line["height_cm"] is not None:  # measured by its dimensions only
-        volume = line_volume_m3(line)
-        if volume >= _VOLUME_LIMIT[0]:
-            most = _VOLUME_LIMIT[1]
-            message = f"The dimensions give a volume of {volume:,.0f} m³; a cargo line holds less than {most} m³."
-            errors.add(prefix + "volume_m3", message)
-    own_description = _str(get("description"))
-    description = own_description or order_description
-    if not description:
-        errors.add(prefix + "description", "Describe the goods, e.g. 'Machine parts'.")
-    elif len(own_description) > _LINE_DESCRIPTION_LIMIT:  # the order's own description is checked with the order
-        errors.add(prefix + "description", _too_long(own_description, _LINE_DESCRIPTION_LIMIT))
-    line["description"] = description
-
-    package = _str(get("package_type"))
-    line["package_type"] = PackageType.PACKAGE
-    if package:
-        upper = package.upper()
-        code = upper if upper in _PACKAGE_CODES else _PACKAGE_ALIASES.get(package.lower())
-        if code is None:
-            errors.add(
-                prefix + "package_type",
-                f"{package} is not a package type we know, e.g. PX (pallet), CT (carton).",
-            )
-        else:
-            line["package_type"] = code
-
-    hs_code = _str(get("hs_code"))
-    line["hs_code"] = ""
-    if hs_code:
-        line["hs_code"], problem = _hs_code(hs_code)
-        if problem:
-            errors.add(prefix + "hs_code", problem)
-
-    line["container_number"] = line["container_type"] = ""
-    line["seal_numbers"] = []
-    if mode and mode not in _CONTAINER_MODES:
-        _refuse_containers(raw, prefix, mode, errors)
-    else:
-        _container(raw, prefix, line, errors)
-
-    awb = _str(get("awb_number"))
-    line["awb_number"] = ""
-    if awb:
-        problem = identifiers.awb_number_problem(awb)
-        if problem:
-            errors.add(prefix + "awb_number", problem)
-        else:
-            line["awb_number"] = identifiers.normalize_awb_number(awb)
-        if mode and mode != Mode.AIR:
-            errors.add(prefix + "awb_number", "Air waybill numbers belong on air orders.")
-
-    un_number, dg_class, packing_group = (
-        _str(get("un_number")),
-        _str(get("dg_class")).upper(),
-        _str(get("packing_group")),
-    )
-    line["un_number"] = line["dg_class"] = line["packing_group"] = ""
-    if un_number:
-        problem = identifiers.un_number_problem(un_number)
-        if problem:
-            errors.add(prefix + "un_number", problem)
-        else:
-            line["un_number"] = un_number.upper().removeprefix("UN").strip()
-        if not dg_class:
-            errors.add(prefix + "dg_class", "Dangerous goods need their class, e.g. 3.")
-    if dg_class:
-        problem = identifiers.dg_class_problem(dg_class)
-        if problem:
-            errors.add(prefix + "dg_class", problem)
-        line["dg_class"] = dg_class
-        if not un_number:
-            errors.add(prefix + "un_number", "A dangerous-goods class needs the UN number too, e.g. 1203.")
-    if packing_group:
-        group = packing_group.upper().replace("PG", "").strip()
-        if group not in _PACKING_GROUPS:
-            errors.add(prefix + "packing_group", f"{packing_group} is not a packing group: use I, II or III.")
-        elif not un_number and not dg_class:  # with a class alone, the UN number's own error says what is missing
-            errors.add(
-                prefix + "packing_group", "A packing group needs the UN number and class too, e.g. 1203 / 3 / II."
-            )
-        elif dg_class in identifiers.DG_CLASSES:  # an unknown class has its own error
-            problem = identifiers.packing_group_problem(dg_class=dg_class, packing_group=group)
-            if problem:
-                errors.add(prefix + "packing_group", problem)
-        line["packing_group"] = group
-    return line
-
-
-def _container(raw: Mapping[str, Any], prefix: str, line: dict[str, Any], errors: _Errors) -> None:
-    """A line's container number, ISO size-type and seals, on an order whose mode carries the customer's boxes."""
-    container = _str(raw.get("container_number"))
-    if container:
-        problem = identifiers.container_number_problem(container)
-        if problem:
-            errors.add(prefix + "container_number", problem)
-        else:
-            line["container_number"] = identifiers.normalize_container_number(container)
-    container_type = _str(raw.get("container_type")).upper()
-    if container_type:
-        problem = identifiers.iso_size_type_problem(container_type)
-        if problem:
-            errors.add(prefix + "container_type", problem)
-        line["container_type"] = container_type
-    seals = raw.get("seal_numbers")
-    if seals is not None and seals != "":
-        line["seal_numbers"] = _seals(seals, prefix + "seal_numbers", errors)
-
-
-def _refuse_containers(raw: Mapping[str, Any], prefix: str, mode: str, errors: _Errors) -> None:
-    """On an order whose mode carries none of the customer's containers, each container field given is an error:
-    one message, for the box does not belong here whatever its number's check digit says."""
-    why = ": the consolidator's box is planned on the shipment" if mode == Mode.OCEAN_LCL else ""
-    message = f"Containers belong on Ocean FCL or Rail orders, not {Mode(mode).label}{why}."
-    for name in _CONTAINER_FIELDS:
-        value = raw.get(name)
-        if value if isinstance(value, list | tuple) else _str(value):  # seals may come as a list
-            errors.add(prefix + name, message)
-
-
-def _seals(raw: Any, name: str, errors: _Errors) -> list[str]:
-    """A line's seal numbers, from text separated by commas (or semicolons) or a list of texts. Too many or
-    too long is an error, never cut: a seal number that differs from the one on the box is worthless."""
-    if type(raw) is str:
-        parts: Any = raw.replace(";", ",").split(",")
-    elif isinstance(raw, list | tuple) and all(type(part) is str for part in raw):
-        parts = raw
-        if name in errors:  # a NUL or a lone surrogate in one of them (_refuse_unstorable_values)
-            return []
-    else:
-        errors.add(name, _SEALS_SHAPE)
-        return []
-    seals = [seal.upper() for part in parts if (seal := part.strip())]
-    if len(seals) > MAX_SEALS_PER_LINE:
-        errors.add(
-            name, f"A cargo line can name at most {MAX_SEALS_PER_LINE} seal numbers (this one has {len(seals)})."
-        )
-    for seal in seals:
-        if len(seal) > SEAL_LENGTH_LIMIT:
-            errors.add(name, f"{seal} is not a seal number: use at most {SEAL_LENGTH_LIMIT} characters.")
-    return seals
-
-
-def _declared_value_places(raw: Any, value: Decimal, currency: str, errors: _Errors) -> None:
-    """A declared value has no finer amount than its currency's ISO 4217 minor unit: no yen cents (JPY has none).
-
-    A point before three digits in a currency with fewer decimals ("150.000" yen, "12.000" euros) can only be a
-    decimal point if the amount is written finer than the currency goes; people who group thousands with a point
-    write it so. Both readings are named and the amount refused, as "1,000" is: read as decimals it was stored a
-    thousand times too small ("150.000" yen as 150). "0.500" and "1500.000" are no thousands groups, so read as
-    written."""
-    places = decimal_places(currency)
-    text = str(raw).strip()
-    if places < 3 and "," not in text and _POINT_GROUPS.fullmatch(text.translate(_GROUP_SPACES).lstrip("+")):
-        errors.add("declared_value", _ambiguous_message(text))
-    # ISO 4217 minor units are 0, 2, 3 or 4 decimals (CLF, UYW): only the whole currencies take fewer than the column.
-    elif places == 0 and value != value.to_integral_value():
-        errors.add("declared_value", f"{currency} amounts have no decimals: give a whole amount.")
-
-
 def _total_problems(order: Mapping[str, Any], errors: _Errors) -> None:
     for name, label, unit, limit in _TOTAL_LIMITS:
         if order[name] >= limit:
@@ -846,42 +305,6 @@ def _total_problems(order: Mapping[str, Any], errors: _Errors) -> None:
                 "lines",
                 f"The cargo lines add up to a {label} of {order[name]:,} {unit}; an order holds less than {limit:,}.",
             )
-
-
-def _line_prefix(line: Mapping[str, Any]) -> str:
-    """How errors name a clean line's fields: by the raw line's index (_lines skips a line that is no object)."""
-    return f"lines[{line['line_no'] - 1}]."
-
-
-def _equipment(lines: list[dict[str, Any]], errors: _Errors) -> list[dict[str, Any]]:
-    """One row per container named on the lines (and one per typed but unnumbered line). Seals are kept on their
-    container, so seals on a line that names none are an error: there is nothing to keep them on."""
-    boxes: dict[str, dict[str, Any]] = {}
-    unnumbered = []
-    for line in lines:
-        number, iso_type, seals = (
-            line["container_number"],
-            line.pop("container_type"),
-            line.pop("seal_numbers"),
-        )
-        if not number and not iso_type:
-            if seals:
-                prefix = _line_prefix(line)
-                if prefix + "container_number" not in errors:  # a refused number has its own error
-                    errors.add(prefix + "seal_numbers", "Seal numbers need a container number or type.")
-            continue
-        if not number:
-            unnumbered.append({"container_number": "", "iso_type": iso_type, "seal_numbers": seals})
-            continue
-        box = boxes.setdefault(number, {"container_number": number, "iso_type": iso_type, "seal_numbers": []})
-        if iso_type and box["iso_type"] and iso_type != box["iso_type"]:
-            errors.add(_line_prefix(line) + "container_type", f"{number} is already given as a {box['iso_type']}.")
-        box["iso_type"] = box["iso_type"] or iso_type
-        box["seal_numbers"] = sorted({*box["seal_numbers"], *seals})
-    for box in boxes.values():
-        if not box["iso_type"]:
-            box["iso_type"] = "22G1"
-    return [*boxes.values(), *unnumbered]
 
 
 # Characters a reference cannot hold: control characters, and the invisible "format" ones (Unicode category Cf:
@@ -941,7 +364,7 @@ def _refuse_unstorable_values(data: Mapping[str, Any], errors: _Errors) -> None:
             if not isinstance(line, Mapping):
                 continue
             for name, value in line.items():
-                if name == "seal_numbers":  # text or a list of texts: _seals checks the shape
+                if name == "seal_numbers":  # text or a list of texts: intake_containers._seals checks the shape
                     parts = value if isinstance(value, list | tuple) else [value]
                     problems = (_value_problem(part) for part in parts if type(part) is str)
                     problem = next((found for found in problems if found), None)

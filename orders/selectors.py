@@ -410,7 +410,7 @@ def locations_by_code(codes: Sequence[str]) -> dict[str, Location]:
 
 @dataclass(frozen=True)
 class StoreCancellation:
-    """A store's word that it cancelled an order that was already ours (orders.webhooks._cancelled_after_intake)."""
+    """A store's word that it cancelled an order that was already ours (webhooks_shopify._cancelled_after_intake)."""
 
     received_at: datetime.datetime
     integration: str

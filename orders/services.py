@@ -19,7 +19,9 @@ from django.utils import timezone
 
 from orders import events, history, lifecycle
 from orders.errors import OrderError, OrderValidationError, OrderVersionConflict
-from orders.intake import MAX_SEALS_PER_LINE, CleanOrder, Lookups, derived_named_place, validate_order
+from orders.intake import CleanOrder, derived_named_place, validate_order
+from orders.intake_containers import MAX_SEALS_PER_LINE
+from orders.intake_lookups import Lookups
 from orders.models import CargoLine, Equipment, Order, OrderStatus
 from orders.references import issue_references
 from partners.models import ApiKey, User

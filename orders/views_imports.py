@@ -4,7 +4,7 @@ The same screens serve two audiences: staff under /imports/ (every job; the URL 
 customers on the portal under /portal/imports/ (their own jobs, in the portal's layout; the instance namespace
 `portal_imports` of the same URL module, so `{% url 'imports:…' %}` in the templates and `_url` here resolve
 to the audience's own addresses). A customer's file holds that customer's orders only: its template has no
-customer_code column, and the import service narrows the job to the customer (`service.job_scope`).
+customer_code column, and the import service narrows the job to the customer (`orders.imports.jobs.job_scope`).
 
 Times are on the viewer's clock, which the screens name ("times in Asia/Shanghai"): staff's own branch's, as on
 every list over all branches, and a customer's own organisation's on the portal (docs/planning.md, "Which clock a
@@ -169,7 +169,7 @@ def import_detail(request: HtmxHttpRequest, pk: Any) -> HttpResponse:
             response["HX-Refresh"] = "true"  # the job is done: show its preview or result page
         patch_vary_headers(response, ["HX-Request"])
         return response
-    errors = list(service.import_job_errors(job)[:ERRORS_SHOWN])
+    errors = list(selectors.import_job_errors(job)[:ERRORS_SHOWN])
     context = {
         "job": job,
         "preview": sorted(job.preview, key=lambda order: order["row"]),  # as the file has them, not as checked
@@ -217,7 +217,7 @@ def import_cancel(request: HttpRequest, pk: Any) -> HttpResponse:
 @import_screen
 def import_error_file(request: HttpRequest, pk: Any) -> StreamingHttpResponse:
     job = selectors.import_job_get_for(scope=scope_for_request(request), pk=pk)
-    response = StreamingHttpResponse(service.import_job_error_file(job), content_type="text/csv; charset=utf-8")
+    response = StreamingHttpResponse(selectors.import_job_error_file(job), content_type="text/csv; charset=utf-8")
     stem = job.file_name.rsplit(".", 1)[0][:80] or "import"
     # RFC 6266: a name that is not plain ASCII goes as filename*=utf-8''…, which browsers read; the header as a
     # whole would otherwise be MIME-encoded (=?utf-8?b?…?=), and the download would lose its name.

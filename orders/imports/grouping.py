@@ -18,7 +18,8 @@ from openpyxl.utils import get_column_letter
 
 from orders.imports.columns import LINE_COLUMNS, ORDER_COLUMNS, TEMPLATE_EXAMPLE, ImportFileError, check_header
 from orders.imports.reading import LINE_BREAK, CellProblem, FileInfo, Limits, Opener, iter_rows
-from orders.intake import _VALUE_LIMIT, _VALUE_PLACES, _date, _decimal, _declared_value_places, _Errors
+from orders.intake import _VALUE_LIMIT, _VALUE_PLACES
+from orders.intake_values import _date, _decimal, _declared_value_places, _Errors
 
 Key = tuple[str, str]
 _LINE_ERROR = re.compile(r"^lines\[(\d+)\](?:\.(\w+))?$")

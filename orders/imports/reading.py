@@ -521,7 +521,7 @@ def orders_sheet(sheets: Sequence[Any]) -> Any:
     Workbooks often keep their drop-down lists (modes, incoterms) on a hidden sheet, first or not. The active sheet
     is not taken: it is whichever tab was open when the file was saved. A workbook whose sheets are all hidden
     (Excel never saves one) is read from its first sheet. `sheets` have a `sheet_state` (openpyxl's, or
-    service._WorkbookSheet)."""
+    writes._WorkbookSheet)."""
     return next((sheet for sheet in sheets if sheet.sheet_state == "visible"), sheets[0] if sheets else None)
 
 

@@ -14,7 +14,7 @@ from django.test import RequestFactory
 from django.test.utils import CaptureQueriesContext
 
 from orders.models import Integration, IntegrationKind, Location
-from orders.webhooks import generate_secret
+from orders.webhooks_signatures import generate_secret
 from partners import services
 from partners.admin import may_grant_admin
 from partners.models import ApiKey, Membership, OrganisationKind, Role, User

@@ -11,7 +11,7 @@ from django.db import connection
 from django.db.models import F
 
 from orders import events
-from orders.imports import service
+from orders.imports import check, selectors, service, writes
 from orders.models import (
     CargoLine,
     Channel,
@@ -636,7 +636,7 @@ def test_an_upload_cancelled_while_the_worker_starts_stays_cancelled(world, sett
     worker_view = ImportJob.objects.get(pk=job.pk)  # the worker has read the job: still pending
     assert worker_view.status == ImportStatus.PENDING
     service.import_job_cancel(job=job)  # the user cancels in that moment
-    service._check_job(worker_view)  # the worker goes on with what it read
+    writes._check_job(worker_view)  # the worker goes on with what it read
     job.refresh_from_db()
     assert (job.status, job.orders_total) == (ImportStatus.CANCELLED, 0)
 
@@ -686,7 +686,7 @@ def test_a_job_whose_runs_died_three_times_is_given_up_without_reading_its_file(
     job = import_file(world["ops"], csv_bytes([order_row("PO-1")]))
     # Three runs started and never ended: their processes were killed.
     ImportJob.objects.filter(pk=job.pk).update(status=ImportStatus.IMPORTING, runs_unfinished=3)
-    monkeypatch.setattr(service, "check_file", lambda *a, **k: pytest.fail("the file was read again"))
+    monkeypatch.setattr(writes, "check_file", lambda *a, **k: pytest.fail("the file was read again"))
     service.import_job_process(job_id=job.pk)
     job.refresh_from_db()
     assert job.status == ImportStatus.FAILED
@@ -786,7 +786,7 @@ def test_an_error_file_cut_at_the_stored_limit_says_how_many_errors_it_leaves_ou
     settings.OMS_IMPORT_MAX_STORED_ERRORS = 3
     job = import_file(world["ops"], csv_bytes([order_row(f"PO-{n}", pieces="0") for n in range(6)]))
     assert job.error_count == 6
-    lines = list(csv.reader(io.StringIO("".join(service.import_job_error_file(job)).lstrip("\ufeff"))))
+    lines = list(csv.reader(io.StringIO("".join(selectors.import_job_error_file(job)).lstrip("\ufeff"))))
     assert len(lines) == 1 + 3 + 1
     assert lines[-1] == [
         "", "", "",
@@ -844,9 +844,9 @@ def test_a_workbooks_progress_only_moves_forward(world, monkeypatch):
 
     from tests.orders.fixtures.imports import COLUMNS
 
-    monkeypatch.setattr(service, "PROGRESS_EVERY_S", 0)  # every step, as a long file does every half second
+    monkeypatch.setattr(check, "PROGRESS_EVERY_S", 0)  # every step, as a long file does every half second
     shown: list[int] = []
-    original_set = service._set
+    original_set = check._set
 
     def recording_set(job: ImportJob, **values: Any) -> None:
         original_set(job, **values)
@@ -854,7 +854,7 @@ def test_a_workbooks_progress_only_moves_forward(world, monkeypatch):
         if stored.is_running and stored.rows_total:  # what the polled progress card shows as its percentage
             shown.append(stored.progress_percent)
 
-    monkeypatch.setattr(service, "_set", recording_set)
+    monkeypatch.setattr(check, "_set", recording_set)
     workbook = openpyxl.Workbook()
     workbook.active.append(COLUMNS)
     for number in range(3000):

@@ -15,7 +15,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils.html import escape
 
-from orders.imports import service
+from orders.imports import check, selectors, service
 from orders.imports.columns import TEMPLATE_COLUMNS
 from orders.models import ImportJob, ImportStatus, Order
 from tests.orders.fixtures.imports import COLUMNS, csv_bytes, errors_of, import_file, order_row, upload, world
@@ -425,18 +425,16 @@ def test_an_import_that_created_nothing_for_another_reason_does_not_claim_a_conc
 
 
 def test_the_preview_of_a_long_file_shows_the_files_first_orders(world, login):
-    count = service.PREVIEW_ORDERS + 1
+    count = check.PREVIEW_ORDERS + 1
     rows = [order_row("PO-A"), *(order_row(f"PO-{n}") for n in range(1, count)),
             order_row("PO-A", description="Spare parts")]  # fmt: skip
     job = import_file(world["ops"], csv_bytes(rows))
-    assert (job.orders_valid, len(job.preview)) == (count, service.PREVIEW_ORDERS)
+    assert (job.orders_valid, len(job.preview)) == (count, check.PREVIEW_ORDERS)
     body = login(world["ops"]).get(job.get_absolute_url()).content.decode()
-    assert f"the first {service.PREVIEW_ORDERS} of {count}" in body
+    assert f"the first {check.PREVIEW_ORDERS} of {count}" in body
     preview = body.split("Orders that will be created")[1].split("</table>")[0]
     shown = [int(row) for row in re.findall(r'text-secondary">(\d+)</td>', preview)]
-    assert shown[0] == 2, (
-        f"'the first {service.PREVIEW_ORDERS}' starts at row {shown[0]}; row 2's order PO-A is missing"
-    )
+    assert shown[0] == 2, f"'the first {check.PREVIEW_ORDERS}' starts at row {shown[0]}; row 2's order PO-A is missing"
 
 
 def walk_list(client, url: str) -> list[str]:
@@ -542,7 +540,7 @@ def test_a_rows_errors_follow_the_files_column_order(world, login):
     content = csv_bytes([order_row("PO-1", pieces="0", requested_pickup_on="31/12/2026")], columns=columns)
     job = import_file(world["ops"], content)
 
-    shown = [vars(error)["header"] for error in service.import_job_errors(job)]  # an annotation: not in the model
+    shown = [vars(error)["header"] for error in selectors.import_job_errors(job)]  # an annotation: not in the model
 
     assert shown == ["requested_pickup_on", "pieces"]
 

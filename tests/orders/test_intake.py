@@ -5,7 +5,8 @@ from decimal import Decimal
 
 import pytest
 
-from orders.intake import Lookups, validate_order
+from orders.intake import validate_order
+from orders.intake_lookups import Lookups
 from orders.models import Location
 from partners.models import Organisation, OrganisationKind
 from partners.scoping import scope_for_user
@@ -625,7 +626,7 @@ def test_hints_cost_an_indexed_query_each_and_at_most_max_hints_per_batch(order_
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
-    from orders import intake
+    from orders import intake, intake_lookups
 
     with connection.cursor() as cursor:
         cursor.execute(
@@ -635,15 +636,15 @@ def test_hints_cost_an_indexed_query_each_and_at_most_max_hints_per_batch(order_
                FROM generate_series(1, 50000) AS g ON CONFLICT DO NOTHING"""
         )
         cursor.execute("ANALYZE orders_location")
-    lookups = intake.Lookups()
+    lookups = intake_lookups.Lookups()
     with CaptureQueriesContext(connection) as queries:
-        for n in range(intake.MAX_HINTS + 50):
+        for n in range(intake_lookups.MAX_HINTS + 50):
             errors = intake.validate_order(order_data(origin=f"Hafenstrasse {n}"), scope=staff_scope, lookups=lookups)[
                 1
             ]
             assert "origin" in errors
     hint_queries = [q["sql"] for q in queries.captured_queries if "UPPER" in q["sql"] and "orders_location" in q["sql"]]
-    assert len(hint_queries) == intake.MAX_HINTS
+    assert len(hint_queries) == intake_lookups.MAX_HINTS
     with connection.cursor() as cursor:  # the query's shape lets an index serve it (the planner's choice aside)
         cursor.execute("SET LOCAL enable_seqscan = off")
         cursor.execute("EXPLAIN " + hint_queries[0])

@@ -27,7 +27,8 @@ from orders.models import (
     OrderStatus,
     WebhookDelivery,
 )
-from orders.webhooks import generate_secret, generic_intake, shopify_orders_create
+from orders.webhooks import generic_intake, shopify_orders_create
+from orders.webhooks_signatures import generate_secret
 from partners.models import Role
 from partners.scoping import Audience, Scope, scope_for_user
 from tests.orders.fixtures.imports import world

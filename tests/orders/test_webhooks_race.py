@@ -9,7 +9,7 @@ import threading
 import pytest
 from django.db import connection
 
-from orders import webhooks
+from orders import webhooks_generic, webhooks_shopify
 from orders.models import Order, WebhookDelivery
 from tests.orders.fixtures.imports import world
 from tests.orders.test_webhooks import (
@@ -26,11 +26,11 @@ __all__ = ["generic", "shopify", "world"]  # the fixtures, used by name
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-def _both_checked_first(monkeypatch, name, *, may_go_alone_after: float | None = None):
-    """Each thread's first call of webhooks.`name` waits for the other's: both pass it before either goes on
-    (a duplicate look-up: both checked before either writes). With `may_go_alone_after`, a thread whose partner
-    cannot arrive (it waits on this one's row lock) goes on alone after that many seconds."""
-    original = getattr(webhooks, name)
+def _both_checked_first(monkeypatch, module, name, *, may_go_alone_after: float | None = None):
+    """Each thread's first call of `module`.`name` (as that module calls it) waits for the other's: both pass it
+    before either goes on (a duplicate look-up: both checked before either writes). With `may_go_alone_after`, a
+    thread whose partner cannot arrive (it waits on this one's row lock) goes on alone after that many seconds."""
+    original = getattr(module, name)
     barrier = threading.Barrier(2)
     local = threading.local()
 
@@ -45,7 +45,7 @@ def _both_checked_first(monkeypatch, name, *, may_go_alone_after: float | None =
                     barrier.wait(timeout=may_go_alone_after)
         return found
 
-    monkeypatch.setattr(webhooks, name, checked)
+    monkeypatch.setattr(module, name, checked)
 
 
 def _run_two(post):
@@ -68,7 +68,7 @@ def _run_two(post):
 
 
 def test_two_concurrent_generic_deliveries_of_one_order_create_it_once(generic, monkeypatch):
-    _both_checked_first(monkeypatch, "_existing")
+    _both_checked_first(monkeypatch, webhooks_generic, "_existing")
     body = _body(_intake_order("SO-RACE"))
     results = _run_two(lambda i: _generic_post(generic, body, msg_id=f"msg_{i}"))
     statuses = sorted(getattr(r, "status_code", repr(r)) for r in results.values())
@@ -78,7 +78,7 @@ def test_two_concurrent_generic_deliveries_of_one_order_create_it_once(generic, 
 
 
 def test_two_concurrent_shopify_deliveries_of_one_order_create_it_once(shopify, monkeypatch):
-    _both_checked_first(monkeypatch, "_delivered")
+    _both_checked_first(monkeypatch, webhooks_shopify, "_delivered")
     body = _body(SHOPIFY_ORDER)
     results = _run_two(lambda i: _shopify_post(shopify, body, webhook_id=f"wh-{i}"))
     statuses = sorted(getattr(r, "status_code", repr(r)) for r in results.values())
@@ -100,7 +100,8 @@ def test_two_deliveries_of_the_same_orders_in_opposite_order_do_not_deadlock(gen
     """[A, B] and [B, A] at the same moment: each delivery creates its orders in the order of their references,
     so the second waits for the first's A instead of holding B while asking for A (a deadlock PostgreSQL would
     break with a 500). Each thread pauses after its first order, so without the ordering both hold one."""
-    _both_checked_first(monkeypatch, "_create", may_go_alone_after=3)  # the other may be waiting for our A
+    # The other may be waiting for our A.
+    _both_checked_first(monkeypatch, webhooks_generic, "_create", may_go_alone_after=3)
     a, b = _intake_order("SO-A"), _intake_order("SO-B")
     bodies = {1: _body([a, b]), 2: _body([b, a])}
     results = _run_two(lambda i: _generic_post(generic, bodies[i], msg_id=f"msg_{i}"))
