@@ -269,7 +269,9 @@ class TaskViewSet(viewsets.GenericViewSet):
     @extend_schema(
         summary="Complete a task",
         description="Marks an open task done, recorded as done by the calling API key (its name shows on the task's "
-        "page and history). Accepts an `Idempotency-Key` header: a retry replays the first answer.",
+        "page and history). A scheduled task (not open yet) can be done early: it blocks its steps until it is done, "
+        "and its history says it was done before it opened. Accepts an `Idempotency-Key` header: a retry replays "
+        "the first answer.",
         parameters=[IDEMPOTENCY_KEY],
         request=CompleteInputSerializer,
         responses={200: TaskSerializer, 400: _BAD_NOTE, 409: _TASK_CONFLICT, 422: IDEMPOTENCY_REUSED},

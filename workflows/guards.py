@@ -10,26 +10,38 @@ from orders.lifecycle import TRANSITIONS, register_guard
 from orders.models import Order
 from workflows.models import Task, TaskState
 
-_SHOWN = 3
+SHOWN = 3
 
 
 # Asked inside every transition's locked transaction, so written as SQL: the ORM took longer to compile
-# this query (0.5 ms) than Postgres to answer it (0.1 ms, on the task_order_state index).
+# this query (0.5 ms) than Postgres to answer it (0.1 ms, on the task_order_state index). Scheduled tasks block
+# too: a step a task must come before waits for it even before it opens, and the people who may work it can mark
+# it done early (services.tasks.task_complete).
 _BLOCKING_SQL = (
-    f"SELECT name FROM {Task._meta.db_table} WHERE order_id = %s AND state IN (%s, %s) "  # noqa: S608 - table name from the model
+    f"SELECT id, name FROM {Task._meta.db_table} WHERE order_id = %s AND state IN (%s, %s) "  # noqa: S608 - table name from the model
     "AND blocks @> ARRAY[%s]::varchar(20)[] ORDER BY due_at, id LIMIT %s"
 )
 
 
-def open_blocking_tasks(order: Order, transition: str) -> str | None:
-    """Why the order cannot take `transition` yet: the open tasks that block it, by name."""
+def blocking_tasks(order: Order, transition: str) -> list[tuple[int, str]]:
+    """The open and scheduled tasks that block `transition` (id, name), soonest due first: the first few, and
+    one more when there are more."""
     with connection.cursor() as cursor:
-        cursor.execute(_BLOCKING_SQL, [order.pk, TaskState.OPEN, TaskState.SCHEDULED, transition, _SHOWN + 1])
-        names = [name for (name,) in cursor.fetchall()]
-    if not names:
+        cursor.execute(_BLOCKING_SQL, [order.pk, TaskState.OPEN, TaskState.SCHEDULED, transition, SHOWN + 1])
+        return [(pk, name) for pk, name in cursor.fetchall()]
+
+
+def finish_first(tasks: list[tuple[int, str]]) -> str | None:
+    """ "Finish first: A, B and more." for the blocking tasks, or None when there are none."""
+    if not tasks:
         return None
-    shown = ", ".join(names[:_SHOWN]) + (" and more" if len(names) > _SHOWN else "")
+    shown = ", ".join(name for _, name in tasks[:SHOWN]) + (" and more" if len(tasks) > SHOWN else "")
     return f"Finish first: {shown}."
+
+
+def open_blocking_tasks(order: Order, transition: str) -> str | None:
+    """Why the order cannot take `transition` yet: the open (or scheduled) tasks that block it, by name."""
+    return finish_first(blocking_tasks(order, transition))
 
 
 def _guard_for(transition: str) -> Callable[[Order], str | None]:

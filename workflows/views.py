@@ -23,10 +23,10 @@ from partners.models import User
 from partners.permissions import staff_required
 from partners.scoping import Scope, scope_for_request
 from partners.time_zones import viewer_zone, zone_label
-from workflows import selectors, services
+from workflows import guards, selectors, services
 from workflows.errors import TaskNotAllowed
 from workflows.forms import BulkForm, CommentForm, NoteForm, NotificationPreferenceForm, ReassignForm
-from workflows.models import DEFAULT_PREFERENCE, Notification, NotificationPreference, Task, TeamFunction
+from workflows.models import DEFAULT_PREFERENCE, Notification, NotificationPreference, Task, TaskState, TeamFunction
 
 PAGE_SIZE = 50
 DUE_CHOICES = (
@@ -107,9 +107,25 @@ def tasks_bulk(request: HttpRequest) -> HttpResponse:
     return redirect(back)
 
 
-def _order_panel(order: Any, scope: Scope) -> dict[str, Any]:
-    """What the task page shows about its order: state and the next steps with why they are blocked."""
-    return {"order": order, "transitions": lifecycle.available_transitions(order, scope)}
+def _order_panel(order: Any, scope: Scope, tasks: list[Task]) -> dict[str, Any]:
+    """What the task page shows about its order: state and the next steps with why they are blocked. The tasks a
+    step waits for ("Finish first: …", the workflow's guard) are links to them (`blocking`, taken out of `reason`),
+    found among the order's tasks the page lists already (`tasks`: no query): a scheduled one among them can be done
+    early from its page."""
+    transitions = lifecycle.available_transitions(order, scope)
+    live = sorted(
+        (task for task in tasks if task.state in (TaskState.OPEN, TaskState.SCHEDULED) and task.blocks),
+        key=lambda task: (task.due_at is None, task.due_at or task.created_at, task.pk),  # as guards' ORDER BY
+    )
+    for step in transitions:
+        if step["allowed"]:
+            continue
+        blocking = [(task.pk, task.name) for task in live if step["name"] in task.blocks][: guards.SHOWN + 1]
+        said = guards.finish_first(blocking)
+        if said and said in step["reason"]:
+            step["reason"] = " ".join(step["reason"].replace(said, "").split())
+            step["blocking"], step["more_blocking"] = blocking[: guards.SHOWN], len(blocking) > guards.SHOWN
+    return {"order": order, "transitions": transitions}
 
 
 @staff_required
@@ -117,13 +133,13 @@ def task_detail(request: HttpRequest, pk: int) -> HttpResponse:
     scope = scope_for_request(request)
     task = selectors.task_get_for(scope=scope, pk=pk)
     may_work = services.may_work(scope=scope, user=request.user, task=task)
+    order_tasks = selectors.tasks_for_order(order=task.order, scope=scope, user=request.user)
     context = {
         "task": task, "may_work": may_work, "history": selectors.task_history(task=task),
         "comment_form": CommentForm(), "note_form": NoteForm(),
         "reassign_form": ReassignForm(people=list(selectors.assignable_people(team=task.team)),
                                       initial={"assignee": task.assignee_id}),
-        "order_tasks": selectors.tasks_for_order(order=task.order, scope=scope, user=request.user),
-        **_order_panel(task.order, scope),
+        "order_tasks": order_tasks, **_order_panel(task.order, scope, order_tasks),
     }  # fmt: skip
     return render(request, "workflows/task_detail.html", context)
 
@@ -218,13 +234,11 @@ def order_tasks(request: HtmxHttpRequest, reference: str) -> HttpResponse:
     """The order's tasks: the panel the order page loads with htmx, or a page of its own."""
     scope = scope_for_request(request)
     order = selectors.order_get_for(scope=scope, reference=reference)
-    context = {
-        "order": order, "tasks": selectors.tasks_for_order(order=order, scope=scope, user=request.user),
-        "waiting": selectors.order_changes_waiting(order=order),
-    }  # fmt: skip
+    tasks = selectors.tasks_for_order(order=order, scope=scope, user=request.user)
+    context = {"order": order, "tasks": tasks, "waiting": selectors.order_changes_waiting(order=order)}
     if request.htmx and not request.htmx.boosted:
         return render(request, "workflows/_order_tasks.html", context)
-    return render(request, "workflows/order_tasks.html", {**context, **_order_panel(order, scope)})
+    return render(request, "workflows/order_tasks.html", {**context, **_order_panel(order, scope, tasks)})
 
 
 @staff_required

@@ -3,6 +3,7 @@ published through the real version services, and on-commit effects run on demand
 
 from __future__ import annotations
 
+import datetime
 import itertools
 from collections import defaultdict
 from collections.abc import Callable, Iterator
@@ -10,11 +11,12 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from django.utils import timezone
 
 from oms.celery import app
 from orders import lifecycle
 from orders import services as order_services
-from orders.models import Channel, Order
+from orders.models import Channel, Order, OrderStatus
 from partners import services as partner_services
 from partners.models import Organisation, Role, User
 from partners.scoping import Scope, scope_for_user
@@ -25,7 +27,16 @@ from tracking.ingest.standards import seed_reference_data
 from tracking.models import Milestone
 from workflows import services
 from workflows.guards import _GUARDS
-from workflows.models import BranchCalendar, Task, TaskDefinition, Team, TeamFunction, TeamMember, WorkflowTemplate
+from workflows.models import (
+    BranchCalendar,
+    Task,
+    TaskDefinition,
+    TaskState,
+    Team,
+    TeamFunction,
+    TeamMember,
+    WorkflowTemplate,
+)
 
 
 @pytest.fixture
@@ -165,3 +176,20 @@ def force_status(order: Order, status: str, *, before_hold: str = "") -> Order:
     """Put an order in a state directly (tests only: real code goes through lifecycle.apply)."""
     Order.objects.filter(pk=order.pk).update(status=status, status_before_hold=before_hold)
     return Order.objects.get(pk=order.pk)
+
+
+@pytest.fixture
+def scheduled_blocker(make_template, make_order, ops_team, committed) -> tuple[Order, Task]:
+    """(order, task): the Ocean FCL export's "Collect shipping instructions and VGM", timed from the requested pickup
+    (opens 72 h before it, 40 days ahead) and blocking "depart"; the order is planned (booked on an earlier sailing)."""
+    make_template("Ocean FCL export", [
+        definition("si-vgm", name="Collect shipping instructions and VGM", trigger_kind="date", trigger_state="",
+                   date_anchor="requested_pickup", date_offset_hours=-72, due_in_hours=Decimal(8), blocks=["depart"]),
+    ])  # fmt: skip
+    pickup = (timezone.now() + datetime.timedelta(days=40)).date().isoformat()
+    with committed():
+        order = make_order(submit=True, requested_pickup_on=pickup)
+    order = force_status(order, OrderStatus.PLANNED)
+    task = tasks_of(order)["si-vgm"]
+    assert task.state == TaskState.SCHEDULED
+    return order, task

@@ -119,6 +119,23 @@ def test_the_dry_run_action_shows_matching_orders(client, admin_user, make_order
     assert "1 match" in body
 
 
+def test_the_dry_run_page_says_which_orders_it_checked_and_when_it_could_not_check_the_event(
+    client, admin_user, make_order, ops_team, committed
+):
+    with committed():
+        make_order(submit=True)
+    held = Rule.objects.create(name="Customs hold stops the order", event=RuleEvent.MILESTONE_RECORDED,
+                               event_value="CUSTOMS_HOLD")  # fmt: skip
+    unknown = Rule.objects.create(name="A later event", event="customs_cleared")  # a kind the dry run cannot look up
+    client.force_login(admin_user)
+    response = client.post(reverse("admin:workflows_rule_changelist"),
+                           {"action": "dry_run", "_selected_action": [held.pk, unknown.pk]})  # fmt: skip
+    body = " ".join(response.content.decode().split())
+    assert "Checked the 0 most recent orders on which milestone CUSTOMS_HOLD was recorded" in body
+    assert body.count("The event is not checked:") == 1
+    assert "Checked the 1 most recent submitted orders" in body
+
+
 def test_the_migrate_action_moves_orders_onto_the_new_version(
     client, admin_user, make_template, make_order, ops_team, committed
 ):

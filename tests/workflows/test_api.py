@@ -249,6 +249,22 @@ def test_the_schema_documents_every_workflow_endpoint(client, admin_user):
     assert OrderStatus.ON_HOLD in schema
 
 
+def test_a_scheduled_task_that_blocks_departure_is_completed_early_not_refused(
+    client, scheduled_blocker, staff_key, committed
+):
+    """Review B, defect 3: the API answered 409 "This task is scheduled." for the task the order's departure waited
+    for; it completes it (done before opening), and the departure is no longer blocked."""
+    order, task = scheduled_blocker
+    blocked = post(client, f"/api/v1/orders/{order.reference}/depart/", staff_key)
+    assert blocked.json()["error"]["message"] == "Finish first: Collect shipping instructions and VGM."
+    done = post(client, f"/api/v1/tasks/{task.pk}/complete/", staff_key, {"note": "SI and VGM sent by the TMS."})
+    assert (done.status_code, done.json()["state"]) == (200, "done")
+    assert TaskEvent.objects.get(task=task).verb == "done before opening"
+    with committed():
+        departed = post(client, f"/api/v1/orders/{order.reference}/depart/", staff_key)
+    assert (departed.status_code, departed.json()["status"]) == (200, OrderStatus.IN_TRANSIT)
+
+
 def test_a_task_completed_by_an_api_key_names_the_key_not_automation(client, login, order, staff_key, ops_user):
     """An integrator's key ("Control tower") completed a task: its page said "Done … automatically" and its history
     "Automation", as if the workflow had done it; nobody could tell which system closed it."""

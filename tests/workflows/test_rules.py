@@ -3,6 +3,7 @@ that shows which existing orders a rule would have matched."""
 
 from __future__ import annotations
 
+import datetime
 from decimal import Decimal
 
 import pytest
@@ -276,6 +277,73 @@ def test_the_dry_run_of_a_state_rule_looks_at_orders_that_entered_the_state(make
     OrderTransition.objects.create(order=held, name="hold", source="submitted", target="on_hold", channel="screen")
     on_hold = rule("Held", RuleEvent.ORDER_ENTERED_STATE, value="on_hold")
     assert [order.pk for order in services.rule_dry_run(rule=on_hold).matched] == [held.pk]
+
+
+def _matched(made):
+    return [order.reference for order in services.rule_dry_run(rule=made).matched]
+
+
+def test_the_dry_run_of_a_milestone_rule_lists_only_orders_that_had_the_milestone(make_order, ops_team, committed):
+    """Review B, defect 2: the dry run of "Customs hold stops the order" listed every submitted order (it would have
+    held them all). It lists the orders on which CUSTOMS_HOLD was recorded, as their workflow met it."""
+    with committed():
+        held = make_order(submit=True)
+        departed = make_order(submit=True)
+        make_order(submit=True)  # nothing recorded
+    with committed():
+        services.milestone_record(order_id=held.pk, code="CUSTOMS_HOLD", event_id="hold-1")
+        services.milestone_record(order_id=departed.pk, code="DEPARTED", event_id="dep-1")
+    stops = rule("Customs hold stops the order", RuleEvent.MILESTONE_RECORDED, value="CUSTOMS_HOLD",
+                 actions=[{"kind": "hold", "message": "Customs hold reported by the carrier."}])  # fmt: skip
+    any_milestone = rule("Any milestone", RuleEvent.MILESTONE_RECORDED)
+
+    result = services.rule_dry_run(rule=stops)
+
+    assert (result.checked, [order.reference for order in result.matched]) == (1, [held.reference])
+    assert (result.among, result.event_checked) == ("orders on which milestone CUSTOMS_HOLD was recorded", True)
+    assert _matched(any_milestone) == [departed.reference, held.reference]  # newest first
+
+
+def test_the_dry_run_of_a_document_rule_lists_the_orders_with_that_document(make_order, ops_team, committed):
+    with committed():
+        with_bill = make_order(submit=True)
+        with_pod = make_order(submit=True)
+    with committed():
+        services.document_record(order_id=with_bill.pk, document_type="HBL")
+        services.document_record(order_id=with_pod.pk, document_type="POD")
+    assert _matched(rule("Bill", RuleEvent.DOCUMENT_UPLOADED, value="HBL")) == [with_bill.reference]
+    assert _matched(rule("Any document", RuleEvent.DOCUMENT_UPLOADED)) == [with_pod.reference, with_bill.reference]
+    assert _matched(rule("Any milestone", RuleEvent.MILESTONE_RECORDED)) == []  # a document is no milestone
+
+
+def test_the_dry_run_of_a_task_overdue_rule_lists_the_orders_whose_task_of_that_team_went_overdue(
+    make_template, make_order, ops_team, committed
+):
+    make_template("Ocean", [definition("check")])  # an operations task on submit
+    with committed():
+        escalated = make_order(submit=True)
+        overdue_now = make_order(submit=True)
+        on_time = make_order(submit=True)
+    Task.objects.filter(order=escalated).update(due_at=timezone.now() - datetime.timedelta(hours=2))
+    services.overdue_tasks_escalate()
+    Task.objects.filter(order=escalated).update(state=TaskState.DONE)  # done late: it went overdue all the same
+    Task.objects.filter(order=overdue_now).update(due_at=timezone.now() - datetime.timedelta(minutes=1))
+    assert Task.objects.get(order=on_time).due_at > timezone.now()
+
+    operations = rule("Overdue work", RuleEvent.TASK_OVERDUE, value="operations")
+    assert _matched(operations) == [overdue_now.reference, escalated.reference]
+    assert services.rule_dry_run(rule=operations).among == "orders with a task of Operations that went overdue"
+    assert _matched(rule("Overdue customs work", RuleEvent.TASK_OVERDUE, value="customs")) == []
+
+
+def test_a_dry_run_that_cannot_look_up_its_event_says_so(make_order, ops_team, committed):
+    """An event the dry run does not know how to look up lists the orders whose conditions hold, and says the event
+    was not checked (the console page prints it), rather than claiming they match."""
+    with committed():
+        order = make_order(submit=True)
+    unknown = Rule.objects.create(name="Some future event", event="customs_cleared")
+    result = services.rule_dry_run(rule=unknown)
+    assert ([o.reference for o in result.matched], result.event_checked) == ([order.reference], False)
 
 
 # ---- Who a rule may name: active OMS staff only -------------------------------------------------

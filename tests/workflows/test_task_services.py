@@ -4,12 +4,14 @@ do it; and the team load that least-loaded assignment counts on."""
 from __future__ import annotations
 
 import datetime
+import zoneinfo
 from decimal import Decimal
 
 import pytest
 from django.core import mail
 from django.utils import timezone
 
+from orders import lifecycle
 from partners.scoping import scope_for_user
 from workflows import services
 from workflows.errors import TaskChangedMeanwhile, TaskNotAllowed, TaskPermissionDenied
@@ -243,6 +245,47 @@ def test_a_scheduled_task_reassigned_before_it_opens_counts_in_the_assignees_loa
     task = tasks_of(order)["ready"]
     assert (task.state, task.assignee) == (TaskState.OPEN, ops2_user)
     assert load(ops2_user) == before + 1
+
+
+def test_a_scheduled_task_that_blocks_a_step_can_be_done_early(scheduled_blocker, ops_user, ops2_user):
+    """Review B, defect 3: the goods left on an earlier sailing than the requested pickup; "Mark departed" said
+    "Finish first: Collect shipping instructions and VGM", and that task, scheduled to open in weeks, could not be
+    done ("This task is scheduled."): the order was stuck behind work nobody could finish. Those who may work it can
+    now do it early; it keeps blocking until then, and its history says it was done before it opened."""
+    order, task = scheduled_blocker
+    scope = scope_for_user(ops_user)
+    assert "Collect shipping instructions and VGM" in (lifecycle.blocked_reason(order, "depart", scope) or "")
+    loads = load(ops_user), load(ops2_user)
+
+    services.task_complete(task=task, scope=scope, by=ops_user, note="SI and VGM sent to the line.")
+
+    task.refresh_from_db()
+    assert (task.state, task.completed_by, task.done_before_opening) == (TaskState.DONE, ops_user, True)
+    [history] = task.events.all()
+    assert (history.verb, history.detail) == ("done before opening", "SI and VGM sent to the line.")
+    assert lifecycle.blocked_reason(order, "depart", scope) is None
+    assert (load(ops_user), load(ops2_user)) == loads  # a scheduled task was in nobody's load
+    assert services.scheduled_tasks_open(now=task.available_at) == 0  # it never opens now
+
+
+def test_a_scheduled_task_done_early_without_a_note_says_when_it_was_to_open(scheduled_blocker, ops_user):
+    _, task = scheduled_blocker
+    services.task_complete(task=task, scope=scope_for_user(ops_user), by=ops_user)
+    berlin = task.available_at.astimezone(zoneinfo.ZoneInfo("Europe/Berlin"))
+    opens = f"{berlin:%a} {berlin.day} {berlin:%b %Y, %H:%M} Europe/Berlin"
+    assert task.events.get().detail == f"It was to open {opens}."
+
+
+def test_only_those_who_may_work_a_scheduled_task_can_do_it_early_and_bulk_complete_agrees(
+    scheduled_blocker, ops_user, finance_user
+):
+    _, task = scheduled_blocker
+    refused = services.tasks_bulk_complete(tasks=[task], scope=scope_for_user(finance_user), by=finance_user)
+    assert (refused.done, Task.objects.get(pk=task.pk).state) == ([], TaskState.SCHEDULED)
+    assert "Only the assignee, the team and its lead" in refused.problems[0]
+    done = services.tasks_bulk_complete(tasks=[task], scope=scope_for_user(ops_user), by=ops_user)
+    assert (len(done.done), done.problems) == (1, [])
+    assert Task.objects.get(pk=task.pk).events.get().verb == "done before opening"
 
 
 def test_a_task_of_a_closed_order_cannot_be_reopened(order, ops_user):

@@ -126,7 +126,8 @@ def test_the_task_page_shows_the_order_and_why_it_cannot_move_yet(login, order, 
     response = login(ops_user).get(reverse("workflows:task_detail", args=[task.pk]))
     body = response.content.decode()
     assert response.status_code == 200
-    assert "Finish first: Book container space." in body
+    link = reverse("workflows:task_detail", args=[task.pk])
+    assert f'Finish first: <a href="{link}">Book container space</a>.' in body  # to the task that blocks it
     assert order.reference in body
 
 
@@ -240,6 +241,44 @@ def test_completing_the_blocking_task_on_the_order_page_refreshes_the_status_pan
     assert 'id="order-status-badge" hx-swap-oob="true"' in panel
     assert 'id="order-history" aria-labelledby="sec-history" hx-swap-oob="true"' in panel
     assert "HX-Request" in refreshed["Vary"]
+
+
+def test_a_scheduled_task_that_blocks_a_step_is_marked_done_early_from_its_page(
+    login, scheduled_blocker, ops_user, committed
+):
+    """Review B, defect 3: the step's "Finish first" names a task that opens in weeks; its page had no Mark done. It
+    has one now, saying what it does, and the order may depart once it is done."""
+    order, task = scheduled_blocker
+    client = login(ops_user)
+    link = reverse("workflows:task_detail", args=[task.pk])
+    steps = client.get(reverse("workflows:order_tasks", args=[order.reference])).content.decode()
+    assert f'Finish first: <a href="{link}">Collect shipping instructions and VGM</a>.' in steps
+    page = client.get(link).content.decode()
+    assert "Mark done" in form_of(page, reverse("workflows:task_complete", args=[task.pk]))
+    assert "the order can then depart, and its history says it was done before it opened" in page
+    with committed():
+        client.post(reverse("workflows:task_complete", args=[task.pk]), {"note": "SI and VGM sent."})
+    page = " ".join(client.get(link).content.decode().split())
+    assert 'Done before opening <span class="text-secondary">— SI and VGM sent.</span>' in page
+    assert ", before it opened (it was to open" in page
+    assert "Finish first" not in page
+
+
+def test_the_order_panel_offers_done_on_a_scheduled_task_and_the_done_list_says_it_was_early(
+    login, scheduled_blocker, ops_user, committed
+):
+    order, task = scheduled_blocker
+    client = login(ops_user)
+    panel = client.get(reverse("workflows:order_tasks", args=[order.reference]), **HX).content.decode()
+    done_form = form_of(panel, reverse("workflows:task_complete", args=[task.pk]))
+    assert "Done</button>" in done_form
+    assert "task_claim" not in done_form  # a scheduled task is nobody's to claim yet
+    with committed():
+        answer = client.post(reverse("workflows:task_complete", args=[task.pk]), {"panel": "order"}, **HX)
+    assert "before it opened" in answer.content.decode()
+    done = client.get(reverse("workflows:team_tasks"), {"due": "done"}).content.decode()
+    assert "Collect shipping instructions and VGM" in done
+    assert "before it opened" in done
 
 
 def test_the_navigation_badges_refresh_after_an_action_on_the_tasks_panel(

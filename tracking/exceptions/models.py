@@ -12,6 +12,8 @@ not resolved, so a scan that runs twice, or two workers scanning at once, cannot
 
 from __future__ import annotations
 
+import datetime
+
 from django.conf import settings
 from django.contrib.postgres.fields import ArrayField
 from django.db import models
@@ -58,6 +60,19 @@ SELF_RESOLVING_KINDS = frozenset(
         ExceptionKind.FAILED_DELIVERY,
         ExceptionKind.ROLLED_BOOKING,
         ExceptionKind.MISSED_CUTOFF,
+    }
+)
+
+
+# Kinds that are a report (the carrier's, a broker's, a partner's file): their `observed_at` is the time the report
+# gives for what happened, which may be long before detection opened the exception (a feed that arrives late).
+REPORTED_KINDS = frozenset(
+    {
+        ExceptionKind.CUSTOMS_HOLD,
+        ExceptionKind.CARRIER_HOLD,
+        ExceptionKind.DAMAGE,
+        ExceptionKind.FAILED_DELIVERY,
+        ExceptionKind.RETURNED_TO_SENDER,
     }
 )
 
@@ -300,6 +315,13 @@ class ShipmentException(models.Model):
     @property
     def is_open(self) -> bool:
         return self.status != ExceptionStatus.RESOLVED
+
+    @property
+    def reported_at(self) -> datetime.datetime | None:
+        """When what was reported happened, as the report gives it (a hold, damage, a failed delivery, a return: the
+        event's time, as the order's timeline shows it); None for what detection works out itself (an overdue
+        milestone, a slipped ETA, silence, a roll, a missed cut-off), whose moment is when it was opened."""
+        return self.observed_at if self.kind in REPORTED_KINDS else None
 
     @property
     def age(self):  # type: ignore[no-untyped-def]

@@ -127,6 +127,17 @@ class Task(models.Model):
         return self.is_open and self.due_at is not None and self.due_at < timezone.now()
 
     @property
+    def done_before_opening(self) -> bool:
+        """Done before the time it was scheduled to open (a person finished it early, or its milestone came
+        first): `available_at` is kept, so the lists and its page can say so for good."""
+        return (
+            self.state == TaskState.DONE
+            and self.available_at is not None
+            and self.completed_at is not None
+            and self.completed_at < self.available_at
+        )
+
+    @property
     def sla_state(self) -> str:
         """overdue, due (within 4 hours), ok, scheduled, done or cancelled: the badge a list shows."""
         if self.state != TaskState.OPEN:

@@ -5,7 +5,7 @@
   event_records (milestones, documents, exceptions, key dates), clock (scheduled tasks, escalation)
 - tasks: what people do with tasks (claim, complete, reopen, reassign, comment, bulk)
 - versions: drafting, publishing and migrating template versions
-- rules: automation rules and their dry run
+- rules: automation rules; dry_run: which existing orders a rule would have matched
 - notify: notifications and preferences
 - runs (an order's workflow context for an event, the batch of its writes), binding, task_creation,
   task_changes (closing, reopening, reassigning), auto_completion, assignment, profiles, matching: the
@@ -15,9 +15,10 @@
 
 from workflows.services.assignment import team_loads_recount
 from workflows.services.clock import overdue_tasks_escalate, scheduled_tasks_open
+from workflows.services.dry_run import rule_dry_run
 from workflows.services.event_records import document_record, exception_record, key_date_record, milestone_record
 from workflows.services.notify import notification_preferences_save, notifications_mark_read
-from workflows.services.rules import AUTOMATION_SCOPE, rule_dry_run
+from workflows.services.rules import AUTOMATION_SCOPE
 from workflows.services.tasks import (
     BulkResult,
     may_work,

@@ -16,13 +16,15 @@ for a carrier's hold that clears), and tells the owner when it resolved itself.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from django.db import transaction
-from django.db.models import OuterRef, QuerySet, Subquery
+from django.db.models import BooleanField, ExpressionWrapper, OuterRef, Q, QuerySet, Subquery
 from django.utils import timezone
 
 from orders.models import Order, OrderStatus
 from partners.models import User
-from tracking.exceptions.models import UNRESOLVED_STATUSES
+from tracking.exceptions.models import UNRESOLVED_STATUSES, ExceptionKind
 from tracking.exceptions.services import handling as exception_handling
 from tracking.models import ShipmentException
 from workflows.models import (
@@ -54,28 +56,55 @@ def _exception_tasks(exception_id: int) -> QuerySet[Task]:
     return Task.objects.filter(source_key__contains=f":exception:{exception_id}:")
 
 
-def shipment_owner(exception: ShipmentException) -> int | None:
-    """The owner of the shipment's other open exceptions about the same cargo (the same order, or none), when they
-    are still active: one shipment's exceptions stay with one person while they are open (the oldest one's owner)."""
-    others = ShipmentException.objects.filter(
-        shipment_id=exception.shipment_id, status__in=UNRESOLVED_STATUSES, owner__in=_staff(),
-    ).exclude(pk=exception.pk)  # fmt: skip
+@dataclass(frozen=True)
+class ShipmentOwner:
+    """Who handles the shipment's cargo now (shipment_owner), and why, as the exception's history says it."""
+
+    user_id: int
+    how: str
+
+
+def shipment_owner(exception: ShipmentException) -> ShipmentOwner | None:
+    """Who handles the shipment's cargo that the exception is about (the same order, or none), when they are still
+    active: the owner of its other open exceptions (the oldest one's), else the owner of the one that resolved itself
+    in the detection batch that opened this one (its `resolved_at` is this one's `opened_at`: detection stamps both
+    with the batch's time). So one shipment's exceptions stay with one person while any is open, and when one turns
+    into the next (the departure recorded late while the arrival is overdue too: "departure overdue" resolves, and
+    "arrival overdue" opens in the same batch) the late vessel stays with whoever was handling it. One opened in a
+    later batch, with nothing open any more, is assigned afresh: that person was told it was over."""
+    same_cargo = ShipmentException.objects.filter(shipment_id=exception.shipment_id, owner__in=_staff()).exclude(
+        pk=exception.pk
+    )
     if exception.order_id is None:
-        others = others.filter(order__isnull=True)
+        same_cargo = same_cargo.filter(order__isnull=True)
     else:
-        others = others.filter(order_id=exception.order_id)
-    return others.order_by("opened_at", "pk").values_list("owner_id", flat=True).first()
+        same_cargo = same_cargo.filter(order_id=exception.order_id)
+    unresolved = Q(status__in=UNRESOLVED_STATUSES)
+    continued = Q(is_auto_resolved=True, resolved_at=exception.opened_at)
+    row = (
+        same_cargo.filter(unresolved | continued)
+        .annotate(still_open=ExpressionWrapper(unresolved, output_field=BooleanField()))
+        .order_by("-still_open", "opened_at", "pk")
+        .values_list("owner_id", "still_open", "kind")
+        .first()
+    )
+    if row is None:
+        return None
+    owner_id, still_open, kind = row
+    if still_open:
+        return ShipmentOwner(owner_id, "owner of the shipment's other open exceptions")
+    return ShipmentOwner(owner_id, f"owner of “{ExceptionKind(kind).label}”, which resolved itself as this one opened")
 
 
 def exception_owner(
-    exception: ShipmentException, order_ids: list[int], *, shipment_owner_id: int | None = None
+    exception: ShipmentException, order_ids: list[int], *, sticky: ShipmentOwner | None = None
 ) -> tuple[int | None, str]:
-    """Who owns an exception, by the workflow's assignment: the owner of the shipment's other open exceptions
-    (shipment_owner), the person a rule gave its task to (the customer's account owner for the task's team
+    """Who owns an exception, by the workflow's assignment: who handles the shipment's cargo (`sticky`:
+    shipment_owner), the person a rule gave its task to (the customer's account owner for the task's team
     when there is one, else the least-loaded member), the customer's operations account owner, else the lead of
     the operations team of the order's (or shipment's) branch."""
-    if shipment_owner_id is not None:
-        return shipment_owner_id, "owner of the shipment's other open exceptions"
+    if sticky is not None:
+        return sticky.user_id, sticky.how
     task = (
         _exception_tasks(exception.pk)
         .filter(assignee__isnull=False)
@@ -113,7 +142,7 @@ def exception_opened_handle(*, exception_id: int, kind: str, order_ids: list[int
     exception = ShipmentException.objects.select_related("shipment", "order").get(pk=exception_id)
     sticky = shipment_owner(exception)
     subject = exception.order.reference if exception.order else exception.shipment.reference
-    preferred = sticky
+    preferred = sticky.user_id if sticky else None
     for position, order_id in enumerate(order_ids):
         if preferred is None and position:
             preferred = _first_assignee(exception_id)  # one query, and only on a consolidation until someone has it
@@ -122,7 +151,7 @@ def exception_opened_handle(*, exception_id: int, kind: str, order_ids: list[int
             subject=f"{exception.get_kind_display()} on {subject}", link=exception.get_absolute_url(),
             prefer_user_id=preferred,
         )  # fmt: skip
-    owner_id, how = exception_owner(exception, order_ids, shipment_owner_id=sticky)
+    owner_id, how = exception_owner(exception, order_ids, sticky=sticky)
     if owner_id is None:
         return  # unowned: it waits in the inbox for whoever acknowledges it first
     exception_handling.exception_assign_owner(exception_id=exception_id, owner=User.objects.get(pk=owner_id), how=how)
@@ -143,7 +172,8 @@ def exception_orders_added_handle(*, exception_id: int, kind: str, order_ids: li
         return  # resolved meanwhile: nothing left to do for anyone
     owner_id = exception.owner_id
     preferred = owner_id if owner_id and _staff().filter(pk=owner_id).exists() else None
-    preferred = preferred or shipment_owner(exception) or _first_assignee(exception_id)
+    sticky = None if preferred else shipment_owner(exception)
+    preferred = preferred or (sticky.user_id if sticky else None) or _first_assignee(exception_id)
     subject = exception.order.reference if exception.order else exception.shipment.reference
     for order_id in order_ids:
         exception_record(

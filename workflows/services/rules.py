@@ -1,7 +1,7 @@
-"""Automation rules: evaluate conditions on an order, run the actions of the rules an event triggers, and
-show which existing orders a rule would have matched (dry run).
+"""Automation rules: evaluate conditions on an order and run the actions of the rules an event triggers.
 
-One evaluation serves both the live path and the dry run, so what the dry run shows is what the rule does.
+One evaluation serves both the live path and the dry run (services.dry_run), so what the dry run shows is what the
+rule does.
 The live path reads the rules, the auto-accept flags and the team leads from the event's kept
 configuration (services.config), so an event that no rule applies to costs no query here.
 """
@@ -11,12 +11,10 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
-from functools import partial
 from typing import Any
 
 from django.conf import settings
 from django.db import connection
-from django.db.models import Exists, OuterRef
 from django.urls import reverse
 from django.utils import timezone
 
@@ -24,7 +22,7 @@ from finance.fx import fx_table_load
 from orders import services as order_services
 from orders.errors import TransitionNotAllowed
 from orders.lifecycle import TRANSITIONS
-from orders.models import Channel, Order, OrderStatus, OrderTransition
+from orders.models import Channel, Order
 from partners.models import Role
 from partners.scoping import Audience, Scope
 from workflows.models import (
@@ -40,7 +38,6 @@ from workflows.models import (
     Rule,
     RuleAction,
     RuleCondition,
-    RuleEvent,
     RuleOutcome,
     RuleRun,
     Task,
@@ -48,7 +45,6 @@ from workflows.models import (
 )
 from workflows.services.assignment import Draft
 from workflows.services.notify import Notice, notify
-from workflows.services.profiles import branch_profile, trade_direction
 from workflows.services.runs import OrderRun
 from workflows.services.task_changes import set_assignee
 from workflows.services.task_creation import create_tasks
@@ -325,46 +321,3 @@ def _notify(action: RuleAction, *, rule: Rule, run: OrderRun) -> str:
         config=run.config,
     )
     return "Notified"
-
-
-def _in_set(value: int, values: set[int]) -> bool:
-    return value in values
-
-
-@dataclass(frozen=True)
-class DryRun:
-    checked: int
-    matched: list[Order]
-    limit: int
-
-
-def rule_dry_run(*, rule: Rule, limit: int = 2000) -> DryRun:
-    """The most recent orders (up to `limit`) the rule's conditions match now, among orders the event could
-    have happened to (submitted ones; for "enters a state", ones that entered it)."""
-    orders = Order.objects.select_related("customer", "branch", "workflow").order_by("-created_at", "-id")
-    if rule.event == RuleEvent.ORDER_ENTERED_STATE and rule.event_value:
-        entered = OrderTransition.objects.filter(order=OuterRef("pk"), target=rule.event_value.lower())
-        orders = orders.filter(Exists(entered))
-    else:
-        orders = orders.exclude(status=OrderStatus.DRAFT)
-    auto_accept = set(CustomerSettings.objects.filter(auto_accept=True).values_list("customer_id", flat=True))
-    conditions = list(rule.conditions.all())
-    countries: dict[int, str] = {}
-    rates: dict[str, Decimal | None] = {}
-    matched, checked = [], 0
-    for order in orders[:limit]:
-        checked += 1
-        direction = getattr(getattr(order, "workflow", None), "trade_direction", "")
-        if not direction:
-            if order.branch_id not in countries:
-                countries[order.branch_id] = branch_profile(branch_id=order.branch_id).country
-            direction = trade_direction(
-                origin_country=order.origin_id[:2], destination_country=order.destination_id[:2],
-                branch_country=countries[order.branch_id],
-            )  # fmt: skip
-        facts = OrderFacts(
-            order, direction=direction, auto_accept=partial(_in_set, order.customer_id, auto_accept), rates=rates
-        )
-        if conditions_hold(conditions, facts):
-            matched.append(order)
-    return DryRun(checked=checked, matched=matched, limit=limit)

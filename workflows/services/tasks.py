@@ -15,8 +15,10 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from oms.templatetags.oms_dates import datetime_text
 from partners.models import INTERNAL_KINDS, STAFF_ROLES, Role, User
 from partners.scoping import Scope
+from partners.time_zones import branch_zone, zone_label
 from workflows.errors import TaskAssigneeNotStaff, TaskChangedMeanwhile, TaskNotAllowed, TaskPermissionDenied
 from workflows.models import NotificationKind, Task, TaskComment, TaskState, Team, active_staff
 from workflows.services.notify import Notice, notify
@@ -26,7 +28,7 @@ _MENTION = re.compile(r"(?<![\w.])@([A-Za-z0-9._+-]+(?:@[A-Za-z0-9-]+(?:\.[A-Za-
 
 
 def _lock(task: Task) -> Task:
-    return Task.objects.select_for_update(of=("self",)).select_related("order", "team").get(pk=task.pk)
+    return Task.objects.select_for_update(of=("self",)).select_related("order__branch", "team").get(pk=task.pk)
 
 
 def worked_team_ids(*, user: Any) -> set[int]:
@@ -77,17 +79,34 @@ def _names_of(task: Task, keys: list[str]) -> str:
 
 
 def task_complete(*, task: Task, scope: Scope, by: Any = None, note: str = "", api_key: Any = None) -> Task:
-    """Mark an open task done (by a person, else by `api_key`); the tasks that waited on it may start. After
-    commit: nothing else."""
+    """Mark an open task done (by a person, else by `api_key`); the tasks that waited on it may start. A scheduled
+    task can be done early, before it opens (the shipping instructions sent before the date they were timed from):
+    it blocks its steps until then, so those who may work it must be able to finish it; its history says "Done
+    before opening" (and, without a note, when it was to open). After commit: nothing else."""
     with transaction.atomic():
         locked = _lock(task)
-        _check(scope, by, locked, seen_state=task.state, allowed=(TaskState.OPEN,))
+        _check(scope, by, locked, seen_state=task.state, allowed=(TaskState.OPEN, TaskState.SCHEDULED))
         if locked.waiting_on:
             raise TaskNotAllowed(f"This task waits for {_names_of(locked, locked.waiting_on)} to be done first.")
+        verb, detail = "completed", note
+        if locked.state == TaskState.SCHEDULED:
+            verb, detail = EARLY, note or _opens_text(locked)
         close_tasks(
-            [locked], state=TaskState.DONE, by=by, now=timezone.now(), verb="completed", detail=note, api_key=api_key
+            [locked], state=TaskState.DONE, by=by, now=timezone.now(), verb=verb, detail=detail, api_key=api_key
         )
     return locked
+
+
+# The history verb of a task done while it was scheduled (it had not opened yet).
+EARLY = "done before opening"
+
+
+def _opens_text(task: Task) -> str:
+    """ "It was to open Fri 18 Dec 2026, 09:00 Europe/Berlin.": on the order branch's clock, as its page says it."""
+    if task.available_at is None:
+        return ""
+    zone = branch_zone(task.order.branch)
+    return f"It was to open {datetime_text(task.available_at.astimezone(zone), 'weekday year')} {zone_label(zone)}."
 
 
 def task_reopen(*, task: Task, scope: Scope, by: Any = None, reason: str = "") -> Task:

@@ -2,9 +2,14 @@
 (review I, defect 4): one exception on a master carrying several orders runs its rules once per order, so each
 order's history keeps its own run and task, and those tasks went to whoever was least loaded in turn (Olga for
 one order, Otto for the other) while the exception named one of them its owner. Each order's task now goes to
-the exception's owner where they can take the team's work."""
+the exception's owner where they can take the team's work.
+
+One shipment's exceptions stay with one person (review B, defect 1): also the exception that opens in the batch in
+which another of the same cargo resolved itself ("departure overdue" becoming "arrival overdue")."""
 
 from __future__ import annotations
+
+import datetime
 
 import pytest
 
@@ -12,9 +17,10 @@ from partners.models import Role
 from tests.conftest import _member
 from tests.tracking.test_ingest_support import NOW, oms_event
 from tracking.exceptions.models import ExceptionKind, ShipmentException
+from tracking.models import Leg
 from workflows.models import RuleRun, Task, TeamMember
 
-from .conftest import H, detect, ingest
+from .conftest import H, detect, ingest, open_exceptions
 from .test_consolidation import consolidated
 from .test_workflow import exception_rule
 
@@ -68,3 +74,55 @@ def test_the_shipments_owner_keeps_every_orders_task(
     exception.refresh_from_db()
     assert exception.owner == otto
     assert set(Task.objects.filter(rule=exception_rule).values_list("assignee_id", flat=True)) == {otto.pk}
+
+
+def test_the_late_vessel_stays_with_its_owner_when_the_overdue_moves_from_departure_to_arrival(
+    booked_fcl, ops_user, otto, exception_rule, django_capture_on_commit_callbacks
+):
+    """Review B, defect 1: the departure is reported late while the arrival is overdue too, so one detection batch
+    resolves "departure overdue" and opens "arrival overdue". The new one continues the one that just resolved: it
+    and its task stay with that exception's owner, instead of going to the other member by load."""
+    _, master = booked_fcl
+    main = Leg.objects.get(shipment=master)
+    Leg.objects.filter(pk=main.pk).update(planned_arrival_at=NOW - 2 * datetime.timedelta(days=1))  # a short leg
+    with django_capture_on_commit_callbacks(execute=True):
+        detect(master)
+    [departure] = open_exceptions(master, ExceptionKind.MILESTONE_OVERDUE)
+    departure.refresh_from_db()
+    assert departure.milestone == "DEPARTED"
+    first_owner = departure.owner_id
+    assert first_owner in (ops_user.pk, otto.pk)
+
+    Leg.objects.filter(pk=main.pk).update(actual_departure_at=NOW - 5 * datetime.timedelta(days=1))  # reported late
+    with django_capture_on_commit_callbacks(execute=True):
+        detect(master)
+
+    departure.refresh_from_db()
+    assert (departure.status, departure.is_auto_resolved) == ("resolved", True)
+    [arrival] = open_exceptions(master, ExceptionKind.MILESTONE_OVERDUE)
+    arrival.refresh_from_db()
+    assert arrival.milestone == "ARRIVED"
+    task = Task.objects.get(source_key__contains=f":exception:{arrival.pk}:")
+    assert (arrival.owner_id, task.assignee_id) == (first_owner, first_owner), "the late vessel changed hands"
+    assert "resolved itself as this one opened" in arrival.entries.get(verb="assigned").text
+
+
+def test_an_exception_opened_after_the_shipments_last_one_resolved_goes_by_the_workflows_assignment(
+    booked_fcl, ops_user, otto, exception_rule, django_capture_on_commit_callbacks
+):
+    """The shipment's owner is kept while one of its exceptions is open, or for the one that continues an exception
+    resolved in the same batch; one opened later, with nothing open, is assigned afresh (the least-loaded member)."""
+    from tracking.exceptions.services import handling
+
+    _, master = booked_fcl
+    earlier = ShipmentException.objects.create(kind=ExceptionKind.DAMAGE, shipment=master, mode=master.mode,
+                                               detail="Carton crushed.", announced_at=NOW)  # fmt: skip
+    handling.exception_assign_owner(exception_id=earlier.pk, owner=otto)
+    ShipmentException.objects.filter(pk=earlier.pk).update(status="resolved", resolved_at=NOW - H,
+                                                           is_auto_resolved=True)  # fmt: skip
+    TeamMember.objects.filter(user=otto).update(open_tasks=5)  # Otto is the busier one: load picks Olga
+    with django_capture_on_commit_callbacks(execute=True):
+        detect(master)
+    [overdue] = open_exceptions(master, ExceptionKind.MILESTONE_OVERDUE)
+    overdue.refresh_from_db()
+    assert overdue.owner == ops_user

@@ -13,6 +13,9 @@ from tracking.exceptions.models import ExceptionKind, ExceptionRule, ShipmentExc
 from workflows.models import AccountOwner, Notification, Rule, RuleAction, RuleEvent, RuleRun, Task, TeamFunction
 
 from .conftest import detect, ingest
+from .test_consolidation import consolidated
+
+__all__ = ["consolidated"]
 
 
 @pytest.fixture
@@ -178,3 +181,33 @@ def test_a_customer_rule_emails_that_customer_only(
     assert "GLOBEX" not in message.body
     assert "dcsa" not in message.body
     assert ShipmentException.objects.get(customer=customer_a).entries.filter(verb="notified").exists()
+
+
+def test_the_dry_run_of_an_exception_rule_lists_the_orders_an_exception_of_that_kind_concerned(
+    booked_fcl, consolidated, make_order, django_capture_on_commit_callbacks
+):
+    """Review B, defect 2: the dry run of "Exception opened" rules listed every order. It lists the orders an
+    exception of the rule's kind concerned: the one it names (a direct shipment's), or, naming none, every order on
+    the consolidation it lies on."""
+    from tests.tracking.test_ingest_support import NOW, oms_event
+    from workflows import services
+
+    from .conftest import H
+
+    direct, late_master = booked_fcl
+    master, acme_house, globex_house = consolidated
+    make_order()  # on no shipment
+    with django_capture_on_commit_callbacks(execute=True):
+        detect(late_master)  # its departure is overdue: "Milestone overdue" naming its order
+        ingest(oms_event("CUSTOMS_HOLD", NOW - 5 * H, subject=("shipment", master.reference)))
+        detect(master)  # a hold on the master: it names no order, and concerns both
+    assert ShipmentException.objects.get(kind=ExceptionKind.CUSTOMS_HOLD).order_id is None
+
+    def matched(kind: str) -> list[int]:
+        made = Rule.objects.create(name=f"On {kind}", event=RuleEvent.EXCEPTION_OPENED, event_value=kind)
+        return sorted(order.pk for order in services.rule_dry_run(rule=made).matched)
+
+    assert matched("customs_hold") == sorted([acme_house.order_id, globex_house.order_id])
+    assert matched("milestone_overdue") == [direct.pk]
+    assert matched("") == sorted([direct.pk, acme_house.order_id, globex_house.order_id])
+    assert matched("damage") == []
