@@ -331,6 +331,9 @@ class CustomerNotice:
     kind_label: str
     milestone: str  # what it concerns, in words that never read as done ("expected arrival"), or "" (holds, damage)
     opened_at: datetime.datetime
+    # When it was reported: the carrier's time for what it reports (a hold, damage: ShipmentException.reported_at, as
+    # the timeline and the customer's email give it), else when we opened it (what detection works out itself).
+    reported_at: datetime.datetime
     resolved_at: datetime.datetime | None
     expected_at: datetime.datetime | None  # ETA slipped: the planned time
     observed_at: datetime.datetime | None  # ETA slipped: the latest estimate
@@ -410,7 +413,7 @@ def exceptions_for_customer(*, scope: Scope, recent_days: int = 7, limit: int = 
     return [
         CustomerNotice(
             kind=e.kind, kind_label=e.get_kind_display(), milestone=_notice_milestone(e),
-            opened_at=e.opened_at, resolved_at=e.resolved_at, expected_at=e.expected_at, observed_at=e.observed_at,
+            opened_at=e.opened_at, reported_at=e.reported_at or e.opened_at, resolved_at=e.resolved_at, expected_at=e.expected_at, observed_at=e.observed_at,
             orders=[(e.order.reference, e.order.customer_reference)] if e.order else sorted(carried[e.shipment_id]),
         )
         for e in rows
