@@ -219,6 +219,12 @@ class TaskViewSet(viewsets.GenericViewSet):
             raise exceptions.PermissionDenied("Tasks are for OMS staff keys.")
         return scope
 
+    def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
+        """After authentication: customers and partners get their 403 before a body, a filter or an id is read (a
+        customer's key posting an empty body to reassign was told the body lacked an assignee)."""
+        super().initial(request, *args, **kwargs)
+        self.scope  # noqa: B018 - raises for non-staff
+
     def get_queryset(self) -> QuerySet[Task]:
         if getattr(self, "swagger_fake_view", False):  # drf-spectacular reading the schema: no request
             return Task.objects.none()

@@ -192,6 +192,17 @@ def test_tasks_are_for_staff_only(client, order, acme_key, who):
     assert response.status_code == (403 if who == "customer" else 401)
 
 
+@pytest.mark.parametrize(("action", "body"), [("reassign", {}), ("complete", {"note": "x" * 301})])
+def test_a_customer_key_is_refused_a_task_action_before_its_body_is_read(client, order, acme_key, action, body):
+    """The task endpoints are for staff (403 to customers and partners, as documented): an empty or bad body from a
+    customer's key was told what the body lacked (400), as if the action were open to it once the body was right."""
+    task = Task.objects.filter(order=order).first()
+    response = client.post(
+        f"/api/v1/tasks/{task.pk}/{action}/", body, content_type="application/json", **bearer(acme_key)
+    )
+    assert response.status_code == 403
+
+
 def test_completing_over_the_api(client, order, staff_key):
     tasks = tasks_of(order)
     waiting = post(client, f"/api/v1/tasks/{tasks['prealert'].pk}/complete/", staff_key)
