@@ -93,7 +93,7 @@ SHIPPED: tuple[tuple[tuple[str, str, str], int], ...] = (
     (("air", "CNPVG", "DEFRA"), -10),  # delivered, completed
     (("air", "CNPVG", "DEFRA"), 0),  # flies tonight
     (("air", "HKHKG", "NLAMS"), -6),  # delivered yesterday
-    (("air", "HKHKG", "NLAMS"), 0),  # flies today
+    (("air", "HKHKG", "NLAMS"), -1),  # flew last night, lands late (a scene of tracking.ingest.demo)
     (("road_ftl", "DEHAM", "PLWAW"), -1),  # on the road, delivery this afternoon
     (("road_ftl", "DEDUI", "ITMIL"), -9),  # delivered, completed
     (("road_ftl", "DEDUI", "ITMIL"), -1),  # on the road

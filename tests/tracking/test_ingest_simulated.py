@@ -14,6 +14,9 @@ from tracking.ingest.models import AdapterKind, CarrierEndpoint, EtaHistory, Tra
 from tracking.models import Shipment
 
 D = datetime.timedelta(days=1)
+H = datetime.timedelta(hours=1)
+M = datetime.timedelta(minutes=1)
+ZERO = datetime.timedelta(0)
 
 
 def plan(mode, *, late=datetime.timedelta(0), held=False):
@@ -69,6 +72,26 @@ def test_a_late_run_announces_the_slipped_eta_before_arriving_late():
         (plan("ocean_fcl").eta).date().isoformat(),
         (plan("ocean_fcl").eta + 2 * D).date().isoformat(),
     ]
+
+
+@pytest.mark.parametrize(
+    ("mode", "codes"),
+    [
+        ("parcel", ["PICKED_UP", "IN_TRANSIT", "ON_HOLD", "OUT_FOR_DELIVERY", "DELIVERED"]),
+        ("rail", ["13", "24", "40", "17", "39", "21"]),
+    ],
+)
+def test_a_held_parcel_or_train_is_held_and_released_and_delivered_that_much_later(mode, codes):
+    """A parcel waits at the destination hub until it goes out for delivery (Karrio has no release: that clears the
+    hold), a train's box at the terminal until customs release it (Rec 24: 17, then 39); both were marked held by
+    the hash and had no hold step (review B, defect 5)."""
+    held = plan(mode, held=True)
+    steps = simulated.steps_for(held)
+    events = [simulated._read(step, n, "M-HAM-26-000999") for n, step in enumerate(steps)]
+    assert [event.raw_code for event in events] == codes
+    assert [step["emit_at"] for step in steps] == sorted(step["emit_at"] for step in steps)
+    assert events[-1].event_at == held.eta + simulated.HELD_FOR.get(mode, simulated.HELD_FOR_OTHERWISE)
+    assert simulated.arrival_late_by(held) == events[-1].event_at - held.eta
 
 
 def test_a_customs_hold_comes_after_discharge_and_is_released():
@@ -131,3 +154,20 @@ def test_future_steps_wait_for_their_time(simulated_feed):
     tasks.advance_simulated_carrier()
     assert not TrackingEvent.objects.filter(classifier="ACT").exists()
     assert TrackingSubscription.objects.get().next_poll_at > timezone.now()
+
+
+def test_a_scene_replaces_what_the_hash_picks(simulated_feed):
+    """The demo's seed gives a shipment its scene (a late departure, a short hold); the carrier plays it."""
+    _, master = simulated_feed
+    scene = simulated.Scene(departs_late_by=3 * H, held=True, hold_for=10 * M)
+    assert simulated.scene_set(shipment=master, scene=scene) == 1
+
+    played = simulated.plan_for(master)
+
+    assert (played.late_by, played.held, played.departs_late_by, played.held_for) == (ZERO, True, 3 * H, 10 * M)
+    steps = {simulated._read(step, n, "M").raw_code: step for n, step in enumerate(simulated.steps_for(played))}
+    assert steps["TRANSPORT:DEPA"]["emit_at"] == (played.etd + 3 * H).astimezone(datetime.UTC).isoformat()
+    hold, release = (
+        datetime.datetime.fromisoformat(steps[code]["emit_at"]) for code in ("SHIPMENT:CUS:HOLD", "SHIPMENT:CUS:RELS")
+    )
+    assert release - hold == 10 * M
