@@ -18,7 +18,9 @@ The exceptions that scan opens are the intended ones, and only they:
 
 From then on nothing is seeded: the simulated carrier's late shipments (an ETA that slips, an arrival that
 follows it) and customs holds open exceptions as their events arrive, and close them when the release or the
-late milestone comes (tracking.exceptions.receivers → tasks.detect_exceptions).
+late milestone comes (tracking.exceptions.receivers → tasks.detect_exceptions). The scenes of tracking.ingest.demo
+do so in the first twenty minutes: a customs hold and its release, a pickup and an arrival overdue (opened by the
+periodic scan) until the truck collects and the flight lands.
 """
 
 from __future__ import annotations
