@@ -53,7 +53,7 @@ def leg_runners() -> QuerySet[Organisation]:
 
 def legs_carried_by(organisation_ids: Iterable[int]) -> Q:
     """The legs these organisations carry: those they are the carrier of, and those without a carrier of their own
-    on a shipment they are the carrier of. Ingest lets a partner record on the same legs (tracking.ingest.services
+    on a shipment they are the carrier of. Ingest lets a partner record on the same legs (tracking.ingest.placing
     ._not_carried, docs/tracking-events.md), so what a partner reports on is what its portal lists."""
     ids = sorted(organisation_ids)
     return Q(carrier_id__in=ids) | Q(carrier__isnull=True, shipment__carrier_id__in=ids)

@@ -1,7 +1,9 @@
 """Bulk intake from files (CSV, XLSX): read, group rows into orders, check, preview, import.
 
 - `columns`: the file vocabulary (the intake vocabulary flattened into one row per cargo line).
-- `reading`: bytes to rows, with every structural problem as one file-level error.
+- `reading`: bytes to what a file is (format, encoding, delimiter, size), each structural problem one file-level error.
+- `rows`: the rows of a file, streamed (CSV here, with its quoting problems; a workbook's through `workbooks`).
+- `workbooks`: XLSX: the orders sheet's rows as a person sees them, and the CSV copy every later pass reads.
 - `grouping`: rows sharing a customer_reference become one order; errors go back to their rows.
 - `service`: the jobs' lifecycle: create, confirm, run, cancel, give up, and the deletion of their files.
 - `check`: the check of a file (the preview, a dry run; the import checks again), validating every order.

@@ -22,7 +22,7 @@ from django.core.files.base import File
 from django.core.files.storage import default_storage
 
 from orders import bulk
-from orders.imports import grouping, reading
+from orders.imports import grouping, reading, workbooks
 from orders.imports.columns import ImportFileError
 from orders.imports.grouping import RowError
 from orders.imports.jobs import _opener, _set, job_scope
@@ -135,13 +135,13 @@ def _rows_source(
     job: ImportJob, info: reading.FileInfo, limits: reading.Limits
 ) -> tuple[reading.Opener, reading.FileInfo]:
     """Where the passes read the rows: a CSV file itself; for a workbook, the CSV copy of its rows, made on the
-    first read (reading.spool_xlsx) and kept until the job is done."""
+    first read (workbooks.spool_xlsx) and kept until the job is done."""
     if info.format != "xlsx":
         return _opener(job), info
     name = job.rows_file.name
     if not name or not default_storage.exists(name):
         name = _copy_rows(job, info, limits)
-    return (lambda: default_storage.open(name, "rb")), reading.SPOOL_INFO
+    return (lambda: default_storage.open(name, "rb")), workbooks.SPOOL_INFO
 
 
 def _copy_rows(job: ImportJob, info: reading.FileInfo, limits: reading.Limits) -> str:
@@ -155,7 +155,7 @@ def _copy_rows(job: ImportJob, info: reading.FileInfo, limits: reading.Limits) -
 
     with tempfile.TemporaryFile() as spool:
         text = io.TextIOWrapper(spool, encoding="utf-8", newline="")
-        reading.spool_xlsx(_opener(job), info, limits, text, progress=progress)
+        workbooks.spool_xlsx(_opener(job), info, limits, text, progress=progress)
         text.flush()
         text.detach()
         spool.seek(0)

@@ -17,7 +17,9 @@ from typing import Any
 from openpyxl.utils import get_column_letter
 
 from orders.imports.columns import LINE_COLUMNS, ORDER_COLUMNS, TEMPLATE_EXAMPLE, ImportFileError, check_header
-from orders.imports.reading import LINE_BREAK, CellProblem, FileInfo, Limits, Opener, iter_rows
+from orders.imports.reading import FileInfo, Limits, Opener
+from orders.imports.rows import LINE_BREAK, iter_rows
+from orders.imports.workbooks import CellProblem
 from orders.intake import _VALUE_LIMIT, _VALUE_PLACES
 from orders.intake_values import _date, _decimal, _declared_value_places, _Errors
 
@@ -96,7 +98,7 @@ class _Keys:
 
     A later line of an order may leave its order columns blank, customer_code included (a CSV saved from a sheet
     with merged cells has them so; a workbook's merged cells are read with their value in every cell, see
-    reading._MergedAreas): a row with a reference but no customer code joins the order the last row with that
+    workbooks._MergedAreas): a row with a reference but no customer code joins the order the last row with that
     reference belonged to. Before any row of its reference names a customer, such a row joins the order of the
     one customer the reference's rows name (`leading_customer`, from the scan); when they name several, it could
     be a line of any of their orders and stands apart (the scan's `unnamed`: it and those orders are refused). A

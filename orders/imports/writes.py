@@ -19,7 +19,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from orders import bulk
-from orders.imports import reading
+from orders.imports import workbooks
 from orders.imports.check import CheckResult, _duplicate_error, _max_errors, check_file
 from orders.imports.columns import HeaderError, ImportFileError
 from orders.imports.jobs import _actor, _file_name, _set, job_scope
@@ -72,7 +72,7 @@ def _file_error_message(job: ImportJob, exc: ImportFileError) -> str:
     if isinstance(exc, HeaderError) and job.file_format == "xlsx":
         sheets = _workbook_sheets(job)
         if len(sheets) > 1:
-            message = f"{FIRST_SHEET_ONLY.format(name=reading.orders_sheet(sheets).title)} {message}"
+            message = f"{FIRST_SHEET_ONLY.format(name=workbooks.orders_sheet(sheets).title)} {message}"
     return message
 
 

@@ -11,9 +11,10 @@ from django.core.management import call_command
 from drf_spectacular.validation import validate_schema
 from rest_framework.serializers import Serializer
 
-from orders.api import CargoLineInputSerializer, CargoLineSerializer, OrderInputSerializer
+from orders.api import CargoLineSerializer
 from orders.api import OrderSerializer as OrderOutputSerializer
 from orders.api_docs import ORDER_REQUEST_EXAMPLE
+from orders.api_input import CargoLineInputSerializer, OrderInputSerializer
 from orders.intake import LINE_FIELDS, ORDER_FIELDS, validate_order
 from partners.scoping import scope_for_user
 

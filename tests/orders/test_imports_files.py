@@ -33,12 +33,12 @@ def test_a_workbook_is_read_once_and_its_rows_copy_is_dropped_when_the_job_is_do
 
     from django.core.files.storage import default_storage
 
-    from orders.imports import reading
+    from orders.imports import workbooks
 
     opened = []
-    real = reading.openpyxl.load_workbook
+    real = workbooks.openpyxl.load_workbook
     # counts the opening, then opens: `append(...) or` is meant
-    monkeypatch.setattr(reading.openpyxl, "load_workbook", lambda *a, **k: opened.append(1) or real(*a, **k))  # type: ignore[func-returns-value]
+    monkeypatch.setattr(workbooks.openpyxl, "load_workbook", lambda *a, **k: opened.append(1) or real(*a, **k))  # type: ignore[func-returns-value]
     rows = [order_row("PO-1"), order_row("PO-1", description="Spare parts"), order_row("PO-2")]
     typed = [[row[name] for name in COLUMNS] for row in rows]
     typed[0][COLUMNS.index("requested_pickup_on")] = datetime.date(2026, 12, 3)
@@ -701,7 +701,7 @@ def test_a_workbook_number_is_read_as_excel_shows_it(world):
     ],
 )
 def test_a_number_cell_is_the_text_excel_shows(value, text):
-    from orders.imports.reading import _cell_text
+    from orders.imports.workbooks import _cell_text
 
     assert _cell_text(value) == text
 

@@ -13,6 +13,7 @@ import pytest
 from orders.models import Order, OrderTransition
 from tests.tracking.conftest import PICKUP
 from tests.tracking.test_ingest_support import fresh_mapping
+from tracking.ingest import recording
 from tracking.ingest import services as ingest_services
 from tracking.ingest.models import TrackingEvent
 from tracking.ingest.selectors import order_timeline
@@ -140,7 +141,7 @@ def test_the_confirmation_is_on_the_order_timeline_for_staff_customers_and_the_t
         assert row.location == ""  # a booking is made at no port
     # a second confirmation of the same moment is not recorded twice, and a failing record never fails the booking
     with pytest.raises(ingest_services.TrackingError, match="already recorded"):
-        ingest_services.event_record(
+        recording.event_record(
             milestone="BOOKING_CONFIRMED",
             occurred_at=event.event_at,
             source=ingest_services.Source(kind="planning", name=ops_user.email),

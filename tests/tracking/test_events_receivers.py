@@ -10,7 +10,7 @@ from orders import services as order_services
 from orders.models import OrderStatus
 from tests.tracking.test_ingest_support import *  # noqa: F403 - fixtures
 from tests.tracking.test_ingest_support import ETD, dcsa_event
-from tracking.ingest import receivers, services
+from tracking.ingest import receivers, recording, services
 from tracking.ingest.formats import dcsa_event as read_dcsa
 from tracking.ingest.models import SourceKind, TrackingEvent
 from tracking.ingest.services import Source
@@ -58,7 +58,7 @@ def test_our_own_leg_updates_do_not_come_back_as_a_second_event(
 def test_the_planning_screen_can_record_through_our_service(booked_fcl, ops_user):
     _order, master = booked_fcl
     leg = master.legs.get(role=LegRole.MAIN)
-    event = services.event_record_for_leg(leg=leg, milestone="DEPARTED", occurred_at=ETD, by=ops_user)
+    event = recording.event_record_for_leg(leg=leg, milestone="DEPARTED", occurred_at=ETD, by=ops_user)
     assert (event.location_code, event.leg) == ("CNSHA", leg)
     leg.refresh_from_db()
     assert leg.actual_departure_at == ETD

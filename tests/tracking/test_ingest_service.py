@@ -11,7 +11,7 @@ from django.utils import timezone
 from orders.models import Order, OrderStatus, OrderTransition
 from tests.tracking.test_ingest_support import *  # noqa: F403 - fixtures
 from tests.tracking.test_ingest_support import CONTAINER, ETA, ETD, NOW, dcsa_event, oms_event
-from tracking.ingest import estimates, mapping, remapping, selectors, services
+from tracking.ingest import estimates, mapping, recording, remapping, selectors, services
 from tracking.ingest import events as domain_events
 from tracking.ingest.formats import dcsa_event as read_dcsa
 from tracking.ingest.formats import oms_event as read_oms
@@ -374,7 +374,7 @@ def test_a_departure_corrected_on_the_order_page_of_a_direct_fcl_corrects_the_le
     order, master = booked_fcl
     right = ETD.replace(second=0)
     for at in (right + 2 * H, right):
-        services.event_record_for_order(
+        recording.event_record_for_order(
             order=order, milestone="DEPARTED", occurred_at=at, by=ops_user, location="CNSHA"
         )
 

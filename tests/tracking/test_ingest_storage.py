@@ -9,8 +9,8 @@ from django.test.utils import CaptureQueriesContext
 
 from tests.tracking.test_ingest_support import *  # noqa: F403 - fixtures
 from tests.tracking.test_ingest_support import CONTAINER, ETA, ETD, NOW, dcsa_event, oms_event
+from tracking.ingest import checks, services
 from tracking.ingest import events as domain_events
-from tracking.ingest import services
 from tracking.ingest.formats import dcsa_event as read_dcsa
 from tracking.ingest.formats import oms_event as read_oms
 from tracking.ingest.models import EtaHistory, SourceKind, TrackingEvent
@@ -82,7 +82,7 @@ def test_an_event_holding_a_lone_surrogate_is_rejected_and_the_rest_stored(booke
         bad |= {"container": CONTAINER} | {"subject": None}
     result = ingest(oms_event("LOADED", ETD - H, place="CNSHA", event_id="ok"), bad)
     assert result.stored == 1, where
-    assert result.rejected == [(1, services.SURROGATE_PROBLEM)]
+    assert result.rejected == [(1, checks.SURROGATE_PROBLEM)]
     assert TrackingEvent.objects.get().source_event_id == "ok"
 
 
@@ -90,7 +90,7 @@ def test_a_nul_in_a_reference_is_rejected_before_the_references_are_looked_up(bo
     bad = oms_event("DEPARTED", ETD, place="CNSHA", subject=("container", "MSCU\x00"))
     result = ingest(oms_event("LOADED", ETD - H, place="CNSHA"), bad)
     assert result.stored == 1
-    assert result.rejected == [(1, services.NUL_PROBLEM)]
+    assert result.rejected == [(1, checks.NUL_PROBLEM)]
 
 
 def test_the_batch_signals_carry_every_record_once_and_the_per_order_signals_still_come(

@@ -18,6 +18,7 @@ from django.utils import timezone
 from orders.models import Order, OrderStatus
 from tests.tracking.conftest import PICKUP
 from tests.tracking.test_ingest_support import *  # noqa: F403 - fixtures
+from tracking.ingest import recording
 from tracking.ingest import services as ingest_services
 from tracking.ingest.models import Classifier, SourceKind, TrackingEvent
 from tracking.ingest.selectors import order_timeline
@@ -155,7 +156,7 @@ def test_a_carriers_departure_and_arrival_on_a_pre_carriage_leg_are_the_pickup_a
     source = ingest_services.Source(kind=SourceKind.FILE, name="NTRK")
     for milestone, place, at in (("DEPARTED", "CNSZH", now - 3 * H), ("ARRIVED", "CNSHA", now - H)):
         with django_capture_on_commit_callbacks(execute=True):
-            ingest_services.event_record(
+            recording.event_record(
                 milestone=milestone, occurred_at=at, source=source, location=place,
                 subject=("shipment", master.reference),
             )  # fmt: skip

@@ -1,6 +1,6 @@
 """A milestone entered by hand with a mistyped year (the date picker lets 0001 or 9999 through) is refused with a
 message, never stored and never a server error (review B follow-up). Ingest's own window applies (2000 … two years
-ahead, tracking.ingest.services.event_problem), which is narrower than the planning forms' 1900 … 9000
+ahead, tracking.ingest.checks.event_problem), which is narrower than the planning forms' 1900 … 9000
 (tracking.forms.EARLIEST_DAY/LATEST_DAY); a time whose UTC value leaves the calendar is refused by parse_time."""
 
 from __future__ import annotations

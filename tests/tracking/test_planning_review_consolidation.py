@@ -83,7 +83,7 @@ def test_an_order_whose_cargo_is_booked_cannot_be_cancelled_until_ops_take_it_of
 
     consolidation.house_remove(master=master, house=house, by=ops_user)
     gone = Order.objects.get(pk=gone.pk)
-    assert gone.status == "confirmed"  # its cargo is booked no more (booking.orders_unplan)
+    assert gone.status == "confirmed"  # its cargo is booked no more (booking_orders.orders_unplan)
     with django_capture_on_commit_callbacks(execute=True):
         cancel(gone, scope=ops_scope, by=ops_user)
     assert Shipment.objects.get(pk=house.pk).status == ShipmentStatus.CANCELLED

@@ -1,10 +1,10 @@
 """Milestone files (CSV or XLSX) from operations or partners: one event per row, errors row by row.
 
-Reading is the order import's (orders/imports/reading.py: formats, encodings, delimiters, size and row
-limits, zip and XML bombs); errors are reported the same way, as RowError (row as the spreadsheet numbers
-it, column, offending value, message), a row that does not line up with the header being one. By default a file
-with any error records nothing, like the order import; "record the valid rows" records the rest and lists the
-others.
+Reading is the order import's (orders/imports/reading.py, rows.py and workbooks.py: formats, encodings,
+delimiters, size and row limits, zip and XML bombs); errors are reported the same way, as RowError (row as the
+spreadsheet numbers it, column, offending value, message), a row that does not line up with the header being one.
+By default a file with any error records nothing, like the order import; "record the valid rows" records the rest
+and lists the others.
 
 Columns (header names are forgiving about case, spaces and dashes):
     reference       container, B/L, booking, AWB, parcel number, shipment or order reference   (required)
@@ -18,7 +18,7 @@ Columns (header names are forgiving about case, spaces and dashes):
     note, event_id  free text; the sender's id makes a re-sent row a duplicate
 A partner's file reaches only the shipments it carries: any other reference is "not found", exactly as
 one that does not exist. On a shipment it reaches, a row about a leg another carrier carries is an error
-(services._not_carried).
+(placing._not_carried).
 """
 
 from __future__ import annotations
@@ -37,14 +37,17 @@ from openpyxl.utils import get_column_letter
 
 from orders.imports.columns import ImportFileError, normalise_header
 from orders.imports.grouping import RowError
-from orders.imports.reading import LINE_BREAK, CellProblem, Limits, detect, iter_rows
+from orders.imports.reading import Limits, detect
+from orders.imports.rows import LINE_BREAK, iter_rows
+from orders.imports.workbooks import CellProblem
 from orders.models import Channel
 from partners.models import Organisation
 from tracking.ingest import mapping, subjects
+from tracking.ingest.checks import event_problem
 from tracking.ingest.formats import FormatError, IncomingEvent, clean_location, clean_subject, parse_time
 from tracking.ingest.mapping import MilestoneInfo
 from tracking.ingest.models import EventUpload, Scheme, SourceKind, SubjectType
-from tracking.ingest.services import MAX_BATCH, Source, event_problem, events_ingest
+from tracking.ingest.services import MAX_BATCH, Source, events_ingest
 
 MAX_ROWS = 5000
 MAX_STORED_ERRORS = 500

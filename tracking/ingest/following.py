@@ -60,7 +60,7 @@ ROAD_MODES = frozenset({Mode.ROAD_FTL, Mode.ROAD_LTL, Mode.PARCEL})
 # out of the port (OUT_FOR_DELIVERY, the gate-out laden at the POD) to the consignee (DELIVERED) or, when it is not
 # the last leg or the shipment carries several orders (a consolidation's box to an inland CFS), to where they are
 # available to the consignees (AVAILABLE). Planning's recorded actual times (receivers.leg_actual_to_event) and a
-# carrier's departure or arrival landing on such a leg (services._on_its_leg) are recorded as these.
+# carrier's departure or arrival landing on such a leg (placing._on_its_leg) are recorded as these.
 PRE_MAIN_ROLES = frozenset({LegRole.PRE_CARRIAGE})
 AFTER_MAIN_ROLES = frozenset({LegRole.ON_CARRIAGE, LegRole.LAST_MILE})
 PRE_MAIN_MILESTONES = {"PICKED_UP": "departure", "RECEIVED_AT_ORIGIN": "arrival"}
@@ -138,7 +138,7 @@ _HOUSE_MOMENTS = {"PICKED_UP": "pickup", "DELIVERED": "delivery"}  # what a hous
 class _LegOwners:
     """Whose legs a batch's events land on, and which shipment each event is about there.
 
-    An event naming a house lands on its master's legs (services._leg_for). It is about the leg's own shipment when it
+    An event naming a house lands on its master's legs (placing._leg_for). It is about the leg's own shipment when it
     names it, or names the only live house on it (a direct FCL: the same goods); a house of a consolidation is about
     itself: a groupage truck collects and drops house by house. The masters' live houses (deconsolidated ones too)
     are read with one query, only when an event names a house on a master's leg: a feed naming the master costs none.

@@ -26,7 +26,7 @@ from kombu.exceptions import KombuError
 from orders import events as order_events
 from partners.models import User
 from tracking import events as planning_events
-from tracking.ingest import relinking, services
+from tracking.ingest import recording, relinking, services
 from tracking.ingest.following import ANY_LEG_MILESTONES, leg_milestone
 from tracking.ingest.models import Classifier, SourceKind, SubjectType, TrackingEvent
 from tracking.models import Booking, ConsolidatedHouse, Leg, Shipment, ShipmentKind
@@ -65,7 +65,7 @@ def leg_actual_to_event(*, leg_id: int, kind: str, at: Any, by_id: int | None) -
     source = services.Source(kind=SourceKind.PLANNING, name=getattr(by, "email", "")[:50], by=by)
     place = leg.origin_id if kind == "departure" else leg.destination_id
     try:
-        return services.event_record(
+        return recording.event_record(
             milestone=milestone,
             occurred_at=at,
             source=source,
@@ -93,7 +93,7 @@ def booking_confirmed_to_event(*, shipment_id: int, at: Any, by_id: int | None) 
     by = User.objects.filter(pk=by_id).first() if by_id else None
     source = services.Source(kind=SourceKind.PLANNING, name=getattr(by, "email", "")[:50], by=by)
     try:
-        return services.event_record(
+        return recording.event_record(
             milestone="BOOKING_CONFIRMED", occurred_at=at, source=source, subject=(SubjectType.SHIPMENT, reference)
         )
     except services.TrackingError as exc:

@@ -26,7 +26,7 @@ from kombu.exceptions import KombuError
 
 from partners.models import Organisation, User
 from partners.scoping import scope_for_user
-from tracking.ingest import following, mapping, subjects
+from tracking.ingest import following, mapping, placing, subjects
 from tracking.ingest import services as ingest
 from tracking.ingest.formats import FormatError, IncomingEvent, clean_subject
 from tracking.ingest.models import LocationRole, SourceKind, SubjectType, TrackingEvent, WebhookSource
@@ -165,15 +165,15 @@ def _relink(events: list[TrackingEvent], source: ingest.Source, table: mapping.M
         if link == subjects.NO_LINK:
             continue
         carrier = resolution.carrying(link.shipment_id) if link.shipment_id else None
-        role = ingest.location_role(event.location_code, carrier)
+        role = placing.location_role(event.location_code, carrier)
         found = table.lookup(scheme=event.scheme, code=event.raw_code, partner_id=source.partner_id, role=role)
-        leg_id = ingest._leg_for(found.milestone, event.location_code, carrier)
-        problem = ingest._not_carried(found.milestone, leg_id, carrier, source.carrier_ids)
+        leg_id = placing._leg_for(found.milestone, event.location_code, carrier)
+        problem = placing._not_carried(found.milestone, leg_id, carrier, source.carrier_ids)
         if problem:  # ingest would have refused it: it stays unmatched, with why
             event.effect = f"Not attached: {problem}"[:300]
             refused.append(event)
             continue
-        found = ingest._on_its_leg(found, leg_id, carrier, table)
+        found = placing._on_its_leg(found, leg_id, carrier, table)
         event.shipment_id, event.order_id, event.leg_id = link.shipment_id, link.order_id, leg_id
         event.mapping_status, event.milestone_id = found.status, found.milestone
         event.classifier = found.classifier or event.sent_classifier

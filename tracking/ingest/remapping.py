@@ -32,7 +32,7 @@ from tracking.ingest.models import (
     MappingStatus,
     TrackingEvent,
 )
-from tracking.ingest.services import location_role
+from tracking.ingest.placing import location_role
 from tracking.ingest.subjects import Link, Resolution
 from tracking.models import ConsolidatedHouse, Shipment
 

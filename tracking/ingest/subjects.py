@@ -9,7 +9,7 @@ shipments (container numbers are reused) goes to the open one created last.
 a partner's webhook or file reaches only what is assigned to it, and anything else is as unknown to it
 as a reference that does not exist. A partner's reference that names only an order (the order reference, or a
 container or AWB known only on the order) is linked to the order's house that partner carries, so the event lands
-on the legs carrying that house and the check "a leg you do not carry" (services._not_carried) runs as when the
+on the legs carrying that house and the check "a leg you do not carry" (placing._not_carried) runs as when the
 shipment is named: an order-only link would reach no leg and let a trucker record the vessel's departure.
 """
 
@@ -336,7 +336,7 @@ def resolve(
 def _houses_carried_by(order_ids: Iterable[int], carrier_ids: Collection[int]) -> dict[int, int]:
     """order → its house these organisations carry (the house's carrier or a leg of it, or those of a master the
     house is on): an open one before a closed one, then the oldest, as the order page picks the house of an order's
-    milestone (services.event_record_for_order). Orders carried by none of them are left out."""
+    milestone (recording.event_record_for_order). Orders carried by none of them are left out."""
     ids = set(order_ids)
     if not ids:
         return {}

@@ -22,7 +22,7 @@ from partners.models import Organisation, Role
 from partners.permissions import staff_required
 from partners.scoping import Scope, scope_for_request
 from partners.time_zones import branch_zone, viewer_zone, zone_label
-from tracking.ingest import files, mapping, selectors, services
+from tracking.ingest import files, mapping, recording, selectors, services
 from tracking.ingest.forms import MilestoneEntryForm, MilestoneUploadForm
 from tracking.ingest.goods import goods_status
 from tracking.ingest.models import EventUpload, RejectedDelivery
@@ -111,8 +111,8 @@ def order_event_add(request: HttpRequest, reference: str) -> HttpResponse:
     if form.is_valid():
         data = form.cleaned_data
         try:
-            occurred_at = services.parse_entered_time(data["occurred_at"], time_zone=data["time_zone"])
-            event = services.event_record_for_order(
+            occurred_at = recording.parse_entered_time(data["occurred_at"], time_zone=data["time_zone"])
+            event = recording.event_record_for_order(
                 order=order,
                 milestone=data["milestone"].code,
                 occurred_at=occurred_at,

@@ -323,7 +323,7 @@ def house_add(
 ) -> ConsolidatedHouse:
     """Put a house on a master, if lane, mode, state, its order and capacity allow; raises ConsolidationError
     saying why not. A house joining a master whose booking is confirmed is booked like the rest: its order moves
-    to planned through the lifecycle (booking.master_orders_plan) when the lifecycle lets it.
+    to planned through the lifecycle (booking_orders.master_orders_plan) when the lifecycle lets it.
 
     `new_houses`: the ids of houses the caller made for this in its transaction (from the orders the planner
     picked). A refusal rolls them back, so it names their orders, never their references (`_named`)."""
@@ -354,7 +354,7 @@ def house_add(
     if house.status != master.status:
         Shipment.objects.filter(pk=house.pk).update(status=master.status)
     if master.status == ShipmentStatus.BOOKED and house.order is not None:
-        from tracking.services.booking import master_orders_plan  # booking builds on consolidation
+        from tracking.services.booking_orders import master_orders_plan  # booking builds on consolidation
 
         master_orders_plan(master=master, orders=[house.order], by=by)
     return link
@@ -372,7 +372,7 @@ def order_add_to_master(*, order: Order, master: Shipment, by: Any = None) -> Sh
 def house_remove(*, master: Shipment, house: Shipment, by: Any = None) -> None:
     """Take a house off a master before departure; it goes back to planning, ready for another master. Taken off a
     booked master, its cargo is booked no more: a planned order goes back to confirmed through the lifecycle
-    (booking.orders_unplan), and is planned again when its house joins another booked master."""
+    (booking_orders.orders_unplan), and is planned again when its house joins another booked master."""
     master = Shipment.objects.select_for_update().get(pk=master.pk)
     if master.status not in JOINABLE:
         raise ConsolidationError(f"{master.reference} is {master.get_status_display().lower()}; its houses stay on.")
@@ -384,7 +384,7 @@ def house_remove(*, master: Shipment, house: Shipment, by: Any = None) -> None:
     Shipment.objects.filter(pk=house.pk).update(status=ShipmentStatus.PLANNING)
     order = Order.objects.filter(pk=house.order_id).first() if house.order_id else None
     if master.status == ShipmentStatus.BOOKED and order is not None:
-        from tracking.services.booking import orders_unplan  # booking builds on consolidation
+        from tracking.services.booking_orders import orders_unplan  # booking builds on consolidation
 
         orders_unplan(
             orders=[order],
