@@ -413,7 +413,8 @@ def exceptions_for_customer(*, scope: Scope, recent_days: int = 7, limit: int = 
     return [
         CustomerNotice(
             kind=e.kind, kind_label=e.get_kind_display(), milestone=_notice_milestone(e),
-            opened_at=e.opened_at, reported_at=e.reported_at or e.opened_at, resolved_at=e.resolved_at, expected_at=e.expected_at, observed_at=e.observed_at,
+            opened_at=e.opened_at, reported_at=e.reported_at or e.opened_at, resolved_at=e.resolved_at,
+            expected_at=e.expected_at, observed_at=e.observed_at,
             orders=[(e.order.reference, e.order.customer_reference)] if e.order else sorted(carried[e.shipment_id]),
         )
         for e in rows
