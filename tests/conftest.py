@@ -46,6 +46,19 @@ def _no_exception_burst_left_behind():
 
 
 @pytest.fixture
+def eager_celery():
+    """Queued Celery tasks run inline in the test's process (once the transaction that queued them commits, when
+    they are queued on commit): tests see their effect and no broker fills up. The tests of task behaviour itself
+    (on-commit, retries, a killed worker) use a real worker instead (tests/oms/test_celery_worker.py)."""
+    from oms.celery import app
+
+    previous = app.conf.task_always_eager
+    app.conf.task_always_eager = True
+    yield
+    app.conf.task_always_eager = previous
+
+
+@pytest.fixture
 def company(db) -> Organisation:
     return OrganisationFactory(code="OMS", name="OMS Logistics", kinds=[K.COMPANY])
 

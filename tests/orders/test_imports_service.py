@@ -350,15 +350,6 @@ def test_one_cell_that_breaks_one_rule_is_one_error(world):
     assert job.error_count == 1
 
 
-@pytest.fixture
-def eager_celery():
-    from oms.celery import app
-
-    app.conf.task_always_eager = True
-    yield
-    app.conf.task_always_eager = False
-
-
 def test_events_are_sent_after_commit_for_each_created_order(world, eager_celery, django_capture_on_commit_callbacks):
     created, changed = [], []
     events.order_created.connect(lambda **kw: created.append(kw["order_id"]), weak=False, dispatch_uid="t-created")

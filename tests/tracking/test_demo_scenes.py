@@ -7,7 +7,6 @@ clock moves, and the beat's tasks run as the worker runs them."""
 from __future__ import annotations
 
 import datetime
-from collections.abc import Iterator
 from io import StringIO
 from typing import Any
 
@@ -16,7 +15,6 @@ from django.core import mail
 from django.core.management import call_command
 from django.utils import timezone
 
-from oms.celery import app as celery_app
 from orders.models import OrderStatus, OrderTransition
 from tracking.exceptions import receivers
 from tracking.exceptions import tasks as exception_tasks
@@ -38,12 +36,8 @@ Seen = list[tuple[datetime.timedelta, str, int]]
 
 
 @pytest.fixture
-def worker() -> Iterator[None]:
+def worker(eager_celery) -> None:
     """`make run`'s worker: a queued task runs (inline, once the transaction that queued it commits)."""
-    eager = celery_app.conf.task_always_eager
-    celery_app.conf.task_always_eager = True
-    yield
-    celery_app.conf.task_always_eager = eager
 
 
 def _seed(monkeypatch: pytest.MonkeyPatch) -> None:

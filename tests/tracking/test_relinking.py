@@ -28,16 +28,6 @@ BOX = "MSKU9070323"  # a valid ISO 6346 number the master does not hold yet
 HELD_BILL = "NOTYETKNOWN1"
 
 
-@pytest.fixture
-def tasks_run_here():
-    """Celery tasks run in the test's process (the relink is queued on the tracking queue after commit)."""
-    from oms.celery import app
-
-    app.conf.task_always_eager = True
-    yield
-    app.conf.task_always_eager = False
-
-
 def post(client, events, *, source="acme-tms"):
     body = body_of(events)
     extra = {f"HTTP_{k.upper().replace('-', '_')}": v for k, v in signed_headers(body).items()}
@@ -54,7 +44,7 @@ def record_box(master, django_capture_on_commit_callbacks, number=BOX):
 
 
 def test_an_event_for_a_box_not_yet_known_is_attached_once_the_box_is_recorded(
-    client, booked_fcl, webhook_source, tasks_run_here, django_capture_on_commit_callbacks
+    client, booked_fcl, webhook_source, eager_celery, django_capture_on_commit_callbacks
 ):
     order, master = booked_fcl
     assert post(client, [gate_in()]).json()["unlinked"] == 1
@@ -74,7 +64,7 @@ def test_an_event_for_a_box_not_yet_known_is_attached_once_the_box_is_recorded(
 
 
 def test_a_held_event_is_attached_and_followed_once(
-    client, booked_fcl, webhook_source, tasks_run_here, django_capture_on_commit_callbacks
+    client, booked_fcl, webhook_source, eager_celery, django_capture_on_commit_callbacks
 ):
     order, master = booked_fcl
     post(client, [gate_in()])
@@ -90,7 +80,7 @@ def test_a_held_event_is_attached_and_followed_once(
 
 
 def test_a_held_event_older_than_the_status_never_moves_the_order_back(
-    client, booked_fcl, webhook_source, tasks_run_here, django_capture_on_commit_callbacks
+    client, booked_fcl, webhook_source, eager_celery, django_capture_on_commit_callbacks
 ):
     order, master = booked_fcl
     post(client, [gate_in()])
@@ -105,7 +95,7 @@ def test_a_held_event_older_than_the_status_never_moves_the_order_back(
 
 
 def test_a_partner_s_held_event_is_attached_only_to_what_it_carries(
-    client, booked_fcl, ocean_carriers, tasks_run_here, django_capture_on_commit_callbacks
+    client, booked_fcl, ocean_carriers, eager_celery, django_capture_on_commit_callbacks
 ):
     """Hapag-Lloyd's feed names a box that becomes known on a master Maersk carries: as at ingest, it stays
     unmatched for Hapag-Lloyd, while Maersk's own feed naming the same box is attached."""
@@ -125,7 +115,7 @@ def test_a_partner_s_held_event_is_attached_only_to_what_it_carries(
 
 @pytest.mark.parametrize("feed_now", ["given to Hapag-Lloyd", "no carrier's"])
 def test_a_held_event_stays_its_senders_when_the_console_gives_its_feed_to_someone_else(
-    client, booked_fcl, ocean_carriers, tasks_run_here, django_capture_on_commit_callbacks, feed_now
+    client, booked_fcl, ocean_carriers, eager_celery, django_capture_on_commit_callbacks, feed_now
 ):
     """Maersk's feed held a gate-in in Maersk's own code for a box not typed in yet; then the console gives the feed to
     Hapag-Lloyd, or to no carrier. The event is Maersk's, as ingest stored it (TrackingEvent.partner, decision 0006):
@@ -151,7 +141,7 @@ def test_a_held_event_stays_its_senders_when_the_console_gives_its_feed_to_someo
 
 def test_an_event_held_for_a_booking_reference_is_attached_when_the_carrier_confirms_it(
     client, make_order, order_data, ocean_carriers, ops_user, ops_scope, fresh_mapping, webhook_source,
-    tasks_run_here, django_capture_on_commit_callbacks,
+    eager_celery, django_capture_on_commit_callbacks,
 ):  # fmt: skip
     maersk, _ = ocean_carriers
     order = make_order(mode="ocean_fcl", lines=order_data()["lines"])
@@ -211,7 +201,7 @@ def _change_form_data(page) -> dict[str, object]:
 
 
 def test_a_bill_number_set_in_the_console_attaches_the_events_held_for_it(
-    client, admin_user, booked_fcl, webhook_source, tasks_run_here, django_capture_on_commit_callbacks
+    client, admin_user, booked_fcl, webhook_source, eager_celery, django_capture_on_commit_callbacks
 ):
     _, master = booked_fcl
     departed = dcsa_event("TRANSPORT", "DEPA", ETD, event_id="depa-1", bill="MAEU269999999")
@@ -230,7 +220,7 @@ def test_a_bill_number_set_in_the_console_attaches_the_events_held_for_it(
 
 
 def test_a_container_number_typed_on_the_shipment_page_attaches_the_events_held_for_it(
-    client, ops_user, booked_fcl, webhook_source, tasks_run_here, django_capture_on_commit_callbacks
+    client, ops_user, booked_fcl, webhook_source, eager_celery, django_capture_on_commit_callbacks
 ):
     """The shipment page is where a box is numbered (the console shows containers read-only since review I): the
     number typed there attaches the carrier events held for it."""

@@ -6,14 +6,13 @@ from __future__ import annotations
 import datetime
 import itertools
 from collections import defaultdict
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
 import pytest
 from django.utils import timezone
 
-from oms.celery import app
 from orders import lifecycle
 from orders import services as order_services
 from orders.models import Channel, Order, OrderStatus
@@ -52,12 +51,8 @@ def _only_workflow_guards(monkeypatch) -> None:
 
 
 @pytest.fixture(autouse=True)
-def _celery_eager() -> Iterator[None]:
-    """Queued work (notification emails) runs inline, so tests see its effect and no broker fills up."""
-    previous = app.conf.task_always_eager
-    app.conf.task_always_eager = True
-    yield
-    app.conf.task_always_eager = previous
+def _celery_eager(eager_celery) -> None:
+    """Queued work (notification emails) runs inline in every workflows test."""
 
 
 @pytest.fixture

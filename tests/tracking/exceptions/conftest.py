@@ -11,7 +11,6 @@ from unittest import mock
 import pytest
 from django.core import mail
 
-from oms.celery import app
 from orders.models import Order
 from tests.tracking.conftest import lcl_line
 from tests.tracking.test_ingest_support import *  # noqa: F403 - fixtures (booked_fcl, fresh_mapping …)
@@ -41,12 +40,8 @@ def default_rules(db) -> Iterator[None]:
 
 
 @pytest.fixture(autouse=True)
-def _celery_eager() -> Iterator[None]:
-    """Queued work (announcements, emails, detection) runs inline: tests see its effect, no broker fills up."""
-    previous = app.conf.task_always_eager
-    app.conf.task_always_eager = True
-    yield
-    app.conf.task_always_eager = previous
+def _celery_eager(eager_celery) -> None:
+    """Queued work (announcements, emails, detection) runs inline in every exceptions test."""
 
 
 def ingest(*raw: dict) -> ingest_services.IngestResult:
