@@ -13,6 +13,7 @@ from typing import Any
 
 from django.db import transaction
 from django.db.models import Q
+from django.dispatch import Signal
 from django.utils import timezone
 from kombu.exceptions import KombuError
 
@@ -131,30 +132,25 @@ def exception_orders_changed_announce(*, exception_id: int) -> bool:
         joined = _orders(concerned - told)
         left = _orders(told - concerned)
         if joined:
-            ExceptionEntry.objects.create(
-                exception=exception,
-                verb=Entry.UPDATED,
-                text=f"Now also concerns {_names(joined)}: added to the shipment.",
-            )
-            events.exception_orders_added.send(
-                sender=ShipmentException, exception_id=exception.pk, kind=exception.kind,
-                shipment_id=exception.shipment_id, order_ids=[order.pk for order in joined],
-            )  # fmt: skip
+            _tell_orders_changed(exception, joined, "Now also concerns {}: added to the shipment.",
+                                 events.exception_orders_added)  # fmt: skip
             if may_email_customers(exception):
                 from tracking.exceptions import tasks
 
                 tasks.email_exception_to_customer.delay_on_commit(exception.pk)
         if left:
-            ExceptionEntry.objects.create(
-                exception=exception,
-                verb=Entry.UPDATED,
-                text=f"No longer concerns {_names(left)}: taken off the shipment.",
-            )
-            events.exception_orders_removed.send(
-                sender=ShipmentException, exception_id=exception.pk, kind=exception.kind,
-                shipment_id=exception.shipment_id, order_ids=[order.pk for order in left],
-            )  # fmt: skip
+            _tell_orders_changed(exception, left, "No longer concerns {}: taken off the shipment.",
+                                 events.exception_orders_removed)  # fmt: skip
     return bool(joined or left)
+
+
+def _tell_orders_changed(exception: ShipmentException, orders: list[Order], text: str, signal: Signal) -> None:
+    """The exception's history says which orders it now concerns or no longer does, and `signal` tells workflows."""
+    ExceptionEntry.objects.create(exception=exception, verb=Entry.UPDATED, text=text.format(_names(orders)))
+    signal.send(
+        sender=ShipmentException, exception_id=exception.pk, kind=exception.kind,
+        shipment_id=exception.shipment_id, order_ids=[order.pk for order in orders],
+    )  # fmt: skip
 
 
 def _orders_carried_at(shipment: Shipment, at: datetime.datetime) -> set[int]:
