@@ -16,6 +16,7 @@ from partners import services
 from partners.admin_actions import confirmation_page, confirmed
 from partners.errors import PartnersError
 from partners.models import (
+    API_KEY_KINDS,
     EXTERNAL_KINDS,
     INTERNAL_KINDS,
     Address,
@@ -140,7 +141,9 @@ class MembershipInlineForm(forms.ModelForm):
                 raise forms.ValidationError(
                     "Only an administrator or a superuser gives or changes the administrator role."
                 )
-        if cleaned.get("role") and cleaned.get("organisation"):
+        # An ended membership is a record and grants nothing; only one that is, or becomes, active must fit (the
+        # partner memberships partners/0008 ended in vendors stay on the vendor's page, and it still saves).
+        if cleaned.get("role") and cleaned.get("organisation") and cleaned.get("is_active"):
             try:
                 services.membership_check(role=cleaned["role"], organisation=cleaned["organisation"])
             except PartnersError as exc:
@@ -148,9 +151,13 @@ class MembershipInlineForm(forms.ModelForm):
         return cleaned
 
 
-class AddressInline(admin.TabularInline):
+class AddressInline(admin.StackedInline):
+    """Each address a block of short rows: as a table its eight columns needed 1051 px of a 901 px column at 1280 px,
+    and country and the delete box were cut off."""
+
     model = Address
     extra = 0
+    fields = ("kind", ("line1", "line2"), ("postal_code", "city"), ("region", "country"))
 
 
 class ContactInline(admin.TabularInline):
@@ -366,7 +373,8 @@ class ApiKeyAddForm(forms.ModelForm):
         fields = ("organisation", "name")
 
     def clean_organisation(self) -> Organisation:
-        """An active organisation (the picker offers only those): a closed one's keys would not work."""
+        """An active organisation whose key has something to see (the picker offers only those): a closed one's keys
+        would not work, and a vendor alone's would find nothing (services.api_key_check)."""
         organisation = self.cleaned_data["organisation"]
         try:
             services.api_key_check(organisation=organisation)
@@ -375,7 +383,8 @@ class ApiKeyAddForm(forms.ModelForm):
         return organisation
 
 
-autocomplete_offers("partners", "apikey", "organisation", Q(is_active=True))
+# Open organisations whose keys see something: services.api_key_check refuses the others (a vendor alone).
+autocomplete_offers("partners", "apikey", "organisation", Q(is_active=True, kinds__overlap=sorted(API_KEY_KINDS)))
 
 
 @admin.register(ApiKey)

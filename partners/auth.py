@@ -10,8 +10,9 @@ from rest_framework import authentication, exceptions
 from rest_framework.request import Request
 from rest_framework.throttling import SimpleRateThrottle
 
+from partners.errors import PartnersError
 from partners.models import ApiKey
-from partners.services import api_key_authenticate
+from partners.services import api_key_authenticate, api_key_use_check
 
 
 class ApiKeyUser(AnonymousUser):
@@ -45,6 +46,10 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
         api_key = api_key_authenticate(raw_key=raw_key)
         if api_key is None:
             raise exceptions.AuthenticationFailed("Unknown or revoked API key.")
+        try:
+            api_key_use_check(api_key=api_key)
+        except PartnersError as exc:  # known and active, but with nothing to see: 403 in words, not an empty list
+            raise exceptions.PermissionDenied(str(exc)) from exc
         return ApiKeyUser(api_key), api_key
 
     def authenticate_header(self, request: Request) -> str:

@@ -116,6 +116,9 @@ EXTERNAL_KINDS = frozenset(OrganisationKind) - INTERNAL_KINDS
 # carry, and a leg is run by a carrier, an agent or a warehouse (tracking.selectors.LEG_RUNNER_KINDS, docs/planning.md
 # "Who runs a leg"): a vendor alone runs none, so its people would sign in to nothing (services.membership_check).
 PARTNER_KINDS = frozenset({OrganisationKind.CARRIER, OrganisationKind.AGENT, OrganisationKind.WAREHOUSE})
+# The kinds whose API keys see something (partners.scoping.scope_for_api_key): ours (staff keys), a customer (its
+# orders), a leg runner (its legs). A vendor alone's key would see nothing, so it gets none (services.api_key_check).
+API_KEY_KINDS = INTERNAL_KINDS | PARTNER_KINDS | {OrganisationKind.CUSTOMER}
 
 code_validator = RegexValidator(r"^[A-Z0-9]{2,10}$", "Use 2 to 10 upper-case letters or digits, e.g. ACME or HAM.")
 

@@ -7,6 +7,7 @@ from django.utils import timezone
 
 from partners.errors import PartnersError
 from partners.models import (
+    API_KEY_KINDS,
     INTERNAL_KINDS,
     PARTNER_KINDS,
     STAFF_ROLES,
@@ -63,11 +64,13 @@ def organisation_kinds_check(*, organisation: Organisation, kinds: list[str]) ->
 
     Within a side, the kinds must keep fitting the roles its active people hold (membership_check's rule): unticking
     carrier on a carrier that is also a vendor would leave its partner users signed in to nothing, unticking customer
-    would leave its customer users with no orders of their own."""
+    would leave its customer users with no orders of their own. Its API keys in use likewise keep a kind that gives
+    them something to see (api_key_check's rule)."""
     if organisation.pk is None:
         return
     _side_kept_check(organisation=organisation, kinds=kinds)
     _kinds_fit_people_check(organisation=organisation, kinds=kinds)
+    _kinds_fit_keys_check(organisation=organisation, kinds=kinds)
 
 
 def _side_kept_check(*, organisation: Organisation, kinds: list[str]) -> None:
@@ -97,6 +100,17 @@ def _kinds_fit_people_check(*, organisation: Organisation, kinds: list[str]) -> 
             f"{organisation.code} has people with the {' and '.join(misfits)} role, which these kinds do not allow: "
             "keep the kind their role needs ticked, or end their memberships first (staff roles need our company or "
             "a branch, the customer role a customer, the partner role a carrier, agent or warehouse)."
+        )
+
+
+def _kinds_fit_keys_check(*, organisation: Organisation, kinds: list[str]) -> None:
+    if API_KEY_KINDS & set(kinds):
+        return
+    names = sorted(organisation.api_keys.active().values_list("name", flat=True))
+    if names:
+        raise PartnersError(
+            f"{organisation.code} has an API key in use ({', '.join(names)}), which these kinds would leave seeing "
+            "nothing: keep the customer, carrier, agent or warehouse kind ticked, or revoke the key first."
         )
 
 
@@ -136,10 +150,35 @@ def membership_revoke(*, membership: Membership) -> None:
     membership.save(update_fields=["is_active"])
 
 
+def _key_sees_nothing(organisation: Organisation) -> bool:
+    return not API_KEY_KINDS & set(organisation.kinds)
+
+
 def api_key_check(*, organisation: Organisation) -> None:
-    """Raise PartnersError when the organisation cannot get an API key: a closed one's keys would not work."""
+    """Raise PartnersError when the organisation cannot get an API key: a closed one's keys would not work, and a
+    vendor alone's would see nothing (a key acts with its organisation's scope, and a vendor neither places orders
+    nor runs legs; it got a partner scope over no legs, and every list answered empty)."""
     if not organisation.is_active:
         raise PartnersError(f"{organisation.code} is inactive; it cannot get an API key.")
+    if _key_sees_nothing(organisation):
+        raise PartnersError(
+            f"{organisation.code} ({organisation.get_kinds_display()}) cannot get an API key: a key sees the orders "
+            "its organisation places (a customer) or the legs it runs (a carrier, an agent or a warehouse), and "
+            f"{organisation.code} does neither, so its key would find nothing. Tick the kind it plays on the "
+            "organisation first."
+        )
+
+
+def api_key_use_check(*, api_key: ApiKey) -> None:
+    """Raise PartnersError when an active key may not be used: issued to a vendor alone before api_key_check refused
+    it, it would see nothing, and an empty answer reads as a quiet day rather than a wrong key."""
+    organisation = api_key.organisation
+    if _key_sees_nothing(organisation):
+        raise PartnersError(
+            f"This API key belongs to {organisation.code} ({organisation.get_kinds_display()}), which neither places "
+            "orders (a customer) nor runs legs (a carrier, an agent or a warehouse), so there is nothing it may see. "
+            f"Ask the OMS administrator to tick the kind {organisation.code} plays, or to revoke the key."
+        )
 
 
 def api_key_create(*, organisation: Organisation, name: str, created_by: User | None = None) -> tuple[ApiKey, str]:

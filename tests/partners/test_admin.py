@@ -16,7 +16,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils.html import escape
 
 from partners import services
-from partners.models import ApiKey, Membership, Organisation, OrganisationKind, Role, User
+from partners.models import Address, ApiKey, Membership, Organisation, OrganisationKind, Role, User
 from partners.roles import roles_sync
 from tests.conftest import _member
 from tests.factories import OrganisationFactory, UserFactory
@@ -257,3 +257,22 @@ def test_a_persons_console_page_costs_the_same_queries_for_3_and_12_memberships(
     for organisation in Organisation.objects.filter(memberships__user=person):
         assert f'<option value="{organisation.pk}" selected>{escape(organisation)}</option>' in body
         assert f"Busy Broker · Customer user @ {organisation.code}" in body
+
+
+# ---- Layout -----------------------------------------------------------------------------------------------------
+
+
+def test_an_organisations_addresses_are_stacked_in_short_rows(customer_a, admin_user, login):
+    """At 1280 px the address table's eight columns (kind, two lines, postal code, city, region, country, delete)
+    needed 1051 px in a 901 px column, so country and the delete box were cut off (checked in headless Chromium).
+    Each address is now a block of short rows (a pair wraps when the column is narrow), which fits any width."""
+    Address.objects.create(organisation=customer_a, line1="1 Main Street", city="Manchester", country="GB")
+
+    body = login(admin_user).get(f"/admin/partners/organisation/{customer_a.pk}/change/").content.decode()
+
+    group = re.search(r'<div class="js-inline-admin-formset inline-group"\s+id="addresses-group"\s+([^>]*)>', body)
+    assert group is not None
+    assert 'data-inline-type="stacked"' in group.group(1)
+    rows = re.findall(r'<div class="form-row([^"]*)">', body[group.end() : body.index('id="contacts-group"')])
+    fields_by_row = [re.findall(r"field-(\w+)", row) for row in rows if "field-" in row]
+    assert fields_by_row[:4] == [["kind"], ["line1", "line2"], ["postal_code", "city"], ["region", "country"]]
