@@ -1,7 +1,7 @@
 """Exceptions: what went wrong with a shipment (late, silent, held, damaged, rolled …), who owns it, what was
 done, and the rules that detect them (thresholds per mode and customer, set in the console).
 
-Loaded by Django through the import line at the end of tracking/models.py, so these are models of the
+Loaded by Django through the star import in tracking/models/__init__.py, so these are models of the
 `tracking` app (tables tracking_*). Relations to planning's models are by string.
 
 One exception per (kind, shipment, leg, house) is open at a time: a partial unique index on the rows that are

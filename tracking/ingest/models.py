@@ -1,7 +1,7 @@
 """Tracking events and what they are mapped with: milestones, mapping rules, carrier endpoints, polling
 state, webhook sources, ETA history and mapping alerts.
 
-Loaded by Django through the one import line at the end of tracking/models.py, so these are models of the
+Loaded by Django through the star import in tracking/models/__init__.py, so these are models of the
 `tracking` app (tables tracking_*). Relations to planning's models are by string, so this module never
 imports tracking.models and the import order does not matter.
 

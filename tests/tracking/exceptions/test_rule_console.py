@@ -126,7 +126,7 @@ def test_notifying_every_customer_names_those_without_an_address(client, admin_u
 
 
 def _constraints():
-    """The constraints of planning's tables (tracking/models.py) and of the exception rules."""
+    """The constraints of planning's tables (tracking/models/) and of the exception rules."""
     models: list[type[Model]] = [ExceptionRule]
     models += [model for model in apps.get_app_config("tracking").get_models() if model.__module__ == "tracking.models"]
     for model in models:

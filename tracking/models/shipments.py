@@ -1,5 +1,4 @@
-"""Movement, planned: shipments (houses and masters), their legs, containers, bookings and appointments,
-and what we know about carriers (services per lane, preferences, on-time record).
+"""Shipments (houses and masters), their legs and containers.
 
 A *house* carries (part of) one customer order: its cargo is a set of HouseLines. A *master* is what
 a carrier moves: it has the legs, the containers and the booking. Houses join a master through a
@@ -9,7 +8,6 @@ master at a time, enforced by a partial unique index, not by code.
 
 from __future__ import annotations
 
-import datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
@@ -20,7 +18,6 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import F, Q
 from django.urls import reverse
-from django.utils.translation import ngettext
 from stdnum import imo
 
 from orders.identifiers import (
@@ -32,6 +29,9 @@ from orders.identifiers import (
 from orders.models import HISTORY_LEVEL, CargoLine, Location, Mode, Order, history_copy
 from partners.models import Organisation
 from tracking.equipment import CONTAINER_TYPE_CHOICES, CONTAINER_TYPES
+
+if TYPE_CHECKING:
+    from tracking.models.bookings import Booking
 
 
 class ShipmentKind(models.TextChoices):
@@ -400,271 +400,3 @@ class ShipmentEquipment(models.Model):
     @property
     def max_payload_kg(self) -> int:
         return self.effective_max_gross_kg - self.effective_tare_kg
-
-
-class CarrierService(models.Model):
-    """A scheduled service a carrier offers on a lane and mode: transit days, weekly departures, cut-offs."""
-
-    carrier = models.ForeignKey(Organisation, on_delete=models.CASCADE, related_name="carrier_services")
-    mode = models.CharField(max_length=12, choices=Mode.choices)
-    name = models.CharField(max_length=80, help_text="e.g. AE7 Asia–North Europe, Express Worldwide.")
-    origin_code = models.CharField(max_length=5, help_text="UN/LOCODE or ISO country code.")
-    destination_code = models.CharField(max_length=5, help_text="UN/LOCODE or ISO country code.")
-    transit_days = models.PositiveSmallIntegerField()
-    departure_weekdays = ArrayField(
-        models.PositiveSmallIntegerField(),
-        default=list,
-        blank=True,
-        help_text="0 = Monday … 6 = Sunday; blank: departs every day.",
-    )
-    cargo_cutoff_hours = models.PositiveSmallIntegerField(default=24, help_text="Before departure.")
-    documentation_cutoff_hours = models.PositiveSmallIntegerField(
-        default=48, help_text="Hours before departure by which the shipping instructions must reach the carrier."
-    )
-    vgm_cutoff_hours = models.PositiveSmallIntegerField(
-        default=24, help_text="Hours before departure by which the verified gross mass (VGM) must reach the carrier."
-    )
-    is_active = models.BooleanField(default=True)
-
-    class Meta:
-        ordering = ["carrier", "mode", "origin_code", "destination_code"]
-        constraints = [
-            models.UniqueConstraint(
-                fields=["carrier", "mode", "origin_code", "destination_code", "name"],
-                name="carrier_service_unique",
-                violation_error_message="The carrier has a service of this name on this lane and mode already: "
-                "change that one, or name this one differently.",
-            ),
-            models.CheckConstraint(
-                condition=Q(transit_days__gt=0),
-                name="carrier_service_transit_positive",
-                violation_error_message="The transit time is at least one day.",
-            ),
-        ]
-        indexes = [models.Index(fields=["mode", "origin_code", "destination_code"], name="carrier_service_lane")]
-
-    def __str__(self) -> str:
-        # Reads the carrier: lists of services (the console, a booking's service) select_related it.
-        return f"{self.carrier.code} {self.name} {self.origin_code} → {self.destination_code}"
-
-
-class PreferenceKind(models.TextChoices):
-    PREFERRED = "preferred", "Preferred"
-    EXCLUDED = "excluded", "Excluded"
-
-
-class CarrierPreference(models.Model):
-    """Prefer or exclude a carrier, for one customer and/or one lane (and mode); blank fields match all."""
-
-    carrier = models.ForeignKey(Organisation, on_delete=models.CASCADE, related_name="carrier_preferences")
-    kind = models.CharField(
-        max_length=10,
-        choices=PreferenceKind.choices,
-        help_text="Preferred: the carrier gains points in the ranking, with the reason shown. Excluded: the carrier "
-        "is left out of the ranking, and the customer's cargo is also kept off a master already booked with this "
-        "carrier.",
-    )
-    customer = models.ForeignKey(
-        Organisation, on_delete=models.CASCADE, null=True, blank=True, related_name="customer_carrier_preferences"
-    )
-    mode = models.CharField(max_length=12, choices=Mode.choices, blank=True)
-    origin_code = models.CharField(max_length=5, blank=True, help_text="UN/LOCODE or country; blank: any.")
-    destination_code = models.CharField(max_length=5, blank=True, help_text="UN/LOCODE or country; blank: any.")
-    reason = models.CharField(max_length=200, help_text="Shown in the ranking, e.g. 'Customer contract 2026'.")
-
-    class Meta:
-        ordering = ["carrier", "customer", "kind"]
-
-    def __str__(self) -> str:
-        # Says what the preference covers, e.g. "Preferred MAEU for ACME · Ocean FCL · CNSHA → DE".
-        # Reads the carrier and the customer: lists select_related both.
-        lane = f"{self.origin_code or 'any'} → {self.destination_code or 'any'}"
-        scope = [
-            self.customer.code if self.customer else "",  # no customer: no query
-            self.get_mode_display() if self.mode else "",
-            lane if self.origin_code or self.destination_code else "",
-        ]
-        covers = " · ".join(part for part in scope if part)
-        return f"{self.get_kind_display()} {self.carrier.code}{f' for {covers}' if covers else ''}"
-
-    def matches(self, *, customer_id: int | None, mode: str, origin: str, destination: str) -> bool:
-        return (
-            (self.customer_id is None or self.customer_id == customer_id)
-            and (not self.mode or self.mode == mode)
-            and (not self.origin_code or self.origin_code in (origin, origin[:2]))
-            and (not self.destination_code or self.destination_code in (destination, destination[:2]))
-        )
-
-
-NEUTRAL_ON_TIME_SCORE = Decimal("0.500")
-
-
-class CarrierRecord(models.Model):
-    """A carrier's on-time record, 0 to 1. Neutral (0.5) until tracking measures real departures and arrivals."""
-
-    carrier = models.OneToOneField(Organisation, on_delete=models.CASCADE, related_name="carrier_record")
-    on_time_score = models.DecimalField(max_digits=4, decimal_places=3, default=NEUTRAL_ON_TIME_SCORE)
-    measured_legs = models.PositiveIntegerField(default=0)
-    updated_at = models.DateTimeField(auto_now=True)
-
-    class Meta:
-        constraints = [
-            models.CheckConstraint(
-                condition=Q(on_time_score__gte=0) & Q(on_time_score__lte=1),
-                name="carrier_record_score_0_1",
-                violation_error_message="The on-time score is between 0 and 1 (0.5: neutral).",
-            ),
-        ]
-
-    def __str__(self) -> str:
-        # Reads the carrier: lists of records select_related it. A score nothing has measured yet is the neutral one.
-        legs = ngettext("leg", "legs", self.measured_legs)
-        measured = f"over {self.measured_legs} {legs}" if self.measured_legs else "(not measured yet)"
-        return f"{self.carrier.code}: {self.on_time_score:.0%} on time {measured}"
-
-
-class BookingStatus(models.TextChoices):
-    REQUESTED = "requested", "To send"
-    SENT = "sent", "Sent"
-    CONFIRMED = "confirmed", "Confirmed"
-    ROLLED = "rolled", "Rolled"
-    REJECTED = "rejected", "Rejected"
-    CANCELLED = "cancelled", "Cancelled"
-
-
-LIVE_BOOKING_STATUSES = (BookingStatus.REQUESTED, BookingStatus.SENT, BookingStatus.CONFIRMED, BookingStatus.ROLLED)
-CONFIRMED_BOOKING_STATUSES = (BookingStatus.CONFIRMED, BookingStatus.ROLLED)
-
-
-class Booking(models.Model):
-    """Space requested from a carrier for a master, and what the carrier answered."""
-
-    shipment = models.ForeignKey(Shipment, on_delete=models.PROTECT, related_name="bookings")
-    carrier = models.ForeignKey(Organisation, on_delete=models.PROTECT, related_name="carrier_bookings")
-    service = models.ForeignKey(CarrierService, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
-    rate_card = models.ForeignKey(
-        "finance.RateCard",
-        on_delete=models.PROTECT,
-        null=True,
-        blank=True,
-        related_name="+",
-        help_text="The buy rate the choice was based on (pinned: the card cannot be deleted while a booking names "
-        "it; deactivate it instead).",
-    )
-    status = models.CharField(
-        max_length=10, choices=BookingStatus.choices, default=BookingStatus.REQUESTED, editable=False
-    )
-    quoted_amount = models.DecimalField(
-        max_digits=13, decimal_places=3, null=True, blank=True, help_text="In the quote's currency (KWD: 3 decimals)."
-    )
-    quoted_currency = models.CharField(max_length=3, blank=True)
-    selection = models.JSONField(default=dict, blank=True, help_text="The ranked option as shown when chosen.")
-    requested_departure_on = models.DateField(null=True, blank=True)
-    carrier_reference = models.CharField("confirmation number", max_length=40, blank=True)
-    confirmed_departure_at = models.DateTimeField("confirmed ETD", null=True, blank=True)
-    confirmed_arrival_at = models.DateTimeField("confirmed ETA", null=True, blank=True)
-    original_departure_at = models.DateTimeField(null=True, blank=True, help_text="ETD before the first roll.")
-    documentation_cutoff_at = models.DateTimeField(null=True, blank=True)
-    vgm_cutoff_at = models.DateTimeField("VGM cut-off", null=True, blank=True)
-    cargo_cutoff_at = models.DateTimeField(null=True, blank=True)
-    roll_count = models.PositiveSmallIntegerField(default=0)
-    rejection_reason = models.CharField(max_length=300, blank=True)
-    cancel_reason = models.CharField(max_length=300, blank=True, help_text="Why we cancelled the booking.")
-    cancelled_at = models.DateTimeField(null=True, blank=True)
-    sent_via = models.CharField(max_length=20, blank=True)
-    request_text = models.TextField(blank=True, help_text="The request as sent, for the record.")
-    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+")
-    requested_at = models.DateTimeField(auto_now_add=True)
-    sent_at = models.DateTimeField(null=True, blank=True)
-    send_started_at = models.DateTimeField(
-        null=True, blank=True, editable=False, help_text="Set while the request is on its way to the carrier."
-    )
-    answered_at = models.DateTimeField(null=True, blank=True)
-
-    class Meta:
-        ordering = ["-requested_at", "-id"]
-        constraints = [
-            models.UniqueConstraint(
-                fields=["shipment"],
-                condition=Q(status__in=LIVE_BOOKING_STATUSES),
-                name="booking_one_live_per_shipment",
-                violation_error_message="The shipment has a live booking already (requested, sent, confirmed or "
-                "rolled): cancel it, or record its rejection, first.",
-            ),
-            models.CheckConstraint(
-                condition=Q(confirmed_arrival_at__isnull=True)
-                | Q(confirmed_departure_at__isnull=True)
-                | Q(confirmed_arrival_at__gte=F("confirmed_departure_at")),
-                name="booking_eta_after_etd",
-                violation_error_message="The confirmed arrival (ETA) is before the confirmed departure (ETD).",
-            ),
-        ]
-        indexes = [
-            models.Index(fields=["status", "cargo_cutoff_at"], name="booking_status_cutoff"),
-        ]
-
-    def __str__(self) -> str:
-        # Reads the shipment and the carrier: lists of bookings select_related both.
-        return f"{self.shipment.reference} with {self.carrier.code} ({self.get_status_display()})"
-
-    @property
-    def is_confirmed(self) -> bool:
-        return self.status in CONFIRMED_BOOKING_STATUSES
-
-    @property
-    def cutoffs(self) -> list[tuple[str, datetime.datetime | None]]:
-        return [
-            ("Documentation", self.documentation_cutoff_at),
-            ("VGM", self.vgm_cutoff_at),
-            ("Cargo", self.cargo_cutoff_at),
-        ]
-
-
-class AppointmentKind(models.TextChoices):
-    PICKUP = "pickup", "Pickup"
-    DELIVERY = "delivery", "Delivery"
-
-
-class AppointmentStatus(models.TextChoices):
-    REQUESTED = "requested", "Requested"
-    CONFIRMED = "confirmed", "Confirmed"
-    DONE = "done", "Done"
-    MISSED = "missed", "Missed"
-    CANCELLED = "cancelled", "Cancelled"
-
-
-class Appointment(models.Model):
-    """A pickup or delivery slot at an address, with the time window agreed."""
-
-    shipment = models.ForeignKey(Shipment, on_delete=models.CASCADE, related_name="appointments")
-    kind = models.CharField(max_length=8, choices=AppointmentKind.choices)
-    location = models.ForeignKey(Location, on_delete=models.PROTECT, related_name="+")
-    address = models.TextField(blank=True)
-    window_start_at = models.DateTimeField()
-    window_end_at = models.DateTimeField()
-    status = models.CharField(
-        max_length=10, choices=AppointmentStatus.choices, default=AppointmentStatus.REQUESTED, editable=False
-    )
-    reference = models.CharField(max_length=40, blank=True, help_text="Slot or dock booking number.")
-    contact = models.CharField(max_length=120, blank=True)
-    actual_at = models.DateTimeField(null=True, blank=True)
-    notes = models.CharField(max_length=300, blank=True)
-
-    class Meta:
-        ordering = ["window_start_at", "id"]
-        constraints = [
-            models.CheckConstraint(
-                condition=Q(window_end_at__gt=F("window_start_at")),
-                name="appointment_window",
-                violation_error_message="The window ends after it starts.",
-            ),
-        ]
-        indexes = [models.Index(fields=["window_start_at"], name="appointment_window_start")]
-
-    def __str__(self) -> str:
-        # Reads the shipment: lists of appointments select_related it.
-        return f"{self.get_kind_display()} {self.shipment.reference} {self.window_start_at:%Y-%m-%d %H:%M}"
-
-
-from tracking.exceptions.models import *  # noqa: E402,F403  (exceptions live in tracking/exceptions/)
-from tracking.ingest.models import *  # noqa: E402,F403  (tracking events live in tracking/ingest/)
