@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 from django.db import connection
 
@@ -11,6 +12,7 @@ from orders.models import Order
 from workflows.models import Task, TaskState
 
 SHOWN = 3
+FINISH_FIRST = "Finish first: "
 
 
 # Asked inside every transition's locked transaction, so written as SQL: the ORM took longer to compile
@@ -36,7 +38,19 @@ def finish_first(tasks: list[tuple[int, str]]) -> str | None:
     if not tasks:
         return None
     shown = ", ".join(name for _, name in tasks[:SHOWN]) + (" and more" if len(tasks) > SHOWN else "")
-    return f"Finish first: {shown}."
+    return f"{FINISH_FIRST}{shown}."
+
+
+def with_task_links(step: dict[str, Any], tasks: list[tuple[int, str]]) -> dict[str, Any]:
+    """A step of lifecycle.available_transitions whose reason holds the "Finish first: …" this guard wrote for
+    `tasks` (blocking_tasks' list), with that sentence taken out of the reason and the tasks given as `blocking`
+    (id, name: the first SHOWN) and `more_blocking`, for templates/workflows/_blocked_reason.html to link them. The
+    step as it was when its reason does not say so (another guard's reason only; the tasks changed meanwhile)."""
+    said = finish_first(tasks)
+    if not said or said not in (step.get("reason") or ""):
+        return step
+    reason = " ".join(step["reason"].replace(said, "").split())
+    return {**step, "reason": reason, "blocking": tasks[:SHOWN], "more_blocking": len(tasks) > SHOWN}
 
 
 def open_blocking_tasks(order: Order, transition: str) -> str | None:

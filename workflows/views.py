@@ -112,19 +112,18 @@ def _order_panel(order: Any, scope: Scope, tasks: list[Task]) -> dict[str, Any]:
     step waits for ("Finish first: …", the workflow's guard) are links to them (`blocking`, taken out of `reason`),
     found among the order's tasks the page lists already (`tasks`: no query): a scheduled one among them can be done
     early from its page."""
-    transitions = lifecycle.available_transitions(order, scope)
     live = sorted(
         (task for task in tasks if task.state in (TaskState.OPEN, TaskState.SCHEDULED) and task.blocks),
         key=lambda task: (task.due_at is None, task.due_at or task.created_at, task.pk),  # as guards' ORDER BY
     )
-    for step in transitions:
-        if step["allowed"]:
-            continue
-        blocking = [(task.pk, task.name) for task in live if step["name"] in task.blocks][: guards.SHOWN + 1]
-        said = guards.finish_first(blocking)
-        if said and said in step["reason"]:
-            step["reason"] = " ".join(step["reason"].replace(said, "").split())
-            step["blocking"], step["more_blocking"] = blocking[: guards.SHOWN], len(blocking) > guards.SHOWN
+    transitions = [
+        step
+        if step["allowed"]
+        else guards.with_task_links(
+            step, [(task.pk, task.name) for task in live if step["name"] in task.blocks][: guards.SHOWN + 1]
+        )
+        for step in lifecycle.available_transitions(order, scope)
+    ]
     return {"order": order, "transitions": transitions}
 
 
@@ -195,7 +194,9 @@ def task_reopen(request: HtmxHttpRequest, pk: int) -> HttpResponse:
         form = NoteForm(request.POST)
         if not form.is_valid():
             raise TaskNotAllowed(" ".join(map(str, form.errors["note"])))
-        services.task_reopen(task=task, scope=scope, by=request.user, reason=form.cleaned_data["note"])
+        reopened = services.task_reopen(task=task, scope=scope, by=request.user, reason=form.cleaned_data["note"])
+        if reopened.state == TaskState.SCHEDULED:  # done early, reopened before its time (decision 0004)
+            return f"“{task.name}” is scheduled again: it opens {services.task_opening_text(reopened)}."
         return f"“{task.name}” is open again."
 
     return _task_action(request, pk, act)

@@ -5,6 +5,7 @@ members, a rule's actions and a draft's tasks cost the same queries however many
 from __future__ import annotations
 
 import itertools
+import re
 from typing import Any
 
 import pytest
@@ -12,6 +13,7 @@ from django.core.exceptions import ValidationError
 from django.urls import reverse
 from django.utils.html import escape
 
+from orders.models import Order
 from partners import services as partner_services
 from tests.partners.test_admin import queries_with_3_rows
 from workflows import services
@@ -134,6 +136,62 @@ def test_the_dry_run_page_says_which_orders_it_checked_and_when_it_could_not_che
     assert "Checked the 0 most recent orders on which milestone CUSTOMS_HOLD was recorded" in body
     assert body.count("The event is not checked:") == 1
     assert "Checked the 1 most recent submitted orders" in body
+
+
+_serial = itertools.count(1)
+ROW = re.compile(r'<tr><td><a href="/orders/([A-Z0-9-]+)/">')
+
+
+def _copies(order: Order, n: int) -> None:
+    """n more orders like `order` (submitted, the same value), written in bulk: the dry run reads orders as they are,
+    not how they came."""
+    base = Order.objects.get(pk=order.pk)
+    fields = {field.attname: getattr(base, field.attname) for field in Order._meta.concrete_fields}
+    Order.objects.bulk_create(
+        Order(**{**fields, "id": None, "reference": f"HAM-26-9{k:05d}", "customer_reference": f"COPY-{k:05d}"})
+        for k in (next(_serial) for _ in range(n))
+    )
+
+
+def test_the_dry_run_shows_the_newest_matches_and_how_many_more_in_the_same_queries(
+    client, admin_user, make_order, ops_team, committed, django_assert_max_num_queries
+):
+    """Seventeenth session: the dry run listed every match (up to 200), a page of hundreds of rows. It gives the
+    count, the 50 newest, and one line for the rest; a page of 3 matches costs the queries of one of 63."""
+    with committed():
+        oldest = make_order(submit=True, declared_value="90000", currency="EUR")
+        make_order(submit=True, declared_value="100", currency="EUR")  # checked, not matched
+    rule = Rule.objects.create(name="High value", event=RuleEvent.ORDER_SUBMITTED)
+    RuleCondition.objects.create(rule=rule, field="declared_value_amount", operator="gt", value="75000")
+    client.force_login(admin_user)
+
+    def dry_run() -> str:
+        response = client.post(reverse("admin:workflows_rule_changelist"),
+                               {"action": "dry_run", "_selected_action": [rule.pk]})  # fmt: skip
+        assert response.status_code == 200
+        return " ".join(response.content.decode().split())
+
+    _copies(oldest, 2)
+    dry_run()  # warm the session
+    with django_assert_max_num_queries(11) as few:
+        body = dry_run()
+    assert "<strong>3 match</strong>" in body
+    assert len(ROW.findall(body)) == 3
+    assert "more matching" not in body
+
+    _copies(oldest, 60)
+    with django_assert_max_num_queries(11) as many:
+        body = dry_run()
+    assert len(many) == len(few)
+    assert "<strong>63 match</strong>" in body
+    listed = ROW.findall(body)
+    assert listed == list(
+        Order.objects.exclude(declared_value_amount=100)
+        .order_by("-created_at", "-id")
+        .values_list("reference", flat=True)[:50]
+    )  # the newest first
+    assert oldest.reference not in listed  # among the 13 not listed
+    assert "And 13 more matching orders, older than these 50." in body
 
 
 def test_the_migrate_action_moves_orders_onto_the_new_version(

@@ -276,6 +276,72 @@ def test_a_scheduled_task_done_early_without_a_note_says_when_it_was_to_open(sch
     assert task.events.get().detail == f"It was to open {opens}."
 
 
+def test_a_task_done_early_and_reopened_before_its_time_is_scheduled_again_and_opens_on_time(
+    scheduled_blocker, ops_user, ops2_user, committed
+):
+    """Seventeenth session: a task done before it opened and then reopened went back to open, weeks before its
+    time, into the team's queue and the overdue lists as if it had opened. It is scheduled again: out of everyone's
+    load, blocking its step again, and the clock opens it when its time comes (to the person it was given to)."""
+    order, task = scheduled_blocker
+    scope = scope_for_user(ops_user)
+    services.task_reassign(task=task, scope=scope, by=ops_user, assignee_id=ops2_user.pk)
+    services.task_complete(task=Task.objects.get(pk=task.pk), scope=scope, by=ops_user, note="SI sent.")
+    loads = load(ops_user), load(ops2_user)
+
+    services.task_reopen(task=Task.objects.get(pk=task.pk), scope=scope, by=ops_user, reason="Wrong VGM.")
+
+    reopened = Task.objects.get(pk=task.pk)
+    assert (reopened.state, reopened.available_at, reopened.assignee) == (TaskState.SCHEDULED, task.available_at,
+                                                                          ops2_user)  # fmt: skip
+    assert (reopened.completed_at, reopened.completed_by) == (None, None)
+    assert (load(ops_user), load(ops2_user)) == loads  # a scheduled task is in nobody's load
+    assert "Collect shipping instructions and VGM" in (lifecycle.blocked_reason(order, "depart", scope) or "")
+    assert services.scheduled_tasks_open(now=task.available_at - datetime.timedelta(minutes=1)) == 0
+    with committed():
+        assert services.scheduled_tasks_open(now=task.available_at) == 1
+    opened = Task.objects.get(pk=task.pk)
+    assert (opened.state, opened.assignee) == (TaskState.OPEN, ops2_user)
+    assert load(ops2_user) == loads[1] + 1
+    assert list(opened.events.values_list("verb", "detail").order_by("pk"))[-3:] == [
+        ("done before opening", "SI sent."), ("reopened", "Wrong VGM."), ("opened", ""),
+    ]  # fmt: skip
+
+
+def test_a_task_done_early_and_reopened_once_its_time_has_passed_is_open(scheduled_blocker, ops_user):
+    _, task = scheduled_blocker
+    scope = scope_for_user(ops_user)
+    services.task_complete(task=task, scope=scope, by=ops_user)
+    Task.objects.filter(pk=task.pk).update(available_at=timezone.now() - datetime.timedelta(hours=1))  # time passed
+
+    services.task_reopen(task=Task.objects.get(pk=task.pk), scope=scope, by=ops_user)
+
+    assert Task.objects.get(pk=task.pk).state == TaskState.OPEN
+
+
+def test_a_scheduled_task_reopened_after_its_assignee_left_waits_unassigned_for_its_opening(
+    scheduled_blocker, ops_user, ops2_user, committed
+):
+    """The person it was given to left before it opens: it is not kept for them, and opening assigns it as any."""
+    _, task = scheduled_blocker
+    scope = scope_for_user(ops_user)
+    services.task_reassign(task=task, scope=scope, by=ops_user, assignee_id=ops2_user.pk)
+    services.task_complete(task=Task.objects.get(pk=task.pk), scope=scope, by=ops_user)
+    ops2_user.is_active = False
+    ops2_user.save(update_fields=["is_active"])
+
+    services.task_reopen(task=Task.objects.get(pk=task.pk), scope=scope, by=ops_user)
+
+    reopened = Task.objects.get(pk=task.pk)
+    assert (reopened.state, reopened.assignee) == (TaskState.SCHEDULED, None)
+    assert reopened.events.order_by("pk").last().detail == (
+        "Otto Two is no longer active OMS staff: it is assigned when it opens."
+    )
+    assert load(ops2_user) == 0
+    with committed():
+        services.scheduled_tasks_open(now=task.available_at)
+    assert Task.objects.get(pk=task.pk).assignee == ops_user  # the team's only active member
+
+
 def test_only_those_who_may_work_a_scheduled_task_can_do_it_early_and_bulk_complete_agrees(
     scheduled_blocker, ops_user, finance_user
 ):

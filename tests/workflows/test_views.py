@@ -8,6 +8,7 @@ import zoneinfo
 
 import pytest
 from django.db import connection
+from django.template import Context, Template
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
@@ -223,7 +224,8 @@ def test_completing_the_blocking_task_on_the_order_page_refreshes_the_status_pan
     client = login(ops_user)
     page = client.get(reverse("orders:detail", args=[order.reference])).content.decode()
     status_url = reverse("orders:detail", args=[order.reference]) + "?part=status"
-    assert "Finish first: Book container space" in page
+    link = reverse("workflows:task_detail", args=[tasks_of(order)["book"].pk])
+    assert f'Finish first: <a href="{link}">Book container space</a>' in page
     assert (
         f'id="status-panel" aria-labelledby="sec-status" hx-get="{status_url}" '
         'hx-trigger="oms:order-changed from:body" hx-swap="outerHTML"'
@@ -262,6 +264,57 @@ def test_a_scheduled_task_that_blocks_a_step_is_marked_done_early_from_its_page(
     assert 'Done before opening <span class="text-secondary">— SI and VGM sent.</span>' in page
     assert ", before it opened (it was to open" in page
     assert "Finish first" not in page
+
+
+def test_a_task_done_early_and_reopened_from_its_page_is_scheduled_again(login, scheduled_blocker, ops_user):
+    """Seventeenth session: reopened before its time, the task waits for it again, and the page says when it opens."""
+    _, task = scheduled_blocker
+    client = login(ops_user)
+    client.post(reverse("workflows:task_complete", args=[task.pk]), {"note": "SI sent."})
+
+    answer = client.post(reverse("workflows:task_reopen", args=[task.pk]), {"note": "Wrong VGM."}, follow=True)
+
+    assert Task.objects.get(pk=task.pk).state == TaskState.SCHEDULED
+    berlin = task.available_at.astimezone(zoneinfo.ZoneInfo("Europe/Berlin"))
+    opens = f"{berlin:%a} {berlin.day} {berlin:%b %Y, %H:%M} Europe/Berlin"
+    page = " ".join(answer.content.decode().split())
+    assert f"“Collect shipping instructions and VGM” is scheduled again: it opens {opens}." in page
+    assert "is open again" not in page
+
+
+def test_the_order_pages_finish_first_links_to_the_task_that_blocks_the_step(login, scheduled_blocker, ops_user):
+    """Seventeenth session: the order page said "Finish first: Collect shipping instructions and VGM" as plain text
+    (orders cannot import workflows) while the task panel beside it linked; workflows' template tag links it too, on
+    the page and on the status panel that reloads itself."""
+    order, task = scheduled_blocker
+    client = login(ops_user)
+    link = reverse("workflows:task_detail", args=[task.pk])
+    said = f'id="why-depart"><i class="bi bi-lock" aria-hidden="true"></i> Finish first: <a href="{link}">'
+    said += "Collect shipping instructions and VGM</a>."
+    page = client.get(reverse("orders:detail", args=[order.reference])).content.decode()
+    assert said in " ".join(page.split())
+    panel = client.get(reverse("orders:detail", args=[order.reference]), {"part": "status"}, **HX).content.decode()
+    assert said in " ".join(panel.split())
+
+
+def test_a_customer_gets_no_staff_task_link(login, rf, scheduled_blocker, ops_user, customer_a_user):
+    order, task = scheduled_blocker
+    link = reverse("workflows:task_detail", args=[task.pk])
+    client = login(customer_a_user)
+    assert client.get(reverse("orders:detail", args=[order.reference])).status_code == 403
+    tracking = client.get(reverse("tracking_ingest:order_timeline", args=[order.reference]))
+    assert tracking.status_code == 200
+    assert link not in tracking.content.decode()
+    assert "Finish first" not in tracking.content.decode()
+    # the tag itself links for staff only, whatever reason it is handed
+    tag = Template("{% load workflow_tags %}{% blocked_reason order t %}")
+    step = {"name": "depart", "reason": "Finish first: Collect shipping instructions and VGM."}
+    for person, linked in ((ops_user, True), (customer_a_user, False)):
+        request = rf.get("/")
+        request.user = person
+        said = tag.render(Context({"request": request, "order": order, "t": dict(step)}))
+        assert (f'<a href="{link}">' in said) is linked
+        assert "Collect shipping instructions and VGM" in said
 
 
 def test_the_order_panel_offers_done_on_a_scheduled_task_and_the_done_list_says_it_was_early(

@@ -26,6 +26,7 @@ from workflows.services.tasks import (
     task_claim,
     task_comment,
     task_complete,
+    task_opening_text,
     task_reassign,
     task_reopen,
     tasks_bulk_complete,
@@ -54,7 +55,8 @@ __all__ = [
     "may_work", "mentioned_users", "milestone_record", "notification_preferences_save", "notifications_mark_read",
     "on_order_status_changed", "order_workflow_migrate", "orders_attach_workflows", "overdue_tasks_escalate",
     "pending_transitions_process", "queued_transitions_drain", "queued_transitions_handle", "rule_dry_run",
-    "scheduled_tasks_open", "task_claim", "task_comment", "task_complete", "task_reassign", "task_reopen",
-    "tasks_bulk_complete", "tasks_bulk_reassign", "team_loads_recount", "transition_handle", "transitions_handle",
+    "scheduled_tasks_open", "task_claim", "task_comment", "task_complete", "task_opening_text", "task_reassign",
+    "task_reopen", "tasks_bulk_complete", "tasks_bulk_reassign", "team_loads_recount", "transition_handle",
+    "transitions_handle",
     "version_draft_start", "version_migrate_orders", "version_problems", "version_publish",
 ]  # fmt: skip

@@ -34,16 +34,29 @@ from workflows.models import CustomerSettings, Rule, RuleEvent, Task, TaskEvent,
 from workflows.services.profiles import branch_profile, trade_direction
 from workflows.services.rules import OrderFacts, conditions_hold
 
+# How many of the matches the screen lists, the newest; it counts the rest in one line.
+SHOWN = 50
+
 
 @dataclass(frozen=True)
 class DryRun:
     checked: int
-    matched: list[Order]
+    matched: list[Order]  # newest first
     limit: int
     # Which orders were checked, as the screen says it: "orders on which milestone CUSTOMS_HOLD was recorded".
     among: str = "submitted orders"
     # False: whether the event happened to an order is not known here; the matches are the conditions' alone.
     event_checked: bool = True
+
+    @property
+    def shown(self) -> list[Order]:
+        """The matches the screen lists: the SHOWN newest."""
+        return self.matched[:SHOWN]
+
+    @property
+    def more(self) -> int:
+        """How many matches the screen does not list (older than those it does)."""
+        return max(0, len(self.matched) - SHOWN)
 
 
 def _label(choices: type[TeamFunction] | type[ExceptionKind] | type[OrderStatus], value: str) -> str:

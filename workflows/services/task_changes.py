@@ -96,27 +96,36 @@ def reopen_task(task: Task, *, by: Any, now: datetime.datetime, detail: str = ""
     escalation is cleared: escalation happens once per overdue episode, and a reopened task that goes (or
     still is) overdue is a new episode, escalated again by the next overdue_tasks_escalate.
 
+    A task done before it opened (`available_at` still ahead: done early, or its milestone came first) goes back to
+    scheduled instead: it blocks its steps again, is in nobody's load, and the clock opens it when its time comes
+    (scheduled_tasks_open: assigned, counted and announced then). Once that time has passed, it is open.
+
     The assignee is told that it is theirs again, with the reason (`detail`), unless they reopened it themselves:
     it is back in their list and their load, and they thought it finished.
 
     An assignee who is no longer active OMS staff (left, deactivated, no staff role any more) does not get it back:
     they would never see it, and the team would not either (it is not unassigned). It is assigned as a new task of
     its kind would be (assign_drafts: its definition's rule, a rule's task the account owner first, else the
-    least-loaded member; the team queue stays the queue), its history saying why, and the new assignee is told.
+    least-loaded member; the team queue stays the queue), its history saying why, and the new assignee is told; a
+    task scheduled again is unassigned instead, and assigned when it opens.
 
     `announce` False: nobody is told here, the caller tells them itself (as a cancelled booking does)."""
     by_id = getattr(by, "pk", None)
     left = task.assignee_id is not None and not is_active_staff(task.assignee_id)
+    state = TaskState.SCHEDULED if task.available_at is not None and task.available_at > now else TaskState.OPEN
     Task.objects.filter(pk=task.pk).update(
-        state=TaskState.OPEN, completed_at=None, completed_by=None, completed_by_key=None, escalated_at=None
+        state=state, completed_at=None, completed_by=None, completed_by_key=None, escalated_at=None
     )
-    task.state, task.completed_at, task.completed_by_id, task.escalated_at = TaskState.OPEN, None, None, None
+    task.state, task.completed_at, task.completed_by_id, task.escalated_at = state, None, None, None
     task.completed_by_key_id = None
     TaskEvent.objects.create(task=task, verb="reopened", by_id=by_id, detail=detail[:300], at=now)
-    if left:
+    if left and state == TaskState.SCHEDULED:
+        _unassign_leaver(task, now=now)
+    elif left:
         _assign_again(task, by_id=by_id, now=now, announce=announce)
     else:
-        loads_adjust([(task.team_id, task.assignee_id, 1)], now=now)
+        if state == TaskState.OPEN:
+            loads_adjust([(task.team_id, task.assignee_id, 1)], now=now)
         if announce and task.assignee_id and task.assignee_id != by_id:
             said = f": {detail}" if detail else "."
             notify([
@@ -131,6 +140,15 @@ def reopen_task(task: Task, *, by: Any, now: datetime.datetime, detail: str = ""
             if task.key not in dependent.waiting_on:
                 dependent.waiting_on = [*dependent.waiting_on, task.key]
         Task.objects.bulk_update(dependents, ["waiting_on"])
+
+
+def _unassign_leaver(task: Task, *, now: datetime.datetime) -> None:
+    """Take a task scheduled again off an assignee who left (see reopen_task): opening it assigns it."""
+    leaver = task.assignee
+    Task.objects.filter(pk=task.pk).update(assignee_id=None, assigned_at=None)
+    task.assignee_id, task.assigned_at = None, None
+    detail = f"{leaver} is no longer active OMS staff: it is assigned when it opens."
+    TaskEvent.objects.create(task=task, verb="unassigned", detail=detail, at=now)
 
 
 def _assign_again(task: Task, *, by_id: int | None, now: datetime.datetime, announce: bool) -> None:

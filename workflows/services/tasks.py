@@ -101,16 +101,23 @@ def task_complete(*, task: Task, scope: Scope, by: Any = None, note: str = "", a
 EARLY = "done before opening"
 
 
-def _opens_text(task: Task) -> str:
-    """ "It was to open Fri 18 Dec 2026, 09:00 Europe/Berlin.": on the order branch's clock, as its page says it."""
+def task_opening_text(task: Task) -> str:
+    """ "Fri 18 Dec 2026, 09:00 Europe/Berlin": when the task opens (opened, was to open), on the order branch's
+    clock, as its page says it; "" for a task that was never scheduled."""
     if task.available_at is None:
         return ""
     zone = branch_zone(task.order.branch)
-    return f"It was to open {datetime_text(task.available_at.astimezone(zone), 'weekday year')} {zone_label(zone)}."
+    return f"{datetime_text(task.available_at.astimezone(zone), 'weekday year')} {zone_label(zone)}"
+
+
+def _opens_text(task: Task) -> str:
+    """ "It was to open Fri 18 Dec 2026, 09:00 Europe/Berlin." """
+    return f"It was to open {task_opening_text(task)}." if task.available_at is not None else ""
 
 
 def task_reopen(*, task: Task, scope: Scope, by: Any = None, reason: str = "") -> Task:
-    """Put a done task back to open (it was not really done)."""
+    """Put a done task back (it was not really done): open, or scheduled when the time it was to open is still
+    ahead (it was done early), to be opened by the clock then (task_changes.reopen_task)."""
     with transaction.atomic():
         locked = _lock(task)
         _check(scope, by, locked, seen_state=task.state, allowed=(TaskState.DONE,))

@@ -1,15 +1,19 @@
 """How task screens say when something is due: relative ("in 3 h", "2 d late") at a glance, the exact time in
-the branch's own time zone on hover."""
+the branch's own time zone on hover; and `{% blocked_reason order t %}`, which lets the order page (orders app) link
+the tasks a step waits for without `orders` importing `workflows`."""
 
 from __future__ import annotations
 
 import datetime
+from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from django import template
 from django.utils import timezone
 
 from oms.templatetags.oms_dates import datetime_text
+from partners.scoping import scope_for_request
+from workflows import guards
 from workflows.models import Task
 
 register = template.Library()
@@ -60,3 +64,14 @@ def auto_complete_text(spec: str) -> str:
     if kind == "milestone":
         return f"milestone {value} is recorded"
     return spec
+
+
+@register.inclusion_tag("workflows/_blocked_reason.html", takes_context=True)
+def blocked_reason(context: Any, order: Any, step: dict[str, Any]) -> dict[str, Any]:
+    """Why the order cannot take `step` (of lifecycle.available_transitions) yet, the tasks the workflow's guard
+    names in it ("Finish first: …") linked to their pages, as the workflow's own screens link them. For the order
+    page's status panel: its template asks, as it asks tracking for the order's shipments. Staff only (the links are
+    to staff screens; lifecycle tells anyone else no task names anyway). One query, only when a task blocks it."""
+    if guards.FINISH_FIRST in (step.get("reason") or "") and scope_for_request(context["request"]).is_staff:
+        step = guards.with_task_links(step, guards.blocking_tasks(order, step["name"]))
+    return {"t": step}
