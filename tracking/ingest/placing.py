@@ -10,7 +10,8 @@ import datetime
 from typing import Any
 
 from tracking.ingest import following, mapping
-from tracking.ingest.models import Classifier, LocationRole, MappingStatus
+from tracking.ingest.formats import IncomingEvent
+from tracking.ingest.models import Classifier, LocationRole, MappingStatus, TrackingEvent
 from tracking.ingest.subjects import Resolution, ShipmentInfo, main_leg
 from tracking.models import LegRole, ShipmentKind
 
@@ -107,6 +108,38 @@ def _not_carried(
     if milestone is None or ((main.carrier_id if main else None) or info.carrier_id) in carrier_ids:
         return None
     return f"{milestone} for {info.reference} is on no one leg; only the carrier of the main carriage reports it."
+
+
+def departed_when_made(
+    location: str,
+    carrier: ShipmentInfo | None,
+    made_at: datetime.datetime | None,
+    departures: dict[int, datetime.datetime],
+) -> bool | None:
+    """For an event without a place on the shipment that carries it (`carrier`: Resolution.carrying), whether the goods
+    had left when it was made (ShipmentInfo.had_departed: `made_at`, its eventCreatedDateTime, else when it came;
+    `departures`, the first actual departure its own batch reports, from _departures); None for an event with a place,
+    which its place decides. Ingest, re-mapping and relinking judge such an event by this one rule, so a stored event
+    means what it meant when it came, however late it is mapped again or attached (docs/tracking-events.md)."""
+    if location or carrier is None:
+        return None
+    return carrier.had_departed(made_at, departures.get(carrier.id))
+
+
+def incoming_of(event: TrackingEvent) -> IncomingEvent:
+    """A stored event as ingest read it (its first reference, the sender's classifier, its report time): relinking and
+    re-mapping place it again the way ingest placed it."""
+    return IncomingEvent(
+        scheme=event.scheme,
+        raw_code=event.raw_code,
+        classifier=event.sent_classifier,
+        event_at=event.event_at,
+        offset_minutes=event.event_offset_minutes,
+        subjects=[(event.subject_type, event.subject_value)],
+        payload={},
+        reported_at=event.reported_at,
+        location_code=event.location_code,
+    )
 
 
 # An actual event of these is a leg leaving: the shipment is in transit from then on (ShipmentInfo.has_departed).

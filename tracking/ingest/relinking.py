@@ -142,38 +142,34 @@ def _attached_note(event: TrackingEvent, reference: str) -> str:
 
 def _relink(events: list[TrackingEvent], source: ingest.Source, table: mapping.MappingTable) -> int:
     """Link one sender's held events as ingest would now (subjects.resolve with its reach), map them for their
-    place on the shipment, store the links and follow them."""
-    incoming = [
-        IncomingEvent(
-            scheme=event.scheme,
-            raw_code=event.raw_code,
-            classifier=event.sent_classifier,
-            event_at=event.event_at,
-            offset_minutes=event.event_offset_minutes,
-            subjects=[(event.subject_type, event.subject_value)],
-            payload={},
-            location_code=event.location_code,
-        )
-        for event in events
-    ]
+    place on the shipment, store the links and follow them. An event without a place is judged, as at ingest, by
+    whether the goods had left when it was made, counting a departure attached with it (placing.departed_when_made)."""
+    incoming = [placing.incoming_of(event) for event in events]
     resolution = subjects.resolve(incoming, carrier_ids=source.carrier_ids)
+
+    def facts_of(shipment_id: int | None, location: str, held: IncomingEvent, departed: bool | None) -> placing.Facts:
+        carrier = resolution.carrying(shipment_id) if shipment_id else None
+        role = placing.location_role(location, carrier, departed=departed)
+        found = table.lookup(scheme=held.scheme, code=held.raw_code, partner_id=source.partner_id, role=role)
+        leg_id = placing._leg_for(found.milestone, location, carrier)
+        problem = placing._not_carried(found.milestone, leg_id, carrier, source.carrier_ids)
+        return role, placing._on_its_leg(found, leg_id, carrier, table), leg_id, problem
+
+    located = [(held, *resolution.link_for(held), held.location_code) for held in incoming]
+    departures = placing._departures(located, resolution, facts_of)
     attached: list[TrackingEvent] = []
     refused: list[TrackingEvent] = []
     stored: list[following.StoredEvent] = []
-    for event, held in zip(events, incoming, strict=True):
-        link, _ = resolution.link_for(held)
+    for event, (held, link, _subject, location) in zip(events, located, strict=True):
         if link == subjects.NO_LINK:
             continue
         carrier = resolution.carrying(link.shipment_id) if link.shipment_id else None
-        role = placing.location_role(event.location_code, carrier)
-        found = table.lookup(scheme=event.scheme, code=event.raw_code, partner_id=source.partner_id, role=role)
-        leg_id = placing._leg_for(found.milestone, event.location_code, carrier)
-        problem = placing._not_carried(found.milestone, leg_id, carrier, source.carrier_ids)
+        departed = placing.departed_when_made(location, carrier, held.reported_at, departures)
+        role, found, leg_id, problem = facts_of(link.shipment_id, location, held, departed)
         if problem:  # ingest would have refused it: it stays unmatched, with why
             event.effect = f"Not attached: {problem}"[:300]
             refused.append(event)
             continue
-        found = placing._on_its_leg(found, leg_id, carrier, table)
         event.shipment_id, event.order_id, event.leg_id = link.shipment_id, link.order_id, leg_id
         event.mapping_status, event.milestone_id = found.status, found.milestone
         event.classifier = found.classifier or event.sent_classifier

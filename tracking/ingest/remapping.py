@@ -22,8 +22,9 @@ from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from orders.models import STATUS_PATH, Channel, Order, OrderStatus
-from tracking.ingest import estimates, following, mapping, subjects
+from tracking.ingest import estimates, following, mapping, placing, subjects
 from tracking.ingest import events as domain_events
+from tracking.ingest.formats import IncomingEvent
 from tracking.ingest.models import (
     Classifier,
     EtaHistory,
@@ -49,12 +50,28 @@ def _resolution_for(events: list[TrackingEvent]) -> Resolution:
 
 
 def _remap_chunk(events: list[TrackingEvent], table: mapping.MappingTable) -> list[Any]:
+    """Map the events again, each with its sender's rules; an event without a place is judged, as at ingest, by
+    whether the goods had left when it was made (placing.departed_when_made), not by the shipment's status now."""
     resolution = _resolution_for(events)
+    incoming = [placing.incoming_of(event) for event in events]
+    partner_of = {id(held): event.partner_id for held, event in zip(incoming, events, strict=True)}
+
+    def facts_of(shipment_id: int | None, location: str, held: IncomingEvent, departed: bool | None) -> placing.Facts:
+        carrier = resolution.carrying(shipment_id) if shipment_id else None
+        role = location_role(location, carrier, departed=departed)
+        found = table.lookup(scheme=held.scheme, code=held.raw_code, partner_id=partner_of[id(held)], role=role)
+        return role, found, None, None
+
+    located = [
+        (held, Link(event.shipment_id, event.order_id), held.subject, event.location_code)
+        for held, event in zip(incoming, events, strict=True)
+    ]
+    departures = placing._departures(located, resolution, facts_of)
     changed, applied, withdrawn = [], [], []
-    for event in events:
+    for event, (held, link, _subject, location) in zip(events, located, strict=True):
         carrier = resolution.carrying(event.shipment_id) if event.shipment_id else None
-        role = location_role(event.location_code, carrier)
-        found = table.lookup(scheme=event.scheme, code=event.raw_code, partner_id=event.partner_id, role=role)
+        departed = placing.departed_when_made(location, carrier, event.reported_at, departures)
+        role, found, _leg, _refused = facts_of(event.shipment_id, location, held, departed)
         classifier = found.classifier or event.sent_classifier
         if (found.status, found.milestone, classifier) == (event.mapping_status, event.milestone_id, event.classifier):
             continue
@@ -64,7 +81,6 @@ def _remap_chunk(events: list[TrackingEvent], table: mapping.MappingTable) -> li
         event.location_role = role
         changed.append(event)
         if found.milestone:
-            link = Link(event.shipment_id, event.order_id)
             applied.append(
                 following.StoredEvent(
                     event.pk,

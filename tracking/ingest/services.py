@@ -36,7 +36,15 @@ from tracking.ingest.checks import FUTURE_TOLERANCE, _payload_problem, _reported
 from tracking.ingest.formats import IncomingEvent
 from tracking.ingest.identity import content_key, event_id_key, stored_event_id
 from tracking.ingest.models import Classifier, LocationRole, MappingStatus
-from tracking.ingest.placing import Facts, _departures, _leg_for, _not_carried, _on_its_leg, location_role
+from tracking.ingest.placing import (
+    Facts,
+    _departures,
+    _leg_for,
+    _not_carried,
+    _on_its_leg,
+    departed_when_made,
+    location_role,
+)
 from tracking.ingest.subjects import Link, Resolution
 
 logger = logging.getLogger(__name__)
@@ -165,7 +173,7 @@ def _build_rows(
     departures = _departures(located, resolution, facts_of)
     for index, (event, link, subject, location) in enumerate(located):
         carrying = resolution.carrying(link.shipment_id) if link.shipment_id and not location else None
-        departed = carrying.had_departed(event.reported_at, departures.get(carrying.id)) if carrying else None
+        departed = departed_when_made(location, carrying, event.reported_at, departures) if carrying else None
         role, found, leg, refused = facts_of(link.shipment_id, location, event, departed)
         if refused:
             result.rejected.append((index if event.position is None else event.position, refused))

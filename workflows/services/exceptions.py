@@ -182,6 +182,7 @@ def exception_orders_added_handle(*, exception_id: int, kind: str, order_ids: li
             prefer_user_id=preferred,
         )  # fmt: skip
     _tasks_back(exception, order_ids)
+    _holds_back(exception, order_ids)
 
 
 # How the history of an exception's task says its order was taken off the exception's shipment; the task is given back
@@ -192,10 +193,12 @@ _TAKEN_OFF = "no longer concerns this order."
 def exception_orders_removed_handle(*, exception_id: int, order_ids: list[int]) -> None:
     """Cancel the open and scheduled tasks the exception's rules gave orders taken off its shipment (their house off
     the consolidation while it was open): there is nothing left for them to do about it. The reason is in each task's
-    history; the exception, its owner and the other orders' tasks stay. A redelivered message finds nothing open. A
-    hold one of its rules put on such an order is left: the exception's end releases it (_release_held_orders), or a
-    person does (decision 0004)."""
+    history; the exception, its owner and the other orders' tasks stay. The hold one of its rules put on such an
+    order is released, saying why, unless something else still holds the order (holds.exception_hold_release); a
+    hold a person put on, or another exception's, stays (decision 0004). A redelivered message finds nothing open and
+    nothing of this exception's held."""
     exception = ShipmentException.objects.select_related("shipment").get(pk=exception_id)
+    taken_off = f"taken off {exception.shipment.reference}: the exception “{exception.get_kind_display()}” {_TAKEN_OFF}"
     with transaction.atomic():
         open_tasks = list(
             _exception_tasks(exception_id)
@@ -203,8 +206,15 @@ def exception_orders_removed_handle(*, exception_id: int, order_ids: list[int]) 
             .filter(order_id__in=order_ids, state__in=[TaskState.OPEN, TaskState.SCHEDULED])
             .order_by("pk")
         )
-        why = f"Taken off {exception.shipment.reference}: the exception “{exception.get_kind_display()}” {_TAKEN_OFF}"
+        why = taken_off[0].upper() + taken_off[1:]
         close_tasks(open_tasks, state=TaskState.CANCELLED, by=None, now=timezone.now(), verb="cancelled", detail=why)
+        for order_id in order_ids:
+            order = order_for_event(order_id)
+            if order.status != OrderStatus.ON_HOLD:
+                continue
+            run = order_run(order=order, now=timezone.now())
+            holds.exception_hold_release(run, exception_id=exception_id, reason=f"Hold released: {taken_off}")
+            create_tasks(run, [])  # the date-triggered tasks, if this event bound the order
 
 
 def _tasks_back(exception: ShipmentException, order_ids: list[int]) -> None:
@@ -227,6 +237,21 @@ def _tasks_back(exception: ShipmentException, order_ids: list[int]) -> None:
         now = timezone.now()
         for task in cancelled:
             reopen_task(task, by=None, now=now, detail=why)
+
+
+def _holds_back(exception: ShipmentException, order_ids: list[int]) -> None:
+    """Hold again the orders whose hold of the exception's rule their leaving released (holds.exception_hold_again):
+    back on its shipment while it is open, they are concerned again, as their tasks are reopened. Once: an order held
+    again is on hold, and a second message finds nothing to do."""
+    kind = exception.get_kind_display()
+    why = f"Back on {exception.shipment.reference}: the exception “{kind}” concerns this order again."
+    with transaction.atomic():
+        for order_id in order_ids:
+            order = order_for_event(order_id)
+            if order.status == OrderStatus.ON_HOLD:
+                continue
+            run = order_run(order=order, now=timezone.now())
+            holds.exception_hold_again(run, exception_id=exception.pk, reason=why)
 
 
 def _release_reason(exception: ShipmentException) -> str:

@@ -11,25 +11,30 @@ reports on the order's cargo (tracking.exceptions.facts.order_signals), never a 
   stands on the order's cargo any more, completes the open tasks the hold's rules made (holds_cleared);
 - an exception resolving completes the open tasks its rules made (workflows.services.exceptions);
 - either then releases the order when such a rule put it on hold and nothing holds it any more: no hold stands
-  on its cargo that a hold rule acted on, and no exception is unresolved whose rule would hold it
-  (held_order_release: one "release" transition, back to the status it was held in, its reason naming what
-  cleared). A hold a person put on is theirs to release.
-See docs/exceptions.md, "Holds and the order".
+  on its cargo that a hold rule acted on, and no exception that still concerns the order is unresolved whose rule
+  would hold it (held_order_release: one "release" transition, back to the status it was held in, its reason naming
+  what cleared). A hold a person put on is theirs to release;
+- an order taken off an open exception's shipment is released from the hold that exception's rule put on it, when
+  nothing else holds it, and held again for the same run when it is put back while the exception is open
+  (exception_hold_release, exception_hold_again).
+See docs/exceptions.md, "Holds and the order", and decision 0004.
 """
 
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from django.db.models import Exists, OuterRef, Q
 
 from orders import services as order_services
 from orders.errors import TransitionNotAllowed
-from orders.models import Channel, OrderStatus, OrderTransition
+from orders.models import Channel, Order, OrderStatus, OrderTransition
 from tracking.exceptions import codes
 from tracking.exceptions.facts import Signal, order_signals, order_zone
 from tracking.exceptions.models import UNRESOLVED_STATUSES
 from tracking.exceptions.rules import HOLD_KINDS, milestone_words, standing_reports, when_text
+from tracking.exceptions.services.announcing import concerning
 from tracking.models import ShipmentException
 from workflows.models import ActionKind, RuleAction, RuleRun, Task, TaskState
 from workflows.services.rules import AUTOMATION_SCOPE
@@ -150,15 +155,38 @@ def _exception_of(key: str) -> int | None:
 
 def _still_held_by(order_id: int, runs: list[tuple[int, str, bool]], signals: list[Signal] | None) -> bool:
     """Whether something the automation acted on still holds the order: a hold standing on its cargo, when a rule
-    that puts orders on hold ran on one of its hold reports; or an unresolved exception on which such a rule ran
-    (whether its hold was taken or found the order held already). A rule that only made a task holds nothing.
+    that puts orders on hold ran on one of its hold reports; or an unresolved exception that still concerns the order
+    (announcing.concerning: an order taken off its shipment is concerned no more) on which such a rule ran (whether
+    its hold was taken or found the order held already). A rule that only made a task holds nothing.
     `runs`: (rule, event key, whether the rule holds) of the order's runs; `signals`: its reports, if read."""
     on_reports = any(holds and key.startswith("milestone:") for _, key, holds in runs)
     if on_reports and _standing_holds(order_signals(order_id) if signals is None else signals):
         return True
     exception_ids = {pk for _, key, holds in runs if holds and (pk := _exception_of(key)) is not None}
     return bool(exception_ids) and (
-        ShipmentException.objects.filter(pk__in=exception_ids, status__in=UNRESOLVED_STATUSES).exists()
+        ShipmentException.objects.filter(pk__in=exception_ids, status__in=UNRESOLVED_STATUSES)
+        .filter(concerning(order_id))
+        .exists()
+    )
+
+
+def _last_hold(order: Order) -> OrderTransition | None:
+    """The transition that put the order on hold last."""
+    return OrderTransition.objects.filter(order=order, target=OrderStatus.ON_HOLD).order_by("-at", "-pk").first()
+
+
+def _automation(transition: OrderTransition | None) -> dict[str, Any]:
+    """What a rule's transition says of the rule that took it (rules._take_transition): rule, chain, event."""
+    return ((transition.payload or {}).get("automation") or {}) if transition else {}
+
+
+def _runs_on_holds(order: Order) -> list[tuple[int, str, bool]]:
+    """(rule, event key, whether the rule holds) of the order's runs on its hold reports and its exceptions."""
+    return list(
+        RuleRun.objects.filter(order=order)
+        .filter(Q(event_key__startswith=_report_key(order.pk)) | Q(event_key__startswith="exception:"))
+        .annotate(holds=Exists(RuleAction.objects.filter(HOLDING_ACTIONS, rule_id=OuterRef("rule_id"))))
+        .values_list("rule_id", "event_key", "holds")
     )
 
 
@@ -173,20 +201,19 @@ def held_order_release(
     order = run.order
     if order.status != OrderStatus.ON_HOLD:
         return False
-    held = OrderTransition.objects.filter(order=order, target=OrderStatus.ON_HOLD).order_by("-at", "-pk").first()
-    rule_id = ((held.payload or {}).get("automation") or {}).get("rule") if held else None
+    rule_id = _automation(_last_hold(order)).get("rule")
     if rule_id is None:
         return False  # a person put it on hold: theirs to release
-    runs = list(
-        RuleRun.objects.filter(order=order)
-        .filter(Q(event_key__startswith=_report_key(order.pk)) | Q(event_key__startswith="exception:"))
-        .annotate(holds=Exists(RuleAction.objects.filter(HOLDING_ACTIONS, rule_id=OuterRef("rule_id"))))
-        .values_list("rule_id", "event_key", "holds")
-    )
+    runs = _runs_on_holds(order)
     if rule_id not in {ran for ran, _, _ in runs}:
         return False  # a rule for something else (an order entering a state …) put it on hold
     if _still_held_by(order.pk, runs, signals):
         return False  # another hold or exception still holds it; its own end releases the order
+    return _release(run, rule_id=rule_id, reason=reason, cause=cause)
+
+
+def _release(run: OrderRun, *, rule_id: int, reason: str, cause: dict[str, int | None]) -> bool:
+    order = run.order
     if run.batch is not None:
         run.batch.flush()  # the release's guards read the order's tasks
     try:
@@ -196,6 +223,60 @@ def held_order_release(
         )  # fmt: skip
     except TransitionNotAllowed as exc:
         logger.info("Order %s stays on hold after what held it cleared: %s", order.reference, exc)
+        return False
+    run.order_moved(moved)
+    return True
+
+
+# --- an order taken off an open exception's shipment, and put back -----------------------------------------
+
+
+def exception_hold_release(run: OrderRun, *, exception_id: int, reason: str) -> bool:
+    """The order was taken off the shipment of an open exception, which concerns it no more: release the hold that
+    exception's "exception opened" rule put on it (the hold's payload names the rule's run: rules._take_transition)
+    when nothing else holds the order (_still_held_by). A hold a person put on, or another exception's rule, or a
+    hold-report rule, is left as it is. The release's payload says which exception's leaving released it, so that
+    the order put back is held again (exception_hold_again). True when the order was released."""
+    order = run.order
+    if order.status != OrderStatus.ON_HOLD:
+        return False
+    automation = _automation(_last_hold(order))
+    if automation.get("rule") is None or automation.get("event") != f"{_exception_key(exception_id)}{order.pk}":
+        return False  # not this exception's hold (holds taken before the payload named the run are left too)
+    if _still_held_by(order.pk, _runs_on_holds(order), None):
+        return False
+    cause: dict[str, int | None] = {"released_by_exception": exception_id, "taken_off_exception": exception_id}
+    return _release(run, rule_id=automation["rule"], reason=reason, cause=cause)
+
+
+def exception_hold_again(run: OrderRun, *, exception_id: int, reason: str) -> bool:
+    """The order is back on the shipment of an open exception whose leaving released its hold: hold it again for the
+    same rule's run (one "hold" transition naming that run, as the rule's own would), so the exception's end or the
+    order's next leaving releases it as before. Only when that release is the last hold or release of the order: a
+    person who held or released it since decided. Once: a second message finds the order held. True when held."""
+    order = run.order
+    if order.status == OrderStatus.ON_HOLD:
+        return False
+    last = (
+        OrderTransition.objects.filter(order=order)
+        .filter(Q(target=OrderStatus.ON_HOLD) | Q(source=OrderStatus.ON_HOLD))
+        .order_by("-at", "-pk")
+        .first()
+    )
+    payload = (last.payload or {}) if last else {}
+    rule_id = _automation(last).get("rule")
+    if rule_id is None or payload.get("taken_off_exception") != exception_id:
+        return False
+    if run.batch is not None:
+        run.batch.flush()  # the hold's guards read the order's tasks
+    automation = {"rule": rule_id, "chain": [rule_id], "event": f"{_exception_key(exception_id)}{order.pk}"}
+    try:
+        moved = order_services.order_transition(
+            order=order, name="hold", scope=AUTOMATION_SCOPE, channel=Channel.SYSTEM, reason=reason[:300],
+            payload={"automation": automation, "held_for_exception": exception_id},
+        )  # fmt: skip
+    except TransitionNotAllowed as exc:
+        logger.info("Order %s is not held again for exception %s: %s", order.reference, exception_id, exc)
         return False
     run.order_moved(moved)
     return True

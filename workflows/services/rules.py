@@ -239,7 +239,7 @@ def _perform_all(rule: Rule, *, run: OrderRun, trigger: RuleTrigger, chain: tupl
 
 def _perform(action: RuleAction, *, rule: Rule, run: OrderRun, trigger: RuleTrigger, chain: tuple[int, ...]) -> str:
     if action.kind in (ActionKind.TRANSITION, ActionKind.HOLD):
-        return _take_transition(action, rule=rule, run=run, chain=chain)
+        return _take_transition(action, rule=rule, run=run, chain=chain, event_key=trigger.event_key)
     if action.kind == ActionKind.CREATE_TASK:
         return _create_task(action, rule=rule, run=run, trigger=trigger)
     if action.kind == ActionKind.ASSIGN:
@@ -247,7 +247,9 @@ def _perform(action: RuleAction, *, rule: Rule, run: OrderRun, trigger: RuleTrig
     return _notify(action, rule=rule, run=run)
 
 
-def _take_transition(action: RuleAction, *, rule: Rule, run: OrderRun, chain: tuple[int, ...]) -> str:
+def _take_transition(action: RuleAction, *, rule: Rule, run: OrderRun, chain: tuple[int, ...], event_key: str) -> str:
+    """Take the action's transition (a hold) for the rule; its payload names the rule, the chain and the event the
+    rule ran for (`event_key`: the run's key, so a hold knows which exception's rule put it on: services.holds)."""
     name = "hold" if action.kind == ActionKind.HOLD else action.transition
     if name not in TRANSITIONS:
         raise _ActionFailed("no transition is set")
@@ -259,7 +261,7 @@ def _take_transition(action: RuleAction, *, rule: Rule, run: OrderRun, chain: tu
         moved = order_services.order_transition(
             order=run.order, name=name, scope=AUTOMATION_SCOPE, channel=Channel.SYSTEM,
             reason=action.message or f"Automation: {rule.name}",
-            payload={"automation": {"rule": rule.pk, "chain": list(chain)}},
+            payload={"automation": {"rule": rule.pk, "chain": list(chain), "event": event_key[:120]}},
         )  # fmt: skip
     except TransitionNotAllowed as exc:
         raise _ActionFailed(str(exc)) from exc

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from typing import Any
 
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import Exists, OuterRef, Q
 from django.dispatch import Signal
 from django.utils import timezone
 from kombu.exceptions import KombuError
@@ -61,6 +61,15 @@ def orders_of(exception: ShipmentException) -> list[int]:
     ids = Shipment.objects.filter(pk__in=houses.values("house_id")).exclude(order__isnull=True)
     own = [exception.shipment.order_id] if exception.shipment.order_id else []
     return sorted(set(own) | set(ids.values_list("order_id", flat=True)))
+
+
+def concerning(order_id: int) -> Q:
+    """The exceptions that concern the order now, as orders_of says it: those naming it, and those naming no order on
+    a shipment that is the order's or carries a live house of it (a filter on ShipmentException)."""
+    on_it = ConsolidatedHouse.objects.filter(
+        master_id=OuterRef("shipment_id"), removed_at__isnull=True, house__order_id=order_id
+    )
+    return Q(order_id=order_id) | (Q(order__isnull=True) & (Q(shipment__order_id=order_id) | Q(Exists(on_it))))
 
 
 def exception_announce(*, exception_id: int) -> bool:
