@@ -139,7 +139,12 @@ class OrderSummarySerializer(serializers.Serializer):
     description = serializers.CharField(allow_blank=True)
     requested_pickup_on = serializers.DateField()
     requested_delivery_on = serializers.DateField(allow_null=True)
-    declared_value = serializers.DecimalField(max_digits=14, decimal_places=2, allow_null=True)
+    declared_value = serializers.DecimalField(
+        max_digits=15,
+        decimal_places=None,  # as given (currencies.amount_as_given): to the currency's minor unit, at least cents
+        allow_null=True,
+        help_text="To the currency's ISO 4217 minor unit, at least two decimals: 150000.00 JPY, 1234.567 KWD.",
+    )
     currency = serializers.CharField(allow_blank=True)
     special_instructions = serializers.CharField(allow_blank=True)
     lines = CargoLineSerializer(many=True)

@@ -82,7 +82,9 @@ class OrderInputSerializer(serializers.Serializer):
         help_text="Staff keys: required. Customer keys: implied (and must match when sent). A customer person who acts "
         "for several customers names one of them.",
     )
-    customer_reference = serializers.CharField(max_length=64, help_text="Your order number; unique per customer.")
+    customer_reference = serializers.CharField(
+        max_length=64, help_text="Your order number; unique per customer whatever its case (PO-1 and po-1 are one)."
+    )
     branch_code = serializers.CharField(
         required=False,
         help_text="Staff choose it; defaults to the customer's account branch. A customer key may send only the "
@@ -108,11 +110,11 @@ class OrderInputSerializer(serializers.Serializer):
     requested_pickup_on = serializers.DateField()
     requested_delivery_on = serializers.DateField(required=False, allow_null=True)
     declared_value = serializers.DecimalField(
-        max_digits=14,
-        decimal_places=2,
+        max_digits=15,
+        decimal_places=3,  # the column's; the currency's minor unit is intake's rule (validate_order), named there
         required=False,
         allow_null=True,
-        help_text="No finer than the currency's ISO 4217 minor unit: whole yen (JPY), cents for EUR.",
+        help_text="No finer than the currency's ISO 4217 minor unit: whole yen (JPY), cents for EUR, fils for KWD.",
     )
     currency = serializers.CharField(required=False, help_text="ISO 4217, required with declared_value.")
     special_instructions = serializers.CharField(required=False)

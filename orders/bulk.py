@@ -25,7 +25,7 @@ It writes exactly what `orders.services.order_create(..., submit=True)` writes, 
   (QueuedTransition, one COPY) as lifecycle.apply queues one, so the workflow worker handles an import's
   orders in batches (docs/decisions/0004) while the events' task merely asks for it.
 
-Duplicates: (customer, customer_reference) is unique in the database. `existing_references` looks any
+Duplicates: (customer, UPPER(customer_reference)) is unique in the database. `existing_references` looks any
 number of pairs up in one query (the import asks once per batch of 1,000 orders). When a concurrent writer
 wins a reference between the caller's check and our insert, the batch is rolled back to its savepoint, the
 winners are reported as duplicates, and the rest is inserted again with the same references.
@@ -81,6 +81,7 @@ class CreatedOrder:
 class DuplicateOrder:
     index: int
     existing_reference: str
+    written: str  # the customer reference as the existing order writes it (in any case, it is the same)
 
 
 @dataclass
@@ -111,24 +112,25 @@ class SubmitCheck:
         return self.by_customer[customer_id]
 
 
-def existing_references(pairs: Iterable[tuple[int, str]]) -> dict[tuple[int, str], tuple[int, str]]:
-    """{(customer_id, customer_reference): (order id, our reference)} for the pairs that exist already.
-    One query for any number of pairs, served by the (customer, customer_reference) unique index."""
+def existing_references(pairs: Iterable[tuple[int, str]]) -> dict[tuple[int, str], tuple[int, str, str]]:
+    """{(customer_id, customer_reference): (order id, our reference, the reference as that order writes it)} for the
+    pairs an order has already, in any case ("po-1" finds "PO-1"), keyed by the pair as asked. One query for any
+    number of pairs, served by the (customer, UPPER(customer_reference)) unique index."""
     keys = set(pairs)
     if not keys:
         return {}
     customer_ids, references = zip(*keys, strict=True)
     table = connection.ops.quote_name(Order._meta.db_table)
     sql = (
-        f"SELECT o.customer_id, o.customer_reference, o.id, o.reference FROM {table} o "  # noqa: S608 - from the model
+        f"SELECT k.customer_id, k.customer_reference, o.id, o.reference, o.customer_reference FROM {table} o "  # noqa: S608 - from the model
         "JOIN unnest(%s::bigint[], %s::text[]) AS k(customer_id, customer_reference) "
-        "ON o.customer_id = k.customer_id AND o.customer_reference = k.customer_reference"
+        "ON o.customer_id = k.customer_id AND UPPER(o.customer_reference) = UPPER(k.customer_reference)"
     )
     with connection.cursor() as cursor:
         cursor.execute(sql, [list(customer_ids), list(references)])
         return {
-            (customer_id, customer_reference): (pk, reference)
-            for customer_id, customer_reference, pk, reference in cursor.fetchall()
+            (customer_id, asked): (pk, reference, written)
+            for customer_id, asked, pk, reference, written in cursor.fetchall()
         }
 
 
@@ -309,7 +311,9 @@ def _write_batch(plan: _Plan, indexes: list[int], result: BulkResult) -> None:
             lost = [index for index in indexes if keys[index] in existing]
             if not lost:
                 raise
-            result.duplicates.extend(DuplicateOrder(index, existing[keys[index]][1]) for index in lost)
+            for index in lost:
+                _pk, reference, written = existing[keys[index]]
+                result.duplicates.append(DuplicateOrder(index, reference, written))
             indexes = [index for index in indexes if keys[index] not in existing]
             continue
         result.created.extend(created)

@@ -33,3 +33,11 @@ def decimal_places(currency: str) -> int:
     exponent = minor_unit(currency).as_tuple().exponent
     assert isinstance(exponent, int)  # noqa: S101 - a minor unit is a finite power of ten, never NaN or infinity
     return -exponent
+
+
+def amount_as_given(amount: Decimal, currency: str) -> Decimal:
+    """A stored amount as OMS hands it on (the edit form, the API, a copied order): to its currency's minor unit and
+    never fewer than two decimals, as every amount was before the column kept three: 150000.00 JPY, 12.00 EUR,
+    1.234 KWD. The column's third decimal, written for a euro amount ("12.000"), would read two ways on the way back
+    in (12,000 or 12)."""
+    return amount.quantize(min(minor_unit(currency), CENT))

@@ -49,7 +49,7 @@ from orders.cargo import totals
 from orders.intake_containers import _equipment
 from orders.intake_lines import _line
 from orders.intake_lookups import Lookups
-from orders.intake_values import _REQUIRED, _choice, _date, _decimal, _declared_value_places, _Errors, _str, _too_long
+from orders.intake_values import _REQUIRED, _choice, _date, _declared_value, _Errors, _str, _too_long
 from orders.models import SEA_MODES, SEA_ONLY_INCOTERMS, Incoterm, Mode, ServiceLevel
 from partners.models import Organisation, OrganisationKind
 from partners.scoping import Scope
@@ -83,10 +83,6 @@ _ORIGIN_PLACE_TERMS = frozenset({Incoterm.EXW, Incoterm.FCA, Incoterm.FAS, Incot
 _MODES, _SERVICE_LEVELS, _INCOTERMS = tuple(Mode.values), tuple(ServiceLevel.values), tuple(Incoterm.values)
 _ORDER_FIELD_SET = frozenset(ORDER_FIELDS)
 _KNOWN_KEYS = _ORDER_FIELD_SET | {"lines", "submit"}
-# The declared value's column: the largest value it holds (a larger one is a field error, never a database error
-# on save), and its decimals.
-_VALUE_LIMIT = (Decimal(10) ** 9, "1,000,000,000")  # Order.declared_value_amount NUMERIC(14, 2); kept as before
-_VALUE_PLACES = 2  # the decimals Order.declared_value_amount keeps: a currency with more (KWD, BHD) is held to them
 # The order's totals, NUMERIC(14, 3) and NUMERIC(14, 4): many lines (or LCL's 1 m³ = 1,000 kg) can add up
 # to more than a column holds although each line is within its own.
 _TOTAL_LIMITS = (
@@ -438,16 +434,11 @@ def validate_order(
     if pickup and delivery and delivery < pickup:
         errors.add("requested_delivery_on", "Delivery cannot be before pickup.")
 
-    declared_value = _decimal(
-        data.get("declared_value"), "declared_value", errors, places=_VALUE_PLACES, limit=_VALUE_LIMIT
-    )
     currency = field_text("currency", "").upper()
-    if currency:
-        problem = currency_problem(currency)
-        if problem:
-            errors.add("currency", problem)
-        elif declared_value is not None:
-            _declared_value_places(data.get("declared_value"), declared_value, currency, errors)
+    problem = currency_problem(currency) if currency else None
+    declared_value = _declared_value(data.get("declared_value"), "" if problem else currency, errors)
+    if problem:
+        errors.add("currency", problem)
     if declared_value is not None and not currency:
         errors.add("currency", "Give the currency of the declared value, e.g. EUR.")
     if currency and declared_value is None and "declared_value" not in errors:

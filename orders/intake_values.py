@@ -135,8 +135,17 @@ def _number_text(raw: Any, name: str, errors: _Errors, *, whole: bool) -> str | 
 
 
 def _decimal(
-    raw: Any, name: str, errors: _Errors, *, places: int, limit: tuple[Decimal, str], required: bool = False
+    raw: Any,
+    name: str,
+    errors: _Errors,
+    *,
+    places: int,
+    limit: tuple[Decimal, str],
+    required: bool = False,
+    too_fine: str | None = None,
 ) -> Decimal | None:
+    """A positive number below `limit` with at most `places` decimals. `too_fine`: the message for a value with more
+    decimals (then a value too large is told only its limit); else one message says both."""
     text = _number_text(raw, name, errors, whole=False)
     if text is None:
         if required and name not in errors:
@@ -161,7 +170,10 @@ def _decimal(
         return None
     # The limit first: quantizing a huge value would exceed Decimal's precision.
     if value >= limit[0] or value != value.quantize(_QUANTUM[places]):
-        errors.add(name, f"Use at most {places} decimal places and a value below {limit[1]}.")
+        if too_fine is None:
+            errors.add(name, f"Use at most {places} decimal places and a value below {limit[1]}.")
+        else:
+            errors.add(name, f"Use a value below {limit[1]}." if value >= limit[0] else too_fine)
         return None
     return value
 
@@ -193,21 +205,40 @@ def _integer(raw: Any, name: str, errors: _Errors) -> int | None:
     return int(value)
 
 
-def _declared_value_places(raw: Any, value: Decimal, currency: str, errors: _Errors) -> None:
-    """A declared value has no finer amount than its currency's ISO 4217 minor unit: no yen cents (JPY has none).
+# The declared value's column, Order.declared_value_amount NUMERIC(15, 3): the largest value it holds (a larger one is
+# a field error, never a database error on save) and its decimals, those of the finest common currencies (KWD, BHD).
+VALUE_LIMIT = (Decimal(10) ** 9, "1,000,000,000")
+VALUE_PLACES = 3
+
+
+def _declared_value(raw: Any, currency: str, errors: _Errors) -> Decimal | None:
+    """A declared value no finer than its currency's ISO 4217 minor unit (`currency`: a known code, or "" when the
+    currency is missing or unknown: then the column's decimals apply): no yen cents, no third decimal of a euro.
 
     A point before three digits in a currency with fewer decimals ("150.000" yen, "12.000" euros) can only be a
     decimal point if the amount is written finer than the currency goes; people who group thousands with a point
     write it so. Both readings are named and the amount refused, as "1,000" is: read as decimals it was stored a
     thousand times too small ("150.000" yen as 150). "0.500" and "1500.000" are no thousands groups, so read as
     written."""
+    if not currency:
+        return _decimal(raw, "declared_value", errors, places=VALUE_PLACES, limit=VALUE_LIMIT)
     places = decimal_places(currency)
-    text = str(raw).strip()
+    text = "" if raw is None else str(raw).strip()
     if places < 3 and "," not in text and _POINT_GROUPS.fullmatch(text.translate(_GROUP_SPACES).lstrip("+")):
         errors.add("declared_value", _ambiguous_message(text))
-    # ISO 4217 minor units are 0, 2, 3 or 4 decimals (CLF, UYW): only the whole currencies take fewer than the column.
-    elif places == 0 and value != value.to_integral_value():
-        errors.add("declared_value", f"{currency} amounts have no decimals: give a whole amount.")
+        return None
+    return _decimal(raw, "declared_value", errors, places=min(places, VALUE_PLACES), limit=VALUE_LIMIT,
+                    too_fine=_finer_than(currency, places))  # fmt: skip
+
+
+@cache
+def _finer_than(currency: str, places: int) -> str:
+    if places == 0:
+        return f"{currency} amounts have no decimals: give a whole amount."
+    if places > VALUE_PLACES:  # CLF and UYW have 4
+        kept = VALUE_PLACES
+        return f"{currency} amounts have {places} decimals, but a declared value keeps {kept}: give at most {kept}."
+    return f"{currency} amounts have {places} decimals: give at most {places} decimal places."
 
 
 def _date(raw: Any, name: str, errors: _Errors, *, required: bool) -> datetime.date | None:

@@ -263,7 +263,9 @@ class Order(FSMModelMixin, models.Model):
     requested_delivery_on = models.DateField(null=True, blank=True)
 
     description = models.CharField(max_length=300, blank=True, help_text="Summary of the goods.")
-    declared_value_amount = models.DecimalField(max_digits=14, decimal_places=2, null=True, blank=True)
+    declared_value_amount = models.DecimalField(
+        max_digits=15, decimal_places=3, null=True, blank=True, help_text="To its currency's minor unit (KWD: 3)."
+    )
     declared_value_currency = models.CharField(max_length=3, blank=True)
     special_instructions = models.TextField(blank=True)
 
@@ -305,7 +307,9 @@ class Order(FSMModelMixin, models.Model):
         ordering = ["-created_at", "-id"]
         constraints = [
             models.UniqueConstraint(fields=["reference"], name="order_reference_unique"),
-            models.UniqueConstraint(fields=["customer", "customer_reference"], name="order_customer_reference_unique"),
+            # A customer's reference names one order whatever its case ("PO-123" and "po-123"); it is kept as typed.
+            # references.customer_reference_key is the same rule in Python (docs/decisions/0002).
+            models.UniqueConstraint(F("customer"), Upper("customer_reference"), name="order_customer_reference_unique"),
             models.CheckConstraint(
                 condition=Q(requested_delivery_on__isnull=True)
                 | Q(requested_delivery_on__gte=F("requested_pickup_on")),

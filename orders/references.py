@@ -5,6 +5,8 @@ is never rolled back, so references are unique and increasing but may have gaps 
 validation late, or a rolled-back import, leaves its number unused). A counter row would avoid gaps
 only by serialising every order creation of a branch until commit, which a 100,000-row import cannot
 afford.
+
+The customer's own reference names one of its orders whatever its case: `customer_reference_key`.
 """
 
 from __future__ import annotations
@@ -43,3 +45,11 @@ def issue_references(*, branch_code: str, year: int, count: int = 1) -> list[str
             cursor.execute(sql, [name, count])
             serials = [row[0] for row in cursor.fetchall()]
     return [f"{branch_code}-{year % 100:02d}-{serial:06d}" for serial in sorted(serials)]
+
+
+def customer_reference_key(reference: str) -> str:
+    """A customer's reference as the duplicate rule compares it: without case ("po-123" is "PO-123"), as the unique
+    index on (customer, UPPER(customer_reference)) does. Python's upper() folds what PostgreSQL's does for the letters
+    references are written in, and a little more ("ß" becomes "SS"): a file's rows it keeps apart are two orders to the
+    index too."""
+    return reference.upper()

@@ -11,6 +11,7 @@ import datetime
 from collections import Counter
 from collections.abc import Mapping
 from contextlib import AbstractContextManager
+from decimal import Decimal
 from operator import attrgetter
 from typing import Any
 
@@ -18,6 +19,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from orders import events, history, lifecycle
+from orders.currencies import amount_as_given
 from orders.errors import OrderError, OrderValidationError, OrderVersionConflict
 from orders.intake import CleanOrder, derived_named_place, validate_order
 from orders.intake_containers import MAX_SEALS_PER_LINE
@@ -47,9 +49,10 @@ def _history_context(*, by: Any, api_key: Any, channel: str) -> AbstractContextM
 
 
 def _duplicate_message(customer_code: str, customer_reference: str) -> dict[str, list[str]]:
-    existing = Order.objects.filter(customer__code=customer_code, customer_reference=customer_reference).first()
-    where = f" ({existing.reference})" if existing else ""
-    return {"customer_reference": [f"{customer_code} already has an order with reference {customer_reference}{where}."]}
+    """The order that holds the reference, in any case (the unique index's rule), named as it writes it."""
+    existing = Order.objects.filter(customer__code=customer_code, customer_reference__iexact=customer_reference).first()
+    written, where = (existing.customer_reference, f" ({existing.reference})") if existing else (customer_reference, "")
+    return {"customer_reference": [f"{customer_code} already has an order with reference {written}{where}."]}
 
 
 def _write_lines(order: Order, clean: CleanOrder) -> None:
@@ -349,9 +352,14 @@ def order_as_data(order: Order) -> dict[str, Any]:
         "consignee_address": order.consignee_address, "notify_name": order.notify_name,
         "notify_address": order.notify_address, "description": order.description,
         "requested_pickup_on": order.requested_pickup_on, "requested_delivery_on": order.requested_delivery_on,
-        "declared_value": order.declared_value_amount, "currency": order.declared_value_currency,
+        "declared_value": _declared_value_as_given(order), "currency": order.declared_value_currency,
         "special_instructions": order.special_instructions, "lines": lines,
     }  # fmt: skip
+
+
+def _declared_value_as_given(order: Order) -> Decimal | None:
+    amount = order.declared_value_amount
+    return None if amount is None else amount_as_given(amount, order.declared_value_currency)
 
 
 def order_duplicate_data(*, order: Order) -> dict[str, Any]:

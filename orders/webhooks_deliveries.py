@@ -130,7 +130,9 @@ def _body_text(body: bytes) -> str:
 def _existing(integration: Integration, customer_reference: str) -> Order | None:
     if "\x00" in customer_reference:  # cannot be stored, so no order has it (and PostgreSQL cannot compare it)
         return None
-    return Order.objects.filter(customer_id=integration.customer_id, customer_reference=customer_reference).first()
+    return Order.objects.filter(  # in any case, as the unique index compares it ("so-1" is "SO-1")
+        customer_id=integration.customer_id, customer_reference__iexact=customer_reference
+    ).first()
 
 
 def _submit(data: Mapping[str, Any], scope: Scope, integration: Integration) -> tuple[Order | None, dict]:

@@ -1,8 +1,8 @@
 """The signed generic order intake (ERP, WMS, TMS), verified the Standard Webhooks way (webhooks_signatures).
 
 The body is the intake vocabulary: one order or a list; all or nothing per delivery. Two orders of one delivery under
-the same customer reference are an error of the delivery (422, nothing created), never a "duplicate": that answer
-means an earlier delivery created the order. The integration acts like its customer's own API key.
+the same customer reference, in any case, are an error of the delivery (422, nothing created), never a "duplicate":
+that answer means an earlier delivery created the order. The integration acts like its customer's own API key.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from typing import Any
 from django.db import transaction
 
 from orders.models import DeliveryOutcome, Integration, Order
+from orders.references import customer_reference_key
 from orders.webhooks_deliveries import Handled, _customer_scope, _error_body, _existing, _order_json, _submit
 from partners.scoping import Scope
 
@@ -47,13 +48,14 @@ def _shared_references(orders: list[Mapping[str, Any]]) -> dict[int, str]:
         reference = str(data.get("customer_reference") or "").strip()
         if not reference:
             continue  # validation says it is required
-        if reference in first:
+        key = customer_reference_key(reference)  # "SO-1" and "so-1" cannot both exist either
+        if key in first:
             clashes[index] = (
-                f"Order [{first[reference]}] of this delivery has the customer reference {reference} too: give each "
+                f"Order [{first[key]}] of this delivery has the customer reference {reference} too: give each "
                 "order its own reference, or send one order with all its cargo lines."
             )
         else:
-            first[reference] = index
+            first[key] = index
     return clashes
 
 
@@ -71,7 +73,9 @@ def handle_generic(integration: Integration, payload: Any) -> Handled:
     invalid = False
     # Created in the order of their references, whatever the order sent: two deliveries naming the same orders in
     # another order then wait for each other's first insert instead of deadlocking on each other's second.
-    in_key_order = sorted(enumerate(orders), key=lambda item: str(item[1].get("customer_reference") or "").strip())
+    in_key_order = sorted(
+        enumerate(orders), key=lambda item: customer_reference_key(str(item[1].get("customer_reference") or "").strip())
+    )
     with transaction.atomic():  # all or nothing per delivery: the sender fixes it and sends it again
         for index, data in in_key_order:
             if index in clashes:

@@ -35,6 +35,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from orders import services
+from orders.currencies import CENT, minor_unit
 from orders.errors import TransitionNotAllowed
 from orders.integrations import destination_for_country
 from orders.models import Channel, DeliveryOutcome, Integration, Location, Mode, Order, OrderStatus, WebhookDelivery
@@ -213,8 +214,9 @@ def goods_value(payload: Mapping[str, Any]) -> str:
             if discount is None:
                 return str(raw)
             total -= discount
-    try:
-        return str(total.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP))
+    try:  # to the cent, as Shopify gives prices, or finer where the currency is (KWD prices are to the fils)
+        unit = min(minor_unit(str(payload.get("currency") or "").strip().upper()), CENT)
+        return str(total.quantize(unit, rounding=ROUND_HALF_UP))
     except ArithmeticError:  # beyond Decimal's precision: validate_order says the value is too large
         return str(total)
 

@@ -83,11 +83,12 @@ def _max_errors() -> int:
     return settings.OMS_IMPORT_MAX_STORED_ERRORS
 
 
-def _duplicate_error(clean: CleanOrder, row: int, existing_reference: str) -> RowError:
+def _duplicate_error(clean: CleanOrder, row: int, existing_reference: str, written: str) -> RowError:
+    """`written`: the reference as the existing order writes it ("PO-1" when the file says "po-1")."""
     customer, reference = clean.order["customer"], clean.order["customer_reference"]
     return RowError(
         row=row, column="customer_reference", value=reference, is_duplicate=True, customer_reference=reference,
-        message=f"{customer.code} already has an order with reference {reference} ({existing_reference}); "
+        message=f"{customer.code} already has an order with reference {written} ({existing_reference}); "
         "it was left unchanged.",
     )  # fmt: skip
 
@@ -204,7 +205,7 @@ def _check_batch(
             continue
         if found:
             result.duplicates += 1
-            result.add_errors([_duplicate_error(clean, intake.first_row, found[1])], limit)
+            result.add_errors([_duplicate_error(clean, intake.first_row, found[1], found[2])], limit)
             continue
         result.valid_count += 1
         if keep_valid:

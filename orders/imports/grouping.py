@@ -1,4 +1,5 @@
-"""Rows to orders: rows that share (customer_code, customer_reference) are the cargo lines of one order.
+"""Rows to orders: rows that share (customer_code, customer_reference) are the cargo lines of one order, a reference
+in any case ("PO-7" and "po-7") as the duplicate rule compares it; the order keeps its first row's spelling.
 
 Two streaming passes keep memory bounded by the orders still "open" rather than by the file:
 `scan` checks the structure and notes the last row of every order; `iter_groups` then hands each order
@@ -20,8 +21,9 @@ from orders.imports.columns import LINE_COLUMNS, ORDER_COLUMNS, TEMPLATE_EXAMPLE
 from orders.imports.reading import FileInfo, Limits, Opener
 from orders.imports.rows import LINE_BREAK, iter_rows
 from orders.imports.workbooks import CellProblem
-from orders.intake import _VALUE_LIMIT, _VALUE_PLACES
-from orders.intake_values import _date, _decimal, _declared_value_places, _Errors
+from orders.intake import currency_problem
+from orders.intake_values import _date, _declared_value, _Errors
+from orders.references import customer_reference_key
 
 Key = tuple[str, str]
 _LINE_ERROR = re.compile(r"^lines\[(\d+)\](?:\.(\w+))?$")
@@ -112,7 +114,7 @@ class _Keys:
         self.last_code: dict[str, str] = {}  # reference -> customer code of its last row that gave one
 
     def __call__(self, cells: list[object], number: int) -> Key:
-        reference = _text(_cell(cells, self.reference_at))
+        reference = customer_reference_key(_text(_cell(cells, self.reference_at)))
         if not reference:
             return (self.implied_customer or _text(_cell(cells, self.code_at)).upper(), f"\x00row{number}")
         code = self.implied_customer or _text(_cell(cells, self.code_at)).upper()
@@ -298,10 +300,14 @@ def _amount(value: object, currency: object, points_may_group_thousands: bool) -
     """The declared value intake keeps, or None when it refuses the text (with the order's currency, so that
     "150.000" yen, which intake refuses as reading two ways, is never taken for 150)."""
     errors = _Errors(points_may_group_thousands=points_may_group_thousands)
-    amount = _decimal(value, "declared_value", errors, places=_VALUE_PLACES, limit=_VALUE_LIMIT)
-    if amount is not None:
-        _declared_value_places(value, amount, str(currency).strip().upper(), errors)
+    amount = _declared_value(value, _known_currency(currency), errors)
     return None if errors.by_field else amount
+
+
+def _known_currency(currency: object) -> str:
+    """The order's currency as validate_order reads the declared value with it: "" when missing or unknown."""
+    code = str(currency).strip().upper()
+    return code if code and not currency_problem(code) else ""
 
 
 @dataclass(frozen=True)

@@ -139,7 +139,8 @@ def _import_job(job: ImportJob) -> None:
         )  # fmt: skip
         for lost in outcome.duplicates:  # won by a concurrent import since the check
             item = valid[lost.index]
-            result.add_errors([_duplicate_error(item.clean, item.first_row, lost.existing_reference)], _max_errors())
+            error = _duplicate_error(item.clean, item.first_row, lost.existing_reference, lost.written)
+            result.add_errors([error], _max_errors())
         result.duplicates += len(outcome.duplicates)
         result.valid_count -= len(outcome.duplicates)
         _store_result(

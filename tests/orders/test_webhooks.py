@@ -9,6 +9,7 @@ import hashlib
 import hmac
 import json
 import time
+from decimal import Decimal
 from typing import Any, Literal
 
 import pytest
@@ -114,7 +115,7 @@ def test_a_signed_shopify_order_creates_one_submitted_parcel_order(shopify):
     assert (order.origin_id, order.destination_id) == ("DEHAM", "FRPAR")
     assert order.consignee_name == "Jane Doe"
     assert "1 Rue de Rivoli" in order.destination_address
-    assert (str(order.declared_value_amount), order.declared_value_currency) == ("59.80", "EUR")
+    assert (order.declared_value_amount, order.declared_value_currency) == (Decimal("59.80"), "EUR")
     line = order.lines.get()  # the gift card does not travel
     assert (line.pieces, str(line.gross_weight_kg), line.description) == (
         2,
@@ -342,7 +343,7 @@ def test_the_declared_value_is_the_goods_shipped_less_their_discounts(shopify):
     response = _shopify_post(shopify, _body(payload))
     assert response.status_code == 200, response.content
     order = Order.objects.get()
-    assert (str(order.declared_value_amount), order.declared_value_currency) == ("67.32", "EUR")  # 53.82 + 13.50
+    assert (order.declared_value_amount, order.declared_value_currency) == (Decimal("67.32"), "EUR")  # 53.82 + 13.50
 
 
 @pytest.mark.parametrize(
