@@ -170,7 +170,9 @@ class OrderFilterSerializer(serializers.Serializer):
     mode = serializers.ChoiceField(Mode.choices, required=False)
     origin = serializers.CharField(required=False, help_text="UN/LOCODE, e.g. DEHAM.")
     destination = serializers.CharField(required=False, help_text="UN/LOCODE, e.g. CNSHA.")
-    customer_reference = serializers.CharField(required=False)
+    customer_reference = serializers.CharField(
+        required=False, help_text="Your order number, in any case (po-1 finds PO-1), as the duplicate rule compares it."
+    )
     created_after = serializers.DateTimeField(required=False, help_text="ISO 8601, e.g. 2026-11-01T00:00:00Z.")
     created_before = serializers.DateTimeField(required=False, help_text="ISO 8601, exclusive.")
 
@@ -182,7 +184,7 @@ def filter_orders(queryset: QuerySet[Order], filters: Mapping[str, Any]) -> Quer
         "mode": "mode",
         "origin": "origin_id",
         "destination": "destination_id",
-        "customer_reference": "customer_reference",
+        "customer_reference": "customer_reference__iexact",  # served by the unique index on UPPER()
         "created_after": "created_at__gte",
         "created_before": "created_at__lt",
     }

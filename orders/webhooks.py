@@ -213,8 +213,9 @@ def shopify_orders_create(request: Request, integration_id: Any) -> Response:
     "(several space-separated signatures are accepted while a secret is rotated). The body is one order "
     "or a list of up to 100 orders in the intake vocabulary of POST /api/v1/orders/ (customer_code is "
     "implied). All or nothing per delivery; the webhook-id makes a repeated delivery harmless. An order whose "
-    "customer reference an earlier delivery created is answered `duplicate` (with that order); two orders of "
-    "one delivery under the same reference are a 422 (an error on the later one's `customer_reference`).",
+    "customer reference an earlier delivery created, in any case, is answered `duplicate` (with that order); two "
+    "orders of one delivery under the same reference, in any case, are a 422 (an error on the later one's "
+    "`customer_reference`).",
     auth=[],
     request={"application/json": OpenApiTypes.OBJECT},
     parameters=[

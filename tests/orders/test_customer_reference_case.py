@@ -86,6 +86,17 @@ def test_the_api_answers_a_case_only_duplicate_as_a_duplicate(client, acme_key, 
     }
 
 
+def test_the_api_list_finds_an_order_by_its_reference_in_any_case(client, acme_key, order_factory):
+    """The integrator who is told "ACME already has an order with reference PO-1001" looks it up as it typed it."""
+    order = order_factory(customer_reference="PO-1001")
+    order_factory(customer_reference="PO-1002")
+    auth = {"HTTP_AUTHORIZATION": f"Bearer {acme_key}"}
+    for asked in ("po-1001", "PO-1001", "Po-1001"):
+        response = client.get(LIST_URL, {"customer_reference": asked}, **auth)
+        assert response.status_code == 200
+        assert [found["reference"] for found in response.json()["results"]] == [order.reference], asked
+
+
 # --- Files ----------------------------------------------------------------------------------------------------------
 
 
