@@ -16,6 +16,7 @@ from partners import services
 from partners.errors import PartnersError
 from partners.models import PARTNER_KINDS, ApiKey, Organisation, OrganisationKind
 from tests.factories import OrganisationFactory
+from tests.oms.test_admin_security import form_data
 
 VENDOR_REFUSAL = (
     "PRINTCO (Vendor) cannot get an API key: a key sees the orders its organisation places (a customer) or the legs "
@@ -99,6 +100,23 @@ def test_an_organisation_with_a_working_key_keeps_the_kind_the_key_needs(carrier
 
     services.api_key_revoke(api_key=api_key)
     services.organisation_kinds_check(organisation=carrier, kinds=[OrganisationKind.VENDOR])
+
+
+def test_a_vendor_with_a_key_issued_before_still_saves_its_page_in_the_console(printco, admin_user, login):
+    """The key saw nothing before the save and sees nothing after: no kind it needed is unticked, so saving the vendor's
+    page (its name, notes, addresses) is not refused. Before, every save was ("PRINTCO has an API key in use"): only
+    revoking the key or ticking a kind let anyone edit the organisation (review, seventeenth session)."""
+    issued_before_the_rule(printco)
+    client = login(admin_user)
+    url = f"/admin/partners/organisation/{printco.pk}/change/"
+    data = form_data(client.get(url))
+    data["name"] = "Print Company"
+
+    response = client.post(url, data)
+
+    assert response.status_code == 302, response.context and response.context["errors"]
+    assert Organisation.objects.get(pk=printco.pk).name == "Print Company"
+    services.organisation_kinds_check(organisation=printco, kinds=[OrganisationKind.VENDOR])
 
 
 # ---- Using a key issued before ----------------------------------------------------------------------------------

@@ -240,9 +240,10 @@ def _tasks_back(exception: ShipmentException, order_ids: list[int]) -> None:
 
 
 def _holds_back(exception: ShipmentException, order_ids: list[int]) -> None:
-    """Hold again the orders whose hold of the exception's rule their leaving released (holds.exception_hold_again):
-    back on its shipment while it is open, they are concerned again, as their tasks are reopened. Once: an order held
-    again is on hold, and a second message finds nothing to do."""
+    """Hold again the orders the exception's rule holds whose last release was the automation's while they were off
+    its shipment (their leaving, or another exception or hold ending meanwhile: holds.exception_hold_again): back on
+    it while it is open, they are concerned again, as their tasks are reopened. Once: an order held again is on hold,
+    and a second message finds nothing to do."""
     kind = exception.get_kind_display()
     why = f"Back on {exception.shipment.reference}: the exception “{kind}” concerns this order again."
     with transaction.atomic():

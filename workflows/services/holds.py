@@ -230,6 +230,9 @@ def _release(run: OrderRun, *, rule_id: int, reason: str, cause: dict[str, int |
 
 # --- an order taken off an open exception's shipment, and put back -----------------------------------------
 
+# What a release by the automation names as its cause (held_order_release's callers, exception_hold_release).
+_RELEASE_CAUSES = frozenset({"released_by_event", "released_by_exception", "taken_off_exception"})
+
 
 def exception_hold_release(run: OrderRun, *, exception_id: int, reason: str) -> bool:
     """The order was taken off the shipment of an open exception, which concerns it no more: release the hold that
@@ -250,10 +253,13 @@ def exception_hold_release(run: OrderRun, *, exception_id: int, reason: str) -> 
 
 
 def exception_hold_again(run: OrderRun, *, exception_id: int, reason: str) -> bool:
-    """The order is back on the shipment of an open exception whose leaving released its hold: hold it again for the
-    same rule's run (one "hold" transition naming that run, as the rule's own would), so the exception's end or the
-    order's next leaving releases it as before. Only when that release is the last hold or release of the order: a
-    person who held or released it since decided. Once: a second message finds the order held. True when held."""
+    """The order is back on the shipment of an open exception on which a rule that puts orders on hold ran for it
+    (whether its hold was taken or found the order held already): hold it again for that rule's run (one "hold"
+    transition naming the run, as the rule's own would), so the exception's end or the order's next leaving releases
+    it as before. Only when the order's last hold or release is the automation's release (held_order_release,
+    exception_hold_release): made while this exception did not concern it (its leaving, or another exception or a
+    carrier's hold ending meanwhile), which had it stayed would have kept it held. A person who held or released it
+    since decided. Once: a second message finds the order held. True when held."""
     order = run.order
     if order.status == OrderStatus.ON_HOLD:
         return False
@@ -264,9 +270,18 @@ def exception_hold_again(run: OrderRun, *, exception_id: int, reason: str) -> bo
         .first()
     )
     payload = (last.payload or {}) if last else {}
-    rule_id = _automation(last).get("rule")
-    if rule_id is None or payload.get("taken_off_exception") != exception_id:
+    released = last is not None and last.source == OrderStatus.ON_HOLD and _automation(last).get("rule") is not None
+    if not released or not _RELEASE_CAUSES & payload.keys():
         return False
+    rule_id = (
+        RuleRun.objects.filter(order=order, event_key=f"{_exception_key(exception_id)}{order.pk}")
+        .filter(Exists(RuleAction.objects.filter(HOLDING_ACTIONS, rule_id=OuterRef("rule_id"))))
+        .order_by("pk")
+        .values_list("rule_id", flat=True)
+        .first()
+    )
+    if rule_id is None:
+        return False  # no rule of this exception holds the order
     if run.batch is not None:
         run.batch.flush()  # the hold's guards read the order's tasks
     automation = {"rule": rule_id, "chain": [rule_id], "event": f"{_exception_key(exception_id)}{order.pk}"}

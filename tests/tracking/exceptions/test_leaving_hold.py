@@ -189,3 +189,91 @@ def test_an_order_taken_off_stays_held_while_another_exception_that_names_it_hol
     [release] = releases(globex_order)
     assert release.payload["released_by_exception"] == damage.pk
     assert status(globex_order) != OrderStatus.ON_HOLD
+
+
+def test_an_order_put_back_is_held_again_by_the_other_open_exception_when_the_one_that_held_it_ended_meanwhile(
+    acme_alone, ocean_carriers, ops_user, ops_scope, ops_team, hold_rule, run
+):
+    """Two exceptions on the master: the cut-off's rule held Globex's order, the damage's found it held (it holds the
+    order too, docs/exceptions.md "What still holds an order"). Taken off, nothing concerns the order and it is
+    released. The cut-off resolves while it is off; put back, the damage, still open, concerns it again: the order is
+    held again for the damage's run, as it would have stayed held had it never left (review, seventeenth session)."""
+    master, _acme_order, globex_order, house, missed = _globex_joined(
+        acme_alone, ocean_carriers, ops_user, ops_scope, run
+    )
+    damage = _another_exception(master, globex_order, names_the_order=False)
+
+    consolidation.house_remove(master=master, house=house, by=ops_user)
+    with run():
+        assert detect(master).narrowed == [missed.pk]
+        _send(tracking_events.exception_orders_removed, damage, globex_order)  # (detection tells it the same way)
+    assert status(globex_order) != OrderStatus.ON_HOLD
+    with run():
+        handling.exception_resolve(exception=ShipmentException.objects.get(pk=missed.pk), by=ops_user,
+                                   root_cause="carrier")  # fmt: skip
+
+    consolidation.house_add(master=master, house=house, by=ops_user)
+    with run():
+        _send(tracking_events.exception_orders_added, damage, globex_order)
+
+    assert status(globex_order) == OrderStatus.ON_HOLD
+    again = holds(globex_order)[-1]
+    assert again.reason == f"Back on {master.reference}: the exception “Damage” concerns this order again."
+    assert again.payload["automation"]["event"] == f"exception:{damage.pk}:{globex_order.pk}"
+    with run():  # the damage's end releases it, as any exception's hold
+        handling.exception_resolve(exception=ShipmentException.objects.get(pk=damage.pk), by=ops_user,
+                                   root_cause="carrier")  # fmt: skip
+    assert status(globex_order) != OrderStatus.ON_HOLD
+    assert releases(globex_order)[-1].payload["released_by_exception"] == damage.pk
+
+
+def test_an_order_released_by_another_exceptions_end_while_off_is_held_again_when_put_back(
+    acme_alone, ocean_carriers, ops_user, ops_scope, ops_team, hold_rule, run
+):
+    """Taken off the cut-off's box while a damage exception that names it held it too, the order stayed held; the
+    damage's end then released it, the cut-off no longer concerning it. Put back while the cut-off is open, it is
+    concerned again: held again for the cut-off's run, as had it never left (review, seventeenth session)."""
+    master, _acme_order, globex_order, house, missed = _globex_joined(
+        acme_alone, ocean_carriers, ops_user, ops_scope, run
+    )
+    damage = _another_exception(master, globex_order, names_the_order=True)
+    consolidation.house_remove(master=master, house=house, by=ops_user)
+    with run():
+        _send(tracking_events.exception_orders_removed, missed, globex_order)
+        handling.exception_resolve(exception=damage, by=ops_user, root_cause="carrier")
+    assert status(globex_order) != OrderStatus.ON_HOLD
+
+    consolidation.house_add(master=master, house=house, by=ops_user)
+    with run():
+        _send(tracking_events.exception_orders_added, missed, globex_order)
+
+    assert status(globex_order) == OrderStatus.ON_HOLD
+    assert holds(globex_order)[-1].payload["automation"]["event"] == f"exception:{missed.pk}:{globex_order.pk}"
+
+
+def test_an_order_resolved_off_or_held_by_a_person_after_the_release_is_not_held_again_by_the_exception(
+    acme_alone, ocean_carriers, ops_user, ops_scope, ops_team, hold_rule, run
+):
+    """Released on leaving, the order is held by a person; the exception resolving releases nothing of theirs, and
+    once it has resolved, putting the order back holds nothing (nothing is announced for a resolved exception)."""
+    master, acme_order, globex_order, house, missed = _globex_joined(
+        acme_alone, ocean_carriers, ops_user, ops_scope, run
+    )
+    consolidation.house_remove(master=master, house=house, by=ops_user)
+    with run():
+        assert detect(master).narrowed == [missed.pk]
+    _by_hand(globex_order, ops_user, run, ("hold", "Customer asked to wait."))
+
+    with run():
+        handling.exception_resolve(exception=ShipmentException.objects.get(pk=missed.pk), by=ops_user,
+                                   root_cause="carrier")  # fmt: skip
+    assert status(globex_order) == OrderStatus.ON_HOLD  # the person's hold stays
+    assert status(acme_order) != OrderStatus.ON_HOLD
+    _by_hand(globex_order, ops_user, run, ("release", "Customer paid."))
+
+    consolidation.house_add(master=master, house=house, by=ops_user)
+    with run():
+        assert detect(master).widened == []
+        _send(tracking_events.exception_orders_added, missed, globex_order)  # a late message finds it resolved
+    assert status(globex_order) != OrderStatus.ON_HOLD
+    assert [h.channel for h in holds(globex_order)] == ["system", "screen"]
