@@ -105,7 +105,7 @@ def test_an_organisation_with_a_working_key_keeps_the_kind_the_key_needs(carrier
 def test_a_vendor_with_a_key_issued_before_still_saves_its_page_in_the_console(printco, admin_user, login):
     """The key saw nothing before the save and sees nothing after: no kind it needed is unticked, so saving the vendor's
     page (its name, notes, addresses) is not refused. Before, every save was ("PRINTCO has an API key in use"): only
-    revoking the key or ticking a kind let anyone edit the organisation (review, seventeenth session)."""
+    revoking the key or ticking a kind let anyone edit the organisation (review, sixteenth session)."""
     issued_before_the_rule(printco)
     client = login(admin_user)
     url = f"/admin/partners/organisation/{printco.pk}/change/"

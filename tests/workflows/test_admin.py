@@ -156,7 +156,7 @@ def _copies(order: Order, n: int) -> None:
 def test_the_dry_run_shows_the_newest_matches_and_how_many_more_in_the_same_queries(
     client, admin_user, make_order, ops_team, committed, django_assert_max_num_queries
 ):
-    """Seventeenth session: the dry run listed every match (up to 200), a page of hundreds of rows. It gives the
+    """Sixteenth session: the dry run listed every match (up to 200), a page of hundreds of rows. It gives the
     count, the 50 newest, and one line for the rest; a page of 3 matches costs the queries of one of 63."""
     with committed():
         oldest = make_order(submit=True, declared_value="90000", currency="EUR")

@@ -279,7 +279,7 @@ def test_a_scheduled_task_done_early_without_a_note_says_when_it_was_to_open(sch
 def test_a_task_done_early_and_reopened_before_its_time_is_scheduled_again_and_opens_on_time(
     scheduled_blocker, ops_user, ops2_user, committed
 ):
-    """Seventeenth session: a task done before it opened and then reopened went back to open, weeks before its
+    """Sixteenth session: a task done before it opened and then reopened went back to open, weeks before its
     time, into the team's queue and the overdue lists as if it had opened. It is scheduled again: out of everyone's
     load, blocking its step again, and the clock opens it when its time comes (to the person it was given to)."""
     order, task = scheduled_blocker

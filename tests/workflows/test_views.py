@@ -267,7 +267,7 @@ def test_a_scheduled_task_that_blocks_a_step_is_marked_done_early_from_its_page(
 
 
 def test_a_task_done_early_and_reopened_from_its_page_is_scheduled_again(login, scheduled_blocker, ops_user):
-    """Seventeenth session: reopened before its time, the task waits for it again, and the page says when it opens."""
+    """Sixteenth session: reopened before its time, the task waits for it again, and the page says when it opens."""
     _, task = scheduled_blocker
     client = login(ops_user)
     client.post(reverse("workflows:task_complete", args=[task.pk]), {"note": "SI sent."})
@@ -283,7 +283,7 @@ def test_a_task_done_early_and_reopened_from_its_page_is_scheduled_again(login, 
 
 
 def test_the_order_pages_finish_first_links_to_the_task_that_blocks_the_step(login, scheduled_blocker, ops_user):
-    """Seventeenth session: the order page said "Finish first: Collect shipping instructions and VGM" as plain text
+    """Sixteenth session: the order page said "Finish first: Collect shipping instructions and VGM" as plain text
     (orders cannot import workflows) while the task panel beside it linked; workflows' template tag links it too, on
     the page and on the status panel that reloads itself."""
     order, task = scheduled_blocker

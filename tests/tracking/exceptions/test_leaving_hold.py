@@ -197,7 +197,7 @@ def test_an_order_put_back_is_held_again_by_the_other_open_exception_when_the_on
     """Two exceptions on the master: the cut-off's rule held Globex's order, the damage's found it held (it holds the
     order too, docs/exceptions.md "What still holds an order"). Taken off, nothing concerns the order and it is
     released. The cut-off resolves while it is off; put back, the damage, still open, concerns it again: the order is
-    held again for the damage's run, as it would have stayed held had it never left (review, seventeenth session)."""
+    held again for the damage's run, as it would have stayed held had it never left (review, sixteenth session)."""
     master, _acme_order, globex_order, house, missed = _globex_joined(
         acme_alone, ocean_carriers, ops_user, ops_scope, run
     )
@@ -232,7 +232,7 @@ def test_an_order_released_by_another_exceptions_end_while_off_is_held_again_whe
 ):
     """Taken off the cut-off's box while a damage exception that names it held it too, the order stayed held; the
     damage's end then released it, the cut-off no longer concerning it. Put back while the cut-off is open, it is
-    concerned again: held again for the cut-off's run, as had it never left (review, seventeenth session)."""
+    concerned again: held again for the cut-off's run, as had it never left (review, sixteenth session)."""
     master, _acme_order, globex_order, house, missed = _globex_joined(
         acme_alone, ocean_carriers, ops_user, ops_scope, run
     )
