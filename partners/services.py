@@ -174,7 +174,9 @@ def api_key_check(*, organisation: Organisation) -> None:
 
 def api_key_use_check(*, api_key: ApiKey) -> None:
     """Raise PartnersError when an active key may not be used: issued to a vendor alone before api_key_check refused
-    it, it would see nothing, and an empty answer reads as a quiet day rather than a wrong key."""
+    it, it would see nothing, and an empty answer reads as a quiet day rather than a wrong key. Migration partners/0009
+    revoked the keys it found; this stays as the guard for a key whose organisation loses its last key kind by
+    another way than the console (which refuses it: _kinds_fit_keys_check), a shell or a data repair."""
     organisation = api_key.organisation
     if _key_sees_nothing(organisation):
         raise PartnersError(
