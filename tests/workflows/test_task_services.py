@@ -307,11 +307,12 @@ def test_a_task_done_early_and_reopened_before_its_time_is_scheduled_again_and_o
     ]  # fmt: skip
 
 
-def test_a_task_done_early_and_reopened_once_its_time_has_passed_is_open(scheduled_blocker, ops_user):
+def test_a_task_done_early_and_reopened_once_its_time_has_passed_is_open(scheduled_blocker, ops_user, monkeypatch):
     _, task = scheduled_blocker
     scope = scope_for_user(ops_user)
     services.task_complete(task=task, scope=scope, by=ops_user)
-    Task.objects.filter(pk=task.pk).update(available_at=timezone.now() - datetime.timedelta(hours=1))  # time passed
+    later = task.available_at + datetime.timedelta(hours=1)
+    monkeypatch.setattr(timezone, "now", lambda: later)  # its time has passed (its date stays: it is timed as before)
 
     services.task_reopen(task=Task.objects.get(pk=task.pk), scope=scope, by=ops_user)
 

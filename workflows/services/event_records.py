@@ -18,7 +18,7 @@ from workflows.services.auto_completion import auto_complete, event_remember
 from workflows.services.binding import order_run
 from workflows.services.rules import RuleTrigger, rules_fire
 from workflows.services.runs import OrderRun, order_for_event
-from workflows.services.task_creation import create_tasks, date_drafts
+from workflows.services.task_creation import create_tasks, date_drafts, date_timing
 from workflows.services.transition_handling import _FINAL, _fire
 
 
@@ -112,20 +112,18 @@ def key_date_record(*, order_id: int, anchor: str, at: datetime.datetime) -> lis
 
 
 def _reschedule(run: OrderRun, *, anchor: str) -> list[Task]:
-    anchor_at = run.anchor_at(anchor)
+    """Move the order's scheduled tasks timed from `anchor` to the timing its date gives them now (date_timing, as
+    new tasks are timed; a done task is timed so when it is reopened: task_changes.reopen_task)."""
     scheduled = list(
         Task.objects.select_for_update(of=("self",))
         .filter(order=run.order, state=TaskState.SCHEDULED, definition__date_anchor=anchor)
         .select_related("definition")
     )
     for task in scheduled:
-        if anchor_at is not None and task.definition is not None:
+        timing = date_timing(task.definition, run) if task.definition is not None else None
+        if timing is not None:
             was_due = task.due_at
-            task.available_at = anchor_at + datetime.timedelta(hours=task.definition.date_offset_hours)
-            task.due_at = run.due_at(
-                hours=task.definition.due_in_hours, anchor=task.definition.due_anchor,
-                business=task.definition.due_in_business_hours, start=max(task.available_at, run.now),
-            )  # fmt: skip
+            task.available_at, task.due_at = timing.opens_at, timing.due_at
             if task.due_at and (was_due is None or task.due_at > was_due):
                 task.escalated_at = None  # due later: going overdue again is a new episode, escalated once more
     Task.objects.bulk_update(scheduled, ["available_at", "due_at", "escalated_at"])

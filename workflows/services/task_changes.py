@@ -8,13 +8,18 @@ Callers hold a transaction; nothing here commits or talks to the network.
 from __future__ import annotations
 
 import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from workflows.models import AssignRule, NotificationKind, Task, TaskEvent, TaskState
+from oms.templatetags.oms_dates import datetime_text
+from partners.time_zones import branch_zone, zone_label
+from workflows.models import AssignRule, NotificationKind, Task, TaskEvent, TaskState, TriggerKind
 from workflows.models.teams import is_active_staff
 from workflows.services.assignment import Draft, LoadChange, assign_drafts, loads_adjust
 from workflows.services.notify import Notice, notify
 from workflows.services.runs import ExistingTask
+
+if TYPE_CHECKING:
+    from workflows.services.task_creation import DateTiming
 
 _SATISFIED = (TaskState.DONE, TaskState.CANCELLED)
 
@@ -100,6 +105,10 @@ def reopen_task(task: Task, *, by: Any, now: datetime.datetime, detail: str = ""
     scheduled instead: it blocks its steps again, is in nobody's load, and the clock opens it when its time comes
     (scheduled_tasks_open: assigned, counted and announced then). Once that time has passed, it is open.
 
+    A task timed from a date (ETD, cut-off, requested pickup) is timed again first, as a task of its definition would
+    be now (_timing_again): the date may have moved while it was done, and re-timing (event_records._reschedule)
+    moves scheduled tasks only. When that moves its opening or due time, its history says so ("rescheduled").
+
     The assignee is told that it is theirs again, with the reason (`detail`), unless they reopened it themselves:
     it is back in their list and their load, and they thought it finished.
 
@@ -112,13 +121,21 @@ def reopen_task(task: Task, *, by: Any, now: datetime.datetime, detail: str = ""
     `announce` False: nobody is told here, the caller tells them itself (as a cancelled booking does)."""
     by_id = getattr(by, "pk", None)
     left = task.assignee_id is not None and not is_active_staff(task.assignee_id)
+    was_opening, was_due = task.available_at, task.due_at
+    timing = _timing_again(task, now=now)
+    if timing is not None:
+        task.available_at, task.due_at = timing.opens_at, timing.due_at
     state = TaskState.SCHEDULED if task.available_at is not None and task.available_at > now else TaskState.OPEN
     Task.objects.filter(pk=task.pk).update(
-        state=state, completed_at=None, completed_by=None, completed_by_key=None, escalated_at=None
-    )
+        state=state, completed_at=None, completed_by=None, completed_by_key=None, escalated_at=None,
+        available_at=task.available_at, due_at=task.due_at,
+    )  # fmt: skip
     task.state, task.completed_at, task.completed_by_id, task.escalated_at = state, None, None, None
     task.completed_by_key_id = None
     TaskEvent.objects.create(task=task, verb="reopened", by_id=by_id, detail=detail[:300], at=now)
+    if (task.available_at, task.due_at) != (was_opening, was_due):
+        said = _retimed_text(task, was_opening=was_opening, was_due=was_due)
+        TaskEvent.objects.create(task=task, verb="rescheduled", by_id=by_id, detail=said[:300], at=now)
     if left and state == TaskState.SCHEDULED:
         _unassign_leaver(task, now=now)
     elif left:
@@ -140,6 +157,49 @@ def reopen_task(task: Task, *, by: Any, now: datetime.datetime, detail: str = ""
             if task.key not in dependent.waiting_on:
                 dependent.waiting_on = [*dependent.waiting_on, task.key]
         Task.objects.bulk_update(dependents, ["waiting_on"])
+
+
+def _timing_again(task: Task, *, now: datetime.datetime) -> DateTiming | None:
+    """The timing a reopened task takes (see reopen_task), or None when it keeps its own: a task not timed from a
+    date, or whose date is not known (any more), keeps it, as does one whose time came where it was timed (it is
+    open again with the due time it had, as any reopened task). Else it is timed as a task of its definition would
+    be now (task_creation.date_timing: the rule that times new tasks and moves them with their date): scheduled
+    when that opening is ahead, open once it has passed (due from now, as a new task opened now would be)."""
+    definition = task.definition
+    if definition is None or definition.trigger_kind != TriggerKind.DATE:
+        return None
+    # binding builds on task_creation, which builds on this module: imported here to keep the graph acyclic
+    from workflows.services.binding import order_run
+    from workflows.services.task_creation import date_timing
+
+    timing = date_timing(definition, order_run(order=task.order, now=now))
+    if timing is None:
+        return None
+    moved = task.available_at is not None and timing.opens_at != task.available_at
+    return timing if timing.opens_at > now or moved else None
+
+
+def task_time_text(task: Task, moment: datetime.datetime) -> str:
+    """ "Fri 18 Dec 2026, 09:00 Europe/Berlin": a moment of the task (when it opens, is due) as its page says it,
+    on the clock of its order's branch."""
+    zone = branch_zone(task.order.branch)
+    return f"{datetime_text(moment.astimezone(zone), 'weekday year')} {zone_label(zone)}"
+
+
+def _retimed_text(task: Task, *, was_opening: datetime.datetime | None, was_due: datetime.datetime | None) -> str:
+    """The history line of a reopened task timed again (_timing_again), for the people who work it: which date
+    moved, when it opens now (or that its time came, so it is open), when it is due, and what it had before."""
+    due = f"due {task_time_text(task, task.due_at)}" if task.due_at else "with no due time"
+    if task.available_at == was_opening or task.available_at is None or task.definition is None:
+        before = f" (it was due {task_time_text(task, was_due)})" if was_due else ""
+        return f"The date it is due from moved while it was done: it is {due} now{before}."
+    label = task.definition.get_date_anchor_display()
+    date = label if label[1:2].isupper() else label[:1].lower() + label[1:]  # "the ETD", "the cargo cut-off"
+    before = f" (it was to open {task_time_text(task, was_opening)})" if was_opening else ""
+    when = task_time_text(task, task.available_at)
+    if task.state == TaskState.SCHEDULED:
+        return f"The {date} moved while it was done: it now opens {when}{before}, {due}."
+    return f"The {date} moved while it was done: its time came {when}{before}, so it is open now, {due}."
 
 
 def _unassign_leaver(task: Task, *, now: datetime.datetime) -> None:

@@ -7,7 +7,7 @@ Callers hold a transaction; nothing here commits or talks to the network.
 from __future__ import annotations
 
 import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from workflows.models import Task, TaskDefinition, TaskState, TriggerKind
 from workflows.services.assignment import Draft, assign_drafts
@@ -16,38 +16,68 @@ from workflows.services.runs import Batch, ExistingTask, OrderRun
 from workflows.services.task_changes import _SATISFIED, _unblock_dependents
 
 
-def draft_from_definition(
-    definition: TaskDefinition, run: OrderRun, *, occurrence: str, start: datetime.datetime
-) -> Draft:
+def _draft(definition: TaskDefinition, run: OrderRun, *, occurrence: str) -> Draft:
     task = Task(
         order=run.order, definition=definition, source_key=f"{definition.key}@{occurrence}", key=definition.key,
         name=definition.name, instructions=definition.instructions, team_function=definition.team_function,
         state=TaskState.OPEN, blocks=list(definition.blocks), depends_on=list(definition.depends_on),
         auto_complete_on=definition.auto_complete_on,
     )  # fmt: skip
-    task.due_at = run.due_at(
+    return Draft(task, definition.assign_rule, definition.assignee_id)
+
+
+def task_due_at(definition: TaskDefinition, run: OrderRun, *, start: datetime.datetime) -> datetime.datetime | None:
+    """When a task of `definition` that starts at `start` is due: its hours from then, or from its own due date
+    (`due_anchor`) when it has one (OrderRun.due_at)."""
+    return run.due_at(
         hours=definition.due_in_hours, anchor=definition.due_anchor, business=definition.due_in_business_hours,
         start=start,
     )  # fmt: skip
-    return Draft(task, definition.assign_rule, definition.assignee_id)
+
+
+def draft_from_definition(
+    definition: TaskDefinition, run: OrderRun, *, occurrence: str, start: datetime.datetime
+) -> Draft:
+    draft = _draft(definition, run, occurrence=occurrence)
+    draft.task.due_at = task_due_at(definition, run, start=start)
+    return draft
+
+
+class DateTiming(NamedTuple):
+    opens_at: datetime.datetime
+    due_at: datetime.datetime | None
+
+
+def date_timing(definition: TaskDefinition, run: OrderRun) -> DateTiming | None:
+    """When a date-triggered task of `definition` opens and is due, timed at `run.now`: it opens at its date plus
+    the definition's offset, and is due its hours after it opens (after now once that moment has passed: it opens
+    now), or from its own due date; None while its date is not known.
+
+    The one rule for every task timed from a date: a new one (date_drafts), one whose date moved while it waits
+    (event_records._reschedule) and one reopened after it was done (task_changes.reopen_task), so all three agree."""
+    anchor_at = run.anchor_at(definition.date_anchor)
+    if anchor_at is None:
+        return None
+    opens_at = anchor_at + datetime.timedelta(hours=definition.date_offset_hours)
+    return DateTiming(opens_at, task_due_at(definition, run, start=max(opens_at, run.now)))
 
 
 def date_drafts(run: OrderRun, *, anchors: set[str] | None = None) -> list[Draft]:
     """The order's date-triggered tasks whose date is known: scheduled to open at the date plus its offset
-    (or open now when that moment has passed)."""
+    (or open now when that moment has passed), timed by date_timing."""
     drafts = []
     for definition in run.definitions():
         if definition.trigger_kind != TriggerKind.DATE or (
             anchors is not None and definition.date_anchor not in anchors
         ):
             continue
-        anchor_at = run.anchor_at(definition.date_anchor)
-        if anchor_at is None:
+        timing = date_timing(definition, run)
+        if timing is None:
             continue
-        opens_at = anchor_at + datetime.timedelta(hours=definition.date_offset_hours)
-        draft = draft_from_definition(definition, run, occurrence="date", start=max(opens_at, run.now))
-        if opens_at > run.now:
-            draft.task.state, draft.task.available_at = TaskState.SCHEDULED, opens_at
+        draft = _draft(definition, run, occurrence="date")
+        draft.task.due_at = timing.due_at
+        if timing.opens_at > run.now:
+            draft.task.state, draft.task.available_at = TaskState.SCHEDULED, timing.opens_at
         drafts.append(draft)
     return drafts
 

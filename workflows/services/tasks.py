@@ -15,14 +15,12 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from oms.templatetags.oms_dates import datetime_text
 from partners.models import INTERNAL_KINDS, STAFF_ROLES, Role, User
 from partners.scoping import Scope
-from partners.time_zones import branch_zone, zone_label
 from workflows.errors import TaskAssigneeNotStaff, TaskChangedMeanwhile, TaskNotAllowed, TaskPermissionDenied
 from workflows.models import NotificationKind, Task, TaskComment, TaskState, Team, active_staff
 from workflows.services.notify import Notice, notify
-from workflows.services.task_changes import close_tasks, reopen_task, set_assignee
+from workflows.services.task_changes import close_tasks, reopen_task, set_assignee, task_time_text
 
 _MENTION = re.compile(r"(?<![\w.])@([A-Za-z0-9._+-]+(?:@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+)?)")
 
@@ -104,10 +102,7 @@ EARLY = "done before opening"
 def task_opening_text(task: Task) -> str:
     """ "Fri 18 Dec 2026, 09:00 Europe/Berlin": when the task opens (opened, was to open), on the order branch's
     clock, as its page says it; "" for a task that was never scheduled."""
-    if task.available_at is None:
-        return ""
-    zone = branch_zone(task.order.branch)
-    return f"{datetime_text(task.available_at.astimezone(zone), 'weekday year')} {zone_label(zone)}"
+    return task_time_text(task, task.available_at) if task.available_at is not None else ""
 
 
 def _opens_text(task: Task) -> str:

@@ -71,7 +71,19 @@ def blocked_reason(context: Any, order: Any, step: dict[str, Any]) -> dict[str, 
     """Why the order cannot take `step` (of lifecycle.available_transitions) yet, the tasks the workflow's guard
     names in it ("Finish first: …") linked to their pages, as the workflow's own screens link them. For the order
     page's status panel: its template asks, as it asks tracking for the order's shipments. Staff only (the links are
-    to staff screens; lifecycle tells anyone else no task names anyway). One query, only when a task blocks it."""
+    to staff screens; lifecycle tells anyone else no task names anyway). One query for the whole render, however
+    many steps tasks block (_blocking_by_step), and none when no task blocks a step."""
     if guards.FINISH_FIRST in (step.get("reason") or "") and scope_for_request(context["request"]).is_staff:
-        step = guards.with_task_links(step, guards.blocking_tasks(order, step["name"]))
+        step = guards.with_task_links(step, _blocking_by_step(context, order).get(step["name"], []))
     return {"t": step}
+
+
+def _blocking_by_step(context: Any, order: Any) -> dict[str, list[tuple[int, str]]]:
+    """The order's blocking tasks of every step (guards.blocking_tasks_by_step), read once per render: kept in the
+    template's render context (as Django keeps an inclusion tag's template there), so the steps of one page share
+    the query and the next request, or the status panel asking again, reads them afresh."""
+    key = (__name__, "blocking", order.pk)
+    found: dict[str, list[tuple[int, str]]] | None = context.render_context.get(key)
+    if found is None:
+        found = context.render_context[key] = guards.blocking_tasks_by_step(order)
+    return found
