@@ -5,6 +5,7 @@ the historical models of the migration's own state, as tests/partners/test_partn
 
 from __future__ import annotations
 
+import datetime
 import importlib
 import re
 
@@ -40,7 +41,7 @@ def world(db):
     carrier = OrganisationFactory(code="NORDTRUCK", kinds=[OrganisationKind.CARRIER, OrganisationKind.VENDOR])
     customer = OrganisationFactory(code="PACKCO", kinds=[OrganisationKind.CUSTOMER])
     already = issued_before_the_rule(printco, "Old ERP")
-    ApiKey.objects.filter(pk=already.pk).update(revoked_at=timezone.now() - timezone.timedelta(days=30))
+    ApiKey.objects.filter(pk=already.pk).update(revoked_at=timezone.now() - datetime.timedelta(days=30))
     return {
         "printco": printco,
         "revoked": [issued_before_the_rule(printco, "Invoices"), issued_before_the_rule(printco, "Archive")],
