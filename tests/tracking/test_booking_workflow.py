@@ -255,4 +255,16 @@ def test_an_order_on_hold_is_reported_not_forced_back(
     outcome = booking_services.booking_cancel(booking=booking, reason="Blank sailing", by=ops_user)
 
     assert [o.pk for o in outcome.unplanned] == [orders[1].pk, orders[2].pk]
-    assert outcome.not_unplanned == [(held, "it is on hold; take it back to confirmed once it is released")]
+    assert outcome.not_unplanned == [(held, "it is on hold; it goes back to confirmed when it is released")]
+
+    with django_capture_on_commit_callbacks(execute=True):  # the release's event (tracking.receivers)
+        released = order_services.order_transition(
+            order=Order.objects.get(pk=held.pk), name="release", scope=ops_scope, channel="screen", by=ops_user,
+            reason="Credit cleared",
+        )  # fmt: skip
+    assert released.status == "planned"  # where the hold was taken
+    unplanned = Order.objects.get(pk=held.pk)
+    assert unplanned.status == "confirmed"
+    last = unplanned.transitions.order_by("-at", "-pk").first()
+    assert (last.name, last.by, last.channel) == ("unplan", None, "system")
+    assert last.reason.startswith("Released with its cargo booked no more: ")

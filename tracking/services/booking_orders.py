@@ -1,10 +1,13 @@
 """What a booking does to the orders on its master: a confirmation takes them to `planned` through the order
 lifecycle (booking_covers_orders first, in the same transaction), as it does orders whose cargo joins the master
 later (master_orders_plan); a cancelled confirmation takes them back to `confirmed` (orders_unplan). Orders the
-lifecycle does not let through are reported back with why, never forced. The booking itself is booking.py's."""
+lifecycle does not let through are reported back with why, never forced. An order held while planned cannot be
+unplanned (its hold remembers `planned`): released after its cargo was booked no more, it is taken back to confirmed
+then (released_order_unplan). The booking itself is booking.py's."""
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -12,11 +15,13 @@ from django.db import transaction
 
 from orders import services as order_services
 from orders.errors import TransitionNotAllowed
-from orders.models import Channel, Order, OrderStatus
+from orders.models import Channel, Order, OrderStatus, OrderTransition
 from partners.scoping import Scope, scope_for_user
 from tracking import events, guards
-from tracking.models import CONFIRMED_BOOKING_STATUSES, Booking, Shipment
+from tracking.models import CONFIRMED_BOOKING_STATUSES, Booking, ConsolidatedHouse, Shipment
 from tracking.services.consolidation import live_houses
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass
@@ -115,7 +120,7 @@ def orders_unplan(
     refused: list[tuple[Order, str]] = []
     for order in orders:
         if order.status == OrderStatus.ON_HOLD and order.status_before_hold == guards.PLANNED:
-            refused.append((order, "it is on hold; take it back to confirmed once it is released"))
+            refused.append((order, "it is on hold; it goes back to confirmed when it is released"))
             continue
         if order.status != guards.PLANNED:
             continue
@@ -129,3 +134,47 @@ def orders_unplan(
         except TransitionNotAllowed as exc:
             refused.append((order, str(exc)))
     return moved, refused
+
+
+def released_order_unplan(*, order: Order, scope: Scope, by: Any = None, channel: str = Channel.SYSTEM) -> Order:
+    """Take an order just released back to `planned` to confirmed when its cargo is booked no more (the planning
+    guard's reason: guards.order_booking_problem). Its house was taken off a booked master, or the booking was
+    cancelled, while it was on hold: orders_unplan could not move it then, and the release returns to the status it
+    was held in (Order.status_before_hold, which only hold, release and cancel write). Through orders_unplan, with
+    why ("H-… taken off M-… while the order was on hold: its cargo is booked no more"). The order as it is afterwards:
+    unchanged when it is not planned, is booked, or the lifecycle refuses (logged: operations take it back by hand)."""
+    if order.status != guards.PLANNED:
+        return order
+    problem = guards.order_booking_problem(order)
+    if problem is None:
+        return order
+    reason, payload = _unbooked_while_held(order, problem)
+    moved, refused = orders_unplan(orders=[order], scope=scope, by=by, reason=reason, payload=payload, channel=channel)
+    for held, why in refused:
+        logger.info("Order %s released to planned with its cargo booked no more stays planned: %s", held.reference, why)
+    return moved[0] if moved else order
+
+
+def _unbooked_while_held(order: Order, problem: str) -> tuple[str, dict[str, Any]]:
+    """Why an order released to planned is booked no more, for its history: the last of its houses taken off a master
+    since it was last put on hold (house_remove's words), else the planning guard's reason."""
+    held_at = (
+        OrderTransition.objects.filter(order=order, target=OrderStatus.ON_HOLD)
+        .order_by("-at", "-pk")
+        .values_list("at", flat=True)
+        .first()
+    )
+    taken_off = (
+        ConsolidatedHouse.objects.filter(house__order=order, removed_at__isnull=False)
+        .filter(removed_at__gte=held_at)
+        .select_related("house", "master")
+        .order_by("-removed_at", "-pk")
+        .first()
+        if held_at is not None
+        else None
+    )
+    if taken_off is None:
+        return f"Released with its cargo booked no more: {problem}", {}
+    house, master = taken_off.house.reference, taken_off.master.reference
+    reason = f"{house} taken off {master} while the order was on hold: its cargo is booked no more"
+    return reason, {"shipment": master, "house": house}

@@ -372,7 +372,9 @@ def order_add_to_master(*, order: Order, master: Shipment, by: Any = None) -> Sh
 def house_remove(*, master: Shipment, house: Shipment, by: Any = None) -> None:
     """Take a house off a master before departure; it goes back to planning, ready for another master. Taken off a
     booked master, its cargo is booked no more: a planned order goes back to confirmed through the lifecycle
-    (booking_orders.orders_unplan), and is planned again when its house joins another booked master."""
+    (booking_orders.orders_unplan), and is planned again when its house joins another booked master. An order held
+    while planned cannot be moved (its hold remembers `planned`): when the automation releases it (its exception's
+    hold, released as the house leaves), it goes back to confirmed right after it (released_order_unplan)."""
     master = Shipment.objects.select_for_update().get(pk=master.pk)
     if master.status not in JOINABLE:
         raise ConsolidationError(f"{master.reference} is {master.get_status_display().lower()}; its houses stay on.")

@@ -13,8 +13,11 @@ reports on the order's cargo (tracking.exceptions.facts.order_signals), never a 
 - either then releases the order when such a rule put it on hold and nothing holds it any more: no hold stands
   on its cargo that a hold rule acted on, and no exception that still concerns the order is unresolved whose rule
   would hold it (held_order_release: one "release" transition, back to the status it was held in, its reason naming
-  what cleared). A hold a person put on is theirs to release;
-- an order taken off an open exception's shipment is released from the hold that exception's rule put on it, when
+  what cleared; an order released to planned whose cargo is booked no more, its house taken off the booked master
+  while it was held, goes back to confirmed right after: tracking's booking_orders.released_order_unplan). A hold a
+  person put on is theirs to release;
+- an order taken off an open exception's shipment is released from the hold that exception's rule put on it (a
+  hold taken before its payload named the rule's run too, when the rule's runs say it was this exception's), when
   nothing else holds it, and held again for the same run when it is put back while the exception is open
   (exception_hold_release, exception_hold_again).
 See docs/exceptions.md, "Holds and the order", and decision 0004.
@@ -36,7 +39,8 @@ from tracking.exceptions.models import UNRESOLVED_STATUSES
 from tracking.exceptions.rules import HOLD_KINDS, milestone_words, standing_reports, when_text
 from tracking.exceptions.services.announcing import concerning
 from tracking.models import ShipmentException
-from workflows.models import ActionKind, RuleAction, RuleRun, Task, TaskState
+from tracking.services import booking_orders
+from workflows.models import ActionKind, RuleAction, RuleOutcome, RuleRun, Task, TaskState
 from workflows.services.rules import AUTOMATION_SCOPE
 from workflows.services.runs import OrderRun
 from workflows.services.task_changes import close_tasks
@@ -196,8 +200,11 @@ def held_order_release(
     """Release the order when it is on hold, the transition that put it there was taken by a rule that ran on its
     hold reports or on its exceptions (its payload names the rule), and nothing holds it any more (_still_held_by).
     One "release" transition, channel system, back to the status it was held in, with `reason`; `cause` (what
-    cleared: the event, the exception) goes into its payload. A hold a person put on is theirs to release; a release
-    the lifecycle refuses (a task blocking it) leaves the order held, logged. True when the order was released."""
+    cleared: the event, the exception) goes into its payload. Released to planned while its cargo is booked no more
+    (its house was taken off the booked master while it was held), it is taken back to confirmed at once, saying why
+    (booking_orders.released_order_unplan: the unplan its leaving could not take). A hold a person put on is theirs
+    to release; a release the lifecycle refuses (a task blocking it) leaves the order held, logged. True when the
+    order was released."""
     order = run.order
     if order.status != OrderStatus.ON_HOLD:
         return False
@@ -225,6 +232,9 @@ def _release(run: OrderRun, *, rule_id: int, reason: str, cause: dict[str, int |
         logger.info("Order %s stays on hold after what held it cleared: %s", order.reference, exc)
         return False
     run.order_moved(moved)
+    # Back to planned with nothing booked for it any more (its house left the booked master while it was held):
+    # back to confirmed at once, as it would have gone unheld.
+    run.order_moved(booking_orders.released_order_unplan(order=moved, scope=AUTOMATION_SCOPE, channel=Channel.SYSTEM))
     return True
 
 
@@ -236,20 +246,63 @@ _RELEASE_CAUSES = frozenset({"released_by_event", "released_by_exception", "take
 
 def exception_hold_release(run: OrderRun, *, exception_id: int, reason: str) -> bool:
     """The order was taken off the shipment of an open exception, which concerns it no more: release the hold that
-    exception's "exception opened" rule put on it (the hold's payload names the rule's run: rules._take_transition)
-    when nothing else holds the order (_still_held_by). A hold a person put on, or another exception's rule, or a
-    hold-report rule, is left as it is. The release's payload says which exception's leaving released it, so that
-    the order put back is held again (exception_hold_again). True when the order was released."""
+    exception's "exception opened" rule put on it (the hold's payload names the rule's run: rules._take_transition;
+    a hold taken before it did is known by the rule's runs: _exception_hold_rule) when nothing else holds the order
+    (_still_held_by). A hold a person put on, or another exception's rule, or a hold-report rule, is left as it is.
+    The release's payload says which exception's leaving released it, so that the order put back is held again
+    (exception_hold_again). True when the order was released."""
     order = run.order
     if order.status != OrderStatus.ON_HOLD:
         return False
-    automation = _automation(_last_hold(order))
-    if automation.get("rule") is None or automation.get("event") != f"{_exception_key(exception_id)}{order.pk}":
-        return False  # not this exception's hold (holds taken before the payload named the run are left too)
+    rule_id = _exception_hold_rule(order, _last_hold(order), exception_id=exception_id)
+    if rule_id is None:
+        return False  # not this exception's hold, or not known to be
     if _still_held_by(order.pk, _runs_on_holds(order), None):
         return False
     cause: dict[str, int | None] = {"released_by_exception": exception_id, "taken_off_exception": exception_id}
-    return _release(run, rule_id=automation["rule"], reason=reason, cause=cause)
+    return _release(run, rule_id=rule_id, reason=reason, cause=cause)
+
+
+def _exception_hold_rule(order: Order, hold: OrderTransition | None, *, exception_id: int) -> int | None:
+    """The rule whose run for this exception put the order on hold (`hold`: its last hold), else None. A hold the
+    rule took names its run (`automation.event`, rules._take_transition). One taken before the payload named it
+    (`automation.rule` only) is this exception's when the only run of that rule for an exception of this order that
+    can have taken it is this exception's (_older_hold_runs); when another exception's run of the rule could have
+    too, it is left held, logged: its own exception's end releases it (held_order_release), or a person."""
+    automation = _automation(hold)
+    rule_id = automation.get("rule")
+    key = f"{_exception_key(exception_id)}{order.pk}"
+    if hold is None or rule_id is None:
+        return None  # never held, or a person's hold: theirs to release
+    if "event" in automation:
+        return rule_id if automation["event"] == key else None
+    keys = _older_hold_runs(order, hold, rule_id=rule_id)
+    if keys == {key}:
+        return rule_id
+    if key in keys:
+        logger.info(
+            "Order %s stays on hold after leaving exception %s: its hold names rule %s but not the run, and the rule "
+            "ran for other exceptions of the order too (%s)", order.reference, exception_id, rule_id,
+            ", ".join(sorted(keys - {key})),
+        )  # fmt: skip
+    return None
+
+
+def _older_hold_runs(order: Order, hold: OrderTransition, *, rule_id: int) -> set[str]:
+    """The event keys of the rule's runs for the order's exceptions that can have taken `hold`, a hold whose payload
+    names the rule but not its run: recorded by the time of the hold (a run is recorded, then its actions taken, in
+    one transaction) and after the release before it, if any (a run recorded earlier met an earlier hold, or the
+    order as it was then); not skipped (a skipped run took nothing)."""
+    runs = RuleRun.objects.filter(rule_id=rule_id, order=order, event_key__startswith="exception:", at__lte=hold.at)
+    released = (
+        OrderTransition.objects.filter(order=order, source=OrderStatus.ON_HOLD, at__lte=hold.at)
+        .order_by("-at", "-pk")
+        .values_list("at", flat=True)
+        .first()
+    )
+    if released is not None:
+        runs = runs.filter(at__gt=released)
+    return set(runs.exclude(outcome=RuleOutcome.SKIPPED).values_list("event_key", flat=True))
 
 
 def exception_hold_again(run: OrderRun, *, exception_id: int, reason: str) -> bool:
