@@ -44,4 +44,4 @@ RUN groupadd --system --gid 10001 oms \
 USER oms
 
 EXPOSE 8000
-CMD ["gunicorn", "oms.wsgi:application", "--bind=0.0.0.0:8000", "--access-logfile=-"]
+CMD ["gunicorn", "oms.wsgi:application", "--bind=0.0.0.0:8000", "--access-logfile=-", "--logger-class=oms.gunicorn_logging.AccessLogger"]

@@ -396,7 +396,11 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    # A public tracking link's token is a password: never written (oms/log_filters.py, RELIABILITY.md B6).
+    "filters": {"tracking_tokens": {"()": "oms.log_filters.TrackingTokenFilter"}},
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["tracking_tokens"]},
+    },
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
     # axes narrates every sign-in, with the email and client address masked; oms.signin logs each failure and lockout.
     # "django" gets no handler of its own: Django's default console handler printed each of its records a second

@@ -6,7 +6,7 @@ from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from oms import api, health, views
-from portal.links import public_tracking
+from portal.links import public_tracking, public_tracking_mistyped
 
 # A database lost before the view (a middleware's session load) answers 503 as it does inside one (oms/middleware.py).
 handler500 = "oms.middleware.server_error"
@@ -30,6 +30,8 @@ urlpatterns = [
     path("portal/imports/", include("orders.urls_imports", namespace="portal_imports")),
     path("portal/", include("portal.urls")),
     path("t/<str:token>/", public_tracking, name="public_tracking"),  # a public tracking link (no sign-in)
+    # …and one copied with more after it: not found, without Django's 404 line logging the token (portal/links.py)
+    path("t/<str:token>/<path:rest>", public_tracking_mistyped, name="public_tracking_mistyped"),
     path("accounts/", include("django.contrib.auth.urls")),
     path("api/v1/me/", api.me, name="api-me"),
     path("api/v1/", include("oms.api_urls")),

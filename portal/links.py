@@ -5,8 +5,15 @@ state, the ETA and the milestones with their times and places. Never the custome
 documents, people or ids. Unknown, revoked and expired links answer the same 404 page, and every answer carries
 no-store, no-referrer and noindex. Opening is limited per client address (OMS_TRACKING_LINK_RATE a minute, 429
 with Retry-After beyond; an IPv6 client counts by its /64, as for sign-in), so tokens cannot be guessed by volume
-(they have 256 bits anyway). The token is never
-logged: Django would log a 404 or 429 with its path, so those answers are marked as logged.
+(they have 256 bits anyway).
+
+The token is never logged (RELIABILITY.md B6). Django logs a 4xx with its path, which holds the token, so every
+answer of these pages is marked as logged, and nothing of Django's answers for them before they run: the page is
+exempt from the CSRF check (whose refusal of a POST logs the path; the page changes nothing a form could ask for)
+and answers another method than GET or HEAD itself (405), and an address that goes on after the token (a link
+copied with the sentence's full stop) has a route of its own (`public_tracking_mistyped`) instead of Django's
+"Not Found". What the console writes for every request (the development server's lines) or for a failure hides
+the token too (oms.log_filters).
 
 Clocks (docs/planning.md, "Which clock a screen uses"): the links pages run on their reader's, named on the page:
 staff on the order's branch's, as on the order's page they come from, the customer on its own organisation's. The
@@ -25,15 +32,17 @@ from django.conf import settings
 from django.contrib import messages
 from django.core.cache import cache
 from django.core.exceptions import PermissionDenied
-from django.db.models import F
-from django.http import HttpRequest, HttpResponse
+from django.db.models import Exists, F, OuterRef, QuerySet, Value
+from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods, require_safe
 
 from oms.signin import lockout_address
 from orders.models import Order, OrderStatus
+from partners.models import Membership
 from partners.permissions import external_required
 from partners.scoping import Scope, scope_for_request
 from partners.time_zones import branch_zone, viewer_zone, zone_label, zone_named
@@ -116,7 +125,8 @@ def link_create(request: HttpRequest, reference: str) -> HttpResponse:
 def link_revoke(request: HttpRequest, reference: str, pk: int) -> HttpResponse:
     """Revoke a link: a page that asks first (whoever has the link loses it for good), then the revoking (POST)."""
     scope, order = _order_to_share(request, reference)
-    link = get_object_or_404(TrackingLink.objects.select_related("created_by"), pk=pk, order=order)
+    links = _links_as_read_by(scope, TrackingLink.objects.select_related("created_by"))
+    link = get_object_or_404(links, pk=pk, order=order)
     if request.method != "POST":
         context = {"order": order, "link": link, **_layout(scope)}
         return _render_on_clock(request, scope, order, "portal/tracking_link_revoke.html", context)
@@ -140,8 +150,22 @@ def _render_on_clock(
         return render(request, template, {"time_zone": zone_label(zone), **context})
 
 
+def _links_as_read_by(scope: Scope, links: QuerySet[TrackingLink]) -> QuerySet[TrackingLink]:
+    """The links with whether their maker is one of the reader's own people (`made_by_own`): a customer reads its
+    own people's names, and "the OMS team" for ours, as the portal names none of our staff to a customer (its delays
+    and holds name no owner; an order changed meanwhile names "the OMS team" too: orders.services._last_saved_by).
+    Someone who has left the customer is still one of its own; staff read every name."""
+    if scope.is_staff:
+        return links.annotate(made_by_own=Value(True))
+    own = Membership.objects.filter(
+        user_id=OuterRef("created_by_id"), organisation_id__in=sorted(scope.organisation_ids)
+    )
+    return links.annotate(made_by_own=Exists(own))
+
+
 def _links_page(request: HttpRequest, scope: Scope, order: Order, **extra: Any) -> HttpResponse:
-    listed = order.tracking_links.select_related("created_by", "revoked_by").order_by("-created_at")[:50]
+    links = order.tracking_links.select_related("created_by", "revoked_by").order_by("-created_at")
+    listed = _links_as_read_by(scope, links)[:50]
     context = {"order": order, "links": listed, "days": settings.OMS_TRACKING_LINK_DAYS, **_layout(scope), **extra}
     return _render_on_clock(request, scope, order, "portal/tracking_links.html", context)
 
@@ -174,8 +198,13 @@ def _private(response: HttpResponse) -> HttpResponse:
     return response
 
 
-@require_safe
+_READ_METHODS = ("GET", "HEAD")
+
+
+@csrf_exempt  # a POST refused for its CSRF token would be logged with the token; the page changes nothing anyway
 def public_tracking(request: HttpRequest, token: str) -> HttpResponse:
+    if request.method not in _READ_METHODS:  # not require_safe: its 405 is logged with the path
+        return _private(HttpResponseNotAllowed(_READ_METHODS))
     wait = _too_often(request)
     if wait:
         response = render(request, "portal/public_tracking.html", {"too_often": True, "wait": wait}, status=429)
@@ -216,3 +245,11 @@ def public_tracking(request: HttpRequest, token: str) -> HttpResponse:
     zone = zone_named(link.customer_time_zone)  # the customer's clock, named on the page (see above)
     with timezone.override(zone):
         return _private(render(request, "portal/public_tracking.html", {"time_zone": zone_label(zone), **context}))
+
+
+@csrf_exempt
+def public_tracking_mistyped(request: HttpRequest, token: str, rest: str) -> HttpResponse:
+    """An address that goes on after a link's token (`/t/<token>/.`, copied with the full stop of the sentence it
+    was sent in): the page of a link that does not exist, without Django's "Not Found: <path>", which would log the
+    token. Whatever follows the token, it opens nothing: a link is its exact address."""
+    return _private(render(request, "portal/public_tracking.html", {"not_found": True}, status=404))

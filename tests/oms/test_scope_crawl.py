@@ -193,6 +193,7 @@ WORDS = {
     ("reset", "uidb64"): "MQ",
     ("<uidb64>", "token"): "set-password",
     ("api", "rest"): "nothing",  # the API's own 404 for every other address under /api/
+    ("<token>", "rest"): "more",  # a link's address with more after its token: not found
 }
 # What the crawl posts where an empty body is refused before the object is looked up (else nothing: {}).
 BODIES = {"api-task-reassign": {"assignee": None}}
