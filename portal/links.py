@@ -2,7 +2,8 @@
 
 The public page (`public_tracking`, /t/<token>/) shows only an allowlist: the lane by city, the mode, a public
 state, the ETA and the milestones with their times and places. Never the customer, parties, references, prices,
-documents, people or ids. Unknown, revoked and expired links answer the same 404 page, and every answer carries
+documents, people or ids. Unknown, revoked and expired links, and the links of a customer organisation made
+inactive (until it is active again), answer the same 404 page, and every answer carries
 no-store, no-referrer and noindex. Opening is limited per client address (OMS_TRACKING_LINK_RATE a minute, 429
 with Retry-After beyond; an IPv6 client counts by its /64, as for sign-in), so tokens cannot be guessed by volume
 (they have 256 bits anyway).
@@ -214,7 +215,7 @@ def public_tracking(request: HttpRequest, token: str) -> HttpResponse:
         TrackingLink.objects.live()
         .select_related("order__origin", "order__destination")
         .annotate(customer_time_zone=F("order__customer__time_zone"))  # of the customer, only its clock
-        .filter(token_digest=token_digest(token[:100]))
+        .filter(token_digest=token_digest(token[:100]), order__customer__is_active=True)  # a closed customer's: none
         .first()
     )
     if link is None:

@@ -80,6 +80,24 @@ def test_unknown_revoked_and_expired_links_are_one_identical_404(make_order, log
         _private(answer)
 
 
+def test_a_link_of_a_closed_customer_is_an_unknown_link_until_it_is_open_again(make_order, ops_user, client):
+    """A customer organisation made inactive (the contract ended) shares nothing any more: its links answer as an
+    unknown one, not revoked (made active again, they work again until they expire)."""
+    order = make_order()
+    _, token = tracking_link_create(order=order, by=ops_user)
+    unknown = client.get(reverse("public_tracking", args=["x" * 43]))
+    order.customer.is_active = False
+    order.customer.save(update_fields=["is_active"])
+
+    closed = client.get(reverse("public_tracking", args=[token]))
+
+    assert (closed.status_code, closed.content) == (404, unknown.content)
+    _private(closed)
+    order.customer.is_active = True
+    order.customer.save(update_fields=["is_active"])
+    assert client.get(reverse("public_tracking", args=[token])).status_code == 200
+
+
 def test_opening_too_often_from_one_address_is_429_with_retry_after(make_order, ops_user, client, settings):
     settings.OMS_TRACKING_LINK_RATE = 3
     _link, token = tracking_link_create(order=make_order(), by=ops_user)
