@@ -10,15 +10,27 @@ from __future__ import annotations
 import datetime
 
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
-from workflows.models import OrderKeyDate, RuleEvent, Task, TaskState, TriggerKind
+from workflows.models import (
+    Notification,
+    NotificationKind,
+    OrderKeyDate,
+    RuleEvent,
+    Task,
+    TaskEvent,
+    TaskState,
+    TriggerKind,
+)
 from workflows.services import holds
 from workflows.services.auto_completion import auto_complete, event_remember
 from workflows.services.binding import order_run
+from workflows.services.notify import Notice, notify
 from workflows.services.rules import RuleTrigger, rules_fire
 from workflows.services.runs import OrderRun, order_for_event
-from workflows.services.task_creation import create_tasks, date_drafts, date_timing
+from workflows.services.task_changes import date_moved_text
+from workflows.services.task_creation import create_tasks, date_drafts, date_timing, task_due_at
 from workflows.services.transition_handling import _FINAL, _fire
 
 
@@ -99,32 +111,114 @@ def exception_record(
 
 
 def key_date_record(*, order_id: int, anchor: str, at: datetime.datetime) -> list[Task]:
-    """A date tasks can be timed from (ETD, cut-off) is known or changed: store it, move the still-scheduled
-    tasks timed from it, and schedule the ones that were waiting for it. Nothing (not even the date) for a
-    cancelled or closed order: the dates only time its tasks."""
+    """A date tasks can be timed from (ETD, cut-off) is known or changed: store it, move the scheduled and open
+    tasks timed or due from it (_reschedule), and schedule the ones that were waiting for it. Returns the tasks it
+    moved and made. Nothing (not even the date) for a cancelled or closed order: the dates only time its tasks."""
     with transaction.atomic():
         run = _run_for(order_id)
         if run is None:
             return []
-        OrderKeyDate.objects.update_or_create(order_id=order_id, anchor=anchor, defaults={"at": at})
-        moved = _reschedule(run, anchor=anchor)
+        _, first = OrderKeyDate.objects.update_or_create(order_id=order_id, anchor=anchor, defaults={"at": at})
+        moved = _reschedule(run, anchor=anchor, known_before=not first)
         return moved + create_tasks(run, date_drafts(run, anchors={anchor}))
 
 
-def _reschedule(run: OrderRun, *, anchor: str) -> list[Task]:
-    """Move the order's scheduled tasks timed from `anchor` to the timing its date gives them now (date_timing, as
-    new tasks are timed; a done task is timed so when it is reopened: task_changes.reopen_task)."""
-    scheduled = list(
-        Task.objects.select_for_update(of=("self",))
-        .filter(order=run.order, state=TaskState.SCHEDULED, definition__date_anchor=anchor)
-        .select_related("definition")
+def _reschedule(run: OrderRun, *, anchor: str, known_before: bool) -> list[Task]:
+    """Move the order's scheduled and open tasks timed from `anchor` (a date-triggered definition's date) or due
+    from it (a definition's `due_anchor`, whatever starts its task) to the timing the date gives them now
+    (_timing_now); the tasks that moved. One read (the tasks, locked, with their definitions) and one write, however
+    many tasks move, then their history and the notices.
+
+    Each moved task's history says so ("rescheduled": "The cargo cut-off moved: it is now due …, it was due …").
+    Due later and no longer overdue, its escalation is cleared: going overdue again is a new episode, escalated once
+    more. Still overdue, it is the same episode: an ETA slipping by the hour does not tell the lead again. An open
+    task's assignee is told when it becomes due earlier (or gets a due time it had none): it is in their list, and
+    its deadline came closer. Due later, the history is enough: nothing is lost by reading it later. A scheduled
+    task's assignee is told nothing: opening it tells them, at its new time. A done or cancelled task is not moved
+    (reopening it times it again: task_changes.reopen_task)."""
+    timed = Q(definition__trigger_kind=TriggerKind.DATE, definition__date_anchor=anchor) | Q(
+        definition__due_anchor=anchor
     )
-    for task in scheduled:
-        timing = date_timing(task.definition, run) if task.definition is not None else None
-        if timing is not None:
-            was_due = task.due_at
-            task.available_at, task.due_at = timing.opens_at, timing.due_at
-            if task.due_at and (was_due is None or task.due_at > was_due):
-                task.escalated_at = None  # due later: going overdue again is a new episode, escalated once more
-    Task.objects.bulk_update(scheduled, ["available_at", "due_at", "escalated_at"])
-    return scheduled
+    tasks = list(
+        Task.objects.select_for_update(of=("self",))
+        .filter(timed, order=run.order, state__in=(TaskState.SCHEDULED, TaskState.OPEN))
+        .select_related("definition")
+        .order_by("id")
+    )
+    moved, history, notices = [], [], []
+    for task in tasks:
+        task.order = run.order  # the history's times read the order's branch once, not once per task
+        was_opening, was_due = task.available_at, task.due_at
+        task.available_at, task.due_at = _timing_now(task, run)
+        if (task.available_at, task.due_at) == (was_opening, was_due):
+            continue
+        if task.due_at and task.due_at > run.now and (was_due is None or task.due_at > was_due):
+            task.escalated_at = None  # due later, not overdue now: going overdue again is a new episode
+        said = date_moved_text(
+            task, anchor=anchor, known_before=known_before, was_opening=was_opening, was_due=was_due
+        )[:300]
+        history.append(TaskEvent(task=task, verb="rescheduled", detail=said, at=run.now))
+        earlier = task.due_at is not None and (was_due is None or task.due_at < was_due)
+        if earlier and task.state == TaskState.OPEN and task.assignee_id:
+            title = "Due earlier" if was_due is not None else "Due time set"
+            notices.append(Notice(task.assignee_id, NotificationKind.ASSIGNED,
+                                  f"{title}: {task.name} · {run.order.reference}", body=said,
+                                  url=task.get_absolute_url(), task=task))  # fmt: skip
+        moved.append(task)
+    Task.objects.bulk_update(moved, ["available_at", "due_at", "escalated_at"])
+    TaskEvent.objects.bulk_create(history)
+    notify(_not_yet_told(notices, now=run.now), config=run.config)
+    return moved
+
+
+_DUE_NOTICES = ("Due earlier: ", "Due time set: ")  # the titles _reschedule's notices start with
+
+
+def _not_yet_told(notices: list[Notice], *, now: datetime.datetime) -> list[Notice]:
+    """The due-time notices to send: an assignee who has not read the last one about the same task is not sent
+    another; that unread one is brought up to date instead (its body, which says the new due time, and its time), so
+    an estimate that keeps coming earlier (an ETA, hour by hour) leaves one notice in their list, not one a move. Its
+    email copy, if it was sent, is not sent again. One read, and one write when there is one to bring up to date."""
+    if not notices:
+        return []
+    titled = Q()
+    for prefix in _DUE_NOTICES:
+        titled |= Q(title__startswith=prefix)
+    unread = {
+        (row.task_id, row.recipient_id): row
+        for row in Notification.objects.filter(
+            titled, task_id__in=[notice.task.pk for notice in notices if notice.task is not None],
+            recipient_id__in={notice.recipient_id for notice in notices}, read_at__isnull=True,
+        ).order_by("pk")
+    }  # fmt: skip
+    fresh, updated = [], []
+    for notice in notices:
+        row = unread.get((notice.task.pk if notice.task is not None else None, notice.recipient_id))
+        if row is None:
+            fresh.append(notice)
+        else:
+            row.body, row.created_at = notice.body, now
+            updated.append(row)
+    Notification.objects.bulk_update(updated, ["body", "created_at"])
+    return fresh
+
+
+def _timing_now(task: Task, run: OrderRun) -> tuple[datetime.datetime | None, datetime.datetime | None]:
+    """(opening, due time) a task of _reschedule takes from its dates as they are now, task_creation.date_timing's
+    rule. A scheduled task is timed as a new one would be now: it opens at its date plus its offset. An open task
+    keeps its opening (someone may be working it; it stays in their list, open) and is due as it would have been
+    had its dates been so when it was made (`made_at`): its hours from its opening by the new date, or from when it
+    was made if that came later, or from its due date. A task started by an event (a state, a milestone) and due
+    from a date: its due time only."""
+    definition = task.definition
+    if definition is None:
+        return task.available_at, task.due_at
+    if definition.trigger_kind != TriggerKind.DATE:
+        return task.available_at, task_due_at(definition, run, start=task.created_at)
+    made_at = run.now if task.state == TaskState.SCHEDULED else task.created_at
+    timing = date_timing(definition, run, made_at=made_at)
+    if timing is None:
+        return task.available_at, task.due_at
+    if task.state == TaskState.SCHEDULED:
+        return timing.opens_at, timing.due_at
+    return task.available_at, timing.due_at

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from oms.templatetags.oms_dates import datetime_text
 from partners.time_zones import branch_zone, zone_label
-from workflows.models import AssignRule, NotificationKind, Task, TaskEvent, TaskState, TriggerKind
+from workflows.models import AssignRule, DateAnchor, NotificationKind, Task, TaskEvent, TaskState, TriggerKind
 from workflows.models.teams import is_active_staff
 from workflows.services.assignment import Draft, LoadChange, assign_drafts, loads_adjust
 from workflows.services.notify import Notice, notify
@@ -107,7 +107,8 @@ def reopen_task(task: Task, *, by: Any, now: datetime.datetime, detail: str = ""
 
     A task timed from a date (ETD, cut-off, requested pickup) is timed again first, as a task of its definition would
     be now (_timing_again): the date may have moved while it was done, and re-timing (event_records._reschedule)
-    moves scheduled tasks only. When that moves its opening or due time, its history says so ("rescheduled").
+    moves scheduled and open tasks, not done ones. When that moves its opening or due time, its history says so
+    ("rescheduled").
 
     The assignee is told that it is theirs again, with the reason (`detail`), unless they reopened it themselves:
     it is back in their list and their load, and they thought it finished.
@@ -193,13 +194,36 @@ def _retimed_text(task: Task, *, was_opening: datetime.datetime | None, was_due:
     if task.available_at == was_opening or task.available_at is None or task.definition is None:
         before = f" (it was due {task_time_text(task, was_due)})" if was_due else ""
         return f"The date it is due from moved while it was done: it is {due} now{before}."
-    label = task.definition.get_date_anchor_display()
-    date = label if label[1:2].isupper() else label[:1].lower() + label[1:]  # "the ETD", "the cargo cut-off"
+    date = _date_words(task.definition.date_anchor)
     before = f" (it was to open {task_time_text(task, was_opening)})" if was_opening else ""
     when = task_time_text(task, task.available_at)
     if task.state == TaskState.SCHEDULED:
         return f"The {date} moved while it was done: it now opens {when}{before}, {due}."
     return f"The {date} moved while it was done: its time came {when}{before}, so it is open now, {due}."
+
+
+def date_moved_text(
+    task: Task, *, anchor: str, known_before: bool, was_opening: datetime.datetime | None,
+    was_due: datetime.datetime | None,
+) -> str:  # fmt: skip
+    """The history line of a scheduled or open task whose date (`anchor`) moved (event_records._reschedule), or is
+    known now (`known_before` False: a task due from it had no due time), for the people who work it. A scheduled
+    task whose opening moved: when it opens now, as _retimed_text says it. Else (an open task keeps its opening, or
+    only its due date moved): "The cargo cut-off moved: it is now due …, it was due …"."""
+    date = f"The {_date_words(anchor)} {'moved' if known_before else 'is known'}"
+    due = f"due {task_time_text(task, task.due_at)}" if task.due_at else "with no due time"
+    if task.state == TaskState.SCHEDULED and task.available_at is not None and task.available_at != was_opening:
+        before = f" (it was to open {task_time_text(task, was_opening)})" if was_opening else ""
+        return f"{date}: it now opens {task_time_text(task, task.available_at)}{before}, {due}."
+    now = f"it is now {due}" if task.due_at else "it has no due time now"
+    before = f"it was due {task_time_text(task, was_due)}" if was_due else "it had no due time"
+    return f"{date}: {now}, {before}."
+
+
+def _date_words(anchor: str) -> str:
+    """ "cargo cut-off", "ETD": a date tasks are timed from as a sentence names it after "the"."""
+    label = str(dict(DateAnchor.choices).get(anchor, anchor))
+    return label if label[1:2].isupper() else label[:1].lower() + label[1:]
 
 
 def _unassign_leaver(task: Task, *, now: datetime.datetime) -> None:

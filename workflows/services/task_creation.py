@@ -48,18 +48,23 @@ class DateTiming(NamedTuple):
     due_at: datetime.datetime | None
 
 
-def date_timing(definition: TaskDefinition, run: OrderRun) -> DateTiming | None:
+def date_timing(
+    definition: TaskDefinition, run: OrderRun, *, made_at: datetime.datetime | None = None
+) -> DateTiming | None:
     """When a date-triggered task of `definition` opens and is due, timed at `run.now`: it opens at its date plus
     the definition's offset, and is due its hours after it opens (after now once that moment has passed: it opens
-    now), or from its own due date; None while its date is not known.
+    now), or from its own due date; None while its date is not known. `made_at`: timed as a task made then, with
+    the dates as they are now (an open task whose date moved: its hours count from its opening by the new date, or
+    from when it was made if that came later, as they would have had the date been so when it was made).
 
-    The one rule for every task timed from a date: a new one (date_drafts), one whose date moved while it waits
-    (event_records._reschedule) and one reopened after it was done (task_changes.reopen_task), so all three agree."""
+    The one rule for every task timed from a date: a new one (date_drafts), one whose date moved while it waits or
+    is worked (event_records._reschedule) and one reopened after it was done (task_changes.reopen_task), so all
+    agree."""
     anchor_at = run.anchor_at(definition.date_anchor)
     if anchor_at is None:
         return None
     opens_at = anchor_at + datetime.timedelta(hours=definition.date_offset_hours)
-    return DateTiming(opens_at, task_due_at(definition, run, start=max(opens_at, run.now)))
+    return DateTiming(opens_at, task_due_at(definition, run, start=max(opens_at, made_at or run.now)))
 
 
 def date_drafts(run: OrderRun, *, anchors: set[str] | None = None) -> list[Draft]:
