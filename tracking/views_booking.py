@@ -58,6 +58,19 @@ def _cutoffs(data: dict) -> dict:
     return {key: data.get(key) for key in ("documentation_cutoff_at", "vgm_cutoff_at", "cargo_cutoff_at")}
 
 
+def _answer_refused(request: HttpRequest, booking: Booking, *, action: str) -> HttpResponse | None:
+    """Back to the shipment, saying why, when the form is opened for a booking that cannot take `action` any more (an
+    old link, the back button); None lets the form open. A form posted meanwhile is refused by the service, on the
+    form, with what was typed kept."""
+    if request.method == "POST":
+        return None
+    problem = booking_services.answer_problem(booking, action=action)
+    if problem is None:
+        return None
+    messages.error(request, problem)
+    return redirect(booking.shipment)
+
+
 def _render_answer(request: HttpRequest, booking: Booking, form: Form, *, action: str, title: str) -> HttpResponse:
     """The form for the carrier's answer; its times are on the clock of the shipment's branch, as the form says."""
     zone = branch_zone(booking.shipment.branch)
@@ -71,6 +84,8 @@ def booking_confirm(request: HttpRequest, pk: int) -> HttpResponse:
     """Record the carrier's confirmation; the orders move to planned through their lifecycle."""
     scope = scope_for_request(request)
     booking = selectors.booking_get_for(scope=scope, pk=pk)
+    if (refused := _answer_refused(request, booking, action="confirm")) is not None:
+        return refused
     form = BookingConfirmForm(
         request.POST or None, zone=branch_zone(booking.shipment.branch), mode=booking.shipment.mode
     )
@@ -108,6 +123,8 @@ def booking_confirm(request: HttpRequest, pk: int) -> HttpResponse:
 @planning_required
 def booking_reject(request: HttpRequest, pk: int) -> HttpResponse:
     booking = selectors.booking_get_for(scope=scope_for_request(request), pk=pk)
+    if (refused := _answer_refused(request, booking, action="reject")) is not None:
+        return refused
     form = BookingRejectForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
@@ -123,6 +140,8 @@ def booking_reject(request: HttpRequest, pk: int) -> HttpResponse:
 @planning_required
 def booking_roll(request: HttpRequest, pk: int) -> HttpResponse:
     booking = selectors.booking_get_for(scope=scope_for_request(request), pk=pk)
+    if (refused := _answer_refused(request, booking, action="roll")) is not None:
+        return refused
     form = BookingRollForm(request.POST or None, zone=branch_zone(booking.shipment.branch), mode=booking.shipment.mode)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
@@ -153,6 +172,8 @@ def booking_cancel(request: HttpRequest, pk: int) -> HttpResponse:
     """Withdraw a booking, saying why (as cancelling an order does); the orders it planned go back to confirmed."""
     scope = scope_for_request(request)
     booking = selectors.booking_get_for(scope=scope, pk=pk)
+    if (refused := _answer_refused(request, booking, action="cancel")) is not None:
+        return refused
     form = BookingCancelForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:

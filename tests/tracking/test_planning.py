@@ -141,9 +141,19 @@ def test_a_mail_failure_leaves_the_booking_to_send(make_order, ops_user, ocean_c
 
 
 @pytest.mark.parametrize("action", ["booking_confirm", "booking_reject", "booking_roll"])
-def test_booking_answer_forms_open(login, ops_user, make_order, ocean_carriers, action):
+def test_booking_answer_forms_open(login, ops_user, ops_scope, make_order, ocean_carriers, action):
     master = consolidation.consolidation_create(orders=[make_order()], container_type="22G1", by=ops_user)
     booking = booking_services.booking_request(shipment=master, carrier=ocean_carriers[0], by=ops_user)
+    if action == "booking_roll":  # a booking is rolled once confirmed (test_booking_answer_links.py)
+        departure = timezone.now() + datetime.timedelta(days=10)
+        booking_services.booking_confirm(
+            booking=booking,
+            carrier_reference="MAEU1",
+            departure_at=departure,
+            arrival_at=departure + datetime.timedelta(days=30),
+            scope=ops_scope,
+            by=ops_user,
+        )
     response = login(ops_user).get(reverse(f"tracking:{action}", args=[booking.pk]))
     assert response.status_code == 200
     assert booking.carrier.name in response.content.decode()

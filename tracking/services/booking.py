@@ -63,10 +63,15 @@ def _expect(booking: Booking, *statuses: str, doing: str) -> None:
         raise BookingError(f"A booking that is {booking.get_status_display().lower()} cannot be {doing}.")
 
 
+def _find_main_leg(shipment: Shipment) -> Leg | None:
+    """The master's main-carriage leg, else its first leg, else None."""
+    legs = list(shipment.legs.order_by("sequence"))
+    return next((leg for leg in legs if leg.role == LegRole.MAIN), legs[0] if legs else None)
+
+
 def _main_leg(shipment: Shipment) -> Leg:
     """The master's main-carriage leg (made on the fly for a master planned without legs)."""
-    legs = list(shipment.legs.order_by("sequence"))
-    main = next((leg for leg in legs if leg.role == LegRole.MAIN), legs[0] if legs else None)
+    main = _find_main_leg(shipment)
     if main is None:
         main = leg_add(
             shipment=shipment,
@@ -467,6 +472,23 @@ def cancel_problem(booking: Booking) -> str | None:
     if shipment.status not in (ShipmentStatus.PLANNING, ShipmentStatus.BOOKED):
         return f"{shipment.reference} is {shipment.get_status_display().lower()}; the booking stays."
     return None
+
+
+# The carrier's answers a booking awaits while it is to send or sent, and the word each refusal uses.
+ANSWERED_AS = {"confirm": "confirmed", "reject": "rejected"}
+
+
+def answer_problem(booking: Booking, *, action: str) -> str | None:
+    """Why `action` (confirm, reject, roll or cancel) cannot be taken on the booking now, or None, in the words the
+    service would refuse it with. The answer forms ask before they are filled in: an old link or the back button
+    opened a form for a booking answered, rolled or cancelled since, refused only after it was typed in."""
+    if action in ANSWERED_AS:
+        if booking.status in (BookingStatus.REQUESTED, BookingStatus.SENT):
+            return None
+        return f"A booking that is {booking.get_status_display().lower()} cannot be {ANSWERED_AS[action]}."
+    if action == "roll":
+        return roll_problem(booking, _find_main_leg(booking.shipment))
+    return cancel_problem(booking)
 
 
 def roll_problem(booking: Booking, main: Leg | None) -> str | None:

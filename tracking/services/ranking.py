@@ -8,6 +8,11 @@ queries, however many carriers and rate lines exist. `rank()` itself is pure.
 Score (0-100) = weights x (cheapest cost ÷ this cost, fastest transit ÷ this transit, on-time score)
 + 5 points when a preference names the carrier. Weights follow the service level: economy leans on
 cost, express on transit.
+
+A carrier that declined a booking for the master stays among its options (it may have space on another
+sailing when asked again) but is listed after every carrier that has not declined, whatever its score, with its
+answer in the explanation: the top option, the highlighted "Choose" and `pick_best` are never the carrier that
+just said no (docs/planning.md, "A carrier that declined").
 """
 
 from __future__ import annotations
@@ -16,7 +21,7 @@ import datetime
 import gc
 import math
 from collections import Counter
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -33,7 +38,15 @@ from finance.rating import Measures, NoQuote, PreparedCard, Quote, rate_quote
 from finance.selectors import prepared_cards
 from orders.models import Mode, Order, ServiceLevel
 from partners.models import Organisation
-from tracking.models import NEUTRAL_ON_TIME_SCORE, CarrierPreference, CarrierRecord, CarrierService, PreferenceKind
+from tracking.models import (
+    NEUTRAL_ON_TIME_SCORE,
+    Booking,
+    BookingStatus,
+    CarrierPreference,
+    CarrierRecord,
+    CarrierService,
+    PreferenceKind,
+)
 from tracking.models import Shipment as ShipmentModel
 
 PREFERRED_BONUS = 5.0
@@ -71,6 +84,19 @@ class RankingRequest:
     currency: str = "EUR"
 
 
+@dataclass(frozen=True)
+class Declined:
+    """A carrier's refusal of a booking for the master being ranked: when it answered, and why."""
+
+    at: datetime.datetime
+    reason: str
+
+    def text(self) -> str:
+        """The refusal in words, its day on the active clock: "Declined this master on 7 Dec: no space"."""
+        day = timezone.localtime(self.at)
+        return f"Declined this master on {day.day} {day:%b}" + (f": {self.reason}" if self.reason else "")
+
+
 @dataclass(slots=True)
 class Option:
     """One carrier's offer for the request, or why it is out."""
@@ -87,6 +113,7 @@ class Option:
     measured_legs: int = 0
     preferred_reason: str = ""
     excluded_reason: str = ""
+    declined: Declined | None = None  # this carrier's last refusal of a booking for the master ranked
     points: dict[str, float] = field(default_factory=dict)  # a score is no money: floats, one decimal shown
     score: float = 0.0
     rank: int = 0
@@ -123,6 +150,8 @@ class Option:
     def notes(self) -> list[str]:
         """Transit, on-time record, preference and how the score adds up."""
         lines = []
+        if self.declined is not None:
+            lines.append(f"{self.declined.text()}; listed after the carriers that have not declined.")
         if self.service:
             lines.append(
                 f"Transit {self.service.transit_days} {ngettext('day', 'days', self.service.transit_days)} on "
@@ -173,6 +202,12 @@ class Ranking:
     @property
     def best(self) -> Option | None:
         return self.options[0] if self.options else None
+
+    @property
+    def best_not_declined(self) -> Option | None:
+        """The top option unless every carrier declined the master (declined options are listed last)."""
+        best = self.best
+        return best if best is not None and best.declined is None else None
 
     def option_for(self, carrier_id: int) -> Option | None:
         return next((option for option in self.options if option.carrier.pk == carrier_id), None)
@@ -371,9 +406,16 @@ def _score(options: list[Option], weights: Weights) -> None:
         option.score = round(sum(option.points.values()), 1)
 
 
-def rank(request: RankingRequest, context: RankingContext, weights: Weights | None = None) -> Ranking:
+def rank(
+    request: RankingRequest,
+    context: RankingContext,
+    weights: Weights | None = None,
+    declined: Mapping[int, Declined] | None = None,
+) -> Ranking:
     """Rank every active carrier with a buy rate card in the mode; pure, no queries. Inactive carriers (and any
-    inactive party of a buy card) are listed as excluded, "carrier is inactive"."""
+    inactive party of a buy card) are listed as excluded, "carrier is inactive". The carriers in `declined` (by id)
+    keep their score but are listed after all the others."""
+    declined = declined or {}
     weights = weights or Weights.for_service_level(request.service_level)
     by_carrier: dict[int, list[PreparedCard]] = {}
     for card in context.cards_by_mode.get(request.mode, ()):
@@ -383,10 +425,11 @@ def rank(request: RankingRequest, context: RankingContext, weights: Weights | No
     excluded: list[Option] = []
     for carrier_id, cards in by_carrier.items():
         option = _option_for(context.carriers[carrier_id], cards, request, context)
+        option.declined = declined.get(carrier_id)
         (excluded if option.is_excluded else options).append(option)
     if options:
         _score(options, weights)
-    options.sort(key=lambda o: (-o.score, o.cost, o.carrier.code))
+    options.sort(key=lambda o: (o.declined is not None, -o.score, o.cost, o.carrier.code))
     for position, option in enumerate(options, start=1):
         option.rank = position
     excluded.sort(key=lambda o: o.carrier.code)
@@ -460,10 +503,22 @@ def ranking_for_order(*, order: Order) -> Ranking:
     return rank(request, context)
 
 
+def declined_by_carrier(shipment: ShipmentModel) -> dict[int, Declined]:
+    """The carriers that declined a booking for `shipment`, each with its latest refusal (one query)."""
+    rejected = Booking.objects.filter(shipment_id=shipment.pk, status=BookingStatus.REJECTED)
+    return {
+        carrier_id: Declined(at, reason)
+        for carrier_id, at, reason in rejected.order_by("answered_at", "pk").values_list(
+            "carrier_id", "answered_at", "rejection_reason"
+        )
+        if at is not None  # booking_reject always stamps it
+    }
+
+
 def ranking_for_shipment(*, shipment: ShipmentModel) -> Ranking:
     request = request_for_shipment(shipment)
     context = ranking_context_load(modes=[request.mode], lane=(request.origin, request.destination))
-    return rank(request, context)
+    return rank(request, context, declined=declined_by_carrier(shipment))
 
 
 def rank_orders(*, orders: Iterable[Order], context: RankingContext | None = None) -> Iterator[tuple[Order, Ranking]]:
@@ -488,11 +543,13 @@ def rank_orders(*, orders: Iterable[Order], context: RankingContext | None = Non
 def pick_best(*, shipment: ShipmentModel, by: Any = None) -> Any:
     """Rank the master's options and request a booking with the best one; None when no carrier qualifies.
 
-    For automation rules (a workflow action "auto-pick the carrier"): same path as ops choosing by hand.
+    For automation rules (a workflow action "auto-pick the carrier"): same path as ops choosing by hand. A carrier
+    that declined the master is never picked again by a rule (a rule would ask it again and again): when every
+    option declined, None, and ops choose by hand.
     """
     from tracking.services.booking import booking_request
 
-    ranking = ranking_for_shipment(shipment=shipment)
-    if ranking.best is None:
+    best = ranking_for_shipment(shipment=shipment).best_not_declined
+    if best is None:
         return None
-    return booking_request(shipment=shipment, option=ranking.best, by=by, automatic=True)
+    return booking_request(shipment=shipment, option=best, by=by, automatic=True)
