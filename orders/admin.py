@@ -65,7 +65,12 @@ class ImportRowErrorInline(admin.TabularInline):
 
 @admin.register(ImportJob)
 class ImportJobAdmin(ExportMixin, admin.ModelAdmin):
-    """Read-only: jobs are created by uploads and change only through orders.imports.service."""
+    """Read-only: jobs are created by uploads and change only through orders.imports.service.
+
+    Nor are they deleted here: a job is the business record of who sent which file, in which mode, and what it
+    created (its ImportedOrder rows would go with it) or refused. Only the uploaded file expires
+    (docs/decisions/0002, "How long uploads are kept"; RELIABILITY.md I2).
+    """
 
     resource_classes = [ImportJobResource]
     formats = SAFE_FORMATS
@@ -82,6 +87,9 @@ class ImportJobAdmin(ExportMixin, admin.ModelAdmin):
         return False
 
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
 
 
