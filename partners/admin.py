@@ -97,6 +97,10 @@ class OrganisationForm(forms.ModelForm):
     def clean_code(self) -> str:
         return self.cleaned_data["code"].strip().upper()
 
+    def clean_default_currency(self) -> str:
+        """In capitals, as the code is: "usd" is USD (the model's validator still refuses what is no currency)."""
+        return self.cleaned_data["default_currency"].strip().upper()
+
     def clean_time_zone(self) -> str:
         """As the tz database spells it (europe/berlin is Europe/Berlin); a name that is no zone is refused by the
         field's validator, with the nearest zone when there is one."""
@@ -130,6 +134,13 @@ class MembershipInlineForm(forms.ModelForm):
     class Meta:
         model = Membership
         fields = ("user", "organisation", "role", "is_active")
+        help_texts = {
+            "role": "What the person may do for the organisation. Staff roles (sales, operations, documentation, "
+            "finance, administrator) are held in our company or a branch; the customer role in a customer, for "
+            "its portal and API; the partner role in a carrier, agent or warehouse, for the legs it runs.",
+            "is_active": "Untick to end the role: the person keeps the account but no longer acts for the "
+            "organisation.",
+        }
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean() or {}
@@ -151,11 +162,22 @@ class MembershipInlineForm(forms.ModelForm):
         return cleaned
 
 
+class AddressForm(forms.ModelForm):
+    class Meta:
+        model = Address
+        fields = ("kind", "line1", "line2", "postal_code", "city", "region", "country")
+
+    def clean_country(self) -> str:
+        """In capitals, as the organisation's code is: "de" is DE (the model's validator still refuses "Germany")."""
+        return self.cleaned_data["country"].strip().upper()
+
+
 class AddressInline(admin.StackedInline):
     """Each address a block of short rows: as a table its eight columns needed 1051 px of a 901 px column at 1280 px,
     and country and the delete box were cut off."""
 
     model = Address
+    form = AddressForm
     extra = 0
     fields = ("kind", ("line1", "line2"), ("postal_code", "city"), ("region", "country"))
 

@@ -27,6 +27,7 @@ from django.http import HttpRequest
 from django.urls import reverse
 from django.utils.html import format_html
 
+from orders.models import Location
 from partners.admin import autocomplete_offered, autocomplete_offers
 from partners.admin_filters import BranchFilter, CarrierFilter
 from partners.models import Organisation, OrganisationKind
@@ -69,13 +70,51 @@ class PickerForm(forms.ModelForm):
                 field.queryset = field.queryset.filter(rows | Q(pk=current) if current is not None else rows)
 
 
-def picker_form(model: type[models.Model], **offered: Q) -> type[PickerForm]:
+class LaneForm(PickerForm):
+    """A carrier service's or preference's lane as the ranking reads it: UN/LOCODEs and countries in capitals, each a
+    place or a country of the place list, and departure days that are days of the week.
+
+    The ranking finds a service or a preference by the order's codes exactly (tracking.services.ranking): a "deham"
+    or a "Shang" was saved and never matched an order, so the carrier was left out of every ranking of its lane
+    without a word. Orders take their places from the list (orders.Location), so a code not in it matches none."""
+
+    def _lane_code(self, name: str) -> str:
+        code = (self.cleaned_data.get(name) or "").replace(" ", "").upper()
+        if not code:
+            return code  # a preference's blank end: any place (the service's ends are required by the field)
+        if self.instance.pk is not None and code == getattr(self.instance, name):
+            return code  # the lane it has stays, as a picker keeps its row: the place may have left the list since
+        if len(code) == 5:
+            known = Location.objects.filter(code=code).exists()
+        else:
+            known = len(code) == 2 and Location.objects.filter(country=code).exists()
+        if not known:
+            raise forms.ValidationError(
+                f"{code} is not in the place list: type a place's UN/LOCODE (e.g. DEHAM) or a country's two "
+                "letters (e.g. DE)."
+            )
+        return code
+
+    def clean_origin_code(self) -> str:
+        return self._lane_code("origin_code")
+
+    def clean_destination_code(self) -> str:
+        return self._lane_code("destination_code")
+
+    def clean_departure_weekdays(self) -> list[int]:
+        days = self.cleaned_data.get("departure_weekdays") or []
+        if any(day > 6 for day in days):
+            raise forms.ValidationError("Departure days are 0 (Monday) to 6 (Sunday).")
+        return sorted(set(days))
+
+
+def picker_form(model: type[models.Model], base: type[PickerForm] = PickerForm, **offered: Q) -> type[PickerForm]:
     """The form of `model`'s admin or inline, its autocomplete boxes offering `offered` (partners.admin's
-    autocomplete_offers) and the form accepting the same."""
+    autocomplete_offers) and the form accepting the same; `base` adds the model's own checks (LaneForm)."""
     for name, rows in offered.items():
         autocomplete_offers(model._meta.app_label, model._meta.model_name or "", name, rows)
     meta = type("Meta", (), {"model": model, "fields": "__all__"})
-    return type(f"{model.__name__}PickerForm", (PickerForm,), {"Meta": meta, "offered": offered})
+    return type(f"{model.__name__}PickerForm", (base,), {"Meta": meta, "offered": offered})
 
 
 def organisation_code(organisation: Organisation | None) -> str | None:
@@ -85,7 +124,7 @@ def organisation_code(organisation: Organisation | None) -> str | None:
 
 @admin.register(CarrierService)
 class CarrierServiceAdmin(admin.ModelAdmin):
-    form = picker_form(CarrierService, carrier=CARRIERS)
+    form = picker_form(CarrierService, LaneForm, carrier=CARRIERS)
     autocomplete_fields = ("carrier",)
     list_display = ("name", "carrier_code", "mode", "lane", "transit_days", "is_active")
     list_filter = ("mode", "is_active", ("carrier", CarrierFilter))
@@ -106,7 +145,7 @@ class CarrierServiceAdmin(admin.ModelAdmin):
 
 @admin.register(CarrierPreference)
 class CarrierPreferenceAdmin(admin.ModelAdmin):
-    form = picker_form(CarrierPreference, carrier=CARRIERS, customer=CUSTOMERS)
+    form = picker_form(CarrierPreference, LaneForm, carrier=CARRIERS, customer=CUSTOMERS)
     autocomplete_fields = ("carrier", "customer")
     list_display = ("carrier", "kind", "customer", "mode", "origin_code", "destination_code", "reason")
     list_filter = ("kind", "mode")

@@ -96,7 +96,7 @@ def _service_form(carrier: Organisation, **fields) -> dict:
             "documentation_cutoff_hours": "48", "vgm_cutoff_hours": "24", "is_active": "on", **fields}  # fmt: skip
 
 
-def test_a_service_of_an_organisation_that_is_no_carrier_is_refused(client, admin_user, organisations):
+def test_a_service_of_an_organisation_that_is_no_carrier_is_refused(client, admin_user, organisations, locations):
     client.force_login(admin_user)
     response = client.post(reverse("admin:tracking_carrierservice_add"), _service_form(organisations["customer"]))
     assert response.status_code == 200

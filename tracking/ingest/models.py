@@ -116,9 +116,13 @@ class Milestone(models.Model):
     """A canonical milestone (DOMAIN.md §1.7). The list is data: operations may rename, hide or add."""
 
     code = models.CharField(max_length=24, primary_key=True, help_text="e.g. DEPARTED. Used in files and the API.")
-    name = models.CharField(max_length=60)
+    name = models.CharField(max_length=60, help_text="As timelines and lists show it, e.g. Received at origin.")
     rank = models.PositiveSmallIntegerField(help_text="The normal order (10 … 130); higher is further along.")
-    definition = models.TextField(blank=True)
+    definition = models.TextField(
+        blank=True,
+        help_text="What has happened when this milestone is recorded, in a sentence: whoever maps a carrier's "
+        "codes to milestones reads it to choose.",
+    )
     modes = ArrayField(
         models.CharField(max_length=12, choices=Mode.choices), default=list, blank=True, help_text="Blank: all modes."
     )
@@ -151,7 +155,12 @@ class MappingRule(models.Model):
     a milestone says "known code, not a milestone" (a B/L issued), so it raises no mapping alert.
     """
 
-    scheme = models.CharField(max_length=12, choices=Scheme.choices)
+    scheme = models.CharField(
+        max_length=12,
+        choices=Scheme.choices,
+        help_text="The code list the code comes from: each carrier endpoint and webhook source says which list its "
+        "events use.",
+    )
     code = models.CharField(max_length=60, help_text="As the source sends it; compared without regard to case.")
     partner = models.ForeignKey(
         Organisation,
@@ -161,7 +170,13 @@ class MappingRule(models.Model):
         related_name="tracking_mapping_rules",
         help_text="Only for events from this carrier or partner (X12 partners redefine codes). Blank: everyone.",
     )
-    location_role = models.CharField(max_length=12, choices=LocationRole.choices, blank=True)
+    location_role = models.CharField(
+        max_length=12,
+        choices=LocationRole.choices,
+        blank=True,
+        help_text="Only for events at this place of the shipment, where the same code means another milestone "
+        "elsewhere (a discharge at a transhipment port is no arrival). Anywhere: wherever the event happened.",
+    )
     milestone = models.ForeignKey(
         Milestone,
         on_delete=models.PROTECT,

@@ -21,7 +21,9 @@ class CarrierService(models.Model):
     name = models.CharField(max_length=80, help_text="e.g. AE7 Asia–North Europe, Express Worldwide.")
     origin_code = models.CharField(max_length=5, help_text="UN/LOCODE or ISO country code.")
     destination_code = models.CharField(max_length=5, help_text="UN/LOCODE or ISO country code.")
-    transit_days = models.PositiveSmallIntegerField()
+    transit_days = models.PositiveSmallIntegerField(
+        help_text="Days from departure to arrival: planning offers the departure plus these days as the arrival."
+    )
     departure_weekdays = ArrayField(
         models.PositiveSmallIntegerField(),
         default=list,
