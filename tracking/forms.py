@@ -3,19 +3,22 @@
 from __future__ import annotations
 
 import datetime
+import re
 from typing import Any, cast
 
 from django import forms
+from django.contrib.postgres.fields import ArrayField
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 from stdnum import imo
 
+from oms.templatetags.oms_dates import datetime_text
 from orders.identifiers import container_number_problem, normalize_container_number
 from orders.models import SEA_MODES, Location, Mode
 from partners.models import Organisation
 from partners.time_zones import zone_label
 from tracking.equipment import CONTAINER_TYPE_CHOICES
-from tracking.models import AppointmentKind, AppointmentStatus, LegRole
+from tracking.models import AppointmentKind, AppointmentStatus, LegRole, ShipmentEquipment
 from tracking.selectors import leg_runners
 
 DATETIME = forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M")
@@ -93,12 +96,66 @@ class LocationCodeField(forms.CharField):
         return location
 
 
+# A flight number (IATA Resolution 762 / AIRIMP): the airline's 2-character IATA designator (letters or digits, not
+# two digits: "LH", "U2", "9W") or its 3-letter ICAO code ("DLH"), then 1 to 4 digits and an optional operational
+# suffix letter. Stored without spaces, as carriers and the demo data write it ("LH8210"); typed with them too.
+FLIGHT_NUMBER_RE = re.compile(r"(?P<airline>[A-Z][A-Z0-9]|[0-9][A-Z]|[A-Z]{3})(?P<number>[0-9]{1,4})(?P<suffix>[A-Z]?)")
+# Typed with spaces or a hyphen ("lh 8210", "LH-8210"): room in the box for those, so the browser's `maxlength` does
+# not cut a longer typing short in silence; the pattern then refuses what is not a flight number.
+FLIGHT_NUMBER_TYPED_LENGTH = 20
+
+
+class FlightNumberField(forms.CharField):
+    """A flight number as "LH8210" whatever the case and spacing typed, or a form error that says what a flight
+    number looks like: "LH 8210 XX" was kept as its first ten characters, a flight no one could trace."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("required", False)
+        kwargs.setdefault("max_length", FLIGHT_NUMBER_TYPED_LENGTH)
+        kwargs.setdefault("help_text", "Airline code and number, e.g. LH8210.")
+        kwargs.setdefault(
+            "error_messages",
+            {"max_length": "A flight number is an airline code and up to 4 digits, e.g. LH8210: this is longer."},
+        )
+        super().__init__(**kwargs)
+
+    def clean(self, value: Any) -> str:
+        typed = super().clean(value)
+        if not typed:
+            return ""
+        compact = re.sub(r"[\s\-]", "", typed).upper()
+        if not FLIGHT_NUMBER_RE.fullmatch(compact):
+            raise ValidationError(
+                f"{typed} is not a flight number: give the airline's 2-character IATA code (or 3-letter ICAO code), "
+                "then 1 to 4 digits and at most one letter, e.g. LH8210 or LH 8210.",
+                code="flight_number",
+            )
+        return compact
+
+
 class ConsolidateForm(forms.Form):
+    """The planning list's "Consolidate selected". Its errors are shown alone, as a message on the list (the view
+    names the ticked orders' absence itself), so each says what to do without its field's label beside it."""
+
     orders = forms.CharField(widget=forms.HiddenInput, required=False)  # filled from the ticked rows
     container_type = forms.ChoiceField(
-        label="Container", required=False, choices=[("", "No container (air, road, parcel)"), *CONTAINER_TYPE_CHOICES]
+        label="Container",
+        required=False,
+        choices=[("", "No container (air, road, parcel)"), *CONTAINER_TYPE_CHOICES],
+        error_messages={"invalid_choice": "Choose the container type from the list."},
     )
-    containers = forms.IntegerField(label="How many", min_value=1, max_value=20, initial=1)
+    containers = forms.IntegerField(
+        label="How many",
+        min_value=1,
+        max_value=20,
+        initial=1,
+        error_messages={
+            "required": "Give how many containers: 1 to 20.",
+            "invalid": "Give how many containers as a whole number: 1 to 20.",
+            "min_value": "Give how many containers: at least 1.",
+            "max_value": "Give how many containers: at most 20 on one master.",
+        },
+    )
 
 
 class AddHouseForm(forms.Form):
@@ -128,6 +185,10 @@ class SplitForm(forms.Form):
         return {hl.cargo_line_id: self.cleaned_data[f"line_{hl.cargo_line_id}"] or 0 for hl in self.house_lines}
 
 
+# How long a seal number ShipmentEquipment.seal_numbers keeps (its array's element field).
+SEAL_MAX_LENGTH = cast(int, cast(ArrayField, ShipmentEquipment._meta.get_field("seal_numbers")).base_field.max_length)
+
+
 class ContainerForm(forms.Form):
     iso_type = forms.ChoiceField(label="ISO size-type", choices=CONTAINER_TYPE_CHOICES)
     container_number = forms.CharField(
@@ -148,7 +209,15 @@ class ContainerForm(forms.Form):
         return number
 
     def clean_seal_numbers(self) -> list[str]:
-        return [seal.strip().upper() for seal in self.cleaned_data["seal_numbers"].split(",") if seal.strip()]
+        """The seals, each refused when longer than a seal number is kept (SEAL_MAX_LENGTH): the database refused
+        it, a server error that lost the whole container form."""
+        seals = [seal.strip().upper() for seal in self.cleaned_data["seal_numbers"].split(",") if seal.strip()]
+        if too_long := [seal for seal in seals if len(seal) > SEAL_MAX_LENGTH]:
+            raise ValidationError(
+                f"{', '.join(too_long)}: a seal number is at most {SEAL_MAX_LENGTH} characters. Separate seals with "
+                "commas."
+            )
+        return seals
 
 
 class LegForm(LocalTimesForm):
@@ -166,7 +235,7 @@ class LegForm(LocalTimesForm):
     vessel_name = forms.CharField(required=False, max_length=60)
     vessel_imo = forms.CharField(label="IMO number", required=False, max_length=11)
     voyage_number = forms.CharField(required=False, max_length=20)
-    flight_number = forms.CharField(required=False, max_length=10)
+    flight_number = FlightNumberField()
     truck_plate = forms.CharField(required=False, max_length=20)
     train_number = forms.CharField(required=False, max_length=20)
 
@@ -250,7 +319,7 @@ class BookingConfirmForm(_CutoffsMixin):
     vessel_name = forms.CharField(required=False, max_length=60)
     vessel_imo = forms.CharField(label="IMO number", required=False, max_length=11)
     voyage_number = forms.CharField(required=False, max_length=20)
-    flight_number = forms.CharField(required=False, max_length=10)
+    flight_number = FlightNumberField()
 
     field_order = [
         "carrier_reference",
@@ -289,7 +358,7 @@ class BookingRollForm(_CutoffsMixin):
     vessel_name = forms.CharField(required=False, max_length=60)
     vessel_imo = forms.CharField(label="IMO number", required=False, max_length=11)
     voyage_number = forms.CharField(required=False, max_length=20)
-    flight_number = forms.CharField(required=False, max_length=10)
+    flight_number = FlightNumberField()
 
     field_order = [
         "departure_at",
@@ -341,10 +410,12 @@ class LegActualForm(LocalTimesForm):
         if at is not None and at.replace(second=0, microsecond=0) > now.replace(second=0, microsecond=0):
             zone = self.zone
             happened = "departed" if self.data.get("kind") == "departure" else "arrived"
+            # Days as every screen writes them ("1 Jan, 10:00", the year when it is not this year on the page's
+            # clock): "01 Jan 10:00" hid which year a typed slip of the year had landed in.
+            with timezone.override(zone):
+                typed, current = datetime_text(timezone.localtime(at)), datetime_text(timezone.localtime(now))
             raise ValidationError(
-                f"{timezone.localtime(at, zone):%d %b %H:%M} is in the future: it is "
-                f"{timezone.localtime(now, zone):%d %b %H:%M} ({zone_label(zone)}). Give the time it really "
-                f"{happened}."
+                f"{typed} is in the future: it is {current} ({zone_label(zone)}). Give the time it really {happened}."
             )
         return at
 

@@ -313,6 +313,17 @@ def _board_legs(scope: Scope, branch_id: int | None, mode: str, carrier_id: int 
     return legs.select_related("shipment", "carrier", "origin", "destination")
 
 
+def _legs_moving_in(legs: QuerySet[Leg], kind: str, begin: datetime.datetime, end: datetime.datetime) -> QuerySet[Leg]:
+    """The legs whose departure (or arrival, by `kind`) falls in [begin, end), by its best time: the actual one
+    once recorded, else the plan (a leg has no estimate of its own: a shipment's ETD/ETA is on its timeline). A
+    leg recorded as departed on 1 Dec is on 1 Dec, not on the 7 Dec it was planned for."""
+    actual, planned = f"actual_{kind}_at", f"planned_{kind}_at"
+    in_window = Q(**{f"{actual}__gte": begin, f"{actual}__lt": end}) | Q(
+        **{f"{actual}__isnull": True, f"{planned}__gte": begin, f"{planned}__lt": end}
+    )
+    return legs.filter(in_window).order_by(Coalesce(actual, planned), "pk")
+
+
 def schedule_board(
     *,
     scope: Scope,
@@ -324,7 +335,8 @@ def schedule_board(
     zone: datetime.tzinfo | None = None,
 ) -> list[Day]:
     """Each day from `start`, days as the wall clock of `zone` (the branch's; default the active zone) has them:
-    departures, arrivals, cut-offs and appointments (four queries)."""
+    departures and arrivals (each on the day it really happened once recorded, else the day planned:
+    `_legs_moving_in`), cut-offs and appointments (four queries)."""
     begin, end = _in_window(start, days, zone)
     board = {start + datetime.timedelta(days=n): Day(start + datetime.timedelta(days=n)) for n in range(days)}
     legs = _board_legs(scope, branch_id, mode, carrier_id)
@@ -332,15 +344,12 @@ def schedule_board(
     def local_day(at: datetime.datetime) -> datetime.date:
         return timezone.localtime(at, begin.tzinfo).date()
 
-    # Both filters leave out legs without the time: the checks only tell mypy so.
-    for leg in legs.filter(planned_departure_at__gte=begin, planned_departure_at__lt=end).order_by(
-        "planned_departure_at"
-    ):
-        if leg.planned_departure_at is not None:
-            board[local_day(leg.planned_departure_at)].departures.append(leg)
-    for leg in legs.filter(planned_arrival_at__gte=begin, planned_arrival_at__lt=end).order_by("planned_arrival_at"):
-        if leg.planned_arrival_at is not None:
-            board[local_day(leg.planned_arrival_at)].arrivals.append(leg)
+    for leg in _legs_moving_in(legs, "departure", begin, end):
+        if at := leg.actual_departure_at or leg.planned_departure_at:  # the filter left out legs without either
+            board[local_day(at)].departures.append(leg)
+    for leg in _legs_moving_in(legs, "arrival", begin, end):
+        if at := leg.actual_arrival_at or leg.planned_arrival_at:
+            board[local_day(at)].arrivals.append(leg)
     bookings = Booking.objects.filter(
         status__in=(BookingStatus.CONFIRMED, BookingStatus.ROLLED),
         shipment__in=shipments_visible_to(scope=scope).values("pk"),
@@ -393,10 +402,14 @@ def execution_for(
     *, scope: Scope, day: datetime.date, branch_id: int | None = None, zone: datetime.tzinfo | None = None
 ) -> Execution:
     """What should happen on `day` (midnight to midnight in `zone`, default the active zone), and departures or
-    arrivals of the last week still not recorded (five queries)."""
+    arrivals of the last week still not recorded (five queries).
+
+    Pickups and deliveries are the windows open at some moment of the day: one opened the evening before and
+    closing this morning (Mon 22:00-Tue 06:00), or a delivery window over several days, is on Today while it is
+    open, not only on the day it starts. A window closed before the day began is not listed."""
     begin, end = _in_window(day, 1, zone)
     legs = _board_legs(scope, branch_id, "", None)
-    appointments = list(_appointments(scope, branch_id, "").filter(window_start_at__gte=begin, window_start_at__lt=end))
+    appointments = list(_appointments(scope, branch_id, "").filter(window_start_at__lt=end, window_end_at__gt=begin))
     week_ago = begin - datetime.timedelta(days=7)
     # before today's first instant, not up to and including it: a leg due at midnight is today's, not overdue too
     overdue = legs.filter(

@@ -124,6 +124,15 @@ def _back_to_planning(request: HttpRequest) -> HttpResponse:
     return redirect(f"{reverse('tracking:index')}?{urlencode(params)}" if params else reverse("tracking:index"))
 
 
+def _consolidation_problems(form: ConsolidateForm, references: list[str]) -> list[str]:
+    """What is missing or wrong in a "Consolidate selected", and only that: no orders ticked, or the containers
+    asked for (the form's own words). A container was chosen is no reason to be told to choose one."""
+    problems = [] if references else ["Tick the orders to consolidate."]
+    if not form.is_valid():
+        problems += [str(error) for name in ("container_type", "containers") for error in form.errors.get(name, [])]
+    return problems
+
+
 @planning_required
 @require_POST
 def consolidate(request: HttpRequest) -> HttpResponse:
@@ -131,8 +140,8 @@ def consolidate(request: HttpRequest) -> HttpResponse:
     scope = scope_for_request(request)
     form = ConsolidateForm(request.POST)
     references = request.POST.getlist("order")
-    if not form.is_valid() or not references:
-        messages.error(request, "Tick the orders to consolidate and choose the container.")
+    if problems := _consolidation_problems(form, references):
+        messages.error(request, " ".join(problems))
         return _back_to_planning(request)
     orders = list(selectors.orders_to_plan(scope=scope, references=references))
     try:
