@@ -8,7 +8,6 @@ configured broker.
 
 from __future__ import annotations
 
-import time
 import uuid
 
 import psycopg
@@ -17,6 +16,7 @@ from celery.contrib.testing.worker import start_worker
 from django.db import OperationalError, connection
 
 from oms.celery import app
+from tests.oms.test_celery_worker import _wait_for
 from tests.orders.conftest import order_factory
 from tracking.ingest import remapping, tasks
 
@@ -24,15 +24,6 @@ __all__ = ["order_factory"]
 
 QUEUE = f"test-rel-{uuid.uuid4().hex[:8]}"
 TASK = "tracking.ingest.tasks.sync_order_status"
-
-
-def _wait_for(predicate, timeout: float = 45.0) -> bool:  # generous: the machine is shared
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.1)
-    return False
 
 
 @pytest.fixture
