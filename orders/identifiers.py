@@ -55,6 +55,11 @@ _CONTAINER_RE = re.compile(r"[A-Z]{3}[UJZ][0-9]{7}")
 _ISO6346_VALUES = {char: value for value, char in enumerate("0123456789A BCDEFGHIJK LMNOPQRSTU VWXYZ") if char != " "}
 _AWB_NOISE_RE = re.compile(r"[\s\-]")
 _AWB_RE = re.compile(r"[0-9]{11}")
+# A flight number (IATA Resolution 762 / AIRIMP): the airline's 2-character IATA designator (letters or digits, not
+# two digits: "LH", "U2", "9W") or its 3-letter ICAO code ("DLH"), then 1 to 4 digits and an optional operational
+# suffix letter. Stored without spaces or hyphens, as carriers and the demo data write it ("LH8210").
+_FLIGHT_NOISE_RE = re.compile(r"[\s\-]")
+FLIGHT_NUMBER_RE = re.compile(r"(?P<airline>[A-Z][A-Z0-9]|[0-9][A-Z]|[A-Z]{3})(?P<number>[0-9]{1,4})(?P<suffix>[A-Z]?)")
 
 
 def normalize_container_number(value: str) -> str:
@@ -94,6 +99,23 @@ def awb_number_problem(value: str) -> str | None:
     if int(digits[10]) != expected:
         number = f"{digits[:3]}-{digits[3:10]} {digits[10]}"
         return f"{number} fails the AWB check (serial mod 7): the last digit should be {expected}."
+    return None
+
+
+def normalize_flight_number(value: str) -> str:
+    """A flight number as carriers write it: "lh 8210" and "LH-8210" are LH8210."""
+    return _FLIGHT_NOISE_RE.sub("", value).upper()
+
+
+def flight_number_problem(value: str) -> str | None:
+    """Airline designator (IATA 2 characters or ICAO 3 letters) + 1 to 4 digits + at most one suffix letter, typed
+    in any case, with or without spaces ("lh 8210"). "LH 8210 XX" is refused, not cut to its first characters: a
+    flight cut short is one no one can trace."""
+    if not FLIGHT_NUMBER_RE.fullmatch(normalize_flight_number(value)):
+        return (
+            f"{value} is not a flight number: give the airline's 2-character IATA code (or 3-letter ICAO code), "
+            "then 1 to 4 digits and at most one letter, e.g. LH8210 or LH 8210."
+        )
     return None
 
 

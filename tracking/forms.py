@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime
-import re
 from typing import Any, cast
 
 from django import forms
@@ -13,7 +12,12 @@ from django.utils import timezone
 from stdnum import imo
 
 from oms.templatetags.oms_dates import datetime_text
-from orders.identifiers import container_number_problem, normalize_container_number
+from orders.identifiers import (
+    container_number_problem,
+    flight_number_problem,
+    normalize_container_number,
+    normalize_flight_number,
+)
 from orders.models import SEA_MODES, Location, Mode
 from partners.models import Organisation
 from partners.time_zones import zone_label
@@ -96,18 +100,15 @@ class LocationCodeField(forms.CharField):
         return location
 
 
-# A flight number (IATA Resolution 762 / AIRIMP): the airline's 2-character IATA designator (letters or digits, not
-# two digits: "LH", "U2", "9W") or its 3-letter ICAO code ("DLH"), then 1 to 4 digits and an optional operational
-# suffix letter. Stored without spaces, as carriers and the demo data write it ("LH8210"); typed with them too.
-FLIGHT_NUMBER_RE = re.compile(r"(?P<airline>[A-Z][A-Z0-9]|[0-9][A-Z]|[A-Z]{3})(?P<number>[0-9]{1,4})(?P<suffix>[A-Z]?)")
 # Typed with spaces or a hyphen ("lh 8210", "LH-8210"): room in the box for those, so the browser's `maxlength` does
-# not cut a longer typing short in silence; the pattern then refuses what is not a flight number.
+# not cut a longer typing short in silence; the check then refuses what is not a flight number.
 FLIGHT_NUMBER_TYPED_LENGTH = 20
 
 
 class FlightNumberField(forms.CharField):
     """A flight number as "LH8210" whatever the case and spacing typed, or a form error that says what a flight
-    number looks like: "LH 8210 XX" was kept as its first ten characters, a flight no one could trace."""
+    number looks like (orders.identifiers.flight_number_problem, the check the Leg model's validator makes too):
+    "LH 8210 XX" was kept as its first ten characters, a flight no one could trace."""
 
     def __init__(self, **kwargs: Any) -> None:
         kwargs.setdefault("required", False)
@@ -123,14 +124,9 @@ class FlightNumberField(forms.CharField):
         typed = super().clean(value)
         if not typed:
             return ""
-        compact = re.sub(r"[\s\-]", "", typed).upper()
-        if not FLIGHT_NUMBER_RE.fullmatch(compact):
-            raise ValidationError(
-                f"{typed} is not a flight number: give the airline's 2-character IATA code (or 3-letter ICAO code), "
-                "then 1 to 4 digits and at most one letter, e.g. LH8210 or LH 8210.",
-                code="flight_number",
-            )
-        return compact
+        if problem := flight_number_problem(typed):
+            raise ValidationError(problem, code="flight_number")
+        return normalize_flight_number(typed)
 
 
 class ConsolidateForm(forms.Form):

@@ -191,8 +191,17 @@ class MappingRule(models.Model):
         blank=True,
         help_text="Force the classifier (e.g. X12 AG is an estimate). Blank: as the event says.",
     )
-    note = models.CharField(max_length=200, blank=True)
-    is_active = models.BooleanField(default=True)
+    note = models.CharField(
+        max_length=200,
+        blank=True,
+        help_text="Why the code maps this way (the source's documentation, what a partner said), for whoever changes "
+        "the rule later. Not used in mapping.",
+    )
+    is_active = models.BooleanField(
+        default=True,
+        help_text="Off: the rule is ignored but kept. Events with the code then follow a more general rule, or wait "
+        "unmapped with a mapping alert; events already stored keep their milestone until re-mapped.",
+    )
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:

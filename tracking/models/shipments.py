@@ -23,8 +23,10 @@ from stdnum import imo
 from orders.identifiers import (
     awb_number_problem,
     container_number_problem,
+    flight_number_problem,
     normalize_awb_number,
     normalize_container_number,
+    normalize_flight_number,
 )
 from orders.models import HISTORY_LEVEL, CargoLine, Location, Mode, Order, history_copy
 from partners.models import Organisation
@@ -243,6 +245,14 @@ def validate_imo_number(value: str) -> None:
         raise ValidationError(f"{value} is not a valid IMO ship number (IMO + 7 digits, check digit last).")
 
 
+def validate_flight_number(value: str) -> None:
+    """The planning forms' check (orders.identifiers.flight_number_problem) on the model, so the console and any
+    model form refuse "LH 8210 XX" too. A validator, not a constraint: legs stored before it stay as they are until
+    edited (migration 0020)."""
+    if value and (problem := flight_number_problem(value)):
+        raise ValidationError(problem, code="flight_number")
+
+
 # History: every leg added, changed (its plan, its actual times) and removed, by whom (the request's user, or the
 # `by` of planning's services): django-pghistory's statement-level triggers, as for orders (docs/planning.md). The
 # sequence is left out: legs are renumbered in role order as a side effect, which is no change of the plan.
@@ -279,7 +289,9 @@ class Leg(models.Model):
     vessel_name = models.CharField(max_length=60, blank=True)
     vessel_imo = models.CharField("IMO number", max_length=7, blank=True, validators=[validate_imo_number])
     voyage_number = models.CharField(max_length=20, blank=True)
-    flight_number = models.CharField(max_length=10, blank=True, help_text="e.g. LH8401.")
+    flight_number = models.CharField(
+        max_length=10, blank=True, help_text="e.g. LH8401.", validators=[validate_flight_number]
+    )
     truck_plate = models.CharField(max_length=20, blank=True)
     train_number = models.CharField(max_length=20, blank=True)
 
@@ -315,6 +327,17 @@ class Leg(models.Model):
             models.Index(fields=["planned_departure_at"], name="leg_planned_departure"),
             models.Index(fields=["planned_arrival_at"], name="leg_planned_arrival"),
             models.Index(fields=["carrier", "planned_departure_at"], name="leg_carrier_departure"),
+            # The schedule board places a leg by its actual time once recorded (selectors._legs_moving_in): with
+            # these the board's OR of actual and planned times is two index scans, not a read of every leg. Only
+            # recorded times are entered: a leg planned costs no entry until it moves (migration 0020).
+            models.Index(
+                fields=["actual_departure_at"],
+                condition=Q(actual_departure_at__isnull=False),
+                name="leg_actual_departure",
+            ),
+            models.Index(
+                fields=["actual_arrival_at"], condition=Q(actual_arrival_at__isnull=False), name="leg_actual_arrival"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -322,8 +345,11 @@ class Leg(models.Model):
         return f"{self.shipment.reference} leg {self.sequence} {self.origin_id} → {self.destination_id}"
 
     def clean(self) -> None:
+        """Identifiers kept as carriers write them: the IMO number's digits, the flight number without spaces in
+        capitals ("lh 8210" is LH8210; its validator has refused what is no flight number)."""
         if self.vessel_imo:
             self.vessel_imo = imo.compact(self.vessel_imo).removeprefix("IMO")
+        self.flight_number = normalize_flight_number(self.flight_number)
 
     @property
     def conveyance(self) -> str:
