@@ -1,24 +1,88 @@
 """Configuration console for rate cards, zones and exchange rates.
 
 Organisations, cards and zones are picked by typing (autocomplete): their drop-downs would list every carrier and
-card there is. A constraint a form breaks answers in words (each constraint's violation_error_message).
+card there is. A constraint a form breaks answers in words (each constraint's violation_error_message); a card's or
+surcharge's dates that end before they start are refused on the expiry, naming both dates (`ValidityForm`), before
+the constraint (which still guards every other path) is reached.
 """
 
+from __future__ import annotations
+
+import datetime
+from typing import Any
+
+from django import forms
 from django.contrib import admin
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
 from finance.models import ExchangeRate, RateBreak, RateCard, RateLine, RateZone, Surcharge
+from finance.money import number_text
+from oms.admin_bases import KeptRecordsFirst
+
+
+def _day(day: datetime.date) -> str:
+    return f"{day:%-d %b %Y}"
+
+
+class ValidityForm(forms.ModelForm):
+    """A form of a row valid from `effective_on` to `expires_on` (a card, a surcharge). An expiry before the start is
+    refused on the expiry box with both dates, as the person sees them: the database constraint's message could only
+    state the rule, above the form, away from the box to change."""
+
+    blank_expiry = ""  # what a blank expiry means for the row, said in the message
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        effective_on, expires_on = cleaned.get("effective_on"), cleaned.get("expires_on")
+        if effective_on and expires_on and expires_on < effective_on:
+            self.add_error(
+                "expires_on",
+                f"It expires on {_day(expires_on)}, before it takes effect on {_day(effective_on)}: set an expiry on "
+                f"{_day(effective_on)} or later, or leave it blank ({self.blank_expiry}).",
+            )
+        return cleaned
+
+
+class RateCardForm(ValidityForm):
+    blank_expiry = "until a newer issue of the contract takes effect"
+
+    class Meta:
+        model = RateCard
+        fields = (
+            "name",
+            "reference",
+            "version",
+            "direction",
+            "party",
+            "mode",
+            "service_level",
+            "currency",
+            "effective_on",
+            "expires_on",
+            "is_active",
+            "notes",
+        )
+
+
+class SurchargeForm(ValidityForm):
+    blank_expiry = "as long as the card"
+
+    class Meta:
+        model = Surcharge
+        fields = ("code", "name", "kind", "basis", "amount", "percent", "equipment_type", "effective_on", "expires_on")
 
 
 class SurchargeInline(admin.TabularInline):
     model = Surcharge
+    form = SurchargeForm
     extra = 0
-    fields = ("code", "name", "kind", "basis", "amount", "percent", "equipment_type", "effective_on", "expires_on")
+    fields = SurchargeForm.Meta.fields
 
 
 @admin.register(RateCard)
-class RateCardAdmin(admin.ModelAdmin):
+class RateCardAdmin(KeptRecordsFirst):
+    form = RateCardForm
     # Fits 1440 px beside the console's navigation and filters: Buy or Sell on each row (the Direction filter spells
     # out what each means), the party's code (a card's name usually says the rest), mode with its service level and
     # the validity in one column each, as the staff list has them; and the contract's reference and version, so two
@@ -74,12 +138,28 @@ class RateBreakInline(admin.TabularInline):
 
 @admin.register(RateLine)
 class RateLineAdmin(admin.ModelAdmin):
-    list_display = ("__str__", "card", "basis", "minimum_amount", "maximum_quantity", "charge_code")
+    # Fits the 907 px column at 1280 px with the navigation closed: the lane without its basis (its own column), the
+    # basis with the most it takes ("Per shipment, at most 70 kg": a column of its own ran the list to 943 px and
+    # hid the charge code), the minimum with its currency, blank for none.
+    list_display = ("lane", "card", "basis_column", "minimum", "charge_code")
     list_filter = ("basis", "card__mode", "card__party")
     search_fields = ("origin_code", "destination_code", "card__name", "card__party__code")
     list_select_related = ("card", "card__party", "origin_zone", "destination_zone")
     autocomplete_fields = ("card", "origin_zone", "destination_zone")
     inlines = [RateBreakInline]
+
+    @admin.display(description="Lane", ordering="origin_code")
+    def lane(self, line: RateLine) -> str:
+        return line.lane_text
+
+    @admin.display(description="Basis", ordering="basis")
+    def basis_column(self, line: RateLine) -> str:
+        basis = str(line.get_basis_display())
+        return basis if line.maximum_quantity is None else f"{basis}, at most {line.maximum_text}"
+
+    @admin.display(description="Minimum", ordering="minimum_amount")
+    def minimum(self, line: RateLine) -> str:
+        return f"{number_text(line.minimum_amount)} {line.card.currency}" if line.minimum_amount else "—"
 
 
 @admin.register(RateZone)

@@ -83,7 +83,11 @@ class RateZone(models.Model):
         help_text="Blank for our own zones (sell tariffs).",
     )
     code = models.CharField(max_length=20, help_text="e.g. EU1, ZONE3.")
-    name = models.CharField(max_length=100)
+    name = models.CharField(
+        max_length=100,
+        help_text="What the carrier calls the zone, e.g. Zone 3 – Western Europe. Shown beside the code when a rate "
+        "line picks the zone; rating goes by the countries and places below.",
+    )
     countries = ArrayField(
         models.CharField(max_length=2),
         default=list,
@@ -156,10 +160,21 @@ class RateCardQuerySet(models.QuerySet["RateCard"]):
 class RateCard(models.Model):
     """One price list of one party for one mode and currency, valid from `effective_on` to `expires_on`."""
 
-    name = models.CharField(max_length=120)
+    name = models.CharField(
+        max_length=120,
+        help_text="What people call the price list, e.g. Maersk Asia–Europe FAK 2026; quotes and carrier rankings "
+        "show it. Without a reference, cards of one party and mode with the same name are issues of one contract: "
+        "the later replaces the earlier.",
+    )
     reference = models.CharField(max_length=60, blank=True, help_text="Contract, quotation or tariff number.")
     version = models.PositiveSmallIntegerField(default=1, help_text="Raise it when the same contract is re-issued.")
-    direction = models.CharField(max_length=4, choices=RateDirection.choices, default=RateDirection.BUY)
+    direction = models.CharField(
+        max_length=4,
+        choices=RateDirection.choices,
+        default=RateDirection.BUY,
+        help_text="Buy: what a carrier, agent or vendor charges us; carrier ranking prices legs with buy cards only. "
+        "Sell: what we charge a customer.",
+    )
     party = models.ForeignKey(
         Organisation,
         on_delete=models.PROTECT,
@@ -168,15 +183,34 @@ class RateCard(models.Model):
         blank=True,
         help_text="Buy: the carrier, agent or vendor. Sell: the customer, or blank for the public tariff.",
     )
-    mode = models.CharField(max_length=12, choices=Mode.choices)
+    mode = models.CharField(
+        max_length=12,
+        choices=Mode.choices,
+        help_text="The transport the card prices: it is used only for orders and legs of this mode.",
+    )
     service_level = models.CharField(
         max_length=12, choices=ServiceLevel.choices, blank=True, help_text="Blank: every service level."
     )
-    currency = models.CharField(max_length=3, validators=[validate_currency_code])
-    effective_on = models.DateField()
-    expires_on = models.DateField(null=True, blank=True, help_text="Blank: until replaced.")
+    currency = models.CharField(
+        max_length=3,
+        validators=[validate_currency_code],
+        help_text="ISO 4217, e.g. EUR: the currency of every rate, minimum and fixed surcharge on the card, and of its "
+        "quotes. Ranking compares cards in other currencies through the exchange rates.",
+    )
+    effective_on = models.DateField(
+        "takes effect on",
+        help_text="The first day the card prices cargo: rating reads the card valid on the day the cargo is ready.",
+    )
+    expires_on = models.DateField(
+        null=True,
+        blank=True,
+        help_text="The last day the card prices cargo, on or after the day it takes effect. Blank: until a newer "
+        "issue of the same contract takes effect.",
+    )
     is_active = models.BooleanField(default=True)
-    notes = models.TextField(blank=True)
+    notes = models.TextField(
+        blank=True, help_text="For people only (conditions, who negotiated it): rating does not read it."
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -286,17 +320,44 @@ MAXIMUM_QUANTITY_POSITIVE = "The largest quantity a line takes is above zero; le
 class RateLine(models.Model):
     """The price of one lane (and equipment type) on a card: breaks by quantity, a minimum, a maximum."""
 
-    card = models.ForeignKey(RateCard, on_delete=models.CASCADE, related_name="lines")
+    card = models.ForeignKey(
+        RateCard,
+        on_delete=models.CASCADE,
+        related_name="lines",
+        help_text="The price list the line belongs to: its currency, dates and surcharges apply to the line.",
+    )
     origin_code = models.CharField(
         max_length=5, blank=True, help_text="UN/LOCODE (CNSHA) or country (CN); blank with no zone: anywhere."
     )
-    origin_zone = models.ForeignKey(RateZone, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    origin_zone = models.ForeignKey(
+        RateZone,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        help_text="Instead of an origin code: every country and place of the zone. A line for the exact place wins "
+        "over a zone's, a zone's over a country's.",
+    )
     destination_code = models.CharField(max_length=5, blank=True, help_text="UN/LOCODE (DEHAM) or country (DE).")
-    destination_zone = models.ForeignKey(RateZone, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    destination_zone = models.ForeignKey(
+        RateZone,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        help_text="Instead of a destination code: every country and place of the zone. A line for the exact place "
+        "wins over a zone's, a zone's over a country's.",
+    )
     equipment_type = models.CharField(
         "ISO size-type", max_length=4, blank=True, help_text="For per-container rates, e.g. 22G1; blank: any."
     )
-    basis = models.CharField(max_length=16, choices=RateBasis.choices)
+    basis = models.CharField(
+        max_length=16,
+        choices=RateBasis.choices,
+        help_text="What the breaks count. Per kg and per W/M: every break is tried, charging at least its quantity, "
+        "and the cheapest is charged. Per container: the rate times the containers of the line's type. Per "
+        "shipment: the rate of the weight band the chargeable kg fall in is the price.",
+    )
     minimum_amount = models.DecimalField(
         max_digits=13, decimal_places=3, default=Decimal(0), help_text="In the card currency (KWD has 3 decimals)."
     )
@@ -336,11 +397,16 @@ class RateLine(models.Model):
         indexes = [models.Index(fields=["origin_code", "destination_code"], name="rate_line_lane")]
 
     def __str__(self) -> str:
+        return f"{self.lane_text} {self.get_basis_display()}"
+
+    @property
+    def lane_text(self) -> str:
+        """CNSHA → DEHAM 22G1: the lane's ends (a code, a zone's code, or * for anywhere) and container type."""
         origin = self.origin_code or (self.origin_zone.code if self.origin_zone is not None else "*")
         destination = self.destination_code or (
             self.destination_zone.code if self.destination_zone is not None else "*"
         )
-        return f"{origin} → {destination} {self.equipment_type} {self.get_basis_display()}".strip()
+        return f"{origin} → {destination} {self.equipment_type}".strip()
 
     def break_unit(self, quantity: Decimal) -> str:
         """What a break's quantity counts: chargeable kg (also the weight bands of per-shipment lines), W/M or
@@ -389,7 +455,13 @@ class RateBreak(models.Model):
     """From this quantity on, this rate applies (IATA N/Q45/Q100…; a weight band for per-shipment lines)."""
 
     line = models.ForeignKey(RateLine, on_delete=models.CASCADE, related_name="breaks")
-    from_quantity = models.DecimalField(max_digits=12, decimal_places=3, default=Decimal(0))
+    from_quantity = models.DecimalField(
+        max_digits=12,
+        decimal_places=3,
+        default=Decimal(0),
+        help_text="From this quantity of the line's basis on (kg, W/M or containers; chargeable kg for per-shipment "
+        "weight bands), this rate applies. Start the first break at 0.",
+    )
     rate = models.DecimalField(
         max_digits=12, decimal_places=4, help_text="Per unit of the basis; for per-shipment lines the flat price."
     )
@@ -415,8 +487,14 @@ class Surcharge(models.Model):
 
     card = models.ForeignKey(RateCard, on_delete=models.CASCADE, related_name="surcharges")
     code = models.CharField(max_length=12, help_text="e.g. BAF, FSC, SSC, PSS, OTHC.")
-    name = models.CharField(max_length=100)
-    kind = models.CharField(max_length=8, choices=SurchargeKind.choices, default=SurchargeKind.FIXED)
+    name = models.CharField(max_length=100, help_text="As quotes show it, e.g. Bunker adjustment factor.")
+    kind = models.CharField(
+        max_length=8,
+        choices=SurchargeKind.choices,
+        default=SurchargeKind.FIXED,
+        help_text="Fixed amount: Amount times the basis (per shipment, kg, W/M or container). % of freight: Percent "
+        "of the quote's freight, or of that container type's freight when a type is set.",
+    )
     basis = models.CharField(
         max_length=16, choices=RateBasis.choices, default=RateBasis.PER_SHIPMENT, help_text="For fixed amounts."
     )

@@ -26,6 +26,19 @@ class ReadOnlyAdmin(admin.ModelAdmin):
         return False
 
 
+class KeptRecordsFirst(admin.ModelAdmin):
+    """A row that records kept for good point to (PROTECT: a booking's rate card, a shipment's carrier) is refused
+    deletion, and the page should say so: "… would require deleting the following protected related objects", with
+    them listed. Django's page instead names their kinds as ones "your account doesn't have permission to delete"
+    whenever their own admin refuses deletion (its format_callback runs on the protected rows too, and that message
+    comes first), as though deleting would take them along. They are never deleted either way: with protected rows,
+    only they are reported."""
+
+    def get_deleted_objects(self, objs: Any, request: HttpRequest) -> tuple[Any, Any, set[str], list[Any]]:
+        to_delete, model_count, perms_needed, protected = super().get_deleted_objects(objs, request)
+        return to_delete, model_count, set() if protected else perms_needed, protected
+
+
 class RowLabelledAutocompleteSelect(AutocompleteSelect):
     """An autocomplete box that names its chosen row from the row already in memory instead of reading it again.
 

@@ -11,7 +11,7 @@ from django.contrib.auth.forms import UserChangeForm, UserCreationForm
 from django.db.models import Q, QuerySet
 from django.http import HttpRequest
 
-from oms.admin_bases import RowLabelledAutocompleteInline
+from oms.admin_bases import KeptRecordsFirst, RowLabelledAutocompleteInline
 from partners import services
 from partners.admin_actions import confirmation_page, confirmed
 from partners.errors import PartnersError
@@ -241,7 +241,7 @@ def autocomplete_offered(request: HttpRequest, queryset: QuerySet[Any]) -> Query
 
 
 @admin.register(Organisation)
-class OrganisationAdmin(admin.ModelAdmin):
+class OrganisationAdmin(KeptRecordsFirst):
     form = OrganisationForm
     list_display = (
         "code",
@@ -411,12 +411,25 @@ autocomplete_offers("partners", "apikey", "organisation", Q(is_active=True, kind
 
 @admin.register(ApiKey)
 class ApiKeyAdmin(admin.ModelAdmin):
+    """API keys are revoked, never deleted: the order history keeps only the id of the key that took a transition or
+    saved a version (orders' transitions, imports and tasks point at it), and deleting the key emptied "API key" on
+    every one of them. The "Revoke" action stops a key at once and keeps it, so the history still names it; the
+    console offers no delete, neither on the key's page nor as "Delete selected".
+
+    So an organisation with API keys, even revoked ones, is not deleted either: its keys would go with it (Django's
+    delete page names API keys among what this account may not delete). It is closed instead, as an organisation
+    with orders is (templates/admin/partners/organisation/delete_confirmation.html says how); one with no keys and no
+    records, made by mistake, may still be deleted."""
+
     list_display = ("name", "organisation", "masked", "created_at", "last_used_at", "revoked_at")
     list_filter = ("revoked_at",)
     search_fields = ("name", "organisation__code", "prefix")
     list_select_related = ("organisation",)
     autocomplete_fields = ("organisation",)
     actions = ("revoke_keys",)
+
+    def has_delete_permission(self, request: HttpRequest, obj: ApiKey | None = None) -> bool:
+        return False  # revoked, never deleted (the class's docstring); Django drops "Delete selected" with it
 
     def get_form(self, request: HttpRequest, obj: ApiKey | None = None, change: bool = False, **kwargs: Any) -> Any:
         if obj is None:

@@ -10,6 +10,13 @@ A house's order is shown, not picked: the console does not register orders, and 
 cargo lines, which another order does not have. Shipments and bookings are made by planning, never added here,
 and legs are shown, not edited: they are corrected on the shipment's page.
 
+Shipments, bookings and appointments are never deleted here either (`KEPT_RECORD`): they are business records, a
+booking one the carrier was sent, a shipment one its houses, legs, containers, events and documents hang on, and
+deleting one took those with it or emptied the history that names it. They are cancelled on the planning screens
+instead, which tell the carrier, put the orders back and keep the record with its reason; each change form links
+there. Carrier services, preferences and on-time records are configuration: they may be deleted (a service no
+longer sailed is better switched off, as bookings name it).
+
 The names of bookings, services, records, appointments and legs read references and codes from related rows, so
 each admin selects those rows in its get_queryset, not only for its list: the change form and autocomplete show
 the name too.
@@ -115,6 +122,18 @@ def picker_form(model: type[models.Model], base: type[PickerForm] = PickerForm, 
         autocomplete_offers(model._meta.app_label, model._meta.model_name or "", name, rows)
     meta = type("Meta", (), {"model": model, "fields": "__all__"})
     return type(f"{model.__name__}PickerForm", (base,), {"Meta": meta, "offered": offered})
+
+
+KEPT_RECORD = (
+    "A business record, kept for good: the console does not delete it. Cancel it on the planning screens, which "
+    "put right what depended on it (the carrier's booking, the orders' status) and keep the record with its reason."
+)
+
+
+def planning_page_link(shipment: Shipment, label: str) -> str:
+    """A link from a console form to the shipment's planning page, where its records are changed and cancelled."""
+    url = reverse("tracking:shipment_detail", args=[shipment.reference])
+    return format_html('<a href="{}">{}</a><br><span class="quiet">{}</span>', url, label, KEPT_RECORD)
 
 
 def organisation_code(organisation: Organisation | None) -> str | None:
@@ -253,13 +272,22 @@ class ShipmentAdmin(admin.ModelAdmin):
     search_fields = ("reference", "bill_number", "order__reference")
     list_select_related = ("carrier",)
     autocomplete_fields = ("branch", "origin", "destination", "carrier")
-    readonly_fields = ("reference", "kind", "order", "status", "created_by", "created_at")
+    readonly_fields = ("reference", "kind", "order", "status", "created_by", "created_at", "planning_page")
     inlines = [ConsolidatedHouseInline, LegInline, ContainerInline]
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         """Shipments are made by planning (tracking.services.planning: the reference's series, a house's cargo,
         a master's leg); the console's form, without kind or reference, failed on the database (a 500)."""
         return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Shipment | None = None) -> bool:
+        """Never deleted (KEPT_RECORD): a house is cancelled with its order, a master is freed by cancelling its
+        booking; deleting one here took its legs, containers and houses' consolidations with it."""
+        return False
+
+    @admin.display(description="planning")
+    def planning_page(self, shipment: Shipment) -> str:
+        return planning_page_link(shipment, f"Open {shipment.reference} on the planning screens")
 
     def get_search_results(
         self, request: HttpRequest, queryset: QuerySet[Shipment], search_term: str
@@ -304,6 +332,7 @@ class BookingAdmin(admin.ModelAdmin):
         "requested_at",
         "sent_at",
         "answered_at",
+        "planning_page",
     )
     autocomplete_fields = ("shipment", "carrier", "service", "rate_card")
 
@@ -311,6 +340,16 @@ class BookingAdmin(admin.ModelAdmin):
         """Bookings are asked for on the planning screens (tracking.services.booking: the request sent to the
         carrier, who asked and when, the shipment's legs); an empty one added here had none of it."""
         return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Booking | None = None) -> bool:
+        """Never deleted (KEPT_RECORD): "Cancel booking" on the shipment's page (tracking.services.booking_cancel)
+        puts the master back to planning and its orders back to confirmed, and keeps the request the carrier was
+        sent; deleting it left the master booked with a carrier that no longer had a booking."""
+        return False
+
+    @admin.display(description="planning")
+    def planning_page(self, booking: Booking) -> str:
+        return planning_page_link(booking.shipment, f"Cancel or change it on {booking.shipment.reference}'s page")
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Booking]:
         return super().get_queryset(request).select_related(*self.list_select_related)
@@ -326,7 +365,20 @@ class AppointmentAdmin(admin.ModelAdmin):
     list_filter = ("kind", "status")
     list_select_related = ("shipment", "location")
     autocomplete_fields = ("shipment", "location")
-    readonly_fields = ("status",)
+    readonly_fields = ("status", "planning_page")
+
+    def has_delete_permission(self, request: HttpRequest, obj: Appointment | None = None) -> bool:
+        """Never deleted (KEPT_RECORD): an appointment called off is recorded as cancelled on the schedule
+        (tracking.services.appointment_record), so the day's board and the shipment's page still show it."""
+        return False
+
+    @admin.display(description="planning")
+    def planning_page(self, appointment: Appointment) -> str:
+        if appointment.shipment_id is None:  # a new appointment's form: no shipment picked yet
+            return "—"
+        return planning_page_link(
+            appointment.shipment, f"Record its outcome on {appointment.shipment.reference}'s page"
+        )
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Appointment]:
         return super().get_queryset(request).select_related(*self.list_select_related)

@@ -455,8 +455,24 @@ class RuleConditionInline(admin.TabularInline):
     extra = 1
 
 
+class RuleActionForm(forms.ModelForm):
+    class Meta:
+        model = RuleAction
+        fields = ("position", "kind", "transition", "task_name", "team_function", "due_in_hours", "user", "message")
+        # Said here, as the conditions' are (RuleConditionForm): how the rule runs its actions
+        # (workflows.services.rules._perform_all) and which boxes each kind reads (RuleAction.clean).
+        help_texts = {
+            "position": "The order the rule's actions run in, lowest first; equal numbers run in the order they were "
+            "added. An action that cannot be done is noted in the rule's run and the next still runs.",
+            "kind": "What the action does. Take a transition: pick the transition. Create a task: name it and pick "
+            "its team. Assign: pick the person. Notify: a person, or a team whose lead is told. Hold: say why in "
+            "the message.",
+        }
+
+
 class RuleActionInline(RowLabelledAutocompleteInline, admin.StackedInline):
     model = RuleAction
+    form = RuleActionForm
     extra = 1
     fields = (("position", "kind"), ("transition", "task_name", "team_function", "due_in_hours"), ("user", "message"))
     autocomplete_fields = ("user",)

@@ -2,12 +2,22 @@
 
 import datetime
 import re
+from decimal import Decimal
 
 import pytest
-from django.db import connection
+from django.db import IntegrityError, connection, transaction
 from django.test.utils import CaptureQueriesContext
 
-from finance.models import ExchangeRate, RateBasis, RateBreak, RateCard, RateDirection, Surcharge, SurchargeKind
+from finance.models import (
+    ExchangeRate,
+    RateBasis,
+    RateBreak,
+    RateCard,
+    RateDirection,
+    RateLine,
+    Surcharge,
+    SurchargeKind,
+)
 from partners.demo import seed_partners
 from partners.models import User
 from tests.factories import OrganisationFactory
@@ -67,17 +77,24 @@ def _card_form(carrier, surcharge: dict | None = None, **fields) -> dict:
     return data
 
 
-def test_a_card_ending_before_it_starts_is_refused_in_words(admin_user, client, carrier):
+def test_a_card_ending_before_it_starts_is_refused_on_its_expiry_naming_both_dates(admin_user, client, carrier):
+    """The constraint's message stated the rule above the form; the person needs the two dates, at the box to fix."""
     client.force_login(admin_user)
 
     response = client.post("/admin/finance/ratecard/add/", _card_form(carrier, expires_on="2026-02-01"))
 
     assert response.status_code == 200
     assert not RateCard.objects.exists()
-    assert "The card expires on or after the day it takes effect." in _errors(response)
+    form = response.context["adminform"].form
+    assert form.errors["expires_on"] == [
+        "It expires on 1 Feb 2026, before it takes effect on 1 Mar 2026: set an expiry on 1 Mar 2026 or later, or "
+        "leave it blank (until a newer issue of the contract takes effect)."
+    ]
+    assert not form.non_field_errors()
+    assert "The card expires on or after the day it takes effect." not in _errors(response)
 
 
-def test_a_surcharge_ending_before_it_starts_is_refused(admin_user, client, carrier):
+def test_a_surcharge_ending_before_it_starts_is_refused_on_its_expiry_naming_both_dates(admin_user, client, carrier):
     """It would never apply, and the card would quote without it, silently."""
     client.force_login(admin_user)
     surcharge = {"effective_on": "2026-05-01", "expires_on": "2026-04-01"}
@@ -86,7 +103,21 @@ def test_a_surcharge_ending_before_it_starts_is_refused(admin_user, client, carr
 
     assert response.status_code == 200
     assert not Surcharge.objects.exists()
-    assert "The surcharge expires on or after the day it takes effect." in _errors(response)
+    (surcharges,) = [inline.formset for inline in response.context["inline_admin_formsets"]]
+    assert surcharges.errors[0]["expires_on"] == [
+        "It expires on 1 Apr 2026, before it takes effect on 1 May 2026: set an expiry on 1 May 2026 or later, or "
+        "leave it blank (as long as the card)."
+    ]
+    assert "The surcharge expires on or after the day it takes effect." not in _errors(response)
+
+
+def test_the_database_still_refuses_a_card_ending_before_it_starts(carrier):
+    """The console's words come first; the constraint still guards imports, code and the shell."""
+    card = rate_card(carrier, mode="air", effective_on=datetime.date(2026, 3, 1))
+    card.expires_on = datetime.date(2026, 2, 1)
+
+    with pytest.raises(IntegrityError), transaction.atomic():
+        card.save()
 
 
 def test_a_surcharge_for_a_container_type_that_does_not_exist_is_refused(admin_user, client, carrier):
@@ -173,3 +204,25 @@ def test_the_demos_finance_person_maintains_rate_cards_and_exchange_rates_in_the
     for url in ("/admin/finance/ratecard/add/", "/admin/finance/ratezone/add/", "/admin/finance/exchangerate/add/"):
         assert client.get(url).status_code == 200, url
     assert not User.objects.get(email="sales@oms.example").is_staff
+
+
+def test_the_console_rate_line_list_reads_the_most_a_line_takes_beside_its_basis(admin_user, client, carrier):
+    """At 1280 px the list was 943 px in a 907 px column, its charge code behind a scroll bar: the maximum had a
+    column of its own, and the lane repeated the basis."""
+    area = zone(carrier, "EU1", countries=["DE"])
+    parcel = {"origin_code": "CN", "destination_zone": area, "basis": RateBasis.PER_SHIPMENT, "breaks": [(0, 40)]}
+    kilo = {"origin_code": "CNSHA", "destination_code": "DEHAM", "basis": RateBasis.PER_KG, "breaks": [(0, 3)]}
+    rate_card(carrier, mode="parcel", currency="EUR", lines=[parcel, kilo])
+    RateLine.objects.filter(basis=RateBasis.PER_SHIPMENT).update(maximum_quantity=Decimal("31.5"))
+    RateLine.objects.filter(basis=RateBasis.PER_KG).update(minimum_amount=Decimal("45"))
+    client.force_login(admin_user)
+
+    page = client.get("/admin/finance/rateline/").content.decode()
+
+    rows = page[page.index('id="result_list"') :]
+    rows = rows[: rows.index("</table>")]
+    assert "column-maximum_quantity" not in rows
+    assert '<td class="field-basis_column">Per shipment, at most 31.5 kg</td>' in rows
+    assert '<td class="field-basis_column">Per kg chargeable</td>' in rows
+    assert '<td class="field-minimum">45 EUR</td>' in rows
+    assert ">CN → EU1</a>" in rows

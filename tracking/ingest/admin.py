@@ -50,6 +50,12 @@ from tracking.ingest.models import (
 
 INLINE_REMAP_LIMIT = 5000  # more events than this are re-mapped by a worker
 
+# Event and ETA lists open on what just came in: the models' own order (by when it happened, oldest first) put
+# last week's events on page one. By id, descending: received_at and recorded_at are stamped when the row is
+# stored, so ids rise with them, and the primary key's index reads the newest page at once, where the events'
+# received_at has only a BRIN index and sorting on it would sort the whole table for every page.
+NEWEST_FIRST = ("-id",)
+
 
 MILESTONE_CODE_SHAPE = re.compile(r"^[A-Z][A-Z_]{1,23}$")  # the milestone_code_shape constraint
 
@@ -207,6 +213,7 @@ class TrackingEventAdmin(ReadOnlyAdmin):
     search_fields = ("subject_value", "raw_code", "source_event_id", "order__reference", "shipment__reference")
     date_hierarchy = "received_at"
     show_full_result_count = False  # the table is large; counting it on every page is not worth it
+    ordering = NEWEST_FIRST
 
     @admin.display(description="milestone", ordering="milestone")
     def milestone_code(self, event: TrackingEvent) -> str:
@@ -221,6 +228,7 @@ class TrackingEventAdmin(ReadOnlyAdmin):
 class EtaHistoryAdmin(ReadOnlyAdmin):
     list_display = ("recorded_at", "shipment", "order", "milestone", "estimated_at", "previous_at", "source")
     list_select_related = ("shipment", "order", "milestone")
+    ordering = NEWEST_FIRST
     search_fields = ("shipment__reference", "order__reference")
 
 
