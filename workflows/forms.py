@@ -41,12 +41,28 @@ class ReassignForm(forms.Form):
         cast(forms.ChoiceField, self.fields["assignee"]).choices = choices
 
 
+_PICK_ACTION = "Choose Complete or Reassign for the ticked tasks."
+_TICK = "Tick at least one task, then choose Complete or Reassign."
+_TICK_AGAIN = "A ticked task is not one OMS knows; reload the list and tick the tasks again."
+_PICK_PERSON = "The person picked cannot take tasks here now; pick someone from the list, or the team queue."
+
+
 class BulkForm(forms.Form):
+    """Complete or reassign the ticked tasks. Its errors are read as messages above the list, away from any field,
+    so each says what to do in words of the list ("Tick at least one task"), never Django's "This field is
+    required." (what a click on Complete with nothing ticked used to say)."""
+
     ACTIONS = (("complete", "Complete"), ("reassign", "Reassign"))
 
-    action = forms.ChoiceField(choices=ACTIONS)
-    ids = forms.TypedMultipleChoiceField(coerce=int, choices=())
-    assignee = forms.TypedChoiceField(coerce=int, empty_value=None, required=False, choices=())
+    action = forms.ChoiceField(
+        choices=ACTIONS, error_messages={"required": _PICK_ACTION, "invalid_choice": _PICK_ACTION}
+    )
+    ids = forms.TypedMultipleChoiceField(
+        coerce=int, choices=(), error_messages={"required": _TICK, "invalid_choice": _TICK_AGAIN}
+    )
+    assignee = forms.TypedChoiceField(
+        coerce=int, empty_value=None, required=False, choices=(), error_messages={"invalid_choice": _PICK_PERSON}
+    )
 
     def __init__(self, *args: Any, people: list[Any], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -60,7 +76,7 @@ class BulkForm(forms.Form):
     def clean_ids(self) -> list[int]:
         ids = self.cleaned_data["ids"]
         if not ids:
-            raise forms.ValidationError("Tick at least one task.")
+            raise forms.ValidationError(_TICK)
         if len(ids) > 200:
             raise forms.ValidationError("Up to 200 tasks at a time.")
         return ids

@@ -139,6 +139,7 @@ def task_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "reassign_form": ReassignForm(people=list(selectors.assignable_people(team=task.team)),
                                       initial={"assignee": task.assignee_id}),
         "order_tasks": order_tasks, **_order_panel(task.order, scope, order_tasks),
+        "waited_for": [other for other in order_tasks if other.key in task.waiting_on],  # "Waits for …", linked
     }  # fmt: skip
     return render(request, "workflows/task_detail.html", context)
 

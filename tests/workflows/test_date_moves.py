@@ -137,8 +137,9 @@ def test_an_estimate_that_keeps_coming_earlier_leaves_one_unread_notice_brought_
 
     [notice] = Notification.objects.filter(task=task, title__startswith="Due")
     assert notice.title == f"Due earlier: Send the VGM · {order.reference}"
-    assert notice.body == history(task)[-1][1]
-    assert "it is now due Tue 10 Mar 2026, 17:00 Europe/Berlin" in notice.body
+    first_move = next(detail for verb, detail in history(task) if verb == "rescheduled")
+    assert notice.body == f"{first_move} Since then it moved again: it is now due Tue 10 Mar 2026, 17:00 Europe/Berlin."
+    assert "it was due Wed 11 Mar 2026, 17:00 Europe/Berlin" in notice.body  # what they knew when first told
     services.notifications_mark_read(user=task.assignee)
 
     move_cutoff(order, CUTOFF - datetime.timedelta(days=1, hours=1))

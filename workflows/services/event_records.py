@@ -29,7 +29,7 @@ from workflows.services.binding import order_run
 from workflows.services.notify import Notice, notify
 from workflows.services.rules import RuleTrigger, rules_fire
 from workflows.services.runs import OrderRun, order_for_event
-from workflows.services.task_changes import date_moved_text
+from workflows.services.task_changes import date_moved_text, task_time_text
 from workflows.services.task_creation import create_tasks, date_drafts, date_timing, task_due_at
 from workflows.services.transition_handling import _FINAL, _fire
 
@@ -172,13 +172,15 @@ def _reschedule(run: OrderRun, *, anchor: str, known_before: bool) -> list[Task]
 
 
 _DUE_NOTICES = ("Due earlier: ", "Due time set: ")  # the titles _reschedule's notices start with
+_MOVED_AGAIN = " Since then it moved again: it is now due "
 
 
 def _not_yet_told(notices: list[Notice], *, now: datetime.datetime) -> list[Notice]:
     """The due-time notices to send: an assignee who has not read the last one about the same task is not sent
-    another; that unread one is brought up to date instead (its body, which says the new due time, and its time), so
-    an estimate that keeps coming earlier (an ETA, hour by hour) leaves one notice in their list, not one a move. Its
-    email copy, if it was sent, is not sent again. One read, and one write when there is one to bring up to date."""
+    another; that unread one is brought up to date instead (its time, and its body: what it first said, with the
+    due time they last knew, then "Since then it moved again: it is now due …"), so an estimate that keeps coming
+    earlier (an ETA, hour by hour) leaves one notice in their list, not one a move. Its email copy, if it was sent, is
+    not sent again. One read, and one write when there is one to bring up to date."""
     if not notices:
         return []
     titled = Q()
@@ -197,7 +199,9 @@ def _not_yet_told(notices: list[Notice], *, now: datetime.datetime) -> list[Noti
         if row is None:
             fresh.append(notice)
         else:
-            row.body, row.created_at = notice.body, now
+            first = row.body.split(_MOVED_AGAIN)[0]
+            due = task_time_text(notice.task, notice.task.due_at) if notice.task and notice.task.due_at else "—"
+            row.body, row.created_at = f"{first}{_MOVED_AGAIN}{due}.", now
             updated.append(row)
     Notification.objects.bulk_update(updated, ["body", "created_at"])
     return fresh

@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from django import template
 from django.utils import timezone
+from django.utils.timesince import timesince
 
 from oms.templatetags.oms_dates import datetime_text
 from partners.scoping import scope_for_request
@@ -38,6 +39,18 @@ def due_relative(task: Task) -> str:
         return ""
     delta = task.due_at - now
     return f"{_span(delta)} late" if delta.total_seconds() < 0 else f"in {_span(delta)}"
+
+
+@register.filter
+def time_ago(moment: datetime.datetime | None) -> str:
+    """ "just now", "5 minutes ago", "2 days, 3 hours ago": how long ago, at a glance (the exact time goes beside it,
+    on a named clock). Django's timesince says "0 minutes" under a minute, which reads as a fault, and a notice that
+    came this instant (a "Due earlier" brought up to date) is the one most often read so."""
+    if moment is None:
+        return ""
+    if (timezone.now() - moment).total_seconds() < 60:
+        return "just now"
+    return f"{timesince(moment)} ago"
 
 
 @register.filter
