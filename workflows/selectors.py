@@ -29,7 +29,7 @@ _TASK_RELATED = ("order", "order__customer", "order__branch", "team", "assignee"
 
 @dataclass(frozen=True)
 class TaskFilters:
-    due: str = ""  # "", "overdue", "today", "week", "done"
+    due: str = ""  # "", "overdue", "today", "week", "upcoming" (scheduled: not open yet), "done"
     order: str = ""  # order reference (or part of it)
     customer: str = ""  # customer code
     assignee: str = ""  # user id, or "none" for the team queue
@@ -51,6 +51,8 @@ def _apply(tasks: QuerySet[Task], filters: TaskFilters, *, now: datetime.datetim
     if filters.due == "done":  # rows say who did them
         tasks = tasks.filter(state=TaskState.DONE).select_related("completed_by", "completed_by_key")
         tasks = tasks.order_by("-completed_at", "-id")
+    elif filters.due == "upcoming":  # what comes to the person: soonest opening first (see _upcoming)
+        tasks = _upcoming(tasks)
     else:
         tasks = tasks.filter(state=TaskState.OPEN)
     if filters.due == "overdue":
@@ -71,6 +73,14 @@ def _apply(tasks: QuerySet[Task], filters: TaskFilters, *, now: datetime.datetim
     elif (team_id := _id(filters.team)) is not None:
         tasks = tasks.filter(team_id=team_id)
     return tasks
+
+
+def _upcoming(tasks: QuerySet[Task]) -> QuerySet[Task]:
+    """The scheduled tasks (timed from a date, or done early and scheduled again: services.task_changes.reopen_task),
+    soonest opening first. The open lists leave them out, so before this they were found only from their order and
+    nobody could see what was coming to them (decision 0004, "Upcoming"). Each list keeps its own scope: Upcoming in
+    My tasks is the person's, in My teams their teams' and the no-team tasks of their branches."""
+    return tasks.filter(state=TaskState.SCHEDULED).order_by("available_at", "id")
 
 
 def _id(text: str) -> int | None:
