@@ -84,6 +84,20 @@ def collect_static() -> Path:
     return static_root
 
 
+def measuring_process(database: str) -> str:
+    """Migrate the scratch database and set this process up to measure pages as production serves them (collected
+    static files, DEBUG off so no query log, a mail backend that sends nothing); the database's URL."""
+    url = bench_database_url(database)
+    migrate(url)
+    os.environ["STATIC_ROOT"] = str(collect_static())
+    os.environ["DATABASE_URL"] = url
+    os.environ["DEBUG"] = "false"  # no query log in the measuring process
+    os.environ.setdefault("SECRET_KEY", "bench-only-secret-key-0f3c9a7e51d84b2f96a0c7e3d5b1f2a4c6e8d0b2")
+    os.environ.setdefault("EMAIL_URL", "dummymail://")  # production mode names its mail; the benchmark sends none
+    setup_django()
+    return url
+
+
 def seed_reference_data() -> Any:
     """Locations, our company with two branches, 50 customers and an operations user; idempotent."""
     from orders.locations import locations_load_demo
@@ -445,14 +459,7 @@ def main() -> None:
     wall = time.monotonic()
     load_before = os.getloadavg()[0]
 
-    url = bench_database_url(args.database)
-    migrate(url)
-    os.environ["STATIC_ROOT"] = str(collect_static())
-    os.environ["DATABASE_URL"] = url
-    os.environ["DEBUG"] = "false"  # no query log in the measuring process
-    os.environ.setdefault("SECRET_KEY", "bench-only-secret-key-0f3c9a7e51d84b2f96a0c7e3d5b1f2a4c6e8d0b2")
-    os.environ.setdefault("EMAIL_URL", "dummymail://")  # production mode names its mail; the benchmark sends none
-    setup_django()
+    url = measuring_process(args.database)
 
     from django.db import connection
 

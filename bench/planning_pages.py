@@ -33,8 +33,8 @@ import os
 import time
 from typing import Any
 
-from bench.common import report, setup_django
-from bench.order_list import bench_database_url, collect_static, migrate, summary, timed_ms
+from bench.common import report
+from bench.order_list import measuring_process, summary, timed_ms
 
 DB_NAME = "oms_bench_planning"
 TARGET_P95_MS = 50.0
@@ -276,14 +276,7 @@ def main() -> None:
     wall = time.monotonic()
     load_before = os.getloadavg()[0]
 
-    url = bench_database_url(args.database)
-    migrate(url)
-    os.environ["STATIC_ROOT"] = str(collect_static())
-    os.environ["DATABASE_URL"] = url
-    os.environ["DEBUG"] = "false"  # no query log in the measuring process
-    os.environ.setdefault("SECRET_KEY", "bench-only-secret-key-0f3c9a7e51d84b2f96a0c7e3d5b1f2a4c6e8d0b2")
-    os.environ.setdefault("EMAIL_URL", "dummymail://")  # production mode names its mail; the benchmark sends none
-    setup_django()
+    measuring_process(args.database)
 
     from tracking.models import Appointment, Leg, Shipment
 
