@@ -170,7 +170,7 @@ def selectors_alone(user: Any, samples: int) -> dict[str, dict[str, float]]:
     from partners.scoping import scope_for_user
     from partners.time_zones import branch_zone
     from tracking import selectors
-    from tracking.views_schedule import BOARD_DAYS
+    from tracking.views_schedule import BOARD_CELL_ENTRIES, BOARD_DAYS
 
     scope = scope_for_user(user)
     branch = Organisation.objects.get(code="HAM")
@@ -181,7 +181,9 @@ def selectors_alone(user: Any, samples: int) -> dict[str, dict[str, float]]:
         selectors.execution_for(scope=scope, day=today, branch_id=branch.pk, zone=zone)
 
     def board() -> None:
-        selectors.schedule_board(scope=scope, start=today, days=BOARD_DAYS, branch_id=branch.pk, zone=zone)
+        selectors.schedule_board(  # as the page reads it: the first entries of each day and the counts
+            scope=scope, start=today, days=BOARD_DAYS, branch_id=branch.pk, zone=zone, per_cell=BOARD_CELL_ENTRIES
+        )
 
     return {
         "today_selector": summary(*timed_ms(execution, samples=samples)),

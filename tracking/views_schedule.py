@@ -24,6 +24,10 @@ from tracking.services import appointment_changes, leg_changes
 from tracking.views import _branch_filter, _id_param, _viewer_zone
 
 BOARD_DAYS = 14
+# Entries a day's cell lists on the fortnight's board, soonest first; "+ 312 more" opens the day on its own, which
+# lists them all. Eight fill a cell about as tall as the day's row on a laptop; a busy branch has 100 and more
+# departures a day, and a fortnight of all of them (4,500 entries, 1.4 MB) took over a second to show.
+BOARD_CELL_ENTRIES = 8
 # The earliest and latest days a board may start on: near date.min or date.max the board's window, its
 # "previous" and "next" weeks or the window's conversion to UTC leave the calendar (OverflowError, a 500). The
 # planning forms take typed times in the same years (tracking.forms.LocalDateTimeField).
@@ -40,22 +44,41 @@ def _start(request: HttpRequest, zone: datetime.tzinfo) -> datetime.date:
     return start if EARLIEST_START <= start <= LATEST_START else timezone.localdate(timezone=zone)
 
 
+def _days(request: HttpRequest) -> int:
+    """The board's length: one day with `days=1` (the day in full, where the fortnight's "+ k more" leads), else
+    the fortnight."""
+    return 1 if request.GET.get("days") == "1" else BOARD_DAYS
+
+
 @staff_required
 def schedule_board(request: HtmxHttpRequest) -> HttpResponse:
     """Departures, arrivals, cut-offs and appointments by day for the next two weeks; cut-offs due soon stand out.
-    Days and times are on the clock of the branch shown (the viewer's own for all branches)."""
+    Days and times are on the clock of the branch shown (the viewer's own for all branches).
+
+    The fortnight lists the first `BOARD_CELL_ENTRIES` of each day's column and links the rest ("+ 312 more") to
+    the day on its own (`days=1`, same filters), which lists every entry; the header's counts are always totals."""
     scope = scope_for_request(request)
     branches, branch_id = _branch_filter(request)
     zone = _viewer_zone(request, branches, branch_id)
     mode = request.GET.get("mode", "") if request.GET.get("mode", "") in Mode.values else ""
     carrier_id = _id_param(request.GET.get("carrier"))
     start = _start(request, zone)
+    length = _days(request)
     days = selectors.schedule_board(
-        scope=scope, start=start, days=BOARD_DAYS, branch_id=branch_id, mode=mode, carrier_id=carrier_id, zone=zone
+        scope=scope,
+        start=start,
+        days=length,
+        branch_id=branch_id,
+        mode=mode,
+        carrier_id=carrier_id,
+        zone=zone,
+        per_cell=BOARD_CELL_ENTRIES if length > 1 else None,
     )
+    step = datetime.timedelta(days=7 if length > 1 else 1)
     context = {
         "days": days,
         "start": start,
+        "one_day": length == 1,
         "today": timezone.localdate(timezone=zone),
         "zone": zone_label(zone),
         "now": timezone.now(),
@@ -66,15 +89,10 @@ def schedule_board(request: HtmxHttpRequest) -> HttpResponse:
         "modes": Mode.choices,
         "carrier_id": carrier_id,
         "carriers": selectors.carriers_for_filter(),
-        "end": start + datetime.timedelta(days=BOARD_DAYS - 1),
-        "previous": start - datetime.timedelta(days=7),
-        "next": start + datetime.timedelta(days=7),
-        "counts": {
-            "departures": sum(len(d.departures) for d in days),
-            "arrivals": sum(len(d.arrivals) for d in days),
-            "cutoffs": sum(len(d.cutoffs) for d in days),
-            "appointments": sum(len(d.appointments) for d in days),
-        },
+        "end": start + datetime.timedelta(days=length - 1),
+        "previous": start - step,
+        "next": start + step,
+        "counts": {column: sum(day.totals[column] for day in days) for column in selectors.BOARD_COLUMNS},
     }
     template = "tracking/schedule_board.html#board" if request.htmx else "tracking/schedule_board.html"
     with timezone.override(zone):
