@@ -453,21 +453,16 @@ def schedule_board(
     begin, end = _in_window(start, days, tz)
     board = {start + datetime.timedelta(days=n): Day(start + datetime.timedelta(days=n)) for n in range(days)}
     legs = _board_legs(scope, branch_id, mode, carrier_id)
-    departures = list(
-        _first_of_each_day(
-            _legs_moving_in(legs, "departure", begin, end),
-            Coalesce("actual_departure_at", "planned_departure_at"),
-            tz,
-            per_cell,
+    departures, arrivals = (
+        list(
+            _first_of_each_day(
+                _legs_moving_in(legs, kind, begin, end),
+                Coalesce(f"actual_{kind}_at", f"planned_{kind}_at"),
+                tz,
+                per_cell,
+            )
         )
-    )
-    arrivals = list(
-        _first_of_each_day(
-            _legs_moving_in(legs, "arrival", begin, end),
-            Coalesce("actual_arrival_at", "planned_arrival_at"),
-            tz,
-            per_cell,
-        )
+        for kind in ("departure", "arrival")
     )
     bookings = _shipment_matches(
         _on_visible_shipments(Booking.objects.all(), scope), branch_id=branch_id, mode=mode
