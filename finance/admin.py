@@ -3,12 +3,13 @@
 Organisations, cards and zones are picked by typing (autocomplete): their drop-downs would list every carrier and
 card there is. A constraint a form breaks answers in words (each constraint's violation_error_message); a card's or
 surcharge's dates that end before they start are refused on the expiry, naming both dates (`ValidityForm`), before
-the constraint (which still guards every other path) is reached.
+the constraint (which still guards every other path) is reached. A surcharge that could never apply, expiring before
+its card takes effect (a blank start is the card's) or starting after it expires, is refused by its model's clean
+(`Surcharge._card_dates_problem`), so by this page's surcharge rows and any other form, naming both dates too.
 """
 
 from __future__ import annotations
 
-import datetime
 from typing import Any
 
 from django import forms
@@ -16,13 +17,9 @@ from django.contrib import admin
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
-from finance.models import ExchangeRate, RateBreak, RateCard, RateLine, RateZone, Surcharge
+from finance.models import ExchangeRate, RateBreak, RateCard, RateLine, RateZone, Surcharge, day_text
 from finance.money import number_text
 from oms.admin_bases import KeptRecordsFirst
-
-
-def _day(day: datetime.date) -> str:
-    return f"{day:%-d %b %Y}"
 
 
 class ValidityForm(forms.ModelForm):
@@ -36,10 +33,11 @@ class ValidityForm(forms.ModelForm):
         cleaned = super().clean() or {}
         effective_on, expires_on = cleaned.get("effective_on"), cleaned.get("expires_on")
         if effective_on and expires_on and expires_on < effective_on:
+            ends, starts = day_text(expires_on), day_text(effective_on)
             self.add_error(
                 "expires_on",
-                f"It expires on {_day(expires_on)}, before it takes effect on {_day(effective_on)}: set an expiry on "
-                f"{_day(effective_on)} or later, or leave it blank ({self.blank_expiry}).",
+                f"It expires on {ends}, before it takes effect on {starts}: set an expiry on {starts} or later, or "
+                f"leave it blank ({self.blank_expiry}).",
             )
         return cleaned
 

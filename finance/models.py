@@ -10,6 +10,7 @@ chargeable kg, per container, per shipment, per W/M) with weight breaks and a mi
 
 from __future__ import annotations
 
+import datetime
 from collections.abc import Iterable
 from decimal import Decimal
 
@@ -58,6 +59,11 @@ class RateBasis(models.TextChoices):
 class SurchargeKind(models.TextChoices):
     FIXED = "fixed", "Fixed amount"
     PERCENT = "percent", "% of freight"
+
+
+def day_text(day: datetime.date) -> str:
+    """ "1 Mar 2026": a card's or a surcharge's date as the console's messages name it."""
+    return f"{day:%-d %b %Y}"
 
 
 def _lane_code_problem(value: str) -> str | None:
@@ -529,8 +535,12 @@ class Surcharge(models.Model):
     def clean(self) -> None:
         """The number belongs to the kind: rating reads the percent of a percentage and the amount of a fixed
         surcharge, so 12.5 typed in the other box would quote the surcharge at 0.00 and the card as cheaper than it
-        is. Rating matches the container type exactly: a typo (40hc for 45G1) would leave it off every container."""
+        is. Rating matches the container type exactly: a typo (40hc for 45G1) would leave it off every container.
+        Its dates overlap its card's (_card_dates_problem)."""
         errors = {}
+        dates_problem = self._card_dates_problem()
+        if dates_problem:
+            errors["expires_on" if dates_problem[0] == "expires" else "effective_on"] = dates_problem[1]
         if self.kind == SurchargeKind.PERCENT:
             if not self.percent or self.percent <= 0:
                 errors["percent"] = "A percentage surcharge needs its percent of the freight above 0, e.g. 12.5."
@@ -554,6 +564,39 @@ class Surcharge(models.Model):
         return (self.effective_on is None or self.effective_on <= day) and (
             self.expires_on is None or self.expires_on >= day
         )
+
+    def _card_dates_problem(self) -> tuple[str, str] | None:
+        """("expires" or "effective", why) when the surcharge can never apply: rating prices cargo with the card
+        valid on the day (RateCard.is_valid_on) and adds its surcharges valid on that day (is_valid_on), so one that
+        expires before its card takes effect, or takes effect after its card expires, is never added, and quotes
+        leave it out without a word. A blank start or expiry is the card's ("as the card"), so no start does not save
+        one that expires too soon. A surcharge whose own dates are inverted is left to ValidityForm and the
+        `surcharge_expires_after_effective` constraint (one message for one mistake). The card is the one in memory:
+        on the console's card page, the card as typed in the same form."""
+        card = self._card_if_known()
+        if card is None or (self.effective_on and self.expires_on and self.expires_on < self.effective_on):
+            return None
+        if self.expires_on and card.effective_on and self.expires_on < card.effective_on:
+            ends, card_starts = day_text(self.expires_on), day_text(card.effective_on)
+            return (
+                "expires",
+                f"It expires on {ends}, before its card takes effect on {card_starts}, so it would never apply: set an "
+                f"expiry on {card_starts} or later, or leave it blank (as long as the card).",
+            )
+        if self.effective_on and card.expires_on and self.effective_on > card.expires_on:
+            starts, card_ends = day_text(self.effective_on), day_text(card.expires_on)
+            return (
+                "effective",
+                f"It takes effect on {starts}, after its card expires on {card_ends}, so it would never apply: set a "
+                f"start on {card_ends} or earlier, or leave it blank (as the card).",
+            )
+        return None
+
+    def _card_if_known(self) -> RateCard | None:
+        """The card, as set on the surcharge (unsaved on a new card's page), or None before one is."""
+        if self.card_id is None and not Surcharge.card.is_cached(self):
+            return None
+        return self.card
 
 
 class ExchangeRate(models.Model):

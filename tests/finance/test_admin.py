@@ -5,6 +5,7 @@ import re
 from decimal import Decimal
 
 import pytest
+from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
 from django.test.utils import CaptureQueriesContext
 
@@ -109,6 +110,106 @@ def test_a_surcharge_ending_before_it_starts_is_refused_on_its_expiry_naming_bot
         "leave it blank (as long as the card)."
     ]
     assert "The surcharge expires on or after the day it takes effect." not in _errors(response)
+
+
+def _surcharge_errors(response) -> dict:
+    assert response.status_code == 200
+    (surcharges,) = [inline.formset for inline in response.context["inline_admin_formsets"]]
+    return surcharges.errors[0]
+
+
+@pytest.mark.parametrize("effective_on", ["", "2026-01-01"])
+def test_a_surcharge_expiring_before_its_card_takes_effect_is_refused_naming_both_dates(
+    admin_user, client, carrier, effective_on
+):
+    """Blank start is "as the card", so it starts on 1 Mar 2026 and ended on 1 Feb: rating, which adds a card's
+    surcharges valid on the cargo's day, never adds it, and quotes leave it out without a word. With a start of its
+    own in January it is the same."""
+    client.force_login(admin_user)
+    surcharge = {"effective_on": effective_on, "expires_on": "2026-02-01"}
+
+    response = client.post("/admin/finance/ratecard/add/", _card_form(carrier, surcharge))
+
+    assert _surcharge_errors(response) == {
+        "expires_on": [
+            "It expires on 1 Feb 2026, before its card takes effect on 1 Mar 2026, so it would never apply: set an "
+            "expiry on 1 Mar 2026 or later, or leave it blank (as long as the card)."
+        ]
+    }
+    assert not RateCard.objects.exists()
+    assert not Surcharge.objects.exists()
+
+
+def test_a_surcharge_starting_after_its_card_expires_is_refused_naming_both_dates(admin_user, client, carrier):
+    client.force_login(admin_user)
+    form = _card_form(carrier, {"effective_on": "2026-07-01"}, expires_on="2026-06-30")
+
+    response = client.post("/admin/finance/ratecard/add/", form)
+
+    assert _surcharge_errors(response) == {
+        "effective_on": [
+            "It takes effect on 1 Jul 2026, after its card expires on 30 Jun 2026, so it would never apply: set a "
+            "start on 30 Jun 2026 or earlier, or leave it blank (as the card)."
+        ]
+    }
+    assert not Surcharge.objects.exists()
+
+
+@pytest.mark.parametrize(
+    ("dates", "card_dates"),
+    [
+        ({"effective_on": "", "expires_on": "2026-03-01"}, {}),  # its last day is the card's first
+        ({"effective_on": "", "expires_on": "2026-04-30"}, {}),
+        ({"effective_on": "2026-01-01", "expires_on": "2026-03-31"}, {}),  # before the card too, and within it
+        ({"effective_on": "2026-06-30", "expires_on": ""}, {"expires_on": "2026-06-30"}),
+        ({"effective_on": "", "expires_on": ""}, {"expires_on": "2026-06-30"}),
+    ],
+)
+def test_a_surcharge_that_applies_on_some_day_of_its_card_is_saved(admin_user, client, carrier, dates, card_dates):
+    client.force_login(admin_user)
+
+    response = client.post("/admin/finance/ratecard/add/", _card_form(carrier, dates, **card_dates))
+
+    assert response.status_code == 302
+    assert Surcharge.objects.count() == 1
+
+
+def test_moving_a_cards_start_past_a_surcharges_expiry_is_refused_on_the_surcharge(admin_user, client, carrier):
+    """The card's page checks its surcharges against the card as typed, not as stored."""
+    client.force_login(admin_user)
+    assert (
+        client.post("/admin/finance/ratecard/add/", _card_form(carrier, {"expires_on": "2026-04-30"})).status_code
+        == 302
+    )
+    card, surcharge = RateCard.objects.get(), Surcharge.objects.get()
+    form = _card_form(
+        carrier, {"id": surcharge.pk, "card": card.pk, "expires_on": "2026-04-30"}, effective_on="2026-05-01"
+    )
+    form["surcharges-INITIAL_FORMS"] = "1"
+
+    response = client.post(f"/admin/finance/ratecard/{card.pk}/change/", form)
+
+    assert _surcharge_errors(response)["expires_on"] == [
+        "It expires on 30 Apr 2026, before its card takes effect on 1 May 2026, so it would never apply: set an "
+        "expiry on 1 May 2026 or later, or leave it blank (as long as the card)."
+    ]
+    assert RateCard.objects.get().effective_on == datetime.date(2026, 3, 1)
+
+
+def test_any_form_of_a_surcharge_refuses_one_that_would_never_apply(carrier):
+    """The check is the model's clean(): the console's inline, and any other form or import that validates."""
+    card = rate_card(carrier, mode="air", effective_on=datetime.date(2026, 3, 1))
+    surcharge = Surcharge(
+        card=card, code="PSS", name="Peak season", amount=Decimal(50), expires_on=datetime.date(2026, 2, 28)
+    )
+
+    with pytest.raises(ValidationError) as refused:
+        surcharge.full_clean()
+
+    assert refused.value.message_dict["expires_on"] == [
+        "It expires on 28 Feb 2026, before its card takes effect on 1 Mar 2026, so it would never apply: set an "
+        "expiry on 1 Mar 2026 or later, or leave it blank (as long as the card)."
+    ]
 
 
 def test_the_database_still_refuses_a_card_ending_before_it_starts(carrier):
