@@ -160,7 +160,7 @@ def _reschedule(run: OrderRun, *, anchor: str, known_before: bool) -> list[Task]
         history.append(TaskEvent(task=task, verb="rescheduled", detail=said, at=run.now))
         earlier = task.due_at is not None and (was_due is None or task.due_at < was_due)
         if earlier and task.state == TaskState.OPEN and task.assignee_id:
-            title = "Due earlier" if was_due is not None else "Due time set"
+            title = _DUE_EARLIER if was_due is not None else _DUE_TIME_SET
             notices.append(Notice(task.assignee_id, NotificationKind.ASSIGNED,
                                   f"{title}: {task.name} · {run.order.reference}", body=said,
                                   url=task.get_absolute_url(), task=task))  # fmt: skip
@@ -171,7 +171,8 @@ def _reschedule(run: OrderRun, *, anchor: str, known_before: bool) -> list[Task]
     return moved
 
 
-_DUE_NOTICES = ("Due earlier: ", "Due time set: ")  # the titles _reschedule's notices start with
+_DUE_EARLIER, _DUE_TIME_SET = "Due earlier", "Due time set"
+_DUE_NOTICES = (f"{_DUE_EARLIER}: ", f"{_DUE_TIME_SET}: ")  # the titles _reschedule's notices start with
 _MOVED_AGAIN = " Since then it moved again: it is now due "
 
 
@@ -180,7 +181,14 @@ def _not_yet_told(notices: list[Notice], *, now: datetime.datetime) -> list[Noti
     another; that unread one is brought up to date instead (its time, and its body: what it first said, with the
     due time they last knew, then "Since then it moved again: it is now due …"), so an estimate that keeps coming
     earlier (an ETA, hour by hour) leaves one notice in their list, not one a move. Its email copy, if it was sent, is
-    not sent again. One read, and one write when there is one to bring up to date."""
+    not sent again. One read, and one write when there is one to bring up to date.
+
+    Its title says what the reader needs now. A notice that gave the task its first due time ("Due time set") told
+    them that time (its first line, its email copy, its title in their list); a move that brings the task earlier
+    than that makes it "Due earlier", as a notice of its own would have said: kept "Due time set", it read as news
+    of a time they could plan on, though the time had come closer since. A notice is brought up to date only by a
+    move earlier than the due time just before it (a move later tells nobody: _reschedule), so "earlier" is than
+    that time."""
     if not notices:
         return []
     titled = Q()
@@ -202,8 +210,10 @@ def _not_yet_told(notices: list[Notice], *, now: datetime.datetime) -> list[Noti
             first = row.body.split(_MOVED_AGAIN)[0]
             due = task_time_text(notice.task, notice.task.due_at) if notice.task and notice.task.due_at else "—"
             row.body, row.created_at = f"{first}{_MOVED_AGAIN}{due}.", now
+            if notice.title.startswith(_DUE_NOTICES[0]):  # earlier than the time it told them: it says so now
+                row.title = notice.title[:200]
             updated.append(row)
-    Notification.objects.bulk_update(updated, ["body", "created_at"])
+    Notification.objects.bulk_update(updated, ["title", "body", "created_at"])
     return fresh
 
 
