@@ -19,7 +19,7 @@ from django.contrib.auth import get_user_model
 from pghistory.models import Events
 
 from orders import display, history_lines, lifecycle
-from orders.models import CargoLine, Channel, Equipment, Order, OrderStatus, OrderTransition
+from orders.models import ORDER_NOTE, CargoLine, Channel, Equipment, Order, OrderStatus, OrderTransition
 from partners.models import ApiKey, Organisation
 
 
@@ -288,7 +288,13 @@ def order_history_for(*, order: Order) -> list[HistoryEntry]:
         if transition is not None:
             unmatched.remove(transition)
             _fold_transition(entry, transition, created=created)
-        if entry.changes or entry.notes or created or transition is not None:
+        noted = any(e.pgh_label == ORDER_NOTE for e in order_events)
+        if noted:  # a line written by hand (services.order_note_record): its title and words are its context's
+            if created or transition is not None:  # written inside the same act (a nested write_context)
+                entry.notes.append(context.get("note", ""))
+            else:
+                entry.title, entry.reason = context.get("note_title") or "Noted", context.get("note", "")
+        if entry.changes or entry.notes or created or transition is not None or noted:
             entries.append(entry)
     for transition in unmatched:
         entry = HistoryEntry(at=transition.at, title="")

@@ -15,8 +15,9 @@ from decimal import Decimal
 from operator import attrgetter
 from typing import Any
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
+from pghistory import config as pghistory_config
 
 from orders import events, history, lifecycle
 from orders.currencies import amount_as_given
@@ -24,7 +25,7 @@ from orders.errors import OrderError, OrderValidationError, OrderVersionConflict
 from orders.intake import CleanOrder, derived_named_place, validate_order
 from orders.intake_containers import MAX_SEALS_PER_LINE
 from orders.intake_lookups import Lookups
-from orders.models import CargoLine, Equipment, Order, OrderStatus
+from orders.models import ORDER_NOTE, CargoLine, Equipment, Order, OrderEvent, OrderStatus
 from orders.references import issue_references
 from partners.models import ApiKey, User
 from partners.scoping import Scope
@@ -402,3 +403,33 @@ def order_transition(
     return lifecycle.apply(
         order, name, scope=scope, by=by, api_key=api_key, channel=channel, reason=reason, payload=payload
     )
+
+
+def order_note_record(
+    *, order: Order, title: str, text: str, channel: str, by: Any = None, payload: dict[str, Any] | None = None
+) -> None:
+    """Write a line in the order's history that no change of the order writes: something done elsewhere that its
+    people must read there when it happens (tracking: its house taken off a booked master while it is on hold, which
+    the lifecycle cannot unplan). An OrderEvent labelled ORDER_NOTE, a copy of the order's row as the triggers make
+    them (the next change's difference is then read against the same values; pghistory.create_event cannot make
+    it: it sets the event's fields on a model whose copied `status` is a protected FSM field), with who and which
+    channel in its context, and `title`, `text` (history_entries reads them) and `payload` (what it is about, for
+    code that looks for the note: `pgh_context__metadata__note_payload__…`), in a context of its own
+    (history.write_context; inside another write_context, the line joins that act's entry)."""
+    quote = connection.ops.quote_name
+    copied = {field.name for field in Order._meta.concrete_fields}
+    columns = [
+        quote(field.get_attname_column()[1]) for field in OrderEvent._meta.concrete_fields if field.name in copied
+    ]
+    sql = (
+        f"INSERT INTO {quote(OrderEvent._meta.db_table)} ({', '.join(columns)}, pgh_created_at, pgh_label, "  # noqa: S608 - names from models
+        f"pgh_obj_id, pgh_context_id) SELECT {', '.join(f'o.{column}' for column in columns)}, "
+        f"{pghistory_config.created_at_function()}, %s, o.id, (SELECT _pgh_attach_context()) "
+        f"FROM {quote(Order._meta.db_table)} o WHERE o.id = %s"
+    )
+    metadata = {
+        "user": getattr(by, "pk", None), "channel": channel, "note_title": title[:120], "note": text[:300],
+        "note_payload": payload or {},
+    }  # fmt: skip
+    with transaction.atomic(), history.write_context(**metadata), connection.cursor() as cursor:
+        cursor.execute(sql, [ORDER_NOTE, order.pk])

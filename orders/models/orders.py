@@ -152,6 +152,8 @@ class OrderQuerySet(models.QuerySet["Order"]):
 # a 45,000-order import is a handful of statements and 170,000 rows). The events, their labels, context and
 # the update condition are those of row level (tests/orders/test_history.py).
 HISTORY_LEVEL = pghistory.Statement
+# The label of an order's history event that no change of the order writes (orders.services.order_note_record).
+ORDER_NOTE = "note"
 
 
 def history_copy(to: type[models.Model] | str, *, optional: bool = False, indexed: bool = False) -> models.ForeignKey:

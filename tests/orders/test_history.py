@@ -14,8 +14,10 @@ from django.utils import timezone
 from pghistory.models import Context
 
 from orders import bulk, services
+from orders.history_entries import order_history_for
 from orders.intake import validate_order
 from orders.models import (
+    ORDER_NOTE,
     CargoLine,
     CargoLineEvent,
     Channel,
@@ -235,3 +237,26 @@ def test_the_history_is_append_only(order_factory, model, write):
     assert not rows.filter(pgh_label="forged").exists()
     order.lines.update(description="Still recorded")  # and history keeps being written
     assert CargoLineEvent.objects.filter(order_id=order.pk, description="Still recorded").exists()
+
+
+def test_a_note_is_a_line_of_the_orders_history_that_changes_nothing(order_factory, ops_user):
+    """services.order_note_record: what happened elsewhere (tracking: the cargo of an order on hold booked no more),
+    said in the order's history when it happens, by whom and through which channel; the order's row is copied as it
+    is, so the next change's difference is read against the same values."""
+    order = order_factory()
+    services.order_note_record(
+        order=order, title="Booked no more while on hold", text="H-1 taken off M-1 while the order was on hold",
+        channel=Channel.SCREEN, by=ops_user, payload={"house": "H-1"},
+    )  # fmt: skip
+    Order.objects.filter(pk=order.pk).update(special_instructions="Call first")
+
+    *_, noted, edited = order_history_for(order=Order.objects.get(pk=order.pk))
+
+    assert (noted.title, noted.reason, noted.who, noted.channel, noted.changes) == (
+        "Booked no more while on hold", "H-1 taken off M-1 while the order was on hold", ops_user.email,
+        "Staff screen", [],
+    )  # fmt: skip
+    assert [(change.label, change.new) for change in edited.changes] == [("Special instructions", "Call first")]
+    note = OrderEvent.objects.get(pgh_obj_id=order.pk, pgh_label=ORDER_NOTE)
+    assert (note.status, note.reference) == (order.status, order.reference)
+    assert note.pgh_context.metadata["note_payload"] == {"house": "H-1"}

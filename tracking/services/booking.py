@@ -37,6 +37,7 @@ from tracking.models import (
     ShipmentStatus,
 )
 from tracking.services.booking_orders import (
+    HELD_CARGO_UNBOOKED,
     CancelOutcome,
     ConfirmOutcome,
     _by,
@@ -540,6 +541,8 @@ def booking_cancel(
             channel=channel,
             reason=f"Carrier booking{number} with {booking.carrier.name} cancelled: {booking.cancel_reason}",
             payload={"booking_id": booking.pk, "shipment": shipment.reference},
+            held_note=f"Carrier booking{number} with {booking.carrier.name} cancelled while the order was on hold "
+            f"({booking.cancel_reason}): {HELD_CARGO_UNBOOKED}; it goes back to confirmed when released",
         )
     order_ids, unplanned_ids = [order.pk for order in orders], [order.pk for order in outcome.unplanned]
     by_id = getattr(_by(by), "pk", None)

@@ -15,7 +15,7 @@ from django.db import transaction
 
 from orders import services as order_services
 from orders.errors import TransitionNotAllowed
-from orders.models import Channel, Order, OrderStatus, OrderTransition
+from orders.models import ORDER_NOTE, Channel, Order, OrderEvent, OrderStatus, OrderTransition
 from partners.scoping import Scope, scope_for_user
 from tracking import events, guards
 from tracking.models import CONFIRMED_BOOKING_STATUSES, Booking, ConsolidatedHouse, Shipment
@@ -111,16 +111,36 @@ def master_orders_plan(
     return outcome
 
 
+HELD_UNBOOKED = "Booked no more while on hold"  # the title of held_note's line in the order's history
+HELD_CARGO_UNBOOKED = "its cargo is booked no more"
+
+
 def orders_unplan(
-    *, orders: list[Order], scope: Scope, by: Any, reason: str, payload: dict[str, Any], channel: str = Channel.SCREEN
+    *,
+    orders: list[Order],
+    scope: Scope,
+    by: Any,
+    reason: str,
+    payload: dict[str, Any],
+    channel: str = Channel.SCREEN,
+    held_note: str = "",
 ) -> tuple[list[Order], list[tuple[Order, str]]]:
     """Take planned orders back to confirmed through the lifecycle (`unplan`); (moved, [(not moved, why)]).
-    An order not planned is left as it is and not reported; one the lifecycle refuses is reported, not forced."""
+    An order not planned is left as it is and not reported; one the lifecycle refuses is reported, not forced.
+
+    An order held while planned is reported too: its hold remembers `planned`, and it goes back to confirmed when
+    released (released_order_unplan). With `held_note` (what happened, "H-… taken off M-… while the order was on
+    hold: …"), its history says so now, by `by`, once (orders.services.order_note_record): else the order's history
+    said nothing of its cargo until the release, however long the hold lasted."""
     moved: list[Order] = []
     refused: list[tuple[Order, str]] = []
     for order in orders:
         if order.status == OrderStatus.ON_HOLD and order.status_before_hold == guards.PLANNED:
             refused.append((order, "it is on hold; it goes back to confirmed when it is released"))
+            if held_note:
+                order_services.order_note_record(
+                    order=order, title=HELD_UNBOOKED, text=held_note, channel=channel, by=_by(by), payload=payload
+                )
             continue
         if order.status != guards.PLANNED:
             continue
@@ -157,7 +177,10 @@ def released_order_unplan(*, order: Order, scope: Scope, by: Any = None, channel
 
 def _unbooked_while_held(order: Order, problem: str) -> tuple[str, dict[str, Any]]:
     """Why an order released to planned is booked no more, for its history: the last of its houses taken off a master
-    since it was last put on hold (house_remove's words), else the planning guard's reason."""
+    since it was last put on hold, else the planning guard's reason. The taking off wrote its own line then
+    (orders_unplan's held_note: "… it goes back to confirmed when released"), so the release's unplan points back to
+    it instead of telling it again as news of the release; a house taken off before that line was written (an older
+    hold) is told as it was."""
     held_at = (
         OrderTransition.objects.filter(order=order, target=OrderStatus.ON_HOLD)
         .order_by("-at", "-pk")
@@ -176,5 +199,13 @@ def _unbooked_while_held(order: Order, problem: str) -> tuple[str, dict[str, Any
     if taken_off is None:
         return f"Released with its cargo booked no more: {problem}", {}
     house, master = taken_off.house.reference, taken_off.master.reference
-    reason = f"{house} taken off {master} while the order was on hold: its cargo is booked no more"
-    return reason, {"shipment": master, "house": house}
+    payload = {"shipment": master, "house": house}
+    noted = OrderEvent.objects.filter(
+        pgh_obj_id=order.pk,
+        pgh_label=ORDER_NOTE,
+        pgh_context__metadata__note_payload__house=house,
+        pgh_context__metadata__note_payload__shipment=master,
+    )
+    if noted.exists():
+        return f"Released with its cargo booked no more, as noted when {house} was taken off {master}", payload
+    return f"{house} taken off {master} while the order was on hold: {HELD_CARGO_UNBOOKED}", payload

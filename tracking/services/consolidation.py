@@ -373,8 +373,10 @@ def house_remove(*, master: Shipment, house: Shipment, by: Any = None) -> None:
     """Take a house off a master before departure; it goes back to planning, ready for another master. Taken off a
     booked master, its cargo is booked no more: a planned order goes back to confirmed through the lifecycle
     (booking_orders.orders_unplan), and is planned again when its house joins another booked master. An order held
-    while planned cannot be moved (its hold remembers `planned`): when the automation releases it (its exception's
-    hold, released as the house leaves), it goes back to confirmed right after it (released_order_unplan)."""
+    while planned cannot be moved (its hold remembers `planned`): its history says so now ("H-… taken off M-… while
+    the order was on hold: …; it goes back to confirmed when released"), and when it is released (by the automation,
+    its exception's hold released as the house leaves, or by a person) it goes back to confirmed right after the
+    release (released_order_unplan)."""
     master = Shipment.objects.select_for_update().get(pk=master.pk)
     if master.status not in JOINABLE:
         raise ConsolidationError(f"{master.reference} is {master.get_status_display().lower()}; its houses stay on.")
@@ -386,7 +388,7 @@ def house_remove(*, master: Shipment, house: Shipment, by: Any = None) -> None:
     Shipment.objects.filter(pk=house.pk).update(status=ShipmentStatus.PLANNING)
     order = Order.objects.filter(pk=house.order_id).first() if house.order_id else None
     if master.status == ShipmentStatus.BOOKED and order is not None:
-        from tracking.services.booking_orders import orders_unplan  # booking builds on consolidation
+        from tracking.services.booking_orders import HELD_CARGO_UNBOOKED, orders_unplan  # booking builds on this
 
         orders_unplan(
             orders=[order],
@@ -394,6 +396,8 @@ def house_remove(*, master: Shipment, house: Shipment, by: Any = None) -> None:
             by=by,
             reason=f"{house.reference} taken off {master.reference}, booked with its carrier",
             payload={"shipment": master.reference, "house": house.reference},
+            held_note=f"{house.reference} taken off {master.reference} while the order was on hold: "
+            f"{HELD_CARGO_UNBOOKED}; it goes back to confirmed when released",
         )
 
 

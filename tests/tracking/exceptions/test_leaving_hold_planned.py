@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 
+from orders.history_entries import HistoryEntry, order_history_for
 from orders.models import Order, OrderStatus, OrderTransition
 from tests.tracking.conftest import lcl_line
 from tests.tracking.test_ingest_support import NOW
@@ -34,6 +35,11 @@ def moves(order) -> list[tuple[str, str, str]]:
     rows = OrderTransition.objects.filter(order=order).order_by("at", "pk").values_list("name", "source", "target")
     names = [row[0] for row in rows]
     return list(rows)[names.index("hold") :]
+
+
+def history(order) -> list[HistoryEntry]:
+    """The order's history as its page reads it, oldest first."""
+    return order_history_for(order=Order.objects.get(pk=order.pk))
 
 
 def unplans(order) -> list[OrderTransition]:
@@ -65,9 +71,12 @@ def test_a_held_planned_order_taken_off_a_booked_master_is_released_back_to_conf
     [unplan] = unplans(globex_order)
     assert (unplan.channel, unplan.by) == ("system", None)
     assert unplan.reason == (
-        f"{house.reference} taken off {master.reference} while the order was on hold: its cargo is booked no more"
+        f"Released with its cargo booked no more, as noted when {house.reference} was taken off {master.reference}"
     )
     assert unplan.payload == {"shipment": master.reference, "house": house.reference}
+    assert [entry.title for entry in history(globex_order)][-3:] == [
+        "Booked no more while on hold", "Released", "Taken back to confirmed"
+    ]  # fmt: skip
 
 
 def test_the_order_released_before_its_house_is_taken_off_is_unplanned_by_the_taking_off(
@@ -135,6 +144,40 @@ def test_an_order_a_person_held_stays_held_when_taken_off_and_its_hold_still_rem
     assert not unplans(globex_order)
 
 
+def test_a_person_held_order_taken_off_a_booked_master_says_so_in_its_history_at_once_and_once(
+    acme_alone, ocean_carriers, ops_user, ops_scope, ops_team, hold_rule, run
+):
+    """The order's history said nothing when its house left the booked master while a person held it: not a word of
+    its cargo until the release, however long the hold lasted, and then the unplan told the taking off as news of
+    the release. It says so when it happens, by whoever took the house off; the release's unplan points back to it."""
+    master, _acme_order, globex_order, house, missed = _globex_joined(
+        acme_alone, ocean_carriers, ops_user, ops_scope, run
+    )
+    _by_hand(globex_order, ops_user, run, ("release", "Checked with the carrier."), ("hold", "Customer asked to wait."))
+    taken_off = f"{house.reference} taken off {master.reference} while the order was on hold"
+
+    _taken_off(master, house, missed, ops_user, run)
+
+    entry = history(globex_order)[-1]
+    assert (entry.title, entry.who, entry.channel) == ("Booked no more while on hold", ops_user.email, "Staff screen")
+    assert entry.reason == f"{taken_off}: its cargo is booked no more; it goes back to confirmed when released"
+    assert entry.changes == []
+    assert status(globex_order) == OrderStatus.ON_HOLD
+
+    _by_hand(globex_order, ops_user, run, ("release", "Customer paid."))
+
+    entries = history(globex_order)
+    assert [(e.title, e.who) for e in entries[-3:]] == [
+        ("Booked no more while on hold", ops_user.email), ("Released", ops_user.email),
+        ("Taken back to confirmed", "System"),
+    ]  # fmt: skip
+    assert entries[-1].reason == (
+        f"Released with its cargo booked no more, as noted when {house.reference} was taken off {master.reference}"
+    )
+    assert sum(taken_off in entry.reason for entry in entries) == 1
+    assert status(globex_order) == OrderStatus.CONFIRMED
+
+
 def test_an_order_released_off_the_master_is_planned_again_on_another_booked_master_and_not_held(
     acme_alone, make_order, ocean_carriers, ops_user, ops_scope, ops_team, hold_rule, run
 ):
@@ -179,7 +222,9 @@ def test_an_order_a_person_releases_with_nothing_booked_goes_back_to_confirmed_b
     assert [name for name, _source, _target in moves(globex_order)][-2:] == ["release", "unplan"]
     [unplan] = unplans(globex_order)
     assert (unplan.by, unplan.channel) == (None, "system")
-    assert unplan.reason.startswith(f"{house.reference} taken off {master.reference} while the order was on hold")
+    assert unplan.reason == (
+        f"Released with its cargo booked no more, as noted when {house.reference} was taken off {master.reference}"
+    )
     assert unplan.payload == {"shipment": master.reference, "house": house.reference}
     again = booking_orders.released_order_unplan(order=Order.objects.get(pk=globex_order.pk), scope=ops_scope)
     assert again.status == OrderStatus.CONFIRMED  # not planned: nothing to do
@@ -315,3 +360,9 @@ def test_held_orders_whose_booking_is_cancelled_are_released_back_to_confirmed_w
         assert [name for name, _source, _target in moves(order)] == ["hold", "release", "unplan"]
         [unplan] = unplans(order)
         assert unplan.reason.startswith("Released with its cargo booked no more: No confirmed carrier booking yet for")
+        [noted] = [entry for entry in history(order) if entry.title == "Booked no more while on hold"]
+        assert noted.reason == (
+            f"Carrier booking {booking.carrier_reference} with Maersk cancelled while the order was on hold (Blank "
+            "sailing): its cargo is booked no more; it goes back to confirmed when released"
+        )
+        assert noted.who == ops_user.email
