@@ -170,15 +170,15 @@ def selectors_alone(user: Any, samples: int) -> dict[str, dict[str, float]]:
     from partners.scoping import scope_for_user
     from partners.time_zones import branch_zone
     from tracking import selectors
-    from tracking.views_schedule import BOARD_CELL_ENTRIES, BOARD_DAYS
+    from tracking.views_schedule import BOARD_CELL_ENTRIES, BOARD_DAYS, TODAY_SECTION_ROWS
 
     scope = scope_for_user(user)
     branch = Organisation.objects.get(code="HAM")
     zone = branch_zone(branch)
     today = timezone.localdate(timezone=zone)
 
-    def execution() -> None:
-        selectors.execution_for(scope=scope, day=today, branch_id=branch.pk, zone=zone)
+    def execution() -> None:  # as the page reads it: the first rows of each section and the counts
+        selectors.execution_for(scope=scope, day=today, branch_id=branch.pk, zone=zone, per_section=TODAY_SECTION_ROWS)
 
     def board() -> None:
         selectors.schedule_board(  # as the page reads it: the first entries of each day and the counts

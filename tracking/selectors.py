@@ -9,12 +9,13 @@ customers.
 from __future__ import annotations
 
 import datetime
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.db.models import Count, Exists, F, OuterRef, Prefetch, Q, QuerySet, Subquery, Sum, Window
-from django.db.models.functions import Coalesce, RowNumber, TruncDate
+from django.db.models import Count, Exists, F, OuterRef, Prefetch, Q, QuerySet, Subquery, Sum, Value
+from django.db.models.expressions import RawSQL
+from django.db.models.functions import Coalesce, TruncDate
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 
@@ -24,6 +25,7 @@ from partners.scoping import QS, Scope
 from tracking.models import (
     LIVE_BOOKING_STATUSES,
     Appointment,
+    AppointmentKind,
     AppointmentStatus,
     Booking,
     BookingStatus,
@@ -368,41 +370,83 @@ def _board_legs(scope: Scope, branch_id: int | None, mode: str, carrier_id: int 
         legs = legs.filter(mode=mode)
     if carrier_id:
         legs = legs.filter(carrier_id=carrier_id)
-    return legs.select_related("carrier", "origin", "destination")
+    return legs.select_related("carrier")  # places are shown by their codes, the legs' own origin_id and destination_id
+
+
+def _best_time(kind: str) -> Coalesce:
+    """When a leg departed (or arrived, by `kind`) as far as we know: the actual time once recorded, else the plan (a
+    leg has no estimate of its own: a shipment's ETD/ETA is on its timeline). The board places and orders legs by it;
+    migration 0021 indexes exactly this expression."""
+    return Coalesce(f"actual_{kind}_at", f"planned_{kind}_at")
 
 
 def _legs_moving_in(legs: QuerySet[Leg], kind: str, begin: datetime.datetime, end: datetime.datetime) -> QuerySet[Leg]:
-    """The legs whose departure (or arrival, by `kind`) falls in [begin, end), by its best time: the actual one
-    once recorded, else the plan (a leg has no estimate of its own: a shipment's ETD/ETA is on its timeline). A
-    leg recorded as departed on 1 Dec is on 1 Dec, not on the 7 Dec it was planned for."""
-    actual, planned = f"actual_{kind}_at", f"planned_{kind}_at"
-    in_window = Q(**{f"{actual}__gte": begin, f"{actual}__lt": end}) | Q(
-        **{f"{actual}__isnull": True, f"{planned}__gte": begin, f"{planned}__lt": end}
+    """The legs whose departure (or arrival, by `kind`) falls in [begin, end), by its best time (`_best_time`), in
+    that order: a leg recorded as departed on 1 Dec is on 1 Dec, not on the 7 Dec it was planned for."""
+    return (
+        legs.alias(board_at=_best_time(kind)).filter(board_at__gte=begin, board_at__lt=end).order_by("board_at", "pk")
     )
-    return legs.filter(in_window).order_by(Coalesce(actual, planned), "pk")
 
 
-def _first_of_each_day(rows: QS, at: Any, zone: datetime.tzinfo, per_cell: int | None) -> QS:
-    """The rows of `rows` with their day on the clock of `zone` (`board_day`) and how many rows that day has
-    (`day_total`); with `per_cell`, only the first `per_cell` of each day by `at`, then id (the rows' own order).
-
-    One query whatever the number of days: ROW_NUMBER() and COUNT(*) over the rows of each local day, filtered
-    on the row number in an outer query (Django's QUALIFY). A busy branch's fortnight has some 4,500 entries; made
-    into objects and rendered they took a second and more, and nobody reads 300 entries in a day's cell."""
-    day = TruncDate(at, tzinfo=zone)
-    rows = rows.annotate(board_day=day, day_total=Window(Count("pk"), partition_by=day))
-    if per_cell is None:
-        return rows
-    ranked = rows.annotate(day_rank=Window(RowNumber(), partition_by=day, order_by=[at, "pk"]))
-    return ranked.filter(day_rank__lte=per_cell)
+def _board_days(
+    start: datetime.date, days: int, zone: datetime.tzinfo
+) -> list[tuple[datetime.date, datetime.datetime]]:
+    """Each day of the board with its first instant on the wall clock of `zone`, and the day after the last: a day
+    across a change to or from summer time has 23 or 25 hours, so the bounds are computed here, not in SQL."""
+    return [
+        (start + datetime.timedelta(days=n), _in_window(start + datetime.timedelta(days=n), 1, zone)[0])
+        for n in range(days + 1)
+    ]
 
 
-def _place(board: dict[datetime.date, Day], column: str, rows: list[Any]) -> None:
-    """Put `rows` (annotated by `_first_of_each_day`) on their days' `column`, with the day's total."""
+def _first_ids_of_each_day(rows: QS, at: Any, bounds: list[datetime.datetime], per_cell: int) -> RawSQL:
+    """SQL for the ids of the first `per_cell` rows of `rows` (by `at`, then id) in each day [bounds[n],
+    bounds[n + 1]): one LATERAL subquery per day with a LIMIT, which reads each day's first rows off the index on
+    `at` and stops. Numbering every row of the fortnight (ROW_NUMBER() over each day, filtered afterwards) read,
+    checked and sorted some 4,500 rows to keep about a hundred: p95 550 ms for the page at 200,000 legs.
+
+    `rows` keeps its scoping and filters: its query, built by the ORM, is the LATERAL body, bounded by the day's
+    columns of the outer unnest()."""
+    day_rows = (
+        rows.alias(board_at=at)
+        .filter(board_at__gte=RawSQL("board_day.begin_at", ()), board_at__lt=RawSQL("board_day.end_at", ()))
+        .order_by("board_at", "pk")
+        .values("id")[:per_cell]
+    )
+    body, params = day_rows.query.sql_with_params()
+    days = "unnest(%s::timestamptz[], %s::timestamptz[]) AS board_day(begin_at, end_at)"
+    sql = f"SELECT first_rows.id FROM {days} CROSS JOIN LATERAL ({body}) AS first_rows"  # noqa: S608 - the ORM's SQL
+    return RawSQL(sql, (bounds[:-1], bounds[1:], *params))  # noqa: S611 - every value is a parameter
+
+
+def _totals_by_day(
+    columns: dict[str, tuple[QuerySet[Any], Any]],
+    zone: datetime.tzinfo,
+    begin: datetime.datetime,
+    end: datetime.datetime,
+) -> QuerySet[Any]:
+    """One query: how many rows each column (name: its rows and their time) has on each day of [begin, end), days on
+    the clock of `zone`; a GROUP BY over the window's rows, read by the same indexes, returning no row itself."""
+    counts = [
+        rows.alias(board_at=at)
+        .filter(board_at__gte=begin, board_at__lt=end)
+        .annotate(column=Value(name), board_day=TruncDate("board_at", tzinfo=zone))
+        .values("column", "board_day")
+        .annotate(total=Count("pk"))
+        .order_by()
+        for name, (rows, at) in columns.items()
+    ]
+    return counts[0].union(*counts[1:], all=True)
+
+
+def _place(
+    board: dict[datetime.date, Day], column: str, rows: list[Any], at: Callable[[Any], datetime.datetime]
+) -> None:
+    """Put `rows` on their days' `column` by their time `at(row)` on the board's clock (the zone active), soonest
+    (then lowest id) first: the order each day's LIMIT read them in."""
+    rows.sort(key=lambda row: (at(row), row.pk))
     for row in rows:
-        day = board[row.board_day]
-        getattr(day, column).append(row)
-        day.totals[column] = row.day_total
+        getattr(board[timezone.localtime(at(row)).date()], column).append(row)
 
 
 def _cutoffs_by_day(
@@ -414,9 +458,9 @@ def _cutoffs_by_day(
     """Put the cut-offs of `bookings` in the board's `window` [begin, end) on their days, soonest first, the first
     `per_cell` of each day with the day's total; returns the bookings listed.
 
-    Cut-offs are summarised here, not in the query: a booking has three, often on three days, so a window per
-    day would first have to make each booking three rows; a fortnight has about a tenth as many bookings as
-    legs, and only the bookings listed get their shipments."""
+    Cut-offs are summarised here, not in the query: a booking has three, often on three days, so a LIMIT per day
+    would first have to make each booking three rows; a fortnight has about a tenth as many bookings as legs, and
+    only the bookings listed get their shipments."""
     begin, end = window
     for booking in bookings:
         for label, at in booking.cutoffs:
@@ -448,22 +492,33 @@ def schedule_board(
     `_legs_moving_in`), cut-offs and appointments, then their shipments (five queries).
 
     With `per_cell`, each day lists only its first `per_cell` entries of each column, soonest first, and
-    `Day.totals` says how many there are (the fortnight's board; its one-day view lists them all)."""
+    `Day.totals` says how many there are (the fortnight's board, six queries: the first entries of each day are
+    read per day with a LIMIT, `_first_ids_of_each_day`, and the totals by one GROUP BY); without, every entry (its
+    one-day view)."""
     tz = zone or timezone.get_current_timezone()
-    begin, end = _in_window(start, days, tz)
-    board = {start + datetime.timedelta(days=n): Day(start + datetime.timedelta(days=n)) for n in range(days)}
+    days_and_bounds = _board_days(start, days, tz)
+    bounds = [at for _, at in days_and_bounds]
+    begin, end = bounds[0], bounds[-1]
+    board = {day: Day(day) for day, _ in days_and_bounds[:-1]}
     legs = _board_legs(scope, branch_id, mode, carrier_id)
-    departures, arrivals = (
-        list(
-            _first_of_each_day(
-                _legs_moving_in(legs, kind, begin, end),
-                Coalesce(f"actual_{kind}_at", f"planned_{kind}_at"),
-                tz,
-                per_cell,
+    appointments_of_scope = _appointments(scope, branch_id, mode)
+    columns: dict[str, tuple[QuerySet[Any], Any]] = {
+        "departures": (legs, _best_time("departure")),
+        "arrivals": (legs, _best_time("arrival")),
+        "appointments": (appointments_of_scope, F("window_start_at")),
+    }
+    if per_cell is None:
+        departures, arrivals = (list(_legs_moving_in(legs, kind, begin, end)) for kind in ("departure", "arrival"))
+        appointments = list(appointments_of_scope.filter(window_start_at__gte=begin, window_start_at__lt=end))
+    else:
+        departures, arrivals, appointments = (
+            list(
+                rows.model.objects.filter(pk__in=_first_ids_of_each_day(rows, at, bounds, per_cell))
+                .select_related(related)
+                .order_by()  # placed in order by `_place`; a leg's own ordering would join its shipment
             )
+            for (rows, at), related in zip(columns.values(), ("carrier", "carrier", "location"), strict=True)
         )
-        for kind in ("departure", "arrival")
-    )
     bookings = _shipment_matches(
         _on_visible_shipments(Booking.objects.all(), scope), branch_id=branch_id, mode=mode
     ).filter(
@@ -475,20 +530,17 @@ def schedule_board(
     if carrier_id:
         bookings = bookings.filter(carrier_id=carrier_id)
     listed_bookings = _cutoffs_by_day(board, list(bookings.select_related("carrier")), (begin, end), per_cell)
-    appointments = list(
-        _first_of_each_day(
-            _appointments(scope, branch_id, mode)
-            .filter(window_start_at__gte=begin, window_start_at__lt=end)
-            .order_by("window_start_at", "pk"),
-            F("window_start_at"),
-            tz,
-            per_cell,
-        )
-    )
     _with_shipments(departures, arrivals, listed_bookings, appointments)
-    _place(board, "departures", departures)
-    _place(board, "arrivals", arrivals)
-    _place(board, "appointments", appointments)
+    with timezone.override(tz):
+        _place(board, "departures", departures, lambda leg: leg.actual_departure_at or leg.planned_departure_at)
+        _place(board, "arrivals", arrivals, lambda leg: leg.actual_arrival_at or leg.planned_arrival_at)
+        _place(board, "appointments", appointments, lambda appointment: appointment.window_start_at)
+    if per_cell is None:
+        for day in board.values():
+            day.totals |= {column: len(getattr(day, column)) for column in ("departures", "arrivals", "appointments")}
+    else:
+        for count in _totals_by_day(columns, tz, begin, end):
+            board[count["board_day"]].totals[count["column"]] = count["total"]
     with_shipment = {booking.pk for booking in listed_bookings}  # a shipment deleted meanwhile takes its booking
     for day in board.values():
         day.cutoffs = [entry for entry in day.cutoffs if entry[2].pk in with_shipment]
@@ -502,50 +554,174 @@ def _appointments(scope: Scope, branch_id: int | None, mode: str) -> QuerySet[Ap
     return appointments.select_related("location").order_by("window_start_at")
 
 
+TODAY_SECTIONS = ("pickups", "deliveries", "departures", "arrivals", "overdue")
+WINDOW_SECTIONS = ("pickups", "deliveries")  # the others list legs
+OPEN_APPOINTMENT_STATUSES = (AppointmentStatus.REQUESTED, AppointmentStatus.CONFIRMED)
+
+
+@dataclass
+class Section:
+    """One list of Today: the rows it shows and how many it has in all, still to record and recorded (a window
+    done or missed, a leg departed for Departures, arrived for Arrivals; "Not recorded yet" has only the former)."""
+
+    name: str
+    rows: list[Any]
+    to_record: int
+    recorded: int
+
+    @property
+    def total(self) -> int:
+        return self.to_record + self.recorded
+
+    @property
+    def hidden(self) -> int:
+        """Rows of the section not listed: "Show all" lists them."""
+        return self.total - len(self.rows)
+
+    @property
+    def hidden_to_record(self) -> int:
+        """Of the rows not listed, those still to record (the rows to record are listed first)."""
+        return self.to_record - min(len(self.rows), self.to_record)
+
+    @property
+    def hidden_recorded(self) -> int:
+        return self.hidden - self.hidden_to_record
+
+
 @dataclass
 class Execution:
     day: datetime.date
-    pickups: list[Appointment]
-    departures: list[Leg]
-    arrivals: list[Leg]
-    deliveries: list[Appointment]
-    overdue: list[Leg]
+    sections: dict[str, Section]
+    # the rows each section lists (`sections[name].rows`)
+    pickups: list[Appointment] = field(init=False)
+    deliveries: list[Appointment] = field(init=False)
+    departures: list[Leg] = field(init=False)
+    arrivals: list[Leg] = field(init=False)
+    overdue: list[Leg] = field(init=False)
+
+    def __post_init__(self) -> None:
+        for name in TODAY_SECTIONS:
+            setattr(self, name, self.sections[name].rows)
+
+
+@dataclass(frozen=True)
+class _SectionRule:
+    """Which of the day's rows a section of Today holds, which of them are recorded, and their order (to record
+    first, then recorded, each soonest first), on the light rows `execution_for` reads first."""
+
+    holds: Callable[[Any], bool]
+    recorded: Callable[[Any], bool]
+    at: Callable[[Any], datetime.datetime | None]
+
+    def order(self, row: Any) -> tuple[bool, bool, datetime.datetime, int]:
+        at = self.at(row)
+        return (self.recorded(row), at is None, at or datetime.datetime.min.replace(tzinfo=datetime.UTC), row.id)
 
 
 def execution_for(
-    *, scope: Scope, day: datetime.date, branch_id: int | None = None, zone: datetime.tzinfo | None = None
+    *,
+    scope: Scope,
+    day: datetime.date,
+    branch_id: int | None = None,
+    zone: datetime.tzinfo | None = None,
+    per_section: int | None = None,
+    in_full: str = "",
 ) -> Execution:
     """What should happen on `day` (midnight to midnight in `zone`, default the active zone), and departures or
     arrivals of the last week still not recorded, then their shipments (five queries).
+
+    Each section lists what is still to record first, soonest first, then what was recorded; with `per_section`,
+    only that many rows of each section but the one named by `in_full`, and each `Section` says how many there
+    are in all. The day's legs and windows are read first as light rows (id, times, status: a busy branch has a
+    few hundred), which give the sections, their order and their counts; then only the rows listed are read whole.
+    Every row of such a day, made into objects and rendered with its actions (some 350), took 200-400 ms.
 
     Pickups and deliveries are the windows open at some moment of the day: one opened the evening before and
     closing this morning (Mon 22:00-Tue 06:00), or a delivery window over several days, is on Today while it is
     open, not only on the day it starts. A window closed before the day began is not listed."""
     begin, end = _in_window(day, 1, zone)
-    legs = _board_legs(scope, branch_id, "", None)
-    appointments = list(_appointments(scope, branch_id, "").filter(window_start_at__lt=end, window_end_at__gt=begin))
     week_ago = begin - datetime.timedelta(days=7)
+    legs = _board_legs(scope, branch_id, "", None)
+    appointments = _appointments(scope, branch_id, "").filter(window_start_at__lt=end, window_end_at__gt=begin)
     # before today's first instant, not up to and including it: a leg due at midnight is today's, not overdue too
-    overdue = legs.filter(
-        Q(planned_departure_at__gte=week_ago, planned_departure_at__lt=begin, actual_departure_at__isnull=True)
-        | Q(planned_arrival_at__gte=week_ago, planned_arrival_at__lt=begin, actual_arrival_at__isnull=True)
-    ).order_by("planned_departure_at")
-    departures = list(
-        legs.filter(planned_departure_at__gte=begin, planned_departure_at__lt=end).order_by("planned_departure_at")
+    overdue = Q(
+        planned_departure_at__gte=week_ago, planned_departure_at__lt=begin, actual_departure_at__isnull=True
+    ) | Q(planned_arrival_at__gte=week_ago, planned_arrival_at__lt=begin, actual_arrival_at__isnull=True)
+    day_legs: list[Any] = list(
+        legs.filter(
+            Q(planned_departure_at__gte=begin, planned_departure_at__lt=end)
+            | Q(planned_arrival_at__gte=begin, planned_arrival_at__lt=end)
+            | overdue
+        )
+        .order_by()
+        .values_list(
+            "id", "planned_departure_at", "planned_arrival_at", "actual_departure_at", "actual_arrival_at", named=True
+        )
     )
-    arrivals = list(
-        legs.filter(planned_arrival_at__gte=begin, planned_arrival_at__lt=end).order_by("planned_arrival_at")
+    day_windows: list[Any] = list(
+        appointments.order_by().values_list("id", "kind", "status", "window_start_at", named=True)
     )
-    late = list(overdue)
-    _with_shipments(appointments, departures, arrivals, late)
-    return Execution(
-        day=day,
-        pickups=[a for a in appointments if a.kind == "pickup"],
-        departures=departures,
-        arrivals=arrivals,
-        deliveries=[a for a in appointments if a.kind == "delivery"],
-        overdue=late,
-    )
+
+    def between(at: datetime.datetime | None, low: datetime.datetime, high: datetime.datetime) -> bool:
+        return at is not None and low <= at < high
+
+    def window_done(row: Any) -> bool:
+        return row.status not in OPEN_APPOINTMENT_STATUSES
+
+    rules = {
+        "pickups": _SectionRule(
+            lambda row: row.kind == AppointmentKind.PICKUP, window_done, lambda row: row.window_start_at
+        ),
+        "deliveries": _SectionRule(
+            lambda row: row.kind == AppointmentKind.DELIVERY, window_done, lambda row: row.window_start_at
+        ),
+        "departures": _SectionRule(
+            lambda leg: between(leg.planned_departure_at, begin, end),
+            lambda leg: leg.actual_departure_at is not None,
+            lambda leg: leg.planned_departure_at,
+        ),
+        "arrivals": _SectionRule(
+            lambda leg: between(leg.planned_arrival_at, begin, end),
+            lambda leg: leg.actual_arrival_at is not None,
+            lambda leg: leg.planned_arrival_at,
+        ),
+        "overdue": _SectionRule(  # recorded, a leg is no longer overdue
+            lambda leg: (
+                (leg.actual_departure_at is None and between(leg.planned_departure_at, week_ago, begin))
+                or (leg.actual_arrival_at is None and between(leg.planned_arrival_at, week_ago, begin))
+            ),
+            lambda leg: False,
+            lambda leg: leg.planned_departure_at,
+        ),
+    }
+    listed: dict[str, list[int]] = {}
+    counts: dict[str, tuple[int, int]] = {}
+    for name, rule in rules.items():
+        rows = day_windows if name in WINDOW_SECTIONS else day_legs
+        mine = sorted((row for row in rows if rule.holds(row)), key=rule.order)
+        recorded = sum(1 for row in mine if rule.recorded(row))
+        counts[name] = (len(mine) - recorded, recorded)
+        if per_section is not None and name != in_full:
+            mine = mine[:per_section]
+        listed[name] = [row.id for row in mine]
+
+    def read(model: type[Any], names: Iterable[str], related: str) -> dict[int, Any]:
+        """The rows the sections `names` list, whole, by id (one query)."""
+        wanted = {pk for name in names for pk in listed[name]}
+        return model.objects.filter(pk__in=wanted).select_related(related).order_by().in_bulk() if wanted else {}
+
+    legs_read = read(Leg, ("departures", "arrivals", "overdue"), "carrier")
+    windows_read = read(Appointment, WINDOW_SECTIONS, "location")
+    with_shipments = [*legs_read.values(), *windows_read.values()]
+    _with_shipments(with_shipments)  # takes out a row whose shipment was deleted since
+    kept = {(type(row), row.pk) for row in with_shipments}
+    sections = {}
+    for name in TODAY_SECTIONS:
+        model, read_rows = (Appointment, windows_read) if name in WINDOW_SECTIONS else (Leg, legs_read)
+        # a row (or its shipment) deleted since the day was read is left out
+        rows = [read_rows[pk] for pk in listed[name] if (model, pk) in kept]
+        sections[name] = Section(name, rows, *counts[name])
+    return Execution(day=day, sections=sections)
 
 
 def branches_for(scope: Scope) -> QuerySet[Organisation]:

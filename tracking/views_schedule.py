@@ -32,6 +32,11 @@ BOARD_CELL_ENTRIES = 8
 # "previous" and "next" weeks or the window's conversion to UTC leave the calendar (OverflowError, a 500). The
 # planning forms take typed times in the same years (tracking.forms.LocalDateTimeField).
 EARLIEST_START, LATEST_START = EARLIEST_DAY, LATEST_DAY
+# Rows each section of Today lists: what is still to record, soonest first, then what was recorded. A busy branch's
+# day has 100 and more departures, as many arrivals and windows; all of them with their actions (some 350 rows)
+# took 200-400 ms to show and buried the next thing to do. Ten is a screen of the section; "Show all 110" lists
+# that section whole (docs/planning.md, "Today on a busy day").
+TODAY_SECTION_ROWS = 10
 
 
 def _start(request: HttpRequest, zone: datetime.tzinfo) -> datetime.date:
@@ -104,13 +109,24 @@ def schedule_board(request: HtmxHttpRequest) -> HttpResponse:
 @staff_required
 def execution(request: HttpRequest) -> HttpResponse:
     """Today's pickups, departures, arrivals and deliveries, with buttons to record what happened. "Today" and
-    the times are on the clock of the branch shown (the viewer's own for all branches)."""
+    the times are on the clock of the branch shown (the viewer's own for all branches).
+
+    Each section lists what is still to record first, soonest first, then what was recorded, at most
+    `TODAY_SECTION_ROWS` rows; "Show all 110" (`show=<section>`, the branch kept) lists that section whole."""
     scope = scope_for_request(request)
     branches, branch_id = _branch_filter(request)
     zone = _viewer_zone(request, branches, branch_id)
     today = timezone.localdate(timezone=zone)
+    show = request.GET.get("show", "")
+    show = show if show in selectors.TODAY_SECTIONS else ""
+    execution = selectors.execution_for(
+        scope=scope, day=today, branch_id=branch_id, zone=zone, per_section=TODAY_SECTION_ROWS, in_full=show
+    )
     context = {
-        "execution": selectors.execution_for(scope=scope, day=today, branch_id=branch_id, zone=zone),
+        "execution": execution,
+        "sections": execution.sections,
+        "show": show,
+        "per_section": TODAY_SECTION_ROWS,
         "branches": branches,
         "branch_id": branch_id,
         "now": timezone.now(),

@@ -160,7 +160,7 @@ def test_the_rows_come_with_their_shipments(two_branches, branch, ops_scope, dja
     with django_assert_num_queries(0):
         for leg in execution.departures + execution.arrivals + board[0].departures:
             assert leg.shipment.reference
-            assert (leg.carrier.code, leg.origin.code, leg.destination.code) == ("NORDTRUCK", "CNSHA", "DEHAM")
+            assert (leg.carrier.code, leg.origin_id, leg.destination_id) == ("NORDTRUCK", "CNSHA", "DEHAM")
         for appointment in execution.pickups + board[0].appointments:
             assert appointment.shipment.reference
             assert appointment.location.code == "CNSHA"

@@ -129,7 +129,11 @@ def test_the_more_link_keeps_the_filters(login, ops_user, branch, carrier, busy_
     assert one_day.context["counts"]["departures"] == BUSY
 
 
-def test_a_summarised_board_sends_as_many_queries_as_a_full_one(ops_user, branch, busy_day):
+def test_a_summarised_board_sends_one_query_more_than_a_full_one_whatever_the_entries(
+    ops_user, branch, carrier, busy_day
+):
+    """The fortnight reads each day's first entries with a LIMIT and the day's totals by one GROUP BY (six
+    queries); the one-day view reads every entry and counts them itself (five). More entries, no more queries."""
     scope = scope_for_user(ops_user)
 
     def sent(per_cell: int | None) -> int:
@@ -137,4 +141,7 @@ def test_a_summarised_board_sends_as_many_queries_as_a_full_one(ops_user, branch
             selectors.schedule_board(scope=scope, start=DAY, branch_id=branch.pk, zone=SHANGHAI, per_cell=per_cell)
         return len(queries.captured_queries)
 
-    assert sent(BOARD_CELL_ENTRIES) == sent(None) == 5
+    assert (sent(BOARD_CELL_ENTRIES), sent(None)) == (6, 5)
+    for n in range(5):
+        _master(f"M-MORE-{n}", branch, carrier, departs=_at(DAY + datetime.timedelta(days=n), 9))
+    assert (sent(BOARD_CELL_ENTRIES), sent(None)) == (6, 5)

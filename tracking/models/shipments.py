@@ -17,6 +17,7 @@ from django.contrib.postgres.fields import ArrayField
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import F, Q
+from django.db.models.functions import Coalesce
 from django.urls import reverse
 from stdnum import imo
 
@@ -327,17 +328,11 @@ class Leg(models.Model):
             models.Index(fields=["planned_departure_at"], name="leg_planned_departure"),
             models.Index(fields=["planned_arrival_at"], name="leg_planned_arrival"),
             models.Index(fields=["carrier", "planned_departure_at"], name="leg_carrier_departure"),
-            # The schedule board places a leg by its actual time once recorded (selectors._legs_moving_in): with
-            # these the board's OR of actual and planned times is two index scans, not a read of every leg. Only
-            # recorded times are entered: a leg planned costs no entry until it moves (migration 0020).
-            models.Index(
-                fields=["actual_departure_at"],
-                condition=Q(actual_departure_at__isnull=False),
-                name="leg_actual_departure",
-            ),
-            models.Index(
-                fields=["actual_arrival_at"], condition=Q(actual_arrival_at__isnull=False), name="leg_actual_arrival"
-            ),
+            # The schedule board places a leg by its best time, the actual one once recorded, else the plan
+            # (selectors._best_time): each day's first legs are read off these in order and the scan stops after a
+            # few (migration 0021).
+            models.Index(Coalesce("actual_departure_at", "planned_departure_at"), name="leg_best_departure"),
+            models.Index(Coalesce("actual_arrival_at", "planned_arrival_at"), name="leg_best_arrival"),
         ]
 
     def __str__(self) -> str:
