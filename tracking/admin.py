@@ -14,8 +14,10 @@ Shipments, bookings and appointments are never deleted here either (`KEPT_RECORD
 booking one the carrier was sent, a shipment one its houses, legs, containers, events and documents hang on, and
 deleting one took those with it or emptied the history that names it. They are cancelled on the planning screens
 instead, which tell the carrier, put the orders back and keep the record with its reason; each change form links
-there. Carrier services, preferences and on-time records are configuration: they may be deleted (a service no
-longer sailed is better switched off, as bookings name it).
+there. Carrier services, preferences and on-time records are configuration: they may be deleted, except a service a
+booking was made on (`Booking.service` is PROTECT): its delete page says to switch it off instead (untick "Is
+active"), which takes it out of the rankings, so no new booking is made on it. A booking's service box offers
+active services, or the one the booking has.
 
 The names of bookings, services, records, appointments and legs read references and codes from related rows, so
 each admin selects those rows in its get_queryset, not only for its list: the change form and autocomplete show
@@ -34,6 +36,7 @@ from django.http import HttpRequest
 from django.urls import reverse
 from django.utils.html import format_html
 
+from oms.admin_bases import KeptRecordsFirst
 from orders.models import Location
 from partners.admin import autocomplete_offered, autocomplete_offers
 from partners.admin_filters import BranchFilter, CarrierFilter
@@ -60,6 +63,7 @@ CARRIERS = Q(kinds__contains=[OrganisationKind.CARRIER], is_active=True)
 CUSTOMERS = Q(kinds__contains=[OrganisationKind.CUSTOMER], is_active=True)
 BRANCHES = Q(kinds__contains=[OrganisationKind.BRANCH], is_active=True)
 MASTERS = Q(kind=ShipmentKind.MASTER)  # carriers are booked for masters
+ACTIVE_SERVICES = Q(is_active=True)  # a service switched off is kept for the bookings made on it, offered to none
 
 
 class PickerForm(forms.ModelForm):
@@ -142,7 +146,10 @@ def organisation_code(organisation: Organisation | None) -> str | None:
 
 
 @admin.register(CarrierService)
-class CarrierServiceAdmin(admin.ModelAdmin):
+class CarrierServiceAdmin(KeptRecordsFirst):
+    """A service a booking names cannot be deleted (PROTECT): its delete page lists those bookings and says to switch
+    the service off instead (templates/admin/tracking/carrierservice/_switch_off_instead.html)."""
+
     form = picker_form(CarrierService, LaneForm, carrier=CARRIERS)
     autocomplete_fields = ("carrier",)
     list_display = ("name", "carrier_code", "mode", "lane", "transit_days", "is_active")
@@ -152,6 +159,12 @@ class CarrierServiceAdmin(admin.ModelAdmin):
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[CarrierService]:
         return super().get_queryset(request).select_related(*self.list_select_related)
+
+    def get_search_results(
+        self, request: HttpRequest, queryset: QuerySet[CarrierService], search_term: str
+    ) -> tuple[QuerySet[CarrierService], bool]:
+        queryset, may_have_duplicates = super().get_search_results(request, queryset, search_term)
+        return autocomplete_offered(request, queryset), may_have_duplicates  # a booking's box: active services
 
     @admin.display(description="carrier", ordering="carrier__code")
     def carrier_code(self, service: CarrierService) -> str | None:
@@ -318,7 +331,7 @@ class ShipmentAdmin(admin.ModelAdmin):
 
 @admin.register(Booking)
 class BookingAdmin(admin.ModelAdmin):
-    form = picker_form(Booking, shipment=MASTERS, carrier=CARRIERS)
+    form = picker_form(Booking, shipment=MASTERS, carrier=CARRIERS, service=ACTIVE_SERVICES)
     list_display = ("shipment", "carrier_code", "status", "carrier_reference", "confirmed_departure_at")
     list_filter = ("status", ("carrier", CarrierFilter))
     search_fields = ("shipment__reference", "carrier_reference")

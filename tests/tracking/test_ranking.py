@@ -287,3 +287,16 @@ def test_pick_best_books_the_top_option_and_pins_its_quote(master, ocean_carrier
 def test_pick_best_returns_none_when_no_carrier_qualifies(make_order, ops_user):
     master = consolidation.consolidation_create(orders=[make_order()], container_type="22G1", by=ops_user)
     assert ranking.pick_best(shipment=master) is None
+
+
+def test_a_service_switched_off_is_not_offered_for_a_new_booking(master, ocean_carriers):
+    """A service the carrier no longer runs is switched off, not deleted (bookings made on it keep it): the ranking,
+    which gives a booking its service (booking.booking_request), no longer offers its departures."""
+    maersk, _ = ocean_carriers
+    CarrierService.objects.filter(carrier=maersk).update(is_active=False)
+
+    result = ranking.ranking_for_shipment(shipment=master)
+
+    services = {o.carrier.code: o.service for o in result.options}
+    assert services["MAEU"] is None
+    assert services["HLCU"] == CarrierService.objects.get(carrier=ocean_carriers[1])

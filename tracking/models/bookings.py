@@ -32,7 +32,15 @@ class Booking(models.Model):
 
     shipment = models.ForeignKey(Shipment, on_delete=models.PROTECT, related_name="bookings")
     carrier = models.ForeignKey(Organisation, on_delete=models.PROTECT, related_name="carrier_bookings")
-    service = models.ForeignKey(CarrierService, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    service = models.ForeignKey(
+        CarrierService,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        help_text="The carrier's service it was booked on (pinned: the service cannot be deleted while a booking "
+        "names it; switch it off instead, and new bookings are no longer offered it).",
+    )
     rate_card = models.ForeignKey(
         "finance.RateCard",
         on_delete=models.PROTECT,

@@ -14,7 +14,12 @@ from partners.models import Organisation
 
 
 class CarrierService(models.Model):
-    """A scheduled service a carrier offers on a lane and mode: transit days, weekly departures, cut-offs."""
+    """A scheduled service a carrier offers on a lane and mode: transit days, weekly departures, cut-offs.
+
+    Bookings name the service they were made on (`Booking.service`, on_delete PROTECT): a booking is a record kept
+    for good, and deleting its service emptied the link, so the booking no longer said which service it was made on.
+    A service in use is switched off instead (`is_active`: the ranking, the only way a booking gets a service, offers
+    active ones only); one no booking names, made by mistake, may still be deleted."""
 
     carrier = models.ForeignKey(Organisation, on_delete=models.CASCADE, related_name="carrier_services")
     mode = models.CharField(max_length=12, choices=Mode.choices)
@@ -37,7 +42,11 @@ class CarrierService(models.Model):
     vgm_cutoff_hours = models.PositiveSmallIntegerField(
         default=24, help_text="Hours before departure by which the verified gross mass (VGM) must reach the carrier."
     )
-    is_active = models.BooleanField(default=True)
+    is_active = models.BooleanField(
+        default=True,
+        help_text="Untick when the carrier no longer runs it: carrier rankings, and so new bookings, stop offering it. "
+        "A service bookings were made on is kept for them (it cannot be deleted): switch it off instead.",
+    )
 
     class Meta:
         ordering = ["carrier", "mode", "origin_code", "destination_code"]
