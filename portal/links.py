@@ -235,10 +235,13 @@ def public_tracking(request: HttpRequest, token: str) -> HttpResponse:
         "arrived_at": timeline.arrived_at,
         # An estimate the arrival overtook is no expectation: once arrived, the page gives the actual time instead.
         "eta": None if arrived else timeline.current_eta or timeline.planned_arrival_at,
+        # A passed milestone (never reported, a later one was) shows no time: its plan or old estimate would read
+        # as still to come under "Delivered" (selectors.MilestoneRow.passed).
         "milestones": [
-            {"name": row.name, "state": row.state, "at": row.actual_at or row.estimated_at or row.planned_at,
-             "kind": "actual" if row.actual_at else "estimated" if row.estimated_at else "planned" if row.planned_at
-             else "", "place": row.location_name, "is_exception": row.is_exception}
+            {"name": row.name, "state": "passed" if row.passed else row.state,
+             "at": row.actual_at or (None if row.passed else row.estimated_at or row.planned_at),
+             "kind": "actual" if row.actual_at else "" if row.passed else "estimated" if row.estimated_at
+             else "planned" if row.planned_at else "", "place": row.location_name, "is_exception": row.is_exception}
             for row in timeline.milestones
         ],
         "updated_at": timeline.last_event_at,

@@ -9,6 +9,7 @@ import re
 from django.urls import reverse
 
 from oms.templatetags.oms_dates import oms_date
+from portal.links import tracking_link_create
 from tests.tracking.conftest import make_order, ops_scope
 from tests.tracking.test_scoping import second_carrier, two_masters
 
@@ -47,3 +48,22 @@ def test_the_partner_leg_table_puts_times_and_status_before_the_route(two_master
     body = login(carrier_user).get(reverse("portal:shipments")).content.decode()
     headers = re.findall(r"<th>([^<]+)</th>", body.split("<thead>", 1)[1].split("</thead>", 1)[0])
     assert headers == ["Shipment", "Departure", "Arrival", "Status", "Leg", "Route", "Conveyance", "Orders"]
+
+
+def test_the_links_table_stacks_on_a_phone_and_the_heading_keeps_the_reference_whole(
+    make_order, login, customer_a_user
+):
+    """Walk H4, 390 px: the links table's five columns left "Who it is for" a word a line beside squeezed times, and
+    the headings broke the reference at its hyphen ("HAM-26-" / "000006"). The table stacks each link's facts under
+    their names, as the overview's delays do; the reference in the headings stays on one line."""
+    order = make_order()
+    link, _ = tracking_link_create(order=order, by=customer_a_user, note="the consignee, Hanse Lampen GmbH & Co. KG")
+    client = login(customer_a_user)
+    body = client.get(reverse("portal:tracking_links", args=[order.reference])).content.decode()
+    table = re.search(r"<table[^>]*>", body.split("Links made", 1)[1]).group(0)
+    assert "oms-table-stack" in table
+    for label in ("For", "Made", "Opened", "State"):
+        assert f'data-label="{label}"' in body, label
+    revoke = client.get(reverse("portal:tracking_link_revoke", args=[order.reference, link.pk])).content.decode()
+    for page in (body, revoke):
+        assert f'<span class="oms-code text-nowrap">{order.reference}</span></h1>' in page

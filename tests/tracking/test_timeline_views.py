@@ -2,6 +2,8 @@
 manual entry on the order page, and scoping with two customers and two carriers."""
 
 import datetime
+import re
+from zoneinfo import ZoneInfo
 
 import pytest
 from django.utils import timezone
@@ -13,7 +15,7 @@ from partners.models import Role
 from tests.factories import UserFactory
 from tests.tracking.test_ingest_support import *  # noqa: F403 - fixtures
 from tests.tracking.test_ingest_support import BILL, ETA, ETD, NOW, dcsa_event, oms_event
-from tracking.ingest import services
+from tracking.ingest import selectors, services
 from tracking.ingest.formats import dcsa_event as read_dcsa
 from tracking.ingest.formats import oms_event as read_oms
 from tracking.ingest.models import (
@@ -364,3 +366,122 @@ def test_the_stale_notice_names_the_last_answer_not_the_flag(login, ops_user, bo
     notice = page(login(ops_user), order).content.decode().split("Tracking stale:", 1)[1].split("</div>", 1)[0]
     assert f"has not answered since {oms_datetime(timezone.localtime(last_answer))}" in notice
     assert f"flagged stale {oms_datetime(timezone.localtime(flagged))}" in notice
+
+
+def test_a_milestone_recorded_through_htmx_says_what_it_did_on_the_same_page(login, ops_user, tracked):
+    """Walk H4: the card came back without the message ("Arrived recorded." and what the event changed or could not),
+    which waited in the session and appeared on whatever page the person opened next, out of context."""
+    order, _ = tracked
+    client = login(ops_user)
+    arrived = (ETD + 20 * H).strftime("%Y-%m-%dT%H:%M")
+    response = client.post(
+        f"/tracking/orders/{order.reference}/events/",
+        {"milestone": "ARRIVED", "classifier": "ACT", "occurred_at": arrived, "time_zone": "UTC", "location": "DEHAM"},
+        HTTP_HX_REQUEST="true",
+    )
+    html = response.content.decode()
+    assert 'id="oms-messages" class="oms-messages" aria-live="polite" hx-swap-oob="true"' in html
+    assert "Arrived recorded." in html
+    assert "Arrived recorded." not in client.get("/orders/").content.decode(), "shown again on the next page"
+
+
+def test_the_card_refreshing_itself_leaves_the_messages_to_the_page(login, ops_user, tracked):
+    order, _ = tracked
+    html = login(ops_user).get(f"/tracking/orders/{order.reference}/", HTTP_HX_REQUEST="true").content.decode()
+    assert 'id="order-timeline"' in html
+    assert "oms-messages" not in html
+
+
+def test_a_future_actual_typed_on_the_form_is_refused_in_the_forms_words(login, ops_user, tracked):
+    """Walk H4: the form said "send it as EST or PLN" with the time in UTC, the words of a carrier's feed; the person
+    picked "Actual" in a list of Actual, Estimated and Planned and typed the time on Berlin's clock."""
+    order, _ = tracked
+    typed = (NOW + 48 * H).astimezone(ZoneInfo("Europe/Berlin")).replace(tzinfo=None)
+    response = login(ops_user).post(
+        f"/tracking/orders/{order.reference}/events/",
+        {"milestone": "DELIVERED", "classifier": "ACT", "occurred_at": typed.strftime("%Y-%m-%dT%H:%M"),
+         "time_zone": "Europe/Berlin"},
+        HTTP_HX_REQUEST="true",
+    )  # fmt: skip
+    html = response.content.decode()
+    assert f"cannot lie in the future ({typed.day} {typed:%b %Y, %H:%M} Europe/Berlin)" in html
+    assert "record it as Estimated or Planned" in html
+    assert "EST or PLN" not in html
+    assert not TrackingEvent.objects.filter(milestone="DELIVERED").exists()
+
+
+def test_the_monitor_says_once_who_maps_a_code_instead_of_a_column_that_overflowed(
+    login, ops_user, admin_user, tracked
+):
+    """Walk H4: operations read "an admin maps it" in a fourth column of the narrow card, which at 1280 px broke into a
+    word a line and ran past the card's edge. They read it once under the codes; an admin keeps the "Map…" column."""
+    ops_page = login(ops_user).get("/tracking/").content.decode()
+    assert "an admin maps it" not in ops_page
+    assert ops_page.count("An admin maps these codes in the configuration console") == 1
+    assert "/admin/tracking/mappingalert/" not in ops_page
+    admin_page = login(admin_user).get("/tracking/").content.decode()
+    assert "Map…" in admin_page
+    assert "/admin/tracking/mappingalert/" in admin_page
+    assert "An admin maps these codes" not in admin_page
+
+
+def test_an_update_less_than_a_minute_old_reads_just_now(login, ops_user, tracked):
+    """Walk H4: the card's footer read "Last carrier update 0 minutes ago" (Django's timesince under a minute)."""
+    order, _ = tracked
+    html = page(login(ops_user), order).content.decode()
+    assert "Last carrier update just now." in html
+    assert "0\xa0minutes ago" not in html
+    assert "0 minutes ago" not in html
+
+
+def test_a_place_typed_by_hand_must_be_one_we_know(login, ops_user, tracked):
+    """Walk H4: "QQQQQ" (five letters, no place) was stored, and the customer's timeline showed it as the place."""
+    order, _ = tracked
+    response = login(ops_user).post(
+        f"/tracking/orders/{order.reference}/events/",
+        {"milestone": "LOADED", "classifier": "ACT", "occurred_at": (ETD - 2 * H).strftime("%Y-%m-%dT%H:%M"),
+         "time_zone": "UTC", "location": "QQQQQ"},
+        HTTP_HX_REQUEST="true",
+    )  # fmt: skip
+    assert "QQQQQ is not in our UN/LOCODE list" in response.content.decode()
+    assert not TrackingEvent.objects.filter(source_kind="manual").exists()
+
+
+def test_the_legs_table_stacks_on_a_phone(login, customer_a_user, tracked):
+    """Walk H4, 390 px: the card's Legs table (seven columns) ran 270 px past the screen inside its scroller. Below
+    576 px it stacks each leg's facts under their names, as the portal's tables do (oms-table-stack)."""
+    order, _ = tracked
+    html = page(login(customer_a_user), order).content.decode()
+    table = re.search(r'<table class="[^"]*trk-legs[^"]*">', html)
+    assert table, "no Legs table"
+    assert "oms-table-stack" in table.group(0)
+    for label in ("Leg", "Carrier", "Route", "Planned", "Actual", "Conveyance"):
+        assert f'data-label="{label}"' in html, label
+
+
+def test_the_customers_last_update_is_that_of_what_they_are_shown(login, customer_a_user, ops_user, tracked):
+    """Walk H4: a carrier's unmapped code (or a milestone kept internal) moved the customer's "Last carrier update", on
+    her timeline and on the public link, with nothing new to see; staff still read the last event of any kind."""
+    order, _ = tracked
+    two_hours_ago = timezone.now() - 2 * H
+    TrackingEvent.objects.exclude(mapping_status="unmapped").update(received_at=two_hours_ago)
+    assert TrackingEvent.objects.filter(mapping_status="unmapped").exists()
+
+    customer = selectors.order_timeline(order=order, customer_safe=True)
+    staff = selectors.order_timeline(order=order, customer_safe=False)
+    assert customer.last_event_at == two_hours_ago
+    assert staff.last_event_at > two_hours_ago
+    assert "Last carrier update 2\xa0hours ago." in page(login(customer_a_user), order).content.decode()
+    assert "Last carrier update just now." in page(login(ops_user), order).content.decode()
+
+
+def test_a_step_without_any_time_is_marked_bare_for_phones(login, customer_a_user, tracked):
+    """Walk H4, 390 px: each step without a time showed "Planned — Estimated — Actual —" under its name, eleven times
+    on an ocean order. Such a step is `is-bare`, and below 900 px it is its name alone (_styles.html)."""
+    order, _ = tracked
+    html = page(login(customer_a_user), order).content.decode()
+    steps = r'<li class="trk-step ([^"]*)">.*?<div class="trk-name">([^<]+)</div>'
+    classes = {name: css.split() for css, name in re.findall(steps, html, re.S)}
+    assert "is-bare" in classes["Discharged"]
+    assert "is-bare" not in classes["Departed"]
+    assert "is-bare" not in classes["Arrived"]  # planned and estimated

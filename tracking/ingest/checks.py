@@ -14,13 +14,14 @@ from tracking.ingest.models import Classifier
 # planning refuses actual times more than five minutes ahead; an ACTUAL event from the future is an error
 FUTURE_TOLERANCE = datetime.timedelta(minutes=5)
 OLDEST = datetime.datetime(2000, 1, 1, tzinfo=datetime.UTC)
+FURTHEST_AHEAD = datetime.timedelta(days=730)  # two years: a later time is a mistyped year, whatever its classifier
 
 
 def event_problem(event: IncomingEvent, now: datetime.datetime) -> str | None:
     """Why an event cannot be stored (a time out of range, an actual event in the future, text PostgreSQL
     cannot hold), or None."""
     if not OLDEST <= event.event_at <= now + FUTURE_TOLERANCE:  # else the usual case, whatever the classifier
-        if event.event_at < OLDEST or event.event_at > now + datetime.timedelta(days=730):
+        if event.event_at < OLDEST or event.event_at > now + FURTHEST_AHEAD:
             return f"The event time {event.event_at:%Y-%m-%d} is outside 2000 … two years ahead."
         if event.classifier == Classifier.ACTUAL:
             return (

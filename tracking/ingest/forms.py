@@ -9,6 +9,7 @@ from django.conf import settings
 from django.core.files.uploadedfile import UploadedFile
 
 from orders.imports.reading import too_large
+from orders.models import Location
 from partners.validators import validate_time_zone
 from tracking.ingest.models import Classifier, Milestone
 
@@ -44,9 +45,16 @@ class MilestoneEntryForm(forms.Form):
     note = forms.CharField(max_length=300, required=False, widget=forms.TextInput(attrs=_INPUT))
 
     def clean_location(self) -> str:
+        """A UN/LOCODE we know, as intake asks of an order's places. A code of the right shape that names no place
+        (a typo: QQQQQ) was stored and shown to the customer as the place, with no name beside it (walk H4).
+        Carriers' feeds keep the codes they send: this is a person choosing a place."""
         code = self.cleaned_data["location"].replace(" ", "").upper()
         if code and not re.fullmatch(r"[A-Z]{2}[A-Z2-9]{3}", code):
             raise forms.ValidationError("Give the place as a UN/LOCODE: five letters, e.g. DEHAM or DE HAM.")
+        if code and not Location.objects.filter(code=code).exists():
+            raise forms.ValidationError(
+                f"{code} is not in our UN/LOCODE list. Check the code, or ask an admin to import it."
+            )
         return code
 
 

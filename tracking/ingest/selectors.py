@@ -86,10 +86,15 @@ class MilestoneRow:
     location_name: str = ""
     source: str = ""
     events: list[EventRow] = field(default_factory=list)
+    # Never reported, while a later milestone of the normal order happened (`_follow_actuals`): the goods are past
+    # it (a road delivery without an arrival event, a voyage without a transhipment), so it is no longer expected,
+    # whatever its plan or last estimate said.
+    passed: bool = False
 
     @property
     def state(self) -> str:
-        """done, expected (an estimate or plan exists) or pending."""
+        """done, expected (an estimate or plan exists) or pending. A passed milestone keeps its plan's state here
+        (the API's contract); the screens read `passed` beside it."""
         if self.actual_at:
             return "done"
         return "expected" if self.estimated_at or self.planned_at else "pending"
@@ -138,6 +143,11 @@ class Timeline:
     def current(self) -> MilestoneRow | None:
         done = [row for row in self.milestones if row.actual_at and not row.is_exception]
         return max(done, key=lambda row: row.rank) if done else None
+
+    @property
+    def updated_just_now(self) -> bool:
+        """The last event came less than a minute ago: "just now", where `timesince` says "0 minutes"."""
+        return self.last_event_at is not None and self.generated_at - self.last_event_at < datetime.timedelta(minutes=1)
 
     @property
     def current_eta(self) -> datetime.datetime | None:
@@ -332,8 +342,21 @@ def _follow_actuals(timeline: Timeline, main: Leg | None) -> None:
         if implied >= delivered:
             deliveries.append(row.actual_at)
     timeline.milestone_status = str(STATUS_PATH[furthest]) if furthest >= 0 else ""
+    current = timeline.current
+    for row in timeline.milestones:
+        row.passed = bool(current and row.actual_at is None and not row.is_exception and row.rank < current.rank)
     timeline.arrived_at = min(arrivals, default=None)
     timeline.delivered_at = min(deliveries, default=None)
+
+
+def _updates(events: list[TrackingEvent], *, customer_safe: bool) -> list[TrackingEvent]:
+    """The events whose arrival is "the last update" of this timeline: every one for staff; for customers, partners
+    and the public link only those of a milestone they are shown (walk H4: an unmapped code, or a milestone kept
+    internal, moved "Last carrier update" on a page where nothing changed, and dated activity they may not see)."""
+    if not customer_safe:
+        return events
+    shown = {code for code, info in mapping.table().milestones.items() if info.is_customer_visible}
+    return [e for e in events if e.mapping_status == MappingStatus.MAPPED and e.milestone_id in shown]
 
 
 def order_timeline(*, order: Order, customer_safe: bool) -> Timeline:
@@ -378,7 +401,7 @@ def order_timeline(*, order: Order, customer_safe: bool) -> Timeline:
         eta=eta,
         eta_history=history,
         planned_arrival_at=main.planned_arrival_at if main else None,
-        last_event_at=max((e.received_at for e in events), default=None),
+        last_event_at=max((e.received_at for e in _updates(events, customer_safe=customer_safe)), default=None),
     )
     _follow_actuals(timeline, main)
     if not customer_safe:

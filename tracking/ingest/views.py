@@ -5,6 +5,7 @@ and unmapped codes. Reads go through selectors (scoped: 404 for what is not your
 
 from __future__ import annotations
 
+import datetime
 from typing import Any
 
 from django.contrib import messages
@@ -23,9 +24,10 @@ from partners.permissions import staff_required
 from partners.scoping import Scope, scope_for_request
 from partners.time_zones import branch_zone, viewer_zone, zone_label
 from tracking.ingest import files, mapping, recording, selectors, services
+from tracking.ingest.checks import FURTHEST_AHEAD, FUTURE_TOLERANCE
 from tracking.ingest.forms import MilestoneEntryForm, MilestoneUploadForm
 from tracking.ingest.goods import goods_status
-from tracking.ingest.models import EventUpload, RejectedDelivery
+from tracking.ingest.models import Classifier, EventUpload, RejectedDelivery
 
 TIMELINE = "tracking/ingest/_order_timeline.html"
 REFRESH_SECONDS = 15
@@ -99,6 +101,19 @@ def order_timeline(request: HttpRequest, reference: str) -> HttpResponse:
     return _render_timeline(request, "tracking/ingest/order_timeline.html", {**context, "full_page": True})
 
 
+def _refuse_a_future_actual(occurred_at: datetime.datetime, data: dict[str, Any]) -> None:
+    """The check every source gets (checks.event_problem), in the words of the form it was typed in: its kinds by
+    their names and the time as typed, on its zone. The sender's wording ("send it as EST or PLN", the time in UTC)
+    names codes and a clock the person never saw. A mistyped year (beyond two years) keeps the window's message."""
+    now = timezone.now()
+    if data["classifier"] == Classifier.ACTUAL and now + FUTURE_TOLERANCE < occurred_at <= now + FURTHEST_AHEAD:
+        typed = f"{occurred_at.day} {occurred_at:%b %Y, %H:%M} {data['time_zone']}"
+        raise services.TrackingError(
+            f"An actual time cannot lie in the future ({typed}): "
+            "record it as Estimated or Planned, or check the date and the time zone."
+        )
+
+
 @staff_required
 @require_POST
 def order_event_add(request: HttpRequest, reference: str) -> HttpResponse:
@@ -112,6 +127,7 @@ def order_event_add(request: HttpRequest, reference: str) -> HttpResponse:
         data = form.cleaned_data
         try:
             occurred_at = recording.parse_entered_time(data["occurred_at"], time_zone=data["time_zone"])
+            _refuse_a_future_actual(occurred_at, data)
             event = recording.event_record_for_order(
                 order=order,
                 milestone=data["milestone"].code,
@@ -127,8 +143,11 @@ def order_event_add(request: HttpRequest, reference: str) -> HttpResponse:
             messages.success(request, f"{data['milestone'].name} recorded. {event.effect}".strip())
             form = _entry_form(order)
     if getattr(request, "htmx", False):
+        # The messages (what was recorded, and what it changed or could not) come with the card, out of band: left
+        # for the next page they would appear there, out of context, after the person had moved on.
         order = Order.objects.select_related("branch").get(pk=order.pk)
-        return _render_timeline(request, TIMELINE, _timeline_context(request, order, scope, entry_form=form))
+        context = _timeline_context(request, order, scope, entry_form=form, oob_messages=True)
+        return _render_timeline(request, TIMELINE, context)
     for field, errors in form.errors.items():
         messages.error(request, " ".join(str(error) for error in errors) if field == "__all__" else
                        f"{field}: {' '.join(str(error) for error in errors)}")  # fmt: skip
@@ -215,6 +234,7 @@ def monitor(request: HttpRequest) -> HttpResponse:
         "alerts": list(selectors.open_alerts()[:100]),
         "events": selectors.recent_events(limit=25),
         "rejections": list(RejectedDelivery.objects.select_related("webhook_source")[:10]),
+        "may_map": request.user.is_staff and request.user.has_perm("tracking.change_mappingalert"),
     }
     with timezone.override(viewer_zone(scope_for_request(request))):  # a list over every branch: the viewer's clock
         return render(request, "tracking/ingest/monitor.html", context)
