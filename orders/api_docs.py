@@ -173,7 +173,9 @@ VALIDATION_ERROR = error_response(
         {
             "origin": ["XXABC is not in our UN/LOCODE list. Check the code, or ask an admin to import it."],
             "status": ["This field is not part of an order (state and references are set by OMS)."],
-            "lines[0].hs_code": ["No HS heading 9999 in HS 2022."],
+            "lines[0].hs_code": [
+                "HS subheading 940130 does not exist in HS 2022; heading 9401 has 940131 and 940139 beside it."
+            ],
         },
     ),
     error_example(

@@ -56,5 +56,31 @@ def hs_code_problem(code: str, known: Mapping[str, str]) -> str | None:
     if len(digits) not in HS_CODE_LENGTHS:
         return "HS code must be 6, 8 or 10 digits (e.g. 8471.30)"
     if digits[:6] not in known:
-        return f"HS heading {digits[:6]} does not exist in {HS_EDITION}"
+        return f"HS subheading {digits[:6]} does not exist in {HS_EDITION}{_where_to_look(digits[:6], known)}"
     return None
+
+
+_SUBHEADINGS_NAMED = 8
+
+
+def _where_to_look(subheading: str, known: Mapping[str, str]) -> str:
+    """Where to look instead of an unknown subheading, e.g. "; heading 9401 has 940131 and 940139 beside it": the
+    subheadings an edition put next to it (HS 2022 split 9401.30 into .31 and .39), else every subheading of its
+    heading (the first eight), else nothing. Item masters and ERP exports keep codes of an earlier edition for years.
+    Only for a refused code, once per distinct code (intake memoises the check)."""
+    heading = subheading[:4]
+    if heading not in known:
+        return ""
+    beside = [code for code in known if len(code) == 6 and code.startswith(subheading[:5])]
+    if beside:
+        return f"; heading {heading} has {_listed(sorted(beside))} beside it"
+    under = sorted(code for code in known if len(code) == 6 and code.startswith(heading))
+    if not under:
+        return ""
+    if (more := len(under) - _SUBHEADINGS_NAMED) > 0:
+        return f"; heading {heading} has {', '.join(under[:_SUBHEADINGS_NAMED])} and {more} more"
+    return f"; heading {heading} has {_listed(under)}"
+
+
+def _listed(codes: list[str]) -> str:
+    return codes[0] if len(codes) == 1 else f"{', '.join(codes[:-1])} and {codes[-1]}"

@@ -10,6 +10,7 @@ database.
 
 from __future__ import annotations
 
+import calendar
 import datetime
 import re
 from decimal import Decimal, InvalidOperation
@@ -263,7 +264,9 @@ def _date(raw: Any, name: str, errors: _Errors, *, required: bool) -> datetime.d
             return datetime.date(int(dotted["year"]), int(dotted["month"]), int(dotted["day"]))
         except ValueError:
             pass
-    errors.add(name, f"{raw} is not a date: use YYYY-MM-DD, e.g. 2026-12-01.")
+    shaped = dotted or _ISO_DATE_SHAPE.fullmatch(text)
+    missing = _missing_day(int(shaped["year"]), int(shaped["month"]), int(shaped["day"])) if shaped else None
+    errors.add(name, f"{raw} is not a date: {missing or 'use YYYY-MM-DD, e.g. 2026-12-01'}.")
     return None
 
 
@@ -271,6 +274,22 @@ def _date(raw: Any, name: str, errors: _Errors, *, required: bool) -> datetime.d
 # Czech, Nordic or Russian locale (14.12.2026): the dotted form is read day first everywhere it is written, so it has
 # one reading. Slashed dates (12/07/2026: 12 July or 7 December?) and two-digit years stay refused.
 _DOTTED_DATE = re.compile(r"(?P<day>[0-9]{1,2})\.(?P<month>[0-9]{1,2})\.(?P<year>[0-9]{4})")
+# Year, month and day as ISO writes them: when such a value is refused, it is the month or the day that does not exist,
+# and telling the user to write YYYY-MM-DD (as they did) would not say which.
+_ISO_DATE_SHAPE = re.compile(r"(?P<year>[0-9]{4})-(?P<month>[0-9]{1,2})-(?P<day>[0-9]{1,2})")
+
+
+def _missing_day(year: int, month: int, day: int) -> str | None:
+    """Why a date written in a shape we read names no day ("there is no month 13", "February 2027 has 28 days"), or
+    None when its parts are possible (the shape itself was refused: a day we do not read without guessing)."""
+    if not 1 <= month <= 12:
+        return f"there is no month {month} (a year has 12)"
+    if day == 0:
+        return "there is no day 0 (days count from 1)"
+    if year < datetime.MINYEAR:
+        return None
+    days = calendar.monthrange(year, month)[1]
+    return f"{calendar.month_name[month]} {year} has {days} days" if day > days else None
 
 
 def _choice(raw: str, name: str, errors: _Errors, choices: tuple[str, ...], example: str) -> str:

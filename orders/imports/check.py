@@ -129,6 +129,10 @@ def check_file(job: ImportJob, *, keep_valid: bool) -> CheckResult:
         if time.monotonic() - reported >= PROGRESS_EVERY_S:  # often enough for the progress bar, no more
             _set(job, rows_done=batch[-1][0])
             reported = time.monotonic()
+    if job.rows_done != scanned.rows_total:
+        # Every row is checked: an import now saves its orders (seconds for a large file), which the page shows as
+        # "Saving the orders" only once rows_done reaches rows_total; the last batches fell inside the interval.
+        _set(job, rows_done=scanned.rows_total)
     return result
 
 

@@ -86,9 +86,13 @@ class HeaderError(ImportFileError):
     """The header row names columns that cannot be used (or lacks those that must be there)."""
 
 
-def template_columns_for(*, is_staff: bool) -> tuple[str, ...]:
-    """The template's columns that this uploader may use."""
-    return TEMPLATE_COLUMNS if is_staff else tuple(name for name in TEMPLATE_COLUMNS if name not in STAFF_ONLY_COLUMNS)
+def template_columns_for(*, is_staff: bool, customer_implied: bool = False) -> tuple[str, ...]:
+    """The template's columns that this uploader may use. A customer's own file (the portal's template) leaves out
+    customer_code too: every order in it is theirs, and the column stays allowed but is never asked for."""
+    hidden = {"customer_code"} if customer_implied else set()
+    if not is_staff:
+        hidden.update(STAFF_ONLY_COLUMNS)
+    return tuple(name for name in TEMPLATE_COLUMNS if name not in hidden)
 
 
 def normalise_header(raw: object) -> str:
@@ -133,7 +137,7 @@ def check_header(cells: list[object], *, is_staff: bool, customer_implied: bool)
         sentences = "".join(f" {problem}." for problem in problems)
         raise HeaderError(
             f"The header cannot be used.{sentences} The columns you may use are those of the template: "
-            f"{', '.join(template_columns_for(is_staff=is_staff))}.",
+            f"{', '.join(template_columns_for(is_staff=is_staff, customer_implied=customer_implied))}.",
             row=1,
         )
     return names

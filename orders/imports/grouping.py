@@ -17,12 +17,19 @@ from typing import Any
 
 from openpyxl.utils import get_column_letter
 
-from orders.imports.columns import LINE_COLUMNS, ORDER_COLUMNS, TEMPLATE_EXAMPLE, ImportFileError, check_header
+from orders.imports.columns import (
+    KEY_COLUMNS,
+    LINE_COLUMNS,
+    ORDER_COLUMNS,
+    TEMPLATE_EXAMPLE,
+    ImportFileError,
+    check_header,
+)
 from orders.imports.reading import FileInfo, Limits, Opener
 from orders.imports.rows import LINE_BREAK, iter_rows
 from orders.imports.workbooks import CellProblem
 from orders.intake import currency_problem
-from orders.intake_values import _date, _declared_value, _Errors
+from orders.intake_values import _REQUIRED, _date, _declared_value, _Errors
 from orders.references import customer_reference_key
 
 Key = tuple[str, str]
@@ -480,12 +487,41 @@ def _shown(value: object) -> str:
     return text if len(text) <= MAX_VALUE_LENGTH else text[: MAX_VALUE_LENGTH - 1] + "…"
 
 
+_KEYS = frozenset(KEY_COLUMNS)
+
+
+def _order_columns_all_blank(errors: dict[str, list[str]], intake: GroupIntake) -> tuple[list[str], RowError | None]:
+    """The order columns intake asked for, and one error in their place, when no row of the order fills in any order
+    column: its rows read as an order's later lines, whose first row is missing or carries another reference. Eight
+    times "This field is required." would point at the columns, not at the mistake."""
+    if not set(intake.order_rows) <= _KEYS:
+        return [], None
+    required = [name for name in ORDER_COLUMNS if _REQUIRED in errors.get(name, ())]  # in the template's order
+    if len(required) < 2:  # one blank column is told as such
+        return [], None
+    reference, row = intake.customer_reference, intake.first_row
+    return required, RowError(
+        row=row,
+        column="customer_reference",
+        value=_shown(reference),
+        message=f"Order {reference} has none of its order columns filled in ({', '.join(required)}): its rows read "
+        "as the later lines of an order. If the order's first row is in this file, its customer_reference differs "
+        f"from {reference}; otherwise fill in the order columns on row {row}.",
+        customer_reference=reference,
+    )
+
+
 def map_errors(errors: dict[str, list[str]], intake: GroupIntake) -> list[RowError]:
     """Intake errors (`field` or `lines[i].field`) as row errors on the row that carried the value, each once: a
     file's order description is its first line's, so intake's two checks of the one cell become one error."""
     mapped: list[RowError] = []
     seen: set[tuple[int, str, str]] = set()
+    told_together, together = _order_columns_all_blank(errors, intake)
+    if together is not None:
+        mapped.append(together)
     for name, messages in errors.items():
+        if name in told_together:
+            messages = [message for message in messages if message != _REQUIRED]
         match = _LINE_ERROR.match(name)
         if match:
             position = int(match.group(1))

@@ -110,6 +110,9 @@ def detect(opener: Opener, *, size: int, limits: Limits) -> FileInfo:
             if head.startswith(magic):
                 raise ImportFileError(message)
         stream.seek(0)
+        if problem := _markup_problem(stream.read(_MARKUP_PEEK)):
+            raise ImportFileError(problem)
+        stream.seek(0)
         try:
             encoding = _text_encoding(stream)
         except ImportFileError as exc:
@@ -133,6 +136,25 @@ def detect(opener: Opener, *, size: int, limits: Limits) -> FileInfo:
                 )
             raise ImportFileError("The file is empty: its first row should hold the column names.", row=1)
     return FileInfo(format="csv", encoding=encoding, delimiter=_delimiter(first_line))
+
+
+# A web page or an XML file saved under a .csv name: a download that ended on a sign-in or error page, a report
+# "exported to Excel" as an HTML table, Excel's own "XML Spreadsheet 2003". Read as CSV, its first tag became a column
+# name.
+_MARKUP_PEEK = 1024
+_HTML_STARTS = (b"<!doctype html", b"<html")
+
+
+def _markup_problem(start: bytes) -> str | None:
+    text = start.removeprefix(codecs.BOM_UTF8).lstrip().lower()
+    if text.startswith(_HTML_STARTS):
+        return (
+            "This is a web page (HTML), not a spreadsheet: a download that ended on a sign-in or error page is saved "
+            "so. Upload the CSV or XLSX file itself."
+        )
+    if text.startswith(b"<?xml"):
+        return "This is an XML file, not a spreadsheet: open it in Excel and save it as .xlsx or CSV UTF-8."
+    return None
 
 
 # Excel saves a workbook with a password (or an encrypting sensitivity label) as an OLE2 compound file, with the
@@ -189,9 +211,15 @@ def _text_encoding(stream: IO[bytes]) -> str:
     has_utf8_text = False
     lines_before = 0  # newlines in the chunks before this one
     first_bad_line = 0
+    first_chunk = True
     while chunk := stream.read(CHUNK):
         if b"\x00" in chunk:
             raise ImportFileError("This is not a text file (it contains NUL bytes): upload a CSV or XLSX file.")
+        if first_chunk and _mostly_control(chunk):
+            raise ImportFileError(
+                "This is not a text file (it holds binary data, not letters and digits): upload a CSV or XLSX file."
+            )
+        first_chunk = False
         has_utf8_text = has_utf8_text or _UTF8_MULTIBYTE.search(chunk) is not None
         if utf8_ok:
             try:
@@ -221,6 +249,19 @@ def _text_encoding(stream: IO[bytes]) -> str:
     if cp1252_ok:
         return "cp1252"
     raise ImportFileError("The file is neither UTF-8 nor Windows-1252 text: save it as CSV UTF-8 and upload it again.")
+
+
+# Control characters that text never holds: tab, line feed, vertical tab, form feed and carriage return are left out
+# (FileMaker and old Mac exports break lines inside a value with a vertical tab or a form feed).
+_CONTROL_BYTES = bytes([*range(0x01, 0x09), *range(0x0E, 0x20), 0x7F])
+_CONTROL_SHARE = 20  # one byte in 20 or more: binary. Text holds at most a stray one copied into a value.
+
+
+def _mostly_control(chunk: bytes) -> bool:
+    """Whether the first chunk of a file is binary data that happens to hold no NUL byte: written as text, a file
+    never has this many control characters, and read as text, it was "empty" (they are whitespace to str.strip)."""
+    controls = len(chunk) - len(chunk.translate(None, _CONTROL_BYTES))
+    return controls * _CONTROL_SHARE >= len(chunk)
 
 
 def _delimiter(header_line: str) -> str:

@@ -44,9 +44,38 @@ def test_normalize_removes_only_dots_and_whitespace():
     assert normalize_hs_code("8471-30") == "8471-30"
 
 
-@pytest.mark.parametrize("code", ["999999", "84713100", "0000000000", "980100"])
+@pytest.mark.parametrize("code", ["999999", "0000000000", "980100"])
 def test_unknown_subheading(known, code):
-    assert hs_code_problem(code, known) == f"HS heading {code[:6]} does not exist in HS 2022"
+    assert hs_code_problem(code, known) == f"HS subheading {code[:6]} does not exist in HS 2022"
+
+
+@pytest.mark.parametrize(
+    ("code", "problem"),
+    [
+        ("940130", "HS subheading 940130 does not exist in HS 2022; heading 9401 has 940131 and 940139 beside it"),
+        (
+            "9405.40",
+            "HS subheading 940540 does not exist in HS 2022; heading 9405 has 940541, 940542 and 940549 beside it",
+        ),
+        ("84713100", "HS subheading 847131 does not exist in HS 2022; heading 8471 has 847130 beside it"),
+        (
+            "847120",
+            "HS subheading 847120 does not exist in HS 2022; heading 8471 has 847130, 847141, 847149, 847150, 847160, "
+            "847170, 847180 and 847190",
+        ),
+        (
+            "847900",
+            "HS subheading 847900 does not exist in HS 2022; heading 8479 has 847910, 847920, 847930, 847940, 847950, "
+            "847960, 847971, 847979 and 5 more",
+        ),
+    ],
+)
+def test_an_unknown_subheading_of_a_known_heading_names_the_subheadings_there_are(known, code, problem):
+    """Acceptance walk (h3): 940130 (swivel seats, HS 2017) was told "HS heading 940130 does not exist in HS 2022" —
+    a six-digit code is a subheading — and not which codes HS 2022 has instead (940131, wood; 940139, other). ERP
+    item masters keep codes of earlier editions for years; the codes beside it, or else the heading's, say where
+    to look."""
+    assert hs_code_problem(code, known) == problem
 
 
 @pytest.mark.parametrize("code", ["84", "8471", "84713", "8471300", "847130000", "84713000001"])
@@ -77,4 +106,6 @@ def test_a_custom_list_can_be_passed(tmp_path):
     known = load_hs_codes(path)
     assert known == {"84": "Machinery", "8471": "Computers", "847130": "Computers; portable"}
     assert hs_code_problem("847130", known) is None
-    assert hs_code_problem("847141", known) == "HS heading 847141 does not exist in HS 2022"
+    assert hs_code_problem("847141", known) == (
+        "HS subheading 847141 does not exist in HS 2022; heading 8471 has 847130"
+    )

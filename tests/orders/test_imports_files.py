@@ -757,7 +757,9 @@ def test_a_customer_is_told_only_the_columns_a_customer_may_use(world, customer_
     job = import_file(customer_a_user, csv_bytes(rows, columns=[*COLUMNS, "branch_code", "status"]))
     _rejected(job, "branch_code cannot be set in a customer's file: delete the branch_code column")
     listed = job.file_error.split("The columns you may use are those of the template: ")[1]
-    assert listed == ", ".join(name for name in TEMPLATE_COLUMNS if name != "branch_code") + "."
+    # The customer's own template (the portal's) has no customer_code: every order in the file is theirs. The column
+    # is still read if a file has it, but it is not offered (acceptance walk h3).
+    assert listed == ", ".join(name for name in TEMPLATE_COLUMNS if name not in ("branch_code", "customer_code")) + "."
 
 
 def _two_sheets(first_rows: list[list[object]], second_rows: list[list[object]]) -> bytes:
@@ -976,3 +978,44 @@ def test_a_refused_header_in_a_workbook_with_an_unreadable_decoy_part_is_rejecte
     job = import_file(world["ops"], content, name="orders.xlsx")
     assert job.status == ImportStatus.REJECTED, (job.status, job.file_error)
     assert "not_a_column is not a column we know" in job.file_error
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        pytest.param(b"\x1c" * 5000, id="control characters only"),
+        pytest.param(bytes(range(1, 256)) * 20, id="binary without a NUL byte"),
+        pytest.param(b"customer_code,customer_reference\r\n" + bytes(range(1, 32)) * 40, id="a header, then binary"),
+    ],
+)
+def test_binary_data_without_nul_bytes_is_named_as_such(world, content):
+    """Acceptance walk (h3): 5,000 control characters were told "The file is empty", and binary bytes without a NUL
+    "The file mixes encodings: it holds UTF-8 text … (it looks like Windows-1252)". Neither is what the user holds."""
+    _rejected(import_file(world["ops"], content), "This is not a text file (it holds binary data")
+
+
+def test_a_few_control_characters_in_values_do_not_make_a_file_binary(world):
+    """FileMaker and old Mac exports write a line break inside a value as a vertical tab or a form feed, and a value
+    copied from elsewhere may carry a stray control character: such a file is still text."""
+    rows = [order_row("PO-1", description="Pumps\x0bspare parts"), order_row("PO-2", consignee_name="Great\x1cLakes")]
+    job = import_file(world["ops"], csv_bytes(rows))
+    assert job.status == ImportStatus.CHECKED, job.file_error
+
+
+@pytest.mark.parametrize(
+    ("content", "fragment"),
+    [
+        (b"<!DOCTYPE html>\n<html><head><title>Sign in</title></head><body></body></html>\n", "a web page (HTML)"),
+        (
+            b"\xef\xbb\xbf  <html lang='en'><body><table><tr><td>ACME</td></tr></table></body></html>",
+            "a web page (HTML)",
+        ),
+        (b'<?xml version="1.0"?>\n<Workbook xmlns="urn:schemas-microsoft-com:office:spreadsheet"></Workbook>', "XML"),
+    ],
+)
+def test_a_web_page_or_an_xml_file_saved_as_csv_is_named_as_such(world, content, fragment):
+    """Acceptance walk (h3): a sign-in page saved as orders.csv was told "<!doctype_html> is not a column we know",
+    followed by the template's 38 column names."""
+    job = import_file(world["ops"], content)
+    _rejected(job, fragment)
+    assert "not a column we know" not in job.file_error

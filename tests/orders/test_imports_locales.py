@@ -38,6 +38,27 @@ def test_dates_with_two_readings_or_none_are_still_refused(world):
     job = import_file(world["ops"], csv_bytes(rows))
 
     assert errors_of(job) == [
-        (row, "requested_pickup_on", f"{text} is not a date: use YYYY-MM-DD, e.g. 2026-12-01.")
-        for row, text in enumerate(texts, start=2)
+        (2, "requested_pickup_on", "03/12/2026 is not a date: use YYYY-MM-DD, e.g. 2026-12-01."),
+        (3, "requested_pickup_on", "14.12.26 is not a date: use YYYY-MM-DD, e.g. 2026-12-01."),
+        (4, "requested_pickup_on", "31.02.2026 is not a date: February 2026 has 28 days."),
+        (5, "requested_pickup_on", "14.12.2026 10:00 is not a date: use YYYY-MM-DD, e.g. 2026-12-01."),
+    ]
+
+
+def test_a_date_written_the_right_way_that_does_not_exist_is_told_what_is_wrong_with_it(world):
+    """Acceptance walk (h3): 2026-13-05 and 31.02.2026 were told "use YYYY-MM-DD, e.g. 2026-12-01" — the first was
+    written so, the second in the dotted form the upload page offers. The user was told to fix what was right and
+    not told what was wrong: the month, or the day."""
+    texts = ("2026-13-05", "2026-00-10", "2027-02-29", "2028-02-30", "31.04.2026", "0.12.2026", "2026-12-00")
+    rows = [order_row(f"PO-{n}", requested_pickup_on=text) for n, text in enumerate(texts)]
+    job = import_file(world["ops"], csv_bytes(rows))
+
+    assert errors_of(job) == [
+        (2, "requested_pickup_on", "2026-13-05 is not a date: there is no month 13 (a year has 12)."),
+        (3, "requested_pickup_on", "2026-00-10 is not a date: there is no month 0 (a year has 12)."),
+        (4, "requested_pickup_on", "2027-02-29 is not a date: February 2027 has 28 days."),
+        (5, "requested_pickup_on", "2028-02-30 is not a date: February 2028 has 29 days."),
+        (6, "requested_pickup_on", "31.04.2026 is not a date: April 2026 has 30 days."),
+        (7, "requested_pickup_on", "0.12.2026 is not a date: there is no day 0 (days count from 1)."),
+        (8, "requested_pickup_on", "2026-12-00 is not a date: there is no day 0 (days count from 1)."),
     ]

@@ -223,3 +223,17 @@ def test_the_result_links_each_created_order_to_its_page_on_the_portal(world, lo
         link = reverse("tracking_ingest:order_timeline", args=[order.reference])
         assert f'href="{link}"' in page
         assert client.get(link).status_code == 200  # the customer's own page of the order
+
+
+def test_a_refused_header_on_the_portal_lists_the_columns_of_the_customers_own_template(world, login, customer_a_user):
+    """Acceptance walk (h3): a customer's header refusal said "The columns you may use are those of the template:
+    customer_code, customer_reference, …", while the template the portal hands them has no customer_code and its
+    help says the file needs none."""
+    content = csv_bytes([order_row("PO-1", branch_code="HAM")], columns=[*CUSTOMER_COLUMNS, "branch_code"])
+    login(customer_a_user).post(portal("upload"), {"file": upload(content), "mode": "all_or_nothing"})
+    job = ImportJob.objects.get()
+    listed = job.file_error.split("The columns you may use are those of the template: ", 1)[1].rstrip(".").split(", ")
+
+    template = login(customer_a_user).get(portal("template", "csv"))
+    assert listed == next(csv.reader(io.StringIO(template.content.decode("utf-8-sig"))))
+    assert "customer_code" not in listed

@@ -858,3 +858,52 @@ def test_a_workbooks_progress_only_moves_forward(world, monkeypatch):
     assert job.status == ImportStatus.CHECKED
     assert shown[0] == 0
     assert shown == sorted(shown), f"the progress bar went backwards: {shown}"
+
+
+def test_the_import_tells_the_page_every_row_is_checked_before_it_saves_the_orders(world, monkeypatch):
+    """Acceptance walk (h3): a 100,000-row import showed "Checking the rows once more, then importing 98,821 of
+    100,000 rows · 99%" for the nine seconds its 44,539 orders took to save, and never "Saving the orders". The check
+    wrote its progress only when half a second had passed since the last, so the rows of its last batches were never
+    counted, and the page's "Saving" state (rows_done = rows_total) was never reached."""
+    monkeypatch.setattr(check, "PROGRESS_EVERY_S", 3600)  # no batch reaches the interval, as a file's last ones do not
+    job = import_file(
+        world["ops"], csv_bytes([order_row("PO-1"), order_row("PO-1", description="Spares"), order_row("PO-2")])
+    )
+    seen_when_saving: list[tuple[str, int, int]] = []
+    real_create = writes.bulk.orders_bulk_create
+
+    def watching_create(**kwargs: Any) -> Any:
+        stored = ImportJob.objects.get(pk=job.pk)  # what the polled progress card reads while the orders are saved
+        seen_when_saving.append((stored.status, stored.rows_done, stored.rows_total))
+        return real_create(**kwargs)
+
+    monkeypatch.setattr(writes.bulk, "orders_bulk_create", watching_create)
+    job = _confirm(job, world["ops"])
+
+    assert job.status == ImportStatus.IMPORTED
+    assert seen_when_saving == [(ImportStatus.IMPORTING, 3, 3)]
+
+
+def test_an_order_whose_rows_all_leave_the_order_columns_blank_gets_one_error_saying_why(world):
+    """Acceptance walk (h3): the first row of order PO-2 was given another reference by mistake, so PO-2's second row
+    stood alone, its order columns blank as a later row's are. It was told "This field is required." eight times,
+    once per order column, and nothing pointed at the row whose reference was wrong."""
+    later_row = {"customer_reference": "PO-2", "pieces": "3", "gross_weight_kg": "50", "description": "Spare parts"}
+    job = import_file(world["ops"], csv_bytes([order_row("PO-1"), order_row("PO-9"), later_row]))
+
+    assert errors_of(job) == [
+        (
+            4,
+            "customer_reference",
+            "Order PO-2 has none of its order columns filled in (customer_code, mode, incoterm, origin, destination, "
+            "shipper_name, consignee_name, requested_pickup_on): its rows read as the later lines of an order. If the "
+            "order's first row is in this file, its customer_reference differs from PO-2; otherwise fill in the order "
+            "columns on row 4.",
+        )
+    ]
+    assert (job.orders_valid, job.orders_invalid) == (2, 1)
+
+
+def test_an_order_missing_only_some_order_columns_is_told_each_one(world):
+    job = import_file(world["ops"], csv_bytes([order_row("PO-1", mode="", incoterm="")]))
+    assert errors_of(job) == [(2, "mode", "This field is required."), (2, "incoterm", "This field is required.")]

@@ -327,7 +327,7 @@ def test_the_preview_and_the_errors_follow_the_rows_of_the_file(world, login):
     job = import_file(world["ops"], csv_bytes(rows), mode="valid_only")
     client = login(world["ops"])
     body = client.get(job.get_absolute_url()).content.decode()
-    preview = body.split("Orders that will be created")[1].split("</table>")[0]
+    preview = body.split('id="preview"')[1].split("</table>")[0]
     assert [int(row) for row in re.findall(r'text-secondary">(\d+)</td>', preview)] == [2, 3, 4]
     table = body.split("Errors and duplicates")[1]
     cells = r'<td class="text-end tabular-nums">(\d+)</td>\s*<td class="small">(\w*)</td>'
@@ -432,7 +432,7 @@ def test_the_preview_of_a_long_file_shows_the_files_first_orders(world, login):
     assert (job.orders_valid, len(job.preview)) == (count, check.PREVIEW_ORDERS)
     body = login(world["ops"]).get(job.get_absolute_url()).content.decode()
     assert f"the first {check.PREVIEW_ORDERS} of {count}" in body
-    preview = body.split("Orders that will be created")[1].split("</table>")[0]
+    preview = body.split('id="preview"')[1].split("</table>")[0]
     shown = [int(row) for row in re.findall(r'text-secondary">(\d+)</td>', preview)]
     assert shown[0] == 2, f"'the first {check.PREVIEW_ORDERS}' starts at row {shown[0]}; row 2's order PO-A is missing"
 
@@ -549,3 +549,19 @@ def page_text(response) -> str:
     """The page as a person reads it: tags dropped, entities decoded, whitespace collapsed."""
     body = re.sub(r"<(script|style)\b.*?</\1>", " ", response.content.decode(), flags=re.S)
     return re.sub(r"\s+", " ", html.unescape(re.sub(r"<[^>]+>", " ", body)))
+
+
+def test_a_preview_with_errors_does_not_promise_to_create_the_valid_orders(world, login):
+    """Acceptance walk (h3): a file with 18 orders in error and 5 valid, checked "all or nothing", listed the 5 under
+    "Orders that will be created" beside "Correct the file and upload it again": they are created only if the user
+    chooses to import the valid orders only."""
+    rows = [order_row("PO-1"), order_row("PO-2", pieces="0")]
+    client = login(world["ops"])
+    body = client.get(import_file(world["ops"], csv_bytes(rows)).get_absolute_url()).content.decode()
+    header = body.split('id="preview"')[1].split("</div>")[0]
+    assert "Orders that will be created" not in body
+    assert "Valid orders" in header
+    assert "created only if you import the valid orders only" in header
+
+    clean = client.get(import_file(world["ops"], csv_bytes([order_row("PO-3")])).get_absolute_url()).content.decode()
+    assert "Orders that will be created" in clean.split('id="preview"')[1].split("</div>")[0]

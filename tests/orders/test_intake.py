@@ -293,7 +293,7 @@ def test_lines_that_are_not_a_list_are_told_to_be_one(order_data, staff_scope, l
         ("length_cm", "-20", "Must be greater than zero."),
         ("hs_code", "12AB", "HS code must contain only digits, dots and spaces (e.g. 8471.30)."),
         ("hs_code", "8471", "HS code must be 6, 8 or 10 digits (e.g. 8471.30)."),
-        ("hs_code", "999999", "HS heading 999999 does not exist in HS 2022."),
+        ("hs_code", "999999", "HS subheading 999999 does not exist in HS 2022."),
         ("package_type", "barrel-ish", "barrel-ish is not a package type we know, e.g. PX (pallet), CT (carton)."),
         (
             "container_type",
