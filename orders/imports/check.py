@@ -84,12 +84,13 @@ def _max_errors() -> int:
 
 
 def _duplicate_error(clean: CleanOrder, row: int, existing_reference: str, written: str) -> RowError:
-    """`written`: the reference as the existing order writes it ("PO-1" when the file says "po-1")."""
+    """`written`: the reference as the existing order writes it ("PO-1" when the file says "po-1"). The message reads
+    true at the preview, before anything ran, as after the import."""
     customer, reference = clean.order["customer"], clean.order["customer_reference"]
     return RowError(
         row=row, column="customer_reference", value=reference, is_duplicate=True, customer_reference=reference,
         message=f"{customer.code} already has an order with reference {written} ({existing_reference}); "
-        "it was left unchanged.",
+        "a file never changes an existing order.",
     )  # fmt: skip
 
 

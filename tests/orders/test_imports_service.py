@@ -251,7 +251,7 @@ def test_an_existing_order_is_reported_as_duplicate_and_left_unchanged(world):
     assert duplicate.is_duplicate
     assert duplicate.row == 2
     assert existing.reference in duplicate.message
-    assert "left unchanged" in duplicate.message
+    assert "a file never changes an existing order" in duplicate.message
     job = _confirm(job, world["ops"])
     assert job.orders_created == 1
     existing.refresh_from_db()

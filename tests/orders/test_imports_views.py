@@ -420,7 +420,7 @@ def test_an_import_that_created_nothing_for_another_reason_does_not_claim_a_conc
     )
     body = login(world["ops"]).get(job.get_absolute_url()).content.decode()
     assert "imported meanwhile" not in body
-    assert "left unchanged" not in body
+    assert "a file never changes an existing order" not in body
     assert "no longer valid at the import" in body
 
 
