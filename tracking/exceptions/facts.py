@@ -7,6 +7,9 @@
 2. the "signal" events of those shipments and their houses: holds, clearances, delivery attempts, returns,
    damage reports, and the gate-in/departure that answer a cut-off.
 
+An actual event its leg's recorded times rule out (`contradiction`, tracking.ingest.contradictions) is read by
+neither: it is kept for staff to see, not a fact the rules act on.
+
 The shipments are the carrying ones (masters: they have the legs and the booking); an event reported on a
 house counts for its master, and keeps the house it named (a hold on one house is not another house's).
 """
@@ -233,7 +236,7 @@ LEFT JOIN LATERAL (
 ) ed ON true
 LEFT JOIN LATERAL (
     SELECT max(e.event_at) AS last_actual_at FROM tracking_trackingevent e
-    WHERE e.shipment_id = ANY(ARRAY[s.id] || hh.house_ids) AND e.classifier = 'ACT'
+    WHERE e.shipment_id = ANY(ARRAY[s.id] || hh.house_ids) AND e.classifier = 'ACT' AND e.contradiction = ''
       -- news of the booking is no sign of the goods (planning records BOOKING_CONFIRMED when the confirmation is
       -- typed in, which may be after the sailing): silence is about the goods moving
       AND (e.milestone_id IS NULL OR e.milestone_id <> ALL(ARRAY['INFO_RECEIVED', 'BOOKING_CONFIRMED']))
@@ -245,7 +248,7 @@ ORDER BY s.id
 _SIGNALS = """
 SELECT e.id, e.shipment_id, e.leg_id, e.milestone_id, e.scheme, e.raw_code, e.reason, date_part('epoch', e.event_at)
 FROM tracking_trackingevent e
-WHERE e.shipment_id = ANY(%(ids)s) AND e.classifier = 'ACT'
+WHERE e.shipment_id = ANY(%(ids)s) AND e.classifier = 'ACT' AND e.contradiction = ''
   AND (e.milestone_id = ANY(%(milestones)s) OR e.raw_code = ANY(%(codes)s))
 ORDER BY e.event_at, e.id
 """
@@ -332,7 +335,8 @@ WITH own AS (
 )
 SELECT e.id, e.shipment_id, e.leg_id, e.milestone_id, e.scheme, e.raw_code, e.reason, e.event_at
 FROM tracking_trackingevent e
-WHERE (e.order_id = %(order)s OR e.shipment_id IN (SELECT id FROM carrying)) AND e.classifier = 'ACT'
+WHERE (e.order_id = %(order)s OR e.shipment_id IN (SELECT id FROM carrying))
+  AND e.classifier = 'ACT' AND e.contradiction = ''
   AND (e.milestone_id = ANY(%(milestones)s) OR e.raw_code = ANY(%(codes)s))
 ORDER BY e.event_at, e.id
 """

@@ -65,6 +65,7 @@ class MilestoneOutSerializer(serializers.Serializer):
                 "scheme": item.event.scheme,
                 "code": item.event.raw_code,
                 "effect": item.event.effect,
+                "not_applied": item.event.contradiction,  # "": applied; else how it contradicts its leg's times
             }
             for item in row.events
         ]

@@ -8,6 +8,12 @@ and the reason is written on the event (`effect`) and logged.
 
 The lifecycle may refuse (a workflow task still open, the order not yet planned): the event is kept, the
 order stays, and `order_status_sync` catches up when the order can move (tracking/ingest/receivers.py).
+
+An actual event that contradicts its leg's recorded actual times (an arrival before the recorded departure, a
+departure after the recorded arrival: what planning's `leg_record_actual` refuses) is kept but not applied
+(`StoredEvent.contradiction`, stored on the event): it moves no leg, shipment or order and announces nothing;
+the other events of its batch are judged on their own (docs/tracking-events.md, "An actual time that contradicts
+its leg"; contradictions.py). A person entering one is refused instead (`Actor.refuse_contradictions`).
 """
 
 from __future__ import annotations
@@ -28,6 +34,7 @@ from partners.models import Role
 from partners.scoping import Audience, Scope
 from tracking.errors import PlanningError
 from tracking.ingest import events as domain_events
+from tracking.ingest.contradictions import Contradiction, judge, mark_not_applied
 from tracking.ingest.estimates import follow_estimates
 from tracking.ingest.mapping import MappingTable
 from tracking.ingest.models import Classifier, LocationRole, SourceKind, TrackingEvent
@@ -108,6 +115,13 @@ class StoredEvent:
     source: str
     notes: list[str] = field(default_factory=list)
     role: str = LocationRole.ANY  # where it happened relative to its shipment, when the event names the place
+    # Not applied, and why: it contradicts its leg's recorded actual times (contradictions.judge).
+    contradiction: str = ""
+
+    @property
+    def applies(self) -> bool:
+        """An actual event that may move legs, shipments and orders and be announced: not a contradiction."""
+        return self.classifier == Classifier.ACTUAL and not self.contradiction
 
 
 @dataclass(frozen=True)
@@ -115,6 +129,9 @@ class Actor:
     channel: str
     source: str
     by: Any = None
+    # A person typing the time (the order page, the planning screen): a contradiction is refused, not stored,
+    # since they are there to correct it. Feeds and files keep the event, not applied.
+    refuse_contradictions: bool = False
 
 
 def _transition_to(target: str) -> str | None:
@@ -168,6 +185,10 @@ class _LegOwners:
         owner = self.owner[leg_id]
         return owner if named == owner or self.houses.get(owner) == {named} else named
 
+    def reference_of(self, leg_id: int) -> str:
+        """The reference of the leg's shipment (where operations correct it)."""
+        return self.references.get(self.owner[leg_id], "")
+
     def is_own(self, named: int | None, leg_id: int) -> bool:
         return self.about(named, leg_id) == self.owner[leg_id]
 
@@ -212,34 +233,60 @@ def _first_time(events: list[StoredEvent], owners: _LegOwners, moment: str) -> d
     return first
 
 
-def _waiting_arrivals(legs: dict[int, LegInfo], owners: _LegOwners) -> dict[int, datetime.datetime]:
-    """The arrival already reported for each of these legs, which waited for its departure (out of order), chosen as
-    `_first_time` chooses; a house's own arrival on a consolidation's leg is none (one query)."""
+def _waiting_arrivals(
+    departures: dict[int, datetime.datetime], known: dict[int, LegInfo], owners: _LegOwners, stored: list[StoredEvent]
+) -> tuple[dict[int, datetime.datetime], list[StoredEvent]]:
+    """The arrival already reported for each leg departing now (`departures`), which waited for its departure (out
+    of order), chosen as `_first_time` chooses; a house's own arrival on a consolidation's leg is none. One query.
+
+    An earlier batch's arrival before the departure now recorded is no arrival of the leg: it is returned marked not
+    applied (its effect kept, the reason added), for `follow` to write with the batch's notes; the departure is
+    recorded. This batch's own events were judged by `contradictions.judge` already."""
+    legs = {leg_id: known[leg_id] for leg_id in departures}
     arrival_milestones = [code for code, moment in ANY_LEG_MILESTONES.items() if moment == "arrival"]
     rows = TrackingEvent.objects.filter(
-        leg_id__in=legs, classifier=Classifier.ACTUAL, milestone_id__in=arrival_milestones
-    ).values_list("id", "milestone_id", "event_at", "reported_at", "shipment_id", "leg_id", "source")
-    found = [
-        StoredEvent(pk, milestone, Classifier.ACTUAL, at, reported_at, Link(shipment, None), leg, source)
-        for pk, milestone, at, reported_at, shipment, leg, source in rows
-        if leg_moment(milestone, legs[leg].mode, legs[leg].role) == "arrival"
-    ]
+        leg_id__in=legs, classifier=Classifier.ACTUAL, milestone_id__in=arrival_milestones, contradiction=""
+    ).values_list("id", "milestone_id", "event_at", "reported_at", "shipment_id", "leg_id", "source", "effect")
+    batch = {event.id for event in stored}
+    found: list[StoredEvent] = []
+    for pk, milestone, at, reported_at, shipment, leg, source, effect in rows:
+        if leg_moment(milestone, legs[leg].mode, legs[leg].role) == "arrival" and (
+            at >= departures[leg] or pk not in batch
+        ):
+            event = StoredEvent(pk, milestone, Classifier.ACTUAL, at, reported_at, Link(shipment, None), leg, source)
+            event.notes.extend([effect] if effect else [])
+            found.append(event)
     owners.read_houses((event.link.shipment_id, event.leg_id or 0) for event in found)
     per_leg: dict[int, list[StoredEvent]] = defaultdict(list)
+    passed: list[StoredEvent] = []
     for event in found:
-        if owners.is_own(event.link.shipment_id, event.leg_id or 0):
+        if not owners.is_own(event.link.shipment_id, event.leg_id or 0):
+            continue
+        departed = departures[event.leg_id or 0]
+        if event.event_at < departed:
+            reference = owners.reference_of(event.leg_id or 0)
+            mark_not_applied(
+                event, Contradiction("arrival", event.event_at, "departure", departed, reference), refuse=False
+            )
+            passed.append(event)
+        else:
             per_leg[event.leg_id or 0].append(event)
-    return {leg_id: _first_time(events, owners, "arrival") for leg_id, events in per_leg.items()}
+    chosen = {leg_id: _first_time(events, owners, "arrival") for leg_id, events in per_leg.items()}
+    return chosen, passed
 
 
-def follow_legs(stored: list[StoredEvent], resolution: Resolution, owners: _LegOwners, *, by: Any = None) -> None:
+def follow_legs(
+    stored: list[StoredEvent], resolution: Resolution, owners: _LegOwners, *, by: Any = None, refuse: bool = False
+) -> list[StoredEvent]:
     """Actual departures and arrivals go on their leg (planning moves the shipment in transit / arrived).
 
     What a leg does not have yet, as read with the batch: once a shipment moves, its events cost no query here. A
     leg without a time takes it per `_first_time`; a departure recorded late picks up an arrival that came before
     it (out of order). A time the leg already has is changed only by a person correcting their own report
     (`_follow_corrections`). A house's own arrival on a consolidation's leg is no arrival of the leg: the leg
-    arrives when the master is reported, or with its last house's delivery (`follow_deliveries`).
+    arrives when the master is reported, or with its last house's delivery (`follow_deliveries`). An event its leg's
+    times rule out is not applied (`contradictions.judge`), nor is an arrival that waited for a departure that came
+    after it.
     """
     known = {leg.id: leg for info in resolution.shipments.values() for leg in info.legs}
     on_legs: list[tuple[StoredEvent, LegInfo, str]] = []
@@ -249,15 +296,18 @@ def follow_legs(stored: list[StoredEvent], resolution: Resolution, owners: _LegO
         if leg is not None and moment is not None and event.classifier == Classifier.ACTUAL:
             on_legs.append((event, leg, moment))
     if not on_legs:
-        return
+        return []
     owners.read_houses((event.link.shipment_id, leg.id) for event, leg, _ in on_legs)
-    firsts: dict[tuple[int, str], list[StoredEvent]] = defaultdict(list)
-    events_of: dict[int, list[StoredEvent]] = defaultdict(list)
-    corrections: list[tuple[StoredEvent, LegInfo, str]] = []
+    own: list[tuple[StoredEvent, LegInfo, str]] = []
     for event, leg, moment in on_legs:
         if moment == "arrival" and not owners.is_own(event.link.shipment_id, leg.id):
             event.notes.append(owners.house_note(event, leg.id, moment, None))
-            continue
+        else:
+            own.append((event, leg, moment))
+    firsts: dict[tuple[int, str], list[StoredEvent]] = defaultdict(list)
+    events_of: dict[int, list[StoredEvent]] = defaultdict(list)
+    corrections: list[tuple[StoredEvent, LegInfo, str]] = []
+    for event, leg, moment in judge(own, owners.reference_of, refuse=refuse):
         events_of[leg.id].append(event)
         recorded = _recorded(leg, moment)
         if recorded is None:
@@ -268,7 +318,7 @@ def follow_legs(stored: list[StoredEvent], resolution: Resolution, owners: _LegO
         _follow_corrections(corrections, owners, by=by)
     departures = {leg_id: _first_time(events, owners, m) for (leg_id, m), events in firsts.items() if m == "departure"}
     arrivals = {leg_id: _first_time(events, owners, m) for (leg_id, m), events in firsts.items() if m == "arrival"}
-    waiting = _waiting_arrivals({leg_id: known[leg_id] for leg_id in departures}, owners) if departures else {}
+    waiting, passed = _waiting_arrivals(departures, known, owners, stored) if departures else ({}, [])
     for leg_id in sorted(set(departures) | set(arrivals)):
         leg = known[leg_id]
         departed = departures.get(leg_id)
@@ -276,7 +326,15 @@ def follow_legs(stored: list[StoredEvent], resolution: Resolution, owners: _LegO
         arrived = arrived if leg.actual_arrival_at is None else None
         if arrived and not (leg.actual_departure_at or departed):
             continue  # planning records an arrival only after a departure: it waits for DEPARTED
+        if arrived and departed and arrived < departed:  # the departure chosen is later than the batch's first
+            for event in firsts.get((leg_id, "arrival"), []):
+                if event.event_at < departed:
+                    found = Contradiction("arrival", event.event_at, "departure", departed, owners.reference_of(leg_id))
+                    mark_not_applied(event, found, refuse=refuse)
+            arrived = min((e.event_at for e in firsts.get((leg_id, "arrival"), []) if not e.contradiction),
+                          default=waiting.get(leg_id))  # fmt: skip
         _record_on_leg(leg_id, events_of[leg_id], departed_at=departed, arrived_at=arrived, by=by)
+    return passed
 
 
 def _record_on_leg(
@@ -380,7 +438,7 @@ def follow_deliveries(
     masters: set[int] = set()
     deliveries: list[StoredEvent] = []
     for event in stored:
-        if event.classifier != Classifier.ACTUAL or table.order_status(event.milestone) != OrderStatus.DELIVERED:
+        if not event.applies or table.order_status(event.milestone) != OrderStatus.DELIVERED:
             continue
         named = resolution.shipments.get(event.link.shipment_id) if event.link.shipment_id else None
         if named is None:
@@ -449,7 +507,7 @@ class OrderMove:
 def _order_targets(stored: list[StoredEvent], resolution: Resolution, table: MappingTable) -> list[OrderMove]:
     moves: dict[int, OrderMove] = {}
     for event in sorted(stored, key=lambda e: (e.event_at, e.id)):
-        target = table.order_status(event.milestone) if event.classifier == Classifier.ACTUAL else ""
+        target = table.order_status(event.milestone) if event.applies else ""
         if not target:
             continue
         for order_id in resolution.orders_of(event.link):
@@ -522,11 +580,12 @@ def follow_orders(stored: list[StoredEvent], resolution: Resolution, table: Mapp
 
 def announce_milestones(stored: list[StoredEvent], resolution: Resolution) -> None:
     """milestones_recording before the commit, milestone_recorded after it, once per order and milestone in the
-    batch (events.note_milestones: one call for the batch)."""
+    batch (events.note_milestones: one call for the batch). An event not applied (a contradiction) is not announced:
+    no workflow, notification or exception hears of it."""
     seen: set[tuple[int, str]] = set()
     records: list[domain_events.MilestoneRecorded] = []
     for event in stored:
-        if event.classifier != Classifier.ACTUAL or not event.milestone:
+        if not event.applies or not event.milestone:
             continue
         for order_id in resolution.orders_of(event.link):
             if (order_id, event.milestone) in seen:
@@ -539,23 +598,30 @@ def announce_milestones(stored: list[StoredEvent], resolution: Resolution) -> No
         domain_events.note_milestones(sender=TrackingEvent, records=records)
 
 
-# What each event changed, for all of a batch's events in one statement (event_at too: the partition key).
+# What each event changed, and whether it was applied, for all of a batch's events in one statement (event_at too:
+# the partition key).
 _WRITE_NOTES = """
-    UPDATE tracking_trackingevent AS e SET effect = n.effect
-    FROM unnest(%s::bigint[], %s::timestamptz[], %s::text[]) AS n(id, event_at, effect)
+    UPDATE tracking_trackingevent AS e SET effect = n.effect, contradiction = n.contradiction
+    FROM unnest(%s::bigint[], %s::timestamptz[], %s::text[], %s::text[]) AS n(id, event_at, effect, contradiction)
     WHERE e.id = n.id AND e.event_at = n.event_at
 """
 
 
 def write_notes(stored: list[StoredEvent]) -> None:
-    """Keep on each event what it changed or why it changed nothing (shown on the staff timeline)."""
+    """Keep on each event what it changed or why it changed nothing (shown on the staff timeline), and why it was
+    not applied (a contradiction always comes with its note)."""
     noted = [event for event in stored if event.notes]
     if not noted:
         return
     with connection.cursor() as cursor:
         cursor.execute(
             _WRITE_NOTES,
-            [[e.id for e in noted], [e.event_at for e in noted], [" ".join(e.notes)[:300] for e in noted]],
+            [
+                [e.id for e in noted],
+                [e.event_at for e in noted],
+                [" ".join(e.notes)[:300] for e in noted],
+                [e.contradiction for e in noted],
+            ],
         )
 
 
@@ -563,8 +629,8 @@ def follow(stored: list[StoredEvent], resolution: Resolution, table: MappingTabl
     """Everything newly stored events change, in order: estimates, legs, shipments, orders, then the record."""
     follow_estimates(stored, resolution)
     owners = _LegOwners.of(resolution)
-    follow_legs(stored, resolution, owners, by=actor.by)
+    passed = follow_legs(stored, resolution, owners, by=actor.by, refuse=actor.refuse_contradictions)
     follow_deliveries(stored, resolution, table, owners, by=actor.by)
     follow_orders(stored, resolution, table, actor)
     announce_milestones(stored, resolution)
-    write_notes(stored)
+    write_notes([*stored, *passed])

@@ -48,11 +48,13 @@ def _step_of(status: str) -> Case:
 
 def _furthest_actual(**about: object) -> Coalesce:
     """The furthest step the actual milestones of `about` imply (-1: none), counted as the customer's timeline
-    counts them: mapped, actual, not an exception, a milestone switched on and shown to customers."""
+    counts them: mapped, actual, applied (not contradicting its leg), not an exception, a milestone switched on and
+    shown to customers."""
     events = (
         TrackingEvent.objects.filter(
             mapping_status=MappingStatus.MAPPED,
             classifier=Classifier.ACTUAL,
+            contradiction="",
             milestone__is_active=True,
             milestone__is_customer_visible=True,
             milestone__is_exception=False,

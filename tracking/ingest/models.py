@@ -302,6 +302,14 @@ class TrackingEvent(models.Model):
         db_index=False,
     )
     effect = models.CharField(max_length=300, blank=True, help_text="What it changed, or why it changed nothing.")
+    contradiction = models.CharField(
+        max_length=300,
+        blank=True,
+        default="",
+        help_text="Not applied: how this actual event contradicts its leg's recorded actual times (an arrival "
+        "before the recorded departure, a departure after the recorded arrival). Kept, shown to staff only; it "
+        "moves no order and counts for no reader. Blank: applied as usual.",
+    )
     recorded_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         on_delete=models.SET_NULL,
@@ -343,6 +351,9 @@ class TrackingEvent(models.Model):
                 name="tracking_event_leg_actuals",
             ),
             BrinIndex(fields=["received_at"], name="tracking_event_received_brin"),
+            # The actual events not applied because they contradict their leg (the tracking monitor lists the
+            # latest): few rows.
+            models.Index(fields=["-received_at"], condition=~Q(contradiction=""), name="tracking_event_not_applied"),
             # The events held for a reference not known yet (relinking.py): few rows, found by the reference.
             models.Index(
                 fields=["subject_value"],
@@ -357,6 +368,11 @@ class TrackingEvent(models.Model):
     @property
     def is_actual(self) -> bool:
         return self.classifier == Classifier.ACTUAL
+
+    @property
+    def is_applied(self) -> bool:
+        """False for an actual event that contradicts its leg's recorded times (`contradiction`): kept, not counted."""
+        return not self.contradiction
 
 
 class EtaHistory(models.Model):

@@ -12,7 +12,7 @@ from typing import Any
 from django.utils import timezone
 
 from orders.models import Channel, Order
-from tracking.ingest import following, mapping
+from tracking.ingest import contradictions, following, mapping
 from tracking.ingest.formats import FormatError, IncomingEvent, clean_location, clean_subject, parse_time
 from tracking.ingest.models import Classifier, Scheme, SourceKind, SubjectType, TrackingEvent
 from tracking.ingest.services import Source, TrackingError, events_ingest
@@ -63,7 +63,10 @@ def event_record(
         location_text=location_text,
         reason=note[:300],
     )
-    result = events_ingest(events=[event], source=source)
+    try:
+        result = events_ingest(events=[event], source=source)
+    except contradictions.ContradictionRefused as exc:
+        raise TrackingError(_contradiction_refused(exc.contradiction, occurred_at)) from exc
     if result.rejected:
         raise TrackingError(result.rejected[0][1])
     if not result.stored_ids:
@@ -72,6 +75,17 @@ def event_record(
     if stored.shipment_id is None and stored.order_id is None:
         logger.info("tracking: event #%s for %s %s matches no shipment or order", stored.pk, kind, value)
     return stored
+
+
+def _contradiction_refused(found: contradictions.Contradiction, occurred_at: datetime.datetime) -> str:
+    """Why a time typed by hand is refused, both times on the clock it was typed on: the person is there to fix it."""
+    zone = occurred_at.tzinfo or datetime.UTC
+    where = f" of {found.shipment}" if found.shipment else ""
+    fix = "departure" if found.moment == "arrival" else "arrival"
+    return (
+        f"Not recorded: {found.text(zone)[0].upper()}{found.text(zone)[1:]}{where}. Check the time you entered, or "
+        f"correct the leg's {fix} on the shipment's legs first."
+    )
 
 
 def event_record_for_order(
@@ -89,7 +103,9 @@ def event_record_for_order(
     houses = Shipment.objects.houses().filter(order=order).exclude(status=ShipmentStatus.CANCELLED)
     house = houses.order_by("created_at").values_list("reference", flat=True).first()
     subject = (SubjectType.SHIPMENT, house) if house else (SubjectType.ORDER, order.reference)
-    source = Source(kind=SourceKind.MANUAL, name=getattr(by, "email", "")[:50], channel=channel, by=by)
+    source = Source(
+        kind=SourceKind.MANUAL, name=getattr(by, "email", "")[:50], channel=channel, by=by, refuse_contradictions=True
+    )
     return event_record(
         milestone=milestone,
         occurred_at=occurred_at,
@@ -106,7 +122,13 @@ def event_record_for_leg(*, leg: Any, milestone: str, occurred_at: datetime.date
     if milestone not in following.LEG_MILESTONES:
         raise TrackingError("The planning screen records DEPARTED or ARRIVED.")
     place = leg.origin_id if milestone == "DEPARTED" else leg.destination_id
-    source = Source(kind=SourceKind.PLANNING, name=getattr(by, "email", "")[:50], channel=Channel.SCREEN, by=by)
+    source = Source(
+        kind=SourceKind.PLANNING,
+        name=getattr(by, "email", "")[:50],
+        channel=Channel.SCREEN,
+        by=by,
+        refuse_contradictions=True,
+    )
     return event_record(
         milestone=milestone,
         occurred_at=occurred_at,

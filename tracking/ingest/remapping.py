@@ -200,6 +200,7 @@ def order_status_sync(*, order_id: int) -> str:
         Q(order=order) | Q(shipment_id__in=_order_shipments(order)),
         classifier=Classifier.ACTUAL,
         mapping_status=MappingStatus.MAPPED,
+        contradiction="",  # not applied: it contradicts its leg, and moves no order (following.py)
     ).values_list("milestone_id", "pk", "source")
     best: tuple[int, str, int, str] | None = None
     for milestone, pk, source in actuals:
@@ -260,7 +261,7 @@ def _catch_up_houses(houses: dict[int, int], *, limit: int) -> int:
     moving = [code for code, info in table.milestones.items() if info.order_status]
     reported = (
         TrackingEvent.objects.filter(Q(shipment_id__in=[*houses, *carriers]) | Q(order_id__in=set(houses.values())),
-                                     classifier=Classifier.ACTUAL, milestone_id__in=moving)
+                                     classifier=Classifier.ACTUAL, milestone_id__in=moving, contradiction="")
         .values_list("shipment_id", "order_id", "milestone_id").distinct()
     )  # fmt: skip
     best: dict[int, int] = {}

@@ -8,6 +8,10 @@ The customer-safe timeline (customers, partners, the API for their keys, later t
 shows milestones marked customer-visible with their planned, estimated and actual times and places, the
 legs, and the ETA with its history. It never shows raw codes, payloads, sources, internal notes on what
 an event changed, unmapped events, or polling errors.
+
+An actual event not applied because it contradicts its leg's recorded times (`TrackingEvent.contradiction`) counts
+for no reader: no milestone's actual time, no arrival, no "milestones ahead of the order". Staff see it flagged
+(`Timeline.not_applied`, and struck among its milestone's events); customers, partners and the public link never.
 """
 
 from __future__ import annotations
@@ -16,7 +20,7 @@ import datetime
 from dataclasses import dataclass, field
 
 from django.contrib.postgres.aggregates import ArrayAgg
-from django.db.models import Max, Q, QuerySet
+from django.db.models import Max, Prefetch, Q, QuerySet
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 
@@ -127,6 +131,8 @@ class Timeline:
     eta_history: list[EtaHistory]
     planned_arrival_at: datetime.datetime | None
     unmapped: list[TrackingEvent] = field(default_factory=list)
+    # staff: the actual events kept but not applied, each contradicting its leg's recorded times (oldest first)
+    not_applied: list[EventRow] = field(default_factory=list)
     stale: list[TrackingSubscription] = field(default_factory=list)
     held_back: str = ""  # staff: why the order's status is behind its milestones (a guard, a hold, not planned)
     last_event_at: datetime.datetime | None = None
@@ -226,14 +232,17 @@ def _milestone_rows(
     holders = {
         (event.leg_id, moment, event.shipment_id)
         for event in events
-        if event.classifier == Classifier.ACTUAL and (moment := _moment_on_leg(event, legs_by_id))
+        if event.classifier == Classifier.ACTUAL and not event.contradiction
+        and (moment := _moment_on_leg(event, legs_by_id))
         and event.event_at == _held(legs_by_id[event.leg_id or 0], moment)
     }  # fmt: skip
     for event in events:
         row = rows.get(event.milestone_id or "")
-        if row is None:
+        if row is None or (event.contradiction and customer_safe):
             continue
         row.events.append(EventRow(event, _local(event.event_at, event.event_offset_minutes)))
+        if event.contradiction:
+            continue  # kept and shown to staff, struck: it counts for nothing
         if event.classifier == Classifier.ACTUAL:
             at = _as_on_leg(event, legs_by_id, same_goods, holders)
             if row.actual_at is None or at < row.actual_at:
@@ -315,7 +324,7 @@ def _held_back(order: Order, events: list[TrackingEvent]) -> str:
     """What the last event that could not move the order said, while the order is still behind."""
     table = mapping.table()
     path: dict[str, int] = {str(status): index for index, status in enumerate(STATUS_PATH)}
-    targets = [table.order_status(e.milestone_id) for e in events if e.classifier == Classifier.ACTUAL]
+    targets = [table.order_status(e.milestone_id) for e in events if e.classifier == Classifier.ACTUAL and e.is_applied]
     implied = max((path[target] for target in targets if target), default=-1)
     if order.status in path and implied <= path[order.status]:
         return ""
@@ -356,7 +365,7 @@ def _updates(events: list[TrackingEvent], *, customer_safe: bool) -> list[Tracki
     if not customer_safe:
         return events
     shown = {code for code, info in mapping.table().milestones.items() if info.is_customer_visible}
-    return [e for e in events if e.mapping_status == MappingStatus.MAPPED and e.milestone_id in shown]
+    return [e for e in events if e.mapping_status == MappingStatus.MAPPED and e.milestone_id in shown and e.is_applied]
 
 
 def order_timeline(*, order: Order, customer_safe: bool) -> Timeline:
@@ -407,6 +416,9 @@ def order_timeline(*, order: Order, customer_safe: bool) -> Timeline:
     if not customer_safe:
         timeline.held_back = _held_back(order, events)
         timeline.unmapped = [e for e in events if e.mapping_status == MappingStatus.UNMAPPED]
+        timeline.not_applied = [
+            EventRow(e, _local(e.event_at, e.event_offset_minutes)) for e in events if e.contradiction
+        ]
         timeline.stale = list(
             TrackingSubscription.objects.filter(shipment_id__in=ids, is_active=True, is_stale=True).select_related(
                 "endpoint__carrier"
@@ -426,6 +438,36 @@ def feeds() -> QuerySet[TrackingSubscription]:
         .select_related("shipment", "endpoint__carrier")
         .order_by("-is_stale", "-consecutive_failures", "next_poll_at")
     )
+
+
+def events_not_applied(*, limit: int = 20) -> list[TrackingEvent]:
+    """The latest actual events kept but not applied, each contradicting its leg's recorded times, with the shipment
+    whose leg to correct and the orders on it (`orders_concerned`: the event's own order, its house's, or the live
+    houses' of its master), for the tracking monitor. Read by the partial index `tracking_event_not_applied`; two
+    queries whatever the number."""
+    live_houses = Prefetch(
+        "shipment__consolidated_houses",
+        queryset=ConsolidatedHouse.objects.filter(removed_at__isnull=True).select_related("house__order"),
+        to_attr="live_houses",
+    )
+    events = list(
+        TrackingEvent.objects.exclude(contradiction="")
+        .select_related("milestone", "order", "shipment__order")
+        .prefetch_related(live_houses)
+        .defer("raw_payload")
+        .order_by("-received_at", "-id")[:limit]
+    )
+    for event in events:
+        shipment = event.shipment
+        if event.order is not None:
+            orders = [event.order]
+        elif shipment is not None and shipment.order is not None:
+            orders = [shipment.order]
+        else:
+            houses = getattr(shipment, "live_houses", []) if shipment is not None else []
+            orders = sorted({link.house.order for link in houses if link.house.order}, key=lambda o: o.reference)
+        event.orders_concerned = orders  # type: ignore[attr-defined]
+    return events
 
 
 def recent_events(*, limit: int = 30) -> list[TrackingEvent]:

@@ -67,6 +67,9 @@ class Source:
     carrier_ids: frozenset[int] | None = None  # reach only shipments these organisations carry; None: all
     channel: str = Channel.SYSTEM
     by: Any = None
+    # A person typing the time on a screen: an actual time its leg's recorded times rule out is refused
+    # (contradictions.ContradictionRefused, nothing stored) instead of kept and not applied.
+    refuse_contradictions: bool = False
 
     @property
     def key(self) -> str:
@@ -319,7 +322,12 @@ def events_ingest(
             for r in rows
             if r.content_key in inserted
         ]
-        actor = following.Actor(channel=source.channel, source=source.key, by=source.by)
+        actor = following.Actor(
+            channel=source.channel,
+            source=source.key,
+            by=source.by,
+            refuse_contradictions=source.refuse_contradictions,
+        )
         following.follow(stored, resolution, table, actor)
     result.rejected.sort()
     result.stored = len(stored)

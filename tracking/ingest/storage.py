@@ -69,6 +69,7 @@ BATCH_COLUMNS = {
     "source_kind": "%(kind)s",
     "received_at": "%(now)s",
     "effect": "''",
+    "contradiction": "''",  # judged by following.follow_legs, written with the effects
     "recorded_by_id": "%(by)s",
     "partner_id": "%(partner)s",  # whose own mapping rules the sender's events follow (Source.partner_id)
 }

@@ -228,11 +228,13 @@ def upload_template(request: HttpRequest) -> HttpResponse:
 @staff_required
 @require_GET
 def monitor(request: HttpRequest) -> HttpResponse:
-    """Feeds (stale and failing first), codes waiting for a mapping, the latest events and refused deliveries."""
+    """Feeds (stale and failing first), codes waiting for a mapping, the latest events, the events not applied
+    (they contradict their leg: someone corrects it) and refused deliveries."""
     context = {
         "feeds": list(selectors.feeds()[:200]),
         "alerts": list(selectors.open_alerts()[:100]),
         "events": selectors.recent_events(limit=25),
+        "not_applied": selectors.events_not_applied(limit=20),
         "rejections": list(RejectedDelivery.objects.select_related("webhook_source")[:10]),
         "may_map": request.user.is_staff and request.user.has_perm("tracking.change_mappingalert"),
     }
