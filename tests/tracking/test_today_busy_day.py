@@ -180,3 +180,16 @@ def test_the_page_sends_as_many_queries_for_a_busy_day_as_for_a_quiet_one(
         _today(client, branch)
     with django_assert_max_num_queries(len(quiet.captured_queries)):
         _today(client, branch, show="departures")
+
+
+def test_a_section_with_everything_recorded_says_so_without_a_zero(login, ops_user, branch, carrier, locations):
+    """ "0 to record · 2 recorded" read as a count of nothing first; a section all done says "all 2 recorded"."""
+    branch.time_zone = "Europe/Berlin"
+    branch.save(update_fields=["time_zone"])
+    for hour in (6, 7):
+        _master(branch, carrier, _today_at(hour), departed=True)
+
+    body = _today(login(ops_user), branch).content.decode()
+
+    assert "all 2 recorded" in body
+    assert "0 to record" not in body
