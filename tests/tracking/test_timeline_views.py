@@ -485,3 +485,24 @@ def test_a_step_without_any_time_is_marked_bare_for_phones(login, customer_a_use
     assert "is-bare" in classes["Discharged"]
     assert "is-bare" not in classes["Departed"]
     assert "is-bare" not in classes["Arrived"]  # planned and estimated
+
+
+def test_an_order_held_behind_its_milestones_says_what_it_waits_for(login, ops_user, ops_scope, booked_fcl):
+    """The card said "… is on hold: status left as it is. It moves on by itself once that is done": "that" named
+    nothing. It says what stands in the way, and that the order catches up once it no longer does."""
+    from orders import services as order_services
+
+    order, _ = booked_fcl
+    order_services.order_transition(
+        order=order, name="hold", scope=ops_scope, channel="screen", by=ops_user, reason="Credit check"
+    )
+    services.events_ingest(
+        events=[read_dcsa(dcsa_event("TRANSPORT", "DEPA", ETD, event_id="d"))],
+        source=Source(kind=SourceKind.DCSA, name="MAEU"),
+    )
+
+    body = page(login(ops_user), order).content.decode()
+
+    assert f"{order.reference} is on hold: status left as it is." in body
+    assert "once that is done" not in body
+    assert "catches up with them by itself once this no longer stands in its way" in body
