@@ -236,7 +236,8 @@ UPLOAD_CEILING = 4
 
 def _feeds(n: int) -> None:
     """n more carriers, each with a polled feed of a master of its own (some failing), a code it sent that has no
-    mapping, an event of that master sent by its webhook, and a refused delivery of that webhook."""
+    mapping, an event of that master sent by its webhook, an unreadable delivery of that webhook and one with refused
+    events."""
     for carrier in (OrganisationFactory(code=f"FD{next(serial)}", kinds=["carrier"]) for _ in range(n)):
         master = _master(carrier=carrier)
         endpoint = CarrierEndpoint.objects.create(carrier=carrier, kind=AdapterKind.SIMULATED)
@@ -247,6 +248,11 @@ def _feeds(n: int) -> None:
         MappingAlert.objects.create(scheme=Scheme.DCSA, code=f"X{carrier.code}", partner=carrier, event_count=2)
         source = WebhookSource.objects.create(name=carrier.code.lower(), carrier=carrier)
         RejectedDelivery.objects.create(webhook_source=source, status_code=400, reason="not JSON")
+        RejectedDelivery.objects.create(
+            webhook_source=source, status_code=200, reason="1 of 2 events refused: eventType 'PARTY'",
+            events_received=2, events_stored=1, refused_count=1,
+            refusals=[{"index": 1, "event_id": f"{carrier.code}-p", "message": "eventType 'PARTY'"}],
+        )  # fmt: skip
         ingest_services.events_ingest(
             events=[read_oms({"event_id": f"{carrier.code}-1", "milestone": "DEPARTED", "shipment": master.reference,
                               "occurred_at": iso(NOW - datetime.timedelta(hours=1))})],

@@ -27,13 +27,14 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
 
 from oms.admin_bases import ReadOnlyAdmin
 from partners.admin_actions import confirmation_page, confirmed
 from partners.validators import time_zone_spelt
 from tracking.ingest import mapping, remapping, tasks
 from tracking.ingest.models import (
+    KEPT_REFUSALS,
     CarrierEndpoint,
     EtaHistory,
     EventUpload,
@@ -353,7 +354,51 @@ class EventUploadAdmin(ReadOnlyAdmin):
     list_select_related = ("uploaded_by", "partner")
 
 
+class DeliveryProblemFilter(admin.SimpleListFilter):
+    """Unreadable deliveries (nothing stored) apart from readable ones with refused events."""
+
+    title = "problem"
+    parameter_name = "problem"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        return [("unreadable", "Unreadable (nothing stored)"), ("refused", "Events refused")]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[RejectedDelivery]) -> QuerySet[RejectedDelivery]:
+        if self.value() == "unreadable":
+            return queryset.exclude(status_code=200)
+        if self.value() == "refused":
+            return queryset.filter(status_code=200)
+        return queryset
+
+
 @admin.register(RejectedDelivery)
 class RejectedDeliveryAdmin(ReadOnlyAdmin):
-    list_display = ("received_at", "webhook_source", "status_code", "reason")
+    """Signed webhook deliveries with a problem (tracking/ingest/webhooks.py): unreadable ones, and readable ones
+    whose events were partly or wholly refused. A record of what the sender was told: shown, never edited."""
+
+    list_display = ("received_at", "webhook_source", "status_code", "events_received", "events_stored", "refused_count",
+                    "reason")  # fmt: skip
+    # By kind of problem, and a source by its name: a filter listing every source, or a date hierarchy, would cost
+    # the list queries of their own.
+    list_filter = (DeliveryProblemFilter,)
     list_select_related = ("webhook_source",)
+    search_fields = ("webhook_source__name", "reason")
+    fields = ("webhook_source", "received_at", "status_code", "reason", "events_received", "events_stored",
+              "duplicates", "refused_count", "refusals_table", "body")  # fmt: skip
+    readonly_fields = ("refusals_table",)  # the JSON list, as a table; every other field is read-only by the base
+
+    @admin.display(description=f"refusals (the first {KEPT_REFUSALS})")
+    def refusals_table(self, delivery: RejectedDelivery) -> str:
+        """Each kept refusal as a row: where it was in the delivery, the sender's event id, and why (its words)."""
+        if not delivery.refusals:
+            return "—"
+        rows = format_html_join(
+            "",
+            "<tr><td>{}</td><td>{}</td><td>{}</td></tr>",
+            ((r.get("index", ""), r.get("event_id") or "—", r.get("message", "")) for r in delivery.refusals),
+        )
+        return format_html(
+            "<table><thead><tr><th>Index</th><th>Event id</th><th>Reason given</th></tr></thead><tbody>{}</tbody>"
+            "</table>",
+            rows,
+        )

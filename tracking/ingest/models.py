@@ -566,22 +566,68 @@ class WebhookSource(models.Model):
         return self.name
 
 
+KEPT_REFUSALS = 50  # refusals of a delivery kept: enough to see what the sender gets wrong, bounded per row
+MONITOR_REFUSALS = 3  # refusals of a delivery the tracking monitor names; its card is a third of the page wide
+
+
 class RejectedDelivery(models.Model):
-    """A correctly signed delivery we could not read, kept for investigation (unsigned ones are not kept)."""
+    """A correctly signed webhook delivery with a problem, kept for investigation (unsigned ones are not kept): one we
+    could not read at all (status 400, nothing stored), or one we read whose events were partly or wholly refused
+    (status 200, as answered: the others stored). Operations find both on the tracking monitor; without the second
+    kind a carrier's integration lost events and only the sender's logs said so.
+
+    One model for both, not a sibling: the monitor lists them in one card, newest first, with one query, and the
+    console has one list to filter by status. A delivery with nothing refused writes no row (one insert per delivery
+    with a problem, none otherwise: webhooks.py)."""
 
     webhook_source = models.ForeignKey(WebhookSource, on_delete=models.CASCADE, related_name="rejections")
     received_at = models.DateTimeField(default=timezone.now)
-    status_code = models.PositiveSmallIntegerField()
-    reason = models.CharField(max_length=300)
+    status_code = models.PositiveSmallIntegerField(
+        help_text="As answered: 400 the body could not be read (nothing stored); 200 it was read and some or all of "
+        "its events were refused."
+    )
+    reason = models.CharField(max_length=300, help_text="Why, in the words the sender got (the first refusal's).")
+    events_received = models.PositiveIntegerField(default=0, help_text="Events in the delivery (0 when unreadable).")
+    events_stored = models.PositiveIntegerField(default=0, help_text="Events stored: new to us and accepted.")
+    duplicates = models.PositiveIntegerField(default=0, help_text="Events we already had (stored once, not again).")
+    refused_count = models.PositiveIntegerField(
+        default=0, help_text=f"Events refused, all of them (the list below keeps the first {KEPT_REFUSALS})."
+    )
+    refusals = models.JSONField(
+        default=list,
+        blank=True,
+        help_text=f"The first {KEPT_REFUSALS} refused events: their index in the delivery (from 0), the sender's "
+        "event id (eventID, or id in our format) and the reason the sender was given.",
+    )
     body = models.TextField(blank=True, help_text="The first 64 KB of the body.")
 
     class Meta:
         ordering = ["-received_at"]
-        verbose_name_plural = "rejected deliveries"
+        verbose_name = "webhook delivery with problems"
+        verbose_name_plural = "webhook deliveries with problems"
+        indexes = [
+            # The monitor reads the newest ten; deliveries with refused events can be many a day.
+            models.Index(fields=["-received_at"], name="rejected_delivery_newest"),
+        ]
 
     def __str__(self) -> str:
         # Reads the source: the console's list select_related it.
         return f"{self.webhook_source.name} {self.received_at:%Y-%m-%d %H:%M}: {self.reason}"
+
+    @property
+    def is_unreadable(self) -> bool:
+        """The body could not be read at all (400); otherwise the delivery was read and events of it refused."""
+        return self.status_code != 200
+
+    @property
+    def first_refusals(self) -> list[dict[str, object]]:
+        """The refusals the monitor shows beside the counts (a card, not the list); the console shows those kept."""
+        return list(self.refusals[:MONITOR_REFUSALS])
+
+    @property
+    def refusals_not_shown(self) -> int:
+        """How many refused events the monitor's card does not name ("and 12 more")."""
+        return max(self.refused_count - MONITOR_REFUSALS, 0)
 
 
 class MappingAlert(models.Model):

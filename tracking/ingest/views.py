@@ -229,7 +229,8 @@ def upload_template(request: HttpRequest) -> HttpResponse:
 @require_GET
 def monitor(request: HttpRequest) -> HttpResponse:
     """Feeds (stale and failing first), codes waiting for a mapping, the latest events, the events not applied
-    (they contradict their leg: someone corrects it) and refused deliveries."""
+    (they contradict their leg: someone corrects it) and the webhook deliveries with problems (unreadable, or with
+    refused events), newest first: the refusals are in each row, so the card costs one query however many."""
     context = {
         "feeds": list(selectors.feeds()[:200]),
         "alerts": list(selectors.open_alerts()[:100]),
@@ -237,6 +238,7 @@ def monitor(request: HttpRequest) -> HttpResponse:
         "not_applied": selectors.events_not_applied(limit=20),
         "rejections": list(RejectedDelivery.objects.select_related("webhook_source")[:10]),
         "may_map": request.user.is_staff and request.user.has_perm("tracking.change_mappingalert"),
+        "may_open_deliveries": request.user.is_staff and request.user.has_perm("tracking.view_rejecteddelivery"),
     }
     with timezone.override(viewer_zone(scope_for_request(request))):  # a list over every branch: the viewer's clock
         return render(request, "tracking/ingest/monitor.html", context)

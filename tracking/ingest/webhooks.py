@@ -14,7 +14,10 @@ is stored once (dedupe), so a replay only reports duplicates.
 
 The body is a JSON array of events, or {"events": [...]}; each event is a DCSA T&T 2.2 event or one of ours
 (tracking/ingest/formats.py). At most MAX_EVENTS events and MAX_BYTES bytes per delivery (413 beyond);
-unreadable JSON with a valid signature is 400 and kept for investigation (RejectedDelivery). NaN and Infinity
+unreadable JSON with a valid signature is 400 and kept for investigation (RejectedDelivery). A readable delivery
+with refused events is answered 200 with each refusal, and kept too (RejectedDelivery with status 200: its counts,
+the first KEPT_REFUSALS refusals with the sender's event ids, the body's first 64 KB), so operations see on the
+tracking monitor what only the sender was told; a delivery with nothing refused writes nothing. NaN and Infinity
 are not JSON (Python reads them, PostgreSQL's jsonb does not): 400 as well, and so is JSON nested deeper than
 Python's json follows (RecursionError).
 
@@ -41,7 +44,7 @@ from django.utils import timezone
 
 from orders.models import Channel
 from tracking.ingest.formats import IncomingEvent, any_event, read_all
-from tracking.ingest.models import RejectedDelivery, SourceKind, WebhookSource
+from tracking.ingest.models import KEPT_REFUSALS, RejectedDelivery, SourceKind, WebhookSource
 from tracking.ingest.services import MAX_BATCH, IngestResult, Source, events_ingest
 
 TIMESTAMP_HEADER = "X-OMS-Timestamp"
@@ -49,6 +52,7 @@ SIGNATURE_HEADER = "X-OMS-Signature"
 MAX_EVENTS = MAX_BATCH
 MAX_BYTES = getattr(settings, "OMS_TRACKING_WEBHOOK_MAX_BYTES", 4 * 1024 * 1024)
 KEPT_BODY_BYTES = 64 * 1024
+KEPT_EVENT_ID_CHARS = 100  # of a refused event's id, in the kept record (an id is the sender's, of any length)
 # "Last delivery" (console) is kept to the minute: a sender that delivers many times a second would otherwise
 # rewrite, and commit, its source's row with every delivery.
 LAST_DELIVERY_RESOLUTION = datetime.timedelta(minutes=1)
@@ -111,9 +115,60 @@ def _reject(source: WebhookSource, status: int, code: str, message: str, body: b
         webhook_source=source,
         status_code=status,
         reason=message[:300],
-        body=body[:KEPT_BODY_BYTES].decode("utf-8", "replace"),
+        body=_kept_body(body),
     )
     return _error(status, code, message)
+
+
+def _storable(text: str) -> str:
+    """`text` as PostgreSQL's text and jsonb take it: a lone UTF-16 surrogate (JSON's "\\ud800") and a NUL, which
+    both refuse, written as escapes. They are what a refused event was refused for, often quoted in the reason."""
+    return text.encode("utf-8", "backslashreplace").decode("utf-8").replace("\x00", "\\u0000")
+
+
+def _kept_body(body: bytes) -> str:
+    """The body's first KEPT_BODY_BYTES as text, in the encoding the JSON was read in (JSON may come as UTF-16 or
+    UTF-32, whose bytes read as UTF-8 are full of NULs, which PostgreSQL's text refuses)."""
+    head = body[:KEPT_BODY_BYTES]
+    return _storable(head.decode(json.detect_encoding(head), "replace"))
+
+
+def _sender_event_id(item: Any) -> str:
+    """The sender's own id of an event as sent (DCSA's eventID, our id), to find it in the sender's logs; ""
+    without one, or for an item that is no JSON object."""
+    if not isinstance(item, dict):
+        return ""
+    value = item.get("eventID") or item.get("id")
+    return "" if value is None or isinstance(value, dict | list) else _storable(str(value)[:KEPT_EVENT_ID_CHARS])
+
+
+def _keep_refusals(
+    source: WebhookSource, items: list[tuple[Any, str]], result: IngestResult, body: bytes
+) -> RejectedDelivery:
+    """A delivery we read but whose events were partly or wholly refused: kept (one insert), so that operations see
+    on the monitor what only the sender was told. The sender was answered 200, and so is the record's status."""
+    refusals = [
+        {
+            "index": index,
+            "event_id": _sender_event_id(items[index][0]) if index < len(items) else "",
+            "message": _storable(why),
+        }
+        for index, why in result.rejected[:KEPT_REFUSALS]
+    ]
+    count = len(result.rejected)
+    return RejectedDelivery.objects.create(
+        webhook_source=source,
+        status_code=200,
+        reason=_storable(
+            f"{count} of {result.received} event{'s' if result.received != 1 else ''} refused: {result.rejected[0][1]}"
+        )[:300],
+        events_received=result.received,
+        events_stored=result.stored,
+        duplicates=result.duplicates,
+        refused_count=count,
+        refusals=refusals,
+        body=_kept_body(body),
+    )
 
 
 def _refuse_constant(name: str) -> Any:
@@ -254,6 +309,8 @@ def webhook_receive(
             f"A delivery holds at most {MAX_EVENTS:,} events; this one has {len(items):,}. Split it.",
         )
     result = ingest_items(items, source=source)
+    if result.rejected:
+        _keep_refusals(source, items, result, body)
     received_at = timezone.now()
     if source.last_delivery_at is None or received_at - source.last_delivery_at >= LAST_DELIVERY_RESOLUTION:
         WebhookSource.objects.filter(pk=source.pk).update(last_delivery_at=received_at)
