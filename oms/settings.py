@@ -324,6 +324,11 @@ CELERY_BEAT_SCHEDULE = {
         "options": {"queue": "tracking"},
     },
     # Exceptions (tracking/exceptions): the rules over every active shipment (silence and overdue plans).
+    "tracking-delete-old-problem-deliveries": {
+        "task": "tracking.ingest.tasks.delete_old_problem_deliveries",
+        "schedule": crontab(hour=3, minute=37),
+        "options": {"queue": "tracking"},
+    },
     "tracking-scan-exceptions": {
         "task": "tracking.exceptions.tasks.scan_exceptions",
         "schedule": 300.0,
@@ -435,6 +440,10 @@ OMS_WEBHOOK_MAX_BYTES = env.int("OMS_WEBHOOK_MAX_BYTES", default=1024 * 1024)
 # minute (429 beyond).
 OMS_TRACKING_LINK_DAYS = env.int("OMS_TRACKING_LINK_DAYS", default=180)
 OMS_TRACKING_LINK_RATE = env.int("OMS_TRACKING_LINK_RATE", default=60)
+# Webhook deliveries with problems (unreadable, or with refused events; tracking.ingest.models.RejectedDelivery) are
+# deleted this many days after they came: each keeps up to 64 KB of its body, and a sender whose every delivery has
+# a refused event adds one a delivery. 0 keeps them forever.
+OMS_TRACKING_PROBLEM_DELIVERY_DAYS = env.int("OMS_TRACKING_PROBLEM_DELIVERY_DAYS", default=90)
 OMS_WEBHOOK_TOLERANCE_SECONDS = 300
 # Where people reach OMS, for the links in mail sent outside a request (a customer's exception notice links to the
 # order's timeline): scheme and host, e.g. https://oms.example.com. Empty: such mail carries no link.

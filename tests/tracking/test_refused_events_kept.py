@@ -221,3 +221,25 @@ def test_the_console_shows_a_partly_refused_delivery_read_only(partly_refused, l
     assert "Events refused, all of them (the list below keeps the first 50)." in text  # the fields' help texts
     assert 'name="_save"' not in text  # a record: nothing to edit
     assert "refused_count" not in page.context["adminform"].form.fields  # every field shown read-only
+
+
+def test_old_deliveries_with_problems_are_deleted_after_the_retention_period(db, webhook_source, settings):
+    """The daily beat task deletes the records OMS_TRACKING_PROBLEM_DELIVERY_DAYS old; 0 keeps them."""
+    from django.utils import timezone
+
+    from tracking.ingest.tasks import delete_old_problem_deliveries
+
+    now = timezone.now()
+    _old, recent = (
+        RejectedDelivery.objects.create(
+            webhook_source=webhook_source, status_code=400, reason="unreadable", received_at=now - age
+        )
+        for age in (datetime.timedelta(days=91), datetime.timedelta(days=89))
+    )
+    settings.OMS_TRACKING_PROBLEM_DELIVERY_DAYS = 0
+    assert delete_old_problem_deliveries() == 0
+
+    settings.OMS_TRACKING_PROBLEM_DELIVERY_DAYS = 90
+    assert delete_old_problem_deliveries() == 1
+    assert list(RejectedDelivery.objects.values_list("pk", flat=True)) == [recent.pk]
+    assert "tracking-delete-old-problem-deliveries" in settings.CELERY_BEAT_SCHEDULE

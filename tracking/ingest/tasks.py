@@ -10,13 +10,16 @@ nothing twice, because every event is stored at most once.
 
 from __future__ import annotations
 
+import datetime
 import logging
 
 from celery import shared_task
+from django.conf import settings
 from django.db import InterfaceError, OperationalError
+from django.utils import timezone
 
 from tracking.ingest import polling, relinking, remapping
-from tracking.ingest.models import AdapterKind
+from tracking.ingest.models import AdapterKind, RejectedDelivery
 
 logger = logging.getLogger(__name__)
 QUEUE = "tracking"
@@ -113,3 +116,19 @@ def relink_held_events() -> None:
     attached = relinking.events_relink_held()
     if attached:
         logger.info("tracking: %d held events attached by the sweep", attached)
+
+
+@shared_task(name="tracking.ingest.tasks.delete_old_problem_deliveries", ignore_result=True)
+def delete_old_problem_deliveries() -> int:
+    """Delete the webhook deliveries with problems kept longer than OMS_TRACKING_PROBLEM_DELIVERY_DAYS (beat, daily;
+    0 keeps them). Their events, stored or not, are not touched: a record is what the sender got wrong, for the days
+    someone may still look into it. Safe to run twice."""
+    days = settings.OMS_TRACKING_PROBLEM_DELIVERY_DAYS
+    if days <= 0:
+        return 0
+    deleted, _ = RejectedDelivery.objects.filter(
+        received_at__lt=timezone.now() - datetime.timedelta(days=days)
+    ).delete()
+    if deleted:
+        logger.info("tracking: %d webhook deliveries with problems older than %d days deleted", deleted, days)
+    return deleted
