@@ -156,7 +156,10 @@ class WebhookResultSerializer(serializers.Serializer):
     duplicates = serializers.IntegerField(help_text="Events we had already: stored once, not applied twice.")
     unmapped = serializers.IntegerField(help_text="Stored, but their code has no mapping yet (an admin is alerted).")
     unlinked = serializers.IntegerField(help_text="Stored, but their reference matches no shipment of yours.")
-    rejected = serializers.ListField(child=serializers.DictField(), help_text="Unreadable events: index and message.")
+    rejected = serializers.ListField(
+        child=serializers.DictField(),
+        help_text="Refused events, each with its index in the delivery and why (also kept for our operations team).",
+    )
 
 
 _WEBHOOK_EXAMPLE = {
@@ -200,7 +203,10 @@ class TrackingWebhookView(APIView):
             "with offset, `location`, `subject`, optional `id`).\n\n"
             "Sign it: `X-OMS-Timestamp: <Unix seconds>` and `X-OMS-Signature: v1=<hex HMAC-SHA256(secret, "
             '"<timestamp>.<raw body>")>`. Missing, wrong or stale (more than 5 minutes) signatures get 401 and '
-            "nothing is stored. The same event sent twice is stored once (`duplicates`)."
+            "nothing is stored. The same event sent twice is stored once (`duplicates`).\n\n"
+            "Each event is judged on its own: the answer is 200 with the events stored and, in `rejected`, each "
+            "refused one with its index and why. A delivery with refused events is also kept, with those reasons, "
+            "for our operations team (the tracking monitor), so a refusal never goes unseen on either side."
         ),
         parameters=[
             OpenApiParameter("source", str, OpenApiParameter.PATH, description="The webhook source's name."),
