@@ -11,7 +11,9 @@ arrived, customs and delivery of those that arrived half a day ago, the proof of
 delivered days ago), until the orders stand where the carrier says: some in transit, two arrived, two delivered,
 three completed. No order's page says "The milestones are ahead of the order". Invoiced stays at 0: the app records
 an invoice made elsewhere ("Mark invoiced", finance) but makes none, so the completed orders wait on finance's
-"Invoice the customer" task.
+"Invoice the customer" task. Last, the services' timestamps of the orders whose goods moved (stamped with the seed's
+time) are moved back to when they would have happened, so each order page reads taken, confirmed, planned, booked,
+then picked up, departed… (oms.demo_clock).
 
 Shown waiting on purpose: submitted orders in the sales inbox; confirmed ones whose booking task waits for a carrier
 (one FCL booking sent and not answered yet); the three the team is late with (orders.demo.LATE: "Book container
@@ -28,6 +30,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
+from oms.demo_clock import demo_history_age
 from orders.demo import seed_orders
 from partners.demo import LOGINS, seed_partners
 from tracking.demo import seed_planning
@@ -99,6 +102,7 @@ class Command(BaseCommand):
         handled = queued_transitions_drain()
         self.stdout.write(f"Orders: {created} created ({handled} queued transitions handled).")
         self.stdout.write(f"Workflows: {seed_workflows(password=password)}")
+        planning_started = timezone.now()
         self.stdout.write(f"Planning: {seed_planning()} demo shipments.")
         self.stdout.write(f"Tracking: {seed_tracking_demo()}")
         # What the team has done by the time the goods leave, so the carrier's departure moves the orders on; then
@@ -109,6 +113,9 @@ class Command(BaseCommand):
         seed_exception_automation()
         self.stdout.write(f"Exceptions: {seed_exceptions_demo()}")
         self.stdout.write(f"Notifications: {seed_notifications_read(since=started)} of the seeding's marked read.")
+        # Last: the services stamped the seed's time; the orders that moved get theirs back (oms.demo_clock).
+        aged = demo_history_age(started=started, planning_started=planning_started)
+        self.stdout.write(f"History: {aged} orders' service times moved back before their goods moved.")
         self.stdout.write(self.style.SUCCESS("Demo data ready. Logins:"))
         for email, _name, code, roles in LOGINS:
             self.stdout.write(f"  {email:<24} {', '.join(roles):<14} {code}")
