@@ -10,7 +10,6 @@ before the vessel sailed."""
 from __future__ import annotations
 
 import datetime
-import json
 
 import pytest
 from django.urls import reverse
@@ -18,7 +17,7 @@ from django.urls import reverse
 from orders.models import Order, OrderStatus, OrderTransition
 from portal.links import tracking_link_create
 from tests.tracking.test_ingest_support import *  # noqa: F403 - fixtures
-from tests.tracking.test_ingest_support import ETD, dcsa_event, oms_event, signed_headers
+from tests.tracking.test_ingest_support import ETD, dcsa_event, deliver_signed, oms_event
 from tracking.ingest import events as domain_events
 from tracking.ingest import remapping, selectors, services
 from tracking.ingest.formats import oms_event as read_oms
@@ -30,15 +29,6 @@ from tracking.models import Leg, LegRole, Shipment, ShipmentStatus
 H = datetime.timedelta(hours=1)
 DAY = datetime.timedelta(days=1)
 EARLY = ETD - 21 * DAY  # three weeks before the recorded departure
-WEBHOOK = "/api/v1/tracking/webhooks/acme-tms/"
-
-
-def _deliver(client, *events: dict) -> dict:
-    body = json.dumps({"events": list(events)}).encode()
-    extra = {f"HTTP_{name.upper().replace('-', '_')}": value for name, value in signed_headers(body).items()}
-    response = client.post(WEBHOOK, data=body, content_type="application/json", **extra)
-    assert response.status_code == 200
-    return response.json()
 
 
 def _main_leg(master: Shipment) -> Leg:
@@ -53,7 +43,7 @@ def _arrived_row(timeline: selectors.Timeline) -> selectors.MilestoneRow:
 def departed(booked_fcl, webhook_source, client):
     """The booked master's vessel sailed (DCSA DEPA at ETD, signed webhook): the order is in transit."""
     order, master = booked_fcl
-    _deliver(client, dcsa_event("TRANSPORT", "DEPA", ETD, event_id="dep"))
+    deliver_signed(client, dcsa_event("TRANSPORT", "DEPA", ETD, event_id="dep"))
     order.refresh_from_db()
     assert order.status == OrderStatus.IN_TRANSIT
     return order, master
@@ -76,7 +66,7 @@ def announced(monkeypatch):
 def test_a_dcsa_arrival_before_the_recorded_departure_is_kept_not_applied(client, departed, announced):
     order, master = departed
 
-    answer = _deliver(client, dcsa_event("TRANSPORT", "ARRI", EARLY, place="DEHAM", event_id="arr-early"))
+    answer = deliver_signed(client, dcsa_event("TRANSPORT", "ARRI", EARLY, place="DEHAM", event_id="arr-early"))
 
     assert (answer["stored"], answer["rejected"]) == (1, [])  # a carrier's data is never lost
     event = TrackingEvent.objects.get(source_event_id="arr-early")
@@ -94,14 +84,13 @@ def test_a_dcsa_arrival_before_the_recorded_departure_is_kept_not_applied(client
     assert _main_leg(master).actual_arrival_at is None
     assert Shipment.objects.get(pk=master.pk).status == ShipmentStatus.IN_TRANSIT
     assert [record.code for record in announced] == []  # no workflow, notification or exception hears of it
-    assert (
-        _deliver(client, dcsa_event("TRANSPORT", "ARRI", EARLY, place="DEHAM", event_id="arr-early"))["duplicates"] == 1
-    )  # the same event again is still a duplicate
+    again = deliver_signed(client, dcsa_event("TRANSPORT", "ARRI", EARLY, place="DEHAM", event_id="arr-early"))
+    assert again["duplicates"] == 1  # the same event again is still a duplicate
 
 
 def test_the_order_does_not_catch_up_to_an_event_not_applied(client, departed):
     order, _ = departed
-    _deliver(client, dcsa_event("TRANSPORT", "ARRI", EARLY, place="DEHAM", event_id="arr-early"))
+    deliver_signed(client, dcsa_event("TRANSPORT", "ARRI", EARLY, place="DEHAM", event_id="arr-early"))
 
     assert remapping.order_status_sync(order_id=order.pk) == ""
     assert remapping.orders_catch_up() == 0
@@ -111,10 +100,10 @@ def test_the_order_does_not_catch_up_to_an_event_not_applied(client, departed):
 def test_a_departure_after_the_recorded_arrival_is_kept_not_applied(client, departed):
     _order, master = departed
     arrived_at = ETD + 3 * DAY
-    _deliver(client, dcsa_event("TRANSPORT", "ARRI", arrived_at, place="DEHAM", event_id="arr"))
+    deliver_signed(client, dcsa_event("TRANSPORT", "ARRI", arrived_at, place="DEHAM", event_id="arr"))
     assert _main_leg(master).actual_arrival_at == arrived_at
 
-    _deliver(client, dcsa_event("TRANSPORT", "DEPA", arrived_at + DAY, event_id="dep-late"))
+    deliver_signed(client, dcsa_event("TRANSPORT", "DEPA", arrived_at + DAY, event_id="dep-late"))
 
     event = TrackingEvent.objects.get(source_event_id="dep-late")
     assert "the departure" in event.contradiction
@@ -129,7 +118,7 @@ def test_a_batch_keeps_its_good_departure_when_a_contradicting_arrival_comes_wit
     """Before the fix `leg_record_actual` refused both together: the departure was lost too."""
     order, master = booked_fcl
 
-    _deliver(
+    deliver_signed(
         client,
         dcsa_event("TRANSPORT", "ARRI", EARLY, place="DEHAM", event_id="arr-early"),
         dcsa_event("TRANSPORT", "DEPA", ETD, event_id="dep"),
@@ -160,7 +149,7 @@ def test_an_arrival_that_waited_for_a_later_departure_does_not_block_it(booked_f
 
 def test_staff_see_it_struck_and_customers_never(client, departed, login, ops_user, customer_a_user):
     order, _ = departed
-    _deliver(client, dcsa_event("TRANSPORT", "ARRI", EARLY, place="DEHAM", event_id="arr-early"))
+    deliver_signed(client, dcsa_event("TRANSPORT", "ARRI", EARLY, place="DEHAM", event_id="arr-early"))
     order.refresh_from_db()
 
     staff = selectors.order_timeline(order=order, customer_safe=False)
@@ -215,12 +204,12 @@ def test_the_monitor_lists_the_events_not_applied_at_a_constant_cost(
     client, departed, login, ops_user, django_assert_max_num_queries
 ):
     order, master = departed
-    _deliver(client, dcsa_event("TRANSPORT", "ARRI", EARLY, place="DEHAM", event_id="arr-1"))
+    deliver_signed(client, dcsa_event("TRANSPORT", "ARRI", EARLY, place="DEHAM", event_id="arr-1"))
     staff = login(ops_user)
     staff.get("/tracking/")  # warm the session
     with django_assert_max_num_queries(9) as few:
         staff.get("/tracking/")
-    _deliver(client, *(dcsa_event("TRANSPORT", "ARRI", EARLY + n * H, place="DEHAM", event_id=f"arr-{n}")
+    deliver_signed(client, *(dcsa_event("TRANSPORT", "ARRI", EARLY + n * H, place="DEHAM", event_id=f"arr-{n}")
                        for n in range(2, 8)))  # fmt: skip
 
     with django_assert_max_num_queries(9) as many:
@@ -242,11 +231,11 @@ def test_the_timeline_costs_the_same_queries_with_events_not_applied(
     order, _ = departed
     staff = login(ops_user)
     url = reverse("tracking_ingest:order_timeline", args=[order.reference])
-    _deliver(client, dcsa_event("TRANSPORT", "ARRI", EARLY, place="DEHAM", event_id="arr-1"))
+    deliver_signed(client, dcsa_event("TRANSPORT", "ARRI", EARLY, place="DEHAM", event_id="arr-1"))
     staff.get(url)
     with django_assert_max_num_queries(20) as few:
         staff.get(url)
-    _deliver(client, *(dcsa_event("TRANSPORT", "ARRI", EARLY + n * H, place="DEHAM", event_id=f"arr-{n}")
+    deliver_signed(client, *(dcsa_event("TRANSPORT", "ARRI", EARLY + n * H, place="DEHAM", event_id=f"arr-{n}")
                        for n in range(2, 8)))  # fmt: skip
 
     with django_assert_max_num_queries(20) as many:
@@ -263,8 +252,8 @@ def test_exception_rules_do_not_read_an_event_not_applied(client, departed):
 
     order, master = departed
     arrived_at = ETD + 3 * DAY
-    _deliver(client, dcsa_event("TRANSPORT", "ARRI", arrived_at, place="DEHAM", event_id="arr"))
-    _deliver(client, dcsa_event("TRANSPORT", "DEPA", arrived_at + DAY, event_id="dep-late"))
+    deliver_signed(client, dcsa_event("TRANSPORT", "ARRI", arrived_at, place="DEHAM", event_id="arr"))
+    deliver_signed(client, dcsa_event("TRANSPORT", "DEPA", arrived_at + DAY, event_id="dep-late"))
     late = TrackingEvent.objects.get(source_event_id="dep-late")
     assert late.contradiction
 

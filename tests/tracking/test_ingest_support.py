@@ -198,6 +198,18 @@ def body_of(events: list[dict[str, Any]]) -> bytes:
     return json.dumps({"events": events}).encode()
 
 
+WEBHOOK_URL = "/api/v1/tracking/webhooks/acme-tms/"  # the `webhook_source` fixture's
+
+
+def deliver_signed(client: Any, *events: Any, url: str = WEBHOOK_URL) -> dict[str, Any]:
+    """POST the events as one signed webhook delivery with the Django test client; its 200 answer's JSON."""
+    body = body_of(list(events))
+    extra = {f"HTTP_{name.upper().replace('-', '_')}": value for name, value in signed_headers(body).items()}
+    response = client.post(url, data=body, content_type="application/json", **extra)
+    assert response.status_code == 200
+    return cast(dict[str, Any], response.json())
+
+
 # --- a carrier API on 127.0.0.1 -------------------------------------------------------------------
 
 

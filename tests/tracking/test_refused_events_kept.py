@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import datetime
 import json
-from typing import Any
 
 import pytest
 from django.db import connection
@@ -19,20 +18,12 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from tests.tracking.test_ingest_support import *  # noqa: F403 - fixtures
-from tests.tracking.test_ingest_support import ETD, NOW, dcsa_event, oms_event, signed_headers
+from tests.tracking.test_ingest_support import ETD, NOW, dcsa_event, deliver_signed, oms_event, signed_headers
+from tests.tracking.test_ingest_support import WEBHOOK_URL as WEBHOOK
 from tracking.ingest import webhooks
 from tracking.ingest.models import RejectedDelivery, TrackingEvent, WebhookSource
 
-WEBHOOK = "/api/v1/tracking/webhooks/acme-tms/"
 DAY = datetime.timedelta(days=1)
-
-
-def _deliver(client, *events: Any, url: str = WEBHOOK) -> dict:
-    body = json.dumps({"events": list(events)}).encode()
-    extra = {f"HTTP_{name.upper().replace('-', '_')}": value for name, value in signed_headers(body).items()}
-    response = client.post(url, data=body, content_type="application/json", **extra)
-    assert response.status_code == 200
-    return response.json()
 
 
 def _party(event_id: str) -> dict:
@@ -43,7 +34,7 @@ def _party(event_id: str) -> dict:
 @pytest.fixture
 def partly_refused(booked_fcl, webhook_source, client):
     """A DCSA delivery of one good departure, a PARTY event and an actual arrival three days ahead."""
-    answer = _deliver(
+    answer = deliver_signed(
         client,
         dcsa_event("TRANSPORT", "DEPA", ETD, event_id="dep-1"),
         _party("party-1"),
@@ -72,7 +63,7 @@ def test_a_partly_refused_dcsa_delivery_stores_the_good_event_and_keeps_the_refu
 def test_our_own_format_keeps_a_time_without_offset_and_a_missing_field(booked_fcl, webhook_source, client):
     no_offset = oms_event("ARRIVED", ETD, place="DEHAM", event_id="no-offset") | {"occurred_at": "2026-03-01T08:00:00"}
     missing = {"id": "no-time", "milestone": "DEPARTED", "subject": {"type": "container", "value": "CSQU3054383"}}
-    answer = _deliver(client, oms_event("DEPARTED", ETD, place="CNSHA", event_id="ok"), no_offset, missing)
+    answer = deliver_signed(client, oms_event("DEPARTED", ETD, place="CNSHA", event_id="ok"), no_offset, missing)
 
     kept = RejectedDelivery.objects.get()
     assert [(r["index"], r["event_id"]) for r in kept.refusals] == [(1, "no-offset"), (2, "no-time")]
@@ -85,8 +76,8 @@ def test_our_own_format_keeps_a_time_without_offset_and_a_missing_field(booked_f
 @pytest.mark.parametrize("redelivered", [False, True], ids=["new", "all duplicates"])
 def test_a_delivery_with_nothing_refused_writes_no_record(booked_fcl, webhook_source, client, redelivered):
     events = [dcsa_event("TRANSPORT", "DEPA", ETD, event_id="dep-1")]
-    _deliver(client, *events)
-    answer = _deliver(client, *events) if redelivered else None
+    deliver_signed(client, *events)
+    answer = deliver_signed(client, *events) if redelivered else None
 
     assert TrackingEvent.objects.count() == 1
     assert answer is None or answer["duplicates"] == 1
@@ -95,12 +86,12 @@ def test_a_delivery_with_nothing_refused_writes_no_record(booked_fcl, webhook_so
 
 def test_keeping_the_refusals_costs_one_insert_whatever_their_number(booked_fcl, webhook_source, client):
     departure = dcsa_event("TRANSPORT", "DEPA", ETD, event_id="dep-1")
-    _deliver(client, departure)  # stored; the ones measured below carry it again, a duplicate, and the same work
+    deliver_signed(client, departure)  # stored; the ones measured below carry it again, a duplicate, and the same work
 
     with CaptureQueriesContext(connection) as clean:
-        _deliver(client, departure)
+        deliver_signed(client, departure)
     with CaptureQueriesContext(connection) as refused:
-        _deliver(client, departure, *(_party(f"p-{n}") for n in range(20)))
+        deliver_signed(client, departure, *(_party(f"p-{n}") for n in range(20)))
 
     added = [query["sql"] for query in refused.captured_queries[len(clean.captured_queries) :]]
     assert len(refused) == len(clean) + 1
@@ -109,7 +100,7 @@ def test_keeping_the_refusals_costs_one_insert_whatever_their_number(booked_fcl,
 
 def test_only_the_first_refusals_are_kept_and_all_are_counted(booked_fcl, webhook_source, client):
     many = webhooks.KEPT_REFUSALS + 10
-    _deliver(client, *(_party(f"p-{n}") for n in range(many)))
+    deliver_signed(client, *(_party(f"p-{n}") for n in range(many)))
 
     kept = RejectedDelivery.objects.get()
     assert kept.refused_count == kept.events_received == many
@@ -118,7 +109,7 @@ def test_only_the_first_refusals_are_kept_and_all_are_counted(booked_fcl, webhoo
 
 
 def test_an_event_id_that_is_not_text_is_kept_as_sent_and_bounded(booked_fcl, webhook_source, client):
-    _deliver(client, {**_party("x"), "eventID": 12345}, {**_party("x"), "eventID": "y" * 500}, ["not an event"])
+    deliver_signed(client, {**_party("x"), "eventID": 12345}, {**_party("x"), "eventID": "y" * 500}, ["not an event"])
 
     refusals = RejectedDelivery.objects.get().refusals
     assert [r["event_id"] for r in refusals] == ["12345", "y" * webhooks.KEPT_EVENT_ID_CHARS, ""]
@@ -187,14 +178,14 @@ def test_the_monitor_links_the_console_list_for_those_who_may_open_it(partly_ref
 def test_the_monitor_costs_the_same_queries_with_more_problem_deliveries(
     booked_fcl, webhook_source, client, login, ops_user, django_assert_max_num_queries
 ):
-    _deliver(client, dcsa_event("TRANSPORT", "DEPA", ETD, event_id="dep-1"), _party("p-0"))
+    deliver_signed(client, dcsa_event("TRANSPORT", "DEPA", ETD, event_id="dep-1"), _party("p-0"))
     staff = login(ops_user)
     staff.get("/tracking/")  # warm the session
     with django_assert_max_num_queries(9) as few:
         staff.get("/tracking/")
     for n in range(1, 8):
         other = WebhookSource.objects.create(name=f"carrier-{n}", secret=webhook_source.secret)
-        _deliver(client, _party(f"p-{n}"), _party(f"q-{n}"), url=f"/api/v1/tracking/webhooks/{other.name}/")
+        deliver_signed(client, _party(f"p-{n}"), _party(f"q-{n}"), url=f"/api/v1/tracking/webhooks/{other.name}/")
         RejectedDelivery.objects.create(webhook_source=other, status_code=400, reason="not JSON")
 
     with django_assert_max_num_queries(9) as many:
