@@ -110,7 +110,8 @@ def test_a_file_row_whose_reference_exists_in_another_case_is_a_duplicate(world,
     assert (job.orders_created, job.orders_duplicate) == (1, 1)
     assert errors_of(job) == [
         (2, "customer_reference",
-         f"ACME already has an order with reference PO-1 ({existing.reference}); a file never changes an existing order."),
+         f"ACME already has an order with reference PO-1 ({existing.reference}); "
+         "a file never changes an existing order."),
     ]  # fmt: skip
     assert sorted(Order.objects.values_list("customer_reference", flat=True)) == ["PO-1", "PO-2"]
 
